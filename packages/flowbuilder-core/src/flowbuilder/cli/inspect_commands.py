@@ -1,0 +1,89 @@
+"""Commands that read workflows without running them: validate, plan, graph, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from flowbuilder.cli.context import plugin_host
+from flowbuilder.errors import WorkflowError
+
+workflow_path = click.Path(path_type=Path, dir_okay=True)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=workflow_path)
+@click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
+def validate(files: tuple[Path, ...], quiet: bool) -> None:
+    """Check workflow files; print every problem as FILE:LINE:COL. Exit 2 if any is invalid."""
+    from flowbuilder.loader import load_plan
+
+    from flowbuilder.errors import Diagnostic
+
+    host = plugin_host()
+    problems: list[Diagnostic] = []
+    for path in files:
+        try:
+            plan = load_plan(path, host)
+        except WorkflowError as error:
+            problems.extend(error.diagnostics)
+            continue
+        if not quiet:
+            click.echo(f"{path}: ok ({len(plan)} tasks, {len(plan.levels)} levels)")
+    if problems:
+        raise WorkflowError(problems)
+
+
+@click.command()
+@click.argument("file", type=workflow_path)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(file: Path, as_json: bool) -> None:
+    """Show how a workflow will run: levels, critical path and maximum width."""
+    from flowbuilder.loader import load_plan
+
+    compiled = load_plan(file, plugin_host())
+    summary = compiled.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{summary['workflow']}[/bold] {summary['version']}: {summary['tasks']} tasks,"
+                  f" {summary['edges']} dependencies, {len(summary['levels'])} levels, max width {summary['max_width']}")  # fmt: skip
+    table = Table("level", "tasks", show_edge=False)
+    for number, level in enumerate(summary["levels"]):
+        shown = ", ".join(level[:12]) + (f", ... (+{len(level) - 12})" if len(level) > 12 else "")
+        table.add_row(str(number), shown)
+    console.print(table)
+    unit = summary["critical_path_unit"]
+    console.print(f"critical path ({summary['critical_path_cost']:g} {unit}): " + " -> ".join(summary["critical_path"]))
+
+
+@click.command()
+@click.argument("file", type=workflow_path)
+@click.option("--format", "output_format", type=click.Choice(["mermaid", "dot", "text"]), default="text",
+              show_default=True, help="mermaid and dot render as diagrams; text is for terminals.")  # fmt: skip
+def graph(file: Path, output_format: str) -> None:
+    """Print the dependency graph of a workflow."""
+    from flowbuilder.graph_render import render_graph
+    from flowbuilder.loader import load_plan
+
+    click.echo(render_graph(load_plan(file, plugin_host()), output_format))
+
+
+@click.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file instead of stdout.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of the workflow DSL (for editor autocompletion)."""
+    from flowbuilder.model import workflow_json_schema
+
+    text = json.dumps(workflow_json_schema(), indent=2)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n")
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,116 @@
+"""The root command group, lazy command loading and the error boundary.
+
+The error boundary is the one place that turns a :class:`FlowBuilderError` into one line on
+stderr and its exit code: bad input never shows a traceback. Anything else is a bug in
+FlowBuilder or a plugin: it is shown as one line too, with the way to get the traceback
+(``FLOWBUILDER_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import import_module
+from typing import Any
+
+import click
+
+from flowbuilder._version import __version__
+
+# name -> (module, attribute); imported on first use only.
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("flowbuilder.cli.inspect_commands", "validate"),
+    "plan": ("flowbuilder.cli.inspect_commands", "plan"),
+    "graph": ("flowbuilder.cli.inspect_commands", "graph"),
+    "schema": ("flowbuilder.cli.inspect_commands", "schema"),
+    "plugins": ("flowbuilder.cli.plugin_commands", "plugins"),
+    "version": ("flowbuilder.cli.plugin_commands", "version"),
+    "run": ("flowbuilder.cli.run_command", "run"),
+}
+
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
+class LazyGroup(click.Group):
+    """Built-in commands imported on demand; plugin commands added only when asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from flowbuilder.cli.context import plugin_host
+
+        plugin_group = click.Group()
+        plugin_host().add_cli_commands(plugin_group)
+        for name, command in plugin_group.commands.items():
+            if name in BUILTIN_COMMANDS or name in self.commands:
+                raise click.ClickException(f"a plugin adds the command {name!r}, which exists already")
+            self.add_command(command, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return sorted({*BUILTIN_COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BUILTIN_COMMANDS:
+            module_name, attribute = BUILTIN_COMMANDS[cmd_name]
+            command: click.Command = getattr(import_module(module_name), attribute)
+            return command
+        command_or_none = super().get_command(ctx, cmd_name)
+        if command_or_none is None:
+            self._add_plugin_commands()
+            command_or_none = super().get_command(ctx, cmd_name)
+        return command_or_none
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="flowbuilder-core", message="%(prog)s %(version)s")
+def cli() -> None:
+    """FlowBuilder: validate, plan and run YAML workflows.
+
+    Settings come from flowbuilder.toml and FLOWBUILDER_* environment variables; flags win.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI inside the error boundary."""
+    from flowbuilder.errors import FlowBuilderError
+
+    try:
+        cli.main(args=argv, prog_name="flowbuilder", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except FlowBuilderError as error:
+        for line in str(error).splitlines() or [type(error).__name__]:
+            click.echo(f"error: {line}" if not _is_located(line) else line, err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as error:  # a bug: one line, and the way to see more
+        if os.environ.get("FLOWBUILDER_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(error).__name__}: {error} (set FLOWBUILDER_DEBUG=1 for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL_ERROR)
+    sys.exit(0)
+
+
+def _is_located(line: str) -> bool:
+    """Whether a message already starts with ``FILE:LINE:COL:``."""
+    parts = line.split(":", 3)
+    return len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit()

@@ -1,0 +1,301 @@
+"""From a validated :class:`~flowbuilder.model.Workflow` to an :class:`ExecutionPlan`.
+
+The compiler checks everything that needs the whole workflow at once — task types and
+their configs, names, dependencies, pools, cycles, expressions and what they reference —
+collecting every problem before it reports, then lays the graph out as dense integer ids
+with the facts a scheduler wants precomputed (in-degrees, levels, remaining critical path).
+Compile passes of plugins run last, on the finished plan.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from flowbuilder import graph
+from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
+from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.expressions import ROOT_NAMES, ExpressionError, has_expression, iter_expressions, parse_references
+from flowbuilder.plan import ExecutionPlan
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskType
+    from flowbuilder.model import Task, Workflow
+
+CompilePass = Callable[[ExecutionPlan], "Mapping[str, Any] | None"]
+"""A plugin's extra pass: may raise WorkflowError, or return metadata for ``plan.metadata``."""
+
+_TASK_FIELDS = ("output", "outputs", "status")
+
+
+def compile_workflow(
+    workflow: Workflow,
+    task_types: Mapping[str, TaskType],
+    *,
+    locator: Locator | None = None,
+    estimated_durations: Mapping[str, float] | None = None,
+    passes: Sequence[CompilePass] = (),
+) -> ExecutionPlan:
+    """Check ``workflow`` as a whole and compile it; :class:`WorkflowError` lists every problem."""
+    locator = locator or Locator(f"<workflow {workflow.name}>")
+    problems: list[Diagnostic] = []
+    tasks = workflow.tasks
+    index: dict[str, int] = {}
+    for task_id, task in enumerate(tasks):
+        if task.name in index:
+            first = locator.at(("tasks", index[task.name], "name"), "")
+            problems.append(locator.at(("tasks", task_id, "name"), f"duplicate task name {task.name!r} (first at line {first.line})",
+                                       "task names must be unique; rename one"))  # fmt: skip
+        else:
+            index[task.name] = task_id
+
+    predecessors, successors = _edges(tasks, index, locator, problems)
+    configs = _check_types_and_configs(workflow, task_types, locator, problems)
+    _check_pools(workflow, locator, problems)
+
+    indegree = [len(p) for p in predecessors]
+    ordering = graph.topological_levels(successors, indegree)
+    if not isinstance(ordering, graph.Ordering):
+        for cycle in graph.find_cycles(predecessors, ordering):
+            path = " -> ".join(tasks[node].name for node in cycle)
+            start = cycle[0]
+            depends = tasks[start].depends_on
+            position = depends.index(tasks[cycle[1]].name) if tasks[cycle[1]].name in depends else None
+            where = ("tasks", start, "depends_on", position) if position is not None else ("tasks", start, "depends_on")
+            problems.append(locator.at(where, f"dependency cycle: {path}", "remove one of these dependencies"))
+        raise WorkflowError(problems)
+
+    expression_tasks = _check_expressions(workflow, index, predecessors, locator, problems)
+    if problems:
+        raise WorkflowError(problems)
+
+    estimated = bool(estimated_durations)
+    if estimated:
+        assert estimated_durations is not None
+        known = [d for d in estimated_durations.values() if d > 0]
+        fallback = sorted(known)[len(known) // 2] if known else 1.0
+        cost = [float(estimated_durations.get(task.name, fallback)) for task in tasks]
+    else:
+        cost = [1.0] * len(tasks)
+    remaining, next_on_path = graph.longest_remaining_paths(ordering.order, successors, cost)
+    roots = ordering.levels[0] if ordering.levels else []
+    path = graph.critical_path(roots, remaining, next_on_path)
+
+    plan = ExecutionPlan(
+        workflow=workflow,
+        names=tuple(task.name for task in tasks),
+        index=MappingProxyType(index),
+        successors=tuple(tuple(s) for s in successors),
+        predecessors=tuple(tuple(p) for p in predecessors),
+        indegree=tuple(indegree),
+        topological_order=tuple(ordering.order),
+        levels=tuple(tuple(level) for level in ordering.levels),
+        remaining_path=tuple(remaining),
+        critical_path=tuple(path),
+        critical_path_cost=remaining[path[0]] if path else 0.0,
+        max_width=max((len(level) for level in ordering.levels), default=0),
+        estimated=estimated,
+        configs=tuple(configs),
+        expression_tasks=frozenset(expression_tasks),
+    )
+    return _run_passes(plan, passes, locator)
+
+
+def _edges(
+    tasks: Sequence[Task], index: Mapping[str, int], locator: Locator, problems: list[Diagnostic]
+) -> tuple[list[list[int]], list[list[int]]]:
+    predecessors: list[list[int]] = [[] for _ in tasks]
+    successors: list[list[int]] = [[] for _ in tasks]
+    for task_id, task in enumerate(tasks):
+        seen: set[int] = set()
+        for position, dependency in enumerate(task.depends_on):
+            where = ("tasks", task_id, "depends_on", position)
+            dep_id = index.get(dependency)
+            if dep_id is None:
+                hint = suggest(dependency, index) or "declare that task or remove the dependency"
+                problems.append(locator.at(where, f"task {task.name!r} depends on unknown task {dependency!r}", hint))
+            elif dep_id == task_id and index.get(task.name) == task_id:
+                problems.append(locator.at(where, f"task {task.name!r} depends on itself", "remove it from its own depends_on"))
+            elif dep_id not in seen and index.get(task.name) == task_id:
+                seen.add(dep_id)
+                predecessors[task_id].append(dep_id)
+                successors[dep_id].append(task_id)
+    return predecessors, successors
+
+
+def _check_types_and_configs(
+    workflow: Workflow, task_types: Mapping[str, TaskType], locator: Locator, problems: list[Diagnostic]
+) -> list[Any]:
+    configs: list[Any] = []
+    for task_id, task in enumerate(workflow.tasks):
+        task_type = task_types.get(task.type)
+        if task_type is None:
+            installed = ", ".join(sorted(task_types)) or "none installed; `pip install flowrunner` provides shell, http, script, python"
+            hint = suggest(task.type, task_types)
+            hint = f"{hint} installed types: {installed}" if hint else f"installed types: {installed}"
+            problems.append(locator.at(("tasks", task_id, "type"), f"unknown task type {task.type!r}", hint))
+            configs.append(task.config)
+            continue
+        configs.append(_validate_config(task_type, task.config, ("tasks", task_id, "config"), locator, problems))
+    return configs
+
+
+def _validate_config(
+    task_type: TaskType, config: dict[str, Any], prefix: tuple[Any, ...], locator: Locator, problems: list[Diagnostic]
+) -> Any:
+    """The validated config model, or the raw dict when expressions defer validation to run time."""
+    from pydantic import ValidationError
+
+    model = task_type.config_model
+    try:
+        return model.model_validate(config)
+    except ValidationError as error:
+
+        def is_expression(path: tuple[Any, ...]) -> bool:
+            value: Any = config
+            for step in path[len(prefix) :]:
+                try:
+                    value = value[step]
+                except (KeyError, IndexError, TypeError):
+                    return False
+                if isinstance(value, str) and "${{" in value:
+                    return True
+            return False
+
+        found = pydantic_diagnostics(error, locator, prefix, model.model_fields, skip=is_expression)
+        for diagnostic in found:
+            problems.append(Diagnostic(diagnostic.file, diagnostic.line, diagnostic.column,
+                                       f"{task_type.name} config: {diagnostic.message}", diagnostic.hint))  # fmt: skip
+        return config
+
+
+def _check_pools(workflow: Workflow, locator: Locator, problems: list[Diagnostic]) -> None:
+    pools = workflow.pools
+    if workflow.defaults.pool is not None and workflow.defaults.pool not in pools:
+        problems.append(locator.at(("defaults", "pool"), f"unknown pool {workflow.defaults.pool!r}",
+                                   f"declare it under `pools:` with a limit, e.g. pools: {{{workflow.defaults.pool}: 4}}"))  # fmt: skip
+    for task_id, task in enumerate(workflow.tasks):
+        if task.pool is not None and task.pool not in pools:
+            hint = suggest(task.pool, pools) or f"declare it under `pools:` with a limit, e.g. pools: {{{task.pool}: 4}}"
+            problems.append(locator.at(("tasks", task_id, "pool"), f"unknown pool {task.pool!r}", hint))
+
+
+def _upstream_of(task_id: int, predecessors: Sequence[Sequence[int]]) -> set[int]:
+    """Every task ``task_id`` depends on, directly or not (only computed for tasks that read others)."""
+    seen: set[int] = set()
+    stack = list(predecessors[task_id])
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(predecessors[node])
+    return seen
+
+
+def _check_expressions(
+    workflow: Workflow,
+    index: Mapping[str, int],
+    predecessors: Sequence[Sequence[int]],
+    locator: Locator,
+    problems: list[Diagnostic],
+) -> set[int]:
+    """Parse every expression and check what it reads; return the ids of tasks that have any."""
+    params = workflow.params
+    for key, value in workflow.env.items():
+        for _, expression in iter_expressions(value):
+            _check_one(expression, ("env", key), None, None, params, index, predecessors, locator, problems)
+    with_expressions: set[int] = set()
+    for task_id, task in enumerate(workflow.tasks):
+        fields: list[tuple[tuple[Any, ...], Any, str]] = [
+            (("config",), task.config, "config"),
+            (("env",), task.env, "env"),
+            (("when",), task.when, "when"),
+            (("outputs",), task.outputs, "outputs"),
+        ]
+        fanout = task.fanout
+        if fanout is not None:
+            long_form = not isinstance(task.foreach, (list, str))
+            fields.append((("foreach", "items") if long_form else ("foreach",), fanout.items, "foreach"))
+        found_any = False
+        for path, value, field_name in fields:
+            if not has_expression(value):
+                continue
+            found_any = True
+            for inner, expression in iter_expressions(value):
+                where = ("tasks", task_id, *path, *inner)
+                _check_one(expression, where, task, field_name, params, index, predecessors, locator, problems, task_id)
+        if found_any:
+            with_expressions.add(task_id)
+    return with_expressions
+
+
+def _check_one(
+    expression: str,
+    where: tuple[Any, ...],
+    task: Task | None,
+    field_name: str | None,
+    params: Mapping[str, Any],
+    index: Mapping[str, int],
+    predecessors: Sequence[Sequence[int]],
+    locator: Locator,
+    problems: list[Diagnostic],
+    task_id: int | None = None,
+) -> None:
+    try:
+        references = parse_references(expression)
+    except ExpressionError as error:
+        problems.append(locator.at(where, str(error), "expressions look like ${{ params.name }} or ${{ tasks.a.output }}"))
+        return
+    upstream: set[int] | None = None
+    for reference in references:
+        root = reference.root
+        if reference.key is None:
+            if root not in ROOT_NAMES:
+                hint = suggest(root, ROOT_NAMES) or "use params.<name>, env.<NAME>, tasks.<name>.output, item or output"
+                problems.append(locator.at(where, f"unknown name {root!r} in `{expression}`", hint))
+            elif root == "item" and (task is None or task.foreach is None):
+                problems.append(locator.at(where, f"`item` is only defined in a task with `foreach` (in `{expression}`)",
+                                           "add foreach: to the task or remove `item`"))  # fmt: skip
+            elif root == "output" and field_name != "outputs":
+                problems.append(locator.at(where, f"`output` is only defined inside `outputs` (in `{expression}`)",
+                                           "read another task's result with tasks.<name>.output"))  # fmt: skip
+            elif root == "tasks" and task is None:
+                problems.append(locator.at(where, f"workflow env cannot read task results (in `{expression}`)",
+                                           "move this value into the task's own env"))  # fmt: skip
+            continue
+        if root == "params" and reference.key not in params:
+            hint = suggest(reference.key, params) or "declare it under `params:`"
+            problems.append(locator.at(where, f"unknown param {reference.key!r} in `{expression}`", hint))
+        elif root == "tasks" and task is not None and task_id is not None:
+            name = reference.key
+            if name not in index:
+                hint = suggest(name, index) or "check the task name"
+                problems.append(locator.at(where, f"unknown task {name!r} in `{expression}`", hint))
+                continue
+            if index[name] == task_id:
+                problems.append(locator.at(where, f"task {task.name!r} cannot read its own result via tasks.{name} (in `{expression}`)",
+                                           "use `output` inside `outputs`"))  # fmt: skip
+                continue
+            if upstream is None:
+                upstream = _upstream_of(task_id, predecessors)
+            if index[name] not in upstream:
+                problems.append(locator.at(where, f"task {task.name!r} reads tasks.{name} but does not depend on {name!r}",
+                                           f"add {name!r} to depends_on"))  # fmt: skip
+            elif reference.field is not None and reference.field not in _TASK_FIELDS:
+                problems.append(locator.at(where, f"tasks.{name}.{reference.field} is not defined (in `{expression}`)",
+                                           "use tasks.<name>.output, .outputs.<key> or .status"))  # fmt: skip
+
+
+def _run_passes(plan: ExecutionPlan, passes: Sequence[CompilePass], locator: Locator) -> ExecutionPlan:
+    if not passes:
+        return plan
+    metadata: dict[str, Any] = {}
+    for compile_pass in passes:
+        added = compile_pass(plan)
+        if added:
+            metadata.update(added)
+    if not metadata:
+        return plan
+    from dataclasses import replace
+
+    return replace(plan, metadata=MappingProxyType(metadata))

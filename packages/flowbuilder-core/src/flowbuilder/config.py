@@ -1,0 +1,136 @@
+"""Settings from ``flowbuilder.toml``, ``FLOWBUILDER_*`` environment variables and flags.
+
+Precedence, lowest to highest: built-in defaults, the TOML file, the environment, flags.
+The file is ``$FLOWBUILDER_CONFIG`` if set, else the first ``flowbuilder.toml`` found in
+the current directory or its parents. Plugins keep their own settings in a table named
+after them (``[otel]``), readable with :meth:`Settings.section`; the environment reaches
+those as ``FLOWBUILDER_<TABLE>__<KEY>`` (e.g. ``FLOWBUILDER_OTEL__EXPORTER=console``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from flowbuilder.errors import ConfigurationError
+from flowbuilder.yamlsource import YamlLimits
+
+CONFIG_FILE_NAME = "flowbuilder.toml"
+ENV_PREFIX = "FLOWBUILDER_"
+_TOP_LEVEL_KEYS = {"store", "runner", "concurrency", "plugins", "limits"}
+
+
+def _split_names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. ``load_plugins`` None means "every installed plugin"."""
+
+    store: str | None = None
+    runner: str | None = None
+    concurrency: int | None = None
+    disable_plugins: tuple[str, ...] = ()
+    load_plugins: tuple[str, ...] | None = None
+    trace_plugins: bool = False
+    limits: YamlLimits = field(default_factory=YamlLimits)
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: Path | None = None
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A plugin's own table (``[name]`` in the file, ``FLOWBUILDER_NAME__KEY`` in the environment)."""
+        return self.sections.get(name, {})
+
+    def with_overrides(self, **flags: Any) -> Settings:
+        """These settings with the flags that were given (None means "not given")."""
+        given = {key: value for key, value in flags.items() if value is not None}
+        return replace(self, **given) if given else self
+
+
+def find_config_file(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> Path | None:
+    explicit = environ.get(ENV_PREFIX + "CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigurationError(f"FLOWBUILDER_CONFIG points to {explicit!r}, which is not a file")
+        return path
+    directory = (start or Path.cwd()).resolve()
+    for candidate in (directory, *directory.parents):
+        path = candidate / CONFIG_FILE_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{path}: {error}; fix the TOML syntax") from None
+    except OSError as error:
+        raise ConfigurationError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def _positive_int(value: Any, where: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{where}: {value!r} is not a whole number") from None
+    if number < 1:
+        raise ConfigurationError(f"{where}: must be at least 1, got {number}")
+    return number
+
+
+def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read the configuration file and the environment into :class:`Settings`."""
+    path = find_config_file(start, environ)
+    data = _read_toml(path) if path is not None else {}
+    where = str(path) if path is not None else CONFIG_FILE_NAME
+    sections: dict[str, dict[str, Any]] = {
+        name: dict(table) for name, table in data.items() if isinstance(table, dict) and name not in _TOP_LEVEL_KEYS
+    }
+    plugins = data.get("plugins", {})
+    limits_table = data.get("limits", {})
+    store = data.get("store")
+    runner = data.get("runner")
+    concurrency = data.get("concurrency")
+    disable = tuple(plugins.get("disable", ()))
+    load = tuple(plugins["load"]) if "load" in plugins else None
+    trace = bool(plugins.get("trace", False))
+
+    env = environ.get
+    store = env(ENV_PREFIX + "STORE") or store
+    runner = env(ENV_PREFIX + "RUNNER") or runner
+    concurrency = env(ENV_PREFIX + "CONCURRENCY") or concurrency
+    if ENV_PREFIX + "DISABLE_PLUGINS" in environ:
+        disable = _split_names(environ[ENV_PREFIX + "DISABLE_PLUGINS"])
+    if ENV_PREFIX + "LOAD_PLUGINS" in environ:
+        load = _split_names(environ[ENV_PREFIX + "LOAD_PLUGINS"])
+    if env(ENV_PREFIX + "TRACE_PLUGINS"):
+        trace = environ[ENV_PREFIX + "TRACE_PLUGINS"] not in ("0", "false", "no")
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and "__" in key:
+            table, _, option = key[len(ENV_PREFIX) :].partition("__")
+            sections.setdefault(table.lower(), {})[option.lower()] = value
+
+    limits = YamlLimits()
+    for name in ("max_bytes", "max_depth", "max_aliases", "max_expanded_nodes"):
+        if name in limits_table:
+            limits = replace(limits, **{name: _positive_int(limits_table[name], f"{where}: [limits] {name}")})
+    return Settings(
+        store=str(store) if store else None,
+        runner=str(runner) if runner else None,
+        concurrency=_positive_int(concurrency, f"{where}: concurrency") if concurrency is not None else None,
+        disable_plugins=disable,
+        load_plugins=load,
+        trace_plugins=trace,
+        limits=limits,
+        sections=sections,
+        source=path,
+    )

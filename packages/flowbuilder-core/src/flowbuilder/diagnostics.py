@@ -1,0 +1,101 @@
+"""Turning validation failures into located, actionable diagnostics.
+
+A :class:`Locator` maps a path inside the workflow (``("tasks", 3, "retry", "attempts")``)
+to the file, line and column where it was written; :func:`pydantic_diagnostics` turns
+pydantic's errors into one-line messages with a hint ("did you mean ...").
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from flowbuilder.errors import Diagnostic
+from flowbuilder.yamlsource import mark_of
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where things are in one workflow source (a parsed file, or Python code without positions)."""
+
+    filename: str
+    document: Any = None
+
+    def at(self, path: tuple[Any, ...], message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
+        line, column = mark_of(self.document, path, key=key) if self.document is not None else (1, 1)
+        return Diagnostic(self.filename, line, column, message, hint)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """``did you mean 'x'?`` for the closest choice, or None when nothing is close."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def _describe_path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for step in loc:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+def pydantic_diagnostics(
+    error: Any,
+    locator: Locator,
+    prefix: tuple[Any, ...] = (),
+    field_names: Iterable[str] = (),
+    skip: Any = None,
+) -> list[Diagnostic]:
+    """Diagnostics for a ``pydantic.ValidationError`` raised validating the node at ``prefix``.
+
+    ``field_names`` feeds "did you mean" for unknown fields; ``skip(path)`` returning True
+    drops an error (used for config values that are expressions, checked at run time).
+    """
+    known = list(field_names)
+    found: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for item in error.errors(include_url=False):
+        # Union members add their type names to the location; keep only real keys and indexes.
+        loc = tuple(step for step in item["loc"] if isinstance(step, int) or not _is_type_tag(step))
+        path = (*prefix, *loc)
+        if skip is not None and skip(path):
+            continue
+        kind = item["type"]
+        if path in seen:
+            continue
+        seen.add(path)
+        where = _describe_path(loc)
+        if kind == "extra_forbidden":
+            name = str(loc[-1]) if loc else "?"
+            found.append(locator.at(path, f"unknown field {name!r}", suggest(name, known) or "remove it", key=True))
+        elif kind == "missing":
+            name = str(loc[-1]) if loc else "?"
+            parent = path[:-1]
+            owner = _describe_path(loc[:-1]) or "workflow"
+            found.append(locator.at(parent, f"{owner} is missing the required field {name!r}", f"add `{name}:`"))
+        else:
+            message = item["msg"]
+            message = message[0].lower() + message[1:] if message else message
+            shown = _shown_input(item.get("input"))
+            text = f"{where}: {message}" if where else message
+            if shown is not None and kind not in ("value_error", "assertion_error"):
+                text += f" (got {shown})"
+            found.append(locator.at(path, text))
+    return found
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "Foreach", "RetryPolicy", "Param", "TaskDefaults"})
+
+
+def _is_type_tag(step: Any) -> bool:
+    """Whether a location step names a union member (``list[any]``, ``Foreach``) rather than a key."""
+    text = str(step)
+    return "[" in text or "(" in text or text in _TYPE_TAGS
+
+
+def _shown_input(value: Any) -> str | None:
+    if isinstance(value, (dict, list)):
+        return None
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

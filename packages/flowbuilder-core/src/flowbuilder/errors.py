@@ -1,0 +1,102 @@
+"""The error hierarchy of FlowBuilder.
+
+Errors are part of the interface: every error a user can cause carries a message that says
+what is wrong and what to do, and the CLI prints it on one line without a traceback.
+Plugins raise these types (or subclasses) so the CLI and the API can tell user errors from
+bugs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+
+class FlowBuilderError(Exception):
+    """Base class of every error FlowBuilder reports to a user.
+
+    ``exit_code`` is the process exit status the CLI uses when this error ends a command.
+    """
+
+    exit_code: int = 1
+
+
+class ConfigurationError(FlowBuilderError):
+    """Bad configuration: ``flowbuilder.toml``, an environment variable or a command-line flag."""
+
+
+class PluginError(FlowBuilderError):
+    """A plugin broke the contract (duplicate names, wrong return types, import failures)."""
+
+
+class NotInstalledError(FlowBuilderError):
+    """A feature needs a package that is not installed; the message names the package."""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in a workflow file, located to the line and column (both 1-based)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+
+    def format(self) -> str:
+        """``FILE:LINE:COL: message (hint)`` on one line."""
+        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text.replace("\n", " ")
+
+
+class WorkflowError(FlowBuilderError):
+    """A workflow file is invalid. Holds every problem found, in line order.
+
+    The CLI exits with status 2 for these, so scripts can tell an invalid workflow (2) from a
+    failed run (1).
+    """
+
+    exit_code = 2
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics: list[Diagnostic] = sorted(
+            diagnostics, key=lambda d: (d.file, d.line, d.column, d.message)
+        )
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+class StoreError(FlowBuilderError):
+    """A store could not be opened, read or written; the message says what to do."""
+
+
+class SequenceConflictError(StoreError):
+    """An append was refused because another writer advanced the run first.
+
+    Raised by :meth:`flowbuilder.Store.append_events` when ``expected_seq`` is not the run's
+    last sequence number. Nothing of the refused batch was written.
+    """
+
+    def __init__(self, run_id: str, expected_seq: int, actual_seq: int):
+        self.run_id = run_id
+        self.expected_seq = expected_seq
+        self.actual_seq = actual_seq
+        super().__init__(
+            f"run {run_id}: expected last event {expected_seq} but the store has {actual_seq};"
+            " another writer advanced this run"
+        )
+
+
+class RunNotFoundError(StoreError):
+    """No run with this id exists in the store."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"no run {run_id!r} in this store (list runs with `flowbuilder runs list`)")
+
+
+class RunCancelledError(FlowBuilderError):
+    """A run was cancelled (by a signal or a cancel request)."""
+
+    exit_code = 130

@@ -1,0 +1,250 @@
+"""The run event model: a run is an append-only, numbered sequence of these.
+
+State is the fold of the events (:func:`fold_events`); snapshots only speed the fold up.
+Events are plain slotted dataclasses, not pydantic models, because the runner creates one
+per state change on its hot path. Their stored form is JSON (:func:`encode_event` /
+:func:`decode_event`), the same for every store, so any store can read what any other wrote
+and nothing is ever unpickled.
+
+Sequence numbers start at 1 and have no gaps. The writer numbers its events (it knows the
+last number it appended) and a store refuses a batch whose first number is not the run's
+last plus one (:class:`~flowbuilder.errors.SequenceConflictError`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+EVENT_FORMAT_VERSION = 1
+"""Bumped when the stored form of events changes; stores record it to migrate old data."""
+
+
+class EventKind(str, Enum):
+    """What happened. The string values are the stored form and never change meaning."""
+
+    RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool)
+    TASK_STARTED = "task_started"  # task, attempt
+    TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
+    TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
+    TASK_RETRYING = "task_retrying"  # task, attempt (the one that failed), data: delay
+    TASK_SKIPPED = "task_skipped"  # task, data: reason
+    TASK_CANCELLED = "task_cancelled"  # task, attempt
+    TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice)
+    RUN_CANCEL_REQUESTED = "run_cancel_requested"  # data: reason
+    RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled)
+
+
+class RunStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class TaskStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One state change of a run.
+
+    ``seq`` is the event's number within its run (1-based, no gaps); ``time`` is wall-clock
+    seconds since the epoch; ``data`` holds kind-specific, JSON-serialisable fields.
+    """
+
+    run_id: str
+    seq: int
+    kind: EventKind
+    task: str | None = None
+    attempt: int = 0
+    data: Mapping[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+
+def encode_event(event: RunEvent) -> bytes:
+    """The stored form of an event: compact UTF-8 JSON without the run id (the key holds it)."""
+    record: dict[str, Any] = {"s": event.seq, "k": event.kind.value, "t": event.time}
+    if event.task is not None:
+        record["n"] = event.task
+    if event.attempt:
+        record["a"] = event.attempt
+    if event.data:
+        record["d"] = event.data
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_fallback).encode()
+
+
+def decode_event(run_id: str, raw: bytes | str) -> RunEvent:
+    """Inverse of :func:`encode_event`."""
+    record = json.loads(raw)
+    return RunEvent(
+        run_id=run_id,
+        seq=record["s"],
+        kind=EventKind(record["k"]),
+        task=record.get("n"),
+        attempt=record.get("a", 0),
+        data=record.get("d", {}),
+        time=record["t"],
+    )
+
+
+def _json_fallback(value: Any) -> Any:
+    """Make common non-JSON values storable instead of failing a whole batch."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, Enum):
+        return value.value
+    return repr(value)
+
+
+@dataclass(slots=True)
+class TaskState:
+    """What the events say about one task."""
+
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    output: Any = None
+    error: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "output": self.output,
+            "error": self.error,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
+        return cls(**{**data, "status": TaskStatus(data["status"])})
+
+
+@dataclass(slots=True)
+class RunState:
+    """The fold of a run's events up to ``seq``; serialisable as a snapshot."""
+
+    run_id: str
+    seq: int = 0
+    status: RunStatus = RunStatus.PENDING
+    workflow: str | None = None
+    version: str | None = None
+    definition_hash: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    created_at: float | None = None
+    finished_at: float | None = None
+    tasks: dict[str, TaskState] = field(default_factory=dict)
+
+    def apply(self, event: RunEvent) -> None:
+        """Advance the state by one event (events must arrive in sequence order)."""
+        if event.seq != self.seq + 1:
+            raise ValueError(f"run {self.run_id}: event {event.seq} follows {self.seq}; events must have no gaps")
+        self.seq = event.seq
+        kind = event.kind
+        data = event.data
+        if kind is EventKind.RUN_CREATED:
+            self.workflow = data.get("workflow")
+            self.version = data.get("version")
+            self.definition_hash = data.get("definition_hash")
+            self.params = dict(data.get("params", {}))
+            self.created_at = event.time
+            return
+        if kind is EventKind.RUN_STARTED:
+            self.status = RunStatus.RUNNING
+            return
+        if kind is EventKind.RUN_FINISHED:
+            self.status = RunStatus(data["status"])
+            self.finished_at = event.time
+            return
+        if event.task is None:
+            return
+        task = self.tasks.get(event.task)
+        if task is None:
+            task = self.tasks[event.task] = TaskState()
+        if kind is EventKind.TASK_STARTED:
+            task.status = TaskStatus.RUNNING
+            task.attempts = event.attempt
+            if task.started_at is None:
+                task.started_at = event.time
+        elif kind is EventKind.TASK_SUCCEEDED:
+            task.status = TaskStatus.SUCCEEDED
+            task.output = data.get("output")
+            task.error = None
+            task.finished_at = event.time
+        elif kind is EventKind.TASK_FAILED:
+            task.status = TaskStatus.FAILED
+            task.error = data.get("error")
+            task.finished_at = event.time
+        elif kind is EventKind.TASK_RETRYING:
+            task.status = TaskStatus.RETRYING
+            task.error = data.get("error", task.error)
+        elif kind is EventKind.TASK_SKIPPED:
+            task.status = TaskStatus.SKIPPED
+            task.reason = data.get("reason")
+            task.finished_at = event.time
+        elif kind is EventKind.TASK_CANCELLED:
+            task.status = TaskStatus.CANCELLED
+            task.finished_at = event.time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "status": self.status.value,
+            "workflow": self.workflow,
+            "version": self.version,
+            "definition_hash": self.definition_hash,
+            "params": self.params,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "tasks": {name: state.to_dict() for name, state in self.tasks.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunState:
+        state = cls(run_id=data["run_id"])
+        state.seq = data["seq"]
+        state.status = RunStatus(data["status"])
+        state.workflow = data.get("workflow")
+        state.version = data.get("version")
+        state.definition_hash = data.get("definition_hash")
+        state.params = dict(data.get("params", {}))
+        state.created_at = data.get("created_at")
+        state.finished_at = data.get("finished_at")
+        state.tasks = {name: TaskState.from_dict(task) for name, task in data.get("tasks", {}).items()}
+        return state
+
+
+def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None = None) -> RunState:
+    """The state after ``events``, starting from a snapshot ``start`` if given."""
+    state = start if start is not None else RunState(run_id=run_id)
+    for event in events:
+        state.apply(event)
+    return state

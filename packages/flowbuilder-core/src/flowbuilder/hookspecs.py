@@ -1,0 +1,143 @@
+"""Hook specifications: the whole contract between FlowBuilder's core and its plugins.
+
+A plugin is a module (or object) registered under the entry point group
+``flowbuilder.plugins`` that implements some of these hooks with ``@flowbuilder.hookimpl``.
+Hooks are for discovery and wiring only: they are called at start-up or once per run,
+never once per task. What they return (classes, factories, sinks) the engine then calls
+directly, so pluggy is never on the hot path.
+
+Every hook returns a list (possibly empty) unless its docstring says otherwise; the plugin
+manager concatenates the lists of all plugins and rejects duplicate names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from flowbuilder.compiler import CompilePass
+    from flowbuilder.config import Settings
+    from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+
+PROJECT_NAME = "flowbuilder"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# ---------------------------------------------------------------------------------------
+# Start-up: what the plugin adds. Called once per process, when first needed.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_task_types() -> list[type[TaskType]]:
+    """Task types this plugin adds to the DSL.
+
+    Called once per process, the first time a workflow is validated. Return
+    :class:`~flowbuilder.interfaces.TaskType` subclasses; each ``name`` becomes a value of a
+    task's ``type:``. Two plugins returning the same name is an error naming both. All
+    plugins' results are combined.
+
+    Example::
+
+        @hookimpl
+        def flowbuilder_task_types():
+            return [SlackMessage]
+    """
+
+
+@hookspec
+def flowbuilder_runners() -> list[type[Runner]]:
+    """Runners this plugin provides.
+
+    Called once per process, when a run is about to start. Return
+    :class:`~flowbuilder.interfaces.Runner` subclasses keyed by their ``name``;
+    ``--runner NAME`` (or ``runner =`` in ``flowbuilder.toml``) picks one, and the default
+    is ``local`` when installed, else the only one installed. All results are combined.
+    """
+
+
+@hookspec
+def flowbuilder_stores() -> list[type[Store]]:
+    """Stores this plugin provides, one per URL scheme.
+
+    Called once per process, when a store URL is first opened. Return
+    :class:`~flowbuilder.interfaces.Store` subclasses; ``scheme`` (``rocksdb``, ``redis``,
+    ``memory``) is matched against the URL given with ``--store``. Each class's
+    ``default_priority`` (an int, higher wins; absent means 0) decides which installed store
+    is the default when no URL is configured. All results are combined.
+    """
+
+
+@hookspec
+def flowbuilder_consensus_engines() -> list[type[ConsensusEngine]]:
+    """Consensus engines this plugin provides (``noop``, ``raft``, ...).
+
+    Called once per process, when a scheduler starts. Return
+    :class:`~flowbuilder.interfaces.ConsensusEngine` subclasses keyed by ``name``. All
+    results are combined.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Compilation: called once per compiled workflow.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_compile_passes() -> list[CompilePass]:
+    """Extra checks or annotations run on every compiled plan.
+
+    Called once per process. Return callables ``pass_(plan) -> Mapping | None``, each
+    called once per compiled workflow after core's own checks, in plugin registration
+    order. A pass may raise :class:`~flowbuilder.errors.WorkflowError` to reject the
+    workflow (its diagnostics are shown like core's) or return a mapping that is merged
+    into ``plan.metadata``. All results are combined.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Runs: called once per run.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_event_sinks(settings: Settings, run_id: str) -> list[EventSink]:
+    """Sinks that receive the events of one run.
+
+    Called once at the start of each run with the resolved settings (``settings.section(name)``
+    holds the plugin's own ``[name]`` table of ``flowbuilder.toml``) and the run's id.
+    Return :class:`~flowbuilder.interfaces.EventSink` instances, or an empty list when the
+    plugin is not configured for this run (sinks must be free when off). All results are
+    combined; the runner delivers events to each in batches.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Interfaces: called once when the CLI or the API server is built.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_cli_commands(cli: click.Group) -> None:
+    """Add commands to the ``flowbuilder`` CLI.
+
+    Called once when the CLI needs plugin commands (``--help`` or a command core does not
+    know), with the root ``click.Group``. Add with ``cli.add_command(...)``; a name that
+    already exists is an error. Import heavy modules inside the command, not at module
+    level, so ``flowbuilder --help`` stays fast. Returns nothing.
+    """
+
+
+@hookspec
+def flowbuilder_api_routes() -> list[Any]:
+    """Routes the API server mounts beside its own.
+
+    Called once when the server starts. Return route objects of the web framework the
+    server package documents (the UI package states which); core does not interpret them.
+    All results are combined.
+    """

@@ -1,0 +1,79 @@
+"""The Runner interface: what executes an :class:`~flowbuilder.plan.ExecutionPlan`."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+
+from flowbuilder.events import RunState, RunStatus, TaskState
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces.sink import EventSink
+    from flowbuilder.interfaces.store import Store
+    from flowbuilder.interfaces.tasktype import TaskType
+    from flowbuilder.plan import ExecutionPlan
+
+
+@dataclass(slots=True)
+class RunRequest:
+    """One run to execute.
+
+    ``params`` must already be checked against the workflow's params (see
+    :func:`flowbuilder.params.resolve_params`). ``resume`` is the state folded from a
+    stored run: tasks it records as succeeded are not run again. ``store`` receives every
+    event; without one the runner keeps events in memory only.
+    """
+
+    plan: ExecutionPlan
+    params: Mapping[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    store: Store | None = None
+    sinks: Sequence[EventSink] = ()
+    concurrency: int | None = None
+    resume: RunState | None = None
+    definition_hash: str | None = None
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended, task by task."""
+
+    run_id: str
+    status: RunStatus
+    tasks: Mapping[str, TaskState]
+    started_at: float
+    finished_at: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED
+
+    def output(self, task: str) -> Any:
+        """The output of a task (``KeyError`` if it has none recorded)."""
+        return self.tasks[task].output
+
+
+class Runner(ABC):
+    """Executes plans; registered by ``name`` through ``flowbuilder_runners``.
+
+    A runner is built once per process with the task types it may dispatch to and can
+    execute many runs at once. It must honour the plan's order (a task starts only after
+    every dependency succeeded), retries, timeouts, ``when`` and the failure policy, emit
+    every state change as a :class:`~flowbuilder.events.RunEvent` to the store and the sinks
+    in batches, and stop cleanly on cancellation. ``contracts/`` holds its test suite.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, task_types: Mapping[str, TaskType]):
+        self.task_types = task_types
+
+    @abstractmethod
+    async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
+        """Execute one run on the current event loop; setting ``cancel`` cancels it."""
+
+    def run(self, request: RunRequest) -> RunResult:
+        """Execute one run to its end from synchronous code."""
+        return asyncio.run(self.run_async(request))

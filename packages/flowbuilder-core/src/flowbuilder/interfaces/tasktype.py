@@ -1,0 +1,112 @@
+"""The TaskType interface: what a plugin implements to add a ``type:`` to the DSL."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Awaitable, Callable, ClassVar, Mapping
+
+from pydantic import BaseModel
+
+from flowbuilder.errors import FlowBuilderError
+
+
+class ExecutionMode(str, Enum):
+    """Where a runner executes an attempt.
+
+    INLINE: called directly on the scheduler's thread (the fast path for trivial callables; it
+    must not block). ASYNC: awaited on the runner's event loop (I/O-bound: processes, HTTP).
+    PROCESS: sent to a worker process (CPU-bound Python); config and context must pickle.
+    """
+
+    INLINE = "inline"
+    ASYNC = "async"
+    PROCESS = "process"
+
+
+LogWriter = Callable[[str, str], None]
+"""``log(stream, line)``: append one line of ``stdout``/``stderr`` to the task's log."""
+
+
+def _discard_log(stream: str, line: str) -> None:
+    """The log writer of a context built without one."""
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """What an attempt may know about its run. Built by the runner, read by the task type.
+
+    ``inputs`` maps each direct dependency's name to its output; ``env`` is the merged
+    environment of the workflow and the task (not the runner's own environment);
+    ``deadline`` is a ``time.monotonic()`` instant after which the attempt is cancelled.
+    """
+
+    run_id: str
+    task: str
+    attempt: int = 1
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    item: Any = None
+    deadline: float | None = None
+    log: LogWriter = _discard_log
+
+
+class TaskFailure(FlowBuilderError):
+    """An attempt failed in a way the task type understands.
+
+    The fields feed ``retry.retry_on``: ``exit_code`` matches ``exit:N``, ``status`` matches
+    ``status:N``/``status:5xx``, ``timed_out`` matches ``timeout``. ``retryable=False``
+    stops retries whatever the policy says (e.g. an invalid callable path).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        status: int | None = None,
+        timed_out: bool = False,
+        retryable: bool = True,
+        output: Any = None,
+    ):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.status = status
+        self.timed_out = timed_out
+        self.retryable = retryable
+        self.output = output
+
+
+class TaskType(ABC):
+    """A kind of task, registered by name through ``flowbuilder_task_types``.
+
+    One instance per process serves every task of its type, so it keeps no per-task state.
+    ``config_model`` validates a task's ``config`` when the workflow is loaded (errors are
+    reported at the file's line and column); the validated model instance is what
+    :meth:`run` receives, with ``${{ }}`` expressions already rendered.
+    """
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+    mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
+    summary: ClassVar[str] = ""
+
+    def execution_mode(self, config: BaseModel) -> ExecutionMode:
+        """Where this attempt runs; override when the config decides (``isolation: process``)."""
+        return self.mode
+
+    def estimate_duration(self, config: BaseModel) -> float | None:
+        """Seconds this task is expected to take, if the type can tell (for the critical path)."""
+        return None
+
+    @abstractmethod
+    def run(self, config: BaseModel, context: TaskContext) -> Any | Awaitable[Any]:
+        """Execute one attempt and return its output (JSON-serialisable or tabular).
+
+        May be a coroutine function for ASYNC types. Raise :class:`TaskFailure` for failures
+        the type understands; any other exception fails the attempt with its message.
+        Cancellation (``asyncio.CancelledError``) must release everything the attempt holds:
+        a shell task kills its whole process group.
+        """

@@ -1,0 +1,233 @@
+"""The workflow model: what a workflow file means, as pydantic v2 models.
+
+The same models serve YAML files, workflows built in Python code and the JSON Schema that
+``flowbuilder schema`` exports for editors. They are strict about shape (unknown fields are
+errors, so a typo never silently does nothing) and forgiving about YAML's scalar quirks
+where a string is meant (``version: 1.10`` stays ``"1.10"``).
+
+A task's ``config`` is free-form here; the plugin that registers the task's ``type``
+validates it with its own model (see :class:`flowbuilder.interfaces.TaskType`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from flowbuilder.yamlsource import source_text
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"
+"""Task, param and pool names: usable as ``tasks.<name>`` in expressions (``-`` needs ``tasks['a-b']``)."""
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _as_text(value: Any) -> Any:
+    """Accept any YAML scalar where text is meant, using the text it was written as."""
+    if isinstance(value, str):
+        return value
+    text = source_text(value)
+    if text is None:
+        return value  # let pydantic report the wrong type
+    return text
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from ``30``, ``2.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h"`` or ``"1d"``."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or text like '30s', '5m', '1h'")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration; write seconds (30) or '500ms', '30s', '5m', '1h', '1d'")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+Name = Annotated[str, BeforeValidator(_as_text), Field(pattern=NAME_PATTERN)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+"""A positive duration in seconds; YAML may say ``30``, ``"30s"``, ``"5m"``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetryPolicy(_Model):
+    """How often and how patiently a failed task is tried again.
+
+    The delay before attempt ``n+1`` is ``min(max_delay, backoff * multiplier**(n-1))``,
+    then spread by up to ``jitter`` (a fraction) either way so that retries of many tasks do
+    not arrive together.
+    """
+
+    attempts: int = Field(1, ge=1, le=1000, description="Total attempts, including the first.")
+    backoff: Duration = Field(1.0, description="Delay before the first retry, in seconds.")
+    multiplier: float = Field(2.0, ge=1.0, le=100.0, description="Factor applied to the delay after each retry.")
+    max_delay: Duration = Field(300.0, description="Upper bound of any single delay, in seconds.")
+    jitter: float = Field(0.1, ge=0.0, le=1.0, description="Random spread of each delay, as a fraction of it.")
+    retry_on: list[Text] = Field(
+        default_factory=list,
+        description=(
+            "Which failures are retried; empty means every failure. Conditions: 'error' (any failure),"
+            " 'timeout', 'exit:N' (a process exit code), 'status:N' or 'status:5xx' (an HTTP status)."
+        ),
+    )
+
+    @field_validator("retry_on")
+    @classmethod
+    def _known_conditions(cls, conditions: list[str]) -> list[str]:
+        for condition in conditions:
+            if not re.fullmatch(r"error|timeout|exit:-?\d+|status:(\d{3}|[1-5]xx)", condition):
+                raise ValueError(
+                    f"unknown retry condition {condition!r}; use 'error', 'timeout', 'exit:N', 'status:N' or 'status:5xx'"
+                )
+        return conditions
+
+
+class Foreach(_Model):
+    """Fan a task out over a list known only at run time (one dynamic task per item)."""
+
+    items: Union[Text, list[Any]] = Field(description="A list, or an expression that yields one.")
+    max_parallel: int | None = Field(None, ge=1, description="How many items run at once (default: no extra limit).")
+
+
+ParamType = Literal["string", "integer", "number", "boolean", "array", "object"]
+_PARAM_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+class Param(_Model):
+    """A typed workflow parameter, overridable from the CLI (``--param k=v``) and the API."""
+
+    type: ParamType = "string"
+    default: Any = None
+    description: Text | None = None
+    required: bool = Field(False, description="A run must supply it (implied when there is no default).")
+    choices: list[Any] | None = Field(None, description="The only values allowed.")
+
+    @model_validator(mode="after")
+    def _default_fits_type(self) -> Param:
+        if self.default is not None:
+            self.check(self.default, "default")
+        return self
+
+    def check(self, value: Any, what: str = "value") -> Any:
+        """Return ``value`` converted to this param's type, or raise ``ValueError`` saying why."""
+        if self.type == "string":
+            text = source_text(value) if not isinstance(value, (list, dict)) else None
+            if text is None:
+                raise ValueError(f"{what} {value!r} is not a string")
+            value = text
+        elif self.type in ("integer", "number") and isinstance(value, str):
+            try:
+                value = int(value) if self.type == "integer" else float(value)
+            except ValueError:
+                raise ValueError(f"{what} {value!r} is not {'an integer' if self.type == 'integer' else 'a number'}") from None
+        elif self.type == "boolean" and isinstance(value, str):
+            lowered = value.lower()
+            if lowered not in ("true", "false"):
+                raise ValueError(f"{what} {value!r} is not a boolean (true or false)")
+            value = lowered == "true"
+        allowed = _PARAM_PYTHON_TYPES[self.type]
+        if not isinstance(value, allowed) or (self.type != "boolean" and isinstance(value, bool)):
+            raise ValueError(f"{what} {value!r} is not of type {self.type}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{what} {value!r} is not one of {self.choices}")
+        return value
+
+    @property
+    def is_required(self) -> bool:
+        return self.required or self.default is None
+
+
+FailurePolicy = Literal["stop", "continue"]
+
+
+class TaskDefaults(_Model):
+    """Settings every task inherits unless it sets its own."""
+
+    retry: RetryPolicy | None = None
+    timeout: Duration | None = None
+    pool: Name | None = None
+    priority: int | None = None
+    on_failure: FailurePolicy | None = None
+
+
+class Task(_Model):
+    """One node of the workflow graph."""
+
+    name: Name = Field(description="Unique within the workflow; other tasks refer to it by this name.")
+    type: Text = Field(description="The task type, registered by a plugin (shell, http, script, python, ...).")
+    description: Text | None = None
+    depends_on: list[Name] = Field(default_factory=list, description="Tasks that must succeed before this one starts.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Settings of the task type; checked by its own model.")
+    retry: RetryPolicy | None = None
+    timeout: Duration | None = Field(None, description="Per-attempt limit in seconds (or '30s', '5m').")
+    deadline: Duration | None = Field(None, description="Limit over all attempts together, in seconds.")
+    when: Text | None = Field(None, description="An expression; the task (and what needs it) is skipped when false.")
+    priority: int | None = Field(None, ge=-1000, le=1000, description="Higher runs first among ready tasks.")
+    pool: Name | None = Field(None, description="A named concurrency pool (see the workflow's `pools`).")
+    foreach: Union[Foreach, Text, list[Any], None] = Field(None, description="Fan out over a list at run time.")
+    env: dict[Text, Text] = Field(default_factory=dict, description="Environment variables for this task.")
+    outputs: dict[Name, Text] = Field(
+        default_factory=dict,
+        description="Named values derived from the result, e.g. {count: '${{ output.count }}'}.",
+    )
+    on_failure: FailurePolicy | None = Field(None, description="'stop' the run or 'continue' with other branches.")
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _single_dependency(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def fanout(self) -> Foreach | None:
+        """``foreach`` in its long form, whichever form the file used."""
+        if self.foreach is None or isinstance(self.foreach, Foreach):
+            return self.foreach
+        return Foreach(items=self.foreach)
+
+
+class Workflow(_Model):
+    """A whole workflow file."""
+
+    name: Name
+    version: Text = "1"
+    description: Text | None = None
+    params: dict[Name, Param] = Field(default_factory=dict)
+    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+    env: dict[Text, Text] = Field(default_factory=dict, description="Environment variables for every task.")
+    pools: dict[Name, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="Named concurrency limits that tasks join with `pool`."
+    )
+    concurrency: int | None = Field(None, ge=1, description="At most this many tasks at once (default: the runner's).")
+    on_failure: FailurePolicy = Field("stop", description="What a failed task does to the run (tasks may override).")
+    tasks: list[Task] = Field(min_length=1)
+
+    def task(self, name: str) -> Task:
+        """The task called ``name`` (``KeyError`` if there is none)."""
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(name)
+
+
+def workflow_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the DSL, for editor autocompletion (``flowbuilder schema``)."""
+    schema = Workflow.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "FlowBuilder workflow"
+    return schema

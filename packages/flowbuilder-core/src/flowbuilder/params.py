@@ -1,0 +1,48 @@
+"""Checking the parameters a run is given against the workflow's ``params``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from flowbuilder.errors import FlowBuilderError
+
+if TYPE_CHECKING:
+    from flowbuilder.model import Workflow
+
+
+class ParamError(FlowBuilderError):
+    """A run was given a parameter the workflow does not declare, or a value of the wrong type."""
+
+    exit_code = 2
+
+
+def parse_param_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["n=3", "name=x"]`` (from ``--param``) as a dict; values stay text until checked."""
+    given: dict[str, str] = {}
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name.strip():
+            raise ParamError(f"--param {assignment!r}: write NAME=VALUE")
+        given[name.strip()] = value
+    return given
+
+
+def resolve_params(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``given``, each converted to its declared type."""
+    declared = workflow.params
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise ParamError(f"unknown param {unknown[0]!r} for workflow {workflow.name!r} (declared: {known})")
+    resolved: dict[str, Any] = {}
+    for name, param in declared.items():
+        if name in given:
+            try:
+                resolved[name] = param.check(given[name], f"param {name!r}:")
+            except ValueError as error:
+                raise ParamError(str(error)) from None
+        elif param.default is not None:
+            resolved[name] = param.default
+        elif param.is_required:
+            raise ParamError(f"param {name!r} of workflow {workflow.name!r} is required; pass --param {name}=VALUE")
+    return resolved

@@ -1,0 +1,239 @@
+"""Discovering plugins and handing their contributions to the engine.
+
+:func:`build_plugin_host` loads every entry point of the group ``flowbuilder.plugins``
+(core's own built-ins included — they register the same way as anyone's) into a pluggy
+manager wrapped by :class:`PluginHost`. The engine never calls ``pm.hook.*`` itself: it
+asks the host's typed methods, which call each hook once, check the results, build
+name → class maps and cache them. A plugin that fails to import is recorded with its
+distribution and the reason (see :attr:`PluginHost.failures`), and the rest still load.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import pluggy
+
+from flowbuilder import hookspecs
+from flowbuilder.config import Settings
+from flowbuilder.errors import ConfigurationError, NotInstalledError, PluginError
+
+if TYPE_CHECKING:
+    import click
+
+    from flowbuilder.compiler import CompilePass
+    from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+
+ENTRY_POINT_GROUP = "flowbuilder.plugins"
+
+# Which distribution provides what, for "install X" advice when something is missing.
+PROVIDERS = {
+    "runner": "flowrunner",
+    "task types": "flowrunner (shell, http, script, python)",
+    "rocksdb": "flowbuilder-storage",
+    "redis": "flowbuilder-storage",
+    "raft": "flowbuilder-distributed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A plugin as ``flowbuilder plugins`` shows it."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    """A plugin that could not be loaded, and why."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    reason: str
+
+    def format(self) -> str:
+        source = f" from {self.distribution} {self.version}" if self.distribution else ""
+        return f"plugin {self.name!r}{source} failed to load: {self.reason}"
+
+
+@dataclass
+class PluginHost:
+    """The loaded plugins and typed access to what they contribute."""
+
+    manager: pluggy.PluginManager
+    settings: Settings
+    infos: list[PluginInfo] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- registration -----------------------------------------------------------------
+
+    def register(self, plugin: Any, name: str | None = None, distribution: str | None = None,
+                 version: str | None = None) -> None:  # fmt: skip
+        """Register a plugin object in-process (tests, embedding); clears cached lookups."""
+        registered = self.manager.register(plugin, name=name)
+        if registered is None:
+            raise PluginError(f"plugin {name!r} is registered already")
+        plugin_name = self.manager.get_name(plugin) or str(name)
+        hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ()))
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        self.infos.append(PluginInfo(plugin_name, module, distribution, version, hooks))
+        self._cache.clear()
+
+    # -- typed lookups ------------------------------------------------------------------
+
+    def _named(self, hook_name: str, key: str, what: str) -> dict[str, Any]:
+        cached = self._cache.get(hook_name)
+        if cached is not None:
+            return cached
+        hook = getattr(self.manager.hook, hook_name)
+        found: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for impl in hook.get_hookimpls():
+            result = impl.function()
+            if not result:
+                continue
+            plugin_name = impl.plugin_name
+            for item in result:
+                name = getattr(item, key, None)
+                if not isinstance(name, str) or not name:
+                    raise PluginError(f"plugin {plugin_name!r} returned {item!r} from {hook_name} without a `{key}`")
+                if name in found:
+                    raise PluginError(
+                        f"{what} {name!r} is provided by both {owners[name]!r} and {plugin_name!r};"
+                        f" disable one with FLOWBUILDER_DISABLE_PLUGINS"
+                    )
+                found[name] = item
+                owners[name] = plugin_name
+        self._cache[hook_name] = found
+        return found
+
+    def task_types(self) -> Mapping[str, TaskType]:
+        """Every task type by name, one instance each (built once per host)."""
+        cached = self._cache.get("task_type_instances")
+        if cached is None:
+            classes = self._named("flowbuilder_task_types", "name", "task type")
+            cached = self._cache["task_type_instances"] = {name: cls() for name, cls in classes.items()}
+        return cached
+
+    def runner_classes(self) -> Mapping[str, type[Runner]]:
+        return self._named("flowbuilder_runners", "name", "runner")
+
+    def make_runner(self, name: str | None = None) -> Runner:
+        """Build the runner called ``name`` (or the configured/default one) with every task type."""
+        runners = self.runner_classes()
+        if not runners:
+            raise NotInstalledError("no runner is installed; install one with `pip install flowrunner`")
+        name = name or self.settings.runner
+        if name is None:
+            name = "local" if "local" in runners else sorted(runners)[0]
+        if name not in runners:
+            raise ConfigurationError(f"unknown runner {name!r}; installed: {', '.join(sorted(runners))}")
+        return runners[name](task_types=self.task_types())
+
+    def store_classes(self) -> Mapping[str, type[Store]]:
+        return self._named("flowbuilder_stores", "scheme", "store scheme")
+
+    def default_store_url(self) -> str:
+        """The configured store URL, else the default of the highest-priority installed store."""
+        if self.settings.store:
+            return self.settings.store
+        stores = self.store_classes()
+        best = max(stores.values(), key=lambda cls: getattr(cls, "default_priority", 0), default=None)
+        if best is None:
+            raise NotInstalledError("no store is installed; reinstall flowbuilder-core")
+        return str(getattr(best, "default_url", f"{best.scheme}://"))
+
+    def open_store(self, url: str | None = None) -> Store:
+        """Open the store at ``url`` (or the configured/default one), chosen by its scheme."""
+        url = url or self.default_store_url()
+        scheme = urlsplit(url).scheme if "://" in url else ""
+        stores = self.store_classes()
+        if scheme not in stores:
+            installed = ", ".join(f"{s}://" for s in sorted(stores)) or "none"
+            advice = f"; `pip install {PROVIDERS[scheme]}` provides it" if scheme in PROVIDERS else ""
+            raise ConfigurationError(f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}")
+        return stores[scheme].open(url)
+
+    def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:
+        return self._named("flowbuilder_consensus_engines", "name", "consensus engine")
+
+    def compile_passes(self) -> Sequence[CompilePass]:
+        cached = self._cache.get("compile_passes")
+        if cached is None:
+            cached = self._cache["compile_passes"] = [
+                p for result in self.manager.hook.flowbuilder_compile_passes() for p in result or ()
+            ]
+        return cached
+
+    def event_sinks(self, run_id: str) -> list[EventSink]:
+        """The sinks of one run (called once per run, never per event)."""
+        return [s for result in self.manager.hook.flowbuilder_event_sinks(settings=self.settings, run_id=run_id)
+                for s in result or ()]  # fmt: skip
+
+    def add_cli_commands(self, cli: click.Group) -> None:
+        self.manager.hook.flowbuilder_cli_commands(cli=cli)
+
+    def api_routes(self) -> list[Any]:
+        return [route for result in self.manager.hook.flowbuilder_api_routes() for route in result or ()]
+
+
+def discover_entry_points() -> Iterable[Any]:
+    """The installed entry points of the ``flowbuilder.plugins`` group."""
+    if sys.version_info >= (3, 12):
+        from importlib.metadata import entry_points
+    else:  # the backport has the same selection API and `EntryPoint.dist` on 3.11
+        from importlib_metadata import entry_points
+
+    return entry_points(group=ENTRY_POINT_GROUP)
+
+
+def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterable[Any] | None = None) -> PluginHost:
+    """Load the plugins the settings allow and return a host for them.
+
+    ``settings.load_plugins`` (``FLOWBUILDER_LOAD_PLUGINS``) restricts loading to the named
+    entry points; ``settings.disable_plugins`` (``FLOWBUILDER_DISABLE_PLUGINS``) skips some;
+    ``settings.trace_plugins`` prints every hook call to stderr.
+    """
+    if settings is None:
+        from flowbuilder.config import load_settings
+
+        settings = load_settings()
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    if settings.trace_plugins:
+        manager.trace.root.setwriter(sys.stderr.write)
+        manager.enable_tracing()
+    host = PluginHost(manager=manager, settings=settings)
+    disabled = set(settings.disable_plugins)
+    allowed = None if settings.load_plugins is None else set(settings.load_plugins)
+    seen: set[str] = set()
+    for entry_point in entry_points if entry_points is not None else discover_entry_points():
+        name = entry_point.name
+        if name in disabled or (allowed is not None and name not in allowed) or name in seen:
+            continue
+        seen.add(name)
+        dist = getattr(entry_point, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        dist_version = dist.version if dist is not None else None
+        try:
+            plugin = entry_point.load()
+            host.register(plugin, name=name, distribution=dist_name, version=dist_version)
+        except Exception as error:  # a broken plugin must not take the others down
+            reason = f"{type(error).__name__}: {error}".strip()
+            host.failures.append(PluginFailure(name, dist_name, dist_version, reason))
+    return host
+
+
+def load_module_plugin(host: PluginHost, module_name: str) -> None:
+    """Register a plugin module by import path (for embedding and tests)."""
+    host.register(import_module(module_name), name=module_name)

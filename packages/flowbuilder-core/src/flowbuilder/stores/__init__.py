@@ -1,0 +1,1 @@
+"""Stores that ship with core (only ``memory://``; durable ones come from flowbuilder-storage)."""

@@ -1,0 +1,178 @@
+"""``memory://``: a store in this process's memory, for tests and throwaway runs.
+
+Everything is lost when the process ends. Each URL names its own store within the process
+(``memory://`` and ``memory://a`` differ, two opens of ``memory://a`` share), so tests can
+open the same store twice the way two components of one process would.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar, Sequence
+
+from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.events import RunEvent, RunState, RunStatus
+from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
+from flowbuilder.stores.paging import page_of
+
+
+class _MemoryData:
+    """The shared state behind every open handle of one ``memory://`` URL."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.events: dict[str, list[RunEvent]] = {}
+        self.summaries: dict[str, RunSummary] = {}
+        self.snapshots: dict[str, RunState] = {}
+        self.definitions: dict[str, bytes] = {}
+        self.logs: dict[str, list[LogLine]] = {}
+        self.blobs: dict[str, bytes] = {}
+
+
+class MemoryStore(Store):
+    """A thread-safe in-memory :class:`~flowbuilder.interfaces.Store`."""
+
+    scheme: ClassVar[str] = "memory"
+    default_priority: ClassVar[int] = 0
+    default_url: ClassVar[str] = "memory://"
+    _registry: ClassVar[dict[str, _MemoryData]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, url: str = "memory://"):
+        self.url = url
+        with self._registry_lock:
+            self._data = self._registry.setdefault(url, _MemoryData())
+
+    @classmethod
+    def open(cls, url: str) -> MemoryStore:
+        return cls(url)
+
+    @classmethod
+    def forget(cls, url: str) -> None:
+        """Drop a named in-memory store (tests use it to start clean)."""
+        with cls._registry_lock:
+            cls._registry.pop(url, None)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        data = self._data
+        with data.lock:
+            stored = data.events.get(run_id)
+            actual = len(stored) if stored is not None else 0
+            if actual != expected_seq:
+                raise SequenceConflictError(run_id, expected_seq, actual)
+            if not events:
+                return actual
+            for offset, event in enumerate(events, start=1):
+                if event.seq != expected_seq + offset or event.run_id != run_id:
+                    raise StoreError(f"run {run_id}: event {event.seq} of run {event.run_id} out of sequence"
+                                     f" (expected {expected_seq + offset})")  # fmt: skip
+            if stored is None:
+                stored = data.events[run_id] = []
+                data.summaries[run_id] = RunSummary(run_id=run_id)
+            stored.extend(events)
+            data.summaries[run_id].apply(events)
+            data.lock.notify_all()
+            return len(stored)
+
+    def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
+        with self._data.lock:
+            stored = self._data.events.get(run_id, ())
+            end = len(stored) if limit is None else min(len(stored), after_seq + limit)
+            return list(stored[max(after_seq, 0) : end])
+
+    def last_seq(self, run_id: str) -> int:
+        with self._data.lock:
+            return len(self._data.events.get(run_id, ()))
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
+        data = self._data
+        with data.lock:
+            data.lock.wait_for(lambda: len(data.events.get(run_id, ())) > after_seq, timeout=timeout)
+            return list(data.events.get(run_id, ())[after_seq:])
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def save_snapshot(self, state: RunState) -> None:
+        copy = RunState.from_dict(state.to_dict())
+        with self._data.lock:
+            self._data.snapshots[state.run_id] = copy
+
+    def load_snapshot(self, run_id: str) -> RunState | None:
+        with self._data.lock:
+            snapshot = self._data.snapshots.get(run_id)
+        return RunState.from_dict(snapshot.to_dict()) if snapshot is not None else None
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunSummary:
+        with self._data.lock:
+            summary = self._data.summaries.get(run_id)
+            if summary is None:
+                raise RunNotFoundError(run_id)
+            return RunSummary.from_dict(summary.to_dict())
+
+    def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: RunStatus | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        with self._data.lock:
+            summaries = [RunSummary.from_dict(s.to_dict()) for s in self._data.summaries.values()]
+        return page_of(summaries, workflow=workflow, status=status, since=since, until=until, limit=limit, cursor=cursor)
+
+    def delete_run(self, run_id: str) -> None:
+        data = self._data
+        with data.lock:
+            data.events.pop(run_id, None)
+            data.summaries.pop(run_id, None)
+            data.snapshots.pop(run_id, None)
+            data.logs.pop(run_id, None)
+            prefix = f"{run_id}/"
+            for ref in [ref for ref in data.blobs if ref.startswith(prefix)]:
+                del data.blobs[ref]
+
+    # -- definitions, logs, blobs ---------------------------------------------------------
+
+    def save_definition(self, content: bytes) -> str:
+        digest = definition_hash(content)
+        with self._data.lock:
+            self._data.definitions[digest] = bytes(content)
+        return digest
+
+    def load_definition(self, digest: str) -> bytes:
+        with self._data.lock:
+            content = self._data.definitions.get(digest)
+        if content is None:
+            raise StoreError(f"no workflow definition {digest!r} in this store")
+        return content
+
+    def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
+        with self._data.lock:
+            self._data.logs.setdefault(run_id, []).extend(lines)
+
+    def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
+        with self._data.lock:
+            lines = list(self._data.logs.get(run_id, ()))
+        if task is not None:
+            lines = [line for line in lines if line.task == task]
+        return lines[after:]
+
+    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
+        ref = f"{run_id}/{name}"
+        with self._data.lock:
+            self._data.blobs[ref] = bytes(data)
+        return ref
+
+    def get_blob(self, ref: str) -> bytes:
+        with self._data.lock:
+            data = self._data.blobs.get(ref)
+        if data is None:
+            raise StoreError(f"no blob {ref!r} in this store (deleted with its run?)")
+        return data

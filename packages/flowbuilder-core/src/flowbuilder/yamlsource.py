@@ -1,0 +1,399 @@
+"""Parse YAML safely into plain values that remember where each node came from.
+
+Why not ``yaml.safe_load``: it forgets locations, silently keeps the last of two duplicate
+keys, resolves ``no`` to ``False`` and ``1.10`` to ``1.1`` (YAML 1.1), and expands aliases
+without a bound (the "billion laughs"). This module reads PyYAML's event stream (from the
+libyaml C parser when available) and builds the values itself, so that:
+
+* every mapping and sequence is a :class:`LocatedMap` / :class:`LocatedList` that knows the
+  1-based line and column of itself, of each key and of each value;
+* plain scalars are resolved with the YAML 1.2 core schema (only ``true``/``false`` are
+  booleans, only ``null``/``~`` is null); a number whose text does not round-trip (``1.10``)
+  keeps its source text in ``.source`` so a field that wants a string gets ``"1.10"``;
+* duplicate keys, non-string keys, explicit tags other than the core ones, several
+  documents, deep nesting, too many aliases, alias expansion blow-ups and oversized input
+  are rejected with a located :class:`~flowbuilder.errors.Diagnostic` before any value is
+  used. Nothing is ever constructed from a ``!!python/...`` tag.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from flowbuilder.errors import Diagnostic, WorkflowError
+
+try:  # the C parser is ~10x faster; fall back to the pure-Python one when libyaml is absent
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Mark = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlLimits:
+    """Bounds that keep a hostile file from exhausting memory or time.
+
+    The defaults admit a 100,000-task workflow; ``flowbuilder.toml`` (``[limits]``) can
+    raise or lower each.
+    """
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 64
+    max_aliases: int = 1_000
+    max_expanded_nodes: int = 10_000_000
+
+
+class LocatedMap(dict):  # type: ignore[type-arg]
+    """A ``dict`` that knows the position of itself, of each key and of each value."""
+
+    __slots__ = ("mark", "key_marks", "value_marks")
+
+    def __init__(self, mark: Mark):
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict[str, Mark] = {}
+        self.value_marks: dict[str, Mark] = {}
+
+
+class LocatedList(list):  # type: ignore[type-arg]
+    """A ``list`` that knows the position of itself and of each item."""
+
+    __slots__ = ("mark", "item_marks")
+
+    def __init__(self, mark: Mark):
+        super().__init__()
+        self.mark = mark
+        self.item_marks: list[Mark] = []
+
+
+class YamlInt(int):
+    """An int whose YAML text does not round-trip (``007``, ``+3``, ``0x1f``)."""
+
+    source: str
+
+
+class YamlFloat(float):
+    """A float whose YAML text does not round-trip (``1.10``, ``1e3``)."""
+
+    source: str
+
+
+def source_text(value: Any) -> str | None:
+    """The text a scalar was written as, for fields that want a string; None if not a scalar."""
+    if isinstance(value, str):
+        return value
+    source = getattr(value, "source", None)
+    if source is not None:
+        return str(source)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
+
+
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_INT_OCT = re.compile(r"0o[0-7]+\Z")
+_INT_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_SPECIAL = {
+    "": None, "~": None, "null": None, "Null": None, "NULL": None,
+    "true": True, "True": True, "TRUE": True,
+    "false": False, "False": False, "FALSE": False,
+    ".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
+    "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
+    "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
+    ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
+}  # fmt: skip
+_NUMERIC_START = frozenset("0123456789+-.")
+_CORE_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq", "!",
+}  # fmt: skip
+
+
+def resolve_plain(text: str) -> Any:
+    """Resolve an untagged plain scalar with the YAML 1.2 core schema."""
+    if not text or text[0] not in _NUMERIC_START:
+        special = _SPECIAL.get(text, _SPECIAL)
+        return text if special is _SPECIAL else special
+    special = _SPECIAL.get(text, _SPECIAL)
+    if special is not _SPECIAL:
+        return special
+    if _INT.match(text):
+        number = int(text)
+        if str(number) == text:
+            return number
+        located = YamlInt(number)
+        located.source = text
+        return located
+    if _INT_OCT.match(text):
+        located = YamlInt(int(text[2:], 8))
+        located.source = text
+        return located
+    if _INT_HEX.match(text):
+        located = YamlInt(int(text[2:], 16))
+        located.source = text
+        return located
+    if _FLOAT.match(text):
+        real = float(text)
+        if repr(real) == text:
+            return real
+        located_float = YamlFloat(real)
+        located_float.source = text
+        return located_float
+    return text
+
+
+def _resolve_tagged(text: str, tag: str, mark: Mark, problems: list[tuple[Mark, str, str | None]]) -> Any:
+    if tag in ("tag:yaml.org,2002:str", "!"):
+        return text
+    value = resolve_plain(text)
+    expected = {
+        "tag:yaml.org,2002:int": int,
+        "tag:yaml.org,2002:float": (int, float),
+        "tag:yaml.org,2002:bool": bool,
+        "tag:yaml.org,2002:null": type(None),
+    }[tag]
+    if tag != "tag:yaml.org,2002:bool" and isinstance(value, bool) or not isinstance(value, expected):
+        problems.append((mark, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", None))
+        return text
+    return float(value) if tag == "tag:yaml.org,2002:float" else value
+
+
+def _mark(event: Any) -> Mark:
+    return (event.start_mark.line + 1, event.start_mark.column + 1)
+
+
+class _Frame:
+    """A mapping or sequence being built, with its anchor and expanded size so far."""
+
+    __slots__ = ("container", "anchor", "size", "pending_key", "pending_key_mark", "merges")
+
+    def __init__(self, container: LocatedMap | LocatedList, anchor: str | None):
+        self.container = container
+        self.anchor = anchor
+        self.size = 1
+        self.pending_key: Any = _NO_KEY
+        self.pending_key_mark: Mark = (0, 0)
+        self.merges: list[tuple[Any, Mark]] = []
+
+
+_NO_KEY = object()
+_MERGE_KEY = "<<"
+
+
+def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits()) -> Any:
+    """Parse one YAML document into located plain values.
+
+    Raises :class:`WorkflowError` carrying every problem found (syntax errors stop at the
+    first, since the parser cannot go on; structural problems are all collected).
+    """
+    size = len(text)
+    if size > limits.max_bytes:
+        raise WorkflowError([
+            Diagnostic(filename, 1, 1, f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}",
+                       "raise [limits] max_bytes in flowbuilder.toml if this file is meant to be this large")
+        ])  # fmt: skip
+    problems: list[tuple[Mark, str, str | None]] = []
+    builder = _Builder(limits, problems)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.feed(event)
+            if builder.fatal:
+                break
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        message = f"YAML syntax error: {error.problem or error.context}"
+        if error.context and error.problem:
+            message += f" ({error.context})"
+        problems.append(((line, column), message, "check indentation, quotes and brackets near here"))
+    except yaml.YAMLError as error:  # reader errors: bad encoding, control characters
+        problems.append(((1, 1), f"cannot read YAML: {error}", "save the file as UTF-8 text"))
+    if problems:
+        raise WorkflowError(Diagnostic(filename, l, c, m, h) for (l, c), m, h in problems)
+    if builder.documents == 0:
+        raise WorkflowError([Diagnostic(filename, 1, 1, "file is empty", "a workflow needs at least `name` and `tasks`")])
+    return builder.root
+
+
+class _Builder:
+    """Turns parser events into located values, enforcing :class:`YamlLimits`."""
+
+    def __init__(self, limits: YamlLimits, problems: list[tuple[Mark, str, str | None]]):
+        self.limits = limits
+        self.problems = problems
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.alias_count = 0
+        self.expanded = 0
+        self.documents = 0
+        self.root: Any = None
+        self.fatal = False
+
+    def fail(self, mark: Mark, message: str, hint: str | None = None) -> None:
+        self.problems.append((mark, message, hint))
+        self.fatal = True
+
+    def feed(self, event: Any) -> None:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            self._scalar(event)
+        elif kind is yaml.MappingStartEvent:
+            self._start(event, LocatedMap(_mark(event)))
+        elif kind is yaml.SequenceStartEvent:
+            self._start(event, LocatedList(_mark(event)))
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            self._end()
+        elif kind is yaml.AliasEvent:
+            self._alias(event)
+        elif kind is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                self.fail(_mark(event), "a workflow file holds one YAML document, found a second",
+                          "remove the `---` line or split the file")  # fmt: skip
+
+    def _check_tag(self, event: Any) -> str | None:
+        tag = event.tag
+        if tag is None or tag in _CORE_TAGS:
+            return tag
+        self.problems.append((_mark(event), f"tag {tag!r} is not allowed",
+                              "workflow files use plain YAML; remove the tag"))  # fmt: skip
+        return "!"
+
+    def _scalar(self, event: Any) -> None:
+        mark = _mark(event)
+        tag = self._check_tag(event)
+        if tag is not None and tag != "!":
+            value = _resolve_tagged(event.value, tag, mark, self.problems)
+        elif tag is None and event.implicit[0]:
+            value = resolve_plain(event.value)
+        else:
+            value = event.value
+        self._add(value, mark, 1, event.anchor)
+
+    def _start(self, event: Any, container: LocatedMap | LocatedList) -> None:
+        tag = self._check_tag(event)
+        wanted = "tag:yaml.org,2002:map" if isinstance(container, LocatedMap) else "tag:yaml.org,2002:seq"
+        if tag not in (None, "!", wanted):
+            self.problems.append((container.mark, f"tag {tag!r} does not fit this node", "remove the tag"))
+        if len(self.stack) >= self.limits.max_depth:
+            self.fail(container.mark, f"nesting is deeper than {self.limits.max_depth} levels",
+                      "flatten the structure or raise [limits] max_depth")  # fmt: skip
+            return
+        self.stack.append(_Frame(container, event.anchor))
+
+    def _end(self) -> None:
+        frame = self.stack.pop()
+        container = frame.container
+        if isinstance(container, LocatedMap):
+            for merged, mark in frame.merges:
+                self._merge(container, merged, mark)
+        self._add(container, container.mark, frame.size, frame.anchor)
+
+    def _merge(self, target: LocatedMap, merged: Any, mark: Mark) -> None:
+        sources = merged if isinstance(merged, list) else [merged]
+        for source in sources:
+            if not isinstance(source, LocatedMap):
+                self.problems.append((mark, "`<<` merges only mappings", "use `<<: *anchor` of a mapping"))
+                continue
+            for key, value in source.items():
+                if key not in target:
+                    target[key] = value
+                    target.key_marks[key] = source.key_marks[key]
+                    target.value_marks[key] = source.value_marks[key]
+
+    def _alias(self, event: Any) -> None:
+        mark = _mark(event)
+        self.alias_count += 1
+        if self.alias_count > self.limits.max_aliases:
+            self.fail(mark, f"more than {self.limits.max_aliases} aliases",
+                      "a workflow rarely needs many aliases; raise [limits] max_aliases if it does")  # fmt: skip
+            return
+        anchored = self.anchors.get(event.anchor)
+        if anchored is None:
+            self.fail(mark, f"alias *{event.anchor} refers to no anchor defined before it")
+            return
+        value, size = anchored
+        self._add(value, mark, size, None)
+
+    def _add(self, value: Any, mark: Mark, size: int, anchor: str | None) -> None:
+        self.expanded += size
+        if self.expanded > self.limits.max_expanded_nodes:
+            self.fail(mark, f"aliases expand this document past {self.limits.max_expanded_nodes:,} nodes",
+                      "this looks like an alias bomb; remove the nested aliases")  # fmt: skip
+            return
+        if anchor is not None:
+            self.anchors[anchor] = (value, size)
+        if not self.stack:
+            self.root = value
+            return
+        frame = self.stack[-1]
+        frame.size += size
+        container = frame.container
+        if isinstance(container, LocatedList):
+            container.append(value)
+            container.item_marks.append(mark)
+            return
+        key = frame.pending_key
+        if key is _NO_KEY:
+            self._take_key(frame, value, mark)
+            return
+        frame.pending_key = _NO_KEY
+        if key is None:  # a rejected key: its problem is already recorded
+            return
+        if key == _MERGE_KEY:
+            frame.merges.append((value, mark))
+            return
+        container[key] = value
+        container.value_marks[key] = mark
+
+    def _take_key(self, frame: _Frame, key: Any, mark: Mark) -> None:
+        container = frame.container
+        assert isinstance(container, LocatedMap)
+        frame.pending_key_mark = mark
+        if not isinstance(key, str):
+            shown = source_text(key)
+            hint = f'quote it: "{shown}"' if shown is not None else "use a plain text key"
+            if isinstance(key, bool):
+                hint = f'quote it: "{"true" if key else "false"}"'
+            self.problems.append((mark, "mapping keys must be strings", hint))
+            frame.pending_key = None
+            return
+        if key in container.key_marks:
+            first_line, first_col = container.key_marks[key]
+            self.problems.append((mark, f"duplicate key {key!r} (first defined at line {first_line}:{first_col})",
+                                  "remove one of them; YAML would silently keep only the last"))  # fmt: skip
+            frame.pending_key = None
+            return
+        frame.pending_key = key
+        if key != _MERGE_KEY:
+            container.key_marks[key] = mark
+
+
+def mark_of(document: Any, path: tuple[Any, ...], *, key: bool = False) -> Mark:
+    """The position of the node at ``path`` in a parsed document (or of its key).
+
+    Walks as far as the path exists and returns the deepest position found, so an error
+    about a missing field points at the mapping that should have held it.
+    """
+    node = document
+    best: Mark = getattr(document, "mark", (1, 1))
+    for index, step in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(node, LocatedMap) and isinstance(step, str) and step in node:
+            best = node.key_marks[step] if (key and last) else node.value_marks.get(step, node.key_marks[step])
+            node = node[step]
+        elif isinstance(node, LocatedList) and isinstance(step, int) and 0 <= step < len(node):
+            best = node.item_marks[step]
+            node = node[step]
+        else:
+            break
+    return best
