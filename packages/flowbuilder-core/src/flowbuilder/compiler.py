@@ -5,10 +5,15 @@ their configs, names, dependencies, pools, cycles, expressions and what they ref
 collecting every problem before it reports, then lays the graph out as dense integer ids
 with the facts a scheduler wants precomputed (in-degrees, levels, remaining critical path).
 Compile passes of plugins run last, on the finished plan.
+
+When a file fails schema validation, the loader still compiles the parts that validated
+(see :class:`Omitted`) so that one run reports every problem; the compiler then keeps quiet
+about what only follows from the omission (a dependency on a task that was left out).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -28,6 +33,21 @@ CompilePass = Callable[[ExecutionPlan], "Mapping[str, Any] | None"]
 _TASK_FIELDS = ("output", "outputs", "status")
 
 
+@dataclass(frozen=True, slots=True)
+class Omitted:
+    """What the loader left out of a workflow because it failed schema validation.
+
+    ``task_names``: names of tasks that were dropped (a dependency on one, or an expression
+    reading one, is not reported). ``param_names``/``all_params``: params that were dropped
+    (or the whole ``params`` table). ``all_pools``: the ``pools`` table was dropped.
+    """
+
+    task_names: frozenset[str] = frozenset()
+    param_names: frozenset[str] = frozenset()
+    all_params: bool = False
+    all_pools: bool = False
+
+
 def compile_workflow(
     workflow: Workflow,
     task_types: Mapping[str, TaskType],
@@ -35,9 +55,15 @@ def compile_workflow(
     locator: Locator | None = None,
     estimated_durations: Mapping[str, float] | None = None,
     passes: Sequence[CompilePass] = (),
+    omitted: Omitted | None = None,
 ) -> ExecutionPlan:
-    """Check ``workflow`` as a whole and compile it; :class:`WorkflowError` lists every problem."""
+    """Check ``workflow`` as a whole and compile it; :class:`WorkflowError` lists every problem.
+
+    ``omitted`` says what the loader dropped from an invalid file (then plugin passes are
+    not run: the plan is only a vehicle for diagnostics).
+    """
     locator = locator or Locator(f"<workflow {workflow.name}>")
+    omitted = omitted or Omitted()
     problems: list[Diagnostic] = []
     tasks = workflow.tasks
     index: dict[str, int] = {}
@@ -49,9 +75,10 @@ def compile_workflow(
         else:
             index[task.name] = task_id
 
-    predecessors, successors = _edges(tasks, index, locator, problems)
+    predecessors, successors, incomplete = _edges(tasks, index, locator, problems, omitted.task_names)
     configs = _check_types_and_configs(workflow, task_types, locator, problems)
-    _check_pools(workflow, locator, problems)
+    if not omitted.all_pools:
+        _check_pools(workflow, locator, problems)
 
     indegree = [len(p) for p in predecessors]
     ordering = graph.topological_levels(successors, indegree)
@@ -65,7 +92,7 @@ def compile_workflow(
             problems.append(locator.at(where, f"dependency cycle: {path}", "remove one of these dependencies"))
         raise WorkflowError(problems)
 
-    expression_tasks = _check_expressions(workflow, index, predecessors, locator, problems)
+    expression_tasks = _check_expressions(workflow, index, predecessors, locator, problems, omitted, incomplete)
     if problems:
         raise WorkflowError(problems)
 
@@ -98,20 +125,28 @@ def compile_workflow(
         configs=tuple(configs),
         expression_tasks=frozenset(expression_tasks),
     )
-    return _run_passes(plan, passes, locator)
+    return _run_passes(plan, passes if omitted == Omitted() else (), locator)
 
 
 def _edges(
-    tasks: Sequence[Task], index: Mapping[str, int], locator: Locator, problems: list[Diagnostic]
-) -> tuple[list[list[int]], list[list[int]]]:
+    tasks: Sequence[Task],
+    index: Mapping[str, int],
+    locator: Locator,
+    problems: list[Diagnostic],
+    omitted_tasks: frozenset[str],
+) -> tuple[list[list[int]], list[list[int]], set[int]]:
+    """Predecessor and successor lists, and the ids that lost a dependency on an omitted task."""
     predecessors: list[list[int]] = [[] for _ in tasks]
     successors: list[list[int]] = [[] for _ in tasks]
+    incomplete: set[int] = set()
     for task_id, task in enumerate(tasks):
         seen: set[int] = set()
         for position, dependency in enumerate(task.depends_on):
             where = ("tasks", task_id, "depends_on", position)
             dep_id = index.get(dependency)
-            if dep_id is None:
+            if dep_id is None and dependency in omitted_tasks:
+                incomplete.add(task_id)
+            elif dep_id is None:
                 hint = suggest(dependency, index) or "declare that task or remove the dependency"
                 problems.append(locator.at(where, f"task {task.name!r} depends on unknown task {dependency!r}", hint))
             elif dep_id == task_id and index.get(task.name) == task_id:
@@ -120,7 +155,7 @@ def _edges(
                 seen.add(dep_id)
                 predecessors[task_id].append(dep_id)
                 successors[dep_id].append(task_id)
-    return predecessors, successors
+    return predecessors, successors, incomplete
 
 
 def _check_types_and_configs(
@@ -198,12 +233,14 @@ def _check_expressions(
     predecessors: Sequence[Sequence[int]],
     locator: Locator,
     problems: list[Diagnostic],
+    omitted: Omitted,
+    incomplete: set[int],
 ) -> set[int]:
     """Parse every expression and check what it reads; return the ids of tasks that have any."""
-    params = workflow.params
+    context = _ExpressionContext(workflow.params, index, predecessors, locator, problems, omitted, incomplete)
     for key, value in workflow.env.items():
         for _, expression in iter_expressions(value):
-            _check_one(expression, ("env", key), None, None, params, index, predecessors, locator, problems)
+            _check_one(expression, ("env", key), None, None, context)
     with_expressions: set[int] = set()
     for task_id, task in enumerate(workflow.tasks):
         fields: list[tuple[tuple[Any, ...], Any, str]] = [
@@ -223,10 +260,27 @@ def _check_expressions(
             found_any = True
             for inner, expression in iter_expressions(value):
                 where = ("tasks", task_id, *path, *inner)
-                _check_one(expression, where, task, field_name, params, index, predecessors, locator, problems, task_id)
+                _check_one(expression, where, task, field_name, context, task_id)
         if found_any:
             with_expressions.add(task_id)
     return with_expressions
+
+
+@dataclass(frozen=True, slots=True)
+class _ExpressionContext:
+    """What checking one expression needs to know about the whole workflow."""
+
+    params: Mapping[str, Any]
+    index: Mapping[str, int]
+    predecessors: Sequence[Sequence[int]]
+    locator: Locator
+    problems: list[Diagnostic]
+    omitted: Omitted
+    incomplete: set[int]
+
+    def upstream_is_complete(self, upstream: set[int], task_id: int) -> bool:
+        """False when a dependency of the task (or of its upstream) was omitted by the loader."""
+        return not self.incomplete or (task_id not in self.incomplete and not (upstream & self.incomplete))
 
 
 def _check_one(
@@ -234,13 +288,11 @@ def _check_one(
     where: tuple[Any, ...],
     task: Task | None,
     field_name: str | None,
-    params: Mapping[str, Any],
-    index: Mapping[str, int],
-    predecessors: Sequence[Sequence[int]],
-    locator: Locator,
-    problems: list[Diagnostic],
+    context: _ExpressionContext,
     task_id: int | None = None,
 ) -> None:
+    params, index, locator, problems = context.params, context.index, context.locator, context.problems
+    omitted = context.omitted
     try:
         references = parse_references(expression)
     except ExpressionError as error:
@@ -264,10 +316,14 @@ def _check_one(
                                            "move this value into the task's own env"))  # fmt: skip
             continue
         if root == "params" and reference.key not in params:
+            if omitted.all_params or reference.key in omitted.param_names:
+                continue
             hint = suggest(reference.key, params) or "declare it under `params:`"
             problems.append(locator.at(where, f"unknown param {reference.key!r} in `{expression}`", hint))
         elif root == "tasks" and task is not None and task_id is not None:
             name = reference.key
+            if name not in index and name in omitted.task_names:
+                continue
             if name not in index:
                 hint = suggest(name, index) or "check the task name"
                 problems.append(locator.at(where, f"unknown task {name!r} in `{expression}`", hint))
@@ -277,8 +333,10 @@ def _check_one(
                                            "use `output` inside `outputs`"))  # fmt: skip
                 continue
             if upstream is None:
-                upstream = _upstream_of(task_id, predecessors)
+                upstream = _upstream_of(task_id, context.predecessors)
             if index[name] not in upstream:
+                if not context.upstream_is_complete(upstream, task_id):
+                    continue
                 problems.append(locator.at(where, f"task {task.name!r} reads tasks.{name} but does not depend on {name!r}",
                                            f"add {name!r} to depends_on"))  # fmt: skip
             elif reference.field is not None and reference.field not in _TASK_FIELDS:

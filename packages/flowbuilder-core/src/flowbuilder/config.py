@@ -5,6 +5,19 @@ The file is ``$FLOWBUILDER_CONFIG`` if set, else the first ``flowbuilder.toml`` 
 the current directory or its parents. Plugins keep their own settings in a table named
 after them (``[otel]``), readable with :meth:`Settings.section`; the environment reaches
 those as ``FLOWBUILDER_<TABLE>__<KEY>`` (e.g. ``FLOWBUILDER_OTEL__EXPORTER=console``).
+
+Plugin switches (``[plugins]`` table, or the environment, which wins):
+
+* ``FLOWBUILDER_LOAD_PLUGINS=core,flowrunner`` (``load = [...]``): load only these entry
+  points of the ``flowbuilder.plugins`` group;
+* ``FLOWBUILDER_DISABLE_PLUGINS=name,...`` (``disable = [...]``): skip these (entry point
+  names or module paths);
+* ``FLOWBUILDER_PLUGIN_MODULES=pkg.mod,other`` (``modules = [...]``): also register these
+  modules, by import path, as plugins — no installed distribution or entry point needed
+  (a plugin under development, a project-local plugin on ``PYTHONPATH``, tests that run the
+  CLI in a subprocess). They load after the entry points and are not restricted by
+  ``LOAD_PLUGINS``, since they were named explicitly;
+* ``FLOWBUILDER_TRACE_PLUGINS=1`` (``trace = true``): print every hook call to stderr.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ class Settings:
     concurrency: int | None = None
     disable_plugins: tuple[str, ...] = ()
     load_plugins: tuple[str, ...] | None = None
+    plugin_modules: tuple[str, ...] = ()
     trace_plugins: bool = False
     limits: YamlLimits = field(default_factory=YamlLimits)
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -87,6 +101,22 @@ def _positive_int(value: Any, where: str) -> int:
     return number
 
 
+def _table(data: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where}: `{name}` must be a table ([{name}]), got {type(table).__name__}")
+    return table
+
+
+def _name_list(value: Any, where: str) -> tuple[str, ...]:
+    """A list of names from TOML: a list of strings, or one comma-separated string."""
+    if isinstance(value, str):
+        return _split_names(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return tuple(item.strip() for item in value if item.strip())
+    raise ConfigurationError(f"{where}: expected a list of names like [\"core\"], got {value!r}")
+
+
 def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Read the configuration file and the environment into :class:`Settings`."""
     path = find_config_file(start, environ)
@@ -95,13 +125,14 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
     sections: dict[str, dict[str, Any]] = {
         name: dict(table) for name, table in data.items() if isinstance(table, dict) and name not in _TOP_LEVEL_KEYS
     }
-    plugins = data.get("plugins", {})
-    limits_table = data.get("limits", {})
+    plugins = _table(data, "plugins", where)
+    limits_table = _table(data, "limits", where)
     store = data.get("store")
     runner = data.get("runner")
     concurrency = data.get("concurrency")
-    disable = tuple(plugins.get("disable", ()))
-    load = tuple(plugins["load"]) if "load" in plugins else None
+    disable = _name_list(plugins.get("disable", ()), f"{where}: [plugins] disable")
+    load = _name_list(plugins["load"], f"{where}: [plugins] load") if "load" in plugins else None
+    modules = _name_list(plugins.get("modules", ()), f"{where}: [plugins] modules")
     trace = bool(plugins.get("trace", False))
 
     env = environ.get
@@ -112,6 +143,8 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
         disable = _split_names(environ[ENV_PREFIX + "DISABLE_PLUGINS"])
     if ENV_PREFIX + "LOAD_PLUGINS" in environ:
         load = _split_names(environ[ENV_PREFIX + "LOAD_PLUGINS"])
+    if ENV_PREFIX + "PLUGIN_MODULES" in environ:
+        modules = _split_names(environ[ENV_PREFIX + "PLUGIN_MODULES"])
     if env(ENV_PREFIX + "TRACE_PLUGINS"):
         trace = environ[ENV_PREFIX + "TRACE_PLUGINS"] not in ("0", "false", "no")
     for key, value in environ.items():
@@ -129,6 +162,7 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
         concurrency=_positive_int(concurrency, f"{where}: concurrency") if concurrency is not None else None,
         disable_plugins=disable,
         load_plugins=load,
+        plugin_modules=modules,
         trace_plugins=trace,
         limits=limits,
         sections=sections,

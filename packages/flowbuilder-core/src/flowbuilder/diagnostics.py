@@ -21,8 +21,13 @@ class Locator:
 
     filename: str
     document: Any = None
+    task_positions: tuple[int, ...] | None = None
+    """When only some tasks of the document were compiled: the document index of each."""
 
     def at(self, path: tuple[Any, ...], message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
+        positions = self.task_positions
+        if positions is not None and len(path) >= 2 and path[0] == "tasks" and isinstance(path[1], int):
+            path = ("tasks", positions[path[1]], *path[2:])
         line, column = mark_of(self.document, path, key=key) if self.document is not None else (1, 1)
         return Diagnostic(self.filename, line, column, message, hint)
 
@@ -75,7 +80,9 @@ def pydantic_diagnostics(
             owner = _describe_path(loc[:-1]) or "workflow"
             found.append(locator.at(parent, f"{owner} is missing the required field {name!r}", f"add `{name}:`"))
         else:
-            message = item["msg"]
+            message = str(item["msg"])
+            for prefix_text in ("Value error, ", "Assertion failed, "):
+                message = message.removeprefix(prefix_text)
             message = message[0].lower() + message[1:] if message else message
             shown = _shown_input(item.get("input"))
             text = f"{where}: {message}" if where else message

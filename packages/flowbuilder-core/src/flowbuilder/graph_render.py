@@ -26,7 +26,8 @@ def render_graph(plan: ExecutionPlan, output_format: str) -> str:
     if output_format == "dot":
         lines = [f"digraph {json.dumps(plan.workflow.name)} {{", "    rankdir=LR;"]
         for task_id, name in enumerate(names):
-            lines.append(f"    {json.dumps(name)} [label={json.dumps(f'{name}\n{plan.task(task_id).type}')}];")
+            label = json.dumps(f"{name}\n{plan.task(task_id).type}")  # no backslash inside an f-string on 3.11
+            lines.append(f"    {json.dumps(name)} [label={label}];")
         for task_id, successors in enumerate(plan.successors):
             for successor in successors:
                 lines.append(f"    {json.dumps(names[task_id])} -> {json.dumps(names[successor])};")

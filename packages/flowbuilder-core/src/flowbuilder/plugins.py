@@ -6,6 +6,12 @@ manager wrapped by :class:`PluginHost`. The engine never calls ``pm.hook.*`` its
 asks the host's typed methods, which call each hook once, check the results, build
 name → class maps and cache them. A plugin that fails to import is recorded with its
 distribution and the reason (see :attr:`PluginHost.failures`), and the rest still load.
+
+Besides entry points, modules named in ``FLOWBUILDER_PLUGIN_MODULES`` (comma-separated
+import paths, or ``[plugins] modules = [...]`` in ``flowbuilder.toml``) are registered as
+plugins without being installed — handy for a plugin under development or a
+project-local one on ``PYTHONPATH``. ``FLOWBUILDER_LOAD_PLUGINS`` and
+``FLOWBUILDER_DISABLE_PLUGINS`` choose among the entry points (see :mod:`flowbuilder.config`).
 """
 
 from __future__ import annotations
@@ -202,7 +208,9 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
 
     ``settings.load_plugins`` (``FLOWBUILDER_LOAD_PLUGINS``) restricts loading to the named
     entry points; ``settings.disable_plugins`` (``FLOWBUILDER_DISABLE_PLUGINS``) skips some;
-    ``settings.trace_plugins`` prints every hook call to stderr.
+    ``settings.trace_plugins`` prints every hook call to stderr. ``settings.plugin_modules``
+    (``FLOWBUILDER_PLUGIN_MODULES``) are then registered by import path, named after the
+    module. A plugin that fails to import or register is recorded in :attr:`PluginHost.failures`.
     """
     if settings is None:
         from flowbuilder.config import load_settings
@@ -229,9 +237,20 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
             plugin = entry_point.load()
             host.register(plugin, name=name, distribution=dist_name, version=dist_version)
         except Exception as error:  # a broken plugin must not take the others down
-            reason = f"{type(error).__name__}: {error}".strip()
-            host.failures.append(PluginFailure(name, dist_name, dist_version, reason))
+            host.failures.append(PluginFailure(name, dist_name, dist_version, _reason(error)))
+    for module_name in settings.plugin_modules:
+        if module_name in disabled or module_name in seen:
+            continue
+        seen.add(module_name)
+        try:
+            host.register(import_module(module_name), name=module_name)
+        except Exception as error:  # same rule as entry points: report, keep the rest
+            host.failures.append(PluginFailure(module_name, None, None, _reason(error)))
     return host
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".strip().rstrip(":")
 
 
 def load_module_plugin(host: PluginHost, module_name: str) -> None:

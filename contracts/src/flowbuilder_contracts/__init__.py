@@ -1,0 +1,41 @@
+"""flowbuilder-contracts: the test suites every FlowBuilder implementation runs against itself.
+
+Each suite is an abstract pytest class. An implementation subclasses it in its own tests,
+provides the fixture(s) its docstring names, and inherits every test::
+
+    from flowbuilder_contracts import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path): ...
+
+        @pytest.fixture
+        def reopen_store(self, tmp_path): ...
+
+The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
+:class:`ConsensusEngineContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
+its own first test).
+"""
+
+from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_implementation, contracts_of
+from flowbuilder_contracts._version import __version__
+from flowbuilder_contracts.consensus import ConsensusEngineContract
+from flowbuilder_contracts.runner import RunnerContract
+from flowbuilder_contracts.store import StoreContract
+from flowbuilder_contracts.tasktype import TaskTypeContract
+
+CONTRACTS: tuple[type[Contract], ...] = (StoreContract, RunnerContract, TaskTypeContract, ConsensusEngineContract)
+
+__all__ = [
+    "CONTRACTS",
+    "CONTRACT_TESTS",
+    "ConsensusEngineContract",
+    "Contract",
+    "RunnerContract",
+    "StoreContract",
+    "TaskTypeContract",
+    "__version__",
+    "audit_implementation",
+    "contracts_of",
+]

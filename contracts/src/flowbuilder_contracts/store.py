@@ -1,0 +1,493 @@
+"""The Store contract: what every :class:`flowbuilder.interfaces.Store` must do.
+
+Use it by subclassing :class:`StoreContract` in your own tests and giving it two fixtures::
+
+    import pytest
+    from flowbuilder_contracts import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = MyStore.open(f"mystore://{tmp_path}/db")
+            yield store
+            store.close()
+
+        @pytest.fixture
+        def reopen_store(self, tmp_path):
+            def reopen(old):
+                old.close()
+                return MyStore.open(f"mystore://{tmp_path}/db")
+            return reopen
+
+``store`` is a fresh, empty, open store. ``reopen_store`` is a callable taking that open
+store (or a store it returned earlier): it closes it and returns a new instance opened on
+the same location — the durability tests write, reopen, and read back. (``memory://``
+reopens by URL within the process.) Stores returned by ``reopen_store`` are closed by the
+contract. Every test here is inherited; add your own beside them (multi-process races,
+backend failures) and extend one only by calling ``super()``.
+
+The tests follow the guarantees in the docstring of :class:`flowbuilder.interfaces.Store`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from typing import Any, Callable
+
+import pytest
+
+from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
+from flowbuilder.interfaces.store import LogLine, Store, definition_hash
+from flowbuilder_contracts._audit import Contract, audit_implementation
+
+STORE_CONTRACT_VERSION = 1
+
+
+def run_events(
+    run_id: str,
+    *,
+    workflow: str = "wf",
+    created_at: float = 1_000.0,
+    status: RunStatus | None = RunStatus.SUCCEEDED,
+    output: Any = "done",
+) -> list[RunEvent]:
+    """A complete small run: created, started, one task that succeeds, finished with ``status``.
+
+    Pass ``status=None`` for a run still running (no ``run_finished``).
+    """
+    events = [
+        RunEvent(run_id, 1, EventKind.RUN_CREATED, data={"workflow": workflow, "version": "1", "params": {"n": 1},
+                                                         "definition_hash": "d" * 64}, time=created_at),  # fmt: skip
+        RunEvent(run_id, 2, EventKind.RUN_STARTED, data={"runner": "contract", "resumed": False}, time=created_at + 0.1),
+        RunEvent(run_id, 3, EventKind.TASK_STARTED, task="only", attempt=1, time=created_at + 0.2),
+        RunEvent(run_id, 4, EventKind.TASK_SUCCEEDED, task="only", attempt=1,
+                 data={"output": output, "duration": 0.1}, time=created_at + 0.3),  # fmt: skip
+    ]
+    if status is not None:
+        events.append(RunEvent(run_id, 5, EventKind.RUN_FINISHED, data={"status": status.value}, time=created_at + 0.4))
+    return events
+
+
+def _add_run(store: Store, run_id: str, **options: Any) -> list[RunEvent]:
+    events = run_events(run_id, **options)
+    store.append_events(run_id, events, 0)
+    return events
+
+
+ReopenStore = Callable[[Store], Store]
+
+
+class StoreContract(Contract):
+    """Abstract tests for a Store; subclass it and provide ``store`` and ``reopen_store``."""
+
+    __contract__ = True
+
+    @pytest.fixture
+    def store(self) -> Store:
+        raise NotImplementedError("a StoreContract subclass must define a `store` fixture")
+
+    @pytest.fixture
+    def reopen_store(self) -> ReopenStore:
+        raise NotImplementedError("a StoreContract subclass must define a `reopen_store` fixture")
+
+    @pytest.fixture
+    def reopened(self, reopen_store: ReopenStore) -> Any:
+        """``reopen_store`` that also closes what it returned when the test ends."""
+        opened: list[Store] = []
+
+        def reopen(old: Store) -> Store:
+            new = reopen_store(old)
+            opened.append(new)
+            return new
+
+        yield reopen
+        for store in opened:
+            store.close()
+
+    def test_implementation_keeps_every_contract_test(self) -> None:
+        assert audit_implementation(type(self)) == []
+
+    # -- appending ------------------------------------------------------------------------
+
+    def test_append_to_a_new_run_returns_the_new_last_seq(self, store: Store) -> None:
+        assert store.append_events("r1", run_events("r1"), 0) == 5
+        assert store.last_seq("r1") == 5
+
+    def test_append_continues_a_run_from_its_last_seq(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        assert store.append_events("r1", events[2:], 2) == 5
+        assert [e.seq for e in store.read_events("r1")] == [1, 2, 3, 4, 5]
+
+    def test_append_with_a_stale_expected_seq_conflicts_and_writes_nothing(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        with pytest.raises(SequenceConflictError) as caught:
+            store.append_events("r1", [RunEvent("r1", 1, EventKind.TASK_STARTED, task="x", attempt=1)], 0)
+        assert caught.value.expected_seq == 0 and caught.value.actual_seq == 2
+        assert store.last_seq("r1") == 2
+        assert [e.kind for e in store.read_events("r1")] == [EventKind.RUN_CREATED, EventKind.RUN_STARTED]
+
+    def test_append_with_an_expected_seq_ahead_of_the_run_conflicts(self, store: Store) -> None:
+        with pytest.raises(SequenceConflictError):
+            store.append_events("r1", [RunEvent("r1", 4, EventKind.RUN_CREATED)], 3)
+        assert store.last_seq("r1") == 0
+
+    def test_append_rejects_a_batch_numbered_wrongly_and_writes_none_of_it(self, store: Store) -> None:
+        events = run_events("r1")
+        gap = [events[0], events[2]]  # seq 1 then 3
+        with pytest.raises(StoreError):
+            store.append_events("r1", gap, 0)
+        assert store.last_seq("r1") == 0
+        assert store.read_events("r1") == []
+
+    def test_append_rejects_a_batch_not_starting_after_expected_seq(self, store: Store) -> None:
+        events = run_events("r1")
+        with pytest.raises(StoreError):
+            store.append_events("r1", events[1:], 0)  # starts at 2
+        assert store.last_seq("r1") == 0
+
+    def test_append_rejects_events_of_another_run(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.append_events("r1", run_events("other"), 0)
+        assert store.last_seq("r1") == 0 and store.last_seq("other") == 0
+
+    def test_two_threads_appending_the_same_seq_exactly_one_wins(self, store: Store) -> None:
+        for round_number in range(20):
+            run_id = f"race-{round_number}"
+            store.append_events(run_id, run_events(run_id)[:1], 0)
+            barrier = threading.Barrier(2)
+            outcomes: list[str] = []
+
+            def append(writer: str) -> None:
+                event = RunEvent(run_id, 2, EventKind.TASK_STARTED, task=writer, attempt=1)
+                barrier.wait()
+                try:
+                    store.append_events(run_id, [event], 1)
+                    outcomes.append(f"won:{writer}")
+                except SequenceConflictError:
+                    outcomes.append("conflict")
+
+            threads = [threading.Thread(target=append, args=(name,)) for name in ("a", "b")]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            winners = [o for o in outcomes if o.startswith("won:")]
+            assert len(winners) == 1 and outcomes.count("conflict") == 1, outcomes
+            stored = store.read_events(run_id)
+            assert [e.seq for e in stored] == [1, 2]
+            assert stored[1].task == winners[0].removeprefix("won:")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def test_events_round_trip_every_field(self, store: Store) -> None:
+        event = RunEvent("r1", 1, EventKind.TASK_FAILED, task="t", attempt=3,
+                         data={"error": "boom", "exit_code": 2, "nested": {"a": [1, 2.5, None, True]}},
+                         time=1_234.5)  # fmt: skip
+        store.append_events("r1", [event], 0)
+        (read,) = store.read_events("r1")
+        assert read == event
+
+    def test_read_events_after_a_seq_returns_the_rest_in_order(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        assert store.read_events("r1", after_seq=2) == events[2:]
+        assert store.read_events("r1", after_seq=5) == []
+
+    def test_read_events_with_a_limit_returns_at_most_that_many(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        assert store.read_events("r1", after_seq=1, limit=2) == events[1:3]
+        assert store.read_events("r1", after_seq=4, limit=10) == events[4:]
+
+    def test_read_events_of_an_unknown_run_is_empty(self, store: Store) -> None:
+        assert store.read_events("nope") == []
+        assert store.last_seq("nope") == 0
+
+    def test_wait_for_events_returns_events_appended_meanwhile(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        writer = threading.Timer(0.05, lambda: store.append_events("r1", events[2:], 2))
+        writer.start()
+        try:
+            got = store.wait_for_events("r1", 2, timeout=10.0)
+        finally:
+            writer.join()
+        assert got and got[0] == events[2]
+        assert all(e.seq > 2 for e in got)
+
+    def test_wait_for_events_returns_at_once_when_events_exist(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        assert store.wait_for_events("r1", 3, timeout=10.0) == events[3:]
+
+    def test_wait_for_events_times_out_empty(self, store: Store) -> None:
+        _add_run(store, "r1")
+        assert store.wait_for_events("r1", 5, timeout=0.05) == []
+
+    # -- summaries and listings ---------------------------------------------------------
+
+    def test_get_run_reflects_created_started_and_finished(self, store: Store) -> None:
+        events = run_events("r1", workflow="pipeline", created_at=500.0, status=None)
+        store.append_events("r1", events[:1], 0)
+        summary = store.get_run("r1")
+        assert (summary.run_id, summary.workflow, summary.version) == ("r1", "pipeline", "1")
+        assert summary.status is RunStatus.PENDING and summary.created_at == 500.0
+        assert summary.definition_hash == "d" * 64 and summary.last_seq == 1
+        store.append_events("r1", events[1:], 1)
+        assert store.get_run("r1").status is RunStatus.RUNNING
+        store.append_events("r1", [RunEvent("r1", 5, EventKind.RUN_FINISHED, data={"status": "failed"}, time=600.0)], 4)
+        summary = store.get_run("r1")
+        assert summary.status is RunStatus.FAILED and summary.finished_at == 600.0 and summary.last_seq == 5
+
+    def test_get_run_of_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFoundError):
+            store.get_run("nope")
+
+    def test_list_runs_is_newest_first(self, store: Store) -> None:
+        for index, created in enumerate([300.0, 100.0, 200.0]):
+            _add_run(store, f"r{index}", created_at=created)
+        assert [s.run_id for s in store.list_runs().runs] == ["r0", "r2", "r1"]
+
+    def test_list_runs_orders_equal_times_by_run_id_descending(self, store: Store) -> None:
+        for run_id in ("a", "c", "b"):
+            _add_run(store, run_id, created_at=100.0)
+        assert [s.run_id for s in store.list_runs().runs] == ["c", "b", "a"]
+
+    def test_list_runs_filters_by_workflow(self, store: Store) -> None:
+        _add_run(store, "r1", workflow="etl", created_at=1.0)
+        _add_run(store, "r2", workflow="report", created_at=2.0)
+        _add_run(store, "r3", workflow="etl", created_at=3.0)
+        assert [s.run_id for s in store.list_runs(workflow="etl").runs] == ["r3", "r1"]
+
+    def test_list_runs_filters_by_status(self, store: Store) -> None:
+        _add_run(store, "ok", created_at=1.0, status=RunStatus.SUCCEEDED)
+        _add_run(store, "bad", created_at=2.0, status=RunStatus.FAILED)
+        _add_run(store, "busy", created_at=3.0, status=None)
+        assert [s.run_id for s in store.list_runs(status=RunStatus.FAILED).runs] == ["bad"]
+        assert [s.run_id for s in store.list_runs(status=RunStatus.RUNNING).runs] == ["busy"]
+
+    def test_list_runs_filters_by_time_since_inclusive_until_exclusive(self, store: Store) -> None:
+        for created in (10.0, 20.0, 30.0, 40.0):
+            _add_run(store, f"t{int(created)}", created_at=created)
+        page = store.list_runs(since=20.0, until=40.0)
+        assert [s.run_id for s in page.runs] == ["t30", "t20"]
+
+    def test_list_runs_pages_with_cursors_until_the_last_page(self, store: Store) -> None:
+        for index in range(5):
+            _add_run(store, f"r{index}", created_at=100.0 + index)
+        first = store.list_runs(limit=2)
+        assert [s.run_id for s in first.runs] == ["r4", "r3"] and first.next_cursor
+        second = store.list_runs(limit=2, cursor=first.next_cursor)
+        assert [s.run_id for s in second.runs] == ["r2", "r1"] and second.next_cursor
+        third = store.list_runs(limit=2, cursor=second.next_cursor)
+        assert [s.run_id for s in third.runs] == ["r0"] and third.next_cursor is None
+
+    def test_list_runs_pages_stay_stable_while_new_runs_are_appended(self, store: Store) -> None:
+        for index in range(6):
+            _add_run(store, f"r{index}", created_at=100.0 + index)
+        first = store.list_runs(limit=2)
+        _add_run(store, "new1", created_at=500.0)
+        second = store.list_runs(limit=2, cursor=first.next_cursor)
+        _add_run(store, "new2", created_at=600.0)
+        third = store.list_runs(limit=2, cursor=second.next_cursor)
+        seen = [s.run_id for page in (first, second, third) for s in page.runs]
+        assert seen == ["r5", "r4", "r3", "r2", "r1", "r0"]
+        assert third.next_cursor is None
+
+    def test_list_runs_filters_apply_across_pages(self, store: Store) -> None:
+        for index in range(6):
+            _add_run(store, f"r{index}", workflow="even" if index % 2 == 0 else "odd", created_at=10.0 + index)
+        first = store.list_runs(workflow="even", limit=2)
+        second = store.list_runs(workflow="even", limit=2, cursor=first.next_cursor)
+        assert [s.run_id for s in first.runs + second.runs] == ["r4", "r2", "r0"]
+
+    def test_list_runs_with_an_invalid_cursor_raises_store_error(self, store: Store) -> None:
+        _add_run(store, "r1")
+        with pytest.raises(StoreError):
+            store.list_runs(cursor="not a cursor!")
+
+    def test_list_runs_with_a_limit_below_one_raises_store_error(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.list_runs(limit=0)
+
+    def test_list_runs_of_an_empty_store_is_an_empty_last_page(self, store: Store) -> None:
+        page = store.list_runs()
+        assert page.runs == [] and page.next_cursor is None
+
+    # -- snapshots and state --------------------------------------------------------------
+
+    def test_load_snapshot_of_an_unknown_run_is_none(self, store: Store) -> None:
+        assert store.load_snapshot("nope") is None
+
+    def test_a_saved_snapshot_loads_back_equal(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        state = fold_events("r1", events[:4])
+        store.save_snapshot(state)
+        loaded = store.load_snapshot("r1")
+        assert loaded is not None and loaded.to_dict() == state.to_dict()
+
+    def test_the_newest_snapshot_wins(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        store.save_snapshot(fold_events("r1", events[:2]))
+        store.save_snapshot(fold_events("r1", events[:4]))
+        loaded = store.load_snapshot("r1")
+        assert loaded is not None and loaded.seq == 4
+
+    def test_load_state_folds_the_snapshot_and_later_events(self, store: Store) -> None:
+        events = _add_run(store, "r1", output={"rows": 3})
+        store.save_snapshot(fold_events("r1", events[:3]))
+        state = store.load_state("r1")
+        assert state.to_dict() == fold_events("r1", events).to_dict()
+        assert state.tasks["only"].status is TaskStatus.SUCCEEDED and state.tasks["only"].output == {"rows": 3}
+
+    def test_load_state_without_a_snapshot_folds_every_event(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        assert store.load_state("r1").to_dict() == fold_events("r1", events).to_dict()
+
+    def test_load_state_of_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFoundError):
+            store.load_state("nope")
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def test_definitions_are_kept_by_content_hash(self, store: Store) -> None:
+        content = b"name: wf\ntasks:\n  - {name: a, type: shell}\n"
+        digest = store.save_definition(content)
+        assert digest == definition_hash(content)
+        assert store.load_definition(digest) == content
+        assert store.save_definition(content) == digest
+
+    def test_loading_an_unknown_definition_raises_store_error(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.load_definition("0" * 64)
+
+    # -- logs -----------------------------------------------------------------------------
+
+    def test_logs_come_back_in_append_order(self, store: Store) -> None:
+        lines = [LogLine("a", 1, "stdout", f"line {i}", time=float(i)) for i in range(5)]
+        store.append_logs("r1", lines[:2])
+        store.append_logs("r1", lines[2:])
+        assert store.read_logs("r1") == lines
+
+    def test_logs_filter_by_task_and_skip_after(self, store: Store) -> None:
+        lines = [LogLine("a" if i % 2 == 0 else "b", 1, "stderr" if i == 3 else "stdout", f"l{i}", time=float(i))
+                 for i in range(6)]  # fmt: skip
+        store.append_logs("r1", lines)
+        assert [line.text for line in store.read_logs("r1", task="b")] == ["l1", "l3", "l5"]
+        assert [line.text for line in store.read_logs("r1", task="b", after=1)] == ["l3", "l5"]
+        assert [line.text for line in store.read_logs("r1", after=4)] == ["l4", "l5"]
+        assert store.read_logs("r1", task="b")[1].stream == "stderr"
+
+    def test_logs_of_an_unknown_run_are_empty(self, store: Store) -> None:
+        assert store.read_logs("nope") == []
+
+    # -- blobs ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("size", [0, 1, 256, 1024 * 1024], ids=["empty", "one-byte", "256", "1MiB"])
+    def test_blobs_round_trip_byte_for_byte(self, store: Store, size: int) -> None:
+        data = bytes((i * 7 + i // 256) % 256 for i in range(size))
+        ref = store.put_blob("r1", f"blob-{size}", data)
+        assert store.get_blob(ref) == data
+
+    def test_getting_an_unknown_blob_raises_store_error(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.get_blob("r1/never-written")
+
+    # -- deletion -------------------------------------------------------------------------
+
+    def test_delete_run_removes_events_summary_snapshot_logs_and_blobs(self, store: Store) -> None:
+        events = _add_run(store, "gone")
+        store.save_snapshot(fold_events("gone", events))
+        store.append_logs("gone", [LogLine("only", 1, "stdout", "x")])
+        ref = store.put_blob("gone", "out", b"bytes")
+        store.delete_run("gone")
+        assert store.read_events("gone") == [] and store.last_seq("gone") == 0
+        assert store.load_snapshot("gone") is None and store.read_logs("gone") == []
+        with pytest.raises(RunNotFoundError):
+            store.get_run("gone")
+        with pytest.raises(StoreError):
+            store.get_blob(ref)
+        assert [s.run_id for s in store.list_runs().runs] == []
+
+    def test_delete_run_leaves_other_runs_alone(self, store: Store) -> None:
+        _add_run(store, "gone", created_at=1.0)
+        kept = _add_run(store, "kept", created_at=2.0)
+        store.append_logs("kept", [LogLine("only", 1, "stdout", "stay")])
+        ref = store.put_blob("kept", "out", b"keep me")
+        store.delete_run("gone")
+        assert store.read_events("kept") == kept
+        assert store.read_logs("kept")[0].text == "stay" and store.get_blob(ref) == b"keep me"
+
+    def test_deleting_an_unknown_run_is_not_an_error(self, store: Store) -> None:
+        store.delete_run("nope")
+
+    def test_a_deleted_run_id_can_be_used_again_from_seq_zero(self, store: Store) -> None:
+        _add_run(store, "r1")
+        store.delete_run("r1")
+        assert store.append_events("r1", run_events("r1", workflow="second"), 0) == 5
+        assert store.get_run("r1").workflow == "second"
+
+    # -- encoding -------------------------------------------------------------------------
+
+    def test_unicode_survives_in_outputs_params_and_logs(self, store: Store) -> None:
+        text = "naïve café — 日本語 ✓ 🚀 \u0000 end"
+        _add_run(store, "r1", workflow="ünïcode", output={"text": text, "ключ": [text]})
+        store.append_logs("r1", [LogLine("only", 1, "stdout", text)])
+        assert store.read_events("r1")[3].data["output"] == {"text": text, "ключ": [text]}
+        assert store.get_run("r1").workflow == "ünïcode"
+        assert store.read_logs("r1")[0].text == text
+
+    def test_values_are_never_unpickled(self, store: Store) -> None:
+        looks_like_pickle = pickle.dumps({"evil": 1}, protocol=0).decode("latin-1")
+        _add_run(store, "r1", output=looks_like_pickle)
+        store.append_logs("r1", [LogLine("only", 1, "stdout", looks_like_pickle)])
+        output = store.read_events("r1")[3].data["output"]
+        assert isinstance(output, str) and output == looks_like_pickle
+        assert store.read_logs("r1")[0].text == looks_like_pickle
+        state = store.load_state("r1")
+        assert state.tasks["only"].output == looks_like_pickle
+
+    # -- durability -----------------------------------------------------------------------
+
+    def test_everything_survives_reopening_the_store(self, store: Store, reopened: ReopenStore) -> None:
+        events = _add_run(store, "r1", workflow="durable", created_at=42.0, output={"n": [1, "二"]})
+        store.save_snapshot(fold_events("r1", events[:3]))
+        digest = store.save_definition(b"name: durable\n")
+        store.append_logs("r1", [LogLine("only", 1, "stdout", "kept")])
+        ref = store.put_blob("r1", "big", b"\x00\xff" * 1000)
+        again = reopened(store)
+        assert again.read_events("r1") == events and again.last_seq("r1") == 5
+        summary = again.get_run("r1")
+        assert (summary.workflow, summary.status, summary.created_at, summary.last_seq) == (
+            "durable", RunStatus.SUCCEEDED, 42.0, 5)  # fmt: skip
+        snapshot = again.load_snapshot("r1")
+        assert snapshot is not None and snapshot.seq == 3
+        assert again.load_definition(digest) == b"name: durable\n"
+        assert again.read_logs("r1")[0].text == "kept" and again.get_blob(ref) == b"\x00\xff" * 1000
+        assert [s.run_id for s in again.list_runs().runs] == ["r1"]
+
+    def test_appends_continue_after_reopening(self, store: Store, reopened: ReopenStore) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:3], 0)
+        again = reopened(store)
+        with pytest.raises(SequenceConflictError):
+            again.append_events("r1", events[3:], 2)
+        assert again.append_events("r1", events[3:], 3) == 5
+        assert again.get_run("r1").status is RunStatus.SUCCEEDED
+
+    def test_a_deletion_survives_reopening(self, store: Store, reopened: ReopenStore) -> None:
+        _add_run(store, "gone")
+        store.delete_run("gone")
+        again = reopened(store)
+        assert again.read_events("gone") == []
+        with pytest.raises(RunNotFoundError):
+            again.get_run("gone")
+
+    def test_close_is_idempotent(self, store: Store, reopened: ReopenStore) -> None:
+        again = reopened(store)
+        again.close()
+        again.close()
+
+
+__all__ = ["STORE_CONTRACT_VERSION", "ReopenStore", "StoreContract", "run_events"]

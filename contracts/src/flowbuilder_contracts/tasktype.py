@@ -1,0 +1,142 @@
+"""The TaskType contract: what every :class:`flowbuilder.interfaces.TaskType` must do.
+
+Subclass :class:`TaskTypeContract` and give it three fixtures::
+
+    import pytest
+    from flowbuilder_contracts import TaskTypeContract
+
+    class TestChecksum(TaskTypeContract):
+        @pytest.fixture
+        def task_type(self):
+            return Checksum()
+
+        @pytest.fixture
+        def valid_config(self, tmp_path):
+            (tmp_path / "f.txt").write_text("hello")
+            return {"paths": [str(tmp_path / "f.txt")]}
+
+        @pytest.fixture
+        def invalid_config(self):
+            return {"paths": "not-a-list", "algorithm": "rot13"}
+
+``valid_config`` must be a config that runs successfully here (the contract executes it);
+``invalid_config`` one that the type's ``config_model`` rejects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType
+from flowbuilder.model import NAME_PATTERN
+from flowbuilder_contracts._audit import Contract, audit_implementation
+
+RUN_TIMEOUT = 30.0
+"""Seconds a single attempt of ``valid_config`` may take in the contract before it fails."""
+
+
+def execute(task_type: TaskType, config: BaseModel, context: TaskContext, timeout: float = RUN_TIMEOUT) -> Any:
+    """Run one attempt the way a runner would: call ``run`` and await it if it is awaitable."""
+
+    async def attempt() -> Any:
+        result = task_type.run(config, context)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return asyncio.run(asyncio.wait_for(attempt(), timeout))
+
+
+class TaskTypeContract(Contract):
+    """Abstract tests for a TaskType; provide ``task_type``, ``valid_config`` and ``invalid_config``."""
+
+    __contract__ = True
+
+    @pytest.fixture
+    def task_type(self) -> TaskType:
+        raise NotImplementedError("a TaskTypeContract subclass must define a `task_type` fixture")
+
+    @pytest.fixture
+    def valid_config(self) -> dict[str, Any]:
+        raise NotImplementedError("a TaskTypeContract subclass must define a `valid_config` fixture")
+
+    @pytest.fixture
+    def invalid_config(self) -> dict[str, Any]:
+        raise NotImplementedError("a TaskTypeContract subclass must define an `invalid_config` fixture")
+
+    def _context(self, attempt: int = 1) -> TaskContext:
+        return TaskContext(run_id="contract-run", task="contract_task", attempt=attempt)
+
+    def test_implementation_keeps_every_contract_test(self) -> None:
+        assert audit_implementation(type(self)) == []
+
+    def test_is_a_task_type(self, task_type: TaskType) -> None:
+        assert isinstance(task_type, TaskType)
+
+    def test_has_a_name_usable_as_a_type(self, task_type: TaskType) -> None:
+        name = type(task_type).name
+        assert isinstance(name, str) and name
+        assert re.match(NAME_PATTERN, name), f"{name!r} does not match {NAME_PATTERN}"
+
+    def test_config_model_is_a_pydantic_model(self, task_type: TaskType) -> None:
+        assert isinstance(task_type.config_model, type) and issubclass(task_type.config_model, BaseModel)
+
+    def test_config_model_accepts_the_valid_config(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
+        assert isinstance(task_type.config_model.model_validate(valid_config), task_type.config_model)
+
+    def test_config_model_rejects_the_invalid_config(self, task_type: TaskType, invalid_config: dict[str, Any]) -> None:
+        with pytest.raises(ValidationError):
+            task_type.config_model.model_validate(invalid_config)
+
+    def test_config_model_exports_a_json_schema(self, task_type: TaskType) -> None:
+        schema = task_type.config_model.model_json_schema()
+        assert isinstance(schema, dict) and schema.get("type") == "object"
+        json.dumps(schema)
+
+    def test_execution_mode_is_an_execution_mode(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
+        config = task_type.config_model.model_validate(valid_config)
+        assert isinstance(task_type.execution_mode(config), ExecutionMode)
+
+    def test_estimate_duration_is_none_or_a_non_negative_number(self, task_type: TaskType,
+                                                                 valid_config: dict[str, Any]) -> None:  # fmt: skip
+        estimate = task_type.estimate_duration(task_type.config_model.model_validate(valid_config))
+        assert estimate is None or (isinstance(estimate, (int, float)) and estimate >= 0)
+
+    def test_running_the_valid_config_returns_json_serialisable_output(self, task_type: TaskType,
+                                                                        valid_config: dict[str, Any]) -> None:  # fmt: skip
+        config = task_type.config_model.model_validate(valid_config)
+        try:
+            output = execute(task_type, config, self._context())
+        except TaskFailure as failure:  # an understood failure is a valid outcome; its output must serialise
+            json.dumps(failure.output)
+            assert str(failure)
+            return
+        json.dumps(output)
+
+    def test_instances_keep_no_per_task_state(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
+        config = task_type.config_model.model_validate(valid_config)
+        outcomes = []
+        for attempt in (1, 2):
+            try:
+                outcomes.append(("ok", type(execute(task_type, config, self._context(attempt)))))
+            except TaskFailure:
+                outcomes.append(("failed", TaskFailure))
+        assert outcomes[0] == outcomes[1]
+
+    def test_configs_pickle_for_process_execution(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
+        import pickle
+
+        config = task_type.config_model.model_validate(valid_config)
+        if task_type.execution_mode(config) is ExecutionMode.PROCESS:
+            assert pickle.loads(pickle.dumps(config)) == config
+            pickle.dumps(task_type)
+
+
+__all__ = ["RUN_TIMEOUT", "TaskTypeContract", "execute"]

@@ -1,0 +1,73 @@
+"""The stored byte forms shared by every backend of this package.
+
+Everything is UTF-8 JSON (compact, ``ensure_ascii=False``): events use core's
+:func:`flowbuilder.events.encode_event`; summaries, snapshots and log lines are the
+``to_dict`` forms below. JSON cannot execute anything when read, so a store never
+unpickles, whatever bytes an attacker or a bug put into it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from flowbuilder.errors import StoreError
+from flowbuilder.events import RunEvent
+from flowbuilder.interfaces.store import LogLine, RunSummary
+
+FORMAT_VERSION = 1
+"""Version of the key layouts and encodings of this package; stored in every store."""
+
+MAX_LOG_LINE_CHARS = 64 * 1024
+"""A longer log line is cut to this many characters and marked ``[truncated]``."""
+
+
+def dump_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load_json(raw: bytes | str) -> Any:
+    return json.loads(raw)
+
+
+def encode_summary(summary: RunSummary) -> bytes:
+    return dump_json(summary.to_dict())
+
+
+def decode_summary(raw: bytes) -> RunSummary:
+    return RunSummary.from_dict(load_json(raw))
+
+
+def encode_log_line(line: LogLine) -> bytes:
+    text = line.text
+    if len(text) > MAX_LOG_LINE_CHARS:
+        text = text[:MAX_LOG_LINE_CHARS] + " [truncated]"
+    return dump_json({"n": line.task, "a": line.attempt, "s": line.stream, "x": text, "t": line.time})
+
+
+def decode_log_line(raw: bytes) -> LogLine:
+    record = load_json(raw)
+    return LogLine(task=record["n"], attempt=record["a"], stream=record["s"], text=record["x"], time=record["t"])
+
+
+def check_batch(run_id: str, events: Sequence[RunEvent], expected_seq: int) -> None:
+    """Refuse a batch that is not numbered ``expected_seq + 1, + 2, ...`` or holds another run's events."""
+    for offset, event in enumerate(events, start=1):
+        if event.seq != expected_seq + offset or event.run_id != run_id:
+            raise StoreError(
+                f"run {run_id}: event {event.seq} of run {event.run_id} out of sequence (expected {expected_seq + offset})"
+            )
+
+
+def split_blob_ref(ref: str) -> tuple[str, str]:
+    """``RUN_ID/NAME`` -> (run id, name); StoreError for anything else."""
+    run_id, sep, name = ref.partition("/")
+    if not sep or not run_id or not name:
+        raise StoreError(f"invalid blob reference {ref!r}; pass what put_blob returned")
+    return run_id, name
+
+
+def check_run_id(run_id: str) -> None:
+    """Run ids become key parts: they must be non-empty and free of NUL and ``/``."""
+    if not run_id or "\x00" in run_id or "/" in run_id:
+        raise StoreError(f"invalid run id {run_id!r}: use a non-empty id without '/' or NUL characters")

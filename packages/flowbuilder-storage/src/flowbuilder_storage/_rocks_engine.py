@@ -1,0 +1,457 @@
+"""The process that owns a ``rocksdb://`` directory does its reads and writes here.
+
+RocksDB allows one writer per directory, so exactly one :class:`RocksEngine` per directory
+exists on the machine at a time (see :mod:`flowbuilder_storage._rocks_owner` for how other
+processes reach it). The database is opened in rocksdict's raw mode: keys and values are
+bytes in, bytes out, and rocksdict never unpickles anything (the layout is in
+:mod:`flowbuilder_storage._rocks_layout`).
+
+Appends are conditional and atomic: under one lock the engine compares the run's last
+sequence number with ``expected_seq`` and writes the events, the updated run summary and
+the run index in one ``WriteBatch``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
+from flowbuilder.stores.paging import decode_cursor, encode_cursor
+
+from flowbuilder_storage import _rocks_layout as keys
+from flowbuilder_storage._records import (
+    FORMAT_VERSION,
+    check_batch,
+    check_run_id,
+    decode_log_line,
+    decode_summary,
+    dump_json,
+    encode_log_line,
+    encode_summary,
+    load_json,
+    split_blob_ref,
+)
+from flowbuilder_storage._sync import Durability, SyncPolicy
+
+DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
+_SUMMARY_CACHE_SIZE = 4096
+_LOCK_MESSAGE = re.compile(r"LOCK|lock hold|No locks available|Resource temporarily unavailable", re.IGNORECASE)
+
+
+class StoreLockedError(Exception):
+    """Another process holds the RocksDB lock of the directory (internal: callers route instead)."""
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _options(create: bool) -> Any:
+    import rocksdict
+
+    options = rocksdict.Options(raw_mode=True)
+    options.create_if_missing(create)
+    # A torn last record of the write-ahead log (power cut mid-write) is dropped on open;
+    # damage anywhere else stops the open with RocksDB's file and offset in the message.
+    options.set_wal_recovery_mode(rocksdict.DBRecoveryMode.tolerate_corrupted_tail_records())
+    options.set_paranoid_checks(True)
+    options.set_enable_blob_files(True)
+    options.set_min_blob_size(64 * 1024)
+    options.set_keep_log_file_num(3)
+    return options
+
+
+def check_directory(path: Path) -> bool:
+    """Refuse paths that are not ours before RocksDB touches them; return True if the store is new."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"store path {path} is a file, not a directory; give rocksdb:// a directory path")
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+            raise StoreError(f"no permission to read and write the store directory {path};"
+                             " fix its permissions or choose another --store rocksdb://PATH")  # fmt: skip
+        entries = set(os.listdir(path))
+        if not entries:
+            return True
+        if "CURRENT" not in entries:
+            raise StoreError(f"{path} is not a FlowBuilder store (it holds other files and no RocksDB database);"
+                             " choose an empty or new directory")  # fmt: skip
+        return False
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except PermissionError:
+        raise StoreError(f"no permission to create the store directory {path}; choose another --store rocksdb://PATH") from None
+    except OSError as error:
+        raise StoreError(f"cannot create the store directory {path}: {error.strerror}") from None
+    return True
+
+
+def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
+    if raw is None:
+        if has_keys:
+            raise StoreError(f"{path} is a RocksDB database but not a FlowBuilder store (no format key);"
+                             " nothing was changed — choose another directory")  # fmt: skip
+        return
+    try:
+        meta = json.loads(raw)
+        version = int(meta["format"])
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f"{path}: unreadable format key {raw[:40]!r}; the store is damaged or foreign") from None
+    if version > FORMAT_VERSION:
+        raise StoreError(f"{path} was written by a newer flowbuilder-storage (format {version}, this one reads"
+                         f" {FORMAT_VERSION}); upgrade flowbuilder-storage")  # fmt: skip
+
+
+class RocksEngine:
+    """The owning process's handle on one RocksDB directory; thread-safe."""
+
+    def __init__(self, path: Path, durability: Durability, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES):
+        import rocksdict
+
+        self.path = path
+        self.durability = durability
+        self.max_log_bytes = max_log_bytes
+        fresh = check_directory(path)
+        if not fresh:
+            self._verify_existing(rocksdict)
+        try:
+            self._db = rocksdict.Rdict(str(path), _options(create=True))
+        except Exception as error:  # rocksdict raises plain Exception
+            if _LOCK_MESSAGE.search(str(error)):
+                raise StoreLockedError(str(error)) from None
+            raise StoreError(f"cannot open the store {path}: {_first_line(error)}; it may be damaged —"
+                             " move it aside and restore a backup") from None  # fmt: skip
+        self._write_options = rocksdict.WriteOptions()
+        self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
+        if self._db.get(keys.FORMAT_KEY) is None:
+            self._db.put(keys.FORMAT_KEY, dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}), self._sync_options(rocksdict))
+        self._lock = threading.RLock()
+        self._appended = threading.Condition(self._lock)
+        self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
+        self._closed = False
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        if durability.policy is SyncPolicy.BATCH:
+            self._syncer = threading.Thread(target=self._sync_loop, name=f"flowbuilder-wal-sync:{path.name}", daemon=True)
+            self._syncer.start()
+
+    def _verify_existing(self, rocksdict: Any) -> None:
+        """Check an existing directory read-only (nothing written) before opening it for writing."""
+        try:
+            reader = rocksdict.Rdict(str(self.path), _options(create=False), access_type=rocksdict.AccessType.read_only())
+        except Exception as error:
+            raise StoreError(f"cannot open {self.path} as a FlowBuilder store: {_first_line(error)};"
+                             " nothing was changed — it is damaged or not a RocksDB database") from None  # fmt: skip
+        try:
+            raw = reader.get(keys.FORMAT_KEY)
+            iterator = reader.iter()
+            iterator.seek_to_first()
+            has_keys = iterator.valid()
+            del iterator
+        finally:
+            reader.close()
+            del reader
+        _check_format(self.path, raw, has_keys)
+
+    @staticmethod
+    def _sync_options(rocksdict: Any) -> Any:
+        options = rocksdict.WriteOptions()
+        options.sync = True
+        return options
+
+    def _sync_loop(self) -> None:
+        interval = self.durability.interval_ms / 1000.0
+        while not self._stop.is_set():
+            self._dirty.wait()
+            if self._stop.wait(interval):
+                break
+            self._dirty.clear()
+            try:
+                self._db.flush_wal(True)
+            except Exception:  # closed underneath us during shutdown
+                return
+
+    def _write(self, batch: Any) -> None:
+        self._db.write(batch, self._write_options)
+        if self._syncer is not None:
+            self._dirty.set()
+
+    def _new_batch(self) -> Any:
+        import rocksdict
+
+        return rocksdict.WriteBatch(raw_mode=True)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _summary(self, run_id: str) -> RunSummary | None:
+        cache = self._summaries
+        if run_id in cache:
+            cache.move_to_end(run_id)
+            return cache[run_id]
+        raw = self._db.get(keys.summary_key(run_id))
+        summary = decode_summary(raw) if raw is not None else None
+        cache[run_id] = summary
+        if len(cache) > _SUMMARY_CACHE_SIZE:
+            cache.popitem(last=False)
+        return summary
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        check_run_id(run_id)
+        with self._lock:
+            summary = self._summary(run_id)
+            actual = summary.last_seq if summary is not None else 0
+            if actual != expected_seq:
+                raise SequenceConflictError(run_id, expected_seq, actual)
+            if not events:
+                return actual
+            check_batch(run_id, events, expected_seq)
+            batch = self._new_batch()
+            for event in events:
+                batch.put(keys.event_key(run_id, event.seq), encode_event(event))
+            updated = RunSummary.from_dict(summary.to_dict()) if summary is not None else RunSummary(run_id=run_id)
+            old_index = keys.index_key(updated.created_at, run_id) if summary is not None else None
+            updated.apply(events)
+            new_index = keys.index_key(updated.created_at, run_id)
+            if old_index != new_index:
+                if old_index is not None:
+                    batch.delete(old_index)
+                batch.put(new_index, b"")
+            batch.put(keys.summary_key(run_id), encode_summary(updated))
+            self._write(batch)
+            self._summaries[run_id] = updated
+            self._appended.notify_all()
+            return updated.last_seq
+
+    def _scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        iterator = self._db.iter()
+        try:
+            iterator.seek(start)
+            while iterator.valid():
+                key = iterator.key()
+                if key >= end:
+                    break
+                yield key, iterator.value()
+                iterator.next()
+        finally:
+            del iterator
+
+    def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
+        if limit is not None and limit <= 0:
+            return []
+        prefix = keys.event_prefix(run_id)
+        result: list[RunEvent] = []
+        for _, value in self._scan(keys.event_key(run_id, max(after_seq, 0) + 1), keys.prefix_end(prefix)):
+            result.append(decode_event(run_id, value))
+            if limit is not None and len(result) >= limit:
+                break
+        return result
+
+    def last_seq(self, run_id: str) -> int:
+        with self._lock:
+            summary = self._summary(run_id)
+        return summary.last_seq if summary is not None else 0
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
+        with self._appended:
+            self._appended.wait_for(lambda: self.last_seq(run_id) > after_seq, timeout=max(timeout, 0.0))
+        return self.read_events(run_id, after_seq)
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def save_snapshot(self, state: RunState) -> None:
+        check_run_id(state.run_id)
+        batch = self._new_batch()
+        batch.put(keys.snapshot_key(state.run_id), dump_json(state.to_dict()))
+        self._write(batch)
+
+    def load_snapshot(self, run_id: str) -> RunState | None:
+        raw = self._db.get(keys.snapshot_key(run_id))
+        return RunState.from_dict(load_json(raw)) if raw is not None else None
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunSummary:
+        with self._lock:
+            summary = self._summary(run_id)
+        if summary is None:
+            raise RunNotFoundError(run_id)
+        return RunSummary.from_dict(summary.to_dict())
+
+    def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: RunStatus | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        if limit < 1:
+            raise StoreError(f"page limit must be at least 1, got {limit}")
+        after = decode_cursor(cursor) if cursor else None
+        bound = keys.index_key(after[0], after[1]) if after else b"u"
+        page: list[RunSummary] = []
+        more = False
+        iterator = self._db.iter()
+        try:
+            iterator.seek_for_prev(bound)
+            while iterator.valid():
+                key = iterator.key()
+                if not key.startswith(keys.INDEX_TAG):
+                    break
+                if key >= bound:  # the cursor's own run
+                    iterator.prev()
+                    continue
+                created_at, run_id = keys.parse_index_key(key)
+                iterator.prev()
+                if until is not None and created_at >= until:
+                    continue
+                if since is not None and created_at < since:
+                    break
+                raw = self._db.get(keys.summary_key(run_id))
+                if raw is None:
+                    continue
+                summary = decode_summary(raw)
+                if (workflow is not None and summary.workflow != workflow) or (status is not None and summary.status is not status):
+                    continue
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(summary)
+        finally:
+            del iterator
+        return RunPage(runs=page, next_cursor=encode_cursor(page[-1]) if more else None)
+
+    def delete_run(self, run_id: str) -> None:
+        with self._lock:
+            summary = self._summary(run_id)
+            batch = self._new_batch()
+            for prefix in (keys.event_prefix(run_id), keys.log_prefix(run_id), keys.blob_prefix(run_id)):
+                batch.delete_range(prefix, keys.prefix_end(prefix))
+            for key in (keys.summary_key(run_id), keys.snapshot_key(run_id), keys.log_counter_key(run_id)):
+                batch.delete(key)
+            if summary is not None:
+                batch.delete(keys.index_key(summary.created_at, run_id))
+            self._write(batch)
+            self._summaries[run_id] = None
+
+    # -- definitions, logs, blobs ---------------------------------------------------------
+
+    def save_definition(self, content: bytes) -> str:
+        digest = definition_hash(content)
+        key = keys.definition_key(digest)
+        if self._db.get(key) is None:
+            batch = self._new_batch()
+            batch.put(key, bytes(content))
+            self._write(batch)
+        return digest
+
+    def load_definition(self, digest: str) -> bytes:
+        content = self._db.get(keys.definition_key(digest))
+        if content is None:
+            raise StoreError(f"no workflow definition {digest!r} in this store")
+        return bytes(content)
+
+    def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
+        check_run_id(run_id)
+        if not lines:
+            return
+        with self._lock:
+            raw = self._db.get(keys.log_counter_key(run_id))
+            counter = load_json(raw) if raw is not None else {"n": 0, "b": 0}
+            batch = self._new_batch()
+            for line in lines:
+                if counter["b"] >= self.max_log_bytes:
+                    if not counter.get("cut"):
+                        note = LogLine(line.task, line.attempt, "system",
+                                       f"log capped at {self.max_log_bytes} bytes; later lines were dropped", line.time)  # fmt: skip
+                        batch.put(keys.log_key(run_id, counter["n"]), encode_log_line(note))
+                        counter["n"] += 1
+                        counter["cut"] = True
+                    break
+                encoded = encode_log_line(line)
+                batch.put(keys.log_key(run_id, counter["n"]), encoded)
+                counter["n"] += 1
+                counter["b"] += len(encoded)
+            batch.put(keys.log_counter_key(run_id), dump_json(counter))
+            self._write(batch)
+
+    def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
+        prefix = keys.log_prefix(run_id)
+        lines = [decode_log_line(value) for _, value in self._scan(prefix, keys.prefix_end(prefix))]
+        if task is not None:
+            lines = [line for line in lines if line.task == task]
+        return lines[after:]
+
+    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
+        check_run_id(run_id)
+        if not name:
+            raise StoreError("a blob needs a non-empty name")
+        batch = self._new_batch()
+        batch.put(keys.blob_key(run_id, name), bytes(data))
+        self._write(batch)
+        return f"{run_id}/{name}"
+
+    def get_blob(self, ref: str) -> bytes:
+        run_id, name = split_blob_ref(ref)
+        data = self._db.get(keys.blob_key(run_id, name))
+        if data is None:
+            raise StoreError(f"no blob {ref!r} in this store (deleted with its run?)")
+        return bytes(data)
+
+    # -- maintenance and analytics --------------------------------------------------------
+
+    def compact(self) -> None:
+        """Reclaim the space of deleted runs now instead of in background compactions."""
+        self._db.compact_range(None, None)
+
+    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
+        """Every stored event (of ``run_ids`` if given) as NDJSON with the run id in ``"r"``.
+
+        The fast path of the analytics: values are spliced, not decoded and re-encoded.
+        """
+        chunks: list[bytes] = []
+        if run_ids is None:
+            ranges = [(b"e", b"f")]
+        else:
+            ranges = [(keys.event_prefix(r), keys.prefix_end(keys.event_prefix(r))) for r in run_ids]
+        current = b""
+        head = b""
+        for start, end in ranges:
+            for key, value in self._scan(start, end):
+                run_part = key[1:-9]
+                if run_part != current:
+                    current = run_part
+                    head = b'{"r":' + json.dumps(run_part.decode(), ensure_ascii=False).encode() + b","
+                chunks.append(head + value[1:])
+        return b"\n".join(chunks)
+
+    def wal_stats(self) -> tuple[int, int]:
+        """(WAL writes, WAL syncs) since open, from RocksDB's own counters."""
+        text = self._db.property_value("rocksdb.dbstats") or ""
+        match = re.search(r"Cumulative WAL: (\d+) writes, (\d+) syncs", text)
+        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._dirty.set()
+        if self._syncer is not None:
+            self._syncer.join(timeout=5)
+        try:
+            self._db.flush_wal(True)
+        finally:
+            self._db.close()
+            del self._db

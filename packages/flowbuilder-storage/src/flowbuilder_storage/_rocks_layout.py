@@ -1,0 +1,94 @@
+"""Key layout of a ``rocksdb://`` store (one RocksDB database, default column family).
+
+Every key starts with a one-byte tag; run ids are UTF-8 and end with NUL where more key
+follows; numbers are unsigned 64-bit big-endian so byte order is numeric order.
+
+=========================================  ==============================================
+key                                        value
+=========================================  ==============================================
+``!format``                                JSON ``{"format": 1, "app": "flowbuilder"}``
+``e`` RUN_ID ``\\0`` SEQ(u64)               event, core's JSON event encoding
+``r`` RUN_ID                               run summary JSON (status, workflow, last_seq...)
+``t`` CREATED_AT(f64 BE) RUN_ID             empty; the newest-first run index
+``s`` RUN_ID                               newest snapshot (``RunState.to_dict`` JSON)
+``d`` SHA256_HEX                           workflow definition, the file's bytes
+``l`` RUN_ID ``\\0`` N(u64)                 log line JSON ``{n,a,s,x,t}``
+``c`` RUN_ID                               log counters JSON ``{"n": lines, "b": bytes}``
+``b`` RUN_ID ``\\0`` NAME                   blob bytes (large values go to blob files)
+=========================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import struct
+
+FORMAT_KEY = b"!format"
+_U64 = struct.Struct(">Q")
+_F64 = struct.Struct(">d")
+
+
+def _run(run_id: str) -> bytes:
+    return run_id.encode()
+
+
+def event_key(run_id: str, seq: int) -> bytes:
+    return b"e" + _run(run_id) + b"\x00" + _U64.pack(seq)
+
+
+def event_prefix(run_id: str) -> bytes:
+    return b"e" + _run(run_id) + b"\x00"
+
+
+def seq_of_event_key(key: bytes) -> int:
+    return int(_U64.unpack(key[-8:])[0])
+
+
+def summary_key(run_id: str) -> bytes:
+    return b"r" + _run(run_id)
+
+
+SUMMARY_TAG = b"r"
+
+
+def index_key(created_at: float, run_id: str) -> bytes:
+    return b"t" + _F64.pack(max(created_at, 0.0)) + _run(run_id)
+
+
+INDEX_TAG = b"t"
+
+
+def parse_index_key(key: bytes) -> tuple[float, str]:
+    return float(_F64.unpack(key[1:9])[0]), key[9:].decode()
+
+
+def snapshot_key(run_id: str) -> bytes:
+    return b"s" + _run(run_id)
+
+
+def definition_key(digest: str) -> bytes:
+    return b"d" + digest.encode()
+
+
+def log_key(run_id: str, number: int) -> bytes:
+    return b"l" + _run(run_id) + b"\x00" + _U64.pack(number)
+
+
+def log_prefix(run_id: str) -> bytes:
+    return b"l" + _run(run_id) + b"\x00"
+
+
+def log_counter_key(run_id: str) -> bytes:
+    return b"c" + _run(run_id)
+
+
+def blob_key(run_id: str, name: str) -> bytes:
+    return b"b" + _run(run_id) + b"\x00" + name.encode()
+
+
+def blob_prefix(run_id: str) -> bytes:
+    return b"b" + _run(run_id) + b"\x00"
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with ``prefix`` (prefixes end in NUL here)."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])

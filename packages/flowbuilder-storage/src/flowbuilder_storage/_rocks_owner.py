@@ -1,0 +1,414 @@
+"""Sharing one RocksDB directory between processes: the owner serves, the others route.
+
+RocksDB takes an exclusive lock on its directory, so one process at a time may open it.
+Whichever process opens a ``rocksdb://`` store first becomes its *owner*: it opens the
+database and serves every other process over a Unix socket (Linux abstract namespace,
+named after the directory's real path, so a dead owner leaves no stale file; only the same
+user id is served, checked with ``SO_PEERCRED``). Every later opener — the CLI, a second
+``flowbuilder run``, a web server — connects and sends its calls to the owner. When the
+owner closes the store it stops serving; when it dies the kernel drops its lock and its
+socket. Either way clients notice the broken connection, and the first to reopen the
+directory becomes the new owner (:func:`acquire`); the others connect to it.
+
+Appends keep their meaning across such a hand-over: a call that broke mid-way is retried,
+and :class:`flowbuilder_storage.rocksdb_store.RocksDBStore` recognises its own batch if
+the first try had landed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
+
+from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
+from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_frame
+from flowbuilder_storage._sync import Durability
+
+ACQUIRE_TIMEOUT = 20.0
+"""How long an opener keeps trying to reach or become the owner before giving up."""
+
+
+def socket_address(path: Path) -> str | bytes:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    if sys.platform.startswith("linux"):
+        return "\0flowbuilder-rocksdb-" + digest
+    return str(path / "owner.sock")  # other platforms: a socket file inside the store
+
+
+def _line(line: LogLine) -> dict[str, Any]:
+    return {"n": line.task, "a": line.attempt, "s": line.stream, "x": line.text, "t": line.time}
+
+
+def _unline(data: dict[str, Any]) -> LogLine:
+    return LogLine(task=data["n"], attempt=data["a"], stream=data["s"], text=data["x"], time=data["t"])
+
+
+# -- the owner's side -------------------------------------------------------------------
+
+def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: bytes) -> tuple[Any, bytes]:
+    """Run one client call on the engine; return (JSON result, payload)."""
+    if method == "append_events":
+        run_id = args["run_id"]
+        events = [decode_event(run_id, raw) for raw in args["events"]]
+        return engine.append_events(run_id, events, args["expected_seq"]), b""
+    if method == "read_events":
+        run_id = args["run_id"]
+        events = engine.read_events(run_id, args["after_seq"], args["limit"])
+        return [encode_event(e).decode() for e in events], b""
+    if method == "last_seq":
+        return engine.last_seq(args["run_id"]), b""
+    if method == "save_snapshot":
+        engine.save_snapshot(RunState.from_dict(args["state"]))
+        return None, b""
+    if method == "load_snapshot":
+        state = engine.load_snapshot(args["run_id"])
+        return (state.to_dict() if state is not None else None), b""
+    if method == "get_run":
+        return engine.get_run(args["run_id"]).to_dict(), b""
+    if method == "list_runs":
+        status = RunStatus(args["status"]) if args.get("status") else None
+        page = engine.list_runs(workflow=args.get("workflow"), status=status, since=args.get("since"),
+                                until=args.get("until"), limit=args["limit"], cursor=args.get("cursor"))  # fmt: skip
+        return {"runs": [s.to_dict() for s in page.runs], "next_cursor": page.next_cursor}, b""
+    if method == "delete_run":
+        engine.delete_run(args["run_id"])
+        return None, b""
+    if method == "save_definition":
+        return engine.save_definition(payload), b""
+    if method == "load_definition":
+        return None, engine.load_definition(args["digest"])
+    if method == "append_logs":
+        engine.append_logs(args["run_id"], [_unline(line) for line in args["lines"]])
+        return None, b""
+    if method == "read_logs":
+        return [_line(line) for line in engine.read_logs(args["run_id"], args.get("task"), args["after"])], b""
+    if method == "put_blob":
+        return engine.put_blob(args["run_id"], args["name"], payload), b""
+    if method == "get_blob":
+        return None, engine.get_blob(args["ref"])
+    if method == "compact":
+        engine.compact()
+        return None, b""
+    if method == "export_events_ndjson":
+        return None, engine.export_events_ndjson(args.get("run_ids"))
+    if method == "wal_stats":
+        return list(engine.wal_stats()), b""
+    if method == "hello":
+        return {"pid": os.getpid(), "path": str(engine.path)}, b""
+    raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
+
+
+def _error_header(error: BaseException) -> dict[str, Any]:
+    if isinstance(error, SequenceConflictError):
+        return {"error": "conflict", "run_id": error.run_id, "expected": error.expected_seq, "actual": error.actual_seq}
+    if isinstance(error, RunNotFoundError):
+        return {"error": "not_found", "run_id": error.run_id}
+    if isinstance(error, FlowBuilderError):
+        return {"error": "store", "message": str(error)}
+    return {"error": "store", "message": f"the store's owner process failed: {type(error).__name__}: {error}"}
+
+
+def _raise_from_header(header: dict[str, Any]) -> None:
+    kind = header["error"]
+    if kind == "conflict":
+        raise SequenceConflictError(header["run_id"], header["expected"], header["actual"])
+    if kind == "not_found":
+        raise RunNotFoundError(header["run_id"])
+    raise StoreError(header["message"])
+
+
+class OwnerServer:
+    """Serves one engine to other processes of the same user until :meth:`stop`."""
+
+    def __init__(self, engine: RocksEngine):
+        self.engine = engine
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(socket_address(engine.path))
+        self._listener.listen(64)
+        self._connections: dict[socket.socket, threading.Lock] = {}
+        self._threads: list[threading.Thread] = []
+        self._guard = threading.Lock()
+        self._stopping = False
+        self._acceptor = threading.Thread(target=self._accept_loop, name="flowbuilder-rocksdb-owner", daemon=True)
+        self._acceptor.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._same_user(connection):
+                connection.close()
+                continue
+            with self._guard:
+                if self._stopping:
+                    connection.close()
+                    return
+                busy = threading.Lock()
+                self._connections[connection] = busy
+                thread = threading.Thread(target=self._serve, args=(connection, busy), daemon=True)
+                self._threads.append(thread)
+            thread.start()
+
+    @staticmethod
+    def _same_user(connection: socket.socket) -> bool:
+        if not hasattr(socket, "SO_PEERCRED"):
+            return True
+        creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return uid == os.getuid()
+
+    def _serve(self, connection: socket.socket, busy: threading.Lock) -> None:
+        try:
+            while True:
+                header, payload = recv_frame(connection)
+                with busy:
+                    try:
+                        result, out = _dispatch(self.engine, header["m"], header.get("a", {}), payload)
+                        send_frame(connection, {"ok": result}, out)
+                    except ConnectionLost:
+                        raise
+                    except BaseException as error:  # every failure goes back to the caller
+                        send_frame(connection, _error_header(error))
+        except (ConnectionLost, ValueError):
+            pass
+        finally:
+            with self._guard:
+                self._connections.pop(connection, None)
+            connection.close()
+
+    def stop(self) -> None:
+        """Stop serving: finish calls in progress, close every connection (clients fail over)."""
+        with self._guard:
+            self._stopping = True
+            connections = list(self._connections.items())
+            threads = list(self._threads)
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        for connection, busy in connections:
+            with busy:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        for thread in threads:
+            thread.join(timeout=5)
+        self._acceptor.join(timeout=5)
+        if not isinstance(socket_address(self.engine.path), str) or not str(socket_address(self.engine.path)).startswith("\0"):
+            try:
+                os.unlink(str(socket_address(self.engine.path)))
+            except OSError:
+                pass
+
+
+# -- the clients' side ------------------------------------------------------------------
+
+class RemoteEngine:
+    """The engine's methods, called in the owner process over the socket."""
+
+    def __init__(self, path: Path, sock: socket.socket):
+        self.path = path
+        self._sock = sock
+        self._lock = threading.Lock()
+        self.owner_pid = int(self._call("hello", {})[0]["pid"])
+
+    def _call(self, method: str, args: dict[str, Any], payload: bytes = b"") -> tuple[Any, bytes]:
+        with self._lock:
+            send_frame(self._sock, {"m": method, "a": args}, payload)
+            header, out = recv_frame(self._sock)
+        if "error" in header:
+            _raise_from_header(header)
+        return header["ok"], out
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        encoded = [encode_event(e).decode() for e in events]
+        if any(e.run_id != run_id for e in events):
+            from flowbuilder_storage._records import check_batch
+
+            check_batch(run_id, events, expected_seq)
+        return int(self._call("append_events", {"run_id": run_id, "events": encoded, "expected_seq": expected_seq})[0])
+
+    def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
+        raw, _ = self._call("read_events", {"run_id": run_id, "after_seq": after_seq, "limit": limit})
+        return [decode_event(run_id, item) for item in raw]
+
+    def last_seq(self, run_id: str) -> int:
+        return int(self._call("last_seq", {"run_id": run_id})[0])
+
+    def save_snapshot(self, state: RunState) -> None:
+        self._call("save_snapshot", {"state": state.to_dict()})
+
+    def load_snapshot(self, run_id: str) -> RunState | None:
+        data, _ = self._call("load_snapshot", {"run_id": run_id})
+        return RunState.from_dict(data) if data is not None else None
+
+    def get_run(self, run_id: str) -> RunSummary:
+        return RunSummary.from_dict(self._call("get_run", {"run_id": run_id})[0])
+
+    def list_runs(self, *, workflow: str | None = None, status: RunStatus | None = None, since: float | None = None,
+                  until: float | None = None, limit: int = 50, cursor: str | None = None) -> RunPage:  # fmt: skip
+        args = {"workflow": workflow, "status": status.value if status is not None else None, "since": since,
+                "until": until, "limit": limit, "cursor": cursor}  # fmt: skip
+        data, _ = self._call("list_runs", args)
+        return RunPage(runs=[RunSummary.from_dict(s) for s in data["runs"]], next_cursor=data["next_cursor"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._call("delete_run", {"run_id": run_id})
+
+    def save_definition(self, content: bytes) -> str:
+        return str(self._call("save_definition", {}, bytes(content))[0])
+
+    def load_definition(self, digest: str) -> bytes:
+        return self._call("load_definition", {"digest": digest})[1]
+
+    def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
+        self._call("append_logs", {"run_id": run_id, "lines": [_line(line) for line in lines]})
+
+    def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
+        data, _ = self._call("read_logs", {"run_id": run_id, "task": task, "after": after})
+        return [_unline(item) for item in data]
+
+    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
+        return str(self._call("put_blob", {"run_id": run_id, "name": name}, bytes(data))[0])
+
+    def get_blob(self, ref: str) -> bytes:
+        return self._call("get_blob", {"ref": ref})[1]
+
+    def compact(self) -> None:
+        self._call("compact", {})
+
+    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
+        return self._call("export_events_ndjson", {"run_ids": list(run_ids) if run_ids is not None else None})[1]
+
+    def wal_stats(self) -> tuple[int, int]:
+        writes, syncs = self._call("wal_stats", {})[0]
+        return int(writes), int(syncs)
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            events = self.read_events(run_id, after_seq)
+            if events or time.monotonic() >= deadline:
+                return events
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.1)
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+# -- choosing a role ---------------------------------------------------------------------
+
+@dataclass
+class _Owned:
+    engine: RocksEngine
+    server: OwnerServer
+    refs: int = 0
+
+
+@dataclass
+class _Registry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    owned: dict[Path, _Owned] = field(default_factory=dict)
+
+
+_registry = _Registry()
+
+
+def _forget_after_fork() -> None:
+    global _registry
+    _registry = _Registry()  # a forked child owns nothing: its threads and lock are gone
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+@dataclass
+class Handle:
+    """What a store instance holds: the local engine (owner) or a connection to the owner."""
+
+    path: Path
+    engine: Any
+    local: bool
+    release: Callable[[], None]
+
+
+def _try_connect(path: Path) -> RemoteEngine | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_address(path))
+        return RemoteEngine(path, sock)
+    except (OSError, ConnectionLost):
+        sock.close()
+        return None
+
+
+def acquire(path: Path, durability: Durability, max_log_bytes: int, timeout: float = ACQUIRE_TIMEOUT) -> Handle:
+    """Become the owner of ``path`` or connect to its owner; StoreError with advice if neither works."""
+    path = path.absolute()
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        registry = _registry
+        with registry.lock:
+            owned = registry.owned.get(path)
+            if owned is not None:
+                owned.refs += 1
+                return Handle(path, owned.engine, True, lambda: _release(registry, path))
+        remote = _try_connect(path)
+        if remote is not None:
+            return Handle(path, remote, False, remote.close)
+        with registry.lock:
+            if path in registry.owned:
+                continue
+            try:
+                engine = RocksEngine(path, durability, max_log_bytes)
+            except StoreLockedError:
+                engine = None
+            if engine is not None:
+                try:
+                    server = OwnerServer(engine)
+                except OSError:  # another owner bound the socket first: let it serve
+                    engine.close()
+                else:
+                    registry.owned[path] = _Owned(engine, server, refs=1)
+                    return Handle(path, engine, True, lambda: _release(registry, path))
+        if time.monotonic() >= deadline:
+            raise StoreError(f"the store {path} is locked by another process that does not answer;"
+                             " wait for it to finish, or stop it, then retry")  # fmt: skip
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _release(registry: _Registry, path: Path) -> None:
+    with registry.lock:
+        owned = registry.owned.get(path)
+        if owned is None:
+            return
+        owned.refs -= 1
+        if owned.refs > 0:
+            return
+        del registry.owned[path]
+    owned.server.stop()
+    owned.engine.close()

@@ -1,0 +1,53 @@
+"""Parsing the store URLs of this package into their parts, with one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from flowbuilder.errors import ConfigurationError
+
+DEFAULT_ROCKSDB_DIR = ".flowbuilder"
+
+
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """``scheme://rest?a=1`` -> (``scheme://rest``, {"a": "1"})."""
+    base, _, query = url.partition("?")
+    return base, dict(parse_qsl(query, keep_blank_values=True))
+
+
+def rocksdb_path(url: str) -> tuple[Path, dict[str, str]]:
+    """``rocksdb://PATH[?options]`` -> (absolute path, options). Relative paths are from the cwd."""
+    base, query = split_query(url)
+    if not base.startswith("rocksdb://"):
+        raise ConfigurationError(f"store URL {url!r} is not a rocksdb:// URL")
+    raw = base[len("rocksdb://") :]
+    if not raw:
+        raw = DEFAULT_ROCKSDB_DIR
+    return Path(raw).expanduser().absolute(), query
+
+
+def settings_section(name: str) -> dict[str, object]:
+    """The ``[name]`` table of flowbuilder.toml / ``FLOWBUILDER_NAME__KEY`` variables ({} if unreadable)."""
+    from flowbuilder.config import load_settings
+
+    return dict(load_settings().section(name))
+
+
+def redis_parts(url: str) -> tuple[str, str]:
+    """``redis://HOST:PORT/DB?prefix=fb:`` -> (URL for redis-py without our options, key prefix)."""
+    base, query = split_query(url)
+    parts = urlsplit(base)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ConfigurationError(f"store URL {url!r} is not a redis:// URL")
+    if not parts.hostname:
+        raise ConfigurationError(f"store URL {url!r} names no host; use redis://HOST:PORT/DB")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigurationError(f"store URL {url!r} has an invalid port; use redis://HOST:PORT/DB") from None
+    db = parts.path.lstrip("/")
+    if db and not db.isdigit():
+        raise ConfigurationError(f"store URL {url!r}: database {db!r} must be a number, e.g. redis://127.0.0.1:6379/0")
+    prefix = query.pop("prefix", None) or str(settings_section("redis").get("prefix", "fb:"))
+    return base, prefix

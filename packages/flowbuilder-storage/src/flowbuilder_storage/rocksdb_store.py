@@ -1,0 +1,191 @@
+"""``rocksdb://PATH``: the embedded, durable default store (no server needed).
+
+``PATH`` is a directory (relative paths start at the working directory; the default is
+``.flowbuilder/`` there). Options go in the query: ``sync=always|batch|never``,
+``sync_interval_ms=50``, ``max_log_bytes=67108864`` (each run's log cap); ``sync`` and
+``sync_interval_ms`` can also be set in ``[rocksdb]`` of flowbuilder.toml or as
+``FLOWBUILDER_ROCKSDB__SYNC``. See the package README for the key layout, the sync
+policies and what each can lose, and how several processes share one directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+from flowbuilder.errors import ConfigurationError, SequenceConflictError
+from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
+from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
+
+from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
+from flowbuilder_storage._rocks_owner import Handle, acquire
+from flowbuilder_storage._rocks_wire import ConnectionLost
+from flowbuilder_storage._sync import Durability, durability_from
+from flowbuilder_storage._urls import rocksdb_path, settings_section
+
+_FAILOVER_ATTEMPTS = 50
+SNAPSHOT_EVERY = 1000
+"""load_state saves a snapshot when it had to fold more than this many events."""
+
+
+class RocksDBStore(Store):
+    """A :class:`~flowbuilder.interfaces.Store` in a RocksDB directory, shared safely by processes."""
+
+    scheme: ClassVar[str] = "rocksdb"
+    default_priority: ClassVar[int] = 10
+    default_url: ClassVar[str] = "rocksdb://.flowbuilder"
+
+    def __init__(self, path: Path, durability: Durability, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES):
+        self.path = path
+        self.durability = durability
+        self.max_log_bytes = max_log_bytes
+        self._handle: Handle | None = acquire(path, durability, max_log_bytes)
+
+    @classmethod
+    def open(cls, url: str) -> RocksDBStore:
+        path, query = rocksdb_path(url)
+        section = settings_section("rocksdb")
+        durability = durability_from(query, section, f"store URL {url!r}")
+        raw_cap = query.get("max_log_bytes", section.get("max_log_bytes", DEFAULT_MAX_LOG_BYTES))
+        try:
+            cap = int(str(raw_cap))
+        except ValueError:
+            raise ConfigurationError(f"store URL {url!r}: max_log_bytes={raw_cap!r} must be a whole number") from None
+        return cls(path, durability, cap)
+
+    @property
+    def is_owner(self) -> bool:
+        """Whether this process holds the directory (False: calls are routed to the owner)."""
+        return self._live().local
+
+    def _live(self) -> Handle:
+        if self._handle is None:
+            from flowbuilder.errors import StoreError
+
+            raise StoreError(f"the store {self.path} is closed")
+        return self._handle
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        for _ in range(_FAILOVER_ATTEMPTS):
+            handle = self._live()
+            try:
+                return getattr(handle.engine, method)(*args, **kwargs)
+            except ConnectionLost:
+                self._failover(handle)
+        from flowbuilder.errors import StoreError
+
+        raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
+
+    def _failover(self, broken: Handle) -> None:
+        broken.release()
+        self._handle = None
+        self._handle = acquire(self.path, self.durability, self.max_log_bytes)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        attempt = 0
+        while True:
+            handle = self._live()
+            try:
+                return int(handle.engine.append_events(run_id, events, expected_seq))
+            except ConnectionLost:
+                attempt += 1
+                if attempt >= _FAILOVER_ATTEMPTS:
+                    raise
+                self._failover(handle)
+            except SequenceConflictError as conflict:
+                if attempt and self._landed_before(run_id, events, expected_seq, conflict):
+                    return expected_seq + len(events)
+                raise
+
+    def _landed_before(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
+                       conflict: SequenceConflictError) -> bool:  # fmt: skip
+        """After a broken call: is the conflict our own batch, written before the break?"""
+        if not events or conflict.actual_seq < expected_seq + len(events):
+            return False
+        stored = self._call("read_events", run_id, expected_seq, len(events))
+        return [encode_event(e) for e in stored] == [encode_event(e) for e in events]
+
+    def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
+        return list(self._call("read_events", run_id, after_seq, limit))
+
+    def last_seq(self, run_id: str) -> int:
+        return int(self._call("last_seq", run_id))
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
+        return list(self._call("wait_for_events", run_id, after_seq, timeout))
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def save_snapshot(self, state: RunState) -> None:
+        self._call("save_snapshot", state)
+
+    def load_snapshot(self, run_id: str) -> RunState | None:
+        state: RunState | None = self._call("load_snapshot", run_id)
+        return state
+
+    def load_state(self, run_id: str) -> RunState:
+        state = super().load_state(run_id)
+        snapshot_seq = 0
+        snapshot = self.load_snapshot(run_id)
+        if snapshot is not None:
+            snapshot_seq = snapshot.seq
+        if state.seq - snapshot_seq > SNAPSHOT_EVERY:
+            self.save_snapshot(RunState.from_dict(state.to_dict()))
+        return state
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunSummary:
+        summary: RunSummary = self._call("get_run", run_id)
+        return summary
+
+    def list_runs(self, *, workflow: str | None = None, status: RunStatus | None = None, since: float | None = None,
+                  until: float | None = None, limit: int = 50, cursor: str | None = None) -> RunPage:  # fmt: skip
+        page: RunPage = self._call("list_runs", workflow=workflow, status=status, since=since, until=until,
+                                   limit=limit, cursor=cursor)  # fmt: skip
+        return page
+
+    def delete_run(self, run_id: str) -> None:
+        self._call("delete_run", run_id)
+
+    # -- definitions, logs, blobs ---------------------------------------------------------
+
+    def save_definition(self, content: bytes) -> str:
+        return str(self._call("save_definition", content))
+
+    def load_definition(self, digest: str) -> bytes:
+        return bytes(self._call("load_definition", digest))
+
+    def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
+        self._call("append_logs", run_id, lines)
+
+    def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
+        return list(self._call("read_logs", run_id, task, after))
+
+    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
+        return str(self._call("put_blob", run_id, name, data))
+
+    def get_blob(self, ref: str) -> bytes:
+        return bytes(self._call("get_blob", ref))
+
+    # -- beyond the interface -------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Reclaim disk space after deletions (``flowbuilder gc`` calls it)."""
+        self._call("compact")
+
+    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
+        """Every event as NDJSON with its run id in ``"r"`` (the analytics' fast path)."""
+        return bytes(self._call("export_events_ndjson", run_ids))
+
+    def wal_stats(self) -> tuple[int, int]:
+        """(write-ahead-log writes, syncs) of the owner since it opened the directory."""
+        writes, syncs = self._call("wal_stats")
+        return int(writes), int(syncs)
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.release()

@@ -1,0 +1,741 @@
+"""One run of a plan: the in-degree countdown, the ready queue, limits, retries, events.
+
+State lives in flat lists indexed by the plan's dense task ids. A task becomes ready when
+its count of unfinished dependencies reaches zero; a failed or skipped task marks its whole
+downstream skipped at once (with the reason), so a countdown that reaches zero always means
+"every dependency succeeded".
+
+The ready queue is one binary heap per pool (just one when the workflow has no pools). A
+heap key is ``(-(priority - retries * RETRY_PENALTY + ageing), -remaining_path, fifo)``.
+Ageing grows at the same rate for every waiting task, so "score grows while it waits" is the
+same order as "earlier enqueue wins at equal priority": the key is computed once at
+enqueue (``-seconds_since_start / AGEING_SECONDS``) and never needs re-sorting.
+
+Attempts of INLINE task types run right here, on the scheduler's thread, with no task or
+thread hop; ASYNC attempts become asyncio tasks; PROCESS attempts go to the runner's pool of
+worker processes. Completions are handled in done-callbacks (they update the lists and push
+newly ready tasks); the main loop only dispatches, flushes the event batch and sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import itertools
+import time
+import uuid
+from functools import partial
+from typing import TYPE_CHECKING, Any, Mapping
+
+from flowbuilder.events import EventKind, RunStatus, TaskState, TaskStatus
+from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
+
+from flowrunner._event_writer import EventWriter
+from flowrunner._outputs import storable_output
+from flowrunner._retry import matches_retry_on, retry_delay
+from flowrunner._scope import TaskResultsView
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import RunRequest, TaskType
+    from flowbuilder.model import RetryPolicy
+
+    from flowrunner.runner import LocalRunner
+
+PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = range(8)
+_STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING,
+           TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)  # fmt: skip
+_FINISHED = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+
+AGEING_SECONDS = 1.0
+"""A waiting task gains one priority point per this many seconds (so nothing starves)."""
+RETRY_PENALTY = 1.0
+"""Priority points a task loses per failed attempt (retries yield to fresh work)."""
+
+_INLINE = ExecutionMode.INLINE
+_PROCESS = ExecutionMode.PROCESS
+_STARTED = EventKind.TASK_STARTED
+_SUCCEEDED = EventKind.TASK_SUCCEEDED
+
+
+class _AttemptLog:
+    """The ``log(stream, line)`` callable of one attempt: appends to the run's log batch."""
+
+    __slots__ = ("writer", "task", "attempt")
+
+    def __init__(self, writer: EventWriter, task: str, attempt: int):
+        self.writer = writer
+        self.task = task
+        self.attempt = attempt
+
+    def __call__(self, stream: str, line: str) -> None:
+        self.writer.logs.append(LogLine(self.task, self.attempt, stream, line))
+
+
+class RunExecution:
+    """Executes one :class:`RunRequest` on the running event loop (use once)."""
+
+    def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
+        plan = request.plan
+        workflow = plan.workflow
+        self.runner = runner
+        self.request = request
+        self.plan = plan
+        self.workflow = workflow
+        self.tasks = workflow.tasks
+        self.names = plan.names
+        self.cancel_event = cancel
+        resume = request.resume
+        self.run_id = request.run_id or (resume.run_id if resume is not None else uuid.uuid4().hex)
+        count = len(plan)
+        self.waiting = list(plan.indegree)
+        self.state = [PENDING] * count
+        self.attempts = [0] * count
+        self.outputs: list[Any] = [None] * count
+        self.named_outputs: dict[int, dict[str, Any]] = {}
+        self.errors: dict[int, str] = {}
+        self.reasons: dict[int, str] = {}
+        self.started_at: dict[int, float] = {}
+        self.finished_at: dict[int, float] = {}
+        self.deadline_at: dict[int, float] = {}
+        self.params: Mapping[str, Any] = dict(request.params)
+        try:
+            self.types: list[TaskType] = [runner.task_types[task.type] for task in self.tasks]
+        except KeyError as missing:
+            from flowbuilder.errors import ConfigurationError
+
+            raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
+        self.limit = request.concurrency or workflow.concurrency or runner.default_concurrency
+        defaults = workflow.defaults
+        self.pool_limits: dict[str, int] = dict(workflow.pools)
+        self.pool_of: list[str | None] | None = (
+            [task.pool or defaults.pool for task in self.tasks] if self.pool_limits else None
+        )
+        self.pool_used: dict[str | None, int] = {name: 0 for name in self.pool_limits}
+        self.heaps: dict[str | None, list[tuple[float, float, int, int]]] = {None: []}
+        for name in self.pool_limits:
+            self.heaps[name] = []
+        self.ready = self.heaps[None]
+        self.fifo = itertools.count()
+        self.running = 0
+        self.inflight: dict[int, asyncio.Task[Any]] = {}
+        self.timers: dict[int, asyncio.TimerHandle] = {}
+        self.stopping = False
+        self.stop_reason: str | None = None
+        self.cancel_requested = False
+        self.any_failed = False
+        self.wake_future: asyncio.Future[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started_monotonic = time.monotonic()
+        self.results_view = TaskResultsView(plan.index, self._task_result)
+        self.static_env: dict[int, dict[str, str]] = {}
+        self.dispatch_latency: list[float] | None = None  # set by benchmarks to measure dispatch
+        start_seq = 0
+        if resume is not None:
+            store = request.store
+            start_seq = store.last_seq(self.run_id) if store is not None else resume.seq
+        self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events)
+
+    # -- the main loop ----------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        self.loop = loop = asyncio.get_running_loop()
+        started_wall = time.time()
+        self._open_run()
+        watcher = loop.create_task(self._watch_cancel()) if self.cancel_event is not None else None
+        try:
+            while True:
+                self._pump()
+                self.writer.flush()
+                if not self.inflight and not self.timers and (self.stopping or not self._has_ready()):
+                    break
+                self.wake_future = loop.create_future()
+                await self.wake_future
+        except asyncio.CancelledError:
+            # The caller cancelled run_async itself: clean up like a cancel request, then re-raise.
+            self._request_cancel("the run's asyncio task was cancelled")
+            await self._drain()
+            self._finish_run(started_wall)
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        return self._finish_run(started_wall)
+
+    def _open_run(self) -> None:
+        writer = self.writer
+        request = self.request
+        workflow = self.workflow
+        resume = request.resume
+        if resume is None:
+            writer.emit(EventKind.RUN_CREATED, data={
+                "workflow": workflow.name, "version": workflow.version,
+                "definition_hash": request.definition_hash, "params": dict(self.params)})  # fmt: skip
+            writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": False})
+            roots = self.plan.roots()
+        else:
+            writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": True})
+            roots = self._restore(resume)
+        for task_id in roots:
+            if self.state[task_id] == PENDING:
+                self._make_ready(task_id)
+
+    def _restore(self, resume: Any) -> list[int]:
+        """Take succeeded tasks from a stored run; everything else runs (again)."""
+        index = self.plan.index
+        for name, task_state in resume.tasks.items():
+            task_id = index.get(name)
+            if task_id is None or task_state.status is not TaskStatus.SUCCEEDED:
+                continue
+            self.state[task_id] = SUCCEEDED
+            self.outputs[task_id] = task_state.output
+            self.attempts[task_id] = task_state.attempts
+            if task_state.started_at is not None:
+                self.started_at[task_id] = task_state.started_at
+            if task_state.finished_at is not None:
+                self.finished_at[task_id] = task_state.finished_at
+            if self.tasks[task_id].outputs:
+                try:
+                    self.named_outputs[task_id] = self._evaluate_outputs(task_id, task_state.output)
+                except Exception:
+                    pass
+        predecessors = self.plan.predecessors
+        state = self.state
+        ready = []
+        for task_id in range(len(state)):
+            if state[task_id] != PENDING:
+                continue
+            self.waiting[task_id] = sum(1 for p in predecessors[task_id] if state[p] != SUCCEEDED)
+            if self.waiting[task_id] == 0:
+                ready.append(task_id)
+        return ready
+
+    async def _watch_cancel(self) -> None:
+        assert self.cancel_event is not None
+        while True:
+            await self.cancel_event.wait()
+            self._request_cancel("cancel requested")
+            self.cancel_event.clear()
+
+    def _wake(self) -> None:
+        future = self.wake_future
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _has_ready(self) -> bool:
+        if self.pool_of is None:
+            return bool(self.ready)
+        return any(self.heaps.values())
+
+    # -- the ready queue --------------------------------------------------------------------
+
+    def _priority(self, task_id: int) -> int:
+        task = self.tasks[task_id]
+        if task.priority is not None:
+            return task.priority
+        return self.workflow.defaults.priority or 0
+
+    def _make_ready(self, task_id: int) -> None:
+        """All dependencies succeeded: check ``when``, then enqueue."""
+        task = self.tasks[task_id]
+        if task.when is not None:
+            try:
+                from flowbuilder.expressions import is_truthy, render
+
+                passed = is_truthy(render(task.when, self._scope(task_id)))
+            except Exception as error:
+                self._fail_final(task_id, 0, f"when condition failed: {error}", {})
+                return
+            if not passed:
+                self._skip(task_id, f"when condition is false: {task.when}")
+                return
+        self._enqueue(task_id)
+
+    def _enqueue(self, task_id: int) -> None:
+        self.state[task_id] = READY
+        score = self._priority(task_id) - self.attempts[task_id] * RETRY_PENALTY
+        score += int((time.monotonic() - self.started_monotonic) / AGEING_SECONDS) * -1.0
+        entry = (-score, -self.plan.remaining_path[task_id], next(self.fifo), task_id)
+        if self.pool_of is None:
+            heapq.heappush(self.ready, entry)
+        else:
+            heapq.heappush(self.heaps[self.pool_of[task_id]], entry)
+
+    def _pop_ready(self) -> int | None:
+        if self.pool_of is None:
+            return heapq.heappop(self.ready)[3] if self.ready else None
+        best: list[tuple[float, float, int, int]] | None = None
+        for pool, heap in self.heaps.items():
+            if not heap or (pool is not None and self.pool_used[pool] >= self.pool_limits[pool]):
+                continue
+            if best is None or heap[0] < best[0]:
+                best = heap
+        return heapq.heappop(best)[3] if best is not None else None
+
+    def _pump(self) -> None:
+        """Start ready tasks while slots are free."""
+        limit = self.limit
+        while self.running < limit and not self.stopping:
+            if self.pool_of is None:
+                if not self.ready:
+                    return
+                task_id = heapq.heappop(self.ready)[3]
+            else:
+                found = self._pop_ready()
+                if found is None:
+                    return
+                task_id = found
+            self._start(task_id)
+
+    # -- attempts ---------------------------------------------------------------------------
+
+    def _env(self, task_id: int, scope: Mapping[str, Any] | None) -> dict[str, str]:
+        env = self.static_env.get(task_id)
+        if env is not None:
+            return env
+        task = self.tasks[task_id]
+        merged = {**self.workflow.env, **task.env}
+        if scope is not None:
+            from flowbuilder.expressions import render
+
+            merged = {key: _text(render(value, scope)) for key, value in merged.items()}
+            return merged
+        self.static_env[task_id] = merged
+        return merged
+
+    def _scope(self, task_id: int, item: Any = None, has_item: bool = False) -> dict[str, Any]:
+        task = self.tasks[task_id]
+        env: Mapping[str, str] = {**self.workflow.env, **task.env}
+        if any("${{" in value for value in env.values()):
+            from flowbuilder.expressions import render
+
+            base = {"params": self.params, "env": {}, "tasks": self.results_view}
+            env = {key: _text(render(value, base)) for key, value in env.items()}
+        scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view}
+        if has_item:
+            scope["item"] = item
+        return scope
+
+    def _task_result(self, task_id: int) -> Mapping[str, Any]:
+        return {
+            "output": self.outputs[task_id],
+            "outputs": self.named_outputs.get(task_id, {}),
+            "status": _STATUS[self.state[task_id]].value,
+        }
+
+    def _config(self, task_id: int, scope: Mapping[str, Any] | None) -> Any:
+        """The validated config of an attempt (rendered first when the task has expressions)."""
+        if scope is None:
+            return self.plan.configs[task_id]
+        from flowbuilder.expressions import render
+        from pydantic import ValidationError
+
+        task_type = self.types[task_id]
+        raw = self.tasks[task_id].config
+        custom = getattr(task_type, "render_config", None)
+        rendered = custom(raw, scope) if custom is not None else render(raw, scope)
+        try:
+            return task_type.config_model.model_validate(rendered)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(step) for step in first["loc"]) or "config"
+            raise TaskFailure(f"config after expressions is invalid at {where}: {first['msg']}", retryable=False) from None
+
+    def _start(self, task_id: int) -> None:
+        attempt = self.attempts[task_id] = self.attempts[task_id] + 1
+        task = self.tasks[task_id]
+        name = self.names[task_id]
+        now = time.monotonic()
+        if attempt == 1:
+            self.started_at[task_id] = time.time()
+            deadline = task.deadline
+            if deadline is not None:
+                self.deadline_at[task_id] = now + deadline
+        task_type = self.types[task_id]
+        has_expressions = task_id in self.plan.expression_tasks
+        self.state[task_id] = RUNNING
+        self.writer.emit(_STARTED, name, attempt)
+        if self.dispatch_latency is not None:
+            self.dispatch_latency.append(time.perf_counter())
+        try:
+            scope = self._scope(task_id) if has_expressions else None
+            if task.foreach is not None:
+                self._launch(task_id, attempt, self._run_foreach(task_id, scope or self._scope(task_id)), None)
+                return
+            config = self._config(task_id, scope)
+            env = self._env(task_id, scope)
+        except TaskFailure as failure:
+            self._attempt_failed(task_id, attempt, failure, str(failure))
+            return
+        except Exception as error:
+            self._attempt_failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
+            return
+        timeout = self._attempt_timeout(task_id, now)
+        predecessors = self.plan.predecessors[task_id]
+        outputs = self.outputs
+        names = self.names
+        context = TaskContext(
+            self.run_id, name, attempt,
+            {names[p]: outputs[p] for p in predecessors} if predecessors else {},
+            self.params, env, None,
+            now + timeout if timeout is not None else None,
+            _AttemptLog(self.writer, name, attempt),
+        )  # fmt: skip
+        mode = task_type.execution_mode(config)
+        if mode is _INLINE:
+            try:
+                result = task_type.run(config, context)
+            except TaskFailure as failure:
+                self._attempt_failed(task_id, attempt, failure, str(failure))
+                return
+            except Exception as error:
+                self._attempt_failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
+                return
+            if not inspect.isawaitable(result):
+                self._succeeded(task_id, attempt, result)
+                return
+            self._launch(task_id, attempt, _await(result), timeout)
+            return
+        if mode is _PROCESS:
+            self._launch(task_id, attempt, self.runner.call_in_process(task_type, config, context), timeout)
+        else:
+            self._launch(task_id, attempt, _call_async(task_type, config, context), timeout)
+
+    def _attempt_timeout(self, task_id: int, now: float) -> float | None:
+        task = self.tasks[task_id]
+        timeout = task.timeout if task.timeout is not None else self.workflow.defaults.timeout
+        deadline = self.deadline_at.get(task_id)
+        if deadline is not None:
+            left = max(0.0, deadline - now)
+            timeout = left if timeout is None else min(timeout, left)
+        return timeout
+
+    def _launch(self, task_id: int, attempt: int, coroutine: Any, timeout: float | None) -> None:
+        assert self.loop is not None
+        if timeout is not None:
+            coroutine = _with_timeout(coroutine, timeout)
+        job = self.loop.create_task(coroutine)
+        self.inflight[task_id] = job
+        self.running += 1
+        if self.pool_of is not None:
+            pool = self.pool_of[task_id]
+            if pool is not None:
+                self.pool_used[pool] += 1
+        job.add_done_callback(partial(self._on_done, task_id, attempt))
+
+    def _on_done(self, task_id: int, attempt: int, job: asyncio.Task[Any]) -> None:
+        self.inflight.pop(task_id, None)
+        self.running -= 1
+        if self.pool_of is not None:
+            pool = self.pool_of[task_id]
+            if pool is not None:
+                self.pool_used[pool] -= 1
+        if job.cancelled():
+            self._cancelled(task_id, attempt)
+        else:
+            error = job.exception()
+            if error is None:
+                self._succeeded(task_id, attempt, job.result())
+            elif isinstance(error, TaskFailure):
+                self._attempt_failed(task_id, attempt, error, str(error))
+            else:
+                self._attempt_failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
+        self._wake()
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _succeeded(self, task_id: int, attempt: int, output: Any) -> None:
+        task = self.tasks[task_id]
+        name = self.names[task_id]
+        data: dict[str, Any]
+        if task.outputs:
+            try:
+                named = self.named_outputs[task_id] = self._evaluate_outputs(task_id, output)
+            except Exception as error:
+                self._fail_final(task_id, attempt, f"outputs: {error}", {})
+                return
+            data = {"output": storable_output(self, name, output), "outputs": named}
+        else:
+            data = {"output": storable_output(self, name, output)}
+        self.outputs[task_id] = output
+        self.state[task_id] = SUCCEEDED
+        self.finished_at[task_id] = finished = time.time()
+        data["duration"] = finished - self.started_at[task_id]
+        self.writer.emit(_SUCCEEDED, name, attempt, data)
+        waiting = self.waiting
+        state = self.state
+        for successor in self.plan.successors[task_id]:
+            left = waiting[successor] = waiting[successor] - 1
+            if left == 0 and state[successor] == PENDING:
+                if self.stopping:
+                    continue
+                self._make_ready(successor)
+
+    def _evaluate_outputs(self, task_id: int, output: Any) -> dict[str, Any]:
+        from flowbuilder.expressions import render
+
+        scope = self._scope(task_id)
+        scope["output"] = output
+        return {key: render(value, scope) for key, value in self.tasks[task_id].outputs.items()}
+
+    def _retry_policy(self, task_id: int) -> RetryPolicy | None:
+        task = self.tasks[task_id]
+        return task.retry if task.retry is not None else self.workflow.defaults.retry
+
+    def _attempt_failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> None:
+        name = self.names[task_id]
+        data: dict[str, Any] = {"error": message, "duration": time.time() - self.started_at[task_id]}
+        if failure is not None:
+            if failure.exit_code is not None:
+                data["exit_code"] = failure.exit_code
+            if failure.status is not None:
+                data["status"] = failure.status
+            if failure.timed_out:
+                data["timed_out"] = True
+        policy = self._retry_policy(task_id)
+        if (
+            policy is not None
+            and attempt < policy.attempts
+            and not self.stopping
+            and matches_retry_on(policy.retry_on, failure)
+        ):
+            delay = retry_delay(policy, attempt)
+            deadline = self.deadline_at.get(task_id)
+            if deadline is None or time.monotonic() + delay < deadline:
+                data["final"] = False
+                self.writer.emit(EventKind.TASK_FAILED, name, attempt, data)
+                self.writer.emit(EventKind.TASK_RETRYING, name, attempt, {"delay": delay, "error": message})
+                self.state[task_id] = RETRY_WAIT
+                assert self.loop is not None
+                self.timers[task_id] = self.loop.call_later(delay, self._retry_due, task_id)
+                return
+            message = f"{message} (deadline reached, not retried)"
+            data["error"] = message
+        self._fail_final(task_id, attempt, message, data)
+
+    def _retry_due(self, task_id: int) -> None:
+        self.timers.pop(task_id, None)
+        if self.stopping:
+            self._fail_final(task_id, self.attempts[task_id], f"not retried: {self.stop_reason}", {})
+        else:
+            self._enqueue(task_id)
+        self._wake()
+
+    def _fail_final(self, task_id: int, attempt: int, message: str, data: dict[str, Any]) -> None:
+        name = self.names[task_id]
+        data = dict(data)
+        data.setdefault("error", message)
+        data["final"] = True
+        self.state[task_id] = FAILED
+        self.errors[task_id] = data["error"]
+        self.finished_at[task_id] = time.time()
+        self.any_failed = True
+        self.writer.emit(EventKind.TASK_FAILED, name, attempt, data)
+        self._skip_downstream(task_id, f"dependency {name!r} failed")
+        task = self.tasks[task_id]
+        policy = task.on_failure or self.workflow.defaults.on_failure or self.workflow.on_failure
+        if policy == "stop" and not self.stopping:
+            self._stop(f"run stopped: task {name!r} failed")
+
+    def _skip(self, task_id: int, reason: str) -> None:
+        self.state[task_id] = SKIPPED
+        self.reasons[task_id] = reason
+        self.finished_at[task_id] = time.time()
+        self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
+        self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was skipped")
+
+    def _skip_downstream(self, task_id: int, reason: str) -> None:
+        """Skip every not-yet-started task below ``task_id`` (a countdown there can never finish)."""
+        state = self.state
+        successors = self.plan.successors
+        names = self.names
+        stack = [(s, reason) for s in successors[task_id]]
+        while stack:
+            current, why = stack.pop()
+            if state[current] != PENDING:
+                continue
+            state[current] = SKIPPED
+            self.reasons[current] = why
+            self.finished_at[current] = time.time()
+            self.writer.emit(EventKind.TASK_SKIPPED, names[current], 0, {"reason": why})
+            below = f"dependency {names[current]!r} was skipped"
+            stack.extend((s, below) for s in successors[current])
+
+    def _cancelled(self, task_id: int, attempt: int) -> None:
+        self.state[task_id] = CANCELLED
+        self.finished_at[task_id] = time.time()
+        self.writer.emit(EventKind.TASK_CANCELLED, self.names[task_id], attempt, {"reason": self.stop_reason or "cancelled"})
+        self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was cancelled")
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def _stop(self, reason: str) -> None:
+        """No new dispatches; running attempts finish; waiting retries are not retried."""
+        self.stopping = True
+        self.stop_reason = reason
+        for task_id, timer in list(self.timers.items()):
+            timer.cancel()
+            del self.timers[task_id]
+            self._fail_final(task_id, self.attempts[task_id], f"not retried: {reason}", {})
+        self._wake()
+
+    def _request_cancel(self, reason: str) -> None:
+        if self.cancel_requested:
+            # A second request: whatever is still shutting down is killed now.
+            from flowrunner._process import kill_all_process_groups
+
+            kill_all_process_groups()
+            return
+        self.cancel_requested = True
+        self.stopping = True
+        self.stop_reason = f"run cancelled: {reason}"
+        self.writer.emit(EventKind.RUN_CANCEL_REQUESTED, data={"reason": reason})
+        for task_id, timer in list(self.timers.items()):
+            timer.cancel()
+            del self.timers[task_id]
+            self._cancelled(task_id, self.attempts[task_id])
+        for job in list(self.inflight.values()):
+            job.cancel()
+        self._wake()
+
+    async def _drain(self) -> None:
+        """Wait (uncancellably) until every in-flight attempt has released what it holds."""
+        while self.inflight:
+            jobs = list(self.inflight.values())
+            try:
+                await asyncio.shield(asyncio.wait(jobs))
+            except asyncio.CancelledError:
+                from flowrunner._process import kill_all_process_groups
+
+                kill_all_process_groups()
+            await asyncio.sleep(0)
+
+    def _finish_run(self, started_wall: float) -> RunResult:
+        state = self.state
+        reason = self.stop_reason or "not reached"
+        for task_id in range(len(state)):
+            if state[task_id] in (PENDING, READY):
+                state[task_id] = SKIPPED
+                self.reasons[task_id] = reason
+                self.finished_at[task_id] = time.time()
+                self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
+        if self.cancel_requested:
+            status = RunStatus.CANCELLED
+        elif self.any_failed:
+            status = RunStatus.FAILED
+        else:
+            status = RunStatus.SUCCEEDED
+        self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value})
+        self.writer.close()
+        finished_wall = time.time()
+        tasks = {}
+        for task_id, name in enumerate(self.names):
+            tasks[name] = TaskState(
+                status=_STATUS[state[task_id]],
+                attempts=self.attempts[task_id],
+                output=self.outputs[task_id],
+                error=self.errors.get(task_id),
+                reason=self.reasons.get(task_id),
+                started_at=self.started_at.get(task_id),
+                finished_at=self.finished_at.get(task_id),
+            )
+        return RunResult(self.run_id, status, tasks, started_wall, finished_wall)
+
+    # -- foreach ----------------------------------------------------------------------------
+
+    async def _run_foreach(self, task_id: int, scope: dict[str, Any]) -> list[Any]:
+        """Run one attempt per item (each with the task's retries); the output is the list of results.
+
+        Items run at most ``max_parallel`` at a time (default: the run's concurrency). The
+        first item that fails for good cancels the others and fails the task; the task as a
+        whole is not retried again (its items already were).
+        """
+        from flowbuilder.expressions import render
+
+        task = self.tasks[task_id]
+        fanout = task.fanout
+        assert fanout is not None
+        items = render(fanout.items, scope) if isinstance(fanout.items, str) else fanout.items
+        if not isinstance(items, (list, tuple)):
+            raise TaskFailure(f"foreach items must be a list, got {type(items).__name__}", retryable=False)
+        results: list[Any] = [None] * len(items)
+        gate = asyncio.Semaphore(fanout.max_parallel or self.limit)
+        policy = self._retry_policy(task_id)
+        attempts = policy.attempts if policy is not None else 1
+        name = self.names[task_id]
+        task_type = self.types[task_id]
+
+        async def run_item(position: int, item: Any) -> None:
+            async with gate:
+                for attempt in range(1, attempts + 1):
+                    item_scope = {**scope, "item": item}
+                    log = _AttemptLog(self.writer, f"{name}[{position}]", attempt)
+                    try:
+                        config = self._config(task_id, item_scope)
+                        now = time.monotonic()
+                        timeout = self._attempt_timeout(task_id, now)
+                        context = TaskContext(self.run_id, name, attempt,
+                                              {self.names[p]: self.outputs[p] for p in self.plan.predecessors[task_id]},
+                                              self.params, self._env(task_id, item_scope), item,
+                                              now + timeout if timeout is not None else None, log)  # fmt: skip
+                        mode = task_type.execution_mode(config)
+                        if mode is _PROCESS:
+                            call = self.runner.call_in_process(task_type, config, context)
+                        else:
+                            call = _call_async(task_type, config, context)
+                        results[position] = await (_with_timeout(call, timeout) if timeout is not None else call)
+                        return
+                    except TaskFailure as failure:
+                        error: TaskFailure | None = failure
+                        message = str(failure)
+                    except Exception as other:
+                        error, message = None, f"{type(other).__name__}: {other}"
+                    log("system", f"item {position} attempt {attempt} failed: {message}")
+                    if attempt >= attempts or policy is None or not matches_retry_on(policy.retry_on, error):
+                        raise TaskFailure(f"item {position} ({item!r}) failed: {message}", retryable=False,
+                                          exit_code=getattr(error, "exit_code", None), status=getattr(error, "status", None),
+                                          timed_out=getattr(error, "timed_out", False))  # fmt: skip
+                    await asyncio.sleep(retry_delay(policy, attempt))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for position, item in enumerate(items):
+                    group.create_task(run_item(position, item))
+        except BaseExceptionGroup as group_error:
+            first = group_error.exceptions[0]
+            raise first from None
+        return results
+
+
+async def _call_async(task_type: TaskType, config: Any, context: TaskContext) -> Any:
+    result = task_type.run(config, context)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def _with_timeout(coroutine: Any, timeout: float) -> Any:
+    """Run ``coroutine`` with a limit; a timeout becomes a ``TaskFailure(timed_out=True)``."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await coroutine
+    except TimeoutError:
+        raise TaskFailure(f"timed out after {timeout:g}s", timed_out=True) from None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value)
+    return str(value)

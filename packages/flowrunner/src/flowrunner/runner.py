@@ -1,0 +1,75 @@
+"""The ``local`` runner: executes plans in this process (and its worker processes).
+
+One :class:`LocalRunner` can execute many runs at once on one event loop; each run is a
+:class:`~flowrunner._scheduler.RunExecution` with its own flat state lists. CPU-bound
+``python`` tasks with ``isolation: process`` go to a pool of worker processes owned by the
+runner and created on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from flowbuilder.interfaces import Runner, RunRequest, RunResult
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskContext, TaskType
+
+    from flowrunner._workers import WorkerPool
+
+DEFAULT_CONCURRENCY = 64
+"""Tasks at once when neither the request, the workflow nor the runner says otherwise."""
+
+
+class LocalRunner(Runner):
+    """The default runner (``--runner local``).
+
+    Args:
+        task_types: the task types it may dispatch to, by name.
+        concurrency: default limit of attempts at once per run (the request's
+            ``concurrency`` and the workflow's ``concurrency`` win, in that order).
+        workers: worker processes for ``isolation: process`` tasks (default: CPU count).
+        keep_events: keep every run's events in memory on the result's execution (tests).
+    """
+
+    name: ClassVar[str] = "local"
+
+    def __init__(self, task_types: Mapping[str, TaskType], *, concurrency: int | None = None,
+                 workers: int | None = None, keep_events: bool = False):  # fmt: skip
+        super().__init__(task_types)
+        self.default_concurrency = concurrency or DEFAULT_CONCURRENCY
+        self.worker_count = workers or os.cpu_count() or 2
+        self.keep_events = keep_events
+        self._workers: WorkerPool | None = None
+
+    async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
+        from flowrunner._scheduler import RunExecution
+
+        return await RunExecution(self, request, cancel).execute()
+
+    def run(self, request: RunRequest) -> RunResult:
+        try:
+            return asyncio.run(self.run_async(request))
+        finally:
+            self.close_workers()
+
+    # -- worker processes -------------------------------------------------------------------
+
+    def worker_pool(self) -> WorkerPool:
+        if self._workers is None:
+            from flowrunner._workers import WorkerPool
+
+            self._workers = WorkerPool(self.worker_count)
+        return self._workers
+
+    def call_in_process(self, task_type: TaskType, config: Any, context: TaskContext) -> Any:
+        """A coroutine running one attempt in a worker process."""
+        return self.worker_pool().submit(task_type, config, context)
+
+    def close_workers(self) -> None:
+        """Stop the worker processes (they are started again on demand)."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None

@@ -1,0 +1,107 @@
+"""``shell``: run a command string with ``/bin/sh -c`` or an argv list directly.
+
+Values from expressions are never spliced into a command *string*: each ``${{ ... }}`` in
+``command`` is replaced by a quoted reference to an environment variable
+(``"$FLOWBUILDER_VALUE_1"``) and its value travels in that variable, so the shell never
+parses it. (Write the expression bare, not inside quotes of your own.) In an argv list
+each element is rendered as text and passed as one argument, with no shell involved.
+
+Example::
+
+    - name: greet
+      type: shell
+      config: {command: "echo hello ${{ params.name }} > out.txt", cwd: /tmp}
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
+from pydantic import Field, field_validator
+
+from flowrunner._outputs import output_from_stdout
+from flowrunner._process import run_captured
+from flowrunner.tasktypes._common import ProcessOptions, process_env
+
+VALUE_PREFIX = "FLOWBUILDER_VALUE_"
+
+
+class ShellConfig(ProcessOptions):
+    """Config of a ``shell`` task."""
+
+    command: str | list[str] = Field(description="A command for `/bin/sh -c`, or an argv list run without a shell.")
+    shell: str = Field("/bin/sh", description="The shell that runs a command string.")
+    success_codes: list[int] = Field(default_factory=lambda: [0], description="Exit codes that count as success.")
+
+    @field_validator("command")
+    @classmethod
+    def _not_empty(cls, command: str | list[str]) -> str | list[str]:
+        if not command or (isinstance(command, str) and not command.strip()):
+            raise ValueError("command is empty; give a command string or an argv list")
+        return command
+
+
+class ShellTask(TaskType):
+    """Runs a process in its own process group; output = last JSON line of stdout, else all of it."""
+
+    name: ClassVar[str] = "shell"
+    config_model: ClassVar[type[ShellConfig]] = ShellConfig
+    mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
+    summary: ClassVar[str] = "run a command (string via /bin/sh -c, or argv list); stdout is the output"
+
+    def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
+        """Render expressions, turning those inside a command string into environment variables."""
+        from flowbuilder.expressions import EXPRESSION, evaluate, render
+
+        config = {key: render(value, scope) for key, value in raw.items() if key != "command"}
+        command = raw.get("command")
+        if isinstance(command, str) and "${{" in command:
+            values: dict[str, str] = {}
+
+            def to_variable(match: Any) -> str:
+                name = f"{VALUE_PREFIX}{len(values) + 1}"
+                values[name] = _as_text(evaluate(match.group(1).strip(), scope))
+                return f'"${name}"'
+
+            config["command"] = EXPRESSION.sub(to_variable, command)
+            config["env"] = {**(config.get("env") or {}), **values}
+        elif isinstance(command, list):
+            config["command"] = [_as_text(render(part, scope)) for part in command]
+        else:
+            config["command"] = command
+        return config
+
+    async def run(self, config: ShellConfig, context: TaskContext) -> Any:  # type: ignore[override]
+        argv = [config.shell, "-c", config.command] if isinstance(config.command, str) else list(config.command)
+        try:
+            completed = await run_captured(
+                argv,
+                env=process_env(config, context.env),
+                cwd=config.cwd,
+                log=context.log,
+                max_log_bytes=config.max_log_bytes,
+                kill_grace=config.kill_grace,
+            )
+        except FileNotFoundError as error:
+            raise TaskFailure(f"cannot run {argv[0]!r}: {error.strerror}", retryable=False) from None
+        except NotADirectoryError:
+            raise TaskFailure(f"cwd {config.cwd!r} is not a directory", retryable=False) from None
+        if completed.exit_code not in config.success_codes:
+            detail = f": {completed.stderr_tail[-1]}" if completed.stderr_tail else ""
+            raise TaskFailure(f"command exited with {completed.exit_code}{detail}", exit_code=completed.exit_code)
+        return output_from_stdout(completed.stdout)
+
+
+def _as_text(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,123 @@
+"""The Python packages of this checkout, found from the files on disk (not from a list).
+
+Used by ``scripts/install`` and ``noxfile.py`` so that a package added under ``packages/``
+later is installed and tested without editing either. Run as a script it prints one pip
+argument per line::
+
+    python scripts/local_packages.py            # -e packages/flowbuilder-core ... -e .[all]
+    python scripts/local_packages.py --test     # the same with each package's [test] extra,
+                                                # plus examples/*/ plugins and contracts/
+
+Order: core first (everything else depends on it), then the other packages by name, then
+``contracts/``, then (with ``--test``) the example plugins, then the root meta-distribution.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = "flowbuilder-core"
+
+
+@dataclass(frozen=True)
+class LocalPackage:
+    """A directory with a ``pyproject.toml``: its distribution name and what it declares."""
+
+    path: Path
+    name: str
+    extras: frozenset[str]
+    dependencies: tuple[str, ...]
+
+    @property
+    def relative(self) -> str:
+        return self.path.relative_to(ROOT).as_posix() or "."
+
+    @property
+    def has_tests(self) -> bool:
+        return (self.path / "tests").is_dir()
+
+
+def read_package(path: Path) -> LocalPackage:
+    with (path / "pyproject.toml").open("rb") as stream:
+        project = tomllib.load(stream).get("project", {})
+    return LocalPackage(
+        path=path,
+        name=project.get("name", path.name),
+        extras=frozenset(project.get("optional-dependencies", {})),
+        dependencies=tuple(project.get("dependencies", ())),
+    )
+
+
+def packages() -> list[LocalPackage]:
+    """Every ``packages/*/pyproject.toml``, core first."""
+    found = [read_package(p.parent) for p in sorted(ROOT.glob("packages/*/pyproject.toml"))]
+    return sorted(found, key=lambda p: (p.name != CORE, p.name))
+
+
+def plugin_packages() -> list[LocalPackage]:
+    """Every package that plugs into core: ``packages/*`` but core, and ``examples/*`` plugins."""
+    others = [p for p in packages() if p.name != CORE]
+    return others + example_plugins()
+
+
+def contracts_package() -> LocalPackage | None:
+    return read_package(ROOT / "contracts") if (ROOT / "contracts" / "pyproject.toml").is_file() else None
+
+
+def example_plugins() -> list[LocalPackage]:
+    """Installable examples (``examples/*/pyproject.toml``), e.g. ``examples/plugin-example``."""
+    return [read_package(p.parent) for p in sorted(ROOT.glob("examples/*/pyproject.toml"))]
+
+
+def root_extras() -> dict[str, list[str]]:
+    with (ROOT / "pyproject.toml").open("rb") as stream:
+        return dict(tomllib.load(stream)["project"].get("optional-dependencies", {}))
+
+
+def requirement_name(requirement: str) -> str:
+    """The normalised project name at the start of a PEP 508 requirement."""
+    name = requirement
+    for stop in "<>=!~;[ (@":
+        name = name.split(stop, 1)[0]
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def pip_arguments(*, test: bool) -> list[str]:
+    """``-e PATH[extras]`` for every local package, in one list for one ``pip install``.
+
+    The root's ``[all]`` extra is requested only when every package it names exists here,
+    so a half-built checkout still installs (pip would otherwise search the index).
+    """
+    arguments: list[str] = []
+
+    def editable(package: LocalPackage) -> None:
+        suffix = "[test]" if test and "test" in package.extras else ""
+        arguments.extend(["-e", f"{package.relative}{suffix}"])
+
+    for package in packages():
+        editable(package)
+    contracts = contracts_package()
+    if contracts is not None:
+        editable(contracts)
+    if test:
+        for example in example_plugins():
+            editable(example)
+    local = {p.name.lower() for p in packages()}
+    wanted = root_extras().get("all", [])
+    all_present = all(requirement_name(r) in local for r in wanted)
+    arguments.extend(["-e", ".[all]" if wanted and all_present else "."])
+    return arguments
+
+
+def main(argv: list[str]) -> int:
+    for argument in pip_arguments(test="--test" in argv):
+        print(argument)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

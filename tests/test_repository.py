@@ -1,0 +1,140 @@
+"""The monorepo's promises about itself: package layout, version ranges, extras, README, CI.
+
+These read files only (no network, no installs), so they run in well under a second and
+catch the drift that otherwise shows up only on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORE = "flowbuilder-core"
+
+
+def _load_local_packages() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("local_packages", REPO_ROOT / "scripts" / "local_packages.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_packages = _load_local_packages()
+PACKAGES = local_packages.packages()
+PLUGINS = local_packages.plugin_packages()
+
+
+def _project(path: Path) -> dict:
+    with (path / "pyproject.toml").open("rb") as stream:
+        return tomllib.load(stream)
+
+
+def _version_of(package_dir: Path) -> Version:
+    pyproject = _project(package_dir)
+    version_file = pyproject["tool"]["hatch"]["version"]["path"]
+    match = re.search(r"""__version__\s*=\s*["']([^"']+)["']""", (package_dir / version_file).read_text())
+    assert match, f"{package_dir}/{version_file} has no __version__"
+    return Version(match.group(1))
+
+
+def _core_requirement(package_dir: Path) -> Requirement:
+    for text in _project(package_dir)["project"].get("dependencies", []):
+        requirement = Requirement(text)
+        if requirement.name == CORE:
+            return requirement
+    raise AssertionError(f"{package_dir.name} does not depend on {CORE}")
+
+
+def _readme_block_after(marker: str) -> list[str]:
+    """The lines of the first fenced code block after ``marker`` in README.md."""
+    text = (REPO_ROOT / "README.md").read_text()
+    start = text.index(marker)
+    block = re.search(r"```[a-z]*\n(.*?)```", text[start:], re.DOTALL)
+    assert block, f"no code block after {marker!r} in README.md"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_packages_are_discovered_with_core_first() -> None:
+    assert PACKAGES[0].name == CORE
+    assert {p.path.name for p in PACKAGES} == {p.parent.name for p in REPO_ROOT.glob("packages/*/pyproject.toml")}
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.path.name)
+def test_each_package_has_its_own_readme_changelog_tests_and_typed_marker(package) -> None:
+    missing = [name for name in ("README.md", "CHANGELOG.md", "tests") if not (package.path / name).exists()]
+    import_dirs = [d for d in (package.path / "src").iterdir() if d.is_dir() and not d.name.endswith(".egg-info")]
+    missing += [f"src/{d.name}/py.typed" for d in import_dirs if not (d / "py.typed").exists()]
+    assert not missing, f"{package.relative} lacks {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.path.name)
+def test_each_package_version_has_a_single_source(package) -> None:
+    pyproject = _project(package.path)
+    assert "version" not in pyproject["project"], "declare `dynamic = ['version']`, not a literal version"
+    assert "version" in pyproject["project"].get("dynamic", []), "declare `dynamic = ['version']`"
+    _version_of(package.path)
+
+
+@pytest.mark.parametrize("package", PLUGINS, ids=lambda p: p.path.name)
+def test_each_plugin_depends_on_a_range_of_core_that_holds_the_checkout(package) -> None:
+    requirement = _core_requirement(package.path)
+    operators = {spec.operator for spec in requirement.specifier}
+    assert ">=" in operators and "<" in operators, f"{package.name}: declare a range like {CORE}>=0.1,<0.2"
+    assert _version_of(REPO_ROOT / "packages" / CORE) in requirement.specifier
+
+
+@pytest.mark.parametrize("package", PLUGINS, ids=lambda p: p.path.name)
+def test_each_plugin_registers_through_the_public_entry_point_group(package) -> None:
+    entry_points = _project(package.path)["project"].get("entry-points", {})
+    assert entry_points.get("flowbuilder.plugins"), f"{package.name}: add [project.entry-points.\"flowbuilder.plugins\"]"
+
+
+def test_meta_distribution_has_one_extra_per_plugin_package_and_all_pulls_every_one() -> None:
+    extras = _project(REPO_ROOT)["project"]["optional-dependencies"]
+    others = {p.name for p in PACKAGES if p.name != CORE}
+    named = {Requirement(r).name for name, reqs in extras.items() if name != "all" for r in reqs}
+    assert named == others, "each package under packages/ needs exactly one extra in the root pyproject.toml"
+    assert {Requirement(r).name for r in extras["all"]} == others
+
+
+def test_meta_distribution_ranges_admit_the_checkout_and_never_the_pypi_namesakes() -> None:
+    project = _project(REPO_ROOT)["project"]
+    versions = {p.name: _version_of(p.path) for p in PACKAGES}
+    requirements = [Requirement(r) for r in project["dependencies"]]
+    requirements += [Requirement(r) for reqs in project["optional-dependencies"].values() for r in reqs]
+    for requirement in requirements:
+        assert versions[requirement.name] in requirement.specifier, f"{requirement} excludes the checkout"
+        assert Version("0.2.3") not in requirement.specifier, f"{requirement} admits PyPI's unrelated 0.2.x"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    quick_start = _readme_block_after("## Quick start")
+    assert len(quick_start) == 2, "the quick start is two commands"
+    ci_lines = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "set -euo pipefail" in ci_lines
+    assert any(line.startswith(quick_start[1]) for line in ci_lines), f".ci/run must run {quick_start[1]!r}"
+
+
+def test_readme_install_command_is_what_scripts_install_runs() -> None:
+    (command,) = _readme_block_after("<!-- install-command")
+    pip_part = shlex.split(command.split("pip install", 1)[1])
+    assert pip_part == local_packages.pip_arguments(test=False)
+
+
+def test_readme_links_into_docs_resolve_or_are_documented_as_docs() -> None:
+    text = (REPO_ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    local = [link for link in links if "://" not in link]
+    assert {"docs/dsl.md", "docs/plugins.md", "docs/architecture.md"} <= set(local)
+    missing = [link for link in local if not (REPO_ROOT / link).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
