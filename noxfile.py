@@ -186,16 +186,19 @@ def _release_tag(session: nox.Session, version: Version) -> str:
                 return tag
         except InvalidVersion:
             continue
+    release = ".".join(map(str, (*version.release, 0, 0)[: max(3, len(version.release))]))
     session.error(
-        f"git tag {CORE_TAG_PREFIX}{version} not found in this clone: run `git fetch --tags`"
-        f" (or tag the {CORE} {version} release) and try again"
+        f"git tag {CORE_TAG_PREFIX}{release} not found in this clone: run `git fetch --tags`"
+        f" (or tag the {CORE} {release} release) and try again"
     )
     raise AssertionError
 
 
 def _export_from_tag(session: nox.Session, tag: str, directory: str, into: Path) -> Path | None:
     """Extract ``directory`` as it was at ``tag`` into ``into``; None if it did not exist there."""
-    archived = subprocess.run(["git", "archive", "--format=tar", tag, directory], cwd=ROOT, capture_output=True, check=False)
+    archived = subprocess.run(
+        ["git", "archive", "--format=tar", tag, directory], cwd=ROOT, capture_output=True, check=False
+    )
     if archived.returncode != 0:
         return None
     with tarfile.open(fileobj=BytesIO(archived.stdout)) as tar:
@@ -207,7 +210,9 @@ def _export_from_tag(session: nox.Session, tag: str, directory: str, into: Path)
 def _contract_test_files(package: LocalPackage) -> list[str]:
     """Test modules of ``package`` that run a contract suite (they import flowbuilder_contracts)."""
     uses_contracts = re.compile(rf"^\s*(from|import)\s+{CONTRACTS_IMPORT}\b", re.MULTILINE)
-    found = [path for path in sorted((package.path / "tests").rglob("test*.py")) if uses_contracts.search(path.read_text())]
+    found = [
+        path for path in sorted((package.path / "tests").rglob("test*.py")) if uses_contracts.search(path.read_text())
+    ]
     return [str(path.relative_to(package.path)) for path in found]
 
 
@@ -227,7 +232,9 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
     current = _checkout_core_version()
     contract_files = _contract_test_files(plugin)
     if not contract_files:
-        session.error(f"{plugin.relative}: no test module under tests/ imports {CONTRACTS_IMPORT}; add the contract suites")
+        session.error(
+            f"{plugin.relative}: no test module under tests/ imports {CONTRACTS_IMPORT}; add the contract suites"
+        )
 
     core_dir, contracts_dir = CORE_DIR, ROOT / "contracts"
     if core == "newest":
@@ -243,7 +250,8 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
                 f"{tag} has no packages/{CORE}"
             )
             contracts_dir = _export_from_tag(session, tag, "contracts", scratch) or contracts_dir
-    session.log(f"{plugin.name} against {CORE} {target} ({'checkout' if core_dir == CORE_DIR else 'release tag'})")
+    source = "this checkout" if core_dir == CORE_DIR else f"release tag {CORE_TAG_PREFIX}{target}"
+    session.log(f"{plugin.name} against {CORE} {target} ({core} allowed by {requirement}; from {source})")
 
     editable = core_dir == CORE_DIR
     arguments = ["-e", str(core_dir)] if editable else [str(core_dir)]
@@ -251,6 +259,10 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
         arguments += ["-e", str(contracts_dir)] if editable else [str(contracts_dir)]
     arguments += [*_local_requirements(plugin), "-e", _with_test_extra(plugin), *TEST_REQUIREMENTS]
     session.install(*arguments)
-    session.run("python", "-c", "import flowbuilder, sys; sys.stdout.write(f'core {flowbuilder.__version__} from {flowbuilder.__file__}\\n')")
+    session.run(
+        "python",
+        "-c",
+        "import flowbuilder, sys; sys.stdout.write(f'core {flowbuilder.__version__} from {flowbuilder.__file__}\\n')",
+    )
     session.chdir(plugin.path)
     session.run(*PYTEST, *contract_files, *session.posargs)

@@ -34,7 +34,28 @@ def test_hello_example_plans_as_a_chain_of_three(flowbuilder, hello: Path) -> No
     assert summary["max_width"] == 1
 
 
-def test_hello_example_runs_offline_to_success(flowbuilder, hello: Path) -> None:
+def _events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def _outputs(events: list[dict]) -> dict[str, object]:
+    return {e["task"]: e["data"]["output"] for e in events if e["kind"] == "task_succeeded"}
+
+
+def test_hello_example_runs_offline_and_passes_outputs_downstream(flowbuilder, hello: Path) -> None:
+    result = flowbuilder("run", "--json", hello)
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = _events(result.stdout)
+    assert events[-1]["kind"] == "run_finished"
+    assert events[-1]["data"]["status"] == "succeeded"
+    assert _outputs(events) == {
+        "greet": "hello, world",
+        "title": "Hello, World",
+        "report": "1: Hello, World\n2: Hello, World",
+    }
+
+
+def test_hello_example_prints_a_summary_for_people(flowbuilder, hello: Path) -> None:
     result = flowbuilder("run", hello)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "succeeded" in result.stdout
@@ -42,8 +63,17 @@ def test_hello_example_runs_offline_to_success(flowbuilder, hello: Path) -> None
 
 
 def test_hello_example_takes_params_from_the_command_line(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("run", hello, "--param", "who=Ada Lovelace", "--param", "rounds=0")
+    result = flowbuilder("run", "--json", hello, "--param", "who=Ada Lovelace", "--param", "rounds=3")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert _outputs(_events(result.stdout))["report"].splitlines()[-1] == "3: Hello, Ada Lovelace"
+
+
+def test_hello_example_skips_the_report_when_rounds_is_zero(flowbuilder, hello: Path) -> None:
+    result = flowbuilder("run", "--json", hello, "--param", "rounds=0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = _events(result.stdout)
+    assert "report" not in _outputs(events)
+    assert any(e["kind"] == "task_skipped" and e["task"] == "report" for e in events)
 
 
 def test_hello_example_rejects_a_param_of_the_wrong_type_without_running(flowbuilder, hello: Path) -> None:

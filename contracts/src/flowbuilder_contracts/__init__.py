@@ -18,7 +18,7 @@ The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeCon
 its own first test).
 """
 
-from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_implementation, contracts_of
+from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_implementation, audit_source, contracts_of
 from flowbuilder_contracts._version import __version__
 from flowbuilder_contracts.consensus import ConsensusEngineContract
 from flowbuilder_contracts.runner import RunnerContract
@@ -37,5 +37,6 @@ __all__ = [
     "TaskTypeContract",
     "__version__",
     "audit_implementation",
+    "audit_source",
     "contracts_of",
 ]

@@ -101,6 +101,11 @@ RUN_TIMEOUT = 60.0
 MakeRunner = Callable[[Mapping[str, TaskType]], Runner]
 
 
+def with_log(text: str, log: str) -> str:
+    """``text`` with ``__LOG__`` replaced by a recording's name (YAML braces stay readable)."""
+    return text.replace("__LOG__", log)
+
+
 def compile_yaml(text: str, task_types: Mapping[str, TaskType] | None = None) -> ExecutionPlan:
     """Load and compile a workflow from YAML text with the given (default: contract) task types."""
     from flowbuilder.compiler import compile_workflow
@@ -116,7 +121,7 @@ def resolved_params(plan: ExecutionPlan, given: Mapping[str, Any] | None = None)
     return resolve_params(plan.workflow, given or {})
 
 
-def assert_well_formed(events: list[RunEvent], result: RunResult, plan: ExecutionPlan, *, resumed: bool = False) -> None:
+def assert_well_formed(events: list[RunEvent], result: RunResult, plan: ExecutionPlan) -> None:
     """The event-stream rules of the contract, checked against a finished run."""
     assert [e.seq for e in events] == list(range(1, len(events) + 1)), "events must be numbered 1..N"
     assert all(e.run_id == result.run_id for e in events)
@@ -166,14 +171,15 @@ class RunnerContract(Contract):
         yield name
         forget_recording(name)
 
-    def execute(self, runner: Runner, store: MemoryStore, text: str, params: Mapping[str, Any] | None = None,
-                **request: Any) -> tuple[RunResult, list[RunEvent], ExecutionPlan]:  # fmt: skip
+    def execute(
+        self, runner: Runner, store: MemoryStore, text: str, params: Mapping[str, Any] | None = None, **request: Any
+    ) -> tuple[RunResult, list[RunEvent], ExecutionPlan]:
         """Compile ``text``, run it to the end and return the result, stored events and plan."""
         plan = compile_yaml(text)
         run_request = RunRequest(plan=plan, params=resolved_params(plan, params), store=store, **request)
         result = asyncio.run(asyncio.wait_for(runner.run_async(run_request), RUN_TIMEOUT))
         events = store.read_events(result.run_id)
-        assert_well_formed(events, result, plan, resumed=request.get("resume") is not None)
+        assert_well_formed(events, result, plan)
         return result, events, plan
 
     def test_implementation_keeps_every_contract_test(self) -> None:
@@ -182,26 +188,38 @@ class RunnerContract(Contract):
     # -- order and data -------------------------------------------------------------------
 
     def test_a_single_task_runs_and_its_output_is_the_result(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: one
 tasks:
   - {name: a, type: contract_value, config: {value: {answer: 42}}}
-""")
+""",
+        )
         assert result.status is RunStatus.SUCCEEDED and result.succeeded
         assert result.tasks["a"].status is TaskStatus.SUCCEEDED
         assert result.output("a") == {"answer": 42}
 
-    def test_every_task_starts_only_after_all_its_dependencies_succeeded(self, runner: Runner,
-                                                                         contract_store: MemoryStore, log: str) -> None:  # fmt: skip
-        result, _, _ = self.execute(runner, contract_store, f"""
+    def test_every_task_starts_only_after_all_its_dependencies_succeeded(
+        self, runner: Runner, contract_store: MemoryStore, log: str
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            with_log(
+                """
 name: diamond
 tasks:
-  - {{name: a, type: contract_record, config: {{log: {log}, sleep: 0.02}}}}
-  - {{name: b, type: contract_record, depends_on: [a], config: {{log: {log}, sleep: 0.05}}}}
-  - {{name: c, type: contract_record, depends_on: [a], config: {{log: {log}}}}}
-  - {{name: d, type: contract_record, depends_on: [b, c], config: {{log: {log}}}}}
-  - {{name: e, type: contract_record, depends_on: [d], config: {{log: {log}}}}}
-""")
+  - {name: a, type: contract_record, config: {log: __LOG__, sleep: 0.02}}
+  - {name: b, type: contract_record, depends_on: [a], config: {log: __LOG__, sleep: 0.05}}
+  - {name: c, type: contract_record, depends_on: [a], config: {log: __LOG__}}
+  - {name: d, type: contract_record, depends_on: [b, c], config: {log: __LOG__}}
+  - {name: e, type: contract_record, depends_on: [d], config: {log: __LOG__}}
+""",
+                log,
+            ),
+        )
         assert result.succeeded
         order = [(event, task) for event, task, _ in recording(log)]
         position = {entry: index for index, entry in enumerate(order)}
@@ -211,20 +229,27 @@ tasks:
         assert len(order) == 10
 
     def test_outputs_reach_dependents_through_expressions(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: flow
 tasks:
   - {name: a, type: contract_value, config: {value: {rows: [1, 2, 3]}}}
   - {name: b, type: contract_value, depends_on: [a], config: {value: "${{ tasks.a.output.rows | length }}", mode: async}}
   - {name: c, type: contract_value, depends_on: [b], config: {value: "got ${{ tasks.b.output }} rows"}}
-""")
+""",
+        )
         assert result.output("b") == 3
         assert result.output("c") == "got 3 rows"
 
     def test_the_context_carries_inputs_of_direct_dependencies_params_and_merged_env(
         self, runner: Runner, contract_store: MemoryStore
     ) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: context
 params:
   who: {type: string, default: world}
@@ -236,7 +261,9 @@ tasks:
     type: contract_context
     depends_on: [b]
     env: {SHARED: task}
-""", params={"who": "contract"})  # fmt: skip
+""",
+            params={"who": "contract"},
+        )
         seen = result.output("c")
         assert seen["inputs"] == {"b": 2}
         assert seen["params"] == {"who": "contract"}
@@ -266,14 +293,18 @@ tasks:
         assert result.run_id == "chosen-id" and events[0].run_id == "chosen-id"
 
     def test_run_created_records_the_workflow_and_params(self, runner: Runner, contract_store: MemoryStore) -> None:
-        _, events, _ = self.execute(runner, contract_store, """
+        _, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: recorded
 version: "2.5"
 params:
   n: {type: integer, default: 7}
 tasks:
   - {name: a, type: contract_value}
-""")
+""",
+        )
         data = events[0].data
         assert data["workflow"] == "recorded" and data["version"] == "2.5" and data["params"] == {"n": 7}
 
@@ -284,21 +315,27 @@ tasks:
         assert result.succeeded and result.output("a") == "x"
 
     def test_run_executes_from_synchronous_code(self, runner: Runner, contract_store: MemoryStore) -> None:
-        plan = compile_yaml("name: sync\ntasks:\n  - {name: a, type: contract_sleep, config: {seconds: 0.01, value: 1}}\n")
+        plan = compile_yaml(
+            "name: sync\ntasks:\n  - {name: a, type: contract_sleep, config: {seconds: 0.01, value: 1}}\n"
+        )
         result = runner.run(RunRequest(plan=plan, params={}, store=contract_store))
         assert result.succeeded and result.output("a") == 1
 
     # -- retries and timeouts -------------------------------------------------------------
 
     def test_a_failing_task_is_retried_until_it_succeeds(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, events, _ = self.execute(runner, contract_store, """
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: retry
 tasks:
   - name: flaky
     type: contract_fail
     config: {failures: 2, value: ok}
     retry: {attempts: 3, backoff: 0.01, jitter: 0}
-""")
+""",
+        )
         assert result.succeeded and result.output("flaky") == "ok"
         assert result.tasks["flaky"].attempts == 3
         started = [e.attempt for e in events if e.kind is EventKind.TASK_STARTED]
@@ -306,15 +343,21 @@ tasks:
         assert started == [1, 2, 3] and retrying == [1, 2]
         assert not any(e.kind is EventKind.TASK_FAILED for e in events)
 
-    def test_a_task_failing_every_attempt_fails_after_the_last(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, events, _ = self.execute(runner, contract_store, """
+    def test_a_task_failing_every_attempt_fails_after_the_last(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: retry
 tasks:
   - name: broken
     type: contract_fail
     config: {error: "disk on fire"}
     retry: {attempts: 2, backoff: 0.01, jitter: 0}
-""")
+""",
+        )
         assert result.status is RunStatus.FAILED
         state = result.tasks["broken"]
         assert state.status is TaskStatus.FAILED and state.attempts == 2
@@ -322,12 +365,17 @@ tasks:
         assert [e.attempt for e in events if e.kind is EventKind.TASK_FAILED] == [2]
 
     def test_without_retry_a_task_gets_one_attempt(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, events, _ = self.execute(runner, contract_store, "name: once\ntasks:\n  - {name: a, type: contract_fail}\n")
+        result, events, _ = self.execute(
+            runner, contract_store, "name: once\ntasks:\n  - {name: a, type: contract_fail}\n"
+        )
         assert result.tasks["a"].attempts == 1
         assert [e.attempt for e in events if e.kind is EventKind.TASK_STARTED] == [1]
 
     def test_retry_on_retries_only_matching_failures(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: retry-on
 on_failure: continue
 tasks:
@@ -339,42 +387,60 @@ tasks:
     type: contract_fail
     config: {failures: 1, exit_code: 4}
     retry: {attempts: 3, backoff: 0.01, jitter: 0, retry_on: ["exit:3", timeout]}
-""")
+""",
+        )
         assert result.tasks["matching"].status is TaskStatus.SUCCEEDED and result.tasks["matching"].attempts == 2
         assert result.tasks["other"].status is TaskStatus.FAILED and result.tasks["other"].attempts == 1
 
     def test_a_non_retryable_failure_is_not_retried(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: final
 tasks:
   - name: a
     type: contract_fail
     config: {failures: 1, retryable: false}
     retry: {attempts: 3, backoff: 0.01, jitter: 0}
-""")
+""",
+        )
         assert result.tasks["a"].status is TaskStatus.FAILED and result.tasks["a"].attempts == 1
 
-    def test_an_unexpected_exception_fails_the_attempt_with_its_message(self, runner: Runner,
-                                                                        contract_store: MemoryStore) -> None:  # fmt: skip
-        result, _, _ = self.execute(runner, contract_store, """
+    def test_an_unexpected_exception_fails_the_attempt_with_its_message(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: bug
 tasks:
   - {name: a, type: contract_fail, config: {plain_exception: true, error: "a bug in the type"}}
-""")
+""",
+        )
         assert result.status is RunStatus.FAILED
         assert "a bug in the type" in (result.tasks["a"].error or "")
 
     def test_a_timed_out_attempt_fails(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: slow
 tasks:
   - {name: a, type: contract_sleep, timeout: 0.2, config: {seconds: 30}}
-""")
+""",
+        )
         assert result.tasks["a"].status is TaskStatus.FAILED and result.tasks["a"].attempts == 1
 
-    def test_a_timed_out_attempt_is_retried_when_timeouts_are_retried(self, runner: Runner,
-                                                                      contract_store: MemoryStore) -> None:  # fmt: skip
-        result, events, _ = self.execute(runner, contract_store, """
+    def test_a_timed_out_attempt_is_retried_when_timeouts_are_retried(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: slow
 tasks:
   - name: a
@@ -382,23 +448,31 @@ tasks:
     timeout: 0.2
     config: {seconds: 30}
     retry: {attempts: 2, backoff: 0.01, jitter: 0, retry_on: [timeout]}
-""")
+""",
+        )
         assert result.tasks["a"].status is TaskStatus.FAILED and result.tasks["a"].attempts == 2
         assert [e.attempt for e in events if e.kind is EventKind.TASK_RETRYING] == [1]
 
     def test_the_timeout_of_defaults_applies_to_every_task(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: defaults
 defaults: {timeout: 0.2}
 tasks:
   - {name: a, type: contract_sleep, config: {seconds: 30}}
-""")
+""",
+        )
         assert result.tasks["a"].status is TaskStatus.FAILED
 
     # -- conditions and skips -------------------------------------------------------------
 
     def test_a_false_when_skips_the_task_and_its_dependents(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, events, _ = self.execute(runner, contract_store, """
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: when
 params:
   go: {type: boolean, default: false}
@@ -407,7 +481,8 @@ tasks:
   - {name: after, type: contract_value, depends_on: [gate]}
   - {name: later, type: contract_value, depends_on: [after]}
   - {name: free, type: contract_value}
-""")
+""",
+        )
         assert result.tasks["gate"].status is TaskStatus.SKIPPED and result.tasks["gate"].reason
         assert result.tasks["after"].status is TaskStatus.SKIPPED and "gate" in (result.tasks["after"].reason or "")
         assert result.tasks["later"].status is TaskStatus.SKIPPED and "after" in (result.tasks["later"].reason or "")
@@ -416,21 +491,31 @@ tasks:
         assert result.status is RunStatus.SUCCEEDED
 
     def test_a_true_when_runs_the_task(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: when
 tasks:
   - {name: a, type: contract_value, config: {value: "yes"}}
   - {name: b, type: contract_value, depends_on: [a], when: "${{ tasks.a.output == 'yes' }}", config: {value: ran}}
-""")
+""",
+        )
         assert result.output("b") == "ran"
 
-    def test_dependents_of_a_failed_task_are_skipped_naming_it(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, events, _ = self.execute(runner, contract_store, """
+    def test_dependents_of_a_failed_task_are_skipped_naming_it(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: fail
 tasks:
   - {name: broken, type: contract_fail}
   - {name: needs_it, type: contract_value, depends_on: [broken]}
-""")
+""",
+        )
         assert result.status is RunStatus.FAILED
         assert result.tasks["needs_it"].status is TaskStatus.SKIPPED
         assert "broken" in (result.tasks["needs_it"].reason or "")
@@ -439,31 +524,42 @@ tasks:
     # -- failure policy -------------------------------------------------------------------
 
     def test_on_failure_stop_starts_nothing_after_a_failure(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, events, _ = self.execute(runner, contract_store, """
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: stop
 on_failure: stop
 tasks:
   - {name: broken, type: contract_fail}
   - {name: slow, type: contract_sleep, config: {seconds: 0.3}}
   - {name: after_slow, type: contract_value, depends_on: [slow]}
-""")
+""",
+        )
         assert result.status is RunStatus.FAILED
         assert result.tasks["after_slow"].status is TaskStatus.SKIPPED
         assert not any(e.kind is EventKind.TASK_STARTED and e.task == "after_slow" for e in events)
         assert result.tasks["slow"].status in (TaskStatus.SUCCEEDED, TaskStatus.CANCELLED)
 
     def test_stop_is_the_default_policy(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: default-stop
 tasks:
   - {name: broken, type: contract_fail}
   - {name: slow, type: contract_sleep, config: {seconds: 0.3}}
   - {name: after_slow, type: contract_value, depends_on: [slow]}
-""")
+""",
+        )
         assert result.tasks["after_slow"].status is TaskStatus.SKIPPED
 
     def test_on_failure_continue_runs_independent_branches(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: continue
 on_failure: continue
 tasks:
@@ -471,61 +567,86 @@ tasks:
   - {name: needs_broken, type: contract_value, depends_on: [broken]}
   - {name: slow, type: contract_sleep, config: {seconds: 0.3, value: 1}}
   - {name: after_slow, type: contract_value, depends_on: [slow], config: {value: 2}}
-""")
+""",
+        )
         assert result.status is RunStatus.FAILED
         assert result.tasks["needs_broken"].status is TaskStatus.SKIPPED
         assert result.output("after_slow") == 2
 
     def test_a_task_level_on_failure_overrides_the_workflows(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: override
 on_failure: stop
 tasks:
   - {name: broken, type: contract_fail, on_failure: continue}
   - {name: slow, type: contract_sleep, config: {seconds: 0.3}}
   - {name: after_slow, type: contract_value, depends_on: [slow], config: {value: 2}}
-""")
+""",
+        )
         assert result.status is RunStatus.FAILED
         assert result.output("after_slow") == 2
 
     # -- fan-out --------------------------------------------------------------------------
 
-    def test_foreach_output_is_the_list_of_item_outputs_in_order(self, runner: Runner, contract_store: MemoryStore) -> None:
-        result, _, _ = self.execute(runner, contract_store, """
+    def test_foreach_output_is_the_list_of_item_outputs_in_order(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: fanout
 tasks:
   - {name: each, type: contract_value, foreach: [3, 1, 2], config: {value: "${{ item * 10 }}", mode: async}}
-""")
+""",
+        )
         assert result.output("each") == [30, 10, 20]
 
     def test_foreach_over_an_upstream_output(self, runner: Runner, contract_store: MemoryStore, log: str) -> None:
-        result, _, _ = self.execute(runner, contract_store, f"""
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            with_log(
+                """
 name: fanout
 tasks:
-  - {{name: src, type: contract_value, config: {{value: [a, b, c]}}}}
+  - {name: src, type: contract_value, config: {value: [a, b, c]}}
   - name: each
     type: contract_record
     depends_on: [src]
-    foreach: {{items: "${{{{ tasks.src.output }}}}", max_parallel: 2}}
-    config: {{log: {log}, value: "item ${{{{ item }}}}"}}
-  - {{name: after, type: contract_value, depends_on: [each], config: {{value: "${{{{ tasks.each.output | length }}}}"}}}}
-""")
+    foreach: {items: "${{ tasks.src.output }}", max_parallel: 2}
+    config: {log: __LOG__, value: "item ${{ item }}"}
+  - {name: after, type: contract_value, depends_on: [each], config: {value: "${{ tasks.each.output | length }}"}}
+""",
+                log,
+            ),
+        )
         assert result.output("each") == ["item a", "item b", "item c"]
         assert result.output("after") == 3
         assert sorted(item for event, _, item in recording(log) if event == "start") == ["a", "b", "c"]
 
-    def test_foreach_over_an_empty_list_succeeds_with_an_empty_output(self, runner: Runner,
-                                                                      contract_store: MemoryStore) -> None:  # fmt: skip
-        result, _, _ = self.execute(runner, contract_store, """
+    def test_foreach_over_an_empty_list_succeeds_with_an_empty_output(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
 name: fanout
 tasks:
   - {name: each, type: contract_value, foreach: [], config: {value: "${{ item }}"}}
-""")
+""",
+        )
         assert result.tasks["each"].status is TaskStatus.SUCCEEDED and result.output("each") == []
 
     # -- cancellation ---------------------------------------------------------------------
 
-    def test_cancelling_a_run_stops_it_and_starts_nothing_more(self, runner: Runner, contract_store: MemoryStore) -> None:
+    def test_cancelling_a_run_stops_it_and_starts_nothing_more(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
         plan = compile_yaml("""
 name: cancel
 tasks:
@@ -538,8 +659,9 @@ tasks:
             cancel = asyncio.Event()
             running = asyncio.ensure_future(runner.run_async(request, cancel))
             while not any(e.kind is EventKind.TASK_STARTED for e in contract_store.read_events("cancel-me")):
+                if running.done():  # ended before its task started: surface its result or error
+                    return running.result()
                 await asyncio.sleep(0.01)
-                assert not running.done(), "the run ended before its task started"
             cancel.set()
             return await running
 
@@ -556,24 +678,37 @@ tasks:
     def _first_run(self, store: MemoryStore, run_id: str, plan: ExecutionPlan, finished: bool) -> None:
         """Write the events of an interrupted first run: ``a`` succeeded (or only started)."""
         events = [
-            RunEvent(run_id, 1, EventKind.RUN_CREATED, data={"workflow": plan.workflow.name, "version": "1", "params": {}}),
+            RunEvent(
+                run_id, 1, EventKind.RUN_CREATED, data={"workflow": plan.workflow.name, "version": "1", "params": {}}
+            ),
             RunEvent(run_id, 2, EventKind.RUN_STARTED, data={"runner": "contract", "resumed": False}),
             RunEvent(run_id, 3, EventKind.TASK_STARTED, task="a", attempt=1),
         ]
         if finished:
-            events.append(RunEvent(run_id, 4, EventKind.TASK_SUCCEEDED, task="a", attempt=1,
-                                   data={"output": "from the first run", "duration": 0.0}))  # fmt: skip
+            events.append(
+                RunEvent(
+                    run_id,
+                    4,
+                    EventKind.TASK_SUCCEEDED,
+                    task="a",
+                    attempt=1,
+                    data={"output": "from the first run", "duration": 0.0},
+                )
+            )
         store.append_events(run_id, events, 0)
 
     def test_resume_does_not_rerun_succeeded_tasks_and_reuses_their_outputs(
         self, runner: Runner, contract_store: MemoryStore, log: str
     ) -> None:
-        text = f"""
+        text = with_log(
+            """
 name: resumable
 tasks:
-  - {{name: a, type: contract_record, config: {{log: {log}, value: fresh}}}}
-  - {{name: b, type: contract_record, depends_on: [a], config: {{log: {log}, value: "b saw ${{{{ tasks.a.output }}}}"}}}}
-"""
+  - {name: a, type: contract_record, config: {log: __LOG__, value: fresh}}
+  - {name: b, type: contract_record, depends_on: [a], config: {log: __LOG__, value: "b saw ${{ tasks.a.output }}"}}
+""",
+            log,
+        )
         plan = compile_yaml(text)
         self._first_run(contract_store, "resumed-run", plan, finished=True)
         state = contract_store.load_state("resumed-run")
@@ -588,12 +723,15 @@ tasks:
     def test_resume_runs_again_a_task_that_started_but_did_not_finish(
         self, runner: Runner, contract_store: MemoryStore, log: str
     ) -> None:
-        text = f"""
+        text = with_log(
+            """
 name: resumable
 tasks:
-  - {{name: a, type: contract_record, config: {{log: {log}, value: second}}}}
-  - {{name: b, type: contract_value, depends_on: [a], config: {{value: "${{{{ tasks.a.output }}}}"}}}}
-"""
+  - {name: a, type: contract_record, config: {log: __LOG__, value: second}}
+  - {name: b, type: contract_value, depends_on: [a], config: {value: "${{ tasks.a.output }}"}}
+""",
+            log,
+        )
         plan = compile_yaml(text)
         self._first_run(contract_store, "crashed-run", plan, finished=False)
         state = contract_store.load_state("crashed-run")
@@ -603,7 +741,9 @@ tasks:
 
     # -- independence ---------------------------------------------------------------------
 
-    def test_two_concurrent_runs_on_one_runner_are_independent(self, runner: Runner, contract_store: MemoryStore) -> None:
+    def test_two_concurrent_runs_on_one_runner_are_independent(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
         plan = compile_yaml("""
 name: twins
 params:

@@ -155,7 +155,13 @@ class ContractContext(TaskType):
         }
 
 
-CONTRACT_TASK_TYPES: tuple[type[TaskType], ...] = (ContractValue, ContractFail, ContractSleep, ContractRecord, ContractContext)
+CONTRACT_TASK_TYPES: tuple[type[TaskType], ...] = (
+    ContractValue,
+    ContractFail,
+    ContractSleep,
+    ContractRecord,
+    ContractContext,
+)
 
 
 def contract_task_types() -> dict[str, TaskType]:

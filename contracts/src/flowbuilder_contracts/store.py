@@ -58,12 +58,26 @@ def run_events(
     Pass ``status=None`` for a run still running (no ``run_finished``).
     """
     events = [
-        RunEvent(run_id, 1, EventKind.RUN_CREATED, data={"workflow": workflow, "version": "1", "params": {"n": 1},
-                                                         "definition_hash": "d" * 64}, time=created_at),  # fmt: skip
-        RunEvent(run_id, 2, EventKind.RUN_STARTED, data={"runner": "contract", "resumed": False}, time=created_at + 0.1),
+        RunEvent(
+            run_id,
+            1,
+            EventKind.RUN_CREATED,
+            data={"workflow": workflow, "version": "1", "params": {"n": 1}, "definition_hash": "d" * 64},
+            time=created_at,
+        ),
+        RunEvent(
+            run_id, 2, EventKind.RUN_STARTED, data={"runner": "contract", "resumed": False}, time=created_at + 0.1
+        ),
         RunEvent(run_id, 3, EventKind.TASK_STARTED, task="only", attempt=1, time=created_at + 0.2),
-        RunEvent(run_id, 4, EventKind.TASK_SUCCEEDED, task="only", attempt=1,
-                 data={"output": output, "duration": 0.1}, time=created_at + 0.3),  # fmt: skip
+        RunEvent(
+            run_id,
+            4,
+            EventKind.TASK_SUCCEEDED,
+            task="only",
+            attempt=1,
+            data={"output": output, "duration": 0.1},
+            time=created_at + 0.3,
+        ),
     ]
     if status is not None:
         events.append(RunEvent(run_id, 5, EventKind.RUN_FINISHED, data={"status": status.value}, time=created_at + 0.4))
@@ -77,6 +91,28 @@ def _add_run(store: Store, run_id: str, **options: Any) -> list[RunEvent]:
 
 
 ReopenStore = Callable[[Store], Store]
+
+
+def _race_to_append(store: Store, run_id: str, writers: tuple[str, ...]) -> list[str]:
+    """Let each writer append event 2 at the same moment; ``won:<writer>`` or ``conflict`` each."""
+    barrier = threading.Barrier(len(writers))
+    outcomes: list[str] = []
+
+    def append(writer: str) -> None:
+        event = RunEvent(run_id, 2, EventKind.TASK_STARTED, task=writer, attempt=1)
+        barrier.wait()
+        try:
+            store.append_events(run_id, [event], 1)
+            outcomes.append(f"won:{writer}")
+        except SequenceConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=append, args=(writer,)) for writer in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
 
 
 class StoreContract(Contract):
@@ -158,23 +194,7 @@ class StoreContract(Contract):
         for round_number in range(20):
             run_id = f"race-{round_number}"
             store.append_events(run_id, run_events(run_id)[:1], 0)
-            barrier = threading.Barrier(2)
-            outcomes: list[str] = []
-
-            def append(writer: str) -> None:
-                event = RunEvent(run_id, 2, EventKind.TASK_STARTED, task=writer, attempt=1)
-                barrier.wait()
-                try:
-                    store.append_events(run_id, [event], 1)
-                    outcomes.append(f"won:{writer}")
-                except SequenceConflictError:
-                    outcomes.append("conflict")
-
-            threads = [threading.Thread(target=append, args=(name,)) for name in ("a", "b")]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=30)
+            outcomes = _race_to_append(store, run_id, writers=("a", "b"))
             winners = [o for o in outcomes if o.startswith("won:")]
             assert len(winners) == 1 and outcomes.count("conflict") == 1, outcomes
             stored = store.read_events(run_id)
@@ -184,9 +204,15 @@ class StoreContract(Contract):
     # -- reading --------------------------------------------------------------------------
 
     def test_events_round_trip_every_field(self, store: Store) -> None:
-        event = RunEvent("r1", 1, EventKind.TASK_FAILED, task="t", attempt=3,
-                         data={"error": "boom", "exit_code": 2, "nested": {"a": [1, 2.5, None, True]}},
-                         time=1_234.5)  # fmt: skip
+        event = RunEvent(
+            "r1",
+            1,
+            EventKind.TASK_FAILED,
+            task="t",
+            attempt=3,
+            data={"error": "boom", "exit_code": 2, "nested": {"a": [1, 2.5, None, True]}},
+            time=1_234.5,
+        )
         store.append_events("r1", [event], 0)
         (read,) = store.read_events("r1")
         assert read == event
@@ -371,8 +397,10 @@ class StoreContract(Contract):
         assert store.read_logs("r1") == lines
 
     def test_logs_filter_by_task_and_skip_after(self, store: Store) -> None:
-        lines = [LogLine("a" if i % 2 == 0 else "b", 1, "stderr" if i == 3 else "stdout", f"l{i}", time=float(i))
-                 for i in range(6)]  # fmt: skip
+        lines = [
+            LogLine("a" if i % 2 == 0 else "b", 1, "stderr" if i == 3 else "stdout", f"l{i}", time=float(i))
+            for i in range(6)
+        ]
         store.append_logs("r1", lines)
         assert [line.text for line in store.read_logs("r1", task="b")] == ["l1", "l3", "l5"]
         assert [line.text for line in store.read_logs("r1", task="b", after=1)] == ["l3", "l5"]
@@ -460,7 +488,11 @@ class StoreContract(Contract):
         assert again.read_events("r1") == events and again.last_seq("r1") == 5
         summary = again.get_run("r1")
         assert (summary.workflow, summary.status, summary.created_at, summary.last_seq) == (
-            "durable", RunStatus.SUCCEEDED, 42.0, 5)  # fmt: skip
+            "durable",
+            RunStatus.SUCCEEDED,
+            42.0,
+            5,
+        )
         snapshot = again.load_snapshot("r1")
         assert snapshot is not None and snapshot.seq == 3
         assert again.load_definition(digest) == b"name: durable\n"

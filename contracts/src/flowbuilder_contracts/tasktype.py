@@ -104,13 +104,15 @@ class TaskTypeContract(Contract):
         config = task_type.config_model.model_validate(valid_config)
         assert isinstance(task_type.execution_mode(config), ExecutionMode)
 
-    def test_estimate_duration_is_none_or_a_non_negative_number(self, task_type: TaskType,
-                                                                 valid_config: dict[str, Any]) -> None:  # fmt: skip
+    def test_estimate_duration_is_none_or_a_non_negative_number(
+        self, task_type: TaskType, valid_config: dict[str, Any]
+    ) -> None:
         estimate = task_type.estimate_duration(task_type.config_model.model_validate(valid_config))
         assert estimate is None or (isinstance(estimate, (int, float)) and estimate >= 0)
 
-    def test_running_the_valid_config_returns_json_serialisable_output(self, task_type: TaskType,
-                                                                        valid_config: dict[str, Any]) -> None:  # fmt: skip
+    def test_running_the_valid_config_returns_json_serialisable_output(
+        self, task_type: TaskType, valid_config: dict[str, Any]
+    ) -> None:
         config = task_type.config_model.model_validate(valid_config)
         try:
             output = execute(task_type, config, self._context())

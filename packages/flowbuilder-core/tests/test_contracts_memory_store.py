@@ -6,10 +6,10 @@ import uuid
 from typing import Callable, Iterator
 
 import pytest
-from flowbuilder_contracts import StoreContract
 
 from flowbuilder.interfaces import Store
 from flowbuilder.stores.memory import MemoryStore
+from flowbuilder_contracts import StoreContract
 
 
 @pytest.fixture

@@ -39,12 +39,14 @@ class Omitted:
 
     ``task_names``: names of tasks that were dropped (a dependency on one, or an expression
     reading one, is not reported). ``param_names``/``all_params``: params that were dropped
-    (or the whole ``params`` table). ``all_pools``: the ``pools`` table was dropped.
+    (or the whole ``params`` table). ``pool_names``/``all_pools``: pools that were dropped
+    (or the whole ``pools`` table).
     """
 
     task_names: frozenset[str] = frozenset()
     param_names: frozenset[str] = frozenset()
     all_params: bool = False
+    pool_names: frozenset[str] = frozenset()
     all_pools: bool = False
 
 
@@ -78,7 +80,7 @@ def compile_workflow(
     predecessors, successors, incomplete = _edges(tasks, index, locator, problems, omitted.task_names)
     configs = _check_types_and_configs(workflow, task_types, locator, problems)
     if not omitted.all_pools:
-        _check_pools(workflow, locator, problems)
+        _check_pools(workflow, locator, problems, omitted.pool_names)
 
     indegree = [len(p) for p in predecessors]
     ordering = graph.topological_levels(successors, indegree)
@@ -89,21 +91,14 @@ def compile_workflow(
             depends = tasks[start].depends_on
             position = depends.index(tasks[cycle[1]].name) if tasks[cycle[1]].name in depends else None
             where = ("tasks", start, "depends_on", position) if position is not None else ("tasks", start, "depends_on")
-            problems.append(locator.at(where, f"dependency cycle: {path}", "remove one of these dependencies"))
-        raise WorkflowError(problems)
+            problems.append(locator.at(where, f"dependency cycle: {path}", "each task depends on the next; remove one of these dependencies"))
+        raise WorkflowError(dict.fromkeys(problems))
 
     expression_tasks = _check_expressions(workflow, index, predecessors, locator, problems, omitted, incomplete)
     if problems:
-        raise WorkflowError(problems)
+        raise WorkflowError(dict.fromkeys(problems))  # one report per problem, even if found twice
 
-    estimated = bool(estimated_durations)
-    if estimated:
-        assert estimated_durations is not None
-        known = [d for d in estimated_durations.values() if d > 0]
-        fallback = sorted(known)[len(known) // 2] if known else 1.0
-        cost = [float(estimated_durations.get(task.name, fallback)) for task in tasks]
-    else:
-        cost = [1.0] * len(tasks)
+    cost, estimated = _task_costs(tasks, configs, task_types, estimated_durations)
     remaining, next_on_path = graph.longest_remaining_paths(ordering.order, successors, cost)
     roots = ordering.levels[0] if ordering.levels else []
     path = graph.critical_path(roots, remaining, next_on_path)
@@ -126,6 +121,40 @@ def compile_workflow(
         expression_tasks=frozenset(expression_tasks),
     )
     return _run_passes(plan, passes if omitted == Omitted() else (), locator)
+
+
+def _task_costs(
+    tasks: Sequence[Task],
+    configs: Sequence[Any],
+    task_types: Mapping[str, TaskType],
+    estimated_durations: Mapping[str, float] | None,
+) -> tuple[list[float], bool]:
+    """Each task's expected seconds, and whether any is known (else every task costs 1).
+
+    ``estimated_durations`` (e.g. from run history) wins; then the task type's own
+    ``estimate_duration(config)`` (asked only of types that override it); a task known by
+    neither costs the median of the known ones.
+    """
+    from flowbuilder.interfaces import TaskType as BaseTaskType
+
+    known: dict[str, float] = dict(estimated_durations or {})
+    estimators = {
+        name: task_type
+        for name, task_type in task_types.items()
+        if type(task_type).estimate_duration is not BaseTaskType.estimate_duration
+    }
+    if estimators:
+        for task, config in zip(tasks, configs):
+            estimator = estimators.get(task.type)
+            if estimator is not None and task.name not in known and not isinstance(config, dict):
+                seconds = estimator.estimate_duration(config)
+                if seconds is not None and seconds > 0:
+                    known[task.name] = float(seconds)
+    if not known:
+        return [1.0] * len(tasks), False
+    positive = sorted(d for d in known.values() if d > 0)
+    fallback = positive[len(positive) // 2] if positive else 1.0
+    return [float(known.get(task.name, fallback)) for task in tasks], True
 
 
 def _edges(
@@ -197,15 +226,15 @@ def _validate_config(
                     return True
             return False
 
-        found = pydantic_diagnostics(error, locator, prefix, model.model_fields, skip=is_expression)
+        found = pydantic_diagnostics(error, locator, prefix, model.model_fields, skip=is_expression, owner=None)
         for diagnostic in found:
             problems.append(Diagnostic(diagnostic.file, diagnostic.line, diagnostic.column,
                                        f"{task_type.name} config: {diagnostic.message}", diagnostic.hint))  # fmt: skip
         return config
 
 
-def _check_pools(workflow: Workflow, locator: Locator, problems: list[Diagnostic]) -> None:
-    pools = workflow.pools
+def _check_pools(workflow: Workflow, locator: Locator, problems: list[Diagnostic], omitted: frozenset[str]) -> None:
+    pools = {**workflow.pools, **dict.fromkeys(omitted, 1)}  # an omitted pool was declared, if badly
     if workflow.defaults.pool is not None and workflow.defaults.pool not in pools:
         problems.append(locator.at(("defaults", "pool"), f"unknown pool {workflow.defaults.pool!r}",
                                    f"declare it under `pools:` with a limit, e.g. pools: {{{workflow.defaults.pool}: 4}}"))  # fmt: skip
@@ -332,14 +361,18 @@ def _check_one(
                 problems.append(locator.at(where, f"task {task.name!r} cannot read its own result via tasks.{name} (in `{expression}`)",
                                            "use `output` inside `outputs`"))  # fmt: skip
                 continue
-            if upstream is None:
-                upstream = _upstream_of(task_id, context.predecessors)
-            if index[name] not in upstream:
-                if not context.upstream_is_complete(upstream, task_id):
+            # A direct dependency (the usual case) needs no walk of the graph: walking every
+            # task's ancestors made compiling a 10,000-task workflow quadratic (bench/compile.py).
+            if index[name] not in context.predecessors[task_id]:
+                if upstream is None:
+                    upstream = _upstream_of(task_id, context.predecessors)
+                if index[name] not in upstream:
+                    if not context.upstream_is_complete(upstream, task_id):
+                        continue
+                    problems.append(locator.at(where, f"task {task.name!r} reads tasks.{name} but does not depend on {name!r}",
+                                               f"add {name!r} to depends_on"))  # fmt: skip
                     continue
-                problems.append(locator.at(where, f"task {task.name!r} reads tasks.{name} but does not depend on {name!r}",
-                                           f"add {name!r} to depends_on"))  # fmt: skip
-            elif reference.field is not None and reference.field not in _TASK_FIELDS:
+            if reference.field is not None and reference.field not in _TASK_FIELDS:
                 problems.append(locator.at(where, f"tasks.{name}.{reference.field} is not defined (in `{expression}`)",
                                            "use tasks.<name>.output, .outputs.<key> or .status"))  # fmt: skip
 

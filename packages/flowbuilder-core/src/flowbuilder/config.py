@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flowbuilder.errors import ConfigurationError
-from flowbuilder.yamlsource import YamlLimits
+from flowbuilder.limits import YamlLimits
 
 CONFIG_FILE_NAME = "flowbuilder.toml"
 ENV_PREFIX = "FLOWBUILDER_"

@@ -51,11 +51,14 @@ def pydantic_diagnostics(
     prefix: tuple[Any, ...] = (),
     field_names: Iterable[str] = (),
     skip: Any = None,
+    owner: str | None = "workflow",
 ) -> list[Diagnostic]:
     """Diagnostics for a ``pydantic.ValidationError`` raised validating the node at ``prefix``.
 
     ``field_names`` feeds "did you mean" for unknown fields; ``skip(path)`` returning True
-    drops an error (used for config values that are expressions, checked at run time).
+    drops an error (used for config values that are expressions, checked at run time);
+    ``owner`` names the validated node in "... is missing the required field" (None: say
+    only "missing the required field").
     """
     known = list(field_names)
     found: list[Diagnostic] = []
@@ -77,13 +80,22 @@ def pydantic_diagnostics(
         elif kind == "missing":
             name = str(loc[-1]) if loc else "?"
             parent = path[:-1]
-            owner = _describe_path(loc[:-1]) or "workflow"
-            found.append(locator.at(parent, f"{owner} is missing the required field {name!r}", f"add `{name}:`"))
+            holder = _describe_path(loc[:-1]) or owner
+            text = f"{holder} is missing the required field {name!r}" if holder else f"missing the required field {name!r}"
+            found.append(locator.at(parent, text, f"add `{name}:`"))
+        elif kind == "too_short" and isinstance(item.get("ctx"), dict):
+            least = item["ctx"].get("min_length")
+            text = f"needs at least {least} item{'s' if least != 1 else ''}, got {item['ctx'].get('actual_length')}"
+            found.append(locator.at(path, f"{where}: {text}" if where else text))
+        elif kind == "string_pattern_mismatch" and _is_name_pattern(item):
+            text = f"{where}: {item.get('input')!r} is not a valid name" if where else "not a valid name"
+            found.append(locator.at(path, text, "names start with a letter or _ and hold only letters, digits, _ and -, at most 128 of them"))
         else:
             message = str(item["msg"])
             for prefix_text in ("Value error, ", "Assertion failed, "):
                 message = message.removeprefix(prefix_text)
-            message = message[0].lower() + message[1:] if message else message
+            if message[:1].isupper() and not message[1:2].isupper():  # "Input should" but not "YAML"
+                message = message[0].lower() + message[1:]
             shown = _shown_input(item.get("input"))
             text = f"{where}: {message}" if where else message
             if shown is not None and kind not in ("value_error", "assertion_error"):
@@ -101,8 +113,16 @@ def _is_type_tag(step: Any) -> bool:
     return "[" in text or "(" in text or text in _TYPE_TAGS
 
 
+def _is_name_pattern(item: Any) -> bool:
+    from flowbuilder.model import NAME_PATTERN
+
+    return bool(item.get("ctx", {}).get("pattern") == NAME_PATTERN)
+
+
 def _shown_input(value: Any) -> str | None:
-    if isinstance(value, (dict, list)):
-        return None
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -86,23 +86,42 @@ def _environment() -> Any:
 
 def parse_references(expression: str) -> list[Reference]:
     """The names an expression reads; :class:`ExpressionError` if it does not parse."""
-    if expression == "${{" or not expression:
-        raise ExpressionError("expression is empty or not closed with `}}`")
+    return list(_parse_references(expression))
+
+
+@lru_cache(maxsize=4096)
+def _parse_references(expression: str) -> tuple[Reference, ...]:
+    """Cached by text: big workflows repeat the same few expressions (``params.x``) many times."""
+    if expression == "${{":
+        raise ExpressionError("an expression opened with `${{` is not closed with `}}`")
+    if not expression:
+        raise ExpressionError("empty expression `${{ }}`")
     from jinja2 import TemplateSyntaxError, nodes
 
     try:
         tree = _environment().parse("{{ " + expression + " }}")
     except TemplateSyntaxError as error:
         raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
+    environment = _environment()
+    for used in tree.find_all((nodes.Filter, nodes.Test)):  # the parser does not check these names
+        known = environment.filters if isinstance(used, nodes.Filter) else environment.tests
+        if used.name not in known:
+            kind = "filter" if isinstance(used, nodes.Filter) else "test"
+            raise ExpressionError(f"invalid expression `{expression}`: no {kind} named {used.name!r}")
     references: list[Reference] = []
     for name_node in tree.find_all(nodes.Name):
         references.append(Reference(name_node.name))
-    # Attribute chains give the keys: tasks.fetch.output -> (tasks, fetch, output)
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+    # Attribute chains give the keys: tasks.fetch.output -> (tasks, fetch, output). Only the
+    # outermost node of a chain counts, so `tasks.a.output` is one reference, not two.
+    chained = list(tree.find_all((nodes.Getattr, nodes.Getitem)))
+    inner = {id(node.node) for node in chained}
+    for node in chained:
+        if id(node) in inner:
+            continue
         chain = _chain(node)
         if chain is not None and len(chain) >= 2:
             references.append(Reference(chain[0], chain[1], chain[2] if len(chain) > 2 else None))
-    return references
+    return tuple(dict.fromkeys(references))
 
 
 def _chain(node: nodes.Node) -> list[str] | None:
@@ -138,7 +157,7 @@ def compile_expression(expression: str) -> Callable[..., Any]:
 
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     """Evaluate one expression; :class:`ExpressionError` with the reason if it fails."""
-    from jinja2 import UndefinedError
+    from jinja2 import Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
     function = compile_expression(expression)
@@ -150,7 +169,13 @@ def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
         raise ExpressionError(f"`{expression}` is not allowed: {error}") from None
     except Exception as error:  # arithmetic on wrong types, bad filters, ...
         raise ExpressionError(f"`{expression}` failed: {type(error).__name__}: {error}") from None
-    if hasattr(result, "_undefined_name"):
+    if isinstance(result, Undefined):
+        try:
+            str(result)  # StrictUndefined raises here, saying what is missing (or what is unsafe)
+        except SecurityError as error:
+            raise ExpressionError(f"`{expression}` is not allowed: {error}") from None
+        except UndefinedError as error:
+            raise ExpressionError(f"`{expression}` is undefined: {error.message}") from None
         raise ExpressionError(f"`{expression}` is undefined")
     return result
 

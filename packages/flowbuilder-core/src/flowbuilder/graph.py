@@ -54,9 +54,11 @@ def topological_levels(successors: Sequence[Sequence[int]], indegree: Sequence[i
 def find_cycles(predecessors: Sequence[Sequence[int]], candidates: Sequence[int]) -> list[list[int]]:
     """One cycle per strongly connected tangle among ``candidates``, each as a closed path.
 
-    A path ``[a, b, c, a]`` means a depends on b, b on c, and c on a. Cycles are found one
-    at a time: after reporting one, its nodes are removed and the rest is searched again, so
-    independent cycles are all reported.
+    A path ``[a, b, c, a]`` means a depends on b, b on c, and c on a (``b`` is in
+    ``predecessors[a]``); it starts at its smallest id, so the report is stable and points at
+    the cycle's first task in the file. Cycles are found one at a time: after reporting one,
+    its nodes are removed and the rest is searched again, so independent cycles are all
+    reported.
     """
     pending = set(candidates)
     cycles: list[list[int]] = []
@@ -67,7 +69,11 @@ def find_cycles(predecessors: Sequence[Sequence[int]], candidates: Sequence[int]
         try:
             sorter.prepare()
         except graphlib.CycleError as error:
-            cycle = list(error.args[1])
+            # graphlib lists each node before the ones that need it; reverse to "depends on".
+            found = list(reversed(error.args[1]))[:-1]
+            start = found.index(min(found))
+            cycle = found[start:] + found[:start]
+            cycle.append(cycle[0])
             cycles.append(cycle)
             pending.difference_update(cycle)
             continue

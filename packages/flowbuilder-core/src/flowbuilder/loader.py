@@ -2,6 +2,11 @@
 
 The usual entry point is :func:`load_plan`. Everything a file can get wrong is reported
 together, in line order, as ``FILE:LINE:COL: message (hint)`` by :class:`WorkflowError`.
+
+"Everything" includes the compiler's checks when the schema check failed: the parts that
+validated (the header without its bad fields, the tasks that validated) are compiled too,
+and the compiler is told what was left out so it reports no follow-on errors (a dependency
+on a task that failed validation is not "unknown").
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.yamlsource import YamlLimits, parse_yaml
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from flowbuilder.compiler import Omitted
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
@@ -62,11 +70,34 @@ def _dsl_field_names() -> frozenset[str]:
     return _FIELD_NAMES
 
 
+@dataclass(frozen=True)
+class PartialWorkflow:
+    """The parts of an invalid document that validated, for compiling the rest of the checks.
+
+    ``task_positions[i]`` is the index in the document of ``workflow.tasks[i]``.
+    """
+
+    workflow: Workflow
+    task_positions: tuple[int, ...]
+    omitted: Omitted
+
+
+class _InvalidDocument(WorkflowError):
+    """Schema problems of a document, with what of it could still be compiled (if anything)."""
+
+    def __init__(self, diagnostics: list[Diagnostic], partial: PartialWorkflow | None):
+        super().__init__(diagnostics)
+        self.partial = partial
+
+
 def validate_document(document: Any, locator: Locator) -> Workflow:
-    """Validate a parsed document as a workflow, reporting every problem at once."""
+    """Validate a parsed document as a workflow, reporting every problem at once.
+
+    Raises :class:`WorkflowError` with every schema problem found, in line order.
+    """
     from pydantic import ValidationError
 
-    from flowbuilder.model import Task, Workflow
+    from flowbuilder.model import Workflow
 
     if not isinstance(document, dict):
         raise WorkflowError([locator.at((), "a workflow file must be a mapping with `name` and `tasks`",
@@ -74,33 +105,112 @@ def validate_document(document: Any, locator: Locator) -> Workflow:
     try:
         return Workflow.model_validate(document)
     except ValidationError as error:
-        whole_errors = error
-    # Validate the parts one by one so that one bad task does not hide the problems of others.
+        problems, partial = _validate_parts(document, locator, error)
+    raise _InvalidDocument(problems, partial)
+
+
+_PLACEHOLDER_TASK = {"name": "placeholder", "type": "placeholder"}
+
+
+def _validate_parts(
+    document: dict[str, Any], locator: Locator, whole_errors: ValidationError
+) -> tuple[list[Diagnostic], PartialWorkflow | None]:
+    """Validate the header and each task on its own, so one bad part hides no other problem."""
+    from pydantic import ValidationError
+
+    from flowbuilder.compiler import Omitted
+    from flowbuilder.model import Task, Workflow
+
     fields = _dsl_field_names()
     tasks = document.get("tasks")
     if not (isinstance(tasks, list) and tasks):
-        raise WorkflowError(pydantic_diagnostics(whole_errors, locator, (), fields))
+        return pydantic_diagnostics(whole_errors, locator, (), fields), None
     problems: list[Diagnostic] = []
     header = {key: value for key, value in document.items() if key != "tasks"}
-    header["tasks"] = [{"name": "placeholder", "type": "placeholder"}]
+    omitted_params: set[str] = set()
+    omitted_pools: set[str] = set()
+    all_params = all_pools = False
     try:
-        Workflow.model_validate(header)
+        Workflow.model_validate({**header, "tasks": [_PLACEHOLDER_TASK]})
     except ValidationError as error:
         problems.extend(pydantic_diagnostics(error, locator, (), fields))
+        # Drop what failed: one param or pool when the error is inside it, else the whole field.
+        for item in error.errors(include_url=False):
+            loc = item["loc"]
+            top = loc[0] if loc else None
+            if top in ("params", "pools") and len(loc) >= 2 and isinstance(header.get(top), dict):
+                header[top] = {k: v for k, v in header[top].items() if k != loc[1]}
+                (omitted_params if top == "params" else omitted_pools).add(str(loc[1]))
+                continue
+            if top == "params":
+                all_params = True
+            elif top == "pools":
+                all_pools = True
+            header.pop(str(top), None)
+        header.setdefault("name", "invalid-workflow")
+    valid_tasks: list[Any] = []
+    positions: list[int] = []
+    omitted_tasks: set[str] = set()
     for task_id, raw_task in enumerate(tasks):
         try:
             Task.model_validate(raw_task)
         except ValidationError as error:
-            problems.extend(pydantic_diagnostics(error, locator, ("tasks", task_id), fields))
+            problems.extend(pydantic_diagnostics(error, locator, ("tasks", task_id), fields, owner="task"))
+            name = raw_task.get("name") if isinstance(raw_task, dict) else None
+            if isinstance(name, str):
+                omitted_tasks.add(name)
+            continue
+        valid_tasks.append(raw_task)
+        positions.append(task_id)
     if not problems:  # cannot happen while the parts cover the whole; never hide an error
-        problems.extend(pydantic_diagnostics(whole_errors, locator, (), fields))
-    raise WorkflowError(problems)
+        return pydantic_diagnostics(whole_errors, locator, (), fields), None
+    if not valid_tasks:
+        return problems, None
+    try:
+        workflow = Workflow.model_validate({**header, "tasks": valid_tasks})
+    except ValidationError:  # the parts disagree with the whole; report what we have
+        return problems, None
+    omitted = Omitted(
+        task_names=frozenset(omitted_tasks),
+        param_names=frozenset(omitted_params),
+        all_params=all_params,
+        pool_names=frozenset(omitted_pools),
+        all_pools=all_pools,
+    )
+    return problems, PartialWorkflow(workflow, tuple(positions), omitted)
+
+
+def _compile_problems(partial: PartialWorkflow, locator: Locator, host: PluginHost) -> list[Diagnostic]:
+    """The compiler's findings on the valid part of an invalid document."""
+    from dataclasses import replace
+
+    from flowbuilder.compiler import compile_workflow
+
+    try:
+        compile_workflow(
+            partial.workflow,
+            host.task_types(),
+            locator=replace(locator, task_positions=partial.task_positions),
+            omitted=partial.omitted,
+        )
+    except WorkflowError as error:
+        return error.diagnostics
+    return []
 
 
 def load_workflow(
-    source: str | bytes | Path, *, filename: str | None = None, limits: YamlLimits = YamlLimits()
+    source: str | bytes | Path,
+    *,
+    filename: str | None = None,
+    limits: YamlLimits = YamlLimits(),
+    host: PluginHost | None = None,
 ) -> WorkflowSource:
-    """Parse and validate a workflow from a path (``Path``) or YAML text (``str``/``bytes``)."""
+    """Parse and validate a workflow from a path (``Path``) or YAML text (``str``/``bytes``).
+
+    With ``host``, a file that fails schema validation is also compiled as far as it
+    validated, and the compiler's problems (unknown task types, unknown dependencies,
+    cycles, expressions) are reported with the schema problems in one :class:`WorkflowError`.
+    """
     if isinstance(source, Path):
         content = read_workflow_file(source, limits)
         filename = filename or str(source)
@@ -109,7 +219,15 @@ def load_workflow(
         filename = filename or "<string>"
     document = parse_yaml(content, filename, limits)
     locator = Locator(filename, document)
-    return WorkflowSource(validate_document(document, locator), locator, content)
+    try:
+        workflow = validate_document(document, locator)
+    except _InvalidDocument as error:
+        if host is None or error.partial is None:
+            raise
+        found = set(error.diagnostics)
+        more = [d for d in _compile_problems(error.partial, locator, host) if d not in found]
+        raise WorkflowError([*error.diagnostics, *more]) from None
+    return WorkflowSource(workflow, locator, content)
 
 
 def plan_workflow(
@@ -130,5 +248,5 @@ def plan_workflow(
 def load_plan(source: str | bytes | Path, host: PluginHost, **options: Any) -> ExecutionPlan:
     """Load, validate and compile a workflow in one step."""
     limits = host.settings.limits
-    return plan_workflow(load_workflow(source, limits=limits), host, **options)
+    return plan_workflow(load_workflow(source, limits=limits, host=host), host, **options)
 

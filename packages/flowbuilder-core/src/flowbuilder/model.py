@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from flowbuilder.yamlsource import source_text
 
@@ -26,9 +26,16 @@ _UNIT_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 
 
 
 def _as_text(value: Any) -> Any:
-    """Accept any YAML scalar where text is meant, using the text it was written as."""
+    """Accept any YAML scalar where text is meant, using the text it was written as.
+
+    Booleans are refused with a quoting hint rather than turned into text: ``name: true``
+    is far more likely a slip than a wish to call something "true".
+    """
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+        raise ValueError(f'YAML reads {shown} as a boolean, not text; write "{shown}" in quotes if you mean the text')
     text = source_text(value)
     if text is None:
         return value  # let pydantic report the wrong type
@@ -49,9 +56,21 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_as_text)]
+# The JSON Schema must accept what the models accept, read the way an editor reads YAML 1.2
+# (``version: 1.10`` is a number there, ``timeout: 5m`` a string).
+_TEXT_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+_NAME_SCHEMA = {"type": "string", "pattern": NAME_PATTERN}
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": _DURATION.pattern},
+    ],
+    "description": "Seconds (30, 2.5) or text with a unit: '500ms', '30s', '5m', '1h', '1d'.",
+}
+
+Text = Annotated[str, BeforeValidator(_as_text), WithJsonSchema(_TEXT_SCHEMA)]
 Name = Annotated[str, BeforeValidator(_as_text), Field(pattern=NAME_PATTERN)]
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0), WithJsonSchema(_DURATION_SCHEMA)]
 """A positive duration in seconds; YAML may say ``30``, ``"30s"``, ``"5m"``."""
 
 
@@ -172,7 +191,9 @@ class Task(_Model):
     name: Name = Field(description="Unique within the workflow; other tasks refer to it by this name.")
     type: Text = Field(description="The task type, registered by a plugin (shell, http, script, python, ...).")
     description: Text | None = None
-    depends_on: list[Name] = Field(default_factory=list, description="Tasks that must succeed before this one starts.")
+    depends_on: Annotated[
+        list[Name], WithJsonSchema({"anyOf": [_NAME_SCHEMA, {"type": "array", "items": _NAME_SCHEMA}]})
+    ] = Field(default_factory=list, description="Tasks that must succeed before this one starts (a name or a list).")
     config: dict[str, Any] = Field(default_factory=dict, description="Settings of the task type; checked by its own model.")
     retry: RetryPolicy | None = None
     timeout: Duration | None = Field(None, description="Per-attempt limit in seconds (or '30s', '5m').")

@@ -85,12 +85,30 @@ class PluginHost:
 
     def register(self, plugin: Any, name: str | None = None, distribution: str | None = None,
                  version: str | None = None) -> None:  # fmt: skip
-        """Register a plugin object in-process (tests, embedding); clears cached lookups."""
-        registered = self.manager.register(plugin, name=name)
+        """Register a plugin object in-process (tests, embedding); clears cached lookups.
+
+        Raises :class:`PluginError` when the name is taken or when the plugin implements a
+        hook that no spec declares (a misspelt hook would otherwise be silently ignored);
+        mark a deliberately optional hook ``@hookimpl(optionalhook=True)``.
+        """
+        try:
+            registered = self.manager.register(plugin, name=name)
+        except ValueError:  # pluggy: this name or this object is registered already
+            registered = None
         if registered is None:
             raise PluginError(f"plugin {name!r} is registered already")
         plugin_name = self.manager.get_name(plugin) or str(name)
-        hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ()))
+        callers = self.manager.get_hookcallers(plugin) or ()
+        for caller in callers:
+            if caller.has_spec() or all(impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin):
+                continue
+            self.manager.unregister(plugin)
+            from flowbuilder.diagnostics import suggest
+
+            known = [spec for spec in dir(hookspecs) if spec.startswith("flowbuilder_")]
+            hint = suggest(caller.name, known) or "see flowbuilder.hookspecs for the hooks that exist"
+            raise PluginError(f"plugin {plugin_name!r} implements {caller.name!r}, which is not a FlowBuilder hook; {hint}")
+        hooks = tuple(sorted(caller.name for caller in callers))
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self.infos.append(PluginInfo(plugin_name, module, distribution, version, hooks))
         self._cache.clear()
@@ -104,11 +122,13 @@ class PluginHost:
         hook = getattr(self.manager.hook, hook_name)
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
+        trace = self.manager.trace.root.get("hook")  # writes only with FLOWBUILDER_TRACE_PLUGINS
         for impl in hook.get_hookimpls():
-            result = impl.function()
+            result = impl.function()  # called one by one to know which plugin gave what
+            plugin_name = impl.plugin_name
+            trace(f"{hook_name} of {plugin_name!r} -> {len(result or ())} item(s)")
             if not result:
                 continue
-            plugin_name = impl.plugin_name
             for item in result:
                 name = getattr(item, key, None)
                 if not isinstance(name, str) or not name:

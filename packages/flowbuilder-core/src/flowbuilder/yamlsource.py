@@ -19,12 +19,12 @@ libyaml C parser when available) and builds the values itself, so that:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.limits import YamlLimits
 
 try:  # the C parser is ~10x faster; fall back to the pure-Python one when libyaml is absent
     from yaml import CSafeLoader as _Loader
@@ -33,19 +33,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 Mark = tuple[int, int]
 
-
-@dataclass(frozen=True, slots=True)
-class YamlLimits:
-    """Bounds that keep a hostile file from exhausting memory or time.
-
-    The defaults admit a 100,000-task workflow; ``flowbuilder.toml`` (``[limits]``) can
-    raise or lower each.
-    """
-
-    max_bytes: int = 64 * 1024 * 1024
-    max_depth: int = 64
-    max_aliases: int = 1_000
-    max_expanded_nodes: int = 10_000_000
+__all__ = ["LocatedList", "LocatedMap", "YamlFloat", "YamlInt", "YamlLimits", "mark_of", "parse_yaml", "resolve_plain", "source_text"]
 
 
 class LocatedMap(dict):  # type: ignore[type-arg]
@@ -162,7 +150,8 @@ def _resolve_tagged(text: str, tag: str, mark: Mark, problems: list[tuple[Mark, 
         "tag:yaml.org,2002:null": type(None),
     }[tag]
     if tag != "tag:yaml.org,2002:bool" and isinstance(value, bool) or not isinstance(value, expected):
-        problems.append((mark, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", None))
+        kind = tag.rsplit(":", 1)[-1]
+        problems.append((mark, f"{text!r} is not a valid {kind}", f"remove the !!{kind} tag or fix the value"))
         return text
     return float(value) if tag == "tag:yaml.org,2002:float" else value
 
@@ -209,19 +198,65 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             if builder.fatal:
                 break
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        message = f"YAML syntax error: {error.problem or error.context}"
-        if error.context and error.problem:
-            message += f" ({error.context})"
-        problems.append(((line, column), message, "check indentation, quotes and brackets near here"))
-    except yaml.YAMLError as error:  # reader errors: bad encoding, control characters
+        problems.append(_syntax_problem(error))
+    except yaml.reader.ReaderError as error:  # bad encoding, control characters
+        problems.append(_reader_problem(text, error))
+    except yaml.YAMLError as error:  # pragma: no cover - PyYAML raises only the two above
         problems.append(((1, 1), f"cannot read YAML: {error}", "save the file as UTF-8 text"))
     if problems:
         raise WorkflowError(Diagnostic(filename, l, c, m, h) for (l, c), m, h in problems)
     if builder.documents == 0:
         raise WorkflowError([Diagnostic(filename, 1, 1, "file is empty", "a workflow needs at least `name` and `tasks`")])
     return builder.root
+
+
+_SYNTAX_HINTS = (
+    ("tab character", "indent with spaces; YAML does not allow tabs for indentation"),
+    ("mapping values are not allowed", "check this line's indentation, or quote a value that contains ': '"),
+    ("could not find expected ':'", "a key needs `: ` after it; quote text that holds `:` or `#`"),
+    ("cannot start any token", "indent with spaces, not tabs; quote text that starts with @ or `"),
+)
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> tuple[Mark, str, str | None]:
+    """A located, actionable message for a YAML syntax error."""
+    problem, context = error.problem or "", error.context or ""
+    if "quoted scalar" in context and "end of stream" in problem and error.context_mark is not None:
+        # Pointing at the end of the file helps nobody: point at the opening quote.
+        mark = error.context_mark
+        return (mark.line + 1, mark.column + 1), "YAML syntax error: this quoted string is never closed", "add the closing quote"
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    message = f"YAML syntax error: {problem or context}"
+    if context and problem:
+        message += f" ({context})"
+    hint = next((h for needle, h in _SYNTAX_HINTS if needle in problem), "check indentation, quotes and brackets near here")
+    return (line, column), message, hint
+
+
+def _reader_problem(text: str | bytes, error: yaml.reader.ReaderError) -> tuple[Mark, str, str | None]:
+    """Locate a bad byte or character; libyaml counts bytes, the pure-Python reader characters."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    position = max(0, int(error.position))
+    if _Loader.__name__.startswith("C") or error.encoding != "unicode":
+        before = raw[:position]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+    else:
+        decoded = raw.decode("utf-8", "replace")[:position]
+        line = decoded.count("\n") + 1
+        column = len(decoded) - (decoded.rfind("\n") + 1) + 1
+    if "characters are not allowed" not in str(error.reason):  # a decoding error
+        return (line, column), f"the file is not valid UTF-8 text ({error.reason})", "save the file as UTF-8"
+    character = error.character if isinstance(error.character, int) and error.character >= 0 else None
+    shown = f"#x{character:04x}" if character is not None else "a special character"
+    hint = 'remove it, or write it as an escape inside double quotes (e.g. "\\t")'
+    return (line, column), f"control character {shown} is not allowed in YAML", hint
+
+
+def _shown_tag(tag: str) -> str:
+    """``!!python/name:x`` as the user wrote it, not PyYAML's expanded ``tag:yaml.org,2002:...``."""
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 class _Builder:
@@ -264,8 +299,8 @@ class _Builder:
         tag = event.tag
         if tag is None or tag in _CORE_TAGS:
             return tag
-        self.problems.append((_mark(event), f"tag {tag!r} is not allowed",
-                              "workflow files use plain YAML; remove the tag"))  # fmt: skip
+        self.problems.append((_mark(event), f"tag {_shown_tag(tag)} is not allowed",
+                              "workflow files use plain YAML, nothing is ever constructed from a tag; remove it"))  # fmt: skip
         return "!"
 
     def _scalar(self, event: Any) -> None:
@@ -283,7 +318,7 @@ class _Builder:
         tag = self._check_tag(event)
         wanted = "tag:yaml.org,2002:map" if isinstance(container, LocatedMap) else "tag:yaml.org,2002:seq"
         if tag not in (None, "!", wanted):
-            self.problems.append((container.mark, f"tag {tag!r} does not fit this node", "remove the tag"))
+            self.problems.append((container.mark, f"tag {_shown_tag(str(tag))} does not fit this node", "remove the tag"))
         if len(self.stack) >= self.limits.max_depth:
             self.fail(container.mark, f"nesting is deeper than {self.limits.max_depth} levels",
                       "flatten the structure or raise [limits] max_depth")  # fmt: skip

@@ -14,6 +14,7 @@ the run index in one ``WriteBatch``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -40,9 +41,14 @@ from flowbuilder_storage._records import (
     split_blob_ref,
 )
 from flowbuilder_storage._sync import Durability, SyncPolicy
+from flowbuilder_storage._wal_scan import WalDamage, find_wal_damage
 
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 _SUMMARY_CACHE_SIZE = 4096
+# Files RocksDB writes while it creates a database (before CURRENT exists): another process
+# may be creating the store right now, which is not a foreign directory.
+_ROCKSDB_FILE = re.compile(r"^(LOCK|IDENTITY|LOG(\.old\.\d+)?|CURRENT|\d+\.(log|sst|blob|dbtmp)|MANIFEST-\d+|"
+                           r"OPTIONS-\d+(\.dbtmp)?|rocksdict-config\.json|owner\.sock)$")
 _LOCK_MESSAGE = re.compile(r"LOCK|lock hold|No locks available|Resource temporarily unavailable", re.IGNORECASE)
 
 
@@ -54,14 +60,14 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _options(create: bool) -> Any:
+def _options(create: bool, recovery: str = "tolerate_corrupted_tail_records") -> Any:
     import rocksdict
 
     options = rocksdict.Options(raw_mode=True)
     options.create_if_missing(create)
-    # A torn last record of the write-ahead log (power cut mid-write) is dropped on open;
-    # damage anywhere else stops the open with RocksDB's file and offset in the message.
-    options.set_wal_recovery_mode(rocksdict.DBRecoveryMode.tolerate_corrupted_tail_records())
+    # Normally only an incomplete last record is tolerated; `point_in_time` is used only
+    # after _wal_scan proved that the damage is a torn tail (see _verify_existing).
+    options.set_wal_recovery_mode(getattr(rocksdict.DBRecoveryMode, recovery)())
     options.set_paranoid_checks(True)
     options.set_enable_blob_files(True)
     options.set_min_blob_size(64 * 1024)
@@ -71,6 +77,14 @@ def _options(create: bool) -> Any:
 
 def check_directory(path: Path) -> bool:
     """Refuse paths that are not ours before RocksDB touches them; return True if the store is new."""
+    try:
+        return _check_directory(path)
+    except PermissionError:
+        raise StoreError(f"no permission to reach the store directory {path};"
+                         " fix the permissions of it and its parents or choose another --store rocksdb://PATH") from None  # fmt: skip
+
+
+def _check_directory(path: Path) -> bool:
     if path.exists() and not path.is_dir():
         raise StoreError(f"store path {path} is a file, not a directory; give rocksdb:// a directory path")
     if path.is_dir():
@@ -80,10 +94,12 @@ def check_directory(path: Path) -> bool:
         entries = set(os.listdir(path))
         if not entries:
             return True
-        if "CURRENT" not in entries:
-            raise StoreError(f"{path} is not a FlowBuilder store (it holds other files and no RocksDB database);"
-                             " choose an empty or new directory")  # fmt: skip
-        return False
+        if "CURRENT" in entries:
+            return False
+        if all(_ROCKSDB_FILE.match(name) for name in entries):
+            return True  # being created by another process (or a creation cut short): RocksDB decides
+        raise StoreError(f"{path} is not a FlowBuilder store (it holds other files and no RocksDB database);"
+                         " choose an empty or new directory")  # fmt: skip
     try:
         path.mkdir(parents=True, mode=0o700)
     except PermissionError:
@@ -118,11 +134,13 @@ class RocksEngine:
         self.path = path
         self.durability = durability
         self.max_log_bytes = max_log_bytes
+        self.recovered: WalDamage | None = None
         fresh = check_directory(path)
+        recovery = "tolerate_corrupted_tail_records"
         if not fresh:
-            self._verify_existing(rocksdict)
+            recovery = self._verify_existing(rocksdict)
         try:
-            self._db = rocksdict.Rdict(str(path), _options(create=True))
+            self._db = rocksdict.Rdict(str(path), _options(create=True, recovery=recovery))
         except Exception as error:  # rocksdict raises plain Exception
             if _LOCK_MESSAGE.search(str(error)):
                 raise StoreLockedError(str(error)) from None
@@ -132,6 +150,12 @@ class RocksEngine:
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
         if self._db.get(keys.FORMAT_KEY) is None:
             self._db.put(keys.FORMAT_KEY, dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}), self._sync_options(rocksdict))
+        if self.recovered is not None:
+            damage = self.recovered
+            logging.getLogger("flowbuilder_storage").warning(
+                "recovered the store %s: dropped the damaged tail of its write-ahead log (%s from offset %d, %d bytes),"
+                " the last write before a crash; every record before it is kept",
+                path, damage.file.name, damage.offset, damage.size - damage.offset)
         self._lock = threading.RLock()
         self._appended = threading.Condition(self._lock)
         self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
@@ -143,13 +167,38 @@ class RocksEngine:
             self._syncer = threading.Thread(target=self._sync_loop, name=f"flowbuilder-wal-sync:{path.name}", daemon=True)
             self._syncer.start()
 
-    def _verify_existing(self, rocksdict: Any) -> None:
-        """Check an existing directory read-only (nothing written) before opening it for writing."""
+    def _verify_existing(self, rocksdict: Any) -> str:
+        """Check an existing directory read-only (nothing written) before opening it for writing.
+
+        Returns the WAL recovery mode to open with. A damaged tail of the newest
+        write-ahead log (a write torn by a crash) is recovered to the last good record and
+        reported on the ``flowbuilder_storage`` logger; damage anywhere else stops the open
+        with the file and offset named, and nothing is changed.
+        """
+        read_only = rocksdict.AccessType.read_only()
+        recovery = "tolerate_corrupted_tail_records"
         try:
-            reader = rocksdict.Rdict(str(self.path), _options(create=False), access_type=rocksdict.AccessType.read_only())
+            reader = rocksdict.Rdict(str(self.path), _options(False, "absolute_consistency"), access_type=read_only)
         except Exception as error:
-            raise StoreError(f"cannot open {self.path} as a FlowBuilder store: {_first_line(error)};"
-                             " nothing was changed — it is damaged or not a RocksDB database") from None  # fmt: skip
+            message = _first_line(error)
+            if "Corruption" not in message:
+                raise StoreError(f"cannot open {self.path} as a FlowBuilder store: {message};"
+                                 " nothing was changed — it is damaged or not a RocksDB database") from None  # fmt: skip
+            damage = find_wal_damage(self.path)
+            if damage is None:
+                raise StoreError(f"the store {self.path} is damaged ({message}) outside its write-ahead log;"
+                                 " nothing was changed — restore it from a backup") from None  # fmt: skip
+            if not damage.tail:
+                raise StoreError(f"the store {self.path} is damaged in the middle of its write-ahead log:"
+                                 f" {damage.file.name} at offset {damage.offset} ({message}), with good records"
+                                 " after it; nothing was changed — restore it from a backup") from None  # fmt: skip
+            recovery = "point_in_time"
+            self.recovered = damage
+            try:
+                reader = rocksdict.Rdict(str(self.path), _options(False, recovery), access_type=read_only)
+            except Exception as again:
+                raise StoreError(f"cannot open {self.path}: {_first_line(again)}; nothing was changed —"
+                                 " restore it from a backup") from None  # fmt: skip
         try:
             raw = reader.get(keys.FORMAT_KEY)
             iterator = reader.iter()
@@ -160,6 +209,7 @@ class RocksEngine:
             reader.close()
             del reader
         _check_format(self.path, raw, has_keys)
+        return recovery
 
     @staticmethod
     def _sync_options(rocksdict: Any) -> Any:

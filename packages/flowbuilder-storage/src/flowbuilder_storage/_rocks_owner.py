@@ -17,6 +17,7 @@ the first try had landed.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import socket
@@ -157,11 +158,12 @@ class OwnerServer:
                 if self._stopping:
                     connection.close()
                     return
+                self._threads = [t for t in self._threads if t.is_alive()]
                 busy = threading.Lock()
                 self._connections[connection] = busy
                 thread = threading.Thread(target=self._serve, args=(connection, busy), daemon=True)
                 self._threads.append(thread)
-            thread.start()
+                thread.start()
 
     @staticmethod
     def _same_user(connection: socket.socket) -> bool:
@@ -342,6 +344,24 @@ def _forget_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _close_all_at_exit() -> None:
+    """Stop serving and close every store this process owns (syncs the WAL; lets clients take over).
+
+    Without it, an interpreter exiting with a store left open would tear down the serving
+    and syncing threads while they sit in native calls.
+    """
+    registry = _registry
+    with registry.lock:
+        owned = list(registry.owned.values())
+        registry.owned.clear()
+    for entry in owned:
+        entry.server.stop()
+        entry.engine.close()
+
+
+atexit.register(_close_all_at_exit)
 
 
 @dataclass

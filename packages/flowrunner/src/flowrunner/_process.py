@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 LIVE_GROUPS: set[int] = set()
 """Process group ids started by this process and not yet confirmed gone."""
 
+EXIT_POLL_SECONDS = 0.1
+"""How often a running child's exit status is checked while its pipes stay open."""
 STRAY_OUTPUT_GRACE = 0.5
 """Seconds a finished leader's stray children may keep writing before the group is killed."""
 
@@ -84,7 +88,9 @@ async def run_captured(
     (a timeout is a cancellation too) the whole group gets SIGTERM, then SIGKILL after
     ``kill_grace`` seconds, and the CancelledError propagates once the group is gone.
     """
-    process = await asyncio.create_subprocess_exec(
+    # Creation is shielded: asyncio's own clean-up of a creation cancelled half-way kills only
+    # the leader and then waits for pipes its children may hold open for ever.
+    creation = asyncio.ensure_future(asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -92,7 +98,15 @@ async def run_captured(
         env=dict(env) if env is not None else None,
         cwd=cwd,
         start_new_session=True,
-    )
+    ))
+    try:
+        process = await asyncio.shield(creation)
+    except asyncio.CancelledError:
+        creation.add_done_callback(_kill_new_group)
+        with contextlib.suppress(BaseException):
+            started = await asyncio.shield(creation)
+            await asyncio.wait_for(asyncio.shield(started.wait()), 5.0)
+        raise
     group = process.pid  # the leader of a new session leads its process group
     LIVE_GROUPS.add(group)
     budget = [max_log_bytes, False]
@@ -130,19 +144,27 @@ async def run_captured(
             await process.stdin.drain()
             process.stdin.close()
         assert process.stdout is not None and process.stderr is not None
-        pumps = asyncio.gather(pump(process.stdout, "stdout"), pump(process.stderr, "stderr"))
+        pumps = asyncio.ensure_future(asyncio.gather(pump(process.stdout, "stdout"), pump(process.stderr, "stderr")))
         try:
+            # asyncio's Process.wait() also waits for the pipes to close, which background
+            # children of the leader can hold open for ever: watch the leader's own exit
+            # status, and once it has exited give stray output a moment, then end the group.
+            exited_at: float | None = None
+            while not pumps.done():
+                await asyncio.wait({pumps}, timeout=EXIT_POLL_SECONDS)
+                if pumps.done() or process.returncode is None:
+                    continue
+                now = time.monotonic()
+                if exited_at is None:
+                    exited_at = now
+                elif now - exited_at >= STRAY_OUTPUT_GRACE:
+                    _signal_group(group, signal.SIGKILL)
+            await pumps
             completed.exit_code = await process.wait()
-            # Background children of the leader may hold the pipes open: give them a moment,
-            # then end the group so the attempt (and its pipes) can finish.
-            try:
-                await asyncio.wait_for(asyncio.shield(pumps), STRAY_OUTPUT_GRACE)
-            except asyncio.TimeoutError:
-                _signal_group(group, signal.SIGKILL)
-                await pumps
         finally:
             if not pumps.done():
                 pumps.cancel()
+                pumps.add_done_callback(_consume)
         return completed
     except BaseException:
         await _terminate(process, group, kill_grace)
@@ -151,6 +173,18 @@ async def run_captured(
         # Nothing of the attempt outlives it: stray background children of a finished leader too.
         _signal_group(group, signal.SIGKILL)
         LIVE_GROUPS.discard(group)
+
+
+def _kill_new_group(creation: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    """SIGKILL the group of a process whose attempt was cancelled while it was being started."""
+    if not creation.cancelled() and creation.exception() is None:
+        _signal_group(creation.result().pid, signal.SIGKILL)
+
+
+def _consume(future: asyncio.Future[object]) -> None:
+    """Mark a cancelled reader's outcome as seen (no "exception was never retrieved")."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _terminate(process: asyncio.subprocess.Process, group: int, grace: float) -> None:

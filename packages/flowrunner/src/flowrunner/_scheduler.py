@@ -502,9 +502,9 @@ class RunExecution:
             delay = retry_delay(policy, attempt)
             deadline = self.deadline_at.get(task_id)
             if deadline is None or time.monotonic() + delay < deadline:
-                data["final"] = False
-                self.writer.emit(EventKind.TASK_FAILED, name, attempt, data)
-                self.writer.emit(EventKind.TASK_RETRYING, name, attempt, {"delay": delay, "error": message})
+                # A retried attempt emits only task_retrying (with the error); task_failed is final.
+                data["delay"] = delay
+                self.writer.emit(EventKind.TASK_RETRYING, name, attempt, data)
                 self.state[task_id] = RETRY_WAIT
                 assert self.loop is not None
                 self.timers[task_id] = self.loop.call_later(delay, self._retry_due, task_id)

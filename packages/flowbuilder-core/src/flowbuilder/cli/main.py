@@ -26,6 +26,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("flowbuilder.cli.plugin_commands", "plugins"),
     "version": ("flowbuilder.cli.plugin_commands", "version"),
     "run": ("flowbuilder.cli.run_command", "run"),
+    "runs": ("flowbuilder.cli.runs_commands", "runs"),
+    "logs": ("flowbuilder.cli.runs_commands", "logs"),
+    "resume": ("flowbuilder.cli.runs_commands", "resume"),
+    "gc": ("flowbuilder.cli.runs_commands", "gc"),
 }
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE

@@ -1,12 +1,31 @@
-"""``flowbuilder run``: compile a workflow and hand it to the runner plugin."""
+"""``flowbuilder run``: compile a workflow, hand it to the runner plugin, show its progress.
+
+Output: live progress (done/running/failed/skipped, elapsed, ETA) when stdout is a
+terminal, one plain line per task state change otherwise, or with ``--json`` the event
+stream as JSON lines for machines. The final summary lists failed tasks with the last lines
+of their logs. Ctrl-C asks the runner to cancel (running tasks are stopped, their process
+groups terminated) and the command exits 130; a second Ctrl-C makes the runner kill
+whatever is still shutting down.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
 from flowbuilder.cli.context import plugin_host
+
+if TYPE_CHECKING:
+    from flowbuilder.events import RunEvent
+    from flowbuilder.interfaces import RunResult, Store
+
+LOG_LINES_IN_SUMMARY = 5
+EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 
 
 @click.command()
@@ -15,30 +34,228 @@ from flowbuilder.cli.context import plugin_host
 @click.option("--store", metavar="URL", help="Where the run is recorded (memory://, rocksdb://PATH, redis://HOST:PORT/DB).")
 @click.option("--runner", metavar="NAME", help="Which installed runner executes the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
-def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
+@click.option("--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one.")
+def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
+        as_json: bool, resume: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
+    import uuid
+
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.loader import load_workflow, plan_workflow
     from flowbuilder.params import parse_param_assignments, resolve_params
 
     host = plugin_host()
-    source = load_workflow(file, limits=host.settings.limits)
+    source = load_workflow(file, limits=host.settings.limits, host=host)
     plan = plan_workflow(source, host)
     resolved = resolve_params(source.workflow, parse_param_assignments(params))
     engine = host.make_runner(runner)
+    run_id = uuid.uuid4().hex
+    resume_state = None
+    if resume:  # continue the stored run with the definition it started with (see runs_commands)
+        from flowbuilder.cli.runs_commands import latest_unfinished_run, prepare_resume
+
+        with host.open_store(store) as opened:
+            run_id = latest_unfinished_run(opened, source.workflow.name)
+            resume_state, plan = prepare_resume(host, opened, run_id)
+        resolved = dict(resume_state.params)
+    if as_json:
+        display: _Display = _JsonDisplay(run_id)
+    elif sys.stdout.isatty():
+        display = _LiveDisplay(len(plan))
+    else:
+        display = _PlainDisplay(len(plan))
     with host.open_store(store) as opened:
-        digest = opened.save_definition(source.content)
+        digest = resume_state.definition_hash if resume_state is not None else opened.save_definition(source.content)
         request = RunRequest(
+            resume=resume_state,
             plan=plan,
             params=resolved,
+            run_id=run_id,
             store=opened,
+            sinks=[display, *host.event_sinks(run_id)],
             concurrency=concurrency or host.settings.concurrency,
             definition_hash=digest,
         )
-        result = engine.run(request)
-    failed = [name for name, state in result.tasks.items() if state.status.value == "failed"]
-    click.echo(f"run {result.run_id}: {result.status.value} ({len(result.tasks)} tasks,"
-               f" {result.finished_at - result.started_at:.2f}s)")  # fmt: skip
-    for name in failed:
-        click.echo(f"  failed: {name}: {result.tasks[name].error}", err=True)
-    raise SystemExit({"succeeded": 0, "cancelled": 130}.get(result.status.value, 1))
+        try:
+            result = _run_with_interrupts(engine, request, display)
+        finally:
+            display.stop()
+        _summary(result, opened, as_json)
+    raise SystemExit(EXIT_CODES.get(result.status.value, 1))
+
+
+def _run_with_interrupts(engine: Any, request: Any, display: _Display) -> RunResult:
+    """Run on a fresh loop; SIGINT/SIGTERM set the runner's cancel event instead of raising."""
+    import asyncio
+    import signal
+
+    async def main() -> RunResult:
+        loop = asyncio.get_running_loop()
+        cancel = asyncio.Event()
+        presses = [0]
+
+        def interrupt(name: str) -> None:
+            presses[0] += 1
+            cancel.set()
+            display.note("cancelling (Ctrl-C again to kill now)" if presses[0] == 1 else "killing running tasks")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, interrupt, sig.name)
+        try:
+            return await engine.run_async(request, cancel)  # type: ignore[no-any-return]
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        close = getattr(engine, "close_workers", None)
+        if close is not None:
+            close()
+
+
+def _summary(result: RunResult, store: Store, as_json: bool) -> None:
+    counts: dict[str, int] = {}
+    for state in result.tasks.values():
+        counts[state.status.value] = counts.get(state.status.value, 0) + 1
+    elapsed = result.finished_at - result.started_at
+    if as_json:
+        return  # the run_finished event already told the machine
+    detail = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    click.echo(f"run {result.run_id}: {result.status.value} in {elapsed:.2f}s ({detail})")
+    for name, state in result.tasks.items():
+        if state.status.value != "failed":
+            continue
+        click.echo(f"  failed: {name} (attempt {state.attempts}): {state.error}", err=True)
+        try:
+            lines = [line for line in store.read_logs(result.run_id, name) if line.attempt == state.attempts]
+            lines = lines[-LOG_LINES_IN_SUMMARY:]
+        except Exception:  # a store without logs must not hide the summary
+            lines = []
+        for line in lines:
+            click.echo(f"    {line.stream}: {line.text}", err=True)
+
+
+class _Display:
+    """An event sink that shows progress; subclasses decide how."""
+
+    def __init__(self, total: int = 0):
+        self.total = total
+        self.started = time.monotonic()
+        self.done = self.failed = self.skipped = self.cancelled = 0
+        self.running: set[str] = set()
+
+    def count(self, event: RunEvent) -> None:
+        kind = event.kind.value
+        task = event.task
+        if task is None:
+            return
+        if kind == "task_started":
+            self.running.add(task)
+        elif kind in ("task_succeeded", "task_failed", "task_cancelled", "task_retrying"):
+            self.running.discard(task)
+            if kind == "task_succeeded":
+                self.done += 1
+            elif kind == "task_failed":
+                self.failed += 1
+            elif kind == "task_cancelled":
+                self.cancelled += 1
+        elif kind == "task_skipped":
+            self.skipped += 1
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        for event in events:
+            self.count(event)
+
+    def close(self) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        click.echo(message, err=True)
+
+    def stop(self) -> None:
+        pass
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        finished = self.done + self.failed + self.skipped + self.cancelled
+        eta = ""
+        if 0 < finished < self.total:
+            eta = f", ETA {elapsed / finished * (self.total - finished):.0f}s"
+        return (f"{finished}/{self.total} finished: {self.done} done, {len(self.running)} running,"
+                f" {self.failed} failed, {self.skipped} skipped; {elapsed:.1f}s elapsed{eta}")  # fmt: skip
+
+
+class _PlainDisplay(_Display):
+    """One line per task state change (for logs and pipes)."""
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        for event in events:
+            self.count(event)
+            if event.task is None:
+                continue
+            kind = event.kind.value[5:]
+            data = event.data
+            extra = ""
+            if kind == "failed" or kind == "retrying":
+                extra = f": {data.get('error', '')}"
+            elif kind == "skipped":
+                extra = f": {data.get('reason', '')}"
+            elif kind == "succeeded" and "duration" in data:
+                extra = f" in {data['duration']:.2f}s"
+            attempt = f" (attempt {event.attempt})" if event.attempt > 1 or kind == "retrying" else ""
+            click.echo(f"{time.strftime('%H:%M:%S', time.localtime(event.time))} {event.task} {kind}{attempt}{extra}")
+
+
+class _JsonDisplay(_Display):
+    """Every event as one JSON object per line on stdout."""
+
+    def __init__(self, run_id: str):
+        super().__init__()
+        self.run_id = run_id
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        out = sys.stdout
+        for event in events:
+            record = {"run_id": event.run_id, "seq": event.seq, "kind": event.kind.value, "time": event.time}
+            if event.task is not None:
+                record["task"] = event.task
+            if event.attempt:
+                record["attempt"] = event.attempt
+            if event.data:
+                record["data"] = event.data
+            out.write(json.dumps(record, default=repr) + "\n")
+        out.flush()
+
+    def note(self, message: str) -> None:
+        click.echo(json.dumps({"run_id": self.run_id, "note": message}), err=True)
+
+
+class _LiveDisplay(_Display):
+    """A live status line on the terminal (rich), refreshed as batches arrive."""
+
+    def __init__(self, total: int):
+        super().__init__(total)
+        from rich.console import Console
+        from rich.live import Live
+        from rich.text import Text
+
+        self._text = Text
+        self.console = Console()
+        self.live = Live(Text(self.line()), console=self.console, refresh_per_second=8, transient=True)
+        self.live.start()
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        for event in events:
+            self.count(event)
+            if event.kind.value == "task_failed":
+                self.console.print(f"[red]✗[/red] {event.task}: {event.data.get('error', '')}", markup=True, highlight=False)
+        self.live.update(self._text(self.line()))
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[yellow]{message}[/yellow]")
+
+    def stop(self) -> None:
+        self.live.stop()

@@ -1,0 +1,292 @@
+"""Inspecting and continuing recorded runs: ``runs list|show``, ``logs``, ``resume``, ``gc``.
+
+These commands use only the core :class:`~flowbuilder.interfaces.Store` interface, so
+they work on every store (``memory://``, ``rocksdb://``, ``redis://``, a third party's).
+Each takes ``--store URL`` (default: ``FLOWBUILDER_STORE``, flowbuilder.toml, else the
+highest-priority installed store) and ``--json`` for machines.
+
+Resume semantics (see flowbuilder-storage's README): the run's state is folded from its
+events; tasks recorded as succeeded are not run again; a task that had started but not
+finished is run again — at-least-once execution, exactly-once recording.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
+
+import click
+
+from flowbuilder.cli.context import plugin_host
+from flowbuilder.errors import ConfigurationError, FlowBuilderError
+
+if TYPE_CHECKING:
+    from flowbuilder.events import RunState
+    from flowbuilder.interfaces import RunResult, Store
+    from flowbuilder.plan import ExecutionPlan
+    from flowbuilder.plugins import PluginHost
+
+store_option = click.option("--store", metavar="URL", help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``45m``, ``12h``, ``30d``, ``2w`` -> seconds; ConfigurationError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigurationError(f"invalid duration {text!r}; use a number with s, m, h, d or w, e.g. 30d")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _open(url: str | None) -> Store:
+    return plugin_host().open_store(url)
+
+
+# -- runs list | show ------------------------------------------------------------------------
+
+
+@click.group()
+def runs() -> None:
+    """List and show recorded runs."""
+
+
+@runs.command("list")
+@click.option("--workflow", "-w", help="Only runs of this workflow.")
+@click.option("--status", "-s", type=click.Choice(["pending", "running", "succeeded", "failed", "cancelled"]))
+@click.option("--since", metavar="DURATION", help="Only runs created within this long ago (e.g. 24h, 7d).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--cursor", help="Continue a listing from its next_cursor.")
+@store_option
+@json_option
+def list_runs(workflow: str | None, status: str | None, since: str | None, limit: int, cursor: str | None,
+              store: str | None, as_json: bool) -> None:  # fmt: skip
+    """Runs, newest first."""
+    from flowbuilder.events import RunStatus
+
+    since_time = time.time() - parse_duration(since) if since else None
+    with _open(store) as opened:
+        page = opened.list_runs(workflow=workflow, status=RunStatus(status) if status else None, since=since_time,
+                                limit=limit, cursor=cursor)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({"runs": [s.to_dict() for s in page.runs], "next_cursor": page.next_cursor}))
+        return
+    if not page.runs:
+        click.echo("no runs")
+        return
+    click.echo(f"{'RUN ID':<34} {'WORKFLOW':<24} {'STATUS':<10} {'CREATED':<19} {'TOOK':>8} {'EVENTS':>7}")
+    for s in page.runs:
+        took = f"{s.finished_at - s.created_at:.1f}s" if s.finished_at and s.created_at else "-"
+        click.echo(f"{s.run_id:<34} {(s.workflow or '-')[:24]:<24} {s.status.value:<10} {_when(s.created_at):<19}"
+                   f" {took:>8} {s.last_seq:>7}")  # fmt: skip
+    if page.next_cursor:
+        click.echo(f"more: --cursor {page.next_cursor}")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@store_option
+@json_option
+def show_run(run_id: str, store: str | None, as_json: bool) -> None:
+    """One run: its summary and every task's state."""
+    with _open(store) as opened:
+        summary = opened.get_run(run_id)
+        state = opened.load_state(run_id)
+    if as_json:
+        click.echo(json.dumps({"run": summary.to_dict(), "state": state.to_dict()}, default=str))
+        return
+    click.echo(f"run {summary.run_id}")
+    click.echo(f"  workflow   {summary.workflow or '-'} (version {summary.version or '-'})")
+    click.echo(f"  status     {summary.status.value}")
+    click.echo(f"  created    {_when(summary.created_at)}")
+    click.echo(f"  finished   {_when(summary.finished_at)}")
+    click.echo(f"  events     {summary.last_seq}")
+    click.echo(f"  definition {summary.definition_hash or '-'}")
+    if state.tasks:
+        click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
+        for name, task in state.tasks.items():
+            took = f"{task.finished_at - task.started_at:.2f}s" if task.finished_at and task.started_at else "-"
+            line = f"  {name[:32]:<32} {task.status.value:<10} {task.attempts:>8} {took:>8}"
+            if task.error:
+                line += f"  {task.error.splitlines()[0][:80] if task.error.strip() else ''}"
+            click.echo(line)
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("run_id")
+@click.argument("task", required=False)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run finishes.")
+@store_option
+@json_option
+def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json: bool) -> None:
+    """The log lines of a run (of one TASK if given), in order."""
+
+    def emit(line: Any) -> None:
+        if as_json:
+            click.echo(json.dumps({"task": line.task, "attempt": line.attempt, "stream": line.stream,
+                                   "text": line.text, "time": line.time}, ensure_ascii=False))  # fmt: skip
+        else:
+            click.echo(f"[{line.task}#{line.attempt}] {line.text}", err=line.stream == "stderr")
+
+    with _open(store) as opened:
+        opened.get_run(run_id)  # RunNotFoundError (one line) for an unknown id
+        seen = 0
+        while True:
+            lines = opened.read_logs(run_id, task, after=seen)
+            for line in lines:
+                emit(line)
+            seen += len(lines)
+            if not follow:
+                return
+            if opened.get_run(run_id).status.finished:
+                for line in opened.read_logs(run_id, task, after=seen):
+                    emit(line)
+                return
+            time.sleep(0.2)
+
+
+# -- resume -----------------------------------------------------------------------------------
+
+
+def prepare_resume(host: PluginHost, store: Store, run_id: str) -> tuple[RunState, ExecutionPlan]:
+    """The state of an unfinished run and the plan compiled from the definition it started with.
+
+    The definition is loaded by the content hash the run recorded, so a resumed run means
+    what it meant when it started even if the workflow file has changed since.
+    """
+    from flowbuilder.loader import load_workflow, plan_workflow
+
+    state = store.load_state(run_id)
+    if state.status.finished:
+        raise FlowBuilderError(f"run {run_id} already finished ({state.status.value}); nothing to resume —"
+                               " start a new run with `flowbuilder run`")  # fmt: skip
+    if not state.definition_hash:
+        raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be resumed")
+    content = store.load_definition(state.definition_hash)
+    source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
+                           limits=host.settings.limits)  # fmt: skip
+    return state, plan_workflow(source, host)
+
+
+def resume_run(host: PluginHost, store: Store, run_id: str, *, runner: str | None = None,
+               concurrency: int | None = None) -> RunResult:  # fmt: skip
+    """Continue a stored run under the same run id with ``resume=state``.
+
+    Succeeded tasks are kept; everything else runs (again).
+    """
+    from flowbuilder.interfaces import RunRequest
+
+    state, plan = prepare_resume(host, store, run_id)
+    engine = host.make_runner(runner)
+    request = RunRequest(plan=plan, params=dict(state.params), run_id=run_id, store=store,
+                         sinks=host.event_sinks(run_id), concurrency=concurrency or host.settings.concurrency,
+                         resume=state, definition_hash=state.definition_hash)  # fmt: skip
+    return engine.run(request)
+
+
+def latest_unfinished_run(store: Store, workflow: str) -> str:
+    """The newest run of ``workflow`` that has not finished; FlowBuilderError if none."""
+    cursor: str | None = None
+    while True:
+        page = store.list_runs(workflow=workflow, limit=100, cursor=cursor)
+        for summary in page.runs:
+            if not summary.status.finished:
+                return summary.run_id
+        if page.next_cursor is None:
+            raise FlowBuilderError(f"no unfinished run of workflow {workflow!r} to resume; run it without --resume")
+        cursor = page.next_cursor
+
+
+def report_result(result: RunResult) -> None:
+    """Print how a run ended and exit 0 (succeeded), 1 (failed) or 130 (cancelled)."""
+    failed = [name for name, state in result.tasks.items() if state.status.value == "failed"]
+    click.echo(f"run {result.run_id}: {result.status.value} ({len(result.tasks)} tasks,"
+               f" {result.finished_at - result.started_at:.2f}s)")  # fmt: skip
+    for name in failed:
+        click.echo(f"  failed: {name}: {result.tasks[name].error}", err=True)
+    raise SystemExit({"succeeded": 0, "cancelled": 130}.get(result.status.value, 1))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--runner", metavar="NAME", help="Which installed runner continues the run.")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
+@store_option
+def resume(run_id: str, runner: str | None, concurrency: int | None, store: str | None) -> None:
+    """Continue an unfinished run: succeeded tasks are kept, the rest run (again)."""
+    host = plugin_host()
+    with host.open_store(store) as opened:
+        result = resume_run(host, opened, run_id, runner=runner, concurrency=concurrency)
+    report_result(result)
+
+
+# -- gc ---------------------------------------------------------------------------------------
+
+
+def select_garbage(store: Store, *, older_than: float | None, keep_last: int | None, workflow: str | None,
+                   now: float | None = None) -> list[str]:  # fmt: skip
+    """Finished runs to delete: created more than ``older_than`` seconds ago, or beyond the
+    newest ``keep_last`` finished runs (per workflow). Unfinished runs are never chosen."""
+    now = time.time() if now is None else now
+    chosen: list[str] = []
+    kept_per_workflow: dict[str | None, int] = {}
+    cursor: str | None = None
+    while True:
+        page = store.list_runs(workflow=workflow, limit=500, cursor=cursor)
+        for summary in page.runs:
+            if not summary.status.finished:
+                continue
+            count = kept_per_workflow.get(summary.workflow, 0)
+            too_old = older_than is not None and summary.created_at < now - older_than
+            too_many = keep_last is not None and count >= keep_last
+            if too_old or too_many:
+                chosen.append(summary.run_id)
+            else:
+                kept_per_workflow[summary.workflow] = count + 1
+        if page.next_cursor is None:
+            return chosen
+        cursor = page.next_cursor
+
+
+@click.command()
+@click.option("--older-than", metavar="DURATION", help="Delete finished runs created longer ago than this (e.g. 30d).")
+@click.option("--keep-last", type=click.IntRange(min=0), help="Keep only the newest N finished runs of each workflow.")
+@click.option("--workflow", "-w", help="Only runs of this workflow.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@store_option
+@json_option
+def gc(older_than: str | None, keep_last: int | None, workflow: str | None, dry_run: bool, store: str | None,
+       as_json: bool) -> None:  # fmt: skip
+    """Delete old finished runs with their events, logs and blobs, then compact the store."""
+    if older_than is None and keep_last is None:
+        raise ConfigurationError("say what to delete: --older-than DURATION and/or --keep-last N")
+    age = parse_duration(older_than) if older_than else None
+    with _open(store) as opened:
+        doomed = select_garbage(opened, older_than=age, keep_last=keep_last, workflow=workflow)
+        if not dry_run:
+            for run_id in doomed:
+                opened.delete_run(run_id)
+            compact: Callable[[], None] | None = getattr(opened, "compact", None)
+            if doomed and callable(compact):
+                compact()
+    if as_json:
+        click.echo(json.dumps({"deleted" if not dry_run else "would_delete": doomed}))
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        click.echo(f"{verb} {len(doomed)} run(s)")
+        for run_id in doomed:
+            click.echo(f"  {run_id}")

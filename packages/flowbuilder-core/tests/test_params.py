@@ -1,0 +1,64 @@
+"""Run parameters: ``--param NAME=VALUE`` parsing and checking against the declared params."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowbuilder.model import Workflow
+from flowbuilder.params import ParamError, parse_param_assignments, resolve_params
+
+WORKFLOW = Workflow.model_validate(
+    {
+        "name": "p",
+        "params": {
+            "n": {"type": "integer", "default": 3},
+            "who": {"default": "world"},
+            "flag": {"type": "boolean", "default": False},
+            "token": {"type": "string", "required": True},
+            "region": {"choices": ["eu", "us"], "default": "eu"},
+        },
+        "tasks": [{"name": "a", "type": "t"}],
+    }
+)
+
+
+def test_assignments_split_at_the_first_equals_sign() -> None:
+    assert parse_param_assignments(["n=3", "expr=a=b", "empty="]) == {"n": "3", "expr": "a=b", "empty": ""}
+
+
+@pytest.mark.parametrize("bad", ["n", "=3", " =3"])
+def test_an_assignment_without_a_name_or_equals_is_refused(bad: str) -> None:
+    with pytest.raises(ParamError, match="write NAME=VALUE"):
+        parse_param_assignments([bad])
+
+
+def test_defaults_fill_what_is_not_given_and_given_text_is_converted() -> None:
+    resolved = resolve_params(WORKFLOW, {"n": "7", "flag": "true", "token": "t"})
+    assert resolved == {"n": 7, "who": "world", "flag": True, "token": "t", "region": "eu"}
+
+
+def test_an_undeclared_param_is_refused_listing_the_declared_ones() -> None:
+    with pytest.raises(ParamError, match=r"unknown param 'nn' for workflow 'p' \(declared: flag, n, region, token, who\)"):
+        resolve_params(WORKFLOW, {"nn": "1", "token": "t"})
+
+
+def test_a_required_param_must_be_given() -> None:
+    with pytest.raises(ParamError, match="param 'token' of workflow 'p' is required; pass --param token=VALUE"):
+        resolve_params(WORKFLOW, {})
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [("n", "three", "is not an integer"), ("flag", "maybe", "is not a boolean"), ("region", "asia", "is not one of")])
+def test_a_value_of_the_wrong_type_or_choice_is_refused(name: str, value: str, message: str) -> None:
+    with pytest.raises(ParamError, match=message):
+        resolve_params(WORKFLOW, {name: value, "token": "t"})
+
+
+def test_param_errors_exit_with_2_like_invalid_workflows() -> None:
+    assert ParamError.exit_code == 2
+
+
+def test_a_workflow_without_params_takes_none() -> None:
+    bare = Workflow.model_validate({"name": "b", "tasks": [{"name": "a", "type": "t"}]})
+    assert resolve_params(bare, {}) == {}
+    with pytest.raises(ParamError, match=r"\(declared: none\)"):
+        resolve_params(bare, {"x": "1"})

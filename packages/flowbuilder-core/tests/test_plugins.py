@@ -1,0 +1,296 @@
+"""Plugin discovery and the typed host: failures, duplicates, switches, module plugins."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any, Callable
+
+import pytest
+
+from flowbuilder import hookimpl
+from flowbuilder.config import Settings, load_settings
+from flowbuilder.errors import ConfigurationError, NotInstalledError, PluginError
+from flowbuilder.interfaces import TaskContext, TaskType
+from flowbuilder.plugins import PluginHost, build_plugin_host
+
+
+@dataclass
+class FakeDistribution:
+    """What build_plugin_host reads of ``EntryPoint.dist``: ``metadata["Name"]`` and ``version``."""
+
+    name: str
+    version: str
+    metadata: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metadata = {"Name": self.name}
+
+
+@dataclass
+class FakeEntryPoint:
+    """An ``importlib.metadata.EntryPoint`` stand-in: ``name``, ``dist`` and ``load()``."""
+
+    name: str
+    loader: Callable[[], Any]
+    dist: FakeDistribution | None = None
+
+    def load(self) -> Any:
+        return self.loader()
+
+
+def plugin_with_task_types(*types: type[TaskType]) -> SimpleNamespace:
+    @hookimpl
+    def flowbuilder_task_types() -> list[type[TaskType]]:
+        return list(types)
+
+    return SimpleNamespace(flowbuilder_task_types=flowbuilder_task_types)
+
+
+def task_type_named(type_name: str) -> type[TaskType]:
+    from pydantic import BaseModel
+
+    class Config(BaseModel):
+        pass
+
+    class Named(TaskType):
+        name = type_name
+        config_model = Config
+
+        def run(self, config: Any, context: TaskContext) -> Any:
+            return None
+
+    return Named
+
+
+def failing_import() -> Any:
+    raise ImportError("No module named 'missing_dependency'")
+
+
+def build(entry_points: list[FakeEntryPoint], **settings: Any) -> PluginHost:
+    return build_plugin_host(Settings(**settings), entry_points=entry_points)
+
+
+# -- failures and duplicates -----------------------------------------------------------------
+
+
+def test_a_plugin_that_fails_to_import_is_reported_with_name_distribution_and_reason() -> None:
+    good = FakeEntryPoint("good", lambda: plugin_with_task_types(task_type_named("alpha")), FakeDistribution("good-dist", "1.0"))
+    bad = FakeEntryPoint("broken", failing_import, FakeDistribution("broken-dist", "2.3.4"))
+    host = build([bad, good])
+    (failure,) = host.failures
+    assert (failure.name, failure.distribution, failure.version) == ("broken", "broken-dist", "2.3.4")
+    assert failure.reason == "ImportError: No module named 'missing_dependency'"
+    assert failure.format() == (
+        "plugin 'broken' from broken-dist 2.3.4 failed to load: ImportError: No module named 'missing_dependency'"
+    )
+    assert [info.name for info in host.infos] == ["good"]
+    assert list(host.task_types()) == ["alpha"]
+
+
+def test_any_exception_at_import_is_contained_not_only_import_errors() -> None:
+    def explode() -> Any:
+        raise ZeroDivisionError("division by zero")
+
+    host = build([FakeEntryPoint("zero", explode), FakeEntryPoint("ok", lambda: plugin_with_task_types())])
+    assert host.failures[0].reason == "ZeroDivisionError: division by zero"
+    assert host.failures[0].format() == "plugin 'zero' failed to load: ZeroDivisionError: division by zero"
+    assert [info.name for info in host.infos] == ["ok"]
+
+
+def test_two_plugins_providing_the_same_task_type_is_an_error_naming_both() -> None:
+    first = FakeEntryPoint("first", lambda: plugin_with_task_types(task_type_named("shell")))
+    second = FakeEntryPoint("second", lambda: plugin_with_task_types(task_type_named("shell")))
+    host = build([first, second])
+    with pytest.raises(PluginError) as raised:
+        host.task_types()
+    message = str(raised.value)
+    assert "task type 'shell' is provided by both" in message
+    assert "'first'" in message and "'second'" in message
+    assert "FLOWBUILDER_DISABLE_PLUGINS" in message
+
+
+def test_a_task_type_without_a_name_is_a_plugin_error() -> None:
+    nameless = SimpleNamespace()  # not a class with `name`
+    host = build([FakeEntryPoint("odd", lambda: plugin_with_task_types(nameless))])  # type: ignore[arg-type]
+    with pytest.raises(PluginError, match="plugin 'odd' returned .* from flowbuilder_task_types without a `name`"):
+        host.task_types()
+
+
+def test_a_misspelt_hook_is_a_load_failure_with_a_suggestion() -> None:
+    @hookimpl
+    def flowbuilder_task_type() -> list[Any]:
+        return []
+
+    host = build([FakeEntryPoint("typo", lambda: SimpleNamespace(flowbuilder_task_type=flowbuilder_task_type))])
+    (failure,) = host.failures
+    assert "implements 'flowbuilder_task_type', which is not a FlowBuilder hook" in failure.reason
+    assert "did you mean 'flowbuilder_task_types'?" in failure.reason
+    assert host.infos == []
+
+
+def test_an_optional_unknown_hook_is_allowed() -> None:
+    @hookimpl(optionalhook=True)
+    def flowbuilder_future_hook() -> list[Any]:
+        return []
+
+    host = build([FakeEntryPoint("future", lambda: SimpleNamespace(flowbuilder_future_hook=flowbuilder_future_hook))])
+    assert host.failures == [] and [info.name for info in host.infos] == ["future"]
+
+
+def test_registering_a_name_twice_is_an_error(host: PluginHost, fake_tasks: ModuleType) -> None:
+    with pytest.raises(PluginError, match="registered already"):
+        host.register(plugin_with_task_types(), name="fake-tasks")
+
+
+def test_an_entry_point_name_seen_twice_loads_once() -> None:
+    loads: list[str] = []
+
+    def load() -> Any:
+        loads.append("x")
+        return plugin_with_task_types()
+
+    host = build([FakeEntryPoint("twice", load), FakeEntryPoint("twice", load)])
+    assert loads == ["x"] and len(host.infos) == 1
+
+
+# -- switches --------------------------------------------------------------------------------
+
+
+def three_plugins() -> list[FakeEntryPoint]:
+    return [FakeEntryPoint(name, lambda n=name: plugin_with_task_types(task_type_named(n))) for name in ("a", "b", "c")]  # type: ignore[misc]
+
+
+def test_disable_plugins_skips_the_named_plugins() -> None:
+    host = build(three_plugins(), disable_plugins=("b",))
+    assert sorted(host.task_types()) == ["a", "c"]
+
+
+def test_load_plugins_loads_only_the_named_plugins() -> None:
+    host = build(three_plugins(), load_plugins=("c", "a"))
+    assert sorted(host.task_types()) == ["a", "c"]
+
+
+def test_disable_wins_over_load() -> None:
+    host = build(three_plugins(), load_plugins=("a", "b"), disable_plugins=("a",))
+    assert sorted(host.task_types()) == ["b"]
+
+
+def test_the_environment_switches_reach_the_host(tmp_path: Path) -> None:
+    environ = {"FLOWBUILDER_LOAD_PLUGINS": "a, c", "FLOWBUILDER_DISABLE_PLUGINS": "c"}
+    settings = load_settings(tmp_path, environ)
+    host = build_plugin_host(settings, entry_points=three_plugins())
+    assert sorted(host.task_types()) == ["a"]
+
+
+def test_plugin_modules_register_modules_by_import_path(fake_tasks: ModuleType) -> None:
+    host = build([], plugin_modules=("flowbuilder_core_fakes",))
+    assert [info.name for info in host.infos] == ["flowbuilder_core_fakes"]
+    assert {"http", "shell", "script", "sleep"} == set(host.task_types())
+
+
+def test_plugin_modules_are_not_limited_by_load_plugins_but_can_be_disabled(fake_tasks: ModuleType) -> None:
+    loaded = build(three_plugins(), load_plugins=("a",), plugin_modules=("flowbuilder_core_fakes",))
+    assert [info.name for info in loaded.infos] == ["a", "flowbuilder_core_fakes"]
+    disabled = build([], plugin_modules=("flowbuilder_core_fakes",), disable_plugins=("flowbuilder_core_fakes",))
+    assert disabled.infos == []
+
+
+def test_a_plugin_module_that_cannot_be_imported_is_a_failure_not_a_crash() -> None:
+    host = build([], plugin_modules=("no.such.module_here",))
+    (failure,) = host.failures
+    assert (failure.name, failure.distribution) == ("no.such.module_here", None)
+    assert failure.reason == "ModuleNotFoundError: No module named 'no'"
+
+
+def test_tracing_prints_hook_calls(capsys: pytest.CaptureFixture[str]) -> None:
+    host = build(three_plugins(), trace_plugins=True)
+    host.task_types()
+    assert "flowbuilder_task_types" in capsys.readouterr().err
+
+
+# -- typed lookups ---------------------------------------------------------------------------
+
+
+def test_task_types_are_instantiated_once_per_host(host: PluginHost) -> None:
+    assert host.task_types()["shell"] is host.task_types()["shell"]
+
+
+def test_without_a_runner_make_runner_says_to_install_flowrunner(host: PluginHost) -> None:
+    with pytest.raises(NotInstalledError, match="pip install flowrunner"):
+        host.make_runner()
+
+
+def test_the_memory_store_is_core_s_default(host: PluginHost) -> None:
+    assert host.default_store_url().startswith("memory://")
+    with host.open_store("memory://plugins-test") as store:
+        assert store is not None
+
+
+def test_an_unknown_store_scheme_names_the_package_that_provides_it(host: PluginHost) -> None:
+    with pytest.raises(ConfigurationError, match="unknown scheme 'rocksdb'.*pip install flowbuilder-storage"):
+        host.open_store("rocksdb:///tmp/x")
+
+
+def test_disabling_core_leaves_no_store() -> None:
+    from flowbuilder.plugins import discover_entry_points
+
+    host = build_plugin_host(Settings(disable_plugins=("core",), load_plugins=("core",)), entry_points=discover_entry_points())
+    with pytest.raises(NotInstalledError, match="no store is installed"):
+        host.default_store_url()
+
+
+# -- real discovery through installed metadata ------------------------------------------------
+
+
+def write_distribution(site: Path, dist: str, version: str, module: str, source: str) -> None:
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[flowbuilder.plugins]\n{module} = {module}\n")
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def test_installed_plugins_are_discovered_and_a_broken_one_is_reported_by_distribution(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "site"
+    write_distribution(site, "fb-broken-plugin", "0.3.1", "fb_broken", "import module_that_does_not_exist\n")
+    write_distribution(site, "fb-greeter-plugin", "1.2.0", "fb_greeter", """
+        from pydantic import BaseModel
+        from flowbuilder import hookimpl
+        from flowbuilder.interfaces import TaskType
+
+        class Config(BaseModel):
+            who: str
+
+        class Greet(TaskType):
+            name = "greet"
+            config_model = Config
+
+            def run(self, config, context):
+                return f"hello {config.who}"
+
+        @hookimpl
+        def flowbuilder_task_types():
+            return [Greet]
+    """)
+    env = {"PYTHONPATH": str(site), "FLOWBUILDER_LOAD_PLUGINS": "core,fb_broken,fb_greeter", "FLOWBUILDER_PLUGIN_MODULES": ""}
+    result = run_cli("plugins", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    listed = {row["name"]: row for row in report["plugins"]}
+    assert listed["fb_greeter"]["distribution"] == "fb-greeter-plugin"
+    assert listed["fb_greeter"]["version"] == "1.2.0"
+    assert listed["fb_greeter"]["hooks"] == ["flowbuilder_task_types"]
+    assert report["failed"] == [{
+        "name": "fb_broken", "distribution": "fb-broken-plugin", "version": "0.3.1",
+        "error": "ModuleNotFoundError: No module named 'module_that_does_not_exist'",
+    }]  # fmt: skip
+    assert "warning: plugin 'fb_broken' from fb-broken-plugin 0.3.1 failed to load" in result.stderr
+    # ... and the working plugin's task type is usable by the CLI.
+    workflow = tmp_path / "greet.yaml"
+    workflow.write_text("name: g\ntasks:\n  - {name: hi, type: greet, config: {who: you}}\n")
+    validated = run_cli("validate", str(workflow), env=env)
+    assert validated.exit_code == 0 and "ok (1 tasks" in validated.stdout

@@ -1,0 +1,386 @@
+"""``redis://HOST:PORT/DB``: a store on a Redis server, to share runs between machines.
+
+Options in the query: ``prefix=fb:`` (every key starts with it; also ``[redis] prefix``
+in flowbuilder.toml), ``retry_seconds=30`` (how long a lost connection is retried, with
+exponential backoff, before a call fails with a one-line StoreError),
+``connect_seconds=3`` (the same, for opening). Values are read as bytes and decoded as
+JSON: nothing read from Redis is ever unpickled.
+
+Key layout (``P`` is the prefix):
+
+=============================  ======  =================================================
+key                            type    value
+=============================  ======  =================================================
+``P format``                   string  JSON ``{"format": 1, "app": "flowbuilder"}``
+``P ev:RUN``                   list    events in seq order (index = seq - 1), JSON each
+``P sum:RUN``                  string  run summary JSON
+``P runs``                     zset    member RUN, score created_at (newest-first listing)
+``P snap:RUN``                 string  newest snapshot JSON
+``P def:SHA256``               string  workflow definition bytes
+``P log:RUN``                  list    log line JSON ``{n,a,s,x,t}`` in append order
+``P logbytes:RUN``             string  bytes of log kept so far (for the cap)
+``P blob:RUN/NAME``            string  blob bytes
+``P blobs:RUN``                set     blob names of the run (so deletion needs no KEYS)
+=============================  ======  =================================================
+
+Appends run one Lua script: it compares the list length with ``expected_seq`` and the
+stored summary with the one the client updated, then pushes the events, writes the new
+summary and indexes the run — atomically, as Redis runs a script alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
+
+from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
+from flowbuilder.stores.paging import decode_cursor, encode_cursor
+
+from flowbuilder_storage._records import (
+    FORMAT_VERSION,
+    check_batch,
+    check_run_id,
+    decode_log_line,
+    decode_summary,
+    dump_json,
+    encode_log_line,
+    encode_summary,
+    load_json,
+    split_blob_ref,
+)
+from flowbuilder_storage._urls import redis_parts, split_query
+
+T = TypeVar("T")
+_SUMMARY_CACHE_SIZE = 4096
+DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
+
+_APPEND = """
+local length = redis.call('LLEN', KEYS[1])
+if length ~= tonumber(ARGV[1]) then return {0, length} end
+local current = redis.call('GET', KEYS[2])
+if (current or '') ~= ARGV[2] then return {2, length} end
+for i = 6, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return {1, length + #ARGV - 5}
+"""
+
+
+class RedisStore(Store):
+    """A :class:`~flowbuilder.interfaces.Store` on a Redis server (redis-py, bytes only)."""
+
+    scheme: ClassVar[str] = "redis"
+    default_priority: ClassVar[int] = 0
+
+    def __init__(self, url: str, prefix: str = "fb:", retry_seconds: float = 30.0, connect_seconds: float = 3.0,
+                 max_log_bytes: int = DEFAULT_MAX_LOG_BYTES):  # fmt: skip
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.prefix = prefix.encode()
+        self.retry_seconds = retry_seconds
+        self.max_log_bytes = max_log_bytes
+        self._redis_errors: tuple[type[BaseException], ...] = (
+            redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)  # fmt: skip
+        try:
+            self._client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
+                                                socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
+        except ValueError as error:
+            raise ConfigurationError(f"store URL {url!r}: {error}") from None
+        self._append_script = self._client.register_script(_APPEND)
+        self._last_summary: dict[str, tuple[RunSummary, bytes]] = {}
+        self._where = self._client.connection_pool.connection_kwargs
+        self._retrying(self._check_format, budget=connect_seconds)
+
+    @classmethod
+    def open(cls, url: str) -> RedisStore:
+        base, prefix = redis_parts(url)
+        _, query = split_query(url)
+
+        def number(name: str, default: float) -> float:
+            try:
+                value = float(query.get(name, default))
+            except ValueError:
+                value = -1.0
+            if value < 0:
+                raise ConfigurationError(f"store URL {url!r}: {name}={query.get(name)!r} must be a number >= 0")
+            return value
+
+        return cls(base, prefix, number("retry_seconds", 30.0), number("connect_seconds", 3.0),
+                   int(number("max_log_bytes", DEFAULT_MAX_LOG_BYTES)))  # fmt: skip
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _key(self, *parts: str) -> bytes:
+        return self.prefix + "".join(parts).encode()
+
+    def _retrying(self, call: Callable[[], T], budget: float | None = None) -> T:
+        """Run ``call``, retrying lost connections with exponential backoff for ``budget`` seconds."""
+        budget = self.retry_seconds if budget is None else budget
+        deadline = time.monotonic() + budget
+        delay = 0.02
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return call()
+            except self._redis_errors as error:
+                if time.monotonic() + delay > deadline:
+                    host = f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
+                    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    raise StoreError(f"cannot reach Redis at {host} ({reason}) after {tries} tries over {budget:g}s;"
+                                     " check that redis-server is running and the --store URL is right") from None  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _check_format(self) -> None:
+        key = self._key("format")
+        raw = self._client.get(key)
+        if raw is None:
+            self._client.set(key, dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}), nx=True)
+            return
+        try:
+            version = int(json.loads(raw)["format"])
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(f"Redis key {key.decode()!r} does not hold a FlowBuilder format marker; choose another"
+                             " ?prefix= or database") from None  # fmt: skip
+        if version > FORMAT_VERSION:
+            raise StoreError(f"this Redis store has format {version}, newer than this flowbuilder-storage reads"
+                             f" ({FORMAT_VERSION}); upgrade flowbuilder-storage")  # fmt: skip
+
+    # -- events ---------------------------------------------------------------------------
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        check_run_id(run_id)
+        retried = False
+        cached = self._last_summary.get(run_id)
+        while True:
+            # The summary this process wrote last saves a round trip; the script checks it is current.
+            if cached is not None and cached[0].last_seq == expected_seq:
+                prior, prior_raw = cached
+            else:
+                prior_raw = self._retrying(lambda: self._client.get(self._key("sum:", run_id)))
+                prior = decode_summary(prior_raw) if prior_raw is not None else None
+            cached = None
+            actual = prior.last_seq if prior is not None else 0
+            if actual != expected_seq:
+                if retried and self._landed_before(run_id, events, expected_seq, actual):
+                    return expected_seq + len(events)
+                raise SequenceConflictError(run_id, expected_seq, actual)
+            if not events:
+                return actual
+            check_batch(run_id, events, expected_seq)
+            updated = RunSummary.from_dict(prior.to_dict()) if prior is not None else RunSummary(run_id=run_id)
+            updated.apply(events)
+            args: list[Any] = [expected_seq, prior_raw or b"", encode_summary(updated), repr(updated.created_at), run_id]
+            args.extend(encode_event(e) for e in events)
+            keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs")]
+            new_summary = args[2]
+            try:
+                code, length = self._append_script(keys=keys, args=args)
+            except self._redis_errors:
+                # The script may or may not have run before the connection broke: find out.
+                retried = True
+                self._retrying(lambda: self._client.ping())
+                continue
+            if code == 1:
+                if len(self._last_summary) >= _SUMMARY_CACHE_SIZE:
+                    self._last_summary.clear()
+                self._last_summary[run_id] = (updated, new_summary)
+                return int(length)
+            if code == 0:
+                if retried and self._landed_before(run_id, events, expected_seq, int(length)):
+                    return expected_seq + len(events)
+                raise SequenceConflictError(run_id, expected_seq, int(length))
+            # code 2: the summary moved between our read and the script; read it again
+
+    def _landed_before(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, actual: int) -> bool:
+        if not events or actual < expected_seq + len(events):
+            return False
+        stored = self.read_events(run_id, expected_seq, len(events))
+        return [encode_event(e) for e in stored] == [encode_event(e) for e in events]
+
+    def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
+        if limit is not None and limit <= 0:
+            return []
+        start = max(after_seq, 0)
+        stop = -1 if limit is None else start + limit - 1
+        raw = self._retrying(lambda: self._client.lrange(self._key("ev:", run_id), start, stop))
+        return [decode_event(run_id, item) for item in raw]
+
+    def last_seq(self, run_id: str) -> int:
+        return int(self._retrying(lambda: self._client.llen(self._key("ev:", run_id))))
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def save_snapshot(self, state: RunState) -> None:
+        check_run_id(state.run_id)
+        self._retrying(lambda: self._client.set(self._key("snap:", state.run_id), dump_json(state.to_dict())))
+
+    def load_snapshot(self, run_id: str) -> RunState | None:
+        raw = self._retrying(lambda: self._client.get(self._key("snap:", run_id)))
+        return RunState.from_dict(load_json(raw)) if raw is not None else None
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunSummary:
+        raw = self._retrying(lambda: self._client.get(self._key("sum:", run_id)))
+        if raw is None:
+            raise RunNotFoundError(run_id)
+        return decode_summary(raw)
+
+    def list_runs(self, *, workflow: str | None = None, status: RunStatus | None = None, since: float | None = None,
+                  until: float | None = None, limit: int = 50, cursor: str | None = None) -> RunPage:  # fmt: skip
+        if limit < 1:
+            raise StoreError(f"page limit must be at least 1, got {limit}")
+        after = decode_cursor(cursor) if cursor else None
+        high: str = repr(after[0]) if after else "+inf"
+        low: str = repr(since) if since is not None else "-inf"
+        chunk = max(limit * 2, 64)
+        offset = 0
+        page: list[RunSummary] = []
+        while True:
+            members = self._retrying(lambda: self._client.zrevrangebyscore(
+                self._key("runs"), high, low, start=offset, num=chunk, withscores=True))  # fmt: skip
+            if not members:
+                return RunPage(runs=page)
+            offset += len(members)
+            candidates = []
+            for member, score in members:
+                run_id = member.decode()
+                if after is not None and (score, run_id) >= after:
+                    continue
+                if until is not None and score >= until:
+                    continue
+                candidates.append(run_id)
+            if candidates:
+                raws = self._retrying(lambda: self._client.mget([self._key("sum:", r) for r in candidates]))
+                for raw in raws:
+                    if raw is None:
+                        continue
+                    summary = decode_summary(raw)
+                    if (workflow is not None and summary.workflow != workflow) or (
+                            status is not None and summary.status is not status):  # fmt: skip
+                        continue
+                    if len(page) == limit:
+                        return RunPage(runs=page, next_cursor=encode_cursor(page[-1]))
+                    page.append(summary)
+            if len(members) < chunk:
+                return RunPage(runs=page)
+
+    def delete_run(self, run_id: str) -> None:
+        self._last_summary.pop(run_id, None)
+
+        def delete() -> None:
+            names = self._client.smembers(self._key("blobs:", run_id))
+            pipe = self._client.pipeline(transaction=True)
+            pipe.delete(*[self._key("blob:", run_id, "/", n.decode()) for n in names], self._key("blobs:", run_id),
+                        self._key("ev:", run_id), self._key("sum:", run_id), self._key("snap:", run_id),
+                        self._key("log:", run_id), self._key("logbytes:", run_id))  # fmt: skip
+            pipe.zrem(self._key("runs"), run_id)
+            pipe.execute()
+
+        self._retrying(delete)
+
+    # -- definitions, logs, blobs ---------------------------------------------------------
+
+    def save_definition(self, content: bytes) -> str:
+        digest = definition_hash(content)
+        self._retrying(lambda: self._client.set(self._key("def:", digest), bytes(content)))
+        return digest
+
+    def load_definition(self, digest: str) -> bytes:
+        content = self._retrying(lambda: self._client.get(self._key("def:", digest)))
+        if content is None:
+            raise StoreError(f"no workflow definition {digest!r} in this store")
+        return bytes(content)
+
+    def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
+        check_run_id(run_id)
+        if not lines:
+            return
+        kept = int(self._retrying(lambda: self._client.get(self._key("logbytes:", run_id))) or 0)
+        if kept >= self.max_log_bytes:
+            return
+        encoded: list[bytes] = []
+        size = 0
+        for line in lines:
+            raw = encode_log_line(line)
+            if kept + size >= self.max_log_bytes:
+                note = LogLine(line.task, line.attempt, "system",
+                               f"log capped at {self.max_log_bytes} bytes; later lines were dropped", line.time)  # fmt: skip
+                encoded.append(encode_log_line(note))
+                size = self.max_log_bytes  # keeps the cap reached for later calls
+                break
+            encoded.append(raw)
+            size += len(raw)
+
+        def push() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.rpush(self._key("log:", run_id), *encoded)
+            pipe.incrby(self._key("logbytes:", run_id), size)
+            pipe.execute()
+
+        self._retrying(push)
+
+    def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
+        raw = self._retrying(lambda: self._client.lrange(self._key("log:", run_id), 0, -1))
+        lines = [decode_log_line(item) for item in raw]
+        if task is not None:
+            lines = [line for line in lines if line.task == task]
+        return lines[after:]
+
+    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
+        check_run_id(run_id)
+        if not name:
+            raise StoreError("a blob needs a non-empty name")
+
+        def put() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(self._key("blob:", run_id, "/", name), bytes(data))
+            pipe.sadd(self._key("blobs:", run_id), name)
+            pipe.execute()
+
+        self._retrying(put)
+        return f"{run_id}/{name}"
+
+    def get_blob(self, ref: str) -> bytes:
+        run_id, name = split_blob_ref(ref)
+        data = self._retrying(lambda: self._client.get(self._key("blob:", run_id, "/", name)))
+        if data is None:
+            raise StoreError(f"no blob {ref!r} in this store (deleted with its run?)")
+        return bytes(data)
+
+    # -- beyond the interface -------------------------------------------------------------
+
+    def compact(self) -> None:
+        """Nothing to do: Redis frees memory on deletion (AOF rewrites are Redis's own job)."""
+
+    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
+        """Every event as NDJSON with its run id in ``"r"`` (the analytics' fast path)."""
+        if run_ids is None:
+            run_ids = [m.decode() for m in self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))]
+        chunks: list[bytes] = []
+        for start in range(0, len(run_ids), 256):
+            group = list(run_ids[start : start + 256])
+
+            def fetch() -> list[Any]:
+                pipe = self._client.pipeline(transaction=False)
+                for run_id in group:
+                    pipe.lrange(self._key("ev:", run_id), 0, -1)
+                return list(pipe.execute())
+
+            for run_id, values in zip(group, self._retrying(fetch)):
+                head = b'{"r":' + json.dumps(run_id, ensure_ascii=False).encode() + b","
+                chunks.extend(head + value[1:] for value in values)
+        return b"\n".join(chunks)
+
+    def close(self) -> None:
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()

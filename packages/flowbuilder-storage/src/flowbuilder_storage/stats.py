@@ -1,0 +1,171 @@
+"""History analytics over stored run events, computed with Polars.
+
+Import cost: this module imports Polars, so nothing the CLI loads at start imports it (the
+``flowbuilder stats`` command imports it when it runs). Every function takes and returns
+Polars frames; :func:`history_report` bundles them as plain dicts for JSON and the UI.
+
+Definitions (per workflow and task):
+
+* *execution* — one task of one run that reached an end: ``task_succeeded`` or a final
+  ``task_failed``. A resumed run's task counts once, with its last outcome.
+* *success rate* — succeeded executions / executions.
+* *retry rate* — executions that needed more than one attempt (any ``task_retrying``) / executions.
+* *durations* — the ``duration`` the runner recorded on ``task_succeeded`` (seconds);
+  P50/P95/P99 use linear interpolation.
+* *trend per day* — the same per calendar day (UTC) of the execution's end.
+* *slowest runs* — finished runs by wall time from ``run_created`` to ``run_finished``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING, Any, Sequence
+
+import polars as pl
+
+from flowbuilder.events import encode_event
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import Store
+
+EVENT_SCHEMA = {
+    "r": pl.Utf8,
+    "s": pl.Int64,
+    "k": pl.Utf8,
+    "t": pl.Float64,
+    "n": pl.Utf8,
+    "a": pl.Int64,
+    "d": pl.Struct({"duration": pl.Float64, "workflow": pl.Utf8, "status": pl.Utf8, "final": pl.Boolean}),
+}
+_TASK_END = ("task_succeeded", "task_failed")
+
+
+def _run_ids(store: Store, workflow: str | None, since: float | None) -> list[str]:
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_runs(workflow=workflow, since=since, limit=1000, cursor=cursor)
+        ids.extend(s.run_id for s in page.runs)
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def _ndjson(store: Store, run_ids: Sequence[str] | None) -> bytes:
+    export = getattr(store, "export_events_ndjson", None)
+    if callable(export):
+        return bytes(export(run_ids))
+    if run_ids is None:
+        run_ids = _run_ids(store, None, None)
+    lines = []
+    for run_id in run_ids:
+        head = b'{"r":' + json.dumps(run_id).encode() + b","
+        lines.extend(head + encode_event(event)[1:] for event in store.read_events(run_id))
+    return b"\n".join(lines)
+
+
+def load_events(store: Store, workflow: str | None = None, since: float | None = None) -> pl.DataFrame:
+    """Stored events as a frame: run_id, seq, kind, time, task, attempt, duration, workflow, status, final.
+
+    With ``workflow`` or ``since`` only the runs the store lists for them are read.
+    """
+    run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)
+    raw = _ndjson(store, run_ids)
+    if not raw:
+        frame = pl.DataFrame(schema=EVENT_SCHEMA)
+    else:
+        frame = pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA)
+    frame = frame.unnest("d").rename({"r": "run_id", "s": "seq", "k": "kind", "t": "time", "n": "task", "a": "attempt"})
+    runs = frame.filter(pl.col("kind") == "run_created").select("run_id", pl.col("workflow").alias("run_workflow"))
+    return frame.drop("workflow").join(runs, on="run_id", how="left").rename({"run_workflow": "workflow"})
+
+
+def executions(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per (run, task) that ended: workflow, run_id, task, outcome, duration, ended_at, attempts, retried."""
+    ends = (
+        events.filter(pl.col("kind").is_in(_TASK_END))
+        .sort("seq")
+        .group_by("run_id", "task")
+        .agg(
+            pl.col("workflow").last(),
+            pl.col("kind").last().alias("outcome"),
+            pl.col("duration").last(),
+            pl.col("time").last().alias("ended_at"),
+        )
+    )
+    attempts = (
+        events.filter(pl.col("kind").is_in(("task_started", "task_retrying")))
+        .group_by("run_id", "task")
+        .agg(
+            (pl.col("kind") == "task_started").sum().alias("attempts"),
+            (pl.col("kind") == "task_retrying").any().alias("retried"),
+        )
+    )
+    return (
+        ends.join(attempts, on=["run_id", "task"], how="left")
+        .with_columns(
+            pl.col("outcome").str.strip_prefix("task_"),
+            pl.col("attempts").fill_null(1),
+            pl.col("retried").fill_null(False),
+        )
+    )
+
+
+def _summary_columns() -> list[pl.Expr]:
+    succeeded = pl.col("outcome") == "succeeded"
+    ok_duration = pl.col("duration").filter(succeeded)
+    return [
+        pl.len().alias("executions"),
+        succeeded.mean().alias("success_rate"),
+        pl.col("retried").mean().alias("retry_rate"),
+        ok_duration.quantile(0.50, "linear").alias("p50"),
+        ok_duration.quantile(0.95, "linear").alias("p95"),
+        ok_duration.quantile(0.99, "linear").alias("p99"),
+        ok_duration.mean().alias("mean"),
+    ]
+
+
+def task_stats(execs: pl.DataFrame) -> pl.DataFrame:
+    """Per workflow and task: executions, success_rate, retry_rate, p50, p95, p99, mean (seconds)."""
+    return execs.group_by("workflow", "task").agg(_summary_columns()).sort("workflow", "task")
+
+
+def daily_trend(execs: pl.DataFrame) -> pl.DataFrame:
+    """Per workflow, task and UTC day: the same figures as :func:`task_stats`."""
+    day = pl.from_epoch(pl.col("ended_at"), time_unit="s").dt.date().alias("day")
+    return execs.with_columns(day).group_by("workflow", "task", "day").agg(_summary_columns()).sort("workflow", "task", "day")
+
+
+def slowest_runs(events: pl.DataFrame, top: int = 10) -> pl.DataFrame:
+    """The ``top`` finished runs with the longest wall time: run_id, workflow, status, seconds, created_at."""
+    created = events.filter(pl.col("kind") == "run_created").select("run_id", "workflow", pl.col("time").alias("created_at"))
+    finished = events.filter(pl.col("kind") == "run_finished").group_by("run_id").agg(
+        pl.col("time").last().alias("finished_at"), pl.col("status").last())
+    return (
+        created.join(finished, on="run_id")
+        .with_columns((pl.col("finished_at") - pl.col("created_at")).alias("seconds"))
+        .sort("seconds", descending=True)
+        .head(top)
+        .select("run_id", "workflow", "status", "seconds", "created_at")
+    )
+
+
+def load_task_attempts(store: Store, workflow: str | None = None, since: float | None = None) -> pl.DataFrame:
+    """The executions (see :func:`executions`) of the stored runs, optionally filtered."""
+    return executions(load_events(store, workflow, since))
+
+
+def history_report(store: Store, workflow: str | None = None, since: float | None = None, top: int = 10) -> dict[str, Any]:
+    """Everything ``flowbuilder stats`` shows, as JSON-ready dicts."""
+    events = load_events(store, workflow, since)
+    execs = executions(events)
+    trend = daily_trend(execs).with_columns(pl.col("day").cast(pl.Utf8))
+    return {
+        "workflow": workflow,
+        "runs": events.filter(pl.col("kind") == "run_created").height,
+        "events": events.height,
+        "tasks": task_stats(execs).to_dicts(),
+        "trend": trend.to_dicts(),
+        "slowest_runs": slowest_runs(events, top).to_dicts(),
+    }

@@ -1,0 +1,53 @@
+"""A separate process for the multi-process tests: ``python store_worker.py COMMAND URL ...``.
+
+* ``race URL RUN NAME ROUNDS`` — race to append one event per seq; print won seqs as JSON.
+* ``hold URL SECONDS`` — open the store (becoming its owner if first), print ``ready``,
+  keep it open for SECONDS or until stdin closes.
+* ``append URL RUN COUNT`` — append COUNT events to RUN one by one; print ``done``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from flowbuilder.errors import SequenceConflictError
+from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.plugins import build_plugin_host
+
+
+def main(argv: list[str]) -> None:
+    command, url = argv[0], argv[1]
+    store = build_plugin_host().open_store(url)
+    try:
+        if command == "race":
+            run_id, name, rounds = argv[2], argv[3], int(argv[4])
+            won: list[int] = []
+            print("ready", flush=True)
+            sys.stdin.readline()  # the test starts every writer at once
+            for _ in range(rounds):
+                seq = store.last_seq(run_id)
+                try:
+                    store.append_events(run_id, [RunEvent(run_id, seq + 1, EventKind.TASK_ANNOTATED, task=name)], seq)
+                    won.append(seq + 1)
+                except SequenceConflictError:
+                    pass
+            print(json.dumps(won), flush=True)
+        elif command == "hold":
+            print("ready", flush=True)
+            deadline = time.monotonic() + float(argv[2])
+            while time.monotonic() < deadline and sys.stdin.readline():
+                pass
+        elif command == "append":
+            run_id, count = argv[2], int(argv[3])
+            for _ in range(count):
+                seq = store.last_seq(run_id)
+                store.append_events(run_id, [RunEvent(run_id, seq + 1, EventKind.TASK_ANNOTATED, task="w")], seq)
+            print("done", flush=True)
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

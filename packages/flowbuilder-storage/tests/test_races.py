@@ -1,0 +1,56 @@
+"""Two processes racing to append to one run: exactly one wins each sequence number."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowbuilder_storage import RedisStore, RocksDBStore
+
+WORKER = str(Path(__file__).with_name("store_worker.py"))
+ROUNDS = 150
+
+
+def race(url: str, run_id: str) -> dict[str, list[int]]:
+    writers = {
+        name: subprocess.Popen([sys.executable, WORKER, "race", url, run_id, name, str(ROUNDS)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        for name in ("a", "b")
+    }
+    for process in writers.values():
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    for process in writers.values():
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    won = {}
+    for name, process in writers.items():
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0
+        won[name] = json.loads(out.strip().splitlines()[-1])
+    return won
+
+
+def check(won: dict[str, list[int]], stored_tasks: list[str | None]) -> None:
+    all_won = sorted(won["a"] + won["b"])
+    assert all_won == list(range(1, len(stored_tasks) + 1)), "every seq won exactly once"
+    for name, seqs in won.items():
+        for seq in seqs:
+            assert stored_tasks[seq - 1] == name
+
+
+def test_two_processes_racing_on_rocksdb_each_seq_has_exactly_one_winner(tmp_path: Path) -> None:
+    url = f"rocksdb://{tmp_path}/db"
+    won = race(url, "contested")
+    with RocksDBStore.open(url) as store:
+        check(won, [e.task for e in store.read_events("contested")])
+
+
+def test_two_processes_racing_on_redis_each_seq_has_exactly_one_winner(redis_url: str) -> None:
+    won = race(redis_url, "contested")
+    with RedisStore.open(redis_url) as store:
+        check(won, [e.task for e in store.read_events("contested")])

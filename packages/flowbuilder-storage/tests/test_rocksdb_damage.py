@@ -1,0 +1,161 @@
+"""Foreign, damaged and forbidden directories: one-line errors, nothing overwritten; torn tails recover."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from flowbuilder.errors import StoreError
+
+from flowbuilder_storage import RocksDBStore
+
+FILL = """
+import sys
+from flowbuilder.events import EventKind, RunEvent
+from flowbuilder_storage import RocksDBStore
+store = RocksDBStore.open(sys.argv[1] + "?sync=always")
+for seq in range(1, 201):
+    store.append_events("r", [RunEvent("r", seq, EventKind.TASK_ANNOTATED, task="t", data={"pad": "x" * 100})], seq - 1)
+print("filled", flush=True)
+sys.stdin.readline()
+"""
+
+
+def crashed_store(tmp_path: Path) -> Path:
+    """A store whose owner was SIGKILLed after 200 synced appends (its data only in the WAL)."""
+    path = tmp_path / "db"
+    process = subprocess.Popen([sys.executable, "-c", FILL, f"rocksdb://{path}"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline().strip() == "filled"
+    process.kill()
+    process.wait()
+    return path
+
+
+def newest_wal(path: Path) -> Path:
+    return sorted(path.glob("*.log"))[-1]
+
+
+def fingerprint(path: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir()) if p.is_file()}
+
+
+def test_a_torn_wal_tail_is_recovered_to_the_last_good_record_and_reported(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    path = crashed_store(tmp_path)
+    wal = newest_wal(path)
+    os.truncate(wal, wal.stat().st_size - 50)  # the last record cut mid-write
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        assert store.last_seq("r") == 199
+        assert [e.seq for e in store.read_events("r")] == list(range(1, 200))
+    assert "dropped the damaged tail" in caplog.text and wal.name in caplog.text
+
+
+def test_a_garbled_last_record_is_recovered_too(tmp_path: Path) -> None:
+    path = crashed_store(tmp_path)
+    wal = newest_wal(path)
+    with wal.open("r+b") as stream:
+        stream.seek(wal.stat().st_size - 30)
+        stream.write(b"ZZZZZZZZ")
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        assert store.last_seq("r") == 199
+
+
+def test_damage_in_the_middle_of_the_wal_names_file_and_offset_and_changes_nothing(tmp_path: Path) -> None:
+    path = crashed_store(tmp_path)
+    wal = newest_wal(path)
+    with wal.open("r+b") as stream:
+        stream.seek(5000)
+        stream.write(b"X" * 16)
+    before = fingerprint(path)
+    with pytest.raises(StoreError, match=rf"{wal.name} at offset \d+") as caught:
+        RocksDBStore.open(f"rocksdb://{path}")
+    assert "\n" not in str(caught.value)
+    assert fingerprint(path) == before
+
+
+def test_a_damaged_manifest_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    RocksDBStore.open(f"rocksdb://{path}").close()
+    (path / "CURRENT").write_text("MANIFEST-999999\n")
+    before = fingerprint(path)
+    with pytest.raises(StoreError) as caught:
+        RocksDBStore.open(f"rocksdb://{path}")
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+    assert fingerprint(path) == before
+
+
+def test_a_foreign_rocksdb_database_is_refused_unchanged(tmp_path: Path) -> None:
+    import rocksdict
+
+    path = tmp_path / "foreign"
+    foreign = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    foreign.put(b"their-key", b"their-value")
+    foreign.close()
+    del foreign
+    before = fingerprint(path)
+    with pytest.raises(StoreError, match="not a FlowBuilder store"):
+        RocksDBStore.open(f"rocksdb://{path}")
+    assert fingerprint(path) == before
+
+
+def test_a_directory_of_other_files_is_refused_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not a FlowBuilder store"):
+        RocksDBStore.open(f"rocksdb://{tmp_path}")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_file_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="is a file"):
+        RocksDBStore.open(f"rocksdb://{tmp_path}/file")
+
+
+def run_cli_unprivileged(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user without root's power to ignore permissions (nobody, when we are root)."""
+    command = [str(Path(sys.executable).with_name("flowbuilder")), *args]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def open_base() -> Iterator[Path]:
+    """A directory directly under /tmp that every user may traverse."""
+    base = Path(tempfile.mkdtemp(prefix="fb-perm-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_an_unwritable_directory_is_a_one_line_error_on_the_cli(open_base: Path) -> None:
+    path = open_base / "locked"
+    path.mkdir()
+    path.chmod(0o500)
+    result = run_cli_unprivileged(["runs", "list", "--store", f"rocksdb://{path}"], cwd=open_base)
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no permission to read and write" in lines[0], result.stderr
+    assert list(path.iterdir()) == []
+
+
+def test_a_directory_that_cannot_be_reached_is_a_one_line_error_on_the_cli(open_base: Path) -> None:
+    hidden = open_base / "hidden"
+    hidden.mkdir()
+    hidden.chmod(0o700)
+    if os.geteuid() != 0:
+        hidden.chmod(0)
+    result = run_cli_unprivileged(["runs", "list", "--store", f"rocksdb://{hidden}/db"], cwd=open_base)
+    hidden.chmod(0o700)
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no permission to reach" in lines[0], result.stderr
+    assert list(hidden.iterdir()) == []

@@ -1,0 +1,121 @@
+"""History analytics: percentiles, success and retry rates, daily trend, slowest runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.interfaces.store import Store
+from flowbuilder.stores.memory import MemoryStore
+
+from flowbuilder_storage import RocksDBStore
+from flowbuilder_storage.stats import history_report, load_events, load_task_attempts, slowest_runs, task_stats
+
+DAY = 86_400.0
+
+
+def record_run(store: Store, run_id: str, start: float, duration: float, *, workflow: str = "etl",
+               fail: bool = False, retry: bool = False) -> None:  # fmt: skip
+    events = [RunEvent(run_id, 1, EventKind.RUN_CREATED, data={"workflow": workflow}, time=start),
+              RunEvent(run_id, 2, EventKind.TASK_STARTED, task="load", attempt=1, time=start)]  # fmt: skip
+    attempt = 1
+    if retry:
+        events.append(RunEvent(run_id, len(events) + 1, EventKind.TASK_RETRYING, task="load", attempt=1, time=start))
+        attempt = 2
+        events.append(RunEvent(run_id, len(events) + 1, EventKind.TASK_STARTED, task="load", attempt=2, time=start))
+    end = start + duration
+    if fail:
+        events.append(RunEvent(run_id, len(events) + 1, EventKind.TASK_FAILED, task="load", attempt=attempt,
+                               data={"error": "x", "duration": duration, "final": True}, time=end))  # fmt: skip
+    else:
+        events.append(RunEvent(run_id, len(events) + 1, EventKind.TASK_SUCCEEDED, task="load", attempt=attempt,
+                               data={"output": {"rows": [1, 2]}, "duration": duration}, time=end))  # fmt: skip
+    events.append(RunEvent(run_id, len(events) + 1, EventKind.RUN_FINISHED,
+                           data={"status": "failed" if fail else "succeeded"}, time=end + 1))  # fmt: skip
+    store.append_events(run_id, events, 0)
+
+
+@pytest.fixture(params=["memory", "rocksdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "memory":
+        url = f"memory://stats-{id(request)}"
+        opened: Store = MemoryStore.open(url)
+        request.addfinalizer(lambda: MemoryStore.forget(url))
+    else:
+        opened = RocksDBStore.open(f"rocksdb://{tmp_path}/db")
+    request.addfinalizer(opened.close)
+    return opened
+
+
+def test_duration_percentiles_interpolate_over_succeeded_executions(store: Store) -> None:
+    for n in range(1, 101):
+        record_run(store, f"r{n}", 1_000.0 + n, float(n))
+    (row,) = task_stats(load_task_attempts(store)).to_dicts()
+    assert row["executions"] == 100
+    assert row["p50"] == pytest.approx(50.5)
+    assert row["p95"] == pytest.approx(95.05)
+    assert row["p99"] == pytest.approx(99.01)
+
+
+def test_success_and_retry_rates_count_executions(store: Store) -> None:
+    record_run(store, "ok", 10.0, 1.0)
+    record_run(store, "flaky", 20.0, 1.0, retry=True)
+    record_run(store, "bad", 30.0, 1.0, fail=True)
+    record_run(store, "bad-after-retry", 40.0, 1.0, fail=True, retry=True)
+    (row,) = task_stats(load_task_attempts(store)).to_dicts()
+    assert row["executions"] == 4
+    assert row["success_rate"] == pytest.approx(0.5)
+    assert row["retry_rate"] == pytest.approx(0.5)
+
+
+def test_trend_is_per_day(store: Store) -> None:
+    record_run(store, "d1a", 0.0, 1.0)
+    record_run(store, "d1b", 10.0, 3.0, fail=True)
+    record_run(store, "d2", DAY + 5, 2.0)
+    trend = history_report(store)["trend"]
+    assert [(row["day"], row["executions"], row["success_rate"]) for row in trend] == [
+        ("1970-01-01", 2, 0.5), ("1970-01-02", 1, 1.0)]  # fmt: skip
+
+
+def test_slowest_runs_are_ordered_by_wall_time(store: Store) -> None:
+    for n, duration in enumerate([5.0, 50.0, 0.5]):
+        record_run(store, f"r{n}", 100.0 * n, duration)
+    report = history_report(store, top=2)
+    assert [row["run_id"] for row in report["slowest_runs"]] == ["r1", "r0"]
+    assert report["slowest_runs"][0]["seconds"] == pytest.approx(51.0)
+
+
+def test_stats_filter_by_workflow(store: Store) -> None:
+    record_run(store, "a", 1.0, 1.0, workflow="etl")
+    record_run(store, "b", 2.0, 2.0, workflow="report")
+    rows = history_report(store, workflow="report")["tasks"]
+    assert [(row["workflow"], row["executions"]) for row in rows] == [("report", 1)]
+
+
+def test_slowest_runs_of_no_runs_is_empty(store: Store) -> None:
+    assert history_report(store)["slowest_runs"] == []
+    assert slowest_runs(load_events(store)).height == 0
+
+
+def test_the_stats_command_prints_json(tmp_path: Path) -> None:
+    url = f"rocksdb://{tmp_path}/db"
+    with RocksDBStore.open(url) as store:
+        record_run(store, "only", 1.0, 2.0)
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    result = subprocess.run([cli, "stats", "--json", "--store", url], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["tasks"][0]["task"] == "load" and report["tasks"][0]["p50"] == 2.0
+
+
+def test_the_cli_does_not_import_polars_unless_stats_runs() -> None:
+    code = ("import sys; from flowbuilder.cli.main import cli; import click; "
+            "ctx = click.Context(cli); cli.list_commands(ctx); cli.get_command(ctx, 'stats'); "
+            "print('polars' in sys.modules)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,101 @@
+"""``python``: call ``package.module:function`` with ``args``/``kwargs``.
+
+Where the call runs depends on ``isolation``:
+
+* ``inline`` (default): a plain function is called right on the scheduler's thread — the
+  fast path, no thread or process hop, so it must be quick and must not block; a coroutine
+  function is awaited on the runner's event loop.
+* ``thread``: called in a thread (for blocking I/O in library code).
+* ``process``: sent to the runner's worker processes (CPU-bound work; arguments and result
+  must pickle); a timeout or cancellation kills the worker running it.
+
+The return value is the output. Raise :class:`flowbuilder.interfaces.TaskFailure` to fail
+with a classified reason; any other exception fails the attempt with its message.
+
+Example::
+
+    - name: score
+      type: python
+      config: {callable: "mypkg.scoring:score", kwargs: {rows: "${{ tasks.load.output }}"}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from functools import lru_cache
+from importlib import import_module
+from typing import Any, Callable, ClassVar, Literal
+
+from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
+from pydantic import Field, field_validator
+
+from flowrunner.tasktypes._common import ConfigModel
+
+_CALLABLE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+
+
+class PythonConfig(ConfigModel):
+    """Config of a ``python`` task."""
+
+    callable: str = Field(description="'package.module:function' (a dotted attribute path after the colon works too).")
+    args: list[Any] = Field(default_factory=list, description="Positional arguments (expressions allowed).")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (expressions allowed).")
+    isolation: Literal["inline", "thread", "process"] = Field("inline", description="Where the call runs.")
+    pass_context: bool = Field(False, description="Also pass the TaskContext as the keyword argument `context`.")
+
+    @field_validator("callable")
+    @classmethod
+    def _shape(cls, path: str) -> str:
+        if not _CALLABLE.match(path):
+            raise ValueError(f"{path!r} is not 'package.module:function'")
+        return path
+
+
+@lru_cache(maxsize=1024)
+def resolve_callable(path: str) -> Callable[..., Any]:
+    """Import ``package.module:function``; a non-retryable TaskFailure saying why if it cannot."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        target: Any = import_module(module_name)
+    except ImportError as error:
+        raise TaskFailure(f"cannot import {module_name!r} for callable {path!r}: {error}", retryable=False) from None
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise TaskFailure(f"{module_name!r} has no attribute {attribute!r} (callable {path!r})", retryable=False) from None
+    if not callable(target):
+        raise TaskFailure(f"{path!r} is not callable", retryable=False)
+    return target  # type: ignore[no-any-return]
+
+
+class PythonTask(TaskType):
+    """Calls a Python function; inline ones take the scheduler's fast path."""
+
+    name: ClassVar[str] = "python"
+    config_model: ClassVar[type[PythonConfig]] = PythonConfig
+    mode: ClassVar[ExecutionMode] = ExecutionMode.INLINE
+    summary: ClassVar[str] = "call package.module:function (inline, in a thread, or in a worker process)"
+
+    def execution_mode(self, config: PythonConfig) -> ExecutionMode:  # type: ignore[override]
+        isolation = config.isolation
+        if isolation == "process":
+            return ExecutionMode.PROCESS
+        if isolation == "thread":
+            return ExecutionMode.ASYNC
+        try:
+            function = resolve_callable(config.callable)
+        except TaskFailure:
+            return ExecutionMode.INLINE  # run() raises the same failure on the fast path
+        return ExecutionMode.ASYNC if inspect.iscoroutinefunction(function) else ExecutionMode.INLINE
+
+    def run(self, config: PythonConfig, context: TaskContext) -> Any:  # type: ignore[override]
+        function = resolve_callable(config.callable)
+        kwargs = config.kwargs
+        if config.pass_context:
+            kwargs = {**kwargs, "context": context}
+        if config.isolation == "thread":
+            return asyncio.to_thread(function, *config.args, **kwargs)
+        return function(*config.args, **kwargs)

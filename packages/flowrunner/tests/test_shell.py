@@ -1,0 +1,155 @@
+"""The shell task type with real processes."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from flowbuilder.events import RunStatus, TaskStatus
+from flowbuilder.stores.memory import MemoryStore
+from helpers import group_alive, processes_with_env, run_text
+
+
+def test_output_is_the_last_json_line_of_stdout() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "echo starting; echo '{\\"n\\": 1}'; echo '{\\"n\\": 2}'; echo trailing"}}
+""")
+    assert result.output("a") == {"n": 2}
+
+
+def test_output_is_the_whole_stdout_when_no_line_is_json() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "echo one; echo two"}}
+""")
+    assert result.output("a") == "one\ntwo"
+
+
+def test_a_non_zero_exit_fails_with_the_exit_code_and_stderr() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "echo broken >&2; exit 7"}}
+""")
+    state = result.tasks["a"]
+    assert state.status is TaskStatus.FAILED
+    assert "exited with 7" in state.error and "broken" in state.error
+
+
+def test_success_codes_count_other_exit_codes_as_success() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "exit 3", success_codes: [0, 3]}}
+""")
+    assert result.succeeded
+
+
+def test_an_argv_list_runs_without_a_shell() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: [echo, "$HOME; not expanded"]}}
+""")
+    assert result.output("a") == "$HOME; not expanded"
+
+
+def test_expression_values_reach_the_shell_as_environment_variables_never_as_code(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    result = run_text(f"""
+name: t
+params:
+  name: {{type: string}}
+tasks:
+  - {{name: a, type: shell, config: {{command: "echo hello ${{{{ params.name }}}}"}}}}
+""", params={"name": f"x; touch {marker}; echo $(id)"})
+    assert result.output("a") == f"hello x; touch {marker}; echo $(id)"
+    assert not marker.exists()
+
+
+def test_env_and_cwd_reach_the_process(tmp_path: Path) -> None:
+    result = run_text(f"""
+name: t
+env: {{FROM_WORKFLOW: wf}}
+tasks:
+  - name: a
+    type: shell
+    env: {{FROM_TASK: task}}
+    config: {{command: "echo $FROM_WORKFLOW $FROM_TASK $FROM_CONFIG $(pwd)", env: {{FROM_CONFIG: cfg}}, cwd: "{tmp_path}"}}
+""")
+    assert result.output("a") == f"wf task cfg {tmp_path}"
+
+
+def test_stdout_and_stderr_lines_are_logged_in_order() -> None:
+    store = MemoryStore.open(f"memory://{uuid.uuid4().hex}")
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "for i in 1 2 3; do echo out$i; done; echo err >&2"}}
+""", store=store)
+    lines = [(line.stream, line.text) for line in store.read_logs(result.run_id, "a")]
+    assert lines[:3] == [("stdout", "out1"), ("stdout", "out2"), ("stdout", "out3")]
+    assert ("stderr", "err") in lines
+
+
+def test_logs_beyond_the_size_cap_are_dropped_with_a_marker() -> None:
+    store = MemoryStore.open(f"memory://{uuid.uuid4().hex}")
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "for i in $(seq 1 1000); do echo line-$i; done", max_log_bytes: 100}}
+""", store=store)
+    lines = store.read_logs(result.run_id, "a")
+    assert result.succeeded
+    assert sum(len(line.text) + 1 for line in lines if line.stream == "stdout") <= 100
+    assert any("truncated" in line.text for line in lines if line.stream == "system")
+
+
+def test_a_timed_out_shell_task_leaves_no_process_of_its_group_behind(tmp_path: Path) -> None:
+    token = f"FLOWRUNNER_TEST_{uuid.uuid4().hex}"
+    pid_file = tmp_path / "pgid"
+    result = run_text(f"""
+name: t
+tasks:
+  - name: a
+    type: shell
+    timeout: 1
+    env: {{TOKEN: "{token}"}}
+    config: {{command: "echo $$ > {pid_file}; sleep 300 & sleep 300 & trap '' TERM; sleep 300", kill_grace: 0.5}}
+""")
+    state = result.tasks["a"]
+    assert state.status is TaskStatus.FAILED and "timed out" in state.error
+    group = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while (group_alive(group) or processes_with_env(token)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive(group)
+    assert processes_with_env(token) == []
+
+
+def test_background_children_of_a_finished_command_do_not_outlive_it() -> None:
+    token = f"FLOWRUNNER_TEST_{uuid.uuid4().hex}"
+    result = run_text(f"""
+name: t
+tasks:
+  - {{name: a, type: shell, env: {{TOKEN: "{token}"}}, config: {{command: "sleep 300 & echo started"}}}}
+""")
+    assert result.succeeded and result.output("a") == "started"
+    deadline = time.monotonic() + 5
+    while processes_with_env(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with_env(token) == []
+
+
+def test_a_missing_working_directory_fails_without_retries(tmp_path: Path) -> None:
+    result = run_text(f"""
+name: t
+tasks:
+  - {{name: a, type: shell, retry: {{attempts: 3, backoff: 0.01}}, config: {{command: "true", cwd: "{tmp_path}/nope"}}}}
+""")
+    assert result.status is RunStatus.FAILED and result.tasks["a"].attempts == 1

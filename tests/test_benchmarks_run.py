@@ -1,0 +1,53 @@
+"""The benchmarks keep working: each runs at a tiny size and reports what it promises.
+
+No figure is asserted (times belong to bench/, never to tests); these only catch a
+benchmark broken by a change elsewhere, long before someone needs its numbers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_compile_benchmark_measures_every_phase_and_both_baselines() -> None:
+    result = _run(str(BENCH / "compile.py"), "--sizes", "60", "--repeat", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)["results"]
+    assert row["plan"]["tasks"] == 60
+    for key in ("yaml", "graphlib", "parse", "validate", "compile", "total"):
+        assert row[key]["seconds"] > 0
+        assert row[key]["traced"] > 0
+    assert row["ratio_total_to_yaml"] > 0
+
+
+def test_compile_benchmark_workflow_is_a_valid_workflow_for_the_real_loader(tmp_path: Path) -> None:
+    target = tmp_path / "generated.yaml"
+    assert _run(str(BENCH / "compile.py"), "--sizes", "300", "--write", str(target)).returncode == 0
+    spec = importlib.util.spec_from_file_location("_flowbuilder_bench_compile", BENCH / "compile.py")
+    assert spec is not None and spec.loader is not None
+    bench_compile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_compile)
+    from flowbuilder import load_plan
+
+    plan = load_plan(target, bench_compile._bench_host())
+    assert len(plan) == 300
+    assert plan.expression_tasks, "the generated workflow must exercise expressions"
+    assert any(len(p) > 1 for p in plan.predecessors), "and fan-in"
+    assert plan.max_width > 1, "and fan-out"
+
+
+def test_startup_benchmark_times_the_cli_beside_python(tmp_path: Path) -> None:
+    result = _run(str(BENCH / "startup.py"), "--runs", "1")
+    assert result.returncode == 0, result.stderr
+    for label in ("python -c pass", "flowbuilder --version", "flowbuilder validate seed.yaml"):
+        assert label in result.stdout
