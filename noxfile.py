@@ -34,6 +34,7 @@ from local_packages import (  # noqa: E402
     CORE,
     LocalPackage,
     contracts_package,
+    example_plugins,
     packages,
     plugin_packages,
     requirement_name,
@@ -73,24 +74,37 @@ def _by_dir(candidates: list[LocalPackage]) -> dict[str, LocalPackage]:
     return {package.path.name: package for package in candidates}
 
 
-ALL_PACKAGES = _by_dir(packages())
+ALL_PACKAGES = _by_dir([*packages(), *example_plugins()])
 PLUGINS = _by_dir(plugin_packages())
 LOCAL_NAMES = {package.name.lower(): package for package in [*packages(), *plugin_packages()]}
 
 
 def _local_requirements(package: LocalPackage) -> list[str]:
-    """Paths of the local packages ``package`` needs (by its dependencies and test extra), core excluded."""
+    """``-e PATH`` of each local package ``package`` needs, core excluded, dependencies first.
+
+    Follows the package's dependencies and its [test] extra, then those packages' own
+    dependencies, so that nothing of ours is ever looked up on the index by name.
+    """
     import tomllib
 
-    with (package.path / "pyproject.toml").open("rb") as stream:
-        project = tomllib.load(stream).get("project", {})
-    wanted = [*project.get("dependencies", ()), *project.get("optional-dependencies", {}).get("test", ())]
-    paths: list[str] = []
-    for requirement in wanted:
-        local = LOCAL_NAMES.get(requirement_name(requirement))
-        if local is not None and local.name != CORE and local.path != package.path:
-            paths += ["-e", str(local.path)]
-    return paths
+    def wanted_by(candidate: LocalPackage, with_test_extra: bool) -> list[str]:
+        with (candidate.path / "pyproject.toml").open("rb") as stream:
+            project = tomllib.load(stream).get("project", {})
+        test_extra = project.get("optional-dependencies", {}).get("test", ()) if with_test_extra else ()
+        return [*project.get("dependencies", ()), *test_extra]
+
+    ordered: list[LocalPackage] = []
+
+    def visit(candidate: LocalPackage, with_test_extra: bool) -> None:
+        for requirement in wanted_by(candidate, with_test_extra):
+            local = LOCAL_NAMES.get(requirement_name(requirement))
+            if local is None or local.name == CORE or local.path == package.path or local in ordered:
+                continue
+            visit(local, with_test_extra=False)
+            ordered.append(local)
+
+    visit(package, with_test_extra=True)
+    return [argument for local in ordered for argument in ("-e", str(local.path))]
 
 
 def _with_test_extra(package: LocalPackage) -> str:
@@ -105,7 +119,7 @@ def _with_test_extra(package: LocalPackage) -> str:
 @nox.session(python=PYTHON, tags=["tests"])
 @nox.parametrize("package", list(ALL_PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
-    """One package's own test suite, against the core of this checkout.
+    """One package's own test suite (packages/* and examples/* plugins), against this checkout's core.
 
     Installs only core, the contract suites, the package with its [test] extra and the
     local packages it declares, so a missing dependency declaration fails here.

@@ -228,7 +228,9 @@ def main() -> None:
                 ours = rocksdb_store_rate(root, options.events, batch, options.repeat)
                 routed = rocksdb_routed_rate(root, options.events, batch, options.repeat)
                 rows.append({"backend": "rocksdb sync=batch", "batch": batch, "store": ours, "baseline": raw})
-                rows.append({"backend": "rocksdb routed (2nd process)", "batch": batch, "store": routed, "baseline": raw})
+                rows.append(
+                    {"backend": "rocksdb routed (2nd process)", "batch": batch, "store": routed, "baseline": raw}
+                )
             if "redis" in backends:
                 (root / "redis").mkdir(exist_ok=True)
                 process, port = start_redis(root / "redis")
@@ -248,7 +250,9 @@ def main() -> None:
           f" (aim <= {AIM})")  # fmt: skip
     print(f"{'backend':<30} {'batch':>5} {'store ev/s':>12} {'baseline ev/s':>14} {'ratio':>6}")
     for row in rows:
-        print(f"{row['backend']:<30} {row['batch']:>5} {row['store']:>12,.0f} {row['baseline']:>14,.0f} {row['ratio']:>6.2f}")
+        print(
+            f"{row['backend']:<30} {row['batch']:>5} {row['store']:>12,.0f} {row['baseline']:>14,.0f} {row['ratio']:>6.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -19,12 +19,17 @@ import json
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 
 def workflow_yaml(tasks: int) -> str:
-    lines = ["name: fanout", "tasks:", "  - name: root", "    type: python", '    config: {callable: "builtins:abs", args: [1]}']
+    lines = [
+        "name: fanout",
+        "tasks:",
+        "  - name: root",
+        "    type: python",
+        '    config: {callable: "builtins:abs", args: [1]}',
+    ]
     for index in range(tasks):
         lines.append(f"  - name: leaf{index}")
         lines.append("    type: python")

@@ -111,7 +111,9 @@ def host(fake_tasks: ModuleType):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Iterator[Callable[..., CliResult]]:
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Iterator[Callable[..., CliResult]]:
     """Run ``flowbuilder ARGS...`` in-process through the real entry point and error boundary."""
     from flowbuilder.cli import context
     from flowbuilder.cli.main import main

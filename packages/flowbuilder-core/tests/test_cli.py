@@ -209,6 +209,14 @@ def test_plugins_reports_a_module_that_fails_to_import_and_still_lists_the_rest(
     assert "warning: plugin 'no_such_plugin_mod' failed to load" in result.stderr
 
 
+def test_plugins_table_lists_plugins_and_failures(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("plugins", env={"FLOWBUILDER_PLUGIN_MODULES": "flowbuilder_core_fakes,no_such_plugin_mod"})
+    assert result.exit_code == 0
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["core", "│", "flowbuilder-core", "│", __version__, "│", "flowbuilder_stores"] in rows
+    assert "failed: plugin 'no_such_plugin_mod' failed to load: ModuleNotFoundError" in result.stdout
+
+
 def test_version_prints_core_version(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("version", "--json")
     assert result.exit_code == 0
@@ -246,7 +254,8 @@ def test_run_of_an_invalid_workflow_exits_2_before_looking_for_a_runner(cli, tmp
 
 
 def test_a_bug_in_a_plugin_is_one_line_with_exit_70_and_no_traceback(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "buggy_pass_plugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "buggy_pass_plugin.py").write_text(
+        textwrap.dedent("""
         from flowbuilder import hookimpl
 
         def explode(plan):
@@ -255,7 +264,8 @@ def test_a_bug_in_a_plugin_is_one_line_with_exit_70_and_no_traceback(run_cli, tm
         @hookimpl
         def flowbuilder_compile_passes():
             return [explode]
-    """))
+    """)
+    )
     env = {"FLOWBUILDER_PLUGIN_MODULES": "flowbuilder_core_fakes,buggy_pass_plugin",
            "PYTHONPATH": f"{tmp_path}:{Path(__file__).parent / 'fakeplugin'}"}  # fmt: skip
     result = run_cli("validate", str(SEED), env=env)

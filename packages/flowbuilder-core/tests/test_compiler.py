@@ -143,7 +143,10 @@ def test_a_config_value_that_is_an_expression_defers_its_check_to_run_time(host:
 
 def test_an_expression_does_not_excuse_other_config_errors(host: PluginHost) -> None:
     with pytest.raises(WorkflowError, match="unknown field 'tiemout'"):
-        plan_of("name: e\ntasks:\n  - {name: a, type: http, config: {url: '${{ params.u }}', tiemout: 1}}\nparams: {u: {}}\n", host)
+        plan_of(
+            "name: e\ntasks:\n  - {name: a, type: http, config: {url: '${{ params.u }}', tiemout: 1}}\nparams: {u: {}}\n",
+            host,
+        )
 
 
 def test_with_no_task_types_installed_the_hint_names_the_package_to_install() -> None:
@@ -180,7 +183,9 @@ def register_passes(host: PluginHost, *passes: Any) -> None:
 
 
 def test_compile_passes_add_metadata_in_registration_order(host: PluginHost) -> None:
-    register_passes(host, lambda plan: {"count": len(plan), "who": "first"}, lambda plan: {"who": "second"}, lambda plan: None)
+    register_passes(
+        host, lambda plan: {"count": len(plan), "who": "first"}, lambda plan: {"who": "second"}, lambda plan: None
+    )
     plan = plan_of(DIAMOND, host)
     assert dict(plan.metadata) == {"count": 7, "who": "second"}
 
@@ -199,7 +204,10 @@ def test_compile_passes_do_not_run_on_a_partial_workflow(host: PluginHost) -> No
     calls: list[int] = []
     register_passes(host, lambda plan: calls.append(len(plan)))
     with pytest.raises(WorkflowError):
-        plan_of("name: p\ntasks:\n  - {name: a, type: shell, timeout: x}\n  - {name: b, type: shell, config: {command: x}}\n", host)
+        plan_of(
+            "name: p\ntasks:\n  - {name: a, type: shell, timeout: x}\n  - {name: b, type: shell, config: {command: x}}\n",
+            host,
+        )
     assert calls == []
 
 

@@ -91,13 +91,13 @@ def test_flowbuilder_config_names_the_file_explicitly(project: Path, tmp_path_fa
 
 
 def test_flowbuilder_config_pointing_nowhere_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="FLOWBUILDER_CONFIG points to .* which is not a file"):
+    with pytest.raises(ConfigurationError, match=r"FLOWBUILDER_CONFIG points to .* which is not a file"):
         load_settings(tmp_path, {"FLOWBUILDER_CONFIG": str(tmp_path / "missing.toml")})
 
 
 def test_bad_toml_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "flowbuilder.toml").write_text("store = \n")
-    with pytest.raises(ConfigurationError, match="flowbuilder.toml: .*fix the TOML syntax"):
+    with pytest.raises(ConfigurationError, match=r"flowbuilder\.toml: .*fix the TOML syntax"):
         load_settings(tmp_path, {})
 
 

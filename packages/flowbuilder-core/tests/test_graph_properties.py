@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import graphlib
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -183,7 +184,7 @@ def test_the_critical_path_is_a_real_path_of_maximal_cost(graph: Graph, data: st
     assert path, "a non-empty graph has a critical path"
     assert not graph.depends[path[0]], "the path starts at a root"
     assert not any(path[-1] in deps for deps in graph.depends.values()), "the path ends at a sink"
-    for earlier, later in zip(path, path[1:]):
+    for earlier, later in itertools.pairwise(path):
         assert earlier in graph.depends[later], f"{earlier} -> {later} is not an edge"
     total = sum(cost[n] for n in path)
     assert math.isclose(plan.critical_path_cost, total)
@@ -224,7 +225,7 @@ def test_a_graph_with_a_cycle_is_rejected_with_real_cycles(graph: Graph) -> None
     for cycle in cycles:
         assert len(cycle) >= 3 and cycle[0] == cycle[-1], cycle
         assert len(set(cycle[:-1])) == len(cycle) - 1, f"{cycle} repeats a task"
-        for task, dep in zip(cycle, cycle[1:]):
+        for task, dep in itertools.pairwise(cycle):
             assert dep in graph.depends[task], f"{task} does not depend on {dep} in {cycle}"
 
 

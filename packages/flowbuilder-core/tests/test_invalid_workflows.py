@@ -58,7 +58,7 @@ def assert_reports(path: Path, reported: list[tuple[int, int, str]]) -> None:
     expected = expectations(path)
     shown = "\n".join(f"  {line}:{column}: {message}" for line, column, message in reported)
     assert len(reported) == len(expected), f"{path.name}: expected {len(expected)} problems, got:\n{shown}"
-    for want, (line, column, message) in zip(expected, reported):
+    for want, (line, column, message) in zip(expected, reported, strict=True):
         assert (line, column) == (want.line, want.column), f"{path.name}: wanted {want}, got:\n{shown}"
         assert want.text in message, f"{path.name}: wanted {want.text!r} at {line}:{column}, got:\n{shown}"
     assert [(line, column) for line, column, _ in reported] == sorted((line, column) for line, column, _ in reported)
@@ -100,7 +100,13 @@ def test_the_real_executable_reports_every_invalid_file_in_one_run(run_cli) -> N
     assert all(LOCATED.match(line) for line in result.stderr.splitlines())
 
 
-SAMPLE = ["yaml_tab_indentation", "yaml_alias_bomb", "compile_cycle_of_three", "multi_across_layers", "yaml_invalid_utf8"]
+SAMPLE = [
+    "yaml_tab_indentation",
+    "yaml_alias_bomb",
+    "compile_cycle_of_three",
+    "multi_across_layers",
+    "yaml_invalid_utf8",
+]
 
 
 @pytest.mark.parametrize("stem", SAMPLE)

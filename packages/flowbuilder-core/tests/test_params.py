@@ -38,7 +38,9 @@ def test_defaults_fill_what_is_not_given_and_given_text_is_converted() -> None:
 
 
 def test_an_undeclared_param_is_refused_listing_the_declared_ones() -> None:
-    with pytest.raises(ParamError, match=r"unknown param 'nn' for workflow 'p' \(declared: flag, n, region, token, who\)"):
+    with pytest.raises(
+        ParamError, match=r"unknown param 'nn' for workflow 'p' \(declared: flag, n, region, token, who\)"
+    ):
         resolve_params(WORKFLOW, {"nn": "1", "token": "t"})
 
 
@@ -47,7 +49,10 @@ def test_a_required_param_must_be_given() -> None:
         resolve_params(WORKFLOW, {})
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [("n", "three", "is not an integer"), ("flag", "maybe", "is not a boolean"), ("region", "asia", "is not one of")])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("n", "three", "is not an integer"), ("flag", "maybe", "is not a boolean"), ("region", "asia", "is not one of")],
+)
 def test_a_value_of_the_wrong_type_or_choice_is_refused(name: str, value: str, message: str) -> None:
     with pytest.raises(ParamError, match=message):
         resolve_params(WORKFLOW, {name: value, "token": "t"})

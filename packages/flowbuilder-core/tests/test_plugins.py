@@ -78,7 +78,9 @@ def build(entry_points: list[FakeEntryPoint], **settings: Any) -> PluginHost:
 
 
 def test_a_plugin_that_fails_to_import_is_reported_with_name_distribution_and_reason() -> None:
-    good = FakeEntryPoint("good", lambda: plugin_with_task_types(task_type_named("alpha")), FakeDistribution("good-dist", "1.0"))
+    good = FakeEntryPoint(
+        "good", lambda: plugin_with_task_types(task_type_named("alpha")), FakeDistribution("good-dist", "1.0")
+    )
     bad = FakeEntryPoint("broken", failing_import, FakeDistribution("broken-dist", "2.3.4"))
     host = build([bad, good])
     (failure,) = host.failures
@@ -116,7 +118,7 @@ def test_two_plugins_providing_the_same_task_type_is_an_error_naming_both() -> N
 def test_a_task_type_without_a_name_is_a_plugin_error() -> None:
     nameless = SimpleNamespace()  # not a class with `name`
     host = build([FakeEntryPoint("odd", lambda: plugin_with_task_types(nameless))])  # type: ignore[arg-type]
-    with pytest.raises(PluginError, match="plugin 'odd' returned .* from flowbuilder_task_types without a `name`"):
+    with pytest.raises(PluginError, match=r"plugin 'odd' returned .* from flowbuilder_task_types without a `name`"):
         host.task_types()
 
 
@@ -231,14 +233,16 @@ def test_the_memory_store_is_core_s_default(host: PluginHost) -> None:
 
 
 def test_an_unknown_store_scheme_names_the_package_that_provides_it(host: PluginHost) -> None:
-    with pytest.raises(ConfigurationError, match="unknown scheme 'rocksdb'.*pip install flowbuilder-storage"):
+    with pytest.raises(ConfigurationError, match=r"unknown scheme 'rocksdb'.*pip install flowbuilder-storage"):
         host.open_store("rocksdb:///tmp/x")
 
 
 def test_disabling_core_leaves_no_store() -> None:
     from flowbuilder.plugins import discover_entry_points
 
-    host = build_plugin_host(Settings(disable_plugins=("core",), load_plugins=("core",)), entry_points=discover_entry_points())
+    host = build_plugin_host(
+        Settings(disable_plugins=("core",), load_plugins=("core",)), entry_points=discover_entry_points()
+    )
     with pytest.raises(NotInstalledError, match="no store is installed"):
         host.default_store_url()
 
@@ -257,7 +261,12 @@ def write_distribution(site: Path, dist: str, version: str, module: str, source:
 def test_installed_plugins_are_discovered_and_a_broken_one_is_reported_by_distribution(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     site = tmp_path / "site"
     write_distribution(site, "fb-broken-plugin", "0.3.1", "fb_broken", "import module_that_does_not_exist\n")
-    write_distribution(site, "fb-greeter-plugin", "1.2.0", "fb_greeter", """
+    write_distribution(
+        site,
+        "fb-greeter-plugin",
+        "1.2.0",
+        "fb_greeter",
+        """
         from pydantic import BaseModel
         from flowbuilder import hookimpl
         from flowbuilder.interfaces import TaskType
@@ -275,8 +284,13 @@ def test_installed_plugins_are_discovered_and_a_broken_one_is_reported_by_distri
         @hookimpl
         def flowbuilder_task_types():
             return [Greet]
-    """)
-    env = {"PYTHONPATH": str(site), "FLOWBUILDER_LOAD_PLUGINS": "core,fb_broken,fb_greeter", "FLOWBUILDER_PLUGIN_MODULES": ""}
+    """,
+    )
+    env = {
+        "PYTHONPATH": str(site),
+        "FLOWBUILDER_LOAD_PLUGINS": "core,fb_broken,fb_greeter",
+        "FLOWBUILDER_PLUGIN_MODULES": "",
+    }
     result = run_cli("plugins", "--json", env=env)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

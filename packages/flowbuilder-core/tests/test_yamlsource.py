@@ -66,10 +66,13 @@ def test_mark_of_walks_as_far_as_the_path_exists() -> None:
 )  # fmt: skip
 def test_plain_scalars_resolve_with_the_yaml_1_2_core_schema(text: str, value: object) -> None:
     resolved = resolve_plain(text)
-    assert resolved == value and type(resolved) is type(value) or isinstance(resolved, type(value))
+    assert resolved == value
+    assert isinstance(resolved, type(value)) and isinstance(resolved, bool) == isinstance(value, bool)
 
 
-@pytest.mark.parametrize(("text", "kind"), [("1.10", YamlFloat), ("1.0e3", YamlFloat), ("007", YamlInt), ("+3", YamlInt), ("0x1f", YamlInt)])
+@pytest.mark.parametrize(
+    ("text", "kind"), [("1.10", YamlFloat), ("1.0e3", YamlFloat), ("007", YamlInt), ("+3", YamlInt), ("0x1f", YamlInt)]
+)
 def test_numbers_that_do_not_round_trip_keep_their_source_text(text: str, kind: type) -> None:
     resolved = resolve_plain(text)
     assert isinstance(resolved, kind)
@@ -153,7 +156,13 @@ def test_an_explicit_empty_document_is_none_not_an_error() -> None:
 
 @pytest.mark.parametrize(
     "tag",
-    ["!!python/object/apply:os.system", "!!python/object/new:os.system", "!!python/name:os.system", "!!python/module:os", "!custom"],
+    [
+        "!!python/object/apply:os.system",
+        "!!python/object/new:os.system",
+        "!!python/name:os.system",
+        "!!python/module:os",
+        "!custom",
+    ],
 )
 def test_python_and_custom_tags_never_construct_anything(tag: str, tmp_path: Path) -> None:
     marker = tmp_path / "constructed"
@@ -206,7 +215,9 @@ def test_an_alias_before_its_anchor_is_an_error() -> None:
 
 def test_max_depth_bounds_nesting() -> None:
     parse_yaml("a: " + "[" * 9 + "]" * 9 + "\n", "f", YamlLimits(max_depth=10))
-    assert messages("a: " + "[" * 10 + "]" * 10 + "\n", YamlLimits(max_depth=10)) == ["1:13: nesting is deeper than 10 levels"]
+    assert messages("a: " + "[" * 10 + "]" * 10 + "\n", YamlLimits(max_depth=10)) == [
+        "1:13: nesting is deeper than 10 levels"
+    ]
 
 
 def test_very_deep_nesting_is_refused_not_a_recursion_error() -> None:
@@ -250,7 +261,9 @@ def test_syntax_errors_are_located_the_same_by_both_parsers(loader: str, text: s
     (diagnostic,) = raised.value.diagnostics
     assert f"{diagnostic.line}:{diagnostic.column}" == position
     assert diagnostic.message.startswith("YAML syntax error: ")
-    assert phrase in diagnostic.message or (phrase == "expected <block end>" and "did not find expected" in diagnostic.message)
+    assert phrase in diagnostic.message or (
+        phrase == "expected <block end>" and "did not find expected" in diagnostic.message
+    )
     assert diagnostic.hint
 
 
@@ -262,7 +275,9 @@ def test_syntax_errors_are_located_the_same_by_both_parsers(loader: str, text: s
         ("a: \u00e9\u00e9\nb: bell\x07\n", "2:8: control character #x0007 is not allowed in YAML"),
     ],
 )
-def test_bad_bytes_are_located_by_line_and_character_with_both_parsers(loader: str, data: str | bytes, expected: str) -> None:
+def test_bad_bytes_are_located_by_line_and_character_with_both_parsers(
+    loader: str, data: str | bytes, expected: str
+) -> None:
     with pytest.raises(WorkflowError) as raised:
         parse_yaml(data, "f.yaml")
     diagnostic = raised.value.diagnostics[0]

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from flowbuilder_storage import RedisStore, RocksDBStore
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
@@ -17,8 +15,12 @@ ROUNDS = 150
 
 def race(url: str, run_id: str) -> dict[str, list[int]]:
     writers = {
-        name: subprocess.Popen([sys.executable, WORKER, "race", url, run_id, name, str(ROUNDS)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        name: subprocess.Popen(
+            [sys.executable, WORKER, "race", url, run_id, name, str(ROUNDS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for name in ("a", "b")
     }
     for process in writers.values():

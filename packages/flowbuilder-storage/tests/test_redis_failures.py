@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from flowbuilder.errors import StoreError
-from flowbuilder.events import EventKind, RunEvent
 from redis_server import RedisServer, free_port
 
+from flowbuilder.errors import StoreError
+from flowbuilder.events import EventKind, RunEvent
 from flowbuilder_storage import RedisStore
 
 

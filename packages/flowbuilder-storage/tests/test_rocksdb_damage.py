@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from flowbuilder.errors import StoreError
 
+from flowbuilder.errors import StoreError
 from flowbuilder_storage import RocksDBStore
 
 FILL = """

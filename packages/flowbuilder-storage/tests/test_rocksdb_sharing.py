@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from flowbuilder.events import EventKind, RunEvent
 
+from flowbuilder.events import EventKind, RunEvent
 from flowbuilder_storage import RocksDBStore
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))

@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.store import Store
 from flowbuilder.stores.memory import MemoryStore
-
 from flowbuilder_storage import RocksDBStore
 from flowbuilder_storage.stats import history_report, load_events, load_task_attempts, slowest_runs, task_stats
 
@@ -40,15 +41,16 @@ def record_run(store: Store, run_id: str, start: float, duration: float, *, work
 
 
 @pytest.fixture(params=["memory", "rocksdb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "memory":
-        url = f"memory://stats-{id(request)}"
+        url = f"memory://stats-{tmp_path.name}"
         opened: Store = MemoryStore.open(url)
-        request.addfinalizer(lambda: MemoryStore.forget(url))
     else:
-        opened = RocksDBStore.open(f"rocksdb://{tmp_path}/db")
-    request.addfinalizer(opened.close)
-    return opened
+        url = f"rocksdb://{tmp_path}/db"
+        opened = RocksDBStore.open(url)
+    yield opened
+    opened.close()
+    MemoryStore.forget(url)
 
 
 def test_duration_percentiles_interpolate_over_succeeded_executions(store: Store) -> None:

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from flowbuilder.errors import ConfigurationError
 from flowbuilder.events import EventKind, RunEvent
-
 from flowbuilder_storage import RocksDBStore
 
 

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from flowbuilder import graph
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
 from flowbuilder.errors import Diagnostic, WorkflowError
-from flowbuilder.expressions import ROOT_NAMES, ExpressionError, has_expression, iter_expressions, parse_references
+from flowbuilder.expressions import (
+    EXPRESSION,
+    ROOT_NAMES,
+    ExpressionError,
+    has_expression,
+    iter_expressions,
+    parse_references,
+)
 from flowbuilder.plan import ExecutionPlan
 
 if TYPE_CHECKING:
@@ -86,12 +93,18 @@ def compile_workflow(
     ordering = graph.topological_levels(successors, indegree)
     if not isinstance(ordering, graph.Ordering):
         for cycle in graph.find_cycles(predecessors, ordering):
-            path = " -> ".join(tasks[node].name for node in cycle)
+            shown = " -> ".join(tasks[node].name for node in cycle)
             start = cycle[0]
             depends = tasks[start].depends_on
             position = depends.index(tasks[cycle[1]].name) if tasks[cycle[1]].name in depends else None
             where = ("tasks", start, "depends_on", position) if position is not None else ("tasks", start, "depends_on")
-            problems.append(locator.at(where, f"dependency cycle: {path}", "each task depends on the next; remove one of these dependencies"))
+            problems.append(
+                locator.at(
+                    where,
+                    f"dependency cycle: {shown}",
+                    "each task depends on the next; remove one of these dependencies",
+                )
+            )
         raise WorkflowError(dict.fromkeys(problems))
 
     expression_tasks = _check_expressions(workflow, index, predecessors, locator, problems, omitted, incomplete)
@@ -144,7 +157,7 @@ def _task_costs(
         if type(task_type).estimate_duration is not BaseTaskType.estimate_duration
     }
     if estimators:
-        for task, config in zip(tasks, configs):
+        for task, config in zip(tasks, configs, strict=True):
             estimator = estimators.get(task.type)
             if estimator is not None and task.name not in known and not isinstance(config, dict):
                 seconds = estimator.estimate_duration(config)
@@ -179,7 +192,9 @@ def _edges(
                 hint = suggest(dependency, index) or "declare that task or remove the dependency"
                 problems.append(locator.at(where, f"task {task.name!r} depends on unknown task {dependency!r}", hint))
             elif dep_id == task_id and index.get(task.name) == task_id:
-                problems.append(locator.at(where, f"task {task.name!r} depends on itself", "remove it from its own depends_on"))
+                problems.append(
+                    locator.at(where, f"task {task.name!r} depends on itself", "remove it from its own depends_on")
+                )
             elif dep_id not in seen and index.get(task.name) == task_id:
                 seen.add(dep_id)
                 predecessors[task_id].append(dep_id)
@@ -194,7 +209,10 @@ def _check_types_and_configs(
     for task_id, task in enumerate(workflow.tasks):
         task_type = task_types.get(task.type)
         if task_type is None:
-            installed = ", ".join(sorted(task_types)) or "none installed; `pip install flowrunner` provides shell, http, script, python"
+            installed = (
+                ", ".join(sorted(task_types))
+                or "none installed; `pip install flowrunner` provides shell, http, script, python"
+            )
             hint = suggest(task.type, task_types)
             hint = f"{hint} installed types: {installed}" if hint else f"installed types: {installed}"
             problems.append(locator.at(("tasks", task_id, "type"), f"unknown task type {task.type!r}", hint))
@@ -240,7 +258,9 @@ def _check_pools(workflow: Workflow, locator: Locator, problems: list[Diagnostic
                                    f"declare it under `pools:` with a limit, e.g. pools: {{{workflow.defaults.pool}: 4}}"))  # fmt: skip
     for task_id, task in enumerate(workflow.tasks):
         if task.pool is not None and task.pool not in pools:
-            hint = suggest(task.pool, pools) or f"declare it under `pools:` with a limit, e.g. pools: {{{task.pool}: 4}}"
+            hint = (
+                suggest(task.pool, pools) or f"declare it under `pools:` with a limit, e.g. pools: {{{task.pool}: 4}}"
+            )
             problems.append(locator.at(("tasks", task_id, "pool"), f"unknown pool {task.pool!r}", hint))
 
 
@@ -281,7 +301,16 @@ def _check_expressions(
         fanout = task.fanout
         if fanout is not None:
             long_form = not isinstance(task.foreach, (list, str))
-            fields.append((("foreach", "items") if long_form else ("foreach",), fanout.items, "foreach"))
+            items_path = ("foreach", "items") if long_form else ("foreach",)
+            fields.append((items_path, fanout.items, "foreach"))
+            if isinstance(fanout.items, str) and EXPRESSION.fullmatch(fanout.items.strip()) is None:
+                problems.append(
+                    locator.at(
+                        ("tasks", task_id, *items_path),
+                        f"foreach: {fanout.items!r} is neither a list nor one ${{{{ }}}} expression",
+                        "write a list like [a, b] or an expression that yields one, like ${{ params.items }}",
+                    )
+                )
         found_any = False
         for path, value, field_name in fields:
             if not has_expression(value):
@@ -325,7 +354,9 @@ def _check_one(
     try:
         references = parse_references(expression)
     except ExpressionError as error:
-        problems.append(locator.at(where, str(error), "expressions look like ${{ params.name }} or ${{ tasks.a.output }}"))
+        problems.append(
+            locator.at(where, str(error), "expressions look like ${{ params.name }} or ${{ tasks.a.output }}")
+        )
         return
     upstream: set[int] | None = None
     for reference in references:

@@ -114,7 +114,7 @@ def _name_list(value: Any, where: str) -> tuple[str, ...]:
         return _split_names(value)
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return tuple(item.strip() for item in value if item.strip())
-    raise ConfigurationError(f"{where}: expected a list of names like [\"core\"], got {value!r}")
+    raise ConfigurationError(f'{where}: expected a list of names like ["core"], got {value!r}')
 
 
 def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:

@@ -81,15 +81,32 @@ def pydantic_diagnostics(
             name = str(loc[-1]) if loc else "?"
             parent = path[:-1]
             holder = _describe_path(loc[:-1]) or owner
-            text = f"{holder} is missing the required field {name!r}" if holder else f"missing the required field {name!r}"
+            text = (
+                f"{holder} is missing the required field {name!r}" if holder else f"missing the required field {name!r}"
+            )
             found.append(locator.at(parent, text, f"add `{name}:`"))
+        elif kind == "model_type":  # "should be a valid dictionary or instance of Task"
+            text = (
+                f"{where}: should be a mapping of fields"
+                if where
+                else f"a {owner or 'value'} must be a mapping of fields"
+            )
+            shown = _shown_input(item.get("input"))
+            hint = None if where else _MAPPING_HINTS.get(owner or "")
+            found.append(locator.at(path, f"{text}, not {shown}" if shown else text, hint))
         elif kind == "too_short" and isinstance(item.get("ctx"), dict):
             least = item["ctx"].get("min_length")
             text = f"needs at least {least} item{'s' if least != 1 else ''}, got {item['ctx'].get('actual_length')}"
             found.append(locator.at(path, f"{where}: {text}" if where else text))
         elif kind == "string_pattern_mismatch" and _is_name_pattern(item):
             text = f"{where}: {item.get('input')!r} is not a valid name" if where else "not a valid name"
-            found.append(locator.at(path, text, "names start with a letter or _ and hold only letters, digits, _ and -, at most 128 of them"))
+            found.append(
+                locator.at(
+                    path,
+                    text,
+                    "names start with a letter or _ and hold only letters, digits, _ and -, at most 128 of them",
+                )
+            )
         else:
             message = str(item["msg"])
             for prefix_text in ("Value error, ", "Assertion failed, "):
@@ -104,13 +121,18 @@ def pydantic_diagnostics(
     return found
 
 
-_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "Foreach", "RetryPolicy", "Param", "TaskDefaults"})
+_TYPE_TAGS = frozenset(
+    {"str", "int", "float", "bool", "list", "dict", "none", "Foreach", "RetryPolicy", "Param", "TaskDefaults"}
+)
 
 
 def _is_type_tag(step: Any) -> bool:
     """Whether a location step names a union member (``list[any]``, ``Foreach``) rather than a key."""
     text = str(step)
     return "[" in text or "(" in text or text in _TYPE_TAGS
+
+
+_MAPPING_HINTS = {"task": "write each task as `- name: fetch` with `type: http` (and more fields) indented below it"}
 
 
 def _is_name_pattern(item: Any) -> bool:

@@ -49,7 +49,9 @@ def read_workflow_file(path: str | Path, limits: YamlLimits = YamlLimits()) -> b
     except FileNotFoundError:
         raise WorkflowError([Diagnostic(name, 1, 1, "no such file", "check the path")]) from None
     except IsADirectoryError:
-        raise WorkflowError([Diagnostic(name, 1, 1, "is a directory, not a workflow file", "give the path of a .yaml file")]) from None
+        raise WorkflowError(
+            [Diagnostic(name, 1, 1, "is a directory, not a workflow file", "give the path of a .yaml file")]
+        ) from None
     except PermissionError:
         raise WorkflowError([Diagnostic(name, 1, 1, "permission denied", "make the file readable")]) from None
 
@@ -249,4 +251,3 @@ def load_plan(source: str | bytes | Path, host: PluginHost, **options: Any) -> E
     """Load, validate and compile a workflow in one step."""
     limits = host.settings.limits
     return plan_workflow(load_workflow(source, limits=limits, host=host), host, **options)
-

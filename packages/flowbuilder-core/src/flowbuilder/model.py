@@ -12,7 +12,7 @@ validates it with its own model (see :class:`flowbuilder.interfaces.TaskType`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
@@ -113,7 +113,7 @@ class RetryPolicy(_Model):
 class Foreach(_Model):
     """Fan a task out over a list known only at run time (one dynamic task per item)."""
 
-    items: Union[Text, list[Any]] = Field(description="A list, or an expression that yields one.")
+    items: Text | list[Any] = Field(description="A list, or an expression that yields one.")
     max_parallel: int | None = Field(None, ge=1, description="How many items run at once (default: no extra limit).")
 
 
@@ -154,7 +154,9 @@ class Param(_Model):
             try:
                 value = int(value) if self.type == "integer" else float(value)
             except ValueError:
-                raise ValueError(f"{what} {value!r} is not {'an integer' if self.type == 'integer' else 'a number'}") from None
+                raise ValueError(
+                    f"{what} {value!r} is not {'an integer' if self.type == 'integer' else 'a number'}"
+                ) from None
         elif self.type == "boolean" and isinstance(value, str):
             lowered = value.lower()
             if lowered not in ("true", "false"):
@@ -194,14 +196,16 @@ class Task(_Model):
     depends_on: Annotated[
         list[Name], WithJsonSchema({"anyOf": [_NAME_SCHEMA, {"type": "array", "items": _NAME_SCHEMA}]})
     ] = Field(default_factory=list, description="Tasks that must succeed before this one starts (a name or a list).")
-    config: dict[str, Any] = Field(default_factory=dict, description="Settings of the task type; checked by its own model.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the task type; checked by its own model."
+    )
     retry: RetryPolicy | None = None
     timeout: Duration | None = Field(None, description="Per-attempt limit in seconds (or '30s', '5m').")
     deadline: Duration | None = Field(None, description="Limit over all attempts together, in seconds.")
     when: Text | None = Field(None, description="An expression; the task (and what needs it) is skipped when false.")
     priority: int | None = Field(None, ge=-1000, le=1000, description="Higher runs first among ready tasks.")
     pool: Name | None = Field(None, description="A named concurrency pool (see the workflow's `pools`).")
-    foreach: Union[Foreach, Text, list[Any], None] = Field(None, description="Fan out over a list at run time.")
+    foreach: Foreach | Text | list[Any] | None = Field(None, description="Fan out over a list at run time.")
     env: dict[Text, Text] = Field(default_factory=dict, description="Environment variables for this task.")
     outputs: dict[Name, Text] = Field(
         default_factory=dict,

@@ -107,7 +107,9 @@ class PluginHost:
 
             known = [spec for spec in dir(hookspecs) if spec.startswith("flowbuilder_")]
             hint = suggest(caller.name, known) or "see flowbuilder.hookspecs for the hooks that exist"
-            raise PluginError(f"plugin {plugin_name!r} implements {caller.name!r}, which is not a FlowBuilder hook; {hint}")
+            raise PluginError(
+                f"plugin {plugin_name!r} implements {caller.name!r}, which is not a FlowBuilder hook; {hint}"
+            )
         hooks = tuple(sorted(caller.name for caller in callers))
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self.infos.append(PluginInfo(plugin_name, module, distribution, version, hooks))
@@ -116,7 +118,7 @@ class PluginHost:
     # -- typed lookups ------------------------------------------------------------------
 
     def _named(self, hook_name: str, key: str, what: str) -> dict[str, Any]:
-        cached = self._cache.get(hook_name)
+        cached: dict[str, Any] | None = self._cache.get(hook_name)
         if cached is not None:
             return cached
         hook = getattr(self.manager.hook, hook_name)
@@ -187,7 +189,9 @@ class PluginHost:
         if scheme not in stores:
             installed = ", ".join(f"{s}://" for s in sorted(stores)) or "none"
             advice = f"; `pip install {PROVIDERS[scheme]}` provides it" if scheme in PROVIDERS else ""
-            raise ConfigurationError(f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}")
+            raise ConfigurationError(
+                f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
+            )
         return stores[scheme].open(url)
 
     def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:

@@ -33,7 +33,17 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 Mark = tuple[int, int]
 
-__all__ = ["LocatedList", "LocatedMap", "YamlFloat", "YamlInt", "YamlLimits", "mark_of", "parse_yaml", "resolve_plain", "source_text"]
+__all__ = [
+    "LocatedList",
+    "LocatedMap",
+    "YamlFloat",
+    "YamlInt",
+    "YamlLimits",
+    "mark_of",
+    "parse_yaml",
+    "resolve_plain",
+    "source_text",
+]
 
 
 class LocatedMap(dict):  # type: ignore[type-arg]
@@ -75,7 +85,7 @@ def source_text(value: Any) -> str | None:
     """The text a scalar was written as, for fields that want a string; None if not a scalar."""
     if isinstance(value, str):
         return value
-    source = getattr(value, "source", None)
+    source: Any = getattr(value, "source", None)
     if source is not None:
         return str(source)
     if isinstance(value, bool) or value is None:
@@ -139,17 +149,21 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
+_TAG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "tag:yaml.org,2002:int": int,
+    "tag:yaml.org,2002:float": (int, float),
+    "tag:yaml.org,2002:bool": bool,
+    "tag:yaml.org,2002:null": type(None),
+}
+
+
 def _resolve_tagged(text: str, tag: str, mark: Mark, problems: list[tuple[Mark, str, str | None]]) -> Any:
     if tag in ("tag:yaml.org,2002:str", "!"):
         return text
-    value = resolve_plain(text)
-    expected = {
-        "tag:yaml.org,2002:int": int,
-        "tag:yaml.org,2002:float": (int, float),
-        "tag:yaml.org,2002:bool": bool,
-        "tag:yaml.org,2002:null": type(None),
-    }[tag]
-    if tag != "tag:yaml.org,2002:bool" and isinstance(value, bool) or not isinstance(value, expected):
+    value: Any = resolve_plain(text)
+    expected = _TAG_TYPES[tag]
+    fits = isinstance(value, expected) and not (tag != "tag:yaml.org,2002:bool" and isinstance(value, bool))
+    if not fits:
         kind = tag.rsplit(":", 1)[-1]
         problems.append((mark, f"{text!r} is not a valid {kind}", f"remove the !!{kind} tag or fix the value"))
         return text
@@ -206,7 +220,9 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
     if problems:
         raise WorkflowError(Diagnostic(filename, l, c, m, h) for (l, c), m, h in problems)
     if builder.documents == 0:
-        raise WorkflowError([Diagnostic(filename, 1, 1, "file is empty", "a workflow needs at least `name` and `tasks`")])
+        raise WorkflowError(
+            [Diagnostic(filename, 1, 1, "file is empty", "a workflow needs at least `name` and `tasks`")]
+        )
     return builder.root
 
 
@@ -224,13 +240,19 @@ def _syntax_problem(error: yaml.MarkedYAMLError) -> tuple[Mark, str, str | None]
     if "quoted scalar" in context and "end of stream" in problem and error.context_mark is not None:
         # Pointing at the end of the file helps nobody: point at the opening quote.
         mark = error.context_mark
-        return (mark.line + 1, mark.column + 1), "YAML syntax error: this quoted string is never closed", "add the closing quote"
-    mark = error.problem_mark or error.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return (
+            (mark.line + 1, mark.column + 1),
+            "YAML syntax error: this quoted string is never closed",
+            "add the closing quote",
+        )
+    problem_mark = error.problem_mark or error.context_mark
+    line, column = (problem_mark.line + 1, problem_mark.column + 1) if problem_mark is not None else (1, 1)
     message = f"YAML syntax error: {problem or context}"
     if context and problem:
         message += f" ({context})"
-    hint = next((h for needle, h in _SYNTAX_HINTS if needle in problem), "check indentation, quotes and brackets near here")
+    hint = next(
+        (h for needle, h in _SYNTAX_HINTS if needle in problem), "check indentation, quotes and brackets near here"
+    )
     return (line, column), message, hint
 
 
@@ -296,7 +318,7 @@ class _Builder:
                           "remove the `---` line or split the file")  # fmt: skip
 
     def _check_tag(self, event: Any) -> str | None:
-        tag = event.tag
+        tag: str | None = event.tag
         if tag is None or tag in _CORE_TAGS:
             return tag
         self.problems.append((_mark(event), f"tag {_shown_tag(tag)} is not allowed",
@@ -318,7 +340,9 @@ class _Builder:
         tag = self._check_tag(event)
         wanted = "tag:yaml.org,2002:map" if isinstance(container, LocatedMap) else "tag:yaml.org,2002:seq"
         if tag not in (None, "!", wanted):
-            self.problems.append((container.mark, f"tag {_shown_tag(str(tag))} does not fit this node", "remove the tag"))
+            self.problems.append(
+                (container.mark, f"tag {_shown_tag(str(tag))} does not fit this node", "remove the tag")
+            )
         if len(self.stack) >= self.limits.max_depth:
             self.fail(container.mark, f"nesting is deeper than {self.limits.max_depth} levels",
                       "flatten the structure or raise [limits] max_depth")  # fmt: skip

@@ -31,7 +31,16 @@ _LAZY = {
     "slowest_runs": "flowbuilder_storage.stats",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__",
+    "RocksDBStore",
+    "RedisStore",
+    "SyncPolicy",
+    "load_task_attempts",
+    "task_stats",
+    "daily_trend",
+    "slowest_runs",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,14 +19,16 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import replace
+from itertools import groupby, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
-
 from flowbuilder_storage import _rocks_layout as keys
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
@@ -45,10 +47,13 @@ from flowbuilder_storage._wal_scan import WalDamage, find_wal_damage
 
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 _SUMMARY_CACHE_SIZE = 4096
+_RUN_LEVEL = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
 # Files RocksDB writes while it creates a database (before CURRENT exists): another process
 # may be creating the store right now, which is not a foreign directory.
-_ROCKSDB_FILE = re.compile(r"^(LOCK|IDENTITY|LOG(\.old\.\d+)?|CURRENT|\d+\.(log|sst|blob|dbtmp)|MANIFEST-\d+|"
-                           r"OPTIONS-\d+(\.dbtmp)?|rocksdict-config\.json|owner\.sock)$")
+_ROCKSDB_FILE = re.compile(
+    r"^(LOCK|IDENTITY|LOG(\.old\.\d+)?|CURRENT|\d+\.(log|sst|blob|dbtmp)|MANIFEST-\d+|"
+    r"OPTIONS-\d+(\.dbtmp)?|rocksdict-config\.json|owner\.sock)$"
+)
 _LOCK_MESSAGE = re.compile(r"LOCK|lock hold|No locks available|Resource temporarily unavailable", re.IGNORECASE)
 
 
@@ -103,7 +108,9 @@ def _check_directory(path: Path) -> bool:
     try:
         path.mkdir(parents=True, mode=0o700)
     except PermissionError:
-        raise StoreError(f"no permission to create the store directory {path}; choose another --store rocksdb://PATH") from None
+        raise StoreError(
+            f"no permission to create the store directory {path}; choose another --store rocksdb://PATH"
+        ) from None
     except OSError as error:
         raise StoreError(f"cannot create the store directory {path}: {error.strerror}") from None
     return True
@@ -146,16 +153,25 @@ class RocksEngine:
                 raise StoreLockedError(str(error)) from None
             raise StoreError(f"cannot open the store {path}: {_first_line(error)}; it may be damaged —"
                              " move it aside and restore a backup") from None  # fmt: skip
+        self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
         if self._db.get(keys.FORMAT_KEY) is None:
-            self._db.put(keys.FORMAT_KEY, dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}), self._sync_options(rocksdict))
-        if self.recovered is not None:
-            damage = self.recovered
+            self._db.put(
+                keys.FORMAT_KEY,
+                dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
+                self._sync_options(rocksdict),
+            )
+        damage: WalDamage | None = self.recovered  # set by _verify_existing
+        if damage is not None:
             logging.getLogger("flowbuilder_storage").warning(
                 "recovered the store %s: dropped the damaged tail of its write-ahead log (%s from offset %d, %d bytes),"
                 " the last write before a crash; every record before it is kept",
-                path, damage.file.name, damage.offset, damage.size - damage.offset)
+                path,
+                damage.file.name,
+                damage.offset,
+                damage.size - damage.offset,
+            )
         self._lock = threading.RLock()
         self._appended = threading.Condition(self._lock)
         self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
@@ -164,7 +180,9 @@ class RocksEngine:
         self._stop = threading.Event()
         self._syncer: threading.Thread | None = None
         if durability.policy is SyncPolicy.BATCH:
-            self._syncer = threading.Thread(target=self._sync_loop, name=f"flowbuilder-wal-sync:{path.name}", daemon=True)
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name=f"flowbuilder-wal-sync:{path.name}", daemon=True
+            )
             self._syncer.start()
 
     def _verify_existing(self, rocksdict: Any) -> str:
@@ -235,11 +253,26 @@ class RocksEngine:
             self._dirty.set()
 
     def _new_batch(self) -> Any:
-        import rocksdict
-
-        return rocksdict.WriteBatch(raw_mode=True)
+        return self._batch_type(raw_mode=True)
 
     # -- events ---------------------------------------------------------------------------
+
+    def _last_event_seq(self, run_id: str) -> int:
+        prefix = keys.event_prefix(run_id)
+        iterator = self._db.iter()
+        try:
+            iterator.seek_for_prev(keys.prefix_end(prefix))
+            if iterator.valid() and iterator.key().startswith(prefix):
+                return keys.seq_of_event_key(iterator.key())
+            return 0
+        finally:
+            del iterator
+
+    def _stored_summary(self, run_id: str, raw: bytes) -> RunSummary:
+        """A summary read from disk, with ``last_seq`` made current (see append_events)."""
+        summary = decode_summary(raw)
+        summary.last_seq = self._last_event_seq(run_id)
+        return summary
 
     def _summary(self, run_id: str) -> RunSummary | None:
         cache = self._summaries
@@ -247,13 +280,29 @@ class RocksEngine:
             cache.move_to_end(run_id)
             return cache[run_id]
         raw = self._db.get(keys.summary_key(run_id))
-        summary = decode_summary(raw) if raw is not None else None
+        summary = self._stored_summary(run_id, raw) if raw is not None else None
         cache[run_id] = summary
         if len(cache) > _SUMMARY_CACHE_SIZE:
             cache.popitem(last=False)
         return summary
 
-    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+    def append_encoded(self, run_id: str, encoded: Sequence[bytes], expected_seq: int) -> int:
+        """:meth:`append_events` for events already in their stored form (from a routed client).
+
+        They are decoded to be checked, and stored as the bytes that came.
+        """
+        events = [decode_event(run_id, raw) for raw in encoded]
+        return self.append_events(run_id, events, expected_seq, encoded)
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
+                      encoded: Sequence[bytes] | None = None) -> int:  # fmt: skip
+        """Append atomically if the run's last seq is ``expected_seq``.
+
+        The stored summary is rewritten only by batches that create the run or change its
+        run-level state (created, started, finished); task events only add event keys.
+        The current ``last_seq`` is the newest event key's number (kept in memory while
+        the store is open, found with one seek after opening).
+        """
         check_run_id(run_id)
         with self._lock:
             summary = self._summary(run_id)
@@ -262,23 +311,33 @@ class RocksEngine:
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
                 return actual
-            check_batch(run_id, events, expected_seq)
-            batch = self._new_batch()
-            for event in events:
-                batch.put(keys.event_key(run_id, event.seq), encode_event(event))
-            updated = RunSummary.from_dict(summary.to_dict()) if summary is not None else RunSummary(run_id=run_id)
-            old_index = keys.index_key(updated.created_at, run_id) if summary is not None else None
-            updated.apply(events)
-            new_index = keys.index_key(updated.created_at, run_id)
-            if old_index != new_index:
-                if old_index is not None:
-                    batch.delete(old_index)
-                batch.put(new_index, b"")
-            batch.put(keys.summary_key(run_id), encode_summary(updated))
-            self._write(batch)
-            self._summaries[run_id] = updated
+            batch = self._batch_type(raw_mode=True)
+            prefix = keys.event_prefix(run_id)
+            pack = keys.pack_seq
+            seq = expected_seq
+            run_level = summary is None
+            for index, event in enumerate(events):
+                seq += 1
+                if event.seq != seq or event.run_id != run_id:
+                    check_batch(run_id, events, expected_seq)  # raises with the details
+                if event.kind in _RUN_LEVEL:
+                    run_level = True
+                batch.put(prefix + pack(seq), encode_event(event) if encoded is None else encoded[index])
+            if run_level:
+                updated = replace(summary) if summary is not None else RunSummary(run_id=run_id)
+                updated.apply(events)
+                if summary is None or updated.created_at != summary.created_at:
+                    if summary is not None:
+                        batch.delete(keys.index_key(summary.created_at, run_id))
+                    batch.put(keys.index_key(updated.created_at, run_id), b"")
+                batch.put(keys.summary_key(run_id), encode_summary(updated))
+                self._write(batch)
+                self._summaries[run_id] = updated
+            else:
+                self._write(batch)
+                summary.last_seq = seq  # type: ignore[union-attr]  # not None: run_level covers that
             self._appended.notify_all()
-            return updated.last_seq
+            return seq
 
     def _scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         iterator = self._db.iter()
@@ -294,15 +353,18 @@ class RocksEngine:
             del iterator
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
+        return [decode_event(run_id, raw) for raw in self.read_encoded(run_id, after_seq, limit)]
+
+    def read_encoded(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[bytes]:
+        """The stored bytes of the events :meth:`read_events` returns."""
         if limit is not None and limit <= 0:
             return []
         prefix = keys.event_prefix(run_id)
-        result: list[RunEvent] = []
-        for _, value in self._scan(keys.event_key(run_id, max(after_seq, 0) + 1), keys.prefix_end(prefix)):
-            result.append(decode_event(run_id, value))
-            if limit is not None and len(result) >= limit:
-                break
-        return result
+        start = keys.event_key(run_id, max(after_seq, 0) + 1)
+        values = self._db.values(from_key=start, read_opt=self._bounded(keys.prefix_end(prefix)))
+        if limit is None:
+            return list(values)
+        return list(islice(values, limit))
 
     def last_seq(self, run_id: str) -> int:
         with self._lock:
@@ -367,11 +429,14 @@ class RocksEngine:
                     continue
                 if since is not None and created_at < since:
                     break
-                raw = self._db.get(keys.summary_key(run_id))
-                if raw is None:
+                with self._lock:
+                    summary = self._summary(run_id)
+                if summary is None:
                     continue
-                summary = decode_summary(raw)
-                if (workflow is not None and summary.workflow != workflow) or (status is not None and summary.status is not status):
+                summary = replace(summary)
+                if (workflow is not None and summary.workflow != workflow) or (
+                    status is not None and summary.status is not status
+                ):
                     continue
                 if len(page) == limit:
                     more = True
@@ -464,26 +529,44 @@ class RocksEngine:
         """Reclaim the space of deleted runs now instead of in background compactions."""
         self._db.compact_range(None, None)
 
-    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
-        """Every stored event (of ``run_ids`` if given) as NDJSON with the run id in ``"r"``.
+    def _bounded(self, upper: bytes) -> Any:
+        import rocksdict
 
-        The fast path of the analytics: values are spliced, not decoded and re-encoded.
+        options = rocksdict.ReadOptions()
+        options.set_iterate_upper_bound(upper)
+        return options
+
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
+        """Stored events in bulk: ``([(run_id, number of events), ...], NDJSON of the events)``.
+
+        The NDJSON lines are the stored values as they are (core's event encoding, in run
+        order then seq order); the list says which run each stretch of lines belongs to.
+        The fast path of the analytics: nothing is decoded or re-encoded in Python.
         """
-        chunks: list[bytes] = []
         if run_ids is None:
-            ranges = [(b"e", b"f")]
-        else:
-            ranges = [(keys.event_prefix(r), keys.prefix_end(keys.event_prefix(r))) for r in run_ids]
-        current = b""
-        head = b""
-        for start, end in ranges:
-            for key, value in self._scan(start, end):
-                run_part = key[1:-9]
-                if run_part != current:
-                    current = run_part
-                    head = b'{"r":' + json.dumps(run_part.decode(), ensure_ascii=False).encode() + b","
-                chunks.append(head + value[1:])
-        return b"\n".join(chunks)
+            return self._export_all()
+        runs: list[tuple[str, int]] = []
+        values: list[bytes] = []
+        for run_id in run_ids:
+            prefix = keys.event_prefix(run_id)
+            chunk = list(self._db.values(from_key=prefix, read_opt=self._bounded(keys.prefix_end(prefix))))
+            if chunk:
+                runs.append((run_id, len(chunk)))
+                values.extend(chunk)
+        return runs, b"\n".join(values)
+
+    def _export_all(self) -> tuple[list[tuple[str, int]], bytes]:
+        """Every event from one consistent snapshot: a scan of the keys (grouped by run in C
+        with ``itertools.groupby``) and a scan of the values."""
+        snapshot = self._db.snapshot()
+        try:
+            event_keys = list(snapshot.keys(from_key=b"e", read_opt=self._bounded(b"f")))
+            values = list(snapshot.values(from_key=b"e", read_opt=self._bounded(b"f")))
+        finally:
+            del snapshot
+        by_run = groupby(event_keys, key=itemgetter(slice(None, -8)))  # b"e" RUN_ID b"\0"
+        runs = [(prefix[1:-1].decode(), len(list(group))) for prefix, group in by_run]
+        return runs, b"\n".join(values)
 
     def wal_stats(self) -> tuple[int, int]:
         """(WAL writes, WAL syncs) since open, from RocksDB's own counters."""

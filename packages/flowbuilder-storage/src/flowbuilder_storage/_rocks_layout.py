@@ -31,6 +31,10 @@ def _run(run_id: str) -> bytes:
     return run_id.encode()
 
 
+pack_seq = _U64.pack
+"""SEQ(u64) as it appears at the end of an event key."""
+
+
 def event_key(run_id: str, seq: int) -> bytes:
     return b"e" + _run(run_id) + b"\x00" + _U64.pack(seq)
 

@@ -20,30 +20,32 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import platform
 import socket
 import struct
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
-
+from flowbuilder_storage._records import check_batch
 from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
 from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_frame
 from flowbuilder_storage._sync import Durability
 
+_ABSTRACT_NAMESPACE = platform.system() == "Linux"
 ACQUIRE_TIMEOUT = 20.0
 """How long an opener keeps trying to reach or become the owner before giving up."""
 
 
 def socket_address(path: Path) -> str | bytes:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
-    if sys.platform.startswith("linux"):
+    if _ABSTRACT_NAMESPACE:
         return "\0flowbuilder-rocksdb-" + digest
     return str(path / "owner.sock")  # other platforms: a socket file inside the store
 
@@ -58,16 +60,14 @@ def _unline(data: dict[str, Any]) -> LogLine:
 
 # -- the owner's side -------------------------------------------------------------------
 
+
 def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: bytes) -> tuple[Any, bytes]:
     """Run one client call on the engine; return (JSON result, payload)."""
-    if method == "append_events":
-        run_id = args["run_id"]
-        events = [decode_event(run_id, raw) for raw in args["events"]]
-        return engine.append_events(run_id, events, args["expected_seq"]), b""
+    if method == "append_events":  # payload: the events' stored form, one per line (JSON has no raw newline)
+        encoded = payload.split(b"\n") if payload else []
+        return engine.append_encoded(args["run_id"], encoded, args["expected_seq"]), b""
     if method == "read_events":
-        run_id = args["run_id"]
-        events = engine.read_events(run_id, args["after_seq"], args["limit"])
-        return [encode_event(e).decode() for e in events], b""
+        return None, b"\n".join(engine.read_encoded(args["run_id"], args["after_seq"], args["limit"]))
     if method == "last_seq":
         return engine.last_seq(args["run_id"]), b""
     if method == "save_snapshot":
@@ -102,8 +102,9 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     if method == "compact":
         engine.compact()
         return None, b""
-    if method == "export_events_ndjson":
-        return None, engine.export_events_ndjson(args.get("run_ids"))
+    if method == "export_events":
+        runs, raw = engine.export_events(args.get("run_ids"))
+        return runs, raw
     if method == "wal_stats":
         return list(engine.wal_stats()), b""
     if method == "hello":
@@ -171,7 +172,7 @@ class OwnerServer:
             return True
         creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         _pid, uid, _gid = struct.unpack("3i", creds)
-        return uid == os.getuid()
+        return bool(uid == os.getuid())
 
     def _serve(self, connection: socket.socket, busy: threading.Lock) -> None:
         try:
@@ -212,7 +213,9 @@ class OwnerServer:
         for thread in threads:
             thread.join(timeout=5)
         self._acceptor.join(timeout=5)
-        if not isinstance(socket_address(self.engine.path), str) or not str(socket_address(self.engine.path)).startswith("\0"):
+        if not isinstance(socket_address(self.engine.path), str) or not str(
+            socket_address(self.engine.path)
+        ).startswith("\0"):
             try:
                 os.unlink(str(socket_address(self.engine.path)))
             except OSError:
@@ -220,6 +223,7 @@ class OwnerServer:
 
 
 # -- the clients' side ------------------------------------------------------------------
+
 
 class RemoteEngine:
     """The engine's methods, called in the owner process over the socket."""
@@ -239,16 +243,14 @@ class RemoteEngine:
         return header["ok"], out
 
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
-        encoded = [encode_event(e).decode() for e in events]
-        if any(e.run_id != run_id for e in events):
-            from flowbuilder_storage._records import check_batch
-
+        if any(e.run_id != run_id for e in events):  # the run id is not part of the stored form
             check_batch(run_id, events, expected_seq)
-        return int(self._call("append_events", {"run_id": run_id, "events": encoded, "expected_seq": expected_seq})[0])
+        payload = b"\n".join(encode_event(e) for e in events)
+        return int(self._call("append_events", {"run_id": run_id, "expected_seq": expected_seq}, payload)[0])
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        raw, _ = self._call("read_events", {"run_id": run_id, "after_seq": after_seq, "limit": limit})
-        return [decode_event(run_id, item) for item in raw]
+        _, raw = self._call("read_events", {"run_id": run_id, "after_seq": after_seq, "limit": limit})
+        return [decode_event(run_id, line) for line in raw.split(b"\n")] if raw else []
 
     def last_seq(self, run_id: str) -> int:
         return int(self._call("last_seq", {"run_id": run_id})[0])
@@ -295,8 +297,9 @@ class RemoteEngine:
     def compact(self) -> None:
         self._call("compact", {})
 
-    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
-        return self._call("export_events_ndjson", {"run_ids": list(run_ids) if run_ids is not None else None})[1]
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
+        runs, raw = self._call("export_events", {"run_ids": list(run_ids) if run_ids is not None else None})
+        return [(str(run_id), int(count)) for run_id, count in runs], raw
 
     def wal_stats(self) -> tuple[int, int]:
         writes, syncs = self._call("wal_stats", {})[0]
@@ -320,6 +323,7 @@ class RemoteEngine:
 
 
 # -- choosing a role ---------------------------------------------------------------------
+
 
 @dataclass
 class _Owned:
@@ -395,7 +399,7 @@ def acquire(path: Path, durability: Durability, max_log_bytes: int, timeout: flo
             owned = registry.owned.get(path)
             if owned is not None:
                 owned.refs += 1
-                return Handle(path, owned.engine, True, lambda: _release(registry, path))
+                return Handle(path, owned.engine, True, partial(_release, registry, path))
         remote = _try_connect(path)
         if remote is not None:
             return Handle(path, remote, False, remote.close)
@@ -413,7 +417,7 @@ def acquire(path: Path, durability: Durability, max_log_bytes: int, timeout: flo
                     engine.close()
                 else:
                     registry.owned[path] = _Owned(engine, server, refs=1)
-                    return Handle(path, engine, True, lambda: _release(registry, path))
+                    return Handle(path, engine, True, partial(_release, registry, path))
         if time.monotonic() >= deadline:
             raise StoreError(f"the store {path} is locked by another process that does not answer;"
                              " wait for it to finish, or stop it, then retry")  # fmt: skip

@@ -48,5 +48,7 @@ def durability_from(query: Mapping[str, str], section: Mapping[str, object], whe
     except ValueError:
         interval = -1
     if interval < 1:
-        raise ConfigurationError(f"{where}: sync_interval_ms={raw_interval!r} must be a whole number of milliseconds >= 1")
+        raise ConfigurationError(
+            f"{where}: sync_interval_ms={raw_interval!r} must be a whole number of milliseconds >= 1"
+        )
     return Durability(policy, interval)

@@ -43,7 +43,7 @@ def redis_parts(url: str) -> tuple[str, str]:
     if not parts.hostname:
         raise ConfigurationError(f"store URL {url!r} names no host; use redis://HOST:PORT/DB")
     try:
-        parts.port
+        _ = parts.port
     except ValueError:
         raise ConfigurationError(f"store URL {url!r} has an invalid port; use redis://HOST:PORT/DB") from None
     db = parts.path.lstrip("/")

@@ -75,7 +75,7 @@ def _record_at(data: bytes, offset: int) -> int | None:
         return None
     if crc32c(data[offset + 6 : end]) != _unmask(masked):
         return None
-    return header + length
+    return int(header + length)
 
 
 def _good_record_after(data: bytes, offset: int) -> bool:

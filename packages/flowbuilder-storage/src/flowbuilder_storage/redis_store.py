@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
-
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -62,7 +62,7 @@ local length = redis.call('LLEN', KEYS[1])
 if length ~= tonumber(ARGV[1]) then return {0, length} end
 local current = redis.call('GET', KEYS[2])
 if (current or '') ~= ARGV[2] then return {2, length} end
-for i = 6, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+for i = 6, #ARGV, 1000 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return {1, length + #ARGV - 5}
@@ -88,7 +88,7 @@ class RedisStore(Store):
         self._redis_errors: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)  # fmt: skip
         try:
-            self._client = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
+            self._client: Any = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                 socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
         except ValueError as error:
             raise ConfigurationError(f"store URL {url!r}: {error}") from None
@@ -161,6 +161,7 @@ class RedisStore(Store):
         cached = self._last_summary.get(run_id)
         while True:
             # The summary this process wrote last saves a round trip; the script checks it is current.
+            prior: RunSummary | None
             if cached is not None and cached[0].last_seq == expected_seq:
                 prior, prior_raw = cached
             else:
@@ -177,7 +178,13 @@ class RedisStore(Store):
             check_batch(run_id, events, expected_seq)
             updated = RunSummary.from_dict(prior.to_dict()) if prior is not None else RunSummary(run_id=run_id)
             updated.apply(events)
-            args: list[Any] = [expected_seq, prior_raw or b"", encode_summary(updated), repr(updated.created_at), run_id]
+            args: list[Any] = [
+                expected_seq,
+                prior_raw or b"",
+                encode_summary(updated),
+                repr(updated.created_at),
+                run_id,
+            ]
             args.extend(encode_event(e) for e in events)
             keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs")]
             new_summary = args[2]
@@ -245,8 +252,8 @@ class RedisStore(Store):
         offset = 0
         page: list[RunSummary] = []
         while True:
-            members = self._retrying(lambda: self._client.zrevrangebyscore(
-                self._key("runs"), high, low, start=offset, num=chunk, withscores=True))  # fmt: skip
+            members = self._retrying(partial(self._client.zrevrangebyscore, self._key("runs"), high, low,
+                                             start=offset, num=chunk, withscores=True))  # fmt: skip
             if not members:
                 return RunPage(runs=page)
             offset += len(members)
@@ -259,7 +266,7 @@ class RedisStore(Store):
                     continue
                 candidates.append(run_id)
             if candidates:
-                raws = self._retrying(lambda: self._client.mget([self._key("sum:", r) for r in candidates]))
+                raws = self._retrying(partial(self._client.mget, [self._key("sum:", r) for r in candidates]))
                 for raw in raws:
                     if raw is None:
                         continue
@@ -361,24 +368,25 @@ class RedisStore(Store):
     def compact(self) -> None:
         """Nothing to do: Redis frees memory on deletion (AOF rewrites are Redis's own job)."""
 
-    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
-        """Every event as NDJSON with its run id in ``"r"`` (the analytics' fast path)."""
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
+        """Events in bulk for the analytics: ``([(run_id, count), ...], NDJSON of the stored events)``."""
         if run_ids is None:
             run_ids = [m.decode() for m in self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))]
-        chunks: list[bytes] = []
+        runs: list[tuple[str, int]] = []
+        values: list[bytes] = []
         for start in range(0, len(run_ids), 256):
             group = list(run_ids[start : start + 256])
+            for run_id, chunk in zip(group, self._retrying(partial(self._fetch_event_lists, group)), strict=True):
+                if chunk:
+                    runs.append((run_id, len(chunk)))
+                    values.extend(chunk)
+        return runs, b"\n".join(values)
 
-            def fetch() -> list[Any]:
-                pipe = self._client.pipeline(transaction=False)
-                for run_id in group:
-                    pipe.lrange(self._key("ev:", run_id), 0, -1)
-                return list(pipe.execute())
-
-            for run_id, values in zip(group, self._retrying(fetch)):
-                head = b'{"r":' + json.dumps(run_id, ensure_ascii=False).encode() + b","
-                chunks.extend(head + value[1:] for value in values)
-        return b"\n".join(chunks)
+    def _fetch_event_lists(self, run_ids: Sequence[str]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.lrange(self._key("ev:", run_id), 0, -1)
+        return list(pipe.execute())
 
     def close(self) -> None:
         client = getattr(self, "_client", None)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from flowbuilder.errors import ConfigurationError, SequenceConflictError
-from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
+from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
+from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
-
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
 from flowbuilder_storage._rocks_owner import Handle, acquire
 from flowbuilder_storage._rocks_wire import ConnectionLost
@@ -126,13 +125,14 @@ class RocksDBStore(Store):
         return state
 
     def load_state(self, run_id: str) -> RunState:
-        state = super().load_state(run_id)
-        snapshot_seq = 0
+        """The newest snapshot plus the events after it; saves a new snapshot after a long fold."""
         snapshot = self.load_snapshot(run_id)
-        if snapshot is not None:
-            snapshot_seq = snapshot.seq
-        if state.seq - snapshot_seq > SNAPSHOT_EVERY:
-            self.save_snapshot(RunState.from_dict(state.to_dict()))
+        events = self.read_events(run_id, snapshot.seq if snapshot is not None else 0)
+        if snapshot is None and not events:
+            raise RunNotFoundError(run_id)
+        state = fold_events(run_id, events, snapshot)
+        if len(events) > SNAPSHOT_EVERY:
+            self.save_snapshot(state)
         return state
 
     # -- runs -----------------------------------------------------------------------------
@@ -176,9 +176,10 @@ class RocksDBStore(Store):
         """Reclaim disk space after deletions (``flowbuilder gc`` calls it)."""
         self._call("compact")
 
-    def export_events_ndjson(self, run_ids: Sequence[str] | None = None) -> bytes:
-        """Every event as NDJSON with its run id in ``"r"`` (the analytics' fast path)."""
-        return bytes(self._call("export_events_ndjson", run_ids))
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
+        """Events in bulk for the analytics: ``([(run_id, count), ...], NDJSON)`` (see the engine)."""
+        runs, raw = self._call("export_events", run_ids)
+        return list(runs), bytes(raw)
 
     def wal_stats(self) -> tuple[int, int]:
         """(write-ahead-log writes, syncs) of the owner since it opened the directory."""

@@ -19,7 +19,6 @@ Definitions (per workflow and task):
 from __future__ import annotations
 
 import io
-import json
 from typing import TYPE_CHECKING, Any, Sequence
 
 import polars as pl
@@ -29,8 +28,7 @@ from flowbuilder.events import encode_event
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
 
-EVENT_SCHEMA = {
-    "r": pl.Utf8,
+EVENT_SCHEMA: dict[str, Any] = {
     "s": pl.Int64,
     "k": pl.Utf8,
     "t": pl.Float64,
@@ -52,41 +50,54 @@ def _run_ids(store: Store, workflow: str | None, since: float | None) -> list[st
         cursor = page.next_cursor
 
 
-def _ndjson(store: Store, run_ids: Sequence[str] | None) -> bytes:
-    export = getattr(store, "export_events_ndjson", None)
+def _export(store: Store, run_ids: Sequence[str] | None) -> tuple[list[tuple[str, int]], bytes]:
+    export = getattr(store, "export_events", None)
     if callable(export):
-        return bytes(export(run_ids))
+        runs, raw = export(run_ids)
+        return list(runs), bytes(raw)
     if run_ids is None:
         run_ids = _run_ids(store, None, None)
-    lines = []
+    counts: list[tuple[str, int]] = []
+    lines: list[bytes] = []
     for run_id in run_ids:
-        head = b'{"r":' + json.dumps(run_id).encode() + b","
-        lines.extend(head + encode_event(event)[1:] for event in store.read_events(run_id))
-    return b"\n".join(lines)
+        events = store.read_events(run_id)
+        if events:
+            counts.append((run_id, len(events)))
+            lines.extend(encode_event(event) for event in events)
+    return counts, b"\n".join(lines)
 
 
 def load_events(store: Store, workflow: str | None = None, since: float | None = None) -> pl.DataFrame:
-    """Stored events as a frame: run_id, seq, kind, time, task, attempt, duration, workflow, status, final.
+    """Stored events as a frame: run_id, seq, kind, time, task, attempt, duration, status, final, workflow.
 
     With ``workflow`` or ``since`` only the runs the store lists for them are read.
+    Stores that offer ``export_events`` (RocksDB, Redis) hand over their stored bytes in
+    one piece and Polars parses them with a fixed schema; others are read event by event.
     """
     run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)
-    raw = _ndjson(store, run_ids)
-    if not raw:
-        frame = pl.DataFrame(schema=EVENT_SCHEMA)
-    else:
-        frame = pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA)
-    frame = frame.unnest("d").rename({"r": "run_id", "s": "seq", "k": "kind", "t": "time", "n": "task", "a": "attempt"})
-    runs = frame.filter(pl.col("kind") == "run_created").select("run_id", pl.col("workflow").alias("run_workflow"))
-    return frame.drop("workflow").join(runs, on="run_id", how="left").rename({"run_workflow": "workflow"})
+    runs, raw = _export(store, run_ids)
+    names = pl.Series("run_id", [run_id for run_id, _ in runs], dtype=pl.Utf8).cast(pl.Categorical)
+    counts = pl.Series("n", [count for _, count in runs], dtype=pl.UInt32)
+    # Each event's run as a small integer (run i has counts[i] consecutive events): joins
+    # and groupings on it are cheap; run ids are categorical.
+    run_of_event = (
+        pl.DataFrame({"i": pl.int_range(len(runs), dtype=pl.UInt32, eager=True), "n": counts})
+        .select(pl.col("i").repeat_by("n").explode().cast(pl.UInt32).alias("run"))
+        .to_series()
+    )
+    frame = pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA) if raw else pl.DataFrame(schema=EVENT_SCHEMA)
+    frame = frame.unnest("d").rename({"s": "seq", "k": "kind", "t": "time", "n": "task", "a": "attempt"})
+    frame = frame.with_columns(run_of_event)
+    created = frame.filter(pl.col("kind") == "run_created").select("run", pl.col("workflow").alias("run_workflow"))
+    frame = frame.drop("workflow").join(created, on="run", how="left", maintain_order="left")
+    return frame.with_columns(names.gather(frame["run"]).alias("run_id")).drop("run").rename({"run_workflow": "workflow"})
 
 
 def executions(events: pl.DataFrame) -> pl.DataFrame:
     """One row per (run, task) that ended: workflow, run_id, task, outcome, duration, ended_at, attempts, retried."""
     ends = (
         events.filter(pl.col("kind").is_in(_TASK_END))
-        .sort("seq")
-        .group_by("run_id", "task")
+        .group_by("run_id", "task")  # rows keep their stored order (run, then seq) within each group
         .agg(
             pl.col("workflow").last(),
             pl.col("kind").last().alias("outcome"),
@@ -102,13 +113,10 @@ def executions(events: pl.DataFrame) -> pl.DataFrame:
             (pl.col("kind") == "task_retrying").any().alias("retried"),
         )
     )
-    return (
-        ends.join(attempts, on=["run_id", "task"], how="left")
-        .with_columns(
-            pl.col("outcome").str.strip_prefix("task_"),
-            pl.col("attempts").fill_null(1),
-            pl.col("retried").fill_null(False),
-        )
+    return ends.join(attempts, on=["run_id", "task"], how="left").with_columns(
+        pl.col("outcome").str.strip_prefix("task_"),
+        pl.col("attempts").fill_null(1),
+        pl.col("retried").fill_null(False),
     )
 
 
@@ -134,14 +142,24 @@ def task_stats(execs: pl.DataFrame) -> pl.DataFrame:
 def daily_trend(execs: pl.DataFrame) -> pl.DataFrame:
     """Per workflow, task and UTC day: the same figures as :func:`task_stats`."""
     day = pl.from_epoch(pl.col("ended_at"), time_unit="s").dt.date().alias("day")
-    return execs.with_columns(day).group_by("workflow", "task", "day").agg(_summary_columns()).sort("workflow", "task", "day")
+    return (
+        execs.with_columns(day)
+        .group_by("workflow", "task", "day")
+        .agg(_summary_columns())
+        .sort("workflow", "task", "day")
+    )
 
 
 def slowest_runs(events: pl.DataFrame, top: int = 10) -> pl.DataFrame:
     """The ``top`` finished runs with the longest wall time: run_id, workflow, status, seconds, created_at."""
-    created = events.filter(pl.col("kind") == "run_created").select("run_id", "workflow", pl.col("time").alias("created_at"))
-    finished = events.filter(pl.col("kind") == "run_finished").group_by("run_id").agg(
-        pl.col("time").last().alias("finished_at"), pl.col("status").last())
+    created = events.filter(pl.col("kind") == "run_created").select(
+        "run_id", "workflow", pl.col("time").alias("created_at")
+    )
+    finished = (
+        events.filter(pl.col("kind") == "run_finished")
+        .group_by("run_id")
+        .agg(pl.col("time").last().alias("finished_at"), pl.col("status").last())
+    )
     return (
         created.join(finished, on="run_id")
         .with_columns((pl.col("finished_at") - pl.col("created_at")).alias("seconds"))
@@ -156,7 +174,9 @@ def load_task_attempts(store: Store, workflow: str | None = None, since: float |
     return executions(load_events(store, workflow, since))
 
 
-def history_report(store: Store, workflow: str | None = None, since: float | None = None, top: int = 10) -> dict[str, Any]:
+def history_report(
+    store: Store, workflow: str | None = None, since: float | None = None, top: int = 10
+) -> dict[str, Any]:
     """Everything ``flowbuilder stats`` shows, as JSON-ready dicts."""
     events = load_events(store, workflow, since)
     execs = executions(events)

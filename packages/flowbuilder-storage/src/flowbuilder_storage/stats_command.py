@@ -32,7 +32,6 @@ def stats(workflow: str | None, since: str | None, top: int, store: str | None, 
     """History of runs: per task P50/P95/P99 durations, success and retry rates, trend per day, slowest runs."""
     from flowbuilder.cli.context import plugin_host
     from flowbuilder.cli.runs_commands import parse_duration
-
     from flowbuilder_storage.stats import history_report
 
     since_time = time.time() - parse_duration(since) if since else None

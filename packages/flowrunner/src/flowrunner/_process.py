@@ -5,16 +5,25 @@ holds it and everything it spawns. Ending an attempt (timeout, cancellation, or 
 leader exiting) signals the whole group: SIGTERM, then SIGKILL after a grace period. The
 module keeps the set of live groups so a second Ctrl-C, or the interpreter exiting, can
 SIGKILL whatever is still shutting down — no orphans either way.
+
+Why threads: starting a process (fork/exec) blocks its caller for a millisecond or more,
+and asyncio's subprocess support does that on the event loop thread, one process at a
+time, plus a watcher thread per child. Here each attempt's process is started, read and
+reaped by a thread of a shared pool, so starts overlap like the plain ``Popen`` baseline's;
+the event loop only receives finished batches of log lines and the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import os
+import selectors
 import signal
+import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -25,8 +34,11 @@ EXIT_POLL_SECONDS = 0.1
 """How often a running child's exit status is checked while its pipes stay open."""
 STRAY_OUTPUT_GRACE = 0.5
 """Seconds a finished leader's stray children may keep writing before the group is killed."""
-
 TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process kept running]"
+MAX_PROCESS_THREADS = 512
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def kill_all_process_groups(sig: int = signal.SIGKILL) -> None:
@@ -44,21 +56,17 @@ def _signal_group(group: int, sig: int) -> bool:
         os.killpg(group, sig)
         return True
     except ProcessLookupError:
-        LIVE_GROUPS.discard(group)
         return False
     except PermissionError:
         return False
 
 
-def group_exists(group: int) -> bool:
-    """Whether any process of the group is still alive (zombies of our own children excepted)."""
-    try:
-        os.killpg(group, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(MAX_PROCESS_THREADS, thread_name_prefix="flowrunner-process")
+        return _pool
 
 
 @dataclass(slots=True)
@@ -72,6 +80,133 @@ class Completed:
     """The last few stderr lines, for the failure message."""
 
 
+class _ProcessJob:
+    """One child process, run by a pool thread; the event loop side only signals it."""
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None,
+                 log: Callable[[str, str], None], max_log_bytes: int, loop: asyncio.AbstractEventLoop):  # fmt: skip
+        self.argv = list(argv)
+        self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        self.log = log
+        self.budget = max_log_bytes
+        self.limit = max_log_bytes
+        self.loop = loop
+        self.group: int | None = None
+        self.cancelled = False
+        self.lock = threading.Lock()
+        self.completed = Completed(exit_code=-1)
+
+    # -- the pool thread ----------------------------------------------------------------
+
+    def run(self) -> Completed:
+        with self.lock:
+            if self.cancelled:  # cancelled while queued: never start
+                return self.completed
+            process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
+                                       start_new_session=True)  # fmt: skip
+            self.group = process.pid  # the leader of a new session leads its process group
+            LIVE_GROUPS.add(process.pid)
+        try:
+            self._read(process)
+            self.completed.exit_code = process.wait()
+            return self.completed
+        finally:
+            # Nothing of the attempt outlives it: stray background children of a finished leader too.
+            _signal_group(process.pid, signal.SIGKILL)
+            LIVE_GROUPS.discard(process.pid)
+            if process.poll() is None:
+                process.wait()
+
+    def _read(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None and process.stderr is not None
+        selector = selectors.DefaultSelector()
+        partial = {process.stdout.fileno(): b"", process.stderr.fileno(): b""}
+        names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
+        for stream in (process.stdout, process.stderr):
+            selector.register(stream.fileno(), selectors.EVENT_READ)
+        exited_at: float | None = None
+        try:
+            while selector.get_map():
+                batch: list[tuple[str, str]] = []
+                ready = selector.select(EXIT_POLL_SECONDS)
+                for key, _ in ready:
+                    descriptor = key.fd
+                    chunk = os.read(descriptor, 65536)
+                    if not chunk:
+                        selector.unregister(descriptor)
+                        if partial[descriptor]:
+                            self._line(names[descriptor], partial[descriptor], batch)
+                        continue
+                    lines = (partial[descriptor] + chunk).split(b"\n")
+                    partial[descriptor] = lines.pop()
+                    for raw in lines:
+                        self._line(names[descriptor], raw, batch)
+                if batch:
+                    self._deliver(batch)
+                if not ready and process.poll() is not None:
+                    # The leader exited but something still holds the pipes open.
+                    now = time.monotonic()
+                    if exited_at is None:
+                        exited_at = now
+                    elif now - exited_at >= STRAY_OUTPUT_GRACE:
+                        _signal_group(process.pid, signal.SIGKILL)
+        finally:
+            selector.close()
+            process.stdout.close()
+            process.stderr.close()
+
+    def _line(self, stream: str, raw: bytes, batch: list[tuple[str, str]]) -> None:
+        completed = self.completed
+        if self.budget < 0:
+            return
+        self.budget -= len(raw) + 1
+        if self.budget < 0:
+            completed.stdout_truncated = True
+            batch.append(("system", TRUNCATED_MARKER.format(limit=self.limit)))
+            return
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        batch.append((stream, line))
+        if stream == "stdout":
+            completed.stdout.append(line)
+        else:
+            tail = completed.stderr_tail
+            tail.append(line)
+            if len(tail) > 5:
+                del tail[0]
+
+    def _deliver(self, batch: list[tuple[str, str]]) -> None:
+        def write() -> None:
+            for stream, line in batch:
+                self.log(stream, line)
+
+        try:
+            self.loop.call_soon_threadsafe(write)
+        except RuntimeError:  # the loop has closed: nobody reads this attempt's log any more
+            pass
+
+    # -- the event loop side --------------------------------------------------------------
+
+    async def terminate(self, future: asyncio.Future[Completed], grace: float) -> None:
+        """SIGTERM the group, wait up to ``grace`` for the thread to finish, then SIGKILL it."""
+        with self.lock:
+            self.cancelled = True
+            group = self.group
+        if group is None:
+            return
+        _signal_group(group, signal.SIGTERM)
+        for wait, sig in ((grace, signal.SIGKILL), (5.0, None)):
+            try:
+                await asyncio.wait_for(asyncio.shield(future), wait)
+                return
+            except BaseException:  # timeout, a second cancellation, or the process failing
+                if future.done():
+                    return
+            if sig is not None:
+                _signal_group(group, sig)
+
+
 async def run_captured(
     argv: Sequence[str],
     *,
@@ -80,122 +215,21 @@ async def run_captured(
     log: Callable[[str, str], None],
     max_log_bytes: int,
     kill_grace: float,
-    stdin_data: bytes | None = None,
 ) -> Completed:
     """Run ``argv`` in a new process group, logging each line of stdout/stderr as it arrives.
 
-    stdout lines are also kept (up to ``max_log_bytes``) for the output. On cancellation
-    (a timeout is a cancellation too) the whole group gets SIGTERM, then SIGKILL after
-    ``kill_grace`` seconds, and the CancelledError propagates once the group is gone.
+    stdout lines are also kept (up to ``max_log_bytes`` of log in all) for the output. On
+    cancellation (a timeout is a cancellation too) the whole group gets SIGTERM, then
+    SIGKILL after ``kill_grace`` seconds, and the CancelledError propagates once the group's
+    leader has been reaped. ``FileNotFoundError`` etc. from starting the process propagate.
     """
-    # Creation is shielded: asyncio's own clean-up of a creation cancelled half-way kills only
-    # the leader and then waits for pipes its children may hold open for ever.
-    creation = asyncio.ensure_future(asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE if stdin_data is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        start_new_session=True,
-    ))
+    loop = asyncio.get_running_loop()
+    job = _ProcessJob(argv, env, cwd, log, max_log_bytes, loop)
+    future = loop.run_in_executor(_threads(), job.run)
     try:
-        process = await asyncio.shield(creation)
+        return await asyncio.shield(future)
     except asyncio.CancelledError:
-        creation.add_done_callback(_kill_new_group)
-        with contextlib.suppress(BaseException):
-            started = await asyncio.shield(creation)
-            await asyncio.wait_for(asyncio.shield(started.wait()), 5.0)
+        await job.terminate(future, kill_grace)
+        if future.done() and not future.cancelled():
+            future.exception()  # seen: a failure to start after cancellation is not news
         raise
-    group = process.pid  # the leader of a new session leads its process group
-    LIVE_GROUPS.add(group)
-    budget = [max_log_bytes, False]
-    completed = Completed(exit_code=-1)
-
-    async def pump(stream: asyncio.StreamReader, name: str) -> None:
-        while True:
-            try:
-                raw = await stream.readline()
-            except ValueError:  # a line longer than the reader's limit: take it in pieces
-                raw = await stream.read(65536)
-            if not raw:
-                return
-            if budget[1]:
-                continue
-            budget[0] -= len(raw)
-            if budget[0] < 0:
-                budget[1] = True
-                completed.stdout_truncated = True
-                log("system", TRUNCATED_MARKER.format(limit=max_log_bytes))
-                continue
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            log(name, line)
-            if name == "stdout":
-                completed.stdout.append(line)
-            else:
-                tail = completed.stderr_tail
-                tail.append(line)
-                if len(tail) > 5:
-                    del tail[0]
-
-    try:
-        if stdin_data is not None and process.stdin is not None:
-            process.stdin.write(stdin_data)
-            await process.stdin.drain()
-            process.stdin.close()
-        assert process.stdout is not None and process.stderr is not None
-        pumps = asyncio.ensure_future(asyncio.gather(pump(process.stdout, "stdout"), pump(process.stderr, "stderr")))
-        try:
-            # asyncio's Process.wait() also waits for the pipes to close, which background
-            # children of the leader can hold open for ever: watch the leader's own exit
-            # status, and once it has exited give stray output a moment, then end the group.
-            exited_at: float | None = None
-            while not pumps.done():
-                await asyncio.wait({pumps}, timeout=EXIT_POLL_SECONDS)
-                if pumps.done() or process.returncode is None:
-                    continue
-                now = time.monotonic()
-                if exited_at is None:
-                    exited_at = now
-                elif now - exited_at >= STRAY_OUTPUT_GRACE:
-                    _signal_group(group, signal.SIGKILL)
-            await pumps
-            completed.exit_code = await process.wait()
-        finally:
-            if not pumps.done():
-                pumps.cancel()
-                pumps.add_done_callback(_consume)
-        return completed
-    except BaseException:
-        await _terminate(process, group, kill_grace)
-        raise
-    finally:
-        # Nothing of the attempt outlives it: stray background children of a finished leader too.
-        _signal_group(group, signal.SIGKILL)
-        LIVE_GROUPS.discard(group)
-
-
-def _kill_new_group(creation: asyncio.Future[asyncio.subprocess.Process]) -> None:
-    """SIGKILL the group of a process whose attempt was cancelled while it was being started."""
-    if not creation.cancelled() and creation.exception() is None:
-        _signal_group(creation.result().pid, signal.SIGKILL)
-
-
-def _consume(future: asyncio.Future[object]) -> None:
-    """Mark a cancelled reader's outcome as seen (no "exception was never retrieved")."""
-    if not future.cancelled():
-        future.exception()
-
-
-async def _terminate(process: asyncio.subprocess.Process, group: int, grace: float) -> None:
-    """SIGTERM the group, wait up to ``grace`` for the leader, then SIGKILL the group."""
-    _signal_group(group, signal.SIGTERM)
-    try:
-        await asyncio.shield(asyncio.wait_for(process.wait(), grace))
-    except (asyncio.TimeoutError, asyncio.CancelledError):
-        pass
-    _signal_group(group, signal.SIGKILL)
-    try:
-        await asyncio.shield(asyncio.wait_for(process.wait(), 5.0))
-    except (asyncio.TimeoutError, asyncio.CancelledError):
-        pass

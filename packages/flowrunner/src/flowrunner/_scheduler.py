@@ -28,10 +28,10 @@ import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
-from flowbuilder.events import EventKind, RunStatus, TaskState, TaskStatus
+from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskState, TaskStatus
 from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
 
-from flowrunner._event_writer import EventWriter
+from flowrunner._event_writer import FLUSH_EVERY, EventWriter
 from flowrunner._outputs import storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
 from flowrunner._scope import TaskResultsView
@@ -46,6 +46,7 @@ PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = ran
 _STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING,
            TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)  # fmt: skip
 _FINISHED = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+_PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 
 AGEING_SECONDS = 1.0
 """A waiting task gains one priority point per this many seconds (so nothing starves)."""
@@ -129,7 +130,18 @@ class RunExecution:
         self.started_monotonic = time.monotonic()
         self.results_view = TaskResultsView(plan.index, self._task_result)
         self.static_env: dict[int, dict[str, str]] = {}
-        self.dispatch_latency: list[float] | None = None  # set by benchmarks to measure dispatch
+        self.workflow_env: dict[str, str] = dict(workflow.env)
+        # Per-task facts the hot path reads from flat lists instead of recomputing.
+        expression_tasks = plan.expression_tasks
+        default_priority = defaults.priority or 0
+        self.plain = [task_id not in expression_tasks and task.foreach is None for task_id, task in enumerate(self.tasks)]
+        self.base_priority = [task.priority if task.priority is not None else default_priority for task in self.tasks]
+        self.modes: list[ExecutionMode | None] = [None] * count
+        # task_started carries the task's type; one shared (never mutated) mapping per type.
+        shared_data = {name: {"type": name} for name in {task.type for task in self.tasks}}
+        self.type_data: list[Mapping[str, Any]] = [shared_data[task.type] for task in self.tasks]
+        self.has_timeout = defaults.timeout is not None or any(
+            task.timeout is not None or task.deadline is not None for task in self.tasks)  # fmt: skip
         start_seq = 0
         if resume is not None:
             store = request.store
@@ -253,7 +265,7 @@ class RunExecution:
 
     def _enqueue(self, task_id: int) -> None:
         self.state[task_id] = READY
-        score = self._priority(task_id) - self.attempts[task_id] * RETRY_PENALTY
+        score = self.base_priority[task_id] - self.attempts[task_id] * RETRY_PENALTY
         score += int((time.monotonic() - self.started_monotonic) / AGEING_SECONDS) * -1.0
         entry = (-score, -self.plan.remaining_path[task_id], next(self.fifo), task_id)
         if self.pool_of is None:
@@ -294,6 +306,9 @@ class RunExecution:
         if env is not None:
             return env
         task = self.tasks[task_id]
+        if not task.env and scope is None:
+            env = self.static_env[task_id] = self.workflow_env  # shared: tasks never mutate it
+            return env
         merged = {**self.workflow.env, **task.env}
         if scope is not None:
             from flowbuilder.expressions import render
@@ -343,45 +358,55 @@ class RunExecution:
 
     def _start(self, task_id: int) -> None:
         attempt = self.attempts[task_id] = self.attempts[task_id] + 1
-        task = self.tasks[task_id]
         name = self.names[task_id]
-        now = time.monotonic()
         if attempt == 1:
             self.started_at[task_id] = time.time()
-            deadline = task.deadline
-            if deadline is not None:
-                self.deadline_at[task_id] = now + deadline
-        task_type = self.types[task_id]
-        has_expressions = task_id in self.plan.expression_tasks
         self.state[task_id] = RUNNING
-        self.writer.emit(_STARTED, name, attempt)
-        if self.dispatch_latency is not None:
-            self.dispatch_latency.append(time.perf_counter())
-        try:
-            scope = self._scope(task_id) if has_expressions else None
-            if task.foreach is not None:
-                self._launch(task_id, attempt, self._run_foreach(task_id, scope or self._scope(task_id)), None)
+        writer = self.writer  # emit() inlined: this is the hottest line of the scheduler
+        seq = writer.seq = writer.seq + 1
+        writer.pending.append(RunEvent(self.run_id, seq, _STARTED, name, attempt, self.type_data[task_id], time.time()))
+        task_type = self.types[task_id]
+        if self.plain[task_id]:
+            # The hot path: a static config, no expressions, no fan-out.
+            config = self.plan.configs[task_id]
+            env = self.static_env.get(task_id)
+            if env is None:
+                env = self._env(task_id, None)
+            mode = self.modes[task_id]
+            if mode is None:
+                mode = self.modes[task_id] = task_type.execution_mode(config)
+        else:
+            try:
+                scope = self._scope(task_id)
+                if self.tasks[task_id].foreach is not None:
+                    self._deadline_from_first_start(task_id, attempt)
+                    self._launch(task_id, attempt, self._run_foreach(task_id, scope), None)
+                    return
+                config = self._config(task_id, scope)
+                env = self._env(task_id, scope)
+                mode = task_type.execution_mode(config)
+            except TaskFailure as failure:
+                self._attempt_failed(task_id, attempt, failure, str(failure))
                 return
-            config = self._config(task_id, scope)
-            env = self._env(task_id, scope)
-        except TaskFailure as failure:
-            self._attempt_failed(task_id, attempt, failure, str(failure))
-            return
-        except Exception as error:
-            self._attempt_failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
-            return
-        timeout = self._attempt_timeout(task_id, now)
+            except Exception as error:
+                self._attempt_failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
+                return
+        timeout = None
+        deadline = None
+        if self.has_timeout:
+            now = self._deadline_from_first_start(task_id, attempt)
+            timeout = self._attempt_timeout(task_id, now)
+            if timeout is not None:
+                deadline = now + timeout
         predecessors = self.plan.predecessors[task_id]
         outputs = self.outputs
         names = self.names
         context = TaskContext(
             self.run_id, name, attempt,
             {names[p]: outputs[p] for p in predecessors} if predecessors else {},
-            self.params, env, None,
-            now + timeout if timeout is not None else None,
+            self.params, env, None, deadline,
             _AttemptLog(self.writer, name, attempt),
         )  # fmt: skip
-        mode = task_type.execution_mode(config)
         if mode is _INLINE:
             try:
                 result = task_type.run(config, context)
@@ -391,7 +416,7 @@ class RunExecution:
             except Exception as error:
                 self._attempt_failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
                 return
-            if not inspect.isawaitable(result):
+            if result is None or type(result) in _PLAIN_TYPES or not inspect.isawaitable(result):
                 self._succeeded(task_id, attempt, result)
                 return
             self._launch(task_id, attempt, _await(result), timeout)
@@ -400,6 +425,15 @@ class RunExecution:
             self._launch(task_id, attempt, self.runner.call_in_process(task_type, config, context), timeout)
         else:
             self._launch(task_id, attempt, _call_async(task_type, config, context), timeout)
+
+    def _deadline_from_first_start(self, task_id: int, attempt: int) -> float:
+        """Start the task's overall deadline clock at its first attempt; return now (monotonic)."""
+        now = time.monotonic()
+        if attempt == 1:
+            deadline = self.tasks[task_id].deadline
+            if deadline is not None:
+                self.deadline_at[task_id] = now + deadline
+        return now
 
     def _attempt_timeout(self, task_id: int, now: float) -> float | None:
         task = self.tasks[task_id]
@@ -448,27 +482,54 @@ class RunExecution:
         task = self.tasks[task_id]
         name = self.names[task_id]
         data: dict[str, Any]
-        if task.outputs:
+        if not task.outputs:
+            data = {"output": output if type(output) in _PLAIN_TYPES else storable_output(self, name, output)}
+        else:
             try:
                 named = self.named_outputs[task_id] = self._evaluate_outputs(task_id, output)
             except Exception as error:
                 self._fail_final(task_id, attempt, f"outputs: {error}", {})
                 return
             data = {"output": storable_output(self, name, output), "outputs": named}
-        else:
-            data = {"output": storable_output(self, name, output)}
         self.outputs[task_id] = output
         self.state[task_id] = SUCCEEDED
         self.finished_at[task_id] = finished = time.time()
         data["duration"] = finished - self.started_at[task_id]
-        self.writer.emit(_SUCCEEDED, name, attempt, data)
+        writer = self.writer
+        seq = writer.seq = writer.seq + 1
+        writer.pending.append(RunEvent(self.run_id, seq, _SUCCEEDED, name, attempt, data, finished))
+        if len(writer.pending) >= FLUSH_EVERY:
+            writer.flush()
         waiting = self.waiting
         state = self.state
-        for successor in self.plan.successors[task_id]:
+        successors = self.plan.successors[task_id]
+        if not successors or self.stopping:
+            for successor in successors:
+                waiting[successor] -= 1
+            return
+        if self.pool_of is None:
+            # Inline enqueue of dependents without `when` (the common case), same key as _enqueue.
+            tasks = self.tasks
+            heap = self.ready
+            remaining = self.plan.remaining_path
+            base = self.base_priority
+            attempts = self.attempts
+            fifo = self.fifo
+            ageing = float(int((time.monotonic() - self.started_monotonic) / AGEING_SECONDS))
+            push = heapq.heappush
+            for successor in successors:
+                left = waiting[successor] = waiting[successor] - 1
+                if left == 0 and state[successor] == PENDING:
+                    if tasks[successor].when is not None:
+                        self._make_ready(successor)
+                        continue
+                    state[successor] = READY
+                    score = base[successor] - attempts[successor] * RETRY_PENALTY - ageing
+                    push(heap, (-score, -remaining[successor], next(fifo), successor))
+            return
+        for successor in successors:
             left = waiting[successor] = waiting[successor] - 1
             if left == 0 and state[successor] == PENDING:
-                if self.stopping:
-                    continue
                 self._make_ready(successor)
 
     def _evaluate_outputs(self, task_id: int, output: Any) -> dict[str, Any]:

@@ -197,8 +197,9 @@ class WorkerPool:
             with self._lock:
                 job.cancelled = True
                 running_on = job.worker if job.worker is not None and job.worker.current is job else None
-            if running_on is not None and running_on.process is not None:
-                running_on.process.kill()
+            process = running_on.process if running_on is not None else None
+            if process is not None:
+                process.kill()
             raise
 
     def close(self) -> None:
@@ -206,11 +207,13 @@ class WorkerPool:
             self._closed = True
             self._lock.notify_all()
         for worker in self.workers:
-            if worker.process is not None and worker.process.is_alive():
+            process, connection = worker.process, worker.connection  # the driver may reset them
+            if process is not None and process.is_alive():
                 try:
-                    worker.connection.send(None)
+                    connection.send(None)
                 except Exception:
                     pass
-                worker.process.join(timeout=2)
-                if worker.process.is_alive():
-                    worker.process.kill()
+                process.join(timeout=2)
+                if process.is_alive():
+                    process.kill()
+                    process.join(timeout=2)

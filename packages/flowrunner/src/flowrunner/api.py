@@ -214,7 +214,13 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
     ``store`` defaults to ``memory://`` (nothing written to disk); pass ``None`` for the
     configured default store or a URL of your own. ``on_event`` is called with every event.
     """
-    return asyncio.run(run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event))
+    holder: list[RunResult] = []
+
+    async def main() -> None:  # the result is not the main task's value (see LocalRunner.run)
+        holder.append(await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event))
+
+    asyncio.run(main())
+    return holder[0]
 
 
 async def run_workflow_async(workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,

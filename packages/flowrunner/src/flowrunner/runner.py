@@ -50,8 +50,17 @@ class LocalRunner(Runner):
         return await RunExecution(self, request, cancel).execute()
 
     def run(self, request: RunRequest) -> RunResult:
+        holder: list[RunResult] = []
+
+        async def main() -> None:
+            # The result travels through `holder`, not as the main coroutine's return value:
+            # asyncio.run() may repr() its main task on the way out (signal-handler check),
+            # and the repr of a 100,000-task result costs a noticeable fraction of a second.
+            holder.append(await self.run_async(request))
+
         try:
-            return asyncio.run(self.run_async(request))
+            asyncio.run(main())
+            return holder[0]
         finally:
             self.close_workers()
 

@@ -18,9 +18,8 @@ workflow_path = click.Path(path_type=Path, dir_okay=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
 def validate(files: tuple[Path, ...], quiet: bool) -> None:
     """Check workflow files; print every problem as FILE:LINE:COL. Exit 2 if any is invalid."""
-    from flowbuilder.loader import load_plan
-
     from flowbuilder.errors import Diagnostic
+    from flowbuilder.loader import load_plan
 
     host = plugin_host()
     problems: list[Diagnostic] = []
@@ -76,7 +75,9 @@ def graph(file: Path, output_format: str) -> None:
 
 
 @click.command()
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file instead of stdout.")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to a file instead of stdout."
+)
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the workflow DSL (for editor autocompletion)."""
     from flowbuilder.model import workflow_json_schema

@@ -15,23 +15,32 @@ def plugins(as_json: bool) -> None:
     """List every discovered plugin: distribution, version and the hooks it implements."""
     host = plugin_host()
     rows = [
-        {"name": i.name, "module": i.module, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)}
+        {
+            "name": i.name,
+            "module": i.module,
+            "distribution": i.distribution,
+            "version": i.version,
+            "hooks": list(i.hooks),
+        }
         for i in host.infos
     ]
-    failed = [{"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.reason} for f in host.failures]
+    failed = [
+        {"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.reason} for f in host.failures
+    ]
     if as_json:
         click.echo(json.dumps({"plugins": rows, "failed": failed}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("plugin", "distribution", "version", "hooks", show_edge=False)
-    for row in rows:
-        table.add_row(row["name"], row["distribution"] or "-", row["version"] or "-", ", ".join(row["hooks"]))
+    for info in host.infos:
+        table.add_row(info.name, info.distribution or "-", info.version or "-", ", ".join(info.hooks))
     console = Console()
     console.print(table)
-    for failure in failed:
-        console.print(f"[red]failed[/red] {failure['name']} ({failure['distribution']} {failure['version']}): {failure['error']}")
+    for failure in host.failures:  # as Text: a reason may hold [brackets] that are not markup
+        console.print(Text.assemble(("failed: ", "red"), failure.format()))
 
 
 @click.command()

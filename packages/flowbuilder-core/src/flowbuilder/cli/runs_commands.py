@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
 
-store_option = click.option("--store", metavar="URL", help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB).")
+store_option = click.option(
+    "--store", metavar="URL", help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB)."
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

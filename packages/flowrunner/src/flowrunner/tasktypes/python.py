@@ -71,6 +71,20 @@ def resolve_callable(path: str) -> Callable[..., Any]:
     return target  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=4096)
+def _mode_of(path: str, isolation: str) -> ExecutionMode:
+    """Where calls of ``path`` run (cached: it is asked once per attempt on the hot path)."""
+    if isolation == "process":
+        return ExecutionMode.PROCESS
+    if isolation == "thread":
+        return ExecutionMode.ASYNC
+    try:
+        function = resolve_callable(path)
+    except TaskFailure:
+        return ExecutionMode.INLINE  # run() raises the same failure on the fast path
+    return ExecutionMode.ASYNC if inspect.iscoroutinefunction(function) else ExecutionMode.INLINE
+
+
 class PythonTask(TaskType):
     """Calls a Python function; inline ones take the scheduler's fast path."""
 
@@ -80,16 +94,7 @@ class PythonTask(TaskType):
     summary: ClassVar[str] = "call package.module:function (inline, in a thread, or in a worker process)"
 
     def execution_mode(self, config: PythonConfig) -> ExecutionMode:  # type: ignore[override]
-        isolation = config.isolation
-        if isolation == "process":
-            return ExecutionMode.PROCESS
-        if isolation == "thread":
-            return ExecutionMode.ASYNC
-        try:
-            function = resolve_callable(config.callable)
-        except TaskFailure:
-            return ExecutionMode.INLINE  # run() raises the same failure on the fast path
-        return ExecutionMode.ASYNC if inspect.iscoroutinefunction(function) else ExecutionMode.INLINE
+        return _mode_of(config.callable, config.isolation)
 
     def run(self, config: PythonConfig, context: TaskContext) -> Any:  # type: ignore[override]
         function = resolve_callable(config.callable)

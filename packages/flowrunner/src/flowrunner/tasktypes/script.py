@@ -29,7 +29,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from pydantic import Field, field_validator
@@ -90,6 +90,23 @@ class ScriptTask(TaskType):
     config_model: ClassVar[type[ScriptConfig]] = ScriptConfig
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = "run inline python or bash code in a fresh interpreter; input_data holds upstream outputs"
+
+    def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
+        """Render expressions in every field but ``code``, where they are refused (see the module doc).
+
+        The compiler cannot reject them earlier: it defers validation of fields holding
+        expressions to run time, so this is where the rule is enforced.
+        """
+        from flowbuilder.expressions import render
+
+        code = raw.get("code")
+        if isinstance(code, str) and "${{" in code:
+            raise TaskFailure(
+                "script code cannot contain ${{ }} expressions (values spliced into code can inject code); "
+                "read upstream outputs from input_data, or set an `env` entry and read it from the environment",
+                retryable=False,
+            )
+        return {key: (value if key == "code" else render(value, scope)) for key, value in raw.items()}
 
     async def run(self, config: ScriptConfig, context: TaskContext) -> Any:  # type: ignore[override]
         data = input_data_for(context.inputs)

@@ -83,10 +83,10 @@ class ShellTask(TaskType):
                 max_log_bytes=config.max_log_bytes,
                 kill_grace=config.kill_grace,
             )
-        except FileNotFoundError as error:
+        except (FileNotFoundError, NotADirectoryError, PermissionError) as error:
+            if config.cwd is not None and error.filename == config.cwd:
+                raise TaskFailure(f"cwd {config.cwd!r}: {error.strerror}", retryable=False) from None
             raise TaskFailure(f"cannot run {argv[0]!r}: {error.strerror}", retryable=False) from None
-        except NotADirectoryError:
-            raise TaskFailure(f"cwd {config.cwd!r} is not a directory", retryable=False) from None
         if completed.exit_code not in config.success_codes:
             detail = f": {completed.stderr_tail[-1]}" if completed.stderr_tail else ""
             raise TaskFailure(f"command exited with {completed.exit_code}{detail}", exit_code=completed.exit_code)

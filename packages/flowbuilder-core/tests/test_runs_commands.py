@@ -1,0 +1,138 @@
+"""``runs list|show``, ``logs``, ``gc`` and ``resume`` refusals, on core's memory:// store.
+
+The commands use only the Store interface; the stores of flowbuilder-storage run the same
+commands in that package's tests (including resume with a real runner after SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pytest
+
+from flowbuilder.cli.runs_commands import parse_duration, select_garbage
+from flowbuilder.errors import ConfigurationError
+from flowbuilder.events import EventKind, RunEvent, RunStatus
+from flowbuilder.interfaces.store import LogLine
+from flowbuilder.stores.memory import MemoryStore
+
+URL = "memory://runs-commands"
+
+
+@pytest.fixture
+def store() -> Iterator[MemoryStore]:
+    opened = MemoryStore.open(URL)
+    yield opened
+    MemoryStore.forget(URL)
+
+
+def add_run(
+    store: MemoryStore, run_id: str, created: float, *, workflow: str = "etl", status: str | None = "succeeded"
+) -> None:
+    events = [
+        RunEvent(run_id, 1, EventKind.RUN_CREATED, data={"workflow": workflow, "version": "1"}, time=created),
+        RunEvent(run_id, 2, EventKind.RUN_STARTED, time=created),
+        RunEvent(run_id, 3, EventKind.TASK_STARTED, task="load", attempt=1, time=created),
+        RunEvent(run_id, 4, EventKind.TASK_SUCCEEDED, task="load", attempt=1, data={"output": 1}, time=created + 1),
+    ]
+    if status is not None:
+        events.append(RunEvent(run_id, 5, EventKind.RUN_FINISHED, data={"status": status}, time=created + 2))
+    store.append_events(run_id, events, 0)
+
+
+def test_runs_list_json_is_newest_first_with_a_cursor(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    for index in range(3):
+        add_run(store, f"r{index}", 100.0 + index)
+    result = cli("runs", "list", "--json", "-n", "2", "--store", URL)
+    assert result.exit_code == 0, result.output
+    page = json.loads(result.stdout)
+    assert [run["run_id"] for run in page["runs"]] == ["r2", "r1"] and page["next_cursor"]
+    rest = json.loads(cli("runs", "list", "--json", "--cursor", page["next_cursor"], "--store", URL).stdout)
+    assert [run["run_id"] for run in rest["runs"]] == ["r0"]
+
+
+def test_runs_list_filters_by_workflow_and_status(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "a", 1.0, workflow="etl")
+    add_run(store, "b", 2.0, workflow="report", status="failed")
+    result = cli("runs", "list", "--json", "-w", "report", "-s", "failed", "--store", URL)
+    assert [run["run_id"] for run in json.loads(result.stdout)["runs"]] == ["b"]
+
+
+def test_runs_show_prints_every_task_state(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "r1", 1.0)
+    result = cli("runs", "show", "r1", "--store", URL)
+    assert result.exit_code == 0 and "load" in result.stdout and "succeeded" in result.stdout
+    data = json.loads(cli("runs", "show", "r1", "--json", "--store", URL).stdout)
+    assert data["state"]["tasks"]["load"]["status"] == "succeeded"
+
+
+def test_runs_show_of_an_unknown_run_is_one_line_and_exit_1(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    result = cli("runs", "show", "nope", "--store", URL)
+    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0 and "no run 'nope'" in result.stderr
+
+
+def test_logs_prints_lines_in_order_and_filters_by_task(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "r1", 1.0)
+    store.append_logs("r1", [LogLine("load", 1, "stdout", "one"), LogLine("other", 1, "stdout", "two"),
+                             LogLine("load", 1, "stdout", "three")])  # fmt: skip
+    assert cli("logs", "r1", "--store", URL).stdout.splitlines() == ["[load#1] one", "[other#1] two", "[load#1] three"]
+    lines = [
+        json.loads(line)["text"] for line in cli("logs", "r1", "load", "--json", "--store", URL).stdout.splitlines()
+    ]
+    assert lines == ["one", "three"]
+
+
+def test_logs_follow_ends_when_the_run_has_finished(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "r1", 1.0)
+    store.append_logs("r1", [LogLine("load", 1, "stdout", "last words")])
+    result = cli("logs", "r1", "--follow", "--store", URL)
+    assert result.exit_code == 0 and "last words" in result.stdout
+
+
+def test_gc_keeps_the_newest_n_finished_runs_per_workflow_and_never_unfinished_ones(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    for index in range(4):
+        add_run(store, f"etl{index}", 10.0 + index)
+    add_run(store, "busy", 1.0, status=None)
+    add_run(store, "report0", 5.0, workflow="report")
+    result = cli("gc", "--keep-last", "2", "--json", "--store", URL)
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(result.stdout)["deleted"]) == ["etl0", "etl1"]
+    left = {s.run_id for s in store.list_runs().runs}
+    assert left == {"etl2", "etl3", "busy", "report0"}
+
+
+def test_gc_older_than_deletes_by_creation_time(store: MemoryStore) -> None:
+    add_run(store, "old", 1_000.0)
+    add_run(store, "new", 9_000.0)
+    assert select_garbage(store, older_than=5_000.0, keep_last=None, workflow=None, now=10_000.0) == ["old"]
+
+
+def test_gc_dry_run_deletes_nothing(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "old", 1.0)
+    result = cli("gc", "--older-than", "1d", "--dry-run", "--store", URL)
+    assert "would delete 1 run(s)" in result.stdout
+    assert store.get_run("old").status is RunStatus.SUCCEEDED
+
+
+def test_gc_without_a_criterion_is_a_one_line_error(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    result = cli("gc", "--store", URL)
+    assert result.exit_code == 1 and "--older-than" in result.stderr
+
+
+def test_resume_of_a_finished_run_is_refused(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "done", 1.0)
+    result = cli("resume", "done", "--store", URL)
+    assert result.exit_code == 1 and "already finished" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90.0), ("45m", 2700.0), ("12h", 43200.0), ("2d", 172800.0), ("1w", 604800.0)]
+)
+def test_durations_parse_with_units(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_a_duration_without_a_unit_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="30d"):
+        parse_duration("30")
