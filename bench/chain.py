@@ -25,12 +25,13 @@ def noop() -> None:
 def build_plan(length: int):  # type: ignore[no-untyped-def]
     from flowbuilder.compiler import compile_workflow
     from flowbuilder.model import Workflow
-
     from flowrunner.tasktypes import PythonTask
 
     config = {"callable": "chain:noop"}
     tasks = [{"name": "t0", "type": "python", "config": config}]
-    tasks += [{"name": f"t{i}", "type": "python", "depends_on": [f"t{i - 1}"], "config": config} for i in range(1, length)]
+    tasks += [
+        {"name": f"t{i}", "type": "python", "depends_on": [f"t{i - 1}"], "config": config} for i in range(1, length)
+    ]
     return compile_workflow(Workflow.model_validate({"name": "chain", "tasks": tasks}), {"python": PythonTask()})
 
 
@@ -59,7 +60,6 @@ def flowbuilder_latencies(plan) -> list[float]:  # type: ignore[no-untyped-def]
     from flowbuilder.events import EventKind
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.stores.memory import MemoryStore
-
     from flowrunner import LocalRunner
     from flowrunner.tasktypes import PythonTask
 

@@ -61,7 +61,7 @@ def measure(scenario: str, mode: str) -> dict[str, float]:
 def main(which: str) -> None:
     print(f"{'scenario':<40} {'baseline MB':>12} {'flowbuilder MB':>15} {'run cost MB':>12}")
     labels = {"fanout": "fan-out 1 -> 100,000 -> 1 (one run)", "runs": "10,000 concurrent 3-task runs"}
-    for scenario in (["fanout", "runs"] if which == "all" else [which]):
+    for scenario in ["fanout", "runs"] if which == "all" else [which]:
         base = measure(scenario, "build")["peak_rss_mb"]
         used = measure(scenario, "run")["peak_rss_mb"]
         print(f"{labels[scenario]:<40} {base:>12.0f} {used:>15.0f} {used - base:>12.0f}")

@@ -37,7 +37,6 @@ def flowbuilder(count: int, concurrency: int) -> float:
     from flowbuilder.compiler import compile_workflow
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.model import Workflow
-
     from flowrunner import LocalRunner
     from flowrunner.tasktypes import ShellTask
 

@@ -86,7 +86,7 @@ def plain_python(url: str) -> float:
 
     started = time.perf_counter()
     with RocksDBStore.open(url) as store:
-        runs, raw = store.export_events()
+        _, raw = store.export_events()
     durations: dict[str, list[float]] = defaultdict(list)
     for line in raw.split(b"\n"):
         record = json.loads(line)

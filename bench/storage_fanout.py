@@ -3,9 +3,9 @@
     python bench/storage_fanout.py                 # 10,000 tasks, median of 3 runs per store
     python bench/storage_fanout.py --tasks 2000 --repeat 5 --json
 
-A root task fans out to N independent ``python`` tasks calling ``builtins:abs`` inline (the
-runner's fast path, so the figure is dominated by scheduling and recording, not by work).
-The plan is compiled once; each measurement is one ``Runner.run`` with
+The plan is the runner benchmark's (``bench/fanout.py``): a root fans out to N no-op
+``python`` tasks called inline (the runner's fast path, so the figure is dominated by
+scheduling and recording, not by work) and joins in a sink. The plan is compiled once; each measurement is one ``Runner.run`` with
 ``RunRequest(store=...)``: ``memory://`` (the baseline: nothing durable) and
 ``rocksdb://`` with ``sync=batch`` and ``sync=always``. Every event of every task (started,
 succeeded) is appended by the runner in batches. The issue's aim: RocksDB (batch) at least
@@ -17,25 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 
-def workflow_yaml(tasks: int) -> str:
-    lines = [
-        "name: fanout",
-        "tasks:",
-        "  - name: root",
-        "    type: python",
-        '    config: {callable: "builtins:abs", args: [1]}',
-    ]
-    for index in range(tasks):
-        lines.append(f"  - name: leaf{index}")
-        lines.append("    type: python")
-        lines.append("    depends_on: [root]")
-        lines.append('    config: {callable: "builtins:abs", args: [1]}')
-    return "\n".join(lines) + "\n"
+def fanout_plan(tasks: int):  # type: ignore[no-untyped-def]
+    """The runner benchmark's plan (bench/fanout.py: 1 -> N no-op python tasks -> 1)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fanout import build_plan
+
+    return build_plan(tasks)
 
 
 def main() -> None:
@@ -46,14 +40,13 @@ def main() -> None:
     options = parser.parse_args()
 
     from flowbuilder.interfaces import RunRequest
-    from flowbuilder.loader import load_plan
     from flowbuilder.plugins import build_plugin_host
     from flowbuilder.stores.memory import MemoryStore
 
     host = build_plugin_host()
-    plan = load_plan(workflow_yaml(options.tasks), host)
+    plan = fanout_plan(options.tasks)
     runner = host.make_runner()
-    total = options.tasks + 1
+    total = len(plan)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as temp:
         stores = {
@@ -79,7 +72,7 @@ def main() -> None:
         print(json.dumps({"tasks": total, "tasks_per_second": results,
                           "ratio_to_memory": {k: v / baseline for k, v in results.items()}}, indent=1))  # fmt: skip
         return
-    print(f"fan-out of {options.tasks:,} inline python tasks (+ root), median of {options.repeat} runs")
+    print(f"fan-out of {options.tasks:,} no-op python tasks (+ root and sink), median of {options.repeat} runs")
     print(f"{'store':<24} {'tasks/s':>10} {'vs memory':>10}")
     for label, rate in results.items():
         print(f"{label:<24} {rate:>10,.0f} {rate / baseline:>10.2f}")

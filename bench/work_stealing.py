@@ -53,7 +53,6 @@ def flowbuilder(tasks: list[dict]) -> tuple[float, int]:
     from flowbuilder.compiler import compile_workflow
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.model import Workflow
-
     from flowrunner import LocalRunner
     from flowrunner.tasktypes import PythonTask
 

@@ -14,7 +14,6 @@ sys.path.insert(0, str(HERE))
 
 from flowbuilder.events import EventKind  # noqa: E402
 from flowbuilder.model import Task, Workflow  # noqa: E402
-
 from flowrunner import Engine  # noqa: E402
 
 # A workflow built in Python code with the same model the YAML files use.

@@ -19,7 +19,7 @@ RECORDS = [{"id": i, "name": f"record-{i}", "value": i * 10} for i in range(1, 6
 
 
 class DataHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/data":
             self._send(200, RECORDS)
@@ -34,7 +34,7 @@ class DataHandler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = self.rfile.read(length).decode()
         self._send(200, {"received": json.loads(body) if body.startswith(("{", "[")) else body})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowbuilder.events import EventKind, RunEvent
-
 from flowbuilder_storage import RedisStore, RocksDBStore
 
 

@@ -13,7 +13,6 @@ from flowbuilder.loader import load_workflow
 from flowbuilder.params import resolve_params
 from flowbuilder.plan import ExecutionPlan
 from flowbuilder.stores.memory import MemoryStore
-
 from flowrunner import LocalRunner
 from flowrunner.tasktypes import BUILTIN_TASK_TYPES
 

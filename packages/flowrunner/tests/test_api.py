@@ -6,11 +6,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
+
 from flowbuilder.errors import ConfigurationError
 from flowbuilder.events import EventKind, RunStatus
 from flowbuilder.model import Task, Workflow
 from flowbuilder.params import ParamError
-
 from flowrunner import Engine, run_workflow
 
 TEXT = """
@@ -86,3 +86,10 @@ def test_a_submitted_run_can_be_cancelled() -> None:
         assert result.status is RunStatus.CANCELLED
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_run_workflows_runs_many_at_once_from_synchronous_code() -> None:
+    from flowrunner import run_workflows
+
+    results = run_workflows([(TEXT, {"n": n}) for n in range(30)])
+    assert [r.output("double") for r in results] == [n * 2 for n in range(30)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,10 +18,10 @@ TASKS = 50
 
 def _workflow(tmp_path: Path, token: str) -> Path:
     tasks = "\n".join(
-        f"  - {{name: sleep_{i}, type: shell, config: {{command: \"sleep 300; echo never\"}}}}" for i in range(TASKS)
+        f'  - {{name: sleep_{i}, type: shell, config: {{command: "sleep 300; echo never"}}}}' for i in range(TASKS)
     )
     path = tmp_path / "sleepers.yaml"
-    path.write_text(f"name: sleepers\nconcurrency: {TASKS}\nenv: {{TOKEN: \"{token}\"}}\ntasks:\n{tasks}\n")
+    path.write_text(f'name: sleepers\nconcurrency: {TASKS}\nenv: {{TOKEN: "{token}"}}\ntasks:\n{tasks}\n')
     return path
 
 

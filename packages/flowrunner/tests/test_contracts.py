@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
-from flowbuilder_contracts import RunnerContract, TaskTypeContract
 
+from flowbuilder_contracts import RunnerContract, TaskTypeContract
 from flowrunner import HttpTask, LocalRunner, PythonTask, ScriptTask, ShellTask
 
 

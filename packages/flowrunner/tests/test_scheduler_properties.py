@@ -8,20 +8,23 @@ import asyncio
 import itertools
 from typing import Any, ClassVar, Literal
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
+
 from flowbuilder.compiler import compile_workflow
 from flowbuilder.events import EventKind, RunStatus, TaskStatus, fold_events
 from flowbuilder.interfaces import ExecutionMode, RunRequest, TaskContext, TaskFailure, TaskType
 from flowbuilder.model import Workflow
 from flowbuilder.stores.memory import MemoryStore
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict
-
 from flowrunner import LocalRunner
 
 JOURNAL: list[tuple[int, str, str, int]] = []
 _CLOCK = itertools.count()
 CANCEL: dict[str, asyncio.Event] = {}
+POOL_LIMITS = {"narrow": 1, "pair": 2}
+RUNNING: dict[str, int] = {}
+PEAK: dict[str, int] = {}
 
 
 class ProbeConfig(BaseModel):
@@ -30,6 +33,7 @@ class ProbeConfig(BaseModel):
     mode: Literal["inline", "async"] = "inline"
     sleep: float = 0.0
     cancel_run: bool = False
+    pool: str | None = None
 
 
 class Probe(TaskType):
@@ -45,6 +49,9 @@ class Probe(TaskType):
     def run(self, config: BaseModel, context: TaskContext) -> Any:
         assert isinstance(config, ProbeConfig)
         JOURNAL.append((next(_CLOCK), "start", context.task, context.attempt))
+        if config.pool is not None:
+            RUNNING[config.pool] = RUNNING.get(config.pool, 0) + 1
+            PEAK[config.pool] = max(PEAK.get(config.pool, 0), RUNNING[config.pool])
         if config.cancel_run:
             CANCEL["event"].set()
         if config.mode == "async":
@@ -52,10 +59,17 @@ class Probe(TaskType):
         return self._finish(config, context)
 
     async def _later(self, config: ProbeConfig, context: TaskContext) -> Any:
-        await asyncio.sleep(config.sleep)
+        try:
+            await asyncio.sleep(config.sleep)
+        except asyncio.CancelledError:
+            if config.pool is not None:
+                RUNNING[config.pool] -= 1
+            raise
         return self._finish(config, context)
 
     def _finish(self, config: ProbeConfig, context: TaskContext) -> Any:
+        if config.pool is not None:
+            RUNNING[config.pool] -= 1
         if context.attempt <= config.failures:
             JOURNAL.append((next(_CLOCK), "fail", context.task, context.attempt))
             raise TaskFailure(f"planned failure {context.attempt}")
@@ -82,6 +96,10 @@ def dags(draw: Any, cancelling: bool = False) -> dict[str, Any]:
         }
         if draw(st.booleans()) and draw(st.booleans()):
             task["when"] = "${{ false }}"
+        pool = draw(st.sampled_from([None, None, "narrow", "pair"]))
+        if pool is not None:
+            task["pool"] = pool
+            task["config"]["pool"] = pool
         tasks.append(task)
     if cancelling:
         victim = draw(st.integers(0, count - 1))
@@ -90,11 +108,14 @@ def dags(draw: Any, cancelling: bool = False) -> dict[str, Any]:
         tasks[victim]["config"]["sleep"] = 5.0
         tasks[victim].pop("when", None)
         tasks[victim]["config"]["failures"] = 0
-    return {"name": "random", "on_failure": "continue", "concurrency": draw(st.integers(1, 4)), "tasks": tasks}
+    return {"name": "random", "on_failure": "continue", "concurrency": draw(st.integers(1, 4)), "pools": POOL_LIMITS,
+            "tasks": tasks}  # fmt: skip
 
 
 def execute(spec: dict[str, Any]) -> tuple[Any, list[Any], dict[str, Any]]:
     JOURNAL.clear()
+    RUNNING.clear()
+    PEAK.clear()
     workflow = Workflow.model_validate(spec)
     plan = compile_workflow(workflow, {"probe": Probe()})
     store = MemoryStore.open("memory://properties")
@@ -140,6 +161,7 @@ def check_attempts_ran_once_each_after_their_dependencies(tasks: dict[str, Any])
 def test_random_dags_run_exactly_the_tasks_the_rules_allow(spec: dict[str, Any]) -> None:
     result, events, tasks = execute(spec)
     check_attempts_ran_once_each_after_their_dependencies(tasks)
+    assert all(PEAK[pool] <= POOL_LIMITS[pool] for pool in PEAK), PEAK
     expected = expected_statuses(tasks)
     for name, (status, attempts) in expected.items():
         assert result.tasks[name].status is status, name
@@ -165,3 +187,16 @@ def test_cancelled_random_dags_never_break_order_and_finish_every_task(spec: dic
         assert not any(e.kind is EventKind.TASK_STARTED and e.seq > cancel_seq for e in events)
     assert all(state.status.finished for state in result.tasks.values())
     assert events[-1].kind is EventKind.RUN_FINISHED
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags())
+def test_with_on_failure_stop_nothing_starts_after_the_first_final_failure(spec: dict[str, Any]) -> None:
+    spec = {**spec, "on_failure": "stop"}
+    result, events, tasks = execute(spec)
+    check_attempts_ran_once_each_after_their_dependencies(tasks)
+    failures = [e.seq for e in events if e.kind is EventKind.TASK_FAILED]
+    if failures:
+        assert result.status is RunStatus.FAILED
+        assert not any(e.kind is EventKind.TASK_STARTED and e.seq > failures[0] for e in events)
+    assert all(state.status.finished for state in result.tasks.values())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 
+from helpers import run_text
+
 from flowbuilder.events import RunStatus, TaskStatus
+from flowbuilder.interfaces import TaskFailure
 from flowbuilder.model import RetryPolicy
 from flowbuilder_contracts.runner_tasks import forget_recording, recording
-
 from flowrunner._retry import matches_retry_on, retry_delay
-from flowbuilder.interfaces import TaskFailure
-from helpers import run_text
 
 
 def _max_overlap(log: str) -> int:
@@ -27,7 +27,6 @@ def _contract_run(text: str) -> object:
     from flowbuilder.interfaces import RunRequest
     from flowbuilder_contracts.runner import compile_yaml
     from flowbuilder_contracts.runner_tasks import contract_task_types
-
     from flowrunner import LocalRunner
 
     plan = compile_yaml(text)
@@ -35,7 +34,9 @@ def _contract_run(text: str) -> object:
 
 
 def test_a_pool_limits_how_many_of_its_tasks_run_at_once() -> None:
-    tasks = "\n".join(f"  - {{name: t{i}, type: contract_record, pool: db, config: {{log: pool-log, sleep: 0.02}}}}" for i in range(6))
+    tasks = "\n".join(
+        f"  - {{name: t{i}, type: contract_record, pool: db, config: {{log: pool-log, sleep: 0.02}}}}" for i in range(6)
+    )
     result = _contract_run(f"name: p\npools: {{db: 2}}\ntasks:\n{tasks}\n")
     try:
         assert result.succeeded and _max_overlap("pool-log") == 2
@@ -44,7 +45,9 @@ def test_a_pool_limits_how_many_of_its_tasks_run_at_once() -> None:
 
 
 def test_the_global_concurrency_limits_all_tasks() -> None:
-    tasks = "\n".join(f"  - {{name: t{i}, type: contract_record, config: {{log: conc-log, sleep: 0.02}}}}" for i in range(6))
+    tasks = "\n".join(
+        f"  - {{name: t{i}, type: contract_record, config: {{log: conc-log, sleep: 0.02}}}}" for i in range(6)
+    )
     result = _contract_run(f"name: p\nconcurrency: 3\ntasks:\n{tasks}\n")
     try:
         assert result.succeeded and _max_overlap("conc-log") == 3
@@ -80,7 +83,7 @@ tasks:
 """)
     try:
         assert result.succeeded
-        assert [task for event, task, _ in recording("cp-log") if event == "start"][0] == "long"
+        assert next(task for event, task, _ in recording("cp-log") if event == "start") == "long"
     finally:
         forget_recording("cp-log")
 
@@ -166,3 +169,23 @@ tasks:
 """)
     assert result.status is RunStatus.FAILED
     assert result.tasks["flaky"].status is TaskStatus.FAILED and result.tasks["flaky"].attempts == 1
+
+
+def test_a_per_type_limit_caps_tasks_of_that_type_without_a_pool() -> None:
+    import asyncio
+
+    from flowbuilder.interfaces import RunRequest
+    from flowbuilder_contracts.runner import compile_yaml
+    from flowbuilder_contracts.runner_tasks import contract_task_types
+    from flowrunner import LocalRunner
+
+    tasks = "\n".join(
+        f"  - {{name: t{i}, type: contract_record, config: {{log: type-log, sleep: 0.02}}}}" for i in range(6)
+    )
+    plan = compile_yaml(f"name: p\ntasks:\n{tasks}\n")
+    runner = LocalRunner(contract_task_types(), type_limits={"contract_record": 2})
+    try:
+        assert asyncio.run(runner.run_async(RunRequest(plan=plan))).succeeded
+        assert _max_overlap("type-log") == 2
+    finally:
+        forget_recording("type-log")

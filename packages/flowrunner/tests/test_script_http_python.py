@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flowbuilder.events import RunStatus, TaskStatus
-
 from helpers import run_text
+
+from flowbuilder.events import RunStatus, TaskStatus
 
 
 def test_python_script_sees_the_single_upstream_output_as_input_data() -> None:

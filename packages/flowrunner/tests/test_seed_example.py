@@ -28,6 +28,8 @@ def test_the_seed_workflow_runs_end_to_end_against_the_local_server(http_server:
 def test_a_failed_run_exits_1_and_lists_the_failure_with_its_last_log_lines(tmp_path: Path) -> None:
     workflow = tmp_path / "fails.yaml"
     workflow.write_text('name: f\ntasks:\n  - {name: bad, type: shell, config: {command: "echo why >&2; exit 4"}}\n')
-    done = subprocess.run([FLOWBUILDER, "run", "--store", "memory://", str(workflow)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [FLOWBUILDER, "run", "--store", "memory://", str(workflow)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert "failed: bad" in done.stderr and "stderr: why" in done.stderr

@@ -7,9 +7,10 @@ import time
 import uuid
 from pathlib import Path
 
+from helpers import group_alive, processes_with_env, run_text
+
 from flowbuilder.events import RunStatus, TaskStatus
 from flowbuilder.stores.memory import MemoryStore
-from helpers import group_alive, processes_with_env, run_text
 
 
 def test_output_is_the_last_json_line_of_stdout() -> None:
@@ -61,13 +62,16 @@ tasks:
 
 def test_expression_values_reach_the_shell_as_environment_variables_never_as_code(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    result = run_text(f"""
+    result = run_text(
+        """
 name: t
 params:
-  name: {{type: string}}
+  name: {type: string}
 tasks:
-  - {{name: a, type: shell, config: {{command: "echo hello ${{{{ params.name }}}}"}}}}
-""", params={"name": f"x; touch {marker}; echo $(id)"})
+  - {name: a, type: shell, config: {command: "echo hello ${{ params.name }}"}}
+""",
+        params={"name": f"x; touch {marker}; echo $(id)"},
+    )
     assert result.output("a") == f"hello x; touch {marker}; echo $(id)"
     assert not marker.exists()
 
@@ -87,11 +91,14 @@ tasks:
 
 def test_stdout_and_stderr_lines_are_logged_in_order() -> None:
     store = MemoryStore.open(f"memory://{uuid.uuid4().hex}")
-    result = run_text("""
+    result = run_text(
+        """
 name: t
 tasks:
   - {name: a, type: shell, config: {command: "for i in 1 2 3; do echo out$i; done; echo err >&2"}}
-""", store=store)
+""",
+        store=store,
+    )
     lines = [(line.stream, line.text) for line in store.read_logs(result.run_id, "a")]
     assert lines[:3] == [("stdout", "out1"), ("stdout", "out2"), ("stdout", "out3")]
     assert ("stderr", "err") in lines
@@ -99,11 +106,14 @@ tasks:
 
 def test_logs_beyond_the_size_cap_are_dropped_with_a_marker() -> None:
     store = MemoryStore.open(f"memory://{uuid.uuid4().hex}")
-    result = run_text("""
+    result = run_text(
+        """
 name: t
 tasks:
   - {name: a, type: shell, config: {command: "for i in $(seq 1 1000); do echo line-$i; done", max_log_bytes: 100}}
-""", store=store)
+""",
+        store=store,
+    )
     lines = store.read_logs(result.run_id, "a")
     assert result.succeeded
     assert sum(len(line.text) + 1 for line in lines if line.stream == "stdout") <= 100
@@ -153,3 +163,17 @@ tasks:
   - {{name: a, type: shell, retry: {{attempts: 3, backoff: 0.01}}, config: {{command: "true", cwd: "{tmp_path}/nope"}}}}
 """)
     assert result.status is RunStatus.FAILED and result.tasks["a"].attempts == 1
+
+
+def test_a_daemon_that_leaves_the_process_group_does_not_hang_the_task() -> None:
+    token = f"FLOWRUNNER_TEST_{uuid.uuid4().hex}"
+    result = run_text(f"""
+name: t
+tasks:
+  - {{name: a, type: shell, env: {{TOKEN: "{token}"}}, config: {{command: "setsid sleep 30 & echo detached"}}}}
+""")
+    try:
+        assert result.succeeded and result.output("a") == "detached"
+    finally:
+        for pid in processes_with_env(token):
+            os.kill(pid, 9)

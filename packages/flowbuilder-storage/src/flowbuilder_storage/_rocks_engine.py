@@ -20,16 +20,16 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import replace
-from itertools import groupby, islice
-from operator import itemgetter
+from itertools import islice
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
+from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -322,7 +322,7 @@ class RocksEngine:
                     check_batch(run_id, events, expected_seq)  # raises with the details
                 if event.kind in _RUN_LEVEL:
                     run_level = True
-                batch.put(prefix + pack(seq), encode_event(event) if encoded is None else encoded[index])
+                batch.put(prefix + pack(seq), event_bytes(event) if encoded is None else encoded[index])
             if run_level:
                 updated = replace(summary) if summary is not None else RunSummary(run_id=run_id)
                 updated.apply(events)
@@ -536,37 +536,32 @@ class RocksEngine:
         options.set_iterate_upper_bound(upper)
         return options
 
-    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
-        """Stored events in bulk: ``([(run_id, number of events), ...], NDJSON of the events)``.
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
+        """Stored events in bulk: ``(run ids, NDJSON of their events)``.
 
-        The NDJSON lines are the stored values as they are (core's event encoding, in run
-        order then seq order); the list says which run each stretch of lines belongs to.
-        The fast path of the analytics: nothing is decoded or re-encoded in Python.
+        The NDJSON lines are the stored values as they are (core's event encoding): every
+        event of the first run (seq 1, 2, ...), then every event of the next, so a line with
+        ``"s":1`` starts the next run of the list. The fast path of the analytics: nothing
+        is decoded or re-encoded in Python. Without ``run_ids``: every run, read from one
+        consistent snapshot (summary keys sort like event keys, as run ids hold no NUL).
         """
         if run_ids is None:
-            return self._export_all()
-        runs: list[tuple[str, int]] = []
-        values: list[bytes] = []
+            snapshot = self._db.snapshot()
+            try:
+                summary_keys = snapshot.keys(from_key=keys.SUMMARY_TAG, read_opt=self._bounded(b"s"))
+                every_run = [cast(bytes, key)[1:].decode() for key in summary_keys]
+                values = list(snapshot.values(from_key=b"e", read_opt=self._bounded(b"f")))
+            finally:
+                del snapshot
+            return every_run, b"\n".join(values)
+        chosen: list[str] = []
+        values = []
         for run_id in run_ids:
-            prefix = keys.event_prefix(run_id)
-            chunk = list(self._db.values(from_key=prefix, read_opt=self._bounded(keys.prefix_end(prefix))))
+            chunk = self.read_encoded(run_id)
             if chunk:
-                runs.append((run_id, len(chunk)))
+                chosen.append(run_id)
                 values.extend(chunk)
-        return runs, b"\n".join(values)
-
-    def _export_all(self) -> tuple[list[tuple[str, int]], bytes]:
-        """Every event from one consistent snapshot: a scan of the keys (grouped by run in C
-        with ``itertools.groupby``) and a scan of the values."""
-        snapshot = self._db.snapshot()
-        try:
-            event_keys = list(snapshot.keys(from_key=b"e", read_opt=self._bounded(b"f")))
-            values = list(snapshot.values(from_key=b"e", read_opt=self._bounded(b"f")))
-        finally:
-            del snapshot
-        by_run = groupby(event_keys, key=itemgetter(slice(None, -8)))  # b"e" RUN_ID b"\0"
-        runs = [(prefix[1:-1].decode(), len(list(group))) for prefix, group in by_run]
-        return runs, b"\n".join(values)
+        return chosen, b"\n".join(values)
 
     def wal_stats(self) -> tuple[int, int]:
         """(WAL writes, WAL syncs) since open, from RocksDB's own counters."""

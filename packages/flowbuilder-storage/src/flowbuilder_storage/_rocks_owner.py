@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
+from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import check_batch
 from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
 from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_frame
@@ -245,7 +246,7 @@ class RemoteEngine:
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
         if any(e.run_id != run_id for e in events):  # the run id is not part of the stored form
             check_batch(run_id, events, expected_seq)
-        payload = b"\n".join(encode_event(e) for e in events)
+        payload = b"\n".join(event_bytes(e) for e in events)
         return int(self._call("append_events", {"run_id": run_id, "expected_seq": expected_seq}, payload)[0])
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
@@ -297,9 +298,9 @@ class RemoteEngine:
     def compact(self) -> None:
         self._call("compact", {})
 
-    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
         runs, raw = self._call("export_events", {"run_ids": list(run_ids) if run_ids is not None else None})
-        return [(str(run_id), int(count)) for run_id, count in runs], raw
+        return [str(run_id) for run_id in runs], raw
 
     def wal_stats(self) -> tuple[int, int]:
         writes, syncs = self._call("wal_stats", {})[0]

@@ -39,6 +39,7 @@ from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceCon
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
+from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -185,7 +186,7 @@ class RedisStore(Store):
                 repr(updated.created_at),
                 run_id,
             ]
-            args.extend(encode_event(e) for e in events)
+            args.extend(event_bytes(e) for e in events)
             keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs")]
             new_summary = args[2]
             try:
@@ -368,19 +369,19 @@ class RedisStore(Store):
     def compact(self) -> None:
         """Nothing to do: Redis frees memory on deletion (AOF rewrites are Redis's own job)."""
 
-    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
-        """Events in bulk for the analytics: ``([(run_id, count), ...], NDJSON of the stored events)``."""
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
+        """Events in bulk for the analytics: ``(run ids, NDJSON of their events, run after run)``."""
         if run_ids is None:
             run_ids = [m.decode() for m in self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))]
-        runs: list[tuple[str, int]] = []
+        chosen: list[str] = []
         values: list[bytes] = []
         for start in range(0, len(run_ids), 256):
             group = list(run_ids[start : start + 256])
             for run_id, chunk in zip(group, self._retrying(partial(self._fetch_event_lists, group)), strict=True):
                 if chunk:
-                    runs.append((run_id, len(chunk)))
+                    chosen.append(run_id)
                     values.extend(chunk)
-        return runs, b"\n".join(values)
+        return chosen, b"\n".join(values)
 
     def _fetch_event_lists(self, run_ids: Sequence[str]) -> list[Any]:
         pipe = self._client.pipeline(transaction=False)

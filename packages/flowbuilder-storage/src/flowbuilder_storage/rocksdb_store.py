@@ -176,8 +176,8 @@ class RocksDBStore(Store):
         """Reclaim disk space after deletions (``flowbuilder gc`` calls it)."""
         self._call("compact")
 
-    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[tuple[str, int]], bytes]:
-        """Events in bulk for the analytics: ``([(run_id, count), ...], NDJSON)`` (see the engine)."""
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
+        """Events in bulk for the analytics: ``(run ids, NDJSON of their events, run after run)``."""
         runs, raw = self._call("export_events", run_ids)
         return list(runs), bytes(raw)
 

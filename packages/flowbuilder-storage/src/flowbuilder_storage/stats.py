@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import polars as pl
 
+from flowbuilder.errors import StoreError
 from flowbuilder.events import encode_event
 
 if TYPE_CHECKING:
@@ -50,47 +51,46 @@ def _run_ids(store: Store, workflow: str | None, since: float | None) -> list[st
         cursor = page.next_cursor
 
 
-def _export(store: Store, run_ids: Sequence[str] | None) -> tuple[list[tuple[str, int]], bytes]:
+def _export(store: Store, run_ids: Sequence[str] | None) -> tuple[list[str], bytes]:
     export = getattr(store, "export_events", None)
     if callable(export):
         runs, raw = export(run_ids)
         return list(runs), bytes(raw)
     if run_ids is None:
         run_ids = _run_ids(store, None, None)
-    counts: list[tuple[str, int]] = []
+    chosen: list[str] = []
     lines: list[bytes] = []
     for run_id in run_ids:
         events = store.read_events(run_id)
         if events:
-            counts.append((run_id, len(events)))
+            chosen.append(run_id)
             lines.extend(encode_event(event) for event in events)
-    return counts, b"\n".join(lines)
+    return chosen, b"\n".join(lines)
 
 
 def load_events(store: Store, workflow: str | None = None, since: float | None = None) -> pl.DataFrame:
-    """Stored events as a frame: run_id, seq, kind, time, task, attempt, duration, status, final, workflow.
+    """Stored events as a frame: seq, kind, time, task, attempt, duration, status, final, run_id, workflow.
 
     With ``workflow`` or ``since`` only the runs the store lists for them are read.
     Stores that offer ``export_events`` (RocksDB, Redis) hand over their stored bytes in
-    one piece and Polars parses them with a fixed schema; others are read event by event.
+    one piece, run after run, and Polars parses them with a fixed schema; others are read
+    event by event. A run's events start at seq 1 and have no gaps, so each ``seq == 1``
+    starts the next run of the list.
     """
     run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)
     runs, raw = _export(store, run_ids)
-    names = pl.Series("run_id", [run_id for run_id, _ in runs], dtype=pl.Utf8).cast(pl.Categorical)
-    counts = pl.Series("n", [count for _, count in runs], dtype=pl.UInt32)
-    # Each event's run as a small integer (run i has counts[i] consecutive events): joins
-    # and groupings on it are cheap; run ids are categorical.
-    run_of_event = (
-        pl.DataFrame({"i": pl.int_range(len(runs), dtype=pl.UInt32, eager=True), "n": counts})
-        .select(pl.col("i").repeat_by("n").explode().cast(pl.UInt32).alias("run"))
-        .to_series()
-    )
     frame = pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA) if raw else pl.DataFrame(schema=EVENT_SCHEMA)
     frame = frame.unnest("d").rename({"s": "seq", "k": "kind", "t": "time", "n": "task", "a": "attempt"})
-    frame = frame.with_columns(run_of_event)
+    frame = frame.with_columns(((pl.col("seq") == 1).cum_sum() - 1).cast(pl.UInt32).alias("run"))
+    found = int(frame["run"].max() or 0) + 1 if frame.height else 0  # type: ignore[arg-type]
+    if found != len(runs):
+        raise StoreError(f"the store's export holds {found} runs where it listed {len(runs)}; it may be damaged")
     created = frame.filter(pl.col("kind") == "run_created").select("run", pl.col("workflow").alias("run_workflow"))
     frame = frame.drop("workflow").join(created, on="run", how="left", maintain_order="left")
-    return frame.with_columns(names.gather(frame["run"]).alias("run_id")).drop("run").rename({"run_workflow": "workflow"})
+    names = pl.Series("run_id", runs, dtype=pl.Utf8).cast(pl.Categorical)
+    return (
+        frame.with_columns(names.gather(frame["run"]).alias("run_id")).drop("run").rename({"run_workflow": "workflow"})
+    )
 
 
 def executions(events: pl.DataFrame) -> pl.DataFrame:

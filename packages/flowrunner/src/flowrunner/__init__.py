@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flowrunner._version import __version__
 
 if TYPE_CHECKING:
-    from flowrunner.api import Engine, RunHandle, run_workflow, run_workflow_async
+    from flowrunner.api import Engine, RunHandle, run_workflow, run_workflow_async, run_workflows
     from flowrunner.runner import LocalRunner
     from flowrunner.tasktypes import HttpTask, PythonTask, ScriptTask, ShellTask
 
@@ -29,6 +29,7 @@ _LAZY = {
     "RunHandle": "flowrunner.api",
     "run_workflow": "flowrunner.api",
     "run_workflow_async": "flowrunner.api",
+    "run_workflows": "flowrunner.api",
     "LocalRunner": "flowrunner.runner",
     "HttpTask": "flowrunner.tasktypes",
     "PythonTask": "flowrunner.tasktypes",
@@ -47,6 +48,7 @@ __all__ = [
     "__version__",
     "run_workflow",
     "run_workflow_async",
+    "run_workflows",
 ]
 
 

@@ -40,7 +40,9 @@ class EventWriter:
         self.keep = keep
         self.events_kept: list[RunEvent] = []
 
-    def emit(self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY) -> None:
+    def emit(
+        self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
+    ) -> None:
         self.seq += 1
         self.pending.append(RunEvent(self.run_id, self.seq, kind, task, attempt, data, time.time()))
         if len(self.pending) >= FLUSH_EVERY:

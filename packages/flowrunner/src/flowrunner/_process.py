@@ -34,6 +34,8 @@ EXIT_POLL_SECONDS = 0.1
 """How often a running child's exit status is checked while its pipes stay open."""
 STRAY_OUTPUT_GRACE = 0.5
 """Seconds a finished leader's stray children may keep writing before the group is killed."""
+ESCAPED_HOLDER_WAIT = 2.0
+"""Seconds more to wait, after killing the group, for pipes held by a process that left it."""
 TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process kept running]"
 MAX_PROCESS_THREADS = 512
 
@@ -150,6 +152,17 @@ class _ProcessJob:
                     now = time.monotonic()
                     if exited_at is None:
                         exited_at = now
+                    elif now - exited_at >= STRAY_OUTPUT_GRACE + ESCAPED_HOLDER_WAIT:
+                        # Whatever holds the pipes left our process group (it called setsid
+                        # itself): stop reading rather than wait for it for ever.
+                        batch.append(
+                            (
+                                "system",
+                                "[flowrunner: output pipes held open by a process outside the task's group; stopped reading]",
+                            )
+                        )
+                        self._deliver(batch)
+                        return
                     elif now - exited_at >= STRAY_OUTPUT_GRACE:
                         _signal_group(process.pid, signal.SIGKILL)
         finally:

@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from flowbuilder.model import RetryPolicy
 
 
-def retry_delay(policy: RetryPolicy, failed_attempt: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+def retry_delay(policy: RetryPolicy, failed_attempt: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after attempt ``failed_attempt`` (1-based) failed."""
     base = min(policy.max_delay, policy.backoff * policy.multiplier ** (failed_attempt - 1))
     if policy.jitter:
-        base *= 1.0 + policy.jitter * (2.0 * rng.random() - 1.0)
+        draw = rng.random() if rng is not None else random.random()  # noqa: S311 (jitter, not crypto)
+        base *= 1.0 + policy.jitter * (2.0 * draw - 1.0)
     return max(0.0, min(policy.max_delay, base))
 
 

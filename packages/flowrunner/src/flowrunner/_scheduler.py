@@ -26,11 +26,10 @@ import itertools
 import time
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskState, TaskStatus
 from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
-
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
 from flowrunner._outputs import storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
@@ -39,7 +38,6 @@ from flowrunner._scope import TaskResultsView
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
     from flowbuilder.model import RetryPolicy
-
     from flowrunner.runner import LocalRunner
 
 PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = range(8)
@@ -109,8 +107,17 @@ class RunExecution:
         self.limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         defaults = workflow.defaults
         self.pool_limits: dict[str, int] = dict(workflow.pools)
+        # Per-type default limits act as implicit pools ("type:shell") for tasks without a pool.
+        type_limits = {name: limit for name, limit in runner.type_limits.items() if limit}
+        for name, limit in type_limits.items():
+            self.pool_limits[f"type:{name}"] = limit
         self.pool_of: list[str | None] | None = (
-            [task.pool or defaults.pool for task in self.tasks] if self.pool_limits else None
+            [
+                task.pool or defaults.pool or (f"type:{task.type}" if task.type in type_limits else None)
+                for task in self.tasks
+            ]
+            if self.pool_limits
+            else None
         )
         self.pool_used: dict[str | None, int] = {name: 0 for name in self.pool_limits}
         self.heaps: dict[str | None, list[tuple[float, float, int, int]]] = {None: []}
@@ -131,10 +138,13 @@ class RunExecution:
         self.results_view = TaskResultsView(plan.index, self._task_result)
         self.static_env: dict[int, dict[str, str]] = {}
         self.workflow_env: dict[str, str] = dict(workflow.env)
+        self.plain_env: list[dict[str, str] | None] = [None if task.env else self.workflow_env for task in self.tasks]
         # Per-task facts the hot path reads from flat lists instead of recomputing.
         expression_tasks = plan.expression_tasks
         default_priority = defaults.priority or 0
-        self.plain = [task_id not in expression_tasks and task.foreach is None for task_id, task in enumerate(self.tasks)]
+        self.plain = [
+            task_id not in expression_tasks and task.foreach is None for task_id, task in enumerate(self.tasks)
+        ]
         self.base_priority = [task.priority if task.priority is not None else default_priority for task in self.tasks]
         self.modes: list[ExecutionMode | None] = [None] * count
         # task_started carries the task's type; one shared (never mutated) mapping per type.
@@ -184,7 +194,7 @@ class RunExecution:
                 "workflow": workflow.name, "version": workflow.version,
                 "definition_hash": request.definition_hash, "params": dict(self.params)})  # fmt: skip
             writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": False})
-            roots = self.plan.roots()
+            roots: Sequence[int] = self.plan.roots()
         else:
             writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": True})
             roots = self._restore(resume)
@@ -278,7 +288,7 @@ class RunExecution:
             return heapq.heappop(self.ready)[3] if self.ready else None
         best: list[tuple[float, float, int, int]] | None = None
         for pool, heap in self.heaps.items():
-            if not heap or (pool is not None and self.pool_used[pool] >= self.pool_limits[pool]):
+            if not heap or (pool is not None and self.pool_used[pool] > self.pool_limits[pool]):
                 continue
             if best is None or heap[0] < best[0]:
                 best = heap
@@ -342,8 +352,9 @@ class RunExecution:
         """The validated config of an attempt (rendered first when the task has expressions)."""
         if scope is None:
             return self.plan.configs[task_id]
-        from flowbuilder.expressions import render
         from pydantic import ValidationError
+
+        from flowbuilder.expressions import render
 
         task_type = self.types[task_id]
         raw = self.tasks[task_id].config
@@ -354,7 +365,9 @@ class RunExecution:
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(step) for step in first["loc"]) or "config"
-            raise TaskFailure(f"config after expressions is invalid at {where}: {first['msg']}", retryable=False) from None
+            raise TaskFailure(
+                f"config after expressions is invalid at {where}: {first['msg']}", retryable=False
+            ) from None
 
     def _start(self, task_id: int) -> None:
         attempt = self.attempts[task_id] = self.attempts[task_id] + 1
@@ -369,9 +382,9 @@ class RunExecution:
         if self.plain[task_id]:
             # The hot path: a static config, no expressions, no fan-out.
             config = self.plan.configs[task_id]
-            env = self.static_env.get(task_id)
+            env = self.plain_env[task_id]
             if env is None:
-                env = self._env(task_id, None)
+                env = self.plain_env[task_id] = self._env(task_id, None)
             mode = self.modes[task_id]
             if mode is None:
                 mode = self.modes[task_id] = task_type.execution_mode(config)
@@ -625,7 +638,9 @@ class RunExecution:
     def _cancelled(self, task_id: int, attempt: int) -> None:
         self.state[task_id] = CANCELLED
         self.finished_at[task_id] = time.time()
-        self.writer.emit(EventKind.TASK_CANCELLED, self.names[task_id], attempt, {"reason": self.stop_reason or "cancelled"})
+        self.writer.emit(
+            EventKind.TASK_CANCELLED, self.names[task_id], attempt, {"reason": self.stop_reason or "cancelled"}
+        )
         self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was cancelled")
 
     # -- stopping ---------------------------------------------------------------------------
@@ -689,17 +704,7 @@ class RunExecution:
         self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value})
         self.writer.close()
         finished_wall = time.time()
-        tasks = {}
-        for task_id, name in enumerate(self.names):
-            tasks[name] = TaskState(
-                status=_STATUS[state[task_id]],
-                attempts=self.attempts[task_id],
-                output=self.outputs[task_id],
-                error=self.errors.get(task_id),
-                reason=self.reasons.get(task_id),
-                started_at=self.started_at.get(task_id),
-                finished_at=self.finished_at.get(task_id),
-            )
+        tasks = _TaskStates(self)
         return RunResult(self.run_id, status, tasks, started_wall, finished_wall)
 
     # -- foreach ----------------------------------------------------------------------------
@@ -766,6 +771,46 @@ class RunExecution:
             first = group_error.exceptions[0]
             raise first from None
         return results
+
+
+class _TaskStates(Mapping[str, TaskState]):
+    """``RunResult.tasks``: each task's :class:`TaskState`, built from the run's lists on access.
+
+    Building 100,000 TaskState objects up front would cost more than the run's dispatching
+    of them; callers usually read a few. Iteration order is the plan's task order.
+    """
+
+    __slots__ = ("_run", "_cache")
+
+    def __init__(self, run: RunExecution):
+        self._run = run
+        self._cache: dict[str, TaskState] = {}
+
+    def __getitem__(self, name: str) -> TaskState:
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        run = self._run
+        task_id = run.plan.index[name]
+        state = self._cache[name] = TaskState(
+            status=_STATUS[run.state[task_id]],
+            attempts=run.attempts[task_id],
+            output=run.outputs[task_id],
+            error=run.errors.get(task_id),
+            reason=run.reasons.get(task_id),
+            started_at=run.started_at.get(task_id),
+            finished_at=run.finished_at.get(task_id),
+        )
+        return state
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run.names)
+
+    def __len__(self) -> int:
+        return len(self._run.names)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} task states of run {self._run.run_id}>"
 
 
 async def _call_async(task_type: TaskType, config: Any, context: TaskContext) -> Any:

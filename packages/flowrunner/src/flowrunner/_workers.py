@@ -41,14 +41,18 @@ def _worker_main(connection: Any) -> None:
             return
         task_type, config, context = job
         lines: list[tuple[str, str]] = []
-        context = dataclasses.replace(context, log=lambda stream, line: lines.append((stream, line)))
+        context = dataclasses.replace(context, log=lambda stream, line, kept=lines: kept.append((stream, line)))
         try:
             result = task_type.run(config, context)
             if inspect.isawaitable(result):
                 result = asyncio.run(_await(result))
             outcome: tuple[str, Any, Any] = ("ok", result, lines)
         except TaskFailure as failure:
-            outcome = ("failure", (str(failure), failure.exit_code, failure.status, failure.timed_out, failure.retryable), lines)
+            outcome = (
+                "failure",
+                (str(failure), failure.exit_code, failure.status, failure.timed_out, failure.retryable),
+                lines,
+            )
         except BaseException as error:
             outcome = ("error", f"{type(error).__name__}: {error}", lines)
         try:
@@ -92,7 +96,9 @@ class _Worker:
     def spawn(self) -> None:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child,), name=f"flowrunner-worker-{self.slot}", daemon=True)
+        self.process = context.Process(
+            target=_worker_main, args=(child,), name=f"flowrunner-worker-{self.slot}", daemon=True
+        )
         self.process.start()
         child.close()
         self.connection = parent

@@ -3,7 +3,7 @@
 The CLI's ``flowbuilder run`` is a thin layer over the same pieces. Two flavours:
 
 * synchronous: :func:`run_workflow` runs one workflow to its end and returns the
-  :class:`~flowbuilder.interfaces.RunResult`;
+  :class:`~flowbuilder.interfaces.RunResult`; :func:`run_workflows` runs many at once;
 * asyncio: :class:`Engine` submits any number of runs at once on the running loop
   (:meth:`Engine.submit` returns a :class:`RunHandle` to await, stream or cancel), and
   :func:`run_workflow_async` awaits one.
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
-
     from flowrunner.runner import LocalRunner
 
 WorkflowInput = Union[str, bytes, Path, "Workflow", "ExecutionPlan"]
@@ -103,11 +102,11 @@ class RunHandle:
             self._stream.queues.append(queue)
         try:
             while True:
-                event = await queue.get()
-                if event is None:
+                next_event = await queue.get()
+                if next_event is None:
                     return
-                yield event
-                if event.kind is EventKind.RUN_FINISHED:
+                yield next_event
+                if next_event.kind is EventKind.RUN_FINISHED:
                     return
         finally:
             if queue in self._stream.queues:
@@ -132,8 +131,8 @@ class Engine:
 
             host = build_plugin_host()
         self.host = host
-        self._own_store = not (store is not None and not isinstance(store, str))
-        self.store: Store = host.open_store(store) if self._own_store else store  # type: ignore[arg-type]
+        self._own_store = store is None or isinstance(store, str)
+        self.store: Store = host.open_store(store) if store is None or isinstance(store, str) else store
         from flowrunner.runner import LocalRunner
 
         self.runner: LocalRunner = LocalRunner(host.task_types(), concurrency=concurrency, workers=workers)
@@ -217,7 +216,9 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
     holder: list[RunResult] = []
 
     async def main() -> None:  # the result is not the main task's value (see LocalRunner.run)
-        holder.append(await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event))
+        holder.append(
+            await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event)
+        )
 
     asyncio.run(main())
     return holder[0]
@@ -233,6 +234,27 @@ async def run_workflow_async(workflow: WorkflowInput, params: Mapping[str, Any] 
         return await engine.run(workflow, params, sinks=sinks)
     finally:
         engine.close()
+
+
+def run_workflows(runs: Sequence[tuple[WorkflowInput, Mapping[str, Any] | None]], *,
+                  store: str | Store | None = "memory://", concurrency: int | None = None) -> list[RunResult]:  # fmt: skip
+    """Run many workflows at once from synchronous code; results in the order given.
+
+    ``runs`` holds ``(workflow, params)`` pairs (the same workflow may appear many times).
+    All runs share one event loop, one runner and one store.
+    """
+    holder: list[list[RunResult]] = []
+
+    async def main() -> None:
+        engine = Engine(store=store, concurrency=concurrency)
+        try:
+            handles = [await engine.submit(workflow, params) for workflow, params in runs]
+            holder.append([await handle.result() for handle in handles])
+        finally:
+            engine.close()
+
+    asyncio.run(main())
+    return holder[0]
 
 
 class _CallbackSink(EventSink):

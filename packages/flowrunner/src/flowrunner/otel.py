@@ -61,7 +61,9 @@ def _provider(exporter: str, endpoint: str, service: str) -> Any:
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
         elif exporter == "otlp":
             try:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+                    OTLPSpanExporter,
+                )
             except ImportError:
                 raise NotInstalledError("[otel] exporter = 'otlp' needs `pip install flowrunner[otel]`") from None
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint or None)))
@@ -85,7 +87,9 @@ class OtelSink(EventSink):
     @classmethod
     def from_settings(cls, section: Mapping[str, Any], run_id: str) -> OtelSink:
         exporter = str(section.get("exporter", "")).lower()
-        provider = _provider(exporter, str(section.get("endpoint", "")), str(section.get("service_name", "flowbuilder")))
+        provider = _provider(
+            exporter, str(section.get("endpoint", "")), str(section.get("service_name", "flowbuilder"))
+        )
         return cls(run_id, provider)
 
     def handle(self, events: Sequence[RunEvent]) -> None:

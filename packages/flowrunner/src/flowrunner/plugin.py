@@ -31,7 +31,11 @@ def flowbuilder_task_types() -> list[Any]:
 @hookimpl
 def flowbuilder_event_sinks(settings: Settings, run_id: str) -> list[Any]:
     section = settings.section("otel")
-    if not section or str(section.get("enabled", "true")).lower() in ("false", "0", "no", "off") or not section.get("exporter"):
+    if (
+        not section
+        or str(section.get("enabled", "true")).lower() in ("false", "0", "no", "off")
+        or not section.get("exporter")
+    ):
         return []  # off unless [otel] exporter is set: free when off
     from flowrunner.otel import OtelSink
 

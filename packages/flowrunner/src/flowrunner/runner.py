@@ -16,7 +16,6 @@ from flowbuilder.interfaces import Runner, RunRequest, RunResult
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskContext, TaskType
-
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
@@ -32,13 +31,20 @@ class LocalRunner(Runner):
             ``concurrency`` and the workflow's ``concurrency`` win, in that order).
         workers: worker processes for ``isolation: process`` tasks (default: CPU count).
         keep_events: keep every run's events in memory on the result's execution (tests).
+        type_limits: per task type, at most this many attempts of the type at once in a run
+            (for tasks without a ``pool``; a task's own pool replaces its type's limit).
+            Defaults to each type's ``default_concurrency`` class attribute, if it has one.
     """
 
     name: ClassVar[str] = "local"
 
     def __init__(self, task_types: Mapping[str, TaskType], *, concurrency: int | None = None,
-                 workers: int | None = None, keep_events: bool = False):  # fmt: skip
+                 workers: int | None = None, keep_events: bool = False,
+                 type_limits: Mapping[str, int] | None = None):  # fmt: skip
         super().__init__(task_types)
+        defaults = {name: getattr(task_type, "default_concurrency", None) for name, task_type in task_types.items()}
+        self.type_limits: dict[str, int] = {name: limit for name, limit in defaults.items() if limit}
+        self.type_limits.update(type_limits or {})
         self.default_concurrency = concurrency or DEFAULT_CONCURRENCY
         self.worker_count = workers or os.cpu_count() or 2
         self.keep_events = keep_events

@@ -31,11 +31,15 @@ EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Set a workflow param (repeatable).")
-@click.option("--store", metavar="URL", help="Where the run is recorded (memory://, rocksdb://PATH, redis://HOST:PORT/DB).")
+@click.option(
+    "--store", metavar="URL", help="Where the run is recorded (memory://, rocksdb://PATH, redis://HOST:PORT/DB)."
+)
 @click.option("--runner", metavar="NAME", help="Which installed runner executes the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
-@click.option("--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one.")
+@click.option(
+    "--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one."
+)
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
         as_json: bool, resume: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
@@ -251,7 +255,9 @@ class _LiveDisplay(_Display):
         for event in events:
             self.count(event)
             if event.kind.value == "task_failed":
-                self.console.print(f"[red]✗[/red] {event.task}: {event.data.get('error', '')}", markup=True, highlight=False)
+                self.console.print(
+                    f"[red]✗[/red] {event.task}: {event.data.get('error', '')}", markup=True, highlight=False
+                )
         self.live.update(self._text(self.line()))
 
     def note(self, message: str) -> None:

@@ -21,8 +21,14 @@ class ProcessOptions(ConfigModel):
 
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the process.")
     cwd: str | None = Field(None, description="Working directory (default: the runner's).")
-    inherit_env: bool = Field(True, description="Start from the runner's environment (false: only env and the task's env).")
-    max_log_bytes: int = Field(DEFAULT_MAX_LOG_BYTES, ge=0, description="Log bytes kept per attempt; a marker line says when more were dropped.")
+    inherit_env: bool = Field(
+        True, description="Start from the runner's environment (false: only env and the task's env)."
+    )
+    max_log_bytes: int = Field(
+        DEFAULT_MAX_LOG_BYTES,
+        ge=0,
+        description="Log bytes kept per attempt; a marker line says when more were dropped.",
+    )
     kill_grace: float = Field(5.0, ge=0, description="Seconds between SIGTERM and SIGKILL when the attempt is stopped.")
 
 

@@ -19,9 +19,9 @@ import json
 import re
 from typing import Any, ClassVar, Literal
 
-from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from pydantic import Field, field_validator, model_validator
 
+from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner.tasktypes._common import ConfigModel
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -38,11 +38,14 @@ class HttpConfig(ConfigModel):
     body: str | None = Field(None, description="A raw (text) request body; not together with `json`.")
     timeout: float = Field(30.0, gt=0, description="Seconds for the request (connect, read, write each).")
     expected_status: list[int | str] = Field(
-        default_factory=lambda: ["2xx"], description="Statuses that count as success: numbers or classes like '2xx'."
+        default_factory=lambda: list[int | str](["2xx"]),
+        description="Statuses that count as success: numbers or classes like '2xx'.",
     )
     follow_redirects: bool = Field(True, description="Follow 3xx redirects.")
     verify_tls: bool = Field(True, description="Check the server's TLS certificate.")
-    response: Literal["body", "full"] = Field("body", description="'body': the output is the body; 'full': status, headers and body.")
+    response: Literal["body", "full"] = Field(
+        "body", description="'body': the output is the body; 'full': status, headers and body."
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -102,7 +105,7 @@ class HttpTask(TaskType):
             if config.url.startswith("http://"):
                 # Plain HTTP needs no TLS context (building one loads the CA bundle: tens of ms).
                 # Redirects are then followed by hand, through a verifying client.
-                async with httpx.AsyncClient(timeout=config.timeout, follow_redirects=False, verify=False) as client:
+                async with httpx.AsyncClient(timeout=config.timeout, follow_redirects=False, verify=False) as client:  # noqa: S501 (plain http: no TLS)
                     response = await client.request(config.method, config.url, headers=config.headers,
                                                     params=config.query or None, **request_body)  # fmt: skip
                 if not (config.follow_redirects and response.is_redirect and response.next_request is not None):
@@ -117,11 +120,15 @@ class HttpTask(TaskType):
                     response = await client.request(config.method, config.url, headers=config.headers,
                                                     params=config.query or None, **request_body)  # fmt: skip
         except httpx.TimeoutException as error:
-            raise TaskFailure(f"{config.method} {config.url}: timed out ({type(error).__name__})", timed_out=True) from None
+            raise TaskFailure(
+                f"{config.method} {config.url}: timed out ({type(error).__name__})", timed_out=True
+            ) from None
         except httpx.HTTPError as error:
             raise TaskFailure(f"{config.method} {config.url}: {type(error).__name__}: {error}") from None
         body = _body(response)
-        context.log("system", f"HTTP {response.status_code} {config.method} {config.url} ({len(response.content)} bytes)")
+        context.log(
+            "system", f"HTTP {response.status_code} {config.method} {config.url} ({len(response.content)} bytes)"
+        )
         if not config.accepts(response.status_code):
             excerpt = response.text[:200].replace("\n", " ")
             raise TaskFailure(f"{config.method} {config.url} returned {response.status_code}: {excerpt}",

@@ -28,9 +28,9 @@ from functools import lru_cache
 from importlib import import_module
 from typing import Any, Callable, ClassVar, Literal
 
-from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from pydantic import Field, field_validator
 
+from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner.tasktypes._common import ConfigModel
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -65,7 +65,9 @@ def resolve_callable(path: str) -> Callable[..., Any]:
         try:
             target = getattr(target, part)
         except AttributeError:
-            raise TaskFailure(f"{module_name!r} has no attribute {attribute!r} (callable {path!r})", retryable=False) from None
+            raise TaskFailure(
+                f"{module_name!r} has no attribute {attribute!r} (callable {path!r})", retryable=False
+            ) from None
     if not callable(target):
         raise TaskFailure(f"{path!r} is not callable", retryable=False)
     return target  # type: ignore[no-any-return]

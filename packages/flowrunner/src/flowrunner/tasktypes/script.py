@@ -31,9 +31,9 @@ import sys
 import tempfile
 from typing import Any, ClassVar, Literal, Mapping
 
-from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from pydantic import Field, field_validator
 
+from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner._outputs import output_from_stdout
 from flowrunner._process import run_captured
 from flowrunner.tasktypes._common import ProcessOptions, process_env
@@ -135,8 +135,12 @@ class ScriptTask(TaskType):
                     kill_grace=config.kill_grace,
                 )
             except FileNotFoundError as error:
-                raise TaskFailure(f"cannot run {argv[0]!r} ({error.strerror}); is it installed?", retryable=False) from None
+                raise TaskFailure(
+                    f"cannot run {argv[0]!r} ({error.strerror}); is it installed?", retryable=False
+                ) from None
         if completed.exit_code not in config.success_codes:
             detail = f": {completed.stderr_tail[-1]}" if completed.stderr_tail else ""
-            raise TaskFailure(f"{config.language} script exited with {completed.exit_code}{detail}", exit_code=completed.exit_code)
+            raise TaskFailure(
+                f"{config.language} script exited with {completed.exit_code}{detail}", exit_code=completed.exit_code
+            )
         return output_from_stdout(completed.stdout)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from pydantic import Field, field_validator
 
+from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner._outputs import output_from_stdout
 from flowrunner._process import run_captured
 from flowrunner.tasktypes._common import ProcessOptions, process_env
