@@ -7,8 +7,10 @@ catch the drift that otherwise shows up only on a fresh machine.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -77,7 +79,8 @@ def test_packages_are_discovered_with_core_first() -> None:
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.path.name)
 def test_each_package_has_its_own_readme_changelog_tests_and_typed_marker(package) -> None:
     missing = [name for name in ("README.md", "CHANGELOG.md", "tests") if not (package.path / name).exists()]
-    import_dirs = [d for d in (package.path / "src").iterdir() if d.is_dir() and not d.name.endswith(".egg-info")]
+    import_dirs = [d for d in (package.path / "src").iterdir() if (d / "__init__.py").is_file()]
+    assert import_dirs, f"{package.relative}/src holds no import package"
     missing += [f"src/{d.name}/py.typed" for d in import_dirs if not (d / "py.typed").exists()]
     assert not missing, f"{package.relative} lacks {', '.join(missing)}"
 
@@ -143,3 +146,49 @@ def test_readme_links_resolve_to_files_of_the_checkout() -> None:
     assert {"docs/dsl.md", "docs/plugins.md", "docs/architecture.md"} <= set(local)
     missing = [link for link in local if not (REPO_ROOT / link).exists()]
     assert not missing, f"README.md links to missing files: {missing}"
+
+
+def _fake_checkout(root: Path, packages: dict[str, list[str]]) -> None:
+    """A checkout with ``scripts/local_packages.py`` and packages named by directory."""
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "local_packages.py").write_text((REPO_ROOT / "scripts" / "local_packages.py").read_text())
+    root_extras = {"all": [f"{name}>=0.1,<0.2" for name in packages if name != CORE]}
+    extras_toml = "\n".join(f"{key} = {json.dumps(value)}" for key, value in root_extras.items())
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "flowbuilder"\n[project.optional-dependencies]\n{extras_toml}\n'
+    )
+    for name, extras in packages.items():
+        directory = root / "packages" / name
+        directory.mkdir(parents=True)
+        extras_toml = "\n".join(f"{extra} = []" for extra in extras)
+        (directory / "pyproject.toml").write_text(
+            f'[project]\nname = "{name}"\n[project.optional-dependencies]\n{extras_toml}\n'
+        )
+
+
+def _install_arguments(root: Path, *flags: str) -> list[str]:
+    completed = subprocess.run(
+        [sys.executable, str(root / "scripts" / "local_packages.py"), *flags],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.split()
+
+
+def test_install_arguments_follow_the_packages_on_disk_core_first(tmp_path: Path) -> None:
+    _fake_checkout(tmp_path, {"flowbuilder-core": ["test"], "zeta": [], "alpha": ["test"]})
+    assert _install_arguments(tmp_path) == [
+        "-e", "packages/flowbuilder-core", "-e", "packages/alpha", "-e", "packages/zeta", "-e", ".[all]",
+    ]  # fmt: skip
+    assert _install_arguments(tmp_path, "--test") == [
+        "-e", "packages/flowbuilder-core[test]", "-e", "packages/alpha[test]", "-e", "packages/zeta", "-e", ".[all]",
+    ]  # fmt: skip
+
+
+def test_install_arguments_skip_the_all_extra_while_one_of_its_packages_is_missing(tmp_path: Path) -> None:
+    _fake_checkout(tmp_path, {"flowbuilder-core": [], "alpha": []})
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "flowbuilder"\n[project.optional-dependencies]\nall = ["alpha", "not-built-yet"]\n'
+    )
+    assert _install_arguments(tmp_path)[-2:] == ["-e", "."]

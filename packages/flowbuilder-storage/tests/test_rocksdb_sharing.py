@@ -85,3 +85,21 @@ def test_writers_that_come_and_go_lose_no_append(url: str) -> None:
     with RocksDBStore.open(url) as store:
         for n in range(3):
             assert store.last_seq(f"run-{n}") == 100 + 50 * n
+
+
+def test_a_forked_child_does_not_keep_the_store_reachable_after_its_parent_closed_it(url: str) -> None:
+    store = RocksDBStore.open(url)
+    store.append_events("r", [event("r", 1)], 0)
+    child = os.fork()
+    if child == 0:  # the child just lives a while, holding whatever it inherited
+        import time
+
+        time.sleep(60)
+        os._exit(0)
+    try:
+        store.close()
+        with RocksDBStore.open(url) as again:  # becomes owner; the child's copy must not answer (or hang)
+            assert again.is_owner and again.last_seq("r") == 1
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)

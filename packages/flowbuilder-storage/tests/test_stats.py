@@ -121,3 +121,15 @@ def test_the_cli_does_not_import_polars_unless_stats_runs() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_events_read_in_pieces_give_the_same_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with RocksDBStore.open(f"rocksdb://{tmp_path}/db") as store:
+        for n in range(7):
+            record_run(store, f"r{n}", 10.0 * n, float(n + 1), fail=n == 3, retry=n == 5)
+        whole = history_report(store)
+        pieces = list(store.export_event_chunks(2))
+        assert [len(runs) for runs, _ in pieces] == [2, 2, 2, 1]
+        assert b"\n".join(raw for _, raw in pieces) == store.export_events()[1]
+        monkeypatch.setattr(store, "export_event_chunks", lambda: RocksDBStore.export_event_chunks(store, 2))
+        assert history_report(store) == whole

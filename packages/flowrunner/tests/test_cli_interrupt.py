@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from helpers import processes_with_env
+from flowrunner_helpers import processes_with_env
 
 FLOWBUILDER = str(Path(sys.executable).with_name("flowbuilder"))
 TASKS = 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from helpers import run_text
+from flowrunner_helpers import run_text
 
 from flowbuilder.config import Settings
 from flowrunner import plugin

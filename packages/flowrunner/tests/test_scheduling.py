@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from helpers import run_text
+from flowrunner_helpers import run_text
 
 from flowbuilder.events import RunStatus, TaskStatus
 from flowbuilder.interfaces import TaskFailure
@@ -189,3 +189,34 @@ def test_a_per_type_limit_caps_tasks_of_that_type_without_a_pool() -> None:
         assert _max_overlap("type-log") == 2
     finally:
         forget_recording("type-log")
+
+
+def test_a_failing_store_stops_the_runs_processes_and_surfaces_the_error(tmp_path) -> None:
+    import asyncio
+    import uuid
+
+    import pytest
+    from flowrunner_helpers import TASK_TYPES, plan_of, processes_with_env
+
+    from flowbuilder.errors import StoreError
+    from flowbuilder.interfaces import RunRequest
+    from flowbuilder.stores.memory import MemoryStore
+    from flowrunner import LocalRunner
+
+    class BrokenStore(MemoryStore):
+        def append_events(self, run_id, events, expected_seq):  # type: ignore[no-untyped-def]
+            if expected_seq > 0:
+                raise StoreError("disk full")
+            return super().append_events(run_id, events, expected_seq)
+
+    token = f"FLOWRUNNER_TEST_{uuid.uuid4().hex}"
+    plan = plan_of(f"""
+name: p
+tasks:
+  - {{name: quick, type: shell, config: {{command: "true"}}}}
+  - {{name: slow, type: shell, env: {{TOKEN: "{token}"}}, config: {{command: "sleep 60", kill_grace: 0.2}}}}
+""")
+    runner = LocalRunner(TASK_TYPES)
+    with pytest.raises(StoreError, match="disk full"):
+        asyncio.run(runner.run_async(RunRequest(plan=plan, store=BrokenStore(f"memory://{uuid.uuid4().hex}"))))
+    assert processes_with_env(token) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import run_text
+from flowrunner_helpers import run_text
 
 from flowbuilder.events import RunStatus, TaskStatus
 
@@ -130,7 +130,7 @@ name: t
 params:
   sep: {type: string, default: "-"}
 tasks:
-  - {name: a, type: python, config: {callable: "sample_callables:join", args: [x, y], kwargs: {sep: "${{ params.sep }}"}}}
+  - {name: a, type: python, config: {callable: "flowrunner_sample_callables:join", args: [x, y], kwargs: {sep: "${{ params.sep }}"}}}
 """)
     assert result.output("a") == "x-y"
 
@@ -139,8 +139,8 @@ def test_async_and_threaded_callables_run() -> None:
     result = run_text("""
 name: t
 tasks:
-  - {name: a, type: python, config: {callable: "sample_callables:async_double", args: [21]}}
-  - {name: b, type: python, config: {callable: "sample_callables:blocking_double", args: [4], isolation: thread}}
+  - {name: a, type: python, config: {callable: "flowrunner_sample_callables:async_double", args: [21]}}
+  - {name: b, type: python, config: {callable: "flowrunner_sample_callables:blocking_double", args: [4], isolation: thread}}
 """)
     assert result.output("a") == 42 and result.output("b") == 8
 

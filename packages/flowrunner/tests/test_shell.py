@@ -7,7 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
-from helpers import group_alive, processes_with_env, run_text
+from flowrunner_helpers import group_alive, processes_with_env, run_text
 
 from flowbuilder.events import RunStatus, TaskStatus
 from flowbuilder.stores.memory import MemoryStore

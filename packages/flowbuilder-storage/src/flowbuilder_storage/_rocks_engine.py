@@ -546,14 +546,12 @@ class RocksEngine:
         consistent snapshot (summary keys sort like event keys, as run ids hold no NUL).
         """
         if run_ids is None:
-            snapshot = self._db.snapshot()
-            try:
-                summary_keys = snapshot.keys(from_key=keys.SUMMARY_TAG, read_opt=self._bounded(b"s"))
-                every_run = [cast(bytes, key)[1:].decode() for key in summary_keys]
-                values = list(snapshot.values(from_key=b"e", read_opt=self._bounded(b"f")))
-            finally:
-                del snapshot
-            return every_run, b"\n".join(values)
+            every_run: list[str] = []
+            values: list[bytes] = []
+            for runs, raw in self.export_event_chunks():
+                every_run.extend(runs)
+                values.append(raw)
+            return every_run, b"\n".join(value for value in values if value)
         chosen: list[str] = []
         values = []
         for run_id in run_ids:
@@ -562,6 +560,25 @@ class RocksEngine:
                 chosen.append(run_id)
                 values.extend(chunk)
         return chosen, b"\n".join(values)
+
+    def export_event_chunks(self, runs_per_chunk: int = 4096) -> Iterator[tuple[list[str], bytes]]:
+        """:meth:`export_events` of every run, in pieces of ``runs_per_chunk`` runs.
+
+        All pieces come from one consistent snapshot; a consumer can parse a piece while
+        the next is read (the analytics do).
+        """
+        snapshot = self._db.snapshot()
+        try:
+            summary_keys = snapshot.keys(from_key=keys.SUMMARY_TAG, read_opt=self._bounded(b"s"))
+            every_run = [cast(bytes, key)[1:].decode() for key in summary_keys]
+            for start in range(0, len(every_run), runs_per_chunk):
+                runs = every_run[start : start + runs_per_chunk]
+                low = keys.event_prefix(runs[0])
+                high = keys.prefix_end(keys.event_prefix(runs[-1]))
+                values = snapshot.values(from_key=low, read_opt=self._bounded(high))
+                yield runs, b"\n".join(values)
+        finally:
+            del snapshot
 
     def wal_stats(self) -> tuple[int, int]:
         """(WAL writes, WAL syncs) since open, from RocksDB's own counters."""

@@ -194,6 +194,12 @@ class OwnerServer:
                 self._connections.pop(connection, None)
             connection.close()
 
+    def close_inherited(self) -> None:
+        """In a forked child: close the copies of the sockets (the parent keeps serving)."""
+        self._listener.close()
+        for connection in list(self._connections):
+            connection.close()
+
     def stop(self) -> None:
         """Stop serving: finish calls in progress, close every connection (clients fail over)."""
         with self._guard:
@@ -343,8 +349,12 @@ _registry = _Registry()
 
 
 def _forget_after_fork() -> None:
+    """A forked child owns nothing: the serving threads are gone, and the inherited
+    listening socket must not keep answering for a parent that may exit."""
     global _registry
-    _registry = _Registry()  # a forked child owns nothing: its threads and lock are gone
+    for entry in _registry.owned.values():
+        entry.server.close_inherited()
+    _registry = _Registry()
 
 
 if hasattr(os, "register_at_fork"):
@@ -379,11 +389,18 @@ class Handle:
     release: Callable[[], None]
 
 
+HANDSHAKE_TIMEOUT = 5.0
+"""An owner that does not answer the first call this fast is treated as not there."""
+
+
 def _try_connect(path: Path) -> RemoteEngine | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
+        sock.settimeout(HANDSHAKE_TIMEOUT)
         sock.connect(socket_address(path))
-        return RemoteEngine(path, sock)
+        remote = RemoteEngine(path, sock)
+        sock.settimeout(None)
+        return remote
     except (OSError, ConnectionLost):
         sock.close()
         return None

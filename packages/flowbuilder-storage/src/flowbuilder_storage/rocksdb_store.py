@@ -11,7 +11,7 @@ policies and what each can lose, and how several processes share one directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Iterator, Sequence
 
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
@@ -180,6 +180,14 @@ class RocksDBStore(Store):
         """Events in bulk for the analytics: ``(run ids, NDJSON of their events, run after run)``."""
         runs, raw = self._call("export_events", run_ids)
         return list(runs), bytes(raw)
+
+    def export_event_chunks(self, runs_per_chunk: int = 4096) -> Iterator[tuple[list[str], bytes]]:
+        """Every run's events in pieces (see the engine); one piece when routed to another process."""
+        handle = self._live()
+        if handle.local:
+            yield from handle.engine.export_event_chunks(runs_per_chunk)
+        else:
+            yield self.export_events()
 
     def wal_stats(self) -> tuple[int, int]:
         """(write-ahead-log writes, syncs) of the owner since it opened the directory."""

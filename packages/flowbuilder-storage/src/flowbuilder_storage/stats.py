@@ -19,7 +19,8 @@ Definitions (per workflow and task):
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import polars as pl
 
@@ -68,23 +69,44 @@ def _export(store: Store, run_ids: Sequence[str] | None) -> tuple[list[str], byt
     return chosen, b"\n".join(lines)
 
 
+def _chunks(store: Store, run_ids: Sequence[str] | None) -> Iterator[tuple[list[str], bytes]]:
+    chunked = getattr(store, "export_event_chunks", None)
+    if run_ids is None and callable(chunked):
+        yield from chunked()
+    else:
+        yield _export(store, run_ids)
+
+
+def _parse(raw: bytes) -> pl.DataFrame:
+    return pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA) if raw else pl.DataFrame(schema=EVENT_SCHEMA)
+
+
 def load_events(store: Store, workflow: str | None = None, since: float | None = None) -> pl.DataFrame:
     """Stored events as a frame: seq, kind, time, task, attempt, duration, status, final, run_id, workflow.
 
     With ``workflow`` or ``since`` only the runs the store lists for them are read.
     Stores that offer ``export_events`` (RocksDB, Redis) hand over their stored bytes in
-    one piece, run after run, and Polars parses them with a fixed schema; others are read
-    event by event. A run's events start at seq 1 and have no gaps, so each ``seq == 1``
-    starts the next run of the list.
+    bulk, run after run, and Polars parses them with a fixed schema (while the next piece
+    is read, where the store offers pieces); others are read event by event. A run's
+    events start at seq 1 and have no gaps, so each ``seq == 1`` starts the next run.
     """
     run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)
-    runs, raw = _export(store, run_ids)
-    frame = pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA) if raw else pl.DataFrame(schema=EVENT_SCHEMA)
+    runs: list[str] = []
+    pending: list[tuple[int, int, Future[pl.DataFrame]]] = []
+    with ThreadPoolExecutor(max_workers=1) as parser:  # Polars parses without the GIL
+        for chunk_runs, raw in _chunks(store, run_ids):
+            pending.append((len(runs), len(chunk_runs), parser.submit(_parse, raw)))
+            runs.extend(chunk_runs)
+        frames = []
+        for offset, count, future in pending:
+            frame = future.result()
+            frame = frame.with_columns(((pl.col("s") == 1).cum_sum() - 1 + offset).cast(pl.UInt32).alias("run"))
+            found = int(frame["run"].max() or 0) + 1 - offset if frame.height else 0  # type: ignore[arg-type]
+            if found != count:
+                raise StoreError(f"the store's export holds {found} runs where it listed {count}; it may be damaged")
+            frames.append(frame)
+    frame = pl.concat(frames) if frames else _parse(b"").with_columns(pl.lit(None, pl.UInt32).alias("run"))
     frame = frame.unnest("d").rename({"s": "seq", "k": "kind", "t": "time", "n": "task", "a": "attempt"})
-    frame = frame.with_columns(((pl.col("seq") == 1).cum_sum() - 1).cast(pl.UInt32).alias("run"))
-    found = int(frame["run"].max() or 0) + 1 if frame.height else 0  # type: ignore[arg-type]
-    if found != len(runs):
-        raise StoreError(f"the store's export holds {found} runs where it listed {len(runs)}; it may be damaged")
     created = frame.filter(pl.col("kind") == "run_created").select("run", pl.col("workflow").alias("run_workflow"))
     frame = frame.drop("workflow").join(created, on="run", how="left", maintain_order="left")
     names = pl.Series("run_id", runs, dtype=pl.Utf8).cast(pl.Categorical)

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 _EMPTY: Mapping[str, Any] = {}
 FLUSH_EVERY = 4096
-"""Events buffered before a flush even inside one long scheduling step (bounds memory)."""
+"""Events buffered before the scheduler flushes inside one long scheduling step (bounds memory).
+
+Flushes happen only from the scheduler's main loop, never from completion callbacks, so a
+store that fails surfaces in ``run_async`` (which then stops the run's attempts)."""
 
 
 class EventWriter:
@@ -45,8 +48,6 @@ class EventWriter:
     ) -> None:
         self.seq += 1
         self.pending.append(RunEvent(self.run_id, self.seq, kind, task, attempt, data, time.time()))
-        if len(self.pending) >= FLUSH_EVERY:
-            self.flush()
 
     def log(self, line: LogLine) -> None:
         self.logs.append(line)

@@ -18,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import queue
 import selectors
 import signal
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 LIVE_GROUPS: set[int] = set()
 """Process group ids started by this process and not yet confirmed gone."""
@@ -39,7 +40,46 @@ ESCAPED_HOLDER_WAIT = 2.0
 TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process kept running]"
 MAX_PROCESS_THREADS = 512
 
-_pool: ThreadPoolExecutor | None = None
+
+class _DaemonThreads(Executor):
+    """A pool of daemon threads that grows on demand (up to ``limit``) and reuses idle ones.
+
+    Not ``ThreadPoolExecutor``: its threads are joined at interpreter exit *before* atexit
+    handlers run, so a child process still running then would block the exit instead of
+    being killed by :func:`kill_all_process_groups`. Daemon threads do not block the exit.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads = 0
+        self.idle = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.jobs.put((future, lambda: fn(*args, **kwargs)))
+        with self.lock:
+            if self.idle == 0 and self.threads < self.limit:
+                self.threads += 1
+                threading.Thread(target=self._work, name=f"flowrunner-process-{self.threads}", daemon=True).start()
+            else:
+                self.idle -= 1 if self.idle else 0
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, call = self.jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # handed to the awaiting coroutine
+                    future.set_exception(error)
+            with self.lock:
+                self.idle += 1
+
+
+_pool: _DaemonThreads | None = None
 _pool_lock = threading.Lock()
 
 
@@ -63,11 +103,11 @@ def _signal_group(group: int, sig: int) -> bool:
         return False
 
 
-def _threads() -> ThreadPoolExecutor:
+def _threads() -> _DaemonThreads:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(MAX_PROCESS_THREADS, thread_name_prefix="flowrunner-process")
+            _pool = _DaemonThreads(MAX_PROCESS_THREADS)
         return _pool
 
 

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = range(8)
 _STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING,
            TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)  # fmt: skip
-_FINISHED = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
 _PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 
 AGEING_SECONDS = 1.0
@@ -94,8 +93,8 @@ class RunExecution:
         self.named_outputs: dict[int, dict[str, Any]] = {}
         self.errors: dict[int, str] = {}
         self.reasons: dict[int, str] = {}
-        self.started_at: dict[int, float] = {}
-        self.finished_at: dict[int, float] = {}
+        self.started_at: list[float | None] = [None] * count
+        self.finished_at: list[float | None] = [None] * count
         self.deadline_at: dict[int, float] = {}
         self.params: Mapping[str, Any] = dict(request.params)
         try:
@@ -179,6 +178,16 @@ class RunExecution:
             await self._drain()
             self._finish_run(started_wall)
             raise
+        except BaseException:
+            # A store or sink failure (or a bug): stop what this run started before reporting it.
+            self.stopping = True
+            for timer in self.timers.values():
+                timer.cancel()
+            self.timers.clear()
+            for job in list(self.inflight.values()):
+                job.cancel()
+            await self._drain()
+            raise
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -251,12 +260,6 @@ class RunExecution:
 
     # -- the ready queue --------------------------------------------------------------------
 
-    def _priority(self, task_id: int) -> int:
-        task = self.tasks[task_id]
-        if task.priority is not None:
-            return task.priority
-        return self.workflow.defaults.priority or 0
-
     def _make_ready(self, task_id: int) -> None:
         """All dependencies succeeded: check ``when``, then enqueue."""
         task = self.tasks[task_id]
@@ -288,16 +291,20 @@ class RunExecution:
             return heapq.heappop(self.ready)[3] if self.ready else None
         best: list[tuple[float, float, int, int]] | None = None
         for pool, heap in self.heaps.items():
-            if not heap or (pool is not None and self.pool_used[pool] > self.pool_limits[pool]):
+            if not heap or (pool is not None and self.pool_used[pool] >= self.pool_limits[pool]):
                 continue
             if best is None or heap[0] < best[0]:
                 best = heap
         return heapq.heappop(best)[3] if best is not None else None
 
     def _pump(self) -> None:
-        """Start ready tasks while slots are free."""
+        """Start ready tasks while slots are free (flushing events every FLUSH_EVERY of them)."""
         limit = self.limit
+        pending = self.writer.pending
         while self.running < limit and not self.stopping:
+            if len(pending) >= FLUSH_EVERY:
+                self.writer.flush()
+                pending = self.writer.pending
             if self.pool_of is None:
                 if not self.ready:
                     return
@@ -507,12 +514,10 @@ class RunExecution:
         self.outputs[task_id] = output
         self.state[task_id] = SUCCEEDED
         self.finished_at[task_id] = finished = time.time()
-        data["duration"] = finished - self.started_at[task_id]
+        data["duration"] = finished - (self.started_at[task_id] or finished)
         writer = self.writer
         seq = writer.seq = writer.seq + 1
         writer.pending.append(RunEvent(self.run_id, seq, _SUCCEEDED, name, attempt, data, finished))
-        if len(writer.pending) >= FLUSH_EVERY:
-            writer.flush()
         waiting = self.waiting
         state = self.state
         successors = self.plan.successors[task_id]
@@ -558,7 +563,8 @@ class RunExecution:
 
     def _attempt_failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> None:
         name = self.names[task_id]
-        data: dict[str, Any] = {"error": message, "duration": time.time() - self.started_at[task_id]}
+        now = time.time()
+        data: dict[str, Any] = {"error": message, "duration": now - (self.started_at[task_id] or now)}
         if failure is not None:
             if failure.exit_code is not None:
                 data["exit_code"] = failure.exit_code
@@ -798,8 +804,8 @@ class _TaskStates(Mapping[str, TaskState]):
             output=run.outputs[task_id],
             error=run.errors.get(task_id),
             reason=run.reasons.get(task_id),
-            started_at=run.started_at.get(task_id),
-            finished_at=run.finished_at.get(task_id),
+            started_at=run.started_at[task_id],
+            finished_at=run.finished_at[task_id],
         )
         return state
 

@@ -45,6 +45,8 @@ def _nanos(seconds: float) -> int:
 
 def _provider(exporter: str, endpoint: str, service: str) -> Any:
     """One tracer provider per exporter configuration per process (runs share it)."""
+    if exporter not in ("console", "otlp"):
+        raise ConfigurationError(f"[otel] exporter {exporter!r} is unknown; use 'console' or 'otlp'")
     key = (exporter, endpoint, service)
     with _PROVIDERS_LOCK:
         provider = _PROVIDERS.get(key)
@@ -59,7 +61,7 @@ def _provider(exporter: str, endpoint: str, service: str) -> Any:
         provider = TracerProvider(resource=Resource.create({"service.name": service}))
         if exporter == "console":
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
-        elif exporter == "otlp":
+        else:
             try:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
                     OTLPSpanExporter,
@@ -67,8 +69,6 @@ def _provider(exporter: str, endpoint: str, service: str) -> Any:
             except ImportError:
                 raise NotInstalledError("[otel] exporter = 'otlp' needs `pip install flowrunner[otel]`") from None
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint or None)))
-        else:
-            raise ConfigurationError(f"[otel] exporter {exporter!r} is unknown; use 'console' or 'otlp'")
         _PROVIDERS[key] = provider
         return provider
 

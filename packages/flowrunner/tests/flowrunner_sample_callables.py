@@ -22,3 +22,14 @@ def blocking_double(value: int) -> int:
 
 def noop() -> None:
     return None
+
+
+def make_table(rows: int):  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    return pl.DataFrame({"id": list(range(rows)), "value": [i * 2 for i in range(rows)]})
+
+
+def table_identity(table):  # type: ignore[no-untyped-def]
+    """Returns the id() of the object it received, to show it was not copied."""
+    return {"rows": table.height, "object_id": id(table)}
