@@ -5,7 +5,7 @@ These tests exercise the installed packages together, the way a user does: throu
 nothing is written into the checkout. Available to every test module in tests/:
 
 * ``repo_root`` — the checkout's root directory.
-* ``flowbuilder`` — run the CLI as a subprocess: ``flowbuilder("validate", path)`` returns
+* ``run_cli`` — run the ``flowbuilder`` CLI as a subprocess: ``run_cli("validate", path)`` returns
   a :class:`subprocess.CompletedProcess` with text output (never raises on exit codes).
 * ``scratch_dir`` — an empty working directory for one test (the CLI runs there).
 * ``free_port`` — a TCP port on 127.0.0.1 that was free a moment ago.
@@ -53,7 +53,7 @@ def scratch_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def flowbuilder(scratch_dir: Path) -> RunCli:
+def run_cli(scratch_dir: Path) -> RunCli:
     """Run ``flowbuilder ARGS...`` in ``scratch_dir`` with a clean FLOWBUILDER_* environment."""
 
     def run(*args: object, cwd: Path | None = None, env: dict[str, str] | None = None,

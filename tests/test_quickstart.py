@@ -20,14 +20,14 @@ def hello(scratch_dir: Path) -> Path:
     return Path(shutil.copy(HELLO, scratch_dir / "hello.yaml"))
 
 
-def test_hello_example_is_valid(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("validate", hello)
+def test_hello_example_is_valid(run_cli, hello: Path) -> None:
+    result = run_cli("validate", hello)
     assert result.returncode == 0, result.stderr
     assert "ok (3 tasks, 3 levels)" in result.stdout
 
 
-def test_hello_example_plans_as_a_chain_of_three(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("plan", "--json", hello)
+def test_hello_example_plans_as_a_chain_of_three(run_cli, hello: Path) -> None:
+    result = run_cli("plan", "--json", hello)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["critical_path"] == ["greet", "title", "report"]
@@ -42,8 +42,8 @@ def _outputs(events: list[dict]) -> dict[str, object]:
     return {e["task"]: e["data"]["output"] for e in events if e["kind"] == "task_succeeded"}
 
 
-def test_hello_example_runs_offline_and_passes_outputs_downstream(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("run", "--json", hello)
+def test_hello_example_runs_offline_and_passes_outputs_downstream(run_cli, hello: Path) -> None:
+    result = run_cli("run", "--json", hello)
     assert result.returncode == 0, result.stdout + result.stderr
     events = _events(result.stdout)
     assert events[-1]["kind"] == "run_finished"
@@ -55,29 +55,29 @@ def test_hello_example_runs_offline_and_passes_outputs_downstream(flowbuilder, h
     }
 
 
-def test_hello_example_prints_a_summary_for_people(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("run", hello)
+def test_hello_example_prints_a_summary_for_people(run_cli, hello: Path) -> None:
+    result = run_cli("run", hello)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "succeeded" in result.stdout
     assert "Traceback" not in result.stderr
 
 
-def test_hello_example_takes_params_from_the_command_line(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("run", "--json", hello, "--param", "who=Ada Lovelace", "--param", "rounds=3")
+def test_hello_example_takes_params_from_the_command_line(run_cli, hello: Path) -> None:
+    result = run_cli("run", "--json", hello, "--param", "who=Ada Lovelace", "--param", "rounds=3")
     assert result.returncode == 0, result.stdout + result.stderr
     assert _outputs(_events(result.stdout))["report"].splitlines()[-1] == "3: Hello, Ada Lovelace"
 
 
-def test_hello_example_skips_the_report_when_rounds_is_zero(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("run", "--json", hello, "--param", "rounds=0")
+def test_hello_example_skips_the_report_when_rounds_is_zero(run_cli, hello: Path) -> None:
+    result = run_cli("run", "--json", hello, "--param", "rounds=0")
     assert result.returncode == 0, result.stdout + result.stderr
     events = _events(result.stdout)
     assert "report" not in _outputs(events)
     assert any(e["kind"] == "task_skipped" and e["task"] == "report" for e in events)
 
 
-def test_hello_example_rejects_a_param_of_the_wrong_type_without_running(flowbuilder, hello: Path) -> None:
-    result = flowbuilder("run", hello, "--param", "rounds=many")
+def test_hello_example_rejects_a_param_of_the_wrong_type_without_running(run_cli, hello: Path) -> None:
+    result = run_cli("run", hello, "--param", "rounds=many")
     assert result.returncode != 0
     assert "rounds" in result.stderr
     assert "Traceback" not in result.stderr

@@ -28,25 +28,25 @@ def _run_id(stdout: str) -> str:
     return events[0]["run_id"]
 
 
-def test_a_run_recorded_by_one_process_is_read_back_by_another(flowbuilder, scratch_dir: Path, store_url: str) -> None:
+def test_a_run_recorded_by_one_process_is_read_back_by_another(run_cli, scratch_dir: Path, store_url: str) -> None:
     workflow = Path(shutil.copy(HELLO, scratch_dir / "hello.yaml"))
-    ran = flowbuilder("run", "--json", "--store", store_url, workflow, "--param", "who=store")
+    ran = run_cli("run", "--json", "--store", store_url, workflow, "--param", "who=store")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run_id = _run_id(ran.stdout)
 
-    shown = flowbuilder("runs", "show", "--json", "--store", store_url, run_id)
+    shown = run_cli("runs", "show", "--json", "--store", store_url, run_id)
     assert shown.returncode == 0, shown.stderr
     assert '"succeeded"' in shown.stdout
 
-    logs = flowbuilder("logs", "--store", store_url, run_id)
+    logs = run_cli("logs", "--store", store_url, run_id)
     assert logs.returncode == 0, logs.stderr
     assert "2: Hello, Store" in logs.stdout
 
 
-def test_the_default_store_needs_no_server_and_keeps_runs_beside_the_work(flowbuilder, scratch_dir: Path) -> None:
+def test_the_default_store_needs_no_server_and_keeps_runs_beside_the_work(run_cli, scratch_dir: Path) -> None:
     workflow = Path(shutil.copy(HELLO, scratch_dir / "hello.yaml"))
-    ran = flowbuilder("run", "--json", workflow)
+    ran = run_cli("run", "--json", workflow)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    listed = flowbuilder("runs", "list", "--json")
+    listed = run_cli("runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert _run_id(ran.stdout) in listed.stdout

@@ -309,7 +309,7 @@ def test_help_with_core_alone_imports_no_pydantic_jinja2_grpc_polars_or_onnxrunt
     assert _modules_imported_by_help(cli_env, {"FLOWBUILDER_PLUGIN_MODULES": ""}) == []
 
 
-def test_help_with_every_installed_plugin_imports_no_grpc_polars_onnxruntime_or_jinja2(cli_env) -> None:  # type: ignore[no-untyped-def]
-    # Every installed plugin adds its commands to --help; none may drag in heavy engines.
+def test_help_with_every_installed_plugin_imports_no_heavy_module(cli_env) -> None:  # type: ignore[no-untyped-def]
+    # Every installed plugin adds its commands to --help; none may drag in pydantic models or engines.
     imported = _modules_imported_by_help(cli_env, {"FLOWBUILDER_LOAD_PLUGINS": "", "FLOWBUILDER_PLUGIN_MODULES": ""})
-    assert [m for m in imported if m.split(".")[0] in ("grpc", "polars", "onnxruntime", "jinja2")] == []
+    assert imported == []

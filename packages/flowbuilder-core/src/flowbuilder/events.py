@@ -65,12 +65,16 @@ class TaskStatus(str, Enum):
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunEvent:
     """One state change of a run.
 
     ``seq`` is the event's number within its run (1-based, no gaps); ``time`` is wall-clock
     seconds since the epoch; ``data`` holds kind-specific, JSON-serialisable fields.
+
+    Treat events as immutable once created: they are shared by the store, every sink and
+    the state fold. They are not ``frozen`` dataclasses only because a frozen dataclass's
+    ``__init__`` costs about three times as much, and the runner creates two per task.
     """
 
     run_id: str
