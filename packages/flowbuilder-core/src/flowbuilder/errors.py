@@ -15,10 +15,12 @@ from typing import Iterable
 class FlowBuilderError(Exception):
     """Base class of every error FlowBuilder reports to a user.
 
-    ``exit_code`` is the process exit status the CLI uses when this error ends a command.
+    ``exit_status`` is the process exit status the CLI uses when this error ends a command
+    (not ``exit_code``: :class:`~flowbuilder.interfaces.TaskFailure` uses that name for the
+    exit code of a task's process).
     """
 
-    exit_code: int = 1
+    exit_status: int = 1
 
 
 class ConfigurationError(FlowBuilderError):
@@ -58,12 +60,10 @@ class WorkflowError(FlowBuilderError):
     failed run (1).
     """
 
-    exit_code = 2
+    exit_status = 2
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
-        self.diagnostics: list[Diagnostic] = sorted(
-            diagnostics, key=lambda d: (d.file, d.line, d.column, d.message)
-        )
+        self.diagnostics: list[Diagnostic] = sorted(diagnostics, key=lambda d: (d.file, d.line, d.column, d.message))
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
 
@@ -99,4 +99,4 @@ class RunNotFoundError(StoreError):
 class RunCancelledError(FlowBuilderError):
     """A run was cancelled (by a signal or a cancel request)."""
 
-    exit_code = 130
+    exit_status = 130

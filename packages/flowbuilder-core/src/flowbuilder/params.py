@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class ParamError(FlowBuilderError):
     """A run was given a parameter the workflow does not declare, or a value of the wrong type."""
 
-    exit_code = 2
+    exit_status = 2
 
 
 def parse_param_assignments(assignments: list[str] | tuple[str, ...]) -> dict[str, str]:

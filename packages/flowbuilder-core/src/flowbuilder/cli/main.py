@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except FlowBuilderError as error:
+    except FlowBuilderError as error:  # user errors: one line each, the error's own exit status
         for line in str(error).splitlines() or [type(error).__name__]:
             click.echo(f"error: {line}" if not _is_located(line) else line, err=True)
-        sys.exit(error.exit_code)
+        sys.exit(error.exit_status)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

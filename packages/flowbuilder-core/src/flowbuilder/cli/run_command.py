@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import click
 
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
@@ -142,7 +143,7 @@ def _summary(result: RunResult, store: Store, as_json: bool) -> None:
             click.echo(f"    {line.stream}: {line.text}", err=True)
 
 
-class _Display:
+class _Display(EventSink):
     """An event sink that shows progress; subclasses decide how."""
 
     def __init__(self, total: int = 0):

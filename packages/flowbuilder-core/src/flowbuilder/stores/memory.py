@@ -125,7 +125,9 @@ class MemoryStore(Store):
     ) -> RunPage:
         with self._data.lock:
             summaries = [RunSummary.from_dict(s.to_dict()) for s in self._data.summaries.values()]
-        return page_of(summaries, workflow=workflow, status=status, since=since, until=until, limit=limit, cursor=cursor)
+        return page_of(
+            summaries, workflow=workflow, status=status, since=since, until=until, limit=limit, cursor=cursor
+        )
 
     def delete_run(self, run_id: str) -> None:
         data = self._data
