@@ -59,7 +59,7 @@ def test_a_value_of_the_wrong_type_or_choice_is_refused(name: str, value: str, m
 
 
 def test_param_errors_exit_with_2_like_invalid_workflows() -> None:
-    assert ParamError.exit_code == 2
+    assert ParamError.exit_status == 2
 
 
 def test_a_workflow_without_params_takes_none() -> None:

@@ -136,3 +136,14 @@ def test_durations_parse_with_units(text: str, seconds: float) -> None:
 def test_a_duration_without_a_unit_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="30d"):
         parse_duration("30")
+
+
+def test_runs_list_filters_by_a_time_range(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    now = time.time()
+    add_run(store, "week-old", now - 7 * 86_400)
+    add_run(store, "day-old", now - 86_400)
+    add_run(store, "fresh", now - 60)
+    result = cli("runs", "list", "--json", "--since", "2d", "--until", "1h", "--store", URL)
+    assert [run["run_id"] for run in json.loads(result.stdout)["runs"]] == ["day-old"]

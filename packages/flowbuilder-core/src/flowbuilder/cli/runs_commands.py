@@ -68,19 +68,22 @@ def runs() -> None:
 @click.option("--workflow", "-w", help="Only runs of this workflow.")
 @click.option("--status", "-s", type=click.Choice(["pending", "running", "succeeded", "failed", "cancelled"]))
 @click.option("--since", metavar="DURATION", help="Only runs created within this long ago (e.g. 24h, 7d).")
+@click.option("--until", metavar="DURATION", help="Only runs created longer ago than this (e.g. 1h).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--cursor", help="Continue a listing from its next_cursor.")
 @store_option
 @json_option
-def list_runs(workflow: str | None, status: str | None, since: str | None, limit: int, cursor: str | None,
-              store: str | None, as_json: bool) -> None:  # fmt: skip
+def list_runs(workflow: str | None, status: str | None, since: str | None, until: str | None, limit: int,
+              cursor: str | None, store: str | None, as_json: bool) -> None:  # fmt: skip
     """Runs, newest first."""
     from flowbuilder.events import RunStatus
 
-    since_time = time.time() - parse_duration(since) if since else None
+    now = time.time()
+    since_time = now - parse_duration(since) if since else None
+    until_time = now - parse_duration(until) if until else None
     with _open(store) as opened:
         page = opened.list_runs(workflow=workflow, status=RunStatus(status) if status else None, since=since_time,
-                                limit=limit, cursor=cursor)  # fmt: skip
+                                until=until_time, limit=limit, cursor=cursor)  # fmt: skip
     if as_json:
         click.echo(json.dumps({"runs": [s.to_dict() for s in page.runs], "next_cursor": page.next_cursor}))
         return
