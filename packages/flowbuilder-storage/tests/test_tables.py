@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import polars as pl
@@ -48,7 +47,5 @@ def test_a_blob_that_is_not_arrow_is_a_store_error(tmp_path: Path) -> None:
 
 def test_a_plain_output_is_not_a_table() -> None:
     assert not is_table_output({"rows": 3})
-    buffer = io.BytesIO()
-    make_frame().write_ipc(buffer)
     with pytest.raises(StoreError, match="not a table output"):
         read_table(None, {"rows": 3})  # type: ignore[arg-type]

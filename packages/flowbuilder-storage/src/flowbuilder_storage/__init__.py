@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flowbuilder_storage.redis_store import RedisStore
     from flowbuilder_storage.rocksdb_store import RocksDBStore
     from flowbuilder_storage.stats import daily_trend, load_task_attempts, slowest_runs, task_stats
+    from flowbuilder_storage.tables import is_table_output, read_table
 
 _LAZY = {
     "RocksDBStore": "flowbuilder_storage.rocksdb_store",
@@ -29,6 +30,8 @@ _LAZY = {
     "task_stats": "flowbuilder_storage.stats",
     "daily_trend": "flowbuilder_storage.stats",
     "slowest_runs": "flowbuilder_storage.stats",
+    "read_table": "flowbuilder_storage.tables",
+    "is_table_output": "flowbuilder_storage.tables",
 }
 
 __all__ = [
@@ -40,6 +43,8 @@ __all__ = [
     "task_stats",
     "daily_trend",
     "slowest_runs",
+    "read_table",
+    "is_table_output",
 ]
 
 

@@ -11,9 +11,14 @@ DEFAULT_MAX_LOG_BYTES = 1 << 20
 
 
 class ConfigModel(BaseModel):
-    """Base of every built-in config: unknown fields are errors (a typo never does nothing)."""
+    """Base of every built-in config: unknown fields are errors (a typo never does nothing).
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    ``defer_build``: pydantic builds a model's validator when it is first used, not when the
+    class is defined, so a command that validates a workflow of shell tasks does not pay for
+    the http, script and python models.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class ProcessOptions(ConfigModel):

@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 from functools import lru_cache
@@ -104,5 +103,7 @@ class PythonTask(TaskType):
         if config.pass_context:
             kwargs = {**kwargs, "context": context}
         if config.isolation == "thread":
+            import asyncio
+
             return asyncio.to_thread(function, *config.args, **kwargs)
         return function(*config.args, **kwargs)

@@ -35,7 +35,6 @@ from pydantic import Field, field_validator
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner._outputs import output_from_stdout
-from flowrunner._process import run_captured
 from flowrunner.tasktypes._common import ProcessOptions, process_env
 
 # Runs the user's file as __main__ with `input_data` defined; tracebacks show the user's lines.
@@ -109,6 +108,8 @@ class ScriptTask(TaskType):
         return {key: (value if key == "code" else render(value, scope)) for key, value in raw.items()}
 
     async def run(self, config: ScriptConfig, context: TaskContext) -> Any:  # type: ignore[override]
+        from flowrunner._process import run_captured  # subprocess machinery: loaded on first run only
+
         data = input_data_for(context.inputs)
         with tempfile.TemporaryDirectory(prefix="flowrunner-script-") as folder:
             input_path = os.path.join(folder, "input.json")

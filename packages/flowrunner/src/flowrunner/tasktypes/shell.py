@@ -21,7 +21,6 @@ from pydantic import Field, field_validator
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner._outputs import output_from_stdout
-from flowrunner._process import run_captured
 from flowrunner.tasktypes._common import ProcessOptions, process_env
 
 VALUE_PREFIX = "FLOWBUILDER_VALUE_"
@@ -73,6 +72,8 @@ class ShellTask(TaskType):
         return config
 
     async def run(self, config: ShellConfig, context: TaskContext) -> Any:  # type: ignore[override]
+        from flowrunner._process import run_captured  # subprocess machinery: loaded on first run only
+
         argv = [config.shell, "-c", config.command] if isinstance(config.command, str) else list(config.command)
         try:
             completed = await run_captured(
