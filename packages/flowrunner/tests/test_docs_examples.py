@@ -13,6 +13,7 @@ interpreters and sleeping in shell commands), which keeps this module at a few s
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -88,7 +89,9 @@ def _run(example: Example) -> subprocess.CompletedProcess[str]:
         else:
             (Path(folder) / "example.py").write_text(example.code, encoding="utf-8")
             argv = [sys.executable, "example.py"]
-        return subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
+        # The page describes default settings: a developer's FLOWBUILDER_* variables must not leak in.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+        return subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +99,7 @@ def outcomes() -> dict[str, subprocess.CompletedProcess[str]]:
     """Run every marked example once, four at a time."""
     examples = SCRIPTS + WORKFLOWS
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip((example.name for example in examples), pool.map(_run, examples)))
+        return dict(zip((example.name for example in examples), pool.map(_run, examples), strict=True))
 
 
 def test_the_page_has_runnable_examples_of_each_kind() -> None:
