@@ -93,3 +93,32 @@ def test_run_workflows_runs_many_at_once_from_synchronous_code() -> None:
 
     results = run_workflows([(TEXT, {"n": n}) for n in range(30)])
     assert [r.output("double") for r in results] == [n * 2 for n in range(30)]
+
+
+def test_a_forced_cancel_kills_only_the_processes_of_its_own_run() -> None:
+    stubborn = "name: a\ntasks:\n  - {name: a, type: shell, config: {command: \"trap '' TERM; sleep 30\", kill_grace: 30}}\n"
+    bystander = "name: b\ntasks:\n  - {name: b, type: shell, config: {command: 'sleep 1.5; echo ok'}}\n"
+
+    async def started(handle) -> None:  # type: ignore[no-untyped-def]
+        async for event in handle.events():
+            if event.kind is EventKind.TASK_STARTED:
+                return
+
+    async def main() -> None:
+        engine = Engine(store="memory://api-forced-cancel")
+        try:
+            a = await engine.submit(stubborn)
+            b = await engine.submit(bystander)
+            await asyncio.gather(started(a), started(b))
+            await asyncio.sleep(0.3)  # both shells are running
+            a.cancel()
+            await asyncio.sleep(0.3)  # the first request only sent SIGTERM, which `a` ignores
+            a.cancel()  # the second kills what is left of run a, and nothing else
+            result_a, result_b = await a.result(), await b.result()
+        finally:
+            engine.close()
+        assert result_a.status is RunStatus.CANCELLED
+        assert result_b.succeeded, result_b.tasks["b"].error
+        assert result_b.output("b") == "ok"
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -368,6 +368,10 @@ def _check_one(
             elif root == "item" and (task is None or task.foreach is None):
                 problems.append(locator.at(where, f"`item` is only defined in a task with `foreach` (in `{expression}`)",
                                            "add foreach: to the task or remove `item`"))  # fmt: skip
+            elif root == "item" and field_name in ("when", "foreach"):
+                problems.append(locator.at(where, f"`item` is not defined in `{field_name}` (in `{expression}`)",
+                                           "`when` is checked once for the whole task, before the fan-out;"
+                                           " filter the list in `foreach` instead, e.g. ${{ xs | select('odd') | list }}"))  # fmt: skip
             elif root == "output" and field_name != "outputs":
                 problems.append(locator.at(where, f"`output` is only defined inside `outputs` (in `{expression}`)",
                                            "read another task's result with tasks.<name>.output"))  # fmt: skip

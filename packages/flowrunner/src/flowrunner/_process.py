@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import os
 import queue
 import selectors
@@ -28,8 +29,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-LIVE_GROUPS: set[int] = set()
-"""Process group ids started by this process and not yet confirmed gone."""
+LIVE_GROUPS: dict[int, object] = {}
+"""Process group ids started by this process and not yet confirmed gone, with their owner run."""
+
+RUN_OWNER: contextvars.ContextVar[object] = contextvars.ContextVar("flowrunner_run_owner", default=None)
+"""The run on whose behalf processes start: set by the scheduler for the run's tasks, so a
+forced cancel kills that run's process groups and not those of other runs in this process."""
 
 EXIT_POLL_SECONDS = 0.1
 """How often a running child's exit status is checked while its pipes stay open."""
@@ -46,7 +51,7 @@ class _DaemonThreads(Executor):
 
     Not ``ThreadPoolExecutor``: its threads are joined at interpreter exit *before* atexit
     handlers run, so a child process still running then would block the exit instead of
-    being killed by :func:`kill_all_process_groups`. Daemon threads do not block the exit.
+    being killed by :func:`kill_process_groups`. Daemon threads do not block the exit.
     """
 
     def __init__(self, limit: int):
@@ -83,13 +88,17 @@ _pool: _DaemonThreads | None = None
 _pool_lock = threading.Lock()
 
 
-def kill_all_process_groups(sig: int = signal.SIGKILL) -> None:
-    """Signal every live group (used by a second cancel request and at interpreter exit)."""
-    for group in list(LIVE_GROUPS):
-        _signal_group(group, sig)
+def kill_process_groups(owner: object = None, sig: int = signal.SIGKILL) -> None:
+    """Signal the live groups of one run (``owner``), or every live group when None.
+
+    Used by a second cancel request of a run, and with no owner at interpreter exit.
+    """
+    for group, started_by in list(LIVE_GROUPS.items()):
+        if owner is None or started_by is owner:
+            _signal_group(group, sig)
 
 
-atexit.register(kill_all_process_groups)
+atexit.register(kill_process_groups)
 
 
 def _signal_group(group: int, sig: int) -> bool:
@@ -138,6 +147,7 @@ class _ProcessJob:
         self.cancelled = False
         self.lock = threading.Lock()
         self.completed = Completed(exit_code=-1)
+        self.owner = RUN_OWNER.get()
 
     # -- the pool thread ----------------------------------------------------------------
 
@@ -149,7 +159,7 @@ class _ProcessJob:
                                        stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
                                        start_new_session=True)  # fmt: skip
             self.group = process.pid  # the leader of a new session leads its process group
-            LIVE_GROUPS.add(process.pid)
+            LIVE_GROUPS[process.pid] = self.owner
         try:
             self._read(process)
             self.completed.exit_code = process.wait()
@@ -157,7 +167,7 @@ class _ProcessJob:
         finally:
             # Nothing of the attempt outlives it: stray background children of a finished leader too.
             _signal_group(process.pid, signal.SIGKILL)
-            LIVE_GROUPS.discard(process.pid)
+            LIVE_GROUPS.pop(process.pid, None)
             if process.poll() is None:
                 process.wait()
 

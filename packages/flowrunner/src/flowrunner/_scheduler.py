@@ -160,6 +160,15 @@ class RunExecution:
     # -- the main loop ----------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
+        from flowrunner._process import RUN_OWNER
+
+        owner_token = RUN_OWNER.set(self)  # the attempts' tasks inherit it: processes know their run
+        try:
+            return await self._execute()
+        finally:
+            RUN_OWNER.reset(owner_token)
+
+    async def _execute(self) -> RunResult:
         self.loop = loop = asyncio.get_running_loop()
         started_wall = time.time()
         self._open_run()
@@ -664,9 +673,9 @@ class RunExecution:
     def _request_cancel(self, reason: str) -> None:
         if self.cancel_requested:
             # A second request: whatever is still shutting down is killed now.
-            from flowrunner._process import kill_all_process_groups
+            from flowrunner._process import kill_process_groups
 
-            kill_all_process_groups()
+            kill_process_groups(owner=self)
             return
         self.cancel_requested = True
         self.stopping = True
@@ -687,9 +696,9 @@ class RunExecution:
             try:
                 await asyncio.shield(asyncio.wait(jobs))
             except asyncio.CancelledError:
-                from flowrunner._process import kill_all_process_groups
+                from flowrunner._process import kill_process_groups
 
-                kill_all_process_groups()
+                kill_process_groups(owner=self)
             await asyncio.sleep(0)
 
     def _finish_run(self, started_wall: float) -> RunResult:
