@@ -20,7 +20,6 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import replace
-from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator, Sequence, cast
 
@@ -107,6 +106,12 @@ def _check_directory(path: Path) -> bool:
                          " choose an empty or new directory")  # fmt: skip
     try:
         path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:  # another process created it just now
+        if not path.is_dir():
+            raise StoreError(
+                f"store path {path} is a file, not a directory; give rocksdb:// a directory path"
+            ) from None
+        return _check_directory(path)
     except PermissionError:
         raise StoreError(
             f"no permission to create the store directory {path}; choose another --store rocksdb://PATH"
@@ -361,10 +366,15 @@ class RocksEngine:
             return []
         prefix = keys.event_prefix(run_id)
         start = keys.event_key(run_id, max(after_seq, 0) + 1)
-        values = self._db.values(from_key=start, read_opt=self._bounded(keys.prefix_end(prefix)))
-        if limit is None:
-            return list(values)
-        return list(islice(values, limit))
+        bound = self._bounded(keys.prefix_end(prefix))  # kept alive while iterating
+        found: list[bytes] = []
+        for key, value in self._db.items(from_key=start, read_opt=bound):
+            if not cast(bytes, key).startswith(prefix):  # belt and braces: never hand out another key's value
+                break
+            found.append(cast(bytes, value))
+            if limit is not None and len(found) >= limit:
+                break
+        return found
 
     def last_seq(self, run_id: str) -> int:
         with self._lock:
@@ -569,14 +579,15 @@ class RocksEngine:
         """
         snapshot = self._db.snapshot()
         try:
-            summary_keys = snapshot.keys(from_key=keys.SUMMARY_TAG, read_opt=self._bounded(b"s"))
+            summaries_bound = self._bounded(b"s")
+            summary_keys = snapshot.keys(from_key=keys.SUMMARY_TAG, read_opt=summaries_bound)
             every_run = [cast(bytes, key)[1:].decode() for key in summary_keys]
             for start in range(0, len(every_run), runs_per_chunk):
                 runs = every_run[start : start + runs_per_chunk]
                 low = keys.event_prefix(runs[0])
-                high = keys.prefix_end(keys.event_prefix(runs[-1]))
-                values = snapshot.values(from_key=low, read_opt=self._bounded(high))
-                yield runs, b"\n".join(values)
+                bound = self._bounded(keys.prefix_end(keys.event_prefix(runs[-1])))  # alive while iterating
+                raw = b"\n".join(snapshot.values(from_key=low, read_opt=bound))
+                yield runs, raw
         finally:
             del snapshot
 
