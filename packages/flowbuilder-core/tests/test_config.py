@@ -91,8 +91,16 @@ def test_flowbuilder_config_names_the_file_explicitly(project: Path, tmp_path_fa
 
 
 def test_flowbuilder_config_pointing_nowhere_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"FLOWBUILDER_CONFIG points to .* which is not a file"):
+    with pytest.raises(ConfigurationError, match=r"FLOWBUILDER_CONFIG points to .* which is not a readable file"):
         load_settings(tmp_path, {"FLOWBUILDER_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_directories_that_cannot_be_examined_are_passed_over(tmp_path: Path) -> None:
+    # stat() fails there with an error Path.is_file() does not swallow on 3.11 (here:
+    # ENAMETOOLONG; for users typically EACCES on a parent they may not enter).
+    (tmp_path / "flowbuilder.toml").write_text('store = "memory://found"\n')
+    unreadable = tmp_path / ("x" * 300) / "project"
+    assert find_config_file(unreadable, {}) == tmp_path / "flowbuilder.toml"
 
 
 def test_bad_toml_names_the_file(tmp_path: Path) -> None:

@@ -64,17 +64,30 @@ class Settings:
         return replace(self, **given) if given else self
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where a parent cannot be entered (Python 3.11 raises there)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def find_config_file(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """``$FLOWBUILDER_CONFIG``, else the nearest ``flowbuilder.toml`` upwards (directories that
+    cannot be read are passed over: they cannot hold a configuration of ours)."""
     explicit = environ.get(ENV_PREFIX + "CONFIG")
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
-            raise ConfigurationError(f"FLOWBUILDER_CONFIG points to {explicit!r}, which is not a file")
+        if not _is_file(path):
+            raise ConfigurationError(f"FLOWBUILDER_CONFIG points to {explicit!r}, which is not a readable file")
         return path
-    directory = (start or Path.cwd()).resolve()
+    try:
+        directory = (start or Path.cwd()).resolve()
+    except OSError as error:
+        raise ConfigurationError(f"cannot use the current directory ({error.strerror}); cd into an existing directory") from None
     for candidate in (directory, *directory.parents):
         path = candidate / CONFIG_FILE_NAME
-        if path.is_file():
+        if _is_file(path):
             return path
     return None
 
