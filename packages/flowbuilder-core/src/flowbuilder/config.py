@@ -84,7 +84,9 @@ def find_config_file(start: Path | None = None, environ: Mapping[str, str] = os.
     try:
         directory = (start or Path.cwd()).resolve()
     except OSError as error:
-        raise ConfigurationError(f"cannot use the current directory ({error.strerror}); cd into an existing directory") from None
+        raise ConfigurationError(
+            f"cannot use the current directory ({error.strerror}); cd into an existing directory"
+        ) from None
     for candidate in (directory, *directory.parents):
         path = candidate / CONFIG_FILE_NAME
         if _is_file(path):

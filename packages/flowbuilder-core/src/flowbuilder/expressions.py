@@ -188,7 +188,7 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
         whole = EXPRESSION.fullmatch(value.strip())
         if whole is not None:
             return evaluate(whole.group(1).strip(), scope)
-        return EXPRESSION.sub(lambda match: _as_text(evaluate(match.group(1).strip(), scope)), value)
+        return EXPRESSION.sub(lambda match: as_text(evaluate(match.group(1).strip(), scope)), value)
     if isinstance(value, dict):
         return {key: render(item, scope) for key, item in value.items()}
     if isinstance(value, list):
@@ -196,7 +196,11 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """How a value reads where text is needed (mixed templates, env vars, argv):
+    lists and dicts as JSON, None as empty, booleans as ``true``/``false`` (as in YAML)."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, (dict, list)):
         import json
 

@@ -337,9 +337,9 @@ class RunExecution:
             return env
         merged = {**self.workflow.env, **task.env}
         if scope is not None:
-            from flowbuilder.expressions import render
+            from flowbuilder.expressions import as_text, render
 
-            merged = {key: _text(render(value, scope)) for key, value in merged.items()}
+            merged = {key: as_text(render(value, scope)) for key, value in merged.items()}
             return merged
         self.static_env[task_id] = merged
         return merged
@@ -348,10 +348,10 @@ class RunExecution:
         task = self.tasks[task_id]
         env: Mapping[str, str] = {**self.workflow.env, **task.env}
         if any("${{" in value for value in env.values()):
-            from flowbuilder.expressions import render
+            from flowbuilder.expressions import as_text, render
 
             base = {"params": self.params, "env": {}, "tasks": self.results_view}
-            env = {key: _text(render(value, base)) for key, value in env.items()}
+            env = {key: as_text(render(value, base)) for key, value in env.items()}
         scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view}
         if has_item:
             scope["item"] = item
@@ -846,17 +846,3 @@ async def _with_timeout(coroutine: Any, timeout: float) -> Any:
             return await coroutine
     except TimeoutError:
         raise TaskFailure(f"timed out after {timeout:g}s", timed_out=True) from None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        import json
-
-        return json.dumps(value)
-    return str(value)

@@ -51,7 +51,7 @@ class ShellTask(TaskType):
 
     def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
         """Render expressions, turning those inside a command string into environment variables."""
-        from flowbuilder.expressions import EXPRESSION, evaluate, render
+        from flowbuilder.expressions import EXPRESSION, as_text, evaluate, render
 
         config = {key: render(value, scope) for key, value in raw.items() if key != "command"}
         command = raw.get("command")
@@ -60,13 +60,13 @@ class ShellTask(TaskType):
 
             def to_variable(match: Any) -> str:
                 name = f"{VALUE_PREFIX}{len(values) + 1}"
-                values[name] = _as_text(evaluate(match.group(1).strip(), scope))
+                values[name] = as_text(evaluate(match.group(1).strip(), scope))
                 return f'"${name}"'
 
             config["command"] = EXPRESSION.sub(to_variable, command)
             config["env"] = {**(config.get("env") or {}), **values}
         elif isinstance(command, list):
-            config["command"] = [_as_text(render(part, scope)) for part in command]
+            config["command"] = [as_text(render(part, scope)) for part in command]
         else:
             config["command"] = command
         return config
@@ -92,17 +92,3 @@ class ShellTask(TaskType):
             detail = f": {completed.stderr_tail[-1]}" if completed.stderr_tail else ""
             raise TaskFailure(f"command exited with {completed.exit_code}{detail}", exit_code=completed.exit_code)
         return output_from_stdout(completed.stdout)
-
-
-def _as_text(value: Any) -> str:
-    import json
-
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
