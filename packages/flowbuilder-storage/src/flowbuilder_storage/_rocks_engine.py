@@ -56,6 +56,25 @@ _ROCKSDB_FILE = re.compile(
 _LOCK_MESSAGE = re.compile(r"LOCK|lock hold|No locks available|Resource temporarily unavailable", re.IGNORECASE)
 
 
+def bounded_range(source: Any, method: str, start: bytes, end: bytes) -> Iterator[Any]:
+    """``source.<method>()`` (``items``, ``keys`` or ``values`` of a database or snapshot) for
+    the keys from ``start`` up to, not including, ``end``.
+
+    The only way this package iterates with an upper bound, because rocksdict hands RocksDB
+    a pointer into the bound's bytes and its iterator keeps neither those bytes nor the
+    ``ReadOptions`` alive. A bound passed as a temporary is freed as soon as ``items()``
+    returns; once Python reuses the memory (for the next value read, typically) the
+    iterator runs past ``end`` into the keys after it — a run's summary was read as its
+    next event (``KeyError: 's'``). This generator's frame holds both for as long as the
+    iteration lasts, including while a consumer that stopped early has not closed it.
+    """
+    import rocksdict
+
+    options = rocksdict.ReadOptions()
+    options.set_iterate_upper_bound(end)
+    yield from getattr(source, method)(from_key=start, read_opt=options)
+
+
 class StoreLockedError(Exception):
     """Another process holds the RocksDB lock of the directory (internal: callers route instead)."""
 
@@ -366,9 +385,8 @@ class RocksEngine:
             return []
         prefix = keys.event_prefix(run_id)
         start = keys.event_key(run_id, max(after_seq, 0) + 1)
-        bound = self._bounded(keys.prefix_end(prefix))  # kept alive while iterating
         found: list[bytes] = []
-        for key, value in self._db.items(from_key=start, read_opt=bound):
+        for key, value in bounded_range(self._db, "items", start, keys.prefix_end(prefix)):
             if not cast(bytes, key).startswith(prefix):  # belt and braces: never hand out another key's value
                 break
             found.append(cast(bytes, value))
@@ -539,13 +557,6 @@ class RocksEngine:
         """Reclaim the space of deleted runs now instead of in background compactions."""
         self._db.compact_range(None, None)
 
-    def _bounded(self, upper: bytes) -> Any:
-        import rocksdict
-
-        options = rocksdict.ReadOptions()
-        options.set_iterate_upper_bound(upper)
-        return options
-
     def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
         """Stored events in bulk: ``(run ids, NDJSON of their events)``.
 
@@ -579,15 +590,13 @@ class RocksEngine:
         """
         snapshot = self._db.snapshot()
         try:
-            summaries_bound = self._bounded(b"s")
-            summary_keys = snapshot.keys(from_key=keys.SUMMARY_TAG, read_opt=summaries_bound)
+            summary_keys = bounded_range(snapshot, "keys", keys.SUMMARY_TAG, keys.prefix_end(keys.SUMMARY_TAG))
             every_run = [cast(bytes, key)[1:].decode() for key in summary_keys]
             for start in range(0, len(every_run), runs_per_chunk):
                 runs = every_run[start : start + runs_per_chunk]
                 low = keys.event_prefix(runs[0])
-                bound = self._bounded(keys.prefix_end(keys.event_prefix(runs[-1])))  # alive while iterating
-                raw = b"\n".join(snapshot.values(from_key=low, read_opt=bound))
-                yield runs, raw
+                high = keys.prefix_end(keys.event_prefix(runs[-1]))
+                yield runs, b"\n".join(bounded_range(snapshot, "values", low, high))
         finally:
             del snapshot
 
