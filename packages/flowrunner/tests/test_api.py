@@ -96,7 +96,9 @@ def test_run_workflows_runs_many_at_once_from_synchronous_code() -> None:
 
 
 def test_a_forced_cancel_kills_only_the_processes_of_its_own_run() -> None:
-    stubborn = "name: a\ntasks:\n  - {name: a, type: shell, config: {command: \"trap '' TERM; sleep 30\", kill_grace: 30}}\n"
+    stubborn = (
+        "name: a\ntasks:\n  - {name: a, type: shell, config: {command: \"trap '' TERM; sleep 30\", kill_grace: 30}}\n"
+    )
     bystander = "name: b\ntasks:\n  - {name: b, type: shell, config: {command: 'sleep 1.5; echo ok'}}\n"
 
     async def started(handle) -> None:  # type: ignore[no-untyped-def]
