@@ -220,9 +220,7 @@ class OwnerServer:
         for thread in threads:
             thread.join(timeout=5)
         self._acceptor.join(timeout=5)
-        if not isinstance(socket_address(self.engine.path), str) or not str(
-            socket_address(self.engine.path)
-        ).startswith("\0"):
+        if not _ABSTRACT_NAMESPACE:  # a socket file (not Linux): remove it; abstract names vanish by themselves
             try:
                 os.unlink(str(socket_address(self.engine.path)))
             except OSError:

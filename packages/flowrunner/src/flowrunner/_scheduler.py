@@ -237,7 +237,7 @@ class RunExecution:
             if self.tasks[task_id].outputs:
                 try:
                     self.named_outputs[task_id] = self._evaluate_outputs(task_id, task_state.output)
-                except Exception:
+                except Exception:  # a dependent reading them reports the undefined name itself
                     pass
         predecessors = self.plan.predecessors
         state = self.state

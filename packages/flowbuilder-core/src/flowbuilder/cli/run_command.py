@@ -174,14 +174,11 @@ class _Display(EventSink):
         for event in events:
             self.count(event)
 
-    def close(self) -> None:
-        pass
-
     def note(self, message: str) -> None:
         click.echo(message, err=True)
 
     def stop(self) -> None:
-        pass
+        """Release the terminal (the live display stops refreshing); plain output holds nothing."""
 
     def line(self) -> str:
         elapsed = time.monotonic() - self.started

@@ -108,9 +108,7 @@ class HttpTask(TaskType):
                 async with httpx.AsyncClient(timeout=config.timeout, follow_redirects=False, verify=False) as client:  # noqa: S501 (plain http: no TLS)
                     response = await client.request(config.method, config.url, headers=config.headers,
                                                     params=config.query or None, **request_body)  # fmt: skip
-                if not (config.follow_redirects and response.is_redirect and response.next_request is not None):
-                    pass
-                else:
+                if config.follow_redirects and response.is_redirect and response.next_request is not None:
                     async with httpx.AsyncClient(timeout=config.timeout, follow_redirects=True,
                                                  verify=config.verify_tls) as client:  # fmt: skip
                         response = await client.send(response.next_request)
