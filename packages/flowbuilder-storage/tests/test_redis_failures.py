@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -115,11 +117,16 @@ def test_a_stale_writer_of_a_run_this_store_never_wrote_still_gets_a_sequence_co
 
 
 def test_a_run_whose_redis_restarts_without_persistence_stops_with_one_line(tmp_path: Path) -> None:
-    """A real `flowbuilder run`; its Redis is killed and restarted empty mid-run."""
+    """A real `flowbuilder run`; its Redis is killed and restarted empty mid-run. Its running tasks stop too."""
     server = RedisServer(tmp_path / "redis", appendonly=False)
     server.start()
     marker = tmp_path / "t05-ran"
-    lines = ["name: lossy", "tasks:"]
+    long_pid = tmp_path / "long.pid"
+    lines = [
+        "name: lossy",
+        "tasks:",
+        f"  - {{name: long, type: shell, config: {{command: 'echo $$ > {long_pid}; exec sleep 60'}}}}",
+    ]
     for index in range(40):
         command = f"touch {marker}; sleep 0.1" if index == 5 else "echo step; sleep 0.1"
         after = f", depends_on: [t{index - 1:02d}]" if index else ""
@@ -150,3 +157,17 @@ def test_a_run_whose_redis_restarts_without_persistence_stops_with_one_line(tmp_
     assert "lost run" in lines[0] and "(the server restarted without persistence)" in lines[0], lines[0]
     assert "another writer" not in lines[0]
     assert set(left) <= {b"fb:format"}, f"nothing of the lost run is left behind: {left}"
+    assert not process_alive(int(long_pid.read_text())), "the run's running task was stopped"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (given up to 10 s to go; kills it if it does not)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True
