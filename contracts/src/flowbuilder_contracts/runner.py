@@ -72,7 +72,8 @@ Resume
     runner continues that run in the same store under the same ``run_id``: it appends after
     the stored events (no second ``run_created``; ``run_started`` with ``resumed: true``),
     does not run tasks the state records as succeeded and hands their recorded outputs to
-    dependents, and runs again any task that had started but not finished (at-least-once).
+    dependents, and runs again any task that had started but not finished (at-least-once),
+    as its next attempt number: the attempt a crash cut short counts as one.
 
 Independence
     One runner instance executes several runs at once without their tasks, outputs or
@@ -738,6 +739,25 @@ tasks:
         result, _, _ = self.execute(runner, contract_store, text, run_id="crashed-run", resume=state)
         assert result.succeeded and result.output("b") == "second"
         assert [task for event, task, _ in recording(log) if event == "start"] == ["a"]
+
+    def test_resume_numbers_the_rerun_of_an_interrupted_task_as_its_next_attempt(
+        self, runner: Runner, contract_store: MemoryStore, log: str
+    ) -> None:
+        """No second ``task_started`` for attempt 1: the interrupted attempt keeps its number."""
+        text = with_log(
+            """
+name: resumable
+tasks:
+  - {name: a, type: contract_record, config: {log: __LOG__, value: second}}
+""",
+            log,
+        )
+        plan = compile_yaml(text)
+        self._first_run(contract_store, "renumbered-run", plan, finished=False)
+        state = contract_store.load_state("renumbered-run")
+        result, events, _ = self.execute(runner, contract_store, text, run_id="renumbered-run", resume=state)
+        assert result.succeeded and result.tasks["a"].attempts == 2
+        assert [e.attempt for e in events if e.kind is EventKind.TASK_STARTED and e.task == "a"] == [1, 2]
 
     # -- independence ---------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,9 +13,10 @@ from pathlib import Path
 import pytest
 from redis_server import RedisServer, free_port
 
-from flowbuilder.errors import StoreError
+from flowbuilder.errors import SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent
-from flowbuilder_storage import RedisStore
+from flowbuilder.interfaces.store import LogLine
+from flowbuilder_storage import RedisStore, RunDataLostError
 
 
 def test_an_unreachable_redis_is_a_one_line_error_and_a_non_zero_exit(tmp_path: Path) -> None:
@@ -71,3 +74,100 @@ def test_a_bad_redis_url_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError, match="must be a number"):
         RedisStore.open("redis://127.0.0.1:6390/zero")
+
+
+# -- a server that comes back without the run's data -------------------------------------------
+
+
+def test_an_append_after_a_restart_without_persistence_says_the_server_lost_the_run(tmp_path: Path) -> None:
+    """Fewer events than this store appended is data loss, not another writer: RunDataLostError."""
+    server = RedisServer(tmp_path / "r", appendonly=False)
+    server.start()
+    store = RedisStore.open(server.url + "?retry_seconds=20")
+    try:
+        store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED), RunEvent("r", 2, EventKind.RUN_STARTED)], 0)
+        server.stop(kill=True)
+        server.start()
+        with pytest.raises(RunDataLostError, match="lost run r: this process had stored 2 events of it and the"
+                                                   r" server now has 0 \(the server restarted without persistence\)"):  # fmt: skip
+            store.append_events("r", [RunEvent("r", 3, EventKind.TASK_STARTED, task="t", attempt=1)], 2)
+        assert store.last_seq("r") == 0
+    finally:
+        store.close()
+        server.stop()
+
+
+def test_an_append_after_a_flush_says_the_data_was_flushed(redis_server: RedisServer, redis_url: str) -> None:
+    with RedisStore.open(redis_url) as store:
+        store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED)], 0)
+        store.append_logs("r", [LogLine("t", 1, "stdout", "kept until the flush")])
+        redis_server.flush()
+        store.append_logs("r", [LogLine("t", 1, "stdout", "written after the flush")])
+        with pytest.raises(RunDataLostError, match=r"\(its data was flushed or the run deleted\)"):
+            store.append_events("r", [RunEvent("r", 2, EventKind.RUN_STARTED)], 1)
+        assert store.read_logs("r") == [], "the lost run's later fragments are not left behind"
+
+
+def test_a_stale_writer_of_a_run_this_store_never_wrote_still_gets_a_sequence_conflict(redis_url: str) -> None:
+    with RedisStore.open(redis_url) as writer, RedisStore.open(redis_url) as other:
+        writer.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED)], 0)
+        with pytest.raises(SequenceConflictError) as caught:
+            other.append_events("r", [RunEvent("r", 4, EventKind.RUN_STARTED)], 3)
+        assert not isinstance(caught.value, RunDataLostError)
+
+
+def test_a_run_whose_redis_restarts_without_persistence_stops_with_one_line(tmp_path: Path) -> None:
+    """A real `flowbuilder run`; its Redis is killed and restarted empty mid-run. Its running tasks stop too."""
+    server = RedisServer(tmp_path / "redis", appendonly=False)
+    server.start()
+    marker = tmp_path / "t05-ran"
+    long_pid = tmp_path / "long.pid"
+    lines = [
+        "name: lossy",
+        "tasks:",
+        f"  - {{name: long, type: shell, config: {{command: 'echo $$ > {long_pid}; exec sleep 60'}}}}",
+    ]
+    for index in range(40):
+        command = f"touch {marker}; sleep 0.1" if index == 5 else "echo step; sleep 0.1"
+        after = f", depends_on: [t{index - 1:02d}]" if index else ""
+        lines.append(f"  - {{name: t{index:02d}, type: shell{after}, config: {{command: '{command}'}}}}")
+    workflow = tmp_path / "lossy.yaml"
+    workflow.write_text("\n".join(lines) + "\n")
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    process = subprocess.Popen([cli, "run", str(workflow), "--store", server.url], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, process.communicate()[1]
+        server.stop(kill=True)
+        server.start()
+        _, stderr = process.communicate(timeout=120)
+        import redis
+
+        left = redis.Redis(host="127.0.0.1", port=server.port).keys("*")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.stop()
+    assert process.returncode not in (0, 70), stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "lost run" in lines[0] and "(the server restarted without persistence)" in lines[0], lines[0]
+    assert "another writer" not in lines[0]
+    assert set(left) <= {b"fb:format"}, f"nothing of the lost run is left behind: {left}"
+    assert not process_alive(int(long_pid.read_text())), "the run's running task was stopped"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (given up to 10 s to go; kills it if it does not)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True

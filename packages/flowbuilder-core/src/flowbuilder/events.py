@@ -182,6 +182,12 @@ class RunState:
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
+            if data.get("resumed"):
+                # The resumed run runs these again: their clock restarts, so the downtime
+                # before the resume is not counted as the task's time.
+                for task in self.tasks.values():
+                    if task.status is not TaskStatus.SUCCEEDED:
+                        task.started_at = None
             return
         if kind is EventKind.RUN_FINISHED:
             self.status = RunStatus(data["status"])

@@ -17,7 +17,7 @@ from flowbuilder_storage._version import __version__
 
 if TYPE_CHECKING:
     from flowbuilder_storage._sync import SyncPolicy
-    from flowbuilder_storage.redis_store import RedisStore
+    from flowbuilder_storage.redis_store import RedisStore, RunDataLostError
     from flowbuilder_storage.rocksdb_store import RocksDBStore
     from flowbuilder_storage.stats import daily_trend, load_task_attempts, slowest_runs, task_stats
     from flowbuilder_storage.tables import is_table_output, read_table
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "RocksDBStore": "flowbuilder_storage.rocksdb_store",
     "RedisStore": "flowbuilder_storage.redis_store",
+    "RunDataLostError": "flowbuilder_storage.redis_store",
     "SyncPolicy": "flowbuilder_storage._sync",
     "load_task_attempts": "flowbuilder_storage.stats",
     "task_stats": "flowbuilder_storage.stats",
@@ -38,6 +39,7 @@ __all__ = [
     "__version__",
     "RocksDBStore",
     "RedisStore",
+    "RunDataLostError",
     "SyncPolicy",
     "load_task_attempts",
     "task_stats",

@@ -202,6 +202,7 @@ class RocksEngine:
         self._closed = False
         self._dirty = threading.Event()
         self._stop = threading.Event()
+        self._background_syncs = 0  # RocksDB's "Cumulative WAL ... syncs" counts only synced writes
         self._syncer: threading.Thread | None = None
         if durability.policy is SyncPolicy.BATCH:
             self._syncer = threading.Thread(
@@ -270,6 +271,7 @@ class RocksEngine:
                 self._db.flush_wal(True)
             except Exception:  # closed underneath us during shutdown
                 return
+            self._background_syncs += 1
 
     def _write(self, batch: Any) -> None:
         self._db.write(batch, self._write_options)
@@ -601,10 +603,16 @@ class RocksEngine:
             del snapshot
 
     def wal_stats(self) -> tuple[int, int]:
-        """(WAL writes, WAL syncs) since open, from RocksDB's own counters."""
+        """(WAL writes, WAL syncs) since open.
+
+        Writes and the syncs of synced writes come from RocksDB's own counters, which leave
+        out an explicit WAL sync (``flush_wal(True)``), so the batch policy's background
+        syncs are added from this engine's count of them.
+        """
         text = self._db.property_value("rocksdb.dbstats") or ""
         match = re.search(r"Cumulative WAL: (\d+) writes, (\d+) syncs", text)
-        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+        writes, synced_writes = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+        return writes, synced_writes + self._background_syncs
 
     def close(self) -> None:
         with self._lock:

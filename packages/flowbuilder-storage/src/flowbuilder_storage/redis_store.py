@@ -26,6 +26,11 @@ key                            type    value
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
 stored summary with the one the client updated, then pushes the events, writes the new
 summary and indexes the run — atomically, as Redis runs a script alone.
+
+A server that comes back from a restart without persistence (or is flushed) has lost the
+runs it held. The store remembers the last event it appended for each run, so when a run
+it was writing suddenly has fewer events it raises :class:`RunDataLostError` — saying the
+server lost the data — rather than a sequence conflict, and the runner stops that run.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ from flowbuilder_storage._urls import redis_parts, split_query
 
 T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
+_WRITTEN_RUNS_KEPT = 65536
+"""Runs whose last appended event this store remembers (the oldest are forgotten first)."""
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 
 _APPEND = """
@@ -68,6 +75,21 @@ redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return {1, length + #ARGV - 5}
 """
+
+
+class RunDataLostError(StoreError):
+    """The Redis server no longer holds events this store appended to a run.
+
+    Raised by :meth:`RedisStore.append_events` instead of a sequence conflict when the run
+    has fewer events than this store itself appended: the server restarted without
+    persistence or its data was flushed or deleted. The run cannot continue there.
+    """
+
+    def __init__(self, message: str, run_id: str, appended: int, stored: int):
+        super().__init__(message)
+        self.run_id = run_id
+        self.appended = appended
+        self.stored = stored
 
 
 class RedisStore(Store):
@@ -95,8 +117,10 @@ class RedisStore(Store):
             raise ConfigurationError(f"store URL {url!r}: {error}") from None
         self._append_script = self._client.register_script(_APPEND)
         self._last_summary: dict[str, tuple[RunSummary, bytes]] = {}
+        self._appended: dict[str, int] = {}  # run -> last seq this store appended (see RunDataLostError)
         self._where = self._client.connection_pool.connection_kwargs
         self._retrying(self._check_format, budget=connect_seconds)
+        self._server_id = self._retrying(self._server_run_id, budget=connect_seconds)
 
     @classmethod
     def open(cls, url: str) -> RedisStore:
@@ -132,12 +156,26 @@ class RedisStore(Store):
                 return call()
             except self._redis_errors as error:
                 if time.monotonic() + delay > deadline:
-                    host = f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
+                    host = self._host()
                     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
                     raise StoreError(f"cannot reach Redis at {host} ({reason}) after {tries} tries over {budget:g}s;"
                                      " check that redis-server is running and the --store URL is right") from None  # fmt: skip
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    def _host(self) -> str:
+        return f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
+
+    def _server_run_id(self) -> str | None:
+        """The server's ``run_id`` (new at every start of redis-server); None if INFO is not allowed."""
+        import redis
+
+        try:
+            info = self._client.info("server")
+        except redis.ResponseError:
+            return None
+        run_id = info.get("run_id")
+        return str(run_id) if run_id else None
 
     def _check_format(self) -> None:
         key = self._key("format")
@@ -173,6 +211,7 @@ class RedisStore(Store):
             if actual != expected_seq:
                 if retried and self._landed_before(run_id, events, expected_seq, actual):
                     return expected_seq + len(events)
+                self._check_not_lost(run_id, actual)
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
                 return actual
@@ -200,12 +239,42 @@ class RedisStore(Store):
                 if len(self._last_summary) >= _SUMMARY_CACHE_SIZE:
                     self._last_summary.clear()
                 self._last_summary[run_id] = (updated, new_summary)
+                self._remember_appended(run_id, int(length))
                 return int(length)
             if code == 0:
                 if retried and self._landed_before(run_id, events, expected_seq, int(length)):
                     return expected_seq + len(events)
+                self._check_not_lost(run_id, int(length))
                 raise SequenceConflictError(run_id, expected_seq, int(length))
             # code 2: the summary moved between our read and the script; read it again
+
+    def _remember_appended(self, run_id: str, last_seq: int) -> None:
+        appended = self._appended
+        appended.pop(run_id, None)
+        if len(appended) >= _WRITTEN_RUNS_KEPT:
+            del appended[next(iter(appended))]
+        appended[run_id] = last_seq
+
+    def _check_not_lost(self, run_id: str, stored: int) -> None:
+        """RunDataLostError if the server holds fewer of ``run_id``'s events than this store appended."""
+        appended = self._appended.get(run_id, 0)
+        if stored >= appended:
+            return
+        self._last_summary.pop(run_id, None)
+        self._appended.pop(run_id, None)
+        if stored == 0:
+            # Nothing of the run is left to find it by; drop what was written since (logs, blobs).
+            self.delete_run(run_id)
+        server_id = self._retrying(self._server_run_id)
+        if self._server_id is not None and server_id is not None and server_id != self._server_id:
+            cause = "the server restarted without persistence"
+        else:
+            cause = "its data was flushed or the run deleted"
+        raise RunDataLostError(
+            f"Redis at {self._host()} lost run {run_id}: this process had stored {appended} events of it and the"
+            f" server now has {stored} ({cause}); the run cannot continue — start it again, and run Redis with"
+            " appendonly yes so a restart keeps what it acknowledged",
+            run_id, appended, stored)  # fmt: skip
 
     def _landed_before(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, actual: int) -> bool:
         if not events or actual < expected_seq + len(events):
@@ -283,6 +352,7 @@ class RedisStore(Store):
 
     def delete_run(self, run_id: str) -> None:
         self._last_summary.pop(run_id, None)
+        self._appended.pop(run_id, None)
 
         def delete() -> None:
             names = self._client.smembers(self._key("blobs:", run_id))

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskState, TaskStatus
 from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
-from flowrunner._outputs import storable_output
+from flowrunner._outputs import is_table_reference, restored_output, storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
 from flowrunner._scope import TaskResultsView
 
@@ -221,22 +221,36 @@ class RunExecution:
                 self._make_ready(task_id)
 
     def _restore(self, resume: Any) -> list[int]:
-        """Take succeeded tasks from a stored run; everything else runs (again)."""
+        """Take succeeded tasks from a stored run; everything else runs (again).
+
+        A task that runs again continues its attempt numbers (the attempt a crash cut short
+        counts as one) and its clock starts at its first attempt in this process, so neither
+        its duration nor its deadline includes the time the run was down. Tables that
+        succeeded tasks stored are read back for the tasks that still need them.
+        """
         index = self.plan.index
+        tables: list[int] = []
         for name, task_state in resume.tasks.items():
             task_id = index.get(name)
-            if task_id is None or task_state.status is not TaskStatus.SUCCEEDED:
+            if task_id is None:
+                continue
+            self.attempts[task_id] = task_state.attempts
+            if task_state.status is not TaskStatus.SUCCEEDED:
                 continue
             self.state[task_id] = SUCCEEDED
             self.outputs[task_id] = task_state.output
-            self.attempts[task_id] = task_state.attempts
             if task_state.started_at is not None:
                 self.started_at[task_id] = task_state.started_at
             if task_state.finished_at is not None:
                 self.finished_at[task_id] = task_state.finished_at
-            if self.tasks[task_id].outputs:
+            if is_table_reference(task_state.output):
+                tables.append(task_id)
+        if tables:
+            self._restore_tables(tables)
+        for task_id in range(len(self.state)):
+            if self.state[task_id] == SUCCEEDED and self.tasks[task_id].outputs:
                 try:
-                    self.named_outputs[task_id] = self._evaluate_outputs(task_id, task_state.output)
+                    self.named_outputs[task_id] = self._evaluate_outputs(task_id, self.outputs[task_id])
                 except Exception:  # a dependent reading them reports the undefined name itself
                     pass
         predecessors = self.plan.predecessors
@@ -249,6 +263,27 @@ class RunExecution:
             if self.waiting[task_id] == 0:
                 ready.append(task_id)
         return ready
+
+    def _restore_tables(self, tables: list[int]) -> None:
+        """Read back the stored tables of ``tables`` that a task still to run depends on.
+
+        Expressions may only read upstream tasks, so only ancestors of unfinished tasks can
+        need a table; the others stay references and cost no read.
+        """
+        store = self.request.store
+        if store is None:
+            return
+        predecessors = self.plan.predecessors
+        needed = [False] * len(self.state)
+        stack = [task_id for task_id, state in enumerate(self.state) if state != SUCCEEDED]
+        while stack:
+            for upstream in predecessors[stack.pop()]:
+                if not needed[upstream]:
+                    needed[upstream] = True
+                    stack.append(upstream)
+        for task_id in tables:
+            if needed[task_id]:
+                self.outputs[task_id] = restored_output(store, self.names[task_id], self.outputs[task_id])
 
     async def _watch_cancel(self) -> None:
         assert self.cancel_event is not None
@@ -388,7 +423,7 @@ class RunExecution:
     def _start(self, task_id: int) -> None:
         attempt = self.attempts[task_id] = self.attempts[task_id] + 1
         name = self.names[task_id]
-        if attempt == 1:
+        if self.started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
             self.started_at[task_id] = time.time()
         self.state[task_id] = RUNNING
         writer = self.writer  # emit() inlined: this is the hottest line of the scheduler
@@ -408,7 +443,7 @@ class RunExecution:
             try:
                 scope = self._scope(task_id)
                 if self.tasks[task_id].foreach is not None:
-                    self._deadline_from_first_start(task_id, attempt)
+                    self._deadline_from_first_start(task_id)
                     self._launch(task_id, attempt, self._run_foreach(task_id, scope), None)
                     return
                 config = self._config(task_id, scope)
@@ -423,7 +458,7 @@ class RunExecution:
         timeout = None
         deadline = None
         if self.has_timeout:
-            now = self._deadline_from_first_start(task_id, attempt)
+            now = self._deadline_from_first_start(task_id)
             timeout = self._attempt_timeout(task_id, now)
             if timeout is not None:
                 deadline = now + timeout
@@ -455,13 +490,12 @@ class RunExecution:
         else:
             self._launch(task_id, attempt, _call_async(task_type, config, context), timeout)
 
-    def _deadline_from_first_start(self, task_id: int, attempt: int) -> float:
-        """Start the task's overall deadline clock at its first attempt; return now (monotonic)."""
+    def _deadline_from_first_start(self, task_id: int) -> float:
+        """Start the task's overall deadline clock at its first attempt here; return now (monotonic)."""
         now = time.monotonic()
-        if attempt == 1:
-            deadline = self.tasks[task_id].deadline
-            if deadline is not None:
-                self.deadline_at[task_id] = now + deadline
+        deadline = self.tasks[task_id].deadline
+        if deadline is not None and task_id not in self.deadline_at:
+            self.deadline_at[task_id] = now + deadline
         return now
 
     def _attempt_timeout(self, task_id: int, now: float) -> float | None:
