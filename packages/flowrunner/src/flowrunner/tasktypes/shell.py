@@ -15,13 +15,17 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 
 from pydantic import Field, field_validator
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner._outputs import output_from_stdout
 from flowrunner.tasktypes._common import ProcessOptions, process_env
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskWarning
+    from flowbuilder.model import Task, Workflow
 
 VALUE_PREFIX = "FLOWBUILDER_VALUE_"
 
@@ -48,6 +52,18 @@ class ShellTask(TaskType):
     config_model: ClassVar[type[ShellConfig]] = ShellConfig
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = "run a command (string via /bin/sh -c, or argv list); stdout is the output"
+
+    def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
+        """Warn where a value fed by an expression reaches bash arithmetic (see _bash_lint)."""
+        import os
+
+        from flowrunner.tasktypes._bash_lint import SHELLS, lint_script
+
+        command = task.config.get("command")
+        shell = task.config.get("shell", "/bin/sh")
+        if not isinstance(command, str) or not isinstance(shell, str) or os.path.basename(shell) not in SHELLS:
+            return []
+        return lint_script(command, ("config", "command"), task, workflow, inline=True)
 
     def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
         """Render expressions, turning those inside a command string into environment variables."""
