@@ -55,7 +55,10 @@ def is_safe_expression(expression: str, params: Mapping[str, object]) -> bool:
         references = parse_references(expression)
     except ExpressionError:
         return False
+    keyed_roots = {reference.root for reference in references if reference.key is not None}
     for reference in references:
+        if reference.key is None and reference.root in keyed_roots:
+            continue  # the root of `params.n`, reported on its own beside it
         param = params.get(reference.key or "") if reference.root == "params" else None
         if param is None:
             return False
