@@ -127,17 +127,19 @@ tasks:
 def test_task_outputs_and_workflow_env_count_as_expression_fed() -> None:
     text = """
 name: fed
-env: {LIMIT: "${{ tasks.nope.output }}"}
+params: {limit: {type: string}}
+env: {LIMIT: "${{ params.limit }}"}
 tasks:
   - {name: source, type: shell, config: {command: "echo 3"}}
   - name: use
     type: shell
     depends_on: [source]
     env: {COUNT: "${{ tasks.source.output }}"}
-    config: {shell: /bin/bash, command: "echo $((COUNT + 1))"}
-""".replace('env: {LIMIT: "${{ tasks.nope.output }}"}\n', "")
-    (warning,) = _warnings(text)
-    assert warning.startswith("`$COUNT` (env COUNT: '${{ tasks.source.output }}')")
+    config: {shell: /bin/bash, command: "echo $((COUNT + LIMIT))"}
+"""
+    first, second = _warnings(text)
+    assert first.startswith("`$COUNT` (env COUNT: '${{ tasks.source.output }}') reaches $(( ))")
+    assert second.startswith("`$LIMIT` (env LIMIT: '${{ params.limit }}') reaches $(( ))")
 
 
 def test_a_bash_script_reading_an_env_entry_in_arithmetic_is_flagged() -> None:
