@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Iterator
 
 
@@ -28,8 +30,9 @@ class Recorder:
 
 
 @contextmanager
-def recording_server() -> Iterator[Recorder]:
-    """A recorder serving on a free port of 127.0.0.1 until the block ends."""
+def recording_server(tls: tuple[Path, Path] | None = None) -> Iterator[Recorder]:
+    """A recorder serving on a free port of 127.0.0.1 until the block ends (HTTPS with
+    ``tls=(certificate, key)``)."""
     recorder = Recorder()
 
     class Handler(BaseHTTPRequestHandler):
@@ -57,6 +60,10 @@ def recording_server() -> Iterator[Recorder]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     recorder.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

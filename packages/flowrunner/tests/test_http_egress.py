@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,23 @@ def test_a_bad_global_policy_is_a_one_line_configuration_error(tmp_path: Path) -
     assert completed.returncode not in (0, 70)
     assert "Traceback" not in completed.stderr
     assert "[http]: `deny`: 'not a network!' is neither a network" in completed.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_is_verified_against_the_url_name_while_sent_to_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pinning the address must not weaken TLS: the certificate is checked for the URL's name."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with recording_server(tls=(cert, key)) as server:
+        by_name = run_with(EgressPolicy(), _call(f"https://localhost:{server.port}/named"))
+        by_address = run_with(EgressPolicy(), _call(f"https://127.0.0.1:{server.port}/address"))
+    assert by_name.succeeded, by_name.tasks["call"].error
+    assert server.requests[0][2]["host"] == f"localhost:{server.port}"
+    assert "CERTIFICATE_VERIFY_FAILED" in by_address.tasks["call"].error  # no certificate for the address

@@ -166,7 +166,7 @@ class Param(_Model):
         allowed = _PARAM_PYTHON_TYPES[self.type]
         if not isinstance(value, allowed) or (self.type != "boolean" and isinstance(value, bool)):
             raise ValueError(f"{what} {value!r} is not of type {self.type}")
-        if self.type == "number" and not math.isfinite(value):
+        if self.type == "number" and isinstance(value, (int, float)) and not math.isfinite(value):
             # 'nan' and 'inf' parse as floats but are no numbers a task can use (and read as
             # variable names in shell arithmetic); a number param is a finite number.
             raise ValueError(f"{what} {value!r} is not a finite number")
