@@ -178,14 +178,15 @@ class HttpTask(TaskType):
                 raise TaskFailure(f"url: {error}", retryable=False) from None
         elif "url" in raw:
             config["url"] = url
-        if isinstance(raw.get("path"), list):
+        if isinstance(config.get("path"), list):  # a list, or one expression that yielded one
             config["path"] = [as_text(segment) for segment in config["path"]]
         for key in ("headers", "query"):
             if key in raw:
                 config[key] = _render_names(raw[key], scope, text_values=key == "headers")
-        for name, value in (config.get("headers") or {}).items() if isinstance(config.get("headers"), dict) else ():
-            problem = header_problem(name, value)
-            if problem is not None:
+        headers = config.get("headers")
+        for name, value in headers.items() if isinstance(headers, dict) else ():
+            problem = header_problem(name, value) if isinstance(name, str) and isinstance(value, str) else None
+            if problem is not None:  # checked here: the model skips values that held expressions
                 raise TaskFailure(problem, retryable=False)
         return config
 
