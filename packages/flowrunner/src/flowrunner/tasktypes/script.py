@@ -96,11 +96,15 @@ class ScriptTask(TaskType):
 
     def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
         """For bash code: warn where an ``env`` entry fed by an expression reaches bash arithmetic."""
-        from flowrunner.tasktypes._bash_lint import lint_script
-
         code = task.config.get("code")
         if task.config.get("language") != "bash" or not isinstance(code, str):
-            return []
+            return ()
+        from flowrunner.tasktypes.shell import env_holds_expressions
+
+        if not env_holds_expressions(task, workflow):
+            return ()
+        from flowrunner.tasktypes._bash_lint import lint_script
+
         return lint_script(code, ("config", "code"), task, workflow, inline=False)
 
     def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 VALUE_PREFIX = "FLOWBUILDER_VALUE_"
 
 
+def env_holds_expressions(task: Task, workflow: Workflow) -> bool:
+    """Whether any env entry a task's process gets (workflow, task, config) holds an expression."""
+    config_env = task.config.get("env")
+    sources = (workflow.env, task.env, config_env if isinstance(config_env, dict) else {})
+    return any(isinstance(value, str) and "${{" in value for env in sources for value in env.values())
+
+
 class ShellConfig(ProcessOptions):
     """Config of a ``shell`` task."""
 
@@ -55,14 +62,16 @@ class ShellTask(TaskType):
 
     def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
         """Warn where a value fed by an expression reaches bash arithmetic (see _bash_lint)."""
-        import os
-
-        from flowrunner.tasktypes._bash_lint import SHELLS, lint_script
-
         command = task.config.get("command")
         shell = task.config.get("shell", "/bin/sh")
-        if not isinstance(command, str) or not isinstance(shell, str) or os.path.basename(shell) not in SHELLS:
-            return []
+        if not isinstance(command, str) or not isinstance(shell, str):
+            return ()
+        if "${{" not in command and not env_holds_expressions(task, workflow):
+            return ()  # nothing fed by an expression: the common case, kept cheap
+        from flowrunner.tasktypes._bash_lint import SHELLS, lint_script
+
+        if shell.rpartition("/")[2] not in SHELLS:
+            return ()
         return lint_script(command, ("config", "command"), task, workflow, inline=True)
 
     def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
