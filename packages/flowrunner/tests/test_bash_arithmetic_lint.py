@@ -190,3 +190,10 @@ def test_a_number_param_is_a_finite_number(value: object) -> None:
     text = _shell("echo $(( ${{ params.n }} ))", n_type="number")
     with pytest.raises(ParamError, match="is not a finite number"):
         run_text(text, {"n": value})
+
+
+def test_run_prints_the_warnings_before_starting_and_still_runs(tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text(_shell("echo $(( ${{ params.n }} + 1 ))"))
+    completed = _cli(tmp_path, "run", "--store", "memory://", "wf.yaml", "-p", "n=2")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.startswith("wf.yaml:10:16: warning: `${{ params.n }}` reaches $(( ))")
