@@ -110,6 +110,21 @@ class TaskTypeContract(Contract):
         estimate = task_type.estimate_duration(task_type.config_model.model_validate(valid_config))
         assert estimate is None or (isinstance(estimate, (int, float)) and estimate >= 0)
 
+    def test_from_settings_builds_an_instance_of_the_type(self, task_type: TaskType) -> None:
+        from flowbuilder.config import Settings
+
+        assert isinstance(type(task_type).from_settings(Settings()), type(task_type))
+
+    def test_lint_of_the_valid_config_yields_task_warnings_inside_the_task(
+        self, task_type: TaskType, valid_config: dict[str, Any]
+    ) -> None:
+        from flowbuilder.interfaces import TaskWarning
+        from flowbuilder.model import Task, Workflow
+
+        task = Task(name="checked", type=task_type.name, config=valid_config)
+        for warning in task_type.lint(task, Workflow(name="lint-contract", tasks=[task])):
+            assert isinstance(warning, TaskWarning) and warning.path and warning.message
+
     def test_running_the_valid_config_returns_json_serialisable_output(
         self, task_type: TaskType, valid_config: dict[str, Any]
     ) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         TaskContext,
         TaskFailure,
         TaskType,
+        TaskWarning,
     )
     from flowbuilder.loader import load_plan, load_workflow, plan_workflow
     from flowbuilder.model import Task, Workflow
@@ -73,6 +74,7 @@ _LAZY = {
     "TaskContext": "flowbuilder.interfaces",
     "TaskFailure": "flowbuilder.interfaces",
     "TaskType": "flowbuilder.interfaces",
+    "TaskWarning": "flowbuilder.interfaces",
     "load_plan": "flowbuilder.loader",
     "load_workflow": "flowbuilder.loader",
     "plan_workflow": "flowbuilder.loader",
@@ -127,6 +129,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "TaskType",
+    "TaskWarning",
     "Workflow",
     "WorkflowError",
     "__version__",

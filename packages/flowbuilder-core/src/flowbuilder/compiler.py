@@ -132,6 +132,7 @@ def compile_workflow(
         estimated=estimated,
         configs=tuple(configs),
         expression_tasks=frozenset(expression_tasks),
+        warnings=_lint(workflow, task_types, locator),
     )
     return _run_passes(plan, passes if omitted == Omitted() else (), locator)
 
@@ -264,6 +265,36 @@ def _check_pools(workflow: Workflow, locator: Locator, problems: list[Diagnostic
             problems.append(locator.at(("tasks", task_id, "pool"), f"unknown pool {task.pool!r}", hint))
 
 
+def _lint(workflow: Workflow, task_types: Mapping[str, TaskType], locator: Locator) -> tuple[Diagnostic, ...]:
+    """The located warnings of the task types that override ``TaskType.lint``."""
+    from flowbuilder.interfaces import TaskType as BaseTaskType
+
+    linters = {name: t for name, t in task_types.items() if type(t).lint is not BaseTaskType.lint}
+    if not linters:
+        return ()
+    found: list[Diagnostic] = []
+    for task_id, task in enumerate(workflow.tasks):
+        linter = linters.get(task.type)
+        if linter is not None:
+            for warning in linter.lint(task, workflow):
+                found.append(locator.at(("tasks", task_id, *warning.path), warning.message, warning.hint))
+    return tuple(sorted(dict.fromkeys(found), key=lambda d: (d.file, d.line, d.column, d.message)))
+
+
+def _key_expressions(value: Any, path: tuple[Any, ...] = ()) -> Any:
+    """Expressions in the keys of a config's mappings (``headers: {"${{ params.h }}": v}``),
+    with the path to the entry: task types may render keys too, so they are checked alike."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "${{" in key:
+                for _, expression in iter_expressions(key):
+                    yield (*path, key), expression
+            yield from _key_expressions(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _key_expressions(item, (*path, index))
+
+
 def _upstream_of(task_id: int, predecessors: Sequence[Sequence[int]]) -> set[int]:
     """Every task ``task_id`` depends on, directly or not (only computed for tasks that read others)."""
     seen: set[int] = set()
@@ -313,10 +344,11 @@ def _check_expressions(
                 )
         found_any = False
         for path, value, field_name in fields:
-            if not has_expression(value):
+            in_keys = list(_key_expressions(value)) if field_name == "config" else []
+            if not (has_expression(value) or in_keys):
                 continue
             found_any = True
-            for inner, expression in iter_expressions(value):
+            for inner, expression in (*iter_expressions(value), *in_keys):
                 where = ("tasks", task_id, *path, *inner)
                 _check_one(expression, where, task, field_name, context, task_id)
         if found_any:

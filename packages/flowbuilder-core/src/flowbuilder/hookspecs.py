@@ -39,8 +39,9 @@ def flowbuilder_task_types() -> list[type[TaskType]]:
 
     Called once per process, the first time a workflow is validated. Return
     :class:`~flowbuilder.interfaces.TaskType` subclasses; each ``name`` becomes a value of a
-    task's ``type:``. Two plugins returning the same name is an error naming both. All
-    plugins' results are combined.
+    task's ``type:``. The host builds one instance of each with
+    ``TaskType.from_settings(settings)``. Two plugins returning the same name is an error
+    naming both. All plugins' results are combined.
 
     Example::
 

@@ -11,6 +11,7 @@ validates it with its own model (see :class:`flowbuilder.interfaces.TaskType`).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -165,6 +166,10 @@ class Param(_Model):
         allowed = _PARAM_PYTHON_TYPES[self.type]
         if not isinstance(value, allowed) or (self.type != "boolean" and isinstance(value, bool)):
             raise ValueError(f"{what} {value!r} is not of type {self.type}")
+        if self.type == "number" and isinstance(value, (int, float)) and not math.isfinite(value):
+            # 'nan' and 'inf' parse as floats but are no numbers a task can use (and read as
+            # variable names in shell arithmetic); a number param is a finite number.
+            raise ValueError(f"{what} {value!r} is not a finite number")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{what} {value!r} is not one of {self.choices}")
         return value

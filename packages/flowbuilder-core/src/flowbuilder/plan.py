@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
+    from flowbuilder.errors import Diagnostic
     from flowbuilder.model import Task, Workflow
 
 
@@ -36,6 +37,8 @@ class ExecutionPlan:
         estimated: whether costs came from estimated durations (else each task costs 1).
         configs: each task's ``config`` after validation by its task type's model.
         expression_tasks: ids whose fields hold ``${{ }}`` expressions to render at run time.
+        warnings: located warnings of task types' ``lint`` (valid, but probably wrong or
+            unsafe); ``flowbuilder validate`` and ``run`` print them.
         metadata: what compile passes of plugins added (read-only).
     """
 
@@ -54,6 +57,7 @@ class ExecutionPlan:
     estimated: bool
     configs: tuple[Any, ...]
     expression_tasks: frozenset[int]
+    warnings: tuple[Diagnostic, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __len__(self) -> int:

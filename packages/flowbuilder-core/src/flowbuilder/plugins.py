@@ -150,7 +150,9 @@ class PluginHost:
         cached = self._cache.get("task_type_instances")
         if cached is None:
             classes = self._named("flowbuilder_task_types", "name", "task type")
-            cached = self._cache["task_type_instances"] = {name: cls() for name, cls in classes.items()}
+            cached = self._cache["task_type_instances"] = {
+                name: cls.from_settings(self.settings) for name, cls in classes.items()
+            }
         return cached
 
     def runner_classes(self) -> Mapping[str, type[Runner]]:

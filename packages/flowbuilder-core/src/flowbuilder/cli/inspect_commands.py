@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from flowbuilder.errors import Diagnostic
 
 workflow_path = click.Path(path_type=Path, dir_okay=True)
 
@@ -16,9 +20,13 @@ workflow_path = click.Path(path_type=Path, dir_okay=True)
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=workflow_path)
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
-def validate(files: tuple[Path, ...], quiet: bool) -> None:
-    """Check workflow files; print every problem as FILE:LINE:COL. Exit 2 if any is invalid."""
-    from flowbuilder.errors import Diagnostic
+@click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 2 when there are any).")
+def validate(files: tuple[Path, ...], quiet: bool, strict: bool) -> None:
+    """Check workflow files; print every problem as FILE:LINE:COL. Exit 2 if any is invalid.
+
+    Warnings (valid, but probably unsafe) are printed as FILE:LINE:COL: warning: ... on
+    stderr and do not change the exit status unless --strict is given.
+    """
     from flowbuilder.loader import load_plan
 
     host = plugin_host()
@@ -29,10 +37,27 @@ def validate(files: tuple[Path, ...], quiet: bool) -> None:
         except WorkflowError as error:
             problems.extend(error.diagnostics)
             continue
-        if not quiet:
+        if strict:
+            problems.extend(as_problem(warning) for warning in plan.warnings)
+        else:
+            echo_warnings(plan.warnings)
+        if not quiet and not (strict and plan.warnings):
             click.echo(f"{path}: ok ({len(plan)} tasks, {len(plan.levels)} levels)")
     if problems:
         raise WorkflowError(problems)
+
+
+def as_problem(warning: Diagnostic) -> Diagnostic:
+    """A warning shown as a problem (``validate --strict``)."""
+    from dataclasses import replace
+
+    return replace(warning, message=f"warning: {warning.message}")
+
+
+def echo_warnings(warnings: Sequence[Diagnostic]) -> None:
+    """Print a plan's warnings on stderr, one ``FILE:LINE:COL: warning: ...`` line each."""
+    for warning in warnings:
+        click.echo(as_problem(warning).format(), err=True)
 
 
 @click.command()

@@ -53,6 +53,10 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
     host = plugin_host()
     source = load_workflow(file, limits=host.settings.limits, host=host)
     plan = plan_workflow(source, host)
+    if plan.warnings:
+        from flowbuilder.cli.inspect_commands import echo_warnings
+
+        echo_warnings(plan.warnings)
     resolved = resolve_params(source.workflow, parse_param_assignments(params))
     engine = host.make_runner(runner)
     run_id = uuid.uuid4().hex

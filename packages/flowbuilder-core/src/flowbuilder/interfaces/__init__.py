@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
-    from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType
+    from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType, TaskWarning
 
 _SUBMODULE_OF = {
     "ConsensusEngine": "consensus",
@@ -31,6 +31,7 @@ _SUBMODULE_OF = {
     "TaskContext": "tasktype",
     "TaskFailure": "tasktype",
     "TaskType": "tasktype",
+    "TaskWarning": "tasktype",
     "definition_hash": "store",
 }
 
@@ -48,6 +49,7 @@ __all__ = [
     "TaskContext",
     "TaskFailure",
     "TaskType",
+    "TaskWarning",
     "definition_hash",
 ]
 

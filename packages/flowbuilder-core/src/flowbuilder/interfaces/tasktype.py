@@ -5,11 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Awaitable, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Iterable, Mapping
 
 from pydantic import BaseModel
 
 from flowbuilder.errors import FlowBuilderError
+
+if TYPE_CHECKING:
+    from flowbuilder.config import Settings
+    from flowbuilder.model import Task, Workflow
 
 
 class ExecutionMode(str, Enum):
@@ -79,6 +83,19 @@ class TaskFailure(FlowBuilderError):
         self.output = output
 
 
+@dataclass(frozen=True, slots=True)
+class TaskWarning:
+    """Something in a task that is valid but probably wrong or unsafe (see :meth:`TaskType.lint`).
+
+    ``path`` leads from the task to the value concerned (``("config", "command")``), so the
+    warning is shown at that value's line and column.
+    """
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str | None = None
+
+
 class TaskType(ABC):
     """A kind of task, registered by name through ``flowbuilder_task_types``.
 
@@ -92,6 +109,24 @@ class TaskType(ABC):
     config_model: ClassVar[type[BaseModel]]
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TaskType:
+        """The instance the plugin host uses, built once per host from its settings.
+
+        Override to read a table of ``flowbuilder.toml`` (``settings.section(name)``); raise
+        :class:`~flowbuilder.errors.ConfigurationError` for a bad one. Default: ``cls()``.
+        """
+        return cls()
+
+    def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
+        """Warnings about a task that validated, shown by ``flowbuilder validate`` and ``run``.
+
+        Called once per compiled workflow for each task of this type (only when a type
+        overrides it), after every error check passed. ``task.config`` is the raw config,
+        expressions unrendered. Never called on the per-task hot path. Default: none.
+        """
+        return ()
 
     def execution_mode(self, config: BaseModel) -> ExecutionMode:
         """Where this attempt runs; override when the config decides (``isolation: process``)."""

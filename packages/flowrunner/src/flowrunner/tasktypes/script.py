@@ -29,13 +29,17 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any, ClassVar, Literal, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal, Mapping
 
 from pydantic import Field, field_validator
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
 from flowrunner._outputs import output_from_stdout
 from flowrunner.tasktypes._common import ProcessOptions, process_env
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskWarning
+    from flowbuilder.model import Task, Workflow
 
 # Runs the user's file as __main__ with `input_data` defined; tracebacks show the user's lines.
 _PYTHON_BOOTSTRAP = """\
@@ -89,6 +93,19 @@ class ScriptTask(TaskType):
     config_model: ClassVar[type[ScriptConfig]] = ScriptConfig
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = "run inline python or bash code in a fresh interpreter; input_data holds upstream outputs"
+
+    def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
+        """For bash code: warn where an ``env`` entry fed by an expression reaches bash arithmetic."""
+        code = task.config.get("code")
+        if task.config.get("language") != "bash" or not isinstance(code, str):
+            return ()
+        from flowrunner.tasktypes.shell import env_holds_expressions
+
+        if not env_holds_expressions(task, workflow):
+            return ()
+        from flowrunner.tasktypes._bash_lint import lint_script
+
+        return lint_script(code, ("config", "code"), task, workflow, inline=False)
 
     def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
         """Render expressions in every field but ``code``, where they are refused (see the module doc).

@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 
 from pydantic import Field, field_validator
 
@@ -23,7 +23,18 @@ from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, Task
 from flowrunner._outputs import output_from_stdout
 from flowrunner.tasktypes._common import ProcessOptions, process_env
 
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskWarning
+    from flowbuilder.model import Task, Workflow
+
 VALUE_PREFIX = "FLOWBUILDER_VALUE_"
+
+
+def env_holds_expressions(task: Task, workflow: Workflow) -> bool:
+    """Whether any env entry a task's process gets (workflow, task, config) holds an expression."""
+    config_env = task.config.get("env")
+    sources = (workflow.env, task.env, config_env if isinstance(config_env, dict) else {})
+    return any(isinstance(value, str) and "${{" in value for env in sources for value in env.values())
 
 
 class ShellConfig(ProcessOptions):
@@ -48,6 +59,20 @@ class ShellTask(TaskType):
     config_model: ClassVar[type[ShellConfig]] = ShellConfig
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = "run a command (string via /bin/sh -c, or argv list); stdout is the output"
+
+    def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
+        """Warn where a value fed by an expression reaches bash arithmetic (see _bash_lint)."""
+        command = task.config.get("command")
+        shell = task.config.get("shell", "/bin/sh")
+        if not isinstance(command, str) or not isinstance(shell, str):
+            return ()
+        if "${{" not in command and not env_holds_expressions(task, workflow):
+            return ()  # nothing fed by an expression: the common case, kept cheap
+        from flowrunner.tasktypes._bash_lint import SHELLS, lint_script
+
+        if shell.rpartition("/")[2] not in SHELLS:
+            return ()
+        return lint_script(command, ("config", "command"), task, workflow, inline=True)
 
     def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
         """Render expressions, turning those inside a command string into environment variables."""
