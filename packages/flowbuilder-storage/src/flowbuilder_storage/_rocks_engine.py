@@ -41,11 +41,26 @@ from flowbuilder_storage._records import (
     load_json,
     split_blob_ref,
 )
+from flowbuilder_storage._rocks_errors import (
+    first_line,
+    is_no_space,
+    is_rocksdb_error,
+    no_space_on_open,
+    no_space_on_write,
+    translate,
+    wal_bytes,
+)
 from flowbuilder_storage._sync import Durability, SyncPolicy
 from flowbuilder_storage._wal_scan import WalDamage, find_wal_damage
 
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 _SUMMARY_CACHE_SIZE = 4096
+WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+"""Size of a memtable (RocksDB's default is 64 MiB). Writes stay in the write-ahead log until
+their memtable is moved into table files, and opening a store replays the live logs into
+table files before it deletes them, so it needs about as much free space as the logs hold:
+small memtables keep that (and the memory they take) to about twice this size plus the
+largest single write, which is what lets a store open again on a disk that filled up."""
 _RUN_LEVEL = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
 # Files RocksDB writes while it creates a database (before CURRENT exists): another process
 # may be creating the store right now, which is not a foreign directory.
@@ -79,10 +94,6 @@ class StoreLockedError(Exception):
     """Another process holds the RocksDB lock of the directory (internal: callers route instead)."""
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def _options(create: bool, recovery: str = "tolerate_corrupted_tail_records") -> Any:
     import rocksdict
 
@@ -95,6 +106,7 @@ def _options(create: bool, recovery: str = "tolerate_corrupted_tail_records") ->
     options.set_enable_blob_files(True)
     options.set_min_blob_size(64 * 1024)
     options.set_keep_log_file_num(3)
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
     return options
 
 
@@ -175,22 +187,29 @@ class RocksEngine:
         except Exception as error:  # rocksdict raises plain Exception
             if _LOCK_MESSAGE.search(str(error)):
                 raise StoreLockedError(str(error)) from None
-            raise StoreError(f"cannot open the store {path}: {_first_line(error)}; it may be damaged —"
+            if is_no_space(error):
+                raise no_space_on_open(path, wal_bytes(path)) from None
+            raise StoreError(f"cannot open the store {path}: {first_line(error)}; it may be damaged —"
                              " move it aside and restore a backup") from None  # fmt: skip
         self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
+        self._failure: StoreError | None = None
         if self._db.get(keys.FORMAT_KEY) is None:
-            self._db.put(
-                keys.FORMAT_KEY,
-                dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
-                self._sync_options(rocksdict),
-            )
+            try:
+                self._db.put(
+                    keys.FORMAT_KEY,
+                    dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
+                    self._sync_options(rocksdict),
+                )
+            except Exception as error:
+                self._db.close()
+                raise translate(path, error) if is_rocksdb_error(error) else error from None
         damage: WalDamage | None = self.recovered  # set by _verify_existing
         if damage is not None:
             logging.getLogger("flowbuilder_storage").warning(
                 "recovered the store %s: dropped the damaged tail of its write-ahead log (%s from offset %d, %d bytes),"
-                " the last write before a crash; every record before it is kept",
+                " the last write, cut short by a crash or a full disk; every record before it is kept",
                 path,
                 damage.file.name,
                 damage.offset,
@@ -222,7 +241,7 @@ class RocksEngine:
         try:
             reader = rocksdict.Rdict(str(self.path), _options(False, "absolute_consistency"), access_type=read_only)
         except Exception as error:
-            message = _first_line(error)
+            message = first_line(error)
             if "Corruption" not in message:
                 raise StoreError(f"cannot open {self.path} as a FlowBuilder store: {message};"
                                  " nothing was changed — it is damaged or not a RocksDB database") from None  # fmt: skip
@@ -239,7 +258,7 @@ class RocksEngine:
             try:
                 reader = rocksdict.Rdict(str(self.path), _options(False, recovery), access_type=read_only)
             except Exception as again:
-                raise StoreError(f"cannot open {self.path}: {_first_line(again)}; nothing was changed —"
+                raise StoreError(f"cannot open {self.path}: {first_line(again)}; nothing was changed —"
                                  " restore it from a backup") from None  # fmt: skip
         try:
             raw = reader.get(keys.FORMAT_KEY)
@@ -271,10 +290,29 @@ class RocksEngine:
             except Exception:  # closed underneath us during shutdown
                 return
 
-    def _write(self, batch: Any) -> None:
-        self._db.write(batch, self._write_options)
+    def _write(self, batch: Any, run_id: str | None = None) -> None:
+        try:
+            self._db.write(batch, self._write_options)
+        except Exception as error:
+            raise self._write_failed(error, run_id) from None
         if self._syncer is not None:
             self._dirty.set()
+
+    def _write_failed(self, error: Exception, run_id: str | None) -> Exception:
+        """The error to raise for a refused write; remembers a full disk.
+
+        After a failed log write RocksDB refuses every later write of this handle with
+        ``Writer has previous error``; those get the first failure's message, which says
+        what happened and what to do.
+        """
+        if not is_rocksdb_error(error):
+            return error
+        if is_no_space(error):
+            self._failure = no_space_on_write(self.path, run_id)
+            return self._failure
+        if self._failure is not None:
+            return StoreError(str(self._failure))
+        return translate(self.path, error)
 
     def _new_batch(self) -> Any:
         return self._batch_type(raw_mode=True)
@@ -355,10 +393,10 @@ class RocksEngine:
                         batch.delete(keys.index_key(summary.created_at, run_id))
                     batch.put(keys.index_key(updated.created_at, run_id), b"")
                 batch.put(keys.summary_key(run_id), encode_summary(updated))
-                self._write(batch)
+                self._write(batch, run_id)
                 self._summaries[run_id] = updated
             else:
-                self._write(batch)
+                self._write(batch, run_id)
                 summary.last_seq = seq  # type: ignore[union-attr]  # not None: run_level covers that
             self._appended.notify_all()
             return seq
@@ -526,7 +564,7 @@ class RocksEngine:
                 counter["n"] += 1
                 counter["b"] += len(encoded)
             batch.put(keys.log_counter_key(run_id), dump_json(counter))
-            self._write(batch)
+            self._write(batch, run_id)
 
     def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
         prefix = keys.log_prefix(run_id)
@@ -617,6 +655,20 @@ class RocksEngine:
             self._syncer.join(timeout=5)
         try:
             self._db.flush_wal(True)
+        except Exception as error:
+            wal_error: Exception | None = error
+        else:
+            wal_error = None
+        try:
+            self._db.close()  # moves the memtable into table files, then closes (even when that fails)
+        except Exception as error:
+            if wal_error is None:
+                # The log is synced, so nothing is lost: the next open replays it (a full disk, typically).
+                logging.getLogger("flowbuilder_storage").warning(
+                    "closed the store %s without moving its write-ahead log into table files (%s);"
+                    " nothing is lost, the next open replays the log", self.path, first_line(error))  # fmt: skip
         finally:
-            self._db.close()
             del self._db
+        if wal_error is not None and self._failure is None:
+            # No earlier write failed, yet the log could not be synced: acknowledged writes may not be on disk.
+            raise translate(self.path, wal_error) if is_rocksdb_error(wal_error) else wal_error
