@@ -82,12 +82,44 @@ def bounded_range(source: Any, method: str, start: bytes, end: bytes) -> Iterato
     iterator runs past ``end`` into the keys after it — a run's summary was read as its
     next event (``KeyError: 's'``). This generator's frame holds both for as long as the
     iteration lasts, including while a consumer that stopped early has not closed it.
+
+    rocksdict's ``items()`` also ends quietly when RocksDB meets a damaged block (a checksum
+    error in an ``.sst`` file): the range would look shorter than it is. So a range read to
+    its end is checked once more (see :func:`raise_if_ended_by_error`).
     """
     import rocksdict
 
     options = rocksdict.ReadOptions()
     options.set_iterate_upper_bound(end)
-    yield from getattr(source, method)(from_key=start, read_opt=options)
+    pairs = source.items(from_key=start, read_opt=options)
+    last: bytes | None = None
+    if method == "items":
+        for last, value in pairs:
+            yield last, value
+    elif method == "keys":
+        for last, _ in pairs:
+            yield last
+    else:
+        for last, value in pairs:  # noqa: B007  (``last`` is read after the loop)
+            yield value
+    probe = source.iter(options)
+    try:
+        probe.seek(start if last is None else last)
+        if last is not None and probe.valid():
+            probe.next()
+        raise_if_ended_by_error(probe)
+    finally:
+        del probe
+
+
+def raise_if_ended_by_error(iterator: Any) -> None:
+    """Raise RocksDB's error if ``iterator`` stopped because of one rather than at the end.
+
+    A RocksDB iterator reports a damaged block only by turning invalid; without this check
+    a loop over it ends early as if the keys after the damage did not exist.
+    """
+    if not iterator.valid():
+        iterator.status()
 
 
 class StoreLockedError(Exception):
@@ -195,16 +227,19 @@ class RocksEngine:
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
         self._failure: StoreError | None = None
-        if self._db.get(keys.FORMAT_KEY) is None:
-            try:
+        try:
+            if self._db.get(keys.FORMAT_KEY) is None:
                 self._db.put(
                     keys.FORMAT_KEY,
                     dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
                     self._sync_options(rocksdict),
                 )
-            except Exception as error:
+        except Exception as error:
+            try:
                 self._db.close()
-                raise translate(path, error) if is_rocksdb_error(error) else error from None
+            except Exception:
+                pass  # the error that matters is the first one
+            raise translate(path, error) if is_rocksdb_error(error) else error from None
         damage: WalDamage | None = self.recovered  # set by _verify_existing
         if damage is not None:
             logging.getLogger("flowbuilder_storage").warning(
@@ -265,7 +300,12 @@ class RocksEngine:
             iterator = reader.iter()
             iterator.seek_to_first()
             has_keys = iterator.valid()
+            raise_if_ended_by_error(iterator)
             del iterator
+        except Exception as error:
+            if is_rocksdb_error(error):
+                raise translate(self.path, error) from None
+            raise
         finally:
             reader.close()
             del reader
@@ -326,6 +366,7 @@ class RocksEngine:
             iterator.seek_for_prev(keys.prefix_end(prefix))
             if iterator.valid() and iterator.key().startswith(prefix):
                 return keys.seq_of_event_key(iterator.key())
+            raise_if_ended_by_error(iterator)
             return 0
         finally:
             del iterator
@@ -411,6 +452,7 @@ class RocksEngine:
                     break
                 yield key, iterator.value()
                 iterator.next()
+            raise_if_ended_by_error(iterator)
         finally:
             del iterator
 
@@ -508,6 +550,7 @@ class RocksEngine:
                     more = True
                     break
                 page.append(summary)
+            raise_if_ended_by_error(iterator)
         finally:
             del iterator
         return RunPage(runs=page, next_cursor=encode_cursor(page[-1]) if more else None)

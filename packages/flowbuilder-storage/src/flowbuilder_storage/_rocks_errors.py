@@ -23,6 +23,8 @@ _STATUS = re.compile(
 )
 _NO_SPACE = re.compile(r"No space left on device|\bENOSPC\b|os error 28", re.IGNORECASE)
 _FILE = re.compile(r"/?(?:[^\s:]*/)?(\d+\.(?:sst|blob|log)|MANIFEST-\d+)\b")
+_WHAT = re.compile(r"^Corruption:\s*([^:]*?)(?::|\s+in\s|$)")
+_OFFSET = re.compile(r"\boffset (\d+)")
 _KIND = {".sst": "table file", ".blob": "blob file", ".log": "write-ahead log"}
 
 
@@ -65,17 +67,24 @@ def translate(path: Path, error: BaseException) -> StoreError:
     if is_no_space(error):
         return no_space_on_write(path)
     if message.startswith("Corruption"):
-        found = _FILE.search(message)
-        detail = _FILE.sub("", message).replace(" in  ", " ").rstrip(" .:")
-        if found is not None:
-            name = found.group(1)
-            kind = _KIND.get(Path(name).suffix, "file")
-            where = f"{kind} {name}"
-        else:
-            where = "its files"
-        return StoreError(f"the store {path} is damaged: a checksum or format error in {where} ({detail});"
-                          " nothing was changed — restore the store from a backup")  # fmt: skip
+        return damaged(path, message)
     return StoreError(f"the store {path} failed: {message}; check its disk and retry")
+
+
+def damaged(path: Path, message: str) -> StoreError:
+    """``the store P is damaged: block checksum mismatch in its table file 000012.sst at offset 0; ...``"""
+    what = _WHAT.match(message)
+    found = _FILE.search(message)
+    offset = _OFFSET.search(message)
+    where = ""
+    if found is not None:
+        name = found.group(1)
+        where = f" in its {_KIND.get(Path(name).suffix, 'file')} {name}"
+    if offset is not None:
+        where += f" at offset {offset.group(1)}"
+    cause = what.group(1).strip() if what is not None else message
+    return StoreError(f"the store {path} is damaged: {cause}{where}; nothing was changed —"
+                      " restore the store from a backup, or move it aside to start a new one")  # fmt: skip
 
 
 def wal_bytes(path: Path) -> int:
