@@ -29,6 +29,7 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definitio
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
 from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -414,6 +415,13 @@ class RocksEngine:
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
                 return actual
+            try:
+                values = [event_bytes(event) for event in events] if encoded is None else list(encoded)
+            except MemoryError:
+                raise not_enough_memory(self.path, len(events)) from None
+            size = sum(map(len, values))
+            if size >= CHECKED_BATCH_BYTES:  # before RocksDB allocates: it aborts the process when it cannot
+                ensure_room_for_batch(self.path, len(values), size)
             batch = self._batch_type(raw_mode=True)
             prefix = keys.event_prefix(run_id)
             pack = keys.pack_seq
@@ -425,7 +433,8 @@ class RocksEngine:
                     check_batch(run_id, events, expected_seq)  # raises with the details
                 if event.kind in _RUN_LEVEL:
                     run_level = True
-                batch.put(prefix + pack(seq), event_bytes(event) if encoded is None else encoded[index])
+                batch.put(prefix + pack(seq), values[index])
+                values[index] = b""  # let it go as soon as the batch holds its copy (big batches)
             if run_level:
                 updated = replace(summary) if summary is not None else RunSummary(run_id=run_id)
                 updated.apply(events)
