@@ -99,18 +99,24 @@ def test_a_full_disk_refuses_the_write_in_one_line_and_keeps_every_acknowledged_
                                                      task="t")], len(acknowledged)) == len(acknowledged) + 1  # fmt: skip
 
 
-def test_opening_a_store_on_a_disk_still_full_is_one_line_and_loses_nothing(small_disk: SmallDisk) -> None:
+def test_a_store_on_a_disk_still_full_opens_read_only_refuses_writes_in_one_line_and_writes_once_space_is_back(
+    small_disk: SmallDisk,
+) -> None:
     small_disk.fill_ballast(10)
     url = f"rocksdb://{small_disk.mount_point}/db"
     store = RocksDBStore.open(url)
     acknowledged, _ = fill_until_refused(store)
     store.close()
-    with pytest.raises(StoreError, match="no space left on device to open the store") as caught:
-        RocksDBStore.open(url)
-    assert "\n" not in str(caught.value) and "free disk space" in str(caught.value)
-    small_disk.grow(64)
-    with RocksDBStore.open(url) as reopened:
+    with RocksDBStore.open(url) as reopened:  # opening for writing needs room to move the log into tables
         assert [e.seq for e in reopened.read_events("r")] == acknowledged
+        next_event = RunEvent("r", len(acknowledged) + 1, EventKind.TASK_ANNOTATED, task="t")
+        with pytest.raises(StoreError, match="no space left on device to open the store") as caught:
+            reopened.append_events("r", [next_event], len(acknowledged))
+        assert "\n" not in str(caught.value) and "free disk space" in str(caught.value)
+        small_disk.grow(64)
+        assert reopened.append_events("r", [next_event], len(acknowledged)) == len(acknowledged) + 1
+    with RocksDBStore.open(url) as again:
+        assert [e.seq for e in again.read_events("r")] == [*acknowledged, len(acknowledged) + 1]
 
 
 BIG_OUTPUTS = """\
@@ -137,6 +143,12 @@ def test_a_run_filling_the_disk_exits_1_with_one_line_and_the_store_opens_once_s
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no space left on device"), result.stderr
     assert "internal error" not in result.stderr
+
+    full = subprocess.run([CLI, "runs", "list", "--json", "--store", store], capture_output=True, text=True,
+                          cwd=tmp_path)  # fmt: skip
+    assert full.returncode == 0, full.stderr  # still full: read-only, every run readable
+    assert "opened the store" in full.stderr and "read-only" in full.stderr
+    assert [r["workflow"] for r in json.loads(full.stdout)["runs"]] == ["big-outputs"]
 
     small_disk.free_ballast()
     listing = subprocess.run([CLI, "runs", "list", "--json", "--store", store], capture_output=True, text=True,

@@ -215,21 +215,26 @@ class RocksEngine:
         recovery = "tolerate_corrupted_tail_records"
         if not fresh:
             recovery = self._verify_existing(rocksdict)
+        self._recovery = recovery
+        self._read_only: StoreError | None = None  # why writes are refused (a full disk), if they are
         try:
             self._db = rocksdict.Rdict(str(path), _options(create=True, recovery=recovery))
         except Exception as error:  # rocksdict raises plain Exception
             if _LOCK_MESSAGE.search(str(error)):
                 raise StoreLockedError(str(error)) from None
-            if is_no_space(error):
+            if is_no_space(error) and not fresh:
+                self._db = self._open_read_only(rocksdict)
+            elif is_no_space(error):
                 raise no_space_on_open(path, wal_bytes(path)) from None
-            raise StoreError(f"cannot open the store {path}: {first_line(error)}; it may be damaged —"
-                             " move it aside and restore a backup") from None  # fmt: skip
+            else:
+                raise StoreError(f"cannot open the store {path}: {first_line(error)}; it may be damaged —"
+                                 " move it aside and restore a backup") from None  # fmt: skip
         self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
         self._failure: StoreError | None = None
         try:
-            if self._db.get(keys.FORMAT_KEY) is None:
+            if self._db.get(keys.FORMAT_KEY) is None and self._read_only is None:
                 self._db.put(
                     keys.FORMAT_KEY,
                     dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
@@ -313,6 +318,40 @@ class RocksEngine:
         _check_format(self.path, raw, has_keys)
         return recovery
 
+    def _open_read_only(self, rocksdict: Any) -> Any:
+        """On a disk too full to open for writing (which moves the logs into table files
+        first): open read-only, so every run can still be read; writes are refused until
+        :meth:`_open_for_writing` succeeds."""
+        try:
+            db = rocksdict.Rdict(str(self.path), _options(False, self._recovery),
+                                 access_type=rocksdict.AccessType.read_only())  # fmt: skip
+        except Exception:
+            raise no_space_on_open(self.path, wal_bytes(self.path)) from None
+        logs = wal_bytes(self.path)
+        self._read_only = no_space_on_open(self.path, logs)
+        logging.getLogger("flowbuilder_storage").warning(
+            "opened the store %s read-only: no space left on device to move its write-ahead log (%d MB) into table"
+            " files; writes fail until about that much space is free", self.path, -(-logs // (1024 * 1024)))  # fmt: skip
+        return db
+
+    def _open_for_writing(self) -> None:
+        """Leave read-only mode if there is space now; else raise the one-line no-space error."""
+        import rocksdict
+
+        with self._lock:
+            if self._read_only is None:
+                return
+            try:
+                db = rocksdict.Rdict(str(self.path), _options(False, self._recovery))
+            except Exception as error:
+                if is_no_space(error):
+                    self._read_only = no_space_on_open(self.path, wal_bytes(self.path))
+                    raise StoreError(str(self._read_only)) from None
+                raise translate(self.path, error) if is_rocksdb_error(error) else error from None
+            # The read-only handle holds no lock; it goes when the last reader still using it lets go.
+            self._db = db
+            self._read_only = None
+
     @staticmethod
     def _sync_options(rocksdict: Any) -> Any:
         options = rocksdict.WriteOptions()
@@ -328,10 +367,13 @@ class RocksEngine:
             self._dirty.clear()
             try:
                 self._db.flush_wal(True)
-            except Exception:  # closed underneath us during shutdown
-                return
+            except Exception:  # closed underneath us during shutdown, or the disk failed (writes say so)
+                if self._stop.is_set():
+                    return
 
     def _write(self, batch: Any, run_id: str | None = None) -> None:
+        if self._read_only is not None:
+            self._open_for_writing()
         try:
             self._db.write(batch, self._write_options)
         except Exception as error:
@@ -705,12 +747,12 @@ class RocksEngine:
         self._dirty.set()
         if self._syncer is not None:
             self._syncer.join(timeout=5)
+        wal_error: Exception | None = None
         try:
-            self._db.flush_wal(True)
+            if self._read_only is None:
+                self._db.flush_wal(True)
         except Exception as error:
-            wal_error: Exception | None = error
-        else:
-            wal_error = None
+            wal_error = error
         try:
             self._db.close()  # moves the memtable into table files, then closes (even when that fails)
         except Exception as error:
