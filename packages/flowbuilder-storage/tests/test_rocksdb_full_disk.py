@@ -130,7 +130,7 @@ tasks:
 """
 
 
-def test_a_run_filling_the_disk_exits_1_with_one_line_and_the_store_opens_once_space_is_back(
+def test_a_run_filling_the_disk_exits_1_with_one_line_stays_readable_and_resumes_once_space_is_back(
     small_disk: SmallDisk, tmp_path: Path
 ) -> None:
     workflow = tmp_path / "big.yaml"
@@ -159,3 +159,11 @@ def test_a_run_filling_the_disk_exits_1_with_one_line_and_the_store_opens_once_s
     shown = subprocess.run([CLI, "runs", "show", runs[0]["run_id"], "--store", store], capture_output=True,
                            text=True, cwd=tmp_path)  # fmt: skip
     assert shown.returncode == 0, shown.stderr
+
+    small_disk.grow(160)  # room for every output: the run resumes and finishes
+    resumed = subprocess.run([CLI, "resume", runs[0]["run_id"], "--store", store], capture_output=True, text=True,
+                             cwd=tmp_path)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    final = subprocess.run([CLI, "runs", "list", "--json", "--store", store], capture_output=True, text=True,
+                           cwd=tmp_path)  # fmt: skip
+    assert [r["status"] for r in json.loads(final.stdout)["runs"]] == ["succeeded"]
