@@ -217,6 +217,7 @@ class RocksEngine:
             recovery = self._verify_existing(rocksdict)
         self._recovery = recovery
         self._read_only: StoreError | None = None  # why writes are refused (a full disk), if they are
+        self._reopen_verified = True
         try:
             self._db = rocksdict.Rdict(str(path), _options(create=True, recovery=recovery))
         except Exception as error:  # rocksdict raises plain Exception
@@ -232,7 +233,7 @@ class RocksEngine:
         self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
-        self._failure: StoreError | None = None
+        self._failure: StoreError | None = None  # a write failed for lack of space; the handle is stuck
         try:
             if self._db.get(keys.FORMAT_KEY) is None and self._read_only is None:
                 self._db.put(
@@ -334,6 +335,27 @@ class RocksEngine:
             " files; writes fail until about that much space is free", self.path, -(-logs // (1024 * 1024)))  # fmt: skip
         return db
 
+    def _leave_failed_handle(self) -> None:
+        """After a write failed for lack of space, RocksDB refuses every later write of the
+        handle; swap it for a read-only one (readers carry on) and let it go, so that
+        :meth:`_open_for_writing` can open the directory again once there is room."""
+        import rocksdict
+
+        with self._lock:
+            if self._failure is None:
+                return
+            try:
+                reader = rocksdict.Rdict(str(self.path), _options(False, "tolerate_corrupted_tail_records"),
+                                         access_type=rocksdict.AccessType.read_only())  # fmt: skip
+            except Exception:
+                raise StoreError(str(self._failure)) from None
+            # Dropping the last reference closes the failed handle and releases the directory's lock
+            # (at once, or when the last reader still using it lets go).
+            self._db = reader
+            self._read_only = self._failure
+            self._failure = None
+            self._reopen_verified = False
+
     def _open_for_writing(self) -> None:
         """Leave read-only mode if there is space now; else raise the one-line no-space error."""
         import rocksdict
@@ -341,11 +363,16 @@ class RocksEngine:
         with self._lock:
             if self._read_only is None:
                 return
+            if not self._reopen_verified:  # after a failed write: the log may end in a torn record
+                self._recovery = self._verify_existing(rocksdict)
+                self._reopen_verified = True
             try:
                 db = rocksdict.Rdict(str(self.path), _options(False, self._recovery))
             except Exception as error:
                 if is_no_space(error):
                     self._read_only = no_space_on_open(self.path, wal_bytes(self.path))
+                    raise StoreError(str(self._read_only)) from None
+                if _LOCK_MESSAGE.search(str(error)):  # the failed handle is still in use by a reader
                     raise StoreError(str(self._read_only)) from None
                 raise translate(self.path, error) if is_rocksdb_error(error) else error from None
             # The read-only handle holds no lock; it goes when the last reader still using it lets go.
@@ -372,6 +399,8 @@ class RocksEngine:
                     return
 
     def _write(self, batch: Any, run_id: str | None = None) -> None:
+        if self._failure is not None:
+            self._leave_failed_handle()
         if self._read_only is not None:
             self._open_for_writing()
         try:
