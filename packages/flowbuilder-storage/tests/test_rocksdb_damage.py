@@ -68,6 +68,28 @@ def test_a_garbled_last_record_is_recovered_too(tmp_path: Path) -> None:
         assert store.last_seq("r") == 199
 
 
+def test_a_torn_tail_followed_only_by_an_empty_newer_log_is_recovered(tmp_path: Path) -> None:
+    """A full disk leaves this: the write cut short, then an empty log RocksDB started while closing."""
+    path = crashed_store(tmp_path)
+    wal = newest_wal(path)
+    os.truncate(wal, wal.stat().st_size - 50)
+    (path / f"{int(wal.stem) + 4:06d}.log").touch()
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        assert [e.seq for e in store.read_events("r")] == list(range(1, 200))
+
+
+def test_a_torn_tail_followed_by_a_newer_log_with_records_is_damage_in_the_middle(tmp_path: Path) -> None:
+    path = crashed_store(tmp_path)
+    wal = newest_wal(path)
+    newer = path / f"{int(wal.stem) + 4:06d}.log"
+    shutil.copyfile(wal, newer)
+    os.truncate(wal, wal.stat().st_size - 50)
+    before = fingerprint(path)
+    with pytest.raises(StoreError, match=rf"in the middle of its write-ahead log: {wal.name} at offset \d+"):
+        RocksDBStore.open(f"rocksdb://{path}")
+    assert fingerprint(path) == before
+
+
 def test_damage_in_the_middle_of_the_wal_names_file_and_offset_and_changes_nothing(tmp_path: Path) -> None:
     path = crashed_store(tmp_path)
     wal = newest_wal(path)

@@ -29,6 +29,7 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definitio
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
 from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -41,11 +42,26 @@ from flowbuilder_storage._records import (
     load_json,
     split_blob_ref,
 )
+from flowbuilder_storage._rocks_errors import (
+    first_line,
+    is_no_space,
+    is_rocksdb_error,
+    no_space_on_open,
+    no_space_on_write,
+    translate,
+    wal_bytes,
+)
 from flowbuilder_storage._sync import Durability, SyncPolicy
 from flowbuilder_storage._wal_scan import WalDamage, find_wal_damage
 
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 _SUMMARY_CACHE_SIZE = 4096
+WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+"""Size of a memtable (RocksDB's default is 64 MiB). Writes stay in the write-ahead log until
+their memtable is moved into table files, and opening a store replays the live logs into
+table files before it deletes them, so it needs about as much free space as the logs hold:
+small memtables keep that (and the memory they take) to about twice this size plus the
+largest single write, which is what lets a store open again on a disk that filled up."""
 _RUN_LEVEL = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
 # Files RocksDB writes while it creates a database (before CURRENT exists): another process
 # may be creating the store right now, which is not a foreign directory.
@@ -67,20 +83,48 @@ def bounded_range(source: Any, method: str, start: bytes, end: bytes) -> Iterato
     iterator runs past ``end`` into the keys after it — a run's summary was read as its
     next event (``KeyError: 's'``). This generator's frame holds both for as long as the
     iteration lasts, including while a consumer that stopped early has not closed it.
+
+    rocksdict's ``items()`` also ends quietly when RocksDB meets a damaged block (a checksum
+    error in an ``.sst`` file): the range would look shorter than it is. So a range read to
+    its end is checked once more (see :func:`raise_if_ended_by_error`).
     """
     import rocksdict
 
     options = rocksdict.ReadOptions()
     options.set_iterate_upper_bound(end)
-    yield from getattr(source, method)(from_key=start, read_opt=options)
+    pairs = source.items(from_key=start, read_opt=options)
+    last: bytes | None = None
+    if method == "items":
+        for last, value in pairs:
+            yield last, value
+    elif method == "keys":
+        for last, _ in pairs:
+            yield last
+    else:
+        for last, value in pairs:  # noqa: B007  (``last`` is read after the loop)
+            yield value
+    probe = source.iter(options)
+    try:
+        probe.seek(start if last is None else last)
+        if last is not None and probe.valid():
+            probe.next()
+        raise_if_ended_by_error(probe)
+    finally:
+        del probe
+
+
+def raise_if_ended_by_error(iterator: Any) -> None:
+    """Raise RocksDB's error if ``iterator`` stopped because of one rather than at the end.
+
+    A RocksDB iterator reports a damaged block only by turning invalid; without this check
+    a loop over it ends early as if the keys after the damage did not exist.
+    """
+    if not iterator.valid():
+        iterator.status()
 
 
 class StoreLockedError(Exception):
     """Another process holds the RocksDB lock of the directory (internal: callers route instead)."""
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _options(create: bool, recovery: str = "tolerate_corrupted_tail_records") -> Any:
@@ -95,6 +139,7 @@ def _options(create: bool, recovery: str = "tolerate_corrupted_tail_records") ->
     options.set_enable_blob_files(True)
     options.set_min_blob_size(64 * 1024)
     options.set_keep_log_file_num(3)
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
     return options
 
 
@@ -170,27 +215,43 @@ class RocksEngine:
         recovery = "tolerate_corrupted_tail_records"
         if not fresh:
             recovery = self._verify_existing(rocksdict)
+        self._recovery = recovery
+        self._read_only: StoreError | None = None  # why writes are refused (a full disk), if they are
+        self._reopen_verified = True
         try:
             self._db = rocksdict.Rdict(str(path), _options(create=True, recovery=recovery))
         except Exception as error:  # rocksdict raises plain Exception
             if _LOCK_MESSAGE.search(str(error)):
                 raise StoreLockedError(str(error)) from None
-            raise StoreError(f"cannot open the store {path}: {_first_line(error)}; it may be damaged —"
-                             " move it aside and restore a backup") from None  # fmt: skip
+            if is_no_space(error) and not fresh:
+                self._db = self._open_read_only(rocksdict)
+            elif is_no_space(error):
+                raise no_space_on_open(path, wal_bytes(path)) from None
+            else:
+                raise StoreError(f"cannot open the store {path}: {first_line(error)}; it may be damaged —"
+                                 " move it aside and restore a backup") from None  # fmt: skip
         self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
-        if self._db.get(keys.FORMAT_KEY) is None:
-            self._db.put(
-                keys.FORMAT_KEY,
-                dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
-                self._sync_options(rocksdict),
-            )
+        self._failure: StoreError | None = None  # a write failed for lack of space; the handle is stuck
+        try:
+            if self._db.get(keys.FORMAT_KEY) is None and self._read_only is None:
+                self._db.put(
+                    keys.FORMAT_KEY,
+                    dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
+                    self._sync_options(rocksdict),
+                )
+        except Exception as error:
+            try:
+                self._db.close()
+            except Exception:
+                pass  # the error that matters is the first one
+            raise translate(path, error) if is_rocksdb_error(error) else error from None
         damage: WalDamage | None = self.recovered  # set by _verify_existing
         if damage is not None:
             logging.getLogger("flowbuilder_storage").warning(
                 "recovered the store %s: dropped the damaged tail of its write-ahead log (%s from offset %d, %d bytes),"
-                " the last write before a crash; every record before it is kept",
+                " the last write, cut short by a crash or a full disk; every record before it is kept",
                 path,
                 damage.file.name,
                 damage.offset,
@@ -223,7 +284,7 @@ class RocksEngine:
         try:
             reader = rocksdict.Rdict(str(self.path), _options(False, "absolute_consistency"), access_type=read_only)
         except Exception as error:
-            message = _first_line(error)
+            message = first_line(error)
             if "Corruption" not in message:
                 raise StoreError(f"cannot open {self.path} as a FlowBuilder store: {message};"
                                  " nothing was changed — it is damaged or not a RocksDB database") from None  # fmt: skip
@@ -240,19 +301,84 @@ class RocksEngine:
             try:
                 reader = rocksdict.Rdict(str(self.path), _options(False, recovery), access_type=read_only)
             except Exception as again:
-                raise StoreError(f"cannot open {self.path}: {_first_line(again)}; nothing was changed —"
+                raise StoreError(f"cannot open {self.path}: {first_line(again)}; nothing was changed —"
                                  " restore it from a backup") from None  # fmt: skip
         try:
             raw = reader.get(keys.FORMAT_KEY)
             iterator = reader.iter()
             iterator.seek_to_first()
             has_keys = iterator.valid()
+            raise_if_ended_by_error(iterator)
             del iterator
+        except Exception as error:
+            if is_rocksdb_error(error):
+                raise translate(self.path, error) from None
+            raise
         finally:
             reader.close()
             del reader
         _check_format(self.path, raw, has_keys)
         return recovery
+
+    def _open_read_only(self, rocksdict: Any) -> Any:
+        """On a disk too full to open for writing (which moves the logs into table files
+        first): open read-only, so every run can still be read; writes are refused until
+        :meth:`_open_for_writing` succeeds."""
+        try:
+            db = rocksdict.Rdict(str(self.path), _options(False, self._recovery),
+                                 access_type=rocksdict.AccessType.read_only())  # fmt: skip
+        except Exception:
+            raise no_space_on_open(self.path, wal_bytes(self.path)) from None
+        logs = wal_bytes(self.path)
+        self._read_only = no_space_on_open(self.path, logs)
+        logging.getLogger("flowbuilder_storage").warning(
+            "opened the store %s read-only: no space left on device to move its write-ahead log (%d MB) into table"
+            " files; writes fail until about that much space is free", self.path, -(-logs // (1024 * 1024)))  # fmt: skip
+        return db
+
+    def _leave_failed_handle(self) -> None:
+        """After a write failed for lack of space, RocksDB refuses every later write of the
+        handle; swap it for a read-only one (readers carry on) and let it go, so that
+        :meth:`_open_for_writing` can open the directory again once there is room."""
+        import rocksdict
+
+        with self._lock:
+            if self._failure is None:
+                return
+            try:
+                reader = rocksdict.Rdict(str(self.path), _options(False, "tolerate_corrupted_tail_records"),
+                                         access_type=rocksdict.AccessType.read_only())  # fmt: skip
+            except Exception:
+                raise StoreError(str(self._failure)) from None
+            # Dropping the last reference closes the failed handle and releases the directory's lock
+            # (at once, or when the last reader still using it lets go).
+            self._db = reader
+            self._read_only = self._failure
+            self._failure = None
+            self._reopen_verified = False
+
+    def _open_for_writing(self) -> None:
+        """Leave read-only mode if there is space now; else raise the one-line no-space error."""
+        import rocksdict
+
+        with self._lock:
+            if self._read_only is None:
+                return
+            if not self._reopen_verified:  # after a failed write: the log may end in a torn record
+                self._recovery = self._verify_existing(rocksdict)
+                self._reopen_verified = True
+            try:
+                db = rocksdict.Rdict(str(self.path), _options(False, self._recovery))
+            except Exception as error:
+                if is_no_space(error):
+                    self._read_only = no_space_on_open(self.path, wal_bytes(self.path))
+                    raise StoreError(str(self._read_only)) from None
+                if _LOCK_MESSAGE.search(str(error)):  # the failed handle is still in use by a reader
+                    raise StoreError(str(self._read_only)) from None
+                raise translate(self.path, error) if is_rocksdb_error(error) else error from None
+            # The read-only handle holds no lock; it goes when the last reader still using it lets go.
+            self._db = db
+            self._read_only = None
 
     @staticmethod
     def _sync_options(rocksdict: Any) -> Any:
@@ -269,14 +395,39 @@ class RocksEngine:
             self._dirty.clear()
             try:
                 self._db.flush_wal(True)
-            except Exception:  # closed underneath us during shutdown
-                return
+            except Exception:  # closed underneath us during shutdown, or the disk failed (writes say so)
+                if self._stop.is_set():
+                    return
+                continue
             self._background_syncs += 1
 
-    def _write(self, batch: Any) -> None:
-        self._db.write(batch, self._write_options)
+    def _write(self, batch: Any, run_id: str | None = None) -> None:
+        if self._failure is not None:
+            self._leave_failed_handle()
+        if self._read_only is not None:
+            self._open_for_writing()
+        try:
+            self._db.write(batch, self._write_options)
+        except Exception as error:
+            raise self._write_failed(error, run_id) from None
         if self._syncer is not None:
             self._dirty.set()
+
+    def _write_failed(self, error: Exception, run_id: str | None) -> Exception:
+        """The error to raise for a refused write; remembers a full disk.
+
+        After a failed log write RocksDB refuses every later write of this handle with
+        ``Writer has previous error``; those get the first failure's message, which says
+        what happened and what to do.
+        """
+        if not is_rocksdb_error(error):
+            return error
+        if is_no_space(error):
+            self._failure = no_space_on_write(self.path, run_id)
+            return self._failure
+        if self._failure is not None:
+            return StoreError(str(self._failure))
+        return translate(self.path, error)
 
     def _new_batch(self) -> Any:
         return self._batch_type(raw_mode=True)
@@ -290,6 +441,7 @@ class RocksEngine:
             iterator.seek_for_prev(keys.prefix_end(prefix))
             if iterator.valid() and iterator.key().startswith(prefix):
                 return keys.seq_of_event_key(iterator.key())
+            raise_if_ended_by_error(iterator)
             return 0
         finally:
             del iterator
@@ -337,6 +489,13 @@ class RocksEngine:
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
                 return actual
+            try:
+                values = [event_bytes(event) for event in events] if encoded is None else list(encoded)
+            except MemoryError:
+                raise not_enough_memory(self.path, len(events)) from None
+            size = sum(map(len, values))
+            if size >= CHECKED_BATCH_BYTES:  # before RocksDB allocates: it aborts the process when it cannot
+                ensure_room_for_batch(self.path, len(values), size)
             batch = self._batch_type(raw_mode=True)
             prefix = keys.event_prefix(run_id)
             pack = keys.pack_seq
@@ -348,7 +507,8 @@ class RocksEngine:
                     check_batch(run_id, events, expected_seq)  # raises with the details
                 if event.kind in _RUN_LEVEL:
                     run_level = True
-                batch.put(prefix + pack(seq), event_bytes(event) if encoded is None else encoded[index])
+                batch.put(prefix + pack(seq), values[index])
+                values[index] = b""  # let it go as soon as the batch holds its copy (big batches)
             if run_level:
                 updated = replace(summary) if summary is not None else RunSummary(run_id=run_id)
                 updated.apply(events)
@@ -357,10 +517,10 @@ class RocksEngine:
                         batch.delete(keys.index_key(summary.created_at, run_id))
                     batch.put(keys.index_key(updated.created_at, run_id), b"")
                 batch.put(keys.summary_key(run_id), encode_summary(updated))
-                self._write(batch)
+                self._write(batch, run_id)
                 self._summaries[run_id] = updated
             else:
-                self._write(batch)
+                self._write(batch, run_id)
                 summary.last_seq = seq  # type: ignore[union-attr]  # not None: run_level covers that
             self._appended.notify_all()
             return seq
@@ -375,6 +535,7 @@ class RocksEngine:
                     break
                 yield key, iterator.value()
                 iterator.next()
+            raise_if_ended_by_error(iterator)
         finally:
             del iterator
 
@@ -472,6 +633,7 @@ class RocksEngine:
                     more = True
                     break
                 page.append(summary)
+            raise_if_ended_by_error(iterator)
         finally:
             del iterator
         return RunPage(runs=page, next_cursor=encode_cursor(page[-1]) if more else None)
@@ -528,7 +690,7 @@ class RocksEngine:
                 counter["n"] += 1
                 counter["b"] += len(encoded)
             batch.put(keys.log_counter_key(run_id), dump_json(counter))
-            self._write(batch)
+            self._write(batch, run_id)
 
     def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
         prefix = keys.log_prefix(run_id)
@@ -623,8 +785,22 @@ class RocksEngine:
         self._dirty.set()
         if self._syncer is not None:
             self._syncer.join(timeout=5)
+        wal_error: Exception | None = None
         try:
-            self._db.flush_wal(True)
+            if self._read_only is None:
+                self._db.flush_wal(True)
+        except Exception as error:
+            wal_error = error
+        try:
+            self._db.close()  # moves the memtable into table files, then closes (even when that fails)
+        except Exception as error:
+            if wal_error is None:
+                # The log is synced, so nothing is lost: the next open replays it (a full disk, typically).
+                logging.getLogger("flowbuilder_storage").warning(
+                    "closed the store %s without moving its write-ahead log into table files (%s);"
+                    " nothing is lost, the next open replays the log", self.path, first_line(error))  # fmt: skip
         finally:
-            self._db.close()
             del self._db
+        if wal_error is not None and self._failure is None:
+            # No earlier write failed, yet the log could not be synced: acknowledged writes may not be on disk.
+            raise translate(self.path, wal_error) if is_rocksdb_error(wal_error) else wal_error

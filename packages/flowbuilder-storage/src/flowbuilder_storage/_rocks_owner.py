@@ -36,6 +36,7 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
 from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import check_batch
 from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
+from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
 from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_frame
 from flowbuilder_storage._sync import Durability
 
@@ -113,7 +114,9 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
 
 
-def _error_header(error: BaseException) -> dict[str, Any]:
+def _error_header(path: Path, error: BaseException) -> dict[str, Any]:
+    if is_rocksdb_error(error):  # a fact about the disk (full, damaged), not a bug: one line for the user
+        error = translate(path, error)
     if isinstance(error, SequenceConflictError):
         return {"error": "conflict", "run_id": error.run_id, "expected": error.expected_seq, "actual": error.actual_seq}
     if isinstance(error, RunNotFoundError):
@@ -186,7 +189,7 @@ class OwnerServer:
                     except ConnectionLost:
                         raise
                     except BaseException as error:  # every failure goes back to the caller
-                        send_frame(connection, _error_header(error))
+                        send_frame(connection, _error_header(self.engine.path, error))
         except (ConnectionLost, ValueError):
             pass
         finally:

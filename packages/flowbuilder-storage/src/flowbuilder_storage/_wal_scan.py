@@ -5,8 +5,10 @@ pure-Python CRC32C over the live logs — is paid only then). A log is a sequenc
 blocks of records ``crc32c(4, masked) | length(2) | type(1) [| log number(4)] | payload``;
 the checksum covers the type byte, the log number of recyclable records and the payload.
 
-* a *torn tail*: the first bad record of the newest log is followed by no good record —
-  the last write was cut by a crash. The store opens keeping every record before it.
+* a *torn tail*: the first bad record is followed by no good record, neither in its own
+  log nor in any newer one — the last write was cut (by a crash, or by a full disk: RocksDB
+  then starts a new, empty log when it tries to flush, so the torn log is no longer the
+  newest). The store opens keeping every record before it.
 * *damage in the middle*: good records follow a bad one. The store refuses to open and
   names the file and offset, because skipping would silently lose acknowledged writes.
 """
@@ -110,12 +112,22 @@ def scan_wal(path: Path) -> WalDamage | None:
     return None
 
 
+def holds_records(path: Path) -> bool:
+    """Whether a log file holds any good record (a log's records start at offset 0 and
+    re-sync at every block boundary, so checking those finds one if there is one)."""
+    data = path.read_bytes()
+    return any(_record_at(data, block) is not None for block in range(0, len(data), BLOCK_SIZE))
+
+
 def find_wal_damage(directory: Path) -> WalDamage | None:
-    """The first damaged record across the live logs, oldest first; a tail only in the newest."""
-    logs = sorted(directory.glob("*.log"), key=lambda p: p.name)
+    """The first damaged record across the live logs, oldest first.
+
+    It is a tail only if no good record follows it in its own log or in any newer log.
+    """
+    logs = sorted(directory.glob("*.log"), key=lambda p: (len(p.name), p.name))  # numbered: 000009 < 1000000
     for index, log in enumerate(logs):
         damage = scan_wal(log)
         if damage is not None:
-            newest = index == len(logs) - 1
-            return WalDamage(damage.file, damage.offset, damage.tail and newest, damage.size)
+            last_write = damage.tail and not any(holds_records(newer) for newer in logs[index + 1 :])
+            return WalDamage(damage.file, damage.offset, last_write, damage.size)
     return None

@@ -17,6 +17,7 @@ from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceCon
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
+from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
 from flowbuilder_storage._rocks_owner import Handle, acquire
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
@@ -71,6 +72,10 @@ class RocksDBStore(Store):
                 return getattr(handle.engine, method)(*args, **kwargs)
             except ConnectionLost:
                 self._failover(handle)
+            except Exception as error:  # rocksdict raises plain Exception with RocksDB's status
+                if is_rocksdb_error(error):
+                    raise translate(self.path, error) from None
+                raise
         from flowbuilder.errors import StoreError
 
         raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
@@ -96,6 +101,10 @@ class RocksDBStore(Store):
             except SequenceConflictError as conflict:
                 if attempt and self._landed_before(run_id, events, expected_seq, conflict):
                     return expected_seq + len(events)
+                raise
+            except Exception as error:
+                if is_rocksdb_error(error):
+                    raise translate(self.path, error) from None
                 raise
 
     def _landed_before(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
@@ -185,7 +194,12 @@ class RocksDBStore(Store):
         """Every run's events in pieces (see the engine); one piece when routed to another process."""
         handle = self._live()
         if handle.local:
-            yield from handle.engine.export_event_chunks(runs_per_chunk)
+            try:
+                yield from handle.engine.export_event_chunks(runs_per_chunk)
+            except Exception as error:
+                if is_rocksdb_error(error):
+                    raise translate(self.path, error) from None
+                raise
         else:
             yield self.export_events()
 
