@@ -26,7 +26,9 @@ Order and data
     ``env`` (workflow env overlaid with the task's env), ``tasks.<name>.output`` of the tasks
     it depends on, and ``item`` inside ``foreach``; the rendered config is validated with the
     type's ``config_model`` when the plan kept it raw. ``TaskContext.inputs`` maps each
-    *direct* dependency's name to its output; ``TaskContext.env`` is the merged env.
+    *direct* dependency's name to its output; ``TaskContext.env`` is the merged env, its
+    expressions rendered (the workflow's ``env`` with ``params`` even for a task that has no
+    expression of its own).
 
 Retries and timeouts
     ``retry.attempts`` is the total number of attempts. Each attempt emits ``task_started``
@@ -269,6 +271,27 @@ tasks:
         assert seen["params"] == {"who": "contract"}
         assert seen["env"]["SHARED"] == "task" and seen["env"]["ONLY_WF"] == "1"
         assert seen["attempt"] == 1 and seen["task"] == "c"
+
+    def test_workflow_env_expressions_are_rendered_for_tasks_without_expressions(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """The workflow's env is rendered with params even for a task that has no expression itself."""
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: env
+params:
+  who: {type: string, default: world}
+env: {WHO: "hello ${{ params.who }}", SHARED: workflow}
+tasks:
+  - {name: plain, type: contract_context}
+  - {name: own, type: contract_context, env: {SHARED: "task of ${{ params.who }}"}}
+""",
+            params={"who": "contract"},
+        )
+        assert result.output("plain")["env"] == {"WHO": "hello contract", "SHARED": "workflow"}
+        assert result.output("own")["env"] == {"WHO": "hello contract", "SHARED": "task of contract"}
 
     def test_params_reach_expressions(self, runner: Runner, contract_store: MemoryStore) -> None:
         text = """

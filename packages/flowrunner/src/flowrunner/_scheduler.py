@@ -33,7 +33,7 @@ from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContex
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
 from flowrunner._outputs import storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
-from flowrunner._scope import TaskResultsView
+from flowrunner._scope import TaskResultsView, render_workflow_env
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
@@ -136,7 +136,7 @@ class RunExecution:
         self.started_monotonic = time.monotonic()
         self.results_view = TaskResultsView(plan.index, self._task_result)
         self.static_env: dict[int, dict[str, str]] = {}
-        self.workflow_env: dict[str, str] = dict(workflow.env)
+        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, self.params)
         self.plain_env: list[dict[str, str] | None] = [None if task.env else self.workflow_env for task in self.tasks]
         # Per-task facts the hot path reads from flat lists instead of recomputing.
         expression_tasks = plan.expression_tasks
@@ -335,23 +335,27 @@ class RunExecution:
         if not task.env and scope is None:
             env = self.static_env[task_id] = self.workflow_env  # shared: tasks never mutate it
             return env
-        merged = {**self.workflow.env, **task.env}
         if scope is not None:
             from flowbuilder.expressions import as_text, render
 
-            merged = {key: as_text(render(value, scope)) for key, value in merged.items()}
-            return merged
-        self.static_env[task_id] = merged
+            # The workflow's part is rendered already (once per run): rendering it again
+            # would evaluate any `${{` that a param's value happens to contain.
+            own = {key: as_text(render(value, scope)) for key, value in task.env.items()}
+            return {**self.workflow_env, **own}
+        merged = self.static_env[task_id] = {**self.workflow_env, **task.env}
         return merged
 
     def _scope(self, task_id: int, item: Any = None, has_item: bool = False) -> dict[str, Any]:
         task = self.tasks[task_id]
-        env: Mapping[str, str] = {**self.workflow.env, **task.env}
-        if any("${{" in value for value in env.values()):
-            from flowbuilder.expressions import as_text, render
+        env: Mapping[str, str] = self.workflow_env
+        if task.env:
+            own: Mapping[str, str] = task.env
+            if any("${{" in value for value in own.values()):
+                from flowbuilder.expressions import as_text, render
 
-            base = {"params": self.params, "env": {}, "tasks": self.results_view}
-            env = {key: as_text(render(value, base)) for key, value in env.items()}
+                base = {"params": self.params, "env": {}, "tasks": self.results_view}
+                own = {key: as_text(render(value, base)) for key, value in own.items()}
+            env = {**env, **own}
         scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view}
         if has_item:
             scope["item"] = item
