@@ -586,12 +586,12 @@ class RunExecution:
             if failure.timed_out:
                 data["timed_out"] = True
         policy = self._retry_policy(task_id)
-        if (
-            policy is not None
-            and attempt < policy.attempts
-            and not self.stopping
-            and matches_retry_on(policy.retry_on, failure)
-        ):
+        if policy is not None and attempt < policy.attempts and matches_retry_on(policy.retry_on, failure):
+            if self.stopping:
+                # Say why the policy did not apply, or a stopped run's failure reads as a bug.
+                message = data["error"] = f"{message} (not retried: {self.stop_reason})"
+                self._fail_final(task_id, attempt, message, data)
+                return
             delay = retry_delay(policy, attempt)
             deadline = self.deadline_at.get(task_id)
             if deadline is None or time.monotonic() + delay < deadline:
@@ -776,11 +776,16 @@ class RunExecution:
                     except Exception as other:
                         error, message = None, f"{type(other).__name__}: {other}"
                     log("system", f"item {position} attempt {attempt} failed: {message}")
-                    if attempt >= attempts or policy is None or not matches_retry_on(policy.retry_on, error):
+                    retry = attempt < attempts and policy is not None and matches_retry_on(policy.retry_on, error)
+                    if retry and not self.stopping:
+                        assert policy is not None
+                        await asyncio.sleep(retry_delay(policy, attempt))
+                    if retry and self.stopping:  # stopped before or while waiting: say so
+                        message, retry = f"{message} (not retried: {self.stop_reason})", False
+                    if not retry:
                         raise TaskFailure(f"item {position} ({item!r}) failed: {message}", retryable=False,
                                           exit_code=getattr(error, "exit_code", None), status=getattr(error, "status", None),
                                           timed_out=getattr(error, "timed_out", False))  # fmt: skip
-                    await asyncio.sleep(retry_delay(policy, attempt))
 
         try:
             async with asyncio.TaskGroup() as group:
