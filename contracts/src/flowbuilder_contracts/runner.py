@@ -67,7 +67,9 @@ Events
     ``run_finished`` whose ``status`` is the result's. Folding them
     (:func:`flowbuilder.events.fold_events`) gives the same status and output for every
     task as :class:`~flowbuilder.interfaces.RunResult`, which lists every task of the plan
-    in a finished state. Without ``run_id`` the runner makes a unique one.
+    in a finished state. Without ``run_id`` the runner makes a unique one. Each of
+    ``RunRequest.sinks`` gets the events in order; a sink that raises is called no more and
+    never fails the run (the other sinks still get every event).
 
 Resume
     With ``resume`` (a :class:`~flowbuilder.events.RunState` folded from the store) the
@@ -85,12 +87,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pytest
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
 from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
+from flowbuilder.interfaces.sink import EventSink
 from flowbuilder.interfaces.tasktype import TaskType
 from flowbuilder.plan import ExecutionPlan
 from flowbuilder.stores.memory import MemoryStore
@@ -139,6 +142,27 @@ def assert_well_formed(events: list[RunEvent], result: RunResult, plan: Executio
     for name, state in result.tasks.items():
         assert folded.tasks[name].status is state.status, name
         assert folded.tasks[name].output == state.output, name
+
+
+class _RaisingSink(EventSink):
+    """A sink whose every ``handle`` raises; counts how often it was called."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        self.calls += 1
+        raise RuntimeError("this sink is broken")
+
+
+class _CollectingSink(EventSink):
+    """A sink that keeps every event it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[RunEvent] = []
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        self.events.extend(events)
 
 
 async def _gather(runner: Runner, *requests: RunRequest) -> list[RunResult]:
@@ -664,6 +688,27 @@ tasks:
 """,
         )
         assert result.tasks["each"].status is TaskStatus.SUCCEEDED and result.output("each") == []
+
+    # -- event sinks ----------------------------------------------------------------------
+
+    def test_a_raising_sink_is_dropped_and_the_run_goes_on(self, runner: Runner, contract_store: MemoryStore) -> None:
+        """EventSink's promise: a sink that raises is called no more and never fails the run."""
+        broken, healthy = _RaisingSink(), _CollectingSink()
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: sinks
+tasks:
+  - {name: a, type: contract_sleep, config: {seconds: 0.02, value: 1}}
+  - {name: b, type: contract_sleep, depends_on: [a], config: {seconds: 0.02, value: 2}}
+  - {name: c, type: contract_value, depends_on: [b], config: {value: 3}}
+""",
+            sinks=[broken, healthy],
+        )
+        assert result.status is RunStatus.SUCCEEDED and result.output("c") == 3
+        assert broken.calls == 1, "a sink that raised must be dropped for the rest of the run"
+        assert [e.seq for e in healthy.events] == [e.seq for e in events], "the other sinks get every event"
 
     # -- cancellation ---------------------------------------------------------------------
 
