@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 
@@ -33,3 +34,35 @@ def make_table(rows: int):  # type: ignore[no-untyped-def]
 def table_identity(table):  # type: ignore[no-untyped-def]
     """Returns the id() of the object it received, to show it was not copied."""
     return {"rows": table.height, "object_id": id(table)}
+
+
+_MEETINGS: dict[str, threading.Barrier] = {}
+_MEETINGS_LOCK = threading.Lock()
+
+
+def meet(name: str, parties: int) -> int:
+    """Block until ``parties`` calls with this ``name`` are waiting at once, then return.
+
+    Proves that many calls really run at the same time; if fewer can, the barrier breaks
+    after 30 s (a hang guard) and the call raises ``BrokenBarrierError``.
+    """
+    with _MEETINGS_LOCK:
+        barrier = _MEETINGS.setdefault(name, threading.Barrier(parties, timeout=30))
+    return barrier.wait()
+
+
+_RUNNING = {"now": 0, "peak": 0}
+
+
+def count_overlap(seconds: float) -> None:
+    """Record how many of these calls run at once (read with :func:`overlap_peak`)."""
+    with _MEETINGS_LOCK:
+        _RUNNING["now"] += 1
+        _RUNNING["peak"] = max(_RUNNING["peak"], _RUNNING["now"])
+    time.sleep(seconds)
+    with _MEETINGS_LOCK:
+        _RUNNING["now"] -= 1
+
+
+def overlap_peak() -> int:
+    return _RUNNING["peak"]

@@ -12,8 +12,8 @@ same order as "earlier enqueue wins at equal priority": the key is computed once
 enqueue (``-seconds_since_start / AGEING_SECONDS``) and never needs re-sorting.
 
 Attempts of INLINE task types run right here, on the scheduler's thread, with no task or
-thread hop; ASYNC attempts become asyncio tasks; PROCESS attempts go to the runner's pool of
-worker processes. Completions are handled in done-callbacks (they update the lists and push
+thread hop; ASYNC attempts become asyncio tasks; THREAD attempts go to the runner's pool of
+threads, PROCESS attempts to its pool of worker processes. Completions are handled in done-callbacks (they update the lists and push
 newly ready tasks); the main loop only dispatches, flushes the event batch and sleeps.
 """
 
@@ -52,6 +52,7 @@ RETRY_PENALTY = 1.0
 
 _INLINE = ExecutionMode.INLINE
 _PROCESS = ExecutionMode.PROCESS
+_THREAD = ExecutionMode.THREAD
 _STARTED = EventKind.TASK_STARTED
 _SUCCEEDED = EventKind.TASK_SUCCEEDED
 
@@ -456,6 +457,8 @@ class RunExecution:
             return
         if mode is _PROCESS:
             self._launch(task_id, attempt, self.runner.call_in_process(task_type, config, context), timeout)
+        elif mode is _THREAD:
+            self._launch(task_id, attempt, self.runner.call_in_thread(task_type, config, context), timeout)
         else:
             self._launch(task_id, attempt, _call_async(task_type, config, context), timeout)
 
@@ -766,6 +769,8 @@ class RunExecution:
                         mode = task_type.execution_mode(config)
                         if mode is _PROCESS:
                             call = self.runner.call_in_process(task_type, config, context)
+                        elif mode is _THREAD:
+                            call = self.runner.call_in_thread(task_type, config, context)
                         else:
                             call = _call_async(task_type, config, context)
                         results[position] = await (_with_timeout(call, timeout) if timeout is not None else call)
