@@ -260,15 +260,14 @@ class PluginHost:
         Each plugin's hook is called on its own, in pluggy's order, so one that raises is
         named in a warning on stderr and only its sinks are missing: a sink never fails a run.
         """
-        arguments = {"settings": self.settings, "run_id": run_id}
+        arguments: dict[str, Any] = {"settings": self.settings, "run_id": run_id}
         sinks: list[EventSink] = []
         for impl in reversed(self.manager.hook.flowbuilder_event_sinks.get_hookimpls()):
             try:
                 result = impl.function(*(arguments[name] for name in impl.argnames))
             except Exception as error:
-                reason = _reason(error).replace("\n", " ")
                 print(f"warning: {self.describe(impl.plugin_name)} failed in flowbuilder_event_sinks;"
-                      f" its sinks are left out of run {run_id}: {reason}", file=sys.stderr)  # fmt: skip
+                      f" its sinks are left out of run {run_id}: {_reason(error)}", file=sys.stderr)  # fmt: skip
                 continue
             sinks.extend(result or ())
         return sinks
