@@ -264,7 +264,7 @@ class PluginHost:
         sinks: list[EventSink] = []
         for impl in reversed(self.manager.hook.flowbuilder_event_sinks.get_hookimpls()):
             try:
-                result = impl.function(*(arguments[name] for name in impl.argnames))
+                result: Any = impl.function(*(arguments[name] for name in impl.argnames))
             except Exception as error:
                 print(f"warning: {self.describe(impl.plugin_name)} failed in flowbuilder_event_sinks;"
                       f" its sinks are left out of run {run_id}: {_reason(error)}", file=sys.stderr)  # fmt: skip
