@@ -66,3 +66,22 @@ def count_overlap(seconds: float) -> None:
 
 def overlap_peak() -> int:
     return _RUNNING["peak"]
+
+
+def wait_for_file(path: str) -> str:
+    """Return once ``path`` exists (a gate another process opens); give up after 60 s."""
+    import os
+
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.005)
+    return path
+
+
+def append_line(path: str, line: str) -> str:
+    """Append ``line`` to the file at ``path`` (jobs in worker processes record their order)."""
+    with open(path, "a") as file:
+        file.write(line + "\n")
+    return line
