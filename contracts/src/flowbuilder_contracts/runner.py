@@ -26,7 +26,9 @@ Order and data
     ``env`` (workflow env overlaid with the task's env), ``tasks.<name>.output`` of the tasks
     it depends on, and ``item`` inside ``foreach``; the rendered config is validated with the
     type's ``config_model`` when the plan kept it raw. ``TaskContext.inputs`` maps each
-    *direct* dependency's name to its output; ``TaskContext.env`` is the merged env.
+    *direct* dependency's name to its output; ``TaskContext.env`` is the merged env, its
+    expressions rendered (the workflow's ``env`` with ``params`` even for a task that has no
+    expression of its own).
 
 Retries and timeouts
     ``retry.attempts`` is the total number of attempts. Each attempt emits ``task_started``
@@ -65,7 +67,9 @@ Events
     ``run_finished`` whose ``status`` is the result's. Folding them
     (:func:`flowbuilder.events.fold_events`) gives the same status and output for every
     task as :class:`~flowbuilder.interfaces.RunResult`, which lists every task of the plan
-    in a finished state. Without ``run_id`` the runner makes a unique one.
+    in a finished state. Without ``run_id`` the runner makes a unique one. Each of
+    ``RunRequest.sinks`` gets the events in order; a sink that raises is called no more and
+    never fails the run (the other sinks still get every event).
 
 Resume
     With ``resume`` (a :class:`~flowbuilder.events.RunState` folded from the store) the
@@ -84,12 +88,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pytest
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
 from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
+from flowbuilder.interfaces.sink import EventSink
 from flowbuilder.interfaces.tasktype import TaskType
 from flowbuilder.plan import ExecutionPlan
 from flowbuilder.stores.memory import MemoryStore
@@ -138,6 +143,27 @@ def assert_well_formed(events: list[RunEvent], result: RunResult, plan: Executio
     for name, state in result.tasks.items():
         assert folded.tasks[name].status is state.status, name
         assert folded.tasks[name].output == state.output, name
+
+
+class _RaisingSink(EventSink):
+    """A sink whose every ``handle`` raises; counts how often it was called."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        self.calls += 1
+        raise RuntimeError("this sink is broken")
+
+
+class _CollectingSink(EventSink):
+    """A sink that keeps every event it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[RunEvent] = []
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        self.events.extend(events)
 
 
 async def _gather(runner: Runner, *requests: RunRequest) -> list[RunResult]:
@@ -270,6 +296,27 @@ tasks:
         assert seen["params"] == {"who": "contract"}
         assert seen["env"]["SHARED"] == "task" and seen["env"]["ONLY_WF"] == "1"
         assert seen["attempt"] == 1 and seen["task"] == "c"
+
+    def test_workflow_env_expressions_are_rendered_for_tasks_without_expressions(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """The workflow's env is rendered with params even for a task that has no expression itself."""
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: env
+params:
+  who: {type: string, default: world}
+env: {WHO: "hello ${{ params.who }}", SHARED: workflow}
+tasks:
+  - {name: plain, type: contract_context}
+  - {name: own, type: contract_context, env: {SHARED: "task of ${{ params.who }}"}}
+""",
+            params={"who": "contract"},
+        )
+        assert result.output("plain")["env"] == {"WHO": "hello contract", "SHARED": "workflow"}
+        assert result.output("own")["env"] == {"WHO": "hello contract", "SHARED": "task of contract"}
 
     def test_params_reach_expressions(self, runner: Runner, contract_store: MemoryStore) -> None:
         text = """
@@ -642,6 +689,27 @@ tasks:
 """,
         )
         assert result.tasks["each"].status is TaskStatus.SUCCEEDED and result.output("each") == []
+
+    # -- event sinks ----------------------------------------------------------------------
+
+    def test_a_raising_sink_is_dropped_and_the_run_goes_on(self, runner: Runner, contract_store: MemoryStore) -> None:
+        """EventSink's promise: a sink that raises is called no more and never fails the run."""
+        broken, healthy = _RaisingSink(), _CollectingSink()
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: sinks
+tasks:
+  - {name: a, type: contract_sleep, config: {seconds: 0.02, value: 1}}
+  - {name: b, type: contract_sleep, depends_on: [a], config: {seconds: 0.02, value: 2}}
+  - {name: c, type: contract_value, depends_on: [b], config: {value: 3}}
+""",
+            sinks=[broken, healthy],
+        )
+        assert result.status is RunStatus.SUCCEEDED and result.output("c") == 3
+        assert broken.calls == 1, "a sink that raised must be dropped for the rest of the run"
+        assert [e.seq for e in healthy.events] == [e.seq for e in events], "the other sinks get every event"
 
     # -- cancellation ---------------------------------------------------------------------
 

@@ -247,6 +247,109 @@ def test_disabling_core_leaves_no_store() -> None:
         host.default_store_url()
 
 
+# -- plugin code that raises while the host asks it for something (issue #7 item C) --------------
+
+
+def plugin_with_hook(hook_name: str, body: Callable[..., Any]) -> SimpleNamespace:
+    """A plugin object whose only hook ``hook_name`` is ``body`` (marked as a hookimpl)."""
+    return SimpleNamespace(**{hook_name: hookimpl(specname=hook_name)(body)})
+
+
+def raising(message: str) -> Callable[..., Any]:
+    def body(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(message)
+
+    return body
+
+
+def test_a_store_hook_that_raises_is_a_plugin_error_naming_plugin_and_distribution() -> None:
+    bad = FakeEntryPoint(
+        "bad", lambda: plugin_with_hook("flowbuilder_stores", raising("boom")), FakeDistribution("bad-dist", "0.2")
+    )
+    host = build([bad])
+    with pytest.raises(PluginError) as raised:
+        host.open_store("memory://x")
+    assert str(raised.value) == "plugin 'bad' from bad-dist 0.2 failed in flowbuilder_stores: RuntimeError: boom"
+
+
+def test_a_store_whose_open_raises_is_a_one_line_plugin_error_naming_the_plugin() -> None:
+    from flowbuilder.stores.memory import MemoryStore
+
+    class Exploding(MemoryStore):
+        scheme = "exploding"
+
+        @classmethod
+        def open(cls, url: str) -> MemoryStore:
+            raise OSError("disk on fire\nsecond line")
+
+    plugin = plugin_with_hook("flowbuilder_stores", lambda: [Exploding])
+    host = build([FakeEntryPoint("hot", lambda: plugin, FakeDistribution("hot-dist", "1.0"))])
+    with pytest.raises(PluginError) as raised:
+        host.open_store("exploding://here")
+    assert str(raised.value) == (
+        "plugin 'hot' from hot-dist 1.0 failed to open store 'exploding://here': OSError: disk on fire second line"
+    )
+
+
+def test_a_task_type_whose_constructor_raises_names_its_plugin() -> None:
+    broken = task_type_named("broken")
+    broken.__init__ = raising("no licence")  # type: ignore[method-assign]
+    host = build([FakeEntryPoint("tt", lambda: plugin_with_task_types(broken), FakeDistribution("tt-dist", "3"))])
+    with pytest.raises(PluginError, match=r"^plugin 'tt' from tt-dist 3 failed to create task type 'broken': "):
+        host.task_types()
+
+
+def test_a_sink_hook_that_raises_is_left_out_with_a_warning_and_other_sinks_stay(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kept = object()
+    good = FakeEntryPoint("good", lambda: plugin_with_hook("flowbuilder_event_sinks", lambda run_id: [kept]))
+    bad = FakeEntryPoint(
+        "bad",
+        lambda: plugin_with_hook("flowbuilder_event_sinks", raising("collector down")),
+        FakeDistribution("bad-sinks", "0.9"),
+    )
+    host = build([good, bad])
+    assert host.event_sinks("run-1") == [kept]
+    warning = capsys.readouterr().err
+    assert warning == (
+        "warning: plugin 'bad' from bad-sinks 0.9 failed in flowbuilder_event_sinks;"
+        " its sinks are left out of run run-1: RuntimeError: collector down\n"
+    )
+
+
+def test_a_store_plugin_that_raises_ends_the_cli_with_one_line_and_exit_1(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "site"
+    write_distribution(
+        site,
+        "fb-exploding-store",
+        "0.4.0",
+        "fb_exploding",
+        """
+        from flowbuilder import hookimpl
+        from flowbuilder.stores.memory import MemoryStore
+
+        class Exploding(MemoryStore):
+            scheme = "exploding"
+
+            @classmethod
+            def open(cls, url):
+                raise RuntimeError("cannot reach the disk")
+
+        @hookimpl
+        def flowbuilder_stores():
+            return [Exploding]
+    """,
+    )
+    env = {"PYTHONPATH": str(site), "FLOWBUILDER_LOAD_PLUGINS": "core,fb_exploding", "FLOWBUILDER_PLUGIN_MODULES": ""}
+    result = run_cli("runs", "list", "--store", "exploding://x", env=env)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: plugin 'fb_exploding' from fb-exploding-store 0.4.0 failed to open store 'exploding://x':"
+        " RuntimeError: cannot reach the disk\n"
+    )
+
+
 # -- real discovery through installed metadata ------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 
@@ -33,3 +34,54 @@ def make_table(rows: int):  # type: ignore[no-untyped-def]
 def table_identity(table):  # type: ignore[no-untyped-def]
     """Returns the id() of the object it received, to show it was not copied."""
     return {"rows": table.height, "object_id": id(table)}
+
+
+_MEETINGS: dict[str, threading.Barrier] = {}
+_MEETINGS_LOCK = threading.Lock()
+
+
+def meet(name: str, parties: int) -> int:
+    """Block until ``parties`` calls with this ``name`` are waiting at once, then return.
+
+    Proves that many calls really run at the same time; if fewer can, the barrier breaks
+    after 30 s (a hang guard) and the call raises ``BrokenBarrierError``.
+    """
+    with _MEETINGS_LOCK:
+        barrier = _MEETINGS.setdefault(name, threading.Barrier(parties, timeout=30))
+    return barrier.wait()
+
+
+_RUNNING = {"now": 0, "peak": 0}
+
+
+def count_overlap(seconds: float) -> None:
+    """Record how many of these calls run at once (read with :func:`overlap_peak`)."""
+    with _MEETINGS_LOCK:
+        _RUNNING["now"] += 1
+        _RUNNING["peak"] = max(_RUNNING["peak"], _RUNNING["now"])
+    time.sleep(seconds)
+    with _MEETINGS_LOCK:
+        _RUNNING["now"] -= 1
+
+
+def overlap_peak() -> int:
+    return _RUNNING["peak"]
+
+
+def wait_for_file(path: str) -> str:
+    """Return once ``path`` exists (a gate another process opens); give up after 60 s."""
+    import os
+
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.005)
+    return path
+
+
+def append_line(path: str, line: str) -> str:
+    """Append ``line`` to the file at ``path`` (jobs in worker processes record their order)."""
+    with open(path, "a") as file:
+        file.write(line + "\n")
+    return line

@@ -220,3 +220,35 @@ tasks:
     with pytest.raises(StoreError, match="disk full"):
         asyncio.run(runner.run_async(RunRequest(plan=plan, store=BrokenStore(f"memory://{uuid.uuid4().hex}"))))
     assert processes_with_env(token) == []
+
+
+def test_an_attempt_failing_after_the_run_stopped_says_it_was_not_retried() -> None:
+    """A retry policy that stop overrode is named in the error, not silently ignored."""
+    result = run_text("""
+name: p
+tasks:
+  - {name: broken, type: shell, config: {command: "exit 3"}}
+  - name: flaky
+    type: shell
+    retry: {attempts: 3, backoff: 0.01, jitter: 0}
+    config: {command: "sleep 0.5; exit 1"}
+""")
+    flaky = result.tasks["flaky"]
+    assert flaky.status is TaskStatus.FAILED and flaky.attempts == 1
+    assert "not retried: run stopped: task 'broken' failed" in flaky.error
+
+
+def test_a_foreach_item_failing_after_the_run_stopped_says_it_was_not_retried() -> None:
+    result = run_text("""
+name: p
+tasks:
+  - {name: broken, type: shell, config: {command: "exit 3"}}
+  - name: each
+    type: shell
+    foreach: [1]
+    retry: {attempts: 3, backoff: 0.01, jitter: 0}
+    config: {command: "sleep 0.5; exit ${{ item }}"}
+""")
+    each = result.tasks["each"]
+    assert each.status is TaskStatus.FAILED
+    assert "not retried: run stopped: task 'broken' failed" in each.error

@@ -12,6 +12,13 @@ import paths, or ``[plugins] modules = [...]`` in ``flowbuilder.toml``) are regi
 plugins without being installed — handy for a plugin under development or a
 project-local one on ``PYTHONPATH``. ``FLOWBUILDER_LOAD_PLUGINS`` and
 ``FLOWBUILDER_DISABLE_PLUGINS`` choose among the entry points (see :mod:`flowbuilder.config`).
+
+A plugin's code that raises an ordinary exception while the host asks it for something
+(a hook body, a task type's or runner's constructor, a store's ``open``) is reported as a
+:class:`PluginError` that names the plugin and its distribution, so the CLI prints one line
+and exits 1 instead of calling it an internal error. A failing ``flowbuilder_event_sinks``
+is not fatal: sinks never fail a run (:class:`~flowbuilder.interfaces.EventSink`), so that
+plugin's sinks are left out of the run with a one-line warning on stderr.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import pluggy
 
 from flowbuilder import hookspecs
 from flowbuilder.config import Settings
-from flowbuilder.errors import ConfigurationError, NotInstalledError, PluginError
+from flowbuilder.errors import ConfigurationError, FlowBuilderError, NotInstalledError, PluginError
 
 if TYPE_CHECKING:
     import click
@@ -117,6 +124,21 @@ class PluginHost:
 
     # -- typed lookups ------------------------------------------------------------------
 
+    def describe(self, plugin_name: str) -> str:
+        """``plugin 'NAME' from DISTRIBUTION VERSION`` (the distribution when it is known)."""
+        for info in self.infos:
+            if info.name == plugin_name and info.distribution:
+                return f"plugin {plugin_name!r} from {info.distribution} {info.version}"
+        return f"plugin {plugin_name!r}"
+
+    def _blame(self, plugin_name: str, doing: str, error: Exception) -> PluginError:
+        """The one-line error for an ordinary exception raised by a plugin's code."""
+        return PluginError(f"{self.describe(plugin_name)} failed {doing}: {_reason(error)}")
+
+    def _owner(self, hook_name: str, name: str) -> str:
+        owners: dict[str, str] = self._cache.get(f"{hook_name}:owners", {})
+        return owners.get(name, "?")
+
     def _named(self, hook_name: str, key: str, what: str) -> dict[str, Any]:
         cached: dict[str, Any] | None = self._cache.get(hook_name)
         if cached is not None:
@@ -126,8 +148,13 @@ class PluginHost:
         owners: dict[str, str] = {}
         trace = self.manager.trace.root.get("hook")  # writes only with FLOWBUILDER_TRACE_PLUGINS
         for impl in hook.get_hookimpls():
-            result = impl.function()  # called one by one to know which plugin gave what
             plugin_name = impl.plugin_name
+            try:
+                result = impl.function()  # called one by one to know which plugin gave what
+            except FlowBuilderError:
+                raise
+            except Exception as error:
+                raise self._blame(plugin_name, f"in {hook_name}", error) from error
             trace(f"{hook_name} of {plugin_name!r} -> {len(result or ())} item(s)")
             if not result:
                 continue
@@ -143,6 +170,7 @@ class PluginHost:
                 found[name] = item
                 owners[name] = plugin_name
         self._cache[hook_name] = found
+        self._cache[f"{hook_name}:owners"] = owners
         return found
 
     def task_types(self) -> Mapping[str, TaskType]:
@@ -150,9 +178,16 @@ class PluginHost:
         cached = self._cache.get("task_type_instances")
         if cached is None:
             classes = self._named("flowbuilder_task_types", "name", "task type")
-            cached = self._cache["task_type_instances"] = {
-                name: cls.from_settings(self.settings) for name, cls in classes.items()
-            }
+            instances = {}
+            for name, cls in classes.items():
+                try:
+                    instances[name] = cls.from_settings(self.settings)
+                except FlowBuilderError:
+                    raise
+                except Exception as error:
+                    owner = self._owner("flowbuilder_task_types", name)
+                    raise self._blame(owner, f"to create task type {name!r}", error) from error
+            cached = self._cache["task_type_instances"] = instances
         return cached
 
     def runner_classes(self) -> Mapping[str, type[Runner]]:
@@ -168,7 +203,13 @@ class PluginHost:
             name = "local" if "local" in runners else sorted(runners)[0]
         if name not in runners:
             raise ConfigurationError(f"unknown runner {name!r}; installed: {', '.join(sorted(runners))}")
-        return runners[name](task_types=self.task_types())
+        task_types = self.task_types()
+        try:
+            return runners[name](task_types=task_types)
+        except FlowBuilderError:
+            raise
+        except Exception as error:
+            raise self._blame(self._owner("flowbuilder_runners", name), f"to create runner {name!r}", error) from error
 
     def store_classes(self) -> Mapping[str, type[Store]]:
         return self._named("flowbuilder_stores", "scheme", "store scheme")
@@ -194,7 +235,13 @@ class PluginHost:
             raise ConfigurationError(
                 f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
             )
-        return stores[scheme].open(url)
+        try:
+            return stores[scheme].open(url)
+        except FlowBuilderError:
+            raise
+        except Exception as error:
+            owner = self._owner("flowbuilder_stores", scheme)
+            raise self._blame(owner, f"to open store {url!r}", error) from error
 
     def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:
         return self._named("flowbuilder_consensus_engines", "name", "consensus engine")
@@ -208,9 +255,22 @@ class PluginHost:
         return cached
 
     def event_sinks(self, run_id: str) -> list[EventSink]:
-        """The sinks of one run (called once per run, never per event)."""
-        return [s for result in self.manager.hook.flowbuilder_event_sinks(settings=self.settings, run_id=run_id)
-                for s in result or ()]  # fmt: skip
+        """The sinks of one run (called once per run, never per event).
+
+        Each plugin's hook is called on its own, in pluggy's order, so one that raises is
+        named in a warning on stderr and only its sinks are missing: a sink never fails a run.
+        """
+        arguments: dict[str, Any] = {"settings": self.settings, "run_id": run_id}
+        sinks: list[EventSink] = []
+        for impl in reversed(self.manager.hook.flowbuilder_event_sinks.get_hookimpls()):
+            try:
+                result: Any = impl.function(*(arguments[name] for name in impl.argnames))
+            except Exception as error:
+                print(f"warning: {self.describe(impl.plugin_name)} failed in flowbuilder_event_sinks;"
+                      f" its sinks are left out of run {run_id}: {_reason(error)}", file=sys.stderr)  # fmt: skip
+                continue
+            sinks.extend(result or ())
+        return sinks
 
     def add_cli_commands(self, cli: click.Group) -> None:
         self.manager.hook.flowbuilder_cli_commands(cli=cli)
@@ -276,7 +336,8 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
 
 
 def _reason(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".strip().rstrip(":")
+    """``Type: message`` on one line (a multi-line message would break the CLI's one-line rule)."""
+    return " ".join(f"{type(error).__name__}: {error}".split()).rstrip(":")
 
 
 def load_module_plugin(host: PluginHost, module_name: str) -> None:

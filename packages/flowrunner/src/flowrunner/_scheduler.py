@@ -12,8 +12,8 @@ same order as "earlier enqueue wins at equal priority": the key is computed once
 enqueue (``-seconds_since_start / AGEING_SECONDS``) and never needs re-sorting.
 
 Attempts of INLINE task types run right here, on the scheduler's thread, with no task or
-thread hop; ASYNC attempts become asyncio tasks; PROCESS attempts go to the runner's pool of
-worker processes. Completions are handled in done-callbacks (they update the lists and push
+thread hop; ASYNC attempts become asyncio tasks; THREAD attempts go to the runner's pool of
+threads, PROCESS attempts to its pool of worker processes. Completions are handled in done-callbacks (they update the lists and push
 newly ready tasks); the main loop only dispatches, flushes the event batch and sleeps.
 """
 
@@ -33,7 +33,7 @@ from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContex
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
 from flowrunner._outputs import is_table_reference, restored_output, storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
-from flowrunner._scope import TaskResultsView
+from flowrunner._scope import TaskResultsView, render_workflow_env
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
@@ -52,6 +52,7 @@ RETRY_PENALTY = 1.0
 
 _INLINE = ExecutionMode.INLINE
 _PROCESS = ExecutionMode.PROCESS
+_THREAD = ExecutionMode.THREAD
 _STARTED = EventKind.TASK_STARTED
 _SUCCEEDED = EventKind.TASK_SUCCEEDED
 
@@ -136,7 +137,7 @@ class RunExecution:
         self.started_monotonic = time.monotonic()
         self.results_view = TaskResultsView(plan.index, self._task_result)
         self.static_env: dict[int, dict[str, str]] = {}
-        self.workflow_env: dict[str, str] = dict(workflow.env)
+        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, self.params)
         self.plain_env: list[dict[str, str] | None] = [None if task.env else self.workflow_env for task in self.tasks]
         # Per-task facts the hot path reads from flat lists instead of recomputing.
         expression_tasks = plan.expression_tasks
@@ -370,23 +371,27 @@ class RunExecution:
         if not task.env and scope is None:
             env = self.static_env[task_id] = self.workflow_env  # shared: tasks never mutate it
             return env
-        merged = {**self.workflow.env, **task.env}
         if scope is not None:
             from flowbuilder.expressions import as_text, render
 
-            merged = {key: as_text(render(value, scope)) for key, value in merged.items()}
-            return merged
-        self.static_env[task_id] = merged
+            # The workflow's part is rendered already (once per run): rendering it again
+            # would evaluate any `${{` that a param's value happens to contain.
+            own = {key: as_text(render(value, scope)) for key, value in task.env.items()}
+            return {**self.workflow_env, **own}
+        merged = self.static_env[task_id] = {**self.workflow_env, **task.env}
         return merged
 
     def _scope(self, task_id: int, item: Any = None, has_item: bool = False) -> dict[str, Any]:
         task = self.tasks[task_id]
-        env: Mapping[str, str] = {**self.workflow.env, **task.env}
-        if any("${{" in value for value in env.values()):
-            from flowbuilder.expressions import as_text, render
+        env: Mapping[str, str] = self.workflow_env
+        if task.env:
+            own: Mapping[str, str] = task.env
+            if any("${{" in value for value in own.values()):
+                from flowbuilder.expressions import as_text, render
 
-            base = {"params": self.params, "env": {}, "tasks": self.results_view}
-            env = {key: as_text(render(value, base)) for key, value in env.items()}
+                base = {"params": self.params, "env": {}, "tasks": self.results_view}
+                own = {key: as_text(render(value, base)) for key, value in own.items()}
+            env = {**env, **own}
         scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view}
         if has_item:
             scope["item"] = item
@@ -487,6 +492,8 @@ class RunExecution:
             return
         if mode is _PROCESS:
             self._launch(task_id, attempt, self.runner.call_in_process(task_type, config, context), timeout)
+        elif mode is _THREAD:
+            self._launch(task_id, attempt, self.runner.call_in_thread(task_type, config, context), timeout)
         else:
             self._launch(task_id, attempt, _call_async(task_type, config, context), timeout)
 
@@ -616,12 +623,12 @@ class RunExecution:
             if failure.timed_out:
                 data["timed_out"] = True
         policy = self._retry_policy(task_id)
-        if (
-            policy is not None
-            and attempt < policy.attempts
-            and not self.stopping
-            and matches_retry_on(policy.retry_on, failure)
-        ):
+        if policy is not None and attempt < policy.attempts and matches_retry_on(policy.retry_on, failure):
+            if self.stopping:
+                # Say why the policy did not apply, or a stopped run's failure reads as a bug.
+                message = data["error"] = f"{message} (not retried: {self.stop_reason})"
+                self._fail_final(task_id, attempt, message, data)
+                return
             delay = retry_delay(policy, attempt)
             deadline = self.deadline_at.get(task_id)
             if deadline is None or time.monotonic() + delay < deadline:
@@ -796,6 +803,8 @@ class RunExecution:
                         mode = task_type.execution_mode(config)
                         if mode is _PROCESS:
                             call = self.runner.call_in_process(task_type, config, context)
+                        elif mode is _THREAD:
+                            call = self.runner.call_in_thread(task_type, config, context)
                         else:
                             call = _call_async(task_type, config, context)
                         results[position] = await (_with_timeout(call, timeout) if timeout is not None else call)
@@ -806,11 +815,16 @@ class RunExecution:
                     except Exception as other:
                         error, message = None, f"{type(other).__name__}: {other}"
                     log("system", f"item {position} attempt {attempt} failed: {message}")
-                    if attempt >= attempts or policy is None or not matches_retry_on(policy.retry_on, error):
+                    retry = attempt < attempts and policy is not None and matches_retry_on(policy.retry_on, error)
+                    if retry and not self.stopping:
+                        assert policy is not None
+                        await asyncio.sleep(retry_delay(policy, attempt))
+                    if retry and self.stopping:  # stopped before or while waiting: say so
+                        message, retry = f"{message} (not retried: {self.stop_reason})", False
+                    if not retry:
                         raise TaskFailure(f"item {position} ({item!r}) failed: {message}", retryable=False,
                                           exit_code=getattr(error, "exit_code", None), status=getattr(error, "status", None),
                                           timed_out=getattr(error, "timed_out", False))  # fmt: skip
-                    await asyncio.sleep(retry_delay(policy, attempt))
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -1,13 +1,17 @@
-"""Worker processes for CPU-bound attempts, each with its own deque; idle workers steal.
+"""Worker processes for CPU-bound attempts, fed from one queue in the order they were submitted.
 
-How it is built (and what that means): every worker process has a deque of jobs and a
-driver thread in the scheduler's process that feeds it one job at a time over a pipe. A
-submitted job goes to the end of the shortest deque. A worker that finishes takes the next
-job from the *head* of its own deque; when its deque is empty it *steals* from the *tail*
-of the longest other deque. The deques live in the scheduler process (guarded by one lock),
-not in shared memory inside the workers, so a steal costs a lock and a pipe message rather
-than a lock-free CAS: the balancing effect of work stealing is real, the lock-free
-mechanics of a Chase-Lev deque are not attempted.
+How it is built: every worker process has a driver thread in the scheduler's process that
+sends it one job at a time over a pipe. Submitted jobs wait in one FIFO queue; a driver
+whose worker is free takes the oldest job. So no worker idles while a job waits, and jobs
+start in the order the scheduler dispatched them, which is its ready-queue order
+(priority, ageing, critical path).
+
+What it is not: this is not work stealing. An earlier version kept a deque per worker and
+let an idle worker "steal" from the tail of the longest other deque, but the deques lived
+here, in the scheduler's process, under one lock, so that was one shared queue in
+disguise, except that a steal took the *newest* job and broke the scheduler's order. Real
+stealing (backlogs inside the workers, taken back from a busy one) would save one pipe
+round trip per job; the jobs are milliseconds to seconds long, so it was not worth it.
 
 A job whose awaiting coroutine is cancelled (timeout, run cancelled) is dropped if it is
 still queued; if it is running, its worker process is killed and replaced, so a timeout
@@ -85,12 +89,10 @@ class _Worker:
     def __init__(self, pool: WorkerPool, slot: int):
         self.pool = pool
         self.slot = slot
-        self.deque: deque[_Job] = deque()
         self.process: Any = None
         self.connection: Any = None
         self.current: _Job | None = None
         self.completed = 0
-        self.stolen = 0
         self.thread = threading.Thread(target=self._drive, name=f"flowrunner-worker-{slot}", daemon=True)
 
     def spawn(self) -> None:
@@ -151,34 +153,31 @@ def _deliver(job: _Job, outcome: tuple[str, Any, Any]) -> None:
 
 
 class WorkerPool:
-    """``size`` worker processes, each with a deque; see the module docstring."""
+    """``size`` worker processes fed from one FIFO queue; see the module docstring."""
 
     def __init__(self, size: int):
         self._lock = threading.Condition()
         self._closed = False
+        self._queue: deque[_Job] = deque()
         self.workers = [_Worker(self, slot) for slot in range(max(1, size))]
         for worker in self.workers:
             worker.thread.start()
 
     @property
-    def steals(self) -> int:
-        return sum(worker.stolen for worker in self.workers)
+    def completed_per_worker(self) -> list[int]:
+        """Jobs each worker has finished (how evenly the work spread)."""
+        return [worker.completed for worker in self.workers]
 
     def _take(self, worker: _Worker) -> _Job | None:
-        """The next job for ``worker``: the head of its deque, else the tail of the longest other."""
+        """The oldest job still wanted, for ``worker`` whose process is free (blocks until one)."""
         with self._lock:
             while True:
                 if self._closed:
                     return None
-                if worker.deque:
-                    job = worker.deque.popleft()
-                else:
-                    victim = max(self.workers, key=lambda other: len(other.deque))
-                    if not victim.deque:
-                        self._lock.wait()
-                        continue
-                    job = victim.deque.pop()
-                    worker.stolen += 1
+                if not self._queue:
+                    self._lock.wait()
+                    continue
+                job = self._queue.popleft()
                 if job.cancelled:
                     continue
                 job.worker = worker
@@ -194,9 +193,8 @@ class WorkerPool:
         with self._lock:
             if self._closed:
                 raise TaskFailure("the worker pool is closed", retryable=False)
-            home = min(self.workers, key=lambda worker: len(worker.deque) + (worker.current is not None))
-            home.deque.append(job)
-            self._lock.notify_all()
+            self._queue.append(job)
+            self._lock.notify()
         try:
             return await future
         except asyncio.CancelledError:

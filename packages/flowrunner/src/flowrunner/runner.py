@@ -3,7 +3,9 @@
 One :class:`LocalRunner` can execute many runs at once on one event loop; each run is a
 :class:`~flowrunner._scheduler.RunExecution` with its own flat state lists. CPU-bound
 ``python`` tasks with ``isolation: process`` go to a pool of worker processes owned by the
-runner and created on first use.
+runner and created on first use; THREAD attempts (``isolation: thread``) to the runner's
+own growing pool of threads (:mod:`flowrunner._threads`), never to asyncio's small
+default executor.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flowbuilder.interfaces import Runner, RunRequest, RunResult
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskContext, TaskType
+    from flowrunner._threads import AttemptThreads
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
@@ -49,6 +52,7 @@ class LocalRunner(Runner):
         self.worker_count = workers or os.cpu_count() or 2
         self.keep_events = keep_events
         self._workers: WorkerPool | None = None
+        self._threads: AttemptThreads | None = None
 
     async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         from flowrunner._scheduler import RunExecution
@@ -83,8 +87,37 @@ class LocalRunner(Runner):
         """A coroutine running one attempt in a worker process."""
         return self.worker_pool().submit(task_type, config, context)
 
+    def attempt_threads(self) -> AttemptThreads:
+        """The threads THREAD attempts run in (created on first use)."""
+        if self._threads is None:
+            from flowrunner._threads import AttemptThreads
+
+            self._threads = AttemptThreads()
+        return self._threads
+
+    def call_in_thread(self, task_type: TaskType, config: Any, context: TaskContext) -> Any:
+        """A coroutine running one attempt's ``run`` in a thread (awaiting it if it returns an awaitable)."""
+        return self.attempt_threads().run(_run_to_completion, task_type, config, context)
+
     def close_workers(self) -> None:
-        """Stop the worker processes (they are started again on demand)."""
+        """Stop the worker processes and idle threads (they are started again on demand)."""
         if self._workers is not None:
             self._workers.close()
             self._workers = None
+        if self._threads is not None:
+            self._threads.close()
+            self._threads = None
+
+
+def _run_to_completion(task_type: TaskType, config: Any, context: TaskContext) -> Any:
+    """``run`` on a pool thread; a coroutine it returns runs to its end on that thread."""
+    import inspect
+
+    result = task_type.run(config, context)
+    if inspect.isawaitable(result):
+
+        async def finish() -> Any:
+            return await result
+
+        result = asyncio.run(finish())
+    return result

@@ -21,11 +21,14 @@ class ExecutionMode(str, Enum):
 
     INLINE: called directly on the scheduler's thread (the fast path for trivial callables; it
     must not block). ASYNC: awaited on the runner's event loop (I/O-bound: processes, HTTP).
-    PROCESS: sent to a worker process (CPU-bound Python); config and context must pickle.
+    THREAD: ``run`` is called in a thread the runner provides (blocking library code); the
+    runner lets as many run at once as its concurrency limits allow. PROCESS: sent to a
+    worker process (CPU-bound Python); config and context must pickle.
     """
 
     INLINE = "inline"
     ASYNC = "async"
+    THREAD = "thread"
     PROCESS = "process"
 
 

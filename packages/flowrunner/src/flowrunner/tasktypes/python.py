@@ -5,7 +5,8 @@ Where the call runs depends on ``isolation``:
 * ``inline`` (default): a plain function is called right on the scheduler's thread — the
   fast path, no thread or process hop, so it must be quick and must not block; a coroutine
   function is awaited on the runner's event loop.
-* ``thread``: called in a thread (for blocking I/O in library code).
+* ``thread``: called in one of the runner's threads (``ExecutionMode.THREAD``, for blocking
+  I/O in library code); as many run at once as the run's concurrency allows.
 * ``process``: sent to the runner's worker processes (CPU-bound work; arguments and result
   must pickle); a timeout or cancellation kills the worker running it.
 
@@ -78,7 +79,7 @@ def _mode_of(path: str, isolation: str) -> ExecutionMode:
     if isolation == "process":
         return ExecutionMode.PROCESS
     if isolation == "thread":
-        return ExecutionMode.ASYNC
+        return ExecutionMode.THREAD
     try:
         function = resolve_callable(path)
     except TaskFailure:
@@ -102,8 +103,4 @@ class PythonTask(TaskType):
         kwargs = config.kwargs
         if config.pass_context:
             kwargs = {**kwargs, "context": context}
-        if config.isolation == "thread":
-            import asyncio
-
-            return asyncio.to_thread(function, *config.args, **kwargs)
-        return function(*config.args, **kwargs)
+        return function(*config.args, **kwargs)  # `thread`: the runner already put this call in a thread

@@ -1,0 +1,133 @@
+"""The ready queue's ageing and retry penalty (docs/runner.md, "The ready queue").
+
+The scheduler reads its clock through ``flowrunner._scheduler.time``; these tests replace it
+with a clock they move by hand, so "a task waited ten seconds" costs no waiting and no test
+depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, ClassVar, Sequence
+
+import pytest
+from pydantic import BaseModel
+
+from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.interfaces import EventSink, ExecutionMode, RunRequest, TaskContext, TaskType
+from flowbuilder_contracts.runner import compile_yaml
+from flowbuilder_contracts.runner_tasks import contract_task_types
+from flowrunner import LocalRunner, _scheduler
+
+
+class HandClock:
+    """Stands in for the ``time`` module inside the scheduler: ``monotonic`` moves only by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    @staticmethod
+    def time() -> float:
+        return time.time()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> HandClock:
+    hand = HandClock()
+    monkeypatch.setattr(_scheduler, "time", hand)
+    return hand
+
+
+class AdvanceConfig(BaseModel):
+    seconds: float
+
+
+def advance_clock_type(clock: HandClock) -> type[TaskType]:
+    class AdvanceClock(TaskType):
+        """Moves the scheduler's clock forward, as if the task had run that long."""
+
+        name: ClassVar[str] = "advance_clock"
+        config_model: ClassVar[type[BaseModel]] = AdvanceConfig
+        mode: ClassVar[ExecutionMode] = ExecutionMode.INLINE
+
+        def run(self, config: BaseModel, context: TaskContext) -> Any:
+            assert isinstance(config, AdvanceConfig)
+            clock.now += config.seconds
+            return None
+
+    return AdvanceClock
+
+
+class StartedTasks(EventSink):
+    """Keeps ``(task, attempt)`` of every ``task_started``, in order."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str | None, int]] = []
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        self.started.extend((e.task, e.attempt) for e in events if e.kind is EventKind.TASK_STARTED)
+
+
+def start_order(text: str, clock: HandClock) -> list[tuple[str | None, int]]:
+    """Run ``text`` (contract task types plus ``advance_clock``) and return the start order."""
+    types = {**contract_task_types(), "advance_clock": advance_clock_type(clock)()}
+    sink = StartedTasks()
+    asyncio.run(asyncio.wait_for(LocalRunner(types).run_async(
+        RunRequest(plan=compile_yaml(text, types), sinks=[sink])), 60))  # fmt: skip
+    return sink.started
+
+
+@pytest.mark.parametrize("pools", ["", "pools: {spare: 5}"], ids=["one-heap", "pooled"])
+def test_a_task_that_waited_long_overtakes_a_newer_task_of_higher_priority(clock: HandClock, pools: str) -> None:
+    """Ageing: one priority point per second waited (AGEING_SECONDS), so nothing starves."""
+    order = start_order(f"""
+name: ageing
+concurrency: 1
+{pools}
+tasks:
+  - {{name: gate, type: advance_clock, priority: 100, config: {{seconds: 10}}}}
+  - {{name: old_low, type: contract_value, priority: 0}}
+  - {{name: new_high, type: contract_value, priority: 5, depends_on: [gate]}}
+""", clock)  # fmt: skip
+    # new_high became ready 10 s after old_low: 5 - 10 < 0, so the older task goes first.
+    assert order == [("gate", 1), ("old_low", 1), ("new_high", 1)]
+
+
+def test_without_waiting_the_higher_priority_goes_first(clock: HandClock) -> None:
+    """The same workflow when the gate takes no time: plain priority order."""
+    order = start_order("""
+name: ageing
+concurrency: 1
+tasks:
+  - {name: gate, type: advance_clock, priority: 100, config: {seconds: 0}}
+  - {name: old_low, type: contract_value, priority: 0}
+  - {name: new_high, type: contract_value, priority: 5, depends_on: [gate]}
+""", clock)  # fmt: skip
+    assert order == [("gate", 1), ("new_high", 1), ("old_low", 1)]
+
+
+def test_a_retried_task_yields_to_fresh_work_of_the_same_priority(clock: HandClock) -> None:
+    """Retry penalty: each failed attempt costs RETRY_PENALTY points of priority.
+
+    ``flaky`` fails at once and is re-enqueued (its 1 ms backoff timer is due before the 50 ms
+    of ``hold``, on the same event loop) while ``hold`` occupies the only slot; when ``hold``
+    ends, ``fresh`` (same priority, enqueued later) is ready too. Without the penalty the tie
+    would go to the earlier enqueue, the retry.
+    """
+    order = start_order("""
+name: penalty
+concurrency: 1
+tasks:
+  - name: flaky
+    type: contract_fail
+    priority: 10
+    config: {failures: 1}
+    retry: {attempts: 2, backoff: 0.001, jitter: 0}
+  - {name: hold, type: contract_sleep, priority: 9, config: {seconds: 0.05}}
+  - {name: fresh, type: contract_value, priority: 10, depends_on: [hold]}
+""", clock)  # fmt: skip
+    assert order == [("flaky", 1), ("hold", 1), ("fresh", 1), ("flaky", 2)]
