@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import itertools
 import os
 import queue
 import selectors
@@ -28,6 +29,9 @@ import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
+
+from flowrunner._escapees import become_subreaper, sweep
+from flowrunner._guardian import ATTEMPT_TAG, Guardian
 
 LIVE_GROUPS: dict[int, object] = {}
 """Process group ids started by this process and not yet confirmed gone, with their owner run."""
@@ -44,6 +48,9 @@ ESCAPED_HOLDER_WAIT = 2.0
 """Seconds more to wait, after killing the group, for pipes held by a process that left it."""
 TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process kept running]"
 MAX_PROCESS_THREADS = 512
+GUARDIAN = Guardian()
+"""Kills this process's live groups and tagged processes if it dies without cleaning up."""
+_attempt_serial = itertools.count(1)
 
 
 class _DaemonThreads(Executor):
@@ -137,7 +144,7 @@ class _ProcessJob:
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None,
                  log: Callable[[str, str], None], max_log_bytes: int, loop: asyncio.AbstractEventLoop):  # fmt: skip
         self.argv = list(argv)
-        self.env = dict(env) if env is not None else None
+        self.env = dict(env) if env is not None else dict(os.environ)
         self.cwd = cwd
         self.log = log
         self.budget = max_log_bytes
@@ -148,6 +155,10 @@ class _ProcessJob:
         self.lock = threading.Lock()
         self.completed = Completed(exit_code=-1)
         self.owner = RUN_OWNER.get()
+        # Inherited by everything the process starts: how escapees and a dead runner's
+        # leftovers are recognised (see _escapees and _guardian).
+        self.tag = f"{os.getpid()}:{getattr(self.owner, 'run_id', '')}:{next(_attempt_serial)}"
+        self.env[ATTEMPT_TAG] = self.tag
 
     # -- the pool thread ----------------------------------------------------------------
 
@@ -155,11 +166,13 @@ class _ProcessJob:
         with self.lock:
             if self.cancelled:  # cancelled while queued: never start
                 return self.completed
+            become_subreaper()
             process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
                                        start_new_session=True)  # fmt: skip
             self.group = process.pid  # the leader of a new session leads its process group
             LIVE_GROUPS[process.pid] = self.owner
+            GUARDIAN.watch(process.pid)
         try:
             self._read(process)
             self.completed.exit_code = process.wait()
@@ -167,9 +180,11 @@ class _ProcessJob:
         finally:
             # Nothing of the attempt outlives it: stray background children of a finished leader too.
             _signal_group(process.pid, signal.SIGKILL)
-            LIVE_GROUPS.pop(process.pid, None)
             if process.poll() is None:
                 process.wait()
+            sweep(process.pid, self.tag)  # and whatever left the group (setsid, daemons)
+            LIVE_GROUPS.pop(process.pid, None)
+            GUARDIAN.forget(process.pid)
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None and process.stderr is not None
@@ -215,6 +230,7 @@ class _ProcessJob:
                         return
                     elif now - exited_at >= STRAY_OUTPUT_GRACE:
                         _signal_group(process.pid, signal.SIGKILL)
+                        sweep(process.pid, self.tag)
         finally:
             selector.close()
             process.stdout.close()

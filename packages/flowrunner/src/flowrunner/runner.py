@@ -22,6 +22,18 @@ DEFAULT_CONCURRENCY = 64
 """Tasks at once when neither the request, the workflow nor the runner says otherwise."""
 
 
+def _kill_leftovers(run_id: str) -> None:
+    """Kill task processes a dead runner left of this run (Linux: found by their attempt tag).
+
+    The dead runner's guardian normally did this already; this covers a guardian that died
+    with it. Processes this runner started itself are never touched.
+    """
+    if os.path.isdir("/proc"):
+        from flowrunner._guardian import kill_tagged
+
+        kill_tagged(f":{run_id}:".encode(), skip_prefix=f"{os.getpid()}:".encode())
+
+
 class LocalRunner(Runner):
     """The default runner (``--runner local``).
 
@@ -53,6 +65,8 @@ class LocalRunner(Runner):
     async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         from flowrunner._scheduler import RunExecution
 
+        if request.resume is not None and request.run_id:
+            _kill_leftovers(request.run_id)
         return await RunExecution(self, request, cancel).execute()
 
     def run(self, request: RunRequest) -> RunResult:
