@@ -33,3 +33,26 @@ def make_table(rows: int):  # type: ignore[no-untyped-def]
 def table_identity(table):  # type: ignore[no-untyped-def]
     """Returns the id() of the object it received, to show it was not copied."""
     return {"rows": table.height, "object_id": id(table)}
+
+
+def _say_ready(ready: str | None) -> None:
+    if ready is not None:
+        with open(ready, "w") as marker:
+            marker.write("running")
+
+
+def never_returns(ready: str | None = None) -> None:
+    """Blocks for ever (in short sleeps, as real code would, so signals are seen)."""
+    _say_ready(ready)
+    while True:
+        time.sleep(0.05)
+
+
+def swallows_interrupts(ready: str | None = None) -> None:
+    """Blocks for ever and ignores every exception an interrupt raises in it."""
+    _say_ready(ready)
+    while True:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            pass

@@ -20,16 +20,15 @@ import atexit
 import contextvars
 import itertools
 import os
-import queue
 import selectors
 import signal
 import subprocess
 import threading
 import time
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
+from flowrunner._daemon_threads import daemon_threads
 from flowrunner._escapees import become_subreaper, sweep
 from flowrunner._guardian import ATTEMPT_TAG, Guardian
 
@@ -47,52 +46,9 @@ STRAY_OUTPUT_GRACE = 0.5
 ESCAPED_HOLDER_WAIT = 2.0
 """Seconds more to wait, after killing the group, for pipes held by a process that left it."""
 TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process kept running]"
-MAX_PROCESS_THREADS = 512
 GUARDIAN = Guardian()
 """Kills this process's live groups and tagged processes if it dies without cleaning up."""
 _attempt_serial = itertools.count(1)
-
-
-class _DaemonThreads(Executor):
-    """A pool of daemon threads that grows on demand (up to ``limit``) and reuses idle ones.
-
-    Not ``ThreadPoolExecutor``: its threads are joined at interpreter exit *before* atexit
-    handlers run, so a child process still running then would block the exit instead of
-    being killed by :func:`kill_process_groups`. Daemon threads do not block the exit.
-    """
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.threads = 0
-        self.idle = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self.jobs.put((future, lambda: fn(*args, **kwargs)))
-        with self.lock:
-            if self.idle == 0 and self.threads < self.limit:
-                self.threads += 1
-                threading.Thread(target=self._work, name=f"flowrunner-process-{self.threads}", daemon=True).start()
-            else:
-                self.idle -= 1 if self.idle else 0
-        return future
-
-    def _work(self) -> None:
-        while True:
-            future, call = self.jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(call())
-                except BaseException as error:  # handed to the awaiting coroutine
-                    future.set_exception(error)
-            with self.lock:
-                self.idle += 1
-
-
-_pool: _DaemonThreads | None = None
-_pool_lock = threading.Lock()
 
 
 def kill_process_groups(owner: object = None, sig: int = signal.SIGKILL) -> None:
@@ -117,14 +73,6 @@ def _signal_group(group: int, sig: int) -> bool:
         return False
     except PermissionError:
         return False
-
-
-def _threads() -> _DaemonThreads:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = _DaemonThreads(MAX_PROCESS_THREADS)
-        return _pool
 
 
 @dataclass(slots=True)
@@ -304,7 +252,7 @@ async def run_captured(
     """
     loop = asyncio.get_running_loop()
     job = _ProcessJob(argv, env, cwd, log, max_log_bytes, loop)
-    future = loop.run_in_executor(_threads(), job.run)
+    future = loop.run_in_executor(daemon_threads(), job.run)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

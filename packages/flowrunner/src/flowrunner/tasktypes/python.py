@@ -5,9 +5,17 @@ Where the call runs depends on ``isolation``:
 * ``inline`` (default): a plain function is called right on the scheduler's thread — the
   fast path, no thread or process hop, so it must be quick and must not block; a coroutine
   function is awaited on the runner's event loop.
-* ``thread``: called in a thread (for blocking I/O in library code).
+* ``thread``: called in a daemon thread (for blocking I/O in library code).
 * ``process``: sent to the runner's worker processes (CPU-bound work; arguments and result
   must pickle); a timeout or cancellation kills the worker running it.
+
+Nothing can stop a function running on a thread of the runner's process, so a task's own
+``timeout`` or ``deadline`` on an ``inline`` plain function or on any ``thread`` call is
+refused when the workflow is validated, with the reason (see
+:meth:`PythonTask.why_not_stoppable`). ``defaults.timeout`` is not refused: an inline plain
+function is not timed at all, and a timed-out or cancelled ``thread`` call is abandoned —
+the attempt ends, the daemon thread runs on until the function returns, and it never keeps
+the process from exiting.
 
 The return value is the output. Raise :class:`flowbuilder.interfaces.TaskFailure` to fail
 with a classified reason; any other exception fails the attempt with its message.
@@ -97,13 +105,40 @@ class PythonTask(TaskType):
     def execution_mode(self, config: PythonConfig) -> ExecutionMode:  # type: ignore[override]
         return _mode_of(config.callable, config.isolation)
 
+    def why_not_stoppable(self, config: PythonConfig) -> str | None:  # type: ignore[override]
+        if config.isolation == "thread":
+            return (
+                "a function on a thread (isolation: thread) cannot be killed;"
+                " use isolation: process, whose worker process a timeout kills"
+            )
+        if config.isolation == "inline" and _mode_of(config.callable, "inline") is ExecutionMode.INLINE:
+            try:
+                resolve_callable(config.callable)
+            except TaskFailure:
+                return None  # the run fails with the import error anyway
+            return (
+                "a plain function called inline runs on the runner's scheduler thread, which nothing can"
+                " interrupt; use isolation: process, whose worker process a timeout kills, or an async def function"
+            )
+        return None
+
     def run(self, config: PythonConfig, context: TaskContext) -> Any:  # type: ignore[override]
         function = resolve_callable(config.callable)
         kwargs = config.kwargs
         if config.pass_context:
             kwargs = {**kwargs, "context": context}
         if config.isolation == "thread":
-            import asyncio
-
-            return asyncio.to_thread(function, *config.args, **kwargs)
+            return _on_daemon_thread(function, config.args, kwargs)
         return function(*config.args, **kwargs)
+
+
+async def _on_daemon_thread(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Await ``function(*args, **kwargs)`` called on a daemon thread (never joined at exit)."""
+    import asyncio
+    import contextvars
+    from functools import partial
+
+    from flowrunner._daemon_threads import daemon_threads
+
+    call = partial(contextvars.copy_context().run, function, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(daemon_threads(), call)
