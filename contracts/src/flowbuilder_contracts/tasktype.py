@@ -125,6 +125,11 @@ class TaskTypeContract(Contract):
         for warning in task_type.lint(task, Workflow(name="lint-contract", tasks=[task])):
             assert isinstance(warning, TaskWarning) and warning.path and warning.message
 
+    def test_why_not_stoppable_is_none_or_a_reason(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
+        """A timeout is refused only with a reason a user can read (None: a cancel stops the attempt)."""
+        reason = task_type.why_not_stoppable(task_type.config_model.model_validate(valid_config))
+        assert reason is None or (isinstance(reason, str) and reason.strip())
+
     def test_running_the_valid_config_returns_json_serialisable_output(
         self, task_type: TaskType, valid_config: dict[str, Any]
     ) -> None:

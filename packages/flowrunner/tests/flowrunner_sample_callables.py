@@ -85,3 +85,26 @@ def append_line(path: str, line: str) -> str:
     with open(path, "a") as file:
         file.write(line + "\n")
     return line
+
+
+def _say_ready(ready: str | None) -> None:
+    if ready is not None:
+        with open(ready, "w") as marker:
+            marker.write("running")
+
+
+def never_returns(ready: str | None = None) -> None:
+    """Blocks for ever (in short sleeps, as real code would, so signals are seen)."""
+    _say_ready(ready)
+    while True:
+        time.sleep(0.05)
+
+
+def swallows_interrupts(ready: str | None = None) -> None:
+    """Blocks for ever and ignores every exception an interrupt raises in it."""
+    _say_ready(ready)
+    while True:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            pass

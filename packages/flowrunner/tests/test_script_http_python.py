@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowrunner_helpers import run_text
+from flowrunner_helpers import plan_of, run_text
 
 from flowbuilder.events import RunStatus, TaskStatus
 
@@ -174,3 +174,34 @@ tasks:
 """)
     assert result.tasks["a"].status is TaskStatus.FAILED and result.tasks["a"].attempts == 1
     assert "no_such_module_x" in result.tasks["a"].error
+
+
+def _refusal(task: str, defaults: str = "") -> str | None:
+    from flowbuilder.errors import WorkflowError
+
+    try:
+        plan_of(f"name: t\n{defaults}tasks:\n  - {task}\n")
+    except WorkflowError as error:
+        return str(error)
+    return None
+
+
+def test_a_timeout_on_a_plain_inline_function_is_refused_at_its_line() -> None:
+    refusal = _refusal('{name: a, type: python, timeout: 1, config: {callable: "time:sleep", args: [9]}}')
+    assert refusal is not None and refusal.startswith("<test>:3:38: task 'a': timeout cannot be kept: ")
+    assert "isolation: process" in refusal
+
+
+def test_a_deadline_on_a_thread_call_is_refused() -> None:
+    refusal = _refusal('{name: a, type: python, deadline: 1, config: {callable: "time:sleep", isolation: thread}}')
+    assert refusal is not None and "deadline cannot be kept: a function on a thread" in refusal
+
+
+def test_timeouts_that_can_be_kept_are_accepted() -> None:
+    """An async inline function is cancelled at an await; a worker process is killed."""
+    assert _refusal('{name: a, type: python, timeout: 1, config: {callable: "asyncio:sleep", args: [0]}}') is None
+    assert _refusal('{name: a, type: python, timeout: 1, config: {callable: "time:sleep", isolation: process}}') is None
+
+
+def test_defaults_timeout_is_not_refused_for_calls_it_cannot_stop() -> None:
+    assert _refusal('{name: a, type: python, config: {callable: "time:sleep"}}', "defaults: {timeout: 5}\n") is None

@@ -86,6 +86,7 @@ def compile_workflow(
 
     predecessors, successors, incomplete = _edges(tasks, index, locator, problems, omitted.task_names)
     configs = _check_types_and_configs(workflow, task_types, locator, problems)
+    _check_timeouts_can_stop(workflow, task_types, configs, locator, problems)
     if not omitted.all_pools:
         _check_pools(workflow, locator, problems, omitted.pool_names)
 
@@ -221,6 +222,35 @@ def _check_types_and_configs(
             continue
         configs.append(_validate_config(task_type, task.config, ("tasks", task_id, "config"), locator, problems))
     return configs
+
+
+def _check_timeouts_can_stop(
+    workflow: Workflow,
+    task_types: Mapping[str, TaskType],
+    configs: Sequence[Any],
+    locator: Locator,
+    problems: list[Diagnostic],
+) -> None:
+    """Refuse a task's own timeout or deadline when its type says it could not stop the attempt.
+
+    ``defaults.timeout`` is a blanket policy and is not refused here: the type's docs say
+    what it means for attempts it cannot stop.
+    """
+    for task_id, task in enumerate(workflow.tasks):
+        if task.timeout is None and task.deadline is None:
+            continue
+        task_type = task_types.get(task.type)
+        config = configs[task_id]
+        if task_type is None or isinstance(config, dict):  # unknown type, or checked at run time
+            continue
+        reason = task_type.why_not_stoppable(config)
+        if reason is None:
+            continue
+        limit = "timeout" if task.timeout is not None else "deadline"
+        message = f"task {task.name!r}: {limit} cannot be kept: {reason}"
+        problems.append(
+            locator.at(("tasks", task_id, limit), message, f"if the task must not be stopped, remove its {limit}")
+        )
 
 
 def _validate_config(

@@ -18,16 +18,19 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import itertools
 import os
-import queue
 import selectors
 import signal
 import subprocess
 import threading
 import time
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
+
+from flowrunner._daemon_threads import daemon_threads
+from flowrunner._escapees import become_subreaper, sweep
+from flowrunner._guardian import ATTEMPT_TAG, Guardian
 
 LIVE_GROUPS: dict[int, object] = {}
 """Process group ids started by this process and not yet confirmed gone, with their owner run."""
@@ -43,49 +46,9 @@ STRAY_OUTPUT_GRACE = 0.5
 ESCAPED_HOLDER_WAIT = 2.0
 """Seconds more to wait, after killing the group, for pipes held by a process that left it."""
 TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process kept running]"
-MAX_PROCESS_THREADS = 512
-
-
-class _DaemonThreads(Executor):
-    """A pool of daemon threads that grows on demand (up to ``limit``) and reuses idle ones.
-
-    Not ``ThreadPoolExecutor``: its threads are joined at interpreter exit *before* atexit
-    handlers run, so a child process still running then would block the exit instead of
-    being killed by :func:`kill_process_groups`. Daemon threads do not block the exit.
-    """
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.threads = 0
-        self.idle = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self.jobs.put((future, lambda: fn(*args, **kwargs)))
-        with self.lock:
-            if self.idle == 0 and self.threads < self.limit:
-                self.threads += 1
-                threading.Thread(target=self._work, name=f"flowrunner-process-{self.threads}", daemon=True).start()
-            else:
-                self.idle -= 1 if self.idle else 0
-        return future
-
-    def _work(self) -> None:
-        while True:
-            future, call = self.jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(call())
-                except BaseException as error:  # handed to the awaiting coroutine
-                    future.set_exception(error)
-            with self.lock:
-                self.idle += 1
-
-
-_pool: _DaemonThreads | None = None
-_pool_lock = threading.Lock()
+GUARDIAN = Guardian()
+"""Kills this process's live groups and tagged processes if it dies without cleaning up."""
+_attempt_serial = itertools.count(1)
 
 
 def kill_process_groups(owner: object = None, sig: int = signal.SIGKILL) -> None:
@@ -112,14 +75,6 @@ def _signal_group(group: int, sig: int) -> bool:
         return False
 
 
-def _threads() -> _DaemonThreads:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = _DaemonThreads(MAX_PROCESS_THREADS)
-        return _pool
-
-
 @dataclass(slots=True)
 class Completed:
     """How a child process ended."""
@@ -137,7 +92,7 @@ class _ProcessJob:
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None,
                  log: Callable[[str, str], None], max_log_bytes: int, loop: asyncio.AbstractEventLoop):  # fmt: skip
         self.argv = list(argv)
-        self.env = dict(env) if env is not None else None
+        self.env = dict(env) if env is not None else dict(os.environ)
         self.cwd = cwd
         self.log = log
         self.budget = max_log_bytes
@@ -148,6 +103,10 @@ class _ProcessJob:
         self.lock = threading.Lock()
         self.completed = Completed(exit_code=-1)
         self.owner = RUN_OWNER.get()
+        # Inherited by everything the process starts: how escapees and a dead runner's
+        # leftovers are recognised (see _escapees and _guardian).
+        self.tag = f"{os.getpid()}:{getattr(self.owner, 'run_id', '')}:{next(_attempt_serial)}"
+        self.env[ATTEMPT_TAG] = self.tag
 
     # -- the pool thread ----------------------------------------------------------------
 
@@ -155,11 +114,13 @@ class _ProcessJob:
         with self.lock:
             if self.cancelled:  # cancelled while queued: never start
                 return self.completed
+            become_subreaper()
             process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
                                        start_new_session=True)  # fmt: skip
             self.group = process.pid  # the leader of a new session leads its process group
             LIVE_GROUPS[process.pid] = self.owner
+            GUARDIAN.watch(process.pid)
         try:
             self._read(process)
             self.completed.exit_code = process.wait()
@@ -167,9 +128,11 @@ class _ProcessJob:
         finally:
             # Nothing of the attempt outlives it: stray background children of a finished leader too.
             _signal_group(process.pid, signal.SIGKILL)
-            LIVE_GROUPS.pop(process.pid, None)
             if process.poll() is None:
                 process.wait()
+            sweep(process.pid, self.tag)  # and whatever left the group (setsid, daemons)
+            LIVE_GROUPS.pop(process.pid, None)
+            GUARDIAN.forget(process.pid)
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None and process.stderr is not None
@@ -215,6 +178,7 @@ class _ProcessJob:
                         return
                     elif now - exited_at >= STRAY_OUTPUT_GRACE:
                         _signal_group(process.pid, signal.SIGKILL)
+                        sweep(process.pid, self.tag)
         finally:
             selector.close()
             process.stdout.close()
@@ -288,7 +252,7 @@ async def run_captured(
     """
     loop = asyncio.get_running_loop()
     job = _ProcessJob(argv, env, cwd, log, max_log_bytes, loop)
-    future = loop.run_in_executor(_threads(), job.run)
+    future = loop.run_in_executor(daemon_threads(), job.run)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:

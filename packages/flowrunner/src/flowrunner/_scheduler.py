@@ -485,6 +485,10 @@ class RunExecution:
             except Exception as error:
                 self._attempt_failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
                 return
+            except KeyboardInterrupt:  # Ctrl-C (or the CLI's nudge) stopped a call that would not return
+                self._request_cancel("interrupted while running an inline call")
+                self._cancelled(task_id, attempt)
+                return
             if result is None or type(result) in _PLAIN_TYPES or not inspect.isawaitable(result):
                 self._succeeded(task_id, attempt, result)
                 return

@@ -36,6 +36,11 @@ def _worker_main(connection: Any) -> None:
     import inspect
     import pickle
 
+    from flowrunner._escapees import die_with_parent
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        die_with_parent(parent.pid)  # a SIGKILLed runner takes its busy workers with it
     while True:
         try:
             job = connection.recv()

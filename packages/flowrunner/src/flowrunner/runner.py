@@ -3,8 +3,8 @@
 One :class:`LocalRunner` can execute many runs at once on one event loop; each run is a
 :class:`~flowrunner._scheduler.RunExecution` with its own flat state lists. CPU-bound
 ``python`` tasks with ``isolation: process`` go to a pool of worker processes owned by the
-runner and created on first use; THREAD attempts (``isolation: thread``) to the runner's
-own growing pool of threads (:mod:`flowrunner._threads`), never to asyncio's small
+runner and created on first use; THREAD attempts (``isolation: thread``) to the process's
+growing pool of daemon threads (:mod:`flowrunner._daemon_threads`), never to asyncio's small
 default executor.
 """
 
@@ -18,11 +18,22 @@ from flowbuilder.interfaces import Runner, RunRequest, RunResult
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskContext, TaskType
-    from flowrunner._threads import AttemptThreads
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
 """Tasks at once when neither the request, the workflow nor the runner says otherwise."""
+
+
+def _kill_leftovers(run_id: str) -> None:
+    """Kill task processes a dead runner left of this run (Linux: found by their attempt tag).
+
+    The dead runner's guardian normally did this already; this covers a guardian that died
+    with it. Processes this runner started itself are never touched.
+    """
+    if os.path.isdir("/proc"):
+        from flowrunner._guardian import kill_tagged
+
+        kill_tagged(f":{run_id}:".encode(), skip_prefix=f"{os.getpid()}:".encode())
 
 
 class LocalRunner(Runner):
@@ -52,11 +63,12 @@ class LocalRunner(Runner):
         self.worker_count = workers or os.cpu_count() or 2
         self.keep_events = keep_events
         self._workers: WorkerPool | None = None
-        self._threads: AttemptThreads | None = None
 
     async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         from flowrunner._scheduler import RunExecution
 
+        if request.resume is not None and request.run_id:
+            _kill_leftovers(request.run_id)
         return await RunExecution(self, request, cancel).execute()
 
     def run(self, request: RunRequest) -> RunResult:
@@ -87,26 +99,26 @@ class LocalRunner(Runner):
         """A coroutine running one attempt in a worker process."""
         return self.worker_pool().submit(task_type, config, context)
 
-    def attempt_threads(self) -> AttemptThreads:
-        """The threads THREAD attempts run in (created on first use)."""
-        if self._threads is None:
-            from flowrunner._threads import AttemptThreads
+    async def call_in_thread(self, task_type: TaskType, config: Any, context: TaskContext) -> Any:
+        """Run one attempt's ``run`` in a daemon thread (awaiting it there if it returns an awaitable).
 
-            self._threads = AttemptThreads()
-        return self._threads
+        The pool grows on demand, so how many THREAD attempts run at once is the scheduler's
+        business (concurrency, pools); a timed-out or cancelled attempt is abandoned, its
+        thread returning to the pool when the call ends.
+        """
+        import contextvars
+        from functools import partial
 
-    def call_in_thread(self, task_type: TaskType, config: Any, context: TaskContext) -> Any:
-        """A coroutine running one attempt's ``run`` in a thread (awaiting it if it returns an awaitable)."""
-        return self.attempt_threads().run(_run_to_completion, task_type, config, context)
+        from flowrunner._daemon_threads import daemon_threads
+
+        call = partial(contextvars.copy_context().run, _run_to_completion, task_type, config, context)
+        return await asyncio.wrap_future(daemon_threads().submit(call))
 
     def close_workers(self) -> None:
-        """Stop the worker processes and idle threads (they are started again on demand)."""
+        """Stop the worker processes (they are started again on demand)."""
         if self._workers is not None:
             self._workers.close()
             self._workers = None
-        if self._threads is not None:
-            self._threads.close()
-            self._threads = None
 
 
 def _run_to_completion(task_type: TaskType, config: Any, context: TaskContext) -> Any:

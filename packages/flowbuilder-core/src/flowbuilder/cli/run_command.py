@@ -5,7 +5,8 @@ terminal, one plain line per task state change otherwise, or with ``--json`` the
 stream as JSON lines for machines. The final summary lists failed tasks with the last lines
 of their logs. Ctrl-C asks the runner to cancel (running tasks are stopped, their process
 groups terminated) and the command exits 130; a second Ctrl-C makes the runner kill
-whatever is still shutting down.
+whatever is still shutting down, and ends the process (exit 130) if the run has not
+finished a moment later. SIGTERM counts as a Ctrl-C. See :mod:`flowbuilder.cli.interrupts`.
 """
 
 from __future__ import annotations
@@ -95,30 +96,21 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
 
 
 def _run_with_interrupts(engine: Any, request: Any, display: _Display) -> RunResult:
-    """Run on a fresh loop; SIGINT/SIGTERM set the runner's cancel event instead of raising."""
+    """Run on a fresh loop; SIGINT/SIGTERM cancel the run, a second one ends the process."""
     import asyncio
-    import signal
+
+    from flowbuilder.cli.interrupts import Interrupts
 
     async def main() -> RunResult:
-        loop = asyncio.get_running_loop()
         cancel = asyncio.Event()
-        presses = [0]
-
-        def interrupt(name: str) -> None:
-            presses[0] += 1
-            cancel.set()
-            display.note("cancelling (Ctrl-C again to kill now)" if presses[0] == 1 else "killing running tasks")
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, interrupt, sig.name)
-        try:
+        with Interrupts(asyncio.get_running_loop(), cancel.set, display.note):
             return await engine.run_async(request, cancel)  # type: ignore[no-any-return]
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
 
     try:
         return asyncio.run(main())
+    except KeyboardInterrupt:  # the run was stuck in code that only an exception could stop
+        display.note("run interrupted")
+        raise SystemExit(130) from None
     finally:
         close = getattr(engine, "close_workers", None)
         if close is not None:

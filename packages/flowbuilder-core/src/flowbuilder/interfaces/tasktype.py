@@ -139,6 +139,17 @@ class TaskType(ABC):
         """Seconds this task is expected to take, if the type can tell (for the critical path)."""
         return None
 
+    def why_not_stoppable(self, config: BaseModel) -> str | None:
+        """Why a timeout could not stop an attempt with this config, or None when it can.
+
+        Called once per task, when a workflow is compiled, for tasks with their own
+        ``timeout`` or ``deadline``. A type whose attempts run code that cannot be interrupted (a function
+        on a thread of the runner's own process) says so here, and the workflow is refused
+        with that reason at the timeout's line, instead of a timeout that does not stop
+        anything. The default, None, promises that cancelling the attempt ends its work.
+        """
+        return None
+
     @abstractmethod
     def run(self, config: BaseModel, context: TaskContext) -> Any | Awaitable[Any]:
         """Execute one attempt and return its output (JSON-serialisable or tabular).

@@ -5,10 +5,18 @@ Where the call runs depends on ``isolation``:
 * ``inline`` (default): a plain function is called right on the scheduler's thread — the
   fast path, no thread or process hop, so it must be quick and must not block; a coroutine
   function is awaited on the runner's event loop.
-* ``thread``: called in one of the runner's threads (``ExecutionMode.THREAD``, for blocking
-  I/O in library code); as many run at once as the run's concurrency allows.
+* ``thread``: called in one of the runner's daemon threads (``ExecutionMode.THREAD``, for
+  blocking I/O in library code); as many run at once as the run's concurrency allows.
 * ``process``: sent to the runner's worker processes (CPU-bound work; arguments and result
   must pickle); a timeout or cancellation kills the worker running it.
+
+Nothing can stop a function running on a thread of the runner's process, so a task's own
+``timeout`` or ``deadline`` on an ``inline`` plain function or on any ``thread`` call is
+refused when the workflow is validated, with the reason (see
+:meth:`PythonTask.why_not_stoppable`). ``defaults.timeout`` is not refused: an inline plain
+function is not timed at all, and a timed-out or cancelled ``thread`` call is abandoned —
+the attempt ends, the daemon thread runs on until the function returns, and it never keeps
+the process from exiting.
 
 The return value is the output. Raise :class:`flowbuilder.interfaces.TaskFailure` to fail
 with a classified reason; any other exception fails the attempt with its message.
@@ -97,6 +105,23 @@ class PythonTask(TaskType):
 
     def execution_mode(self, config: PythonConfig) -> ExecutionMode:  # type: ignore[override]
         return _mode_of(config.callable, config.isolation)
+
+    def why_not_stoppable(self, config: PythonConfig) -> str | None:  # type: ignore[override]
+        if config.isolation == "thread":
+            return (
+                "a function on a thread (isolation: thread) cannot be killed;"
+                " use isolation: process, whose worker process a timeout kills"
+            )
+        if config.isolation == "inline" and _mode_of(config.callable, "inline") is ExecutionMode.INLINE:
+            try:
+                resolve_callable(config.callable)
+            except TaskFailure:
+                return None  # the run fails with the import error anyway
+            return (
+                "a plain function called inline runs on the runner's scheduler thread, which nothing can"
+                " interrupt; use isolation: process, whose worker process a timeout kills, or an async def function"
+            )
+        return None
 
     def run(self, config: PythonConfig, context: TaskContext) -> Any:  # type: ignore[override]
         function = resolve_callable(config.callable)

@@ -1,0 +1,68 @@
+"""A shared pool of daemon threads: for work that may never return.
+
+Not ``ThreadPoolExecutor`` (nor asyncio's default executor): its threads are joined at
+interpreter exit *before* atexit handlers run, so one call that never returns — a child
+process still running, or an ``isolation: thread`` function stuck for ever after its
+attempt was cancelled — would keep the process from exiting. Daemon threads do not.
+
+One pool serves both the threads that start and read task processes and ``isolation:
+thread`` attempts. It grows on demand up to :data:`MAX_THREADS` and reuses idle threads, so
+the scheduler's limits (a run's ``concurrency``, pools), not the pool, decide how many run
+at once: asyncio's default executor had ``min(32, cpus + 4)`` threads, which capped a run
+at concurrency 8 to 6 thread tasks on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Executor, Future
+from typing import Any, Callable
+
+MAX_THREADS = 512
+
+
+class _DaemonThreads(Executor):
+    """A pool of daemon threads that grows on demand (up to ``limit``) and reuses idle ones."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads = 0
+        self.idle = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.jobs.put((future, lambda: fn(*args, **kwargs)))
+        with self.lock:
+            if self.idle == 0 and self.threads < self.limit:
+                self.threads += 1
+                threading.Thread(target=self._work, name=f"flowrunner-daemon-{self.threads}", daemon=True).start()
+            else:
+                self.idle -= 1 if self.idle else 0
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, call = self.jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # handed to the awaiting coroutine
+                    future.set_exception(error)
+            with self.lock:
+                self.idle += 1
+
+
+_pool: _DaemonThreads | None = None
+_pool_lock = threading.Lock()
+
+
+def daemon_threads() -> Executor:
+    """The process's shared pool (created on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = _DaemonThreads(MAX_THREADS)
+        return _pool
