@@ -14,6 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowrunner._process import Completed
     from flowrunner._scheduler import RunExecution
 
 _PLAIN = (str, int, float, bool, type(None), dict, list)
@@ -72,3 +73,32 @@ def output_from_stdout(lines: list[str]) -> Any:
             except ValueError:
                 continue
     return "\n".join(lines).rstrip("\n")
+
+
+def output_from_process(completed: Completed, limit_option: str = "max_log_bytes") -> Any:
+    """The output of a finished process by :func:`output_from_stdout`'s rule, over its *whole* stdout.
+
+    ``completed.stdout`` holds only what the log cap kept, but the reader kept the last JSON
+    line seen past the cap, so the rule still sees the full stream. When the output would be
+    all of stdout and stdout was cut, or the last candidate JSON line was too long to keep,
+    the true output is unknown: the task fails (not retried: the same process would print the
+    same) instead of succeeding with a wrong value.
+    """
+    from flowbuilder.interfaces import TaskFailure
+
+    if completed.late_json:
+        return completed.late_json[0]
+    if completed.late_json_dropped:
+        raise TaskFailure(
+            "the last JSON line of stdout was too long to keep, so the output is unknown;"
+            f" raise {limit_option} or write large results to a file",
+            retryable=False,
+        )
+    output = output_from_stdout(completed.stdout)
+    if completed.stdout_truncated and not isinstance(output, (dict, list)):
+        raise TaskFailure(
+            f"stdout went past {limit_option} and no line of it is JSON, so the output (all of stdout)"
+            f" would be cut; print the result as a final JSON line, or raise {limit_option}",
+            retryable=False,
+        )
+    return output
