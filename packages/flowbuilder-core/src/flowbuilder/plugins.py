@@ -166,7 +166,7 @@ class PluginHost:
             name = "local" if "local" in runners else sorted(runners)[0]
         if name not in runners:
             raise ConfigurationError(f"unknown runner {name!r}; installed: {', '.join(sorted(runners))}")
-        return runners[name](task_types=self.task_types())
+        return runners[name].from_settings(self.task_types(), self.settings)
 
     def store_classes(self) -> Mapping[str, type[Store]]:
         return self._named("flowbuilder_stores", "scheme", "store scheme")
