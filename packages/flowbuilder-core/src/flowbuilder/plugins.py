@@ -210,6 +210,15 @@ class PluginHost:
         return [s for result in self.manager.hook.flowbuilder_event_sinks(settings=self.settings, run_id=run_id)
                 for s in result or ()]  # fmt: skip
 
+    def secret_providers(self) -> list[SecretProvider]:
+        """The providers of one run's secrets, in the order they are asked (see the hook spec)."""
+        from flowbuilder.secret_providers import DirectorySecrets, EnvironmentSecrets
+
+        found = [p for result in self.manager.hook.flowbuilder_secret_providers(settings=self.settings)
+                 for p in result or ()]  # fmt: skip
+        core = [p for kind in (EnvironmentSecrets, DirectorySecrets) for p in found if type(p) is kind]
+        return core + sorted((p for p in found if p not in core), key=lambda p: str(p.name))
+
     def add_cli_commands(self, cli: click.Group) -> None:
         self.manager.hook.flowbuilder_cli_commands(cli=cli)
 
