@@ -18,7 +18,7 @@ from flowbuilder.secret_providers import DirectorySecrets, EnvironmentSecrets
 from flowbuilder.secrets import MASK, SecretMasker, masker_for, resolve_secrets
 from flowbuilder_contracts import SecretProviderContract
 
-SECRET = "s3cr3t-Tok/en+=?&"
+SECRET = "s3cr3t-Tok/en+=?&"  # noqa: S105 - a test value, masked below
 
 
 class TestEnvironmentSecrets(SecretProviderContract):

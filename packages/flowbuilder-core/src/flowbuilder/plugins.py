@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces.secrets import SecretProvider
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
