@@ -13,7 +13,7 @@ provides the fixture(s) its docstring names, and inherits every test::
         def reopen_store(self, tmp_path): ...
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
-:class:`ConsensusEngineContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`ConsensusEngineContract`, :class:`SecretProviderContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -22,10 +22,17 @@ from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_impleme
 from flowbuilder_contracts._version import __version__
 from flowbuilder_contracts.consensus import ConsensusEngineContract
 from flowbuilder_contracts.runner import RunnerContract
+from flowbuilder_contracts.secrets import SecretProviderContract
 from flowbuilder_contracts.store import StoreContract
 from flowbuilder_contracts.tasktype import TaskTypeContract
 
-CONTRACTS: tuple[type[Contract], ...] = (StoreContract, RunnerContract, TaskTypeContract, ConsensusEngineContract)
+CONTRACTS: tuple[type[Contract], ...] = (
+    StoreContract,
+    RunnerContract,
+    TaskTypeContract,
+    ConsensusEngineContract,
+    SecretProviderContract,
+)
 
 __all__ = [
     "CONTRACTS",
@@ -33,6 +40,7 @@ __all__ = [
     "ConsensusEngineContract",
     "Contract",
     "RunnerContract",
+    "SecretProviderContract",
     "StoreContract",
     "TaskTypeContract",
     "__version__",

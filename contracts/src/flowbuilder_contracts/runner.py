@@ -212,6 +212,19 @@ class RunnerContract(Contract):
     def test_implementation_keeps_every_contract_test(self) -> None:
         assert audit_implementation(type(self)) == []
 
+    def test_from_settings_with_default_settings_builds_a_working_runner_of_the_same_class(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """``PluginHost.make_runner`` builds every runner through ``from_settings``."""
+        from flowbuilder.config import Settings
+
+        built = type(runner).from_settings(contract_task_types(), Settings())
+        assert type(built) is type(runner)
+        result, _, _ = self.execute(
+            built, contract_store, "name: s\ntasks:\n  - {name: a, type: contract_value, config: {value: 7}}\n"
+        )
+        assert result.output("a") == 7
+
     # -- order and data -------------------------------------------------------------------
 
     def test_a_single_task_runs_and_its_output_is_the_result(self, runner: Runner, contract_store: MemoryStore) -> None:

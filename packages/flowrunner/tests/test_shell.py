@@ -110,7 +110,7 @@ def test_logs_beyond_the_size_cap_are_dropped_with_a_marker() -> None:
         """
 name: t
 tasks:
-  - {name: a, type: shell, config: {command: "for i in $(seq 1 1000); do echo line-$i; done", max_log_bytes: 100}}
+  - {name: a, type: shell, config: {command: "for i in $(seq 1 1000); do echo line-$i; done; echo '[1]'", max_log_bytes: 100}}
 """,
         store=store,
     )
@@ -118,6 +118,55 @@ tasks:
     assert result.succeeded
     assert sum(len(line.text) + 1 for line in lines if line.stream == "stdout") <= 100
     assert any("truncated" in line.text for line in lines if line.stream == "system")
+
+
+def test_the_output_is_the_last_json_line_of_the_whole_stdout_even_past_the_log_cap() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - name: a
+    type: shell
+    config:
+      command: "echo '{\\"early\\": 1}'; for i in $(seq 1 2000); do echo line-$i; done; echo '{\\"end\\": 1}'; echo bye"
+      max_log_bytes: 100
+""")
+    assert result.output("a") == {"end": 1}
+
+
+def test_a_json_line_in_the_kept_part_stays_the_output_when_none_follows_past_the_cap() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "echo '{\\"n\\": 1}'; seq 1 2000", max_log_bytes: 100}}
+""")
+    assert result.output("a") == {"n": 1}
+
+
+def test_a_cut_stdout_with_no_json_line_fails_the_task_instead_of_passing_a_cut_value() -> None:
+    result = run_text("""
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "seq 1 2000", max_log_bytes: 100}}
+  - {name: b, type: shell, depends_on: [a], config: {command: "echo ${{ tasks.a.output }}"}}
+""")
+    assert result.tasks["a"].status is TaskStatus.FAILED
+    assert "no line of it is JSON" in (result.tasks["a"].error or "")
+    assert result.tasks["a"].attempts == 1
+    assert result.tasks["b"].status is TaskStatus.SKIPPED
+
+
+def test_a_line_too_long_to_keep_is_dropped_without_buffering_it_and_cannot_be_the_output(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_text('{"x": "' + "a" * (17 << 20) + '"}\n')
+    result = run_text(f"""
+name: t
+tasks:
+  - {{name: a, type: shell, config: {{command: "echo '[1]'; cat {big}", max_log_bytes: 100}}}}
+  - {{name: b, type: shell, config: {{command: "cat {big}; echo '[2]'", max_log_bytes: 100}}}}
+""")
+    assert result.tasks["a"].status is TaskStatus.FAILED
+    assert "too long to keep" in (result.tasks["a"].error or "")
+    assert result.output("b") == [2]
 
 
 def test_a_timed_out_shell_task_leaves_no_process_of_its_group_behind(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Core's own plugin: the ``memory://`` store.
+"""Core's own plugin: the ``memory://`` store and the ``environment`` and ``files`` secret providers.
 
 Registered through the ``flowbuilder.plugins`` entry point like any third-party plugin, so
 ``FLOWBUILDER_DISABLE_PLUGINS=core`` really leaves core without it.
@@ -6,9 +6,12 @@ Registered through the ``flowbuilder.plugins`` entry point like any third-party 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowbuilder.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from flowbuilder.config import Settings
 
 
 @hookimpl
@@ -16,3 +19,16 @@ def flowbuilder_stores() -> list[Any]:
     from flowbuilder.stores.memory import MemoryStore
 
     return [MemoryStore]
+
+
+@hookimpl
+def flowbuilder_secret_providers(settings: Settings) -> list[Any]:
+    import os
+
+    from flowbuilder.secret_providers import DirectorySecrets, EnvironmentSecrets
+
+    providers: list[Any] = [EnvironmentSecrets()]
+    directory = settings.section("secrets").get("dir") or os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        providers.append(DirectorySecrets(str(directory)))
+    return providers

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flowbuilder.compiler import CompilePass
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces.secrets import SecretProvider
 
 PROJECT_NAME = "flowbuilder"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -115,6 +116,26 @@ def flowbuilder_event_sinks(settings: Settings, run_id: str) -> list[EventSink]:
     Return :class:`~flowbuilder.interfaces.EventSink` instances, or an empty list when the
     plugin is not configured for this run (sinks must be free when off). All results are
     combined; the runner delivers events to each in batches.
+    """
+
+
+@hookspec
+def flowbuilder_secret_providers(settings: Settings) -> list[SecretProvider]:
+    """Where the values of ``${{ secrets.NAME }}`` come from.
+
+    Called once per run that uses a secret, before any task starts, with the resolved
+    settings (a plugin reads its own ``[name]`` table). Return
+    :class:`~flowbuilder.interfaces.secrets.SecretProvider` instances, or an empty list
+    when not configured. All results are combined; the engine asks core's providers
+    (``environment``, then ``files``) first, then the others in order of their ``name``, and
+    the first that knows a secret answers. Values are masked in everything stored or shown.
+
+    Example::
+
+        @hookimpl
+        def flowbuilder_secret_providers(settings):
+            section = settings.section("vault")
+            return [VaultSecrets(section["url"])] if section.get("url") else []
     """
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces.secrets import SecretProvider
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
@@ -205,7 +206,7 @@ class PluginHost:
             raise ConfigurationError(f"unknown runner {name!r}; installed: {', '.join(sorted(runners))}")
         task_types = self.task_types()
         try:
-            return runners[name](task_types=task_types)
+            return runners[name].from_settings(task_types, self.settings)
         except FlowBuilderError:
             raise
         except Exception as error:
@@ -271,6 +272,15 @@ class PluginHost:
                 continue
             sinks.extend(result or ())
         return sinks
+
+    def secret_providers(self) -> list[SecretProvider]:
+        """The providers of one run's secrets, in the order they are asked (see the hook spec)."""
+        from flowbuilder.secret_providers import DirectorySecrets, EnvironmentSecrets
+
+        found = [p for result in self.manager.hook.flowbuilder_secret_providers(settings=self.settings)
+                 for p in result or ()]  # fmt: skip
+        core = [p for kind in (EnvironmentSecrets, DirectorySecrets) for p in found if type(p) is kind]
+        return core + sorted((p for p in found if p not in core), key=lambda p: str(p.name))
 
     def add_cli_commands(self, cli: click.Group) -> None:
         self.manager.hook.flowbuilder_cli_commands(cli=cli)

@@ -19,9 +19,85 @@ from flowbuilder.errors import NotInstalledError, StoreError
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
+    from flowrunner._process import Completed
     from flowrunner._scheduler import RunExecution
 
 _PLAIN = (str, int, float, bool, type(None), dict, list)
+_SCALARS = frozenset({type(None), bool, int, float})
+
+DEFAULT_MAX_OUTPUT_BYTES = 16 << 20
+DEFAULT_MAX_RUN_OUTPUT_BYTES = 256 << 20
+
+
+def byte_count(value: Any, where: str) -> int:
+    """A size setting: a whole number of bytes, or text like ``64MiB``, ``512k``, ``1GB``."""
+    from flowbuilder.errors import ConfigurationError
+
+    text = str(value).strip().lower().replace(" ", "")
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}  # fmt: skip
+    digits = text.rstrip("abegikm")
+    unit = text[len(digits) :]
+    if not digits.isdigit() or unit not in units or isinstance(value, bool):
+        raise ConfigurationError(f"{where} = {value!r}: give a whole number of bytes, like 16777216 or 16MiB")
+    return int(digits) * units[unit]
+
+
+class OutputBudget:
+    """Per-output and per-run limits on output size, charged as each task succeeds.
+
+    Sizes are measured only where that is cheap and says something: scalars are free,
+    text and bytes count their length, lists and dicts the length of their JSON text, and
+    tables (Polars, Arrow) their in-memory size. Outputs recorded before a resume are not
+    counted again.
+    """
+
+    __slots__ = ("per_output", "per_run", "used")
+
+    def __init__(self, per_output: int, per_run: int):
+        self.per_output = per_output
+        self.per_run = per_run
+        self.used = 0
+
+    def refusal(self, output: Any) -> str | None:
+        """Charge ``output``; the task's error message if it goes past a limit, else None."""
+        if type(output) in _SCALARS:
+            return None
+        size = output_size(output)
+        if size > self.per_output:
+            return (f"output is {_human(size)}, over the limit of {_human(self.per_output)} per output"
+                    " (max_output_bytes); write large results to a file or a table, or raise the limit")  # fmt: skip
+        if self.used + size > self.per_run:
+            return (f"output of {_human(size)} would take this run's outputs past {_human(self.per_run)}"
+                    " (max_run_output_bytes); raise the limit or make outputs smaller")  # fmt: skip
+        self.used += size
+        return None
+
+
+def output_size(output: Any) -> int:
+    """The size :class:`OutputBudget` charges for ``output`` (see there)."""
+    kind = type(output)
+    if kind is str:
+        return len(output) if len(output) < 1 << 16 else len(output.encode("utf-8", "surrogatepass"))
+    if kind is bytes or kind is bytearray or kind is memoryview:
+        return len(output)
+    if kind is dict or kind is list or kind is tuple:
+        return len(json.dumps(output, default=repr, ensure_ascii=False, check_circular=False))
+    for measure in ("estimated_size", "get_total_buffer_size"):  # polars, pyarrow
+        method = getattr(output, measure, None)
+        if callable(method):
+            try:
+                return int(method())
+            except Exception:  # a look-alike object: count it as its text below
+                break
+    return len(repr(output))
+
+
+def _human(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 def storable_output(run: RunExecution, task: str, output: Any) -> Any:
@@ -128,3 +204,32 @@ def output_from_stdout(lines: list[str]) -> Any:
             except ValueError:
                 continue
     return "\n".join(lines).rstrip("\n")
+
+
+def output_from_process(completed: Completed, limit_option: str = "max_log_bytes") -> Any:
+    """The output of a finished process by :func:`output_from_stdout`'s rule, over its *whole* stdout.
+
+    ``completed.stdout`` holds only what the log cap kept, but the reader kept the last JSON
+    line seen past the cap, so the rule still sees the full stream. When the output would be
+    all of stdout and stdout was cut, or the last candidate JSON line was too long to keep,
+    the true output is unknown: the task fails (not retried: the same process would print the
+    same) instead of succeeding with a wrong value.
+    """
+    from flowbuilder.interfaces import TaskFailure
+
+    if completed.late_json:
+        return completed.late_json[0]
+    if completed.late_json_dropped:
+        raise TaskFailure(
+            "the last JSON line of stdout was too long to keep, so the output is unknown;"
+            f" raise {limit_option} or write large results to a file",
+            retryable=False,
+        )
+    output = output_from_stdout(completed.stdout)
+    if completed.stdout_truncated and not isinstance(output, (dict, list)):
+        raise TaskFailure(
+            f"stdout went past {limit_option} and no line of it is JSON, so the output (all of stdout)"
+            f" would be cut; print the result as a final JSON line, or raise {limit_option}",
+            retryable=False,
+        )
+    return output

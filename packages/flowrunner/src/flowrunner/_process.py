@@ -19,6 +19,7 @@ import asyncio
 import atexit
 import contextvars
 import itertools
+import json
 import os
 import selectors
 import signal
@@ -26,7 +27,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from flowrunner._daemon_threads import daemon_threads
 from flowrunner._escapees import become_subreaper, sweep
@@ -49,6 +50,10 @@ TRUNCATED_MARKER = "[flowrunner: log truncated after {limit} bytes; the process 
 GUARDIAN = Guardian()
 """Kills this process's live groups and tagged processes if it dies without cleaning up."""
 _attempt_serial = itertools.count(1)
+OVERLONG_MARKER = "[flowrunner: a {stream} line longer than {limit} bytes was dropped]"
+MIN_LINE_LIMIT = 16 << 20
+"""The longest line kept whole is max(max_log_bytes, this): past the log cap, stdout is still
+read for a final JSON output line, and a longer line must not be buffered without end."""
 
 
 def kill_process_groups(owner: object = None, sig: int = signal.SIGKILL) -> None:
@@ -81,7 +86,15 @@ class Completed:
 
     exit_code: int
     stdout: list[str] = field(default_factory=list)
+    """stdout lines, as long as the log cap allowed: a prefix of the whole stream."""
     stdout_truncated: bool = False
+    """Lines of stdout were read past the log cap and are not in ``stdout``."""
+    late_json: list[Any] = field(default_factory=list)
+    """The value of the last stdout line past the cap that parsed as a JSON object or array
+    (at most one element): the output when present, as the full stream's last JSON line."""
+    late_json_dropped: bool = False
+    """A stdout line past the cap that may have been JSON was too long to keep, and no JSON
+    line came after it: the output cannot be known."""
     stderr_tail: list[str] = field(default_factory=list)
     """The last few stderr lines, for the failure message."""
 
@@ -97,6 +110,7 @@ class _ProcessJob:
         self.log = log
         self.budget = max_log_bytes
         self.limit = max_log_bytes
+        self.line_limit = max(max_log_bytes, MIN_LINE_LIMIT)
         self.loop = loop
         self.group: int | None = None
         self.cancelled = False
@@ -138,6 +152,7 @@ class _ProcessJob:
         assert process.stdout is not None and process.stderr is not None
         selector = selectors.DefaultSelector()
         partial = {process.stdout.fileno(): b"", process.stderr.fileno(): b""}
+        overlong: set[int] = set()  # descriptors in the middle of a line too long to keep
         names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
         for stream in (process.stdout, process.stderr):
             selector.register(stream.fileno(), selectors.EVENT_READ)
@@ -151,13 +166,21 @@ class _ProcessJob:
                     chunk = os.read(descriptor, 65536)
                     if not chunk:
                         selector.unregister(descriptor)
-                        if partial[descriptor]:
+                        if partial[descriptor] and descriptor not in overlong:
                             self._line(names[descriptor], partial[descriptor], batch)
                         continue
                     lines = (partial[descriptor] + chunk).split(b"\n")
                     partial[descriptor] = lines.pop()
+                    if descriptor in overlong and len(lines):
+                        del lines[0]  # the end of the line that was too long
+                        overlong.discard(descriptor)
                     for raw in lines:
                         self._line(names[descriptor], raw, batch)
+                    if len(partial[descriptor]) > self.line_limit and descriptor not in overlong:
+                        self._overlong(names[descriptor], partial[descriptor], batch)
+                        overlong.add(descriptor)
+                    if descriptor in overlong:
+                        partial[descriptor] = b""
                 if batch:
                     self._deliver(batch)
                 if not ready and process.poll() is not None:
@@ -186,12 +209,14 @@ class _ProcessJob:
 
     def _line(self, stream: str, raw: bytes, batch: list[tuple[str, str]]) -> None:
         completed = self.completed
+        if self.budget >= 0:
+            self.budget -= len(raw) + 1
+            if self.budget < 0:
+                batch.append(("system", TRUNCATED_MARKER.format(limit=self.limit)))
         if self.budget < 0:
-            return
-        self.budget -= len(raw) + 1
-        if self.budget < 0:
-            completed.stdout_truncated = True
-            batch.append(("system", TRUNCATED_MARKER.format(limit=self.limit)))
+            if stream == "stdout":
+                completed.stdout_truncated = True
+                self._late_stdout(raw)
             return
         line = raw.decode("utf-8", "replace").rstrip("\r")
         batch.append((stream, line))
@@ -202,6 +227,30 @@ class _ProcessJob:
             tail.append(line)
             if len(tail) > 5:
                 del tail[0]
+
+    def _late_stdout(self, raw: bytes) -> None:
+        """Past the log cap: keep only what the output rule needs, the last JSON line."""
+        text = raw.strip()
+        if text[:1] in (b"{", b"[") and text[-1:] in (b"}", b"]"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return
+            self.completed.late_json[:] = [value]
+            self.completed.late_json_dropped = False
+
+    def _overlong(self, stream: str, head: bytes, batch: list[tuple[str, str]]) -> None:
+        """A line past ``line_limit`` is dropped (never buffered whole); if it may have been
+        the output's JSON line, the output is unknown until a later JSON line replaces it."""
+        if stream == "stdout":
+            self.completed.stdout_truncated = True
+            if head.lstrip()[:1] in (b"{", b"["):
+                self.completed.late_json.clear()
+                self.completed.late_json_dropped = True
+        if self.budget >= 0:
+            self.budget = -1
+            batch.append(("system", TRUNCATED_MARKER.format(limit=self.limit)))
+        batch.append(("system", OVERLONG_MARKER.format(stream=stream, limit=self.line_limit)))
 
     def _deliver(self, batch: list[tuple[str, str]]) -> None:
         def write() -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskState, TaskStatus
 from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
-from flowrunner._outputs import is_table_reference, restored_output, storable_output
+from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
 from flowrunner._scope import TaskResultsView, render_workflow_env
 
@@ -105,6 +105,7 @@ class RunExecution:
 
             raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
         self.limit = request.concurrency or workflow.concurrency or runner.default_concurrency
+        self.output_budget = OutputBudget(runner.max_output_bytes, runner.max_run_output_bytes)
         defaults = workflow.defaults
         self.pool_limits: dict[str, int] = dict(workflow.pools)
         # Per-type default limits act as implicit pools ("type:shell") for tasks without a pool.
@@ -553,6 +554,10 @@ class RunExecution:
     # -- outcomes ---------------------------------------------------------------------------
 
     def _succeeded(self, task_id: int, attempt: int, output: Any) -> None:
+        refusal = self.output_budget.refusal(output)
+        if refusal is not None:
+            self._fail_final(task_id, attempt, refusal, {})
+            return
         task = self.tasks[task_id]
         name = self.names[task_id]
         data: dict[str, Any]

@@ -135,7 +135,9 @@ class Engine:
         self.store: Store = host.open_store(store) if store is None or isinstance(store, str) else store
         from flowrunner.runner import LocalRunner
 
-        self.runner: LocalRunner = LocalRunner(host.task_types(), concurrency=concurrency, workers=workers)
+        self.runner: LocalRunner = LocalRunner.from_settings(
+            host.task_types(), host.settings, concurrency=concurrency, workers=workers
+        )
         self._handles: dict[str, RunHandle] = {}
 
     # -- loading ----------------------------------------------------------------------------

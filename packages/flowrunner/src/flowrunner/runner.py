@@ -15,13 +15,17 @@ import os
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from flowbuilder.interfaces import Runner, RunRequest, RunResult
+from flowrunner._outputs import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_RUN_OUTPUT_BYTES, byte_count
 
 if TYPE_CHECKING:
+    from flowbuilder.config import Settings
     from flowbuilder.interfaces import TaskContext, TaskType
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
 """Tasks at once when neither the request, the workflow nor the runner says otherwise."""
+SETTINGS_SECTION = "flowrunner"
+"""The table of ``flowbuilder.toml`` (and ``FLOWBUILDER_FLOWRUNNER__*``) read by :meth:`LocalRunner.from_settings`."""
 
 
 def _kill_leftovers(run_id: str) -> None:
@@ -48,14 +52,24 @@ class LocalRunner(Runner):
         type_limits: per task type, at most this many attempts of the type at once in a run
             (for tasks without a ``pool``; a task's own pool replaces its type's limit).
             Defaults to each type's ``default_concurrency`` class attribute, if it has one.
+        max_output_bytes: the largest output one task may produce (its stored size: text
+            and bytes by length, lists and dicts by their JSON text, tables by their
+            in-memory size); larger fails the task. Default 16 MiB.
+        max_run_output_bytes: all outputs of one run together; the task whose output goes
+            past it fails. Default 256 MiB. Both bound what a run holds in memory and
+            writes to the store, so one noisy task cannot exhaust either.
     """
 
     name: ClassVar[str] = "local"
 
     def __init__(self, task_types: Mapping[str, TaskType], *, concurrency: int | None = None,
                  workers: int | None = None, keep_events: bool = False,
-                 type_limits: Mapping[str, int] | None = None):  # fmt: skip
+                 type_limits: Mapping[str, int] | None = None,
+                 max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+                 max_run_output_bytes: int = DEFAULT_MAX_RUN_OUTPUT_BYTES):  # fmt: skip
         super().__init__(task_types)
+        self.max_output_bytes = max_output_bytes
+        self.max_run_output_bytes = max_run_output_bytes
         defaults = {name: getattr(task_type, "default_concurrency", None) for name, task_type in task_types.items()}
         self.type_limits: dict[str, int] = {name: limit for name, limit in defaults.items() if limit}
         self.type_limits.update(type_limits or {})
@@ -63,6 +77,16 @@ class LocalRunner(Runner):
         self.worker_count = workers or os.cpu_count() or 2
         self.keep_events = keep_events
         self._workers: WorkerPool | None = None
+
+    @classmethod
+    def from_settings(cls, task_types: Mapping[str, TaskType], settings: Settings, **options: Any) -> LocalRunner:
+        """The runner with the ``[flowrunner]`` table's ``max_output_bytes`` and
+        ``max_run_output_bytes``; ``options`` (constructor arguments) win over it."""
+        section = settings.section(SETTINGS_SECTION)
+        for key in ("max_output_bytes", "max_run_output_bytes"):
+            if key in section and key not in options:
+                options[key] = byte_count(section[key], f"[{SETTINGS_SECTION}] {key}")
+        return cls(task_types, **options)
 
     async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         from flowrunner._scheduler import RunExecution

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 from flowbuilder.events import RunState, RunStatus, TaskState
 
 if TYPE_CHECKING:
+    from flowbuilder.config import Settings
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import Store
     from flowbuilder.interfaces.tasktype import TaskType
@@ -69,6 +70,17 @@ class Runner(ABC):
 
     def __init__(self, task_types: Mapping[str, TaskType]):
         self.task_types = task_types
+
+    @classmethod
+    def from_settings(cls, task_types: Mapping[str, TaskType], settings: Settings) -> Runner:
+        """Build the runner with the user's settings (``flowbuilder.toml``, ``FLOWBUILDER_*``).
+
+        Called once per process by :meth:`flowbuilder.plugins.PluginHost.make_runner`. A
+        runner with options of its own reads them from its plugin's table
+        (``settings.section(...)``) and rejects a bad value with a
+        :class:`~flowbuilder.errors.ConfigurationError`; the default ignores ``settings``.
+        """
+        return cls(task_types)
 
     @abstractmethod
     async def run_async(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:

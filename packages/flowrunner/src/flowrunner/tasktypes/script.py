@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal, Mapping
 from pydantic import Field, field_validator
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
-from flowrunner._outputs import output_from_stdout
+from flowrunner._outputs import output_from_process
 from flowrunner.tasktypes._common import ProcessOptions, process_env
 
 if TYPE_CHECKING:
@@ -161,4 +161,4 @@ class ScriptTask(TaskType):
             raise TaskFailure(
                 f"{config.language} script exited with {completed.exit_code}{detail}", exit_code=completed.exit_code
             )
-        return output_from_stdout(completed.stdout)
+        return output_from_process(completed)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping
 from pydantic import Field, field_validator
 
 from flowbuilder.interfaces import ExecutionMode, TaskContext, TaskFailure, TaskType
-from flowrunner._outputs import output_from_stdout
+from flowrunner._outputs import output_from_process
 from flowrunner.tasktypes._common import ProcessOptions, process_env
 
 if TYPE_CHECKING:
@@ -116,4 +116,4 @@ class ShellTask(TaskType):
         if completed.exit_code not in config.success_codes:
             detail = f": {completed.stderr_tail[-1]}" if completed.stderr_tail else ""
             raise TaskFailure(f"command exited with {completed.exit_code}{detail}", exit_code=completed.exit_code)
-        return output_from_stdout(completed.stdout)
+        return output_from_process(completed)
