@@ -104,7 +104,7 @@ def pydantic_diagnostics(
                 locator.at(
                     path,
                     text,
-                    "names start with a letter or _ and hold only letters, digits, _ and -, at most 128 of them",
+                    "names hold only letters, digits, _ and -, at most 128 of them, and do not start with -",
                 )
             )
         else:

@@ -101,8 +101,21 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
     try:
         tree = _environment().parse("{{ " + expression + " }}")
     except TemplateSyntaxError as error:
+        dotted = _DOTTED_DIGIT_NAME.search(expression)
+        if dotted is not None:  # `tasks.1000genome`: the lexer reads a number, then a stray name
+            raise ExpressionError(
+                f"invalid expression `{expression}`: a name that starts with a digit cannot follow a dot;"
+                f" write {dotted.group(1)}['{dotted.group(2)}']"
+            ) from None
         raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
     environment = _environment()
+    for item in tree.find_all(nodes.Getitem):  # `tasks.123` reads the number 123, never the name "123"
+        if isinstance(item.node, nodes.Name) and item.node.name in ROOT_NAMES and _is_number(item.arg):
+            key = item.arg.value  # type: ignore[attr-defined]
+            raise ExpressionError(
+                f"invalid expression `{expression}`: {item.node.name}.{key} reads the number {key};"
+                f" names are text, write {item.node.name}['{key}']"
+            )
     for used in tree.find_all((nodes.Filter, nodes.Test)):  # the parser does not check these names
         known = environment.filters if isinstance(used, nodes.Filter) else environment.tests
         if used.name not in known:
@@ -122,6 +135,15 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         if chain is not None and len(chain) >= 2:
             references.append(Reference(chain[0], chain[1], chain[2] if len(chain) > 2 else None))
     return tuple(dict.fromkeys(references))
+
+
+_DOTTED_DIGIT_NAME = re.compile(r"\b(params|env|tasks)\.([0-9][A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*)")
+
+
+def _is_number(node: nodes.Node) -> bool:
+    from jinja2 import nodes
+
+    return isinstance(node, nodes.Const) and isinstance(node.value, int) and not isinstance(node.value, bool)
 
 
 def _chain(node: nodes.Node) -> list[str] | None:
