@@ -244,7 +244,9 @@ def _validate_config(
                     return True
             return False
 
-        found = pydantic_diagnostics(error, locator, prefix, model.model_fields, skip=is_expression, owner=None)
+        found = pydantic_diagnostics(
+            error, locator, prefix, model.model_fields, skip=is_expression, owner=None, model=model
+        )
         for diagnostic in found:
             problems.append(Diagnostic(diagnostic.file, diagnostic.line, diagnostic.column,
                                        f"{task_type.name} config: {diagnostic.message}", diagnostic.hint))  # fmt: skip

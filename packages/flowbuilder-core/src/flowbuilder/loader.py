@@ -126,7 +126,7 @@ def _validate_parts(
     fields = _dsl_field_names()
     tasks = document.get("tasks")
     if not (isinstance(tasks, list) and tasks):
-        return pydantic_diagnostics(whole_errors, locator, (), fields), None
+        return pydantic_diagnostics(whole_errors, locator, (), fields, model=Workflow), None
     problems: list[Diagnostic] = []
     header = {key: value for key, value in document.items() if key != "tasks"}
     omitted_params: set[str] = set()
@@ -135,7 +135,7 @@ def _validate_parts(
     try:
         Workflow.model_validate({**header, "tasks": [_PLACEHOLDER_TASK]})
     except ValidationError as error:
-        problems.extend(pydantic_diagnostics(error, locator, (), fields))
+        problems.extend(pydantic_diagnostics(error, locator, (), fields, model=Workflow))
         # Drop what failed: one param or pool when the error is inside it, else the whole field.
         for item in error.errors(include_url=False):
             loc = item["loc"]
@@ -157,7 +157,7 @@ def _validate_parts(
         try:
             Task.model_validate(raw_task)
         except ValidationError as error:
-            problems.extend(pydantic_diagnostics(error, locator, ("tasks", task_id), fields, owner="task"))
+            problems.extend(pydantic_diagnostics(error, locator, ("tasks", task_id), fields, owner="task", model=Task))
             name = raw_task.get("name") if isinstance(raw_task, dict) else None
             if isinstance(name, str):
                 omitted_tasks.add(name)
@@ -165,7 +165,7 @@ def _validate_parts(
         valid_tasks.append(raw_task)
         positions.append(task_id)
     if not problems:  # cannot happen while the parts cover the whole; never hide an error
-        return pydantic_diagnostics(whole_errors, locator, (), fields), None
+        return pydantic_diagnostics(whole_errors, locator, (), fields, model=Workflow), None
     if not valid_tasks:
         return problems, None
     try:
