@@ -206,6 +206,11 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             Diagnostic(filename, 1, 1, f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}",
                        "raise [limits] max_bytes in flowbuilder.toml if this file is meant to be this large")
         ])  # fmt: skip
+    if isinstance(text, bytes) and text[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # PyYAML would decode it: the docs promise UTF-8 only, and every other tool (the
+        # store, `git diff`, the CLI's own messages) expects it, so refuse rather than guess.
+        raise WorkflowError([Diagnostic(filename, 1, 1, "the file is UTF-16 text; workflow files are UTF-8",
+                                        "save the file as UTF-8")])  # fmt: skip
     problems: list[tuple[Mark, str, str | None]] = []
     builder = _Builder(limits, problems)
     # The builder makes many dicts and lists and no reference cycles: pausing the cyclic
