@@ -356,9 +356,8 @@ def _check_one(
     try:
         references = parse_references(expression)
     except ExpressionError as error:
-        problems.append(
-            locator.at(where, str(error), "expressions look like ${{ params.name }} or ${{ tasks.a.output }}")
-        )
+        hint = error.hint or "expressions look like ${{ params.name }} or ${{ tasks.a.output }}"
+        problems.append(locator.at(where, str(error), hint))
         return
     upstream: set[int] | None = None
     for reference in references:

@@ -78,15 +78,15 @@ def pydantic_diagnostics(
         where = _describe_path(loc)
         if kind == "extra_forbidden":
             name = str(loc[-1]) if loc else "?"
-            holder = _describe_path(loc[:-1])
+            mapping = _describe_path(loc[:-1])
             allowed = _fields_at(model, item["loc"][:-1]) if model is not None else None
             # Suggest among the fields this mapping takes, never the word itself: `foreach`
             # inside foreach's long form is a real field, only not there.
             hint = suggest(name, [field for field in (allowed or known) if field != name])
             if hint is None:
-                takes = f"{holder or owner or 'this mapping'} takes only: {', '.join(allowed)}" if allowed else None
+                takes = f"{mapping or owner or 'this mapping'} takes only: {', '.join(allowed)}" if allowed else None
                 hint = f"remove it; {takes}" if takes and name not in known else (takes or "remove it")
-            text = f"unknown field {name!r}" + (f" in {holder}" if holder else "")
+            text = f"unknown field {name!r}" + (f" in {mapping}" if mapping else "")
             found.append(locator.at(path, text, hint, key=True))
         elif kind == "missing":
             name = str(loc[-1]) if loc else "?"

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from flowbuilder.errors import FlowBuilderError
+from flowbuilder.limits import ExpressionLimits
 
 if TYPE_CHECKING:
     from jinja2 import nodes
@@ -37,7 +38,18 @@ _TASK_FIELDS = frozenset({"output", "outputs", "status"})
 
 
 class ExpressionError(FlowBuilderError):
-    """An expression could not be parsed or evaluated; the message says which and why."""
+    """An expression could not be parsed or evaluated; the message says which and why.
+
+    ``hint``, when set, says what to do instead (``validate`` shows it after the message).
+    """
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+_SPLIT_HINT = "split it into simpler expressions, or compute the value in a task"
+_LIMIT_HINT = "expressions are for small values; make large ones in a task (script or python) and read its output"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +88,86 @@ def iter_expressions(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[t
             yield from iter_expressions(item, (*path, index))
 
 
+LIMITS = ExpressionLimits()
+"""The bounds every expression is held to (see :class:`~flowbuilder.limits.ExpressionLimits`)."""
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from flowbuilder.expression_bounds import BoundedSandbox
+
+    return BoundedSandbox(LIMITS, undefined=StrictUndefined, autoescape=False)
+
+
+def _shown(expression: str) -> str:
+    """The expression as quoted in a message: whole if short, else its start."""
+    return expression if len(expression) <= 80 else expression[:77] + "..."
+
+
+def _parse(expression: str) -> Any:
+    """Jinja2's tree of an expression, refusing one nested past the limits before it can
+    exhaust the parser's or the compiler's stack (they recurse once per level)."""
+    from jinja2 import TemplateSyntaxError
+
+    brackets = _bracket_depth(expression)
+    if brackets > LIMITS.max_brackets:
+        raise ExpressionError(f"`{_shown(expression)}` nests brackets {brackets} deep (the limit is"
+                              f" {LIMITS.max_brackets})", _SPLIT_HINT)  # fmt: skip
+    try:
+        tree = _environment().parse("{{ " + expression + " }}")
+    except TemplateSyntaxError as error:
+        dotted = _DOTTED_DIGIT_NAME.search(expression)
+        if dotted is not None:  # `tasks.1000genome`: the lexer reads a number, then a stray name
+            raise ExpressionError(
+                f"invalid expression `{_shown(expression)}`: a name that starts with a digit cannot follow a dot;"
+                f" write {dotted.group(1)}['{dotted.group(2)}']"
+            ) from None
+        raise ExpressionError(f"invalid expression `{_shown(expression)}`: {error.message}") from None
+    except RecursionError:  # a long chain of `not` or `-`: the parser recurses once per operator
+        tree = None
+    if tree is None or _tree_depth(tree, LIMITS.max_depth) > LIMITS.max_depth:
+        raise ExpressionError(f"`{_shown(expression)}` nests operators, calls or attributes more than"
+                              f" {LIMITS.max_depth} deep", _SPLIT_HINT)  # fmt: skip
+    return tree
+
+
+def _bracket_depth(expression: str) -> int:
+    """The deepest nesting of (), [] and {} outside quoted strings."""
+    if "(" not in expression and "[" not in expression and "{" not in expression:
+        return 0
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for character in expression:
+        if quote:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == quote:
+                quote = ""
+        elif character in "'\"":
+            quote = character
+        elif character in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in ")]}":
+            depth -= 1
+    return deepest
+
+
+def _tree_depth(tree: Any, limit: int) -> int:
+    """The depth of a parsed tree, walked without recursion (stops counting past ``limit``)."""
+    deepest = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= limit:
+            stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 def parse_references(expression: str) -> list[Reference]:
@@ -96,22 +182,13 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         raise ExpressionError("an expression opened with `${{` is not closed with `}}`")
     if not expression:
         raise ExpressionError("empty expression `${{ }}`")
-    from jinja2 import TemplateSyntaxError, nodes
+    from jinja2 import nodes
 
-    try:
-        tree = _environment().parse("{{ " + expression + " }}")
-    except TemplateSyntaxError as error:
-        dotted = _DOTTED_DIGIT_NAME.search(expression)
-        if dotted is not None:  # `tasks.1000genome`: the lexer reads a number, then a stray name
-            raise ExpressionError(
-                f"invalid expression `{expression}`: a name that starts with a digit cannot follow a dot;"
-                f" write {dotted.group(1)}['{dotted.group(2)}']"
-            ) from None
-        raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
+    tree = _parse(expression)
     environment = _environment()
     for item in tree.find_all(nodes.Getitem):  # `tasks.123` reads the number 123, never the name "123"
         if isinstance(item.node, nodes.Name) and item.node.name in ROOT_NAMES and _is_number(item.arg):
-            key = item.arg.value  # type: ignore[attr-defined]
+            key = item.arg.value
             raise ExpressionError(
                 f"invalid expression `{expression}`: {item.node.name}.{key} reads the number {key};"
                 f" names are text, write {item.node.name}['{key}']"
@@ -120,7 +197,10 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         known = environment.filters if isinstance(used, nodes.Filter) else environment.tests
         if used.name not in known:
             kind = "filter" if isinstance(used, nodes.Filter) else "test"
-            raise ExpressionError(f"invalid expression `{expression}`: no {kind} named {used.name!r}")
+            raise ExpressionError(f"invalid expression `{_shown(expression)}`: no {kind} named {used.name!r}")
+    problem = _constant_problem(tree)
+    if problem is not None:
+        raise ExpressionError(f"`{_shown(expression)}` {problem}", _LIMIT_HINT)
     references: list[Reference] = []
     for name_node in tree.find_all(nodes.Name):
         references.append(Reference(name_node.name))
@@ -144,6 +224,72 @@ def _is_number(node: nodes.Node) -> bool:
     from jinja2 import nodes
 
     return isinstance(node, nodes.Const) and isinstance(node.value, int) and not isinstance(node.value, bool)
+
+
+def _constant_problem(tree: Any) -> str | None:
+    """Why a part of the expression that reads no name would exceed the limits, if it would.
+
+    That part (``'a' * 10**9``, ``'x' | center(10**9)``, ``'%999999999d' % 1``) is the same
+    on every run, so it is evaluated here, within the limits, and a refusal is reported at
+    validate time with the file's line and column. So is a constant exponent past the
+    limit on any base (``params.n ** 100000000``): no integer base above 1 fits.
+    """
+    from jinja2 import nodes
+
+    from flowbuilder.expression_bounds import ExpressionLimitError, begin, check_brace_format, check_percent_format, end
+
+    for power in tree.find_all(nodes.Pow):
+        exponent = power.right
+        if (
+            isinstance(exponent, nodes.Const)
+            and isinstance(exponent.value, int)
+            and exponent.value > LIMITS.max_int_bits
+        ):
+            return f"raises to the power {exponent.value:,}, past any number within the limit of {LIMITS.max_int_bits:,} bits"  # fmt: skip
+    try:  # a literal format with a width past the limit, whatever it formats
+        for modulo in tree.find_all(nodes.Mod):
+            if isinstance(modulo.left, nodes.Const) and isinstance(modulo.left.value, str):
+                check_percent_format(LIMITS, modulo.left.value)
+        for method in tree.find_all(nodes.Getattr):
+            if (
+                method.attr in ("format", "format_map")
+                and isinstance(method.node, nodes.Const)
+                and isinstance(method.node.value, str)
+            ):
+                check_brace_format(LIMITS, method.node.value)
+    except ExpressionLimitError as error:
+        return str(error)
+    environment = _environment()
+    pending = list(tree.iter_child_nodes())
+    while pending:
+        node = pending.pop()
+        if (
+            not isinstance(node, nodes.Expr)
+            or not _does_work(node)
+            or next(node.find_all(nodes.Name), None) is not None
+        ):
+            pending.extend(node.iter_child_nodes())
+            continue
+        template = nodes.Template([nodes.Output([node])], lineno=1)
+        budget = begin(LIMITS)
+        try:
+            code = environment.compile(template.set_environment(environment))
+            environment.template_class.from_code(environment, code, environment.make_globals(None)).render()
+        except ExpressionLimitError as error:
+            return str(error)
+        except Exception:  # noqa: S112 - other failures depend on nothing here and show at run time
+            continue
+        finally:
+            end(budget)
+    return None
+
+
+def _does_work(node: Any) -> bool:
+    """Whether a subtree computes anything (beyond literals) that a limit could refuse."""
+    from jinja2 import nodes
+
+    work = (nodes.BinExpr, nodes.UnaryExpr, nodes.Filter, nodes.Call, nodes.Concat, nodes.CondExpr)
+    return isinstance(node, work) or next(node.find_all(work), None) is not None
 
 
 def _chain(node: nodes.Node) -> list[str] | None:
@@ -171,10 +317,11 @@ def compile_expression(expression: str) -> Callable[..., Any]:
     """A callable evaluating the expression against keyword arguments (cached by text)."""
     from jinja2 import TemplateSyntaxError
 
+    _parse(expression)  # refuses what is nested too deeply for Jinja2's compiler
     try:
         return _environment().compile_expression(expression, undefined_to_none=False)  # type: ignore[no-any-return]
     except TemplateSyntaxError as error:
-        raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
+        raise ExpressionError(f"invalid expression `{_shown(expression)}`: {error.message}") from None
 
 
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
@@ -182,15 +329,24 @@ def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     from jinja2 import Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
+    from flowbuilder.expression_bounds import ExpressionLimitError, begin, end
+
     function = compile_expression(expression)
+    budget = begin(LIMITS)
     try:
         result = function(**scope)
+    except ExpressionLimitError as error:
+        raise ExpressionError(f"`{_shown(expression)}` {error}", _LIMIT_HINT) from None
+    except RecursionError:  # deeply nested data (a value, not the expression) walked by a filter
+        raise ExpressionError(f"`{_shown(expression)}` failed: its data is nested too deeply") from None
     except UndefinedError as error:
         raise ExpressionError(f"`{expression}`: {error.message}") from None
     except SecurityError as error:
         raise ExpressionError(f"`{expression}` is not allowed: {error}") from None
     except Exception as error:  # arithmetic on wrong types, bad filters, ...
-        raise ExpressionError(f"`{expression}` failed: {type(error).__name__}: {error}") from None
+        raise ExpressionError(f"`{_shown(expression)}` failed: {type(error).__name__}: {error}") from None
+    finally:
+        end(budget)
     if isinstance(result, Undefined):
         try:
             str(result)  # StrictUndefined raises here, saying what is missing (or what is unsafe)

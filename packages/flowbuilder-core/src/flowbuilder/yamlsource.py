@@ -219,7 +219,7 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if _read_events(text, _Loader, builder) and _Loader is not _PureLoader:
+        if _read_events(text, _Loader, builder) and not issubclass(_Loader, _PureLoader):
             # The libyaml of newer PyYAML wheels (6.0.4) has its own nesting limit of 1000, and its
             # scanner reads far enough ahead on a line of `[[[[` to hit it before the builder
             # sees the 65th level. The pure-Python parser has no such limit: read again with
