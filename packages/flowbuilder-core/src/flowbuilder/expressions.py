@@ -106,9 +106,10 @@ def _shown(expression: str) -> str:
     return expression if len(expression) <= 80 else expression[:77] + "..."
 
 
-def _parse(expression: str) -> Any:
-    """Jinja2's tree of an expression, refusing one nested past the limits before it can
-    exhaust the parser's or the compiler's stack (they recurse once per level)."""
+def _parse(expression: str) -> tuple[Any, list[tuple[Any, list[Any]]]]:
+    """Jinja2's tree of an expression and its nodes in order, refusing one nested past the
+    limits before it can exhaust the parser's or the compiler's stack (they recurse once
+    per level)."""
     from jinja2 import TemplateSyntaxError
 
     brackets = _bracket_depth(expression)
@@ -127,10 +128,11 @@ def _parse(expression: str) -> Any:
         raise ExpressionError(f"invalid expression `{_shown(expression)}`: {error.message}") from None
     except RecursionError:  # a long chain of `not` or `-`: the parser recurses once per operator
         tree = None
-    if tree is None or _tree_depth(tree, LIMITS.max_depth) > LIMITS.max_depth:
+    walked = _walk(tree, LIMITS.max_depth) if tree is not None else None
+    if walked is None:
         raise ExpressionError(f"`{_shown(expression)}` nests operators, calls or attributes more than"
                               f" {LIMITS.max_depth} deep", _SPLIT_HINT)  # fmt: skip
-    return tree
+    return tree, walked
 
 
 def _bracket_depth(expression: str) -> int:
@@ -158,16 +160,23 @@ def _bracket_depth(expression: str) -> int:
     return deepest
 
 
-def _tree_depth(tree: Any, limit: int) -> int:
-    """The depth of a parsed tree, walked without recursion (stops counting past ``limit``)."""
-    deepest = 0
+def _walk(tree: Any, limit: int) -> list[tuple[Any, list[Any]]] | None:
+    """Every node of a tree with its children, in depth-first order, walked without recursion;
+    None if the tree is deeper than ``limit``.
+
+    One walk serves every check of :func:`_parse_references` (Jinja2's ``find_all`` walks
+    the whole tree, recursively, for each question asked).
+    """
+    ordered: list[tuple[Any, list[Any]]] = []
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth <= limit:
-            stack.extend((child, depth + 1) for child in node.iter_child_nodes())
-    return deepest
+        if depth > limit:
+            return None
+        children = list(node.iter_child_nodes())
+        ordered.append((node, children))
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return ordered
 
 
 def parse_references(expression: str) -> list[Reference]:
@@ -184,29 +193,38 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         raise ExpressionError("empty expression `${{ }}`")
     from jinja2 import nodes
 
-    tree = _parse(expression)
+    _, tree_nodes = _parse(expression)
+    walked = [node for node, _ in tree_nodes]
     environment = _environment()
-    for item in tree.find_all(nodes.Getitem):  # `tasks.123` reads the number 123, never the name "123"
-        if isinstance(item.node, nodes.Name) and item.node.name in ROOT_NAMES and _is_number(item.arg):
-            key = item.arg.value
+    for item in walked:  # `tasks.123` reads the number 123, never the name "123"
+        if (
+            type(item) is nodes.Getitem
+            and isinstance(item.node, nodes.Name)
+            and item.node.name in ROOT_NAMES
+            and _is_number(item.arg)
+        ):
+            key = getattr(item.arg, "value", None)  # a Const: _is_number said so
             raise ExpressionError(
-                f"invalid expression `{expression}`: {item.node.name}.{key} reads the number {key};"
+                f"invalid expression `{_shown(expression)}`: {item.node.name}.{key} reads the number {key};"
                 f" names are text, write {item.node.name}['{key}']"
             )
-    for used in tree.find_all((nodes.Filter, nodes.Test)):  # the parser does not check these names
+    for used in walked:  # the parser does not check these names
+        if not isinstance(used, (nodes.Filter, nodes.Test)):
+            continue
         known = environment.filters if isinstance(used, nodes.Filter) else environment.tests
         if used.name not in known:
             kind = "filter" if isinstance(used, nodes.Filter) else "test"
             raise ExpressionError(f"invalid expression `{_shown(expression)}`: no {kind} named {used.name!r}")
-    problem = _constant_problem(tree)
+    problem = _constant_problem(tree_nodes)
     if problem is not None:
         raise ExpressionError(f"`{_shown(expression)}` {problem}", _LIMIT_HINT)
     references: list[Reference] = []
-    for name_node in tree.find_all(nodes.Name):
-        references.append(Reference(name_node.name))
+    for name_node in walked:
+        if type(name_node) is nodes.Name:
+            references.append(Reference(name_node.name))
     # Attribute chains give the keys: tasks.fetch.output -> (tasks, fetch, output). Only the
     # outermost node of a chain counts, so `tasks.a.output` is one reference, not two.
-    chained = list(tree.find_all((nodes.Getattr, nodes.Getitem)))
+    chained = [node for node in walked if isinstance(node, (nodes.Getattr, nodes.Getitem))]
     inner = {id(node.node) for node in chained}
     for node in chained:
         if id(node) in inner:
@@ -226,70 +244,82 @@ def _is_number(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Const) and isinstance(node.value, int) and not isinstance(node.value, bool)
 
 
-def _constant_problem(tree: Any) -> str | None:
+def _constant_problem(tree_nodes: list[tuple[Any, list[Any]]]) -> str | None:
     """Why a part of the expression that reads no name would exceed the limits, if it would.
 
     That part (``'a' * 10**9``, ``'x' | center(10**9)``, ``'%999999999d' % 1``) is the same
     on every run, so it is evaluated here, within the limits, and a refusal is reported at
     validate time with the file's line and column. So is a constant exponent past the
-    limit on any base (``params.n ** 100000000``): no integer base above 1 fits.
+    limit on any base (``params.n ** 100000000``), since no integer base above 1 fits, and
+    a literal format with a width past the limit, whatever it formats.
     """
     from jinja2 import nodes
 
-    from flowbuilder.expression_bounds import ExpressionLimitError, begin, check_brace_format, check_percent_format, end
+    from flowbuilder.expression_bounds import ExpressionLimitError, check_brace_format, check_percent_format
 
-    for power in tree.find_all(nodes.Pow):
-        exponent = power.right
-        if (
-            isinstance(exponent, nodes.Const)
-            and isinstance(exponent.value, int)
-            and exponent.value > LIMITS.max_int_bits
-        ):
-            return f"raises to the power {exponent.value:,}, past any number within the limit of {LIMITS.max_int_bits:,} bits"  # fmt: skip
-    try:  # a literal format with a width past the limit, whatever it formats
-        for modulo in tree.find_all(nodes.Mod):
-            if isinstance(modulo.left, nodes.Const) and isinstance(modulo.left.value, str):
-                check_percent_format(LIMITS, modulo.left.value)
-        for method in tree.find_all(nodes.Getattr):
-            if (
-                method.attr in ("format", "format_map")
-                and isinstance(method.node, nodes.Const)
-                and isinstance(method.node.value, str)
-            ):
-                check_brace_format(LIMITS, method.node.value)
+    # What can make a large value; `and`, `or`, `not`, comparisons and conditions only pass
+    # one on (their operands are checked in their own right).
+    work = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Filter,
+            nodes.Call, nodes.Concat)  # fmt: skip
+    if not any(isinstance(node, work) for node, _ in tree_nodes):
+        return None  # the usual case: names, attributes, subscripts and literals only
+    try:
+        for node, _ in tree_nodes:
+            kind = type(node)
+            if kind is nodes.Pow and _is_const(node.right, int) and node.right.value > LIMITS.max_int_bits:
+                return f"raises to the power {node.right.value:,}, past any number within the limit of {LIMITS.max_int_bits:,} bits"  # fmt: skip
+            if kind is nodes.Mod and _is_const(node.left, str):
+                check_percent_format(LIMITS, node.left.value)
+            elif kind is nodes.Getattr and node.attr in ("format", "format_map") and _is_const(node.node, str):
+                check_brace_format(LIMITS, node.node.value)
     except ExpressionLimitError as error:
         return str(error)
-    environment = _environment()
-    pending = list(tree.iter_child_nodes())
+    # Which subtrees read a name and which compute something: children follow their parent
+    # in `tree_nodes`, so one pass backwards sees every child before its parent.
+    reads: dict[int, bool] = {}
+    computes: dict[int, bool] = {}
+    children_of: dict[int, list[Any]] = {}
+    for node, children in reversed(tree_nodes):
+        children_of[id(node)] = children
+        reads[id(node)] = type(node) is nodes.Name or any(reads[id(child)] for child in children)
+        computes[id(node)] = isinstance(node, work) or any(computes[id(child)] for child in children)
+    pending = [tree_nodes[0][0]]
     while pending:
         node = pending.pop()
-        if (
-            not isinstance(node, nodes.Expr)
-            or not _does_work(node)
-            or next(node.find_all(nodes.Name), None) is not None
-        ):
-            pending.extend(node.iter_child_nodes())
+        if isinstance(node, nodes.Expr) and computes[id(node)] and not reads[id(node)]:
+            problem = _evaluate_constant(node)
+            if problem is not None:
+                return problem
             continue
-        template = nodes.Template([nodes.Output([node])], lineno=1)
-        budget = begin(LIMITS)
-        try:
-            code = environment.compile(template.set_environment(environment))
-            environment.template_class.from_code(environment, code, environment.make_globals(None)).render()
-        except ExpressionLimitError as error:
-            return str(error)
-        except Exception:  # noqa: S112 - other failures depend on nothing here and show at run time
-            continue
-        finally:
-            end(budget)
+        pending.extend(children_of[id(node)])
     return None
 
 
-def _does_work(node: Any) -> bool:
-    """Whether a subtree computes anything (beyond literals) that a limit could refuse."""
+def _is_const(node: Any, kind: type) -> bool:
     from jinja2 import nodes
 
-    work = (nodes.BinExpr, nodes.UnaryExpr, nodes.Filter, nodes.Call, nodes.Concat, nodes.CondExpr)
-    return isinstance(node, work) or next(node.find_all(work), None) is not None
+    return isinstance(node, nodes.Const) and isinstance(node.value, kind) and not isinstance(node.value, bool)
+
+
+def _evaluate_constant(node: Any) -> str | None:
+    """Evaluate a subtree that reads no name, within the limits; the refusal if there is one."""
+    from jinja2 import nodes
+
+    from flowbuilder.expression_bounds import ExpressionLimitError, begin, end
+
+    environment = _environment()
+    template = nodes.Template([nodes.Output([node])], lineno=1)
+    budget = begin(LIMITS)
+    try:
+        code = environment.compile(template.set_environment(environment))
+        environment.template_class.from_code(environment, code, environment.make_globals(None)).render()
+    except ExpressionLimitError as error:
+        return str(error)
+    except Exception:  # other failures do not depend on the limits; they show at run time
+        return None
+    finally:
+        end(budget)
+    return None
 
 
 def _chain(node: nodes.Node) -> list[str] | None:
