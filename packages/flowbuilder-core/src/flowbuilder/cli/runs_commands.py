@@ -186,7 +186,11 @@ def prepare_resume(host: PluginHost, store: Store, run_id: str) -> tuple[RunStat
                                " start a new run with `flowbuilder run`")  # fmt: skip
     if not state.definition_hash:
         raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be resumed")
-    content = store.load_definition(state.definition_hash)
+    content: bytes | str = store.load_definition(state.definition_hash)
+    if isinstance(content, bytes) and content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Stored by a version that still read UTF-16 files (now refused): a run already
+        # recorded must stay resumable, so decode it here rather than refuse it.
+        content = content.decode("utf-16")
     source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
                            limits=host.settings.limits)  # fmt: skip
     return state, plan_workflow(source, host)
