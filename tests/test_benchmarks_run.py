@@ -51,3 +51,10 @@ def test_startup_benchmark_times_the_cli_beside_python(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for label in ("python -c pass", "flowbuilder --version", "flowbuilder validate seed.yaml"):
         assert label in result.stdout
+
+
+def test_expressions_benchmark_compares_every_case_with_the_plain_sandbox() -> None:
+    result = _run(str(BENCH / "expressions.py"), "--number", "20", "--rounds", "1")
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()[1:]
+    assert len(rows) >= 5 and all(row.rstrip().split()[-1].replace(".", "").isdigit() for row in rows)

@@ -217,3 +217,38 @@ def test_the_plan_is_immutable(host: PluginHost) -> None:
         plan.names = ()  # type: ignore[misc]
     with pytest.raises(TypeError):
         plan.index["z"] = 9  # type: ignore[index]
+
+
+DIGIT_NAMES = """
+name: 1000genome
+params:
+  1st: {type: integer, default: 3}
+tasks:
+  - {name: 1000genome, type: shell, config: {command: "echo ${{ params['1st'] }}"}}
+  - {name: "123", type: shell, config: {command: x}}
+  - name: merge
+    type: shell
+    depends_on: [1000genome, 123]
+    config: {command: "echo ${{ tasks['1000genome'].output }} ${{ tasks['123'].outputs }}"}
+"""
+
+
+def test_tasks_named_with_a_leading_digit_are_read_with_brackets(host: PluginHost) -> None:
+    plan = plan_of(DIGIT_NAMES, host)
+    assert plan.names == ("1000genome", "123", "merge")
+    assert names(plan, plan.predecessors[2]) == ["1000genome", "123"]
+
+
+@pytest.mark.parametrize(
+    ("written", "told"),
+    [("tasks.1000genome.output", "write tasks['1000genome']"), ("tasks.123.output", "write tasks['123']"),
+     ("params.1st", "write params['1st']")],
+)  # fmt: skip
+def test_a_dotted_name_that_starts_with_a_digit_is_refused_saying_to_use_brackets(
+    host: PluginHost, written: str, told: str
+) -> None:
+    text = DIGIT_NAMES.replace("tasks['1000genome'].output", written)
+    with pytest.raises(WorkflowError) as raised:
+        plan_of(text, host)
+    (problem,) = raised.value.diagnostics
+    assert (problem.line, told in problem.message) == (10, True), problem

@@ -207,3 +207,21 @@ def test_a_valid_workflow_loads_from_text_bytes_and_path(host: PluginHost, tmp_p
     plans = [load_plan(text, host), load_plan(text.encode(), host), load_plan(path, host)]
     assert {plan.names for plan in plans} == {("a",)}
     assert load_workflow(path).content == text.encode()
+
+
+def test_an_unknown_field_is_told_the_fields_of_its_own_mapping(host: PluginHost) -> None:
+    text = """\
+name: fields
+defaults: {retry: {atempts: 2}}
+tasks:
+  - {name: a, type: shell, retry: {foreach: 3, zzzz: 1}, foreach: {items: [1], max_paralel: 2}, config: {command: x}}
+"""
+    with pytest.raises(WorkflowError) as raised:
+        load_plan(text.encode(), host)
+    retry_fields = "attempts, backoff, multiplier, max_delay, jitter, retry_on"
+    assert [(d.line, d.column, d.message, d.hint) for d in raised.value.diagnostics] == [
+        (2, 20, "unknown field 'atempts' in defaults.retry", "did you mean 'attempts'?"),
+        (4, 36, "unknown field 'foreach' in retry", f"retry takes only: {retry_fields}"),
+        (4, 48, "unknown field 'zzzz' in retry", f"remove it; retry takes only: {retry_fields}"),
+        (4, 80, "unknown field 'max_paralel' in foreach", "did you mean 'max_parallel'?"),
+    ]

@@ -79,7 +79,17 @@ def test_names_that_yaml_1_1_would_mangle_stay_strings(name: str) -> None:
     assert source.workflow.tasks[0].name == name
 
 
-@pytest.mark.parametrize("name", ["fetch data", "9lives", "a.b", "x" * 129, "ünïcode"])
+@pytest.mark.parametrize("name", ["1000genome", "9lives", "3d-render", "007", "1e3", "0x1f", "123"])
+def test_names_may_start_with_a_digit_and_keep_the_text_they_were_written_as(name: str) -> None:
+    source = load_workflow(
+        f"name: {name}\ntasks:\n  - name: {name}\n    type: t\n  - {{name: b, type: t, depends_on: {name}}}\n"
+    )
+    assert source.workflow.name == name
+    assert source.workflow.tasks[0].name == name
+    assert source.workflow.tasks[1].depends_on == [name]
+
+
+@pytest.mark.parametrize("name", ["fetch data", "-lead", "a.b", "x" * 129, "ünïcode"])
 def test_names_outside_the_pattern_are_refused(name: str) -> None:
     with pytest.raises(ValidationError):
         task(name=name)

@@ -227,9 +227,46 @@ def test_without_a_runner_make_runner_says_to_install_flowrunner(host: PluginHos
 
 
 def test_the_memory_store_is_core_s_default(host: PluginHost) -> None:
-    assert host.default_store_url().startswith("memory://")
-    with host.open_store("memory://plugins-test") as store:
-        assert store is not None
+    from flowbuilder.stores.memory import MemoryStore
+
+    # The rule: with only core installed and nothing configured, the default is memory://,
+    # and open_store() without a URL opens exactly that store, a working one.
+    assert set(host.store_classes()) == {"memory"}
+    assert host.default_store_url() == "memory://"
+    with host.open_store() as store:
+        assert type(store) is MemoryStore
+        digest = store.save_definition(b"name: x\n")
+        assert store.load_definition(digest) == b"name: x\n"
+
+
+def _store_plugin(scheme: str, priority: int) -> Any:
+    from flowbuilder.stores.memory import MemoryStore
+
+    store = type(f"{scheme.title()}Store", (MemoryStore,), {"scheme": scheme, "default_priority": priority,
+                                                             "default_url": f"{scheme}://default"})  # fmt: skip
+
+    class Plugin:
+        @hookimpl
+        def flowbuilder_stores(self) -> list[Any]:
+            return [store]
+
+    return Plugin()
+
+
+def test_an_installed_store_of_higher_priority_replaces_the_memory_default() -> None:
+    host = build_plugin_host(Settings(load_plugins=("core",)))
+    host.register(_store_plugin("lesser", -1), name="lesser")
+    assert host.default_store_url() == "memory://"  # a lower priority does not displace core's
+    host.register(_store_plugin("better", 10), name="better")
+    assert host.default_store_url() == "better://default"
+    with host.open_store() as store:
+        assert store.scheme == "better"
+
+
+def test_a_configured_store_wins_over_every_default() -> None:
+    host = build_plugin_host(Settings(load_plugins=("core",), store="memory://configured"))
+    host.register(_store_plugin("better", 10), name="better")
+    assert host.default_store_url() == "memory://configured"
 
 
 def test_an_unknown_store_scheme_names_the_package_that_provides_it(host: PluginHost) -> None:

@@ -275,7 +275,9 @@ def _validate_config(
                     return True
             return False
 
-        found = pydantic_diagnostics(error, locator, prefix, model.model_fields, skip=is_expression, owner=None)
+        found = pydantic_diagnostics(
+            error, locator, prefix, model.model_fields, skip=is_expression, owner=None, model=model
+        )
         for diagnostic in found:
             problems.append(Diagnostic(diagnostic.file, diagnostic.line, diagnostic.column,
                                        f"{task_type.name} config: {diagnostic.message}", diagnostic.hint))  # fmt: skip
@@ -416,9 +418,8 @@ def _check_one(
     try:
         references = parse_references(expression)
     except ExpressionError as error:
-        problems.append(
-            locator.at(where, str(error), "expressions look like ${{ params.name }} or ${{ tasks.a.output }}")
-        )
+        hint = error.hint or "expressions look like ${{ params.name }} or ${{ tasks.a.output }}"
+        problems.append(locator.at(where, str(error), hint))
         return
     upstream: set[int] | None = None
     for reference in references:

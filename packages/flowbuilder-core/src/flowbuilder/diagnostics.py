@@ -52,18 +52,20 @@ def pydantic_diagnostics(
     field_names: Iterable[str] = (),
     skip: Any = None,
     owner: str | None = "workflow",
+    model: Any = None,
 ) -> list[Diagnostic]:
     """Diagnostics for a ``pydantic.ValidationError`` raised validating the node at ``prefix``.
 
     ``field_names`` feeds "did you mean" for unknown fields; ``skip(path)`` returning True
     drops an error (used for config values that are expressions, checked at run time);
     ``owner`` names the validated node in "... is missing the required field" (None: say
-    only "missing the required field").
+    only "missing the required field"); ``model`` is the validated model class, so that an
+    unknown field is told which fields its mapping takes.
     """
     known = list(field_names)
     found: list[Diagnostic] = []
     seen: set[tuple[Any, ...]] = set()
-    for item in error.errors(include_url=False):
+    for item in _fitting_union_members(error.errors(include_url=False)):
         # Union members add their type names to the location; keep only real keys and indexes.
         loc = tuple(step for step in item["loc"] if isinstance(step, int) or not _is_type_tag(step))
         path = (*prefix, *loc)
@@ -76,7 +78,16 @@ def pydantic_diagnostics(
         where = _describe_path(loc)
         if kind == "extra_forbidden":
             name = str(loc[-1]) if loc else "?"
-            found.append(locator.at(path, f"unknown field {name!r}", suggest(name, known) or "remove it", key=True))
+            mapping = _describe_path(loc[:-1])
+            allowed = _fields_at(model, item["loc"][:-1]) if model is not None else None
+            # Suggest among the fields this mapping takes, never the word itself: `foreach`
+            # inside foreach's long form is a real field, only not there.
+            hint = suggest(name, [field for field in (allowed or known) if field != name])
+            if hint is None:
+                takes = f"{mapping or owner or 'this mapping'} takes only: {', '.join(allowed)}" if allowed else None
+                hint = f"remove it; {takes}" if takes and name not in known else (takes or "remove it")
+            text = f"unknown field {name!r}" + (f" in {mapping}" if mapping else "")
+            found.append(locator.at(path, text, hint, key=True))
         elif kind == "missing":
             name = str(loc[-1]) if loc else "?"
             parent = path[:-1]
@@ -104,7 +115,7 @@ def pydantic_diagnostics(
                 locator.at(
                     path,
                     text,
-                    "names start with a letter or _ and hold only letters, digits, _ and -, at most 128 of them",
+                    "names hold only letters, digits, _ and -, at most 128 of them, and do not start with -",
                 )
             )
         else:
@@ -119,6 +130,79 @@ def pydantic_diagnostics(
                 text += f" (got {shown})"
             found.append(locator.at(path, text))
     return found
+
+
+def _union_split(loc: tuple[Any, ...]) -> int | None:
+    """Where the first union member tag is in an error's location, if it has one."""
+    for index, step in enumerate(loc):
+        if not isinstance(step, int) and _is_type_tag(step):
+            return index
+    return None
+
+
+def _fitting_union_members(items: list[Any]) -> list[Any]:
+    """Drop the union members the input did not even fit, when another member it did fit failed.
+
+    pydantic reports every member of ``foreach: Foreach | Text | list``: a mapping with a
+    bad field gets "should be a valid string" and "should be a valid list" beside the real
+    problem inside the mapping. A member whose error lies inside the value is the one the
+    input was meant for; the type mismatches of the others only mislead.
+    """
+    meant: set[tuple[Any, ...]] = set()
+    for item in items:
+        split = _union_split(item["loc"])
+        if split is not None and len(item["loc"]) > split + 1:
+            meant.add(tuple(item["loc"][:split]))
+    if not meant:
+        return items
+    kept = []
+    for item in items:
+        split = _union_split(item["loc"])
+        if split is not None and len(item["loc"]) == split + 1 and tuple(item["loc"][:split]) in meant:
+            continue
+        kept.append(item)
+    return kept
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types an annotation allows: unions and ``Annotated`` unwrapped."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return [member for arg in typing.get_args(annotation) for member in _members(arg)]
+    return [annotation]
+
+
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str] | None:
+    """The fields of the model that validates the mapping at ``loc`` (None if not one model)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    def is_model(kind: Any) -> bool:
+        return isinstance(kind, type) and issubclass(kind, BaseModel)
+
+    candidates: list[Any] = [model]
+    for step in loc:
+        following: list[Any] = []
+        for kind in (member for candidate in candidates for member in _members(candidate)):
+            origin = typing.get_origin(kind)
+            if is_model(kind):
+                if isinstance(step, str) and step in kind.model_fields:
+                    following.append(kind.model_fields[step].annotation)
+                elif step == kind.__name__:  # a union member's tag: stay on this model
+                    following.append(kind)
+            elif origin is list and isinstance(step, int):
+                following.append(typing.get_args(kind)[0])
+            elif origin is dict and isinstance(step, str):
+                following.append(typing.get_args(kind)[1])
+        candidates = following
+    models = {kind for candidate in candidates for kind in _members(candidate) if is_model(kind)}
+    return list(next(iter(models)).model_fields) if len(models) == 1 else None
 
 
 _TYPE_TAGS = frozenset(

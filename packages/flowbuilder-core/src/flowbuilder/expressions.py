@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from flowbuilder.errors import FlowBuilderError
+from flowbuilder.limits import ExpressionLimits
 
 if TYPE_CHECKING:
     from jinja2 import nodes
@@ -37,7 +38,18 @@ _TASK_FIELDS = frozenset({"output", "outputs", "status"})
 
 
 class ExpressionError(FlowBuilderError):
-    """An expression could not be parsed or evaluated; the message says which and why."""
+    """An expression could not be parsed or evaluated; the message says which and why.
+
+    ``hint``, when set, says what to do instead (``validate`` shows it after the message).
+    """
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+_SPLIT_HINT = "split it into simpler expressions, or compute the value in a task"
+_LIMIT_HINT = "expressions are for small values; make large ones in a task (script or python) and read its output"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +88,95 @@ def iter_expressions(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[t
             yield from iter_expressions(item, (*path, index))
 
 
+LIMITS = ExpressionLimits()
+"""The bounds every expression is held to (see :class:`~flowbuilder.limits.ExpressionLimits`)."""
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from flowbuilder.expression_bounds import BoundedSandbox
+
+    return BoundedSandbox(LIMITS, undefined=StrictUndefined, autoescape=False)
+
+
+def _shown(expression: str) -> str:
+    """The expression as quoted in a message: whole if short, else its start."""
+    return expression if len(expression) <= 80 else expression[:77] + "..."
+
+
+def _parse(expression: str) -> tuple[Any, list[tuple[Any, list[Any]]]]:
+    """Jinja2's tree of an expression and its nodes in order, refusing one nested past the
+    limits before it can exhaust the parser's or the compiler's stack (they recurse once
+    per level)."""
+    from jinja2 import TemplateSyntaxError
+
+    brackets = _bracket_depth(expression)
+    if brackets > LIMITS.max_brackets:
+        raise ExpressionError(f"`{_shown(expression)}` nests brackets {brackets} deep (the limit is"
+                              f" {LIMITS.max_brackets})", _SPLIT_HINT)  # fmt: skip
+    try:
+        tree = _environment().parse("{{ " + expression + " }}")
+    except TemplateSyntaxError as error:
+        dotted = _DOTTED_DIGIT_NAME.search(expression)
+        if dotted is not None:  # `tasks.1000genome`: the lexer reads a number, then a stray name
+            raise ExpressionError(
+                f"invalid expression `{_shown(expression)}`: a name that starts with a digit cannot follow a dot;"
+                f" write {dotted.group(1)}['{dotted.group(2)}']"
+            ) from None
+        raise ExpressionError(f"invalid expression `{_shown(expression)}`: {error.message}") from None
+    except RecursionError:  # a long chain of `not` or `-`: the parser recurses once per operator
+        tree = None
+    walked = _walk(tree, LIMITS.max_depth) if tree is not None else None
+    if walked is None:
+        raise ExpressionError(f"`{_shown(expression)}` nests operators, calls or attributes more than"
+                              f" {LIMITS.max_depth} deep", _SPLIT_HINT)  # fmt: skip
+    return tree, walked
+
+
+def _bracket_depth(expression: str) -> int:
+    """The deepest nesting of (), [] and {} outside quoted strings."""
+    if "(" not in expression and "[" not in expression and "{" not in expression:
+        return 0
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for character in expression:
+        if quote:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == quote:
+                quote = ""
+        elif character in "'\"":
+            quote = character
+        elif character in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in ")]}":
+            depth -= 1
+    return deepest
+
+
+def _walk(tree: Any, limit: int) -> list[tuple[Any, list[Any]]] | None:
+    """Every node of a tree with its children, in depth-first order, walked without recursion;
+    None if the tree is deeper than ``limit``.
+
+    One walk serves every check of :func:`_parse_references` (Jinja2's ``find_all`` walks
+    the whole tree, recursively, for each question asked).
+    """
+    ordered: list[tuple[Any, list[Any]]] = []
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return None
+        children = list(node.iter_child_nodes())
+        ordered.append((node, children))
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return ordered
 
 
 def parse_references(expression: str) -> list[Reference]:
@@ -96,24 +191,40 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         raise ExpressionError("an expression opened with `${{` is not closed with `}}`")
     if not expression:
         raise ExpressionError("empty expression `${{ }}`")
-    from jinja2 import TemplateSyntaxError, nodes
+    from jinja2 import nodes
 
-    try:
-        tree = _environment().parse("{{ " + expression + " }}")
-    except TemplateSyntaxError as error:
-        raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
+    _, tree_nodes = _parse(expression)
+    walked = [node for node, _ in tree_nodes]
     environment = _environment()
-    for used in tree.find_all((nodes.Filter, nodes.Test)):  # the parser does not check these names
+    for item in walked:  # `tasks.123` reads the number 123, never the name "123"
+        if (
+            type(item) is nodes.Getitem
+            and isinstance(item.node, nodes.Name)
+            and item.node.name in ROOT_NAMES
+            and _is_number(item.arg)
+        ):
+            key = getattr(item.arg, "value", None)  # a Const: _is_number said so
+            raise ExpressionError(
+                f"invalid expression `{_shown(expression)}`: {item.node.name}.{key} reads the number {key};"
+                f" names are text, write {item.node.name}['{key}']"
+            )
+    for used in walked:  # the parser does not check these names
+        if not isinstance(used, (nodes.Filter, nodes.Test)):
+            continue
         known = environment.filters if isinstance(used, nodes.Filter) else environment.tests
         if used.name not in known:
             kind = "filter" if isinstance(used, nodes.Filter) else "test"
-            raise ExpressionError(f"invalid expression `{expression}`: no {kind} named {used.name!r}")
+            raise ExpressionError(f"invalid expression `{_shown(expression)}`: no {kind} named {used.name!r}")
+    problem = _constant_problem(tree_nodes)
+    if problem is not None:
+        raise ExpressionError(f"`{_shown(expression)}` {problem}", _LIMIT_HINT)
     references: list[Reference] = []
-    for name_node in tree.find_all(nodes.Name):
-        references.append(Reference(name_node.name))
+    for name_node in walked:
+        if type(name_node) is nodes.Name:
+            references.append(Reference(name_node.name))
     # Attribute chains give the keys: tasks.fetch.output -> (tasks, fetch, output). Only the
     # outermost node of a chain counts, so `tasks.a.output` is one reference, not two.
-    chained = list(tree.find_all((nodes.Getattr, nodes.Getitem)))
+    chained = [node for node in walked if isinstance(node, (nodes.Getattr, nodes.Getitem))]
     inner = {id(node.node) for node in chained}
     for node in chained:
         if id(node) in inner:
@@ -122,6 +233,93 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         if chain is not None and len(chain) >= 2:
             references.append(Reference(chain[0], chain[1], chain[2] if len(chain) > 2 else None))
     return tuple(dict.fromkeys(references))
+
+
+_DOTTED_DIGIT_NAME = re.compile(r"\b(params|env|tasks)\.([0-9][A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*)")
+
+
+def _is_number(node: nodes.Node) -> bool:
+    from jinja2 import nodes
+
+    return isinstance(node, nodes.Const) and isinstance(node.value, int) and not isinstance(node.value, bool)
+
+
+def _constant_problem(tree_nodes: list[tuple[Any, list[Any]]]) -> str | None:
+    """Why a part of the expression that reads no name would exceed the limits, if it would.
+
+    That part (``'a' * 10**9``, ``'x' | center(10**9)``, ``'%999999999d' % 1``) is the same
+    on every run, so it is evaluated here, within the limits, and a refusal is reported at
+    validate time with the file's line and column. So is a constant exponent past the
+    limit on any base (``params.n ** 100000000``), since no integer base above 1 fits, and
+    a literal format with a width past the limit, whatever it formats.
+    """
+    from jinja2 import nodes
+
+    from flowbuilder.expression_bounds import ExpressionLimitError, check_brace_format, check_percent_format
+
+    # What can make a large value; `and`, `or`, `not`, comparisons and conditions only pass
+    # one on (their operands are checked in their own right).
+    work = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Filter,
+            nodes.Call, nodes.Concat)  # fmt: skip
+    if not any(isinstance(node, work) for node, _ in tree_nodes):
+        return None  # the usual case: names, attributes, subscripts and literals only
+    try:
+        for node, _ in tree_nodes:
+            kind = type(node)
+            if kind is nodes.Pow and _is_const(node.right, int) and node.right.value > LIMITS.max_int_bits:
+                return f"raises to the power {node.right.value:,}, past any number within the limit of {LIMITS.max_int_bits:,} bits"  # fmt: skip
+            if kind is nodes.Mod and _is_const(node.left, str):
+                check_percent_format(LIMITS, node.left.value)
+            elif kind is nodes.Getattr and node.attr in ("format", "format_map") and _is_const(node.node, str):
+                check_brace_format(LIMITS, node.node.value)
+    except ExpressionLimitError as error:
+        return str(error)
+    # Which subtrees read a name and which compute something: children follow their parent
+    # in `tree_nodes`, so one pass backwards sees every child before its parent.
+    reads: dict[int, bool] = {}
+    computes: dict[int, bool] = {}
+    children_of: dict[int, list[Any]] = {}
+    for node, children in reversed(tree_nodes):
+        children_of[id(node)] = children
+        reads[id(node)] = type(node) is nodes.Name or any(reads[id(child)] for child in children)
+        computes[id(node)] = isinstance(node, work) or any(computes[id(child)] for child in children)
+    pending = [tree_nodes[0][0]]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, nodes.Expr) and computes[id(node)] and not reads[id(node)]:
+            problem = _evaluate_constant(node)
+            if problem is not None:
+                return problem
+            continue
+        pending.extend(children_of[id(node)])
+    return None
+
+
+def _is_const(node: Any, kind: type) -> bool:
+    from jinja2 import nodes
+
+    return isinstance(node, nodes.Const) and isinstance(node.value, kind) and not isinstance(node.value, bool)
+
+
+def _evaluate_constant(node: Any) -> str | None:
+    """Evaluate a subtree that reads no name, within the limits; the refusal if there is one."""
+    from jinja2 import nodes
+
+    from flowbuilder.expression_bounds import ExpressionLimitError, begin, end
+
+    environment = _environment()
+    template = nodes.Template([nodes.Output([node])], lineno=1)
+    budget = begin(LIMITS)
+    try:
+        code = environment.compile(template.set_environment(environment))
+        environment.template_class.from_code(environment, code, environment.make_globals(None)).render()
+    except ExpressionLimitError as error:
+        return str(error)
+    except Exception:  # other failures do not depend on the limits; they show at run time
+        return None
+    finally:
+        end(budget)
+    return None
 
 
 def _chain(node: nodes.Node) -> list[str] | None:
@@ -149,10 +347,11 @@ def compile_expression(expression: str) -> Callable[..., Any]:
     """A callable evaluating the expression against keyword arguments (cached by text)."""
     from jinja2 import TemplateSyntaxError
 
+    _parse(expression)  # refuses what is nested too deeply for Jinja2's compiler
     try:
         return _environment().compile_expression(expression, undefined_to_none=False)  # type: ignore[no-any-return]
     except TemplateSyntaxError as error:
-        raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
+        raise ExpressionError(f"invalid expression `{_shown(expression)}`: {error.message}") from None
 
 
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
@@ -160,15 +359,24 @@ def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     from jinja2 import Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
+    from flowbuilder.expression_bounds import ExpressionLimitError, begin, end
+
     function = compile_expression(expression)
+    budget = begin(LIMITS)
     try:
         result = function(**scope)
+    except ExpressionLimitError as error:
+        raise ExpressionError(f"`{_shown(expression)}` {error}", _LIMIT_HINT) from None
+    except RecursionError:  # deeply nested data (a value, not the expression) walked by a filter
+        raise ExpressionError(f"`{_shown(expression)}` failed: its data is nested too deeply") from None
     except UndefinedError as error:
         raise ExpressionError(f"`{expression}`: {error.message}") from None
     except SecurityError as error:
         raise ExpressionError(f"`{expression}` is not allowed: {error}") from None
     except Exception as error:  # arithmetic on wrong types, bad filters, ...
-        raise ExpressionError(f"`{expression}` failed: {type(error).__name__}: {error}") from None
+        raise ExpressionError(f"`{_shown(expression)}` failed: {type(error).__name__}: {error}") from None
+    finally:
+        end(budget)
     if isinstance(result, Undefined):
         try:
             str(result)  # StrictUndefined raises here, saying what is missing (or what is unsafe)

@@ -23,3 +23,29 @@ class YamlLimits:
     max_depth: int = 64
     max_aliases: int = 1_000
     max_expanded_nodes: int = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionLimits:
+    """Bounds that keep one ``${{ }}`` expression from exhausting memory, time or the stack.
+
+    The scheduler evaluates expressions on its own thread, where nothing can interrupt a
+    single long operation: each bound is checked *before* the operation that would pass it
+    (see :mod:`flowbuilder.expression_bounds`).
+
+    ``max_text`` and ``max_items`` bound any one text and any one list or mapping an
+    expression makes; ``max_int_bits`` any one integer (100,000 bits: about 30,000 digits);
+    ``max_format_width`` a width or precision in ``%`` or ``format``; ``max_total`` the
+    characters and items made by one evaluation together; ``max_seconds`` its time;
+    ``max_depth`` the nesting of operators, calls, filters and attribute chains, and
+    ``max_brackets`` of brackets (either would otherwise exhaust the parser's stack).
+    """
+
+    max_text: int = 10_000_000
+    max_items: int = 1_000_000
+    max_int_bits: int = 100_000
+    max_format_width: int = 10_000
+    max_total: int = 50_000_000
+    max_seconds: float = 0.5
+    max_depth: int = 64
+    max_brackets: int = 32

@@ -11,6 +11,8 @@ on a task that failed validation is not "unknown").
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -38,22 +40,57 @@ class WorkflowSource:
 
 
 def read_workflow_file(path: str | Path, limits: YamlLimits = YamlLimits()) -> bytes:
-    """The bytes of a workflow file; a located error (not a traceback) if it cannot be read."""
+    """The bytes of a workflow file; a located error (not a traceback) if it cannot be read.
+
+    Only a regular file is read. The file is opened without blocking and checked before
+    any byte is read: a FIFO would otherwise wait forever for a writer, and a device such as
+    ``/dev/zero`` would never end (``/dev/null`` would read as an empty workflow).
+    """
     name = str(path)
     try:
-        size = Path(path).stat().st_size
-        if size > limits.max_bytes:
-            raise WorkflowError([Diagnostic(name, 1, 1, f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}",
-                                            "raise [limits] max_bytes in flowbuilder.toml if this is intended")])  # fmt: skip
-        return Path(path).read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise WorkflowError([Diagnostic(name, 1, 1, "no such file", "check the path")]) from None
     except IsADirectoryError:
-        raise WorkflowError(
-            [Diagnostic(name, 1, 1, "is a directory, not a workflow file", "give the path of a .yaml file")]
-        ) from None
+        raise _not_a_file(name, "a directory") from None
     except PermissionError:
         raise WorkflowError([Diagnostic(name, 1, 1, "permission denied", "make the file readable")]) from None
+    except OSError as error:  # ENXIO: a socket; ELOOP, ENAMETOOLONG, ...
+        raise WorkflowError([Diagnostic(name, 1, 1, f"cannot open: {error.strerror}",
+                                        "give the path of a regular .yaml file")]) from None  # fmt: skip
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        raise _not_a_file(name, _file_kind(status.st_mode))
+    with os.fdopen(descriptor, "rb") as opened:
+        if status.st_size > limits.max_bytes:
+            raise WorkflowError([Diagnostic(name, 1, 1, f"file is {status.st_size:,} bytes, over the limit of {limits.max_bytes:,}",
+                                            "raise [limits] max_bytes in flowbuilder.toml if this is intended")])  # fmt: skip
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        content = opened.read(limits.max_bytes + 1)  # the file may have grown since fstat
+    if len(content) > limits.max_bytes:
+        raise WorkflowError([Diagnostic(name, 1, 1, f"file is over the limit of {limits.max_bytes:,} bytes",
+                                        "raise [limits] max_bytes in flowbuilder.toml if this is intended")])  # fmt: skip
+    return content
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _not_a_file(name: str, kind: str) -> WorkflowError:
+    return WorkflowError(
+        [Diagnostic(name, 1, 1, f"is {kind}, not a workflow file", "give the path of a regular .yaml file")]
+    )
 
 
 _FIELD_NAMES: frozenset[str] | None = None
@@ -126,7 +163,7 @@ def _validate_parts(
     fields = _dsl_field_names()
     tasks = document.get("tasks")
     if not (isinstance(tasks, list) and tasks):
-        return pydantic_diagnostics(whole_errors, locator, (), fields), None
+        return pydantic_diagnostics(whole_errors, locator, (), fields, model=Workflow), None
     problems: list[Diagnostic] = []
     header = {key: value for key, value in document.items() if key != "tasks"}
     omitted_params: set[str] = set()
@@ -135,7 +172,7 @@ def _validate_parts(
     try:
         Workflow.model_validate({**header, "tasks": [_PLACEHOLDER_TASK]})
     except ValidationError as error:
-        problems.extend(pydantic_diagnostics(error, locator, (), fields))
+        problems.extend(pydantic_diagnostics(error, locator, (), fields, model=Workflow))
         # Drop what failed: one param or pool when the error is inside it, else the whole field.
         for item in error.errors(include_url=False):
             loc = item["loc"]
@@ -157,7 +194,7 @@ def _validate_parts(
         try:
             Task.model_validate(raw_task)
         except ValidationError as error:
-            problems.extend(pydantic_diagnostics(error, locator, ("tasks", task_id), fields, owner="task"))
+            problems.extend(pydantic_diagnostics(error, locator, ("tasks", task_id), fields, owner="task", model=Task))
             name = raw_task.get("name") if isinstance(raw_task, dict) else None
             if isinstance(name, str):
                 omitted_tasks.add(name)
@@ -165,7 +202,7 @@ def _validate_parts(
         valid_tasks.append(raw_task)
         positions.append(task_id)
     if not problems:  # cannot happen while the parts cover the whole; never hide an error
-        return pydantic_diagnostics(whole_errors, locator, (), fields), None
+        return pydantic_diagnostics(whole_errors, locator, (), fields, model=Workflow), None
     if not valid_tasks:
         return problems, None
     try:

@@ -19,8 +19,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from flowbuilder.yamlsource import source_text
 
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$"
-"""Task, param and pool names: usable as ``tasks.<name>`` in expressions (``-`` needs ``tasks['a-b']``)."""
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$"
+"""Workflow, task, param and pool names. A leading digit is allowed (``1000genome``), as in
+Airflow and Argo; such a name, like one holding ``-``, is read in expressions as
+``tasks['1000genome']``, since ``tasks.1000genome`` is not an attribute name."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -221,7 +223,8 @@ class Task(_Model):
     @field_validator("depends_on", mode="before")
     @classmethod
     def _single_dependency(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        # Any scalar is one name: `depends_on: 123` names the task "123", as `[123]` does.
+        return [value] if isinstance(value, (str, int, float)) else value
 
     @property
     def fanout(self) -> Foreach | None:

@@ -20,11 +20,26 @@ def parse_param_assignments(assignments: list[str] | tuple[str, ...]) -> dict[st
     """``["n=3", "name=x"]`` (from ``--param``) as a dict; values stay text until checked."""
     given: dict[str, str] = {}
     for assignment in assignments:
+        try:
+            assignment.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 reach argv as lone surrogates
+            raise ParamError(
+                f"--param '{shown_argument(assignment)}': not valid UTF-8 text; pass it as UTF-8"
+            ) from None
         name, sep, value = assignment.partition("=")
         if not sep or not name.strip():
             raise ParamError(f"--param {assignment!r}: write NAME=VALUE")
         given[name.strip()] = value
     return given
+
+
+def shown_argument(text: str) -> str:
+    """``p=\\xff\\xfe`` for the argument ``p=`` followed by two bytes that are not UTF-8."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a byte
+        return text.encode("utf-8", "backslashreplace").decode("ascii")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def resolve_params(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:

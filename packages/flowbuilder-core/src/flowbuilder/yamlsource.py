@@ -31,6 +31,7 @@ try:  # the C parser is ~10x faster; fall back to the pure-Python one when libya
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from yaml import SafeLoader as _PureLoader
 
 Mark = tuple[int, int]
 
@@ -205,6 +206,11 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             Diagnostic(filename, 1, 1, f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}",
                        "raise [limits] max_bytes in flowbuilder.toml if this file is meant to be this large")
         ])  # fmt: skip
+    if isinstance(text, bytes) and text[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # PyYAML would decode it: the docs promise UTF-8 only, and every other tool (the
+        # store, `git diff`, the CLI's own messages) expects it, so refuse rather than guess.
+        raise WorkflowError([Diagnostic(filename, 1, 1, "the file is UTF-16 text; workflow files are UTF-8",
+                                        "save the file as UTF-8")])  # fmt: skip
     problems: list[tuple[Mark, str, str | None]] = []
     builder = _Builder(limits, problems)
     # The builder makes many dicts and lists and no reference cycles: pausing the cyclic
@@ -213,16 +219,14 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            builder.feed(event)
-            if builder.fatal:
-                break
-    except yaml.MarkedYAMLError as error:
-        problems.append(_syntax_problem(error))
-    except yaml.reader.ReaderError as error:  # bad encoding, control characters
-        problems.append(_reader_problem(text, error))
-    except yaml.YAMLError as error:  # pragma: no cover - PyYAML raises only the two above
-        problems.append(((1, 1), f"cannot read YAML: {error}", "save the file as UTF-8 text"))
+        if _read_events(text, _Loader, builder) and not issubclass(_Loader, _PureLoader):
+            # The libyaml of newer PyYAML wheels (6.0.4) has its own nesting limit of 1000, and its
+            # scanner reads far enough ahead on a line of `[[[[` to hit it before the builder
+            # sees the 65th level. The pure-Python parser has no such limit: read again with
+            # it, so that every PyYAML gives the builder's located message (error path only).
+            problems.clear()
+            builder = _Builder(limits, problems)
+            _read_events(text, _PureLoader, builder)
     finally:
         if collecting:
             gc.enable()
@@ -233,6 +237,24 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             [Diagnostic(filename, 1, 1, "file is empty", "a workflow needs at least `name` and `tasks`")]
         )
     return builder.root
+
+
+def _read_events(text: str | bytes, loader: Any, builder: _Builder) -> bool:
+    """Feed the parser's events to ``builder``; True if the parser stopped at its own nesting limit."""
+    problems = builder.problems
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            builder.feed(event)
+            if builder.fatal:
+                break
+    except yaml.MarkedYAMLError as error:
+        problems.append(_syntax_problem(error))
+        return "maximum nesting depth" in (error.problem or "")
+    except yaml.reader.ReaderError as error:  # bad encoding, control characters
+        problems.append(_reader_problem(text, error, loader))
+    except yaml.YAMLError as error:  # pragma: no cover - PyYAML raises only the two above
+        problems.append(((1, 1), f"cannot read YAML: {error}", "save the file as UTF-8 text"))
+    return False
 
 
 _SYNTAX_HINTS = (
@@ -265,11 +287,11 @@ def _syntax_problem(error: yaml.MarkedYAMLError) -> tuple[Mark, str, str | None]
     return (line, column), message, hint
 
 
-def _reader_problem(text: str | bytes, error: yaml.reader.ReaderError) -> tuple[Mark, str, str | None]:
+def _reader_problem(text: str | bytes, error: yaml.reader.ReaderError, loader: Any) -> tuple[Mark, str, str | None]:
     """Locate a bad byte or character; libyaml counts bytes, the pure-Python reader characters."""
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     position = max(0, int(error.position))
-    if _Loader.__name__.startswith("C") or error.encoding != "unicode":
+    if loader.__name__.startswith("C") or error.encoding != "unicode":
         before = raw[:position]
         line = before.count(b"\n") + 1
         column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1

@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> None:
         error.show()
         sys.exit(error.exit_code)
     except FlowBuilderError as error:  # user errors: one line each, the error's own exit status
+        from flowbuilder.cli.terminal import echo
+
         for line in str(error).splitlines() or [type(error).__name__]:
-            click.echo(f"error: {line}" if not _is_located(line) else line, err=True)
+            echo(f"error: {line}" if not _is_located(line) else line, err=True)  # may quote task output
         sys.exit(error.exit_status)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
+from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.terminal import echo, neutralise
 from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
@@ -34,9 +36,12 @@ EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Set a workflow param (repeatable).")
 @click.option(
-    "--store", metavar="URL", help="Where the run is recorded (memory://, rocksdb://PATH, redis://HOST:PORT/DB)."
+    "--store",
+    type=UTF8_TEXT,
+    metavar="URL",
+    help="Where the run is recorded (memory://, rocksdb://PATH, redis://HOST:PORT/DB).",
 )
-@click.option("--runner", metavar="NAME", help="Which installed runner executes the run.")
+@click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner executes the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
 @click.option(
@@ -129,14 +134,14 @@ def _summary(result: RunResult, store: Store, as_json: bool) -> None:
     for name, state in result.tasks.items():
         if state.status.value != "failed":
             continue
-        click.echo(f"  failed: {name} (attempt {state.attempts}): {state.error}", err=True)
+        echo(f"  failed: {name} (attempt {state.attempts}): {state.error}", err=True)
         try:
             lines = [line for line in store.read_logs(result.run_id, name) if line.attempt == state.attempts]
             lines = lines[-LOG_LINES_IN_SUMMARY:]
         except Exception:  # a store without logs must not hide the summary
             lines = []
         for line in lines:
-            click.echo(f"    {line.stream}: {line.text}", err=True)
+            echo(f"    {line.stream}: {line.text}", err=True)
 
 
 class _Display(EventSink):
@@ -204,7 +209,7 @@ class _PlainDisplay(_Display):
             elif kind == "succeeded" and "duration" in data:
                 extra = f" in {data['duration']:.2f}s"
             attempt = f" (attempt {event.attempt})" if event.attempt > 1 or kind == "retrying" else ""
-            click.echo(f"{time.strftime('%H:%M:%S', time.localtime(event.time))} {event.task} {kind}{attempt}{extra}")
+            echo(f"{time.strftime('%H:%M:%S', time.localtime(event.time))} {event.task} {kind}{attempt}{extra}")
 
 
 class _JsonDisplay(_Display):
@@ -238,9 +243,11 @@ class _LiveDisplay(_Display):
         super().__init__(total)
         from rich.console import Console
         from rich.live import Live
+        from rich.markup import escape
         from rich.text import Text
 
         self._text = Text
+        self._escape = escape
         self.console = Console()
         self.live = Live(Text(self.line()), console=self.console, refresh_per_second=8, transient=True)
         self.live.start()
@@ -249,9 +256,8 @@ class _LiveDisplay(_Display):
         for event in events:
             self.count(event)
             if event.kind.value == "task_failed":
-                self.console.print(
-                    f"[red]✗[/red] {event.task}: {event.data.get('error', '')}", markup=True, highlight=False
-                )
+                error = neutralise(str(event.data.get("error", "")))  # a live display is always a terminal
+                self.console.print(f"[red]✗[/red] {event.task}: {self._escape(error)}", markup=True, highlight=False)
         self.live.update(self._text(self.line()))
 
     def note(self, message: str) -> None:

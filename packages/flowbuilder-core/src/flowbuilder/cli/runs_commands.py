@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
+from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.terminal import echo
 from flowbuilder.errors import ConfigurationError, FlowBuilderError
 
 if TYPE_CHECKING:
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
     from flowbuilder.plugins import PluginHost
 
 store_option = click.option(
-    "--store", metavar="URL", help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB)."
+    "--store",
+    type=UTF8_TEXT,
+    metavar="URL",
+    help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
@@ -65,12 +70,12 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--workflow", "-w", help="Only runs of this workflow.")
+@click.option("--workflow", "-w", type=UTF8_TEXT, help="Only runs of this workflow.")
 @click.option("--status", "-s", type=click.Choice(["pending", "running", "succeeded", "failed", "cancelled"]))
 @click.option("--since", metavar="DURATION", help="Only runs created within this long ago (e.g. 24h, 7d).")
 @click.option("--until", metavar="DURATION", help="Only runs created longer ago than this (e.g. 1h).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--cursor", help="Continue a listing from its next_cursor.")
+@click.option("--cursor", type=UTF8_TEXT, help="Continue a listing from its next_cursor.")
 @store_option
 @json_option
 def list_runs(workflow: str | None, status: str | None, since: str | None, until: str | None, limit: int,
@@ -100,7 +105,7 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", type=UTF8_TEXT)
 @store_option
 @json_option
 def show_run(run_id: str, store: str | None, as_json: bool) -> None:
@@ -125,15 +130,15 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
             line = f"  {name[:32]:<32} {task.status.value:<10} {task.attempts:>8} {took:>8}"
             if task.error:
                 line += f"  {task.error.splitlines()[0][:80] if task.error.strip() else ''}"
-            click.echo(line)
+            echo(line)
 
 
 # -- logs -------------------------------------------------------------------------------------
 
 
 @click.command()
-@click.argument("run_id")
-@click.argument("task", required=False)
+@click.argument("run_id", type=UTF8_TEXT)
+@click.argument("task", required=False, type=UTF8_TEXT)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run finishes.")
 @store_option
 @json_option
@@ -145,7 +150,7 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
             click.echo(json.dumps({"task": line.task, "attempt": line.attempt, "stream": line.stream,
                                    "text": line.text, "time": line.time}, ensure_ascii=False))  # fmt: skip
         else:
-            click.echo(f"[{line.task}#{line.attempt}] {line.text}", err=line.stream == "stderr")
+            echo(f"[{line.task}#{line.attempt}] {line.text}", err=line.stream == "stderr")
 
     with _open(store) as opened:
         opened.get_run(run_id)  # RunNotFoundError (one line) for an unknown id
@@ -181,7 +186,11 @@ def prepare_resume(host: PluginHost, store: Store, run_id: str) -> tuple[RunStat
                                " start a new run with `flowbuilder run`")  # fmt: skip
     if not state.definition_hash:
         raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be resumed")
-    content = store.load_definition(state.definition_hash)
+    content: bytes | str = store.load_definition(state.definition_hash)
+    if isinstance(content, bytes) and content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Stored by a version that still read UTF-16 files (now refused): a run already
+        # recorded must stay resumable, so decode it here rather than refuse it.
+        content = content.decode("utf-16")
     source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
                            limits=host.settings.limits)  # fmt: skip
     return state, plan_workflow(source, host)
@@ -222,13 +231,13 @@ def report_result(result: RunResult) -> None:
     click.echo(f"run {result.run_id}: {result.status.value} ({len(result.tasks)} tasks,"
                f" {result.finished_at - result.started_at:.2f}s)")  # fmt: skip
     for name in failed:
-        click.echo(f"  failed: {name}: {result.tasks[name].error}", err=True)
+        echo(f"  failed: {name}: {result.tasks[name].error}", err=True)
     raise SystemExit({"succeeded": 0, "cancelled": 130}.get(result.status.value, 1))
 
 
 @click.command()
-@click.argument("run_id")
-@click.option("--runner", metavar="NAME", help="Which installed runner continues the run.")
+@click.argument("run_id", type=UTF8_TEXT)
+@click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner continues the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
 @store_option
 def resume(run_id: str, runner: str | None, concurrency: int | None, store: str | None) -> None:
@@ -270,7 +279,7 @@ def select_garbage(store: Store, *, older_than: float | None, keep_last: int | N
 @click.command()
 @click.option("--older-than", metavar="DURATION", help="Delete finished runs created longer ago than this (e.g. 30d).")
 @click.option("--keep-last", type=click.IntRange(min=0), help="Keep only the newest N finished runs of each workflow.")
-@click.option("--workflow", "-w", help="Only runs of this workflow.")
+@click.option("--workflow", "-w", type=UTF8_TEXT, help="Only runs of this workflow.")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 @store_option
 @json_option

@@ -1,0 +1,34 @@
+"""Command-line values that must be text: run ids, task names, store URLs.
+
+Bytes that are not UTF-8 reach ``sys.argv`` as lone surrogates; the first store or
+terminal that encodes them fails deep inside a command ("internal error"). A file path may
+hold such bytes (the OS takes them back unchanged), a name or URL never usefully does, so
+these values are checked where they enter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from flowbuilder.errors import ConfigurationError
+from flowbuilder.params import shown_argument
+
+
+class Utf8Text(click.ParamType):
+    """A string argument that must be valid UTF-8 (one-line error, exit 1, otherwise)."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                what = (param.opts[0] if param.opts and param.opts[0].startswith("-") else param.human_readable_name) if param else "argument"  # fmt: skip
+                raise ConfigurationError(f"{what} '{shown_argument(value)}': not valid UTF-8 text") from None
+        return value
+
+
+UTF8_TEXT = Utf8Text()
