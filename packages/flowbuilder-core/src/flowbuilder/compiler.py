@@ -29,6 +29,7 @@ from flowbuilder.expressions import (
     parse_references,
 )
 from flowbuilder.plan import ExecutionPlan
+from flowbuilder.secrets import SECRET_NAME
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskType
@@ -108,7 +109,10 @@ def compile_workflow(
             )
         raise WorkflowError(dict.fromkeys(problems))
 
-    expression_tasks = _check_expressions(workflow, index, predecessors, locator, problems, omitted, incomplete)
+    secret_names: set[str] = set()
+    expression_tasks = _check_expressions(
+        workflow, index, predecessors, locator, problems, omitted, incomplete, secret_names
+    )
     if problems:
         raise WorkflowError(dict.fromkeys(problems))  # one report per problem, even if found twice
 
@@ -133,6 +137,7 @@ def compile_workflow(
         estimated=estimated,
         configs=tuple(configs),
         expression_tasks=frozenset(expression_tasks),
+        secret_names=frozenset(secret_names),
         warnings=_lint(workflow, task_types, locator),
     )
     return _run_passes(plan, passes if omitted == Omitted() else (), locator)
@@ -347,9 +352,15 @@ def _check_expressions(
     problems: list[Diagnostic],
     omitted: Omitted,
     incomplete: set[int],
+    secret_names: set[str],
 ) -> set[int]:
-    """Parse every expression and check what it reads; return the ids of tasks that have any."""
-    context = _ExpressionContext(workflow.params, index, predecessors, locator, problems, omitted, incomplete)
+    """Parse every expression and check what it reads; return the ids of tasks that have any.
+
+    The names of the secrets read (``secrets.NAME``) are added to ``secret_names``.
+    """
+    context = _ExpressionContext(
+        workflow.params, index, predecessors, locator, problems, omitted, incomplete, secret_names
+    )
     for key, value in workflow.env.items():
         for _, expression in iter_expressions(value):
             _check_one(expression, ("env", key), None, None, context)
@@ -399,6 +410,7 @@ class _ExpressionContext:
     problems: list[Diagnostic]
     omitted: Omitted
     incomplete: set[int]
+    secret_names: set[str]
 
     def upstream_is_complete(self, upstream: set[int], task_id: int) -> bool:
         """False when a dependency of the task (or of its upstream) was omitted by the loader."""
@@ -422,6 +434,7 @@ def _check_one(
         problems.append(locator.at(where, str(error), hint))
         return
     upstream: set[int] | None = None
+    keyed_roots = {reference.root for reference in references if reference.key is not None}
     for reference in references:
         root = reference.root
         if reference.key is None:
@@ -441,6 +454,16 @@ def _check_one(
             elif root == "tasks" and task is None:
                 problems.append(locator.at(where, f"workflow env cannot read task results (in `{expression}`)",
                                            "move this value into the task's own env"))  # fmt: skip
+            elif root == "secrets" and root not in keyed_roots:
+                problems.append(locator.at(where, f"read a secret by its name, not `secrets` as a whole (in `{expression}`)",
+                                           "write secrets.NAME, e.g. ${{ secrets.API_TOKEN }}"))  # fmt: skip
+            continue
+        if root == "secrets":
+            if SECRET_NAME.match(reference.key):
+                context.secret_names.add(reference.key)
+            else:
+                problems.append(locator.at(where, f"secret name {reference.key!r} is not valid (in `{expression}`)",
+                                           "secret names are letters, digits and _, not starting with a digit"))  # fmt: skip
             continue
         if root == "params" and reference.key not in params:
             if omitted.all_params or reference.key in omitted.param_names:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from jinja2 import nodes
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output"})
+ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output", "secrets"})
 _TASK_FIELDS = frozenset({"output", "outputs", "status"})
 
 

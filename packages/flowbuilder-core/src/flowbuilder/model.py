@@ -139,41 +139,55 @@ class Param(_Model):
     description: Text | None = None
     required: bool = Field(False, description="A run must supply it (implied when there is no default).")
     choices: list[Any] | None = Field(None, description="The only values allowed.")
+    secret: bool = Field(
+        False,
+        description="A secret value: masked as *** in every event, log, output and error, and not kept"
+        " in the run's record (give it again to resume). Prefer ${{ secrets.NAME }} for credentials.",
+    )
 
     @model_validator(mode="after")
     def _default_fits_type(self) -> Param:
+        if self.secret and self.default is not None:
+            raise ValueError(
+                "a secret param cannot have a default: the workflow file is stored with each run;"
+                " pass the value with --param, or read it with ${{ secrets.NAME }}"
+            )
         if self.default is not None:
             self.check(self.default, "default")
         return self
 
     def check(self, value: Any, what: str = "value") -> Any:
-        """Return ``value`` converted to this param's type, or raise ``ValueError`` saying why."""
+        """Return ``value`` converted to this param's type, or raise ``ValueError`` saying why.
+
+        The reason never quotes the value of a ``secret`` param.
+        """
+        shown = "(secret value)" if self.secret else repr(value)
         if self.type == "string":
             text = source_text(value) if not isinstance(value, (list, dict)) else None
             if text is None:
-                raise ValueError(f"{what} {value!r} is not a string")
+                raise ValueError(f"{what} {shown} is not a string")
             value = text
         elif self.type in ("integer", "number") and isinstance(value, str):
             try:
                 value = int(value) if self.type == "integer" else float(value)
             except ValueError:
                 raise ValueError(
-                    f"{what} {value!r} is not {'an integer' if self.type == 'integer' else 'a number'}"
+                    f"{what} {shown} is not {'an integer' if self.type == 'integer' else 'a number'}"
                 ) from None
         elif self.type == "boolean" and isinstance(value, str):
             lowered = value.lower()
             if lowered not in ("true", "false"):
-                raise ValueError(f"{what} {value!r} is not a boolean (true or false)")
+                raise ValueError(f"{what} {shown} is not a boolean (true or false)")
             value = lowered == "true"
         allowed = _PARAM_PYTHON_TYPES[self.type]
         if not isinstance(value, allowed) or (self.type != "boolean" and isinstance(value, bool)):
-            raise ValueError(f"{what} {value!r} is not of type {self.type}")
+            raise ValueError(f"{what} {shown} is not of type {self.type}")
         if self.type == "number" and isinstance(value, (int, float)) and not math.isfinite(value):
             # 'nan' and 'inf' parse as floats but are no numbers a task can use (and read as
             # variable names in shell arithmetic); a number param is a finite number.
-            raise ValueError(f"{what} {value!r} is not a finite number")
+            raise ValueError(f"{what} {shown} is not a finite number")
         if self.choices is not None and value not in self.choices:
-            raise ValueError(f"{what} {value!r} is not one of {self.choices}")
+            raise ValueError(f"{what} {shown} is not one of {self.choices}")
         return value
 
     @property

@@ -61,3 +61,34 @@ def resolve_params(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, An
         elif param.is_required:
             raise ParamError(f"param {name!r} of workflow {workflow.name!r} is required; pass --param {name}=VALUE")
     return resolved
+
+
+def resume_params(workflow: Workflow, stored: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The params of a resumed run: what it stored, with its ``secret: true`` params given again.
+
+    A run's record never holds a secret param's value (it stores ``***``), so resuming needs
+    each such value again; every other param keeps the value the run started with, and
+    giving one is an error rather than a silent change of what the run means.
+    """
+    from flowbuilder.secrets import MASK
+
+    declared = workflow.params
+    secret = {name for name, param in declared.items() if param.secret}
+    changed = sorted(set(given) - secret)
+    if changed:
+        raise ParamError(
+            f"param {changed[0]!r}: a resumed run keeps the params it started with; only secret params are given again"
+        )
+    resolved = dict(stored)
+    for name in sorted(secret):
+        if name in given:
+            try:
+                resolved[name] = declared[name].check(given[name], f"param {name!r}:")
+            except ValueError as error:
+                raise ParamError(str(error)) from None
+        elif stored.get(name) == MASK:
+            raise ParamError(
+                f"param {name!r} is secret, so the run's record does not hold it;"
+                f" pass it again with --param {name}=VALUE"
+            )
+    return resolved

@@ -37,6 +37,8 @@ class ExecutionPlan:
         estimated: whether costs came from estimated durations (else each task costs 1).
         configs: each task's ``config`` after validation by its task type's model.
         expression_tasks: ids whose fields hold ``${{ }}`` expressions to render at run time.
+        secret_names: the secrets its expressions read (``secrets.NAME``), resolved when a
+            run starts (:func:`flowbuilder.secrets.resolve_run_secrets`).
         warnings: located warnings of task types' ``lint`` (valid, but probably wrong or
             unsafe); ``flowbuilder validate`` and ``run`` print them.
         metadata: what compile passes of plugins added (read-only).
@@ -57,6 +59,7 @@ class ExecutionPlan:
     estimated: bool
     configs: tuple[Any, ...]
     expression_tasks: frozenset[int]
+    secret_names: frozenset[str] = frozenset()
     warnings: tuple[Diagnostic, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -14,10 +14,7 @@ and still reveal little that guessing would not.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-import urllib.parse
 from typing import Any, Iterable, Mapping, Sequence
 
 from flowbuilder.errors import ConfigurationError
@@ -28,6 +25,10 @@ SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _encodings(value: str) -> set[str]:
+    import base64
+    import json
+    import urllib.parse
+
     raw = value.encode("utf-8", "surrogatepass")
     forms = {
         value,
@@ -127,6 +128,8 @@ def resolve_secrets(names: Iterable[str], providers: Sequence[Any]) -> dict[str,
 
 def masker_for(secrets: Mapping[str, str], secret_params: Iterable[Any] = ()) -> SecretMasker:
     """The masker of one run: its resolved secrets and the values of its secret params."""
+    import json
+
     values = list(secrets.values())
     for value in secret_params:
         if isinstance(value, str):
@@ -134,3 +137,25 @@ def masker_for(secrets: Mapping[str, str], secret_params: Iterable[Any] = ()) ->
         elif value is not None and not isinstance(value, bool):
             values.append(json.dumps(value) if isinstance(value, (dict, list)) else str(value))
     return SecretMasker(values)
+
+
+def resolve_run_secrets(plan: Any, host: Any) -> dict[str, str]:
+    """The secrets ``plan`` reads, from ``host``'s providers; ``{}`` without asking any when it reads none.
+
+    Called by every entry point that starts or resumes a run, before the first task, so a
+    missing secret stops the run before anything happens.
+    """
+    names = getattr(plan, "secret_names", frozenset())
+    return resolve_secrets(names, host.secret_providers()) if names else {}
+
+
+def masked_params(workflow: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the value of every ``secret: true`` param replaced by ``***`` (what is stored)."""
+    declared = workflow.params
+    return {name: MASK if name in declared and declared[name].secret else value for name, value in params.items()}
+
+
+def secret_param_values(workflow: Any, params: Mapping[str, Any]) -> list[Any]:
+    """The values of ``params`` whose declaration says ``secret: true``."""
+    declared = workflow.params
+    return [value for name, value in params.items() if name in declared and declared[name].secret]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import EventSink, LogLine, Store
+    from flowbuilder.secrets import SecretMasker
 
 _EMPTY: Mapping[str, Any] = {}
 FLUSH_EVERY = 4096
@@ -29,10 +31,10 @@ store that fails surfaces in ``run_async`` (which then stops the run's attempts)
 class EventWriter:
     """Owns a run's sequence numbers from ``start_seq + 1`` on."""
 
-    __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep")
+    __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker")
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
-                 keep: bool = False):  # fmt: skip
+                 keep: bool = False, masker: SecretMasker | None = None):  # fmt: skip
         self.run_id = run_id
         self.store = store
         self.sinks = list(sinks)
@@ -42,6 +44,8 @@ class EventWriter:
         self.logs: list[LogLine] = []
         self.keep = keep
         self.events_kept: list[RunEvent] = []
+        self.masker = masker
+        """Set when the run has secrets: every event and log line is masked before it leaves."""
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -54,6 +58,8 @@ class EventWriter:
 
     def flush(self) -> None:
         """Append the buffered events (and logs) to the store, then hand them to the sinks."""
+        if self.masker is not None:
+            self._mask_pending()
         if self.logs and self.store is not None:
             logs, self.logs = self.logs, []
             self.store.append_logs(self.run_id, logs)
@@ -74,6 +80,15 @@ class EventWriter:
             except Exception as error:  # a broken sink never fails the run
                 self.sinks.remove(sink)
                 print(f"flowrunner: event sink {type(sink).__name__} failed and was dropped: {error}", file=sys.stderr)
+
+    def _mask_pending(self) -> None:
+        """Replace secret values (and their encodings) in what is about to be stored and shown."""
+        masker = self.masker
+        assert masker is not None
+        for event in self.pending:
+            if event.data:
+                event.data = masker.mask_value(event.data)
+        self.logs = [replace(line, text=masker.mask(line.text)) for line in self.logs]
 
     def close(self) -> None:
         self.flush()

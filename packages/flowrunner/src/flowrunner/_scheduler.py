@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskState, TaskStatus
 from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
+from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
@@ -138,7 +139,10 @@ class RunExecution:
         self.started_monotonic = time.monotonic()
         self.results_view = TaskResultsView(plan.index, self._task_result)
         self.static_env: dict[int, dict[str, str]] = {}
-        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, self.params)
+        self.secrets: Mapping[str, str] = request.secrets
+        masker = masker_for(request.secrets, secret_param_values(workflow, self.params))
+        self.masker: SecretMasker | None = masker if masker else None
+        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, self.params, self.secrets)
         self.plain_env: list[dict[str, str] | None] = [None if task.env else self.workflow_env for task in self.tasks]
         # Per-task facts the hot path reads from flat lists instead of recomputing.
         expression_tasks = plan.expression_tasks
@@ -157,7 +161,8 @@ class RunExecution:
         if resume is not None:
             store = request.store
             start_seq = store.last_seq(self.run_id) if store is not None else resume.seq
-        self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events)
+        self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events,
+                                  masker=self.masker)  # fmt: skip
 
     # -- the main loop ----------------------------------------------------------------------
 
@@ -212,7 +217,7 @@ class RunExecution:
         if resume is None:
             writer.emit(EventKind.RUN_CREATED, data={
                 "workflow": workflow.name, "version": workflow.version,
-                "definition_hash": request.definition_hash, "params": dict(self.params)})  # fmt: skip
+                "definition_hash": request.definition_hash, "params": masked_params(workflow, self.params)})  # fmt: skip
             writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": False})
             roots: Sequence[int] = self.plan.roots()
         else:
@@ -390,10 +395,10 @@ class RunExecution:
             if any("${{" in value for value in own.values()):
                 from flowbuilder.expressions import as_text, render
 
-                base = {"params": self.params, "env": {}, "tasks": self.results_view}
+                base = {"params": self.params, "env": {}, "tasks": self.results_view, "secrets": self.secrets}
                 own = {key: as_text(render(value, base)) for key, value in own.items()}
             env = {**env, **own}
-        scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view}
+        scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view, "secrets": self.secrets}
         if has_item:
             scope["item"] = item
         return scope
@@ -873,6 +878,11 @@ class _TaskStates(Mapping[str, TaskState]):
             started_at=run.started_at[task_id],
             finished_at=run.finished_at[task_id],
         )
+        masker = run.masker
+        if masker is not None:  # what a run shows of itself hides its secrets, as its events do
+            state.output = masker.mask_value(state.output)
+            state.error = masker.mask(state.error) if state.error is not None else None
+            state.reason = masker.mask(state.reason) if state.reason is not None else None
         return state
 
     def __iter__(self) -> Iterator[str]:

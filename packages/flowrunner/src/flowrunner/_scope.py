@@ -16,7 +16,9 @@ from typing import Any, Callable, Iterator, Mapping
 from flowbuilder.expressions import ExpressionError, as_text, render
 
 
-def render_workflow_env(env: Mapping[str, str], params: Mapping[str, Any]) -> dict[str, str]:
+def render_workflow_env(
+    env: Mapping[str, str], params: Mapping[str, Any], secrets: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The workflow-level ``env`` with its expressions evaluated against the run's params.
 
     Raises :class:`ExpressionError` naming the variable when an expression fails, so the run
@@ -24,7 +26,7 @@ def render_workflow_env(env: Mapping[str, str], params: Mapping[str, Any]) -> di
     """
     if not any("${{" in value for value in env.values()):
         return dict(env)
-    scope = {"params": params, "env": {}}
+    scope = {"params": params, "env": {}, "secrets": secrets or {}}
     rendered = {}
     for key, value in env.items():
         try:

@@ -171,15 +171,17 @@ class Engine:
                      sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
         """Start a run on the running loop and return its handle at once."""
         from flowbuilder.params import resolve_params
+        from flowbuilder.secrets import resolve_run_secrets
 
         plan, content = self.load(workflow)
         resolved = resolve_params(plan.workflow, dict(params or {}))
+        secrets = resolve_run_secrets(plan, self.host)
         digest = self.store.save_definition(content) if content is not None else None
         run_id = run_id or uuid.uuid4().hex
         stream = _StreamSink()
         request = RunRequest(plan=plan, params=resolved, run_id=run_id, store=self.store,
                              sinks=[stream, *sinks, *self.host.event_sinks(run_id)],
-                             concurrency=concurrency, definition_hash=digest)  # fmt: skip
+                             concurrency=concurrency, definition_hash=digest, secrets=secrets)  # fmt: skip
         cancel = asyncio.Event()
         task = asyncio.get_running_loop().create_task(self.runner.run_async(request, cancel))
         handle = RunHandle(run_id, task, cancel, stream)

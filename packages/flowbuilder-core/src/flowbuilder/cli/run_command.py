@@ -54,7 +54,8 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
 
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.loader import load_workflow, plan_workflow
-    from flowbuilder.params import parse_param_assignments, resolve_params
+    from flowbuilder.params import parse_param_assignments, resolve_params, resume_params
+    from flowbuilder.secrets import resolve_run_secrets
 
     host = plugin_host()
     source = load_workflow(file, limits=host.settings.limits, host=host)
@@ -63,7 +64,8 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
         from flowbuilder.cli.inspect_commands import echo_warnings
 
         echo_warnings(plan.warnings)
-    resolved = resolve_params(source.workflow, parse_param_assignments(params))
+    given = parse_param_assignments(params)
+    resolved = resolve_params(source.workflow, given) if not resume else {}
     engine = host.make_runner(runner)
     run_id = uuid.uuid4().hex
     resume_state = None
@@ -73,7 +75,8 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
         with host.open_store(store) as opened:
             run_id = latest_unfinished_run(opened, source.workflow.name)
             resume_state, plan = prepare_resume(host, opened, run_id)
-        resolved = dict(resume_state.params)
+        resolved = resume_params(plan.workflow, resume_state.params, given)
+    secrets = resolve_run_secrets(plan, host)
     if as_json:
         display: _Display = _JsonDisplay(run_id)
     elif sys.stdout.isatty():
@@ -91,6 +94,7 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
             sinks=[display, *host.event_sinks(run_id)],
             concurrency=concurrency or host.settings.concurrency,
             definition_hash=digest,
+            secrets=secrets,
         )
         try:
             result = _run_with_interrupts(engine, request, display)

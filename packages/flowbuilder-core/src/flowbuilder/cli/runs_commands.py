@@ -16,7 +16,7 @@ import json
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import click
 
@@ -197,18 +197,23 @@ def prepare_resume(host: PluginHost, store: Store, run_id: str) -> tuple[RunStat
 
 
 def resume_run(host: PluginHost, store: Store, run_id: str, *, runner: str | None = None,
-               concurrency: int | None = None) -> RunResult:  # fmt: skip
+               concurrency: int | None = None, params: Mapping[str, Any] | None = None) -> RunResult:  # fmt: skip
     """Continue a stored run under the same run id with ``resume=state``.
 
-    Succeeded tasks are kept; everything else runs (again).
+    Succeeded tasks are kept; everything else runs (again). ``params`` gives the values of
+    ``secret: true`` params again (the run's record does not hold them).
     """
     from flowbuilder.interfaces import RunRequest
+    from flowbuilder.params import resume_params
+    from flowbuilder.secrets import resolve_run_secrets
 
     state, plan = prepare_resume(host, store, run_id)
+    resolved = resume_params(plan.workflow, state.params, params or {})
+    secrets = resolve_run_secrets(plan, host)
     engine = host.make_runner(runner)
-    request = RunRequest(plan=plan, params=dict(state.params), run_id=run_id, store=store,
+    request = RunRequest(plan=plan, params=resolved, run_id=run_id, store=store,
                          sinks=host.event_sinks(run_id), concurrency=concurrency or host.settings.concurrency,
-                         resume=state, definition_hash=state.definition_hash)  # fmt: skip
+                         resume=state, definition_hash=state.definition_hash, secrets=secrets)  # fmt: skip
     return engine.run(request)
 
 
@@ -239,12 +244,19 @@ def report_result(result: RunResult) -> None:
 @click.argument("run_id", type=UTF8_TEXT)
 @click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner continues the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="A secret param's value again (the run's record does not hold it); repeatable.")  # fmt: skip
 @store_option
-def resume(run_id: str, runner: str | None, concurrency: int | None, store: str | None) -> None:
+def resume(
+    run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], store: str | None
+) -> None:
     """Continue an unfinished run: succeeded tasks are kept, the rest run (again)."""
+    from flowbuilder.params import parse_param_assignments
+
     host = plugin_host()
+    given = parse_param_assignments(params)
     with host.open_store(store) as opened:
-        result = resume_run(host, opened, run_id, runner=runner, concurrency=concurrency)
+        result = resume_run(host, opened, run_id, runner=runner, concurrency=concurrency, params=given)
     report_result(result)
 
 

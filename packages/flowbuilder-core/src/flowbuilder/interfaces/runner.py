@@ -35,6 +35,11 @@ class RunRequest:
     concurrency: int | None = None
     resume: RunState | None = None
     definition_hash: str | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """The values of the secrets the plan reads (``plan.secret_names``), resolved by the
+    caller (:func:`flowbuilder.secrets.resolve_run_secrets`). The runner exposes them to
+    expressions as ``secrets.NAME`` and masks them, and the values of ``secret: true``
+    params, in every event, log line and result it produces; it never stores them."""
 
 
 @dataclass(slots=True)
