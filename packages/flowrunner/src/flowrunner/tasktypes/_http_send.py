@@ -123,7 +123,9 @@ async def _send_pinned(
     for address in addresses:
         try:
             pinned = target.copy_with(host=str(address))
-            return await client.request(method, pinned, headers=sent_headers, extensions=extensions, **content)
+            request = client.build_request(method, pinned, headers=sent_headers, extensions=extensions, **content)
+            streamed = await client.send(request, stream=True)
+            return await _read_capped(streamed, config.max_response_bytes, method, url)
         except httpx.ConnectError as error:
             last_error = error
     assert last_error is not None
@@ -148,3 +150,41 @@ def _host_header(target: httpx.URL) -> str:
         host = f"[{host}]"
     default = _DEFAULT_PORTS.get(target.scheme)
     return host if target.port is None or target.port == default else f"{host}:{target.port}"
+
+
+async def _read_capped(response: httpx.Response, limit: int, method: str, url: str) -> httpx.Response:
+    """``response`` with its body read, refusing a body over ``limit`` bytes before it is all read.
+
+    A declared ``Content-Length`` over the limit fails at once; otherwise the (decoded) body
+    is read in chunks and the request fails as soon as it passes the limit, so a huge or
+    endless response never sits in memory whole.
+    """
+    import httpx
+
+    try:
+        declared = int(response.headers.get("content-length", "-1"))
+        if declared > limit:
+            raise TaskFailure(
+                f"{method} {url}: the response body is {declared} bytes, over max_response_bytes={limit};"
+                " raise the limit, or download large files with a shell task (curl -o FILE)",
+                retryable=False,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise TaskFailure(
+                    f"{method} {url}: the response body passed max_response_bytes={limit} bytes and was not"
+                    " read further; raise the limit, or download large files with a shell task (curl -o FILE)",
+                    retryable=False,
+                )
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    # The body is decoded already: the copy must not claim an encoding or a length it lacks.
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+    return httpx.Response(
+        response.status_code, headers=headers, content=b"".join(chunks), request=response.request,
+        extensions=response.extensions,
+    )  # fmt: skip

@@ -69,6 +69,10 @@ class EgressRules(ConfigModel):
         return EgressPolicy.from_mapping(self.model_dump(), "egress")
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 16 << 20
+"""The default cap on a response body: the default ``max_output_bytes`` of a task's output."""
+
+
 class HttpConfig(ConfigModel):
     """Config of an ``http`` task."""
 
@@ -92,6 +96,11 @@ class HttpConfig(ConfigModel):
         "body", description="'body': the output is the body; 'full': status, headers and body."
     )
     egress: EgressRules | None = Field(None, description="This task's own allow/deny rules (narrow the global ones).")
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES,
+        ge=0,
+        description="The largest response body read (after decompression); a larger one fails the attempt.",
+    )
 
     @field_validator("method", mode="before")
     @classmethod
