@@ -19,7 +19,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server convention
+    def do_GET(self) -> None:
         if self.path == "/declared":
             self.send_response(200)
             self.send_header("Content-Length", str(BIG))

@@ -183,7 +183,9 @@ async def _read_capped(response: httpx.Response, limit: int, method: str, url: s
     finally:
         await response.aclose()
     # The body is decoded already: the copy must not claim an encoding or a length it lacks.
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+    headers = [
+        (k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")
+    ]
     return httpx.Response(
         response.status_code, headers=headers, content=b"".join(chunks), request=response.request,
         extensions=response.extensions,
