@@ -36,3 +36,12 @@ def test_a_bad_limit_in_the_settings_is_a_one_line_error(run_cli, scratch_dir: P
     ran = run_cli("run", "--store", "memory://", "big.yaml")
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert ran.stderr.strip().count("\n") == 0 and "max_output_bytes = 'huge'" in ran.stderr
+
+
+def test_the_failure_summary_details_twenty_failures_and_counts_the_rest(run_cli, scratch_dir: Path) -> None:
+    tasks = "".join(f"  - {{name: f{i}, type: shell, config: {{command: 'exit 1'}}}}\n" for i in range(30))
+    (scratch_dir / "many.yaml").write_text(f"name: many\non_failure: continue\ntasks:\n{tasks}")
+    ran = run_cli("run", "--store", "memory://", "many.yaml")
+    assert ran.returncode == 1
+    assert ran.stderr.count("  failed: ") == 20
+    assert "... and 10 more failed tasks: flowbuilder runs show " in ran.stderr

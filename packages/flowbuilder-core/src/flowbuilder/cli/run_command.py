@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces import RunResult, Store
 
 LOG_LINES_IN_SUMMARY = 5
+FAILURES_IN_SUMMARY = 20
+"""Failed tasks the summary details; the rest are counted, with the command that lists them."""
 EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 
 
@@ -135,9 +137,8 @@ def _summary(result: RunResult, store: Store, as_json: bool) -> None:
         return  # the run_finished event already told the machine
     detail = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     click.echo(f"run {result.run_id}: {result.status.value} in {elapsed:.2f}s ({detail})")
-    for name, state in result.tasks.items():
-        if state.status.value != "failed":
-            continue
+    failed = [(name, state) for name, state in result.tasks.items() if state.status.value == "failed"]
+    for name, state in failed[:FAILURES_IN_SUMMARY]:
         echo(f"  failed: {name} (attempt {state.attempts}): {state.error}", err=True)
         try:
             lines = [line for line in store.read_logs(result.run_id, name) if line.attempt == state.attempts]
@@ -146,6 +147,9 @@ def _summary(result: RunResult, store: Store, as_json: bool) -> None:
             lines = []
         for line in lines:
             echo(f"    {line.stream}: {line.text}", err=True)
+    if len(failed) > FAILURES_IN_SUMMARY:
+        echo(f"  ... and {len(failed) - FAILURES_IN_SUMMARY} more failed tasks:"
+             f" flowbuilder runs show {result.run_id}", err=True)  # fmt: skip
 
 
 class _Display(EventSink):
