@@ -1,8 +1,8 @@
 """The worked example of docs/plugins.md, published the way a third party publishes a plugin.
 
 The example plugin (examples/plugin-example) is built into a wheel, installed into a fresh
-virtualenv beside flowbuilder-core and flowrunner (from this checkout, by path — never by
-name; their dependencies from PyPI), and the CLI of that virtualenv — a real subprocess, no
+virtualenv beside flowbuilder-core and flowbuilder-runner (from this checkout, by path — never by
+name; their dependencies from the index, constrained by constraints.txt), and the CLI of that virtualenv — a real subprocess, no
 shared state with this test run — must discover it, validate workflows that use its task
 type, and run one. Building and installing take a while, so one
 installation serves every test of the module.
@@ -65,7 +65,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh_env(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    """A new virtualenv with only flowbuilder-core, flowrunner and the example wheel; its bin/."""
+    """A new virtualenv with only flowbuilder-core, flowbuilder-runner and the example wheel; its bin/."""
     root = tmp_path_factory.mktemp("fresh-venv")
     venv.EnvBuilder(with_pip=True, clear=True).create(root)
     bin_dir = root / "bin"
@@ -91,8 +91,8 @@ def test_the_wheel_declares_the_plugin_entry_point(wheel: Path) -> None:
 def test_the_fresh_env_holds_only_core_the_runner_and_the_plugin(fresh_env: Path) -> None:
     done = _checked(fresh_env / "python", "-m", "pip", "list", "--format=json")
     installed = {row["name"].lower(): row["version"] for row in json.loads(done.stdout)}
-    assert {"flowbuilder-core", "flowrunner", "flowbuilder-example-plugin"} <= set(installed)
-    assert installed["flowrunner"].startswith("0.1.")  # ours, not PyPI's unrelated `flowrunner`
+    assert {"flowbuilder-core", "flowbuilder-runner", "flowbuilder-example-plugin"} <= set(installed)
+    assert "flowrunner" not in installed  # PyPI's unrelated `flowrunner` is never pulled in
     assert not set(installed) & {"flowbuilder-storage", "flowbuilder-contracts"}
 
 
