@@ -66,25 +66,33 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def wheelhouse(scratch: Path) -> Path:
+def user_venv(scratch: Path) -> Path:
+    """A new, empty virtualenv with pip; its bin/. (Its pip also builds the wheels: the
+    interpreter running the tests may have none, e.g. in a uv-made nox session.)"""
+    root = scratch / "venv"
+    venv.EnvBuilder(with_pip=True, clear=True).create(root)
+    return root / "bin"
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(scratch: Path, user_venv: Path) -> Path:
     out = scratch / "wheelhouse"
     paths = [package.path for package in _published()]
-    _checked(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, *paths, cwd=scratch)
+    _checked(
+        user_venv / "python", "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, *paths, cwd=scratch
+    )
     return out
 
 
 @pytest.fixture(scope="module")
-def user_env(scratch: Path, wheelhouse: Path) -> Path:
-    """A new virtualenv holding `flowbuilder[all]` from the wheelhouse; its bin/."""
-    root = scratch / "venv"
-    venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    bin_dir = root / "bin"
+def user_env(scratch: Path, user_venv: Path, wheelhouse: Path) -> Path:
+    """The virtualenv with `flowbuilder[all]` installed from the wheelhouse; its bin/."""
     _checked(
-        bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        user_venv / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--find-links", wheelhouse, "-c", REPO / "constraints.txt", "flowbuilder[all]",
         cwd=scratch,
     )  # fmt: skip
-    return bin_dir
+    return user_venv
 
 
 def test_the_wheelhouse_holds_one_wheel_per_published_package(wheelhouse: Path) -> None:

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import venv
 import zipfile
 from pathlib import Path
@@ -56,21 +55,30 @@ def _checked(*command: object) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new, empty virtualenv with pip; its bin/. (Its pip also builds the wheel: the
+    interpreter running the tests may have none, e.g. in a uv-made nox session.)"""
+    root = tmp_path_factory.mktemp("fresh-venv")
+    venv.EnvBuilder(with_pip=True, clear=True).create(root)
+    return root / "bin"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, fresh_venv: Path) -> Path:
     out = tmp_path_factory.mktemp("wheelhouse")
-    _checked(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, EXAMPLE)
+    _checked(fresh_venv / "python", "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, EXAMPLE)
     (built,) = out.glob("flowbuilder_example_plugin-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
-def fresh_env(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    """A new virtualenv with only flowbuilder-core, flowbuilder-runner and the example wheel; its bin/."""
-    root = tmp_path_factory.mktemp("fresh-venv")
-    venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    bin_dir = root / "bin"
-    _checked(bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", CORE, RUNNER, wheel)
-    return bin_dir
+def fresh_env(fresh_venv: Path, wheel: Path) -> Path:
+    """The fresh virtualenv with only flowbuilder-core, flowbuilder-runner and the example wheel; its bin/."""
+    _checked(
+        fresh_venv / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "-c", REPO / "constraints.txt", CORE, RUNNER, wheel,
+    )  # fmt: skip
+    return fresh_venv
 
 
 @pytest.fixture
