@@ -20,6 +20,7 @@ Virtualenvs are made by uv when it is installed (much faster installs), else by 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -231,7 +232,7 @@ def _contract_test_files(package: LocalPackage) -> list[str]:
 @nox.session(python=PYTHON, tags=["contracts"])
 @nox.parametrize(("package", "core"), [(package, core) for package in PLUGINS for core in ("lowest", "newest")])
 def contracts(session: nox.Session, package: str, core: str) -> None:
-    """One plugin package's contract tests against the lowest or newest core it declares.
+    """One plugin package's tests, contract suites included, against the lowest or newest core it declares.
 
     newest: the core of this checkout (which must satisfy the declared range).
     lowest: the declared lower bound (``flowbuilder-core>=X``); when X is the checkout's
@@ -239,7 +240,9 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
     (tag ``flowbuilder-core-vX``, or the commit releases.toml records when the clone has no
     tags; the log says which). The contract suites come from that same release: they are
     the promises that core version made, and a suite added later may test what only a
-    newer core can offer. Runs the package's test modules that import flowbuilder_contracts.
+    newer core can offer. Checks that ``flowbuilder plugins`` loads the plugin, then runs
+    the package's whole test suite (which must include a module that imports
+    flowbuilder_contracts): everything the plugin does must work with every core it admits.
     """
     plugin = PLUGINS[package]
     requirement = _core_requirement(session, plugin)
@@ -279,8 +282,28 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
         "-c",
         "import flowbuilder, sys; sys.stdout.write(f'core {flowbuilder.__version__} from {flowbuilder.__file__}\\n')",
     )
+    _check_plugin_loads(session, plugin)
     session.chdir(plugin.path)
-    session.run(*PYTEST, *contract_files, *session.posargs)
+    session.run(*PYTEST, "-n", "2", "tests", *session.posargs)
+
+
+def _check_plugin_loads(session: nox.Session, plugin: LocalPackage) -> None:
+    """The installed ``flowbuilder plugins`` finds ``plugin``'s entry point and loads it without failure.
+
+    Plugin modules import their machinery lazily, so a name missing from this core may
+    only show when the entry point is loaded; the tests alone may not load it.
+    """
+    output = str(session.run("flowbuilder", "plugins", "--json", silent=True) or "")
+    try:  # the JSON document, without any warning printed around it
+        listing = json.loads(output[output.index("{") : output.rindex("}") + 1])
+    except ValueError:
+        session.error(f"flowbuilder plugins --json printed no JSON: {output.strip()[:300]}")
+    failed = [row for row in listing.get("failed", []) if row.get("distribution") == plugin.name]
+    if failed:
+        session.error(f"{plugin.name} fails to load against this core: {failed[0].get('error')}")
+    if not any(row.get("distribution") == plugin.name for row in listing.get("plugins", [])):
+        session.error(f"flowbuilder plugins does not list {plugin.name}; is its entry point declared?")
+    session.log(f"{plugin.name} loads: flowbuilder plugins lists it with no failure")
 
 
 # ---------------------------------------------------------------------------------------
