@@ -8,13 +8,19 @@
     nox -s "contracts(package='flowrunner', core='lowest')"
     nox -t contracts                      # the whole package x core-version matrix
 
+    nox -s deps-lowest deps-latest        # the suite at both ends of the declared ranges
+
 Packages are discovered from ``packages/*/pyproject.toml`` and ``examples/*/pyproject.toml``
 (scripts/local_packages.py), so a package added later joins every session by itself.
-Local packages are always installed by path: PyPI has an unrelated ``flowrunner``.
+Local packages are always installed by path, never looked up by name on an index.
+Third-party packages are installed at the versions of ``constraints.txt`` (the lock, see
+scripts/lock), except in deps-lowest and deps-latest, whose point is to leave it.
+Virtualenvs are made by uv when it is installed (much faster installs), else by virtualenv.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -25,11 +31,12 @@ from pathlib import Path
 
 import nox
 from packaging.requirements import Requirement
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import core_release  # noqa: E402
 from local_packages import (  # noqa: E402
     CORE,
     LocalPackage,
@@ -42,11 +49,12 @@ from local_packages import (  # noqa: E402
 
 PYTHON = "3.11"
 CORE_DIR = ROOT / "packages" / CORE
-CORE_TAG_PREFIX = "flowbuilder-core-v"
+LOCK = ["-c", str(ROOT / "constraints.txt")]
 CONTRACTS_IMPORT = "flowbuilder_contracts"
 LINT_PATHS = ["packages", "contracts", "tests", "bench", "noxfile.py", "scripts"]
 PYTEST = ["python", "-m", "pytest", "--import-mode=importlib", "-p", "no:cacheprovider"]
 TEST_REQUIREMENTS = ["-r", str(ROOT / "scripts" / "requirements-test.txt")]
+SUITE_DIRS = ["packages/*/tests", "contracts/tests", "examples/*/tests", "tests"]
 TYPED_PUBLIC_API = [
     # core's public surface: what flowbuilder/__init__.py exports and the modules it names
     "flowbuilder",
@@ -68,6 +76,7 @@ TYPED_PUBLIC_API = [
 
 nox.options.sessions = ["lint", "typecheck", "tests", "contracts"]
 nox.options.error_on_missing_interpreters = True
+nox.options.default_venv_backend = "uv|virtualenv"
 
 
 def _by_dir(candidates: list[LocalPackage]) -> dict[str, LocalPackage]:
@@ -129,7 +138,7 @@ def tests(session: nox.Session, package: str) -> None:
     contracts = contracts_package()
     if contracts is not None:
         arguments += ["-e", str(contracts.path)]
-    arguments += [*_local_requirements(chosen), "-e", _with_test_extra(chosen), *TEST_REQUIREMENTS]
+    arguments += [*_local_requirements(chosen), "-e", _with_test_extra(chosen), *TEST_REQUIREMENTS, *LOCK]
     session.install(*arguments)
     if not chosen.has_tests:
         session.error(f"{chosen.relative} has no tests/ directory")
@@ -140,7 +149,7 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session(python=PYTHON, tags=["lint"])
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over packages/, contracts/, tests/, bench/ (ruff.toml)."""
-    session.install("ruff")
+    session.install("ruff", *LOCK)
     paths = [path for path in LINT_PATHS if (ROOT / path).exists()]
     session.chdir(ROOT)
     session.run("ruff", "check", *paths, *session.posargs)
@@ -189,35 +198,25 @@ def _lowest_allowed(session: nox.Session, requirement: Requirement) -> Version:
     return max(bounds)
 
 
-def _release_tag(session: nox.Session, version: Version) -> str:
-    """The git tag of core release ``version`` (``flowbuilder-core-v0.1.0``), or a one-line error."""
-    listed = subprocess.run(
-        ["git", "tag", "--list", f"{CORE_TAG_PREFIX}*"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    for tag in listed.stdout.split():
-        try:
-            if Version(tag.removeprefix(CORE_TAG_PREFIX)) == version:
-                return tag
-        except InvalidVersion:
-            continue
-    release = ".".join(map(str, (*version.release, 0, 0)[: max(3, len(version.release))]))
-    session.error(
-        f"git tag {CORE_TAG_PREFIX}{release} not found in this clone: run `git fetch --tags`"
-        f" (or tag the {CORE} {release} release) and try again"
-    )
-    raise AssertionError
+def _core_release(session: nox.Session, version: Version) -> tuple[str, str]:
+    """The git revision core ``version`` was released from, and where it came from (for the log)."""
+    try:
+        release = core_release.find_release(ROOT, CORE, version)
+    except core_release.ReleaseNotFound as error:
+        session.error(str(error))
+    return release.revision, release.source
 
 
-def _export_from_tag(session: nox.Session, tag: str, directory: str, into: Path) -> Path | None:
-    """Extract ``directory`` as it was at ``tag`` into ``into``; None if it did not exist there."""
+def _export_from_release(session: nox.Session, revision: str, directory: str, into: Path) -> Path | None:
+    """Extract ``directory`` as it was at ``revision`` into ``into``; None if it did not exist there."""
     archived = subprocess.run(
-        ["git", "archive", "--format=tar", tag, directory], cwd=ROOT, capture_output=True, check=False
+        ["git", "archive", "--format=tar", revision, directory], cwd=ROOT, capture_output=True, check=False
     )
     if archived.returncode != 0:
         return None
     with tarfile.open(fileobj=BytesIO(archived.stdout)) as tar:
         tar.extractall(into, filter="data")
-    session.log(f"{directory} from {tag} -> {into / directory}")
+    session.log(f"{directory} from {revision} -> {into / directory}")
     return into / directory
 
 
@@ -233,13 +232,17 @@ def _contract_test_files(package: LocalPackage) -> list[str]:
 @nox.session(python=PYTHON, tags=["contracts"])
 @nox.parametrize(("package", "core"), [(package, core) for package in PLUGINS for core in ("lowest", "newest")])
 def contracts(session: nox.Session, package: str, core: str) -> None:
-    """One plugin package's contract tests against the lowest or newest core it declares.
+    """One plugin package's tests, contract suites included, against the lowest or newest core it declares.
 
     newest: the core of this checkout (which must satisfy the declared range).
     lowest: the declared lower bound (``flowbuilder-core>=X``); when X is the checkout's
-    version that is the checkout, else core and contracts/ are built from the release tag
-    ``flowbuilder-core-vX`` of this repository (``git fetch --tags`` if it is missing).
-    Runs the package's test modules that import flowbuilder_contracts.
+    version that is the checkout, else core and contracts/ are built from core's release X
+    (tag ``flowbuilder-core-vX``, or the commit releases.toml records when the clone has no
+    tags; the log says which). The contract suites come from that same release: they are
+    the promises that core version made, and a suite added later may test what only a
+    newer core can offer. Checks that ``flowbuilder plugins`` loads the plugin, then runs
+    the package's whole test suite (which must include a module that imports
+    flowbuilder_contracts): everything the plugin does must work with every core it admits.
     """
     plugin = PLUGINS[package]
     requirement = _core_requirement(session, plugin)
@@ -258,25 +261,82 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
     else:
         target = _lowest_allowed(session, requirement)
         if target != current:
-            tag = _release_tag(session, target)
+            revision, source = _core_release(session, target)
             scratch = Path(tempfile.mkdtemp(prefix="flowbuilder-core-", dir=session.create_tmp()))
-            core_dir = _export_from_tag(session, tag, f"packages/{CORE}", scratch) or session.error(
-                f"{tag} has no packages/{CORE}"
+            core_dir = _export_from_release(session, revision, f"packages/{CORE}", scratch) or session.error(
+                f"{source} has no packages/{CORE}"
             )
-            contracts_dir = _export_from_tag(session, tag, "contracts", scratch) or contracts_dir
-    source = "this checkout" if core_dir == CORE_DIR else f"release tag {CORE_TAG_PREFIX}{target}"
+            contracts_dir = _export_from_release(session, revision, "contracts", scratch) or contracts_dir
+    if core_dir == CORE_DIR:
+        source = "this checkout"
     session.log(f"{plugin.name} against {CORE} {target} ({core} allowed by {requirement}; from {source})")
 
     editable = core_dir == CORE_DIR
     arguments = ["-e", str(core_dir)] if editable else [str(core_dir)]
     if (contracts_dir / "pyproject.toml").is_file():
         arguments += ["-e", str(contracts_dir)] if editable else [str(contracts_dir)]
-    arguments += [*_local_requirements(plugin), "-e", _with_test_extra(plugin), *TEST_REQUIREMENTS]
+    arguments += [*_local_requirements(plugin), "-e", _with_test_extra(plugin), *TEST_REQUIREMENTS, *LOCK]
     session.install(*arguments)
     session.run(
         "python",
         "-c",
         "import flowbuilder, sys; sys.stdout.write(f'core {flowbuilder.__version__} from {flowbuilder.__file__}\\n')",
     )
+    _check_plugin_loads(session, plugin)
     session.chdir(plugin.path)
-    session.run(*PYTEST, *contract_files, *session.posargs)
+    session.run(*PYTEST, "-n", "2", "tests", *session.posargs)
+
+
+def _check_plugin_loads(session: nox.Session, plugin: LocalPackage) -> None:
+    """The installed ``flowbuilder plugins`` finds ``plugin``'s entry point and loads it without failure.
+
+    Plugin modules import their machinery lazily, so a name missing from this core may
+    only show when the entry point is loaded; the tests alone may not load it.
+    """
+    output = str(session.run("flowbuilder", "plugins", "--json", silent=True) or "")
+    try:  # the JSON document, without any warning printed around it
+        listing = json.loads(output[output.index("{") : output.rindex("}") + 1])
+    except ValueError:
+        session.error(f"flowbuilder plugins --json printed no JSON: {output.strip()[:300]}")
+    failed = [row for row in listing.get("failed", []) if row.get("distribution") == plugin.name]
+    if failed:
+        session.error(f"{plugin.name} fails to load against this core: {failed[0].get('error')}")
+    if not any(row.get("distribution") == plugin.name for row in listing.get("plugins", [])):
+        session.error(f"flowbuilder plugins does not list {plugin.name}; is its entry point declared?")
+    session.log(f"{plugin.name} loads: flowbuilder plugins lists it with no failure")
+
+
+# ---------------------------------------------------------------------------------------
+# Both ends of every declared dependency range
+# ---------------------------------------------------------------------------------------
+
+
+PRINT_VERSIONS = (
+    "import importlib.metadata as m; "
+    "print(' '.join(sorted(f'{d.metadata[\"Name\"]}=={d.version}' for d in m.distributions())))"
+)
+
+
+def _suite(session: nox.Session, resolution: str) -> None:
+    """Install every local package with its [test] extra at ``resolution``, without the lock, and run the suite."""
+    session.chdir(ROOT)
+    local = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "local_packages.py"), "--test"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    session.install(f"--resolution={resolution}", *local, *TEST_REQUIREMENTS)
+    session.run("python", "-c", PRINT_VERSIONS)
+    paths = [str(path.relative_to(ROOT)) for pattern in SUITE_DIRS for path in sorted(ROOT.glob(pattern))]
+    session.run(*PYTEST, "-n", "2", "--timeout=300", *paths, *session.posargs)
+
+
+@nox.session(python=PYTHON, name="deps-lowest", tags=["deps"], venv_backend="uv")
+def deps_lowest(session: nox.Session) -> None:
+    """The whole suite with every direct dependency at the lowest version its package declares (uv lowest-direct)."""
+    _suite(session, "lowest-direct")
+
+
+@nox.session(python=PYTHON, name="deps-latest", tags=["deps"], venv_backend="uv")
+def deps_latest(session: nox.Session) -> None:
+    """The whole suite with the newest versions every declared range allows (ignores constraints.txt)."""
+    _suite(session, "highest")

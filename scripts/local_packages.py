@@ -7,6 +7,8 @@ argument per line::
     python scripts/local_packages.py            # -e packages/flowbuilder-core ... -e .[all]
     python scripts/local_packages.py --test     # the same with each package's [test] extra,
                                                 # plus examples/*/ plugins and contracts/
+    python scripts/local_packages.py --lock-inputs  # what scripts/lock resolves into constraints.txt
+    python scripts/local_packages.py --names    # our distribution names (never locked)
 
 Order: core first (everything else depends on it), then the other packages by name, then
 ``contracts/``, then (with ``--test``) the example plugins, then the root meta-distribution.
@@ -14,6 +16,7 @@ Order: core first (everything else depends on it), then the other packages by na
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -39,6 +42,19 @@ class LocalPackage:
     @property
     def has_tests(self) -> bool:
         return (self.path / "tests").is_dir()
+
+
+def version_of(package: LocalPackage) -> str:
+    """The version ``package`` declares: literal, or hatchling's ``[tool.hatch.version] path``."""
+    with (package.path / "pyproject.toml").open("rb") as stream:
+        pyproject = tomllib.load(stream)
+    if "version" in pyproject.get("project", {}):
+        return str(pyproject["project"]["version"])
+    version_file = package.path / pyproject["tool"]["hatch"]["version"]["path"]
+    match = re.search(r"""__version__\s*=\s*["']([^"']+)["']""", version_file.read_text())
+    if match is None:
+        raise ValueError(f"{version_file} has no __version__")
+    return match.group(1)
 
 
 def read_package(path: Path) -> LocalPackage:
@@ -113,9 +129,32 @@ def pip_arguments(*, test: bool) -> list[str]:
     return arguments
 
 
+def lock_inputs() -> list[str]:
+    """The requirement lines ``scripts/lock`` resolves: every local package with all its extras."""
+    lines = []
+    for package in [*packages(), *filter(None, [contracts_package()]), *example_plugins()]:
+        extras = f"[{','.join(sorted(package.extras))}]" if package.extras else ""
+        lines.append(f"-e {package.relative}{extras}")
+    lines.append(f"-e .[{','.join(sorted(root_extras()))}]" if root_extras() else "-e .")
+    lines.append("-r scripts/requirements-dev.txt")
+    return lines
+
+
+def local_names() -> list[str]:
+    """The distribution names of this checkout: never taken from an index, never locked."""
+    found = [*packages(), *filter(None, [contracts_package()]), *example_plugins(), read_package(ROOT)]
+    return [package.name for package in found]
+
+
 def main(argv: list[str]) -> int:
-    for argument in pip_arguments(test="--test" in argv):
-        print(argument)
+    if "--lock-inputs" in argv:
+        lines = lock_inputs()
+    elif "--names" in argv:
+        lines = local_names()
+    else:
+        lines = pip_arguments(test="--test" in argv)
+    for line in lines:
+        print(line)
     return 0
 
 

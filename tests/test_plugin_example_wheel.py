@@ -1,8 +1,8 @@
 """The worked example of docs/plugins.md, published the way a third party publishes a plugin.
 
 The example plugin (examples/plugin-example) is built into a wheel, installed into a fresh
-virtualenv beside flowbuilder-core and flowrunner (from this checkout, by path — never by
-name; their dependencies from PyPI), and the CLI of that virtualenv — a real subprocess, no
+virtualenv beside flowbuilder-core and flowbuilder-runner (from this checkout, by path — never by
+name; their dependencies from the index, constrained by constraints.txt), and the CLI of that virtualenv — a real subprocess, no
 shared state with this test run — must discover it, validate workflows that use its task
 type, and run one. Building and installing take a while, so one
 installation serves every test of the module.
@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import venv
 import zipfile
 from pathlib import Path
@@ -56,21 +55,30 @@ def _checked(*command: object) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new, empty virtualenv with pip; its bin/. (Its pip also builds the wheel: the
+    interpreter running the tests may have none, e.g. in a uv-made nox session.)"""
+    root = tmp_path_factory.mktemp("fresh-venv")
+    venv.EnvBuilder(with_pip=True, clear=True).create(root)
+    return root / "bin"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, fresh_venv: Path) -> Path:
     out = tmp_path_factory.mktemp("wheelhouse")
-    _checked(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, EXAMPLE)
+    _checked(fresh_venv / "python", "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", out, EXAMPLE)
     (built,) = out.glob("flowbuilder_example_plugin-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
-def fresh_env(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    """A new virtualenv with only flowbuilder-core, flowrunner and the example wheel; its bin/."""
-    root = tmp_path_factory.mktemp("fresh-venv")
-    venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    bin_dir = root / "bin"
-    _checked(bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", CORE, RUNNER, wheel)
-    return bin_dir
+def fresh_env(fresh_venv: Path, wheel: Path) -> Path:
+    """The fresh virtualenv with only flowbuilder-core, flowbuilder-runner and the example wheel; its bin/."""
+    _checked(
+        fresh_venv / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "-c", REPO / "constraints.txt", CORE, RUNNER, wheel,
+    )  # fmt: skip
+    return fresh_venv
 
 
 @pytest.fixture
@@ -91,8 +99,8 @@ def test_the_wheel_declares_the_plugin_entry_point(wheel: Path) -> None:
 def test_the_fresh_env_holds_only_core_the_runner_and_the_plugin(fresh_env: Path) -> None:
     done = _checked(fresh_env / "python", "-m", "pip", "list", "--format=json")
     installed = {row["name"].lower(): row["version"] for row in json.loads(done.stdout)}
-    assert {"flowbuilder-core", "flowrunner", "flowbuilder-example-plugin"} <= set(installed)
-    assert installed["flowrunner"].startswith("0.1.")  # ours, not PyPI's unrelated `flowrunner`
+    assert {"flowbuilder-core", "flowbuilder-runner", "flowbuilder-example-plugin"} <= set(installed)
+    assert "flowrunner" not in installed  # PyPI's unrelated `flowrunner` is never pulled in
     assert not set(installed) & {"flowbuilder-storage", "flowbuilder-contracts"}
 
 

@@ -115,14 +115,96 @@ def test_meta_distribution_has_one_extra_per_plugin_package_and_all_pulls_every_
     assert {Requirement(r).name for r in extras["all"]} == others
 
 
-def test_meta_distribution_ranges_admit_the_checkout_and_never_the_pypi_namesakes() -> None:
+def test_meta_distribution_ranges_admit_the_checkout() -> None:
     project = _project(REPO_ROOT)["project"]
     versions = {p.name: _version_of(p.path) for p in PACKAGES}
     requirements = [Requirement(r) for r in project["dependencies"]]
     requirements += [Requirement(r) for reqs in project["optional-dependencies"].values() for r in reqs]
     for requirement in requirements:
         assert versions[requirement.name] in requirement.specifier, f"{requirement} excludes the checkout"
-        assert Version("0.2.3") not in requirement.specifier, f"{requirement} admits PyPI's unrelated 0.2.x"
+
+
+# Taken on PyPI by unrelated projects: never a distribution name of ours, never a dependency.
+PYPI_NAMESAKES = {"flowrunner", "flowui"}
+
+
+def _all_requirements(path: Path) -> list[Requirement]:
+    project = _project(path)["project"]
+    texts = [*project.get("dependencies", [])]
+    texts += [text for extra in project.get("optional-dependencies", {}).values() for text in extra]
+    return [Requirement(text) for text in texts]
+
+
+def test_no_distribution_of_ours_is_named_or_needs_a_pypi_namesake() -> None:
+    local = [*PACKAGES, *PLUGINS, local_packages.contracts_package(), local_packages.read_package(REPO_ROOT)]
+    names = {package.name for package in local}
+    assert not names & PYPI_NAMESAKES, f"publish these under a flowbuilder- name: {names & PYPI_NAMESAKES}"
+    wanted = {r.name for package in local for r in _all_requirements(package.path)}
+    assert not wanted & PYPI_NAMESAKES, f"these names on PyPI are someone else's: {wanted & PYPI_NAMESAKES}"
+
+
+def test_the_runner_is_published_as_flowbuilder_runner_and_imported_as_flowrunner() -> None:
+    runner = _project(REPO_ROOT / "packages" / "flowrunner")
+    assert runner["project"]["name"] == "flowbuilder-runner"
+    assert runner["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/flowrunner"]
+
+
+def _third_party(path: Path) -> list[Requirement]:
+    ours = set(local_packages.local_names())
+    return [r for r in _all_requirements(path) if r.name not in ours]
+
+
+def _every_project_dir() -> list[Path]:
+    return [p.path for p in [*PACKAGES, *PLUGINS, local_packages.contracts_package()]]
+
+
+@pytest.mark.parametrize("path", _every_project_dir(), ids=lambda p: p.relative_to(REPO_ROOT).as_posix())
+def test_every_third_party_dependency_has_a_lower_and_an_upper_bound(path: Path) -> None:
+    """deps-lowest and deps-latest test both ends; an open end would be a promise nobody tested."""
+    unbounded = [
+        str(r) for r in _third_party(path)
+        if not {s.operator for s in r.specifier} & {">=", "~=", "=="}
+        or not {s.operator for s in r.specifier} & {"<", "~=", "=="}
+    ]  # fmt: skip
+    assert not unbounded, f"declare lower and upper bounds, like pyyaml>=6.0.1,<7: {unbounded}"
+
+
+def _pins() -> dict[str, list[Requirement]]:
+    pins: dict[str, list[Requirement]] = {}
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            requirement = Requirement(line)
+            pins.setdefault(requirement.name.lower().replace("_", "-"), []).append(requirement)
+    return pins
+
+
+def test_the_lock_pins_every_declared_third_party_dependency_inside_its_range() -> None:
+    """constraints.txt is refreshed by scripts/lock; a range edited without a refresh fails here."""
+    pins = _pins()
+    problems = []
+    for path in [*_every_project_dir(), REPO_ROOT]:
+        for requirement in _third_party(path):
+            name = requirement.name.lower().replace("_", "-")
+            if name not in pins:
+                problems.append(f"{name} is not in constraints.txt")
+                continue
+            for pin in pins[name]:
+                (exact,) = pin.specifier
+                if exact.version not in requirement.specifier:
+                    problems.append(f"constraints.txt pins {name}=={exact.version}, outside {requirement}")
+    assert not problems, "run `bash scripts/lock` and commit constraints.txt: " + "; ".join(problems)
+
+
+def test_the_lock_leaves_out_our_own_distributions() -> None:
+    """Ours are installed by path; a pin would break every version bump (and name PyPI's namesakes)."""
+    locked = set(_pins())
+    assert not locked & set(local_packages.local_names())
+    assert not locked & PYPI_NAMESAKES
+
+
+def test_the_lock_was_made_from_pypi_alone() -> None:
+    text = (REPO_ROOT / "constraints.txt").read_text()
+    assert "file:" not in text and "--find-links" not in text and "--extra-index-url" not in text
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
@@ -130,13 +212,24 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert len(quick_start) == 2, "the quick start is two commands"
     ci_lines = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
     assert "set -euo pipefail" in ci_lines
-    assert any(line.startswith(quick_start[1]) for line in ci_lines), f".ci/run must run {quick_start[1]!r}"
+    assert any(quick_start[1] in line and not line.startswith("#") for line in ci_lines), (
+        f".ci/run must run {quick_start[1]!r}"
+    )
 
 
 def test_readme_install_command_is_what_scripts_install_runs() -> None:
     (command,) = _readme_block_after("<!-- install-command")
     pip_part = shlex.split(command.split("pip install", 1)[1])
-    assert pip_part == local_packages.pip_arguments(test=False)
+    assert pip_part == [*local_packages.pip_arguments(test=False), "-c", "constraints.txt"]
+
+
+def test_scripts_install_uses_the_lock() -> None:
+    assert "-c constraints.txt" in (REPO_ROOT / "scripts" / "install").read_text()
+
+
+def test_readme_says_how_to_refresh_the_lock() -> None:
+    text = (REPO_ROOT / "README.md").read_text()
+    assert "bash scripts/lock" in text and (REPO_ROOT / "scripts" / "lock").is_file()
 
 
 def test_readme_links_resolve_to_files_of_the_checkout() -> None:

@@ -237,7 +237,7 @@ def test_run_without_a_runner_says_to_install_flowrunner_and_exits_non_zero(run_
     # FLOWBUILDER_LOAD_PLUGINS=core (set by the fixture) hides any installed runner.
     result = run_cli("run", str(SEED))
     assert result.exit_code not in (0, 2)
-    assert "pip install flowrunner" in result.stderr
+    assert "pip install flowbuilder-runner" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -247,7 +247,7 @@ def test_run_of_an_invalid_workflow_exits_2_before_looking_for_a_runner(cli, tmp
     result = cli("run", str(bad))
     assert result.exit_code == 2
     assert "unknown task type 'shel'" in result.stderr
-    assert "flowrunner" not in result.stderr.split("installed types")[0]
+    assert "flowbuilder-runner" not in result.stderr.split("installed types")[0]
 
 
 # -- the error boundary --------------------------------------------------------------------

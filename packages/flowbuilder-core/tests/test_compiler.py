@@ -155,7 +155,7 @@ def test_with_no_task_types_installed_the_hint_names_the_package_to_install() ->
         compile_workflow(source.workflow, {}, locator=source.locator)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.message == "unknown task type 'shell'"
-    assert diagnostic.hint is not None and "pip install flowrunner" in diagnostic.hint
+    assert diagnostic.hint is not None and "pip install flowbuilder-runner" in diagnostic.hint
 
 
 def test_a_workflow_built_in_python_is_located_by_its_name() -> None:

@@ -147,7 +147,7 @@ def test_run_workflow_without_a_runner_says_what_to_install(tmp_path: Path) -> N
 
         @pytest.mark.flowbuilder_plugins("core")
         def test_no_runner(run_workflow):
-            with pytest.raises(NotInstalledError, match="pip install flowrunner"):
+            with pytest.raises(NotInstalledError, match="pip install flowbuilder-runner"):
                 run_workflow(_plan())
 
         def _plan():

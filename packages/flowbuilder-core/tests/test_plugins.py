@@ -222,7 +222,7 @@ def test_task_types_are_instantiated_once_per_host(host: PluginHost) -> None:
 
 
 def test_without_a_runner_make_runner_says_to_install_flowrunner(host: PluginHost) -> None:
-    with pytest.raises(NotInstalledError, match="pip install flowrunner"):
+    with pytest.raises(NotInstalledError, match="pip install flowbuilder-runner"):
         host.make_runner()
 
 

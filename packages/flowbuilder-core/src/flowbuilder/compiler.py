@@ -218,7 +218,7 @@ def _check_types_and_configs(
         if task_type is None:
             installed = (
                 ", ".join(sorted(task_types))
-                or "none installed; `pip install flowrunner` provides shell, http, script, python"
+                or "none installed; `pip install flowbuilder-runner` provides shell, http, script, python"
             )
             hint = suggest(task.type, task_types)
             hint = f"{hint} installed types: {installed}" if hint else f"installed types: {installed}"

@@ -46,8 +46,8 @@ ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
 # Which distribution provides what, for "install X" advice when something is missing.
 PROVIDERS = {
-    "runner": "flowrunner",
-    "task types": "flowrunner (shell, http, script, python)",
+    "runner": "flowbuilder-runner",
+    "task types": "flowbuilder-runner (shell, http, script, python)",
     "rocksdb": "flowbuilder-storage",
     "redis": "flowbuilder-storage",
     "raft": "flowbuilder-distributed",
@@ -198,7 +198,7 @@ class PluginHost:
         """Build the runner called ``name`` (or the configured/default one) with every task type."""
         runners = self.runner_classes()
         if not runners:
-            raise NotInstalledError("no runner is installed; install one with `pip install flowrunner`")
+            raise NotInstalledError("no runner is installed; install one with `pip install flowbuilder-runner`")
         name = name or self.settings.runner
         if name is None:
             name = "local" if "local" in runners else sorted(runners)[0]

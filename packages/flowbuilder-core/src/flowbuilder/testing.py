@@ -44,7 +44,7 @@ Fixtures:
     ``run_workflow(text_or_plan, params=None, *, runner=None) -> RunResult``: compile (if
     given text), check ``params``, and run it to the end in this process with the installed
     runner (``runner=`` picks one by name), recording events in ``memory_store``. Needs a
-    runner plugin (``pip install flowrunner``); without one it raises
+    runner plugin (``pip install flowbuilder-runner``); without one it raises
     :class:`~flowbuilder.errors.NotInstalledError` saying so.
 """
 

@@ -7,11 +7,11 @@ from flowbuilder._version import __version__
 KNOWN_DISTRIBUTIONS = (
     "flowbuilder",
     "flowbuilder-core",
-    "flowrunner",
+    "flowbuilder-runner",
     "flowbuilder-storage",
     "flowbuilder-ai",
     "flowbuilder-distributed",
-    "flowui",
+    "flowbuilder-ui",
     "flowbuilder-contracts",
 )
 
