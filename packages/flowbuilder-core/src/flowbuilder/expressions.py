@@ -24,12 +24,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, cast
 
 from flowbuilder.errors import FlowBuilderError
 
 if TYPE_CHECKING:
     from jinja2 import nodes
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output"})
@@ -77,7 +78,7 @@ def iter_expressions(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[t
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -113,7 +114,8 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         references.append(Reference(name_node.name))
     # Attribute chains give the keys: tasks.fetch.output -> (tasks, fetch, output). Only the
     # outermost node of a chain counts, so `tasks.a.output` is one reference, not two.
-    chained = list(tree.find_all((nodes.Getattr, nodes.Getitem)))
+    # find_all() with a tuple of node classes is typed as their common base (Expr)
+    chained = cast("list[nodes.Getattr | nodes.Getitem]", list(tree.find_all((nodes.Getattr, nodes.Getitem))))
     inner = {id(node.node) for node in chained}
     for node in chained:
         if id(node) in inner:
@@ -150,7 +152,7 @@ def compile_expression(expression: str) -> Callable[..., Any]:
     from jinja2 import TemplateSyntaxError
 
     try:
-        return _environment().compile_expression(expression, undefined_to_none=False)  # type: ignore[no-any-return]
+        return _environment().compile_expression(expression, undefined_to_none=False)
     except TemplateSyntaxError as error:
         raise ExpressionError(f"invalid expression `{expression}`: {error.message}") from None
 

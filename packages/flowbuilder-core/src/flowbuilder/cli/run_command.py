@@ -14,7 +14,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
@@ -23,7 +23,7 @@ from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
-    from flowbuilder.interfaces import RunResult, Store
+    from flowbuilder.interfaces import Runner, RunRequest, RunResult, Store
 
 LOG_LINES_IN_SUMMARY = 5
 EXIT_CODES = {"succeeded": 0, "cancelled": 130}
@@ -90,7 +90,7 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
 
 
-def _run_with_interrupts(engine: Any, request: Any, display: _Display) -> RunResult:
+def _run_with_interrupts(engine: Runner, request: RunRequest, display: _Display) -> RunResult:
     """Run on a fresh loop; SIGINT/SIGTERM set the runner's cancel event instead of raising."""
     import asyncio
     import signal
@@ -108,7 +108,7 @@ def _run_with_interrupts(engine: Any, request: Any, display: _Display) -> RunRes
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, interrupt, sig.name)
         try:
-            return await engine.run_async(request, cancel)  # type: ignore[no-any-return]
+            return await engine.run_async(request, cancel)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
