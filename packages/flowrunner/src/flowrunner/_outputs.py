@@ -40,7 +40,7 @@ def _arrow_ipc(value: Any) -> bytes | None:
         writer(buffer)
         return buffer.getvalue()
     if type(value).__module__.startswith("pyarrow") and hasattr(value, "schema") and hasattr(value, "num_rows"):
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
 
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, value.schema) as stream:
