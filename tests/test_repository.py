@@ -170,8 +170,8 @@ def _import_names(package) -> set[str]:
 def test_mypy_checks_the_src_of_every_package(package) -> None:
     """`.venv/bin/mypy` and `nox -s typecheck` check each package's src/ given as files.
 
-    Files, not `-p NAME`: editable installs put src/ on sys.path, and mypy silences the errors
-    of modules it finds there, so `-p` would pass whatever the code holds.
+    Every src/ must be listed: editable installs put src/ on sys.path, and mypy does not
+    report errors in imported modules it finds there, so an unlisted package goes unchecked.
     """
     entry = f'"$MYPY_CONFIG_FILE_DIR/{package.relative}/src"'
     src = (package.path / "src").resolve()
