@@ -241,6 +241,52 @@ def test_readme_links_resolve_to_files_of_the_checkout() -> None:
     assert not missing, f"README.md links to missing files: {missing}"
 
 
+TYPED_PACKAGES = [*PACKAGES, *filter(None, [local_packages.contracts_package()]), *local_packages.example_plugins()]
+
+
+def _mypy_settings() -> dict:
+    return _project(REPO_ROOT)["tool"]["mypy"]
+
+
+def _mypy_paths(key: str) -> set[Path]:
+    """A path list of [tool.mypy] as absolute paths ($MYPY_CONFIG_FILE_DIR is the checkout)."""
+    listed = _mypy_settings().get(key, [])
+    listed = listed.split(",") if isinstance(listed, str) else listed
+    return {Path(item.strip().replace("$MYPY_CONFIG_FILE_DIR", str(REPO_ROOT))).resolve() for item in listed}
+
+
+def _import_names(package) -> set[str]:
+    return {d.name for d in (package.path / "src").iterdir() if (d / "__init__.py").is_file()}
+
+
+@pytest.mark.parametrize("package", TYPED_PACKAGES, ids=lambda p: p.relative)
+def test_mypy_checks_the_src_of_every_package(package) -> None:
+    """`.venv/bin/mypy` and `nox -s typecheck` check each package's src/ given as files.
+
+    Every src/ must be listed: editable installs put src/ on sys.path, and mypy does not
+    report errors in imported modules it finds there, so an unlisted package goes unchecked.
+    """
+    entry = f'"$MYPY_CONFIG_FILE_DIR/{package.relative}/src"'
+    src = (package.path / "src").resolve()
+    assert src in _mypy_paths("files"), f"add {entry} to `files` in [tool.mypy] of pyproject.toml"
+    assert src in _mypy_paths("mypy_path"), f"add {entry} to `mypy_path` in [tool.mypy] of pyproject.toml"
+
+
+def test_mypy_is_strict_and_exempts_only_named_third_party_libraries() -> None:
+    settings = _mypy_settings()
+    assert settings.get("strict") is True
+    assert "ignore_missing_imports" not in settings and "follow_imports" not in settings, "exempt libraries by name"
+    ours = {name for package in TYPED_PACKAGES for name in _import_names(package)}
+    for override in settings.get("overrides", []):
+        modules = [override["module"]] if isinstance(override["module"], str) else override["module"]
+        assert not override.get("ignore_errors"), f"{modules}: fix the errors or silence one code with a reason"
+        assert override.get("follow_imports", "normal") == "normal", f"{modules}: follow_imports hides errors"
+        if override.get("ignore_missing_imports"):
+            assert "*" not in modules, "ignore_missing_imports for everything hides missing dependencies"
+            mine = [module for module in modules if module.split(".")[0] in ours]
+            assert not mine, f"{mine} are ours: they must be found, not ignored"
+
+
 def _fake_checkout(root: Path, packages: dict[str, list[str]]) -> None:
     """A checkout with ``scripts/local_packages.py`` and packages named by directory."""
     (root / "scripts").mkdir(parents=True)

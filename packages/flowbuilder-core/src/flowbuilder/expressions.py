@@ -24,13 +24,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, cast
 
 from flowbuilder.errors import FlowBuilderError
 from flowbuilder.limits import ExpressionLimits
 
 if TYPE_CHECKING:
     from jinja2 import nodes
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output", "secrets"})
@@ -93,7 +94,7 @@ LIMITS = ExpressionLimits()
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Any:
+def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
 
     from flowbuilder.expression_bounds import BoundedSandbox
@@ -349,7 +350,7 @@ def compile_expression(expression: str) -> Callable[..., Any]:
 
     _parse(expression)  # refuses what is nested too deeply for Jinja2's compiler
     try:
-        return _environment().compile_expression(expression, undefined_to_none=False)  # type: ignore[no-any-return]
+        return _environment().compile_expression(expression, undefined_to_none=False)
     except TemplateSyntaxError as error:
         raise ExpressionError(f"invalid expression `{_shown(expression)}`: {error.message}") from None
 

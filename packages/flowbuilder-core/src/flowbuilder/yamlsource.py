@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-class LocatedMap(dict):  # type: ignore[type-arg]
+class LocatedMap(dict[Any, Any]):
     """A ``dict`` that knows the position of itself, of each key and of each value."""
 
     __slots__ = ("mark", "key_marks", "value_marks")
@@ -60,7 +60,7 @@ class LocatedMap(dict):  # type: ignore[type-arg]
         self.value_marks: dict[str, Mark] = {}
 
 
-class LocatedList(list):  # type: ignore[type-arg]
+class LocatedList(list[Any]):
     """A ``list`` that knows the position of itself and of each item."""
 
     __slots__ = ("mark", "item_marks")

@@ -45,7 +45,7 @@ def table_from_ipc(data: bytes, where: str = "blob") -> pl.DataFrame:
     import polars as pl
 
     try:
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
     except ImportError:
         pa = None
     try:

@@ -63,7 +63,7 @@ def _provider(exporter: str, endpoint: str, service: str) -> Any:
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
         else:
             try:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                     OTLPSpanExporter,
                 )
             except ImportError:

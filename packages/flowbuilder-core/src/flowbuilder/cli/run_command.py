@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
@@ -26,7 +26,7 @@ from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
-    from flowbuilder.interfaces import RunResult, Store
+    from flowbuilder.interfaces import Runner, RunRequest, RunResult, Store
 
 LOG_LINES_IN_SUMMARY = 5
 FAILURES_IN_SUMMARY = 20
@@ -106,7 +106,7 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
 
 
-def _run_with_interrupts(engine: Any, request: Any, display: _Display) -> RunResult:
+def _run_with_interrupts(engine: Runner, request: RunRequest, display: _Display) -> RunResult:
     """Run on a fresh loop; SIGINT/SIGTERM cancel the run, a second one ends the process."""
     import asyncio
 
@@ -115,7 +115,7 @@ def _run_with_interrupts(engine: Any, request: Any, display: _Display) -> RunRes
     async def main() -> RunResult:
         cancel = asyncio.Event()
         with Interrupts(asyncio.get_running_loop(), cancel.set, display.note):
-            return await engine.run_async(request, cancel)  # type: ignore[no-any-return]
+            return await engine.run_async(request, cancel)
 
     try:
         return asyncio.run(main())
