@@ -185,9 +185,9 @@ class RunState:
             if data.get("resumed"):
                 # The resumed run runs these again: their clock restarts, so the downtime
                 # before the resume is not counted as the task's time.
-                for task in self.tasks.values():
-                    if task.status is not TaskStatus.SUCCEEDED:
-                        task.started_at = None
+                for again in self.tasks.values():
+                    if again.status is not TaskStatus.SUCCEEDED:
+                        again.started_at = None
             return
         if kind is EventKind.RUN_FINISHED:
             self.status = RunStatus(data["status"])

@@ -312,7 +312,7 @@ def _evaluate_constant(node: Any) -> str | None:
     template = nodes.Template([nodes.Output([node])], lineno=1)
     budget = begin(LIMITS)
     try:
-        code = environment.compile(template.set_environment(environment))
+        code = environment.compile(template.set_environment(environment))  # type: ignore[call-overload]  # a node tree compiles as a template does; jinja2's stubs name only str
         environment.template_class.from_code(environment, code, environment.make_globals(None)).render()
     except ExpressionLimitError as error:
         return str(error)

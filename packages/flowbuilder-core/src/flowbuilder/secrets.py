@@ -15,9 +15,13 @@ and still reveal little that guessing would not.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from flowbuilder.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from flowbuilder.plan import ExecutionPlan
+    from flowbuilder.plugins import PluginHost
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -139,13 +143,13 @@ def masker_for(secrets: Mapping[str, str], secret_params: Iterable[Any] = ()) ->
     return SecretMasker(values)
 
 
-def resolve_run_secrets(plan: Any, host: Any) -> dict[str, str]:
+def resolve_run_secrets(plan: ExecutionPlan, host: PluginHost) -> dict[str, str]:
     """The secrets ``plan`` reads, from ``host``'s providers; ``{}`` without asking any when it reads none.
 
     Called by every entry point that starts or resumes a run, before the first task, so a
     missing secret stops the run before anything happens.
     """
-    names = getattr(plan, "secret_names", frozenset())
+    names = plan.secret_names
     return resolve_secrets(names, host.secret_providers()) if names else {}
 
 

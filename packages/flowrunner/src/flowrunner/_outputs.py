@@ -150,7 +150,7 @@ def restored_output(store: Store, task: str, output: Any) -> Any:
 def _table_from_ipc(data: bytes, library: str) -> Any:
     """Arrow IPC bytes, file or stream format, as a Polars DataFrame or a pyarrow Table."""
     if library == "pyarrow":
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
 
         buffer = pa.py_buffer(data)
         try:

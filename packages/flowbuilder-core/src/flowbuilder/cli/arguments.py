@@ -16,7 +16,7 @@ from flowbuilder.errors import ConfigurationError
 from flowbuilder.params import shown_argument
 
 
-class Utf8Text(click.ParamType):
+class Utf8Text(click.ParamType):  # type: ignore[type-arg]  # generic in click 8.5's stubs only, not at run time
     """A string argument that must be valid UTF-8 (one-line error, exit 1, otherwise)."""
 
     name = "text"
