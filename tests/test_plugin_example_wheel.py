@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_VERSION = (REPO / "examples/plugin-example/src/flowbuilder_example/_version.py").read_text().split('"')[-2]
 EXAMPLE = REPO / "examples" / "plugin-example"
 CORE = REPO / "packages" / "flowbuilder-core"
 RUNNER = REPO / "packages" / "flowrunner"
@@ -110,7 +111,7 @@ def test_flowbuilder_plugins_lists_it_with_distribution_and_version(fresh_env: P
     listing = json.loads(done.stdout)
     (example,) = [row for row in listing["plugins"] if row["name"] == "example"]
     assert example["distribution"] == "flowbuilder-example-plugin"
-    assert example["version"] == "0.1.0"
+    assert example["version"] == EXAMPLE_VERSION
     assert example["hooks"] == ["flowbuilder_task_types"]
     assert listing["failed"] == []
 

@@ -133,22 +133,20 @@ def test_a_store_on_a_disk_still_full_opens_read_only_refuses_writes_in_one_line
         assert [e.seq for e in again.read_events("r")] == [*acknowledged, len(acknowledged) + 1]
 
 
-BIG_OUTPUTS = """\
-name: big-outputs
-tasks:
-  - name: emit
-    type: shell
-    foreach: {items}
-    config:
-      command: "head -c 1000000 /dev/zero | tr '\\\\0' x"
-"""
+def big_outputs(count: int) -> str:
+    """``count`` tasks printing 1 MB each (separate tasks: one output stays under max_output_bytes)."""
+    tasks = "".join(
+        f"  - {{name: emit{i}, type: shell, config: {{command: \"head -c 1000000 /dev/zero | tr '\\\\0' x\"}}}}\n"
+        for i in range(count)
+    )
+    return f"name: big-outputs\ntasks:\n{tasks}"
 
 
 def test_a_run_filling_the_disk_exits_1_with_one_line_stays_readable_and_resumes_once_space_is_back(
     small_disk: SmallDisk, tmp_path: Path
 ) -> None:
     workflow = tmp_path / "big.yaml"
-    workflow.write_text(BIG_OUTPUTS.format(items=json.dumps(list(range(40)))))
+    workflow.write_text(big_outputs(40))
     store = f"rocksdb://{small_disk.mount_point}/db"
     small_disk.fill_ballast(4)
     result = subprocess.run([CLI, "run", str(workflow), "--store", store, "-c", "4"],

@@ -794,8 +794,9 @@ class RocksEngine:
         try:
             self._db.close()  # moves the memtable into table files, then closes (even when that fails)
         except Exception as error:
-            if wal_error is None:
+            if wal_error is None and self._failure is None and self._read_only is None:
                 # The log is synced, so nothing is lost: the next open replays it (a full disk, typically).
+                # After a refused write the user was already told, in one line, and this adds nothing.
                 logging.getLogger("flowbuilder_storage").warning(
                     "closed the store %s without moving its write-ahead log into table files (%s);"
                     " nothing is lost, the next open replays the log", self.path, first_line(error))  # fmt: skip
