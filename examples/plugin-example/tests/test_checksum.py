@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -91,9 +92,9 @@ def test_a_bad_config_is_reported_at_its_line_and_column(compile_yaml) -> None:
     assert lines[1].startswith("sums.yaml:7:18: checksum config:")
 
 
+@pytest.mark.skipif(find_spec("flowrunner") is None, reason=NEEDS_RUNNER)
 @pytest.mark.flowbuilder_plugins("core", "flowrunner", "example")
 def test_a_workflow_verifies_an_artifact_with_the_digest_of_an_earlier_task(run_workflow, artifact: Path) -> None:
-    pytest.importorskip("flowrunner", reason=NEEDS_RUNNER)
     result = run_workflow(f"""
 name: verify
 tasks:
@@ -111,9 +112,9 @@ tasks:
     assert result.output("again")["files"] == result.output("first")["files"]
 
 
+@pytest.mark.skipif(find_spec("flowrunner") is None, reason=NEEDS_RUNNER)
 @pytest.mark.flowbuilder_plugins("core", "flowrunner", "example")
 def test_a_corrupted_artifact_fails_the_run(run_workflow, artifact: Path) -> None:
-    pytest.importorskip("flowrunner", reason=NEEDS_RUNNER)
     result = run_workflow(f"""
 name: verify
 tasks:
