@@ -10,15 +10,17 @@ policies and what each can lose, and how several processes share one directory.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
 
+from flowbuilder.annotations import Annotation
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
 from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
-from flowbuilder_storage._rocks_owner import Handle, acquire
+from flowbuilder_storage._rocks_owner import Handle, RemoteEngine, acquire, connect_waiter
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, settings_section
@@ -40,6 +42,8 @@ class RocksDBStore(Store):
         self.durability = durability
         self.max_log_bytes = max_log_bytes
         self._handle: Handle | None = acquire(path, durability, max_log_bytes)
+        self._waiters: list[RemoteEngine] = []  # idle long-poll connections to the owner (routed only)
+        self._waiters_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str) -> RocksDBStore:
@@ -123,6 +127,50 @@ class RocksDBStore(Store):
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
         return list(self._call("wait_for_events", run_id, after_seq, timeout))
+
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """The owner wakes it: in this process through a condition, from another process over
+        a connection of its own (a long poll on the owner's socket). If the owner dies, the
+        wait fails over like every call (this process may become the owner)."""
+        for _ in range(_FAILOVER_ATTEMPTS):
+            handle = self._live()
+            if handle.local:
+                result: tuple[list[RunEvent], list[Annotation]] = self._call(
+                    "wait_for_updates", run_id, after_seq, after_annotation, timeout)  # fmt: skip
+                return result
+            waiter = self._take_waiter()
+            if waiter is None:
+                self._failover(handle)
+                continue
+            try:
+                result = waiter.wait_for_updates(run_id, after_seq, after_annotation, timeout)
+            except ConnectionLost:
+                waiter.close()
+                self._call("last_seq", run_id)  # fails the shared handle over if the owner is gone
+                continue
+            with self._waiters_lock:
+                self._waiters.append(waiter)
+            return result
+        from flowbuilder.errors import StoreError
+
+        raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
+
+    def _take_waiter(self) -> RemoteEngine | None:
+        with self._waiters_lock:
+            if self._waiters:
+                return self._waiters.pop()
+        return connect_waiter(self.path)
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        """See :meth:`Store.annotate`. A call cut by an owner hand-over is retried, so it may land twice."""
+        noted: Annotation = self._call("annotate", run_id, annotation)
+        return noted
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        return list(self._call("read_annotations", run_id, after))
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -209,6 +257,10 @@ class RocksDBStore(Store):
         return int(writes), int(syncs)
 
     def close(self) -> None:
+        with self._waiters_lock:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.close()
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.release()

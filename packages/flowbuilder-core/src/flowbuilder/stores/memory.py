@@ -104,7 +104,9 @@ class MemoryStore(Store):
 
         with data.lock:
             data.lock.wait_for(changed, timeout=max(timeout, 0.0))
-            return list(data.events.get(run_id, ())[max(after_seq, 0) :]), self._annotations_after(run_id, after_annotation)
+            return list(data.events.get(run_id, ())[max(after_seq, 0) :]), self._annotations_after(
+                run_id, after_annotation
+            )
 
     # -- annotations ----------------------------------------------------------------------
 
