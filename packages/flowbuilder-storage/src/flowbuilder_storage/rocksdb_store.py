@@ -44,6 +44,7 @@ class RocksDBStore(Store):
         self._handle: Handle | None = acquire(path, durability, max_log_bytes)
         self._waiters: list[RemoteEngine] = []  # idle long-poll connections to the owner (routed only)
         self._waiters_lock = threading.Lock()
+        self._failover_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str) -> RocksDBStore:
@@ -85,9 +86,13 @@ class RocksDBStore(Store):
         raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
 
     def _failover(self, broken: Handle) -> None:
-        broken.release()
-        self._handle = None
-        self._handle = acquire(self.path, self.durability, self.max_log_bytes)
+        """Replace a handle whose owner went away; once, however many threads noticed
+        (a subscription's long poll and a write often notice together)."""
+        with self._failover_lock:
+            if self._handle is not broken:  # another thread failed over already (or the store closed)
+                return
+            broken.release()
+            self._handle = acquire(self.path, self.durability, self.max_log_bytes)
 
     # -- events ---------------------------------------------------------------------------
 
