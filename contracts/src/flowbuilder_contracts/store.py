@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import threading
+import time
 from typing import Any, Callable
 
 import pytest
@@ -581,11 +582,24 @@ class StoreContract(Contract):
         got: list[Any] = []
         waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 4, 0, 30.0)))
         waiter.start()
+        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
         store.annotate("r1", Annotation("note", "wake"))
         waiter.join(timeout=10)  # a store that is not woken by annotations sits out its 30 s timeout
         assert not waiter.is_alive(), "wait_for_updates was not woken by a new annotation"
         events, notes = got[0]
         assert events == [] and [n.payload for n in notes] in (["wake"], [])
+
+    def test_wait_for_updates_returns_an_event_appended_meanwhile(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        got: list[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 2, 0, 30.0)))
+        waiter.start()
+        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
+        store.append_events("r1", events[2:3], 2)
+        waiter.join(timeout=10)  # a store that is not woken by appends sits out its 30 s timeout
+        assert not waiter.is_alive(), "wait_for_updates was not woken by a new event"
+        assert got[0] == ([events[2]], [])
 
     def test_subscribe_delivers_every_event_appended_after_it_in_order_and_ends_with_the_run(
         self, store: Store

@@ -42,8 +42,9 @@ from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_fra
 from flowbuilder_storage._sync import Durability
 
 _ABSTRACT_NAMESPACE = platform.system() == "Linux"
-MAX_WAIT_SECONDS = 30.0
-"""Longest ``wait_for_updates`` the owner serves in one call (a client asks again)."""
+MAX_WAIT_SECONDS = 1.0
+"""Longest ``wait_for_updates`` the owner serves in one call (a client wanting longer asks
+again): closing the owner waits for calls in progress, so a long poll must end soon."""
 ACQUIRE_TIMEOUT = 20.0
 """How long an opener keeps trying to reach or become the owner before giving up."""
 

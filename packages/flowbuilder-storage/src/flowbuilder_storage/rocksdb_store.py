@@ -11,6 +11,7 @@ policies and what each can lose, and how several processes share one directory.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
 
@@ -20,7 +21,7 @@ from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
 from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
-from flowbuilder_storage._rocks_owner import Handle, RemoteEngine, acquire, connect_waiter
+from flowbuilder_storage._rocks_owner import MAX_WAIT_SECONDS, Handle, RemoteEngine, acquire, connect_waiter
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, settings_section
@@ -149,7 +150,7 @@ class RocksDBStore(Store):
                 self._failover(handle)
                 continue
             try:
-                result = waiter.wait_for_updates(run_id, after_seq, after_annotation, timeout)
+                result = self._long_poll(waiter, run_id, after_seq, after_annotation, timeout)
             except ConnectionLost:
                 waiter.close()
                 self._call("last_seq", run_id)  # fails the shared handle over if the owner is gone
@@ -160,6 +161,19 @@ class RocksDBStore(Store):
         from flowbuilder.errors import StoreError
 
         raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
+
+    @staticmethod
+    def _long_poll(waiter: RemoteEngine, run_id: str, after_seq: int, after_annotation: int,
+                   timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """The owner serves waits of at most MAX_WAIT_SECONDS each; ask again until ``timeout``."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            left = deadline - time.monotonic()
+            events, notes = waiter.wait_for_updates(
+                run_id, after_seq, after_annotation, max(min(left, MAX_WAIT_SECONDS), 0.0)
+            )
+            if events or notes or left <= MAX_WAIT_SECONDS:
+                return events, notes
 
     def _take_waiter(self) -> RemoteEngine | None:
         with self._waiters_lock:
