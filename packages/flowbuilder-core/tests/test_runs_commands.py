@@ -175,7 +175,7 @@ def test_runs_watch_prints_every_event_and_annotation_then_ends_with_the_run(cli
     assert [r["event"]["seq"] for r in records if "event" in r] == [1, 2, 3, 4, 5]
     assert [r["annotation"]["kind"] for r in records if "annotation" in r] == ["anomaly"]
     human = cli("runs", "watch", "r1", "--store", URL).stdout
-    assert "run_finished  succeeded" in human and "note anomaly load#1 by ai" in human
+    assert "run_finished  succeeded" in human and "#1 anomaly load#1 by ai" in human
 
 
 def test_runs_watch_follows_a_live_run_until_it_finishes(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
@@ -201,7 +201,7 @@ def test_runs_annotate_adds_a_note_that_runs_show_prints(cli, store: MemoryStore
     result = cli("runs", "annotate", "r1", "--kind", "note", "--data", '{"text": "looks fine"}', "--author", "me",
                  "--store", URL)  # fmt: skip
     assert result.exit_code == 0 and "annotation 1 added to run r1" in result.stdout
-    assert "note note by me" in cli("runs", "show", "r1", "--store", URL).stdout
+    assert "#1 note by me" in cli("runs", "show", "r1", "--store", URL).stdout
     shown = json.loads(cli("runs", "show", "r1", "--json", "--store", URL).stdout)
     assert [(a["number"], a["payload"], a["author"]) for a in shown["annotations"]] == [
         (1, {"text": "looks fine"}, "me")

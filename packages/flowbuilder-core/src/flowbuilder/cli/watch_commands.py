@@ -52,11 +52,13 @@ def event_line(event: RunEvent) -> str:
 
 
 def annotation_line(annotation: Annotation) -> str:
-    where = f" {annotation.task}" + (f"#{annotation.attempt}" if annotation.attempt is not None else "") \
-        if annotation.task else ""  # fmt: skip
+    """One human line for an annotation: time, ``#NUMBER`` (in the seq column), kind, what, who, payload."""
+    where = ""
+    if annotation.task:
+        where = f" {annotation.task}" + (f"#{annotation.attempt}" if annotation.attempt is not None else "")
     payload = json.dumps(annotation.payload, default=str, ensure_ascii=False)[:100]
     by = f" by {annotation.author}" if annotation.author else ""
-    return f"{_clock(annotation.time)}   note {annotation.kind}{where}{by}  {payload}"
+    return f"{_clock(annotation.time)} {'#' + str(annotation.number):>6} {annotation.kind}{where}{by}  {payload}"
 
 
 def event_record(event: RunEvent) -> dict[str, Any]:
