@@ -64,6 +64,8 @@ from flowbuilder_storage._urls import redis_parts, split_query
 
 T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
+_NO_ANNOTATIONS = 1 << 62
+"""``after_annotation`` for a wait that only cares about events."""
 _WRITTEN_RUNS_KEPT = 65536
 """Runs whose last appended event this store remembers (the oldest are forgotten first)."""
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
@@ -304,6 +306,10 @@ class RedisStore(Store):
 
     def last_seq(self, run_id: str) -> int:
         return int(self._retrying(lambda: self._client.llen(self._key("ev:", run_id))))
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
+        """Pushed through the same pub/sub channel as :meth:`wait_for_updates` (not polled)."""
+        return self.wait_for_updates(run_id, after_seq, _NO_ANNOTATIONS, timeout)[0]
 
     def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
                          timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip

@@ -27,6 +27,8 @@ from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, settings_section
 
 _FAILOVER_ATTEMPTS = 50
+NO_ANNOTATIONS = 1 << 62
+"""``after_annotation`` for a wait that only cares about events (no run has that many annotations)."""
 SNAPSHOT_EVERY = 1000
 """load_state saves a snapshot when it had to fold more than this many events."""
 
@@ -132,7 +134,9 @@ class RocksDBStore(Store):
         return int(self._call("last_seq", run_id))
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
-        return list(self._call("wait_for_events", run_id, after_seq, timeout))
+        if self._live().local:
+            return list(self._call("wait_for_events", run_id, after_seq, timeout))
+        return self.wait_for_updates(run_id, after_seq, NO_ANNOTATIONS, timeout)[0]  # pushed, not polled
 
     def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
                          timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
