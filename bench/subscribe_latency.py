@@ -21,6 +21,7 @@ import asyncio
 import os
 import queue
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -137,11 +138,9 @@ def writer_process(url: str, count: int) -> None:
 
 
 def pipe_floor(count: int) -> list[float]:
-    code = ("import os,sys,time,struct\nfor _ in range(int(sys.argv[1])):\n time.sleep(%r)\n"
-            " os.write(1, struct.pack('d', time.monotonic()))\n") % PACE  # fmt: skip
-    child = subprocess.Popen([sys.executable, "-c", code, str(count)], stdout=subprocess.PIPE)
-    import struct
-
+    code = ("import os,sys,time,struct\nfor _ in range(int(sys.argv[1])):\n time.sleep(float(sys.argv[2]))\n"
+            " os.write(1, struct.pack('d', time.monotonic()))\n")  # fmt: skip
+    child = subprocess.Popen([sys.executable, "-c", code, str(count), repr(PACE)], stdout=subprocess.PIPE)
     got = []
     assert child.stdout is not None
     fd = child.stdout.fileno()
