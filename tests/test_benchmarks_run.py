@@ -58,3 +58,11 @@ def test_expressions_benchmark_compares_every_case_with_the_plain_sandbox() -> N
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
     assert len(rows) >= 5 and all(row.rstrip().split()[-1].replace(".", "").isdigit() for row in rows)
+
+
+def test_subscribe_latency_benchmark_reports_every_path_beside_its_floor() -> None:
+    result = _run(str(BENCH / "subscribe_latency.py"), "20")
+    assert result.returncode == 0, result.stderr
+    for label in ("queue.Queue", "memory://", "rocksdb:// (owner)", "pipe from a child", "rocksdb:// (routed"):
+        line = next(row for row in result.stdout.splitlines() if label in row)
+        assert "P50" in line and "P99" in line

@@ -31,18 +31,22 @@ The tests follow the guarantees in the docstring of :class:`flowbuilder.interfac
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import threading
+import time
 from typing import Any, Callable
 
 import pytest
 
+from flowbuilder.annotations import MAX_ANNOTATION_BYTES, Annotation
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
 from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 1
+STORE_CONTRACT_VERSION = 2
+"""2 added annotations and live subscriptions."""
 
 
 def run_events(
@@ -91,6 +95,23 @@ def _add_run(store: Store, run_id: str, **options: Any) -> list[RunEvent]:
 
 
 ReopenStore = Callable[[Store], Store]
+
+
+def _collect(store: Store, run_id: str, after_seq: int = 0, after_annotation: int = 0,
+             during: Callable[[], None] | None = None) -> list[Any]:  # fmt: skip
+    """Subscribe while ``during`` writes from another thread; return every batch until the end."""
+
+    async def main() -> list[Any]:
+        subscription = store.subscribe(run_id, after_seq, after_annotation)
+        writer = threading.Thread(target=during) if during is not None else None
+        if writer is not None:
+            writer.start()
+        batches = [update async for update in subscription]
+        if writer is not None:
+            writer.join(timeout=30)
+        return batches
+
+    return asyncio.run(asyncio.wait_for(main(), timeout=30))
 
 
 def _race_to_append(store: Store, run_id: str, writers: tuple[str, ...]) -> list[str]:
@@ -475,6 +496,164 @@ class StoreContract(Contract):
         assert store.read_logs("r1")[0].text == looks_like_pickle
         state = store.load_state("r1")
         assert state.tasks["only"].output == looks_like_pickle
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def test_annotations_are_numbered_in_arrival_order_and_read_back_whole(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        first = store.annotate("r1", Annotation("note", {"text": "ok", "n": [1, "二"]}, author="ops", time=5.0))
+        second = store.annotate("r1", Annotation("anomaly", 0.97, task="only", attempt=1, author="ai", time=6.0))
+        assert (first.number, second.number) == (1, 2)
+        assert store.read_annotations("r1") == [first, second]
+        assert second == Annotation("anomaly", 0.97, task="only", attempt=1, author="ai", time=6.0, number=2)
+        assert store.read_annotations("r1", after=1) == [second]
+
+    def test_annotating_never_moves_the_event_sequence_so_the_runner_never_conflicts(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:3], 0)
+        for n in range(5):
+            store.annotate("r1", Annotation("note", n))
+        assert store.last_seq("r1") == 3
+        assert store.append_events("r1", events[3:], 3) == 5
+        assert store.read_events("r1") == events
+
+    def test_a_finished_run_can_be_annotated(self, store: Store) -> None:
+        _add_run(store, "r1")
+        assert store.annotate("r1", Annotation("audit", "reviewed")).number == 1
+        assert store.get_run("r1").status is RunStatus.SUCCEEDED
+
+    def test_annotating_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFoundError):
+            store.annotate("nope", Annotation("note", "x"))
+        assert store.read_annotations("nope") == []
+
+    def test_an_oversized_annotation_is_refused_and_nothing_is_kept(self, store: Store) -> None:
+        _add_run(store, "r1")
+        with pytest.raises(StoreError, match="bytes"):
+            store.annotate("r1", Annotation("note", "x" * MAX_ANNOTATION_BYTES))
+        assert store.read_annotations("r1") == []
+
+    @pytest.mark.parametrize("payload", [b"\x00\xff", float("nan"), object()], ids=["bytes", "nan", "object"])
+    def test_an_annotation_that_is_not_json_is_refused(self, store: Store, payload: Any) -> None:
+        _add_run(store, "r1")
+        with pytest.raises(StoreError, match="JSON"):
+            store.annotate("r1", Annotation("note", payload))
+        assert store.read_annotations("r1") == []
+
+    @pytest.mark.parametrize("kind", ["", "has space", "1starts-with-digit", "k" * 65])
+    def test_an_annotation_with_an_invalid_kind_is_refused(self, store: Store, kind: str) -> None:
+        _add_run(store, "r1")
+        with pytest.raises(StoreError, match="kind"):
+            store.annotate("r1", Annotation(kind, None))
+
+    def test_two_threads_annotating_at_once_both_land_with_distinct_numbers(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        barrier = threading.Barrier(4)
+        numbers: list[int] = []
+
+        def write(name: str) -> None:
+            barrier.wait()
+            for n in range(10):
+                numbers.append(store.annotate("r1", Annotation("note", n, author=name)).number)
+
+        threads = [threading.Thread(target=write, args=(f"w{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(numbers) == list(range(1, 41))
+        assert [a.number for a in store.read_annotations("r1")] == list(range(1, 41))
+
+    def test_delete_run_removes_its_annotations(self, store: Store) -> None:
+        _add_run(store, "r1")
+        store.annotate("r1", Annotation("note", "x"))
+        store.delete_run("r1")
+        assert store.read_annotations("r1") == []
+
+    def test_annotations_survive_reopening(self, store: Store, reopened: ReopenStore) -> None:
+        _add_run(store, "r1")
+        kept = store.annotate("r1", Annotation("note", {"k": "ü"}, task="only", attempt=1, author="me", time=7.0))
+        assert reopened(store).read_annotations("r1") == [kept]
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    def test_wait_for_updates_returns_an_annotation_added_meanwhile(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        got: list[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 4, 0, 30.0)))
+        waiter.start()
+        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
+        store.annotate("r1", Annotation("note", "wake"))
+        waiter.join(timeout=10)  # a store that is not woken by annotations sits out its 30 s timeout
+        assert not waiter.is_alive(), "wait_for_updates was not woken by a new annotation"
+        events, notes = got[0]
+        assert events == [] and [n.payload for n in notes] in (["wake"], [])
+
+    def test_wait_for_updates_returns_an_event_appended_meanwhile(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        got: list[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 2, 0, 30.0)))
+        waiter.start()
+        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
+        store.append_events("r1", events[2:3], 2)
+        waiter.join(timeout=10)  # a store that is not woken by appends sits out its 30 s timeout
+        assert not waiter.is_alive(), "wait_for_updates was not woken by a new event"
+        assert got[0] == ([events[2]], [])
+
+    def test_subscribe_delivers_every_event_appended_after_it_in_order_and_ends_with_the_run(
+        self, store: Store
+    ) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+
+        def writer() -> None:
+            for event in events[2:]:
+                store.append_events("r1", [event], event.seq - 1)
+
+        batches = _collect(store, "r1", 0, during=writer)
+        delivered = [e for batch in batches for e in batch.events]
+        assert delivered == events
+        assert batches[-1].finished and not any(batch.finished for batch in batches[:-1])
+
+    def test_subscribe_delivers_annotations_beside_the_events(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+
+        def writer() -> None:
+            store.annotate("r1", Annotation("anomaly", {"score": 0.9}, task="only", attempt=1))
+            store.append_events("r1", events[2:], 2)
+
+        batches = _collect(store, "r1", 2, during=writer)
+        assert [e.seq for batch in batches for e in batch.events] == [3, 4, 5]
+        assert [(a.number, a.kind) for batch in batches for a in batch.annotations] == [(1, "anomaly")]
+
+    def test_subscribe_starts_after_the_given_seq(self, store: Store) -> None:
+        events = _add_run(store, "r1")
+        batches = _collect(store, "r1", 3)
+        assert [e for batch in batches for e in batch.events] == events[3:]
+
+    def test_subscribe_to_a_run_finished_before_ends_with_its_late_annotations(self, store: Store) -> None:
+        _add_run(store, "r1")
+        store.annotate("r1", Annotation("note", "late"))
+        batches = _collect(store, "r1", 5)
+        assert [(b.events, [a.payload for a in b.annotations]) for b in batches] == [([], ["late"])]
+        assert _collect(store, "r1", 5, 1) == []
+
+    def test_subscribe_waits_for_a_run_that_is_created_later(self, store: Store) -> None:
+        events = run_events("later")
+
+        async def main() -> list[Any]:
+            subscription = store.subscribe("later")
+            first = asyncio.ensure_future(subscription.__anext__())
+            await asyncio.sleep(0.05)
+            await asyncio.to_thread(store.append_events, "later", events, 0)
+            batches = [await first]
+            batches.extend([update async for update in subscription])
+            return batches
+
+        batches = asyncio.run(asyncio.wait_for(main(), timeout=30))
+        assert [e for batch in batches for e in batch.events] == events
 
     # -- durability -----------------------------------------------------------------------
 

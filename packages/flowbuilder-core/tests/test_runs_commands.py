@@ -7,10 +7,12 @@ commands in that package's tests (including resume with a real runner after SIGK
 from __future__ import annotations
 
 import json
+import threading
 from typing import Iterator
 
 import pytest
 
+from flowbuilder.annotations import Annotation
 from flowbuilder.cli.runs_commands import parse_duration, select_garbage
 from flowbuilder.errors import ConfigurationError
 from flowbuilder.events import EventKind, RunEvent, RunStatus
@@ -159,3 +161,67 @@ def test_a_run_stored_with_a_utf16_definition_stays_resumable(store: MemoryStore
     store.append_events("old", [RunEvent("old", 1, EventKind.RUN_CREATED, data=created, time=1.0)], 0)
     state, plan = prepare_resume(host, store, "old")
     assert state.definition_hash == digest and plan.names == ("a",)
+
+
+# -- runs watch | annotate -------------------------------------------------------------------
+
+
+def test_runs_watch_prints_every_event_and_annotation_then_ends_with_the_run(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "r1", 1.0)
+    store.annotate("r1", Annotation("anomaly", {"score": 0.9}, task="load", attempt=1, author="ai"))
+    result = cli("runs", "watch", "r1", "--json", "--store", URL)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["event"]["seq"] for r in records if "event" in r] == [1, 2, 3, 4, 5]
+    assert [r["annotation"]["kind"] for r in records if "annotation" in r] == ["anomaly"]
+    human = cli("runs", "watch", "r1", "--store", URL).stdout
+    assert "run_finished  succeeded" in human and "#1 anomaly load#1 by ai" in human
+
+
+def test_runs_watch_follows_a_live_run_until_it_finishes(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "live", 1.0, status=None)
+    finish = RunEvent("live", 5, EventKind.RUN_FINISHED, data={"status": "failed"}, time=3.0)
+    writer = threading.Timer(0.1, lambda: store.append_events("live", [finish], 4))
+    writer.start()
+    try:
+        result = cli("runs", "watch", "live", "--after", "4", "--json", "--store", URL)
+    finally:
+        writer.join()
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["event"]["kind"] for line in result.stdout.splitlines()] == ["run_finished"]
+
+
+def test_runs_watch_of_an_unknown_run_is_one_line_and_exit_1(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    result = cli("runs", "watch", "nope", "--store", URL)
+    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0 and "no run 'nope'" in result.stderr
+
+
+def test_runs_annotate_adds_a_note_that_runs_show_prints(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "r1", 1.0)
+    result = cli("runs", "annotate", "r1", "--kind", "note", "--data", '{"text": "looks fine"}', "--author", "me",
+                 "--store", URL)  # fmt: skip
+    assert result.exit_code == 0 and "annotation 1 added to run r1" in result.stdout
+    assert "#1 note by me" in cli("runs", "show", "r1", "--store", URL).stdout
+    shown = json.loads(cli("runs", "show", "r1", "--json", "--store", URL).stdout)
+    assert [(a["number"], a["payload"], a["author"]) for a in shown["annotations"]] == [
+        (1, {"text": "looks fine"}, "me")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("r1", "--data", "{not json"), "--data is not JSON"),
+        (("r1", "--data", '"' + "x" * 70_000 + '"'), "more than the 65536 allowed"),
+        (("r1", "--kind", "two words"), "invalid annotation kind"),
+        (("nope", "--data", "1"), "no run 'nope'"),
+    ],
+    ids=["bad-json", "huge", "bad-kind", "unknown-run"],
+)
+def test_runs_annotate_refuses_bad_input_in_one_line(
+    cli, store: MemoryStore, args: tuple[str, ...], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    add_run(store, "r1", 1.0)
+    result = cli("runs", "annotate", *args, "--store", URL)
+    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert store.read_annotations("r1") == []

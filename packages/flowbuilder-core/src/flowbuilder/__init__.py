@@ -29,6 +29,7 @@ from flowbuilder.errors import (
 from flowbuilder.hookspecs import hookimpl, hookspec
 
 if TYPE_CHECKING:
+    from flowbuilder.annotations import Annotation
     from flowbuilder.config import Settings, load_settings
     from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, TaskState, TaskStatus
     from flowbuilder.interfaces import (
@@ -51,8 +52,11 @@ if TYPE_CHECKING:
     from flowbuilder.model import Task, Workflow
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost, build_plugin_host
+    from flowbuilder.subscriptions import RunUpdate
 
 _LAZY = {
+    "Annotation": "flowbuilder.annotations",
+    "RunUpdate": "flowbuilder.subscriptions",
     "Settings": "flowbuilder.config",
     "load_settings": "flowbuilder.config",
     "EventKind": "flowbuilder.events",
@@ -98,6 +102,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Annotation",
     "ConfigurationError",
     "ConsensusEngine",
     "Diagnostic",
@@ -118,6 +123,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "RunSummary",
+    "RunUpdate",
     "Runner",
     "SequenceConflictError",
     "Settings",

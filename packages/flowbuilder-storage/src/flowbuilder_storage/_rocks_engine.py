@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence, cast
 
+from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
@@ -260,6 +261,7 @@ class RocksEngine:
         self._lock = threading.RLock()
         self._appended = threading.Condition(self._lock)
         self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
+        self._annotation_counts: dict[str, int] = {}
         self._closed = False
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -567,6 +569,61 @@ class RocksEngine:
             self._appended.wait_for(lambda: self.last_seq(run_id) > after_seq, timeout=max(timeout, 0.0))
         return self.read_events(run_id, after_seq)
 
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """Woken by :meth:`append_events` and :meth:`annotate` of this process (routed writers included)."""
+        with self._appended:
+            self._appended.wait_for(lambda: self.last_seq(run_id) > after_seq
+                                    or self._annotation_count(run_id) > after_annotation,
+                                    timeout=max(timeout, 0.0))  # fmt: skip
+        return self.read_events(run_id, after_seq), self.read_annotations(run_id, after_annotation)
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def _annotation_count(self, run_id: str) -> int:
+        """The run's number of annotations (its newest key's number; cached; call under the lock)."""
+        count = self._annotation_counts.get(run_id)
+        if count is None:
+            prefix = keys.annotation_prefix(run_id)
+            iterator = self._db.iter()
+            try:
+                iterator.seek_for_prev(keys.prefix_end(prefix))
+                if iterator.valid() and iterator.key().startswith(prefix):
+                    count = keys.seq_of_event_key(iterator.key())
+                else:
+                    raise_if_ended_by_error(iterator)
+                    count = 0
+            finally:
+                del iterator
+            if len(self._annotation_counts) >= _SUMMARY_CACHE_SIZE:
+                self._annotation_counts.clear()
+            self._annotation_counts[run_id] = count
+        return count
+
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        return self.annotate_encoded(run_id, encode_annotation(annotation))
+
+    def annotate_encoded(self, run_id: str, raw: bytes) -> Annotation:
+        """Store an annotation in its stored form (checked by the caller or decoded here)."""
+        check_run_id(run_id)
+        with self._lock:
+            if self._summary(run_id) is None:
+                raise RunNotFoundError(run_id)
+            number = self._annotation_count(run_id) + 1
+            annotation = decode_annotation(raw, number)  # refuses bytes that are not an annotation
+            batch = self._new_batch()
+            batch.put(keys.annotation_key(run_id, number), bytes(raw))
+            self._write(batch, run_id)
+            self._annotation_counts[run_id] = number
+            self._appended.notify_all()
+        return annotation
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        prefix = keys.annotation_prefix(run_id)
+        start = keys.annotation_key(run_id, max(after, 0) + 1)
+        return [decode_annotation(value, keys.seq_of_event_key(key))
+                for key, value in bounded_range(self._db, "items", start, keys.prefix_end(prefix))]  # fmt: skip
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:
@@ -642,7 +699,8 @@ class RocksEngine:
         with self._lock:
             summary = self._summary(run_id)
             batch = self._new_batch()
-            for prefix in (keys.event_prefix(run_id), keys.log_prefix(run_id), keys.blob_prefix(run_id)):
+            for prefix in (keys.event_prefix(run_id), keys.log_prefix(run_id), keys.blob_prefix(run_id),
+                           keys.annotation_prefix(run_id)):  # fmt: skip
                 batch.delete_range(prefix, keys.prefix_end(prefix))
             for key in (keys.summary_key(run_id), keys.snapshot_key(run_id), keys.log_counter_key(run_id)):
                 batch.delete(key)
@@ -650,6 +708,7 @@ class RocksEngine:
                 batch.delete(keys.index_key(summary.created_at, run_id))
             self._write(batch)
             self._summaries[run_id] = None
+            self._annotation_counts.pop(run_id, None)
 
     # -- definitions, logs, blobs ---------------------------------------------------------
 

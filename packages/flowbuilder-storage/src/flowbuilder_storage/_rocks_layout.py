@@ -15,6 +15,7 @@ key                                        value
 ``l`` RUN_ID ``\\0`` N(u64)                 log line JSON ``{n,a,s,x,t}``
 ``c`` RUN_ID                               log counters JSON ``{"n": lines, "b": bytes}``
 ``b`` RUN_ID ``\\0`` NAME                   blob bytes (large values go to blob files)
+``n`` RUN_ID ``\\0`` N(u64)                 annotation N (1-based) of the run, core's JSON encoding
 =========================================  ==============================================
 """
 
@@ -91,6 +92,14 @@ def blob_key(run_id: str, name: str) -> bytes:
 
 def blob_prefix(run_id: str) -> bytes:
     return b"b" + _run(run_id) + b"\x00"
+
+
+def annotation_key(run_id: str, number: int) -> bytes:
+    return b"n" + _run(run_id) + b"\x00" + _U64.pack(number)
+
+
+def annotation_prefix(run_id: str) -> bytes:
+    return b"n" + _run(run_id) + b"\x00"
 
 
 def prefix_end(prefix: bytes) -> bytes:

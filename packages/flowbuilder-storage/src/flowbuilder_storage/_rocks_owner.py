@@ -30,6 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
@@ -41,6 +42,9 @@ from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_fra
 from flowbuilder_storage._sync import Durability
 
 _ABSTRACT_NAMESPACE = platform.system() == "Linux"
+MAX_WAIT_SECONDS = 1.0
+"""Longest ``wait_for_updates`` the owner serves in one call (a client wanting longer asks
+again): closing the owner waits for calls in progress, so a long poll must end soon."""
 ACQUIRE_TIMEOUT = 20.0
 """How long an opener keeps trying to reach or become the owner before giving up."""
 
@@ -109,6 +113,16 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         return runs, raw
     if method == "wal_stats":
         return list(engine.wal_stats()), b""
+    if method == "annotate":  # payload: the annotation's stored form
+        return engine.annotate_encoded(args["run_id"], payload).number, b""
+    if method == "read_annotations":
+        notes = engine.read_annotations(args["run_id"], args["after"])
+        return [a.number for a in notes], b"\n".join(encode_annotation(a) for a in notes)
+    if method == "wait_for_updates":  # a long poll: answers as soon as a writer appends or annotates
+        timeout = min(float(args["timeout"]), MAX_WAIT_SECONDS)
+        events, notes = engine.wait_for_updates(args["run_id"], args["after_seq"], args["after_annotation"], timeout)
+        lines = [event_bytes(e) for e in events] + [encode_annotation(a) for a in notes]
+        return {"events": len(events), "numbers": [a.number for a in notes]}, b"\n".join(lines)
     if method == "hello":
         return {"pid": os.getpid(), "path": str(engine.path)}, b""
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
@@ -313,6 +327,31 @@ class RemoteEngine:
         writes, syncs = self._call("wal_stats", {})[0]
         return int(writes), int(syncs)
 
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        raw = encode_annotation(annotation)
+        return decode_annotation(raw, int(self._call("annotate", {"run_id": run_id}, raw)[0]))
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        numbers, raw = self._call("read_annotations", {"run_id": run_id, "after": after})
+        return (
+            [decode_annotation(line, n) for n, line in zip(numbers, raw.split(b"\n"), strict=True)] if numbers else []
+        )
+
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """A long poll the owner answers the moment a writer appends or annotates.
+
+        It holds this connection for up to ``timeout``: use a connection of its own
+        (:func:`connect_waiter`), not the one a store shares between its calls.
+        """
+        args = {"run_id": run_id, "after_seq": after_seq, "after_annotation": after_annotation, "timeout": timeout}
+        result, raw = self._call("wait_for_updates", args)
+        lines = raw.split(b"\n") if raw else []
+        count = int(result["events"])
+        events = [decode_event(run_id, line) for line in lines[:count]]
+        notes = [decode_annotation(line, n) for n, line in zip(result["numbers"], lines[count:], strict=True)]
+        return events, notes
+
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
         deadline = time.monotonic() + timeout
         delay = 0.005
@@ -405,6 +444,11 @@ def _try_connect(path: Path) -> RemoteEngine | None:
     except (OSError, ConnectionLost):
         sock.close()
         return None
+
+
+def connect_waiter(path: Path) -> RemoteEngine | None:
+    """A connection of its own to the owner of ``path`` for long polls; None if no owner answers."""
+    return _try_connect(path.absolute())
 
 
 def acquire(path: Path, durability: Durability, max_log_bytes: int, timeout: float = ACQUIRE_TIMEOUT) -> Handle:

@@ -21,6 +21,8 @@ key                            type    value
 ``P logbytes:RUN``             string  bytes of log kept so far (for the cap)
 ``P blob:RUN/NAME``            string  blob bytes
 ``P blobs:RUN``                set     blob names of the run (so deletion needs no KEYS)
+``P note:RUN``                 list    annotations in number order (index = number - 1)
+``P wake:RUN``                 channel published after each append or annotation (subscriptions)
 =============================  ======  =================================================
 
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
@@ -40,6 +42,7 @@ import time
 from functools import partial
 from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
+from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
@@ -61,6 +64,8 @@ from flowbuilder_storage._urls import redis_parts, split_query
 
 T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
+_NO_ANNOTATIONS = 1 << 62
+"""``after_annotation`` for a wait that only cares about events."""
 _WRITTEN_RUNS_KEPT = 65536
 """Runs whose last appended event this store remembers (the oldest are forgotten first)."""
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
@@ -73,7 +78,15 @@ if (current or '') ~= ARGV[2] then return {2, length} end
 for i = 6, #ARGV, 1000 do redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('PUBLISH', KEYS[4], '')
 return {1, length + #ARGV - 5}
+"""
+
+_ANNOTATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local number = redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('PUBLISH', KEYS[3], '')
+return number
 """
 
 
@@ -116,6 +129,7 @@ class RedisStore(Store):
         except ValueError as error:
             raise ConfigurationError(f"store URL {url!r}: {error}") from None
         self._append_script = self._client.register_script(_APPEND)
+        self._annotate_script = self._client.register_script(_ANNOTATE)
         self._last_summary: dict[str, tuple[RunSummary, bytes]] = {}
         self._appended: dict[str, int] = {}  # run -> last seq this store appended (see RunDataLostError)
         self._where = self._client.connection_pool.connection_kwargs
@@ -226,7 +240,7 @@ class RedisStore(Store):
                 run_id,
             ]
             args.extend(event_bytes(e) for e in events)
-            keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs")]
+            keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs"), self._key("wake:", run_id)]
             new_summary = args[2]
             try:
                 code, length = self._append_script(keys=keys, args=args)
@@ -292,6 +306,63 @@ class RedisStore(Store):
 
     def last_seq(self, run_id: str) -> int:
         return int(self._retrying(lambda: self._client.llen(self._key("ev:", run_id))))
+
+    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
+        """Pushed through the same pub/sub channel as :meth:`wait_for_updates` (not polled)."""
+        return self.wait_for_updates(run_id, after_seq, _NO_ANNOTATIONS, timeout)[0]
+
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """Woken by Redis pub/sub: every append and annotation publishes on ``P wake:RUN``.
+
+        It subscribes before it reads, so nothing published between the read and the wait
+        is missed. A lost connection is retried like every call (``retry_seconds``), then
+        raises the one-line StoreError.
+        """
+
+        def wait() -> tuple[list[RunEvent], list[Annotation]]:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self._key("wake:", run_id))
+                found = self._read_updates(run_id, after_seq, after_annotation)
+                if found[0] or found[1]:
+                    return found
+                deadline = time.monotonic() + max(timeout, 0.0)
+                while (left := deadline - time.monotonic()) > 0:
+                    if pubsub.get_message(timeout=left) is not None:
+                        break
+                return self._read_updates(run_id, after_seq, after_annotation)
+            finally:
+                pubsub.close()
+
+        return self._retrying(wait)
+
+    def _read_updates(
+        self, run_id: str, after_seq: int, after_annotation: int
+    ) -> tuple[list[RunEvent], list[Annotation]]:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.lrange(self._key("ev:", run_id), max(after_seq, 0), -1)
+        pipe.lrange(self._key("note:", run_id), max(after_annotation, 0), -1)
+        raw_events, raw_notes = pipe.execute()
+        start = max(after_annotation, 0) + 1
+        return ([decode_event(run_id, item) for item in raw_events],
+                [decode_annotation(item, n) for n, item in enumerate(raw_notes, start=start)])  # fmt: skip
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        check_run_id(run_id)
+        raw = encode_annotation(annotation)
+        keys = [self._key("sum:", run_id), self._key("note:", run_id), self._key("wake:", run_id)]
+        number = int(self._retrying(lambda: self._annotate_script(keys=keys, args=[raw])))
+        if number == 0:
+            raise RunNotFoundError(run_id)
+        return decode_annotation(raw, number)
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        start = max(after, 0)
+        raw = self._retrying(lambda: self._client.lrange(self._key("note:", run_id), start, -1))
+        return [decode_annotation(item, n) for n, item in enumerate(raw, start=start + 1)]
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -359,7 +430,8 @@ class RedisStore(Store):
             pipe = self._client.pipeline(transaction=True)
             pipe.delete(*[self._key("blob:", run_id, "/", n.decode()) for n in names], self._key("blobs:", run_id),
                         self._key("ev:", run_id), self._key("sum:", run_id), self._key("snap:", run_id),
-                        self._key("log:", run_id), self._key("logbytes:", run_id))  # fmt: skip
+                        self._key("log:", run_id), self._key("logbytes:", run_id),
+                        self._key("note:", run_id))  # fmt: skip
             pipe.zrem(self._key("runs"), run_id)
             pipe.execute()
 

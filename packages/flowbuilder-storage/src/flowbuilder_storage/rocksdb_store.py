@@ -10,20 +10,25 @@ policies and what each can lose, and how several processes share one directory.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence
 
+from flowbuilder.annotations import Annotation
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
 from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
-from flowbuilder_storage._rocks_owner import Handle, acquire
+from flowbuilder_storage._rocks_owner import MAX_WAIT_SECONDS, Handle, RemoteEngine, acquire, connect_waiter
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, settings_section
 
 _FAILOVER_ATTEMPTS = 50
+NO_ANNOTATIONS = 1 << 62
+"""``after_annotation`` for a wait that only cares about events (no run has that many annotations)."""
 SNAPSHOT_EVERY = 1000
 """load_state saves a snapshot when it had to fold more than this many events."""
 
@@ -40,6 +45,9 @@ class RocksDBStore(Store):
         self.durability = durability
         self.max_log_bytes = max_log_bytes
         self._handle: Handle | None = acquire(path, durability, max_log_bytes)
+        self._waiters: list[RemoteEngine] = []  # idle long-poll connections to the owner (routed only)
+        self._waiters_lock = threading.Lock()
+        self._failover_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str) -> RocksDBStore:
@@ -81,9 +89,13 @@ class RocksDBStore(Store):
         raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
 
     def _failover(self, broken: Handle) -> None:
-        broken.release()
-        self._handle = None
-        self._handle = acquire(self.path, self.durability, self.max_log_bytes)
+        """Replace a handle whose owner went away; once, however many threads noticed
+        (a subscription's long poll and a write often notice together)."""
+        with self._failover_lock:
+            if self._handle is not broken:  # another thread failed over already (or the store closed)
+                return
+            broken.release()
+            self._handle = acquire(self.path, self.durability, self.max_log_bytes)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -122,7 +134,66 @@ class RocksDBStore(Store):
         return int(self._call("last_seq", run_id))
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
-        return list(self._call("wait_for_events", run_id, after_seq, timeout))
+        if self._live().local:
+            return list(self._call("wait_for_events", run_id, after_seq, timeout))
+        return self.wait_for_updates(run_id, after_seq, NO_ANNOTATIONS, timeout)[0]  # pushed, not polled
+
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """The owner wakes it: in this process through a condition, from another process over
+        a connection of its own (a long poll on the owner's socket). If the owner dies, the
+        wait fails over like every call (this process may become the owner)."""
+        for _ in range(_FAILOVER_ATTEMPTS):
+            handle = self._live()
+            if handle.local:
+                result: tuple[list[RunEvent], list[Annotation]] = self._call(
+                    "wait_for_updates", run_id, after_seq, after_annotation, timeout)  # fmt: skip
+                return result
+            waiter = self._take_waiter()
+            if waiter is None:
+                self._failover(handle)
+                continue
+            try:
+                result = self._long_poll(waiter, run_id, after_seq, after_annotation, timeout)
+            except ConnectionLost:
+                waiter.close()
+                self._call("last_seq", run_id)  # fails the shared handle over if the owner is gone
+                continue
+            with self._waiters_lock:
+                self._waiters.append(waiter)
+            return result
+        from flowbuilder.errors import StoreError
+
+        raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
+
+    @staticmethod
+    def _long_poll(waiter: RemoteEngine, run_id: str, after_seq: int, after_annotation: int,
+                   timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """The owner serves waits of at most MAX_WAIT_SECONDS each; ask again until ``timeout``."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            left = deadline - time.monotonic()
+            events, notes = waiter.wait_for_updates(
+                run_id, after_seq, after_annotation, max(min(left, MAX_WAIT_SECONDS), 0.0)
+            )
+            if events or notes or left <= MAX_WAIT_SECONDS:
+                return events, notes
+
+    def _take_waiter(self) -> RemoteEngine | None:
+        with self._waiters_lock:
+            if self._waiters:
+                return self._waiters.pop()
+        return connect_waiter(self.path)
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        """See :meth:`Store.annotate`. A call cut by an owner hand-over is retried, so it may land twice."""
+        noted: Annotation = self._call("annotate", run_id, annotation)
+        return noted
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        return list(self._call("read_annotations", run_id, after))
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -209,6 +280,10 @@ class RocksDBStore(Store):
         return int(writes), int(syncs)
 
     def close(self) -> None:
+        with self._waiters_lock:
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.close()
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.release()

@@ -39,6 +39,8 @@ store_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
+LOG_FOLLOW_SECONDS = 0.2
+"""``logs --follow``: longest wait for the run's next event before reading its logs again."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -110,11 +112,15 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 @json_option
 def show_run(run_id: str, store: str | None, as_json: bool) -> None:
     """One run: its summary and every task's state."""
+    from flowbuilder.cli.watch_commands import annotation_line
+
     with _open(store) as opened:
         summary = opened.get_run(run_id)
         state = opened.load_state(run_id)
+        notes = opened.read_annotations(run_id)
     if as_json:
-        click.echo(json.dumps({"run": summary.to_dict(), "state": state.to_dict()}, default=str))
+        click.echo(json.dumps({"run": summary.to_dict(), "state": state.to_dict(),
+                               "annotations": [a.to_dict() for a in notes]}, default=str))  # fmt: skip
         return
     click.echo(f"run {summary.run_id}")
     click.echo(f"  workflow   {summary.workflow or '-'} (version {summary.version or '-'})")
@@ -131,6 +137,10 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
             if task.error:
                 line += f"  {task.error.splitlines()[0][:80] if task.error.strip() else ''}"
             echo(line)
+    if notes:
+        click.echo(f"  annotations ({len(notes)})")
+        for note in notes:
+            echo(f"  {annotation_line(note)}")
 
 
 # -- logs -------------------------------------------------------------------------------------
@@ -155,6 +165,7 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
     with _open(store) as opened:
         opened.get_run(run_id)  # RunNotFoundError (one line) for an unknown id
         seen = 0
+        seq = 0
         while True:
             lines = opened.read_logs(run_id, task, after=seen)
             for line in lines:
@@ -166,7 +177,11 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
                 for line in opened.read_logs(run_id, task, after=seen):
                     emit(line)
                 return
-            time.sleep(0.2)
+            # Woken at once by the run's next event (the store pushes it, see Store.subscribe);
+            # lines written between events show within LOG_FOLLOW_SECONDS.
+            events, _ = opened.wait_for_updates(run_id, seq, 1 << 62, LOG_FOLLOW_SECONDS)
+            if events:
+                seq = events[-1].seq
 
 
 # -- resume -----------------------------------------------------------------------------------
@@ -316,3 +331,13 @@ def gc(older_than: str | None, keep_last: int | None, workflow: str | None, dry_
         click.echo(f"{verb} {len(doomed)} run(s)")
         for run_id in doomed:
             click.echo(f"  {run_id}")
+
+
+def _add_live_commands() -> None:
+    from flowbuilder.cli.watch_commands import annotate, watch
+
+    runs.add_command(watch)
+    runs.add_command(annotate)
+
+
+_add_live_commands()

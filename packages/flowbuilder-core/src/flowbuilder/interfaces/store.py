@@ -11,9 +11,13 @@ import hashlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Sequence
 
+from flowbuilder.annotations import Annotation
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, fold_events
+
+if TYPE_CHECKING:
+    from flowbuilder.subscriptions import RunUpdate
 
 
 @dataclass(slots=True)
@@ -99,6 +103,19 @@ class Store(ABC):
     * reads return events in sequence order; a run's summary reflects every appended event.
     * logs come back in the order they were appended; blobs byte for byte.
     * values are stored in a documented, non-executable encoding; nothing is unpickled.
+    * annotations (:meth:`annotate`) are a second key space of a run: any number of writers
+      add them, live or after the run finished, and they never change the run's event
+      sequence, so they never cause a :class:`~flowbuilder.errors.SequenceConflictError`.
+    * :meth:`subscribe` pushes a run's new events and annotations to the subscriber as they
+      are appended (from any process sharing the store), ending after ``run_finished``.
+
+    Thread safety: one open store may be used from several threads at once.
+
+    Methods added after 0.2 (:meth:`annotate`, :meth:`read_annotations`,
+    :meth:`wait_for_updates`, :meth:`subscribe`) have defaults, so a store written for 0.2
+    keeps working: it subscribes through its own :meth:`wait_for_events` and reports that it
+    keeps no annotations until it overrides :meth:`annotate` and :meth:`read_annotations`
+    (see docs/plugins.md, "Subscriptions and annotations").
     """
 
     scheme: ClassVar[str]
@@ -135,6 +152,55 @@ class Store(ABC):
                 return events
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.25)
+
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        """Events after ``after_seq`` and annotations after ``after_annotation``, waiting up to
+        ``timeout`` seconds for the first of either to arrive; ``([], [])`` when none came.
+
+        This is the blocking step of :meth:`subscribe`; it must return as soon as either kind
+        is appended, by any writer of the store. The default waits in :meth:`wait_for_events`
+        (so a new annotation alone is seen within ``timeout``); our stores override it.
+        """
+        events = self.wait_for_events(run_id, after_seq, timeout)
+        return events, self.read_annotations(run_id, after_annotation)
+
+    def subscribe(self, run_id: str, after_seq: int = 0, after_annotation: int = 0) -> AsyncIterator[RunUpdate]:
+        """Follow a run live: an async iterator of :class:`~flowbuilder.subscriptions.RunUpdate`.
+
+        Each batch holds the events (``seq > after_seq``, in order, none skipped or repeated)
+        and annotations (``number > after_annotation``) that arrived since the previous
+        batch, pushed as they are appended rather than polled. The iterator ends after the
+        batch holding ``run_finished``; for a run already finished at ``after_seq`` it yields
+        the remaining annotations, if any, and ends. A run that does not exist yet is waited
+        for (check :meth:`get_run` first to refuse unknown ids). If the store breaks for
+        longer than it retries, iteration raises its one-line
+        :class:`~flowbuilder.errors.StoreError`. Each active subscription blocks one worker
+        thread of the event loop's default executor while it waits.
+        """
+        from flowbuilder.subscriptions import follow
+
+        return follow(self, run_id, after_seq, after_annotation)
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        """Attach ``annotation`` to the run (live or finished); return it with its ``number``.
+
+        Never conflicts with the run's event appends. :class:`~flowbuilder.errors.RunNotFoundError`
+        for an unknown run; :class:`~flowbuilder.errors.StoreError` for an annotation that
+        :func:`~flowbuilder.annotations.encode_annotation` refuses (bad kind, not JSON, over
+        :data:`~flowbuilder.annotations.MAX_ANNOTATION_BYTES`). The default refuses: the store
+        keeps no annotations.
+        """
+        from flowbuilder.errors import StoreError
+
+        raise StoreError(f"the {self.scheme}:// store does not keep annotations (its plugin predates them);"
+                         " upgrade the plugin or use another store")  # fmt: skip
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        """The run's annotations numbered above ``after``, in number order (empty if none or unknown run)."""
+        return []
 
     # -- snapshots and state --------------------------------------------------------------
 
@@ -178,7 +244,7 @@ class Store(ABC):
 
     @abstractmethod
     def delete_run(self, run_id: str) -> None:
-        """Remove the run with its events, snapshots, logs and blobs (no error if unknown)."""
+        """Remove the run with its events, annotations, snapshots, logs and blobs (no error if unknown)."""
 
     # -- definitions, logs, blobs ---------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import ClassVar, Sequence
 
+from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
@@ -27,6 +28,7 @@ class _MemoryData:
         self.definitions: dict[str, bytes] = {}
         self.logs: dict[str, list[LogLine]] = {}
         self.blobs: dict[str, bytes] = {}
+        self.annotations: dict[str, list[bytes]] = {}  # stored form, as the durable stores keep it
 
 
 class MemoryStore(Store):
@@ -92,6 +94,42 @@ class MemoryStore(Store):
             data.lock.wait_for(lambda: len(data.events.get(run_id, ())) > after_seq, timeout=timeout)
             return list(data.events.get(run_id, ())[after_seq:])
 
+    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
+                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
+        data = self._data
+
+        def changed() -> bool:
+            return (len(data.events.get(run_id, ())) > after_seq
+                    or len(data.annotations.get(run_id, ())) > after_annotation)  # fmt: skip
+
+        with data.lock:
+            data.lock.wait_for(changed, timeout=max(timeout, 0.0))
+            return list(data.events.get(run_id, ())[max(after_seq, 0) :]), self._annotations_after(
+                run_id, after_annotation
+            )
+
+    # -- annotations ----------------------------------------------------------------------
+
+    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        raw = encode_annotation(annotation)
+        data = self._data
+        with data.lock:
+            if run_id not in data.summaries:
+                raise RunNotFoundError(run_id)
+            stored = data.annotations.setdefault(run_id, [])
+            stored.append(raw)
+            data.lock.notify_all()
+            return decode_annotation(raw, len(stored))
+
+    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        with self._data.lock:
+            return self._annotations_after(run_id, after)
+
+    def _annotations_after(self, run_id: str, after: int) -> list[Annotation]:
+        stored = self._data.annotations.get(run_id, ())
+        start = max(after, 0)
+        return [decode_annotation(raw, number) for number, raw in enumerate(stored[start:], start=start + 1)]
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:
@@ -136,6 +174,7 @@ class MemoryStore(Store):
             data.summaries.pop(run_id, None)
             data.snapshots.pop(run_id, None)
             data.logs.pop(run_id, None)
+            data.annotations.pop(run_id, None)
             prefix = f"{run_id}/"
             for ref in [ref for ref in data.blobs if ref.startswith(prefix)]:
                 del data.blobs[ref]

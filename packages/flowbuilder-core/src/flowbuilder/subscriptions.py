@@ -1,0 +1,76 @@
+"""Following a run live: what :meth:`Store.subscribe` yields, and the loop behind it.
+
+A subscription is an async iterator of :class:`RunUpdate` batches — the events and the
+annotations that arrived since the previous batch, in order. It is pushed, not polled: each
+turn blocks (on a worker thread, so the event loop stays free) in the store's
+:meth:`~flowbuilder.interfaces.Store.wait_for_updates`, which the store wakes when a writer
+appends — a condition variable in one process, the owner's socket for a routed RocksDB
+store, pub/sub on Redis. The wait is cut into turns of :data:`WAIT_TURN_SECONDS` so that a
+subscriber whose store broke (a dead Redis, a killed RocksDB owner) notices: the store
+reconnects, or the subscription ends with the store's one-line :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, AsyncIterator
+
+from flowbuilder.annotations import Annotation
+from flowbuilder.errors import RunNotFoundError
+from flowbuilder.events import EventKind, RunEvent
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces.store import Store
+
+WAIT_TURN_SECONDS = 1.0
+"""Longest single blocking wait of a subscription (bounds how late a broken store is noticed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunUpdate:
+    """One batch of a subscription: new events (in seq order) and new annotations (in number order)."""
+
+    events: list[RunEvent] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Whether this batch holds the run's ``run_finished`` event (the subscription's last batch)."""
+        return any(event.kind is EventKind.RUN_FINISHED for event in self.events)
+
+
+def _finished_at_or_before(store: Store, run_id: str, after_seq: int) -> bool:
+    """Whether the run has finished and has no events after ``after_seq`` (nothing more will come)."""
+    try:
+        summary = store.get_run(run_id)
+    except RunNotFoundError:
+        return False  # not created yet: a subscriber may start before the run does
+    return summary.status.finished and summary.last_seq <= after_seq
+
+
+async def follow(store: Store, run_id: str, after_seq: int = 0, after_annotation: int = 0,
+                 turn_seconds: float = WAIT_TURN_SECONDS) -> AsyncIterator[RunUpdate]:  # fmt: skip
+    """The default :meth:`Store.subscribe`: batches until the one holding ``run_finished``.
+
+    For a run that finished at or before ``after_seq`` it yields the annotations after
+    ``after_annotation`` (if any) and ends. For a run that does not exist yet it waits.
+    """
+    seq, number = after_seq, after_annotation
+    if await asyncio.to_thread(_finished_at_or_before, store, run_id, seq):
+        late = await asyncio.to_thread(store.read_annotations, run_id, number)
+        if late:
+            yield RunUpdate([], late)
+        return
+    while True:
+        events, notes = await asyncio.to_thread(store.wait_for_updates, run_id, seq, number, turn_seconds)
+        if not events and not notes:
+            continue
+        if events:
+            seq = events[-1].seq
+        if notes:
+            number = notes[-1].number
+        update = RunUpdate(events, notes)
+        yield update
+        if update.finished:
+            return
