@@ -95,6 +95,9 @@ def _release(worker: _StoreThread) -> None:
 class RunChannel:
     """One run's path to its store's thread; every method but :meth:`write` runs on the run's loop."""
 
+    __slots__ = ("run_id", "store", "flushed_seq", "loop", "on_stored", "on_error", "unstored", "error", "waiter",
+                 "waiting_for", "worker")  # fmt: skip
+
     def __init__(self, run_id: str, store: Store, flushed_seq: int, loop: asyncio.AbstractEventLoop,
                  on_stored: Callable[[Sequence[RunEvent]], None], on_error: Callable[[], None]):  # fmt: skip
         self.run_id = run_id
