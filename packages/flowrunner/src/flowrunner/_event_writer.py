@@ -5,7 +5,9 @@ object appended to a list) and :meth:`EventWriter.flush` once per scheduling ste
 store sees at most one ``append_events`` per step and each sink one ``handle`` call, never
 one per event. Inside a running event loop a flush only hands the batch to the store's
 worker thread (:mod:`flowrunner._store_thread`): a store that is slow or reconnecting stalls
-this run's writes, never the loop. Sinks get each batch on the loop's thread once it is
+this run's writes, never the loop. The in-process memory:// store (exactly
+:class:`~flowbuilder.stores.memory.MemoryStore`, not a subclass) is the exception: its
+appends never wait on I/O, so they stay inline. Sinks get each batch on the loop's thread once it is
 stored. A sink that raises is reported once on the run's log and dropped; it never fails
 the run (the :class:`~flowbuilder.interfaces.EventSink` contract).
 """
@@ -19,6 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.stores.memory import MemoryStore
 from flowrunner import _store_thread
 from flowrunner._store_thread import RunChannel
 
@@ -39,7 +42,7 @@ class EventWriter:
     """Owns a run's sequence numbers from ``start_seq + 1`` on."""
 
     __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
-                 "wake", "channel")  # fmt: skip
+                 "wake", "channel", "threaded")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
                  keep: bool = False, masker: SecretMasker | None = None,
@@ -58,6 +61,9 @@ class EventWriter:
         self.wake = wake
         """Called on the loop when the store failed, so the run's next flush raises at once."""
         self.channel: RunChannel | None = None
+        self.threaded = store is not None and type(store) is not MemoryStore
+        """Whether appends go through the store's thread: all but the in-process memory:// store,
+        whose appends never wait on I/O (a thread hop would only slow it down)."""
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -79,7 +85,8 @@ class EventWriter:
         if self.masker is not None:
             self._mask_pending()
         store = self.store
-        if store is not None and channel is None:
+        if channel is None and self.threaded:
+            assert store is not None
             channel = self._open_channel(store)
         if channel is not None:
             if self.pending or self.logs:
@@ -87,7 +94,7 @@ class EventWriter:
                 batch, self.pending = self.pending, []
                 channel.send(logs, batch)
             return
-        # No running loop (or no store): store and deliver right here.
+        # memory://, no store, or no running loop: store and deliver right here.
         if self.logs and store is not None:
             logs, self.logs = self.logs, []
             store.append_logs(self.run_id, logs)

@@ -72,8 +72,19 @@ class _StoreThread:
                     merged[channel] = (logs, events, len(logs) + len(events))
                 else:  # the store was slow and batches queued up: one append for all of them
                     merged[channel] = (known[0] + logs, known[1] + events, known[2] + len(logs) + len(events))
+            reports: dict[asyncio.AbstractEventLoop, list[tuple[RunChannel, list[RunEvent], int]]] = {}
             for channel, (logs, events, count) in merged.items():
-                channel.write(logs, events, count)
+                reports.setdefault(channel.loop, []).append((channel, channel.write(logs, events), count))
+            for loop, stored in reports.items():  # one wake-up per loop, however many runs it holds
+                try:
+                    loop.call_soon_threadsafe(_report, stored)
+                except RuntimeError:  # the loop was closed: nobody is left to tell
+                    pass
+
+
+def _report(stored: list[tuple[RunChannel, list[RunEvent], int]]) -> None:
+    for channel, events, count in stored:
+        channel.stored(events, count)
 
 
 def _acquire(store: Store) -> _StoreThread:
@@ -138,26 +149,23 @@ class RunChannel:
 
     # -- on the store's thread --------------------------------------------------------------
 
-    def write(self, logs: list[LogLine], events: list[RunEvent], count: int) -> None:
+    def write(self, logs: list[LogLine], events: list[RunEvent]) -> list[RunEvent]:
+        """Append a batch; returns the events stored (none once the store failed for this run)."""
         if self.error is not None:  # the run is stopping with the store's error: nothing more goes out
-            events = []
-        else:
-            try:
-                if logs:
-                    self.store.append_logs(self.run_id, logs)
-                if events:
-                    self.flushed_seq = self.store.append_events(self.run_id, events, self.flushed_seq)
-            except BaseException as error:  # reported to the run, which stops with it
-                self.error = error
-                events = []
+            return []
         try:
-            self.loop.call_soon_threadsafe(self._stored, events, count)
-        except RuntimeError:  # the loop was closed: nobody is left to tell
-            pass
+            if logs:
+                self.store.append_logs(self.run_id, logs)
+            if events:
+                self.flushed_seq = self.store.append_events(self.run_id, events, self.flushed_seq)
+        except BaseException as error:  # reported to the run, which stops with it
+            self.error = error
+            return []
+        return events
 
     # -- back on the loop -------------------------------------------------------------------
 
-    def _stored(self, events: list[RunEvent], count: int) -> None:
+    def stored(self, events: list[RunEvent], count: int) -> None:
         self.unstored -= count
         if events:
             self.on_stored(events)
