@@ -108,3 +108,11 @@ def swallows_interrupts(ready: str | None = None) -> None:
             time.sleep(0.05)
         except BaseException:
             pass
+
+
+CALLS: dict[str, int] = {}
+"""Calls of :func:`count_call` per key (the store-thread tests read how far a run got)."""
+
+
+def count_call(key: str) -> None:
+    CALLS[key] = CALLS.get(key, 0) + 1

@@ -2,19 +2,28 @@
 
 The scheduler calls :meth:`EventWriter.emit` for every state change (cheap: one slotted
 object appended to a list) and :meth:`EventWriter.flush` once per scheduling step, so the
-store sees one ``append_events`` per step and each sink one ``handle`` call, never one per
-event. A sink that raises is reported once on the run's log and dropped; it never fails
+store sees at most one ``append_events`` per step and each sink one ``handle`` call, never
+one per event. Inside a running event loop a flush only hands the batch to the store's
+worker thread (:mod:`flowrunner._store_thread`): a store that is slow or reconnecting stalls
+this run's writes, never the loop. The in-process memory:// store (exactly
+:class:`~flowbuilder.stores.memory.MemoryStore`, not a subclass) is the exception: its
+appends never wait on I/O, so they stay inline. Sinks get each batch on the loop's thread once it is
+stored. A sink that raises is reported once on the run's log and dropped; it never fails
 the run (the :class:`~flowbuilder.interfaces.EventSink` contract).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.stores.memory import MemoryStore
+from flowrunner import _store_thread
+from flowrunner._store_thread import RunChannel
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import EventSink, LogLine, Store
@@ -25,16 +34,19 @@ FLUSH_EVERY = 4096
 """Events buffered before the scheduler flushes inside one long scheduling step (bounds memory).
 
 Flushes happen only from the scheduler's main loop, never from completion callbacks, so a
-store that fails surfaces in ``run_async`` (which then stops the run's attempts)."""
+store that fails surfaces in ``run_async`` (which then stops the run's attempts): the store's
+thread records the error and wakes the run, whose next flush raises it."""
 
 
 class EventWriter:
     """Owns a run's sequence numbers from ``start_seq + 1`` on."""
 
-    __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker")
+    __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
+                 "wake", "channel", "threaded")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
-                 keep: bool = False, masker: SecretMasker | None = None):  # fmt: skip
+                 keep: bool = False, masker: SecretMasker | None = None,
+                 wake: Callable[[], None] | None = None):  # fmt: skip
         self.run_id = run_id
         self.store = store
         self.sinks = list(sinks)
@@ -46,6 +58,12 @@ class EventWriter:
         self.events_kept: list[RunEvent] = []
         self.masker = masker
         """Set when the run has secrets: every event and log line is masked before it leaves."""
+        self.wake = wake
+        """Called on the loop when the store failed, so the run's next flush raises at once."""
+        self.channel: RunChannel | None = None
+        self.threaded = store is not None and type(store) is not MemoryStore
+        """Whether appends go through the store's thread: all but the in-process memory:// store,
+        whose appends never wait on I/O (a thread hop would only slow it down)."""
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -57,21 +75,65 @@ class EventWriter:
         self.logs.append(line)
 
     def flush(self) -> None:
-        """Append the buffered events (and logs) to the store, then hand them to the sinks."""
+        """Hand the buffered events (and logs) to the store; sinks get them once stored.
+
+        Raises the store's error if an earlier batch failed.
+        """
+        channel = self.channel
+        if channel is not None and channel.error is not None:
+            raise channel.error
         if self.masker is not None:
             self._mask_pending()
-        if self.logs and self.store is not None:
+        store = self.store
+        if channel is None and self.threaded:
+            assert store is not None
+            channel = self._open_channel(store)
+        if channel is not None:
+            if self.pending or self.logs:
+                logs, self.logs = self.logs, []
+                batch, self.pending = self.pending, []
+                channel.send(logs, batch)
+            return
+        # memory://, no store, or no running loop: store and deliver right here.
+        if self.logs and store is not None:
             logs, self.logs = self.logs, []
-            self.store.append_logs(self.run_id, logs)
-        elif self.logs and self.store is None:
+            store.append_logs(self.run_id, logs)
+        elif self.logs:
             self.logs = []
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        if self.store is not None:
-            self.flushed_seq = self.store.append_events(self.run_id, batch, self.flushed_seq)
+        if store is not None:
+            self.flushed_seq = store.append_events(self.run_id, batch, self.flushed_seq)
         else:
             self.flushed_seq = batch[-1].seq
+        self._deliver(batch)
+
+    def _open_channel(self, store: Store) -> RunChannel | None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self.channel = RunChannel(self.run_id, store, self.flushed_seq, loop, self._deliver, self._store_failed)
+        return self.channel
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether so much is handed over and unstored that the run should wait for its store."""
+        channel = self.channel
+        return channel is not None and channel.backlogged
+
+    async def wait_for_room(self) -> None:
+        """Wait (the run, not the loop) until the store has caught up to half the allowed backlog."""
+        if self.channel is not None:
+            await self.channel.stored_down_to(_store_thread.MAX_UNSTORED // 2)
+
+    def _store_failed(self) -> None:
+        if self.wake is not None:
+            self.wake()
+
+    def _deliver(self, batch: Sequence[RunEvent]) -> None:
+        """Stored: keep the events if asked, then hand them to the sinks."""
         if self.keep:
             self.events_kept.extend(batch)
         for sink in tuple(self.sinks):
@@ -90,8 +152,34 @@ class EventWriter:
                 event.data = masker.mask_value(event.data)
         self.logs = [replace(line, text=masker.mask(line.text)) for line in self.logs]
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Store everything still buffered, wait until it is stored, then close the sinks.
+
+        Raises the store's error (the sinks are then left open, as when a flush raised).
+        """
         self.flush()
+        channel = self.channel
+        if channel is not None:
+            try:
+                await channel.stored_down_to(0)
+                if channel.error is not None:
+                    raise channel.error
+            finally:
+                channel.close()
+        self._close_sinks()
+
+    def close(self) -> None:
+        """Synchronous close, for a writer used with no running loop (see :meth:`aclose`)."""
+        assert self.channel is None, "a writer that flushed inside a loop is closed with aclose()"
+        self.flush()
+        self._close_sinks()
+
+    def abandon(self) -> None:
+        """The run stops with an error: let the store's thread go (it still stores what it holds)."""
+        if self.channel is not None:
+            self.channel.close()
+
+    def _close_sinks(self) -> None:
         for sink in self.sinks:
             try:
                 sink.close()

@@ -162,7 +162,7 @@ class RunExecution:
             store = request.store
             start_seq = store.last_seq(self.run_id) if store is not None else resume.seq
         self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events,
-                                  masker=self.masker)  # fmt: skip
+                                  masker=self.masker, wake=self._wake)  # fmt: skip
 
     # -- the main loop ----------------------------------------------------------------------
 
@@ -180,22 +180,27 @@ class RunExecution:
         started_wall = time.time()
         self._open_run()
         watcher = loop.create_task(self._watch_cancel()) if self.cancel_event is not None else None
+        writer = self.writer
         try:
             while True:
                 self._pump()
-                self.writer.flush()
+                writer.flush()
                 if not self.inflight and not self.timers and (self.stopping or not self._has_ready()):
                     break
+                if writer.backlogged:  # the store is behind: this run waits for it, the loop does not
+                    await writer.wait_for_room()
+                    continue
                 self.wake_future = loop.create_future()
                 await self.wake_future
         except asyncio.CancelledError:
             # The caller cancelled run_async itself: clean up like a cancel request, then re-raise.
             self._request_cancel("the run's asyncio task was cancelled")
             await self._drain()
-            self._finish_run(started_wall)
+            await self._finish_run(started_wall)
             raise
         except BaseException:
             # A store or sink failure (or a bug): stop what this run started before reporting it.
+            writer.abandon()
             self.stopping = True
             for timer in self.timers.values():
                 timer.cancel()
@@ -207,7 +212,7 @@ class RunExecution:
         finally:
             if watcher is not None:
                 watcher.cancel()
-        return self._finish_run(started_wall)
+        return await self._finish_run(started_wall)
 
     def _open_run(self) -> None:
         writer = self.writer
@@ -356,6 +361,8 @@ class RunExecution:
             if len(pending) >= FLUSH_EVERY:
                 self.writer.flush()
                 pending = self.writer.pending
+                if self.writer.backlogged:  # the main loop waits for the store before starting more
+                    return
             if self.pool_of is None:
                 if not self.ready:
                     return
@@ -756,7 +763,7 @@ class RunExecution:
                 kill_process_groups(owner=self)
             await asyncio.sleep(0)
 
-    def _finish_run(self, started_wall: float) -> RunResult:
+    async def _finish_run(self, started_wall: float) -> RunResult:
         state = self.state
         reason = self.stop_reason or "not reached"
         for task_id in range(len(state)):
@@ -772,7 +779,7 @@ class RunExecution:
         else:
             status = RunStatus.SUCCEEDED
         self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value})
-        self.writer.close()
+        await self.writer.aclose()
         finished_wall = time.time()
         tasks = _TaskStates(self)
         return RunResult(self.run_id, status, tasks, started_wall, finished_wall)
