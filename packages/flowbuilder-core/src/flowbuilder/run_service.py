@@ -250,7 +250,12 @@ class RunService:
         task = asyncio.get_running_loop().create_task(self.execute(request, cancel))
         handle = RunHandle(prepared.run_id, task, cancel, stream)
         self._handles[prepared.run_id] = handle
-        task.add_done_callback(lambda _: self._handles.pop(prepared.run_id, None))
+
+        def finished(_: asyncio.Task[RunResult]) -> None:
+            self._handles.pop(prepared.run_id, None)
+            stream.close()  # a runner that raised never closed its sinks: end the followers too
+
+        task.add_done_callback(finished)
         return handle
 
     def cancel(self, run_id: str) -> bool:
@@ -285,6 +290,8 @@ class _StreamSink(EventSink):
                 queue.put_nowait(event)
 
     def close(self) -> None:
+        if self.closed:  # the runner closed it, then the run's task ended
+            return
         self.closed = True
         for queue in self.queues:
             queue.put_nowait(None)
