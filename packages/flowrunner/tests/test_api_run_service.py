@@ -114,7 +114,7 @@ def test_engine_resume_keeps_succeeded_tasks_and_runs_the_rest_under_the_same_id
         finally:
             engine.close()
 
-    result, kinds = asyncio.run(main())
+    result, kinds = asyncio.run(asyncio.wait_for(main(), 60))
     assert result.run_id == "run-1" and result.succeeded
     assert ledger.read_text().split() == ["b", "c"]
     assert result.output("a") == "a"  # kept from the record, not run again
