@@ -136,7 +136,9 @@ def run_workflow(plugin_host: PluginHost, memory_store: MemoryStore, compile_yam
     def run(
         workflow: str | ExecutionPlan, params: Mapping[str, Any] | None = None, *, runner: str | None = None
     ) -> RunResult:
-        compiled = CompiledWorkflow(compile_yaml(workflow), workflow.encode()) if isinstance(workflow, str) else workflow
+        compiled = (
+            CompiledWorkflow(compile_yaml(workflow), workflow.encode()) if isinstance(workflow, str) else workflow
+        )
         service = RunService(plugin_host, memory_store, runner=runner)
         return service.run(service.prepare(compiled, params))
 

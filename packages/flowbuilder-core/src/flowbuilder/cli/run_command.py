@@ -79,7 +79,7 @@ def execute_and_report(service: RunService, prepared: PreparedRun, as_json: bool
     Shared by ``run`` and ``resume``, so both show the same progress and summary. Exits 0
     (succeeded), 1 (failed) or 130 (cancelled).
     """
-    service.runner  # an unknown or broken runner is refused before the display takes the terminal
+    _ = service.runner  # an unknown or broken runner is refused before the display takes the terminal
     if as_json:
         display: _Display = _JsonDisplay(prepared.run_id)
     elif sys.stdout.isatty():
