@@ -331,3 +331,16 @@ def test_install_arguments_skip_the_all_extra_while_one_of_its_packages_is_missi
         '[project]\nname = "flowbuilder"\n[project.optional-dependencies]\nall = ["alpha", "not-built-yet"]\n'
     )
     assert _install_arguments(tmp_path)[-2:] == ["-e", "."]
+
+
+def test_runs_are_requested_only_by_the_run_service() -> None:
+    """Orchestration exists once: no package's code builds a RunRequest except core's run service.
+
+    (The Runner contract suite in contracts/ builds requests on purpose: it tests runners directly.)
+    """
+    builders = sorted(
+        str(path.relative_to(REPO_ROOT))
+        for path in REPO_ROOT.glob("packages/*/src/**/*.py")
+        if "RunRequest(" in path.read_text(encoding="utf-8")
+    )
+    assert builders == ["packages/flowbuilder-core/src/flowbuilder/run_service.py"]

@@ -152,14 +152,14 @@ def test_runs_list_filters_by_a_time_range(cli, store: MemoryStore) -> None:  # 
 
 
 def test_a_run_stored_with_a_utf16_definition_stays_resumable(store: MemoryStore, host) -> None:  # type: ignore[no-untyped-def]
-    from flowbuilder.cli.runs_commands import prepare_resume
+    from flowbuilder.run_service import RunService
 
     # Earlier versions accepted UTF-16 workflow files and stored their bytes as they were.
     text = "name: wide\ntasks:\n  - {name: a, type: shell, config: {command: echo}}\n"
     digest = store.save_definition(text.encode("utf-16"))
     created = {"workflow": "wide", "version": "1", "definition_hash": digest, "params": {}}
     store.append_events("old", [RunEvent("old", 1, EventKind.RUN_CREATED, data=created, time=1.0)], 0)
-    state, plan = prepare_resume(host, store, "old")
+    state, plan = RunService(host, store).stored_plan("old")
     assert state.definition_hash == digest and plan.names == ("a",)
 
 

@@ -194,8 +194,13 @@ class PluginHost:
     def runner_classes(self) -> Mapping[str, type[Runner]]:
         return self._named("flowbuilder_runners", "name", "runner")
 
-    def make_runner(self, name: str | None = None) -> Runner:
-        """Build the runner called ``name`` (or the configured/default one) with every task type."""
+    def make_runner(self, name: str | None = None, **options: Any) -> Runner:
+        """Build the runner called ``name`` (or the configured/default one) with every task type.
+
+        ``options`` (for example flowrunner's ``concurrency`` and ``workers``) are passed to
+        the runner's ``from_settings``; a runner that takes none of them is refused with a
+        :class:`~flowbuilder.errors.ConfigurationError` naming them.
+        """
         runners = self.runner_classes()
         if not runners:
             raise NotInstalledError("no runner is installed; install one with `pip install flowbuilder-runner`")
@@ -206,9 +211,16 @@ class PluginHost:
             raise ConfigurationError(f"unknown runner {name!r}; installed: {', '.join(sorted(runners))}")
         task_types = self.task_types()
         try:
-            return runners[name].from_settings(task_types, self.settings)
+            return runners[name].from_settings(task_types, self.settings, **options)
         except FlowBuilderError:
             raise
+        except TypeError as error:
+            if not options:
+                raise self._blame(
+                    self._owner("flowbuilder_runners", name), f"to create runner {name!r}", error
+                ) from error
+            given = ", ".join(sorted(options))
+            raise ConfigurationError(f"runner {name!r} does not take the option(s) {given} ({error})") from None
         except Exception as error:
             raise self._blame(self._owner("flowbuilder_runners", name), f"to create runner {name!r}", error) from error
 

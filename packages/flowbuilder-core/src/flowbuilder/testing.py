@@ -131,17 +131,16 @@ def compile_yaml(plugin_host: PluginHost) -> CompileYaml:
 @pytest.fixture
 def run_workflow(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: CompileYaml) -> RunWorkflow:
     """``run_workflow(text_or_plan, params=None, *, runner=None)``: run to the end in-process."""
-    from flowbuilder.interfaces import RunRequest
-    from flowbuilder.params import resolve_params
-    from flowbuilder.secrets import resolve_run_secrets
+    from flowbuilder.run_service import CompiledWorkflow, RunService
 
     def run(
         workflow: str | ExecutionPlan, params: Mapping[str, Any] | None = None, *, runner: str | None = None
     ) -> RunResult:
-        plan = compile_yaml(workflow) if isinstance(workflow, str) else workflow
-        request = RunRequest(plan=plan, params=resolve_params(plan.workflow, params or {}), store=memory_store,
-                             secrets=resolve_run_secrets(plan, plugin_host))  # fmt: skip
-        return plugin_host.make_runner(runner).run(request)
+        compiled = (
+            CompiledWorkflow(compile_yaml(workflow), workflow.encode()) if isinstance(workflow, str) else workflow
+        )
+        service = RunService(plugin_host, memory_store, runner=runner)
+        return service.run(service.prepare(compiled, params))
 
     return run
 

@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
 
 import click
 
@@ -26,7 +26,8 @@ from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
-    from flowbuilder.interfaces import Runner, RunRequest, RunResult, Store
+    from flowbuilder.interfaces import RunRequest, RunResult, Store
+    from flowbuilder.run_service import PreparedRun, RunService
 
 LOG_LINES_IN_SUMMARY = 5
 FAILURES_IN_SUMMARY = 20
@@ -52,61 +53,49 @@ EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
         as_json: bool, resume: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
-    import uuid
-
-    from flowbuilder.interfaces import RunRequest
-    from flowbuilder.loader import load_workflow, plan_workflow
-    from flowbuilder.params import parse_param_assignments, resolve_params, resume_params
-    from flowbuilder.secrets import resolve_run_secrets
+    from flowbuilder.params import parse_param_assignments
+    from flowbuilder.run_service import RunService, compile_workflow_input, prepare_run
 
     host = plugin_host()
-    source = load_workflow(file, limits=host.settings.limits, host=host)
-    plan = plan_workflow(source, host)
-    if plan.warnings:
+    compiled = compile_workflow_input(host, file)
+    if compiled.plan.warnings:
         from flowbuilder.cli.inspect_commands import echo_warnings
 
-        echo_warnings(plan.warnings)
+        echo_warnings(compiled.plan.warnings)
     given = parse_param_assignments(params)
-    resolved = resolve_params(source.workflow, given) if not resume else {}
+    prepared = prepare_run(host, compiled, given) if not resume else None
     engine = host.make_runner(runner)
-    run_id = uuid.uuid4().hex
-    resume_state = None
-    if resume:  # continue the stored run with the definition it started with (see runs_commands)
-        from flowbuilder.cli.runs_commands import latest_unfinished_run, prepare_resume
-
-        with host.open_store(store) as opened:
-            run_id = latest_unfinished_run(opened, source.workflow.name)
-            resume_state, plan = prepare_resume(host, opened, run_id)
-        resolved = resume_params(plan.workflow, resume_state.params, given)
-    secrets = resolve_run_secrets(plan, host)
-    if as_json:
-        display: _Display = _JsonDisplay(run_id)
-    elif sys.stdout.isatty():
-        display = _LiveDisplay(len(plan))
-    else:
-        display = _PlainDisplay(len(plan))
     with host.open_store(store) as opened:
-        digest = resume_state.definition_hash if resume_state is not None else opened.save_definition(source.content)
-        request = RunRequest(
-            resume=resume_state,
-            plan=plan,
-            params=resolved,
-            run_id=run_id,
-            store=opened,
-            sinks=[display, *host.event_sinks(run_id)],
-            concurrency=concurrency or host.settings.concurrency,
-            definition_hash=digest,
-            secrets=secrets,
-        )
-        try:
-            result = _run_with_interrupts(engine, request, display)
-        finally:
-            display.stop()
-        _summary(result, opened, as_json)
+        service = RunService(host, opened, runner=engine, concurrency=concurrency or host.settings.concurrency)
+        if prepared is None:  # continue the stored run with the definition it started with
+            latest = service.latest_unfinished_run(compiled.plan.workflow.name)
+            prepared = service.prepare_resume(latest, given)
+        execute_and_report(service, prepared, as_json)
+
+
+def execute_and_report(service: RunService, prepared: PreparedRun, as_json: bool) -> NoReturn:
+    """Run a prepared run with progress and interrupt handling, print its summary, exit.
+
+    Shared by ``run`` and ``resume``, so both show the same progress and summary. Exits 0
+    (succeeded), 1 (failed) or 130 (cancelled).
+    """
+    _ = service.runner  # an unknown or broken runner is refused before the display takes the terminal
+    if as_json:
+        display: _Display = _JsonDisplay(prepared.run_id)
+    elif sys.stdout.isatty():
+        display = _LiveDisplay(len(prepared.plan))
+    else:
+        display = _PlainDisplay(len(prepared.plan))
+    request = service.request(prepared, sinks=[display])
+    try:
+        result = _run_with_interrupts(service, request, display)
+    finally:
+        display.stop()
+    _summary(result, service.store, as_json)
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
 
 
-def _run_with_interrupts(engine: Runner, request: RunRequest, display: _Display) -> RunResult:
+def _run_with_interrupts(service: RunService, request: RunRequest, display: _Display) -> RunResult:
     """Run on a fresh loop; SIGINT/SIGTERM cancel the run, a second one ends the process."""
     import asyncio
 
@@ -115,7 +104,7 @@ def _run_with_interrupts(engine: Runner, request: RunRequest, display: _Display)
     async def main() -> RunResult:
         cancel = asyncio.Event()
         with Interrupts(asyncio.get_running_loop(), cancel.set, display.note):
-            return await engine.run_async(request, cancel)
+            return await service.execute(request, cancel)
 
     try:
         return asyncio.run(main())
@@ -123,9 +112,7 @@ def _run_with_interrupts(engine: Runner, request: RunRequest, display: _Display)
         display.note("run interrupted")
         raise SystemExit(130) from None
     finally:
-        close = getattr(engine, "close_workers", None)
-        if close is not None:
-            close()
+        service.close()
 
 
 def _summary(result: RunResult, store: Store, as_json: bool) -> None:

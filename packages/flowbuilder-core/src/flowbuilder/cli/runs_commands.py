@@ -16,20 +16,17 @@ import json
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.terminal import echo
-from flowbuilder.errors import ConfigurationError, FlowBuilderError
+from flowbuilder.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from flowbuilder.events import RunState
-    from flowbuilder.interfaces import RunResult, Store
-    from flowbuilder.plan import ExecutionPlan
-    from flowbuilder.plugins import PluginHost
+    from flowbuilder.interfaces import Store
 
 store_option = click.option(
     "--store",
@@ -187,74 +184,6 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
 # -- resume -----------------------------------------------------------------------------------
 
 
-def prepare_resume(host: PluginHost, store: Store, run_id: str) -> tuple[RunState, ExecutionPlan]:
-    """The state of an unfinished run and the plan compiled from the definition it started with.
-
-    The definition is loaded by the content hash the run recorded, so a resumed run means
-    what it meant when it started even if the workflow file has changed since.
-    """
-    from flowbuilder.loader import load_workflow, plan_workflow
-
-    state = store.load_state(run_id)
-    if state.status.finished:
-        raise FlowBuilderError(f"run {run_id} already finished ({state.status.value}); nothing to resume —"
-                               " start a new run with `flowbuilder run`")  # fmt: skip
-    if not state.definition_hash:
-        raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be resumed")
-    content: bytes | str = store.load_definition(state.definition_hash)
-    if isinstance(content, bytes) and content[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        # Stored by a version that still read UTF-16 files (now refused): a run already
-        # recorded must stay resumable, so decode it here rather than refuse it.
-        content = content.decode("utf-16")
-    source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
-                           limits=host.settings.limits)  # fmt: skip
-    return state, plan_workflow(source, host)
-
-
-def resume_run(host: PluginHost, store: Store, run_id: str, *, runner: str | None = None,
-               concurrency: int | None = None, params: Mapping[str, Any] | None = None) -> RunResult:  # fmt: skip
-    """Continue a stored run under the same run id with ``resume=state``.
-
-    Succeeded tasks are kept; everything else runs (again). ``params`` gives the values of
-    ``secret: true`` params again (the run's record does not hold them).
-    """
-    from flowbuilder.interfaces import RunRequest
-    from flowbuilder.params import resume_params
-    from flowbuilder.secrets import resolve_run_secrets
-
-    state, plan = prepare_resume(host, store, run_id)
-    resolved = resume_params(plan.workflow, state.params, params or {})
-    secrets = resolve_run_secrets(plan, host)
-    engine = host.make_runner(runner)
-    request = RunRequest(plan=plan, params=resolved, run_id=run_id, store=store,
-                         sinks=host.event_sinks(run_id), concurrency=concurrency or host.settings.concurrency,
-                         resume=state, definition_hash=state.definition_hash, secrets=secrets)  # fmt: skip
-    return engine.run(request)
-
-
-def latest_unfinished_run(store: Store, workflow: str) -> str:
-    """The newest run of ``workflow`` that has not finished; FlowBuilderError if none."""
-    cursor: str | None = None
-    while True:
-        page = store.list_runs(workflow=workflow, limit=100, cursor=cursor)
-        for summary in page.runs:
-            if not summary.status.finished:
-                return summary.run_id
-        if page.next_cursor is None:
-            raise FlowBuilderError(f"no unfinished run of workflow {workflow!r} to resume; run it without --resume")
-        cursor = page.next_cursor
-
-
-def report_result(result: RunResult) -> None:
-    """Print how a run ended and exit 0 (succeeded), 1 (failed) or 130 (cancelled)."""
-    failed = [name for name, state in result.tasks.items() if state.status.value == "failed"]
-    click.echo(f"run {result.run_id}: {result.status.value} ({len(result.tasks)} tasks,"
-               f" {result.finished_at - result.started_at:.2f}s)")  # fmt: skip
-    for name in failed:
-        echo(f"  failed: {name}: {result.tasks[name].error}", err=True)
-    raise SystemExit({"succeeded": 0, "cancelled": 130}.get(result.status.value, 1))
-
-
 @click.command()
 @click.argument("run_id", type=UTF8_TEXT)
 @click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner continues the run.")
@@ -262,17 +191,24 @@ def report_result(result: RunResult) -> None:
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="A secret param's value again (the run's record does not hold it); repeatable.")  # fmt: skip
 @store_option
-def resume(
-    run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], store: str | None
-) -> None:
-    """Continue an unfinished run: succeeded tasks are kept, the rest run (again)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
+def resume(run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], store: str | None,
+           as_json: bool) -> None:  # fmt: skip
+    """Continue an unfinished run: succeeded tasks are kept, the rest run (again).
+
+    Shows the same progress and summary as ``run``, and exits the same way: 0 if it
+    succeeded, 1 if it failed, 130 if cancelled.
+    """
+    from flowbuilder.cli.run_command import execute_and_report
     from flowbuilder.params import parse_param_assignments
+    from flowbuilder.run_service import RunService
 
     host = plugin_host()
     given = parse_param_assignments(params)
     with host.open_store(store) as opened:
-        result = resume_run(host, opened, run_id, runner=runner, concurrency=concurrency, params=given)
-    report_result(result)
+        service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
+        prepared = service.prepare_resume(run_id, given)
+        execute_and_report(service, prepared, as_json)
 
 
 # -- gc ---------------------------------------------------------------------------------------

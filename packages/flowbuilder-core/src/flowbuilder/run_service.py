@@ -1,0 +1,350 @@
+"""The run service: the one path from a workflow to a run, shared by every entry point.
+
+Every way of running a workflow — ``flowbuilder run`` and ``resume``, the Python API
+(``flowrunner.Engine``), the testing kit, and next a server or a cluster leader — goes
+through :class:`RunService`, so the steps exist once and in one order:
+
+1. **compile**: validate the workflow (a path, YAML text, a :class:`~flowbuilder.model.Workflow`
+   or a compiled :class:`~flowbuilder.plan.ExecutionPlan`) and plan it
+   (:func:`compile_workflow_input`);
+2. **prepare**: check the params against the workflow's ``params`` and resolve its secrets
+   (:meth:`RunService.prepare`), or, to continue a stored run, fold its state, recompile the
+   definition it started with and take its params again, with the values of ``secret: true``
+   params given anew (:meth:`RunService.prepare_resume`);
+3. **request**: save the definition in the store and build the run's sinks (the caller's,
+   then every plugin's ``flowbuilder_event_sinks``) into a
+   :class:`~flowbuilder.interfaces.RunRequest` (:meth:`RunService.request`);
+4. **execute** on the configured runner (:meth:`PluginHost.make_runner
+   <flowbuilder.plugins.PluginHost.make_runner>`, so ``--runner`` and ``runner =`` apply
+   everywhere): await it (:meth:`RunService.execute`), start it on the running loop and
+   follow or cancel it through a :class:`RunHandle` (:meth:`RunService.submit`), or run it
+   from synchronous code (:meth:`RunService.run`).
+
+Steps 1 and 2 touch no store, so an invalid workflow or a bad param is refused before
+anything is opened or written. Nothing here runs per task: the service is called once per
+run, and the runner then calls the sinks directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Sequence, Union
+
+from flowbuilder.errors import ConfigurationError, FlowBuilderError
+from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.interfaces.sink import EventSink
+
+if TYPE_CHECKING:
+    from flowbuilder.events import RunState
+    from flowbuilder.interfaces import Runner, RunRequest, RunResult, Store
+    from flowbuilder.model import Workflow
+    from flowbuilder.plan import ExecutionPlan
+    from flowbuilder.plugins import PluginHost
+
+WorkflowInput = Union[str, bytes, Path, "Workflow", "ExecutionPlan", "CompiledWorkflow"]
+"""What a run can be started from: a path (``Path``, or a ``str`` naming an existing file),
+YAML text (a ``str`` holding a newline, or ``bytes``), a ``Workflow`` model, a compiled
+``ExecutionPlan``, or a :class:`CompiledWorkflow`."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWorkflow:
+    """A validated, planned workflow and the definition to store for it.
+
+    ``definition`` is what a resumed run recompiles (``None`` for a plan given directly: such
+    a run cannot be resumed, because there is nothing to recompile it from).
+    """
+
+    plan: ExecutionPlan
+    definition: bytes | None = None
+
+
+@dataclass(slots=True)
+class PreparedRun:
+    """A run that passed every check and is ready to start; nothing has been stored yet.
+
+    ``resume`` is the folded state of the stored run being continued (None for a new run);
+    ``definition`` is saved by :meth:`RunService.request` unless ``definition_hash`` already
+    names the stored one.
+    """
+
+    run_id: str
+    plan: ExecutionPlan
+    params: Mapping[str, Any]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    definition: bytes | None = None
+    definition_hash: str | None = None
+    resume: RunState | None = None
+
+
+def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
+    """Validate and plan a workflow given in any accepted form (see :data:`WorkflowInput`).
+
+    Raises :class:`~flowbuilder.errors.WorkflowError` with ``FILE:LINE:COL`` diagnostics for
+    an invalid workflow, and :class:`~flowbuilder.errors.ConfigurationError` for a one-line
+    ``str`` that names no file.
+    """
+    from flowbuilder.loader import load_workflow, plan_workflow
+    from flowbuilder.model import Workflow
+    from flowbuilder.plan import ExecutionPlan
+
+    if isinstance(workflow, CompiledWorkflow):
+        return workflow
+    if isinstance(workflow, ExecutionPlan):
+        return CompiledWorkflow(workflow)
+    if isinstance(workflow, Workflow):
+        from flowbuilder.compiler import compile_workflow
+
+        plan = compile_workflow(workflow, host.task_types(), passes=host.compile_passes())
+        return CompiledWorkflow(plan, workflow.model_dump_json(exclude_defaults=True).encode())
+    if isinstance(workflow, str) and "\n" not in workflow:
+        path = Path(workflow)
+        if not path.is_file():
+            raise ConfigurationError(f"no workflow file {workflow!r}; give a path to a .yaml file, or YAML text")
+        workflow = path
+    source = load_workflow(workflow, limits=host.settings.limits, host=host)
+    return CompiledWorkflow(plan_workflow(source, host), source.content)
+
+
+def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
+                run_id: str | None = None) -> PreparedRun:  # fmt: skip
+    """A new run of ``workflow``: compiled, params checked, secrets resolved; no store needed.
+
+    Raises :class:`~flowbuilder.errors.WorkflowError` for an invalid workflow,
+    :class:`~flowbuilder.params.ParamError` for a wrong or missing param and
+    :class:`~flowbuilder.errors.ConfigurationError` for a secret no provider has.
+    """
+    from flowbuilder.params import resolve_params
+    from flowbuilder.secrets import resolve_run_secrets
+
+    compiled = compile_workflow_input(host, workflow)
+    plan = compiled.plan
+    resolved = resolve_params(plan.workflow, dict(params or {}))
+    secrets = resolve_run_secrets(plan, host)
+    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition)
+
+
+class RunService:
+    """Starts, resumes, follows and cancels runs of one store with one runner.
+
+    Args:
+        host: the plugin host (task types, compile passes, sinks, secret providers, runners).
+        store: where runs are recorded; the service does not close it.
+        runner: a runner name, a built :class:`~flowbuilder.interfaces.Runner`, or None for
+            the configured one (``--runner``, ``runner =`` in flowbuilder.toml,
+            ``FLOWBUILDER_RUNNER``, else ``local``). Built on first use.
+        runner_options: constructor options for a runner built here (``concurrency``,
+            ``workers`` for flowrunner's ``local``).
+        concurrency: the limit of attempts at once for runs that do not give their own.
+    """
+
+    def __init__(self, host: PluginHost, store: Store, *, runner: Runner | str | None = None,
+                 runner_options: Mapping[str, Any] | None = None, concurrency: int | None = None):  # fmt: skip
+        self.host = host
+        self.store = store
+        self.concurrency = concurrency
+        self._runner: Runner | None = runner if runner is not None and not isinstance(runner, str) else None
+        self._runner_name = runner if isinstance(runner, str) else None
+        self._runner_options = dict(runner_options or {})
+        self._handles: dict[str, RunHandle] = {}
+
+    @property
+    def runner(self) -> Runner:
+        """The runner every run of this service executes on (built once, on first use)."""
+        if self._runner is None:
+            self._runner = self.host.make_runner(self._runner_name, **self._runner_options)
+        return self._runner
+
+    # -- preparing -------------------------------------------------------------------------
+
+    def prepare(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
+                run_id: str | None = None) -> PreparedRun:  # fmt: skip
+        """A new run of ``workflow`` (see :func:`prepare_run`; nothing is stored yet)."""
+        return prepare_run(self.host, workflow, params, run_id=run_id)
+
+    def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None) -> PreparedRun:
+        """Continue the stored, unfinished run ``run_id`` with the definition it started with.
+
+        The definition is loaded by the content hash the run recorded, so a resumed run means
+        what it meant when it started even if the workflow file has changed since. ``params``
+        gives the values of ``secret: true`` params again (the record holds ``***``).
+        Succeeded tasks are kept; everything else runs (again).
+        """
+        from flowbuilder.params import resume_params
+        from flowbuilder.secrets import resolve_run_secrets
+
+        state, plan = self.stored_plan(run_id)
+        resolved = resume_params(plan.workflow, state.params, dict(params or {}))
+        secrets = resolve_run_secrets(plan, self.host)
+        return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state)
+
+    def stored_plan(self, run_id: str) -> tuple[RunState, ExecutionPlan]:
+        """The folded state of an unfinished run and the plan compiled from its stored definition."""
+        from flowbuilder.loader import load_workflow, plan_workflow
+
+        state = self.store.load_state(run_id)
+        if state.status.finished:
+            raise FlowBuilderError(f"run {run_id} already finished ({state.status.value}); nothing to resume —"
+                                   " start a new run with `flowbuilder run`")  # fmt: skip
+        if not state.definition_hash:
+            raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be resumed")
+        content: bytes | str = self.store.load_definition(state.definition_hash)
+        if isinstance(content, bytes) and content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            # Stored by a version that still read UTF-16 files (now refused): a run already
+            # recorded must stay resumable, so decode it here rather than refuse it.
+            content = content.decode("utf-16")
+        source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
+                               limits=self.host.settings.limits)  # fmt: skip
+        return state, plan_workflow(source, self.host)
+
+    def latest_unfinished_run(self, workflow: str) -> str:
+        """The newest run of ``workflow`` that has not finished; FlowBuilderError if none."""
+        cursor: str | None = None
+        while True:
+            page = self.store.list_runs(workflow=workflow, limit=100, cursor=cursor)
+            for summary in page.runs:
+                if not summary.status.finished:
+                    return summary.run_id
+            if page.next_cursor is None:
+                raise FlowBuilderError(f"no unfinished run of workflow {workflow!r} to resume; run it without --resume")
+            cursor = page.next_cursor
+
+    # -- starting --------------------------------------------------------------------------
+
+    def request(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (),
+                concurrency: int | None = None) -> RunRequest:  # fmt: skip
+        """Save the definition (unless already stored) and build the run's request.
+
+        The sinks are ``sinks`` first, then those of every plugin for this run.
+        ``concurrency`` wins over the service's default; without either, the workflow's own
+        ``concurrency`` and then the runner's default apply.
+        """
+        from flowbuilder.interfaces import RunRequest
+
+        digest = prepared.definition_hash
+        if digest is None and prepared.definition is not None:
+            digest = self.store.save_definition(prepared.definition)
+        return RunRequest(plan=prepared.plan, params=prepared.params, run_id=prepared.run_id, store=self.store,
+                          sinks=[*sinks, *self.host.event_sinks(prepared.run_id)],
+                          concurrency=concurrency or self.concurrency, resume=prepared.resume,
+                          definition_hash=digest, secrets=prepared.secrets)  # fmt: skip
+
+    async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
+        """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""
+        return await self.runner.run_async(request, cancel)
+
+    def run(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (),
+            concurrency: int | None = None) -> RunResult:  # fmt: skip
+        """Run to the end from synchronous code (the runner's own ``run``: a loop of its own)."""
+        return self.runner.run(self.request(prepared, sinks=sinks, concurrency=concurrency))
+
+    async def submit(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (),
+                     concurrency: int | None = None) -> RunHandle:  # fmt: skip
+        """Start a run on the running loop and return its handle at once (follow, cancel, await)."""
+        stream = _StreamSink()
+        request = self.request(prepared, sinks=[stream, *sinks], concurrency=concurrency)
+        cancel = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self.execute(request, cancel))
+        handle = RunHandle(prepared.run_id, task, cancel, stream)
+        self._handles[prepared.run_id] = handle
+
+        def finished(_: asyncio.Task[RunResult]) -> None:
+            self._handles.pop(prepared.run_id, None)
+            stream.close()  # a runner that raised never closed its sinks: end the followers too
+
+        task.add_done_callback(finished)
+        return handle
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run this service started with :meth:`submit`; False if it is not running here."""
+        handle = self._handles.get(run_id)
+        if handle is None:
+            return False
+        handle.cancel()
+        return True
+
+    def close(self) -> None:
+        """Stop the runner's worker processes, if it has any (they start again on demand)."""
+        if self._runner is None:
+            return
+        close_workers = getattr(self._runner, "close_workers", None)
+        if close_workers is not None:
+            close_workers()
+
+
+class _StreamSink(EventSink):
+    """Hands each batch to the run's followers (called on the loop's thread)."""
+
+    def __init__(self) -> None:
+        self.queues: list[asyncio.Queue[RunEvent | None]] = []
+        self.seen: list[RunEvent] = []
+        self.closed = False
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        self.seen.extend(events)
+        for queue in self.queues:
+            for event in events:
+                queue.put_nowait(event)
+
+    def close(self) -> None:
+        if self.closed:  # the runner closed it, then the run's task ended
+            return
+        self.closed = True
+        for queue in self.queues:
+            queue.put_nowait(None)
+
+
+class RunHandle:
+    """One submitted run: await :meth:`result`, iterate :meth:`events`, or :meth:`cancel` it."""
+
+    def __init__(self, run_id: str, task: asyncio.Task[RunResult], cancel: asyncio.Event, stream: _StreamSink):
+        self.run_id = run_id
+        self._task = task
+        self._cancel = cancel
+        self._stream = stream
+
+    async def result(self) -> RunResult:
+        """The run's result once it has finished (cancelled runs return too, status ``cancelled``)."""
+        return await asyncio.shield(self._task)
+
+    def done(self) -> bool:
+        return self._task.done()
+
+    def cancel(self) -> None:
+        """Ask the run to stop: running attempts are cancelled, nothing more starts."""
+        self._cancel.set()
+
+    async def events(self) -> AsyncIterator[RunEvent]:
+        """Every event of the run from the first, live, ending after ``run_finished``."""
+        queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
+        for event in self._stream.seen:
+            queue.put_nowait(event)
+        if self._stream.closed:
+            queue.put_nowait(None)
+        else:
+            self._stream.queues.append(queue)
+        try:
+            while True:
+                next_event = await queue.get()
+                if next_event is None:
+                    return
+                yield next_event
+                if next_event.kind is EventKind.RUN_FINISHED:
+                    return
+        finally:
+            if queue in self._stream.queues:
+                self._stream.queues.remove(queue)
+
+
+__all__ = [
+    "CompiledWorkflow",
+    "PreparedRun",
+    "RunHandle",
+    "RunService",
+    "WorkflowInput",
+    "compile_workflow_input",
+    "prepare_run",
+]
