@@ -88,3 +88,28 @@ def test_run_with_resume_and_no_unfinished_run_is_a_one_line_error(tmp_path: Pat
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: no unfinished run of workflow 'resumable' to resume; run it without --resume"]  # fmt: skip
+
+
+def test_resume_shows_the_same_progress_and_summary_as_run(tmp_path: Path) -> None:
+    """`resume` prints a line per task state change and run's summary, not a bare status line."""
+    url = f"rocksdb://{tmp_path}/store"
+    _, content = workflow(tmp_path)
+    interrupted_run(url, content, "run-5")
+    result = subprocess.run([CLI, "resume", "run-5", "--store", url], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(" ", 1)[1].split(" in ")[0] for line in lines[:-1]] == [
+        "b started (attempt 2)", "b succeeded (attempt 2)", "c started", "c succeeded"]  # fmt: skip
+    assert lines[-1].startswith("run run-5: succeeded in ") and lines[-1].endswith("(3 succeeded)")
+
+
+def test_resume_json_prints_the_events_it_records(tmp_path: Path) -> None:
+    url = f"rocksdb://{tmp_path}/store"
+    _, content = workflow(tmp_path)
+    interrupted_run(url, content, "run-6")
+    result = subprocess.run([CLI, "resume", "run-6", "--json", "--store", url], capture_output=True, text=True,
+                            cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0]["seq"] == 6 and records[-1]["kind"] == "run_finished"
+    assert {record["run_id"] for record in records} == {"run-6"}
