@@ -861,5 +861,19 @@ tasks:
         for result in (left, right):
             assert_well_formed(contract_store.read_events(result.run_id), result, plan)
 
+    # -- lifetime -------------------------------------------------------------------------
+
+    def test_close_is_idempotent_and_the_runner_runs_again_afterwards(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """Run services call ``close`` when done; the runner starts what it needs again on demand."""
+        text = "name: c\ntasks:\n  - {name: a, type: contract_value, config: {value: 3}}\n"
+        self.execute(runner, contract_store, text)
+        runner.close()
+        runner.close()
+        result, _, _ = self.execute(runner, contract_store, text)
+        assert result.output("a") == 3
+        runner.close()
+
 
 __all__ = ["MakeRunner", "RUN_TIMEOUT", "RunnerContract", "assert_well_formed", "compile_yaml", "resolved_params"]

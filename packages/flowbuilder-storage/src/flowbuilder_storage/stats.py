@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import polars as pl
 
 from flowbuilder.errors import StoreError
-from flowbuilder.events import encode_event
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
@@ -53,26 +52,13 @@ def _run_ids(store: Store, workflow: str | None, since: float | None) -> list[st
 
 
 def _export(store: Store, run_ids: Sequence[str] | None) -> tuple[list[str], bytes]:
-    export = getattr(store, "export_events", None)
-    if callable(export):
-        runs, raw = export(run_ids)
-        return list(runs), bytes(raw)
-    if run_ids is None:
-        run_ids = _run_ids(store, None, None)
-    chosen: list[str] = []
-    lines: list[bytes] = []
-    for run_id in run_ids:
-        events = store.read_events(run_id)
-        if events:
-            chosen.append(run_id)
-            lines.extend(encode_event(event) for event in events)
-    return chosen, b"\n".join(lines)
+    runs, raw = store.export_events(run_ids)
+    return list(runs), bytes(raw)
 
 
 def _chunks(store: Store, run_ids: Sequence[str] | None) -> Iterator[tuple[list[str], bytes]]:
-    chunked = getattr(store, "export_event_chunks", None)
-    if run_ids is None and callable(chunked):
-        yield from chunked()
+    if run_ids is None:
+        yield from store.export_event_chunks()
     else:
         yield _export(store, run_ids)
 
