@@ -71,9 +71,10 @@ def load_events(store: Store, workflow: str | None = None, since: float | None =
     """Stored events as a frame: seq, kind, time, task, attempt, duration, status, final, run_id, workflow.
 
     With ``workflow`` or ``since`` only the runs the store lists for them are read.
-    Stores that offer ``export_events`` (RocksDB, Redis) hand over their stored bytes in
-    bulk, run after run, and Polars parses them with a fixed schema (while the next piece
-    is read, where the store offers pieces); others are read event by event. A run's
+    Each store hands its events over through ``Store.export_events`` (RocksDB and Redis
+    give their stored bytes in bulk, run after run; the interface's default reads event by
+    event) and Polars parses them with a fixed schema (while the next piece is read, where
+    the store overrides ``export_event_chunks``). A run's
     events start at seq 1 and have no gaps, so each ``seq == 1`` starts the next run.
     """
     run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)

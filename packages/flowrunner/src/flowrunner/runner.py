@@ -51,7 +51,7 @@ class LocalRunner(Runner):
         keep_events: keep every run's events in memory on the result's execution (tests).
         type_limits: per task type, at most this many attempts of the type at once in a run
             (for tasks without a ``pool``; a task's own pool replaces its type's limit).
-            Defaults to each type's ``default_concurrency`` class attribute, if it has one.
+            Defaults to each type's declared ``default_concurrency`` (None: no limit).
         max_output_bytes: the largest output one task may produce (its stored size: text
             and bytes by length, lists and dicts by their JSON text, tables by their
             in-memory size); larger fails the task. Default 16 MiB.
