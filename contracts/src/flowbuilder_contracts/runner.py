@@ -861,5 +861,37 @@ tasks:
         for result in (left, right):
             assert_well_formed(contract_store.read_events(result.run_id), result, plan)
 
+    def test_a_task_with_expressions_is_rendered_by_its_types_render_config(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """``TaskType.render_config`` decides how an attempt's config is rendered (shell quotes)."""
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: rendered
+params:
+  word: {type: string}
+tasks:
+  - {name: a, type: contract_render, config: {text: "${{ params.word }}"}}
+""",
+            {"word": "hi"},
+        )
+        assert result.output("a") == "<hi>"
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def test_close_is_idempotent_and_the_runner_runs_again_afterwards(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """Run services call ``close`` when done; the runner starts what it needs again on demand."""
+        text = "name: c\ntasks:\n  - {name: a, type: contract_value, config: {value: 3}}\n"
+        self.execute(runner, contract_store, text)
+        runner.close()
+        runner.close()
+        result, _, _ = self.execute(runner, contract_store, text)
+        assert result.output("a") == 3
+        runner.close()
+
 
 __all__ = ["MakeRunner", "RUN_TIMEOUT", "RunnerContract", "assert_well_formed", "compile_yaml", "resolved_params"]

@@ -155,12 +155,33 @@ class ContractContext(TaskType):
         }
 
 
+class RenderConfig(_Config):
+    text: str
+
+
+class ContractRender(TaskType):
+    """Returns ``config.text``; its own ``render_config`` brackets what the expressions rendered."""
+
+    name: ClassVar[str] = "contract_render"
+    config_model: ClassVar[type[BaseModel]] = RenderConfig
+    mode: ClassVar[ExecutionMode] = ExecutionMode.INLINE
+
+    def render_config(self, raw: Any, scope: Any) -> Any:
+        rendered = super().render_config(raw, scope)
+        return {**rendered, "text": f"<{rendered['text']}>"}
+
+    def run(self, config: BaseModel, context: TaskContext) -> Any:
+        assert isinstance(config, RenderConfig)
+        return config.text
+
+
 CONTRACT_TASK_TYPES: tuple[type[TaskType], ...] = (
     ContractValue,
     ContractFail,
     ContractSleep,
     ContractRecord,
     ContractContext,
+    ContractRender,
 )
 
 
@@ -174,6 +195,7 @@ __all__ = [
     "ContractContext",
     "ContractFail",
     "ContractRecord",
+    "ContractRender",
     "ContractSleep",
     "ContractValue",
     "contract_task_types",

@@ -700,5 +700,38 @@ class StoreContract(Contract):
         again.close()
         again.close()
 
+    # -- declared class attributes and bulk export ----------------------------------------
+
+    def test_default_priority_is_an_int_and_default_url_names_the_scheme(self, store: Store) -> None:
+        """``flowbuilder`` opens the highest-priority store at its ``default_url`` (empty: ``SCHEME://``)."""
+        cls = type(store)
+        assert isinstance(cls.default_priority, int) and not isinstance(cls.default_priority, bool)
+        assert isinstance(cls.default_url, str)
+        assert cls.default_url == "" or cls.default_url.startswith(f"{cls.scheme}://")
+
+    def test_export_events_returns_the_given_runs_with_events_as_encoded_lines(self, store: Store) -> None:
+        from flowbuilder.events import encode_event
+
+        first = _add_run(store, "x1")
+        second = _add_run(store, "x2", status=None)
+        runs, raw = store.export_events(["x2", "missing", "x1"])
+        assert runs == ["x2", "x1"]
+        assert raw == b"\n".join(encode_event(event) for event in second + first)
+
+    def test_export_events_of_every_run_and_its_chunks_agree(self, store: Store) -> None:
+        from flowbuilder.events import encode_event
+
+        events = {run_id: _add_run(store, run_id) for run_id in ("y1", "y2", "y3")}
+        runs, raw = store.export_events()
+        assert sorted(runs) == ["y1", "y2", "y3"]
+        assert raw == b"\n".join(encode_event(event) for run_id in runs for event in events[run_id])
+        pieces = list(store.export_event_chunks())
+        assert sorted(run_id for piece_runs, _ in pieces for run_id in piece_runs) == ["y1", "y2", "y3"]
+        assert sorted(b"\n".join(piece for _, piece in pieces).split(b"\n")) == sorted(raw.split(b"\n"))
+
+    def test_export_events_of_an_empty_store_is_empty(self, store: Store) -> None:
+        assert store.export_events() == ([], b"")
+        assert [piece for piece in store.export_event_chunks() if piece[0]] == []
+
 
 __all__ = ["STORE_CONTRACT_VERSION", "ReopenStore", "StoreContract", "run_events"]

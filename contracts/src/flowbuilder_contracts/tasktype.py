@@ -152,6 +152,20 @@ class TaskTypeContract(Contract):
                 outcomes.append(("failed", TaskFailure))
         assert outcomes[0] == outcomes[1]
 
+    def test_default_concurrency_is_none_or_a_non_negative_int(self, task_type: TaskType) -> None:
+        """A runner caps the attempts of the type at once at this (None or 0: no cap of its own)."""
+        limit = task_type.default_concurrency
+        assert limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0)
+
+    def test_render_config_of_a_config_without_expressions_validates_as_the_config(
+        self, task_type: TaskType, valid_config: dict[str, Any]
+    ) -> None:
+        """A runner renders every attempt's config through ``render_config`` (expressions only)."""
+        scope: dict[str, Any] = {"params": {}, "tasks": {}, "env": {}, "secrets": {}}
+        rendered = task_type.render_config(valid_config, scope)
+        expected = task_type.config_model.model_validate(valid_config)
+        assert task_type.config_model.model_validate(rendered) == expected
+
     def test_configs_pickle_for_process_execution(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
         import pickle
 

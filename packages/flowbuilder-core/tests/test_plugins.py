@@ -263,6 +263,22 @@ def test_an_installed_store_of_higher_priority_replaces_the_memory_default() -> 
         assert store.scheme == "better"
 
 
+def test_a_store_that_declares_no_default_url_is_opened_at_its_bare_scheme() -> None:
+    """``Store.default_url`` is declared empty; empty means ``SCHEME://`` (as before it was declared)."""
+    from flowbuilder.stores.memory import MemoryStore
+
+    bare = type("BareStore", (MemoryStore,), {"scheme": "bare", "default_priority": 99, "default_url": ""})
+
+    class Plugin:
+        @hookimpl
+        def flowbuilder_stores(self) -> list[Any]:
+            return [bare]
+
+    host = build_plugin_host(Settings(load_plugins=("core",)))
+    host.register(Plugin(), name="bare")
+    assert host.default_store_url() == "bare://"
+
+
 def test_a_configured_store_wins_over_every_default() -> None:
     host = build_plugin_host(Settings(load_plugins=("core",), store="memory://configured"))
     host.register(_store_plugin("better", 10), name="better")

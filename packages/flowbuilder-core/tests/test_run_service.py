@@ -67,3 +67,21 @@ def test_request_saves_the_definition_and_puts_the_callers_sinks_first(host: Any
     assert request.sinks[0] is mine
     assert request.definition_hash is not None
     assert memory_store.load_definition(request.definition_hash) == WORKFLOW.encode()
+
+
+class ClosingRunner(BareRunner):
+    """A runner that keeps something between runs and releases it in ``Runner.close``."""
+
+    def __init__(self, task_types: Any) -> None:
+        super().__init__(task_types)
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_closing_the_service_closes_its_runner_through_the_declared_close(host: Any, memory_store: Any) -> None:
+    runner = ClosingRunner({})
+    RunService(host, memory_store, runner=runner).close()
+    assert runner.closed == 1
+    RunService(host, memory_store, runner=BareRunner({})).close()  # the interface's default: nothing to release

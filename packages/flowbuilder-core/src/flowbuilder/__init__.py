@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from flowbuilder.annotations import Annotation
     from flowbuilder.config import Settings, load_settings
     from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, TaskState, TaskStatus
+    from flowbuilder.expressions import ExpressionError
     from flowbuilder.interfaces import (
         ConsensusEngine,
         EventSink,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     )
     from flowbuilder.loader import load_plan, load_workflow, plan_workflow
     from flowbuilder.model import Task, Workflow
+    from flowbuilder.params import ParamError
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost, build_plugin_host
     from flowbuilder.subscriptions import RunUpdate
@@ -65,6 +67,8 @@ _LAZY = {
     "RunStatus": "flowbuilder.events",
     "TaskState": "flowbuilder.events",
     "TaskStatus": "flowbuilder.events",
+    "ExpressionError": "flowbuilder.expressions",
+    "ParamError": "flowbuilder.params",
     "ConsensusEngine": "flowbuilder.interfaces",
     "EventSink": "flowbuilder.interfaces",
     "ExecutionMode": "flowbuilder.interfaces",
@@ -110,9 +114,11 @@ __all__ = [
     "EventSink",
     "ExecutionMode",
     "ExecutionPlan",
+    "ExpressionError",
     "FlowBuilderError",
     "LogLine",
     "NotInstalledError",
+    "ParamError",
     "PluginError",
     "PluginHost",
     "RunEvent",

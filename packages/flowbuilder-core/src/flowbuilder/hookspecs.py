@@ -70,7 +70,7 @@ def flowbuilder_stores() -> list[type[Store]]:
     Called once per process, when a store URL is first opened. Return
     :class:`~flowbuilder.interfaces.Store` subclasses; ``scheme`` (``rocksdb``, ``redis``,
     ``memory``) is matched against the URL given with ``--store``. Each class's
-    ``default_priority`` (an int, higher wins; absent means 0) decides which installed store
+    ``default_priority`` (declared on ``Store``, default 0; higher wins) decides which installed store
     is the default when no URL is configured. All results are combined.
     """
 

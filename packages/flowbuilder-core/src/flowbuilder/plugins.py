@@ -232,10 +232,10 @@ class PluginHost:
         if self.settings.store:
             return self.settings.store
         stores = self.store_classes()
-        best = max(stores.values(), key=lambda cls: getattr(cls, "default_priority", 0), default=None)
+        best = max(stores.values(), key=lambda cls: cls.default_priority, default=None)
         if best is None:
             raise NotInstalledError("no store is installed; reinstall flowbuilder-core")
-        return str(getattr(best, "default_url", f"{best.scheme}://"))
+        return best.default_url or f"{best.scheme}://"
 
     def open_store(self, url: str | None = None) -> Store:
         """Open the store at ``url`` (or the configured/default one), chosen by its scheme."""

@@ -270,9 +270,7 @@ class RunService:
         """Stop the runner's worker processes, if it has any (they start again on demand)."""
         if self._runner is None:
             return
-        close_workers = getattr(self._runner, "close_workers", None)
-        if close_workers is not None:
-            close_workers()
+        self._runner.close()
 
 
 class _StreamSink(EventSink):

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import polars as pl
 
 from flowbuilder.errors import StoreError
-from flowbuilder.events import encode_event
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
@@ -53,26 +52,13 @@ def _run_ids(store: Store, workflow: str | None, since: float | None) -> list[st
 
 
 def _export(store: Store, run_ids: Sequence[str] | None) -> tuple[list[str], bytes]:
-    export = getattr(store, "export_events", None)
-    if callable(export):
-        runs, raw = export(run_ids)
-        return list(runs), bytes(raw)
-    if run_ids is None:
-        run_ids = _run_ids(store, None, None)
-    chosen: list[str] = []
-    lines: list[bytes] = []
-    for run_id in run_ids:
-        events = store.read_events(run_id)
-        if events:
-            chosen.append(run_id)
-            lines.extend(encode_event(event) for event in events)
-    return chosen, b"\n".join(lines)
+    runs, raw = store.export_events(run_ids)
+    return list(runs), bytes(raw)
 
 
 def _chunks(store: Store, run_ids: Sequence[str] | None) -> Iterator[tuple[list[str], bytes]]:
-    chunked = getattr(store, "export_event_chunks", None)
-    if run_ids is None and callable(chunked):
-        yield from chunked()
+    if run_ids is None:
+        yield from store.export_event_chunks()
     else:
         yield _export(store, run_ids)
 
@@ -85,9 +71,10 @@ def load_events(store: Store, workflow: str | None = None, since: float | None =
     """Stored events as a frame: seq, kind, time, task, attempt, duration, status, final, run_id, workflow.
 
     With ``workflow`` or ``since`` only the runs the store lists for them are read.
-    Stores that offer ``export_events`` (RocksDB, Redis) hand over their stored bytes in
-    bulk, run after run, and Polars parses them with a fixed schema (while the next piece
-    is read, where the store offers pieces); others are read event by event. A run's
+    Each store hands its events over through ``Store.export_events`` (RocksDB and Redis
+    give their stored bytes in bulk, run after run; the interface's default reads event by
+    event) and Polars parses them with a fixed schema (while the next piece is read, where
+    the store overrides ``export_event_chunks``). A run's
     events start at seq 1 and have no gaps, so each ``seq == 1`` starts the next run.
     """
     run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)

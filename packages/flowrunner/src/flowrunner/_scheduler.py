@@ -423,12 +423,9 @@ class RunExecution:
             return self.plan.configs[task_id]
         from pydantic import ValidationError
 
-        from flowbuilder.expressions import render
-
         task_type = self.types[task_id]
         raw = self.tasks[task_id].config
-        custom = getattr(task_type, "render_config", None)
-        rendered = custom(raw, scope) if custom is not None else render(raw, scope)
+        rendered = task_type.render_config(raw, scope)
         try:
             return task_type.config_model.model_validate(rendered)
         except ValidationError as error:

@@ -51,7 +51,7 @@ class LocalRunner(Runner):
         keep_events: keep every run's events in memory on the result's execution (tests).
         type_limits: per task type, at most this many attempts of the type at once in a run
             (for tasks without a ``pool``; a task's own pool replaces its type's limit).
-            Defaults to each type's ``default_concurrency`` class attribute, if it has one.
+            Defaults to each type's declared ``default_concurrency`` (None: no limit).
         max_output_bytes: the largest output one task may produce (its stored size: text
             and bytes by length, lists and dicts by their JSON text, tables by their
             in-memory size); larger fails the task. Default 16 MiB.
@@ -70,8 +70,11 @@ class LocalRunner(Runner):
         super().__init__(task_types)
         self.max_output_bytes = max_output_bytes
         self.max_run_output_bytes = max_run_output_bytes
-        defaults = {name: getattr(task_type, "default_concurrency", None) for name, task_type in task_types.items()}
-        self.type_limits: dict[str, int] = {name: limit for name, limit in defaults.items() if limit}
+        self.type_limits: dict[str, int] = {
+            name: task_type.default_concurrency
+            for name, task_type in task_types.items()
+            if task_type.default_concurrency
+        }
         self.type_limits.update(type_limits or {})
         self.default_concurrency = concurrency or DEFAULT_CONCURRENCY
         self.worker_count = workers or os.cpu_count() or 2
@@ -143,6 +146,10 @@ class LocalRunner(Runner):
         if self._workers is not None:
             self._workers.close()
             self._workers = None
+
+    def close(self) -> None:
+        """:meth:`close_workers`: the worker processes are all a local runner keeps between runs."""
+        self.close_workers()
 
 
 def _run_to_completion(task_type: TaskType, config: Any, context: TaskContext) -> Any:

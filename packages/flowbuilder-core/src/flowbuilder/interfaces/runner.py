@@ -94,3 +94,11 @@ class Runner(ABC):
     def run(self, request: RunRequest) -> RunResult:
         """Execute one run to its end from synchronous code."""
         return asyncio.run(self.run_async(request))
+
+    def close(self) -> None:
+        """Release what the runner keeps between runs (worker processes, pools); idempotent.
+
+        Called when its owner (:class:`flowbuilder.run_service.RunService`, the CLI) is done
+        with it; the runner must still work afterwards, starting what it needs again on
+        demand. Default: nothing to release.
+        """

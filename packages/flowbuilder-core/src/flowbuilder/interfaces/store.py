@@ -11,7 +11,7 @@ import hashlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator, Sequence
 
 from flowbuilder.annotations import Annotation
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, fold_events
@@ -119,6 +119,10 @@ class Store(ABC):
     """
 
     scheme: ClassVar[str]
+    default_priority: ClassVar[int] = 0
+    """Which installed store is the default when none is configured: the highest wins."""
+    default_url: ClassVar[str] = ""
+    """The URL opened when this store is the default; empty means ``SCHEME://``."""
 
     @classmethod
     @abstractmethod
@@ -271,6 +275,46 @@ class Store(ABC):
     @abstractmethod
     def get_blob(self, ref: str) -> bytes:
         """The bytes behind a reference from :meth:`put_blob`; StoreError if gone."""
+
+    # -- bulk export (analytics) ----------------------------------------------------------
+
+    def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
+        """Stored events in bulk: ``(run ids, their events as NDJSON, run after run)``.
+
+        Each line is :func:`~flowbuilder.events.encode_event` of one event; runs without
+        events are left out of both. ``None`` means every run. ``flowbuilder stats`` reads
+        history through it. The default reads run after run with :meth:`read_events`;
+        stores that keep the encoded bytes override it to hand them over directly.
+        """
+        from flowbuilder.events import encode_event
+
+        if run_ids is None:
+            run_ids = self._all_run_ids()
+        chosen: list[str] = []
+        lines: list[bytes] = []
+        for run_id in run_ids:
+            events = self.read_events(run_id)
+            if events:
+                chosen.append(run_id)
+                lines.extend(encode_event(event) for event in events)
+        return chosen, b"\n".join(lines)
+
+    def export_event_chunks(self) -> Iterator[tuple[list[str], bytes]]:
+        """:meth:`export_events` of every run, in pieces a reader can parse while the next is read.
+
+        Default: one piece, ``export_events()``. Override when the store can read in pieces.
+        """
+        yield self.export_events()
+
+    def _all_run_ids(self) -> list[str]:
+        ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = self.list_runs(limit=1000, cursor=cursor)
+            ids.extend(summary.run_id for summary in page.runs)
+            if page.next_cursor is None:
+                return ids
+            cursor = page.next_cursor
 
     def close(self) -> None:
         """Flush and release the store (idempotent)."""

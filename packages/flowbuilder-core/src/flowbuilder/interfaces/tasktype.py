@@ -112,6 +112,9 @@ class TaskType(ABC):
     config_model: ClassVar[type[BaseModel]]
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = ""
+    default_concurrency: ClassVar[int | None] = None
+    """How many attempts of this type a runner lets run at once unless configured otherwise
+    (``[flowrunner.type_limits]``); None or 0: no cap of its own beyond the run's concurrency."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TaskType:
@@ -130,6 +133,18 @@ class TaskType(ABC):
         expressions unrendered. Never called on the per-task hot path. Default: none.
         """
         return ()
+
+    def render_config(self, raw: Mapping[str, Any], scope: Mapping[str, Any]) -> Any:
+        """The task's raw ``config`` with its ``${{ }}`` expressions rendered, before validation.
+
+        Called by the runner once per attempt, only for tasks whose config holds expressions;
+        the result is validated with ``config_model``. Override to render some fields
+        differently (a shell command quotes what it substitutes). Default:
+        :func:`flowbuilder.expressions.render` of the whole config.
+        """
+        from flowbuilder.expressions import render
+
+        return render(raw, scope)
 
     def execution_mode(self, config: BaseModel) -> ExecutionMode:
         """Where this attempt runs; override when the config decides (``isolation: process``)."""
