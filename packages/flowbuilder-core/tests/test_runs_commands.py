@@ -225,3 +225,28 @@ def test_runs_annotate_refuses_bad_input_in_one_line(
     result = cli("runs", "annotate", *args, "--store", URL)
     assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert store.read_annotations("r1") == []
+
+
+def test_runs_show_prints_each_tasks_output_and_error_on_one_safe_line(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    long_text = "line one\nline two \x1b]0;owned\x07 " + "x" * 500
+    events = [
+        RunEvent("r1", 1, EventKind.RUN_CREATED, data={"workflow": "etl", "version": "1"}, time=1.0),
+        RunEvent("r1", 2, EventKind.TASK_STARTED, task="load", attempt=1, time=1.0),
+        RunEvent("r1", 3, EventKind.TASK_SUCCEEDED, task="load", attempt=1, data={"output": {"rows": 42}}, time=2.0),
+        RunEvent("r1", 4, EventKind.TASK_STARTED, task="noisy", attempt=1, time=1.0),
+        RunEvent("r1", 5, EventKind.TASK_SUCCEEDED, task="noisy", attempt=1, data={"output": long_text}, time=2.0),
+        RunEvent("r1", 6, EventKind.TASK_STARTED, task="push", attempt=1, time=1.0),
+        RunEvent("r1", 7, EventKind.TASK_FAILED, task="push", attempt=1, data={"error": "boom\nsecond line"}, time=2.0),
+        RunEvent("r1", 8, EventKind.RUN_FINISHED, data={"status": "failed"}, time=3.0),
+    ]
+    store.append_events("r1", events, 0)
+    result = cli("runs", "show", "r1", "--store", URL)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert '      output  {"rows": 42}' in lines
+    noisy = next(line for line in lines if line.startswith("      output  line one"))
+    assert "\x1b" not in noisy and "\x07" not in noisy and "\\x1b]0;owned\\x07" in noisy
+    assert noisy.endswith("...") and len(noisy.removeprefix("      output  ")) == 100
+    assert "      error   boom\\nsecond line" in lines
+    data = json.loads(cli("runs", "show", "r1", "--json", "--store", URL).stdout)
+    assert data["state"]["tasks"]["noisy"]["output"] == long_text  # --json keeps the exact value

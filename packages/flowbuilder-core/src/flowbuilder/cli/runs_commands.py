@@ -22,7 +22,7 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
-from flowbuilder.cli.terminal import echo
+from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 @store_option
 @json_option
 def show_run(run_id: str, store: str | None, as_json: bool) -> None:
-    """One run: its summary and every task's state."""
+    """One run: its summary and every task's state, output and error (one line each)."""
     from flowbuilder.cli.watch_commands import annotation_line
 
     with _open(store) as opened:
@@ -130,10 +130,11 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
         for name, task in state.tasks.items():
             took = f"{task.finished_at - task.started_at:.2f}s" if task.finished_at and task.started_at else "-"
-            line = f"  {name[:32]:<32} {task.status.value:<10} {task.attempts:>8} {took:>8}"
+            click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
+            if task.output is not None:
+                click.echo(f"      output  {one_line(task.output)}")
             if task.error:
-                line += f"  {task.error.splitlines()[0][:80] if task.error.strip() else ''}"
-            echo(line)
+                click.echo(f"      error   {one_line(task.error)}")
     if notes:
         click.echo(f"  annotations ({len(notes)})")
         for note in notes:
