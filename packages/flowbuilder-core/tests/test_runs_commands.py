@@ -250,3 +250,19 @@ def test_runs_show_prints_each_tasks_output_and_error_on_one_safe_line(cli, stor
     assert "      error   boom\\nsecond line" in lines
     data = json.loads(cli("runs", "show", "r1", "--json", "--store", URL).stdout)
     assert data["state"]["tasks"]["noisy"]["output"] == long_text  # --json keeps the exact value
+
+
+def test_runs_list_with_no_runs_names_the_store_it_read_and_why(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Core alone is loaded here, so the default store is memory:// (flowbuilder-storage's
+    # test of the same message covers rocksdb://).
+    result = cli("runs", "list")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "no runs in memory:// (the default store; --store URL to read another)\n"
+    from_env = cli("runs", "list", env={"FLOWBUILDER_STORE": "memory://from-env"})
+    assert from_env.stdout == "no runs in memory://from-env (from FLOWBUILDER_STORE; --store URL to read another)\n"
+    (tmp_path / "flowbuilder.toml").write_text('store = "memory://from-file"\n')
+    from_file = cli("runs", "list")
+    assert from_file.stdout.startswith("no runs in memory://from-file (store = in ")
+    assert "flowbuilder.toml; --store URL to read another)" in from_file.stdout
+    flagged = cli("runs", "list", "--store", "memory://flagged", "-w", "etl")
+    assert flagged.exit_code == 0 and flagged.stdout == "no matching runs in memory://flagged\n"

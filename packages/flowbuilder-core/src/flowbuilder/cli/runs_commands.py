@@ -13,6 +13,7 @@ finished is run again — at-least-once execution, exactly-once recording.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import datetime
@@ -60,6 +61,24 @@ def _open(url: str | None) -> Store:
     return plugin_host().open_store(url)
 
 
+def store_choice(flag: str | None) -> str:
+    """The store these commands read and why that one, for messages such as "no runs in ...".
+
+    Follows the selection order of :meth:`~flowbuilder.plugins.PluginHost.default_store_url`:
+    the ``--store`` flag, ``FLOWBUILDER_STORE``, ``store =`` in flowbuilder.toml, else the
+    installed store with the highest ``default_priority``.
+    """
+    host = plugin_host()
+    if flag:
+        return flag
+    url = host.default_store_url()
+    if os.environ.get("FLOWBUILDER_STORE"):
+        return f"{url} (from FLOWBUILDER_STORE; --store URL to read another)"
+    if host.settings.store:
+        return f"{url} (store = in {host.settings.source}; --store URL to read another)"
+    return f"{url} (the default store; --store URL to read another)"
+
+
 # -- runs list | show ------------------------------------------------------------------------
 
 
@@ -92,7 +111,8 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
         click.echo(json.dumps({"runs": [s.to_dict() for s in page.runs], "next_cursor": page.next_cursor}))
         return
     if not page.runs:
-        click.echo("no runs")
+        filtered = any(given is not None for given in (workflow, status, since, until, cursor))
+        echo(f"no {'matching ' if filtered else ''}runs in {store_choice(store)}")
         return
     click.echo(f"{'RUN ID':<34} {'WORKFLOW':<24} {'STATUS':<10} {'CREATED':<19} {'TOOK':>8} {'EVENTS':>7}")
     for s in page.runs:
