@@ -23,18 +23,14 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.store_option import store_option as store_option_for
 from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
 
-store_option = click.option(
-    "--store",
-    type=UTF8_TEXT,
-    metavar="URL",
-    help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB).",
-)
+store_option = store_option_for("The store to read (e.g. rocksdb://PATH, redis://HOST:PORT/DB).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 LOG_FOLLOW_SECONDS = 0.2
