@@ -217,6 +217,31 @@ def test_plugins_table_lists_plugins_and_failures(cli) -> None:  # type: ignore[
     assert "failed: plugin 'no_such_plugin_mod' failed to load: ModuleNotFoundError" in result.stdout
 
 
+def test_plugins_lists_what_each_plugin_provides_in_json_and_in_the_table(cli, fake_tasks) -> None:  # type: ignore[no-untyped-def]
+    report = json.loads(cli("plugins", "--json").stdout)
+    provided = {row["name"]: row["provides"] for row in report["plugins"]}
+    assert provided["core"] == {"store_schemes": ["memory://"], "other": ["secret providers"]}
+    fake_names = sorted(cls.name for cls in fake_tasks.FAKE_TASK_TYPES)
+    assert sorted(provided["flowbuilder_core_fakes"]["task_types"]) == fake_names
+    assert report["problem"] is None
+    cells: dict[str, str] = {}  # plugin -> its "provides" cell, wrapped lines joined
+    plugin = ""
+    for line in cli("plugins").stdout.splitlines()[2:]:
+        columns = [column.strip() for column in line.split("│")]
+        plugin = columns[0] or plugin
+        cells[plugin] = f"{cells.get(plugin, '')} {columns[-1]}".strip()
+    assert cells["core"] == "stores: memory://; secret providers"
+    assert cells["flowbuilder_core_fakes"] == f"task types: {', '.join(cls.name for cls in fake_tasks.FAKE_TASK_TYPES)}"
+
+
+def test_store_option_help_lists_the_installed_schemes_and_the_default(cli) -> None:  # type: ignore[no-untyped-def]
+    for command in (["runs", "list"], ["runs", "show"], ["runs", "watch"], ["logs"], ["run"], ["gc"]):
+        shown = " ".join(cli(*command, "--help", env={"COLUMNS": "200"}).stdout.split())
+        assert "Installed: memory://. Default: memory://." in shown, command
+    chosen = " ".join(cli("runs", "list", "--help", env={"FLOWBUILDER_STORE": "memory://mine"}).stdout.split())
+    assert "Default: memory://mine." in chosen
+
+
 def test_version_prints_core_version(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("version", "--json")
     assert result.exit_code == 0

@@ -225,3 +225,44 @@ def test_runs_annotate_refuses_bad_input_in_one_line(
     result = cli("runs", "annotate", *args, "--store", URL)
     assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert store.read_annotations("r1") == []
+
+
+def test_runs_show_prints_each_tasks_output_and_error_on_one_safe_line(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    long_text = "line one\nline two \x1b]0;owned\x07 " + "x" * 500
+    events = [
+        RunEvent("r1", 1, EventKind.RUN_CREATED, data={"workflow": "etl", "version": "1"}, time=1.0),
+        RunEvent("r1", 2, EventKind.TASK_STARTED, task="load", attempt=1, time=1.0),
+        RunEvent("r1", 3, EventKind.TASK_SUCCEEDED, task="load", attempt=1, data={"output": {"rows": 42}}, time=2.0),
+        RunEvent("r1", 4, EventKind.TASK_STARTED, task="noisy", attempt=1, time=1.0),
+        RunEvent("r1", 5, EventKind.TASK_SUCCEEDED, task="noisy", attempt=1, data={"output": long_text}, time=2.0),
+        RunEvent("r1", 6, EventKind.TASK_STARTED, task="push", attempt=1, time=1.0),
+        RunEvent("r1", 7, EventKind.TASK_FAILED, task="push", attempt=1, data={"error": "boom\nsecond line"}, time=2.0),
+        RunEvent("r1", 8, EventKind.RUN_FINISHED, data={"status": "failed"}, time=3.0),
+    ]
+    store.append_events("r1", events, 0)
+    result = cli("runs", "show", "r1", "--store", URL)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert '      output  {"rows": 42}' in lines
+    noisy = next(line for line in lines if line.startswith("      output  line one"))
+    assert "\x1b" not in noisy and "\x07" not in noisy and "\\x1b]0;owned\\x07" in noisy
+    assert noisy.endswith("...") and len(noisy.removeprefix("      output  ")) == 100
+    assert "      error   boom\\nsecond line" in lines
+    data = json.loads(cli("runs", "show", "r1", "--json", "--store", URL).stdout)
+    assert data["state"]["tasks"]["noisy"]["output"] == long_text  # --json keeps the exact value
+
+
+def test_runs_list_with_no_runs_names_the_store_it_read_and_why(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Core alone is loaded here, so the default store is memory:// (flowbuilder-storage's
+    # test of the same message covers rocksdb://).
+    result = cli("runs", "list")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "no runs in memory:// (the default store; --store URL to read another)\n"
+    from_env = cli("runs", "list", env={"FLOWBUILDER_STORE": "memory://from-env"})
+    assert from_env.stdout == "no runs in memory://from-env (from FLOWBUILDER_STORE; --store URL to read another)\n"
+    (tmp_path / "flowbuilder.toml").write_text('store = "memory://from-file"\n')
+    from_file = cli("runs", "list")
+    assert from_file.stdout.startswith("no runs in memory://from-file (store = in ")
+    assert "flowbuilder.toml; --store URL to read another)" in from_file.stdout
+    flagged = cli("runs", "list", "--store", "memory://flagged", "-w", "etl")
+    assert flagged.exit_code == 0 and flagged.stdout == "no matching runs in memory://flagged\n"

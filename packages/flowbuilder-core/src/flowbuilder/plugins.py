@@ -54,6 +54,23 @@ PROVIDERS = {
 }
 
 
+# The hooks that return named things: kind -> (hook, the attribute that names one, what it is).
+_NAMED_KINDS = {
+    "task_types": ("flowbuilder_task_types", "name", "task type"),
+    "store_schemes": ("flowbuilder_stores", "scheme", "store scheme"),
+    "runners": ("flowbuilder_runners", "name", "runner"),
+    "consensus_engines": ("flowbuilder_consensus_engines", "name", "consensus engine"),
+}
+# The other hooks, by what they provide.
+_OTHER_HOOKS = {
+    "flowbuilder_event_sinks": "event sinks",
+    "flowbuilder_secret_providers": "secret providers",
+    "flowbuilder_compile_passes": "compile passes",
+    "flowbuilder_cli_commands": "CLI commands",
+    "flowbuilder_api_routes": "API routes",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PluginInfo:
     """A plugin as ``flowbuilder plugins`` shows it."""
@@ -172,6 +189,26 @@ class PluginHost:
                 owners[name] = plugin_name
         self._cache[hook_name] = found
         self._cache[f"{hook_name}:owners"] = owners
+        return found
+
+    def contributions(self) -> dict[str, dict[str, list[str]]]:
+        """What each plugin provides, by kind, for ``flowbuilder plugins``.
+
+        The named kinds (``task_types``, ``store_schemes``, ``runners``, ``consensus_engines``)
+        list the names each plugin returned; hooks that give no names (event sinks, secret
+        providers, CLI commands, ...) are listed under ``other`` by what they provide. Event
+        sinks are made per run, so only the hook is known here, not the sinks themselves.
+        """
+        found: dict[str, dict[str, list[str]]] = {info.name: {} for info in self.infos}
+        for kind, (hook_name, key, what) in _NAMED_KINDS.items():
+            self._named(hook_name, key, what)
+            for name, owner in self._cache[f"{hook_name}:owners"].items():
+                shown = f"{name}://" if kind == "store_schemes" else name
+                found.setdefault(owner, {}).setdefault(kind, []).append(shown)
+        for info in self.infos:
+            other = [_OTHER_HOOKS[hook] for hook in info.hooks if hook in _OTHER_HOOKS]
+            if other:
+                found[info.name]["other"] = other
         return found
 
     def task_types(self) -> Mapping[str, TaskType]:

@@ -11,6 +11,8 @@ import time
 
 import click
 
+from flowbuilder.cli.store_option import store_option
+
 
 def _seconds(value: float | None) -> str:
     if value is None:
@@ -26,7 +28,7 @@ def _percent(value: float | None) -> str:
 @click.argument("workflow", required=False)
 @click.option("--since", metavar="DURATION", help="Only runs created within this long ago (e.g. 7d).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many slowest runs to show.")
-@click.option("--store", metavar="URL", help="The store to read (rocksdb://PATH, redis://HOST:PORT/DB, memory://).")
+@store_option("The store to read (e.g. rocksdb://PATH, redis://HOST:PORT/DB).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def stats(workflow: str | None, since: str | None, top: int, store: str | None, as_json: bool) -> None:
     """History of runs: per task P50/P95/P99 durations, success and retry rates, trend per day, slowest runs."""

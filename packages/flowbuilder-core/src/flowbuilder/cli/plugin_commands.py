@@ -8,12 +8,33 @@ import click
 
 from flowbuilder.cli.context import plugin_host
 
+_KIND_LABELS = {
+    "task_types": "task types",
+    "store_schemes": "stores",
+    "runners": "runners",
+    "consensus_engines": "consensus engines",
+}
+
+
+def provides_text(provided: dict[str, list[str]]) -> str:
+    """``task types: http, shell; stores: rocksdb://; event sinks`` (``-`` for nothing)."""
+    parts = [f"{label}: {', '.join(provided[kind])}" for kind, label in _KIND_LABELS.items() if provided.get(kind)]
+    parts.extend(provided.get("other", ()))
+    return "; ".join(parts) or "-"
+
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def plugins(as_json: bool) -> None:
-    """List every discovered plugin: distribution, version and the hooks it implements."""
+    """List every discovered plugin: distribution, version and what it provides."""
+    from flowbuilder.errors import FlowBuilderError
+
     host = plugin_host()
+    try:
+        provided = host.contributions()
+        problem = None
+    except FlowBuilderError as error:  # e.g. two plugins with one scheme: still list them all
+        provided, problem = {}, str(error)
     rows = [
         {
             "name": i.name,
@@ -21,6 +42,7 @@ def plugins(as_json: bool) -> None:
             "distribution": i.distribution,
             "version": i.version,
             "hooks": list(i.hooks),
+            "provides": provided.get(i.name, {}),
         }
         for i in host.infos
     ]
@@ -28,19 +50,22 @@ def plugins(as_json: bool) -> None:
         {"name": f.name, "distribution": f.distribution, "version": f.version, "error": f.reason} for f in host.failures
     ]
     if as_json:
-        click.echo(json.dumps({"plugins": rows, "failed": failed}, indent=2))
+        click.echo(json.dumps({"plugins": rows, "failed": failed, "problem": problem}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("plugin", "distribution", "version", "hooks", show_edge=False)
+    table = Table("plugin", "distribution", "version", "provides", show_edge=False)
     for info in host.infos:
-        table.add_row(info.name, info.distribution or "-", info.version or "-", ", ".join(info.hooks))
+        shown = provides_text(provided[info.name]) if info.name in provided else ", ".join(info.hooks)
+        table.add_row(Text(info.name), Text(info.distribution or "-"), Text(info.version or "-"), Text(shown))
     console = Console()
     console.print(table)
     for failure in host.failures:  # as Text: a reason may hold [brackets] that are not markup
         console.print(Text.assemble(("failed: ", "red"), failure.format()))
+    if problem:
+        console.print(Text.assemble(("problem: ", "red"), problem))
 
 
 @click.command()

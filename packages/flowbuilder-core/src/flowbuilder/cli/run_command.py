@@ -21,6 +21,7 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo, neutralise
 from flowbuilder.interfaces.sink import EventSink
 
@@ -38,12 +39,7 @@ EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Set a workflow param (repeatable).")
-@click.option(
-    "--store",
-    type=UTF8_TEXT,
-    metavar="URL",
-    help="Where the run is recorded (memory://, rocksdb://PATH, redis://HOST:PORT/DB).",
-)
+@store_option("Where the run is recorded (e.g. rocksdb://PATH, redis://HOST:PORT/DB).")
 @click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner executes the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")

@@ -13,6 +13,7 @@ finished is run again — at-least-once execution, exactly-once recording.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import datetime
@@ -22,18 +23,14 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
-from flowbuilder.cli.terminal import echo
+from flowbuilder.cli.store_option import store_option as store_option_for
+from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
 
-store_option = click.option(
-    "--store",
-    type=UTF8_TEXT,
-    metavar="URL",
-    help="The store to read (memory://, rocksdb://PATH, redis://HOST:PORT/DB).",
-)
+store_option = store_option_for("The store to read (e.g. rocksdb://PATH, redis://HOST:PORT/DB).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 LOG_FOLLOW_SECONDS = 0.2
@@ -58,6 +55,24 @@ def _when(timestamp: float | None) -> str:
 
 def _open(url: str | None) -> Store:
     return plugin_host().open_store(url)
+
+
+def store_choice(flag: str | None) -> str:
+    """The store these commands read and why that one, for messages such as "no runs in ...".
+
+    Follows the selection order of :meth:`~flowbuilder.plugins.PluginHost.default_store_url`:
+    the ``--store`` flag, ``FLOWBUILDER_STORE``, ``store =`` in flowbuilder.toml, else the
+    installed store with the highest ``default_priority``.
+    """
+    host = plugin_host()
+    if flag:
+        return flag
+    url = host.default_store_url()
+    if os.environ.get("FLOWBUILDER_STORE"):
+        return f"{url} (from FLOWBUILDER_STORE; --store URL to read another)"
+    if host.settings.store:
+        return f"{url} (store = in {host.settings.source}; --store URL to read another)"
+    return f"{url} (the default store; --store URL to read another)"
 
 
 # -- runs list | show ------------------------------------------------------------------------
@@ -92,7 +107,8 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
         click.echo(json.dumps({"runs": [s.to_dict() for s in page.runs], "next_cursor": page.next_cursor}))
         return
     if not page.runs:
-        click.echo("no runs")
+        filtered = any(given is not None for given in (workflow, status, since, until, cursor))
+        echo(f"no {'matching ' if filtered else ''}runs in {store_choice(store)}")
         return
     click.echo(f"{'RUN ID':<34} {'WORKFLOW':<24} {'STATUS':<10} {'CREATED':<19} {'TOOK':>8} {'EVENTS':>7}")
     for s in page.runs:
@@ -108,7 +124,7 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 @store_option
 @json_option
 def show_run(run_id: str, store: str | None, as_json: bool) -> None:
-    """One run: its summary and every task's state."""
+    """One run: its summary and every task's state, output and error (one line each)."""
     from flowbuilder.cli.watch_commands import annotation_line
 
     with _open(store) as opened:
@@ -130,10 +146,11 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
         for name, task in state.tasks.items():
             took = f"{task.finished_at - task.started_at:.2f}s" if task.finished_at and task.started_at else "-"
-            line = f"  {name[:32]:<32} {task.status.value:<10} {task.attempts:>8} {took:>8}"
+            click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
+            if task.output is not None:
+                click.echo(f"      output  {one_line(task.output)}")
             if task.error:
-                line += f"  {task.error.splitlines()[0][:80] if task.error.strip() else ''}"
-            echo(line)
+                click.echo(f"      error   {one_line(task.error)}")
     if notes:
         click.echo(f"  annotations ({len(notes)})")
         for note in notes:

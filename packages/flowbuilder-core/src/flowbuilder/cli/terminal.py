@@ -12,6 +12,7 @@ exact; ``--json`` output escapes these characters in any case, as JSON does.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from typing import IO
@@ -29,6 +30,23 @@ def _escape(match: re.Match[str]) -> str:
 def neutralise(text: str) -> str:
     """``text`` with control characters shown as escapes (tab and newline kept)."""
     return _CONTROL.sub(_escape, text)
+
+
+def one_line(value: object, width: int = 100) -> str:
+    """``value`` as one line of at most ``width`` characters, safe on any terminal.
+
+    For summaries (``runs show``) that must stay one line per item whatever a task
+    returned: strings are shown as they are, anything else as compact JSON; newlines and
+    tabs become ``\\n`` / ``\\t``, other control characters escapes as in :func:`neutralise`,
+    and a longer text ends in ``...``. Always neutralised: a cut summary is never "exact".
+    """
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    text = text[: width * 2]  # enough to fill the line; escapes only make it longer
+    text = neutralise(text.replace("\n", "\\n").replace("\t", "\\t"))
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def is_terminal(stream: IO[str]) -> bool:

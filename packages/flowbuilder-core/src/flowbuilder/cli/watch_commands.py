@@ -21,6 +21,7 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo
 from flowbuilder.errors import ConfigurationError
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
     from flowbuilder.interfaces import Store
 
-_store_option = click.option("--store", type=UTF8_TEXT, metavar="URL", help="The store of the run.")
+_store_option = store_option("The store of the run.")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 
