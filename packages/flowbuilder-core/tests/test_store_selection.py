@@ -11,23 +11,24 @@ from typing import Any, ClassVar
 
 from flowbuilder import hookimpl
 from flowbuilder.config import load_settings
+from flowbuilder.interfaces.store import Store
 from flowbuilder.plugins import PluginHost, build_plugin_host
 
 PLUGINS_DOC = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
 
 
-class LowStore:
+class LowStore(Store):  # never opened: only its class attributes are read
     scheme: ClassVar[str] = "low"
     default_priority: ClassVar[int] = 1
     default_url: ClassVar[str] = "low://kept"
 
 
-class HighStore:
+class HighStore(Store):
     scheme: ClassVar[str] = "high"
     default_priority: ClassVar[int] = 7  # no default_url: opened as "high://"
 
 
-class TiedStore:
+class TiedStore(Store):
     scheme: ClassVar[str] = "tied"
     default_priority: ClassVar[int] = 7
 
