@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # helper modules of tests/ (isolated_process)
 CLI_TIMEOUT = 120.0
 
 RunCli = Callable[..., "subprocess.CompletedProcess[str]"]

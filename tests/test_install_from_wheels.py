@@ -12,7 +12,6 @@ checkout" steps. Building and installing take a while, so one installation serve
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import venv
 from pathlib import Path
 
 import pytest
+from isolated_process import run_checked, run_isolated
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 900
@@ -32,26 +32,11 @@ sys.path.remove(str(REPO / "scripts"))
 
 
 def _run(*command: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("FLOWBUILDER_", "PYTHON", "VIRTUAL_ENV"))
-    }
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_isolated(*command, cwd=cwd, timeout=TIMEOUT)
 
 
 def _checked(*command: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = _run(*command, cwd=cwd)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done
+    return run_checked(*command, cwd=cwd, timeout=TIMEOUT)
 
 
 def _published() -> list[local_packages.LocalPackage]:

@@ -11,7 +11,6 @@ installation serves every test of the module.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import venv
@@ -19,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from isolated_process import run_checked, run_isolated
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_VERSION = (REPO / "examples/plugin-example/src/flowbuilder_example/_version.py").read_text().split('"')[-2]
@@ -33,26 +33,11 @@ BAD = WORKFLOWS / "broken-config.yaml"
 
 
 def _run(*command: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("FLOWBUILDER_", "PYTHON", "VIRTUAL_ENV"))
-    }
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_isolated(*command, cwd=cwd, timeout=TIMEOUT)
 
 
 def _checked(*command: object) -> subprocess.CompletedProcess[str]:
-    done = _run(*command)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done
+    return run_checked(*command, cwd=None, timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
