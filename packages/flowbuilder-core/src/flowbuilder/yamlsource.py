@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gc
 import re
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -179,14 +179,13 @@ def _mark(event: Any) -> Mark:
 class _Frame:
     """A mapping or sequence being built, with its anchor and expanded size so far."""
 
-    __slots__ = ("container", "anchor", "size", "pending_key", "pending_key_mark", "merges")
+    __slots__ = ("container", "anchor", "size", "pending_key", "merges")
 
     def __init__(self, container: LocatedMap | LocatedList, anchor: str | None):
         self.container = container
         self.anchor = anchor
         self.size = 1
         self.pending_key: Any = _NO_KEY
-        self.pending_key_mark: Mark = (0, 0)
         self.merges: list[tuple[Any, Mark]] = []
 
 
@@ -242,11 +241,10 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
 def _read_events(text: str | bytes, loader: Any, builder: _Builder) -> bool:
     """Feed the parser's events to ``builder``; True if the parser stopped at its own nesting limit."""
     problems = builder.problems
+    parser = None
     try:
-        for event in yaml.parse(text, Loader=loader):
-            builder.feed(event)
-            if builder.fatal:
-                break
+        parser = loader(text)  # the pure-Python reader decodes bytes here, so it may raise
+        builder.consume(parser.get_event)
     except yaml.MarkedYAMLError as error:
         problems.append(_syntax_problem(error))
         return "maximum nesting depth" in (error.problem or "")
@@ -254,6 +252,9 @@ def _read_events(text: str | bytes, loader: Any, builder: _Builder) -> bool:
         problems.append(_reader_problem(text, error, loader))
     except yaml.YAMLError as error:  # pragma: no cover - PyYAML raises only the two above
         problems.append(((1, 1), f"cannot read YAML: {error}", "save the file as UTF-8 text"))
+    finally:
+        if parser is not None:
+            parser.dispose()
     return False
 
 
@@ -330,7 +331,65 @@ class _Builder:
         self.problems.append((mark, message, hint))
         self.fatal = True
 
+    def consume(self, next_event: Callable[[], Any]) -> None:
+        """Build from ``next_event()`` until the stream ends or a problem is fatal.
+
+        Most events of a workflow are untagged, unanchored scalars inside a mapping or a
+        list: those are handled here, in one loop with no call per event beyond the parser's
+        own (bench/compile.py: this loop halved the cost of building on top of libyaml's
+        events). Every other event, and any scalar that could touch a limit or a rule,
+        goes through :meth:`feed`, which does the full checks.
+        """
+        scalar_event, stream_end = yaml.ScalarEvent, yaml.StreamEndEvent
+        stack = self.stack
+        # A plain scalar cannot pass the expansion limit until this many nodes are in.
+        last_safe = self.limits.max_expanded_nodes - 1
+        while True:
+            event = next_event()
+            kind = type(event)
+            if (
+                kind is not scalar_event
+                or event.tag is not None
+                or event.anchor is not None
+                or not stack
+                or self.expanded >= last_safe
+            ):
+                if kind is stream_end:
+                    return
+                self.feed(event)
+                if self.fatal:
+                    return
+                continue
+            start = event.start_mark
+            mark = (start.line + 1, start.column + 1)
+            value = resolve_plain(event.value) if event.implicit[0] else event.value
+            self.expanded += 1
+            frame = stack[-1]
+            frame.size += 1
+            container = frame.container
+            if type(container) is LocatedList:
+                container.append(value)
+                container.item_marks.append(mark)
+                continue
+            key = frame.pending_key
+            if key is _NO_KEY:
+                if type(value) is str and value != _MERGE_KEY and value not in container.key_marks:
+                    frame.pending_key = value
+                    container.key_marks[value] = mark
+                else:
+                    self._take_key(frame, value, mark)
+                continue
+            frame.pending_key = _NO_KEY
+            if key is None:  # a rejected key: its problem is already recorded
+                continue
+            if key == _MERGE_KEY:
+                frame.merges.append((value, mark))
+                continue
+            container[key] = value
+            container.value_marks[key] = mark
+
     def feed(self, event: Any) -> None:
+        """Handle any one event with every check (the slow path of :meth:`consume`)."""
         kind = type(event)
         if kind is yaml.ScalarEvent:
             self._scalar(event)
@@ -448,7 +507,6 @@ class _Builder:
     def _take_key(self, frame: _Frame, key: Any, mark: Mark) -> None:
         container = frame.container
         assert isinstance(container, LocatedMap)
-        frame.pending_key_mark = mark
         if not isinstance(key, str):
             shown = source_text(key)
             hint = f'quote it: "{shown}"' if shown is not None else "use a plain text key"
