@@ -18,13 +18,13 @@ libyaml C parser when available) and builds the values itself, so that:
 
 from __future__ import annotations
 
-import gc
 import re
 from typing import Any, Callable
 
 import yaml
 
 from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.gc_pause import gc_paused
 from flowbuilder.limits import YamlLimits
 
 try:  # the C parser is ~10x faster; fall back to the pure-Python one when libyaml is absent
@@ -214,10 +214,8 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
     builder = _Builder(limits, problems)
     # The builder makes many dicts and lists and no reference cycles: pausing the cyclic
     # garbage collector meanwhile spares it re-walking the growing document, about a fifth
-    # of a 10,000-task load and two fifths at 100,000 (bench/compile.py). Restored below.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # of a 10,000-task load and two fifths at 100,000 (bench/compile.py).
+    with gc_paused():
         if _read_events(text, _Loader, builder) and not issubclass(_Loader, _PureLoader):
             # The libyaml of newer PyYAML wheels (6.0.4) has its own nesting limit of 1000, and its
             # scanner reads far enough ahead on a line of `[[[[` to hit it before the builder
@@ -226,9 +224,6 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             problems.clear()
             builder = _Builder(limits, problems)
             _read_events(text, _PureLoader, builder)
-    finally:
-        if collecting:
-            gc.enable()
     if problems:
         raise WorkflowError(Diagnostic(filename, l, c, m, h) for (l, c), m, h in problems)
     if builder.documents == 0:
@@ -334,38 +329,64 @@ class _Builder:
     def consume(self, next_event: Callable[[], Any]) -> None:
         """Build from ``next_event()`` until the stream ends or a problem is fatal.
 
-        Most events of a workflow are untagged, unanchored scalars inside a mapping or a
-        list: those are handled here, in one loop with no call per event beyond the parser's
-        own (bench/compile.py: this loop halved the cost of building on top of libyaml's
-        events). Every other event, and any scalar that could touch a limit or a rule,
-        goes through :meth:`feed`, which does the full checks.
+        Most events of a workflow are untagged, unanchored scalars, mappings and lists:
+        those are handled here, in one loop with no call per event beyond the parser's own
+        and the containers' constructors (bench/compile.py: this loop took the cost of
+        building on top of libyaml's events from about 1.6 to about 0.9 times the events'
+        own). Every other event, and any value that could pass a limit, goes through
+        :meth:`feed` and :meth:`_add`, which do every check.
         """
         scalar_event, stream_end = yaml.ScalarEvent, yaml.StreamEndEvent
+        mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
         stack = self.stack
-        # A plain scalar cannot pass the expansion limit until this many nodes are in.
-        last_safe = self.limits.max_expanded_nodes - 1
+        max_depth = self.limits.max_depth
+        max_expanded = self.limits.max_expanded_nodes
         while True:
             event = next_event()
             kind = type(event)
-            if (
-                kind is not scalar_event
-                or event.tag is not None
-                or event.anchor is not None
-                or not stack
-                or self.expanded >= last_safe
+            if kind is scalar_event and event.tag is None and event.anchor is None:
+                start = event.start_mark
+                mark = (start.line + 1, start.column + 1)
+                value = resolve_plain(event.value) if event.implicit[0] else event.value
+                size = 1
+            elif kind is mapping_end or kind is sequence_end:
+                frame = stack[-1]
+                if frame.anchor is not None or frame.merges:
+                    self._end()
+                    if self.fatal:
+                        return
+                    continue
+                stack.pop()
+                value = frame.container
+                mark = value.mark
+                size = frame.size
+            elif (
+                (kind is mapping_start or kind is sequence_start)
+                and event.tag is None
+                and event.anchor is None
+                and len(stack) < max_depth
             ):
-                if kind is stream_end:
-                    return
+                start = event.start_mark
+                mark = (start.line + 1, start.column + 1)
+                stack.append(_Frame(LocatedMap(mark) if kind is mapping_start else LocatedList(mark), None))
+                continue
+            elif kind is stream_end:
+                return
+            else:
                 self.feed(event)
                 if self.fatal:
                     return
                 continue
-            start = event.start_mark
-            mark = (start.line + 1, start.column + 1)
-            value = resolve_plain(event.value) if event.implicit[0] else event.value
-            self.expanded += 1
+            # What _add does for a value with no anchor, inline.
+            if not stack or self.expanded + size > max_expanded:
+                self._add(value, mark, size, None)
+                if self.fatal:
+                    return
+                continue
+            self.expanded += size
             frame = stack[-1]
-            frame.size += 1
+            frame.size += size
             container = frame.container
             if type(container) is LocatedList:
                 container.append(value)
