@@ -242,7 +242,9 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
 _DOTTED_CHAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,7}\Z")
 # Names Jinja2 reads as a constant or an operator where an expression starts: such a text
 # takes the full parse, whatever follows.
-_NOT_A_NAME = frozenset({"true", "false", "True", "False", "none", "None", "not", "and", "or", "in", "is", "if", "else"})
+_NOT_A_NAME = frozenset(
+    {"true", "false", "True", "False", "none", "None", "not", "and", "or", "in", "is", "if", "else"}
+)
 
 
 def _dotted_references(expression: str) -> tuple[Reference, ...] | None:

@@ -388,7 +388,7 @@ class _Builder:
             frame = stack[-1]
             frame.size += size
             container = frame.container
-            if type(container) is LocatedList:
+            if isinstance(container, LocatedList):
                 container.append(value)
                 container.item_marks.append(mark)
                 continue
