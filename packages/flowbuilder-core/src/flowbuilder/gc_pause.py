@@ -22,6 +22,8 @@ def gc_paused() -> Iterator[None]:
 
     Nested uses are safe: an inner block leaves the collector off for the outer one. Memory
     freed by reference counting is freed as usual; only cycles wait for the end of the block.
+    The switch is process-wide: loads overlapping in threads end with the collector on as
+    long as it was on before the first began (the block that found it on turns it on again).
     """
     was_enabled = gc.isenabled()
     gc.disable()
