@@ -39,9 +39,15 @@ TEXTS = [
 LIMITS = [YamlLimits(), YamlLimits(max_depth=5, max_aliases=2, max_expanded_nodes=12)]
 
 
-def _events(text: str | bytes) -> list[Any]:
+PARSERS = {"C": getattr(yaml, "CSafeLoader", None), "pure-Python": yaml.SafeLoader}
+
+
+def _events(text: str | bytes, parser: str = "pure-Python") -> list[Any]:
+    loader = PARSERS[parser]
+    if loader is None:
+        pytest.skip("PyYAML was built without libyaml")
     try:
-        return list(yaml.parse(text, Loader=yaml.SafeLoader))
+        return list(yaml.parse(text, Loader=loader))
     except yaml.YAMLError:
         pytest.skip("not YAML the parser can read to the end")
 
@@ -81,10 +87,11 @@ def _shape(value: Any, seen: dict[int, int] | None = None) -> Any:
     return (type(value).__name__, value, getattr(value, "source", None))
 
 
+@pytest.mark.parametrize("parser", sorted(PARSERS))
 @pytest.mark.parametrize("limits", LIMITS, ids=["default-limits", "low-limits"])
 @pytest.mark.parametrize("source", [*FILES, *TEXTS], ids=lambda s: s.name if isinstance(s, Path) else repr(s)[:40])
-def test_the_event_loop_builds_what_the_full_checks_build(source: Path | str, limits: YamlLimits) -> None:
-    events = _events(source.read_bytes() if isinstance(source, Path) else source)
+def test_the_event_loop_builds_what_the_full_checks_build(source: Path | str, limits: YamlLimits, parser: str) -> None:
+    events = _events(source.read_bytes() if isinstance(source, Path) else source, parser)
     quick = _build(events, limits, one_by_one=False)
     full = _build(events, limits, one_by_one=True)
     assert quick.problems == full.problems
