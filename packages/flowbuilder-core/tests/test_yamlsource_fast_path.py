@@ -3,7 +3,9 @@
 ``_Builder.consume`` handles untagged, unanchored scalars, mappings and lists inline and
 hands every other event to ``_Builder.feed``. Each case here is read twice from the same
 events: once through ``consume`` and once with every event through ``feed``; the values,
-every line and column, and every problem must be the same.
+every line and column, and every problem must be the same, with the events of libyaml and
+of PyYAML's pure-Python parser alike. (Files the parsers cannot read to the end are left
+out: their syntax error stops both paths at the same event.)
 """
 
 from __future__ import annotations
