@@ -100,3 +100,17 @@ class RunCancelledError(FlowBuilderError):
     """A run was cancelled (by a signal or a cancel request)."""
 
     exit_status = 130
+
+
+__all__ = [
+    "ConfigurationError",
+    "Diagnostic",
+    "FlowBuilderError",
+    "NotInstalledError",
+    "PluginError",
+    "RunCancelledError",
+    "RunNotFoundError",
+    "SequenceConflictError",
+    "StoreError",
+    "WorkflowError",
+]

@@ -231,3 +231,23 @@ def flowbuilder_consensus_engines() -> list[type[ConsensusEngine]]:
     :class:`~flowbuilder.interfaces.ConsensusEngine` subclasses keyed by ``name``. All
     results are combined.
     """
+
+
+__all__ = [
+    "API_ROUTES_DEPRECATED",
+    "CONSENSUS_ENGINES_DEPRECATED",
+    "DEPRECATED_HOOKS",
+    "PROJECT_NAME",
+    "flowbuilder_addhooks",
+    "flowbuilder_api_routes",
+    "flowbuilder_cli_commands",
+    "flowbuilder_compile_passes",
+    "flowbuilder_consensus_engines",
+    "flowbuilder_event_sinks",
+    "flowbuilder_runners",
+    "flowbuilder_secret_providers",
+    "flowbuilder_stores",
+    "flowbuilder_task_types",
+    "hookimpl",
+    "hookspec",
+]

@@ -483,3 +483,15 @@ def _reason(error: BaseException) -> str:
 def load_module_plugin(host: PluginHost, module_name: str) -> None:
     """Register a plugin module by import path (for embedding and tests)."""
     host.register(import_module(module_name), name=module_name)
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROVIDERS",
+    "PluginFailure",
+    "PluginHost",
+    "PluginInfo",
+    "build_plugin_host",
+    "discover_entry_points",
+    "load_module_plugin",
+]
