@@ -33,7 +33,7 @@ def test_an_envelope_written_before_the_version_field_reads_as_version_one_and_p
 
 def test_an_envelope_of_a_newer_version_is_refused_with_advice() -> None:
     newer = {**table_reference_output("r/t.arrow", 1, "polars"), "v": ENVELOPE_VERSION + 1}
-    with pytest.raises(StoreError, match="newer FlowBuilder .* upgrade flowbuilder-core"):
+    with pytest.raises(StoreError, match=r"newer FlowBuilder .* upgrade flowbuilder-core"):
         decode_table_reference(newer)
 
 
