@@ -551,6 +551,16 @@ class StoreContract(Contract):
         assert store.read_events("kept") == kept
         assert store.read_logs("kept")[0].text == "stay" and store.get_blob(ref) == b"keep me"
 
+    def test_compact_after_deleting_keeps_every_other_run_and_may_repeat(self, store: Store) -> None:
+        _add_run(store, "gone", created_at=1.0)
+        kept = _add_run(store, "kept", created_at=2.0)
+        ref = store.put_blob("kept", "out", b"keep me")
+        store.delete_run("gone")
+        store.compact()
+        store.compact()
+        assert store.read_events("kept") == kept and store.get_blob(ref) == b"keep me"
+        assert [s.run_id for s in store.list_runs().runs] == ["kept"]
+
     def test_deleting_an_unknown_run_is_not_an_error(self, store: Store) -> None:
         store.delete_run("nope")
 

@@ -21,7 +21,7 @@ module, so that a consumer types against only the part it uses (a log viewer tak
 
 What crosses roles stays here: ``open``, ``scheme``, ``default_priority``, ``default_url``,
 ``export_events`` / ``export_event_chunks`` (read the run index and the event log),
-``close`` and the context manager.
+``compact``, ``close`` and the context manager.
 
 The names that lived here before the split (``RunSummary``, ``RunPage``, ``LogLine``,
 ``definition_hash``) are still importable from this module.
@@ -124,6 +124,14 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore):
             if page.next_cursor is None:
                 return ids
             cursor = page.next_cursor
+
+    def compact(self) -> None:
+        """Reclaim the space of deleted runs (``flowbuilder gc`` calls it after deleting).
+
+        Optional: the default does nothing (right for stores that free space as they delete,
+        like ``memory://`` and Redis); RocksDB overrides it to compact its files. Must leave
+        every remaining run readable and may be called any number of times.
+        """
 
     def close(self) -> None:
         """Flush and release the store (idempotent)."""
