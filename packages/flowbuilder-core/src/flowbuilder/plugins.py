@@ -156,11 +156,11 @@ class PluginHost:
 
     def _run_addhooks(self, plugin: Any, plugin_name: str) -> None:
         """Call ``plugin``'s own ``flowbuilder_addhooks`` (never the other plugins')."""
-        from flowbuilder.added_hooks import HookSpecRegistry
-
         for impl in self.manager.hook.flowbuilder_addhooks.get_hookimpls():
             if impl.plugin is not plugin:
                 continue
+            from flowbuilder.added_hooks import HookSpecRegistry  # only when a plugin declares hooks
+
             declare = partial(self._declare_specs, plugin_name)
             registry = HookSpecRegistry(self.manager, plugin_name, self.declared_by, declare)
             try:

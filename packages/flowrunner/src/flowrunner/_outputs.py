@@ -16,18 +16,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from flowbuilder.errors import NotInstalledError, StoreError
-from flowbuilder.tables import (
-    TableLibrary,
-    decode_table_reference,
-    table_reference_output,
-    unkept_table_output,
-)
-from flowbuilder.tables import (
-    is_table_reference as is_table_reference,  # re-exported for the scheduler
-)
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
+    from flowbuilder.tables import TableLibrary
     from flowrunner._process import Completed
     from flowrunner._scheduler import RunExecution
 
@@ -117,11 +109,20 @@ def storable_output(run: RunExecution, task: str, output: Any) -> Any:
     ipc = _arrow_ipc(output)
     if ipc is None:
         return output  # the store's encoder makes other values storable (lists, repr, ...)
+    from flowbuilder.tables import table_reference_output, unkept_table_output
+
     if store is None:
         return unkept_table_output(_rows(output))
     reference = store.put_blob(run.run_id, f"{task}.arrow", ipc)
     library: TableLibrary = "polars" if type(output).__module__.startswith("polars") else "pyarrow"
     return table_reference_output(reference, _rows(output), library)
+
+
+def is_table_reference(output: Any) -> bool:
+    """Whether a recorded output is core's table reference envelope (:mod:`flowbuilder.tables`)."""
+    from flowbuilder.tables import is_table_reference as is_reference
+
+    return is_reference(output)
 
 
 def restored_output(store: Store, task: str, output: Any) -> Any:
@@ -133,6 +134,8 @@ def restored_output(store: Store, task: str, output: Any) -> Any:
     NotInstalledError when that library is missing, StoreError when the blob is gone, is
     not Arrow IPC, or the envelope is of a newer version.
     """
+    from flowbuilder.tables import decode_table_reference
+
     table = decode_table_reference(output)
     if table is None:
         return output
