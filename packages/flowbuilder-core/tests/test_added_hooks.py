@@ -62,7 +62,7 @@ def test_an_implementation_registered_before_the_spec_is_declared_is_still_calle
     host = build(("early", panel_plugin("early")), ("ui", declaring_plugin()), ("late", panel_plugin("late")))
     assert host.failures == []
     assert sorted(panels(host, theme="dark")) == ["early-dark", "late-dark"]
-    assert host.declared_by == {"flowbuilder_ui_panels": "'ui'"}
+    assert host.declared_by == {"flowbuilder_ui_panels": "ui"}
     assert [i.declared_hooks for i in host.infos if i.name == "ui"] == [("flowbuilder_ui_panels",)]
 
 
@@ -120,6 +120,14 @@ def test_declaring_a_hook_core_already_declares_is_refused_naming_the_owner() ->
     (failure,) = host.failures
     assert failure.reason == (
         "PluginError: plugin 'clash' declares hook 'flowbuilder_task_types', already declared by flowbuilder-core"
+    )
+
+
+def test_declaring_a_hook_another_plugin_declared_is_refused_naming_that_plugin() -> None:
+    host = build(("ui", declaring_plugin()), ("copycat", declaring_plugin()))
+    (failure,) = host.failures
+    assert failure.reason == (
+        "PluginError: plugin 'copycat' declares hook 'flowbuilder_ui_panels', already declared by plugin 'ui'"
     )
 
 

@@ -78,11 +78,12 @@ class HookSpecRegistry:
                 )
             caller = getattr(self._manager.hook, name, None)
             if caller is not None and caller.has_spec():
-                owner = self._declared_by.get(name, "flowbuilder-core")
-                raise PluginError(f"plugin {self._plugin_name!r} declares hook {name!r}, already declared by {owner}")
+                owner = self._declared_by.get(name)
+                by = f"plugin {owner!r}" if owner else "flowbuilder-core"
+                raise PluginError(f"plugin {self._plugin_name!r} declares hook {name!r}, already declared by {by}")
         self._declare(module_or_class, names)
         for name in names:
-            self._declared_by[name] = repr(self._plugin_name)
+            self._declared_by[name] = self._plugin_name
         return names
 
 

@@ -108,7 +108,7 @@ class PluginHost:
     infos: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     declared_by: dict[str, str] = field(default_factory=dict)
-    """Hooks that plugins declared through ``flowbuilder_addhooks``: name -> ``'plugin name'``."""
+    """Hooks that plugins declared through ``flowbuilder_addhooks``: hook name -> plugin name."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- registration -----------------------------------------------------------------
@@ -150,7 +150,7 @@ class PluginHost:
             raise
         callers = self.manager.get_hookcallers(plugin) or ()
         hooks = tuple(sorted(caller.name for caller in callers))
-        declared = tuple(sorted(n for n, owner in self.declared_by.items() if owner == repr(plugin_name)))
+        declared = tuple(sorted(n for n, owner in self.declared_by.items() if owner == plugin_name))
         self.infos[self.infos.index(info)] = PluginInfo(plugin_name, module, distribution, version, hooks, declared)
         self._cache.clear()
 
