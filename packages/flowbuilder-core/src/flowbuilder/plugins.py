@@ -7,6 +7,10 @@ asks the host's typed methods, which call each hook once, check the results, bui
 name → class maps and cache them. A plugin that fails to import is recorded with its
 distribution and the reason (see :attr:`PluginHost.failures`), and the rest still load.
 
+A plugin may declare hook specs of its own (``flowbuilder_addhooks``, see
+:mod:`flowbuilder.added_hooks`); they are added as it registers, and hooks that no spec
+declares are looked for only once every plugin is in, so that load order does not matter.
+
 Besides entry points, modules named in ``FLOWBUILDER_PLUGIN_MODULES`` (comma-separated
 import paths, or ``[plugins] modules = [...]`` in ``flowbuilder.toml``) are registered as
 plugins without being installed — handy for a plugin under development or a
