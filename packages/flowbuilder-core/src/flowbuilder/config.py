@@ -183,3 +183,12 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
         sections=sections,
         source=path,
     )
+
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "ENV_PREFIX",
+    "Settings",
+    "find_config_file",
+    "load_settings",
+]

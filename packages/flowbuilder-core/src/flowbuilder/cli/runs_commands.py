@@ -17,7 +17,7 @@ import os
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -274,9 +274,8 @@ def gc(older_than: str | None, keep_last: int | None, workflow: str | None, dry_
         if not dry_run:
             for run_id in doomed:
                 opened.delete_run(run_id)
-            compact: Callable[[], None] | None = getattr(opened, "compact", None)
-            if doomed and callable(compact):
-                compact()
+            if doomed:
+                opened.compact()
     if as_json:
         click.echo(json.dumps({"deleted" if not dry_run else "would_delete": doomed}))
     else:
