@@ -70,10 +70,10 @@ def final_screen(text: str) -> list[str]:
             lines[row] = line[:column] + char + line[column + 1 :]
             column += 1
         position = match.end()
-        token = match.group()
-        if token == "\r":
+        control = match.group()
+        if control == "\r":
             column = 0
-        elif token == "\n":
+        elif control == "\n":
             row += 1
             column = 0
             if row == len(lines):
@@ -119,7 +119,9 @@ def test_a_finished_run_leaves_its_outputs_and_failures_on_the_screen(tmp_path: 
 
 def test_a_pipe_gets_no_output_summary(tmp_path: Path) -> None:
     """Off a terminal each task already had its own line; the summary stays one line."""
-    (tmp_path / "wf.yaml").write_text('name: one\ntasks:\n  - {name: greet, type: shell, config: {command: "echo hi"}}\n')
+    (tmp_path / "wf.yaml").write_text(
+        'name: one\ntasks:\n  - {name: greet, type: shell, config: {command: "echo hi"}}\n'
+    )
     done = subprocess.run([FLOWBUILDER, "run", "wf.yaml", "--store", "memory://"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -11,6 +11,7 @@ import hashlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator, Sequence
 
 from flowbuilder.annotations import Annotation
@@ -128,6 +129,38 @@ class Store(ABC):
     @abstractmethod
     def open(cls, url: str) -> Store:
         """Open (creating if needed) the store at ``url``; raise StoreError with advice if it cannot."""
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """Whether something is at ``url`` to read, found without creating anything.
+
+        Commands that only read (``runs list``, ``runs show``, ``logs``, ``runs watch``,
+        ``resume``, ``gc``) ask this before :meth:`open`, so that reading in a folder with no
+        store never leaves an empty store behind: they report "there is no store at URL"
+        instead. Return False only when you are sure nothing is there (``rocksdb://``: no
+        such path, or an empty directory); when unsure (a path you cannot read, something
+        that may not be a store) return True and let :meth:`open` say what is wrong.
+
+        Default: True, right for stores that create nothing when opened or cannot tell
+        without connecting (``memory://``, ``redis://``).
+        """
+        return True
+
+    @classmethod
+    def resolve_url(cls, url: str, base: Path) -> str:
+        """``url`` with a relative filesystem path in it made absolute against ``base``.
+
+        A ``store =`` URL in ``flowbuilder.toml`` is read from that file's folder, whatever
+        the current directory (``store = "rocksdb://state"`` next to the file means the
+        file's ``state/``); :meth:`flowbuilder.plugins.PluginHost.default_store_url` calls
+        this with that folder. URLs from ``--store`` and ``FLOWBUILDER_STORE`` are not
+        passed here: relative paths in them stay relative to the current directory. Must
+        return a URL of the same scheme, and return an absolute one unchanged.
+
+        Default: ``url`` unchanged, right for URLs that hold no filesystem path
+        (``memory://``, ``redis://HOST:PORT/DB``).
+        """
+        return url
 
     # -- events ---------------------------------------------------------------------------
 
