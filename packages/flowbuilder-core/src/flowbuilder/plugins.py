@@ -355,13 +355,11 @@ class PluginHost:
 
 
 def discover_entry_points() -> Iterable[Any]:
-    """The installed entry points of the ``flowbuilder.plugins`` group."""
-    if sys.version_info >= (3, 12):
-        from importlib.metadata import entry_points
-    else:  # the backport has the same selection API and `EntryPoint.dist` on 3.11
-        from importlib_metadata import entry_points
+    """The installed entry points of the ``flowbuilder.plugins`` group (cached between
+    processes while nothing is installed or removed: :mod:`flowbuilder._entry_point_cache`)."""
+    from flowbuilder._entry_point_cache import cached_entry_points
 
-    return entry_points(group=ENTRY_POINT_GROUP)
+    return cached_entry_points(ENTRY_POINT_GROUP)
 
 
 def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterable[Any] | None = None) -> PluginHost:
