@@ -280,3 +280,17 @@ def test_files_that_are_not_regular_are_never_read_by_the_cache(
     os.mkfifo(fifo)
     assert ValidationCache("settings", 1 << 20).lookup(fifo) == (None, None)  # returns at once, never blocks
     assert ValidationCache("settings", 1 << 20).lookup(tmp_path) == (None, None)
+
+
+def test_an_entry_point_with_extras_loads_its_object_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_env: dict[str, str], scans: list[str]
+) -> None:
+    site = tmp_path / "site"
+    install(site, "extras", "flowbuilder.builtin_plugin:flowbuilder_stores [fast, small]")
+    monkeypatch.syspath_prepend(str(site))
+    entry_point_cache.cached_entry_points(GROUP, cache_env)
+    found = {e.name: e for e in entry_point_cache.cached_entry_points(GROUP, cache_env)}
+    assert len(scans) == 1
+    from flowbuilder.builtin_plugin import flowbuilder_stores
+
+    assert found["extras"].load() is flowbuilder_stores

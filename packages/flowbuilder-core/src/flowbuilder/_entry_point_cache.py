@@ -32,7 +32,8 @@ from typing import Any, Iterable, Mapping
 
 CACHE_FORMAT = 1
 _INSTALL_MARKERS = (".dist-info", ".egg-info", ".egg-link", ".pth")
-_VALUE = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
+_VALUE = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?(\[[\w,.-]*\])?$")
+"""``module``, ``module:attribute.path``, optionally ``[extras]`` (spaces removed first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class CachedEntryPoint:
         """Import ``module`` and return ``module.attribute`` (the module itself without one)."""
         from importlib import import_module
 
-        module_name, _, attributes = self.value.partition(":")
+        module_name, _, attributes = self.value.partition("[")[0].partition(":")
         loaded: Any = import_module(module_name.strip())
         for attribute in filter(None, attributes.strip().split(".")):
             loaded = getattr(loaded, attribute)
