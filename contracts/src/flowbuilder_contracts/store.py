@@ -35,6 +35,7 @@ import asyncio
 import pickle
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -801,6 +802,24 @@ class StoreContract(Contract):
         assert isinstance(cls.default_priority, int) and not isinstance(cls.default_priority, bool)
         assert isinstance(cls.default_url, str)
         assert cls.default_url == "" or cls.default_url.startswith(f"{cls.scheme}://")
+
+    def test_resolve_url_keeps_the_scheme_and_leaves_its_own_result_alone(self, store: Store, tmp_path: Path) -> None:
+        """A ``store =`` URL in flowbuilder.toml goes through ``resolve_url(url, folder of the file)``."""
+        cls = type(store)
+        base = tmp_path / "config-folder"
+        base.mkdir()
+        resolved = cls.resolve_url(cls.default_url or f"{cls.scheme}://", base)
+        assert isinstance(resolved, str) and resolved.startswith(f"{cls.scheme}://")
+        assert cls.resolve_url(resolved, tmp_path / "elsewhere") == resolved
+
+    def test_exists_answers_without_creating_anything(self, store: Store, tmp_path: Path) -> None:
+        """Read-only commands ask ``exists`` first; asking must leave nothing behind."""
+        cls = type(store)
+        base = tmp_path / "empty-folder"
+        base.mkdir()
+        answer = cls.exists(cls.resolve_url(cls.default_url or f"{cls.scheme}://", base))
+        assert isinstance(answer, bool)
+        assert list(base.iterdir()) == []
 
     def test_export_events_returns_the_given_runs_with_events_as_encoded_lines(self, store: Store) -> None:
         from flowbuilder.events import encode_event

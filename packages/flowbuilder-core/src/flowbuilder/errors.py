@@ -96,9 +96,17 @@ class SequenceConflictError(StoreError):
 class RunNotFoundError(StoreError):
     """No run with this id exists in the store."""
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, where: str = "in this store (list runs with `flowbuilder runs list`)"):
         self.run_id = run_id
-        super().__init__(f"no run {run_id!r} in this store (list runs with `flowbuilder runs list`)")
+        super().__init__(f"no run {run_id!r} {where}")
+
+
+class NoStoreError(StoreError):
+    """A command that only reads found no store at the URL it would read (and created none)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        super().__init__(f"there is no store at {url}")
 
 
 class RunCancelledError(FlowBuilderError):

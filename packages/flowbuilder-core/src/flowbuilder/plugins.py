@@ -38,7 +38,7 @@ import pluggy
 
 from flowbuilder import hookspecs
 from flowbuilder.config import Settings
-from flowbuilder.errors import ConfigurationError, FlowBuilderError, NotInstalledError, PluginError
+from flowbuilder.errors import ConfigurationError, FlowBuilderError, NoStoreError, NotInstalledError, PluginError
 
 if TYPE_CHECKING:
     import click
@@ -349,19 +349,33 @@ class PluginHost:
         return self._named("flowbuilder_stores", "scheme", "store scheme")
 
     def default_store_url(self) -> str:
-        """The configured store URL, else the default of the highest-priority installed store."""
+        """The configured store URL, else the default of the highest-priority installed store.
+
+        A URL from flowbuilder.toml is resolved against that file's folder by its store's
+        :meth:`~flowbuilder.interfaces.Store.resolve_url` (a relative ``rocksdb://`` path is
+        the file's neighbour, whatever the current directory).
+        """
         if self.settings.store:
-            return self.settings.store
+            base = self.settings.store_base
+            store_class = self.store_classes().get(_scheme(self.settings.store)) if base is not None else None
+            if base is None or store_class is None:  # an unknown scheme: open_store names it
+                return self.settings.store
+            return store_class.resolve_url(self.settings.store, base)
         stores = self.store_classes()
         best = max(stores.values(), key=lambda cls: cls.default_priority, default=None)
         if best is None:
             raise NotInstalledError("no store is installed; reinstall flowbuilder-core")
         return best.default_url or f"{best.scheme}://"
 
-    def open_store(self, url: str | None = None) -> Store:
-        """Open the store at ``url`` (or the configured/default one), chosen by its scheme."""
+    def open_store(self, url: str | None = None, *, create: bool = True) -> Store:
+        """Open the store at ``url`` (or the configured/default one), chosen by its scheme.
+
+        With ``create=False`` (commands that only read) a store that is not there is not
+        created: :class:`~flowbuilder.errors.NoStoreError` is raised instead, as the
+        store's :meth:`~flowbuilder.interfaces.Store.exists` decides.
+        """
         url = url or self.default_store_url()
-        scheme = urlsplit(url).scheme if "://" in url else ""
+        scheme = _scheme(url)
         stores = self.store_classes()
         if scheme not in stores:
             installed = ", ".join(f"{s}://" for s in sorted(stores)) or "none"
@@ -370,6 +384,8 @@ class PluginHost:
                 f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
             )
         try:
+            if not create and not stores[scheme].exists(url):
+                raise NoStoreError(url)
             return stores[scheme].open(url)
         except FlowBuilderError:
             raise
@@ -423,13 +439,11 @@ class PluginHost:
 
 
 def discover_entry_points() -> Iterable[Any]:
-    """The installed entry points of the ``flowbuilder.plugins`` group."""
-    if sys.version_info >= (3, 12):
-        from importlib.metadata import entry_points
-    else:  # the backport has the same selection API and `EntryPoint.dist` on 3.11
-        from importlib_metadata import entry_points
+    """The installed entry points of the ``flowbuilder.plugins`` group (cached between
+    processes while nothing is installed or removed: :mod:`flowbuilder._entry_point_cache`)."""
+    from flowbuilder._entry_point_cache import cached_entry_points
 
-    return entry_points(group=ENTRY_POINT_GROUP)
+    return cached_entry_points(ENTRY_POINT_GROUP)
 
 
 def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterable[Any] | None = None) -> PluginHost:
@@ -477,6 +491,11 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
             host.failures.append(PluginFailure(module_name, None, None, _reason(error)))
     host.check_unknown_hooks()  # only now: a hook's spec may come from a plugin loaded later
     return host
+
+
+def _scheme(url: str) -> str:
+    """The scheme of a store URL (``""`` when it has none)."""
+    return urlsplit(url).scheme if "://" in url else ""
 
 
 def _reason(error: BaseException) -> str:

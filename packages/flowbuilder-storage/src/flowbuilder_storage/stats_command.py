@@ -33,10 +33,20 @@ def _percent(value: float | None) -> str:
 def stats(workflow: str | None, since: str | None, top: int, store: str | None, as_json: bool) -> None:
     """History of runs: per task P50/P95/P99 durations, success and retry rates, trend per day, slowest runs."""
     from flowbuilder.cli.context import parse_duration, plugin_host
+    from flowbuilder.errors import NoStoreError
     from flowbuilder_storage.stats import history_report
 
     since_time = time.time() - parse_duration(since) if since else None
-    with plugin_host().open_store(store) as opened:
+    try:
+        opened = plugin_host().open_store(store, create=False)  # reading creates no store
+    except NoStoreError as missing:
+        if as_json:
+            click.echo(json.dumps({"workflow": workflow, "runs": 0, "events": 0, "tasks": [], "trend": [],
+                                   "slowest_runs": []}))  # fmt: skip
+        else:
+            click.echo(f"no runs: {missing}")
+        return
+    with opened:
         report = history_report(opened, workflow, since_time, top)
     if as_json:
         click.echo(json.dumps(report, default=str))

@@ -30,6 +30,7 @@ The names that lived here before the split (``RunSummary``, ``RunPage``, ``LogLi
 from __future__ import annotations
 
 from abc import abstractmethod
+from pathlib import Path
 from typing import ClassVar, Iterator, Sequence
 
 from flowbuilder.interfaces.blobs import BlobStore
@@ -84,6 +85,38 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore):
     @abstractmethod
     def open(cls, url: str) -> Store:
         """Open (creating if needed) the store at ``url``; raise StoreError with advice if it cannot."""
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """Whether something is at ``url`` to read, found without creating anything.
+
+        Commands that only read (``runs list``, ``runs show``, ``logs``, ``runs watch``,
+        ``resume``, ``gc``) ask this before :meth:`open`, so that reading in a folder with no
+        store never leaves an empty store behind: they report "there is no store at URL"
+        instead. Return False only when you are sure nothing is there (``rocksdb://``: no
+        such path, or an empty directory); when unsure (a path you cannot read, something
+        that may not be a store) return True and let :meth:`open` say what is wrong.
+
+        Default: True, right for stores that create nothing when opened or cannot tell
+        without connecting (``memory://``, ``redis://``).
+        """
+        return True
+
+    @classmethod
+    def resolve_url(cls, url: str, base: Path) -> str:
+        """``url`` with a relative filesystem path in it made absolute against ``base``.
+
+        A ``store =`` URL in ``flowbuilder.toml`` is read from that file's folder, whatever
+        the current directory (``store = "rocksdb://state"`` next to the file means the
+        file's ``state/``); :meth:`flowbuilder.plugins.PluginHost.default_store_url` calls
+        this with that folder. URLs from ``--store`` and ``FLOWBUILDER_STORE`` are not
+        passed here: relative paths in them stay relative to the current directory. Must
+        return a URL of the same scheme, and return an absolute one unchanged.
+
+        Default: ``url`` unchanged, right for URLs that hold no filesystem path
+        (``memory://``, ``redis://HOST:PORT/DB``).
+        """
+        return url
 
     # -- bulk export (analytics) ----------------------------------------------------------
 
