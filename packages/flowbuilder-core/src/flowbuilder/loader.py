@@ -294,3 +294,14 @@ def load_plan(source: str | bytes | Path, host: PluginHost, **options: Any) -> E
     limits = host.settings.limits
     with gc_paused():
         return plan_workflow(load_workflow(source, limits=limits, host=host), host, **options)
+
+
+__all__ = [
+    "PartialWorkflow",
+    "WorkflowSource",
+    "load_plan",
+    "load_workflow",
+    "plan_workflow",
+    "read_workflow_file",
+    "validate_document",
+]
