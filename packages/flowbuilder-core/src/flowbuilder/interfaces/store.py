@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator, Sequen
 
 from flowbuilder.annotations import Annotation
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, fold_events
+from flowbuilder.interfaces.control import ControlChannel
 
 if TYPE_CHECKING:
     from flowbuilder.subscriptions import RunUpdate
@@ -91,7 +92,7 @@ def definition_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-class Store(ABC):
+class Store(ControlChannel, ABC):
     """Durable (or, for ``memory://``, throwaway) home of runs.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
@@ -108,14 +109,19 @@ class Store(ABC):
       sequence, so they never cause a :class:`~flowbuilder.errors.SequenceConflictError`.
     * :meth:`subscribe` pushes a run's new events and annotations to the subscriber as they
       are appended (from any process sharing the store), ending after ``run_finished``.
+    * control requests (:meth:`request_control`) are a third key space of a run, and the
+      owner's lease (:meth:`renew_leases`) one record per run: the control role, declared in
+      :class:`~flowbuilder.interfaces.control.ControlChannel` (its docstring states the rules).
 
     Thread safety: one open store may be used from several threads at once.
 
     Methods added after 0.2 (:meth:`annotate`, :meth:`read_annotations`,
-    :meth:`wait_for_updates`, :meth:`subscribe`) have defaults, so a store written for 0.2
-    keeps working: it subscribes through its own :meth:`wait_for_events` and reports that it
-    keeps no annotations until it overrides :meth:`annotate` and :meth:`read_annotations`
-    (see docs/plugins.md, "Subscriptions and annotations").
+    :meth:`wait_for_updates`, :meth:`subscribe`, and the control role's
+    :meth:`request_control`, :meth:`read_control_requests`, :meth:`wait_for_control`,
+    :meth:`renew_leases`, :meth:`read_lease`) have defaults, so a store written for 0.2
+    keeps working: it subscribes through its own :meth:`wait_for_events`, reports that it
+    keeps no annotations or control requests, and keeps no leases until it overrides them
+    (see docs/plugins.md, "Subscriptions and annotations" and "Control requests and leases").
     """
 
     scheme: ClassVar[str]
@@ -248,7 +254,8 @@ class Store(ABC):
 
     @abstractmethod
     def delete_run(self, run_id: str) -> None:
-        """Remove the run with its events, annotations, snapshots, logs and blobs (no error if unknown)."""
+        """Remove the run with its events, annotations, control requests, lease, snapshots, logs and blobs
+        (no error if unknown)."""
 
     # -- definitions, logs, blobs ---------------------------------------------------------
 
