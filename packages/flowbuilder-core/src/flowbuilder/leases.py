@@ -114,9 +114,8 @@ def lease_is_live(lease: RunLease | None, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     if lease.expires_at <= now:
         return False
-    if lease.host == socket.gethostname() and lease.pid != os.getpid() and _process_gone(lease.pid):
-        return False  # the fast path: no need to wait out the TTL of a process known to be dead
-    return True
+    # The fast path: no need to wait out the TTL of an owner on this host known to be dead.
+    return not (lease.host == socket.gethostname() and lease.pid != os.getpid() and _process_gone(lease.pid))
 
 
 def effective_status(recorded: RunStatus, lease: RunLease | None, now: float | None = None) -> RunStatus:
