@@ -8,14 +8,14 @@ import time
 import uuid
 from typing import Any
 
+from flowrunner_helpers import TASK_TYPES, plan_of
+
 from flowbuilder.control import ControlRequest
 from flowbuilder.events import EventKind, RunStatus, TaskStatus
 from flowbuilder.interfaces import RunRequest, RunResult
 from flowbuilder.leases import lease_is_live
 from flowbuilder.stores.memory import MemoryStore
 from flowrunner import LocalRunner
-
-from flowrunner_helpers import TASK_TYPES, plan_of
 
 SLOW_CHAIN = """
 name: slow
