@@ -107,15 +107,34 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
+_RUNS_OWNED_HERE: set[str] = set()
+
+
+def mark_owned_here(run_id: str, owned: bool) -> None:
+    """Runners call this when this process starts (True) and stops (False) executing ``run_id``.
+
+    A process knows its own runs exactly, so for a lease of this very process
+    :func:`lease_is_live` asks this instead of the clock: a run whose execution ended
+    without finishing (its store failed) can be resumed here at once.
+    """
+    if owned:
+        _RUNS_OWNED_HERE.add(run_id)
+    else:
+        _RUNS_OWNED_HERE.discard(run_id)
+
+
 def lease_is_live(lease: RunLease | None, now: float | None = None) -> bool:
-    """Whether ``lease`` still holds: not expired and, if its owner ran on this host, that process exists."""
+    """Whether ``lease`` still holds: not expired and, if its owner ran on this host, that process
+    exists (and, if it is this process, still executes the run)."""
     if lease is None:
         return False
+    if lease.pid == os.getpid() and lease.host == socket.gethostname():
+        return lease.run_id in _RUNS_OWNED_HERE
     now = time.time() if now is None else now
     if lease.expires_at <= now:
         return False
     # The fast path: no need to wait out the TTL of an owner on this host known to be dead.
-    return not (lease.host == socket.gethostname() and lease.pid != os.getpid() and _process_gone(lease.pid))
+    return not (lease.host == socket.gethostname() and _process_gone(lease.pid))
 
 
 def effective_status(recorded: RunStatus, lease: RunLease | None, now: float | None = None) -> RunStatus:
@@ -167,6 +186,7 @@ __all__ = [
     "lease_is_live",
     "lease_timing",
     "list_runs_live",
+    "mark_owned_here",
     "new_lease",
     "with_live_status",
 ]

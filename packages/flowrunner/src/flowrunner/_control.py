@@ -33,7 +33,7 @@ import uuid
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from flowbuilder.events import EventKind
-from flowbuilder.leases import lease_timing, new_lease
+from flowbuilder.leases import lease_timing, mark_owned_here, new_lease
 from flowbuilder.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class RunControl:
         if self.active:
             self.active = False
             self.hub.forget(self.run.run_id)
+            mark_owned_here(self.run.run_id, False)
 
     def apply(self, requests: Sequence[ControlRequest]) -> None:
         """Honour ``requests`` in number order (called on the run's loop)."""
@@ -98,11 +99,16 @@ async def start_control(run: RunExecution, after: int) -> RunControl | None:
     if store is None:
         return None
     hub = _hub_for(store)
+    mark_owned_here(run.run_id, True)
     lease = [new_lease(run.run_id, hub.owner, hub.ttl)]
-    if type(store) is MemoryStore:  # in memory: no I/O to keep off the loop
-        store.renew_leases(lease)
-    else:
-        await asyncio.to_thread(store.renew_leases, lease)
+    try:
+        if type(store) is MemoryStore:  # in memory: no I/O to keep off the loop
+            store.renew_leases(lease)
+        else:
+            await asyncio.to_thread(store.renew_leases, lease)
+    except BaseException:
+        mark_owned_here(run.run_id, False)
+        raise
     control = RunControl(hub, run, after, asyncio.get_running_loop())
     hub.watch(control)
     return control
