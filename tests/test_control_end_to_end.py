@@ -214,3 +214,35 @@ def test_a_killed_runners_run_shows_interrupted_and_resume_completes_it(scratch_
         if runner.poll() is None:
             runner.kill()
             runner.communicate(timeout=30)
+
+
+def test_a_runner_that_stops_renewing_its_lease_reads_as_interrupted_after_the_ttl(scratch_dir: Path,
+                                                                                  redis_server: str) -> None:  # fmt: skip
+    """The TTL path (the owner's pid still exists, so only the lease's expiry can tell): SIGSTOP
+    freezes the runner, it stops renewing, and its run reads interrupted once the TTL passed."""
+    (scratch_dir / "gated.yaml").write_text(GATED)
+    env = {**_env(), "FLOWBUILDER_LEASE_RENEW_SECONDS": "0.2", "FLOWBUILDER_LEASE_TTL_SECONDS": "1.5"}
+    runner = subprocess.Popen([*_cli(), "run", "--json", "--store", redis_server, "gated.yaml"], cwd=scratch_dir,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert runner.stdout is not None
+        run_id = _read_until(runner.stdout, "task_started")["run_id"]
+        time.sleep(2.0)  # longer than the TTL: renewals keep it running
+        assert _state(redis_server, run_id, scratch_dir)["status"] == "running"
+        runner.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        while _state(redis_server, run_id, scratch_dir)["status"] != "interrupted":
+            assert time.monotonic() - stopped < 10, "the run never read as interrupted"
+            time.sleep(0.1)
+        assert time.monotonic() - stopped > 0.5  # not before its lease could have lapsed
+        runner.send_signal(signal.SIGCONT)  # it renews again: running once more
+        deadline = time.monotonic() + 10
+        while _state(redis_server, run_id, scratch_dir)["status"] != "running":
+            assert time.monotonic() < deadline, "a renewed lease did not make the run read running again"
+            time.sleep(0.1)
+    finally:
+        runner.send_signal(signal.SIGCONT)
+        (scratch_dir / "go-first").touch()
+        (scratch_dir / "go-second").touch()
+        runner.communicate(timeout=30)
+    assert runner.returncode == 0
