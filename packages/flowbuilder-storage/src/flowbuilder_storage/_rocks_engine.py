@@ -630,17 +630,19 @@ class RocksEngine:
     # -- control --------------------------------------------------------------------------
 
     def _control_count(self, run_id: str) -> int:
-        """The run's number of control requests (its newest key's number)."""
+        """The run's number of control requests (its newest key's number); under the lock, like
+        every iterator of the handle (a failed write reopens the database under it)."""
         prefix = keys.control_prefix(run_id)
-        iterator = self._db.iter()
-        try:
-            iterator.seek_for_prev(keys.prefix_end(prefix))
-            if iterator.valid() and iterator.key().startswith(prefix):
-                return keys.seq_of_event_key(iterator.key())
-            raise_if_ended_by_error(iterator)
-            return 0
-        finally:
-            del iterator
+        with self._lock:
+            iterator = self._db.iter()
+            try:
+                iterator.seek_for_prev(keys.prefix_end(prefix))
+                if iterator.valid() and iterator.key().startswith(prefix):
+                    return keys.seq_of_event_key(iterator.key())
+                raise_if_ended_by_error(iterator)
+                return 0
+            finally:
+                del iterator
 
     def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
         return self.request_control_encoded(run_id, encode_control_request(request))

@@ -166,7 +166,7 @@ class _ControlHub:
                 failing = False
             except Exception as error:  # a broken store: the runs' own writes report it; keep trying
                 if not failing:
-                    _LOG.warning("control requests and leases of %d run(s) not reachable: %s", len(watched), error)
+                    _LOG.debug("control requests and leases of %d run(s) not reachable: %s", len(watched), error)
                 failing = True
                 time.sleep(TURN_SECONDS)
                 continue
