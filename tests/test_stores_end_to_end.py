@@ -50,3 +50,29 @@ def test_the_default_store_needs_no_server_and_keeps_runs_beside_the_work(run_cl
     listed = run_cli("runs", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert _run_id(ran.stdout) in listed.stdout
+
+
+def test_reading_commands_in_a_folder_without_a_store_create_none(run_cli, scratch_dir: Path) -> None:
+    listed = run_cli("runs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == (
+        "no runs: there is no store at rocksdb://.flowbuilder (the default store; --store URL to read another)\n"
+    )
+    shown = run_cli("runs", "show", "0123abcd")
+    assert (
+        shown.returncode == 1 and "no run '0123abcd' here: there is no store at rocksdb://.flowbuilder" in shown.stderr
+    )
+    assert list(scratch_dir.iterdir()) == []
+
+
+def test_a_relative_rocksdb_path_in_flowbuilder_toml_is_beside_that_file(run_cli, scratch_dir: Path) -> None:
+    (scratch_dir / "flowbuilder.toml").write_text('store = "rocksdb://state"\n')
+    below = scratch_dir / "pipelines" / "daily"
+    below.mkdir(parents=True)
+    workflow = Path(shutil.copy(HELLO, below / "hello.yaml"))
+    ran = run_cli("run", "--json", workflow.name, cwd=below)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (scratch_dir / "state" / "CURRENT").is_file()
+    assert sorted(path.name for path in below.iterdir()) == ["hello.yaml"]
+    listed = run_cli("runs", "list", "--json")  # from the file's own folder: the same store
+    assert _run_id(ran.stdout) in listed.stdout

@@ -10,7 +10,8 @@ partitions) belongs in the implementation's own tests.
 
 from __future__ import annotations
 
-from typing import Callable
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import pytest
 
@@ -68,6 +69,23 @@ class ConsensusEngineContract(Contract):
         assert engine.wait_for_leadership(LEADERSHIP_TIMEOUT)
         engine.stop()
         assert not engine.is_leader()
+
+    def test_the_deprecated_hook_warns_and_still_collects_the_engine(self, make_engine: MakeEngine) -> None:
+        """Deprecation period: a plugin returning this engine from the hook warns but still loads."""
+        from flowbuilder import hookimpl
+        from flowbuilder.config import Settings
+        from flowbuilder.plugins import build_plugin_host
+
+        engine_class = type(make_engine("node-a"))
+
+        @hookimpl
+        def flowbuilder_consensus_engines() -> list[Any]:
+            return [engine_class]
+
+        host = build_plugin_host(Settings(), entry_points=[])
+        with pytest.warns(DeprecationWarning, match="flowbuilder_consensus_engines is deprecated"):
+            host.register(SimpleNamespace(flowbuilder_consensus_engines=flowbuilder_consensus_engines), name="engine")
+        assert host.consensus_engine_classes() == {engine_class.name: engine_class}
 
     def test_stop_releases_the_node_so_it_can_start_again(self, make_engine: MakeEngine) -> None:
         first = make_engine("node-a")

@@ -35,6 +35,7 @@ import asyncio
 import pickle
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -47,8 +48,10 @@ from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 3
-"""2 added annotations and live subscriptions; 3 the control role (control requests and owner leases)."""
+STORE_CONTRACT_VERSION = 4
+"""2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
+empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
+4 the control role (control requests and owner leases)."""
 
 
 def run_events(
@@ -212,6 +215,31 @@ class StoreContract(Contract):
         with pytest.raises(StoreError):
             store.append_events("r1", run_events("other"), 0)
         assert store.last_seq("r1") == 0 and store.last_seq("other") == 0
+
+    def test_when_expected_seq_and_numbering_are_both_wrong_the_conflict_wins(self, store: Store) -> None:
+        """expected_seq is checked first: a stale writer learns it is stale, not that it numbered badly."""
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        badly_numbered = [RunEvent("r1", 7, EventKind.TASK_STARTED, task="x", attempt=1)]
+        with pytest.raises(SequenceConflictError) as caught:
+            store.append_events("r1", badly_numbered, 1)
+        assert (caught.value.expected_seq, caught.value.actual_seq) == (1, 2)
+        assert store.last_seq("r1") == 2
+
+    def test_a_wrongly_numbered_batch_at_the_right_expected_seq_is_not_a_conflict(self, store: Store) -> None:
+        """Retrying a badly numbered batch cannot help, so it is a plain StoreError, never a conflict."""
+        store.append_events("r1", run_events("r1")[:2], 0)
+        with pytest.raises(StoreError) as caught:
+            store.append_events("r1", [RunEvent("r1", 7, EventKind.TASK_STARTED, task="x", attempt=1)], 2)
+        assert not isinstance(caught.value, SequenceConflictError)
+        assert store.last_seq("r1") == 2
+
+    def test_an_empty_batch_writes_nothing_and_still_checks_expected_seq(self, store: Store) -> None:
+        store.append_events("r1", run_events("r1")[:2], 0)
+        assert store.append_events("r1", [], 2) == 2
+        with pytest.raises(SequenceConflictError):
+            store.append_events("r1", [], 1)
+        assert store.last_seq("r1") == 2
 
     def test_two_threads_appending_the_same_seq_exactly_one_wins(self, store: Store) -> None:
         for round_number in range(20):
@@ -441,6 +469,63 @@ class StoreContract(Contract):
         ref = store.put_blob("r1", f"blob-{size}", data)
         assert store.get_blob(ref) == data
 
+    def test_a_blob_reference_is_text_that_survives_an_event_and_leads_back_to_the_bytes(self, store: Store) -> None:
+        """References are opaque but JSON-safe: the runner puts them into events (flowbuilder.tables)."""
+        from flowbuilder.tables import decode_table_reference, table_reference_output
+
+        ref = store.put_blob("r1", "load.arrow", b"ARROW1 table bytes")
+        assert isinstance(ref, str) and ref
+        _add_run(store, "r1", output=table_reference_output(ref, 3, "polars"))
+        recorded = store.read_events("r1")[3].data["output"]
+        reference = decode_table_reference(recorded)
+        assert reference is not None and reference.blob == ref and reference.rows == 3
+        assert store.get_blob(reference.blob) == b"ARROW1 table bytes"
+
+    def test_putting_the_same_name_again_in_a_run_replaces_the_bytes(self, store: Store) -> None:
+        """A retried or resumed task writes its table under the same name; the newest bytes win."""
+        store.put_blob("r1", "out.arrow", b"first attempt")
+        ref = store.put_blob("r1", "out.arrow", b"second attempt")
+        assert store.get_blob(ref) == b"second attempt"
+
+    def test_blobs_of_different_runs_with_the_same_name_are_separate(self, store: Store) -> None:
+        first = store.put_blob("r1", "out.arrow", b"one")
+        second = store.put_blob("r2", "out.arrow", b"two")
+        assert (store.get_blob(first), store.get_blob(second)) == (b"one", b"two")
+
+    def test_several_threads_using_one_store_at_once_all_land(self, store: Store) -> None:
+        """Thread safety: one open store serves concurrent appends, logs, blobs and reads."""
+        errors: list[BaseException] = []
+
+        def work(index: int) -> None:
+            run_id = f"thread-{index}"
+            try:
+                for event in run_events(run_id):
+                    store.append_events(run_id, [event], event.seq - 1)
+                    store.read_events(run_id)
+                store.append_logs(run_id, [LogLine("only", 1, "stdout", str(index))])
+                ref = store.put_blob(run_id, "out", str(index).encode())
+                assert store.get_blob(ref) == str(index).encode()
+            except BaseException as error:  # reported below; a thread's exception is otherwise lost
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        for index in range(8):
+            run_id = f"thread-{index}"
+            assert [e.seq for e in store.read_events(run_id)] == [1, 2, 3, 4, 5]
+            assert store.get_run(run_id).status is RunStatus.SUCCEEDED
+            assert [line.text for line in store.read_logs(run_id)] == [str(index)]
+
+    def test_the_store_plays_every_role_a_consumer_may_type_against(self, store: Store) -> None:
+        from flowbuilder.interfaces import AnnotationStore, BlobStore, DefinitionStore, EventLog, LogStore, RunIndex
+
+        for role in (EventLog, AnnotationStore, RunIndex, DefinitionStore, LogStore, BlobStore):
+            assert isinstance(store, role), role.__name__
+
     def test_getting_an_unknown_blob_raises_store_error(self, store: Store) -> None:
         with pytest.raises(StoreError):
             store.get_blob("r1/never-written")
@@ -469,6 +554,16 @@ class StoreContract(Contract):
         store.delete_run("gone")
         assert store.read_events("kept") == kept
         assert store.read_logs("kept")[0].text == "stay" and store.get_blob(ref) == b"keep me"
+
+    def test_compact_after_deleting_keeps_every_other_run_and_may_repeat(self, store: Store) -> None:
+        _add_run(store, "gone", created_at=1.0)
+        kept = _add_run(store, "kept", created_at=2.0)
+        ref = store.put_blob("kept", "out", b"keep me")
+        store.delete_run("gone")
+        store.compact()
+        store.compact()
+        assert store.read_events("kept") == kept and store.get_blob(ref) == b"keep me"
+        assert [s.run_id for s in store.list_runs().runs] == ["kept"]
 
     def test_deleting_an_unknown_run_is_not_an_error(self, store: Store) -> None:
         store.delete_run("nope")
@@ -816,6 +911,24 @@ class StoreContract(Contract):
         assert isinstance(cls.default_priority, int) and not isinstance(cls.default_priority, bool)
         assert isinstance(cls.default_url, str)
         assert cls.default_url == "" or cls.default_url.startswith(f"{cls.scheme}://")
+
+    def test_resolve_url_keeps_the_scheme_and_leaves_its_own_result_alone(self, store: Store, tmp_path: Path) -> None:
+        """A ``store =`` URL in flowbuilder.toml goes through ``resolve_url(url, folder of the file)``."""
+        cls = type(store)
+        base = tmp_path / "config-folder"
+        base.mkdir()
+        resolved = cls.resolve_url(cls.default_url or f"{cls.scheme}://", base)
+        assert isinstance(resolved, str) and resolved.startswith(f"{cls.scheme}://")
+        assert cls.resolve_url(resolved, tmp_path / "elsewhere") == resolved
+
+    def test_exists_answers_without_creating_anything(self, store: Store, tmp_path: Path) -> None:
+        """Read-only commands ask ``exists`` first; asking must leave nothing behind."""
+        cls = type(store)
+        base = tmp_path / "empty-folder"
+        base.mkdir()
+        answer = cls.exists(cls.resolve_url(cls.default_url or f"{cls.scheme}://", base))
+        assert isinstance(answer, bool)
+        assert list(base.iterdir()) == []
 
     def test_export_events_returns_the_given_runs_with_events_as_encoded_lines(self, store: Store) -> None:
         from flowbuilder.events import encode_event

@@ -19,3 +19,14 @@ def test_param_expression_and_task_failure_errors_are_public_names_of_flowbuilde
 def test_every_name_in_all_resolves() -> None:
     for name in flowbuilder.__all__:
         assert getattr(flowbuilder, name) is not None, name
+
+
+def test_the_same_three_errors_are_importable_from_flowbuilder_errors_where_users_look() -> None:
+    import flowbuilder.errors
+
+    for name in ("ParamError", "ExpressionError", "TaskFailure"):
+        assert name in flowbuilder.errors.__all__
+        assert getattr(flowbuilder.errors, name) is getattr(flowbuilder, name)
+    from flowbuilder.errors import ParamError, TaskFailure
+
+    assert issubclass(ParamError, flowbuilder.errors.FlowBuilderError) and TaskFailure is flowbuilder.TaskFailure

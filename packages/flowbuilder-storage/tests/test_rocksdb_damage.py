@@ -182,10 +182,23 @@ def test_an_unwritable_directory_is_a_one_line_error_on_the_cli(open_base: Path)
     path = open_base / "locked"
     path.mkdir()
     path.chmod(0o500)
-    result = run_cli_unprivileged(["runs", "list", "--store", f"rocksdb://{path}"], cwd=open_base)
+    workflow = open_base / "wf.yaml"
+    workflow.write_text('name: w\ntasks:\n  - {name: a, type: shell, config: {command: "true"}}\n')
+    workflow.chmod(0o644)
+    result = run_cli_unprivileged(["run", "--store", f"rocksdb://{path}", str(workflow)], cwd=open_base)
     assert result.returncode != 0, result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no permission to read and write" in lines[0], result.stderr
+    assert list(path.iterdir()) == []
+
+
+def test_an_unwritable_directory_holding_no_store_is_read_as_no_store(open_base: Path) -> None:
+    path = open_base / "locked"
+    path.mkdir()
+    path.chmod(0o500)
+    result = run_cli_unprivileged(["runs", "list", "--store", f"rocksdb://{path}"], cwd=open_base)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"no runs: there is no store at rocksdb://{path}\n"
     assert list(path.iterdir()) == []
 
 

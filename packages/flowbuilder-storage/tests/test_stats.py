@@ -114,6 +114,17 @@ def test_the_stats_command_prints_json(tmp_path: Path) -> None:
     assert report["tasks"][0]["task"] == "load" and report["tasks"][0]["p50"] == 2.0
 
 
+def test_the_stats_command_where_there_is_no_store_creates_none(tmp_path: Path) -> None:
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    url = f"rocksdb://{tmp_path}/db"
+    result = subprocess.run([cli, "stats", "--store", url], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"no runs: there is no store at {url}\n"
+    result = subprocess.run([cli, "stats", "--json", "--store", url], capture_output=True, text=True)
+    assert json.loads(result.stdout)["runs"] == 0
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_cli_does_not_import_polars_unless_stats_runs() -> None:
     code = ("import sys; from flowbuilder.cli.main import cli; import click; "
             "ctx = click.Context(cli); cli.list_commands(ctx); cli.get_command(ctx, 'stats'); "

@@ -22,7 +22,6 @@ not change the answer.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -92,6 +91,8 @@ class Checksum(TaskType):
             return None
 
     async def run(self, config: BaseModel, context: TaskContext) -> dict[str, Any]:
+        import asyncio  # here, not at the top: `flowbuilder validate` loads this module and never runs it
+
         assert isinstance(config, ChecksumConfig)
         files: dict[str, str] = {}
         total = 0

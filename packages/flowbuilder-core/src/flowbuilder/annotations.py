@@ -87,3 +87,11 @@ def decode_annotation(raw: bytes | str, number: int) -> Annotation:
     record = json.loads(raw)
     return Annotation(kind=record["k"], payload=record.get("p"), task=record.get("n"), attempt=record.get("a"),
                       author=record.get("w", ""), time=record["t"], number=number)  # fmt: skip
+
+
+__all__ = [
+    "Annotation",
+    "MAX_ANNOTATION_BYTES",
+    "decode_annotation",
+    "encode_annotation",
+]

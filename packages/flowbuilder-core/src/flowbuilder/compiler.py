@@ -511,3 +511,10 @@ def _run_passes(plan: ExecutionPlan, passes: Sequence[CompilePass], locator: Loc
     from dataclasses import replace
 
     return replace(plan, metadata=MappingProxyType(metadata))
+
+
+__all__ = [
+    "CompilePass",
+    "Omitted",
+    "compile_workflow",
+]

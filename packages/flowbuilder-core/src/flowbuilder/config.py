@@ -53,6 +53,9 @@ class Settings:
     limits: YamlLimits = field(default_factory=YamlLimits)
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Path | None = None
+    store_base: Path | None = None
+    """The folder a relative path in ``store`` is read from: the folder of the flowbuilder.toml
+    that set it; None (the current directory) when ``store`` came from the environment or a flag."""
 
     def section(self, name: str) -> Mapping[str, Any]:
         """A plugin's own table (``[name]`` in the file, ``FLOWBUILDER_NAME__KEY`` in the environment)."""
@@ -61,6 +64,8 @@ class Settings:
     def with_overrides(self, **flags: Any) -> Settings:
         """These settings with the flags that were given (None means "not given")."""
         given = {key: value for key, value in flags.items() if value is not None}
+        if "store" in given and "store_base" not in given:
+            given["store_base"] = None  # a flag's relative path is from the current directory
         return replace(self, **given) if given else self
 
 
@@ -151,6 +156,7 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
     trace = bool(plugins.get("trace", False))
 
     env = environ.get
+    store_base = path.parent.absolute() if store and path is not None and not env(ENV_PREFIX + "STORE") else None
     store = env(ENV_PREFIX + "STORE") or store
     runner = env(ENV_PREFIX + "RUNNER") or runner
     concurrency = env(ENV_PREFIX + "CONCURRENCY") or concurrency
@@ -182,4 +188,14 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
         limits=limits,
         sections=sections,
         source=path,
+        store_base=store_base,
     )
+
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "ENV_PREFIX",
+    "Settings",
+    "find_config_file",
+    "load_settings",
+]

@@ -9,7 +9,12 @@ bugs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from flowbuilder.expressions import ExpressionError
+    from flowbuilder.interfaces.tasktype import TaskFailure
+    from flowbuilder.params import ParamError
 
 
 class FlowBuilderError(Exception):
@@ -91,12 +96,57 @@ class SequenceConflictError(StoreError):
 class RunNotFoundError(StoreError):
     """No run with this id exists in the store."""
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, where: str = "in this store (list runs with `flowbuilder runs list`)"):
         self.run_id = run_id
-        super().__init__(f"no run {run_id!r} in this store (list runs with `flowbuilder runs list`)")
+        super().__init__(f"no run {run_id!r} {where}")
+
+
+class NoStoreError(StoreError):
+    """A command that only reads found no store at the URL it would read (and created none)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        super().__init__(f"there is no store at {url}")
 
 
 class RunCancelledError(FlowBuilderError):
     """A run was cancelled (by a signal or a cancel request)."""
 
     exit_status = 130
+
+
+# Errors defined beside what raises them, also importable from here (where users look
+# for errors); loaded on first use so that importing this module stays cheap.
+_DEFINED_ELSEWHERE = {
+    "ExpressionError": "flowbuilder.expressions",
+    "ParamError": "flowbuilder.params",
+    "TaskFailure": "flowbuilder.interfaces.tasktype",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _DEFINED_ELSEWHERE.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowbuilder.errors' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "ConfigurationError",
+    "Diagnostic",
+    "ExpressionError",
+    "FlowBuilderError",
+    "NotInstalledError",
+    "ParamError",
+    "PluginError",
+    "RunCancelledError",
+    "RunNotFoundError",
+    "SequenceConflictError",
+    "StoreError",
+    "TaskFailure",
+    "WorkflowError",
+]

@@ -103,7 +103,7 @@ def encode_event(event: RunEvent) -> bytes:
         record["a"] = event.attempt
     if event.data:
         record["d"] = event.data
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_fallback).encode()
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=json_fallback).encode()
 
 
 def decode_event(run_id: str, raw: bytes | str) -> RunEvent:
@@ -120,8 +120,13 @@ def decode_event(run_id: str, raw: bytes | str) -> RunEvent:
     )
 
 
-def _json_fallback(value: Any) -> Any:
-    """Make common non-JSON values storable instead of failing a whole batch."""
+def json_fallback(value: Any) -> Any:
+    """The ``default=`` of every JSON encoder that writes events: sets and tuples become lists,
+    bytes text (invalid UTF-8 replaced), enums their value, anything else its ``repr``.
+
+    Public so that a store writing event bytes its own way (flowbuilder-storage's batch
+    encoder) stores exactly what :func:`encode_event` would, instead of failing a batch.
+    """
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     if isinstance(value, bytes):
@@ -129,6 +134,9 @@ def _json_fallback(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     return repr(value)
+
+
+_json_fallback = json_fallback  # the name flowbuilder-storage 0.1 imported; kept for it
 
 
 @dataclass(slots=True)
@@ -286,3 +294,18 @@ def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None 
     for event in events:
         state.apply(event)
     return state
+
+
+__all__ = [
+    "EVENT_FORMAT_VERSION",
+    "EventKind",
+    "RunEvent",
+    "RunState",
+    "RunStatus",
+    "TaskState",
+    "TaskStatus",
+    "decode_event",
+    "encode_event",
+    "fold_events",
+    "json_fallback",
+]

@@ -17,6 +17,11 @@ Names an expression may use:
 
 A string that is one whole expression yields the expression's value with its type (a list
 for ``foreach``); a string with text around expressions yields text.
+
+Public for plugins (what ``__all__`` lists): task types that render their own config
+(``TaskType.render_config``) use :func:`render`, :func:`as_text` and :data:`EXPRESSION`;
+runners use :func:`evaluate` and :func:`is_truthy` for ``when:``; every failure is an
+:class:`ExpressionError` (also exported by ``flowbuilder``).
 """
 
 from __future__ import annotations
@@ -426,3 +431,20 @@ def is_truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("", "false", "0", "no", "off", "none", "null")
     return bool(value)
+
+
+__all__ = [
+    "EXPRESSION",
+    "ExpressionError",
+    "LIMITS",
+    "ROOT_NAMES",
+    "Reference",
+    "as_text",
+    "compile_expression",
+    "evaluate",
+    "has_expression",
+    "is_truthy",
+    "iter_expressions",
+    "parse_references",
+    "render",
+]

@@ -8,6 +8,13 @@ directly, so pluggy is never on the hot path.
 
 Every hook returns a list (possibly empty) unless its docstring says otherwise; the plugin
 manager concatenates the lists of all plugins and rejects duplicate names.
+
+A hook lives here only while something in core or a shipped package calls it. A package
+that calls a hook of its own (the UI's API routes, the cluster's consensus engines)
+declares its spec through :func:`flowbuilder_addhooks`, as pytest plugins do with
+``pytest_addhooks``; the two hooks that were declared here before their package existed
+(:func:`flowbuilder_api_routes`, :func:`flowbuilder_consensus_engines`) are deprecated and
+warn when implemented.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from flowbuilder.added_hooks import HookSpecRegistry
     from flowbuilder.compiler import CompilePass
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
@@ -27,6 +35,56 @@ if TYPE_CHECKING:
 PROJECT_NAME = "flowbuilder"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+API_ROUTES_DEPRECATED = DeprecationWarning(
+    "flowbuilder_api_routes is deprecated since flowbuilder-core 0.2 and leaves core in 0.3: nothing calls it;"
+    " the UI package (flowbuilder-ui) will declare its own route hook through flowbuilder_addhooks"
+    " (see docs/plugins.md, 'Deprecated hooks')"
+)
+"""The warning a plugin implementing :func:`flowbuilder_api_routes` gets when it is registered."""
+
+CONSENSUS_ENGINES_DEPRECATED = DeprecationWarning(
+    "flowbuilder_consensus_engines is deprecated since flowbuilder-core 0.2 and leaves core in 0.3: nothing"
+    " calls it; flowbuilder-distributed will declare it through flowbuilder_addhooks"
+    " (see docs/plugins.md, 'Deprecated hooks')"
+)
+"""The warning a plugin implementing :func:`flowbuilder_consensus_engines` gets when it is registered."""
+
+DEPRECATED_HOOKS = {
+    "flowbuilder_api_routes": API_ROUTES_DEPRECATED,
+    "flowbuilder_consensus_engines": CONSENSUS_ENGINES_DEPRECATED,
+}
+"""Hooks that still work but warn when implemented, by name (``flowbuilder plugins`` flags them)."""
+
+
+# ---------------------------------------------------------------------------------------
+# Registration: called once per plugin, as it is registered.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_addhooks(specs: HookSpecRegistry) -> None:
+    """Declare the hook specs this plugin's package owns, so that other plugins implement them.
+
+    Called once per plugin that implements it, right after that plugin is registered (the
+    plugin's other hooks are not called before). Call ``specs.add_hookspecs(module_or_class)``
+    with a namespace whose functions are marked ``@flowbuilder.hookspec``; each name must
+    start with ``flowbuilder_`` and must not be declared already. A plugin implementing
+    one of these hooks may load before or after the declaring plugin: either way its
+    implementation is checked against the spec (an argument the spec lacks is a load
+    failure naming it) and called. Outside the declaring package, implement such a hook
+    with ``@hookimpl(optionalhook=True)`` when the package may be absent. The declaring
+    package calls its hook itself (``host.manager.hook.flowbuilder_NAME(...)``) through a
+    typed wrapper of its own. Returns nothing.
+
+    Example::
+
+        from my_ui import hookspecs as ui_hookspecs
+
+        @hookimpl
+        def flowbuilder_addhooks(specs):
+            specs.add_hookspecs(ui_hookspecs)   # declares flowbuilder_ui_panels, ...
+    """
 
 
 # ---------------------------------------------------------------------------------------
@@ -72,16 +130,6 @@ def flowbuilder_stores() -> list[type[Store]]:
     ``memory``) is matched against the URL given with ``--store``. Each class's
     ``default_priority`` (declared on ``Store``, default 0; higher wins) decides which installed store
     is the default when no URL is configured. All results are combined.
-    """
-
-
-@hookspec
-def flowbuilder_consensus_engines() -> list[type[ConsensusEngine]]:
-    """Consensus engines this plugin provides (``noop``, ``raft``, ...).
-
-    Called once per process, when a scheduler starts. Return
-    :class:`~flowbuilder.interfaces.ConsensusEngine` subclasses keyed by ``name``. All
-    results are combined.
     """
 
 
@@ -140,7 +188,7 @@ def flowbuilder_secret_providers(settings: Settings) -> list[SecretProvider]:
 
 
 # ---------------------------------------------------------------------------------------
-# Interfaces: called once when the CLI or the API server is built.
+# Interfaces: called once when the CLI is built.
 # ---------------------------------------------------------------------------------------
 
 
@@ -155,11 +203,51 @@ def flowbuilder_cli_commands(cli: click.Group) -> None:
     """
 
 
-@hookspec
-def flowbuilder_api_routes() -> list[Any]:
-    """Routes the API server mounts beside its own.
+# ---------------------------------------------------------------------------------------
+# Deprecated: hooks without a consumer; they warn when implemented and leave core in 0.3.
+# ---------------------------------------------------------------------------------------
 
-    Called once when the server starts. Return route objects of the web framework the
-    server package documents (the UI package states which); core does not interpret them.
-    All results are combined.
+
+@hookspec(warn_on_impl=API_ROUTES_DEPRECATED)
+def flowbuilder_api_routes() -> list[Any]:
+    """Deprecated: routes the API server mounts beside its own.
+
+    Nothing in core or a shipped package calls it; the UI package (``flowbuilder-ui``) will
+    declare its route hook through :func:`flowbuilder_addhooks`, typed for its web
+    framework. Implementing it warns (:data:`API_ROUTES_DEPRECATED`) but still works until
+    core 0.3: :meth:`~flowbuilder.plugins.PluginHost.api_routes` collects the route objects,
+    uninterpreted. All results are combined.
     """
+
+
+@hookspec(warn_on_impl=CONSENSUS_ENGINES_DEPRECATED)
+def flowbuilder_consensus_engines() -> list[type[ConsensusEngine]]:
+    """Deprecated: consensus engines this plugin provides (``noop``, ``raft``, ...).
+
+    Nothing in core or a shipped package calls it; flowbuilder-distributed will declare it
+    through :func:`flowbuilder_addhooks` with the interface it uses. Implementing it warns
+    (:data:`CONSENSUS_ENGINES_DEPRECATED`) but still works until core 0.3:
+    :meth:`~flowbuilder.plugins.PluginHost.consensus_engine_classes` collects
+    :class:`~flowbuilder.interfaces.ConsensusEngine` subclasses keyed by ``name``. All
+    results are combined.
+    """
+
+
+__all__ = [
+    "API_ROUTES_DEPRECATED",
+    "CONSENSUS_ENGINES_DEPRECATED",
+    "DEPRECATED_HOOKS",
+    "PROJECT_NAME",
+    "flowbuilder_addhooks",
+    "flowbuilder_api_routes",
+    "flowbuilder_cli_commands",
+    "flowbuilder_compile_passes",
+    "flowbuilder_consensus_engines",
+    "flowbuilder_event_sinks",
+    "flowbuilder_runners",
+    "flowbuilder_secret_providers",
+    "flowbuilder_stores",
+    "flowbuilder_task_types",
+    "hookimpl",
+    "hookspec",
+]

@@ -288,3 +288,14 @@ def load_plan(source: str | bytes | Path, host: PluginHost, **options: Any) -> E
     """Load, validate and compile a workflow in one step."""
     limits = host.settings.limits
     return plan_workflow(load_workflow(source, limits=limits, host=host), host, **options)
+
+
+__all__ = [
+    "PartialWorkflow",
+    "WorkflowSource",
+    "load_plan",
+    "load_workflow",
+    "plan_workflow",
+    "read_workflow_file",
+    "validate_document",
+]

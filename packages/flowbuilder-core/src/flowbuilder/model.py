@@ -278,3 +278,21 @@ def workflow_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "FlowBuilder workflow"
     return schema
+
+
+__all__ = [
+    "Duration",
+    "FailurePolicy",
+    "Foreach",
+    "NAME_PATTERN",
+    "Name",
+    "Param",
+    "ParamType",
+    "RetryPolicy",
+    "Task",
+    "TaskDefaults",
+    "Text",
+    "Workflow",
+    "parse_duration",
+    "workflow_json_schema",
+]

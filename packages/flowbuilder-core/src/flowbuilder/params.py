@@ -92,3 +92,12 @@ def resume_params(workflow: Workflow, stored: Mapping[str, Any], given: Mapping[
                 f" pass it again with --param {name}=VALUE"
             )
     return resolved
+
+
+__all__ = [
+    "ParamError",
+    "parse_param_assignments",
+    "resolve_params",
+    "resume_params",
+    "shown_argument",
+]

@@ -113,3 +113,8 @@ class ExecutionPlan:
             "critical_path_unit": "seconds" if self.estimated else "tasks",
             "max_width": self.max_width,
         }
+
+
+__all__ = [
+    "ExecutionPlan",
+]

@@ -7,6 +7,10 @@ asks the host's typed methods, which call each hook once, check the results, bui
 name → class maps and cache them. A plugin that fails to import is recorded with its
 distribution and the reason (see :attr:`PluginHost.failures`), and the rest still load.
 
+A plugin may declare hook specs of its own (``flowbuilder_addhooks``, see
+:mod:`flowbuilder.added_hooks`); they are added as it registers, and hooks that no spec
+declares are looked for only once every plugin is in, so that load order does not matter.
+
 Besides entry points, modules named in ``FLOWBUILDER_PLUGIN_MODULES`` (comma-separated
 import paths, or ``[plugins] modules = [...]`` in ``flowbuilder.toml``) are registered as
 plugins without being installed — handy for a plugin under development or a
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -33,7 +38,7 @@ import pluggy
 
 from flowbuilder import hookspecs
 from flowbuilder.config import Settings
-from flowbuilder.errors import ConfigurationError, FlowBuilderError, NotInstalledError, PluginError
+from flowbuilder.errors import ConfigurationError, FlowBuilderError, NoStoreError, NotInstalledError, PluginError
 
 if TYPE_CHECKING:
     import click
@@ -67,7 +72,7 @@ _OTHER_HOOKS = {
     "flowbuilder_secret_providers": "secret providers",
     "flowbuilder_compile_passes": "compile passes",
     "flowbuilder_cli_commands": "CLI commands",
-    "flowbuilder_api_routes": "API routes",
+    "flowbuilder_api_routes": "API routes (deprecated)",
 }
 
 
@@ -80,6 +85,8 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
+    declared_hooks: tuple[str, ...] = ()
+    """Hook specs the plugin added through ``flowbuilder_addhooks``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +111,28 @@ class PluginHost:
     settings: Settings
     infos: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+    declared_by: dict[str, str] = field(default_factory=dict)
+    """Hooks that plugins declared through ``flowbuilder_addhooks``: hook name -> plugin name."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- registration -----------------------------------------------------------------
 
     def register(self, plugin: Any, name: str | None = None, distribution: str | None = None,
-                 version: str | None = None) -> None:  # fmt: skip
+                 version: str | None = None, *, check_hooks: bool = True) -> None:  # fmt: skip
         """Register a plugin object in-process (tests, embedding); clears cached lookups.
 
-        Raises :class:`PluginError` when the name is taken or when the plugin implements a
-        hook that no spec declares (a misspelt hook would otherwise be silently ignored);
-        mark a deliberately optional hook ``@hookimpl(optionalhook=True)``.
+        A plugin implementing :func:`~flowbuilder.hookspecs.flowbuilder_addhooks` has it
+        called at once, so the specs it declares exist before the next plugin registers;
+        implementations of those hooks registered earlier are checked then, and a plugin
+        whose implementation asks for an argument the spec lacks is unregistered and
+        recorded in :attr:`failures`.
+
+        Raises :class:`PluginError` when the name is taken, when ``flowbuilder_addhooks``
+        fails, or (with ``check_hooks``) when the plugin implements a hook that no spec
+        declares (a misspelt hook would otherwise be silently ignored); mark a deliberately
+        optional hook ``@hookimpl(optionalhook=True)``. :func:`build_plugin_host` registers
+        with ``check_hooks=False`` and checks once every plugin is in
+        (:meth:`check_unknown_hooks`), so load order does not matter.
         """
         try:
             registered = self.manager.register(plugin, name=name)
@@ -123,22 +141,88 @@ class PluginHost:
         if registered is None:
             raise PluginError(f"plugin {name!r} is registered already")
         plugin_name = self.manager.get_name(plugin) or str(name)
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        info = PluginInfo(plugin_name, module, distribution, version, ())
+        self.infos.append(info)
+        try:
+            self._run_addhooks(plugin, plugin_name)
+            if check_hooks:
+                self._check_hooks_of(plugin, plugin_name)
+        except BaseException:
+            self.manager.unregister(plugin)
+            self.infos.remove(info)
+            raise
         callers = self.manager.get_hookcallers(plugin) or ()
-        for caller in callers:
+        hooks = tuple(sorted(caller.name for caller in callers))
+        declared = tuple(sorted(n for n, owner in self.declared_by.items() if owner == plugin_name))
+        self.infos[self.infos.index(info)] = PluginInfo(plugin_name, module, distribution, version, hooks, declared)
+        self._cache.clear()
+
+    def _run_addhooks(self, plugin: Any, plugin_name: str) -> None:
+        """Call ``plugin``'s own ``flowbuilder_addhooks`` (never the other plugins')."""
+        for impl in self.manager.hook.flowbuilder_addhooks.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            from flowbuilder.added_hooks import HookSpecRegistry  # only when a plugin declares hooks
+
+            declare = partial(self._declare_specs, plugin_name)
+            registry = HookSpecRegistry(self.manager, plugin_name, self.declared_by, declare)
+            try:
+                impl.function(registry)
+            except FlowBuilderError:
+                raise
+            except Exception as error:
+                raise self._blame(plugin_name, "in flowbuilder_addhooks", error) from error
+
+    def _declare_specs(self, declaring: str, namespace: Any, names: list[str]) -> None:
+        """Add specs, first dropping earlier plugins whose implementation cannot take the spec's arguments."""
+        from flowbuilder.added_hooks import unexpected_arguments
+
+        for name in names:
+            caller = getattr(self.manager.hook, name, None)
+            for impl in caller.get_hookimpls() if caller is not None else ():
+                extra = unexpected_arguments(impl.function, getattr(namespace, name))
+                if extra:
+                    self._drop(impl.plugin, impl.plugin_name,
+                               f"PluginError: its {name} takes {', '.join(map(repr, extra))}, which the spec"
+                               f" (declared by plugin {declaring!r}) does not pass")  # fmt: skip
+        self.manager.add_hookspecs(namespace)
+
+    def _drop(self, plugin: Any, plugin_name: str, reason: str) -> None:
+        """Unregister a plugin that cannot work and record why, as a load failure."""
+        self.manager.unregister(plugin)
+        info = next((i for i in self.infos if i.name == plugin_name), None)
+        if info is not None:
+            self.infos.remove(info)
+        distribution, version = (info.distribution, info.version) if info else (None, None)
+        self.failures.append(PluginFailure(plugin_name, distribution, version, reason))
+        self._cache.clear()
+
+    def _unknown_hook_error(self, plugin: Any, plugin_name: str) -> PluginError | None:
+        for caller in self.manager.get_hookcallers(plugin) or ():
             if caller.has_spec() or all(impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin):
                 continue
-            self.manager.unregister(plugin)
             from flowbuilder.diagnostics import suggest
 
-            known = [spec for spec in dir(hookspecs) if spec.startswith("flowbuilder_")]
+            known = [n for n, c in vars(self.manager.hook).items() if n.startswith("flowbuilder_") and c.has_spec()]
             hint = suggest(caller.name, known) or "see flowbuilder.hookspecs for the hooks that exist"
-            raise PluginError(
-                f"plugin {plugin_name!r} implements {caller.name!r}, which is not a FlowBuilder hook; {hint}"
+            return PluginError(
+                f"plugin {plugin_name!r} implements {caller.name!r}, which is not a FlowBuilder hook"
+                f" (neither core nor any loaded plugin declares it); {hint}"
             )
-        hooks = tuple(sorted(caller.name for caller in callers))
-        module = getattr(plugin, "__name__", type(plugin).__module__)
-        self.infos.append(PluginInfo(plugin_name, module, distribution, version, hooks))
-        self._cache.clear()
+        return None
+
+    def _check_hooks_of(self, plugin: Any, plugin_name: str) -> None:
+        error = self._unknown_hook_error(plugin, plugin_name)
+        if error is not None:
+            raise error
+
+    def check_unknown_hooks(self) -> None:
+        """Drop (into :attr:`failures`) every plugin implementing a hook that no loaded plugin declared."""
+        for plugin_name, plugin in list(self.manager.list_name_plugin()):
+            error = self._unknown_hook_error(plugin, plugin_name)
+            if error is not None:
+                self._drop(plugin, plugin_name, _reason(error))
 
     # -- typed lookups ------------------------------------------------------------------
 
@@ -265,19 +349,33 @@ class PluginHost:
         return self._named("flowbuilder_stores", "scheme", "store scheme")
 
     def default_store_url(self) -> str:
-        """The configured store URL, else the default of the highest-priority installed store."""
+        """The configured store URL, else the default of the highest-priority installed store.
+
+        A URL from flowbuilder.toml is resolved against that file's folder by its store's
+        :meth:`~flowbuilder.interfaces.Store.resolve_url` (a relative ``rocksdb://`` path is
+        the file's neighbour, whatever the current directory).
+        """
         if self.settings.store:
-            return self.settings.store
+            base = self.settings.store_base
+            store_class = self.store_classes().get(_scheme(self.settings.store)) if base is not None else None
+            if base is None or store_class is None:  # an unknown scheme: open_store names it
+                return self.settings.store
+            return store_class.resolve_url(self.settings.store, base)
         stores = self.store_classes()
         best = max(stores.values(), key=lambda cls: cls.default_priority, default=None)
         if best is None:
             raise NotInstalledError("no store is installed; reinstall flowbuilder-core")
         return best.default_url or f"{best.scheme}://"
 
-    def open_store(self, url: str | None = None) -> Store:
-        """Open the store at ``url`` (or the configured/default one), chosen by its scheme."""
+    def open_store(self, url: str | None = None, *, create: bool = True) -> Store:
+        """Open the store at ``url`` (or the configured/default one), chosen by its scheme.
+
+        With ``create=False`` (commands that only read) a store that is not there is not
+        created: :class:`~flowbuilder.errors.NoStoreError` is raised instead, as the
+        store's :meth:`~flowbuilder.interfaces.Store.exists` decides.
+        """
         url = url or self.default_store_url()
-        scheme = urlsplit(url).scheme if "://" in url else ""
+        scheme = _scheme(url)
         stores = self.store_classes()
         if scheme not in stores:
             installed = ", ".join(f"{s}://" for s in sorted(stores)) or "none"
@@ -286,6 +384,8 @@ class PluginHost:
                 f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
             )
         try:
+            if not create and not stores[scheme].exists(url):
+                raise NoStoreError(url)
             return stores[scheme].open(url)
         except FlowBuilderError:
             raise
@@ -339,13 +439,11 @@ class PluginHost:
 
 
 def discover_entry_points() -> Iterable[Any]:
-    """The installed entry points of the ``flowbuilder.plugins`` group."""
-    if sys.version_info >= (3, 12):
-        from importlib.metadata import entry_points
-    else:  # the backport has the same selection API and `EntryPoint.dist` on 3.11
-        from importlib_metadata import entry_points
+    """The installed entry points of the ``flowbuilder.plugins`` group (cached between
+    processes while nothing is installed or removed: :mod:`flowbuilder._entry_point_cache`)."""
+    from flowbuilder._entry_point_cache import cached_entry_points
 
-    return entry_points(group=ENTRY_POINT_GROUP)
+    return cached_entry_points(ENTRY_POINT_GROUP)
 
 
 def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterable[Any] | None = None) -> PluginHost:
@@ -380,7 +478,7 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
         dist_version = dist.version if dist is not None else None
         try:
             plugin = entry_point.load()
-            host.register(plugin, name=name, distribution=dist_name, version=dist_version)
+            host.register(plugin, name=name, distribution=dist_name, version=dist_version, check_hooks=False)
         except Exception as error:  # a broken plugin must not take the others down
             host.failures.append(PluginFailure(name, dist_name, dist_version, _reason(error)))
     for module_name in settings.plugin_modules:
@@ -388,10 +486,16 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
             continue
         seen.add(module_name)
         try:
-            host.register(import_module(module_name), name=module_name)
+            host.register(import_module(module_name), name=module_name, check_hooks=False)
         except Exception as error:  # same rule as entry points: report, keep the rest
             host.failures.append(PluginFailure(module_name, None, None, _reason(error)))
+    host.check_unknown_hooks()  # only now: a hook's spec may come from a plugin loaded later
     return host
+
+
+def _scheme(url: str) -> str:
+    """The scheme of a store URL (``""`` when it has none)."""
+    return urlsplit(url).scheme if "://" in url else ""
 
 
 def _reason(error: BaseException) -> str:
@@ -402,3 +506,15 @@ def _reason(error: BaseException) -> str:
 def load_module_plugin(host: PluginHost, module_name: str) -> None:
     """Register a plugin module by import path (for embedding and tests)."""
     host.register(import_module(module_name), name=module_name)
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROVIDERS",
+    "PluginFailure",
+    "PluginHost",
+    "PluginInfo",
+    "build_plugin_host",
+    "discover_entry_points",
+    "load_module_plugin",
+]

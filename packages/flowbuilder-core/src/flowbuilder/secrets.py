@@ -163,3 +163,17 @@ def secret_param_values(workflow: Any, params: Mapping[str, Any]) -> list[Any]:
     """The values of ``params`` whose declaration says ``secret: true``."""
     declared = workflow.params
     return [value for name, value in params.items() if name in declared and declared[name].secret]
+
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "SECRET_NAME",
+    "SecretMasker",
+    "check_secret_value",
+    "masked_params",
+    "masker_for",
+    "resolve_run_secrets",
+    "resolve_secrets",
+    "secret_param_values",
+]

@@ -21,7 +21,7 @@ from flowbuilder.errors import RunNotFoundError
 from flowbuilder.events import EventKind, RunEvent
 
 if TYPE_CHECKING:
-    from flowbuilder.interfaces.store import Store
+    from flowbuilder.interfaces.event_log import EventLog
 
 WAIT_TURN_SECONDS = 1.0
 """Longest single blocking wait of a subscription (bounds how late a broken store is noticed)."""
@@ -40,8 +40,17 @@ class RunUpdate:
         return any(event.kind is EventKind.RUN_FINISHED for event in self.events)
 
 
-def _finished_at_or_before(store: Store, run_id: str, after_seq: int) -> bool:
-    """Whether the run has finished and has no events after ``after_seq`` (nothing more will come)."""
+def _finished_at_or_before(store: EventLog, run_id: str, after_seq: int) -> bool:
+    """Whether the run has finished and has no events after ``after_seq`` (nothing more will come).
+
+    A full store answers from its run index; an event log alone, from the run's last event.
+    """
+    from flowbuilder.interfaces.run_index import RunIndex
+
+    if not isinstance(store, RunIndex):
+        last = store.last_seq(run_id)
+        tail = store.read_events(run_id, last - 1, 1) if 0 < last <= after_seq else []
+        return bool(tail) and tail[-1].kind is EventKind.RUN_FINISHED
     try:
         summary = store.get_run(run_id)
     except RunNotFoundError:
@@ -49,7 +58,7 @@ def _finished_at_or_before(store: Store, run_id: str, after_seq: int) -> bool:
     return summary.status.finished and summary.last_seq <= after_seq
 
 
-async def follow(store: Store, run_id: str, after_seq: int = 0, after_annotation: int = 0,
+async def follow(store: EventLog, run_id: str, after_seq: int = 0, after_annotation: int = 0,
                  turn_seconds: float = WAIT_TURN_SECONDS) -> AsyncIterator[RunUpdate]:  # fmt: skip
     """The default :meth:`Store.subscribe`: batches until the one holding ``run_finished``.
 
@@ -74,3 +83,10 @@ async def follow(store: Store, run_id: str, after_seq: int = 0, after_annotation
         yield update
         if update.finished:
             return
+
+
+__all__ = [
+    "RunUpdate",
+    "WAIT_TURN_SECONDS",
+    "follow",
+]

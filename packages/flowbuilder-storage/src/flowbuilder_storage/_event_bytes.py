@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowbuilder.events import RunEvent, _json_fallback, encode_event
+from flowbuilder.events import RunEvent, encode_event, json_fallback
 
 _string = json.encoder.encode_basestring  # what the encoder uses for ensure_ascii=False
 _markers: dict[int, Any] = {}  # cycle detection, as json.dumps does (empty again after each call)
 _make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_fallback_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_fallback)
+_fallback_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_fallback)
 # The C encoder json.dumps builds on every call, built once (None on interpreters without it).
 _c_encode = (
-    _make_encoder(_markers, _json_fallback, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    _make_encoder(_markers, json_fallback, json.encoder.encode_basestring, None, ":", ",", False, False, True)
     if _make_encoder is not None
     else None
 )

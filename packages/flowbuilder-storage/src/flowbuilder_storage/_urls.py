@@ -16,15 +16,26 @@ def split_query(url: str) -> tuple[str, dict[str, str]]:
     return base, dict(parse_qsl(query, keep_blank_values=True))
 
 
-def rocksdb_path(url: str) -> tuple[Path, dict[str, str]]:
-    """``rocksdb://PATH[?options]`` -> (absolute path, options). Relative paths are from the cwd."""
-    base, query = split_query(url)
+def _raw_rocksdb_path(url: str) -> Path:
+    """The path of a ``rocksdb://PATH[?options]`` URL as written (``~`` expanded)."""
+    base, _ = split_query(url)
     if not base.startswith("rocksdb://"):
         raise ConfigurationError(f"store URL {url!r} is not a rocksdb:// URL")
-    raw = base[len("rocksdb://") :]
-    if not raw:
-        raw = DEFAULT_ROCKSDB_DIR
-    return Path(raw).expanduser().absolute(), query
+    return Path(base[len("rocksdb://") :] or DEFAULT_ROCKSDB_DIR).expanduser()
+
+
+def rocksdb_path(url: str) -> tuple[Path, dict[str, str]]:
+    """``rocksdb://PATH[?options]`` -> (absolute path, options). Relative paths are from the cwd."""
+    return _raw_rocksdb_path(url).absolute(), split_query(url)[1]
+
+
+def rocksdb_url_from(url: str, folder: Path) -> str:
+    """``url`` with its path made absolute against ``folder`` (options kept; absolute: unchanged)."""
+    path = _raw_rocksdb_path(url)
+    if path.is_absolute():
+        return url
+    _, separator, query = url.partition("?")
+    return f"rocksdb://{folder / path}{separator}{query}"
 
 
 def settings_section(name: str) -> dict[str, object]:

@@ -26,7 +26,7 @@ from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
 from flowbuilder_storage._rocks_owner import MAX_WAIT_SECONDS, Handle, RemoteEngine, acquire, connect_waiter
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
-from flowbuilder_storage._urls import rocksdb_path, settings_section
+from flowbuilder_storage._urls import rocksdb_path, rocksdb_url_from, settings_section
 
 _FAILOVER_ATTEMPTS = 50
 NO_ANNOTATIONS = 1 << 62
@@ -62,6 +62,20 @@ class RocksDBStore(Store):
         except ValueError:
             raise ConfigurationError(f"store URL {url!r}: max_log_bytes={raw_cap!r} must be a whole number") from None
         return cls(path, durability, cap)
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """False when the URL's path does not exist or is an empty directory (reading creates nothing)."""
+        path, _ = rocksdb_path(url)
+        try:
+            return path.exists() and (not path.is_dir() or any(path.iterdir()))
+        except OSError:  # cannot look: open() says why
+            return True
+
+    @classmethod
+    def resolve_url(cls, url: str, base: Path) -> str:
+        """A relative path (``rocksdb://state``, and ``rocksdb://`` = ``.flowbuilder``) is read from ``base``."""
+        return rocksdb_url_from(url, base)
 
     @property
     def is_owner(self) -> bool:

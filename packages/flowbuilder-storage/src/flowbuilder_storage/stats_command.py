@@ -11,7 +11,7 @@ import time
 
 import click
 
-from flowbuilder.cli.store_option import store_option
+from flowbuilder.cli.context import store_option
 
 
 def _seconds(value: float | None) -> str:
@@ -32,12 +32,21 @@ def _percent(value: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def stats(workflow: str | None, since: str | None, top: int, store: str | None, as_json: bool) -> None:
     """History of runs: per task P50/P95/P99 durations, success and retry rates, trend per day, slowest runs."""
-    from flowbuilder.cli.context import plugin_host
-    from flowbuilder.cli.runs_commands import parse_duration
+    from flowbuilder.cli.context import parse_duration, plugin_host
+    from flowbuilder.errors import NoStoreError
     from flowbuilder_storage.stats import history_report
 
     since_time = time.time() - parse_duration(since) if since else None
-    with plugin_host().open_store(store) as opened:
+    try:
+        opened = plugin_host().open_store(store, create=False)  # reading creates no store
+    except NoStoreError as missing:
+        if as_json:
+            click.echo(json.dumps({"workflow": workflow, "runs": 0, "events": 0, "tasks": [], "trend": [],
+                                   "slowest_runs": []}))  # fmt: skip
+        else:
+            click.echo(f"no runs: {missing}")
+        return
+    with opened:
         report = history_report(opened, workflow, since_time, top)
     if as_json:
         click.echo(json.dumps(report, default=str))

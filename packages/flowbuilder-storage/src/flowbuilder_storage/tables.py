@@ -1,7 +1,8 @@
 """Tabular task outputs: Polars/Arrow tables that the runner stored as Arrow IPC blobs.
 
-The runner records a task's Polars or Arrow output as ``{"$blob": ref, "format":
-"arrow-ipc", "rows": n}`` and keeps the bytes with ``Store.put_blob``. :func:`read_table`
+The runner records a task's Polars or Arrow output as a table reference envelope, whose
+format core owns (:mod:`flowbuilder.tables`: ``{"$blob": ref, "format": "arrow-ipc",
+"rows": n, "library": ..., "v": 1}``), and keeps the bytes with ``Store.put_blob``. :func:`read_table`
 turns such an output back into a Polars frame: the blob is read once and Arrow reads the
 columns straight out of those bytes (zero-copy with pyarrow; Polars' own IPC reader
 otherwise). Polars (and pyarrow, when installed) are imported only when a table is read.
@@ -21,22 +22,27 @@ if TYPE_CHECKING:
 
 
 def is_table_output(output: Any) -> bool:
-    """Whether a recorded output is a reference to an Arrow IPC table."""
-    return isinstance(output, Mapping) and "$blob" in output and output.get("format") == "arrow-ipc"
+    """Whether a recorded output is a reference to an Arrow IPC table (:func:`flowbuilder.tables.is_table_reference`)."""
+    from flowbuilder.tables import is_table_reference
+
+    return is_table_reference(output)
 
 
 def read_table(store: Store, output: Mapping[str, Any] | str) -> pl.DataFrame:
     """The table behind a recorded output (or a blob reference) as a Polars DataFrame.
 
     Accepts IPC file (Feather v2) and stream formats. StoreError if the output is not a
-    table reference or its bytes are not Arrow IPC.
+    table reference (or one of a newer envelope version) or its bytes are not Arrow IPC.
     """
+    from flowbuilder.tables import decode_table_reference
+
     if isinstance(output, str):
         ref = output
-    elif is_table_output(output):
-        ref = str(output["$blob"])
     else:
-        raise StoreError("not a table output: expected {'$blob': ref, 'format': 'arrow-ipc'}")
+        reference = decode_table_reference(output)
+        if reference is None:
+            raise StoreError("not a table output: expected {'$blob': ref, 'format': 'arrow-ipc'}")
+        ref = reference.blob
     return table_from_ipc(store.get_blob(ref), ref)
 
 

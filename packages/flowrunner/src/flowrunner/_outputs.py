@@ -3,8 +3,8 @@
 Dependents in the same run receive the very object a task returned (by reference, nothing
 copied). Events hold a storable form: plain JSON values as they are; a tabular value
 (Polars or Arrow, recognised by duck typing so neither library is imported here) is written
-to the store as an Arrow IPC blob and the event holds ``{"$blob": ref, "format":
-"arrow-ipc", "rows": n, "library": "polars"|"pyarrow"}`` instead of the table.
+to the store as an Arrow IPC blob and the event holds core's table reference envelope
+(:mod:`flowbuilder.tables`) instead of the table.
 :func:`restored_output` turns such a reference back into a table of the same library when a
 resumed run needs it.
 """
@@ -19,6 +19,7 @@ from flowbuilder.errors import NotInstalledError, StoreError
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
+    from flowbuilder.tables import TableLibrary
     from flowrunner._process import Completed
     from flowrunner._scheduler import RunExecution
 
@@ -108,16 +109,20 @@ def storable_output(run: RunExecution, task: str, output: Any) -> Any:
     ipc = _arrow_ipc(output)
     if ipc is None:
         return output  # the store's encoder makes other values storable (lists, repr, ...)
+    from flowbuilder.tables import table_reference_output, unkept_table_output
+
     if store is None:
-        return {"$table": True, "format": "arrow-ipc", "rows": _rows(output)}
+        return unkept_table_output(_rows(output))
     reference = store.put_blob(run.run_id, f"{task}.arrow", ipc)
-    library = "polars" if type(output).__module__.startswith("polars") else "pyarrow"
-    return {"$blob": reference, "format": "arrow-ipc", "rows": _rows(output), "library": library}
+    library: TableLibrary = "polars" if type(output).__module__.startswith("polars") else "pyarrow"
+    return table_reference_output(reference, _rows(output), library)
 
 
 def is_table_reference(output: Any) -> bool:
-    """Whether a recorded output stands for a table kept as an Arrow IPC blob."""
-    return isinstance(output, dict) and "$blob" in output and output.get("format") == "arrow-ipc"
+    """Whether a recorded output is core's table reference envelope (:mod:`flowbuilder.tables`)."""
+    from flowbuilder.tables import is_table_reference as is_reference
+
+    return is_reference(output)
 
 
 def restored_output(store: Store, task: str, output: Any) -> Any:
@@ -126,13 +131,15 @@ def restored_output(store: Store, task: str, output: Any) -> Any:
     The table comes back in the library the task returned it in (a Polars DataFrame, or a
     pyarrow Table — a RecordBatch returns as a Table); a reference written before the
     library was recorded reads as Polars. Anything else is returned as it is. Raises
-    NotInstalledError when that library is missing, StoreError when the blob is gone or
-    is not Arrow IPC.
+    NotInstalledError when that library is missing, StoreError when the blob is gone, is
+    not Arrow IPC, or the envelope is of a newer version.
     """
-    if not is_table_reference(output):
+    from flowbuilder.tables import decode_table_reference
+
+    table = decode_table_reference(output)
+    if table is None:
         return output
-    reference = str(output["$blob"])
-    library = output.get("library", "polars")
+    reference, library = table.blob, table.library
     try:
         data = store.get_blob(reference)
     except StoreError as error:

@@ -32,12 +32,12 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON 
 
 def _request(run_id: str, action: str, store: str | None, reason: str, by: str | None, wait: bool,
              wait_seconds: float, as_json: bool, name: str | None = None, payload: Any = None) -> None:  # fmt: skip
+    from flowbuilder.cli.runs_commands import open_store_with_run
     from flowbuilder.events import RunStatus
     from flowbuilder.run_service import RunService
 
-    host = plugin_host()
-    with host.open_store(store) as opened:
-        service = RunService(host, opened)
+    with open_store_with_run(store, run_id) as opened:  # no store there: no such run (none is created)
+        service = RunService(plugin_host(), opened)
         recorded = service.request_control(run_id, action, name=name, payload=payload, reason=reason, by=by)
         interrupted = service.run_status(run_id).status is RunStatus.INTERRUPTED
         honoured = service.wait_until_honoured(run_id, recorded, wait_seconds) if wait and not interrupted else None

@@ -12,6 +12,7 @@ from flowbuilder.cli.context import plugin_host
 from flowbuilder.errors import WorkflowError
 
 if TYPE_CHECKING:
+    from flowbuilder._validation_cache import ValidOutcome
     from flowbuilder.errors import Diagnostic
 
 workflow_path = click.Path(path_type=Path, dir_okay=True)
@@ -26,25 +27,44 @@ def validate(files: tuple[Path, ...], quiet: bool, strict: bool) -> None:
 
     Warnings (valid, but probably unsafe) are printed as FILE:LINE:COL: warning: ... on
     stderr and do not change the exit status unless --strict is given.
-    """
-    from flowbuilder.loader import load_plan
 
-    host = plugin_host()
+    A file found valid before, with nothing changed since (its bytes, the settings, what is
+    installed, the source of every module that checking it imported), is answered from the
+    cache of :mod:`flowbuilder._validation_cache` without loading any plugin.
+    """
+    from flowbuilder._validation_cache import ValidationCache
+    from flowbuilder.cli.context import settings
+
+    current = settings()
+    cache = ValidationCache(repr(current), current.limits.max_bytes)
     problems: list[Diagnostic] = []
     for path in files:
-        try:
-            plan = load_plan(path, host)
-        except WorkflowError as error:
-            problems.extend(error.diagnostics)
-            continue
+        outcome, key = cache.lookup(path)
+        if outcome is None:
+            try:
+                outcome = _check(path)
+            except WorkflowError as error:
+                problems.extend(error.diagnostics)
+                continue
+            if key is not None and not plugin_host().failures:
+                cache.store(key, outcome)
         if strict:
-            problems.extend(as_problem(warning) for warning in plan.warnings)
+            problems.extend(as_problem(warning) for warning in outcome.warnings)
         else:
-            echo_warnings(plan.warnings)
-        if not quiet and not (strict and plan.warnings):
-            click.echo(f"{path}: ok ({len(plan)} tasks, {len(plan.levels)} levels)")
+            echo_warnings(outcome.warnings)
+        if not quiet and not (strict and outcome.warnings):
+            click.echo(f"{path}: ok ({outcome.tasks} tasks, {outcome.levels} levels)")
     if problems:
         raise WorkflowError(problems)
+
+
+def _check(path: Path) -> ValidOutcome:
+    """Load, validate and compile ``path`` with every plugin (WorkflowError when it is invalid)."""
+    from flowbuilder._validation_cache import ValidOutcome
+    from flowbuilder.loader import load_plan
+
+    plan = load_plan(path, plugin_host())
+    return ValidOutcome(len(plan), len(plan.levels), tuple(plan.warnings))
 
 
 def as_problem(warning: Diagnostic) -> Diagnostic:

@@ -28,6 +28,7 @@ def provides_text(provided: dict[str, list[str]]) -> str:
 def plugins(as_json: bool) -> None:
     """List every discovered plugin: distribution, version and what it provides."""
     from flowbuilder.errors import FlowBuilderError
+    from flowbuilder.hookspecs import DEPRECATED_HOOKS
 
     host = plugin_host()
     try:
@@ -42,6 +43,8 @@ def plugins(as_json: bool) -> None:
             "distribution": i.distribution,
             "version": i.version,
             "hooks": list(i.hooks),
+            "declares": list(i.declared_hooks),
+            "deprecated_hooks": [hook for hook in i.hooks if hook in DEPRECATED_HOOKS],
             "provides": provided.get(i.name, {}),
         }
         for i in host.infos
@@ -64,6 +67,14 @@ def plugins(as_json: bool) -> None:
     console.print(table)
     for failure in host.failures:  # as Text: a reason may hold [brackets] that are not markup
         console.print(Text.assemble(("failed: ", "red"), failure.format()))
+    for info in host.infos:
+        if info.declared_hooks:
+            console.print(Text(f"{info.name} declares hooks: {', '.join(info.declared_hooks)}"))
+        for hook in info.hooks:
+            if hook in DEPRECATED_HOOKS:
+                console.print(
+                    Text.assemble(("deprecated: ", "yellow"), f"{info.name} implements {DEPRECATED_HOOKS[hook]}")
+                )
     if problem:
         console.print(Text.assemble(("problem: ", "red"), problem))
 

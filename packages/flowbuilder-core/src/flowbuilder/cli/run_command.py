@@ -3,7 +3,9 @@
 Output: live progress (done/running/failed/skipped, elapsed, ETA) when stdout is a
 terminal, one plain line per task state change otherwise, or with ``--json`` the event
 stream as JSON lines for machines. The final summary lists failed tasks with the last lines
-of their logs. Ctrl-C asks the runner to cancel (running tasks are stopped, their process
+of their logs; on a terminal, where the live line is all that was shown while the run went
+on, it also lists each task's output (one line each), printed after the live display has
+let go of the terminal so that nothing erases it. Ctrl-C asks the runner to cancel (running tasks are stopped, their process
 groups terminated) and the command exits 130; a second Ctrl-C makes the runner kill
 whatever is still shutting down, and ends the process (exit 130) if the run has not
 finished a moment later. SIGTERM counts as a Ctrl-C. See :mod:`flowbuilder.cli.interrupts`.
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
 LOG_LINES_IN_SUMMARY = 5
 FAILURES_IN_SUMMARY = 20
 """Failed tasks the summary details; the rest are counted, with the command that lists them."""
+OUTPUTS_IN_SUMMARY = 20
+"""Task outputs the terminal summary shows; the rest are counted, with the command that lists them."""
+OUTPUT_WIDTH = 100
+"""Characters of one task's output in the terminal summary (``runs show`` shows the same cut)."""
 EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 
 
@@ -86,8 +92,8 @@ def execute_and_report(service: RunService, prepared: PreparedRun, as_json: bool
     try:
         result = _run_with_interrupts(service, request, display)
     finally:
-        display.stop()
-    _summary(result, service.store, as_json)
+        display.stop()  # before the summary: the live display erases its own lines when it stops
+    _summary(result, service.store, as_json, outputs=isinstance(display, _LiveDisplay))
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
 
 
@@ -111,7 +117,8 @@ def _run_with_interrupts(service: RunService, request: RunRequest, display: _Dis
         service.close()
 
 
-def _summary(result: RunResult, store: Store, as_json: bool) -> None:
+def _summary(result: RunResult, store: Store, as_json: bool, *, outputs: bool = False) -> None:
+    """The run's last words: status and counts, ``outputs`` of tasks if asked, then failures."""
     counts: dict[str, int] = {}
     for state in result.tasks.values():
         counts[state.status.value] = counts.get(state.status.value, 0) + 1
@@ -120,6 +127,8 @@ def _summary(result: RunResult, store: Store, as_json: bool) -> None:
         return  # the run_finished event already told the machine
     detail = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     click.echo(f"run {result.run_id}: {result.status.value} in {elapsed:.2f}s ({detail})")
+    if outputs:
+        _output_summary(result)
     failed = [(name, state) for name, state in result.tasks.items() if state.status.value == "failed"]
     for name, state in failed[:FAILURES_IN_SUMMARY]:
         echo(f"  failed: {name} (attempt {state.attempts}): {state.error}", err=True)
@@ -133,6 +142,22 @@ def _summary(result: RunResult, store: Store, as_json: bool) -> None:
     if len(failed) > FAILURES_IN_SUMMARY:
         echo(f"  ... and {len(failed) - FAILURES_IN_SUMMARY} more failed tasks:"
              f" flowbuilder runs show {result.run_id}", err=True)  # fmt: skip
+
+
+def _output_summary(result: RunResult) -> None:
+    """Each succeeded task's output on one line, the first OUTPUTS_IN_SUMMARY in plan order."""
+    from flowbuilder.cli.terminal import one_line
+
+    shown = [(name, state.output) for name, state in result.tasks.items()
+             if state.status.value == "succeeded" and state.output is not None]  # fmt: skip
+    if not shown:
+        return
+    click.echo("  outputs:")
+    width = min(max(len(name) for name, _ in shown[:OUTPUTS_IN_SUMMARY]), 32)
+    for name, output in shown[:OUTPUTS_IN_SUMMARY]:
+        click.echo(f"    {one_line(name, 32):<{width}}  {one_line(output, OUTPUT_WIDTH)}")
+    if len(shown) > OUTPUTS_IN_SUMMARY:
+        click.echo(f"    ... and {len(shown) - OUTPUTS_IN_SUMMARY} more: flowbuilder runs show {result.run_id}")
 
 
 _CONTROL_NOTES = {"run_paused": "paused (no new tasks start until `flowbuilder unpause`)",

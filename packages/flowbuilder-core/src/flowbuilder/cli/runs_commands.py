@@ -17,7 +17,7 @@ import os
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -53,8 +53,30 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _open(url: str | None) -> Store:
-    return plugin_host().open_store(url)
+def open_existing_store(flag: str | None) -> Store | None:
+    """The store these commands read, or None when there is none there.
+
+    Reading never creates a store (``runs list`` in an empty folder must not leave a
+    ``.flowbuilder/`` behind): the store's ``exists`` is asked first. Commands about one run
+    use :func:`open_store_with_run` instead, which turns "no store" into "no such run".
+    """
+    from flowbuilder.errors import NoStoreError
+
+    try:
+        return plugin_host().open_store(flag, create=False)
+    except NoStoreError:
+        return None
+
+
+def open_store_with_run(flag: str | None, run_id: str) -> Store:
+    """The store to read ``run_id`` from; where there is no store, the run is not found
+    (:class:`RunNotFoundError`, saying which store was looked for)."""
+    from flowbuilder.errors import RunNotFoundError
+
+    opened = open_existing_store(flag)
+    if opened is None:
+        raise RunNotFoundError(run_id, f"here: there is no store at {store_choice(flag)}")
+    return opened
 
 
 def store_choice(flag: str | None) -> str:
@@ -106,7 +128,14 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
     now = time.time()
     since_time = now - parse_duration(since) if since else None
     until_time = now - parse_duration(until) if until else None
-    with _open(store) as opened:
+    opened = open_existing_store(store)
+    if opened is None:
+        if as_json:
+            click.echo(json.dumps({"runs": [], "next_cursor": None}))
+        else:
+            echo(f"no runs: there is no store at {store_choice(store)}")
+        return
+    with opened:
         page = list_runs_live(opened, workflow=workflow, status=RunStatus(status) if status else None,
                               since=since_time, until=until_time, limit=limit, cursor=cursor)  # fmt: skip
     if as_json:
@@ -135,7 +164,7 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
     from flowbuilder.events import RunStatus
     from flowbuilder.leases import with_live_status
 
-    with _open(store) as opened:
+    with open_store_with_run(store, run_id) as opened:
         summary = with_live_status(opened, opened.get_run(run_id))
         state = opened.load_state(run_id)
         notes = opened.read_annotations(run_id)
@@ -207,7 +236,7 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
         else:
             echo(f"[{line.task}#{line.attempt}] {line.text}", err=line.stream == "stderr")
 
-    with _open(store) as opened:
+    with open_store_with_run(store, run_id) as opened:
         opened.get_run(run_id)  # RunNotFoundError (one line) for an unknown id
         seen = 0
         seq = 0
@@ -258,7 +287,7 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
 
     host = plugin_host()
     given = parse_param_assignments(params)
-    with host.open_store(store) as opened:
+    with open_store_with_run(store, run_id) as opened:
         service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
         prepared = service.prepare_resume(run_id, given, force=force)
         execute_and_report(service, prepared, as_json)
@@ -305,14 +334,16 @@ def gc(older_than: str | None, keep_last: int | None, workflow: str | None, dry_
     if older_than is None and keep_last is None:
         raise ConfigurationError("say what to delete: --older-than DURATION and/or --keep-last N")
     age = parse_duration(older_than) if older_than else None
-    with _open(store) as opened:
-        doomed = select_garbage(opened, older_than=age, keep_last=keep_last, workflow=workflow)
-        if not dry_run:
-            for run_id in doomed:
-                opened.delete_run(run_id)
-            compact: Callable[[], None] | None = getattr(opened, "compact", None)
-            if doomed and callable(compact):
-                compact()
+    opened = open_existing_store(store)
+    doomed: list[str] = []
+    if opened is not None:  # no store: nothing to delete, and none is created
+        with opened:
+            doomed = select_garbage(opened, older_than=age, keep_last=keep_last, workflow=workflow)
+            if not dry_run:
+                for run_id in doomed:
+                    opened.delete_run(run_id)
+                if doomed:
+                    opened.compact()
     if as_json:
         click.echo(json.dumps({"deleted" if not dry_run else "would_delete": doomed}))
     else:

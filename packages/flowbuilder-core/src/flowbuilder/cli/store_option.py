@@ -45,3 +45,10 @@ class StoreOption(click.Option):
 def store_option(help: str) -> Callable[[F], F]:
     """``--store URL`` with ``help`` followed by the installed schemes and the default store."""
     return click.option("--store", cls=StoreOption, type=UTF8_TEXT, metavar="URL", help=help)
+
+
+__all__ = [
+    "StoreOption",
+    "installed_schemes_help",
+    "store_option",
+]

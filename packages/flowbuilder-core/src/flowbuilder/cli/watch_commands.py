@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
-from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo
 from flowbuilder.errors import ConfigurationError
@@ -92,7 +91,9 @@ async def _watch(store: Store, run_id: str, after: int, as_json: bool) -> None:
 @_json_option
 def watch(run_id: str, after: int, store: str | None, as_json: bool) -> None:
     """Print a run's events and annotations as they happen; end when the run finishes."""
-    with plugin_host().open_store(store) as opened:
+    from flowbuilder.cli.runs_commands import open_store_with_run
+
+    with open_store_with_run(store, run_id) as opened:  # no store: the run is not found, none is created
         opened.get_run(run_id)  # RunNotFoundError (one line) for an unknown id
         asyncio.run(_watch(opened, run_id, after, as_json))
 
@@ -127,7 +128,9 @@ def annotate(run_id: str, kind: str, data: str | None, task: str | None, attempt
         except ValueError as error:
             raise ConfigurationError(f"--data is not JSON ({error}); quote text as JSON, e.g. '\"a note\"'") from None
     note = Annotation(kind, payload, task=task, attempt=attempt, author=author or default_author())
-    with plugin_host().open_store(store) as opened:
+    from flowbuilder.cli.runs_commands import open_store_with_run
+
+    with open_store_with_run(store, run_id) as opened:
         stored = opened.annotate(run_id, note)
     if as_json:
         click.echo(json.dumps({"run_id": run_id, "annotation": stored.to_dict()}, ensure_ascii=False))

@@ -3,6 +3,10 @@
 Each interface lives in its own submodule, imported on first use: importing one of them
 (``flowbuilder.interfaces.sink``) must not pull in the others' dependencies (the TaskType
 interface needs pydantic), so that the CLI's ``--help`` stays fast.
+
+The Store is split into roles (``EventLog``, ``RunIndex``, ``DefinitionStore``,
+``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``) that ``Store`` inherits; a plugin still
+subclasses ``Store``, a consumer may type against one role.
 """
 
 from __future__ import annotations
@@ -11,13 +15,27 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowbuilder.interfaces.annotation_store import AnnotationStore
+    from flowbuilder.interfaces.blobs import BlobStore
     from flowbuilder.interfaces.consensus import ConsensusEngine
+    from flowbuilder.interfaces.control import ControlChannel
+    from flowbuilder.interfaces.definitions import DefinitionStore
+    from flowbuilder.interfaces.event_log import EventLog
+    from flowbuilder.interfaces.logs import LogStore
+    from flowbuilder.interfaces.run_index import RunIndex
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
     from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType, TaskWarning
 
 _SUBMODULE_OF = {
+    "AnnotationStore": "annotation_store",
+    "BlobStore": "blobs",
+    "ControlChannel": "control",
+    "DefinitionStore": "definitions",
+    "EventLog": "event_log",
+    "LogStore": "logs",
+    "RunIndex": "run_index",
     "ConsensusEngine": "consensus",
     "EventSink": "sink",
     "ExecutionMode": "tasktype",
@@ -36,6 +54,13 @@ _SUBMODULE_OF = {
 }
 
 __all__ = [
+    "AnnotationStore",
+    "BlobStore",
+    "ControlChannel",
+    "DefinitionStore",
+    "EventLog",
+    "LogStore",
+    "RunIndex",
     "ConsensusEngine",
     "EventSink",
     "ExecutionMode",

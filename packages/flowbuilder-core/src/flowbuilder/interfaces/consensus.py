@@ -45,3 +45,8 @@ class ConsensusEngine(ABC):
                 return True
             time.sleep(0.05)
         return self.is_leader()
+
+
+__all__ = [
+    "ConsensusEngine",
+]

@@ -1,10 +1,11 @@
 """The control role of a store: requests for a run from any process, and its owner's lease.
 
-:class:`ControlChannel` is a mixin that :class:`~flowbuilder.interfaces.Store` inherits. Its
+:class:`ControlChannel` is a role that :class:`~flowbuilder.interfaces.Store` inherits (like
+``AnnotationStore``); a component that only steers runs types against it. Its
 methods have defaults, so a store written before them keeps working: it keeps no requests
 (:meth:`~ControlChannel.request_control` refuses with a one-line error, the owner finds none)
-and no leases (its runs are never shown ``interrupted``). A store overrides all six to take
-part; the Store contract (version 3) checks them.
+and no leases (its runs are never shown ``interrupted``). A store overrides all five to take
+part; the Store contract (version 4) checks them.
 
 Guarantees a store that overrides them gives:
 
@@ -21,6 +22,7 @@ Guarantees a store that overrides them gives:
 from __future__ import annotations
 
 import time
+from abc import ABC
 from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ CONTROL_POLL_SECONDS = 0.25
 """How often the default :meth:`ControlChannel.wait_for_control` reads again (stores without push)."""
 
 
-class ControlChannel:
+class ControlChannel(ABC):
     """Control requests and owner leases of a store's runs (see the module docstring)."""
 
     scheme: ClassVar[str]

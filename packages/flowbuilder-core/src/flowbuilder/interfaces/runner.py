@@ -102,3 +102,10 @@ class Runner(ABC):
         with it; the runner must still work afterwards, starting what it needs again on
         demand. Default: nothing to release.
         """
+
+
+__all__ = [
+    "RunRequest",
+    "RunResult",
+    "Runner",
+]

@@ -31,3 +31,8 @@ class SecretProvider(ABC):
         provider itself cannot answer (unreachable, no permission); never put the secret, or
         any part of it, into an exception message.
         """
+
+
+__all__ = [
+    "SecretProvider",
+]

@@ -23,3 +23,8 @@ class EventSink(ABC):
 
     def close(self) -> None:
         """Flush and release resources; called once when the run ends."""
+
+
+__all__ = [
+    "EventSink",
+]

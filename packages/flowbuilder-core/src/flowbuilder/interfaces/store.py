@@ -3,106 +3,61 @@
 Stores are registered by URL scheme through ``flowbuilder_stores`` (``memory://``,
 ``rocksdb://PATH``, ``redis://HOST:PORT/DB``) and opened with :meth:`Store.open`. Every
 implementation passes the same suite in ``contracts/``.
+
+:class:`Store` is what a plugin subclasses. It is made of roles, each an ABC of its own
+module, so that a consumer types against only the part it uses (a log viewer takes a
+:class:`~flowbuilder.interfaces.logs.LogStore`, a live monitor an
+:class:`~flowbuilder.interfaces.event_log.EventLog`):
+
+* :class:`~flowbuilder.interfaces.event_log.EventLog` — ``append_events``, ``read_events``,
+  ``last_seq``, ``wait_for_events``, ``wait_for_updates``, ``subscribe``, ``save_snapshot``,
+  ``load_snapshot``, ``load_state``; it includes
+  :class:`~flowbuilder.interfaces.annotation_store.AnnotationStore` — ``annotate``,
+  ``read_annotations`` (subscribers receive both);
+* :class:`~flowbuilder.interfaces.run_index.RunIndex` — ``get_run``, ``list_runs``, ``delete_run``;
+* :class:`~flowbuilder.interfaces.definitions.DefinitionStore` — ``save_definition``, ``load_definition``;
+* :class:`~flowbuilder.interfaces.logs.LogStore` — ``append_logs``, ``read_logs``;
+* :class:`~flowbuilder.interfaces.blobs.BlobStore` — ``put_blob``, ``get_blob``.
+
+What crosses roles stays here: ``open``, ``scheme``, ``default_priority``, ``default_url``,
+``export_events`` / ``export_event_chunks`` (read the run index and the event log),
+``compact``, ``close`` and the context manager.
+
+The names that lived here before the split (``RunSummary``, ``RunPage``, ``LogLine``,
+``definition_hash``) are still importable from this module.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Iterator, Sequence
+from abc import abstractmethod
+from pathlib import Path
+from typing import ClassVar, Iterator, Sequence
 
-from flowbuilder.annotations import Annotation
-from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, fold_events
+from flowbuilder.interfaces.blobs import BlobStore
 from flowbuilder.interfaces.control import ControlChannel
-
-if TYPE_CHECKING:
-    from flowbuilder.subscriptions import RunUpdate
-
-
-@dataclass(slots=True)
-class RunSummary:
-    """What run listings show, kept current by the store as events are appended."""
-
-    run_id: str
-    workflow: str | None = None
-    version: str | None = None
-    status: RunStatus = RunStatus.PENDING
-    created_at: float = 0.0
-    finished_at: float | None = None
-    last_seq: int = 0
-    definition_hash: str | None = None
-
-    def apply(self, events: Sequence[RunEvent]) -> None:
-        """Fold the events that change a summary (run created, started, finished)."""
-        for event in events:
-            kind = event.kind
-            if kind is EventKind.RUN_CREATED:
-                self.workflow = event.data.get("workflow")
-                self.version = event.data.get("version")
-                self.definition_hash = event.data.get("definition_hash")
-                self.created_at = event.time
-            elif kind is EventKind.RUN_STARTED:
-                self.status = RunStatus.RUNNING
-            elif kind is EventKind.RUN_FINISHED:
-                self.status = RunStatus(event.data["status"])
-                self.finished_at = event.time
-        if events:
-            self.last_seq = events[-1].seq
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "workflow": self.workflow,
-            "version": self.version,
-            "status": self.status.value,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "last_seq": self.last_seq,
-            "definition_hash": self.definition_hash,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
-        return cls(**{**data, "status": RunStatus(data["status"])})
+from flowbuilder.interfaces.definitions import DefinitionStore, definition_hash
+from flowbuilder.interfaces.event_log import EventLog
+from flowbuilder.interfaces.logs import LogLine, LogStore
+from flowbuilder.interfaces.run_index import RunIndex, RunPage, RunSummary
 
 
-@dataclass(slots=True)
-class RunPage:
-    """One page of a run listing; pass ``next_cursor`` back for the next (None: last page)."""
-
-    runs: list[RunSummary]
-    next_cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One line a task attempt wrote. ``stream`` is ``stdout``, ``stderr`` or ``system``."""
-
-    task: str
-    attempt: int
-    stream: str
-    text: str
-    time: float = field(default_factory=time.time)
-
-
-def definition_hash(content: bytes) -> str:
-    """The content address of a workflow definition (hex SHA-256)."""
-    return hashlib.sha256(content).hexdigest()
-
-
-class Store(ControlChannel, ABC):
-    """Durable (or, for ``memory://``, throwaway) home of runs.
+class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel):
+    """Durable (or, for ``memory://``, throwaway) home of runs: every role in one object.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
 
     * :meth:`append_events` is atomic and conditional: a batch is written whole or not at
       all, and only if ``expected_seq`` equals the run's last sequence number, otherwise
       :class:`~flowbuilder.errors.SequenceConflictError`. Events must be numbered
-      ``expected_seq + 1, + 2, ...``.
+      ``expected_seq + 1, + 2, ...``, else :class:`~flowbuilder.errors.StoreError`. When
+      both are wrong the conflict wins: ``expected_seq`` is checked first (see
+      :mod:`flowbuilder.interfaces.event_log`).
     * reads return events in sequence order; a run's summary reflects every appended event.
     * logs come back in the order they were appended; blobs byte for byte.
+    * a blob reference (from :meth:`put_blob`) is an opaque string that only this store
+      interprets; it stays readable, from any process opening the same store, until its
+      run is deleted; a second ``put_blob`` of the same run and name replaces the bytes
+      (see :mod:`flowbuilder.interfaces.blobs`).
     * values are stored in a documented, non-executable encoding; nothing is unpickled.
     * annotations (:meth:`annotate`) are a second key space of a run: any number of writers
       add them, live or after the run finished, and they never change the run's event
@@ -113,7 +68,9 @@ class Store(ControlChannel, ABC):
       owner's lease (:meth:`renew_leases`) one record per run: the control role, declared in
       :class:`~flowbuilder.interfaces.control.ControlChannel` (its docstring states the rules).
 
-    Thread safety: one open store may be used from several threads at once.
+    Thread safety: one open store may be used from several threads at once — every method,
+    including concurrent appends to one run (exactly one of two racing appends at the same
+    ``expected_seq`` wins) and concurrent annotations (each lands, with its own number).
 
     Methods added after 0.2 (:meth:`annotate`, :meth:`read_annotations`,
     :meth:`wait_for_updates`, :meth:`subscribe`, and the control role's
@@ -135,153 +92,37 @@ class Store(ControlChannel, ABC):
     def open(cls, url: str) -> Store:
         """Open (creating if needed) the store at ``url``; raise StoreError with advice if it cannot."""
 
-    # -- events ---------------------------------------------------------------------------
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """Whether something is at ``url`` to read, found without creating anything.
 
-    @abstractmethod
-    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
-        """Append a batch atomically if the run's last seq is ``expected_seq``; return the new last seq."""
+        Commands that only read (``runs list``, ``runs show``, ``logs``, ``runs watch``,
+        ``resume``, ``gc``) ask this before :meth:`open`, so that reading in a folder with no
+        store never leaves an empty store behind: they report "there is no store at URL"
+        instead. Return False only when you are sure nothing is there (``rocksdb://``: no
+        such path, or an empty directory); when unsure (a path you cannot read, something
+        that may not be a store) return True and let :meth:`open` say what is wrong.
 
-    @abstractmethod
-    def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        """Events with ``seq > after_seq``, oldest first, at most ``limit`` of them."""
-
-    @abstractmethod
-    def last_seq(self, run_id: str) -> int:
-        """The run's last sequence number (0 if it has no events)."""
-
-    def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
-        """Events after ``after_seq``, waiting up to ``timeout`` seconds for the first to arrive.
-
-        The default polls; stores with a notification mechanism override it.
+        Default: True, right for stores that create nothing when opened or cannot tell
+        without connecting (``memory://``, ``redis://``).
         """
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while True:
-            events = self.read_events(run_id, after_seq)
-            if events or time.monotonic() >= deadline:
-                return events
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.25)
+        return True
 
-    def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
-                         timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
-        """Events after ``after_seq`` and annotations after ``after_annotation``, waiting up to
-        ``timeout`` seconds for the first of either to arrive; ``([], [])`` when none came.
+    @classmethod
+    def resolve_url(cls, url: str, base: Path) -> str:
+        """``url`` with a relative filesystem path in it made absolute against ``base``.
 
-        This is the blocking step of :meth:`subscribe`; it must return as soon as either kind
-        is appended, by any writer of the store. The default waits in :meth:`wait_for_events`
-        (so a new annotation alone is seen within ``timeout``); our stores override it.
+        A ``store =`` URL in ``flowbuilder.toml`` is read from that file's folder, whatever
+        the current directory (``store = "rocksdb://state"`` next to the file means the
+        file's ``state/``); :meth:`flowbuilder.plugins.PluginHost.default_store_url` calls
+        this with that folder. URLs from ``--store`` and ``FLOWBUILDER_STORE`` are not
+        passed here: relative paths in them stay relative to the current directory. Must
+        return a URL of the same scheme, and return an absolute one unchanged.
+
+        Default: ``url`` unchanged, right for URLs that hold no filesystem path
+        (``memory://``, ``redis://HOST:PORT/DB``).
         """
-        events = self.wait_for_events(run_id, after_seq, timeout)
-        return events, self.read_annotations(run_id, after_annotation)
-
-    def subscribe(self, run_id: str, after_seq: int = 0, after_annotation: int = 0) -> AsyncIterator[RunUpdate]:
-        """Follow a run live: an async iterator of :class:`~flowbuilder.subscriptions.RunUpdate`.
-
-        Each batch holds the events (``seq > after_seq``, in order, none skipped or repeated)
-        and annotations (``number > after_annotation``) that arrived since the previous
-        batch, pushed as they are appended rather than polled. The iterator ends after the
-        batch holding ``run_finished``; for a run already finished at ``after_seq`` it yields
-        the remaining annotations, if any, and ends. A run that does not exist yet is waited
-        for (check :meth:`get_run` first to refuse unknown ids). If the store breaks for
-        longer than it retries, iteration raises its one-line
-        :class:`~flowbuilder.errors.StoreError`. Each active subscription blocks one worker
-        thread of the event loop's default executor while it waits.
-        """
-        from flowbuilder.subscriptions import follow
-
-        return follow(self, run_id, after_seq, after_annotation)
-
-    # -- annotations ----------------------------------------------------------------------
-
-    def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
-        """Attach ``annotation`` to the run (live or finished); return it with its ``number``.
-
-        Never conflicts with the run's event appends. :class:`~flowbuilder.errors.RunNotFoundError`
-        for an unknown run; :class:`~flowbuilder.errors.StoreError` for an annotation that
-        :func:`~flowbuilder.annotations.encode_annotation` refuses (bad kind, not JSON, over
-        :data:`~flowbuilder.annotations.MAX_ANNOTATION_BYTES`). The default refuses: the store
-        keeps no annotations.
-        """
-        from flowbuilder.errors import StoreError
-
-        raise StoreError(f"the {self.scheme}:// store does not keep annotations (its plugin predates them);"
-                         " upgrade the plugin or use another store")  # fmt: skip
-
-    def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
-        """The run's annotations numbered above ``after``, in number order (empty if none or unknown run)."""
-        return []
-
-    # -- snapshots and state --------------------------------------------------------------
-
-    @abstractmethod
-    def save_snapshot(self, state: RunState) -> None:
-        """Keep ``state`` (the fold up to ``state.seq``) to shorten later folds."""
-
-    @abstractmethod
-    def load_snapshot(self, run_id: str) -> RunState | None:
-        """The newest snapshot of the run, or None."""
-
-    def load_state(self, run_id: str) -> RunState:
-        """The run's current state: the newest snapshot plus the events after it."""
-        snapshot = self.load_snapshot(run_id)
-        after = snapshot.seq if snapshot is not None else 0
-        events = self.read_events(run_id, after)
-        if snapshot is None and not events:
-            from flowbuilder.errors import RunNotFoundError
-
-            raise RunNotFoundError(run_id)
-        return fold_events(run_id, events, snapshot)
-
-    # -- runs -----------------------------------------------------------------------------
-
-    @abstractmethod
-    def get_run(self, run_id: str) -> RunSummary:
-        """The run's summary; :class:`~flowbuilder.errors.RunNotFoundError` if unknown."""
-
-    @abstractmethod
-    def list_runs(
-        self,
-        *,
-        workflow: str | None = None,
-        status: RunStatus | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> RunPage:
-        """Runs newest first (by creation time, then id), filtered; pages are stable under appends."""
-
-    @abstractmethod
-    def delete_run(self, run_id: str) -> None:
-        """Remove the run with its events, annotations, control requests, lease, snapshots, logs and blobs
-        (no error if unknown)."""
-
-    # -- definitions, logs, blobs ---------------------------------------------------------
-
-    @abstractmethod
-    def save_definition(self, content: bytes) -> str:
-        """Keep a workflow definition by content; return its hash (:func:`definition_hash`)."""
-
-    @abstractmethod
-    def load_definition(self, digest: str) -> bytes:
-        """The definition with this hash; :class:`~flowbuilder.errors.StoreError` if unknown."""
-
-    @abstractmethod
-    def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
-        """Append log lines of a run (any tasks), keeping their order."""
-
-    @abstractmethod
-    def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
-        """The run's log lines (of one task if given), skipping the first ``after`` of them."""
-
-    @abstractmethod
-    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
-        """Keep a large value of a run; return a reference for :meth:`get_blob`."""
-
-    @abstractmethod
-    def get_blob(self, ref: str) -> bytes:
-        """The bytes behind a reference from :meth:`put_blob`; StoreError if gone."""
+        return url
 
     # -- bulk export (analytics) ----------------------------------------------------------
 
@@ -323,6 +164,14 @@ class Store(ControlChannel, ABC):
                 return ids
             cursor = page.next_cursor
 
+    def compact(self) -> None:
+        """Reclaim the space of deleted runs (``flowbuilder gc`` calls it after deleting).
+
+        Optional: the default does nothing (right for stores that free space as they delete,
+        like ``memory://`` and Redis); RocksDB overrides it to compact its files. Must leave
+        every remaining run readable and may be called any number of times.
+        """
+
     def close(self) -> None:
         """Flush and release the store (idempotent)."""
 
@@ -331,3 +180,15 @@ class Store(ControlChannel, ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+__all__ = [
+    "LogLine",
+    "RunPage",
+    "RunSummary",
+    "Store",
+    "definition_hash",
+]
+
+
+__all__ = ["LogLine", "RunPage", "RunSummary", "Store", "definition_hash"]

@@ -174,3 +174,13 @@ class TaskType(ABC):
         Cancellation (``asyncio.CancelledError``) must release everything the attempt holds:
         a shell task kills its whole process group.
         """
+
+
+__all__ = [
+    "ExecutionMode",
+    "LogWriter",
+    "TaskContext",
+    "TaskFailure",
+    "TaskType",
+    "TaskWarning",
+]

@@ -270,3 +270,8 @@ class MemoryStore(Store):
         if data is None:
             raise StoreError(f"no blob {ref!r} in this store (deleted with its run?)")
         return data
+
+
+__all__ = [
+    "MemoryStore",
+]

@@ -2,6 +2,10 @@
 
 Runs are listed newest first by ``(created_at, run_id)``; a cursor is the position of the
 last run of a page, so runs appended meanwhile never shift later pages.
+
+Public for store plugins: a store that filters in memory returns :func:`page_of`; one that
+pages in its backend orders by :func:`listing_key` and hands out :func:`encode_cursor`
+cursors, so a cursor from any store means the same position.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from flowbuilder.interfaces.store import RunPage, RunSummary
 
 
 def encode_cursor(summary: RunSummary) -> str:
+    """The opaque cursor that resumes a listing just after ``summary`` (URL-safe text)."""
     raw = json.dumps([summary.created_at, summary.run_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The ``(created_at, run_id)`` position of a cursor; a one-line StoreError if it is not one."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, run_id = json.loads(base64.urlsafe_b64decode(padded))
@@ -30,6 +36,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 
 
 def listing_key(summary: RunSummary) -> tuple[float, str]:
+    """The sort key of run listings (newest first means descending by this key)."""
     return (summary.created_at, summary.run_id)
 
 
@@ -60,3 +67,11 @@ def page_of(
     page = chosen[:limit]
     next_cursor = encode_cursor(page[-1]) if len(chosen) > limit else None
     return RunPage(runs=page, next_cursor=next_cursor)
+
+
+__all__ = [
+    "decode_cursor",
+    "encode_cursor",
+    "listing_key",
+    "page_of",
+]
