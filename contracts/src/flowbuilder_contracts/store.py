@@ -41,14 +41,17 @@ from typing import Any, Callable
 import pytest
 
 from flowbuilder.annotations import MAX_ANNOTATION_BYTES, Annotation
+from flowbuilder.control import MAX_CONTROL_BYTES, ControlRequest
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
 from flowbuilder.interfaces.store import LogLine, Store, definition_hash
+from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 3
+STORE_CONTRACT_VERSION = 4
 """2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
-empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles."""
+empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
+4 the control role (control requests and owner leases)."""
 
 
 def run_events(
@@ -748,6 +751,112 @@ class StoreContract(Contract):
 
         batches = asyncio.run(asyncio.wait_for(main(), timeout=30))
         assert [e for batch in batches for e in batch.events] == events
+
+    # -- control requests and leases ------------------------------------------------------
+
+    def test_control_requests_are_numbered_in_arrival_order_and_read_back_whole(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        first = store.request_control("r1", ControlRequest("pause", by="ops@a:1", reason="deploy", time=5.0))
+        second = store.request_control("r1", ControlRequest("signal", "approve", {"ok": [1, "二"]}, by="bot", time=6.0))
+        assert (first.number, second.number) == (1, 2)
+        assert store.read_control_requests("r1") == [first, second]
+        assert store.read_control_requests("r1", after=1) == [second]
+        assert (second.action, second.name, second.payload, second.by, second.time) == (
+            "signal", "approve", {"ok": [1, "二"]}, "bot", 6.0)  # fmt: skip
+        assert first.reason == "deploy"
+
+    def test_control_requests_never_move_the_event_sequence_so_the_runner_never_conflicts(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:3], 0)
+        for action in ("pause", "unpause", "cancel"):
+            store.request_control("r1", ControlRequest(action))
+        assert store.last_seq("r1") == 3
+        assert store.append_events("r1", events[3:], 3) == 5
+        assert store.read_annotations("r1") == []
+
+    def test_a_control_request_for_an_unknown_run_raises_run_not_found(self, store: Store) -> None:
+        with pytest.raises(RunNotFoundError):
+            store.request_control("nope", ControlRequest("cancel"))
+        assert store.read_control_requests("nope") == []
+
+    @pytest.mark.parametrize("request_", [ControlRequest("explode"), ControlRequest("signal", "9bad"),
+                                          ControlRequest("signal", "big", "x" * MAX_CONTROL_BYTES),
+                                          ControlRequest("signal", "obj", object()),
+                                          ControlRequest("cancel", payload=1)],
+                             ids=["action", "name", "too-large", "not-json", "payload-on-cancel"])  # fmt: skip
+    def test_an_invalid_control_request_is_refused_and_nothing_is_kept(self, store: Store,
+                                                                       request_: ControlRequest) -> None:  # fmt: skip
+        _add_run(store, "r1", status=None)
+        with pytest.raises(StoreError):
+            store.request_control("r1", request_)
+        assert store.read_control_requests("r1") == []
+
+    def test_two_threads_requesting_at_once_both_land_with_distinct_numbers(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        numbers: list[int] = []
+        barrier = threading.Barrier(2)
+
+        def request(name: str) -> None:
+            barrier.wait()
+            for n in range(20):
+                numbers.append(store.request_control("r1", ControlRequest("signal", name, n)).number)
+
+        threads = [threading.Thread(target=request, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(numbers) == list(range(1, 41))
+        assert [r.number for r in store.read_control_requests("r1")] == list(range(1, 41))
+
+    def test_wait_for_control_returns_a_request_recorded_meanwhile(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        _add_run(store, "r2", status=None)
+        got: list[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(store.wait_for_control({"r1": 0, "r2": 0}, 30.0)))
+        waiter.start()
+        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
+        store.request_control("r2", ControlRequest("cancel", by="other"))
+        waiter.join(timeout=10)  # a store that is not woken by requests sits out its 30 s timeout
+        assert not waiter.is_alive(), "wait_for_control was not woken by a new control request"
+        assert {run: [(r.number, r.action) for r in found] for run, found in got[0].items()} == {"r2": [(1, "cancel")]}
+
+    def test_wait_for_control_returns_only_requests_after_the_given_numbers(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        _add_run(store, "r2", status=None)
+        store.request_control("r1", ControlRequest("pause"))
+        store.request_control("r1", ControlRequest("unpause"))
+        store.request_control("r2", ControlRequest("pause"))
+        found = store.wait_for_control({"r1": 1, "r2": 1}, 0.1)
+        assert {run: [r.action for r in got] for run, got in found.items()} == {"r1": ["unpause"]}
+        assert store.wait_for_control({"r1": 2}, 0.05) == {}
+
+    def test_a_lease_is_replaced_by_each_renewal_and_read_back(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        _add_run(store, "r2", status=None)
+        assert store.read_lease("r1") is None
+        first = RunLease("r1", "owner-a", "host-a", 11, 100.0, 110.0)
+        store.renew_leases([first, RunLease("r2", "owner-a", "host-a", 11, 100.0, 110.0)])
+        assert store.read_lease("r1") == first
+        later = RunLease("r1", "owner-a", "host-a", 11, 102.0, 112.0)
+        store.renew_leases([later])
+        assert store.read_lease("r1") == later
+        assert store.read_lease("r2") is not None and store.read_lease("nope") is None
+
+    def test_delete_run_removes_its_control_requests_and_lease(self, store: Store) -> None:
+        _add_run(store, "r1", status=None)
+        store.request_control("r1", ControlRequest("cancel"))
+        store.renew_leases([RunLease("r1", "o", "h", 1, 1.0, 2.0)])
+        store.delete_run("r1")
+        assert store.read_control_requests("r1") == [] and store.read_lease("r1") is None
+
+    def test_control_requests_and_leases_survive_reopening(self, store: Store, reopened: ReopenStore) -> None:
+        _add_run(store, "r1", status=None)
+        kept = store.request_control("r1", ControlRequest("signal", "go", {"k": "ü"}, by="me", reason="r", time=7.0))
+        lease = RunLease("r1", "o", "h", 1, 1.0, 2.0)
+        store.renew_leases([lease])
+        again = reopened(store)
+        assert again.read_control_requests("r1") == [kept] and again.read_lease("r1") == lease
 
     # -- durability -----------------------------------------------------------------------
 

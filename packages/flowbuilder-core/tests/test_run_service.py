@@ -85,3 +85,57 @@ def test_closing_the_service_closes_its_runner_through_the_declared_close(host: 
     RunService(host, memory_store, runner=runner).close()
     assert runner.closed == 1
     RunService(host, memory_store, runner=BareRunner({})).close()  # the interface's default: nothing to release
+
+
+def _unfinished_run(store: Any, run_id: str) -> None:
+    from flowbuilder.events import EventKind, RunEvent
+
+    digest = store.save_definition(WORKFLOW.encode())
+    store.append_events(run_id, [
+        RunEvent(run_id, 1, EventKind.RUN_CREATED, data={"workflow": "svc", "definition_hash": digest,
+                                                         "params": {"n": 1}}),
+        RunEvent(run_id, 2, EventKind.RUN_STARTED)], 0)  # fmt: skip
+
+
+def test_cancel_of_a_run_not_running_here_records_a_control_request_naming_who_asked(host: Any,
+                                                                                    memory_store: Any) -> None:  # fmt: skip
+    _unfinished_run(memory_store, "elsewhere")
+    service = RunService(host, memory_store)
+    assert service.cancel("elsewhere", "stop it", by="ops@box:1")
+    [request] = memory_store.read_control_requests("elsewhere")
+    assert (request.action, request.by, request.reason) == ("cancel", "ops@box:1", "stop it")
+    signal = service.signal("elsewhere", "approve", {"ok": True})
+    assert signal.number == 2 and signal.by.count("@") == 1 and signal.by.rsplit(":", 1)[1].isdigit()
+
+
+def test_a_control_request_for_an_unknown_or_finished_run_is_refused(host: Any, memory_store: Any) -> None:
+    from flowbuilder.errors import FlowBuilderError, RunNotFoundError
+    from flowbuilder.events import EventKind, RunEvent
+
+    service = RunService(host, memory_store)
+    with pytest.raises(RunNotFoundError):
+        service.pause("nope")
+    _unfinished_run(memory_store, "done")
+    memory_store.append_events("done", [RunEvent("done", 3, EventKind.RUN_FINISHED, data={"status": "failed"})], 2)
+    with pytest.raises(FlowBuilderError, match=r"already finished \(failed\); there is nothing to pause"):
+        service.pause("done")
+    assert memory_store.read_control_requests("done") == []
+
+
+def test_resume_refuses_a_run_whose_owner_holds_a_live_lease_unless_forced(host: Any, memory_store: Any) -> None:
+    import time
+
+    from flowbuilder.errors import FlowBuilderError
+    from flowbuilder.leases import RunLease
+
+    _unfinished_run(memory_store, "live")
+    now = time.time()
+    memory_store.renew_leases([RunLease("live", "o", "other-host", 4242, now, now + 30)])
+    service = RunService(host, memory_store)
+    with pytest.raises(FlowBuilderError, match=r"still running in pid 4242 on other-host \(lease valid") as caught:
+        service.prepare_resume("live")
+    assert "\n" not in str(caught.value) and "--force" in str(caught.value)
+    assert service.prepare_resume("live", force=True).resume is not None
+    memory_store.renew_leases([RunLease("live", "o", "other-host", 4242, now - 20, now - 10)])
+    assert service.prepare_resume("live").resume is not None
+    assert service.run_status("live").status.value == "interrupted"

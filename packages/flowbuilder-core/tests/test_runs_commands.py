@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -266,3 +266,22 @@ def test_runs_list_with_no_runs_names_the_store_it_read_and_why(cli, tmp_path) -
     assert "flowbuilder.toml; --store URL to read another)" in from_file.stdout
     flagged = cli("runs", "list", "--store", "memory://flagged", "-w", "etl")
     assert flagged.exit_code == 0 and flagged.stdout == "no matching runs in memory://flagged\n"
+
+
+def test_the_run_display_says_who_paused_signalled_or_cancelled_the_run(capsys: Any) -> None:
+    from flowbuilder.cli.run_command import _PlainDisplay
+    from flowbuilder.events import EventKind, RunEvent
+
+    display = _PlainDisplay(2)
+    display.handle([
+        RunEvent("r", 3, EventKind.RUN_PAUSED, data={"request": 1, "by": "ops@a:1", "reason": "deploy"}),
+        RunEvent("r", 4, EventKind.RUN_SIGNALLED, data={"request": 2, "by": "bot", "name": "go", "payload": 1}),
+        RunEvent("r", 5, EventKind.RUN_CANCEL_REQUESTED, data={"request": 3, "by": "ops@a:1",
+                                                               "reason": "requested by ops@a:1: oops"}),
+        RunEvent("r", 6, EventKind.RUN_CANCEL_REQUESTED, data={"reason": "interrupted"}),  # not a request: silent
+    ])  # fmt: skip
+    assert capsys.readouterr().err.splitlines() == [
+        "paused (no new tasks start until `flowbuilder unpause`) by ops@a:1: deploy",
+        "signal 'go' received by bot",
+        "cancelling the run: requested by ops@a:1: oops",
+    ]

@@ -111,3 +111,17 @@ def test_an_older_store_refuses_annotations_in_one_line_and_reads_none(older: Ol
     assert "\n" not in str(caught.value)
     assert older.read_annotations("r1") == []
     assert older.wait_for_updates("r1", 3, 0, 0.01) == ([], [])
+
+
+def test_an_older_store_refuses_control_requests_in_one_line_and_keeps_no_leases(older: OlderStore) -> None:
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.leases import RunLease, with_live_status
+
+    older.append_events("r1", _events("r1")[:2], 0)
+    with pytest.raises(StoreError, match=r"^the older:// store does not keep control requests") as caught:
+        older.request_control("r1", ControlRequest("cancel"))
+    assert "\n" not in str(caught.value)
+    assert older.read_control_requests("r1") == [] and older.wait_for_control({"r1": 0}, 0.01) == {}
+    older.renew_leases([RunLease("r1", "o", "h", 1, 0.0, 1.0)])  # accepted, not kept
+    assert older.read_lease("r1") is None
+    assert with_live_status(older, older.get_run("r1")).status is RunStatus.RUNNING  # nothing to judge it by

@@ -11,6 +11,7 @@ from flowbuilder.events import EventKind, RunEvent, RunState
 from flowbuilder.interfaces import (
     AnnotationStore,
     BlobStore,
+    ControlChannel,
     DefinitionStore,
     EventLog,
     LogStore,
@@ -56,7 +57,7 @@ async def collect(log: EventLog, run_id: str, after_seq: int = 0) -> list[RunUpd
 
 
 def test_store_inherits_every_role_so_old_subclasses_are_instances_of_each() -> None:
-    for role in (EventLog, AnnotationStore, RunIndex, DefinitionStore, LogStore, BlobStore):
+    for role in (EventLog, AnnotationStore, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel):
         assert issubclass(Store, role) and isinstance(MemoryStore.open("memory://"), role)
 
 

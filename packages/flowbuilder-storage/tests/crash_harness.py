@@ -139,7 +139,7 @@ def run_crash_test(store: str, directory: Path, kills: int, seed: int = 1, resta
             listing = json.loads(cli("runs", "list", "-w", "crashy", "--json", store=store, cwd=round_dir).stdout)
             run_id = ({r["run_id"] for r in listing["runs"]} - _seen_runs).pop()
             _seen_runs.add(run_id)
-        elif store_state(store, round_dir, run_id)["run"]["status"] in ("pending", "running"):  # type: ignore[index]
+        elif store_state(store, round_dir, run_id)["run"]["status"] in ("pending", "running", "interrupted"):  # type: ignore[index]
             cli("resume", run_id, "-c", "8", store=store, cwd=round_dir)
         check_run(store, round_dir, run_id, ledger, in_flight, report)
     report.seconds = time.monotonic() - started

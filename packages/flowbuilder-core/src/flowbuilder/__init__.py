@@ -32,6 +32,7 @@ from flowbuilder.hookspecs import hookimpl, hookspec
 if TYPE_CHECKING:
     from flowbuilder.annotations import Annotation
     from flowbuilder.config import Settings, load_settings
+    from flowbuilder.control import ControlRequest
     from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, TaskState, TaskStatus
     from flowbuilder.expressions import ExpressionError
     from flowbuilder.interfaces import (
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         TaskType,
         TaskWarning,
     )
+    from flowbuilder.leases import RunLease
     from flowbuilder.loader import load_plan, load_workflow, plan_workflow
     from flowbuilder.model import Task, Workflow
     from flowbuilder.params import ParamError
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "Annotation": "flowbuilder.annotations",
     "RunUpdate": "flowbuilder.subscriptions",
+    "ControlRequest": "flowbuilder.control",
+    "RunLease": "flowbuilder.leases",
     "Settings": "flowbuilder.config",
     "load_settings": "flowbuilder.config",
     "EventKind": "flowbuilder.events",
@@ -110,6 +114,7 @@ __all__ = [
     "Annotation",
     "ConfigurationError",
     "ConsensusEngine",
+    "ControlRequest",
     "Diagnostic",
     "EventKind",
     "EventSink",
@@ -124,6 +129,7 @@ __all__ = [
     "PluginError",
     "PluginHost",
     "RunEvent",
+    "RunLease",
     "RunNotFoundError",
     "RunPage",
     "RunRequest",

@@ -140,6 +140,7 @@ __all__ = [
     "Diagnostic",
     "ExpressionError",
     "FlowBuilderError",
+    "NoStoreError",
     "NotInstalledError",
     "ParamError",
     "PluginError",

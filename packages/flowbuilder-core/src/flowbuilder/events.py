@@ -35,16 +35,24 @@ class EventKind(str, Enum):
     TASK_SKIPPED = "task_skipped"  # task, data: reason
     TASK_CANCELLED = "task_cancelled"  # task, attempt
     TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice)
-    RUN_CANCEL_REQUESTED = "run_cancel_requested"  # data: reason
+    RUN_CANCEL_REQUESTED = "run_cancel_requested"  # data: reason (+ request, by, requested_at from a control request)
+    RUN_PAUSED = "run_paused"  # data: request, by, requested_at, reason? — no new attempts start
+    RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
+    RUN_SIGNALLED = "run_signalled"  # data: request, name, payload, by, requested_at, reason?
     RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled)
 
 
 class RunStatus(str, Enum):
+    """A run's status. ``interrupted`` is never recorded: readers derive it from a ``running``
+    run whose owner's lease lapsed (see :mod:`flowbuilder.leases`). A paused run stays
+    ``running`` (its attempts in flight go on); :attr:`RunState.paused` says it is paused."""
+
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
 
     @property
     def finished(self) -> bool:
@@ -173,6 +181,10 @@ class RunState:
     created_at: float | None = None
     finished_at: float | None = None
     tasks: dict[str, TaskState] = field(default_factory=dict)
+    paused: bool = False
+    """Whether a pause request is in force (no new attempts start until an unpause)."""
+    control_seen: int = 0
+    """The number of the last control request the run's history records (its owner applied)."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -190,6 +202,7 @@ class RunState:
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
+            self.paused = False  # a resumed run dispatches again: resuming is an unpause
             if data.get("resumed"):
                 # The resumed run runs these again: their clock restarts, so the downtime
                 # before the resume is not counted as the task's time.
@@ -200,8 +213,15 @@ class RunState:
         if kind is EventKind.RUN_FINISHED:
             self.status = RunStatus(data["status"])
             self.finished_at = event.time
+            self.paused = False
             return
         if event.task is None:
+            if kind in _CONTROL_KINDS:
+                self.control_seen = max(self.control_seen, int(data.get("request", 0)))
+                if kind is EventKind.RUN_PAUSED:
+                    self.paused = True
+                elif kind is EventKind.RUN_UNPAUSED:
+                    self.paused = False
             return
         task = self.tasks.get(event.task)
         if task is None:
@@ -243,6 +263,8 @@ class RunState:
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "tasks": {name: state.to_dict() for name, state in self.tasks.items()},
+            "paused": self.paused,
+            "control_seen": self.control_seen,
         }
 
     @classmethod
@@ -257,7 +279,13 @@ class RunState:
         state.created_at = data.get("created_at")
         state.finished_at = data.get("finished_at")
         state.tasks = {name: TaskState.from_dict(task) for name, task in data.get("tasks", {}).items()}
+        state.paused = bool(data.get("paused", False))
+        state.control_seen = int(data.get("control_seen", 0))
         return state
+
+
+_CONTROL_KINDS = frozenset({EventKind.RUN_CANCEL_REQUESTED, EventKind.RUN_PAUSED, EventKind.RUN_UNPAUSED,
+                            EventKind.RUN_SIGNALLED})  # fmt: skip
 
 
 def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None = None) -> RunState:

@@ -38,8 +38,9 @@ from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
+    from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunState
-    from flowbuilder.interfaces import Runner, RunRequest, RunResult, Store
+    from flowbuilder.interfaces import Runner, RunRequest, RunResult, RunSummary, Store
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
@@ -165,18 +166,27 @@ class RunService:
         """A new run of ``workflow`` (see :func:`prepare_run`; nothing is stored yet)."""
         return prepare_run(self.host, workflow, params, run_id=run_id)
 
-    def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None) -> PreparedRun:
+    def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
+                       force: bool = False) -> PreparedRun:  # fmt: skip
         """Continue the stored, unfinished run ``run_id`` with the definition it started with.
 
         The definition is loaded by the content hash the run recorded, so a resumed run means
         what it meant when it started even if the workflow file has changed since. ``params``
         gives the values of ``secret: true`` params again (the record holds ``***``).
         Succeeded tasks are kept; everything else runs (again).
+
+        A run whose owner still holds a live lease is refused (it is running elsewhere:
+        resuming it would run its tasks twice), naming the owner, unless ``force``.
         """
+        from flowbuilder.leases import lease_is_live
         from flowbuilder.params import resume_params
         from flowbuilder.secrets import resolve_run_secrets
 
         state, plan = self.stored_plan(run_id)
+        lease = self.store.read_lease(run_id)
+        if not force and lease is not None and lease_is_live(lease):
+            raise FlowBuilderError(f"run {run_id} is still running in {lease.describe()}; cancel it there, wait"
+                                   " until it shows interrupted, or pass --force if that process is gone")  # fmt: skip
         resolved = resume_params(plan.workflow, state.params, dict(params or {}))
         secrets = resolve_run_secrets(plan, self.host)
         return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state)
@@ -258,13 +268,81 @@ class RunService:
         task.add_done_callback(finished)
         return handle
 
-    def cancel(self, run_id: str) -> bool:
-        """Cancel a run this service started with :meth:`submit`; False if it is not running here."""
+    # -- steering runs, from this process or any other -----------------------------------
+
+    def cancel(self, run_id: str, reason: str = "", *, by: str | None = None) -> bool:
+        """Cancel a run: at once if this service started it (:meth:`submit`), else by recording a
+        control request that the process running it honours (see :meth:`request_control`).
+
+        Returns True when the cancel was handed over. Unlike before 0.2, a run that is not
+        running here is no longer False but a recorded request; an unknown or finished run
+        raises (:class:`~flowbuilder.errors.RunNotFoundError`, :class:`FlowBuilderError`).
+        """
         handle = self._handles.get(run_id)
-        if handle is None:
-            return False
-        handle.cancel()
+        if handle is not None:
+            handle.cancel()
+            return True
+        self.request_control(run_id, "cancel", reason=reason, by=by)
         return True
+
+    def pause(self, run_id: str, reason: str = "", *, by: str | None = None) -> ControlRequest:
+        """Ask the run's owner to start no new attempts (running ones go on) until :meth:`unpause`."""
+        return self.request_control(run_id, "pause", reason=reason, by=by)
+
+    def unpause(self, run_id: str, reason: str = "", *, by: str | None = None) -> ControlRequest:
+        """Ask the run's owner to start attempts again after :meth:`pause`."""
+        return self.request_control(run_id, "unpause", reason=reason, by=by)
+
+    def signal(self, run_id: str, name: str, payload: Any = None, reason: str = "", *,
+               by: str | None = None) -> ControlRequest:  # fmt: skip
+        """Send the run a named signal with a JSON ``payload``; its owner records it as ``run_signalled``."""
+        return self.request_control(run_id, "signal", name=name, payload=payload, reason=reason, by=by)
+
+    def request_control(self, run_id: str, action: str, *, name: str | None = None, payload: Any = None,
+                        reason: str = "", by: str | None = None) -> ControlRequest:  # fmt: skip
+        """Record a control request for an unfinished run; the process running it honours it
+        within a second and records it in the run's history (who asked, when, why).
+
+        ``by`` defaults to ``user@host:pid`` of this process. Raises
+        :class:`~flowbuilder.errors.RunNotFoundError` for an unknown run,
+        :class:`FlowBuilderError` for a finished one, and
+        :class:`~flowbuilder.errors.StoreError` for a bad request (signal name, payload not
+        JSON or too large) or a store that keeps no control requests. A request for an
+        ``interrupted`` run is kept and honoured by whoever resumes it.
+        """
+        from flowbuilder.control import ControlRequest, requester
+
+        summary = self.store.get_run(run_id)
+        if summary.status.finished:
+            raise FlowBuilderError(f"run {run_id} already finished ({summary.status.value}); there is nothing to"
+                                   f" {action}")  # fmt: skip
+        request = ControlRequest(action, name, payload, by=by or requester(), reason=reason)
+        return self.store.request_control(run_id, request)
+
+    def wait_until_honoured(self, run_id: str, request: ControlRequest, timeout: float) -> RunEvent | None:
+        """Wait (blocking) until the run's history records ``request`` (or the run finished); the
+        event that shows it, or None after ``timeout`` seconds. Woken by the store's push."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        seq = 0
+        while True:
+            events, _ = self.store.wait_for_updates(run_id, seq, 1 << 62, min(1.0, max(deadline - time.monotonic(), 0)))
+            for event in events:
+                if event.data.get("request") == request.number and event.task is None:
+                    return event
+                if event.kind is EventKind.RUN_FINISHED:
+                    return event
+            if events:
+                seq = events[-1].seq
+            if time.monotonic() >= deadline:
+                return None
+
+    def run_status(self, run_id: str) -> RunSummary:
+        """The run's summary with its status as readers see it (``interrupted`` when its owner's lease lapsed)."""
+        from flowbuilder.leases import with_live_status
+
+        return with_live_status(self.store, self.store.get_run(run_id))
 
     def close(self) -> None:
         """Stop the runner's worker processes, if it has any (they start again on demand)."""

@@ -21,12 +21,14 @@ import threading
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence, cast
+from typing import Any, Iterator, Mapping, Sequence, cast
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
+from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
 from flowbuilder_storage._event_bytes import event_bytes
@@ -262,6 +264,7 @@ class RocksEngine:
         self._appended = threading.Condition(self._lock)
         self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
         self._annotation_counts: dict[str, int] = {}
+        self._control = threading.Condition()  # wakes owners waiting for control requests (never held for I/O)
         self._closed = False
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -624,6 +627,67 @@ class RocksEngine:
         return [decode_annotation(value, keys.seq_of_event_key(key))
                 for key, value in bounded_range(self._db, "items", start, keys.prefix_end(prefix))]  # fmt: skip
 
+    # -- control --------------------------------------------------------------------------
+
+    def _control_count(self, run_id: str) -> int:
+        """The run's number of control requests (its newest key's number); under the lock, like
+        every iterator of the handle (a failed write reopens the database under it)."""
+        prefix = keys.control_prefix(run_id)
+        with self._lock:
+            iterator = self._db.iter()
+            try:
+                iterator.seek_for_prev(keys.prefix_end(prefix))
+                if iterator.valid() and iterator.key().startswith(prefix):
+                    return keys.seq_of_event_key(iterator.key())
+                raise_if_ended_by_error(iterator)
+                return 0
+            finally:
+                del iterator
+
+    def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        return self.request_control_encoded(run_id, encode_control_request(request))
+
+    def request_control_encoded(self, run_id: str, raw: bytes) -> ControlRequest:
+        """Record a control request in its stored form (checked by the caller or decoded here)."""
+        check_run_id(run_id)
+        with self._lock:
+            if self._summary(run_id) is None:
+                raise RunNotFoundError(run_id)
+            number = self._control_count(run_id) + 1
+            request = decode_control_request(raw, number)  # refuses bytes that are not a request
+            batch = self._new_batch()
+            batch.put(keys.control_key(run_id, number), bytes(raw))
+            self._write(batch, run_id)
+        with self._control:
+            self._control.notify_all()
+        return request
+
+    def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        prefix = keys.control_prefix(run_id)
+        start = keys.control_key(run_id, max(after, 0) + 1)
+        return [decode_control_request(value, keys.seq_of_event_key(key))
+                for key, value in bounded_range(self._db, "items", start, keys.prefix_end(prefix))]  # fmt: skip
+
+    def wait_for_control(self, after: Mapping[str, int], timeout: float) -> dict[str, list[ControlRequest]]:
+        """Woken by :meth:`request_control` of this process (routed requesters included)."""
+        with self._control:
+            self._control.wait_for(lambda: any(self._control_count(run_id) > seen for run_id, seen in after.items()),
+                                   timeout=max(timeout, 0.0))  # fmt: skip
+        return {run_id: got for run_id, seen in after.items() if (got := self.read_control_requests(run_id, seen))}
+
+    def renew_leases(self, leases: Sequence[RunLease]) -> None:
+        if not leases:
+            return
+        batch = self._new_batch()
+        for lease in leases:
+            check_run_id(lease.run_id)
+            batch.put(keys.lease_key(lease.run_id), encode_lease(lease))
+        self._write(batch)
+
+    def read_lease(self, run_id: str) -> RunLease | None:
+        raw = self._db.get(keys.lease_key(run_id))
+        return decode_lease(raw) if raw is not None else None
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:
@@ -700,9 +764,10 @@ class RocksEngine:
             summary = self._summary(run_id)
             batch = self._new_batch()
             for prefix in (keys.event_prefix(run_id), keys.log_prefix(run_id), keys.blob_prefix(run_id),
-                           keys.annotation_prefix(run_id)):  # fmt: skip
+                           keys.annotation_prefix(run_id), keys.control_prefix(run_id)):  # fmt: skip
                 batch.delete_range(prefix, keys.prefix_end(prefix))
-            for key in (keys.summary_key(run_id), keys.snapshot_key(run_id), keys.log_counter_key(run_id)):
+            for key in (keys.summary_key(run_id), keys.snapshot_key(run_id), keys.log_counter_key(run_id),
+                        keys.lease_key(run_id)):  # fmt: skip
                 batch.delete(key)
             if summary is not None:
                 batch.delete(keys.index_key(summary.created_at, run_id))

@@ -16,6 +16,8 @@ key                                        value
 ``c`` RUN_ID                               log counters JSON ``{"n": lines, "b": bytes}``
 ``b`` RUN_ID ``\\0`` NAME                   blob bytes (large values go to blob files)
 ``n`` RUN_ID ``\\0`` N(u64)                 annotation N (1-based) of the run, core's JSON encoding
+``q`` RUN_ID ``\\0`` N(u64)                 control request N (1-based) of the run, core's JSON encoding
+``o`` RUN_ID                               the run owner's lease, core's JSON encoding
 =========================================  ==============================================
 """
 
@@ -100,6 +102,18 @@ def annotation_key(run_id: str, number: int) -> bytes:
 
 def annotation_prefix(run_id: str) -> bytes:
     return b"n" + _run(run_id) + b"\x00"
+
+
+def control_key(run_id: str, number: int) -> bytes:
+    return b"q" + _run(run_id) + b"\x00" + _U64.pack(number)
+
+
+def control_prefix(run_id: str) -> bytes:
+    return b"q" + _run(run_id) + b"\x00"
+
+
+def lease_key(run_id: str) -> bytes:
+    return b"o" + _run(run_id)
 
 
 def prefix_end(prefix: bytes) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import platform
 import socket
@@ -28,12 +29,14 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
+from flowbuilder.leases import RunLease, decode_lease
 from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import check_batch
 from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
@@ -123,6 +126,23 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         events, notes = engine.wait_for_updates(args["run_id"], args["after_seq"], args["after_annotation"], timeout)
         lines = [event_bytes(e) for e in events] + [encode_annotation(a) for a in notes]
         return {"events": len(events), "numbers": [a.number for a in notes]}, b"\n".join(lines)
+    if method == "request_control":  # payload: the request's stored form
+        return engine.request_control_encoded(args["run_id"], payload).number, b""
+    if method == "read_control_requests":
+        found = engine.read_control_requests(args["run_id"], args["after"])
+        return [r.number for r in found], b"\n".join(encode_control_request(r) for r in found)
+    if method == "wait_for_control":  # a long poll: answers as soon as a request for one of the runs is recorded
+        timeout = min(float(args["timeout"]), MAX_WAIT_SECONDS)
+        waited = engine.wait_for_control({str(run): int(seen) for run, seen in args["after"]}, timeout)
+        listed = [(run_id, request) for run_id, got in waited.items() for request in got]
+        return ([[run_id, request.number] for run_id, request in listed],
+                b"\n".join(encode_control_request(request) for _, request in listed))  # fmt: skip
+    if method == "renew_leases":
+        engine.renew_leases([decode_lease(json.dumps(lease)) for lease in args["leases"]])
+        return None, b""
+    if method == "read_lease":
+        lease = engine.read_lease(args["run_id"])
+        return (lease.to_dict() if lease is not None else None), b""
     if method == "hello":
         return {"pid": os.getpid(), "path": str(engine.path)}, b""
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
@@ -351,6 +371,35 @@ class RemoteEngine:
         events = [decode_event(run_id, line) for line in lines[:count]]
         notes = [decode_annotation(line, n) for n, line in zip(result["numbers"], lines[count:], strict=True)]
         return events, notes
+
+    def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        raw = encode_control_request(request)
+        return decode_control_request(raw, int(self._call("request_control", {"run_id": run_id}, raw)[0]))
+
+    def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        numbers, raw = self._call("read_control_requests", {"run_id": run_id, "after": after})
+        return (
+            [decode_control_request(line, n) for n, line in zip(numbers, raw.split(b"\n"), strict=True)]
+            if numbers
+            else []
+        )
+
+    def wait_for_control(self, after: Mapping[str, int], timeout: float) -> dict[str, list[ControlRequest]]:
+        """A long poll the owner answers the moment a request for one of the runs is recorded
+        (on a connection of its own, like :meth:`wait_for_updates`)."""
+        listed, raw = self._call("wait_for_control", {"after": [[run, seen] for run, seen in after.items()],
+                                                      "timeout": timeout})  # fmt: skip
+        found: dict[str, list[ControlRequest]] = {}
+        for (run_id, number), line in zip(listed, raw.split(b"\n") if listed else [], strict=True):
+            found.setdefault(str(run_id), []).append(decode_control_request(line, int(number)))
+        return found
+
+    def renew_leases(self, leases: Sequence[RunLease]) -> None:
+        self._call("renew_leases", {"leases": [lease.to_dict() for lease in leases]})
+
+    def read_lease(self, run_id: str) -> RunLease | None:
+        data, _ = self._call("read_lease", {"run_id": run_id})
+        return decode_lease(json.dumps(data)) if data is not None else None
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
         deadline = time.monotonic() + timeout

@@ -23,6 +23,9 @@ key                            type    value
 ``P blobs:RUN``                set     blob names of the run (so deletion needs no KEYS)
 ``P note:RUN``                 list    annotations in number order (index = number - 1)
 ``P wake:RUN``                 channel published after each append or annotation (subscriptions)
+``P ctl:RUN``                  list    control requests in number order (index = number - 1)
+``P lease:RUN``                string  the run owner's lease JSON (expires a day after its own expiry)
+``P control``                  channel published with the run id after each control request
 =============================  ======  =================================================
 
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
@@ -40,12 +43,14 @@ from __future__ import annotations
 import json
 import time
 from functools import partial
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
+from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import (
@@ -90,6 +95,16 @@ return number
 """
 
 
+_REQUEST_CONTROL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local number = redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[2])
+return number
+"""
+_LEASE_KEPT_SECONDS = 86400
+"""A lease key outlives its expiry by this long, so that an abandoned run's lease is still there to read."""
+
+
 class RunDataLostError(StoreError):
     """The Redis server no longer holds events this store appended to a run.
 
@@ -130,6 +145,7 @@ class RedisStore(Store):
             raise ConfigurationError(f"store URL {url!r}: {error}") from None
         self._append_script = self._client.register_script(_APPEND)
         self._annotate_script = self._client.register_script(_ANNOTATE)
+        self._control_script = self._client.register_script(_REQUEST_CONTROL)
         self._last_summary: dict[str, tuple[RunSummary, bytes]] = {}
         self._appended: dict[str, int] = {}  # run -> last seq this store appended (see RunDataLostError)
         self._where = self._client.connection_pool.connection_kwargs
@@ -364,6 +380,74 @@ class RedisStore(Store):
         raw = self._retrying(lambda: self._client.lrange(self._key("note:", run_id), start, -1))
         return [decode_annotation(item, n) for n, item in enumerate(raw, start=start + 1)]
 
+    # -- control --------------------------------------------------------------------------
+
+    def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        check_run_id(run_id)
+        raw = encode_control_request(request)
+        keys = [self._key("sum:", run_id), self._key("ctl:", run_id), self._key("control")]
+        number = int(self._retrying(lambda: self._control_script(keys=keys, args=[raw, run_id])))
+        if number == 0:
+            raise RunNotFoundError(run_id)
+        return decode_control_request(raw, number)
+
+    def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        start = max(after, 0)
+        raw = self._retrying(lambda: self._client.lrange(self._key("ctl:", run_id), start, -1))
+        return [decode_control_request(item, n) for n, item in enumerate(raw, start=start + 1)]
+
+    def wait_for_control(self, after: Mapping[str, int], timeout: float) -> dict[str, list[ControlRequest]]:
+        """Woken by pub/sub: every request publishes its run id on ``P control`` (one channel for
+        all runs, so one subscription watches them all). Subscribes before it reads, like
+        :meth:`wait_for_updates`."""
+        watched = dict(after)
+
+        def wait() -> dict[str, list[ControlRequest]]:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self._key("control"))
+                found = self._read_control(watched)
+                deadline = time.monotonic() + max(timeout, 0.0)
+                while not found and (left := deadline - time.monotonic()) > 0:
+                    message = pubsub.get_message(timeout=left)
+                    if message is not None and message.get("data", b"").decode() in watched:
+                        found = self._read_control(watched)
+                return found
+            finally:
+                pubsub.close()
+
+        return self._retrying(wait)
+
+    def _read_control(self, after: Mapping[str, int]) -> dict[str, list[ControlRequest]]:
+        runs = list(after)
+        pipe = self._client.pipeline(transaction=False)
+        for run_id in runs:
+            pipe.lrange(self._key("ctl:", run_id), max(after[run_id], 0), -1)
+        found: dict[str, list[ControlRequest]] = {}
+        for run_id, raw in zip(runs, pipe.execute(), strict=True):
+            if raw:
+                start = max(after[run_id], 0) + 1
+                found[run_id] = [decode_control_request(item, n) for n, item in enumerate(raw, start=start)]
+        return found
+
+    def renew_leases(self, leases: Sequence[RunLease]) -> None:
+        if not leases:
+            return
+
+        def renew() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for lease in leases:
+                check_run_id(lease.run_id)
+                kept = max(int(lease.expires_at - time.time()), 1) + _LEASE_KEPT_SECONDS
+                pipe.set(self._key("lease:", lease.run_id), encode_lease(lease), ex=kept)
+            pipe.execute()
+
+        self._retrying(renew)
+
+    def read_lease(self, run_id: str) -> RunLease | None:
+        raw = self._retrying(lambda: self._client.get(self._key("lease:", run_id)))
+        return decode_lease(raw) if raw is not None else None
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:
@@ -431,7 +515,8 @@ class RedisStore(Store):
             pipe.delete(*[self._key("blob:", run_id, "/", n.decode()) for n in names], self._key("blobs:", run_id),
                         self._key("ev:", run_id), self._key("sum:", run_id), self._key("snap:", run_id),
                         self._key("log:", run_id), self._key("logbytes:", run_id),
-                        self._key("note:", run_id))  # fmt: skip
+                        self._key("note:", run_id), self._key("ctl:", run_id),
+                        self._key("lease:", run_id))  # fmt: skip
             pipe.zrem(self._key("runs"), run_id)
             pipe.execute()
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation
+from flowbuilder.control import ControlRequest
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
+from flowbuilder.leases import RunLease
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
 from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
 from flowbuilder_storage._rocks_owner import MAX_WAIT_SECONDS, Handle, RemoteEngine, acquire, connect_waiter
@@ -208,6 +210,55 @@ class RocksDBStore(Store):
 
     def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
         return list(self._call("read_annotations", run_id, after))
+
+    # -- control --------------------------------------------------------------------------
+
+    def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        """See :meth:`Store.request_control`. A call cut by an owner hand-over is retried, so it may land twice
+        (the owner applies both; a second cancel or pause changes nothing)."""
+        recorded: ControlRequest = self._call("request_control", run_id, request)
+        return recorded
+
+    def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        return list(self._call("read_control_requests", run_id, after))
+
+    def wait_for_control(self, after: Mapping[str, int], timeout: float) -> dict[str, list[ControlRequest]]:
+        """Woken by the owner like :meth:`wait_for_updates`: a condition in its process, a long poll
+        on a connection of its own from another."""
+        watched = dict(after)
+        for _ in range(_FAILOVER_ATTEMPTS):
+            handle = self._live()
+            if handle.local:
+                found: dict[str, list[ControlRequest]] = self._call("wait_for_control", watched, timeout)
+                return found
+            waiter = self._take_waiter()
+            if waiter is None:
+                self._failover(handle)
+                continue
+            try:
+                deadline = time.monotonic() + max(timeout, 0.0)
+                while True:
+                    left = deadline - time.monotonic()
+                    found = waiter.wait_for_control(watched, max(min(left, MAX_WAIT_SECONDS), 0.0))
+                    if found or left <= MAX_WAIT_SECONDS:
+                        break
+            except ConnectionLost:
+                waiter.close()
+                self._call("last_seq", "")  # fails the shared handle over if the owner is gone
+                continue
+            with self._waiters_lock:
+                self._waiters.append(waiter)
+            return found
+        from flowbuilder.errors import StoreError
+
+        raise StoreError(f"the store {self.path} keeps changing owner; retry the command")
+
+    def renew_leases(self, leases: Sequence[RunLease]) -> None:
+        self._call("renew_leases", list(leases))
+
+    def read_lease(self, run_id: str) -> RunLease | None:
+        lease: RunLease | None = self._call("read_lease", run_id)
+        return lease
 
     # -- snapshots ------------------------------------------------------------------------
 

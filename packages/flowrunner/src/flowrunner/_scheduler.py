@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskState, TaskStatus
 from flowbuilder.interfaces import ExecutionMode, LogLine, RunResult, TaskContext, TaskFailure
 from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
+from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import FLUSH_EVERY, EventWriter
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
 from flowrunner._retry import matches_retry_on, retry_delay
@@ -133,6 +134,8 @@ class RunExecution:
         self.stopping = False
         self.stop_reason: str | None = None
         self.cancel_requested = False
+        self.paused = False
+        self.control: RunControl | None = None
         self.any_failed = False
         self.wake_future: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -178,6 +181,8 @@ class RunExecution:
     async def _execute(self) -> RunResult:
         self.loop = loop = asyncio.get_running_loop()
         started_wall = time.time()
+        resume = self.request.resume
+        self.control = await start_control(self, resume.control_seen if resume is not None else 0)
         self._open_run()
         watcher = loop.create_task(self._watch_cancel()) if self.cancel_event is not None else None
         writer = self.writer
@@ -212,6 +217,8 @@ class RunExecution:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if self.control is not None:
+                self.control.close()
         return await self._finish_run(started_wall)
 
     def _open_run(self) -> None:
@@ -357,7 +364,7 @@ class RunExecution:
         """Start ready tasks while slots are free (flushing events every FLUSH_EVERY of them)."""
         limit = self.limit
         pending = self.writer.pending
-        while self.running < limit and not self.stopping:
+        while self.running < limit and not self.stopping and not self.paused:
             if len(pending) >= FLUSH_EVERY:
                 self.writer.flush()
                 pending = self.writer.pending
@@ -729,7 +736,19 @@ class RunExecution:
             self._fail_final(task_id, self.attempts[task_id], f"not retried: {reason}", {})
         self._wake()
 
-    def _request_cancel(self, reason: str) -> None:
+    def pause(self, details: Mapping[str, Any] | None = None) -> None:
+        """Start no new attempts (running ones go on) until :meth:`unpause`; recorded as ``run_paused``."""
+        self.paused = True
+        self.writer.emit(EventKind.RUN_PAUSED, data=dict(details or {}))
+        self._wake()
+
+    def unpause(self, details: Mapping[str, Any] | None = None) -> None:
+        """Start attempts again after :meth:`pause`; recorded as ``run_unpaused``."""
+        self.paused = False
+        self.writer.emit(EventKind.RUN_UNPAUSED, data=dict(details or {}))
+        self._wake()
+
+    def _request_cancel(self, reason: str, details: Mapping[str, Any] | None = None) -> None:
         if self.cancel_requested:
             # A second request: whatever is still shutting down is killed now.
             from flowrunner._process import kill_process_groups
@@ -739,7 +758,7 @@ class RunExecution:
         self.cancel_requested = True
         self.stopping = True
         self.stop_reason = f"run cancelled: {reason}"
-        self.writer.emit(EventKind.RUN_CANCEL_REQUESTED, data={"reason": reason})
+        self.writer.emit(EventKind.RUN_CANCEL_REQUESTED, data={**(details or {}), "reason": reason})
         for task_id, timer in list(self.timers.items()):
             timer.cancel()
             del self.timers[task_id]
@@ -761,6 +780,8 @@ class RunExecution:
             await asyncio.sleep(0)
 
     async def _finish_run(self, started_wall: float) -> RunResult:
+        if self.control is not None:
+            self.control.close()  # nothing is recorded after run_finished
         state = self.state
         reason = self.stop_reason or "not reached"
         for task_id in range(len(state)):

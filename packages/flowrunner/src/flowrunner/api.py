@@ -108,9 +108,11 @@ class Engine:
         handle = await self.submit(workflow, params, **options)
         return await handle.result()
 
-    def cancel(self, run_id: str) -> bool:
-        """Cancel a run of this engine by id; False if it is not running here."""
-        return self.service.cancel(run_id)
+    def cancel(self, run_id: str, reason: str = "", *, by: str | None = None) -> bool:
+        """Cancel a run by id: at once if this engine runs it, else through a control request that
+        the process running it honours (see :meth:`RunService.cancel
+        <flowbuilder.run_service.RunService.cancel>`; unknown or finished runs raise)."""
+        return self.service.cancel(run_id, reason, by=by)
 
     def close(self) -> None:
         """Stop worker processes and close the store if the engine opened it."""

@@ -30,6 +30,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("flowbuilder.cli.runs_commands", "logs"),
     "resume": ("flowbuilder.cli.runs_commands", "resume"),
     "gc": ("flowbuilder.cli.runs_commands", "gc"),
+    "cancel": ("flowbuilder.cli.control_commands", "cancel"),
+    "pause": ("flowbuilder.cli.control_commands", "pause"),
+    "unpause": ("flowbuilder.cli.control_commands", "unpause"),
+    "signal": ("flowbuilder.cli.control_commands", "signal"),
 }
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE

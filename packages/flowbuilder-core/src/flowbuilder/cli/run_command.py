@@ -24,7 +24,7 @@ import click
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
-from flowbuilder.cli.terminal import echo, neutralise
+from flowbuilder.cli.terminal import echo, neutralise, one_line
 from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
@@ -160,6 +160,11 @@ def _output_summary(result: RunResult) -> None:
         click.echo(f"    ... and {len(shown) - OUTPUTS_IN_SUMMARY} more: flowbuilder runs show {result.run_id}")
 
 
+_CONTROL_NOTES = {"run_paused": "paused (no new tasks start until `flowbuilder unpause`)",
+                  "run_unpaused": "unpaused", "run_signalled": "signal {name!r} received",
+                  "run_cancel_requested": "cancelling the run"}  # fmt: skip
+
+
 class _Display(EventSink):
     """An event sink that shows progress; subclasses decide how."""
 
@@ -173,6 +178,15 @@ class _Display(EventSink):
         kind = event.kind.value
         task = event.task
         if task is None:
+            if kind in _CONTROL_NOTES and "by" in event.data:  # steered from another process: say by whom
+                data = event.data
+                if kind == "run_cancel_requested":  # its reason says who asked, and why
+                    self.note(one_line(f"cancelling the run: {data.get('reason', '')}", 200))
+                else:
+                    reason = f": {data['reason']}" if data.get("reason") else ""
+                    self.note(
+                        one_line(f"{_CONTROL_NOTES[kind].format(name=data.get('name'))} by {data['by']}{reason}", 200)
+                    )
             return
         if kind == "task_started":
             self.running.add(task)

@@ -107,7 +107,12 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--workflow", "-w", type=UTF8_TEXT, help="Only runs of this workflow.")
-@click.option("--status", "-s", type=click.Choice(["pending", "running", "succeeded", "failed", "cancelled"]))
+@click.option(
+    "--status",
+    "-s",
+    type=click.Choice(["pending", "running", "interrupted", "succeeded", "failed", "cancelled"]),
+    help="Only runs with this status (interrupted: running, but its process is gone).",
+)
 @click.option("--since", metavar="DURATION", help="Only runs created within this long ago (e.g. 24h, 7d).")
 @click.option("--until", metavar="DURATION", help="Only runs created longer ago than this (e.g. 1h).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True)
@@ -118,6 +123,7 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
               cursor: str | None, store: str | None, as_json: bool) -> None:  # fmt: skip
     """Runs, newest first."""
     from flowbuilder.events import RunStatus
+    from flowbuilder.leases import list_runs_live
 
     now = time.time()
     since_time = now - parse_duration(since) if since else None
@@ -130,8 +136,8 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
             echo(f"no runs: there is no store at {store_choice(store)}")
         return
     with opened:
-        page = opened.list_runs(workflow=workflow, status=RunStatus(status) if status else None, since=since_time,
-                                until=until_time, limit=limit, cursor=cursor)  # fmt: skip
+        page = list_runs_live(opened, workflow=workflow, status=RunStatus(status) if status else None,
+                              since=since_time, until=until_time, limit=limit, cursor=cursor)  # fmt: skip
     if as_json:
         click.echo(json.dumps({"runs": [s.to_dict() for s in page.runs], "next_cursor": page.next_cursor}))
         return
@@ -139,10 +145,10 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
         filtered = any(given is not None for given in (workflow, status, since, until, cursor))
         echo(f"no {'matching ' if filtered else ''}runs in {store_choice(store)}")
         return
-    click.echo(f"{'RUN ID':<34} {'WORKFLOW':<24} {'STATUS':<10} {'CREATED':<19} {'TOOK':>8} {'EVENTS':>7}")
+    click.echo(f"{'RUN ID':<34} {'WORKFLOW':<24} {'STATUS':<11} {'CREATED':<19} {'TOOK':>8} {'EVENTS':>7}")
     for s in page.runs:
         took = f"{s.finished_at - s.created_at:.1f}s" if s.finished_at and s.created_at else "-"
-        click.echo(f"{s.run_id:<34} {(s.workflow or '-')[:24]:<24} {s.status.value:<10} {_when(s.created_at):<19}"
+        click.echo(f"{s.run_id:<34} {(s.workflow or '-')[:24]:<24} {s.status.value:<11} {_when(s.created_at):<19}"
                    f" {took:>8} {s.last_seq:>7}")  # fmt: skip
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
@@ -155,18 +161,37 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 def show_run(run_id: str, store: str | None, as_json: bool) -> None:
     """One run: its summary and every task's state, output and error (one line each)."""
     from flowbuilder.cli.watch_commands import annotation_line
+    from flowbuilder.events import RunStatus
+    from flowbuilder.leases import with_live_status
 
     with open_store_with_run(store, run_id) as opened:
-        summary = opened.get_run(run_id)
+        summary = with_live_status(opened, opened.get_run(run_id))
         state = opened.load_state(run_id)
         notes = opened.read_annotations(run_id)
+        lease = opened.read_lease(run_id)
+        requests = opened.read_control_requests(run_id)
+    interrupted = summary.status is RunStatus.INTERRUPTED
+    pending = [name for name, task in state.tasks.items() if not task.status.finished]
+    if interrupted:
+        state.status = RunStatus.INTERRUPTED
     if as_json:
         click.echo(json.dumps({"run": summary.to_dict(), "state": state.to_dict(),
-                               "annotations": [a.to_dict() for a in notes]}, default=str))  # fmt: skip
+                               "annotations": [a.to_dict() for a in notes],
+                               "lease": lease.to_dict() if lease is not None else None,
+                               "control_requests": [r.to_dict() for r in requests],
+                               "pending_tasks": pending if interrupted else None}, default=str))  # fmt: skip
         return
     click.echo(f"run {summary.run_id}")
     click.echo(f"  workflow   {summary.workflow or '-'} (version {summary.version or '-'})")
-    click.echo(f"  status     {summary.status.value}")
+    paused = " (paused: no new attempts start; flowbuilder unpause RUN_ID)" if state.paused else ""
+    click.echo(f"  status     {summary.status.value}{paused}")
+    if lease is not None and not summary.status.finished:
+        click.echo(f"  owner      {lease.describe()}{' — gone' if interrupted else ''}")
+    if interrupted:
+        click.echo(
+            f"  pending    {one_line(', '.join(pending) or '-')} (cut short; tasks not reached yet run on resume too)"
+        )
+        click.echo(f"  resume it  flowbuilder resume {summary.run_id}")
     click.echo(f"  created    {_when(summary.created_at)}")
     click.echo(f"  finished   {_when(summary.finished_at)}")
     click.echo(f"  events     {summary.last_seq}")
@@ -184,6 +209,12 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         click.echo(f"  annotations ({len(notes)})")
         for note in notes:
             echo(f"  {annotation_line(note)}")
+    unhonoured = [r for r in requests if r.number > state.control_seen]
+    if unhonoured:
+        click.echo(f"  control requests not yet honoured ({len(unhonoured)})")
+        for request in unhonoured:
+            echo(f"    #{request.number} {request.action}{' ' + str(request.name) if request.name else ''}"
+                 f" by {request.by or '-'} at {_when(request.time)}")  # fmt: skip
 
 
 # -- logs -------------------------------------------------------------------------------------
@@ -236,10 +267,15 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="A secret param's value again (the run's record does not hold it); repeatable.")  # fmt: skip
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Resume even if the run's lease says its process is alive (only when you know it is gone).",
+)
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
-def resume(run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], store: str | None,
-           as_json: bool) -> None:  # fmt: skip
+def resume(run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], force: bool,
+           store: str | None, as_json: bool) -> None:  # fmt: skip
     """Continue an unfinished run: succeeded tasks are kept, the rest run (again).
 
     Shows the same progress and summary as ``run``, and exits the same way: 0 if it
@@ -253,7 +289,7 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
     given = parse_param_assignments(params)
     with open_store_with_run(store, run_id) as opened:
         service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
-        prepared = service.prepare_resume(run_id, given)
+        prepared = service.prepare_resume(run_id, given, force=force)
         execute_and_report(service, prepared, as_json)
 
 

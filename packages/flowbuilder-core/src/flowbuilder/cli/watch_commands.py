@@ -48,6 +48,9 @@ def event_line(event: RunEvent) -> str:
         detail = f"  {data['status']}"
     elif "output" in data:
         detail = f"  output={json.dumps(data['output'], default=str, ensure_ascii=False)[:100]}"
+    elif "by" in data:  # a control request honoured: who asked (and the signal's name and payload)
+        signal = f" {data.get('name')}={json.dumps(data.get('payload'), default=str, ensure_ascii=False)[:80]}"
+        detail = f"{signal if 'name' in data else ''}  by {data['by']}"
     return f"{_clock(event.time)} {event.seq:>6} {event.kind.value}{where}{detail}"
 
 

@@ -5,7 +5,7 @@ Each interface lives in its own submodule, imported on first use: importing one 
 interface needs pydantic), so that the CLI's ``--help`` stays fast.
 
 The Store is split into roles (``EventLog``, ``RunIndex``, ``DefinitionStore``,
-``LogStore``, ``BlobStore``, ``AnnotationStore``) that ``Store`` inherits; a plugin still
+``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``) that ``Store`` inherits; a plugin still
 subclasses ``Store``, a consumer may type against one role.
 """
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.annotation_store import AnnotationStore
     from flowbuilder.interfaces.blobs import BlobStore
     from flowbuilder.interfaces.consensus import ConsensusEngine
+    from flowbuilder.interfaces.control import ControlChannel
     from flowbuilder.interfaces.definitions import DefinitionStore
     from flowbuilder.interfaces.event_log import EventLog
     from flowbuilder.interfaces.logs import LogStore
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 _SUBMODULE_OF = {
     "AnnotationStore": "annotation_store",
     "BlobStore": "blobs",
+    "ControlChannel": "control",
     "DefinitionStore": "definitions",
     "EventLog": "event_log",
     "LogStore": "logs",
@@ -54,6 +56,7 @@ _SUBMODULE_OF = {
 __all__ = [
     "AnnotationStore",
     "BlobStore",
+    "ControlChannel",
     "DefinitionStore",
     "EventLog",
     "LogStore",

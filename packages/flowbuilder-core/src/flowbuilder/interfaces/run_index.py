@@ -97,7 +97,8 @@ class RunIndex(ABC):
 
     @abstractmethod
     def delete_run(self, run_id: str) -> None:
-        """Remove the run with its events, annotations, snapshots, logs and blobs (no error if unknown)."""
+        """Remove the run with its events, annotations, control requests, lease, snapshots, logs and blobs
+        (no error if unknown)."""
 
 
 __all__ = ["RunIndex", "RunPage", "RunSummary"]

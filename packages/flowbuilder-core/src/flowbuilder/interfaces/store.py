@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import ClassVar, Iterator, Sequence
 
 from flowbuilder.interfaces.blobs import BlobStore
+from flowbuilder.interfaces.control import ControlChannel
 from flowbuilder.interfaces.definitions import DefinitionStore, definition_hash
 from flowbuilder.interfaces.event_log import EventLog
 from flowbuilder.interfaces.logs import LogLine, LogStore
 from flowbuilder.interfaces.run_index import RunIndex, RunPage, RunSummary
 
 
-class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore):
+class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel):
     """Durable (or, for ``memory://``, throwaway) home of runs: every role in one object.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
@@ -63,16 +64,21 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore):
       sequence, so they never cause a :class:`~flowbuilder.errors.SequenceConflictError`.
     * :meth:`subscribe` pushes a run's new events and annotations to the subscriber as they
       are appended (from any process sharing the store), ending after ``run_finished``.
+    * control requests (:meth:`request_control`) are a third key space of a run, and the
+      owner's lease (:meth:`renew_leases`) one record per run: the control role, declared in
+      :class:`~flowbuilder.interfaces.control.ControlChannel` (its docstring states the rules).
 
     Thread safety: one open store may be used from several threads at once — every method,
     including concurrent appends to one run (exactly one of two racing appends at the same
     ``expected_seq`` wins) and concurrent annotations (each lands, with its own number).
 
     Methods added after 0.2 (:meth:`annotate`, :meth:`read_annotations`,
-    :meth:`wait_for_updates`, :meth:`subscribe`) have defaults, so a store written for 0.2
-    keeps working: it subscribes through its own :meth:`wait_for_events` and reports that it
-    keeps no annotations until it overrides :meth:`annotate` and :meth:`read_annotations`
-    (see docs/plugins.md, "Subscriptions and annotations").
+    :meth:`wait_for_updates`, :meth:`subscribe`, and the control role's
+    :meth:`request_control`, :meth:`read_control_requests`, :meth:`wait_for_control`,
+    :meth:`renew_leases`, :meth:`read_lease`) have defaults, so a store written for 0.2
+    keeps working: it subscribes through its own :meth:`wait_for_events`, reports that it
+    keeps no annotations or control requests, and keeps no leases until it overrides them
+    (see docs/plugins.md, "Subscriptions and annotations" and "Control requests and leases").
     """
 
     scheme: ClassVar[str]

@@ -8,12 +8,14 @@ open the same store twice the way two components of one process would.
 from __future__ import annotations
 
 import threading
-from typing import ClassVar, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
+from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import page_of
 
 
@@ -29,6 +31,11 @@ class _MemoryData:
         self.logs: dict[str, list[LogLine]] = {}
         self.blobs: dict[str, bytes] = {}
         self.annotations: dict[str, list[bytes]] = {}  # stored form, as the durable stores keep it
+        # Control requests and leases have a condition of their own: the owners waiting on it
+        # are not woken by every append of every run (the memory store's appends are hot).
+        self.control_lock = threading.Condition()
+        self.control: dict[str, list[bytes]] = {}
+        self.leases: dict[str, bytes] = {}
 
 
 class MemoryStore(Store):
@@ -130,6 +137,49 @@ class MemoryStore(Store):
         start = max(after, 0)
         return [decode_annotation(raw, number) for number, raw in enumerate(stored[start:], start=start + 1)]
 
+    # -- control --------------------------------------------------------------------------
+
+    def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        raw = encode_control_request(request)
+        data = self._data
+        with data.lock:
+            if run_id not in data.summaries:
+                raise RunNotFoundError(run_id)
+        with data.control_lock:
+            stored = data.control.setdefault(run_id, [])
+            stored.append(raw)
+            data.control_lock.notify_all()
+            return decode_control_request(raw, len(stored))
+
+    def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        with self._data.control_lock:
+            return self._requests_after(run_id, after)
+
+    def _requests_after(self, run_id: str, after: int) -> list[ControlRequest]:
+        stored = self._data.control.get(run_id, ())
+        start = max(after, 0)
+        return [decode_control_request(raw, n) for n, raw in enumerate(stored[start:], start=start + 1)]
+
+    def wait_for_control(self, after: Mapping[str, int], timeout: float) -> dict[str, list[ControlRequest]]:
+        data = self._data
+
+        def arrived() -> bool:
+            return any(len(data.control.get(run_id, ())) > seen for run_id, seen in after.items())
+
+        with data.control_lock:
+            data.control_lock.wait_for(arrived, timeout=max(timeout, 0.0))
+            return {run_id: got for run_id, seen in after.items() if (got := self._requests_after(run_id, seen))}
+
+    def renew_leases(self, leases: Sequence[RunLease]) -> None:
+        with self._data.control_lock:
+            for lease in leases:
+                self._data.leases[lease.run_id] = encode_lease(lease)
+
+    def read_lease(self, run_id: str) -> RunLease | None:
+        with self._data.control_lock:
+            raw = self._data.leases.get(run_id)
+        return decode_lease(raw) if raw is not None else None
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:
@@ -178,6 +228,9 @@ class MemoryStore(Store):
             prefix = f"{run_id}/"
             for ref in [ref for ref in data.blobs if ref.startswith(prefix)]:
                 del data.blobs[ref]
+        with data.control_lock:
+            data.control.pop(run_id, None)
+            data.leases.pop(run_id, None)
 
     # -- definitions, logs, blobs ---------------------------------------------------------
 

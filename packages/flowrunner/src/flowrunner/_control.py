@@ -1,0 +1,189 @@
+"""The owner's side of the control channel: honouring requests for its runs, and renewing their leases.
+
+Each open store gets one daemon thread (a :class:`_ControlHub`, like the store's append
+thread: not one per run, since a process may hold ten thousand runs at once). It blocks in
+:meth:`~flowbuilder.interfaces.Store.wait_for_control` on every run of the process that uses
+that store — woken by the store's push (a condition in this process, the RocksDB owner's
+socket, Redis pub/sub) or, for a store without push, by its polling default — and hands the
+requests to each run on its event loop, where :class:`RunControl` applies them:
+
+* ``cancel`` → the run's cancel path, the reason naming who asked;
+* ``pause`` → no new attempts start (those running go on), recorded as ``run_paused``;
+* ``unpause`` → dispatch resumes, recorded as ``run_unpaused``;
+* ``signal`` → recorded as ``run_signalled`` (name, payload) for whoever follows the run.
+
+Every one is recorded with the request's number, who asked and when (``request``, ``by``,
+``requested_at``, ``reason``), so the history says who asked and a requester can wait for
+its number. The same thread renews the leases of the process's runs in one call every
+``renew`` seconds (:func:`flowbuilder.leases.lease_timing`); a run's first lease is written
+before its first event, so a run is never recorded running without a lease from this
+runner. Each wait lasts at most :data:`TURN_SECONDS`, which bounds how late the watch takes
+in a run that started meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from flowbuilder.events import EventKind
+from flowbuilder.leases import lease_timing, mark_owned_here, new_lease
+from flowbuilder.stores.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.interfaces import Store
+    from flowrunner._scheduler import RunExecution
+
+TURN_SECONDS = 0.5
+"""Longest single wait of a hub: a run started during a wait is watched from the next one."""
+_LOG = logging.getLogger("flowrunner.control")
+_REGISTRY_LOCK = threading.Lock()
+_HUBS: dict[int, _ControlHub] = {}
+
+
+class RunControl:
+    """One run's end of its store's hub: applies the requests on the run's loop (use once)."""
+
+    __slots__ = ("hub", "run", "after", "loop", "active")
+
+    def __init__(self, hub: _ControlHub, run: RunExecution, after: int, loop: asyncio.AbstractEventLoop):
+        self.hub = hub
+        self.run = run
+        self.after = after
+        self.loop = loop
+        self.active = True
+
+    def close(self) -> None:
+        """Stop applying requests (before the run records ``run_finished``); idempotent."""
+        if self.active:
+            self.active = False
+            self.hub.forget(self.run.run_id)
+            mark_owned_here(self.run.run_id, False)
+
+    def apply(self, requests: Sequence[ControlRequest]) -> None:
+        """Honour ``requests`` in number order (called on the run's loop)."""
+        run = self.run
+        for request in requests:
+            if not self.active:
+                return
+            data = request.history_data()
+            action = request.action
+            if action == "cancel":
+                reason = f"requested by {request.by or 'another process'}"
+                if request.reason:
+                    reason += f": {request.reason}"
+                run._request_cancel(reason, data)
+            elif action == "pause":
+                run.pause(data)
+            elif action == "unpause":
+                run.unpause(data)
+            elif action == "signal":
+                run.writer.emit(EventKind.RUN_SIGNALLED, data={**data, "name": request.name,
+                                                               "payload": request.payload})  # fmt: skip
+                run._wake()
+            else:  # a newer requester's action: record that it was seen, do nothing
+                _LOG.warning("run %s: ignored control request %d with unknown action %r", run.run_id,
+                             request.number, action)  # fmt: skip
+
+
+async def start_control(run: RunExecution, after: int) -> RunControl | None:
+    """Write the run's first lease (off the loop) and watch its control requests; None without a store."""
+    store = run.request.store
+    if store is None:
+        return None
+    hub = _hub_for(store)
+    mark_owned_here(run.run_id, True)
+    lease = [new_lease(run.run_id, hub.owner, hub.ttl)]
+    try:
+        if type(store) is MemoryStore:  # in memory: no I/O to keep off the loop
+            store.renew_leases(lease)
+        else:
+            await asyncio.to_thread(store.renew_leases, lease)
+    except BaseException:
+        mark_owned_here(run.run_id, False)
+        raise
+    control = RunControl(hub, run, after, asyncio.get_running_loop())
+    hub.watch(control)
+    return control
+
+
+def _hub_for(store: Store) -> _ControlHub:
+    with _REGISTRY_LOCK:
+        hub = _HUBS.get(id(store))
+        if hub is None or hub.store is not store:
+            hub = _HUBS[id(store)] = _ControlHub(store)
+        return hub
+
+
+class _ControlHub:
+    """One daemon thread per store: waits for the requests of every watched run, renews their leases."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.renew, self.ttl = lease_timing()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.lock = threading.Lock()
+        self.runs: dict[str, RunControl] = {}
+        self.thread: threading.Thread | None = None
+        self.next_renew = time.monotonic() + self.renew
+
+    def watch(self, control: RunControl) -> None:
+        with self.lock:
+            self.runs[control.run.run_id] = control
+            if self.thread is None:
+                self.next_renew = time.monotonic() + self.renew  # the run's first lease was just written
+                self.thread = threading.Thread(target=self._serve, name="flowbuilder-control", daemon=True)
+                self.thread.start()
+
+    def forget(self, run_id: str) -> None:
+        with self.lock:
+            self.runs.pop(run_id, None)
+
+    def _serve(self) -> None:
+        failing = False
+        while True:
+            with self.lock:
+                if not self.runs:
+                    self.thread = None
+                    with _REGISTRY_LOCK:
+                        if _HUBS.get(id(self.store)) is self:
+                            del _HUBS[id(self.store)]
+                    return
+                watched = {run_id: control.after for run_id, control in self.runs.items()}
+            try:
+                if time.monotonic() >= self.next_renew:
+                    self.next_renew = time.monotonic() + self.renew
+                    self.store.renew_leases([new_lease(run_id, self.owner, self.ttl) for run_id in watched])
+                turn = min(TURN_SECONDS, max(self.next_renew - time.monotonic(), 0.0))
+                found = self.store.wait_for_control(watched, turn)
+                failing = False
+            except Exception as error:  # a broken store: the runs' own writes report it; keep trying
+                if not failing:
+                    _LOG.debug("control requests and leases of %d run(s) not reachable: %s", len(watched), error)
+                failing = True
+                time.sleep(TURN_SECONDS)
+                continue
+            if found:
+                self._hand_over(found)
+
+    def _hand_over(self, found: Mapping[str, Sequence[ControlRequest]]) -> None:
+        with self.lock:
+            for run_id, requests in found.items():
+                control = self.runs.get(run_id)
+                if control is None:
+                    continue
+                fresh = [request for request in requests if request.number > control.after]
+                if not fresh:
+                    continue
+                control.after = fresh[-1].number
+                try:
+                    control.loop.call_soon_threadsafe(control.apply, fresh)
+                except RuntimeError:  # the run's loop closed under it
+                    self.runs.pop(run_id, None)
