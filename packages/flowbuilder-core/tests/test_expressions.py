@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from flowbuilder import expressions
 from flowbuilder.expressions import (
     ExpressionError,
     Reference,
@@ -51,6 +52,36 @@ def test_bare_names_are_references_without_a_key() -> None:
 
 def test_a_repeated_reference_is_listed_once() -> None:
     assert parse_references("params.n + params.n") == [Reference("params"), Reference("params", "n")]
+
+
+DOTTED_CHAINS = [
+    "params.region", "tasks.fetch.output", "tasks.fetch.outputs.count", "tasks.a.b.c.d.e.f.g",
+    "env.HOME", "item", "output", "x", "_private.key", "tasks.a_b.status", "tasks.not.output",
+    "tasks.a.and", "params.if", "secrets.API_TOKEN", "tasks.fetch.output.rows",
+]  # fmt: skip
+NOT_DOTTED_CHAINS = [
+    "true", "None.x", "not.x", "tasks.1000genome", "tasks.a-b.output", "tasks . a", "a.b.c.d.e.f.g.h.i",
+    "tasks['a'].output", "params.n + 1", "params.é", "params.x.", "",
+]  # fmt: skip
+
+
+def _full_parse(expression: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Reference, ...]:
+    monkeypatch.setattr(expressions, "_dotted_references", lambda text: None)
+    return expressions._parse_references.__wrapped__(expression)
+
+
+@pytest.mark.parametrize("expression", DOTTED_CHAINS)
+def test_a_plain_attribute_chain_skips_jinja_and_gives_what_jinja_gives(
+    expression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = expressions._dotted_references(expression)
+    assert quick is not None
+    assert quick == _full_parse(expression, monkeypatch)
+
+
+@pytest.mark.parametrize("expression", NOT_DOTTED_CHAINS)
+def test_anything_but_a_plain_attribute_chain_takes_the_full_parse(expression: str) -> None:
+    assert expressions._dotted_references(expression) is None
 
 
 @pytest.mark.parametrize(

@@ -197,6 +197,9 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         raise ExpressionError("an expression opened with `${{` is not closed with `}}`")
     if not expression:
         raise ExpressionError("empty expression `${{ }}`")
+    dotted = _dotted_references(expression)
+    if dotted is not None:
+        return dotted
     from jinja2 import nodes
 
     _, tree_nodes = _parse(expression)
@@ -239,6 +242,36 @@ def _parse_references(expression: str) -> tuple[Reference, ...]:
         if chain is not None and len(chain) >= 2:
             references.append(Reference(chain[0], chain[1], chain[2] if len(chain) > 2 else None))
     return tuple(dict.fromkeys(references))
+
+
+_DOTTED_CHAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,7}\Z")
+# Names Jinja2 reads as a constant or an operator where an expression starts: such a text
+# takes the full parse, whatever follows.
+_NOT_A_NAME = frozenset(
+    {"true", "false", "True", "False", "none", "None", "not", "and", "or", "in", "is", "if", "else"}
+)
+
+
+def _dotted_references(expression: str) -> tuple[Reference, ...] | None:
+    """The references of a plain attribute chain (``tasks.fetch.output``, ``params.region``)
+    without Jinja2; None for any other expression, which then takes the full parse.
+
+    Most expressions of a large workflow are such chains, and each names a different task,
+    so the cache does not help: Jinja2's lexer and parser took half of compiling a 10,000-task
+    file (bench/compile.py). The result is what the full parse gives for the same text
+    (test_expressions.py compares the two): the root as a name, then the chain's first
+    three parts. A chain of more than eight parts takes the full parse, whose depth limit
+    then applies.
+    """
+    if _DOTTED_CHAIN.match(expression) is None:
+        return None
+    parts = expression.split(".")
+    root = parts[0]
+    if root in _NOT_A_NAME:
+        return None
+    if len(parts) == 1:
+        return (Reference(root),)
+    return (Reference(root), Reference(root, parts[1], parts[2] if len(parts) > 2 else None))
 
 
 _DOTTED_DIGIT_NAME = re.compile(r"\b(params|env|tasks)\.([0-9][A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*)")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics
 from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.gc_pause import gc_paused
 from flowbuilder.yamlsource import YamlLimits, parse_yaml
 
 if TYPE_CHECKING:
@@ -256,16 +257,17 @@ def load_workflow(
     else:
         content = source.encode() if isinstance(source, str) else source
         filename = filename or "<string>"
-    document = parse_yaml(content, filename, limits)
-    locator = Locator(filename, document)
-    try:
-        workflow = validate_document(document, locator)
-    except _InvalidDocument as error:
-        if host is None or error.partial is None:
-            raise
-        found = set(error.diagnostics)
-        more = [d for d in _compile_problems(error.partial, locator, host) if d not in found]
-        raise WorkflowError([*error.diagnostics, *more]) from None
+    with gc_paused():  # the document and its models stay alive: see flowbuilder.gc_pause
+        document = parse_yaml(content, filename, limits)
+        locator = Locator(filename, document)
+        try:
+            workflow = validate_document(document, locator)
+        except _InvalidDocument as error:
+            if host is None or error.partial is None:
+                raise
+            found = set(error.diagnostics)
+            more = [d for d in _compile_problems(error.partial, locator, host) if d not in found]
+            raise WorkflowError([*error.diagnostics, *more]) from None
     return WorkflowSource(workflow, locator, content)
 
 
@@ -275,19 +277,23 @@ def plan_workflow(
     """Compile a loaded workflow with the task types and compile passes of ``host``."""
     from flowbuilder.compiler import compile_workflow
 
-    return compile_workflow(
-        source.workflow,
-        host.task_types(),
-        locator=source.locator,
-        estimated_durations=estimated_durations,
-        passes=host.compile_passes(),
-    )
+    task_types = host.task_types()
+    passes = host.compile_passes()
+    with gc_paused():  # the plan stays alive: see flowbuilder.gc_pause
+        return compile_workflow(
+            source.workflow,
+            task_types,
+            locator=source.locator,
+            estimated_durations=estimated_durations,
+            passes=passes,
+        )
 
 
 def load_plan(source: str | bytes | Path, host: PluginHost, **options: Any) -> ExecutionPlan:
     """Load, validate and compile a workflow in one step."""
     limits = host.settings.limits
-    return plan_workflow(load_workflow(source, limits=limits, host=host), host, **options)
+    with gc_paused():
+        return plan_workflow(load_workflow(source, limits=limits, host=host), host, **options)
 
 
 __all__ = [

@@ -18,13 +18,13 @@ libyaml C parser when available) and builds the values itself, so that:
 
 from __future__ import annotations
 
-import gc
 import re
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.gc_pause import gc_paused
 from flowbuilder.limits import YamlLimits
 
 try:  # the C parser is ~10x faster; fall back to the pure-Python one when libyaml is absent
@@ -179,14 +179,13 @@ def _mark(event: Any) -> Mark:
 class _Frame:
     """A mapping or sequence being built, with its anchor and expanded size so far."""
 
-    __slots__ = ("container", "anchor", "size", "pending_key", "pending_key_mark", "merges")
+    __slots__ = ("container", "anchor", "size", "pending_key", "merges")
 
     def __init__(self, container: LocatedMap | LocatedList, anchor: str | None):
         self.container = container
         self.anchor = anchor
         self.size = 1
         self.pending_key: Any = _NO_KEY
-        self.pending_key_mark: Mark = (0, 0)
         self.merges: list[tuple[Any, Mark]] = []
 
 
@@ -215,10 +214,8 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
     builder = _Builder(limits, problems)
     # The builder makes many dicts and lists and no reference cycles: pausing the cyclic
     # garbage collector meanwhile spares it re-walking the growing document, about a fifth
-    # of a 10,000-task load and two fifths at 100,000 (bench/compile.py). Restored below.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # of a 10,000-task load and two fifths at 100,000 (bench/compile.py).
+    with gc_paused():
         if _read_events(text, _Loader, builder) and not issubclass(_Loader, _PureLoader):
             # The libyaml of newer PyYAML wheels (6.0.4) has its own nesting limit of 1000, and its
             # scanner reads far enough ahead on a line of `[[[[` to hit it before the builder
@@ -227,9 +224,6 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             problems.clear()
             builder = _Builder(limits, problems)
             _read_events(text, _PureLoader, builder)
-    finally:
-        if collecting:
-            gc.enable()
     if problems:
         raise WorkflowError(Diagnostic(filename, l, c, m, h) for (l, c), m, h in problems)
     if builder.documents == 0:
@@ -242,11 +236,10 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
 def _read_events(text: str | bytes, loader: Any, builder: _Builder) -> bool:
     """Feed the parser's events to ``builder``; True if the parser stopped at its own nesting limit."""
     problems = builder.problems
+    parser = None
     try:
-        for event in yaml.parse(text, Loader=loader):
-            builder.feed(event)
-            if builder.fatal:
-                break
+        parser = loader(text)  # the pure-Python reader decodes bytes here, so it may raise
+        builder.consume(parser.get_event)
     except yaml.MarkedYAMLError as error:
         problems.append(_syntax_problem(error))
         return "maximum nesting depth" in (error.problem or "")
@@ -254,6 +247,9 @@ def _read_events(text: str | bytes, loader: Any, builder: _Builder) -> bool:
         problems.append(_reader_problem(text, error, loader))
     except yaml.YAMLError as error:  # pragma: no cover - PyYAML raises only the two above
         problems.append(((1, 1), f"cannot read YAML: {error}", "save the file as UTF-8 text"))
+    finally:
+        if parser is not None:
+            parser.dispose()
     return False
 
 
@@ -330,7 +326,91 @@ class _Builder:
         self.problems.append((mark, message, hint))
         self.fatal = True
 
+    def consume(self, next_event: Callable[[], Any]) -> None:
+        """Build from ``next_event()`` until the stream ends or a problem is fatal.
+
+        Most events of a workflow are untagged, unanchored scalars, mappings and lists:
+        those are handled here, in one loop with no call per event beyond the parser's own
+        and the containers' constructors (bench/compile.py: this loop took the cost of
+        building on top of libyaml's events from about 1.6 to about 0.9 times the events'
+        own). Every other event, and any value that could pass a limit, goes through
+        :meth:`feed` and :meth:`_add`, which do every check.
+        """
+        scalar_event, stream_end = yaml.ScalarEvent, yaml.StreamEndEvent
+        mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        stack = self.stack
+        max_depth = self.limits.max_depth
+        max_expanded = self.limits.max_expanded_nodes
+        while True:
+            event = next_event()
+            kind = type(event)
+            if kind is scalar_event and event.tag is None and event.anchor is None:
+                start = event.start_mark
+                mark = (start.line + 1, start.column + 1)
+                value = resolve_plain(event.value) if event.implicit[0] else event.value
+                size = 1
+            elif kind is mapping_end or kind is sequence_end:
+                frame = stack[-1]
+                if frame.anchor is not None or frame.merges:
+                    self._end()
+                    if self.fatal:
+                        return
+                    continue
+                stack.pop()
+                value = frame.container
+                mark = value.mark
+                size = frame.size
+            elif (
+                (kind is mapping_start or kind is sequence_start)
+                and event.tag is None
+                and event.anchor is None
+                and len(stack) < max_depth
+            ):
+                start = event.start_mark
+                mark = (start.line + 1, start.column + 1)
+                stack.append(_Frame(LocatedMap(mark) if kind is mapping_start else LocatedList(mark), None))
+                continue
+            elif kind is stream_end:
+                return
+            else:
+                self.feed(event)
+                if self.fatal:
+                    return
+                continue
+            # What _add does for a value with no anchor, inline.
+            if not stack or self.expanded + size > max_expanded:
+                self._add(value, mark, size, None)
+                if self.fatal:
+                    return
+                continue
+            self.expanded += size
+            frame = stack[-1]
+            frame.size += size
+            container = frame.container
+            if isinstance(container, LocatedList):
+                container.append(value)
+                container.item_marks.append(mark)
+                continue
+            key = frame.pending_key
+            if key is _NO_KEY:
+                if type(value) is str and value != _MERGE_KEY and value not in container.key_marks:
+                    frame.pending_key = value
+                    container.key_marks[value] = mark
+                else:
+                    self._take_key(frame, value, mark)
+                continue
+            frame.pending_key = _NO_KEY
+            if key is None:  # a rejected key: its problem is already recorded
+                continue
+            if key == _MERGE_KEY:
+                frame.merges.append((value, mark))
+                continue
+            container[key] = value
+            container.value_marks[key] = mark
+
     def feed(self, event: Any) -> None:
+        """Handle any one event with every check (the slow path of :meth:`consume`)."""
         kind = type(event)
         if kind is yaml.ScalarEvent:
             self._scalar(event)
@@ -448,7 +528,6 @@ class _Builder:
     def _take_key(self, frame: _Frame, key: Any, mark: Mark) -> None:
         container = frame.container
         assert isinstance(container, LocatedMap)
-        frame.pending_key_mark = mark
         if not isinstance(key, str):
             shown = source_text(key)
             hint = f'quote it: "{shown}"' if shown is not None else "use a plain text key"
