@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.consensus import ConsensusEngine
+    from flowbuilder.interfaces.executor import Attempt, AttemptExecutor, AttemptOutcome
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
     from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType, TaskWarning
 
 _SUBMODULE_OF = {
+    "Attempt": "executor",
+    "AttemptExecutor": "executor",
+    "AttemptOutcome": "executor",
     "ConsensusEngine": "consensus",
     "EventSink": "sink",
     "ExecutionMode": "tasktype",
@@ -36,6 +40,9 @@ _SUBMODULE_OF = {
 }
 
 __all__ = [
+    "Attempt",
+    "AttemptExecutor",
+    "AttemptOutcome",
     "ConsensusEngine",
     "EventSink",
     "ExecutionMode",
