@@ -167,10 +167,15 @@ class LocalRunner(Runner):
             self._workers = None
 
     def close(self) -> None:
-        """Close the executors and :meth:`close_workers` (what a local runner keeps between runs)."""
+        """Close the executors it built and :meth:`close_workers` (what a local runner keeps between runs).
+
+        Executors passed in (``executor=``, ``executors=``) belong to the caller and stay open.
+        """
         if self._executors is not None:
+            given = {id(self._executor), *(id(executor) for executor in self._executor_overrides.values())}
             for executor in {id(executor): executor for executor in self._executors.values()}.values():
-                executor.close()
+                if id(executor) not in given:
+                    executor.close()
             self._executors = None
         self.close_workers()
 

@@ -125,7 +125,9 @@ class AttemptExecutor(ABC):
       inline executor does).
     * A :class:`TaskFailure` raised by the task reaches ``on_done`` as the same object, so
       ``exit_code``, ``status``, ``timed_out`` and ``retryable`` are preserved; a remote
-      executor rebuilds an equal one.
+      executor rebuilds an equal one. Any other exception fails the attempt with the message
+      ``Type: text`` and ``failure`` None (or, across a process boundary, a plain retryable
+      ``TaskFailure`` with that message: the retry rules treat both alike).
     * An attempt whose ``timeout`` passes fails with ``TaskFailure(timed_out=True)``.
     * :meth:`cancel` of a running attempt ends it with :meth:`AttemptOutcome.cancelled`
       (or with its real outcome if it finished first); of a finished one it does nothing.
