@@ -176,7 +176,7 @@ def test_a_retried_failure_is_a_decision_to_retry_at_a_clock_instant() -> None:
 
 def test_the_last_allowed_attempt_fails_for_good() -> None:
     run = Harness(RETRIED).open()
-    for attempt in (1, 2):
+    for _ in (1, 2):
         run.pump()
         due = run.fail("flaky")
         assert due is not None
@@ -350,8 +350,8 @@ def test_a_full_pool_holds_its_tasks_while_others_start() -> None:
     assert run.pump() == [("q2", 1)]
 
 
-@pytest.mark.parametrize("waited, retries, expected_first", [(0.0, 0, "high"), (0.0, 3, "low")])
-def test_the_ready_queue_orders_by_priority_minus_retries(waited: float, retries: int, expected_first: str) -> None:
+@pytest.mark.parametrize(("retries", "expected_first"), [(0, "high"), (3, "low")])
+def test_the_ready_queue_orders_by_priority_minus_retries(retries: int, expected_first: str) -> None:
     clock = HandClock()
     queue = ReadyQueue([5.0, 3.0], [1.0, 1.0], clock.monotonic)
     queue.push(0, retries)  # "high": priority 5, maybe retried 3 times (5 - 3 < 3)

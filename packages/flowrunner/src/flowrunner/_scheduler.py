@@ -22,8 +22,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from flowbuilder.events import EventKind, TaskState
-from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, ExecutionMode, RunResult, TaskContext
-from flowbuilder.interfaces import TaskFailure
+from flowbuilder.interfaces import (
+    Attempt,
+    AttemptExecutor,
+    AttemptOutcome,
+    ExecutionMode,
+    RunResult,
+    TaskContext,
+    TaskFailure,
+)
 from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
 from flowrunner._event_writer import EventWriter
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
@@ -100,7 +107,10 @@ class RunExecution:
         for name, limit in type_limits.items():
             pool_limits[f"type:{name}"] = limit
         pool_of = (
-            [task.pool or defaults.pool or (f"type:{task.type}" if task.type in type_limits else None) for task in tasks]
+            [
+                task.pool or defaults.pool or (f"type:{task.type}" if task.type in type_limits else None)
+                for task in tasks
+            ]
             if pool_limits
             else None
         )

@@ -147,5 +147,5 @@ class AttemptExecutor(ABC):
     def cancel(self, attempt: Attempt) -> None:
         """Stop ``attempt`` if it is still running; its ``on_done`` then reports it cancelled."""
 
-    def close(self) -> None:  # noqa: B027 (optional hook, empty by default)
+    def close(self) -> None:
         """Release what the executor holds (pools, connections). Attempts still running may be abandoned."""

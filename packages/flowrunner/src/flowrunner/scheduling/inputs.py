@@ -17,8 +17,8 @@ from flowbuilder.interfaces import Attempt, ExecutionMode, LogLine, TaskContext,
 from flowrunner._scope import TaskResultsView, render_workflow_env
 
 if TYPE_CHECKING:
-    from flowbuilder.compiler import ExecutionPlan
     from flowbuilder.interfaces import TaskType
+    from flowbuilder.plan import ExecutionPlan
     from flowrunner._event_writer import EventWriter
     from flowrunner.scheduling.state import RunStateMachine
 

@@ -25,9 +25,9 @@ from flowrunner._event_writer import FLUSH_EVERY
 from flowrunner._retry import matches_retry_on, retry_delay
 
 if TYPE_CHECKING:
-    from flowbuilder.compiler import ExecutionPlan
     from flowbuilder.interfaces import TaskFailure
     from flowbuilder.model import RetryPolicy
+    from flowbuilder.plan import ExecutionPlan
     from flowrunner._event_writer import EventWriter
     from flowrunner.scheduling.ready_queue import ReadyQueue
 
