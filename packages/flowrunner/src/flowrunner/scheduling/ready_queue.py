@@ -84,6 +84,25 @@ class ReadyQueue:
         else:
             heapq.heappush(self.heaps[self.pool_of[task_id]], entry)
 
+    def push_many(self, task_ids: Sequence[int], retries: Sequence[int]) -> None:
+        """:meth:`push` each of ``task_ids`` (``retries`` is indexed by task id), reading the clock once."""
+        waited = self.monotonic() - self.started
+        priorities = self.priorities
+        remaining = self.remaining_path
+        order = self.order
+        push = heapq.heappush
+        if self.pool_of is None:
+            heap = self.heap
+            for task_id in task_ids:
+                push(heap, priority_key(task_id, priorities[task_id], retries[task_id], waited, remaining[task_id],
+                                        next(order)))  # fmt: skip
+            return
+        heaps = self.heaps
+        pool_of = self.pool_of
+        for task_id in task_ids:
+            push(heaps[pool_of[task_id]], priority_key(task_id, priorities[task_id], retries[task_id], waited,
+                                                       remaining[task_id], next(order)))  # fmt: skip
+
     def _pop_single(self) -> int | None:
         heap = self.heap
         return heapq.heappop(heap)[3] if heap else None

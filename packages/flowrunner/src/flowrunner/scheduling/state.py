@@ -299,8 +299,7 @@ class RunStateMachine:
             return
         state = self.state
         tasks = self.tasks
-        push = self.queue.push
-        attempts = self.attempts
+        ready: list[int] | None = None
         for successor in successors:
             left = waiting[successor] = waiting[successor] - 1
             if left == 0 and state[successor] == PENDING:
@@ -308,7 +307,12 @@ class RunStateMachine:
                     self.make_ready(successor)
                 else:
                     state[successor] = READY
-                    push(successor, attempts[successor])
+                    if ready is None:
+                        ready = [successor]
+                    else:
+                        ready.append(successor)
+        if ready is not None:
+            self.queue.push_many(ready, self.attempts)
 
     def attempt_failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
         """The attempt failed: returns the monotonic instant to retry at (set a timer), or None (final)."""
