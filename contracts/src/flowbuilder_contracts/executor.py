@@ -40,6 +40,9 @@ from flowbuilder.interfaces import (
 )
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
+EXECUTOR_CONTRACT_VERSION = 1
+"""Raised when the suite's rules change, so an executor plugin can say which version it passes."""
+
 WAIT = 20.0
 """Seconds a test waits for outcomes before it calls the executor stuck."""
 
@@ -286,3 +289,6 @@ class AttemptExecutorContract(Contract):
 
         assert run_async(scenario()).calls[0][1].value == "x"
         executor.close()
+
+
+__all__ = ["EXECUTOR_CONTRACT_VERSION", "AttemptExecutorContract", "ContractWork", "WorkConfig", "make_attempt"]
