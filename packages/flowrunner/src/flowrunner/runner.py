@@ -1,7 +1,10 @@
 """The ``local`` runner: executes plans in this process (and its worker processes).
 
 One :class:`LocalRunner` can execute many runs at once on one event loop; each run is a
-:class:`~flowrunner._scheduler.RunExecution` with its own flat state lists. CPU-bound
+:class:`~flowrunner._scheduler.RunExecution` (the asyncio driver) over a
+:class:`~flowrunner.scheduling.RunStateMachine` with its own flat state lists. Attempts run
+through the runner's :attr:`LocalRunner.executors`, one per execution mode
+(:mod:`flowrunner.executors`), or through the executor it was given. CPU-bound
 ``python`` tasks with ``isolation: process`` go to a pool of worker processes owned by the
 runner and created on first use; THREAD attempts (``isolation: thread``) to the process's
 growing pool of daemon threads (:mod:`flowrunner._daemon_threads`), never to asyncio's small

@@ -319,10 +319,9 @@ class RunStateMachine:
         self.running -= 1
         if self.pooled:
             self.queue.release(task_id)
-        return self.failed(task_id, attempt, failure, message)
+        return self._failure(task_id, attempt, failure, message)
 
-    def failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
-        """:meth:`attempt_failed` for an attempt that never held a slot (its inputs could not be rendered)."""
+    def _failure(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
         now = self.clock.time()
         data: dict[str, Any] = {"error": message, "duration": now - (self.started_at[task_id] or now)}
         if failure is not None:
