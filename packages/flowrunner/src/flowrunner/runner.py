@@ -17,12 +17,12 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-from flowbuilder.interfaces import ExecutionMode, Runner, RunRequest, RunResult
+from flowbuilder.interfaces import Runner, RunRequest, RunResult
 from flowrunner._outputs import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_RUN_OUTPUT_BYTES, byte_count
 
 if TYPE_CHECKING:
     from flowbuilder.config import Settings
-    from flowbuilder.interfaces import AttemptExecutor, TaskContext, TaskType
+    from flowbuilder.interfaces import AttemptExecutor, ExecutionMode, TaskContext, TaskType
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
