@@ -7,6 +7,8 @@ decisions and events. This is exactly what a remote executor's driver relies on.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -366,3 +368,10 @@ def test_ageing_lets_an_early_task_pass_a_later_higher_priority_one() -> None:
     clock.now += 3.0  # the second arrives three seconds later: three points of ageing behind
     queue.push(1, 0)
     assert queue.pop() == 0
+
+
+def test_the_scheduling_core_imports_without_asyncio() -> None:
+    """The rules must stay usable by a driver that is not asyncio (a cluster leader, a test)."""
+    code = "import sys; sys.modules['asyncio'] = None; import flowrunner.scheduling; print('imported')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr

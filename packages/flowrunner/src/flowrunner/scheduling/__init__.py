@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from flowrunner.scheduling.inputs import AttemptInputs
 from flowrunner.scheduling.ready_queue import AGEING_SECONDS, RETRY_PENALTY, ReadyQueue, priority_key
-from flowrunner.scheduling.state import STATUS, Clock, RunStateMachine
+from flowrunner.scheduling.state import STATUS, Clock, EventLog, RunStateMachine
 
 __all__ = [
     "AGEING_SECONDS",
@@ -28,6 +28,7 @@ __all__ = [
     "STATUS",
     "AttemptInputs",
     "Clock",
+    "EventLog",
     "ReadyQueue",
     "RunStateMachine",
     "priority_key",

@@ -21,14 +21,12 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
-from flowrunner._event_writer import FLUSH_EVERY
 from flowrunner._retry import matches_retry_on, retry_delay
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskFailure
     from flowbuilder.model import RetryPolicy
     from flowbuilder.plan import ExecutionPlan
-    from flowrunner._event_writer import EventWriter
     from flowrunner.scheduling.ready_queue import ReadyQueue
 
 PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = range(8)
@@ -39,8 +37,35 @@ STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus
 PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 """Outputs recorded as they are, with no look at tables or references."""
 
+FLUSH_EVERY = 4096
+"""Events buffered before :meth:`RunStateMachine.pump` flushes inside one long dispatch step (bounds memory).
+
+Flushes happen only from the dispatch loop and the driver's main loop, never from completion
+callbacks, so a store that fails surfaces in ``run_async`` (which then stops the run's
+attempts): the store's thread records the error and wakes the run, whose next flush raises it."""
+
 _STARTED = EventKind.TASK_STARTED
 _SUCCEEDED = EventKind.TASK_SUCCEEDED
+
+
+class EventLog(Protocol):
+    """What the machine needs of the run's event writer (:class:`flowrunner._event_writer.EventWriter`).
+
+    ``pending`` and ``seq`` are written directly on the hottest path (``task_started``,
+    ``task_succeeded``); ``emit`` numbers and buffers any other event.
+    """
+
+    run_id: str
+    seq: int
+    pending: list[RunEvent]
+
+    def emit(self, kind: EventKind, task: str | None = None, attempt: int = 0,
+             data: Mapping[str, Any] = ...) -> None: ...  # fmt: skip
+
+    def flush(self) -> None: ...
+
+    @property
+    def backlogged(self) -> bool: ...
 
 
 class Clock(Protocol):
@@ -90,7 +115,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    def __init__(self, plan: ExecutionPlan, writer: EventWriter, queue: ReadyQueue, limit: int,
+    def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
         workflow = plan.workflow
         count = len(plan)
