@@ -79,7 +79,11 @@ class _TaskJobs(AttemptExecutor):
     def close(self) -> None:
         """Cancel what is still running (each reports ``cancelled`` when its task ends)."""
         for job in list(self._jobs.values()):
-            job.cancel()
+            try:
+                job.cancel()
+            except RuntimeError:  # its loop is closed already: nothing of it can run again
+                pass
+        self._jobs.clear()
 
 
 class AsyncExecutor(_TaskJobs):
