@@ -87,6 +87,11 @@ class RunExecution:
         machine.check_output = OutputBudget(runner.max_output_bytes, runner.max_run_output_bytes).refusal
         machine.storable_output = partial(storable_output, self)
         machine.wake = self._wake
+        # What the hot path reads per attempt, bound once (AttemptInputs fills them lazily).
+        self.plain = inputs.plain
+        self.plain_env = inputs.plain_env
+        self.modes = inputs.modes
+        self.configs = plan.configs
         self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
@@ -267,11 +272,11 @@ class RunExecution:
         """Called by :meth:`RunStateMachine.pump` for each attempt it starts."""
         inputs = self.inputs
         machine = self.machine
-        if inputs.plain[task_id]:
+        if self.plain[task_id]:
             # The hot path: a static config, no expressions, no fan-out.
-            config = self.plan.configs[task_id]
-            env = inputs.plain_env[task_id]
-            mode = inputs.modes[task_id]
+            config = self.configs[task_id]
+            env = self.plain_env[task_id]
+            mode = self.modes[task_id]
             if env is None or mode is None:
                 config, env, mode = inputs.plain_inputs(task_id)
         else:

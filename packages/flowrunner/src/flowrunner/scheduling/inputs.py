@@ -69,12 +69,17 @@ class AttemptInputs:
         ]
         """Whether each task takes the hot path: static config, no expressions, no fan-out."""
         self.plain_env: list[dict[str, str] | None] = [None if task.env else self.workflow_env for task in self.tasks]
-        self.modes: list[ExecutionMode | None] = [None] * len(self.tasks)
+        configs = plan.configs
+        self.modes: list[ExecutionMode | None] = [
+            types[task_id].execution_mode(configs[task_id]) if plain else None
+            for task_id, plain in enumerate(self.plain)
+        ]
+        """Each plain task's execution mode (its config never changes); None for rendered tasks."""
 
     # -- plain tasks (the hot path) ---------------------------------------------------------
 
     def plain_inputs(self, task_id: int) -> tuple[Any, dict[str, str], ExecutionMode]:
-        """Config, env and mode of a plain task (computed on its first attempt, then kept)."""
+        """Config, env and mode of a plain task (the env merged on its first attempt, then kept)."""
         config = self.plan.configs[task_id]
         env = self.plain_env[task_id]
         if env is None:

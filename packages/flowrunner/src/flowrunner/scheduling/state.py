@@ -213,6 +213,7 @@ class RunStateMachine:
         run_id = self.run_id
         wall = self.clock.time
         flush_every = FLUSH_EVERY
+        has_timeout = self.has_timeout
         while self.running < self.limit and not self.stopping and not self.paused:
             if len(pending) >= flush_every:
                 writer.flush()
@@ -227,7 +228,7 @@ class RunStateMachine:
             if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
                 started_at[task_id] = now
             state[task_id] = RUNNING
-            if self.has_timeout:
+            if has_timeout:
                 self.started_monotonic = self._start_deadline_clock(task_id)
             seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
             pending.append(RunEvent(run_id, seq, _STARTED, names[task_id], attempt, type_data[task_id], now))
