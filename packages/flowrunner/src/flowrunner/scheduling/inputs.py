@@ -51,6 +51,8 @@ class AttemptInputs:
     workflow's ``env`` cannot be rendered: the run stops before any task starts.
     """
 
+    __slots__ = ("machine", "modes", "params", "plain", "plain_env", "plan", "results_view", "secrets", "static_env", "tasks", "types", "workflow_env")  # fmt: skip
+
     def __init__(self, plan: ExecutionPlan, types: list[TaskType], machine: RunStateMachine,
                  params: Mapping[str, Any], secrets: Mapping[str, str]):  # fmt: skip
         workflow = plan.workflow

@@ -115,6 +115,8 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finished_at", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "run_id", "running", "started_at", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "wake", "writer")  # fmt: skip
+
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
         workflow = plan.workflow
