@@ -13,7 +13,7 @@ provides the fixture(s) its docstring names, and inherits every test::
         def reopen_store(self, tmp_path): ...
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
-:class:`ConsensusEngineContract`, :class:`SecretProviderContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -21,6 +21,7 @@ its own first test).
 from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_implementation, audit_source, contracts_of
 from flowbuilder_contracts._version import __version__
 from flowbuilder_contracts.consensus import ConsensusEngineContract
+from flowbuilder_contracts.executor import AttemptExecutorContract
 from flowbuilder_contracts.runner import RunnerContract
 from flowbuilder_contracts.secrets import SecretProviderContract
 from flowbuilder_contracts.store import StoreContract
@@ -32,9 +33,11 @@ CONTRACTS: tuple[type[Contract], ...] = (
     TaskTypeContract,
     ConsensusEngineContract,
     SecretProviderContract,
+    AttemptExecutorContract,
 )
 
 __all__ = [
+    "AttemptExecutorContract",
     "CONTRACTS",
     "CONTRACT_TESTS",
     "ConsensusEngineContract",

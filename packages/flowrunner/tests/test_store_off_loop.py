@@ -136,10 +136,11 @@ tasks:
 
 def test_a_slow_store_bounds_what_a_run_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Back-pressure: past MAX_UNSTORED the run starts nothing new until the store catches up."""
-    from flowrunner import _scheduler, _store_thread
+    from flowrunner import _store_thread
+    from flowrunner.scheduling import state
 
     monkeypatch.setattr(_store_thread, "MAX_UNSTORED", 40)
-    monkeypatch.setattr(_scheduler, "FLUSH_EVERY", 10)
+    monkeypatch.setattr(state, "FLUSH_EVERY", 10)
     gated = GatedStore(f"memory://{uuid.uuid4().hex}", free_appends=1)
     key = uuid.uuid4().hex
     tasks = "\n".join(

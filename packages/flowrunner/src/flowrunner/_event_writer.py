@@ -30,12 +30,6 @@ if TYPE_CHECKING:
     from flowbuilder.secrets import SecretMasker
 
 _EMPTY: Mapping[str, Any] = {}
-FLUSH_EVERY = 4096
-"""Events buffered before the scheduler flushes inside one long scheduling step (bounds memory).
-
-Flushes happen only from the scheduler's main loop, never from completion callbacks, so a
-store that fails surfaces in ``run_async`` (which then stops the run's attempts): the store's
-thread records the error and wakes the run, whose next flush raises it."""
 
 
 class EventWriter:

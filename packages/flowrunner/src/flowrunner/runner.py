@@ -1,7 +1,10 @@
 """The ``local`` runner: executes plans in this process (and its worker processes).
 
 One :class:`LocalRunner` can execute many runs at once on one event loop; each run is a
-:class:`~flowrunner._scheduler.RunExecution` with its own flat state lists. CPU-bound
+:class:`~flowrunner._scheduler.RunExecution` (the asyncio driver) over a
+:class:`~flowrunner.scheduling.RunStateMachine` with its own flat state lists. Attempts run
+through the runner's :attr:`LocalRunner.executors`, one per execution mode
+(:mod:`flowrunner.executors`), or through the executor it was given. CPU-bound
 ``python`` tasks with ``isolation: process`` go to a pool of worker processes owned by the
 runner and created on first use; THREAD attempts (``isolation: thread``) to the process's
 growing pool of daemon threads (:mod:`flowrunner._daemon_threads`), never to asyncio's small
@@ -19,7 +22,7 @@ from flowrunner._outputs import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_RUN_OUTPUT
 
 if TYPE_CHECKING:
     from flowbuilder.config import Settings
-    from flowbuilder.interfaces import TaskContext, TaskType
+    from flowbuilder.interfaces import AttemptExecutor, ExecutionMode, TaskContext, TaskType
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
@@ -58,6 +61,11 @@ class LocalRunner(Runner):
         max_run_output_bytes: all outputs of one run together; the task whose output goes
             past it fails. Default 256 MiB. Both bound what a run holds in memory and
             writes to the store, so one noisy task cannot exhaust either.
+        executor: one :class:`~flowbuilder.interfaces.AttemptExecutor` that runs every
+            attempt, whatever its execution mode (a remote executor, say). The scheduling
+            rules (readiness, priorities, pools, retries, deadlines, cancel) stay this runner's.
+        executors: replace the executor of some execution modes only (``{"process": ...}``);
+            the others stay flowrunner's (:mod:`flowrunner.executors`).
     """
 
     name: ClassVar[str] = "local"
@@ -66,8 +74,13 @@ class LocalRunner(Runner):
                  workers: int | None = None, keep_events: bool = False,
                  type_limits: Mapping[str, int] | None = None,
                  max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
-                 max_run_output_bytes: int = DEFAULT_MAX_RUN_OUTPUT_BYTES):  # fmt: skip
+                 max_run_output_bytes: int = DEFAULT_MAX_RUN_OUTPUT_BYTES,
+                 executor: AttemptExecutor | None = None,
+                 executors: Mapping[ExecutionMode | str, AttemptExecutor] | None = None):  # fmt: skip
         super().__init__(task_types)
+        self._executor = executor
+        self._executor_overrides = dict(executors or {})
+        self._executors: dict[ExecutionMode, AttemptExecutor] | None = None
         self.max_output_bytes = max_output_bytes
         self.max_run_output_bytes = max_run_output_bytes
         self.type_limits: dict[str, int] = {
@@ -113,6 +126,15 @@ class LocalRunner(Runner):
         finally:
             self.close_workers()
 
+    @property
+    def executors(self) -> Mapping[ExecutionMode, AttemptExecutor]:
+        """The executor of each execution mode (built on first use)."""
+        if self._executors is None:
+            from flowrunner.executors import executors_for
+
+            self._executors = executors_for(self, self._executor, self._executor_overrides)
+        return self._executors
+
     # -- worker processes -------------------------------------------------------------------
 
     def worker_pool(self) -> WorkerPool:
@@ -148,7 +170,16 @@ class LocalRunner(Runner):
             self._workers = None
 
     def close(self) -> None:
-        """:meth:`close_workers`: the worker processes are all a local runner keeps between runs."""
+        """Close the executors it built and :meth:`close_workers` (what a local runner keeps between runs).
+
+        Executors passed in (``executor=``, ``executors=``) belong to the caller and stay open.
+        """
+        if self._executors is not None:
+            given = {id(self._executor), *(id(executor) for executor in self._executor_overrides.values())}
+            for executor in {id(executor): executor for executor in self._executors.values()}.values():
+                if id(executor) not in given:
+                    executor.close()
+            self._executors = None
         self.close_workers()
 
 

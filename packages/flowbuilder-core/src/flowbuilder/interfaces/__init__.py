@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.control import ControlChannel
     from flowbuilder.interfaces.definitions import DefinitionStore
     from flowbuilder.interfaces.event_log import EventLog
+    from flowbuilder.interfaces.executor import Attempt, AttemptExecutor, AttemptOutcome
     from flowbuilder.interfaces.logs import LogStore
     from flowbuilder.interfaces.run_index import RunIndex
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 _SUBMODULE_OF = {
     "AnnotationStore": "annotation_store",
+    "Attempt": "executor",
+    "AttemptExecutor": "executor",
+    "AttemptOutcome": "executor",
     "BlobStore": "blobs",
     "ControlChannel": "control",
     "DefinitionStore": "definitions",
@@ -55,6 +59,9 @@ _SUBMODULE_OF = {
 
 __all__ = [
     "AnnotationStore",
+    "Attempt",
+    "AttemptExecutor",
+    "AttemptOutcome",
     "BlobStore",
     "ControlChannel",
     "DefinitionStore",

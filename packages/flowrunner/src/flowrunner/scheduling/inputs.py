@@ -1,0 +1,200 @@
+"""What an attempt receives: its config, env and context, rendered from the run's state.
+
+A *plain* task (no ``${{ }}`` expression, no ``foreach``) gets the plan's validated config
+and the workflow's env as they are, computed once per task: that is the hot path, and it
+renders nothing. Any other task's attempt renders its expressions against a scope of
+``params``, ``env``, ``secrets``, ``tasks.<name>`` (a read-only view over the state
+machine's lists) and, inside ``foreach``, ``item``; the rendered config is validated with the
+type's ``config_model``. A render or validation error is the attempt's failure (not
+retryable), reported like any other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from flowbuilder.interfaces import Attempt, ExecutionMode, LogLine, TaskContext, TaskFailure
+from flowrunner._scope import TaskResultsView, render_workflow_env
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskType
+    from flowbuilder.plan import ExecutionPlan
+    from flowrunner._event_writer import EventWriter
+    from flowrunner.scheduling.state import RunStateMachine
+
+
+class AttemptLog:
+    """The ``log(stream, line)`` callable of one attempt: appends to the run's log batch."""
+
+    __slots__ = ("writer", "task", "attempt")
+
+    def __init__(self, writer: EventWriter, task: str, attempt: int):
+        self.writer = writer
+        self.task = task
+        self.attempt = attempt
+
+    def __call__(self, stream: str, line: str) -> None:
+        self.writer.logs.append(LogLine(self.task, self.attempt, stream, line))
+
+
+class AttemptInputs:
+    """Renders the inputs of the attempts of one run.
+
+    Args:
+        plan: the compiled plan.
+        types: each task's :class:`TaskType`, by task id.
+        machine: the run's state machine (outputs and statuses that expressions read).
+        params: the run's resolved params.
+        secrets: the run's secrets (``secrets.<name>`` in expressions).
+
+    Raises :class:`~flowbuilder.expressions.ExpressionError` at construction when the
+    workflow's ``env`` cannot be rendered: the run stops before any task starts.
+    """
+
+    __slots__ = ("machine", "modes", "params", "plain", "plain_env", "plan", "results_view", "secrets", "static_env", "tasks", "types", "workflow_env")  # fmt: skip
+
+    def __init__(self, plan: ExecutionPlan, types: list[TaskType], machine: RunStateMachine,
+                 params: Mapping[str, Any], secrets: Mapping[str, str]):  # fmt: skip
+        workflow = plan.workflow
+        self.plan = plan
+        self.tasks = workflow.tasks
+        self.types = types
+        self.machine = machine
+        self.params = params
+        self.secrets = secrets
+        self.results_view = TaskResultsView(plan.index, machine.task_result)
+        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, params, secrets)
+        self.static_env: dict[int, dict[str, str]] = {}
+        expression_tasks = plan.expression_tasks
+        self.plain = [
+            task_id not in expression_tasks and task.foreach is None for task_id, task in enumerate(self.tasks)
+        ]
+        """Whether each task takes the hot path: static config, no expressions, no fan-out."""
+        self.plain_env: list[dict[str, str] | None] = [None if task.env else self.workflow_env for task in self.tasks]
+        configs = plan.configs
+        self.modes: list[ExecutionMode | None] = [
+            types[task_id].execution_mode(configs[task_id]) if plain else None
+            for task_id, plain in enumerate(self.plain)
+        ]
+        """Each plain task's execution mode (its config never changes); None for rendered tasks."""
+
+    # -- plain tasks (the hot path) ---------------------------------------------------------
+
+    def plain_inputs(self, task_id: int) -> tuple[Any, dict[str, str], ExecutionMode]:
+        """Config, env and mode of a plain task (the env merged on its first attempt, then kept)."""
+        config = self.plan.configs[task_id]
+        env = self.plain_env[task_id]
+        if env is None:
+            env = self.plain_env[task_id] = self.env(task_id, None)
+        mode = self.modes[task_id]
+        if mode is None:
+            mode = self.modes[task_id] = self.types[task_id].execution_mode(config)
+        return config, env, mode
+
+    # -- rendered tasks ---------------------------------------------------------------------
+
+    def rendered_inputs(self, task_id: int, scope: Mapping[str, Any]) -> tuple[Any, dict[str, str], ExecutionMode]:
+        """Config, env and mode of an attempt rendered in ``scope``; raises TaskFailure when invalid."""
+        config = self.config(task_id, scope)
+        return config, self.env(task_id, scope), self.types[task_id].execution_mode(config)
+
+    def scope(self, task_id: int, item: Any = None, has_item: bool = False) -> dict[str, Any]:
+        """The names the task's expressions see (``item`` only inside ``foreach``)."""
+        task = self.tasks[task_id]
+        env: Mapping[str, str] = self.workflow_env
+        if task.env:
+            own: Mapping[str, str] = task.env
+            if any("${{" in value for value in own.values()):
+                from flowbuilder.expressions import as_text, render
+
+                base = {"params": self.params, "env": {}, "tasks": self.results_view, "secrets": self.secrets}
+                own = {key: as_text(render(value, base)) for key, value in own.items()}
+            env = {**env, **own}
+        scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view, "secrets": self.secrets}
+        if has_item:
+            scope["item"] = item
+        return scope
+
+    def env(self, task_id: int, scope: Mapping[str, Any] | None) -> dict[str, str]:
+        """The attempt's env: the workflow's (rendered once per run) overlaid with the task's."""
+        env = self.static_env.get(task_id)
+        if env is not None:
+            return env
+        task = self.tasks[task_id]
+        if not task.env and scope is None:
+            env = self.static_env[task_id] = self.workflow_env  # shared: tasks never mutate it
+            return env
+        if scope is not None:
+            from flowbuilder.expressions import as_text, render
+
+            # The workflow's part is rendered already (once per run): rendering it again
+            # would evaluate any `${{` that a param's value happens to contain.
+            own = {key: as_text(render(value, scope)) for key, value in task.env.items()}
+            return {**self.workflow_env, **own}
+        merged = self.static_env[task_id] = {**self.workflow_env, **task.env}
+        return merged
+
+    def config(self, task_id: int, scope: Mapping[str, Any] | None) -> Any:
+        """The validated config of an attempt (rendered first when ``scope`` is given)."""
+        if scope is None:
+            return self.plan.configs[task_id]
+        from pydantic import ValidationError
+
+        task_type = self.types[task_id]
+        raw = self.tasks[task_id].config
+        rendered = task_type.render_config(raw, scope)
+        try:
+            return task_type.config_model.model_validate(rendered)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(step) for step in first["loc"]) or "config"
+            raise TaskFailure(
+                f"config after expressions is invalid at {where}: {first['msg']}", retryable=False
+            ) from None
+
+    def foreach_items(self, task_id: int, scope: Mapping[str, Any]) -> list[Any] | tuple[Any, ...]:
+        """The items of a ``foreach`` task; a non-list is the task's (non-retryable) failure."""
+        from flowbuilder.expressions import render
+
+        fanout = self.tasks[task_id].fanout
+        assert fanout is not None
+        items = render(fanout.items, scope) if isinstance(fanout.items, str) else fanout.items
+        if not isinstance(items, (list, tuple)):
+            raise TaskFailure(f"foreach items must be a list, got {type(items).__name__}", retryable=False)
+        return items
+
+    # -- hooks of the state machine ---------------------------------------------------------
+
+    def when(self, task_id: int) -> bool:
+        """The task's ``when`` condition, evaluated now."""
+        from flowbuilder.expressions import is_truthy, render
+
+        condition = self.tasks[task_id].when
+        return condition is None or is_truthy(render(condition, self.scope(task_id)))
+
+    def named_outputs(self, task_id: int, output: Any) -> dict[str, Any]:
+        """The task's ``outputs:`` evaluated with ``output`` as the attempt's result."""
+        from flowbuilder.expressions import render
+
+        scope = self.scope(task_id)
+        scope["output"] = output
+        return {key: render(value, scope) for key, value in self.tasks[task_id].outputs.items()}
+
+    # -- the attempt ------------------------------------------------------------------------
+
+    def context(self, task_id: int, name: str, attempt: int, env: Mapping[str, str], item: Any,
+                deadline: float | None, writer: EventWriter) -> TaskContext:  # fmt: skip
+        """The :class:`TaskContext` of one attempt (``name`` is ``task[i]`` for a foreach item)."""
+        machine = self.machine
+        predecessors = self.plan.predecessors[task_id]
+        names = machine.names
+        outputs = machine.outputs
+        inputs = {names[p]: outputs[p] for p in predecessors} if predecessors else {}
+        return TaskContext(machine.run_id, machine.names[task_id], attempt, inputs, self.params, env, item, deadline,
+                           AttemptLog(writer, name, attempt))  # fmt: skip
+
+    def attempt(self, task_id: int, name: str, number: int, config: Any, mode: ExecutionMode, context: TaskContext,
+                timeout: float | None, item_index: int | None = None) -> Attempt:  # fmt: skip
+        """The :class:`Attempt` handed to an executor."""
+        return Attempt(self.machine.run_id, name, task_id, number, self.types[task_id], config, mode, context,
+                       timeout, item_index)  # fmt: skip

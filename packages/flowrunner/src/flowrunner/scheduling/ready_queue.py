@@ -1,0 +1,140 @@
+"""The ready queue: which ready task starts next, within the run's pools.
+
+One binary heap per pool (just one when the workflow has no pools: the fast path). An
+entry is :func:`priority_key` of the task:
+``(-(priority - retries * RETRY_PENALTY - ageing), -remaining_path, fifo, task_id)``: higher
+priority first, then the task with the longest path still ahead of it (the critical path),
+then first come; the task id ends the entry. Ageing grows at the same rate for every waiting task, so "a task gains a
+point per AGEING_SECONDS it waits" is the same order as "whole seconds since the run began
+count against later arrivals": the key is computed once at push and never re-sorted.
+
+Pools: a task of a full pool waits in its pool's heap while other pools' tasks start; the
+queue counts what each pool has running (:meth:`ReadyQueue.pop` takes a slot,
+:meth:`ReadyQueue.release` gives it back).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Callable, Mapping, Sequence
+
+AGEING_SECONDS = 1.0
+"""A waiting task gains one priority point per this many seconds (so nothing starves)."""
+RETRY_PENALTY = 1.0
+"""Priority points a task loses per failed attempt (retries yield to fresh work)."""
+
+Entry = tuple[float, float, int, int]
+"""A heap entry: the priority key, whose last part is the task id."""
+
+
+def priority_key(task_id: int, priority: float, retries: int, waited_seconds: float, remaining_path: float,
+                 order: int) -> Entry:  # fmt: skip
+    """The heap entry of a ready task (smaller starts first): the one definition of the order.
+
+    ``order`` is unique per push (first come, first served at equal keys), so the task id
+    at the end never decides anything; it is there so the heap entry is the key itself.
+    """
+    return (
+        float(int(waited_seconds / AGEING_SECONDS)) + retries * RETRY_PENALTY - priority,
+        -remaining_path,
+        order,
+        task_id,
+    )
+
+
+class ReadyQueue:
+    """Ready task ids ordered by :func:`priority_key`, each pool limited to its size.
+
+    Args:
+        priorities: each task's priority (its own, else the workflow default, else 0).
+        remaining_path: each task's longest remaining path (``ExecutionPlan.remaining_path``).
+        monotonic: the clock ageing is measured on (``time.monotonic`` or a test's hand clock).
+        pool_of: each task's pool name or None, or None when the run has no pools at all.
+        pool_limits: pool name -> attempts it may run at once.
+    """
+
+    __slots__ = ("priorities", "remaining_path", "monotonic", "started", "order", "pool_of", "pool_limits",
+                 "pool_used", "heaps", "heap", "pop")  # fmt: skip
+
+    def __init__(self, priorities: Sequence[float], remaining_path: Sequence[float], monotonic: Callable[[], float],
+                 pool_of: Sequence[str | None] | None = None, pool_limits: Mapping[str, int] | None = None):  # fmt: skip
+        self.priorities = priorities
+        self.remaining_path = remaining_path
+        self.monotonic = monotonic
+        self.started = monotonic()
+        self.order = itertools.count()
+        self.pool_of = pool_of if pool_limits else None
+        self.pool_limits: dict[str, int] = dict(pool_limits or {})
+        self.pool_used: dict[str, int] = {name: 0 for name in self.pool_limits}
+        self.heap: list[Entry] = []
+        """The heap of tasks in no pool (the only heap without pools)."""
+        self.heaps: dict[str | None, list[Entry]] = {None: self.heap}
+        for name in self.pool_limits:
+            self.heaps[name] = []
+        self.pop: Callable[[], int | None] = self._pop_single if self.pool_of is None else self._pop_pooled
+        """The next task to start (taking a slot of its pool), or None when none may start now."""
+
+    def push(self, task_id: int, retries: int) -> None:
+        """Make ``task_id`` ready; ``retries`` is how many attempts of it failed already."""
+        entry = priority_key(task_id, self.priorities[task_id], retries, self.monotonic() - self.started,
+                             self.remaining_path[task_id], next(self.order))  # fmt: skip
+        if self.pool_of is None:
+            heapq.heappush(self.heap, entry)
+        else:
+            heapq.heappush(self.heaps[self.pool_of[task_id]], entry)
+
+    def push_many(self, task_ids: Sequence[int], retries: Sequence[int]) -> None:
+        """:meth:`push` each of ``task_ids`` (``retries`` is indexed by task id), reading the clock once."""
+        waited = self.monotonic() - self.started
+        priorities = self.priorities
+        remaining = self.remaining_path
+        order = self.order
+        push = heapq.heappush
+        if self.pool_of is None:
+            heap = self.heap
+            for task_id in task_ids:
+                push(heap, priority_key(task_id, priorities[task_id], retries[task_id], waited, remaining[task_id],
+                                        next(order)))  # fmt: skip
+            return
+        heaps = self.heaps
+        pool_of = self.pool_of
+        for task_id in task_ids:
+            push(heaps[pool_of[task_id]], priority_key(task_id, priorities[task_id], retries[task_id], waited,
+                                                       remaining[task_id], next(order)))  # fmt: skip
+
+    def _pop_single(self) -> int | None:
+        heap = self.heap
+        return heapq.heappop(heap)[3] if heap else None
+
+    def _pop_pooled(self) -> int | None:
+        best: list[Entry] | None = None
+        best_pool: str | None = None
+        used = self.pool_used
+        limits = self.pool_limits
+        for pool, heap in self.heaps.items():
+            if not heap or (pool is not None and used[pool] >= limits[pool]):
+                continue
+            if best is None or heap[0] < best[0]:
+                best, best_pool = heap, pool
+        if best is None:
+            return None
+        if best_pool is not None:
+            used[best_pool] += 1
+        return heapq.heappop(best)[3]
+
+    def release(self, task_id: int) -> None:
+        """An attempt of ``task_id`` (popped earlier) ended: its pool has a free slot again."""
+        if self.pool_of is not None:
+            pool = self.pool_of[task_id]
+            if pool is not None:
+                self.pool_used[pool] -= 1
+
+    def __bool__(self) -> bool:
+        """Whether any task is waiting (whether or not its pool has room)."""
+        if self.pool_of is None:
+            return bool(self.heap)
+        return any(self.heaps.values())
+
+    def __len__(self) -> int:
+        return sum(len(heap) for heap in self.heaps.values())

@@ -1,0 +1,551 @@
+"""The rules of one run, as a synchronous state machine: no event loop, no futures, no timers.
+
+State lives in flat lists indexed by the plan's dense task ids. A task becomes ready when
+its count of unfinished dependencies reaches zero; a failed or skipped task marks its whole
+downstream skipped at once (with the reason), so a countdown that reaches zero always means
+"every dependency succeeded".
+
+The machine decides; its driver acts. :meth:`RunStateMachine.pump` hands ready tasks to the
+driver's ``start(task_id, attempt)`` while the run's concurrency allows; the driver reports
+each attempt's end (:meth:`~RunStateMachine.succeeded`, :meth:`~RunStateMachine.attempt_failed`,
+:meth:`~RunStateMachine.cancelled`). A failure the retry policy retries comes back as a
+decision, "retry task T at monotonic time X": the driver sets the timer and calls
+:meth:`~RunStateMachine.retry_due` when it fires. Time comes from an injectable clock, so a
+test drives every rule (countdown, skips, retries, deadlines, stop, cancel, pause) by hand.
+Events go to the run's :class:`~flowrunner._event_writer.EventWriter`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+
+from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
+from flowrunner._retry import matches_retry_on, retry_delay
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import TaskFailure
+    from flowbuilder.model import RetryPolicy
+    from flowbuilder.plan import ExecutionPlan
+    from flowrunner.scheduling.ready_queue import ReadyQueue
+
+PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = range(8)
+"""A task's state in :attr:`RunStateMachine.state` (small ints: the lists stay flat)."""
+STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING,
+          TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)  # fmt: skip
+"""The :class:`TaskStatus` each state reads as."""
+PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
+"""Outputs recorded as they are, with no look at tables or references."""
+
+FLUSH_EVERY = 4096
+"""Events buffered before :meth:`RunStateMachine.pump` flushes inside one long dispatch step (bounds memory).
+
+Flushes happen only from the dispatch loop and the driver's main loop, never from completion
+callbacks, so a store that fails surfaces in ``run_async`` (which then stops the run's
+attempts): the store's thread records the error and wakes the run, whose next flush raises it."""
+
+_STARTED = EventKind.TASK_STARTED
+_SUCCEEDED = EventKind.TASK_SUCCEEDED
+
+
+class EventLog(Protocol):
+    """What the machine needs of the run's event writer (:class:`flowrunner._event_writer.EventWriter`).
+
+    ``pending`` and ``seq`` are written directly on the hottest path (``task_started``,
+    ``task_succeeded``); ``emit`` numbers and buffers any other event.
+    """
+
+    run_id: str
+    seq: int
+    pending: list[RunEvent]
+
+    def emit(self, kind: EventKind, task: str | None = None, attempt: int = 0,
+             data: Mapping[str, Any] = ...) -> None: ...  # fmt: skip
+
+    def flush(self) -> None: ...
+
+    @property
+    def backlogged(self) -> bool: ...
+
+
+class Clock(Protocol):
+    """What the machine reads the time from: the ``time`` module, or a test's hand clock."""
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+
+def _always(task_id: int) -> bool:
+    return True
+
+
+def _no_named_outputs(task_id: int, output: Any) -> dict[str, Any]:
+    return {}
+
+
+def _accept(output: Any) -> str | None:
+    return None
+
+
+def _as_is(task: str, output: Any) -> Any:
+    return output
+
+
+def _nothing() -> None:
+    pass
+
+
+class RunStateMachine:
+    """The scheduling rules of one run of ``plan``.
+
+    Args:
+        plan: the compiled plan.
+        writer: where events go (the machine emits every task and run event but
+            ``run_created``/``run_started``, which belong to whoever opens the run).
+        queue: the ready queue (priorities, pools).
+        limit: attempts running at once.
+        clock: ``monotonic()`` for deadlines and retry times, ``time()`` for recorded instants.
+
+    Hooks (attributes; the defaults suit a workflow without expressions):
+        evaluate_when: ``(task_id) -> bool``, the task's ``when``; raising fails the task.
+        evaluate_outputs: ``(task_id, output) -> dict``, the task's named ``outputs``.
+        check_output: ``(output) -> refusal or None``: a refusal fails the task (size limits).
+        storable_output: ``(task name, output) -> recorded form`` (tables become references).
+        wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
+    """
+
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finished_at", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "run_id", "running", "started_at", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "wake", "writer")  # fmt: skip
+
+    def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
+                 clock: Clock | None = None):  # fmt: skip
+        workflow = plan.workflow
+        count = len(plan)
+        self.plan = plan
+        self.tasks = workflow.tasks
+        self.names = plan.names
+        self.successors = plan.successors
+        self.writer = writer
+        self.run_id = writer.run_id
+        self.queue = queue
+        self.pooled = queue.pool_of is not None
+        self.limit = limit
+        self.clock: Clock = clock if clock is not None else time
+        self.waiting = list(plan.indegree)
+        self.state = [PENDING] * count
+        self.attempts = [0] * count
+        self.outputs: list[Any] = [None] * count
+        self.named_outputs: dict[int, dict[str, Any]] = {}
+        self.errors: dict[int, str] = {}
+        self.reasons: dict[int, str] = {}
+        self.started_at: list[float | None] = [None] * count
+        self.finished_at: list[float | None] = [None] * count
+        self.deadline_at: dict[int, float] = {}
+        """Task id -> the monotonic instant its ``deadline`` (over all attempts) ends."""
+        self.retry_waiting: dict[int, float] = {}
+        """Task id -> the monotonic instant its next attempt is due (the driver's timers)."""
+        self.running = 0
+        self.started_monotonic = 0.0
+        """When :meth:`pump` started the latest attempt (monotonic; kept only when tasks have time limits)."""
+        self.stopping = False
+        self.stop_reason: str | None = None
+        self.cancel_requested = False
+        self.paused = False
+        self.any_failed = False
+        defaults = workflow.defaults
+        self.has_timeout = defaults.timeout is not None or any(
+            task.timeout is not None or task.deadline is not None for task in self.tasks)  # fmt: skip
+        # task_started carries the task's type; one shared (never mutated) mapping per type.
+        shared = {name: {"type": name} for name in {task.type for task in self.tasks}}
+        self.type_data: list[Mapping[str, Any]] = [shared[task.type] for task in self.tasks]
+        self.evaluate_when: Callable[[int], bool] = _always
+        self.evaluate_outputs: Callable[[int, Any], dict[str, Any]] = _no_named_outputs
+        self.check_output: Callable[[Any], str | None] = _accept
+        self.storable_output: Callable[[str, Any], Any] = _as_is
+        self.wake: Callable[[], None] = _nothing
+
+    # -- readiness --------------------------------------------------------------------------
+
+    def open(self, roots: Sequence[int]) -> None:
+        """Make ``roots`` (tasks with nothing left to wait for) ready, checking their ``when``."""
+        state = self.state
+        for task_id in roots:
+            if state[task_id] == PENDING:
+                self.make_ready(task_id)
+
+    def make_ready(self, task_id: int) -> None:
+        """All dependencies succeeded: check ``when``, then enqueue."""
+        task = self.tasks[task_id]
+        if task.when is not None:
+            try:
+                passed = self.evaluate_when(task_id)
+            except Exception as error:
+                self._fail_final(task_id, 0, f"when condition failed: {error}", {})
+                return
+            if not passed:
+                self._skip(task_id, f"when condition is false: {task.when}")
+                return
+        self.state[task_id] = READY
+        self.queue.push(task_id, self.attempts[task_id])
+
+    def has_ready(self) -> bool:
+        return bool(self.queue)
+
+    @property
+    def done(self) -> bool:
+        """Nothing runs, no retry is due, and nothing more will start."""
+        return not self.running and not self.retry_waiting and (self.stopping or not self.queue)
+
+    def pump(self, start: Callable[[int, int], None]) -> None:
+        """Start ready tasks while slots are free: mark each running and call ``start(task_id, attempt)``.
+
+        Stops when the run's limit is reached, the queue (or every pool with room) is empty,
+        the run is stopping or paused, or the event writer is backlogged (the driver waits
+        for the store, then pumps again). ``start`` must report the attempt's end through
+        :meth:`succeeded`, :meth:`attempt_failed` or :meth:`cancelled`, now or later.
+        """
+        writer = self.writer
+        pending = writer.pending
+        pop = self.queue.pop
+        state = self.state
+        attempts = self.attempts
+        started_at = self.started_at
+        names = self.names
+        type_data = self.type_data
+        run_id = self.run_id
+        wall = self.clock.time
+        flush_every = FLUSH_EVERY
+        has_timeout = self.has_timeout
+        while self.running < self.limit and not self.stopping and not self.paused:
+            if len(pending) >= flush_every:
+                writer.flush()
+                pending = writer.pending
+                if writer.backlogged:
+                    return
+            task_id = pop()
+            if task_id is None:
+                return
+            attempt = attempts[task_id] = attempts[task_id] + 1
+            now = wall()
+            if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
+                started_at[task_id] = now
+            state[task_id] = RUNNING
+            if has_timeout:
+                self.started_monotonic = self._start_deadline_clock(task_id)
+            seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
+            pending.append(RunEvent(run_id, seq, _STARTED, names[task_id], attempt, type_data[task_id], now))
+            self.running += 1
+            start(task_id, attempt)
+
+    # -- timing -----------------------------------------------------------------------------
+
+    def _start_deadline_clock(self, task_id: int) -> float:
+        """The task's overall deadline runs from its first attempt in this process; returns now."""
+        now = self.clock.monotonic()
+        deadline = self.tasks[task_id].deadline
+        if deadline is not None and task_id not in self.deadline_at:
+            self.deadline_at[task_id] = now + deadline
+        return now
+
+    def attempt_timeout(self, task_id: int, now: float | None = None) -> float | None:
+        """Seconds an attempt starting at ``now`` may take: the task's timeout, cut short by its deadline.
+
+        ``now`` defaults to the clock's; a driver passes :attr:`started_monotonic` (the instant
+        :meth:`pump` started the attempt) so a deadline's last attempt gets exactly what is left.
+        """
+        if not self.has_timeout:
+            return None
+        task = self.tasks[task_id]
+        timeout = task.timeout if task.timeout is not None else self.plan.workflow.defaults.timeout
+        deadline = self.deadline_at.get(task_id)
+        if deadline is not None:
+            if now is None:
+                now = self.clock.monotonic()
+            left = max(0.0, deadline - now)
+            timeout = left if timeout is None else min(timeout, left)
+        return timeout
+
+    def retry_policy(self, task_id: int) -> RetryPolicy | None:
+        task = self.tasks[task_id]
+        return task.retry if task.retry is not None else self.plan.workflow.defaults.retry
+
+    def retry_decision(self, task_id: int, attempt: int, failure: TaskFailure | None) -> float | str | None:
+        """Whether failed ``attempt`` of ``task_id`` runs again: the one retry rule.
+
+        Returns the delay in seconds before the next attempt; or, when the policy would
+        retry but the run says no, why not (``"not retried: <stop reason>"``, ``"deadline
+        reached, not retried"``); or None when the policy does not retry this failure
+        (attempts used up, ``retry_on`` or ``retryable=False``). ``foreach`` items use it too.
+        """
+        policy = self.retry_policy(task_id)
+        if policy is None or attempt >= policy.attempts or not matches_retry_on(policy.retry_on, failure):
+            return None
+        if self.stopping:
+            # Say why the policy did not apply, or a stopped run's failure reads as a bug.
+            return f"not retried: {self.stop_reason}"
+        delay = retry_delay(policy, attempt)
+        deadline = self.deadline_at.get(task_id)
+        if deadline is not None and self.clock.monotonic() + delay >= deadline:
+            return "deadline reached, not retried"
+        return delay
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def succeeded(self, task_id: int, attempt: int, output: Any) -> None:
+        """The attempt returned ``output``: record it and count its dependents down."""
+        self.running -= 1
+        if self.pooled:
+            self.queue.release(task_id)
+        refusal = self.check_output(output)
+        if refusal is not None:
+            self._fail_final(task_id, attempt, refusal, {})
+            return
+        task = self.tasks[task_id]
+        name = self.names[task_id]
+        data: dict[str, Any]
+        if not task.outputs:
+            data = {"output": output if type(output) in PLAIN_TYPES else self.storable_output(name, output)}
+        else:
+            try:
+                named = self.named_outputs[task_id] = self.evaluate_outputs(task_id, output)
+            except Exception as error:
+                self._fail_final(task_id, attempt, f"outputs: {error}", {})
+                return
+            data = {"output": self.storable_output(name, output), "outputs": named}
+        self.outputs[task_id] = output
+        self.state[task_id] = SUCCEEDED
+        self.finished_at[task_id] = finished = self.clock.time()
+        data["duration"] = finished - (self.started_at[task_id] or finished)
+        writer = self.writer
+        seq = writer.seq = writer.seq + 1
+        writer.pending.append(RunEvent(self.run_id, seq, _SUCCEEDED, name, attempt, data, finished))
+        waiting = self.waiting
+        successors = self.successors[task_id]
+        if self.stopping:
+            for successor in successors:
+                waiting[successor] -= 1
+            return
+        state = self.state
+        tasks = self.tasks
+        ready: list[int] | None = None
+        for successor in successors:
+            left = waiting[successor] = waiting[successor] - 1
+            if left == 0 and state[successor] == PENDING:
+                if tasks[successor].when is not None:
+                    self.make_ready(successor)
+                else:
+                    state[successor] = READY
+                    if ready is None:
+                        ready = [successor]
+                    else:
+                        ready.append(successor)
+        if ready is not None:
+            self.queue.push_many(ready, self.attempts)
+
+    def attempt_failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
+        """The attempt failed: returns the monotonic instant to retry at (set a timer), or None (final)."""
+        self.running -= 1
+        if self.pooled:
+            self.queue.release(task_id)
+        return self._failure(task_id, attempt, failure, message)
+
+    def _failure(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
+        now = self.clock.time()
+        data: dict[str, Any] = {"error": message, "duration": now - (self.started_at[task_id] or now)}
+        if failure is not None:
+            if failure.exit_code is not None:
+                data["exit_code"] = failure.exit_code
+            if failure.status is not None:
+                data["status"] = failure.status
+            if failure.timed_out:
+                data["timed_out"] = True
+        decision = self.retry_decision(task_id, attempt, failure)
+        if type(decision) is float:
+            # A retried attempt emits only task_retrying (with the error); task_failed is final.
+            data["delay"] = decision
+            self.writer.emit(EventKind.TASK_RETRYING, self.names[task_id], attempt, data)
+            self.state[task_id] = RETRY_WAIT
+            due = self.retry_waiting[task_id] = self.clock.monotonic() + decision
+            return due
+        if decision is not None:
+            message = data["error"] = f"{message} ({decision})"
+        self._fail_final(task_id, attempt, message, data)
+        return None
+
+    def retry_due(self, task_id: int) -> None:
+        """The retry timer of ``task_id`` fired: enqueue its next attempt (unless the run stopped since)."""
+        if self.retry_waiting.pop(task_id, None) is None:
+            return  # stopped or cancelled meanwhile: already recorded
+        self.state[task_id] = READY
+        self.queue.push(task_id, self.attempts[task_id])
+
+    def cancelled(self, task_id: int, attempt: int) -> None:
+        """The attempt was cancelled before it finished."""
+        self.running -= 1
+        if self.pooled:
+            self.queue.release(task_id)
+        self._cancel_task(task_id, attempt)
+
+    def _fail_final(self, task_id: int, attempt: int, message: str, data: dict[str, Any]) -> None:
+        name = self.names[task_id]
+        data = dict(data)
+        data.setdefault("error", message)
+        data["final"] = True
+        self.state[task_id] = FAILED
+        self.errors[task_id] = data["error"]
+        self.finished_at[task_id] = self.clock.time()
+        self.any_failed = True
+        self.writer.emit(EventKind.TASK_FAILED, name, attempt, data)
+        self._skip_downstream(task_id, f"dependency {name!r} failed")
+        task = self.tasks[task_id]
+        workflow = self.plan.workflow
+        policy = task.on_failure or workflow.defaults.on_failure or workflow.on_failure
+        if policy == "stop" and not self.stopping:
+            self.stop(f"run stopped: task {name!r} failed")
+
+    def _skip(self, task_id: int, reason: str) -> None:
+        self.state[task_id] = SKIPPED
+        self.reasons[task_id] = reason
+        self.finished_at[task_id] = self.clock.time()
+        self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
+        self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was skipped")
+
+    def _skip_downstream(self, task_id: int, reason: str) -> None:
+        """Skip every not-yet-started task below ``task_id`` (a countdown there can never finish)."""
+        state = self.state
+        successors = self.successors
+        names = self.names
+        stack = [(s, reason) for s in successors[task_id]]
+        while stack:
+            current, why = stack.pop()
+            if state[current] != PENDING:
+                continue
+            state[current] = SKIPPED
+            self.reasons[current] = why
+            self.finished_at[current] = self.clock.time()
+            self.writer.emit(EventKind.TASK_SKIPPED, names[current], 0, {"reason": why})
+            below = f"dependency {names[current]!r} was skipped"
+            stack.extend((s, below) for s in successors[current])
+
+    def _cancel_task(self, task_id: int, attempt: int) -> None:
+        self.state[task_id] = CANCELLED
+        self.finished_at[task_id] = self.clock.time()
+        self.writer.emit(
+            EventKind.TASK_CANCELLED, self.names[task_id], attempt, {"reason": self.stop_reason or "cancelled"}
+        )
+        self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was cancelled")
+
+    # -- steering ---------------------------------------------------------------------------
+
+    def stop(self, reason: str) -> None:
+        """No new dispatches; running attempts finish; waiting retries fail (``not retried: reason``)."""
+        self.stopping = True
+        self.stop_reason = reason
+        for task_id in list(self.retry_waiting):
+            del self.retry_waiting[task_id]
+            self._fail_final(task_id, self.attempts[task_id], f"not retried: {reason}", {})
+        self.wake()
+
+    def request_cancel(self, reason: str, details: Mapping[str, Any] | None = None) -> bool:
+        """Cancel the run: record the request, start nothing more, cancel waiting retries.
+
+        Returns True for the first request: the driver then cancels the running attempts
+        (each reports :meth:`cancelled`). A second request returns False and changes
+        nothing here; the driver escalates (kills what is still shutting down).
+        """
+        if self.cancel_requested:
+            return False
+        self.cancel_requested = True
+        self.stopping = True
+        self.stop_reason = f"run cancelled: {reason}"
+        self.writer.emit(EventKind.RUN_CANCEL_REQUESTED, data={**(details or {}), "reason": reason})
+        for task_id in list(self.retry_waiting):
+            del self.retry_waiting[task_id]
+            self._cancel_task(task_id, self.attempts[task_id])
+        self.wake()
+        return True
+
+    def pause(self, details: Mapping[str, Any] | None = None) -> None:
+        """Start nothing new until :meth:`unpause`; running attempts and retry timers carry on.
+
+        Recorded as ``run_paused`` with ``details`` (the control channel's who and when).
+        """
+        self.paused = True
+        self.writer.emit(EventKind.RUN_PAUSED, data=dict(details or {}))
+        self.wake()
+
+    def unpause(self, details: Mapping[str, Any] | None = None) -> None:
+        """Dispatch again what became ready meanwhile; recorded as ``run_unpaused``."""
+        self.paused = False
+        self.writer.emit(EventKind.RUN_UNPAUSED, data=dict(details or {}))
+        self.wake()
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def finish(self) -> RunStatus:
+        """Skip what never started, emit ``run_finished`` and return the run's status."""
+        state = self.state
+        reason = self.stop_reason or "not reached"
+        for task_id in range(len(state)):
+            if state[task_id] in (PENDING, READY):
+                state[task_id] = SKIPPED
+                self.reasons[task_id] = reason
+                self.finished_at[task_id] = self.clock.time()
+                self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
+        if self.cancel_requested:
+            status = RunStatus.CANCELLED
+        elif self.any_failed:
+            status = RunStatus.FAILED
+        else:
+            status = RunStatus.SUCCEEDED
+        self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value})
+        return status
+
+    # -- resuming ---------------------------------------------------------------------------
+
+    def restore(self, tasks: Mapping[str, Any]) -> list[int]:
+        """Take succeeded tasks from a stored run's task states (name -> TaskState).
+
+        A task that runs again continues its attempt numbers (the attempt a crash cut short
+        counts as one) and its clock starts at its first attempt in this process, so neither
+        its duration nor its deadline includes the time the run was down. Returns the ids
+        of the restored tasks; :meth:`resumable_roots` then gives what is ready.
+        """
+        index = self.plan.index
+        restored = []
+        for name, task_state in tasks.items():
+            task_id = index.get(name)
+            if task_id is None:
+                continue
+            self.attempts[task_id] = task_state.attempts
+            if task_state.status is not TaskStatus.SUCCEEDED:
+                continue
+            self.state[task_id] = SUCCEEDED
+            self.outputs[task_id] = task_state.output
+            if task_state.started_at is not None:
+                self.started_at[task_id] = task_state.started_at
+            if task_state.finished_at is not None:
+                self.finished_at[task_id] = task_state.finished_at
+            restored.append(task_id)
+        return restored
+
+    def resumable_roots(self) -> list[int]:
+        """After :meth:`restore`: recount each unfinished task's dependencies; those at zero are ready."""
+        predecessors = self.plan.predecessors
+        state = self.state
+        ready = []
+        for task_id in range(len(state)):
+            if state[task_id] != PENDING:
+                continue
+            self.waiting[task_id] = sum(1 for p in predecessors[task_id] if state[p] != SUCCEEDED)
+            if self.waiting[task_id] == 0:
+                ready.append(task_id)
+        return ready
+
+    def task_result(self, task_id: int) -> Mapping[str, Any]:
+        """``tasks.<name>`` as expressions see it."""
+        return {
+            "output": self.outputs[task_id],
+            "outputs": self.named_outputs.get(task_id, {}),
+            "status": STATUS[self.state[task_id]].value,
+        }

@@ -1,0 +1,377 @@
+"""The scheduling rules, driven synchronously: no event loop, a clock moved by hand.
+
+Each test builds a :class:`RunStateMachine` for a small workflow, plays the driver itself
+(``pump`` records which attempts start; the test reports their outcomes) and reads the
+decisions and events. This is exactly what a remote executor's driver relies on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from flowbuilder.events import EventKind, RunStatus
+from flowbuilder.interfaces import TaskFailure
+from flowbuilder_contracts.runner import compile_yaml
+from flowrunner._event_writer import EventWriter
+from flowrunner.scheduling import ReadyQueue, RunStateMachine
+from flowrunner.scheduling.state import FAILED, READY, RETRY_WAIT, RUNNING, SKIPPED, SUCCEEDED
+
+
+class HandClock:
+    """``monotonic`` and ``time`` move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+
+class Harness:
+    """A state machine plus the bookkeeping of a driver that does nothing on its own."""
+
+    def __init__(self, text: str, limit: int = 10) -> None:
+        self.clock = HandClock()
+        self.plan = compile_yaml(text)
+        workflow = self.plan.workflow
+        tasks = workflow.tasks
+        self.writer = EventWriter("run-1", None, [])
+        pool_of = [task.pool for task in tasks] if workflow.pools else None
+        queue = ReadyQueue([task.priority or 0 for task in tasks], self.plan.remaining_path, self.clock.monotonic,
+                           pool_of, dict(workflow.pools))  # fmt: skip
+        self.machine = RunStateMachine(self.plan, self.writer, queue, limit, self.clock)
+        self.wakes = 0
+        self.machine.wake = self._woken
+        self.started: list[tuple[str, int]] = []
+
+    def _woken(self) -> None:
+        self.wakes += 1
+
+    def _start(self, task_id: int, attempt: int) -> None:
+        self.started.append((self.plan.names[task_id], attempt))
+
+    def open(self) -> Harness:
+        self.machine.open(self.plan.roots())
+        return self
+
+    def pump(self) -> list[tuple[str, int]]:
+        """Start what may start; return the (task, attempt) pairs started by this pump."""
+        before = len(self.started)
+        self.machine.pump(self._start)
+        return self.started[before:]
+
+    def id(self, name: str) -> int:
+        return self.plan.index[name]
+
+    def succeed(self, name: str, output: Any = None) -> None:
+        task_id = self.id(name)
+        self.machine.succeeded(task_id, self.machine.attempts[task_id], output)
+
+    def fail(self, name: str, failure: TaskFailure | None = None, message: str = "boom") -> float | None:
+        task_id = self.id(name)
+        return self.machine.attempt_failed(task_id, self.machine.attempts[task_id], failure, message)
+
+    def state(self, name: str) -> int:
+        return self.machine.state[self.id(name)]
+
+    def events(self, kind: EventKind) -> list[tuple[str | None, int, Any]]:
+        return [(event.task, event.attempt, event.data) for event in self.writer.pending if event.kind is kind]
+
+
+DIAMOND = """
+name: diamond
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: b, type: contract_value, config: {value: 2}}
+  - {name: c, type: contract_value, depends_on: [a, b], config: {value: 3}}
+  - {name: d, type: contract_value, depends_on: [c], config: {value: 4}}
+"""
+
+
+def test_a_task_starts_only_when_every_dependency_succeeded() -> None:
+    run = Harness(DIAMOND).open()
+    assert sorted(run.pump()) == [("a", 1), ("b", 1)]
+    run.succeed("a")
+    assert run.pump() == []  # c still waits for b
+    assert run.state("c") != READY
+    run.succeed("b")
+    assert run.pump() == [("c", 1)]
+    assert run.state("c") == RUNNING
+
+
+def test_the_limit_caps_attempts_running_at_once() -> None:
+    run = Harness(DIAMOND, limit=1).open()
+    assert len(run.pump()) == 1
+    assert run.pump() == []
+    run.succeed(run.started[0][0])
+    assert len(run.pump()) == 1
+
+
+def test_a_final_failure_skips_the_whole_downstream_with_reasons() -> None:
+    run = Harness(DIAMOND).open()
+    run.pump()
+    assert run.fail("a") is None  # no retry policy: final at once
+    assert run.state("a") == FAILED
+    assert run.state("c") == SKIPPED and run.state("d") == SKIPPED
+    assert run.machine.reasons[run.id("c")] == "dependency 'a' failed"
+    assert run.machine.reasons[run.id("d")] == "dependency 'c' was skipped"
+    assert [task for task, _, _ in run.events(EventKind.TASK_SKIPPED)] == ["c", "d"]
+
+
+def test_a_false_when_skips_the_task_and_its_downstream() -> None:
+    run = Harness(DIAMOND.replace("depends_on: [a, b],", "depends_on: [a, b], when: 'false',")).open()
+    run.machine.evaluate_when = lambda task_id: False
+    run.pump()
+    run.succeed("a")
+    run.succeed("b")
+    assert run.pump() == []
+    assert run.state("c") == SKIPPED and run.state("d") == SKIPPED
+    assert run.machine.reasons[run.id("c")].startswith("when condition is false")
+
+
+def test_a_when_that_raises_fails_the_task() -> None:
+    run = Harness(DIAMOND.replace("depends_on: [a, b],", "depends_on: [a, b], when: 'true',")).open()
+
+    def broken(task_id: int) -> bool:
+        raise ValueError("no such name")
+
+    run.machine.evaluate_when = broken
+    run.pump()
+    run.succeed("a")
+    run.succeed("b")
+    assert run.state("c") == FAILED
+    assert run.machine.errors[run.id("c")] == "when condition failed: no such name"
+
+
+RETRIED = """
+name: retried
+tasks:
+  - name: flaky
+    type: contract_value
+    retry: {attempts: 3, backoff: 2, jitter: 0}
+    config: {value: 1}
+"""
+
+
+def test_a_retried_failure_is_a_decision_to_retry_at_a_clock_instant() -> None:
+    run = Harness(RETRIED).open()
+    assert run.pump() == [("flaky", 1)]
+    run.clock.now = 110.0
+    due = run.fail("flaky")
+    assert due == 112.0  # now + backoff
+    assert run.state("flaky") == RETRY_WAIT
+    assert run.events(EventKind.TASK_RETRYING) == [("flaky", 1, {"error": "boom", "duration": 10.0, "delay": 2.0})]
+    assert run.events(EventKind.TASK_FAILED) == []
+    assert not run.machine.done  # a retry is due
+    run.machine.retry_due(run.id("flaky"))
+    assert run.pump() == [("flaky", 2)]
+    run.succeed("flaky")
+    assert run.machine.done
+
+
+def test_the_last_allowed_attempt_fails_for_good() -> None:
+    run = Harness(RETRIED).open()
+    for _ in (1, 2):
+        run.pump()
+        due = run.fail("flaky")
+        assert due is not None
+        run.machine.retry_due(run.id("flaky"))
+    assert run.pump() == [("flaky", 3)]
+    assert run.fail("flaky") is None
+    ((task, attempt, data),) = run.events(EventKind.TASK_FAILED)
+    assert (task, attempt, data["final"]) == ("flaky", 3, True)
+
+
+def test_no_retry_when_the_delay_would_pass_the_deadline() -> None:
+    run = Harness(RETRIED.replace("retry:", "deadline: 5\n    retry:")).open()
+    run.pump()  # the deadline clock starts now (t=100): ends at 105
+    run.clock.now = 103.5
+    assert run.fail("flaky") is None  # 103.5 + 2 >= 105
+    assert run.machine.errors[run.id("flaky")] == "boom (deadline reached, not retried)"
+
+
+def test_a_retry_within_the_deadline_is_allowed_and_its_timeout_is_what_is_left() -> None:
+    run = Harness(RETRIED.replace("retry:", "deadline: 5\n    timeout: 30\n    retry:")).open()
+    run.pump()
+    assert run.machine.attempt_timeout(run.id("flaky")) == 5.0  # the deadline cuts the 30 s timeout
+    run.clock.now = 101.0
+    due = run.fail("flaky")
+    assert due == 103.0
+    run.clock.now = due
+    run.machine.retry_due(run.id("flaky"))
+    run.pump()
+    assert run.machine.attempt_timeout(run.id("flaky")) == 2.0
+
+
+def test_retry_on_limits_which_failures_are_retried() -> None:
+    run = Harness(RETRIED.replace("jitter: 0}", "jitter: 0, retry_on: [timeout]}")).open()
+    run.pump()
+    assert run.fail("flaky", TaskFailure("exit 1", exit_code=1), "exit 1") is None
+    run2 = Harness(RETRIED.replace("jitter: 0}", "jitter: 0, retry_on: [timeout]}")).open()
+    run2.pump()
+    assert run2.fail("flaky", TaskFailure("slow", timed_out=True), "slow") is not None
+
+
+def test_a_failure_marked_not_retryable_is_final() -> None:
+    run = Harness(RETRIED).open()
+    run.pump()
+    assert run.fail("flaky", TaskFailure("bad config", retryable=False), "bad config") is None
+
+
+STOPPING = """
+name: stopping
+on_failure: {policy}
+tasks:
+  - {{name: waits, type: contract_value, retry: {{attempts: 5, backoff: 60, jitter: 0}}, config: {{value: 1}}}}
+  - {{name: breaks, type: contract_value, config: {{value: 2}}}}
+  - {{name: later, type: contract_value, depends_on: [waits], config: {{value: 3}}}}
+  - {{name: other, type: contract_value, priority: -5, config: {{value: 4}}}}
+"""
+
+
+def test_on_failure_stop_starts_nothing_more_and_fails_waiting_retries() -> None:
+    run = Harness(STOPPING.format(policy="stop"), limit=2).open()
+    assert sorted(run.pump()) == [("breaks", 1), ("waits", 1)]  # `other` has the lowest priority
+    assert run.fail("waits") is not None
+    assert run.fail("breaks") is None
+    assert run.machine.stopping
+    assert run.machine.errors[run.id("waits")] == "not retried: run stopped: task 'breaks' failed"
+    assert run.machine.retry_waiting == {}
+    assert run.pump() == []  # `other` was ready, but the run stopped
+    assert run.machine.done
+    assert run.machine.finish() is RunStatus.FAILED
+    assert run.machine.reasons[run.id("other")] == "run stopped: task 'breaks' failed"
+
+
+def test_on_failure_continue_runs_what_does_not_depend_on_the_failure() -> None:
+    run = Harness(STOPPING.format(policy="continue"), limit=2).open()
+    run.pump()
+    run.fail("breaks")
+    assert not run.machine.stopping
+    assert run.pump() == [("other", 1)]
+
+
+def test_a_retry_stopped_while_waiting_records_the_stop_reason() -> None:
+    run = Harness(STOPPING.format(policy="continue"), limit=2).open()
+    run.pump()
+    run.fail("waits")
+    run.machine.stop("shutting down")
+    assert run.state("waits") == FAILED
+    assert run.machine.errors[run.id("waits")] == "not retried: shutting down"
+    run.machine.retry_due(run.id("waits"))  # the driver's timer fires late: nothing happens
+    assert run.state("waits") == FAILED
+
+
+def test_cancel_cancels_waiting_retries_starts_nothing_and_ends_cancelled() -> None:
+    run = Harness(STOPPING.format(policy="continue"), limit=2).open()
+    run.pump()
+    run.fail("waits")
+    assert run.machine.request_cancel("operator asked") is True
+    assert run.machine.request_cancel("again") is False  # the driver escalates on a second request
+    assert len(run.events(EventKind.RUN_CANCEL_REQUESTED)) == 1
+    assert [task for task, _, _ in run.events(EventKind.TASK_CANCELLED)] == ["waits"]
+    assert run.machine.reasons[run.id("later")] == "dependency 'waits' was cancelled"
+    assert run.pump() == []
+    run.machine.cancelled(run.id("breaks"), 1)  # the driver cancelled the running attempt
+    assert run.machine.done
+    assert run.machine.finish() is RunStatus.CANCELLED
+    assert run.wakes >= 1
+
+
+def test_pause_starts_nothing_new_while_running_attempts_finish() -> None:
+    run = Harness(DIAMOND).open()
+    run.pump()
+    run.machine.pause()
+    run.succeed("a")
+    run.succeed("b")  # c becomes ready while paused
+    assert run.pump() == []
+    assert not run.machine.done  # paused with work left: the run waits, it does not end
+    wakes = run.wakes
+    run.machine.unpause()
+    assert run.wakes == wakes + 1  # the driver is told to pump again
+    assert run.pump() == [("c", 1)]
+
+
+def test_a_retry_that_falls_due_while_paused_waits_for_unpause() -> None:
+    run = Harness(RETRIED).open()
+    run.pump()
+    run.fail("flaky")
+    run.machine.pause()
+    run.machine.retry_due(run.id("flaky"))
+    assert run.pump() == []
+    run.machine.unpause()
+    assert run.pump() == [("flaky", 2)]
+
+
+def test_finish_skips_what_never_started_and_reports_success() -> None:
+    run = Harness(DIAMOND).open()
+    run.pump()
+    for name in ("a", "b"):
+        run.succeed(name)
+    run.pump()
+    run.succeed("c")
+    run.pump()
+    run.succeed("d", {"n": 4})
+    assert run.machine.done
+    assert run.machine.finish() is RunStatus.SUCCEEDED
+    assert run.machine.outputs[run.id("d")] == {"n": 4}
+    assert all(run.state(name) == SUCCEEDED for name in "abcd")
+
+
+def test_an_output_the_check_refuses_fails_the_task() -> None:
+    run = Harness(DIAMOND).open()
+    run.machine.check_output = lambda output: "output too large" if output == "huge" else None
+    run.pump()
+    run.succeed("a", "huge")
+    assert run.state("a") == FAILED and run.machine.errors[run.id("a")] == "output too large"
+
+
+POOLS = """
+name: pools
+pools: {db: 1}
+tasks:
+  - {name: q1, type: contract_value, pool: db, priority: 9, config: {value: 1}}
+  - {name: q2, type: contract_value, pool: db, priority: 8, config: {value: 2}}
+  - {name: free, type: contract_value, config: {value: 3}}
+"""
+
+
+def test_a_full_pool_holds_its_tasks_while_others_start() -> None:
+    run = Harness(POOLS).open()
+    assert run.pump() == [("q1", 1), ("free", 1)]
+    run.succeed("free")
+    assert run.pump() == []  # q2 waits for the pool's one slot
+    run.succeed("q1")
+    assert run.pump() == [("q2", 1)]
+
+
+@pytest.mark.parametrize(("retries", "expected_first"), [(0, "high"), (3, "low")])
+def test_the_ready_queue_orders_by_priority_minus_retries(retries: int, expected_first: str) -> None:
+    clock = HandClock()
+    queue = ReadyQueue([5.0, 3.0], [1.0, 1.0], clock.monotonic)
+    queue.push(0, retries)  # "high": priority 5, maybe retried 3 times (5 - 3 < 3)
+    queue.push(1, 0)  # "low"
+    assert ["high", "low"][queue.pop() or 0] == expected_first
+
+
+def test_ageing_lets_an_early_task_pass_a_later_higher_priority_one() -> None:
+    clock = HandClock()
+    queue = ReadyQueue([0.0, 2.0], [1.0, 1.0], clock.monotonic)
+    queue.push(0, 0)
+    clock.now += 3.0  # the second arrives three seconds later: three points of ageing behind
+    queue.push(1, 0)
+    assert queue.pop() == 0
+
+
+def test_the_scheduling_core_imports_without_asyncio() -> None:
+    """The rules must stay usable by a driver that is not asyncio (a cluster leader, a test)."""
+    code = "import sys; sys.modules['asyncio'] = None; import flowrunner.scheduling; print('imported')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr
