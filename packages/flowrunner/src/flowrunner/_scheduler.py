@@ -52,7 +52,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cancel_event", "clock", "configs", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -156,6 +156,11 @@ class RunExecution:
     def unpause(self, details: Mapping[str, Any] | None = None) -> None:
         """Dispatch again (what became ready while paused starts now); recorded as ``run_unpaused``."""
         self.machine.unpause(details)
+        from flowrunner._foreach import ForeachAttempt
+
+        for executor, _ in list(self.inflight.values()):
+            if isinstance(executor, ForeachAttempt):  # a foreach task's items waited too
+                executor.unpaused()
 
     # -- the main loop ----------------------------------------------------------------------
 
