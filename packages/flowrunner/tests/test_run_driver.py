@@ -14,7 +14,7 @@ from flowbuilder.events import EventKind
 from flowbuilder.interfaces import RunRequest, RunResult
 from flowbuilder.stores.memory import MemoryStore
 from flowbuilder_contracts.runner import compile_yaml
-from flowbuilder_contracts.runner_tasks import contract_task_types
+from flowbuilder_contracts.runner_tasks import contract_task_types, forget_recording, recording
 from flowrunner import LocalRunner
 from flowrunner._scheduler import RunExecution
 
@@ -93,6 +93,41 @@ def test_a_paused_run_starts_nothing_until_unpaused() -> None:
     assert seen["second_while_paused"] == 0
     assert seen["result"].succeeded and seen["result"].output("second") == 2
     MemoryStore.forget("memory://paused-run")
+
+
+def test_a_paused_run_starts_no_foreach_item_until_unpaused() -> None:
+    """Pausing holds a running foreach task's remaining items too, not only whole tasks."""
+    types = contract_task_types()
+    store = MemoryStore.open("memory://paused-foreach")
+    text = """
+name: steered-items
+tasks:
+  - name: each
+    type: contract_record
+    foreach: {items: [a, b, c, d], max_parallel: 1}
+    config: {log: paused-items, sleep: 0.2}
+"""
+    request = RunRequest(plan=compile_yaml(text, types), store=store)
+    execution = RunExecution(LocalRunner(types), request, None)
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        run = asyncio.create_task(execution.execute())
+        await asyncio.sleep(0.05)
+        execution.pause()
+        await asyncio.sleep(0.6)  # item a ends meanwhile; b, c and d must wait
+        seen["started_while_paused"] = [entry for entry in recording("paused-items") if entry[0] == "start"]
+        execution.unpause()
+        seen["result"] = await asyncio.wait_for(run, 10)
+
+    try:
+        asyncio.run(main())
+        assert len(seen["started_while_paused"]) == 1
+        assert seen["result"].succeeded
+        assert len([entry for entry in recording("paused-items") if entry[0] == "start"]) == 4
+    finally:
+        forget_recording("paused-items")
+        MemoryStore.forget("memory://paused-foreach")
 
 
 def test_request_cancel_from_a_hook_cancels_the_running_attempt() -> None:

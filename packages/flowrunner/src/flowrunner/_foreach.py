@@ -61,6 +61,11 @@ class ForeachAttempt(AttemptExecutor):
         if self.ending is None:
             self._end(AttemptOutcome.cancelled())
 
+    def unpaused(self) -> None:
+        """The run was unpaused: start the items that waited (a paused run starts no item either)."""
+        if self.ending is None:
+            self._pump()
+
     # -- items ------------------------------------------------------------------------------
 
     def _pump(self) -> None:
@@ -73,7 +78,7 @@ class ForeachAttempt(AttemptExecutor):
             self.again = True
             while self.again:
                 self.again = False
-                while (self.ending is None and self.to_start
+                while (self.ending is None and self.to_start and not self.run.machine.paused
                        and len(self.running) + len(self.timers) < self.max_parallel):  # fmt: skip
                     position, number = self.to_start.popleft()
                     self._start(position, number)
