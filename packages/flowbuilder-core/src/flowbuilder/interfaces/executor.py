@@ -149,3 +149,6 @@ class AttemptExecutor(ABC):
 
     def close(self) -> None:
         """Release what the executor holds (pools, connections). Attempts still running may be abandoned."""
+
+
+__all__ = ["Attempt", "AttemptExecutor", "AttemptOutcome", "OnDone"]
