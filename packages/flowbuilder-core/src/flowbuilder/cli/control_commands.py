@@ -11,7 +11,7 @@ one-line error and a non-zero exit.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
@@ -20,6 +20,8 @@ from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo
 from flowbuilder.errors import ConfigurationError, FlowBuilderError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _store_option = store_option("The store of the run.")
 _reason_option = click.option("--reason", "-r", type=UTF8_TEXT, default="", help="Why; recorded in the run's history.")
@@ -62,14 +64,17 @@ def _request(run_id: str, action: str, store: str | None, reason: str, by: str |
         )
 
 
+def _request_options(command: F) -> F:
+    """The options every control command shares (--reason, --by, --wait, --wait-seconds, --store, --json)."""
+    for option in reversed((_reason_option, _by_option, _wait_option, _wait_seconds_option, _store_option,
+                            _json_option)):  # fmt: skip
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.argument("run_id", type=UTF8_TEXT)
-@_reason_option
-@_by_option
-@_wait_option
-@_wait_seconds_option
-@_store_option
-@_json_option
+@_request_options
 def cancel(run_id: str, reason: str, by: str | None, wait: bool, wait_seconds: float, store: str | None,
            as_json: bool) -> None:  # fmt: skip
     """Cancel a run from any process: running attempts are stopped, nothing more starts."""
@@ -78,12 +83,7 @@ def cancel(run_id: str, reason: str, by: str | None, wait: bool, wait_seconds: f
 
 @click.command()
 @click.argument("run_id", type=UTF8_TEXT)
-@_reason_option
-@_by_option
-@_wait_option
-@_wait_seconds_option
-@_store_option
-@_json_option
+@_request_options
 def pause(run_id: str, reason: str, by: str | None, wait: bool, wait_seconds: float, store: str | None,
           as_json: bool) -> None:  # fmt: skip
     """Pause a run: no new attempts start (running ones go on) until `flowbuilder unpause`."""
@@ -92,12 +92,7 @@ def pause(run_id: str, reason: str, by: str | None, wait: bool, wait_seconds: fl
 
 @click.command()
 @click.argument("run_id", type=UTF8_TEXT)
-@_reason_option
-@_by_option
-@_wait_option
-@_wait_seconds_option
-@_store_option
-@_json_option
+@_request_options
 def unpause(run_id: str, reason: str, by: str | None, wait: bool, wait_seconds: float, store: str | None,
             as_json: bool) -> None:  # fmt: skip
     """Let a paused run start attempts again."""
@@ -108,12 +103,7 @@ def unpause(run_id: str, reason: str, by: str | None, wait: bool, wait_seconds: 
 @click.argument("run_id", type=UTF8_TEXT)
 @click.argument("name", type=UTF8_TEXT)
 @click.option("--data", "-d", "data", type=UTF8_TEXT, help="The signal's payload, as JSON (e.g. '{\"ok\": true}').")
-@_reason_option
-@_by_option
-@_wait_option
-@_wait_seconds_option
-@_store_option
-@_json_option
+@_request_options
 def signal(run_id: str, name: str, data: str | None, reason: str, by: str | None, wait: bool, wait_seconds: float,
            store: str | None, as_json: bool) -> None:  # fmt: skip
     """Send a run the signal NAME with a JSON payload; its history records it as run_signalled."""
