@@ -161,10 +161,12 @@ class RunStateMachine:
         self.cancel_requested = False
         self.paused = False
         self.any_failed = False
-        self.rules = [RULES[getattr(task, "run_if", "all_succeeded")] for task in self.tasks]
+        self.rules = [RULES[task.run_if] for task in self.tasks]
         """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
         self.has_run_if = any(self.rules)
-        self.slow_start = [task.when is not None or rule != ALL_SUCCEEDED for task, rule in zip(self.tasks, self.rules)]
+        self.slow_start = [
+            task.when is not None or rule != ALL_SUCCEEDED for task, rule in zip(self.tasks, self.rules, strict=True)
+        ]
         """Tasks whose start needs a look (a ``when``, a ``run_if``); the others go straight to the queue."""
         self.upstream_failed: set[int] = set()
         """Tasks skipped because something above them failed (``any_failed`` counts them as failed)."""
