@@ -52,6 +52,22 @@ Failure policy
     finish or be cancelled. ``continue``: branches that do not depend on the failed task
     still run. Either way the run ends ``failed`` when any task failed.
 
+Trigger rules (``run_if``)
+    A task's ``run_if`` says which ends of its (direct) dependencies let it start.
+    ``all_succeeded`` (the default) is the rule above. The other rules wait until every
+    dependency *ended* (succeeded, failed, skipped or cancelled), the task is never skipped
+    merely because a dependency failed or was skipped, and then: ``all_done`` and ``always``
+    start it; ``any_failed`` starts it when at least one dependency failed or was skipped
+    because of a failure further up, and otherwise skips it (``reason`` ``run_if
+    any_failed: no dependency failed``). Its ``when`` is then checked as usual, and sees
+    the dependencies' ``tasks.<name>.status``. Once started it is an ordinary task: its
+    dependents follow the usual rules. After an ``on_failure: stop`` failure, tasks that
+    will never start are recorded ``task_skipped`` at once, and every run_if task still
+    starts when its dependencies have ended (nothing else starts). After a cancel only
+    ``always`` tasks start (each when its dependencies have ended). A cleanup that succeeds
+    never changes the run's status: a run where a task failed ends ``failed``; a
+    cancelled run ``cancelled``.
+
 Fan-out
     ``foreach`` runs the task once per item (``item`` in expressions and in
     ``TaskContext.item``); the task's output is the list of the items' outputs in item
@@ -649,6 +665,108 @@ tasks:
         )
         assert result.status is RunStatus.FAILED
         assert result.output("after_slow") == 2
+
+    # -- trigger rules (run_if) -----------------------------------------------------------
+
+    @pytest.mark.parametrize("rule", ["all_done", "any_failed", "always"])
+    def test_a_run_if_task_runs_after_a_failure_once_every_dependency_ended(
+        self, runner: Runner, contract_store: MemoryStore, rule: str
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            f"""
+name: run-if
+on_failure: continue
+tasks:
+  - {{name: broken, type: contract_fail}}
+  - {{name: needs_broken, type: contract_value, depends_on: [broken]}}
+  - {{name: slow, type: contract_sleep, config: {{seconds: 0.2}}}}
+  - {{name: cleanup, type: contract_value, depends_on: [needs_broken, slow], run_if: {rule},
+     config: {{value: cleaned}}}}
+  - {{name: after_cleanup, type: contract_value, depends_on: [cleanup], config: {{value: 9}}}}
+""",
+        )
+        assert result.status is RunStatus.FAILED, "a succeeded cleanup does not hide the failure"
+        assert result.tasks["needs_broken"].status is TaskStatus.SKIPPED
+        assert result.output("cleanup") == "cleaned"
+        assert result.output("after_cleanup") == 9
+        slow_ended = next(e.seq for e in events if e.kind is EventKind.TASK_SUCCEEDED and e.task == "slow")
+        cleanup_started = next(e.seq for e in events if e.kind is EventKind.TASK_STARTED and e.task == "cleanup")
+        assert slow_ended < cleanup_started, "it waits for every dependency"
+
+    def test_any_failed_is_skipped_when_nothing_failed_and_all_done_runs(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: nothing-failed
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: alert, type: contract_value, depends_on: [a], run_if: any_failed, config: {value: 2}}
+  - {name: tidy, type: contract_value, depends_on: [a], run_if: all_done, config: {value: 3}}
+""",
+        )
+        assert result.status is RunStatus.SUCCEEDED
+        assert result.tasks["alert"].status is TaskStatus.SKIPPED
+        assert "any_failed" in (result.tasks["alert"].reason or "")
+        assert not any(e.kind is EventKind.TASK_STARTED and e.task == "alert" for e in events)
+        assert result.output("tidy") == 3
+
+    def test_a_run_stopped_by_a_failure_still_runs_its_cleanup(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: stop-then-clean
+on_failure: stop
+concurrency: 1
+tasks:
+  - {name: setup, type: contract_value, config: {value: 1}}
+  - {name: broken, type: contract_fail, depends_on: [setup], priority: 10}
+  - {name: never, type: contract_value, depends_on: [setup]}
+  - {name: cleanup, type: contract_value, depends_on: [broken, never], run_if: always, config: {value: done}}
+  - {name: after_cleanup, type: contract_value, depends_on: [cleanup]}
+""",
+        )
+        assert result.status is RunStatus.FAILED
+        assert result.tasks["never"].status is TaskStatus.SKIPPED
+        assert result.output("cleanup") == "done"
+        assert result.tasks["after_cleanup"].status is TaskStatus.SKIPPED, "a stopped run starts only run_if tasks"
+        started = [e.task for e in events if e.kind is EventKind.TASK_STARTED]
+        assert "never" not in started and "after_cleanup" not in started
+
+    def test_a_cancelled_run_starts_only_its_always_tasks(self, runner: Runner, contract_store: MemoryStore) -> None:
+        plan = compile_yaml("""
+name: cancel-then-clean
+tasks:
+  - {name: sleepy, type: contract_sleep, config: {seconds: 120}}
+  - {name: cleanup, type: contract_value, depends_on: [sleepy], run_if: always, config: {value: done}}
+  - {name: report, type: contract_value, depends_on: [sleepy], run_if: all_done}
+""")
+        request = RunRequest(plan=plan, params={}, store=contract_store, run_id="cancel-clean")
+
+        async def run_then_cancel() -> RunResult:
+            cancel = asyncio.Event()
+            running = asyncio.ensure_future(runner.run_async(request, cancel))
+            while not any(e.kind is EventKind.TASK_STARTED for e in contract_store.read_events("cancel-clean")):
+                if running.done():
+                    return running.result()
+                await asyncio.sleep(0.01)
+            cancel.set()
+            return await running
+
+        result = asyncio.run(asyncio.wait_for(run_then_cancel(), RUN_TIMEOUT))
+        events = contract_store.read_events("cancel-clean")
+        assert_well_formed(events, result, plan)
+        assert result.status is RunStatus.CANCELLED
+        assert result.output("cleanup") == "done"
+        assert result.tasks["report"].status is TaskStatus.SKIPPED
+        assert not any(e.kind is EventKind.TASK_STARTED and e.task == "report" for e in events)
 
     # -- fan-out --------------------------------------------------------------------------
 

@@ -177,6 +177,17 @@ def test_the_schema_rejects_an_unknown_task_field(cli) -> None:  # type: ignore[
     assert any("depend_on" in error.message for error in validator.iter_errors(document))
 
 
+def test_the_schema_knows_the_four_trigger_rules(cli) -> None:  # type: ignore[no-untyped-def]
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(_schema(cli))
+    task = {"name": "b", "type": "shell", "depends_on": ["a"]}
+    for rule in ("all_succeeded", "all_done", "any_failed", "always"):
+        document = {"name": "x", "tasks": [{"name": "a", "type": "shell"}, {**task, "run_if": rule}]}
+        assert not list(validator.iter_errors(document)), rule
+    document = {"name": "x", "tasks": [{"name": "a", "type": "shell"}, {**task, "run_if": "all_finished"}]}
+    assert list(validator.iter_errors(document))
+
+
 def test_schema_output_option_writes_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "schema.json"
     result = cli("schema", "-o", str(target))

@@ -375,3 +375,200 @@ def test_the_scheduling_core_imports_without_asyncio() -> None:
     code = "import sys; sys.modules['asyncio'] = None; import flowrunner.scheduling; print('imported')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr
+
+
+# -- run_if (trigger rules) -------------------------------------------------------------------
+
+RUN_IF = """
+name: cleanup
+on_failure: {policy}
+tasks:
+  - {{name: setup, type: contract_value, config: {{value: 1}}}}
+  - {{name: work, type: contract_value, depends_on: [setup], config: {{value: 2}}}}
+  - {{name: side, type: contract_value, depends_on: [setup], priority: -5, config: {{value: 3}}}}
+  - {{name: report, type: contract_value, depends_on: [work], config: {{value: 4}}}}
+  - {{name: teardown, type: contract_value, depends_on: [report, side], run_if: {rule}, config: {{value: 5}}}}
+  - {{name: after, type: contract_value, depends_on: [teardown], config: {{value: 6}}}}
+"""
+
+
+def _run_if(rule: str, policy: str = "continue", limit: int = 10) -> Harness:
+    return Harness(RUN_IF.format(rule=rule, policy=policy), limit=limit).open()
+
+
+def _through_setup(run: Harness) -> None:
+    assert run.pump() == [("setup", 1)]
+    run.succeed("setup")
+
+
+@pytest.mark.parametrize("rule", ["all_done", "any_failed", "always"])
+def test_a_run_if_task_waits_for_every_dependency_to_end(rule: str) -> None:
+    run = _run_if(rule)
+    _through_setup(run)
+    assert sorted(run.pump()) == [("side", 1), ("work", 1)]
+    run.fail("work")
+    assert run.state("report") == SKIPPED
+    assert run.pump() == []  # `side` still runs: the rule waits for it
+    assert run.state("teardown") != SKIPPED
+    run.succeed("side")
+    assert run.pump() == [("teardown", 1)]
+    run.succeed("teardown")
+    assert run.pump() == [("after", 1)]  # what needs a succeeded run_if task runs as usual
+    run.succeed("after")
+    assert run.machine.done
+    assert run.machine.finish() is RunStatus.FAILED  # cleanup succeeding does not hide the failure
+
+
+def test_all_succeeded_is_the_default_and_a_failure_skips_the_cleanup() -> None:
+    run = _run_if("all_succeeded")
+    _through_setup(run)
+    run.pump()
+    run.fail("work")
+    assert run.machine.reasons[run.id("teardown")] == "dependency 'report' was skipped"
+
+
+@pytest.mark.parametrize("rule", ["all_done", "always"])
+def test_all_done_and_always_run_when_everything_succeeded(rule: str) -> None:
+    run = _run_if(rule)
+    _through_setup(run)
+    run.pump()
+    run.succeed("work")
+    run.succeed("side")
+    assert run.pump() == [("report", 1)]
+    run.succeed("report")
+    assert run.pump() == [("teardown", 1)]
+
+
+def test_any_failed_is_skipped_when_no_dependency_failed() -> None:
+    run = _run_if("any_failed")
+    _through_setup(run)
+    run.pump()
+    run.succeed("work")
+    run.succeed("side")
+    run.pump()
+    run.succeed("report")
+    assert run.pump() == []
+    assert run.machine.reasons[run.id("teardown")] == "run_if any_failed: no dependency failed"
+    assert run.machine.reasons[run.id("after")] == "dependency 'teardown' was skipped"
+    assert run.machine.finish() is RunStatus.SUCCEEDED
+
+
+def test_any_failed_counts_a_dependency_skipped_because_of_a_failure_as_failed() -> None:
+    # Like Airflow's upstream_failed: `report` was skipped because `work` failed.
+    run = _run_if("any_failed")
+    _through_setup(run)
+    run.pump()
+    run.fail("work")
+    run.succeed("side")
+    assert run.pump() == [("teardown", 1)]
+
+
+def test_any_failed_does_not_count_a_dependency_skipped_by_its_when() -> None:
+    run = Harness("""
+name: w
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: b, type: contract_value, depends_on: [a], when: "false", config: {value: 2}}
+  - {name: c, type: contract_value, depends_on: [b], run_if: any_failed, config: {value: 3}}
+""").open()
+    run.machine.evaluate_when = lambda task_id: False
+    run.pump()
+    run.succeed("a")
+    assert run.pump() == []
+    assert run.machine.reasons[run.id("c")] == "run_if any_failed: no dependency failed"
+
+
+def test_a_stopped_run_still_runs_its_cleanup_once_its_dependencies_ended() -> None:
+    run = _run_if("always", policy="stop", limit=1)
+    _through_setup(run)
+    assert run.pump() == [("work", 1)]  # limit 1: `side` (lower priority) waits in the queue
+    run.fail("work")
+    assert run.machine.stopping
+    assert run.machine.reasons[run.id("side")] == "run stopped: task 'work' failed"  # settled at once
+    assert not run.machine.done
+    assert run.pump() == [("teardown", 1)]
+    run.succeed("teardown")
+    assert run.pump() == []  # `after` is an ordinary task: a stopped run does not start it
+    assert run.machine.reasons[run.id("after")] == "run stopped: task 'work' failed"
+    assert run.machine.done
+    assert run.machine.finish() is RunStatus.FAILED
+
+
+def test_a_stopped_run_waits_for_a_running_dependency_before_its_cleanup() -> None:
+    run = _run_if("all_done", policy="stop")
+    _through_setup(run)
+    assert sorted(run.pump()) == [("side", 1), ("work", 1)]
+    run.fail("work")
+    assert run.pump() == []
+    assert not run.machine.done  # `side` runs on
+    run.succeed("side")
+    assert run.pump() == [("teardown", 1)]
+    run.succeed("teardown")
+    assert run.machine.done
+
+
+def test_a_cancel_starts_only_always_tasks() -> None:
+    for rule, expected in (("always", [("teardown", 1)]), ("all_done", []), ("any_failed", [])):
+        run = _run_if(rule)
+        _through_setup(run)
+        run.pump()
+        run.machine.request_cancel("operator asked")
+        run.machine.cancelled(run.id("work"), 1)
+        run.machine.cancelled(run.id("side"), 1)
+        assert run.pump() == expected, rule
+        if expected:
+            assert not run.machine.done
+            run.succeed("teardown")
+            assert run.pump() == []  # `after` is not `always`
+        else:
+            assert run.machine.reasons[run.id("teardown")] == "run cancelled: operator asked"
+        assert run.machine.done
+        assert run.machine.finish() is RunStatus.CANCELLED
+
+
+def test_a_run_if_task_sees_its_dependencies_statuses_in_when() -> None:
+    run = Harness("""
+name: w
+on_failure: continue
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: b, type: contract_value, config: {value: 2}}
+  - {name: notify, type: contract_value, depends_on: [a, b], run_if: all_done,
+     when: "${{ tasks.a.status == 'failed' }}", config: {value: 3}}
+""").open()
+    seen: list[tuple[str, str]] = []
+
+    def when(task_id: int) -> bool:
+        seen.append((run.machine.task_result(run.id("a"))["status"], run.machine.task_result(run.id("b"))["status"]))
+        return True
+
+    run.machine.evaluate_when = when
+    run.pump()
+    run.fail("a")
+    assert seen == []  # `b` has not ended yet
+    run.succeed("b")
+    assert seen == [("failed", "succeeded")]
+    assert run.pump() == [("notify", 1)]
+
+
+def test_resume_reruns_what_failed_before_a_run_if_task_decides() -> None:
+    class Stored:
+        def __init__(self, status: str) -> None:
+            from flowbuilder.events import TaskStatus
+
+            self.status = TaskStatus(status)
+            self.attempts = 1
+            self.output = None
+            self.started_at = self.finished_at = 1.0
+
+    fresh = Harness(RUN_IF.format(rule="any_failed", policy="continue"))
+    restored = fresh.machine.restore({"setup": Stored("succeeded"), "side": Stored("succeeded"),
+                                      "work": Stored("failed")})  # fmt: skip
+    assert sorted(fresh.plan.names[t] for t in restored) == ["setup", "side"]
+    fresh.machine.open(fresh.machine.resumable_roots())
+    assert fresh.pump() == [("work", 2)]
+    fresh.succeed("work")
+    fresh.pump()
+    fresh.succeed("report")
+    assert fresh.pump() == []  # nothing it depends on failed this time
+    assert fresh.state("teardown") == SKIPPED

@@ -15,7 +15,16 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from flowbuilder.yamlsource import source_text
 
@@ -196,6 +205,8 @@ class Param(_Model):
 
 
 FailurePolicy = Literal["stop", "continue"]
+RunIf = Literal["all_succeeded", "all_done", "any_failed", "always"]
+"""A task's trigger rule: which ends of its dependencies let it start (docs/dsl.md, "run_if")."""
 
 
 class TaskDefaults(_Model):
@@ -233,6 +244,22 @@ class Task(_Model):
         description="Named values derived from the result, e.g. {count: '${{ output.count }}'}.",
     )
     on_failure: FailurePolicy | None = Field(None, description="'stop' the run or 'continue' with other branches.")
+    run_if: RunIf = Field(
+        "all_succeeded",
+        description=(
+            "When the task starts, once its dependencies ended: 'all_succeeded' (default), 'all_done' (whatever"
+            " their outcome), 'any_failed' (at least one failed, else skipped) or 'always' (also after a stop"
+            " or a cancel: cleanup). Needs depends_on."
+        ),
+    )
+
+    @field_validator("run_if")
+    @classmethod
+    def _run_if_needs_dependencies(cls, rule: str, info: ValidationInfo) -> str:
+        # A rule about how dependencies ended means nothing without any: say so rather than ignore it.
+        if rule != "all_succeeded" and not info.data.get("depends_on"):
+            raise ValueError(f"{rule!r} needs depends_on: the rule says which ends of the dependencies start the task")
+        return rule
 
     @field_validator("depends_on", mode="before")
     @classmethod
@@ -289,6 +316,7 @@ __all__ = [
     "Param",
     "ParamType",
     "RetryPolicy",
+    "RunIf",
     "Task",
     "TaskDefaults",
     "Text",

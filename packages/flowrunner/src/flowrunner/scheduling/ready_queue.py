@@ -130,6 +130,16 @@ class ReadyQueue:
             if pool is not None:
                 self.pool_used[pool] -= 1
 
+    def drain(self) -> list[int]:
+        """Empty the queue and return the waiting task ids (a stopping run settles them itself).
+
+        Their pools are untouched: a waiting task holds no slot until it is popped.
+        """
+        drained = [entry[3] for heap in self.heaps.values() for entry in heap]
+        for heap in self.heaps.values():
+            heap.clear()  # in place: ``self.heap`` is one of them
+        return drained
+
     def __bool__(self) -> bool:
         """Whether any task is waiting (whether or not its pool has room)."""
         if self.pool_of is None:

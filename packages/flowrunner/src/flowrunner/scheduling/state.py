@@ -3,7 +3,13 @@
 State lives in flat lists indexed by the plan's dense task ids. A task becomes ready when
 its count of unfinished dependencies reaches zero; a failed or skipped task marks its whole
 downstream skipped at once (with the reason), so a countdown that reaches zero always means
-"every dependency succeeded".
+"every dependency succeeded" -- for a task with the default ``run_if: all_succeeded``.
+
+A task with another ``run_if`` (a trigger rule) counts down on every end of a dependency
+(succeeded, failed, skipped, cancelled) and is never skipped by the skip propagation; when its
+count reaches zero :meth:`RunStateMachine.dependencies_ended` applies its rule. A run that stops
+(``on_failure: stop``) or is cancelled settles at once what will never start and keeps
+dispatching the run_if tasks its rules still let start (cleanup), and nothing else.
 
 The machine decides; its driver acts. :meth:`RunStateMachine.pump` hands ready tasks to the
 driver's ``start(task_id, attempt)`` while the run's concurrency allows; the driver reports
@@ -34,6 +40,9 @@ PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = ran
 STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING,
           TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)  # fmt: skip
 """The :class:`TaskStatus` each state reads as."""
+ALL_SUCCEEDED, ALL_DONE, ANY_FAILED, ALWAYS = range(4)
+"""A task's ``run_if`` in :attr:`RunStateMachine.rules` (0, the default, is the fast path)."""
+RULES = {"all_succeeded": ALL_SUCCEEDED, "all_done": ALL_DONE, "any_failed": ANY_FAILED, "always": ALWAYS}
 PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 """Outputs recorded as they are, with no look at tables or references."""
 
@@ -115,7 +124,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finished_at", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "run_id", "running", "started_at", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "wake", "writer")  # fmt: skip
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "upstream_failed", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "wake", "writer")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
@@ -152,6 +161,17 @@ class RunStateMachine:
         self.cancel_requested = False
         self.paused = False
         self.any_failed = False
+        self.rules = [RULES[task.run_if] for task in self.tasks]
+        """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
+        self.has_run_if = any(self.rules)
+        self.slow_start = [
+            task.when is not None or rule != ALL_SUCCEEDED for task, rule in zip(self.tasks, self.rules, strict=True)
+        ]
+        """Tasks whose start needs a look (a ``when``, a ``run_if``); the others go straight to the queue."""
+        self.upstream_failed: set[int] = set()
+        """Tasks skipped because something above them failed (``any_failed`` counts them as failed)."""
+        self.finalizing = False
+        """The run is stopping but still dispatches the run_if tasks its rules let start."""
         defaults = workflow.defaults
         self.has_timeout = defaults.timeout is not None or any(
             task.timeout is not None or task.deadline is not None for task in self.tasks)  # fmt: skip
@@ -167,11 +187,24 @@ class RunStateMachine:
     # -- readiness --------------------------------------------------------------------------
 
     def open(self, roots: Sequence[int]) -> None:
-        """Make ``roots`` (tasks with nothing left to wait for) ready, checking their ``when``."""
+        """Make ``roots`` (tasks with nothing left to wait for) ready, checking their ``run_if`` and ``when``."""
         state = self.state
         for task_id in roots:
             if state[task_id] == PENDING:
-                self.make_ready(task_id)
+                self.dependencies_ended(task_id)
+
+    def dependencies_ended(self, task_id: int) -> None:
+        """Every dependency of ``task_id`` ended (or, for ``all_succeeded``, succeeded): apply its ``run_if``."""
+        rule = self.rules[task_id]
+        if rule != ALL_SUCCEEDED:
+            if rule == ANY_FAILED and not any(
+                self.state[p] == FAILED or p in self.upstream_failed for p in self.plan.predecessors[task_id]
+            ):
+                self._skip(task_id, "run_if any_failed: no dependency failed")
+                return
+        elif self.stopping:
+            return  # settled by stop(); never started
+        self.make_ready(task_id)
 
     def make_ready(self, task_id: int) -> None:
         """All dependencies succeeded: check ``when``, then enqueue."""
@@ -194,7 +227,9 @@ class RunStateMachine:
     @property
     def done(self) -> bool:
         """Nothing runs, no retry is due, and nothing more will start."""
-        return not self.running and not self.retry_waiting and (self.stopping or not self.queue)
+        return (
+            not self.running and not self.retry_waiting and (not self.queue or (self.stopping and not self.finalizing))
+        )
 
     def pump(self, start: Callable[[int, int], None]) -> None:
         """Start ready tasks while slots are free: mark each running and call ``start(task_id, attempt)``.
@@ -216,7 +251,7 @@ class RunStateMachine:
         wall = self.clock.time
         flush_every = FLUSH_EVERY
         has_timeout = self.has_timeout
-        while self.running < self.limit and not self.stopping and not self.paused:
+        while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
             if len(pending) >= flush_every:
                 writer.flush()
                 pending = writer.pending
@@ -321,18 +356,20 @@ class RunStateMachine:
         writer.pending.append(RunEvent(self.run_id, seq, _SUCCEEDED, name, attempt, data, finished))
         waiting = self.waiting
         successors = self.successors[task_id]
+        state = self.state
         if self.stopping:
             for successor in successors:
-                waiting[successor] -= 1
+                left = waiting[successor] = waiting[successor] - 1
+                if left == 0 and state[successor] == PENDING and self.finalizing:
+                    self.dependencies_ended(successor)
             return
-        state = self.state
-        tasks = self.tasks
+        slow_start = self.slow_start
         ready: list[int] | None = None
         for successor in successors:
             left = waiting[successor] = waiting[successor] - 1
             if left == 0 and state[successor] == PENDING:
-                if tasks[successor].when is not None:
-                    self.make_ready(successor)
+                if slow_start[successor]:
+                    self.dependencies_ended(successor)
                 else:
                     state[successor] = READY
                     if ready is None:
@@ -396,7 +433,7 @@ class RunStateMachine:
         self.finished_at[task_id] = self.clock.time()
         self.any_failed = True
         self.writer.emit(EventKind.TASK_FAILED, name, attempt, data)
-        self._skip_downstream(task_id, f"dependency {name!r} failed")
+        self._skip_downstream(task_id, f"dependency {name!r} failed", failure=True)
         task = self.tasks[task_id]
         workflow = self.plan.workflow
         policy = task.on_failure or workflow.defaults.on_failure or workflow.on_failure
@@ -410,17 +447,30 @@ class RunStateMachine:
         self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
         self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was skipped")
 
-    def _skip_downstream(self, task_id: int, reason: str) -> None:
-        """Skip every not-yet-started task below ``task_id`` (a countdown there can never finish)."""
+    def _skip_downstream(self, task_id: int, reason: str, failure: bool = False) -> None:
+        """Skip every not-yet-started task below ``task_id`` (a countdown there can never finish).
+
+        A run_if task below is not skipped: the end of its dependency counts it down, and
+        when that was its last one its rule decides (:meth:`dependencies_ended`). With
+        ``failure`` (``task_id`` failed) the skipped tasks are marked :attr:`upstream_failed`.
+        """
         state = self.state
         successors = self.successors
         names = self.names
+        rules = self.rules if self.has_run_if else None
         stack = [(s, reason) for s in successors[task_id]]
         while stack:
             current, why = stack.pop()
+            if rules is not None and rules[current] != ALL_SUCCEEDED:
+                left = self.waiting[current] = self.waiting[current] - 1
+                if left == 0 and state[current] == PENDING:
+                    self.dependencies_ended(current)
+                continue
             if state[current] != PENDING:
                 continue
             state[current] = SKIPPED
+            if failure:
+                self.upstream_failed.add(current)
             self.reasons[current] = why
             self.finished_at[current] = self.clock.time()
             self.writer.emit(EventKind.TASK_SKIPPED, names[current], 0, {"reason": why})
@@ -444,7 +494,29 @@ class RunStateMachine:
         for task_id in list(self.retry_waiting):
             del self.retry_waiting[task_id]
             self._fail_final(task_id, self.attempts[task_id], f"not retried: {reason}", {})
+        if self.has_run_if:
+            self._settle_stopped(run_if=ALL_DONE)
         self.wake()
+
+    def _settle_stopped(self, run_if: int) -> None:
+        """The run stopped: skip now what will never start, so run_if tasks below can count down.
+
+        Tasks whose rule is ``run_if`` or above (``ALL_DONE``: every run_if rule after a stop;
+        ``ALWAYS`` after a cancel) keep waiting for their dependencies; the machine goes on
+        dispatching them (:attr:`finalizing`).
+        """
+        self.finalizing = True
+        reason = self.stop_reason or "stopped"
+        rules = self.rules
+        state = self.state
+        queued = set(self.queue.drain())
+        for task_id in range(len(state)):
+            if state[task_id] in (PENDING, READY) and rules[task_id] < run_if:
+                if state[task_id] == READY and task_id not in queued:
+                    continue  # already being dispatched
+                self._skip(task_id, reason)
+            elif state[task_id] == READY and task_id in queued:
+                self.queue.push(task_id, self.attempts[task_id])
 
     def request_cancel(self, reason: str, details: Mapping[str, Any] | None = None) -> bool:
         """Cancel the run: record the request, start nothing more, cancel waiting retries.
@@ -459,9 +531,12 @@ class RunStateMachine:
         self.stopping = True
         self.stop_reason = f"run cancelled: {reason}"
         self.writer.emit(EventKind.RUN_CANCEL_REQUESTED, data={**(details or {}), "reason": reason})
+        self.finalizing = False
         for task_id in list(self.retry_waiting):
             del self.retry_waiting[task_id]
             self._cancel_task(task_id, self.attempts[task_id])
+        if self.has_run_if:
+            self._settle_stopped(run_if=ALWAYS)
         self.wake()
         return True
 
@@ -530,7 +605,11 @@ class RunStateMachine:
         return restored
 
     def resumable_roots(self) -> list[int]:
-        """After :meth:`restore`: recount each unfinished task's dependencies; those at zero are ready."""
+        """After :meth:`restore`: recount each unfinished task's dependencies; those at zero are ready.
+
+        Only succeeded tasks are restored, so every other task runs again and a run_if task
+        waits for all of them again, as a fresh run would.
+        """
         predecessors = self.plan.predecessors
         state = self.state
         ready = []
