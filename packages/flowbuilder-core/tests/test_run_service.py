@@ -139,3 +139,42 @@ def test_resume_refuses_a_run_whose_owner_holds_a_live_lease_unless_forced(host:
     memory_store.renew_leases([RunLease("live", "o", "other-host", 4242, now - 20, now - 10)])
     assert service.prepare_resume("live").resume is not None
     assert service.run_status("live").status.value == "interrupted"
+
+
+# -- retrying a finished run --------------------------------------------------------------------
+
+
+def _retry_scope(text: str, **statuses: str) -> Any:
+    from flowbuilder.events import TaskState, TaskStatus
+    from flowbuilder.retry import retry_scope
+    from flowbuilder_contracts.runner import compile_yaml
+
+    plan = compile_yaml(text)
+    tasks = {name: TaskState(status=TaskStatus(status)) for name, status in statuses.items()}
+    return lambda **selection: retry_scope(plan, tasks, **selection)
+
+
+_CHAIN = """
+name: chain
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: b, type: contract_value, depends_on: [a], config: {value: 2}}
+  - {name: c, type: contract_value, depends_on: [b], config: {value: 3}}
+  - {name: x, type: contract_value, config: {value: 4}}
+"""
+
+
+def test_retry_scope_defaults_to_what_did_not_succeed_and_honours_from_and_only() -> None:
+    from flowbuilder.errors import FlowBuilderError
+
+    scope = _retry_scope(_CHAIN, a="succeeded", b="failed", c="skipped", x="succeeded")
+    assert scope() == ["b", "c"]
+    assert scope(from_tasks=["a"]) == ["a", "b", "c"]
+    assert scope(only=["x"]) == ["x"]
+    assert scope(only=["b"]) == ["b", "c"]
+    with pytest.raises(FlowBuilderError, match="depends on 'b', which did not succeed"):
+        scope(only=["c"])
+    with pytest.raises(FlowBuilderError, match="no task 'nope'"):
+        scope(from_tasks=["nope"])
+    succeeded = _retry_scope(_CHAIN, a="succeeded", b="succeeded", c="succeeded", x="succeeded")
+    assert succeeded(only=["b"]) == ["b"]  # c succeeded: kept
