@@ -94,6 +94,9 @@ def test_retry_only_reruns_that_task_and_unsucceeded_downstream(failed_run: str,
     assert _started(_events(result.stdout)) == {"w07": 2, "flaky": 2, **{f"d{i}": 1 for i in range(CHAIN)}}
     again = run_cli("retry", "--json", "--only", "d2", "--store", store_url, failed_run)
     assert _started(_events(again.stdout)) == {"d2": 2}  # d3.. succeeded: kept
+    text = run_cli("runs", "show", "--store", store_url, failed_run).stdout
+    assert "retry 1    after failed --only w07 --only flaky: events from" in text
+    assert "retry 2    after succeeded --only d2: events from" in text
 
 
 def test_retry_keeps_a_failure_outside_only(failed_run: str, run_cli: Callable[..., Any], store_url: str) -> None:

@@ -197,8 +197,7 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
     click.echo(f"  events     {summary.last_seq}")
     click.echo(f"  definition {summary.definition_hash or '-'}")
     for number, retried in enumerate(state.retries, 1):
-        chose = "".join(f" --{flag} {' --{flag} '.join(retried.get(flag) or ())}" for flag in ("from", "only")
-                        if retried.get(flag))  # fmt: skip
+        chose = "".join(f" --{flag} {task}" for flag in ("from", "only") for task in retried.get(flag) or ())
         click.echo(f"  retry {number:<4} after {retried.get('previous_status', '-')}{chose}: events from"
                    f" {retried.get('seq', '-')}, reran {one_line(', '.join(retried.get('rerun', ())))}")  # fmt: skip
     if state.tasks:
