@@ -139,3 +139,107 @@ def test_resume_refuses_a_run_whose_owner_holds_a_live_lease_unless_forced(host:
     memory_store.renew_leases([RunLease("live", "o", "other-host", 4242, now - 20, now - 10)])
     assert service.prepare_resume("live").resume is not None
     assert service.run_status("live").status.value == "interrupted"
+
+
+# -- retrying a finished run --------------------------------------------------------------------
+
+
+def _retry_scope(text: str, **statuses: str) -> Any:
+    from flowbuilder.events import TaskState, TaskStatus
+    from flowbuilder.retry import retry_scope
+    from flowbuilder_contracts.runner import compile_yaml
+
+    plan = compile_yaml(text)
+    tasks = {name: TaskState(status=TaskStatus(status)) for name, status in statuses.items()}
+    return lambda **selection: retry_scope(plan, tasks, **selection)
+
+
+_CHAIN = """
+name: chain
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: b, type: contract_value, depends_on: [a], config: {value: 2}}
+  - {name: c, type: contract_value, depends_on: [b], config: {value: 3}}
+  - {name: x, type: contract_value, config: {value: 4}}
+"""
+
+
+def test_retry_scope_defaults_to_what_did_not_succeed_and_honours_from_and_only() -> None:
+    from flowbuilder.errors import FlowBuilderError
+
+    scope = _retry_scope(_CHAIN, a="succeeded", b="failed", c="skipped", x="succeeded")
+    assert scope() == ["b", "c"]
+    assert scope(from_tasks=["a"]) == ["a", "b", "c"]
+    assert scope(only=["x"]) == ["x"]
+    assert scope(only=["b"]) == ["b", "c"]
+    with pytest.raises(FlowBuilderError, match="depends on 'b', which did not succeed"):
+        scope(only=["c"])
+    with pytest.raises(FlowBuilderError, match="no task 'nope'"):
+        scope(from_tasks=["nope"])
+    succeeded = _retry_scope(_CHAIN, a="succeeded", b="succeeded", c="succeeded", x="succeeded")
+    assert succeeded(only=["b"]) == ["b"]  # c succeeded: kept
+
+
+def test_prepare_retry_reruns_what_did_not_succeed_and_refuses_runs_that_are_not_finished(host: Any,
+                                                                                          memory_store: Any) -> None:  # fmt: skip
+    import time
+
+    from flowbuilder.errors import FlowBuilderError, RunNotFoundError
+    from flowbuilder.events import EventKind, RunEvent
+    from flowbuilder.leases import RunLease
+
+    service = RunService(host, memory_store)
+    with pytest.raises(RunNotFoundError):
+        service.prepare_retry("nope")
+    _unfinished_run(memory_store, "r")
+    now = time.time()
+    memory_store.renew_leases([RunLease("r", "o", "other-host", 4242, now, now + 30)])
+    with pytest.raises(FlowBuilderError, match=r"still running in pid 4242 on other-host"):
+        service.prepare_retry("r")
+    memory_store.renew_leases([RunLease("r", "o", "other-host", 4242, now - 20, now - 10)])
+    with pytest.raises(FlowBuilderError, match=r"has not finished .*flowbuilder resume r"):
+        service.prepare_retry("r")
+    memory_store.append_events("r", [
+        RunEvent("r", 3, EventKind.TASK_STARTED, "a", 1),
+        RunEvent("r", 4, EventKind.TASK_FAILED, "a", 1, {"error": "boom", "final": True}),
+        RunEvent("r", 5, EventKind.RUN_FINISHED, data={"status": "failed"})], 2)  # fmt: skip
+    prepared = service.prepare_retry("r")
+    assert prepared.run_id == "r" and prepared.resume is not None and prepared.params == {"n": 1}
+    assert prepared.retry == {"rerun": ["a"], "from": [], "only": [], "previous_status": "failed"}
+    request = service.request(prepared)
+    assert request.retry == prepared.retry and request.resume is prepared.resume
+    with pytest.raises(FlowBuilderError, match=r"already finished \(failed\); nothing to resume .*flowbuilder retry r"):
+        service.prepare_resume("r")
+
+
+def test_prepare_retry_refuses_a_run_whose_definition_is_not_stored(host: Any, memory_store: Any) -> None:
+    from flowbuilder.errors import FlowBuilderError
+    from flowbuilder.events import EventKind, RunEvent
+
+    memory_store.append_events("bare", [
+        RunEvent("bare", 1, EventKind.RUN_CREATED, data={"workflow": "svc"}),
+        RunEvent("bare", 2, EventKind.RUN_STARTED),
+        RunEvent("bare", 3, EventKind.RUN_FINISHED, data={"status": "failed"})], 0)  # fmt: skip
+    with pytest.raises(FlowBuilderError, match="no stored workflow definition, so it cannot be retried"):
+        RunService(host, memory_store).prepare_retry("bare")
+
+
+def test_a_retry_in_the_history_is_folded_into_the_run_state() -> None:
+    from flowbuilder.events import EventKind, RunEvent, RunState, TaskStatus, fold_events
+
+    events = [
+        RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w"}),
+        RunEvent("r", 2, EventKind.RUN_STARTED),
+        RunEvent("r", 3, EventKind.TASK_STARTED, "a", 1, time=10.0),
+        RunEvent("r", 4, EventKind.TASK_FAILED, "a", 1, {"error": "boom"}, time=11.0),
+        RunEvent("r", 5, EventKind.RUN_FINISHED, data={"status": "failed"}, time=12.0),
+        RunEvent("r", 6, EventKind.RUN_STARTED, data={"resumed": True, "retry": {"rerun": ["a"]}}, time=50.0),
+    ]
+    state = fold_events("r", events)
+    assert state.status.value == "running" and state.finished_at is None
+    assert state.retries == [{"rerun": ["a"], "seq": 6}]
+    assert state.tasks["a"].started_at is None  # its clock restarts with the retried attempt
+    state.apply(RunEvent("r", 7, EventKind.TASK_STARTED, "a", 2, time=51.0))
+    state.apply(RunEvent("r", 8, EventKind.TASK_SUCCEEDED, "a", 2, {"output": 1}, time=52.0))
+    assert state.tasks["a"].status is TaskStatus.SUCCEEDED and state.tasks["a"].attempts == 2
+    assert RunState.from_dict(state.to_dict()).retries == state.retries

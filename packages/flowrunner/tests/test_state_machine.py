@@ -572,3 +572,45 @@ def test_resume_reruns_what_failed_before_a_run_if_task_decides() -> None:
     fresh.succeed("report")
     assert fresh.pump() == []  # nothing it depends on failed this time
     assert fresh.state("teardown") == SKIPPED
+
+
+# -- restoring a finished run for a retry (flowbuilder retry) -------------------------------
+
+
+def _stored(**statuses: str) -> dict[str, Any]:
+    from flowbuilder.events import TaskState, TaskStatus
+
+    return {name: TaskState(status=TaskStatus(status), attempts=1, output=f"out-{name}", error="boom")
+            for name, status in statuses.items()}  # fmt: skip
+
+
+def test_a_retry_restores_succeeded_tasks_and_reruns_only_the_chosen_ones_with_attempts_continuing() -> None:
+    run = Harness(DIAMOND)
+    stored = _stored(a="succeeded", b="failed", c="skipped", d="skipped")
+    restored = run.machine.restore(stored, rerun=["b", "c", "d"])
+    assert restored == [run.id("a")] and run.machine.outputs[run.id("a")] == "out-a"
+    run.machine.open(run.machine.resumable_roots())
+    assert run.pump() == [("b", 2)]
+    run.succeed("b")
+    assert run.pump() == [("c", 2)]
+
+
+def test_a_retry_reruns_a_succeeded_task_it_chose_and_keeps_failures_it_did_not() -> None:
+    run = Harness(DIAMOND)
+    stored = _stored(a="succeeded", b="failed", c="skipped", d="skipped")
+    restored = run.machine.restore(stored, rerun=["a"])
+    assert restored == []
+    run.machine.open(run.machine.resumable_roots())
+    assert run.pump() == [("a", 2)]
+    run.succeed("a")
+    assert run.pump() == []  # c waits on b, whose failure is kept
+    assert run.state("b") == FAILED and run.state("c") == SKIPPED
+    assert run.machine.finish() is RunStatus.FAILED
+    assert run.events(EventKind.TASK_SKIPPED) == []  # kept outcomes are not recorded again
+
+
+def test_a_resume_without_rerun_runs_everything_that_did_not_succeed() -> None:
+    run = Harness(DIAMOND)
+    run.machine.restore(_stored(a="succeeded", b="failed"))
+    run.machine.open(run.machine.resumable_roots())
+    assert run.pump() == [("b", 2)]

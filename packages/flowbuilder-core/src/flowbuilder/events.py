@@ -27,7 +27,7 @@ class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
     RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params
-    RUN_STARTED = "run_started"  # data: runner, resumed (bool)
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status)
     TASK_STARTED = "task_started"  # task, attempt
     TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
     TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
@@ -185,6 +185,10 @@ class RunState:
     """Whether a pause request is in force (no new attempts start until an unpause)."""
     control_seen: int = 0
     """The number of the last control request the run's history records (its owner applied)."""
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
+    ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
+    and ``seq``, where its events start in the run's history."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -203,6 +207,17 @@ class RunState:
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
+            self.finished_at = None
+            retry = data.get("retry")
+            if retry is not None:
+                self.retries.append({**retry, "seq": event.seq})
+                # The retried tasks run again (even the succeeded ones --from chose): their
+                # clock restarts with their first attempt of the retry.
+                for name in retry.get("rerun", ()):
+                    again = self.tasks.get(name)
+                    if again is not None:
+                        again.started_at = None
+                return
             if data.get("resumed"):
                 # The resumed run runs these again: their clock restarts, so the downtime
                 # before the resume is not counted as the task's time.
@@ -265,6 +280,7 @@ class RunState:
             "tasks": {name: state.to_dict() for name, state in self.tasks.items()},
             "paused": self.paused,
             "control_seen": self.control_seen,
+            "retries": self.retries,
         }
 
     @classmethod
@@ -281,6 +297,7 @@ class RunState:
         state.tasks = {name: TaskState.from_dict(task) for name, task in data.get("tasks", {}).items()}
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
+        state.retries = [dict(retry) for retry in data.get("retries", ())]
         return state
 
 

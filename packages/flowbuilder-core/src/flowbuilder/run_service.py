@@ -79,6 +79,10 @@ class PreparedRun:
     definition: bytes | None = None
     definition_hash: str | None = None
     resume: RunState | None = None
+    retry: Mapping[str, Any] | None = None
+    """For a retry of a finished run (:meth:`RunService.prepare_retry`): ``rerun`` (the task
+    names that run again), ``from``, ``only`` and ``previous_status``; recorded in the run's
+    ``run_started`` event."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -191,16 +195,65 @@ class RunService:
         secrets = resolve_run_secrets(plan, self.host)
         return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state)
 
+    def prepare_retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
+                      only: Sequence[str] = ()) -> PreparedRun:  # fmt: skip
+        """Run a finished run's failed, skipped and cancelled tasks again, under the same run id.
+
+        ``from_tasks`` reruns those tasks and everything downstream even if it succeeded;
+        ``only`` reruns those tasks and the downstream tasks that did not succeed (see
+        :func:`flowbuilder.retry.retry_scope`). Succeeded tasks outside the selection are
+        kept with their outputs, as a resume keeps them. New events are appended after the
+        run's ``run_finished`` (never rewriting it), starting with a ``run_started`` that
+        records the retry; attempt numbers continue. ``params`` gives ``secret: true``
+        params again, and secrets are resolved anew, as for a resume.
+
+        Refused (FlowBuilderError) for a run that has not finished (resume it instead), a
+        succeeded run with no selection, an unknown task name, or a run with no stored
+        definition; RunNotFoundError for an unknown run.
+        """
+        from flowbuilder.leases import lease_is_live
+        from flowbuilder.params import resume_params
+        from flowbuilder.retry import retry_scope
+        from flowbuilder.secrets import resolve_run_secrets
+
+        state = self.store.load_state(run_id)
+        if not state.status.finished:
+            lease = self.store.read_lease(run_id)
+            if lease is not None and lease_is_live(lease):
+                raise FlowBuilderError(f"run {run_id} is still running in {lease.describe()}; retry it once it"
+                                       " has finished, or cancel it first")  # fmt: skip
+            raise FlowBuilderError(f"run {run_id} has not finished (it was cut short); continue it with"
+                                   f" `flowbuilder resume {run_id}`")  # fmt: skip
+        from flowbuilder.events import RunStatus
+
+        if state.status is RunStatus.SUCCEEDED and not from_tasks and not only:
+            raise FlowBuilderError(f"run {run_id} succeeded; nothing failed to retry — pass --from TASK or"
+                                   " --only TASK to run tasks again")  # fmt: skip
+        plan = self._plan_of(run_id, state, "retried")
+        rerun = retry_scope(plan, state.tasks, from_tasks=from_tasks, only=only)
+        if not rerun:
+            raise FlowBuilderError(f"run {run_id}: no task to run again")
+        resolved = resume_params(plan.workflow, state.params, dict(params or {}))
+        secrets = resolve_run_secrets(plan, self.host)
+        retry = {"rerun": rerun, "from": list(from_tasks), "only": list(only),
+                 "previous_status": state.status.value}  # fmt: skip
+        return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state,
+                           retry=retry)  # fmt: skip
+
     def stored_plan(self, run_id: str) -> tuple[RunState, ExecutionPlan]:
         """The folded state of an unfinished run and the plan compiled from its stored definition."""
-        from flowbuilder.loader import load_workflow, plan_workflow
-
         state = self.store.load_state(run_id)
         if state.status.finished:
             raise FlowBuilderError(f"run {run_id} already finished ({state.status.value}); nothing to resume —"
-                                   " start a new run with `flowbuilder run`")  # fmt: skip
+                                   f" rerun what did not succeed with `flowbuilder retry {run_id}`")  # fmt: skip
+        return state, self._plan_of(run_id, state, "resumed")
+
+    def _plan_of(self, run_id: str, state: RunState, verb: str) -> ExecutionPlan:
+        """The plan compiled from the definition the run recorded (``verb``: for the error)."""
+        from flowbuilder.loader import load_workflow, plan_workflow
+
         if not state.definition_hash:
-            raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be resumed")
+            raise FlowBuilderError(f"run {run_id} has no stored workflow definition, so it cannot be {verb}")
         content: bytes | str = self.store.load_definition(state.definition_hash)
         if isinstance(content, bytes) and content[:2] in (b"\xff\xfe", b"\xfe\xff"):
             # Stored by a version that still read UTF-16 files (now refused): a run already
@@ -208,7 +261,7 @@ class RunService:
             content = content.decode("utf-16")
         source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
                                limits=self.host.settings.limits)  # fmt: skip
-        return state, plan_workflow(source, self.host)
+        return plan_workflow(source, self.host)
 
     def latest_unfinished_run(self, workflow: str) -> str:
         """The newest run of ``workflow`` that has not finished; FlowBuilderError if none."""
@@ -240,7 +293,7 @@ class RunService:
         return RunRequest(plan=prepared.plan, params=prepared.params, run_id=prepared.run_id, store=self.store,
                           sinks=[*sinks, *self.host.event_sinks(prepared.run_id)],
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
-                          definition_hash=digest, secrets=prepared.secrets)  # fmt: skip
+                          definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""

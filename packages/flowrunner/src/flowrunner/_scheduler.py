@@ -231,14 +231,18 @@ class RunExecution:
             writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": False})
             roots: Sequence[int] = self.plan.roots()
         else:
-            writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": True})
+            started: dict[str, Any] = {"runner": self.runner.name, "resumed": True}
+            if request.retry is not None:
+                started["retry"] = dict(request.retry)
+            writer.emit(EventKind.RUN_STARTED, data=started)
             roots = self._restore(resume)
         self.machine.open(roots)
 
     def _restore(self, resume: Any) -> list[int]:
         """Take succeeded tasks from a stored run (:meth:`RunStateMachine.restore`); read back their tables."""
         machine = self.machine
-        restored = machine.restore(resume.tasks)
+        retry = self.request.retry
+        restored = machine.restore(resume.tasks, None if retry is None else retry["rerun"])
         tables = [task_id for task_id in restored if is_table_reference(machine.outputs[task_id])]
         if tables:
             self._restore_tables(tables)

@@ -103,6 +103,19 @@ class Engine:
         prepared = self.service.prepare_resume(run_id, params)
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
+    async def retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
+                    only: Sequence[str] = (), concurrency: int | None = None,
+                    sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
+        """Run a finished run's failed, skipped and cancelled tasks again, under the same run id.
+
+        Succeeded tasks keep their outputs; ``from_tasks`` also reruns those tasks and
+        everything downstream, ``only`` reruns just those tasks (and what below them did not
+        succeed). The retry's events follow the run's history, attempt numbers continuing
+        (see :meth:`RunService.prepare_retry <flowbuilder.run_service.RunService.prepare_retry>`).
+        """
+        prepared = self.service.prepare_retry(run_id, params, from_tasks=from_tasks, only=only)
+        return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
+
     async def run(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, **options: Any) -> RunResult:
         """Submit one run and await its result."""
         handle = await self.submit(workflow, params, **options)

@@ -29,6 +29,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("flowbuilder.cli.runs_commands", "runs"),
     "logs": ("flowbuilder.cli.runs_commands", "logs"),
     "resume": ("flowbuilder.cli.runs_commands", "resume"),
+    "retry": ("flowbuilder.cli.runs_commands", "retry"),
     "gc": ("flowbuilder.cli.runs_commands", "gc"),
     "cancel": ("flowbuilder.cli.control_commands", "cancel"),
     "pause": ("flowbuilder.cli.control_commands", "pause"),

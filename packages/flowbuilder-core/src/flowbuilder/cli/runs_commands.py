@@ -196,6 +196,10 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
     click.echo(f"  finished   {_when(summary.finished_at)}")
     click.echo(f"  events     {summary.last_seq}")
     click.echo(f"  definition {summary.definition_hash or '-'}")
+    for number, retried in enumerate(state.retries, 1):
+        chose = "".join(f" --{flag} {task}" for flag in ("from", "only") for task in retried.get(flag) or ())
+        click.echo(f"  retry {number:<4} after {retried.get('previous_status', '-')}{chose}: events from"
+                   f" {retried.get('seq', '-')}, reran {one_line(', '.join(retried.get('rerun', ())))}")  # fmt: skip
     if state.tasks:
         click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
         for name, task in state.tasks.items():
@@ -290,6 +294,44 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
     with open_store_with_run(store, run_id) as opened:
         service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
         prepared = service.prepare_resume(run_id, given, force=force)
+        execute_and_report(service, prepared, as_json)
+
+
+# -- retry ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("run_id", type=UTF8_TEXT)
+@click.option("--from", "from_tasks", multiple=True, type=UTF8_TEXT, metavar="TASK",
+              help="Rerun this task and everything downstream of it, even what succeeded; repeatable.")  # fmt: skip
+@click.option("--only", multiple=True, type=UTF8_TEXT, metavar="TASK",
+              help="Rerun just this task (and what below it did not succeed); repeatable.")  # fmt: skip
+@click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner runs the retry.")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="A secret param's value again (the run's record does not hold it); repeatable.")  # fmt: skip
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
+def retry(run_id: str, from_tasks: tuple[str, ...], only: tuple[str, ...], runner: str | None,
+          concurrency: int | None, params: tuple[str, ...], store: str | None, as_json: bool) -> None:  # fmt: skip
+    """Rerun a finished run's failed, skipped and cancelled tasks; succeeded tasks keep their outputs.
+
+    The retry continues the same run id: its events follow the run's history (which is
+    never rewritten) and attempt numbers continue. Exits like ``run``: 0 if the run now
+    succeeded, 1 if it failed, 130 if cancelled.
+    """
+    from flowbuilder.cli.run_command import execute_and_report
+    from flowbuilder.params import parse_param_assignments
+    from flowbuilder.run_service import RunService
+
+    host = plugin_host()
+    given = parse_param_assignments(params)
+    with open_store_with_run(store, run_id) as opened:
+        service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
+        prepared = service.prepare_retry(run_id, given, from_tasks=from_tasks, only=only)
+        if not as_json:
+            rerun = prepared.retry["rerun"] if prepared.retry is not None else []
+            echo(f"retrying run {run_id}: {len(rerun)} task(s) run again: {one_line(', '.join(rerun))}")
         execute_and_report(service, prepared, as_json)
 
 

@@ -38,6 +38,7 @@ class RunSummary:
                 self.created_at = event.time
             elif kind is EventKind.RUN_STARTED:
                 self.status = RunStatus.RUNNING
+                self.finished_at = None  # a retried run runs again (`flowbuilder retry`)
             elif kind is EventKind.RUN_FINISHED:
                 self.status = RunStatus(event.data["status"])
                 self.finished_at = event.time

@@ -40,6 +40,11 @@ class RunRequest:
     caller (:func:`flowbuilder.secrets.resolve_run_secrets`). The runner exposes them to
     expressions as ``secrets.NAME`` and masks them, and the values of ``secret: true``
     params, in every event, log line and result it produces; it never stores them."""
+    retry: Mapping[str, Any] | None = None
+    """Set (with ``resume``, the finished run's state) to retry a finished run: ``rerun``
+    names the tasks that run again; every other task keeps its recorded outcome. The runner
+    records the whole mapping as ``retry`` in the ``run_started`` event it appends. A runner
+    that predates retries ignores it and resumes instead (runs what did not succeed)."""
 
 
 @dataclass(slots=True)

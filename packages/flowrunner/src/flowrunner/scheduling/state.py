@@ -24,7 +24,7 @@ Events go to the run's :class:`~flowrunner._event_writer.EventWriter`.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
@@ -578,22 +578,32 @@ class RunStateMachine:
 
     # -- resuming ---------------------------------------------------------------------------
 
-    def restore(self, tasks: Mapping[str, Any]) -> list[int]:
+    def restore(self, tasks: Mapping[str, Any], rerun: Collection[str] | None = None) -> list[int]:
         """Take succeeded tasks from a stored run's task states (name -> TaskState).
 
         A task that runs again continues its attempt numbers (the attempt a crash cut short
         counts as one) and its clock starts at its first attempt in this process, so neither
         its duration nor its deadline includes the time the run was down. Returns the ids
         of the restored tasks; :meth:`resumable_roots` then gives what is ready.
+
+        ``rerun`` is for retrying a finished run: exactly those tasks run again (succeeded
+        or not), and every other task keeps its recorded outcome, with no new event (a
+        kept failure still fails the run). Without it (a resume) every task that did not
+        succeed runs again.
         """
         index = self.plan.index
+        again = None if rerun is None else {index[name] for name in rerun if name in index}
         restored = []
         for name, task_state in tasks.items():
             task_id = index.get(name)
             if task_id is None:
                 continue
             self.attempts[task_id] = task_state.attempts
-            if task_state.status is not TaskStatus.SUCCEEDED:
+            status = task_state.status
+            if again is not None and task_id not in again and status is not TaskStatus.SUCCEEDED:
+                self._keep_outcome(task_id, task_state)
+                continue
+            if status is not TaskStatus.SUCCEEDED or (again is not None and task_id in again):
                 continue
             self.state[task_id] = SUCCEEDED
             self.outputs[task_id] = task_state.output
@@ -602,7 +612,27 @@ class RunStateMachine:
             if task_state.finished_at is not None:
                 self.finished_at[task_id] = task_state.finished_at
             restored.append(task_id)
+        if again is not None:
+            for task_id in range(len(self.state)):
+                if self.state[task_id] == PENDING and task_id not in again and self.names[task_id] not in tasks:
+                    self.state[task_id] = SKIPPED  # never reached, and not chosen: stays unreached
+                    self.reasons[task_id] = "not reached"
         return restored
+
+    def _keep_outcome(self, task_id: int, task_state: Any) -> None:
+        """A retry leaves this finished, not-succeeded task as recorded (no event)."""
+        status = task_state.status
+        if status is TaskStatus.FAILED:
+            self.state[task_id] = FAILED
+            self.errors[task_id] = task_state.error or "failed"
+            self.any_failed = True
+        elif status is TaskStatus.CANCELLED:
+            self.state[task_id] = CANCELLED
+        else:  # skipped (a stored run that finished has nothing running or pending)
+            self.state[task_id] = SKIPPED
+            self.reasons[task_id] = task_state.reason or "skipped"
+        self.started_at[task_id] = task_state.started_at
+        self.finished_at[task_id] = task_state.finished_at
 
     def resumable_roots(self) -> list[int]:
         """After :meth:`restore`: recount each unfinished task's dependencies; those at zero are ready.
