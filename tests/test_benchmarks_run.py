@@ -66,3 +66,12 @@ def test_subscribe_latency_benchmark_reports_every_path_beside_its_floor() -> No
     for label in ("queue.Queue", "memory://", "rocksdb:// (owner)", "pipe from a child", "rocksdb:// (routed"):
         line = next(row for row in result.stdout.splitlines() if label in row)
         assert "P50" in line and "P99" in line
+
+
+def test_cli_fanout_benchmark_compares_the_cli_with_the_api_and_the_floor() -> None:
+    result = _run(str(BENCH / "cli_fanout.py"), "--sizes", "20", "--rounds", "1")
+    assert result.returncode == 0, result.stderr
+    for label in ("fan-out 20", "chain 20"):
+        rows = {line.split()[2]: line for line in result.stdout.splitlines() if line.startswith(label)}
+        assert set(rows) == {"cli", "cli-mem", "api", "api-mem"}, result.stdout
+        assert "CLI/API" in result.stdout and ("met" in rows["cli"] or "missed" in rows["cli"])

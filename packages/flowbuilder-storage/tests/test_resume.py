@@ -91,11 +91,15 @@ def test_run_with_resume_and_no_unfinished_run_is_a_one_line_error(tmp_path: Pat
 
 
 def test_resume_shows_the_same_progress_and_summary_as_run(tmp_path: Path) -> None:
-    """`resume` prints a line per task state change and run's summary, not a bare status line."""
+    """`resume --progress` prints a line per task state change and run's summary, as `run --progress`.
+
+    (`--progress` since 0.2.0: off a terminal both commands are quiet by default, issue 10.)
+    """
     url = f"rocksdb://{tmp_path}/store"
     _, content = workflow(tmp_path)
     interrupted_run(url, content, "run-5")
-    result = subprocess.run([CLI, "resume", "run-5", "--store", url], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run([CLI, "resume", "run-5", "--store", url, "--progress"], capture_output=True, text=True,
+                            cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(" ", 1)[1].split(" in ")[0] for line in lines[:-1]] == [

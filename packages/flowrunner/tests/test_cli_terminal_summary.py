@@ -127,3 +127,52 @@ def test_a_pipe_gets_no_output_summary(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "outputs:" not in done.stdout
     assert done.stdout.splitlines()[-1].startswith("run ")
+
+
+_MIXED = (
+    "name: mixed\n"
+    "tasks:\n"
+    '  - {name: greet, type: shell, config: {command: "echo hi"}}\n'
+    '  - {name: broken, type: shell, depends_on: [greet], config: {command: "echo bad >&2; exit 3"}}\n'
+    '  - {name: after, type: shell, depends_on: [broken], config: {command: "true"}}\n'
+)
+
+
+def test_a_pipe_gets_failures_and_the_summary_but_no_line_per_task(tmp_path: Path) -> None:
+    """Off a terminal the default is quiet (issue 10): a line per task cost as much as the task."""
+    (tmp_path / "wf.yaml").write_text(_MIXED)
+    done = subprocess.run([FLOWBUILDER, "run", "wf.yaml", "--store", "memory://"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d broken failed: command exited with 3: bad", lines[0]), lines
+    assert re.fullmatch(r"run \w+: failed in \d+\.\d\ds \(1 failed, 1 skipped, 1 succeeded\)", lines[1]), lines
+    assert len(lines) == 2, lines
+    assert "  failed: broken (attempt 1): command exited with 3: bad" in done.stderr.splitlines()
+
+
+def test_progress_brings_back_a_line_per_task_state_change(tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text(_MIXED)
+    for flag in ("--progress", "-v"):
+        done = subprocess.run([FLOWBUILDER, "run", "wf.yaml", "--store", "memory://", flag], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        shown = [line.split(" ", 1)[1] for line in done.stdout.splitlines()[:-1]]  # without the clock
+        assert [line.split()[:2] for line in shown] == [["greet", "started"], ["greet", "succeeded"],
+                                                        ["broken", "started"], ["broken", "failed:"],
+                                                        ["after", "skipped:"]]  # fmt: skip
+
+
+def test_the_live_line_follows_the_counters_between_batches(tmp_path: Path) -> None:
+    """The status line is drawn by rich's refresh from the counters as they are then: a task
+    that runs for a while is shown running while it runs, and finished once it is done."""
+    (tmp_path / "wf.yaml").write_text(
+        "name: slow\n"
+        "tasks:\n"
+        '  - {name: wait, type: shell, config: {command: "sleep 0.8"}}\n'
+        '  - {name: then, type: shell, depends_on: [wait], config: {command: "sleep 0.8"}}\n'
+    )
+    code, shown = run_on_terminal(["run", "wf.yaml", "--store", "memory://"], tmp_path)
+    assert code == 0, shown
+    assert "0/2 finished: 0 done, 1 running" in shown, shown
+    assert "1/2 finished: 1 done, 1 running" in shown, shown

@@ -1,8 +1,12 @@
 """``flowbuilder run``: compile a workflow, hand it to the runner plugin, show its progress.
 
 Output: live progress (done/running/failed/skipped, elapsed, ETA) when stdout is a
-terminal, one plain line per task state change otherwise, or with ``--json`` the event
-stream as JSON lines for machines. The final summary lists failed tasks with the last lines
+terminal, redrawn at most ``LIVE_REFRESHES_PER_SECOND`` times a second whatever the event
+rate; otherwise (a pipe, a CI log) only what needs attention as it happens (failures,
+retries, steering from other processes) and a counters line every ``QUIET_PROGRESS_EVERY``
+seconds of a long run, unless ``--progress`` asks for one plain line per task state change
+(a line per task cost as much as the task itself in a big fan-out: issue 10); or with
+``--json`` the event stream as JSON lines for machines. The final summary lists failed tasks with the last lines
 of their logs; on a terminal, where the live line is all that was shown while the run went
 on, it also lists each task's output (one line each), printed after the live display has
 let go of the terminal so that nothing erases it. Ctrl-C asks the runner to cancel (running tasks are stopped, their process
@@ -23,6 +27,7 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo, neutralise, one_line
 from flowbuilder.interfaces.sink import EventSink
@@ -40,6 +45,11 @@ OUTPUTS_IN_SUMMARY = 20
 OUTPUT_WIDTH = 100
 """Characters of one task's output in the terminal summary (``runs show`` shows the same cut)."""
 EXIT_CODES = {"succeeded": 0, "cancelled": 130}
+LIVE_REFRESHES_PER_SECOND = 8
+"""How often the terminal's status line is redrawn; events between redraws only move counters."""
+QUIET_PROGRESS_EVERY = 10.0
+"""Seconds between counters lines when stdout is not a terminal and ``--progress`` is not given,
+so that a long run's log shows it is alive without a line per task."""
 
 
 @click.command()
@@ -49,11 +59,12 @@ EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 @click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner executes the run.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="At most this many tasks at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
+@progress_option
 @click.option(
     "--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one."
 )
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
-        as_json: bool, resume: bool) -> None:  # fmt: skip
+        as_json: bool, progress: bool, resume: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
     from flowbuilder.params import parse_param_assignments
     from flowbuilder.run_service import RunService, compile_workflow_input, prepare_run
@@ -72,22 +83,27 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
         if prepared is None:  # continue the stored run with the definition it started with
             latest = service.latest_unfinished_run(compiled.plan.workflow.name)
             prepared = service.prepare_resume(latest, given)
-        execute_and_report(service, prepared, as_json)
+        execute_and_report(service, prepared, as_json, progress=progress)
 
 
-def execute_and_report(service: RunService, prepared: PreparedRun, as_json: bool) -> NoReturn:
+def execute_and_report(
+    service: RunService, prepared: PreparedRun, as_json: bool, *, progress: bool = False
+) -> NoReturn:
     """Run a prepared run with progress and interrupt handling, print its summary, exit.
 
     Shared by ``run`` and ``resume``, so both show the same progress and summary. Exits 0
-    (succeeded), 1 (failed) or 130 (cancelled).
+    (succeeded), 1 (failed) or 130 (cancelled). ``progress`` asks for one line per task
+    state change when stdout is not a terminal (the default there is the quiet display).
     """
     _ = service.runner  # an unknown or broken runner is refused before the display takes the terminal
     if as_json:
         display: _Display = _JsonDisplay(prepared.run_id)
     elif sys.stdout.isatty():
         display = _LiveDisplay(len(prepared.plan))
-    else:
+    elif progress:
         display = _PlainDisplay(len(prepared.plan))
+    else:
+        display = _QuietDisplay(len(prepared.plan))
     request = service.request(prepared, sinks=[display])
     try:
         result = _run_with_interrupts(service, request, display)
@@ -119,17 +135,20 @@ def _run_with_interrupts(service: RunService, request: RunRequest, display: _Dis
 
 def _summary(result: RunResult, store: Store, as_json: bool, *, outputs: bool = False) -> None:
     """The run's last words: status and counts, ``outputs`` of tasks if asked, then failures."""
-    counts: dict[str, int] = {}
-    for state in result.tasks.values():
-        counts[state.status.value] = counts.get(state.status.value, 0) + 1
-    elapsed = result.finished_at - result.started_at
     if as_json:
         return  # the run_finished event already told the machine
+    counts: dict[str, int] = {}
+    failed = []
+    for name, state in result.tasks.items():  # one pass: a 100K-task run's mapping is slow to walk
+        status = state.status.value
+        counts[status] = counts.get(status, 0) + 1
+        if status == "failed":
+            failed.append((name, state))
+    elapsed = result.finished_at - result.started_at
     detail = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     click.echo(f"run {result.run_id}: {result.status.value} in {elapsed:.2f}s ({detail})")
     if outputs:
         _output_summary(result)
-    failed = [(name, state) for name, state in result.tasks.items() if state.status.value == "failed"]
     for name, state in failed[:FAILURES_IN_SUMMARY]:
         echo(f"  failed: {name} (attempt {state.attempts}): {state.error}", err=True)
         try:
@@ -242,6 +261,35 @@ class _PlainDisplay(_Display):
             echo(f"{time.strftime('%H:%M:%S', time.localtime(event.time))} {event.task} {kind}{attempt}{extra}")
 
 
+_ATTENTION = frozenset({"task_failed", "task_retrying"})
+"""Task events the quiet display shows as they happen."""
+
+
+class _QuietDisplay(_Display):
+    """What needs attention, as it happens, and counters now and then (the default for logs and pipes).
+
+    Failures and retries get the same line as in :class:`_PlainDisplay`; a started or
+    succeeded task gets none, since a line per task cost about as much as running a
+    no-op task (issue 10) and buries the failures in a big run's log. Every
+    ``QUIET_PROGRESS_EVERY`` seconds a batch of events brings the counters line, so a
+    long run shows it is alive. The summary after the run is the same as ever.
+    """
+
+    def __init__(self, total: int = 0):
+        super().__init__(total)
+        self._next_line = self.started + QUIET_PROGRESS_EVERY
+        self._plain = _PlainDisplay(total)  # formats the lines that are shown
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        for event in events:
+            self.count(event)
+            if event.kind.value in _ATTENTION:
+                self._plain.handle((event,))
+        if time.monotonic() >= self._next_line:
+            self._next_line = time.monotonic() + QUIET_PROGRESS_EVERY
+            click.echo(self.line())
+
+
 class _JsonDisplay(_Display):
     """Every event as one JSON object per line on stdout."""
 
@@ -267,7 +315,13 @@ class _JsonDisplay(_Display):
 
 
 class _LiveDisplay(_Display):
-    """A live status line on the terminal (rich), refreshed as batches arrive."""
+    """A live status line on the terminal (rich), redrawn by rich's own thread.
+
+    The line is rendered when rich refreshes (``LIVE_REFRESHES_PER_SECOND`` times a
+    second), from the counters as they are then; a batch of events only moves the
+    counters, so a fan-out of thousands of tasks pays for a few redraws, not one per batch.
+    Failures are printed above the line as they happen.
+    """
 
     def __init__(self, total: int):
         super().__init__(total)
@@ -276,10 +330,16 @@ class _LiveDisplay(_Display):
         from rich.markup import escape
         from rich.text import Text
 
-        self._text = Text
         self._escape = escape
         self.console = Console()
-        self.live = Live(Text(self.line()), console=self.console, refresh_per_second=8, transient=True)
+        display = self
+
+        class StatusLine:  # rich calls __rich__ at each refresh: the line as the counters are then
+            def __rich__(self) -> Text:
+                return Text(display.line())
+
+        self.live = Live(StatusLine(), console=self.console, refresh_per_second=LIVE_REFRESHES_PER_SECOND,
+                         transient=True)  # fmt: skip
         self.live.start()
 
     def handle(self, events: Sequence[RunEvent]) -> None:
@@ -288,7 +348,6 @@ class _LiveDisplay(_Display):
             if event.kind.value == "task_failed":
                 error = neutralise(str(event.data.get("error", "")))  # a live display is always a terminal
                 self.console.print(f"[red]✗[/red] {event.task}: {self._escape(error)}", markup=True, highlight=False)
-        self.live.update(self._text(self.line()))
 
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]{message}[/yellow]")

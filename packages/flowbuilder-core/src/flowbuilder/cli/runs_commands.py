@@ -23,6 +23,7 @@ import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option as store_option_for
 from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.errors import ConfigurationError
@@ -278,8 +279,9 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
 )
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
+@progress_option
 def resume(run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], force: bool,
-           store: str | None, as_json: bool) -> None:  # fmt: skip
+           store: str | None, as_json: bool, progress: bool) -> None:  # fmt: skip
     """Continue an unfinished run: succeeded tasks are kept, the rest run (again).
 
     Shows the same progress and summary as ``run``, and exits the same way: 0 if it
@@ -294,7 +296,7 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
     with open_store_with_run(store, run_id) as opened:
         service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
         prepared = service.prepare_resume(run_id, given, force=force)
-        execute_and_report(service, prepared, as_json)
+        execute_and_report(service, prepared, as_json, progress=progress)
 
 
 # -- retry ------------------------------------------------------------------------------------
