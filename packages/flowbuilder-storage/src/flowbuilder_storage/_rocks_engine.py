@@ -31,7 +31,6 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definitio
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
-from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
@@ -486,6 +485,8 @@ class RocksEngine:
         The current ``last_seq`` is the newest event key's number (kept in memory while
         the store is open, found with one seek after opening).
         """
+        from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported by writers only
+
         check_run_id(run_id)
         with self._lock:
             summary = self._summary(run_id)
@@ -495,7 +496,7 @@ class RocksEngine:
             if not events:
                 return actual
             try:
-                values = [event_bytes(event) for event in events] if encoded is None else list(encoded)
+                values = events_bytes(events) if encoded is None else list(encoded)
             except MemoryError:
                 raise not_enough_memory(self.path, len(events)) from None
             size = sum(map(len, values))

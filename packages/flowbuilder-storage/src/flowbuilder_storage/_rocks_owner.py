@@ -37,7 +37,6 @@ from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConfl
 from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
 from flowbuilder.leases import RunLease, decode_lease
-from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import check_batch
 from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
 from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
@@ -124,7 +123,9 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     if method == "wait_for_updates":  # a long poll: answers as soon as a writer appends or annotates
         timeout = min(float(args["timeout"]), MAX_WAIT_SECONDS)
         events, notes = engine.wait_for_updates(args["run_id"], args["after_seq"], args["after_annotation"], timeout)
-        lines = [event_bytes(e) for e in events] + [encode_annotation(a) for a in notes]
+        from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported by writers only
+
+        lines = events_bytes(events) + [encode_annotation(a) for a in notes]
         return {"events": len(events), "numbers": [a.number for a in notes]}, b"\n".join(lines)
     if method == "request_control":  # payload: the request's stored form
         return engine.request_control_encoded(args["run_id"], payload).number, b""
@@ -287,7 +288,9 @@ class RemoteEngine:
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
         if any(e.run_id != run_id for e in events):  # the run id is not part of the stored form
             check_batch(run_id, events, expected_seq)
-        payload = b"\n".join(event_bytes(e) for e in events)
+        from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported by writers only
+
+        payload = b"\n".join(events_bytes(events))
         return int(self._call("append_events", {"run_id": run_id, "expected_seq": expected_seq}, payload)[0])
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:

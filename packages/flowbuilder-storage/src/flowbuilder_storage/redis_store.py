@@ -52,7 +52,6 @@ from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, enco
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
-from flowbuilder_storage._event_bytes import event_bytes
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -246,6 +245,8 @@ class RedisStore(Store):
             if not events:
                 return actual
             check_batch(run_id, events, expected_seq)
+            from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported by writers only
+
             updated = RunSummary.from_dict(prior.to_dict()) if prior is not None else RunSummary(run_id=run_id)
             updated.apply(events)
             args: list[Any] = [
@@ -255,7 +256,7 @@ class RedisStore(Store):
                 repr(updated.created_at),
                 run_id,
             ]
-            args.extend(event_bytes(e) for e in events)
+            args.extend(events_bytes(events))
             keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs"), self._key("wake:", run_id)]
             new_summary = args[2]
             try:
