@@ -74,8 +74,15 @@ OLD_EVENTS = [
     RunEvent("old", 1, EventKind.RUN_CREATED, data={"workflow": "w", "params": {"n": 3}}, time=1764970000.25),
     RunEvent("old", 2, EventKind.RUN_STARTED, data={"runner": "local", "resumed": False}, time=1764970000.5),
     RunEvent("old", 3, EventKind.TASK_STARTED, "a", 1, {"type": "python"}, 1764970000.75),
-    RunEvent("old", 4, EventKind.TASK_SUCCEEDED, "a", 1, {"output": {"tiny": 1e-05, "huge": 1e16}, "duration": 1.2e-06},
-             1764970001.0),  # fmt: skip
+    RunEvent(
+        "old",
+        4,
+        EventKind.TASK_SUCCEEDED,
+        "a",
+        1,
+        {"output": {"tiny": 1e-05, "huge": 1e16}, "duration": 1.2e-06},
+        1764970001.0,
+    ),
     RunEvent("old", 5, EventKind.TASK_STARTED, "b", 1, {"type": "python"}, 1764970001.25),
 ]
 """A run as flowbuilder-storage 0.2.0's first releases stored it: ``json.dumps`` (core's

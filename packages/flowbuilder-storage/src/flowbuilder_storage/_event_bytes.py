@@ -1,4 +1,4 @@
-"""Core's stored form of an event, produced about 3x faster with msgspec's JSON encoder.
+"""Core's stored form of events, written about 3x and read about 4x faster with msgspec.
 
 Appending is dominated by turning events into JSON. :func:`flowbuilder.events.encode_event`
 builds a dict and calls ``json.dumps``, which constructs a new encoder for every event. Here
@@ -23,9 +23,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from msgspec import Struct
-from msgspec.json import Encoder
+from msgspec.json import Decoder, Encoder
 
-from flowbuilder.events import EventKind, RunEvent, encode_event
+from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
 
 MAX_PLAIN_DEPTH = 32
 """Containers nested deeper than this take core's encoder (which also reports cycles)."""
@@ -44,7 +44,9 @@ class _StoredEvent(Struct, omit_defaults=True):
 
 
 _encode = Encoder().encode
+_decode = Decoder().decode
 _KIND_VALUES: dict[Any, str] = {kind: kind.value for kind in EventKind}
+_KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 
 
 def event_bytes(event: RunEvent) -> bytes:
@@ -85,6 +87,29 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
                 pass
         add(encode_event(event))
     return encoded
+
+
+def decode_events(run_id: str, stored: Iterable[bytes]) -> list[RunEvent]:
+    """The events of ``run_id`` whose stored forms are ``stored``: :func:`~flowbuilder.events.decode_event`
+    of each, about 4x faster (``json.loads`` spends most of its time in Python).
+
+    msgspec reads standard JSON to the same values ``json.loads`` gives; what it refuses
+    (``NaN`` and ``Infinity``, which Python's encoder writes for non-finite floats, a lone
+    surrogate escape) and anything malformed is handed to core's decoder, which reads it or
+    raises its own error.
+    """
+    decode = _decode
+    kinds = _KINDS
+    events: list[RunEvent] = []
+    add = events.append
+    for raw in stored:
+        try:
+            record = decode(raw)
+            add(RunEvent(run_id, record["s"], kinds[record["k"]], record.get("n"), record.get("a", 0),
+                         record.get("d", {}), record["t"]))  # fmt: skip
+        except Exception:
+            add(decode_event(run_id, raw))
+    return events
 
 
 def _plain_mapping(mapping: Any, depth: int) -> bool:

@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence, cast
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event
+from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
@@ -473,7 +473,9 @@ class RocksEngine:
 
         They are decoded to be checked, and stored as the bytes that came.
         """
-        events = [decode_event(run_id, raw) for raw in encoded]
+        from flowbuilder_storage._event_bytes import decode_events  # msgspec: imported on first use
+
+        events = decode_events(run_id, encoded)
         return self.append_events(run_id, events, expected_seq, encoded)
 
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
@@ -485,7 +487,7 @@ class RocksEngine:
         The current ``last_seq`` is the newest event key's number (kept in memory while
         the store is open, found with one seek after opening).
         """
-        from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported by writers only
+        from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported on first use
 
         check_run_id(run_id)
         with self._lock:
@@ -546,7 +548,9 @@ class RocksEngine:
             del iterator
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        return [decode_event(run_id, raw) for raw in self.read_encoded(run_id, after_seq, limit)]
+        from flowbuilder_storage._event_bytes import decode_events  # msgspec: imported on first use
+
+        return decode_events(run_id, self.read_encoded(run_id, after_seq, limit))
 
     def read_encoded(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[bytes]:
         """The stored bytes of the events :meth:`read_events` returns."""
