@@ -66,3 +66,13 @@ def test_subscribe_latency_benchmark_reports_every_path_beside_its_floor() -> No
     for label in ("queue.Queue", "memory://", "rocksdb:// (owner)", "pipe from a child", "rocksdb:// (routed"):
         line = next(row for row in result.stdout.splitlines() if label in row)
         assert "P50" in line and "P99" in line
+
+
+def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -> None:
+    result = _run(str(BENCH / "storage_fanout.py"), "--tasks", "50", "--repeat", "1", "--cpu", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["clock"] == "cpu"
+    row = report["sizes"]["50"]
+    assert set(row) == {"memory://", "rocksdb:// sync=batch", "rocksdb:// sync=always", "floor"}
+    assert all(per_task > 0 for per_task in row.values())
