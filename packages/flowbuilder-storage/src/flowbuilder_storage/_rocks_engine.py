@@ -31,6 +31,7 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definitio
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
+from flowbuilder_storage._event_bytes import decode_events, events_bytes
 from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
@@ -473,8 +474,6 @@ class RocksEngine:
 
         They are decoded to be checked, and stored as the bytes that came.
         """
-        from flowbuilder_storage._event_bytes import decode_events  # msgspec: imported on first use
-
         events = decode_events(run_id, encoded)
         return self.append_events(run_id, events, expected_seq, encoded)
 
@@ -487,8 +486,6 @@ class RocksEngine:
         The current ``last_seq`` is the newest event key's number (kept in memory while
         the store is open, found with one seek after opening).
         """
-        from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported on first use
-
         check_run_id(run_id)
         with self._lock:
             summary = self._summary(run_id)
@@ -548,8 +545,6 @@ class RocksEngine:
             del iterator
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        from flowbuilder_storage._event_bytes import decode_events  # msgspec: imported on first use
-
         return decode_events(run_id, self.read_encoded(run_id, after_seq, limit))
 
     def read_encoded(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[bytes]:

@@ -52,6 +52,7 @@ from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
+from flowbuilder_storage._event_bytes import decode_events, events_bytes
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -245,8 +246,6 @@ class RedisStore(Store):
             if not events:
                 return actual
             check_batch(run_id, events, expected_seq)
-            from flowbuilder_storage._event_bytes import events_bytes  # msgspec: imported on first use
-
             updated = RunSummary.from_dict(prior.to_dict()) if prior is not None else RunSummary(run_id=run_id)
             updated.apply(events)
             args: list[Any] = [
@@ -319,8 +318,6 @@ class RedisStore(Store):
         start = max(after_seq, 0)
         stop = -1 if limit is None else start + limit - 1
         raw = self._retrying(lambda: self._client.lrange(self._key("ev:", run_id), start, stop))
-        from flowbuilder_storage._event_bytes import decode_events  # msgspec: imported on first use
-
         return decode_events(run_id, raw)
 
     def last_seq(self, run_id: str) -> int:
@@ -364,8 +361,6 @@ class RedisStore(Store):
         pipe.lrange(self._key("note:", run_id), max(after_annotation, 0), -1)
         raw_events, raw_notes = pipe.execute()
         start = max(after_annotation, 0) + 1
-        from flowbuilder_storage._event_bytes import decode_events  # msgspec: imported on first use
-
         return (decode_events(run_id, raw_events),
                 [decode_annotation(item, n) for n, item in enumerate(raw_notes, start=start)])  # fmt: skip
 
