@@ -75,3 +75,13 @@ def test_cli_fanout_benchmark_compares_the_cli_with_the_api_and_the_floor() -> N
         rows = {line.split()[2]: line for line in result.stdout.splitlines() if line.startswith(label)}
         assert set(rows) == {"cli", "cli-mem", "api", "api-mem"}, result.stdout
         assert "CLI/API" in result.stdout and ("met" in rows["cli"] or "missed" in rows["cli"])
+
+
+def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -> None:
+    result = _run(str(BENCH / "storage_fanout.py"), "--tasks", "50", "--repeat", "1", "--cpu", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["clock"] == "cpu"
+    row = report["sizes"]["50"]
+    assert set(row) == {"memory://", "rocksdb:// sync=batch", "rocksdb:// sync=always", "floor"}
+    assert all(per_task > 0 for per_task in row.values())

@@ -1,14 +1,20 @@
-"""The fast event encoder writes exactly core's stored form, byte for byte."""
+"""The fast event encoder stores exactly what core's ``encode_event`` stores: the same record,
+decoding to the same values (bytes may differ only in how a float is spelled)."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import decimal
+import json
 import random
+import uuid
 from typing import Any
 
 import pytest
 
-from flowbuilder.events import EventKind, RunEvent, encode_event
-from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
+from flowbuilder_storage._event_bytes import decode_events, event_bytes, events_bytes
 
 TEXTS = [
     "",
@@ -16,10 +22,15 @@ TEXTS = [
     "naïve café",
     "日本語 ✓ 🚀",
     'quote " and \\ backslash',
-    "ctl \x00\x01\n\t",
+    "ctl \x00\x01\x1f\x7f\b\f\n\t",
     "\u2028\u2029",
     "\ud800",
 ]
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
 
 
 def random_value(rng: random.Random, depth: int = 0) -> Any:
@@ -31,19 +42,25 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
     if choice == 2:
         return rng.randint(-(2**70), 2**70)
     if choice == 3:
-        return rng.choice([0.0, -0.0, 1e-7, 1.5e300, rng.random() * 1e6, float("nan"), float("inf")])
+        return rng.choice([0.0, -0.0, 1e-7, 1.2e-6, 1e16, 1.5e300, rng.random() * 1e6, float("nan"), float("inf")])
     if choice == 4:
         return rng.choice(TEXTS)
     if choice == 5:
-        return rng.choice([b"bytes", EventKind.TASK_STARTED, 3 + 4j])
+        return rng.choice([b"bytes", EventKind.TASK_STARTED, 3 + 4j, Point(1), uuid.UUID(int=7),
+                           datetime.date(2026, 1, 2), decimal.Decimal("1.5")])  # fmt: skip
     if choice == 6:
-        return rng.choice([(1, "a"), frozenset()])
+        return rng.choice([(1, "a"), frozenset(), {1: "int key"}])
     if choice in (7, 8):
         return [random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
     return {rng.choice(TEXTS): random_value(rng, depth + 1) for _ in range(rng.randrange(4))}
 
 
-def test_event_bytes_equal_core_encoding_for_varied_events() -> None:
+def same_json(left: bytes, right: bytes) -> bool:
+    """Equal JSON values, strictly: ``repr`` tells NaN, -0.0, 1 and 1.0 apart (``==`` would not)."""
+    return repr(json.loads(left)) == repr(json.loads(right))
+
+
+def test_event_bytes_store_what_core_stores_for_varied_events() -> None:
     rng = random.Random(42)
     for _ in range(3000):
         event = RunEvent(
@@ -53,7 +70,7 @@ def test_event_bytes_equal_core_encoding_for_varied_events() -> None:
             task=rng.choice([None, *TEXTS]),
             attempt=rng.choice([0, 1, 7]),
             data={} if rng.random() < 0.3 else {"output": random_value(rng), "duration": rng.random()},
-            time=rng.choice([rng.random() * 2e9, 5, float("inf")]),
+            time=rng.choice([rng.random() * 2e9, 5, 1e16, float("inf")]),
         )
         try:
             expected = encode_event(event)
@@ -61,13 +78,63 @@ def test_event_bytes_equal_core_encoding_for_varied_events() -> None:
             with pytest.raises(UnicodeEncodeError):
                 event_bytes(event)
             continue
-        assert event_bytes(event) == expected, event
+        assert same_json(event_bytes(event), expected), event
+
+
+def test_values_msgspec_would_store_differently_are_stored_as_core_stores_them() -> None:
+    """NaN and infinities, bytes, dataclasses, UUIDs, dates and decimals keep core's form
+    (msgspec alone writes null, base64, objects and ISO strings)."""
+    for value in [float("nan"), float("-inf"), b"\xffbytes", Point(1), uuid.UUID(int=7), datetime.date(2026, 1, 2),
+                  decimal.Decimal("1.5"), {1: "int key"}, [{"deep": float("nan")}], ("t", float("inf"))]:  # fmt: skip
+        event = RunEvent("run", 3, EventKind.TASK_SUCCEEDED, "t", 1, {"output": value}, 1.5)
+        assert event_bytes(event) == encode_event(event), value
+    odd_time = RunEvent("run", 3, EventKind.TASK_STARTED, "t", 1, {}, float("nan"))
+    assert event_bytes(odd_time) == encode_event(odd_time)
+
+
+def test_plain_events_are_read_back_as_the_same_events() -> None:
+    events = [
+        RunEvent("run", 1, EventKind.RUN_CREATED, data={"workflow": "w", "params": {"n": [1, 2.5, None]}}, time=1.0),
+        RunEvent("run", 2, EventKind.TASK_STARTED, "t0", 1, {"type": "python"}, 1764970000.123456),
+        RunEvent("run", 3, EventKind.TASK_SUCCEEDED, "t0", 1, {"output": None, "duration": 1.2e-6}, 1e16),
+        RunEvent("run", 4, EventKind.TASK_SKIPPED, "t1", 0, {"reason": "naïve ✓"}, 7),
+    ]
+    assert [decode_event("run", raw) for raw in events_bytes(events)] == events
 
 
 def test_a_circular_value_raises_like_core_and_leaves_the_encoder_usable() -> None:
+    """The nesting limit hands a cycle to core, which names it (instead of a RecursionError)."""
     looped: dict[str, Any] = {}
     looped["self"] = looped
     with pytest.raises(ValueError, match="Circular reference"):
         event_bytes(RunEvent("run", 1, EventKind.TASK_ANNOTATED, data={"x": looped}))
     fine = RunEvent("run", 2, EventKind.TASK_ANNOTATED, data={"x": [1, 2]})
     assert event_bytes(fine) == encode_event(fine)
+
+
+def test_decode_events_reads_what_core_reads_from_either_encoder() -> None:
+    """msgspec's reading of every stored form (ours, and core's with NaN, big ints, surrogate
+    escapes) equals ``json.loads``'s, value for value."""
+    rng = random.Random(7)
+    stored: list[bytes] = []
+    for seq in range(1, 2001):
+        event = RunEvent("run", seq, rng.choice(list(EventKind)), task=rng.choice([None, "t", "naïve"]),
+                         attempt=rng.choice([0, 1]), data={"output": random_value(rng), "duration": rng.random()},
+                         time=rng.random() * 2e9)  # fmt: skip
+        try:
+            stored.append(encode_event(event))
+            stored.append(event_bytes(event))
+        except UnicodeEncodeError:
+            continue
+    stored.append(b'{"s":1,"k":"task_succeeded","t":1.5,"d":{"x":"\\ud800"}}')  # a lone surrogate escape
+    read = decode_events("run", stored)
+    assert len(read) == len(stored)
+    for raw, event in zip(stored, read, strict=True):
+        assert repr(event) == repr(decode_event("run", raw)), raw
+
+
+def test_decode_events_raises_what_core_raises_for_a_bad_record() -> None:
+    with pytest.raises(ValueError, match="not_a_kind"):
+        decode_events("run", [b'{"s":1,"k":"not_a_kind","t":1.0}'])
+    with pytest.raises(json.JSONDecodeError):
+        decode_events("run", [b'{"s":1,'])

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from flowbuilder.errors import StoreError
-from flowbuilder.events import EventKind, RunEvent, RunStatus
+from flowbuilder.events import EventKind, RunEvent, RunStatus, encode_event
 from flowbuilder_storage import RedisStore, RocksDBStore
 from flowbuilder_storage._records import dump_json
+from flowbuilder_storage._rocks_engine import RocksEngine
+from flowbuilder_storage._sync import Durability
 
 FORMAT1 = Path(__file__).with_name("fixtures") / "rocksdb-format1"
 
@@ -64,3 +66,64 @@ def test_a_redis_prefix_holding_something_else_is_refused(redis_url: str) -> Non
     client.close()
     with pytest.raises(StoreError, match="choose another"):
         RedisStore.open(redis_url)
+
+
+# -- event bytes written before msgspec (issue 10) ------------------------------------------
+
+OLD_EVENTS = [
+    RunEvent("old", 1, EventKind.RUN_CREATED, data={"workflow": "w", "params": {"n": 3}}, time=1764970000.25),
+    RunEvent("old", 2, EventKind.RUN_STARTED, data={"runner": "local", "resumed": False}, time=1764970000.5),
+    RunEvent("old", 3, EventKind.TASK_STARTED, "a", 1, {"type": "python"}, 1764970000.75),
+    RunEvent(
+        "old",
+        4,
+        EventKind.TASK_SUCCEEDED,
+        "a",
+        1,
+        {"output": {"tiny": 1e-05, "huge": 1e16}, "duration": 1.2e-06},
+        1764970001.0,
+    ),
+    RunEvent("old", 5, EventKind.TASK_STARTED, "b", 1, {"type": "python"}, 1764970001.25),
+]
+"""A run as flowbuilder-storage 0.2.0's first releases stored it: ``json.dumps`` (core's
+``encode_event``), which spells floats ``1e-05``, ``1.2e-06`` and ``1e+16``."""
+
+NEW_EVENTS = [
+    RunEvent("old", 6, EventKind.TASK_SUCCEEDED, "b", 1, {"output": [1, "二"], "duration": 2.5e-06}, 1764970001.5),
+    RunEvent("old", 7, EventKind.RUN_FINISHED, data={"status": "succeeded"}, time=1764970001.75),
+]
+
+
+def old_bytes() -> list[bytes]:
+    encoded = [encode_event(event) for event in OLD_EVENTS]  # the encoder those releases stored with
+    assert encoded[3] == (b'{"s":4,"k":"task_succeeded","t":1764970001.0,"n":"a","a":1,'
+                          b'"d":{"output":{"tiny":1e-05,"huge":1e+16},"duration":1.2e-06}}')  # fmt: skip
+    return encoded
+
+
+def test_rocksdb_events_stored_by_the_json_encoder_read_back_and_take_new_appends(tmp_path: Path) -> None:
+    engine = RocksEngine(tmp_path / "store", Durability())
+    engine.append_encoded("old", old_bytes(), 0)  # stored byte for byte as they came
+    engine.close()
+    with RocksDBStore.open(f"rocksdb://{tmp_path / 'store'}") as store:
+        assert store.read_events("old") == OLD_EVENTS
+        assert store.append_events("old", NEW_EVENTS, 5) == 7
+    with RocksDBStore.open(f"rocksdb://{tmp_path / 'store'}") as store:
+        assert store.read_events("old") == OLD_EVENTS + NEW_EVENTS
+        state = store.load_state("old")
+        assert state.status is RunStatus.SUCCEEDED and state.tasks["a"].output == {"tiny": 1e-05, "huge": 1e16}
+
+
+def test_redis_events_stored_by_the_json_encoder_read_back_and_take_new_appends(redis_url: str) -> None:
+    import redis
+
+    with RedisStore.open(redis_url + "?prefix=oldbytes:") as store:
+        store.append_events("old", OLD_EVENTS, 0)
+        client = redis.Redis.from_url(redis_url)
+        for index, raw in enumerate(old_bytes()):  # what those releases left in the list
+            client.lset("oldbytes:ev:old", index, raw)
+        assert client.lindex("oldbytes:ev:old", 3) == old_bytes()[3]
+        client.close()
+        assert store.read_events("old") == OLD_EVENTS
+        assert store.append_events("old", NEW_EVENTS, 5) == 7
+        assert store.read_events("old") == OLD_EVENTS + NEW_EVENTS

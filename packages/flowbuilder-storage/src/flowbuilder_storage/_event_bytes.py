@@ -1,85 +1,155 @@
-"""Core's stored form of an event, produced faster: byte for byte what ``encode_event`` gives.
+"""Core's stored form of events, written about 3x and read about 4x faster with msgspec.
 
 Appending is dominated by turning events into JSON. :func:`flowbuilder.events.encode_event`
-builds a dict and calls ``json.dumps`` with custom arguments, which constructs a new
-encoder for every event. This module writes the fixed head (``s``, ``k``, ``t``, ``n``,
-``a``) directly and encodes only ``data`` with one cached encoder of the same settings, so
-the bytes are identical (a test compares them over many events) and the store's format
-stays core's. Anything unusual (a non-numeric time, a non-string task) goes through core.
+builds a dict and calls ``json.dumps``, which constructs a new encoder for every event. Here
+an event whose fields and data are plain JSON values (exactly ``dict`` with ``str`` keys,
+``list``, ``tuple``, ``str``, ``int``, finite ``float``, ``bool``, ``None``, nested at most
+:data:`MAX_PLAIN_DEPTH` deep) is written by one reused ``msgspec.json.Encoder``: the same
+record (``s``, ``k``, ``t``, ``n``, ``a``, ``d``), the same values. Anything else goes through
+core's encoder unchanged, because msgspec would store it differently: it writes ``NaN`` and
+infinities as ``null``, bytes as base64, dataclasses, datetimes, UUIDs and decimals in forms
+of its own, where core's ``json_fallback`` stores a ``repr`` or text.
+
+The bytes are JSON that any version reads back to the same event; they may differ from
+``encode_event``'s only in how a number is spelled (msgspec writes ``1.2e-6`` and ``1e16``
+where Python writes ``1.2e-06`` and ``1e+16``: the same float), so the stored format and
+:data:`flowbuilder_storage._records.FORMAT_VERSION` are unchanged, and events written by an
+earlier version (``json.dumps``) read as before. Values stay JSON: nothing is ever executed
+when read.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Iterable
 
-from flowbuilder.events import RunEvent, encode_event, json_fallback
+from msgspec import Struct
+from msgspec.json import Decoder, Encoder
 
-_string = json.encoder.encode_basestring  # what the encoder uses for ensure_ascii=False
-_markers: dict[int, Any] = {}  # cycle detection, as json.dumps does (empty again after each call)
-_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_fallback_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_fallback)
-# The C encoder json.dumps builds on every call, built once (None on interpreters without it).
-_c_encode = (
-    _make_encoder(_markers, json_fallback, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-    if _make_encoder is not None
-    else None
-)
+from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
+
+MAX_PLAIN_DEPTH = 32
+"""Containers nested deeper than this take core's encoder (which also reports cycles)."""
 
 
-_float_repr = float.__repr__
-_names: dict[str, str] = {}
-_KIND_HEADS: dict[Any, str] = {}
+class _StoredEvent(Struct, omit_defaults=True):
+    """Core's stored record (``encode_event``): the same keys in the same order, ``n``, ``a``
+    and ``d`` left out when empty. A Struct is built and encoded faster than a dict."""
+
+    s: int
+    k: str
+    t: float
+    n: str | None = None
+    a: int = 0
+    d: Any = None
 
 
-def _encode_data(data: Any) -> str:
-    if _c_encode is None:
-        return _fallback_encoder.encode(data)
-    return "".join(_c_encode(data, 0))
+_encode = Encoder().encode
+_decode = Decoder().decode
+_KIND_VALUES: dict[Any, str] = {kind: kind.value for kind in EventKind}
+_KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 
 
 def event_bytes(event: RunEvent) -> bytes:
-    """The same bytes as ``encode_event(event)``."""
-    moment = event.time
-    if type(moment) is float:
-        if moment != moment or moment in (float("inf"), float("-inf")):
-            return encode_event(event)
-        time_text = _float_repr(moment)
-    elif type(moment) is int:
-        time_text = int.__repr__(moment)
-    else:
-        return encode_event(event)
-    seq = event.seq
-    if type(seq) is not int:
-        return encode_event(event)
-    kind = event.kind
-    kind_head = _KIND_HEADS.get(kind)
-    if kind_head is None:
-        kind_head = _KIND_HEADS[kind] = ',"k":' + _string(kind.value) + ',"t":'
-    parts = ['{"s":', int.__repr__(seq), kind_head, time_text]
-    task = event.task
-    if task is not None:
-        if type(task) is not str:
-            return encode_event(event)
-        name = _names.get(task)
-        if name is None:
-            if len(_names) > 100_000:
-                _names.clear()
-            name = _names[task] = ',"n":' + _string(task)
-        parts.append(name)
-    attempt = event.attempt
-    if attempt:
-        if type(attempt) is not int:
-            return encode_event(event)
-        parts.append(',"a":')
-        parts.append(int.__repr__(attempt))
-    data = event.data
-    if data:
-        parts.append(',"d":')
+    """The stored form of one event (see :func:`events_bytes`)."""
+    return events_bytes((event,))[0]
+
+
+def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
+    """The stored form of each event: what ``encode_event`` gives, decoding to the same event.
+
+    One call per batch, so the per-event work is a loop body rather than a function call.
+    Raises what ``encode_event`` raises for an event it cannot store (a lone surrogate in a
+    string, a circular value).
+    """
+    encode = _encode
+    stored = _StoredEvent
+    kinds = _KIND_VALUES
+    plain = _plain_mapping
+    encoded: list[bytes] = []
+    add = encoded.append
+    for event in events:
+        moment = event.time
+        task = event.task
+        data = event.data
+        kind = kinds.get(event.kind)
+        if (
+            kind is not None
+            and ((type(moment) is float and moment - moment == 0.0) or type(moment) is int)  # finite
+            and (task is None or type(task) is str)
+            and type(event.seq) is int
+            and type(event.attempt) is int
+            and (not data or plain(data, 0))
+        ):
+            try:
+                add(encode(stored(event.seq, kind, moment, task, event.attempt, data or None)))
+                continue
+            except Exception:  # a lone surrogate: core's encoder raises its own error below
+                pass
+        add(encode_event(event))
+    return encoded
+
+
+def decode_events(run_id: str, stored: Iterable[bytes]) -> list[RunEvent]:
+    """The events of ``run_id`` whose stored forms are ``stored``: :func:`~flowbuilder.events.decode_event`
+    of each, about 4x faster (``json.loads`` spends most of its time in Python).
+
+    msgspec reads standard JSON to the same values ``json.loads`` gives; what it refuses
+    (``NaN`` and ``Infinity``, which Python's encoder writes for non-finite floats, a lone
+    surrogate escape) and anything malformed is handed to core's decoder, which reads it or
+    raises its own error.
+    """
+    decode = _decode
+    kinds = _KINDS
+    events: list[RunEvent] = []
+    add = events.append
+    for raw in stored:
         try:
-            parts.append(_encode_data(data))
-        except Exception:  # let core raise its own error (and forget half-done cycle markers)
-            _markers.clear()
-            return encode_event(event)
-    parts.append("}")
-    return "".join(parts).encode()
+            record = decode(raw)
+            add(RunEvent(run_id, record["s"], kinds[record["k"]], record.get("n"), record.get("a", 0),
+                         record.get("d", {}), record["t"]))  # fmt: skip
+        except Exception:
+            add(decode_event(run_id, raw))
+    return events
+
+
+def _plain_mapping(mapping: Any, depth: int) -> bool:
+    """Whether msgspec writes ``mapping`` exactly as core's encoder would (see the module)."""
+    if type(mapping) is not dict:
+        return False
+    for key, value in mapping.items():
+        if type(key) is not str:
+            return False
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            continue
+        if kind is float:
+            if value - value != 0.0:  # NaN or an infinity
+                return False
+        elif kind is dict:
+            if depth >= MAX_PLAIN_DEPTH or not _plain_mapping(value, depth + 1):
+                return False
+        elif kind is list or kind is tuple:
+            if depth >= MAX_PLAIN_DEPTH or not _plain_sequence(value, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
+def _plain_sequence(items: Any, depth: int) -> bool:
+    for value in items:
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            continue
+        if kind is float:
+            if value - value != 0.0:
+                return False
+        elif kind is dict:
+            if depth >= MAX_PLAIN_DEPTH or not _plain_mapping(value, depth + 1):
+                return False
+        elif kind is list or kind is tuple:
+            if depth >= MAX_PLAIN_DEPTH or not _plain_sequence(value, depth + 1):
+                return False
+        else:
+            return False
+    return True

@@ -26,12 +26,12 @@ from typing import Any, Iterator, Mapping, Sequence, cast
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, decode_event
+from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
-from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder_storage._event_bytes import decode_events, events_bytes
 from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
@@ -474,7 +474,7 @@ class RocksEngine:
 
         They are decoded to be checked, and stored as the bytes that came.
         """
-        events = [decode_event(run_id, raw) for raw in encoded]
+        events = decode_events(run_id, encoded)
         return self.append_events(run_id, events, expected_seq, encoded)
 
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
@@ -495,7 +495,7 @@ class RocksEngine:
             if not events:
                 return actual
             try:
-                values = [event_bytes(event) for event in events] if encoded is None else list(encoded)
+                values = events_bytes(events) if encoded is None else list(encoded)
             except MemoryError:
                 raise not_enough_memory(self.path, len(events)) from None
             size = sum(map(len, values))
@@ -545,7 +545,7 @@ class RocksEngine:
             del iterator
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        return [decode_event(run_id, raw) for raw in self.read_encoded(run_id, after_seq, limit)]
+        return decode_events(run_id, self.read_encoded(run_id, after_seq, limit))
 
     def read_encoded(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[bytes]:
         """The stored bytes of the events :meth:`read_events` returns."""

@@ -34,10 +34,10 @@ from typing import Any, Callable, Mapping, Sequence
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event
+from flowbuilder.events import RunEvent, RunState, RunStatus
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
 from flowbuilder.leases import RunLease, decode_lease
-from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder_storage._event_bytes import decode_events, events_bytes
 from flowbuilder_storage._records import check_batch
 from flowbuilder_storage._rocks_engine import RocksEngine, StoreLockedError
 from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
@@ -124,7 +124,7 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     if method == "wait_for_updates":  # a long poll: answers as soon as a writer appends or annotates
         timeout = min(float(args["timeout"]), MAX_WAIT_SECONDS)
         events, notes = engine.wait_for_updates(args["run_id"], args["after_seq"], args["after_annotation"], timeout)
-        lines = [event_bytes(e) for e in events] + [encode_annotation(a) for a in notes]
+        lines = events_bytes(events) + [encode_annotation(a) for a in notes]
         return {"events": len(events), "numbers": [a.number for a in notes]}, b"\n".join(lines)
     if method == "request_control":  # payload: the request's stored form
         return engine.request_control_encoded(args["run_id"], payload).number, b""
@@ -287,12 +287,12 @@ class RemoteEngine:
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
         if any(e.run_id != run_id for e in events):  # the run id is not part of the stored form
             check_batch(run_id, events, expected_seq)
-        payload = b"\n".join(event_bytes(e) for e in events)
+        payload = b"\n".join(events_bytes(events))
         return int(self._call("append_events", {"run_id": run_id, "expected_seq": expected_seq}, payload)[0])
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
         _, raw = self._call("read_events", {"run_id": run_id, "after_seq": after_seq, "limit": limit})
-        return [decode_event(run_id, line) for line in raw.split(b"\n")] if raw else []
+        return decode_events(run_id, raw.split(b"\n")) if raw else []
 
     def last_seq(self, run_id: str) -> int:
         return int(self._call("last_seq", {"run_id": run_id})[0])
@@ -368,7 +368,7 @@ class RemoteEngine:
         result, raw = self._call("wait_for_updates", args)
         lines = raw.split(b"\n") if raw else []
         count = int(result["events"])
-        events = [decode_event(run_id, line) for line in lines[:count]]
+        events = decode_events(run_id, lines[:count])
         notes = [decode_annotation(line, n) for n, line in zip(result["numbers"], lines[count:], strict=True)]
         return events, notes
 

@@ -48,11 +48,11 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
-from flowbuilder.events import RunEvent, RunState, RunStatus, decode_event, encode_event
+from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
-from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder_storage._event_bytes import decode_events, events_bytes
 from flowbuilder_storage._records import (
     FORMAT_VERSION,
     check_batch,
@@ -255,7 +255,7 @@ class RedisStore(Store):
                 repr(updated.created_at),
                 run_id,
             ]
-            args.extend(event_bytes(e) for e in events)
+            args.extend(events_bytes(events))
             keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs"), self._key("wake:", run_id)]
             new_summary = args[2]
             try:
@@ -318,7 +318,7 @@ class RedisStore(Store):
         start = max(after_seq, 0)
         stop = -1 if limit is None else start + limit - 1
         raw = self._retrying(lambda: self._client.lrange(self._key("ev:", run_id), start, stop))
-        return [decode_event(run_id, item) for item in raw]
+        return decode_events(run_id, raw)
 
     def last_seq(self, run_id: str) -> int:
         return int(self._retrying(lambda: self._client.llen(self._key("ev:", run_id))))
@@ -361,7 +361,7 @@ class RedisStore(Store):
         pipe.lrange(self._key("note:", run_id), max(after_annotation, 0), -1)
         raw_events, raw_notes = pipe.execute()
         start = max(after_annotation, 0) + 1
-        return ([decode_event(run_id, item) for item in raw_events],
+        return (decode_events(run_id, raw_events),
                 [decode_annotation(item, n) for n, item in enumerate(raw_notes, start=start)])  # fmt: skip
 
     # -- annotations ----------------------------------------------------------------------
