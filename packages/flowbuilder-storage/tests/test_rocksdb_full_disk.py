@@ -179,3 +179,28 @@ def test_a_run_filling_the_disk_exits_1_with_one_line_stays_readable_and_resumes
     final = subprocess.run([CLI, "runs", "list", "--json", "--store", store], capture_output=True, text=True,
                            cwd=tmp_path)  # fmt: skip
     assert [r["status"] for r in json.loads(final.stdout)["runs"]] == ["succeeded"]
+
+
+def test_a_log_that_looks_torn_on_a_still_full_disk_is_reported_as_the_full_disk_not_as_damage(
+    small_disk: SmallDisk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk can tear a record where the WAL scan does not place it: while the disk is still
+    full that is the full disk speaking (never "restore from a backup"); with room, the check speaks."""
+    from flowbuilder_storage import _rocks_engine
+
+    small_disk.fill_ballast(10)
+    url = f"rocksdb://{small_disk.mount_point}/db"
+    with RocksDBStore.open(url) as store:
+        acknowledged, _ = fill_until_refused(store)
+
+        def torn(self: object, rocksdict: object) -> str:
+            raise StoreError("the store is damaged (Corruption: truncated record body) outside its write-ahead log")
+
+        monkeypatch.setattr(_rocks_engine.RocksEngine, "_verify_existing", torn)
+        next_event = RunEvent("r", len(acknowledged) + 1, EventKind.TASK_ANNOTATED, task="t")
+        with pytest.raises(StoreError, match="no space left on device"):
+            store.append_events("r", [next_event], len(acknowledged))
+        small_disk.free_ballast()
+        with pytest.raises(StoreError, match="damaged"):
+            store.append_events("r", [next_event], len(acknowledged))
+        assert [e.seq for e in store.read_events("r")] == acknowledged

@@ -294,6 +294,22 @@ class RocksEngine:
                 raise StoreError(f"cannot open {self.path} as a FlowBuilder store: {message};"
                                  " nothing was changed — it is damaged or not a RocksDB database") from None  # fmt: skip
             damage = find_wal_damage(self.path)
+            if damage is None and "truncated record" in message:
+                # RocksDB saw a record cut short at the end of a log that our scan did not place
+                # (a full disk can tear one where the scan does not look). If RocksDB itself
+                # opens it as a torn tail, it is one: nothing before it is lost.
+                try:
+                    reader = rocksdict.Rdict(str(self.path), _options(False, recovery), access_type=read_only)
+                except Exception:
+                    pass
+                else:
+                    logging.getLogger("flowbuilder_storage").warning(
+                        "recovered the store %s: dropped a write-ahead log record cut short at its end (%s),"
+                        " the last write, cut short by a crash or a full disk; every record before it is kept",
+                        self.path,
+                        message,
+                    )
+                    return self._checked_format(reader, recovery)
             if damage is None:
                 raise StoreError(f"the store {self.path} is damaged ({message}) outside its write-ahead log;"
                                  " nothing was changed — restore it from a backup") from None  # fmt: skip
@@ -308,6 +324,10 @@ class RocksEngine:
             except Exception as again:
                 raise StoreError(f"cannot open {self.path}: {first_line(again)}; nothing was changed —"
                                  " restore it from a backup") from None  # fmt: skip
+        return self._checked_format(reader, recovery)
+
+    def _checked_format(self, reader: Any, recovery: str) -> str:
+        """Check the format marker through the read-only ``reader`` (closed here); return ``recovery``."""
         try:
             raw = reader.get(keys.FORMAT_KEY)
             iterator = reader.iter()
@@ -370,7 +390,15 @@ class RocksEngine:
             if self._read_only is None:
                 return
             if not self._reopen_verified:  # after a failed write: the log may end in a torn record
-                self._recovery = self._verify_existing(rocksdict)
+                try:
+                    self._recovery = self._verify_existing(rocksdict)
+                except StoreError:
+                    if _nearly_full(self.path):
+                        # A write cut short by the full disk may have torn a file other than the
+                        # log (RocksDB's manifest); that is the full disk speaking, not damage to
+                        # restore from a backup. Stay read-only and check again once there is room.
+                        raise StoreError(str(self._read_only)) from None
+                    raise
                 self._reopen_verified = True
             try:
                 db = rocksdict.Rdict(str(self.path), _options(False, self._recovery))
@@ -929,3 +957,16 @@ class RocksEngine:
         if wal_error is not None and self._failure is None:
             # No earlier write failed, yet the log could not be synced: acknowledged writes may not be on disk.
             raise translate(self.path, wal_error) if is_rocksdb_error(wal_error) else wal_error
+
+
+_ROOM_TO_REOPEN = 8 * 1024 * 1024
+"""Free bytes below which a store that met a full disk is still treated as on a full disk."""
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (almost) no room left for a non-root writer."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _ROOM_TO_REOPEN
