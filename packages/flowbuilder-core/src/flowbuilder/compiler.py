@@ -528,6 +528,10 @@ def _fanout_fields(
         problems.append(locator.at(where, "foreach needs `items` (a list) or `matrix` (named lists)",
                                    "write foreach: {items: [a, b]} or foreach: {matrix: {os: [linux, mac]}}"))  # fmt: skip
         return []
+    if fanout.matrix == {}:
+        problems.append(locator.at((*where, "matrix"), "foreach matrix has no lists",
+                                   "name at least one list, like matrix: {os: [linux, mac]}"))  # fmt: skip
+        return []
     if fanout.matrix is None:
         long_form = not isinstance(task.foreach, (list, str))
         lists: list[tuple[tuple[Any, ...], Any]] = [((*where, "items") if long_form else where, fanout.items)]
