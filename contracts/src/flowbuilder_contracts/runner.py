@@ -75,7 +75,7 @@ Fan-out
     task's retry policy on its own; the task itself is never retried as a whole.
     ``matrix`` makes the items: the cartesian product of its named lists, each item a
     mapping of every name to one value, the first list varying slowest and the last
-    fastest; a product past ``flowbuilder.limits.MAX_MATRIX_ITEMS`` fails the task.
+    fastest; a product past ``flowbuilder.model.MAX_MATRIX_ITEMS`` fails the task.
     ``on_item_failure: fail_fast`` (the default): the first item that fails for good
     cancels the others, starts no more, and fails the task with an error naming that item
     (position and value). ``continue``: every item runs; once all ended the task fails if
@@ -914,7 +914,7 @@ tasks:
         assert result.output("each") == ["linux-3.11", "linux-3.12", "mac-3.11", "mac-3.12"], result.tasks["each"]
 
     def test_foreach_matrix_past_its_bound_fails_the_task(self, runner: Runner, contract_store: MemoryStore) -> None:
-        from flowbuilder.limits import MAX_MATRIX_ITEMS
+        from flowbuilder.model import MAX_MATRIX_ITEMS
 
         result, _, _ = self.execute(
             runner,

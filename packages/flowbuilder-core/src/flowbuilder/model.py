@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from flowbuilder.limits import MAX_MATRIX_ITEMS, matrix_size
 from flowbuilder.yamlsource import source_text
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$"
@@ -334,6 +335,7 @@ __all__ = [
     "Duration",
     "FailurePolicy",
     "Foreach",
+    "MAX_MATRIX_ITEMS",
     "NAME_PATTERN",
     "Name",
     "OnItemFailure",
@@ -345,6 +347,7 @@ __all__ = [
     "TaskDefaults",
     "Text",
     "Workflow",
+    "matrix_size",
     "parse_duration",
     "workflow_json_schema",
 ]

@@ -158,7 +158,7 @@ class AttemptInputs:
         A ``matrix`` gives its cartesian product in the order written: the first list
         varies slowest, the last fastest (``{os: [l, m], py: [1, 2]}`` gives l/1, l/2, m/1,
         m/2); each item maps every name to one value. A product past
-        :data:`~flowbuilder.limits.MAX_MATRIX_ITEMS` fails the task (not retried).
+        :data:`~flowbuilder.model.MAX_MATRIX_ITEMS` fails the task (not retried).
         """
         from flowbuilder.expressions import render
 
@@ -170,7 +170,7 @@ class AttemptInputs:
             )
         from itertools import product
 
-        from flowbuilder.limits import MAX_MATRIX_ITEMS, matrix_size
+        from flowbuilder.model import MAX_MATRIX_ITEMS, matrix_size
 
         axes = {
             name: _as_list(f"foreach matrix {name!r}", render(values, scope) if isinstance(values, str) else values)
