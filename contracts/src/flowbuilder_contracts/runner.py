@@ -71,7 +71,16 @@ Trigger rules (``run_if``)
 Fan-out
     ``foreach`` runs the task once per item (``item`` in expressions and in
     ``TaskContext.item``); the task's output is the list of the items' outputs in item
-    order; an empty list gives ``[]`` and the task succeeds.
+    order; an empty list gives ``[]`` and the task succeeds. Each item is retried by the
+    task's retry policy on its own; the task itself is never retried as a whole.
+    ``matrix`` makes the items: the cartesian product of its named lists, each item a
+    mapping of every name to one value, the first list varying slowest and the last
+    fastest; a product past ``flowbuilder.model.MAX_MATRIX_ITEMS`` fails the task.
+    ``on_item_failure: fail_fast`` (the default): the first item that fails for good
+    cancels the others, starts no more, and fails the task with an error naming that item
+    (position and value). ``continue``: every item runs; once all ended the task fails if
+    any failed, its error saying how many and naming them in position order, and (as any
+    failed task) records no output.
 
 Cancellation
     Setting the ``cancel`` event passed to ``run_async`` cancels running attempts
@@ -820,6 +829,110 @@ tasks:
 """,
         )
         assert result.tasks["each"].status is TaskStatus.SUCCEEDED and result.output("each") == []
+
+    def test_foreach_fail_fast_starts_no_item_after_the_first_that_fails(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: fanout
+tasks:
+  - name: each
+    type: contract_fail
+    foreach: {items: [0, 1, 0, 1], max_parallel: 1}
+    config: {failures: "${{ item }}", value: "${{ item }}", error: boom}
+  - {name: after, type: contract_value, depends_on: [each], config: {value: 1}}
+""",
+        )
+        state = result.tasks["each"]
+        assert result.status is RunStatus.FAILED and state.status is TaskStatus.FAILED
+        assert "item 1 (1) failed: boom" in (state.error or "")
+        assert "item 3" not in (state.error or "")  # one at a time: item 3 never started
+        assert result.tasks["after"].status is TaskStatus.SKIPPED
+
+    def test_foreach_continue_runs_every_item_then_fails_naming_the_failed_ones(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: fanout
+tasks:
+  - name: each
+    type: contract_fail
+    foreach: {items: [0, 1, 0, 1], max_parallel: 1, on_item_failure: continue}
+    config: {failures: "${{ item }}", value: "${{ item }}", error: boom}
+  - {name: after, type: contract_value, depends_on: [each], config: {value: 1}}
+""",
+        )
+        state = result.tasks["each"]
+        assert result.status is RunStatus.FAILED and state.status is TaskStatus.FAILED
+        error = state.error or ""
+        assert "2 of 4 items failed" in error
+        assert error.index("item 1 (1)") < error.index("item 3 (1)")
+        assert state.attempts == 1 and state.output is None
+        assert result.tasks["after"].status is TaskStatus.SKIPPED
+
+    def test_foreach_continue_retries_each_item_and_succeeds_when_all_do(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: fanout
+tasks:
+  - name: each
+    type: contract_fail
+    foreach: {items: [1, 0, 1], on_item_failure: continue}
+    config: {failures: "${{ item }}", value: "${{ item }}"}
+    retry: {attempts: 2, backoff: 0.01, jitter: 0}
+""",
+        )
+        assert result.succeeded and result.output("each") == [1, 0, 1]
+
+    def test_foreach_matrix_is_the_product_with_the_last_list_varying_fastest(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: fanout
+tasks:
+  - {name: src, type: contract_value, config: {value: ["3.11", "3.12"]}}
+  - name: each
+    type: contract_value
+    depends_on: [src]
+    foreach: {matrix: {os: [linux, mac], py: "${{ tasks.src.output }}"}}
+    config: {value: "${{ item.os }}-${{ item.py }}", mode: async}
+""",
+        )
+        assert result.output("each") == ["linux-3.11", "linux-3.12", "mac-3.11", "mac-3.12"], result.tasks["each"]
+
+    def test_foreach_matrix_past_its_bound_fails_the_task(self, runner: Runner, contract_store: MemoryStore) -> None:
+        from flowbuilder.model import MAX_MATRIX_ITEMS
+
+        result, _, _ = self.execute(
+            runner,
+            contract_store,
+            f"""
+name: fanout
+tasks:
+  - {{name: src, type: contract_value, config: {{value: {list(range(MAX_MATRIX_ITEMS // 2 + 1))}}}}}
+  - name: each
+    type: contract_value
+    depends_on: [src]
+    foreach: {{matrix: {{a: [1, 2], b: "${{{{ tasks.src.output }}}}"}}}}
+    config: {{value: 1}}
+""",
+        )
+        state = result.tasks["each"]
+        assert state.status is TaskStatus.FAILED and state.attempts == 1
+        assert f"more than {MAX_MATRIX_ITEMS:,}" in (state.error or "")
 
     # -- event sinks ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from flowbuilder.expressions import (
     iter_expressions,
     parse_references,
     render,
+    whole_expression,
 )
 
 SCOPE = {
@@ -129,6 +130,13 @@ def test_a_whole_expression_keeps_its_type() -> None:
 
 def test_text_around_expressions_makes_text() -> None:
     assert render("hello ${{ params.who }} x${{ params.n }}", SCOPE) == "hello world x3"
+
+
+def test_two_expressions_joined_by_text_make_text_not_one_expression() -> None:
+    # A lazy `.*?` under fullmatch stretches over `}}`; this once read as `params.who }}-${{ params.n`.
+    assert render("${{ params.who }}-${{ params.n }}", SCOPE) == "world-3"
+    assert whole_expression("${{ a }}-${{ b }}") is None
+    assert whole_expression("  ${{ a.b }} ") == "a.b"
 
 
 def test_mixed_text_renders_containers_as_json_and_booleans_and_none_plainly() -> None:

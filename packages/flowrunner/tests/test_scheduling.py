@@ -157,6 +157,50 @@ tasks:
     assert result.status is RunStatus.FAILED and "item 1" in result.tasks["each"].error
 
 
+def test_a_continue_foreach_names_five_failed_items_and_counts_the_rest() -> None:
+    long = "x" * 200
+    result = _contract_run(f"""
+name: p
+tasks:
+  - name: each
+    type: contract_fail
+    foreach: {{items: [a, b, c, d, e, f, g, {long}], on_item_failure: continue}}
+    config: {{error: "no ${{{{ item[:3] }}}}"}}
+""")
+    error = result.tasks["each"].error
+    assert error.startswith("8 of 8 items failed: item 0 ('a'): no a (attempt 1); item 1 ('b')")
+    assert "item 4 ('e')" in error and "item 5" not in error and error.endswith("; and 3 more")
+
+
+def test_a_continue_foreach_cuts_a_long_item_in_its_error() -> None:
+    long = "x" * 200
+    result = _contract_run(f"""
+name: p
+tasks:
+  - name: each
+    type: contract_fail
+    foreach: {{items: [ok, {long}], on_item_failure: continue}}
+    config: {{failures: "${{{{ 0 if item == 'ok' else 1 }}}}", error: boom}}
+""")
+    error = result.tasks["each"].error
+    assert error == f"1 of 2 items failed: item 1 ('{'x' * 56}...): boom (attempt 1)"
+
+
+def test_a_continue_foreach_stops_at_once_when_the_run_stops() -> None:
+    result = run_text("""
+name: p
+tasks:
+  - {name: broken, type: shell, config: {command: "exit 3"}}
+  - name: each
+    type: shell
+    foreach: {items: [1, 2], on_item_failure: continue, max_parallel: 1}
+    config: {command: "sleep 0.3; exit ${{ item }}"}
+""")
+    each = result.tasks["each"]
+    assert each.status is TaskStatus.FAILED
+    assert each.error.startswith("1 of 2 items failed: item 0 (1): command exited with 1")
+
+
 def test_a_stop_after_failure_does_not_retry_tasks_waiting_for_a_retry() -> None:
     result = _contract_run("""
 name: p

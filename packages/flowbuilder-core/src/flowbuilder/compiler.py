@@ -21,12 +21,12 @@ from flowbuilder import graph
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
 from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.expressions import (
-    EXPRESSION,
     ROOT_NAMES,
     ExpressionError,
     has_expression,
     iter_expressions,
     parse_references,
+    whole_expression,
 )
 from flowbuilder.plan import ExecutionPlan
 from flowbuilder.secrets import SECRET_NAME
@@ -374,17 +374,7 @@ def _check_expressions(
         ]
         fanout = task.fanout
         if fanout is not None:
-            long_form = not isinstance(task.foreach, (list, str))
-            items_path = ("foreach", "items") if long_form else ("foreach",)
-            fields.append((items_path, fanout.items, "foreach"))
-            if isinstance(fanout.items, str) and EXPRESSION.fullmatch(fanout.items.strip()) is None:
-                problems.append(
-                    locator.at(
-                        ("tasks", task_id, *items_path),
-                        f"foreach: {fanout.items!r} is neither a list nor one ${{{{ }}}} expression",
-                        "write a list like [a, b] or an expression that yields one, like ${{ params.items }}",
-                    )
-                )
+            fields.extend(_fanout_fields(task, task_id, locator, problems))
         found_any = False
         for path, value, field_name in fields:
             in_keys = list(_key_expressions(value)) if field_name == "config" else []
@@ -518,3 +508,47 @@ __all__ = [
     "Omitted",
     "compile_workflow",
 ]
+
+
+def _fanout_fields(
+    task: Task, task_id: int, locator: Locator, problems: list[Diagnostic]
+) -> list[tuple[tuple[Any, ...], Any, str]]:
+    """The expression fields of a task's ``foreach``; reports a malformed one (both or neither of
+    ``items`` and ``matrix``, text that is no expression, a matrix past its bound)."""
+    from flowbuilder.limits import MAX_MATRIX_ITEMS, matrix_size
+
+    fanout = task.fanout
+    assert fanout is not None
+    where = ("tasks", task_id, "foreach")
+    if fanout.items is not None and fanout.matrix is not None:
+        problems.append(locator.at((*where, "matrix"), "foreach takes `items` or `matrix`, not both",
+                                   "keep one: a matrix already makes the items"))  # fmt: skip
+        return []
+    if fanout.items is None and fanout.matrix is None:
+        problems.append(locator.at(where, "foreach needs `items` (a list) or `matrix` (named lists)",
+                                   "write foreach: {items: [a, b]} or foreach: {matrix: {os: [linux, mac]}}"))  # fmt: skip
+        return []
+    if fanout.matrix == {}:
+        problems.append(locator.at((*where, "matrix"), "foreach matrix has no lists",
+                                   "name at least one list, like matrix: {os: [linux, mac]}"))  # fmt: skip
+        return []
+    if fanout.matrix is None:
+        long_form = not isinstance(task.foreach, (list, str))
+        lists: list[tuple[tuple[Any, ...], Any]] = [((*where, "items") if long_form else where, fanout.items)]
+    else:
+        lists = [((*where, "matrix", axis), values) for axis, values in fanout.matrix.items()]
+    for path, values in lists:
+        if isinstance(values, str) and whole_expression(values) is None:
+            problems.append(
+                locator.at(
+                    path,
+                    f"foreach: {values!r} is neither a list nor one ${{{{ }}}} expression",
+                    "write a list like [a, b] or an expression that yields one, like ${{ params.items }}",
+                )
+            )
+    if fanout.matrix is not None and all(isinstance(values, list) for values in fanout.matrix.values()):
+        size = matrix_size([len(values) for values in fanout.matrix.values()])
+        if size > MAX_MATRIX_ITEMS:
+            problems.append(locator.at((*where, "matrix"), f"foreach matrix makes {size:,} items, more than {MAX_MATRIX_ITEMS:,}",
+                                       "split the task, or shorten a list"))  # fmt: skip
+    return [(path[2:], values, "foreach") for path, values in lists]

@@ -19,7 +19,8 @@ A string that is one whole expression yields the expression's value with its typ
 for ``foreach``); a string with text around expressions yields text.
 
 Public for plugins (what ``__all__`` lists): task types that render their own config
-(``TaskType.render_config``) use :func:`render`, :func:`as_text` and :data:`EXPRESSION`;
+(``TaskType.render_config``) use :func:`render`, :func:`as_text`, :data:`EXPRESSION` and
+:func:`whole_expression`;
 runners use :func:`evaluate` and :func:`is_truthy` for ``when:``; every failure is an
 :class:`ExpressionError` (also exported by ``flowbuilder``).
 """
@@ -427,14 +428,29 @@ def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     return result
 
 
+def whole_expression(text: str) -> str | None:
+    """The expression ``text`` is made of, if it is exactly one ``${{ }}`` (spaces around
+    allowed), else None.
+
+    Why not ``EXPRESSION.fullmatch``: its lazy ``.*?`` stretches over ``}}`` to make a match,
+    so ``${{ a }}-${{ b }}`` would read as the one expression ``a }}-${{ b``. The first
+    expression must end where the text does.
+    """
+    stripped = text.strip()
+    first = EXPRESSION.match(stripped)
+    if first is None or first.end() != len(stripped):
+        return None
+    return first.group(1).strip()
+
+
 def render(value: Any, scope: Mapping[str, Any]) -> Any:
     """``value`` with every expression replaced by its result (nested dicts and lists too)."""
     if isinstance(value, str):
         if "${{" not in value:
             return value
-        whole = EXPRESSION.fullmatch(value.strip())
+        whole = whole_expression(value)
         if whole is not None:
-            return evaluate(whole.group(1).strip(), scope)
+            return evaluate(whole, scope)
         return EXPRESSION.sub(lambda match: as_text(evaluate(match.group(1).strip(), scope)), value)
     if isinstance(value, dict):
         return {key: render(item, scope) for key, item in value.items()}
@@ -480,4 +496,5 @@ __all__ = [
     "iter_expressions",
     "parse_references",
     "render",
+    "whole_expression",
 ]

@@ -49,3 +49,24 @@ class ExpressionLimits:
     max_seconds: float = 0.5
     max_depth: int = 64
     max_brackets: int = 32
+
+
+MAX_MATRIX_ITEMS = 10_000
+"""At most this many items in one ``foreach: {matrix: ...}`` (the product of its lists' lengths).
+
+A matrix multiplies: five lists of twenty values are 3.2 million items, each an attempt with
+its events. A matrix written in the file is checked by the compiler (a located error); one
+built from expressions is checked when the task starts (the task's non-retryable failure).
+"""
+
+
+def matrix_size(lengths: list[int]) -> int:
+    """How many items a matrix of lists of these lengths makes (stops counting past the bound)."""
+    if 0 in lengths:
+        return 0
+    size = 1
+    for length in lengths:
+        size *= length
+        if size > MAX_MATRIX_ITEMS:
+            return size
+    return size

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from flowbuilder.limits import MAX_MATRIX_ITEMS, matrix_size
 from flowbuilder.yamlsource import source_text
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$"
@@ -122,11 +123,34 @@ class RetryPolicy(_Model):
         return conditions
 
 
-class Foreach(_Model):
-    """Fan a task out over a list known only at run time (one dynamic task per item)."""
+OnItemFailure = Literal["fail_fast", "continue"]
+"""What a ``foreach`` task does when one item fails for good (its retries used up)."""
 
-    items: Text | list[Any] = Field(description="A list, or an expression that yields one.")
+
+class Foreach(_Model):
+    """Fan a task out over a list known only at run time (one dynamic task per item).
+
+    Give exactly one of ``items`` (a list) or ``matrix`` (named lists whose cartesian
+    product are the items, each a mapping of axis name to value); the compiler reports a
+    file with both or neither.
+    """
+
+    items: Text | list[Any] | None = Field(None, description="A list, or an expression that yields one.")
+    matrix: dict[Name, Text | list[Any]] | None = Field(
+        None,
+        description=(
+            "Named lists (or expressions yielding lists) whose cartesian product are the items;"
+            " each item maps every name to one value; the last name varies fastest."
+        ),
+    )
     max_parallel: int | None = Field(None, ge=1, description="How many items run at once (default: no extra limit).")
+    on_item_failure: OnItemFailure = Field(
+        "fail_fast",
+        description=(
+            "fail_fast: the first item that fails for good cancels the others and fails the task;"
+            " continue: every item runs, and the task fails at the end if any item failed."
+        ),
+    )
 
 
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object"]
@@ -311,8 +335,10 @@ __all__ = [
     "Duration",
     "FailurePolicy",
     "Foreach",
+    "MAX_MATRIX_ITEMS",
     "NAME_PATTERN",
     "Name",
+    "OnItemFailure",
     "Param",
     "ParamType",
     "RetryPolicy",
@@ -321,6 +347,7 @@ __all__ = [
     "TaskDefaults",
     "Text",
     "Workflow",
+    "matrix_size",
     "parse_duration",
     "workflow_json_schema",
 ]

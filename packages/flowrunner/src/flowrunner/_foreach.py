@@ -7,9 +7,11 @@ its execution mode, at most ``max_parallel`` at a time (default: the run's concu
 item waiting for its retry keeps its place). A failed item asks the state machine's one
 retry rule (:meth:`~flowrunner.scheduling.state.RunStateMachine.retry_decision`): the
 task's retry policy, ``retry_on``, the run stopping and the task's ``deadline`` all apply
-per item. The first item that fails for good cancels the others and fails the task, which
-is then not retried as a whole (its items were). The task's output is the list of the
-items' outputs, in item order.
+per item. With ``on_item_failure: fail_fast`` (the default) the first item that fails for
+good cancels the others and fails the task; with ``continue`` every item runs and the task
+fails once all have ended if any failed, with an error naming them. Either way the task is
+then not retried as a whole (its items were). The task's output is the list of the items'
+outputs, in item order (a failed task, as any, records none).
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ class ForeachAttempt(AttemptExecutor):
     name: ClassVar[str] = "foreach"
 
     def __init__(self, run: RunExecution, task_id: int, scope: dict[str, Any], items: list[Any] | tuple[Any, ...],
-                 max_parallel: int):  # fmt: skip
+                 max_parallel: int, keep_going: bool = False):  # fmt: skip
         self.run = run
         self.task_id = task_id
         self.scope = scope
         self.items = items
         self.max_parallel = max_parallel
+        self.keep_going = keep_going
+        """``on_item_failure: continue``: an item failing for good is noted, the others run on."""
+        self.failed: list[tuple[int, AttemptOutcome]] = []
+        """Items that failed for good (``continue`` only): position and final outcome."""
         self.results: list[Any] = [None] * len(items)
         self.to_start: deque[tuple[int, int]] = deque((position, 1) for position in range(len(items)))
         self.running: dict[int, tuple[AttemptExecutor, Attempt]] = {}
@@ -114,9 +120,7 @@ class ForeachAttempt(AttemptExecutor):
         del self.running[position]
         if outcome.kind == AttemptOutcome.SUCCEEDED:
             self.results[position] = outcome.value
-            self.left -= 1
-            if self.left == 0 and self.ending is None:
-                self._end(AttemptOutcome.succeeded(self.results))
+            self._item_ended()
         elif self.ending is None:
             if outcome.kind == AttemptOutcome.FAILED:
                 self._item_failed(position, attempt.number, outcome)
@@ -140,13 +144,35 @@ class ForeachAttempt(AttemptExecutor):
             return
         if decision is not None:
             message = f"{message} ({decision})"
-        error = outcome.failure
-        item = self.items[position]
-        failure = TaskFailure(f"item {position} ({item!r}) failed: {message}", retryable=False,
-                              exit_code=error.exit_code if error is not None else None,
-                              status=error.status if error is not None else None,
-                              timed_out=error.timed_out if error is not None else False)  # fmt: skip
-        self._end(AttemptOutcome.failed(failure))
+        if self.keep_going:
+            self.failed.append((position, AttemptOutcome(AttemptOutcome.FAILED, None, outcome.failure, message)))
+            if self.run.machine.stopping:  # the run stops: no reason to wait for the other items
+                self._end(self._failed_items())
+            else:
+                self._item_ended()
+            return
+        self._end(
+            AttemptOutcome.failed(
+                _task_failure(f"item {position} ({_shown(self.items[position])}) failed: {message}", outcome)
+            )
+        )
+
+    def _item_ended(self) -> None:
+        """One more item ended for good; the last one decides the task's outcome."""
+        self.left -= 1
+        if self.left or self.ending is not None:
+            return
+        self._end(self._failed_items() if self.failed else AttemptOutcome.succeeded(self.results))
+
+    def _failed_items(self) -> AttemptOutcome:
+        """The task's failure under ``continue``: how many items failed, the first few named."""
+        self.failed.sort(key=lambda failed: failed[0])
+        named = "; ".join(f"item {position} ({_shown(self.items[position])}): {outcome.message}"
+                          for position, outcome in self.failed[:_NAMED_FAILURES])  # fmt: skip
+        if len(self.failed) > _NAMED_FAILURES:
+            named += f"; and {len(self.failed) - _NAMED_FAILURES} more"
+        summary = f"{len(self.failed)} of {len(self.items)} items failed: {named}"
+        return AttemptOutcome.failed(_task_failure(summary, self.failed[0][1]))
 
     def _retry_due(self, position: int, number: int) -> None:
         _, failed = self.timers.pop(position)
@@ -173,6 +199,27 @@ class ForeachAttempt(AttemptExecutor):
             return
         on_done, self.on_done = self.on_done, None
         on_done(self.parent, self.ending)
+
+
+_NAMED_FAILURES = 5
+"""How many failed items a ``continue`` task's error names (the rest are counted)."""
+_SHOWN_ITEM = 60
+"""How many characters of an item's ``repr`` an error shows."""
+
+
+def _shown(item: Any) -> str:
+    """The item's ``repr``, cut to :data:`_SHOWN_ITEM` characters so one error stays one line."""
+    text = repr(item)
+    return text if len(text) <= _SHOWN_ITEM else text[: _SHOWN_ITEM - 3] + "..."
+
+
+def _task_failure(message: str, item: AttemptOutcome) -> TaskFailure:
+    """The task's failure: never retried as a whole; exit code, status and timeout from ``item``."""
+    error = item.failure
+    return TaskFailure(message, retryable=False,
+                       exit_code=error.exit_code if error is not None else None,
+                       status=error.status if error is not None else None,
+                       timed_out=error.timed_out if error is not None else False)  # fmt: skip
 
 
 def _system_line(task: str, position: int, number: int, message: str) -> Any:

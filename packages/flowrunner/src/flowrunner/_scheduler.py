@@ -362,7 +362,9 @@ class RunExecution:
         items = inputs.foreach_items(task_id, scope)
         fanout = self.plan.workflow.tasks[task_id].fanout
         assert fanout is not None
-        foreach = ForeachAttempt(self, task_id, scope, items, fanout.max_parallel or self.limit)
+        foreach = ForeachAttempt(
+            self, task_id, scope, items, fanout.max_parallel or self.limit, fanout.on_item_failure == "continue"
+        )
         name = self.machine.names[task_id]
         context = TaskContext(self.run_id, name, attempt, {}, self.params, inputs.workflow_env)
         self._submit(foreach, inputs.attempt(task_id, name, attempt, None, ExecutionMode.ASYNC, context, None))

@@ -153,15 +153,34 @@ class AttemptInputs:
             ) from None
 
     def foreach_items(self, task_id: int, scope: Mapping[str, Any]) -> list[Any] | tuple[Any, ...]:
-        """The items of a ``foreach`` task; a non-list is the task's (non-retryable) failure."""
+        """The items of a ``foreach`` task; a non-list is the task's (non-retryable) failure.
+
+        A ``matrix`` gives its cartesian product in the order written: the first list
+        varies slowest, the last fastest (``{os: [l, m], py: [1, 2]}`` gives l/1, l/2, m/1,
+        m/2); each item maps every name to one value. A product past
+        :data:`~flowbuilder.model.MAX_MATRIX_ITEMS` fails the task (not retried).
+        """
         from flowbuilder.expressions import render
 
         fanout = self.tasks[task_id].fanout
         assert fanout is not None
-        items = render(fanout.items, scope) if isinstance(fanout.items, str) else fanout.items
-        if not isinstance(items, (list, tuple)):
-            raise TaskFailure(f"foreach items must be a list, got {type(items).__name__}", retryable=False)
-        return items
+        if fanout.matrix is None:
+            return _as_list(
+                "foreach items", render(fanout.items, scope) if isinstance(fanout.items, str) else fanout.items
+            )
+        from itertools import product
+
+        from flowbuilder.model import MAX_MATRIX_ITEMS, matrix_size
+
+        axes = {
+            name: _as_list(f"foreach matrix {name!r}", render(values, scope) if isinstance(values, str) else values)
+            for name, values in fanout.matrix.items()
+        }
+        size = matrix_size([len(values) for values in axes.values()])
+        if size > MAX_MATRIX_ITEMS:
+            raise TaskFailure(f"foreach matrix makes {size:,} items, more than {MAX_MATRIX_ITEMS:,}", retryable=False)
+        names = list(axes)
+        return [dict(zip(names, values, strict=True)) for values in product(*axes.values())]
 
     # -- hooks of the state machine ---------------------------------------------------------
 
@@ -198,3 +217,10 @@ class AttemptInputs:
         """The :class:`Attempt` handed to an executor."""
         return Attempt(self.machine.run_id, name, task_id, number, self.types[task_id], config, mode, context,
                        timeout, item_index)  # fmt: skip
+
+
+def _as_list(what: str, value: Any) -> list[Any] | tuple[Any, ...]:
+    """``value`` if it is a list; otherwise the task's non-retryable failure, naming ``what``."""
+    if not isinstance(value, (list, tuple)):
+        raise TaskFailure(f"{what} must be a list, got {type(value).__name__}", retryable=False)
+    return value

@@ -25,7 +25,7 @@ import re
 from typing import Callable
 from urllib.parse import quote, urlsplit
 
-from flowbuilder.expressions import EXPRESSION
+from flowbuilder.expressions import EXPRESSION, whole_expression
 
 _HOST_PART = re.compile(r"[A-Za-z0-9.\-]+")
 _BRACKETED_IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\]")
@@ -47,9 +47,9 @@ def encode_segment(text: str) -> str:
 def render_url(template: str, value_of: Callable[[str], str]) -> str:
     """The URL ``template`` with each expression replaced by its value (``value_of(expression)``),
     encoded for its slot; :class:`UrlValueError` when a value does not fit its slot."""
-    whole = EXPRESSION.fullmatch(template.strip())
+    whole = whole_expression(template)
     if whole is not None:
-        return value_of(whole.group(1).strip())
+        return value_of(whole)
     built = ""
     slot = "start"
     position = 0
