@@ -20,6 +20,10 @@ from concurrent.futures import Executor, Future
 from typing import Any, Callable
 
 MAX_THREADS = 512
+"""The cap on the pool's threads, shared by every run in the process: far above a run's
+``concurrency`` on one machine (each thread mostly waits on a child's pipes), but finite, so
+a runaway of stuck ``isolation: thread`` calls cannot start threads without end. Jobs past
+the cap wait in the queue for a free thread."""
 
 
 class _DaemonThreads(Executor):
@@ -46,13 +50,24 @@ class _DaemonThreads(Executor):
     def _work(self) -> None:
         while True:
             future, call = self.jobs.get()
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(call())
-                except BaseException as error:  # handed to the awaiting coroutine
-                    future.set_exception(error)
-            with self.lock:
-                self.idle += 1
+            if not future.set_running_or_notify_cancel():
+                self._mark_idle()
+                continue
+            try:
+                result = call()
+            except BaseException as error:  # handed to the awaiting coroutine
+                self._mark_idle()
+                future.set_exception(error)
+            else:
+                self._mark_idle()
+                future.set_result(result)
+
+    def _mark_idle(self) -> None:
+        """Counted idle *before* the result is published: whoever reacts to the result by
+        submitting the next job (the scheduler does, for the next ready task) reuses this
+        thread instead of starting another."""
+        with self.lock:
+            self.idle += 1
 
 
 _pool: _DaemonThreads | None = None
