@@ -201,6 +201,10 @@ def test_a_resume_kills_what_a_dead_runner_left_of_the_run() -> None:
     leftover = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
     unrelated = subprocess.Popen(["sleep", "60"], env=dict(env, FLOWRUNNER_ATTEMPT=f"999999999:{other_run}:1"))
     try:
+        # What a dead runner left has long finished exec'ing; a process Popen just returned may
+        # still be inside execve (the kernel writes its new environment last), so wait for it.
+        for process in (leftover, unrelated):
+            _wait_for_own_environment(process.pid)
         _kill_leftovers(run_id)
         assert leftover.wait(timeout=10) == -signal.SIGKILL
         assert unrelated.poll() is None
@@ -208,3 +212,14 @@ def test_a_resume_kills_what_a_dead_runner_left_of_the_run() -> None:
         for process in (leftover, unrelated):
             process.kill()
             process.wait()
+
+
+def _wait_for_own_environment(pid: int) -> None:
+    """Until /proc shows ``pid``'s environment from its exec (carrying the attempt tag)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            if b"FLOWRUNNER_ATTEMPT=" in environ.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} never showed its environment")
