@@ -54,6 +54,13 @@ def event_bytes(event: RunEvent) -> bytes:
     return events_bytes((event,))[0]
 
 
+MAX_PLAIN_TEXT = 64 * 1024
+"""Texts longer than this go through core's encoder. msgspec crashed the process (SIGSEGV)
+when the address space ran out while it encoded a batch of 1 MB outputs, where core's encoder
+raises MemoryError, which the store turns into its one-line "not enough memory" error; large
+values gain little from msgspec's speed anyway."""
+
+
 def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
     """The stored form of each event: what ``encode_event`` gives, decoding to the same event.
 
@@ -120,7 +127,11 @@ def _plain_mapping(mapping: Any, depth: int) -> bool:
         if type(key) is not str:
             return False
         kind = type(value)
-        if kind is str or kind is int or kind is bool or value is None:
+        if kind is str:
+            if len(value) > MAX_PLAIN_TEXT:
+                return False
+            continue
+        if kind is int or kind is bool or value is None:
             continue
         if kind is float:
             if value - value != 0.0:  # NaN or an infinity
@@ -139,7 +150,11 @@ def _plain_mapping(mapping: Any, depth: int) -> bool:
 def _plain_sequence(items: Any, depth: int) -> bool:
     for value in items:
         kind = type(value)
-        if kind is str or kind is int or kind is bool or value is None:
+        if kind is str:
+            if len(value) > MAX_PLAIN_TEXT:
+                return False
+            continue
+        if kind is int or kind is bool or value is None:
             continue
         if kind is float:
             if value - value != 0.0:
