@@ -123,31 +123,14 @@ def _plain_mapping(mapping: Any, depth: int) -> bool:
     """Whether msgspec writes ``mapping`` exactly as core's encoder would (see the module)."""
     if type(mapping) is not dict:
         return False
-    for key, value in mapping.items():
+    for key in mapping:
         if type(key) is not str:
             return False
-        kind = type(value)
-        if kind is str:
-            if len(value) > MAX_PLAIN_TEXT:
-                return False
-            continue
-        if kind is int or kind is bool or value is None:
-            continue
-        if kind is float:
-            if value - value != 0.0:  # NaN or an infinity
-                return False
-        elif kind is dict:
-            if depth >= MAX_PLAIN_DEPTH or not _plain_mapping(value, depth + 1):
-                return False
-        elif kind is list or kind is tuple:
-            if depth >= MAX_PLAIN_DEPTH or not _plain_sequence(value, depth + 1):
-                return False
-        else:
-            return False
-    return True
+    return _plain_sequence(mapping.values(), depth)
 
 
 def _plain_sequence(items: Any, depth: int) -> bool:
+    """Whether each of ``items`` (a list's, or a mapping's values) is plain: see :func:`_plain_mapping`."""
     for value in items:
         kind = type(value)
         if kind is str:
@@ -157,7 +140,7 @@ def _plain_sequence(items: Any, depth: int) -> bool:
         if kind is int or kind is bool or value is None:
             continue
         if kind is float:
-            if value - value != 0.0:
+            if value - value != 0.0:  # NaN or an infinity
                 return False
         elif kind is dict:
             if depth >= MAX_PLAIN_DEPTH or not _plain_mapping(value, depth + 1):
