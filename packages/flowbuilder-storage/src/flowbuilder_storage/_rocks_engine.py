@@ -611,21 +611,24 @@ class RocksEngine:
 
     # -- annotations ----------------------------------------------------------------------
 
+    def _newest_number(self, prefix: bytes) -> int:
+        """The number of the newest key under ``prefix`` (annotations, control requests: keys
+        numbered 1, 2, ...), 0 if none; call under the lock."""
+        iterator = self._db.iter()
+        try:
+            iterator.seek_for_prev(keys.prefix_end(prefix))
+            if iterator.valid() and iterator.key().startswith(prefix):
+                return keys.seq_of_event_key(iterator.key())
+            raise_if_ended_by_error(iterator)
+            return 0
+        finally:
+            del iterator
+
     def _annotation_count(self, run_id: str) -> int:
         """The run's number of annotations (its newest key's number; cached; call under the lock)."""
         count = self._annotation_counts.get(run_id)
         if count is None:
-            prefix = keys.annotation_prefix(run_id)
-            iterator = self._db.iter()
-            try:
-                iterator.seek_for_prev(keys.prefix_end(prefix))
-                if iterator.valid() and iterator.key().startswith(prefix):
-                    count = keys.seq_of_event_key(iterator.key())
-                else:
-                    raise_if_ended_by_error(iterator)
-                    count = 0
-            finally:
-                del iterator
+            count = self._newest_number(keys.annotation_prefix(run_id))
             if len(self._annotation_counts) >= _SUMMARY_CACHE_SIZE:
                 self._annotation_counts.clear()
             self._annotation_counts[run_id] = count
@@ -660,17 +663,8 @@ class RocksEngine:
     def _control_count(self, run_id: str) -> int:
         """The run's number of control requests (its newest key's number); under the lock, like
         every iterator of the handle (a failed write reopens the database under it)."""
-        prefix = keys.control_prefix(run_id)
         with self._lock:
-            iterator = self._db.iter()
-            try:
-                iterator.seek_for_prev(keys.prefix_end(prefix))
-                if iterator.valid() and iterator.key().startswith(prefix):
-                    return keys.seq_of_event_key(iterator.key())
-                raise_if_ended_by_error(iterator)
-                return 0
-            finally:
-                del iterator
+            return self._newest_number(keys.control_prefix(run_id))
 
     def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
         return self.request_control_encoded(run_id, encode_control_request(request))
