@@ -122,7 +122,7 @@ def test_a_redis_subscription_is_pushed_by_another_client(redis_url: str) -> Non
         writer.close()
 
 
-def test_a_redis_subscription_to_a_dead_server_ends_with_one_line(redis_server: Any) -> None:
+def test_a_redis_subscription_to_a_dead_server_ends_with_one_line(redis_url: str) -> None:
     """A subscriber whose Redis is gone past its retry budget gets the store's one-line error, not a hang."""
     import socket
 
@@ -133,7 +133,7 @@ def test_a_redis_subscription_to_a_dead_server_ends_with_one_line(redis_server: 
         RedisStore.open(f"redis://127.0.0.1:{port}/0?connect_seconds=0.2")
     assert "cannot reach Redis" in str(caught.value) and "\n" not in str(caught.value)
 
-    store = RedisStore.open(redis_server.url + "?retry_seconds=0.5")
+    store = RedisStore.open(redis_url + "?retry_seconds=0.5")  # redis_url: emptied first, whatever ran before
     store.append_events("gone", [RunEvent("gone", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
     store._client.connection_pool.connection_kwargs["port"] = port  # the server "dies" for this client
     store._client.connection_pool.disconnect()
