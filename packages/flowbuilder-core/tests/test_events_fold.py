@@ -29,3 +29,47 @@ def test_a_first_run_started_leaves_task_times_alone() -> None:
         RunEvent("r", 2, EventKind.RUN_STARTED, data={"resumed": False}, time=2.0),
     ]
     assert fold_events("r", events).tasks["a"].started_at == 1.0
+
+
+def _item_events() -> list[RunEvent]:
+    def item(seq: int, kind: EventKind, attempt: int, data: dict[str, object], at: float) -> RunEvent:
+        return RunEvent("r", seq, kind, task="each", attempt=attempt, data=data, time=at)
+
+    return [
+        RunEvent("r", 1, EventKind.TASK_STARTED, task="each", attempt=1, time=1.0),
+        item(2, EventKind.ITEM_STARTED, 1, {"item": 0, "key": "k0"}, 1.0),
+        item(3, EventKind.ITEM_STARTED, 1, {"item": 1, "key": "k1"}, 1.0),
+        item(4, EventKind.ITEM_STARTED, 1, {"item": 2, "key": "k2"}, 1.0),
+        item(5, EventKind.ITEM_SUCCEEDED, 1, {"item": 0, "output": "zero", "duration": 1.0}, 2.0),
+        item(6, EventKind.ITEM_FAILED, 1, {"item": 1, "error": "boom", "final": False}, 2.0),
+        item(7, EventKind.ITEM_STARTED, 2, {"item": 1, "key": "k1"}, 3.0),
+        item(8, EventKind.ITEM_FAILED, 2, {"item": 1, "error": "boom again", "final": True}, 4.0),
+        item(9, EventKind.ITEM_CANCELLED, 1, {"item": 2}, 4.0),
+    ]
+
+
+def test_item_events_fold_into_the_items_of_their_task() -> None:
+    state = fold_events("r", _item_events())
+    items = state.tasks["each"].items
+    assert items is not None and sorted(items) == [0, 1, 2]
+    assert (items[0].status, items[0].output, items[0].key, items[0].finished_at) == (
+        TaskStatus.SUCCEEDED, "zero", "k0", 2.0)  # fmt: skip
+    assert (items[1].status, items[1].attempts, items[1].error) == (TaskStatus.FAILED, 2, "boom again")
+    assert items[1].started_at == 1.0  # a retry of the item keeps its first start
+    assert items[2].status is TaskStatus.CANCELLED
+
+
+def test_an_item_still_to_retry_reads_retrying() -> None:
+    state = fold_events("r", _item_events()[:6])
+    items = state.tasks["each"].items
+    assert items is not None and items[1].status is TaskStatus.RETRYING
+
+
+def test_a_snapshot_keeps_the_items_and_a_task_without_items_has_none() -> None:
+    from flowbuilder.events import RunState
+
+    events = [*_item_events(), RunEvent("r", 10, EventKind.TASK_STARTED, task="plain", attempt=1, time=5.0)]
+    state = fold_events("r", events)
+    again = RunState.from_dict(state.to_dict())
+    assert again.tasks["each"].items == state.tasks["each"].items
+    assert again.tasks["plain"].items is None and "items" not in state.tasks["plain"].to_dict()

@@ -140,8 +140,10 @@ def test_cancel_kills_the_escaped_children_of_running_tasks(tmp_path: Path) -> N
 
 def test_kill_9_of_the_runner_leaves_no_task_process_and_no_side_effect(tmp_path: Path) -> None:
     """Group members, a setsid escapee and a busy worker process all die with the runner."""
-    token, marker = _token(), tmp_path / "side-effect"
-    late = f"sleep 1; touch {marker}"
+    token, marker, go = _token(), tmp_path / "side-effect", tmp_path / "go"
+    # The side effect waits for a file the test makes only after the kill, not for a time a
+    # loaded machine may pass before the kill (CI saw that once under heavy load).
+    late = f"while [ ! -f {go} ]; do sleep 0.05; done; touch {marker}"
     tasks = (
         _shell("in_group", f"({late}) & sleep 60")
         + _shell("escaped", f"setsid sh -c '{late}' & sleep 60")
@@ -165,7 +167,8 @@ def test_kill_9_of_the_runner_leaves_no_task_process_and_no_side_effect(tmp_path
         while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not any(_alive(pid) for pid in workers)
-        time.sleep(1.2)  # past the moment the task processes would have written the marker
+        go.touch()
+        time.sleep(1.0)  # a task process still alive would see 'go' and write the marker within 0.05 s
         assert not marker.exists()
     finally:
         if process.poll() is None:

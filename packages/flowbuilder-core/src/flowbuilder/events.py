@@ -34,6 +34,10 @@ class EventKind(str, Enum):
     TASK_RETRYING = "task_retrying"  # task, attempt (the one that failed), data: delay
     TASK_SKIPPED = "task_skipped"  # task, data: reason
     TASK_CANCELLED = "task_cancelled"  # task, attempt
+    ITEM_STARTED = "item_started"  # task, attempt (the item's), data: item (position), key (digest of its value)
+    ITEM_SUCCEEDED = "item_succeeded"  # task, attempt, data: item, output, duration
+    ITEM_FAILED = "item_failed"  # task, attempt, data: item, error, final (bool: not retried)
+    ITEM_CANCELLED = "item_cancelled"  # task, attempt, data: item
     TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice)
     RUN_CANCEL_REQUESTED = "run_cancel_requested"  # data: reason (+ request, by, requested_at from a control request)
     RUN_PAUSED = "run_paused"  # data: request, by, requested_at, reason? — no new attempts start
@@ -140,14 +144,18 @@ _json_fallback = json_fallback  # the name flowbuilder-storage 0.1 imported; kep
 
 
 @dataclass(slots=True)
-class TaskState:
-    """What the events say about one task."""
+class ItemState:
+    """What the events say about one item of a ``foreach`` task (its ``item_*`` events).
+
+    ``key`` is a digest of the item's value: a resumed or retried run reuses the output of
+    an item that succeeded only while the item at that position is still the same value.
+    """
 
     status: TaskStatus = TaskStatus.PENDING
     attempts: int = 0
     output: Any = None
     error: str | None = None
-    reason: str | None = None
+    key: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
 
@@ -157,14 +165,60 @@ class TaskState:
             "attempts": self.attempts,
             "output": self.output,
             "error": self.error,
-            "reason": self.reason,
+            "key": self.key,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
+    def from_dict(cls, data: Mapping[str, Any]) -> ItemState:
         return cls(**{**data, "status": TaskStatus(data["status"])})
+
+
+@dataclass(slots=True)
+class TaskState:
+    """What the events say about one task (``items``: a ``foreach`` task's items, by position)."""
+
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    output: Any = None
+    error: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    items: dict[int, ItemState] | None = None
+    """None for a task that recorded no item (every task but a ``foreach`` one)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "output": self.output,
+            "error": self.error,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+        if self.items is not None:  # JSON object keys are text: positions are kept as strings
+            data["items"] = {str(position): item.to_dict() for position, item in self.items.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
+        items = data.get("items")
+        return cls(**{**data, "status": TaskStatus(data["status"]),
+                      "items": None if items is None else {int(position): ItemState.from_dict(item)
+                                                           for position, item in items.items()}})  # fmt: skip
+
+    def item(self, position: int) -> ItemState:
+        """The state of the item at ``position``, created on its first event."""
+        items = self.items
+        if items is None:
+            items = self.items = {}
+        found = items.get(position)
+        if found is None:
+            found = items[position] = ItemState()
+        return found
 
 
 @dataclass(slots=True)
@@ -265,6 +319,8 @@ class RunState:
         elif kind is EventKind.TASK_CANCELLED:
             task.status = TaskStatus.CANCELLED
             task.finished_at = event.time
+        elif kind in _ITEM_KINDS:
+            _apply_item(task.item(int(data.get("item", 0))), event)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -305,6 +361,36 @@ _CONTROL_KINDS = frozenset({EventKind.RUN_CANCEL_REQUESTED, EventKind.RUN_PAUSED
                             EventKind.RUN_SIGNALLED})  # fmt: skip
 
 
+_ITEM_KINDS = frozenset({EventKind.ITEM_STARTED, EventKind.ITEM_SUCCEEDED, EventKind.ITEM_FAILED,
+                         EventKind.ITEM_CANCELLED})  # fmt: skip
+
+
+def _apply_item(item: ItemState, event: RunEvent) -> None:
+    """Advance one ``foreach`` item's state by one of its ``item_*`` events."""
+    kind = event.kind
+    data = event.data
+    item.attempts = event.attempt or item.attempts
+    if kind is EventKind.ITEM_STARTED:
+        item.status = TaskStatus.RUNNING
+        item.key = data.get("key")
+        item.output = item.error = item.finished_at = None
+        if event.attempt <= 1 or item.started_at is None:  # a first attempt (again, on resume) restarts the clock
+            item.started_at = event.time
+    elif kind is EventKind.ITEM_SUCCEEDED:
+        item.status = TaskStatus.SUCCEEDED
+        item.output = data.get("output")
+        item.error = None
+        item.finished_at = event.time
+    elif kind is EventKind.ITEM_FAILED:
+        item.status = TaskStatus.FAILED if data.get("final", True) else TaskStatus.RETRYING
+        item.error = data.get("error")
+        if item.status is TaskStatus.FAILED:
+            item.finished_at = event.time
+    else:
+        item.status = TaskStatus.CANCELLED
+        item.finished_at = event.time
+
+
 def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None = None) -> RunState:
     """The state after ``events``, starting from a snapshot ``start`` if given."""
     state = start if start is not None else RunState(run_id=run_id)
@@ -316,6 +402,7 @@ def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None 
 __all__ = [
     "EVENT_FORMAT_VERSION",
     "EventKind",
+    "ItemState",
     "RunEvent",
     "RunState",
     "RunStatus",

@@ -21,7 +21,7 @@ import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from flowbuilder.events import EventKind, TaskState
+from flowbuilder.events import EventKind, TaskState, TaskStatus
 from flowbuilder.interfaces import (
     Attempt,
     AttemptExecutor,
@@ -362,12 +362,33 @@ class RunExecution:
         items = inputs.foreach_items(task_id, scope)
         fanout = self.plan.workflow.tasks[task_id].fanout
         assert fanout is not None
-        foreach = ForeachAttempt(
-            self, task_id, scope, items, fanout.max_parallel or self.limit, fanout.on_item_failure == "continue"
-        )
         name = self.machine.names[task_id]
+        foreach = ForeachAttempt(
+            self,
+            task_id,
+            scope,
+            items,
+            fanout.max_parallel or self.limit,
+            fanout.on_item_failure == "continue",
+            self._recorded_items(name),
+        )
         context = TaskContext(self.run_id, name, attempt, {}, self.params, inputs.workflow_env)
         self._submit(foreach, inputs.attempt(task_id, name, attempt, None, ExecutionMode.ASYNC, context, None))
+
+    def _recorded_items(self, name: str) -> Mapping[int, Any] | None:
+        """The items a resumed or retried run recorded for ``name``, unless the task succeeded.
+
+        A task that succeeded runs again only when a retry chose it (``--from``/``--only``):
+        then every item runs again, as asked.
+        """
+        resume = self.request.resume
+        if resume is None:
+            return None
+        recorded = resume.tasks.get(name)
+        if recorded is None or recorded.status is TaskStatus.SUCCEEDED:
+            return None
+        items: Mapping[int, Any] | None = recorded.items
+        return items
 
     def _submit(self, executor: AttemptExecutor, attempt: Attempt) -> None:
         task_id = attempt.task_id

@@ -17,7 +17,7 @@ import os
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import click
 
@@ -29,9 +29,14 @@ from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from flowbuilder.events import ItemState
     from flowbuilder.interfaces import Store
 
 store_option = store_option_for("The store to read (e.g. rocksdb://PATH, redis://HOST:PORT/DB).")
+SHOWN_ITEMS = 20
+"""How many items of a ``foreach`` task ``runs show`` lists without ``--items``."""
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
 LOG_FOLLOW_SECONDS = 0.2
@@ -157,9 +162,15 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 
 @runs.command("show")
 @click.argument("run_id", type=UTF8_TEXT)
+@click.option(
+    "--items",
+    "all_items",
+    is_flag=True,
+    help=f"List every item of a foreach task (default: the first {SHOWN_ITEMS}, unfinished and failed first).",
+)
 @store_option
 @json_option
-def show_run(run_id: str, store: str | None, as_json: bool) -> None:
+def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> None:
     """One run: its summary and every task's state, output and error (one line each)."""
     from flowbuilder.cli.watch_commands import annotation_line
     from flowbuilder.events import RunStatus
@@ -210,6 +221,8 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
                 click.echo(f"      output  {one_line(task.output)}")
             if task.error:
                 click.echo(f"      error   {one_line(task.error)}")
+            if task.items:
+                show_items(name, task.items, None if all_items else SHOWN_ITEMS)
     if notes:
         click.echo(f"  annotations ({len(notes)})")
         for note in notes:
@@ -220,6 +233,27 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         for request in unhonoured:
             echo(f"    #{request.number} {request.action}{' ' + str(request.name) if request.name else ''}"
                  f" by {request.by or '-'} at {_when(request.time)}")  # fmt: skip
+
+
+def show_items(task: str, items: Mapping[int, ItemState], limit: int | None) -> None:
+    """A foreach task's items: a count by status, then one line per item (failed and unfinished first)."""
+    from collections import Counter
+
+    counts = Counter(item.status.value for item in items.values())
+    click.echo(
+        f"      items   {len(items)}: " + ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    )
+    order = sorted(items, key=lambda position: (items[position].status.value == "succeeded", position))
+    shown = order if limit is None else order[:limit]
+    for position in shown:
+        item = items[position]
+        took = f"{item.finished_at - item.started_at:.2f}s" if item.finished_at and item.started_at else "-"
+        label = one_line(f"{task}[{position}]", 28)
+        detail = item.error if item.error else item.output
+        echo(f"      {label:<28} {item.status.value:<10} {item.attempts:>8} {took:>8}"
+             + (f"  {one_line(detail, 60)}" if detail is not None else ""))  # fmt: skip
+    if len(shown) < len(items):
+        click.echo(f"      ... and {len(items) - len(shown)} more items (--items lists them all)")
 
 
 # -- logs -------------------------------------------------------------------------------------
