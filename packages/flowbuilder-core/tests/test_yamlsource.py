@@ -35,12 +35,13 @@ def messages(text: str, limits: YamlLimits = YamlLimits()) -> list[str]:
 def test_maps_and_lists_know_the_line_and_column_of_keys_values_and_items() -> None:
     root = parse_yaml("name: x\ntasks:\n  - name: a\n    type: shell\n  - {name: b}\n", "f")
     assert isinstance(root, LocatedMap) and root.mark == (1, 1)
-    assert root.key_marks["tasks"] == (2, 1)
+    assert root.key_mark("tasks") == (2, 1)
     tasks = root["tasks"]
     assert isinstance(tasks, LocatedList)
-    assert tasks.item_marks == [(3, 5), (5, 5)]
-    assert tasks[0].key_marks["type"] == (4, 5)
-    assert tasks[0].value_marks["type"] == (4, 11)
+    assert [tasks.item_mark(0), tasks.item_mark(1)] == [(3, 5), (5, 5)]
+    assert tasks[0].key_mark("type") == (4, 5)
+    assert tasks[0].value_mark("type") == (4, 11)
+    assert tasks[1].key_mark("name") == (5, 6) and tasks[1].value_mark("name") == (5, 12)
 
 
 def test_mark_of_walks_as_far_as_the_path_exists() -> None:
@@ -107,7 +108,9 @@ def test_core_tags_convert_or_report() -> None:
 def test_merge_keys_copy_what_the_mapping_does_not_set_itself() -> None:
     root = parse_yaml("base: &b {retry: 3, timeout: 5}\ntask:\n  <<: *b\n  timeout: 9\n", "f")
     assert root["task"] == {"retry": 3, "timeout": 9}
-    assert root["task"].key_marks["retry"] == (1, 11)  # located where it was written
+    assert root["task"].key_mark("retry") == (1, 11)  # located where it was written
+    assert root["task"].value_mark("retry") == (1, 18)
+    assert root["task"].key_mark("timeout") == (4, 3)  # its own, not the merged one
 
 
 def test_a_list_of_merges_applies_the_first_mapping_first() -> None:

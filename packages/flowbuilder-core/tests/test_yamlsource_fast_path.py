@@ -79,12 +79,13 @@ def _shape(value: Any, seen: dict[int, int] | None = None) -> Any:
         seen[id(value)] = len(seen)
     if isinstance(value, LocatedMap):
         entries = [(key, _shape(item, seen)) for key, item in value.items()]
-        return ("map", value.mark, dict(value.key_marks), dict(value.value_marks), entries)
+        marks = {key: (value.key_mark(key), value.value_mark(key)) for key in value}
+        return ("map", value.mark, marks, entries)
     if isinstance(value, LocatedList):
         return (
             "list",
             value.mark,
-            [(mark, _shape(item, seen)) for mark, item in zip(value.item_marks, value, strict=True)],
+            [(value.item_mark(index), _shape(item, seen)) for index, item in enumerate(value)],
         )
     return (type(value).__name__, value, getattr(value, "source", None))
 
