@@ -40,6 +40,9 @@ class EventKind(str, Enum):
     RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
     RUN_SIGNALLED = "run_signalled"  # data: request, name, payload, by, requested_at, reason?
     RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled)
+    # Waiting tasks (approvals, timers): what the task waits for and until when (wall clock).
+    TASK_WAITING = "task_waiting"  # task, attempt, data: until?, signal?, approvers?, default?, message?, since
+    TASK_SIGNAL_REFUSED = "task_signal_refused"  # task, attempt, data: signal_request, name, by, reason
 
 
 class RunStatus(str, Enum):
@@ -62,6 +65,8 @@ class RunStatus(str, Enum):
 class TaskStatus(str, Enum):
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
+    """Started, and waiting for a signal or a time (an approval, a timer); it holds no worker slot."""
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -150,9 +155,13 @@ class TaskState:
     reason: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    waiting: dict[str, Any] | None = None
+    """The data of the task's latest ``task_waiting`` (``until``: the wall-clock instant its
+    wait ends, ``signal``: the name it waits for), kept until the task ends: a resumed run
+    reads it to go on waiting for the remaining time rather than starting the wait afresh."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "status": self.status.value,
             "attempts": self.attempts,
             "output": self.output,
@@ -161,6 +170,9 @@ class TaskState:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
+        if self.waiting is not None:  # only then: snapshots of runs without waits keep their old shape
+            data["waiting"] = self.waiting
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
@@ -189,6 +201,9 @@ class RunState:
     """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
     ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
     and ``seq``, where its events start in the run's history."""
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    """Signals recorded (``run_signalled`` data) that no waiting task has taken or refused yet,
+    oldest first: a resumed run hands them to the tasks that wait for them."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -233,7 +248,9 @@ class RunState:
         if event.task is None:
             if kind in _CONTROL_KINDS:
                 self.control_seen = max(self.control_seen, int(data.get("request", 0)))
-                if kind is EventKind.RUN_PAUSED:
+                if kind is EventKind.RUN_SIGNALLED:
+                    self.signals.append(dict(data))
+                elif kind is EventKind.RUN_PAUSED:
                     self.paused = True
                 elif kind is EventKind.RUN_UNPAUSED:
                     self.paused = False
@@ -241,6 +258,9 @@ class RunState:
         task = self.tasks.get(event.task)
         if task is None:
             task = self.tasks[event.task] = TaskState()
+        if self.signals and "signal_request" in data:  # a waiting task took (or refused) that signal
+            taken = data["signal_request"]
+            self.signals = [signal for signal in self.signals if signal.get("request") != taken]
         if kind is EventKind.TASK_STARTED:
             task.status = TaskStatus.RUNNING
             task.attempts = event.attempt
@@ -251,10 +271,15 @@ class RunState:
             task.output = data.get("output")
             task.error = None
             task.finished_at = event.time
+            task.waiting = None
         elif kind is EventKind.TASK_FAILED:
             task.status = TaskStatus.FAILED
             task.error = data.get("error")
             task.finished_at = event.time
+            task.waiting = None
+        elif kind is EventKind.TASK_WAITING:
+            task.status = TaskStatus.WAITING
+            task.waiting = dict(data)
         elif kind is EventKind.TASK_RETRYING:
             task.status = TaskStatus.RETRYING
             task.error = data.get("error", task.error)
@@ -262,12 +287,14 @@ class RunState:
             task.status = TaskStatus.SKIPPED
             task.reason = data.get("reason")
             task.finished_at = event.time
+            task.waiting = None
         elif kind is EventKind.TASK_CANCELLED:
             task.status = TaskStatus.CANCELLED
             task.finished_at = event.time
+            task.waiting = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "run_id": self.run_id,
             "seq": self.seq,
             "status": self.status.value,
@@ -282,6 +309,9 @@ class RunState:
             "control_seen": self.control_seen,
             "retries": self.retries,
         }
+        if self.signals:  # only then: snapshots of runs without signals keep their old shape
+            data["signals"] = self.signals
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunState:
@@ -298,6 +328,7 @@ class RunState:
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
+        state.signals = [dict(signal) for signal in data.get("signals", ())]
         return state
 
 
