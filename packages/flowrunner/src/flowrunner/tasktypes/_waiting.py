@@ -15,7 +15,7 @@ a plugin's task type is always run as attempts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Mapping
 
 from pydantic import BaseModel
@@ -101,7 +101,7 @@ class WaitingTaskType(TaskType):
 
 def iso_time(instant: float) -> str:
     """``2026-12-06T08:00:00Z`` (UTC, seconds) for a wall-clock instant."""
-    return datetime.fromtimestamp(instant, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(instant, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_instant(value: Any) -> float:

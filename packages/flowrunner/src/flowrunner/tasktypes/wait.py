@@ -20,7 +20,14 @@ from pydantic import Field, field_validator, model_validator
 
 from flowbuilder.model import Duration
 from flowrunner.tasktypes._common import ConfigModel
-from flowrunner.tasktypes._waiting import MAX_WAIT_SECONDS, WaitingTaskType, WaitOutcome, WaitPlan, iso_time, parse_instant
+from flowrunner.tasktypes._waiting import (
+    MAX_WAIT_SECONDS,
+    WaitingTaskType,
+    WaitOutcome,
+    WaitPlan,
+    iso_time,
+    parse_instant,
+)
 
 
 class WaitConfig(ConfigModel):
