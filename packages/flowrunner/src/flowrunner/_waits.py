@@ -56,7 +56,7 @@ class WaitRoom:
             index = run.plan.index
             for name, task_state in resume.tasks.items():
                 task_id = index.get(name)
-                if task_id in types and task_state.waiting is not None:
+                if task_id is not None and task_id in types and task_state.waiting is not None:
                     self.previous[task_id] = task_state.waiting
             if run.request.retry is None:  # a retry of a finished run decides afresh: old signals stay unused
                 self.mailbox.extend(dict(signal) for signal in resume.signals)
