@@ -65,7 +65,7 @@ def _run(text: str, *signals: tuple[str, Any, str], params: dict[str, Any] | Non
 
 
 def test_an_approval_from_an_approver_succeeds_with_the_payload_and_who_approved() -> None:
-    engine, result = _run(APPROVAL, ("deploy", {"approved": True, "ticket": "CHG-7"}, "alice@laptop:4242"))
+    _, result = _run(APPROVAL, ("deploy", {"approved": True, "ticket": "CHG-7"}, "alice@laptop:4242"))
     assert result.status is RunStatus.SUCCEEDED
     gate = result.tasks["gate"]
     assert gate.output == {"approved": True, "by": "alice@laptop:4242", "payload": {"approved": True, "ticket": "CHG-7"},
@@ -75,7 +75,7 @@ def test_an_approval_from_an_approver_succeeds_with_the_payload_and_who_approved
 
 
 def test_a_rejection_fails_the_task_with_who_and_why_so_run_if_tasks_run() -> None:
-    engine, result = _run(APPROVAL, ("deploy", {"approved": False, "comment": "freeze week"}, "bob"))
+    _, result = _run(APPROVAL, ("deploy", {"approved": False, "comment": "freeze week"}, "bob"))
     assert result.status is RunStatus.FAILED
     assert result.tasks["gate"].error == "approval 'deploy' rejected by bob: freeze week"
     assert result.tasks["gate"].attempts == 1  # a decision is never retried
@@ -103,7 +103,7 @@ def test_a_payload_that_decides_nothing_is_refused_with_what_to_send() -> None:
 @pytest.mark.parametrize(("default", "status"), [("approve", RunStatus.SUCCEEDED), ("reject", RunStatus.FAILED)])
 def test_the_timeout_decides_by_default(default: str, status: RunStatus) -> None:
     text = APPROVAL.replace("approvers: [alice, bob]", f"timeout: 0.2, default: {default}")
-    engine, result = _run(text)
+    _, result = _run(text)
     assert result.status is status
     gate = result.tasks["gate"]
     if default == "approve":
@@ -209,7 +209,7 @@ params:
 tasks:
   - {name: later, type: wait, retry: {attempts: 3, backoff: 0.01}, config: {until: "${{ params.at }}"}}
 """
-    engine, result = _run(text)
+    _, result = _run(text)
     assert result.status is RunStatus.FAILED
     assert "'tomorrow' is not an ISO 8601 time" in (result.tasks["later"].error or "")
     assert result.tasks["later"].attempts == 1
