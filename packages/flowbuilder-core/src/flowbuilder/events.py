@@ -279,7 +279,14 @@ class RunState:
             task.waiting = None
         elif kind is EventKind.TASK_WAITING:
             task.status = TaskStatus.WAITING
+            refused = task.waiting.get("refused") if task.waiting is not None else None
             task.waiting = dict(data)
+            if refused:  # a resumed wait still shows what it refused before
+                task.waiting["refused"] = refused
+        elif kind is EventKind.TASK_SIGNAL_REFUSED and task.waiting is not None:
+            # Shown with the wait (the newest few): who was refused, and why.
+            refused = [*task.waiting.get("refused", ()), {key: data.get(key) for key in ("by", "reason")}]
+            task.waiting = {**task.waiting, "refused": refused[-_REFUSALS_KEPT:]}
         elif kind is EventKind.TASK_RETRYING:
             task.status = TaskStatus.RETRYING
             task.error = data.get("error", task.error)
@@ -331,6 +338,9 @@ class RunState:
         state.signals = [dict(signal) for signal in data.get("signals", ())]
         return state
 
+
+_REFUSALS_KEPT = 5
+"""Refused signals a waiting task's state keeps (the events keep every one)."""
 
 _CONTROL_KINDS = frozenset({EventKind.RUN_CANCEL_REQUESTED, EventKind.RUN_PAUSED, EventKind.RUN_UNPAUSED,
                             EventKind.RUN_SIGNALLED})  # fmt: skip

@@ -62,6 +62,9 @@ def _show_wait(run_id: str, waiting: dict[str, Any], interrupted: bool) -> None:
                + (" (goes on when the run is resumed)" if interrupted else ""))  # fmt: skip
     if isinstance(waiting.get("message"), str):
         click.echo(f"      asks    {one_line(waiting['message'])}")
+    for refused in waiting.get("refused") or ():
+        text = f"a signal from {refused.get('by')}: {refused.get('reason')}"
+        click.echo(f"      refused {one_line(text)}")
     command = signal_command(run_id, waiting)
     if command is not None:
         click.echo(f'      decide  {command}  (or {{"approved": false}})')
