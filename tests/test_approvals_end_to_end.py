@@ -131,7 +131,7 @@ def test_a_rejection_fails_the_approval_and_runs_the_any_failed_task(
 ) -> None:
     runner, run_id = waiting_release
     _signal(store_url, run_id, scratch_dir, '{"approved": false}', "alice", "--reason", "change freeze")
-    _, stderr = runner.communicate(timeout=60)
+    runner.communicate(timeout=60)
     assert runner.returncode == 1
     tasks = _state(store_url, run_id, scratch_dir)["tasks"]
     assert tasks["gate"]["error"] == "approval 'release-prod' rejected by alice: change freeze"
