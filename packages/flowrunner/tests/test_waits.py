@@ -228,3 +228,22 @@ def test_cancelling_a_run_ends_its_waits() -> None:
     engine.close()
     assert result.status is RunStatus.CANCELLED
     assert result.tasks["gate"].status is TaskStatus.CANCELLED
+
+
+def _waiting_section_workflows() -> list[str]:
+    """The ```yaml blocks marked ``<!-- test: workflow -->`` in docs/dsl.md's section on waiting."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "dsl.md").read_text(encoding="utf-8")
+    section = text.split("### Waiting: `approval` and `wait`", 1)[1].split("\n### ", 1)[0]
+    blocks = section.split("<!-- test: workflow -->\n```yaml\n")[1:]
+    return [block.split("\n```", 1)[0] for block in blocks]
+
+
+def test_the_dsl_pages_waiting_examples_run_and_succeed() -> None:
+    workflows = _waiting_section_workflows()
+    assert workflows, "docs/dsl.md lost its tested example of approval and wait"
+    for text in workflows:
+        _, result = _run(text)
+        assert result.status is RunStatus.SUCCEEDED, {name: state.error for name, state in result.tasks.items()}
+        assert result.tasks["deploy"].output == "approved by "  # the timeout approved by default: `by` is null
