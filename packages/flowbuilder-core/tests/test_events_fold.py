@@ -80,3 +80,12 @@ def test_a_snapshot_keeps_waits_and_signals() -> None:
     state = fold_events("r", _waiting_history())
     again = RunState.from_dict(state.to_dict())
     assert again.signals == state.signals and again.tasks["gate"].waiting == state.tasks["gate"].waiting
+
+
+def test_a_flood_of_signals_nobody_takes_keeps_only_the_newest() -> None:
+    from flowbuilder.events import MAX_UNTAKEN_SIGNALS
+
+    flood = [RunEvent("r", seq, EventKind.RUN_SIGNALLED, data={"request": seq, "name": "spam"})
+             for seq in range(1, MAX_UNTAKEN_SIGNALS + 11)]  # fmt: skip
+    signals = fold_events("r", flood).signals
+    assert len(signals) == MAX_UNTAKEN_SIGNALS and signals[0]["request"] == 11

@@ -23,6 +23,11 @@ EVENT_FORMAT_VERSION = 1
 """Bumped when the stored form of events changes; stores record it to migrate old data."""
 
 
+MAX_UNTAKEN_SIGNALS = 1000
+"""Signals a run keeps for tasks that do not wait for them yet (:attr:`RunState.signals`); past
+this, the oldest is forgotten (its ``run_signalled`` event stays in the history)."""
+
+
 class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
@@ -250,6 +255,8 @@ class RunState:
                 self.control_seen = max(self.control_seen, int(data.get("request", 0)))
                 if kind is EventKind.RUN_SIGNALLED:
                     self.signals.append(dict(data))
+                    if len(self.signals) > MAX_UNTAKEN_SIGNALS:  # a flood of signals nobody waits for
+                        del self.signals[0]
                 elif kind is EventKind.RUN_PAUSED:
                     self.paused = True
                 elif kind is EventKind.RUN_UNPAUSED:
@@ -356,6 +363,7 @@ def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None 
 
 __all__ = [
     "EVENT_FORMAT_VERSION",
+    "MAX_UNTAKEN_SIGNALS",
     "EventKind",
     "RunEvent",
     "RunState",

@@ -27,7 +27,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Mapping
 
-from flowbuilder.events import EventKind
+from flowbuilder.events import MAX_UNTAKEN_SIGNALS, EventKind
 from flowbuilder.interfaces import TaskFailure
 from flowrunner.tasktypes._waiting import WaitingTaskType, WaitOutcome, WaitPlan
 
@@ -104,6 +104,8 @@ class WaitRoom:
         """A signal was recorded (``run_signalled`` data): the first task waiting for its name takes it."""
         entry = dict(signal)
         self.mailbox.append(entry)
+        if len(self.mailbox) > MAX_UNTAKEN_SIGNALS:  # as the fold does: the oldest untaken is forgotten
+            del self.mailbox[0]
         name = entry.get("name")
         waits = self.run.machine.waits
         for task_id, plan in list(self.plans.items()):
