@@ -49,7 +49,7 @@ def test_the_release_example_waits_then_follows_the_decision(tmp_path: Path, dec
         run_id = waiting["run_id"]
         shown = subprocess.run([*_cli(), "runs", "show", run_id, "--store", store], cwd=tmp_path, env=_env(),
                                capture_output=True, text=True, timeout=60)  # fmt: skip
-        assert "waiting signal 'release' from alice, bob until" in shown.stdout, shown.stdout
+        assert "waiting for signal 'release' from alice, bob until" in shown.stdout, shown.stdout
         sent = subprocess.run([*_cli(), "signal", run_id, "release", "--data", decision, "--by", by, "--store", store],
                               cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
         assert sent.returncode == 0, sent.stderr

@@ -114,7 +114,7 @@ def test_an_approval_decided_with_flowbuilder_signal_lets_the_run_go_on(
 ) -> None:
     runner, run_id = waiting_release
     shown = _flowbuilder("runs", "show", run_id, "--store", store_url, cwd=scratch_dir)
-    assert "waiting" in shown.stdout and "signal 'release-prod' from alice (no timeout)" in shown.stdout
+    assert "waiting" in shown.stdout and "waiting for signal 'release-prod' from alice (no timeout)" in shown.stdout
     assert f"flowbuilder signal {run_id} release-prod --data" in shown.stdout
     assert "Ship build to production?" in shown.stdout
     _signal(store_url, run_id, scratch_dir, '{"approved": true, "comment": "go"}', "alice@desk:1")

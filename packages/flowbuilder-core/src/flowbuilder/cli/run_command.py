@@ -208,7 +208,7 @@ class _Display(EventSink):
         self.running.discard(task)
         self.waiting.add(task)
         command = signal_command(event.run_id, data)
-        self.note(one_line(f"{task} waiting for {describe_wait(data, time.time())}"
+        self.note(one_line(f"{task} waiting {describe_wait(data, time.time())}"
                            + (f"; decide with: {command}" if command else ""), 400))  # fmt: skip
 
     def count(self, event: RunEvent) -> None:

@@ -12,11 +12,11 @@ from typing import Any, Mapping
 
 
 def describe_wait(data: Mapping[str, Any], now: float) -> str:
-    """``signal 'deploy' from alice, bob until 2026-12-06 08:00:00 UTC (in 1h59m; then reject)``."""
+    """``for signal 'deploy' from alice, bob until 2026-12-06 08:00:00 UTC (in 1h59m; then reject)``."""
     parts = []
     signal = data.get("signal")
     if isinstance(signal, str):
-        parts.append(f"signal {signal!r}")
+        parts.append(f"for signal {signal!r}")
         approvers = data.get("approvers")
         if isinstance(approvers, list) and approvers:
             parts.append("from " + ", ".join(str(who) for who in approvers))
@@ -36,7 +36,7 @@ def signal_command(run_id: str, data: Mapping[str, Any]) -> str | None:
     signal = data.get("signal")
     if not isinstance(signal, str):
         return None
-    return f"flowbuilder signal {run_id} {signal} --data {json.dumps(json.dumps({'approved': True}))}"
+    return f"flowbuilder signal {run_id} {signal} --data '{json.dumps({'approved': True})}'"
 
 
 def _utc(instant: float) -> str:
