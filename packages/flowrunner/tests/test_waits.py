@@ -247,3 +247,14 @@ def test_the_dsl_pages_waiting_examples_run_and_succeed() -> None:
         _, result = _run(text)
         assert result.status is RunStatus.SUCCEEDED, {name: state.error for name, state in result.tasks.items()}
         assert result.tasks["deploy"].output == "approved by "  # the timeout approved by default: `by` is null
+
+
+def test_foreach_over_an_approval_fails_at_once_saying_why() -> None:
+    text = """
+name: fan
+tasks:
+  - {name: gates, type: approval, foreach: [a, b], config: {signal: go}}
+"""
+    _, result = _run(text)
+    assert result.status is RunStatus.FAILED
+    assert "cannot run as an attempt (foreach over it is not supported)" in (result.tasks["gates"].error or "")

@@ -81,13 +81,15 @@ class WaitRoom:
         except Exception as error:
             run._failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
             return
+        since = now
         earlier = self.previous.pop(task_id, None)
-        if earlier is not None and plan.until is not None and isinstance(earlier.get("until"), (int, float)):
-            # Resumed: the wait began in an earlier process; it ends when that one said.
-            plan = WaitPlan(float(earlier["until"]), plan.signal, {**plan.details, "resumed": True})
-            since = float(earlier.get("since", now))
-        else:
-            since = now
+        if earlier is not None:  # resumed: the wait began in an earlier process
+            if isinstance(earlier.get("since"), (int, float)):
+                since = float(earlier["since"])
+            until = earlier.get("until")
+            if plan.until is not None and isinstance(until, (int, float)):
+                plan = WaitPlan(float(until), plan.signal, plan.details)  # it ends when that one said
+            plan = WaitPlan(plan.until, plan.signal, {**plan.details, "resumed": True})
         self.plans[task_id] = plan
         self.configs[task_id] = config
         machine.wait(task_id, attempt, plan.event_data(since))
