@@ -31,6 +31,66 @@ def test_a_first_run_started_leaves_task_times_alone() -> None:
     assert fold_events("r", events).tasks["a"].started_at == 1.0
 
 
+def _waiting_history() -> list[RunEvent]:
+    signalled = {"request": 1, "name": "go", "payload": True, "by": "mallory"}
+    return [
+        RunEvent("r", 1, EventKind.RUN_STARTED, data={"resumed": False}, time=1.0),
+        RunEvent("r", 2, EventKind.TASK_STARTED, task="gate", attempt=1, time=2.0),
+        RunEvent("r", 3, EventKind.TASK_WAITING, task="gate", attempt=1, data={"until": 90.0, "signal": "go"}),
+        RunEvent("r", 4, EventKind.RUN_SIGNALLED, data=signalled),
+        RunEvent(
+            "r",
+            5,
+            EventKind.TASK_SIGNAL_REFUSED,
+            task="gate",
+            attempt=1,
+            data={"signal_request": 1, "by": "mallory", "reason": "not an approver"},
+        ),
+        RunEvent("r", 6, EventKind.RUN_SIGNALLED, data={**signalled, "request": 2, "by": "early"}),
+    ]
+
+
+def test_a_waiting_task_keeps_its_wait_across_a_resume_until_it_ends() -> None:
+    """The recorded `until` outlives a restart (the resumed run waits only for the time left)."""
+    events = _waiting_history()
+    events += [
+        RunEvent("r", 7, EventKind.RUN_STARTED, data={"resumed": True}, time=50.0),
+        RunEvent("r", 8, EventKind.TASK_STARTED, task="gate", attempt=2, time=50.0),
+    ]
+    gate = fold_events("r", events).tasks["gate"]
+    assert gate.status is TaskStatus.RUNNING and gate.waiting is not None and gate.waiting["until"] == 90.0
+    assert gate.waiting["refused"] == [{"by": "mallory", "reason": "not an approver"}]
+    events.append(RunEvent("r", 9, EventKind.TASK_SUCCEEDED, task="gate", attempt=2, data={"signal_request": 2}))
+    assert fold_events("r", events).tasks["gate"].waiting is None
+
+
+def test_signals_no_task_took_are_kept_and_taking_one_removes_it() -> None:
+    events = _waiting_history()
+    state = fold_events("r", events)
+    assert [signal["request"] for signal in state.signals] == [2]  # 1 was refused: taken
+    assert state.tasks["gate"].status is TaskStatus.WAITING
+    events.append(RunEvent("r", 7, EventKind.TASK_FAILED, task="gate", attempt=1, data={"signal_request": 2}))
+    state = fold_events("r", events)
+    assert state.signals == [] and "signals" not in state.to_dict()
+
+
+def test_a_snapshot_keeps_waits_and_signals() -> None:
+    from flowbuilder.events import RunState
+
+    state = fold_events("r", _waiting_history())
+    again = RunState.from_dict(state.to_dict())
+    assert again.signals == state.signals and again.tasks["gate"].waiting == state.tasks["gate"].waiting
+
+
+def test_a_flood_of_signals_nobody_takes_keeps_only_the_newest() -> None:
+    from flowbuilder.events import MAX_UNTAKEN_SIGNALS
+
+    flood = [RunEvent("r", seq, EventKind.RUN_SIGNALLED, data={"request": seq, "name": "spam"})
+             for seq in range(1, MAX_UNTAKEN_SIGNALS + 11)]  # fmt: skip
+    signals = fold_events("r", flood).signals
+    assert len(signals) == MAX_UNTAKEN_SIGNALS and signals[0]["request"] == 11
+
+
 def _item_events() -> list[RunEvent]:
     def item(seq: int, kind: EventKind, attempt: int, data: dict[str, object], at: float) -> RunEvent:
         return RunEvent("r", seq, kind, task="each", attempt=attempt, data=data, time=at)

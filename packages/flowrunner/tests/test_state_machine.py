@@ -18,7 +18,7 @@ from flowbuilder.interfaces import TaskFailure
 from flowbuilder_contracts.runner import compile_yaml
 from flowrunner._event_writer import EventWriter
 from flowrunner.scheduling import ReadyQueue, RunStateMachine
-from flowrunner.scheduling.state import FAILED, READY, RETRY_WAIT, RUNNING, SKIPPED, SUCCEEDED
+from flowrunner.scheduling.state import FAILED, READY, RETRY_WAIT, RUNNING, SKIPPED, SUCCEEDED, WAITING
 
 
 class HandClock:
@@ -614,3 +614,76 @@ def test_a_resume_without_rerun_runs_everything_that_did_not_succeed() -> None:
     run.machine.restore(_stored(a="succeeded", b="failed"))
     run.machine.open(run.machine.resumable_roots())
     assert run.pump() == [("b", 2)]
+
+
+# -- waits (approvals, timers): started, then holding no slot ----------------------------------
+
+WAITERS = """
+name: waiters
+pools: {gate: 1}
+tasks:
+  - {name: w1, type: contract_value, pool: gate, config: {value: 1}}
+  - {name: w2, type: contract_value, pool: gate, config: {value: 2}}
+  - {name: w3, type: contract_value, pool: gate, config: {value: 3}}
+  - {name: job, type: contract_value, config: {value: 4}}
+  - {name: after, type: contract_value, depends_on: [w1], config: {value: 5}}
+"""
+
+
+class WaitingHarness(Harness):
+    """A driver that turns every start of a task named ``w*`` into a wait, as flowrunner's does."""
+
+    def _start(self, task_id: int, attempt: int) -> None:
+        super()._start(task_id, attempt)
+        if self.plan.names[task_id].startswith("w"):
+            self.machine.wait(task_id, attempt, {"signal": "go"})
+
+
+def test_a_waiting_task_holds_no_slot_of_the_run_or_its_pool() -> None:
+    """Three waits in a pool of 1 under a run limit of 1 all start, and other work still runs."""
+    run = WaitingHarness(WAITERS, limit=1).open()
+    started = run.pump()
+    assert sorted(started) == [("job", 1), ("w1", 1), ("w2", 1), ("w3", 1)]
+    assert run.machine.running == 1  # only `job` holds a slot
+    assert {name for name, _, _ in run.events(EventKind.TASK_WAITING)} == {"w1", "w2", "w3"}
+    assert run.state("w1") == WAITING
+    assert not run.machine.done  # the waits keep the run open
+
+
+def test_a_wait_that_succeeds_records_its_output_and_starts_its_dependents() -> None:
+    run = WaitingHarness(WAITERS, limit=1).open()
+    run.pump()
+    run.succeed("job")
+    assert run.machine.wait_succeeded(run.id("w1"), {"approved": True}, {"signal_request": 3})
+    assert run.machine.running == 0 and run.machine.queue.pool_used["gate"] == 0
+    assert run.events(EventKind.TASK_SUCCEEDED)[-1][0] == "w1"
+    assert run.events(EventKind.TASK_SUCCEEDED)[-1][2]["signal_request"] == 3
+    assert run.pump() == [("after", 1)]
+    assert not run.machine.wait_succeeded(run.id("w1"), None)  # ended already: nothing recorded twice
+
+
+def test_a_wait_that_fails_is_final_and_skips_its_dependents() -> None:
+    run = WaitingHarness(WAITERS.replace("name: waiters", "name: waiters\non_failure: continue"), limit=1).open()
+    run.pump()
+    assert run.machine.wait_failed(run.id("w1"), "rejected by bob", {"signal_request": 1})
+    assert run.state("w1") == FAILED and run.state("after") == SKIPPED
+    assert run.machine.running == 1  # `job` still holds its slot; the failed wait gave back none it did not hold
+    failed = run.events(EventKind.TASK_FAILED)[-1]
+    assert failed[0] == "w1" and failed[2]["error"] == "rejected by bob" and failed[2]["final"]
+
+
+def test_cancelling_the_run_cancels_what_waits() -> None:
+    run = WaitingHarness(WAITERS, limit=1).open()
+    run.pump()
+    run.machine.request_cancel("stop it")
+    assert {name for name, _, _ in run.events(EventKind.TASK_CANCELLED)} == {"w1", "w2", "w3"}
+    run.machine.cancelled(run.id("job"), 1)
+    assert run.machine.done
+
+
+def test_a_stopped_run_cancels_what_waits_rather_than_waiting_for_it() -> None:
+    run = WaitingHarness(WAITERS, limit=1).open()
+    run.pump()
+    run.fail("job")  # on_failure: stop
+    assert not run.machine.waits and run.machine.done
+    assert {name for name, _, _ in run.events(EventKind.TASK_CANCELLED)} == {"w1", "w2", "w3"}

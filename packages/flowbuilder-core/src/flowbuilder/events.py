@@ -23,6 +23,11 @@ EVENT_FORMAT_VERSION = 1
 """Bumped when the stored form of events changes; stores record it to migrate old data."""
 
 
+MAX_UNTAKEN_SIGNALS = 1000
+"""Signals a run keeps for tasks that do not wait for them yet (:attr:`RunState.signals`); past
+this, the oldest is forgotten (its ``run_signalled`` event stays in the history)."""
+
+
 class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
@@ -44,6 +49,9 @@ class EventKind(str, Enum):
     RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
     RUN_SIGNALLED = "run_signalled"  # data: request, name, payload, by, requested_at, reason?
     RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled)
+    # Waiting tasks (approvals, timers): what the task waits for and until when (wall clock).
+    TASK_WAITING = "task_waiting"  # task, attempt, data: until?, signal?, approvers?, default?, message?, since
+    TASK_SIGNAL_REFUSED = "task_signal_refused"  # task, attempt, data: signal_request, name, by, reason
 
 
 class RunStatus(str, Enum):
@@ -66,6 +74,8 @@ class RunStatus(str, Enum):
 class TaskStatus(str, Enum):
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
+    """Started, and waiting for a signal or a time (an approval, a timer); it holds no worker slot."""
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -160,7 +170,7 @@ class ItemState:
     finished_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "status": self.status.value,
             "attempts": self.attempts,
             "output": self.output,
@@ -169,6 +179,7 @@ class ItemState:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ItemState:
@@ -188,6 +199,10 @@ class TaskState:
     finished_at: float | None = None
     items: dict[int, ItemState] | None = None
     """None for a task that recorded no item (every task but a ``foreach`` one)."""
+    waiting: dict[str, Any] | None = None
+    """The data of the task's latest ``task_waiting`` (``until``: the wall-clock instant its
+    wait ends, ``signal``: the name it waits for), kept until the task ends: a resumed run
+    reads it to go on waiting for the remaining time rather than starting the wait afresh."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -201,6 +216,8 @@ class TaskState:
         }
         if self.items is not None:  # JSON object keys are text: positions are kept as strings
             data["items"] = {str(position): item.to_dict() for position, item in self.items.items()}
+        if self.waiting is not None:  # only then: snapshots of runs without waits keep their old shape
+            data["waiting"] = self.waiting
         return data
 
     @classmethod
@@ -243,6 +260,9 @@ class RunState:
     """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
     ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
     and ``seq``, where its events start in the run's history."""
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    """Signals recorded (``run_signalled`` data) that no waiting task has taken or refused yet,
+    oldest first: a resumed run hands them to the tasks that wait for them."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -287,7 +307,11 @@ class RunState:
         if event.task is None:
             if kind in _CONTROL_KINDS:
                 self.control_seen = max(self.control_seen, int(data.get("request", 0)))
-                if kind is EventKind.RUN_PAUSED:
+                if kind is EventKind.RUN_SIGNALLED:
+                    self.signals.append(dict(data))
+                    if len(self.signals) > MAX_UNTAKEN_SIGNALS:  # a flood of signals nobody waits for
+                        del self.signals[0]
+                elif kind is EventKind.RUN_PAUSED:
                     self.paused = True
                 elif kind is EventKind.RUN_UNPAUSED:
                     self.paused = False
@@ -295,6 +319,9 @@ class RunState:
         task = self.tasks.get(event.task)
         if task is None:
             task = self.tasks[event.task] = TaskState()
+        if self.signals and "signal_request" in data:  # a waiting task took (or refused) that signal
+            taken = data["signal_request"]
+            self.signals = [signal for signal in self.signals if signal.get("request") != taken]
         if kind is EventKind.TASK_STARTED:
             task.status = TaskStatus.RUNNING
             task.attempts = event.attempt
@@ -305,10 +332,22 @@ class RunState:
             task.output = data.get("output")
             task.error = None
             task.finished_at = event.time
+            task.waiting = None
         elif kind is EventKind.TASK_FAILED:
             task.status = TaskStatus.FAILED
             task.error = data.get("error")
             task.finished_at = event.time
+            task.waiting = None
+        elif kind is EventKind.TASK_WAITING:
+            task.status = TaskStatus.WAITING
+            refused = task.waiting.get("refused") if task.waiting is not None else None
+            task.waiting = dict(data)
+            if refused:  # a resumed wait still shows what it refused before
+                task.waiting["refused"] = refused
+        elif kind is EventKind.TASK_SIGNAL_REFUSED and task.waiting is not None:
+            # Shown with the wait (the newest few): who was refused, and why.
+            refused = [*task.waiting.get("refused", ()), {key: data.get(key) for key in ("by", "reason")}]
+            task.waiting = {**task.waiting, "refused": refused[-_REFUSALS_KEPT:]}
         elif kind is EventKind.TASK_RETRYING:
             task.status = TaskStatus.RETRYING
             task.error = data.get("error", task.error)
@@ -316,14 +355,16 @@ class RunState:
             task.status = TaskStatus.SKIPPED
             task.reason = data.get("reason")
             task.finished_at = event.time
+            task.waiting = None
         elif kind is EventKind.TASK_CANCELLED:
             task.status = TaskStatus.CANCELLED
             task.finished_at = event.time
+            task.waiting = None
         elif kind in _ITEM_KINDS:
             _apply_item(task.item(int(data.get("item", 0))), event)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "run_id": self.run_id,
             "seq": self.seq,
             "status": self.status.value,
@@ -338,6 +379,9 @@ class RunState:
             "control_seen": self.control_seen,
             "retries": self.retries,
         }
+        if self.signals:  # only then: snapshots of runs without signals keep their old shape
+            data["signals"] = self.signals
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunState:
@@ -354,8 +398,12 @@ class RunState:
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
+        state.signals = [dict(signal) for signal in data.get("signals", ())]
         return state
 
+
+_REFUSALS_KEPT = 5
+"""Refused signals a waiting task's state keeps (the events keep every one)."""
 
 _CONTROL_KINDS = frozenset({EventKind.RUN_CANCEL_REQUESTED, EventKind.RUN_PAUSED, EventKind.RUN_UNPAUSED,
                             EventKind.RUN_SIGNALLED})  # fmt: skip
@@ -401,6 +449,7 @@ def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None 
 
 __all__ = [
     "EVENT_FORMAT_VERSION",
+    "MAX_UNTAKEN_SIGNALS",
     "EventKind",
     "ItemState",
     "RunEvent",

@@ -10,7 +10,8 @@ requests to each run on its event loop, where :class:`RunControl` applies them:
 * ``cancel`` → the run's cancel path, the reason naming who asked;
 * ``pause`` → no new attempts start (those running go on), recorded as ``run_paused``;
 * ``unpause`` → dispatch resumes, recorded as ``run_unpaused``;
-* ``signal`` → recorded as ``run_signalled`` (name, payload) for whoever follows the run.
+* ``signal`` → recorded as ``run_signalled`` (name, payload), then handed to the task waiting for
+  that name, if any (an ``approval``: :mod:`flowrunner._waits`).
 
 Every one is recorded with the request's number, who asked and when (``request``, ``by``,
 ``requested_at``, ``reason``), so the history says who asked and a requester can wait for
@@ -85,9 +86,9 @@ class RunControl:
             elif action == "unpause":
                 run.unpause(data)
             elif action == "signal":
-                run.writer.emit(EventKind.RUN_SIGNALLED, data={**data, "name": request.name,
-                                                               "payload": request.payload})  # fmt: skip
-                run._wake()
+                signal = {**data, "name": request.name, "payload": request.payload}
+                run.writer.emit(EventKind.RUN_SIGNALLED, data=signal)
+                run.signalled(signal)  # a task waiting for it (an approval) takes it
             else:  # a newer requester's action: record that it was seen, do nothing
                 _LOG.warning("run %s: ignored control request %d with unknown action %r", run.run_id,
                              request.number, action)  # fmt: skip

@@ -42,6 +42,7 @@ from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunState
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
+    from flowrunner._waits import WaitRoom
     from flowrunner.runner import LocalRunner
 
 _INLINE = ExecutionMode.INLINE
@@ -52,7 +53,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -99,11 +100,26 @@ class RunExecution:
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
         """Plain INLINE attempts are called by the driver itself (same rules, no Attempt built)."""
+        self.wait_room = self._wait_room()
         self.inflight: dict[int, tuple[AttemptExecutor, Attempt]] = {}
         self.timers: dict[int, asyncio.TimerHandle] = {}
         self.wake_future: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.control: RunControl | None = None
+
+    def _wait_room(self) -> WaitRoom | None:
+        """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
+        from flowrunner.tasktypes._waiting import WaitingTaskType
+
+        waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)
+                   if isinstance(task_type, WaitingTaskType)}  # fmt: skip
+        if not waiting:
+            return None
+        from flowrunner._waits import WaitRoom
+
+        for task_id in waiting:
+            self.plain[task_id] = False  # a wait never takes the hot path: _start hands it to the room
+        return WaitRoom(self, waiting)
 
     def _ready_queue(self, runner: LocalRunner) -> ReadyQueue:
         plan = self.plan
@@ -217,6 +233,8 @@ class RunExecution:
             if self.control is not None:
                 self.control.close()
             self._cancel_timers()
+            if self.wait_room is not None:
+                self.wait_room.close()
         return await self._finish_run(started_wall)
 
     def _open_run(self) -> None:
@@ -307,6 +325,10 @@ class RunExecution:
                 if self.plan.workflow.tasks[task_id].foreach is not None:
                     self._start_foreach(task_id, attempt)
                     return
+                room = self.wait_room
+                if room is not None and room.takes(task_id):
+                    room.begin(task_id, attempt)  # waits without an attempt: no executor, no slot
+                    return
                 config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
@@ -353,6 +375,12 @@ class RunExecution:
             inline.finish_awaitable(held, result, self._on_done)
             return
         self._submit(self.executors[mode], inputs.attempt(task_id, name, attempt, config, mode, context, timeout))
+
+    def signalled(self, signal: Mapping[str, Any]) -> None:
+        """A signal was recorded in the run's history (``run_signalled`` data): hand it to the waits."""
+        if self.wait_room is not None:
+            self.wait_room.signalled(signal)
+        self._wake()
 
     def _start_foreach(self, task_id: int, attempt: int) -> None:
         from flowrunner._foreach import ForeachAttempt

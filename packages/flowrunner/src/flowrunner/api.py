@@ -43,6 +43,7 @@ from flowbuilder.run_service import RunHandle as RunHandle  # re-exported: flowr
 from flowbuilder.run_service import RunService, WorkflowInput, compile_workflow_input
 
 if TYPE_CHECKING:
+    from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunEvent
     from flowbuilder.interfaces import Runner, Store
     from flowbuilder.plan import ExecutionPlan
@@ -126,6 +127,17 @@ class Engine:
         the process running it honours (see :meth:`RunService.cancel
         <flowbuilder.run_service.RunService.cancel>`; unknown or finished runs raise)."""
         return self.service.cancel(run_id, reason, by=by)
+
+    def signal(self, run_id: str, name: str, payload: Any = None, reason: str = "", *,
+               by: str | None = None) -> ControlRequest:  # fmt: skip
+        """Send the run ``run_id`` the signal ``name`` with a JSON ``payload`` (an ``approval``
+        task waiting for ``name`` decides on it: ``{"approved": true}``); works for a run of this
+        engine, of another process, or an interrupted one (honoured when it is resumed).
+
+        ``by`` is who sends it (``approvers`` match it; default ``user@host:pid``). Returns the
+        recorded request (see :meth:`RunService.signal <flowbuilder.run_service.RunService.signal>`).
+        """
+        return self.service.signal(run_id, name, payload, reason, by=by)
 
     def close(self) -> None:
         """Stop worker processes and close the store if the engine opened it."""

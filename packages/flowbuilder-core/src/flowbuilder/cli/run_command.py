@@ -192,6 +192,24 @@ class _Display(EventSink):
         self.started = time.monotonic()
         self.done = self.failed = self.skipped = self.cancelled = 0
         self.running: set[str] = set()
+        self.waiting: set[str] = set()
+        """Tasks waiting for a signal or a time (approvals, timers): not running, holding no slot."""
+
+    def _waiting(self, event: RunEvent) -> None:
+        """A task started waiting, or refused a signal: say so, with what ends the wait."""
+        from flowbuilder.cli.wait_text import describe_wait, signal_command
+
+        task = event.task or ""
+        data = event.data
+        if event.kind.value == "task_signal_refused":
+            self.note(one_line(f"{task}: signal {data.get('name')!r} from {data.get('by')} refused: "
+                               f"{data.get('reason', '')}", 300))  # fmt: skip
+            return
+        self.running.discard(task)
+        self.waiting.add(task)
+        command = signal_command(event.run_id, data)
+        self.note(one_line(f"{task} waiting {describe_wait(data, time.time())}"
+                           + (f"; decide with: {command}" if command else ""), 400))  # fmt: skip
 
     def count(self, event: RunEvent) -> None:
         kind = event.kind.value
@@ -209,8 +227,11 @@ class _Display(EventSink):
             return
         if kind == "task_started":
             self.running.add(task)
+        elif kind == "task_waiting" or kind == "task_signal_refused":
+            self._waiting(event)
         elif kind in ("task_succeeded", "task_failed", "task_cancelled", "task_retrying"):
             self.running.discard(task)
+            self.waiting.discard(task)
             if kind == "task_succeeded":
                 self.done += 1
             elif kind == "task_failed":
@@ -236,7 +257,8 @@ class _Display(EventSink):
         eta = ""
         if 0 < finished < self.total:
             eta = f", ETA {elapsed / finished * (self.total - finished):.0f}s"
-        return (f"{finished}/{self.total} finished: {self.done} done, {len(self.running)} running,"
+        waiting = f", {len(self.waiting)} waiting" if self.waiting else ""
+        return (f"{finished}/{self.total} finished: {self.done} done, {len(self.running)} running{waiting},"
                 f" {self.failed} failed, {self.skipped} skipped; {elapsed:.1f}s elapsed{eta}")  # fmt: skip
 
 
@@ -249,6 +271,8 @@ class _PlainDisplay(_Display):
             if event.task is None:
                 continue
             kind = event.kind.value[5:]
+            if kind == "waiting" or kind == "signal_refused":
+                continue  # count() printed its note
             data = event.data
             extra = ""
             if kind == "failed" or kind == "retrying":

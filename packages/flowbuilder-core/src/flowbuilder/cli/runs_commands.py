@@ -59,6 +59,22 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _show_wait(run_id: str, waiting: dict[str, Any], interrupted: bool) -> None:
+    """The lines of a waiting task (an approval, a timer): what for, until when, how to end it."""
+    from flowbuilder.cli.wait_text import describe_wait, signal_command
+
+    click.echo(f"      waiting {one_line(describe_wait(waiting, time.time()))}"
+               + (" (goes on when the run is resumed)" if interrupted else ""))  # fmt: skip
+    if isinstance(waiting.get("message"), str):
+        click.echo(f"      asks    {one_line(waiting['message'])}")
+    for refused in waiting.get("refused") or ():
+        text = f"a signal from {refused.get('by')}: {refused.get('reason')}"
+        click.echo(f"      refused {one_line(text)}")
+    command = signal_command(run_id, waiting)
+    if command is not None:
+        click.echo(f'      decide  {command}  (or {{"approved": false}})')
+
+
 def open_existing_store(flag: str | None) -> Store | None:
     """The store these commands read, or None when there is none there.
 
@@ -217,6 +233,8 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> 
         for name, task in state.tasks.items():
             took = f"{task.finished_at - task.started_at:.2f}s" if task.finished_at and task.started_at else "-"
             click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
+            if task.waiting is not None and not task.status.finished:
+                _show_wait(summary.run_id, task.waiting, interrupted)
             if task.output is not None:
                 click.echo(f"      output  {one_line(task.output)}")
             if task.error:

@@ -5,7 +5,7 @@ Three parts, each usable on its own (a remote runner drives them the way
 
 * :class:`RunStateMachine` (:mod:`.state`) — synchronous, no asyncio: the countdown of
   dependencies, ``when``, skip propagation, outcomes, retry and deadline decisions, stop,
-  cancel, pause. Time comes from an injectable clock; retries come back as "retry task T
+  cancel, pause, and waits (a started task that waits for a signal or a time holds no slot). Time comes from an injectable clock; retries come back as "retry task T
   at monotonic instant X" for the driver to time.
 * :class:`ReadyQueue` (:mod:`.ready_queue`) — priority with ageing, the critical path,
   pools; one priority key (:func:`priority_key`), one pop.

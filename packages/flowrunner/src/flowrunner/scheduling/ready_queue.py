@@ -130,6 +130,14 @@ class ReadyQueue:
             if pool is not None:
                 self.pool_used[pool] -= 1
 
+    def hold(self, task_id: int) -> None:
+        """Take a slot of ``task_id``'s pool again (the inverse of :meth:`release`, for a task
+        that gave its slot back while it waited and now ends like an attempt)."""
+        if self.pool_of is not None:
+            pool = self.pool_of[task_id]
+            if pool is not None:
+                self.pool_used[pool] += 1
+
     def drain(self) -> list[int]:
         """Empty the queue and return the waiting task ids (a stopping run settles them itself).
 

@@ -19,6 +19,12 @@ decision, "retry task T at monotonic time X": the driver sets the timer and call
 :meth:`~RunStateMachine.retry_due` when it fires. Time comes from an injectable clock, so a
 test drives every rule (countdown, skips, retries, deadlines, stop, cancel, pause) by hand.
 Events go to the run's :class:`~flowrunner._event_writer.EventWriter`.
+
+A started task may turn into a *wait* (an approval, a timer: :meth:`RunStateMachine.wait`):
+it gives back its slot of the run's ``concurrency`` and of its pool at once, so any number of
+waiting tasks never block other work; the driver ends the wait with
+:meth:`~RunStateMachine.wait_succeeded` or :meth:`~RunStateMachine.wait_failed`, and a stop
+or cancel of the run cancels what still waits.
 """
 
 from __future__ import annotations
@@ -35,10 +41,11 @@ if TYPE_CHECKING:
     from flowbuilder.plan import ExecutionPlan
     from flowrunner.scheduling.ready_queue import ReadyQueue
 
-PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED = range(8)
+PENDING, READY, RUNNING, RETRY_WAIT, SUCCEEDED, FAILED, SKIPPED, CANCELLED, WAITING = range(9)
 """A task's state in :attr:`RunStateMachine.state` (small ints: the lists stay flat)."""
 STATUS = (TaskStatus.PENDING, TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.RETRYING,
-          TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)  # fmt: skip
+          TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED,
+          TaskStatus.WAITING)  # fmt: skip
 """The :class:`TaskStatus` each state reads as."""
 ALL_SUCCEEDED, ALL_DONE, ANY_FAILED, ALWAYS = range(4)
 """A task's ``run_if`` in :attr:`RunStateMachine.rules` (0, the default, is the fast path)."""
@@ -124,7 +131,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "upstream_failed", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "wake", "writer")  # fmt: skip
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "upstream_failed", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "waits", "wake", "writer")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
@@ -153,6 +160,8 @@ class RunStateMachine:
         """Task id -> the monotonic instant its ``deadline`` (over all attempts) ends."""
         self.retry_waiting: dict[int, float] = {}
         """Task id -> the monotonic instant its next attempt is due (the driver's timers)."""
+        self.waits: dict[int, int] = {}
+        """Task id -> attempt, for tasks that wait (:meth:`wait`): started, holding no slot."""
         self.running = 0
         self.started_monotonic = 0.0
         """When :meth:`pump` started the latest attempt (monotonic; kept only when tasks have time limits)."""
@@ -228,7 +237,10 @@ class RunStateMachine:
     def done(self) -> bool:
         """Nothing runs, no retry is due, and nothing more will start."""
         return (
-            not self.running and not self.retry_waiting and (not self.queue or (self.stopping and not self.finalizing))
+            not self.running
+            and not self.retry_waiting
+            and not self.waits
+            and (not self.queue or (self.stopping and not self.finalizing))
         )
 
     def pump(self, start: Callable[[int, int], None]) -> None:
@@ -326,8 +338,11 @@ class RunStateMachine:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def succeeded(self, task_id: int, attempt: int, output: Any) -> None:
-        """The attempt returned ``output``: record it and count its dependents down."""
+    def succeeded(self, task_id: int, attempt: int, output: Any, details: Mapping[str, Any] | None = None) -> None:
+        """The attempt returned ``output``: record it and count its dependents down.
+
+        ``details`` are added to the ``task_succeeded`` event (a wait's ``signal_request``).
+        """
         self.running -= 1
         if self.pooled:
             self.queue.release(task_id)
@@ -351,6 +366,8 @@ class RunStateMachine:
         self.state[task_id] = SUCCEEDED
         self.finished_at[task_id] = finished = self.clock.time()
         data["duration"] = finished - (self.started_at[task_id] or finished)
+        if details:
+            data.update(details)
         writer = self.writer
         seq = writer.seq = writer.seq + 1
         writer.pending.append(RunEvent(self.run_id, seq, _SUCCEEDED, name, attempt, data, finished))
@@ -485,15 +502,76 @@ class RunStateMachine:
         )
         self._skip_downstream(task_id, f"dependency {self.names[task_id]!r} was cancelled")
 
+    # -- waits ------------------------------------------------------------------------------
+
+    def wait(self, task_id: int, attempt: int, details: Mapping[str, Any]) -> None:
+        """The attempt :meth:`pump` just started waits (for a signal, a time): free its slot.
+
+        Called from the driver's ``start`` for that attempt. The task gives back its slot of
+        the run's limit and of its pool, so waiting tasks never hold back other work, and is
+        recorded as ``task_waiting`` with ``details`` (what it waits for, until when). It
+        ends with :meth:`wait_succeeded` or :meth:`wait_failed`; until then the run is not done.
+        """
+        self.running -= 1
+        if self.pooled:
+            self.queue.release(task_id)
+        self.state[task_id] = WAITING
+        self.waits[task_id] = attempt
+        self.writer.emit(EventKind.TASK_WAITING, self.names[task_id], attempt, details)
+
+    def _end_wait(self, task_id: int) -> int | None:
+        """Take ``task_id`` out of the waits as if its slot were held again; its attempt, or None."""
+        attempt = self.waits.pop(task_id, None)
+        if attempt is None:
+            return None  # cancelled or stopped meanwhile: already recorded
+        # The outcome methods give back the slot an attempt holds; a wait holds none, so take
+        # it for the instant between (nothing is dispatched in between).
+        self.running += 1
+        if self.pooled:
+            self.queue.hold(task_id)
+        return attempt
+
+    def wait_succeeded(self, task_id: int, output: Any, details: Mapping[str, Any] | None = None) -> bool:
+        """The wait of ``task_id`` ended well: record ``output`` (and ``details`` in the event),
+        count its dependents down. Returns False (and records nothing) when the task no longer waits.
+        """
+        attempt = self._end_wait(task_id)
+        if attempt is None:
+            return False
+        self.succeeded(task_id, attempt, output, details)
+        self.wake()
+        return True
+
+    def wait_failed(self, task_id: int, message: str, data: Mapping[str, Any] | None = None) -> bool:
+        """The wait of ``task_id`` ended in a failure (a rejection, a timeout): final, never retried.
+
+        ``data`` is added to the ``task_failed`` event (``signal_request``, ``by``). Returns
+        False (and records nothing) when the task no longer waits.
+        """
+        attempt = self.waits.pop(task_id, None)
+        if attempt is None:
+            return False
+        now = self.clock.time()
+        details = {**(data or {}), "error": message, "duration": now - (self.started_at[task_id] or now)}
+        self._fail_final(task_id, attempt, message, details)
+        self.wake()
+        return True
+
+    def _cancel_waits(self) -> None:
+        for task_id in list(self.waits):
+            self._cancel_task(task_id, self.waits.pop(task_id))
+
     # -- steering ---------------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
-        """No new dispatches; running attempts finish; waiting retries fail (``not retried: reason``)."""
+        """No new dispatches; running attempts finish; waiting retries fail (``not retried: reason``);
+        waiting tasks (:meth:`wait`) are cancelled with ``reason``."""
         self.stopping = True
         self.stop_reason = reason
         for task_id in list(self.retry_waiting):
             del self.retry_waiting[task_id]
             self._fail_final(task_id, self.attempts[task_id], f"not retried: {reason}", {})
+        self._cancel_waits()  # a stopped run does not wait hours for an approval nobody needs now
         if self.has_run_if:
             self._settle_stopped(run_if=ALL_DONE)
         self.wake()
@@ -535,6 +613,7 @@ class RunStateMachine:
         for task_id in list(self.retry_waiting):
             del self.retry_waiting[task_id]
             self._cancel_task(task_id, self.attempts[task_id])
+        self._cancel_waits()
         if self.has_run_if:
             self._settle_stopped(run_if=ALWAYS)
         self.wake()

@@ -1,14 +1,18 @@
-"""The built-in task types: ``shell``, ``http``, ``script`` and ``python``."""
+"""The built-in task types: ``shell``, ``http``, ``script``, ``python``, and the waiting ``approval`` and ``wait``."""
 
+from flowrunner.tasktypes.approval import ApprovalConfig, ApprovalTask
 from flowrunner.tasktypes.http import HttpConfig, HttpTask
 from flowrunner.tasktypes.python import PythonConfig, PythonTask
 from flowrunner.tasktypes.script import ScriptConfig, ScriptTask
 from flowrunner.tasktypes.shell import ShellConfig, ShellTask
+from flowrunner.tasktypes.wait import WaitConfig, WaitTask
 
-BUILTIN_TASK_TYPES = (ShellTask, HttpTask, ScriptTask, PythonTask)
+BUILTIN_TASK_TYPES = (ShellTask, HttpTask, ScriptTask, PythonTask, ApprovalTask, WaitTask)
 
 __all__ = [
     "BUILTIN_TASK_TYPES",
+    "ApprovalConfig",
+    "ApprovalTask",
     "HttpConfig",
     "HttpTask",
     "PythonConfig",
@@ -17,4 +21,6 @@ __all__ = [
     "ScriptTask",
     "ShellConfig",
     "ShellTask",
+    "WaitConfig",
+    "WaitTask",
 ]
