@@ -26,15 +26,15 @@ EVENT_FORMAT_VERSION = 1
 class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
-    RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params
-    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status)
+    RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params, subworkflows?
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), parent?
     TASK_STARTED = "task_started"  # task, attempt
     TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
     TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
     TASK_RETRYING = "task_retrying"  # task, attempt (the one that failed), data: delay
     TASK_SKIPPED = "task_skipped"  # task, data: reason
     TASK_CANCELLED = "task_cancelled"  # task, attempt
-    TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice)
+    TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice; child_run: a sub-workflow's run)
     RUN_CANCEL_REQUESTED = "run_cancel_requested"  # data: reason (+ request, by, requested_at from a control request)
     RUN_PAUSED = "run_paused"  # data: request, by, requested_at, reason? — no new attempts start
     RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
@@ -189,6 +189,12 @@ class RunState:
     """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
     ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
     and ``seq``, where its events start in the run's history."""
+    parent: dict[str, Any] | None = None
+    """For a child run (``type: workflow``): ``run_id``, ``task``, ``attempt``, ``depth`` of its parent."""
+    subworkflows: dict[str, Any] = field(default_factory=dict)
+    """The definitions its ``path:`` children were pinned to when it started, by task."""
+    children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The newest child run each ``workflow`` task started: ``run_id`` and the parent's ``attempt``."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -203,11 +209,14 @@ class RunState:
             self.definition_hash = data.get("definition_hash")
             self.params = dict(data.get("params", {}))
             self.created_at = event.time
+            self.subworkflows = dict(data.get("subworkflows") or {})
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
+            if data.get("parent"):
+                self.parent = dict(data["parent"])
             retry = data.get("retry")
             if retry is not None:
                 self.retries.append({**retry, "seq": event.seq})
@@ -265,6 +274,8 @@ class RunState:
         elif kind is EventKind.TASK_CANCELLED:
             task.status = TaskStatus.CANCELLED
             task.finished_at = event.time
+        elif kind is EventKind.TASK_ANNOTATED and "child_run" in data:
+            self.children[event.task] = {"run_id": data["child_run"], "attempt": event.attempt}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -281,6 +292,9 @@ class RunState:
             "paused": self.paused,
             "control_seen": self.control_seen,
             "retries": self.retries,
+            "parent": self.parent,
+            "subworkflows": self.subworkflows,
+            "children": self.children,
         }
 
     @classmethod
@@ -298,6 +312,9 @@ class RunState:
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
+        state.parent = dict(data["parent"]) if data.get("parent") else None
+        state.subworkflows = dict(data.get("subworkflows") or {})
+        state.children = {name: dict(link) for name, link in (data.get("children") or {}).items()}
         return state
 
 
