@@ -165,7 +165,7 @@ def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None
         where = ("tasks", task_id)
         if task.foreach is not None:
             problems.append(locator.at((*where, "foreach"), "a workflow task cannot fan out with foreach (not yet)",
-                                       "start the children from a foreach of the parent's caller, or list one task per child"))  # fmt: skip
+                                       "write one workflow task per child"))  # fmt: skip
             continue
         raw = task.config.get("path")
         if not isinstance(raw, str):
@@ -195,8 +195,8 @@ def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None
             child_plan = plan_workflow(child_source, host, ancestors=chain)
         except WorkflowError as error:
             count = len(error.diagnostics)
-            problems.append(locator.at(at_path, f"sub-workflow {raw!r} is invalid ({count} problem{'s' * (count != 1)}"
-                                                " follow)", "fix the child workflow"))  # fmt: skip
+            problems.append(locator.at(at_path, f"sub-workflow {raw!r} is invalid", f"fix the child workflow: see"
+                                       f" its {count} problem{'s' * (count != 1)} listed with this one"))  # fmt: skip
             problems.extend(error.diagnostics)
             continue
         _check_params(task.config.get("params"), child_plan, raw, (*where, "config"), locator, problems)
@@ -236,7 +236,7 @@ def _check_params(given: Any, child: ExecutionPlan, shown: str, where: tuple[Any
             param.check(value, f"param {name!r}:")
         except ValueError as error:
             problems.append(locator.at((*where, "params", name), f"sub-workflow {shown!r}: {error}",
-                                       f"give a {param.type}"))  # fmt: skip
+                                       f"give a value of type {param.type}"))  # fmt: skip
     missing = [name for name, param in declared.items() if param.is_required and param.default is None
                and name not in given]  # fmt: skip
     if missing:

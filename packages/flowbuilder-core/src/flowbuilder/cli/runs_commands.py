@@ -184,6 +184,9 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         return
     click.echo(f"run {summary.run_id}")
     click.echo(f"  workflow   {summary.workflow or '-'} (version {summary.version or '-'})")
+    if state.parent:  # a sub-workflow's run: who started it
+        click.echo(f"  parent     {state.parent.get('run_id')} (task {state.parent.get('task')},"
+                   f" level {state.parent.get('depth', 1)})")  # fmt: skip
     paused = " (paused: no new attempts start; flowbuilder unpause RUN_ID)" if state.paused else ""
     click.echo(f"  status     {summary.status.value}{paused}")
     if lease is not None and not summary.status.finished:
@@ -206,6 +209,9 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         for name, task in state.tasks.items():
             took = f"{task.finished_at - task.started_at:.2f}s" if task.finished_at and task.started_at else "-"
             click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
+            child = state.children.get(name)
+            if child is not None:
+                click.echo(f"      child   {child.get('run_id')} (flowbuilder runs show {child.get('run_id')})")
             if task.output is not None:
                 click.echo(f"      output  {one_line(task.output)}")
             if task.error:
