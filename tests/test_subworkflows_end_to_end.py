@@ -128,7 +128,10 @@ def test_params_go_in_and_outputs_come_out_and_runs_name_each_other(scratch_dir:
     parent_id = events[0]["run_id"]
     [built] = [e for e in events if e["kind"] == "task_succeeded" and e["task"] == "build"]
     child_id = built["data"]["output"]["run_id"]
-    assert built["data"]["output"]["outputs"] == {"compile": "compiled arm64 with 2 jobs", "package": "app-arm64.tar.gz"}
+    assert built["data"]["output"]["outputs"] == {
+        "compile": "compiled arm64 with 2 jobs",
+        "package": "app-arm64.tar.gz",
+    }
     [announced] = [e for e in events if e["kind"] == "task_succeeded" and e["task"] == "announce"]
     assert announced["data"]["output"] == f"released app-arm64.tar.gz from run {child_id}"
     child = _shown(store, child_id, scratch_dir)
@@ -192,7 +195,9 @@ def test_sigkill_during_the_child_then_resume_finishes_both_with_the_same_child(
     resumed = _flowbuilder("resume", parent_id, "--store", store, cwd=scratch_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert {r["run_id"]: r["status"] for r in _runs(store, scratch_dir)} == {
-        parent_id: "succeeded", child_id: "succeeded"}  # fmt: skip  (no second child run)
+        parent_id: "succeeded",
+        child_id: "succeeded",
+    }  # fmt: skip  (no second child run)
     parent = _shown(store, parent_id, scratch_dir)["state"]
     assert parent["tasks"]["sub"]["output"]["run_id"] == child_id
     assert parent["tasks"]["after"]["output"] == "after passed"
@@ -203,8 +208,12 @@ def test_sigkill_during_the_child_then_resume_finishes_both_with_the_same_child(
 
 
 def test_a_workflow_that_includes_itself_is_refused_when_loaded(scratch_dir: Path, store: str) -> None:
-    (scratch_dir / "a.yaml").write_text("name: a\ntasks:\n  - name: to_b\n    type: workflow\n    config: {path: b.yaml}\n")
-    (scratch_dir / "b.yaml").write_text("name: b\ntasks:\n  - name: to_a\n    type: workflow\n    config: {path: a.yaml}\n")
+    (scratch_dir / "a.yaml").write_text(
+        "name: a\ntasks:\n  - name: to_b\n    type: workflow\n    config: {path: b.yaml}\n"
+    )
+    (scratch_dir / "b.yaml").write_text(
+        "name: b\ntasks:\n  - name: to_a\n    type: workflow\n    config: {path: a.yaml}\n"
+    )
     for command in (("validate", "a.yaml"), ("run", "a.yaml", "--store", store)):
         refused = _flowbuilder(*command, cwd=scratch_dir)
         assert refused.returncode == 2, refused.stderr

@@ -120,11 +120,11 @@ def store_pins(store: DefinitionStore, pins: Mapping[str, ChildPin]) -> dict[str
 
     The record maps each task to ``{"path", "definition" (hash), "subworkflows" (its own)}``.
     """
-    return {
-        task: {"path": pin.path, "definition": store.save_definition(pin.content),
-               "subworkflows": store_pins(store, pin.children)}  # fmt: skip
-        for task, pin in pins.items()
-    }
+    records: dict[str, Any] = {}
+    for task, pin in pins.items():
+        digest = store.save_definition(pin.content)
+        records[task] = {"path": pin.path, "definition": digest, "subworkflows": store_pins(store, pin.children)}
+    return records
 
 
 def pins_of(plan: ExecutionPlan) -> Mapping[str, ChildPin]:
@@ -177,7 +177,7 @@ def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None
             continue
         child_path = (base / raw).resolve()
         if child_path in chain:
-            shown = " -> ".join(_short(p) for p in (*chain[chain.index(child_path):], child_path))
+            shown = " -> ".join(_short(p) for p in (*chain[chain.index(child_path) :], child_path))
             problems.append(locator.at(at_path, f"workflow includes itself: {shown}",
                                        "a sub-workflow cannot run a workflow that runs it"))  # fmt: skip
             continue

@@ -113,7 +113,9 @@ class RunExecution:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
         from flowrunner.tasktypes.workflow import WorkflowTask
 
-        found = frozenset(task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask))
+        found = frozenset(
+            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
+        )
         for task_id in found:
             self.plain[task_id] = False
         return found

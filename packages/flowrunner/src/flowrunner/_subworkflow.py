@@ -34,7 +34,7 @@ from flowbuilder.events import RunStatus, TaskStatus
 from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, TaskFailure
 
 if TYPE_CHECKING:
-    from flowbuilder.events import TaskState
+    from flowbuilder.events import RunState, TaskState
     from flowbuilder.interfaces.executor import OnDone
     from flowbuilder.run_service import RunHandle, RunService
     from flowbuilder.subworkflows import SubworkflowConfig
@@ -89,15 +89,15 @@ class ChildRunAttempt(AttemptExecutor):
             raise TaskFailure(f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH} levels (run {run.run_id} is at"
                               f" level {run.depth}; flowbuilder.limits.MAX_SUBWORKFLOW_DEPTH)", retryable=False)  # fmt: skip
         link = ParentLink(run.run_id, attempt.task, attempt.number, depth)
-        child_id = run.cut_short_child(attempt.task_id, attempt.number)
         handle: RunHandle | None = None
-        if child_id is not None:
-            found = await self._adopt(service, attempt, child_id)
-            if not isinstance(found, str):
-                return found  # the child had finished: its outcome is this attempt's
-            handle = await self._resume(service, attempt, child_id)
+        cut_short = run.cut_short_child(attempt.task_id, attempt.number)
+        if cut_short is not None:
+            finished = await self._finished_child(service, attempt, cut_short)
+            if finished is not None:
+                return _outcome(cut_short, finished.status, finished.tasks)  # its outcome is this attempt's
+            handle = await self._resume(service, attempt, cut_short)
+        child_id = cut_short or uuid.uuid4().hex
         if handle is None:
-            child_id = child_id or uuid.uuid4().hex
             try:
                 prepared = service.prepare_child(self.config, link, run.request.subworkflows.get(attempt.task),
                                                  self.config.params, run_id=child_id)  # fmt: skip
@@ -113,17 +113,16 @@ class ChildRunAttempt(AttemptExecutor):
             raise
         return _outcome(child_id, result.status, result.tasks)
 
-    async def _adopt(self, service: RunService, attempt: Attempt, child_id: str) -> Any:
-        """The outcome of a finished child, or ``child_id`` when it must be resumed or started."""
+    async def _finished_child(self, service: RunService, attempt: Attempt, child_id: str) -> RunState | None:
+        """The state of the cut-short attempt's child if it finished (None: resume or start it)."""
         try:
             summary = service.run_status(child_id)
         except RunNotFoundError:
-            return child_id  # the link was stored, the child never was: start it under that id
+            return None  # the link was stored, the child never was: it starts under that id
         if not summary.status.finished:
-            return child_id
-        state = service.store.load_state(child_id)
+            return None
         await self.run.record_child(attempt.task, attempt.number, child_id)
-        return _outcome(child_id, state.status, state.tasks)
+        return service.store.load_state(child_id)
 
     async def _resume(self, service: RunService, attempt: Attempt, child_id: str) -> RunHandle | None:
         """Resume an unfinished child; None when it has no event yet (start it afresh)."""
