@@ -265,3 +265,11 @@ def test_a_stored_definition_pinned_by_hash_runs_and_nesting_has_a_bound(scratch
     )
     wrong = _flowbuilder("run", "wrong.yaml", "--store", store, cwd=scratch_dir)
     assert wrong.returncode == 1 and "is workflow 'level" in wrong.stderr and "not 'other'" in wrong.stderr
+
+
+def test_the_dsl_page_shows_the_example_that_these_tests_run() -> None:
+    """docs/dsl.md's sub-workflow example is examples/subworkflow/release.yaml (without its header comments)."""
+    example = "".join(
+        line for line in (EXAMPLE / "release.yaml").read_text().splitlines(True) if not line.startswith("#")
+    )
+    assert f"```yaml\n{example}```" in (REPO / "docs" / "dsl.md").read_text()
