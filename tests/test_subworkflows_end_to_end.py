@@ -92,13 +92,20 @@ def store(tmp_path: Path) -> str:
     return f"rocksdb://{tmp_path / 'store'}"
 
 
+@pytest.fixture(params=["rocksdb", "redis"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "rocksdb":
+        return f"rocksdb://{tmp_path / 'store'}"
+    return str(request.getfixturevalue("redis_server"))
+
+
 @pytest.fixture
-def gated(scratch_dir: Path, store: str) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+def gated(scratch_dir: Path, any_store: str) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
     """``flowbuilder run --json`` of the gated parent, its child started: (process, parent id, child id)."""
     (scratch_dir / "children").mkdir()
     (scratch_dir / "children" / "gated-child.yaml").write_text(GATED_CHILD)
     (scratch_dir / "parent.yaml").write_text(GATED_PARENT)
-    runner = subprocess.Popen([*_cli(), "run", "--json", "--store", store, "parent.yaml"], cwd=scratch_dir,
+    runner = subprocess.Popen([*_cli(), "run", "--json", "--store", any_store, "parent.yaml"], cwd=scratch_dir,
                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert runner.stdout is not None
@@ -166,43 +173,43 @@ def test_a_failed_child_fails_the_parent_task_with_the_childs_error(scratch_dir:
 
 
 def test_cancelling_the_parent_cancels_the_child(
-    gated: tuple[subprocess.Popen[str], str, str], scratch_dir: Path, store: str
+    gated: tuple[subprocess.Popen[str], str, str], scratch_dir: Path, any_store: str
 ) -> None:
     runner, parent_id, child_id = gated
-    _wait_for(lambda: _shown(store, child_id, scratch_dir)["state"]["tasks"].get("gate", {}).get("status")
+    _wait_for(lambda: _shown(any_store, child_id, scratch_dir)["state"]["tasks"].get("gate", {}).get("status")
               == "running", "the child's gated task to start")  # fmt: skip
-    asked = _flowbuilder("cancel", parent_id, "--wait", "--store", store, cwd=scratch_dir)
+    asked = _flowbuilder("cancel", parent_id, "--wait", "--store", any_store, cwd=scratch_dir)
     assert asked.returncode == 0, asked.stderr
     runner.communicate(timeout=60)
     assert runner.returncode == 130
-    assert _shown(store, parent_id, scratch_dir)["run"]["status"] == "cancelled"
-    child = _shown(store, child_id, scratch_dir)
+    assert _shown(any_store, parent_id, scratch_dir)["run"]["status"] == "cancelled"
+    child = _shown(any_store, child_id, scratch_dir)
     assert child["run"]["status"] == "cancelled"
     assert child["state"]["tasks"]["gate"]["status"] == "cancelled"
 
 
 def test_sigkill_during_the_child_then_resume_finishes_both_with_the_same_child(
-    gated: tuple[subprocess.Popen[str], str, str], scratch_dir: Path, store: str
+    gated: tuple[subprocess.Popen[str], str, str], scratch_dir: Path, any_store: str
 ) -> None:
     runner, parent_id, child_id = gated
-    _wait_for(lambda: _shown(store, child_id, scratch_dir)["state"]["tasks"].get("gate", {}).get("status")
+    _wait_for(lambda: _shown(any_store, child_id, scratch_dir)["state"]["tasks"].get("gate", {}).get("status")
               == "running", "the child's gated task to start")  # fmt: skip
     runner.send_signal(signal.SIGKILL)
     runner.communicate(timeout=60)
-    assert {r["run_id"]: r["status"] for r in _runs(store, scratch_dir)} == {
+    assert {r["run_id"]: r["status"] for r in _runs(any_store, scratch_dir)} == {
         parent_id: "interrupted", child_id: "interrupted"}  # fmt: skip
     (scratch_dir / "go").touch()
-    resumed = _flowbuilder("resume", parent_id, "--store", store, cwd=scratch_dir)
+    resumed = _flowbuilder("resume", parent_id, "--store", any_store, cwd=scratch_dir)
     assert resumed.returncode == 0, resumed.stderr
-    assert {r["run_id"]: r["status"] for r in _runs(store, scratch_dir)} == {
+    assert {r["run_id"]: r["status"] for r in _runs(any_store, scratch_dir)} == {
         parent_id: "succeeded",
         child_id: "succeeded",
     }  # fmt: skip  (no second child run)
-    parent = _shown(store, parent_id, scratch_dir)["state"]
+    parent = _shown(any_store, parent_id, scratch_dir)["state"]
     assert parent["tasks"]["sub"]["output"]["run_id"] == child_id
     assert parent["tasks"]["after"]["output"] == "after passed"
     assert parent["children"]["sub"] == {"run_id": child_id, "attempt": 2}  # the resumed attempt took it up
-    child = _shown(store, child_id, scratch_dir)["state"]
+    child = _shown(any_store, child_id, scratch_dir)["state"]
     assert child["tasks"]["first"]["attempts"] == 1  # what the child had finished was kept
     assert child["tasks"]["gate"]["attempts"] == 2 and child["tasks"]["gate"]["status"] == "succeeded"
 
@@ -265,6 +272,24 @@ def test_a_stored_definition_pinned_by_hash_runs_and_nesting_has_a_bound(scratch
     )
     wrong = _flowbuilder("run", "wrong.yaml", "--store", store, cwd=scratch_dir)
     assert wrong.returncode == 1 and "is workflow 'level" in wrong.stderr and "not 'other'" in wrong.stderr
+
+
+def test_hostile_child_paths_are_one_line_located_errors(scratch_dir: Path) -> None:
+    os.mkfifo(scratch_dir / "pipe.yaml")
+    (scratch_dir / "parent.yaml").write_text(
+        "name: p\ntasks:\n"
+        '  - {name: nul, type: workflow, config: {path: "a\\0b"}}\n'
+        f'  - {{name: long, type: workflow, config: {{path: "{"x" * 5000}"}}}}\n'
+        "  - {name: device, type: workflow, config: {path: /dev/zero}}\n"
+        "  - {name: fifo, type: workflow, config: {path: pipe.yaml}}\n"
+    )
+    refused = _flowbuilder("validate", "parent.yaml", cwd=scratch_dir)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    lines = refused.stderr.splitlines()
+    assert len(lines) == 4 and all(len(line) < 400 for line in lines)
+    assert lines[0].startswith("parent.yaml:3:") and "embedded null byte" in lines[0]
+    assert lines[1].startswith("parent.yaml:4:") and "File name too long" in lines[1]
+    assert "'/dev/zero' is not a file" in lines[2] and "'pipe.yaml' is not a file" in lines[3]
 
 
 def test_the_dsl_page_shows_the_example_that_these_tests_run() -> None:

@@ -175,7 +175,14 @@ def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None
             problems.append(locator.at(at_path, "a sub-workflow's path cannot hold an expression",
                                        "it is read when the parent is loaded; write the file's path"))  # fmt: skip
             continue
-        child_path = (base / raw).resolve()
+        try:
+            child_path = (base / raw).resolve()
+            is_file, exists = child_path.is_file(), child_path.exists()
+        except (OSError, ValueError) as error:  # a NUL byte, a name too long, a loop of links
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            problems.append(locator.at(at_path, f"sub-workflow path {raw[:80]!r} cannot be used: {reason}",
+                                       "give the path of a workflow file"))  # fmt: skip
+            continue
         if child_path in chain:
             shown = " -> ".join(_short(p) for p in (*chain[chain.index(child_path) :], child_path))
             problems.append(locator.at(at_path, f"workflow includes itself: {shown}",
@@ -185,8 +192,8 @@ def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None
             problems.append(locator.at(at_path, f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH} levels",
                                        "flatten the chain (flowbuilder.limits.MAX_SUBWORKFLOW_DEPTH)"))  # fmt: skip
             continue
-        if not child_path.is_file():
-            what = "is not a file" if child_path.exists() else "does not exist"
+        if not is_file:
+            what = "is not a file" if exists else "does not exist"
             problems.append(locator.at(at_path, f"sub-workflow {raw!r} {what} ({child_path})",
                                        "paths are relative to this workflow's file"))  # fmt: skip
             continue
