@@ -252,7 +252,7 @@ def test_a_missing_child_file_and_wrong_params_are_located_in_the_parent(scratch
 
 def test_a_stored_definition_pinned_by_hash_runs_and_nesting_has_a_bound(scratch_dir: Path, store: str) -> None:
     """``definition`` + ``version``; a chain of stored definitions deeper than the limit fails at run time."""
-    from flowbuilder.limits import MAX_SUBWORKFLOW_DEPTH
+    from flowbuilder.subworkflows import MAX_SUBWORKFLOW_DEPTH
 
     digest = None
     for level in range(MAX_SUBWORKFLOW_DEPTH + 2):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.limits import MAX_SUBWORKFLOW_DEPTH
 
 if TYPE_CHECKING:
     from flowbuilder.diagnostics import Locator
@@ -151,7 +152,6 @@ def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None
     literal value of the wrong type. A ``definition:`` child is checked when it starts (no
     store is open when a file is loaded).
     """
-    from flowbuilder.limits import MAX_SUBWORKFLOW_DEPTH
     from flowbuilder.loader import load_workflow, plan_workflow
 
     base = source_path.parent if source_path is not None else Path.cwd()
@@ -255,6 +255,7 @@ def _check_params(given: Any, child: ExecutionPlan, shown: str, where: tuple[Any
 __all__ = [
     "CHILD_RUN_KEY",
     "ChildPin",
+    "MAX_SUBWORKFLOW_DEPTH",
     "PINS_METADATA_KEY",
     "ParentLink",
     "SubworkflowConfig",

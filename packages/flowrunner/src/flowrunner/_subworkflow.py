@@ -10,7 +10,7 @@ processes, so a parent never waits for a slot its own child needs.
 
 The attempt:
 
-1. checks the nesting depth (:data:`~flowbuilder.limits.MAX_SUBWORKFLOW_DEPTH`);
+1. checks the nesting depth (:data:`~flowbuilder.subworkflows.MAX_SUBWORKFLOW_DEPTH`);
 2. on the first attempt after a resume, looks for the child the cut-short attempt started
    (the parent's ``task_annotated`` ``child_run`` link): an unfinished child is resumed
    through :meth:`RunService.prepare_resume`, a finished one gives its outcome, and a child
@@ -77,8 +77,7 @@ class ChildRunAttempt(AttemptExecutor):
     # -- the child --------------------------------------------------------------------------
 
     async def _child(self, attempt: Attempt) -> Any:
-        from flowbuilder.limits import MAX_SUBWORKFLOW_DEPTH
-        from flowbuilder.subworkflows import ParentLink
+        from flowbuilder.subworkflows import MAX_SUBWORKFLOW_DEPTH, ParentLink
 
         run = self.run
         service = run.request.service
@@ -87,7 +86,7 @@ class ChildRunAttempt(AttemptExecutor):
         depth = run.depth + 1
         if depth > MAX_SUBWORKFLOW_DEPTH:
             raise TaskFailure(f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH} levels (run {run.run_id} is at"
-                              f" level {run.depth}; flowbuilder.limits.MAX_SUBWORKFLOW_DEPTH)", retryable=False)  # fmt: skip
+                              f" level {run.depth}; flowbuilder.subworkflows.MAX_SUBWORKFLOW_DEPTH)", retryable=False)  # fmt: skip
         link = ParentLink(run.run_id, attempt.task, attempt.number, depth)
         handle: RunHandle | None = None
         cut_short = run.cut_short_child(attempt.task_id, attempt.number)
