@@ -21,7 +21,7 @@ import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from flowbuilder.events import EventKind, TaskState, TaskStatus
+from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
 from flowbuilder.interfaces import (
     Attempt,
     AttemptExecutor,
@@ -31,6 +31,7 @@ from flowbuilder.interfaces import (
     TaskContext,
     TaskFailure,
 )
+from flowbuilder.interfaces.sink import EventSink
 from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
 from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import EventWriter
@@ -439,13 +440,22 @@ class RunExecution:
 
         writer = self.writer
         writer.emit(EventKind.TASK_ANNOTATED, task, attempt, {CHILD_RUN_KEY: child_id})
-        writer.flush()
-        channel = writer.channel
-        # Polled, not awaited on the channel's one waiter, which the run's own loop may be using.
-        while channel is not None and channel.unstored > 0 and channel.error is None:
-            await asyncio.sleep(0.002)
-        if channel is not None and channel.error is not None:
-            raise channel.error
+        if not writer.threaded:  # memory://: stored by the flush itself
+            writer.flush()
+            return
+        assert self.loop is not None
+        stored = _StoredUpTo(writer.seq, self.loop.create_future(), writer.sinks)
+        writer.sinks.append(stored)
+        try:
+            writer.flush()
+            channel = writer.channel
+            while channel is not None and not stored.future.done():
+                if channel.error is not None:
+                    raise channel.error
+                await asyncio.wait([stored.future], timeout=0.1)  # woken when stored; a store error within 0.1 s
+        finally:
+            if stored in writer.sinks:
+                writer.sinks.remove(stored)
 
     def _submit(self, executor: AttemptExecutor, attempt: Attempt) -> None:
         task_id = attempt.task_id
@@ -513,6 +523,30 @@ class RunExecution:
         await self.writer.aclose()
         finished_wall = time.time()
         return RunResult(self.run_id, status, _TaskStates(self), started_wall, finished_wall)
+
+
+class _StoredUpTo(EventSink):
+    """Resolves ``future`` once the run's events up to ``seq`` are stored, then leaves the run's sinks.
+
+    Sinks see a batch only after the store has it (:class:`~flowrunner._event_writer.EventWriter`),
+    so this is how :meth:`RunExecution.record_child` waits for its link without sharing the
+    store channel's one waiter with the run's own loop.
+    """
+
+    def __init__(self, seq: int, future: asyncio.Future[None], sinks: list[EventSink]):
+        self.seq = seq
+        self.future = future
+        self.sinks = sinks
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        if events and events[-1].seq >= self.seq and not self.future.done():
+            self.future.set_result(None)
+            if self in self.sinks:
+                self.sinks.remove(self)
+
+    def close(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
 
 
 class _TaskStates(Mapping[str, TaskState]):
