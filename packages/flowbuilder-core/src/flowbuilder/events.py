@@ -31,8 +31,8 @@ this, the oldest is forgotten (its ``run_signalled`` event stays in the history)
 class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
-    RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params
-    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status)
+    RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params, subworkflows?
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), parent?
     TASK_STARTED = "task_started"  # task, attempt
     TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
     TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
@@ -43,7 +43,7 @@ class EventKind(str, Enum):
     ITEM_SUCCEEDED = "item_succeeded"  # task, attempt, data: item, output, duration
     ITEM_FAILED = "item_failed"  # task, attempt, data: item, error, final (bool: not retried)
     ITEM_CANCELLED = "item_cancelled"  # task, attempt, data: item
-    TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice)
+    TASK_ANNOTATED = "task_annotated"  # task, data: free-form (anomaly scores, advice; child_run: a sub-workflow's run)
     RUN_CANCEL_REQUESTED = "run_cancel_requested"  # data: reason (+ request, by, requested_at from a control request)
     RUN_PAUSED = "run_paused"  # data: request, by, requested_at, reason? — no new attempts start
     RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
@@ -263,6 +263,12 @@ class RunState:
     signals: list[dict[str, Any]] = field(default_factory=list)
     """Signals recorded (``run_signalled`` data) that no waiting task has taken or refused yet,
     oldest first: a resumed run hands them to the tasks that wait for them."""
+    parent: dict[str, Any] | None = None
+    """For a child run (``type: workflow``): ``run_id``, ``task``, ``attempt``, ``depth`` of its parent."""
+    subworkflows: dict[str, Any] = field(default_factory=dict)
+    """The definitions its ``path:`` children were pinned to when it started, by task."""
+    children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The newest child run each ``workflow`` task started: ``run_id`` and the parent's ``attempt``."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -277,11 +283,14 @@ class RunState:
             self.definition_hash = data.get("definition_hash")
             self.params = dict(data.get("params", {}))
             self.created_at = event.time
+            self.subworkflows = dict(data.get("subworkflows") or {})
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
+            if data.get("parent"):
+                self.parent = dict(data["parent"])
             retry = data.get("retry")
             if retry is not None:
                 self.retries.append({**retry, "seq": event.seq})
@@ -362,6 +371,8 @@ class RunState:
             task.waiting = None
         elif kind in _ITEM_KINDS:
             _apply_item(task.item(int(data.get("item", 0))), event)
+        elif kind is EventKind.TASK_ANNOTATED and "child_run" in data:
+            self.children[event.task] = {"run_id": data["child_run"], "attempt": event.attempt}
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -378,6 +389,9 @@ class RunState:
             "paused": self.paused,
             "control_seen": self.control_seen,
             "retries": self.retries,
+            "parent": self.parent,
+            "subworkflows": self.subworkflows,
+            "children": self.children,
         }
         if self.signals:  # only then: snapshots of runs without signals keep their old shape
             data["signals"] = self.signals
@@ -399,6 +413,9 @@ class RunState:
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
         state.signals = [dict(signal) for signal in data.get("signals", ())]
+        state.parent = dict(data["parent"]) if data.get("parent") else None
+        state.subworkflows = dict(data.get("subworkflows") or {})
+        state.children = {name: dict(link) for name, link in (data.get("children") or {}).items()}
         return state
 
 

@@ -70,3 +70,11 @@ def matrix_size(lengths: list[int]) -> int:
         if size > MAX_MATRIX_ITEMS:
             return size
     return size
+
+
+MAX_SUBWORKFLOW_DEPTH = 8
+"""At most this many levels of ``type: workflow`` below a top-level run (a child is level 1).
+
+A workflow that includes itself through ``path:`` is refused when it is loaded; this bound
+stops what cannot be seen there (a chain of stored definitions, a chain too deep to be
+meant) when the task starts, with a one-line, non-retryable failure."""

@@ -38,6 +38,8 @@ class WorkflowSource:
     workflow: Workflow
     locator: Locator
     content: bytes
+    path: Path | None = None
+    """The file it was read from (None for text): sub-workflow ``path:`` values are relative to it."""
 
 
 def read_workflow_file(path: str | Path, limits: YamlLimits = YamlLimits()) -> bytes:
@@ -251,9 +253,11 @@ def load_workflow(
     validated, and the compiler's problems (unknown task types, unknown dependencies,
     cycles, expressions) are reported with the schema problems in one :class:`WorkflowError`.
     """
+    path = None
     if isinstance(source, Path):
         content = read_workflow_file(source, limits)
         filename = filename or str(source)
+        path = source
     else:
         content = source.encode() if isinstance(source, str) else source
         filename = filename or "<string>"
@@ -268,25 +272,42 @@ def load_workflow(
             found = set(error.diagnostics)
             more = [d for d in _compile_problems(error.partial, locator, host) if d not in found]
             raise WorkflowError([*error.diagnostics, *more]) from None
-    return WorkflowSource(workflow, locator, content)
+    return WorkflowSource(workflow, locator, content, path)
 
 
 def plan_workflow(
-    source: WorkflowSource, host: PluginHost, *, estimated_durations: Mapping[str, float] | None = None
+    source: WorkflowSource,
+    host: PluginHost,
+    *,
+    estimated_durations: Mapping[str, float] | None = None,
+    children: bool = True,
+    ancestors: tuple[Path, ...] = (),
 ) -> ExecutionPlan:
-    """Compile a loaded workflow with the task types and compile passes of ``host``."""
+    """Compile a loaded workflow with the task types and compile passes of ``host``.
+
+    With ``children`` (the default), the ``path:`` children of its ``workflow`` tasks are
+    loaded and checked too, and kept on the plan (:func:`flowbuilder.subworkflows.pin_children`;
+    ``ancestors``: the files that include this one). A definition read back from a store
+    passes False: its children were pinned when its run started.
+    """
     from flowbuilder.compiler import compile_workflow
 
     task_types = host.task_types()
     passes = host.compile_passes()
     with gc_paused():  # the plan stays alive: see flowbuilder.gc_pause
-        return compile_workflow(
+        plan = compile_workflow(
             source.workflow,
             task_types,
             locator=source.locator,
             estimated_durations=estimated_durations,
             passes=passes,
         )
+        if children:
+            from flowbuilder.subworkflows import has_subworkflows, pin_children
+
+            if has_subworkflows(plan):
+                plan = pin_children(plan, source.locator, source.path, host, ancestors)
+        return plan
 
 
 def load_plan(source: str | bytes | Path, host: PluginHost, **options: Any) -> ExecutionPlan:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
+    from flowbuilder.subworkflows import ParentLink, SubworkflowConfig
 
 WorkflowInput = Union[str, bytes, Path, "Workflow", "ExecutionPlan", "CompiledWorkflow"]
 """What a run can be started from: a path (``Path``, or a ``str`` naming an existing file),
@@ -83,6 +84,11 @@ class PreparedRun:
     """For a retry of a finished run (:meth:`RunService.prepare_retry`): ``rerun`` (the task
     names that run again), ``from``, ``only`` and ``previous_status``; recorded in the run's
     ``run_started`` event."""
+    parent: ParentLink | None = None
+    """For a child run (``type: workflow``): the run and task that started it."""
+    subworkflows: Mapping[str, Any] | None = None
+    """The stored definitions of its ``path:`` children (:func:`flowbuilder.subworkflows.store_pins`);
+    None: stored from the plan's pins by :meth:`RunService.request`."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -104,6 +110,12 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
         from flowbuilder.compiler import compile_workflow
 
         plan = compile_workflow(workflow, host.task_types(), passes=host.compile_passes())
+        from flowbuilder.subworkflows import has_subworkflows, pin_children
+
+        if has_subworkflows(plan):  # `path:` children relative to the current directory
+            from flowbuilder.diagnostics import Locator
+
+            plan = pin_children(plan, Locator(f"<workflow {workflow.name}>"), None, host)
         return CompiledWorkflow(plan, workflow.model_dump_json(exclude_defaults=True).encode())
     if isinstance(workflow, str) and "\n" not in workflow:
         path = Path(workflow)
@@ -193,7 +205,8 @@ class RunService:
                                    " until it shows interrupted, or pass --force if that process is gone")  # fmt: skip
         resolved = resume_params(plan.workflow, state.params, dict(params or {}))
         secrets = resolve_run_secrets(plan, self.host)
-        return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state)
+        return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state,
+                           **_family_of(state))  # fmt: skip
 
     def prepare_retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
                       only: Sequence[str] = ()) -> PreparedRun:  # fmt: skip
@@ -238,7 +251,7 @@ class RunService:
         retry = {"rerun": rerun, "from": list(from_tasks), "only": list(only),
                  "previous_status": state.status.value}  # fmt: skip
         return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state,
-                           retry=retry)  # fmt: skip
+                           retry=retry, **_family_of(state))  # fmt: skip
 
     def stored_plan(self, run_id: str) -> tuple[RunState, ExecutionPlan]:
         """The folded state of an unfinished run and the plan compiled from its stored definition."""
@@ -261,7 +274,42 @@ class RunService:
             content = content.decode("utf-16")
         source = load_workflow(content, filename=f"<definition {state.definition_hash[:12]} of run {run_id}>",
                                limits=self.host.settings.limits)  # fmt: skip
-        return plan_workflow(source, self.host)
+        return plan_workflow(source, self.host, children=False)  # its children were pinned when it started
+
+    def prepare_child(self, config: SubworkflowConfig, parent: ParentLink, pinned: Mapping[str, Any] | None,
+                      params: Mapping[str, Any], *, run_id: str | None = None) -> PreparedRun:  # fmt: skip
+        """A child run for a ``workflow`` task: its definition loaded from the store, its params checked.
+
+        ``config`` is the task's rendered config; ``pinned`` the record its parent keeps for
+        a ``path:`` child (``run_created``'s ``subworkflows`` entry for the task). Raises
+        :class:`FlowBuilderError` (no pinned definition, a stored definition of another name),
+        :class:`~flowbuilder.errors.StoreError` (no such definition),
+        :class:`~flowbuilder.errors.WorkflowError` (an invalid stored definition) and
+        :class:`~flowbuilder.params.ParamError` (a param the child refuses).
+        """
+        from flowbuilder.loader import load_workflow, plan_workflow
+        from flowbuilder.params import resolve_params
+        from flowbuilder.secrets import resolve_run_secrets
+
+        if config.path is not None:
+            if not pinned or not isinstance(pinned.get("definition"), str):
+                raise FlowBuilderError(f"sub-workflow {config.path!r} was not loaded with its parent (a workflow"
+                                       " read back from a store names its children by `definition` and `version`)")  # fmt: skip
+            digest, filename = pinned["definition"], str(pinned.get("path") or config.path)
+            children: Mapping[str, Any] = pinned.get("subworkflows") or {}
+        else:
+            assert config.version is not None
+            digest, filename, children = config.version, f"<definition {config.definition} {config.version[:12]}>", {}
+        content = self.store.load_definition(digest)
+        source = load_workflow(content, filename=filename, limits=self.host.settings.limits, host=self.host)
+        plan = plan_workflow(source, self.host, children=False)
+        if config.definition is not None and plan.workflow.name != config.definition:
+            raise FlowBuilderError(f"definition {config.version} is workflow {plan.workflow.name!r}, not"
+                                   f" {config.definition!r}")  # fmt: skip
+        resolved = resolve_params(plan.workflow, dict(params))
+        secrets = resolve_run_secrets(plan, self.host)
+        return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, definition_hash=digest,
+                           parent=parent, subworkflows=children)  # fmt: skip
 
     def latest_unfinished_run(self, workflow: str) -> str:
         """The newest run of ``workflow`` that has not finished; FlowBuilderError if none."""
@@ -290,10 +338,17 @@ class RunService:
         digest = prepared.definition_hash
         if digest is None and prepared.definition is not None:
             digest = self.store.save_definition(prepared.definition)
+        subworkflows = prepared.subworkflows
+        if subworkflows is None:
+            from flowbuilder.subworkflows import pins_of, store_pins
+
+            pins = pins_of(prepared.plan)
+            subworkflows = store_pins(self.store, pins) if pins else {}
         return RunRequest(plan=prepared.plan, params=prepared.params, run_id=prepared.run_id, store=self.store,
                           sinks=[*sinks, *self.host.event_sinks(prepared.run_id)],
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
-                          definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry)  # fmt: skip
+                          definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
+                          service=self, parent=prepared.parent, subworkflows=subworkflows)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""
@@ -402,6 +457,13 @@ class RunService:
         if self._runner is None:
             return
         self._runner.close()
+
+
+def _family_of(state: RunState) -> dict[str, Any]:
+    """The parent link and pinned children a stored run recorded, for continuing it."""
+    from flowbuilder.subworkflows import ParentLink
+
+    return {"parent": ParentLink.from_data(state.parent), "subworkflows": state.subworkflows}
 
 
 class _StreamSink(EventSink):

@@ -21,7 +21,7 @@ import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from flowbuilder.events import EventKind, TaskState, TaskStatus
+from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
 from flowbuilder.interfaces import (
     Attempt,
     AttemptExecutor,
@@ -31,6 +31,7 @@ from flowbuilder.interfaces import (
     TaskContext,
     TaskFailure,
 )
+from flowbuilder.interfaces.sink import EventSink
 from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
 from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import EventWriter
@@ -53,7 +54,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -106,6 +107,21 @@ class RunExecution:
         self.wake_future: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.control: RunControl | None = None
+        self.depth = request.parent.depth if request.parent is not None else 0
+        """How many sub-workflow levels below its top-level run this run is (0: it is one)."""
+        self.child_tasks = self._child_tasks()
+        """Ids of ``workflow`` tasks: their attempts are child runs (:mod:`flowrunner._subworkflow`)."""
+
+    def _child_tasks(self) -> frozenset[int]:
+        """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
+        from flowrunner.tasktypes.workflow import WorkflowTask
+
+        found = frozenset(
+            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
+        )
+        for task_id in found:
+            self.plain[task_id] = False
+        return found
 
     def _wait_room(self) -> WaitRoom | None:
         """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
@@ -242,16 +258,25 @@ class RunExecution:
         request = self.request
         workflow = self.plan.workflow
         resume = request.resume
+        parent = request.parent
         if resume is None:
-            writer.emit(EventKind.RUN_CREATED, data={
+            created: dict[str, Any] = {
                 "workflow": workflow.name, "version": workflow.version,
-                "definition_hash": request.definition_hash, "params": masked_params(workflow, self.params)})  # fmt: skip
-            writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": False})
+                "definition_hash": request.definition_hash, "params": masked_params(workflow, self.params)}  # fmt: skip
+            if request.subworkflows:
+                created["subworkflows"] = dict(request.subworkflows)
+            writer.emit(EventKind.RUN_CREATED, data=created)
+            first: dict[str, Any] = {"runner": self.runner.name, "resumed": False}
+            if parent is not None:
+                first["parent"] = parent.as_data()
+            writer.emit(EventKind.RUN_STARTED, data=first)
             roots: Sequence[int] = self.plan.roots()
         else:
             started: dict[str, Any] = {"runner": self.runner.name, "resumed": True}
             if request.retry is not None:
                 started["retry"] = dict(request.retry)
+            if parent is not None:
+                started["parent"] = parent.as_data()
             writer.emit(EventKind.RUN_STARTED, data=started)
             roots = self._restore(resume)
         self.machine.open(roots)
@@ -330,6 +355,9 @@ class RunExecution:
                     room.begin(task_id, attempt)  # waits without an attempt: no executor, no slot
                     return
                 config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
+                if task_id in self.child_tasks:
+                    self._start_child(task_id, attempt, config, env)
+                    return
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
                 return
@@ -418,6 +446,66 @@ class RunExecution:
         items: Mapping[int, Any] | None = recorded.items
         return items
 
+    # -- sub-workflows ----------------------------------------------------------------------
+
+    def _start_child(self, task_id: int, attempt: int, config: Any, env: Mapping[str, str]) -> None:
+        """An attempt of a ``workflow`` task: a child run, driven here (never by an executor)."""
+        from flowrunner._subworkflow import ChildRunAttempt
+
+        machine = self.machine
+        timeout = machine.attempt_timeout(task_id) if machine.has_timeout else None
+        name = machine.names[task_id]
+        context = TaskContext(self.run_id, name, attempt, {}, self.params, env)
+        held = self.inputs.attempt(task_id, name, attempt, config, ExecutionMode.ASYNC, context, timeout)
+        self._submit(ChildRunAttempt(self, config), held)
+
+    def cut_short_child(self, task_id: int, attempt: int) -> str | None:
+        """The child run to take up for ``attempt`` of a ``workflow`` task, if any.
+
+        Only the first attempt of a resumed run takes one up, and only the child its stored
+        history links to the attempt that the crash cut short (recorded as still running).
+        A retry after a recorded failure starts a new child.
+        """
+        resume = self.request.resume
+        if resume is None or self.request.retry is not None:
+            return None
+        name = self.machine.names[task_id]
+        link = resume.children.get(name)
+        task = resume.tasks.get(name)
+        if link is None or task is None or task.status is not TaskStatus.RUNNING:
+            return None
+        if link.get("attempt") != task.attempts or attempt != task.attempts + 1:
+            return None
+        child = link.get("run_id")
+        return child if isinstance(child, str) else None
+
+    async def record_child(self, task: str, attempt: int, child_id: str) -> None:
+        """Record that ``attempt`` of ``task`` runs child ``child_id``, and wait until it is stored.
+
+        Stored before the child writes its first event, so a resumed parent always finds
+        the child it had started.
+        """
+        from flowbuilder.subworkflows import CHILD_RUN_KEY
+
+        writer = self.writer
+        writer.emit(EventKind.TASK_ANNOTATED, task, attempt, {CHILD_RUN_KEY: child_id})
+        if not writer.threaded:  # memory://: stored by the flush itself
+            writer.flush()
+            return
+        assert self.loop is not None
+        stored = _StoredUpTo(writer.seq, self.loop.create_future(), writer.sinks)
+        writer.sinks.append(stored)
+        try:
+            writer.flush()
+            channel = writer.channel
+            while channel is not None and not stored.future.done():
+                if channel.error is not None:
+                    raise channel.error
+                await asyncio.wait([stored.future], timeout=0.1)  # woken when stored; a store error within 0.1 s
+        finally:
+            if stored in writer.sinks:
+                writer.sinks.remove(stored)
+
     def _submit(self, executor: AttemptExecutor, attempt: Attempt) -> None:
         task_id = attempt.task_id
         self.inflight[task_id] = (executor, attempt)
@@ -484,6 +572,30 @@ class RunExecution:
         await self.writer.aclose()
         finished_wall = time.time()
         return RunResult(self.run_id, status, _TaskStates(self), started_wall, finished_wall)
+
+
+class _StoredUpTo(EventSink):
+    """Resolves ``future`` once the run's events up to ``seq`` are stored, then leaves the run's sinks.
+
+    Sinks see a batch only after the store has it (:class:`~flowrunner._event_writer.EventWriter`),
+    so this is how :meth:`RunExecution.record_child` waits for its link without sharing the
+    store channel's one waiter with the run's own loop.
+    """
+
+    def __init__(self, seq: int, future: asyncio.Future[None], sinks: list[EventSink]):
+        self.seq = seq
+        self.future = future
+        self.sinks = sinks
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        if events and events[-1].seq >= self.seq and not self.future.done():
+            self.future.set_result(None)
+            if self in self.sinks:
+                self.sinks.remove(self)
+
+    def close(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
 
 
 class _TaskStates(Mapping[str, TaskState]):

@@ -42,11 +42,11 @@ def validate(files: tuple[Path, ...], quiet: bool, strict: bool) -> None:
         outcome, key = cache.lookup(path)
         if outcome is None:
             try:
-                outcome = _check(path)
+                outcome, other_files = _check(path)
             except WorkflowError as error:
                 problems.extend(error.diagnostics)
                 continue
-            if key is not None and not plugin_host().failures:
+            if key is not None and not plugin_host().failures and not other_files:
                 cache.store(key, outcome)
         if strict:
             problems.extend(as_problem(warning) for warning in outcome.warnings)
@@ -58,13 +58,18 @@ def validate(files: tuple[Path, ...], quiet: bool, strict: bool) -> None:
         raise WorkflowError(problems)
 
 
-def _check(path: Path) -> ValidOutcome:
-    """Load, validate and compile ``path`` with every plugin (WorkflowError when it is invalid)."""
+def _check(path: Path) -> tuple[ValidOutcome, bool]:
+    """Load, validate and compile ``path`` with every plugin (WorkflowError when it is invalid).
+
+    The flag says whether other files were read (sub-workflows): the cache keys on this
+    file's bytes only, so such an answer is not kept.
+    """
     from flowbuilder._validation_cache import ValidOutcome
     from flowbuilder.loader import load_plan
+    from flowbuilder.subworkflows import pins_of
 
     plan = load_plan(path, plugin_host())
-    return ValidOutcome(len(plan), len(plan.levels), tuple(plan.warnings))
+    return ValidOutcome(len(plan), len(plan.levels), tuple(plan.warnings)), bool(pins_of(plan))
 
 
 def as_problem(warning: Diagnostic) -> Diagnostic:

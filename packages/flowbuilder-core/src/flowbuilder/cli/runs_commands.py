@@ -211,6 +211,9 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> 
         return
     click.echo(f"run {summary.run_id}")
     click.echo(f"  workflow   {summary.workflow or '-'} (version {summary.version or '-'})")
+    if state.parent:  # a sub-workflow's run: who started it
+        click.echo(f"  parent     {state.parent.get('run_id')} (task {state.parent.get('task')},"
+                   f" level {state.parent.get('depth', 1)})")  # fmt: skip
     paused = " (paused: no new attempts start; flowbuilder unpause RUN_ID)" if state.paused else ""
     click.echo(f"  status     {summary.status.value}{paused}")
     if lease is not None and not summary.status.finished:
@@ -235,6 +238,9 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> 
             click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
             if task.waiting is not None and not task.status.finished:
                 _show_wait(summary.run_id, task.waiting, interrupted)
+            child = state.children.get(name)
+            if child is not None:
+                click.echo(f"      child   {child.get('run_id')} (flowbuilder runs show {child.get('run_id')})")
             if task.output is not None:
                 click.echo(f"      output  {one_line(task.output)}")
             if task.error:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.store import Store
     from flowbuilder.interfaces.tasktype import TaskType
     from flowbuilder.plan import ExecutionPlan
+    from flowbuilder.run_service import RunService
+    from flowbuilder.subworkflows import ParentLink
 
 
 @dataclass(slots=True)
@@ -45,6 +47,15 @@ class RunRequest:
     names the tasks that run again; every other task keeps its recorded outcome. The runner
     records the whole mapping as ``retry`` in the ``run_started`` event it appends. A runner
     that predates retries ignores it and resumes instead (runs what did not succeed)."""
+    service: RunService | None = None
+    """The run service that built the request (:meth:`RunService.request` sets it): a runner
+    starts the child runs of ``workflow`` tasks through it, so a child takes the one path
+    every run takes. Without it, a ``workflow`` task fails."""
+    parent: ParentLink | None = None
+    """Set for a child run: recorded as ``parent`` in its ``run_started``."""
+    subworkflows: Mapping[str, Any] = field(default_factory=dict)
+    """The stored definitions of the run's ``path:`` children, by task
+    (:func:`flowbuilder.subworkflows.store_pins`); recorded as ``subworkflows`` in ``run_created``."""
 
 
 @dataclass(slots=True)
