@@ -189,6 +189,11 @@ class RunState:
     """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
     ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
     and ``seq``, where its events start in the run's history."""
+    cached: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task name -> the ``cached`` data of its ``task_succeeded`` (``key``, ``run``: the run
+    whose result it was served), for tasks whose latest success came from the result cache.
+    Kept here rather than on :class:`TaskState`, whose snapshot form older readers build with
+    ``TaskState(**data)``."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -251,6 +256,11 @@ class RunState:
             task.output = data.get("output")
             task.error = None
             task.finished_at = event.time
+            served = data.get("cached")
+            if served is not None:
+                self.cached[event.task] = dict(served)
+            elif self.cached:
+                self.cached.pop(event.task, None)
         elif kind is EventKind.TASK_FAILED:
             task.status = TaskStatus.FAILED
             task.error = data.get("error")
@@ -281,6 +291,7 @@ class RunState:
             "paused": self.paused,
             "control_seen": self.control_seen,
             "retries": self.retries,
+            "cached": self.cached,
         }
 
     @classmethod
@@ -298,6 +309,7 @@ class RunState:
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
+        state.cached = {name: dict(served) for name, served in data.get("cached", {}).items()}
         return state
 
 

@@ -87,9 +87,13 @@ class Engine:
 
     async def submit(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
                      run_id: str | None = None, concurrency: int | None = None,
-                     sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
-        """Start a run on the running loop and return its handle at once."""
-        prepared = self.service.prepare(workflow, params, run_id=run_id)
+                     sinks: Sequence[EventSink] = (), use_cache: bool = True) -> RunHandle:  # fmt: skip
+        """Start a run on the running loop and return its handle at once.
+
+        ``use_cache=False`` runs tasks with ``cache:`` without reading or writing the result
+        cache (``flowbuilder run --no-cache``).
+        """
+        prepared = self.service.prepare(workflow, params, run_id=run_id, use_cache=use_cache)
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
@@ -136,17 +140,19 @@ class Engine:
 
 def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
                  store: str | Store | None = "memory://", concurrency: int | None = None,
-                 on_event: Callable[[RunEvent], None] | None = None) -> RunResult:  # fmt: skip
+                 on_event: Callable[[RunEvent], None] | None = None, use_cache: bool = True) -> RunResult:  # fmt: skip
     """Run one workflow to its end from synchronous code and return its result.
 
     ``store`` defaults to ``memory://`` (nothing written to disk); pass ``None`` for the
     configured default store or a URL of your own. ``on_event`` is called with every event.
+    ``use_cache=False`` ignores the result cache (``cache:`` tasks run and store nothing).
     """
     holder: list[RunResult] = []
 
     async def main() -> None:  # the result is not the main task's value (see LocalRunner.run)
         holder.append(
-            await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event)
+            await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event,
+                                     use_cache=use_cache)
         )
 
     asyncio.run(main())
@@ -155,12 +161,13 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
 
 async def run_workflow_async(workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
                              store: str | Store | None = "memory://", concurrency: int | None = None,
-                             on_event: Callable[[RunEvent], None] | None = None) -> RunResult:  # fmt: skip
+                             on_event: Callable[[RunEvent], None] | None = None,
+                             use_cache: bool = True) -> RunResult:  # fmt: skip
     """The asyncio flavour of :func:`run_workflow`."""
     engine = Engine(store=store, concurrency=concurrency)
     try:
         sinks: list[EventSink] = [_CallbackSink(on_event)] if on_event is not None else []
-        return await engine.run(workflow, params, sinks=sinks)
+        return await engine.run(workflow, params, sinks=sinks, use_cache=use_cache)
     finally:
         engine.close()
 

@@ -45,6 +45,9 @@ class RunRequest:
     names the tasks that run again; every other task keeps its recorded outcome. The runner
     records the whole mapping as ``retry`` in the ``run_started`` event it appends. A runner
     that predates retries ignores it and resumes instead (runs what did not succeed)."""
+    use_cache: bool = True
+    """False (``flowbuilder run --no-cache``): tasks with ``cache:`` neither read nor write the
+    result cache; they run as if it were not set. A runner that predates caching ignores it."""
 
 
 @dataclass(slots=True)
