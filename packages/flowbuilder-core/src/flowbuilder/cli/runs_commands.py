@@ -206,6 +206,10 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         for name, task in state.tasks.items():
             took = f"{task.finished_at - task.started_at:.2f}s" if task.finished_at and task.started_at else "-"
             click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
+            served = state.cached.get(name) if task.status.value == "succeeded" else None
+            if served is not None:
+                click.echo(f"      cached  the result of run {one_line(served.get('run', '-'))}"
+                           f" (key {str(served.get('key', '-'))[:16]})")  # fmt: skip
             if task.output is not None:
                 click.echo(f"      output  {one_line(task.output)}")
             if task.error:
