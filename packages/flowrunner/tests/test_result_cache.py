@@ -217,3 +217,19 @@ tasks:
     served = _succeeded(store, second, "t")
     assert "cached" in served and served["outputs"] == {"count": 4}
     assert second.output("after") == "4"
+
+
+def test_changing_what_outputs_makes_of_the_result_is_a_miss(store: MemoryStore) -> None:
+    template = """
+name: reshaped
+tasks:
+  - name: t
+    type: shell
+    config: {command: "echo '{\\"count\\": 4}'"}
+    outputs: {value: "${{ output.count EXPR }}"}
+    cache: true
+"""
+    run_text(template.replace("EXPR", ""), store=store)
+    changed = run_text(template.replace("EXPR", "* 2"), store=store)
+    served = _succeeded(store, changed, "t")
+    assert "cached" not in served and served["outputs"] == {"value": 8}

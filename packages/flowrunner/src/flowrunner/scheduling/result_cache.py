@@ -37,7 +37,6 @@ from flowbuilder.caching import CachedResult, default_cache_key, explicit_cache_
 from flowbuilder.errors import FlowBuilderError
 from flowbuilder.events import EventKind
 from flowbuilder.interfaces import LogLine
-from flowrunner.scheduling.state import SUCCEEDED
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, Store, TaskType
@@ -153,12 +152,12 @@ class AttemptCache:
         machine = self.machine
         machine.succeeded(task_id, attempt, output)
         key = self.misses.pop(task_id, None) if self.misses else None
-        if key is None or machine.state[task_id] != SUCCEEDED:
-            return  # not cached, or the success was refused (output limits, `outputs:` failed)
+        if key is None:
+            return
         name = machine.names[task_id]
         recorded = self._recorded(name, attempt)
         if recorded is None:
-            return
+            return  # the success was refused (output limits, `outputs:` failed): recorded as a failure
         output_form = recorded.get("output")
         named = recorded.get("outputs") or {}
         masker = self.masker
