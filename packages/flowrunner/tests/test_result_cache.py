@@ -33,7 +33,8 @@ def _succeeded(store: MemoryStore, result: RunResult, task: str) -> dict[str, An
 
 def _counting(name: str, cache: str = "true", extra: str = "") -> str:
     key = f"{name}-{uuid.uuid4().hex}"
-    return f"""
+    return (
+        f"""
 name: {name}
 params:
   n: {{type: integer, default: 1}}
@@ -42,7 +43,9 @@ tasks:
     type: python
     config: {{callable: "flowrunner_sample_callables:count_call", args: ["{key}"]}}
     cache: {cache}
-{extra}""", key  # type: ignore[return-value]
+{extra}""",
+        key,
+    )  # type: ignore[return-value]
 
 
 def test_a_second_run_is_served_from_the_first_runs_result(store: MemoryStore) -> None:

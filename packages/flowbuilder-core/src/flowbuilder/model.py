@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -245,7 +245,9 @@ class CachePolicy(_Model):
         ),
     )
     ttl: Duration | None = Field(
-        None, le=MAX_CACHE_TTL_SECONDS, description="How long an entry serves ('30m', '1h', '7d'); default: until cleared."
+        None,
+        le=MAX_CACHE_TTL_SECONDS,
+        description="How long an entry serves ('30m', '1h', '7d'); default: until cleared.",
     )
 
     @field_validator("key")
@@ -278,7 +280,7 @@ _CACHE_SCHEMA = {
     ],
     "description": "true, false, or {key: TEXT, ttl: DURATION}.",
 }
-CacheSetting = Annotated[Optional[CachePolicy], BeforeValidator(_cache_setting), WithJsonSchema(_CACHE_SCHEMA)]
+CacheSetting = Annotated[CachePolicy | None, BeforeValidator(_cache_setting), WithJsonSchema(_CACHE_SCHEMA)]
 """``cache:`` of a task or of ``defaults``: ``true`` (the default policy), ``false`` (None) or ``{key, ttl}``."""
 
 

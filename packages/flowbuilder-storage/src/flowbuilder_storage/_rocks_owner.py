@@ -149,8 +149,8 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         engine.put_cached_raw(args["workflow"], args["task"], args["key"], payload)
         return None, b""
     if method == "list_cached_raw":
-        found = engine.list_cached_raw(args.get("workflow"), args.get("task"))
-        return len(found), b"\n".join(found)  # the stored form is JSON: no raw newline in it
+        entries = engine.list_cached_raw(args.get("workflow"), args.get("task"))
+        return len(entries), b"\n".join(entries)  # the stored form is JSON: no raw newline in it
     if method == "clear_cached":
         return engine.clear_cached(args.get("workflow"), args.get("task")), b""
     if method == "hello":

@@ -151,8 +151,9 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
 
     async def main() -> None:  # the result is not the main task's value (see LocalRunner.run)
         holder.append(
-            await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event,
-                                     use_cache=use_cache)
+            await run_workflow_async(
+                workflow, params, store=store, concurrency=concurrency, on_event=on_event, use_cache=use_cache
+            )
         )
 
     asyncio.run(main())

@@ -29,7 +29,7 @@ that overrides them gives:
 from __future__ import annotations
 
 from abc import ABC
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from flowbuilder.caching import CachedResult
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 class ResultCache(ABC):
     """Cached task results of a store (see the module docstring)."""
+
+    scheme: ClassVar[str]
 
     def get_cached_result(self, workflow: str, task: str, key: str) -> CachedResult | None:
         """The live entry at (workflow, task, key), or None (none, expired, or a store that keeps none).
