@@ -153,3 +153,43 @@ def test_a_bad_cache_setting_is_a_located_error(scratch_dir: Path, run_cli: Call
 def test_cache_commands_refuse_bad_names_in_one_line(run_cli: Callable[..., Any], store_url: str) -> None:
     result = run_cli("cache", "clear", "--workflow", "no/such\x01name", "--store", store_url)
     assert result.returncode == 2 and "invalid workflow name" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_process_killed_mid_run_loses_no_cached_result_and_caches_nothing_half_done(
+    scratch_dir: Path, run_cli: Callable[..., Any], store_url: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (scratch_dir / "killed.yaml").write_text("""\
+name: killed
+tasks:
+  - {name: quick, type: shell, config: {command: "echo quick >> calls; echo q"}, cache: true}
+  - name: slow
+    type: shell
+    depends_on: [quick]
+    cache: true
+    config: {command: "echo slow >> calls; touch started; while [ ! -f go ]; do sleep 0.05; done; echo s"}
+""")
+    flowbuilder = Path(sys.executable).with_name("flowbuilder")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+    process = subprocess.Popen([str(flowbuilder), "run", "--store", store_url, "killed.yaml"], cwd=scratch_dir,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (scratch_dir / "started").exists():
+            assert process.poll() is None and time.monotonic() < deadline, "the slow task never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    listed = json.loads(run_cli("cache", "list", "--json", "--store", store_url).stdout)
+    assert [entry["task"] for entry in listed] == ["quick"]
+    (scratch_dir / "go").touch()
+    again = run_cli("run", "--json", "--store", store_url, "killed.yaml")
+    assert again.returncode == 0, again.stderr
+    served = _succeeded(again.stdout)
+    assert "cached" in served["quick"] and "cached" not in served["slow"]
+    assert _calls(scratch_dir) == ["quick", "slow", "slow"]

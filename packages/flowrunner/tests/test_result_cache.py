@@ -236,3 +236,15 @@ tasks:
     changed = run_text(template.replace("EXPR", "* 2"), store=store)
     served = _succeeded(store, changed, "t")
     assert "cached" not in served and served["outputs"] == {"value": 8}
+
+
+def test_an_entry_this_version_cannot_read_runs_the_task_and_a_fresh_entry_replaces_it(store: MemoryStore) -> None:
+    text, key = _counting("future")
+    run_text(text, store=store)
+    [entry] = store.list_cached_results("future")
+    address = ("future", "work", entry.key)
+    store._data.cache[address] = b'{"v": 99, "workflow": "future"}'  # written by a newer FlowBuilder
+    result = run_text(text, store=store)
+    assert result.succeeded and CALLS[key] == 2
+    assert any("newer FlowBuilder" in line.text for line in store.read_logs(result.run_id))
+    assert store.get_cached_result(*address) is not None

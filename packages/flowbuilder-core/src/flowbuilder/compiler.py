@@ -139,6 +139,7 @@ def compile_workflow(
         expression_tasks=frozenset(expression_tasks),
         secret_names=frozenset(secret_names),
         warnings=_lint(workflow, task_types, locator),
+        cached_tasks=_cached_tasks(workflow),
     )
     return _run_passes(plan, passes if omitted == Omitted() else (), locator)
 
@@ -342,6 +343,14 @@ def _upstream_of(task_id: int, predecessors: Sequence[Sequence[int]]) -> set[int
             seen.add(node)
             stack.extend(predecessors[node])
     return seen
+
+
+def _cached_tasks(workflow: Workflow) -> frozenset[int]:
+    """Ids of the tasks whose results are cached (their own ``cache``, else ``defaults.cache``)."""
+    tasks = workflow.tasks
+    if workflow.defaults.cache is None:  # the common case: one attribute read per task
+        return frozenset(task_id for task_id, task in enumerate(tasks) if task.cache is not None)
+    return frozenset(task_id for task_id, task in enumerate(tasks) if workflow.cache_policy(task) is not None)
 
 
 def _check_expressions(

@@ -54,11 +54,14 @@ def attempt_cache_for(request: RunRequest, machine: RunStateMachine, inputs: Att
     store = request.store
     if store is None or not request.use_cache:
         return None
-    workflow = request.plan.workflow
-    policies = [workflow.cache_policy(task) for task in workflow.tasks]
-    if not any(policy is not None for policy in policies):
+    plan = request.plan
+    if not plan.cached_tasks:
         return None
-    return AttemptCache(request.plan, store, policies, machine, inputs, writer, types, masker)
+    workflow = plan.workflow
+    policies: list[CachePolicy | None] = [None] * len(plan)
+    for task_id in plan.cached_tasks:
+        policies[task_id] = workflow.cache_policy(workflow.tasks[task_id])
+    return AttemptCache(plan, store, policies, machine, inputs, writer, types, masker)
 
 
 class AttemptCache:
