@@ -91,7 +91,7 @@ class RunExecution:
         machine.check_output = OutputBudget(runner.max_output_bytes, runner.max_run_output_bytes).refusal
         machine.storable_output = partial(storable_output, self)
         machine.wake = self._wake
-        self.cache = attempt_cache_for(request, machine, inputs, self.writer, self.types, self.masker)
+        self.cache = attempt_cache_for(request, machine, inputs, self.writer, self.masker)
         """The run's result cache (None when no task is cached): its tasks leave the plain path."""
         self.succeeded = machine.succeeded if self.cache is None else self.cache.succeeded
         """Where an attempt's success goes: the machine, or the cache that stores it after the machine."""
@@ -315,7 +315,10 @@ class RunExecution:
                 if self.plan.workflow.tasks[task_id].foreach is not None:
                     self._start_foreach(task_id, attempt)
                     return
-                config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
+                if cache is not None and task_id not in self.plan.expression_tasks:
+                    config, env, mode = inputs.plain_inputs(task_id)  # cached, else plain: nothing to render
+                else:
+                    config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
                 return

@@ -39,7 +39,7 @@ from flowbuilder.events import EventKind
 from flowbuilder.interfaces import LogLine
 
 if TYPE_CHECKING:
-    from flowbuilder.interfaces import RunRequest, Store, TaskType
+    from flowbuilder.interfaces import RunRequest, Store
     from flowbuilder.model import CachePolicy
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.secrets import SecretMasker
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 
 def attempt_cache_for(request: RunRequest, machine: RunStateMachine, inputs: AttemptInputs, writer: EventWriter,
-                      types: list[TaskType], masker: SecretMasker | None) -> AttemptCache | None:  # fmt: skip
+                      masker: SecretMasker | None) -> AttemptCache | None:  # fmt: skip
     """The run's cache, or None when no task of it is cached, it has no store, or caching is off."""
     store = request.store
     if store is None or not request.use_cache:
@@ -61,16 +61,16 @@ def attempt_cache_for(request: RunRequest, machine: RunStateMachine, inputs: Att
     policies: list[CachePolicy | None] = [None] * len(plan)
     for task_id in plan.cached_tasks:
         policies[task_id] = workflow.cache_policy(workflow.tasks[task_id])
-    return AttemptCache(plan, store, policies, machine, inputs, writer, types, masker)
+    return AttemptCache(plan, store, policies, machine, inputs, writer, masker)
 
 
 class AttemptCache:
     """The result cache of one run (see the module docstring); build it with :func:`attempt_cache_for`."""
 
-    __slots__ = ("inputs", "machine", "masker", "misses", "plan", "policies", "store", "types", "workflow", "writer")
+    __slots__ = ("inputs", "machine", "masker", "misses", "plan", "policies", "store", "workflow", "writer")
 
     def __init__(self, plan: ExecutionPlan, store: Store, policies: list[CachePolicy | None],
-                 machine: RunStateMachine, inputs: AttemptInputs, writer: EventWriter, types: list[TaskType],
+                 machine: RunStateMachine, inputs: AttemptInputs, writer: EventWriter,
                  masker: SecretMasker | None):  # fmt: skip
         self.plan = plan
         self.workflow = plan.workflow.name
@@ -80,7 +80,6 @@ class AttemptCache:
         self.machine = machine
         self.inputs = inputs
         self.writer = writer
-        self.types = types
         self.masker = masker
         self.misses: dict[int, str] = {}
         """Task id -> the key its running attempt missed (stored when the attempt succeeds)."""
