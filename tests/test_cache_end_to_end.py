@@ -193,3 +193,36 @@ tasks:
     served = _succeeded(again.stdout)
     assert "cached" in served["quick"] and "cached" not in served["slow"]
     assert _calls(scratch_dir) == ["quick", "slow", "slow"]
+
+
+def test_a_cached_table_is_served_by_reference_to_another_process(
+    scratch_dir: Path, run_cli: Callable[..., Any], store_url: str
+) -> None:
+    (scratch_dir / "tablemaker.py").write_text(
+        "import polars as pl\n\n"
+        "def make(rows):\n"
+        "    open('calls', 'a').write('make\\n')\n"
+        "    return pl.DataFrame({'id': list(range(rows)), 'twice': [2 * i for i in range(rows)]})\n\n"
+        "def total(table):\n"
+        "    return int(table['twice'].sum())\n"
+    )
+    (scratch_dir / "tables.yaml").write_text("""\
+name: tables
+tasks:
+  - {name: load, type: python, config: {callable: "tablemaker:make", args: [20000]}, cache: true}
+  - name: total
+    type: python
+    depends_on: [load]
+    config: {callable: "tablemaker:total", args: ["${{ tasks.load.output }}"]}
+""")
+    env = {"PYTHONPATH": str(scratch_dir)}
+    first = run_cli("run", "--json", "--store", store_url, "tables.yaml", env=env)
+    assert first.returncode == 0, first.stderr
+    second = run_cli("run", "--json", "--store", store_url, "tables.yaml", env=env)
+    assert second.returncode == 0, second.stderr
+    before, after = _succeeded(first.stdout), _succeeded(second.stdout)
+    assert after["load"]["output"] == before["load"]["output"]  # the first run's blob, not a copy
+    assert after["load"]["output"]["$blob"].startswith(_events(first.stdout)[0]["run_id"])
+    assert after["load"]["cached"]["run"] == _events(first.stdout)[0]["run_id"]
+    assert after["total"]["output"] == before["total"]["output"] == 2 * sum(range(20000))
+    assert _calls(scratch_dir) == ["make"]

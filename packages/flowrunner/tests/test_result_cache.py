@@ -248,3 +248,23 @@ def test_an_entry_this_version_cannot_read_runs_the_task_and_a_fresh_entry_repla
     assert result.succeeded and CALLS[key] == 2
     assert any("newer FlowBuilder" in line.text for line in store.read_logs(result.run_id))
     assert store.get_cached_result(*address) is not None
+
+
+class _BrokenCacheStore(MemoryStore):
+    """A store whose cache role fails the way a backend might (not a FlowBuilderError)."""
+
+    def get_cached_result(self, workflow: str, task: str, key: str) -> Any:
+        raise RuntimeError("cache backend exploded")
+
+    def put_cached_result(self, entry: Any) -> None:
+        raise RuntimeError("cache backend exploded")
+
+
+def test_a_failing_cache_never_fails_the_task() -> None:
+    store = _BrokenCacheStore(f"memory://{uuid.uuid4().hex}")
+    text, key = _counting("broken")
+    result = run_text(text, store=store)
+    assert result.succeeded and CALLS[key] == 1
+    logs = [line.text for line in store.read_logs(result.run_id)]
+    assert "cache lookup failed, running the task: RuntimeError: cache backend exploded" in logs
+    assert "result not cached: RuntimeError: cache backend exploded" in logs

@@ -100,8 +100,8 @@ class AttemptCache:
         try:
             entry = self.store.get_cached_result(self.workflow, name, key)
             value = None if entry is None else self._value_of(name, entry.output)
-        except (FlowBuilderError, OSError) as error:
-            self._note(name, attempt, f"cache lookup failed, running the task: {error}")
+        except Exception as error:  # any store's failure: the task runs (FlowBuilderError is the usual one)
+            self._note(name, attempt, f"cache lookup failed, running the task: {_reason(error)}")
             entry = None
         if entry is None:
             self.misses[task_id] = key
@@ -173,8 +173,8 @@ class AttemptCache:
                              None if policy.ttl is None else now + policy.ttl)  # fmt: skip
         try:
             self.store.put_cached_result(entry)
-        except (FlowBuilderError, OSError) as error:
-            self._note(name, attempt, f"result not cached: {error}")
+        except Exception as error:  # the task succeeded; failing to cache it must not undo that
+            self._note(name, attempt, f"result not cached: {_reason(error)}")
 
     def _recorded(self, name: str, attempt: int) -> Mapping[str, Any] | None:
         """The data of the ``task_succeeded`` just emitted (not flushed yet): the output as recorded.
@@ -189,6 +189,12 @@ class AttemptCache:
 
     def _note(self, task: str, attempt: int, text: str) -> None:
         self.writer.logs.append(LogLine(task, attempt, "system", text))
+
+
+def _reason(error: Exception) -> str:
+    """One line for a log: a FlowBuilderError's message as it is, anything else with its type."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if isinstance(error, FlowBuilderError) else f"{type(error).__name__}: {text}"
 
 
 __all__ = ["AttemptCache", "attempt_cache_for"]
