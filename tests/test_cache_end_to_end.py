@@ -226,3 +226,25 @@ tasks:
     assert after["load"]["cached"]["run"] == _events(first.stdout)[0]["run_id"]
     assert after["total"]["output"] == before["total"]["output"] == 2 * sum(range(20000))
     assert _calls(scratch_dir) == ["make"]
+
+
+def test_retry_from_a_cached_task_is_served_unless_no_cache(
+    scratch_dir: Path, run_cli: Callable[..., Any], store_url: str
+) -> None:
+    (scratch_dir / "retried.yaml").write_text("""\
+name: retried
+tasks:
+  - {name: a, type: shell, config: {command: "echo a >> calls; echo A"}, cache: true}
+  - {name: b, type: shell, depends_on: [a], config: {command: "echo b >> calls; test -f ok"}}
+""")
+    first = run_cli("run", "--json", "--store", store_url, "retried.yaml")
+    assert first.returncode == 1
+    run_id = _events(first.stdout)[0]["run_id"]
+    (scratch_dir / "ok").touch()
+    served = run_cli("retry", "--json", "--from", "a", "--store", store_url, run_id)
+    assert served.returncode == 0, served.stderr
+    assert _succeeded(served.stdout)["a"]["cached"]["run"] == run_id
+    forced = run_cli("retry", "--json", "--from", "a", "--no-cache", "--store", store_url, run_id)
+    assert forced.returncode == 0, forced.stderr
+    assert "cached" not in _succeeded(forced.stdout)["a"]
+    assert _calls(scratch_dir) == ["a", "b", "b", "a", "b"]

@@ -97,7 +97,8 @@ class Engine:
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
-                     concurrency: int | None = None, sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
+                     concurrency: int | None = None, sinks: Sequence[EventSink] = (),
+                     use_cache: bool = True) -> RunHandle:  # fmt: skip
         """Continue the stored, unfinished run ``run_id`` under the same id; returns its handle.
 
         Tasks recorded as succeeded are kept, the rest run (again), with the workflow
@@ -105,11 +106,12 @@ class Engine:
         params again (the run's record does not hold them).
         """
         prepared = self.service.prepare_resume(run_id, params)
+        prepared.use_cache = use_cache
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
                     only: Sequence[str] = (), concurrency: int | None = None,
-                    sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
+                    sinks: Sequence[EventSink] = (), use_cache: bool = True) -> RunHandle:  # fmt: skip
         """Run a finished run's failed, skipped and cancelled tasks again, under the same run id.
 
         Succeeded tasks keep their outputs; ``from_tasks`` also reruns those tasks and
@@ -118,6 +120,7 @@ class Engine:
         (see :meth:`RunService.prepare_retry <flowbuilder.run_service.RunService.prepare_retry>`).
         """
         prepared = self.service.prepare_retry(run_id, params, from_tasks=from_tasks, only=only)
+        prepared.use_cache = use_cache  # False: a task rerun with --from runs even if its result is cached
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def run(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, **options: Any) -> RunResult:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NoReturn, Sequence
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.cache_option import no_cache_option
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option
@@ -63,7 +64,7 @@ so that a long run's log shows it is alive without a line per task."""
 @click.option(
     "--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one."
 )
-@click.option("--no-cache", is_flag=True, help="Run tasks with `cache:` without reading or writing the result cache.")
+@no_cache_option
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
         as_json: bool, progress: bool, resume: bool, no_cache: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
