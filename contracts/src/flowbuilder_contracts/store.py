@@ -41,6 +41,7 @@ from typing import Any, Callable
 import pytest
 
 from flowbuilder.annotations import MAX_ANNOTATION_BYTES, Annotation
+from flowbuilder.caching import CachedResult
 from flowbuilder.control import MAX_CONTROL_BYTES, ControlRequest
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
@@ -48,10 +49,11 @@ from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 4
+STORE_CONTRACT_VERSION = 5
 """2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
 empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
-4 the control role (control requests and owner leases)."""
+4 the control role (control requests and owner leases); 5 the result cache role (cached
+task results by workflow, task and key, with an expiry)."""
 
 
 def run_events(
@@ -100,6 +102,18 @@ def _add_run(store: Store, run_id: str, **options: Any) -> list[RunEvent]:
 
 
 ReopenStore = Callable[[Store], Store]
+
+
+def _digest(text: str) -> str:
+    """A cache key as the runner makes them (a hex SHA-256 digest)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cached(workflow: str, task: str, key_text: str, **fields: Any) -> CachedResult:
+    """A cache entry at (workflow, task, digest of ``key_text``)."""
+    return CachedResult(workflow, task, _digest(key_text), **{"run_id": "r0", "stored_at": 1000.0, **fields})
 
 
 def _collect(store: Store, run_id: str, after_seq: int = 0, after_annotation: int = 0,
@@ -857,6 +871,82 @@ class StoreContract(Contract):
         store.renew_leases([lease])
         again = reopened(store)
         assert again.read_control_requests("r1") == [kept] and again.read_lease("r1") == lease
+
+    # -- cached results -------------------------------------------------------------------
+
+    def test_a_cached_result_is_read_back_whole_by_its_address(self, store: Store) -> None:
+        table = {"$blob": "r1/t.arrow", "format": "arrow-ipc", "rows": 3, "library": "polars", "v": 1}
+        entry = _cached("wf", "load", "a", output={"rows": [1, "二", None], "table": table}, outputs={"n": 3},
+                        expires_at=time.time() + 3600)  # fmt: skip
+        store.put_cached_result(entry)
+        assert store.get_cached_result("wf", "load", _digest("a")) == entry
+        assert store.get_cached_result("wf", "load", _digest("b")) is None
+        assert store.get_cached_result("wf", "other", _digest("a")) is None
+        assert store.get_cached_result("other", "load", _digest("a")) is None
+
+    def test_putting_a_cached_result_again_replaces_it(self, store: Store) -> None:
+        store.put_cached_result(_cached("wf", "t", "a", output=1, run_id="r1"))
+        newer = _cached("wf", "t", "a", output=2, run_id="r2")
+        store.put_cached_result(newer)
+        assert store.get_cached_result("wf", "t", _digest("a")) == newer
+        assert store.list_cached_results() == [newer]
+
+    def test_an_expired_cached_result_is_never_returned(self, store: Store) -> None:
+        store.put_cached_result(_cached("wf", "old", "a", expires_at=time.time() - 1))
+        assert store.get_cached_result("wf", "old", _digest("a")) is None
+        assert store.list_cached_results("wf") == []
+
+    def test_a_cached_result_expires_when_its_time_is_up(self, store: Store) -> None:
+        store.put_cached_result(_cached("wf", "t", "a", expires_at=time.time() + 0.5))
+        assert store.get_cached_result("wf", "t", _digest("a")) is not None
+        time.sleep(0.7)
+        assert store.get_cached_result("wf", "t", _digest("a")) is None
+        assert store.list_cached_results() == []
+
+    def test_cached_results_are_listed_by_workflow_and_task_in_order(self, store: Store) -> None:
+        for workflow, task, text in (("w2", "b", "1"), ("w1", "b", "2"), ("w1", "a", "3"), ("w1", "b", "4")):
+            store.put_cached_result(_cached(workflow, task, text))
+        listed = [(e.workflow, e.task, e.key) for e in store.list_cached_results()]
+        assert listed == sorted(listed) and len(listed) == 4
+        assert {(e.workflow, e.task) for e in store.list_cached_results("w1")} == {("w1", "a"), ("w1", "b")}
+        assert [e.key for e in store.list_cached_results("w1", "b")] == sorted([_digest("2"), _digest("4")])
+        assert [e.workflow for e in store.list_cached_results(None, "b")] == ["w1", "w1", "w2"]
+
+    def test_clearing_cached_results_removes_what_was_chosen_and_what_expired(self, store: Store) -> None:
+        for workflow, task, text in (("w1", "a", "1"), ("w1", "a", "2"), ("w1", "b", "3"), ("w2", "a", "4")):
+            store.put_cached_result(_cached(workflow, task, text))
+        store.put_cached_result(_cached("w3", "x", "5", expires_at=time.time() - 1))
+        assert store.clear_cached_results("w1", "a") == 2
+        assert [(e.workflow, e.task) for e in store.list_cached_results()] == [("w1", "b"), ("w2", "a")]
+        assert store.clear_cached_results("w9") == 0
+        assert store.clear_cached_results(None, "a") == 1
+        assert store.clear_cached_results() == 1
+        assert store.list_cached_results() == [] and store.clear_cached_results() == 0
+
+    @pytest.mark.parametrize("bad", [
+        {"key": "not a digest"}, {"key": "A" * 64}, {"workflow": "has space"}, {"task": ""},
+        {"output": object()}, {"output": float("nan")}, {"expires_at": float("inf")},
+    ])  # fmt: skip
+    def test_an_invalid_cached_result_is_refused_and_nothing_is_kept(self, store: Store, bad: dict[str, Any]) -> None:
+        entry = _cached("wf", "t", "a")
+        fields = {**entry.to_dict(), "outputs": {}, **bad}
+        with pytest.raises(StoreError):
+            store.put_cached_result(CachedResult(**fields))
+        assert store.list_cached_results() == []
+
+    def test_cached_results_are_no_part_of_any_run(self, store: Store) -> None:
+        _add_run(store, "r1")
+        entry = _cached("wf", "only", "a", run_id="r1")
+        store.put_cached_result(entry)
+        assert store.last_seq("r1") == 5
+        store.delete_run("r1")
+        assert store.get_cached_result("wf", "only", _digest("a")) == entry
+
+    def test_cached_results_survive_reopening(self, store: Store, reopened: ReopenStore) -> None:
+        entry = _cached("wf", "t", "a", output={"k": "ü"}, expires_at=time.time() + 3600)
+        store.put_cached_result(entry)
+        again = reopened(store)
+        assert again.get_cached_result("wf", "t", _digest("a")) == entry
 
     # -- durability -----------------------------------------------------------------------
 

@@ -139,6 +139,7 @@ def compile_workflow(
         expression_tasks=frozenset(expression_tasks),
         secret_names=frozenset(secret_names),
         warnings=_lint(workflow, task_types, locator),
+        cached_tasks=_cached_tasks(workflow),
     )
     return _run_passes(plan, passes if omitted == Omitted() else (), locator)
 
@@ -344,6 +345,14 @@ def _upstream_of(task_id: int, predecessors: Sequence[Sequence[int]]) -> set[int
     return seen
 
 
+def _cached_tasks(workflow: Workflow) -> frozenset[int]:
+    """Ids of the tasks whose results are cached (their own ``cache``, else ``defaults.cache``)."""
+    tasks = workflow.tasks
+    if workflow.defaults.cache is None:  # the common case: one attribute read per task
+        return frozenset(task_id for task_id, task in enumerate(tasks) if task.cache is not None)
+    return frozenset(task_id for task_id, task in enumerate(tasks) if workflow.cache_policy(task) is not None)
+
+
 def _check_expressions(
     workflow: Workflow,
     index: Mapping[str, int],
@@ -364,6 +373,10 @@ def _check_expressions(
     for key, value in workflow.env.items():
         for _, expression in iter_expressions(value):
             _check_one(expression, ("env", key), None, None, context)
+    default_cache = workflow.defaults.cache
+    if default_cache is not None and default_cache.key is not None:
+        for _, expression in iter_expressions(default_cache.key):
+            _check_one(expression, ("defaults", "cache", "key"), None, "cache", context)
     with_expressions: set[int] = set()
     for task_id, task in enumerate(workflow.tasks):
         fields: list[tuple[tuple[Any, ...], Any, str]] = [
@@ -372,6 +385,8 @@ def _check_expressions(
             (("when",), task.when, "when"),
             (("outputs",), task.outputs, "outputs"),
         ]
+        if task.cache is not None and task.cache.key is not None:
+            fields.append((("cache", "key"), task.cache.key, "cache"))
         fanout = task.fanout
         if fanout is not None:
             fields.extend(_fanout_fields(task, task_id, locator, problems))
@@ -442,8 +457,12 @@ def _check_one(
                 problems.append(locator.at(where, f"`output` is only defined inside `outputs` (in `{expression}`)",
                                            "read another task's result with tasks.<name>.output"))  # fmt: skip
             elif root == "tasks" and task is None:
-                problems.append(locator.at(where, f"workflow env cannot read task results (in `{expression}`)",
-                                           "move this value into the task's own env"))  # fmt: skip
+                if field_name == "cache":
+                    problems.append(locator.at(where, f"a cache key in defaults cannot read task results (in `{expression}`)",
+                                               "give the task its own cache key"))  # fmt: skip
+                else:
+                    problems.append(locator.at(where, f"workflow env cannot read task results (in `{expression}`)",
+                                               "move this value into the task's own env"))  # fmt: skip
             elif root == "secrets" and root not in keyed_roots:
                 problems.append(locator.at(where, f"read a secret by its name, not `secrets` as a whole (in `{expression}`)",
                                            "write secrets.NAME, e.g. ${{ secrets.API_TOKEN }}"))  # fmt: skip

@@ -269,6 +269,11 @@ class RunState:
     """The definitions its ``path:`` children were pinned to when it started, by task."""
     children: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The newest child run each ``workflow`` task started: ``run_id`` and the parent's ``attempt``."""
+    cached: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Task name -> the ``cached`` data of its ``task_succeeded`` (``key``, ``run``: the run
+    whose result it was served), for tasks whose latest success came from the result cache.
+    Kept here rather than on :class:`TaskState`, whose snapshot form older readers build with
+    ``TaskState(**data)``."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -342,6 +347,11 @@ class RunState:
             task.error = None
             task.finished_at = event.time
             task.waiting = None
+            served = data.get("cached")
+            if served is not None:
+                self.cached[event.task] = dict(served)
+            elif self.cached:
+                self.cached.pop(event.task, None)
         elif kind is EventKind.TASK_FAILED:
             task.status = TaskStatus.FAILED
             task.error = data.get("error")
@@ -392,6 +402,7 @@ class RunState:
             "parent": self.parent,
             "subworkflows": self.subworkflows,
             "children": self.children,
+            "cached": self.cached,
         }
         if self.signals:  # only then: snapshots of runs without signals keep their old shape
             data["signals"] = self.signals
@@ -416,6 +427,7 @@ class RunState:
         state.parent = dict(data["parent"]) if data.get("parent") else None
         state.subworkflows = dict(data.get("subworkflows") or {})
         state.children = {name: dict(link) for name, link in (data.get("children") or {}).items()}
+        state.cached = {name: dict(served) for name, served in data.get("cached", {}).items()}
         return state
 
 

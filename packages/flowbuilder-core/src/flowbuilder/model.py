@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from flowbuilder.caching import MAX_CACHE_TTL_SECONDS
 from flowbuilder.limits import MAX_MATRIX_ITEMS, matrix_size
 from flowbuilder.yamlsource import source_text
 
@@ -228,6 +229,61 @@ class Param(_Model):
         return self.required or self.default is None
 
 
+class CachePolicy(_Model):
+    """Serve the task from an earlier run's result when its key matches (docs/dsl.md, "cache").
+
+    ``cache: true`` is this with its defaults: the key covers the task's definition and
+    rendered inputs, and entries never expire.
+    """
+
+    key: Text | None = Field(
+        None,
+        description=(
+            "Text (usually an expression) whose rendered value alone decides, within the workflow and task,"
+            " e.g. '${{ params.day }}'. Default: a hash of the task's type, rendered config and env, its"
+            " dependencies' outputs and the run's params."
+        ),
+    )
+    ttl: Duration | None = Field(
+        None,
+        le=MAX_CACHE_TTL_SECONDS,
+        description="How long an entry serves ('30m', '1h', '7d'); default: until cleared.",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _key_not_blank(cls, key: str | None) -> str | None:
+        if key is not None and not key.strip():
+            raise ValueError("an empty key would give every run the same entry; omit `key` for the default key")
+        return key
+
+
+def _cache_setting(value: Any) -> Any:
+    """``cache: true`` is the default policy, ``cache: false`` none; a mapping is validated as a policy."""
+    if value is True:
+        return CachePolicy()
+    if value is False:
+        return None
+    if value is None or isinstance(value, (str, int, float, list)):
+        raise ValueError(f"cache must be true, false or a mapping like {{key: ..., ttl: 1h}}, not {value!r}")
+    return value
+
+
+_CACHE_SCHEMA = {
+    "anyOf": [
+        {"type": "boolean"},
+        {
+            "type": "object",
+            "properties": {"key": _TEXT_SCHEMA, "ttl": _DURATION_SCHEMA},
+            "additionalProperties": False,
+        },
+    ],
+    "description": "true, false, or {key: TEXT, ttl: DURATION}.",
+}
+CacheSetting = Annotated[CachePolicy | None, BeforeValidator(_cache_setting), WithJsonSchema(_CACHE_SCHEMA)]
+"""``cache:`` of a task or of ``defaults``: ``true`` (the default policy), ``false`` (None) or ``{key, ttl}``."""
+
+
 FailurePolicy = Literal["stop", "continue"]
 RunIf = Literal["all_succeeded", "all_done", "any_failed", "always"]
 """A task's trigger rule: which ends of its dependencies let it start (docs/dsl.md, "run_if")."""
@@ -241,6 +297,7 @@ class TaskDefaults(_Model):
     pool: Name | None = None
     priority: int | None = None
     on_failure: FailurePolicy | None = None
+    cache: CacheSetting = Field(None, description="Cache every task's result (a task's own `cache` wins, `false` too).")
 
 
 class Task(_Model):
@@ -268,6 +325,9 @@ class Task(_Model):
         description="Named values derived from the result, e.g. {count: '${{ output.count }}'}.",
     )
     on_failure: FailurePolicy | None = Field(None, description="'stop' the run or 'continue' with other branches.")
+    cache: CacheSetting = Field(
+        None, description="Serve the result from an earlier run with the same key: true, false or {key, ttl}."
+    )
     run_if: RunIf = Field(
         "all_succeeded",
         description=(
@@ -315,6 +375,11 @@ class Workflow(_Model):
     on_failure: FailurePolicy = Field("stop", description="What a failed task does to the run (tasks may override).")
     tasks: list[Task] = Field(min_length=1)
 
+    def cache_policy(self, task: Task) -> CachePolicy | None:
+        """The caching that applies to ``task``: its own ``cache`` when set (``false`` turns it off),
+        else ``defaults.cache``. None: the task is not cached."""
+        return task.cache if "cache" in task.model_fields_set else self.defaults.cache
+
     def task(self, name: str) -> Task:
         """The task called ``name`` (``KeyError`` if there is none)."""
         for task in self.tasks:
@@ -332,6 +397,8 @@ def workflow_json_schema() -> dict[str, Any]:
 
 
 __all__ = [
+    "CachePolicy",
+    "CacheSetting",
     "Duration",
     "FailurePolicy",
     "Foreach",

@@ -42,6 +42,8 @@ class ExecutionPlan:
         warnings: located warnings of task types' ``lint`` (valid, but probably wrong or
             unsafe); ``flowbuilder validate`` and ``run`` print them.
         metadata: what compile passes of plugins added (read-only).
+        cached_tasks: ids of the tasks with result caching (their own ``cache:``, else
+            ``defaults.cache``), so that a runner learns in one look that a run has none.
     """
 
     workflow: Workflow
@@ -62,6 +64,7 @@ class ExecutionPlan:
     secret_names: frozenset[str] = frozenset()
     warnings: tuple[Diagnostic, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    cached_tasks: frozenset[int] = frozenset()
 
     def __len__(self) -> int:
         return len(self.names)

@@ -89,6 +89,8 @@ class PreparedRun:
     subworkflows: Mapping[str, Any] | None = None
     """The stored definitions of its ``path:`` children (:func:`flowbuilder.subworkflows.store_pins`);
     None: stored from the plan's pins by :meth:`RunService.request`."""
+    use_cache: bool = True
+    """False: tasks with ``cache:`` run without reading or writing the result cache (``--no-cache``)."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -127,8 +129,10 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
 
 
 def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
-                run_id: str | None = None) -> PreparedRun:  # fmt: skip
+                run_id: str | None = None, use_cache: bool = True) -> PreparedRun:  # fmt: skip
     """A new run of ``workflow``: compiled, params checked, secrets resolved; no store needed.
+
+    ``use_cache=False`` runs tasks with ``cache:`` without reading or writing the result cache.
 
     Raises :class:`~flowbuilder.errors.WorkflowError` for an invalid workflow,
     :class:`~flowbuilder.params.ParamError` for a wrong or missing param and
@@ -141,7 +145,7 @@ def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, 
     plan = compiled.plan
     resolved = resolve_params(plan.workflow, dict(params or {}))
     secrets = resolve_run_secrets(plan, host)
-    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition)
+    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition, use_cache=use_cache)
 
 
 class RunService:
@@ -178,9 +182,9 @@ class RunService:
     # -- preparing -------------------------------------------------------------------------
 
     def prepare(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
-                run_id: str | None = None) -> PreparedRun:  # fmt: skip
+                run_id: str | None = None, use_cache: bool = True) -> PreparedRun:  # fmt: skip
         """A new run of ``workflow`` (see :func:`prepare_run`; nothing is stored yet)."""
-        return prepare_run(self.host, workflow, params, run_id=run_id)
+        return prepare_run(self.host, workflow, params, run_id=run_id, use_cache=use_cache)
 
     def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
                        force: bool = False) -> PreparedRun:  # fmt: skip
@@ -348,7 +352,8 @@ class RunService:
                           sinks=[*sinks, *self.host.event_sinks(prepared.run_id)],
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
                           definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
-                          service=self, parent=prepared.parent, subworkflows=subworkflows)  # fmt: skip
+                          service=self, parent=prepared.parent, subworkflows=subworkflows,
+                          use_cache=prepared.use_cache)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
@@ -709,6 +710,51 @@ class RocksEngine:
     def read_lease(self, run_id: str) -> RunLease | None:
         raw = self._db.get(keys.lease_key(run_id))
         return decode_lease(raw) if raw is not None else None
+
+    # -- cached results -------------------------------------------------------------------
+
+    def get_cached_raw(self, workflow: str, task: str, key: str) -> bytes | None:
+        """The stored form of a cache entry (expired or not: the store checks), or None."""
+        raw = self._db.get(keys.cache_key(workflow, task, key))
+        return bytes(raw) if raw is not None else None
+
+    def put_cached_raw(self, workflow: str, task: str, key: str, raw: bytes) -> None:
+        batch = self._new_batch()
+        batch.put(keys.cache_key(workflow, task, key), bytes(raw))
+        self._write(batch)
+
+    def list_cached_raw(self, workflow: str | None, task: str | None) -> list[bytes]:
+        """Stored forms of the entries of ``workflow`` (all when None) and ``task``, in key order."""
+        prefix = keys.cache_prefix(workflow, task)
+        found = []
+        for key, value in bounded_range(self._db, "items", prefix, keys.prefix_end(prefix)):
+            if task is None or workflow is not None or key.split(b"\x00")[1] == task.encode():
+                found.append(bytes(value))
+        return found
+
+    def clear_cached(self, workflow: str | None, task: str | None) -> int:
+        """Delete the chosen entries and every expired one (all entries are read to find those);
+        the number of live chosen entries deleted. One batch, so a clear lands whole or not at all."""
+        from flowbuilder.caching import decode_cached_result
+
+        now = time.time()
+        chosen_prefix = keys.cache_prefix(workflow, task)
+        batch = self._new_batch()
+        removed = deleted = 0
+        for key, value in bounded_range(self._db, "items", keys.CACHE_TAG, keys.prefix_end(keys.CACHE_TAG)):
+            chosen = key.startswith(chosen_prefix) and (
+                task is None or workflow is not None or key.split(b"\x00")[1] == task.encode())  # fmt: skip
+            try:
+                expired = decode_cached_result(value).expired(now)
+            except StoreError:
+                expired = False  # unreadable by this version: only an explicit clear removes it
+            if chosen or expired:
+                batch.delete(key)
+                deleted += 1
+                removed += chosen and not expired
+        if deleted:
+            self._write(batch)
+        return removed
 
     # -- snapshots ------------------------------------------------------------------------
 

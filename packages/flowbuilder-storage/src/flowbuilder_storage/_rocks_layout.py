@@ -18,6 +18,7 @@ key                                        value
 ``n`` RUN_ID ``\\0`` N(u64)                 annotation N (1-based) of the run, core's JSON encoding
 ``q`` RUN_ID ``\\0`` N(u64)                 control request N (1-based) of the run, core's JSON encoding
 ``o`` RUN_ID                               the run owner's lease, core's JSON encoding
+``k`` WORKFLOW ``\\0`` TASK ``\\0`` KEY         a cached task result (core's cache entry encoding; KEY is a hex digest)
 =========================================  ==============================================
 """
 
@@ -114,6 +115,21 @@ def control_prefix(run_id: str) -> bytes:
 
 def lease_key(run_id: str) -> bytes:
     return b"o" + _run(run_id)
+
+
+CACHE_TAG = b"k"
+
+
+def cache_key(workflow: str, task: str, key: str) -> bytes:
+    return b"k" + workflow.encode() + b"\x00" + task.encode() + b"\x00" + key.encode()
+
+
+def cache_prefix(workflow: str | None = None, task: str | None = None) -> bytes:
+    """Every cached result (no workflow), a workflow's, or one task's of it (names hold no NUL)."""
+    if workflow is None:
+        return CACHE_TAG
+    prefix = b"k" + workflow.encode() + b"\x00"
+    return prefix if task is None else prefix + task.encode() + b"\x00"
 
 
 def prefix_end(prefix: bytes) -> bytes:

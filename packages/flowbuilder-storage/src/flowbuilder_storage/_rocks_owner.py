@@ -143,6 +143,16 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     if method == "read_lease":
         lease = engine.read_lease(args["run_id"])
         return (lease.to_dict() if lease is not None else None), b""
+    if method == "get_cached_raw":
+        return None, engine.get_cached_raw(args["workflow"], args["task"], args["key"]) or b""
+    if method == "put_cached_raw":
+        engine.put_cached_raw(args["workflow"], args["task"], args["key"], payload)
+        return None, b""
+    if method == "list_cached_raw":
+        entries = engine.list_cached_raw(args.get("workflow"), args.get("task"))
+        return len(entries), b"\n".join(entries)  # the stored form is JSON: no raw newline in it
+    if method == "clear_cached":
+        return engine.clear_cached(args.get("workflow"), args.get("task")), b""
     if method == "hello":
         return {"pid": os.getpid(), "path": str(engine.path)}, b""
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
@@ -400,6 +410,20 @@ class RemoteEngine:
     def read_lease(self, run_id: str) -> RunLease | None:
         data, _ = self._call("read_lease", {"run_id": run_id})
         return decode_lease(json.dumps(data)) if data is not None else None
+
+    def get_cached_raw(self, workflow: str, task: str, key: str) -> bytes | None:
+        _, raw = self._call("get_cached_raw", {"workflow": workflow, "task": task, "key": key})
+        return raw or None  # a stored form is never empty
+
+    def put_cached_raw(self, workflow: str, task: str, key: str, raw: bytes) -> None:
+        self._call("put_cached_raw", {"workflow": workflow, "task": task, "key": key}, raw)
+
+    def list_cached_raw(self, workflow: str | None, task: str | None) -> list[bytes]:
+        count, raw = self._call("list_cached_raw", {"workflow": workflow, "task": task})
+        return raw.split(b"\n") if count else []
+
+    def clear_cached(self, workflow: str | None, task: str | None) -> int:
+        return int(self._call("clear_cached", {"workflow": workflow, "task": task})[0])
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
         deadline = time.monotonic() + timeout

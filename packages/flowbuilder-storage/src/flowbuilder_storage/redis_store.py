@@ -26,6 +26,8 @@ key                            type    value
 ``P ctl:RUN``                  list    control requests in number order (index = number - 1)
 ``P lease:RUN``                string  the run owner's lease JSON (expires a day after its own expiry)
 ``P control``                  channel published with the run id after each control request
+``P cache:WF\\0TASK\\0KEY``       string  a cached task result (core's cache entry JSON), expiring with Redis's own TTL
+``P caches``                   zset    member ``WF\\0TASK\\0KEY``, score its expiry (inf: none), so listing and clearing need no KEYS
 =============================  ======  =================================================
 
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
@@ -46,6 +48,13 @@ from functools import partial
 from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.caching import (
+    CachedResult,
+    check_cache_key,
+    check_cache_name,
+    decode_cached_result,
+    encode_cached_result,
+)
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
@@ -118,6 +127,14 @@ class RunDataLostError(StoreError):
         self.run_id = run_id
         self.appended = appended
         self.stored = stored
+
+
+def _cache_member(workflow: str, task: str, key: str) -> bytes:
+    """An entry's address in the ``caches`` index and its key's tail (names and digests hold no NUL)."""
+    check_cache_name("workflow", workflow)
+    check_cache_name("task", task)
+    check_cache_key(key)
+    return f"{workflow}\x00{task}\x00{key}".encode()
 
 
 class RedisStore(Store):
@@ -447,6 +464,71 @@ class RedisStore(Store):
     def read_lease(self, run_id: str) -> RunLease | None:
         raw = self._retrying(lambda: self._client.get(self._key("lease:", run_id)))
         return decode_lease(raw) if raw is not None else None
+
+    # -- cached results (Redis expires them; the index drops what expired when cleared) ---
+
+    def get_cached_result(self, workflow: str, task: str, key: str) -> CachedResult | None:
+        member = _cache_member(workflow, task, key)
+        raw = self._retrying(lambda: self._client.get(self._key("cache:") + member))
+        if raw is None:
+            return None
+        entry = decode_cached_result(raw)
+        return None if entry.expired() else entry  # a server whose clock runs behind ours
+
+    def put_cached_result(self, entry: CachedResult) -> None:
+        raw = encode_cached_result(entry)
+        member = _cache_member(entry.workflow, entry.task, entry.key)
+        expires = entry.expires_at
+
+        def put() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            if expires is None:
+                pipe.set(self._key("cache:") + member, raw)
+            else:
+                pipe.set(self._key("cache:") + member, raw, px=max(int((expires - time.time()) * 1000), 1))
+            pipe.zadd(self._key("caches"), {member: float("inf") if expires is None else expires})
+            pipe.execute()
+
+        self._retrying(put)
+
+    def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
+        members = self._cache_members(workflow, task)
+        if not members:
+            return []
+        prefix = self._key("cache:")
+        raws = self._retrying(partial(self._client.mget, [prefix + member for member in members]))
+        now = time.time()
+        entries = [decode_cached_result(raw) for raw in raws if raw is not None]
+        return [entry for entry in entries if not entry.expired(now)]
+
+    def clear_cached_results(self, workflow: str | None = None, task: str | None = None) -> int:
+        chosen = self._cache_members(workflow, task)
+        index = self._key("caches")
+        now = time.time()
+
+        def clear() -> int:
+            pipe = self._client.pipeline(transaction=True)
+            for member in chosen:
+                pipe.delete(self._key("cache:") + member)
+                pipe.zrem(index, member)
+            pipe.zremrangebyscore(index, "-inf", now)  # what Redis expired already: its strings are gone
+            results = pipe.execute()
+            return sum(int(deleted) for deleted in results[0 : 2 * len(chosen) : 2])
+
+        return int(self._retrying(clear))
+
+    def _cache_members(self, workflow: str | None, task: str | None) -> list[bytes]:
+        """Index members of the chosen entries (expired ones included), in order."""
+        for what, name in (("workflow", workflow), ("task", task)):
+            if name is not None:
+                check_cache_name(what, name)
+        members: list[bytes] = sorted(self._retrying(partial(self._client.zrange, self._key("caches"), 0, -1)))
+        chosen = []
+        for member in members:
+            parts = member.split(b"\x00")
+            if (workflow is None or parts[0] == workflow.encode()) and (task is None or parts[1] == task.encode()):
+                chosen.append(member)
+        return chosen
 
     # -- snapshots ------------------------------------------------------------------------
 

@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation
+from flowbuilder.caching import (
+    CachedResult,
+    check_cache_key,
+    check_cache_name,
+    decode_cached_result,
+    encode_cached_result,
+)
 from flowbuilder.control import ControlRequest
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
@@ -33,6 +40,14 @@ NO_ANNOTATIONS = 1 << 62
 """``after_annotation`` for a wait that only cares about events (no run has that many annotations)."""
 SNAPSHOT_EVERY = 1000
 """load_state saves a snapshot when it had to fold more than this many events."""
+
+
+def _check_cache_filter(workflow: str | None, task: str | None) -> None:
+    """Names that choose cache entries are names (they become key prefixes: no NUL, no surprises)."""
+    if workflow is not None:
+        check_cache_name("workflow", workflow)
+    if task is not None:
+        check_cache_name("task", task)
 
 
 class RocksDBStore(Store):
@@ -259,6 +274,33 @@ class RocksDBStore(Store):
     def read_lease(self, run_id: str) -> RunLease | None:
         lease: RunLease | None = self._call("read_lease", run_id)
         return lease
+
+    # -- cached results (expiry checked on read; expired entries removed by clear) ---------
+
+    def get_cached_result(self, workflow: str, task: str, key: str) -> CachedResult | None:
+        check_cache_name("workflow", workflow)
+        check_cache_name("task", task)
+        check_cache_key(key)
+        raw: bytes | None = self._call("get_cached_raw", workflow, task, key)
+        if raw is None:
+            return None
+        entry = decode_cached_result(raw)
+        return None if entry.expired() else entry
+
+    def put_cached_result(self, entry: CachedResult) -> None:
+        raw = encode_cached_result(entry)
+        self._call("put_cached_raw", entry.workflow, entry.task, entry.key, raw)
+
+    def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
+        _check_cache_filter(workflow, task)
+        now = time.time()
+        entries = [decode_cached_result(raw) for raw in self._call("list_cached_raw", workflow, task)]
+        return [entry for entry in entries if not entry.expired(now)]
+
+    def clear_cached_results(self, workflow: str | None = None, task: str | None = None) -> int:
+        _check_cache_filter(workflow, task)
+        removed: int = self._call("clear_cached", workflow, task)
+        return removed
 
     # -- snapshots ------------------------------------------------------------------------
 

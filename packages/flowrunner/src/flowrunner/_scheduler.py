@@ -39,6 +39,7 @@ from flowrunner._outputs import OutputBudget, is_table_reference, restored_outpu
 from flowrunner.executors import InlineExecutor
 from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
+from flowrunner.scheduling.result_cache import attempt_cache_for
 from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunStateMachine
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -92,6 +93,10 @@ class RunExecution:
         machine.check_output = OutputBudget(runner.max_output_bytes, runner.max_run_output_bytes).refusal
         machine.storable_output = partial(storable_output, self)
         machine.wake = self._wake
+        self.cache = attempt_cache_for(request, machine, inputs, self.writer, self.masker)
+        """The run's result cache (None when no task is cached): its tasks leave the plain path."""
+        self.succeeded = machine.succeeded if self.cache is None else self.cache.succeeded
+        """Where an attempt's success goes: the machine, or the cache that stores it after the machine."""
         # What the hot path reads per attempt, bound once (AttemptInputs fills them lazily).
         self.plain = inputs.plain
         self.plain_env = inputs.plain_env
@@ -347,6 +352,9 @@ class RunExecution:
                 config, env, mode = inputs.plain_inputs(task_id)
         else:
             try:
+                cache = self.cache
+                if cache is not None and cache.policies[task_id] is not None and cache.serve(task_id, attempt):
+                    return  # served from the cache: the attempt ended as it started
                 if self.plan.workflow.tasks[task_id].foreach is not None:
                     self._start_foreach(task_id, attempt)
                     return
@@ -354,7 +362,10 @@ class RunExecution:
                 if room is not None and room.takes(task_id):
                     room.begin(task_id, attempt)  # waits without an attempt: no executor, no slot
                     return
-                config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
+                if cache is not None and task_id not in self.plan.expression_tasks:
+                    config, env, mode = inputs.plain_inputs(task_id)  # cached, else plain: nothing to render
+                else:
+                    config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
                 if task_id in self.child_tasks:
                     self._start_child(task_id, attempt, config, env)
                     return
@@ -394,7 +405,7 @@ class RunExecution:
                 machine.cancelled(task_id, attempt)
                 return
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
-                machine.succeeded(task_id, attempt, result)
+                self.succeeded(task_id, attempt, result)
                 return
             inline = self.executors[_INLINE]
             assert isinstance(inline, InlineExecutor)
@@ -526,7 +537,7 @@ class RunExecution:
         del self.inflight[task_id]
         kind = outcome.kind
         if kind == _OUTCOME_SUCCEEDED:
-            self.machine.succeeded(task_id, attempt.number, outcome.value)
+            self.succeeded(task_id, attempt.number, outcome.value)
         elif kind == _OUTCOME_FAILED:
             self._failed(task_id, attempt.number, outcome.failure, outcome.message)
         else:

@@ -88,13 +88,18 @@ class Engine:
 
     async def submit(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
                      run_id: str | None = None, concurrency: int | None = None,
-                     sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
-        """Start a run on the running loop and return its handle at once."""
-        prepared = self.service.prepare(workflow, params, run_id=run_id)
+                     sinks: Sequence[EventSink] = (), use_cache: bool = True) -> RunHandle:  # fmt: skip
+        """Start a run on the running loop and return its handle at once.
+
+        ``use_cache=False`` runs tasks with ``cache:`` without reading or writing the result
+        cache (``flowbuilder run --no-cache``).
+        """
+        prepared = self.service.prepare(workflow, params, run_id=run_id, use_cache=use_cache)
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
-                     concurrency: int | None = None, sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
+                     concurrency: int | None = None, sinks: Sequence[EventSink] = (),
+                     use_cache: bool = True) -> RunHandle:  # fmt: skip
         """Continue the stored, unfinished run ``run_id`` under the same id; returns its handle.
 
         Tasks recorded as succeeded are kept, the rest run (again), with the workflow
@@ -102,11 +107,12 @@ class Engine:
         params again (the run's record does not hold them).
         """
         prepared = self.service.prepare_resume(run_id, params)
+        prepared.use_cache = use_cache
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
                     only: Sequence[str] = (), concurrency: int | None = None,
-                    sinks: Sequence[EventSink] = ()) -> RunHandle:  # fmt: skip
+                    sinks: Sequence[EventSink] = (), use_cache: bool = True) -> RunHandle:  # fmt: skip
         """Run a finished run's failed, skipped and cancelled tasks again, under the same run id.
 
         Succeeded tasks keep their outputs; ``from_tasks`` also reruns those tasks and
@@ -115,6 +121,7 @@ class Engine:
         (see :meth:`RunService.prepare_retry <flowbuilder.run_service.RunService.prepare_retry>`).
         """
         prepared = self.service.prepare_retry(run_id, params, from_tasks=from_tasks, only=only)
+        prepared.use_cache = use_cache  # False: a task rerun with --from runs even if its result is cached
         return await self.service.submit(prepared, sinks=sinks, concurrency=concurrency)
 
     async def run(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, **options: Any) -> RunResult:
@@ -148,17 +155,20 @@ class Engine:
 
 def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
                  store: str | Store | None = "memory://", concurrency: int | None = None,
-                 on_event: Callable[[RunEvent], None] | None = None) -> RunResult:  # fmt: skip
+                 on_event: Callable[[RunEvent], None] | None = None, use_cache: bool = True) -> RunResult:  # fmt: skip
     """Run one workflow to its end from synchronous code and return its result.
 
     ``store`` defaults to ``memory://`` (nothing written to disk); pass ``None`` for the
     configured default store or a URL of your own. ``on_event`` is called with every event.
+    ``use_cache=False`` ignores the result cache (``cache:`` tasks run and store nothing).
     """
     holder: list[RunResult] = []
 
     async def main() -> None:  # the result is not the main task's value (see LocalRunner.run)
         holder.append(
-            await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event)
+            await run_workflow_async(
+                workflow, params, store=store, concurrency=concurrency, on_event=on_event, use_cache=use_cache
+            )
         )
 
     asyncio.run(main())
@@ -167,12 +177,13 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
 
 async def run_workflow_async(workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
                              store: str | Store | None = "memory://", concurrency: int | None = None,
-                             on_event: Callable[[RunEvent], None] | None = None) -> RunResult:  # fmt: skip
+                             on_event: Callable[[RunEvent], None] | None = None,
+                             use_cache: bool = True) -> RunResult:  # fmt: skip
     """The asyncio flavour of :func:`run_workflow`."""
     engine = Engine(store=store, concurrency=concurrency)
     try:
         sinks: list[EventSink] = [_CallbackSink(on_event)] if on_event is not None else []
-        return await engine.run(workflow, params, sinks=sinks)
+        return await engine.run(workflow, params, sinks=sinks, use_cache=use_cache)
     finally:
         engine.close()
 

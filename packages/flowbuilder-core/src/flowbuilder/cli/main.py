@@ -35,6 +35,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "pause": ("flowbuilder.cli.control_commands", "pause"),
     "unpause": ("flowbuilder.cli.control_commands", "unpause"),
     "signal": ("flowbuilder.cli.control_commands", "signal"),
+    "cache": ("flowbuilder.cli.cache_commands", "cache"),
 }
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE

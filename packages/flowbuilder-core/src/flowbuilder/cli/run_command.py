@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NoReturn, Sequence
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.cache_option import no_cache_option
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option
@@ -63,8 +64,9 @@ so that a long run's log shows it is alive without a line per task."""
 @click.option(
     "--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one."
 )
+@no_cache_option
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
-        as_json: bool, progress: bool, resume: bool) -> None:  # fmt: skip
+        as_json: bool, progress: bool, resume: bool, no_cache: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
     from flowbuilder.params import parse_param_assignments
     from flowbuilder.run_service import RunService, compile_workflow_input, prepare_run
@@ -76,13 +78,14 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
 
         echo_warnings(compiled.plan.warnings)
     given = parse_param_assignments(params)
-    prepared = prepare_run(host, compiled, given) if not resume else None
+    prepared = prepare_run(host, compiled, given, use_cache=not no_cache) if not resume else None
     engine = host.make_runner(runner)
     with host.open_store(store) as opened:
         service = RunService(host, opened, runner=engine, concurrency=concurrency or host.settings.concurrency)
         if prepared is None:  # continue the stored run with the definition it started with
             latest = service.latest_unfinished_run(compiled.plan.workflow.name)
             prepared = service.prepare_resume(latest, given)
+            prepared.use_cache = not no_cache
         execute_and_report(service, prepared, as_json, progress=progress)
 
 
@@ -109,7 +112,7 @@ def execute_and_report(
         result = _run_with_interrupts(service, request, display)
     finally:
         display.stop()  # before the summary: the live display erases its own lines when it stops
-    _summary(result, service.store, as_json, outputs=isinstance(display, _LiveDisplay))
+    _summary(result, service.store, as_json, outputs=isinstance(display, _LiveDisplay), cached=display.cached)
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
 
 
@@ -133,7 +136,7 @@ def _run_with_interrupts(service: RunService, request: RunRequest, display: _Dis
         service.close()
 
 
-def _summary(result: RunResult, store: Store, as_json: bool, *, outputs: bool = False) -> None:
+def _summary(result: RunResult, store: Store, as_json: bool, *, outputs: bool = False, cached: int = 0) -> None:
     """The run's last words: status and counts, ``outputs`` of tasks if asked, then failures."""
     if as_json:
         return  # the run_finished event already told the machine
@@ -146,6 +149,8 @@ def _summary(result: RunResult, store: Store, as_json: bool, *, outputs: bool = 
             failed.append((name, state))
     elapsed = result.finished_at - result.started_at
     detail = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    if cached:
+        detail += f"; {cached} served from the cache"
     click.echo(f"run {result.run_id}: {result.status.value} in {elapsed:.2f}s ({detail})")
     if outputs:
         _output_summary(result)
@@ -190,7 +195,7 @@ class _Display(EventSink):
     def __init__(self, total: int = 0):
         self.total = total
         self.started = time.monotonic()
-        self.done = self.failed = self.skipped = self.cancelled = 0
+        self.done = self.failed = self.skipped = self.cancelled = self.cached = 0
         self.running: set[str] = set()
         self.waiting: set[str] = set()
         """Tasks waiting for a signal or a time (approvals, timers): not running, holding no slot."""
@@ -234,6 +239,8 @@ class _Display(EventSink):
             self.waiting.discard(task)
             if kind == "task_succeeded":
                 self.done += 1
+                if "cached" in event.data:
+                    self.cached += 1
             elif kind == "task_failed":
                 self.failed += 1
             elif kind == "task_cancelled":
@@ -258,7 +265,8 @@ class _Display(EventSink):
         if 0 < finished < self.total:
             eta = f", ETA {elapsed / finished * (self.total - finished):.0f}s"
         waiting = f", {len(self.waiting)} waiting" if self.waiting else ""
-        return (f"{finished}/{self.total} finished: {self.done} done, {len(self.running)} running{waiting},"
+        cached = f" ({self.cached} cached)" if self.cached else ""
+        return (f"{finished}/{self.total} finished: {self.done} done{cached}, {len(self.running)} running{waiting},"
                 f" {self.failed} failed, {self.skipped} skipped; {elapsed:.1f}s elapsed{eta}")  # fmt: skip
 
 
@@ -279,6 +287,8 @@ class _PlainDisplay(_Display):
                 extra = f": {data.get('error', '')}"
             elif kind == "skipped":
                 extra = f": {data.get('reason', '')}"
+            elif kind == "succeeded" and "cached" in data:
+                extra = f": cached, the result of run {data['cached'].get('run', '?')}"
             elif kind == "succeeded" and "duration" in data:
                 extra = f" in {data['duration']:.2f}s"
             attempt = f" (attempt {event.attempt})" if event.attempt > 1 or kind == "retrying" else ""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.cache_option import no_cache_option
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option as store_option_for
@@ -241,6 +242,10 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> 
             child = state.children.get(name)
             if child is not None:
                 click.echo(f"      child   {child.get('run_id')} (flowbuilder runs show {child.get('run_id')})")
+            served = state.cached.get(name) if task.status.value == "succeeded" else None
+            if served is not None:
+                click.echo(f"      cached  the result of run {one_line(served.get('run', '-'))}"
+                           f" (key {str(served.get('key', '-'))[:16]})")  # fmt: skip
             if task.output is not None:
                 click.echo(f"      output  {one_line(task.output)}")
             if task.error:
@@ -338,8 +343,9 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
 @progress_option
+@no_cache_option
 def resume(run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], force: bool,
-           store: str | None, as_json: bool, progress: bool) -> None:  # fmt: skip
+           store: str | None, as_json: bool, progress: bool, no_cache: bool) -> None:  # fmt: skip
     """Continue an unfinished run: succeeded tasks are kept, the rest run (again).
 
     Shows the same progress and summary as ``run``, and exits the same way: 0 if it
@@ -354,6 +360,7 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
     with open_store_with_run(store, run_id) as opened:
         service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
         prepared = service.prepare_resume(run_id, given, force=force)
+        prepared.use_cache = not no_cache
         execute_and_report(service, prepared, as_json, progress=progress)
 
 
@@ -372,8 +379,10 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
               help="A secret param's value again (the run's record does not hold it); repeatable.")  # fmt: skip
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
+@no_cache_option
 def retry(run_id: str, from_tasks: tuple[str, ...], only: tuple[str, ...], runner: str | None,
-          concurrency: int | None, params: tuple[str, ...], store: str | None, as_json: bool) -> None:  # fmt: skip
+          concurrency: int | None, params: tuple[str, ...], store: str | None, as_json: bool,
+          no_cache: bool) -> None:  # fmt: skip
     """Rerun a finished run's failed, skipped and cancelled tasks; succeeded tasks keep their outputs.
 
     The retry continues the same run id: its events follow the run's history (which is
@@ -389,6 +398,7 @@ def retry(run_id: str, from_tasks: tuple[str, ...], only: tuple[str, ...], runne
     with open_store_with_run(store, run_id) as opened:
         service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
         prepared = service.prepare_retry(run_id, given, from_tasks=from_tasks, only=only)
+        prepared.use_cache = not no_cache
         if not as_json:
             rerun = prepared.retry["rerun"] if prepared.retry is not None else []
             echo(f"retrying run {run_id}: {len(rerun)} task(s) run again: {one_line(', '.join(rerun))}")

@@ -5,7 +5,7 @@ Each interface lives in its own submodule, imported on first use: importing one 
 interface needs pydantic), so that the CLI's ``--help`` stays fast.
 
 The Store is split into roles (``EventLog``, ``RunIndex``, ``DefinitionStore``,
-``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``) that ``Store`` inherits; a plugin still
+``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``, ``ResultCache``) that ``Store`` inherits; a plugin still
 subclasses ``Store``, a consumer may type against one role.
 """
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.event_log import EventLog
     from flowbuilder.interfaces.executor import Attempt, AttemptExecutor, AttemptOutcome
     from flowbuilder.interfaces.logs import LogStore
+    from flowbuilder.interfaces.result_cache import ResultCache
     from flowbuilder.interfaces.run_index import RunIndex
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
     from flowbuilder.interfaces.sink import EventSink
@@ -39,6 +40,7 @@ _SUBMODULE_OF = {
     "DefinitionStore": "definitions",
     "EventLog": "event_log",
     "LogStore": "logs",
+    "ResultCache": "result_cache",
     "RunIndex": "run_index",
     "ConsensusEngine": "consensus",
     "EventSink": "sink",
@@ -67,6 +69,7 @@ __all__ = [
     "DefinitionStore",
     "EventLog",
     "LogStore",
+    "ResultCache",
     "RunIndex",
     "ConsensusEngine",
     "EventSink",

@@ -56,6 +56,9 @@ class RunRequest:
     subworkflows: Mapping[str, Any] = field(default_factory=dict)
     """The stored definitions of the run's ``path:`` children, by task
     (:func:`flowbuilder.subworkflows.store_pins`); recorded as ``subworkflows`` in ``run_created``."""
+    use_cache: bool = True
+    """False (``flowbuilder run --no-cache``): tasks with ``cache:`` neither read nor write the
+    result cache; they run as if it were not set. A runner that predates caching ignores it."""
 
 
 @dataclass(slots=True)

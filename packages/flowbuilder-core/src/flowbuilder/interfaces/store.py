@@ -17,7 +17,10 @@ module, so that a consumer types against only the part it uses (a log viewer tak
 * :class:`~flowbuilder.interfaces.run_index.RunIndex` — ``get_run``, ``list_runs``, ``delete_run``;
 * :class:`~flowbuilder.interfaces.definitions.DefinitionStore` — ``save_definition``, ``load_definition``;
 * :class:`~flowbuilder.interfaces.logs.LogStore` — ``append_logs``, ``read_logs``;
-* :class:`~flowbuilder.interfaces.blobs.BlobStore` — ``put_blob``, ``get_blob``.
+* :class:`~flowbuilder.interfaces.blobs.BlobStore` — ``put_blob``, ``get_blob``;
+* :class:`~flowbuilder.interfaces.result_cache.ResultCache` — ``get_cached_result``,
+  ``put_cached_result``, ``list_cached_results``, ``clear_cached_results`` (task results
+  kept across runs by key, with an expiry).
 
 What crosses roles stays here: ``open``, ``scheme``, ``default_priority``, ``default_url``,
 ``export_events`` / ``export_event_chunks`` (read the run index and the event log),
@@ -38,10 +41,11 @@ from flowbuilder.interfaces.control import ControlChannel
 from flowbuilder.interfaces.definitions import DefinitionStore, definition_hash
 from flowbuilder.interfaces.event_log import EventLog
 from flowbuilder.interfaces.logs import LogLine, LogStore
+from flowbuilder.interfaces.result_cache import ResultCache
 from flowbuilder.interfaces.run_index import RunIndex, RunPage, RunSummary
 
 
-class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel):
+class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel, ResultCache):
     """Durable (or, for ``memory://``, throwaway) home of runs: every role in one object.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
@@ -67,6 +71,9 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlCha
     * control requests (:meth:`request_control`) are a third key space of a run, and the
       owner's lease (:meth:`renew_leases`) one record per run: the control role, declared in
       :class:`~flowbuilder.interfaces.control.ControlChannel` (its docstring states the rules).
+    * cached task results are a key space of their own, by workflow, task and key, never
+      returned once expired: the result cache role, declared in
+      :class:`~flowbuilder.interfaces.result_cache.ResultCache`.
 
     Thread safety: one open store may be used from several threads at once — every method,
     including concurrent appends to one run (exactly one of two racing appends at the same
@@ -75,9 +82,9 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlCha
     Methods added after 0.2 (:meth:`annotate`, :meth:`read_annotations`,
     :meth:`wait_for_updates`, :meth:`subscribe`, and the control role's
     :meth:`request_control`, :meth:`read_control_requests`, :meth:`wait_for_control`,
-    :meth:`renew_leases`, :meth:`read_lease`) have defaults, so a store written for 0.2
+    :meth:`renew_leases`, :meth:`read_lease`, and the result cache role's four methods) have defaults, so a store written for 0.2
     keeps working: it subscribes through its own :meth:`wait_for_events`, reports that it
-    keeps no annotations or control requests, and keeps no leases until it overrides them
+    keeps no annotations, control requests or cached results, and keeps no leases until it overrides them
     (see docs/plugins.md, "Subscriptions and annotations" and "Control requests and leases").
     """
 

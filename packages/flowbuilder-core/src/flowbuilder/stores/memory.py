@@ -8,9 +8,11 @@ open the same store twice the way two components of one process would.
 from __future__ import annotations
 
 import threading
+import time
 from typing import ClassVar, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_result, encode_cached_result
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
@@ -36,6 +38,9 @@ class _MemoryData:
         self.control_lock = threading.Condition()
         self.control: dict[str, list[bytes]] = {}
         self.leases: dict[str, bytes] = {}
+        # Cached task results, by (workflow, task, key): stored form, as the durable stores keep it.
+        self.cache_lock = threading.Lock()
+        self.cache: dict[tuple[str, str, str], bytes] = {}
 
 
 class MemoryStore(Store):
@@ -180,6 +185,48 @@ class MemoryStore(Store):
             raw = self._data.leases.get(run_id)
         return decode_lease(raw) if raw is not None else None
 
+    # -- cached results -------------------------------------------------------------------
+
+    def get_cached_result(self, workflow: str, task: str, key: str) -> CachedResult | None:
+        with self._data.cache_lock:
+            raw = self._data.cache.get((workflow, task, key))
+        if raw is None:
+            return None
+        entry = decode_cached_result(raw)
+        return None if entry.expired() else entry
+
+    def put_cached_result(self, entry: CachedResult) -> None:
+        raw = encode_cached_result(entry)
+        with self._data.cache_lock:
+            self._data.cache[(entry.workflow, entry.task, entry.key)] = raw
+
+    def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
+        with self._data.cache_lock:
+            chosen = sorted((address, raw) for address, raw in self._data.cache.items()
+                            if _chosen(address, workflow, task))  # fmt: skip
+        entries = [decode_cached_result(raw) for _, raw in chosen]
+        return [entry for entry in entries if not entry.expired()]
+
+    def clear_cached_results(self, workflow: str | None = None, task: str | None = None) -> int:
+        if workflow is not None:
+            check_cache_name("workflow", workflow)
+        if task is not None:
+            check_cache_name("task", task)
+        removed = 0
+        now = time.time()
+        with self._data.cache_lock:
+            cache = self._data.cache
+            for address in list(cache):
+                chosen = _chosen(address, workflow, task)
+                try:
+                    expired = decode_cached_result(cache[address]).expired(now)
+                except StoreError:
+                    expired = False
+                if chosen or expired:
+                    del cache[address]
+                    removed += chosen and not expired
+        return removed
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:
@@ -270,6 +317,11 @@ class MemoryStore(Store):
         if data is None:
             raise StoreError(f"no blob {ref!r} in this store (deleted with its run?)")
         return data
+
+
+def _chosen(address: tuple[str, str, str], workflow: str | None, task: str | None) -> bool:
+    """Whether a cache entry at ``address`` belongs to ``workflow`` (every one when None) and ``task``."""
+    return (workflow is None or address[0] == workflow) and (task is None or address[1] == task)
 
 
 __all__ = [

@@ -338,10 +338,15 @@ class RunStateMachine:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def succeeded(self, task_id: int, attempt: int, output: Any, details: Mapping[str, Any] | None = None) -> None:
+    def succeeded(self, task_id: int, attempt: int, output: Any, details: Mapping[str, Any] | None = None, *,
+                  served: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         """The attempt returned ``output``: record it and count its dependents down.
 
         ``details`` are added to the ``task_succeeded`` event (a wait's ``signal_request``).
+        ``served`` is set when the result cache served the attempt instead of running it
+        (:mod:`flowrunner.scheduling.result_cache`): ``output`` (the recorded form, a table
+        as the source run's reference: nothing is written again), ``outputs`` (named outputs
+        as recorded) and ``cached`` (``key`` and ``run``), which ``task_succeeded`` records.
         """
         self.running -= 1
         if self.pooled:
@@ -353,7 +358,9 @@ class RunStateMachine:
         task = self.tasks[task_id]
         name = self.names[task_id]
         data: dict[str, Any]
-        if not task.outputs:
+        if served is not None:
+            data = self._served_data(task_id, served)
+        elif not task.outputs:
             data = {"output": output if type(output) in PLAIN_TYPES else self.storable_output(name, output)}
         else:
             try:
@@ -395,6 +402,15 @@ class RunStateMachine:
                         ready.append(successor)
         if ready is not None:
             self.queue.push_many(ready, self.attempts)
+
+    def _served_data(self, task_id: int, served: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``task_succeeded`` data of a result served from the cache (named outputs as recorded)."""
+        data: dict[str, Any] = {"output": served["output"], "cached": dict(served["cached"])}
+        named = served.get("outputs")
+        if named or self.tasks[task_id].outputs:
+            named = self.named_outputs[task_id] = dict(named or {})
+            data["outputs"] = named
+        return data
 
     def attempt_failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
         """The attempt failed: returns the monotonic instant to retry at (set a timer), or None (final)."""
