@@ -18,6 +18,8 @@ key                                        value
 ``n`` RUN_ID ``\\0`` N(u64)                 annotation N (1-based) of the run, core's JSON encoding
 ``q`` RUN_ID ``\\0`` N(u64)                 control request N (1-based) of the run, core's JSON encoding
 ``o`` RUN_ID                               the run owner's lease, core's JSON encoding
+``k`` KEY                                  a claimed key's or a record's value, UTF-8 (coordination role)
+``g`` NAME                                 a named lease, JSON ``{"owner": ..., "expires_at": ...}``
 =========================================  ==============================================
 """
 
@@ -114,6 +116,14 @@ def control_prefix(run_id: str) -> bytes:
 
 def lease_key(run_id: str) -> bytes:
     return b"o" + _run(run_id)
+
+
+def record_key(key: str) -> bytes:
+    return b"k" + key.encode()
+
+
+def named_lease_key(name: str) -> bytes:
+    return b"g" + name.encode()
 
 
 def prefix_end(prefix: bytes) -> bytes:

@@ -17,7 +17,9 @@ module, so that a consumer types against only the part it uses (a log viewer tak
 * :class:`~flowbuilder.interfaces.run_index.RunIndex` — ``get_run``, ``list_runs``, ``delete_run``;
 * :class:`~flowbuilder.interfaces.definitions.DefinitionStore` — ``save_definition``, ``load_definition``;
 * :class:`~flowbuilder.interfaces.logs.LogStore` — ``append_logs``, ``read_logs``;
-* :class:`~flowbuilder.interfaces.blobs.BlobStore` — ``put_blob``, ``get_blob``.
+* :class:`~flowbuilder.interfaces.blobs.BlobStore` — ``put_blob``, ``get_blob``;
+* :class:`~flowbuilder.interfaces.coordination.CoordinationStore` — ``claim_key``,
+  ``read_record``, ``write_record``, ``acquire_lease``, ``release_lease``.
 
 What crosses roles stays here: ``open``, ``scheme``, ``default_priority``, ``default_url``,
 ``export_events`` / ``export_event_chunks`` (read the run index and the event log),
@@ -35,13 +37,14 @@ from typing import ClassVar, Iterator, Sequence
 
 from flowbuilder.interfaces.blobs import BlobStore
 from flowbuilder.interfaces.control import ControlChannel
+from flowbuilder.interfaces.coordination import CoordinationStore
 from flowbuilder.interfaces.definitions import DefinitionStore, definition_hash
 from flowbuilder.interfaces.event_log import EventLog
 from flowbuilder.interfaces.logs import LogLine, LogStore
 from flowbuilder.interfaces.run_index import RunIndex, RunPage, RunSummary
 
 
-class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel):
+class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel, CoordinationStore):
     """Durable (or, for ``memory://``, throwaway) home of runs: every role in one object.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
@@ -67,6 +70,10 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlCha
     * control requests (:meth:`request_control`) are a third key space of a run, and the
       owner's lease (:meth:`renew_leases`) one record per run: the control role, declared in
       :class:`~flowbuilder.interfaces.control.ControlChannel` (its docstring states the rules).
+    * claimed keys, records and named leases (:meth:`claim_key`, :meth:`acquire_lease`) are
+      the coordination role, declared in
+      :class:`~flowbuilder.interfaces.coordination.CoordinationStore`: what schedulers sharing
+      the store agree through (one run per logical time, one active scheduler).
 
     Thread safety: one open store may be used from several threads at once — every method,
     including concurrent appends to one run (exactly one of two racing appends at the same
