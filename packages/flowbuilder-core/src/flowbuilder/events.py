@@ -27,7 +27,7 @@ class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
     RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params
-    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status)
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), logical_time?, idempotency_key?
     TASK_STARTED = "task_started"  # task, attempt
     TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
     TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
@@ -189,6 +189,8 @@ class RunState:
     """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
     ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
     and ``seq``, where its events start in the run's history."""
+    logical_time: str | None = None
+    """The scheduled instant the run stands for (``run_started``'s ``logical_time``), None if unscheduled."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -206,6 +208,7 @@ class RunState:
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
+            self.logical_time = data.get("logical_time", self.logical_time)
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
             retry = data.get("retry")
@@ -281,6 +284,7 @@ class RunState:
             "paused": self.paused,
             "control_seen": self.control_seen,
             "retries": self.retries,
+            "logical_time": self.logical_time,
         }
 
     @classmethod
@@ -298,6 +302,7 @@ class RunState:
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
+        state.logical_time = data.get("logical_time")
         return state
 
 

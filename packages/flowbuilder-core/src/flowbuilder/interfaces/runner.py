@@ -45,6 +45,14 @@ class RunRequest:
     names the tasks that run again; every other task keeps its recorded outcome. The runner
     records the whole mapping as ``retry`` in the ``run_started`` event it appends. A runner
     that predates retries ignores it and resumes instead (runs what did not succeed)."""
+    logical_time: str | None = None
+    """The instant a scheduled run stands for (ISO-8601 UTC, ``2026-12-05T02:00:00Z``), None
+    for a run nobody scheduled. The runner records it in every ``run_started`` event it
+    appends (a resumed run gets it back from its state) and exposes it to expressions as
+    ``run.logical_time``, beside ``run.id``."""
+    idempotency_key: str | None = None
+    """The key the run service claimed for this run (``schedule:<workflow>:<logical time>``),
+    recorded in the first ``run_started`` for the audit trail; None when none was claimed."""
 
 
 @dataclass(slots=True)
