@@ -8,6 +8,7 @@ runs).
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -15,11 +16,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import _cli_command
 
 WAIT = 60.0
@@ -119,7 +119,7 @@ def test_a_killed_scheduler_catches_up_every_missed_time_on_restart_with_catchup
         first.wait_for("started run", 1)
         first.wait_for("succeeded", 1)
         first.kill()  # SIGKILL: no cleanup, the lease is left to expire
-        down_at = datetime.now(timezone.utc)
+        down_at = datetime.now(UTC)
         time.sleep(7.5)  # at least three 2-second logical times pass with no scheduler
         second = Scheduler(scratch_dir, str(workflow), "--store", store, "--lease-seconds", "1", "--once")
         assert second.process.wait(timeout=WAIT) == 0, "\n".join(second.lines)
@@ -130,7 +130,7 @@ def test_a_killed_scheduler_catches_up_every_missed_time_on_restart_with_catchup
     assert all(t is not None for t in times)
     assert_no_duplicate(times)
     moments = [as_time(t) for t in times]
-    gaps = {(later - earlier).total_seconds() for earlier, later in zip(moments, moments[1:])}
+    gaps = {(later - earlier).total_seconds() for earlier, later in itertools.pairwise(moments)}
     assert gaps == {2.0}, f"catchup: all leaves no logical time out: {times}"
     missed = [m for m in moments if m > down_at]
     assert len(missed) >= 3, f"expected three missed times caught up: {times}"

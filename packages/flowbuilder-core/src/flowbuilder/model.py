@@ -363,7 +363,9 @@ class Schedule(_Model):
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:
         if (self.cron is None) == (self.every is None):
-            raise ValueError("a schedule has exactly one of `cron` and `every`, e.g. {cron: '0 2 * * *'} or {every: 15m}")
+            raise ValueError(
+                "a schedule has exactly one of `cron` and `every`, e.g. {cron: '0 2 * * *'} or {every: 15m}"
+            )
         if self.every is not None and self.timezone is not None:
             raise ValueError("`timezone` applies to `cron` only: an interval counts seconds since 1970-01-01T00:00Z")
         return self

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces import ConsensusEngine, RunResult
     from flowbuilder.model import Schedule
     from flowbuilder.plugins import PluginHost
-    from flowbuilder.run_service import CompiledWorkflow, RunHandle, RunService
+    from flowbuilder.run_service import CompiledWorkflow, RunService
 
 DEFAULT_MAX_RUNS = 8
 """Runs a scheduler executes at once unless ``--max-runs`` says otherwise."""
@@ -268,7 +268,9 @@ class Scheduler:
             plan = plan_catchup(workflow.schedule, handled, now, self._leader_since)
             if plan.skipped or plan.more_skipped:
                 count = f"{plan.skipped}{'+' if plan.more_skipped else ''}"
-                self.log(f"{workflow.name}: skipped {count} missed logical time(s) (catchup: {workflow.schedule.catchup})")
+                self.log(
+                    f"{workflow.name}: skipped {count} missed logical time(s) (catchup: {workflow.schedule.catchup})"
+                )
             for logical_time in plan.run:
                 if self._stop.is_set() or not self.engine.is_leader():
                     return  # the new leader sees these times as due (or missed) itself
@@ -277,7 +279,9 @@ class Scheduler:
                 if outcome.started:
                     self.log(f"{workflow.name}: started run {outcome.run_id} for {outcome.logical_time}")
                 else:
-                    self.log(f"{workflow.name}: {outcome.logical_time} already has run {outcome.run_id}; not started again")
+                    self.log(
+                        f"{workflow.name}: {outcome.logical_time} already has run {outcome.run_id}; not started again"
+                    )
             if plan.handled_up_to is not None and (handled is None or plan.handled_up_to > handled):
                 self.store.write_record(key, format_logical_time(plan.handled_up_to))
             elif handled is None:
@@ -290,7 +294,7 @@ class Scheduler:
         delay = min(max((soonest - now).total_seconds(), 0.0), IDLE_CHECK_SECONDS)
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowbuilder.model import Schedule
 
-UTC = timezone.utc
+UTC = UTC
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -127,7 +127,9 @@ def previous_time(schedule: Schedule, at: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def newest_times(schedule: Schedule, after: datetime | None, until: datetime, count: int) -> tuple[list[datetime], bool]:
+def newest_times(
+    schedule: Schedule, after: datetime | None, until: datetime, count: int
+) -> tuple[list[datetime], bool]:
     """The newest ``count`` logical times in ``(after, until]``, oldest first, and whether older
     ones in that range were left out. ``after=None`` means no lower bound (then the answer
     always says older ones were left out: a schedule has no first time).

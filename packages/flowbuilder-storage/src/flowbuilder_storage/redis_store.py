@@ -506,7 +506,7 @@ class RedisStore(Store):
         def acquire() -> Any:
             now = time.time()
             kept = max(int(ttl), 1) + _LEASE_KEPT_SECONDS
-            args = [owner.encode(), repr(now).encode(), repr(now + ttl).encode(), kept]
+            args: list[bytes | int] = [owner.encode(), repr(now).encode(), repr(now + ttl).encode(), kept]
             return self._acquire_script(keys=[self._key("nlease:", name)], args=args)
 
         holder, _, expires_at = bytes(self._retrying(acquire)).decode().rpartition("\n")
@@ -514,7 +514,6 @@ class RedisStore(Store):
 
     def release_lease(self, name: str, owner: str) -> None:
         self._retrying(lambda: self._release_script(keys=[self._key("nlease:", name)], args=[owner.encode()]))
-
 
     # -- snapshots ------------------------------------------------------------------------
 

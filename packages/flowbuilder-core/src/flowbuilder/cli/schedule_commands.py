@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -21,11 +22,11 @@ from flowbuilder.limits import MAX_BACKFILL_PARALLEL
 
 
 def _log(line: str) -> None:
+    from datetime import datetime
+
     from flowbuilder.cli.terminal import echo
 
-    from datetime import datetime, timezone
-
-    stamp = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="milliseconds")
+    stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
     echo(f"{stamp}Z {line}", err=True)
 
 
@@ -79,7 +80,9 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
 
 @click.command()
 @click.argument("workflow", type=click.Path(path_type=Path))
-@click.option("--from", "start", required=True, type=UTF8_TEXT, metavar="ISO", help="First instant (2026-12-01T00:00Z).")
+@click.option(
+    "--from", "start", required=True, type=UTF8_TEXT, metavar="ISO", help="First instant (2026-12-01T00:00Z)."
+)
 @click.option("--to", "end", required=True, type=UTF8_TEXT, metavar="ISO", help="Last instant, included.")
 @click.option("--parallel", type=click.IntRange(1, MAX_BACKFILL_PARALLEL), default=1, show_default=True,
               help="Runs at once.")  # fmt: skip
