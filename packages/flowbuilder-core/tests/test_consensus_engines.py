@@ -111,3 +111,32 @@ def test_core_registers_its_engines_by_name() -> None:
 
     engines = build_plugin_host(Settings()).consensus_engine_classes()
     assert engines["store"] is StoreLeaseConsensus and engines["noop"] is NoOpConsensus
+
+
+class FailingStore(MemoryStore):
+    """A memory store whose lease calls fail once ``broken`` is set (a lost connection)."""
+
+    broken = False
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        if self.broken:
+            from flowbuilder.errors import StoreError
+
+            raise StoreError("connection lost")
+        return super().acquire_lease(name, owner, ttl)
+
+
+def test_a_leader_cut_off_from_the_store_steps_down_when_its_lease_would_expire() -> None:
+    """It cannot renew, so a standby may take over at expiry: by then it must no longer lead."""
+    url = f"memory://cut-{uuid.uuid4().hex}"
+    store = FailingStore(url)
+    engine = StoreLeaseConsensus.for_store("node-a", store, lease_seconds=0.6)
+    engine.start()
+    try:
+        assert engine.is_leader()
+        store.broken = True
+        time.sleep(1.0)
+        assert not engine.is_leader()
+    finally:
+        engine.stop()
+        MemoryStore.forget(url)
