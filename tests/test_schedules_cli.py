@@ -294,3 +294,23 @@ def test_scheduler_refuses_a_scheduled_workflow_whose_param_has_no_default(run_c
     )
     done = run_cli("scheduler", path, "--once")
     assert done.returncode == 1 and "every param needs a default" in done.stderr
+
+
+def test_the_schedule_examples_and_the_dsl_docs_example_are_valid_scheduled_workflows(
+    run_cli, repo_root: Path, scratch_dir: Path  # type: ignore[no-untyped-def]
+) -> None:
+    import re
+
+    examples = sorted((repo_root / "examples" / "schedule").glob("*.yaml"))
+    assert len(examples) == 2
+    section = (repo_root / "docs" / "dsl.md").read_text(encoding="utf-8").split("## Schedules", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    documented = scratch_dir / "documented.yaml"
+    documented.write_text(block.group(1), encoding="utf-8")
+    for path in [*examples, documented]:
+        checked = run_cli("validate", path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    done = run_cli("backfill", examples[0] if "nightly" in examples[0].name else examples[1], "--from", "2026-12-01",
+                   "--to", "2026-12-02T12:00Z", "--parallel", "2", "--store", "rocksdb://state")  # fmt: skip
+    assert done.returncode == 0 and "2 started, 0 skipped" in done.stdout, done.stderr
