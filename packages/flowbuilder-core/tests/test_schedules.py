@@ -46,6 +46,11 @@ def test_a_six_field_cron_has_seconds_first() -> None:
     assert times_in_range(seconds, T0, at(59), 10) == [T0, at(20), at(40)]
 
 
+def test_named_cron_schedules_are_read_in_the_timezone() -> None:
+    daily = Schedule(cron="@daily", timezone="Europe/Paris")
+    assert next_time(daily, datetime(2026, 1, 1, 12, tzinfo=UTC)) == datetime(2026, 1, 1, 23, 0, tzinfo=UTC)
+
+
 def test_newest_times_costs_count_steps_and_says_older_ones_were_left_out() -> None:
     every = Schedule(every="1s")
     times, older = newest_times(every, T0 - timedelta(days=30), T0, 3)
@@ -109,6 +114,8 @@ def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
         ({"cron": "61 * * * *"}, "is not valid"),
         ({"cron": "0 2 * *"}, "has 4 fields"),
         ({"cron": "* * * * * * *"}, "has 7 fields"),
+        ({"cron": "@often"}, "has 1 field;"),
+        ({"cron": "0 2 30 2 *"}, "is not valid"),
         ({"every": 0}, "greater than 0"),
         ({"every": "-5s"}, "is not a duration"),
         ({"every": "1.5s"}, "whole seconds"),

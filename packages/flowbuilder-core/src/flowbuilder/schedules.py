@@ -39,9 +39,12 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 def check_cron(expression: str) -> None:
     """Raise ``ValueError`` with advice unless croniter reads ``expression`` (5 or 6 fields)."""
     fields = expression.split()
-    if len(fields) not in (5, 6):
-        raise ValueError(f"cron {expression!r} has {len(fields)} fields; write five (minute hour day month weekday),"
-                         " or six with seconds first, e.g. '0 2 * * *'")  # fmt: skip
+    if expression.strip() in _MACROS:
+        fields = ["@"] * 5
+    elif len(fields) not in (5, 6):
+        count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
+        raise ValueError(f"cron {expression!r} has {count}; write five (minute hour day month weekday),"
+                         " or six with seconds first, e.g. '0 2 * * *' (or @hourly, @daily, ...)")  # fmt: skip
     from croniter import croniter
 
     try:
@@ -49,6 +52,10 @@ def check_cron(expression: str) -> None:
     except Exception as error:  # croniter's own errors (CroniterBadCronError, ...) and the ValueErrors it lets through
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cron {expression!r} is not valid ({reason}); e.g. '0 2 * * *' is 02:00 every day") from None
+
+
+_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+"""The named schedules croniter reads (``@daily`` is ``0 0 * * *``)."""
 
 
 def check_timezone(name: str) -> None:
