@@ -297,12 +297,14 @@ def test_scheduler_refuses_a_scheduled_workflow_whose_param_has_no_default(run_c
 
 
 def test_the_schedule_examples_and_the_dsl_docs_example_are_valid_scheduled_workflows(
-    run_cli, repo_root: Path, scratch_dir: Path  # type: ignore[no-untyped-def]
+    run_cli,
+    repo_root: Path,
+    scratch_dir: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     import re
 
     examples = sorted((repo_root / "examples" / "schedule").glob("*.yaml"))
-    assert len(examples) == 2
+    assert len(examples) == 3
     section = (repo_root / "docs" / "dsl.md").read_text(encoding="utf-8").split("## Schedules", 1)[1]
     block = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert block is not None
@@ -311,6 +313,101 @@ def test_the_schedule_examples_and_the_dsl_docs_example_are_valid_scheduled_work
     for path in [*examples, documented]:
         checked = run_cli("validate", path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
-    done = run_cli("backfill", examples[0] if "nightly" in examples[0].name else examples[1], "--from", "2026-12-01",
+    nightly = next(path for path in examples if path.name == "nightly.yaml")
+    done = run_cli("backfill", nightly, "--from", "2026-12-01",
                    "--to", "2026-12-02T12:00Z", "--parallel", "2", "--store", "rocksdb://state")  # fmt: skip
     assert done.returncode == 0 and "2 started, 0 skipped" in done.stdout, done.stderr
+
+
+# -- run-finished triggers (issue 11, item 2) ------------------------------------------------
+
+
+def write_upstream(folder: Path, exit_code: int = 0) -> Path:
+    path = folder / f"up{exit_code}.yaml"
+    path.write_text(
+        f"name: up\ntasks:\n  - name: work\n    type: shell\n    config: {{command: 'sleep 0.3; exit {exit_code}'}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_downstream(folder: Path) -> Path:
+    path = folder / "after.yaml"
+    path.write_text(
+        "name: after\n"
+        "on: {run_finished: {workflow: up, status: [succeeded]}}\n"
+        "params:\n"
+        "  upstream_run_id: {type: string}\n"
+        "  upstream_status: {type: string}\n"
+        "  note: {type: string, default: plain}\n"
+        "tasks:\n"
+        "  - name: echo\n"
+        "    type: shell\n"
+        "    config: {command: 'echo ${{ params.upstream_run_id }}/${{ params.upstream_status }}'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def runs_with_params(store_url: str, workflow: str, cwd: Path) -> list[dict[str, object]]:
+    code = (
+        "import sys, json\n"
+        "from flowbuilder.config import Settings\n"
+        "from flowbuilder.plugins import build_plugin_host\n"
+        "host = build_plugin_host(Settings())\n"
+        "with host.open_store(sys.argv[1]) as store:\n"
+        "    runs = store.list_runs(workflow=sys.argv[2], limit=1000).runs\n"
+        "    print(json.dumps([{'id': s.run_id, 'status': s.status.value, 'params': store.load_state(s.run_id).params}"
+        " for s in runs]))\n"
+    )
+    import json
+
+    done = subprocess.run([sys.executable, "-c", code, store_url, workflow], capture_output=True, text=True,
+                          cwd=cwd, timeout=WAIT, check=True)  # fmt: skip
+    return list(json.loads(done.stdout))
+
+
+def test_a_finished_run_triggers_one_run_with_its_payload_as_params_and_a_failed_one_none(
+    run_cli,
+    scratch_dir: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    after = write_downstream(scratch_dir)
+    scheduler = Scheduler(scratch_dir, str(after), "--store", "rocksdb://state", "--lease-seconds", "1")
+    try:
+        scheduler.wait_for("leading since")
+        succeeded = run_cli("run", write_upstream(scratch_dir, 0), "--store", "rocksdb://state")
+        assert succeeded.returncode == 0, succeeded.stderr
+        failed = run_cli("run", write_upstream(scratch_dir, 3), "--store", "rocksdb://state")
+        assert failed.returncode == 1
+        scheduler.wait_for("triggered by run")
+        scheduler.wait_for("succeeded")
+        time.sleep(1.5)  # a few more rounds: nothing else may start
+        assert scheduler.terminate() == 0
+    finally:
+        scheduler.ensure_dead()
+    upstream = {run["status"]: run["id"] for run in runs_with_params("rocksdb://state", "up", scratch_dir)}
+    triggered = runs_with_params("rocksdb://state", "after", scratch_dir)
+    assert len(triggered) == 1, triggered
+    assert triggered[0]["status"] == "succeeded"
+    assert triggered[0]["params"] == {"upstream_run_id": upstream["succeeded"], "upstream_status": "succeeded",
+                                      "note": "plain"}  # fmt: skip
+    # A restarted scheduler lists the same finished run again: its claim keeps it to one run.
+    again = Scheduler(scratch_dir, str(after), "--store", "rocksdb://state", "--once")
+    assert again.process.wait(timeout=WAIT) == 0
+    assert len(runs_with_params("rocksdb://state", "after", scratch_dir)) == 1
+
+
+def test_a_triggered_workflow_needs_defaults_for_params_the_payload_does_not_give(run_cli, scratch_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    path = scratch_dir / "needs.yaml"
+    path.write_text(
+        "name: needs\non: {run_finished: {workflow: up}}\nparams:\n  day: {type: string}\ntasks:\n"
+        "  - {name: a, type: shell, config: {command: echo}}\n",
+        encoding="utf-8",
+    )
+    done = run_cli("scheduler", path, "--once")
+    assert done.returncode == 1 and "a triggered run gets only the params upstream_run_id" in done.stderr
+    bad = scratch_dir / "bad.yaml"
+    bad.write_text("name: bad\non: {run_finished: {workflow: up, status: [done]}}\ntasks:\n"
+                   "  - {name: a, type: shell, config: {command: echo}}\n", encoding="utf-8")  # fmt: skip
+    done = run_cli("scheduler", bad, "--once")
+    assert done.returncode == 2 and "bad.yaml:2:44: on.run_finished.status[0]:" in done.stderr

@@ -371,6 +371,31 @@ class Schedule(_Model):
         return self
 
 
+# -- triggers (issue 11.2, run-finished only): `flowbuilder scheduler` starts runs on events --
+
+FinishedStatus = Literal["succeeded", "failed", "cancelled"]
+TRIGGER_PAYLOAD_PARAMS = ("upstream_run_id", "upstream_workflow", "upstream_status")
+"""What a ``run_finished`` trigger hands the run it starts: the params of these names that
+the workflow declares receive the finished run's id, workflow name and status."""
+
+
+class RunFinishedTrigger(_Model):
+    """``on: {run_finished: {workflow: NAME, status: [...]}}``: start when a run of NAME ends so."""
+
+    workflow: Name = Field(description="The workflow whose finished runs start this one.")
+    status: list[FinishedStatus] = Field(
+        default_factory=lambda: ["succeeded"],  # type: ignore[arg-type]
+        min_length=1,
+        description="Which endings count (default: succeeded).",
+    )
+
+
+class Triggers(_Model):
+    """``on:`` — events that start runs of the workflow (handled by ``flowbuilder scheduler``)."""
+
+    run_finished: RunFinishedTrigger = Field(description="Another workflow's run finished.")
+
+
 class Workflow(_Model):
     """A whole workflow file."""
 
@@ -387,6 +412,7 @@ class Workflow(_Model):
     on_failure: FailurePolicy = Field("stop", description="What a failed task does to the run (tasks may override).")
     tasks: list[Task] = Field(min_length=1)
     schedule: Schedule | None = Field(None, description="When `flowbuilder scheduler` starts runs (docs/dsl.md).")
+    on: Triggers | None = Field(None, description="Events that start runs: `run_finished` (docs/dsl.md, Triggers).")
 
     def task(self, name: str) -> Task:
         """The task called ``name`` (``KeyError`` if there is none)."""
@@ -417,7 +443,11 @@ __all__ = [
     "RetryPolicy",
     "RunIf",
     "CatchupPolicy",
+    "FinishedStatus",
+    "RunFinishedTrigger",
     "Schedule",
+    "TRIGGER_PAYLOAD_PARAMS",
+    "Triggers",
     "Task",
     "TaskDefaults",
     "Text",

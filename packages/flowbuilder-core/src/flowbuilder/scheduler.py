@@ -6,6 +6,10 @@ run on its own event loop). Every start goes through the one run service
 ``schedule:<workflow>:<logical time>`` in the store before the run's first event: so of any
 number of schedulers and backfills over one store, exactly one starts each logical time.
 
+The same process handles run-finished triggers (``on: {run_finished: ...}``, see
+:mod:`flowbuilder.triggers`): a finished run of the upstream workflow starts one run, with
+the idempotency key ``trigger:<workflow>:<upstream run id>``.
+
 One scheduler per store is *active*: it holds leadership from a
 :class:`~flowbuilder.interfaces.ConsensusEngine` (core's ``store`` engine: a lease in the
 store). The others stand by and say so in their log. The active one records, per
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from flowbuilder.errors import ConfigurationError, DuplicateRunError, FlowBuilderError
+from flowbuilder.events import RunStatus
 from flowbuilder.schedules import (
     UTC,
     format_logical_time,
@@ -44,9 +49,10 @@ from flowbuilder.schedules import (
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import ConsensusEngine, RunResult
-    from flowbuilder.model import Schedule
+    from flowbuilder.model import RunFinishedTrigger, Schedule
     from flowbuilder.plugins import PluginHost
-    from flowbuilder.run_service import CompiledWorkflow, RunService
+    from flowbuilder.run_service import CompiledWorkflow, PreparedRun, RunService
+    from flowbuilder.triggers import RunFinishedWatcher
 
 DEFAULT_MAX_RUNS = 8
 """Runs a scheduler executes at once unless ``--max-runs`` says otherwise."""
@@ -68,12 +74,14 @@ def new_node_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class ScheduledWorkflow:
-    """A workflow with a ``schedule:``, compiled once (every run starts from the same plan)."""
+    """A workflow with a ``schedule:``, an ``on:`` trigger or both, compiled once (every run
+    starts from the same plan)."""
 
     name: str
-    schedule: Schedule
+    schedule: Schedule | None
     compiled: CompiledWorkflow
     source: str
+    trigger: RunFinishedTrigger | None = None
 
 
 def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[ScheduledWorkflow]:
@@ -88,6 +96,7 @@ def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[Sc
     """
     from flowbuilder.params import resolve_params
     from flowbuilder.run_service import compile_workflow_input
+    from flowbuilder.triggers import trigger_params
 
     found: list[ScheduledWorkflow] = []
     names: dict[str, str] = {}
@@ -103,24 +112,32 @@ def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[Sc
         for path in files:
             compiled = compile_workflow_input(host, path)
             workflow = compiled.plan.workflow
-            if workflow.schedule is None:
+            trigger = workflow.on.run_finished if workflow.on is not None else None
+            if workflow.schedule is None and trigger is None:
                 if explicit:
-                    raise ConfigurationError(f"{path}: workflow {workflow.name!r} has no `schedule:`; add one, e.g."
-                                             " schedule: {cron: '0 2 * * *'}")  # fmt: skip
+                    raise ConfigurationError(f"{path}: workflow {workflow.name!r} has no `schedule:` (nor `on:`); add"
+                                             " one, e.g. schedule: {cron: '0 2 * * *'}")  # fmt: skip
                 continue
             try:
                 resolve_params(workflow, {})
             except FlowBuilderError as error:
-                raise ConfigurationError(f"{path}: a scheduled run gets no --param, so every param needs a default"
-                                         f" ({error})") from None  # fmt: skip
+                if workflow.schedule is not None:
+                    raise ConfigurationError(f"{path}: a scheduled run gets no --param, so every param needs a"
+                                             f" default ({error})") from None  # fmt: skip
+                try:  # a triggered run gets the payload's params only
+                    resolve_params(workflow, trigger_params(workflow.params, "run-id", "workflow", "succeeded"))
+                except FlowBuilderError as payload_error:
+                    raise ConfigurationError(f"{path}: a triggered run gets only the params upstream_run_id,"
+                                             " upstream_workflow and upstream_status (text); every other param"
+                                             f" needs a default ({payload_error})") from None  # fmt: skip
             if workflow.name in names:
                 raise ConfigurationError(f"{path}: workflow {workflow.name!r} is also scheduled by {names[workflow.name]};"
                                          " a workflow name is scheduled once")  # fmt: skip
             names[workflow.name] = str(path)
-            found.append(ScheduledWorkflow(workflow.name, workflow.schedule, compiled, str(path)))
+            found.append(ScheduledWorkflow(workflow.name, workflow.schedule, compiled, str(path), trigger))
             chosen += 1
         if not explicit and chosen == 0:
-            raise ConfigurationError(f"the folder {str(given)!r} holds no workflow with a `schedule:`")
+            raise ConfigurationError(f"the folder {str(given)!r} holds no workflow with a `schedule:` or `on:`")
     if not found:
         raise ConfigurationError("no scheduled workflow given; pass workflow files or folders")
     return found
@@ -128,13 +145,15 @@ def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[Sc
 
 @dataclass(slots=True)
 class StartOutcome:
-    """What became of one logical time: a run started here, or the run that already had it."""
+    """What became of one logical time (or trigger): a run started here, or the run that already had it."""
 
     workflow: str
-    logical_time: str
+    logical_time: str | None
     run_id: str
     started: bool
     status: str | None = None
+    upstream_run_id: str | None = None
+    """For a triggered run: the finished run that started it."""
     """The run's final status, once known (``succeeded``, ``failed``, ``cancelled``)."""
 
 
@@ -159,15 +178,35 @@ async def start_logical_time(service: RunService, workflow: ScheduledWorkflow, l
     A logical time that already has a run (claimed by this or any process) is not started
     again: the outcome names the run that has it.
     """
-    await slots.wait_for_room()
     shown = format_logical_time(logical_time)
     prepared = service.prepare(workflow.compiled, logical_time=shown,
                                idempotency_key=idempotency_key(workflow.name, logical_time))  # fmt: skip
+    outcome = StartOutcome(workflow.name, shown, prepared.run_id, started=True)
+    return await _submit(service, prepared, outcome, f"{workflow.name} at {shown}", slots, log)
+
+
+async def start_triggered(service: RunService, workflow: ScheduledWorkflow, upstream_run_id: str,
+                          upstream_status: str, slots: _Slots, log: Log) -> StartOutcome:  # fmt: skip
+    """Start the run that ``upstream_run_id`` finishing triggers (once: its key is claimed)."""
+    from flowbuilder.triggers import trigger_key, trigger_params
+
+    assert workflow.trigger is not None
+    params = trigger_params(workflow.compiled.plan.workflow.params, upstream_run_id, workflow.trigger.workflow,
+                            upstream_status)  # fmt: skip
+    prepared = service.prepare(workflow.compiled, params, idempotency_key=trigger_key(workflow.name, upstream_run_id))
+    outcome = StartOutcome(workflow.name, None, prepared.run_id, started=True, upstream_run_id=upstream_run_id)
+    return await _submit(service, prepared, outcome, f"{workflow.name} after {upstream_run_id}", slots, log)
+
+
+async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutcome, shown: str, slots: _Slots,
+                  log: Log) -> StartOutcome:  # fmt: skip
+    """Submit ``prepared`` once a slot is free; ``outcome`` says what became of it."""
+    await slots.wait_for_room()
     try:
         handle = await service.submit(prepared)
     except DuplicateRunError as duplicate:
-        return StartOutcome(workflow.name, shown, duplicate.existing_run_id, started=False)
-    outcome = StartOutcome(workflow.name, shown, handle.run_id, started=True)
+        outcome.run_id, outcome.started = duplicate.existing_run_id, False
+        return outcome
     task = asyncio.ensure_future(handle.result())
     slots.running[handle.run_id] = task
 
@@ -178,10 +217,10 @@ async def start_logical_time(service: RunService, workflow: ScheduledWorkflow, l
             outcome.status = "cancelled"
         elif done.exception() is not None:
             outcome.status = "error"
-            log(f"run {handle.run_id} of {workflow.name} at {shown} stopped: {done.exception()}")
+            log(f"run {handle.run_id} of {shown} stopped: {done.exception()}")
         else:
             outcome.status = done.result().status.value
-            log(f"run {handle.run_id} of {workflow.name} at {shown} {outcome.status}")
+            log(f"run {handle.run_id} of {shown} {outcome.status}")
 
     task.add_done_callback(finished)
     return outcome
@@ -211,6 +250,7 @@ class Scheduler:
         self.outcomes: list[StartOutcome] = []
         self._stop = asyncio.Event()
         self._leader_since: datetime | None = None
+        self._watchers: list[RunFinishedWatcher] = []
 
     def stop(self) -> None:
         """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop)."""
@@ -243,7 +283,10 @@ class Scheduler:
                     self._leader_since = datetime.fromtimestamp(self.clock(), UTC)
                     waiting_said = "none"
                     self.log(f"leading since {format_logical_time(self._leader_since)}")
+                    self._watchers = self._make_watchers(slots)
                 await self._round(slots)
+                for watcher in self._watchers:
+                    await watcher.round()
                 if once:
                     break
                 await self._sleep_until_due()
@@ -252,16 +295,51 @@ class Scheduler:
                 self.log(f"stopping: cancelling {len(slots.running)} run(s) still going")
                 for run_id in list(slots.running):
                     self.service.cancel(run_id, "the scheduler stopped")
+            for watcher in self._watchers:
+                await watcher.close()
             if slots.running:
                 await asyncio.gather(*slots.running.values(), return_exceptions=True)
             self.engine.stop()
         return self.outcomes
+
+    def _make_watchers(self, slots: _Slots) -> list[RunFinishedWatcher]:
+        """One watcher per triggered workflow, firing through the run service while this node leads."""
+        from flowbuilder.triggers import RunFinishedWatcher
+
+        assert self._leader_since is not None
+        watchers = []
+        for workflow in self.workflows:
+            if workflow.trigger is None:
+                continue
+
+            async def fire(upstream_run_id: str, status: RunStatus, workflow: ScheduledWorkflow = workflow) -> None:
+                if self._stop.is_set() or not self.engine.is_leader():
+                    return
+                try:
+                    outcome = await start_triggered(self.service, workflow, upstream_run_id, status.value, slots,
+                                                    self.log)  # fmt: skip
+                except FlowBuilderError as error:
+                    self.log(f"{workflow.name}: run {upstream_run_id} finished ({status.value}) but its run cannot"
+                             f" start: {error}")  # fmt: skip
+                    return
+                self.outcomes.append(outcome)
+                if outcome.started:
+                    self.log(f"{workflow.name}: started run {outcome.run_id}, triggered by run {upstream_run_id}"
+                             f" ({status.value})")  # fmt: skip
+                else:
+                    self.log(f"{workflow.name}: run {upstream_run_id} already triggered run {outcome.run_id}")
+
+            watchers.append(RunFinishedWatcher(workflow.name, workflow.trigger, self.store, fire,
+                                               self._leader_since.timestamp()))  # fmt: skip
+        return watchers
 
     async def _round(self, slots: _Slots) -> None:
         """One look at every workflow: start what is due, record what was handled."""
         assert self._leader_since is not None
         now = datetime.fromtimestamp(self.clock(), UTC)
         for workflow in self.workflows:
+            if workflow.schedule is None:
+                continue
             key = handled_record_key(workflow.name)
             recorded = self.store.read_record(key)
             handled = parse_instant(recorded) if recorded else None
@@ -290,8 +368,11 @@ class Scheduler:
 
     async def _sleep_until_due(self) -> None:
         now = datetime.fromtimestamp(self.clock(), UTC)
-        soonest = min(next_time(w.schedule, now) for w in self.workflows)
-        delay = min(max((soonest - now).total_seconds(), 0.0), IDLE_CHECK_SECONDS)
+        delay = IDLE_CHECK_SECONDS
+        scheduled = [w.schedule for w in self.workflows if w.schedule is not None]
+        if scheduled:
+            soonest = min(next_time(schedule, now) for schedule in scheduled)
+            delay = min(max((soonest - now).total_seconds(), 0.0), IDLE_CHECK_SECONDS)
         try:
             await asyncio.wait_for(self._stop.wait(), timeout=delay)
         except TimeoutError:
@@ -322,6 +403,9 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
     """
     from flowbuilder.limits import MAX_BACKFILL_RUNS
 
+    if workflow.schedule is None:
+        raise ConfigurationError(f"{workflow.source}: workflow {workflow.name!r} has no `schedule:`; backfill starts"
+                                 " the logical times of a schedule")  # fmt: skip
     try:
         times = times_in_range(workflow.schedule, start, end, MAX_BACKFILL_RUNS)
     except ValueError as error:
@@ -357,4 +441,5 @@ __all__ = [
     "load_scheduled_workflows",
     "new_node_id",
     "start_logical_time",
+    "start_triggered",
 ]
