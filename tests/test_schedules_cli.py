@@ -305,12 +305,14 @@ def test_the_schedule_examples_and_the_dsl_docs_example_are_valid_scheduled_work
 
     examples = sorted((repo_root / "examples" / "schedule").glob("*.yaml"))
     assert len(examples) == 3
-    section = (repo_root / "docs" / "dsl.md").read_text(encoding="utf-8").split("## Schedules", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert block is not None
-    documented = scratch_dir / "documented.yaml"
-    documented.write_text(block.group(1), encoding="utf-8")
-    for path in [*examples, documented]:
+    dsl = (repo_root / "docs" / "dsl.md").read_text(encoding="utf-8")
+    documented = []
+    for heading in ("## Schedules", "## Triggers"):
+        block = re.search(r"```yaml\n(.*?)```", dsl.split(heading, 1)[1], re.S)
+        assert block is not None
+        documented.append(scratch_dir / f"documented-{len(documented)}.yaml")
+        documented[-1].write_text(block.group(1), encoding="utf-8")
+    for path in [*examples, *documented]:
         checked = run_cli("validate", path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
     nightly = next(path for path in examples if path.name == "nightly.yaml")
