@@ -30,6 +30,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_RUNS = 8
 """Runs a scheduler executes at once unless ``--max-runs`` says otherwise."""
+FIRST_EVENT_SECONDS = 30.0
+"""How long a start waits for the run's first stored event before it moves on anyway."""
 IDLE_CHECK_SECONDS = 0.5
 """The longest the scheduler sleeps between looks at the clock and at its leadership."""
 
@@ -207,6 +210,17 @@ async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutc
     except DuplicateRunError as duplicate:
         outcome.run_id, outcome.started = duplicate.existing_run_id, False
         return outcome
+    # The key is claimed; the run counts as started once its first event is stored (sinks see
+    # events after the store has them). Until then a killed process would leave the key
+    # claimed with no run, so the caller records nothing as handled before this returns.
+    first_events = handle.events()
+    try:
+        await asyncio.wait_for(anext(first_events), timeout=FIRST_EVENT_SECONDS)
+    except (TimeoutError, StopAsyncIteration):
+        pass  # the run ended at once, or its store is slow: its result says what happened
+    finally:
+        if isinstance(first_events, AsyncGenerator):  # stop following: the handle keeps no queue for us
+            await first_events.aclose()
     task = asyncio.ensure_future(handle.result())
     slots.running[handle.run_id] = task
 
