@@ -70,8 +70,10 @@ class ConsensusEngineContract(Contract):
         engine.stop()
         assert not engine.is_leader()
 
-    def test_the_deprecated_hook_warns_and_still_collects_the_engine(self, make_engine: MakeEngine) -> None:
-        """Deprecation period: a plugin returning this engine from the hook warns but still loads."""
+    def test_the_hook_collects_the_engine_by_name_without_a_warning(self, make_engine: MakeEngine) -> None:
+        """``flowbuilder_consensus_engines`` is how ``scheduler --consensus NAME`` finds the engine."""
+        import warnings
+
         from flowbuilder import hookimpl
         from flowbuilder.config import Settings
         from flowbuilder.plugins import build_plugin_host
@@ -83,7 +85,8 @@ class ConsensusEngineContract(Contract):
             return [engine_class]
 
         host = build_plugin_host(Settings(), entry_points=[])
-        with pytest.warns(DeprecationWarning, match="flowbuilder_consensus_engines is deprecated"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
             host.register(SimpleNamespace(flowbuilder_consensus_engines=flowbuilder_consensus_engines), name="engine")
         assert host.consensus_engine_classes() == {engine_class.name: engine_class}
 

@@ -49,11 +49,12 @@ from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 5
+STORE_CONTRACT_VERSION = 6
 """2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
 empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
 4 the control role (control requests and owner leases); 5 the result cache role (cached
-task results by workflow, task and key, with an expiry)."""
+task results by workflow, task and key, with an expiry); 6 the coordination role (claimed
+keys, records and named leases: what schedules need)."""
 
 
 def run_events(
@@ -947,6 +948,74 @@ class StoreContract(Contract):
         store.put_cached_result(entry)
         again = reopened(store)
         assert again.get_cached_result("wf", "t", _digest("a")) == entry
+
+    # -- coordination: claimed keys, records, named leases (contract version 6) ----------
+
+    def test_the_first_claim_of_a_key_wins_and_every_claim_returns_its_value(self, store: Store) -> None:
+        assert store.read_record("schedule:wf:2026-01-01T02:00:00Z") is None
+        assert store.claim_key("schedule:wf:2026-01-01T02:00:00Z", "run-a") == "run-a"
+        assert store.claim_key("schedule:wf:2026-01-01T02:00:00Z", "run-b") == "run-a"
+        assert store.claim_key("schedule:wf:2026-01-01T02:00:00Z", "run-a") == "run-a"  # a retried claim reads as won
+        assert store.read_record("schedule:wf:2026-01-01T02:00:00Z") == "run-a"
+
+    def test_of_racing_claims_from_many_threads_exactly_one_wins(self, store: Store) -> None:
+        start = threading.Barrier(8)
+        answers: list[str] = []
+
+        def claim(n: int) -> None:
+            start.wait()
+            answers.append(store.claim_key("race-key", f"claimer-{n}"))
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(answers) == 8 and len(set(answers)) == 1 and answers[0].startswith("claimer-")
+
+    def test_a_record_is_replaced_by_each_write_and_unicode_survives(self, store: Store) -> None:
+        store.write_record("scheduler:cursor:wf", "2026-01-01T02:00:00Z")
+        store.write_record("scheduler:cursor:wf", "2026-01-02T02:00:00Z — 二")
+        assert store.read_record("scheduler:cursor:wf") == "2026-01-02T02:00:00Z — 二"
+        assert store.read_record("scheduler:cursor:other") is None
+
+    def test_an_empty_key_or_value_is_refused_with_a_store_error(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.claim_key("", "v")
+        with pytest.raises(StoreError):
+            store.write_record("k", "")
+
+    def test_a_held_lease_is_refused_to_others_and_renewed_by_its_owner(self, store: Store) -> None:
+        holder, first_expiry = store.acquire_lease("scheduler", "node-a", 30.0)
+        assert holder == "node-a" and first_expiry > time.time() + 20
+        assert store.acquire_lease("scheduler", "node-b", 30.0)[0] == "node-a"
+        renewed = store.acquire_lease("scheduler", "node-a", 60.0)
+        assert renewed[0] == "node-a" and renewed[1] > first_expiry
+
+    def test_an_expired_lease_is_taken_over(self, store: Store) -> None:
+        assert store.acquire_lease("scheduler", "node-a", 0.3)[0] == "node-a"
+        assert store.acquire_lease("scheduler", "node-b", 5.0)[0] == "node-a"
+        time.sleep(0.5)
+        assert store.acquire_lease("scheduler", "node-b", 5.0)[0] == "node-b"
+        assert store.acquire_lease("scheduler", "node-a", 5.0)[0] == "node-b"
+
+    def test_a_released_lease_is_free_at_once_but_only_its_owner_releases_it(self, store: Store) -> None:
+        store.acquire_lease("scheduler", "node-a", 30.0)
+        store.release_lease("scheduler", "node-b")
+        assert store.acquire_lease("scheduler", "node-b", 30.0)[0] == "node-a"
+        store.release_lease("scheduler", "node-a")
+        assert store.acquire_lease("scheduler", "node-b", 30.0)[0] == "node-b"
+
+    def test_claims_records_and_leases_survive_reopening_and_run_deletion(self, store: Store,
+                                                                         reopened: ReopenStore) -> None:  # fmt: skip
+        _add_run(store, "r1")
+        store.claim_key("schedule:wf:t1", "r1")
+        store.write_record("scheduler:cursor:wf", "t1")
+        store.acquire_lease("scheduler", "node-a", 60.0)
+        store.delete_run("r1")
+        again = reopened(store)
+        assert again.read_record("schedule:wf:t1") == "r1" and again.read_record("scheduler:cursor:wf") == "t1"
+        assert again.acquire_lease("scheduler", "node-b", 60.0)[0] == "node-a"
 
     # -- durability -----------------------------------------------------------------------
 

@@ -257,7 +257,10 @@ def test_implementing_flowbuilder_api_routes_warns_where_the_hook_is_going_and_s
     assert host.contributions()["routes"]["other"] == ["API routes (deprecated)"]
 
 
-def test_implementing_flowbuilder_consensus_engines_warns_and_still_collects_engines() -> None:
+def test_flowbuilder_consensus_engines_is_a_live_hook_again_collected_without_a_warning() -> None:
+    """The scheduler asks for engines (issue 11.1), so implementing the hook no longer warns."""
+    import warnings
+
     class Solo:
         name = "solo"
 
@@ -265,12 +268,11 @@ def test_implementing_flowbuilder_consensus_engines_warns_and_still_collects_eng
     def flowbuilder_consensus_engines() -> list[Any]:
         return [Solo]
 
-    with pytest.warns(
-        DeprecationWarning, match=r"flowbuilder_consensus_engines is deprecated .*flowbuilder-distributed"
-    ):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
         host = build(("cluster", SimpleNamespace(flowbuilder_consensus_engines=flowbuilder_consensus_engines)))
     assert host.failures == []
-    assert dict(host.consensus_engine_classes()) == {"solo": Solo}
+    assert dict(host.consensus_engine_classes())["solo"] is Solo
 
 
 def test_plugins_command_flags_a_plugin_that_implements_a_deprecated_hook(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -204,7 +204,11 @@ def test_plugins_json_lists_each_plugin_with_distribution_version_and_hooks(cli)
     listed = {row["name"]: row for row in json.loads(result.stdout)["plugins"]}
     assert listed["core"]["distribution"] == "flowbuilder-core"
     assert listed["core"]["version"] == __version__
-    assert listed["core"]["hooks"] == ["flowbuilder_secret_providers", "flowbuilder_stores"]
+    assert listed["core"]["hooks"] == [
+        "flowbuilder_consensus_engines",
+        "flowbuilder_secret_providers",
+        "flowbuilder_stores",
+    ]
     assert listed["flowbuilder_core_fakes"]["hooks"] == ["flowbuilder_task_types"]
 
 
@@ -231,7 +235,11 @@ def test_plugins_table_lists_plugins_and_failures(cli) -> None:  # type: ignore[
 def test_plugins_lists_what_each_plugin_provides_in_json_and_in_the_table(cli, fake_tasks) -> None:  # type: ignore[no-untyped-def]
     report = json.loads(cli("plugins", "--json").stdout)
     provided = {row["name"]: row["provides"] for row in report["plugins"]}
-    assert provided["core"] == {"store_schemes": ["memory://"], "other": ["secret providers"]}
+    assert provided["core"] == {
+        "store_schemes": ["memory://"],
+        "consensus_engines": ["store", "noop"],
+        "other": ["secret providers"],
+    }
     fake_names = sorted(cls.name for cls in fake_tasks.FAKE_TASK_TYPES)
     assert sorted(provided["flowbuilder_core_fakes"]["task_types"]) == fake_names
     assert report["problem"] is None
@@ -241,7 +249,7 @@ def test_plugins_lists_what_each_plugin_provides_in_json_and_in_the_table(cli, f
         columns = [column.strip() for column in line.split("│")]
         plugin = columns[0] or plugin
         cells[plugin] = f"{cells.get(plugin, '')} {columns[-1]}".strip()
-    assert cells["core"] == "stores: memory://; secret providers"
+    assert cells["core"] == "stores: memory://; consensus engines: store, noop; secret providers"
     assert cells["flowbuilder_core_fakes"] == f"task types: {', '.join(cls.name for cls in fake_tasks.FAKE_TASK_TYPES)}"
 
 

@@ -1,4 +1,5 @@
-"""Core's own plugin: the ``memory://`` store and the ``environment`` and ``files`` secret providers.
+"""Core's own plugin: the ``memory://`` store, the ``environment`` and ``files`` secret providers,
+and the ``store`` and ``noop`` consensus engines (what ``flowbuilder scheduler`` elects with).
 
 Registered through the ``flowbuilder.plugins`` entry point like any third-party plugin, so
 ``FLOWBUILDER_DISABLE_PLUGINS=core`` really leaves core without it.
@@ -32,3 +33,10 @@ def flowbuilder_secret_providers(settings: Settings) -> list[Any]:
     if directory:
         providers.append(DirectorySecrets(str(directory)))
     return providers
+
+
+@hookimpl
+def flowbuilder_consensus_engines() -> list[Any]:
+    from flowbuilder.consensus import NoOpConsensus, StoreLeaseConsensus
+
+    return [StoreLeaseConsensus, NoOpConsensus]

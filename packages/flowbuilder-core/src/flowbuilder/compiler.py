@@ -22,6 +22,7 @@ from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
 from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.expressions import (
     ROOT_NAMES,
+    RUN_FIELDS,
     ExpressionError,
     has_expression,
     iter_expressions,
@@ -473,6 +474,11 @@ def _check_one(
             else:
                 problems.append(locator.at(where, f"secret name {reference.key!r} is not valid (in `{expression}`)",
                                            "secret names are letters, digits and _, not starting with a digit"))  # fmt: skip
+            continue
+        if root == "run":
+            if reference.key not in RUN_FIELDS:
+                hint = suggest(reference.key, RUN_FIELDS) or "use run.id or run.logical_time"
+                problems.append(locator.at(where, f"unknown run field {reference.key!r} in `{expression}`", hint))
             continue
         if root == "params" and reference.key not in params:
             if omitted.all_params or reference.key in omitted.param_names:

@@ -109,6 +109,19 @@ class NoStoreError(StoreError):
         super().__init__(f"there is no store at {url}")
 
 
+class DuplicateRunError(FlowBuilderError):
+    """A run was refused because its idempotency key already names a run (issue 11.1).
+
+    ``existing_run_id`` is that run: a scheduled logical time that already ran, or a
+    backfill repeated over a range. Callers that only want the run to exist use it.
+    """
+
+    def __init__(self, key: str, existing_run_id: str):
+        super().__init__(f"{key} already has run {existing_run_id}; a logical time never gets two runs")
+        self.key = key
+        self.existing_run_id = existing_run_id
+
+
 class RunCancelledError(FlowBuilderError):
     """A run was cancelled (by a signal or a cancel request)."""
 
@@ -138,6 +151,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ConfigurationError",
     "Diagnostic",
+    "DuplicateRunError",
     "ExpressionError",
     "FlowBuilderError",
     "NoStoreError",

@@ -32,7 +32,7 @@ class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
     RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params, subworkflows?
-    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), parent?
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), parent?, logical_time?, idempotency_key?
     TASK_STARTED = "task_started"  # task, attempt
     TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
     TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
@@ -274,6 +274,8 @@ class RunState:
     whose result it was served), for tasks whose latest success came from the result cache.
     Kept here rather than on :class:`TaskState`, whose snapshot form older readers build with
     ``TaskState(**data)``."""
+    logical_time: str | None = None
+    """The scheduled instant the run stands for (``run_started``'s ``logical_time``), None if unscheduled."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -292,6 +294,7 @@ class RunState:
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
+            self.logical_time = data.get("logical_time", self.logical_time)
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
             if data.get("parent"):
@@ -403,6 +406,7 @@ class RunState:
             "subworkflows": self.subworkflows,
             "children": self.children,
             "cached": self.cached,
+            "logical_time": self.logical_time,
         }
         if self.signals:  # only then: snapshots of runs without signals keep their old shape
             data["signals"] = self.signals
@@ -428,6 +432,7 @@ class RunState:
         state.subworkflows = dict(data.get("subworkflows") or {})
         state.children = {name: dict(link) for name, link in (data.get("children") or {}).items()}
         state.cached = {name: dict(served) for name, served in data.get("cached", {}).items()}
+        state.logical_time = data.get("logical_time")
         return state
 
 

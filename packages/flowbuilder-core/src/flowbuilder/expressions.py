@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output", "secrets"})
+ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output", "secrets", "run"})
+RUN_FIELDS = frozenset({"id", "logical_time"})
+"""What ``run.<name>`` offers: the run's id and its scheduled ``logical_time`` (None if unscheduled)."""
 _TASK_FIELDS = frozenset({"output", "outputs", "status"})
 
 

@@ -10,11 +10,11 @@ Every hook returns a list (possibly empty) unless its docstring says otherwise; 
 manager concatenates the lists of all plugins and rejects duplicate names.
 
 A hook lives here only while something in core or a shipped package calls it. A package
-that calls a hook of its own (the UI's API routes, the cluster's consensus engines)
-declares its spec through :func:`flowbuilder_addhooks`, as pytest plugins do with
-``pytest_addhooks``; the two hooks that were declared here before their package existed
-(:func:`flowbuilder_api_routes`, :func:`flowbuilder_consensus_engines`) are deprecated and
-warn when implemented.
+that calls a hook of its own (the UI's API routes) declares its spec through
+:func:`flowbuilder_addhooks`, as pytest plugins do with ``pytest_addhooks``; the hook that
+was declared here before its package existed (:func:`flowbuilder_api_routes`) is deprecated
+and warns when implemented. :func:`flowbuilder_consensus_engines` was deprecated the same
+way until ``flowbuilder scheduler`` (core) began to ask for engines; it is a live hook again.
 """
 
 from __future__ import annotations
@@ -43,16 +43,8 @@ API_ROUTES_DEPRECATED = DeprecationWarning(
 )
 """The warning a plugin implementing :func:`flowbuilder_api_routes` gets when it is registered."""
 
-CONSENSUS_ENGINES_DEPRECATED = DeprecationWarning(
-    "flowbuilder_consensus_engines is deprecated since flowbuilder-core 0.2 and leaves core in 0.3: nothing"
-    " calls it; flowbuilder-distributed will declare it through flowbuilder_addhooks"
-    " (see docs/plugins.md, 'Deprecated hooks')"
-)
-"""The warning a plugin implementing :func:`flowbuilder_consensus_engines` gets when it is registered."""
-
 DEPRECATED_HOOKS = {
     "flowbuilder_api_routes": API_ROUTES_DEPRECATED,
-    "flowbuilder_consensus_engines": CONSENSUS_ENGINES_DEPRECATED,
 }
 """Hooks that still work but warn when implemented, by name (``flowbuilder plugins`` flags them)."""
 
@@ -220,22 +212,22 @@ def flowbuilder_api_routes() -> list[Any]:
     """
 
 
-@hookspec(warn_on_impl=CONSENSUS_ENGINES_DEPRECATED)
+@hookspec
 def flowbuilder_consensus_engines() -> list[type[ConsensusEngine]]:
-    """Deprecated: consensus engines this plugin provides (``noop``, ``raft``, ...).
+    """Consensus engines this plugin provides (``store``, ``noop``, ``raft``, ...).
 
-    Nothing in core or a shipped package calls it; flowbuilder-distributed will declare it
-    through :func:`flowbuilder_addhooks` with the interface it uses. Implementing it warns
-    (:data:`CONSENSUS_ENGINES_DEPRECATED`) but still works until core 0.3:
-    :meth:`~flowbuilder.plugins.PluginHost.consensus_engine_classes` collects
-    :class:`~flowbuilder.interfaces.ConsensusEngine` subclasses keyed by ``name``. All
-    results are combined.
+    Called once per process, the first time something asks
+    (:meth:`~flowbuilder.plugins.PluginHost.consensus_engine_classes`): ``flowbuilder
+    scheduler`` does, to build the engine named by ``--consensus`` (default ``store``) with
+    :meth:`ConsensusEngine.for_store <flowbuilder.interfaces.ConsensusEngine.for_store>`.
+    Returns :class:`~flowbuilder.interfaces.ConsensusEngine` subclasses keyed by their
+    ``name``; all results are combined and a name given twice is a plugin error. Core
+    returns ``store`` and ``noop`` (:mod:`flowbuilder.consensus`).
     """
 
 
 __all__ = [
     "API_ROUTES_DEPRECATED",
-    "CONSENSUS_ENGINES_DEPRECATED",
     "DEPRECATED_HOOKS",
     "PROJECT_NAME",
     "flowbuilder_addhooks",

@@ -78,3 +78,18 @@ MAX_SUBWORKFLOW_DEPTH = 8
 A workflow that includes itself through ``path:`` is refused when it is loaded; this bound
 stops what cannot be seen there (a chain of stored definitions, a chain too deep to be
 meant) when the task starts, with a one-line, non-retryable failure."""
+
+# -- schedules (issue 11.1) -----------------------------------------------------------------
+
+DEFAULT_MAX_CATCHUP = 10
+"""How many missed logical times a ``schedule`` with ``catchup: all`` runs after downtime
+when it gives no ``max_catchup`` (the newest ones; older ones are skipped and logged)."""
+MAX_CATCHUP_LIMIT = 1_000
+"""The most ``max_catchup`` may say: a scheduler that was down for a month on a one-minute
+schedule must not start 40,000 runs at once because a file asked for it."""
+MAX_BACKFILL_RUNS = 10_000
+"""The most logical times one ``flowbuilder backfill`` may start (split a larger range)."""
+MAX_BACKFILL_PARALLEL = 256
+"""The most runs ``flowbuilder backfill --parallel`` and ``scheduler --max-runs`` run at once."""
+MAX_INTERVAL_SECONDS = 366 * 86400
+"""The longest ``schedule: {every: ...}`` (a year); longer periods are cron's job."""

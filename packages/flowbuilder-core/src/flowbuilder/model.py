@@ -27,7 +27,13 @@ from pydantic import (
 )
 
 from flowbuilder.caching import MAX_CACHE_TTL_SECONDS
-from flowbuilder.limits import MAX_MATRIX_ITEMS, matrix_size
+from flowbuilder.limits import (
+    DEFAULT_MAX_CATCHUP,
+    MAX_CATCHUP_LIMIT,
+    MAX_INTERVAL_SECONDS,
+    MAX_MATRIX_ITEMS,
+    matrix_size,
+)
 from flowbuilder.yamlsource import source_text
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$"
@@ -359,6 +365,97 @@ class Task(_Model):
         return Foreach(items=self.foreach)
 
 
+# -- schedule (issue 11.1): when a `flowbuilder scheduler` starts runs of the workflow -----
+
+CatchupPolicy = Literal["none", "latest", "all"]
+"""What a scheduler does with the logical times it missed while no scheduler ran."""
+
+
+class Schedule(_Model):
+    """``schedule:`` — either ``cron`` (with an optional ``timezone``) or ``every``.
+
+    Checked when the file is loaded (a bad cron expression, an unknown timezone or a zero
+    interval is a located error); croniter is imported only for workflows that have a cron
+    schedule. See docs/dsl.md, "Schedules", and :mod:`flowbuilder.schedules`.
+    """
+
+    cron: Text | None = Field(
+        None, description="Five fields (minute hour day month weekday), or six with seconds first."
+    )
+    every: Duration | None = Field(None, description="An interval in whole seconds ('15m', '1h', '30s').")
+    timezone: Text | None = Field(None, description="IANA name the cron fields are read in (default UTC).")
+    catchup: CatchupPolicy = Field(
+        "latest", description="After downtime: run no missed time, only the latest, or all (up to max_catchup)."
+    )
+    max_catchup: int = Field(
+        DEFAULT_MAX_CATCHUP, ge=1, le=MAX_CATCHUP_LIMIT, description="The most missed times `catchup: all` runs."
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from flowbuilder.schedules import check_cron
+
+            check_cron(value)
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _whole_seconds(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if value < 1 or value != int(value):
+            raise ValueError(f"an interval is whole seconds, at least 1s (got {value:g}s); write '30s', '15m', '1h'")
+        if value > MAX_INTERVAL_SECONDS:
+            raise ValueError(f"an interval is at most {MAX_INTERVAL_SECONDS // 86400}d; use cron for longer periods")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from flowbuilder.schedules import check_timezone
+
+            check_timezone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError(
+                "a schedule has exactly one of `cron` and `every`, e.g. {cron: '0 2 * * *'} or {every: 15m}"
+            )
+        if self.every is not None and self.timezone is not None:
+            raise ValueError("`timezone` applies to `cron` only: an interval counts seconds since 1970-01-01T00:00Z")
+        return self
+
+
+# -- triggers (issue 11.2, run-finished only): `flowbuilder scheduler` starts runs on events --
+
+FinishedStatus = Literal["succeeded", "failed", "cancelled"]
+TRIGGER_PAYLOAD_PARAMS = ("upstream_run_id", "upstream_workflow", "upstream_status")
+"""What a ``run_finished`` trigger hands the run it starts: the params of these names that
+the workflow declares receive the finished run's id, workflow name and status."""
+
+
+class RunFinishedTrigger(_Model):
+    """``on: {run_finished: {workflow: NAME, status: [...]}}``: start when a run of NAME ends so."""
+
+    workflow: Name = Field(description="The workflow whose finished runs start this one.")
+    status: list[FinishedStatus] = Field(
+        default_factory=lambda: ["succeeded"],  # type: ignore[arg-type]
+        min_length=1,
+        description="Which endings count (default: succeeded).",
+    )
+
+
+class Triggers(_Model):
+    """``on:`` — events that start runs of the workflow (handled by ``flowbuilder scheduler``)."""
+
+    run_finished: RunFinishedTrigger = Field(description="Another workflow's run finished.")
+
+
 class Workflow(_Model):
     """A whole workflow file."""
 
@@ -374,6 +471,8 @@ class Workflow(_Model):
     concurrency: int | None = Field(None, ge=1, description="At most this many tasks at once (default: the runner's).")
     on_failure: FailurePolicy = Field("stop", description="What a failed task does to the run (tasks may override).")
     tasks: list[Task] = Field(min_length=1)
+    schedule: Schedule | None = Field(None, description="When `flowbuilder scheduler` starts runs (docs/dsl.md).")
+    on: Triggers | None = Field(None, description="Events that start runs: `run_finished` (docs/dsl.md, Triggers).")
 
     def cache_policy(self, task: Task) -> CachePolicy | None:
         """The caching that applies to ``task``: its own ``cache`` when set (``false`` turns it off),
@@ -410,6 +509,12 @@ __all__ = [
     "ParamType",
     "RetryPolicy",
     "RunIf",
+    "CatchupPolicy",
+    "FinishedStatus",
+    "RunFinishedTrigger",
+    "Schedule",
+    "TRIGGER_PAYLOAD_PARAMS",
+    "Triggers",
     "Task",
     "TaskDefaults",
     "Text",

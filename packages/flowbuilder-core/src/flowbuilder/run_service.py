@@ -91,6 +91,12 @@ class PreparedRun:
     None: stored from the plan's pins by :meth:`RunService.request`."""
     use_cache: bool = True
     """False: tasks with ``cache:`` run without reading or writing the result cache (``--no-cache``)."""
+    logical_time: str | None = None
+    """The scheduled instant this run stands for (ISO-8601 UTC), None for an unscheduled run;
+    ``run.logical_time`` in expressions. A resumed or retried run keeps its own."""
+    idempotency_key: str | None = None
+    """When set, :meth:`RunService.claim` records the run under this key before it starts,
+    and a second run with the same key is refused (:class:`~flowbuilder.errors.DuplicateRunError`)."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -129,10 +135,12 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
 
 
 def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
-                run_id: str | None = None, use_cache: bool = True) -> PreparedRun:  # fmt: skip
+                run_id: str | None = None, use_cache: bool = True, logical_time: str | None = None,
+                idempotency_key: str | None = None) -> PreparedRun:  # fmt: skip
     """A new run of ``workflow``: compiled, params checked, secrets resolved; no store needed.
 
     ``use_cache=False`` runs tasks with ``cache:`` without reading or writing the result cache.
+    ``logical_time`` and ``idempotency_key`` are a scheduled run's (see :class:`PreparedRun`).
 
     Raises :class:`~flowbuilder.errors.WorkflowError` for an invalid workflow,
     :class:`~flowbuilder.params.ParamError` for a wrong or missing param and
@@ -145,7 +153,8 @@ def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, 
     plan = compiled.plan
     resolved = resolve_params(plan.workflow, dict(params or {}))
     secrets = resolve_run_secrets(plan, host)
-    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition, use_cache=use_cache)
+    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition, use_cache=use_cache,
+                       logical_time=logical_time, idempotency_key=idempotency_key)  # fmt: skip
 
 
 class RunService:
@@ -182,9 +191,11 @@ class RunService:
     # -- preparing -------------------------------------------------------------------------
 
     def prepare(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
-                run_id: str | None = None, use_cache: bool = True) -> PreparedRun:  # fmt: skip
+                run_id: str | None = None, use_cache: bool = True, logical_time: str | None = None,
+                idempotency_key: str | None = None) -> PreparedRun:  # fmt: skip
         """A new run of ``workflow`` (see :func:`prepare_run`; nothing is stored yet)."""
-        return prepare_run(self.host, workflow, params, run_id=run_id, use_cache=use_cache)
+        return prepare_run(self.host, workflow, params, run_id=run_id, use_cache=use_cache, logical_time=logical_time,
+                           idempotency_key=idempotency_key)  # fmt: skip
 
     def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
                        force: bool = False) -> PreparedRun:  # fmt: skip
@@ -210,7 +221,7 @@ class RunService:
         resolved = resume_params(plan.workflow, state.params, dict(params or {}))
         secrets = resolve_run_secrets(plan, self.host)
         return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state,
-                           **_family_of(state))  # fmt: skip
+                           logical_time=state.logical_time, **_family_of(state))  # fmt: skip
 
     def prepare_retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
                       only: Sequence[str] = ()) -> PreparedRun:  # fmt: skip
@@ -255,7 +266,7 @@ class RunService:
         retry = {"rerun": rerun, "from": list(from_tasks), "only": list(only),
                  "previous_status": state.status.value}  # fmt: skip
         return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state,
-                           retry=retry, **_family_of(state))  # fmt: skip
+                           retry=retry, logical_time=state.logical_time, **_family_of(state))  # fmt: skip
 
     def stored_plan(self, run_id: str) -> tuple[RunState, ExecutionPlan]:
         """The folded state of an unfinished run and the plan compiled from its stored definition."""
@@ -329,6 +340,26 @@ class RunService:
 
     # -- starting --------------------------------------------------------------------------
 
+    def claim(self, prepared: PreparedRun) -> None:
+        """Claim ``prepared.idempotency_key`` for this run in the store, before anything runs.
+
+        The store decides (:meth:`~flowbuilder.interfaces.coordination.CoordinationStore.claim_key`),
+        so of two processes starting the same logical time exactly one proceeds; the other
+        gets :class:`~flowbuilder.errors.DuplicateRunError` naming the run that holds the key.
+        A run is claimed before its first event is written: a process killed in between
+        leaves the key claimed with no run behind it (at most once, never twice). Without a
+        key (or for a resume, which has its run already) this does nothing;
+        :meth:`run` and :meth:`submit` call it.
+        """
+        key = prepared.idempotency_key
+        if key is None or prepared.resume is not None:
+            return
+        from flowbuilder.errors import DuplicateRunError
+
+        holder = self.store.claim_key(key, prepared.run_id)
+        if holder != prepared.run_id:
+            raise DuplicateRunError(key, holder)
+
     def request(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (),
                 concurrency: int | None = None) -> RunRequest:  # fmt: skip
         """Save the definition (unless already stored) and build the run's request.
@@ -353,7 +384,8 @@ class RunService:
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
                           definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
                           service=self, parent=prepared.parent, subworkflows=subworkflows,
-                          use_cache=prepared.use_cache)  # fmt: skip
+                          use_cache=prepared.use_cache, logical_time=prepared.logical_time,
+                          idempotency_key=prepared.idempotency_key)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""
@@ -361,12 +393,18 @@ class RunService:
 
     def run(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (),
             concurrency: int | None = None) -> RunResult:  # fmt: skip
-        """Run to the end from synchronous code (the runner's own ``run``: a loop of its own)."""
+        """Run to the end from synchronous code (the runner's own ``run``: a loop of its own).
+
+        A run with an ``idempotency_key`` is claimed first (:meth:`claim`)."""
+        self.claim(prepared)
         return self.runner.run(self.request(prepared, sinks=sinks, concurrency=concurrency))
 
     async def submit(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (),
                      concurrency: int | None = None) -> RunHandle:  # fmt: skip
-        """Start a run on the running loop and return its handle at once (follow, cancel, await)."""
+        """Start a run on the running loop and return its handle at once (follow, cancel, await).
+
+        A run with an ``idempotency_key`` is claimed first (:meth:`claim`, a blocking store call)."""
+        self.claim(prepared)
         stream = _StreamSink()
         request = self.request(prepared, sinks=[stream, *sinks], concurrency=concurrency)
         cancel = asyncio.Event()

@@ -28,6 +28,7 @@ from flowbuilder.annotations import Annotation, decode_annotation, encode_annota
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus
+from flowbuilder.interfaces.coordination import MAX_COORDINATION_KEY, MAX_COORDINATION_VALUE, check_coordination_text
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
@@ -755,6 +756,60 @@ class RocksEngine:
         if deleted:
             self._write(batch)
         return removed
+
+    # -- coordination (claimed keys, records, named leases) ----------------------------------
+
+    def claim_key(self, key: str, value: str) -> str:
+        """Under the engine's lock, which every process sharing the directory goes through."""
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        check_coordination_text("value", value, MAX_COORDINATION_VALUE)
+        with self._lock:
+            held = self._db.get(keys.record_key(key))
+            if held is not None:
+                return bytes(held).decode()
+            batch = self._new_batch()
+            batch.put(keys.record_key(key), value.encode())
+            self._write(batch)
+            return value
+
+    def read_record(self, key: str) -> str | None:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        with self._lock:
+            held = self._db.get(keys.record_key(key))
+        return bytes(held).decode() if held is not None else None
+
+    def write_record(self, key: str, value: str) -> None:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        check_coordination_text("value", value, MAX_COORDINATION_VALUE)
+        with self._lock:
+            batch = self._new_batch()
+            batch.put(keys.record_key(key), value.encode())
+            self._write(batch)
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        check_coordination_text("lease name", name, MAX_COORDINATION_KEY)
+        check_coordination_text("lease owner", owner, MAX_COORDINATION_KEY)
+        with self._lock:
+            now = time.time()
+            raw = self._db.get(keys.named_lease_key(name))
+            if raw is not None:
+                held = json.loads(bytes(raw))
+                if held["owner"] != owner and float(held["expires_at"]) > now:
+                    return str(held["owner"]), float(held["expires_at"])
+            expires_at = now + ttl
+            batch = self._new_batch()
+            batch.put(keys.named_lease_key(name), json.dumps({"owner": owner, "expires_at": expires_at}).encode())
+            self._write(batch)
+            return owner, expires_at
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._lock:
+            raw = self._db.get(keys.named_lease_key(name))
+            if raw is None or json.loads(bytes(raw))["owner"] != owner:
+                return
+            batch = self._new_batch()
+            batch.delete(keys.named_lease_key(name))
+            self._write(batch)
 
     # -- snapshots ------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ key                                        value
 ``q`` RUN_ID ``\\0`` N(u64)                 control request N (1-based) of the run, core's JSON encoding
 ``o`` RUN_ID                               the run owner's lease, core's JSON encoding
 ``k`` WORKFLOW ``\\0`` TASK ``\\0`` KEY         a cached task result (core's cache entry encoding; KEY is a hex digest)
+``y`` KEY                                  a claimed key's or a record's value, UTF-8 (coordination role)
+``g`` NAME                                 a named lease, JSON ``{"owner": ..., "expires_at": ...}``
 =========================================  ==============================================
 """
 
@@ -130,6 +132,14 @@ def cache_prefix(workflow: str | None = None, task: str | None = None) -> bytes:
         return CACHE_TAG
     prefix = b"k" + workflow.encode() + b"\x00"
     return prefix if task is None else prefix + task.encode() + b"\x00"
+
+
+def record_key(key: str) -> bytes:
+    return b"y" + key.encode()
+
+
+def named_lease_key(name: str) -> bytes:
+    return b"g" + name.encode()
 
 
 def prefix_end(prefix: bytes) -> bytes:

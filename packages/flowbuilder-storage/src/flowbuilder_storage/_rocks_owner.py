@@ -153,6 +153,18 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         return len(entries), b"\n".join(entries)  # the stored form is JSON: no raw newline in it
     if method == "clear_cached":
         return engine.clear_cached(args.get("workflow"), args.get("task")), b""
+    if method == "claim_key":
+        return engine.claim_key(args["key"], args["value"]), b""
+    if method == "read_record":
+        return engine.read_record(args["key"]), b""
+    if method == "write_record":
+        engine.write_record(args["key"], args["value"])
+        return None, b""
+    if method == "acquire_lease":
+        return list(engine.acquire_lease(args["name"], args["owner"], float(args["ttl"]))), b""
+    if method == "release_lease":
+        engine.release_lease(args["name"], args["owner"])
+        return None, b""
     if method == "hello":
         return {"pid": os.getpid(), "path": str(engine.path)}, b""
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
@@ -424,6 +436,23 @@ class RemoteEngine:
 
     def clear_cached(self, workflow: str | None, task: str | None) -> int:
         return int(self._call("clear_cached", {"workflow": workflow, "task": task})[0])
+
+    def claim_key(self, key: str, value: str) -> str:
+        return str(self._call("claim_key", {"key": key, "value": value})[0])
+
+    def read_record(self, key: str) -> str | None:
+        held = self._call("read_record", {"key": key})[0]
+        return None if held is None else str(held)
+
+    def write_record(self, key: str, value: str) -> None:
+        self._call("write_record", {"key": key, "value": value})
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        holder, expires_at = self._call("acquire_lease", {"name": name, "owner": owner, "ttl": ttl})[0]
+        return str(holder), float(expires_at)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._call("release_lease", {"name": name, "owner": owner})
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
         deadline = time.monotonic() + timeout

@@ -28,6 +28,8 @@ key                            type    value
 ``P control``                  channel published with the run id after each control request
 ``P cache:WF\\0TASK\\0KEY``       string  a cached task result (core's cache entry JSON), expiring with Redis's own TTL
 ``P caches``                   zset    member ``WF\\0TASK\\0KEY``, score its expiry (inf: none), so listing and clearing need no KEYS
+``P rec:KEY``                  string  a claimed key's or a record's value (coordination role)
+``P nlease:NAME``              string  a named lease ``OWNER\\nEXPIRES_AT`` (Redis expires it a day later)
 =============================  ======  =================================================
 
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
@@ -58,6 +60,7 @@ from flowbuilder.caching import (
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
+from flowbuilder.interfaces.coordination import MAX_COORDINATION_KEY, MAX_COORDINATION_VALUE, check_coordination_text
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
@@ -83,6 +86,31 @@ _NO_ANNOTATIONS = 1 << 62
 _WRITTEN_RUNS_KEPT = 65536
 """Runs whose last appended event this store remembers (the oldest are forgotten first)."""
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
+
+_CLAIM = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+"""
+"""Claim a key: SET NX, then read what holds, in one script (one round trip, atomic)."""
+
+_ACQUIRE_LEASE = """
+local held = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[2])
+if held then
+  local owner, expires = string.match(held, '^(.*)\\n([^\\n]*)$')
+  if owner ~= ARGV[1] and tonumber(expires) > now then return held end
+end
+local taken = ARGV[1] .. '\\n' .. ARGV[3]
+redis.call('SET', KEYS[1], taken, 'EX', tonumber(ARGV[4]))
+return taken
+"""
+"""Take or renew a named lease unless another owner holds it unexpired; return the holder."""
+
+_RELEASE_LEASE = """
+local held = redis.call('GET', KEYS[1])
+if held and string.match(held, '^(.*)\\n') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 _APPEND = """
 local length = redis.call('LLEN', KEYS[1])
@@ -163,6 +191,9 @@ class RedisStore(Store):
         self._append_script = self._client.register_script(_APPEND)
         self._annotate_script = self._client.register_script(_ANNOTATE)
         self._control_script = self._client.register_script(_REQUEST_CONTROL)
+        self._claim_script = self._client.register_script(_CLAIM)
+        self._acquire_script = self._client.register_script(_ACQUIRE_LEASE)
+        self._release_script = self._client.register_script(_RELEASE_LEASE)
         self._last_summary: dict[str, tuple[RunSummary, bytes]] = {}
         self._appended: dict[str, int] = {}  # run -> last seq this store appended (see RunDataLostError)
         self._where = self._client.connection_pool.connection_kwargs
@@ -529,6 +560,42 @@ class RedisStore(Store):
             if (workflow is None or parts[0] == workflow.encode()) and (task is None or parts[1] == task.encode()):
                 chosen.append(member)
         return chosen
+
+    # -- coordination: decided by the server, in one script each --------------------------
+
+    def claim_key(self, key: str, value: str) -> str:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        check_coordination_text("value", value, MAX_COORDINATION_VALUE)
+        held = self._retrying(lambda: self._claim_script(keys=[self._key("rec:", key)], args=[value.encode()]))
+        return bytes(held).decode()
+
+    def read_record(self, key: str) -> str | None:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        held = self._retrying(lambda: self._client.get(self._key("rec:", key)))
+        return bytes(held).decode() if held is not None else None
+
+    def write_record(self, key: str, value: str) -> None:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        check_coordination_text("value", value, MAX_COORDINATION_VALUE)
+        self._retrying(lambda: self._client.set(self._key("rec:", key), value.encode()))
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        check_coordination_text("lease name", name, MAX_COORDINATION_KEY)
+        check_coordination_text("lease owner", owner, MAX_COORDINATION_KEY)
+        if "\n" in owner:
+            raise StoreError(f"a lease owner is one line of text, not {owner!r}")
+
+        def acquire() -> Any:
+            now = time.time()
+            kept = max(int(ttl), 1) + _LEASE_KEPT_SECONDS
+            args: list[bytes | int] = [owner.encode(), repr(now).encode(), repr(now + ttl).encode(), kept]
+            return self._acquire_script(keys=[self._key("nlease:", name)], args=args)
+
+        holder, _, expires_at = bytes(self._retrying(acquire)).decode().rpartition("\n")
+        return holder, float(expires_at)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._retrying(lambda: self._release_script(keys=[self._key("nlease:", name)], args=[owner.encode()]))
 
     # -- snapshots ------------------------------------------------------------------------
 

@@ -302,6 +302,26 @@ class RocksDBStore(Store):
         removed: int = self._call("clear_cached", workflow, task)
         return removed
 
+    # -- coordination: the owner process decides, under its engine's lock ------------------
+
+    def claim_key(self, key: str, value: str) -> str:
+        held: str = self._call("claim_key", key, value)
+        return held
+
+    def read_record(self, key: str) -> str | None:
+        held: str | None = self._call("read_record", key)
+        return held
+
+    def write_record(self, key: str, value: str) -> None:
+        self._call("write_record", key, value)
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        held: tuple[str, float] = self._call("acquire_lease", name, owner, ttl)
+        return held
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._call("release_lease", name, owner)
+
     # -- snapshots ------------------------------------------------------------------------
 
     def save_snapshot(self, state: RunState) -> None:

@@ -87,7 +87,8 @@ class RunExecution:
         self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events,
                                   masker=self.masker, wake=self._wake)  # fmt: skip
         machine = self.machine = RunStateMachine(plan, self.writer, self.queue, limit, self.clock)
-        inputs = self.inputs = AttemptInputs(plan, self.types, machine, self.params, secrets)
+        run_names = {"id": self.run_id, "logical_time": request.logical_time}
+        inputs = self.inputs = AttemptInputs(plan, self.types, machine, self.params, secrets, run_names)
         machine.evaluate_when = inputs.when
         machine.evaluate_outputs = inputs.named_outputs
         machine.check_output = OutputBudget(runner.max_output_bytes, runner.max_run_output_bytes).refusal
@@ -271,17 +272,23 @@ class RunExecution:
             if request.subworkflows:
                 created["subworkflows"] = dict(request.subworkflows)
             writer.emit(EventKind.RUN_CREATED, data=created)
-            first: dict[str, Any] = {"runner": self.runner.name, "resumed": False}
+            started: dict[str, Any] = {"runner": self.runner.name, "resumed": False}
             if parent is not None:
-                first["parent"] = parent.as_data()
-            writer.emit(EventKind.RUN_STARTED, data=first)
+                started["parent"] = parent.as_data()
+            if request.idempotency_key is not None:
+                started["idempotency_key"] = request.idempotency_key
+            if request.logical_time is not None:
+                started["logical_time"] = request.logical_time
+            writer.emit(EventKind.RUN_STARTED, data=started)
             roots: Sequence[int] = self.plan.roots()
         else:
-            started: dict[str, Any] = {"runner": self.runner.name, "resumed": True}
+            started = {"runner": self.runner.name, "resumed": True}
             if request.retry is not None:
                 started["retry"] = dict(request.retry)
             if parent is not None:
                 started["parent"] = parent.as_data()
+            if request.logical_time is not None:
+                started["logical_time"] = request.logical_time
             writer.emit(EventKind.RUN_STARTED, data=started)
             roots = self._restore(resume)
         self.machine.open(roots)

@@ -17,7 +17,10 @@ from flowbuilder.expressions import ExpressionError, as_text, render
 
 
 def render_workflow_env(
-    env: Mapping[str, str], params: Mapping[str, Any], secrets: Mapping[str, str] | None = None
+    env: Mapping[str, str],
+    params: Mapping[str, Any],
+    secrets: Mapping[str, str] | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """The workflow-level ``env`` with its expressions evaluated against the run's params.
 
@@ -26,7 +29,7 @@ def render_workflow_env(
     """
     if not any("${{" in value for value in env.values()):
         return dict(env)
-    scope = {"params": params, "env": {}, "secrets": secrets or {}}
+    scope = {"params": params, "env": {}, "secrets": secrets or {}, "run": run or {}}
     rendered = {}
     for key, value in env.items():
         try:

@@ -101,6 +101,7 @@ class ChildRunAttempt(AttemptExecutor):
                 prepared = service.prepare_child(self.config, link, run.request.subworkflows.get(attempt.task),
                                                  self.config.params, run_id=child_id)  # fmt: skip
                 prepared.use_cache = run.request.use_cache  # `--no-cache` reaches the child's tasks too
+                prepared.logical_time = run.request.logical_time  # a scheduled parent's children share its time
             except FlowBuilderError as error:
                 raise TaskFailure(f"sub-workflow: {_first_line(error)}", retryable=False) from None
             await run.record_child(attempt.task, attempt.number, child_id)

@@ -36,6 +36,9 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "unpause": ("flowbuilder.cli.control_commands", "unpause"),
     "signal": ("flowbuilder.cli.control_commands", "signal"),
     "cache": ("flowbuilder.cli.cache_commands", "cache"),
+    # schedules (issue 11.1)
+    "scheduler": ("flowbuilder.cli.schedule_commands", "scheduler"),
+    "backfill": ("flowbuilder.cli.schedule_commands", "backfill"),
 }
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE

@@ -5,7 +5,7 @@ Each interface lives in its own submodule, imported on first use: importing one 
 interface needs pydantic), so that the CLI's ``--help`` stays fast.
 
 The Store is split into roles (``EventLog``, ``RunIndex``, ``DefinitionStore``,
-``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``, ``ResultCache``) that ``Store`` inherits; a plugin still
+``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``, ``ResultCache``, ``CoordinationStore``) that ``Store`` inherits; a plugin still
 subclasses ``Store``, a consumer may type against one role.
 """
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.blobs import BlobStore
     from flowbuilder.interfaces.consensus import ConsensusEngine
     from flowbuilder.interfaces.control import ControlChannel
+    from flowbuilder.interfaces.coordination import CoordinationStore
     from flowbuilder.interfaces.definitions import DefinitionStore
     from flowbuilder.interfaces.event_log import EventLog
     from flowbuilder.interfaces.executor import Attempt, AttemptExecutor, AttemptOutcome
@@ -37,6 +38,7 @@ _SUBMODULE_OF = {
     "AttemptOutcome": "executor",
     "BlobStore": "blobs",
     "ControlChannel": "control",
+    "CoordinationStore": "coordination",
     "DefinitionStore": "definitions",
     "EventLog": "event_log",
     "LogStore": "logs",
@@ -66,6 +68,7 @@ __all__ = [
     "AttemptOutcome",
     "BlobStore",
     "ControlChannel",
+    "CoordinationStore",
     "DefinitionStore",
     "EventLog",
     "LogStore",

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces.store import Store
 
 
 class ConsensusEngine(ABC):
     """Elects one leader among the schedulers that share a store.
 
-    Registered by ``name`` through ``flowbuilder_consensus_engines``. On one machine the
-    no-op engine makes its only node the leader; a cluster uses Raft. Only the leader
-    advances runs; the others wait in :meth:`wait_for_leadership`.
+    Registered by ``name`` through ``flowbuilder_consensus_engines``. ``flowbuilder
+    scheduler --consensus NAME`` builds one with :meth:`for_store` and starts runs only while
+    :meth:`is_leader`; the others wait in :meth:`wait_for_leadership`. Core ships ``store``
+    (a lease in the shared store: several processes on one machine, or on several sharing
+    Redis) and ``noop`` (its only node leads), see :mod:`flowbuilder.consensus`; a cluster
+    package adds Raft.
     """
 
     name: ClassVar[str]
 
     def __init__(self, node_id: str):
         self.node_id = node_id
+
+    @classmethod
+    def for_store(cls, node_id: str, store: Store, *, lease_seconds: float | None = None) -> ConsensusEngine:
+        """The engine for the schedulers sharing ``store`` (not started yet).
+
+        Called once per scheduler process. ``lease_seconds`` (``scheduler --lease-seconds``)
+        is how soon a dead leader is replaced, for engines that have such a setting; others
+        ignore it. Default: ``cls(node_id)``, right for engines that elect without the store
+        (``noop``, Raft); an engine that coordinates through the store overrides it.
+        """
+        return cls(node_id)
 
     @abstractmethod
     def start(self) -> None:

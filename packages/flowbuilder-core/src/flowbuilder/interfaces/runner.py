@@ -59,6 +59,14 @@ class RunRequest:
     use_cache: bool = True
     """False (``flowbuilder run --no-cache``): tasks with ``cache:`` neither read nor write the
     result cache; they run as if it were not set. A runner that predates caching ignores it."""
+    logical_time: str | None = None
+    """The instant a scheduled run stands for (ISO-8601 UTC, ``2026-12-05T02:00:00Z``), None
+    for a run nobody scheduled. The runner records it in every ``run_started`` event it
+    appends (a resumed run gets it back from its state) and exposes it to expressions as
+    ``run.logical_time``, beside ``run.id``."""
+    idempotency_key: str | None = None
+    """The key the run service claimed for this run (``schedule:<workflow>:<logical time>``),
+    recorded in the first ``run_started`` for the audit trail; None when none was claimed."""
 
 
 @dataclass(slots=True)

@@ -21,6 +21,8 @@ module, so that a consumer types against only the part it uses (a log viewer tak
 * :class:`~flowbuilder.interfaces.result_cache.ResultCache` — ``get_cached_result``,
   ``put_cached_result``, ``list_cached_results``, ``clear_cached_results`` (task results
   kept across runs by key, with an expiry).
+* :class:`~flowbuilder.interfaces.coordination.CoordinationStore` — ``claim_key``,
+  ``read_record``, ``write_record``, ``acquire_lease``, ``release_lease``.
 
 What crosses roles stays here: ``open``, ``scheme``, ``default_priority``, ``default_url``,
 ``export_events`` / ``export_event_chunks`` (read the run index and the event log),
@@ -38,6 +40,7 @@ from typing import ClassVar, Iterator, Sequence
 
 from flowbuilder.interfaces.blobs import BlobStore
 from flowbuilder.interfaces.control import ControlChannel
+from flowbuilder.interfaces.coordination import CoordinationStore
 from flowbuilder.interfaces.definitions import DefinitionStore, definition_hash
 from flowbuilder.interfaces.event_log import EventLog
 from flowbuilder.interfaces.logs import LogLine, LogStore
@@ -45,7 +48,7 @@ from flowbuilder.interfaces.result_cache import ResultCache
 from flowbuilder.interfaces.run_index import RunIndex, RunPage, RunSummary
 
 
-class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel, ResultCache):
+class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel, ResultCache, CoordinationStore):
     """Durable (or, for ``memory://``, throwaway) home of runs: every role in one object.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
@@ -74,6 +77,10 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlCha
     * cached task results are a key space of their own, by workflow, task and key, never
       returned once expired: the result cache role, declared in
       :class:`~flowbuilder.interfaces.result_cache.ResultCache`.
+    * claimed keys, records and named leases (:meth:`claim_key`, :meth:`acquire_lease`) are
+      the coordination role, declared in
+      :class:`~flowbuilder.interfaces.coordination.CoordinationStore`: what schedulers sharing
+      the store agree through (one run per logical time, one active scheduler).
 
     Thread safety: one open store may be used from several threads at once — every method,
     including concurrent appends to one run (exactly one of two racing appends at the same

@@ -16,6 +16,7 @@ from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_re
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
+from flowbuilder.interfaces.coordination import MAX_COORDINATION_KEY, MAX_COORDINATION_VALUE, check_coordination_text
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import page_of
@@ -41,6 +42,10 @@ class _MemoryData:
         # Cached task results, by (workflow, task, key): stored form, as the durable stores keep it.
         self.cache_lock = threading.Lock()
         self.cache: dict[tuple[str, str, str], bytes] = {}
+        # The coordination role (claimed keys, records, named leases), under a lock of its own.
+        self.coordination_lock = threading.Lock()
+        self.records: dict[str, str] = {}
+        self.named_leases: dict[str, tuple[str, float]] = {}
 
 
 class MemoryStore(Store):
@@ -226,6 +231,41 @@ class MemoryStore(Store):
                     del cache[address]
                     removed += chosen and not expired
         return removed
+
+    # -- coordination ---------------------------------------------------------------------
+
+    def claim_key(self, key: str, value: str) -> str:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        check_coordination_text("value", value, MAX_COORDINATION_VALUE)
+        with self._data.coordination_lock:
+            return self._data.records.setdefault(key, value)
+
+    def read_record(self, key: str) -> str | None:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        with self._data.coordination_lock:
+            return self._data.records.get(key)
+
+    def write_record(self, key: str, value: str) -> None:
+        check_coordination_text("key", key, MAX_COORDINATION_KEY)
+        check_coordination_text("value", value, MAX_COORDINATION_VALUE)
+        with self._data.coordination_lock:
+            self._data.records[key] = value
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        check_coordination_text("lease name", name, MAX_COORDINATION_KEY)
+        check_coordination_text("lease owner", owner, MAX_COORDINATION_KEY)
+        now = time.time()
+        with self._data.coordination_lock:
+            held = self._data.named_leases.get(name)
+            if held is None or held[0] == owner or held[1] <= now:
+                held = self._data.named_leases[name] = (owner, now + ttl)
+            return held
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._data.coordination_lock:
+            held = self._data.named_leases.get(name)
+            if held is not None and held[0] == owner:
+                del self._data.named_leases[name]
 
     # -- snapshots ------------------------------------------------------------------------
 

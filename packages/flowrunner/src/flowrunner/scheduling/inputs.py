@@ -3,7 +3,7 @@
 A *plain* task (no ``${{ }}`` expression, no ``foreach``) gets the plan's validated config
 and the workflow's env as they are, computed once per task: that is the hot path, and it
 renders nothing. Any other task's attempt renders its expressions against a scope of
-``params``, ``env``, ``secrets``, ``tasks.<name>`` (a read-only view over the state
+``params``, ``env``, ``secrets``, ``run`` (``id``, ``logical_time``), ``tasks.<name>`` (a read-only view over the state
 machine's lists) and, inside ``foreach``, ``item``; the rendered config is validated with the
 type's ``config_model``. A render or validation error is the attempt's failure (not
 retryable), reported like any other.
@@ -46,16 +46,19 @@ class AttemptInputs:
         machine: the run's state machine (outputs and statuses that expressions read).
         params: the run's resolved params.
         secrets: the run's secrets (``secrets.<name>`` in expressions).
+        run: ``run.id`` and ``run.logical_time`` (None for an unscheduled run).
 
     Raises :class:`~flowbuilder.expressions.ExpressionError` at construction when the
     workflow's ``env`` cannot be rendered: the run stops before any task starts.
     """
 
-    __slots__ = ("machine", "modes", "params", "plain", "plain_env", "plan", "results_view", "secrets", "static_env", "tasks", "types", "workflow_env")  # fmt: skip
+    __slots__ = ("machine", "modes", "params", "plain", "plain_env", "plan", "results_view", "run", "secrets", "static_env", "tasks", "types", "workflow_env")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, types: list[TaskType], machine: RunStateMachine,
-                 params: Mapping[str, Any], secrets: Mapping[str, str]):  # fmt: skip
+                 params: Mapping[str, Any], secrets: Mapping[str, str],
+                 run: Mapping[str, Any] | None = None):  # fmt: skip
         workflow = plan.workflow
+        self.run: Mapping[str, Any] = run or {}
         self.plan = plan
         self.tasks = workflow.tasks
         self.types = types
@@ -63,7 +66,7 @@ class AttemptInputs:
         self.params = params
         self.secrets = secrets
         self.results_view = TaskResultsView(plan.index, machine.task_result)
-        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, params, secrets)
+        self.workflow_env: dict[str, str] = render_workflow_env(workflow.env, params, secrets, self.run)
         self.static_env: dict[int, dict[str, str]] = {}
         expression_tasks = plan.expression_tasks
         self.plain = [
@@ -107,10 +110,12 @@ class AttemptInputs:
             if any("${{" in value for value in own.values()):
                 from flowbuilder.expressions import as_text, render
 
-                base = {"params": self.params, "env": {}, "tasks": self.results_view, "secrets": self.secrets}
+                base = {"params": self.params, "env": {}, "tasks": self.results_view, "secrets": self.secrets,
+                        "run": self.run}  # fmt: skip
                 own = {key: as_text(render(value, base)) for key, value in own.items()}
             env = {**env, **own}
-        scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view, "secrets": self.secrets}
+        scope: dict[str, Any] = {"params": self.params, "env": env, "tasks": self.results_view, "secrets": self.secrets,
+                                 "run": self.run}  # fmt: skip
         if has_item:
             scope["item"] = item
         return scope

@@ -1,0 +1,459 @@
+"""The scheduler and backfill: start runs of scheduled workflows at their logical times.
+
+:class:`Scheduler` is what ``flowbuilder scheduler`` runs (and what a Python program may
+run on its own event loop). Every start goes through the one run service
+(:class:`~flowbuilder.run_service.RunService`), which claims the idempotency key
+``schedule:<workflow>:<logical time>`` in the store before the run's first event: so of any
+number of schedulers and backfills over one store, exactly one starts each logical time.
+
+The same process handles run-finished triggers (``on: {run_finished: ...}``, see
+:mod:`flowbuilder.triggers`): a finished run of the upstream workflow starts one run, with
+the idempotency key ``trigger:<workflow>:<upstream run id>``.
+
+One scheduler per store is *active*: it holds leadership from a
+:class:`~flowbuilder.interfaces.ConsensusEngine` (core's ``store`` engine: a lease in the
+store). The others stand by and say so in their log. The active one records, per
+workflow, the newest logical time it handled (``scheduler:handled:<workflow>``, a store
+record), so a scheduler that starts after downtime knows which times were missed and
+applies the workflow's ``catchup`` policy (see :func:`flowbuilder.schedules.plan_catchup`).
+
+Runs execute in the scheduler's process, concurrently, at most ``max_runs`` at once; when
+the bound is reached the next start waits for a slot. Stopping the scheduler (SIGINT,
+SIGTERM, :meth:`Scheduler.stop`) cancels the runs still going (``flowbuilder retry RUN_ID``
+reruns what they did not finish, with the same logical time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from flowbuilder.errors import ConfigurationError, DuplicateRunError, FlowBuilderError
+from flowbuilder.events import RunStatus
+from flowbuilder.schedules import (
+    UTC,
+    format_logical_time,
+    idempotency_key,
+    next_time,
+    parse_instant,
+    plan_catchup,
+    times_in_range,
+)
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import ConsensusEngine, RunResult
+    from flowbuilder.model import RunFinishedTrigger, Schedule
+    from flowbuilder.plugins import PluginHost
+    from flowbuilder.run_service import CompiledWorkflow, PreparedRun, RunService
+    from flowbuilder.triggers import RunFinishedWatcher
+
+DEFAULT_MAX_RUNS = 8
+"""Runs a scheduler executes at once unless ``--max-runs`` says otherwise."""
+FIRST_EVENT_SECONDS = 30.0
+"""How long a start waits for the run's first stored event before it moves on anyway."""
+IDLE_CHECK_SECONDS = 0.5
+"""The longest the scheduler sleeps between looks at the clock and at its leadership."""
+
+Log = Callable[[str], None]
+
+
+def handled_record_key(workflow: str) -> str:
+    """The store record that holds the newest logical time handled for ``workflow``."""
+    return f"scheduler:handled:{workflow}"
+
+
+def new_node_id() -> str:
+    """``host:pid:random``: this process's name in the consensus engine."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledWorkflow:
+    """A workflow with a ``schedule:``, an ``on:`` trigger or both, compiled once (every run
+    starts from the same plan)."""
+
+    name: str
+    schedule: Schedule | None
+    compiled: CompiledWorkflow
+    source: str
+    trigger: RunFinishedTrigger | None = None
+
+
+def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[ScheduledWorkflow]:
+    """The scheduled workflows of ``paths``: files, or folders whose ``*.yaml``/``*.yml`` are read.
+
+    The whole set is checked before anything runs: an invalid file raises its
+    :class:`~flowbuilder.errors.WorkflowError` (``FILE:LINE:COL``), a file given by name
+    without a ``schedule:`` or with a param that has no default (a scheduled run gets no
+    ``--param``), two files with one workflow name, or a folder with no scheduled workflow
+    raise :class:`~flowbuilder.errors.ConfigurationError`. In a folder, files without a
+    ``schedule:`` are left out.
+    """
+    from flowbuilder.params import resolve_params
+    from flowbuilder.run_service import compile_workflow_input
+    from flowbuilder.triggers import trigger_params
+
+    found: list[ScheduledWorkflow] = []
+    names: dict[str, str] = {}
+    for given in paths:
+        if given.is_dir():
+            files = sorted([*given.glob("*.yaml"), *given.glob("*.yml")])
+            explicit = False
+        elif given.is_file():
+            files, explicit = [given], True
+        else:
+            raise ConfigurationError(f"no workflow file or folder {str(given)!r}")
+        chosen = 0
+        for path in files:
+            compiled = compile_workflow_input(host, path)
+            workflow = compiled.plan.workflow
+            trigger = workflow.on.run_finished if workflow.on is not None else None
+            if workflow.schedule is None and trigger is None:
+                if explicit:
+                    raise ConfigurationError(f"{path}: workflow {workflow.name!r} has no `schedule:` (nor `on:`); add"
+                                             " one, e.g. schedule: {cron: '0 2 * * *'}")  # fmt: skip
+                continue
+            try:
+                resolve_params(workflow, {})
+            except FlowBuilderError as error:
+                if workflow.schedule is not None:
+                    raise ConfigurationError(f"{path}: a scheduled run gets no --param, so every param needs a"
+                                             f" default ({error})") from None  # fmt: skip
+                try:  # a triggered run gets the payload's params only
+                    resolve_params(workflow, trigger_params(workflow.params, "run-id", "workflow", "succeeded"))
+                except FlowBuilderError as payload_error:
+                    raise ConfigurationError(f"{path}: a triggered run gets only the params upstream_run_id,"
+                                             " upstream_workflow and upstream_status (text); every other param"
+                                             f" needs a default ({payload_error})") from None  # fmt: skip
+            if workflow.name in names:
+                raise ConfigurationError(f"{path}: workflow {workflow.name!r} is also scheduled by {names[workflow.name]};"
+                                         " a workflow name is scheduled once")  # fmt: skip
+            names[workflow.name] = str(path)
+            found.append(ScheduledWorkflow(workflow.name, workflow.schedule, compiled, str(path), trigger))
+            chosen += 1
+        if not explicit and chosen == 0:
+            raise ConfigurationError(f"the folder {str(given)!r} holds no workflow with a `schedule:` or `on:`")
+    if not found:
+        raise ConfigurationError("no scheduled workflow given; pass workflow files or folders")
+    return found
+
+
+@dataclass(slots=True)
+class StartOutcome:
+    """What became of one logical time (or trigger): a run started here, or the run that already had it."""
+
+    workflow: str
+    logical_time: str | None
+    run_id: str
+    started: bool
+    status: str | None = None
+    upstream_run_id: str | None = None
+    """For a triggered run: the finished run that started it."""
+    """The run's final status, once known (``succeeded``, ``failed``, ``cancelled``)."""
+
+
+@dataclass(slots=True)
+class _Slots:
+    """The runs this process executes, bounded by ``limit``."""
+
+    limit: int
+    running: dict[str, asyncio.Task[RunResult]] = field(default_factory=dict)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for_room(self) -> None:
+        while len(self.running) >= self.limit:
+            self.freed.clear()
+            await self.freed.wait()
+
+
+async def start_logical_time(service: RunService, workflow: ScheduledWorkflow, logical_time: datetime,
+                             slots: _Slots, log: Log) -> StartOutcome:  # fmt: skip
+    """Start the run of one logical time through the run service, once a slot is free.
+
+    A logical time that already has a run (claimed by this or any process) is not started
+    again: the outcome names the run that has it.
+    """
+    shown = format_logical_time(logical_time)
+    prepared = service.prepare(workflow.compiled, logical_time=shown,
+                               idempotency_key=idempotency_key(workflow.name, logical_time))  # fmt: skip
+    outcome = StartOutcome(workflow.name, shown, prepared.run_id, started=True)
+    return await _submit(service, prepared, outcome, f"{workflow.name} at {shown}", slots, log)
+
+
+async def start_triggered(service: RunService, workflow: ScheduledWorkflow, upstream_run_id: str,
+                          upstream_status: str, slots: _Slots, log: Log) -> StartOutcome:  # fmt: skip
+    """Start the run that ``upstream_run_id`` finishing triggers (once: its key is claimed)."""
+    from flowbuilder.triggers import trigger_key, trigger_params
+
+    assert workflow.trigger is not None
+    params = trigger_params(workflow.compiled.plan.workflow.params, upstream_run_id, workflow.trigger.workflow,
+                            upstream_status)  # fmt: skip
+    prepared = service.prepare(workflow.compiled, params, idempotency_key=trigger_key(workflow.name, upstream_run_id))
+    outcome = StartOutcome(workflow.name, None, prepared.run_id, started=True, upstream_run_id=upstream_run_id)
+    return await _submit(service, prepared, outcome, f"{workflow.name} after {upstream_run_id}", slots, log)
+
+
+async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutcome, shown: str, slots: _Slots,
+                  log: Log) -> StartOutcome:  # fmt: skip
+    """Submit ``prepared`` once a slot is free; ``outcome`` says what became of it."""
+    await slots.wait_for_room()
+    try:
+        handle = await service.submit(prepared)
+    except DuplicateRunError as duplicate:
+        outcome.run_id, outcome.started = duplicate.existing_run_id, False
+        return outcome
+    # The key is claimed; the run counts as started once its first event is stored (sinks see
+    # events after the store has them). Until then a killed process would leave the key
+    # claimed with no run, so the caller records nothing as handled before this returns.
+    first_events = handle.events()
+    try:
+        await asyncio.wait_for(anext(first_events), timeout=FIRST_EVENT_SECONDS)
+    except (TimeoutError, StopAsyncIteration):
+        pass  # the run ended at once, or its store is slow: its result says what happened
+    finally:
+        if isinstance(first_events, AsyncGenerator):  # stop following: the handle keeps no queue for us
+            await first_events.aclose()
+    task = asyncio.ensure_future(handle.result())
+    slots.running[handle.run_id] = task
+
+    def finished(done: asyncio.Task[RunResult]) -> None:
+        slots.running.pop(handle.run_id, None)
+        slots.freed.set()
+        if done.cancelled():
+            outcome.status = "cancelled"
+        elif done.exception() is not None:
+            outcome.status = "error"
+            log(f"run {handle.run_id} of {shown} stopped: {done.exception()}")
+        else:
+            outcome.status = done.result().status.value
+            log(f"run {handle.run_id} of {shown} {outcome.status}")
+
+    task.add_done_callback(finished)
+    return outcome
+
+
+class Scheduler:
+    """Starts the runs of ``workflows`` at their logical times while ``engine`` says this node leads.
+
+    Args:
+        service: the run service of the shared store (every run starts through it).
+        workflows: from :func:`load_scheduled_workflows`.
+        engine: a consensus engine, not started yet (:meth:`run` starts and stops it).
+        max_runs: runs executed at once by this process.
+        log: where progress lines go (the CLI: stderr).
+        clock: wall-clock seconds (tests may pass their own).
+    """
+
+    def __init__(self, service: RunService, workflows: Sequence[ScheduledWorkflow], engine: ConsensusEngine, *,
+                 max_runs: int = DEFAULT_MAX_RUNS, log: Log = print, clock: Callable[[], float] = time.time):  # fmt: skip
+        self.service = service
+        self.store = service.store
+        self.workflows = list(workflows)
+        self.engine = engine
+        self.log = log
+        self.clock = clock
+        self.max_runs = max_runs
+        self.outcomes: list[StartOutcome] = []
+        self._stop = asyncio.Event()
+        self._leader_since: datetime | None = None
+        self._watchers: list[RunFinishedWatcher] = []
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop)."""
+        self._stop.set()
+
+    async def run(self, *, once: bool = False) -> list[StartOutcome]:
+        """Schedule until :meth:`stop` (or, with ``once``, one round as leader, waiting for its runs).
+
+        Returns what was started or found already started. Runs still going when it stops
+        are cancelled and awaited.
+        """
+        slots = _Slots(self.max_runs)
+        self.engine.start()
+        names = ", ".join(w.name for w in self.workflows)
+        self.log(f"scheduler {self.engine.node_id} ({type(self.engine).name} consensus) for {names}")
+        waiting_said: str | None = "none"
+        try:
+            while not self._stop.is_set():
+                leading = await asyncio.to_thread(self.engine.wait_for_leadership, IDLE_CHECK_SECONDS)
+                if not leading:
+                    if self._leader_since is not None:
+                        self.log("lost leadership: standing by")
+                        self._leader_since = None
+                    leader = self.engine.leader()
+                    if waiting_said != leader:
+                        self.log(f"standby: waiting for leadership (active scheduler: {leader or 'unknown'})")
+                        waiting_said = leader
+                    continue
+                if self._leader_since is None:
+                    self._leader_since = datetime.fromtimestamp(self.clock(), UTC)
+                    waiting_said = "none"
+                    self.log(f"leading since {format_logical_time(self._leader_since)}")
+                    self._watchers = self._make_watchers(slots)
+                await self._round(slots)
+                for watcher in self._watchers:
+                    await watcher.round()
+                if once:
+                    break
+                await self._sleep_until_due()
+        finally:
+            if slots.running and not once:
+                self.log(f"stopping: cancelling {len(slots.running)} run(s) still going")
+                for run_id in list(slots.running):
+                    self.service.cancel(run_id, "the scheduler stopped")
+            for watcher in self._watchers:
+                await watcher.close()
+            if slots.running:
+                await asyncio.gather(*slots.running.values(), return_exceptions=True)
+            self.engine.stop()
+        return self.outcomes
+
+    def _make_watchers(self, slots: _Slots) -> list[RunFinishedWatcher]:
+        """One watcher per triggered workflow, firing through the run service while this node leads."""
+        from flowbuilder.triggers import RunFinishedWatcher
+
+        assert self._leader_since is not None
+        watchers = []
+        for workflow in self.workflows:
+            if workflow.trigger is None:
+                continue
+
+            async def fire(upstream_run_id: str, status: RunStatus, workflow: ScheduledWorkflow = workflow) -> None:
+                if self._stop.is_set() or not self.engine.is_leader():
+                    return
+                try:
+                    outcome = await start_triggered(self.service, workflow, upstream_run_id, status.value, slots,
+                                                    self.log)  # fmt: skip
+                except FlowBuilderError as error:
+                    self.log(f"{workflow.name}: run {upstream_run_id} finished ({status.value}) but its run cannot"
+                             f" start: {error}")  # fmt: skip
+                    return
+                self.outcomes.append(outcome)
+                if outcome.started:
+                    self.log(f"{workflow.name}: started run {outcome.run_id}, triggered by run {upstream_run_id}"
+                             f" ({status.value})")  # fmt: skip
+                else:
+                    self.log(f"{workflow.name}: run {upstream_run_id} already triggered run {outcome.run_id}")
+
+            watchers.append(RunFinishedWatcher(workflow.name, workflow.trigger, self.store, fire,
+                                               self._leader_since.timestamp()))  # fmt: skip
+        return watchers
+
+    async def _round(self, slots: _Slots) -> None:
+        """One look at every workflow: start what is due, record what was handled."""
+        assert self._leader_since is not None
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for workflow in self.workflows:
+            if workflow.schedule is None:
+                continue
+            key = handled_record_key(workflow.name)
+            recorded = self.store.read_record(key)
+            handled = parse_instant(recorded) if recorded else None
+            plan = plan_catchup(workflow.schedule, handled, now, self._leader_since)
+            if plan.skipped or plan.more_skipped:
+                count = f"{plan.skipped}{'+' if plan.more_skipped else ''}"
+                self.log(
+                    f"{workflow.name}: skipped {count} missed logical time(s) (catchup: {workflow.schedule.catchup})"
+                )
+            for logical_time in plan.run:
+                if self._stop.is_set() or not self.engine.is_leader():
+                    return  # the new leader sees these times as due (or missed) itself
+                outcome = await start_logical_time(self.service, workflow, logical_time, slots, self.log)
+                self.outcomes.append(outcome)
+                if outcome.started:
+                    self.log(f"{workflow.name}: started run {outcome.run_id} for {outcome.logical_time}")
+                else:
+                    self.log(
+                        f"{workflow.name}: {outcome.logical_time} already has run {outcome.run_id}; not started again"
+                    )
+            if plan.handled_up_to is not None and (handled is None or plan.handled_up_to > handled):
+                self.store.write_record(key, format_logical_time(plan.handled_up_to))
+            elif handled is None:
+                # First sight of this workflow: remember that nothing before now is owed.
+                self.store.write_record(key, format_logical_time(now))
+
+    async def _sleep_until_due(self) -> None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        delay = IDLE_CHECK_SECONDS
+        scheduled = [w.schedule for w in self.workflows if w.schedule is not None]
+        if scheduled:
+            soonest = min(next_time(schedule, now) for schedule in scheduled)
+            delay = min(max((soonest - now).total_seconds(), 0.0), IDLE_CHECK_SECONDS)
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=delay)
+        except TimeoutError:
+            pass
+
+
+@dataclass(slots=True)
+class BackfillReport:
+    """What a backfill did: runs it started (with their final status) and times it skipped."""
+
+    started: list[StartOutcome] = field(default_factory=list)
+    skipped: list[StartOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[StartOutcome]:
+        return [outcome for outcome in self.started if outcome.status != "succeeded"]
+
+
+async def backfill(service: RunService, workflow: ScheduledWorkflow, start: datetime, end: datetime, *,
+                   parallel: int = 1, log: Log = print) -> BackfillReport:  # fmt: skip
+    """Start a run for every logical time of ``workflow`` in ``[start, end]``, ``parallel`` at once.
+
+    Each run claims the same idempotency key a scheduler would, so a logical time that
+    already has a run (scheduled, or from an earlier backfill) is skipped and reported, never
+    run twice. Waits until every started run has finished. Raises ``ConfigurationError``
+    for an empty or reversed range or one of more than
+    :data:`~flowbuilder.limits.MAX_BACKFILL_RUNS` times.
+    """
+    from flowbuilder.limits import MAX_BACKFILL_RUNS
+
+    if workflow.schedule is None:
+        raise ConfigurationError(f"{workflow.source}: workflow {workflow.name!r} has no `schedule:`; backfill starts"
+                                 " the logical times of a schedule")  # fmt: skip
+    try:
+        times = times_in_range(workflow.schedule, start, end, MAX_BACKFILL_RUNS)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
+    if not times:
+        raise ConfigurationError(f"{workflow.name} has no logical time from {format_logical_time(start)} to"
+                                 f" {format_logical_time(end)}")  # fmt: skip
+    slots = _Slots(parallel)
+    report = BackfillReport()
+    try:
+        for logical_time in times:
+            outcome = await start_logical_time(service, workflow, logical_time, slots, log)
+            if outcome.started:
+                report.started.append(outcome)
+                log(f"{workflow.name}: started run {outcome.run_id} for {outcome.logical_time}")
+            else:
+                report.skipped.append(outcome)
+                log(f"{workflow.name}: {outcome.logical_time} already has run {outcome.run_id}; skipped")
+    finally:
+        if slots.running:
+            await asyncio.gather(*slots.running.values(), return_exceptions=True)
+    return report
+
+
+__all__ = [
+    "BackfillReport",
+    "DEFAULT_MAX_RUNS",
+    "ScheduledWorkflow",
+    "Scheduler",
+    "StartOutcome",
+    "backfill",
+    "handled_record_key",
+    "load_scheduled_workflows",
+    "new_node_id",
+    "start_logical_time",
+    "start_triggered",
+]

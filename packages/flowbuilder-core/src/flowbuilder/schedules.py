@@ -1,0 +1,244 @@
+"""Schedules as pure functions: which logical times a ``schedule:`` has, and what to catch up.
+
+A *logical time* is the instant a scheduled run stands for (the ``02:00`` of a nightly run,
+even if it starts at ``02:00:03`` or, after downtime, hours later). It is an aware UTC
+:class:`~datetime.datetime`, shown as ISO-8601 with ``Z`` (:func:`format_logical_time`), and
+names the run's idempotency key (:func:`idempotency_key`), so one logical time never gets
+two runs.
+
+* ``cron`` schedules are read by croniter, in the schedule's ``timezone`` (default UTC), so
+  ``0 2 * * *`` in ``Europe/Paris`` is 01:00Z in winter and 00:00Z in summer. Five fields,
+  or six with *seconds first* (as Quartz and Spring read them). croniter is imported on
+  first use, never by ``flowbuilder --help`` or ``run``.
+* ``every`` schedules are the multiples of the interval since 1970-01-01T00:00Z (``15m`` is
+  :00, :15, :30, :45 of every hour), so every scheduler process computes the same times
+  without sharing a start.
+
+Nothing here touches a store or a clock: the callers (:mod:`flowbuilder.scheduler`,
+``flowbuilder backfill``) pass ``now`` in, which is what makes the rules testable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowbuilder.model import Schedule
+
+UTC = UTC
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+# -- checks (called by the model when a file is loaded) -------------------------------------
+
+
+def check_cron(expression: str) -> None:
+    """Raise ``ValueError`` with advice unless croniter reads ``expression`` (5 or 6 fields)."""
+    fields = expression.split()
+    if expression.strip() in _MACROS:
+        fields = ["@"] * 5
+    elif len(fields) not in (5, 6):
+        count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
+        raise ValueError(f"cron {expression!r} has {count}; write five (minute hour day month weekday),"
+                         " or six with seconds first, e.g. '0 2 * * *' (or @hourly, @daily, ...)")  # fmt: skip
+    from croniter import croniter
+
+    try:
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC), second_at_beginning=len(fields) == 6).get_next(datetime)
+    except Exception as error:  # croniter's own errors (CroniterBadCronError, ...) and the ValueErrors it lets through
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cron {expression!r} is not valid ({reason}); e.g. '0 2 * * *' is 02:00 every day") from None
+
+
+_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+"""The named schedules croniter reads (``@daily`` is ``0 0 * * *``)."""
+
+
+def check_timezone(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is an IANA timezone this machine knows."""
+    _zone(name)
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder name such as "Europe"
+        raise ValueError(f"unknown timezone {name!r}; use an IANA name such as 'UTC' or 'Europe/Paris'") from None
+
+
+# -- logical times --------------------------------------------------------------------------
+
+
+def format_logical_time(moment: datetime) -> str:
+    """``2026-12-05T02:00:00Z`` (microseconds only when there are some)."""
+    moment = moment.astimezone(UTC)
+    spec = "seconds" if moment.microsecond == 0 else "microseconds"
+    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """An aware UTC datetime from ISO-8601 text (``Z`` or an offset; no offset means UTC).
+
+    Raises ``ValueError`` with an example for anything else.
+    """
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 time; write e.g. 2026-12-05T02:00:00Z or 2026-12-05") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def idempotency_key(workflow: str, logical_time: datetime) -> str:
+    """``schedule:<workflow>:<logical time>``: the key the store claims once per logical time."""
+    return f"schedule:{workflow}:{format_logical_time(logical_time)}"
+
+
+def _cron(schedule: Schedule, start: datetime) -> Any:
+    from croniter import croniter
+
+    assert schedule.cron is not None
+    zone = _zone(schedule.timezone) if schedule.timezone else UTC
+    six = len(schedule.cron.split()) == 6
+    return croniter(schedule.cron, start.astimezone(zone), second_at_beginning=six)
+
+
+def next_time(schedule: Schedule, after: datetime) -> datetime:
+    """The first logical time strictly after ``after``."""
+    if schedule.every is not None:
+        every = int(schedule.every)
+        step = math.floor(after.timestamp() / every) + 1
+        return datetime.fromtimestamp(step * every, UTC)
+    moment: datetime = _cron(schedule, after).get_next(datetime)
+    return moment.astimezone(UTC)
+
+
+def previous_time(schedule: Schedule, at: datetime) -> datetime:
+    """The newest logical time at or before ``at``."""
+    if schedule.every is not None:
+        every = int(schedule.every)
+        return datetime.fromtimestamp(math.floor(at.timestamp() / every) * every, UTC)
+    # croniter's get_prev is strict: ask from just after ``at`` so that ``at`` itself counts.
+    moment: datetime = _cron(schedule, at + _ONE_MICROSECOND).get_prev(datetime)
+    return moment.astimezone(UTC)
+
+
+def newest_times(
+    schedule: Schedule, after: datetime | None, until: datetime, count: int
+) -> tuple[list[datetime], bool]:
+    """The newest ``count`` logical times in ``(after, until]``, oldest first, and whether older
+    ones in that range were left out. ``after=None`` means no lower bound (then the answer
+    always says older ones were left out: a schedule has no first time).
+
+    Costs ``count`` steps, however long the range: a month of downtime on a one-second
+    schedule is not enumerated.
+    """
+    if count <= 0 or (after is not None and until <= after):
+        return [], after is None or next_time(schedule, after) <= until
+    found: list[datetime] = []
+    moment = previous_time(schedule, until)
+    while after is None or moment > after:
+        if len(found) == count:
+            return found[::-1], True
+        found.append(moment)
+        moment = previous_time(schedule, moment - _ONE_MICROSECOND)
+    return found[::-1], False
+
+
+def times_in_range(schedule: Schedule, start: datetime, end: datetime, limit: int) -> list[datetime]:
+    """Every logical time in ``[start, end]``, oldest first; ``ValueError`` past ``limit`` of them."""
+    if end < start:
+        raise ValueError(f"the range ends ({format_logical_time(end)}) before it starts ({format_logical_time(start)})")
+    times: list[datetime] = []
+    moment = next_time(schedule, start - _ONE_MICROSECOND)
+    while moment <= end:
+        if len(times) == limit:
+            raise ValueError(f"the range holds more than {limit} logical times; split it into smaller ranges")
+        times.append(moment)
+        moment = next_time(schedule, moment)
+    return times
+
+
+# -- catch-up -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatchupPlan:
+    """What a scheduler does at one tick for one workflow.
+
+    ``run``: logical times to start, oldest first. ``missed``: how many of them were due
+    before this scheduler took over (``run`` holds those the policy keeps). ``skipped``:
+    missed times the policy left out (a lower bound when ``more_skipped``: older ones were
+    not even counted). ``handled_up_to``: the newest due time (run or skipped) — what the
+    scheduler records as handled; None when nothing was due.
+    """
+
+    run: list[datetime]
+    skipped: int
+    more_skipped: bool
+    handled_up_to: datetime | None
+
+
+def plan_catchup(schedule: Schedule, handled_up_to: datetime | None, now: datetime,
+                 leader_since: datetime) -> CatchupPlan:  # fmt: skip
+    """Which logical times to start now.
+
+    ``handled_up_to`` is the newest logical time already handled (None: the workflow was
+    never scheduled, so nothing before ``leader_since`` counts as missed). Times due since
+    this scheduler became leader (``>= leader_since``) always run; times due in
+    ``(handled_up_to, leader_since)`` were *missed* while no scheduler ran, and
+    ``schedule.catchup`` says which of them run: ``none`` (no missed time), ``latest`` (the
+    newest missed time only) or ``all`` (the newest ``max_catchup`` of them).
+    """
+    start = leader_since - _ONE_MICROSECOND if handled_up_to is None else handled_up_to
+    missed_until = leader_since - _ONE_MICROSECOND
+    keep = {"none": 0, "latest": 1, "all": schedule.max_catchup}[schedule.catchup]
+    missed: list[datetime] = []
+    skipped, more_skipped = 0, False
+    if start < missed_until:
+        missed, older = newest_times(schedule, start, missed_until, keep)
+        if older or keep == 0:
+            counted, more_skipped = newest_times(schedule, start, missed_until, keep + _COUNTED_SKIPS)
+            skipped = len(counted) - len(missed)
+    fresh_start = max(start, missed_until)
+    fresh, dropped = newest_times(schedule, fresh_start, now, _MAX_FRESH)
+    if dropped:  # the loop stalled for thousands of periods: treat it like downtime, keep the newest
+        more_skipped = True
+    due = [*missed, *fresh]
+    newest = fresh[-1] if fresh else (missed[-1] if missed else None)
+    if newest is None and skipped:
+        newest = previous_time(schedule, missed_until)
+    return CatchupPlan(due, skipped, more_skipped, newest)
+
+
+_COUNTED_SKIPS = 1000
+"""Skipped missed times counted exactly for the log; beyond it the plan says "more"."""
+_MAX_FRESH = 1000
+"""Times due since the scheduler took over that one tick starts at most."""
+
+
+__all__ = [
+    "CatchupPlan",
+    "UTC",
+    "check_cron",
+    "check_timezone",
+    "format_logical_time",
+    "idempotency_key",
+    "newest_times",
+    "next_time",
+    "parse_instant",
+    "plan_catchup",
+    "previous_time",
+    "times_in_range",
+]

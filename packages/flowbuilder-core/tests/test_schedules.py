@@ -1,0 +1,149 @@
+"""The pure rules of schedules: logical times, DST, catch-up policies, ranges, and the DSL checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+from flowbuilder.model import Schedule
+from flowbuilder.schedules import (
+    UTC,
+    format_logical_time,
+    idempotency_key,
+    newest_times,
+    next_time,
+    parse_instant,
+    plan_catchup,
+    previous_time,
+    times_in_range,
+)
+
+T0 = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_interval_times_are_multiples_of_the_interval_since_the_epoch() -> None:
+    every = Schedule(every="15m")
+    assert next_time(every, datetime(2026, 7, 1, 10, 7, tzinfo=UTC)) == datetime(2026, 7, 1, 10, 15, tzinfo=UTC)
+    assert previous_time(every, datetime(2026, 7, 1, 10, 15, tzinfo=UTC)) == datetime(2026, 7, 1, 10, 15, tzinfo=UTC)
+    assert next_time(every, datetime(2026, 7, 1, 10, 15, tzinfo=UTC)) == datetime(2026, 7, 1, 10, 30, tzinfo=UTC)
+
+
+def test_cron_is_read_in_its_timezone_across_daylight_saving() -> None:
+    paris = Schedule(cron="0 2 * * *", timezone="Europe/Paris")
+    assert next_time(paris, datetime(2026, 1, 10, tzinfo=UTC)) == datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
+    assert next_time(paris, datetime(2026, 7, 9, 12, tzinfo=UTC)) == datetime(2026, 7, 10, 0, 0, tzinfo=UTC)
+
+
+def test_a_six_field_cron_has_seconds_first() -> None:
+    seconds = Schedule(cron="*/20 * * * * *")
+    assert times_in_range(seconds, T0, at(59), 10) == [T0, at(20), at(40)]
+
+
+def test_named_cron_schedules_are_read_in_the_timezone() -> None:
+    daily = Schedule(cron="@daily", timezone="Europe/Paris")
+    assert next_time(daily, datetime(2026, 1, 1, 12, tzinfo=UTC)) == datetime(2026, 1, 1, 23, 0, tzinfo=UTC)
+
+
+def test_newest_times_costs_count_steps_and_says_older_ones_were_left_out() -> None:
+    every = Schedule(every="1s")
+    times, older = newest_times(every, T0 - timedelta(days=30), T0, 3)
+    assert times == [at(-2), at(-1), T0] and older
+    assert newest_times(every, at(-2), T0, 5) == ([at(-1), T0], False)
+
+
+def test_catchup_all_runs_the_newest_max_catchup_missed_times_and_counts_the_rest() -> None:
+    every = Schedule(every="2s", catchup="all", max_catchup=3)
+    plan = plan_catchup(every, handled_up_to=at(-10), now=at(1), leader_since=T0)
+    assert plan.run == [at(-6), at(-4), at(-2), T0]  # three missed, and the one due since taking over
+    assert (plan.skipped, plan.more_skipped, plan.handled_up_to) == (1, False, T0)
+
+
+def test_catchup_latest_runs_only_the_newest_missed_time() -> None:
+    plan = plan_catchup(Schedule(every="2s", catchup="latest"), handled_up_to=at(-10), now=at(-1), leader_since=at(-1))
+    assert plan.run == [at(-2)] and plan.skipped == 3 and plan.handled_up_to == at(-2)
+
+
+def test_catchup_none_runs_no_missed_time_but_records_them_handled() -> None:
+    plan = plan_catchup(Schedule(every="2s", catchup="none"), handled_up_to=at(-10), now=at(-1), leader_since=at(-1))
+    assert plan.run == [] and plan.skipped == 4 and plan.handled_up_to == at(-2)
+
+
+def test_times_due_while_leading_always_run_whatever_the_policy() -> None:
+    plan = plan_catchup(Schedule(every="2s", catchup="none"), handled_up_to=at(-2), now=at(4), leader_since=at(-1))
+    assert plan.run == [T0, at(2), at(4)] and plan.skipped == 0
+
+
+def test_a_workflow_never_scheduled_owes_nothing_from_before_the_scheduler_started() -> None:
+    plan = plan_catchup(Schedule(every="2s", catchup="all"), handled_up_to=None, now=at(3), leader_since=at(-1))
+    assert plan.run == [T0, at(2)] and plan.skipped == 0
+
+
+def test_a_month_of_downtime_on_a_one_second_schedule_is_not_enumerated() -> None:
+    plan = plan_catchup(Schedule(every="1s", catchup="all", max_catchup=2), handled_up_to=T0 - timedelta(days=30),
+                        now=T0, leader_since=T0)  # fmt: skip
+    assert plan.run == [at(-2), at(-1), T0] and plan.more_skipped
+
+
+def test_times_in_range_refuses_a_reversed_or_too_long_range() -> None:
+    hourly = Schedule(every="1h")
+    with pytest.raises(ValueError, match="ends"):
+        times_in_range(hourly, T0, at(-1), 10)
+    with pytest.raises(ValueError, match="more than 10 logical times"):
+        times_in_range(hourly, T0, T0 + timedelta(days=1), 10)
+
+
+def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
+    moment = parse_instant("2026-12-05T03:00:00+01:00")
+    assert format_logical_time(moment) == "2026-12-05T02:00:00Z"
+    assert parse_instant("2026-12-05") == datetime(2026, 12, 5, tzinfo=UTC)
+    assert idempotency_key("nightly", moment) == "schedule:nightly:2026-12-05T02:00:00Z"
+    with pytest.raises(ValueError, match="not an ISO-8601 time"):
+        parse_instant("tomorrow")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"cron": "61 * * * *"}, "is not valid"),
+        ({"cron": "0 2 * *"}, "has 4 fields"),
+        ({"cron": "* * * * * * *"}, "has 7 fields"),
+        ({"cron": "@often"}, "has 1 field;"),
+        ({"cron": "0 2 30 2 *"}, "is not valid"),
+        ({"every": 0}, "greater than 0"),
+        ({"every": "-5s"}, "is not a duration"),
+        ({"every": "1.5s"}, "whole seconds"),
+        ({"every": "400d"}, "at most 366d"),
+        ({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}, "unknown timezone"),
+        ({"cron": "0 2 * * *", "timezone": "Europe"}, "unknown timezone"),
+        ({}, "exactly one of `cron` and `every`"),
+        ({"cron": "0 2 * * *", "every": 60}, "exactly one of `cron` and `every`"),
+        ({"every": 60, "timezone": "UTC"}, "applies to `cron` only"),
+        ({"every": 60, "catchup": "some"}, "'none', 'latest' or 'all'"),
+        ({"every": 60, "max_catchup": 0}, "greater than or equal to 1"),
+        ({"every": 60, "max_catchup": 10**9}, "less than or equal to 1000"),
+        ({"every": 60, "max_catchup": "many"}, "valid integer"),
+    ],
+)
+def test_a_bad_schedule_is_refused_with_advice(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Schedule.model_validate(fields)
+
+
+def test_croniter_is_not_imported_by_help_run_or_an_interval_schedule() -> None:
+    code = (
+        "import sys\n"
+        "from flowbuilder.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "from flowbuilder.model import Workflow\n"
+        "Workflow.model_validate({'name': 'w', 'schedule': {'every': '1h'}, 'tasks': [{'name': 'a', 'type': 'x'}]})\n"
+        "print('croniter' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
