@@ -39,7 +39,7 @@ class EventKind(str, Enum):
     RUN_PAUSED = "run_paused"  # data: request, by, requested_at, reason? — no new attempts start
     RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
     RUN_SIGNALLED = "run_signalled"  # data: request, name, payload, by, requested_at, reason?
-    RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled)
+    RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled), timing? (where the time went)
 
 
 class RunStatus(str, Enum):
@@ -189,6 +189,9 @@ class RunState:
     """One entry per retry of the finished run (``flowbuilder retry``), oldest first: the
     ``retry`` data of its ``run_started`` (``rerun``, ``from``, ``only``, ``previous_status``)
     and ``seq``, where its events start in the run's history."""
+    timing: dict[str, Any] | None = None
+    """Where the run's time went (``run_finished``'s ``timing``, see docs/runner.md, "Where the
+    time went"); None while the run runs, and for runs recorded before runners measured it."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -206,6 +209,7 @@ class RunState:
             return
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
+            self.timing = None  # a resume or retry measures its own part
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
             retry = data.get("retry")
@@ -227,6 +231,8 @@ class RunState:
             return
         if kind is EventKind.RUN_FINISHED:
             self.status = RunStatus(data["status"])
+            timing = data.get("timing")
+            self.timing = dict(timing) if isinstance(timing, Mapping) else None
             self.finished_at = event.time
             self.paused = False
             return
@@ -281,6 +287,7 @@ class RunState:
             "paused": self.paused,
             "control_seen": self.control_seen,
             "retries": self.retries,
+            "timing": self.timing,
         }
 
     @classmethod
@@ -298,6 +305,8 @@ class RunState:
         state.paused = bool(data.get("paused", False))
         state.control_seen = int(data.get("control_seen", 0))
         state.retries = [dict(retry) for retry in data.get("retries", ())]
+        timing = data.get("timing")
+        state.timing = dict(timing) if isinstance(timing, Mapping) else None
         return state
 
 

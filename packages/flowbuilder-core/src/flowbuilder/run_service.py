@@ -28,6 +28,7 @@ run, and the runner then calls the sinks directly.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,8 @@ class CompiledWorkflow:
 
     plan: ExecutionPlan
     definition: bytes | None = None
+    compile_seconds: float | None = None
+    """How long loading, validating and planning took (None when given a plan): the run's timing shows it."""
 
 
 @dataclass(slots=True)
@@ -83,6 +86,8 @@ class PreparedRun:
     """For a retry of a finished run (:meth:`RunService.prepare_retry`): ``rerun`` (the task
     names that run again), ``from``, ``only`` and ``previous_status``; recorded in the run's
     ``run_started`` event."""
+    compile_seconds: float | None = None
+    """The :attr:`CompiledWorkflow.compile_seconds` of the plan, for the run's timing."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -100,18 +105,21 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
         return workflow
     if isinstance(workflow, ExecutionPlan):
         return CompiledWorkflow(workflow)
+    started = time.perf_counter()
     if isinstance(workflow, Workflow):
         from flowbuilder.compiler import compile_workflow
 
         plan = compile_workflow(workflow, host.task_types(), passes=host.compile_passes())
-        return CompiledWorkflow(plan, workflow.model_dump_json(exclude_defaults=True).encode())
+        definition = workflow.model_dump_json(exclude_defaults=True).encode()
+        return CompiledWorkflow(plan, definition, time.perf_counter() - started)
     if isinstance(workflow, str) and "\n" not in workflow:
         path = Path(workflow)
         if not path.is_file():
             raise ConfigurationError(f"no workflow file {workflow!r}; give a path to a .yaml file, or YAML text")
         workflow = path
     source = load_workflow(workflow, limits=host.settings.limits, host=host)
-    return CompiledWorkflow(plan_workflow(source, host), source.content)
+    plan = plan_workflow(source, host)
+    return CompiledWorkflow(plan, source.content, time.perf_counter() - started)
 
 
 def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
@@ -129,7 +137,8 @@ def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, 
     plan = compiled.plan
     resolved = resolve_params(plan.workflow, dict(params or {}))
     secrets = resolve_run_secrets(plan, host)
-    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition)
+    return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition,
+                       compile_seconds=compiled.compile_seconds)  # fmt: skip
 
 
 class RunService:
@@ -293,7 +302,8 @@ class RunService:
         return RunRequest(plan=prepared.plan, params=prepared.params, run_id=prepared.run_id, store=self.store,
                           sinks=[*sinks, *self.host.event_sinks(prepared.run_id)],
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
-                          definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry)  # fmt: skip
+                          definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
+                          compile_seconds=prepared.compile_seconds)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""

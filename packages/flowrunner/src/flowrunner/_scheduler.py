@@ -52,7 +52,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wake_future", "writer", "io_in_steps")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -90,6 +90,10 @@ class RunExecution:
         machine.check_output = OutputBudget(runner.max_output_bytes, runner.max_run_output_bytes).refusal
         machine.storable_output = partial(storable_output, self)
         machine.wake = self._wake
+        machine.timing.compile_seconds = request.compile_seconds
+        machine.summarize_timing = self._timing_summary
+        self.io_in_steps = 0.0
+        """Seconds the writer spent inside scheduling steps (its inline flushes): not dispatch."""
         # What the hot path reads per attempt, bound once (AttemptInputs fills them lazily).
         self.plain = inputs.plain
         self.plain_env = inputs.plain_env
@@ -185,7 +189,9 @@ class RunExecution:
         start = self._start
         try:
             while True:
+                io_before = writer.loop_seconds
                 machine.pump(start)
+                self.io_in_steps += writer.loop_seconds - io_before
                 writer.flush()
                 if machine.done:
                     break
@@ -414,6 +420,11 @@ class RunExecution:
         self.timers.clear()
 
     # -- the end ----------------------------------------------------------------------------
+
+    def _timing_summary(self, finished: float) -> Mapping[str, Any]:
+        """``run_finished``'s timing: the machine's counters with the writer's store and sink time."""
+        writer = self.writer
+        return self.machine.timing.summary(finished, writer.stored_seconds, writer.sink_seconds, self.io_in_steps)
 
     async def _drain(self) -> None:
         """Wait (uncancellably) until every in-flight attempt has reported its end."""

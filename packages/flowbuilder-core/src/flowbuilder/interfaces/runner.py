@@ -45,6 +45,10 @@ class RunRequest:
     names the tasks that run again; every other task keeps its recorded outcome. The runner
     records the whole mapping as ``retry`` in the ``run_started`` event it appends. A runner
     that predates retries ignores it and resumes instead (runs what did not succeed)."""
+    compile_seconds: float | None = None
+    """How long loading, validating and planning the workflow took, when the caller measured
+    it (:class:`~flowbuilder.run_service.RunService` does): the runner records it in the
+    run's timing (``run_finished``'s ``timing.compile``)."""
 
 
 @dataclass(slots=True)
