@@ -125,7 +125,7 @@ def cli_vs_api(size: int, rounds: int) -> Row:
         for _ in range(rounds):
             for file in ("one", "fan"):
                 for way in ("cli", "api"):
-                    wall, cpu, _run = cli_fanout.timed(cli_fanout.command(way, folder / f"{file}.yaml", False), folder)
+                    _wall, cpu, _run = cli_fanout.timed(cli_fanout.command(way, folder / f"{file}.yaml", False), folder)
                     best[file, way] = min(best.get((file, way), float("inf")), cpu)
     tasks = size + 2
     cli = (best["fan", "cli"] - best["one", "cli"]) / tasks * 1e6

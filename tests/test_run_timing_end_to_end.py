@@ -16,9 +16,7 @@ name: pooled
 concurrency: 8
 pools: {narrow: 1}
 tasks:
-""" + "".join(
-    f"  - {{name: p{i}, type: shell, pool: narrow, config: {{command: 'sleep 0.1'}}}}\n" for i in range(4)
-)
+""" + "".join(f"  - {{name: p{i}, type: shell, pool: narrow, config: {{command: 'sleep 0.1'}}}}\n" for i in range(4))
 
 
 def _run_id(stdout: str) -> str:

@@ -35,7 +35,9 @@ def _run(text: str, **runner_options: Any) -> tuple[dict[str, Any], list[RunEven
     runner = LocalRunner(types, **runner_options)
     store = MemoryStore.open("memory://test-run-timing")
     try:
-        result = asyncio.run(asyncio.wait_for(runner.run_async(RunRequest(plan=compile_yaml(text, types), store=store)), 60))
+        result = asyncio.run(
+            asyncio.wait_for(runner.run_async(RunRequest(plan=compile_yaml(text, types), store=store)), 60)
+        )
         events = store.read_events(result.run_id)
     finally:
         MemoryStore.forget("memory://test-run-timing")

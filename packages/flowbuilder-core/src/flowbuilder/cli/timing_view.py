@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-NO_TIMING = (
-    "no timing recorded (the run has not finished, or a runner older than flowrunner 0.2 recorded it)"
-)
+NO_TIMING = "no timing recorded (the run has not finished, or a runner older than flowrunner 0.2 recorded it)"
 
 _CAUSE_LABELS = (
     ("concurrency", "run concurrency (all slots busy)"),
