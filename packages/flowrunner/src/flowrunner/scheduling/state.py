@@ -268,7 +268,6 @@ class RunStateMachine:
         wall = self.clock.time
         entered = wall()
         timing.tally(entered)
-        timing.waiting = NOTHING_WAITS
         self.dispatching = True
         try:
             self._dispatch(start, timing)
@@ -276,7 +275,9 @@ class RunStateMachine:
             self.dispatching = False
             left = wall()
             timing.pumping += left - entered
-            timing.last = left
+            # The step's length goes to what waited as it began: those it could start were
+            # being dispatched, the others stayed held (tasks made ready inside it: dispatch).
+            timing.tally(left)
             self._classify()
 
     def _dispatch(self, start: Callable[[int, int], None], timing: RunTiming) -> None:
@@ -447,37 +448,45 @@ class RunStateMachine:
             timing.waiting = NOTHING_WAITS
             return
         if self.stopping and not self.finalizing:
-            cause = STOPPING
+            held = STOPPING
         elif self.paused:
-            cause = PAUSED
+            held = PAUSED
         elif self.writer.backlogged:
-            cause = STORE_BACKLOG
-        elif self.running >= self.limit:
-            cause = CONCURRENCY
+            held = STORE_BACKLOG
         else:
-            cause = DISPATCH
+            held = DISPATCH  # nothing holds the run back: slots and pools decide below
+        if held != DISPATCH:
+            timing.waiting = ((held, len(queue)),)
+            return
+        pairs: list[tuple[int, int]] = []
         if not self.pooled:
-            free = len(queue.heap)
-            pairs: list[tuple[int, int]] = []
-        else:
-            free = 0
-            pairs = []
+            candidates = len(queue.heap)
+        else:  # a task beyond its pool's free room waits for the pool, whatever the run's slots
+            candidates = 0
             used = queue.pool_used
             limits = queue.pool_limits
             for pool, heap in queue.heaps.items():
                 if not heap:
                     continue
-                if pool is not None and used[pool] >= limits[pool] and cause in (CONCURRENCY, DISPATCH):
-                    pairs.append((TYPE_LIMIT if pool.startswith("type:") else POOL, len(heap)))
-                else:
-                    free += len(heap)
-        if free:
-            behind = queue.behind_higher_priority() if cause == CONCURRENCY and queue.by_priority is not None else 0
-            behind = min(behind, free)
+                if pool is None:
+                    candidates += len(heap)
+                    continue
+                room = min(len(heap), max(0, limits[pool] - used[pool]))
+                candidates += room
+                if len(heap) > room:
+                    pairs.append((TYPE_LIMIT if pool.startswith("type:") else POOL, len(heap) - room))
+        if candidates:
+            # As many as the run has free slots could start now (their wait is dispatch);
+            # the others wait for the run's concurrency, or behind a higher priority.
+            startable = min(candidates, max(0, self.limit - self.running))
+            if startable:
+                pairs.append((DISPATCH, startable))
+            blocked = candidates - startable
+            behind = min(blocked, queue.behind_higher_priority()) if blocked and queue.by_priority is not None else 0
             if behind:
                 pairs.append((PRIORITY, behind))
-            if free > behind:
-                pairs.append((cause, free - behind))
+            if blocked > behind:
+                pairs.append((CONCURRENCY, blocked - behind))
         timing.waiting = tuple(pairs)
 
     def attempt_failed(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:

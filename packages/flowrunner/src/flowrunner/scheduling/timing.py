@@ -43,8 +43,8 @@ class RunTiming:
         base: the wall instant the counters start from (sums of instants are kept relative
             to it, so 100,000 of them keep microsecond precision).
         started_sum / ready_sum: sums of the start and ready instants of queued tasks.
-        waited: seconds of queue wait per cause (the causes but ``dispatch``; ``dispatch``
-            is what the exact total leaves).
+        waited: task-seconds of queue wait per cause, from the classified intervals; the
+            summary scales them to the exact total.
         waiting: what waits since :attr:`last`, as ``(cause, count)`` pairs.
         last: the instant :attr:`waiting` was classified.
         pumping: seconds inside scheduling steps (dispatch, inline task bodies and the
@@ -89,9 +89,13 @@ class RunTiming:
         """
         total = max(0.0, finished - self.base)
         queue_total = max(0.0, self.started_sum - self.ready_sum)
-        by_cause = {name: self.waited[index] for index, name in enumerate(CAUSES) if index != DISPATCH}
-        known = sum(by_cause.values())
-        by_cause["dispatch"] = max(0.0, queue_total - known)
+        known = sum(self.waited)
+        # The causes' intervals give the shares; the exact sum gives the whole (they differ by
+        # the few microseconds between a start and the end of its scheduling step).
+        scale = queue_total / known if known > 0 else 0.0
+        by_cause = {name: self.waited[index] * scale for index, name in enumerate(CAUSES)}
+        if known <= 0:
+            by_cause["dispatch"] = queue_total
         return {
             "v": TIMING_VERSION,
             "total": total,
@@ -102,5 +106,5 @@ class RunTiming:
             "inline_bodies": self.inline_bodies,
             "task_bodies": self.bodies,
             "attempts": self.attempts,
-            "queue_wait": {"total": max(queue_total, known), **by_cause},
+            "queue_wait": {"total": queue_total, **by_cause},
         }
