@@ -281,7 +281,7 @@ class RunStateMachine:
             self._classify()
 
     def _dispatch(self, start: Callable[[int, int], None], timing: RunTiming) -> None:
-        """:meth:`pump`'s loop; adds each start instant to ``timing.started_sum`` (queue wait)."""
+        """:meth:`pump`'s loop; adds the start instants to ``timing.started_sum`` (queue wait), once per step."""
         writer = self.writer
         pending = writer.pending
         pop = self.queue.pop
@@ -295,27 +295,34 @@ class RunStateMachine:
         flush_every = FLUSH_EVERY
         has_timeout = self.has_timeout
         base = timing.base
-        while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
-            if len(pending) >= flush_every:
-                writer.flush()
-                pending = writer.pending
-                if writer.backlogged:
+        started_sum = 0.0
+        count = 0
+        try:
+            while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
+                if len(pending) >= flush_every:
+                    writer.flush()
+                    pending = writer.pending
+                    if writer.backlogged:
+                        return
+                task_id = pop()
+                if task_id is None:
                     return
-            task_id = pop()
-            if task_id is None:
-                return
-            attempt = attempts[task_id] = attempts[task_id] + 1
-            now = wall()
-            timing.started_sum += now - base
-            if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
-                started_at[task_id] = now
-            state[task_id] = RUNNING
-            if has_timeout:
-                self.started_monotonic = self._start_deadline_clock(task_id)
-            seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
-            pending.append(RunEvent(run_id, seq, _STARTED, names[task_id], attempt, type_data[task_id], now))
-            self.running += 1
-            start(task_id, attempt)
+                attempt = attempts[task_id] = attempts[task_id] + 1
+                now = wall()
+                started_sum += now - base
+                count += 1
+                if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
+                    started_at[task_id] = now
+                state[task_id] = RUNNING
+                if has_timeout:
+                    self.started_monotonic = self._start_deadline_clock(task_id)
+                seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
+                pending.append(RunEvent(run_id, seq, _STARTED, names[task_id], attempt, type_data[task_id], now))
+                self.running += 1
+                start(task_id, attempt)
+        finally:
+            timing.started_sum += started_sum
+            timing.attempts += count
 
     # -- timing -----------------------------------------------------------------------------
 
@@ -397,10 +404,10 @@ class RunStateMachine:
         self.finished_at[task_id] = finished = self.clock.time()
         duration = data["duration"] = finished - (self.started_at[task_id] or finished)
         timing = self.timing
-        timing.bodies += duration
-        timing.attempts += 1
         if self.dispatching:
             timing.inline_bodies += duration
+        else:
+            timing.bodies += duration
         writer = self.writer
         seq = writer.seq = writer.seq + 1
         writer.pending.append(RunEvent(self.run_id, seq, _SUCCEEDED, name, attempt, data, finished))
@@ -444,6 +451,21 @@ class RunStateMachine:
         """
         queue = self.queue
         timing = self.timing
+        if not self.pooled and queue.by_priority is None and not (self.stopping or self.paused):
+            # The common case (no pools, one priority, running), once per attempt ending between steps.
+            waiting = len(queue.heap)
+            if not waiting:
+                timing.waiting = NOTHING_WAITS
+                return
+            if not self.writer.backlogged:
+                free = self.limit - self.running
+                if free >= waiting:
+                    timing.waiting = ((DISPATCH, waiting),)
+                elif free <= 0:
+                    timing.waiting = ((CONCURRENCY, waiting),)
+                else:
+                    timing.waiting = ((DISPATCH, free), (CONCURRENCY, waiting - free))
+                return
         if not queue:
             timing.waiting = NOTHING_WAITS
             return
@@ -501,10 +523,10 @@ class RunStateMachine:
         duration = now - (self.started_at[task_id] or now)
         data: dict[str, Any] = {"error": message, "duration": duration}
         timing = self.timing
-        timing.bodies += duration
-        timing.attempts += 1
         if self.dispatching:
             timing.inline_bodies += duration
+        else:
+            timing.bodies += duration
         if failure is not None:
             if failure.exit_code is not None:
                 data["exit_code"] = failure.exit_code

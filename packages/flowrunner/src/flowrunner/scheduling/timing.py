@@ -50,8 +50,8 @@ class RunTiming:
         pumping: seconds inside scheduling steps (dispatch, inline task bodies and the
             stores' and sinks' time inside a step).
         inline_bodies: seconds of attempts run inline, inside scheduling steps.
-        bodies: seconds of every attempt (sum of their durations, any executor).
-        attempts: attempts ended.
+        bodies: seconds of the other attempts (sum of their durations, off the scheduler's steps).
+        attempts: attempts started.
         compile_seconds: load + validate + plan, when the caller measured it.
     """
 
@@ -104,7 +104,7 @@ class RunTiming:
             "store_writes": store_writes,
             "sinks": sinks,
             "inline_bodies": self.inline_bodies,
-            "task_bodies": self.bodies,
+            "task_bodies": self.bodies + self.inline_bodies,
             "attempts": self.attempts,
             "queue_wait": {"total": queue_total, **by_cause},
         }
