@@ -29,7 +29,8 @@ concurrency 8 (memory store); its span is the run's own start-to-finish time. Th
 span / ideal is the figure; the goals are at most 1.10 at 20,000 tasks and 1.05 up to
 5,000. Beside it, the same DAG on a minimal hand-written asyncio scheduler (``asyncio``
 column): with millisecond tasks, asyncio's own timers overshoot every sleep, so even that
-floor is well above the ideal; span / asyncio is the engine's own share. Needs flowrunner.
+floor is well above the ideal; span / asyncio is the engine's own share. ``--uvloop`` runs
+both on uvloop's loop instead (when it is installed; it is not a dependency). Needs flowrunner.
 """
 
 from __future__ import annotations
@@ -231,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: montage, epigenomics")
     parser.add_argument("--rounds", type=int, default=1, help="runs per DAG, best kept (default 1)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--uvloop", action="store_true", help="run both sides on uvloop's loop (if installed)")
     options = parser.parse_args(argv)
+    if options.uvloop:
+        import uvloop  # not a dependency: `pip install uvloop` to measure it
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     sizes = [int(size) for size in options.sizes.split(",")]
     rows = measure(sizes, options.target, tuple(options.shapes.split(",")), options.rounds)
     if options.json:

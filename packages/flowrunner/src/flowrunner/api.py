@@ -35,7 +35,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder.interfaces import EventSink, RunResult
@@ -149,7 +148,9 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
             await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event)
         )
 
-    asyncio.run(main())
+    from flowbuilder._event_loop import run_coroutine
+
+    run_coroutine(main())
     return holder[0]
 
 
@@ -182,7 +183,9 @@ def run_workflows(runs: Sequence[tuple[WorkflowInput, Mapping[str, Any] | None]]
         finally:
             engine.close()
 
-    asyncio.run(main())
+    from flowbuilder._event_loop import run_coroutine
+
+    run_coroutine(main())
     return holder[0]
 
 

@@ -102,7 +102,9 @@ class Runner(ABC):
 
     def run(self, request: RunRequest) -> RunResult:
         """Execute one run to its end from synchronous code."""
-        return asyncio.run(self.run_async(request))
+        from flowbuilder._event_loop import run_coroutine
+
+        return run_coroutine(self.run_async(request))
 
     def close(self) -> None:
         """Release what the runner keeps between runs (worker processes, pools); idempotent.
