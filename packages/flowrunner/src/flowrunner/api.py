@@ -148,7 +148,7 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
             await run_workflow_async(workflow, params, store=store, concurrency=concurrency, on_event=on_event)
         )
 
-    from flowbuilder._event_loop import run_coroutine
+    from flowbuilder.event_loop import run_coroutine
 
     run_coroutine(main())
     return holder[0]
@@ -183,7 +183,7 @@ def run_workflows(runs: Sequence[tuple[WorkflowInput, Mapping[str, Any] | None]]
         finally:
             engine.close()
 
-    from flowbuilder._event_loop import run_coroutine
+    from flowbuilder.event_loop import run_coroutine
 
     run_coroutine(main())
     return holder[0]

@@ -120,7 +120,7 @@ class LocalRunner(Runner):
             # and the repr of a 100,000-task result costs a noticeable fraction of a second.
             holder.append(await self.run_async(request))
 
-        from flowbuilder._event_loop import run_coroutine
+        from flowbuilder.event_loop import run_coroutine
 
         try:
             run_coroutine(main())

@@ -125,7 +125,7 @@ def _run_with_interrupts(service: RunService, request: RunRequest, display: _Dis
             return await service.execute(request, cancel)
 
     try:
-        from flowbuilder._event_loop import run_coroutine
+        from flowbuilder.event_loop import run_coroutine
 
         return run_coroutine(main())
     except KeyboardInterrupt:  # the run was stuck in code that only an exception could stop

@@ -102,7 +102,7 @@ class Runner(ABC):
 
     def run(self, request: RunRequest) -> RunResult:
         """Execute one run to its end from synchronous code."""
-        from flowbuilder._event_loop import run_coroutine
+        from flowbuilder.event_loop import run_coroutine
 
         return run_coroutine(self.run_async(request))
 

@@ -58,3 +58,6 @@ def run_coroutine(main: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
+
+
+__all__ = ["CHOICES", "VARIABLE", "loop_factory", "run_coroutine"]
