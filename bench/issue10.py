@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     met = sum(r["verdict"] == "met" for r in rows)
     judged = sum(r["verdict"] in ("met", "missed") for r in rows)
     print(f"\n{met} of {judged} goals met{' (quick sizes)' if options.quick else ''}; "
-          "per-task and RSS rows use CPU time and ru_maxrss, whole-process rows the median wall time")  # fmt: skip
+          "per-task rows use CPU time, whole-process rows the median wall time, RSS rows the peak;"
+          " the DAG rows run on asyncio's loop (bench/real_dag.py --uvloop for uvloop's)")  # fmt: skip
     return 0
 
 
