@@ -85,3 +85,25 @@ def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -
     row = report["sizes"]["50"]
     assert set(row) == {"memory://", "rocksdb:// sync=batch", "rocksdb:// sync=always", "floor"}
     assert all(per_task > 0 for per_task in row.values())
+
+
+def test_real_dag_benchmark_reports_span_ideal_and_asyncio_floor() -> None:
+    result = _run(str(BENCH / "real_dag.py"), "--sizes", "60", "--target", "0.2", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {row["shape"] for row in rows} == {"montage", "epigenomics"}
+    for row in rows:
+        assert abs(row["ideal"] - 0.2) < 1e-6  # runtimes scaled to the asked ideal schedule
+        assert 0 < row["critical_path"] <= row["ideal"] + 1e-9
+        assert row["span"] > 0 and row["asyncio_floor"] > 0 and row["ratio"] > 0
+
+
+def test_real_dag_ideal_schedule_is_a_list_schedule() -> None:
+    spec = importlib.util.spec_from_file_location("_flowbuilder_bench_real_dag", BENCH / "real_dag.py")
+    assert spec is not None and spec.loader is not None
+    real_dag = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_dag)
+    # a -> (b, c) -> d with 2 slots: 1 + max(2, 3) + 1; with 1 slot: 1 + 2 + 3 + 1.
+    preds, runtimes = [[], [0], [0], [1, 2]], [1.0, 2.0, 3.0, 1.0]
+    assert real_dag.ideal_makespan(preds, runtimes, slots=2) == 5.0
+    assert real_dag.ideal_makespan(preds, runtimes, slots=1) == 7.0

@@ -116,3 +116,9 @@ CALLS: dict[str, int] = {}
 
 def count_call(key: str) -> None:
     CALLS[key] = CALLS.get(key, 0) + 1
+
+
+async def running_loop_module() -> str:
+    """The module of the running loop's class: ``asyncio...`` or ``uvloop`` (FLOWBUILDER_EVENT_LOOP)."""
+    await asyncio.sleep(0)
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]

@@ -48,7 +48,7 @@ class EventKind(str, Enum):
     RUN_PAUSED = "run_paused"  # data: request, by, requested_at, reason? — no new attempts start
     RUN_UNPAUSED = "run_unpaused"  # data: request, by, requested_at, reason? — attempts start again
     RUN_SIGNALLED = "run_signalled"  # data: request, name, payload, by, requested_at, reason?
-    RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled)
+    RUN_FINISHED = "run_finished"  # data: status (succeeded|failed|cancelled), timing? (where the time went)
     # Waiting tasks (approvals, timers): what the task waits for and until when (wall clock).
     TASK_WAITING = "task_waiting"  # task, attempt, data: until?, signal?, approvers?, default?, message?, since
     TASK_SIGNAL_REFUSED = "task_signal_refused"  # task, attempt, data: signal_request, name, by, reason
@@ -276,6 +276,9 @@ class RunState:
     ``TaskState(**data)``."""
     logical_time: str | None = None
     """The scheduled instant the run stands for (``run_started``'s ``logical_time``), None if unscheduled."""
+    timing: dict[str, Any] | None = None
+    """Where the run's time went (``run_finished``'s ``timing``, see docs/runner.md, "Where the
+    time went"); None while the run runs, and for runs recorded before runners measured it."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -295,6 +298,7 @@ class RunState:
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
             self.logical_time = data.get("logical_time", self.logical_time)
+            self.timing = None  # a resume or retry measures its own part
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
             if data.get("parent"):
@@ -318,6 +322,8 @@ class RunState:
             return
         if kind is EventKind.RUN_FINISHED:
             self.status = RunStatus(data["status"])
+            timing = data.get("timing")
+            self.timing = dict(timing) if isinstance(timing, Mapping) else None
             self.finished_at = event.time
             self.paused = False
             return
@@ -407,6 +413,7 @@ class RunState:
             "children": self.children,
             "cached": self.cached,
             "logical_time": self.logical_time,
+            "timing": self.timing,
         }
         if self.signals:  # only then: snapshots of runs without signals keep their old shape
             data["signals"] = self.signals
@@ -433,6 +440,8 @@ class RunState:
         state.children = {name: dict(link) for name, link in (data.get("children") or {}).items()}
         state.cached = {name: dict(served) for name, served in data.get("cached", {}).items()}
         state.logical_time = data.get("logical_time")
+        timing = data.get("timing")
+        state.timing = dict(timing) if isinstance(timing, Mapping) else None
         return state
 
 

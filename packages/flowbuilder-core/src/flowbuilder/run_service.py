@@ -28,6 +28,7 @@ run, and the runner then calls the sinks directly.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ class CompiledWorkflow:
 
     plan: ExecutionPlan
     definition: bytes | None = None
+    compile_seconds: float | None = None
+    """How long loading, validating and planning took (None when given a plan): the run's timing shows it."""
 
 
 @dataclass(slots=True)
@@ -97,6 +100,8 @@ class PreparedRun:
     idempotency_key: str | None = None
     """When set, :meth:`RunService.claim` records the run under this key before it starts,
     and a second run with the same key is refused (:class:`~flowbuilder.errors.DuplicateRunError`)."""
+    compile_seconds: float | None = None
+    """The :attr:`CompiledWorkflow.compile_seconds` of the plan, for the run's timing."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -114,6 +119,7 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
         return workflow
     if isinstance(workflow, ExecutionPlan):
         return CompiledWorkflow(workflow)
+    started = time.perf_counter()
     if isinstance(workflow, Workflow):
         from flowbuilder.compiler import compile_workflow
 
@@ -124,14 +130,16 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
             from flowbuilder.diagnostics import Locator
 
             plan = pin_children(plan, Locator(f"<workflow {workflow.name}>"), None, host)
-        return CompiledWorkflow(plan, workflow.model_dump_json(exclude_defaults=True).encode())
+        definition = workflow.model_dump_json(exclude_defaults=True).encode()
+        return CompiledWorkflow(plan, definition, time.perf_counter() - started)
     if isinstance(workflow, str) and "\n" not in workflow:
         path = Path(workflow)
         if not path.is_file():
             raise ConfigurationError(f"no workflow file {workflow!r}; give a path to a .yaml file, or YAML text")
         workflow = path
     source = load_workflow(workflow, limits=host.settings.limits, host=host)
-    return CompiledWorkflow(plan_workflow(source, host), source.content)
+    plan = plan_workflow(source, host)
+    return CompiledWorkflow(plan, source.content, time.perf_counter() - started)
 
 
 def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, *,
@@ -154,7 +162,8 @@ def prepare_run(host: PluginHost, workflow: WorkflowInput, params: Mapping[str, 
     resolved = resolve_params(plan.workflow, dict(params or {}))
     secrets = resolve_run_secrets(plan, host)
     return PreparedRun(run_id or uuid.uuid4().hex, plan, resolved, secrets, compiled.definition, use_cache=use_cache,
-                       logical_time=logical_time, idempotency_key=idempotency_key)  # fmt: skip
+                       logical_time=logical_time, idempotency_key=idempotency_key,
+                       compile_seconds=compiled.compile_seconds)  # fmt: skip
 
 
 class RunService:
@@ -385,7 +394,7 @@ class RunService:
                           definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
                           service=self, parent=prepared.parent, subworkflows=subworkflows,
                           use_cache=prepared.use_cache, logical_time=prepared.logical_time,
-                          idempotency_key=prepared.idempotency_key)  # fmt: skip
+                          idempotency_key=prepared.idempotency_key, compile_seconds=prepared.compile_seconds)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""

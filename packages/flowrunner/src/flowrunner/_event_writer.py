@@ -18,6 +18,7 @@ import asyncio
 import sys
 import time
 from dataclasses import replace
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
@@ -36,7 +37,7 @@ class EventWriter:
     """Owns a run's sequence numbers from ``start_seq + 1`` on."""
 
     __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
-                 "wake", "channel", "threaded")  # fmt: skip
+                 "wake", "channel", "threaded", "store_seconds", "sink_seconds")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
                  keep: bool = False, masker: SecretMasker | None = None,
@@ -58,6 +59,11 @@ class EventWriter:
         self.threaded = store is not None and type(store) is not MemoryStore
         """Whether appends go through the store's thread: all but the in-process memory:// store,
         whose appends never wait on I/O (a thread hop would only slow it down)."""
+        self.store_seconds = 0.0
+        """Seconds spent in appends on the loop's thread (memory://, or no running loop);
+        the store thread's share is the channel's (:attr:`stored_seconds`)."""
+        self.sink_seconds = 0.0
+        """Seconds spent in the sinks' ``handle`` (per batch, on the loop's thread)."""
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -91,14 +97,18 @@ class EventWriter:
         # memory://, no store, or no running loop: store and deliver right here.
         if self.logs and store is not None:
             logs, self.logs = self.logs, []
+            started = perf_counter()
             store.append_logs(self.run_id, logs)
+            self.store_seconds += perf_counter() - started
         elif self.logs:
             self.logs = []
         if not self.pending:
             return
         batch, self.pending = self.pending, []
         if store is not None:
+            started = perf_counter()
             self.flushed_seq = store.append_events(self.run_id, batch, self.flushed_seq)
+            self.store_seconds += perf_counter() - started
         else:
             self.flushed_seq = batch[-1].seq
         self._deliver(batch)
@@ -110,6 +120,17 @@ class EventWriter:
             return None
         self.channel = RunChannel(self.run_id, store, self.flushed_seq, loop, self._deliver, self._store_failed)
         return self.channel
+
+    @property
+    def stored_seconds(self) -> float:
+        """Seconds spent appending this run's events and logs, on the loop's thread and the store's."""
+        channel = self.channel
+        return self.store_seconds + (channel.store_seconds if channel is not None else 0.0)
+
+    @property
+    def loop_seconds(self) -> float:
+        """Seconds the writer took on the loop's thread (inline appends and sinks): not the scheduler's own."""
+        return self.store_seconds + self.sink_seconds
 
     @property
     def backlogged(self) -> bool:
@@ -130,6 +151,13 @@ class EventWriter:
         """Stored: keep the events if asked, then hand them to the sinks."""
         if self.keep:
             self.events_kept.extend(batch)
+        if not self.sinks:
+            return
+        started = perf_counter()
+        self._deliver_to_sinks(batch)
+        self.sink_seconds += perf_counter() - started
+
+    def _deliver_to_sinks(self, batch: Sequence[RunEvent]) -> None:
         for sink in tuple(self.sinks):
             try:
                 sink.handle(batch)

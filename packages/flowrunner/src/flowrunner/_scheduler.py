@@ -55,7 +55,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -98,6 +98,10 @@ class RunExecution:
         """The run's result cache (None when no task is cached): its tasks leave the plain path."""
         self.succeeded = machine.succeeded if self.cache is None else self.cache.succeeded
         """Where an attempt's success goes: the machine, or the cache that stores it after the machine."""
+        machine.timing.compile_seconds = request.compile_seconds
+        machine.summarize_timing = self._timing_summary
+        self.io_in_steps = 0.0
+        """Seconds the writer spent inside scheduling steps (its inline flushes): not dispatch."""
         # What the hot path reads per attempt, bound once (AttemptInputs fills them lazily).
         self.plain = inputs.plain
         self.plain_env = inputs.plain_env
@@ -223,7 +227,9 @@ class RunExecution:
         start = self._start
         try:
             while True:
+                io_before = writer.loop_seconds
                 machine.pump(start)
+                self.io_in_steps += writer.loop_seconds - io_before
                 writer.flush()
                 if machine.done:
                     break
@@ -569,6 +575,11 @@ class RunExecution:
         self.timers.clear()
 
     # -- the end ----------------------------------------------------------------------------
+
+    def _timing_summary(self, finished: float) -> Mapping[str, Any]:
+        """``run_finished``'s timing: the machine's counters with the writer's store and sink time."""
+        writer = self.writer
+        return self.machine.timing.summary(finished, writer.stored_seconds, writer.sink_seconds, self.io_in_steps)
 
     async def _drain(self) -> None:
         """Wait (uncancellably) until every in-flight attempt has reported its end."""

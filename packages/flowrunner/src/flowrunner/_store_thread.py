@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -107,7 +108,7 @@ class RunChannel:
     """One run's path to its store's thread; every method but :meth:`write` runs on the run's loop."""
 
     __slots__ = ("run_id", "store", "flushed_seq", "loop", "on_stored", "on_error", "unstored", "error", "waiter",
-                 "waiting_for", "worker")  # fmt: skip
+                 "waiting_for", "worker", "store_seconds")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store, flushed_seq: int, loop: asyncio.AbstractEventLoop,
                  on_stored: Callable[[Sequence[RunEvent]], None], on_error: Callable[[], None]):  # fmt: skip
@@ -122,6 +123,8 @@ class RunChannel:
         self.waiter: asyncio.Future[None] | None = None
         self.waiting_for = 0
         self.worker: _StoreThread | None = _acquire(store)
+        self.store_seconds = 0.0
+        """Seconds the store's thread spent appending this run's batches (written by that thread only)."""
 
     def send(self, logs: list[LogLine], events: list[RunEvent]) -> None:
         """Hand a batch over; returns at once."""
@@ -153,6 +156,7 @@ class RunChannel:
         """Append a batch; returns the events stored (none once the store failed for this run)."""
         if self.error is not None:  # the run is stopping with the store's error: nothing more goes out
             return []
+        started = time.perf_counter()
         try:
             if logs:
                 self.store.append_logs(self.run_id, logs)
@@ -161,6 +165,8 @@ class RunChannel:
         except BaseException as error:  # reported to the run, which stops with it
             self.error = error
             return []
+        finally:
+            self.store_seconds += time.perf_counter() - started
         return events
 
     # -- back on the loop -------------------------------------------------------------------

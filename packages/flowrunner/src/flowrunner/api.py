@@ -35,7 +35,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder.interfaces import EventSink, RunResult
@@ -171,7 +170,9 @@ def run_workflow(workflow: WorkflowInput, params: Mapping[str, Any] | None = Non
             )
         )
 
-    asyncio.run(main())
+    from flowbuilder.event_loop import run_coroutine
+
+    run_coroutine(main())
     return holder[0]
 
 
@@ -205,7 +206,9 @@ def run_workflows(runs: Sequence[tuple[WorkflowInput, Mapping[str, Any] | None]]
         finally:
             engine.close()
 
-    asyncio.run(main())
+    from flowbuilder.event_loop import run_coroutine
+
+    run_coroutine(main())
     return holder[0]
 
 

@@ -120,8 +120,10 @@ class LocalRunner(Runner):
             # and the repr of a 100,000-task result costs a noticeable fraction of a second.
             holder.append(await self.run_async(request))
 
+        from flowbuilder.event_loop import run_coroutine
+
         try:
-            asyncio.run(main())
+            run_coroutine(main())
             return holder[0]
         finally:
             self.close_workers()

@@ -128,7 +128,9 @@ def _run_with_interrupts(service: RunService, request: RunRequest, display: _Dis
             return await service.execute(request, cancel)
 
     try:
-        return asyncio.run(main())
+        from flowbuilder.event_loop import run_coroutine
+
+        return run_coroutine(main())
     except KeyboardInterrupt:  # the run was stuck in code that only an exception could stop
         display.note("run interrupted")
         raise SystemExit(130) from None

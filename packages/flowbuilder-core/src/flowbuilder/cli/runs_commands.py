@@ -187,7 +187,10 @@ def list_runs(workflow: str | None, status: str | None, since: str | None, until
 )
 @store_option
 @json_option
-def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> None:
+@click.option("--timing", "show_timing", is_flag=True,
+              help="Where the run's time went (compile, dispatch, queue wait by cause, store, sinks, task bodies)"
+                   " instead of the task list.")  # fmt: skip
+def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool = False, show_timing: bool = False) -> None:
     """One run: its summary and every task's state, output and error (one line each)."""
     from flowbuilder.cli.watch_commands import annotation_line
     from flowbuilder.events import RunStatus
@@ -208,7 +211,8 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> 
                                "annotations": [a.to_dict() for a in notes],
                                "lease": lease.to_dict() if lease is not None else None,
                                "control_requests": [r.to_dict() for r in requests],
-                               "pending_tasks": pending if interrupted else None}, default=str))  # fmt: skip
+                               "pending_tasks": pending if interrupted else None,
+                               "timing": state.timing}, default=str))  # fmt: skip
         return
     click.echo(f"run {summary.run_id}")
     click.echo(f"  workflow   {summary.workflow or '-'} (version {summary.version or '-'})")
@@ -232,6 +236,12 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool) -> 
         chose = "".join(f" --{flag} {task}" for flag in ("from", "only") for task in retried.get(flag) or ())
         click.echo(f"  retry {number:<4} after {retried.get('previous_status', '-')}{chose}: events from"
                    f" {retried.get('seq', '-')}, reran {one_line(', '.join(retried.get('rerun', ())))}")  # fmt: skip
+    if show_timing:
+        from flowbuilder.cli.timing_view import timing_lines
+
+        for line in timing_lines(state.timing):
+            click.echo(line)
+        return
     if state.tasks:
         click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
         for name, task in state.tasks.items():

@@ -67,6 +67,10 @@ class RunRequest:
     idempotency_key: str | None = None
     """The key the run service claimed for this run (``schedule:<workflow>:<logical time>``),
     recorded in the first ``run_started`` for the audit trail; None when none was claimed."""
+    compile_seconds: float | None = None
+    """How long loading, validating and planning the workflow took, when the caller measured
+    it (:class:`~flowbuilder.run_service.RunService` does): the runner records it in the
+    run's timing (``run_finished``'s ``timing.compile``)."""
 
 
 @dataclass(slots=True)
@@ -120,7 +124,9 @@ class Runner(ABC):
 
     def run(self, request: RunRequest) -> RunResult:
         """Execute one run to its end from synchronous code."""
-        return asyncio.run(self.run_async(request))
+        from flowbuilder.event_loop import run_coroutine
+
+        return run_coroutine(self.run_async(request))
 
     def close(self) -> None:
         """Release what the runner keeps between runs (worker processes, pools); idempotent.

@@ -55,7 +55,7 @@ class ReadyQueue:
     """
 
     __slots__ = ("priorities", "remaining_path", "monotonic", "started", "order", "pool_of", "pool_limits",
-                 "pool_used", "heaps", "heap", "pop")  # fmt: skip
+                 "pool_used", "heaps", "heap", "pop", "by_priority")  # fmt: skip
 
     def __init__(self, priorities: Sequence[float], remaining_path: Sequence[float], monotonic: Callable[[], float],
                  pool_of: Sequence[str | None] | None = None, pool_limits: Mapping[str, int] | None = None):  # fmt: skip
@@ -72,13 +72,22 @@ class ReadyQueue:
         self.heaps: dict[str | None, list[Entry]] = {None: self.heap}
         for name in self.pool_limits:
             self.heaps[name] = []
-        self.pop: Callable[[], int | None] = self._pop_single if self.pool_of is None else self._pop_pooled
+        self.by_priority: dict[float, int] | None = {} if len(set(priorities)) > 1 else None
+        """How many waiting tasks have each priority, kept only when priorities differ: the run's
+        timing (:mod:`flowrunner.scheduling.timing`) charges the wait of those behind a higher
+        priority to ``priority``. None (the usual case) costs nothing per task."""
+        if self.pool_of is not None:
+            self.pop: Callable[[], int | None] = self._pop_pooled
+        else:
+            self.pop = self._pop_single if self.by_priority is None else self._pop_single_counted
         """The next task to start (taking a slot of its pool), or None when none may start now."""
 
     def push(self, task_id: int, retries: int) -> None:
         """Make ``task_id`` ready; ``retries`` is how many attempts of it failed already."""
         entry = priority_key(task_id, self.priorities[task_id], retries, self.monotonic() - self.started,
                              self.remaining_path[task_id], next(self.order))  # fmt: skip
+        if self.by_priority is not None:
+            self._count(task_id, 1)
         if self.pool_of is None:
             heapq.heappush(self.heap, entry)
         else:
@@ -91,6 +100,9 @@ class ReadyQueue:
         remaining = self.remaining_path
         order = self.order
         push = heapq.heappush
+        if self.by_priority is not None:
+            for task_id in task_ids:
+                self._count(task_id, 1)
         if self.pool_of is None:
             heap = self.heap
             for task_id in task_ids:
@@ -107,6 +119,30 @@ class ReadyQueue:
         heap = self.heap
         return heapq.heappop(heap)[3] if heap else None
 
+    def _pop_single_counted(self) -> int | None:
+        heap = self.heap
+        if not heap:
+            return None
+        task_id = heapq.heappop(heap)[3]
+        self._count(task_id, -1)
+        return task_id
+
+    def _count(self, task_id: int, change: int) -> None:
+        counts = self.by_priority
+        assert counts is not None
+        priority = self.priorities[task_id]
+        counts[priority] = counts.get(priority, 0) + change
+
+    def behind_higher_priority(self) -> int:
+        """How many waiting tasks have a lower priority than the highest one waiting (0 when all are equal)."""
+        counts = self.by_priority
+        if not counts:
+            return 0
+        waiting = [(priority, count) for priority, count in counts.items() if count > 0]
+        if not waiting:
+            return 0
+        return sum(count for _, count in waiting) - max(waiting)[1]
+
     def _pop_pooled(self) -> int | None:
         best: list[Entry] | None = None
         best_pool: str | None = None
@@ -121,7 +157,10 @@ class ReadyQueue:
             return None
         if best_pool is not None:
             used[best_pool] += 1
-        return heapq.heappop(best)[3]
+        task_id = heapq.heappop(best)[3]
+        if self.by_priority is not None:
+            self._count(task_id, -1)
+        return task_id
 
     def release(self, task_id: int) -> None:
         """An attempt of ``task_id`` (popped earlier) ended: its pool has a free slot again."""
@@ -146,6 +185,8 @@ class ReadyQueue:
         drained = [entry[3] for heap in self.heaps.values() for entry in heap]
         for heap in self.heaps.values():
             heap.clear()  # in place: ``self.heap`` is one of them
+        if self.by_priority is not None:
+            self.by_priority.clear()
         return drained
 
     def __bool__(self) -> bool:

@@ -34,6 +34,18 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, 
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
+from flowrunner.scheduling.timing import (
+    CONCURRENCY,
+    DISPATCH,
+    NOTHING_WAITS,
+    PAUSED,
+    POOL,
+    PRIORITY,
+    STOPPING,
+    STORE_BACKLOG,
+    TYPE_LIMIT,
+    RunTiming,
+)
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskFailure
@@ -131,7 +143,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "upstream_failed", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "tasks", "type_data", "waiting", "waits", "wake", "writer")  # fmt: skip
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
@@ -192,15 +204,24 @@ class RunStateMachine:
         self.check_output: Callable[[Any], str | None] = _accept
         self.storable_output: Callable[[str, Any], Any] = _as_is
         self.wake: Callable[[], None] = _nothing
+        self.timing = RunTiming(self.clock.time())
+        """Where the run's time goes (:mod:`flowrunner.scheduling.timing`); recorded in ``run_finished``."""
+        self.dispatching = False
+        """Inside :meth:`pump` (an attempt ending now ran inline, on the scheduler's thread)."""
+        self.summarize_timing: Callable[[float], Mapping[str, Any]] = self._own_timing
+        """``(finished instant) -> run_finished's timing``; the driver adds its store's and sinks' time."""
 
     # -- readiness --------------------------------------------------------------------------
 
     def open(self, roots: Sequence[int]) -> None:
         """Make ``roots`` (tasks with nothing left to wait for) ready, checking their ``run_if`` and ``when``."""
         state = self.state
+        timing = self.timing
+        timing.base = timing.last = self.clock.time()  # the run's clock starts here
         for task_id in roots:
             if state[task_id] == PENDING:
                 self.dependencies_ended(task_id)
+        self._classify()
 
     def dependencies_ended(self, task_id: int) -> None:
         """Every dependency of ``task_id`` ended (or, for ``all_succeeded``, succeeded): apply its ``run_if``."""
@@ -228,6 +249,7 @@ class RunStateMachine:
                 self._skip(task_id, f"when condition is false: {task.when}")
                 return
         self.state[task_id] = READY
+        self.timing.ready_sum += self.clock.time() - self.timing.base
         self.queue.push(task_id, self.attempts[task_id])
 
     def has_ready(self) -> bool:
@@ -250,7 +272,28 @@ class RunStateMachine:
         the run is stopping or paused, or the event writer is backlogged (the driver waits
         for the store, then pumps again). ``start`` must report the attempt's end through
         :meth:`succeeded`, :meth:`attempt_failed` or :meth:`cancelled`, now or later.
+
+        Two clock readings per call (not per task) feed the run's timing: the step's length,
+        and what the tasks still queued afterwards wait for (:meth:`_classify`).
         """
+        timing = self.timing
+        wall = self.clock.time
+        entered = wall()
+        timing.tally(entered)
+        self.dispatching = True
+        try:
+            self._dispatch(start, timing)
+        finally:
+            self.dispatching = False
+            left = wall()
+            timing.pumping += left - entered
+            # The step's length goes to what waited as it began: those it could start were
+            # being dispatched, the others stayed held (tasks made ready inside it: dispatch).
+            timing.tally(left)
+            self._classify()
+
+    def _dispatch(self, start: Callable[[int, int], None], timing: RunTiming) -> None:
+        """:meth:`pump`'s loop; adds the start instants to ``timing.started_sum`` (queue wait), once per step."""
         writer = self.writer
         pending = writer.pending
         pop = self.queue.pop
@@ -263,26 +306,35 @@ class RunStateMachine:
         wall = self.clock.time
         flush_every = FLUSH_EVERY
         has_timeout = self.has_timeout
-        while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
-            if len(pending) >= flush_every:
-                writer.flush()
-                pending = writer.pending
-                if writer.backlogged:
+        base = timing.base
+        started_sum = 0.0
+        count = 0
+        try:
+            while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
+                if len(pending) >= flush_every:
+                    writer.flush()
+                    pending = writer.pending
+                    if writer.backlogged:
+                        return
+                task_id = pop()
+                if task_id is None:
                     return
-            task_id = pop()
-            if task_id is None:
-                return
-            attempt = attempts[task_id] = attempts[task_id] + 1
-            now = wall()
-            if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
-                started_at[task_id] = now
-            state[task_id] = RUNNING
-            if has_timeout:
-                self.started_monotonic = self._start_deadline_clock(task_id)
-            seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
-            pending.append(RunEvent(run_id, seq, _STARTED, names[task_id], attempt, type_data[task_id], now))
-            self.running += 1
-            start(task_id, attempt)
+                attempt = attempts[task_id] = attempts[task_id] + 1
+                now = wall()
+                started_sum += now - base
+                count += 1
+                if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
+                    started_at[task_id] = now
+                state[task_id] = RUNNING
+                if has_timeout:
+                    self.started_monotonic = self._start_deadline_clock(task_id)
+                seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
+                pending.append(RunEvent(run_id, seq, _STARTED, names[task_id], attempt, type_data[task_id], now))
+                self.running += 1
+                start(task_id, attempt)
+        finally:
+            timing.started_sum += started_sum
+            timing.attempts += count
 
     # -- timing -----------------------------------------------------------------------------
 
@@ -372,7 +424,12 @@ class RunStateMachine:
         self.outputs[task_id] = output
         self.state[task_id] = SUCCEEDED
         self.finished_at[task_id] = finished = self.clock.time()
-        data["duration"] = finished - (self.started_at[task_id] or finished)
+        duration = data["duration"] = finished - (self.started_at[task_id] or finished)
+        timing = self.timing
+        if self.dispatching:
+            timing.inline_bodies += duration
+        else:
+            timing.bodies += duration
         if details:
             data.update(details)
         writer = self.writer
@@ -386,6 +443,9 @@ class RunStateMachine:
                 left = waiting[successor] = waiting[successor] - 1
                 if left == 0 and state[successor] == PENDING and self.finalizing:
                     self.dependencies_ended(successor)
+            if not self.dispatching:
+                timing.tally(finished)
+                self._classify()
             return
         slow_start = self.slow_start
         ready: list[int] | None = None
@@ -401,7 +461,79 @@ class RunStateMachine:
                     else:
                         ready.append(successor)
         if ready is not None:
+            timing.ready_sum += (finished - timing.base) * len(ready)
             self.queue.push_many(ready, self.attempts)
+        if not self.dispatching:  # an attempt ended between steps: its slot is free from now on
+            timing.tally(finished)
+            self._classify()
+
+    def _classify(self) -> None:
+        """Record what the queued tasks wait for from now on (the causes of :mod:`.timing`).
+
+        Called after a scheduling step and after an attempt ends between steps: the state
+        that decides (pause, store backlog, the run's slots, full pools) changes only then.
+        """
+        queue = self.queue
+        timing = self.timing
+        if not self.pooled and queue.by_priority is None and not (self.stopping or self.paused):
+            # The common case (no pools, one priority, running), once per attempt ending between steps.
+            waiting = len(queue.heap)
+            if not waiting:
+                timing.waiting = NOTHING_WAITS
+                return
+            if not self.writer.backlogged:
+                free = self.limit - self.running
+                if free >= waiting:
+                    timing.waiting = ((DISPATCH, waiting),)
+                elif free <= 0:
+                    timing.waiting = ((CONCURRENCY, waiting),)
+                else:
+                    timing.waiting = ((DISPATCH, free), (CONCURRENCY, waiting - free))
+                return
+        if not queue:
+            timing.waiting = NOTHING_WAITS
+            return
+        if self.stopping and not self.finalizing:
+            held = STOPPING
+        elif self.paused:
+            held = PAUSED
+        elif self.writer.backlogged:
+            held = STORE_BACKLOG
+        else:
+            held = DISPATCH  # nothing holds the run back: slots and pools decide below
+        if held != DISPATCH:
+            timing.waiting = ((held, len(queue)),)
+            return
+        pairs: list[tuple[int, int]] = []
+        if not self.pooled:
+            candidates = len(queue.heap)
+        else:  # a task beyond its pool's free room waits for the pool, whatever the run's slots
+            candidates = 0
+            used = queue.pool_used
+            limits = queue.pool_limits
+            for pool, heap in queue.heaps.items():
+                if not heap:
+                    continue
+                if pool is None:
+                    candidates += len(heap)
+                    continue
+                room = min(len(heap), max(0, limits[pool] - used[pool]))
+                candidates += room
+                if len(heap) > room:
+                    pairs.append((TYPE_LIMIT if pool.startswith("type:") else POOL, len(heap) - room))
+        if candidates:
+            # As many as the run has free slots could start now (their wait is dispatch);
+            # the others wait for the run's concurrency, or behind a higher priority.
+            startable = min(candidates, max(0, self.limit - self.running))
+            if startable:
+                pairs.append((DISPATCH, startable))
+            blocked = candidates - startable
+            behind = min(blocked, queue.behind_higher_priority()) if blocked and queue.by_priority is not None else 0
+            if behind:
+                pairs.append((PRIORITY, behind))
+            if blocked > behind:
+                pairs.append((CONCURRENCY, blocked - behind))
+        timing.waiting = tuple(pairs)
 
     def _served_data(self, task_id: int, served: Mapping[str, Any]) -> dict[str, Any]:
         """The ``task_succeeded`` data of a result served from the cache (named outputs as recorded)."""
@@ -421,7 +553,13 @@ class RunStateMachine:
 
     def _failure(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
         now = self.clock.time()
-        data: dict[str, Any] = {"error": message, "duration": now - (self.started_at[task_id] or now)}
+        duration = now - (self.started_at[task_id] or now)
+        data: dict[str, Any] = {"error": message, "duration": duration}
+        timing = self.timing
+        if self.dispatching:
+            timing.inline_bodies += duration
+        else:
+            timing.bodies += duration
         if failure is not None:
             if failure.exit_code is not None:
                 data["exit_code"] = failure.exit_code
@@ -447,6 +585,7 @@ class RunStateMachine:
         if self.retry_waiting.pop(task_id, None) is None:
             return  # stopped or cancelled meanwhile: already recorded
         self.state[task_id] = READY
+        self.timing.ready_sum += self.clock.time() - self.timing.base
         self.queue.push(task_id, self.attempts[task_id])
 
     def cancelled(self, task_id: int, attempt: int) -> None:
@@ -604,10 +743,14 @@ class RunStateMachine:
         rules = self.rules
         state = self.state
         queued = set(self.queue.drain())
+        timing = self.timing
+        now = self.clock.time() - timing.base
         for task_id in range(len(state)):
             if state[task_id] in (PENDING, READY) and rules[task_id] < run_if:
                 if state[task_id] == READY and task_id not in queued:
                     continue  # already being dispatched
+                if state[task_id] == READY:  # queued, now never started: its wait ends here
+                    timing.started_sum += now
                 self._skip(task_id, reason)
             elif state[task_id] == READY and task_id in queued:
                 self.queue.push(task_id, self.attempts[task_id])
@@ -656,7 +799,13 @@ class RunStateMachine:
         """Skip what never started, emit ``run_finished`` and return the run's status."""
         state = self.state
         reason = self.stop_reason or "not reached"
+        ended = self.clock.time()
+        timing = self.timing
+        timing.tally(ended)
+        timing.waiting = NOTHING_WAITS
         for task_id in range(len(state)):
+            if state[task_id] == READY:  # queued until now, never started: its wait ends with the run
+                timing.started_sum += ended - timing.base
             if state[task_id] in (PENDING, READY):
                 state[task_id] = SKIPPED
                 self.reasons[task_id] = reason
@@ -668,8 +817,13 @@ class RunStateMachine:
             status = RunStatus.FAILED
         else:
             status = RunStatus.SUCCEEDED
-        self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value})
+        timing_data = self.summarize_timing(self.clock.time())
+        self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value, "timing": timing_data})
         return status
+
+    def _own_timing(self, finished: float) -> Mapping[str, Any]:
+        """The timing summary with no store or sinks measured (a driver that has them replaces it)."""
+        return self.timing.summary(finished, 0.0, 0.0, 0.0)
 
     # -- resuming ---------------------------------------------------------------------------
 

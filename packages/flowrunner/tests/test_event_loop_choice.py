@@ -1,0 +1,77 @@
+"""``FLOWBUILDER_EVENT_LOOP`` (issue 10): the synchronous entry points run on asyncio's loop
+or, when asked, uvloop's; a wrong value or a missing uvloop is a one-line error.
+
+Through the Python API in this process and ``flowbuilder run`` as a real process, with a
+``shell`` task beside an async ``python`` task that reports which loop ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowbuilder.errors import ConfigurationError
+from flowrunner import run_workflow
+
+HERE = Path(__file__).resolve().parent
+FLOWBUILDER = str(Path(sys.executable).with_name("flowbuilder"))
+WORKFLOW = """\
+name: loops
+tasks:
+  - {name: which, type: python, config: {callable: "flowrunner_sample_callables:running_loop_module"}}
+  - {name: shell, type: shell, depends_on: [which], config: {command: "echo ran"}}
+"""
+
+
+@pytest.fixture
+def workflow(tmp_path: Path) -> Path:
+    path = tmp_path / "loops.yaml"
+    path.write_text(WORKFLOW)
+    return path
+
+
+@pytest.mark.parametrize(("choice", "expected"), [("", "asyncio"), ("asyncio", "asyncio"), ("uvloop", "uvloop"),
+                                                  ("auto", "uvloop")])  # fmt: skip
+def test_the_api_runs_on_the_chosen_loop(workflow: Path, monkeypatch: pytest.MonkeyPatch, choice: str,
+                                         expected: str) -> None:  # fmt: skip
+    pytest.importorskip("uvloop")  # in the [test] extra; the asyncio rows need it only for "auto"
+    monkeypatch.setenv("FLOWBUILDER_EVENT_LOOP", choice)
+    result = run_workflow(workflow, store="memory://")
+    assert result.succeeded
+    assert result.tasks["which"].output == expected
+    assert result.tasks["shell"].output is not None
+
+
+def test_a_wrong_choice_is_refused_in_one_line(workflow: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWBUILDER_EVENT_LOOP", "trio")
+    with pytest.raises(ConfigurationError, match="FLOWBUILDER_EVENT_LOOP='trio': use one of asyncio, uvloop, auto"):
+        run_workflow(workflow, store="memory://")
+
+
+def _cli(workflow: Path, choice: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+    env.update(FLOWBUILDER_EVENT_LOOP=choice, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([FLOWBUILDER, "run", "--json", "--store", "memory://", str(workflow)], env=env,
+                          cwd=workflow.parent, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+
+def test_flowbuilder_run_runs_on_uvloop_when_asked(workflow: Path) -> None:
+    pytest.importorskip("uvloop")
+    done = _cli(workflow, "uvloop")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    outputs = {e["task"]: e["data"].get("output") for e in events if e.get("kind") == "task_succeeded"}
+    assert outputs["which"] == "uvloop"
+
+
+def test_flowbuilder_run_refuses_a_wrong_choice_in_one_line(workflow: Path) -> None:
+    done = _cli(workflow, "fastest")
+    assert done.returncode not in (0, 70)
+    assert "Traceback" not in done.stderr
+    assert "FLOWBUILDER_EVENT_LOOP='fastest'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
