@@ -104,7 +104,8 @@ def _dsl_field_names() -> frozenset[str]:
         from flowbuilder import model
 
         names: set[str] = set()
-        for cls in (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach):
+        for cls in (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach,
+                    model.State, model.Transition):  # fmt: skip
             names.update(cls.model_fields)
         _FIELD_NAMES = frozenset(names)
     return _FIELD_NAMES

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from flowbuilder.errors import Diagnostic
     from flowbuilder.model import Task, Workflow
+    from flowbuilder.state_machines import StateMachine
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class ExecutionPlan:
         warnings: located warnings of task types' ``lint`` (valid, but probably wrong or
             unsafe); ``flowbuilder validate`` and ``run`` print them.
         metadata: what compile passes of plugins added (read-only).
+        states: the compiled ``states:`` of a state-machine workflow
+            (:mod:`flowbuilder.state_machines`), None for a DAG workflow.
     """
 
     workflow: Workflow
@@ -62,6 +65,7 @@ class ExecutionPlan:
     secret_names: frozenset[str] = frozenset()
     warnings: tuple[Diagnostic, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    states: StateMachine | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -112,6 +116,7 @@ class ExecutionPlan:
             "critical_path_cost": self.critical_path_cost,
             "critical_path_unit": "seconds" if self.estimated else "tasks",
             "max_width": self.max_width,
+            **({"states": self.states.summary()} if self.states is not None else {}),
         }
 
 

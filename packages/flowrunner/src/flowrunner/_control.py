@@ -10,7 +10,9 @@ requests to each run on its event loop, where :class:`RunControl` applies them:
 * ``cancel`` → the run's cancel path, the reason naming who asked;
 * ``pause`` → no new attempts start (those running go on), recorded as ``run_paused``;
 * ``unpause`` → dispatch resumes, recorded as ``run_unpaused``;
-* ``signal`` → recorded as ``run_signalled`` (name, payload) for whoever follows the run.
+* ``signal`` → recorded as ``run_signalled`` (name, payload) for whoever follows the run, and
+  handed to a state-machine run's driver (:mod:`flowrunner._workflow_states`), whose
+  transitions wait for it.
 
 Every one is recorded with the request's number, who asked and when (``request``, ``by``,
 ``requested_at``, ``reason``), so the history says who asked and a requester can wait for
@@ -87,6 +89,8 @@ class RunControl:
             elif action == "signal":
                 run.writer.emit(EventKind.RUN_SIGNALLED, data={**data, "name": request.name,
                                                                "payload": request.payload})  # fmt: skip
+                if run.states is not None:  # a state machine's transitions wait for signals
+                    run.states.signalled()
                 run._wake()
             else:  # a newer requester's action: record that it was seen, do nothing
                 _LOG.warning("run %s: ignored control request %d with unknown action %r", run.run_id,

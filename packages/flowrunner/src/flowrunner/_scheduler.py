@@ -42,6 +42,7 @@ from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunState
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
+    from flowrunner._workflow_states import WorkflowStates
     from flowrunner.runner import LocalRunner
 
 _INLINE = ExecutionMode.INLINE
@@ -52,7 +53,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "timers", "types", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cancel_event", "clock", "configs", "control", "executors", "inflight", "inline_here", "inputs", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "timers", "types", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -104,6 +105,12 @@ class RunExecution:
         self.wake_future: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.control: RunControl | None = None
+        self.states: WorkflowStates | None = None
+        """The driver of a state-machine workflow (``states:``); None for a DAG."""
+        if plan.states is not None:
+            from flowrunner._workflow_states import WorkflowStates
+
+            self.states = WorkflowStates(self, plan.states, resume)
 
     def _ready_queue(self, runner: LocalRunner) -> ReadyQueue:
         plan = self.plan
@@ -182,13 +189,20 @@ class RunExecution:
         watcher = loop.create_task(self._watch_cancel()) if self.cancel_event is not None else None
         writer = self.writer
         machine = self.machine
+        states = self.states
         start = self._start
         try:
             while True:
                 machine.pump(start)
                 writer.flush()
                 if machine.done:
-                    break
+                    # A state machine moves on when its actions have ended: it opens the next
+                    # actions (pump again), waits for a signal (sleep below) or ends the run.
+                    if states is None or states.advance():
+                        break
+                    if machine.has_ready():
+                        continue
+                    writer.flush()
                 if writer.backlogged:  # the store is behind: this run waits for it, the loop does not
                     await writer.wait_for_room()
                     continue
@@ -229,7 +243,7 @@ class RunExecution:
                 "workflow": workflow.name, "version": workflow.version,
                 "definition_hash": request.definition_hash, "params": masked_params(workflow, self.params)})  # fmt: skip
             writer.emit(EventKind.RUN_STARTED, data={"runner": self.runner.name, "resumed": False})
-            roots: Sequence[int] = self.plan.roots()
+            roots: Sequence[int] = self.plan.roots() if self.states is None else self.states.start()
         else:
             started: dict[str, Any] = {"runner": self.runner.name, "resumed": True}
             if request.retry is not None:
@@ -242,7 +256,10 @@ class RunExecution:
         """Take succeeded tasks from a stored run (:meth:`RunStateMachine.restore`); read back their tables."""
         machine = self.machine
         retry = self.request.retry
-        restored = machine.restore(resume.tasks, None if retry is None else retry["rerun"])
+        rerun = None if retry is None else retry["rerun"]
+        if self.states is not None:  # only the entry (or compensation) actions it was in run again
+            rerun = self.states.restore(resume.tasks)
+        restored = machine.restore(resume.tasks, rerun)
         tables = [task_id for task_id in restored if is_table_reference(machine.outputs[task_id])]
         if tables:
             self._restore_tables(tables)
@@ -431,7 +448,7 @@ class RunExecution:
     async def _finish_run(self, started_wall: float) -> RunResult:
         if self.control is not None:
             self.control.close()  # nothing is recorded after run_finished
-        status = self.machine.finish()
+        status = self.machine.finish(None if self.states is None else self.states.failed)
         await self.writer.aclose()
         finished_wall = time.time()
         return RunResult(self.run_id, status, _TaskStates(self), started_wall, finished_wall)
