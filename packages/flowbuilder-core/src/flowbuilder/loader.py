@@ -189,6 +189,8 @@ def _validate_parts(
                 all_pools = True
             header.pop(str(top), None)
         header.setdefault("name", "invalid-workflow")
+        if "states" in document and "states" not in header:
+            header.pop("initial", None)  # its states were dropped: "initial needs states" would be a follow-on
     valid_tasks: list[Any] = []
     positions: list[int] = []
     omitted_tasks: set[str] = set()

@@ -201,6 +201,11 @@ def show_run(run_id: str, store: str | None, as_json: bool) -> None:
         chose = "".join(f" --{flag} {task}" for flag in ("from", "only") for task in retried.get(flag) or ())
         click.echo(f"  retry {number:<4} after {retried.get('previous_status', '-')}{chose}: events from"
                    f" {retried.get('seq', '-')}, reran {one_line(', '.join(retried.get('rerun', ())))}")  # fmt: skip
+    if state.machine is not None:  # a state-machine workflow: where it is and how it got there
+        from flowbuilder.cli.state_history import state_lines
+
+        for line in state_lines(state.machine, summary.status.finished):
+            echo(line)
     if state.tasks:
         click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
         for name, task in state.tasks.items():
