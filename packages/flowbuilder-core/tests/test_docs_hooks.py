@@ -63,7 +63,8 @@ def test_the_plugin_switches_are_documented(switch: str) -> None:
 def dsl_fields() -> list[str]:
     from flowbuilder import model
 
-    models = (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach)
+    models = (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach,
+              model.State, model.Transition)  # fmt: skip
     return sorted({f"{cls.__name__}.{name}" for cls in models for name in cls.model_fields})
 
 
