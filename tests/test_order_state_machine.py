@@ -192,7 +192,7 @@ def test_a_run_killed_while_waiting_resumes_in_its_state_without_rerunning_its_e
             assert polls < 300 and resumed.poll() is None, "the resumed run did not reach shipped"
             time.sleep(0.1)
         order.signal("delivered")
-        out, err = resumed.communicate(timeout=60)
+        _, err = resumed.communicate(timeout=60)
     finally:
         if resumed.poll() is None:
             resumed.kill()

@@ -13,8 +13,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 from flowrunner_helpers import TASK_TYPES, plan_of
 
 from flowbuilder.control import ControlRequest
@@ -68,6 +69,20 @@ def _store() -> MemoryStore:
     return MemoryStore.open(f"memory://states-{uuid.uuid4().hex}")
 
 
+_STARTED: list[Running] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_waiting() -> Iterator[None]:
+    """A test that fails leaves no run waiting for a signal (its thread would keep pytest alive)."""
+    yield
+    while _STARTED:
+        run = _STARTED.pop()
+        if run.thread.is_alive():
+            run.store.request_control(run.run_id, ControlRequest("cancel", by="test teardown"))
+            run.thread.join(timeout=30)
+
+
 class Running:
     """A state-machine run in a thread of its own, signalled from the test's thread."""
 
@@ -81,6 +96,7 @@ class Running:
         runner = LocalRunner(TASK_TYPES)
         self.thread = threading.Thread(target=lambda: self.results.append(asyncio.run(runner.run_async(request))))
         self.thread.start()
+        _STARTED.append(self)
 
     def kinds(self) -> list[str]:
         return [event.kind.value for event in self.store.read_events(self.run_id)]
