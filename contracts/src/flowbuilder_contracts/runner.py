@@ -1167,7 +1167,7 @@ tasks:
 """,
         )
         assert result.status is RunStatus.FAILED
-        undone = [e.task for e in events if e.kind is EventKind.TASK_SUCCEEDED and e.task.startswith("undo")]
+        undone = [e.task for e in events if e.kind is EventKind.TASK_SUCCEEDED and (e.task or "").startswith("undo")]
         assert undone == ["undo_two", "undo_one"]
         [taken] = [e for e in events if e.kind is EventKind.TRANSITION_TAKEN and e.data["from"] == "three"]
         assert taken.data["to"] is None and taken.data["compensate"] == ["two", "one"]
