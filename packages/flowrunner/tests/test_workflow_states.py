@@ -301,3 +301,45 @@ def test_the_state_machine_example_of_docs_dsl_runs_to_its_final_state(tmp_path:
     run.signal("approve", {"by": "ada"})
     result = run.result()
     assert result.status is RunStatus.SUCCEEDED and run.in_state("published")
+
+
+def test_a_run_resumed_in_a_state_entered_again_reruns_the_actions_of_that_visit() -> None:
+    """Actions that succeeded on an earlier visit of the state do not count for the new one."""
+    text = f"""
+name: loop
+initial: asking
+states:
+  - name: asking
+    on_enter: [ask]
+    transitions:
+      - {{signal: again, to: asking}}
+      - {{signal: stop, to: stopped}}
+  - {{name: stopped, final: true}}
+tasks:
+  - {{name: ask, type: python, {OK}}}
+"""
+    first = Running(text)
+    first.wait_for(lambda: first.events(EventKind.TASK_SUCCEEDED))
+    first.signal("again")
+    first.wait_for(lambda: len(first.events(EventKind.STATE_ENTERED)) == 2)
+    first.signal("stop")
+    first.result()
+    # The process "died" right after entering the state the second time: keep the history to there.
+    events = first.store.read_events(first.run_id)
+    second_entry = [e.seq for e in events if e.kind is EventKind.STATE_ENTERED][1]
+    store = _store()
+    store.append_events(first.run_id, events[:second_entry], 0)
+    store.request_control(first.run_id, ControlRequest("signal", name="again"))  # request 1, already honoured
+    resumed: list[RunResult] = []
+    request = RunRequest(plan=plan_of(text), run_id=first.run_id, store=store, resume=store.load_state(first.run_id))
+    thread = threading.Thread(target=lambda: resumed.append(asyncio.run(LocalRunner(TASK_TYPES).run_async(request))))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len([e for e in store.read_events(first.run_id) if e.kind is EventKind.TASK_SUCCEEDED]) < 2:
+        assert time.monotonic() < deadline, [e.kind.value for e in store.read_events(first.run_id)]
+        time.sleep(0.01)
+    store.request_control(first.run_id, ControlRequest("signal", name="stop"))
+    thread.join(timeout=30)
+    assert resumed and resumed[0].status is RunStatus.SUCCEEDED
+    started = [e.attempt for e in store.read_events(first.run_id) if e.kind is EventKind.TASK_STARTED]
+    assert started == [1, 2]

@@ -77,9 +77,13 @@ class WorkflowStates:
         """
         progress = self.progress
         states = self.states
-        succeeded = {name for name, task in tasks.items() if task.status is TaskStatus.SUCCEEDED}
-        names = self.run.plan.names
         moving = progress.moving
+        # Only what succeeded since the run entered its state (or began its move) counts: a
+        # state entered again reruns actions that succeeded on an earlier visit.
+        since = _last_time(progress, "transition_taken" if moving is not None else "state_entered")
+        succeeded = {name for name, task in tasks.items()
+                     if task.status is TaskStatus.SUCCEEDED and (task.finished_at or 0.0) >= since}  # fmt: skip
+        names = self.run.plan.names
         if moving is not None:
             self.phase = _COMPENSATING
             target = moving.get("to")
@@ -262,3 +266,11 @@ class WorkflowStates:
         writer = self.run.writer
         writer.emit(kind, data=data)
         self.progress.apply(writer.pending[-1])
+
+
+def _last_time(progress: MachineProgress, kind: str) -> float:
+    """When the newest step of ``kind`` in the history was recorded (0 when there is none)."""
+    for step in reversed(progress.history):
+        if step.get("kind") == kind:
+            return float(step.get("time") or 0.0)
+    return 0.0
