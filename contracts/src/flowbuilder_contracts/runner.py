@@ -1110,6 +1110,68 @@ tasks:
         )
         assert result.output("a") == "<hi>"
 
+    # -- state machines (issue 11, item 9) ------------------------------------------------
+
+    def test_a_state_machine_runs_only_the_actions_of_the_states_it_enters(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """A ``states:`` plan is not a DAG of all its tasks: actions run when their state is entered."""
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: machine
+initial: first
+states:
+  - {name: first, on_enter: [a], transitions: [{outcome: succeeded, to: second}]}
+  - {name: second, on_enter: [b], transitions: [{outcome: succeeded, to: done, guard: "${{ tasks.b.output == 2 }}"},
+                                                {outcome: succeeded, to: elsewhere}]}
+  - {name: done, final: true}
+  - {name: elsewhere, on_enter: [never], final: true}
+tasks:
+  - {name: a, type: contract_value, config: {value: 1}}
+  - {name: b, type: contract_value, config: {value: 2}}
+  - {name: never, type: contract_value, config: {value: 3}}
+""",
+        )
+        assert result.status is RunStatus.SUCCEEDED
+        entered = [e.data["state"] for e in events if e.kind is EventKind.STATE_ENTERED]
+        assert entered == ["first", "second", "done"]
+        started = [e.task for e in events if e.kind is EventKind.TASK_STARTED]
+        assert started == ["a", "b"], "the actions of a state start after it is entered, and no others"
+        first_b = next(e.seq for e in events if e.kind is EventKind.TASK_STARTED and e.task == "b")
+        second = next(e.seq for e in events if e.kind is EventKind.STATE_ENTERED and e.data["state"] == "second")
+        assert second < first_b
+        assert fold_events(result.run_id, events).machine is not None
+
+    def test_a_failed_action_compensates_completed_states_newest_first_and_fails_the_run(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        result, events, _ = self.execute(
+            runner,
+            contract_store,
+            """
+name: saga
+initial: one
+states:
+  - {name: one, on_enter: [do_one], compensate: [undo_one], transitions: [{outcome: succeeded, to: two}]}
+  - {name: two, on_enter: [do_two], compensate: [undo_two], transitions: [{outcome: succeeded, to: three}]}
+  - {name: three, on_enter: [do_three], transitions: [{outcome: succeeded, to: end}]}
+  - {name: end, final: true}
+tasks:
+  - {name: do_one, type: contract_value}
+  - {name: undo_one, type: contract_value}
+  - {name: do_two, type: contract_value}
+  - {name: undo_two, type: contract_value}
+  - {name: do_three, type: contract_fail}
+""",
+        )
+        assert result.status is RunStatus.FAILED
+        undone = [e.task for e in events if e.kind is EventKind.TASK_SUCCEEDED and (e.task or "").startswith("undo")]
+        assert undone == ["undo_two", "undo_one"]
+        [taken] = [e for e in events if e.kind is EventKind.TRANSITION_TAKEN and e.data["from"] == "three"]
+        assert taken.data["to"] is None and taken.data["compensate"] == ["two", "one"]
+
     # -- lifetime -------------------------------------------------------------------------
 
     def test_close_is_idempotent_and_the_runner_runs_again_afterwards(

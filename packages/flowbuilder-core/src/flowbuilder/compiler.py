@@ -35,6 +35,7 @@ from flowbuilder.secrets import SECRET_NAME
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskType
     from flowbuilder.model import Task, Workflow
+    from flowbuilder.state_machines import StateMachine
 
 CompilePass = Callable[[ExecutionPlan], "Mapping[str, Any] | None"]
 """A plugin's extra pass: may raise WorkflowError, or return metadata for ``plan.metadata``."""
@@ -114,6 +115,13 @@ def compile_workflow(
     expression_tasks = _check_expressions(
         workflow, index, predecessors, locator, problems, omitted, incomplete, secret_names
     )
+    states: StateMachine | None = None
+    state_warnings: list[Diagnostic] = []
+    if workflow.states is not None or workflow.initial is not None:  # a state machine (issue 11 item 9)
+        from flowbuilder.state_machines import compile_state_machine
+
+        states, state_warnings = compile_state_machine(workflow, index, predecessors, locator, problems,
+                                                       omitted.task_names)  # fmt: skip
     if problems:
         raise WorkflowError(dict.fromkeys(problems))  # one report per problem, even if found twice
 
@@ -139,8 +147,9 @@ def compile_workflow(
         configs=tuple(configs),
         expression_tasks=frozenset(expression_tasks),
         secret_names=frozenset(secret_names),
-        warnings=_lint(workflow, task_types, locator),
+        warnings=(*state_warnings, *_lint(workflow, task_types, locator)),
         cached_tasks=_cached_tasks(workflow),
+        states=states,
     )
     return _run_passes(plan, passes if omitted == Omitted() else (), locator)
 

@@ -52,6 +52,10 @@ class EventKind(str, Enum):
     # Waiting tasks (approvals, timers): what the task waits for and until when (wall clock).
     TASK_WAITING = "task_waiting"  # task, attempt, data: until?, signal?, approvers?, default?, message?, since
     TASK_SIGNAL_REFUSED = "task_signal_refused"  # task, attempt, data: signal_request, name, by, reason
+    # State-machine workflows (flowbuilder.state_machines): the run's path through its states.
+    STATE_ENTERED = "state_entered"  # data: state
+    TRANSITION_TAKEN = "transition_taken"  # data: from, to (None: the run fails), actions, signal?, request?, payload?, outcome?, compensate
+    SIGNAL_IGNORED = "signal_ignored"  # data: state, signal, request, reason
 
 
 class RunStatus(str, Enum):
@@ -239,6 +243,65 @@ class TaskState:
 
 
 @dataclass(slots=True)
+class MachineProgress:
+    """Where a state-machine run is: the fold of its state events (``RunState.machine``).
+
+    ``current`` is the state entered last; ``history`` every ``state_entered``,
+    ``transition_taken`` and ``signal_ignored`` (their data with ``seq``, ``time`` and
+    ``kind``); ``waiting_signals`` the signals received (``run_signalled``) that no
+    transition has consumed yet, oldest first; ``context`` the merged mapping payloads of
+    the signals that moved the run; ``completed`` the states whose entry actions ended well
+    and that no compensation has undone, in entry order; ``moving`` the last transition
+    while its compensations run, before its target is entered (None otherwise).
+    """
+
+    current: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    waiting_signals: list[dict[str, Any]] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    moving: dict[str, Any] | None = None
+
+    def apply(self, event: RunEvent) -> None:
+        data = event.data
+        kind = event.kind
+        if kind is EventKind.RUN_SIGNALLED:
+            self.waiting_signals.append({"request": data.get("request"), "name": data.get("name"),
+                                         "payload": data.get("payload")})  # fmt: skip
+            return
+        self.history.append({"seq": event.seq, "time": event.time, "kind": kind.value, **data})
+        request = data.get("request")
+        if request is not None:
+            self.waiting_signals = [s for s in self.waiting_signals if s["request"] != request]
+        if kind is EventKind.STATE_ENTERED:
+            self.current = data.get("state")
+            self.moving = None
+        elif kind is EventKind.TRANSITION_TAKEN:
+            left = data.get("from")
+            if data.get("actions") != "failed" and isinstance(left, str):
+                self.completed.append(left)
+            undone = set(data.get("compensate") or ())
+            self.completed = [name for name in self.completed if name not in undone]
+            payload = data.get("payload")
+            if isinstance(payload, dict):
+                self.context.update(payload)
+            self.moving = dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"current": self.current, "history": self.history, "waiting_signals": self.waiting_signals,
+                "context": self.context, "completed": self.completed, "moving": self.moving}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MachineProgress:
+        return cls(data.get("current"), [dict(h) for h in data.get("history", ())],
+                   [dict(s) for s in data.get("waiting_signals", ())], dict(data.get("context") or {}),
+                   list(data.get("completed", ())), data.get("moving"))  # fmt: skip
+
+
+_MACHINE_KINDS = frozenset({EventKind.STATE_ENTERED, EventKind.TRANSITION_TAKEN, EventKind.SIGNAL_IGNORED})
+
+
+@dataclass(slots=True)
 class RunState:
     """The fold of a run's events up to ``seq``; serialisable as a snapshot."""
 
@@ -279,6 +342,8 @@ class RunState:
     timing: dict[str, Any] | None = None
     """Where the run's time went (``run_finished``'s ``timing``, see docs/runner.md, "Where the
     time went"); None while the run runs, and for runs recorded before runners measured it."""
+    machine: MachineProgress | None = None
+    """A state-machine run's progress (its first ``state_entered`` starts it); None for a DAG run."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -328,6 +393,13 @@ class RunState:
             self.paused = False
             return
         if event.task is None:
+            if kind in _MACHINE_KINDS:
+                if self.machine is None:
+                    self.machine = MachineProgress()
+                self.machine.apply(event)
+                return
+            if kind is EventKind.RUN_SIGNALLED and self.machine is not None:
+                self.machine.apply(event)
             if kind in _CONTROL_KINDS:
                 self.control_seen = max(self.control_seen, int(data.get("request", 0)))
                 if kind is EventKind.RUN_SIGNALLED:
@@ -414,6 +486,7 @@ class RunState:
             "cached": self.cached,
             "logical_time": self.logical_time,
             "timing": self.timing,
+            **({"machine": self.machine.to_dict()} if self.machine is not None else {}),
         }
         if self.signals:  # only then: snapshots of runs without signals keep their old shape
             data["signals"] = self.signals
@@ -442,6 +515,8 @@ class RunState:
         state.logical_time = data.get("logical_time")
         timing = data.get("timing")
         state.timing = dict(timing) if isinstance(timing, Mapping) else None
+        machine = data.get("machine")
+        state.machine = MachineProgress.from_dict(machine) if machine is not None else None
         return state
 
 
@@ -495,6 +570,7 @@ __all__ = [
     "MAX_UNTAKEN_SIGNALS",
     "EventKind",
     "ItemState",
+    "MachineProgress",
     "RunEvent",
     "RunState",
     "RunStatus",

@@ -106,7 +106,8 @@ def _dsl_field_names() -> frozenset[str]:
         from flowbuilder import model
 
         names: set[str] = set()
-        for cls in (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach):
+        for cls in (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach,
+                    model.State, model.Transition):  # fmt: skip
             names.update(cls.model_fields)
         _FIELD_NAMES = frozenset(names)
     return _FIELD_NAMES
@@ -190,6 +191,8 @@ def _validate_parts(
                 all_pools = True
             header.pop(str(top), None)
         header.setdefault("name", "invalid-workflow")
+        if "states" in document and "states" not in header:
+            header.pop("initial", None)  # its states were dropped: "initial needs states" would be a follow-on
     valid_tasks: list[Any] = []
     positions: list[int] = []
     omitted_tasks: set[str] = set()

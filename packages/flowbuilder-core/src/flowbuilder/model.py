@@ -456,6 +456,56 @@ class Triggers(_Model):
     run_finished: RunFinishedTrigger = Field(description="Another workflow's run finished.")
 
 
+# -- state machines (issue 11 item 9) -------------------------------------------------------
+# A workflow with ``states:`` is a state machine whose entry and compensation actions are its
+# tasks; flowbuilder.state_machines checks the whole (targets, reachability, guards) with
+# located errors and compiles it for the runner.
+
+SIGNAL_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$"
+"""A signal a transition waits for: the names ``flowbuilder signal`` accepts."""
+ActionOutcome = Literal["succeeded", "failed"]
+"""How a state's entry actions ended: every one succeeded (or was skipped), or one failed."""
+
+
+class Transition(_Model):
+    """A way out of a state: on a signal, or on how the state's entry actions ended."""
+
+    signal: Annotated[str, BeforeValidator(_as_text), Field(pattern=SIGNAL_NAME_PATTERN)] | None = Field(
+        None, description="Taken when the run receives this signal (`flowbuilder signal RUN_ID NAME --data JSON`)."
+    )
+    outcome: ActionOutcome | None = Field(
+        None, description="Taken when the state's on_enter actions have ended: 'succeeded' or 'failed'."
+    )
+    to: Name = Field(description="The state entered.")
+    guard: Text | None = Field(
+        None,
+        description=(
+            "An expression (${{ ... }}) that must be true for the transition to be taken; it reads signal.name,"
+            " signal.payload, state.name, context, params and tasks."
+        ),
+    )
+    compensate: bool = Field(
+        False,
+        description="Run the compensate actions of the states completed so far (newest first) before entering `to`.",
+    )
+
+
+class State(_Model):
+    """One named state of a state-machine workflow."""
+
+    name: Name
+    description: Text | None = None
+    on_enter: list[Name] = Field(
+        default_factory=list, description="Tasks run when the state is entered (a small DAG of this workflow's tasks)."
+    )
+    compensate: list[Name] = Field(
+        default_factory=list,
+        description="Tasks that undo what on_enter did; run by a compensating transition or when the run fails.",
+    )
+    transitions: list[Transition] = Field(default_factory=list, description="Ways out of the state, tried in order.")
+    final: bool = Field(False, description="The run ends successfully when it enters this state.")
+
+
 class Workflow(_Model):
     """A whole workflow file."""
 
@@ -479,6 +529,11 @@ class Workflow(_Model):
         else ``defaults.cache``. None: the task is not cached."""
         return task.cache if "cache" in task.model_fields_set else self.defaults.cache
 
+    states: list[State] | None = Field(
+        None, description="Make the workflow a state machine whose actions are its tasks (see `initial`)."
+    )
+    initial: Name | None = Field(None, description="With `states`: the state a run starts in.")
+
     def task(self, name: str) -> Task:
         """The task called ``name`` (``KeyError`` if there is none)."""
         for task in self.tasks:
@@ -498,6 +553,7 @@ def workflow_json_schema() -> dict[str, Any]:
 __all__ = [
     "CachePolicy",
     "CacheSetting",
+    "ActionOutcome",
     "Duration",
     "FailurePolicy",
     "Foreach",
@@ -515,9 +571,12 @@ __all__ = [
     "Schedule",
     "TRIGGER_PAYLOAD_PARAMS",
     "Triggers",
+    "SIGNAL_NAME_PATTERN",
+    "State",
     "Task",
     "TaskDefaults",
     "Text",
+    "Transition",
     "Workflow",
     "matrix_size",
     "parse_duration",

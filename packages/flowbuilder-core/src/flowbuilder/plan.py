@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from flowbuilder.errors import Diagnostic
     from flowbuilder.model import Task, Workflow
+    from flowbuilder.state_machines import StateMachine
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class ExecutionPlan:
         metadata: what compile passes of plugins added (read-only).
         cached_tasks: ids of the tasks with result caching (their own ``cache:``, else
             ``defaults.cache``), so that a runner learns in one look that a run has none.
+        states: the compiled ``states:`` of a state-machine workflow
+            (:mod:`flowbuilder.state_machines`), None for a DAG workflow.
     """
 
     workflow: Workflow
@@ -65,6 +68,7 @@ class ExecutionPlan:
     warnings: tuple[Diagnostic, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     cached_tasks: frozenset[int] = frozenset()
+    states: StateMachine | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -115,6 +119,7 @@ class ExecutionPlan:
             "critical_path_cost": self.critical_path_cost,
             "critical_path_unit": "seconds" if self.estimated else "tasks",
             "max_width": self.max_width,
+            **({"states": self.states.summary()} if self.states is not None else {}),
         }
 
 

@@ -267,6 +267,9 @@ class RunService:
             raise FlowBuilderError(f"run {run_id} succeeded; nothing failed to retry — pass --from TASK or"
                                    " --only TASK to run tasks again")  # fmt: skip
         plan = self._plan_of(run_id, state, "retried")
+        if plan.states is not None:
+            raise FlowBuilderError(f"run {run_id} is a state machine; retrying one is not supported yet — start a"
+                                   " new run (its history stays in this one)")  # fmt: skip
         rerun = retry_scope(plan, state.tasks, from_tasks=from_tasks, only=only)
         if not rerun:
             raise FlowBuilderError(f"run {run_id}: no task to run again")

@@ -11,7 +11,8 @@ requests to each run on its event loop, where :class:`RunControl` applies them:
 * ``pause`` → no new attempts start (those running go on), recorded as ``run_paused``;
 * ``unpause`` → dispatch resumes, recorded as ``run_unpaused``;
 * ``signal`` → recorded as ``run_signalled`` (name, payload), then handed to the task waiting for
-  that name, if any (an ``approval``: :mod:`flowrunner._waits`).
+  that name, if any (an ``approval``: :mod:`flowrunner._waits`), and to a state-machine run's
+  driver (:mod:`flowrunner._workflow_states`), whose transitions wait for it.
 
 Every one is recorded with the request's number, who asked and when (``request``, ``by``,
 ``requested_at``, ``reason``), so the history says who asked and a requester can wait for
@@ -89,6 +90,9 @@ class RunControl:
                 signal = {**data, "name": request.name, "payload": request.payload}
                 run.writer.emit(EventKind.RUN_SIGNALLED, data=signal)
                 run.signalled(signal)  # a task waiting for it (an approval) takes it
+                if run.states is not None:  # a state machine's transitions wait for signals
+                    run.states.signalled()
+                run._wake()
             else:  # a newer requester's action: record that it was seen, do nothing
                 _LOG.warning("run %s: ignored control request %d with unknown action %r", run.run_id,
                              request.number, action)  # fmt: skip

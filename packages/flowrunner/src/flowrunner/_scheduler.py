@@ -45,6 +45,7 @@ from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunState
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
     from flowrunner._waits import WaitRoom
+    from flowrunner._workflow_states import WorkflowStates
     from flowrunner.runner import LocalRunner
 
 _INLINE = ExecutionMode.INLINE
@@ -55,7 +56,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -117,6 +118,13 @@ class RunExecution:
         self.wake_future: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.control: RunControl | None = None
+        self.states: WorkflowStates | None = None
+        """The driver of a state-machine workflow (``states:``); None for a DAG."""
+        if plan.states is not None:
+            from flowrunner._workflow_states import WorkflowStates
+
+            self.states = WorkflowStates(self, plan.states, resume)
+
         self.depth = request.parent.depth if request.parent is not None else 0
         """How many sub-workflow levels below its top-level run this run is (0: it is one)."""
         self.child_tasks = self._child_tasks()
@@ -224,6 +232,7 @@ class RunExecution:
         watcher = loop.create_task(self._watch_cancel()) if self.cancel_event is not None else None
         writer = self.writer
         machine = self.machine
+        states = self.states
         start = self._start
         try:
             while True:
@@ -232,7 +241,13 @@ class RunExecution:
                 self.io_in_steps += writer.loop_seconds - io_before
                 writer.flush()
                 if machine.done:
-                    break
+                    # A state machine moves on when its actions have ended: it opens the next
+                    # actions (pump again), waits for a signal (sleep below) or ends the run.
+                    if states is None or states.advance():
+                        break
+                    if machine.has_ready():
+                        continue
+                    writer.flush()
                 if writer.backlogged:  # the store is behind: this run waits for it, the loop does not
                     await writer.wait_for_room()
                     continue
@@ -286,7 +301,7 @@ class RunExecution:
             if request.logical_time is not None:
                 started["logical_time"] = request.logical_time
             writer.emit(EventKind.RUN_STARTED, data=started)
-            roots: Sequence[int] = self.plan.roots()
+            roots: Sequence[int] = self.plan.roots() if self.states is None else self.states.start()
         else:
             started = {"runner": self.runner.name, "resumed": True}
             if request.retry is not None:
@@ -303,7 +318,10 @@ class RunExecution:
         """Take succeeded tasks from a stored run (:meth:`RunStateMachine.restore`); read back their tables."""
         machine = self.machine
         retry = self.request.retry
-        restored = machine.restore(resume.tasks, None if retry is None else retry["rerun"])
+        rerun = None if retry is None else retry["rerun"]
+        if self.states is not None:  # only the entry (or compensation) actions it was in run again
+            rerun = self.states.restore(resume.tasks)
+        restored = machine.restore(resume.tasks, rerun)
         tables = [task_id for task_id in restored if is_table_reference(machine.outputs[task_id])]
         if tables:
             self._restore_tables(tables)
@@ -597,7 +615,7 @@ class RunExecution:
     async def _finish_run(self, started_wall: float) -> RunResult:
         if self.control is not None:
             self.control.close()  # nothing is recorded after run_finished
-        status = self.machine.finish()
+        status = self.machine.finish(None if self.states is None else self.states.failed)
         await self.writer.aclose()
         finished_wall = time.time()
         return RunResult(self.run_id, status, _TaskStates(self), started_wall, finished_wall)

@@ -242,6 +242,11 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool = Fa
         for line in timing_lines(state.timing):
             click.echo(line)
         return
+    if state.machine is not None:  # a state-machine workflow: where it is and how it got there
+        from flowbuilder.cli.state_history import state_lines
+
+        for line in state_lines(state.machine, summary.status.finished):
+            echo(line)
     if state.tasks:
         click.echo(f"  {'TASK':<32} {'STATUS':<10} {'ATTEMPTS':>8} {'TOOK':>8}")
         for name, task in state.tasks.items():

@@ -143,7 +143,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_on_failure", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
@@ -193,6 +193,9 @@ class RunStateMachine:
         """Tasks skipped because something above them failed (``any_failed`` counts them as failed)."""
         self.finalizing = False
         """The run is stopping but still dispatches the run_if tasks its rules let start."""
+        self.stop_on_failure = True
+        """Whether ``on_failure: stop`` stops the run; a state machine's driver turns it off, since
+        there a failed action is an outcome its transitions handle, not the end of the run."""
         defaults = workflow.defaults
         self.has_timeout = defaults.timeout is not None or any(
             task.timeout is not None or task.deadline is not None for task in self.tasks)  # fmt: skip
@@ -609,7 +612,7 @@ class RunStateMachine:
         task = self.tasks[task_id]
         workflow = self.plan.workflow
         policy = task.on_failure or workflow.defaults.on_failure or workflow.on_failure
-        if policy == "stop" and not self.stopping:
+        if policy == "stop" and self.stop_on_failure and not self.stopping:
             self.stop(f"run stopped: task {name!r} failed")
 
     def _skip(self, task_id: int, reason: str) -> None:
@@ -795,8 +798,12 @@ class RunStateMachine:
 
     # -- the end ----------------------------------------------------------------------------
 
-    def finish(self) -> RunStatus:
-        """Skip what never started, emit ``run_finished`` and return the run's status."""
+    def finish(self, failed: bool | None = None) -> RunStatus:
+        """Skip what never started, emit ``run_finished`` and return the run's status.
+
+        ``failed`` overrides whether a failed task fails the run (a state machine decides by
+        the state it ended in); a cancel always reads as cancelled.
+        """
         state = self.state
         reason = self.stop_reason or "not reached"
         ended = self.clock.time()
@@ -813,7 +820,7 @@ class RunStateMachine:
                 self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
         if self.cancel_requested:
             status = RunStatus.CANCELLED
-        elif self.any_failed:
+        elif self.any_failed if failed is None else failed:
             status = RunStatus.FAILED
         else:
             status = RunStatus.SUCCEEDED
@@ -824,6 +831,30 @@ class RunStateMachine:
     def _own_timing(self, finished: float) -> Mapping[str, Any]:
         """The timing summary with no store or sinks measured (a driver that has them replaces it)."""
         return self.timing.summary(finished, 0.0, 0.0, 0.0)
+
+    def reopen(self, task_ids: Sequence[int]) -> list[int]:
+        """Make ``task_ids`` (a closed group: their dependencies lie inside it) pending again and
+        return those with no dependency, to :meth:`open`.
+
+        A state machine runs a state's action list each time the state is entered, through this
+        same machine. Attempt numbers continue (as for a retry), so each run of an action stays
+        distinguishable in the history; outputs, errors and clocks start afresh.
+        """
+        group = set(task_ids)
+        roots = []
+        for task_id in task_ids:
+            self.state[task_id] = PENDING
+            self.outputs[task_id] = None
+            self.named_outputs.pop(task_id, None)
+            self.errors.pop(task_id, None)
+            self.reasons.pop(task_id, None)
+            self.upstream_failed.discard(task_id)
+            self.deadline_at.pop(task_id, None)
+            self.started_at[task_id] = self.finished_at[task_id] = None
+            waiting = self.waiting[task_id] = sum(1 for p in self.plan.predecessors[task_id] if p in group)
+            if waiting == 0:
+                roots.append(task_id)
+        return roots
 
     # -- resuming ---------------------------------------------------------------------------
 
