@@ -30,11 +30,33 @@ at install time); with it set, every editable module is compiled on every start.
 
 ``validate`` needs the task types of the seed example (http, script, shell), which come from
 flowrunner; without it the command exits 2 and the benchmark says so.
+
+The Python API, each figure from fresh processes (``python -c``), in interleaved rounds too:
+
+* **first run** of a one-task workflow (W0: one ``python`` task) after ``import flowrunner``,
+  ``Engine(store="memory://")`` and ``engine.warm()``: what the first ``await engine.run(...)``
+  costs (goal 1 ms). Counted in it: loading, validating and compiling the workflow text,
+  recording the run, running the task. Not counted, and printed on rows of their own:
+  ``import flowrunner``, ``Engine()`` (plugins, store) and ``warm()`` (the imports and pydantic
+  builds a run would otherwise do on demand). Beside it: the same first run without ``warm()``
+  (imports included, what a script that skips it pays), a second run of another definition,
+  and its floor, ``asyncio.run`` of one coroutine calling the same callable in a fresh process
+  (a new event loop and one call: what any first run on asyncio pays); the issue's reference
+  for a first in-process run of Luigi is 6.6 ms;
+* **idle engine RSS**: peak resident memory (``VmHWM``) of a process that created ``Engine()``
+  and ran nothing, with the default store (embedded RocksDB, in the scratch directory) and with
+  ``memory://`` (goal 40 MB), beside ``python -c pass``.
+
+Luigi is not installed here (it is not a dependency), so its one-task workflow is not
+measured: issue 10's figure, 0.115 s whole-process on the same machine, is printed as the
+reference the ``run`` row must beat.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import re
 import resource
@@ -45,6 +67,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "examples" / "hello" / "hello.yaml"
@@ -147,6 +170,155 @@ def measure(rows: list[Row], rounds: int, cwd: Path, env: dict[str, str]) -> Non
             row.cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
 
 
+LUIGI_ONE_TASK_S = 0.115
+"""Issue 10's whole-process time of Luigi's one-task workflow on the same machine (not installed here)."""
+
+API_CHILD = r"""
+import json, sys, time
+started = time.perf_counter()
+import flowrunner
+imported = time.perf_counter()
+import asyncio
+
+W0 = "name: w0\ntasks:\n  - name: a\n    type: python\n    config: {callable: 'builtins:len', args: [[1]]}\n"
+OTHER = W0.replace("w0", "w1").replace("[1]", "[1, 2]")
+engine = flowrunner.Engine(store="memory://")
+created = time.perf_counter()
+if sys.argv[1] == "warm":
+    engine.warm()
+warmed = time.perf_counter()
+
+async def main():
+    times = []
+    for text in (W0, OTHER):
+        began = time.perf_counter()
+        result = await engine.run(text)
+        times.append(time.perf_counter() - began)
+        assert result.succeeded, result.status
+    return times
+
+first, second = asyncio.run(main())
+engine.close()
+print(json.dumps({"import": imported - started, "engine": created - imported, "warm": warmed - created,
+                  "first": first, "second": second}))
+"""
+
+FLOOR_CHILD = r"""
+import asyncio, json, time
+async def one():
+    return len([1])
+began = time.perf_counter()
+asyncio.run(one())
+print(json.dumps({"floor": time.perf_counter() - began}))
+"""
+
+PEAK_RSS = r"""
+def peak_rss_mb():
+    # VmHWM belongs to this program's memory; ru_maxrss would also count the parent's, which
+    # Linux carries across fork and exec
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+IDLE_CHILD = (
+    PEAK_RSS
+    + r"""
+import json, sys
+from flowrunner import Engine
+engine = Engine(store=None if sys.argv[1] == "default" else sys.argv[1])
+print(json.dumps({"rss_mb": peak_rss_mb(), "store": type(engine.store).__name__}))
+engine.close()
+"""
+)
+
+BASELINE_RSS_CHILD = (
+    PEAK_RSS
+    + r"""
+import json
+print(json.dumps({"rss_mb": peak_rss_mb()}))
+"""
+)
+
+
+@dataclass
+class ApiFigures:
+    """Each list holds one value per round (seconds, or MB for the RSS rows)."""
+
+    values: dict[str, list[float]] = field(default_factory=dict)
+    store: str = ""
+
+    def add(self, key: str, value: float) -> None:
+        self.values.setdefault(key, []).append(value)
+
+    def median(self, key: str) -> float:
+        return statistics.median(self.values[key])
+
+
+def _child_json(code: str, argument: str, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    completed = subprocess.run([sys.executable, "-c", code, argument], cwd=cwd, env=env, capture_output=True,
+                               text=True, check=False)  # fmt: skip
+    if completed.returncode != 0:
+        raise SystemExit(f"API child ({argument}) failed:\n{completed.stderr.strip()}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure_api(rounds: int, cwd: Path, env: dict[str, str]) -> ApiFigures:
+    """Interleaved rounds of the API children (one untimed warm-up round writes bytecode and caches)."""
+    figures = ApiFigures()
+    for round_number in range(rounds + 1):
+        keep = round_number > 0
+        warm = _child_json(API_CHILD, "warm", cwd, env)
+        cold = _child_json(API_CHILD, "cold", cwd, env)
+        floor = _child_json(FLOOR_CHILD, "", cwd, env)
+        idle_default = _child_json(IDLE_CHILD, "default", cwd, env)
+        idle_memory = _child_json(IDLE_CHILD, "memory://", cwd, env)
+        passing = _child_json(BASELINE_RSS_CHILD, "", cwd, env)
+        if not keep:
+            continue
+        for key in ("import", "engine", "warm", "first", "second"):
+            figures.add(key, warm[key])
+        figures.add("first_cold", cold["first"])
+        figures.add("floor", floor["floor"])
+        figures.add("rss_default", idle_default["rss_mb"])
+        figures.add("rss_memory", idle_memory["rss_mb"])
+        figures.add("rss_pass", passing["rss_mb"])
+        figures.store = idle_default["store"]
+    return figures
+
+
+def report_api(figures: ApiFigures, rounds: int) -> None:
+    print(f"\nPython API, fresh processes, {rounds} interleaved rounds (medians):")
+    print(f"  {'figure':<58}{'median':>11}{'x floor':>9}{'goal':>9}  verdict")
+    floor = figures.median("floor")
+
+    def row(label: str, value: float, unit: str, goal: float | None = None, ratio_to: float | None = None) -> None:
+        shown = f"{value * 1000:,.2f} ms" if unit == "s" else f"{value:,.1f} MB"
+        ratio = f"{value / ratio_to:.1f}x" if ratio_to else ""
+        goal_text = "" if goal is None else (f"{goal * 1000:g} ms" if unit == "s" else f"{goal:g} MB")
+        verdict = "" if goal is None else ("met" if value <= goal else "missed")
+        print(f"  {label:<58}{shown:>11}{ratio:>9}{goal_text:>9}  {verdict}")
+
+    row("floor: asyncio.run(one coroutine calling len([1]))", floor, "s")
+    row("import flowrunner (not counted)", figures.median("import"), "s")
+    row('Engine(store="memory://") (not counted)', figures.median("engine"), "s")
+    row("engine.warm() (not counted)", figures.median("warm"), "s")
+    row("first run of W0 after warm()", figures.median("first"), "s", goal=0.001, ratio_to=floor)
+    row("  second run, another definition", figures.median("second"), "s", ratio_to=floor)
+    row("  first run of W0 without warm() (imports included)", figures.median("first_cold"), "s", ratio_to=floor)
+    pass_rss = figures.median("rss_pass")
+    row("floor: RSS of python -c pass", pass_rss, "MB")
+    row(f"idle Engine() RSS, default store ({figures.store})", figures.median("rss_default"), "MB", goal=40.0)
+    row('idle Engine(store="memory://") RSS', figures.median("rss_memory"), "MB", goal=40.0)
+
+
 def slowest_imports(command_args: list[str], cwd: Path, env: dict[str, str], count: int = 15) -> list[tuple[int, str]]:
     """(cumulative µs, module) of the slowest top-level imports, from ``python -X importtime``."""
     code = f"import sys; from flowbuilder.cli.main import main; sys.argv = ['flowbuilder', *{command_args!r}]; main()"
@@ -187,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="timed rounds (default 20)")
     parser.add_argument("--imports", action="store_true", help="list the slowest imports of `flowbuilder validate`")
+    parser.add_argument("--no-api", action="store_true", help="skip the Python API figures (first run, idle RSS)")
     options = parser.parse_args(argv)
 
     flowbuilder = _flowbuilder_command()
@@ -199,6 +372,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = rows_for(flowbuilder, seed)
         measure(rows, options.runs, cwd, env)
         report(rows, options.runs)
+        run_row = next(row for row in rows if row.label == "flowbuilder run hello.yaml")
+        luigi = "installed, but not measured" if importlib.util.find_spec("luigi") else "not installed here"
+        verdict = "below" if run_row.median_ms / 1000 < LUIGI_ONE_TASK_S else "not below"
+        print(
+            f"  reference: Luigi's one-task workflow, {LUIGI_ONE_TASK_S:.3f} s (issue 10's figure; Luigi {luigi}):"
+            f" `flowbuilder run hello.yaml` is {verdict} it"
+        )
+        if not options.no_api:
+            report_api(measure_api(options.runs, cwd, env), options.runs)
         if options.imports:
             print("\nslowest top-level imports of a cold `flowbuilder validate seed.yaml` (python -X importtime):")
             cold = {**env, "FLOWBUILDER_NO_CACHE": "1"}  # the imports the validation cache saves

@@ -1174,6 +1174,23 @@ tasks:
 
     # -- lifetime -------------------------------------------------------------------------
 
+    def test_warm_starts_nothing_may_repeat_and_the_runner_runs_afterwards(
+        self, runner: Runner, contract_store: MemoryStore
+    ) -> None:
+        """``Engine.warm()`` calls ``warm`` once at start-up: it loads, but starts no thread or
+        process (a warmed runner that never runs costs nothing to close)."""
+        import multiprocessing
+        import threading
+
+        threads, children = threading.active_count(), len(multiprocessing.active_children())
+        runner.warm()
+        runner.warm()
+        assert threading.active_count() <= threads and len(multiprocessing.active_children()) <= children
+        text = "name: w\ntasks:\n  - {name: a, type: contract_value, config: {value: 5}}\n"
+        result, _, _ = self.execute(runner, contract_store, text)
+        assert result.output("a") == 5
+        runner.close()
+
     def test_close_is_idempotent_and_the_runner_runs_again_afterwards(
         self, runner: Runner, contract_store: MemoryStore
     ) -> None:

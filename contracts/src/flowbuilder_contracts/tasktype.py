@@ -166,6 +166,22 @@ class TaskTypeContract(Contract):
         expected = task_type.config_model.model_validate(valid_config)
         assert task_type.config_model.model_validate(rendered) == expected
 
+    def test_warm_builds_the_config_model_starts_nothing_and_may_repeat(
+        self, task_type: TaskType, valid_config: dict[str, Any]
+    ) -> None:
+        """``Engine.warm()`` calls ``warm`` of every type: after it the config model is built
+        (a ``defer_build`` model is not before), no thread or process was started, and a
+        second call changes nothing."""
+        import multiprocessing
+        import threading
+
+        threads, children = threading.active_count(), len(multiprocessing.active_children())
+        task_type.warm()
+        task_type.warm()
+        assert task_type.config_model.__pydantic_complete__, "warm() left the config model unbuilt"
+        assert threading.active_count() <= threads and len(multiprocessing.active_children()) <= children
+        assert isinstance(task_type.config_model.model_validate(valid_config), task_type.config_model)
+
     def test_configs_pickle_for_process_execution(self, task_type: TaskType, valid_config: dict[str, Any]) -> None:
         import pickle
 

@@ -110,6 +110,15 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return BoundedSandbox(LIMITS, undefined=StrictUndefined, autoescape=False)
 
 
+def load_expression_engine() -> None:
+    """Import Jinja2 and build the sandbox now, not at the first expression that needs them.
+
+    For :meth:`flowbuilder.run_service.RunService.warm`; simple dotted references
+    (``${{ params.x }}``) never need them, so nothing else loads them ahead of time.
+    """
+    _environment()
+
+
 def _shown(expression: str) -> str:
     """The expression as quoted in a message: whole if short, else its start."""
     return expression if len(expression) <= 80 else expression[:77] + "..."

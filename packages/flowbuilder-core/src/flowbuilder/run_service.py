@@ -507,6 +507,26 @@ class RunService:
 
         return with_live_status(self.store, self.store.get_run(run_id))
 
+    def warm(self) -> None:
+        """Load now what the first run would load on demand, so that it costs what later runs cost.
+
+        Entry points import lazily so that a command such as ``flowbuilder validate`` loads
+        only what it uses; a long-lived application would rather pay once, up front. This
+        imports the modules that loading, compiling, preparing and recording a run use, builds
+        what every installed task type builds on first use (:meth:`TaskType.warm
+        <flowbuilder.interfaces.TaskType.warm>`: its config model at least), loads the
+        expression engine and calls the runner's :meth:`~flowbuilder.interfaces.Runner.warm`.
+        It starts nothing (no thread, process or event loop) and is idempotent. Not moved: the
+        workflow's own compile, which every run of a new definition pays.
+        """
+        from flowbuilder import compiler, loader, params, plan, secrets  # noqa: F401
+        from flowbuilder.expressions import load_expression_engine
+
+        load_expression_engine()
+        for task_type in self.host.task_types().values():
+            task_type.warm()
+        self.runner.warm()
+
     def close(self) -> None:
         """Stop the runner's worker processes, if it has any (they start again on demand)."""
         if self._runner is None:

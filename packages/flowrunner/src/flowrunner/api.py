@@ -76,6 +76,13 @@ class Engine:
         self.service = RunService(host, self.store, runner=runner, runner_options=options)
         self.runner: Runner = self.service.runner  # built now, so a bad runner fails here, not at submit
 
+    def warm(self) -> None:
+        """Load now what the first run would load on demand (modules, task types' models, the
+        expression engine, the runner's scheduler): call it once at start-up and the first run
+        costs what later runs cost. Optional and idempotent; it starts nothing (see
+        :meth:`RunService.warm <flowbuilder.run_service.RunService.warm>`)."""
+        self.service.warm()
+
     # -- loading ----------------------------------------------------------------------------
 
     def load(self, workflow: WorkflowInput) -> tuple[ExecutionPlan, bytes | None]:

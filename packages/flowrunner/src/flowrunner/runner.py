@@ -111,6 +111,17 @@ class LocalRunner(Runner):
             _kill_leftovers(request.run_id)
         return await RunExecution(self, request, cancel).execute()
 
+    def warm(self) -> None:
+        """Import the scheduler and the process helpers every run uses, and build the executors.
+
+        These are imported on first use so that ``flowbuilder validate`` and the other
+        commands that load this plugin without running anything stay cheap.
+        """
+        import flowrunner._process  # every run registers its owner there
+        import flowrunner._scheduler  # noqa: F401
+
+        _ = self.executors
+
     def run(self, request: RunRequest) -> RunResult:
         holder: list[RunResult] = []
 

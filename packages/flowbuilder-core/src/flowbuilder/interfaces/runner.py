@@ -128,6 +128,16 @@ class Runner(ABC):
 
         return run_coroutine(self.run_async(request))
 
+    def warm(self) -> None:
+        """Load now what this runner's first run would otherwise load on demand; idempotent.
+
+        Called by :meth:`flowbuilder.run_service.RunService.warm` (``Engine.warm()`` in the
+        Python API) for an application that wants its first run to cost what later runs
+        cost. Import the modules a run needs and build what every run shares, but start
+        nothing (no thread, process, event loop or connection): a warmed runner that never
+        runs must cost nothing more to close. Default: nothing to load.
+        """
+
     def close(self) -> None:
         """Release what the runner keeps between runs (worker processes, pools); idempotent.
 

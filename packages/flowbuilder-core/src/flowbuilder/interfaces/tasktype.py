@@ -125,6 +125,17 @@ class TaskType(ABC):
         """
         return cls()
 
+    def warm(self) -> None:
+        """Build now what this type's first task would build or import on demand; idempotent.
+
+        Called by :meth:`flowbuilder.run_service.RunService.warm` (``Engine.warm()``), never
+        by commands that only validate. Must start nothing (no thread, process or
+        connection). Default: build ``config_model``, whose pydantic validator a model with
+        ``defer_build`` only builds at its first use. Override to also import the helpers
+        that :meth:`lint` or :meth:`run` load lazily, and call ``super().warm()``.
+        """
+        self.config_model.model_rebuild()
+
     def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
         """Warnings about a task that validated, shown by ``flowbuilder validate`` and ``run``.
 

@@ -60,6 +60,11 @@ class ShellTask(TaskType):
     mode: ClassVar[ExecutionMode] = ExecutionMode.ASYNC
     summary: ClassVar[str] = "run a command (string via /bin/sh -c, or argv list); stdout is the output"
 
+    def warm(self) -> None:
+        """Also import the bash linter that :meth:`lint` loads on first use."""
+        super().warm()
+        import flowrunner.tasktypes._bash_lint  # noqa: F401
+
     def lint(self, task: Task, workflow: Workflow) -> Iterable[TaskWarning]:
         """Warn where a value fed by an expression reaches bash arithmetic (see _bash_lint)."""
         command = task.config.get("command")
