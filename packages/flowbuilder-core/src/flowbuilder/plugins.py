@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.secrets import SecretProvider
+    from flowbuilder.interfaces.trigger_source import TriggerSource
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
@@ -395,6 +396,10 @@ class PluginHost:
 
     def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:
         return self._named("flowbuilder_consensus_engines", "name", "consensus engine")
+
+    def trigger_source_classes(self) -> Mapping[str, type[TriggerSource]]:
+        """Trigger sources by ``type`` name (``flowbuilder_trigger_sources``; issue 11.2)."""
+        return self._named("flowbuilder_trigger_sources", "name", "trigger source")
 
     def compile_passes(self) -> Sequence[CompilePass]:
         cached = self._cache.get("compile_passes")
