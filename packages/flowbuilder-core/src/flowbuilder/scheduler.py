@@ -132,17 +132,16 @@ def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[Sc
             try:
                 resolve_params(workflow, {})
             except FlowBuilderError as error:
-                if workflow.schedule is None and trigger is None:
-                    pass  # a source's payload is only known per event: checked then, like any params
-                elif workflow.schedule is not None:
+                if workflow.schedule is not None:
                     raise ConfigurationError(f"{path}: a scheduled run gets no --param, so every param needs a"
                                              f" default ({error})") from None  # fmt: skip
                 try:  # a triggered run gets the payload's params only
                     resolve_params(workflow, trigger_params(workflow.params, "run-id", "workflow", "succeeded"))
                 except FlowBuilderError as payload_error:
-                    raise ConfigurationError(f"{path}: a triggered run gets only the params upstream_run_id,"
-                                             " upstream_workflow and upstream_status (text); every other param"
-                                             f" needs a default ({payload_error})") from None  # fmt: skip
+                    if source is None:  # a source's payload is only known per event: checked then, like any params
+                        raise ConfigurationError(f"{path}: a triggered run gets only the params upstream_run_id,"
+                                                 " upstream_workflow and upstream_status (text); every other param"
+                                                 f" needs a default ({payload_error})") from None  # fmt: skip
             if workflow.name in names:
                 raise ConfigurationError(f"{path}: workflow {workflow.name!r} is also scheduled by {names[workflow.name]};"
                                          " a workflow name is scheduled once")  # fmt: skip
