@@ -92,4 +92,4 @@ def trigger(workflow_file: Path, data: str, delivery_id: str | None, store: str 
         finally:
             service.close()
     if status is not None and status != "succeeded":
-        raise click.exceptions.Exit(EXIT_CODES.get(status, 1))
+        raise SystemExit(EXIT_CODES.get(status, 1))
