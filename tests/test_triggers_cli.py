@@ -232,7 +232,7 @@ def test_a_hostile_payload_is_refused_in_one_line_and_starts_nothing(run_cli, sc
         ("", "its id must be non-empty text"),
         ("x" * 513, "its id has 513 characters; at most 512"),
         ("a\tb", "control character"),
-    ],  # fmt: skip
+    ],
 )
 def test_a_bad_delivery_id_is_refused(run_cli, scratch_dir: Path, delivery: str, message: str) -> None:  # type: ignore[no-untyped-def]
     hook = write(scratch_dir, "hook.yaml", HOOK_WORKFLOW)
