@@ -17,7 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS_DOC = REPO_ROOT / "docs" / "plugins.md"
-INTERFACE_MODULES = ("consensus", "executor", "runner", "secrets", "sink", "store", "tasktype")
+INTERFACE_MODULES = ("consensus", "executor", "runner", "secrets", "sink", "store", "tasktype", "trigger_source")
 
 
 def public_modules() -> list[str]:

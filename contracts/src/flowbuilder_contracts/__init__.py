@@ -13,7 +13,8 @@ provides the fixture(s) its docstring names, and inherits every test::
         def reopen_store(self, tmp_path): ...
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
-:class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`,
+:class:`TriggerSourceContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -26,6 +27,7 @@ from flowbuilder_contracts.runner import RunnerContract
 from flowbuilder_contracts.secrets import SecretProviderContract
 from flowbuilder_contracts.store import StoreContract
 from flowbuilder_contracts.tasktype import TaskTypeContract
+from flowbuilder_contracts.trigger_source import TriggerSourceContract
 
 CONTRACTS: tuple[type[Contract], ...] = (
     StoreContract,
@@ -34,6 +36,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     ConsensusEngineContract,
     SecretProviderContract,
     AttemptExecutorContract,
+    TriggerSourceContract,
 )
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "SecretProviderContract",
     "StoreContract",
     "TaskTypeContract",
+    "TriggerSourceContract",
     "__version__",
     "audit_implementation",
     "audit_source",

@@ -64,8 +64,8 @@ def dsl_fields() -> list[str]:
     from flowbuilder import model
 
     models = (model.Workflow, model.Task, model.RetryPolicy, model.Param, model.TaskDefaults, model.Foreach,
-              model.Schedule, model.Triggers, model.RunFinishedTrigger,
-              model.State, model.Transition)  # fmt: skip
+              model.Schedule, model.Triggers, model.RunFinishedTrigger, model.SourceTrigger,
+              model.WebhookTrigger, model.State, model.Transition)  # fmt: skip
     return sorted({f"{cls.__name__}.{name}" for cls in models for name in cls.model_fields})
 
 

@@ -1,5 +1,6 @@
 """Core's own plugin: the ``memory://`` store, the ``environment`` and ``files`` secret providers,
-and the ``store`` and ``noop`` consensus engines (what ``flowbuilder scheduler`` elects with).
+and the ``store`` and ``noop`` consensus engines (what ``flowbuilder scheduler`` elects with),
+and the ``file`` trigger source (files arriving in a folder start runs).
 
 Registered through the ``flowbuilder.plugins`` entry point like any third-party plugin, so
 ``FLOWBUILDER_DISABLE_PLUGINS=core`` really leaves core without it.
@@ -40,3 +41,10 @@ def flowbuilder_consensus_engines() -> list[Any]:
     from flowbuilder.consensus import NoOpConsensus, StoreLeaseConsensus
 
     return [StoreLeaseConsensus, NoOpConsensus]
+
+
+@hookimpl
+def flowbuilder_trigger_sources() -> list[Any]:
+    from flowbuilder.file_trigger import FileArrival
+
+    return [FileArrival]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.secrets import SecretProvider
+    from flowbuilder.interfaces.trigger_source import TriggerSource
 
 PROJECT_NAME = "flowbuilder"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -196,6 +197,32 @@ def flowbuilder_cli_commands(cli: click.Group) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Triggers (issue 11.2): called once per process that loads a workflow with `on: {source}`.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_trigger_sources() -> list[type[TriggerSource]]:
+    """Trigger sources this plugin adds: what ``on: {source: {type: NAME, config: ...}}`` may name.
+
+    Called once per process, the first time a workflow with an ``on.source`` is loaded
+    (:meth:`~flowbuilder.plugins.PluginHost.trigger_source_classes`): to check the ``type``
+    and the ``config`` (with the class's ``config_model``) at load time, and by the active
+    ``flowbuilder scheduler`` to watch. Returns
+    :class:`~flowbuilder.interfaces.TriggerSource` subclasses keyed by their ``name``; all
+    results are combined and a name given twice is a plugin error. Core returns ``file``
+    (:mod:`flowbuilder.file_trigger`). Each class must pass
+    ``flowbuilder_contracts.trigger_source.TriggerSourceContract``.
+
+    Example::
+
+        @hookimpl
+        def flowbuilder_trigger_sources():
+            return [KafkaTopic]
+    """
+
+
+# ---------------------------------------------------------------------------------------
 # Deprecated: hooks without a consumer; they warn when implemented and leave core in 0.3.
 # ---------------------------------------------------------------------------------------
 
@@ -240,6 +267,7 @@ __all__ = [
     "flowbuilder_secret_providers",
     "flowbuilder_stores",
     "flowbuilder_task_types",
+    "flowbuilder_trigger_sources",
     "hookimpl",
     "hookspec",
 ]

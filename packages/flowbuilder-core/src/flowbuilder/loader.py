@@ -305,6 +305,12 @@ def plan_workflow(
             estimated_durations=estimated_durations,
             passes=passes,
         )
+        if source.workflow.on is not None and source.workflow.on.source is not None:  # issue 11.2: trigger sources
+            from flowbuilder.trigger_sources import source_diagnostics
+
+            problems = source_diagnostics(source.workflow, host, source.locator)
+            if problems:
+                raise WorkflowError(problems)
         if children:
             from flowbuilder.subworkflows import has_subworkflows, pin_children
 

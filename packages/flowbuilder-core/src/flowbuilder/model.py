@@ -450,10 +450,46 @@ class RunFinishedTrigger(_Model):
     )
 
 
+# -- plugin and webhook triggers (issue 11.2): see flowbuilder.trigger_sources, flowbuilder.webhooks --
+
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+class SourceTrigger(_Model):
+    """``on: {source: {type: NAME, config: {...}}}``: a plugin's trigger source starts runs.
+
+    ``type`` names a :class:`~flowbuilder.interfaces.TriggerSource` (core ships ``file``);
+    ``config`` is checked by that source's ``config_model`` when the file is loaded.
+    """
+
+    type: Name = Field(description="The trigger source, e.g. 'file' (installed by a plugin).")
+    config: dict[str, Any] = Field(default_factory=dict, description="Settings of the source; checked by its model.")
+
+
+class WebhookTrigger(_Model):
+    """``on: {webhook: {...}}``: a delivery (``flowbuilder trigger``, later the UI's server) starts a run."""
+
+    secret_env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)] | None = Field(
+        None,
+        description=(
+            "The environment variable holding the HMAC-SHA256 secret a server checks each delivery's"
+            " signature with (docs/dsl.md, Triggers); none: deliveries are not signed."
+        ),
+    )
+
+
 class Triggers(_Model):
     """``on:`` — events that start runs of the workflow (handled by ``flowbuilder scheduler``)."""
 
-    run_finished: RunFinishedTrigger = Field(description="Another workflow's run finished.")
+    run_finished: RunFinishedTrigger | None = Field(None, description="Another workflow's run finished.")
+    source: SourceTrigger | None = Field(None, description="A plugin's trigger source fired (e.g. type: file).")
+    webhook: WebhookTrigger | None = Field(None, description="A webhook delivery (`flowbuilder trigger`).")
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Triggers:
+        if self.run_finished is None and self.source is None and self.webhook is None:
+            raise ValueError("`on:` needs a trigger: run_finished, source or webhook")
+        return self
 
 
 # -- state machines (issue 11 item 9) -------------------------------------------------------
@@ -522,7 +558,9 @@ class Workflow(_Model):
     on_failure: FailurePolicy = Field("stop", description="What a failed task does to the run (tasks may override).")
     tasks: list[Task] = Field(min_length=1)
     schedule: Schedule | None = Field(None, description="When `flowbuilder scheduler` starts runs (docs/dsl.md).")
-    on: Triggers | None = Field(None, description="Events that start runs: `run_finished` (docs/dsl.md, Triggers).")
+    on: Triggers | None = Field(
+        None, description="Events that start runs: `run_finished`, `source`, `webhook` (docs/dsl.md, Triggers)."
+    )
 
     def cache_policy(self, task: Task) -> CachePolicy | None:
         """The caching that applies to ``task``: its own ``cache`` when set (``false`` turns it off),
@@ -569,6 +607,8 @@ __all__ = [
     "FinishedStatus",
     "RunFinishedTrigger",
     "Schedule",
+    "SourceTrigger",
+    "WebhookTrigger",
     "TRIGGER_PAYLOAD_PARAMS",
     "Triggers",
     "SIGNAL_NAME_PATTERN",

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.secrets import SecretProvider
+    from flowbuilder.interfaces.trigger_source import TriggerSource
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
@@ -65,6 +66,7 @@ _NAMED_KINDS = {
     "store_schemes": ("flowbuilder_stores", "scheme", "store scheme"),
     "runners": ("flowbuilder_runners", "name", "runner"),
     "consensus_engines": ("flowbuilder_consensus_engines", "name", "consensus engine"),
+    "trigger_sources": ("flowbuilder_trigger_sources", "name", "trigger source"),
 }
 # The other hooks, by what they provide.
 _OTHER_HOOKS = {
@@ -278,7 +280,7 @@ class PluginHost:
     def contributions(self) -> dict[str, dict[str, list[str]]]:
         """What each plugin provides, by kind, for ``flowbuilder plugins``.
 
-        The named kinds (``task_types``, ``store_schemes``, ``runners``, ``consensus_engines``)
+        The named kinds (``task_types``, ``store_schemes``, ``runners``, ``consensus_engines``, ``trigger_sources``)
         list the names each plugin returned; hooks that give no names (event sinks, secret
         providers, CLI commands, ...) are listed under ``other`` by what they provide. Event
         sinks are made per run, so only the hook is known here, not the sinks themselves.
@@ -395,6 +397,10 @@ class PluginHost:
 
     def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:
         return self._named("flowbuilder_consensus_engines", "name", "consensus engine")
+
+    def trigger_source_classes(self) -> Mapping[str, type[TriggerSource]]:
+        """Trigger sources by ``type`` name (``flowbuilder_trigger_sources``; issue 11.2)."""
+        return self._named("flowbuilder_trigger_sources", "name", "trigger source")
 
     def compile_passes(self) -> Sequence[CompilePass]:
         cached = self._cache.get("compile_passes")

@@ -50,9 +50,11 @@ from flowbuilder.schedules import (
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import ConsensusEngine, RunResult
-    from flowbuilder.model import RunFinishedTrigger, Schedule
+    from flowbuilder.interfaces.trigger_source import TriggerEvent
+    from flowbuilder.model import RunFinishedTrigger, Schedule, SourceTrigger
     from flowbuilder.plugins import PluginHost
     from flowbuilder.run_service import CompiledWorkflow, PreparedRun, RunService
+    from flowbuilder.trigger_sources import SourceWatcher
     from flowbuilder.triggers import RunFinishedWatcher
 
 DEFAULT_MAX_RUNS = 8
@@ -85,6 +87,8 @@ class ScheduledWorkflow:
     compiled: CompiledWorkflow
     source: str
     trigger: RunFinishedTrigger | None = None
+    trigger_source: SourceTrigger | None = None
+    """``on.source``: a plugin's trigger source, watched while the scheduler leads (issue 11.2)."""
 
 
 def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[ScheduledWorkflow]:
@@ -116,7 +120,11 @@ def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[Sc
             compiled = compile_workflow_input(host, path)
             workflow = compiled.plan.workflow
             trigger = workflow.on.run_finished if workflow.on is not None else None
-            if workflow.schedule is None and trigger is None:
+            source = workflow.on.source if workflow.on is not None else None
+            if workflow.schedule is None and trigger is None and source is None:
+                if explicit and workflow.on is not None:  # only a webhook: nothing for a scheduler to watch
+                    raise ConfigurationError(f"{path}: workflow {workflow.name!r} has only a webhook trigger; a"
+                                             " delivery starts it: flowbuilder trigger FILE --data JSON")  # fmt: skip
                 if explicit:
                     raise ConfigurationError(f"{path}: workflow {workflow.name!r} has no `schedule:` (nor `on:`); add"
                                              " one, e.g. schedule: {cron: '0 2 * * *'}")  # fmt: skip
@@ -130,14 +138,15 @@ def load_scheduled_workflows(host: PluginHost, paths: Sequence[Path]) -> list[Sc
                 try:  # a triggered run gets the payload's params only
                     resolve_params(workflow, trigger_params(workflow.params, "run-id", "workflow", "succeeded"))
                 except FlowBuilderError as payload_error:
-                    raise ConfigurationError(f"{path}: a triggered run gets only the params upstream_run_id,"
-                                             " upstream_workflow and upstream_status (text); every other param"
-                                             f" needs a default ({payload_error})") from None  # fmt: skip
+                    if source is None:  # a source's payload is only known per event: checked then, like any params
+                        raise ConfigurationError(f"{path}: a triggered run gets only the params upstream_run_id,"
+                                                 " upstream_workflow and upstream_status (text); every other param"
+                                                 f" needs a default ({payload_error})") from None  # fmt: skip
             if workflow.name in names:
                 raise ConfigurationError(f"{path}: workflow {workflow.name!r} is also scheduled by {names[workflow.name]};"
                                          " a workflow name is scheduled once")  # fmt: skip
             names[workflow.name] = str(path)
-            found.append(ScheduledWorkflow(workflow.name, workflow.schedule, compiled, str(path), trigger))
+            found.append(ScheduledWorkflow(workflow.name, workflow.schedule, compiled, str(path), trigger, source))
             chosen += 1
         if not explicit and chosen == 0:
             raise ConfigurationError(f"the folder {str(given)!r} holds no workflow with a `schedule:` or `on:`")
@@ -157,6 +166,8 @@ class StartOutcome:
     status: str | None = None
     upstream_run_id: str | None = None
     """For a triggered run: the finished run that started it."""
+    event_id: str | None = None
+    """For a run started by a trigger source: the event's id."""
     """The run's final status, once known (``succeeded``, ``failed``, ``cancelled``)."""
 
 
@@ -199,6 +210,31 @@ async def start_triggered(service: RunService, workflow: ScheduledWorkflow, upst
     prepared = service.prepare(workflow.compiled, params, idempotency_key=trigger_key(workflow.name, upstream_run_id))
     outcome = StartOutcome(workflow.name, None, prepared.run_id, started=True, upstream_run_id=upstream_run_id)
     return await _submit(service, prepared, outcome, f"{workflow.name} after {upstream_run_id}", slots, log)
+
+
+async def start_from_event(service: RunService, workflow: ScheduledWorkflow, event: TriggerEvent, slots: _Slots,
+                           log: Log) -> StartOutcome | None:  # fmt: skip
+    """Start the run of one trigger-source event (once: its key is claimed), or log why not.
+
+    Returns None for an event refused before any claim: a bad id, a payload that is not a
+    JSON object or too big, or params the workflow refuses (the log line says which).
+    """
+    from flowbuilder.trigger_sources import event_key, event_problem
+
+    assert workflow.trigger_source is not None
+    problem = event_problem(event.id, event.payload)
+    if problem is None:
+        try:
+            prepared = service.prepare(workflow.compiled, dict(event.payload),
+                                       idempotency_key=event_key(workflow.name, workflow.trigger_source.type, event.id))  # fmt: skip
+        except FlowBuilderError as error:
+            problem = f"its payload is refused: {error}"
+    if problem is not None:
+        log(f"{workflow.name}: event {str(event.id)[:80]!r} of trigger source {workflow.trigger_source.type} starts nothing:"
+            f" {problem}")  # fmt: skip
+        return None
+    outcome = StartOutcome(workflow.name, None, prepared.run_id, started=True, event_id=event.id)
+    return await _submit(service, prepared, outcome, f"{workflow.name} for event {event.id}", slots, log)
 
 
 async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutcome, shown: str, slots: _Slots,
@@ -264,7 +300,7 @@ class Scheduler:
         self.outcomes: list[StartOutcome] = []
         self._stop = asyncio.Event()
         self._leader_since: datetime | None = None
-        self._watchers: list[RunFinishedWatcher] = []
+        self._watchers: list[RunFinishedWatcher | SourceWatcher] = []
 
     def stop(self) -> None:
         """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop)."""
@@ -288,6 +324,9 @@ class Scheduler:
                     if self._leader_since is not None:
                         self.log("lost leadership: standing by")
                         self._leader_since = None
+                        for watcher in self._watchers:  # a standby watches nothing (issue 11.2)
+                            await watcher.close()
+                        self._watchers = []
                     leader = self.engine.leader()
                     if waiting_said != leader:
                         self.log(f"standby: waiting for leadership (active scheduler: {leader or 'unknown'})")
@@ -316,12 +355,12 @@ class Scheduler:
             self.engine.stop()
         return self.outcomes
 
-    def _make_watchers(self, slots: _Slots) -> list[RunFinishedWatcher]:
+    def _make_watchers(self, slots: _Slots) -> list[RunFinishedWatcher | SourceWatcher]:
         """One watcher per triggered workflow, firing through the run service while this node leads."""
         from flowbuilder.triggers import RunFinishedWatcher
 
         assert self._leader_since is not None
-        watchers = []
+        watchers: list[RunFinishedWatcher | SourceWatcher] = self._make_source_watchers(slots)
         for workflow in self.workflows:
             if workflow.trigger is None:
                 continue
@@ -345,6 +384,45 @@ class Scheduler:
 
             watchers.append(RunFinishedWatcher(workflow.name, workflow.trigger, self.store, fire,
                                                self._leader_since.timestamp()))  # fmt: skip
+        return watchers
+
+    def _make_source_watchers(self, slots: _Slots) -> list[RunFinishedWatcher | SourceWatcher]:
+        """One watcher per workflow with ``on.source``: its events start runs while this node leads."""
+        from flowbuilder.trigger_sources import SourceWatcher
+
+        watchers: list[RunFinishedWatcher | SourceWatcher] = []
+        classes = self.service.host.trigger_source_classes() if any(w.trigger_source for w in self.workflows) else {}
+        for workflow in self.workflows:
+            if workflow.trigger_source is None:
+                continue
+            source_class = classes.get(workflow.trigger_source.type)  # checked when a file is loaded
+            try:
+                if source_class is None:
+                    raise FlowBuilderError(f"unknown trigger source {workflow.trigger_source.type!r}")
+                config = source_class.config_model.model_validate(workflow.trigger_source.config)
+            except Exception as error:  # a workflow built in Python skips the loader's check
+                self.log(f"{workflow.name}: trigger source not watched: {error}")
+                continue
+
+            async def handle(event: TriggerEvent, workflow: ScheduledWorkflow = workflow) -> None:
+                if self._stop.is_set() or not self.engine.is_leader():
+                    return
+                try:
+                    outcome = await start_from_event(self.service, workflow, event, slots, self.log)
+                except FlowBuilderError as error:
+                    self.log(f"{workflow.name}: event {event.id!r} cannot start a run: {error}")
+                    return
+                if outcome is None:
+                    return
+                self.outcomes.append(outcome)
+                if outcome.started:
+                    self.log(f"{workflow.name}: started run {outcome.run_id} for event {event.id}")
+                else:
+                    self.log(f"{workflow.name}: event {event.id} already started run {outcome.run_id}")
+
+            watcher = SourceWatcher(workflow.name, source_class(), config, handle, self.log)
+            watcher.start()
+            watchers.append(watcher)
         return watchers
 
     async def _round(self, slots: _Slots) -> None:
@@ -454,6 +532,7 @@ __all__ = [
     "handled_record_key",
     "load_scheduled_workflows",
     "new_node_id",
+    "start_from_event",
     "start_logical_time",
     "start_triggered",
 ]

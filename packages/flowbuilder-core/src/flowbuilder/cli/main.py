@@ -39,6 +39,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     # schedules (issue 11.1)
     "scheduler": ("flowbuilder.cli.schedule_commands", "scheduler"),
     "backfill": ("flowbuilder.cli.schedule_commands", "backfill"),
+    # webhook triggers by hand (issue 11.2)
+    "trigger": ("flowbuilder.cli.trigger_command", "trigger"),
 }
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE

@@ -13,6 +13,7 @@ _KIND_LABELS = {
     "store_schemes": "stores",
     "runners": "runners",
     "consensus_engines": "consensus engines",
+    "trigger_sources": "trigger sources",
 }
 
 

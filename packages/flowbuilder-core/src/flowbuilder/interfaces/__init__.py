@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
     from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType, TaskWarning
+    from flowbuilder.interfaces.trigger_source import TriggerEvent, TriggerSource
 
 _SUBMODULE_OF = {
     "AnnotationStore": "annotation_store",
@@ -59,6 +60,9 @@ _SUBMODULE_OF = {
     "TaskType": "tasktype",
     "TaskWarning": "tasktype",
     "definition_hash": "store",
+    # trigger sources (issue 11.2)
+    "TriggerEvent": "trigger_source",
+    "TriggerSource": "trigger_source",
 }
 
 __all__ = [
@@ -88,6 +92,8 @@ __all__ = [
     "TaskFailure",
     "TaskType",
     "TaskWarning",
+    "TriggerEvent",
+    "TriggerSource",
     "definition_hash",
 ]
 
