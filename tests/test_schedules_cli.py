@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import _cli_command
+
+
+def _cli_command() -> list[str]:
+    """The ``flowbuilder`` console script of the interpreter running the tests (not imported
+    from conftest: with several conftest modules in one run, that name is ambiguous)."""
+    script = Path(sys.executable).with_name("flowbuilder")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from flowbuilder.cli.main import main; main()"]
+
 
 WAIT = 60.0
 """Generous: the machine is shared and under load."""
