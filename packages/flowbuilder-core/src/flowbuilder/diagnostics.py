@@ -21,11 +21,12 @@ from flowbuilder.yamlsource import mark_of, parse_yaml
 class Locator:
     """Where things are in one workflow source (a parsed file, or Python code without positions).
 
-    A locator holds either the parsed ``document`` or, once the document has validated, only
-    the file's ``content`` (and the ``limits`` it was read with): the located document of a
-    100,000-task file is over 100 MB, and after validation it is needed only to place a
-    compile problem or a lint warning. Such a locator parses ``content`` again the first time
-    a position is asked for, and keeps that document for the next ones (bench/memory.py).
+    A locator holds either a parsed ``document`` with positions or only the file's
+    ``content`` (and the ``limits`` it was read with): the located document of a
+    100,000-task file is over 100 MB and is needed only to place a problem or a lint
+    warning, so the loader validates a document parsed without positions and keeps none.
+    Such a locator parses ``content`` again the first time a position is asked for, and keeps
+    that document for the next ones (bench/memory.py).
     """
 
     filename: str
@@ -35,7 +36,8 @@ class Locator:
     content: bytes | None = field(default=None, repr=False)
     """The source to parse again when a position is asked for and ``document`` is None."""
     limits: YamlLimits | None = field(default=None, repr=False)
-    _parsed: list[Any] = field(default_factory=list, init=False, repr=False, compare=False)
+    parsed: list[Any] = field(default_factory=list, repr=False, compare=False)
+    """The document parsed from ``content`` once asked for (shared by ``dataclasses.replace`` copies)."""
 
     def at(self, path: tuple[Any, ...], message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
         positions = self.task_positions
@@ -48,10 +50,10 @@ class Locator:
     def _document(self) -> Any:
         if self.document is not None or self.content is None:
             return self.document
-        if not self._parsed:
+        if not self.parsed:
             with gc_paused():  # it parsed before, with these limits: it parses again
-                self._parsed.append(parse_yaml(self.content, self.filename, self.limits or YamlLimits()))
-        return self._parsed[0]
+                self.parsed.append(parse_yaml(self.content, self.filename, self.limits or YamlLimits()))
+        return self.parsed[0]
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
