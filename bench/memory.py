@@ -13,7 +13,8 @@ read with ``os.wait4``) is its own. Each figure stands beside floors measured in
   and a plain-Python list of 100,000 dicts holding what the file says (name, type,
   depends_on, config per task). Issue 10's goal is a peak of at most 300 MB for every row.
 
-Run: ``python bench/memory.py [fanout|runs|cli|all]``.
+Run: ``python bench/memory.py [fanout|runs|cli|all] [WIDTH]`` (WIDTH: the CLI file's fan-out, default
+100,000; smaller only to check the benchmark works).
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ tasks.append({"name": "sink", "type": "python", "depends_on": [f"t{i}" for i in 
 """
 
 
-def cli_rows() -> list[tuple[str, float]]:
-    """(label, peak MB) of the CLI on a 100,000-task fan-out file and of its floors."""
+def cli_rows(width: int = WIDTH) -> list[tuple[str, float]]:
+    """(label, peak MB) of the CLI on a ``width``-task fan-out file and of its floors."""
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     from cli_fanout import fanout_yaml
 
@@ -107,9 +108,11 @@ def cli_rows() -> list[tuple[str, float]]:
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
         big, one = Path(folder, "big.yaml"), Path(folder, "one.yaml")
-        big.write_text(fanout_yaml(WIDTH))
+        big.write_text(fanout_yaml(width))
         one.write_text("name: one\ntasks:\n  - {name: a, type: python, config: {callable: 'builtins:int'}}\n")
-        rows.append(("floor: list of 100K task dicts", _peak_mb([sys.executable, "-c", FLOOR_DICTS % (WIDTH, WIDTH)])))
+        rows.append(
+            (f"floor: list of {width:,} task dicts", _peak_mb([sys.executable, "-c", FLOOR_DICTS % (width, width)]))
+        )
         rows.append(("floor: CLI after imports (1 task)", _peak_mb([cli, "validate", str(one)])))
         rows.append(("flowbuilder validate", _peak_mb([cli, "validate", str(big)])))
         rows.append(("flowbuilder run --store memory://", _peak_mb([cli, "run", str(big), "--store", "memory://"])))
@@ -119,7 +122,7 @@ def cli_rows() -> list[tuple[str, float]]:
     return rows
 
 
-def main(which: str) -> None:
+def main(which: str, width: int = WIDTH) -> None:
     labels = {"fanout": "fan-out 1 -> 100,000 -> 1 (one run)", "runs": "10,000 concurrent 3-task runs"}
     api = [name for name in ("fanout", "runs") if which in (name, "all")]
     if api:
@@ -129,11 +132,11 @@ def main(which: str) -> None:
         used = measure(scenario, "run")["peak_rss_mb"]
         print(f"{labels[scenario]:<40} {base:>12.0f} {used:>15.0f} {used - base:>12.0f}")
     if which in ("cli", "all"):
-        print(f"\n{'CLI, 1 -> 100,000 -> 1 fan-out file':<40} {'peak MB':>12} {'goal MB':>15}")
-        for label, peak in cli_rows():
+        print(f"\n{f'CLI, 1 -> {width:,} -> 1 fan-out file':<40} {'peak MB':>12} {'goal MB':>15}")
+        for label, peak in cli_rows(width):
             goal = "" if label.startswith("floor") else f"<= {GOAL_MB} {'met' if peak <= GOAL_MB else 'NOT met'}"
             print(f"{label:<40} {peak:>12.0f} {goal:>15}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "all")
+    main(sys.argv[1] if len(sys.argv) > 1 else "all", int(sys.argv[2]) if len(sys.argv) > 2 else WIDTH)

@@ -85,3 +85,13 @@ def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -
     row = report["sizes"]["50"]
     assert set(row) == {"memory://", "rocksdb:// sync=batch", "rocksdb:// sync=always", "floor"}
     assert all(per_task > 0 for per_task in row.values())
+
+
+def test_memory_benchmark_reports_the_cli_rows_beside_their_floors() -> None:
+    result = _run(str(BENCH / "memory.py"), "cli", "200")
+    assert result.returncode == 0, result.stderr
+    rows = {line[:40].strip(): line[40:].split() for line in result.stdout.splitlines()[2:] if line.strip()}
+    assert set(rows) == {"floor: list of 200 task dicts", "floor: CLI after imports (1 task)", "flowbuilder validate",
+                         "flowbuilder run --store memory://", "flowbuilder run (default RocksDB)"}  # fmt: skip
+    assert all(float(figures[0]) > 0 for figures in rows.values())
+    assert rows["flowbuilder validate"][1:3] == ["<=", "300"]
