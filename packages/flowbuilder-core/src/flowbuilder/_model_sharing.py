@@ -59,19 +59,21 @@ _FIELD_SETS: dict[frozenset[str], set[str]] = {}
 _MAX_FIELD_SETS = 4096
 """Beyond this many distinct sets (only a plugin with huge config models could reach it),
 new ones are left unshared rather than kept for ever."""
-_CONTAINER_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
-"""Per frozen model class, its fields whose values may be an empty dict or list."""
+_CONTAINER_FIELDS: dict[type[BaseModel], tuple[str, ...] | None] = {}
+"""Per model class, its fields whose values may be an empty dict or list; None: not frozen."""
+_set_fields_set = object.__setattr__
 
 
-def _container_fields(cls: type[BaseModel]) -> tuple[str, ...]:
-    names = _CONTAINER_FIELDS.get(cls)
-    if names is None:
+def _container_fields(cls: type[BaseModel]) -> tuple[str, ...] | None:
+    if not cls.model_config.get("frozen"):
+        names = None
+    else:
         names = tuple(
             name
             for name, info in cls.model_fields.items()
             if info.default_factory in (dict, list) or (type(info.default) in (dict, list) and not info.default)
         )
-        _CONTAINER_FIELDS[cls] = names
+    _CONTAINER_FIELDS[cls] = names
     return names
 
 
@@ -80,10 +82,12 @@ def share_model_parts(model: BaseModel) -> None:
 
     Nothing visible changes: the set holds the same names, and an empty value is still an
     empty ``dict``/``list`` (equal to ``{}``/``[]``, dumped the same). A model that is not
-    frozen is left as it is.
+    frozen is left as it is. Called once per task (twice: its model and its config), so it
+    is kept to a few dict look-ups.
     """
     cls = type(model)
-    if not cls.model_config.get("frozen"):
+    names = _CONTAINER_FIELDS.get(cls, ()) or (_container_fields(cls) if cls not in _CONTAINER_FIELDS else None)
+    if names is None:
         return
     given = model.__pydantic_fields_set__
     key = frozenset(given)
@@ -91,12 +95,14 @@ def share_model_parts(model: BaseModel) -> None:
     if shared is None and len(_FIELD_SETS) < _MAX_FIELD_SETS:
         shared = _FIELD_SETS[key] = set(given)
     if shared is not None:
-        object.__setattr__(model, "__pydantic_fields_set__", shared)
-    values = model.__dict__
-    for name in _container_fields(cls):
-        value = values.get(name)
-        if not value:
-            if type(value) is dict:
-                values[name] = EMPTY_DICT
-            elif type(value) is list:
-                values[name] = EMPTY_LIST
+        _set_fields_set(model, "__pydantic_fields_set__", shared)
+    if names:
+        values = model.__dict__
+        for name in names:
+            value = values[name]
+            if not value:
+                kind = type(value)
+                if kind is dict:
+                    values[name] = EMPTY_DICT
+                elif kind is list:
+                    values[name] = EMPTY_LIST
