@@ -107,3 +107,13 @@ def test_real_dag_ideal_schedule_is_a_list_schedule() -> None:
     preds, runtimes = [[], [0], [0], [1, 2]], [1.0, 2.0, 3.0, 1.0]
     assert real_dag.ideal_makespan(preds, runtimes, slots=2) == 5.0
     assert real_dag.ideal_makespan(preds, runtimes, slots=1) == 7.0
+
+
+def test_memory_benchmark_reports_the_cli_rows_beside_their_floors() -> None:
+    result = _run(str(BENCH / "memory.py"), "cli", "200")
+    assert result.returncode == 0, result.stderr
+    rows = {line[:40].strip(): line[40:].split() for line in result.stdout.splitlines()[2:] if line.strip()}
+    assert set(rows) == {"floor: list of 200 task dicts", "floor: CLI after imports (1 task)", "flowbuilder validate",
+                         "flowbuilder run --store memory://", "flowbuilder run (default RocksDB)"}  # fmt: skip
+    assert all(float(figures[0]) > 0 for figures in rows.values())
+    assert rows["flowbuilder validate"][1:3] == ["<=", "300"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flowbuilder.errors import WorkflowError
-from flowbuilder.loader import load_plan, load_workflow
+from flowbuilder.loader import load_plan, load_workflow, plan_workflow
 from flowbuilder.plugins import PluginHost
 
 
@@ -225,3 +225,29 @@ tasks:
         (4, 48, "unknown field 'zzzz' in retry", f"remove it; retry takes only: {retry_fields}"),
         (4, 80, "unknown field 'max_paralel' in foreach", "did you mean 'max_parallel'?"),
     ]
+
+
+VALID_WITH_A_WARNING_FREE_SHELL = """
+name: small
+tasks:
+  - {name: a, type: shell, config: {command: "true"}}
+  - {name: b, type: shell, depends_on: [a], config: {command: "true"}}
+"""
+
+
+def test_a_loaded_workflow_keeps_no_document_and_a_valid_file_is_parsed_once(host: PluginHost) -> None:
+    """The located document is only made to report a problem: a valid file never needs it."""
+    source = load_workflow(VALID_WITH_A_WARNING_FREE_SHELL.encode(), host=host)
+    assert source.locator.document is None and source.locator.content == source.content
+    plan_workflow(source, host)
+    assert source.locator.parsed == []
+
+
+def test_a_compile_problem_of_a_valid_document_is_located_by_parsing_again_once(host: PluginHost) -> None:
+    text = VALID_WITH_A_WARNING_FREE_SHELL + "  - {name: c, type: shell, depends_on: [zz, yy], config: {command: x}}\n"
+    source = load_workflow(text.encode(), host=host)
+    with pytest.raises(WorkflowError) as raised:
+        plan_workflow(source, host)
+    shown = [f"{d.line}:{d.column}: {d.message}" for d in raised.value.diagnostics]
+    assert shown == ["6:41: task 'c' depends on unknown task 'zz'", "6:45: task 'c' depends on unknown task 'yy'"]
+    assert len(source.locator.parsed) == 1  # two positions, one parse

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -302,3 +303,41 @@ def test_bad_bytes_are_located_by_line_and_character_with_both_parsers(
 def test_diagnostics_are_sorted_in_line_order() -> None:
     found = messages("z: 1\nz: 2\nq: !!python/name:x 1\n1: 3\n")
     assert [line.split(":")[0] for line in found] == ["2", "3", "4"]
+
+
+_SAMPLE = """
+name: sample
+defaults: &d {retry: {attempts: 2}}
+tasks:
+  - {name: a, type: shell, config: {command: "echo 1.10", args: [1.10, 007, no, ~]}}
+  - name: b
+    <<: *d
+    depends_on: [a]
+"""
+
+
+def test_a_document_parsed_without_positions_holds_the_same_values_and_no_positions() -> None:
+    located = parse_yaml(_SAMPLE, "f.yaml")
+    plain = parse_yaml(_SAMPLE, "f.yaml", positions=False)
+    assert plain == located
+    assert source_text(plain["tasks"][0]["config"]["args"][0]) == "1.10"
+
+    def containers(value: object) -> Iterator[object]:
+        if isinstance(value, (dict, list)):
+            yield value
+            for item in value.values() if isinstance(value, dict) else value:
+                yield from containers(item)
+
+    found = list(containers(plain))
+    assert len(found) == 10 and not any(isinstance(c, (LocatedMap, LocatedList)) for c in found)
+
+
+@pytest.mark.parametrize(
+    "text", ["x: 0\nb: {a: 1, a: 2}\n", "a: [1\n", "a: !!python/name:os.system x\n", "- *nowhere\n"]
+)
+def test_a_problem_found_without_positions_is_reported_as_a_located_parse_reports_it(text: str) -> None:
+    with pytest.raises(WorkflowError) as located:
+        parse_yaml(text, "f.yaml")
+    with pytest.raises(WorkflowError) as plain:
+        parse_yaml(text, "f.yaml", positions=False)
+    assert plain.value.diagnostics == located.value.diagnostics

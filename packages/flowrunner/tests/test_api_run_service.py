@@ -159,3 +159,30 @@ def test_a_runner_that_raises_ends_the_event_stream_and_the_result_raises() -> N
             engine.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 30)) == []
+
+
+REPLAY_WORKFLOW = """
+name: replay
+tasks:
+  - {name: a, type: python, config: {callable: "builtins:int"}}
+  - {name: b, type: python, depends_on: [a], config: {callable: "builtins:int"}}
+"""
+
+
+@pytest.mark.parametrize("replay", [True, False])
+def test_a_handle_replays_the_run_from_its_first_event_only_when_submitted_with_replay(replay: bool) -> None:
+    """replay=False (Engine.run, run_workflow) keeps no events for a follower that comes late."""
+
+    async def main() -> list[str]:
+        engine = Engine(store="memory://")
+        try:
+            prepared = engine.service.prepare(REPLAY_WORKFLOW)
+            handle = await engine.service.submit(prepared, replay=replay)
+            assert (await handle.result()).succeeded
+            return [event.kind.value async for event in handle.events()]  # after the run ended
+        finally:
+            engine.close()
+
+    kinds = asyncio.run(asyncio.wait_for(main(), 60))
+    every = ["run_created", "run_started", *["task_started", "task_succeeded"] * 2, "run_finished"]
+    assert kinds == (every if replay else [])

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder import graph
+from flowbuilder._model_sharing import share_model_parts
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
 from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.expressions import (
@@ -277,7 +278,9 @@ def _validate_config(
 
     model = task_type.config_model
     try:
-        return model.model_validate(config)
+        validated = model.model_validate(config)
+        share_model_parts(validated)  # one config per task: share what is equal (when frozen)
+        return validated
     except ValidationError as error:
 
         def is_expression(path: tuple[Any, ...]) -> bool:

@@ -8,28 +8,52 @@ pydantic's errors into one-line messages with a hint ("did you mean ...").
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from flowbuilder.errors import Diagnostic
-from flowbuilder.yamlsource import mark_of
+from flowbuilder.gc_pause import gc_paused
+from flowbuilder.limits import YamlLimits
+from flowbuilder.yamlsource import mark_of, parse_yaml
 
 
 @dataclass(frozen=True)
 class Locator:
-    """Where things are in one workflow source (a parsed file, or Python code without positions)."""
+    """Where things are in one workflow source (a parsed file, or Python code without positions).
+
+    A locator holds either a parsed ``document`` with positions or only the file's
+    ``content`` (and the ``limits`` it was read with): the located document of a
+    100,000-task file is over 100 MB and is needed only to place a problem or a lint
+    warning, so the loader validates a document parsed without positions and keeps none.
+    Such a locator parses ``content`` again the first time a position is asked for, and keeps
+    that document for the next ones (bench/memory.py).
+    """
 
     filename: str
     document: Any = None
     task_positions: tuple[int, ...] | None = None
     """When only some tasks of the document were compiled: the document index of each."""
+    content: bytes | None = field(default=None, repr=False)
+    """The source to parse again when a position is asked for and ``document`` is None."""
+    limits: YamlLimits | None = field(default=None, repr=False)
+    parsed: list[Any] = field(default_factory=list, repr=False, compare=False)
+    """The document parsed from ``content`` once asked for (shared by ``dataclasses.replace`` copies)."""
 
     def at(self, path: tuple[Any, ...], message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
         positions = self.task_positions
         if positions is not None and len(path) >= 2 and path[0] == "tasks" and isinstance(path[1], int):
             path = ("tasks", positions[path[1]], *path[2:])
-        line, column = mark_of(self.document, path, key=key) if self.document is not None else (1, 1)
+        document = self._document()
+        line, column = mark_of(document, path, key=key) if document is not None else (1, 1)
         return Diagnostic(self.filename, line, column, message, hint)
+
+    def _document(self) -> Any:
+        if self.document is not None or self.content is None:
+            return self.document
+        if not self.parsed:
+            with gc_paused():  # it parsed before, with these limits: it parses again
+                self.parsed.append(parse_yaml(self.content, self.filename, self.limits or YamlLimits()))
+        return self.parsed[0]
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:

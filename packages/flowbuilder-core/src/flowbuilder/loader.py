@@ -264,9 +264,12 @@ def load_workflow(
     else:
         content = source.encode() if isinstance(source, str) else source
         filename = filename or "<string>"
+    # The document is parsed without positions (a third of the memory of a located one) and
+    # dropped once validated; the locator parses the content again, with positions, only when
+    # a problem or a lint warning needs one (bench/memory.py).
+    locator = Locator(filename, content=content, limits=limits)
     with gc_paused():  # the document and its models stay alive: see flowbuilder.gc_pause
-        document = parse_yaml(content, filename, limits)
-        locator = Locator(filename, document)
+        document = parse_yaml(content, filename, limits, positions=False)
         try:
             workflow = validate_document(document, locator)
         except _InvalidDocument as error:
@@ -275,6 +278,7 @@ def load_workflow(
             found = set(error.diagnostics)
             more = [d for d in _compile_problems(error.partial, locator, host) if d not in found]
             raise WorkflowError([*error.diagnostics, *more]) from None
+        del document
     return WorkflowSource(workflow, locator, content, path)
 
 

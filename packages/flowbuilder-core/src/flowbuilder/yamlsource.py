@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections import deque
 from typing import Any, Callable
 
 import yaml
@@ -124,6 +125,37 @@ class LocatedList(list[Any]):
 
     def item_mark(self, index: int) -> Mark:
         return unpack_mark(self.item_marks[index])
+
+
+_NO_MARKS: deque[int] = deque(maxlen=0)
+"""Where an unlocated container's positions go: nowhere, at the cost of a C call (see
+:func:`parse_yaml`, ``positions``)."""
+
+
+class _UnlocatedMap(dict[Any, Any]):
+    """A mapping of a document parsed without positions: a plain dict the builder can fill
+    the same way as a :class:`LocatedMap` (its positions are dropped)."""
+
+    __slots__ = ()
+    packed = 0
+    marks = _NO_MARKS
+
+    def __init__(self, packed: int):
+        pass
+
+    def key_mark(self, key: str) -> Mark:
+        return (1, 1)
+
+
+class _UnlocatedList(list[Any]):
+    """A sequence of a document parsed without positions (see :class:`_UnlocatedMap`)."""
+
+    __slots__ = ()
+    packed = 0
+    item_marks = _NO_MARKS
+
+    def __init__(self, packed: int):
+        pass
 
 
 class YamlInt(int):
@@ -240,7 +272,7 @@ class _Frame:
 
     __slots__ = ("container", "anchor", "size", "pending_key", "merges")
 
-    def __init__(self, container: LocatedMap | LocatedList, anchor: str | None):
+    def __init__(self, container: Any, anchor: str | None):
         self.container = container
         self.anchor = anchor
         self.size = 1
@@ -252,11 +284,17 @@ _NO_KEY = object()
 _MERGE_KEY = "<<"
 
 
-def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits()) -> Any:
+def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits(), *, positions: bool = True) -> Any:
     """Parse one YAML document into located plain values.
 
     Raises :class:`WorkflowError` carrying every problem found (syntax errors stop at the
     first, since the parser cannot go on; structural problems are all collected).
+
+    ``positions=False`` builds the same values, with every check, into dicts and lists that
+    keep no positions: about a third of the memory of a located document (bench/memory.py).
+    The loader validates such a document and parses the text again with positions only to
+    report a problem (:class:`flowbuilder.diagnostics.Locator`). A problem found while
+    parsing it is reported by parsing again with positions, so its messages are the same.
     """
     size = len(text)
     if size > limits.max_bytes:
@@ -270,7 +308,7 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
         raise WorkflowError([Diagnostic(filename, 1, 1, "the file is UTF-16 text; workflow files are UTF-8",
                                         "save the file as UTF-8")])  # fmt: skip
     problems: list[tuple[Mark, str, str | None]] = []
-    builder = _Builder(limits, problems)
+    builder = _Builder(limits, problems, positions)
     # The builder makes many dicts and lists and no reference cycles: pausing the cyclic
     # garbage collector meanwhile spares it re-walking the growing document, about a fifth
     # of a 10,000-task load and two fifths at 100,000 (bench/compile.py).
@@ -281,8 +319,10 @@ def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits
             # sees the 65th level. The pure-Python parser has no such limit: read again with
             # it, so that every PyYAML gives the builder's located message (error path only).
             problems.clear()
-            builder = _Builder(limits, problems)
+            builder = _Builder(limits, problems, positions)
             _read_events(text, _PureLoader, builder)
+    if problems and not positions:  # report them as a located parse does (the error path only)
+        return parse_yaml(text, filename, limits)
     if problems:
         raise WorkflowError(Diagnostic(filename, l, c, m, h) for (l, c), m, h in problems)
     if builder.documents == 0:
@@ -370,8 +410,10 @@ def _shown_tag(tag: str) -> str:
 class _Builder:
     """Turns parser events into located values, enforcing :class:`YamlLimits`."""
 
-    def __init__(self, limits: YamlLimits, problems: list[tuple[Mark, str, str | None]]):
+    def __init__(self, limits: YamlLimits, problems: list[tuple[Mark, str, str | None]], positions: bool = True):
         self.limits = limits
+        self.map_type: type[LocatedMap] | type[_UnlocatedMap] = LocatedMap if positions else _UnlocatedMap
+        self.list_type: type[LocatedList] | type[_UnlocatedList] = LocatedList if positions else _UnlocatedList
         self.problems = problems
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}
@@ -403,6 +445,7 @@ class _Builder:
         max_expanded = self.limits.max_expanded_nodes
         shared: dict[str, str] = {}
         share = shared.setdefault
+        map_type, list_type = self.map_type, self.list_type
         while True:
             event = next_event()
             kind = type(event)
@@ -432,7 +475,7 @@ class _Builder:
             ):
                 start = event.start_mark
                 mark = (start.line + 1) << 32 | (start.column + 1)
-                stack.append(_Frame(LocatedMap(mark) if kind is mapping_start else LocatedList(mark), None))
+                stack.append(_Frame(map_type(mark) if kind is mapping_start else list_type(mark), None))
                 continue
             elif kind is stream_end:
                 return
@@ -451,7 +494,7 @@ class _Builder:
             frame = stack[-1]
             frame.size += size
             container = frame.container
-            if isinstance(container, LocatedList):
+            if type(container) is list_type:
                 container.append(value)
                 container.item_marks.append(mark)
                 continue
@@ -478,9 +521,9 @@ class _Builder:
         if kind is yaml.ScalarEvent:
             self._scalar(event)
         elif kind is yaml.MappingStartEvent:
-            self._start(event, LocatedMap(_mark(event)))
+            self._start(event, self.map_type(_mark(event)))
         elif kind is yaml.SequenceStartEvent:
-            self._start(event, LocatedList(_mark(event)))
+            self._start(event, self.list_type(_mark(event)))
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
             self._end()
         elif kind is yaml.AliasEvent:
@@ -510,12 +553,12 @@ class _Builder:
             value = event.value
         self._add(value, mark, 1, event.anchor)
 
-    def _start(self, event: Any, container: LocatedMap | LocatedList) -> None:
+    def _start(self, event: Any, container: Any) -> None:
         tag = self._check_tag(event)
-        wanted = "tag:yaml.org,2002:map" if isinstance(container, LocatedMap) else "tag:yaml.org,2002:seq"
+        wanted = "tag:yaml.org,2002:map" if isinstance(container, dict) else "tag:yaml.org,2002:seq"
         if tag not in (None, "!", wanted):
             self.problems.append(
-                (container.mark, f"tag {_shown_tag(str(tag))} does not fit this node", "remove the tag")
+                (unpack_mark(container.packed), f"tag {_shown_tag(str(tag))} does not fit this node", "remove the tag")
             )
         if len(self.stack) >= self.limits.max_depth:
             self.fail(container.packed, f"nesting is deeper than {self.limits.max_depth} levels",
@@ -526,21 +569,23 @@ class _Builder:
     def _end(self) -> None:
         frame = self.stack.pop()
         container = frame.container
-        if isinstance(container, LocatedMap):
+        if type(container) is self.map_type:
             for merged, mark in frame.merges:
                 self._merge(container, merged, mark)
         self._add(container, container.packed, frame.size, frame.anchor)
 
-    def _merge(self, target: LocatedMap, merged: Any, mark: int) -> None:
+    def _merge(self, target: Any, merged: Any, mark: int) -> None:
         sources = merged if isinstance(merged, list) else [merged]
         for source in sources:
-            if not isinstance(source, LocatedMap):
+            if type(source) is not self.map_type:
                 self.problems.append((unpack_mark(mark), "`<<` merges only mappings", "use `<<: *anchor` of a mapping"))
                 continue
             for index, (key, value) in enumerate(source.items()):
                 if key not in target:
                     target[key] = value
-                    target.marks.extend(source.marks[2 * index : 2 * index + 2])
+                    marks: Any = source.marks
+                    if marks is not _NO_MARKS:
+                        target.marks.extend(marks[2 * index : 2 * index + 2])
 
     def _alias(self, event: Any) -> None:
         mark = _mark(event)
@@ -570,7 +615,7 @@ class _Builder:
         frame = self.stack[-1]
         frame.size += size
         container = frame.container
-        if isinstance(container, LocatedList):
+        if type(container) is self.list_type:
             container.append(value)
             container.item_marks.append(mark)
             return
@@ -589,7 +634,6 @@ class _Builder:
 
     def _take_key(self, frame: _Frame, key: Any, mark: int) -> None:
         container = frame.container
-        assert isinstance(container, LocatedMap)
         if not isinstance(key, str):
             shown = source_text(key)
             hint = f'quote it: "{shown}"' if shown is not None else "use a plain text key"

@@ -132,7 +132,10 @@ class Engine:
 
     async def run(self, workflow: WorkflowInput, params: Mapping[str, Any] | None = None, **options: Any) -> RunResult:
         """Submit one run and await its result."""
-        handle = await self.submit(workflow, params, **options)
+        sinks, concurrency = options.pop("sinks", ()), options.pop("concurrency", None)
+        prepared = self.service.prepare(workflow, params, **options)
+        # Nobody can follow this handle: keep none of the run's events in memory for replay.
+        handle = await self.service.submit(prepared, sinks=sinks, concurrency=concurrency, replay=False)
         return await handle.result()
 
     def cancel(self, run_id: str, reason: str = "", *, by: str | None = None) -> bool:
