@@ -86,6 +86,14 @@ def free_port() -> int:
     return _free_port()
 
 
+@pytest.fixture(params=["rocksdb", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each durable store in turn: a fresh embedded RocksDB directory, then a Redis server of the test's own."""
+    if request.param == "rocksdb":
+        return f"rocksdb://{tmp_path / 'store'}"
+    return str(request.getfixturevalue("redis_server"))
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[str]:
     """A redis-server of this test's own, on a free port of 127.0.0.1; stopped afterwards."""

@@ -81,13 +81,6 @@ def _state(store_url: str, run_id: str, cwd: Path) -> dict[str, Any]:
     return dict(json.loads(shown.stdout)["state"])
 
 
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return str(request.getfixturevalue("redis_server"))
-
-
 @pytest.fixture
 def waiting_release(scratch_dir: Path, store_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``flowbuilder run --json`` of the release workflow, its approval waiting; its run id."""

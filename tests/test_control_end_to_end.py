@@ -44,13 +44,6 @@ def _env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
 
 
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return str(request.getfixturevalue("redis_server"))
-
-
 @pytest.fixture
 def gated_run(scratch_dir: Path, store_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``flowbuilder run --json`` of the gated workflow, its first task started; its run id."""

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import IO, Any, Callable
 
-import pytest
-
 CONTINUE = """\
 name: items
 tasks:
@@ -56,13 +54,6 @@ tasks:
     foreach: {items: "${{ tasks.listing.output }}", on_item_failure: continue}
     config: {command: "echo ran-${{ item }} >> ran.log; test ! -f broken-${{ item }} && echo out-${{ item }}"}
 """
-
-
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return str(request.getfixturevalue("redis_server"))
 
 
 def _ran(scratch_dir: Path) -> list[str]:

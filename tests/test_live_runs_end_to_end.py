@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from flowbuilder import Annotation
 from flowbuilder.plugins import build_plugin_host
 
@@ -39,13 +37,6 @@ tasks:
 def _cli() -> list[str]:
     script = Path(sys.executable).with_name("flowbuilder")
     return [str(script)] if script.exists() else [sys.executable, "-c", "from flowbuilder.cli.main import main; main()"]
-
-
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return str(request.getfixturevalue("redis_server"))
 
 
 def test_a_live_run_is_watched_and_annotated_from_other_processes(scratch_dir: Path, store_url: str) -> None:

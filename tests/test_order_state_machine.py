@@ -81,13 +81,6 @@ class Order:
         return dict(json.loads(shown.stdout)["state"])
 
 
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return str(request.getfixturevalue("redis_server"))
-
-
 @pytest.fixture
 def rocksdb_url(tmp_path: Path) -> str:
     return f"rocksdb://{tmp_path / 'store'}"

@@ -18,8 +18,6 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import pytest
-
 TOKEN = "tok-S3cr3t/Value+x="  # noqa: S105 - the test's own secret, searched for below
 PIN = "pin-9876-hidden"
 
@@ -105,13 +103,6 @@ def store_contents(url: str) -> bytes:
             parts.extend(k + v for _, fields in client.xrange(key) for k, v in fields.items())
     assert parts, "the Redis server holds nothing: the run was not stored there"
     return b"".join(parts)
-
-
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return request.getfixturevalue("redis_server")
 
 
 def test_a_secret_and_a_secret_param_appear_in_no_channel_and_nowhere_in_the_store(

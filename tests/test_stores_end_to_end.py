@@ -11,16 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello" / "hello.yaml"
-
-
-@pytest.fixture(params=["rocksdb", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "rocksdb":
-        return f"rocksdb://{tmp_path / 'store'}"
-    return request.getfixturevalue("redis_server")
 
 
 def _run_id(stdout: str) -> str:
