@@ -34,6 +34,7 @@ class LocalPackage:
     name: str
     extras: frozenset[str]
     dependencies: tuple[str, ...]
+    optional_dependencies: tuple[str, ...] = ()
 
     @property
     def relative(self) -> str:
@@ -65,13 +66,32 @@ def read_package(path: Path) -> LocalPackage:
         name=project.get("name", path.name),
         extras=frozenset(project.get("optional-dependencies", {})),
         dependencies=tuple(project.get("dependencies", ())),
+        optional_dependencies=tuple(r for extra in project.get("optional-dependencies", {}).values() for r in extra),
     )
 
 
 def packages() -> list[LocalPackage]:
-    """Every ``packages/*/pyproject.toml``, core first."""
-    found = [read_package(p.parent) for p in sorted(ROOT.glob("packages/*/pyproject.toml"))]
-    return sorted(found, key=lambda p: (p.name != CORE, p.name))
+    """Every ``packages/*/pyproject.toml``: core first, then each package after the local ones it needs.
+
+    pip resolves an editable requirement's dependencies as it meets them, so a local package
+    named on the command line only after one that needs it is looked up on the index (and
+    not found). Among packages free to go, the order is by name.
+    """
+    found = sorted((read_package(p.parent) for p in sorted(ROOT.glob("packages/*/pyproject.toml"))),
+                   key=lambda p: (p.name != CORE, p.name))  # fmt: skip
+    names = {package.name.lower() for package in found}
+    ordered: list[LocalPackage] = []
+    while found:
+        placed = {package.name.lower() for package in ordered}
+        ready = next((p for p in found if _local_needs(p, names) <= placed), found[0])  # a cycle: keep the name order
+        ordered.append(ready)
+        found.remove(ready)
+    return ordered
+
+
+def _local_needs(package: LocalPackage, local_names: set[str]) -> set[str]:
+    """The local packages ``package`` depends on, through its dependencies or any extra."""
+    return {requirement_name(r) for r in (*package.dependencies, *package.optional_dependencies)} & local_names
 
 
 def plugin_packages() -> list[LocalPackage]:

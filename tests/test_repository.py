@@ -325,6 +325,17 @@ def test_install_arguments_follow_the_packages_on_disk_core_first(tmp_path: Path
     ]  # fmt: skip
 
 
+def test_install_arguments_name_each_package_after_the_local_packages_it_needs(tmp_path: Path) -> None:
+    """pip looks a local dependency up on the index when its editable comes later on the command line."""
+    _fake_checkout(tmp_path, {"flowbuilder-core": [], "alpha": [], "beta": [], "zeta": []})
+    (tmp_path / "packages" / "alpha" / "pyproject.toml").write_text(
+        '[project]\nname = "alpha"\ndependencies = ["zeta>=1"]\n[project.optional-dependencies]\ntest = ["beta"]\n'
+    )
+    assert _install_arguments(tmp_path)[:8] == [
+        "-e", "packages/flowbuilder-core", "-e", "packages/beta", "-e", "packages/zeta", "-e", "packages/alpha",
+    ]  # fmt: skip
+
+
 def test_install_arguments_skip_the_all_extra_while_one_of_its_packages_is_missing(tmp_path: Path) -> None:
     _fake_checkout(tmp_path, {"flowbuilder-core": [], "alpha": []})
     (tmp_path / "pyproject.toml").write_text(
