@@ -4,3 +4,15 @@ Each hook imports its machinery only when called, so loading the plugin costs th
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from flowbuilder.hookspecs import hookimpl
+
+
+@hookimpl
+def flowbuilder_message_buses() -> list[Any]:
+    """The ``redis://`` message bus (Redis Streams; :mod:`flowbuilder_distributed.bus`)."""
+    from flowbuilder_distributed.bus import RedisMessageBus
+
+    return [RedisMessageBus]
