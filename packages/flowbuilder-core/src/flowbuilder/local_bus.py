@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from flowbuilder.errors import FlowBuilderError
 from flowbuilder.interfaces.message_bus import (
     DEFAULT_REQUEST_TIMEOUT,
     Handler,
@@ -68,6 +69,8 @@ class _Delivery(Subscription):
             message = decode_message(item)  # a copy per recipient: a handler may change its body freely
             try:
                 self._handler(message)
+            except FlowBuilderError as error:  # a handler's own refusal: one line
+                log.warning("bus handler refused message %s from %s: %s", message.id, message.sender, error)
             except Exception:  # a handler's bug must not stop later messages
                 log.exception("bus handler failed on message %s from %s; it is not delivered again", message.id,
                               message.sender)  # fmt: skip

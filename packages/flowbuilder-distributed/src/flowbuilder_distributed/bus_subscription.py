@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowbuilder.errors import FlowBuilderError
 from flowbuilder.interfaces.message_bus import Handler, Subscription, decode_message
 
 if TYPE_CHECKING:
@@ -145,6 +146,9 @@ class StreamSubscription(Subscription):
             return
         try:
             self._handler(message)
+        except FlowBuilderError as error:  # a handler's own refusal: one line; the message stays pending
+            log.warning("bus %s: %s", self._node, error)
+            return
         except Exception:  # a handler's bug must not stop later messages; this one stays pending
             log.exception("bus %s: handler failed on message %s from %s; it is delivered again when %s subscribes"
                           " next", self._node, message.id, message.sender, self._node)  # fmt: skip

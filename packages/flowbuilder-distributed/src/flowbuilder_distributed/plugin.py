@@ -16,3 +16,11 @@ def flowbuilder_message_buses() -> list[Any]:
     from flowbuilder_distributed.bus import RedisMessageBus
 
     return [RedisMessageBus]
+
+
+@hookimpl
+def flowbuilder_cli_commands(cli: Any) -> None:
+    """``flowbuilder cluster send|broadcast|publish|request|listen`` (:mod:`flowbuilder_distributed.bus_commands`)."""
+    from flowbuilder_distributed.bus_commands import add_bus_commands
+
+    add_bus_commands(cli)
