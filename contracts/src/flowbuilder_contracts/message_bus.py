@@ -166,7 +166,12 @@ class MessageBusContract(Contract):
 
     def test_request_to_a_node_returns_its_reply(self, node: MakeBus) -> None:
         responder = node("responder")
-        responder.listen(lambda m: responder.reply(m, {"status": "ok", "echo": m.body}) if m.kind == "request" else None)
+
+        def answer(message: Message) -> None:
+            if message.kind == "request":
+                responder.reply(message, {"status": "ok", "echo": message.body})
+
+        responder.listen(answer)
         requester = node("requester")
         reply = requester.request("responder", {"action": "get_status"}, timeout=DELIVERY_TIMEOUT)
         assert reply.kind == "reply" and reply.sender == "responder"
@@ -175,7 +180,12 @@ class MessageBusContract(Contract):
 
     def test_each_concurrent_request_gets_its_own_reply(self, node: MakeBus) -> None:
         responder = node("responder")
-        responder.listen(lambda m: responder.reply(m, {"n": m.body["n"]}) if m.kind == "request" else None)
+
+        def answer(message: Message) -> None:
+            if message.kind == "request":
+                responder.reply(message, {"n": message.body["n"]})
+
+        responder.listen(answer)
         requester = node("requester")
         results: dict[int, Any] = {}
 
@@ -190,9 +200,15 @@ class MessageBusContract(Contract):
         assert results == {n: n for n in range(5)}
 
     def test_request_to_a_topic_returns_the_first_reply(self, node: MakeBus) -> None:
+        def quote_from(bus: MessageBus) -> Callable[[Message], None]:
+            def quote(message: Message) -> None:
+                bus.reply(message, {"price": 10, "from": bus.node_id})
+
+            return quote
+
         for name in ("quoter-1", "quoter-2"):
             bus = node(name)
-            bus.subscribe("prices", lambda m, bus=bus: bus.reply(m, {"price": 10, "from": bus.node_id}))
+            bus.subscribe("prices", quote_from(bus))
         reply = node("buyer").request("prices", {"item": "x"}, timeout=DELIVERY_TIMEOUT, topic=True)
         assert reply.body["price"] == 10 and reply.sender in ("quoter-1", "quoter-2")
 
@@ -244,11 +260,12 @@ class MessageBusContract(Contract):
         got = Collector()
         receiver.listen(got)
         sender = node("sender")
-        for attempt in (
+        attempts: list[Callable[[], object]] = [
             lambda: sender.send("receiver", body),
             lambda: sender.broadcast(body),
             lambda: sender.publish("topic", body),
-        ):
+        ]
+        for attempt in attempts:
             with pytest.raises(MessageRejectedError) as refused:
                 attempt()
             assert "\n" not in str(refused.value) and len(str(refused.value)) < 400

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bus_redis_server import BusRedisServer  # noqa: E402
+from bus_redis_server import BusRedisServer
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bus_redis_server import BusRedisServer
+
 from flowbuilder.interfaces.message_bus import BusUnavailableError, MessageBusError
 from flowbuilder_contracts.message_bus import Collector
 from flowbuilder_distributed.bus import RedisMessageBus
@@ -42,7 +42,9 @@ class NodeProcess:
         line = self._read_line()
         if line.strip() != "ready":
             self.kill()
-            raise AssertionError(f"bus node did not start: {line!r} {self.process.stderr.read() if self.process.stderr else ''}")
+            raise AssertionError(
+                f"bus node did not start: {line!r} {self.process.stderr.read() if self.process.stderr else ''}"
+            )
 
     def _read_line(self) -> str:
         import selectors
@@ -211,7 +213,7 @@ def test_a_dead_redis_is_a_clear_error_within_seconds_not_a_hang(own_redis: BusR
             lambda: bus.listen(lambda message: None),
         ):
             started = time.monotonic()
-            with pytest.raises(BusUnavailableError, match="unreachable.*is Redis running there") as error:
+            with pytest.raises(BusUnavailableError, match=r"unreachable.*is Redis running there") as error:
                 attempt()
             assert time.monotonic() - started < 10
             assert "\n" not in str(error.value)
@@ -261,8 +263,22 @@ def test_cli_send_to_a_dead_redis_prints_one_line_and_exits_1(own_redis: BusRedi
 
 def test_cli_request_reaches_a_listening_cli_in_another_process(bus_url: str, tmp_path: Path) -> None:
     listener = subprocess.Popen(
-        [sys.executable, "-c", "from flowbuilder.cli.main import main; main()", "cluster", "listen", "--bus", bus_url,
-         "--node", "cli-listener", "--echo", "--count", "2", "--timeout", str(WAIT)],  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from flowbuilder.cli.main import main; main()",
+            "cluster",
+            "listen",
+            "--bus",
+            bus_url,
+            "--node",
+            "cli-listener",
+            "--echo",
+            "--count",
+            "2",
+            "--timeout",
+            str(WAIT),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -19,7 +19,8 @@ import queue
 import threading
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -50,7 +51,7 @@ _STOP = object()
 class _Delivery(Subscription):
     """A thread that calls one handler for each queued message, one at a time."""
 
-    def __init__(self, handler: Handler, name: str, on_close: Any):
+    def __init__(self, handler: Handler, name: str, on_close: Callable[[_Delivery], None]):
         self._handler = handler
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._on_close = on_close
@@ -79,7 +80,7 @@ class _Delivery(Subscription):
         if self._closed:
             return
         self._closed = True
-        self._on_close()
+        self._on_close(self)
         self._queue.put(_STOP)
         if threading.current_thread() is not self._thread:
             self._thread.join(CLOSE_TIMEOUT)
@@ -166,7 +167,7 @@ class LocalMessageBus(MessageBus):
         with hub.lock:
             if node in hub.listeners:
                 raise MessageBusError(f"node {node!r} already listens on this bus; close that subscription first")
-            delivery = _Delivery(handler, f"{node} inbox", lambda: self._forget_listener(delivery))
+            delivery = _Delivery(handler, f"{node} inbox", self._forget_listener)
             for text in hub.waiting.pop(node, ()):  # mail that arrived before the node listened
                 delivery.put(text)
             hub.listeners[node] = delivery
@@ -185,7 +186,7 @@ class LocalMessageBus(MessageBus):
             subscribers = hub.topics.setdefault(topic, {})
             if self.node_id in subscribers:
                 raise MessageBusError(f"node {self.node_id!r} is already subscribed to topic {topic!r}")
-            delivery = _Delivery(handler, f"{self.node_id} topic {topic}", lambda: self._forget_topic(topic, delivery))
+            delivery = _Delivery(handler, f"{self.node_id} topic {topic}", partial(self._forget_topic, topic))
             subscribers[self.node_id] = delivery
         self._subscriptions.append(delivery)
         return delivery

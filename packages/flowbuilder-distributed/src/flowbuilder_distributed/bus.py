@@ -61,6 +61,7 @@ SOCKET_TIMEOUT = 10.0
 REPLY_POLL_MS = 1000
 """The longest single blocking read while a request waits (the socket timeout must exceed it)."""
 
+
 class RedisMessageBus(MessageBus):
     """The bus of the nodes sharing one Redis database and namespace; see the module docstring."""
 
@@ -154,7 +155,9 @@ class RedisMessageBus(MessageBus):
     def listen(self, handler: Handler) -> Subscription:
         with self._lock:
             if self._listening is not None:
-                raise MessageBusError(f"node {self.node_id!r} already listens on this bus; close that subscription first")
+                raise MessageBusError(
+                    f"node {self.node_id!r} already listens on this bus; close that subscription first"
+                )
             starts = {self.inbox_key(self.node_id): "0", self.broadcast_key: "$"}
             self._listening = self._subscribe(starts, handler)
             return self._listening
@@ -190,7 +193,9 @@ class RedisMessageBus(MessageBus):
                     remaining_ms = int((deadline - time.monotonic()) * 1000)
                     if remaining_ms <= 0:
                         break
-                    response = self._client.xread({reply_key: "0"}, count=1, block=min(remaining_ms, REPLY_POLL_MS))
+                    response: Any = self._client.xread(
+                        {reply_key: "0"}, count=1, block=min(remaining_ms, REPLY_POLL_MS)
+                    )
                     for _, entries in response or ():
                         for _, fields in entries:
                             try:
@@ -251,11 +256,11 @@ class _RedisErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
         import redis
 
         if error is None or not isinstance(error, redis.RedisError):
-            return False
+            return
         reason = " ".join(str(error).split()) or type(error).__name__
         if isinstance(error, redis.ConnectionError):  # redis.TimeoutError is one too
             raise BusUnavailableError(

@@ -70,7 +70,7 @@ def _body(text: str) -> dict[str, Any]:
     try:
         body = json.loads(text)
     except ValueError as error:
-        raise click.BadParameter(f"{where} is not JSON ({error}); give an object like '{{\"key\": \"value\"}}'") from None
+        raise click.BadParameter(f'{where} is not JSON ({error}); give an object like \'{{"key": "value"}}\'') from None
     if not isinstance(body, dict):
         raise click.BadParameter(f"{where} must be a JSON object ({{...}}), not {type(body).__name__}")
     return body
@@ -129,7 +129,7 @@ def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url:
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Exit after this many messages.")
 @click.option("--timeout", type=click.FloatRange(min=0.0), default=None,
               help="Exit after this many seconds (status 0, whatever arrived).")  # fmt: skip
-@click.option("--echo", is_flag=True, help="Answer every request with {\"echo\": BODY}.")
+@click.option("--echo", is_flag=True, help='Answer every request with {"echo": BODY}.')
 @_bus_options
 def listen_command(topics: tuple[str, ...], count: int | None, timeout: float | None, echo: bool,
                    bus_url: str | None, node: str | None) -> None:  # fmt: skip

@@ -159,7 +159,7 @@ class StreamSubscription(Subscription):
         """Move entries delivered :data:`MAX_DELIVERIES` times or more to the dead-letter stream."""
         after = "-"
         while True:
-            rows = self._client.xpending_range(stream, self._node, min=after, max="+", count=READ_COUNT,
+            rows: Any = self._client.xpending_range(stream, self._node, min=after, max="+", count=READ_COUNT,
                                                consumername=self._node)  # fmt: skip
             if not rows:
                 return
@@ -172,12 +172,17 @@ class StreamSubscription(Subscription):
             after = "(" + _text(rows[-1]["message_id"])
 
     def _move_to_dead_letters(self, stream: str, entry_id: str, deliveries: int) -> None:
-        found = self._client.xrange(stream, min=entry_id, max=entry_id)
+        found: Any = self._client.xrange(stream, min=entry_id, max=entry_id)
         text = found[0][1].get(b"m", b"") if found else b""
         pipe = self._client.pipeline(transaction=True)
-        pipe.xadd(self._dead_letters, {"m": text, "stream": stream, "node": self._node, "entry": entry_id,
-                                       "deliveries": str(deliveries)},  # fmt: skip
-                  maxlen=self._dead_letter_maxlen, approximate=True)
+        record: dict[Any, Any] = {
+            "m": text,
+            "stream": stream,
+            "node": self._node,
+            "entry": entry_id,
+            "deliveries": str(deliveries),
+        }
+        pipe.xadd(self._dead_letters, record, maxlen=self._dead_letter_maxlen, approximate=True)
         pipe.xack(stream, self._node, entry_id)
         pipe.execute()
         log.error("bus %s: entry %s of %s was delivered %d times without being handled; moved to %s",

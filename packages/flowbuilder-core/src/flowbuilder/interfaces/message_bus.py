@@ -147,7 +147,8 @@ def _non_string_key(body: Mapping[str, Any]) -> object | None:
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if not isinstance(key, str):
-                    return key
+                    found: object = key
+                    return found
                 if isinstance(item, (Mapping, list, tuple)):
                     pending.append(item)
         elif isinstance(value, (list, tuple)):
