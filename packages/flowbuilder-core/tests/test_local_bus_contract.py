@@ -106,3 +106,15 @@ def test_each_recipient_gets_its_own_copy_of_the_body() -> None:
     finally:
         for bus in buses:
             bus.close()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [b"[" * 100_000, b"x" * (1024 * 1024 + 64 * 1024 + 1), b"\xff\xfe", b'{"id": "x"}', b"[]", b"not json"],
+    ids=["deep", "huge", "not-utf8", "missing-fields", "not-an-object", "garbage"],
+)
+def test_decode_message_refuses_what_a_bus_never_wrote_with_a_value_error(stored: bytes) -> None:
+    from flowbuilder.interfaces.message_bus import decode_message
+
+    with pytest.raises(ValueError, match=r"\S"):  # with a reason to log
+        decode_message(stored)

@@ -314,3 +314,23 @@ def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, .
     done = run_cli(command, sub, "--bus", bus_url, *rest)
     assert done.returncode == status and says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_oversized_foreign_entry_is_skipped_without_being_parsed(bus_url: str) -> None:
+    import redis
+
+    from flowbuilder.interfaces.message_bus import MAX_BODY_BYTES
+
+    with RedisMessageBus.open(bus_url, "receiver") as receiver, RedisMessageBus.open(bus_url, "sender") as sender:
+        client = redis.Redis.from_url(bus_url.split("?")[0])
+        try:
+            client.xadd(receiver.inbox_key("receiver"), {"m": b"[" * (MAX_BODY_BYTES * 2)})  # huge
+            client.xadd(receiver.inbox_key("receiver"), {"m": b"[" * 100_000})  # small but deeper than Python recurses
+        finally:
+            client.close()
+        got = Collector()
+        receiver.listen(got)
+        sent = sender.send("receiver", {"after": True})
+        assert got.wait_for(1)[0].id == sent.id
+        inbox = receiver.inbox_key("receiver")
+        wait_until(lambda: pending_count(bus_url, inbox, "receiver") == 0, "both entries skipped and acknowledged")

@@ -241,6 +241,8 @@ class RedisMessageBus(MessageBus):
 
     def close(self) -> None:
         subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:  # all at once: each read ends within BLOCK_MS
+            subscription.stop()
         for subscription in subscriptions:
             subscription.close()
         self._client.close()

@@ -33,7 +33,7 @@ from flowbuilder.interfaces.message_bus import Handler, Subscription, decode_mes
 if TYPE_CHECKING:
     import redis
 
-BLOCK_MS = 1000
+BLOCK_MS = 500
 """How long one read waits for new entries before looking at ``close`` again."""
 READ_COUNT = 100
 """Entries fetched per read."""
@@ -107,6 +107,9 @@ class StreamSubscription(Subscription):
                     self.create_groups()
                 except redis.RedisError:
                     self._stopping.wait(RETRY_SECONDS)
+            except Exception:  # a bug here must not end delivery silently: log it, read on
+                log.exception("bus %s: reading failed; retrying in %gs", self._node, RETRY_SECONDS)
+                self._stopping.wait(RETRY_SECONDS)
 
     def _deliver_pending(self) -> None:
         """Hand over again what this node read before and never acknowledged (oldest first)."""
@@ -190,12 +193,16 @@ class StreamSubscription(Subscription):
 
     # -- closing ----------------------------------------------------------------------
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ask the thread to end (it does within :data:`BLOCK_MS`) without waiting for it."""
         if self._stopping.is_set():
             return
         self._stopping.set()
         if self._on_close is not None:
             self._on_close(self)
+
+    def close(self) -> None:
+        self.stop()
         if threading.current_thread() is not self._thread:
             self._thread.join(CLOSE_TIMEOUT)
 

@@ -33,6 +33,8 @@ from flowbuilder.errors import FlowBuilderError
 
 MAX_BODY_BYTES = 1024 * 1024
 """The largest body a bus carries: 1 MiB of JSON. A larger one is refused before sending."""
+MAX_ENVELOPE_BYTES = 64 * 1024
+"""Room for a message's fields beside its body; anything larger read from a bus is not a message."""
 NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,199}"
 """What a node id or a topic may look like (it becomes part of a key in the bus's medium)."""
 DEFAULT_REQUEST_TIMEOUT = 5.0
@@ -174,8 +176,14 @@ def new_message(sender: str, kind: str, to: str, body: Mapping[str, Any], *, rep
 
 
 def decode_message(text: str | bytes) -> Message:
-    """A message from the JSON a bus stored; ``ValueError`` when it is not one (foreign or damaged data)."""
-    document = json.loads(text)
+    """A message from the JSON a bus stored; ``ValueError`` when it is not one (foreign or damaged
+    data, or more than a body's bound plus :data:`MAX_ENVELOPE_BYTES`: never parsed)."""
+    if len(text) > MAX_BODY_BYTES + MAX_ENVELOPE_BYTES:
+        raise ValueError(f"{len(text)} bytes, larger than any message a bus sends")
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
     try:
@@ -309,6 +317,7 @@ __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
     "Handler",
     "MAX_BODY_BYTES",
+    "MAX_ENVELOPE_BYTES",
     "MESSAGE_KINDS",
     "Message",
     "MessageBus",
