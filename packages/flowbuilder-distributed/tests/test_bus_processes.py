@@ -334,3 +334,29 @@ def test_an_oversized_foreign_entry_is_skipped_without_being_parsed(bus_url: str
         assert got.wait_for(1)[0].id == sent.id
         inbox = receiver.inbox_key("receiver")
         wait_until(lambda: pending_count(bus_url, inbox, "receiver") == 0, "both entries skipped and acknowledged")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis://[::1", "cannot be read"),
+        ("redis://127.0.0.1:99999/0", "cannot be read"),
+        ("redis://127.0.0.1:1/0?bogus=1", "unknown option 'bogus'"),
+        ("redis://127.0.0.1:1/0?maxlen=abc", "maxlen must be a whole number"),
+        ("redis://127.0.0.1:1/0?namespace=a%20b", "not a valid name"),
+    ],
+)
+def test_a_bad_bus_url_is_a_one_line_configuration_error(url: str, says: str) -> None:
+    from flowbuilder.errors import FlowBuilderError
+
+    with pytest.raises(FlowBuilderError, match=says) as error:
+        RedisMessageBus.open(url, "n1")
+    assert "\n" not in str(error.value)
+
+
+def test_a_password_never_shows_in_an_error(own_redis: BusRedisServer) -> None:
+    url = own_redis.url.replace("redis://", "redis://:hunter2-secret@")
+    own_redis.stop()
+    with RedisMessageBus.open(url, "n1") as bus, pytest.raises(BusUnavailableError) as error:
+        bus.send("n2", {})
+    assert "hunter2-secret" not in str(error.value) and ":***@" in str(error.value)

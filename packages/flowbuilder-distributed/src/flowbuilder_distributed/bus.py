@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     import redis
 
 DEFAULT_NAMESPACE = "flowbuilder"
+URL_OPTIONS = frozenset({"namespace", "maxlen"})
+"""The query options a bus URL may carry (anything else is refused, not passed to redis-py)."""
 DEFAULT_MAXLEN = 10_000
 """Entries each stream keeps (about): ``?maxlen=N`` in the URL changes it."""
 REPLY_TTL_SECONDS = 60
@@ -84,8 +86,17 @@ class RedisMessageBus(MessageBus):
         """``redis://[:PASSWORD@]HOST:PORT/DB[?namespace=NS&maxlen=N]`` as node ``node_id`` (connects lazily)."""
         import redis
 
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as error:
+            raise ConfigurationError(f"bus URL {url!r} cannot be read: {error}") from None
         options = dict(parse_qsl(parts.query))
+        unknown = sorted(set(options) - URL_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"bus URL {_shown(url)!r}: unknown option {unknown[0]!r} (known: {', '.join(sorted(URL_OPTIONS))})"
+            )
         namespace = options.pop("namespace", DEFAULT_NAMESPACE)
         check_name(namespace, "bus namespace")
         maxlen_text = options.pop("maxlen", str(DEFAULT_MAXLEN))
