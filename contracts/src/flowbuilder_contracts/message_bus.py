@@ -14,7 +14,8 @@ topic) and a request nobody answers raises ``RequestTimeoutError`` within its bo
 unicode arrives unchanged; non-JSON bodies (bytes, NaN, sets, non-string keys) and bodies
 over ``MAX_BODY_BYTES`` are refused with ``MessageRejectedError`` while one just under
 arrives; invalid node ids and topics are refused; messages of one sender arrive in order;
-a handler that raises does not stop later messages; ``close`` stops delivery promptly.
+a handler that raises does not stop later messages; a ``MessageIterator`` yields messages in
+order; ``close`` stops delivery promptly.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from flowbuilder.interfaces.message_bus import (
     MAX_BODY_BYTES,
     Message,
     MessageBus,
+    MessageIterator,
     MessageRejectedError,
     RequestTimeoutError,
 )
@@ -324,6 +326,21 @@ class MessageBusContract(Contract):
         while 1 not in [m.body.get("n") for m in got.messages] and time.monotonic() < deadline:
             time.sleep(0.02)
         assert {"n": 1} in got.bodies()
+
+    def test_a_message_iterator_yields_each_message_in_order_after_the_previous_was_handled(
+        self, node: MakeBus
+    ) -> None:
+        subscriber, sender = node("subscriber"), node("sender")
+        seen: list[int] = []
+        with MessageIterator(idle_timeout=DELIVERY_TIMEOUT) as messages:
+            subscriber.subscribe("work", messages)
+            for n in range(5):
+                sender.publish("work", {"n": n})
+            for message in messages:
+                seen.append(message.body["n"])
+                if len(seen) == 5:
+                    break
+        assert seen == [0, 1, 2, 3, 4]
 
     def test_close_stops_delivery_promptly(self, node: MakeBus) -> None:
         receiver = node("receiver")

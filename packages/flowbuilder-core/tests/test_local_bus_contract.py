@@ -118,3 +118,40 @@ def test_decode_message_refuses_what_a_bus_never_wrote_with_a_value_error(stored
 
     with pytest.raises(ValueError, match=r"\S"):  # with a reason to log
         decode_message(stored)
+
+
+def test_a_message_iterator_holds_the_next_message_until_the_loop_body_finishes() -> None:
+    """At-least-once through a for-loop: the handler (the bus's acknowledgement) returns only on the next step."""
+    from flowbuilder.interfaces.message_bus import MessageIterator
+
+    url = fresh_url()
+    handled: list[str] = []
+
+    with LocalMessageBus.open(url, "s") as sender, LocalMessageBus.open(url, "r") as receiver:
+        messages = MessageIterator(idle_timeout=10)
+
+        def recording(message: Message) -> None:
+            messages(message)
+            handled.append(message.id)  # what a bus acknowledges: after the handler returned
+
+        receiver.subscribe("t", recording)
+        first = sender.publish("t", {"n": 1})
+        iterator = iter(messages)
+        assert next(iterator).id == first.id
+        threading.Event().wait(0.3)
+        assert handled == []  # the loop body of the first message has not finished
+        second = sender.publish("t", {"n": 2})
+        assert next(iterator).id == second.id
+        assert handled == [first.id]
+        messages.close()
+        assert list(iterator) == []
+        threading.Event().wait(0.3)
+        assert handled == [first.id]  # the second was never finished: not acknowledged
+
+
+def test_a_message_iterator_ends_after_its_idle_timeout() -> None:
+    from flowbuilder.interfaces.message_bus import MessageIterator
+
+    with LocalMessageBus.open(fresh_url(), "r") as bus, MessageIterator(idle_timeout=0.2) as messages:
+        bus.subscribe("quiet", messages)
+        assert list(messages) == []

@@ -217,6 +217,79 @@ class Subscription(ABC):
         most a few seconds later; called from inside its own handler, it returns at once."""
 
 
+class MessageIterator:
+    """A handler that hands messages to a ``for`` loop instead, without weakening at-least-once.
+
+    ::
+
+        with MessageIterator(idle_timeout=30) as messages:
+            bus.subscribe("jobs", messages)
+            for message in messages:  # ends after 30 s without a message, or on close()
+                process(message)
+
+    The subscription's thread waits inside the handler until the loop asks for the *next*
+    message, so a message counts as handled (and is acknowledged) only once the loop body
+    that received it has finished. A message whose loop body never finished (the process
+    died, the loop broke out) is delivered again when the node subscribes next (on a
+    durable bus). Works with any :class:`MessageBus`; one loop per iterator. Close it (or
+    leave its ``with`` block) before closing the bus: until then the subscription's thread
+    waits for the loop.
+    """
+
+    def __init__(self, idle_timeout: float | None = None) -> None:
+        import threading
+
+        self._idle_timeout = idle_timeout
+        self._changed = threading.Condition()
+        self._offered: Message | None = None
+        self._taken: Message | None = None
+        self._finished: set[str] = set()
+        self._closed = False
+
+    def __call__(self, message: Message) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._offered is None or self._closed)
+            if self._closed:
+                raise MessageBusError(f"the message iterator was closed; message {message.id} is left for later")
+            self._offered = message
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: message.id in self._finished or self._closed)
+            if message.id not in self._finished:
+                raise MessageBusError(f"the message iterator was closed before message {message.id} was handled")
+            self._finished.discard(message.id)
+
+    def __iter__(self) -> MessageIterator:
+        return self
+
+    def __next__(self) -> Message:
+        with self._changed:
+            if self._closed:  # what was taken stays unfinished: delivered again later
+                raise StopIteration
+            if self._taken is not None:  # the loop body of the previous message has finished
+                self._finished.add(self._taken.id)
+                self._taken = None
+                self._changed.notify_all()
+            if not self._changed.wait_for(lambda: self._offered is not None or self._closed, self._idle_timeout):
+                raise StopIteration
+            if self._closed or self._offered is None:
+                raise StopIteration
+            self._taken, self._offered = self._offered, None
+            self._changed.notify_all()
+            return self._taken
+
+    def close(self) -> None:
+        """End the loop; a message offered or taken but not finished stays unacknowledged."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def __enter__(self) -> MessageIterator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class MessageBus(ABC):
     """Messages between named nodes: point to point, broadcast, topics, request/reply.
 
@@ -322,6 +395,7 @@ __all__ = [
     "Message",
     "MessageBus",
     "MessageBusError",
+    "MessageIterator",
     "MessageRejectedError",
     "NAME_PATTERN",
     "RequestTimeoutError",
