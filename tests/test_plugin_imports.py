@@ -18,6 +18,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS_DOC = REPO_ROOT / "docs" / "plugins.md"
 INTERFACE_MODULES = ("consensus", "executor", "runner", "secrets", "sink", "store", "tasktype", "trigger_source")
+INTERFACE_MODULES += ("message_bus",)  # the cluster event bus (issue 12.4)
 
 
 def public_modules() -> list[str]:

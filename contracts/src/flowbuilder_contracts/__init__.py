@@ -14,7 +14,7 @@ provides the fixture(s) its docstring names, and inherits every test::
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
 :class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`,
-:class:`TriggerSourceContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`TriggerSourceContract`, :class:`MessageBusContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -23,6 +23,7 @@ from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_impleme
 from flowbuilder_contracts._version import __version__
 from flowbuilder_contracts.consensus import ConsensusEngineContract
 from flowbuilder_contracts.executor import AttemptExecutorContract
+from flowbuilder_contracts.message_bus import MessageBusContract
 from flowbuilder_contracts.runner import RunnerContract
 from flowbuilder_contracts.secrets import SecretProviderContract
 from flowbuilder_contracts.store import StoreContract
@@ -37,6 +38,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     SecretProviderContract,
     AttemptExecutorContract,
     TriggerSourceContract,
+    MessageBusContract,
 )
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "CONTRACT_TESTS",
     "ConsensusEngineContract",
     "Contract",
+    "MessageBusContract",
     "RunnerContract",
     "SecretProviderContract",
     "StoreContract",

@@ -1,6 +1,7 @@
 """Core's own plugin: the ``memory://`` store, the ``environment`` and ``files`` secret providers,
 and the ``store`` and ``noop`` consensus engines (what ``flowbuilder scheduler`` elects with),
-and the ``file`` trigger source (files arriving in a folder start runs).
+the ``file`` trigger source (files arriving in a folder start runs), and the ``local://``
+message bus (one process's nodes talk through it).
 
 Registered through the ``flowbuilder.plugins`` entry point like any third-party plugin, so
 ``FLOWBUILDER_DISABLE_PLUGINS=core`` really leaves core without it.
@@ -48,3 +49,10 @@ def flowbuilder_trigger_sources() -> list[Any]:
     from flowbuilder.file_trigger import FileArrival
 
     return [FileArrival]
+
+
+@hookimpl
+def flowbuilder_message_buses() -> list[Any]:
+    from flowbuilder.local_bus import LocalMessageBus
+
+    return [LocalMessageBus]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from flowbuilder.compiler import CompilePass
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
 
@@ -223,6 +224,36 @@ def flowbuilder_trigger_sources() -> list[type[TriggerSource]]:
 
 
 # ---------------------------------------------------------------------------------------
+# Messaging (issue 12.4): called once per process that opens a message bus.
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def flowbuilder_message_buses() -> list[type[MessageBus]]:
+    """Message buses this plugin provides, one per URL scheme (``local``, ``redis``, ...).
+
+    Called once per process, the first time a bus is opened
+    (:meth:`~flowbuilder.plugins.PluginHost.open_message_bus`: the ``flowbuilder cluster
+    send|publish|listen|request`` commands, and any node or plugin that talks to others).
+    Returns :class:`~flowbuilder.interfaces.message_bus.MessageBus` subclasses keyed by
+    their ``scheme``; the URL (``--bus``, ``[bus] url`` in ``flowbuilder.toml`` or
+    ``FLOWBUILDER_BUS__URL``; default ``local://``) picks one, and the host builds it with
+    ``cls.open(url, node_id)``. All results are combined; a scheme given twice is a plugin
+    error. Core returns ``local`` (:mod:`flowbuilder.local_bus`, one process);
+    flowbuilder-distributed returns ``redis``. Each class must pass
+    ``flowbuilder_contracts.message_bus.MessageBusContract``.
+
+    Example::
+
+        @hookimpl
+        def flowbuilder_message_buses():
+            from my_nats.bus import NatsBus  # scheme = "nats"
+
+            return [NatsBus]
+    """
+
+
+# ---------------------------------------------------------------------------------------
 # Deprecated: hooks without a consumer; they warn when implemented and leave core in 0.3.
 # ---------------------------------------------------------------------------------------
 
@@ -263,6 +294,7 @@ __all__ = [
     "flowbuilder_compile_passes",
     "flowbuilder_consensus_engines",
     "flowbuilder_event_sinks",
+    "flowbuilder_message_buses",
     "flowbuilder_runners",
     "flowbuilder_secret_providers",
     "flowbuilder_stores",

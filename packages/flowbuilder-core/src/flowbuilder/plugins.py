@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
 
@@ -58,6 +59,8 @@ PROVIDERS = {
     "redis": "flowbuilder-storage",
     "raft": "flowbuilder-distributed",
 }
+DEFAULT_BUS_URL = "local://"
+"""The message bus when none is configured: core's in-process one (one node)."""
 
 
 # The hooks that return named things: kind -> (hook, the attribute that names one, what it is).
@@ -67,6 +70,7 @@ _NAMED_KINDS = {
     "runners": ("flowbuilder_runners", "name", "runner"),
     "consensus_engines": ("flowbuilder_consensus_engines", "name", "consensus engine"),
     "trigger_sources": ("flowbuilder_trigger_sources", "name", "trigger source"),
+    "message_buses": ("flowbuilder_message_buses", "scheme", "message bus scheme"),
 }
 # The other hooks, by what they provide.
 _OTHER_HOOKS = {
@@ -280,7 +284,8 @@ class PluginHost:
     def contributions(self) -> dict[str, dict[str, list[str]]]:
         """What each plugin provides, by kind, for ``flowbuilder plugins``.
 
-        The named kinds (``task_types``, ``store_schemes``, ``runners``, ``consensus_engines``, ``trigger_sources``)
+        The named kinds (``task_types``, ``store_schemes``, ``runners``, ``consensus_engines``, ``trigger_sources``,
+        ``message_buses``)
         list the names each plugin returned; hooks that give no names (event sinks, secret
         providers, CLI commands, ...) are listed under ``other`` by what they provide. Event
         sinks are made per run, so only the hook is known here, not the sinks themselves.
@@ -289,7 +294,7 @@ class PluginHost:
         for kind, (hook_name, key, what) in _NAMED_KINDS.items():
             self._named(hook_name, key, what)
             for name, owner in self._cache[f"{hook_name}:owners"].items():
-                shown = f"{name}://" if kind == "store_schemes" else name
+                shown = f"{name}://" if kind in ("store_schemes", "message_buses") else name
                 found.setdefault(owner, {}).setdefault(kind, []).append(shown)
         for info in self.infos:
             other = [_OTHER_HOOKS[hook] for hook in info.hooks if hook in _OTHER_HOOKS]
@@ -401,6 +406,40 @@ class PluginHost:
     def trigger_source_classes(self) -> Mapping[str, type[TriggerSource]]:
         """Trigger sources by ``type`` name (``flowbuilder_trigger_sources``; issue 11.2)."""
         return self._named("flowbuilder_trigger_sources", "name", "trigger source")
+
+    def message_bus_classes(self) -> Mapping[str, type[MessageBus]]:
+        """Message buses by URL scheme (``flowbuilder_message_buses``; issue 12.4)."""
+        return self._named("flowbuilder_message_buses", "scheme", "message bus scheme")
+
+    def open_message_bus(self, url: str | None = None, node_id: str | None = None) -> MessageBus:
+        """The message bus at ``url`` (else ``[bus] url``, else ``local://``) as node ``node_id``.
+
+        ``node_id`` defaults to ``[bus] node`` (``FLOWBUILDER_BUS__NODE``), else
+        ``HOSTNAME-PID``. An unknown scheme is a :class:`~flowbuilder.errors.ConfigurationError`
+        naming the installed ones (and the package that provides it, when known).
+        """
+        section = self.settings.section("bus")
+        url = url or str(section.get("url") or DEFAULT_BUS_URL)
+        if node_id is None:
+            import os
+            import socket
+
+            node_id = str(section.get("node") or f"{socket.gethostname()}-{os.getpid()}")
+        scheme = _scheme(url)
+        buses = self.message_bus_classes()
+        if scheme not in buses:
+            installed = ", ".join(f"{s}://" for s in sorted(buses)) or "none"
+            advice = "; `pip install flowbuilder-distributed` provides it" if scheme == "redis" else ""
+            raise ConfigurationError(
+                f"bus URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
+            )
+        try:
+            return buses[scheme].open(url, node_id)
+        except FlowBuilderError:
+            raise
+        except Exception as error:
+            owner = self._owner("flowbuilder_message_buses", scheme)
+            raise self._blame(owner, f"to open message bus {url!r}", error) from error
 
     def compile_passes(self) -> Sequence[CompilePass]:
         cached = self._cache.get("compile_passes")
@@ -515,6 +554,7 @@ def load_module_plugin(host: PluginHost, module_name: str) -> None:
 
 
 __all__ = [
+    "DEFAULT_BUS_URL",
     "ENTRY_POINT_GROUP",
     "PROVIDERS",
     "PluginFailure",

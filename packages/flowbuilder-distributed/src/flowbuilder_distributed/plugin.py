@@ -4,3 +4,23 @@ Each hook imports its machinery only when called, so loading the plugin costs th
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from flowbuilder.hookspecs import hookimpl
+
+
+@hookimpl
+def flowbuilder_message_buses() -> list[Any]:
+    """The ``redis://`` message bus (Redis Streams; :mod:`flowbuilder_distributed.bus`)."""
+    from flowbuilder_distributed.bus import RedisMessageBus
+
+    return [RedisMessageBus]
+
+
+@hookimpl
+def flowbuilder_cli_commands(cli: Any) -> None:
+    """``flowbuilder cluster send|broadcast|publish|request|listen`` (:mod:`flowbuilder_distributed.bus_commands`)."""
+    from flowbuilder_distributed.bus_commands import add_bus_commands
+
+    add_bus_commands(cli)

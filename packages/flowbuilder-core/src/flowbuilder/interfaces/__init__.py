@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.event_log import EventLog
     from flowbuilder.interfaces.executor import Attempt, AttemptExecutor, AttemptOutcome
     from flowbuilder.interfaces.logs import LogStore
+    from flowbuilder.interfaces.message_bus import Message, MessageBus
     from flowbuilder.interfaces.result_cache import ResultCache
     from flowbuilder.interfaces.run_index import RunIndex
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
@@ -63,6 +64,9 @@ _SUBMODULE_OF = {
     # trigger sources (issue 11.2)
     "TriggerEvent": "trigger_source",
     "TriggerSource": "trigger_source",
+    # the cluster event bus (issue 12.4)
+    "Message": "message_bus",
+    "MessageBus": "message_bus",
 }
 
 __all__ = [
@@ -76,6 +80,8 @@ __all__ = [
     "DefinitionStore",
     "EventLog",
     "LogStore",
+    "Message",
+    "MessageBus",
     "ResultCache",
     "RunIndex",
     "ConsensusEngine",
