@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowbuilder.errors import ConfigurationError
-from flowbuilder.interfaces.consensus import ClusterConfig, ConsensusEngine
+from flowbuilder.interfaces.consensus import CLUSTER_SECRET_ENV, ClusterConfig, ConsensusEngine
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.store import Store
@@ -41,8 +41,6 @@ DEFAULT_ELECTION_TIMEOUT = 1.0
 """Seconds a follower waits without hearing from a leader before it stands (at random up to twice that)."""
 TICK_SECONDS = 0.05
 """The longest pysyncobj's event loop waits for network events between two ticks."""
-SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"
-"""The environment variable that holds the cluster's shared secret."""
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +142,7 @@ class RaftConsensus(ConsensusEngine):
         if self.peers and not cluster.secret:
             raise ConfigurationError(
                 f"a raft cluster of {len(self.members)} members needs a shared secret (its members unpickle what"
-                f" reaches their port): set ${SECRET_ENV} or --cluster-secret-file on every member"
+                f" reaches their port): set ${CLUSTER_SECRET_ENV} or --cluster-secret-file on every member"
             )
         # A lone node needs no peer to agree on a secret: a random one keeps everyone else out.
         self._secret = cluster.secret or os.urandom(32).hex()
@@ -278,4 +276,4 @@ class RaftConsensus(ConsensusEngine):
         return None
 
 
-__all__ = ["DEFAULT_ELECTION_TIMEOUT", "RaftConsensus", "RaftTiming", "SECRET_ENV", "parse_address"]
+__all__ = ["DEFAULT_ELECTION_TIMEOUT", "RaftConsensus", "RaftTiming", "parse_address"]

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.store import Store
 
 
+CLUSTER_SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"
+"""The environment variable that holds a cluster's shared secret (when no secret file is given)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
     """Who the members of a cluster engine's cluster are, and what they share.
@@ -25,7 +29,8 @@ class ClusterConfig:
             it listens on.
         members: every voting member's address, ``node`` included, in the order given.
         secret: the shared secret that authenticates and encrypts the members' traffic;
-            read from ``$FLOWBUILDER_CLUSTER_SECRET`` or a file, never from the command line.
+            read from ``$FLOWBUILDER_CLUSTER_SECRET`` (:data:`CLUSTER_SECRET_ENV`) or a file,
+            never from the command line.
         state_dir: where the engine keeps what must survive a restart (Raft: its term, so
             fencing tokens keep growing after the whole cluster restarts); None keeps it in
             memory.
@@ -130,6 +135,7 @@ class ConsensusEngine(ABC):
 
 
 __all__ = [
+    "CLUSTER_SECRET_ENV",
     "ClusterConfig",
     "ConsensusEngine",
 ]
