@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packages" / "flowbuilder-distributed" / "tests"))
 
-from raft_process_cluster import ProcessCluster  # noqa: E402
+from raft_process_cluster import ProcessCluster
 
 LEADER_TIMEOUT = 30.0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_schedules_cli import WAIT, Scheduler, assert_no_duplicate, logical_times, write_workflow
 
-SECRET = "e2e-cluster-secret"
+SECRET = "e2e-cluster-secret"  # noqa: S105 - the test cluster's own secret
 
 
 def free_addresses(count: int) -> list[str]:

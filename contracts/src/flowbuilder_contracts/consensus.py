@@ -154,7 +154,6 @@ class ConsensusEngineContract(Contract):
         assert second.wait_for_leadership(LEADERSHIP_TIMEOUT)
         assert second.leader() == node_id
 
-
     # -- fencing tokens (version 2) ----------------------------------------------------------
 
     def test_a_leader_holds_an_integer_fencing_token(self, make_engine: MakeEngine, node_id: str) -> None:
@@ -235,6 +234,7 @@ class ConsensusEngineContract(Contract):
         time.sleep(bound)
         assert not leader.is_leader()
         assert leader.fencing_token() is None
+
 
 __all__ = [
     "CLUSTER_SIZE",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 NODE_SCRIPT = Path(__file__).with_name("raft_node_process.py")
-SECRET = "raft-test-secret"
+SECRET = "raft-test-secret"  # noqa: S105 - the test cluster's own secret
 
 
 def free_ports(count: int) -> list[int]:

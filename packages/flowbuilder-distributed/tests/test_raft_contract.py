@@ -16,6 +16,7 @@ from flowbuilder_contracts import ConsensusEngineContract
 from flowbuilder_distributed.raft import RaftConsensus, RaftTiming
 
 TIMING = RaftTiming(election_timeout=0.5)
+SECRET = "contract"  # noqa: S105 - the test cluster's own secret
 
 
 def free_addresses(count: int) -> list[str]:
@@ -55,7 +56,7 @@ class TestRaftConsensus(ConsensusEngineContract):
         def make(size: int) -> list[ConsensusEngine]:
             addresses = tuple(free_addresses(size))
             members: list[ConsensusEngine] = [
-                RaftConsensus(address, ClusterConfig(node=address, members=addresses, secret="contract"), timing=TIMING)
+                RaftConsensus(address, ClusterConfig(node=address, members=addresses, secret=SECRET), timing=TIMING)
                 for address in addresses
             ]
             for member in members:

@@ -89,7 +89,7 @@ def test_garbage_on_the_port_leaves_the_leader_leading(leader: RaftConsensus) ->
 
 def test_a_multi_member_cluster_without_a_secret_is_refused() -> None:
     members = ("127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003")
-    with pytest.raises(ConfigurationError, match="needs a shared secret.*FLOWBUILDER_CLUSTER_SECRET"):
+    with pytest.raises(ConfigurationError, match=r"needs a shared secret.*FLOWBUILDER_CLUSTER_SECRET"):
         RaftConsensus(members[0], ClusterConfig(node=members[0], members=members))
 
 
@@ -131,8 +131,8 @@ def test_for_store_needs_the_cluster_and_builds_its_node() -> None:
     with pytest.raises(ConfigurationError, match="needs its cluster: --cluster"):
         RaftConsensus.for_store("127.0.0.1:7001", store)
     members = ("127.0.0.1:7001", "127.0.0.1:7002")
-    engine = RaftConsensus.for_store("ignored", store, cluster=ClusterConfig(node=members[1], members=members,
-                                                                             secret="s"))  # fmt: skip
+    cluster = ClusterConfig(node=members[1], members=members, secret="s")  # noqa: S106 - a test value
+    engine = RaftConsensus.for_store("ignored", store, cluster=cluster)
     assert engine.node_id == "127.0.0.1:7002" and not engine.is_leader() and engine.fencing_token() is None
 
 

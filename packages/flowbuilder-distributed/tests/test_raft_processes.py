@@ -83,7 +83,7 @@ def test_a_paused_leader_is_replaced_and_claims_nothing_when_it_continues(cluste
     old.process.send_signal(signal.SIGSTOP)
     stopped_at = time.monotonic()
     try:
-        new, new_status = cluster.first_leading_after(stopped_at, other_than=old.address, timeout=LEADER_TIMEOUT)
+        _, new_status = cluster.first_leading_after(stopped_at, other_than=old.address, timeout=LEADER_TIMEOUT)
         assert new_status.token is not None and new_status.token > old_status.token
         time.sleep(ELECTION_TIMEOUT)
     finally:
@@ -104,7 +104,7 @@ def test_a_node_with_the_wrong_secret_never_joins(cluster: ProcessCluster) -> No
     right, also_right, wrong = cluster.addresses
     cluster.start(right)
     cluster.start(also_right)
-    intruder = cluster.start(wrong, secret="not-the-secret")
+    intruder = cluster.start(wrong, secret="not-the-secret")  # noqa: S106 - the wrong one, on purpose
     leader = cluster.wait_for_leader(LEADER_TIMEOUT)
     assert leader is not intruder
     time.sleep(3 * ELECTION_TIMEOUT)  # it keeps standing for election; nobody can read it
@@ -117,7 +117,7 @@ def test_a_lone_member_with_the_wrong_secret_never_leads(cluster: ProcessCluster
     """Two of three members with different secrets cannot form a majority: nobody leads."""
     first, second, _ = cluster.addresses
     one = cluster.start(first)
-    other = cluster.start(second, secret="another-secret")
+    other = cluster.start(second, secret="another-secret")  # noqa: S106 - a different one, on purpose
     time.sleep(4 * ELECTION_TIMEOUT)
     assert one.alive() and other.alive() and one.statuses and other.statuses
     assert not any(status.leading for node in (one, other) for status in node.statuses)

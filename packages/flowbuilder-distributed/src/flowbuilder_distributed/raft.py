@@ -60,7 +60,9 @@ class RaftTiming:
 
     def __post_init__(self) -> None:
         if not 0.2 <= self.election_timeout <= 60:
-            raise ConfigurationError(f"the raft election timeout must be 0.2 to 60 seconds (got {self.election_timeout!r})")
+            raise ConfigurationError(
+                f"the raft election timeout must be 0.2 to 60 seconds (got {self.election_timeout!r})"
+            )
 
     @property
     def heartbeat(self) -> float:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"
+SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"  # noqa: S105 - a variable's name, not a secret
 """The environment variable read for the cluster's shared secret when no file is given
 (:data:`flowbuilder.interfaces.consensus.CLUSTER_SECRET_ENV`; not imported, to keep ``--help`` light)."""
 MAX_SECRET_BYTES = 4096

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.store import Store
 
 
-CLUSTER_SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"
+CLUSTER_SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"  # noqa: S105 - a variable's name, not a secret
 """The environment variable that holds a cluster's shared secret (when no secret file is given)."""
 
 
