@@ -106,3 +106,15 @@ def test_the_secret_never_travels_on_the_command_line(run_cli) -> None:  # type:
     done = run_cli("scheduler", "--help")
     assert done.returncode == 0
     assert "--cluster-secret-file" in done.stdout and "--cluster-secret " not in done.stdout
+
+
+def test_a_node_address_in_use_is_refused_in_one_line(run_cli, scratch_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    workflow = write_workflow(scratch_dir, "hourly", "{every: 1h}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = run_cli("scheduler", workflow, "--store", "memory://", "--consensus", "raft", "--cluster", address,
+                       "--once", timeout=WAIT)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"raft cannot listen on {address}" in done.stderr and "Traceback" not in done.stderr

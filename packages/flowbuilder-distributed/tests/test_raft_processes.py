@@ -128,3 +128,27 @@ def test_a_three_member_node_without_a_secret_refuses_to_start(cluster: ProcessC
     assert node.process.wait(timeout=60) == 2
     time.sleep(0.2)  # the reader thread takes the last line
     assert "needs a shared secret" in "".join(node.stderr)
+
+
+def test_a_leader_whose_followers_are_paused_stops_claiming_within_the_step_down_bound(
+    cluster: ProcessCluster,
+) -> None:
+    """Its quorum gone (both followers stopped), no claim of it is later than the bound."""
+    from flowbuilder_distributed.raft import TICK_SECONDS, RaftTiming
+
+    cluster.start_all()
+    leader = cluster.wait_for_leader(LEADER_TIMEOUT)
+    followers = [node for node in cluster.nodes.values() if node is not leader]
+    for follower in followers:
+        follower.process.send_signal(signal.SIGSTOP)
+    cut_at = time.monotonic()
+    bound = RaftTiming(ELECTION_TIMEOUT).step_down_bound
+    try:
+        time.sleep(bound + 4 * ELECTION_TIMEOUT)
+    finally:
+        for follower in followers:
+            follower.process.send_signal(signal.SIGCONT)
+    claims = [status.at - cut_at for status in list(leader.statuses) if status.at > cut_at and status.leading]
+    late = [claim for claim in claims if claim > bound + TICK_SECONDS]
+    assert not late, f"claims {late} s after the cut; the bound is {bound} s"
+    assert any(status.at > cut_at + bound and not status.leading for status in leader.statuses)

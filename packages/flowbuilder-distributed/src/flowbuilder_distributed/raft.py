@@ -51,9 +51,11 @@ class RaftTiming:
 
     * a follower stands for election after ``T`` to ``2T`` without a leader's heartbeat;
     * the leader sends heartbeats (append-entries) every ``T/10``;
-    * it falls back to follower when no majority acknowledged one within ``T/2``
-      (:attr:`quorum_window`, pysyncobj's ``leaderFallbackTimeout``);
-    * a confirmation of leadership is believed for ``T/4`` (:attr:`confirmation_ttl`).
+    * it falls back to follower when no majority acknowledged one within ``0.4 T``
+      (:attr:`quorum_window`, pysyncobj's ``leaderFallbackTimeout``: four heartbeats);
+    * a confirmation of leadership is believed for ``0.4 T`` (:attr:`confirmation_ttl`),
+      long enough that a tick thread slowed by a busy process does not make the leader
+      flap, short enough that the step-down bound stays under ``T``.
     """
 
     election_timeout: float = DEFAULT_ELECTION_TIMEOUT
@@ -70,16 +72,16 @@ class RaftTiming:
 
     @property
     def quorum_window(self) -> float:
-        return self.election_timeout / 2
+        return 0.4 * self.election_timeout
 
     @property
     def confirmation_ttl(self) -> float:
-        return self.election_timeout / 4
+        return 0.4 * self.election_timeout
 
     @property
     def step_down_bound(self) -> float:
         """The longest a leader that lost its quorum still counts itself leader, counted from
-        the last acknowledgement by a majority: ``T/2 + one tick + T/4`` (< ``T``)."""
+        the last acknowledgement by a majority: ``0.8 T`` + one tick (< ``T``)."""
         return self.quorum_window + TICK_SECONDS + self.confirmation_ttl
 
     def syncobj_settings(self) -> dict[str, Any]:
@@ -213,6 +215,9 @@ class RaftConsensus(ConsensusEngine):
             onStateChanged=self._on_state_changed,
             **self.timing.syncobj_settings(),
         )
+        # pysyncobj logs a bind failure with its traceback before raising: our one-line error says it.
+        quiet = logging.getLogger("pysyncobj.syncobj")
+        was_disabled, quiet.disabled = quiet.disabled, True
         try:
             return SyncObj(self.node_id, list(self.peers), conf)
         except SyncObjException:
@@ -220,6 +225,8 @@ class RaftConsensus(ConsensusEngine):
                                      " is not this machine's (see --node)") from None  # fmt: skip
         except OSError as error:
             raise ConfigurationError(f"raft cannot start on {self.node_id}: {error.strerror or error}") from None
+        finally:
+            quiet.disabled = was_disabled
 
     def _tick_loop(self, syncobj: Any) -> None:
         while not self._stopping.is_set():
