@@ -76,3 +76,8 @@ def test_engines_without_a_cluster_refuse_one() -> None:
     for engine_class in (NoOpConsensus, StoreLeaseConsensus):
         with pytest.raises(ConfigurationError, match="does not take --cluster"):
             engine_class.for_store("a:1", store, cluster=cluster)
+
+
+def test_the_secret_stays_out_of_the_config_repr() -> None:
+    config = ClusterConfig(node="a:1", members=("a:1", "b:2"), secret="do-not-print")  # noqa: S106 - a test value
+    assert "do-not-print" not in repr(config) and "a:1" in repr(config)

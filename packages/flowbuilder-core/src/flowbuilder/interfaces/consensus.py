@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class ClusterConfig:
         members: every voting member's address, ``node`` included, in the order given.
         secret: the shared secret that authenticates and encrypts the members' traffic;
             read from ``$FLOWBUILDER_CLUSTER_SECRET`` (:data:`CLUSTER_SECRET_ENV`) or a file,
-            never from the command line.
+            never from the command line, and left out of ``repr`` (logs, tracebacks).
         state_dir: where the engine keeps what must survive a restart (Raft: its term, so
             fencing tokens keep growing after the whole cluster restarts); None keeps it in
             memory.
@@ -38,7 +38,7 @@ class ClusterConfig:
 
     node: str
     members: tuple[str, ...]
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     state_dir: Path | None = None
 
     def __post_init__(self) -> None:
