@@ -125,3 +125,10 @@ def test_failover_benchmark_reports_the_distribution_beside_the_election_timeout
     summary = json.loads(result.stdout)
     assert summary["kills"] == 1 and summary["floor_seconds"] == 0.5
     assert 0 < summary["min"] <= summary["p50"] <= summary["max"]
+
+
+def test_failover_benchmark_times_a_scheduler_takeover() -> None:
+    result = _run(str(BENCH / "failover.py"), "--schedulers", "--kills", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["members"] == "schedulers" and summary["kills"] == 1 and summary["min"] > 0
