@@ -102,8 +102,9 @@ class ProcessCluster:
         except (OSError, ValueError):
             return
 
-    def leaders(self, *, fresher_than: float = 0.2) -> list[NodeProcess]:
-        """Live nodes whose latest status (at most ``fresher_than`` s old) says they lead."""
+    def leaders(self, *, fresher_than: float = 1.0) -> list[NodeProcess]:
+        """Live nodes whose latest status (at most ``fresher_than`` s old: a loaded machine delays the
+        20 ms status lines) says they lead."""
         now = time.monotonic()
         found = []
         for node in self.nodes.values():
