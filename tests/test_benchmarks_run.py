@@ -117,3 +117,18 @@ def test_memory_benchmark_reports_the_cli_rows_beside_their_floors() -> None:
                          "flowbuilder run --store memory://", "flowbuilder run (default RocksDB)"}  # fmt: skip
     assert all(float(figures[0]) > 0 for figures in rows.values())
     assert rows["flowbuilder validate"][1:3] == ["<=", "300"]
+
+
+def test_failover_benchmark_reports_the_distribution_beside_the_election_timeout() -> None:
+    result = _run(str(BENCH / "failover.py"), "--kills", "1", "--election-timeout", "0.5", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["kills"] == 1 and summary["floor_seconds"] == 0.5
+    assert 0 < summary["min"] <= summary["p50"] <= summary["max"]
+
+
+def test_failover_benchmark_times_a_scheduler_takeover() -> None:
+    result = _run(str(BENCH / "failover.py"), "--schedulers", "--kills", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["members"] == "schedulers" and summary["kills"] == 1 and summary["min"] > 0

@@ -15,6 +15,8 @@ from flowbuilder_contracts import ConsensusEngineContract
 
 
 class TestNoOpConsensus(ConsensusEngineContract):
+    single_node_only = "noop makes every node leader: two noop engines are two clusters of one"
+
     @pytest.fixture
     def make_engine(self) -> Iterator[Callable[[str], ConsensusEngine]]:
         made: list[ConsensusEngine] = []
@@ -46,6 +48,36 @@ class TestStoreLeaseConsensus(ConsensusEngineContract):
         for engine in made:
             engine.stop()
         MemoryStore.forget(url)
+
+    @pytest.fixture
+    def make_cluster(self) -> Iterator[Callable[[int], list[ConsensusEngine]]]:
+        """Members sharing one memory store, each through its own connection (a FailingStore)."""
+        url = f"memory://cluster-{uuid.uuid4().hex}"
+        made: list[ConsensusEngine] = []
+
+        def make(size: int) -> list[ConsensusEngine]:
+            members = [StoreLeaseConsensus.for_store(f"node-{i}", FailingStore(url), lease_seconds=1.0)
+                       for i in range(size)]  # fmt: skip
+            for member in members:
+                member.start()
+            made.extend(members)
+            return members
+
+        yield make
+        for engine in made:
+            engine.stop()
+        MemoryStore.forget(url)
+
+    @pytest.fixture
+    def cut_off(self) -> Callable[[list[ConsensusEngine], ConsensusEngine], float]:
+        """The store is the quorum: the member's connection to it breaks; it leads until its lease would expire."""
+
+        def cut(members: list[ConsensusEngine], engine: ConsensusEngine) -> float:
+            assert isinstance(engine, StoreLeaseConsensus) and isinstance(engine.store, FailingStore)
+            engine.store.broken = True
+            return engine.lease_seconds
+
+        return cut
 
 
 @pytest.fixture

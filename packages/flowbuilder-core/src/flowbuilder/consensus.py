@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 from flowbuilder.interfaces.consensus import ConsensusEngine
 
 if TYPE_CHECKING:
+    from flowbuilder.interfaces.consensus import ClusterConfig
     from flowbuilder.interfaces.store import Store
 
 DEFAULT_LEASE_SECONDS = 10.0
@@ -56,6 +57,10 @@ class NoOpConsensus(ConsensusEngine):
 
     def leader(self) -> str | None:
         return self.node_id if self._leading else None
+
+    def fencing_token(self) -> int | None:
+        # One node, one leader: the leader never changes, so one token serves.
+        return 1 if self._leading else None
 
 
 class StoreLeaseConsensus(ConsensusEngine):
@@ -92,12 +97,15 @@ class StoreLeaseConsensus(ConsensusEngine):
         self._holder: str | None = None
         self._valid_until = 0.0  # monotonic: our own lease as last granted
         self._holder_until = 0.0  # wall clock: the holder's expiry as last read
+        self._token: int | None = None  # this node's leadership's fencing token
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
 
     @classmethod
-    def for_store(cls, node_id: str, store: Store, *, lease_seconds: float | None = None) -> ConsensusEngine:
+    def for_store(cls, node_id: str, store: Store, *, lease_seconds: float | None = None,
+                  cluster: ClusterConfig | None = None) -> ConsensusEngine:  # fmt: skip
+        cls.refuse_cluster(cluster)
         return cls(node_id, store, lease_seconds=DEFAULT_LEASE_SECONDS if lease_seconds is None else lease_seconds)
 
     def start(self) -> None:
@@ -117,6 +125,7 @@ class StoreLeaseConsensus(ConsensusEngine):
         was_leading = self.is_leader()
         self._valid_until = 0.0
         self._holder = None
+        self._token = None
         if was_leading:
             try:
                 self.store.release_lease(self.lease_name, self.node_id)
@@ -125,6 +134,10 @@ class StoreLeaseConsensus(ConsensusEngine):
 
     def is_leader(self) -> bool:
         return self._holder == self.node_id and time.monotonic() < self._valid_until
+
+    def fencing_token(self) -> int | None:
+        token = self._token
+        return token if token is not None and self.is_leader() else None
 
     def leader(self) -> str | None:
         if self._holder == self.node_id:
@@ -148,13 +161,27 @@ class StoreLeaseConsensus(ConsensusEngine):
             holder, expires_at = self.store.acquire_lease(self.lease_name, self.node_id, self.lease_seconds)
         except Exception:  # the store is unreachable for now: keep what we knew, which expires
             return
+        token = self._token
+        if holder == self.node_id and (self._holder != self.node_id or token is None):
+            token = self._next_token()
         with self._changed:
             self._holder = holder
             self._holder_until = expires_at
-            if holder == self.node_id:
+            self._token = token if holder == self.node_id else None
+            if holder == self.node_id and token is not None:
                 # Counted from before the call: the store's expiry is at least this late.
                 self._valid_until = asked + self.lease_seconds
             self._changed.notify_all()
+
+    def _next_token(self) -> int | None:
+        """One more than the lease's last token, recorded in the store (only the holder writes it)."""
+        key = f"consensus:fencing:{self.lease_name}"
+        try:
+            token = int(self.store.read_record(key) or 0) + 1
+            self.store.write_record(key, str(token))
+        except Exception:  # the store is unreachable: no token, so no leadership this round
+            return None
+        return token
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):

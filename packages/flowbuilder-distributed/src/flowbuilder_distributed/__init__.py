@@ -14,6 +14,21 @@ no scheduling rule is copied. Drivers (pysyncobj, redis) load only when used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flowbuilder_distributed._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from flowbuilder_distributed.raft import RaftConsensus, RaftTiming
+
+
+def __getattr__(name: str) -> Any:
+    """The public classes, imported on first use: loading the plugin (this package) stays free."""
+    if name in ("RaftConsensus", "RaftTiming"):
+        from flowbuilder_distributed import raft
+
+        return getattr(raft, name)
+    raise AttributeError(f"module 'flowbuilder_distributed' has no attribute {name!r}")
+
+
+__all__ = ["RaftConsensus", "RaftTiming", "__version__"]

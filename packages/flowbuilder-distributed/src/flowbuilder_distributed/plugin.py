@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowbuilder.hookspecs import hookimpl
+from flowbuilder import hookimpl
 
 
 @hookimpl
@@ -24,3 +24,11 @@ def flowbuilder_cli_commands(cli: Any) -> None:
     from flowbuilder_distributed.bus_commands import add_bus_commands
 
     add_bus_commands(cli)
+
+
+@hookimpl
+def flowbuilder_consensus_engines() -> list[Any]:
+    """``raft``: schedulers elect their leader with pysyncobj (imported when the engine starts)."""
+    from flowbuilder_distributed.raft import RaftConsensus
+
+    return [RaftConsensus]

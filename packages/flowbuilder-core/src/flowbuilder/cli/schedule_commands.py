@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.cluster_option import cluster_options
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.limits import MAX_BACKFILL_PARALLEL
@@ -35,24 +36,31 @@ def _log(line: str) -> None:
 @store_option("The store the schedulers share (rocksdb://PATH, redis://HOST:PORT/DB).")
 @click.option("--runner", type=UTF8_TEXT, metavar="NAME", help="Which installed runner executes the runs.")
 @click.option("--consensus", type=UTF8_TEXT, default="store", show_default=True, metavar="NAME",
-              help="How the active scheduler is elected: store (a lease in the store), noop (this one leads), ...")  # fmt: skip
+              help="How the active scheduler is elected: store (a lease in the store), noop (this one leads),"
+                   " raft (flowbuilder-distributed: --cluster), ...")  # fmt: skip
+@cluster_options
 @click.option("--max-runs", type=click.IntRange(1, MAX_BACKFILL_PARALLEL), default=8, show_default=True,
               help="Runs this process executes at once; the next start waits for a slot.")  # fmt: skip
 @click.option("--lease-seconds", type=click.FloatRange(min=0.5, max=3600), default=10.0, show_default=True,
               help="store consensus: how soon a standby replaces a leader that died.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")
-def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, max_runs: int,
+def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, cluster_members: str | None,
+              cluster_node: str | None, cluster_secret_file: Path | None, cluster_dir: Path | None, max_runs: int,
               lease_seconds: float, once: bool) -> None:  # fmt: skip
     """Start runs of the scheduled workflows in PATHS (files or folders) at their logical times.
 
     Runs until SIGINT or SIGTERM (exit 0; runs still going are cancelled). Several
     schedulers may share a store: one is active, the others stand by. A logical time never
     gets two runs. Missed times are caught up by each workflow's `catchup` policy.
+    With `--consensus raft`, the schedulers elect over their own network: give each the
+    same `--cluster`, its own `--node`, and the same secret in $FLOWBUILDER_CLUSTER_SECRET.
     """
+    from flowbuilder.cli.cluster_option import cluster_config
     from flowbuilder.errors import ConfigurationError
     from flowbuilder.run_service import RunService
     from flowbuilder.scheduler import Scheduler, load_scheduled_workflows, new_node_id
 
+    cluster = cluster_config(cluster_members, cluster_node, cluster_secret_file, cluster_dir)
     host = plugin_host()
     workflows = load_scheduled_workflows(host, list(paths))
     engines = host.consensus_engine_classes()
@@ -62,7 +70,8 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     runner_engine = host.make_runner(runner)
     with host.open_store(store) as opened:
         service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency)
-        engine = engine_class.for_store(new_node_id(), opened, lease_seconds=lease_seconds)
+        node_id = cluster.node if cluster is not None else new_node_id()
+        engine = engine_class.for_store(node_id, opened, lease_seconds=lease_seconds, cluster=cluster)
         active = Scheduler(service, workflows, engine, max_runs=max_runs, log=_log)
 
         async def main() -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flowbuilder.interfaces.annotation_store import AnnotationStore
     from flowbuilder.interfaces.blobs import BlobStore
-    from flowbuilder.interfaces.consensus import ConsensusEngine
+    from flowbuilder.interfaces.consensus import ClusterConfig, ConsensusEngine
     from flowbuilder.interfaces.control import ControlChannel
     from flowbuilder.interfaces.coordination import CoordinationStore
     from flowbuilder.interfaces.definitions import DefinitionStore
@@ -39,6 +39,7 @@ _SUBMODULE_OF = {
     "AttemptExecutor": "executor",
     "AttemptOutcome": "executor",
     "BlobStore": "blobs",
+    "ClusterConfig": "consensus",
     "ControlChannel": "control",
     "CoordinationStore": "coordination",
     "DefinitionStore": "definitions",
@@ -75,6 +76,7 @@ __all__ = [
     "AttemptExecutor",
     "AttemptOutcome",
     "BlobStore",
+    "ClusterConfig",
     "ControlChannel",
     "CoordinationStore",
     "DefinitionStore",

@@ -3,10 +3,57 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from flowbuilder.interfaces.store import Store
+
+
+CLUSTER_SECRET_ENV = "FLOWBUILDER_CLUSTER_SECRET"  # noqa: S105 - a variable's name, not a secret
+"""The environment variable that holds a cluster's shared secret (when no secret file is given)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Who the members of a cluster engine's cluster are, and what they share.
+
+    What ``flowbuilder scheduler --cluster HOST:PORT,... --node HOST:PORT`` gives an engine
+    that elects over the network (Raft) through :meth:`ConsensusEngine.for_store`. Engines
+    that elect without a network of their own (``store``, ``noop``) refuse it.
+
+    Attributes:
+        node: this node's address, ``HOST:PORT``: its id in the cluster and the only address
+            it listens on.
+        members: every voting member's address, ``node`` included, in the order given.
+        secret: the shared secret that authenticates and encrypts the members' traffic;
+            read from ``$FLOWBUILDER_CLUSTER_SECRET`` (:data:`CLUSTER_SECRET_ENV`) or a file,
+            never from the command line, and left out of ``repr`` (logs, tracebacks).
+        state_dir: where the engine keeps what must survive a restart (Raft: its term, so
+            fencing tokens keep growing after the whole cluster restarts); None keeps it in
+            memory.
+    """
+
+    node: str
+    members: tuple[str, ...]
+    secret: str | None = field(default=None, repr=False)
+    state_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        from flowbuilder.errors import ConfigurationError
+
+        if self.node not in self.members:
+            raise ConfigurationError(f"this node {self.node!r} is not one of the cluster's members"
+                                     f" ({', '.join(self.members)}): list it in --cluster")  # fmt: skip
+        if len(set(self.members)) != len(self.members):
+            raise ConfigurationError(f"a member is listed twice in the cluster ({', '.join(self.members)})")
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """The members other than this node."""
+        return tuple(member for member in self.members if member != self.node)
 
 
 class ConsensusEngine(ABC):
@@ -26,15 +73,29 @@ class ConsensusEngine(ABC):
         self.node_id = node_id
 
     @classmethod
-    def for_store(cls, node_id: str, store: Store, *, lease_seconds: float | None = None) -> ConsensusEngine:
+    def for_store(cls, node_id: str, store: Store, *, lease_seconds: float | None = None,
+                  cluster: ClusterConfig | None = None) -> ConsensusEngine:  # fmt: skip
         """The engine for the schedulers sharing ``store`` (not started yet).
 
         Called once per scheduler process. ``lease_seconds`` (``scheduler --lease-seconds``)
         is how soon a dead leader is replaced, for engines that have such a setting; others
-        ignore it. Default: ``cls(node_id)``, right for engines that elect without the store
-        (``noop``, Raft); an engine that coordinates through the store overrides it.
+        ignore it. ``cluster`` (``scheduler --cluster/--node``) names the members of an
+        engine that elects over a network of its own (Raft overrides this method to use it).
+        Default: ``cls(node_id)``, right for ``noop``; it refuses a ``cluster`` with a
+        :class:`~flowbuilder.errors.ConfigurationError`, as every engine without one must.
         """
+        cls.refuse_cluster(cluster)
         return cls(node_id)
+
+    @classmethod
+    def refuse_cluster(cls, cluster: ClusterConfig | None) -> None:
+        """Raise :class:`~flowbuilder.errors.ConfigurationError` when a ``cluster`` was given to
+        an engine that has none (so ``--cluster`` is never silently ignored)."""
+        if cluster is not None:
+            from flowbuilder.errors import ConfigurationError
+
+            raise ConfigurationError(f"the `{cls.name}` consensus engine does not take --cluster/--node:"
+                                     " drop them, or choose a cluster engine (--consensus raft)")  # fmt: skip
 
     @abstractmethod
     def start(self) -> None:
@@ -52,6 +113,15 @@ class ConsensusEngine(ABC):
     def leader(self) -> str | None:
         """The current leader's node id, or None while none is known."""
 
+    @abstractmethod
+    def fencing_token(self) -> int | None:
+        """The token of this node's current leadership, or None when it does not lead.
+
+        It grows with every change of leader: a leader elected after another holds a
+        strictly greater token, so a store that remembers the greatest token it has seen can
+        refuse the writes of a deposed leader that does not know it was deposed yet.
+        """
+
     def wait_for_leadership(self, timeout: float) -> bool:
         """Block until this node leads or ``timeout`` seconds pass; True if it leads."""
         import time
@@ -65,5 +135,7 @@ class ConsensusEngine(ABC):
 
 
 __all__ = [
+    "CLUSTER_SECRET_ENV",
+    "ClusterConfig",
     "ConsensusEngine",
 ]
