@@ -17,6 +17,12 @@ package adds ``raft``), and built with :meth:`ConsensusEngine.for_store`.
 * :class:`NoOpConsensus` (``noop``) makes its node the leader at once: right for one
   scheduler process, and wrong for two (both would lead; the idempotency keys still keep
   every logical time to one run, but both would try).
+
+Fencing tokens (:meth:`ConsensusEngine.fencing_token`): ``store`` uses the lease's epoch,
+which the store adds one to, atomically with the grant, whenever the lease is taken other
+than as a renewal (:meth:`~flowbuilder.interfaces.coordination.CoordinationStore.acquire_lease_epoch`);
+``noop`` the wall clock in nanoseconds when it started, which grows across restarts (the
+newest of two ``noop`` schedulers on one store fences the older one out).
 """
 
 from __future__ import annotations
@@ -44,12 +50,19 @@ class NoOpConsensus(ConsensusEngine):
     def __init__(self, node_id: str):
         super().__init__(node_id)
         self._leading = False
+        self._token: int | None = None
 
     def start(self) -> None:
+        if not self._leading:
+            self._token = time.time_ns()
         self._leading = True
 
     def stop(self) -> None:
         self._leading = False
+        self._token = None
+
+    def fencing_token(self) -> int | None:
+        return self._token if self._leading else None
 
     def is_leader(self) -> bool:
         return self._leading
@@ -90,6 +103,7 @@ class StoreLeaseConsensus(ConsensusEngine):
         self.lease_seconds = float(lease_seconds)
         self.lease_name = lease_name
         self._holder: str | None = None
+        self._epoch: int | None = None  # the epoch of our own holding, while we hold it
         self._valid_until = 0.0  # monotonic: our own lease as last granted
         self._holder_until = 0.0  # wall clock: the holder's expiry as last read
         self._stop = threading.Event()
@@ -117,6 +131,7 @@ class StoreLeaseConsensus(ConsensusEngine):
         was_leading = self.is_leader()
         self._valid_until = 0.0
         self._holder = None
+        self._epoch = None
         if was_leading:
             try:
                 self.store.release_lease(self.lease_name, self.node_id)
@@ -125,6 +140,11 @@ class StoreLeaseConsensus(ConsensusEngine):
 
     def is_leader(self) -> bool:
         return self._holder == self.node_id and time.monotonic() < self._valid_until
+
+    def fencing_token(self) -> int | None:
+        with self._changed:  # the epoch and the validity of one grant, never of two
+            epoch = self._epoch
+            return epoch if self.is_leader() else None
 
     def leader(self) -> str | None:
         if self._holder == self.node_id:
@@ -145,12 +165,14 @@ class StoreLeaseConsensus(ConsensusEngine):
         """One attempt to take or renew the lease; remembers who holds it."""
         asked = time.monotonic()
         try:
-            holder, expires_at = self.store.acquire_lease(self.lease_name, self.node_id, self.lease_seconds)
+            holder, expires_at, epoch = self.store.acquire_lease_epoch(self.lease_name, self.node_id,
+                                                                       self.lease_seconds)  # fmt: skip
         except Exception:  # the store is unreachable for now: keep what we knew, which expires
             return
         with self._changed:
             self._holder = holder
             self._holder_until = expires_at
+            self._epoch = epoch if holder == self.node_id else None
             if holder == self.node_id:
                 # Counted from before the call: the store's expiry is at least this late.
                 self._valid_until = asked + self.lease_seconds
