@@ -98,5 +98,36 @@ class ConsensusEngineContract(Contract):
         assert second.wait_for_leadership(LEADERSHIP_TIMEOUT)
         assert second.leader() == "node-a"
 
+    # -- fencing tokens (issue 12.3) --------------------------------------------------------
+
+    def test_the_leader_has_a_fencing_token_that_holds_while_it_leads(self, make_engine: MakeEngine) -> None:
+        engine = make_engine("node-a")
+        assert engine.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        token = engine.fencing_token()
+        assert isinstance(token, int) and not isinstance(token, bool) and 0 <= token <= (1 << 63) - 1
+        assert engine.fencing_token() == token
+
+    def test_a_node_that_does_not_lead_has_no_fencing_token(self, make_engine: MakeEngine) -> None:
+        engine = make_engine("node-a")
+        assert engine.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        engine.stop()
+        assert engine.fencing_token() is None
+
+    def test_a_new_leadership_has_a_greater_fencing_token(self, make_engine: MakeEngine) -> None:
+        """The store refuses the older one's appends only if every change of leader raises the token."""
+        first = make_engine("node-a")
+        assert first.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        before = first.fencing_token()
+        first.stop()
+        second = make_engine("node-b")
+        assert second.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        after = second.fencing_token()
+        assert before is not None and after is not None and after > before
+        second.stop()
+        third = make_engine("node-a")  # the same node again: a new leadership all the same
+        assert third.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        again = third.fencing_token()
+        assert again is not None and again > after
+
 
 __all__ = ["ConsensusEngineContract", "LEADERSHIP_TIMEOUT", "MakeEngine"]
