@@ -1,0 +1,105 @@
+"""Fenced runs (issue 12.3): every append carries the leader's fence; a refused one stops the run at once.
+
+The memory store appends on the loop's thread; a subclass of it goes through the store's
+worker thread (as RocksDB and Redis do), so each rule is checked on both paths.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any, Sequence
+
+import pytest
+
+from flowbuilder.config import Settings
+from flowbuilder.errors import StaleLeaderError
+from flowbuilder.events import EventKind, RunEvent
+from flowbuilder.fencing import Fence
+from flowbuilder.plugins import build_plugin_host
+from flowbuilder.run_service import RunService
+from flowbuilder.stores.memory import MemoryStore
+
+SCOPE = "scheduler/test"
+WORKFLOW = """\
+name: fenced
+tasks:
+  - {name: first, type: shell, config: {command: "echo one"}}
+  - {name: second, type: shell, depends_on: [first], config: {command: "echo started; sleep 0.5; echo finished"}}
+  - {name: third, type: shell, depends_on: [second], config: {command: "echo three"}}
+"""
+
+
+class ThreadedMemoryStore(MemoryStore):
+    """A memory store the runner treats like any other: its appends go through the store's thread."""
+
+
+class PlainOnlyStore(MemoryStore):
+    """Refuses fenced appends: an unfenced run must never make one."""
+
+    def append_fenced_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence) -> int:
+        raise AssertionError("an unfenced run made a fenced append")
+
+
+def _service(store_class: type[MemoryStore]) -> Iterator[RunService]:
+    url = f"memory://fenced-{uuid.uuid4().hex}"
+    service = RunService(build_plugin_host(Settings()), store_class(url))
+    yield service
+    service.close()
+    MemoryStore.forget(url)
+
+
+@pytest.fixture(params=[MemoryStore, ThreadedMemoryStore], ids=["inline", "store-thread"])
+def service(request: pytest.FixtureRequest) -> Iterator[RunService]:
+    yield from _service(request.param)
+
+
+def test_a_fenced_run_records_its_fence_and_raises_the_stores_highest_token(service: RunService) -> None:
+    prepared = service.prepare(WORKFLOW)
+    prepared.fence = Fence(SCOPE, 7)
+    assert service.run(prepared).succeeded
+    started = [e.data for e in service.store.read_events(prepared.run_id) if e.kind is EventKind.RUN_STARTED]
+    assert started == [{"runner": "local", "resumed": False, "fence": {"scope": SCOPE, "token": 7}}]
+    assert service.store.load_state(prepared.run_id).fence == {"scope": SCOPE, "token": 7}
+    assert service.store.read_fence(SCOPE) == 7
+
+
+def test_a_run_fenced_out_mid_run_stops_at_once_and_writes_nothing_more(service: RunService) -> None:
+    """A newer leader raised the fence while ``second`` ran: its end, and all after, is refused."""
+    store = service.store
+    prepared = service.prepare(WORKFLOW)
+    prepared.fence = Fence(SCOPE, 1)
+    raised: dict[str, Any] = {}
+
+    def newer_leader() -> None:
+        seq = 0
+        while True:
+            events = store.wait_for_events(prepared.run_id, seq, 10.0)
+            if not events:
+                return
+            seq = events[-1].seq
+            if any(e.kind is EventKind.TASK_STARTED and e.task == "second" for e in events):
+                store.raise_fence(Fence(SCOPE, 2))
+                raised["seq"] = store.last_seq(prepared.run_id)
+                return
+
+    watcher = threading.Thread(target=newer_leader, daemon=True)
+    watcher.start()
+    with pytest.raises(StaleLeaderError) as refused:
+        service.run(prepared)
+    watcher.join(timeout=30)
+    assert (refused.value.token, refused.value.highest) == (1, 2)
+    events = store.read_events(prepared.run_id)
+    assert events[-1].seq == raised["seq"], "an event was stored after the fence was raised"
+    assert not any(e.kind is EventKind.TASK_SUCCEEDED and e.task == "second" for e in events)
+    assert not any(e.kind is EventKind.RUN_FINISHED for e in events)
+    assert "finished" not in [line.text for line in store.read_logs(prepared.run_id)]
+
+
+def test_an_unfenced_run_makes_plain_appends_only() -> None:
+    for service in _service(PlainOnlyStore):
+        result = service.run(service.prepare(WORKFLOW))
+        assert result.succeeded
+        assert "fence" not in service.store.read_events(result.run_id)[1].data
+        assert service.store.load_state(result.run_id).fence is None
