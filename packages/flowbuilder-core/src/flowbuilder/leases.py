@@ -74,10 +74,11 @@ _TTL_CAP: float | None = None
 def cap_lease_ttl(seconds: float | None) -> None:
     """Keep the owner leases this process writes from now on to at most ``seconds`` (None: no cap).
 
-    A scheduler of a cluster calls it (with its ``--lease-seconds``) before it starts runs: a
-    standby that becomes leader takes over a dead leader's runs once their leases lapse, so
-    they must not outlast the leadership lease by much (:mod:`flowbuilder.fencing`). Leases
-    are then renewed every quarter of the cap, or more often if configured so.
+    A scheduler of a cluster calls it while it runs (with two thirds of its ``--lease-seconds``,
+    :func:`flowbuilder.scheduler.run_lease_for`): a standby that becomes leader takes over a
+    dead leader's runs once their leases lapse, so they must have lapsed by the time it can
+    lead. Leases are then renewed every quarter of the cap, or more often if configured so.
+    Read by the runner's lease renewer when it starts (once per store and process).
     """
     global _TTL_CAP
     if seconds is not None and not seconds > 0:

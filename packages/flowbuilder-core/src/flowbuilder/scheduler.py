@@ -24,8 +24,8 @@ comes back cannot write another event: its run stops, and so does the scheduler 
 one line). The new leader takes over the runs of a leader that stopped: every running run
 of its scope whose owner lease lapsed is resumed through the run service, with the new
 fence (:meth:`Scheduler._take_over_orphans`). The scheduler's runs keep their owner leases
-no longer than the leadership lease (``--lease-seconds``), so that takeover follows within
-seconds (docs/distributed.md, "Failure model").
+for two thirds of the leadership lease (``--lease-seconds``, :func:`run_lease_for`), so that
+takeover follows within a second of leading (docs/distributed.md, "Failure model").
 
 Runs execute in the scheduler's process, concurrently, at most ``max_runs`` at once; when
 the bound is reached the next start waits for a slot. Stopping the scheduler (SIGINT,
@@ -77,7 +77,17 @@ IDLE_CHECK_SECONDS = 0.5
 TAKEOVER_SCAN_SECONDS = 0.5
 """How often the leader looks for runs of its scope whose owner stopped (to resume them)."""
 
+TAKEOVER_LEASE_SHARE = 2 / 3
+"""The share of the leadership lease (``--lease-seconds``) that the scheduler's runs keep their
+owner leases for: a standby leads no sooner than two thirds of the leadership lease after the
+leader's death (it renews every third), so by then the dead leader's runs read interrupted."""
+
 Log = Callable[[str], None]
+
+
+def run_lease_for(lease_seconds: float) -> float:
+    """The owner-lease TTL of a scheduler's runs for a leadership lease of ``lease_seconds``."""
+    return lease_seconds * TAKEOVER_LEASE_SHARE
 
 
 def handled_record_key(workflow: str) -> str:
@@ -307,8 +317,9 @@ class Scheduler:
         workflows: from :func:`load_scheduled_workflows`.
         engine: a consensus engine, not started yet (:meth:`run` starts and stops it).
         max_runs: runs executed at once by this process.
-        run_lease_seconds: the longest owner lease its runs keep (:func:`flowbuilder.leases.cap_lease_ttl`):
-            how soon a new leader can take over the runs of one that died. None: the configured TTL.
+        run_lease_seconds: the longest owner lease its runs keep (:func:`flowbuilder.leases.cap_lease_ttl`,
+            while :meth:`run` runs): how soon a new leader can take over the runs of one that died
+            (the CLI passes :func:`run_lease_for` of ``--lease-seconds``). None: the configured TTL.
         log: where progress lines go (the CLI: stderr).
         clock: wall-clock seconds (tests may pass their own).
     """
@@ -347,6 +358,13 @@ class Scheduler:
             from flowbuilder.leases import cap_lease_ttl
 
             cap_lease_ttl(self.run_lease_seconds)
+        try:
+            return await self._run(slots, once)
+        finally:
+            if self.run_lease_seconds is not None:
+                cap_lease_ttl(None)
+
+    async def _run(self, slots: _Slots, once: bool) -> list[StartOutcome]:
         self.engine.start()
         names = ", ".join(w.name for w in self.workflows)
         self.log(f"scheduler {self.engine.node_id} ({type(self.engine).name} consensus) for {names}")
@@ -678,6 +696,7 @@ __all__ = [
     "handled_record_key",
     "load_scheduled_workflows",
     "new_node_id",
+    "run_lease_for",
     "start_from_event",
     "start_logical_time",
     "start_triggered",

@@ -39,8 +39,8 @@ def _log(line: str) -> None:
 @click.option("--max-runs", type=click.IntRange(1, MAX_BACKFILL_PARALLEL), default=8, show_default=True,
               help="Runs this process executes at once; the next start waits for a slot.")  # fmt: skip
 @click.option("--lease-seconds", type=click.FloatRange(min=0.5, max=3600), default=10.0, show_default=True,
-              help="How soon a standby replaces a leader that died (store consensus), and the longest owner lease"
-                   " of this scheduler's runs: how soon a new leader takes them over.")  # fmt: skip
+              help="How soon a standby replaces a leader that died (store consensus); this scheduler's runs keep"
+                   " their owner leases for 2/3 of it, so a new leader takes them over at once.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")
 def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, max_runs: int,
               lease_seconds: float, once: bool) -> None:  # fmt: skip
@@ -52,7 +52,7 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     """
     from flowbuilder.errors import ConfigurationError
     from flowbuilder.run_service import RunService
-    from flowbuilder.scheduler import Scheduler, load_scheduled_workflows, new_node_id
+    from flowbuilder.scheduler import Scheduler, load_scheduled_workflows, new_node_id, run_lease_for
 
     host = plugin_host()
     workflows = load_scheduled_workflows(host, list(paths))
@@ -64,7 +64,9 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     with host.open_store(store) as opened:
         service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency)
         engine = engine_class.for_store(new_node_id(), opened, lease_seconds=lease_seconds)
-        active = Scheduler(service, workflows, engine, max_runs=max_runs, log=_log, run_lease_seconds=lease_seconds)
+        active = Scheduler(
+            service, workflows, engine, max_runs=max_runs, log=_log, run_lease_seconds=run_lease_for(lease_seconds)
+        )
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
