@@ -117,3 +117,21 @@ def test_memory_benchmark_reports_the_cli_rows_beside_their_floors() -> None:
                          "flowbuilder run --store memory://", "flowbuilder run (default RocksDB)"}  # fmt: skip
     assert all(float(figures[0]) > 0 for figures in rows.values())
     assert rows["flowbuilder validate"][1:3] == ["<=", "300"]
+
+
+def test_fencing_benchmark_reports_fenced_and_unfenced_rows_beside_their_floors() -> None:
+    result = _run(str(BENCH / "fencing.py"), "--tasks", "50", "--events", "200", "--repeat", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["runs_us_per_task"]) == {"memory:// unfenced", "memory:// fenced", "rocksdb:// unfenced",
+                                               "rocksdb:// fenced", "floor (in-degree loop)"}  # fmt: skip
+    appends = report["appends_per_second"]
+    assert {"memory://", "rocksdb:// sync=batch", "redis://", "floor (list.extend)"} == set(appends)
+    assert all(rate > 0 for row in appends.values() for rate in row.values())
+
+
+def test_failover_benchmark_times_a_kill_of_the_leader_and_the_takeover() -> None:
+    result = _run(str(BENCH / "failover.py"), "--kills", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["elected"]) == len(report["taken_over"]) == 1 and report["runs_completed"] == 1
