@@ -103,3 +103,82 @@ def test_an_unfenced_run_makes_plain_appends_only() -> None:
         assert result.succeeded
         assert "fence" not in service.store.read_events(result.run_id)[1].data
         assert service.store.load_state(result.run_id).fence is None
+
+
+# -- the scheduler: raising the fence, taking over, stopping when deposed -----------------
+
+SCHEDULED = """\
+name: nightly
+schedule: {every: 1h}
+tasks:
+  - {name: first, type: shell, config: {command: "echo one"}}
+  - {name: second, type: shell, depends_on: [first], config: {command: "echo two"}}
+"""
+
+
+def _interrupted_run(store: MemoryStore, run_id: str, fence: Fence | None) -> None:
+    """A run its leader left half done: ``first`` succeeded, ``second`` started; its owner is gone."""
+    import time
+
+    from flowbuilder.leases import RunLease
+
+    digest = store.save_definition(SCHEDULED.encode())
+    started: dict[str, Any] = {"runner": "local", "resumed": False}
+    if fence is not None:
+        started["fence"] = fence.as_data()
+    events = [
+        RunEvent(
+            run_id,
+            1,
+            EventKind.RUN_CREATED,
+            data={"workflow": "nightly", "version": None, "definition_hash": digest, "params": {}},
+        ),
+        RunEvent(run_id, 2, EventKind.RUN_STARTED, data=started),
+        RunEvent(run_id, 3, EventKind.TASK_STARTED, task="first", attempt=1),
+        RunEvent(run_id, 4, EventKind.TASK_SUCCEEDED, task="first", attempt=1, data={"output": "one\n"}),
+        RunEvent(run_id, 5, EventKind.TASK_STARTED, task="second", attempt=1),
+    ]
+    store.append_events(run_id, events, 0)
+    now = time.time()
+    store.renew_leases([RunLease(run_id, "dead-leader", "elsewhere", 1, now - 60, now - 30)])
+
+
+def _scheduler(service: RunService, tmp_path: Any) -> Any:
+    from flowbuilder.consensus import NoOpConsensus
+    from flowbuilder.scheduler import Scheduler, load_scheduled_workflows
+
+    path = tmp_path / "nightly.yaml"
+    path.write_text(SCHEDULED, encoding="utf-8")
+    workflows = load_scheduled_workflows(service.host, [path])
+    return Scheduler(service, workflows, NoOpConsensus("node-b"), log=lambda line: None)
+
+
+def test_a_new_leader_takes_over_the_interrupted_runs_of_its_scope_only(tmp_path: Any) -> None:
+    import asyncio
+
+    for service in _service(MemoryStore):
+        store = service.store
+        _interrupted_run(store, "fenced", Fence("scheduler/noop", 1))
+        _interrupted_run(store, "by-hand", None)  # `flowbuilder run` that died: not a leader's to continue
+        outcomes = asyncio.run(_scheduler(service, tmp_path).run(once=True))
+        assert [(o.run_id, o.started, o.status) for o in outcomes] == [("fenced", True, "succeeded")]
+        history = store.read_events("fenced")
+        succeeded = [e.task for e in history if e.kind is EventKind.TASK_SUCCEEDED]
+        assert succeeded == ["first", "second"]  # the recorded success is kept, not run again
+        fences = [e.data.get("fence") for e in history if e.kind is EventKind.RUN_STARTED]
+        assert fences[0] == {"scope": "scheduler/noop", "token": 1} and fences[1]["token"] > 1
+        assert store.read_fence("scheduler/noop") == fences[1]["token"]
+        assert store.last_seq("by-hand") == 5
+
+
+def test_a_scheduler_whose_store_holds_a_newer_fence_stops_before_it_starts_anything(tmp_path: Any) -> None:
+    import asyncio
+
+    from flowbuilder.fencing import MAX_FENCE_TOKEN
+
+    for service in _service(MemoryStore):
+        service.store.raise_fence(Fence("scheduler/noop", MAX_FENCE_TOKEN))
+        _interrupted_run(service.store, "fenced", Fence("scheduler/noop", 1))
+        with pytest.raises(StaleLeaderError):
+            asyncio.run(_scheduler(service, tmp_path).run(once=True))
+        assert service.store.last_seq("fenced") == 5

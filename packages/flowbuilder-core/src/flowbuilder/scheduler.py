@@ -417,8 +417,10 @@ class Scheduler:
         """On taking leadership: raise the store's fence to this leadership's token (False: not leading after all).
 
         Done before anything is started or resumed, so that the previous leader's next fenced
-        append is refused whichever run it is for. An engine that gives no token (one that
-        predates fencing) leaves the runs unfenced, as before.
+        append is refused whichever run it is for. A store that already holds a higher token
+        means a newer leader exists: this node was deposed before it began, and stops
+        (StaleLeaderError), as it would at its first append. An engine that gives no token
+        while it leads leaves the runs unfenced, with a warning.
         """
         from flowbuilder.fencing import Fence, scheduler_scope
 
@@ -431,11 +433,7 @@ class Scheduler:
                 return True
             return False
         fence = Fence(scheduler_scope(type(self.engine).name), token)
-        try:
-            await asyncio.to_thread(self.store.raise_fence, fence)
-        except StaleLeaderError as error:  # a newer leader has written already: we do not lead
-            self.log(f"not taking leadership: {error}")
-            return False
+        await asyncio.to_thread(self.store.raise_fence, fence)
         slots.fence = fence
         self._taken_over_scan_at = 0.0
         return True
