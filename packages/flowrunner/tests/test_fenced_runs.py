@@ -182,3 +182,20 @@ def test_a_scheduler_whose_store_holds_a_newer_fence_stops_before_it_starts_anyt
         with pytest.raises(StaleLeaderError):
             asyncio.run(_scheduler(service, tmp_path).run(once=True))
         assert service.store.last_seq("fenced") == 5
+
+
+def test_the_children_of_a_fenced_run_carry_its_fence(tmp_path: Any) -> None:
+    """A deposed leader's child runs must be refused too; the takeover leaves them to their parent."""
+    (tmp_path / "child.yaml").write_text(
+        "name: child\ntasks:\n  - {name: leaf, type: shell, config: {command: 'true'}}\n"
+    )
+    parent = tmp_path / "parent.yaml"
+    parent.write_text("name: parent\ntasks:\n  - {name: sub, type: workflow, config: {path: child.yaml}}\n")
+    for service in _service(MemoryStore):
+        prepared = service.prepare(parent)
+        prepared.fence = Fence(SCOPE, 3)
+        assert service.run(prepared).succeeded
+        state = service.store.load_state(prepared.run_id)
+        child_id = state.children["sub"]["run_id"]
+        child = service.store.load_state(child_id)
+        assert child.fence == {"scope": SCOPE, "token": 3} and child.parent is not None

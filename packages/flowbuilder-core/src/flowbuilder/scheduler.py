@@ -465,7 +465,7 @@ class Scheduler:
         """Resume, fenced with this leadership's token, the runs of this scope whose owner stopped.
 
         A run qualifies when its newest ``run_started`` carries a fence of this scheduler's
-        scope and its owner lease lapsed (it reads ``interrupted``, see :mod:`flowbuilder.leases`):
+        scope, it is not a child run (its parent resumes it), and its owner lease lapsed (it reads ``interrupted``, see :mod:`flowbuilder.leases`):
         its leader died or was deposed. It is resumed through the run service (the one way a
         run is continued): finished tasks are kept, the rest run again. Looked for every
         :data:`TAKEOVER_SCAN_SECONDS` while leading.
@@ -509,8 +509,10 @@ class Scheduler:
                 except StoreError:
                     continue
                 fence = Fence.from_data(state.fence)
-                if fence is None or fence.scope != scope:
-                    self._not_taken.add(run_id)  # not a leader's run: never ours to continue
+                if fence is None or fence.scope != scope or state.parent is not None:
+                    # Not a leader's run: never ours to continue. A child run is its parent's to
+                    # resume (the parent's resume continues the child it recorded).
+                    self._not_taken.add(run_id)
                     continue
                 found.append((run_id, state.workflow or summary.workflow or "?"))
             cursor = page.next_cursor
