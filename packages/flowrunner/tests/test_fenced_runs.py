@@ -199,3 +199,16 @@ def test_the_children_of_a_fenced_run_carry_its_fence(tmp_path: Any) -> None:
         child_id = state.children["sub"]["run_id"]
         child = service.store.load_state(child_id)
         assert child.fence == {"scope": SCOPE, "token": 3} and child.parent is not None
+
+
+def test_a_deposed_leader_claims_no_key_so_the_current_leader_can_start_that_run() -> None:
+    for service in _service(MemoryStore):
+        service.store.raise_fence(Fence(SCOPE, 5))
+        stale = service.prepare(WORKFLOW, idempotency_key="schedule:fenced:t1")
+        stale.fence = Fence(SCOPE, 4)
+        with pytest.raises(StaleLeaderError):
+            service.run(stale)
+        assert service.store.read_record("schedule:fenced:t1") is None and service.store.read_events(stale.run_id) == []
+        current = service.prepare(WORKFLOW, idempotency_key="schedule:fenced:t1")
+        current.fence = Fence(SCOPE, 5)
+        assert service.run(current).succeeded

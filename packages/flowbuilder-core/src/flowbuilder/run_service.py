@@ -364,13 +364,18 @@ class RunService:
         so of two processes starting the same logical time exactly one proceeds; the other
         gets :class:`~flowbuilder.errors.DuplicateRunError` naming the run that holds the key.
         A run is claimed before its first event is written: a process killed in between
-        leaves the key claimed with no run behind it (at most once, never twice). Without a
+        leaves the key claimed with no run behind it (at most once, never twice). A leader's
+        run (``prepared.fence``) checks its fence first (:meth:`~flowbuilder.interfaces.event_log.EventLog.raise_fence`),
+        so a leader that was deposed gets :class:`~flowbuilder.errors.StaleLeaderError` rather
+        than claim a key whose run the store would refuse. Without a
         key (or for a resume, which has its run already) this does nothing;
         :meth:`run` and :meth:`submit` call it.
         """
         key = prepared.idempotency_key
         if key is None or prepared.resume is not None:
             return
+        if prepared.fence is not None:  # a deposed leader claims nothing (StaleLeaderError): the current one may
+            self.store.raise_fence(prepared.fence)
         from flowbuilder.errors import DuplicateRunError
 
         holder = self.store.claim_key(key, prepared.run_id)

@@ -276,6 +276,9 @@ async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutc
     except DuplicateRunError as duplicate:
         outcome.run_id, outcome.started = duplicate.existing_run_id, False
         return outcome
+    except StaleLeaderError as refused:  # deposed before the claim: the scheduler decides what now
+        slots.refused = refused
+        raise
     # The key is claimed; the run counts as started once its first event is stored (sinks see
     # events after the store has them). Until then a killed process would leave the key
     # claimed with no run, so the caller records nothing as handled before this returns.
