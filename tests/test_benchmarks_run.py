@@ -132,3 +132,17 @@ def test_failover_benchmark_times_a_scheduler_takeover() -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["members"] == "schedulers" and summary["kills"] == 1 and summary["min"] > 0
+def test_fencing_benchmark_reports_fenced_and_unfenced_rows_beside_their_floors() -> None:
+    result = _run(str(BENCH / "fencing.py"), "--tasks", "50", "--events", "200", "--repeat", "1", "--json")
+    report = json.loads(result.stdout)
+    assert set(report["runs_us_per_task"]) == {"memory:// unfenced", "memory:// fenced", "rocksdb:// unfenced",
+                                               "rocksdb:// fenced", "floor (in-degree loop)"}  # fmt: skip
+    appends = report["appends_per_second"]
+    assert {"memory://", "rocksdb:// sync=batch", "redis://", "floor (list.extend)"} == set(appends)
+    assert all(rate > 0 for row in appends.values() for rate in row.values())
+
+
+def test_takeover_benchmark_times_a_kill_of_the_leader_and_the_takeover() -> None:
+    result = _run(str(BENCH / "takeover.py"), "--kills", "1", "--json")
+    report = json.loads(result.stdout)
+    assert len(report["elected"]) == len(report["taken_over"]) == 1 and report["runs_completed"] == 1

@@ -48,22 +48,28 @@ def wait_until(condition, timeout: float = WAIT) -> None:  # type: ignore[no-unt
 def test_each_arriving_file_starts_one_run_even_with_two_leading_schedulers_on_one_rocksdb_store(
     scratch_dir: Path,
 ) -> None:
-    """With `--consensus noop` both processes watch the folder: the claimed key alone keeps one run per file."""
+    """With `--consensus noop` both processes watch the folder and lead; the newer one's fencing
+    token (its start time) deposes the older at its first claim, so each file gets one run."""
     workflow = write(scratch_dir, "inbox.yaml", INBOX_WORKFLOW)
     (scratch_dir / "incoming").mkdir()
     args = (str(workflow), "--store", "rocksdb://state", "--consensus", "noop")
-    schedulers = [Scheduler(scratch_dir, *args), Scheduler(scratch_dir, *args)]
+    older = Scheduler(scratch_dir, *args)
+    schedulers = [older]
     try:
-        for scheduler in schedulers:
-            scheduler.wait_for("leading since")
+        older.wait_for("leading since")
+        newer = Scheduler(scratch_dir, *args)
+        schedulers.append(newer)
+        newer.wait_for("leading since")
         for n in range(1, 4):
             write(scratch_dir / "incoming", f"batch-{n}.csv", "row\n" * n)
         write(scratch_dir / "incoming", "notes.txt", "not a csv\n")
         write(scratch_dir / "incoming", ".partial.csv", "hidden\n")
-        wait_until(lambda: sum(s.said("for event batch-") for s in schedulers) >= 3 and
-                   sum(s.said("succeeded") for s in schedulers) >= 3)  # fmt: skip
+        wait_until(lambda: newer.said("for event batch-") >= 3 and newer.said("succeeded") >= 3)
+        assert older.process.wait(timeout=WAIT) == 1, "\n".join(older.lines)
+        older._reader.join(timeout=10)
+        assert older.lines[-1].startswith("error: the store refused a write fenced with token"), older.lines[-1]
         time.sleep(1.0)  # more looks at the folder: nothing else may start
-        assert [scheduler.terminate() for scheduler in schedulers] == [0, 0]
+        assert newer.terminate() == 0
     finally:
         for scheduler in schedulers:
             scheduler.ensure_dead()
@@ -71,8 +77,7 @@ def test_each_arriving_file_starts_one_run_even_with_two_leading_schedulers_on_o
     paths = sorted(str(run["params"]["path"]) for run in runs)  # type: ignore[index]
     assert paths == [str((scratch_dir / "incoming" / f"batch-{n}.csv").resolve()) for n in range(1, 4)]
     assert all(run["status"] == "succeeded" for run in runs)
-    started = sum(scheduler.said(": started run") for scheduler in schedulers)
-    assert started == 3, "each file's run started exactly once across both processes"
+    assert older.said(": started run") == 0 and newer.said(": started run") == 3, "one run per file, the newer's"
 
 
 def test_a_standby_scheduler_watches_nothing_and_takes_over_the_folder_when_the_leader_dies(

@@ -235,6 +235,26 @@ class ConsensusEngineContract(Contract):
         assert not leader.is_leader()
         assert leader.fencing_token() is None
 
+    # -- fencing tokens across restarts (version 2) -----------------------------------------
+
+    def test_a_new_leadership_has_a_greater_fencing_token(self, make_engine: MakeEngine, node_id: str) -> None:
+        """The store refuses the older one's appends only if every change of leader raises the token.
+
+        For an engine that forms clusters, test_the_fencing_token_grows_when_the_leader_changes
+        covers it between members; here a single-node engine restarted on the same store must
+        lead with a greater token than before (the older process may still be writing).
+        """
+        if self.single_node_only is None:
+            pytest.skip("a cluster engine: test_the_fencing_token_grows_when_the_leader_changes covers it")
+        first = make_engine(node_id)
+        assert first.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        before = first.fencing_token()
+        first.stop()
+        again = make_engine(node_id)
+        assert again.wait_for_leadership(LEADERSHIP_TIMEOUT)
+        after = again.fencing_token()
+        assert before is not None and after is not None and after > before
+
 
 __all__ = [
     "CLUSTER_SIZE",

@@ -43,18 +43,20 @@ import pytest
 from flowbuilder.annotations import MAX_ANNOTATION_BYTES, Annotation
 from flowbuilder.caching import CachedResult
 from flowbuilder.control import MAX_CONTROL_BYTES, ControlRequest
-from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus, fold_events
+from flowbuilder.fencing import MAX_FENCE_TOKEN, Fence
 from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 6
+STORE_CONTRACT_VERSION = 7
 """2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
 empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
 4 the control role (control requests and owner leases); 5 the result cache role (cached
 task results by workflow, task and key, with an expiry); 6 the coordination role (claimed
-keys, records and named leases: what schedules need)."""
+keys, records and named leases: what schedules need); 7 fencing (fenced appends, the
+highest token per scope, lease epochs: what HA schedulers need)."""
 
 
 def run_events(
@@ -1016,6 +1018,119 @@ class StoreContract(Contract):
         again = reopened(store)
         assert again.read_record("schedule:wf:t1") == "r1" and again.read_record("scheduler:cursor:wf") == "t1"
         assert again.acquire_lease("scheduler", "node-b", 60.0)[0] == "node-a"
+
+    # -- fencing: fenced appends, the highest token per scope, lease epochs (contract version 7)
+
+    def test_a_fenced_append_below_the_scopes_highest_token_is_refused_and_writes_nothing(self, store: Store) -> None:
+        events = run_events("r1")
+        assert store.append_fenced_events("r1", events[:2], 0, Fence("sched", 5)) == 2
+        assert store.read_fence("sched") == 5
+        assert store.append_fenced_events("r1", events[2:3], 2, Fence("sched", 7)) == 3
+        with pytest.raises(StaleLeaderError) as refused:
+            store.append_fenced_events("r1", events[3:], 3, Fence("sched", 5))
+        assert (refused.value.scope, refused.value.token, refused.value.highest) == ("sched", 5, 7)
+        assert isinstance(refused.value, StoreError) and "7" in str(refused.value)
+        assert store.last_seq("r1") == 3 and store.read_fence("sched") == 7
+        assert store.append_fenced_events("r1", events[3:], 3, Fence("sched", 7)) == 5  # the same token goes on
+
+    def test_a_raised_fence_refuses_the_next_stale_append_to_any_run_of_its_scope(self, store: Store) -> None:
+        store.append_fenced_events("r1", run_events("r1")[:2], 0, Fence("sched", 1))
+        assert store.read_fence("other") is None
+        assert store.raise_fence(Fence("sched", 2)) == 2
+        with pytest.raises(StaleLeaderError):
+            store.append_fenced_events("r2", run_events("r2"), 0, Fence("sched", 1))
+        with pytest.raises(StaleLeaderError):
+            store.raise_fence(Fence("sched", 1))
+        assert store.read_events("r2") == [] and store.read_fence("sched") == 2
+        assert store.append_fenced_events("r2", run_events("r2"), 0, Fence("other", 1)) == 5  # scopes are apart
+        assert store.raise_fence(Fence("sched", 2)) == 2  # raising to the same token is no refusal
+
+    def test_a_stale_fence_wins_over_a_sequence_conflict_and_a_bad_numbering(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_fenced_events("r1", events[:2], 0, Fence("sched", 9))
+        with pytest.raises(StaleLeaderError):
+            store.append_fenced_events("r1", events[2:], 0, Fence("sched", 8))  # wrong expected_seq too
+        with pytest.raises(StaleLeaderError):
+            store.append_fenced_events("r1", events[3:], 2, Fence("sched", 8))  # misnumbered too
+
+    def test_a_batch_refused_for_its_sequence_records_no_fence(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_fenced_events("r1", events[:2], 0, Fence("sched", 1))
+        with pytest.raises(SequenceConflictError):
+            store.append_fenced_events("r1", events[2:], 1, Fence("sched", 4))
+        assert store.read_fence("sched") == 1
+
+    def test_an_empty_fenced_batch_records_the_fence(self, store: Store) -> None:
+        assert store.append_fenced_events("r1", [], 0, Fence("sched", 3)) == 0
+        assert store.read_fence("sched") == 3
+
+    def test_tokens_compare_exactly_up_to_the_largest(self, store: Store) -> None:
+        """64-bit tokens (a noop engine's are nanoseconds) must not be rounded, e.g. through a double."""
+        store.raise_fence(Fence("sched", (1 << 62) + 1))
+        with pytest.raises(StaleLeaderError):
+            store.append_fenced_events("r1", run_events("r1"), 0, Fence("sched", 1 << 62))
+        assert store.append_fenced_events("r1", run_events("r1"), 0, Fence("sched", MAX_FENCE_TOKEN)) == 5
+        assert store.read_fence("sched") == MAX_FENCE_TOKEN
+
+    def test_plain_appends_never_look_at_fences(self, store: Store) -> None:
+        store.raise_fence(Fence("sched", 9))
+        assert store.append_events("r1", run_events("r1"), 0) == 5
+
+    def test_of_racing_fenced_appends_the_highest_token_is_never_refused(self, store: Store) -> None:
+        start = threading.Barrier(6)
+        refused: dict[int, int] = {}
+
+        def lead(token: int) -> None:
+            run_id = f"race-{token}"
+            events = run_events(run_id)
+            start.wait()
+            for index in range(len(events)):
+                try:
+                    store.append_fenced_events(run_id, events[index : index + 1], index, Fence("sched", token))
+                except StaleLeaderError as error:
+                    refused[token] = error.highest
+                    return
+
+        threads = [threading.Thread(target=lead, args=(token,)) for token in range(1, 7)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert 6 not in refused and store.read_fence("sched") == 6 and store.last_seq("race-6") == 5
+        assert all(highest > token for token, highest in refused.items())
+
+    def test_a_lease_epoch_grows_with_every_new_holding_and_holds_while_renewed(self, store: Store) -> None:
+        first = store.acquire_lease_epoch("scheduler", "node-a", 30.0)
+        assert first.holder == "node-a" and first.expires_at > time.time() + 20
+        assert store.acquire_lease_epoch("scheduler", "node-a", 30.0).epoch == first.epoch  # a renewal
+        refused = store.acquire_lease_epoch("scheduler", "node-b", 30.0)
+        assert (refused.holder, refused.epoch) == ("node-a", first.epoch)  # the holder's epoch, read atomically
+        store.release_lease("scheduler", "node-a")
+        second = store.acquire_lease_epoch("scheduler", "node-b", 0.3)
+        assert second.holder == "node-b" and second.epoch > first.epoch
+        time.sleep(0.5)
+        third = store.acquire_lease_epoch("scheduler", "node-b", 30.0)  # its own, but expired: a new holding
+        assert third.holder == "node-b" and third.epoch > second.epoch
+        store.release_lease("scheduler", "node-b")
+        assert store.acquire_lease_epoch("scheduler", "node-b", 30.0).epoch > third.epoch  # released: new too
+        assert store.acquire_lease_epoch("other", "node-a", 30.0).epoch >= 1
+
+    def test_acquire_lease_counts_holdings_too(self, store: Store) -> None:
+        assert store.acquire_lease("scheduler", "node-a", 30.0)[0] == "node-a"
+        before = store.acquire_lease_epoch("scheduler", "node-a", 30.0).epoch
+        store.release_lease("scheduler", "node-a")
+        assert store.acquire_lease("scheduler", "node-b", 30.0)[0] == "node-b"
+        assert store.acquire_lease_epoch("scheduler", "node-b", 30.0).epoch == before + 1
+
+    def test_fences_and_lease_epochs_survive_reopening(self, store: Store, reopened: ReopenStore) -> None:
+        store.raise_fence(Fence("sched", 4))
+        epoch = store.acquire_lease_epoch("scheduler", "node-a", 60.0).epoch
+        store.release_lease("scheduler", "node-a")
+        again = reopened(store)
+        assert again.read_fence("sched") == 4
+        with pytest.raises(StaleLeaderError):
+            again.append_fenced_events("r1", run_events("r1"), 0, Fence("sched", 3))
+        assert again.acquire_lease_epoch("scheduler", "node-b", 60.0).epoch > epoch
 
     # -- durability -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 
 from flowbuilder.consensus import NoOpConsensus, StoreLeaseConsensus
 from flowbuilder.interfaces import ConsensusEngine
+from flowbuilder.interfaces.coordination import LeaseGrant
 from flowbuilder.stores.memory import MemoryStore
 from flowbuilder_contracts import ConsensusEngineContract
 
@@ -114,6 +115,25 @@ def test_a_stopped_leader_releases_the_lease_and_the_standby_takes_over(shared_s
         second.stop()
 
 
+def test_the_store_engines_token_is_the_leases_epoch_and_grows_when_the_standby_takes_over(
+    shared_store: MemoryStore,
+) -> None:
+    first = StoreLeaseConsensus.for_store("node-a", shared_store, lease_seconds=30.0)
+    second = StoreLeaseConsensus.for_store("node-b", shared_store, lease_seconds=0.6)
+    first.start()
+    second.start()
+    try:
+        token = first.fencing_token()
+        assert token == shared_store.acquire_lease_epoch("scheduler", "node-a", 30.0).epoch
+        assert second.fencing_token() is None  # a standby has none, though it knows the leader
+        first.stop()
+        assert second.wait_for_leadership(5)
+        taken = second.fencing_token()
+        assert taken is not None and token is not None and taken > token and first.fencing_token() is None
+    finally:
+        second.stop()
+
+
 def test_a_leader_that_stops_renewing_is_replaced_after_its_lease_expires(shared_store: MemoryStore) -> None:
     """A leader that died (no renewal, no release) loses the lease at expiry, not before."""
     shared_store.acquire_lease("scheduler", "dead-node", 1.0)
@@ -150,12 +170,12 @@ class FailingStore(MemoryStore):
 
     broken = False
 
-    def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
         if self.broken:
             from flowbuilder.errors import StoreError
 
             raise StoreError("connection lost")
-        return super().acquire_lease(name, owner, ttl)
+        return super().acquire_lease_epoch(name, owner, ttl)
 
 
 def test_a_leader_cut_off_from_the_store_steps_down_when_its_lease_would_expire() -> None:
@@ -165,10 +185,10 @@ def test_a_leader_cut_off_from_the_store_steps_down_when_its_lease_would_expire(
     engine = StoreLeaseConsensus.for_store("node-a", store, lease_seconds=0.6)
     engine.start()
     try:
-        assert engine.is_leader()
+        assert engine.is_leader() and engine.fencing_token() is not None
         store.broken = True
         time.sleep(1.0)
-        assert not engine.is_leader()
+        assert not engine.is_leader() and engine.fencing_token() is None
     finally:
         engine.stop()
         MemoryStore.forget(url)

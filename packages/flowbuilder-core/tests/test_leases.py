@@ -16,6 +16,7 @@ from flowbuilder.errors import ConfigurationError
 from flowbuilder.events import EventKind, RunEvent, RunStatus, fold_events
 from flowbuilder.leases import (
     RunLease,
+    cap_lease_ttl,
     effective_status,
     lease_is_live,
     lease_timing,
@@ -74,6 +75,22 @@ def test_lease_timing_reads_the_environment_and_refuses_nonsense(monkeypatch: py
     monkeypatch.setenv("FLOWBUILDER_LEASE_TTL_SECONDS", "soon")
     with pytest.raises(ConfigurationError, match="must be a number of seconds"):
         lease_timing()
+
+
+def test_a_scheduler_caps_its_runs_leases_and_the_cap_goes_when_lifted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new leader takes over a dead leader's runs once their leases lapse: they must not outlast the cap."""
+    monkeypatch.delenv("FLOWBUILDER_LEASE_RENEW_SECONDS", raising=False)
+    monkeypatch.delenv("FLOWBUILDER_LEASE_TTL_SECONDS", raising=False)
+    try:
+        cap_lease_ttl(1.0)
+        assert lease_timing() == (0.25, 1.0)
+        cap_lease_ttl(60.0)  # a cap above the TTL changes nothing
+        assert lease_timing() == (2.0, 10.0)
+        with pytest.raises(ConfigurationError):
+            cap_lease_ttl(0)
+    finally:
+        cap_lease_ttl(None)
+    assert lease_timing() == (2.0, 10.0)
 
 
 @pytest.fixture

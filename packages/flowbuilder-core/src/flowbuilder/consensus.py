@@ -17,6 +17,12 @@ package adds ``raft``), and built with :meth:`ConsensusEngine.for_store`.
 * :class:`NoOpConsensus` (``noop``) makes its node the leader at once: right for one
   scheduler process, and wrong for two (both would lead; the idempotency keys still keep
   every logical time to one run, but both would try).
+
+Fencing tokens (:meth:`ConsensusEngine.fencing_token`): ``store`` uses the lease's epoch,
+which the store adds one to, atomically with the grant, whenever the lease is taken other
+than as a renewal (:meth:`~flowbuilder.interfaces.coordination.CoordinationStore.acquire_lease_epoch`);
+``noop`` the wall clock in nanoseconds when it started, which grows across restarts (the
+newest of two ``noop`` schedulers on one store fences the older one out).
 """
 
 from __future__ import annotations
@@ -45,22 +51,25 @@ class NoOpConsensus(ConsensusEngine):
     def __init__(self, node_id: str):
         super().__init__(node_id)
         self._leading = False
+        self._token: int | None = None
 
     def start(self) -> None:
+        if not self._leading:
+            self._token = time.time_ns()
         self._leading = True
 
     def stop(self) -> None:
         self._leading = False
+        self._token = None
+
+    def fencing_token(self) -> int | None:
+        return self._token if self._leading else None
 
     def is_leader(self) -> bool:
         return self._leading
 
     def leader(self) -> str | None:
         return self.node_id if self._leading else None
-
-    def fencing_token(self) -> int | None:
-        # One node, one leader: the leader never changes, so one token serves.
-        return 1 if self._leading else None
 
 
 class StoreLeaseConsensus(ConsensusEngine):
@@ -95,9 +104,9 @@ class StoreLeaseConsensus(ConsensusEngine):
         self.lease_seconds = float(lease_seconds)
         self.lease_name = lease_name
         self._holder: str | None = None
+        self._epoch: int | None = None  # the epoch of our own holding, while we hold it
         self._valid_until = 0.0  # monotonic: our own lease as last granted
         self._holder_until = 0.0  # wall clock: the holder's expiry as last read
-        self._token: int | None = None  # this node's leadership's fencing token
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
@@ -125,7 +134,7 @@ class StoreLeaseConsensus(ConsensusEngine):
         was_leading = self.is_leader()
         self._valid_until = 0.0
         self._holder = None
-        self._token = None
+        self._epoch = None
         if was_leading:
             try:
                 self.store.release_lease(self.lease_name, self.node_id)
@@ -136,8 +145,9 @@ class StoreLeaseConsensus(ConsensusEngine):
         return self._holder == self.node_id and time.monotonic() < self._valid_until
 
     def fencing_token(self) -> int | None:
-        token = self._token
-        return token if token is not None and self.is_leader() else None
+        with self._changed:  # the epoch and the validity of one grant, never of two
+            epoch = self._epoch
+            return epoch if self.is_leader() else None
 
     def leader(self) -> str | None:
         if self._holder == self.node_id:
@@ -158,30 +168,18 @@ class StoreLeaseConsensus(ConsensusEngine):
         """One attempt to take or renew the lease; remembers who holds it."""
         asked = time.monotonic()
         try:
-            holder, expires_at = self.store.acquire_lease(self.lease_name, self.node_id, self.lease_seconds)
+            holder, expires_at, epoch = self.store.acquire_lease_epoch(self.lease_name, self.node_id,
+                                                                       self.lease_seconds)  # fmt: skip
         except Exception:  # the store is unreachable for now: keep what we knew, which expires
             return
-        token = self._token
-        if holder == self.node_id and (self._holder != self.node_id or token is None):
-            token = self._next_token()
         with self._changed:
             self._holder = holder
             self._holder_until = expires_at
-            self._token = token if holder == self.node_id else None
-            if holder == self.node_id and token is not None:
+            self._epoch = epoch if holder == self.node_id else None
+            if holder == self.node_id:
                 # Counted from before the call: the store's expiry is at least this late.
                 self._valid_until = asked + self.lease_seconds
             self._changed.notify_all()
-
-    def _next_token(self) -> int | None:
-        """One more than the lease's last token, recorded in the store (only the holder writes it)."""
-        key = f"consensus:fencing:{self.lease_name}"
-        try:
-            token = int(self.store.read_record(key) or 0) + 1
-            self.store.write_record(key, str(token))
-        except Exception:  # the store is unreachable: no token, so no leadership this round
-            return None
-        return token
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):

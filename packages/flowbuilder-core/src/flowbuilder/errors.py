@@ -93,6 +93,24 @@ class SequenceConflictError(StoreError):
         )
 
 
+class StaleLeaderError(StoreError):
+    """A fenced append was refused: a newer leader has written to the same fence scope.
+
+    Raised by :meth:`flowbuilder.Store.append_fenced_events` (and
+    :meth:`~flowbuilder.interfaces.event_log.EventLog.raise_fence`) when ``token`` is lower
+    than the highest token the store has seen for ``scope``. Nothing of the refused batch was
+    written. The writer was deposed (its leadership ended and another node took over): it
+    must stop writing for that scope, not retry (see :mod:`flowbuilder.fencing`).
+    """
+
+    def __init__(self, scope: str, token: int, highest: int):
+        self.scope = scope
+        self.token = token
+        self.highest = highest
+        super().__init__(f"the store refused a write fenced with token {token} in {scope!r}: a newer leader holds"
+                         f" token {highest}, so this process was deposed and stops writing")  # fmt: skip
+
+
 class RunNotFoundError(StoreError):
     """No run with this id exists in the store."""
 
@@ -161,6 +179,7 @@ __all__ = [
     "RunCancelledError",
     "RunNotFoundError",
     "SequenceConflictError",
+    "StaleLeaderError",
     "StoreError",
     "TaskFailure",
     "WorkflowError",

@@ -32,7 +32,7 @@ class EventKind(str, Enum):
     """What happened. The string values are the stored form and never change meaning."""
 
     RUN_CREATED = "run_created"  # data: workflow, version, definition_hash, params, subworkflows?
-    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), parent?, logical_time?, idempotency_key?
+    RUN_STARTED = "run_started"  # data: runner, resumed (bool), retry? (rerun, from, only, previous_status), parent?, logical_time?, idempotency_key?, fence? (scope, token)
     TASK_STARTED = "task_started"  # task, attempt
     TASK_SUCCEEDED = "task_succeeded"  # task, attempt, data: output, duration
     TASK_FAILED = "task_failed"  # task, attempt, data: error, exit_code?, duration, final (bool)
@@ -344,6 +344,9 @@ class RunState:
     time went"); None while the run runs, and for runs recorded before runners measured it."""
     machine: MachineProgress | None = None
     """A state-machine run's progress (its first ``state_entered`` starts it); None for a DAG run."""
+    fence: dict[str, Any] | None = None
+    """The fence of the leader driving the run (the newest ``run_started``'s ``fence``: ``scope``
+    and ``token``, see :mod:`flowbuilder.fencing`); None for a run no leader drives."""
 
     def apply(self, event: RunEvent) -> None:
         """Advance the state by one event (events must arrive in sequence order)."""
@@ -363,6 +366,8 @@ class RunState:
         if kind is EventKind.RUN_STARTED:
             self.status = RunStatus.RUNNING
             self.logical_time = data.get("logical_time", self.logical_time)
+            fence = data.get("fence")
+            self.fence = dict(fence) if isinstance(fence, Mapping) else None  # whoever continues it now
             self.timing = None  # a resume or retry measures its own part
             self.paused = False  # a resumed run dispatches again: resuming is an unpause
             self.finished_at = None
@@ -490,6 +495,8 @@ class RunState:
         }
         if self.signals:  # only then: snapshots of runs without signals keep their old shape
             data["signals"] = self.signals
+        if self.fence is not None:  # likewise
+            data["fence"] = self.fence
         return data
 
     @classmethod
@@ -517,6 +524,8 @@ class RunState:
         state.timing = dict(timing) if isinstance(timing, Mapping) else None
         machine = data.get("machine")
         state.machine = MachineProgress.from_dict(machine) if machine is not None else None
+        fence = data.get("fence")
+        state.fence = dict(fence) if isinstance(fence, Mapping) else None
         return state
 
 

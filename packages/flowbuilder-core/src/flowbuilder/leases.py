@@ -68,8 +68,27 @@ def decode_lease(raw: bytes | str) -> RunLease:
                     renewed_at=float(data["renewed_at"]), expires_at=float(data["expires_at"]))  # fmt: skip
 
 
+_TTL_CAP: float | None = None
+
+
+def cap_lease_ttl(seconds: float | None) -> None:
+    """Keep the owner leases this process writes from now on to at most ``seconds`` (None: no cap).
+
+    A scheduler of a cluster calls it while it runs (with two thirds of its ``--lease-seconds``,
+    :func:`flowbuilder.scheduler.run_lease_for`): a standby that becomes leader takes over a
+    dead leader's runs once their leases lapse, so they must have lapsed by the time it can
+    lead. Leases are then renewed every quarter of the cap, or more often if configured so.
+    Read by the runner's lease renewer when it starts (once per store and process).
+    """
+    global _TTL_CAP
+    if seconds is not None and not seconds > 0:
+        raise ConfigurationError(f"a lease lasts more than 0 seconds (got {seconds!r})")
+    _TTL_CAP = seconds
+
+
 def lease_timing() -> tuple[float, float]:
-    """``(renew every, valid for)`` seconds: the defaults or the ``FLOWBUILDER_LEASE_*`` environment."""
+    """``(renew every, valid for)`` seconds: the defaults or the ``FLOWBUILDER_LEASE_*`` environment,
+    within the cap of :func:`cap_lease_ttl`."""
 
     def read(name: str, default: float) -> float:
         raw = os.environ.get(name)
@@ -85,6 +104,9 @@ def lease_timing() -> tuple[float, float]:
 
     renew = read("FLOWBUILDER_LEASE_RENEW_SECONDS", LEASE_RENEW_SECONDS)
     ttl = read("FLOWBUILDER_LEASE_TTL_SECONDS", LEASE_TTL_SECONDS)
+    cap = _TTL_CAP
+    if cap is not None and ttl > cap:
+        ttl, renew = cap, min(renew, cap / 4)
     if ttl <= renew:
         raise ConfigurationError(f"the lease TTL ({ttl:g}s) must be longer than its renewal interval ({renew:g}s);"
                                  " set FLOWBUILDER_LEASE_TTL_SECONDS to a few renewals")  # fmt: skip
@@ -180,6 +202,7 @@ __all__ = [
     "LEASE_RENEW_SECONDS",
     "LEASE_TTL_SECONDS",
     "RunLease",
+    "cap_lease_ttl",
     "decode_lease",
     "effective_status",
     "encode_lease",

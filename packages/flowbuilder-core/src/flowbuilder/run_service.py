@@ -41,6 +41,7 @@ from flowbuilder.interfaces.sink import EventSink
 if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunState
+    from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import Runner, RunRequest, RunResult, RunSummary, Store
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
@@ -102,6 +103,9 @@ class PreparedRun:
     and a second run with the same key is refused (:class:`~flowbuilder.errors.DuplicateRunError`)."""
     compile_seconds: float | None = None
     """The :attr:`CompiledWorkflow.compile_seconds` of the plan, for the run's timing."""
+    fence: Fence | None = None
+    """Set by a leader for the runs it drives: every append carries it (:attr:`RunRequest.fence
+    <flowbuilder.interfaces.RunRequest.fence>`, :mod:`flowbuilder.fencing`); None for every other run."""
 
 
 def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
@@ -206,8 +210,8 @@ class RunService:
         return prepare_run(self.host, workflow, params, run_id=run_id, use_cache=use_cache, logical_time=logical_time,
                            idempotency_key=idempotency_key)  # fmt: skip
 
-    def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None, *,
-                       force: bool = False) -> PreparedRun:  # fmt: skip
+    def prepare_resume(self, run_id: str, params: Mapping[str, Any] | None = None, *, force: bool = False,
+                       fence: Fence | None = None) -> PreparedRun:  # fmt: skip
         """Continue the stored, unfinished run ``run_id`` with the definition it started with.
 
         The definition is loaded by the content hash the run recorded, so a resumed run means
@@ -217,6 +221,7 @@ class RunService:
 
         A run whose owner still holds a live lease is refused (it is running elsewhere:
         resuming it would run its tasks twice), naming the owner, unless ``force``.
+        ``fence`` is a leader's, taking over a run of a leader that died (see :class:`PreparedRun`).
         """
         from flowbuilder.leases import lease_is_live
         from flowbuilder.params import resume_params
@@ -230,7 +235,7 @@ class RunService:
         resolved = resume_params(plan.workflow, state.params, dict(params or {}))
         secrets = resolve_run_secrets(plan, self.host)
         return PreparedRun(run_id, plan, resolved, secrets, definition_hash=state.definition_hash, resume=state,
-                           logical_time=state.logical_time, **_family_of(state))  # fmt: skip
+                           logical_time=state.logical_time, fence=fence, **_family_of(state))  # fmt: skip
 
     def prepare_retry(self, run_id: str, params: Mapping[str, Any] | None = None, *, from_tasks: Sequence[str] = (),
                       only: Sequence[str] = ()) -> PreparedRun:  # fmt: skip
@@ -359,13 +364,18 @@ class RunService:
         so of two processes starting the same logical time exactly one proceeds; the other
         gets :class:`~flowbuilder.errors.DuplicateRunError` naming the run that holds the key.
         A run is claimed before its first event is written: a process killed in between
-        leaves the key claimed with no run behind it (at most once, never twice). Without a
+        leaves the key claimed with no run behind it (at most once, never twice). A leader's
+        run (``prepared.fence``) checks its fence first (:meth:`~flowbuilder.interfaces.event_log.EventLog.raise_fence`),
+        so a leader that was deposed gets :class:`~flowbuilder.errors.StaleLeaderError` rather
+        than claim a key whose run the store would refuse. Without a
         key (or for a resume, which has its run already) this does nothing;
         :meth:`run` and :meth:`submit` call it.
         """
         key = prepared.idempotency_key
         if key is None or prepared.resume is not None:
             return
+        if prepared.fence is not None:  # a deposed leader claims nothing (StaleLeaderError): the current one may
+            self.store.raise_fence(prepared.fence)
         from flowbuilder.errors import DuplicateRunError
 
         holder = self.store.claim_key(key, prepared.run_id)
@@ -397,7 +407,8 @@ class RunService:
                           definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
                           service=self, parent=prepared.parent, subworkflows=subworkflows,
                           use_cache=prepared.use_cache, logical_time=prepared.logical_time,
-                          idempotency_key=prepared.idempotency_key, compile_seconds=prepared.compile_seconds)  # fmt: skip
+                          idempotency_key=prepared.idempotency_key, compile_seconds=prepared.compile_seconds,
+                          fence=prepared.fence)  # fmt: skip
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event | None = None) -> RunResult:
         """Run ``request`` to its end on the running loop; setting ``cancel`` cancels it."""

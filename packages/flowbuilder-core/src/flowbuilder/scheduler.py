@@ -17,6 +17,16 @@ workflow, the newest logical time it handled (``scheduler:handled:<workflow>``, 
 record), so a scheduler that starts after downtime knows which times were missed and
 applies the workflow's ``catchup`` policy (see :func:`flowbuilder.schedules.plan_catchup`).
 
+The active scheduler fences every run it drives (:mod:`flowbuilder.fencing`): on taking
+leadership it raises the store's fence for its scope to its engine's token, and every event
+of its runs is appended with that fence, so a leader that was deposed (paused, cut off) and
+comes back cannot write another event: its run stops, and so does the scheduler (exit 1,
+one line). The new leader takes over the runs of a leader that stopped: every running run
+of its scope whose owner lease lapsed is resumed through the run service, with the new
+fence (:meth:`Scheduler._take_over_orphans`). The scheduler's runs keep their owner leases
+for two thirds of the leadership lease (``--lease-seconds``, :func:`run_lease_for`), so that
+takeover follows within a second of leading (docs/distributed.md, "Failure model").
+
 Runs execute in the scheduler's process, concurrently, at most ``max_runs`` at once; when
 the bound is reached the next start waits for a slot. Stopping the scheduler (SIGINT,
 SIGTERM, :meth:`Scheduler.stop`) cancels the runs still going (``flowbuilder retry RUN_ID``
@@ -36,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from flowbuilder.errors import ConfigurationError, DuplicateRunError, FlowBuilderError
+from flowbuilder.errors import ConfigurationError, DuplicateRunError, FlowBuilderError, StaleLeaderError
 from flowbuilder.events import RunStatus
 from flowbuilder.schedules import (
     UTC,
@@ -49,6 +59,7 @@ from flowbuilder.schedules import (
 )
 
 if TYPE_CHECKING:
+    from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import ConsensusEngine, RunResult
     from flowbuilder.interfaces.trigger_source import TriggerEvent
     from flowbuilder.model import RunFinishedTrigger, Schedule, SourceTrigger
@@ -63,8 +74,20 @@ FIRST_EVENT_SECONDS = 30.0
 """How long a start waits for the run's first stored event before it moves on anyway."""
 IDLE_CHECK_SECONDS = 0.5
 """The longest the scheduler sleeps between looks at the clock and at its leadership."""
+TAKEOVER_SCAN_SECONDS = 0.5
+"""How often the leader looks for runs of its scope whose owner stopped (to resume them)."""
+
+TAKEOVER_LEASE_SHARE = 2 / 3
+"""The share of the leadership lease (``--lease-seconds``) that the scheduler's runs keep their
+owner leases for: a standby leads no sooner than two thirds of the leadership lease after the
+leader's death (it renews every third), so by then the dead leader's runs read interrupted."""
 
 Log = Callable[[str], None]
+
+
+def run_lease_for(lease_seconds: float) -> float:
+    """The owner-lease TTL of a scheduler's runs for a leadership lease of ``lease_seconds``."""
+    return lease_seconds * TAKEOVER_LEASE_SHARE
 
 
 def handled_record_key(workflow: str) -> str:
@@ -178,6 +201,11 @@ class _Slots:
     limit: int
     running: dict[str, asyncio.Task[RunResult]] = field(default_factory=dict)
     freed: asyncio.Event = field(default_factory=asyncio.Event)
+    fence: Fence | None = None
+    """The fence of this node's leadership: every run submitted through these slots carries it
+    (None: unfenced, as for a backfill)."""
+    refused: StaleLeaderError | None = None
+    """Set when the store refused a run's fenced append: the scheduler decides whether it was deposed."""
 
     async def wait_for_room(self) -> None:
         while len(self.running) >= self.limit:
@@ -241,11 +269,16 @@ async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutc
                   log: Log) -> StartOutcome:  # fmt: skip
     """Submit ``prepared`` once a slot is free; ``outcome`` says what became of it."""
     await slots.wait_for_room()
+    if prepared.fence is None:
+        prepared.fence = slots.fence
     try:
         handle = await service.submit(prepared)
     except DuplicateRunError as duplicate:
         outcome.run_id, outcome.started = duplicate.existing_run_id, False
         return outcome
+    except StaleLeaderError as refused:  # deposed before the claim: the scheduler decides what now
+        slots.refused = refused
+        raise
     # The key is claimed; the run counts as started once its first event is stored (sinks see
     # events after the store has them). Until then a killed process would leave the key
     # claimed with no run, so the caller records nothing as handled before this returns.
@@ -267,7 +300,10 @@ async def _submit(service: RunService, prepared: PreparedRun, outcome: StartOutc
             outcome.status = "cancelled"
         elif done.exception() is not None:
             outcome.status = "error"
-            log(f"run {handle.run_id} of {shown} stopped: {done.exception()}")
+            error = done.exception()
+            if isinstance(error, StaleLeaderError):
+                slots.refused = error
+            log(f"run {handle.run_id} of {shown} stopped: {error}")
         else:
             outcome.status = done.result().status.value
             log(f"run {handle.run_id} of {shown} {outcome.status}")
@@ -284,13 +320,18 @@ class Scheduler:
         workflows: from :func:`load_scheduled_workflows`.
         engine: a consensus engine, not started yet (:meth:`run` starts and stops it).
         max_runs: runs executed at once by this process.
+        run_lease_seconds: the longest owner lease its runs keep (:func:`flowbuilder.leases.cap_lease_ttl`,
+            while :meth:`run` runs): how soon a new leader can take over the runs of one that died
+            (the CLI passes :func:`run_lease_for` of ``--lease-seconds``). None: the configured TTL.
         log: where progress lines go (the CLI: stderr).
         clock: wall-clock seconds (tests may pass their own).
     """
 
     def __init__(self, service: RunService, workflows: Sequence[ScheduledWorkflow], engine: ConsensusEngine, *,
-                 max_runs: int = DEFAULT_MAX_RUNS, log: Log = print, clock: Callable[[], float] = time.time):  # fmt: skip
+                 max_runs: int = DEFAULT_MAX_RUNS, log: Log = print, clock: Callable[[], float] = time.time,
+                 run_lease_seconds: float | None = None):  # fmt: skip
         self.service = service
+        self.run_lease_seconds = run_lease_seconds
         self.store = service.store
         self.workflows = list(workflows)
         self.engine = engine
@@ -301,6 +342,9 @@ class Scheduler:
         self._stop = asyncio.Event()
         self._leader_since: datetime | None = None
         self._watchers: list[RunFinishedWatcher | SourceWatcher] = []
+        self._not_taken: set[str] = set()
+        """Interrupted runs the takeover scan leaves alone (not a leader's, or refused to resume)."""
+        self._taken_over_scan_at = 0.0
 
     def stop(self) -> None:
         """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop)."""
@@ -313,6 +357,17 @@ class Scheduler:
         are cancelled and awaited.
         """
         slots = _Slots(self.max_runs)
+        if self.run_lease_seconds is not None:
+            from flowbuilder.leases import cap_lease_ttl
+
+            cap_lease_ttl(self.run_lease_seconds)
+        try:
+            return await self._run(slots, once)
+        finally:
+            if self.run_lease_seconds is not None:
+                cap_lease_ttl(None)
+
+    async def _run(self, slots: _Slots, once: bool) -> list[StartOutcome]:
         self.engine.start()
         names = ", ".join(w.name for w in self.workflows)
         self.log(f"scheduler {self.engine.node_id} ({type(self.engine).name} consensus) for {names}")
@@ -320,6 +375,7 @@ class Scheduler:
         try:
             while not self._stop.is_set():
                 leading = await asyncio.to_thread(self.engine.wait_for_leadership, IDLE_CHECK_SECONDS)
+                await self._check_deposed(slots, leading)
                 if not leading:
                     if self._leader_since is not None:
                         self.log("lost leadership: standing by")
@@ -333,10 +389,13 @@ class Scheduler:
                         waiting_said = leader
                     continue
                 if self._leader_since is None:
+                    if not await self._raise_fence(slots):
+                        continue
                     self._leader_since = datetime.fromtimestamp(self.clock(), UTC)
                     waiting_said = "none"
                     self.log(f"leading since {format_logical_time(self._leader_since)}")
                     self._watchers = self._make_watchers(slots)
+                await self._take_over_orphans(slots)
                 await self._round(slots)
                 for watcher in self._watchers:
                     await watcher.round()
@@ -354,6 +413,114 @@ class Scheduler:
                 await asyncio.gather(*slots.running.values(), return_exceptions=True)
             self.engine.stop()
         return self.outcomes
+
+    # -- fencing and takeover (issue 12.3) -------------------------------------------------
+
+    async def _raise_fence(self, slots: _Slots) -> bool:
+        """On taking leadership: raise the store's fence to this leadership's token (False: not leading after all).
+
+        Done before anything is started or resumed, so that the previous leader's next fenced
+        append is refused whichever run it is for. A store that already holds a higher token
+        means a newer leader exists: this node was deposed before it began, and stops
+        (StaleLeaderError), as it would at its first append. An engine that gives no token
+        while it leads leaves the runs unfenced, with a warning.
+        """
+        from flowbuilder.fencing import Fence, scheduler_scope
+
+        token = self.engine.fencing_token()
+        if token is None:
+            if self.engine.is_leader():  # leads, but cannot fence: runs as before fencing existed
+                self.log(f"warning: the {type(self.engine).name} consensus engine gives no fencing token; runs are"
+                         " not fenced")  # fmt: skip
+                slots.fence = None
+                return True
+            return False
+        fence = Fence(scheduler_scope(type(self.engine).name), token)
+        await asyncio.to_thread(self.store.raise_fence, fence)
+        slots.fence = fence
+        self._taken_over_scan_at = 0.0
+        return True
+
+    async def _check_deposed(self, slots: _Slots, leading: bool) -> None:
+        """Raise StaleLeaderError when this node was deposed: the store refused one of its runs'
+        appends (or holds a newer fence) and this node's current leadership does not cover it.
+
+        A refusal by this node's own newer leadership (its lease lapsed and was taken again
+        with a new epoch) is not a deposition: the refused run is resumed by the takeover scan.
+        """
+        refused, slots.refused = slots.refused, None
+        fence = slots.fence
+        if refused is None and (leading or fence is None):
+            return
+        current = self.engine.fencing_token() if leading else None
+        if refused is not None and current is not None and current >= refused.highest:
+            self.log(f"a run was fenced out by this node's newer leadership (token {current}); it is taken over again")
+            return
+        if refused is None:
+            assert fence is not None
+            highest = await asyncio.to_thread(self.store.read_fence, fence.scope)
+            if highest is None or highest <= fence.token:
+                return  # no one else has led since: our runs may go on (their appends say so)
+            refused = StaleLeaderError(fence.scope, fence.token, highest)
+        raise refused
+
+    async def _take_over_orphans(self, slots: _Slots) -> None:
+        """Resume, fenced with this leadership's token, the runs of this scope whose owner stopped.
+
+        A run qualifies when its newest ``run_started`` carries a fence of this scheduler's
+        scope, it is not a child run (its parent resumes it), and its owner lease lapsed (it reads ``interrupted``, see :mod:`flowbuilder.leases`):
+        its leader died or was deposed. It is resumed through the run service (the one way a
+        run is continued): finished tasks are kept, the rest run again. Looked for every
+        :data:`TAKEOVER_SCAN_SECONDS` while leading.
+        """
+        fence = slots.fence
+        now = time.monotonic()
+        if fence is None or now < self._taken_over_scan_at:
+            return
+        self._taken_over_scan_at = now + TAKEOVER_SCAN_SECONDS
+        orphans = await asyncio.to_thread(self._orphaned_runs, fence.scope, set(slots.running))
+        for run_id, workflow in orphans:
+            if self._stop.is_set() or not self.engine.is_leader():
+                return
+            try:
+                prepared = await asyncio.to_thread(self.service.prepare_resume, run_id, fence=fence)
+            except FlowBuilderError as error:
+                self.log(f"run {run_id} of {workflow}: its leader stopped, but it cannot be taken over: {error}")
+                self._not_taken.add(run_id)
+                continue
+            outcome = StartOutcome(workflow, prepared.logical_time, run_id, started=True)
+            outcome = await _submit(self.service, prepared, outcome, f"{workflow} (taken over)", slots, self.log)
+            self.outcomes.append(outcome)
+            self.log(f"{workflow}: took over run {run_id} from a leader that stopped")
+
+    def _orphaned_runs(self, scope: str, running_here: set[str]) -> list[tuple[str, str]]:
+        """``(run id, workflow)`` of the interrupted runs last driven by a leader of ``scope`` (blocking)."""
+        from flowbuilder.errors import StoreError
+        from flowbuilder.fencing import Fence
+        from flowbuilder.leases import list_runs_live
+
+        found: list[tuple[str, str]] = []
+        cursor: str | None = None
+        while True:
+            page = list_runs_live(self.store, status=RunStatus.INTERRUPTED, limit=100, cursor=cursor)
+            for summary in page.runs:
+                run_id = summary.run_id
+                if run_id in running_here or run_id in self._not_taken:
+                    continue
+                try:
+                    state = self.store.load_state(run_id)
+                except StoreError:
+                    continue
+                fence = Fence.from_data(state.fence)
+                if fence is None or fence.scope != scope or state.parent is not None:
+                    # Not a leader's run: never ours to continue. A child run is its parent's to
+                    # resume (the parent's resume continues the child it recorded).
+                    self._not_taken.add(run_id)
+                    continue
+                found.append((run_id, state.workflow or summary.workflow or "?"))
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
 
     def _make_watchers(self, slots: _Slots) -> list[RunFinishedWatcher | SourceWatcher]:
         """One watcher per triggered workflow, firing through the run service while this node leads."""
@@ -532,6 +699,7 @@ __all__ = [
     "handled_record_key",
     "load_scheduled_workflows",
     "new_node_id",
+    "run_lease_for",
     "start_from_event",
     "start_logical_time",
     "start_triggered",

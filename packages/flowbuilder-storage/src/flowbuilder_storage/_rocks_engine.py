@@ -26,9 +26,15 @@ from typing import Any, Iterator, Mapping, Sequence, cast
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
-from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus
-from flowbuilder.interfaces.coordination import MAX_COORDINATION_KEY, MAX_COORDINATION_VALUE, check_coordination_text
+from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.coordination import (
+    MAX_COORDINATION_KEY,
+    MAX_COORDINATION_VALUE,
+    LeaseGrant,
+    check_coordination_text,
+)
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
@@ -499,30 +505,62 @@ class RocksEngine:
             cache.popitem(last=False)
         return summary
 
-    def append_encoded(self, run_id: str, encoded: Sequence[bytes], expected_seq: int) -> int:
+    def append_encoded(self, run_id: str, encoded: Sequence[bytes], expected_seq: int,
+                       fence: Fence | None = None) -> int:  # fmt: skip
         """:meth:`append_events` for events already in their stored form (from a routed client).
 
         They are decoded to be checked, and stored as the bytes that came.
         """
         events = decode_events(run_id, encoded)
-        return self.append_events(run_id, events, expected_seq, encoded)
+        return self.append_events(run_id, events, expected_seq, encoded, fence)
+
+    # -- fencing: the highest token per scope, checked and raised under the engine's lock -----
+
+    def _check_fence(self, fence: Fence) -> Any:
+        """StaleLeaderError if ``fence`` is below its scope's highest; else a write batch that
+        raises the highest to it (None when it is there already). Call under ``self._lock``."""
+        raw = self._db.get(keys.fence_key(fence.scope))
+        highest = int(bytes(raw)) if raw is not None else -1
+        if fence.token < highest:
+            raise StaleLeaderError(fence.scope, fence.token, highest)
+        if fence.token == highest:
+            return None
+        batch = self._new_batch()
+        batch.put(keys.fence_key(fence.scope), str(fence.token).encode())
+        return batch
+
+    def raise_fence(self, fence: Fence) -> int:
+        with self._lock:
+            batch = self._check_fence(fence)
+            if batch is not None:
+                self._write(batch)
+            return fence.token
+
+    def read_fence(self, scope: str) -> int | None:
+        with self._lock:
+            raw = self._db.get(keys.fence_key(scope))
+        return int(bytes(raw)) if raw is not None else None
 
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
-                      encoded: Sequence[bytes] | None = None) -> int:  # fmt: skip
+                      encoded: Sequence[bytes] | None = None, fence: Fence | None = None) -> int:  # fmt: skip
         """Append atomically if the run's last seq is ``expected_seq``.
 
         The stored summary is rewritten only by batches that create the run or change its
         run-level state (created, started, finished); task events only add event keys.
         The current ``last_seq`` is the newest event key's number (kept in memory while
-        the store is open, found with one seek after opening).
+        the store is open, found with one seek after opening). With a ``fence``, the scope's
+        highest token is checked first and raised in the same write batch.
         """
         check_run_id(run_id)
         with self._lock:
+            fence_raised = self._check_fence(fence) if fence is not None else None
             summary = self._summary(run_id)
             actual = summary.last_seq if summary is not None else 0
             if actual != expected_seq:
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
+                if fence_raised is not None:
+                    self._write(fence_raised)
                 return actual
             try:
                 values = events_bytes(events) if encoded is None else list(encoded)
@@ -531,7 +569,7 @@ class RocksEngine:
             size = sum(map(len, values))
             if size >= CHECKED_BATCH_BYTES:  # before RocksDB allocates: it aborts the process when it cannot
                 ensure_room_for_batch(self.path, len(values), size)
-            batch = self._batch_type(raw_mode=True)
+            batch = self._batch_type(raw_mode=True) if fence_raised is None else fence_raised
             prefix = keys.event_prefix(run_id)
             pack = keys.pack_seq
             seq = expected_seq
@@ -787,20 +825,33 @@ class RocksEngine:
             self._write(batch)
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        holder, expires_at, _ = self.acquire_lease_epoch(name, owner, ttl)
+        return holder, expires_at
+
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
+        """Take, renew or read the lease and its epoch in one step under the engine's lock."""
         check_coordination_text("lease name", name, MAX_COORDINATION_KEY)
         check_coordination_text("lease owner", owner, MAX_COORDINATION_KEY)
         with self._lock:
             now = time.time()
             raw = self._db.get(keys.named_lease_key(name))
+            raw_epoch = self._db.get(keys.lease_epoch_key(name))
+            epoch = int(bytes(raw_epoch)) if raw_epoch is not None else 0
+            renewal = False
             if raw is not None:
                 held = json.loads(bytes(raw))
-                if held["owner"] != owner and float(held["expires_at"]) > now:
-                    return str(held["owner"]), float(held["expires_at"])
+                live = float(held["expires_at"]) > now
+                if held["owner"] != owner and live:
+                    return LeaseGrant(str(held["owner"]), float(held["expires_at"]), epoch)
+                renewal = live  # our own holding, not expired: it keeps its epoch
             expires_at = now + ttl
             batch = self._new_batch()
             batch.put(keys.named_lease_key(name), json.dumps({"owner": owner, "expires_at": expires_at}).encode())
+            if not renewal:
+                epoch += 1
+                batch.put(keys.lease_epoch_key(name), str(epoch).encode())
             self._write(batch)
-            return owner, expires_at
+            return LeaseGrant(owner, expires_at, epoch)
 
     def release_lease(self, name: str, owner: str) -> None:
         with self._lock:

@@ -21,6 +21,8 @@ key                                        value
 ``k`` WORKFLOW ``\\0`` TASK ``\\0`` KEY         a cached task result (core's cache entry encoding; KEY is a hex digest)
 ``y`` KEY                                  a claimed key's or a record's value, UTF-8 (coordination role)
 ``g`` NAME                                 a named lease, JSON ``{"owner": ..., "expires_at": ...}``
+``h`` NAME                                 a named lease's epoch (holdings so far), ASCII decimal; kept after release
+``f`` SCOPE                                the highest fencing token seen for SCOPE, ASCII decimal
 =========================================  ==============================================
 """
 
@@ -145,3 +147,11 @@ def named_lease_key(name: str) -> bytes:
 def prefix_end(prefix: bytes) -> bytes:
     """The smallest key greater than every key starting with ``prefix`` (prefixes end in NUL here)."""
     return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+def lease_epoch_key(name: str) -> bytes:
+    return b"h" + name.encode()
+
+
+def fence_key(scope: str) -> bytes:
+    return b"f" + scope.encode()

@@ -33,8 +33,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
-from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
+from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.coordination import LeaseGrant
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
 from flowbuilder.leases import RunLease, decode_lease
 from flowbuilder_storage._event_bytes import decode_events, events_bytes
@@ -74,7 +76,8 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     """Run one client call on the engine; return (JSON result, payload)."""
     if method == "append_events":  # payload: the events' stored form, one per line (JSON has no raw newline)
         encoded = payload.split(b"\n") if payload else []
-        return engine.append_encoded(args["run_id"], encoded, args["expected_seq"]), b""
+        fence = Fence(str(args["fence"][0]), int(args["fence"][1])) if args.get("fence") else None
+        return engine.append_encoded(args["run_id"], encoded, args["expected_seq"], fence), b""
     if method == "read_events":
         return None, b"\n".join(engine.read_encoded(args["run_id"], args["after_seq"], args["limit"]))
     if method == "last_seq":
@@ -162,9 +165,15 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         return None, b""
     if method == "acquire_lease":
         return list(engine.acquire_lease(args["name"], args["owner"], float(args["ttl"]))), b""
+    if method == "acquire_lease_epoch":
+        return list(engine.acquire_lease_epoch(args["name"], args["owner"], float(args["ttl"]))), b""
     if method == "release_lease":
         engine.release_lease(args["name"], args["owner"])
         return None, b""
+    if method == "raise_fence":
+        return engine.raise_fence(Fence(str(args["scope"]), int(args["token"]))), b""
+    if method == "read_fence":
+        return engine.read_fence(args["scope"]), b""
     if method == "hello":
         return {"pid": os.getpid(), "path": str(engine.path)}, b""
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
@@ -177,6 +186,8 @@ def _error_header(path: Path, error: BaseException) -> dict[str, Any]:
         return {"error": "conflict", "run_id": error.run_id, "expected": error.expected_seq, "actual": error.actual_seq}
     if isinstance(error, RunNotFoundError):
         return {"error": "not_found", "run_id": error.run_id}
+    if isinstance(error, StaleLeaderError):
+        return {"error": "stale", "scope": error.scope, "token": error.token, "highest": error.highest}
     if isinstance(error, FlowBuilderError):
         return {"error": "store", "message": str(error)}
     return {"error": "store", "message": f"the store's owner process failed: {type(error).__name__}: {error}"}
@@ -188,6 +199,8 @@ def _raise_from_header(header: dict[str, Any]) -> None:
         raise SequenceConflictError(header["run_id"], header["expected"], header["actual"])
     if kind == "not_found":
         raise RunNotFoundError(header["run_id"])
+    if kind == "stale":
+        raise StaleLeaderError(header["scope"], header["token"], header["highest"])
     raise StoreError(header["message"])
 
 
@@ -306,11 +319,22 @@ class RemoteEngine:
             _raise_from_header(header)
         return header["ok"], out
 
-    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+    def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int,
+                      fence: Fence | None = None) -> int:  # fmt: skip
         if any(e.run_id != run_id for e in events):  # the run id is not part of the stored form
             check_batch(run_id, events, expected_seq)
         payload = b"\n".join(events_bytes(events))
-        return int(self._call("append_events", {"run_id": run_id, "expected_seq": expected_seq}, payload)[0])
+        args: dict[str, Any] = {"run_id": run_id, "expected_seq": expected_seq}
+        if fence is not None:
+            args["fence"] = [fence.scope, fence.token]
+        return int(self._call("append_events", args, payload)[0])
+
+    def raise_fence(self, fence: Fence) -> int:
+        return int(self._call("raise_fence", {"scope": fence.scope, "token": fence.token})[0])
+
+    def read_fence(self, scope: str) -> int | None:
+        held = self._call("read_fence", {"scope": scope})[0]
+        return None if held is None else int(held)
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
         _, raw = self._call("read_events", {"run_id": run_id, "after_seq": after_seq, "limit": limit})
@@ -450,6 +474,10 @@ class RemoteEngine:
     def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
         holder, expires_at = self._call("acquire_lease", {"name": name, "owner": owner, "ttl": ttl})[0]
         return str(holder), float(expires_at)
+
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
+        holder, expires_at, epoch = self._call("acquire_lease_epoch", {"name": name, "owner": owner, "ttl": ttl})[0]
+        return LeaseGrant(str(holder), float(expires_at), int(epoch))
 
     def release_lease(self, name: str, owner: str) -> None:
         self._call("release_lease", {"name": name, "owner": owner})

@@ -30,11 +30,15 @@ key                            type    value
 ``P caches``                   zset    member ``WF\\0TASK\\0KEY``, score its expiry (inf: none), so listing and clearing need no KEYS
 ``P rec:KEY``                  string  a claimed key's or a record's value (coordination role)
 ``P nlease:NAME``              string  a named lease ``OWNER\\nEXPIRES_AT`` (Redis expires it a day later)
+``P nepoch:NAME``              string  the named lease's epoch (holdings so far), decimal; kept after release
+``P fence:SCOPE``              string  the highest fencing token seen for SCOPE, decimal
 =============================  ======  =================================================
 
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
 stored summary with the one the client updated, then pushes the events, writes the new
-summary and indexes the run — atomically, as Redis runs a script alone.
+summary and indexes the run — atomically, as Redis runs a script alone. A fenced append
+runs the same script with the fence check in front (tokens compared as decimal text, so
+64-bit tokens stay exact in Lua's doubles).
 
 A server that comes back from a restart without persistence (or is flushed) has lost the
 runs it held. The store remembers the last event it appended for each run, so when a run
@@ -58,9 +62,15 @@ from flowbuilder.caching import (
     encode_cached_result,
 )
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
-from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
-from flowbuilder.interfaces.coordination import MAX_COORDINATION_KEY, MAX_COORDINATION_VALUE, check_coordination_text
+from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.coordination import (
+    MAX_COORDINATION_KEY,
+    MAX_COORDINATION_VALUE,
+    LeaseGrant,
+    check_coordination_text,
+)
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
@@ -96,15 +106,43 @@ return redis.call('GET', KEYS[1])
 _ACQUIRE_LEASE = """
 local held = redis.call('GET', KEYS[1])
 local now = tonumber(ARGV[2])
+local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+local renewal = false
 if held then
   local owner, expires = string.match(held, '^(.*)\\n([^\\n]*)$')
-  if owner ~= ARGV[1] and tonumber(expires) > now then return held end
+  local live = tonumber(expires) > now
+  if owner ~= ARGV[1] and live then return {held, epoch} end
+  renewal = live
+end
+if not renewal then
+  epoch = epoch + 1
+  redis.call('SET', KEYS[2], epoch)
 end
 local taken = ARGV[1] .. '\\n' .. ARGV[3]
 redis.call('SET', KEYS[1], taken, 'EX', tonumber(ARGV[4]))
-return taken
+return {taken, epoch}
 """
-"""Take or renew a named lease unless another owner holds it unexpired; return the holder."""
+"""Take or renew a named lease unless another owner holds it unexpired; return the holder and
+the epoch (one more on every take that is not a renewal of a live holding)."""
+
+_FENCE_CHECK = """
+local function below(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+local highest = redis.call('GET', KEYS[5])
+local token = ARGV[6]
+if highest and below(token, highest) then return {3, highest} end
+"""
+"""Refuse a token below the scope's highest (decimal text compared exactly: no doubles)."""
+
+_RAISE_FENCE = (
+    _FENCE_CHECK.replace("KEYS[5]", "KEYS[1]").replace("ARGV[6]", "ARGV[1]")
+    + """
+if highest ~= token then redis.call('SET', KEYS[1], token) end
+return {1, token}
+"""
+)
 
 _RELEASE_LEASE = """
 local held = redis.call('GET', KEYS[1])
@@ -123,6 +161,12 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 redis.call('PUBLISH', KEYS[4], '')
 return {1, length + #ARGV - 5}
 """
+
+_FENCED_APPEND = (_FENCE_CHECK + _APPEND
+                  .replace("for i = 6,", "if highest ~= token then redis.call('SET', KEYS[5], token) end\nfor i = 7,")
+                  .replace("length + #ARGV - 5", "length + #ARGV - 6"))  # fmt: skip
+"""The append script behind the fence check: the fence is raised only with the batch (ARGV[6]
+is the token, events start at ARGV[7], KEYS[5] is the scope's fence key)."""
 
 _ANNOTATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -189,6 +233,8 @@ class RedisStore(Store):
         except ValueError as error:
             raise ConfigurationError(f"store URL {url!r}: {error}") from None
         self._append_script = self._client.register_script(_APPEND)
+        self._fenced_append_script = self._client.register_script(_FENCED_APPEND)
+        self._raise_fence_script = self._client.register_script(_RAISE_FENCE)
         self._annotate_script = self._client.register_script(_ANNOTATE)
         self._control_script = self._client.register_script(_REQUEST_CONTROL)
         self._claim_script = self._client.register_script(_CLAIM)
@@ -273,6 +319,32 @@ class RedisStore(Store):
     # -- events ---------------------------------------------------------------------------
 
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        return self._append(run_id, events, expected_seq, None)
+
+    def append_fenced_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence) -> int:
+        """The fence is checked and raised by the append's own script (atomically with it)."""
+        return self._append(run_id, events, expected_seq, fence)
+
+    def raise_fence(self, fence: Fence) -> int:
+        code, highest = self._retrying(lambda: self._raise_fence_script(keys=[self._key("fence:", fence.scope)],
+                                                                        args=[str(fence.token)]))  # fmt: skip
+        if code == 3:
+            raise StaleLeaderError(fence.scope, fence.token, int(highest))
+        return fence.token
+
+    def read_fence(self, scope: str) -> int | None:
+        raw = self._retrying(lambda: self._client.get(self._key("fence:", scope)))
+        return int(raw) if raw is not None else None
+
+    def _refuse_if_stale(self, fence: Fence | None) -> None:
+        """Before another refusal is raised: a stale fence wins (the store's highest only grows)."""
+        if fence is None:
+            return
+        highest = self.read_fence(fence.scope)
+        if highest is not None and fence.token < highest:
+            raise StaleLeaderError(fence.scope, fence.token, highest)
+
+    def _append(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence | None) -> int:
         check_run_id(run_id)
         retried = False
         cached = self._last_summary.get(run_id)
@@ -289,11 +361,18 @@ class RedisStore(Store):
             if actual != expected_seq:
                 if retried and self._landed_before(run_id, events, expected_seq, actual):
                     return expected_seq + len(events)
+                self._refuse_if_stale(fence)
                 self._check_not_lost(run_id, actual)
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
+                if fence is not None:
+                    self.raise_fence(fence)
                 return actual
-            check_batch(run_id, events, expected_seq)
+            try:
+                check_batch(run_id, events, expected_seq)
+            except StoreError:
+                self._refuse_if_stale(fence)
+                raise
             updated = RunSummary.from_dict(prior.to_dict()) if prior is not None else RunSummary(run_id=run_id)
             updated.apply(events)
             args: list[Any] = [
@@ -307,7 +386,12 @@ class RedisStore(Store):
             keys = [self._key("ev:", run_id), self._key("sum:", run_id), self._key("runs"), self._key("wake:", run_id)]
             new_summary = args[2]
             try:
-                code, length = self._append_script(keys=keys, args=args)
+                if fence is None:
+                    code, length = self._append_script(keys=keys, args=args)
+                else:
+                    args.insert(5, str(fence.token))
+                    keys.append(self._key("fence:", fence.scope))
+                    code, length = self._fenced_append_script(keys=keys, args=args)
             except self._redis_errors:
                 # The script may or may not have run before the connection broke: find out.
                 retried = True
@@ -319,6 +403,11 @@ class RedisStore(Store):
                 self._last_summary[run_id] = (updated, new_summary)
                 self._remember_appended(run_id, int(length))
                 return int(length)
+            if code == 3:  # the fence: ``length`` is the scope's highest token
+                if retried and self._landed_before(run_id, events, expected_seq, self.last_seq(run_id)):
+                    return expected_seq + len(events)
+                assert fence is not None
+                raise StaleLeaderError(fence.scope, fence.token, int(length))
             if code == 0:
                 if retried and self._landed_before(run_id, events, expected_seq, int(length)):
                     return expected_seq + len(events)
@@ -580,6 +669,10 @@ class RedisStore(Store):
         self._retrying(lambda: self._client.set(self._key("rec:", key), value.encode()))
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        holder, expires_at, _ = self.acquire_lease_epoch(name, owner, ttl)
+        return holder, expires_at
+
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
         check_coordination_text("lease name", name, MAX_COORDINATION_KEY)
         check_coordination_text("lease owner", owner, MAX_COORDINATION_KEY)
         if "\n" in owner:
@@ -589,10 +682,11 @@ class RedisStore(Store):
             now = time.time()
             kept = max(int(ttl), 1) + _LEASE_KEPT_SECONDS
             args: list[bytes | int] = [owner.encode(), repr(now).encode(), repr(now + ttl).encode(), kept]
-            return self._acquire_script(keys=[self._key("nlease:", name)], args=args)
+            return self._acquire_script(keys=[self._key("nlease:", name), self._key("nepoch:", name)], args=args)
 
-        holder, _, expires_at = bytes(self._retrying(acquire)).decode().rpartition("\n")
-        return holder, float(expires_at)
+        held, epoch = self._retrying(acquire)
+        holder, _, expires_at = bytes(held).decode().rpartition("\n")
+        return LeaseGrant(holder, float(expires_at), int(epoch))
 
     def release_lease(self, name: str, owner: str) -> None:
         self._retrying(lambda: self._release_script(keys=[self._key("nlease:", name)], args=[owner.encode()]))

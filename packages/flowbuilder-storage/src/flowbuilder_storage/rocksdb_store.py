@@ -26,6 +26,8 @@ from flowbuilder.caching import (
 from flowbuilder.control import ControlRequest
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
+from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.coordination import LeaseGrant
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder.leases import RunLease
 from flowbuilder_storage._rocks_engine import DEFAULT_MAX_LOG_BYTES
@@ -131,11 +133,27 @@ class RocksDBStore(Store):
     # -- events ---------------------------------------------------------------------------
 
     def append_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int) -> int:
+        return self._append(run_id, events, expected_seq, None)
+
+    def append_fenced_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence) -> int:
+        """Checked and raised by the owner process under its engine's lock, with the batch."""
+        return self._append(run_id, events, expected_seq, fence)
+
+    def raise_fence(self, fence: Fence) -> int:
+        return int(self._call("raise_fence", fence))
+
+    def read_fence(self, scope: str) -> int | None:
+        highest: int | None = self._call("read_fence", scope)
+        return highest
+
+    def _append(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence | None) -> int:
         attempt = 0
         while True:
             handle = self._live()
             try:
-                return int(handle.engine.append_events(run_id, events, expected_seq))
+                if fence is None:
+                    return int(handle.engine.append_events(run_id, events, expected_seq))
+                return int(handle.engine.append_events(run_id, events, expected_seq, fence=fence))
             except ConnectionLost:
                 attempt += 1
                 if attempt >= _FAILOVER_ATTEMPTS:
@@ -318,6 +336,10 @@ class RocksDBStore(Store):
     def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
         held: tuple[str, float] = self._call("acquire_lease", name, owner, ttl)
         return held
+
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
+        grant: LeaseGrant = self._call("acquire_lease_epoch", name, owner, ttl)
+        return grant
 
     def release_lease(self, name: str, owner: str) -> None:
         self._call("release_lease", name, owner)

@@ -5,7 +5,10 @@ object appended to a list) and :meth:`EventWriter.flush` once per scheduling ste
 store sees at most one ``append_events`` per step and each sink one ``handle`` call, never
 one per event. Inside a running event loop a flush only hands the batch to the store's
 worker thread (:mod:`flowrunner._store_thread`): a store that is slow or reconnecting stalls
-this run's writes, never the loop. The in-process memory:// store (exactly
+this run's writes, never the loop. A run driven by a leader carries a fence
+(:attr:`RunRequest.fence <flowbuilder.interfaces.RunRequest.fence>`): its batches go out with
+``append_fenced_events`` instead, chosen once per batch, so an unfenced run pays nothing per
+event for fencing. The in-process memory:// store (exactly
 :class:`~flowbuilder.stores.memory.MemoryStore`, not a subclass) is the exception: its
 appends never wait on I/O, so they stay inline. Sinks get each batch on the loop's thread once it is
 stored. A sink that raises is reported once on the run's log and dropped; it never fails
@@ -27,6 +30,7 @@ from flowrunner import _store_thread
 from flowrunner._store_thread import RunChannel
 
 if TYPE_CHECKING:
+    from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import EventSink, LogLine, Store
     from flowbuilder.secrets import SecretMasker
 
@@ -37,11 +41,11 @@ class EventWriter:
     """Owns a run's sequence numbers from ``start_seq + 1`` on."""
 
     __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
-                 "wake", "channel", "threaded", "store_seconds", "sink_seconds")  # fmt: skip
+                 "wake", "channel", "threaded", "store_seconds", "sink_seconds", "fence")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
                  keep: bool = False, masker: SecretMasker | None = None,
-                 wake: Callable[[], None] | None = None):  # fmt: skip
+                 wake: Callable[[], None] | None = None, fence: Fence | None = None):  # fmt: skip
         self.run_id = run_id
         self.store = store
         self.sinks = list(sinks)
@@ -64,6 +68,8 @@ class EventWriter:
         the store thread's share is the channel's (:attr:`stored_seconds`)."""
         self.sink_seconds = 0.0
         """Seconds spent in the sinks' ``handle`` (per batch, on the loop's thread)."""
+        self.fence = fence
+        """The leader's fence every batch carries (None: plain appends)."""
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -95,6 +101,12 @@ class EventWriter:
                 channel.send(logs, batch)
             return
         # memory://, no store, or no running loop: store and deliver right here.
+        if self.fence is not None and self.pending and store is not None:  # the fence first (see _store_thread)
+            started = perf_counter()
+            self.flushed_seq = store.append_fenced_events(self.run_id, self.pending, self.flushed_seq, self.fence)
+            self.store_seconds += perf_counter() - started
+            batch, self.pending = self.pending, []
+            self._deliver(batch)
         if self.logs and store is not None:
             logs, self.logs = self.logs, []
             started = perf_counter()
@@ -118,7 +130,8 @@ class EventWriter:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return None
-        self.channel = RunChannel(self.run_id, store, self.flushed_seq, loop, self._deliver, self._store_failed)
+        self.channel = RunChannel(self.run_id, store, self.flushed_seq, loop, self._deliver, self._store_failed,
+                                  self.fence)  # fmt: skip
         return self.channel
 
     @property

@@ -86,7 +86,7 @@ class RunExecution:
             store = request.store
             start_seq = store.last_seq(self.run_id) if store is not None else resume.seq
         self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events,
-                                  masker=self.masker, wake=self._wake)  # fmt: skip
+                                  masker=self.masker, wake=self._wake, fence=request.fence)  # fmt: skip
         machine = self.machine = RunStateMachine(plan, self.writer, self.queue, limit, self.clock)
         run_names = {"id": self.run_id, "logical_time": request.logical_time}
         inputs = self.inputs = AttemptInputs(plan, self.types, machine, self.params, secrets, run_names)
@@ -300,6 +300,8 @@ class RunExecution:
                 started["idempotency_key"] = request.idempotency_key
             if request.logical_time is not None:
                 started["logical_time"] = request.logical_time
+            if request.fence is not None:
+                started["fence"] = request.fence.as_data()
             writer.emit(EventKind.RUN_STARTED, data=started)
             roots: Sequence[int] = self.plan.roots() if self.states is None else self.states.start()
         else:
@@ -310,6 +312,8 @@ class RunExecution:
                 started["parent"] = parent.as_data()
             if request.logical_time is not None:
                 started["logical_time"] = request.logical_time
+            if request.fence is not None:
+                started["fence"] = request.fence.as_data()
             writer.emit(EventKind.RUN_STARTED, data=started)
             roots = self._restore(resume)
         self.machine.open(roots)

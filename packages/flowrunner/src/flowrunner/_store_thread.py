@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
+    from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import LogLine, Store
 
 MAX_UNSTORED = 16384
@@ -108,10 +109,11 @@ class RunChannel:
     """One run's path to its store's thread; every method but :meth:`write` runs on the run's loop."""
 
     __slots__ = ("run_id", "store", "flushed_seq", "loop", "on_stored", "on_error", "unstored", "error", "waiter",
-                 "waiting_for", "worker", "store_seconds")  # fmt: skip
+                 "waiting_for", "worker", "store_seconds", "fence")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store, flushed_seq: int, loop: asyncio.AbstractEventLoop,
-                 on_stored: Callable[[Sequence[RunEvent]], None], on_error: Callable[[], None]):  # fmt: skip
+                 on_stored: Callable[[Sequence[RunEvent]], None], on_error: Callable[[], None],
+                 fence: Fence | None = None):  # fmt: skip
         self.run_id = run_id
         self.store = store
         self.flushed_seq = flushed_seq  # read and written by the store's thread only
@@ -125,6 +127,8 @@ class RunChannel:
         self.worker: _StoreThread | None = _acquire(store)
         self.store_seconds = 0.0
         """Seconds the store's thread spent appending this run's batches (written by that thread only)."""
+        self.fence = fence
+        """The leader's fence of every append (None: plain appends)."""
 
     def send(self, logs: list[LogLine], events: list[RunEvent]) -> None:
         """Hand a batch over; returns at once."""
@@ -157,11 +161,18 @@ class RunChannel:
         if self.error is not None:  # the run is stopping with the store's error: nothing more goes out
             return []
         started = time.perf_counter()
+        fence = self.fence
         try:
-            if logs:
-                self.store.append_logs(self.run_id, logs)
-            if events:
-                self.flushed_seq = self.store.append_events(self.run_id, events, self.flushed_seq)
+            if fence is None:
+                if logs:
+                    self.store.append_logs(self.run_id, logs)
+                if events:
+                    self.flushed_seq = self.store.append_events(self.run_id, events, self.flushed_seq)
+            else:  # the fence first: a deposed leader's batch leaves no log line behind either
+                if events:
+                    self.flushed_seq = self.store.append_fenced_events(self.run_id, events, self.flushed_seq, fence)
+                if logs:
+                    self.store.append_logs(self.run_id, logs)
         except BaseException as error:  # reported to the run, which stops with it
             self.error = error
             return []

@@ -102,6 +102,7 @@ class ChildRunAttempt(AttemptExecutor):
                                                  self.config.params, run_id=child_id)  # fmt: skip
                 prepared.use_cache = run.request.use_cache  # `--no-cache` reaches the child's tasks too
                 prepared.logical_time = run.request.logical_time  # a scheduled parent's children share its time
+                prepared.fence = run.request.fence  # a leader's parent run: its children are fenced with it
             except FlowBuilderError as error:
                 raise TaskFailure(f"sub-workflow: {_first_line(error)}", retryable=False) from None
             await run.record_child(attempt.task, attempt.number, child_id)
@@ -133,6 +134,7 @@ class ChildRunAttempt(AttemptExecutor):
             return None
         except FlowBuilderError as error:
             raise TaskFailure(f"child run {child_id}: {_first_line(error)}", retryable=False) from None
+        prepared.fence = self.run.request.fence
         await self.run.record_child(attempt.task, attempt.number, child_id)
         return await service.submit(prepared)
 

@@ -42,7 +42,8 @@ def _log(line: str) -> None:
 @click.option("--max-runs", type=click.IntRange(1, MAX_BACKFILL_PARALLEL), default=8, show_default=True,
               help="Runs this process executes at once; the next start waits for a slot.")  # fmt: skip
 @click.option("--lease-seconds", type=click.FloatRange(min=0.5, max=3600), default=10.0, show_default=True,
-              help="store consensus: how soon a standby replaces a leader that died.")  # fmt: skip
+              help="How soon a standby replaces a leader that died (store consensus); this scheduler's runs keep"
+                   " their owner leases for 2/3 of it, so a new leader takes them over at once.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")
 def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, cluster_members: str | None,
               cluster_node: str | None, cluster_secret_file: Path | None, cluster_dir: Path | None, max_runs: int,
@@ -58,7 +59,7 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     from flowbuilder.cli.cluster_option import cluster_config
     from flowbuilder.errors import ConfigurationError
     from flowbuilder.run_service import RunService
-    from flowbuilder.scheduler import Scheduler, load_scheduled_workflows, new_node_id
+    from flowbuilder.scheduler import Scheduler, load_scheduled_workflows, new_node_id, run_lease_for
 
     cluster = cluster_config(cluster_members, cluster_node, cluster_secret_file, cluster_dir)
     host = plugin_host()
@@ -72,7 +73,9 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
         service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency)
         node_id = cluster.node if cluster is not None else new_node_id()
         engine = engine_class.for_store(node_id, opened, lease_seconds=lease_seconds, cluster=cluster)
-        active = Scheduler(service, workflows, engine, max_runs=max_runs, log=_log)
+        active = Scheduler(
+            service, workflows, engine, max_runs=max_runs, log=_log, run_lease_seconds=run_lease_for(lease_seconds)
+        )
 
         async def main() -> None:
             loop = asyncio.get_running_loop()

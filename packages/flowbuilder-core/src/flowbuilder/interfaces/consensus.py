@@ -117,9 +117,13 @@ class ConsensusEngine(ABC):
     def fencing_token(self) -> int | None:
         """The token of this node's current leadership, or None when it does not lead.
 
-        It grows with every change of leader: a leader elected after another holds a
-        strictly greater token, so a store that remembers the greatest token it has seen can
-        refuse the writes of a deposed leader that does not know it was deposed yet.
+        Strictly greater with every change of leader (a later leadership never gets a token
+        lower than or equal to an earlier one's, whichever node holds it), and the same for as
+        long as one leadership lasts; an integer from 0 to 2**63-1. The scheduler fences
+        every append of the runs it drives with it (:mod:`flowbuilder.fencing`), so the store
+        refuses the writes of a leader that was deposed. Read it together with
+        :meth:`is_leader`'s answer: a node that no longer leads returns None, never a stale
+        token.
         """
 
     def wait_for_leadership(self, timeout: float) -> bool:

@@ -12,12 +12,15 @@ caller:
   such as the newest logical time a scheduler handled for a workflow;
 * a **named lease** has one holder until it expires (:meth:`~CoordinationStore.acquire_lease`),
   which is how the store-backed consensus engine elects one active scheduler
-  (:mod:`flowbuilder.consensus`).
+  (:mod:`flowbuilder.consensus`). Each lease counts its holders: its *epoch* grows every
+  time it is taken other than as a renewal of a live holding
+  (:meth:`~CoordinationStore.acquire_lease_epoch`), which makes it a fencing token
+  (:mod:`flowbuilder.fencing`).
 
 :class:`CoordinationStore` is a role that :class:`~flowbuilder.interfaces.Store` inherits.
 Its methods have defaults that refuse with a one-line :class:`~flowbuilder.errors.StoreError`
 (a store written before them keeps working for everything else); a store overrides all
-five to take part, and the Store contract (version 5) checks them.
+of them to take part, and the Store contract (version 6; 7 for the lease epoch) checks them.
 
 Guarantees a store that overrides them gives:
 
@@ -29,6 +32,12 @@ Guarantees a store that overrides them gives:
   already held by the same ``owner`` (a renewal), atomically; otherwise it leaves it alone.
   Expiry compares wall clocks (as run leases do), so hosts sharing a store keep them in
   sync to well within the TTL;
+* :meth:`~CoordinationStore.acquire_lease_epoch` (and :meth:`~CoordinationStore.acquire_lease`,
+  which is the same step) keeps the lease's epoch when the call renews a holding that has
+  not expired, and adds one to it in the same atomic step whenever the lease is taken
+  otherwise (free, released, expired, or never held): two holdings, even by one owner with
+  a release or an expiry between them, never share an epoch, and a later one always has the
+  greater. Epochs survive release and expiry;
 * keys, records and leases survive reopening the store; they belong to no run, so
   :meth:`~flowbuilder.interfaces.Store.delete_run` leaves them.
 """
@@ -36,7 +45,7 @@ Guarantees a store that overrides them gives:
 from __future__ import annotations
 
 from abc import ABC
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 MAX_COORDINATION_KEY = 1024
 """The longest key or lease name a store must accept (characters)."""
@@ -52,6 +61,17 @@ def check_coordination_text(what: str, text: str, limit: int) -> None:
         raise StoreError(f"a coordination {what} must be non-empty text, not {text!r}")
     if len(text) > limit:
         raise StoreError(f"a coordination {what} is at most {limit} characters (got {len(text)})")
+
+
+class LeaseGrant(NamedTuple):
+    """What :meth:`CoordinationStore.acquire_lease_epoch` found after its step."""
+
+    holder: str
+    """Who holds the lease (the caller when it got it)."""
+    expires_at: float
+    """When the holding ends unless renewed (epoch seconds)."""
+    epoch: int
+    """The holding's number: greater than that of every earlier holding of the lease (1 for the first)."""
 
 
 class CoordinationStore(ABC):
@@ -84,9 +104,18 @@ class CoordinationStore(ABC):
         (epoch seconds; ``holder == owner`` when this call holds it)."""
         raise self._no_coordination()
 
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
+        """:meth:`acquire_lease`, also returning the holding's epoch (see the module docstring).
+
+        The epoch of the holder returned, read in the same atomic step as the grant: when
+        ``holder == owner`` it is the caller's own fencing token for as long as it renews.
+        """
+        raise self._no_coordination()
+
     def release_lease(self, name: str, owner: str) -> None:
         """Give the lease up if ``owner`` holds it (a standby takes over at once); else nothing."""
         raise self._no_coordination()
 
 
-__all__ = ["MAX_COORDINATION_KEY", "MAX_COORDINATION_VALUE", "CoordinationStore", "check_coordination_text"]
+__all__ = ["MAX_COORDINATION_KEY", "MAX_COORDINATION_VALUE", "CoordinationStore", "LeaseGrant",
+           "check_coordination_text"]  # fmt: skip

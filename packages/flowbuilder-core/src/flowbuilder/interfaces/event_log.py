@@ -20,6 +20,13 @@ Rules of :meth:`EventLog.append_events` (the Store contract checks each):
   nothing and returns the last sequence number.
 * **One winner.** Of several writers (threads or processes) appending at the same
   ``expected_seq``, exactly one succeeds; the others get the conflict.
+
+Fenced appends (:meth:`EventLog.append_fenced_events`, Store contract version 7) add one
+rule before all of these: the store keeps the highest fencing token it has seen per scope
+(:mod:`flowbuilder.fencing`) and refuses, with :class:`~flowbuilder.errors.StaleLeaderError`
+and writing nothing, a batch whose token is lower; otherwise it records the token (when
+higher) and the batch, in one atomic step. A refused fence wins over every other error.
+Plain :meth:`~EventLog.append_events` never looks at fences.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from flowbuilder.events import RunEvent, RunState, fold_events
 from flowbuilder.interfaces.annotation_store import AnnotationStore
 
 if TYPE_CHECKING:
+    from flowbuilder.fencing import Fence
     from flowbuilder.subscriptions import RunUpdate
 
 
@@ -46,6 +54,42 @@ class EventLog(AnnotationStore):
         See the module docstring for which error wins when both ``expected_seq`` and the
         numbering are wrong.
         """
+
+    # -- fencing (a deposed leader's writes are refused) ------------------------------------
+
+    def append_fenced_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence) -> int:
+        """:meth:`append_events`, refused with :class:`~flowbuilder.errors.StaleLeaderError` when
+        ``fence.token`` is lower than the highest token the store has seen for ``fence.scope``.
+
+        Atomic: the fence is checked and (if higher) recorded together with the batch, so no
+        append of a lower token lands after a higher one was seen, whichever process makes
+        it. The fence is checked first; a batch refused for any other reason (conflict,
+        numbering) records no fence. An empty batch records the fence and returns the last
+        sequence number. The default refuses: a store that predates fencing cannot host
+        fenced (cluster-led) runs.
+        """
+        raise self._no_fencing()
+
+    def raise_fence(self, fence: Fence) -> int:
+        """Record ``fence.token`` as the highest of ``fence.scope`` unless a higher one is there;
+        return the highest afterwards. Raises :class:`~flowbuilder.errors.StaleLeaderError`
+        when a higher token is recorded (the caller was deposed).
+
+        A new leader calls it before it resumes anything, so its predecessor's very next
+        fenced append is refused, even for a run the new leader has not touched yet.
+        """
+        raise self._no_fencing()
+
+    def read_fence(self, scope: str) -> int | None:
+        """The highest token recorded for ``scope``, or None when none was."""
+        raise self._no_fencing()
+
+    def _no_fencing(self) -> Exception:
+        from flowbuilder.errors import StoreError
+
+        return StoreError(f"the {self.scheme}:// store keeps no fencing tokens (its plugin predates them), so runs led"
+                          " by a scheduler cluster cannot be recorded there; upgrade the plugin or use rocksdb://,"
+                          " redis://")  # fmt: skip
 
     @abstractmethod
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:

@@ -11,6 +11,7 @@ from flowbuilder.events import RunState, RunStatus, TaskState
 
 if TYPE_CHECKING:
     from flowbuilder.config import Settings
+    from flowbuilder.fencing import Fence
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import Store
     from flowbuilder.interfaces.tasktype import TaskType
@@ -71,6 +72,13 @@ class RunRequest:
     """How long loading, validating and planning the workflow took, when the caller measured
     it (:class:`~flowbuilder.run_service.RunService` does): the runner records it in the
     run's timing (``run_finished``'s ``timing.compile``)."""
+    fence: Fence | None = None
+    """Set for a run driven by a leader (a scheduler of a cluster): the runner appends every
+    event with :meth:`~flowbuilder.interfaces.event_log.EventLog.append_fenced_events` and this
+    fence, records it as ``fence`` in the ``run_started`` it appends, and stops the run at once
+    (writing nothing more) when the store refuses it with
+    :class:`~flowbuilder.errors.StaleLeaderError`, raising that error. None: plain appends,
+    as before (see :mod:`flowbuilder.fencing`)."""
 
 
 @dataclass(slots=True)

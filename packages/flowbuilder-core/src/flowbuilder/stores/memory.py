@@ -14,9 +14,15 @@ from typing import ClassVar, Mapping, Sequence
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
 from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_result, encode_cached_result
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
-from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StoreError
+from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
-from flowbuilder.interfaces.coordination import MAX_COORDINATION_KEY, MAX_COORDINATION_VALUE, check_coordination_text
+from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.coordination import (
+    MAX_COORDINATION_KEY,
+    MAX_COORDINATION_VALUE,
+    LeaseGrant,
+    check_coordination_text,
+)
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import page_of
@@ -46,6 +52,9 @@ class _MemoryData:
         self.coordination_lock = threading.Lock()
         self.records: dict[str, str] = {}
         self.named_leases: dict[str, tuple[str, float]] = {}
+        self.lease_epochs: dict[str, int] = {}
+        # Fencing tokens, per scope: read and raised under ``lock``, with the appends they guard.
+        self.fences: dict[str, int] = {}
 
 
 class MemoryStore(Store):
@@ -94,6 +103,30 @@ class MemoryStore(Store):
             data.summaries[run_id].apply(events)
             data.lock.notify_all()
             return len(stored)
+
+    def append_fenced_events(self, run_id: str, events: Sequence[RunEvent], expected_seq: int, fence: Fence) -> int:
+        data = self._data
+        with data.lock:  # the lock append_events takes again (a Condition over an RLock)
+            highest = data.fences.get(fence.scope, -1)
+            if fence.token < highest:
+                raise StaleLeaderError(fence.scope, fence.token, highest)
+            appended = self.append_events(run_id, events, expected_seq)
+            if fence.token > highest:
+                data.fences[fence.scope] = fence.token
+            return appended
+
+    def raise_fence(self, fence: Fence) -> int:
+        data = self._data
+        with data.lock:
+            highest = data.fences.get(fence.scope, -1)
+            if fence.token < highest:
+                raise StaleLeaderError(fence.scope, fence.token, highest)
+            data.fences[fence.scope] = fence.token
+            return fence.token
+
+    def read_fence(self, scope: str) -> int | None:
+        with self._data.lock:
+            return self._data.fences.get(scope)
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
         with self._data.lock:
@@ -252,14 +285,23 @@ class MemoryStore(Store):
             self._data.records[key] = value
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> tuple[str, float]:
+        holder, expires_at, _ = self.acquire_lease_epoch(name, owner, ttl)
+        return holder, expires_at
+
+    def acquire_lease_epoch(self, name: str, owner: str, ttl: float) -> LeaseGrant:
         check_coordination_text("lease name", name, MAX_COORDINATION_KEY)
         check_coordination_text("lease owner", owner, MAX_COORDINATION_KEY)
         now = time.time()
-        with self._data.coordination_lock:
-            held = self._data.named_leases.get(name)
-            if held is None or held[0] == owner or held[1] <= now:
-                held = self._data.named_leases[name] = (owner, now + ttl)
-            return held
+        data = self._data
+        with data.coordination_lock:
+            held = data.named_leases.get(name)
+            epoch = data.lease_epochs.get(name, 0)
+            if held is None or held[1] <= now:  # free, released or expired: a new holding
+                epoch = data.lease_epochs[name] = epoch + 1
+                held = data.named_leases[name] = (owner, now + ttl)
+            elif held[0] == owner:  # a renewal of a live holding keeps its epoch
+                held = data.named_leases[name] = (owner, now + ttl)
+            return LeaseGrant(held[0], held[1], epoch)
 
     def release_lease(self, name: str, owner: str) -> None:
         with self._data.coordination_lock:
