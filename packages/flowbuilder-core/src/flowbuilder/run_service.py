@@ -39,6 +39,7 @@ from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
+    from flowbuilder._workflow_form_cache import WorkflowFormCache
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunState
     from flowbuilder.interfaces import Runner, RunRequest, RunResult, RunSummary, Store
@@ -104,8 +105,12 @@ class PreparedRun:
     """The :attr:`CompiledWorkflow.compile_seconds` of the plan, for the run's timing."""
 
 
-def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
+def compile_workflow_input(host: PluginHost, workflow: WorkflowInput, *,
+                           form_cache: WorkflowFormCache | None = None) -> CompiledWorkflow:  # fmt: skip
     """Validate and plan a workflow given in any accepted form (see :data:`WorkflowInput`).
+
+    ``form_cache`` lets a workflow file validated before skip parsing and core's schema
+    check (``flowbuilder run`` passes one; see :func:`flowbuilder.loader.load_workflow`).
 
     Raises :class:`~flowbuilder.errors.WorkflowError` with ``FILE:LINE:COL`` diagnostics for
     an invalid workflow, and :class:`~flowbuilder.errors.ConfigurationError` for a one-line
@@ -137,7 +142,7 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
         if not path.is_file():
             raise ConfigurationError(f"no workflow file {workflow!r}; give a path to a .yaml file, or YAML text")
         workflow = path
-    source = load_workflow(workflow, limits=host.settings.limits, host=host)
+    source = load_workflow(workflow, limits=host.settings.limits, host=host, form_cache=form_cache)
     plan = plan_workflow(source, host)
     return CompiledWorkflow(plan, source.content, time.perf_counter() - started)
 
@@ -527,6 +532,9 @@ class RunService:
         """
         from flowbuilder import compiler, loader, params, plan, secrets  # noqa: F401
         from flowbuilder.expressions import load_expression_engine
+        from flowbuilder.model import build_models
+
+        build_models()
 
         load_expression_engine()
         for task_type in self.host.task_types().values():
