@@ -10,14 +10,17 @@ so a burst of load on a shared machine hits all rows alike). Rows:
 
 * floors, measured in the same rounds: ``python -c pass`` (this interpreter and its
   site-packages), ``python -c "import click"`` (the CLI framework), ``python -c "import
-  yaml, pydantic"`` (what validating a workflow needs at least) and the same plus
-  ``asyncio`` (what running one needs at least);
+  yaml"`` (the parser), ``python -c "import yaml, pydantic"`` (what validating a workflow
+  needs at least) and the same plus ``asyncio`` (what running one needs at least);
 * ``flowbuilder --version`` and ``--help``;
 * ``flowbuilder validate`` of the design brief's seed example, warm (its caches filled by a
   first run, as for a user who validates a file again) and cold (``FLOWBUILDER_NO_CACHE=1``:
   first sight of the file, entry points scanned);
 * ``flowbuilder run examples/hello/hello.yaml`` with the default store (embedded RocksDB,
-  created by the warm-up run) and with ``--store memory://``.
+  created by the warm-up run), warm (the workflow's validated form comes from the start-up
+  cache its warm-up run filled: no YAML parse, no build of core's models), with ``--store
+  memory://``, and cold (``FLOWBUILDER_NO_CACHE=1``: the file parsed and validated, entry
+  points scanned).
 
 Each row prints its median and fastest wall time, its median CPU time (user + system of the
 process and the children it waited for: on a loaded machine, where wall times swell, the
@@ -141,6 +144,7 @@ def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
     return [
         Row("python -c pass", [python, "-c", "pass"], floor=True),
         Row("python -c 'import click'", [python, "-c", "import click"], floor=True),
+        Row("python -c 'import yaml'", [python, "-c", "import yaml"], floor=True),
         Row("python -c 'import yaml, pydantic'", [python, "-c", "import yaml, pydantic"], floor=True),
         Row("python -c '... asyncio'", [python, "-c", "import yaml, pydantic, asyncio"], floor=True),
         Row("flowbuilder --version", [*flowbuilder, "--version"]),
@@ -151,6 +155,7 @@ def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
         ),
         Row("flowbuilder run hello.yaml", [*flowbuilder, "run", str(HELLO)], goal_ms=100),
         Row("  --store memory://", [*flowbuilder, "run", "--store", "memory://", str(HELLO)]),
+        Row("  cold (FLOWBUILDER_NO_CACHE=1)", [*flowbuilder, "run", str(HELLO)], env={"FLOWBUILDER_NO_CACHE": "1"}),
     ]
 
 

@@ -523,19 +523,19 @@ class RunService:
 
         Entry points import lazily so that a command such as ``flowbuilder validate`` loads
         only what it uses; a long-lived application would rather pay once, up front. This
-        imports the modules that loading, compiling, preparing and recording a run use, builds
-        what every installed task type builds on first use (:meth:`TaskType.warm
+        imports the modules that loading, compiling, preparing and recording a run use (the
+        YAML parser too), builds core's DSL models (``defer_build``: see
+        :func:`flowbuilder.model.build_models`) and what every installed task type builds on first use (:meth:`TaskType.warm
         <flowbuilder.interfaces.TaskType.warm>`: its config model at least), loads the
         expression engine and calls the runner's :meth:`~flowbuilder.interfaces.Runner.warm`.
         It starts nothing (no thread, process or event loop) and is idempotent. Not moved: the
         workflow's own compile, which every run of a new definition pays.
         """
-        from flowbuilder import compiler, loader, params, plan, secrets  # noqa: F401
+        from flowbuilder import compiler, loader, params, plan, secrets, yamlsource  # noqa: F401
         from flowbuilder.expressions import load_expression_engine
         from flowbuilder.model import build_models
 
         build_models()
-
         load_expression_engine()
         for task_type in self.host.task_types().values():
             task_type.warm()
