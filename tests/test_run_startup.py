@@ -62,7 +62,11 @@ def test_a_second_run_of_hello_parses_no_yaml_and_builds_no_core_model(hello: Pa
     second, second_startup = run_hello(hello, tmp_path / "cache")
     assert first_startup == {"yaml": True, "yamlsource": True, "workflow_model_built": True}  # first sight
     assert second_startup == {"yaml": False, "yamlsource": False, "workflow_model_built": False}
-    assert second == first == {"greet": "hello, world", "title": "Hello, World", "report": "1: Hello, World\n2: Hello, World"}
+    assert (
+        second
+        == first
+        == {"greet": "hello, world", "title": "Hello, World", "report": "1: Hello, World\n2: Hello, World"}
+    )
 
 
 def test_a_run_after_the_file_changed_runs_what_it_says_now(hello: Path, tmp_path: Path) -> None:

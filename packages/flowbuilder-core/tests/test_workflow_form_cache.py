@@ -54,7 +54,7 @@ def assert_same_models(rebuilt: Any, validated: Any, where: str = "workflow") ->
             assert_same_models(rebuilt[key], value, f"{where}[{key!r}]")
     elif isinstance(validated, list):
         assert isinstance(rebuilt, list) and len(rebuilt) == len(validated), where
-        for index, (mine, theirs) in enumerate(zip(rebuilt, validated)):
+        for index, (mine, theirs) in enumerate(zip(rebuilt, validated, strict=True)):
             assert_same_models(mine, theirs, f"{where}[{index}]")
     else:
         assert type(rebuilt) is type(validated) and rebuilt == validated, where
