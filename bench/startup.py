@@ -11,7 +11,8 @@ so a burst of load on a shared machine hits all rows alike). Rows:
 * floors, measured in the same rounds: ``python -c pass`` (this interpreter and its
   site-packages), ``python -c "import click"`` (the CLI framework), ``python -c "import
   yaml"`` (the parser), ``python -c "import yaml, pydantic"`` (what validating a workflow
-  needs at least) and the same plus ``asyncio`` (what running one needs at least);
+  needs at least), the same plus ``asyncio`` (what running one needs at least), and
+  :data:`RUN_FLOOR` (what ``run`` of hello needs even when its workflow is cached);
 * ``flowbuilder --version`` and ``--help``;
 * ``flowbuilder validate`` of the design brief's seed example, warm (its caches filled by a
   first run, as for a user who validates a file again) and cold (``FLOWBUILDER_NO_CACHE=1``:
@@ -139,6 +140,13 @@ def _clean_environment(cache: Path) -> dict[str, str]:
     return env
 
 
+RUN_FLOOR = "import click, asyncio, jinja2.sandbox\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    a: int"
+"""What ``run`` of hello cannot skip even with its validated workflow cached: the CLI framework,
+asyncio, Jinja2 (its ``when`` is a comparison, not a plain reference) and pydantic with one
+model built (the task types' config models check rendered configs; building the first model
+loads pydantic's plugin loader, which imports ``importlib.metadata``)."""
+
+
 def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
     python = sys.executable
     return [
@@ -147,6 +155,7 @@ def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
         Row("python -c 'import yaml'", [python, "-c", "import yaml"], floor=True),
         Row("python -c 'import yaml, pydantic'", [python, "-c", "import yaml, pydantic"], floor=True),
         Row("python -c '... asyncio'", [python, "-c", "import yaml, pydantic, asyncio"], floor=True),
+        Row("python -c 'what run of hello needs'", [python, "-c", RUN_FLOOR], floor=True),
         Row("flowbuilder --version", [*flowbuilder, "--version"]),
         Row("flowbuilder --help", [*flowbuilder, "--help"]),
         Row("flowbuilder validate seed.yaml", [*flowbuilder, "validate", str(seed)], goal_ms=80),

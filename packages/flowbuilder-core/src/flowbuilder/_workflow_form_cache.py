@@ -22,9 +22,9 @@ a SHA-256 over the first four, the last is checked entry by entry (as
 * the modification time and size of every Python module outside the standard library that
   was imported when the entry was stored (core's model and parser, pydantic, PyYAML).
 
-Only valid files are stored, only files of at most :data:`MAX_FILE_BYTES` (rebuilding a
-model in Python costs more per task than pydantic's validation in Rust, so a large file
-gains nothing), and only workflows whose every value is plain JSON data with an exact
+Only valid files are stored, only files of at most :data:`MAX_FILE_BYTES` (an entry is about
+four times the size of its YAML, and start-up is what this saves: a large file's run is
+long anyway), and only workflows whose every value is plain JSON data with an exact
 round trip: a number that kept its YAML text (``1.10``), a non-string key, a non-finite
 float or any type other than ``str``, ``int``, ``float``, ``bool``, ``None``, lists,
 string-keyed mappings and core's own models makes the workflow uncached, never changed.
@@ -58,7 +58,9 @@ __all__ = ["MAX_ENTRIES", "MAX_FILE_BYTES", "WorkflowFormCache", "decode_workflo
 CACHE_FORMAT = 1
 MAX_ENTRIES = 256
 MAX_FILE_BYTES = 64 * 1024
-"""Files larger than this are validated as always (see the module docstring)."""
+"""Files larger than this are validated as always, so that the cache stays within about
+:data:`MAX_ENTRIES` x 256 KiB on disk. Rebuilding is not the limit: from 600 to 3,000 tasks
+it took about half the time of parsing and validating the same file."""
 
 
 class _NotPlainData(Exception):
