@@ -239,6 +239,23 @@ def test_a_changed_module_that_validated_it_is_a_miss(
     assert len(parses) == 2
 
 
+@pytest.mark.parametrize("which", ["entry", "directory"])
+def test_an_entry_others_could_have_written_is_not_used(
+    tmp_path: Path, form_cache: WorkflowFormCache, parses: list[str], which: str
+) -> None:
+    path = write(tmp_path, HELLO)
+    loader.load_workflow(path, form_cache=form_cache)
+    assert form_cache.directory is not None
+    (entry,) = form_cache.directory.iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    loader.load_workflow(path, form_cache=form_cache)
+    assert len(parses) == 1
+    shared = entry if which == "entry" else form_cache.directory
+    shared.chmod(shared.stat().st_mode | 0o020)  # group-writable: someone else may have put it there
+    loader.load_workflow(path, form_cache=form_cache)
+    assert len(parses) == 2
+
+
 def test_no_cache_turns_it_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[str]) -> None:
     monkeypatch.setenv("FLOWBUILDER_NO_CACHE", "1")
     off = WorkflowFormCache("settings")

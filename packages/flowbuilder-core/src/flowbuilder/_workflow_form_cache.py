@@ -30,7 +30,9 @@ float or any type other than ``str``, ``int``, ``float``, ``bool``, ``None``, li
 string-keyed mappings and core's own models makes the workflow uncached, never changed.
 Nothing stored is executed: the file is read with :func:`json.loads`, every node is
 checked as it is rebuilt, models are looked up by name among core's DSL models only, and
-an entry of any other shape is a miss that is rewritten. ``FLOWBUILDER_NO_CACHE=1`` turns
+an entry of any other shape is a miss that is rewritten. Because an entry says what a run
+will execute, it is used only when it and its directory belong to this user and are not
+writable by anyone else (entries are written with mode 0600 in a 0700 directory). ``FLOWBUILDER_NO_CACHE=1`` turns
 it off. At most :data:`MAX_ENTRIES` entries are kept (the oldest go first).
 """
 
@@ -202,9 +204,11 @@ class WorkflowFormCache:
         if self.directory is None or len(content) > MAX_FILE_BYTES:
             return None, None
         key = _entry_key(content, self.settings_text)
+        entry = self.directory / f"{key}.json"
         try:
-            raw = (self.directory / f"{key}.json").read_text(encoding="utf-8")
-            data = json.loads(raw)
+            if not (_private(self.directory) and _private(entry)):
+                return None, key
+            data = json.loads(entry.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             return None, key
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != key:
@@ -228,11 +232,21 @@ class WorkflowFormCache:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             target = self.directory / f"{key}.json"
             partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-            partial.write_text(json.dumps(record), encoding="utf-8")
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as opened:
+                opened.write(json.dumps(record))
             os.replace(partial, target)
             _prune(self.directory)
         except OSError:
             pass
+
+
+def _private(path: Path) -> bool:
+    """Whether only this user can have written ``path``: an entry says what a run executes, so
+    one in a directory or file that others may write to is never used (as ssh treats its keys)."""
+    info = os.stat(path)
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return owner_ok and not info.st_mode & 0o022
 
 
 def _prune(directory: Path) -> None:
