@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,19 @@ def test_an_entry_others_could_have_written_is_not_used(
     shared = entry if which == "entry" else form_cache.directory
     shared.chmod(shared.stat().st_mode | 0o020)  # group-writable: someone else may have put it there
     loader.load_workflow(path, form_cache=form_cache)
+    assert len(parses) == 2
+
+
+def test_a_fifo_under_an_entry_name_is_passed_over_not_opened(
+    tmp_path: Path, form_cache: WorkflowFormCache, parses: list[str]
+) -> None:
+    path = write(tmp_path, HELLO)
+    loader.load_workflow(path, form_cache=form_cache)
+    assert form_cache.directory is not None
+    (entry,) = form_cache.directory.iterdir()
+    entry.unlink()
+    os.mkfifo(entry, 0o600)  # opening it for reading would wait for a writer for ever
+    assert loader.load_workflow(path, form_cache=form_cache).workflow.name == "w"
     assert len(parses) == 2
 
 

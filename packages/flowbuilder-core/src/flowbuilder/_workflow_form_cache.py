@@ -42,6 +42,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,11 +243,13 @@ class WorkflowFormCache:
 
 
 def _private(path: Path) -> bool:
-    """Whether only this user can have written ``path``: an entry says what a run executes, so
-    one in a directory or file that others may write to is never used (as ssh treats its keys)."""
+    """Whether ``path`` is a directory or regular file only this user can have written: an entry
+    says what a run executes, so one that others may write to is never used (as ssh treats its
+    keys); and a FIFO or device under an entry's name is never opened (it could block)."""
     info = os.stat(path)
     owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
-    return owner_ok and not info.st_mode & 0o022
+    kind_ok = stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)
+    return owner_ok and kind_ok and not info.st_mode & 0o022
 
 
 def _prune(directory: Path) -> None:
