@@ -131,6 +131,14 @@ def test_a_non_string_key_leaves_the_workflow_uncached() -> None:
     assert encode_workflow(workflow) is None
 
 
+def test_a_model_with_private_state_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowbuilder import model
+
+    workflow = loader.load_workflow(HELLO.encode()).workflow
+    monkeypatch.setattr(model.Task, "__private_attributes__", {"_derived": object()})
+    assert encode_workflow(workflow) is None
+
+
 def test_a_text_key_that_looks_like_a_wrapper_is_kept_as_data() -> None:
     workflow = Workflow.model_validate(
         {"name": "w", "tasks": [{"name": "a", "type": "t", "config": {"m": "Task", "s": [], "v": {}, "d": {}}}]}

@@ -27,7 +27,10 @@ four times the size of its YAML, and start-up is what this saves: a large file's
 long anyway), and only workflows whose every value is plain JSON data with an exact
 round trip: a number that kept its YAML text (``1.10``), a non-string key, a non-finite
 float or any type other than ``str``, ``int``, ``float``, ``bool``, ``None``, lists,
-string-keyed mappings and core's own models makes the workflow uncached, never changed.
+string-keyed mappings and the models of :mod:`flowbuilder.model` (without private
+attributes, whose state ``model_construct`` would not restore) makes the workflow
+uncached, never changed. A new DSL field needs nothing here; a new DSL model is cached
+when it is declared in :mod:`flowbuilder.model`.
 Nothing stored is executed: the file is read with :func:`json.loads`, every node is
 checked as it is rebuilt, models are looked up by name among core's DSL models only, and
 an entry of any other shape is a miss that is rewritten. Because an entry says what a run
@@ -114,6 +117,8 @@ def _encode(value: Any, models: dict[str, type[BaseModel]]) -> Any:
             raise _NotPlainData
         return {"d": {key: _encode(item, models) for key, item in value.items()}}
     if models.get(kind.__name__) is kind:
+        if kind.__private_attributes__ or value.__pydantic_extra__:
+            raise _NotPlainData  # state beyond the fields, which model_construct would not restore
         fields = kind.model_fields
         return {
             "m": kind.__name__,
