@@ -31,12 +31,14 @@ string-keyed mappings and the models of :mod:`flowbuilder.model` (without privat
 attributes, whose state ``model_construct`` would not restore) makes the workflow
 uncached, never changed. A new DSL field needs nothing here; a new DSL model is cached
 when it is declared in :mod:`flowbuilder.model`.
+
 Nothing stored is executed: the file is read with :func:`json.loads`, every node is
 checked as it is rebuilt, models are looked up by name among core's DSL models only, and
 an entry of any other shape is a miss that is rewritten. Because an entry says what a run
 will execute, it is used only when it and its directory belong to this user and are not
-writable by anyone else (entries are written with mode 0600 in a 0700 directory). ``FLOWBUILDER_NO_CACHE=1`` turns
-it off. At most :data:`MAX_ENTRIES` entries are kept (the oldest go first).
+writable by anyone else (entries are written with mode 0600 in a 0700 directory).
+``FLOWBUILDER_NO_CACHE=1`` turns it off. At most :data:`MAX_ENTRIES` entries are kept (the
+oldest go first).
 """
 
 from __future__ import annotations
