@@ -10,14 +10,18 @@ so a burst of load on a shared machine hits all rows alike). Rows:
 
 * floors, measured in the same rounds: ``python -c pass`` (this interpreter and its
   site-packages), ``python -c "import click"`` (the CLI framework), ``python -c "import
-  yaml, pydantic"`` (what validating a workflow needs at least) and the same plus
-  ``asyncio`` (what running one needs at least);
+  yaml"`` (the parser), ``python -c "import yaml, pydantic"`` (what validating a workflow
+  needs at least), the same plus ``asyncio`` (what running one needs at least), and
+  :data:`RUN_FLOOR` (what ``run`` of hello needs even when its workflow is cached);
 * ``flowbuilder --version`` and ``--help``;
 * ``flowbuilder validate`` of the design brief's seed example, warm (its caches filled by a
   first run, as for a user who validates a file again) and cold (``FLOWBUILDER_NO_CACHE=1``:
   first sight of the file, entry points scanned);
 * ``flowbuilder run examples/hello/hello.yaml`` with the default store (embedded RocksDB,
-  created by the warm-up run) and with ``--store memory://``.
+  created by the warm-up run), warm (the workflow's validated form comes from the start-up
+  cache its warm-up run filled: no YAML parse, no build of core's models), with ``--store
+  memory://``, and cold (``FLOWBUILDER_NO_CACHE=1``: the file parsed and validated, entry
+  points scanned).
 
 Each row prints its median and fastest wall time, its median CPU time (user + system of the
 process and the children it waited for: on a loaded machine, where wall times swell, the
@@ -136,13 +140,22 @@ def _clean_environment(cache: Path) -> dict[str, str]:
     return env
 
 
+RUN_FLOOR = "import click, asyncio, jinja2.sandbox\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    a: int"
+"""What ``run`` of hello cannot skip even with its validated workflow cached: the CLI framework,
+asyncio, Jinja2 (its ``when`` is a comparison, not a plain reference) and pydantic with one
+model built (the task types' config models check rendered configs; building the first model
+loads pydantic's plugin loader, which imports ``importlib.metadata``)."""
+
+
 def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
     python = sys.executable
     return [
         Row("python -c pass", [python, "-c", "pass"], floor=True),
         Row("python -c 'import click'", [python, "-c", "import click"], floor=True),
+        Row("python -c 'import yaml'", [python, "-c", "import yaml"], floor=True),
         Row("python -c 'import yaml, pydantic'", [python, "-c", "import yaml, pydantic"], floor=True),
         Row("python -c '... asyncio'", [python, "-c", "import yaml, pydantic, asyncio"], floor=True),
+        Row("python -c 'what run of hello needs'", [python, "-c", RUN_FLOOR], floor=True),
         Row("flowbuilder --version", [*flowbuilder, "--version"]),
         Row("flowbuilder --help", [*flowbuilder, "--help"]),
         Row("flowbuilder validate seed.yaml", [*flowbuilder, "validate", str(seed)], goal_ms=80),
@@ -151,6 +164,7 @@ def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
         ),
         Row("flowbuilder run hello.yaml", [*flowbuilder, "run", str(HELLO)], goal_ms=100),
         Row("  --store memory://", [*flowbuilder, "run", "--store", "memory://", str(HELLO)]),
+        Row("  cold (FLOWBUILDER_NO_CACHE=1)", [*flowbuilder, "run", str(HELLO)], env={"FLOWBUILDER_NO_CACHE": "1"}),
     ]
 
 

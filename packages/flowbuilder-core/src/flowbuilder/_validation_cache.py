@@ -72,7 +72,7 @@ def _regular_file_bytes(path: Path, max_bytes: int) -> bytes | None:
         return None
 
 
-def _imported_sources() -> list[list[Any]]:
+def imported_sources() -> list[list[Any]]:
     """[file, mtime_ns, size] of every imported module outside the standard library."""
     found = []
     for module in list(sys.modules.values()):
@@ -89,7 +89,7 @@ def _imported_sources() -> list[list[Any]]:
     return found
 
 
-def _sources_unchanged(sources: Any) -> bool:
+def sources_unchanged(sources: Any) -> bool:
     if not isinstance(sources, list):
         return False
     for entry in sources:
@@ -124,7 +124,7 @@ def _decode(raw: str, key: str) -> ValidOutcome | None:
         if not isinstance(message, str) or not (hint is None or isinstance(hint, str)):
             return None
         found.append(Diagnostic(file, line, column, message, hint))
-    if not _sources_unchanged(data.get("sources")):
+    if not sources_unchanged(data.get("sources")):
         return None
     return ValidOutcome(tasks, levels, tuple(found))
 
@@ -165,7 +165,7 @@ class ValidationCache:
                 {"file": w.file, "line": w.line, "column": w.column, "message": w.message, "hint": w.hint}
                 for w in outcome.warnings
             ],
-            "sources": _imported_sources(),
+            "sources": imported_sources(),
         }
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -14,7 +14,6 @@ from typing import Any, Iterable
 from flowbuilder.errors import Diagnostic
 from flowbuilder.gc_pause import gc_paused
 from flowbuilder.limits import YamlLimits
-from flowbuilder.yamlsource import mark_of, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,19 @@ class Locator:
         if positions is not None and len(path) >= 2 and path[0] == "tasks" and isinstance(path[1], int):
             path = ("tasks", positions[path[1]], *path[2:])
         document = self._document()
-        line, column = mark_of(document, path, key=key) if document is not None else (1, 1)
+        if document is None:
+            return Diagnostic(self.filename, 1, 1, message, hint)
+        from flowbuilder.yamlsource import mark_of  # PyYAML only once a problem is placed
+
+        line, column = mark_of(document, path, key=key)
         return Diagnostic(self.filename, line, column, message, hint)
 
     def _document(self) -> Any:
         if self.document is not None or self.content is None:
             return self.document
         if not self.parsed:
+            from flowbuilder.yamlsource import parse_yaml
+
             with gc_paused():  # it parsed before, with these limits: it parses again
                 self.parsed.append(parse_yaml(self.content, self.filename, self.limits or YamlLimits()))
         return self.parsed[0]

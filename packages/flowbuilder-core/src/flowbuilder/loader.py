@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics
 from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.gc_pause import gc_paused
-from flowbuilder.yamlsource import YamlLimits, parse_yaml
+from flowbuilder.limits import YamlLimits
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from flowbuilder._workflow_form_cache import WorkflowFormCache
     from flowbuilder.compiler import Omitted
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
@@ -249,12 +250,18 @@ def load_workflow(
     filename: str | None = None,
     limits: YamlLimits = YamlLimits(),
     host: PluginHost | None = None,
+    form_cache: WorkflowFormCache | None = None,
 ) -> WorkflowSource:
     """Parse and validate a workflow from a path (``Path``) or YAML text (``str``/``bytes``).
 
     With ``host``, a file that fails schema validation is also compiled as far as it
     validated, and the compiler's problems (unknown task types, unknown dependencies,
     cycles, expressions) are reported with the schema problems in one :class:`WorkflowError`.
+
+    With ``form_cache`` (``flowbuilder run``), a file whose bytes were validated before under
+    the same settings and installation is not parsed or validated again: its validated form
+    is rebuilt from the cache (:mod:`flowbuilder._workflow_form_cache`); a valid file seen for
+    the first time is stored there.
     """
     path = None
     if isinstance(source, Path):
@@ -268,6 +275,13 @@ def load_workflow(
     # dropped once validated; the locator parses the content again, with positions, only when
     # a problem or a lint warning needs one (bench/memory.py).
     locator = Locator(filename, content=content, limits=limits)
+    form_key = None
+    if form_cache is not None:
+        remembered, form_key = form_cache.lookup(content)
+        if remembered is not None:
+            return WorkflowSource(remembered, locator, content, path)
+    from flowbuilder.yamlsource import parse_yaml
+
     with gc_paused():  # the document and its models stay alive: see flowbuilder.gc_pause
         document = parse_yaml(content, filename, limits, positions=False)
         try:
@@ -279,6 +293,8 @@ def load_workflow(
             more = [d for d in _compile_problems(error.partial, locator, host) if d not in found]
             raise WorkflowError([*error.diagnostics, *more]) from None
         del document
+    if form_key is not None and form_cache is not None:
+        form_cache.store(form_key, workflow)
     return WorkflowSource(workflow, locator, content, path)
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from flowbuilder._model_sharing import share_model_parts
+from flowbuilder._scalar_text import source_text
 from flowbuilder.caching import MAX_CACHE_TTL_SECONDS
 from flowbuilder.limits import (
     DEFAULT_MAX_CATCHUP,
@@ -35,7 +36,6 @@ from flowbuilder.limits import (
     MAX_MATRIX_ITEMS,
     matrix_size,
 )
-from flowbuilder.yamlsource import source_text
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$"
 """Workflow, task, param and pool names. A leading digit is allowed (``1000genome``), as in
@@ -96,7 +96,10 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0), WithJs
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a model's schema is built by its first validation, not when this module is
+    # imported, so that a run whose workflow comes from the start-up cache
+    # (flowbuilder._workflow_form_cache, which rebuilds models without validating) builds none.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class RetryPolicy(_Model):
@@ -588,6 +591,17 @@ class Workflow(_Model):
         raise KeyError(name)
 
 
+def build_models() -> None:
+    """Build the validators of every DSL model now rather than at their first validation.
+
+    They are declared with ``defer_build`` (see ``_Model``); a long-lived process calls this
+    up front (``RunService.warm``) so that its first run pays nothing for them.
+    """
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, _Model) and value is not _Model:
+            value.model_rebuild()
+
+
 def workflow_json_schema() -> dict[str, Any]:
     """The JSON Schema of the DSL, for editor autocompletion (``flowbuilder schema``)."""
     schema = Workflow.model_json_schema(mode="validation")
@@ -626,6 +640,7 @@ __all__ = [
     "Text",
     "Transition",
     "Workflow",
+    "build_models",
     "matrix_size",
     "parse_duration",
     "workflow_json_schema",

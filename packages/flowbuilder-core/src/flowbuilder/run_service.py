@@ -39,6 +39,7 @@ from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
+    from flowbuilder._workflow_form_cache import WorkflowFormCache
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunState
     from flowbuilder.fencing import Fence
@@ -108,8 +109,12 @@ class PreparedRun:
     <flowbuilder.interfaces.RunRequest.fence>`, :mod:`flowbuilder.fencing`); None for every other run."""
 
 
-def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> CompiledWorkflow:
+def compile_workflow_input(host: PluginHost, workflow: WorkflowInput, *,
+                           form_cache: WorkflowFormCache | None = None) -> CompiledWorkflow:  # fmt: skip
     """Validate and plan a workflow given in any accepted form (see :data:`WorkflowInput`).
+
+    ``form_cache`` lets a workflow file validated before skip parsing and core's schema
+    check (``flowbuilder run`` passes one; see :func:`flowbuilder.loader.load_workflow`).
 
     Raises :class:`~flowbuilder.errors.WorkflowError` with ``FILE:LINE:COL`` diagnostics for
     an invalid workflow, and :class:`~flowbuilder.errors.ConfigurationError` for a one-line
@@ -141,7 +146,7 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput) -> Compile
         if not path.is_file():
             raise ConfigurationError(f"no workflow file {workflow!r}; give a path to a .yaml file, or YAML text")
         workflow = path
-    source = load_workflow(workflow, limits=host.settings.limits, host=host)
+    source = load_workflow(workflow, limits=host.settings.limits, host=host, form_cache=form_cache)
     plan = plan_workflow(source, host)
     return CompiledWorkflow(plan, source.content, time.perf_counter() - started)
 
@@ -529,16 +534,19 @@ class RunService:
 
         Entry points import lazily so that a command such as ``flowbuilder validate`` loads
         only what it uses; a long-lived application would rather pay once, up front. This
-        imports the modules that loading, compiling, preparing and recording a run use, builds
-        what every installed task type builds on first use (:meth:`TaskType.warm
+        imports the modules that loading, compiling, preparing and recording a run use (the
+        YAML parser too), builds core's DSL models (``defer_build``: see
+        :func:`flowbuilder.model.build_models`) and what every installed task type builds on first use (:meth:`TaskType.warm
         <flowbuilder.interfaces.TaskType.warm>`: its config model at least), loads the
         expression engine and calls the runner's :meth:`~flowbuilder.interfaces.Runner.warm`.
         It starts nothing (no thread, process or event loop) and is idempotent. Not moved: the
         workflow's own compile, which every run of a new definition pays.
         """
-        from flowbuilder import compiler, loader, params, plan, secrets  # noqa: F401
+        from flowbuilder import compiler, loader, params, plan, secrets, yamlsource  # noqa: F401
         from flowbuilder.expressions import load_expression_engine
+        from flowbuilder.model import build_models
 
+        build_models()
         load_expression_engine()
         for task_type in self.host.task_types().values():
             task_type.warm()

@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 import yaml
 
+from flowbuilder._scalar_text import YamlFloat, YamlInt, source_text
 from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.gc_pause import gc_paused
 from flowbuilder.limits import YamlLimits
@@ -156,32 +157,6 @@ class _UnlocatedList(list[Any]):
 
     def __init__(self, packed: int):
         pass
-
-
-class YamlInt(int):
-    """An int whose YAML text does not round-trip (``007``, ``+3``, ``0x1f``)."""
-
-    source: str
-
-
-class YamlFloat(float):
-    """A float whose YAML text does not round-trip (``1.10``, ``1e3``)."""
-
-    source: str
-
-
-def source_text(value: Any) -> str | None:
-    """The text a scalar was written as, for fields that want a string; None if not a scalar."""
-    if isinstance(value, str):
-        return value
-    source: Any = getattr(value, "source", None)
-    if source is not None:
-        return str(source)
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return str(value)
-    return None
 
 
 _INT = re.compile(r"[-+]?[0-9]+\Z")

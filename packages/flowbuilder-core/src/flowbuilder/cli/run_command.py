@@ -68,11 +68,12 @@ so that a long run's log shows it is alive without a line per task."""
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
         as_json: bool, progress: bool, resume: bool, no_cache: bool) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
+    from flowbuilder._workflow_form_cache import WorkflowFormCache
     from flowbuilder.params import parse_param_assignments
     from flowbuilder.run_service import RunService, compile_workflow_input, prepare_run
 
     host = plugin_host()
-    compiled = compile_workflow_input(host, file)
+    compiled = compile_workflow_input(host, file, form_cache=WorkflowFormCache(repr(host.settings)))
     if compiled.plan.warnings:
         from flowbuilder.cli.inspect_commands import echo_warnings
 

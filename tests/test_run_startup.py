@@ -1,0 +1,85 @@
+"""``flowbuilder run`` of a workflow it ran before starts without parsing YAML or building core's
+models (issue 10), and still runs exactly what the file says now.
+
+The CLI is started the way a user starts it, through a small wrapper that reports, when the
+process ends, which of the modules in question it imported and whether core's models were
+built — the thing these tests pin (no time is measured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello" / "hello.yaml"
+
+WRAPPER = """
+import atexit, json, sys
+
+def report():
+    model = sys.modules.get("flowbuilder.model")
+    print("STARTUP " + json.dumps({
+        "yaml": "yaml" in sys.modules,
+        "yamlsource": "flowbuilder.yamlsource" in sys.modules,
+        "workflow_model_built": bool(model and model.Workflow.__pydantic_complete__),
+    }), file=sys.stderr)
+
+atexit.register(report)
+from flowbuilder.cli.main import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.fixture
+def hello(scratch_dir: Path) -> Path:
+    return Path(shutil.copy(HELLO, scratch_dir / "hello.yaml"))
+
+
+def run_hello(path: Path, cache: Path, **env: str) -> tuple[dict[str, Any], dict[str, bool]]:
+    """(task outputs, what the process imported and built) of ``flowbuilder run --json`` of ``path``."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+    environment.update(FLOWBUILDER_CACHE_DIR=str(cache), **env)
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, "run", "--json", "--store", "memory://", str(path)],
+        cwd=path.parent, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    outputs = {event["task"]: event["data"]["output"] for event in events if event["kind"] == "task_succeeded"}
+    report = next(line for line in done.stderr.splitlines() if line.startswith("STARTUP "))
+    return outputs, json.loads(report.removeprefix("STARTUP "))
+
+
+def test_a_second_run_of_hello_parses_no_yaml_and_builds_no_core_model(hello: Path, tmp_path: Path) -> None:
+    first, first_startup = run_hello(hello, tmp_path / "cache")
+    second, second_startup = run_hello(hello, tmp_path / "cache")
+    assert first_startup == {"yaml": True, "yamlsource": True, "workflow_model_built": True}  # first sight
+    assert second_startup == {"yaml": False, "yamlsource": False, "workflow_model_built": False}
+    assert (
+        second
+        == first
+        == {"greet": "hello, world", "title": "Hello, World", "report": "1: Hello, World\n2: Hello, World"}
+    )
+
+
+def test_a_run_after_the_file_changed_runs_what_it_says_now(hello: Path, tmp_path: Path) -> None:
+    run_hello(hello, tmp_path / "cache")
+    hello.write_text(hello.read_text().replace("default: world", "default: Ada"))
+    outputs, startup = run_hello(hello, tmp_path / "cache")
+    assert outputs["greet"] == "hello, Ada"
+    assert startup["yaml"]  # validated afresh
+
+
+def test_no_cache_validates_every_time(hello: Path, tmp_path: Path) -> None:
+    run_hello(hello, tmp_path / "cache", FLOWBUILDER_NO_CACHE="1")
+    outputs, startup = run_hello(hello, tmp_path / "cache", FLOWBUILDER_NO_CACHE="1")
+    assert startup["yaml"] and startup["workflow_model_built"]
+    assert outputs["greet"] == "hello, world"
+    assert not (tmp_path / "cache").exists()
