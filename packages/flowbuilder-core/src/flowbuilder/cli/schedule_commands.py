@@ -18,6 +18,7 @@ import click
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
+from flowbuilder.cli.workers_option import workers_option
 from flowbuilder.limits import MAX_BACKFILL_PARALLEL
 
 
@@ -41,8 +42,9 @@ def _log(line: str) -> None:
 @click.option("--lease-seconds", type=click.FloatRange(min=0.5, max=3600), default=10.0, show_default=True,
               help="store consensus: how soon a standby replaces a leader that died.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")
+@workers_option
 def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, max_runs: int,
-              lease_seconds: float, once: bool) -> None:  # fmt: skip
+              lease_seconds: float, once: bool, workers: str | None) -> None:  # fmt: skip
     """Start runs of the scheduled workflows in PATHS (files or folders) at their logical times.
 
     Runs until SIGINT or SIGTERM (exit 0; runs still going are cancelled). Several
@@ -61,7 +63,8 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     engine_class = engines[consensus]
     runner_engine = host.make_runner(runner)
     with host.open_store(store) as opened:
-        service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency)
+        service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency,
+                             workers=workers)  # fmt: skip
         engine = engine_class.for_store(new_node_id(), opened, lease_seconds=lease_seconds)
         active = Scheduler(service, workflows, engine, max_runs=max_runs, log=_log)
 
