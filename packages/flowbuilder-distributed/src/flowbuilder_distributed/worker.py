@@ -135,6 +135,7 @@ class Worker:
         self._runner: LocalRunner | None = None
         self._executors: Mapping[ExecutionMode, AttemptExecutor] = {}
         self._posting: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -168,10 +169,11 @@ class Worker:
             await self._drain()
         finally:
             self._stopping.set()
+            self._closed = True
             stopping.cancel()
             for job in loops:
-                job.cancel()
-            await asyncio.gather(*loops, stopping, return_exceptions=True)
+                job.cancel()  # the cancel listener may swallow this (redis-py's get_message): _closed ends it
+            await asyncio.wait([*loops, stopping], timeout=5)
             if self._posting:
                 await asyncio.wait(self._posting, timeout=5)
             for executor in {id(e): e for e in self._executors.values()}.values():
@@ -295,8 +297,8 @@ class Worker:
         pubsub = self._redis.pubsub()
         await pubsub.subscribe(self.keys.cancel_channel())
         try:
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            while not self._closed:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                 if message is None:
                     continue
                 held = self.running.get(message["data"].decode(errors="replace"))
