@@ -1,0 +1,60 @@
+"""Helpers for the end-to-end tests: write a workflow, start a run with ``--workers``, read its history."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conftest import CLI, cli_environment
+
+
+def write_workflow(folder: Path, name: str, tasks: list[dict[str, Any]]) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "tasks": tasks}, sort_keys=False))
+    return path
+
+
+def python_task(name: str, function: str, *, isolation: str = "thread", **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"callable": f"remote_tasks:{function}", "isolation": isolation}
+    for key in ("args", "kwargs"):
+        if key in extra:
+            config[key] = extra.pop(key)
+    return {"name": name, "type": "python", "config": config, **extra}
+
+
+def start_run(scratch: Path, workflow: Path, workers_url: str, store_url: str) -> subprocess.Popen[str]:
+    """``flowbuilder run --json --workers URL`` in the background (its events on stdout)."""
+    return subprocess.Popen([*CLI, "run", str(workflow), "--json", "--store", store_url, "--workers", workers_url],
+                            cwd=scratch, env=cli_environment(scratch), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def finish(run: subprocess.Popen[str], within: float = 120) -> tuple[int, list[dict[str, Any]], str]:
+    """Wait for a run started by :func:`start_run`: its exit code, its events, its stderr."""
+    try:
+        out, err = run.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        out, err = run.communicate()
+        raise AssertionError(f"the run did not finish within {within:g}s; stderr: {err[-2000:]}") from None
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return run.returncode, events, err
+
+
+def stored_history(store_url: str, run_id: str) -> list[Any]:
+    """The run's events as the store holds them (not as the CLI printed them)."""
+    from flowbuilder.config import Settings
+    from flowbuilder.plugins import build_plugin_host
+
+    host = build_plugin_host(Settings())
+    with host.open_store(store_url, create=False) as store:
+        return list(store.read_events(run_id))
+
+
+def successes_per_task(history: list[Any]) -> Counter[str]:
+    return Counter(event.task for event in history if event.kind.value == "task_succeeded")
