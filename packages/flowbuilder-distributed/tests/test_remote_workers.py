@@ -213,3 +213,19 @@ def test_garbage_in_the_queue_stream_is_dead_lettered_and_the_worker_goes_on(
     flow = write_workflow(scratch, "after", [python_task("t", "square", args=[7])])
     code, events, err = finish(start_run(scratch, flow, workers.url, store_of(scratch)))
     assert code == 0, err
+
+
+def test_a_live_worker_renews_a_long_attempt_so_nobody_reclaims_it(scratch: Path, workers: WorkerProcesses) -> None:
+    marks = scratch / "marks"
+    marks.mkdir()
+    workers.start(concurrency=1, lease=0.6)
+    workers.wait_registered(1)
+    flow = write_workflow(scratch, "renew", [python_task("long", "slow_then_mark", args=[str(marks), "long", 2.5])])
+    run = start_run(scratch, flow, workers.url, store_of(scratch))
+    wait_for_files(marks, "long.*.started", 1)
+    workers.start(concurrency=1, lease=0.6)  # idle, and looking for entries idle longer than the lease
+
+    code, events, err = finish(run)
+
+    assert code == 0, err
+    assert len(list(marks.glob("long.*.started"))) == 1, "the attempt ran once: its worker kept its lease"
