@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from conftest import CLI, cli_environment
+from worker_processes import CLI, cli_environment
 
 
 def write_workflow(folder: Path, name: str, tasks: list[dict[str, Any]]) -> Path:

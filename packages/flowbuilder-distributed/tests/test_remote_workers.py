@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from conftest import WorkerProcesses, free_port, run_cli_process
+from worker_processes import WorkerProcesses, free_port, run_cli_process
 from remote_runs import finish, python_task, start_run, stored_history, successes_per_task, write_workflow
 
 
