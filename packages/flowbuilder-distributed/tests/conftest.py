@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file (import mode importlib)
 
-from worker_processes import WorkerProcesses, free_port  # noqa: E402
+from worker_processes import WorkerProcesses, free_port
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from worker_processes import CLI, cli_environment
 
 

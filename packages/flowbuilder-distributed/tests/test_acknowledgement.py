@@ -8,14 +8,14 @@ from typing import Any, Iterator
 
 import pytest
 import redis
-from flowbuilder_contracts.executor import ContractWork, make_attempt
+from in_process_worker import WorkerThread
 
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces import Attempt, AttemptOutcome
+from flowbuilder_contracts.executor import ContractWork, make_attempt
 from flowbuilder_distributed.executor import RedisStreamsExecutor
 from flowbuilder_distributed.stream_keys import CONSUMER_GROUP
 from flowbuilder_distributed.worker import WorkerOptions
-from in_process_worker import WorkerThread
 
 QUEUE = "flowbuilder:workers:default:queue:-"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
+from in_process_worker import WorkerThread
+
 from flowbuilder_contracts import AttemptExecutorContract
 from flowbuilder_contracts.executor import ContractWork
-
 from flowbuilder_distributed.executor import RedisStreamsExecutor
 from flowbuilder_distributed.worker import WorkerOptions
-from in_process_worker import WorkerThread
 
 
 @pytest.fixture

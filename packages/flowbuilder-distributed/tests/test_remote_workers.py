@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import redis
-
-from worker_processes import WorkerProcesses, free_port, run_cli_process
 from remote_runs import finish, python_task, start_run, stored_history, successes_per_task, write_workflow
+from worker_processes import WorkerProcesses, free_port, run_cli_process
 
 
 def store_of(scratch: Path) -> str:
@@ -86,11 +85,13 @@ def test_a_poison_attempt_is_dead_lettered_after_max_deliveries_and_its_task_fai
     code, events, err = finish(start_run(scratch, flow, workers.url, store_of(scratch)))
 
     assert code == 1, err
-    failed = [event for event in stored_history(store_of(scratch), events[0]["run_id"]) if event.kind.value == "task_failed"]
+    failed = [
+        event for event in stored_history(store_of(scratch), events[0]["run_id"]) if event.kind.value == "task_failed"
+    ]
     assert len(failed) == 1 and "dead-lettered after 2 deliveries" in failed[0].data["error"]
     client = redis.Redis.from_url(workers.url)
     try:
-        (entry_id, fields), = client.xrange("flowbuilder:workers:default:dead")
+        ((_entry_id, fields),) = client.xrange("flowbuilder:workers:default:dead")
         assert b"dead-lettered" in fields[b"reason"]
     finally:
         client.close()
@@ -143,7 +144,7 @@ def test_sigterm_drains_a_worker_it_finishes_its_attempt_and_exits_0(scratch: Pa
     draining.send_signal(signal.SIGTERM)
 
     assert draining.wait(timeout=30) == 0, workers.log_of(draining)
-    code, events, err = finish(run)
+    code, _events, err = finish(run)
     assert code == 0, err
     assert (marks / f"long.{draining.pid}.finished").exists(), "the draining worker finished the attempt itself"
 
@@ -162,7 +163,7 @@ def test_a_worker_that_cannot_finish_within_the_drain_timeout_hands_its_attempt_
     assert leaving.wait(timeout=30) == 0, workers.log_of(leaving)
     taker = workers.start(lease=30.0)  # long lease: only a hand-back (not a reclaim) can reach it in time
 
-    code, events, err = finish(run, within=60)
+    code, _events, err = finish(run, within=60)
 
     assert code == 0, err
     assert (marks / f"long.{taker.pid}.finished").exists()
@@ -205,13 +206,13 @@ def test_garbage_in_the_queue_stream_is_dead_lettered_and_the_worker_goes_on(
         while client.xlen("flowbuilder:workers:default:dead") < len(hostile) + 1:
             assert time.monotonic() < deadline, workers.log_of(survivor)
             time.sleep(0.05)
-        (_, [(_, reply)]), = client.xread({"flowbuilder:workers:results:test": "0"})
+        ((_, [(_, reply)]),) = client.xread({"flowbuilder:workers:results:test": "0"})
         assert b"could not be read" in reply[b"result"]
     finally:
         client.close()
     assert survivor.poll() is None, workers.log_of(survivor)
     flow = write_workflow(scratch, "after", [python_task("t", "square", args=[7])])
-    code, events, err = finish(start_run(scratch, flow, workers.url, store_of(scratch)))
+    code, _events, err = finish(start_run(scratch, flow, workers.url, store_of(scratch)))
     assert code == 0, err
 
 
@@ -225,7 +226,7 @@ def test_a_live_worker_renews_a_long_attempt_so_nobody_reclaims_it(scratch: Path
     wait_for_files(marks, "long.*.started", 1)
     workers.start(concurrency=1, lease=0.6)  # idle, and looking for entries idle longer than the lease
 
-    code, events, err = finish(run)
+    code, _events, err = finish(run)
 
     assert code == 0, err
     assert len(list(marks.glob("long.*.started"))) == 1, "the attempt ran once: its worker kept its lease"

@@ -362,9 +362,13 @@ class PluginHost:
         if len(serving) != 1:
             if serving:
                 names = ", ".join(sorted(cls.name for cls in serving))
-                raise ConfigurationError(f"workers URL {url!r}: scheme {scheme!r} is served by several executors ({names})")
+                raise ConfigurationError(
+                    f"workers URL {url!r}: scheme {scheme!r} is served by several executors ({names})"
+                )
             installed = sorted({f"{s}://" for cls in self.attempt_executor_classes().values() for s in cls.url_schemes})
-            advice = "; `pip install flowbuilder-distributed` provides redis://" if scheme in ("redis", "rediss") else ""
+            advice = (
+                "; `pip install flowbuilder-distributed` provides redis://" if scheme in ("redis", "rediss") else ""
+            )
             raise ConfigurationError(
                 f"workers URL {url!r}: unknown scheme {scheme or '(none)'!r}"
                 f" (installed: {', '.join(installed) or 'none'}){advice}"

@@ -198,7 +198,9 @@ class RunService:
         self._runner_options = dict(runner_options or {})
         self._handles: dict[str, RunHandle] = {}
         self._workers_url = workers if isinstance(workers, str) else host.settings.workers if workers is None else None
-        self._workers: AttemptExecutor | None = workers if workers is not None and not isinstance(workers, str) else None
+        self._workers: AttemptExecutor | None = (
+            workers if workers is not None and not isinstance(workers, str) else None
+        )
         self._workers_built = False
 
     @property

@@ -152,7 +152,10 @@ def read_attempt(raw: Any) -> AttemptMessage:
             raise BadMessage("field 'number' is not a positive integer")
         timeout = data.get("timeout")
         if timeout is not None and (
-            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not math.isfinite(timeout) or timeout < 0
+            not isinstance(timeout, (int, float))
+            or isinstance(timeout, bool)
+            or not math.isfinite(timeout)
+            or timeout < 0
         ):
             raise BadMessage("field 'timeout' is not a number of seconds")
         placement = _mapping(data, "placement")

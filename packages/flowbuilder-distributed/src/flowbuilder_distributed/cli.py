@@ -29,7 +29,9 @@ def _labels(value: str | None) -> tuple[str, ...]:
 @click.command()
 @click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the schedulers send attempts through (redis://HOST:PORT/DB).")  # fmt: skip
-@click.option("--labels", type=UTF8_TEXT, metavar="A,B", help="This worker's labels (a task's worker.labels must all be here).")
+@click.option(
+    "--labels", type=UTF8_TEXT, metavar="A,B", help="This worker's labels (a task's worker.labels must all be here)."
+)
 @click.option("--group", type=UTF8_TEXT, default="default", show_default=True, help="The worker group it serves.")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 4096), default=4, show_default=True,
               help="Attempts at once.")  # fmt: skip
@@ -132,7 +134,7 @@ def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> No
     ]  # fmt: skip
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
     live = sum(1 for r in rows if r["health"] == "alive")
     click.echo(f"{len(rows)} node(s), {live} alive")
 

@@ -46,7 +46,6 @@ from flowbuilder.errors import ConfigurationError
 from flowbuilder.events import EventKind
 from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, TaskFailure
 from flowbuilder.interfaces.sink import EventSink
-
 from flowbuilder_distributed._redis_connection import REDIS_SCHEMES, connect, shown_url
 from flowbuilder_distributed.attempt_messages import AttemptMessage, BadMessage, ResultMessage, read_result
 from flowbuilder_distributed.stream_keys import CONSUMER_GROUP, DEFAULT_GROUP, StreamKeys, label_set
@@ -138,7 +137,11 @@ class RedisStreamsExecutor(AttemptExecutor):
         labels = label_set(placement.labels) if placement is not None else label_set(())
         context = attempt.context
         try:
-            config = attempt.config.model_dump(mode="json", by_alias=True) if hasattr(attempt.config, "model_dump") else attempt.config
+            config = (
+                attempt.config.model_dump(mode="json", by_alias=True)
+                if hasattr(attempt.config, "model_dump")
+                else attempt.config
+            )
             payload = AttemptMessage(
                 attempt_id=attempt_id, results=self.results_stream, run_id=attempt.run_id, task=attempt.task,
                 number=attempt.number, task_type=attempt.task_type.name, config=config, inputs=dict(context.inputs),
@@ -336,7 +339,7 @@ class RedisStreamsExecutor(AttemptExecutor):
         stream = self.results_stream
         while not self._closing.is_set():
             try:
-                found = self.client.xread({stream: last}, count=1024, block=RESULT_BLOCK_MS)
+                found: Any = self.client.xread({stream: last}, count=1024, block=RESULT_BLOCK_MS)
             except redis.RedisError as error:
                 if self._closing.is_set():
                     return

@@ -186,7 +186,7 @@ class NodeRegistry:
         """Every registered node, live or dead (dead ones long gone are forgotten here)."""
         now = time.time()
         self.client.zremrangebyscore(self.keys.nodes(), "-inf", now - self.dead_after * FORGET_AFTER_FACTOR)
-        ids = self.client.zrange(self.keys.nodes(), 0, -1)
+        ids: list[bytes] = self.client.zrange(self.keys.nodes(), 0, -1)  # type: ignore[assignment]
         if not ids:
             return []
         with self.client.pipeline(transaction=False) as pipe:

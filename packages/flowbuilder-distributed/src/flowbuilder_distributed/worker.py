@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from flowbuilder.interfaces import Attempt, AttemptOutcome, ExecutionMode, TaskContext
-
 from flowbuilder_distributed._redis_connection import connect, connect_async
 from flowbuilder_distributed.attempt_messages import (
     MAX_LOG_LINE_CHARS,
@@ -222,7 +221,7 @@ class Worker:
         if now - self._queues_read_at < QUEUE_REFRESH_SECONDS:
             return self._queues
         self._queues_read_at = now
-        members = await self._redis.smembers(self.keys.queues(self.node.group))
+        members: set[bytes] = await self._redis.smembers(self.keys.queues(self.node.group))  # type: ignore[assignment]
         mine = set(self.node.labels)
         queues = sorted(self.keys.queue(self.node.group, m.decode()) for m in members if labels_of(m.decode()) <= mine)
         for stream in set(queues) - set(self._queues):
@@ -245,7 +244,7 @@ class Worker:
                 continue
             if self._yield_delay:
                 await asyncio.sleep(self._yield_delay)
-            found = await self._redis.xreadgroup(CONSUMER_GROUP, self.node.id, dict.fromkeys(queues, ">"),
+            found: Any = await self._redis.xreadgroup(CONSUMER_GROUP, self.node.id, dict.fromkeys(queues, ">"),
                                                  count=free, block=READ_BLOCK_MS)  # fmt: skip
             for stream, entries in found or ():
                 for entry_id, fields in entries:
@@ -274,7 +273,7 @@ class Worker:
         assert self._redis is not None
         while not self._stopping.is_set() or self.running:
             await asyncio.sleep(max(0.05, self.options.lease / 3))
-            by_stream: dict[str, list[str]] = {}
+            by_stream: dict[str, list[Any]] = {}
             for held in list(self.running.values()):
                 by_stream.setdefault(held.stream, []).append(held.entry_id)
             for stream, ids in by_stream.items():
@@ -325,7 +324,9 @@ class Worker:
             return
         if message.attempt_id in self.running:
             return  # our own entry came back (an XAUTOCLAIM raced a renewal): it runs already
-        done, cancelled = await self._redis.mget(self.keys.done(message.attempt_id), self.keys.cancelled(message.attempt_id))
+        done, cancelled = await self._redis.mget(
+            self.keys.done(message.attempt_id), self.keys.cancelled(message.attempt_id)
+        )
         if done is not None:
             await self._acknowledge(stream, entry_id)  # finished and reported before; its ack was still due
             return
@@ -426,7 +427,7 @@ class Worker:
     async def _dead_letter(self, stream: str, entry_id: str, fields: Mapping[bytes, bytes], reason: str) -> None:
         assert self._redis is not None
         group = self.node.group
-        kept: dict[str, Any] = {k.decode(errors="replace"): v for k, v in list(fields.items())[:16]}
+        kept: dict[Any, Any] = {k.decode(errors="replace"): v for k, v in list(fields.items())[:16]}
         kept.update({"reason": reason, "stream": stream, "entry": entry_id, "worker": self.node.id,
                      "at": json.dumps(time.time())})  # fmt: skip
         async with self._redis.pipeline(transaction=True) as pipe:
