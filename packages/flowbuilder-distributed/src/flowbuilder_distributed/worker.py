@@ -133,7 +133,9 @@ class Worker:
         self._registry: NodeRegistry | None = None
         self._runner: LocalRunner | None = None
         self._executors: Mapping[ExecutionMode, AttemptExecutor] = {}
-        self._posting: set[asyncio.Task[None]] = set()
+        self._results_out: list[tuple[str, bytes, str]] = []
+        """Results waiting for :meth:`_flush_results`: (results stream, payload, attempt id)."""
+        self._results_queued = asyncio.Event()
         self._closed = False
 
     # -- life cycle -------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class Worker:
         log.info("worker %s joined group %r with labels %s, %d slot(s)", self.node.id, self.node.group,
                  ",".join(self.node.labels) or "(none)", self.node.capacity)  # fmt: skip
         loops = [asyncio.create_task(job()) for job in (self._read_loop, self._reclaim_loop, self._renew_loop,
-                                                        self._heartbeat_loop, self._cancel_loop)]  # fmt: skip
+                                                        self._heartbeat_loop, self._cancel_loop, self._flush_loop)]  # fmt: skip
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             done, _ = await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -173,8 +175,8 @@ class Worker:
             for job in loops:
                 job.cancel()  # the cancel listener may swallow this (redis-py's get_message): _closed ends it
             await asyncio.wait([*loops, stopping], timeout=5)
-            if self._posting:
-                await asyncio.wait(self._posting, timeout=5)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._flush_results(), 5)
             for executor in {id(e): e for e in self._executors.values()}.values():
                 executor.close()
             self._runner.close()
@@ -193,8 +195,7 @@ class Worker:
                 await asyncio.wait_for(self._slot_freed.wait(), max(0.0, deadline - time.monotonic()))
         if self.running:
             await self._hand_back()
-        if self._posting:
-            await asyncio.wait(self._posting, timeout=10)
+        await self._flush_results()
 
     async def _hand_back(self) -> None:
         """Re-queue the attempts still running (another worker takes them) and cancel them here."""
@@ -246,9 +247,10 @@ class Worker:
                 await asyncio.sleep(self._yield_delay)
             found: Any = await self._redis.xreadgroup(CONSUMER_GROUP, self.node.id, dict.fromkeys(queues, ">"),
                                                  count=free, block=READ_BLOCK_MS)  # fmt: skip
-            for stream, entries in found or ():
-                for entry_id, fields in entries:
-                    await self._take(stream.decode(), entry_id.decode(), fields, deliveries=1)
+            delivered = [(stream.decode(), entry_id.decode(), fields, 1) for stream, entries in found or ()
+                         for entry_id, fields in entries]  # fmt: skip
+            if delivered:
+                await self._take(delivered)
 
     async def _reclaim_loop(self) -> None:
         """Take over entries whose worker stopped renewing them (it died) after the lease."""
@@ -261,12 +263,15 @@ class Worker:
                 if free <= 0 or self._stopping.is_set():
                     break
                 reply = await self._redis.xautoclaim(stream, CONSUMER_GROUP, self.node.id, lease_ms, "0-0", count=free)
+                claimed = []
                 for entry_id, fields in reply[1] if len(reply) > 1 else ():
                     if fields is None:
                         continue  # deleted while pending
                     pending = await self._redis.xpending_range(stream, CONSUMER_GROUP, entry_id, entry_id, 1)
                     deliveries = int(pending[0]["times_delivered"]) if pending else 1
-                    await self._take(stream, entry_id.decode(), fields, deliveries=deliveries)
+                    claimed.append((stream, entry_id.decode(), fields, deliveries))
+                if claimed:
+                    await self._take(claimed)
 
     async def _renew_loop(self) -> None:
         """Keep the entries of running attempts from looking idle (their lease)."""
@@ -309,40 +314,49 @@ class Worker:
 
     # -- one attempt ----------------------------------------------------------------------------
 
-    async def _take(self, stream: str, entry_id: str, fields: Mapping[bytes, bytes], deliveries: int) -> None:
-        """Start, skip, or dead-letter one delivered entry."""
+    async def _take(self, delivered: list[tuple[str, str, Mapping[bytes, bytes], int]]) -> None:
+        """Start, skip, or dead-letter delivered entries (``(stream, entry id, fields, deliveries)``).
+
+        One MGET for the whole batch tells which attempts were finished already (their
+        result was posted: only the acknowledgement was due) or cancelled before they ran.
+        """
         assert self._redis is not None
-        try:
-            message = read_attempt(fields.get(b"attempt"))
-        except BadMessage as error:
-            self.unreadable += 1
-            log.warning("entry %s of %s is not an attempt (%s): moved to the dead letters", entry_id, stream, error)
-            await self._dead_letter(stream, entry_id, fields, f"unreadable attempt: {error}")
-            if error.attempt_id and error.results:
-                await self._post_failure_of(error.attempt_id, error.results, stream, entry_id,
-                                            f"the attempt's message could not be read by worker {self.node.id}: {error}")  # fmt: skip
+        readable: list[tuple[str, str, Mapping[bytes, bytes], int, AttemptMessage]] = []
+        for stream, entry_id, fields, deliveries in delivered:
+            try:
+                message = read_attempt(fields.get(b"attempt"))
+            except BadMessage as error:
+                self.unreadable += 1
+                log.warning("entry %s of %s is not an attempt (%s): moved to the dead letters", entry_id, stream, error)
+                await self._dead_letter(stream, entry_id, fields, f"unreadable attempt: {error}")
+                if error.attempt_id and error.results:
+                    self._post_failure_of(error.attempt_id, error.results, stream, entry_id,
+                                          f"the attempt's message could not be read by worker {self.node.id}: {error}")  # fmt: skip
+                continue
+            if message.attempt_id not in self.running:  # else our own entry came back (a reclaim raced a renewal)
+                readable.append((stream, entry_id, fields, deliveries, message))
+        if not readable:
             return
-        if message.attempt_id in self.running:
-            return  # our own entry came back (an XAUTOCLAIM raced a renewal): it runs already
-        done, cancelled = await self._redis.mget(
-            self.keys.done(message.attempt_id), self.keys.cancelled(message.attempt_id)
-        )
-        if done is not None:
-            await self._acknowledge(stream, entry_id)  # finished and reported before; its ack was still due
-            return
-        if deliveries > self.options.max_deliveries:
-            self.dead_lettered += 1
-            reason = (f"dead-lettered after {deliveries - 1} deliveries: each worker that took it stopped (died or lost"
-                      f" Redis) before it finished")  # fmt: skip
-            log.warning("attempt %s of task %r in run %s %s", message.attempt_id, message.task, message.run_id, reason)
-            await self._dead_letter(stream, entry_id, fields, reason)
-            await self._post_failure_of(message.attempt_id, message.results, stream, entry_id, reason)
-            return
-        if cancelled is not None:
-            await self._post(ResultMessage(message.attempt_id, AttemptOutcome.CANCELLED, stream, entry_id, self.node.id),
-                             message.results)  # fmt: skip
-            return
-        self._start(stream, entry_id, message)
+        keys = self.keys
+        marks = await self._redis.mget([key for *_, message in readable
+                                        for key in (keys.done(message.attempt_id), keys.cancelled(message.attempt_id))])  # fmt: skip
+        for index, (stream, entry_id, fields, deliveries, message) in enumerate(readable):
+            done, cancelled = marks[2 * index], marks[2 * index + 1]
+            if done is not None:
+                await self._acknowledge(stream, entry_id)  # finished and reported before; its ack was still due
+            elif deliveries > self.options.max_deliveries:
+                self.dead_lettered += 1
+                reason = (f"dead-lettered after {deliveries - 1} deliveries: each worker that took it stopped (died or"
+                          f" lost Redis) before it finished")  # fmt: skip
+                log.warning("attempt %s of task %r in run %s %s", message.attempt_id, message.task, message.run_id,
+                            reason)  # fmt: skip
+                await self._dead_letter(stream, entry_id, fields, reason)
+                self._post_failure_of(message.attempt_id, message.results, stream, entry_id, reason)
+            elif cancelled is not None:
+                self._post(ResultMessage(message.attempt_id, AttemptOutcome.CANCELLED, stream, entry_id, self.node.id),
+                           message.results)  # fmt: skip
+            else:
+                self._start(stream, entry_id, message)
 
     def _start(self, stream: str, entry_id: str, message: AttemptMessage) -> None:
         task_type = self.task_types.get(message.task_type)
@@ -377,7 +391,7 @@ class Worker:
     def _finish_without_running(self, stream: str, entry_id: str, message: AttemptMessage, reason: str) -> None:
         result = ResultMessage(message.attempt_id, AttemptOutcome.FAILED, stream, entry_id, self.node.id,
                                message=reason, failure={"retryable": False})  # fmt: skip
-        self._spawn_post(result, message.results)
+        self._post(result, message.results)
 
     def _finished(self, attempt_id: str, outcome: AttemptOutcome) -> None:
         held = self.running.pop(attempt_id, None)
@@ -392,16 +406,10 @@ class Worker:
             result.value = outcome.value
         elif outcome.kind == AttemptOutcome.FAILED:
             result.failure = failure_fields(outcome.failure) if outcome.failure is not None else {"retryable": True}
-        self._spawn_post(result, held.message.results)
+        self._post(result, held.message.results)
 
-    def _spawn_post(self, result: ResultMessage, results_stream: str) -> None:
-        job = asyncio.get_running_loop().create_task(self._post(result, results_stream))
-        self._posting.add(job)
-        job.add_done_callback(self._posting.discard)
-
-    async def _post(self, result: ResultMessage, results_stream: str) -> None:
-        """Send a result to its executor and mark the attempt done (so a reclaimed copy is not rerun)."""
-        assert self._redis is not None
+    def _post(self, result: ResultMessage, results_stream: str) -> None:
+        """Queue a result for its executor; :meth:`_flush_loop` sends the queue in one pipeline."""
         try:
             payload = result.encode()
         except (TypeError, ValueError) as error:
@@ -414,14 +422,31 @@ class Worker:
                                    result.worker, message=f"the result is {len(payload)} bytes, over the worker's"
                                    f" {MAX_OUTPUT_BYTES}-byte limit", failure={"retryable": False})  # fmt: skip
             payload = result.encode()
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(results_stream, {"result": payload})
-            pipe.expire(results_stream, RESULTS_TTL)
-            pipe.set(self.keys.done(result.attempt_id), b"1", ex=DONE_MARK_TTL)
+        self._results_out.append((results_stream, payload, result.attempt_id))
+        self._results_queued.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._results_queued.wait()
+            self._results_queued.clear()
+            await self._flush_results()
+
+    async def _flush_results(self) -> None:
+        """Send the queued results and mark their attempts done (so a reclaimed copy is not rerun)."""
+        assert self._redis is not None
+        batch, self._results_out = self._results_out, []
+        if not batch:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for results_stream, payload, attempt_id in batch:
+                pipe.xadd(results_stream, {"result": payload})
+                pipe.set(self.keys.done(attempt_id), b"1", ex=DONE_MARK_TTL)
+            for results_stream in {results_stream for results_stream, _, _ in batch}:
+                pipe.expire(results_stream, RESULTS_TTL)
             await pipe.execute()
 
-    async def _post_failure_of(self, attempt_id: str, results: str, stream: str, entry_id: str, reason: str) -> None:
-        await self._post(ResultMessage(attempt_id, AttemptOutcome.FAILED, stream, entry_id, self.node.id,
+    def _post_failure_of(self, attempt_id: str, results: str, stream: str, entry_id: str, reason: str) -> None:
+        self._post(ResultMessage(attempt_id, AttemptOutcome.FAILED, stream, entry_id, self.node.id,
                                        message=reason, failure={"retryable": False}), results)  # fmt: skip
 
     async def _dead_letter(self, stream: str, entry_id: str, fields: Mapping[bytes, bytes], reason: str) -> None:
