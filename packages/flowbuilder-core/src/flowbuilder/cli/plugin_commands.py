@@ -14,6 +14,7 @@ _KIND_LABELS = {
     "runners": "runners",
     "consensus_engines": "consensus engines",
     "trigger_sources": "trigger sources",
+    "attempt_executors": "attempt executors",
 }
 
 
