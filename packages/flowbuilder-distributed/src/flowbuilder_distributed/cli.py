@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import click
 
-from flowbuilder.cli.arguments import UTF8_TEXT
-
 WORKER_DEFAULT_STORE = "redis://127.0.0.1:6379/0"
 
 
@@ -27,12 +25,10 @@ def _labels(value: str | None) -> tuple[str, ...]:
 
 
 @click.command()
-@click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
+@click.option("--store", "url", metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the schedulers send attempts through (redis://HOST:PORT/DB).")  # fmt: skip
-@click.option(
-    "--labels", type=UTF8_TEXT, metavar="A,B", help="This worker's labels (a task's worker.labels must all be here)."
-)
-@click.option("--group", type=UTF8_TEXT, default="default", show_default=True, help="The worker group it serves.")
+@click.option("--labels", metavar="A,B", help="This worker's labels (a task's worker.labels must all be here).")
+@click.option("--group", default="default", show_default=True, help="The worker group it serves.")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 4096), default=4, show_default=True,
               help="Attempts at once.")  # fmt: skip
 @click.option("--lease", type=click.FloatRange(0.2, 86400), default=30.0, show_default=True,
@@ -41,7 +37,7 @@ def _labels(value: str | None) -> tuple[str, ...]:
               help="Deliveries of one attempt before it is dead-lettered and its task fails.")  # fmt: skip
 @click.option("--drain-timeout", type=click.FloatRange(0, 86400), default=30.0, show_default=True,
               help="On SIGTERM: seconds running attempts may take before they are handed back.")  # fmt: skip
-@click.option("--prefix", type=UTF8_TEXT, default=None, help="Key prefix in Redis (default flowbuilder).")
+@click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
 def worker(url: str, labels: str | None, group: str, concurrency: int, lease: float, max_deliveries: int,
            drain_timeout: float, prefix: str | None) -> None:  # fmt: skip
     """Run attempts that `flowbuilder run --workers URL` sends, until SIGTERM or SIGINT (then drain, exit 0)."""
@@ -92,12 +88,12 @@ def cluster() -> None:
 
 
 @cluster.command()
-@click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
+@click.option("--store", "url", metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the nodes register in.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the nodes as JSON (for machines).")
 @click.option("--dead-after", type=click.FloatRange(0.1, 86400), default=10.0, show_default=True,
               help="A node whose last heartbeat is older than this many seconds is dead.")  # fmt: skip
-@click.option("--prefix", type=UTF8_TEXT, default=None, help="Key prefix in Redis (default flowbuilder).")
+@click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
 def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> None:
     """List the registered nodes: kind, labels, group, load, heartbeat age, health."""
     import json
