@@ -221,9 +221,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2,000 tasks and 200 round trips")
     parser.add_argument("--tasks", type=int, help="fan-out width (default 10,000; 2,000 with --quick)")
+    parser.add_argument("--rounds", type=int, help="latency round trips (default 500; 200 with --quick)")
     arguments = parser.parse_args()
     width = arguments.tasks or (2_000 if arguments.quick else 10_000)
-    rounds = 200 if arguments.quick else 500
+    rounds = arguments.rounds or (200 if arguments.quick else 500)
     with tempfile.TemporaryDirectory(prefix="fb-bench-distributed-") as scratch:
         folder = Path(scratch)
         server = PrivateRedis(folder)

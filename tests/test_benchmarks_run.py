@@ -117,3 +117,13 @@ def test_memory_benchmark_reports_the_cli_rows_beside_their_floors() -> None:
                          "flowbuilder run --store memory://", "flowbuilder run (default RocksDB)"}  # fmt: skip
     assert all(float(figures[0]) > 0 for figures in rows.values())
     assert rows["flowbuilder validate"][1:3] == ["<=", "300"]
+
+
+def test_distributed_benchmark_reports_workers_beside_the_local_runner_and_latency_beside_its_floor() -> None:
+    result = _run(str(BENCH / "distributed.py"), "--tasks", "40", "--rounds", "10")
+    assert result.returncode == 0, result.stderr
+    for label in ("local runner (floor)", "1 worker(s)", "2 worker(s)", "4 worker(s)"):
+        assert label in result.stdout and "tasks/s" in result.stdout, result.stdout
+    for label in ("XADD/XREADGROUP floor", "RedisStreamsExecutor"):
+        line = next(row for row in result.stdout.splitlines() if label in row)
+        assert "P50" in line and "P99" in line
