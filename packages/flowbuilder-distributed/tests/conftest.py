@@ -21,11 +21,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside this file (import mode importlib)
 
-from worker_processes import WorkerProcesses, free_port
+from worker_processes import RedisProcess, WorkerProcesses, free_port
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
+def redis_url(redis_server: RedisProcess) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed; `bash scripts/test` installs it (apt-get install redis-server)")
@@ -50,7 +55,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
             process.kill()
             pytest.fail(f"redis-server did not start on port {port}")
         time.sleep(0.02)
-    yield f"redis://127.0.0.1:{port}/0"
+    yield RedisProcess(f"redis://127.0.0.1:{port}/0", process)
     process.kill()
     process.wait(timeout=10)
 

@@ -26,10 +26,11 @@ def python_task(name: str, function: str, *, isolation: str = "thread", **extra:
     return {"name": name, "type": "python", "config": config, **extra}
 
 
-def start_run(scratch: Path, workflow: Path, workers_url: str, store_url: str) -> subprocess.Popen[str]:
+def start_run(scratch: Path, workflow: Path, workers_url: str, store_url: str,
+              env: dict[str, str] | None = None) -> subprocess.Popen[str]:  # fmt: skip
     """``flowbuilder run --json --workers URL`` in the background (its events on stdout)."""
     return subprocess.Popen([*CLI, "run", str(workflow), "--json", "--store", store_url, "--workers", workers_url],
-                            cwd=scratch, env=cli_environment(scratch), stdout=subprocess.PIPE,
+                            cwd=scratch, env={**cli_environment(scratch), **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 from remote_runs import finish, python_task, start_run, stored_history, successes_per_task, write_workflow
-from worker_processes import WorkerProcesses, free_port, run_cli_process
+from worker_processes import RedisProcess, WorkerProcesses, free_port, run_cli_process
 
 
 def store_of(scratch: Path) -> str:
@@ -230,3 +230,27 @@ def test_a_live_worker_renews_a_long_attempt_so_nobody_reclaims_it(scratch: Path
 
     assert code == 0, err
     assert len(list(marks.glob("long.*.started"))) == 1, "the attempt ran once: its worker kept its lease"
+
+
+def test_redis_dying_mid_run_fails_the_attempt_within_the_loss_limit_and_the_worker_exits_with_one_line(
+    scratch: Path, workers: WorkerProcesses, redis_server: RedisProcess
+) -> None:
+    marks = scratch / "marks"
+    marks.mkdir()
+    orphaned = workers.start()
+    workers.wait_registered(1)
+    flow = write_workflow(scratch, "lost", [python_task("long", "slow_then_mark", args=[str(marks), "long", 1.0])])
+    run = start_run(
+        scratch, flow, workers.url, store_of(scratch), env={"FLOWBUILDER_DISTRIBUTED__REDIS_LOSS_LIMIT": "1"}
+    )
+    wait_for_files(marks, "long.*.started", 1)
+    redis_server.process.kill()
+
+    code, events, err = finish(run, within=60)
+
+    assert code == 1 and "Traceback" not in err, err
+    (failed,) = [event for event in events if event["kind"] == "task_failed"]
+    assert "lost the workers' Redis" in failed["data"]["error"]
+    assert orphaned.wait(timeout=30) == 1
+    worker_output = workers.log_of(orphaned)
+    assert "Traceback" not in worker_output and "error: lost the workers' Redis at" in worker_output

@@ -32,6 +32,14 @@ def cli_environment(scratch: Path) -> dict[str, str]:
     return env
 
 
+class RedisProcess:
+    """The test's redis-server: its URL, and its process (a test may kill it)."""
+
+    def __init__(self, url: str, process: subprocess.Popen[bytes]):
+        self.url = url
+        self.process = process
+
+
 class WorkerProcesses:
     """``flowbuilder worker`` processes of one test; every one is killed by PID at the end."""
 

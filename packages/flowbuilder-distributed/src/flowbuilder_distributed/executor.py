@@ -39,6 +39,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
@@ -68,6 +69,8 @@ SEND_BATCH = 512
 MARKER_TTL_SECONDS = 24 * 3600
 """How long a cancel mark stays in Redis (a worker that reads the attempt later still sees it)."""
 SETTINGS_SECTION = "distributed"
+DEFAULT_REDIS_LOSS_LIMIT = 30.0
+"""Seconds the results stream may stay unreadable before every attempt in flight fails."""
 
 _OUTCOME_EVENTS = frozenset({EventKind.TASK_SUCCEEDED, EventKind.TASK_FAILED, EventKind.TASK_RETRYING,
                              EventKind.TASK_CANCELLED})  # fmt: skip
@@ -92,6 +95,9 @@ class RedisStreamsExecutor(AttemptExecutor):
     Args:
         url: the Redis the workers read (``redis://HOST:PORT/DB``); checked with a PING here.
         prefix: the key prefix shared with the workers (default ``flowbuilder``).
+        redis_loss_limit: seconds the results stream may stay unreadable (Redis down)
+            before every attempt in flight fails with that reason (retryable), so a run
+            never waits forever for a Redis that does not come back.
         client: an existing client to use instead of connecting to ``url`` (tests).
     """
 
@@ -99,8 +105,10 @@ class RedisStreamsExecutor(AttemptExecutor):
     url_schemes: ClassVar[tuple[str, ...]] = REDIS_SCHEMES
     modes: ClassVar[frozenset[str]] = frozenset({"thread", "process", "async"})
 
-    def __init__(self, url: str, *, prefix: str | None = None, client: redis.Redis | None = None):
+    def __init__(self, url: str, *, prefix: str | None = None, client: redis.Redis | None = None,
+                 redis_loss_limit: float = DEFAULT_REDIS_LOSS_LIMIT):  # fmt: skip
         self.url = url
+        self.redis_loss_limit = redis_loss_limit
         self.keys = StreamKeys(prefix) if prefix else StreamKeys()
         self.client = client if client is not None else connect(url, "the workers' Redis")
         self.executor_id = uuid.uuid4().hex[:16]
@@ -121,11 +129,20 @@ class RedisStreamsExecutor(AttemptExecutor):
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> RedisStreamsExecutor:
-        """The executor for ``--workers URL``; ``[distributed] prefix`` sets the key prefix."""
-        prefix = settings.section(SETTINGS_SECTION).get("prefix")
+        """The executor for ``--workers URL``; ``[distributed] prefix`` sets the key prefix and
+        ``redis_loss_limit`` the seconds without Redis before attempts in flight fail."""
+        section = settings.section(SETTINGS_SECTION)
+        prefix = section.get("prefix")
         if prefix is not None and (not isinstance(prefix, str) or not prefix):
             raise ConfigurationError("[distributed] prefix must be non-empty text")
-        return cls(url, prefix=prefix)
+        limit = section.get("redis_loss_limit", DEFAULT_REDIS_LOSS_LIMIT)
+        try:
+            limit = float(limit)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"[distributed] redis_loss_limit must be seconds, not {limit!r}") from None
+        if not 0 < limit < 86400 * 7:
+            raise ConfigurationError(f"[distributed] redis_loss_limit must be positive seconds, not {limit!r}")
+        return cls(url, prefix=prefix, redis_loss_limit=limit)
 
     # -- the scheduler's side ----------------------------------------------------------------
 
@@ -161,7 +178,7 @@ class RedisStreamsExecutor(AttemptExecutor):
         if (group, labels) not in self._known_queues:
             self._known_queues.add((group, labels))
             self._outbox.put(("queue", group, labels))
-        self._outbox.put(("xadd", self.keys.queue(group, labels), payload))
+        self._outbox.put(("xadd", self.keys.queue(group, labels), payload, attempt_id))
 
     def cancel(self, attempt: Attempt) -> None:
         attempt_id = self._ids.get(attempt)
@@ -310,6 +327,9 @@ class RedisStreamsExecutor(AttemptExecutor):
                 except redis.RedisError as error:
                     log.error("lost the workers' Redis at %s: %s (%d command(s) not sent)", shown_url(self.url), error,
                               len(commands))  # fmt: skip
+                    unsent = [command[3] for command in commands if command[0] == "xadd"]
+                    self._fail_from_thread(unsent, f"could not send the attempt to the workers' Redis at"
+                                                   f" {shown_url(self.url)}: {error}")  # fmt: skip
             if None in batch:
                 return
 
@@ -337,14 +357,23 @@ class RedisStreamsExecutor(AttemptExecutor):
 
         last = "0-0"
         stream = self.results_stream
+        failing_since: float | None = None
         while not self._closing.is_set():
             try:
                 found: Any = self.client.xread({stream: last}, count=1024, block=RESULT_BLOCK_MS)
+                failing_since = None
             except redis.RedisError as error:
                 if self._closing.is_set():
                     return
-                log.error("reading results from %s failed: %s; retrying", shown_url(self.url), error)
-                self._closing.wait(1.0)
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since >= self.redis_loss_limit:
+                    self._fail_from_thread(list(self._in_flight), f"lost the workers' Redis at {shown_url(self.url)}"
+                                           f" for {self.redis_loss_limit:g}s: {error}")  # fmt: skip
+                    failing_since = now
+                else:
+                    log.error("reading results from %s failed: %s; retrying", shown_url(self.url), error)
+                self._closing.wait(0.5)
                 continue
             if not found:
                 continue
@@ -380,6 +409,22 @@ class RedisStreamsExecutor(AttemptExecutor):
                 loop.call_soon_threadsafe(self._deliver_all, batch)
             except RuntimeError:  # the loop closed: its run is over
                 pass
+
+    def _fail_from_thread(self, attempt_ids: list[str], reason: str) -> None:
+        """Fail these attempts (retryable) on their loops: their messages or results are lost."""
+        for attempt_id in attempt_ids:
+            held = self._in_flight.get(attempt_id)
+            if held is None:
+                continue
+            try:
+                held.loop.call_soon_threadsafe(self._lost, attempt_id, reason)
+            except RuntimeError:  # the loop closed: its run is over
+                pass
+
+    def _lost(self, attempt_id: str, reason: str) -> None:
+        held = self._take(attempt_id)
+        if held is not None:
+            held.on_done(held.attempt, AttemptOutcome.failed(TaskFailure(reason)))
 
     def _deliver_all(self, batch: list[ResultMessage]) -> None:
         for result in batch:
