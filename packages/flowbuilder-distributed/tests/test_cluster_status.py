@@ -13,8 +13,8 @@ from worker_processes import WorkerProcesses, run_cli_process
 def test_status_shows_each_worker_with_labels_group_load_and_health_and_a_killed_one_turns_dead(
     scratch: Path, workers: WorkerProcesses
 ) -> None:
-    doomed = workers.start("--labels", "linux,gpu", "--group", "gpus", concurrency=3)
-    workers.start()
+    doomed = workers.start("--labels", "linux,gpu", "--group", "gpus", "--heartbeat", "0.2", concurrency=3)
+    workers.start("--heartbeat", "0.2")
     workers.wait_registered(2)
 
     listed = json.loads(run_cli_process(scratch, "cluster", "status", "--store", workers.url, "--json").stdout)
@@ -26,8 +26,8 @@ def test_status_shows_each_worker_with_labels_group_load_and_health_and_a_killed
 
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
-    time.sleep(1.5)
-    table = run_cli_process(scratch, "cluster", "status", "--store", workers.url, "--dead-after", "1").stdout
+    time.sleep(4.0)
+    table = run_cli_process(scratch, "cluster", "status", "--store", workers.url, "--dead-after", "3").stdout
     gpu_line = next(line for line in table.splitlines() if "gpus" in line)
     assert "dead" in gpu_line and "gpu,linux" in gpu_line
     assert table.strip().endswith("2 node(s), 1 alive")

@@ -219,12 +219,12 @@ def test_garbage_in_the_queue_stream_is_dead_lettered_and_the_worker_goes_on(
 def test_a_live_worker_renews_a_long_attempt_so_nobody_reclaims_it(scratch: Path, workers: WorkerProcesses) -> None:
     marks = scratch / "marks"
     marks.mkdir()
-    workers.start(concurrency=1, lease=0.6)
+    workers.start(concurrency=1, lease=1.0)
     workers.wait_registered(1)
-    flow = write_workflow(scratch, "renew", [python_task("long", "slow_then_mark", args=[str(marks), "long", 2.5])])
+    flow = write_workflow(scratch, "renew", [python_task("long", "slow_then_mark", args=[str(marks), "long", 3.5])])
     run = start_run(scratch, flow, workers.url, store_of(scratch))
     wait_for_files(marks, "long.*.started", 1)
-    workers.start(concurrency=1, lease=0.6)  # idle, and looking for entries idle longer than the lease
+    workers.start(concurrency=1, lease=1.0)  # idle, and looking for entries idle longer than the lease
 
     code, _events, err = finish(run)
 

@@ -137,8 +137,9 @@ def flowbuilder_attempt_executors() -> list[type[AttemptExecutor]]:
     declares the URL schemes it serves (``url_schemes``), the execution modes it takes
     (``modes``) and builds itself with ``from_url(url, settings)``, once per run service.
     The runner then hands it the attempts of those modes directly: pluggy is not on the
-    per-attempt path. All results are combined; a name, or a scheme, given twice is a
-    plugin error. Each class must pass ``flowbuilder_contracts.AttemptExecutorContract``.
+    per-attempt path. All results are combined; a name given twice is a plugin error, and a
+    URL whose scheme two installed classes serve is refused when used. Each class must pass
+    ``flowbuilder_contracts.AttemptExecutorContract``.
 
     Example::
 

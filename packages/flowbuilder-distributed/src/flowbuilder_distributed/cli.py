@@ -37,9 +37,11 @@ def _labels(value: str | None) -> tuple[str, ...]:
               help="Deliveries of one attempt before it is dead-lettered and its task fails.")  # fmt: skip
 @click.option("--drain-timeout", type=click.FloatRange(0, 86400), default=30.0, show_default=True,
               help="On SIGTERM: seconds running attempts may take before they are handed back.")  # fmt: skip
+@click.option("--heartbeat", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True,
+              help="Seconds between registry heartbeats (cluster status calls a node dead after --dead-after).")  # fmt: skip
 @click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
 def worker(url: str, labels: str | None, group: str, concurrency: int, lease: float, max_deliveries: int,
-           drain_timeout: float, prefix: str | None) -> None:  # fmt: skip
+           drain_timeout: float, heartbeat: float, prefix: str | None) -> None:  # fmt: skip
     """Run attempts that `flowbuilder run --workers URL` sends, until SIGTERM or SIGINT (then drain, exit 0)."""
     import asyncio
     import logging
@@ -54,7 +56,8 @@ def worker(url: str, labels: str | None, group: str, concurrency: int, lease: fl
         raise click.BadParameter(f"{group!r} is not a group name (letters, digits, _ and -)", param_hint="--group")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker: %(message)s", datefmt="%H:%M:%S")
     options = WorkerOptions(labels=_labels(labels), group=group, concurrency=concurrency, lease=lease,
-                            max_deliveries=max_deliveries, drain_timeout=drain_timeout, prefix=prefix)  # fmt: skip
+                            max_deliveries=max_deliveries, drain_timeout=drain_timeout, heartbeat=heartbeat,
+                            prefix=prefix)  # fmt: skip
     engine = Worker(url, plugin_host().task_types(), options)
 
     async def main() -> None:
