@@ -28,20 +28,32 @@ def python_task(name: str, function: str, *, isolation: str = "thread", **extra:
 
 def start_run(scratch: Path, workflow: Path, workers_url: str, store_url: str,
               env: dict[str, str] | None = None) -> subprocess.Popen[str]:  # fmt: skip
-    """``flowbuilder run --json --workers URL`` in the background (its events on stdout)."""
-    return subprocess.Popen([*CLI, "run", str(workflow), "--json", "--store", store_url, "--workers", workers_url],
-                            cwd=scratch, env={**cli_environment(scratch), **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    """``flowbuilder run --json --workers URL`` in the background.
+
+    Its events and errors go to files in ``scratch``, not pipes: a test that does something
+    else while the run goes on must not block the run on a full pipe.
+    """
+    out = (scratch / f"{workflow.stem}.events").open("w")
+    err = (scratch / f"{workflow.stem}.stderr").open("w")
+    with out, err:
+        return subprocess.Popen([*CLI, "run", str(workflow), "--json", "--store", store_url, "--workers", workers_url],
+                                cwd=scratch, env={**cli_environment(scratch), **(env or {})}, stdout=out, stderr=err,
+                                text=True)  # fmt: skip
 
 
 def finish(run: subprocess.Popen[str], within: float = 120) -> tuple[int, list[dict[str, Any]], str]:
     """Wait for a run started by :func:`start_run`: its exit code, its events, its stderr."""
+    command = list(run.args)  # type: ignore[arg-type]
+    workflow = Path(command[command.index("run") + 1])
     try:
-        out, err = run.communicate(timeout=within)
+        run.wait(timeout=within)
     except subprocess.TimeoutExpired:
         run.kill()
-        out, err = run.communicate()
-        raise AssertionError(f"the run did not finish within {within:g}s; stderr: {err[-2000:]}") from None
+        run.wait()
+        raise AssertionError(f"the run did not finish within {within:g}s") from None
+    scratch = workflow.parent
+    out = (scratch / f"{workflow.stem}.events").read_text()
+    err = (scratch / f"{workflow.stem}.stderr").read_text()
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return run.returncode, events, err
 

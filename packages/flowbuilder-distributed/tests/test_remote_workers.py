@@ -254,3 +254,42 @@ def test_redis_dying_mid_run_fails_the_attempt_within_the_loss_limit_and_the_wor
     assert orphaned.wait(timeout=30) == 1
     worker_output = workers.log_of(orphaned)
     assert "Traceback" not in worker_output and "error: lost the workers' Redis at" in worker_output
+
+
+def test_killing_a_random_worker_again_and_again_loses_nothing_and_records_every_task_once(
+    scratch: Path, workers: WorkerProcesses
+) -> None:
+    """The issue's fault test, scaled down: kill -9 a random worker every 1.5 s during a 300-task run."""
+    import random
+
+    for _ in range(3):
+        workers.start(concurrency=4, lease=1.0)
+    workers.wait_registered(3)
+    tasks = [python_task(f"t{i}", "slow_then_mark", args=[str(scratch), f"t{i}", 0.1]) for i in range(300)]
+    flow = write_workflow(scratch, "chaos", tasks)
+    run = start_run(scratch, flow, workers.url, store_of(scratch))
+    chooser = random.Random(12)
+    kills = 0
+    deadline = time.monotonic() + 120
+    while run.poll() is None and time.monotonic() < deadline:
+        time.sleep(1.5)
+        alive = [process for process in workers.started if process.poll() is None]
+        if run.poll() is None and alive:
+            victim = chooser.choice(alive)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            kills += 1
+            workers.start(concurrency=4, lease=1.0)
+
+    code, events, err = finish(run, within=60)
+
+    assert code == 0, err
+    history = stored_history(store_of(scratch), events[0]["run_id"])
+    assert successes_per_task(history) == {f"t{i}": 1 for i in range(300)}
+    assert not [event for event in history if event.kind.value == "task_failed"]
+    assert kills >= 1
+    client = redis.Redis.from_url(workers.url)
+    try:
+        assert client.xpending("flowbuilder:workers:default:queue:-", "workers")["pending"] == 0, "nothing orphaned"
+    finally:
+        client.close()
