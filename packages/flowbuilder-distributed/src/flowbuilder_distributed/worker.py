@@ -137,6 +137,7 @@ class Worker:
         """Results waiting for :meth:`_flush_results`: (results stream, payload, attempt id)."""
         self._results_queued = asyncio.Event()
         self._closed = False
+        self._takers: list[asyncio.Task[None]] = []
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -160,6 +161,7 @@ class Worker:
                  ",".join(self.node.labels) or "(none)", self.node.capacity)  # fmt: skip
         loops = [asyncio.create_task(job()) for job in (self._read_loop, self._reclaim_loop, self._renew_loop,
                                                         self._heartbeat_loop, self._cancel_loop, self._flush_loop)]  # fmt: skip
+        self._takers = loops[:2]
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             done, _ = await asyncio.wait([stopping, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -188,6 +190,9 @@ class Worker:
                 self._registry.client.close()
 
     async def _drain(self) -> None:
+        # The read and reclaim loops see the stop at their next turn (a blocked XREADGROUP
+        # returns within READ_BLOCK_MS); what they are handed after it goes back to the queue.
+        await asyncio.wait(self._takers, timeout=READ_BLOCK_MS / 1000 + 5)
         deadline = time.monotonic() + self.options.drain_timeout
         while self.running and time.monotonic() < deadline:
             self._slot_freed.clear()
@@ -199,14 +204,10 @@ class Worker:
 
     async def _hand_back(self) -> None:
         """Re-queue the attempts still running (another worker takes them) and cancel them here."""
-        assert self._redis is not None
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for held in self.running.values():
-                held.handed_back = True
-                pipe.xadd(held.stream, {"attempt": held.message.encode()})
-                pipe.xack(held.stream, CONSUMER_GROUP, held.entry_id)
-                pipe.xdel(held.stream, held.entry_id)
-            await pipe.execute()
+        for held in self.running.values():
+            held.handed_back = True
+        await self._requeue([(held.stream, held.entry_id, {b"attempt": held.message.encode()})
+                             for held in self.running.values()])  # fmt: skip
         log.warning("handed back %d attempt(s) still running after the %gs drain", len(self.running),
                     self.options.drain_timeout)  # fmt: skip
         for held in list(self.running.values()):
@@ -249,15 +250,30 @@ class Worker:
                                                  count=free, block=READ_BLOCK_MS)  # fmt: skip
             delivered = [(stream.decode(), entry_id.decode(), fields, 1) for stream, entries in found or ()
                          for entry_id, fields in entries]  # fmt: skip
-            if delivered:
+            if delivered and self._stopping.is_set():
+                await self._requeue([(stream, entry_id, fields) for stream, entry_id, fields, _ in delivered])
+            elif delivered:
                 await self._take(delivered)
+
+    async def _requeue(self, entries: list[tuple[str, str, Mapping[bytes, bytes]]]) -> None:
+        """Put entries back in their queues for another worker: a new entry each, the old one acknowledged."""
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for stream, entry_id, fields in entries:
+                pipe.xadd(stream, dict(fields))  # type: ignore[arg-type]
+                pipe.xack(stream, CONSUMER_GROUP, entry_id)
+                pipe.xdel(stream, entry_id)
+            await pipe.execute()
 
     async def _reclaim_loop(self) -> None:
         """Take over entries whose worker stopped renewing them (it died) after the lease."""
         assert self._redis is not None
         lease_ms = int(self.options.lease * 1000)
         while not self._stopping.is_set():
-            await asyncio.sleep(max(0.05, self.options.lease / 2))
+            with contextlib.suppress(TimeoutError):  # a stop ends the wait at once
+                await asyncio.wait_for(self._stopping.wait(), max(0.05, self.options.lease / 2))
+            if self._stopping.is_set():
+                return
             for stream in await self._my_queues():
                 free = self.node.capacity - len(self.running)
                 if free <= 0 or self._stopping.is_set():
@@ -270,7 +286,9 @@ class Worker:
                     pending = await self._redis.xpending_range(stream, CONSUMER_GROUP, entry_id, entry_id, 1)
                     deliveries = int(pending[0]["times_delivered"]) if pending else 1
                     claimed.append((stream, entry_id.decode(), fields, deliveries))
-                if claimed:
+                if claimed and self._stopping.is_set():
+                    await self._requeue([(stream, entry_id, fields) for stream, entry_id, fields, _ in claimed])
+                elif claimed:
                     await self._take(claimed)
 
     async def _renew_loop(self) -> None:
