@@ -163,7 +163,7 @@ def test_a_worker_that_cannot_finish_within_the_drain_timeout_hands_its_attempt_
     assert leaving.wait(timeout=30) == 0, workers.log_of(leaving)
     taker = workers.start(lease=30.0)  # long lease: only a hand-back (not a reclaim) can reach it in time
 
-    code, _events, err = finish(run, within=60)
+    code, _events, err = finish(run, within=25)  # under the 30 s lease: a reclaim would come too late
 
     assert code == 0, err
     assert (marks / f"long.{taker.pid}.finished").exists()
