@@ -13,9 +13,9 @@ def square(x: int) -> int:
     return x * x
 
 
-def who_runs(marker: str | None = None) -> dict[str, Any]:
+def who_runs(seconds: float = 0.05) -> dict[str, Any]:
     """Which worker process ran it (its pid and its FLOWBUILDER_TEST_NODE), slowly enough to spread."""
-    time.sleep(0.05)
+    time.sleep(seconds)
     return {"pid": os.getpid(), "node": os.environ.get("FLOWBUILDER_TEST_NODE", "?")}
 
 

@@ -33,7 +33,8 @@ def test_a_run_on_two_worker_processes_records_every_task_once(scratch: Path, wo
     workers.start(env={"FLOWBUILDER_TEST_NODE": "w0"})
     workers.start(env={"FLOWBUILDER_TEST_NODE": "w1"})
     workers.wait_registered(2)
-    tasks = [python_task(f"t{i}", "who_runs") for i in range(16)]
+    # 0.3 s each, 2 slots per worker: longer than a worker takes to find a new queue (1 s), so both get some
+    tasks = [python_task(f"t{i}", "who_runs", args=[0.3]) for i in range(16)]
     tasks.append({"name": "shell", "type": "shell", "depends_on": ["t0"], "config": {"command": "echo remote"}})
     flow = write_workflow(scratch, "spread", tasks)
 
