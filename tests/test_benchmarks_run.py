@@ -132,6 +132,8 @@ def test_failover_benchmark_times_a_scheduler_takeover() -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["members"] == "schedulers" and summary["kills"] == 1 and summary["min"] > 0
+
+
 def test_fencing_benchmark_reports_fenced_and_unfenced_rows_beside_their_floors() -> None:
     result = _run(str(BENCH / "fencing.py"), "--tasks", "50", "--events", "200", "--repeat", "1", "--json")
     report = json.loads(result.stdout)
@@ -146,3 +148,12 @@ def test_takeover_benchmark_times_a_kill_of_the_leader_and_the_takeover() -> Non
     result = _run(str(BENCH / "takeover.py"), "--kills", "1", "--json")
     report = json.loads(result.stdout)
     assert len(report["elected"]) == len(report["taken_over"]) == 1 and report["runs_completed"] == 1
+
+
+def test_distributed_benchmark_reports_workers_beside_the_local_runner_and_latency_beside_its_floor() -> None:
+    result = _run(str(BENCH / "distributed.py"), "--tasks", "40", "--rounds", "10")
+    for label in ("local runner (floor)", "1 worker(s)", "2 worker(s)", "4 worker(s)"):
+        assert label in result.stdout and "tasks/s" in result.stdout, result.stdout
+    for label in ("XADD/XREADGROUP floor", "RedisStreamsExecutor"):
+        line = next(row for row in result.stdout.splitlines() if label in row)
+        assert "P50" in line and "P99" in line

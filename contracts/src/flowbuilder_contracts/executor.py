@@ -40,8 +40,11 @@ from flowbuilder.interfaces import (
 )
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-EXECUTOR_CONTRACT_VERSION = 1
-"""Raised when the suite's rules change, so an executor plugin can say which version it passes."""
+EXECUTOR_CONTRACT_VERSION = 2
+"""Raised when the suite's rules change, so an executor plugin can say which version it passes.
+
+2: executors declare how a ``--workers`` URL chooses them (``url_schemes``, ``modes``,
+``from_url``) and may give a run a ``recording_sink``."""
 
 WAIT = 20.0
 """Seconds a test waits for outcomes before it calls the executor stuck."""
@@ -157,6 +160,19 @@ class AttemptExecutorContract(Contract):
     def test_is_an_attempt_executor_with_a_name(self, closing: AttemptExecutor) -> None:
         assert isinstance(closing, AttemptExecutor)
         assert isinstance(type(closing).name, str) and type(closing).name
+
+    def test_declares_how_a_workers_url_chooses_it(self, closing: AttemptExecutor) -> None:
+        from flowbuilder.interfaces.sink import EventSink
+
+        cls = type(closing)
+        assert isinstance(cls.url_schemes, tuple) and all(
+            isinstance(scheme, str) and scheme == scheme.lower() and scheme for scheme in cls.url_schemes
+        )
+        assert cls.modes and set(cls.modes) <= {mode.value for mode in ExecutionMode}
+        if cls.url_schemes:
+            assert cls.from_url.__func__ is not AttemptExecutor.from_url.__func__, "a URL-chosen executor builds itself"  # type: ignore[attr-defined]
+        sink = closing.recording_sink("contract-run")
+        assert sink is None or isinstance(sink, EventSink)
 
     def test_a_successful_attempt_reports_its_value_once_on_the_submitting_thread(
         self, closing: AttemptExecutor

@@ -32,7 +32,7 @@ from flowbuilder.limits import YamlLimits
 
 CONFIG_FILE_NAME = "flowbuilder.toml"
 ENV_PREFIX = "FLOWBUILDER_"
-_TOP_LEVEL_KEYS = {"store", "runner", "concurrency", "plugins", "limits"}
+_TOP_LEVEL_KEYS = {"store", "runner", "concurrency", "workers", "plugins", "limits"}
 
 
 def _split_names(value: str) -> tuple[str, ...]:
@@ -46,6 +46,9 @@ class Settings:
     store: str | None = None
     runner: str | None = None
     concurrency: int | None = None
+    workers: str | None = None
+    """Where runs send their attempts: a URL served by a plugin's attempt executor
+    (``redis://host:6379/0``, ``workers =`` / ``FLOWBUILDER_WORKERS``); None: run them locally."""
     disable_plugins: tuple[str, ...] = ()
     load_plugins: tuple[str, ...] | None = None
     plugin_modules: tuple[str, ...] = ()
@@ -150,6 +153,7 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
     store = data.get("store")
     runner = data.get("runner")
     concurrency = data.get("concurrency")
+    workers = data.get("workers")
     disable = _name_list(plugins.get("disable", ()), f"{where}: [plugins] disable")
     load = _name_list(plugins["load"], f"{where}: [plugins] load") if "load" in plugins else None
     modules = _name_list(plugins.get("modules", ()), f"{where}: [plugins] modules")
@@ -160,6 +164,7 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
     store = env(ENV_PREFIX + "STORE") or store
     runner = env(ENV_PREFIX + "RUNNER") or runner
     concurrency = env(ENV_PREFIX + "CONCURRENCY") or concurrency
+    workers = env(ENV_PREFIX + "WORKERS") or workers
     if ENV_PREFIX + "DISABLE_PLUGINS" in environ:
         disable = _split_names(environ[ENV_PREFIX + "DISABLE_PLUGINS"])
     if ENV_PREFIX + "LOAD_PLUGINS" in environ:
@@ -181,6 +186,7 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
         store=str(store) if store else None,
         runner=str(runner) if runner else None,
         concurrency=_positive_int(concurrency, f"{where}: concurrency") if concurrency is not None else None,
+        workers=str(workers) if workers else None,
         disable_plugins=disable,
         load_plugins=load,
         plugin_modules=modules,

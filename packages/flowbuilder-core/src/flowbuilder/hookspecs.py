@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from flowbuilder.added_hooks import HookSpecRegistry
     from flowbuilder.compiler import CompilePass
     from flowbuilder.config import Settings
-    from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
@@ -124,6 +124,29 @@ def flowbuilder_stores() -> list[type[Store]]:
     ``memory``) is matched against the URL given with ``--store``. Each class's
     ``default_priority`` (declared on ``Store``, default 0; higher wins) decides which installed store
     is the default when no URL is configured. All results are combined.
+    """
+
+
+@hookspec
+def flowbuilder_attempt_executors() -> list[type[AttemptExecutor]]:
+    """Attempt executors this plugin provides, chosen by the scheme of a ``--workers`` URL.
+
+    Called once per process, the first time a run service is given a workers URL
+    (``flowbuilder run/resume/retry/scheduler --workers URL``, ``workers =`` in
+    flowbuilder.toml, ``FLOWBUILDER_WORKERS``, ``RunService(workers=URL)``). Return
+    :class:`~flowbuilder.interfaces.AttemptExecutor` subclasses keyed by their ``name``; each
+    declares the URL schemes it serves (``url_schemes``), the execution modes it takes
+    (``modes``) and builds itself with ``from_url(url, settings)``, once per run service.
+    The runner then hands it the attempts of those modes directly: pluggy is not on the
+    per-attempt path. All results are combined; a name given twice is a plugin error, and a
+    URL whose scheme two installed classes serve is refused when used. Each class must pass
+    ``flowbuilder_contracts.AttemptExecutorContract``.
+
+    Example::
+
+        @hookimpl
+        def flowbuilder_attempt_executors():
+            return [RedisStreamsExecutor]   # url_schemes = ("redis",)
     """
 
 
@@ -290,6 +313,7 @@ __all__ = [
     "PROJECT_NAME",
     "flowbuilder_addhooks",
     "flowbuilder_api_routes",
+    "flowbuilder_attempt_executors",
     "flowbuilder_cli_commands",
     "flowbuilder_compile_passes",
     "flowbuilder_consensus_engines",

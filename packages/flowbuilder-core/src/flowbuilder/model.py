@@ -310,6 +310,20 @@ class TaskDefaults(_Model):
     cache: CacheSetting = Field(None, description="Cache every task's result (a task's own `cache` wins, `false` too).")
 
 
+class WorkerPlacement(_Model):
+    """Where a task's attempts may run when the run sends attempts to remote workers.
+
+    Read by a remote attempt executor (``flowbuilder run --workers redis://...``): an attempt
+    goes only to a live worker of ``group`` whose labels include every one of ``labels``.
+    Without remote workers the field changes nothing: every attempt runs locally.
+    """
+
+    labels: list[Name] = Field(
+        default_factory=list, max_length=32, description="Labels the worker must all have (linux, gpu, ...)."
+    )
+    group: Name | None = Field(None, description="The worker group (default: the group named 'default').")
+
+
 class Task(_Model):
     """One node of the workflow graph."""
 
@@ -335,6 +349,9 @@ class Task(_Model):
         description="Named values derived from the result, e.g. {count: '${{ output.count }}'}.",
     )
     on_failure: FailurePolicy | None = Field(None, description="'stop' the run or 'continue' with other branches.")
+    worker: WorkerPlacement | None = Field(
+        None, description="Which remote workers may run it: {labels: [...], group: ...} (with --workers)."
+    )
     cache: CacheSetting = Field(
         None, description="Serve the result from an earlier run with the same key: true, false or {key, ttl}."
     )
@@ -639,6 +656,7 @@ __all__ = [
     "TaskDefaults",
     "Text",
     "Transition",
+    "WorkerPlacement",
     "Workflow",
     "build_models",
     "matrix_size",

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import click
 
     from flowbuilder.compiler import CompilePass
-    from flowbuilder.interfaces import ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
@@ -71,6 +71,7 @@ _NAMED_KINDS = {
     "consensus_engines": ("flowbuilder_consensus_engines", "name", "consensus engine"),
     "trigger_sources": ("flowbuilder_trigger_sources", "name", "trigger source"),
     "message_buses": ("flowbuilder_message_buses", "scheme", "message bus scheme"),
+    "attempt_executors": ("flowbuilder_attempt_executors", "name", "attempt executor"),
 }
 # The other hooks, by what they provide.
 _OTHER_HOOKS = {
@@ -351,6 +352,40 @@ class PluginHost:
             raise ConfigurationError(f"runner {name!r} does not take the option(s) {given} ({error})") from None
         except Exception as error:
             raise self._blame(self._owner("flowbuilder_runners", name), f"to create runner {name!r}", error) from error
+
+    def attempt_executor_classes(self) -> Mapping[str, type[AttemptExecutor]]:
+        return self._named("flowbuilder_attempt_executors", "name", "attempt executor")
+
+    def make_attempt_executor(self, url: str) -> AttemptExecutor:
+        """Build the attempt executor that serves ``url`` (``--workers``), chosen by its scheme.
+
+        Called once per run service. An unknown scheme, or one served twice, is a
+        :class:`~flowbuilder.errors.ConfigurationError` naming what is installed.
+        """
+        scheme = _scheme(url)
+        serving = [cls for cls in self.attempt_executor_classes().values() if scheme and scheme in cls.url_schemes]
+        if len(serving) != 1:
+            if serving:
+                names = ", ".join(sorted(cls.name for cls in serving))
+                raise ConfigurationError(
+                    f"workers URL {url!r}: scheme {scheme!r} is served by several executors ({names})"
+                )
+            installed = sorted({f"{s}://" for cls in self.attempt_executor_classes().values() for s in cls.url_schemes})
+            advice = (
+                "; `pip install flowbuilder-distributed` provides redis://" if scheme in ("redis", "rediss") else ""
+            )
+            raise ConfigurationError(
+                f"workers URL {url!r}: unknown scheme {scheme or '(none)'!r}"
+                f" (installed: {', '.join(installed) or 'none'}){advice}"
+            )
+        executor_class = serving[0]
+        try:
+            return executor_class.from_url(url, self.settings)
+        except FlowBuilderError:
+            raise
+        except Exception as error:
+            owner = self._owner("flowbuilder_attempt_executors", executor_class.name)
+            raise self._blame(owner, f"to connect to workers at {url!r}", error) from error
 
     def store_classes(self) -> Mapping[str, type[Store]]:
         return self._named("flowbuilder_stores", "scheme", "store scheme")

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunState
     from flowbuilder.fencing import Fence
-    from flowbuilder.interfaces import Runner, RunRequest, RunResult, RunSummary, Store
+    from flowbuilder.interfaces import AttemptExecutor, Runner, RunRequest, RunResult, RunSummary, Store
     from flowbuilder.model import Workflow
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
@@ -187,10 +187,18 @@ class RunService:
         runner_options: constructor options for a runner built here (``concurrency``,
             ``workers`` for flowrunner's ``local``).
         concurrency: the limit of attempts at once for runs that do not give their own.
+        workers: where attempts run instead of in the runner's process: a URL served by a
+            plugin's attempt executor (``redis://host:6379/0``, see
+            :meth:`PluginHost.make_attempt_executor <flowbuilder.plugins.PluginHost.make_attempt_executor>`),
+            a built :class:`~flowbuilder.interfaces.AttemptExecutor`, or None for the
+            configured one (``--workers``, ``workers =``, ``FLOWBUILDER_WORKERS``; none: local).
+            The executor takes the attempts of its ``modes``; the scheduling rules stay the
+            runner's. Built on the first request; closed by :meth:`close` if built here.
     """
 
     def __init__(self, host: PluginHost, store: Store, *, runner: Runner | str | None = None,
-                 runner_options: Mapping[str, Any] | None = None, concurrency: int | None = None):  # fmt: skip
+                 runner_options: Mapping[str, Any] | None = None, concurrency: int | None = None,
+                 workers: AttemptExecutor | str | None = None):  # fmt: skip
         self.host = host
         self.store = store
         self.concurrency = concurrency
@@ -198,6 +206,19 @@ class RunService:
         self._runner_name = runner if isinstance(runner, str) else None
         self._runner_options = dict(runner_options or {})
         self._handles: dict[str, RunHandle] = {}
+        self._workers_url = workers if isinstance(workers, str) else host.settings.workers if workers is None else None
+        self._workers: AttemptExecutor | None = (
+            workers if workers is not None and not isinstance(workers, str) else None
+        )
+        self._workers_built = False
+
+    @property
+    def workers(self) -> AttemptExecutor | None:
+        """The attempt executor runs send their attempts to, or None (the runner's own; built on first use)."""
+        if self._workers is None and self._workers_url:
+            self._workers = self.host.make_attempt_executor(self._workers_url)
+            self._workers_built = True
+        return self._workers
 
     @property
     def runner(self) -> Runner:
@@ -406,8 +427,15 @@ class RunService:
 
             pins = pins_of(prepared.plan)
             subworkflows = store_pins(self.store, pins) if pins else {}
+        workers = self.workers
+        executors: dict[str, AttemptExecutor] = {}
+        if workers is not None:
+            executors = dict.fromkeys(type(workers).modes, workers)
+            recording = workers.recording_sink(prepared.run_id)
+            if recording is not None:
+                sinks = [*sinks, recording]
         return RunRequest(plan=prepared.plan, params=prepared.params, run_id=prepared.run_id, store=self.store,
-                          sinks=[*sinks, *self.host.event_sinks(prepared.run_id)],
+                          sinks=[*sinks, *self.host.event_sinks(prepared.run_id)], executors=executors,
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
                           definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
                           service=self, parent=prepared.parent, subworkflows=subworkflows,
@@ -553,7 +581,12 @@ class RunService:
         self.runner.warm()
 
     def close(self) -> None:
-        """Stop the runner's worker processes, if it has any (they start again on demand)."""
+        """Stop the runner's worker processes, if it has any (they start again on demand), and
+        close the attempt executor built from a workers URL."""
+        if self._workers_built and self._workers is not None:
+            self._workers.close()
+            self._workers = None
+            self._workers_built = False
         if self._runner is None:
             return
         self._runner.close()

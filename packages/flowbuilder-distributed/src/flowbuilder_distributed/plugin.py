@@ -1,13 +1,28 @@
 """flowbuilder-distributed's plugin, registered under ``flowbuilder.plugins`` as ``distributed``.
 
 Each hook imports its machinery only when called, so loading the plugin costs the CLI nothing.
+
+* ``flowbuilder_attempt_executors``: :class:`~flowbuilder_distributed.executor.RedisStreamsExecutor`
+  for ``--workers redis://...``.
+* ``flowbuilder_cli_commands``: ``flowbuilder worker`` and ``flowbuilder cluster status``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowbuilder import hookimpl
+
+if TYPE_CHECKING:
+    import click
+
+
+@hookimpl
+def flowbuilder_attempt_executors() -> list[Any]:
+    """``redis://`` remote workers (:mod:`flowbuilder_distributed.executor`), chosen by ``--workers URL``."""
+    from flowbuilder_distributed.executor import RedisStreamsExecutor
+
+    return [RedisStreamsExecutor]
 
 
 @hookimpl
@@ -19,16 +34,19 @@ def flowbuilder_message_buses() -> list[Any]:
 
 
 @hookimpl
-def flowbuilder_cli_commands(cli: Any) -> None:
-    """``flowbuilder cluster send|broadcast|publish|request|listen`` (:mod:`flowbuilder_distributed.bus_commands`)."""
-    from flowbuilder_distributed.bus_commands import add_bus_commands
-
-    add_bus_commands(cli)
-
-
-@hookimpl
 def flowbuilder_consensus_engines() -> list[Any]:
     """``raft``: schedulers elect their leader with pysyncobj (imported when the engine starts)."""
     from flowbuilder_distributed.raft import RaftConsensus
 
     return [RaftConsensus]
+
+
+@hookimpl
+def flowbuilder_cli_commands(cli: click.Group) -> None:
+    """``flowbuilder worker`` and ``flowbuilder cluster status|send|broadcast|publish|request|listen``."""
+    from flowbuilder_distributed.bus_commands import add_bus_commands
+    from flowbuilder_distributed.cli import cluster, worker
+
+    cli.add_command(worker)
+    cli.add_command(cluster)
+    add_bus_commands(cli)  # joins the `cluster` group just added

@@ -108,7 +108,7 @@ class RunExecution:
         self.plain_env = inputs.plain_env
         self.modes = inputs.modes
         self.configs = plan.configs
-        self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors
+        self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors_for_request(request)
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
         """Plain INLINE attempts are called by the driver itself (same rules, no Attempt built)."""

@@ -44,7 +44,7 @@ from flowbuilder.run_service import RunService, WorkflowInput, compile_workflow_
 if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import RunEvent
-    from flowbuilder.interfaces import Runner, Store
+    from flowbuilder.interfaces import AttemptExecutor, Runner, Store
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
 
@@ -60,11 +60,16 @@ class Engine:
         workers: worker processes for ``isolation: process`` tasks.
         runner: a runner name or a built Runner; None for the configured one (``runner =``
             in flowbuilder.toml, ``FLOWBUILDER_RUNNER``, else ``local``).
+        remote_workers: where attempts run instead of this process: a workers URL
+            (``redis://HOST:PORT/DB``, served by a plugin's attempt executor) or a built
+            AttemptExecutor; None for the configured one (``workers =``,
+            ``FLOWBUILDER_WORKERS``; none: here). See ``RunService(workers=...)``.
     """
 
     def __init__(self, *, store: str | Store | None = None, concurrency: int | None = None,
                  host: PluginHost | None = None, workers: int | None = None,
-                 runner: str | Runner | None = None):  # fmt: skip
+                 runner: str | Runner | None = None,
+                 remote_workers: str | AttemptExecutor | None = None):  # fmt: skip
         if host is None:
             from flowbuilder.plugins import build_plugin_host
 
@@ -73,7 +78,7 @@ class Engine:
         self._own_store = store is None or isinstance(store, str)
         self.store: Store = host.open_store(store) if store is None or isinstance(store, str) else store
         options = {key: value for key, value in (("concurrency", concurrency), ("workers", workers)) if value}
-        self.service = RunService(host, self.store, runner=runner, runner_options=options)
+        self.service = RunService(host, self.store, runner=runner, runner_options=options, workers=remote_workers)
         self.runner: Runner = self.service.runner  # built now, so a bad runner fails here, not at submit
 
     def warm(self) -> None:

@@ -148,6 +148,19 @@ class LocalRunner(Runner):
             self._executors = executors_for(self, self._executor, self._executor_overrides)
         return self._executors
 
+    def executors_for_request(self, request: RunRequest) -> Mapping[ExecutionMode, AttemptExecutor]:
+        """The executors of one run: the runner's, with the request's own (``--workers``) for their modes.
+
+        Called once per run; a request without executors gets the runner's shared mapping."""
+        if not request.executors:
+            return self.executors
+        from flowbuilder.interfaces import ExecutionMode
+
+        chosen = dict(self.executors)
+        for mode, executor in request.executors.items():
+            chosen[ExecutionMode(mode)] = executor
+        return chosen
+
     # -- worker processes -------------------------------------------------------------------
 
     def worker_pool(self) -> WorkerPool:

@@ -15,6 +15,7 @@ _KIND_LABELS = {
     "consensus_engines": "consensus engines",
     "trigger_sources": "trigger sources",
     "message_buses": "message buses",
+    "attempt_executors": "attempt executors",
 }
 
 

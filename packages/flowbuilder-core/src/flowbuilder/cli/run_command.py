@@ -31,6 +31,7 @@ from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo, neutralise, one_line
+from flowbuilder.cli.workers_option import workers_option
 from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
@@ -65,8 +66,9 @@ so that a long run's log shows it is alive without a line per task."""
     "--resume", is_flag=True, help="Continue the latest unfinished run of this workflow instead of starting one."
 )
 @no_cache_option
+@workers_option
 def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | None, concurrency: int | None,
-        as_json: bool, progress: bool, resume: bool, no_cache: bool) -> None:  # fmt: skip
+        as_json: bool, progress: bool, resume: bool, no_cache: bool, workers: str | None) -> None:  # fmt: skip
     """Run a workflow. Exit 0 if it succeeded, 1 if it failed, 2 if it is invalid, 130 if cancelled."""
     from flowbuilder._workflow_form_cache import WorkflowFormCache
     from flowbuilder.params import parse_param_assignments
@@ -82,7 +84,8 @@ def run(file: Path, params: tuple[str, ...], store: str | None, runner: str | No
     prepared = prepare_run(host, compiled, given, use_cache=not no_cache) if not resume else None
     engine = host.make_runner(runner)
     with host.open_store(store) as opened:
-        service = RunService(host, opened, runner=engine, concurrency=concurrency or host.settings.concurrency)
+        service = RunService(host, opened, runner=engine, concurrency=concurrency or host.settings.concurrency,
+                             workers=workers)  # fmt: skip
         if prepared is None:  # continue the stored run with the definition it started with
             latest = service.latest_unfinished_run(compiled.plan.workflow.name)
             prepared = service.prepare_resume(latest, given)
@@ -100,6 +103,11 @@ def execute_and_report(
     state change when stdout is not a terminal (the default there is the quiet display).
     """
     _ = service.runner  # an unknown or broken runner is refused before the display takes the terminal
+    try:
+        _ = service.workers  # so are unreachable workers (--workers)
+    except BaseException:
+        service.close()
+        raise
     if as_json:
         display: _Display = _JsonDisplay(prepared.run_id)
     elif sys.stdout.isatty():

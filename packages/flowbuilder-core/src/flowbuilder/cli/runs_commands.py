@@ -27,6 +27,7 @@ from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option as store_option_for
 from flowbuilder.cli.terminal import echo, one_line
+from flowbuilder.cli.workers_option import workers_option
 from flowbuilder.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -359,8 +360,9 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
 @progress_option
 @no_cache_option
+@workers_option
 def resume(run_id: str, runner: str | None, concurrency: int | None, params: tuple[str, ...], force: bool,
-           store: str | None, as_json: bool, progress: bool, no_cache: bool) -> None:  # fmt: skip
+           store: str | None, as_json: bool, progress: bool, no_cache: bool, workers: str | None) -> None:  # fmt: skip
     """Continue an unfinished run: succeeded tasks are kept, the rest run (again).
 
     Shows the same progress and summary as ``run``, and exits the same way: 0 if it
@@ -373,7 +375,8 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
     host = plugin_host()
     given = parse_param_assignments(params)
     with open_store_with_run(store, run_id) as opened:
-        service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
+        service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency,
+                             workers=workers)  # fmt: skip
         prepared = service.prepare_resume(run_id, given, force=force)
         prepared.use_cache = not no_cache
         execute_and_report(service, prepared, as_json, progress=progress)
@@ -395,9 +398,10 @@ def resume(run_id: str, runner: str | None, concurrency: int | None, params: tup
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's events as JSON lines (for machines).")
 @no_cache_option
+@workers_option
 def retry(run_id: str, from_tasks: tuple[str, ...], only: tuple[str, ...], runner: str | None,
           concurrency: int | None, params: tuple[str, ...], store: str | None, as_json: bool,
-          no_cache: bool) -> None:  # fmt: skip
+          no_cache: bool, workers: str | None) -> None:  # fmt: skip
     """Rerun a finished run's failed, skipped and cancelled tasks; succeeded tasks keep their outputs.
 
     The retry continues the same run id: its events follow the run's history (which is
@@ -411,7 +415,8 @@ def retry(run_id: str, from_tasks: tuple[str, ...], only: tuple[str, ...], runne
     host = plugin_host()
     given = parse_param_assignments(params)
     with open_store_with_run(store, run_id) as opened:
-        service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency)
+        service = RunService(host, opened, runner=runner, concurrency=concurrency or host.settings.concurrency,
+                             workers=workers)  # fmt: skip
         prepared = service.prepare_retry(run_id, given, from_tasks=from_tasks, only=only)
         prepared.use_cache = not no_cache
         if not as_json:

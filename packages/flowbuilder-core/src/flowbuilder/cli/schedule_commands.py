@@ -19,6 +19,7 @@ from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.cluster_option import cluster_options
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
+from flowbuilder.cli.workers_option import workers_option
 from flowbuilder.limits import MAX_BACKFILL_PARALLEL
 
 
@@ -45,9 +46,10 @@ def _log(line: str) -> None:
               help="How soon a standby replaces a leader that died (store consensus); this scheduler's runs keep"
                    " their owner leases for 2/3 of it, so a new leader takes them over at once.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")
+@workers_option
 def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, cluster_members: str | None,
               cluster_node: str | None, cluster_secret_file: Path | None, cluster_dir: Path | None, max_runs: int,
-              lease_seconds: float, once: bool) -> None:  # fmt: skip
+              lease_seconds: float, once: bool, workers: str | None) -> None:  # fmt: skip
     """Start runs of the scheduled workflows in PATHS (files or folders) at their logical times.
 
     Runs until SIGINT or SIGTERM (exit 0; runs still going are cancelled). Several
@@ -70,7 +72,8 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     engine_class = engines[consensus]
     runner_engine = host.make_runner(runner)
     with host.open_store(store) as opened:
-        service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency)
+        service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency,
+                             workers=workers)  # fmt: skip
         node_id = cluster.node if cluster is not None else new_node_id()
         engine = engine_class.for_store(node_id, opened, lease_seconds=lease_seconds, cluster=cluster)
         active = Scheduler(

@@ -17,7 +17,10 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 if TYPE_CHECKING:
+    from flowbuilder.config import Settings
+    from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.tasktype import ExecutionMode, TaskContext, TaskFailure, TaskType
+    from flowbuilder.model import WorkerPlacement
 
 
 class Attempt:
@@ -40,14 +43,16 @@ class Attempt:
             :meth:`AttemptExecutor.submit`). ``context.deadline`` is the same limit as a
             ``time.monotonic()`` instant.
         item_index: the position of the ``foreach`` item, or None for a plain attempt.
+        placement: the task's ``worker:`` (labels, group), or None: which remote workers may
+            run it. Local executors ignore it.
     """
 
     __slots__ = ("run_id", "task", "task_id", "number", "task_type", "config", "mode", "context", "timeout",
-                 "item_index")  # fmt: skip
+                 "item_index", "placement")  # fmt: skip
 
     def __init__(self, run_id: str, task: str, task_id: int, number: int, task_type: TaskType, config: Any,
                  mode: ExecutionMode, context: TaskContext, timeout: float | None = None,
-                 item_index: int | None = None):  # fmt: skip
+                 item_index: int | None = None, placement: WorkerPlacement | None = None):  # fmt: skip
         self.run_id = run_id
         self.task = task
         self.task_id = task_id
@@ -58,6 +63,7 @@ class Attempt:
         self.context = context
         self.timeout = timeout
         self.item_index = item_index
+        self.placement = placement
 
     def __repr__(self) -> str:
         return f"<Attempt {self.number} of {self.task!r} in run {self.run_id}>"
@@ -135,9 +141,43 @@ class AttemptExecutor(ABC):
       those are the scheduler's rules, the same for every executor.
 
     ``name`` identifies the executor in messages and in ``flowbuilder plugins``.
+
+    A plugin offers an executor to runs through ``flowbuilder_attempt_executors``: the class
+    declares the URL schemes it serves (``url_schemes``) and the execution modes it takes
+    (``modes``), and :meth:`from_url` builds it. ``flowbuilder run --workers URL`` (or
+    ``workers =`` in flowbuilder.toml, ``FLOWBUILDER_WORKERS``, ``RunService(workers=...)``)
+    then sends the attempts of those modes to it; the other modes stay the runner's own.
     """
 
     name: ClassVar[str]
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    """The schemes of the ``--workers`` URLs this class serves (``("redis", "rediss")``); empty:
+    it is not chosen by URL (built and passed in directly)."""
+    modes: ClassVar[frozenset[str]] = frozenset({"thread", "process", "async"})
+    """The execution modes (:class:`ExecutionMode` values) whose attempts it takes when chosen
+    by URL; INLINE attempts (trivial calls, waits) are never worth a trip and stay local."""
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings) -> AttemptExecutor:
+        """Build the executor for ``--workers URL`` (a scheme in ``url_schemes``).
+
+        Called once per run service, on first use. Raise
+        :class:`~flowbuilder.errors.ConfigurationError` with a one-line reason for a URL it
+        cannot use (unreachable server, bad options). Default: refuse (not URL-chosen).
+        """
+        from flowbuilder.errors import ConfigurationError
+
+        raise ConfigurationError(f"attempt executor {cls.name!r} cannot be chosen by URL ({url!r})")
+
+    def recording_sink(self, run_id: str) -> EventSink | None:
+        """A sink for the events of run ``run_id``, which uses this executor; or None.
+
+        Called once per run by the run service that chose the executor by URL; the sink joins
+        the run's sinks. Sinks receive a batch only after the store holds it, so an executor
+        that must confirm an attempt only once its outcome is recorded (acknowledging a
+        message) learns it here. Default: None.
+        """
+        return None
 
     @abstractmethod
     def submit(self, attempt: Attempt, on_done: OnDone) -> None:

@@ -12,6 +12,7 @@ from flowbuilder.events import RunState, RunStatus, TaskState
 if TYPE_CHECKING:
     from flowbuilder.config import Settings
     from flowbuilder.fencing import Fence
+    from flowbuilder.interfaces.executor import AttemptExecutor
     from flowbuilder.interfaces.sink import EventSink
     from flowbuilder.interfaces.store import Store
     from flowbuilder.interfaces.tasktype import TaskType
@@ -68,6 +69,11 @@ class RunRequest:
     idempotency_key: str | None = None
     """The key the run service claimed for this run (``schedule:<workflow>:<logical time>``),
     recorded in the first ``run_started`` for the audit trail; None when none was claimed."""
+    executors: Mapping[str, AttemptExecutor] = field(default_factory=dict)
+    """Executors that run this run's attempts of some execution modes instead of the runner's
+    own, by :class:`~flowbuilder.interfaces.ExecutionMode` value (``{"thread": ..., "process":
+    ...}``): the run service fills it from ``--workers``. The scheduling rules stay the
+    runner's; only where an attempt runs changes. A runner that predates it ignores it."""
     compile_seconds: float | None = None
     """How long loading, validating and planning the workflow took, when the caller measured
     it (:class:`~flowbuilder.run_service.RunService` does): the runner records it in the

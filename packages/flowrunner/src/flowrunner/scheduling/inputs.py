@@ -221,7 +221,7 @@ class AttemptInputs:
                 timeout: float | None, item_index: int | None = None) -> Attempt:  # fmt: skip
         """The :class:`Attempt` handed to an executor."""
         return Attempt(self.machine.run_id, name, task_id, number, self.types[task_id], config, mode, context,
-                       timeout, item_index)  # fmt: skip
+                       timeout, item_index, self.plan.workflow.tasks[task_id].worker)  # fmt: skip
 
 
 def _as_list(what: str, value: Any) -> list[Any] | tuple[Any, ...]:

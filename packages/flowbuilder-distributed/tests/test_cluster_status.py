@@ -1,0 +1,42 @@
+"""``flowbuilder cluster status``: the registry as a table and as JSON, live and dead workers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from worker_processes import WorkerProcesses, run_cli_process
+
+
+def test_status_shows_each_worker_with_labels_group_load_and_health_and_a_killed_one_turns_dead(
+    scratch: Path, workers: WorkerProcesses
+) -> None:
+    doomed = workers.start("--labels", "linux,gpu", "--group", "gpus", "--heartbeat", "0.2", concurrency=3)
+    workers.start("--heartbeat", "0.2")
+    workers.wait_registered(2)
+
+    listed = json.loads(run_cli_process(scratch, "cluster", "status", "--store", workers.url, "--json").stdout)
+    by_group = {node["group"]: node for node in listed["nodes"]}
+    gpu = by_group["gpus"]
+    assert (gpu["kind"], gpu["labels"], gpu["capacity"], gpu["running"], gpu["health"]) == (
+        "worker", ["gpu", "linux"], 3, 0, "alive")  # fmt: skip
+    assert gpu["pid"] == doomed.pid and 0 <= gpu["load"] <= 1
+
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
+    time.sleep(4.0)
+    table = run_cli_process(scratch, "cluster", "status", "--store", workers.url, "--dead-after", "3").stdout
+    gpu_line = next(line for line in table.splitlines() if "gpus" in line)
+    assert "dead" in gpu_line and "gpu,linux" in gpu_line
+    assert table.strip().endswith("2 node(s), 1 alive")
+
+
+def test_a_worker_that_stops_on_sigterm_leaves_the_registry(scratch: Path, workers: WorkerProcesses) -> None:
+    leaving = workers.start()
+    workers.wait_registered(1)
+    leaving.send_signal(signal.SIGTERM)
+    assert leaving.wait(timeout=30) == 0
+    shown = run_cli_process(scratch, "cluster", "status", "--store", workers.url)
+    assert shown.returncode == 0 and shown.stdout.strip() == "no nodes registered"
