@@ -300,6 +300,18 @@ DEFAULT_LOCK_TTL = 30.0
 """Seconds a lock outlives a holder that stopped renewing it (a killed process), unless ``ttl`` says."""
 MIN_LOCK_TTL = 1.0
 MAX_LOCK_TTL = 86400.0
+_LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
+
+
+def _lock_name(value: Any) -> Any:
+    value = _as_text(value)
+    if isinstance(value, str) and not _LOCK_NAME.match(value):
+        raise ValueError(f"a lock name is 1 to 200 letters, digits and _ . : / - (not starting with . : / -),"
+                         f" e.g. deploy-prod; not {value!r}")  # fmt: skip
+    return value
+
+
+LockName = Annotated[str, BeforeValidator(_lock_name), WithJsonSchema({"type": "string", "pattern": LOCK_NAME_PATTERN})]
 
 
 class TaskLock(_Model):
@@ -310,7 +322,7 @@ class TaskLock(_Model):
     token reaches the task as ``FLOWBUILDER_LOCK_TOKEN``.
     """
 
-    name: Annotated[str, BeforeValidator(_as_text), Field(pattern=LOCK_NAME_PATTERN)] = Field(
+    name: LockName = Field(
         description="The lock shared by every run on the store, e.g. 'deploy-prod'."
     )
     ttl: Duration = Field(
