@@ -175,12 +175,18 @@ def test_a_dead_redis_fails_a_waiting_run_with_one_line(scratch_dir: Path, tmp_p
 
 @pytest.mark.parametrize(
     ("lock", "message"),
-    [("'has space'", "lock.name: a lock name is"), ("{name: x, ttl: 0.1}", "lock.ttl"), ("{ttl: 3s}", "required field 'name'"),
-     ("[a, b]", "lock must be a name")],
+    [
+        ("'has space'", "lock.name: a lock name is"),
+        ("{name: x, ttl: 0.1}", "lock.ttl"),
+        ("{ttl: 3s}", "required field 'name'"),
+        ("[a, b]", "lock must be a name"),
+    ],
 )
 def test_a_bad_lock_is_a_located_error(scratch_dir: Path, lock: str, message: str) -> None:
     path = scratch_dir / "bad.yaml"
-    path.write_text(f"name: bad\ntasks:\n  - name: t\n    type: shell\n    lock: {lock}\n    config: {{command: 'true'}}\n")
+    path.write_text(
+        f"name: bad\ntasks:\n  - name: t\n    type: shell\n    lock: {lock}\n    config: {{command: 'true'}}\n"
+    )
     result = subprocess.run([*_cli(), "validate", str(path)], cwd=scratch_dir, env=_env(), capture_output=True,
                             text=True, timeout=WAIT_SECONDS, check=False)  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr

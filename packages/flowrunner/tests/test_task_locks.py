@@ -9,6 +9,7 @@ Redis are in tests/test_task_locks_end_to_end.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 
@@ -60,7 +61,7 @@ def test_tasks_sharing_a_lock_never_overlap_and_the_later_holder_has_the_greater
     outputs = {name: int(result.tasks[name].output) for name in ("first", "second")}
     assert outputs == tokens, "the task's FLOWBUILDER_LOCK_TOKEN is the recorded token"
     assert all(e.data["lock"]["name"] == "deploy" for e in events if e.task in tokens and "lock" in e.data)
-    free_start, free_end = _interval(events, "free")
+    _, free_end = _interval(events, "free")
     assert free_end <= second[0] + 0.25, "a task without the lock waited for it"
     # released at the end: anyone can take it now, with the next token
     grant = engine.store.acquire_lease_epoch(LEASE_PREFIX + "deploy", "someone-else", 5)
@@ -125,7 +126,9 @@ tasks:
 def test_a_running_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
     engine = _engine()
     store = engine.store
-    text = "name: loses\ntasks:\n  - {name: t, type: shell, lock: {name: db, ttl: 1.5}, config: {command: 'sleep 20'}}\n"
+    text = (
+        "name: loses\ntasks:\n  - {name: t, type: shell, lock: {name: db, ttl: 1.5}, config: {command: 'sleep 20'}}\n"
+    )
 
     async def main() -> RunResult:
         handle = await engine.submit(text)
@@ -144,7 +147,9 @@ def test_a_running_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
     task = result.tasks["t"]
     assert task.status is TaskStatus.FAILED
     assert task.error is not None and "lost lock 'db' (token 1)" in task.error and "token 2" in task.error
-    assert store.acquire_lease_epoch(LEASE_PREFIX + "db", "thief", 60).holder == "thief", "the thief's lease was released"
+    assert store.acquire_lease_epoch(LEASE_PREFIX + "db", "thief", 60).holder == "thief", (
+        "the thief's lease was released"
+    )
 
 
 def test_cancelling_a_run_parked_on_a_lock_releases_nothing_it_did_not_hold() -> None:
@@ -182,4 +187,4 @@ tasks:
     assert result.status is RunStatus.SUCCEEDED
     events = _events(engine, result.run_id)
     intervals = sorted(_interval(events, name) for name in "abc")
-    assert all(left[1] <= right[0] for left, right in zip(intervals, intervals[1:]))
+    assert all(left[1] <= right[0] for left, right in itertools.pairwise(intervals))

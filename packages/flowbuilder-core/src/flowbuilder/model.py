@@ -322,9 +322,7 @@ class TaskLock(_Model):
     token reaches the task as ``FLOWBUILDER_LOCK_TOKEN``.
     """
 
-    name: LockName = Field(
-        description="The lock shared by every run on the store, e.g. 'deploy-prod'."
-    )
+    name: LockName = Field(description="The lock shared by every run on the store, e.g. 'deploy-prod'.")
     ttl: Duration = Field(
         DEFAULT_LOCK_TTL,
         ge=MIN_LOCK_TTL,

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 LEASE_PREFIX = "lock:"
 """Task locks' lease names in the store: ``lock:<name>`` (apart from schedulers' leases)."""
-TOKEN_ENV = "FLOWBUILDER_LOCK_TOKEN"
+TOKEN_ENV = "FLOWBUILDER_LOCK_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 NAME_ENV = "FLOWBUILDER_LOCK_NAME"
 FIRST_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 1.0
