@@ -193,3 +193,34 @@ def test_a_bad_lock_is_a_located_error(scratch_dir: Path, lock: str, message: st
     assert "Traceback" not in result.stderr
     assert "bad.yaml:5" in result.stdout + result.stderr, result.stdout + result.stderr
     assert message in result.stdout + result.stderr
+
+
+def test_a_holder_stopped_past_its_ttl_loses_the_lock_and_its_attempt_fails(scratch_dir: Path,
+                                                                            redis_server: str) -> None:  # fmt: skip
+    holder = _start(scratch_dir, redis_server, _workflow(scratch_dir, seconds=60, ttl="1s"))
+    waiter = None
+    try:
+        assert holder.stdout is not None
+        holder_run = _run_id(holder.stdout)
+        _until(lambda: _holdings(scratch_dir), "the holder to start")
+        os.kill(holder.pid, signal.SIGSTOP)  # the runner only: its task goes on, nothing renews its lease
+        try:
+            waiter = _start(scratch_dir, redis_server, _workflow(scratch_dir, seconds=2, name="waiter.yaml"))
+            _until(lambda: len(_holdings(scratch_dir)) == 2, "the waiter to take the expired lock")
+        finally:
+            os.kill(holder.pid, signal.SIGCONT)
+        code, err = _finish(holder)
+        assert code == 1, err
+        code, err = _finish(waiter)
+        assert code == 0, err
+    finally:
+        for process in (holder, waiter):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+    stopped, taker = _holdings(scratch_dir)
+    assert taker["token"] > stopped["token"]
+    assert stopped["end"] is None, "the stopped holder's attempt went on after it learnt it lost the lock"
+    shown = subprocess.run([*_cli(), "runs", "show", "--store", redis_server, holder_run], cwd=scratch_dir,
+                           env=_env(), capture_output=True, text=True, timeout=WAIT_SECONDS, check=False)  # fmt: skip
+    assert "lost lock 'deploy-prod' (token 1)" in shown.stdout, shown.stdout
