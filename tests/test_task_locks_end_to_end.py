@@ -180,6 +180,8 @@ def test_a_dead_redis_fails_a_waiting_run_with_one_line(scratch_dir: Path, tmp_p
         ("{name: x, ttl: 0.1}", "lock.ttl"),
         ("{ttl: 3s}", "required field 'name'"),
         ("[a, b]", "lock must be a name"),
+        ("'deploy-${{ params.nope }}'", "unknown param 'nope'"),
+        ("'x-${{ secrets.TOKEN }}'", "a lock name cannot hold a secret"),
     ],
 )
 def test_a_bad_lock_is_a_located_error(scratch_dir: Path, lock: str, message: str) -> None:

@@ -188,3 +188,24 @@ tasks:
     events = _events(engine, result.run_id)
     intervals = sorted(_interval(events, name) for name in "abc")
     assert all(left[1] <= right[0] for left, right in itertools.pairwise(intervals))
+
+
+def test_a_lock_name_renders_the_runs_params_and_a_bad_result_fails_the_task() -> None:
+    engine = _engine()
+    text = """
+name: templated
+params: {env: {type: string, default: prod}}
+tasks:
+  - {name: t, type: shell, lock: "deploy-${{ params.env }}", config: {command: 'echo $FLOWBUILDER_LOCK_NAME'}}
+"""
+
+    async def main(params: dict[str, str]) -> RunResult:
+        return await asyncio.wait_for(engine.run(text, params), 30)
+
+    result = asyncio.run(main({"env": "eu"}))
+    assert result.status is RunStatus.SUCCEEDED
+    assert result.tasks["t"].output.strip() == "deploy-eu"
+    assert engine.store.acquire_lease_epoch(LEASE_PREFIX + "deploy-eu", "next", 5).epoch == 2
+    failed = asyncio.run(main({"env": "two words"}))
+    assert failed.tasks["t"].status is TaskStatus.FAILED
+    assert "became 'deploy-two words'" in (failed.tasks["t"].error or "")

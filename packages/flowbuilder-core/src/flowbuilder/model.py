@@ -305,13 +305,16 @@ _LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
 
 def _lock_name(value: Any) -> Any:
     value = _as_text(value)
+    if isinstance(value, str) and "${{" in value:
+        return value  # rendered when the task starts, and checked then (flowrunner._locks)
     if isinstance(value, str) and not _LOCK_NAME.match(value):
         raise ValueError(f"a lock name is 1 to 200 letters, digits and _ . : / - (not starting with . : / -),"
                          f" e.g. deploy-prod; not {value!r}")  # fmt: skip
     return value
 
 
-LockName = Annotated[str, BeforeValidator(_lock_name), WithJsonSchema({"type": "string", "pattern": LOCK_NAME_PATTERN})]
+LockName = Annotated[str, BeforeValidator(_lock_name), WithJsonSchema({"type": "string"})]
+"""A lock name (:data:`LOCK_NAME_PATTERN`), or text with expressions (``deploy-${{ params.env }}``)."""
 
 
 class TaskLock(_Model):
@@ -340,7 +343,7 @@ def _lock_setting(value: Any) -> Any:
     return value
 
 
-_LOCK_NAME_SCHEMA = {"type": "string", "pattern": LOCK_NAME_PATTERN}
+_LOCK_NAME_SCHEMA = {"type": "string", "description": "deploy-prod, or with expressions: deploy-${{ params.env }}"}
 _LOCK_SCHEMA = {
     "anyOf": [
         _LOCK_NAME_SCHEMA,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -99,19 +100,22 @@ class LockKeeper:
         run = self.run
         machine = run.machine
         task = machine.names[task_id]
+        name = self._name(task_id, lock)
+        if name is None:
+            return True  # refused: the attempt starts and fails with the reason
         owner = f"{self.owner_prefix}:{task}:{uuid.uuid4().hex[:12]}"
         try:
-            grant = self.store.acquire_lease_epoch(LEASE_PREFIX + lock.name, owner, lock.ttl)
+            grant = self.store.acquire_lease_epoch(LEASE_PREFIX + name, owner, lock.ttl)
         except Exception as error:  # a dead store: the attempt starts and fails with the reason
-            self.refused[task_id] = f"could not take lock {lock.name!r}: {type(error).__name__}: {error}"
+            self.refused[task_id] = f"could not take lock {name!r}: {type(error).__name__}: {error}"
             return True
         if grant.holder == owner:
             self.polls.pop(task_id, None)
-            holding = Holding(task_id, lock.name, owner, lock.ttl, grant.epoch, grant.expires_at, self.store,
+            holding = Holding(task_id, name, owner, lock.ttl, grant.epoch, grant.expires_at, self.store,
                               self._lost_from_thread)  # fmt: skip
             self.held[task_id] = holding
             shared = machine.type_data[task_id]
-            machine.type_data[task_id] = {**shared, "lock": {"name": lock.name, "token": grant.epoch}}
+            machine.type_data[task_id] = {**shared, "lock": {"name": name, "token": grant.epoch}}
             _renewer().add(holding)
             return True
         polls = self.polls[task_id] = self.polls.get(task_id, 0) + 1
@@ -123,6 +127,25 @@ class LockKeeper:
         assert loop is not None
         self.timers[task_id] = loop.call_later(delay, self._poll_due, task_id)
         return False
+
+    def _name(self, task_id: int, lock: TaskLock) -> str | None:
+        """The lock's name, its expressions rendered in the task's scope; None (and refused) when bad."""
+        name = lock.name
+        if "${{" not in name:
+            return name
+        from flowbuilder.expressions import as_text, render
+        from flowbuilder.model import LOCK_NAME_PATTERN
+
+        try:
+            name = as_text(render(name, self.run.inputs.scope(task_id)))
+        except Exception as error:
+            self.refused[task_id] = f"lock name {lock.name!r}: {error}"
+            return None
+        if re.match(LOCK_NAME_PATTERN, name) is None:
+            self.refused[task_id] = (f"lock name {lock.name!r} became {name[:200]!r}: a lock name is 1 to 200 letters,"
+                                     " digits and _ . : / - (not starting with . : / -)")  # fmt: skip
+            return None
+        return name
 
     def _poll_due(self, task_id: int) -> None:
         self.timers.pop(task_id, None)
