@@ -386,6 +386,10 @@ def _check_expressions(
     for key, value in workflow.env.items():
         for _, expression in iter_expressions(value):
             _check_one(expression, ("env", key), None, None, context)
+    default_lock = workflow.defaults.lock
+    if default_lock is not None:
+        for _, expression in iter_expressions(default_lock.name):
+            _check_one(expression, ("defaults", "lock", "name"), None, "lock", context)
     default_cache = workflow.defaults.cache
     if default_cache is not None and default_cache.key is not None:
         for _, expression in iter_expressions(default_cache.key):
@@ -400,6 +404,8 @@ def _check_expressions(
         ]
         if task.cache is not None and task.cache.key is not None:
             fields.append((("cache", "key"), task.cache.key, "cache"))
+        if task.lock is not None:
+            fields.append((("lock", "name"), task.lock.name, "lock"))
         fanout = task.fanout
         if fanout is not None:
             fields.extend(_fanout_fields(task, task_id, locator, problems))
@@ -469,6 +475,12 @@ def _check_one(
             elif root == "output" and field_name != "outputs":
                 problems.append(locator.at(where, f"`output` is only defined inside `outputs` (in `{expression}`)",
                                            "read another task's result with tasks.<name>.output"))  # fmt: skip
+            elif root == "tasks" and task is None and field_name == "lock":
+                problems.append(locator.at(where, f"a lock name in defaults cannot read task results (in `{expression}`)",
+                                           "give the task its own lock"))  # fmt: skip
+            elif root == "secrets" and field_name == "lock":
+                problems.append(locator.at(where, f"a lock name cannot hold a secret (in `{expression}`)",
+                                           "lock names are recorded in the run's events and the store's lease names"))  # fmt: skip
             elif root == "tasks" and task is None:
                 if field_name == "cache":
                     problems.append(locator.at(where, f"a cache key in defaults cannot read task results (in `{expression}`)",
@@ -479,6 +491,10 @@ def _check_one(
             elif root == "secrets" and root not in keyed_roots:
                 problems.append(locator.at(where, f"read a secret by its name, not `secrets` as a whole (in `{expression}`)",
                                            "write secrets.NAME, e.g. ${{ secrets.API_TOKEN }}"))  # fmt: skip
+            continue
+        if root == "secrets" and field_name == "lock":
+            problems.append(locator.at(where, f"a lock name cannot hold a secret (in `{expression}`)",
+                                       "lock names are recorded in the run's events and the store's lease names"))  # fmt: skip
             continue
         if root == "secrets":
             if SECRET_NAME.match(reference.key):

@@ -207,6 +207,9 @@ class TaskState:
     """The data of the task's latest ``task_waiting`` (``until``: the wall-clock instant its
     wait ends, ``signal``: the name it waits for), kept until the task ends: a resumed run
     reads it to go on waiting for the remaining time rather than starting the wait afresh."""
+    lock: dict[str, Any] | None = None
+    """The lock its latest attempt held (``lock:``), as its ``task_started`` recorded it:
+    ``name`` and ``token`` (the fencing token), shown by ``flowbuilder runs show``."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -222,6 +225,8 @@ class TaskState:
             data["items"] = {str(position): item.to_dict() for position, item in self.items.items()}
         if self.waiting is not None:  # only then: snapshots of runs without waits keep their old shape
             data["waiting"] = self.waiting
+        if self.lock is not None:  # likewise for locks
+            data["lock"] = self.lock
         return data
 
     @classmethod
@@ -425,6 +430,9 @@ class RunState:
         if kind is EventKind.TASK_STARTED:
             task.status = TaskStatus.RUNNING
             task.attempts = event.attempt
+            lock = data.get("lock")
+            if isinstance(lock, dict):
+                task.lock = dict(lock)
             if task.started_at is None:
                 task.started_at = event.time
         elif kind is EventKind.TASK_SUCCEEDED:

@@ -294,6 +294,72 @@ CacheSetting = Annotated[CachePolicy | None, BeforeValidator(_cache_setting), Wi
 """``cache:`` of a task or of ``defaults``: ``true`` (the default policy), ``false`` (None) or ``{key, ttl}``."""
 
 
+LOCK_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,199}$"
+"""A task lock's name: one word of letters, digits and ``_ . : / -`` (``deploy-prod``, ``db/main``)."""
+DEFAULT_LOCK_TTL = 30.0
+"""Seconds a lock outlives a holder that stopped renewing it (a killed process), unless ``ttl`` says."""
+MIN_LOCK_TTL = 1.0
+MAX_LOCK_TTL = 86400.0
+_LOCK_NAME = re.compile(LOCK_NAME_PATTERN)
+
+
+def _lock_name(value: Any) -> Any:
+    value = _as_text(value)
+    if isinstance(value, str) and "${{" in value:
+        return value  # rendered when the task starts, and checked then (flowrunner._locks)
+    if isinstance(value, str) and not _LOCK_NAME.match(value):
+        raise ValueError(f"a lock name is 1 to 200 letters, digits and _ . : / - (not starting with . : / -),"
+                         f" e.g. deploy-prod; not {value!r}")  # fmt: skip
+    return value
+
+
+LockName = Annotated[str, BeforeValidator(_lock_name), WithJsonSchema({"type": "string"})]
+"""A lock name (:data:`LOCK_NAME_PATTERN`), or text with expressions (``deploy-${{ params.env }}``)."""
+
+
+class TaskLock(_Model):
+    """A distributed lock a task's attempt holds while it runs (docs/dsl.md, "lock").
+
+    ``lock: NAME`` is this with the default ``ttl``. Every process whose runs share the store
+    (``--store``) shares the lock: one attempt holds it at a time, and the holder's fencing
+    token reaches the task as ``FLOWBUILDER_LOCK_TOKEN``.
+    """
+
+    name: LockName = Field(description="The lock shared by every run on the store, e.g. 'deploy-prod'.")
+    ttl: Duration = Field(
+        DEFAULT_LOCK_TTL,
+        ge=MIN_LOCK_TTL,
+        le=MAX_LOCK_TTL,
+        description="How long the lock outlives a holder that died (renewed every ttl/3 while it lives).",
+    )
+
+
+def _lock_setting(value: Any) -> Any:
+    """``lock: NAME`` is a lock with the default ttl; a mapping is validated as ``{name, ttl}``."""
+    if isinstance(value, str):
+        return {"name": value}
+    if value is None or isinstance(value, (bool, int, float, list)):
+        raise ValueError(f"lock must be a name like deploy-prod or a mapping {{name: ..., ttl: 30s}}, not {value!r}")
+    return value
+
+
+_LOCK_NAME_SCHEMA = {"type": "string", "description": "deploy-prod, or with expressions: deploy-${{ params.env }}"}
+_LOCK_SCHEMA = {
+    "anyOf": [
+        _LOCK_NAME_SCHEMA,
+        {
+            "type": "object",
+            "properties": {"name": _LOCK_NAME_SCHEMA, "ttl": _DURATION_SCHEMA},
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+    ],
+    "description": "A lock name (deploy-prod) or {name: NAME, ttl: DURATION}.",
+}
+LockSetting = Annotated[TaskLock | None, BeforeValidator(_lock_setting), WithJsonSchema(_LOCK_SCHEMA)]
+"""``lock:`` of a task or of ``defaults``: a name or ``{name, ttl}``."""
+
+
 FailurePolicy = Literal["stop", "continue"]
 RunIf = Literal["all_succeeded", "all_done", "any_failed", "always"]
 """A task's trigger rule: which ends of its dependencies let it start (docs/dsl.md, "run_if")."""
@@ -308,6 +374,7 @@ class TaskDefaults(_Model):
     priority: int | None = None
     on_failure: FailurePolicy | None = None
     cache: CacheSetting = Field(None, description="Cache every task's result (a task's own `cache` wins, `false` too).")
+    lock: LockSetting = Field(None, description="The lock every task holds while it runs (a task's own `lock` wins).")
 
 
 class WorkerPlacement(_Model):
@@ -354,6 +421,13 @@ class Task(_Model):
     )
     cache: CacheSetting = Field(
         None, description="Serve the result from an earlier run with the same key: true, false or {key, ttl}."
+    )
+    lock: LockSetting = Field(
+        None,
+        description=(
+            "Hold this distributed lock while an attempt runs: one holder at a time among all runs on the store;"
+            " a name or {name, ttl}."
+        ),
     )
     run_if: RunIf = Field(
         "all_succeeded",
@@ -631,8 +705,11 @@ __all__ = [
     "CachePolicy",
     "CacheSetting",
     "ActionOutcome",
+    "DEFAULT_LOCK_TTL",
     "Duration",
     "FailurePolicy",
+    "LOCK_NAME_PATTERN",
+    "LockSetting",
     "Foreach",
     "MAX_MATRIX_ITEMS",
     "NAME_PATTERN",
@@ -653,6 +730,7 @@ __all__ = [
     "SIGNAL_NAME_PATTERN",
     "State",
     "Task",
+    "TaskLock",
     "TaskDefaults",
     "Text",
     "Transition",

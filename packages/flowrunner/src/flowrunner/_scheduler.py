@@ -44,6 +44,7 @@ from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunState
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
+    from flowrunner._locks import LockKeeper
     from flowrunner._waits import WaitRoom
     from flowrunner._workflow_states import WorkflowStates
     from flowrunner.runner import LocalRunner
@@ -56,7 +57,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -113,6 +114,7 @@ class RunExecution:
         self.inline_here = type(inline) is InlineExecutor
         """Plain INLINE attempts are called by the driver itself (same rules, no Attempt built)."""
         self.wait_room = self._wait_room()
+        self.locks = self._task_locks()
         self.inflight: dict[int, tuple[AttemptExecutor, Attempt]] = {}
         self.timers: dict[int, asyncio.TimerHandle] = {}
         self.wake_future: asyncio.Future[None] | None = None
@@ -154,6 +156,21 @@ class RunExecution:
         for task_id in waiting:
             self.plain[task_id] = False  # a wait never takes the hot path: _start hands it to the room
         return WaitRoom(self, waiting)
+
+    def _task_locks(self) -> LockKeeper | None:
+        """The run's :class:`LockKeeper` when a task takes a ``lock:``, wired into the machine; else None."""
+        if self.plan.workflow.defaults.lock is None and not any(task.lock for task in self.plan.workflow.tasks):
+            return None
+        from flowrunner._locks import task_locks
+
+        locks = task_locks(self)
+        if locks is None:
+            return None
+        self.machine.lock_gate = locks.gate
+        self.machine.lock_release = locks.release
+        for task_id in locks.locks:
+            self.plain[task_id] = False  # its environment gets the token: _start's long path
+        return locks
 
     def _ready_queue(self, runner: LocalRunner) -> ReadyQueue:
         plan = self.plan
@@ -278,6 +295,8 @@ class RunExecution:
             self._cancel_timers()
             if self.wait_room is not None:
                 self.wait_room.close()
+            if self.locks is not None:
+                self.locks.close()
         return await self._finish_run(started_wall)
 
     def _open_run(self) -> None:
@@ -387,6 +406,9 @@ class RunExecution:
                 config, env, mode = inputs.plain_inputs(task_id)
         else:
             try:
+                locks = self.locks
+                if locks is not None and task_id in locks.refused:
+                    raise TaskFailure(locks.refused[task_id])
                 cache = self.cache
                 if cache is not None and cache.policies[task_id] is not None and cache.serve(task_id, attempt):
                     return  # served from the cache: the attempt ended as it started
@@ -401,6 +423,10 @@ class RunExecution:
                     config, env, mode = inputs.plain_inputs(task_id)  # cached, else plain: nothing to render
                 else:
                     config, env, mode = inputs.rendered_inputs(task_id, inputs.scope(task_id))
+                if locks is not None:
+                    lock_env = locks.env(task_id)
+                    if lock_env is not None:
+                        env = {**env, **lock_env}
                 if task_id in self.child_tasks:
                     self._start_child(task_id, attempt, config, env)
                     return
@@ -571,6 +597,13 @@ class RunExecution:
             return
         del self.inflight[task_id]
         kind = outcome.kind
+        locks = self.locks
+        if locks is not None and locks.lost_reasons:
+            lost = locks.lost_reasons.pop(task_id, None)
+            if lost is not None and kind != _OUTCOME_SUCCEEDED:  # cancelled (or failed) for losing its lock
+                self._failed(task_id, attempt.number, TaskFailure(lost), lost)
+                self._wake()
+                return
         if kind == _OUTCOME_SUCCEEDED:
             self.succeeded(task_id, attempt.number, outcome.value)
         elif kind == _OUTCOME_FAILED:

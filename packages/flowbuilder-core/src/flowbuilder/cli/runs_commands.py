@@ -255,6 +255,9 @@ def show_run(run_id: str, store: str | None, as_json: bool, all_items: bool = Fa
             click.echo(f"  {one_line(name, 32):<32} {task.status.value:<10} {task.attempts:>8} {took:>8}")
             if task.waiting is not None and not task.status.finished:
                 _show_wait(summary.run_id, task.waiting, interrupted)
+            if task.lock is not None:
+                click.echo(f"      lock    {one_line(str(task.lock.get('name')))}"
+                           f" (fencing token {one_line(str(task.lock.get('token')))})")  # fmt: skip
             child = state.children.get(name)
             if child is not None:
                 click.echo(f"      child   {child.get('run_id')} (flowbuilder runs show {child.get('run_id')})")

@@ -25,6 +25,14 @@ it gives back its slot of the run's ``concurrency`` and of its pool at once, so 
 waiting tasks never block other work; the driver ends the wait with
 :meth:`~RunStateMachine.wait_succeeded` or :meth:`~RunStateMachine.wait_failed`, and a stop
 or cancel of the run cancels what still waits.
+
+A task with a ``lock:`` passes a *lock gate* as it leaves the ready queue
+(:attr:`RunStateMachine.lock_gate`, set by the driver, :mod:`flowrunner._locks`): when the
+lock is taken elsewhere the task is not started; it keeps no slot, is parked in
+:attr:`~RunStateMachine.lock_waiting` (the run is not done) and goes back into the queue when
+the driver's poll timer calls :meth:`~RunStateMachine.lock_retry_due`. Every end of an
+attempt calls :attr:`~RunStateMachine.lock_release`. Runs without locks have neither (None):
+one comparison per start.
 """
 
 from __future__ import annotations
@@ -143,7 +151,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_on_failure", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "limit", "lock_gate", "lock_release", "lock_waiting", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_on_failure", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
@@ -174,6 +182,13 @@ class RunStateMachine:
         """Task id -> the monotonic instant its next attempt is due (the driver's timers)."""
         self.waits: dict[int, int] = {}
         """Task id -> attempt, for tasks that wait (:meth:`wait`): started, holding no slot."""
+        self.lock_gate: Callable[[int], bool] | None = None
+        """``(task_id) -> may it start now`` for runs with ``lock:`` tasks: False parks the task
+        (:meth:`lock_wait`, called by the gate). None: no task of the run takes a lock."""
+        self.lock_release: Callable[[int], None] | None = None
+        """Called with the task id when an attempt ends, for runs with ``lock:`` tasks."""
+        self.lock_waiting: set[int] = set()
+        """Tasks the gate held back (their lock is taken elsewhere): ready, queued nowhere, no slot."""
         self.running = 0
         self.started_monotonic = 0.0
         """When :meth:`pump` started the latest attempt (monotonic; kept only when tasks have time limits)."""
@@ -265,6 +280,7 @@ class RunStateMachine:
             not self.running
             and not self.retry_waiting
             and not self.waits
+            and not self.lock_waiting
             and (not self.queue or (self.stopping and not self.finalizing))
         )
 
@@ -309,6 +325,7 @@ class RunStateMachine:
         wall = self.clock.time
         flush_every = FLUSH_EVERY
         has_timeout = self.has_timeout
+        gate = self.lock_gate
         base = timing.base
         started_sum = 0.0
         count = 0
@@ -322,6 +339,8 @@ class RunStateMachine:
                 task_id = pop()
                 if task_id is None:
                     return
+                if gate is not None and not gate(task_id):
+                    continue  # parked until its lock may be free (lock_wait)
                 attempt = attempts[task_id] = attempts[task_id] + 1
                 now = wall()
                 started_sum += now - base
@@ -406,6 +425,8 @@ class RunStateMachine:
         self.running -= 1
         if self.pooled:
             self.queue.release(task_id)
+        if self.lock_release is not None:
+            self.lock_release(task_id)
         refusal = self.check_output(output)
         if refusal is not None:
             self._fail_final(task_id, attempt, refusal, {})
@@ -552,6 +573,8 @@ class RunStateMachine:
         self.running -= 1
         if self.pooled:
             self.queue.release(task_id)
+        if self.lock_release is not None:
+            self.lock_release(task_id)
         return self._failure(task_id, attempt, failure, message)
 
     def _failure(self, task_id: int, attempt: int, failure: TaskFailure | None, message: str) -> float | None:
@@ -596,6 +619,8 @@ class RunStateMachine:
         self.running -= 1
         if self.pooled:
             self.queue.release(task_id)
+        if self.lock_release is not None:
+            self.lock_release(task_id)
         self._cancel_task(task_id, attempt)
 
     def _fail_final(self, task_id: int, attempt: int, message: str, data: dict[str, Any]) -> None:
@@ -709,6 +734,8 @@ class RunStateMachine:
         attempt = self.waits.pop(task_id, None)
         if attempt is None:
             return False
+        if self.lock_release is not None:
+            self.lock_release(task_id)
         now = self.clock.time()
         details = {**(data or {}), "error": message, "duration": now - (self.started_at[task_id] or now)}
         self._fail_final(task_id, attempt, message, details)
@@ -716,8 +743,34 @@ class RunStateMachine:
         return True
 
     def _cancel_waits(self) -> None:
+        release = self.lock_release
         for task_id in list(self.waits):
+            if release is not None:
+                release(task_id)
             self._cancel_task(task_id, self.waits.pop(task_id))
+        self._requeue_lock_waits()
+
+    # -- locks ------------------------------------------------------------------------------
+
+    def lock_wait(self, task_id: int) -> None:
+        """The gate held ``task_id`` back (its lock is taken): give back the pool slot :meth:`pump`
+        took for it and park it until :meth:`lock_retry_due`. It stays READY and never started."""
+        if self.pooled:
+            self.queue.release(task_id)
+        self.lock_waiting.add(task_id)
+
+    def lock_retry_due(self, task_id: int) -> None:
+        """The driver's poll timer for a parked task fired: queue it again (its lock may be free)."""
+        if task_id in self.lock_waiting:
+            self.lock_waiting.discard(task_id)
+            self.queue.push(task_id, self.attempts[task_id])
+            self.wake()
+
+    def _requeue_lock_waits(self) -> None:
+        """A stop or cancel: parked tasks go back to the queue, to be settled as queued tasks are."""
+        for task_id in list(self.lock_waiting):
+            self.lock_waiting.discard(task_id)
+            self.queue.push(task_id, self.attempts[task_id])
 
     # -- steering ---------------------------------------------------------------------------
 
