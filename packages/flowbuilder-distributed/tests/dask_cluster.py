@@ -25,6 +25,8 @@ def local_cluster(workers: int = 2) -> Iterator[Any]:
     cluster = distributed.LocalCluster(
         n_workers=workers, threads_per_worker=4, processes=True, host="127.0.0.1", dashboard_address=None,
         scheduler_port=0, worker_dashboard_address=None, silence_logs=40,
+        # the scheduler always serves /health and /metrics: on a free port of 127.0.0.1, not 8787
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )  # fmt: skip
     try:
         yield cluster

@@ -57,6 +57,11 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds :meth:`DaskExecutor.from_url` waits for the scheduler before the run is refused."""
 FETCH_TIMEOUT = 300.0
 """Seconds the callback thread waits to gather a finished attempt's result from its worker."""
+DEFAULT_LOG_LEVEL = "CRITICAL"
+"""Dask's client logs a lost scheduler as a traceback; the attempts it concerns already fail
+with a one-line reason in the run's record, so its logs are muted unless ``[dask] log_level``
+says otherwise (``WARNING`` shows them)."""
+DASK_LOGGERS = ("distributed", "distributed.client")
 INSTALL_HINT = "pip install 'flowbuilder-distributed[dask]'"
 
 
@@ -100,13 +105,17 @@ class DaskExecutor(AttemptExecutor):
         default 10) bounds the wait. A missing extra or an unreachable scheduler is a one-line
         :class:`~flowbuilder.errors.ConfigurationError`."""
         address = scheduler_address(url)
-        timeout = _connect_timeout(settings.section(SETTINGS_SECTION).get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+        section = settings.section(SETTINGS_SECTION)
+        timeout = _connect_timeout(section.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+        log_level = _log_level(section.get("log_level", DEFAULT_LOG_LEVEL))
         try:
             from distributed import Client
         except ImportError as error:
             raise ConfigurationError(
                 f"workers URL {url!r} needs Dask's distributed client, which is not installed ({error}): {INSTALL_HINT}"
             ) from None
+        for name in DASK_LOGGERS:
+            logging.getLogger(name).setLevel(log_level)
         try:
             client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as error:
@@ -211,7 +220,12 @@ class DaskExecutor(AttemptExecutor):
 def _fetch(future: Future) -> Finished:
     """What :func:`run_attempt` returned, or an ``error`` naming why the cluster has nothing."""
     if future.status == "cancelled":
-        return ("error", "the Dask cluster cancelled the attempt (its scheduler restarted or lost the key)", [])
+        return (
+            "error",
+            "the Dask cluster dropped the attempt (the connection to its scheduler was lost, or the"
+            " scheduler restarted)",
+            [],
+        )
     try:
         finished: Finished = future.result(timeout=FETCH_TIMEOUT)
     except Exception as error:  # the task erred inside Dask (its result would not pickle), the worker was lost
@@ -242,6 +256,13 @@ def scheduler_address(url: str) -> str:
         raise ConfigurationError(f"workers URL {url!r}: a Dask scheduler is given as dask://HOST:PORT")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"tcp://{host}:{port}"
+
+
+def _log_level(value: Any) -> int:
+    level = logging.getLevelName(str(value).upper())
+    if not isinstance(level, int):
+        raise ConfigurationError(f"[dask] log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
+    return level
 
 
 def _connect_timeout(value: Any) -> float:
