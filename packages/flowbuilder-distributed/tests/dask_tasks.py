@@ -31,3 +31,10 @@ def mark_then_sleep(mark: str, seconds: float) -> float:
     Path(mark).touch()
     time.sleep(seconds)
     return seconds
+
+
+def return_a_lock() -> Any:
+    """An output that cannot travel back (a lock does not pickle)."""
+    import threading
+
+    return threading.Lock()

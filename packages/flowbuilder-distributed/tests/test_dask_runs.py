@@ -69,12 +69,13 @@ def test_a_fan_out_of_process_tasks_runs_on_the_dask_workers_and_each_task_is_re
     assert "item 3 on pid" in logs.stdout, "the line the task logged on the Dask worker is in the run's log"
 
 
-def test_a_task_raising_on_dask_fails_with_its_message_and_a_classified_failure_keeps_its_fields(
+def test_a_task_raising_on_dask_fails_with_its_message_a_classified_failure_keeps_its_fields_and_an_unsendable_output_fails(
     scratch: Path, dask_url: str
 ) -> None:
     flow = write_workflow(scratch, "raising", [
         on_dask("plain", "raise_value_error", args=["the input was empty"]),
         on_dask("classified", "fail_classified"),
+        on_dask("unpicklable", "return_a_lock"),
     ])  # fmt: skip
 
     code, events, err = finish(start_run(scratch, flow, dask_url, store_of(scratch)))
@@ -86,6 +87,7 @@ def test_a_task_raising_on_dask_fails_with_its_message_and_a_classified_failure_
     assert "ValueError: the input was empty" in failed["plain"]["error"]
     assert "the service said no" in failed["classified"]["error"]
     assert failed["classified"].get("exit_code") == 4
+    assert "the output cannot be sent back from the Dask worker" in failed["unpicklable"]["error"]
 
 
 def test_a_dead_scheduler_address_is_a_one_line_error_with_a_non_zero_exit(scratch: Path) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 from flowbuilder.interfaces import TaskContext, TaskFailure, TaskType
 
 Finished = tuple[str, Any, list[tuple[str, str]]]
-"""``(kind, detail, log lines)``: ``("ok", value, ...)``, ``("failure", (message, exit_code,
+"""``(kind, detail, log lines)``: ``("ok", the pickled value, ...)`` (pickled here, once, so an
+output that cannot travel fails its attempt with that reason instead of failing inside Dask), ``("failure", (message, exit_code,
 status, timed_out, retryable), ...)`` or ``("error", "Type: text", ...)``."""
 
 
@@ -49,7 +50,12 @@ def run_attempt(task_type: TaskType, config: Any, context: TaskContext) -> Finis
         return ("failure", fields, lines)
     except BaseException as error:  # a task's SystemExit too: the worker must live on
         return ("error", f"{type(error).__name__}: {error}", lines)
-    return ("ok", result, lines)
+    import cloudpickle  # Dask's own serializer, on every Dask worker
+
+    try:
+        return ("ok", cloudpickle.dumps(result), lines)
+    except Exception as error:
+        return ("error", f"the output cannot be sent back from the Dask worker: {type(error).__name__}: {error}", lines)
 
 
 async def _await(awaitable: Any) -> Any:

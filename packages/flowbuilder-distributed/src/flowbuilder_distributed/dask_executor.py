@@ -15,8 +15,10 @@ How an attempt travels:
    context)``, which queues the graph on the client's own event loop thread and returns at
    once. The context travels without its log writer and deadline
    (:func:`~flowbuilder_distributed.dask_attempts.travelling_context`).
-2. The future's done-callback (on a thread of Dask's) posts the result to the scheduler's
-   loop with ``call_soon_threadsafe``; there the log lines are written and the outcome,
+2. The future's done-callback queues it for the executor's *collector* thread, which fetches
+   the results of every attempt that finished meanwhile with one ``client.gather`` (a round
+   trip per batch, not per attempt) and posts them to the scheduler's loop with
+   ``call_soon_threadsafe``; there the log lines are written and the outcome,
    rebuilt from the tuple :func:`~flowbuilder_distributed.dask_attempts.run_attempt`
    returned (a TaskFailure with its fields), reaches ``on_done``.
 3. ``timeout`` is enforced here, from submission (time queued on the cluster counts): the
@@ -35,6 +37,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import pickle
+import queue
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -56,7 +60,9 @@ SETTINGS_SECTION = "dask"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds :meth:`DaskExecutor.from_url` waits for the scheduler before the run is refused."""
 FETCH_TIMEOUT = 300.0
-"""Seconds the callback thread waits to gather a finished attempt's result from its worker."""
+"""Seconds the collector waits for one attempt's result when a batch's gather failed."""
+COLLECT_BATCH = 1024
+"""Finished attempts whose results one ``gather`` fetches at most."""
 DEFAULT_LOG_LEVEL = "CRITICAL"
 """Dask's client logs a lost scheduler as a traceback; the attempts it concerns already fail
 with a one-line reason in the run's record, so its logs are muted unless ``[dask] log_level``
@@ -98,6 +104,8 @@ class DaskExecutor(AttemptExecutor):
         self._serial = itertools.count(1)
         self._in_flight: dict[Attempt, _InFlight] = {}
         self._lock = threading.Lock()
+        self._finished: queue.SimpleQueue[tuple[Attempt, Future] | None] = queue.SimpleQueue()
+        self._collector: threading.Thread | None = None
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> DaskExecutor:
@@ -145,7 +153,8 @@ class DaskExecutor(AttemptExecutor):
             self._in_flight[attempt] = held
         if attempt.timeout is not None:
             held.timer = loop.call_later(attempt.timeout, self._timed_out, attempt)
-        future.add_done_callback(lambda done: self._post(attempt, done))
+        self._start_collector()
+        future.add_done_callback(lambda done: self._finished.put((attempt, done)))
 
     def cancel(self, attempt: Attempt) -> None:
         held = self._take(attempt)
@@ -163,6 +172,11 @@ class DaskExecutor(AttemptExecutor):
             if held.timer is not None:
                 held.timer.cancel()
             self._release(held.future)
+        with self._lock:
+            collector, self._collector = self._collector, None
+        if collector is not None:
+            self._finished.put(None)
+            collector.join(timeout=10)
         if self.owns_client:
             try:
                 self.client.close()
@@ -187,18 +201,57 @@ class DaskExecutor(AttemptExecutor):
         failure = TaskFailure(f"timed out after {timeout:g}s on the Dask cluster", timed_out=True)
         held.on_done(attempt, AttemptOutcome.failed(failure))
 
-    def _post(self, attempt: Attempt, future: Future) -> None:
-        """The future finished: fetch its result here, on the callback thread of Dask's (a
-        blocking gather from the worker), and hand it to the attempt's loop."""
+    def _start_collector(self) -> None:
+        if self._collector is not None:
+            return
         with self._lock:
-            held = self._in_flight.get(attempt)
-        if held is None or held.future is not future:
-            return  # timed out or cancelled already: its outcome was reported
-        finished = _fetch(future)
-        try:
-            held.loop.call_soon_threadsafe(self._deliver, attempt, future, finished)
-        except RuntimeError:  # the loop closed: its run is over
-            pass
+            if self._collector is None:
+                self._collector = threading.Thread(target=self._collect_forever, name="flowbuilder-dask-results",
+                                                   daemon=True)  # fmt: skip
+                self._collector.start()
+
+    def _collect_forever(self) -> None:
+        """Fetch finished attempts' results in batches (one ``gather`` for all that finished
+        meanwhile, instead of a round trip each) and post them to their loops, until :meth:`close`."""
+        finished = self._finished
+        while True:
+            first = finished.get()
+            batch = [first]
+            while first is not None and len(batch) < COLLECT_BATCH:
+                try:
+                    batch.append(finished.get_nowait())
+                except queue.Empty:
+                    break
+            done = [entry for entry in batch if entry is not None]
+            if done:
+                self._post(done)
+            if None in batch:
+                return
+
+    def _post(self, done: list[tuple[Attempt, Future]]) -> None:
+        with self._lock:
+            current = [(attempt, future, held) for attempt, future in done
+                       if (held := self._in_flight.get(attempt)) is not None and held.future is future]  # fmt: skip
+        gathered: dict[int, Finished] = {}
+        ready = [future for _, future, _ in current if future.status == "finished"]
+        if ready:
+            try:
+                gathered = {id(future): value for future, value in zip(ready, self.client.gather(ready), strict=True)}
+            except Exception:  # one result lost or unreadable: fetch each below, so only that one fails
+                gathered = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Attempt, Future, Finished]]] = {}
+        for attempt, future, held in current:
+            outcome = gathered.get(id(future)) or _fetch(future)
+            by_loop.setdefault(held.loop, []).append((attempt, future, outcome))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(self._deliver_all, items)
+            except RuntimeError:  # the loop closed: its run is over
+                pass
+
+    def _deliver_all(self, items: list[tuple[Attempt, Future, Finished]]) -> None:
+        for attempt, future, finished in items:
+            self._deliver(attempt, future, finished)
 
     def _deliver(self, attempt: Attempt, future: Future, finished: Finished) -> None:
         held = self._take(attempt)
@@ -237,7 +290,12 @@ def _fetch(future: Future) -> Finished:
 def _outcome_of(kind: str, detail: Any) -> AttemptOutcome:
     """Rebuild the outcome from :func:`run_attempt`'s tuple: a TaskFailure keeps its fields."""
     if kind == "ok":
-        return AttemptOutcome.succeeded(detail)
+        try:
+            # pickled by run_attempt on a worker of the cluster the user named: what Dask itself would unpickle
+            return AttemptOutcome.succeeded(pickle.loads(detail))  # noqa: S301
+        except Exception as error:  # a class the worker has and this process cannot import
+            message = f"the output of the Dask worker cannot be read here: {type(error).__name__}: {error}"
+            return AttemptOutcome(AttemptOutcome.FAILED, None, TaskFailure(message, retryable=False), message)
     if kind == "failure":
         message, exit_code, status, timed_out, retryable = detail
         failure = TaskFailure(message, exit_code=exit_code, status=status, timed_out=timed_out, retryable=retryable)
