@@ -49,8 +49,6 @@ from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, Tas
 from flowbuilder_distributed.dask_attempts import Finished, run_attempt, travelling_context
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
-
     from flowbuilder.config import Settings
     from flowbuilder.interfaces.executor import OnDone
 
@@ -76,7 +74,7 @@ class _InFlight:
 
     __slots__ = ("attempt", "on_done", "loop", "future", "timer")
 
-    def __init__(self, attempt: Attempt, on_done: OnDone, loop: asyncio.AbstractEventLoop, future: Future):
+    def __init__(self, attempt: Attempt, on_done: OnDone, loop: asyncio.AbstractEventLoop, future: Any):
         self.attempt = attempt
         self.on_done = on_done
         self.loop = loop
@@ -97,14 +95,14 @@ class DaskExecutor(AttemptExecutor):
     url_schemes: ClassVar[tuple[str, ...]] = ("dask",)
     modes: ClassVar[frozenset[str]] = frozenset({"process"})
 
-    def __init__(self, client: Client, *, owns_client: bool = False):
+    def __init__(self, client: Any, *, owns_client: bool = False):  # a distributed.Client
         self.client = client
         self.owns_client = owns_client
         self.executor_id = uuid.uuid4().hex[:12]
         self._serial = itertools.count(1)
         self._in_flight: dict[Attempt, _InFlight] = {}
         self._lock = threading.Lock()
-        self._finished: queue.SimpleQueue[tuple[Attempt, Future] | None] = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue[tuple[Attempt, Any] | None] = queue.SimpleQueue()
         self._collector: threading.Thread | None = None
 
     @classmethod
@@ -117,7 +115,7 @@ class DaskExecutor(AttemptExecutor):
         timeout = _connect_timeout(section.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
         log_level = _log_level(section.get("log_level", DEFAULT_LOG_LEVEL))
         try:
-            from distributed import Client
+            import distributed
         except ImportError as error:
             raise ConfigurationError(
                 f"workers URL {url!r} needs Dask's distributed client, which is not installed ({error}): {INSTALL_HINT}"
@@ -125,7 +123,8 @@ class DaskExecutor(AttemptExecutor):
         for name in DASK_LOGGERS:
             logging.getLogger(name).setLevel(log_level)
         try:
-            client = Client(address, timeout=timeout, set_as_default=False)
+            connect: Any = distributed.Client  # typed only in part: held as Any
+            client = connect(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ConfigurationError(
@@ -228,7 +227,7 @@ class DaskExecutor(AttemptExecutor):
             if None in batch:
                 return
 
-    def _post(self, done: list[tuple[Attempt, Future]]) -> None:
+    def _post(self, done: list[tuple[Attempt, Any]]) -> None:
         with self._lock:
             current = [(attempt, future, held) for attempt, future in done
                        if (held := self._in_flight.get(attempt)) is not None and held.future is future]  # fmt: skip
@@ -239,7 +238,7 @@ class DaskExecutor(AttemptExecutor):
                 gathered = {id(future): value for future, value in zip(ready, self.client.gather(ready), strict=True)}
             except Exception:  # one result lost or unreadable: fetch each below, so only that one fails
                 gathered = {}
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Attempt, Future, Finished]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Attempt, Any, Finished]]] = {}
         for attempt, future, held in current:
             outcome = gathered.get(id(future)) or _fetch(future)
             by_loop.setdefault(held.loop, []).append((attempt, future, outcome))
@@ -249,11 +248,11 @@ class DaskExecutor(AttemptExecutor):
             except RuntimeError:  # the loop closed: its run is over
                 pass
 
-    def _deliver_all(self, items: list[tuple[Attempt, Future, Finished]]) -> None:
+    def _deliver_all(self, items: list[tuple[Attempt, Any, Finished]]) -> None:
         for attempt, future, finished in items:
             self._deliver(attempt, future, finished)
 
-    def _deliver(self, attempt: Attempt, future: Future, finished: Finished) -> None:
+    def _deliver(self, attempt: Attempt, future: Any, finished: Finished) -> None:
         held = self._take(attempt)
         if held is None or held.future is not future:
             return
@@ -263,14 +262,14 @@ class DaskExecutor(AttemptExecutor):
             write(stream, line)
         held.on_done(attempt, _outcome_of(kind, detail))  # the key is released with the future
 
-    def _release(self, future: Future) -> None:
+    def _release(self, future: Any) -> None:
         try:
             future.cancel()  # the cluster drops the task (if not started) and its result
         except Exception:  # the client closed or lost its scheduler: nothing to release
             pass
 
 
-def _fetch(future: Future) -> Finished:
+def _fetch(future: Any) -> Finished:
     """What :func:`run_attempt` returned, or an ``error`` naming why the cluster has nothing."""
     if future.status == "cancelled":
         return (
