@@ -464,3 +464,12 @@ def test_installed_plugins_are_discovered_and_a_broken_one_is_reported_by_distri
     workflow.write_text("name: g\ntasks:\n  - {name: hi, type: greet, config: {who: you}}\n")
     validated = run_cli("validate", str(workflow), env=env)
     assert validated.exit_code == 0 and "ok (1 tasks" in validated.stdout
+
+
+def test_an_unknown_workers_scheme_names_the_package_that_provides_it(host: PluginHost) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"unknown scheme 'dask'.*pip install 'flowbuilder-distributed\[dask\]'"
+    ):
+        host.make_attempt_executor("dask://127.0.0.1:8786")
+    with pytest.raises(ConfigurationError, match=r"unknown scheme 'redis'.*pip install flowbuilder-distributed"):
+        host.make_attempt_executor("redis://127.0.0.1:6379/0")

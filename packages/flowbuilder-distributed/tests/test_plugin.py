@@ -17,9 +17,9 @@ def test_loading_the_plugin_and_its_commands_imports_neither_redis_nor_the_runne
     assert done.stdout.strip() == "[]"
 
 
-def test_flowbuilder_plugins_lists_the_redis_streams_executor_and_the_commands(scratch: Path) -> None:
+def test_flowbuilder_plugins_lists_the_redis_streams_and_dask_executors_and_the_commands(scratch: Path) -> None:
     done = run_cli_process(scratch, "plugins", "--json")
     provided = {row["name"]: row["provides"] for row in json.loads(done.stdout)["plugins"]}
-    assert provided["distributed"]["attempt_executors"] == ["redis-streams"]
+    assert sorted(provided["distributed"]["attempt_executors"]) == ["dask", "redis-streams"]
     help_text = run_cli_process(scratch, "--help").stdout
     assert "worker" in help_text and "cluster" in help_text

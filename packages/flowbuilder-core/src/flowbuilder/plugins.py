@@ -371,9 +371,11 @@ class PluginHost:
                     f"workers URL {url!r}: scheme {scheme!r} is served by several executors ({names})"
                 )
             installed = sorted({f"{s}://" for cls in self.attempt_executor_classes().values() for s in cls.url_schemes})
-            advice = (
-                "; `pip install flowbuilder-distributed` provides redis://" if scheme in ("redis", "rediss") else ""
-            )
+            advice = {
+                "redis": "; `pip install flowbuilder-distributed` provides redis://",
+                "rediss": "; `pip install flowbuilder-distributed` provides redis://",
+                "dask": "; `pip install 'flowbuilder-distributed[dask]'` provides dask://",
+            }.get(scheme or "", "")
             raise ConfigurationError(
                 f"workers URL {url!r}: unknown scheme {scheme or '(none)'!r}"
                 f" (installed: {', '.join(installed) or 'none'}){advice}"

@@ -3,7 +3,8 @@
 Each hook imports its machinery only when called, so loading the plugin costs the CLI nothing.
 
 * ``flowbuilder_attempt_executors``: :class:`~flowbuilder_distributed.executor.RedisStreamsExecutor`
-  for ``--workers redis://...``.
+  for ``--workers redis://...``, and :class:`~flowbuilder_distributed.dask_executor.DaskExecutor`
+  for ``--workers dask://HOST:PORT`` (Dask itself is imported only when that URL is used).
 * ``flowbuilder_cli_commands``: ``flowbuilder worker`` and ``flowbuilder cluster status``.
 """
 
@@ -19,10 +20,12 @@ if TYPE_CHECKING:
 
 @hookimpl
 def flowbuilder_attempt_executors() -> list[Any]:
-    """``redis://`` remote workers (:mod:`flowbuilder_distributed.executor`), chosen by ``--workers URL``."""
+    """``redis://`` remote workers (:mod:`flowbuilder_distributed.executor`) and ``dask://`` (an
+    existing Dask cluster, :mod:`flowbuilder_distributed.dask_executor`), chosen by ``--workers URL``."""
+    from flowbuilder_distributed.dask_executor import DaskExecutor
     from flowbuilder_distributed.executor import RedisStreamsExecutor
 
-    return [RedisStreamsExecutor]
+    return [RedisStreamsExecutor, DaskExecutor]
 
 
 @hookimpl
