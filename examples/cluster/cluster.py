@@ -55,12 +55,17 @@ def write_secret(path: Path) -> None:
 class Cluster:
     """The processes of one local cluster; :meth:`stop` ends each of them by its PID."""
 
-    def __init__(self, folder: Path, *, workers: int = 2, schedulers: int = 3, redis_server: str = "redis-server"):
+    def __init__(self, folder: Path, *, workers: int = 2, schedulers: int = 3, redis_server: str = "redis-server",
+                 workflow: Path = WORKFLOW, scheduler_options: tuple[str, ...] = ()):  # fmt: skip
         self.folder = folder
+        self.workflow = workflow
+        self.scheduler_options = scheduler_options
         self.worker_count = workers
         self.scheduler_count = schedulers
         self.redis_server = redis_server
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.killed: set[str] = set()
         self.redis_url = ""
 
     # -- starting ---------------------------------------------------------------------------
@@ -69,7 +74,8 @@ class Cluster:
         env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH", "")]))
         env["PYTHONUNBUFFERED"] = "1"
-        with (self.folder / f"{name}.log").open("wb") as log:
+        self.commands[name] = command
+        with (self.folder / f"{name}.log").open("ab") as log:
             process = subprocess.Popen(command, cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         self.processes[name] = process
@@ -106,9 +112,10 @@ class Cluster:
         addresses = [f"127.0.0.1:{free_port()}" for _ in range(self.scheduler_count)]
         for index, address in enumerate(addresses):
             self._spawn(f"scheduler-{index + 1}", [
-                *CLI, "scheduler", str(WORKFLOW), "--store", self.redis_url, "--workers", self.redis_url,
+                *CLI, "scheduler", str(self.workflow), "--store", self.redis_url, "--workers", self.redis_url,
                 "--consensus", "raft", "--cluster", ",".join(addresses), "--node", address,
                 "--cluster-secret-file", str(secret), "--cluster-dir", str(self.folder / "raft"),
+                *self.scheduler_options,
             ])  # fmt: skip
 
     def _start_workers(self) -> None:
@@ -120,18 +127,13 @@ class Cluster:
 
     def _check_alive(self) -> None:
         for name, process in self.processes.items():
-            if process.poll() is not None:
+            if name not in self.killed and process.poll() is not None:
                 last = self.log(name).strip().splitlines()[-1:] or ["(no output)"]
                 raise ClusterError(f"{name} exited with status {process.returncode}: {last[0]}")
 
-    def leader(self) -> str | None:
-        """The scheduler whose log last said it leads (None while nobody does)."""
-        leading = [name for name in self.processes if name.startswith("scheduler-") and "leading since" in self.log(name)]
-        return leading[-1] if leading else None
-
     def wait_for_leader(self) -> str:
         deadline = time.monotonic() + STARTUP_WAIT
-        while (leader := self.leader()) is None:
+        while (leader := self.current_leader()) is None:
             self._check_alive()
             if time.monotonic() > deadline:
                 raise ClusterError(f"no scheduler became leader within {STARTUP_WAIT:g}s (see {self.folder})")
@@ -181,6 +183,62 @@ class Cluster:
                     raise ClusterError(f"no run of {WORKFLOW_NAME} finished within {STARTUP_WAIT:g}s")
                 time.sleep(0.2)
 
+    def scheduler_names(self, *, alive: bool = True) -> list[str]:
+        return [name for name, process in self.processes.items()
+                if name.startswith("scheduler-") and (not alive or process.poll() is None)]  # fmt: skip
+
+    def leadership_claims(self, name: str) -> list[float]:
+        """The Unix times at which scheduler ``name`` said "leading since" (its log's UTC stamps)."""
+        from datetime import datetime
+
+        claims = []
+        for line in self.log(name).splitlines():
+            if "leading since" in line:
+                claims.append(datetime.fromisoformat(line.split(" ", 1)[0].replace("Z", "+00:00")).timestamp())
+        return claims
+
+    def current_leader(self) -> str | None:
+        """The live scheduler that most recently claimed leadership."""
+        claims = [(self.leadership_claims(name)[-1], name) for name in self.scheduler_names()
+                  if self.leadership_claims(name)]  # fmt: skip
+        return max(claims)[1] if claims else None
+
+    def kill(self, name: str) -> float:
+        """SIGKILL one process; the Unix time of the kill."""
+        process = self.processes[name]
+        self.killed.add(name)
+        killed_at = time.time()
+        process.kill()
+        process.wait(timeout=STARTUP_WAIT)
+        return killed_at
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP one process (a frozen machine, a partition); :meth:`resume` continues it."""
+        self.killed.add(name)  # it may exit once it continues (a deposed scheduler stops)
+        self.processes[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGCONT)
+
+    def restart(self, name: str) -> None:
+        """Start a process again with the command it was first started with (same node, same files)."""
+        self._spawn(name, self.commands[name])
+        self.killed.discard(name)
+
+    def wait_for_new_leader(self, killed: str, after: float) -> tuple[str, float]:
+        """The first live scheduler other than ``killed`` that claimed leadership after ``after``, and when."""
+        deadline = time.monotonic() + STARTUP_WAIT
+        while True:
+            claims = [(claim, name) for name in self.scheduler_names() if name != killed
+                      for claim in self.leadership_claims(name) if claim > after]  # fmt: skip
+            if claims:
+                claim, name = min(claims)
+                return name, claim
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise ClusterError(f"no scheduler took over from {killed} within {STARTUP_WAIT:g}s")
+            time.sleep(0.05)
+
     # -- stopping ---------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -189,6 +247,7 @@ class Cluster:
         for name in order:
             process = self.processes[name]
             if process.poll() is None:
+                process.send_signal(signal.SIGCONT)  # a stopped process would not act on SIGTERM
                 process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=15)
@@ -234,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"starting Redis, 3 schedulers and 2 workers on 127.0.0.1 (files in {folder}) ...", flush=True)
         cluster.start()
-        print(f"store and workers: {cluster.redis_url}; leader: {cluster.leader()}", flush=True)
+        print(f"store and workers: {cluster.redis_url}; leader: {cluster.current_leader()}", flush=True)
         run_id, status, outputs = cluster.wait_for_run()
         show_run(cluster, run_id, status, outputs)
         print("\n$ flowbuilder cluster status --store " + cluster.redis_url)
