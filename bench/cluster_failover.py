@@ -131,13 +131,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print(f"kill -9 of the raft leader, {result['kills']} times during runs (3 schedulers, 2 workers, Redis)")
-        print(f"  kill -> new leader: min {result['min']:.2f}s  median {result['median']:.2f}s"
-              f"  p90 {result['p90']:.2f}s  max {result['max']:.2f}s   (floor: election timeout {ELECTION_TIMEOUT:.1f}s)")
+        print(
+            f"  kill -> new leader: min {result['min']:.2f}s  median {result['median']:.2f}s"
+            f"  p90 {result['p90']:.2f}s  max {result['max']:.2f}s   (floor: election timeout {ELECTION_TIMEOUT:.1f}s)"
+        )
         print(f"  within 3 s: {result['within_3s']}/{result['kills']}")
-        print(f"  runs started before the last kill: {result['runs']} {result['statuses']};"
-              f" taken over by a new leader: {result['taken_over']}")
-        print(f"  tasks recorded other than once: {len(result['twice_recorded'])};"
-              f" runs whose fences did not grow: {len(result['tokens_not_growing'])}")
+        print(
+            f"  runs started before the last kill: {result['runs']} {result['statuses']};"
+            f" taken over by a new leader: {result['taken_over']}"
+        )
+        print(
+            f"  tasks recorded other than once: {len(result['twice_recorded'])};"
+            f" runs whose fences did not grow: {len(result['tokens_not_growing'])}"
+        )
     clean = not result["twice_recorded"] and not result["tokens_not_growing"]
     return 0 if clean and set(result["statuses"]) <= {"succeeded"} else 1
 

@@ -57,7 +57,9 @@ def long_runs(tmp_path: Path, failover_bench: ModuleType, cluster_module: Module
     """A started cluster whose scheduled fan-out (every 3 s) runs for a few seconds each time."""
     workflow = failover_bench.write_workflow(tmp_path, 6, 0.5)
     (tmp_path / "cluster").mkdir()
-    cluster = cluster_module.Cluster(tmp_path / "cluster", workflow=workflow, scheduler_options=("--lease-seconds", "1.5"))
+    cluster = cluster_module.Cluster(
+        tmp_path / "cluster", workflow=workflow, scheduler_options=("--lease-seconds", "1.5")
+    )
     try:
         cluster.start()
         yield cluster

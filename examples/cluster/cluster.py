@@ -93,7 +93,9 @@ class Cluster:
 
     def _start_redis(self) -> None:
         if shutil.which(self.redis_server) is None:
-            raise ClusterError(f"{self.redis_server} is not installed (apt install redis-server, or brew install redis)")
+            raise ClusterError(
+                f"{self.redis_server} is not installed (apt install redis-server, or brew install redis)"
+            )
         port = free_port()
         data = self.folder / "redis"
         data.mkdir()
