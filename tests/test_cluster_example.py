@@ -13,6 +13,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -125,3 +126,28 @@ def _wait_for_line(cluster: object, name: str, text: str, within: float = 60.0) 
     while text not in cluster.log(name):  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, f"no {text!r} in {name}'s log:\n" + cluster.log(name)  # type: ignore[attr-defined]
         time.sleep(0.05)
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_stops_every_process_the_example_started(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+    output = tmp_path / "launcher.out"
+    (tmp_path / "c").mkdir()
+    with output.open("w") as out:
+        launcher = subprocess.Popen([sys.executable, str(EXAMPLE), "--hold", "--dir", str(tmp_path / "c")],
+                                    stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops it" not in output.read_text():
+            assert launcher.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        children = [int(pid) for pid in Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split()]
+        assert len(children) == 6, children  # redis, three schedulers, two workers
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=90) == 130, output.read_text()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait(timeout=30)
+    assert "stopped every process the cluster started" in output.read_text()
+    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == [], "a process outlived the launcher"

@@ -290,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-server", default="redis-server", help="the redis-server program to run")
     options = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="flowbuilder-cluster-", dir=options.dir))
-    signal.signal(signal.SIGTERM, _stop_on_signal)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a background job starts with it ignored
+        signal.signal(stop_signal, _stop_on_signal)
     cluster = Cluster(folder, redis_server=options.redis_server)
     try:
         print(f"starting Redis, 3 schedulers and 2 workers on 127.0.0.1 (files in {folder}) ...", flush=True)
