@@ -68,6 +68,8 @@ SEND_BATCH = 512
 """Commands the sender pipelines at most in one round trip."""
 MARKER_TTL_SECONDS = 24 * 3600
 """How long a cancel mark stays in Redis (a worker that reads the attempt later still sees it)."""
+MARK_REFRESH_SECONDS = 3600.0
+"""How often the executor rewrites its marker key, which lives :data:`MARKER_TTL_SECONDS`."""
 SETTINGS_SECTION = "distributed"
 DEFAULT_REDIS_LOSS_LIMIT = 30.0
 """Seconds the results stream may stay unreadable before every attempt in flight fails."""
@@ -358,9 +360,13 @@ class RedisStreamsExecutor(AttemptExecutor):
         last = "0-0"
         stream = self.results_stream
         failing_since: float | None = None
+        marked = self._mark_alive()
         while not self._closing.is_set():
             try:
                 found: Any = self.client.xread({stream: last}, count=1024, block=RESULT_BLOCK_MS)
+                if failing_since is not None or time.monotonic() - marked > MARK_REFRESH_SECONDS:
+                    self._check_data_kept()
+                    marked = self._mark_alive()
                 failing_since = None
             except redis.RedisError as error:
                 if self._closing.is_set():
@@ -391,6 +397,30 @@ class RedisStreamsExecutor(AttemptExecutor):
                 pass
             if results:
                 self._post(results)
+
+    def _mark_alive(self) -> float:
+        """Write this executor's marker key (see :meth:`_check_data_kept`); when it was written."""
+        import redis
+
+        try:
+            self.client.set(self.keys.executor_alive(self.executor_id), b"1", ex=MARKER_TTL_SECONDS)
+        except redis.RedisError:
+            pass  # the read loop reports a lost Redis
+        return time.monotonic()
+
+    def _check_data_kept(self) -> None:
+        """After Redis came back: fail the attempts in flight if it lost its data (no AOF).
+
+        A server restarted without persistence has no queue entries and no pending lists, so
+        no worker will ever send the results these attempts wait for. Without this, a task
+        with no timeout would wait forever; failed here, the run records why (or, when the
+        store is that same Redis, the store names the run it lost).
+        """
+        if self.client.exists(self.keys.executor_alive(self.executor_id)):
+            return
+        self._known_queues.clear()  # the queue index is gone too: announce each queue again
+        self._fail_from_thread(list(self._in_flight), f"the workers' Redis at {shown_url(self.url)} restarted"
+                               " without its data (run it with appendonly yes): the attempts queued there are lost")  # fmt: skip
 
     def _post(self, results: list[ResultMessage]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop | None, list[ResultMessage]] = {}

@@ -57,6 +57,10 @@ class StreamKeys:
     def results(self, executor_id: str) -> str:
         return f"{self.prefix}:workers:results:{executor_id}"
 
+    def executor_alive(self, executor_id: str) -> str:
+        """A key an executor writes when it starts: gone after a restart, Redis lost its data."""
+        return f"{self.prefix}:workers:executor:{executor_id}"
+
     def cancel_channel(self) -> str:
         return f"{self.prefix}:workers:cancel"
 
