@@ -25,13 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import operator
-import sys
 import time
-from pathlib import Path
-
-# bench/distributed.py (the Redis workers' benchmark) would shadow Dask's `distributed` package.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
 
 
 def fanout_yaml(width: int) -> str:

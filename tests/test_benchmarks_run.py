@@ -151,7 +151,7 @@ def test_takeover_benchmark_times_a_kill_of_the_leader_and_the_takeover() -> Non
 
 
 def test_distributed_benchmark_reports_workers_beside_the_local_runner_and_latency_beside_its_floor() -> None:
-    result = _run(str(BENCH / "distributed.py"), "--tasks", "40", "--rounds", "10")
+    result = _run(str(BENCH / "remote_workers.py"), "--tasks", "40", "--rounds", "10")
     for label in ("local runner (floor)", "1 worker(s)", "2 worker(s)", "4 worker(s)"):
         assert label in result.stdout and "tasks/s" in result.stdout, result.stdout
     for label in ("XADD/XREADGROUP floor", "RedisStreamsExecutor"):

@@ -153,10 +153,11 @@ def test_a_dead_redis_fails_a_waiting_run_with_one_line(scratch_dir: Path, tmp_p
     directory.mkdir()
     redis = RedisProcess(directory)
     holder = waiter = None
+    store = f"{redis.url}?retry_seconds=3"  # the default (30 s) only makes the test wait longer for the same line
     try:
-        holder = _start(scratch_dir, redis.url, _workflow(scratch_dir, seconds=300))
+        holder = _start(scratch_dir, store, _workflow(scratch_dir, seconds=300))
         _until(lambda: _holdings(scratch_dir), "the holder to start")
-        waiter = _start(scratch_dir, redis.url, _workflow(scratch_dir, seconds=0, name="waiter.yaml"))
+        waiter = _start(scratch_dir, store, _workflow(scratch_dir, seconds=0, name="waiter.yaml"))
         assert waiter.stdout is not None
         _run_id(waiter.stdout)
         redis.stop()

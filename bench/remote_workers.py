@@ -1,7 +1,7 @@
 """Remote workers over Redis Streams: fan-out throughput and dispatch latency, beside their floors.
 
-    .venv/bin/python bench/distributed.py            # 10,000-task fan-out, 1/2/4 workers, 500 round trips
-    .venv/bin/python bench/distributed.py --quick    # 2,000 tasks, 200 round trips (about a minute)
+    .venv/bin/python bench/remote_workers.py            # 10,000-task fan-out, 1/2/4 workers, 500 round trips
+    .venv/bin/python bench/remote_workers.py --quick    # 2,000 tasks, 200 round trips (about a minute)
 
 Everything runs on 127.0.0.1 against a redis-server this script starts on a free port (never
 the machine's own Redis) and stops at the end.
