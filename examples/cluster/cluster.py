@@ -223,9 +223,30 @@ class Cluster:
         self.processes[name].send_signal(signal.SIGCONT)
 
     def restart(self, name: str) -> None:
-        """Start a process again with the command it was first started with (same node, same files)."""
+        """Start a process again with the command it was first started with (same node, same files).
+
+        A scheduler is waited for until it follows a leader again: until then the cluster has
+        one member fewer, and a leader killed meanwhile could not be replaced (no majority).
+        """
+        log_size = (self.folder / f"{name}.log").stat().st_size
         self._spawn(name, self.commands[name])
         self.killed.discard(name)
+        if name.startswith("scheduler-"):
+            self._wait_until_following(name, log_size)
+
+    def _wait_until_following(self, name: str, log_offset: int) -> None:
+        deadline = time.monotonic() + STARTUP_WAIT
+        while True:
+            since_restart = (self.folder / f"{name}.log").read_bytes()[log_offset:].decode("utf-8", "replace")
+            if "leading since" in since_restart or any(
+                "standby: waiting for leadership" in line and "active scheduler: unknown" not in line
+                for line in since_restart.splitlines()
+            ):
+                return
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{name} did not rejoin the cluster within {STARTUP_WAIT:g}s (see {self.folder})")
+            time.sleep(0.05)
 
     def wait_for_new_leader(self, killed: str, after: float) -> tuple[str, float]:
         """The first live scheduler other than ``killed`` that claimed leadership after ``after``, and when."""

@@ -152,3 +152,31 @@ def test_a_leader_whose_followers_are_paused_stops_claiming_within_the_step_down
     late = [claim for claim in claims if claim > bound + TICK_SECONDS]
     assert not late, f"claims {late} s after the cut; the bound is {bound} s"
     assert any(status.at > cut_at + bound and not status.leading for status in leader.statuses)
+
+
+def test_after_a_long_quiet_the_first_vote_request_reaches_the_other_follower(cluster: ProcessCluster) -> None:
+    """Followers exchange nothing while a leader lives; their connection must still carry the next vote.
+
+    pysyncobj drops the first message sent on a connection that read nothing for its
+    ``connectionTimeout``; with a timeout of a few T every election after a quiet spell
+    lost its first round, and the successor led a term later (token + 2, a second or more
+    slower). Won in the first round, the successor's token is the dead leader's + 1. A real
+    split vote (both followers standing within a message's time) can still happen, rarely:
+    of two kills after a quiet of 5 T, at least one must be won in the first round.
+    """
+    cluster.start_all()
+    leader = cluster.wait_for_leader(LEADER_TIMEOUT)
+    first_round_wins = 0
+    for _ in range(2):
+        time.sleep(5 * ELECTION_TIMEOUT)
+        status = leader.latest()
+        assert status is not None and status.token is not None
+        killed_at = cluster.kill(leader)
+        successor, successor_status = cluster.first_leading_after(
+            killed_at, other_than=leader.address, timeout=LEADER_TIMEOUT
+        )
+        assert successor_status.token is not None
+        first_round_wins += successor_status.token == status.token + 1
+        cluster.start(leader.address)
+        leader = cluster.wait_for_leader(LEADER_TIMEOUT)
+    assert first_round_wins >= 1
