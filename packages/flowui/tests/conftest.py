@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
 
-from serve_process import RedisServer, ServeProcess  # noqa: E402
+from serve_process import RedisServer, ServeProcess
 
 
 @pytest.fixture(params=["rocksdb", "redis"])

@@ -92,7 +92,7 @@ def test_a_reconnecting_client_resumes_after_its_last_event_id(server: ServeProc
     run_id = start(server.client, GREET)
     wait_status(server.client, run_id, "succeeded")
     frames = sse_events(server.client, f"/api/v1/runs/{run_id}/events/stream", {"Last-Event-ID": "3"})
-    assert [int(frame["id"]) for frame in frames if "id" in frame][0] == 4
+    assert next(int(frame["id"]) for frame in frames if "id" in frame) == 4
 
 
 def test_listing_pages_with_the_cursor(server: ServeProcess) -> None:
@@ -140,7 +140,9 @@ tasks:
 
 def test_workflows_are_validated_with_located_errors_stored_versioned_and_started_by_name(server: ServeProcess) -> None:
     client = server.client
-    broken = "name: broken\ntasks:\n  - name: a\n    type: shell\n    depends_on: [missing]\n    config: {command: echo}\n"
+    broken = (
+        "name: broken\ntasks:\n  - name: a\n    type: shell\n    depends_on: [missing]\n    config: {command: echo}\n"
+    )
     checked = client.post("/api/v1/workflows/validate", content=broken, headers={"content-type": "application/yaml"})
     assert checked.status_code == 200
     body = checked.json()

@@ -105,7 +105,7 @@ class RunFeed:
             changed = self._changed
             try:
                 await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keepalive\n\n"
 
     def close(self) -> None:

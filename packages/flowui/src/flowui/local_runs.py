@@ -16,7 +16,6 @@ from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
     from flowbuilder.run_service import PreparedRun, RunHandle, RunService
-
     from flowui.metrics import ServerMetrics
 
 
@@ -58,7 +57,7 @@ class LocalRuns:
     async def _forget_when_done(self, handle: RunHandle) -> None:
         try:
             await handle.result()
-        except BaseException:  # noqa: BLE001 - the runner recorded what it could; nothing to add here
+        except BaseException:
             pass
         finally:
             self.handles.pop(handle.run_id, None)
