@@ -25,13 +25,15 @@ def fanout_yaml(width: int, hold_seconds: float) -> str:
 
 async def follow(url: str, run_id: str, joined: list[float]) -> list[int]:
     seqs: list[int] = []
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-        async with client.stream("GET", f"/api/v1/runs/{run_id}/events/stream") as response:
-            assert response.status_code == 200
-            joined.append(time.time())
-            async for line in response.aiter_lines():
-                if line.startswith("data: ") and '"seq"' in line:
-                    seqs.append(json.loads(line[6:])["seq"])
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=120) as client,
+        client.stream("GET", f"/api/v1/runs/{run_id}/events/stream") as response,
+    ):
+        assert response.status_code == 200
+        joined.append(time.time())
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and '"seq"' in line:
+                seqs.append(json.loads(line[6:])["seq"])
     return seqs
 
 

@@ -96,10 +96,10 @@ class RunFeed:
         while True:
             if position < len(self.frames) and self.frame_seqs[position] <= after_seq:
                 position = bisect_right(self.frame_seqs, after_seq, lo=position)
-            while position < len(self.frames):
-                frame = self.frames[position]
-                position += 1
-                yield frame
+            if position < len(self.frames):
+                end = len(self.frames)
+                yield "".join(self.frames[position:end])  # one write per wake-up, not one per event
+                position = end
             if self.ended:
                 return
             changed = self._changed
