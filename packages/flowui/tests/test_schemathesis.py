@@ -22,7 +22,7 @@ def test_the_openapi_document_holds_under_fuzzing(rocksdb_server: ServeProcess, 
     st = str(Path(sys.executable).with_name("st"))
     done = subprocess.run([st, "run", f"{rocksdb_server.url}/api/v1/openapi.json", "--max-examples", "5",
                            "--checks", CHECKS, "--seed", "1", "--no-color", "--request-timeout", "20"],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
     summary = done.stdout[done.stdout.find("SUMMARY") - 33 :] if "SUMMARY" in done.stdout else done.stdout
     (tmp_path / "schemathesis.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     print(summary)
