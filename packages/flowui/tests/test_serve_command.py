@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,3 +67,36 @@ def test_every_route_of_the_app_has_a_role_and_mutations_need_more_than_viewer()
     assert route_template("/api/v1/runs/abc/events/stream") == "/api/v1/runs/{run_id}/events/stream"
     assert route_template("/api/v1/runs/abc/def") is None
     assert role_allows("admin", "operator") and not role_allows("viewer", "operator")
+
+
+def test_the_cli_loads_no_web_stack_until_serve_runs() -> None:
+    """`flowbuilder --help` calls every plugin's command hook: serve's must not import FastAPI."""
+    code = (
+        "import sys; from flowbuilder.cli.main import main\n"
+        "try: main(['--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'fastapi', 'starlette', 'uvicorn', 'prometheus_client'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "serve" in done.stdout and done.stdout.strip().endswith("[]")
+
+
+def test_open_starts_the_browser_at_the_servers_url(tmp_path: Path) -> None:
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    server = subprocess.Popen([FLOWBUILDER, "serve", "--port", "0", "--open", "--store", f"rocksdb://{tmp_path / 's'}"],
+                              cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "BROWSER": str(browser)})  # fmt: skip
+    try:
+        assert server.stderr is not None
+        url = re.search(r"listening on (\S+) ", server.stderr.readline())
+        assert url is not None
+        deadline = time.monotonic() + 20
+        while not opened.exists() or not opened.read_text().strip():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert opened.read_text().strip() == url.group(1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
