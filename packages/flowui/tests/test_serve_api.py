@@ -229,3 +229,13 @@ def test_health_metrics_and_a_clean_exit_on_sigterm(server: ServeProcess) -> Non
     assert server.terminate() == 0
     assert "cancelled 1 run" in server.stderr
     assert "Traceback" not in server.stderr
+
+
+def test_a_posted_workflow_cannot_make_the_server_read_its_own_files(server: ServeProcess) -> None:
+    posted = "name: sneaky\ntasks:\n  - name: child\n    type: workflow\n    config: {path: /etc/hostname}\n"
+    checked = server.client.post("/api/v1/workflows/validate", content=posted).json()
+    assert checked["valid"] is False
+    assert [(e["line"], e["column"]) for e in checked["errors"]] == [(5, 20)]
+    assert "cannot name a sub-workflow file" in checked["errors"][0]["message"]
+    started = server.client.post("/api/v1/runs", json={"yaml": posted})
+    assert started.status_code == 422 and "cannot name a sub-workflow file" in started.json()["error"]["reason"]
