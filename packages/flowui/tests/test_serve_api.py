@@ -239,3 +239,24 @@ def test_a_posted_workflow_cannot_make_the_server_read_its_own_files(server: Ser
     assert "cannot name a sub-workflow file" in checked["errors"][0]["message"]
     started = server.client.post("/api/v1/runs", json={"yaml": posted})
     assert started.status_code == 422 and "cannot name a sub-workflow file" in started.json()["error"]["reason"]
+
+
+def test_a_secret_param_is_never_returned(server: ServeProcess) -> None:
+    yaml = """\
+name: secretive
+params:
+  token: {type: string, secret: true}
+tasks:
+  - name: use
+    type: shell
+    config: {command: "echo token is ${{ params.token }}"}
+"""
+    secret = "s3cr3t-Value-42"
+    run_id = start(server.client, yaml, token=secret)
+    wait_status(server.client, run_id, "succeeded")
+    stream = sse_events(server.client, f"/api/v1/runs/{run_id}/events/stream")
+    bodies = [
+        server.client.get(f"/api/v1/runs/{run_id}{suffix}").text for suffix in ("", "/events", "/logs", "/outputs")
+    ]
+    assert bodies[0] and all(secret not in body for body in [*bodies, json.dumps(stream)])
+    assert "***" in bodies[0] and "***" in bodies[2]
