@@ -251,12 +251,12 @@ tasks:
     type: shell
     config: {command: "echo token is ${{ params.token }}"}
 """
-    secret = "s3cr3t-Value-42"
-    run_id = start(server.client, yaml, token=secret)
+    planted = "s3cr3t-Value-42"
+    run_id = start(server.client, yaml, token=planted)
     wait_status(server.client, run_id, "succeeded")
     stream = sse_events(server.client, f"/api/v1/runs/{run_id}/events/stream")
     bodies = [
         server.client.get(f"/api/v1/runs/{run_id}{suffix}").text for suffix in ("", "/events", "/logs", "/outputs")
     ]
-    assert bodies[0] and all(secret not in body for body in [*bodies, json.dumps(stream)])
+    assert bodies[0] and all(planted not in body for body in [*bodies, json.dumps(stream)])
     assert "***" in bodies[0] and "***" in bodies[2]
