@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 MAX_FOLLOWED_RUNS = 256
 """Runs followed at once (each holds one subscription); a stream of one more run gets 503."""
+COALESCE_SECONDS = 0.02
+"""After a write, a client's stream waits this long before the next one, so a run making
+thousands of events a second costs each client ~50 writes a second, not one per batch (the
+server's loop also runs the runs); a human watching sees no difference."""
 KEEPALIVE_SECONDS = 15.0
 """An idle stream sends an SSE comment this often, so proxies keep it and a gone client is noticed."""
 
@@ -102,6 +106,9 @@ class RunFeed:
                 end = len(self.frames)
                 yield "".join(self.frames[position:end])  # one write per wake-up, not one per event
                 position = end
+                if not self.ended:
+                    await asyncio.sleep(COALESCE_SECONDS)  # let a busy run's events gather into the next write
+                continue
             if self.ended:
                 return
             changed = self._changed
