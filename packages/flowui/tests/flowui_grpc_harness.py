@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import grpc
 import pytest
+
 from flowbuilder import Store, build_plugin_host
 from flowbuilder.run_service import RunService
 from flowui.grpc_api import CLIENT_OPTIONS, start_grpc_server, stop_grpc_server

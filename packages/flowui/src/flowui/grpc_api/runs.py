@@ -17,11 +17,10 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-from flowbuilder import Annotation, ControlRequest, ParamError, RunNotFoundError, RunStatus, StoreError
+from flowbuilder import Annotation, ControlRequest, RunNotFoundError, RunStatus, StoreError
 from flowbuilder.annotations import encode_annotation
 from flowbuilder.control import encode_control_request
 from flowbuilder.leases import list_runs_live
-from flowbuilder.secrets import masker_for, secret_param_values
 from flowbuilder.stores.paging import decode_cursor
 from flowui import workflow_catalog
 from flowui.grpc_api import _messages as convert
@@ -93,16 +92,25 @@ class RunServicer(pb_grpc.RunServiceServicer):
             if run_id is not None and _run_exists(store, run_id):
                 raise BadRequest(f"run {run_id} already exists; choose another run_id or leave it empty",
                                  _already_exists())  # fmt: skip
-            try:
-                return service.prepare(compiled, params, run_id=run_id)
-            except ParamError as error:  # a secret param's value never comes back in the reason
-                masker = masker_for({}, secret_param_values(compiled.plan.workflow, params))
-                raise ParamError(masker.mask(str(error)) if masker else str(error)) from None
+            return service.prepare(compiled, params, run_id=run_id)  # core's ParamError masks secret params
 
         return await asyncio.to_thread(prepare)
 
     async def _submit(self, prepared: PreparedRun, *, concurrency: int = 0, replay: bool = False) -> RunHandle:
         return await self.service.submit(prepared, concurrency=concurrency or None, replay=replay)
+
+    async def _start(self, prepared: PreparedRun, *, concurrency: int = 0) -> None:
+        """Submit, and return once the run's first new event is stored (sinks see events after the
+        store), so that the run a StartRun, Resume or Retry names is there for the next call."""
+        handle = await self._submit(prepared, concurrency=concurrency)
+        events = handle.events()
+        try:
+            async for _ in events:
+                break
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]  # an async generator, typed as an iterator
+        if handle.done():
+            await handle.result()  # a runner that failed before recording anything: its error
 
     @streaming
     async def ExecuteFlow(self, request: pb.StartRunRequest, context: Context) -> AsyncIterator[pb.RunEvent]:
@@ -115,7 +123,7 @@ class RunServicer(pb_grpc.RunServiceServicer):
     @unary
     async def StartRun(self, request: pb.StartRunRequest, context: Context) -> pb.StartRunResponse:
         prepared = await self._prepare_new(request)
-        await self._submit(prepared, concurrency=request.concurrency)
+        await self._start(prepared, concurrency=request.concurrency)
         return pb.StartRunResponse(run_id=prepared.run_id, workflow=prepared.plan.workflow.name)
 
     @unary
@@ -123,7 +131,7 @@ class RunServicer(pb_grpc.RunServiceServicer):
         run_id = _run_id(request.run_id)
         params = convert.parse_json_object(request.params_json, "params_json")
         prepared = await asyncio.to_thread(self.service.prepare_resume, run_id, params, force=request.force)
-        await self._submit(prepared)
+        await self._start(prepared)
         return pb.StartRunResponse(run_id=run_id, workflow=prepared.plan.workflow.name)
 
     @unary
@@ -132,7 +140,7 @@ class RunServicer(pb_grpc.RunServiceServicer):
         params = convert.parse_json_object(request.params_json, "params_json")
         prepared = await asyncio.to_thread(self.service.prepare_retry, run_id, params,
                                            from_tasks=list(request.from_tasks), only=list(request.only))  # fmt: skip
-        await self._submit(prepared)
+        await self._start(prepared)
         return pb.StartRunResponse(run_id=run_id, workflow=prepared.plan.workflow.name)
 
     # -- reading ----------------------------------------------------------------------------
