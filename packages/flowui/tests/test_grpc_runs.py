@@ -240,3 +240,17 @@ def test_resume_continues_a_run_whose_process_was_killed(served: Served, tmp_pat
     status = wait_for_status(served, run_id, {"succeeded", "failed", "cancelled"})
     assert status.summary.status == "succeeded"
     assert [(t.name, t.status) for t in status.tasks] == [("wait", "succeeded"), ("after", "succeeded")]
+
+
+def test_a_long_history_is_cut_into_bounded_updates() -> None:
+    from flowbuilder import Annotation, EventKind, RunEvent
+    from flowui.grpc_api.runs import UPDATE_BYTES, UPDATE_EVENTS, _cut
+
+    events = [RunEvent("r", n, EventKind.TASK_ANNOTATED, task="t", data={"n": n}) for n in range(1, 1201)]
+    messages = _cut(events, [Annotation("note", number=1)])
+    assert [len(m.events) for m in messages] == [UPDATE_EVENTS, UPDATE_EVENTS, 1200 - 2 * UPDATE_EVENTS]
+    assert [len(m.annotations) for m in messages] == [0, 0, 1]
+    big = [RunEvent("r", n, EventKind.TASK_SUCCEEDED, task="t", data={"output": "x" * (UPDATE_BYTES // 2)})
+           for n in range(1, 4)]  # fmt: skip
+    assert [len(m.events) for m in _cut(big, [])] == [1, 1, 1]  # each pair would pass the byte bound
+    assert [e.seq for m in _cut(big, []) for e in m.events] == [1, 2, 3]

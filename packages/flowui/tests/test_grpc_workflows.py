@@ -91,3 +91,16 @@ def test_list_versions_of_an_unknown_workflow_is_not_found(served: Served) -> No
     with pytest.raises(grpc.RpcError) as caught:
         served.workflows.ListVersions(pb.ListVersionsRequest())
     assert code_of(caught.value) is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_versions_stored_at_once_from_many_threads_get_distinct_numbers(served: Served) -> None:
+    """The number is a claimed key: racing writers never overwrite each other's version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [HELLO.replace("echo two", f"echo {n}") for n in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda text: served.workflows.StoreWorkflow(pb.WorkflowSource(yaml=text)), texts))
+    assert sorted(r.version.number for r in replies) == list(range(1, 9))
+    versions = served.workflows.ListVersions(pb.ListVersionsRequest(workflow="hello")).versions
+    assert {v.definition_hash for v in versions} == {r.version.definition_hash for r in replies}
+    assert [w.name for w in served.workflows.ListWorkflows(pb.ListWorkflowsRequest()).workflows] == ["hello"]
