@@ -3,9 +3,11 @@
     from flowui.grpc_api.client import messages, open_channel, stubs
 
     channel = open_channel("127.0.0.1:50051")
-    runs = stubs.RunServiceStub(channel)
-    for event in runs.ExecuteFlow(messages.StartRunRequest(yaml=text)):
-        ...
+    workflows = stubs.WorkflowServiceStub(channel)
+    checked = workflows.ValidateWorkflow(messages.WorkflowSource(yaml=text))
+
+and ``stubs.RunServiceStub(channel).ExecuteFlow`` with a ``messages.StartRunRequest`` streams
+a run's events (``examples/grpc_client/client.py`` does both).
 
 A client in another language generates its own from ``contracts/proto/flowbuilder/v1/``.
 """
