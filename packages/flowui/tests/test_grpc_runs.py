@@ -254,3 +254,12 @@ def test_a_long_history_is_cut_into_bounded_updates() -> None:
            for n in range(1, 4)]  # fmt: skip
     assert [len(m.events) for m in _cut(big, [])] == [1, 1, 1]  # each pair would pass the byte bound
     assert [e.seq for m in _cut(big, []) for e in m.events] == [1, 2, 3]
+
+
+def test_dropping_the_execute_flow_call_leaves_the_run_running(served: Served) -> None:
+    stream = served.runs.ExecuteFlow(pb.StartRunRequest(yaml=SLOW, params_json='{"seconds": 1}', run_id="left"))
+    for event in stream:
+        if event.kind == "task_started":
+            break
+    stream.cancel()
+    assert wait_for_status(served, "left", {"succeeded", "failed", "cancelled"}).summary.status == "succeeded"
