@@ -66,7 +66,7 @@ def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(error, ParamError):
         return code.INVALID_ARGUMENT, one_line(str(error))
     if isinstance(error, (RunNotFoundError, UnknownWorkflowError)):
-        return code.NOT_FOUND, one_line(str(error).strip("\"'"))
+        return code.NOT_FOUND, one_line(str(error))
     if isinstance(error, DuplicateRunError):
         return code.ALREADY_EXISTS, one_line(str(error))
     if isinstance(error, StoreError):  # the store could not be read or written: try again later
