@@ -11,7 +11,7 @@ from flowbuilder.events import RunStatus
 from flowui.api_context import ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
 from flowui.live import event_json
-from flowui.routes.workflows import compile_text
+from flowui.routes.workflows import compile_text, latest_version
 from flowui.schemas import (
     AnnotationIn,
     AnnotationList,
@@ -47,11 +47,12 @@ def _prepare_new(context: ApiContext, body: StartRun) -> Any:
         compiled = compile_text(context, body.yaml)
     else:
         assert body.workflow is not None
-        latest = context.versions.latest(body.workflow)
+        latest = latest_version(context, body.workflow)
         if latest is None:
             raise ApiError(404, f"no stored workflow {body.workflow!r}; store it with POST"
                                 f" /api/v1/workflows/{body.workflow}/versions, or post its `yaml`")  # fmt: skip
-        compiled = compile_text(context, context.store.load_definition(latest.definition).decode("utf-8"))
+        content = context.store.load_definition(latest.definition_hash)
+        compiled = compile_text(context, content, f"<workflow {body.workflow} version {latest.number}>")
     return prepare_run(context.host, compiled, body.params)
 
 
