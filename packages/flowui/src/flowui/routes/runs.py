@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +25,9 @@ from flowui.schemas import (
     StartRun,
 )
 
+if TYPE_CHECKING:
+    from flowbuilder.run_service import PreparedRun
+
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 MAX_PAGE = 1000
@@ -38,7 +41,7 @@ def start_url(run_id: str) -> Started:
     )
 
 
-def _prepare_new(context: ApiContext, body: StartRun) -> Any:
+def _prepare_new(context: ApiContext, body: StartRun) -> PreparedRun:
     from flowbuilder.run_service import prepare_run
 
     if (body.workflow is None) == (body.yaml is None):

@@ -7,7 +7,7 @@ the newest runs in the store (up to :data:`RECENT_RUNS`), for runs started from 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 
@@ -17,26 +17,31 @@ from flowui.api_errors import ApiError, located_errors
 from flowui.schemas import Dag, DagTask, Validation, VersionList, WorkflowDetail, WorkflowItem, WorkflowList
 from flowui.yaml_body import YAML_BODY, read_yaml_body
 
+if TYPE_CHECKING:
+    from flowbuilder.plan import ExecutionPlan
+    from flowbuilder.run_service import CompiledWorkflow
+    from flowui.workflow_catalog import WorkflowVersion
+
 RECENT_RUNS = 1000
 """How many of the newest runs are read to name the workflows known only from runs."""
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-def compile_text(context: ApiContext, text: str | bytes, filename: str = "<posted workflow>") -> Any:
+def compile_text(context: ApiContext, text: str | bytes, filename: str = "<posted workflow>") -> CompiledWorkflow:
     """Validate and plan YAML by the rules both APIs share (:mod:`flowui.posted_workflows`)."""
     from flowui.posted_workflows import compile_posted
 
     return compile_posted(context.host, text, filename)
 
 
-def version_json(version: Any) -> dict[str, Any]:
+def version_json(version: WorkflowVersion) -> dict[str, object]:
     """A :class:`~flowui.workflow_catalog.WorkflowVersion` as the REST API shows it."""
     return {"workflow": version.workflow, "number": version.number, "definition": version.definition_hash,
             "version": version.declared_version or None, "saved_at": version.stored_at}  # fmt: skip
 
 
-def latest_version(context: ApiContext, name: str) -> Any:
+def latest_version(context: ApiContext, name: str) -> WorkflowVersion | None:
     """The newest stored version of ``name``, or None."""
     from flowui.workflow_catalog import list_versions
 
@@ -44,7 +49,7 @@ def latest_version(context: ApiContext, name: str) -> Any:
     return versions[-1] if versions else None
 
 
-def dag_of(plan: Any) -> Dag:
+def dag_of(plan: ExecutionPlan) -> Dag:
     types = {task.name: task.type for task in plan.workflow.tasks}
     tasks = [DagTask(name=name, type=types.get(name, "?"), depends_on=[plan.names[p] for p in plan.predecessors[i]])
              for i, name in enumerate(plan.names)]  # fmt: skip
