@@ -104,3 +104,12 @@ def test_versions_stored_at_once_from_many_threads_get_distinct_numbers(served: 
     versions = served.workflows.ListVersions(pb.ListVersionsRequest(workflow="hello")).versions
     assert {v.definition_hash for v in versions} == {r.version.definition_hash for r in replies}
     assert [w.name for w in served.workflows.ListWorkflows(pb.ListWorkflowsRequest()).workflows] == ["hello"]
+
+
+def test_a_sub_workflow_file_is_refused_where_it_is_named(served: Served) -> None:
+    """The server never reads a file a client names (the rule REST shares: flowui.posted_workflows)."""
+    sent = "name: sneaky\ntasks:\n  - name: child\n    type: workflow\n    config: {path: /etc/hostname}\n"
+    reply = served.workflows.ValidateWorkflow(pb.WorkflowSource(yaml=sent))
+    assert not reply.valid
+    assert [(e.line, e.column) for e in reply.errors] == [(5, 20)]
+    assert "cannot name a sub-workflow file" in reply.errors[0].message

@@ -1,8 +1,8 @@
 """A workflow sent in a request, loaded and planned by core with the request's file name.
 
-Text only: the bytes are YAML (never a path, so a client cannot make the server read its
-files), and ``path:`` sub-workflows are not loaded (they would be files of the server's
-disk); a run stored from a request can use ``definition:`` children from the store.
+Text only, by the rules both APIs share (:mod:`flowui.posted_workflows`): never a path,
+and a ``path:`` sub-workflow is refused with a located error (it would be a file of the
+server's disk); a run stored from a request can use ``definition:`` children from the store.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ DEFAULT_FILENAME = "<request>"
 
 def compile_text(host: PluginHost, yaml: str, filename: str = "") -> CompiledWorkflow:
     """Validate and plan ``yaml``; :class:`~flowbuilder.errors.WorkflowError` with located problems if invalid."""
-    content = yaml.encode("utf-8")
-    source = load_workflow(content, filename=filename or DEFAULT_FILENAME, limits=host.settings.limits, host=host)
-    plan = plan_workflow(source, host, children=False)
-    return CompiledWorkflow(plan, source.content)
+    from flowui.posted_workflows import compile_posted
+
+    return compile_posted(host, yaml, filename or DEFAULT_FILENAME)
 
 
 def compile_stored(host: PluginHost, content: bytes, workflow: str, number: int) -> CompiledWorkflow:
