@@ -1,0 +1,60 @@
+// A workflow's tasks as the DAG and the designer need them, from the API's workflow document:
+// either a `tasks` list or the stored YAML/JSON definition (parsed here with the yaml library).
+import { parse } from "yaml";
+import type { JsonSchema } from "./api";
+
+export interface TaskDoc {
+  name: string;
+  type?: string;
+  depends_on?: string[] | string;
+  [key: string]: unknown;
+}
+
+export interface WorkflowDoc {
+  name: string;
+  version?: string;
+  description?: string;
+  tasks?: TaskDoc[];
+  params?: Record<string, { type?: string; default?: unknown; description?: string; required?: boolean; choices?: unknown[]; secret?: boolean }>;
+  [key: string]: unknown;
+}
+
+export function workflowDocument(response: Record<string, unknown>): WorkflowDoc {
+  for (const key of ["definition", "yaml", "source", "document"]) {
+    const value = response[key];
+    if (typeof value === "string") return parse(value) as WorkflowDoc;
+    if (value && typeof value === "object" && Array.isArray((value as WorkflowDoc).tasks)) return value as WorkflowDoc;
+  }
+  return response as unknown as WorkflowDoc;
+}
+
+export function dependencies(task: TaskDoc): string[] {
+  const value = task.depends_on;
+  if (!value) return [];
+  return Array.isArray(value) ? value.map(String) : [String(value)];
+}
+
+export function taskShapes(doc: WorkflowDoc): { name: string; depends_on: string[] }[] {
+  return (doc.tasks ?? []).map((task) => ({ name: task.name, depends_on: dependencies(task) }));
+}
+
+const PARAM_TYPES: Record<string, string> = { string: "string", integer: "integer", number: "number", boolean: "boolean", list: "array", array: "array", object: "object", dict: "object" };
+
+/** The JSON schema of a workflow's params: from the server when it gives one, else from `params`. */
+export function paramsSchema(response: Record<string, unknown>, doc: WorkflowDoc): JsonSchema {
+  const given = response.params_schema;
+  if (given && typeof given === "object") return given as JsonSchema;
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const [name, param] of Object.entries(doc.params ?? {})) {
+    properties[name] = {
+      type: PARAM_TYPES[param?.type ?? "string"] ?? "string",
+      default: param?.default ?? undefined,
+      description: param?.description,
+      enum: param?.choices ?? undefined,
+      writeOnly: param?.secret || undefined,
+    };
+    if (param?.required || param?.default === undefined || param?.default === null) required.push(name);
+  }
+  return { type: "object", properties, required };
+}
