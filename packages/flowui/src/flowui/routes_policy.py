@@ -1,0 +1,72 @@
+"""The role each REST route needs: ONE table that the security middleware reads.
+
+Route handlers carry no auth logic. A request is matched by method and path template
+(``/api/v1/runs/{run_id}``, FastAPI's templates, as the route was declared); the role
+needed is ``viewer`` (reading), ``operator`` (starting and steering runs, adding
+annotations, validating) or ``admin`` (storing workflow versions, listing installed
+plugins). Roles are ordered: an admin may do what an operator may, an operator what a
+viewer may. :func:`required_role` answers for a route not in the table with ``admin`` (so a
+route added without a policy is closed rather than open), and ``tests/test_routes_policy.py``
+fails when an app route has no entry.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Role = Literal["viewer", "operator", "admin"]
+
+ROLE_ORDER: tuple[Role, ...] = ("viewer", "operator", "admin")
+"""Weakest first: a role may do everything the roles before it may."""
+
+API = "/api/v1"
+
+ROUTE_ROLES: dict[tuple[str, str], Role] = {
+    # service
+    ("GET", "/healthz"): "viewer",
+    ("GET", "/metrics"): "viewer",
+    ("GET", f"{API}/openapi.json"): "viewer",
+    ("GET", f"{API}/plugins"): "admin",
+    ("GET", f"{API}/stats"): "viewer",
+    # workflows
+    ("GET", f"{API}/workflows"): "viewer",
+    ("GET", f"{API}/workflows/{{name}}"): "viewer",
+    ("POST", f"{API}/workflows/validate"): "viewer",
+    ("GET", f"{API}/workflows/{{name}}/versions"): "viewer",
+    ("POST", f"{API}/workflows/{{name}}/versions"): "admin",
+    # runs
+    ("POST", f"{API}/runs"): "operator",
+    ("GET", f"{API}/runs"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/events"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/events/stream"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/logs"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/outputs"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/annotations"): "viewer",
+    ("POST", f"{API}/runs/{{run_id}}/annotations"): "operator",
+    ("GET", f"{API}/runs/{{run_id}}/anomalies"): "viewer",
+    # control
+    ("POST", f"{API}/runs/{{run_id}}/cancel"): "operator",
+    ("POST", f"{API}/runs/{{run_id}}/pause"): "operator",
+    ("POST", f"{API}/runs/{{run_id}}/unpause"): "operator",
+    ("POST", f"{API}/runs/{{run_id}}/signal"): "operator",
+    ("POST", f"{API}/runs/{{run_id}}/resume"): "operator",
+    ("POST", f"{API}/runs/{{run_id}}/retry"): "operator",
+}
+
+
+def required_role(method: str, path_template: str) -> Role:
+    """The role a request needs; ``admin`` for a route the table does not name (closed by default).
+
+    ``HEAD`` is treated as ``GET``.
+    """
+    method = "GET" if method.upper() == "HEAD" else method.upper()
+    return ROUTE_ROLES.get((method, path_template), "admin")
+
+
+def role_allows(held: Role, needed: Role) -> bool:
+    """Whether a caller holding ``held`` may do what ``needed`` guards."""
+    return ROLE_ORDER.index(held) >= ROLE_ORDER.index(needed)
+
+
+__all__ = ["API", "ROLE_ORDER", "ROUTE_ROLES", "Role", "required_role", "role_allows"]
