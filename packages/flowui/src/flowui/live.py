@@ -1,0 +1,139 @@
+"""Live run feeds for Server-Sent Events: one store subscription per run, shared by every client.
+
+A :class:`RunFeed` follows one run through the store's subscription seam
+(:meth:`Store.subscribe <flowbuilder.interfaces.EventLog.subscribe>`, pushed, history first
+then live) and keeps each update as a ready-to-send SSE frame. A hundred clients of one run
+therefore cost one subscription (one blocked worker thread) and one JSON encoding per event,
+not a hundred. Each client reads the shared frames from its own position, so a slow client
+never delays another, and every client sees every event in order.
+
+Frames: ``event: run_event`` with ``id: SEQ`` (the event's sequence number, so a browser that
+reconnects sends ``Last-Event-ID`` and resumes after it), ``event: annotation`` (no id), and a
+last ``event: end`` when the run has finished (or ``event: error`` when the store failed).
+A feed is dropped once its run has ended and its last client left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from bisect import bisect_right
+from typing import TYPE_CHECKING, AsyncIterator
+
+from flowbuilder.errors import FlowBuilderError
+from flowbuilder.events import json_fallback
+
+if TYPE_CHECKING:
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.events import RunEvent
+    from flowbuilder.interfaces import Store
+
+KEEPALIVE_SECONDS = 15.0
+"""An idle stream sends an SSE comment this often, so proxies keep it and a gone client is noticed."""
+
+
+def event_json(event: RunEvent) -> dict[str, object]:
+    """An event as the API shows it (REST pages and SSE frames alike)."""
+    return {"seq": event.seq, "kind": event.kind.value, "task": event.task, "attempt": event.attempt,
+            "data": dict(event.data), "time": event.time}  # fmt: skip
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_fallback)
+
+
+def event_frame(event: RunEvent) -> str:
+    return f"id: {event.seq}\nevent: run_event\ndata: {_dumps(event_json(event))}\n\n"
+
+
+def annotation_frame(annotation: Annotation) -> str:
+    return f"event: annotation\ndata: {_dumps(annotation.to_dict())}\n\n"
+
+
+class RunFeed:
+    """One run's updates as SSE frames, filled by one subscription; read by any number of clients."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.run_id = run_id
+        self.frames: list[str] = []
+        self.frame_seqs: list[int] = []  # per frame: the seq of the last event at or before it
+        self.ended = False
+        self.clients = 0
+        self._changed = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._follow(store))
+
+    async def _follow(self, store: Store) -> None:
+        last_seq = 0
+        try:
+            async for update in store.subscribe(self.run_id):
+                for event in update.events:
+                    last_seq = event.seq
+                    self._add(event_frame(event), last_seq)
+                for annotation in update.annotations:
+                    self._add(annotation_frame(annotation), last_seq)
+                self._wake()
+            self._add("event: end\ndata: {}\n\n", last_seq)
+        except FlowBuilderError as error:
+            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", last_seq)
+        finally:
+            self.ended = True
+            self._wake()
+
+    def _add(self, frame: str, seq: int) -> None:
+        self.frames.append(frame)
+        self.frame_seqs.append(seq)
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def frames_after(self, after_seq: int) -> AsyncIterator[str]:
+        """Every frame after the event numbered ``after_seq``, live, until the run's end frame."""
+        position = bisect_right(self.frame_seqs, after_seq) if after_seq else 0
+        while True:
+            while position < len(self.frames):
+                frame = self.frames[position]
+                position += 1
+                yield frame
+            if self.ended:
+                return
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                yield ": keepalive\n\n"
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+class LiveFeeds:
+    """The feeds of the runs that clients follow now, by run id."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.feeds: dict[str, RunFeed] = {}
+
+    async def stream(self, run_id: str, after_seq: int) -> AsyncIterator[str]:
+        """The SSE frames of ``run_id`` after ``after_seq`` for one client (the run must exist)."""
+        feed = self.feeds.get(run_id)
+        if feed is None:
+            feed = self.feeds[run_id] = RunFeed(self.store, run_id)
+        feed.clients += 1
+        try:
+            async for frame in feed.frames_after(after_seq):
+                yield frame
+        finally:
+            feed.clients -= 1
+            if feed.clients == 0 and self.feeds.get(run_id) is feed:
+                del self.feeds[run_id]
+                if not feed.ended:
+                    feed.close()
+
+    def close(self) -> None:
+        for feed in self.feeds.values():
+            feed.close()
+        self.feeds.clear()
+
+
+__all__ = ["KEEPALIVE_SECONDS", "LiveFeeds", "RunFeed", "annotation_frame", "event_frame", "event_json"]

@@ -1,0 +1,79 @@
+"""The runs this server executes: started through the run service, cancelled on shutdown.
+
+Every start (new, resumed, retried) goes through :meth:`RunService.submit
+<flowbuilder.run_service.RunService.submit>` on the server's loop with the run's metrics
+sink; the handles are kept so that a stopping server cancels its runs and waits until
+they are recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowbuilder.run_service import PreparedRun, RunHandle, RunService
+
+    from flowui.metrics import ServerMetrics
+
+
+class LocalRuns:
+    """Submits prepared runs and remembers the unfinished ones by id."""
+
+    def __init__(self, service: RunService, metrics: ServerMetrics) -> None:
+        self.service = service
+        self.metrics = metrics
+        self.handles: dict[str, RunHandle] = {}
+        self._waiters: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self, prepared: PreparedRun) -> RunHandle:
+        """Start ``prepared`` on the running loop; returns once its first events can be read."""
+        unfinished = _unfinished_tasks(prepared)
+        sink = self.metrics.sink(unfinished)
+        try:
+            handle = await self.service.submit(prepared, sinks=[sink], replay=False)
+        except BaseException:
+            sink.close()
+            raise
+        self.handles[prepared.run_id] = handle
+        self._waiters[prepared.run_id] = asyncio.get_running_loop().create_task(self._forget_when_done(handle))
+        return handle
+
+    async def _forget_when_done(self, handle: RunHandle) -> None:
+        try:
+            await handle.result()
+        except BaseException:  # noqa: BLE001 - the runner recorded what it could; nothing to add here
+            pass
+        finally:
+            self.handles.pop(handle.run_id, None)
+            self._waiters.pop(handle.run_id, None)
+
+    def cancel_here(self, run_id: str) -> bool:
+        """Cancel a run this server executes (False: not one of ours; use the control channel)."""
+        handle = self.handles.get(run_id)
+        if handle is None:
+            return False
+        handle.cancel()
+        return True
+
+    async def cancel_all(self, timeout: float) -> int:
+        """Cancel every run in progress and wait up to ``timeout`` s for them to be recorded; how many were cancelled."""
+        waiters = list(self._waiters.values())
+        for handle in list(self.handles.values()):
+            handle.cancel()
+        if waiters:
+            await asyncio.wait(waiters, timeout=timeout)
+        return len(waiters)
+
+
+def _unfinished_tasks(prepared: PreparedRun) -> int:
+    """How many tasks the run has left to run (its queue depth when it starts)."""
+    if prepared.retry is not None:
+        return len(prepared.retry.get("rerun") or ())
+    if prepared.resume is not None:
+        done = sum(1 for state in prepared.resume.tasks.values() if state.status.finished)
+        return max(len(prepared.plan) - done, 0)
+    return len(prepared.plan)
+
+
+__all__ = ["LocalRuns"]

@@ -1,0 +1,35 @@
+"""``GET /api/v1/runs/{run_id}/events/stream``: Server-Sent Events from the subscription seam.
+
+History first, then live, in order; ``id:`` is the event's sequence number, so a client
+that reconnects with ``Last-Event-ID`` (or ``?after=``) resumes after it. The stream ends
+after the run's ``run_finished`` (an ``end`` frame). See :mod:`flowui.live`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from flowui.api_context import context_of
+from flowui.api_errors import ApiError
+
+router = APIRouter(prefix="/runs/{run_id}", tags=["live"])
+
+
+@router.get("/events/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "Server-Sent Events until the run ends."}})  # fmt: skip
+async def stream_events(run_id: str, request: Request, after: int = Query(default=0, ge=0, le=1 << 62),
+                        last_event_id: str | None = Header(default=None, max_length=32)) -> StreamingResponse:  # fmt: skip
+    context = context_of(request)
+    await run_in_threadpool(context.store.get_run, run_id)  # 404 before the stream starts
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise ApiError(400, "Last-Event-ID must be an event sequence number")
+        after = max(after, int(last_event_id))
+    return StreamingResponse(context.live.stream(run_id, after), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+__all__ = ["router"]

@@ -1,0 +1,151 @@
+"""``/api/v1/runs``: start (through the run service), list, show, events, logs, outputs, annotations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from flowbuilder.events import RunStatus
+from starlette.concurrency import run_in_threadpool
+
+from flowui.api_context import ApiContext, context_of, principal_of
+from flowui.api_errors import ApiError
+from flowui.live import event_json
+from flowui.routes.workflows import compile_text
+from flowui.schemas import (
+    AnnotationIn,
+    AnnotationList,
+    AnnotationModel,
+    EventPage,
+    LogPage,
+    Outputs,
+    RunDetail,
+    RunPageModel,
+    Started,
+    StartRun,
+)
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+MAX_PAGE = 1000
+RESERVED_ANNOTATION_KINDS = frozenset({"audit"})
+"""Kinds the API does not let a caller write (the audit log is the security middleware's)."""
+
+
+def start_url(run_id: str) -> Started:
+    return Started(run_id=run_id, status_url=f"/api/v1/runs/{run_id}", stream_url=f"/api/v1/runs/{run_id}/events/stream")
+
+
+def _prepare_new(context: ApiContext, body: StartRun) -> Any:
+    from flowbuilder.run_service import prepare_run
+
+    if (body.workflow is None) == (body.yaml is None):
+        raise ApiError(400, "give exactly one of `workflow` (a stored workflow's name) and `yaml` (a workflow file)")
+    if body.yaml is not None:
+        compiled = compile_text(context, body.yaml)
+    else:
+        assert body.workflow is not None
+        latest = context.versions.latest(body.workflow)
+        if latest is None:
+            raise ApiError(404, f"no stored workflow {body.workflow!r}; store it with POST"
+                                f" /api/v1/workflows/{body.workflow}/versions, or post its `yaml`")  # fmt: skip
+        compiled = compile_text(context, context.store.load_definition(latest.definition).decode("utf-8"))
+    return prepare_run(context.host, compiled, body.params)
+
+
+@router.post("", response_model=Started, status_code=201)
+async def start_run(body: StartRun, request: Request) -> Started:
+    """Start a run in this server; params are checked by core first (422 with the reason)."""
+    context = context_of(request)
+    prepared = await run_in_threadpool(_prepare_new, context, body)
+    await context.runs.start(prepared)
+    return start_url(prepared.run_id)
+
+
+@router.get("", response_model=RunPageModel)
+def list_runs(request: Request, workflow: str | None = Query(default=None, max_length=256),
+              status: RunStatus | None = None, cursor: str | None = Query(default=None, max_length=2048),
+              limit: int = Query(default=50, ge=1, le=MAX_PAGE)) -> RunPageModel:  # fmt: skip
+    """Runs newest first, filtered by workflow and status, paged with ``cursor``."""
+    try:
+        page = context_of(request).store.list_runs(workflow=workflow, status=status, limit=limit, cursor=cursor)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ApiError(400, f"bad cursor: {error}; pass back a next_cursor this API returned") from None
+    return RunPageModel(runs=[summary.to_dict() for summary in page.runs], next_cursor=page.next_cursor)  # type: ignore[misc]
+
+
+@router.get("/{run_id}", response_model=RunDetail)
+def show_run(run_id: str, request: Request) -> RunDetail:
+    """The run's summary (status as readers see it) and each task's state."""
+    context = context_of(request)
+    summary = context.service.run_status(run_id)
+    state = context.store.load_state(run_id)
+    return RunDetail(summary=summary.to_dict(), params=dict(state.params), paused=state.paused,  # type: ignore[arg-type]
+                     tasks={name: task.to_dict() for name, task in state.tasks.items()})  # fmt: skip
+
+
+@router.get("/{run_id}/events", response_model=EventPage)
+def run_events(run_id: str, request: Request, after: int = Query(default=0, ge=0, le=1 << 62),
+               limit: int = Query(default=500, ge=1, le=MAX_PAGE)) -> EventPage:  # fmt: skip
+    """The run's events after ``after`` (a sequence number), ``limit`` at most."""
+    store = context_of(request).store
+    store.get_run(run_id)  # 404 for an unknown run
+    events = store.read_events(run_id, after, limit)
+    return EventPage(events=[event_json(event) for event in events],  # type: ignore[misc]
+                     next_after=events[-1].seq if len(events) == limit else None)  # fmt: skip
+
+
+@router.get("/{run_id}/logs", response_model=LogPage)
+def run_logs(run_id: str, request: Request, task: str | None = Query(default=None, max_length=256),
+             after: int = Query(default=0, ge=0, le=1 << 62),
+             limit: int = Query(default=500, ge=1, le=MAX_PAGE)) -> LogPage:  # fmt: skip
+    """Log lines the run's tasks wrote (numbered from 1 in the order stored), after ``after``."""
+    store = context_of(request).store
+    store.get_run(run_id)
+    lines = store.read_logs(run_id, task, after)[:limit]
+    shown = [{"number": after + i, "task": line.task, "attempt": line.attempt, "stream": line.stream,
+              "text": line.text, "time": line.time} for i, line in enumerate(lines, 1)]  # fmt: skip
+    return LogPage(lines=shown, next_after=after + len(lines) if len(lines) == limit else None)  # type: ignore[arg-type]
+
+
+@router.get("/{run_id}/outputs", response_model=Outputs)
+def run_outputs(run_id: str, request: Request) -> Outputs:
+    """The output of each task that succeeded."""
+    store = context_of(request).store
+    store.get_run(run_id)
+    state = store.load_state(run_id)
+    return Outputs(outputs={name: task.output for name, task in state.tasks.items() if task.output is not None})
+
+
+@router.get("/{run_id}/annotations", response_model=AnnotationList)
+def list_annotations(run_id: str, request: Request, kind: str | None = Query(default=None, max_length=64),
+                     after: int = Query(default=0, ge=0, le=1 << 62)) -> AnnotationList:  # fmt: skip
+    """The run's annotations (notes, anomalies, ...), optionally of one ``kind``."""
+    store = context_of(request).store
+    store.get_run(run_id)
+    found = [a.to_dict() for a in store.read_annotations(run_id, after) if kind is None or a.kind == kind]
+    return AnnotationList(annotations=found)  # type: ignore[arg-type]
+
+
+@router.get("/{run_id}/anomalies", response_model=AnnotationList)
+def list_anomalies(run_id: str, request: Request) -> AnnotationList:
+    """Annotations of kind ``anomaly`` (how the AI package reports what it scored as unusual)."""
+    return list_annotations(run_id, request, kind="anomaly", after=0)
+
+
+@router.post("/{run_id}/annotations", response_model=AnnotationModel, status_code=201)
+def add_annotation(run_id: str, body: AnnotationIn, request: Request) -> AnnotationModel:
+    """Add an annotation beside the run's events (never conflicts with the runner's appends)."""
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.control import requester
+
+    if body.kind in RESERVED_ANNOTATION_KINDS:
+        raise ApiError(400, f"annotation kind {body.kind!r} is reserved for the server")
+    store = context_of(request).store
+    store.get_run(run_id)
+    added = store.annotate(run_id, Annotation(kind=body.kind, payload=body.payload, task=body.task,
+                                              author=principal_of(request) or requester()))  # fmt: skip
+    return AnnotationModel(**added.to_dict())
+
+
+__all__ = ["router"]
