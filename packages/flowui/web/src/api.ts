@@ -34,6 +34,8 @@ function authHeaders(extra: Record<string, string> = {}): Record<string, string>
 function reasonOf(body: unknown, fallback: string): string {
   if (body && typeof body === "object") {
     const record = body as Record<string, unknown>;
+    const nested = record.error as Record<string, unknown> | undefined;
+    if (nested && typeof nested === "object" && typeof nested.reason === "string") return nested.reason;
     for (const key of ["reason", "detail", "error", "message"]) {
       const value = record[key];
       if (typeof value === "string") return value;
@@ -47,7 +49,7 @@ export async function request<T>(method: string, path: string, body?: unknown, c
   const init: RequestInit = { method, headers: authHeaders({ Accept: "application/json" }) };
   if (body !== undefined) {
     (init.headers as Record<string, string>)["Content-Type"] = contentType;
-    init.body = typeof body === "string" && contentType !== "application/json" ? body : JSON.stringify(body);
+    init.body = contentType === "application/json" ? JSON.stringify(body) : String(body);
   }
   const response = await fetch(API + path, init);
   const text = await response.text();
@@ -66,6 +68,8 @@ export async function request<T>(method: string, path: string, body?: unknown, c
 
 export const get = <T>(path: string) => request<T>("GET", path);
 export const post = <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {});
+/** POST a workflow file as the API takes it: raw YAML text (`application/yaml`). */
+export const postYaml = <T>(path: string, text: string) => request<T>("POST", path, text, "application/yaml");
 
 export function query(params: Record<string, string | number | undefined | null>): string {
   const search = new URLSearchParams();

@@ -3,6 +3,17 @@
 // this mirrors the event kinds documented in core's flowbuilder.events.
 import type { RunEvent } from "./api";
 
+/** An annotation beside the run's events (notes, anomalies, audit entries), as the stream sends it. */
+export interface Annotation {
+  number: number;
+  kind: string;
+  task?: string | null;
+  attempt?: number | null;
+  payload?: unknown;
+  author?: string;
+  time: number;
+}
+
 export interface Attempt {
   task: string;
   attempt: number;
@@ -18,7 +29,7 @@ export interface RunView {
   attempts: Attempt[];
   errors: { task: string; attempt: number; error: string }[];
   outputs: Record<string, unknown>;
-  annotations: RunEvent[];
+  annotations: Annotation[];
   lastSeq: number;
   started: number | null;
   finished: number | null;
@@ -36,6 +47,13 @@ const TASK_STATUS: Record<string, string> = {
   task_skipped: "skipped",
   task_cancelled: "cancelled",
 };
+
+/** Adds annotations (each once, by number); returns a new view. */
+export function applyAnnotations(view: RunView, annotations: Annotation[]): RunView {
+  const known = new Set(view.annotations.map((annotation) => annotation.number));
+  const fresh = annotations.filter((annotation) => !known.has(annotation.number));
+  return fresh.length ? { ...view, annotations: [...view.annotations, ...fresh] } : view;
+}
 
 /** Applies events in order; returns a new view (the old one is not changed). */
 export function applyEvents(view: RunView, events: RunEvent[]): RunView {
@@ -68,9 +86,6 @@ export function applyEvents(view: RunView, events: RunEvent[]): RunView {
         next.status = String(data.status ?? "finished");
         next.finished = event.time;
         next.paused = false;
-        break;
-      case "task_annotated":
-        next.annotations.push(event);
         break;
       case "task_started": {
         const attempt: Attempt = { task, attempt: event.attempt ?? 0, start: event.time, end: null, status: "running" };

@@ -19,8 +19,9 @@ export interface WorkflowDoc {
   [key: string]: unknown;
 }
 
+/** The workflow file behind `GET /workflows/{name}` (`yaml`: its text; `definition` is a digest). */
 export function workflowDocument(response: Record<string, unknown>): WorkflowDoc {
-  for (const key of ["definition", "yaml", "source", "document"]) {
+  for (const key of ["yaml", "document"]) {
     const value = response[key];
     if (typeof value === "string") return parse(value) as WorkflowDoc;
     if (value && typeof value === "object" && Array.isArray((value as WorkflowDoc).tasks)) return value as WorkflowDoc;
@@ -34,7 +35,10 @@ export function dependencies(task: TaskDoc): string[] {
   return Array.isArray(value) ? value.map(String) : [String(value)];
 }
 
-export function taskShapes(doc: WorkflowDoc): { name: string; depends_on: string[] }[] {
+/** The DAG: the server's compiled one (`dag.tasks`) when given, else the file's tasks. */
+export function taskShapes(doc: WorkflowDoc, response?: Record<string, unknown> | null): { name: string; depends_on: string[] }[] {
+  const dag = response?.dag as { tasks?: { name: string; depends_on: string[] }[] } | undefined;
+  if (dag?.tasks) return dag.tasks;
   return (doc.tasks ?? []).map((task) => ({ name: task.name, depends_on: dependencies(task) }));
 }
 

@@ -4,23 +4,45 @@
 // and save a new version.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { addEdge, Background, Controls, Handle, Position, ReactFlow, type Connection, type Edge, type EdgeChange, type Node, type NodeChange, type NodeProps, applyNodeChanges } from "@xyflow/react";
-import { ApiError, post, type Diagnostic, type JsonSchema } from "../api";
+import { get, postYaml, type Diagnostic, type JsonSchema } from "../api";
 import { layout } from "../graph/layout";
 import { navigate } from "../router";
 import { collectValues, initialValues, SchemaForm, type FormValues } from "../SchemaForm";
 import { useApi } from "../useApi";
-import { workflowDocument } from "../workflowShape";
 import { emptyWorkflow, fromYaml, toYaml, uniqueName, type DesignTask, type DesignWorkflow } from "./designerModel";
-import { stringify } from "yaml";
 
-type TaskTypes = Record<string, JsonSchema>;
+type TaskTypes = Record<string, JsonSchema | null>;
 
-/** Task types and their config schemas from `/task-types` (a map or a list of {name, config_schema}). */
-function taskTypesOf(reply: unknown): TaskTypes {
-  const types: TaskTypes = {};
-  const list = Array.isArray(reply) ? reply : reply && typeof reply === "object" ? ((reply as Record<string, unknown>).task_types ?? reply) : [];
-  if (Array.isArray(list)) for (const item of list as Record<string, unknown>[]) types[String(item.name)] = (item.config_schema ?? item.schema ?? {}) as JsonSchema;
-  else if (list && typeof list === "object") for (const [name, schema] of Object.entries(list)) types[name] = (schema ?? {}) as JsonSchema;
+/**
+ * Task types by name, with their config's JSON schema when the server offers one.
+ * Names come from `/plugins` (what each plugin provides). Schemas come from `/task-types`
+ * (a list of {name, config_schema}) only when the OpenAPI document lists that path, so an
+ * older server gets no failing request; without a schema the config is edited as JSON.
+ */
+function useTaskTypes(): TaskTypes {
+  const [types, setTypes] = useState<TaskTypes>({});
+  useEffect(() => {
+    let current = true;
+    void (async () => {
+      const found: TaskTypes = {};
+      try {
+        const plugins = await get<{ plugins: { provides?: Record<string, string[]> }[] }>("/plugins");
+        for (const plugin of plugins.plugins) for (const name of plugin.provides?.task_types ?? []) found[name] = null;
+        const openapi = await get<{ paths?: Record<string, unknown> }>("/openapi.json");
+        if (openapi.paths?.["/api/v1/task-types"]) {
+          const reply = await get<{ task_types?: { name: string; config_schema?: JsonSchema }[] } | { name: string; config_schema?: JsonSchema }[]>("/task-types");
+          const list = Array.isArray(reply) ? reply : (reply.task_types ?? []);
+          for (const item of list) found[item.name] = item.config_schema ?? null;
+        }
+      } catch {
+        /* the type list stays as far as it got */
+      }
+      if (current) setTypes(found);
+    })();
+    return () => {
+      current = false;
+    };
+  }, []);
   return types;
 }
 
@@ -39,8 +61,7 @@ const nodeTypes = { design: DesignNodeView };
 
 export function Designer({ name }: { name: string | null }) {
   const stored = useApi<Record<string, unknown>>(name ? `/workflows/${encodeURIComponent(name)}` : null);
-  const typesReply = useApi<unknown>("/task-types");
-  const taskTypes = useMemo(() => taskTypesOf(typesReply.data), [typesReply.data]);
+  const taskTypes = useTaskTypes();
   const [workflow, setWorkflow] = useState<DesignWorkflow>(emptyWorkflow);
   const [positions, setPositions] = useState<Record<string, { x: number; y: number }>>({});
   const [selected, setSelected] = useState<string | null>(null);
@@ -51,9 +72,7 @@ export function Designer({ name }: { name: string | null }) {
 
   useEffect(() => {
     if (!stored.data) return;
-    const doc = workflowDocument(stored.data);
-    const text = typeof stored.data.definition === "string" ? stored.data.definition : stringify(doc);
-    const loaded = fromYaml(text);
+    const loaded = fromYaml(String(stored.data.yaml ?? ""));
     setWorkflow(loaded);
     void layout(loaded.tasks).then((reply) => setPositions(Object.fromEntries(loaded.tasks.map((task, index) => [task.name, { x: reply.x[index], y: reply.y[index] }]))));
   }, [stored.data]);
@@ -70,22 +89,12 @@ export function Designer({ name }: { name: string | null }) {
     let current = true;
     const timer = window.setTimeout(async () => {
       try {
-        const reply = await post<{ valid?: boolean; errors?: Diagnostic[]; diagnostics?: Diagnostic[] }>("/workflows/validate", { definition: yamlText });
+        const reply = await postYaml<{ valid: boolean; errors: Diagnostic[] }>("/workflows/validate", yamlText);
         if (!current) return;
-        const errors = reply.errors ?? reply.diagnostics ?? [];
-        setDiagnostics(errors);
-        setValidity(reply.valid === false || errors.length ? "invalid" : "valid");
+        setDiagnostics(reply.errors);
+        setValidity(reply.valid ? "valid" : "invalid");
       } catch (error) {
         if (!current) return;
-        if (error instanceof ApiError && error.body && typeof error.body === "object") {
-          const body = error.body as { errors?: Diagnostic[]; diagnostics?: Diagnostic[] };
-          const errors = body.errors ?? body.diagnostics;
-          if (errors) {
-            setDiagnostics(errors);
-            setValidity("invalid");
-            return;
-          }
-        }
         setDiagnostics([{ line: 0, column: 0, message: error instanceof Error ? error.message : String(error) }]);
         setValidity("error");
       }
@@ -159,7 +168,7 @@ export function Designer({ name }: { name: string | null }) {
         <label>
           Add task of type{" "}
           <select id="new-task-type" value={chosenType} onChange={(e) => setNewType(e.target.value)}>
-            {(typeNames.length ? typeNames : ["shell", "http", "script", "python"]).map((type) => (
+            {typeNames.map((type) => (
               <option key={type}>{type}</option>
             ))}
           </select>
@@ -168,8 +177,8 @@ export function Designer({ name }: { name: string | null }) {
           id="add-task"
           onClick={() => {
             const taskName = uniqueName(workflow, chosenType);
-            const schema = taskTypes[chosenType] ?? {};
-            const config = collectValues(schema, initialValues(schema)).values;
+            const schema = taskTypes[chosenType];
+            const config = schema ? collectValues(schema, initialValues(schema)).values : {};
             setWorkflow({ ...workflow, tasks: [...workflow.tasks, { name: taskName, type: chosenType, depends_on: [], config, extra: {} }] });
             setSelected(taskName);
           }}
@@ -191,7 +200,7 @@ export function Designer({ name }: { name: string | null }) {
           disabled={validity !== "valid"}
           onClick={async () => {
             try {
-              await post("/workflows", { definition: yamlText });
+              await postYaml(`/workflows/${encodeURIComponent(workflow.name)}/versions`, yamlText);
               setSaved(`Saved ${workflow.name} v${workflow.version}`);
             } catch (error) {
               setSaved(`Save failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -6,55 +6,59 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, get, post, query, type RunEvent } from "../api";
 import { DagView } from "../graph/DagView";
 import { href, navigate } from "../router";
-import { applyEvents, emptyView, type RunView } from "../runState";
+import { applyAnnotations, applyEvents, emptyView, type Annotation, type RunView } from "../runState";
 import { openStream } from "../sse";
 import { useApi } from "../useApi";
 import { taskShapes, workflowDocument } from "../workflowShape";
-import { asList, seconds } from "./shapes";
+import type { RunSummary } from "./shapes";
 import { Timeline } from "./Timeline";
 
 interface RunDetail {
-  run_id: string;
-  workflow: string;
-  status: string;
-  definition?: unknown;
-  [key: string]: unknown;
+  summary: RunSummary;
+  params: Record<string, unknown>;
+  paused: boolean;
+  tasks: Record<string, { status: string; attempts: number; error?: string | null; output?: unknown }>;
 }
 
 export function RunMonitor({ runId }: { runId: string }) {
   const run = useApi<RunDetail>(`/runs/${encodeURIComponent(runId)}`);
-  const workflowName = run.data?.workflow ?? null;
-  const workflow = useApi<Record<string, unknown>>(run.data && !run.data.definition && workflowName ? `/workflows/${encodeURIComponent(workflowName)}` : null);
+  const workflowName = run.data?.summary.workflow ?? null;
+  // The run's DAG: its workflow's latest definition (the API has no by-digest definition yet).
+  const workflow = useApi<Record<string, unknown>>(workflowName ? `/workflows/${encodeURIComponent(workflowName)}` : null);
   const tasks = useMemo(() => {
-    const source = run.data?.definition ? (run.data as Record<string, unknown>) : workflow.data;
-    return source ? taskShapes(workflowDocument(source)) : [];
+    if (workflow.data) return taskShapes(workflowDocument(workflow.data), workflow.data);
+    return Object.keys(run.data?.tasks ?? {}).map((name) => ({ name, depends_on: [] }));
   }, [run.data, workflow.data]);
   const [view, setView] = useState<RunView>(emptyView);
   const [stream, setStream] = useState("connecting");
   const [selected, setSelected] = useState<string | null>(null);
-  const pending = useRef<RunEvent[]>([]);
+  const [generation, setGeneration] = useState(0);
+  const pendingEvents = useRef<RunEvent[]>([]);
+  const pendingAnnotations = useRef<Annotation[]>([]);
 
   useEffect(() => {
     setView(emptyView());
     let frame = 0;
     const flush = () => {
       frame = 0;
-      const batch = pending.current;
-      pending.current = [];
-      setView((current) => applyEvents(current, batch));
+      const events = pendingEvents.current;
+      const annotations = pendingAnnotations.current;
+      pendingEvents.current = [];
+      pendingAnnotations.current = [];
+      setView((current) => applyAnnotations(applyEvents(current, events), annotations));
     };
     const close = openStream(
-      `/runs/${encodeURIComponent(runId)}/events/stream${query({ after: 0 })}`,
+      `/runs/${encodeURIComponent(runId)}/events/stream`,
       (message) => {
-        if (!message.data) return;
+        if (message.event !== "run_event" && message.event !== "annotation") return;
         let parsed: unknown;
         try {
           parsed = JSON.parse(message.data);
         } catch {
           return;
         }
-        const events = Array.isArray(parsed) ? (parsed as RunEvent[]) : [parsed as RunEvent];
-        for (const event of events) if (typeof event?.seq === "number" && typeof event.kind === "string") pending.current.push(event);
+        if (message.event === "run_event") pendingEvents.current.push(parsed as RunEvent);
+        else pendingAnnotations.current.push(parsed as Annotation);
         if (!frame) frame = requestAnimationFrame(flush);
       },
       setStream,
@@ -63,34 +67,43 @@ export function RunMonitor({ runId }: { runId: string }) {
       close();
       if (frame) cancelAnimationFrame(frame);
     };
-  }, [runId]);
+  }, [runId, generation]);
 
   if (run.error) return <p className="error">Could not load run {runId}: {run.error}</p>;
   if (!run.data) return <p>Loading…</p>;
-  const status = view.lastSeq ? view.status : run.data.status;
-  const finishedTasks = Object.values(view.tasks).filter((value) => ["succeeded", "failed", "skipped", "cancelled"].includes(value)).length;
-  const total = tasks.length || Object.keys(view.tasks).length;
-  const anomalies = view.annotations.filter((event) => event.data && ("anomaly" in event.data || "score" in event.data || "anomalies" in event.data));
+  const status = view.lastSeq ? view.status : run.data.summary.status;
+  const statuses = view.lastSeq ? view.tasks : Object.fromEntries(Object.entries(run.data.tasks).map(([name, state]) => [name, state.status]));
+  const finishedTasks = Object.values(statuses).filter((value) => ["succeeded", "failed", "skipped", "cancelled"].includes(value)).length;
+  const total = tasks.length || Object.keys(statuses).length;
+  const anomalies = view.annotations.filter((annotation) => annotation.kind === "anomaly");
   return (
     <section>
       <h1>
-        Run <code>{runId}</code> of <a href={href("workflows", run.data.workflow)}>{run.data.workflow}</a>{" "}
+        Run <code>{runId}</code> of <a href={href("workflows", workflowName ?? "")}>{workflowName}</a>{" "}
         <span id="run-status" className={`badge status-${status}`} data-status={status}>
           {status}
           {view.paused ? " (paused)" : ""}
         </span>
       </h1>
-      <Controls runId={runId} finished={["succeeded", "failed", "cancelled"].includes(status)} paused={view.paused} />
+      <Controls
+        runId={runId}
+        finished={["succeeded", "failed", "cancelled"].includes(status)}
+        paused={view.paused}
+        onRestarted={() => {
+          run.reload();
+          setGeneration((value) => value + 1);
+        }}
+      />
       <div className="progress" title={`${finishedTasks} of ${total} tasks finished`}>
         <progress id="run-progress" max={Math.max(total, 1)} value={finishedTasks} /> {finishedTasks} / {total} tasks
         <span className="muted"> · live: {stream}</span>
       </div>
       <div className="columns">
         <div className="wide">
-          <DagView tasks={tasks} statuses={view.tasks} onSelect={setSelected} />
+          <DagView tasks={tasks} statuses={statuses} onSelect={setSelected} />
         </div>
         <div className="side">
-          <TaskPanel runId={runId} task={selected} status={selected ? view.tasks[selected] : undefined} output={selected ? view.outputs[selected] : undefined} live={!["succeeded", "failed", "cancelled"].includes(status)} />
+          <TaskPanel runId={runId} task={selected} status={selected ? statuses[selected] : undefined} output={selected ? view.outputs[selected] : undefined} live={!["succeeded", "failed", "cancelled"].includes(status)} />
         </div>
       </div>
       <h2>Timeline</h2>
@@ -115,19 +128,19 @@ export function RunMonitor({ runId }: { runId: string }) {
         <p className="muted">None.</p>
       ) : (
         <ul className="annotations">
-          {view.annotations.map((event) => (
-            <li key={event.seq} className={anomalies.includes(event) ? "anomaly" : ""}>
-              <b>{event.task}</b>: <code>{JSON.stringify(event.data)}</code>
+          {view.annotations.map((annotation) => (
+            <li key={annotation.number} className={anomalies.includes(annotation) ? "anomaly" : ""}>
+              <b>{annotation.kind}</b>
+              {annotation.task ? ` on ${annotation.task}` : ""} by {annotation.author ?? "?"}: <code>{JSON.stringify(annotation.payload)}</code>
             </li>
           ))}
         </ul>
       )}
-      <StoredAnnotations runId={runId} />
     </section>
   );
 }
 
-function Controls({ runId, finished, paused }: { runId: string; finished: boolean; paused: boolean }) {
+function Controls({ runId, finished, paused, onRestarted }: { runId: string; finished: boolean; paused: boolean; onRestarted: () => void }) {
   const [message, setMessage] = useState<string | null>(null);
   const path = `/runs/${encodeURIComponent(runId)}`;
   async function act(label: string, action: string, body: Record<string, unknown> = {}) {
@@ -137,6 +150,7 @@ function Controls({ runId, finished, paused }: { runId: string; finished: boolea
       const next = (reply?.run_id as string | undefined) ?? undefined;
       setMessage(`${label}: requested`);
       if (next && next !== runId) navigate("runs", next);
+      else if (action === "retry" || action === "resume") onRestarted();
     } catch (error) {
       setMessage(`${label} failed: ${error instanceof ApiError ? error.message : String(error)}`);
     }
@@ -197,16 +211,23 @@ function TaskPanel({ runId, task, status, output, live }: { runId: string; task:
     setError(null);
     if (!task) return;
     let stopped = false;
-    let offset = 0;
+    let after = 0;
     let timer = 0;
     const poll = async () => {
       try {
-        const reply = await get<unknown>(`/runs/${encodeURIComponent(runId)}/logs${query({ task, offset })}`);
-        if (stopped) return;
-        const { text, next } = logChunk(reply);
-        if (next === null) setLog(text);
-        else if (text) setLog((current) => current + text);
-        if (next !== null) offset = next;
+        // Every page until the last (next_after null), then again a second later while live.
+        for (;;) {
+          const page = await get<{ lines: { number: number; text: string; stream: string; attempt: number }[]; next_after: number | null }>(
+            `/runs/${encodeURIComponent(runId)}/logs${query({ task, after })}`,
+          );
+          if (stopped) return;
+          if (page.lines.length) {
+            after = page.lines[page.lines.length - 1].number;
+            const text = page.lines.map((line) => (line.stream === "stderr" ? `! ${line.text}` : line.text)).join("\n") + "\n";
+            setLog((current) => current + text);
+          }
+          if (page.next_after === null) break;
+        }
         setError(null);
       } catch (reason) {
         if (!stopped) setError(reason instanceof Error ? reason.message : String(reason));
@@ -236,44 +257,5 @@ function TaskPanel({ runId, task, status, output, live }: { runId: string; task:
       <h3>Output</h3>
       <pre className="output">{output === undefined ? "—" : JSON.stringify(output, null, 2)}</pre>
     </div>
-  );
-}
-
-/** The logs endpoint's answer as text: `{lines}`/`{text}`/`{logs}` with an optional next offset, or plain text. */
-function logChunk(reply: unknown): { text: string; next: number | null } {
-  if (typeof reply === "string") return { text: reply, next: null };
-  if (Array.isArray(reply)) return { text: reply.map(lineText).join("\n") + (reply.length ? "\n" : ""), next: null };
-  if (reply && typeof reply === "object") {
-    const record = reply as Record<string, unknown>;
-    const next = typeof record.next_offset === "number" ? record.next_offset : typeof record.next === "number" ? record.next : null;
-    const body = record.lines ?? record.logs ?? record.text ?? record.content ?? "";
-    const text = Array.isArray(body) ? body.map(lineText).join("\n") + (body.length ? "\n" : "") : String(body);
-    return { text, next };
-  }
-  return { text: "", next: null };
-}
-
-function lineText(line: unknown): string {
-  if (typeof line === "string") return line;
-  if (line && typeof line === "object") {
-    const record = line as Record<string, unknown>;
-    return String(record.line ?? record.text ?? record.message ?? JSON.stringify(line));
-  }
-  return String(line);
-}
-
-function StoredAnnotations({ runId }: { runId: string }) {
-  const annotations = useApi<unknown>(`/runs/${encodeURIComponent(runId)}/annotations`);
-  const anomalies = useApi<unknown>(`/runs/${encodeURIComponent(runId)}/anomalies`);
-  const items = [...asList<Record<string, unknown>>(annotations.data, "annotations"), ...asList<Record<string, unknown>>(anomalies.data, "anomalies")];
-  if (!items.length) return null;
-  return (
-    <ul className="annotations stored">
-      {items.map((item, index) => (
-        <li key={index}>
-          <code>{JSON.stringify(item)}</code> {typeof item.duration === "number" && seconds(item.duration)}
-        </li>
-      ))}
-    </ul>
   );
 }

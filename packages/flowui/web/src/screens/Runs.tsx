@@ -3,7 +3,7 @@ import { useState } from "react";
 import { query } from "../api";
 import { href } from "../router";
 import { useApi } from "../useApi";
-import { asList, seconds, when, type RunSummary } from "./shapes";
+import { asList, runDuration, seconds, when, type RunSummary } from "./shapes";
 
 export function Runs() {
   const [status, setStatus] = useState("");
@@ -42,8 +42,8 @@ export function Runs() {
               <td>
                 <span className={`badge status-${run.status}`}>{run.status}</span>
               </td>
-              <td>{when(run.started ?? run.created)}</td>
-              <td>{seconds(run.duration)}</td>
+              <td>{when(run.created_at)}</td>
+              <td>{seconds(runDuration(run))}</td>
             </tr>
           ))}
         </tbody>

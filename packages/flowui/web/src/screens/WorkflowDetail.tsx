@@ -12,7 +12,8 @@ export function WorkflowDetail({ name }: { name: string }) {
   const workflow = useApi<Record<string, unknown>>(`/workflows/${encodeURIComponent(name)}`);
   const runs = useApi<unknown>(`/runs${query({ workflow: name, limit: 20 })}`);
   const doc = useMemo(() => (workflow.data ? workflowDocument(workflow.data) : null), [workflow.data]);
-  const tasks = useMemo(() => (doc ? taskShapes(doc) : []), [doc]);
+  const tasks = useMemo(() => (doc ? taskShapes(doc, workflow.data) : []), [doc, workflow.data]);
+  const stored = Boolean(workflow.data?.version);
   if (workflow.error) return <p className="error">Could not load {name}: {workflow.error}</p>;
   if (!doc || !workflow.data) return <p>Loading…</p>;
   return (
@@ -34,12 +35,12 @@ export function WorkflowDetail({ name }: { name: string }) {
           <DagView tasks={tasks} />
         </div>
         <div className="side">
-          <StartRun workflow={name} schema={paramsSchema(workflow.data, doc)} />
+          <StartRun workflow={name} yaml={stored ? null : String(workflow.data.yaml ?? "")} schema={paramsSchema(workflow.data, doc)} />
           <h2>Recent runs</h2>
           <ul className="runs">
             {asList<RunSummary>(runs.data, "runs").map((run) => (
               <li key={run.run_id}>
-                <a href={href("runs", run.run_id)}>{run.run_id}</a> <span className={`badge status-${run.status}`}>{run.status}</span> <span className="muted">{when(run.created ?? run.started)}</span>
+                <a href={href("runs", run.run_id)}>{run.run_id}</a> <span className={`badge status-${run.status}`}>{run.status}</span> <span className="muted">{when(run.created_at)}</span>
               </li>
             ))}
           </ul>
@@ -49,7 +50,8 @@ export function WorkflowDetail({ name }: { name: string }) {
   );
 }
 
-function StartRun({ workflow, schema }: { workflow: string; schema: ReturnType<typeof paramsSchema> }) {
+/** Starts the stored workflow's latest version by name, or (known only from runs) its YAML. */
+function StartRun({ workflow, yaml, schema }: { workflow: string; yaml: string | null; schema: ReturnType<typeof paramsSchema> }) {
   const [values, setValues] = useState<FormValues>(() => initialValues(schema));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [failure, setFailure] = useState<string | null>(null);
@@ -65,7 +67,7 @@ function StartRun({ workflow, schema }: { workflow: string; schema: ReturnType<t
         setBusy(true);
         setFailure(null);
         try {
-          const started = await post<{ run_id: string }>("/runs", { workflow, params: collected.values });
+          const started = await post<{ run_id: string }>("/runs", yaml ? { yaml, params: collected.values } : { workflow, params: collected.values });
           navigate("runs", started.run_id);
         } catch (error) {
           setFailure(error instanceof ApiError ? error.message : String(error));

@@ -6,9 +6,7 @@ import { asList, type RunSummary } from "./shapes";
 
 interface WorkflowSummary {
   name: string;
-  version?: string;
-  description?: string;
-  last_runs?: RunSummary[];
+  versions: number;
 }
 
 export function Workflows() {
@@ -33,21 +31,19 @@ export function Workflows() {
           <thead>
             <tr>
               <th>Workflow</th>
-              <th>Version</th>
-              <th>Description</th>
+              <th>Stored versions</th>
               <th>Last runs</th>
             </tr>
           </thead>
           <tbody>
             {list.map((workflow) => {
-              const last = workflow.last_runs ?? recent.filter((run) => run.workflow === workflow.name).slice(0, 5);
+              const last = recent.filter((run) => run.workflow === workflow.name).slice(0, 5);
               return (
                 <tr key={workflow.name}>
                   <td>
                     <a href={href("workflows", workflow.name)}>{workflow.name}</a>
                   </td>
-                  <td>{workflow.version ?? ""}</td>
-                  <td>{workflow.description ?? ""}</td>
+                  <td>{workflow.versions || <span className="muted">known from runs</span>}</td>
                   <td>
                     {last.map((run) => (
                       <a key={run.run_id} className={`badge status-${run.status}`} href={href("runs", run.run_id)} title={run.run_id}>

@@ -3,10 +3,15 @@ export interface RunSummary {
   run_id: string;
   workflow?: string;
   status: string;
-  created?: number | string;
-  started?: number | string;
-  finished?: number | string | null;
-  duration?: number | null;
+  version?: string | null;
+  created_at: number;
+  finished_at?: number | null;
+  last_seq?: number;
+}
+
+/** A finished run's wall time (created to finished), in seconds; null while it runs. */
+export function runDuration(run: RunSummary): number | null {
+  return typeof run.finished_at === "number" ? run.finished_at - run.created_at : null;
 }
 
 export function asList<T>(value: unknown, key: string): T[] {
