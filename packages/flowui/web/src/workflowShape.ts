@@ -19,14 +19,39 @@ export interface WorkflowDoc {
   [key: string]: unknown;
 }
 
-/** The workflow file behind `GET /workflows/{name}` (`yaml`: its text; `definition` is a digest). */
+/**
+ * The workflow file behind `GET /workflows/{name}` (`yaml`: its text; `definition` is a digest).
+ * With the server's compiled `dag` beside it, only the file's top-level keys other than
+ * `tasks` are parsed: parsing the YAML of 20,000 tasks in the browser takes seconds, and the
+ * DAG already has what the tasks list would give.
+ */
 export function workflowDocument(response: Record<string, unknown>): WorkflowDoc {
+  if (typeof response.yaml === "string" && response.dag) {
+    const header = withoutTopLevelKey(response.yaml, "tasks");
+    if (header !== null) return { ...(parse(header) as WorkflowDoc), name: String(response.name ?? "") };
+  }
   for (const key of ["yaml", "document"]) {
     const value = response[key];
     if (typeof value === "string") return parse(value) as WorkflowDoc;
     if (value && typeof value === "object" && Array.isArray((value as WorkflowDoc).tasks)) return value as WorkflowDoc;
   }
   return response as unknown as WorkflowDoc;
+}
+
+/** `text` without the block of top-level key `key` (null when the file is not a block mapping). */
+function withoutTopLevelKey(text: string, key: string): string | null {
+  const lines = text.split("\n");
+  const kept: string[] = [];
+  let skipping = false;
+  for (const line of lines) {
+    const topLevel = /^[^\s#-]/.test(line);
+    if (topLevel) {
+      if (line.startsWith("{") || line.startsWith("[")) return null;
+      skipping = line.startsWith(`${key}:`) || line.startsWith(`"${key}":`) || line.startsWith(`'${key}':`);
+    }
+    if (!skipping) kept.push(line);
+  }
+  return kept.join("\n");
 }
 
 export function dependencies(task: TaskDoc): string[] {

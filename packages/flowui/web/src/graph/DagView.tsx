@@ -20,7 +20,12 @@ const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskNode>) {
 });
 
 const nodeTypes = { task: TaskNodeView };
+/** Above this many tasks the view opens zoomed in on the roots instead of fitting the whole
+ * graph, and cannot zoom out past BIG_MIN_ZOOM: fitting 20,000 nodes on screen would make all
+ * of them "visible" and defeat onlyRenderVisibleElements (about 1,500 nodes at most render). */
 const BIG = 2000;
+const BIG_MIN_ZOOM = 0.25;
+const BIG_START_ZOOM = 0.6;
 
 interface Props {
   tasks: TaskShape[];
@@ -61,6 +66,9 @@ export function DagView({ tasks, statuses = {}, onSelect }: Props) {
 
   if (!positions) return <div className="dag-loading">Laying out {tasks.length.toLocaleString()} tasks…</div>;
   const big = tasks.length > BIG;
+  let top = Infinity;
+  for (const y of positions.y) top = Math.min(top, y);
+  const startViewport = { x: 600, y: 40 - top * BIG_START_ZOOM, zoom: BIG_START_ZOOM };
   return (
     <div className="dag" data-engine={positions.engine} data-layout-ms={Math.round(positions.millis)} data-nodes={tasks.length}>
       <ReactFlow
@@ -71,9 +79,11 @@ export function DagView({ tasks, statuses = {}, onSelect }: Props) {
         nodesDraggable={false}
         nodesConnectable={false}
         elementsSelectable={!big}
-        minZoom={0.02}
+        minZoom={big ? BIG_MIN_ZOOM : 0.05}
         maxZoom={2}
-        fitView
+        fitView={!big}
+        fitViewOptions={{ maxZoom: 1 }}
+        defaultViewport={big ? startViewport : undefined}
         proOptions={{ hideAttribution: true }}
         onNodeClick={(_, node) => onSelect?.(node.id)}
       >
