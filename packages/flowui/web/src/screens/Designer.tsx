@@ -3,7 +3,7 @@
 // server's validate endpoint (errors located to line and column of the YAML shown beside),
 // and save a new version.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { addEdge, Background, Controls, Handle, Position, ReactFlow, type Connection, type Edge, type EdgeChange, type Node, type NodeChange, type NodeProps, applyNodeChanges } from "@xyflow/react";
+import { addEdge, Background, Controls, Handle, Position, ReactFlow, ReactFlowProvider, useReactFlow, type Connection, type Edge, type EdgeChange, type Node, type NodeChange, type NodeProps, applyNodeChanges } from "@xyflow/react";
 import { get, postYaml, type Diagnostic, type JsonSchema } from "../api";
 import { layout } from "../graph/layout";
 import { navigate } from "../router";
@@ -60,10 +60,22 @@ function DesignNodeView({ data, selected }: NodeProps<DesignNode>) {
 const nodeTypes = { design: DesignNodeView };
 
 export function Designer({ name }: { name: string | null }) {
+  return (
+    <ReactFlowProvider>
+      <DesignerBody name={name} />
+    </ReactFlowProvider>
+  );
+}
+
+function DesignerBody({ name }: { name: string | null }) {
+  const flow = useReactFlow();
   const stored = useApi<Record<string, unknown>>(name ? `/workflows/${encodeURIComponent(name)}` : null);
   const taskTypes = useTaskTypes();
   const [workflow, setWorkflow] = useState<DesignWorkflow>(emptyWorkflow);
   const [positions, setPositions] = useState<Record<string, { x: number; y: number }>>({});
+  // React Flow measures each node and reports it as a "dimensions" change; a controlled flow
+  // must hand the sizes back, or the nodes stay hidden as unmeasured.
+  const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const [selected, setSelected] = useState<string | null>(null);
   const [diagnostics, setDiagnostics] = useState<Diagnostic[]>([]);
   const [validity, setValidity] = useState<"unknown" | "valid" | "invalid" | "error">("unknown");
@@ -74,8 +86,11 @@ export function Designer({ name }: { name: string | null }) {
     if (!stored.data) return;
     const loaded = fromYaml(String(stored.data.yaml ?? ""));
     setWorkflow(loaded);
-    void layout(loaded.tasks).then((reply) => setPositions(Object.fromEntries(loaded.tasks.map((task, index) => [task.name, { x: reply.x[index], y: reply.y[index] }]))));
-  }, [stored.data]);
+    void layout(loaded.tasks).then((reply) => {
+      setPositions(Object.fromEntries(loaded.tasks.map((task, index) => [task.name, { x: reply.x[index], y: reply.y[index] }])));
+      requestAnimationFrame(() => void flow.fitView({ maxZoom: 1 }));
+    });
+  }, [stored.data, flow]);
 
   const yamlText = useMemo(() => toYaml(workflow), [workflow]);
 
@@ -112,6 +127,7 @@ export function Designer({ name }: { name: string | null }) {
     position: positions[task.name] ?? { x: (index % 4) * 200, y: Math.floor(index / 4) * 110 },
     data: { label: task.name, type: task.type, invalid: diagnostics.some((item) => item.message.includes(task.name)) },
     selected: task.name === selected,
+    measured: measured[task.name],
   }));
   const edges: Edge[] = workflow.tasks.flatMap((task) => task.depends_on.map((parent) => ({ id: `${parent}->${task.name}`, source: parent, target: task.name })));
 
@@ -139,8 +155,10 @@ export function Designer({ name }: { name: string | null }) {
   );
   const onNodesChange = useCallback(
     (changes: NodeChange<DesignNode>[]) => {
-      const moved = applyNodeChanges(changes.filter((change) => change.type === "position"), nodes);
-      setPositions((current) => ({ ...current, ...Object.fromEntries(moved.map((node) => [node.id, node.position])) }));
+      const moved = changes.filter((change) => change.type === "position" && change.position);
+      if (moved.length) setPositions((current) => ({ ...current, ...Object.fromEntries(applyNodeChanges(moved, nodes).map((node) => [node.id, node.position])) }));
+      const sized = changes.flatMap((change) => (change.type === "dimensions" && change.dimensions ? [[change.id, change.dimensions] as const] : []));
+      if (sized.length) setMeasured((current) => ({ ...current, ...Object.fromEntries(sized) }));
       const removed = changes.filter((change) => change.type === "remove").map((change) => change.id);
       if (removed.length)
         setWorkflow((current) => ({
@@ -187,7 +205,10 @@ export function Designer({ name }: { name: string | null }) {
         </button>
         <button
           onClick={() =>
-            void layout(workflow.tasks).then((reply) => setPositions(Object.fromEntries(workflow.tasks.map((task, index) => [task.name, { x: reply.x[index], y: reply.y[index] }]))))
+            void layout(workflow.tasks).then((reply) => {
+              setPositions(Object.fromEntries(workflow.tasks.map((task, index) => [task.name, { x: reply.x[index], y: reply.y[index] }])));
+              requestAnimationFrame(() => void flow.fitView({ maxZoom: 1 }));
+            })
           }
         >
           Arrange
@@ -258,7 +279,7 @@ export function Designer({ name }: { name: string | null }) {
             ))}
           </ul>
           <h2>YAML</h2>
-          <pre id="workflow-yaml" className="yaml">
+          <pre id="workflow-yaml" className="yaml" data-yaml={yamlText}>
             {yamlText.split("\n").map((line, index) => (
               <div key={index} className={invalidLines.has(index + 1) ? "invalid-line" : ""}>
                 {line || " "}
