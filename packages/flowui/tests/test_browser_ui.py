@@ -46,6 +46,9 @@ tasks:
   - name: talk
     type: shell
     config: {command: "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.6; done"}
+  - name: linger
+    type: shell
+    config: {command: "sleep 12"}
 """
 
 SLEEPER = """\
@@ -105,8 +108,8 @@ def test_a_run_started_from_the_params_form_turns_green(server: Server, browser:
 
 def test_a_tasks_log_panel_opened_while_it_runs_follows_its_lines(server: Server, browser: Browser) -> None:
     """The panel is opened while the task runs and shows its lines as the store gets them, with
-    no reload. (The runner stores a task's lines with its next event, here its end: see the
-    CHANGELOG's not-yet list.)"""
+    no reload, while the run goes on (``linger`` keeps it running). The runner stores a task's
+    lines with its next event, here the task's end: see the CHANGELOG's not-yet list."""
     server.store_workflow("chatty", SLOW_LOG)
     started = server.call("POST", "/api/v1/runs", {"workflow": "chatty"})
     page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
@@ -116,6 +119,7 @@ def test_a_tasks_log_panel_opened_while_it_runs_follows_its_lines(server: Server
     assert "line 8" not in page.inner_text("#task-log")
     browser.screenshot("task-log-following")
     page.wait_for_function("() => document.querySelector('#task-log')?.textContent.includes('line 8')", timeout=RUN_TIMEOUT_MS)
+    assert page.get_attribute("#run-status", "data-status") == "running"  # followed, not read at the run's end
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
     page.wait_for_timeout(1500)  # a poll or two more: nothing is added twice
     assert page.inner_text("#task-log").count("line 3") == 1
