@@ -4,7 +4,7 @@
 import ELK from "elkjs/lib/elk.bundled.js";
 import { layeredLayout, NODE_HEIGHT, NODE_WIDTH, type LayoutInput } from "./layered";
 
-export const ELK_LIMIT = 1500;
+export const ELK_LIMIT = 500;
 
 export interface LayoutRequest extends LayoutInput {
   id: number;
