@@ -17,6 +17,7 @@ from flowui.workflow_versions import WorkflowVersions
 
 if TYPE_CHECKING:
     from fastapi import Request
+
     from flowbuilder.interfaces import Store
     from flowbuilder.plugins import PluginHost
     from flowbuilder.run_service import RunService

@@ -57,7 +57,10 @@ def status_of(error: FlowBuilderError) -> int:
 def _is_store_outage(error: StoreError) -> bool:
     """A store that cannot be reached (vs. a request the store refused)."""
     text = str(error).lower()
-    return any(word in text for word in ("unreachable", "connection", "not reachable", "timed out", "unavailable"))
+    return any(
+        word in text
+        for word in ("cannot reach", "unreachable", "connection", "not reachable", "timed out", "unavailable")
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

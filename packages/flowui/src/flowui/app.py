@@ -30,7 +30,7 @@ def create_fastapi(context: ApiContext) -> ASGIApp:
     from flowui.schemas import ErrorBody
 
     app = FastAPI(title="FlowBuilder", version=__version__, openapi_url=f"{API}/openapi.json",
-                  docs_url=f"{API}/docs", redoc_url=None,
+                  docs_url=None, redoc_url=None,  # Swagger UI loads from a CDN: the web UI will serve its own
                   description="FlowBuilder's REST API: workflows, runs, run control, live events.")  # fmt: skip
     app.state.context = context
     install_error_handlers(app)

@@ -56,7 +56,7 @@ class RunFeed:
     def __init__(self, store: Store, run_id: str) -> None:
         self.run_id = run_id
         self.frames: list[str] = []
-        self.frame_seqs: list[int] = []  # per frame: the seq of the last event at or before it
+        self.frame_seqs: list[float] = []  # per frame: its event's seq; an annotation's: the seq before it + 0.5
         self.ended = False
         self.clients = 0
         self._changed = asyncio.Event()
@@ -70,16 +70,16 @@ class RunFeed:
                     last_seq = event.seq
                     self._add(event_frame(event), last_seq)
                 for annotation in update.annotations:
-                    self._add(annotation_frame(annotation), last_seq)
+                    self._add(annotation_frame(annotation), last_seq + 0.5)
                 self._wake()
-            self._add("event: end\ndata: {}\n\n", last_seq)
+            self._add("event: end\ndata: {}\n\n", last_seq + 0.5)
         except FlowBuilderError as error:
-            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", last_seq)
+            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", last_seq + 0.5)
         finally:
             self.ended = True
             self._wake()
 
-    def _add(self, frame: str, seq: int) -> None:
+    def _add(self, frame: str, seq: float) -> None:
         self.frames.append(frame)
         self.frame_seqs.append(seq)
 
@@ -88,19 +88,24 @@ class RunFeed:
         changed.set()
 
     async def frames_after(self, after_seq: int) -> AsyncIterator[str]:
-        """Every frame after the event numbered ``after_seq``, live, until the run's end frame."""
-        position = bisect_right(self.frame_seqs, after_seq) if after_seq else 0
+        """Every frame after the event numbered ``after_seq``, live, until the run's end frame.
+
+        Annotations that arrived after that event are sent again (at least once, like events
+        to a client that reconnects without an id)."""
+        position = 0
         while True:
-            while position < len(self.frames):
-                frame = self.frames[position]
-                position += 1
-                yield frame
+            if position < len(self.frames) and self.frame_seqs[position] <= after_seq:
+                position = bisect_right(self.frame_seqs, after_seq, lo=position)
+            if position < len(self.frames):
+                end = len(self.frames)
+                yield "".join(self.frames[position:end])  # one write per wake-up, not one per event
+                position = end
             if self.ended:
                 return
             changed = self._changed
             try:
                 await asyncio.wait_for(changed.wait(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keepalive\n\n"
 
     def close(self) -> None:

@@ -9,12 +9,18 @@ they are recorded as cancelled.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
+
+from flowbuilder.events import RunEvent
+from flowbuilder.interfaces.sink import EventSink
 
 if TYPE_CHECKING:
     from flowbuilder.run_service import PreparedRun, RunHandle, RunService
-
     from flowui.metrics import ServerMetrics
+
+
+START_WAIT_SECONDS = 10.0
+"""How long a start waits for the run's first recorded events before answering anyway."""
 
 
 class LocalRuns:
@@ -27,22 +33,31 @@ class LocalRuns:
         self._waiters: dict[str, asyncio.Task[None]] = {}
 
     async def start(self, prepared: PreparedRun) -> RunHandle:
-        """Start ``prepared`` on the running loop; returns once its first events can be read."""
+        """Start ``prepared`` on the running loop; returns once its first events are recorded, so
+        the caller's next request finds the run in the store (or raises what the runner raised
+        before recording anything)."""
         unfinished = _unfinished_tasks(prepared)
         sink = self.metrics.sink(unfinished)
+        recorded = _FirstBatch()
         try:
-            handle = await self.service.submit(prepared, sinks=[sink], replay=False)
+            handle = await self.service.submit(prepared, sinks=[recorded, sink], replay=False)
         except BaseException:
             sink.close()
             raise
         self.handles[prepared.run_id] = handle
-        self._waiters[prepared.run_id] = asyncio.get_running_loop().create_task(self._forget_when_done(handle))
+        waiter = asyncio.get_running_loop().create_task(self._forget_when_done(handle))
+        self._waiters[prepared.run_id] = waiter
+        first = asyncio.ensure_future(recorded.seen.wait())
+        await asyncio.wait([first, waiter], timeout=START_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        first.cancel()
+        if not recorded.seen.is_set() and handle.done():
+            await handle.result()  # raises the runner's error (a 4xx/5xx for the caller)
         return handle
 
     async def _forget_when_done(self, handle: RunHandle) -> None:
         try:
             await handle.result()
-        except BaseException:  # noqa: BLE001 - the runner recorded what it could; nothing to add here
+        except BaseException:
             pass
         finally:
             self.handles.pop(handle.run_id, None)
@@ -64,6 +79,20 @@ class LocalRuns:
         if waiters:
             await asyncio.wait(waiters, timeout=timeout)
         return len(waiters)
+
+
+class _FirstBatch(EventSink):
+    """Sets :attr:`seen` when the run's first events have been recorded (sinks see stored events)."""
+
+    def __init__(self) -> None:
+        self.seen = asyncio.Event()
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        if events and not self.seen.is_set():
+            self.seen.set()
+
+    def close(self) -> None:
+        self.seen.set()
 
 
 def _unfinished_tasks(prepared: PreparedRun) -> int:

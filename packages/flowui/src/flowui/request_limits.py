@@ -19,6 +19,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_JSON_DEPTH = 64
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
+"""Beyond this a refused body is no longer read: the connection closes (the client may see a reset)."""
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(rb"[\[\]{}]")
@@ -51,6 +53,7 @@ class RequestLimits:
         headers = dict(scope.get("headers") or ())
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _drain(receive)
             await _refuse(send, 413, f"request body larger than {self.max_body_bytes} bytes")
             return
         chunks: list[bytes] = []
@@ -62,6 +65,8 @@ class RequestLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive)
                 await _refuse(send, 413, f"request body larger than {self.max_body_bytes} bytes")
                 return
             chunks.append(chunk)
@@ -81,6 +86,19 @@ class RequestLimits:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of a refused body (up to :data:`MAX_DRAIN_BYTES`), so the client,
+    still sending, reads the 413 instead of a connection reset."""
+    drained = 0
+    while drained <= MAX_DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _refuse(send: Send, status: int, reason: str) -> None:

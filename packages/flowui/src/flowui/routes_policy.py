@@ -12,6 +12,7 @@ fails when an app route has no entry.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Role = Literal["viewer", "operator", "admin"]
@@ -55,6 +56,21 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
 }
 
 
+_PARAM = re.compile(r"\\{[a-z_]+\\}")
+_TEMPLATES = sorted({path for _, path in ROUTE_ROLES}, key=lambda path: (path.count("{"), -len(path)))
+_MATCHERS = [(re.compile("^" + _PARAM.sub("[^/]+", re.escape(path)) + "$"), path) for path in _TEMPLATES]
+
+
+def route_template(path: str) -> str | None:
+    """The template of the table that a request path matches (literal routes before ones with
+    parameters, as the app routes them); None when none does. For a middleware that runs
+    before routing and so has no ``scope["route"]``."""
+    for pattern, template in _MATCHERS:
+        if pattern.match(path):
+            return template
+    return None
+
+
 def required_role(method: str, path_template: str) -> Role:
     """The role a request needs; ``admin`` for a route the table does not name (closed by default).
 
@@ -69,4 +85,4 @@ def role_allows(held: Role, needed: Role) -> bool:
     return ROLE_ORDER.index(held) >= ROLE_ORDER.index(needed)
 
 
-__all__ = ["API", "ROLE_ORDER", "ROUTE_ROLES", "Role", "required_role", "role_allows"]
+__all__ = ["API", "ROLE_ORDER", "ROUTE_ROLES", "Role", "required_role", "role_allows", "route_template"]

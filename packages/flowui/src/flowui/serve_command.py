@@ -7,6 +7,7 @@ plugin hook imports it whenever the CLI starts.
 from __future__ import annotations
 
 import click
+
 from flowbuilder.cli.context import store_option
 from flowbuilder.errors import FlowBuilderError
 
@@ -28,7 +29,6 @@ def serve(bind_host: str, port: int, store: str | None, open_browser: bool, work
     store unavailable.
     """
     from flowbuilder.cli.context import plugin_host
-
     from flowui.server import ServeOptions, build_server
 
     options = ServeOptions(host=bind_host, port=port, store_url=store, workers_url=workers, open_browser=open_browser)

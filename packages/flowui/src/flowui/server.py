@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from flowbuilder.errors import ConfigurationError
-
 from flowui.binding import check_bind_host
 
 if TYPE_CHECKING:
     from flowbuilder.plugins import PluginHost
-
     from flowui.api_context import ApiContext
     from flowui.app import Middleware
     from flowui.request_limits import ASGIApp
@@ -70,7 +68,6 @@ def build_server(host: PluginHost, options: ServeOptions, *, middleware: Sequenc
     auth, a port in use, a store that cannot be opened, or workers that cannot be reached.
     """
     from flowbuilder.run_service import RunService
-
     from flowui.api_context import ApiContext
     from flowui.app import create_app
 
@@ -168,7 +165,7 @@ def _signal_free_server_class() -> Any:
     return SignalFreeServer
 
 
-def _SignalFreeServer(config: Any) -> Any:  # noqa: N802 - a class built on first use (uvicorn loads lazily)
+def _SignalFreeServer(config: Any) -> Any:
     return _signal_free_server_class()(config)
 
 

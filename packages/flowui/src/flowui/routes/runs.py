@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from flowbuilder.events import RunStatus
 from starlette.concurrency import run_in_threadpool
 
+from flowbuilder.events import RunStatus
 from flowui.api_context import ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
 from flowui.live import event_json
@@ -33,7 +33,9 @@ RESERVED_ANNOTATION_KINDS = frozenset({"audit"})
 
 
 def start_url(run_id: str) -> Started:
-    return Started(run_id=run_id, status_url=f"/api/v1/runs/{run_id}", stream_url=f"/api/v1/runs/{run_id}/events/stream")
+    return Started(
+        run_id=run_id, status_url=f"/api/v1/runs/{run_id}", stream_url=f"/api/v1/runs/{run_id}/events/stream"
+    )
 
 
 def _prepare_new(context: ApiContext, body: StartRun) -> Any:
@@ -71,7 +73,7 @@ def list_runs(request: Request, workflow: str | None = Query(default=None, max_l
         page = context_of(request).store.list_runs(workflow=workflow, status=status, limit=limit, cursor=cursor)
     except (ValueError, KeyError, TypeError) as error:
         raise ApiError(400, f"bad cursor: {error}; pass back a next_cursor this API returned") from None
-    return RunPageModel(runs=[summary.to_dict() for summary in page.runs], next_cursor=page.next_cursor)  # type: ignore[misc]
+    return RunPageModel(runs=[summary.to_dict() for summary in page.runs], next_cursor=page.next_cursor)
 
 
 @router.get("/{run_id}", response_model=RunDetail)
@@ -80,7 +82,7 @@ def show_run(run_id: str, request: Request) -> RunDetail:
     context = context_of(request)
     summary = context.service.run_status(run_id)
     state = context.store.load_state(run_id)
-    return RunDetail(summary=summary.to_dict(), params=dict(state.params), paused=state.paused,  # type: ignore[arg-type]
+    return RunDetail(summary=summary.to_dict(), params=dict(state.params), paused=state.paused,
                      tasks={name: task.to_dict() for name, task in state.tasks.items()})  # fmt: skip
 
 
@@ -91,7 +93,7 @@ def run_events(run_id: str, request: Request, after: int = Query(default=0, ge=0
     store = context_of(request).store
     store.get_run(run_id)  # 404 for an unknown run
     events = store.read_events(run_id, after, limit)
-    return EventPage(events=[event_json(event) for event in events],  # type: ignore[misc]
+    return EventPage(events=[event_json(event) for event in events],
                      next_after=events[-1].seq if len(events) == limit else None)  # fmt: skip
 
 
@@ -105,7 +107,7 @@ def run_logs(run_id: str, request: Request, task: str | None = Query(default=Non
     lines = store.read_logs(run_id, task, after)[:limit]
     shown = [{"number": after + i, "task": line.task, "attempt": line.attempt, "stream": line.stream,
               "text": line.text, "time": line.time} for i, line in enumerate(lines, 1)]  # fmt: skip
-    return LogPage(lines=shown, next_after=after + len(lines) if len(lines) == limit else None)  # type: ignore[arg-type]
+    return LogPage(lines=shown, next_after=after + len(lines) if len(lines) == limit else None)
 
 
 @router.get("/{run_id}/outputs", response_model=Outputs)
@@ -124,7 +126,7 @@ def list_annotations(run_id: str, request: Request, kind: str | None = Query(def
     store = context_of(request).store
     store.get_run(run_id)
     found = [a.to_dict() for a in store.read_annotations(run_id, after) if kind is None or a.kind == kind]
-    return AnnotationList(annotations=found)  # type: ignore[arg-type]
+    return AnnotationList(annotations=found)
 
 
 @router.get("/{run_id}/anomalies", response_model=AnnotationList)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from flowbuilder.errors import WorkflowError
 
+from flowbuilder.errors import WorkflowError
 from flowui.api_context import ApiContext, context_of
 from flowui.api_errors import ApiError, located_errors
 from flowui.schemas import Dag, DagTask, Validation, VersionList, WorkflowDetail, WorkflowItem, WorkflowList
@@ -62,7 +62,7 @@ async def validate_workflow(request: Request) -> Validation:
     try:
         compiled = await run_in_threadpool(compile_text, context_of(request), text)
     except WorkflowError as error:
-        return Validation(valid=False, errors=located_errors(error))  # type: ignore[arg-type]
+        return Validation(valid=False, errors=located_errors(error))
     return Validation(valid=True, workflow=compiled.plan.workflow.name)
 
 
@@ -74,7 +74,7 @@ def show_workflow(name: str, request: Request) -> WorkflowDetail:
     digest = latest.definition if latest else _newest_run_definition(context, name)
     text = context.store.load_definition(digest).decode("utf-8", errors="replace")
     compiled = compile_text(context, text)
-    return WorkflowDetail(name=name, definition=digest, version=latest.to_dict() if latest else None,  # type: ignore[arg-type]
+    return WorkflowDetail(name=name, definition=digest, version=latest.to_dict() if latest else None,
                           yaml=text, dag=dag_of(compiled.plan))  # fmt: skip
 
 
@@ -88,7 +88,7 @@ def _newest_run_definition(context: ApiContext, name: str) -> str:
 @router.get("/{name}/versions", response_model=VersionList)
 def list_versions(name: str, request: Request) -> VersionList:
     versions = context_of(request).versions.versions(name)
-    return VersionList(versions=[version.to_dict() for version in versions])  # type: ignore[misc]
+    return VersionList(versions=[version.to_dict() for version in versions])
 
 
 @router.post("/{name}/versions", response_model=VersionList, status_code=201, openapi_extra=YAML_BODY)
@@ -106,7 +106,7 @@ async def store_version(name: str, request: Request) -> VersionList:
             raise ApiError(422, f"the posted workflow is named {workflow.name!r}, not {name!r}")
         digest = context.store.save_definition(text.encode("utf-8"))
         added = context.versions.add(name, digest, workflow.version)
-        return VersionList(versions=[added.to_dict()])  # type: ignore[list-item]
+        return VersionList(versions=[added.to_dict()])
 
     return await run_in_threadpool(store)
 

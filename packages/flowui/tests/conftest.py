@@ -1,0 +1,35 @@
+"""Fixtures: a real ``flowbuilder serve`` on RocksDB (tmp_path) or on a redis-server of the test's own."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
+
+from serve_process import RedisServer, ServeProcess
+
+
+@pytest.fixture(params=["rocksdb", "redis"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServeProcess]:
+    redis: RedisServer | None = None
+    if request.param == "redis":
+        redis = RedisServer(tmp_path / "redis")
+        store_url = redis.url
+    else:
+        store_url = f"rocksdb://{tmp_path / 'store'}"
+    served = ServeProcess(store_url, tmp_path)
+    yield served
+    served.stop()
+    if redis is not None:
+        redis.stop()
+
+
+@pytest.fixture
+def rocksdb_server(tmp_path: Path) -> Iterator[ServeProcess]:
+    served = ServeProcess(f"rocksdb://{tmp_path / 'store'}", tmp_path)
+    yield served
+    served.stop()
