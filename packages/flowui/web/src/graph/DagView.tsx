@@ -2,9 +2,10 @@
 // Fluid at 20,000 tasks: only visible nodes and edges are rendered (onlyRenderVisibleElements),
 // the node component is one memoised div, nodes are not draggable or selectable by default,
 // and status changes arrive in batches (one React update per animation frame at most).
-import { memo, useEffect, useMemo, useState } from "react";
-import { Background, Controls, Handle, MiniMap, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
-import { layout, type TaskShape } from "./layout";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Background, Controls, Handle, MiniMap, Position, ReactFlow, type Edge, type Node, type NodeProps, type Viewport } from "@xyflow/react";
+import { buildGrid, contains, nodesIn, viewRect, type Rect } from "./culling";
+import { layout, type Layout, type TaskShape } from "./layout";
 
 export type TaskNodeData = { label: string; status: string };
 type TaskNode = Node<TaskNodeData, "task">;
@@ -33,8 +34,10 @@ interface Props {
   onSelect?: (task: string) => void;
 }
 
-export function DagView({ tasks, statuses = {}, onSelect }: Props) {
-  const [positions, setPositions] = useState<{ x: Float64Array; y: Float64Array; engine: string; millis: number } | null>(null);
+const NO_STATUSES: Record<string, string> = {};
+
+export function DagView({ tasks, statuses = NO_STATUSES, onSelect }: Props) {
+  const [positions, setPositions] = useState<Layout | null>(null);
   useEffect(() => {
     let current = true;
     setPositions(null);
@@ -64,16 +67,63 @@ export function DagView({ tasks, statuses = {}, onSelect }: Props) {
     [tasks],
   );
 
-  if (!positions) return <div className="dag-loading">Laying out {tasks.length.toLocaleString()} tasks…</div>;
+  // Big graphs: React Flow gets only the nodes near the viewport (and the edges between them).
+  // The set is recomputed when the view leaves the padded area it was computed for, or zooms.
   const big = tasks.length > BIG;
-  let top = Infinity;
-  for (const y of positions.y) top = Math.min(top, y);
-  const startViewport = { x: 600, y: 40 - top * BIG_START_ZOOM, zoom: BIG_START_ZOOM };
+  const grid = useMemo(() => (big && positions ? buildGrid(positions.x, positions.y) : null), [big, positions]);
+  const edgesByTarget = useMemo(() => {
+    const byTarget = new Map<string, Edge[]>();
+    for (const edge of edges) {
+      const list = byTarget.get(edge.target);
+      if (list) list.push(edge);
+      else byTarget.set(edge.target, [edge]);
+    }
+    return byTarget;
+  }, [edges]);
+  const container = useRef<HTMLDivElement>(null);
+  const [covered, setCovered] = useState<{ rect: Rect; zoom: number } | null>(null);
+  const startViewport = useMemo(() => {
+    let top = Infinity;
+    for (const y of positions?.y ?? []) top = Math.min(top, y);
+    return { x: 600, y: 40 - (Number.isFinite(top) ? top : 0) * BIG_START_ZOOM, zoom: BIG_START_ZOOM };
+  }, [positions]);
+  const frame = useRef(0);
+  const follow = useCallback(
+    (viewport: Viewport) => {
+      if (frame.current) return;
+      frame.current = requestAnimationFrame(() => {
+        frame.current = 0;
+        const box = container.current?.getBoundingClientRect();
+        const width = box?.width || 1400;
+        const height = box?.height || 900;
+        setCovered((current) => {
+          const inView = viewRect(viewport, width, height, 0);
+          if (current && Math.abs(current.zoom - viewport.zoom) < viewport.zoom * 0.1 && contains(current.rect, inView)) return current;
+          return { rect: viewRect(viewport, width, height, 0.5), zoom: viewport.zoom };
+        });
+      });
+    },
+    [],
+  );
+  useEffect(() => {
+    if (big && positions) follow(startViewport);
+  }, [big, positions, startViewport, follow]);
+  const shown = useMemo(() => {
+    if (!big) return { nodes, edges };
+    if (!grid || !covered) return { nodes: [], edges: [] };
+    const picked = nodesIn(grid, covered.rect).map((index) => nodes[index]);
+    const ids = new Set(picked.map((node) => node.id));
+    const between = picked.flatMap((node) => (edgesByTarget.get(node.id) ?? []).filter((edge) => ids.has(edge.source)));
+    return { nodes: picked, edges: between };
+  }, [big, nodes, edges, grid, covered, edgesByTarget]);
+
+  if (!positions) return <div className="dag-loading">Laying out {tasks.length.toLocaleString()} tasks…</div>;
   return (
-    <div className="dag" data-engine={positions.engine} data-layout-ms={Math.round(positions.millis)} data-nodes={tasks.length}>
+    <div ref={container} className="dag" data-engine={positions.engine} data-layout-ms={Math.round(positions.millis)} data-layout-round-trip-ms={Math.round(positions.roundTripMillis)} data-nodes={tasks.length}>
       <ReactFlow
-        nodes={nodes}
-        edges={edges}
+        nodes={shown.nodes}
+        edges={shown.edges}
+        onMove={big ? (_, viewport) => follow(viewport) : undefined}
         nodeTypes={nodeTypes}
         onlyRenderVisibleElements
         nodesDraggable={false}

@@ -69,10 +69,13 @@ export function RunMonitor({ runId }: { runId: string }) {
     };
   }, [runId, generation]);
 
+  // Until the stream's first batch: the statuses the run's record has (memoised: a new object
+  // per render would rebuild every node of the DAG).
+  const storedStatuses = useMemo(() => Object.fromEntries(Object.entries(run.data?.tasks ?? {}).map(([name, state]) => [name, state.status])), [run.data]);
   if (run.error) return <p className="error">Could not load run {runId}: {run.error}</p>;
   if (!run.data) return <p>Loading…</p>;
   const status = view.lastSeq ? view.status : run.data.summary.status;
-  const statuses = view.lastSeq ? view.tasks : Object.fromEntries(Object.entries(run.data.tasks).map(([name, state]) => [name, state.status]));
+  const statuses = view.lastSeq ? view.tasks : storedStatuses;
   const finishedTasks = Object.values(statuses).filter((value) => ["succeeded", "failed", "skipped", "cancelled"].includes(value)).length;
   const total = tasks.length || Object.keys(statuses).length;
   const anomalies = view.annotations.filter((annotation) => annotation.kind === "anomaly");
