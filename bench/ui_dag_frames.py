@@ -128,7 +128,9 @@ def main() -> int:
     print(f"  {'':28} {'frames':>7} {'P50 ms':>8} {'P95 ms':>8} {'max ms':>8}")
     for label, row in (("DAG view", dag), ("floor: empty page", floor)):
         print(f"  {label:28} {row['frames']:>7} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['max_ms']:>8}")
-    print(f"  P50 ratio to the floor: {dag['p50_ms'] / floor['p50_ms']:.2f}x, P95: {dag['p95_ms'] / floor['p95_ms']:.2f}x")
+    print(
+        f"  P50 ratio to the floor: {dag['p50_ms'] / floor['p50_ms']:.2f}x, P95: {dag['p95_ms'] / floor['p95_ms']:.2f}x"
+    )
     print(f"  opened in {result['open_to_first_nodes_s']} s (fetch, parse, layout, first render);"
           f" {result['layout']} layout in {result['layout_ms']} ms (Web Worker);"
           f" nodes in the DOM: {result['nodes_in_dom'][0]} at first, {result['nodes_in_dom'][1]} after")  # fmt: skip

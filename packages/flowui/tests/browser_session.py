@@ -11,14 +11,12 @@ console error fails the test.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,9 @@ def skip_reason() -> str | None:
     except ImportError:
         return "playwright is not installed (pip install 'flowbuilder-ui[test]')"
     if not STATIC_INDEX.is_file():
-        return "the web UI is not built (bash scripts/install with npm, or npm ci && npm run build in packages/flowui/web)"
+        return (
+            "the web UI is not built (bash scripts/install with npm, or npm ci && npm run build in packages/flowui/web)"
+        )
     return None
 
 
@@ -73,11 +73,15 @@ class Server:
 
     def call(self, method: str, path: str, body: Any = None, *, yaml: str | None = None) -> Any:
         """One API call (JSON, or a YAML body); the decoded JSON answer. Raises on 4xx/5xx."""
-        data = yaml.encode() if yaml is not None else None if body is None else json.dumps(body).encode()
-        kind = "application/yaml" if yaml is not None else "application/json"
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": kind})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
+        import httpx
+
+        if yaml is not None:
+            answer = httpx.request(method, self.url + path, content=yaml.encode(), timeout=60,
+                                   headers={"Content-Type": "application/yaml"})  # fmt: skip
+        else:
+            answer = httpx.request(method, self.url + path, json=body, timeout=60)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
 
     def store_workflow(self, name: str, text: str) -> None:
         self.call("POST", f"/api/v1/workflows/{name}/versions", yaml=text)
@@ -100,7 +104,9 @@ class Browser:
         self.browser = self._playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         self.page = self.browser.new_page(viewport={"width": 1400, "height": 900})
         self.problems: list[str] = []
-        self.page.on("console", lambda message: message.type == "error" and self.problems.append(f"console: {message.text}"))
+        self.page.on(
+            "console", lambda message: message.type == "error" and self.problems.append(f"console: {message.text}")
+        )
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         self.page.add_init_script(
             "document.addEventListener('securitypolicyviolation', e => console.error("
@@ -143,7 +149,9 @@ def layered_workflow(name: str, tasks: int, width: int = 100) -> str:
         layer, position = divmod(index, width)
         lines += [f"  - name: t{index}", "    type: shell"]
         if layer:
-            parents = sorted({f"t{(layer - 1) * width + position}", f"t{(layer - 1) * width + (position * 7 + 3) % width}"})
+            parents = sorted(
+                {f"t{(layer - 1) * width + position}", f"t{(layer - 1) * width + (position * 7 + 3) % width}"}
+            )
             lines.append(f"    depends_on: [{', '.join(parents)}]")
         lines.append('    config: {command: "true"}')
     return "\n".join(lines) + "\n"

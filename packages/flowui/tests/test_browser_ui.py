@@ -118,7 +118,9 @@ def test_a_tasks_log_panel_opened_while_it_runs_follows_its_lines(server: Server
     page.wait_for_selector("h3:has-text('Log') >> text=(following)")
     assert "line 8" not in page.inner_text("#task-log")
     browser.screenshot("task-log-following")
-    page.wait_for_function("() => document.querySelector('#task-log')?.textContent.includes('line 8')", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#task-log')?.textContent.includes('line 8')", timeout=RUN_TIMEOUT_MS
+    )
     assert page.get_attribute("#run-status", "data-status") == "running"  # followed, not read at the run's end
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
     page.wait_for_timeout(1500)  # a poll or two more: nothing is added twice
@@ -159,7 +161,9 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
     server: Server, browser: Browser
 ) -> None:
     page = browser.open(server.url + "/#/designer")
-    page.wait_for_selector("#new-task-type option[value='shell'], #new-task-type option:text('shell')", state="attached")
+    page.wait_for_selector(
+        "#new-task-type option[value='shell'], #new-task-type option:text('shell')", state="attached"
+    )
     page.fill("#workflow-name", "designed")
     for word in ("one", "two", "three"):
         page.select_option("#new-task-type", "shell")
@@ -194,7 +198,9 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
     page.click("#start-run")
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
     page.click(_node("shell_3"))
-    page.wait_for_function("() => document.querySelector('#task-log')?.textContent.includes('three')", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#task-log')?.textContent.includes('three')", timeout=RUN_TIMEOUT_MS
+    )
     browser.screenshot("designed-workflow-run")
 
     page.goto(server.url + "/#/history/designed")
