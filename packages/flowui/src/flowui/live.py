@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
     from flowbuilder.interfaces import Store
 
+MAX_FOLLOWED_RUNS = 256
+"""Runs followed at once (each holds one subscription); a stream of one more run gets 503."""
+COALESCE_SECONDS = 0.02
+"""After a write, a client's stream waits this long before the next one, so a run making
+thousands of events a second costs each client ~50 writes a second, not one per batch (the
+server's loop also runs the runs); a human watching sees no difference."""
 KEEPALIVE_SECONDS = 15.0
 """An idle stream sends an SSE comment this often, so proxies keep it and a gone client is noticed."""
 
@@ -100,6 +106,9 @@ class RunFeed:
                 end = len(self.frames)
                 yield "".join(self.frames[position:end])  # one write per wake-up, not one per event
                 position = end
+                if not self.ended:
+                    await asyncio.sleep(COALESCE_SECONDS)  # let a busy run's events gather into the next write
+                continue
             if self.ended:
                 return
             changed = self._changed
@@ -123,7 +132,7 @@ class LiveFeeds:
         """The SSE frames of ``run_id`` after ``after_seq`` for one client (the run must exist)."""
         feed = self.feeds.get(run_id)
         if feed is None:
-            feed = self.feeds[run_id] = RunFeed(self.store, run_id)
+            feed = self.feeds[run_id] = RunFeed(self.store, run_id)  # the caller checked room_for()
         feed.clients += 1
         try:
             async for frame in feed.frames_after(after_seq):
@@ -135,10 +144,22 @@ class LiveFeeds:
                 if not feed.ended:
                     feed.close()
 
+    def room_for(self, run_id: str) -> bool:
+        """Whether a client of ``run_id`` can be served (its feed exists, or there is room for one)."""
+        return run_id in self.feeds or len(self.feeds) < MAX_FOLLOWED_RUNS
+
     def close(self) -> None:
         for feed in self.feeds.values():
             feed.close()
         self.feeds.clear()
 
 
-__all__ = ["KEEPALIVE_SECONDS", "LiveFeeds", "RunFeed", "annotation_frame", "event_frame", "event_json"]
+__all__ = [
+    "KEEPALIVE_SECONDS",
+    "MAX_FOLLOWED_RUNS",
+    "LiveFeeds",
+    "RunFeed",
+    "annotation_frame",
+    "event_frame",
+    "event_json",
+]

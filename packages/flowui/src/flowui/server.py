@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from flowbuilder.errors import ConfigurationError
 from flowui.binding import check_bind_host
+from flowui.live import MAX_FOLLOWED_RUNS
 
 if TYPE_CHECKING:
     from flowbuilder.plugins import PluginHost
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 
 SHUTDOWN_SECONDS = 10.0
 """How long a stopping server waits for its cancelled runs to be recorded."""
+BLOCKING_THREADS = 64 + MAX_FOLLOWED_RUNS
+"""Threads of the loop's default executor. Each followed run keeps one blocked in the store's
+wait (a subscription turn: :mod:`flowbuilder.subscriptions`), and the runner's own blocking
+calls share the pool: asyncio's default (CPU count + 4) would let six watched runs stall
+every run of the server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +116,13 @@ class FlowServer:
 
     async def serve(self, stop: asyncio.Event | None = None) -> int:
         """Serve on the running loop until ``stop`` is set or a signal arrives, then shut down."""
+        from concurrent.futures import ThreadPoolExecutor
+
         import uvicorn
 
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="flowui-blocking"))
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from flowui.api_context import context_of
 from flowui.api_errors import ApiError
+from flowui.live import MAX_FOLLOWED_RUNS
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["live"])
 
@@ -24,6 +25,8 @@ async def stream_events(run_id: str, request: Request, after: int = Query(defaul
                         last_event_id: str | None = Header(default=None, max_length=32)) -> StreamingResponse:  # fmt: skip
     context = context_of(request)
     await run_in_threadpool(context.store.get_run, run_id)  # 404 before the stream starts
+    if not context.live.room_for(run_id):
+        raise ApiError(503, f"{MAX_FOLLOWED_RUNS} runs are followed live already; retry later, or page /events")
     if last_event_id:
         if not last_event_id.isdigit():
             raise ApiError(400, "Last-Event-ID must be an event sequence number")

@@ -24,10 +24,31 @@ router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
 def compile_text(context: ApiContext, text: str) -> Any:
-    """Validate and plan posted YAML with core (bytes: never read as a path); raises WorkflowError."""
-    from flowbuilder.run_service import compile_workflow_input
+    """Validate and plan posted YAML with core; raises WorkflowError (located).
 
-    return compile_workflow_input(context.host, text.encode("utf-8"))
+    A posted workflow may not name a sub-workflow by ``path:``: that would make the server
+    read files of its own machine for a caller (existence and parse errors leak). Children
+    of a posted workflow are stored versions (``definition:`` and ``version:``).
+    """
+    from collections.abc import Mapping
+
+    from flowbuilder.errors import WorkflowError
+    from flowbuilder.loader import load_workflow, plan_workflow
+    from flowbuilder.run_service import CompiledWorkflow
+    from flowbuilder.subworkflows import WORKFLOW_TASK_TYPE
+
+    host = context.host
+    source = load_workflow(text.encode("utf-8"), filename="<posted workflow>", limits=host.settings.limits,
+                           host=host)  # fmt: skip
+    problems = [source.locator.at(("tasks", index, "config", "path"), "a posted workflow cannot name a sub-workflow"
+                                  " file (the server would read its own files)", "store the child with POST"
+                                  " /api/v1/workflows/NAME/versions and give `definition:` and `version:`")
+                for index, task in enumerate(source.workflow.tasks)
+                if task.type == WORKFLOW_TASK_TYPE and isinstance(task.config, Mapping)
+                and task.config.get("path") is not None]  # fmt: skip
+    if problems:
+        raise WorkflowError(problems)
+    return CompiledWorkflow(plan_workflow(source, host), source.content)
 
 
 def dag_of(plan: Any) -> Dag:
