@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -283,3 +283,38 @@ def test_the_page_runs_under_the_strict_csp(server: Server, browser: Browser) ->
             " document.head.appendChild(s); return window.__inline === undefined; }"
         )
     assert blocked
+
+
+def test_on_a_401_the_ui_asks_for_a_token_and_sends_it_as_a_bearer_header_everywhere(
+    server: Server, browser: Browser
+) -> None:
+    """Until the security middleware lands, the browser plays the server's auth: any API call
+    without ``Authorization: Bearer s3cret`` gets a 401. The live stream must carry it too."""
+    server.store_workflow("greet", GREET)
+    started = server.call("POST", "/api/v1/runs", {"workflow": "greet"})
+    page = browser.page
+    seen: list[tuple[str, str | None]] = []
+
+    def require_token(route: Any) -> None:
+        authorization = route.request.headers.get("authorization")
+        seen.append((route.request.url, authorization))
+        if authorization != "Bearer s3cret":
+            route.fulfill(status=401, json={"error": {"status": 401, "reason": "a token is needed"}})
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/**", require_token)
+    browser.open(f"{server.url}/#/runs/{started['run_id']}")
+    page.wait_for_selector("#token")
+    browser.screenshot("token-prompt")
+    page.fill("#token", "s3cret")
+    page.click("text=Use token")
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(f"{_node('finish')}[data-status='succeeded']")
+    assert page.evaluate("() => sessionStorage.getItem('flowbuilder.token')") == "s3cret"
+    authorized = [url for url, header in seen if header == "Bearer s3cret"]
+    assert any(url.endswith("/events/stream") for url in authorized)
+    first_authorized = next(index for index, (_, header) in enumerate(seen) if header)
+    assert all(header == "Bearer s3cret" for _, header in seen[first_authorized:])
+    others = [problem for problem in browser.problems if "401" not in problem]
+    assert others == []
