@@ -60,6 +60,19 @@ tasks:
     config: {command: "sleep 120"}
 """
 
+GATED = """\
+name: gated
+version: "1"
+tasks:
+  - name: gate
+    type: approval
+    config: {signal: ship, message: "Ship it?"}
+  - name: after
+    type: shell
+    depends_on: [gate]
+    config: {command: "echo shipped"}
+"""
+
 RUN_TIMEOUT_MS = 60_000
 
 
@@ -143,6 +156,23 @@ def test_the_cancel_button_cancels_a_running_run(server: Server, browser: Browse
     page.goto(server.url + "/#/runs")
     page.wait_for_selector("span.badge.status-cancelled")
     browser.screenshot("runs-list")
+    browser.assert_no_problems()
+
+
+def test_a_waiting_approval_is_shown_with_its_question_and_approved_from_the_monitor(
+    server: Server, browser: Browser
+) -> None:
+    server.store_workflow("gated", GATED)
+    started = server.call("POST", "/api/v1/runs", {"workflow": "gated"})
+    page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
+    page.wait_for_selector(f"{_node('gate')}[data-status='waiting']", timeout=RUN_TIMEOUT_MS)
+    assert "Ship it?" in page.inner_text(".waiting")
+    browser.screenshot("run-waiting-for-approval")
+    page.click("#approve-ship")
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
+    assert page.locator(".waiting").count() == 0
+    output = server.call("GET", f"/api/v1/runs/{started['run_id']}/outputs")["outputs"]["gate"]
+    assert output["approved"] is True
     browser.assert_no_problems()
 
 

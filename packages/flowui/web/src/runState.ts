@@ -30,13 +30,15 @@ export interface RunView {
   errors: { task: string; attempt: number; error: string }[];
   outputs: Record<string, unknown>;
   annotations: Annotation[];
+  /** Tasks waiting now (approvals, timers): the data of their task_waiting event. */
+  waiting: Record<string, { signal?: string; message?: string; approvers?: string[]; until?: number }>;
   lastSeq: number;
   started: number | null;
   finished: number | null;
 }
 
 export function emptyView(): RunView {
-  return { status: "pending", paused: false, tasks: {}, attempts: [], errors: [], outputs: {}, annotations: [], lastSeq: 0, started: null, finished: null };
+  return { status: "pending", paused: false, tasks: {}, attempts: [], errors: [], outputs: {}, annotations: [], waiting: {}, lastSeq: 0, started: null, finished: null };
 }
 
 const TASK_STATUS: Record<string, string> = {
@@ -57,7 +59,7 @@ export function applyAnnotations(view: RunView, annotations: Annotation[]): RunV
 
 /** Applies events in order; returns a new view (the old one is not changed). */
 export function applyEvents(view: RunView, events: RunEvent[]): RunView {
-  const next: RunView = { ...view, tasks: { ...view.tasks }, attempts: [...view.attempts], errors: [...view.errors], outputs: { ...view.outputs }, annotations: [...view.annotations] };
+  const next: RunView = { ...view, tasks: { ...view.tasks }, attempts: [...view.attempts], errors: [...view.errors], outputs: { ...view.outputs }, annotations: [...view.annotations], waiting: { ...view.waiting } };
   const open = new Map<string, Attempt>();
   next.attempts.forEach((attempt, index) => {
     if (attempt.end === null) open.set(`${attempt.task}#${attempt.attempt}`, (next.attempts[index] = { ...attempt }));
@@ -98,6 +100,8 @@ export function applyEvents(view: RunView, events: RunEvent[]): RunView {
     }
     if (event.kind === "task_failed") next.tasks[task] = data.final === false ? "retrying" : "failed";
     else if (TASK_STATUS[event.kind] && task) next.tasks[task] = TASK_STATUS[event.kind];
+    if (event.kind === "task_waiting") next.waiting[task] = data as RunView["waiting"][string];
+    else if (task && next.waiting[task] && event.kind !== "task_signal_refused") delete next.waiting[task];
     if (event.kind === "task_succeeded") next.outputs[task] = data.output;
     if (event.kind === "task_failed") next.errors.push({ task, attempt: event.attempt ?? 0, error: String(data.error ?? "") });
     if (["task_succeeded", "task_failed", "task_cancelled"].includes(event.kind)) {

@@ -97,6 +97,7 @@ export function RunMonitor({ runId }: { runId: string }) {
           setGeneration((value) => value + 1);
         }}
       />
+      <Waiting runId={runId} waiting={view.waiting} />
       <div className="progress" title={`${finishedTasks} of ${total} tasks finished`}>
         <progress id="run-progress" max={Math.max(total, 1)} value={finishedTasks} /> {finishedTasks} / {total} tasks
         <span className="muted"> · live: {stream}</span>
@@ -190,8 +191,15 @@ function Controls({ runId, finished, paused, onRestarted }: { runId: string; fin
       >
         Signal…
       </button>
-      <button id="approve-run" disabled={finished} onClick={() => act("Approve", "signal", { name: window.prompt("Approval signal name", "approve") || "approve", payload: { approved: true } })}>
-        Approve
+      <button
+        id="approve-run"
+        disabled={finished}
+        onClick={() => {
+          const name = window.prompt("Approval signal name (a waiting approval has its own button above)");
+          if (name) void act("Approve", "signal", { name, payload: { approved: true } });
+        }}
+      >
+        Approve…
       </button>
       <button id="retry-run" disabled={!finished} onClick={() => act("Retry", "retry")}>
         Retry
@@ -259,6 +267,40 @@ function TaskPanel({ runId, task, status, output, live }: { runId: string; task:
       {error && <p className="error">{error}</p>}
       <h3>Output</h3>
       <pre className="output">{output === undefined ? "—" : JSON.stringify(output, null, 2)}</pre>
+    </div>
+  );
+}
+
+/** Tasks waiting for a signal (approvals): what they ask, and Approve / Reject buttons that send
+ * the signal they wait for with `{"approved": true|false}`. */
+function Waiting({ runId, waiting }: { runId: string; waiting: RunView["waiting"] }) {
+  const [message, setMessage] = useState<string | null>(null);
+  const entries = Object.entries(waiting).filter(([, wait]) => wait.signal);
+  if (!entries.length) return null;
+  async function decide(signal: string, approved: boolean) {
+    try {
+      await post(`/runs/${encodeURIComponent(runId)}/signal`, { name: signal, payload: { approved }, reason: approved ? "approved in the web UI" : "rejected in the web UI" });
+      setMessage(`${approved ? "Approval" : "Rejection"} sent (${signal})`);
+    } catch (error) {
+      setMessage(`Signal failed: ${error instanceof ApiError ? error.message : String(error)}`);
+    }
+  }
+  return (
+    <div className="waiting">
+      {entries.map(([task, wait]) => (
+        <div key={task} className="waiting-task">
+          <b>{task}</b> waits for <code>{wait.signal}</code>
+          {wait.message ? `: ${wait.message}` : ""}
+          {wait.approvers ? <span className="muted"> (approvers: {wait.approvers.join(", ")})</span> : null}{" "}
+          <button id={`approve-${wait.signal}`} onClick={() => decide(wait.signal!, true)}>
+            Approve
+          </button>{" "}
+          <button id={`reject-${wait.signal}`} onClick={() => decide(wait.signal!, false)}>
+            Reject
+          </button>
+        </div>
+      ))}
+      {message && <span className="muted">{message}</span>}
     </div>
   );
 }
