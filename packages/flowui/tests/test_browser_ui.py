@@ -73,6 +73,28 @@ tasks:
     config: {command: "echo shipped"}
 """
 
+PACED = """\
+name: paced
+version: "1"
+tasks:
+  - name: first
+    type: shell
+    config: {command: "sleep 2"}
+  - name: second
+    type: shell
+    depends_on: [first]
+    config: {command: "echo second"}
+"""
+
+FLAKY = """\
+name: flaky
+version: "1"
+tasks:
+  - name: wobbly
+    type: shell
+    config: {command: "test -f MARKER || { touch MARKER; echo first time fails >&2; exit 3; }"}
+"""
+
 RUN_TIMEOUT_MS = 60_000
 
 
@@ -173,6 +195,37 @@ def test_a_waiting_approval_is_shown_with_its_question_and_approved_from_the_mon
     assert page.locator(".waiting").count() == 0
     output = server.call("GET", f"/api/v1/runs/{started['run_id']}/outputs")["outputs"]["gate"]
     assert output["approved"] is True
+    browser.assert_no_problems()
+
+
+def test_pause_holds_the_next_task_until_unpause(server: Server, browser: Browser) -> None:
+    server.store_workflow("paced", PACED)
+    started = server.call("POST", "/api/v1/runs", {"workflow": "paced"})
+    page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
+    page.wait_for_selector(f"{_node('first')}[data-status='running']", timeout=RUN_TIMEOUT_MS)
+    page.click("#pause-run")
+    page.wait_for_selector("#run-status:has-text('(paused)')", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(f"{_node('first')}[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(2000)  # paused: the next task does not start
+    assert page.get_attribute(_node("second"), "data-status") == "pending"
+    browser.screenshot("run-paused")
+    page.click("#unpause-run")
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
+    browser.assert_no_problems()
+
+
+def test_retry_reruns_a_failed_run_to_green(server: Server, browser: Browser, tmp_path: Path) -> None:
+    marker = tmp_path / "second-time"
+    server.store_workflow("flaky", FLAKY.replace("MARKER", str(marker)))
+    started = server.call("POST", "/api/v1/runs", {"workflow": "flaky"})
+    page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
+    page.wait_for_selector("#run-status[data-status='failed']", timeout=RUN_TIMEOUT_MS)
+    assert "first time fails" in page.inner_text(".errors")
+    browser.screenshot("run-failed")
+    page.click("#retry-run")
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(f"{_node('wobbly')}[data-status='succeeded']")
+    browser.screenshot("run-retried")
     browser.assert_no_problems()
 
 
