@@ -394,6 +394,7 @@ def test_on_a_401_the_ui_asks_for_a_token_and_sends_it_as_a_bearer_header_everyw
     page.click("text=Use token")
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
     page.wait_for_selector(f"{_node('finish')}[data-status='succeeded']")
+    page.wait_for_selector(".progress:has-text('live: closed')", timeout=RUN_TIMEOUT_MS)  # the stream ran to its end
     assert page.evaluate("() => sessionStorage.getItem('flowbuilder.token')") == "s3cret"
     authorized = [url for url, header in seen if header == "Bearer s3cret"]
     assert any(url.endswith("/events/stream") for url in authorized)
