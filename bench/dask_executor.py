@@ -23,32 +23,14 @@ the same cores: the figures measure the path's overhead, not a cluster. No figur
 from __future__ import annotations
 
 import argparse
-import asyncio
 import operator
+import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def fanout_yaml(width: int) -> str:
-    lines = ["name: bench_dask_fanout", "tasks:"]
-    for index in range(width):
-        lines.append(f'  - {{name: t{index}, type: python, config: {{callable: "operator:add", args: [1, 2],'
-                     ' isolation: process}}')  # fmt: skip
-    return "\n".join(lines) + "\n"
-
-
-def timed_run(workflow: str, remote: str | None) -> float:
-    from flowrunner import Engine
-
-    engine = Engine(store="memory://", concurrency=512, remote_workers=remote)
-    try:
-        started = time.perf_counter()
-        result = asyncio.run(engine.run(workflow))
-        elapsed = time.perf_counter() - started
-        if not result.succeeded:
-            raise SystemExit(f"the benchmark run failed: {result.status}")
-        return elapsed
-    finally:
-        engine.close()
+from remote_workers import fanout_yaml, timed_run
 
 
 def plain_dask(address: str, width: int) -> float:
@@ -73,8 +55,8 @@ def main() -> None:
                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})  # fmt: skip
     try:
         url = cluster.scheduler_address.replace("tcp://", "dask://")
-        workflow = fanout_yaml(width)
-        timed_run(fanout_yaml(8), url)  # the workers import flowrunner once, outside the figure
+        workflow = fanout_yaml(width, "process")
+        timed_run(fanout_yaml(8, "process"), url)  # the workers import flowrunner once, outside the figure
         floor = plain_dask(cluster.scheduler_address, width)
         through_dask = timed_run(workflow, url)
         local = timed_run(workflow, None)

@@ -122,15 +122,17 @@ def stop_workers(started: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def fanout_yaml(width: int) -> str:
+def fanout_yaml(width: int, isolation: str = "thread") -> str:
+    """``width`` independent ``operator.add`` python tasks (bench/dask_executor.py uses ``process``)."""
     lines = ["name: bench_fanout", "tasks:"]
     for index in range(width):
         lines.append(f'  - {{name: t{index}, type: python, config: {{callable: "operator:add", args: [1, 2],'
-                     ' isolation: thread}}')  # fmt: skip
+                     f' isolation: {isolation}}}}}')  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def timed_run(workflow: str, remote: str | None) -> float:
+    """Seconds for one run of ``workflow`` through the Python API, attempts sent to ``remote`` if given."""
     from flowrunner import Engine
 
     engine = Engine(store="memory://", concurrency=512, remote_workers=remote)

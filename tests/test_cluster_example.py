@@ -27,8 +27,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "cluster" / "cluster.py"
 TAKEOVER_BOUND_SECONDS = 3.0
-"""Issue 12: a new leader within 3 s of the old one's death. Asserted of the median: on this
-shared 2-core machine a split vote or a slow tick puts about one kill in ten just over it
+"""Issue 12: a new leader within 3 s of the old one's death. Asserted of the median: a split
+vote (both followers standing at once) puts about one kill in twenty just over it
 (bench/cluster_failover.py prints the whole distribution)."""
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")

@@ -172,9 +172,7 @@ def test_after_a_long_quiet_the_first_vote_request_reaches_the_other_follower(cl
         status = leader.latest()
         assert status is not None and status.token is not None
         killed_at = cluster.kill(leader)
-        successor, successor_status = cluster.first_leading_after(
-            killed_at, other_than=leader.address, timeout=LEADER_TIMEOUT
-        )
+        _, successor_status = cluster.first_leading_after(killed_at, other_than=leader.address, timeout=LEADER_TIMEOUT)
         assert successor_status.token is not None
         first_round_wins += successor_status.token == status.token + 1
         cluster.start(leader.address)

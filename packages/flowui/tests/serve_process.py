@@ -20,6 +20,7 @@ FLOWBUILDER = str(Path(sys.executable).with_name("flowbuilder"))
 
 class ServeProcess:
     def __init__(self, store_url: str, cwd: Path, *extra: str) -> None:
+        self.store_url = store_url
         self.stderr_path = cwd / f"serve-{time.monotonic_ns()}.err"
         self._stderr = self.stderr_path.open("wb")
         self.process = subprocess.Popen([FLOWBUILDER, "serve", "--port", "0", "--store", store_url, *extra],

@@ -229,6 +229,11 @@ def test_health_metrics_and_a_clean_exit_on_sigterm(server: ServeProcess) -> Non
     assert server.terminate() == 0
     assert "cancelled 1 run" in server.stderr
     assert "Traceback" not in server.stderr
+    from flowbuilder import build_plugin_host
+
+    with build_plugin_host().open_store(server.store_url) as store:  # the server let go of it
+        assert store.get_run(running).status.value == "cancelled"
+        assert store.get_run(done).status.value == "succeeded"
 
 
 def test_a_posted_workflow_cannot_make_the_server_read_its_own_files(server: ServeProcess) -> None:

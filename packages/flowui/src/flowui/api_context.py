@@ -1,5 +1,5 @@
 """What the route handlers share: the plugin host, the open store, the ONE run service, and
-the server's runs, live feeds, metrics and workflow versions.
+the server's runs, live feeds and metrics (workflow versions: :mod:`flowui.workflow_catalog`).
 
 Handlers get it from ``request.app.state.context`` (:func:`context_of`). Who is calling is
 the security middleware's business: it may put a name under ``scope["flowui.principal"]``,
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from flowui.live import LiveFeeds
 from flowui.local_runs import LocalRuns
 from flowui.metrics import ServerMetrics
-from flowui.workflow_versions import WorkflowVersions
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -36,7 +35,6 @@ class ApiContext:
         self.metrics = ServerMetrics()
         self.runs = LocalRuns(service, self.metrics)
         self.live = LiveFeeds(store)
-        self.versions = WorkflowVersions(store)
 
     def close(self) -> None:
         """Stop the live feeds and the run service's workers, then close the store."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +11,7 @@ from flowbuilder.events import RunStatus
 from flowui.api_context import ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
 from flowui.live import event_json
-from flowui.routes.workflows import compile_text
+from flowui.routes.workflows import compile_text, latest_version
 from flowui.schemas import (
     AnnotationIn,
     AnnotationList,
@@ -24,6 +24,9 @@ from flowui.schemas import (
     Started,
     StartRun,
 )
+
+if TYPE_CHECKING:
+    from flowbuilder.run_service import PreparedRun
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -38,7 +41,7 @@ def start_url(run_id: str) -> Started:
     )
 
 
-def _prepare_new(context: ApiContext, body: StartRun) -> Any:
+def _prepare_new(context: ApiContext, body: StartRun) -> PreparedRun:
     from flowbuilder.run_service import prepare_run
 
     if (body.workflow is None) == (body.yaml is None):
@@ -47,11 +50,12 @@ def _prepare_new(context: ApiContext, body: StartRun) -> Any:
         compiled = compile_text(context, body.yaml)
     else:
         assert body.workflow is not None
-        latest = context.versions.latest(body.workflow)
+        latest = latest_version(context, body.workflow)
         if latest is None:
             raise ApiError(404, f"no stored workflow {body.workflow!r}; store it with POST"
                                 f" /api/v1/workflows/{body.workflow}/versions, or post its `yaml`")  # fmt: skip
-        compiled = compile_text(context, context.store.load_definition(latest.definition).decode("utf-8"))
+        content = context.store.load_definition(latest.definition_hash)
+        compiled = compile_text(context, content, f"<workflow {body.workflow} version {latest.number}>")
     return prepare_run(context.host, compiled, body.params)
 
 

@@ -1,13 +1,13 @@
 """``/api/v1/workflows``: list, show (YAML and compiled DAG), validate, store and list versions.
 
 Names come from two places, in this order: workflows with stored versions (this API's
-``POST /workflows/{name}/versions``; see :mod:`flowui.workflow_versions`) and the workflows of
+``POST /workflows/{name}/versions`` or gRPC's StoreWorkflow; see :mod:`flowui.workflow_catalog`) and the workflows of
 the newest runs in the store (up to :data:`RECENT_RUNS`), for runs started from files.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 
@@ -17,41 +17,39 @@ from flowui.api_errors import ApiError, located_errors
 from flowui.schemas import Dag, DagTask, Validation, VersionList, WorkflowDetail, WorkflowItem, WorkflowList
 from flowui.yaml_body import YAML_BODY, read_yaml_body
 
+if TYPE_CHECKING:
+    from flowbuilder.plan import ExecutionPlan
+    from flowbuilder.run_service import CompiledWorkflow
+    from flowui.workflow_catalog import WorkflowVersion
+
 RECENT_RUNS = 1000
 """How many of the newest runs are read to name the workflows known only from runs."""
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-def compile_text(context: ApiContext, text: str) -> Any:
-    """Validate and plan posted YAML with core; raises WorkflowError (located).
+def compile_text(context: ApiContext, text: str | bytes, filename: str = "<posted workflow>") -> CompiledWorkflow:
+    """Validate and plan YAML by the rules both APIs share (:mod:`flowui.posted_workflows`)."""
+    from flowui.posted_workflows import compile_posted
 
-    A posted workflow may not name a sub-workflow by ``path:``: that would make the server
-    read files of its own machine for a caller (existence and parse errors leak). Children
-    of a posted workflow are stored versions (``definition:`` and ``version:``).
-    """
-    from collections.abc import Mapping
-
-    from flowbuilder.errors import WorkflowError
-    from flowbuilder.loader import load_workflow, plan_workflow
-    from flowbuilder.run_service import CompiledWorkflow
-    from flowbuilder.subworkflows import WORKFLOW_TASK_TYPE
-
-    host = context.host
-    source = load_workflow(text.encode("utf-8"), filename="<posted workflow>", limits=host.settings.limits,
-                           host=host)  # fmt: skip
-    problems = [source.locator.at(("tasks", index, "config", "path"), "a posted workflow cannot name a sub-workflow"
-                                  " file (the server would read its own files)", "store the child with POST"
-                                  " /api/v1/workflows/NAME/versions and give `definition:` and `version:`")
-                for index, task in enumerate(source.workflow.tasks)
-                if task.type == WORKFLOW_TASK_TYPE and isinstance(task.config, Mapping)
-                and task.config.get("path") is not None]  # fmt: skip
-    if problems:
-        raise WorkflowError(problems)
-    return CompiledWorkflow(plan_workflow(source, host), source.content)
+    return compile_posted(context.host, text, filename)
 
 
-def dag_of(plan: Any) -> Dag:
+def version_json(version: WorkflowVersion) -> dict[str, object]:
+    """A :class:`~flowui.workflow_catalog.WorkflowVersion` as the REST API shows it."""
+    return {"workflow": version.workflow, "number": version.number, "definition": version.definition_hash,
+            "version": version.declared_version or None, "saved_at": version.stored_at}  # fmt: skip
+
+
+def latest_version(context: ApiContext, name: str) -> WorkflowVersion | None:
+    """The newest stored version of ``name``, or None."""
+    from flowui.workflow_catalog import list_versions
+
+    versions = list_versions(context.store, name)
+    return versions[-1] if versions else None
+
+
+def dag_of(plan: ExecutionPlan) -> Dag:
     types = {task.name: task.type for task in plan.workflow.tasks}
     tasks = [DagTask(name=name, type=types.get(name, "?"), depends_on=[plan.names[p] for p in plan.predecessors[i]])
              for i, name in enumerate(plan.names)]  # fmt: skip
@@ -60,12 +58,16 @@ def dag_of(plan: Any) -> Dag:
 
 @router.get("", response_model=WorkflowList)
 def list_workflows(request: Request) -> WorkflowList:
+    from flowui.workflow_catalog import list_versions, list_workflows
+
     context = context_of(request)
     items: dict[str, WorkflowItem] = {}
-    for name in context.versions.names():
-        versions = context.versions.versions(name)
-        items[name] = WorkflowItem(name=name, versions=len(versions),
-                                   latest_definition=versions[-1].definition if versions else None)  # fmt: skip
+    for name in list_workflows(context.store):
+        versions = list_versions(context.store, name)
+        if versions:  # a name listed by a writer killed before its first version has none
+            items[name] = WorkflowItem(
+                name=name, versions=len(versions), latest_definition=versions[-1].definition_hash
+            )
     page = context.store.list_runs(limit=RECENT_RUNS)
     for summary in page.runs:
         if summary.workflow and summary.workflow not in items:
@@ -91,11 +93,12 @@ async def validate_workflow(request: Request) -> Validation:
 def show_workflow(name: str, request: Request) -> WorkflowDetail:
     """The latest stored version (else the definition of the newest run of ``name``), with its DAG."""
     context = context_of(request)
-    latest = context.versions.latest(name)
-    digest = latest.definition if latest else _newest_run_definition(context, name)
-    text = context.store.load_definition(digest).decode("utf-8", errors="replace")
-    compiled = compile_text(context, text)
-    return WorkflowDetail(name=name, definition=digest, version=latest.to_dict() if latest else None,
+    latest = latest_version(context, name)
+    digest = latest.definition_hash if latest else _newest_run_definition(context, name)
+    content = context.store.load_definition(digest)
+    compiled = compile_text(context, content, f"<workflow {name}>")
+    text = content.decode("utf-8", errors="replace")
+    return WorkflowDetail(name=name, definition=digest, version=version_json(latest) if latest else None,
                           yaml=text, dag=dag_of(compiled.plan))  # fmt: skip
 
 
@@ -108,8 +111,10 @@ def _newest_run_definition(context: ApiContext, name: str) -> str:
 
 @router.get("/{name}/versions", response_model=VersionList)
 def list_versions(name: str, request: Request) -> VersionList:
-    versions = context_of(request).versions.versions(name)
-    return VersionList(versions=[version.to_dict() for version in versions])
+    from flowui.workflow_catalog import list_versions
+
+    versions = list_versions(context_of(request).store, name)
+    return VersionList(versions=[version_json(version) for version in versions])
 
 
 @router.post("/{name}/versions", response_model=VersionList, status_code=201, openapi_extra=YAML_BODY)
@@ -121,13 +126,14 @@ async def store_version(name: str, request: Request) -> VersionList:
     context = context_of(request)
 
     def store() -> VersionList:
+        from flowui.workflow_catalog import store_version
+
         compiled = compile_text(context, text)
         workflow = compiled.plan.workflow
         if workflow.name != name:
             raise ApiError(422, f"the posted workflow is named {workflow.name!r}, not {name!r}")
-        digest = context.store.save_definition(text.encode("utf-8"))
-        added = context.versions.add(name, digest, workflow.version)
-        return VersionList(versions=[added.to_dict()])
+        added, _ = store_version(context.store, name, text.encode("utf-8"), workflow.version or "")
+        return VersionList(versions=[version_json(added)])
 
     return await run_in_threadpool(store)
 
