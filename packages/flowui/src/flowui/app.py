@@ -38,6 +38,9 @@ def create_fastapi(context: ApiContext) -> ASGIApp:
     app.include_router(service.probes, responses=errors)  # type: ignore[arg-type]
     for router in (workflows.router, runs.router, control.router, live.router, service.router):
         app.include_router(router, prefix=API, responses=errors)  # type: ignore[arg-type]
+    from flowui.web import mount_web_ui
+
+    mount_web_ui(app)  # last: its catch-all serves the UI on every path no route above took
     return app
 
 
