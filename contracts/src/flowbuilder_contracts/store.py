@@ -1199,7 +1199,7 @@ class StoreContract(Contract):
         stored = store.read_audit().records[0]
         for secret in ("hunter2-very-secret", "123456789", "tok-sekrit-value", "abc.def-ghi"):
             assert secret not in kept.detail and secret not in stored.detail
-        assert '"n": 1' in stored.detail and stored.detail.count("***") == 4
+        assert '"n": 1' in stored.detail and stored.detail.count("***") >= 4
 
     def test_audit_texts_are_bounded_and_say_they_were_cut(self, store: Store) -> None:
         kept = store.append_audit(_audit(0, detail="x" * (MAX_AUDIT_DETAIL * 10), target="t" * 100_000))

@@ -13,7 +13,8 @@ where the two rules that protect the log are applied, so no store can forget the
 * **masking** — ``detail`` is free text (a request's summary, a refused call's reason). Any
   value of a field whose name looks secret (``password``, ``token``, ``secret``,
   ``api_key``, ``authorization``, ``credential``, ``private_key``...) in JSON (``"token":
-  "..."``) or form/query (``token=...``) shape, and any ``Bearer``/``Basic`` credential, is
+  "..."``), form/query (``token=...``) or text (``token: "..."``, protobuf's text format)
+  shape, and any ``Bearer``/``Basic`` credential, is
   replaced by ``***``. Callers that know secret *values* (the server knows the token it was
   shown; a run knows its secrets) mask them first with core's
   :class:`~flowbuilder.secrets.SecretMasker` — :func:`audit_detail` does both;
@@ -48,7 +49,7 @@ _SENSITIVE_NAME = (
     r"[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|authorization|credential|private[_-]?key|cookie)[\w.-]*"
 )
 _JSON_FIELD = re.compile(r'("' + _SENSITIVE_NAME + r'"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\]\s]+)', re.IGNORECASE)
-_FORM_FIELD = re.compile(r"(\b" + _SENSITIVE_NAME + r"=)([^&\s,;]+)", re.IGNORECASE)
+_PLAIN_FIELD = re.compile(r"(\b" + _SENSITIVE_NAME + r'\s*[:=]\s*)("(?:[^"\\]|\\.)*"|[^&\s,;}\]]+)', re.IGNORECASE)
 _AUTH_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
@@ -115,7 +116,7 @@ def mask_secret_fields(text: str) -> str:
     """``text`` with values of secret-looking fields and ``Bearer``/``Basic`` credentials as ``***``."""
     text = _AUTH_SCHEME.sub(lambda match: f"{match.group(1)} {MASK}", text)
     text = _JSON_FIELD.sub(lambda match: f'{match.group(1)}"{MASK}"', text)
-    return _FORM_FIELD.sub(lambda match: f"{match.group(1)}{MASK}", text)
+    return _PLAIN_FIELD.sub(lambda match: f"{match.group(1)}{MASK}", text)
 
 
 def audit_detail(value: Any, masker: SecretMasker | None = None) -> str:
