@@ -130,7 +130,7 @@ def test_two_authenticators_with_one_name_name_both_plugins() -> None:
     host = build_plugin_host(Settings(load_plugins=("ui",)))
     host.register(OtherPlugin(), "first")
     host.register(OtherPlugin(), "second")
-    with pytest.raises(PluginError, match="first.*second|second.*first"):
+    with pytest.raises(PluginError, match=r"first.*second|second.*first"):
         authenticators_of(host)
 
 
