@@ -137,8 +137,8 @@ class _Call:
         return send_secured
 
     def _receive_kept(self, receive: Receive) -> Receive:
-        async def receive_and_keep(message_source: Receive = receive) -> Message:
-            message = await message_source()
+        async def receive_and_keep() -> Message:
+            message = await receive()
             if message.get("type") == "http.request" and len(self.body) < BODY_KEPT_FOR_AUDIT:
                 self.body += bytes(message.get("body") or b"")[: BODY_KEPT_FOR_AUDIT - len(self.body)]
             return message
