@@ -132,3 +132,56 @@ def test_mutating_rpcs_are_audited_with_their_status_codes(channel: grpc.Channel
     ]
     assert "hunter2-grpc" not in records[0].detail and "***" in records[0].detail
     assert records[0].client.startswith("ipv4:127.0.0.1:") and records[2].detail.startswith("refused: ")
+
+
+async def _acancel(request: bytes, context: Any) -> bytes:
+    if request == b"missing":
+        await context.abort(grpc.StatusCode.NOT_FOUND, "no such run")
+    return b"cancelled " + request
+
+
+async def _awatch(request: bytes, context: Any) -> Any:
+    for item in (b"event-1", b"event-2"):
+        yield item
+
+
+def test_the_async_interceptor_applies_the_same_rules_on_a_grpc_aio_server(store: MemoryStore,
+                                                                          writer: AuditWriter) -> None:  # fmt: skip
+    import asyncio
+
+    from flowui.security import AsyncAuthInterceptor
+
+    async def scenario() -> list[Any]:
+        interceptor = AsyncAuthInterceptor(authenticators=AUTHENTICATORS, policy=POLICY, bind_host="127.0.0.1",
+                                           audit=writer)  # fmt: skip
+        server = grpc.aio.server(interceptors=[interceptor])
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Runs", {
+            "Cancel": grpc.unary_unary_rpc_method_handler(_acancel),
+            "Watch": grpc.unary_stream_rpc_method_handler(_awatch),
+        })])  # fmt: skip
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        outcomes: list[Any] = []
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                cancel = channel.unary_unary("/test.Runs/Cancel")
+                for role, request in (("operator", b"r1"), ("operator", b"missing"), ("viewer", b"r1"), (None, b"r1")):
+                    metadata = [("authorization", f"Bearer {TOKENS[role][0]}")] if role else []
+                    try:
+                        outcomes.append(await cancel(request, metadata=metadata, timeout=10))
+                    except grpc.aio.AioRpcError as error:
+                        outcomes.append(error.code())
+                watch = channel.unary_stream("/test.Runs/Watch")
+                viewer = [("authorization", f"Bearer {TOKENS['viewer'][0]}")]
+                outcomes.append([item async for item in watch(b"r1", metadata=viewer, timeout=10)])
+        finally:
+            await server.stop(None)
+        return outcomes
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes == [b"cancelled r1", grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
+                        grpc.StatusCode.UNAUTHENTICATED, [b"event-1", b"event-2"]]  # fmt: skip
+    records = audit_log(store, writer)
+    assert [(r.actor, r.outcome) for r in records] == [("operator-token", "OK"), ("operator-token", "NOT_FOUND"),
+                                                       ("viewer-token", "PERMISSION_DENIED"),
+                                                       ("anonymous", "UNAUTHENTICATED")]  # fmt: skip

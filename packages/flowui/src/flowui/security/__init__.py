@@ -6,7 +6,8 @@
 * :class:`AuditWriter`: hands audit records to the store on a thread of its own through a
   bounded queue, so a slow or dead store never holds a request; it counts what it drops;
 * :func:`check_bind`: refuses to listen beyond loopback without authentication;
-* :class:`AuthInterceptor`: the same token, role and audit rules for a grpcio server;
+* :class:`AuthInterceptor` (and :class:`AsyncAuthInterceptor` for ``grpc.aio``): the same
+  token, role and audit rules for a grpcio server;
 * :class:`AccessGate`: the one place the rules live, shared by both.
 
 Importing this package imports none of them: each loads with its first use (grpcio only for
@@ -22,13 +23,14 @@ if TYPE_CHECKING:
     from flowui.security.audit_writer import AuditWriter
     from flowui.security.binding import check_bind, is_loopback
     from flowui.security.gate import AccessGate, Refusal
-    from flowui.security.grpc_auth import AuthInterceptor
+    from flowui.security.grpc_auth import AsyncAuthInterceptor, AuthInterceptor
     from flowui.security.headers import SECURITY_HEADERS
     from flowui.security.middleware import SecurityMiddleware
     from flowui.security.policy import GrpcRolePolicy, HttpRolePolicy, grpc_role_lookup, http_role_lookup
 
 _MODULE_OF = {
     "AccessGate": "gate",
+    "AsyncAuthInterceptor": "grpc_auth",
     "AuditWriter": "audit_writer",
     "AuthInterceptor": "grpc_auth",
     "GrpcRolePolicy": "policy",
@@ -45,6 +47,7 @@ _MODULE_OF = {
 __all__ = [
     "SECURITY_HEADERS",
     "AccessGate",
+    "AsyncAuthInterceptor",
     "AuditWriter",
     "AuthInterceptor",
     "GrpcRolePolicy",

@@ -1,6 +1,7 @@
 """``AuthInterceptor``: the REST rules for a grpcio server — token, role, audit.
 
-Pass it to ``grpc.server(..., interceptors=[AuthInterceptor(...)])``. Each call's
+Pass it to ``grpc.server(..., interceptors=[AuthInterceptor(...)])``, or
+:class:`AsyncAuthInterceptor` (same arguments) to ``grpc.aio.server(interceptors=[...])``. Each call's
 ``authorization`` metadata (``Bearer TOKEN``) goes through the same
 :class:`~flowui.security.gate.AccessGate` as REST: no or an unknown token ends the call with
 ``UNAUTHENTICATED``, a role too low with ``PERMISSION_DENIED`` naming the role needed. The
@@ -16,7 +17,8 @@ This module imports grpcio; nothing imports it until the interceptor is asked fo
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+import inspect
+from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 import grpc
 
@@ -78,6 +80,34 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpcio s
         return call.audited(handler)
 
 
+class AsyncAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpcio ships no types
+    """:class:`AuthInterceptor` for ``grpc.aio`` servers (async handlers); the same rules and arguments."""
+
+    def __init__(self, *, authenticators: Sequence[Authenticator], policy: GrpcRolePolicy, bind_host: str,
+                 audit: AuditWriter | None = None, audited: Callable[[str], bool] | None = None):  # fmt: skip
+        self.rules = AuthInterceptor(authenticators=authenticators, policy=policy, bind_host=bind_host, audit=audit,
+                                     audited=audited)  # fmt: skip
+
+    async def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        rules = self.rules
+        method: str = details.method
+        authorization = _metadata(details, "authorization")
+        call = _GrpcCall(rules, method, authorization)
+        found = rules.gate.identify(authorization)
+        if isinstance(found, Refusal):
+            return call.refusing_async(handler, found)
+        call.principal = found
+        refusal = rules.gate.authorize(found, rules.needed(method))
+        if refusal is not None:
+            return call.refusing_async(handler, refusal)
+        if rules.audit is None or not rules.audited(method):
+            return handler
+        return call.audited_async(handler)
+
+
 class _GrpcCall:
     def __init__(self, interceptor: AuthInterceptor, method: str, authorization: str | None):
         self.interceptor = interceptor
@@ -137,6 +167,52 @@ class _GrpcCall:
 
         return _same_kind(handler, unary)
 
+    def refusing_async(self, handler: Any, refusal: Refusal) -> Any:
+        code = _CODES[refusal.status]
+
+        async def refuse(request_or_iterator: Any, context: Any) -> Any:
+            self.record(code.name, f"refused: {refusal.reason}", context)
+            await context.abort(code, refusal.reason)
+
+        return _same_kind(handler, refuse)
+
+    def audited_async(self, handler: Any) -> Any:
+        behaviour = _behaviour_of(handler)
+
+        if handler.response_streaming:
+
+            async def stream(request_or_iterator: Any, context: Any) -> AsyncIterator[Any]:
+                outcome = "UNKNOWN"
+                try:
+                    produced = behaviour(request_or_iterator, context)
+                    if inspect.isasyncgen(produced):
+                        async for item in produced:
+                            yield item
+                    else:  # a handler that writes with context.write() and returns None
+                        await produced
+                    outcome = _code_name(context, "OK")
+                except BaseException:
+                    outcome = _code_name(context, "UNKNOWN")
+                    raise
+                finally:
+                    self.record(outcome, self._request_text(request_or_iterator, handler), context)
+
+            return _same_kind(handler, stream)
+
+        async def unary(request_or_iterator: Any, context: Any) -> Any:
+            outcome = "UNKNOWN"
+            try:
+                response = await behaviour(request_or_iterator, context)
+                outcome = _code_name(context, "OK")
+                return response
+            except BaseException:
+                outcome = _code_name(context, "UNKNOWN")
+                raise
+            finally:
+                self.record(outcome, self._request_text(request_or_iterator, handler), context)
+
+        return _same_kind(handler, unary)
+
     @staticmethod
     def _request_text(request: Any, handler: Any) -> str:
         if handler.request_streaming:
@@ -164,4 +240,4 @@ def _same_kind(handler: Any, behaviour: Callable[..., Any]) -> Any:
                 response_serializer=handler.response_serializer)  # fmt: skip
 
 
-__all__ = ["AuthInterceptor"]
+__all__ = ["AsyncAuthInterceptor", "AuthInterceptor"]
