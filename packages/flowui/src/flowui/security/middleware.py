@@ -124,6 +124,7 @@ class _Call:
         self.principal: Principal | None = None
         self.status = 500  # until the app answers: an app that raises before answering failed
         self.body = bytearray()
+        self.audited = False
 
     def _send_with_headers(self, send: Send) -> Send:
         path = self.path
@@ -132,6 +133,8 @@ class _Call:
             if message["type"] == "http.response.start":
                 self.status = int(message["status"])
                 message["headers"] = with_security_headers(list(message.get("headers") or ()), path)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and self.mutating:
+                self._audit_once(self._detail())  # queued before the caller can see the answer end
             await send(message)
 
         return send_secured
@@ -152,12 +155,12 @@ class _Call:
         try:
             await self.middleware.app(self.scope, self._receive_kept(receive), self._send_with_headers(send))
         finally:
-            self._audit(self._detail())
+            self._audit_once(self._detail())  # an app that raised or never finished its answer
 
     async def refuse(self, send: Send, refusal: Refusal) -> None:
         if self.scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": refusal.reason[:120]})
             self.status = refusal.status
+            await send({"type": "websocket.close", "code": 1008, "reason": refusal.reason[:120]})
         else:
             error: dict[str, Any] = {"status": refusal.status, "reason": refusal.reason}
             if refusal.needed is not None:
@@ -168,10 +171,13 @@ class _Call:
                 headers.append((b"www-authenticate", b'Bearer error="invalid_token"'
                                 if _header(self.scope, b"authorization") else b"Bearer"))  # fmt: skip
             secured = self._send_with_headers(send)
+            self.status = refusal.status
+            if self.mutating:  # before the answer goes out, so the record is queued when the caller sees it
+                self._audit_once(f"refused: {refusal.reason}")
             await secured({"type": "http.response.start", "status": refusal.status, "headers": headers})
             await secured({"type": "http.response.body", "body": body})
         if self.mutating:
-            self._audit(f"refused: {refusal.reason}")
+            self._audit_once(f"refused: {refusal.reason}")
 
     def _detail(self) -> str:
         query = bytes(self.scope.get("query_string") or b"").decode("latin-1")
@@ -179,10 +185,11 @@ class _Call:
         parts = ([f"query: {query}"] if query else []) + ([f"body: {body}"] if body else [])
         return "; ".join(parts)
 
-    def _audit(self, detail: str) -> None:
+    def _audit_once(self, detail: str) -> None:
         writer = self.middleware.audit
-        if writer is None:
+        if writer is None or self.audited:
             return
+        self.audited = True
         authorization = _header(self.scope, b"authorization") or ""
         credential = authorization.partition(" ")[2].strip()
         masker = SecretMasker([credential] if len(credential) >= MIN_SECRET_LENGTH else [])
