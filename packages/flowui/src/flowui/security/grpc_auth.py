@@ -47,7 +47,7 @@ def _code_name(context: Any, fallback: str) -> str:
     return fallback
 
 
-class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpcio ships no types
+class AuthInterceptor(grpc.ServerInterceptor):
     """See the module docstring; ``bind_host`` is where the server listens (see ``check_bind``)."""
 
     def __init__(self, *, authenticators: Sequence[Authenticator], policy: GrpcRolePolicy, bind_host: str,
@@ -80,7 +80,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpcio s
         return call.audited(handler)
 
 
-class AsyncAuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpcio ships no types
+class AsyncAuthInterceptor(grpc.aio.ServerInterceptor):
     """:class:`AuthInterceptor` for ``grpc.aio`` servers (async handlers); the same rules and arguments."""
 
     def __init__(self, *, authenticators: Sequence[Authenticator], policy: GrpcRolePolicy, bind_host: str,
