@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
 from served_app import build_app, serve
 
 from flowbuilder.audit import AuditRecord
