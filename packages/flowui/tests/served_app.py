@@ -23,12 +23,15 @@ ROUTE_ROLES = {
     ("POST", "/api/v1/runs"): "operator",
     ("POST", "/api/v1/runs/{run_id}/cancel"): "operator",
     "DELETE /api/v1/workflows/{name}": "admin",
+    ("GET", "/api/v1/plugins"): "admin",
 }
 """The shape of flowui/routes_policy.py's table: method + path template -> role."""
 
 
 async def list_runs(request: Request) -> JSONResponse:
-    return JSONResponse({"runs": [], "principal": request.state.principal.name})
+    return JSONResponse(
+        {"runs": [], "principal": request.state.principal.name, "by": request.scope["flowui.principal"]}
+    )
 
 
 async def start_run(request: Request) -> JSONResponse:
@@ -56,6 +59,7 @@ def build_app(authenticators: Sequence[Authenticator], writer: AuditWriter | Non
         Route("/api/v1/runs", start_run, methods=["POST"]),
         Route("/api/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/api/v1/workflows/{name}", delete_workflow, methods=["DELETE"]),
+        Route("/api/v1/plugins", list_runs, methods=["GET"]),
     ]
     middleware = [Middleware(SecurityMiddleware, authenticators=authenticators, policy=ROUTE_ROLES,
                              bind_host=bind_host, audit=writer, **options)]  # fmt: skip

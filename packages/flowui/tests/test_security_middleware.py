@@ -73,7 +73,13 @@ def test_an_unknown_or_malformed_credential_is_401(base_url: str, authorization:
 
 def test_a_viewer_reads_and_the_app_sees_the_principal(base_url: str) -> None:
     answer = httpx.get(f"{base_url}/api/v1/runs", headers=bearer("viewer"))
-    assert answer.status_code == 200 and answer.json()["principal"] == "viewer-token"
+    assert answer.status_code == 200 and answer.json()["principal"] == answer.json()["by"] == "viewer-token"
+
+
+def test_a_head_request_needs_what_its_get_needs(base_url: str) -> None:
+    assert httpx.head(f"{base_url}/api/v1/runs", headers=bearer("viewer")).status_code == 200
+    assert httpx.head(f"{base_url}/api/v1/plugins", headers=bearer("operator")).status_code == 403
+    assert httpx.head(f"{base_url}/api/v1/plugins", headers=bearer("admin")).status_code == 200
 
 
 def test_a_viewer_cancelling_is_403_naming_the_role_needed(base_url: str) -> None:

@@ -17,7 +17,8 @@ For each HTTP request (and WebSocket handshake):
 4. ``Authorization: Bearer TOKEN`` -> principal (401 JSON ``{"error": {"status": 401,
    "reason": ...}}`` with ``WWW-Authenticate: Bearer`` when missing or unknown), then the
    role check (403 JSON naming the role needed). The app finds the principal in
-   ``scope["state"]["principal"]`` (Starlette: ``request.state.principal``);
+   ``scope["state"]["principal"]`` (Starlette: ``request.state.principal``) and its name
+   under ``scope["flowui.principal"]`` (what control requests record as ``by``);
 5. after a mutating call ended (its status known), allowed or refused, one
    :class:`~flowbuilder.audit.AuditRecord` goes to ``audit`` (an
    :class:`~flowui.security.audit_writer.AuditWriter`: never waits for the store). Its
@@ -49,6 +50,8 @@ BODY_KEPT_FOR_AUDIT = 64 * 1024
 """Bytes of a mutating request's body held for its audit detail (masked, then cut to
 :data:`~flowbuilder.audit.MAX_AUDIT_DETAIL` characters)."""
 DEFAULT_PUBLIC = ("/healthz",)
+PRINCIPAL_SCOPE_KEY = "flowui.principal"
+"""Where the caller's name is left for the app (``flowui.api_context`` reads it)."""
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -107,6 +110,7 @@ class SecurityMiddleware:
                 await call.refuse(send, refusal)
                 return
             scope.setdefault("state", {})["principal"] = found
+            scope[PRINCIPAL_SCOPE_KEY] = found.name
         await call.run(receive, send)
 
 
@@ -208,4 +212,4 @@ class _Call:
         ))  # fmt: skip
 
 
-__all__ = ["BODY_KEPT_FOR_AUDIT", "DEFAULT_PUBLIC", "SecurityMiddleware"]
+__all__ = ["BODY_KEPT_FOR_AUDIT", "DEFAULT_PUBLIC", "PRINCIPAL_SCOPE_KEY", "SecurityMiddleware"]

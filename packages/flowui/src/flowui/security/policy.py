@@ -6,7 +6,7 @@ A REST policy is either a mapping from ``(METHOD, "/path/{template}")`` (or the 
 role | None`` of your own. A gRPC policy maps a full method name (``/pkg.Service/Method``)
 or its last part (``Method``) to a role, or is a callable ``(full_method) -> role | None``.
 
-Templates use ``{name}`` for one path segment and ``{name:path}`` for the rest of the path.
+``HEAD`` is looked up as ``GET``. Templates use ``{name}`` for one path segment and ``{name:path}`` for the rest of the path.
 A literal template wins over one with parameters, and fewer parameters win over more.
 """
 
@@ -75,6 +75,7 @@ def http_role_lookup(policy: HttpRolePolicy) -> Callable[[str, str], Match]:
     entries.sort(key=lambda entry: (entry[0], entry[1]))
 
     def look_up(method: str, path: str) -> Match:
+        method = "GET" if method == "HEAD" else method  # a HEAD is a GET without the body
         for _, _, wanted, template, pattern, role in entries:
             if wanted == method:
                 found = pattern.match(path)
