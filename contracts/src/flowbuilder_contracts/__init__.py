@@ -14,13 +14,14 @@ provides the fixture(s) its docstring names, and inherits every test::
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
 :class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`,
-:class:`TriggerSourceContract`, :class:`MessageBusContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`TriggerSourceContract`, :class:`MessageBusContract`, :class:`AuthenticatorContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
 
 from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_implementation, audit_source, contracts_of
 from flowbuilder_contracts._version import __version__
+from flowbuilder_contracts.authenticator import AuthenticatorContract
 from flowbuilder_contracts.consensus import ConsensusEngineContract
 from flowbuilder_contracts.executor import AttemptExecutorContract
 from flowbuilder_contracts.message_bus import MessageBusContract
@@ -39,10 +40,12 @@ CONTRACTS: tuple[type[Contract], ...] = (
     AttemptExecutorContract,
     TriggerSourceContract,
     MessageBusContract,
+    AuthenticatorContract,
 )
 
 __all__ = [
     "AttemptExecutorContract",
+    "AuthenticatorContract",
     "CONTRACTS",
     "CONTRACT_TESTS",
     "ConsensusEngineContract",

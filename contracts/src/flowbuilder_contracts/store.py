@@ -35,12 +35,14 @@ import asyncio
 import pickle
 import threading
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
 from flowbuilder.annotations import MAX_ANNOTATION_BYTES, Annotation
+from flowbuilder.audit import MAX_AUDIT_DETAIL, MAX_AUDIT_FIELD, AuditRecord
 from flowbuilder.caching import CachedResult
 from flowbuilder.control import MAX_CONTROL_BYTES, ControlRequest
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
@@ -50,13 +52,14 @@ from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 7
+STORE_CONTRACT_VERSION = 8
 """2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
 empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
 4 the control role (control requests and owner leases); 5 the result cache role (cached
 task results by workflow, task and key, with an expiry); 6 the coordination role (claimed
 keys, records and named leases: what schedules need); 7 fencing (fenced appends, the
-highest token per scope, lease epochs: what HA schedulers need)."""
+highest token per scope, lease epochs: what HA schedulers need); 8 the audit log (append-only,
+numbered, newest-first pages, masked and bounded records, retention, durability)."""
 
 
 def run_events(
@@ -105,6 +108,14 @@ def _add_run(store: Store, run_id: str, **options: Any) -> list[RunEvent]:
 
 
 ReopenStore = Callable[[Store], Store]
+
+
+def _audit(index: int, **fields: Any) -> AuditRecord:
+    """An audit record of a cancel call; ``detail`` says which (``call INDEX``) unless given."""
+    values: dict[str, Any] = {"actor": "ci", "action": "POST /api/v1/runs/{run_id}/cancel", "outcome": "200",
+                              "detail": f"call {index}"}  # fmt: skip
+    values.update(fields)
+    return AuditRecord(**values)
 
 
 def _digest(text: str) -> str:
@@ -538,9 +549,17 @@ class StoreContract(Contract):
             assert [line.text for line in store.read_logs(run_id)] == [str(index)]
 
     def test_the_store_plays_every_role_a_consumer_may_type_against(self, store: Store) -> None:
-        from flowbuilder.interfaces import AnnotationStore, BlobStore, DefinitionStore, EventLog, LogStore, RunIndex
+        from flowbuilder.interfaces import (
+            AnnotationStore,
+            AuditLog,
+            BlobStore,
+            DefinitionStore,
+            EventLog,
+            LogStore,
+            RunIndex,
+        )
 
-        for role in (EventLog, AnnotationStore, RunIndex, DefinitionStore, LogStore, BlobStore):
+        for role in (EventLog, AnnotationStore, RunIndex, DefinitionStore, LogStore, BlobStore, AuditLog):
             assert isinstance(store, role), role.__name__
 
     def test_getting_an_unknown_blob_raises_store_error(self, store: Store) -> None:
@@ -1131,6 +1150,123 @@ class StoreContract(Contract):
         with pytest.raises(StaleLeaderError):
             again.append_fenced_events("r1", run_events("r1"), 0, Fence("sched", 3))
         assert again.acquire_lease_epoch("scheduler", "node-b", 60.0).epoch > epoch
+
+    # -- the audit log (contract version 8) ------------------------------------------------
+
+    def test_audit_records_are_numbered_in_arrival_order_and_read_back_newest_first(self, store: Store) -> None:
+        at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        first = store.append_audit(_audit(0, at=at, role="operator", target="run-1", client="127.0.0.1:5000"))
+        second = store.append_audit(_audit(1, outcome="403"))
+        assert (first.seq, second.seq) == (1, 2)
+        page = store.read_audit()
+        assert [record.seq for record in page.records] == [2, 1] and page.next_after is None
+        assert page.records[1] == first
+        assert (first.actor, first.role, first.action, first.target, first.outcome, first.client, first.at) == (
+            "ci",
+            "operator",
+            "POST /api/v1/runs/{run_id}/cancel",
+            "run-1",
+            "200",
+            "127.0.0.1:5000",
+            at,
+        )
+
+    def test_audit_pages_follow_the_cursor_to_the_oldest_record_unshifted_by_new_appends(self, store: Store) -> None:
+        for index in range(7):
+            store.append_audit(_audit(index))
+        first = store.read_audit(limit=3)
+        assert [record.seq for record in first.records] == [7, 6, 5] and first.next_after == 5
+        store.append_audit(_audit(99))  # arrives while a reader pages: the next page does not move
+        second = store.read_audit(after=first.next_after, limit=3)
+        assert [record.seq for record in second.records] == [4, 3, 2] and second.next_after == 2
+        last = store.read_audit(after=second.next_after, limit=3)
+        assert [record.seq for record in last.records] == [1] and last.next_after is None
+        assert store.read_audit(limit=1).records[0].seq == 8
+
+    def test_an_empty_audit_log_is_an_empty_last_page(self, store: Store) -> None:
+        page = store.read_audit()
+        assert page.records == [] and page.next_after is None
+
+    @pytest.mark.parametrize("arguments", [{"limit": 0}, {"limit": -1}, {"after": 0}, {"after": "2"}])
+    def test_an_impossible_audit_page_is_a_store_error(self, store: Store, arguments: dict[str, Any]) -> None:
+        with pytest.raises(StoreError):
+            store.read_audit(**arguments)
+
+    def test_secret_looking_fields_and_credentials_in_an_audit_detail_are_masked(self, store: Store) -> None:
+        detail = ('{"params": {"db_password": "hunter2-very-secret", "n": 1}, "api_key": 123456789}'
+                  " token=tok-sekrit-value Authorization: Bearer abc.def-ghi")  # fmt: skip
+        kept = store.append_audit(_audit(0, detail=detail))
+        stored = store.read_audit().records[0]
+        for secret in ("hunter2-very-secret", "123456789", "tok-sekrit-value", "abc.def-ghi"):
+            assert secret not in kept.detail and secret not in stored.detail
+        assert '"n": 1' in stored.detail and stored.detail.count("***") >= 4
+
+    def test_audit_texts_are_bounded_and_say_they_were_cut(self, store: Store) -> None:
+        kept = store.append_audit(_audit(0, detail="x" * (MAX_AUDIT_DETAIL * 10), target="t" * 100_000))
+        stored = store.read_audit().records[0]
+        assert stored == kept
+        assert len(stored.detail) <= MAX_AUDIT_DETAIL and "cut" in stored.detail
+        assert len(stored.target) <= MAX_AUDIT_FIELD and stored.target.startswith("ttt")
+
+    def test_audit_text_that_is_not_valid_unicode_is_kept_readable(self, store: Store) -> None:
+        kept = store.append_audit(_audit(0, detail="bad \udcff surrogate, 二 kept"))
+        assert store.read_audit().records[0].detail == kept.detail and "二 kept" in kept.detail
+
+    @pytest.mark.parametrize(("field", "value"), [("actor", ""), ("action", ""), ("outcome", 200), ("detail", b"raw"),
+                                              ("at", datetime(2026, 1, 1))])  # fmt: skip
+    def test_an_invalid_audit_record_is_refused_and_nothing_is_kept(self, store: Store, field: str,
+                                                                     value: Any) -> None:  # fmt: skip
+        with pytest.raises(StoreError):
+            store.append_audit(_audit(0, **{field: value}))
+        assert store.read_audit().records == []
+
+    def test_audit_times_are_kept_in_utc(self, store: Store) -> None:
+        local = datetime(2026, 6, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+        kept = store.append_audit(_audit(0, at=local))
+        assert kept.at == local and kept.at.utcoffset() == timedelta(0)
+        assert store.read_audit().records[0].at.tzinfo is not None
+
+    def test_only_the_newest_audit_retention_records_are_kept(self, store: Store) -> None:
+        store.audit_retention = 3
+        for index in range(8):
+            store.append_audit(_audit(index))
+        page = store.read_audit(limit=100)
+        assert [record.seq for record in page.records] == [8, 7, 6] and page.next_after is None
+        assert [record.detail for record in page.records] == ["call 7", "call 6", "call 5"]
+        assert store.read_audit(after=6).records == []
+
+    def test_threads_appending_audit_records_at_once_all_land_with_distinct_numbers(self, store: Store) -> None:
+        start = threading.Barrier(4)
+
+        def append(writer: int) -> None:
+            start.wait()
+            for index in range(25):
+                store.append_audit(_audit(index, actor=f"writer-{writer}"))
+
+        threads = [threading.Thread(target=append, args=(writer,)) for writer in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        records = store.read_audit(limit=1000).records
+        assert sorted(record.seq for record in records) == list(range(1, 101))
+        assert sorted((r.actor, r.detail) for r in records) == sorted(
+            (f"writer-{w}", f"call {i}") for w in range(4) for i in range(25)
+        )
+
+    def test_the_audit_log_belongs_to_no_run(self, store: Store) -> None:
+        _add_run(store, "r1")
+        store.append_audit(_audit(0, target="r1"))
+        store.delete_run("r1")
+        assert store.last_seq("r1") == 0 and len(store.read_audit().records) == 1
+        assert not any(callable(getattr(store, name, None)) for name in ("delete_audit", "clear_audit"))
+
+    def test_audit_records_survive_reopening_and_numbering_continues(self, store: Store,
+                                                                      reopened: ReopenStore) -> None:  # fmt: skip
+        written = [store.append_audit(_audit(index)) for index in range(3)]
+        again = reopened(store)
+        assert again.read_audit().records == written[::-1]
+        assert again.append_audit(_audit(3)).seq == 4
 
     # -- durability -----------------------------------------------------------------------
 

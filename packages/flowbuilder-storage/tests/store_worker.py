@@ -4,6 +4,8 @@
 * ``hold URL SECONDS`` — open the store (becoming its owner if first), print ``ready``,
   keep it open for SECONDS or until stdin closes.
 * ``append URL RUN COUNT`` — append COUNT events to RUN one by one; print ``done``.
+* ``audit URL NAME COUNT`` — print ``ready``, wait for a line on stdin, append COUNT audit
+  records by actor NAME; print their numbers as JSON.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ def main(argv: list[str]) -> None:
                 seq = store.last_seq(run_id)
                 store.append_events(run_id, [RunEvent(run_id, seq + 1, EventKind.TASK_ANNOTATED, task="w")], seq)
             print("done", flush=True)
+        elif command == "audit":
+            from flowbuilder.audit import AuditRecord
+
+            name, count = argv[2], int(argv[3])
+            print("ready", flush=True)
+            sys.stdin.readline()  # the test starts every writer at once
+            seqs = [store.append_audit(AuditRecord(actor=name, action="POST /x", outcome="200", detail=str(index))).seq
+                    for index in range(count)]  # fmt: skip
+            print(json.dumps(seqs), flush=True)
     finally:
         store.close()
 

@@ -31,15 +31,19 @@ from flowbuilder.hookspecs import hookimpl, hookspec
 
 if TYPE_CHECKING:
     from flowbuilder.annotations import Annotation
+    from flowbuilder.audit import AuditRecord
     from flowbuilder.config import Settings, load_settings
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, TaskState, TaskStatus
     from flowbuilder.expressions import ExpressionError
     from flowbuilder.interfaces import (
+        Authenticator,
         ConsensusEngine,
         EventSink,
         ExecutionMode,
         LogLine,
+        Principal,
+        Role,
         Runner,
         RunPage,
         RunRequest,
@@ -61,6 +65,10 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Annotation": "flowbuilder.annotations",
+    "AuditRecord": "flowbuilder.audit",
+    "Authenticator": "flowbuilder.interfaces",
+    "Principal": "flowbuilder.interfaces",
+    "Role": "flowbuilder.interfaces",
     "RunUpdate": "flowbuilder.subscriptions",
     "ControlRequest": "flowbuilder.control",
     "RunLease": "flowbuilder.leases",
@@ -112,6 +120,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Annotation",
+    "AuditRecord",
+    "Authenticator",
     "ConfigurationError",
     "ConsensusEngine",
     "ControlRequest",
@@ -128,6 +138,8 @@ __all__ = [
     "ParamError",
     "PluginError",
     "PluginHost",
+    "Principal",
+    "Role",
     "RunEvent",
     "RunLease",
     "RunNotFoundError",

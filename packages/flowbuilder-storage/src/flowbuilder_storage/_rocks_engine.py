@@ -272,6 +272,7 @@ class RocksEngine:
         self._appended = threading.Condition(self._lock)
         self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
         self._annotation_counts: dict[str, int] = {}
+        self._audit_bounds: tuple[int, int] | None = None  # (oldest, newest) audit seq kept; read once
         self._control = threading.Condition()  # wakes owners waiting for control requests (never held for I/O)
         self._closed = False
         self._dirty = threading.Event()
@@ -794,6 +795,56 @@ class RocksEngine:
         if deleted:
             self._write(batch)
         return removed
+
+    # -- the audit log (store-wide numbers, the oldest dropped beyond the retention) ---------
+
+    def _audit_range(self) -> tuple[int, int]:
+        """(oldest, newest) audit seq on disk, (1, 0) when none; cached; call under the lock."""
+        if self._audit_bounds is None:
+            newest = self._newest_number(keys.AUDIT_TAG)
+            oldest = newest + 1
+            for key, _ in bounded_range(self._db, "items", keys.audit_key(0), keys.prefix_end(keys.AUDIT_TAG)):
+                oldest = keys.seq_of_event_key(cast(bytes, key))
+                break
+            self._audit_bounds = (min(oldest, newest + 1) if newest else 1, newest)
+        return self._audit_bounds
+
+    def append_audit_raw(self, raw: bytes, retention: int) -> int:
+        """Store an audit record's stored form as the next number; drop those beyond ``retention``
+        in the same write batch. Returns the record's number."""
+        with self._lock:
+            oldest, newest = self._audit_range()
+            seq = newest + 1
+            batch = self._new_batch()
+            batch.put(keys.audit_key(seq), bytes(raw))
+            keep_from = max(seq - max(retention, 1) + 1, oldest)
+            if keep_from - oldest == 1:
+                batch.delete(keys.audit_key(oldest))
+            elif keep_from > oldest:
+                batch.delete_range(keys.audit_key(oldest), keys.audit_key(keep_from))
+            self._write(batch)
+            self._audit_bounds = (keep_from, seq)
+            return seq
+
+    def read_audit_raw(self, after: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` (number, stored form) pairs, newest first, numbered below ``after``."""
+        found: list[tuple[int, bytes]] = []
+        with self._lock:
+            iterator = self._db.iter()
+            try:
+                iterator.seek_for_prev(
+                    keys.audit_key(after - 1) if after is not None else keys.prefix_end(keys.AUDIT_TAG)
+                )
+                while iterator.valid() and len(found) < limit:
+                    key = iterator.key()
+                    if not key.startswith(keys.AUDIT_TAG) or len(key) != 9:
+                        break
+                    found.append((keys.seq_of_event_key(key), bytes(iterator.value())))
+                    iterator.prev()
+                raise_if_ended_by_error(iterator)
+            finally:
+                del iterator
+        return found
 
     # -- coordination (claimed keys, records, named leases) ----------------------------------
 

@@ -23,6 +23,7 @@ key                                        value
 ``g`` NAME                                 a named lease, JSON ``{"owner": ..., "expires_at": ...}``
 ``h`` NAME                                 a named lease's epoch (holdings so far), ASCII decimal; kept after release
 ``f`` SCOPE                                the highest fencing token seen for SCOPE, ASCII decimal
+``a`` SEQ(u64)                             audit record SEQ (1-based, store-wide), core's JSON encoding
 =========================================  ==============================================
 """
 
@@ -155,3 +156,10 @@ def lease_epoch_key(name: str) -> bytes:
 
 def fence_key(scope: str) -> bytes:
     return b"f" + scope.encode()
+
+
+AUDIT_TAG = b"a"
+
+
+def audit_key(seq: int) -> bytes:
+    return AUDIT_TAG + _U64.pack(seq)

@@ -174,6 +174,11 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         return engine.raise_fence(Fence(str(args["scope"]), int(args["token"]))), b""
     if method == "read_fence":
         return engine.read_fence(args["scope"]), b""
+    if method == "append_audit":
+        return engine.append_audit_raw(payload, int(args["retention"])), b""
+    if method == "read_audit":
+        numbered = engine.read_audit_raw(args["after"], int(args["limit"]))
+        return [seq for seq, _ in numbered], b"\n".join(raw for _, raw in numbered)  # compact JSON: no raw newline
     if method == "hello":
         return {"pid": os.getpid(), "path": str(engine.path)}, b""
     raise StoreError(f"unknown store call {method!r} (client and owner run different versions?)")
@@ -481,6 +486,13 @@ class RemoteEngine:
 
     def release_lease(self, name: str, owner: str) -> None:
         self._call("release_lease", {"name": name, "owner": owner})
+
+    def append_audit_raw(self, raw: bytes, retention: int) -> int:
+        return int(self._call("append_audit", {"retention": retention}, raw)[0])
+
+    def read_audit_raw(self, after: int | None, limit: int) -> list[tuple[int, bytes]]:
+        seqs, raw = self._call("read_audit", {"after": after, "limit": limit})
+        return list(zip((int(seq) for seq in seqs), raw.split(b"\n"), strict=False)) if seqs else []
 
     def wait_for_events(self, run_id: str, after_seq: int, timeout: float) -> list[RunEvent]:
         deadline = time.monotonic() + timeout

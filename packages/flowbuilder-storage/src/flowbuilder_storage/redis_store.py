@@ -32,6 +32,8 @@ key                            type    value
 ``P nlease:NAME``              string  a named lease ``OWNER\\nEXPIRES_AT`` (Redis expires it a day later)
 ``P nepoch:NAME``              string  the named lease's epoch (holdings so far), decimal; kept after release
 ``P fence:SCOPE``              string  the highest fencing token seen for SCOPE, decimal
+``P audit``                    list    audit records, newest first (index = newest seq - seq), JSON each
+``P auditseq``                 string  the newest audit record's number, decimal
 =============================  ======  =================================================
 
 Appends run one Lua script: it compares the list length with ``expected_seq`` and the
@@ -54,6 +56,14 @@ from functools import partial
 from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.audit import (
+    AuditPage,
+    AuditRecord,
+    audit_retention_setting,
+    check_audit_page,
+    decode_audit_record,
+    encode_audit_record,
+)
 from flowbuilder.caching import (
     CachedResult,
     check_cache_key,
@@ -87,7 +97,7 @@ from flowbuilder_storage._records import (
     load_json,
     split_blob_ref,
 )
-from flowbuilder_storage._urls import redis_parts, split_query
+from flowbuilder_storage._urls import redis_parts, settings_section, split_query
 
 T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
@@ -102,6 +112,27 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 """
 """Claim a key: SET NX, then read what holds, in one script (one round trip, atomic)."""
+
+_APPEND_AUDIT = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return seq
+"""
+"""Number an audit record, push it at the head and drop what is beyond the retention, atomically:
+the head is always record ``auditseq``, so record ``s`` is at index ``auditseq - s``."""
+
+_READ_AUDIT = """
+local newest = tonumber(redis.call('GET', KEYS[2]) or '0')
+local top = newest
+if ARGV[1] ~= '' then top = math.min(tonumber(ARGV[1]) - 1, newest) end
+local start = newest - top
+if top < 1 then return {0} end
+local found = redis.call('LRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1)
+table.insert(found, 1, top)
+return found
+"""
+"""Up to ARGV[2] records numbered ``top`` down, read with the number they start at (one snapshot)."""
 
 _ACQUIRE_LEASE = """
 local held = redis.call('GET', KEYS[1])
@@ -240,6 +271,8 @@ class RedisStore(Store):
         self._claim_script = self._client.register_script(_CLAIM)
         self._acquire_script = self._client.register_script(_ACQUIRE_LEASE)
         self._release_script = self._client.register_script(_RELEASE_LEASE)
+        self._append_audit_script = self._client.register_script(_APPEND_AUDIT)
+        self._read_audit_script = self._client.register_script(_READ_AUDIT)
         self._last_summary: dict[str, tuple[RunSummary, bytes]] = {}
         self._appended: dict[str, int] = {}  # run -> last seq this store appended (see RunDataLostError)
         self._where = self._client.connection_pool.connection_kwargs
@@ -260,8 +293,10 @@ class RedisStore(Store):
                 raise ConfigurationError(f"store URL {url!r}: {name}={query.get(name)!r} must be a number >= 0")
             return value
 
-        return cls(base, prefix, number("retry_seconds", 30.0), number("connect_seconds", 3.0),
-                   int(number("max_log_bytes", DEFAULT_MAX_LOG_BYTES)))  # fmt: skip
+        store = cls(base, prefix, number("retry_seconds", 30.0), number("connect_seconds", 3.0),
+                    int(number("max_log_bytes", DEFAULT_MAX_LOG_BYTES)))  # fmt: skip
+        store.audit_retention = audit_retention_setting(settings_section("audit"))
+        return store
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -649,6 +684,26 @@ class RedisStore(Store):
             if (workflow is None or parts[0] == workflow.encode()) and (task is None or parts[1] == task.encode()):
                 chosen.append(member)
         return chosen
+
+    # -- the audit log: numbered and trimmed by the server, in one script ------------------
+
+    def append_audit(self, record: AuditRecord) -> AuditRecord:
+        """See :meth:`Store.append_audit`. A call whose connection broke after the server ran it
+        is retried, so it may land twice (an audit log errs on the side of keeping)."""
+        raw = encode_audit_record(record)
+        keys = [self._key("audit"), self._key("auditseq")]
+        args: list[bytes | int] = [raw, max(self.audit_retention, 1)]
+        seq = int(self._retrying(lambda: self._append_audit_script(keys=keys, args=args)))
+        return decode_audit_record(raw, seq)
+
+    def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        check_audit_page(after, limit)
+        keys = [self._key("audit"), self._key("auditseq")]
+        args: list[bytes | int] = [b"" if after is None else str(after).encode(), limit + 1]
+        found = self._retrying(lambda: self._read_audit_script(keys=keys, args=args))
+        top, raws = int(found[0]), found[1:]
+        records = [decode_audit_record(bytes(raw), top - index) for index, raw in enumerate(raws[:limit])]
+        return AuditPage(records, records[-1].seq if len(raws) > limit else None)
 
     # -- coordination: decided by the server, in one script each --------------------------
 

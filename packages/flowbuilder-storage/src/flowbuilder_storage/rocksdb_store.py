@@ -16,6 +16,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation
+from flowbuilder.audit import (
+    AuditPage,
+    AuditRecord,
+    audit_retention_setting,
+    check_audit_page,
+    decode_audit_record,
+    encode_audit_record,
+)
 from flowbuilder.caching import (
     CachedResult,
     check_cache_key,
@@ -78,7 +86,9 @@ class RocksDBStore(Store):
             cap = int(str(raw_cap))
         except ValueError:
             raise ConfigurationError(f"store URL {url!r}: max_log_bytes={raw_cap!r} must be a whole number") from None
-        return cls(path, durability, cap)
+        store = cls(path, durability, cap)
+        store.audit_retention = audit_retention_setting(settings_section("audit"))
+        return store
 
     @classmethod
     def exists(cls, url: str) -> bool:
@@ -319,6 +329,20 @@ class RocksDBStore(Store):
         _check_cache_filter(workflow, task)
         removed: int = self._call("clear_cached", workflow, task)
         return removed
+
+    # -- the audit log: numbered by the owner process, under its engine's lock -------------
+
+    def append_audit(self, record: AuditRecord) -> AuditRecord:
+        """See :meth:`Store.append_audit`. A call cut by an owner hand-over is retried, so it may land twice."""
+        raw = encode_audit_record(record)
+        seq = int(self._call("append_audit_raw", raw, self.audit_retention))
+        return decode_audit_record(raw, seq)
+
+    def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        check_audit_page(after, limit)
+        listed: list[tuple[int, bytes]] = self._call("read_audit_raw", after, limit + 1)
+        records = [decode_audit_record(raw, seq) for seq, raw in listed[:limit]]
+        return AuditPage(records, records[-1].seq if len(listed) > limit else None)
 
     # -- coordination: the owner process decides, under its engine's lock ------------------
 

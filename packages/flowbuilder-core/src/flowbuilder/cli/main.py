@@ -41,6 +41,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("flowbuilder.cli.schedule_commands", "backfill"),
     # webhook triggers by hand (issue 11.2)
     "trigger": ("flowbuilder.cli.trigger_command", "trigger"),
+    # the audit log of the server's calls (issue 13)
+    "audit": ("flowbuilder.cli.audit_command", "audit"),
 }
 
 EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE

@@ -5,7 +5,7 @@ Each interface lives in its own submodule, imported on first use: importing one 
 interface needs pydantic), so that the CLI's ``--help`` stays fast.
 
 The Store is split into roles (``EventLog``, ``RunIndex``, ``DefinitionStore``,
-``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``, ``ResultCache``, ``CoordinationStore``) that ``Store`` inherits; a plugin still
+``LogStore``, ``BlobStore``, ``AnnotationStore``, ``ControlChannel``, ``ResultCache``, ``CoordinationStore``, ``AuditLog``) that ``Store`` inherits; a plugin still
 subclasses ``Store``, a consumer may type against one role.
 """
 
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.annotation_store import AnnotationStore
+    from flowbuilder.interfaces.audit_log import AuditLog
+    from flowbuilder.interfaces.authenticator import Authenticator, Principal, Role
     from flowbuilder.interfaces.blobs import BlobStore
     from flowbuilder.interfaces.consensus import ClusterConfig, ConsensusEngine
     from flowbuilder.interfaces.control import ControlChannel
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
 _SUBMODULE_OF = {
     "AnnotationStore": "annotation_store",
     "Attempt": "executor",
+    "AuditLog": "audit_log",
+    "Authenticator": "authenticator",
+    "Principal": "authenticator",
+    "Role": "authenticator",
     "AttemptExecutor": "executor",
     "AttemptOutcome": "executor",
     "BlobStore": "blobs",
@@ -74,6 +80,8 @@ __all__ = [
     "AnnotationStore",
     "Attempt",
     "AttemptExecutor",
+    "AuditLog",
+    "Authenticator",
     "AttemptOutcome",
     "BlobStore",
     "ClusterConfig",
@@ -83,8 +91,10 @@ __all__ = [
     "EventLog",
     "LogStore",
     "Message",
+    "Principal",
     "MessageBus",
     "ResultCache",
+    "Role",
     "RunIndex",
     "ConsensusEngine",
     "EventSink",

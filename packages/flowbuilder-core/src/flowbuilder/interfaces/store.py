@@ -23,6 +23,8 @@ module, so that a consumer types against only the part it uses (a log viewer tak
   kept across runs by key, with an expiry).
 * :class:`~flowbuilder.interfaces.coordination.CoordinationStore` — ``claim_key``,
   ``read_record``, ``write_record``, ``acquire_lease``, ``release_lease``.
+* :class:`~flowbuilder.interfaces.audit_log.AuditLog` — ``append_audit``, ``read_audit``
+  (who did what: an append-only, bounded log belonging to no run).
 
 What crosses roles stays here: ``open``, ``scheme``, ``default_priority``, ``default_url``,
 ``export_events`` / ``export_event_chunks`` (read the run index and the event log),
@@ -38,6 +40,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import ClassVar, Iterator, Sequence
 
+from flowbuilder.interfaces.audit_log import AuditLog
 from flowbuilder.interfaces.blobs import BlobStore
 from flowbuilder.interfaces.control import ControlChannel
 from flowbuilder.interfaces.coordination import CoordinationStore
@@ -48,7 +51,8 @@ from flowbuilder.interfaces.result_cache import ResultCache
 from flowbuilder.interfaces.run_index import RunIndex, RunPage, RunSummary
 
 
-class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel, ResultCache, CoordinationStore):
+class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlChannel, ResultCache, CoordinationStore,
+            AuditLog):  # fmt: skip
     """Durable (or, for ``memory://``, throwaway) home of runs: every role in one object.
 
     Guarantees every implementation gives (and ``contracts/`` checks):
@@ -81,6 +85,9 @@ class Store(EventLog, RunIndex, DefinitionStore, LogStore, BlobStore, ControlCha
       the coordination role, declared in
       :class:`~flowbuilder.interfaces.coordination.CoordinationStore`: what schedulers sharing
       the store agree through (one run per logical time, one active scheduler).
+    * the audit log (:meth:`append_audit`, :meth:`read_audit`) is a key space of its own,
+      append-only, numbered across processes, newest-first pages, bounded to the newest
+      ``audit_retention`` records: declared in :class:`~flowbuilder.interfaces.audit_log.AuditLog`.
 
     Thread safety: one open store may be used from several threads at once — every method,
     including concurrent appends to one run (exactly one of two racing appends at the same

@@ -12,6 +12,7 @@ import time
 from typing import ClassVar, Mapping, Sequence
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.audit import AuditPage, AuditRecord, check_audit_page, decode_audit_record, encode_audit_record
 from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_result, encode_cached_result
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
@@ -55,6 +56,10 @@ class _MemoryData:
         self.lease_epochs: dict[str, int] = {}
         # Fencing tokens, per scope: read and raised under ``lock``, with the appends they guard.
         self.fences: dict[str, int] = {}
+        # The audit log: stored forms of records first_audit_seq, first_audit_seq + 1, ...
+        self.audit_lock = threading.Lock()
+        self.audit: list[bytes] = []
+        self.first_audit_seq = 1
 
 
 class MemoryStore(Store):
@@ -80,6 +85,32 @@ class MemoryStore(Store):
         """Drop a named in-memory store (tests use it to start clean)."""
         with cls._registry_lock:
             cls._registry.pop(url, None)
+
+    # -- audit log (a list of stored forms; the oldest dropped beyond audit_retention) ------
+
+    def append_audit(self, record: AuditRecord) -> AuditRecord:
+        raw = encode_audit_record(record)
+        data = self._data
+        with data.audit_lock:
+            data.audit.append(raw)
+            seq = data.first_audit_seq + len(data.audit) - 1
+            excess = len(data.audit) - max(self.audit_retention, 1)
+            if excess > 0:
+                del data.audit[:excess]
+                data.first_audit_seq += excess
+        return decode_audit_record(raw, seq)
+
+    def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        check_audit_page(after, limit)
+        data = self._data
+        with data.audit_lock:
+            first = data.first_audit_seq
+            newest = first + len(data.audit) - 1
+            top = newest if after is None else min(after - 1, newest)
+            bottom = max(top - limit + 1, first)
+            chosen = [(seq, data.audit[seq - first]) for seq in range(top, bottom - 1, -1)]
+        records = [decode_audit_record(raw, seq) for seq, raw in chosen]
+        return AuditPage(records, bottom if records and bottom > first else None)
 
     # -- events ---------------------------------------------------------------------------
 
