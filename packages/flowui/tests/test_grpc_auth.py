@@ -1,4 +1,4 @@
-"""The integrator's seam for tokens: an interceptor reading policy.py's table, on a real server."""
+"""The gRPC API behind flowbuilder serve's token check (AsyncAuthInterceptor + policy.py's table), on a real server."""
 
 from __future__ import annotations
 
@@ -13,14 +13,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from flowui_grpc_harness import HELLO, SLOW, Served, pb, serve
 
-from flowui.grpc_api.auth import BearerRoleCheck, bearer_token
+from flowbuilder.interfaces.authenticator import Role
+from flowui.grpc_api.policy import METHOD_ROLES
+from flowui.security.grpc_auth import AsyncAuthInterceptor
+from flowui.tokens import TokenAuthenticator, TokenEntry, hash_token
 
 TOKENS = {"v-token": "viewer", "o-token": "operator", "a-token": "admin"}
 
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[Served]:
-    yield from serve(tmp_path, interceptors=(BearerRoleCheck(TOKENS.get),))
+    tokens = TokenAuthenticator([TokenEntry(f"{role}-user", Role(role), hash_token(token))
+                                 for token, role in TOKENS.items()])  # fmt: skip
+    gate = AsyncAuthInterceptor(authenticators=[tokens], policy=METHOD_ROLES, bind_host="127.0.0.1")
+    yield from serve(tmp_path, interceptors=(gate,))
 
 
 def as_(token: str | None) -> list[tuple[str, str]]:
@@ -72,10 +78,3 @@ def wait_until_task_started_as_viewer(served: Served, run_id: str) -> None:
         if any(e.kind == "task_started" for e in update.events):
             stream.cancel()
             return
-
-
-def test_bearer_token_reads_the_authorization_metadata() -> None:
-    assert bearer_token([("x-other", "1"), ("authorization", "Bearer abc")]) == "abc"
-    assert bearer_token([("authorization", "bearer  abc ")]) == "abc"
-    assert bearer_token([("authorization", "Basic abc")]) is None
-    assert bearer_token(None) is None

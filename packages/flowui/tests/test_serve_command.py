@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 from serve_process import FLOWBUILDER
 
-from flowui.binding import check_bind_host, is_loopback
+from flowbuilder.errors import ConfigurationError
+from flowbuilder.interfaces.authenticator import Role
 from flowui.routes_policy import ROUTE_ROLES, required_role, role_allows, route_template
+from flowui.security.binding import check_bind, is_loopback
+from flowui.tokens import TokenAuthenticator, TokenEntry, hash_token
 
 
 def serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -34,20 +37,22 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_a_non_loopback_address_is_refused_until_auth_is_configured(tmp_path: Path) -> None:
     done = serve(tmp_path, "--host", "0.0.0.0", "--port", "0")
-    assert done.returncode == 2 and "requires auth" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "without authentication" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "store").exists()  # refused before the store was opened
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.5.5.5"])
 def test_loopback_addresses_need_no_auth(host: str) -> None:
     assert is_loopback(host)
-    check_bind_host(host, auth_configured=False)
+    check_bind(host, [TokenAuthenticator([])])
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.2", "example.org", "::"])
 def test_other_addresses_need_auth(host: str) -> None:
     assert not is_loopback(host)
-    check_bind_host(host, auth_configured=True)
+    with pytest.raises(ConfigurationError, match="without authentication"):
+        check_bind(host, [TokenAuthenticator([])])
+    check_bind(host, [TokenAuthenticator([TokenEntry("ci", Role.OPERATOR, hash_token("t" * 32))])])
 
 
 def test_every_route_of_the_app_has_a_role_and_mutations_need_more_than_viewer() -> None:
@@ -90,8 +95,11 @@ def test_open_starts_the_browser_at_the_servers_url(tmp_path: Path) -> None:
                               env={**os.environ, "BROWSER": str(browser)})  # fmt: skip
     try:
         assert server.stderr is not None
-        url = re.search(r"listening on (\S+) ", server.stderr.readline())
-        assert url is not None
+        url = None
+        while url is None:  # after the one-line notice that authentication is off (no tokens, loopback)
+            line = server.stderr.readline()
+            assert line, "the server ended before listening"
+            url = re.search(r"listening on (\S+) ", line)
         deadline = time.monotonic() + 20
         while not opened.exists() or not opened.read_text().strip():
             assert time.monotonic() < deadline

@@ -36,22 +36,31 @@ class LocalRuns:
         """Start ``prepared`` on the running loop; returns once its first events are recorded, so
         the caller's next request finds the run in the store (or raises what the runner raised
         before recording anything)."""
-        unfinished = _unfinished_tasks(prepared)
-        sink = self.metrics.sink(unfinished)
         recorded = _FirstBatch()
-        try:
-            handle = await self.service.submit(prepared, sinks=[recorded, sink], replay=False)
-        except BaseException:
-            sink.close()
-            raise
-        self.handles[prepared.run_id] = handle
-        waiter = asyncio.get_running_loop().create_task(self._forget_when_done(handle))
-        self._waiters[prepared.run_id] = waiter
+        handle = await self.submit(prepared, sinks=[recorded])
+        waiter = self._waiters[prepared.run_id]
         first = asyncio.ensure_future(recorded.seen.wait())
         await asyncio.wait([first, waiter], timeout=START_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         first.cancel()
         if not recorded.seen.is_set() and handle.done():
             await handle.result()  # raises the runner's error (a 4xx/5xx for the caller)
+        return handle
+
+    async def submit(self, prepared: PreparedRun, *, sinks: Sequence[EventSink] = (), concurrency: int | None = None,
+                     replay: bool = False) -> RunHandle:  # fmt: skip
+        """Submit ``prepared`` with the metrics sink and keep its handle (cancelled on shutdown); no waiting.
+
+        The gRPC API starts its runs here too, so that every run this server executes is
+        counted in ``/metrics`` and cancelled and recorded when the server stops.
+        """
+        sink = self.metrics.sink(_unfinished_tasks(prepared))
+        try:
+            handle = await self.service.submit(prepared, sinks=[*sinks, sink], concurrency=concurrency, replay=replay)
+        except BaseException:
+            sink.close()
+            raise
+        self.handles[prepared.run_id] = handle
+        self._waiters[prepared.run_id] = asyncio.get_running_loop().create_task(self._forget_when_done(handle))
         return handle
 
     async def _forget_when_done(self, handle: RunHandle) -> None:

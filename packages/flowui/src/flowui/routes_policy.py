@@ -56,6 +56,17 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
 }
 
 
+PUBLIC_PATHS: tuple[str, ...] = ("/healthz", "/", "/index.html", "/favicon.ico", "/assets/*")
+"""Paths that need no token: the health check (load balancers and probes carry none) and the
+web UI's shell and hashed assets, which hold no data (the UI routes by ``#/...``, so a browser
+only ever loads ``/``; every figure it shows comes from ``/api``, which needs a role)."""
+
+
+def protected_routes() -> dict[tuple[str, str], Role]:
+    """:data:`ROUTE_ROLES` without the :data:`PUBLIC_PATHS` (what the security middleware enforces)."""
+    return {route: role for route, role in ROUTE_ROLES.items() if route[1] not in PUBLIC_PATHS}
+
+
 _PARAM = re.compile(r"\\{[a-z_]+\\}")
 _TEMPLATES = sorted({path for _, path in ROUTE_ROLES}, key=lambda path: (path.count("{"), -len(path)))
 _MATCHERS = [(re.compile("^" + _PARAM.sub("[^/]+", re.escape(path)) + "$"), path) for path in _TEMPLATES]
@@ -85,4 +96,14 @@ def role_allows(held: Role, needed: Role) -> bool:
     return ROLE_ORDER.index(held) >= ROLE_ORDER.index(needed)
 
 
-__all__ = ["API", "ROLE_ORDER", "ROUTE_ROLES", "Role", "required_role", "role_allows", "route_template"]
+__all__ = [
+    "API",
+    "PUBLIC_PATHS",
+    "ROLE_ORDER",
+    "ROUTE_ROLES",
+    "Role",
+    "protected_routes",
+    "required_role",
+    "role_allows",
+    "route_template",
+]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
 from flowbuilder import Annotation, ControlRequest, RunNotFoundError, RunStatus, StoreError
 from flowbuilder.annotations import encode_annotation
@@ -51,6 +51,21 @@ UPDATE_BYTES = 2 * 1024 * 1024
 Identify = Callable[["grpc.aio.ServicerContext[Any, Any]"], str]
 
 
+class Submit(Protocol):
+    """How a prepared run is started: ``RunService.submit`` itself, or ``flowbuilder serve``'s
+    :meth:`LocalRuns.submit <flowui.local_runs.LocalRuns.submit>` (metrics, cancelled on stop)."""
+
+    async def __call__(self, prepared: PreparedRun, *, concurrency: int | None = None,
+                       replay: bool = False) -> RunHandle: ...  # fmt: skip
+
+
+def _submit_to(service: RunService) -> Submit:
+    async def submit(prepared: PreparedRun, *, concurrency: int | None = None, replay: bool = False) -> RunHandle:
+        return await service.submit(prepared, concurrency=concurrency, replay=replay)
+
+    return submit
+
+
 def peer_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     """Who asked, when the integrator gives no ``identify``: the peer's address."""
     return f"grpc:{context.peer()}"
@@ -63,10 +78,11 @@ class RunServicer(pb_grpc.RunServiceServicer):
     the integrator's token check knows the user; by default it is the peer's address.
     """
 
-    def __init__(self, service: RunService, store: Store, identify: Identify = peer_of):
+    def __init__(self, service: RunService, store: Store, identify: Identify = peer_of, submit: Submit | None = None):
         self.service = service
         self.store = store
         self.identify = identify
+        self.submit = submit or _submit_to(service)
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -97,7 +113,7 @@ class RunServicer(pb_grpc.RunServiceServicer):
         return await asyncio.to_thread(prepare)
 
     async def _submit(self, prepared: PreparedRun, *, concurrency: int = 0, replay: bool = False) -> RunHandle:
-        return await self.service.submit(prepared, concurrency=concurrency or None, replay=replay)
+        return await self.submit(prepared, concurrency=concurrency or None, replay=replay)
 
     async def _start(self, prepared: PreparedRun, *, concurrency: int = 0) -> None:
         """Submit, and return once the run's first new event is stored (sinks see events after the

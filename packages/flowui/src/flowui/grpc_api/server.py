@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 
 from flowbuilder.errors import ConfigurationError
 from flowui.grpc_api._generated import flowbuilder_pb2 as pb
-from flowui.grpc_api.runs import Identify, RunServicer, peer_of
+from flowui.grpc_api.runs import Identify, RunServicer, Submit, peer_of
 from flowui.grpc_api.workflows import WorkflowServicer
 
 if TYPE_CHECKING:
@@ -49,13 +49,16 @@ Handler = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], Any]
 
 async def start_grpc_server(service: RunService, store: Store, *, host: str = "127.0.0.1", port: int = 0,
                             interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-                            identify: Identify | None = None) -> tuple[grpc.aio.Server, int]:  # fmt: skip
+                            identify: Identify | None = None,
+                            submit: Submit | None = None) -> tuple[grpc.aio.Server, int]:  # fmt: skip
     """Serve ``WorkflowService`` and ``RunService`` on ``host:port`` (0: a free port) and start.
 
     Call it on the running event loop (the one the runs should execute on). Returns the
     server and the port it bound. ``interceptors`` run before every call (the token check:
     :mod:`flowui.grpc_api.policy` says which role each method needs); ``identify`` names
-    the caller of a call for control requests and annotations (default: the peer address).
+    the caller of a call for control requests and annotations (default: the peer address);
+    ``submit`` starts prepared runs (default: ``service.submit``; ``flowbuilder serve`` passes
+    its :class:`~flowui.local_runs.LocalRuns`, so gRPC runs are counted and stopped like REST's).
     Raises :class:`~flowbuilder.errors.ConfigurationError` when the address cannot be bound.
     Stop it with :func:`stop_grpc_server`.
     """
@@ -63,7 +66,7 @@ async def start_grpc_server(service: RunService, store: Store, *, host: str = "1
     server.add_generic_rpc_handlers(
         (
             service_handler(WorkflowServicer(service.host, store), "WorkflowService"),
-            service_handler(RunServicer(service, store, identify or peer_of), "RunService"),
+            service_handler(RunServicer(service, store, identify or peer_of, submit), "RunService"),
         )
     )
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"

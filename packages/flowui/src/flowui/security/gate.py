@@ -22,6 +22,8 @@ ANONYMOUS = "anonymous"
 """The audit log's actor for a caller nobody recognised."""
 
 log = logging.getLogger("flowui.security")
+_WARNED_OFF: set[str] = set()
+"""The listening hosts already warned about (see :class:`AccessGate`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,8 @@ class AccessGate:
         check_bind(bind_host, authenticators)
         self.authenticators = tuple(authenticators)
         self.off = not authentication_configured(self.authenticators)
-        if self.off:
+        if self.off and bind_host not in _WARNED_OFF:
+            _WARNED_OFF.add(bind_host)  # REST and gRPC each have a gate: one warning per server is enough
             log.warning("authentication is off: no API token or other authenticator is configured and the server"
                         " listens on %s (loopback) only, so every local caller is admin; add tokens with"
                         " `flowbuilder token new` to require them", bind_host)  # fmt: skip
