@@ -19,6 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGINS_DOC = REPO_ROOT / "docs" / "plugins.md"
 INTERFACE_MODULES = ("consensus", "executor", "runner", "secrets", "sink", "store", "tasktype", "trigger_source")
 INTERFACE_MODULES += ("message_bus",)  # the cluster event bus (issue 12.4)
+INTERFACE_MODULES += ("node_announcer",)  # schedulers and workers in the node registry (issue 12)
 
 
 def public_modules() -> list[str]:

@@ -14,7 +14,7 @@ provides the fixture(s) its docstring names, and inherits every test::
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
 :class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`,
-:class:`TriggerSourceContract`, :class:`MessageBusContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`TriggerSourceContract`, :class:`MessageBusContract`, :class:`NodeAnnouncerContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -24,6 +24,7 @@ from flowbuilder_contracts._version import __version__
 from flowbuilder_contracts.consensus import ConsensusEngineContract
 from flowbuilder_contracts.executor import AttemptExecutorContract
 from flowbuilder_contracts.message_bus import MessageBusContract
+from flowbuilder_contracts.node_announcer import NodeAnnouncerContract
 from flowbuilder_contracts.runner import RunnerContract
 from flowbuilder_contracts.secrets import SecretProviderContract
 from flowbuilder_contracts.store import StoreContract
@@ -39,6 +40,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     AttemptExecutorContract,
     TriggerSourceContract,
     MessageBusContract,
+    NodeAnnouncerContract,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "ConsensusEngineContract",
     "Contract",
     "MessageBusContract",
+    "NodeAnnouncerContract",
     "RunnerContract",
     "SecretProviderContract",
     "StoreContract",
