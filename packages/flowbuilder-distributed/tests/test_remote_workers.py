@@ -12,7 +12,9 @@ from pathlib import Path
 
 import redis
 from remote_runs import finish, python_task, start_run, stored_history, successes_per_task, write_workflow
-from worker_processes import RedisProcess, WorkerProcesses, free_port, run_cli_process
+from worker_processes import WorkerProcesses, run_cli_process
+
+from flowbuilder_contracts.redis_server import RedisServer, free_port
 
 
 def store_of(scratch: Path) -> str:
@@ -238,7 +240,7 @@ def test_a_live_worker_renews_a_long_attempt_so_nobody_reclaims_it(scratch: Path
 
 
 def test_redis_dying_mid_run_fails_the_attempt_within_the_loss_limit_and_the_worker_exits_with_one_line(
-    scratch: Path, workers: WorkerProcesses, redis_server: RedisProcess
+    scratch: Path, workers: WorkerProcesses, redis_server: RedisServer
 ) -> None:
     marks = scratch / "marks"
     marks.mkdir()
@@ -249,7 +251,7 @@ def test_redis_dying_mid_run_fails_the_attempt_within_the_loss_limit_and_the_wor
         scratch, flow, workers.url, store_of(scratch), env={"FLOWBUILDER_DISTRIBUTED__REDIS_LOSS_LIMIT": "1"}
     )
     wait_for_files(marks, "long.*.started", 1)
-    redis_server.process.kill()
+    redis_server.stop(kill=True)
 
     code, events, err = finish(run, within=60)
 
