@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import pytest
 
@@ -41,6 +42,12 @@ LONG_DEAD_AFTER = 60.0
 """The ``dead_after`` of the other tests: nothing ages out while they run."""
 
 MakeAnnouncer = Callable[[float], NodeAnnouncer]
+
+
+class OpenAnnouncer(Protocol):
+    """What the suite's ``announcer`` fixture is: ``make_announcer`` with a long ``dead_after`` by default."""
+
+    def __call__(self, dead_after: float = LONG_DEAD_AFTER) -> NodeAnnouncer: ...
 
 
 def scheduler(node_id: str = "sched-1", role: str = "standby", **fields: object) -> NodeAnnouncement:
@@ -64,7 +71,7 @@ class NodeAnnouncerContract(Contract):
         raise NotImplementedError("a NodeAnnouncerContract subclass must define a `make_announcer` fixture")
 
     @pytest.fixture
-    def announcer(self, make_announcer: MakeAnnouncer) -> Iterator[MakeAnnouncer]:
+    def announcer(self, make_announcer: MakeAnnouncer) -> Iterator[OpenAnnouncer]:
         """``make_announcer``, closing every announcer it opened when the test ends."""
         opened: list[NodeAnnouncer] = []
 
@@ -80,12 +87,12 @@ class NodeAnnouncerContract(Contract):
     def test_implementation_keeps_every_contract_test(self) -> None:
         assert audit_implementation(type(self)) == []
 
-    def test_is_a_node_announcer_named_by_a_url_scheme(self, announcer: MakeAnnouncer) -> None:
+    def test_is_a_node_announcer_named_by_a_url_scheme(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         assert isinstance(made, NodeAnnouncer)
         assert isinstance(type(made).scheme, str) and type(made).scheme.isidentifier()
 
-    def test_an_announced_node_is_listed_alive_with_its_fields_unchanged(self, announcer: MakeAnnouncer) -> None:
+    def test_an_announced_node_is_listed_alive_with_its_fields_unchanged(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         sent = scheduler()
         made.announce(sent)
@@ -94,7 +101,7 @@ class NodeAnnouncerContract(Contract):
         assert found.announcement == sent
         assert abs(found.last_heartbeat - time.time()) < 60
 
-    def test_a_heartbeat_records_the_new_role(self, announcer: MakeAnnouncer) -> None:
+    def test_a_heartbeat_records_the_new_role(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         made.announce(scheduler(role="standby"))
         made.heartbeat("leader")
@@ -104,7 +111,7 @@ class NodeAnnouncerContract(Contract):
         found = listed(made, "sched-1")
         assert found is not None and found.announcement.role == "leader" and found.alive
 
-    def test_a_heartbeat_keeps_a_node_alive(self, announcer: MakeAnnouncer) -> None:
+    def test_a_heartbeat_keeps_a_node_alive(self, announcer: OpenAnnouncer) -> None:
         made = announcer(SHORT_DEAD_AFTER)
         made.announce(scheduler())
         for _ in range(3):
@@ -113,7 +120,7 @@ class NodeAnnouncerContract(Contract):
         found = listed(made, "sched-1")
         assert found is not None and found.alive
 
-    def test_a_node_that_stops_heartbeating_is_listed_as_not_alive(self, announcer: MakeAnnouncer) -> None:
+    def test_a_node_that_stops_heartbeating_is_listed_as_not_alive(self, announcer: OpenAnnouncer) -> None:
         made = announcer(SHORT_DEAD_AFTER)
         made.announce(scheduler())
         time.sleep(SHORT_DEAD_AFTER + 0.4)
@@ -123,7 +130,7 @@ class NodeAnnouncerContract(Contract):
         found = listed(made, "sched-1")
         assert found is not None and found.alive
 
-    def test_announcing_again_replaces_the_entry(self, announcer: MakeAnnouncer) -> None:
+    def test_announcing_again_replaces_the_entry(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         made.announce(scheduler(role="leader", address="127.0.0.1:7001"))
         restarted = scheduler(role="standby", address="127.0.0.1:7009", pid=99, labels=())
@@ -131,7 +138,7 @@ class NodeAnnouncerContract(Contract):
         entries = [node for node in made.nodes() if node.announcement.id == "sched-1"]
         assert [node.announcement for node in entries] == [restarted]
 
-    def test_leave_removes_the_node_and_is_idempotent(self, announcer: MakeAnnouncer) -> None:
+    def test_leave_removes_the_node_and_is_idempotent(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         made.leave()  # before announce: nothing to do
         made.announce(scheduler())
@@ -140,7 +147,7 @@ class NodeAnnouncerContract(Contract):
         made.leave()
         assert listed(made, "sched-1") is None
 
-    def test_a_heartbeat_before_announce_or_after_leave_is_refused(self, announcer: MakeAnnouncer) -> None:
+    def test_a_heartbeat_before_announce_or_after_leave_is_refused(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         with pytest.raises(NodeAnnouncerError):
             made.heartbeat("leader")
@@ -169,7 +176,7 @@ class NodeAnnouncerContract(Contract):
         ],
         ids=lambda bad: ",".join(bad),
     )
-    def test_an_invalid_announcement_is_refused_and_records_nothing(self, announcer: MakeAnnouncer,
+    def test_an_invalid_announcement_is_refused_and_records_nothing(self, announcer: OpenAnnouncer,
                                                                     bad: dict[str, object]) -> None:  # fmt: skip
         made = announcer()
         fields = dict(bad)
@@ -181,7 +188,7 @@ class NodeAnnouncerContract(Contract):
             made.announce(announcement)
         assert made.nodes() == []
 
-    def test_a_heartbeat_with_an_unknown_role_is_refused_and_the_role_kept(self, announcer: MakeAnnouncer) -> None:
+    def test_a_heartbeat_with_an_unknown_role_is_refused_and_the_role_kept(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         made.announce(scheduler(role="standby"))
         with pytest.raises(AnnouncementRejectedError):
@@ -189,7 +196,7 @@ class NodeAnnouncerContract(Contract):
         found = listed(made, "sched-1")
         assert found is not None and found.announcement.role == "standby"
 
-    def test_close_is_idempotent(self, announcer: MakeAnnouncer) -> None:
+    def test_close_is_idempotent(self, announcer: OpenAnnouncer) -> None:
         made = announcer()
         made.announce(scheduler())
         made.close()
@@ -201,6 +208,7 @@ __all__ = [
     "MakeAnnouncer",
     "NODE_ANNOUNCER_CONTRACT_VERSION",
     "NodeAnnouncerContract",
+    "OpenAnnouncer",
     "SHORT_DEAD_AFTER",
     "listed",
     "scheduler",

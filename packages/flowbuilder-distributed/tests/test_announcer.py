@@ -43,7 +43,11 @@ def test_schedulers_and_workers_share_one_registry_and_every_announcer_sees_ever
         assert sorted(seen) == ["s1", "s2", "w1"]
         assert (seen["s1"].role, seen["s2"].role, seen["w1"].role) == ("leader", "standby", "active")
         listed = {node.id: node for node in NodeRegistry(client, keys=StreamKeys(prefix)).nodes()}
-        assert (listed["s2"].kind, listed["s2"].address, listed["s2"].role) == ("scheduler", "127.0.0.1:7002", "standby")
+        assert (listed["s2"].kind, listed["s2"].address, listed["s2"].role) == (
+            "scheduler",
+            "127.0.0.1:7002",
+            "standby",
+        )
     client.close()
 
 
