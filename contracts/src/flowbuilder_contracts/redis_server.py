@@ -9,6 +9,8 @@ every cell of the contract matrix installs ``flowbuilder-contracts``::
 
     with RedisServer(tmp_path / "redis") as server:   # started; killed on exit
         client = redis.Redis.from_url(server.url)
+        server.pause()                                # SIGSTOP: accepts, never answers (an outage)
+        server.resume()
         server.stop(kill=True)                        # a dead Redis, for failure tests
         server.start()                                # the same port again
 
@@ -20,6 +22,7 @@ survives a kill -9); without it the server keeps nothing across a restart. Missi
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -77,6 +80,8 @@ class RedisServer:
         self.port = port or free_port()
         self._port_given = port is not None
         self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
+        """Whether :meth:`pause` stopped the server (and :meth:`resume` has not continued it)."""
 
     @property
     def url(self) -> str:
@@ -118,11 +123,26 @@ class RedisServer:
                 self.port = free_port()
         raise RedisServerError(f"redis-server did not start on 127.0.0.1:{self.port}; see {self.log_file}")
 
+    def pause(self) -> None:
+        """SIGSTOP the server: its socket still accepts, nothing answers (an outage, not a refusal)."""
+        assert self.process is not None, "the server is not running"
+        self.paused = True
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused server (harmless when it runs)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
     def stop(self, kill: bool = False) -> None:
         """Stop the server (SIGTERM; ``kill``: SIGKILL, as a crash) and wait for it; idempotent."""
         process, self.process = self.process, None
         if process is None:
             return
+        if self.paused:
+            process.send_signal(signal.SIGCONT)  # a stopped process does not handle SIGTERM
+            self.paused = False
         if kill:
             process.kill()
         else:
