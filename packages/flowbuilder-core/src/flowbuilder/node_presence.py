@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 DEFAULT_HEARTBEAT_SECONDS = 2.0
 """Seconds between heartbeats unless ``--heartbeat`` / ``[registry] heartbeat`` says otherwise."""
+STOP_WAIT_SECONDS = 10.0
+"""The longest :meth:`NodePresence.stop` waits for a heartbeat in flight before it leaves anyway."""
 
 
 class NodePresence:
@@ -49,7 +51,9 @@ class NodePresence:
         self.log = log
         self.heartbeats = 0
         """Heartbeats recorded so far (for tests and diagnostics)."""
-        self._role_changed = asyncio.Event()
+        self._wake = asyncio.Event()
+        """Set when the role changed, or to stop: the heartbeat loop wakes before its interval."""
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -61,13 +65,15 @@ class NodePresence:
 
     def role_changed(self) -> None:
         """Heartbeat now rather than at the next interval (the caller's role just moved)."""
-        self._role_changed.set()
+        self._wake.set()
 
     async def _heartbeat_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._role_changed.wait(), timeout=self.interval)
-            self._role_changed.clear()
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await asyncio.to_thread(self.announcer.heartbeat, self.role_of())
             except NodeAnnouncerError as error:
@@ -81,16 +87,25 @@ class NodePresence:
                 self._failing = False
 
     async def stop(self) -> None:
-        """Stop heartbeating and leave the registry (a failure to leave is logged: the node then ages out)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop heartbeating and leave the registry (a failure to leave is logged: the node then ages out).
+
+        The loop is told to end through a flag and its wake-up event, not by cancelling it:
+        Python 3.11's ``wait_for`` drops a cancellation that arrives as the awaited event is
+        set (a role change just before a ``--once`` exit did exactly that), and the loop
+        would then beat forever. It ends at its next turn; a heartbeat in flight is bounded
+        by the announcer's own timeout, and after :data:`STOP_WAIT_SECONDS` it is abandoned.
+        """
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping = True
+            self._wake.set()
+            done, _ = await asyncio.wait({task}, timeout=STOP_WAIT_SECONDS)
+            if not done:
+                task.cancel()
         try:
             await asyncio.to_thread(self.announcer.leave)
         except NodeAnnouncerError as error:
             self.log(f"registry: could not leave, the node will age out: {error}")
 
 
-__all__ = ["DEFAULT_HEARTBEAT_SECONDS", "NodePresence"]
+__all__ = ["DEFAULT_HEARTBEAT_SECONDS", "NodePresence", "STOP_WAIT_SECONDS"]
