@@ -16,11 +16,8 @@ nothing is written into the checkout. Available to every test module in tests/:
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -75,15 +72,11 @@ def run_cli(scratch_dir: Path) -> RunCli:
     return run
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def free_port() -> int:
-    return _free_port()
+    from flowbuilder_contracts.redis_server import free_port as probe_free_port
+
+    return probe_free_port()
 
 
 @pytest.fixture(params=["rocksdb", "redis"])
@@ -97,47 +90,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[str]:
     """A redis-server of this test's own, on a free port of 127.0.0.1; stopped afterwards."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed; `bash scripts/test` installs it (apt-get install redis-server)")
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    for _ in range(5):  # another process may take the port between probing and binding
-        port = _free_port()
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--logfile", str(directory / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        if _wait_for_redis(port, process):
-            break
-        process.kill()
-        process.wait()
-    else:
-        pytest.fail(f"redis-server did not start; see {directory / 'redis.log'}")
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    from flowbuilder_contracts.redis_server import RedisServer
 
-
-def _wait_for_redis(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
-    """Whether the server on ``port`` answers PING before ``timeout`` (and is still ours)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-                connection.sendall(b"PING\r\n")
-                if connection.recv(16).startswith(b"+PONG"):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return False
+    with RedisServer(tmp_path / "redis") as server:
+        yield server.url

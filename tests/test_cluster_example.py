@@ -79,7 +79,14 @@ def test_the_example_runs_a_fan_out_on_both_workers_shows_the_cluster_and_stops_
     placed = re.findall(r"part_\d+\s+ran on (worker-\d) \(pid (\d+)\)", out)
     assert len(placed) == 8, out
     assert {worker for worker, _ in placed} == {"worker-1", "worker-2"}, "both workers must run parts:\n" + out
-    assert "flowbuilder cluster status" in out and "2 alive" in out, out
+    assert "flowbuilder cluster status" in out, out
+    table = out[out.index("flowbuilder cluster status") :].splitlines()
+    schedulers = [line.split() for line in table if " scheduler " in line]
+    workers = [line.split() for line in table if " worker " in line]
+    assert len(schedulers) == 3 and len(workers) == 2, out
+    assert sorted(row[2] for row in schedulers) == ["leader", "standby", "standby"], out  # NODE KIND ROLE ...
+    assert all(row[-1] == "alive" for row in schedulers + workers), out
+    assert re.search(r"^5 node\(s\), 5 alive; 3 scheduler\(s\), leader: 127\.0\.0\.1:\d+$", out, re.M), out
     assert "stopped every process the cluster started" in out
     for _, pid in placed:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

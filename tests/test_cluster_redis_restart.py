@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from flowbuilder_contracts.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_MODULE_DIR = ROOT / "examples" / "cluster"
@@ -44,43 +44,6 @@ def _environment(scratch: Path) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env["HOME"] = str(scratch)
     return env
-
-
-class RestartableRedis:
-    """A redis-server on a fixed port and folder that the test kills and starts again."""
-
-    def __init__(self, folder: Path, *, persistent: bool):
-        self.folder = folder
-        self.persistent = persistent
-        folder.mkdir()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
-        self.command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(folder),
-                        "--save", "", *persistence]  # fmt: skip
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + WAIT
-        while not self._answers():
-            assert self.process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
-                connection.sendall(b"PING\r\n")
-                return connection.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=WAIT)
 
 
 class SupervisedWorkers:
@@ -120,15 +83,10 @@ class SupervisedWorkers:
 
 
 @pytest.fixture(params=[True, False], ids=["aof", "no-persistence"])
-def redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RestartableRedis]:
-    server = RestartableRedis(tmp_path / "redis", persistent=request.param)
-    server.start()
-    try:
+def redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server on a port and folder of its own that the test kills and starts again."""
+    with RedisServer(tmp_path / "redis", appendonly=request.param) as server:
         yield server
-    finally:
-        if server.process is not None and server.process.poll() is None:
-            server.process.kill()
-            server.process.wait(timeout=WAIT)
 
 
 def write_fan_out(folder: Path) -> Path:
@@ -155,9 +113,9 @@ def stored_runs(url: str) -> list[tuple[str, Counter[str]]]:
 
 @pytest.mark.timeout(180)
 def test_a_redis_restart_mid_run_recovers_with_aof_and_fails_naming_the_lost_run_without(
-    redis: RestartableRedis, tmp_path: Path
+    redis: RedisServer, tmp_path: Path
 ) -> None:
-    persistent = redis.persistent
+    persistent = redis.appendonly
     scratch = tmp_path / "work"
     scratch.mkdir()
     workflow = write_fan_out(scratch)
@@ -172,7 +130,7 @@ def test_a_redis_restart_mid_run_recovers_with_aof_and_fails_naming_the_lost_run
         while sum(sum(successes.values()) for _, successes in stored_runs(redis.url)) < 2:
             assert run.poll() is None and time.monotonic() < deadline, "the run did not get going"
             time.sleep(0.05)
-        redis.kill()
+        redis.stop(kill=True)
         time.sleep(0.5)
         redis.start()
         _, stderr = run.communicate(timeout=float(os.environ.get("CLUSTER_RUN_WAIT", "150")))

@@ -20,6 +20,7 @@ PLUGINS_DOC = REPO_ROOT / "docs" / "plugins.md"
 INTERFACE_MODULES = ("consensus", "executor", "runner", "secrets", "sink", "store", "tasktype", "trigger_source")
 INTERFACE_MODULES += ("message_bus",)  # the cluster event bus (issue 12.4)
 INTERFACE_MODULES += ("authenticator",)  # who calls the server (issue 13)
+INTERFACE_MODULES += ("node_announcer",)  # schedulers and workers in the node registry (issue 12)
 
 
 def public_modules() -> list[str]:

@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -28,74 +24,15 @@ from typing import Any, Sequence
 
 import pytest
 
+from flowbuilder_contracts.redis_server import RedisServer
+
 WATCHDOG_SECONDS = 20.0
 
 
-class RedisProcess:
-    """A redis-server on a free port of 127.0.0.1, with its pid (to stop and continue it)."""
-
-    def __init__(self, directory: Path):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed; `bash scripts/test` installs it (apt-get install redis-server)")
-        for _ in range(5):  # another process may take the port between probing and binding
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = int(probe.getsockname()[1])
-            self.process = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-                 "--appendonly", "no", "--daemonize", "no", "--logfile", str(directory / "redis.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-            if self._answers():
-                return
-            self.process.kill()
-            self.process.wait()
-        pytest.fail(f"redis-server did not start; see {directory / 'redis.log'}")
-
-    def _answers(self) -> bool:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
-                    connection.sendall(b"PING\r\n")
-                    if connection.recv(16).startswith(b"+PONG"):
-                        return True
-            except OSError:
-                time.sleep(0.05)
-        return False
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def pause(self) -> None:
-        self.paused = True
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.paused = False
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
-def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = RedisProcess(directory)
-    try:
+def redis_process(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _alive(pid: int) -> bool:
@@ -119,7 +56,7 @@ class _Recorder:
         pass
 
 
-def test_a_redis_outage_stalls_only_the_redis_runs_writes(redis_process: RedisProcess, tmp_path: Path) -> None:
+def test_a_redis_outage_stalls_only_the_redis_runs_writes(redis_process: RedisServer, tmp_path: Path) -> None:
     from flowbuilder.events import EventKind, RunStatus
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.stores.memory import MemoryStore

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from test_store_outage import RedisProcess
+
+from flowbuilder_contracts.redis_server import RedisServer
 
 LOG_COMMAND = (
     'echo "start $(date +%s.%N) $FLOWBUILDER_LOCK_TOKEN" >> {log}; sleep {seconds};'
@@ -151,7 +152,7 @@ def test_runs_show_names_the_lock_and_its_token(scratch_dir: Path, store_url: st
 def test_a_dead_redis_fails_a_waiting_run_with_one_line(scratch_dir: Path, tmp_path: Path) -> None:
     directory = tmp_path / "redis"
     directory.mkdir()
-    redis = RedisProcess(directory)
+    redis = RedisServer(directory).start()
     holder = waiter = None
     store = f"{redis.url}?retry_seconds=3"  # the default (30 s) only makes the test wait longer for the same line
     try:

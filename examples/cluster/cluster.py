@@ -90,6 +90,7 @@ class Cluster:
         self._start_workers()
         self.wait_for_leader()
         self.wait_for_workers()
+        self.wait_for_registry()
 
     def _start_redis(self) -> None:
         if shutil.which(self.redis_server) is None:
@@ -117,6 +118,7 @@ class Cluster:
                 *CLI, "scheduler", str(self.workflow), "--store", self.redis_url, "--workers", self.redis_url,
                 "--consensus", "raft", "--cluster", ",".join(addresses), "--node", address,
                 "--cluster-secret-file", str(secret), "--cluster-dir", str(self.folder / "raft"),
+                "--registry", self.redis_url, "--heartbeat", "1",  # `cluster status` lists it, leader or standby
                 *self.scheduler_options,
             ])  # fmt: skip
 
@@ -162,6 +164,20 @@ class Cluster:
             self._check_alive()
             if time.monotonic() > deadline:
                 raise ClusterError(f"the workers did not register within {STARTUP_WAIT:g}s (see {self.folder})")
+            time.sleep(0.2)
+
+    def wait_for_registry(self) -> None:
+        """Until the registry shows every live scheduler, exactly one of them the leader."""
+        deadline = time.monotonic() + STARTUP_WAIT
+        while True:
+            nodes = json.loads(self.status(as_json=True))["nodes"]
+            live = [node for node in nodes if node.get("kind") == "scheduler" and node.get("health") == "alive"]
+            if len(live) == len(self.scheduler_names()) and [n["role"] for n in live].count("leader") == 1:
+                return
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the schedulers did not show in the registry within {STARTUP_WAIT:g}s"
+                                   f" (see {self.folder})")  # fmt: skip
             time.sleep(0.2)
 
     def wait_for_run(self) -> tuple[str, str, dict[str, Any]]:
@@ -320,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"store and workers: {cluster.redis_url}; leader: {cluster.current_leader()}", flush=True)
         run_id, status, outputs = cluster.wait_for_run()
         show_run(cluster, run_id, status, outputs)
+        cluster.wait_for_registry()  # a leadership that just moved shows at the next heartbeat
         print("\n$ flowbuilder cluster status --store " + cluster.redis_url)
         print(cluster.status(), end="", flush=True)
         if options.hold:

@@ -14,7 +14,8 @@ provides the fixture(s) its docstring names, and inherits every test::
 
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
 :class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`,
-:class:`TriggerSourceContract`, :class:`MessageBusContract`, :class:`AuthenticatorContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`TriggerSourceContract`, :class:`MessageBusContract`, :class:`AuthenticatorContract`,
+:class:`NodeAnnouncerContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -25,6 +26,7 @@ from flowbuilder_contracts.authenticator import AuthenticatorContract
 from flowbuilder_contracts.consensus import ConsensusEngineContract
 from flowbuilder_contracts.executor import AttemptExecutorContract
 from flowbuilder_contracts.message_bus import MessageBusContract
+from flowbuilder_contracts.node_announcer import NodeAnnouncerContract
 from flowbuilder_contracts.runner import RunnerContract
 from flowbuilder_contracts.secrets import SecretProviderContract
 from flowbuilder_contracts.store import StoreContract
@@ -41,6 +43,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     TriggerSourceContract,
     MessageBusContract,
     AuthenticatorContract,
+    NodeAnnouncerContract,
 )
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "ConsensusEngineContract",
     "Contract",
     "MessageBusContract",
+    "NodeAnnouncerContract",
     "RunnerContract",
     "SecretProviderContract",
     "StoreContract",

@@ -207,6 +207,7 @@ def test_plugins_json_lists_each_plugin_with_distribution_version_and_hooks(cli)
     assert listed["core"]["hooks"] == [
         "flowbuilder_consensus_engines",
         "flowbuilder_message_buses",
+        "flowbuilder_node_announcers",
         "flowbuilder_secret_providers",
         "flowbuilder_stores",
         "flowbuilder_trigger_sources",
@@ -242,6 +243,7 @@ def test_plugins_lists_what_each_plugin_provides_in_json_and_in_the_table(cli, f
         "consensus_engines": ["store", "noop"],
         "trigger_sources": ["file"],
         "message_buses": ["local://"],
+        "node_announcers": ["noop://"],
         "other": ["secret providers"],
     }
     fake_names = sorted(cls.name for cls in fake_tasks.FAKE_TASK_TYPES)
@@ -255,7 +257,7 @@ def test_plugins_lists_what_each_plugin_provides_in_json_and_in_the_table(cli, f
         cells[plugin] = f"{cells.get(plugin, '')} {columns[-1]}".strip()
     assert cells["core"] == (
         "stores: memory://; consensus engines: store, noop; trigger sources: file; message buses: local://;"
-        " secret providers"
+        " node announcers: noop://; secret providers"
     )
     assert cells["flowbuilder_core_fakes"] == f"task types: {', '.join(cls.name for cls in fake_tasks.FAKE_TASK_TYPES)}"
 

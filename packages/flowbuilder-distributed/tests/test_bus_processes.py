@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bus_redis_server import BusRedisServer
 
 from flowbuilder.interfaces.message_bus import BusUnavailableError, MessageBusError
 from flowbuilder_contracts.message_bus import Collector
+from flowbuilder_contracts.redis_server import RedisServer
 from flowbuilder_distributed.bus import RedisMessageBus
 from flowbuilder_distributed.bus_subscription import MAX_DELIVERIES
 
@@ -201,7 +201,7 @@ def test_streams_stay_bounded_by_maxlen(bus_url: str) -> None:
     assert 100 <= length < 400  # MAXLEN ~ trims whole macro nodes: about 100, never 3000
 
 
-def test_a_dead_redis_is_a_clear_error_within_seconds_not_a_hang(own_redis: BusRedisServer) -> None:
+def test_a_dead_redis_is_a_clear_error_within_seconds_not_a_hang(own_redis: RedisServer) -> None:
     with RedisMessageBus.open(own_redis.url, "n1") as bus:
         bus.send("n2", {"before": True})
         own_redis.stop()
@@ -219,7 +219,7 @@ def test_a_dead_redis_is_a_clear_error_within_seconds_not_a_hang(own_redis: BusR
             assert "\n" not in str(error.value)
 
 
-def test_a_listener_survives_a_redis_restart(own_redis: BusRedisServer) -> None:
+def test_a_listener_survives_a_redis_restart(own_redis: RedisServer) -> None:
     """A subscription keeps retrying while Redis is down and reads again (its group recreated) after."""
     with RedisMessageBus.open(own_redis.url, "survivor") as bus, RedisMessageBus.open(own_redis.url, "s") as sender:
         got = Collector()
@@ -250,7 +250,7 @@ def run_cli(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess
     )
 
 
-def test_cli_send_to_a_dead_redis_prints_one_line_and_exits_1(own_redis: BusRedisServer) -> None:
+def test_cli_send_to_a_dead_redis_prints_one_line_and_exits_1(own_redis: RedisServer) -> None:
     url = own_redis.url
     own_redis.stop()
     started = time.monotonic()
@@ -354,7 +354,7 @@ def test_a_bad_bus_url_is_a_one_line_configuration_error(url: str, says: str) ->
     assert "\n" not in str(error.value)
 
 
-def test_a_password_never_shows_in_an_error(own_redis: BusRedisServer) -> None:
+def test_a_password_never_shows_in_an_error(own_redis: RedisServer) -> None:
     url = own_redis.url.replace("redis://", "redis://:hunter2-secret@")
     own_redis.stop()
     with RedisMessageBus.open(url, "n1") as bus, pytest.raises(BusUnavailableError) as error:

@@ -17,7 +17,9 @@ from typing import Any, Iterator
 import pytest
 from dask_cluster import local_cluster, where_am_i
 from remote_runs import finish, start_run, stored_history, successes_per_task, write_workflow
-from worker_processes import CLI, cli_environment, free_port
+from worker_processes import CLI, cli_environment
+
+from flowbuilder_contracts.redis_server import free_port
 
 
 @pytest.fixture(scope="module")

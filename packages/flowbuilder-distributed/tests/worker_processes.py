@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,26 +17,12 @@ HERE = Path(__file__).parent
 CLI = [sys.executable, "-c", "from flowbuilder.cli.main import main; main()"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cli_environment(scratch: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"
     env["HOME"] = str(scratch)
     return env
-
-
-class RedisProcess:
-    """The test's redis-server: its URL, and its process (a test may kill it)."""
-
-    def __init__(self, url: str, process: subprocess.Popen[bytes]):
-        self.url = url
-        self.process = process
 
 
 class WorkerProcesses:

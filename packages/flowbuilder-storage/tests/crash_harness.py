@@ -190,10 +190,9 @@ def main() -> None:
         if options.backend == "rocksdb":
             report = run_crash_test(f"rocksdb://{directory}/store", directory, options.kills, options.seed)
         else:
-            sys.path.insert(0, str(Path(__file__).parent))
-            from redis_server import RedisServer
+            from flowbuilder_contracts.redis_server import RedisServer
 
-            server = RedisServer(directory / "redis")
+            server = RedisServer(directory / "redis", appendonly=True)
             server.start()
 
             def restart() -> None:

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from crash_harness import run_crash_test
-from redis_server import RedisServer
+
+from flowbuilder_contracts.redis_server import RedisServer
 
 KILLS = int(os.environ.get("FLOWBUILDER_CRASH_KILLS", "3"))
 
@@ -22,7 +23,7 @@ def test_runs_killed_and_resumed_on_rocksdb_record_each_task_succeeded_once(tmp_
 
 
 def test_runs_killed_and_resumed_on_redis_with_a_redis_restart_record_each_task_succeeded_once(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "redis")  # AOF on, appendfsync always
+    server = RedisServer(tmp_path / "redis", appendonly=True)  # AOF on, appendfsync always
     server.start()
 
     def restart() -> None:

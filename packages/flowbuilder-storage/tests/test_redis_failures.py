@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from redis_server import RedisServer, free_port
 
 from flowbuilder.errors import SequenceConflictError, StoreError
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.store import LogLine
+from flowbuilder_contracts.redis_server import RedisServer, free_port
 from flowbuilder_storage import RedisStore, RunDataLostError
 
 
@@ -29,7 +29,7 @@ def test_an_unreachable_redis_is_a_one_line_error_and_a_non_zero_exit(tmp_path: 
 
 
 def test_a_connection_lost_for_longer_than_the_budget_raises_store_error(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "r")
+    server = RedisServer(tmp_path / "r", appendonly=True)
     server.start()
     store = RedisStore.open(server.url + "?retry_seconds=0.3")
     try:
@@ -41,7 +41,7 @@ def test_a_connection_lost_for_longer_than_the_budget_raises_store_error(tmp_pat
 
 
 def test_appends_survive_a_redis_restart_within_the_retry_budget(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "r")  # AOF on: the restarted server has every acknowledged write
+    server = RedisServer(tmp_path / "r", appendonly=True)  # AOF on: the restarted server has every acknowledged write
     server.start()
     store = RedisStore.open(server.url + "?retry_seconds=20")
     try:

@@ -56,3 +56,10 @@ def flowbuilder_message_buses() -> list[Any]:
     from flowbuilder.local_bus import LocalMessageBus
 
     return [LocalMessageBus]
+
+
+@hookimpl
+def flowbuilder_node_announcers() -> list[Any]:
+    from flowbuilder.noop_announcer import NoopNodeAnnouncer
+
+    return [NoopNodeAnnouncer]

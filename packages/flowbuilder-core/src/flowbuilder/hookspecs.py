@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.message_bus import MessageBus
+    from flowbuilder.interfaces.node_announcer import NodeAnnouncer
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
 
@@ -276,6 +277,31 @@ def flowbuilder_message_buses() -> list[type[MessageBus]]:
     """
 
 
+@hookspec
+def flowbuilder_node_announcers() -> list[type[NodeAnnouncer]]:
+    """Node announcers this plugin provides, one per URL scheme (``noop``, ``redis``, ...).
+
+    Called once per process, the first time an announcer is opened
+    (:meth:`~flowbuilder.plugins.PluginHost.open_node_announcer`: ``flowbuilder scheduler``
+    announces itself in the cluster's registry). Returns
+    :class:`~flowbuilder.interfaces.node_announcer.NodeAnnouncer` subclasses keyed by their
+    ``scheme``; the URL (``scheduler --registry``, ``[registry] url`` in ``flowbuilder.toml``
+    or ``FLOWBUILDER_REGISTRY__URL``; default ``noop://``) picks one, and the host builds it
+    with ``cls.open(url, dead_after=..., bus=...)``. All results are combined; a scheme given
+    twice is a plugin error. Core returns ``noop`` (:mod:`flowbuilder.noop_announcer`, a
+    single node); flowbuilder-distributed returns ``redis`` (its node registry). Each class
+    must pass ``flowbuilder_contracts.node_announcer.NodeAnnouncerContract``.
+
+    Example::
+
+        @hookimpl
+        def flowbuilder_node_announcers():
+            from my_consul.announcer import ConsulAnnouncer  # scheme = "consul"
+
+            return [ConsulAnnouncer]
+    """
+
+
 # ---------------------------------------------------------------------------------------
 # Deprecated: hooks without a consumer; they warn when implemented and leave core in 0.3.
 # ---------------------------------------------------------------------------------------
@@ -319,6 +345,7 @@ __all__ = [
     "flowbuilder_consensus_engines",
     "flowbuilder_event_sinks",
     "flowbuilder_message_buses",
+    "flowbuilder_node_announcers",
     "flowbuilder_runners",
     "flowbuilder_secret_providers",
     "flowbuilder_stores",

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.message_bus import MessageBus
+    from flowbuilder.interfaces.node_announcer import NodeAnnouncer
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
 
@@ -61,6 +62,8 @@ PROVIDERS = {
 }
 DEFAULT_BUS_URL = "local://"
 """The message bus when none is configured: core's in-process one (one node)."""
+DEFAULT_REGISTRY_URL = "noop://"
+"""The node registry when none is configured: core's single-node announcer (announces to nobody)."""
 
 
 # The hooks that return named things: kind -> (hook, the attribute that names one, what it is).
@@ -72,6 +75,7 @@ _NAMED_KINDS = {
     "trigger_sources": ("flowbuilder_trigger_sources", "name", "trigger source"),
     "message_buses": ("flowbuilder_message_buses", "scheme", "message bus scheme"),
     "attempt_executors": ("flowbuilder_attempt_executors", "name", "attempt executor"),
+    "node_announcers": ("flowbuilder_node_announcers", "scheme", "node announcer scheme"),
 }
 # The other hooks, by what they provide.
 _OTHER_HOOKS = {
@@ -286,7 +290,7 @@ class PluginHost:
         """What each plugin provides, by kind, for ``flowbuilder plugins``.
 
         The named kinds (``task_types``, ``store_schemes``, ``runners``, ``consensus_engines``, ``trigger_sources``,
-        ``message_buses``)
+        ``message_buses``, ``node_announcers``)
         list the names each plugin returned; hooks that give no names (event sinks, secret
         providers, CLI commands, ...) are listed under ``other`` by what they provide. Event
         sinks are made per run, so only the hook is known here, not the sinks themselves.
@@ -295,7 +299,7 @@ class PluginHost:
         for kind, (hook_name, key, what) in _NAMED_KINDS.items():
             self._named(hook_name, key, what)
             for name, owner in self._cache[f"{hook_name}:owners"].items():
-                shown = f"{name}://" if kind in ("store_schemes", "message_buses") else name
+                shown = f"{name}://" if kind in ("store_schemes", "message_buses", "node_announcers") else name
                 found.setdefault(owner, {}).setdefault(kind, []).append(shown)
         for info in self.infos:
             other = [_OTHER_HOOKS[hook] for hook in info.hooks if hook in _OTHER_HOOKS]
@@ -477,6 +481,40 @@ class PluginHost:
         except Exception as error:
             owner = self._owner("flowbuilder_message_buses", scheme)
             raise self._blame(owner, f"to open message bus {url!r}", error) from error
+
+    def node_announcer_classes(self) -> Mapping[str, type[NodeAnnouncer]]:
+        """Node announcers by URL scheme (``flowbuilder_node_announcers``)."""
+        return self._named("flowbuilder_node_announcers", "scheme", "node announcer scheme")
+
+    def registry_url(self, url: str | None = None) -> str:
+        """``url``, else ``[registry] url`` (``FLOWBUILDER_REGISTRY__URL``), else ``noop://``."""
+        return url or str(self.settings.section("registry").get("url") or DEFAULT_REGISTRY_URL)
+
+    def open_node_announcer(self, url: str | None = None, *, dead_after: float | None = None,
+                            bus: MessageBus | None = None) -> NodeAnnouncer:  # fmt: skip
+        """The announcer of the node registry at ``url`` (see :meth:`registry_url`), chosen by its scheme.
+
+        ``bus`` (the cluster's message bus, when one is configured) is handed to the
+        announcer, which publishes joins and leaves on it. An unknown scheme is a
+        :class:`~flowbuilder.errors.ConfigurationError` naming the installed ones (and the
+        package that provides it, when known), exactly as for message buses.
+        """
+        url = self.registry_url(url)
+        scheme = _scheme(url)
+        announcers = self.node_announcer_classes()
+        if scheme not in announcers:
+            installed = ", ".join(f"{s}://" for s in sorted(announcers)) or "none"
+            advice = "; `pip install flowbuilder-distributed` provides it" if scheme in ("redis", "rediss") else ""
+            raise ConfigurationError(
+                f"registry URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
+            )
+        try:
+            return announcers[scheme].open(url, dead_after=dead_after, bus=bus)
+        except FlowBuilderError:
+            raise
+        except Exception as error:
+            owner = self._owner("flowbuilder_node_announcers", scheme)
+            raise self._blame(owner, f"to open the node registry {url!r}", error) from error
 
     def compile_passes(self) -> Sequence[CompilePass]:
         cached = self._cache.get("compile_passes")

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from flowbuilder.errors import ConfigurationError, DuplicateRunError, FlowBuilderError, StaleLeaderError
 from flowbuilder.events import RunStatus
+from flowbuilder.node_presence import DEFAULT_HEARTBEAT_SECONDS, NodePresence
 from flowbuilder.schedules import (
     UTC,
     format_logical_time,
@@ -61,6 +62,7 @@ from flowbuilder.schedules import (
 if TYPE_CHECKING:
     from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import ConsensusEngine, RunResult
+    from flowbuilder.interfaces.node_announcer import NodeAnnouncer
     from flowbuilder.interfaces.trigger_source import TriggerEvent
     from flowbuilder.model import RunFinishedTrigger, Schedule, SourceTrigger
     from flowbuilder.plugins import PluginHost
@@ -325,12 +327,22 @@ class Scheduler:
             (the CLI passes :func:`run_lease_for` of ``--lease-seconds``). None: the configured TTL.
         log: where progress lines go (the CLI: stderr).
         clock: wall-clock seconds (tests may pass their own).
+        announcer: where this scheduler announces itself (``scheduler --registry``): it joins
+            as ``standby``, heartbeats every ``heartbeat_seconds`` with its role from
+            ``engine`` (``leader`` / ``standby``) and leaves when :meth:`run` returns
+            (:class:`~flowbuilder.node_presence.NodePresence`). None: it announces nowhere.
+        address: the address it announces (its Raft ``--node``), ``""`` for none.
     """
 
     def __init__(self, service: RunService, workflows: Sequence[ScheduledWorkflow], engine: ConsensusEngine, *,
                  max_runs: int = DEFAULT_MAX_RUNS, log: Log = print, clock: Callable[[], float] = time.time,
-                 run_lease_seconds: float | None = None):  # fmt: skip
+                 run_lease_seconds: float | None = None, announcer: NodeAnnouncer | None = None,
+                 heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS, address: str = ""):  # fmt: skip
         self.service = service
+        self.announcer = announcer
+        self.heartbeat_seconds = heartbeat_seconds
+        self.address = address
+        self._presence: NodePresence | None = None
         self.run_lease_seconds = run_lease_seconds
         self.store = service.store
         self.workflows = list(workflows)
@@ -357,6 +369,13 @@ class Scheduler:
         are cancelled and awaited.
         """
         slots = _Slots(self.max_runs)
+        if self.announcer is not None:
+            from flowbuilder.interfaces.node_announcer import NodeAnnouncement
+
+            announcement = NodeAnnouncement(self.engine.node_id, "scheduler", "standby", address=self.address)
+            self._presence = NodePresence(self.announcer, announcement, self._role, interval=self.heartbeat_seconds,
+                                          log=self.log)  # fmt: skip
+            await self._presence.start()
         if self.run_lease_seconds is not None:
             from flowbuilder.leases import cap_lease_ttl
 
@@ -366,6 +385,17 @@ class Scheduler:
         finally:
             if self.run_lease_seconds is not None:
                 cap_lease_ttl(None)
+            if self._presence is not None:
+                await self._presence.stop()
+                self._presence = None
+
+    def _role(self) -> str:
+        """``leader`` or ``standby``, as the consensus engine says now (what the registry shows)."""
+        return "leader" if self.engine.is_leader() else "standby"
+
+    def _role_moved(self) -> None:
+        if self._presence is not None:
+            self._presence.role_changed()
 
     async def _run(self, slots: _Slots, once: bool) -> list[StartOutcome]:
         self.engine.start()
@@ -380,6 +410,7 @@ class Scheduler:
                     if self._leader_since is not None:
                         self.log("lost leadership: standing by")
                         self._leader_since = None
+                        self._role_moved()
                         for watcher in self._watchers:  # a standby watches nothing (issue 11.2)
                             await watcher.close()
                         self._watchers = []
@@ -394,6 +425,7 @@ class Scheduler:
                     self._leader_since = datetime.fromtimestamp(self.clock(), UTC)
                     waiting_said = "none"
                     self.log(f"leading since {format_logical_time(self._leader_since)}")
+                    self._role_moved()
                     self._watchers = self._make_watchers(slots)
                 await self._take_over_orphans(slots)
                 await self._round(slots)

@@ -1,11 +1,18 @@
 """The plugin's commands: ``flowbuilder worker`` and ``flowbuilder cluster status``.
 
+``cluster status`` reads the node registry that workers join and schedulers announce
+themselves in (``flowbuilder scheduler --registry``): one row per node with its ROLE
+(``leader`` / ``standby`` for a scheduler, ``active`` for a worker), and a last line that
+names the live leader.
+
 Added through ``flowbuilder_cli_commands``; this module imports only click and core's CLI
 helpers, and each command imports its machinery (redis, the runner) when it runs, so
 ``flowbuilder --help`` stays fast.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -98,7 +105,7 @@ def cluster() -> None:
               help="A node whose last heartbeat is older than this many seconds is dead.")  # fmt: skip
 @click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
 def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> None:
-    """List the registered nodes: kind, labels, group, load, heartbeat age, health."""
+    """List the registered nodes: schedulers (leader or standby) and workers, with labels, load, heartbeat age, health."""
     import json
     import time
 
@@ -124,18 +131,29 @@ def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> No
     if not rows:
         click.echo("no nodes registered")
         return
-    header = ("NODE", "KIND", "GROUP", "LABELS", "RUNNING", "LOAD", "HEARTBEAT", "HEALTH")
-    table = [header] + [
-        (str(r["id"]), str(r["kind"]), str(r["group"]), ",".join(r["labels"]) or "-",  # type: ignore[arg-type]
-         f"{r['running']}/{r['capacity']}", f"{r['load']:.2f}", f"{r['heartbeat_age']:.1f}s ago",
-         f"{r['health']} ({r['state']})" if r["state"] != "active" else str(r["health"]))
-        for r in rows
-    ]  # fmt: skip
+    header = ("NODE", "KIND", "ROLE", "GROUP", "LABELS", "RUNNING", "LOAD", "HEARTBEAT", "HEALTH")
+    table = [header] + [_status_row(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
     live = sum(1 for r in rows if r["health"] == "alive")
-    click.echo(f"{len(rows)} node(s), {live} alive")
+    leaders = [
+        str(r["id"]) for r in rows if r["kind"] == "scheduler" and r["role"] == "leader" and r["health"] == "alive"
+    ]
+    schedulers = sum(1 for r in rows if r["kind"] == "scheduler")
+    summary = f"; {schedulers} scheduler(s), leader: {', '.join(leaders) or 'none'}" if schedulers else ""
+    click.echo(f"{len(rows)} node(s), {live} alive{summary}")
+
+
+def _status_row(r: dict[str, Any]) -> tuple[str, ...]:
+    """One node as a table row. A scheduler runs no attempts: its group, slots and load are ``-``."""
+    health = f"{r['health']} ({r['state']})" if r["state"] != "active" else str(r["health"])
+    node = f"{r['id']} ({r['address']})" if r["address"] and r["address"] != r["id"] else str(r["id"])
+    if r["kind"] == "scheduler":
+        return (node, "scheduler", str(r["role"]), "-", ",".join(r["labels"]) or "-", "-", "-",
+                f"{r['heartbeat_age']:.1f}s ago", health)  # fmt: skip
+    return (node, str(r["kind"]), str(r["role"]), str(r["group"]), ",".join(r["labels"]) or "-",
+            f"{r['running']}/{r['capacity']}", f"{r['load']:.2f}", f"{r['heartbeat_age']:.1f}s ago", health)  # fmt: skip
 
 
 __all__ = ["cluster", "worker"]

@@ -5,6 +5,8 @@ Each hook imports its machinery only when called, so loading the plugin costs th
 * ``flowbuilder_attempt_executors``: :class:`~flowbuilder_distributed.executor.RedisStreamsExecutor`
   for ``--workers redis://...``, and :class:`~flowbuilder_distributed.dask_executor.DaskExecutor`
   for ``--workers dask://HOST:PORT`` (Dask itself is imported only when that URL is used).
+* ``flowbuilder_node_announcers``: :class:`~flowbuilder_distributed.announcer.RedisNodeAnnouncer`
+  for ``flowbuilder scheduler --registry redis://...``.
 * ``flowbuilder_cli_commands``: ``flowbuilder worker`` and ``flowbuilder cluster status``.
 """
 
@@ -34,6 +36,14 @@ def flowbuilder_message_buses() -> list[Any]:
     from flowbuilder_distributed.bus import RedisMessageBus
 
     return [RedisMessageBus]
+
+
+@hookimpl
+def flowbuilder_node_announcers() -> list[Any]:
+    """``redis://``: schedulers announce themselves in the node registry (:mod:`flowbuilder_distributed.announcer`)."""
+    from flowbuilder_distributed.announcer import RedisNodeAnnouncer
+
+    return [RedisNodeAnnouncer]
 
 
 @hookimpl

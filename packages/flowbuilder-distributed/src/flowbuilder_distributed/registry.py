@@ -1,11 +1,13 @@
 """The node registry: which nodes (workers, schedulers, ...) are in the cluster, and how loaded.
 
-Each node is a Redis hash ``{prefix}:node:{id}`` (id, kind, host, pid, labels, group,
-capacity, running, memory use, state, joined, last heartbeat) and a member of the sorted set
+Each node is a Redis hash ``{prefix}:node:{id}`` (id, kind, role, address, host, pid, labels,
+group, capacity, running, memory use, state, joined, last heartbeat) and a member of the sorted set
 ``{prefix}:nodes`` scored by its last heartbeat, so listing is one ZRANGE and one pipeline.
 A node joins, heartbeats every few seconds and leaves; one whose last heartbeat is older than
 ``dead_after`` seconds counts as dead (it was killed, or lost Redis) and is dropped from the
-set after ten times that. The registry is for any node kind; workers are the first users.
+set after ten times that. The registry is for any node kind: workers join it themselves,
+schedulers through :class:`~flowbuilder_distributed.announcer.RedisNodeAnnouncer` (their
+``role`` is ``leader`` or ``standby``; a worker's is ``active``).
 
 **Load score** (lower is less loaded), after the seed's formula::
 
@@ -67,6 +69,10 @@ class NodeInfo:
     state: str = "active"
     joined: float = field(default_factory=time.time)
     last_heartbeat: float = field(default_factory=time.time)
+    role: str = "active"
+    """``leader`` / ``standby`` for a scheduler (from its consensus engine); ``active`` otherwise."""
+    address: str = ""
+    """Where the node listens, if anywhere (a Raft member's ``HOST:PORT``)."""
 
     @property
     def load(self) -> float:
@@ -97,6 +103,8 @@ class NodeInfo:
             "state": self.state,
             "joined": f"{self.joined:.3f}",
             "last_heartbeat": f"{self.last_heartbeat:.3f}",
+            "role": self.role,
+            "address": self.address,
         }
 
     @classmethod
@@ -118,6 +126,8 @@ class NodeInfo:
                 state=text.get("state", "active"),
                 joined=float(text.get("joined", "0")),
                 last_heartbeat=float(text["last_heartbeat"]),
+                role=text.get("role", "active"),
+                address=text.get("address", ""),
             )
         except (KeyError, ValueError, UnicodeDecodeError):
             return None
@@ -127,6 +137,8 @@ class NodeInfo:
         return {
             "id": self.id,
             "kind": self.kind,
+            "role": self.role,
+            "address": self.address,
             "host": self.host,
             "pid": self.pid,
             "labels": list(self.labels),
@@ -158,22 +170,31 @@ class NodeRegistry:
             pipe.zadd(self.keys.nodes(), {node.id: node.last_heartbeat})
             pipe.execute()
 
-    def heartbeat(self, node: NodeInfo) -> None:
-        """Record that ``node`` is alive, with its current running count, memory use and state."""
+    def heartbeat(self, node: NodeInfo, *, rejoin: bool = False) -> None:
+        """Record that ``node`` is alive, with its current running count, memory use, state and role.
+
+        With ``rejoin``, a node whose entry is gone (forgotten after a long silence, or a
+        Redis that lost its data) joins again, whole, instead of leaving a half-written hash
+        behind; the caller makes sure no heartbeat races its own :meth:`leave`.
+        """
         node.last_heartbeat = time.time()
         node.memory_used = memory_used_fraction()
         with self.client.pipeline() as pipe:
+            pipe.exists(self.keys.node(node.id))
             pipe.hset(
                 self.keys.node(node.id),
                 mapping={
                     "running": str(node.running),
                     "memory_used": f"{node.memory_used:.4f}",
                     "state": node.state,
+                    "role": node.role,
                     "last_heartbeat": f"{node.last_heartbeat:.3f}",
                 },
             )
             pipe.zadd(self.keys.nodes(), {node.id: node.last_heartbeat})
-            pipe.execute()
+            existed = pipe.execute()[0]
+        if rejoin and not existed:
+            self.join(node)
 
     def leave(self, node_id: str) -> None:
         """Remove a node (it stopped on purpose)."""

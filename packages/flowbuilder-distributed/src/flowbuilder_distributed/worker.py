@@ -10,7 +10,10 @@ executor does, once the outcome is recorded (see :mod:`flowbuilder_distributed.e
 Leases and reclaiming. While an attempt runs its worker renews it every ``lease / 3``
 seconds (``XCLAIM ... JUSTID``, which resets the entry's idle time without counting a
 delivery). Every worker also looks, every ``lease / 2`` seconds, for entries of its queues
-idle for longer than ``lease`` (``XAUTOCLAIM``): their worker died, or lost Redis. A
+idle for longer than ``lease`` (``XAUTOCLAIM``): their worker died, or lost Redis. Reclaimed
+entries come before new ones: a worker whose slots are all busy looks again (at most every
+``lease / 4``) as soon as a slot frees, before it reads a new entry, so that under a full
+queue a dead worker's attempts wait for the next free slot, not for the queue to drain. A
 reclaimed entry whose result was already posted (a ``done`` mark exists) is acknowledged, not
 run again; one delivered more than ``max_deliveries`` times goes to the group's dead-letter
 stream and its attempt fails with that reason (not retried); any other runs again
@@ -129,6 +132,8 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._yield_delay = 0.0
+        self._next_orphan_look = 0.0
+        """When the read loop next looks for orphaned entries before reading new ones (monotonic)."""
         self._redis: redis.asyncio.Redis | None = None
         self._registry: NodeRegistry | None = None
         self._runner: LocalRunner | None = None
@@ -246,6 +251,10 @@ class Worker:
                 continue
             if self._yield_delay:
                 await asyncio.sleep(self._yield_delay)
+            if time.monotonic() >= self._next_orphan_look:  # orphans before new entries (module docstring)
+                self._next_orphan_look = time.monotonic() + self.options.lease / 4
+                if await self._reclaim_idle():
+                    continue
             found: Any = await self._redis.xreadgroup(CONSUMER_GROUP, self.node.id, dict.fromkeys(queues, ">"),
                                                  count=free, block=READ_BLOCK_MS)  # fmt: skip
             delivered = [(stream.decode(), entry_id.decode(), fields, 1) for stream, entries in found or ()
@@ -268,28 +277,36 @@ class Worker:
     async def _reclaim_loop(self) -> None:
         """Take over entries whose worker stopped renewing them (it died) after the lease."""
         assert self._redis is not None
-        lease_ms = int(self.options.lease * 1000)
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):  # a stop ends the wait at once
                 await asyncio.wait_for(self._stopping.wait(), max(0.05, self.options.lease / 2))
             if self._stopping.is_set():
                 return
-            for stream in await self._my_queues():
-                free = self.node.capacity - len(self.running)
-                if free <= 0 or self._stopping.is_set():
-                    break
-                reply = await self._redis.xautoclaim(stream, CONSUMER_GROUP, self.node.id, lease_ms, "0-0", count=free)
-                claimed = []
-                for entry_id, fields in reply[1] if len(reply) > 1 else ():
-                    if fields is None:
-                        continue  # deleted while pending
-                    pending = await self._redis.xpending_range(stream, CONSUMER_GROUP, entry_id, entry_id, 1)
-                    deliveries = int(pending[0]["times_delivered"]) if pending else 1
-                    claimed.append((stream, entry_id.decode(), fields, deliveries))
-                if claimed and self._stopping.is_set():
-                    await self._requeue([(stream, entry_id, fields) for stream, entry_id, fields, _ in claimed])
-                elif claimed:
-                    await self._take(claimed)
+            await self._reclaim_idle()
+
+    async def _reclaim_idle(self) -> int:
+        """Take, into free slots, entries of this worker's queues idle past the lease; how many were taken."""
+        assert self._redis is not None
+        lease_ms = int(self.options.lease * 1000)
+        taken = 0
+        for stream in await self._my_queues():
+            free = self.node.capacity - len(self.running)
+            if free <= 0 or self._stopping.is_set():
+                break
+            reply = await self._redis.xautoclaim(stream, CONSUMER_GROUP, self.node.id, lease_ms, "0-0", count=free)
+            claimed = []
+            for entry_id, fields in reply[1] if len(reply) > 1 else ():
+                if fields is None:
+                    continue  # deleted while pending
+                pending = await self._redis.xpending_range(stream, CONSUMER_GROUP, entry_id, entry_id, 1)
+                deliveries = int(pending[0]["times_delivered"]) if pending else 1
+                claimed.append((stream, entry_id.decode(), fields, deliveries))
+            if claimed and self._stopping.is_set():
+                await self._requeue([(stream, entry_id, fields) for stream, entry_id, fields, _ in claimed])
+            elif claimed:
+                await self._take(claimed)
+                taken += len(claimed)
+        return taken
 
     async def _renew_loop(self) -> None:
         """Keep the entries of running attempts from looking idle (their lease)."""

@@ -16,6 +16,7 @@ _KIND_LABELS = {
     "trigger_sources": "trigger sources",
     "message_buses": "message buses",
     "attempt_executors": "attempt executors",
+    "node_announcers": "node announcers",
 }
 
 

@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from flowbuilder.cli.arguments import UTF8_TEXT
 from flowbuilder.cli.cluster_option import cluster_options
 from flowbuilder.cli.context import plugin_host
+from flowbuilder.cli.registry_option import registry_options
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.workers_option import workers_option
 from flowbuilder.limits import MAX_BACKFILL_PARALLEL
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces.node_announcer import NodeAnnouncer
+    from flowbuilder.plugins import PluginHost
 
 
 def _log(line: str) -> None:
@@ -47,9 +55,11 @@ def _log(line: str) -> None:
                    " their owner leases for 2/3 of it, so a new leader takes them over at once.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")
 @workers_option
+@registry_options
 def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, consensus: str, cluster_members: str | None,
               cluster_node: str | None, cluster_secret_file: Path | None, cluster_dir: Path | None, max_runs: int,
-              lease_seconds: float, once: bool, workers: str | None) -> None:  # fmt: skip
+              lease_seconds: float, once: bool, workers: str | None, registry: str | None,
+              heartbeat: float | None) -> None:  # fmt: skip
     """Start runs of the scheduled workflows in PATHS (files or folders) at their logical times.
 
     Runs until SIGINT or SIGTERM (exit 0; runs still going are cancelled). Several
@@ -57,8 +67,11 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     gets two runs. Missed times are caught up by each workflow's `catchup` policy.
     With `--consensus raft`, the schedulers elect over their own network: give each the
     same `--cluster`, its own `--node`, and the same secret in $FLOWBUILDER_CLUSTER_SECRET.
+    With `--registry redis://...` it announces itself (leader or standby) in the registry
+    that `flowbuilder cluster status` shows, and leaves it on exit.
     """
     from flowbuilder.cli.cluster_option import cluster_config
+    from flowbuilder.cli.registry_option import registry_settings
     from flowbuilder.errors import ConfigurationError
     from flowbuilder.run_service import RunService
     from flowbuilder.scheduler import Scheduler, load_scheduled_workflows, new_node_id, run_lease_for
@@ -70,14 +83,23 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
     if consensus not in engines:
         raise ConfigurationError(f"unknown consensus engine {consensus!r} (installed: {', '.join(sorted(engines))})")
     engine_class = engines[consensus]
+    registry_url, heartbeat_seconds = registry_settings(host, registry, heartbeat)
     runner_engine = host.make_runner(runner)
-    with host.open_store(store) as opened:
+    with host.open_store(store) as opened, _announcer(host, registry_url) as announcer:
         service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency,
                              workers=workers)  # fmt: skip
         node_id = cluster.node if cluster is not None else new_node_id()
         engine = engine_class.for_store(node_id, opened, lease_seconds=lease_seconds, cluster=cluster)
         active = Scheduler(
-            service, workflows, engine, max_runs=max_runs, log=_log, run_lease_seconds=run_lease_for(lease_seconds)
+            service,
+            workflows,
+            engine,
+            max_runs=max_runs,
+            log=_log,
+            run_lease_seconds=run_lease_for(lease_seconds),
+            announcer=announcer,
+            heartbeat_seconds=heartbeat_seconds,
+            address=cluster.node if cluster else "",
         )
 
         async def main() -> None:
@@ -91,6 +113,19 @@ def scheduler(paths: tuple[Path, ...], store: str | None, runner: str | None, co
         finally:
             service.close()
     _log("scheduler stopped")
+
+
+@contextmanager
+def _announcer(host: PluginHost, url: str) -> Iterator[NodeAnnouncer]:
+    """The node announcer of ``url``, with the configured message bus (``[bus] url``) if there is one."""
+    bus_url = host.settings.section("bus").get("url")
+    bus = host.open_message_bus(str(bus_url)) if bus_url else None
+    try:
+        with host.open_node_announcer(url, bus=bus) as announcer:
+            yield announcer
+    finally:
+        if bus is not None:
+            bus.close()
 
 
 @click.command()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.executor import Attempt, AttemptExecutor, AttemptOutcome
     from flowbuilder.interfaces.logs import LogStore
     from flowbuilder.interfaces.message_bus import Message, MessageBus
+    from flowbuilder.interfaces.node_announcer import NodeAnnouncement, NodeAnnouncer
     from flowbuilder.interfaces.result_cache import ResultCache
     from flowbuilder.interfaces.run_index import RunIndex
     from flowbuilder.interfaces.runner import Runner, RunRequest, RunResult
@@ -74,6 +75,9 @@ _SUBMODULE_OF = {
     # the cluster event bus (issue 12.4)
     "Message": "message_bus",
     "MessageBus": "message_bus",
+    # the node registry's announcers (issue 12, schedulers in the registry)
+    "NodeAnnouncement": "node_announcer",
+    "NodeAnnouncer": "node_announcer",
 }
 
 __all__ = [
@@ -93,6 +97,8 @@ __all__ = [
     "Message",
     "Principal",
     "MessageBus",
+    "NodeAnnouncement",
+    "NodeAnnouncer",
     "ResultCache",
     "Role",
     "RunIndex",
