@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redis_server import RedisServer
-
 from flowbuilder.audit import AuditRecord
+from flowbuilder_contracts.redis_server import RedisServer
 from flowbuilder_storage import RedisStore, RocksDBStore
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))
@@ -62,7 +61,7 @@ def test_two_processes_appending_to_a_redis_audit_log_keep_every_record(redis_ur
 
 
 def test_redis_audit_records_survive_a_server_restart(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "redis")
+    server = RedisServer(tmp_path / "redis", appendonly=True)
     server.start()
     try:
         with RedisStore.open(server.url) as store:
