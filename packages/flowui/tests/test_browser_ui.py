@@ -326,10 +326,11 @@ def test_the_designer_shows_the_servers_located_errors(server: Server, browser: 
     page.wait_for_selector("#new-task-type option:text('shell')", state="attached")
     page.select_option("#new-task-type", "shell")
     page.click("#add-task")
-    page.fill("#config-json", '{"no_such_setting": 1}')
+    page.fill("#config-command", "echo fine")
+    page.fill("#config-success_codes", '["zero"]')  # valid JSON the form sends; the server's model refuses it
     page.wait_for_selector("#validity[data-validity='invalid']", timeout=RUN_TIMEOUT_MS)
     problems = page.inner_text("#diagnostics")
-    assert "line " in problems and "no_such_setting" in problems
+    assert "line " in problems and "success_codes" in problems
     assert page.locator("#save-workflow").is_disabled()
     browser.screenshot("designer-errors")
     browser.assert_no_problems()
