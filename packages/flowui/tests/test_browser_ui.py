@@ -178,6 +178,28 @@ def test_the_cancel_button_cancels_a_running_run(server: Server, browser: Browse
     page.goto(server.url + "/#/runs")
     page.wait_for_selector("span.badge.status-cancelled")
     browser.screenshot("runs-list")
+    page.goto(server.url + "/#/audit")
+    page.wait_for_selector(
+        f"#audit-log tr[data-action='POST /api/v1/runs/{{run_id}}/cancel'][data-target='run_id={started['run_id']}']",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    browser.screenshot("audit-log")
+    browser.assert_no_problems()
+
+
+def test_the_monitor_draws_the_runs_own_definition_after_a_new_version(server: Server, browser: Browser) -> None:
+    server.store_workflow("greet", GREET)
+    started = server.call("POST", "/api/v1/runs", {"workflow": "greet"})
+    server.store_workflow("greet", SLEEPER.replace("sleeper", "greet"))  # version 2: one task, `nap`
+    page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
+    for task in ("hello", "count", "finish"):
+        page.wait_for_selector(f"{_node(task)}[data-status='succeeded']")
+    assert page.locator(_node("nap")).count() == 0
+    own = server.call("GET", f"/api/v1/runs/{started['run_id']}/definition")["definition"]
+    assert page.get_attribute("#run-definition", "data-definition") == own
+    assert server.call("GET", "/api/v1/workflows/greet")["definition"] != own
+    browser.screenshot("run-monitor-own-definition")
     browser.assert_no_problems()
 
 
@@ -251,7 +273,7 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
     for word in ("one", "two", "three"):
         page.select_option("#new-task-type", "shell")
         page.click("#add-task")
-        page.fill("#config-json", f'{{"command": "echo {word}"}}')
+        page.fill("#config-command", f"echo {word}")  # the form built from shell's config schema
     page.click("text=Arrange")
     page.wait_for_timeout(500)
     _connect(page, "shell_1", "shell_2")
@@ -261,6 +283,7 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
     page.wait_for_selector("#validity[data-validity='valid']", timeout=RUN_TIMEOUT_MS)
     written = page.get_attribute("#workflow-yaml", "data-yaml")
     assert written is not None and "depends_on:\n      - shell_2" in written
+    assert page.locator("#config-json").count() == 0  # shell has a schema: no raw-JSON box
     browser.screenshot("designer")
     page.click("#save-workflow")
     page.wait_for_selector("#save-result:has-text('Saved')")
@@ -287,8 +310,10 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
     browser.screenshot("designed-workflow-run")
 
     page.goto(server.url + "/#/history/designed")
-    page.wait_for_selector("#task-stats td:has-text('shell_1')", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector("#task-stats tr[data-task='shell_1']", timeout=RUN_TIMEOUT_MS)
     assert "100.0 %" in page.inner_text("#success-rate")
+    assert "100.0 %" in page.inner_text("#task-stats tr[data-task='shell_3']")  # the server's per-task figures
+    assert page.locator("#slowest-runs li").count() == 1
     browser.screenshot("history")
     page.goto(server.url + "/#/plugins")
     page.wait_for_selector("td:has-text('task_types: ')")
@@ -301,10 +326,11 @@ def test_the_designer_shows_the_servers_located_errors(server: Server, browser: 
     page.wait_for_selector("#new-task-type option:text('shell')", state="attached")
     page.select_option("#new-task-type", "shell")
     page.click("#add-task")
-    page.fill("#config-json", '{"no_such_setting": 1}')
+    page.fill("#config-command", "echo fine")
+    page.fill("#config-success_codes", '["zero"]')  # valid JSON the form sends; the server's model refuses it
     page.wait_for_selector("#validity[data-validity='invalid']", timeout=RUN_TIMEOUT_MS)
     problems = page.inner_text("#diagnostics")
-    assert "line " in problems and "no_such_setting" in problems
+    assert "line " in problems and "success_codes" in problems
     assert page.locator("#save-workflow").is_disabled()
     browser.screenshot("designer-errors")
     browser.assert_no_problems()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from flowbuilder_storage._sync import SyncPolicy
     from flowbuilder_storage.redis_store import RedisStore, RunDataLostError
     from flowbuilder_storage.rocksdb_store import RocksDBStore
-    from flowbuilder_storage.stats import daily_trend, load_task_attempts, slowest_runs, task_stats
+    from flowbuilder_storage.stats import daily_trend, history_report, load_task_attempts, slowest_runs, task_stats
     from flowbuilder_storage.tables import is_table_output, read_table
 
 _LAZY = {
@@ -31,6 +31,7 @@ _LAZY = {
     "task_stats": "flowbuilder_storage.stats",
     "daily_trend": "flowbuilder_storage.stats",
     "slowest_runs": "flowbuilder_storage.stats",
+    "history_report": "flowbuilder_storage.stats",
     "read_table": "flowbuilder_storage.tables",
     "is_table_output": "flowbuilder_storage.tables",
 }
@@ -45,6 +46,7 @@ __all__ = [
     "task_stats",
     "daily_trend",
     "slowest_runs",
+    "history_report",
     "read_table",
     "is_table_output",
 ]

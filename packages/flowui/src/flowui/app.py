@@ -26,7 +26,7 @@ def create_fastapi(context: ApiContext) -> ASGIApp:
 
     from flowui import __version__
     from flowui.api_errors import install_error_handlers
-    from flowui.routes import control, live, runs, service, workflows
+    from flowui.routes import audit, control, history, live, runs, service, task_types, workflows
     from flowui.schemas import ErrorBody
 
     app = FastAPI(title="FlowBuilder", version=__version__, openapi_url=f"{API}/openapi.json",
@@ -36,7 +36,9 @@ def create_fastapi(context: ApiContext) -> ASGIApp:
     install_error_handlers(app)
     errors = {status: {"model": ErrorBody} for status in (400, 404, 409, 413, 422, 500, 503)}
     app.include_router(service.probes, responses=errors)  # type: ignore[arg-type]
-    for router in (workflows.router, runs.router, control.router, live.router, service.router):
+    routers = (workflows.router, history.router, runs.router, control.router, live.router, service.router,
+               task_types.router, audit.router)  # fmt: skip
+    for router in routers:
         app.include_router(router, prefix=API, responses=errors)  # type: ignore[arg-type]
     from flowui.web import mount_web_ui
 

@@ -4,7 +4,7 @@ Route handlers carry no auth logic. A request is matched by method and path temp
 (``/api/v1/runs/{run_id}``, FastAPI's templates, as the route was declared); the role
 needed is ``viewer`` (reading), ``operator`` (starting and steering runs, adding
 annotations, validating) or ``admin`` (storing workflow versions, listing installed
-plugins). Roles are ordered: an admin may do what an operator may, an operator what a
+plugins, reading the audit log). Roles are ordered: an admin may do what an operator may, an operator what a
 viewer may. :func:`required_role` answers for a route not in the table with ``admin`` (so a
 route added without a policy is closed rather than open), and ``tests/test_routes_policy.py``
 fails when an app route has no entry.
@@ -29,16 +29,20 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("GET", f"{API}/openapi.json"): "viewer",
     ("GET", f"{API}/plugins"): "admin",
     ("GET", f"{API}/stats"): "viewer",
+    ("GET", f"{API}/task-types"): "viewer",
+    ("GET", f"{API}/audit"): "admin",
     # workflows
     ("GET", f"{API}/workflows"): "viewer",
     ("GET", f"{API}/workflows/{{name}}"): "viewer",
     ("POST", f"{API}/workflows/validate"): "viewer",
     ("GET", f"{API}/workflows/{{name}}/versions"): "viewer",
     ("POST", f"{API}/workflows/{{name}}/versions"): "admin",
+    ("GET", f"{API}/workflows/{{name}}/stats"): "viewer",
     # runs
     ("POST", f"{API}/runs"): "operator",
     ("GET", f"{API}/runs"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/definition"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/events"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/events/stream"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/logs"): "viewer",

@@ -216,6 +216,71 @@ class RunStats(BaseModel):
     window: int = Field(description="How many of the newest runs were read.")
 
 
+class TaskTypeModel(BaseModel):
+    name: str
+    summary: str = ""
+    plugin: str | None = Field(default=None, description="The plugin that registered the type.")
+    config_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema of the type's config (None: the type gives none; post raw JSON)."
+    )
+
+
+class TaskTypeList(BaseModel):
+    task_types: list[TaskTypeModel]
+
+
+class RunDefinition(BaseModel):
+    run_id: str
+    workflow: str | None = None
+    definition: str = Field(description="The definition_hash the run was started with.")
+    yaml: str
+    dag: Dag
+
+
+class TaskHistory(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    workflow: str | None = None
+    task: str
+    executions: int
+    success_rate: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+
+
+class SlowRun(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    run_id: str
+    workflow: str | None = None
+    status: str | None = None
+    seconds: float | None = None
+
+
+class WorkflowHistory(BaseModel):
+    workflow: str
+    runs: int
+    events: int
+    tasks: list[TaskHistory]
+    trend: list[dict[str, Any]]
+    slowest_runs: list[SlowRun]
+
+
+class AuditRecordModel(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    target: str
+    outcome: str
+    client: str
+    detail: str
+
+
+class AuditPageModel(BaseModel):
+    records: list[AuditRecordModel]
+    next_after: int | None = Field(default=None, description="Pass as `after` for the next, older page.")
+
+
 class Health(BaseModel):
     status: str
     reason: str | None = None

@@ -1,4 +1,5 @@
 // The shell: navigation and the screen for the current hash route.
+import { Audit } from "./screens/Audit";
 import { Designer } from "./screens/Designer";
 import { History } from "./screens/History";
 import { Plugins } from "./screens/Plugins";
@@ -21,6 +22,8 @@ function Screen({ route }: { route: string[] }) {
       return <History key={argument ?? ""} workflow={argument} />;
     case "plugins":
       return <Plugins />;
+    case "audit":
+      return <Audit />;
     case "designer":
       return <Designer key={argument ?? ""} name={argument} />;
     default:
@@ -46,6 +49,7 @@ export function App() {
           {link("history", "History")}
           {link("designer", "Designer")}
           {link("plugins", "Plugins")}
+          {link("audit", "Audit")}
         </nav>
       </header>
       <main>

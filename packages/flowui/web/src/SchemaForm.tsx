@@ -1,6 +1,7 @@
 // A form generated from a JSON schema (a workflow's typed params, a task type's config).
-// Covers what those schemas use: string, integer, number, boolean, enum, and JSON for the
-// rest (arrays, objects, unions), which is parsed before it is sent.
+// Covers what those schemas use: string, integer, number, boolean, enum, a union with a
+// string as text (JSON when it is an array or object), and JSON for the rest (arrays,
+// objects, other unions), which is parsed before it is sent.
 import type { JsonSchema } from "./api";
 
 function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
@@ -12,6 +13,9 @@ function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
 
 function kindOf(schema: JsonSchema): string {
   if (schema.enum) return "enum";
+  // A union with a string (shell's `command: str | list[str]`): typed as text, sent as JSON
+  // only when the text is a JSON array or object.
+  if (schema.anyOf?.some((option) => option.type === "string")) return "text-or-json";
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
   return type ?? "json";
 }
@@ -25,7 +29,7 @@ export function initialValues(schema: JsonSchema): FormValues {
     const kind = kindOf(field);
     if (kind === "boolean") values[name] = field.default === true;
     else if (field.default === undefined || field.default === null) values[name] = "";
-    else values[name] = kind === "string" || kind === "enum" ? String(field.default) : JSON.stringify(field.default);
+    else values[name] = kind === "string" || kind === "enum" || (kind === "text-or-json" && typeof field.default === "string") ? String(field.default) : JSON.stringify(field.default);
   }
   return values;
 }
@@ -48,6 +52,16 @@ export function collectValues(schema: JsonSchema, values: FormValues): { values:
       continue;
     }
     if (kind === "string") out[name] = text;
+    else if (kind === "text-or-json") {
+      let parsed: unknown = text;
+      if (/^\s*[[{]/.test(text))
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* plain text that starts with a bracket */
+        }
+      out[name] = parsed;
+    }
     else if (kind === "enum") out[name] = field.enum?.find((option) => String(option) === text) ?? text;
     else if (kind === "integer" || kind === "number") {
       const number = Number(text);
@@ -95,12 +109,12 @@ export function SchemaForm({ schema, values, onChange, errors = {}, prefix }: Pr
               ))}
             </select>
           );
-        else if (kind === "string" || kind === "integer" || kind === "number")
+        else if (kind === "string" || kind === "text-or-json" || kind === "integer" || kind === "number")
           input = (
             <input
               id={id}
               name={name}
-              type={field.writeOnly || field.format === "password" ? "password" : kind === "string" ? "text" : "number"}
+              type={field.writeOnly || field.format === "password" ? "password" : kind === "integer" || kind === "number" ? "number" : "text"}
               value={String(values[name] ?? "")}
               onChange={(e) => set(e.target.value)}
             />

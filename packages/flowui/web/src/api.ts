@@ -112,3 +112,57 @@ export type JsonSchema = {
   format?: string;
   writeOnly?: boolean;
 };
+
+/** `GET /task-types`: each installed task type; `config_schema` null means "edit the config as JSON". */
+export interface TaskTypeInfo {
+  name: string;
+  summary: string;
+  plugin: string | null;
+  config_schema: JsonSchema | null;
+}
+
+/** `GET /runs/{id}/definition`: the workflow a run was started with (not the newest version). */
+export interface RunDefinition {
+  run_id: string;
+  workflow: string | null;
+  definition: string;
+  yaml: string;
+  dag: { tasks: { name: string; type: string; depends_on: string[] }[] };
+}
+
+/** One task's row of `GET /workflows/{name}/stats` (flowbuilder-storage's history report). */
+export interface TaskHistory {
+  task: string;
+  executions: number;
+  success_rate: number | null;
+  retry_rate?: number | null;
+  p50: number | null;
+  p95: number | null;
+}
+
+export interface WorkflowHistory {
+  workflow: string;
+  runs: number;
+  events: number;
+  tasks: TaskHistory[];
+  trend: Record<string, unknown>[];
+  slowest_runs: { run_id: string; workflow: string | null; status: string | null; seconds: number | null; created_at?: number }[];
+}
+
+/** `GET /audit`: newest first; pass `next_after` back as `after` for the next, older page. */
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  actor: string;
+  role: string;
+  action: string;
+  target: string;
+  outcome: string;
+  client: string;
+  detail: string;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  next_after: number | null;
+}

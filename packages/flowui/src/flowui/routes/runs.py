@@ -11,7 +11,7 @@ from flowbuilder.events import RunStatus
 from flowui.api_context import ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
 from flowui.live import event_json
-from flowui.routes.workflows import compile_text, latest_version
+from flowui.routes.workflows import compile_text, dag_of, latest_version
 from flowui.schemas import (
     AnnotationIn,
     AnnotationList,
@@ -19,6 +19,7 @@ from flowui.schemas import (
     EventPage,
     LogPage,
     Outputs,
+    RunDefinition,
     RunDetail,
     RunPageModel,
     Started,
@@ -88,6 +89,22 @@ def show_run(run_id: str, request: Request) -> RunDetail:
     state = context.store.load_state(run_id)
     return RunDetail(summary=summary.to_dict(), params=dict(state.params), paused=state.paused,
                      tasks={name: task.to_dict() for name, task in state.tasks.items()})  # fmt: skip
+
+
+@router.get("/{run_id}/definition", response_model=RunDefinition)
+def run_definition(run_id: str, request: Request) -> RunDefinition:
+    """The workflow the run was started with (its ``definition_hash``, as the store keeps it) and its DAG.
+
+    The run monitor draws this, not the workflow's latest version, which may have other tasks.
+    """
+    context = context_of(request)
+    summary = context.store.get_run(run_id)
+    if not summary.definition_hash:
+        raise ApiError(404, f"run {run_id} records no definition (started before the store kept them)")
+    content = context.store.load_definition(summary.definition_hash)
+    compiled = compile_text(context, content, f"<definition {summary.definition_hash[:12]} of run {run_id}>")
+    return RunDefinition(run_id=run_id, workflow=summary.workflow, definition=summary.definition_hash,
+                         yaml=content.decode("utf-8", errors="replace"), dag=dag_of(compiled.plan))  # fmt: skip
 
 
 @router.get("/{run_id}/events", response_model=EventPage)

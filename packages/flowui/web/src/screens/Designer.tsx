@@ -4,7 +4,7 @@
 // and save a new version.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { addEdge, Background, Controls, Handle, Position, ReactFlow, ReactFlowProvider, useReactFlow, type Connection, type Edge, type EdgeChange, type Node, type NodeChange, type NodeProps, applyNodeChanges } from "@xyflow/react";
-import { get, postYaml, type Diagnostic, type JsonSchema } from "../api";
+import { get, postYaml, type Diagnostic, type JsonSchema, type TaskTypeInfo } from "../api";
 import { layout } from "../graph/layout";
 import { navigate } from "../router";
 import { collectValues, initialValues, SchemaForm, type FormValues } from "../SchemaForm";
@@ -14,31 +14,22 @@ import { emptyWorkflow, fromYaml, toYaml, uniqueName, type DesignTask, type Desi
 type TaskTypes = Record<string, JsonSchema | null>;
 
 /**
- * Task types by name, with their config's JSON schema when the server offers one.
- * Names come from `/plugins` (what each plugin provides). Schemas come from `/task-types`
- * (a list of {name, config_schema}) only when the OpenAPI document lists that path, so an
- * older server gets no failing request; without a schema the config is edited as JSON.
+ * Task types by name, with their config's JSON schema (`GET /task-types`, a viewer's route,
+ * so every role that may design gets the list); a type without a schema (null) has its
+ * config edited as raw JSON.
  */
 function useTaskTypes(): TaskTypes {
   const [types, setTypes] = useState<TaskTypes>({});
   useEffect(() => {
     let current = true;
-    void (async () => {
-      const found: TaskTypes = {};
-      try {
-        const plugins = await get<{ plugins: { provides?: Record<string, string[]> }[] }>("/plugins");
-        for (const plugin of plugins.plugins) for (const name of plugin.provides?.task_types ?? []) found[name] = null;
-        const openapi = await get<{ paths?: Record<string, unknown> }>("/openapi.json");
-        if (openapi.paths?.["/api/v1/task-types"]) {
-          const reply = await get<{ task_types?: { name: string; config_schema?: JsonSchema }[] } | { name: string; config_schema?: JsonSchema }[]>("/task-types");
-          const list = Array.isArray(reply) ? reply : (reply.task_types ?? []);
-          for (const item of list) found[item.name] = item.config_schema ?? null;
-        }
-      } catch {
-        /* the type list stays as far as it got */
-      }
-      if (current) setTypes(found);
-    })();
+    get<{ task_types: TaskTypeInfo[] }>("/task-types").then(
+      (reply) => {
+        const found: TaskTypes = {};
+        for (const item of reply.task_types) found[item.name] = item.config_schema;
+        if (current) setTypes(found);
+      },
+      () => undefined, // the type list stays empty; the designer still edits loaded workflows
+    );
     return () => {
       current = false;
     };

@@ -3,13 +3,12 @@
 // anomalies, and the control buttons. Events are applied in batches, once per animation
 // frame, so a 20,000-task run does not re-render per event.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { ApiError, get, post, query, type RunEvent } from "../api";
+import { ApiError, get, post, query, type RunDefinition, type RunEvent } from "../api";
 import { DagView } from "../graph/DagView";
 import { href, navigate } from "../router";
 import { applyAnnotations, applyEvents, emptyView, type Annotation, type RunView } from "../runState";
 import { openStream } from "../sse";
 import { useApi } from "../useApi";
-import { taskShapes, workflowDocument } from "../workflowShape";
 import type { RunSummary } from "./shapes";
 import { Timeline } from "./Timeline";
 
@@ -22,13 +21,14 @@ interface RunDetail {
 
 export function RunMonitor({ runId }: { runId: string }) {
   const run = useApi<RunDetail>(`/runs/${encodeURIComponent(runId)}`);
+  // The run's DAG: the definition it was started with (by its definition_hash), never the
+  // workflow's newest version, which may have other tasks; a run without one shows its task states.
   const workflowName = run.data?.summary.workflow ?? null;
-  // The run's DAG: its workflow's latest definition (the API has no by-digest definition yet).
-  const workflow = useApi<Record<string, unknown>>(workflowName ? `/workflows/${encodeURIComponent(workflowName)}` : null);
+  const definition = useApi<RunDefinition>(`/runs/${encodeURIComponent(runId)}/definition`);
   const tasks = useMemo(() => {
-    if (workflow.data) return taskShapes(workflowDocument(workflow.data), workflow.data);
+    if (definition.data) return definition.data.dag.tasks;
     return Object.keys(run.data?.tasks ?? {}).map((name) => ({ name, depends_on: [] }));
-  }, [run.data, workflow.data]);
+  }, [run.data, definition.data]);
   const [view, setView] = useState<RunView>(emptyView);
   const [stream, setStream] = useState("connecting");
   const [selected, setSelected] = useState<string | null>(null);
@@ -88,6 +88,11 @@ export function RunMonitor({ runId }: { runId: string }) {
           {view.paused ? " (paused)" : ""}
         </span>
       </h1>
+      {definition.data && (
+        <p id="run-definition" className="muted" data-definition={definition.data.definition}>
+          Started from definition <code>{definition.data.definition.slice(0, 12)}</code> ({definition.data.dag.tasks.length} tasks)
+        </p>
+      )}
       <Controls
         runId={runId}
         finished={["succeeded", "failed", "cancelled"].includes(status)}
