@@ -146,7 +146,9 @@ class RunAttempts:
         }  # fmt: skip
 
 
-def _run_rows(store: Store, run_id: str, events: Iterable[dict[str, Any]], defs: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
+def _run_rows(
+    store: Store, run_id: str, events: Iterable[dict[str, Any]], defs: dict[str, dict[str, list[str]]]
+) -> list[dict[str, Any]]:
     builder = RunAttempts(store, run_id, defs)
     rows = []
     for event in events:
@@ -196,7 +198,7 @@ def load_attempts(store: Store, workflow: str | None = None, run_ids: Sequence[s
     runs, raw = store.export_events(list(run_ids) if run_ids is not None else None)
     rows: list[dict[str, Any]] = []
     defs: dict[str, dict[str, list[str]]] = {}
-    for run_id, events in zip(runs, _split_runs(bytes(raw))):
+    for run_id, events in zip(runs, _split_runs(bytes(raw)), strict=False):
         rows.extend(_run_rows(store, str(run_id), events, defs))
     if not rows:
         return empty_attempts()

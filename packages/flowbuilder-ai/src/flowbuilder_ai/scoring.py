@@ -25,7 +25,11 @@ from flowbuilder_ai.features import feature_matrix
 SHIPPED_MODEL = "anomaly-v1.onnx"
 
 
-class ModelError(Exception):
+class AIError(Exception):
+    """A one-line, actionable error of flowbuilder-ai (the CLI prints it and exits 1)."""
+
+
+class ModelError(AIError):
     """The model or its sidecar is missing or damaged (one line, saying what to do)."""
 
 
@@ -78,9 +82,7 @@ class AnomalyModel:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1  # batches are small: threads cost more than they give
             options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         return self._session
 
     def score(self, frame: pl.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:

@@ -19,18 +19,21 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.sink import EventSink
-
 from flowbuilder_ai.history import RunAttempts
 
 if TYPE_CHECKING:
     import polars as pl
+
     from flowbuilder.interfaces import Store
     from flowbuilder.plugins import PluginHost
-
     from flowbuilder_ai.scoring import AnomalyModel
 
 HISTORY_TTL = 300.0
 """Seconds a workflow's baselines are reused before being read from the store again."""
+YOUNG_HISTORY_TTL = 5.0
+"""The same while some task of the workflow has fewer than :data:`YOUNG_HISTORY_RUNS`
+successful runs: a new workflow's baselines grow quickly, so they are reread sooner."""
+YOUNG_HISTORY_RUNS = 20
 AUTHOR = "flowbuilder-ai"
 _RELEVANT = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.TASK_STARTED,
                        EventKind.TASK_SUCCEEDED, EventKind.TASK_FAILED})  # fmt: skip
@@ -46,8 +49,9 @@ def clear_cache() -> None:
         _baseline_cache.clear()
 
 
-def baselines_for(store: Store, workflow: str, exclude_run: str | None = None) -> pl.DataFrame:
-    """The workflow's task baselines, read through the store once per :data:`HISTORY_TTL`."""
+def baselines_for(store: Store, workflow: str, exclude_run: str | None = None, fresh: bool = False) -> pl.DataFrame:
+    """The workflow's task baselines, read through the store once per :data:`HISTORY_TTL`
+    (``fresh``: read now, bypassing the cache; a rescore of one past run)."""
     from flowbuilder_ai.features import executions, task_baselines
     from flowbuilder_ai.history import load_attempts
 
@@ -55,7 +59,7 @@ def baselines_for(store: Store, workflow: str, exclude_run: str | None = None) -
     now = time.monotonic()
     with _cache_lock:
         cached = _baseline_cache.get(key)
-        if cached is not None and now - cached[0] < HISTORY_TTL:
+        if cached is not None and now < cached[0] and not fresh:
             return cached[1]  # type: ignore[no-any-return]
     attempts = load_attempts(store, workflow)
     if exclude_run is not None:
@@ -63,8 +67,10 @@ def baselines_for(store: Store, workflow: str, exclude_run: str | None = None) -
 
         attempts = attempts.filter(pl.col("run_id") != exclude_run)
     base = task_baselines(executions(attempts))
-    with _cache_lock:
-        _baseline_cache[key] = (now, base)
+    if not fresh:
+        young = base.height == 0 or int(base["runs"].min() or 0) < YOUNG_HISTORY_RUNS  # type: ignore[operator]
+        with _cache_lock:
+            _baseline_cache[key] = (now + (YOUNG_HISTORY_TTL if young else HISTORY_TTL), base)
     return base
 
 
@@ -78,7 +84,8 @@ def model_for(path: str | None) -> AnomalyModel:
         return _models[path]
 
 
-def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, exclude_run: str | None) -> list[dict[str, Any]]:
+def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, exclude_run: str | None,
+               fresh: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """Score finished attempt rows of one workflow; the anomalous ones, each with score and words."""
     import polars as pl
 
@@ -89,11 +96,11 @@ def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, ex
         return []
     # the rows are final attempts: attempt N means N attempts were needed
     frame = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA).with_columns(pl.col("attempt").alias("attempts"))
-    base = baselines_for(store, rows[0]["workflow"], exclude_run)
+    base = baselines_for(store, rows[0]["workflow"], exclude_run, fresh)
     scored = features(frame, base)
     scores = model.score(scored)
     found = []
-    for row, score in zip(scored.iter_rows(named=True), scores.tolist()):
+    for row, score in zip(scored.iter_rows(named=True), scores.tolist(), strict=False):
         if score > model.threshold and row.get("median_duration") is not None:
             found.append({**row, "score": float(score), "why": explain(row)})
     return found
@@ -102,7 +109,6 @@ def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, ex
 def anomaly_annotation(found: dict[str, Any], threshold: float) -> Any:
     """The annotation stored for one anomaly (kind ``anomaly``)."""
     from flowbuilder.annotations import Annotation
-
     from flowbuilder_ai.features import CONTEXT_FEATURES, MODEL_FEATURES
 
     def clean(value: Any) -> Any:
@@ -194,4 +200,6 @@ def send_alerts(host: PluginHost | None, run_id: str, annotation: Any) -> None:
         try:
             impl.function(**{name: {"run_id": run_id, "annotation": annotation}[name] for name in impl.argnames})
         except Exception as error:
-            print(f"warning: plugin {impl.plugin_name!r} failed in flowbuilder_anomaly_alerts: {error}", file=sys.stderr)
+            print(
+                f"warning: plugin {impl.plugin_name!r} failed in flowbuilder_anomaly_alerts: {error}", file=sys.stderr
+            )

@@ -94,3 +94,36 @@ def generate(seed: int, shape: HistoryShape = HistoryShape()) -> pl.DataFrame:
                 ended[task] = start
     schema = {**ATTEMPT_SCHEMA, "label": pl.Int64, "anomaly": pl.Utf8}
     return pl.DataFrame(rows, schema=schema)
+
+
+def inject_anomalies(execs: pl.DataFrame, rate: float, seed: int) -> pl.DataFrame:
+    """A copy of real executions (:func:`flowbuilder_ai.features.executions`) where a share
+    ``rate`` of the successful ones is turned into labelled anomalies of each kind; adds
+    ``label`` and ``anomaly``. Used to evaluate a model retrained on unlabelled history."""
+    rng = np.random.default_rng(seed)
+    n = execs.height
+    pick = (rng.random(n) < rate) & (execs["status"] == "succeeded").to_numpy()
+    kinds = np.where(pick, rng.integers(0, len(ANOMALY_KINDS), n), -1)
+    kind = pl.Series("anomaly", [ANOMALY_KINDS[k] if k >= 0 else "" for k in kinds.tolist()])
+    slow = pl.Series("slow", rng.uniform(3.0, 20.0, n))
+    storm = pl.Series("storm", rng.integers(4, 9, n))
+    jump = pl.Series("jump", np.where(rng.random(n) < 0.5, rng.uniform(10, 100, n), 0.0))
+    frame = execs.with_columns(kind, slow, storm, jump)
+    is_ = pl.col("anomaly").__eq__
+    return frame.with_columns(
+        pl.when(is_("slowdown"))
+        .then(pl.col("duration") * pl.col("slow"))
+        .otherwise(pl.col("duration"))
+        .alias("duration"),
+        pl.when(is_("retry_storm")).then(pl.col("storm")).otherwise(pl.col("attempts")).alias("attempts"),
+        pl.when(is_("output_jump"))
+        .then((pl.col("output_size") * pl.col("jump")).cast(pl.Int64))
+        .otherwise(pl.col("output_size"))
+        .alias("output_size"),
+        pl.when(is_("new_failure")).then(pl.lit("failed")).otherwise(pl.col("status")).alias("status"),
+        pl.when(is_("new_failure"))
+        .then(pl.lit("InjectedNewError"))
+        .otherwise(pl.col("error_class"))
+        .alias("error_class"),
+        (pl.col("anomaly") != "").cast(pl.Int64).alias("label"),
+    ).drop("slow", "storm", "jump")
