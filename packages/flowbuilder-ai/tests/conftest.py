@@ -55,4 +55,7 @@ def run_once(host: PluginHost, store: Any, delay: float) -> str:
     service = RunService(host, store)
     result = service.run(service.prepare(CompiledWorkflow(plan, WORKFLOW.encode()), {"delay": delay}))
     assert result.succeeded
+    from flowbuilder_ai.sink import flush
+
+    assert flush(60)  # scoring runs after the run, on the sink's thread: wait for its annotations
     return str(result.run_id)

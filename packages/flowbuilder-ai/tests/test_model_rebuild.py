@@ -18,7 +18,7 @@ SCRIPT = Path(__file__).parents[1] / "training" / "train_model.py"
 def test_shipped_model_matches_its_sidecar() -> None:
     model = AnomalyModel.load()
     assert hashlib.sha256(shipped_model_path().read_bytes()).hexdigest() == model.sidecar["sha256"]
-    assert 0 < len(model.features) and model.threshold == model.sidecar["threshold"]
+    assert len(model.features) > 0 and model.threshold == model.sidecar["threshold"]
 
 
 def test_training_script_rebuilds_the_shipped_model_bit_for_bit(tmp_path: Path) -> None:
@@ -26,7 +26,9 @@ def test_training_script_rebuilds_the_shipped_model_bit_for_bit(tmp_path: Path) 
         try:
             __import__(name)
         except ImportError:
-            pytest.skip(f"{name} is not installed: the [train] extra (pip install flowbuilder-ai[train]) rebuilds the model")
+            pytest.skip(
+                f"{name} is not installed: the [train] extra (pip install flowbuilder-ai[train]) rebuilds the model"
+            )
     shipped = json.loads(shipped_model_path().with_suffix(".json").read_text())
     import sklearn
 

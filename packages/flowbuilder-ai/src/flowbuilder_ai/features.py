@@ -73,8 +73,11 @@ def executions(attempts: pl.DataFrame) -> pl.DataFrame:
         pl.len().cast(pl.Int64).alias("attempts"),
         pl.col("error_class").filter(pl.col("error_class") != "").alias("attempt_errors"),
     )
-    last = attempts.sort("finished_at", nulls_last=False).unique(["run_id", "task"], keep="last", maintain_order=True)
-    return last.join(counts, on=["run_id", "task"], how="left").sort("finished_at", nulls_last=False)
+    order = ["finished_at", "run_id", "task", "attempt"]  # a total order: the same rows whatever the threads do
+    last = attempts.sort(order, nulls_last=False, maintain_order=True).unique(
+        ["run_id", "task"], keep="last", maintain_order=True
+    )
+    return last.join(counts, on=["run_id", "task"], how="left", maintain_order="left")
 
 
 def task_baselines(history: pl.DataFrame) -> pl.DataFrame:
@@ -87,7 +90,7 @@ def task_baselines(history: pl.DataFrame) -> pl.DataFrame:
     """
     ok = (
         history.filter(pl.col("status") == "succeeded", pl.col("duration").is_finite())
-        .sort("finished_at", nulls_last=False)
+        .sort("finished_at", "run_id", nulls_last=False, maintain_order=True)
         .group_by(*_KEYS, maintain_order=True)
         .tail(BASELINE_WINDOW)
     )

@@ -11,6 +11,7 @@ calls the ``flowbuilder_anomaly_alerts`` hook.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import sys
 import threading
@@ -125,6 +126,85 @@ def anomaly_annotation(found: dict[str, Any], threshold: float) -> Any:
     return Annotation("anomaly", payload, task=found["task"], attempt=found["attempt"], author=AUTHOR)
 
 
+class _ScoringThread:
+    """One thread per process scores for every run's sink, so a run's end never waits for
+    scoring; at interpreter exit what is queued is still scored (up to :data:`EXIT_WAIT`)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[tuple[AnomalySink, list[dict[str, Any]]] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self.thread = threading.Thread(target=self._work, name="flowbuilder-ai-scoring", daemon=True)
+        self.thread.start()
+        atexit.register(self.drain)
+
+    def _work(self) -> None:
+        while (item := self.queue.get()) is not None:
+            by_sink: dict[int, tuple[AnomalySink, list[dict[str, Any]]]] = {}
+            flushed: list[threading.Event] = []
+            while item is not None:  # everything already waiting, one batch per run
+                if isinstance(item, threading.Event):
+                    flushed.append(item)
+                else:
+                    by_sink.setdefault(id(item[0]), (item[0], []))[1].extend(item[1])
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            for sink, rows in by_sink.values():
+                sink.score_batch(rows)
+                sink.pending.release(len(rows))
+            for event in flushed:
+                event.set()
+            if item is None:
+                return
+
+    def drain(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=EXIT_WAIT)
+
+
+def flush(timeout: float = 30.0) -> bool:
+    """Wait until everything queued so far is scored and annotated; False on timeout."""
+    done = threading.Event()
+    _scoring_thread().queue.put(done)
+    return done.wait(timeout)
+
+
+EXIT_WAIT = 30.0
+"""Seconds the interpreter's exit waits for queued scoring."""
+_scorer: _ScoringThread | None = None
+
+
+def _scoring_thread() -> _ScoringThread:
+    global _scorer
+    with _cache_lock:
+        if _scorer is None or not _scorer.thread.is_alive():
+            _scorer = _ScoringThread()
+        return _scorer
+
+
+class _Pending:
+    """Rows of one sink queued but not scored yet (:meth:`AnomalySink.wait` waits for none)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.done = threading.Condition()
+
+    def add(self, n: int) -> None:
+        with self.done:
+            self.count += n
+
+    def release(self, n: int) -> None:
+        with self.done:
+            self.count -= n
+            self.done.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        with self.done:
+            return self.done.wait_for(lambda: self.count <= 0, timeout)
+
+
 class AnomalySink(EventSink):
     """Scores the tasks of one run as they finish (see the module docstring)."""
 
@@ -134,10 +214,8 @@ class AnomalySink(EventSink):
         self.host = host
         self.model_path = model_path
         self.builder = RunAttempts(store, run_id)
-        self.attempts: dict[str, int] = {}
         self.found = 0
-        self._queue: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self.pending = _Pending()
         self._warned = False
 
     def handle(self, events: Sequence[RunEvent]) -> None:
@@ -146,40 +224,26 @@ class AnomalySink(EventSink):
             if event.run_id != self.run_id or event.kind not in _RELEVANT:
                 continue
             row = self.builder.add(event.kind.value, event.task, event.attempt, event.data, event.time)
-            if row is None:
-                continue
-            self.attempts[row["task"]] = row["attempt"]
-            if row["status"] != "retrying":
+            if row is not None and row["status"] != "retrying":
                 batch.append(row)
         if batch:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name=f"anomaly-scoring-{self.run_id}", daemon=True)
-                self._thread.start()
-            self._queue.put(batch)
+            self.pending.add(len(batch))
+            _scoring_thread().queue.put((self, batch))
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=60)
+        """Nothing to wait for: the scoring thread finishes this run's rows after it ended."""
 
-    def _work(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            pending = [batch]
-            while True:  # score everything already waiting as one batch
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                pending.append(more)
-            try:
-                self._score([row for rows in pending for row in rows])
-            except Exception as error:  # a sink never fails a run: say it once and go on
-                if not self._warned:
-                    self._warned = True
-                    print(f"warning: anomaly scoring of run {self.run_id} failed: {error}", file=sys.stderr)
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until this run's finished tasks are scored (tests, ``ai score``); False on timeout."""
+        return self.pending.wait(timeout)
+
+    def score_batch(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            self._score(rows)
+        except Exception as error:  # a sink never fails a run: say it once and go on
+            if not self._warned:
+                self._warned = True
+                print(f"warning: anomaly scoring of run {self.run_id} failed: {error}", file=sys.stderr)
 
     def _score(self, rows: list[dict[str, Any]]) -> None:
         model = model_for(self.model_path)
