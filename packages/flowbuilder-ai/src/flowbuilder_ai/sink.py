@@ -69,7 +69,7 @@ def baselines_for(store: Store, workflow: str, exclude_run: str | None = None, f
         attempts = attempts.filter(pl.col("run_id") != exclude_run)
     base = task_baselines(executions(attempts))
     if not fresh:
-        young = base.height == 0 or int(base["runs"].min() or 0) < YOUNG_HISTORY_RUNS  # type: ignore[operator]
+        young = base.height == 0 or bool((base["runs"] < YOUNG_HISTORY_RUNS).any())
         with _cache_lock:
             _baseline_cache[key] = (now + (YOUNG_HISTORY_TTL if young else HISTORY_TTL), base)
     return base
