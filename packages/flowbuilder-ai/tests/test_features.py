@@ -39,6 +39,7 @@ def test_retries_errors_output_and_upstream() -> None:
     rows = [_row(f"r{i}", "a", 1.0) for i in range(30)]
     rows += [_row(f"r{i}", "b", 1.0, upstream=["a"]) for i in range(30)]
     rows += [_row(f"x{i}", "a", 1.0, attempt=1, status="retrying", error_class="TimeoutError") for i in range(3)]
+    rows += [_row("once", "a", 1.0, status="failed", error_class="OSError")]
     history = _history(rows)
     new = pl.DataFrame(
         [
@@ -59,6 +60,9 @@ def test_retries_errors_output_and_upstream() -> None:
     known = features(executions(pl.DataFrame([_row("m", "a", 1.0, status="failed", error_class="TimeoutError")],
                                              schema=ATTEMPT_SCHEMA)), task_baselines(history))  # fmt: skip
     assert known["new_error"].to_list() == [0.0]  # seen 3 times in retried attempts: known
+    rare = features(executions(pl.DataFrame([_row("m", "a", 1.0, status="failed", error_class="OSError")],
+                                            schema=ATTEMPT_SCHEMA)), task_baselines(history))  # fmt: skip
+    assert rare["new_error"].to_list() == [1.0]  # seen once: still a new failure mode
 
 
 def test_hostile_values_give_finite_features() -> None:
