@@ -34,7 +34,7 @@ def build(out: Path) -> Path:
     labels = labelled["label"].to_numpy()
     threshold = pick_threshold(scores, labels)
     result = evaluate(scores > threshold, labels)
-    meta = {"model": "IsolationForest", "trees": 200, "max_samples": 4096, "training_seed": TRAIN_SEED,
+    meta = {"model": "IsolationForest", "trees": 50, "max_samples": 4096, "training_seed": TRAIN_SEED,
             "threshold_seed": THRESHOLD_SEED, "threshold": round(threshold, 6),
             "data": f"flowbuilder_ai.synthetic {SHAPE}",
             "evaluation": {"precision": round(result.precision, 4), "recall": round(result.recall, 4)}}  # fmt: skip
