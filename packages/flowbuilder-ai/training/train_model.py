@@ -12,7 +12,12 @@ label), THRESHOLD_SEED a separate labelled history on which the score threshold 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+# One Polars thread: some of its parallel steps (group-bys feeding floating-point results) can
+# order their work by thread timing, and under load that changed the model's bytes.
+os.environ["POLARS_MAX_THREADS"] = "1"
 
 from flowbuilder_ai.scoring import SHIPPED_MODEL, shipped_model_path
 from flowbuilder_ai.synthetic import HistoryShape, generate
