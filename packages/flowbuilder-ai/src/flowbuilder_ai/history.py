@@ -1,0 +1,183 @@
+"""Task attempt history of stored runs, one row per attempt, as a Polars frame.
+
+Reads through the store's analytics export (``Store.export_events``: RocksDB and Redis hand
+over their stored bytes in bulk; other stores fall back to the interface's event-by-event
+default), the same path as ``flowbuilder stats`` (:mod:`flowbuilder_storage.stats`). That
+module's frame keeps only durations and outcomes; anomaly features also need the error,
+exit code, output size, queue wait and upstream tasks, so the events are decoded here with
+those fields. Upstream tasks come from the run's stored definition (``depends_on``), read
+once per distinct definition.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import Store
+
+ATTEMPT_SCHEMA: dict[str, Any] = {
+    "run_id": pl.Utf8,
+    "workflow": pl.Utf8,
+    "task": pl.Utf8,
+    "attempt": pl.Int64,
+    "status": pl.Utf8,  # succeeded | failed | retrying
+    "error_class": pl.Utf8,  # "" when it succeeded
+    "started_at": pl.Float64,
+    "finished_at": pl.Float64,
+    "duration": pl.Float64,
+    "queue_wait": pl.Float64,
+    "output_size": pl.Int64,
+    "exit_code": pl.Int64,
+    "upstream": pl.List(pl.Utf8),
+}
+"""The columns of :func:`load_attempts`; ``duration``, ``queue_wait`` in seconds, ``output_size`` in bytes."""
+
+
+def empty_attempts() -> pl.DataFrame:
+    """A frame with the columns of :func:`load_attempts` and no rows."""
+    return pl.DataFrame(schema=ATTEMPT_SCHEMA)
+
+
+def error_class(message: Any) -> str:
+    """A stable class for an error message: its first word before ``:`` (``TimeoutError``, ``exit``...).
+
+    Messages carry values (paths, numbers) that differ run to run; the class is what a new
+    failure mode changes.
+    """
+    if not message:
+        return ""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+    head = text.split(":", 1)[0].split("(", 1)[0].strip()
+    word = head.split(" ", 1)[0] if head else ""
+    return "".join(ch for ch in word if ch.isalnum() or ch in "_.")[:64] or "error"
+
+
+def _upstream_of(store: Store, digest: str | None, cache: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
+    if not digest:
+        return {}
+    if digest not in cache:
+        upstream: dict[str, list[str]] = {}
+        try:
+            import yaml
+
+            document = yaml.safe_load(store.load_definition(digest))
+            tasks = document.get("tasks", []) if isinstance(document, dict) else []
+            for task in tasks if isinstance(tasks, list) else []:
+                if isinstance(task, dict) and isinstance(task.get("name"), str):
+                    needs = task.get("depends_on") or []
+                    upstream[task["name"]] = [needs] if isinstance(needs, str) else [str(n) for n in needs]
+        except Exception:  # a definition that is gone or unreadable: no upstream, not no history
+            upstream = {}
+        cache[digest] = upstream
+    return cache[digest]
+
+
+def _output_size(data: dict[str, Any]) -> int:
+    output = data.get("output")
+    if output is None:
+        return 0
+    try:
+        return len(json.dumps(output, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace"))
+    except (TypeError, ValueError):
+        return len(str(output))
+
+
+def _run_rows(store: Store, run_id: str, events: Iterable[dict[str, Any]], defs: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
+    workflow = ""
+    digest: str | None = None
+    run_started: float | None = None
+    started: dict[tuple[str, int], float] = {}
+    ended_at: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], float]] = []
+    for event in events:
+        kind = event.get("k")
+        data = event.get("d") if isinstance(event.get("d"), dict) else {}
+        when = float(event.get("t") or 0.0)
+        if kind == "run_created":
+            workflow = str(data.get("workflow") or "")
+            digest = data.get("definition_hash")
+        elif kind == "run_started" and run_started is None:
+            run_started = when
+        elif kind == "task_started":
+            started[(str(event.get("n")), int(event.get("a") or 1))] = when
+        elif kind in ("task_succeeded", "task_failed"):
+            task, attempt = str(event.get("n")), int(event.get("a") or 1)
+            ok = kind == "task_succeeded"
+            status = "succeeded" if ok else ("failed" if data.get("final", True) else "retrying")
+            duration = data.get("duration")
+            begin = started.get((task, attempt))
+            if not isinstance(duration, (int, float)):
+                duration = when - begin if begin is not None else None
+            exit_code = data.get("exit_code")
+            row = {
+                "run_id": run_id, "task": task, "attempt": attempt, "status": status,
+                "error_class": "" if ok else error_class(data.get("error")),
+                "started_at": begin, "finished_at": when,
+                "duration": float(duration) if duration is not None else None,
+                "output_size": _output_size(data) if ok else 0,
+                "exit_code": int(exit_code) if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+            }  # fmt: skip
+            pending.append((row, when))
+            if ok or status == "failed":
+                ended_at[task] = when
+    upstream = _upstream_of(store, digest, defs)
+    for row, _ in pending:
+        needs = upstream.get(row["task"], [])
+        ready = max((ended_at[n] for n in needs if n in ended_at), default=run_started)
+        begin = row["started_at"]
+        row["workflow"] = workflow
+        row["upstream"] = needs
+        row["queue_wait"] = max(0.0, begin - ready) if begin is not None and ready is not None and row["attempt"] == 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def _split_runs(raw: bytes) -> Iterable[list[dict[str, Any]]]:
+    """The export's NDJSON, run after run: each ``"s":1`` starts the next run."""
+    current: list[dict[str, Any]] = []
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        if event.get("s") == 1 and current:
+            yield current
+            current = []
+        current.append(event)
+    if current:
+        yield current
+
+
+def _run_ids(store: Store, workflow: str | None) -> list[str]:
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_runs(workflow=workflow, limit=1000, cursor=cursor)
+        ids.extend(s.run_id for s in page.runs)
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+def load_attempts(store: Store, workflow: str | None = None, run_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """One row per finished task attempt of the stored runs (of ``workflow``, or ``run_ids``, or all).
+
+    Columns: :data:`ATTEMPT_SCHEMA`. A run's attempts come in the order they finished.
+    """
+    if run_ids is None and workflow is not None:
+        run_ids = _run_ids(store, workflow)
+    if run_ids is not None and not run_ids:
+        return empty_attempts()
+    runs, raw = store.export_events(list(run_ids) if run_ids is not None else None)
+    rows: list[dict[str, Any]] = []
+    defs: dict[str, dict[str, list[str]]] = {}
+    for run_id, events in zip(runs, _split_runs(bytes(raw))):
+        rows.extend(_run_rows(store, str(run_id), events, defs))
+    if not rows:
+        return empty_attempts()
+    frame = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA)
+    return frame.filter(pl.col("workflow") == workflow) if workflow is not None else frame
