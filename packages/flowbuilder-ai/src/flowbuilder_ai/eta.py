@@ -10,11 +10,25 @@ Plain Python over the plan's flat lists: called once per finished task, never pe
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+from flowbuilder.annotations import Annotation
+from flowbuilder.events import EventKind
+from flowbuilder.interfaces import EventSink
 
 if TYPE_CHECKING:
+    from flowbuilder.events import RunEvent
+    from flowbuilder.interfaces import Store
     from flowbuilder.plan import ExecutionPlan
+
+ETA_KIND = "eta"
+"""Annotation kind of a prediction (payload: :meth:`Prediction.as_dict`)."""
+SLA_KIND = "sla_warning"
+"""Annotation kind of the warning that a run will miss its workflow's ``sla`` (written once per run)."""
+AUTHOR = "flowbuilder-ai"
+_ENDED = (EventKind.TASK_SUCCEEDED, EventKind.TASK_SKIPPED, EventKind.TASK_CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +125,126 @@ def predict_finish(
     )
 
 
-__all__ = ["Prediction", "predict_finish"]
+class RunProgress:
+    """What a run has done so far, folded from its events: start, finished and running tasks."""
+
+    def __init__(self) -> None:
+        self.started_at: float | None = None
+        self.finished: set[str] = set()
+        self.running: dict[str, float] = {}
+        self.over = False
+
+    def fold(self, event: RunEvent) -> bool:
+        """Take one event; True when it changes what is left to do (a run start or a task end)."""
+        kind = event.kind
+        if kind is EventKind.TASK_STARTED and event.task is not None:
+            self.running[event.task] = event.time
+        elif kind in _ENDED or (kind is EventKind.TASK_FAILED and event.data.get("final", True)):
+            if event.task is not None:
+                self.running.pop(event.task, None)
+                self.finished.add(event.task)
+                return True
+        elif kind is EventKind.TASK_RETRYING and event.task is not None:
+            self.running.pop(event.task, None)
+        elif kind is EventKind.RUN_STARTED:
+            if self.started_at is None:
+                self.started_at = event.time
+            return True
+        elif kind is EventKind.RUN_FINISHED:
+            self.over = True
+        return False
+
+
+class EtaSink(EventSink):
+    """Predicts a live run's finish as its tasks end; annotates the run with it and with an SLA warning.
+
+    An ``eta`` annotation is written when the predicted total moves by more than ``min_change``
+    (a share) since the last one written, so a run of many small tasks does not write one per
+    task; a ``sla_warning`` annotation as soon as a prediction exceeds the workflow's ``sla``
+    (once). The UI and ``runs show`` / ``runs watch`` show both like any annotation.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        plan: ExecutionPlan,
+        durations: Mapping[str, float],
+        *,
+        min_change: float = 0.1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._plan = plan
+        self._durations = dict(durations)
+        self._min_change = min_change
+        self._clock = clock
+        self._progress = RunProgress()
+        self._last_total: float | None = None
+        self._warned = False
+        self.latest: Prediction | None = None
+
+    def handle(self, events: Sequence[RunEvent]) -> None:
+        changed = False
+        for event in events:
+            if event.run_id == self._run_id:
+                changed = self._progress.fold(event) or changed
+        started = self._progress.started_at
+        if not changed or started is None or self._progress.over:
+            return
+        prediction = predict_finish(self._plan, self._durations, started_at=started, now=self._clock(),
+                                    finished=self._progress.finished, running=self._progress.running)  # fmt: skip
+        self.latest = prediction
+        last = self._last_total
+        if last is None or abs(prediction.total - last) > self._min_change * max(last, 1e-9):
+            self._last_total = prediction.total
+            self._store.annotate(self._run_id, Annotation(ETA_KIND, prediction.as_dict(), author=AUTHOR))
+        if prediction.misses_sla and not self._warned:
+            self._warned = True
+            payload = {**prediction.as_dict(), "message": sla_message(prediction)}
+            self._store.annotate(self._run_id, Annotation(SLA_KIND, payload, author=AUTHOR))
+
+
+def sla_message(prediction: Prediction) -> str:
+    """The warning in words: "predicted to take 41m 10s; its SLA is 30m"."""
+    return (f"predicted to take {_clock_text(prediction.total)} (finish in {_clock_text(prediction.remaining)}); "
+            f"its SLA is {_clock_text(prediction.sla or 0.0)}")  # fmt: skip
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def predict_run(store: Store, run_id: str, plan: ExecutionPlan, durations: Mapping[str, float],
+                now: float | None = None) -> Prediction | None:  # fmt: skip
+    """The prediction for a stored run (live or not) from its events: what the REST API and UI call.
+
+    None when the run has not started, or has finished (its end is known, not predicted).
+    """
+    progress = RunProgress()
+    for event in store.read_events(run_id):
+        progress.fold(event)
+    if progress.started_at is None or progress.over:
+        return None
+    return predict_finish(plan, durations, started_at=progress.started_at, now=time.time() if now is None else now,
+                          finished=progress.finished, running=progress.running)  # fmt: skip
+
+
+__all__ = [
+    "ETA_KIND",
+    "SLA_KIND",
+    "EtaSink",
+    "Prediction",
+    "RunProgress",
+    "predict_finish",
+    "predict_run",
+    "sla_message",
+]
