@@ -35,6 +35,8 @@ FLAKY_MIN_RATE = 0.03
 """Share of failed attempts above which a task is called flaky (if retries do help)."""
 TIGHT_MARGIN = 1.25
 LOOSE_FACTOR = 20.0
+LOOSE_FLOOR = 60.0
+"""A lowered timeout is never proposed under a minute: start-up jitter of quick tasks is not worth a failure."""
 DOMINANT_SHARE = 0.4
 """Share of the critical path one task must take before the advisor names it."""
 QUEUE_SHARE = 0.1
@@ -146,11 +148,13 @@ def _timeouts(plan: ExecutionPlan, attempts: pl.DataFrame) -> list[Finding]:
         yaml = f"- name: {row['task']}\n  timeout: {_seconds(proposed)}\n"
         if row["timed_out"] > 0 or p99 * TIGHT_MARGIN > timeout:
             findings.append(Finding("timeout_tight", (row["task"],),
-                f"{row['task']}: timeout {_seconds(timeout)} against a P99 of {p99:.1f}s "
+                f"{row['task']}: timeout {_seconds(timeout)} against a P99 of {p99:.3g}s "
                 f"({row['timed_out']} attempts timed out); raise it to {_seconds(proposed)}", evidence, yaml))  # fmt: skip
-        elif timeout > LOOSE_FACTOR * p99 and proposed < timeout:
+        elif timeout > LOOSE_FACTOR * p99 and max(proposed, LOOSE_FLOOR) < timeout:
+            proposed = max(proposed, LOOSE_FLOOR)
+            yaml = f"- name: {row['task']}\n  timeout: {_seconds(proposed)}\n"
             findings.append(Finding("timeout_loose", (row["task"],),
-                f"{row['task']}: timeout {_seconds(timeout)} is {timeout / p99:.0f}x its P99 of {p99:.1f}s; "
+                f"{row['task']}: timeout {_seconds(timeout)} is {timeout / p99:.0f}x its P99 of {p99:.3g}s; "
                 f"a hung attempt holds a slot that long — lower it to {_seconds(proposed)}", evidence, yaml))  # fmt: skip
     return findings
 

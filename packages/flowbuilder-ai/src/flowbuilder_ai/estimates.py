@@ -41,8 +41,9 @@ def median_durations(attempts: pl.DataFrame, min_samples: int = MIN_SAMPLES) -> 
 class HistoryDurations:
     """The compile pass: measured medians of the compiled workflow's tasks, cached per workflow.
 
-    ``open_store`` returns the store to read (None: there is none, so no estimates); any
-    error reading history means "no estimates" — a compile never fails because of history.
+    ``open_store`` returns the store to read (None: there is none, so no estimates); with
+    ``close`` the store is closed after each read. Any error reading history means "no
+    estimates" — a compile never fails because of history.
     """
 
     def __init__(
@@ -50,11 +51,13 @@ class HistoryDurations:
         open_store: Callable[[], Store | None],
         *,
         ttl: float = 300.0,
+        close: bool = False,
         min_samples: int = MIN_SAMPLES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._open_store = open_store
         self._ttl = ttl
+        self._close = close
         self._min_samples = min_samples
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, float]]] = {}
@@ -73,7 +76,11 @@ class HistoryDurations:
             if store is not None:
                 from flowbuilder_ai.history import load_attempts
 
-                measured = median_durations(load_attempts(store, workflow), self._min_samples)
+                try:
+                    measured = median_durations(load_attempts(store, workflow), self._min_samples)
+                finally:
+                    if self._close:  # a store opened only for this read (RocksDB allows one opener)
+                        store.close()
         except Exception:  # noqa: BLE001 - no history is "no estimates", never a failed compile
             measured = {}
         with self._lock:
