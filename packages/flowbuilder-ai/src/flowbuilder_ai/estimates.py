@@ -77,7 +77,9 @@ class HistoryDurations:
                 from flowbuilder_ai.history import load_attempts
 
                 try:
-                    measured = median_durations(load_attempts(store, workflow), self._min_samples)
+                    # Fewer runs than samples needed: no medians, and no Polars import on this path.
+                    if len(store.list_runs(workflow=workflow, limit=self._min_samples).runs) >= self._min_samples:
+                        measured = median_durations(load_attempts(store, workflow), self._min_samples)
                 finally:
                     if self._close:  # a store opened only for this read (RocksDB allows one opener)
                         store.close()

@@ -191,8 +191,8 @@ class EtaSink(EventSink):
             if event.run_id == self._run_id:
                 changed = self._progress.fold(event) or changed
         started = self._progress.started_at
-        if not changed or started is None or self._progress.over:
-            return
+        if not changed or started is None or self._progress.over or not self._durations:
+            return  # no history, no basis: a guess would raise false SLA warnings
         prediction = predict_finish(self._plan, self._durations, started_at=started, now=self._clock(),
                                     finished=self._progress.finished, running=self._progress.running)  # fmt: skip
         self.latest = prediction
@@ -223,6 +223,18 @@ def _clock_text(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def run_durations(store: Store, plan: ExecutionPlan) -> dict[str, float]:
+    """Expected seconds per task: the medians the compile pass put in the plan, else read now."""
+    from flowbuilder.compiler import ESTIMATED_DURATIONS_KEY
+
+    known = plan.metadata.get(ESTIMATED_DURATIONS_KEY)
+    if isinstance(known, Mapping) and known:
+        return {str(k): float(v) for k, v in known.items()}
+    from flowbuilder_ai.estimates import HistoryDurations
+
+    return HistoryDurations(lambda: store).durations(plan.workflow.name)
+
+
 def predict_run(store: Store, run_id: str, plan: ExecutionPlan, durations: Mapping[str, float],
                 now: float | None = None) -> Prediction | None:  # fmt: skip
     """The prediction for a stored run (live or not) from its events: what the REST API and UI call.
@@ -246,5 +258,6 @@ __all__ = [
     "RunProgress",
     "predict_finish",
     "predict_run",
+    "run_durations",
     "sla_message",
 ]

@@ -12,6 +12,10 @@ from flowbuilder import hookimpl
 if TYPE_CHECKING:
     import click
 
+    from flowbuilder.config import Settings
+    from flowbuilder.interfaces import Store
+    from flowbuilder.plan import ExecutionPlan
+
 
 # --- ai2: advisor, duration estimates, ETA/SLA (issue 14, items 5-7) --------------------------
 
@@ -40,6 +44,19 @@ def _existing_store() -> Any:
         return plugin_host().open_store(create=False)
     except NoStoreError:
         return None
+
+
+@hookimpl
+def flowbuilder_event_sinks(settings: Settings, run_id: str, store: Store | None, plan: ExecutionPlan | None) -> list[Any]:
+    """The ETA/SLA sink: on for a workflow with ``sla:``, or for every run with ``[ai] eta = true``
+    in flowbuilder.toml; otherwise nothing (no sink, no history read)."""
+    if store is None or plan is None:
+        return []
+    if plan.workflow.sla is None and str(settings.section("ai").get("eta", "")).lower() not in ("true", "1"):
+        return []
+    from flowbuilder_ai.eta import EtaSink, run_durations
+
+    return [EtaSink(store, run_id, plan, run_durations(store, plan))]
 
 
 # --- end ai2 -----------------------------------------------------------------------------------

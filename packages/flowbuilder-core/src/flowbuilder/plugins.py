@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
+    from flowbuilder.plan import ExecutionPlan
     from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
@@ -486,13 +487,13 @@ class PluginHost:
             ]
         return cached
 
-    def event_sinks(self, run_id: str) -> list[EventSink]:
+    def event_sinks(self, run_id: str, *, store: Store | None = None, plan: ExecutionPlan | None = None) -> list[EventSink]:
         """The sinks of one run (called once per run, never per event).
 
         Each plugin's hook is called on its own, in pluggy's order, so one that raises is
         named in a warning on stderr and only its sinks are missing: a sink never fails a run.
         """
-        arguments: dict[str, Any] = {"settings": self.settings, "run_id": run_id}
+        arguments: dict[str, Any] = {"settings": self.settings, "run_id": run_id, "store": store, "plan": plan}
         sinks: list[EventSink] = []
         for impl in reversed(self.manager.hook.flowbuilder_event_sinks.get_hookimpls()):
             try:
