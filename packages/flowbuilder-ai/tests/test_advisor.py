@@ -92,7 +92,10 @@ def test_too_little_history_proposes_nothing() -> None:
 
 def test_a_flaky_task_gets_a_retry_policy() -> None:
     plan = plan_of(CLEAN)
-    frame = history(plan, outcome=lambda run, task, attempt: ("failed", "ConnectionError") if task == "left" and run % 8 == 3 else None)
+    frame = history(
+        plan,
+        outcome=lambda run, task, attempt: ("failed", "ConnectionError") if task == "left" and run % 8 == 3 else None,
+    )
     found = kinds(plan, frame)
     assert list(found) == ["flaky"]
     (flaky,) = found["flaky"]
@@ -151,7 +154,12 @@ def test_a_narrow_pool_while_tasks_waited() -> None:
 
 def test_tasks_that_always_fail_together() -> None:
     plan = plan_of(CLEAN)
-    frame = history(plan, outcome=lambda run, task, attempt: ("failed", "OSError") if task in ("left", "right") and run % 10 == 1 else None)
+    frame = history(
+        plan,
+        outcome=lambda run, task, attempt: (
+            ("failed", "OSError") if task in ("left", "right") and run % 10 == 1 else None
+        ),
+    )
     found = kinds(plan, frame)
     assert set(found) == {"fail_together", "flaky"}
     (together,) = found["fail_together"]
@@ -160,5 +168,10 @@ def test_tasks_that_always_fail_together() -> None:
 
 def test_retries_that_already_rescue_every_failure_are_left_alone() -> None:
     plan = plan_of(CLEAN)
-    frame = history(plan, outcome=lambda run, task, attempt: ("retrying", "ConnectionError") if task == "left" and attempt == 1 and run % 4 == 0 else None)
+    frame = history(
+        plan,
+        outcome=lambda run, task, attempt: (
+            ("retrying", "ConnectionError") if task == "left" and attempt == 1 and run % 4 == 0 else None
+        ),
+    )
     assert advise(plan, frame) == []

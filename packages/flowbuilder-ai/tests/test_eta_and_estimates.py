@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the pytest fixtures imported from flowbuilder.testing are parameters here
 """Duration estimates and the predicted finish, on real runs (shell tasks, the runner, a store).
 
 The store is core's ``memory://`` (history is read through its analytics export like any
@@ -19,7 +20,6 @@ from flowbuilder.stores.memory import MemoryStore
 from flowbuilder.testing import compile_yaml, memory_store, plugin_host  # noqa: F401 - pytest fixtures
 from flowbuilder_ai.estimates import HistoryDurations
 from flowbuilder_ai.eta import SLA_KIND, EtaSink, predict_finish, predict_run
-
 
 
 @pytest.fixture
@@ -57,7 +57,9 @@ def history(host: PluginHost, store: MemoryStore, compile_yaml: Any, runs: int =
     return plan
 
 
-def test_with_history_the_plan_follows_measured_durations(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any) -> None:
+def test_with_history_the_plan_follows_measured_durations(
+    plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any
+) -> None:
     plan = history(plugin_host, memory_store, compile_yaml)
     estimates = HistoryDurations(lambda: memory_store)
     measured = compile_workflow(plan.workflow, plugin_host.task_types(), passes=[estimates])
@@ -70,7 +72,9 @@ def test_with_history_the_plan_follows_measured_durations(plugin_host: PluginHos
     assert [measured.names[i] for i in measured.critical_path] == ["start", "slow", "end"]
 
 
-def test_without_history_the_plan_is_unchanged(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any) -> None:
+def test_without_history_the_plan_is_unchanged(
+    plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any
+) -> None:
     plan: ExecutionPlan = compile_yaml(WORKFLOW)
     estimates = HistoryDurations(lambda: memory_store)
     same = compile_workflow(plan.workflow, plugin_host.task_types(), passes=[estimates])
@@ -88,7 +92,9 @@ def test_a_store_that_fails_gives_no_estimates(plugin_host: PluginHost, compile_
     assert not same.estimated
 
 
-def test_estimates_are_cached_per_workflow(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any) -> None:
+def test_estimates_are_cached_per_workflow(
+    plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any
+) -> None:
     plan = history(plugin_host, memory_store, compile_yaml)
     opened: list[int] = []
 
@@ -105,7 +111,9 @@ def test_estimates_are_cached_per_workflow(plugin_host: PluginHost, memory_store
     assert len(opened) == 2
 
 
-def test_the_sla_warning_comes_before_the_run_ends(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any) -> None:
+def test_the_sla_warning_comes_before_the_run_ends(
+    plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any
+) -> None:
     plan = history(plugin_host, memory_store, compile_yaml)
     durations = HistoryDurations(lambda: memory_store).durations("eta-demo")
     sinks: list[EtaSink] = []
@@ -117,15 +125,18 @@ def test_the_sla_warning_comes_before_the_run_ends(plugin_host: PluginHost, memo
     run_id = run(plugin_host, memory_store, plan, {"slow": 0.6}, sinks=[sink])
     warnings = [a for a in memory_store.read_annotations(run_id) if a.kind == SLA_KIND]
     assert len(warnings) == 1
-    finished = [e for e in memory_store.read_events(run_id) if e.kind is EventKind.RUN_FINISHED][0]
-    slow_ended = [e for e in memory_store.read_events(run_id) if e.kind is EventKind.TASK_SUCCEEDED and e.task == "slow"][0]
+    finished = next(e for e in memory_store.read_events(run_id) if e.kind is EventKind.RUN_FINISHED)
+    events = memory_store.read_events(run_id)
+    slow_ended = next(e for e in events if e.kind is EventKind.TASK_SUCCEEDED and e.task == "slow")
     assert warnings[0].time < slow_ended.time < finished.time
     assert warnings[0].payload["misses_sla"] and warnings[0].payload["sla_s"] == 0.25
     assert "its SLA is 0.25s" in warnings[0].payload["message"]
     assert sinks[0].latest is not None
 
 
-def test_a_run_within_its_sla_gets_no_warning(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any) -> None:
+def test_a_run_within_its_sla_gets_no_warning(
+    plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any
+) -> None:
     plan: ExecutionPlan = compile_yaml(WORKFLOW.replace("sla: 0.25s", "sla: 1h"))
     durations = {"start": 0.01, "quick": 0.01, "slow": 0.3, "end": 0.01}
     run_id = run(plugin_host, memory_store, plan, {"slow": 0.01},

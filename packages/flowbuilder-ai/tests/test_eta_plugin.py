@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the pytest fixtures imported from flowbuilder.testing are parameters here
 """The ETA/SLA sink through the plugin hook: on for a workflow with ``sla:``, absent without."""
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def run(host: PluginHost, store: MemoryStore, text: str, compile_text: Any) -> t
     return prepared.run_id, sinks
 
 
-def test_a_workflow_with_an_sla_gets_the_sink(plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any) -> None:
+def test_a_workflow_with_an_sla_gets_the_sink(
+    plugin_host: PluginHost, memory_store: MemoryStore, compile_yaml: Any
+) -> None:
     first, _ = run(plugin_host, memory_store, WORKFLOW, compile_yaml)
     assert memory_store.read_annotations(first) == []  # no history yet: no prediction, no warning
     for _ in range(2):  # history: b takes 0.1 s, over the 0.05 s SLA

@@ -24,7 +24,8 @@ def advise(workflow: Path, store: str | None, as_json: bool) -> None:
     from flowbuilder.cli.context import plugin_host
     from flowbuilder.cli.runs_commands import open_existing_store, store_choice
     from flowbuilder.loader import load_plan
-    from flowbuilder_ai.advisor import MIN_RUNS, advise as advise_plan
+    from flowbuilder_ai.advisor import MIN_RUNS
+    from flowbuilder_ai.advisor import advise as advise_plan
     from flowbuilder_ai.history import empty_attempts, load_attempts
 
     plan = load_plan(workflow, plugin_host())

@@ -110,7 +110,7 @@ def _flaky(plan: ExecutionPlan, attempts: pl.DataFrame) -> list[Finding]:
         if lost == 0:  # the retry policy already rescues every failure: nothing to change
             continue
         task = plan.task(plan.index[row["task"]])
-        current = (task.retry or plan.workflow.defaults.retry)
+        current = task.retry or plan.workflow.defaults.retry
         tries = current.attempts if current is not None else 1
         # Enough attempts that the chance of all failing, at the observed rate, is under 1 in 1000.
         needed = max(tries + 1, min(10, math.ceil(math.log(1e-3) / math.log(max(rate, 1e-9)))))
@@ -130,11 +130,15 @@ def _timeouts(plan: ExecutionPlan, attempts: pl.DataFrame) -> list[Finding]:
     import polars as pl
 
     findings = []
-    stats = attempts.filter(pl.col("duration").is_not_null()).group_by("task").agg(
-        pl.col("duration").quantile(0.99, "higher").alias("p99"),
-        pl.col("duration").median().alias("median"),
-        pl.len().alias("samples"),
-        (pl.col("error_class").str.to_lowercase().str.contains("timeout")).sum().alias("timed_out"),
+    stats = (
+        attempts.filter(pl.col("duration").is_not_null())
+        .group_by("task")
+        .agg(
+            pl.col("duration").quantile(0.99, "higher").alias("p99"),
+            pl.col("duration").median().alias("median"),
+            pl.len().alias("samples"),
+            (pl.col("error_class").str.to_lowercase().str.contains("timeout")).sum().alias("timed_out"),
+        )
     )
     for row in stats.sort("task").iter_rows(named=True):
         task = plan.task(plan.index[row["task"]])

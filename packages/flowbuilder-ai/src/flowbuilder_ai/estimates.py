@@ -83,7 +83,7 @@ class HistoryDurations:
                 finally:
                     if self._close:  # a store opened only for this read (RocksDB allows one opener)
                         store.close()
-        except Exception:  # noqa: BLE001 - no history is "no estimates", never a failed compile
+        except Exception:
             measured = {}
         with self._lock:
             self._cache[workflow] = (now, measured)

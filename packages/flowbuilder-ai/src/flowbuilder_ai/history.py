@@ -86,7 +86,9 @@ def _output_size(data: dict[str, Any]) -> int:
         return len(str(output))
 
 
-def _run_rows(store: Store, run_id: str, events: Iterable[dict[str, Any]], defs: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
+def _run_rows(
+    store: Store, run_id: str, events: Iterable[dict[str, Any]], defs: dict[str, dict[str, list[str]]]
+) -> list[dict[str, Any]]:
     workflow = ""
     digest: str | None = None
     run_started: float | None = None
@@ -132,7 +134,9 @@ def _run_rows(store: Store, run_id: str, events: Iterable[dict[str, Any]], defs:
         begin = row["started_at"]
         row["workflow"] = workflow
         row["upstream"] = needs
-        row["queue_wait"] = max(0.0, begin - ready) if begin is not None and ready is not None and row["attempt"] == 1 else 0.0
+        row["queue_wait"] = (
+            max(0.0, begin - ready) if begin is not None and ready is not None and row["attempt"] == 1 else 0.0
+        )
         rows.append(row)
     return rows
 

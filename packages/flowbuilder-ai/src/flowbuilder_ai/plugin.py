@@ -47,7 +47,9 @@ def _existing_store() -> Any:
 
 
 @hookimpl
-def flowbuilder_event_sinks(settings: Settings, run_id: str, store: Store | None, plan: ExecutionPlan | None) -> list[Any]:
+def flowbuilder_event_sinks(
+    settings: Settings, run_id: str, store: Store | None, plan: ExecutionPlan | None
+) -> list[Any]:
     """The ETA/SLA sink: on for a workflow with ``sla:``, or for every run with ``[ai] eta = true``
     in flowbuilder.toml; otherwise nothing (no sink, no history read)."""
     if store is None or plan is None:

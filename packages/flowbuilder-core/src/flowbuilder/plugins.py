@@ -45,10 +45,10 @@ if TYPE_CHECKING:
 
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
-    from flowbuilder.plan import ExecutionPlan
     from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
+    from flowbuilder.plan import ExecutionPlan
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
@@ -487,7 +487,9 @@ class PluginHost:
             ]
         return cached
 
-    def event_sinks(self, run_id: str, *, store: Store | None = None, plan: ExecutionPlan | None = None) -> list[EventSink]:
+    def event_sinks(
+        self, run_id: str, *, store: Store | None = None, plan: ExecutionPlan | None = None
+    ) -> list[EventSink]:
         """The sinks of one run (called once per run, never per event).
 
         Each plugin's hook is called on its own, in pluggy's order, so one that raises is
