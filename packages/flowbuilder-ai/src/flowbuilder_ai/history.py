@@ -86,58 +86,77 @@ def _output_size(data: dict[str, Any]) -> int:
         return len(str(output))
 
 
+class RunAttempts:
+    """Builds attempt rows from one run's events as they come (stored or live, the same way).
+
+    Feed events in sequence order to :meth:`add`; it returns the rows of the attempts that
+    event finished (zero or one). Queue wait is the time from when the task could start (its
+    upstream tasks ended, or the run started) to its first attempt's start.
+    """
+
+    def __init__(self, store: Store | None, run_id: str, definitions: dict[str, dict[str, list[str]]] | None = None):
+        self.store = store
+        self.run_id = run_id
+        self.workflow = ""
+        self.upstream: dict[str, list[str]] = {}
+        self._definitions = definitions if definitions is not None else {}
+        self._run_started: float | None = None
+        self._started: dict[tuple[str, int], float] = {}
+        self._ended: dict[str, float] = {}
+        self._ready: dict[str, float | None] = {}
+
+    def add(self, kind: str, task: str | None, attempt: int | None, data: Any, when: float) -> dict[str, Any] | None:
+        data = data if isinstance(data, dict) else {}
+        if kind == "run_created":
+            self.workflow = str(data.get("workflow") or "")
+            if self.store is not None:
+                self.upstream = _upstream_of(self.store, data.get("definition_hash"), self._definitions)
+        elif kind == "run_started" and self._run_started is None:
+            self._run_started = when
+        elif kind == "task_started" and task is not None:
+            number = int(attempt or 1)
+            self._started[(task, number)] = when
+            if number == 1:
+                needs = self.upstream.get(task, [])
+                self._ready[task] = max((self._ended[n] for n in needs if n in self._ended), default=self._run_started)
+        elif kind in ("task_succeeded", "task_failed") and task is not None:
+            return self._finished(kind == "task_succeeded", task, int(attempt or 1), data, when)
+        return None
+
+    def _finished(self, ok: bool, task: str, attempt: int, data: dict[str, Any], when: float) -> dict[str, Any]:
+        status = "succeeded" if ok else ("failed" if data.get("final", True) else "retrying")
+        begin = self._started.get((task, attempt))
+        duration = data.get("duration")
+        if not isinstance(duration, (int, float)) or isinstance(duration, bool):
+            duration = when - begin if begin is not None else None
+        exit_code = data.get("exit_code")
+        ready = self._ready.get(task)
+        first = self._started.get((task, 1))
+        if status != "retrying":
+            self._ended[task] = when
+        return {
+            "run_id": self.run_id, "workflow": self.workflow, "task": task, "attempt": attempt, "status": status,
+            "error_class": "" if ok else error_class(data.get("error")),
+            "started_at": begin, "finished_at": when,
+            "duration": float(duration) if duration is not None else None,
+            "queue_wait": max(0.0, first - ready) if first is not None and ready is not None else 0.0,
+            "output_size": _output_size(data) if ok else 0,
+            "exit_code": int(exit_code) if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+            "upstream": list(self.upstream.get(task, [])),
+        }  # fmt: skip
+
+
 def _run_rows(
     store: Store, run_id: str, events: Iterable[dict[str, Any]], defs: dict[str, dict[str, list[str]]]
 ) -> list[dict[str, Any]]:
-    workflow = ""
-    digest: str | None = None
-    run_started: float | None = None
-    started: dict[tuple[str, int], float] = {}
-    ended_at: dict[str, float] = {}
-    rows: list[dict[str, Any]] = []
-    pending: list[tuple[dict[str, Any], float]] = []
+    builder = RunAttempts(store, run_id, defs)
+    rows = []
     for event in events:
-        kind = event.get("k")
-        data = event.get("d") if isinstance(event.get("d"), dict) else {}
-        when = float(event.get("t") or 0.0)
-        if kind == "run_created":
-            workflow = str(data.get("workflow") or "")
-            digest = data.get("definition_hash")
-        elif kind == "run_started" and run_started is None:
-            run_started = when
-        elif kind == "task_started":
-            started[(str(event.get("n")), int(event.get("a") or 1))] = when
-        elif kind in ("task_succeeded", "task_failed"):
-            task, attempt = str(event.get("n")), int(event.get("a") or 1)
-            ok = kind == "task_succeeded"
-            status = "succeeded" if ok else ("failed" if data.get("final", True) else "retrying")
-            duration = data.get("duration")
-            begin = started.get((task, attempt))
-            if not isinstance(duration, (int, float)):
-                duration = when - begin if begin is not None else None
-            exit_code = data.get("exit_code")
-            row = {
-                "run_id": run_id, "task": task, "attempt": attempt, "status": status,
-                "error_class": "" if ok else error_class(data.get("error")),
-                "started_at": begin, "finished_at": when,
-                "duration": float(duration) if duration is not None else None,
-                "output_size": _output_size(data) if ok else 0,
-                "exit_code": int(exit_code) if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
-            }  # fmt: skip
-            pending.append((row, when))
-            if ok or status == "failed":
-                ended_at[task] = when
-    upstream = _upstream_of(store, digest, defs)
-    for row, _ in pending:
-        needs = upstream.get(row["task"], [])
-        ready = max((ended_at[n] for n in needs if n in ended_at), default=run_started)
-        begin = row["started_at"]
-        row["workflow"] = workflow
-        row["upstream"] = needs
-        row["queue_wait"] = (
-            max(0.0, begin - ready) if begin is not None and ready is not None and row["attempt"] == 1 else 0.0
-        )
-        rows.append(row)
+        attempt = event.get("a")
+        row = builder.add(str(event.get("k")), event.get("n"), attempt if isinstance(attempt, int) else None,
+                          event.get("d"), float(event.get("t") or 0.0))  # fmt: skip
+        if row is not None:
+            rows.append(row)
     return rows
 
 
@@ -179,7 +198,7 @@ def load_attempts(store: Store, workflow: str | None = None, run_ids: Sequence[s
     runs, raw = store.export_events(list(run_ids) if run_ids is not None else None)
     rows: list[dict[str, Any]] = []
     defs: dict[str, dict[str, list[str]]] = {}
-    for run_id, events in zip(runs, _split_runs(bytes(raw))):
+    for run_id, events in zip(runs, _split_runs(bytes(raw)), strict=False):
         rows.extend(_run_rows(store, str(run_id), events, defs))
     if not rows:
         return empty_attempts()

@@ -1,0 +1,97 @@
+"""The anomaly model: an ONNX IsolationForest and its JSON sidecar, scored with onnxruntime.
+
+The sidecar (``<model>.json``) says which feature columns the model reads and in what
+order, the score threshold above which an execution is an anomaly, how it was trained
+(seed, library versions) and the model file's sha256, checked on load so a damaged or
+swapped file is refused instead of scoring nonsense. The onnxruntime session is created
+once per :class:`AnomalyModel` (the first time it scores), never per task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from flowbuilder_ai.features import feature_matrix
+
+SHIPPED_MODEL = "anomaly-v1.onnx"
+
+
+class AIError(Exception):
+    """A one-line, actionable error of flowbuilder-ai (the CLI prints it and exits 1)."""
+
+
+class ModelError(AIError):
+    """The model or its sidecar is missing or damaged (one line, saying what to do)."""
+
+
+def shipped_model_path() -> Path:
+    """The model inside the package (``flowbuilder_ai/models/anomaly-v1.onnx``)."""
+    return Path(str(resources.files("flowbuilder_ai") / "models" / SHIPPED_MODEL))
+
+
+def sidecar_path(model: Path) -> Path:
+    return model.with_suffix(".json")
+
+
+@dataclass
+class AnomalyModel:
+    """A model file and its sidecar; :meth:`score` runs it (session made on first use)."""
+
+    path: Path
+    features: tuple[str, ...]
+    threshold: float
+    sidecar: dict[str, Any]
+    _session: Any = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> AnomalyModel:
+        """The model at ``path`` (default: the shipped one), its hash checked against its sidecar."""
+        model = Path(path) if path is not None else shipped_model_path()
+        side = sidecar_path(model)
+        try:
+            raw = model.read_bytes()
+            meta = json.loads(side.read_text(encoding="utf-8"))
+        except FileNotFoundError as error:
+            raise ModelError(f"anomaly model file {error.filename} is missing: reinstall flowbuilder-ai or run "
+                             "`flowbuilder ai train`") from None  # fmt: skip
+        except (OSError, ValueError) as error:
+            raise ModelError(f"cannot read the anomaly model {model} ({error}); run `flowbuilder ai train`") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("features"), list):
+            raise ModelError(f"{side} is not an anomaly model sidecar (no feature list); run `flowbuilder ai train`")
+        digest = hashlib.sha256(raw).hexdigest()
+        if meta.get("sha256") != digest:
+            raise ModelError(f"{model} does not match its sidecar's sha256; reinstall it or run `flowbuilder ai train`")
+        threshold = meta.get("threshold")
+        if not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+            raise ModelError(f"{side} has no finite threshold; run `flowbuilder ai train`")
+        return cls(model, tuple(str(f) for f in meta["features"]), float(threshold), meta)
+
+    def _run(self) -> Any:
+        if self._session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1  # batches are small: threads cost more than they give
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def score(self, frame: pl.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Anomaly scores (higher: more anomalous; above :attr:`threshold`: an anomaly), one per row."""
+        if frame.height == 0:
+            return np.zeros(0, dtype=np.float32)
+        matrix = feature_matrix(frame.select(self.features)).to_numpy().astype(np.float32, copy=False)
+        matrix = np.nan_to_num(matrix, nan=0.0, posinf=50.0, neginf=-50.0)
+        session = self._run()
+        outputs = session.run(None, {session.get_inputs()[0].name: matrix})
+        scores = np.asarray(outputs[1], dtype=np.float32).reshape(-1)
+        return -scores  # the forest's decision function is low for anomalies
