@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from flowbuilder.cli.store_option import store_option
+from flowbuilder.cli.context import store_option
 
 
 @click.command()
@@ -22,14 +22,18 @@ def advise(workflow: Path, store: str | None, as_json: bool) -> None:
     """Propose changes to WORKFLOW from its run history: retries, timeouts, critical path,
     parallelism, tasks that fail together; each with its evidence and the YAML to paste."""
     from flowbuilder.cli.context import plugin_host
-    from flowbuilder.cli.runs_commands import open_existing_store, store_choice
+    from flowbuilder.errors import NoStoreError
     from flowbuilder.loader import load_plan
     from flowbuilder_ai.advisor import MIN_RUNS
     from flowbuilder_ai.advisor import advise as advise_plan
     from flowbuilder_ai.history import empty_attempts, load_attempts
 
-    plan = load_plan(workflow, plugin_host())
-    opened = open_existing_store(store)
+    host = plugin_host()
+    plan = load_plan(workflow, host)
+    try:
+        opened = host.open_store(store, create=False)  # reading never creates a store
+    except NoStoreError:
+        opened = None
     attempts = load_attempts(opened, plan.workflow.name) if opened is not None else empty_attempts()
     runs = attempts["run_id"].n_unique() if not attempts.is_empty() else 0
     findings = advise_plan(plan, attempts)
@@ -38,7 +42,7 @@ def advise(workflow: Path, store: str | None, as_json: bool) -> None:
                                "findings": [f.as_dict() for f in findings]}, indent=2, default=str))  # fmt: skip
         return
     if runs < MIN_RUNS:
-        where = store_choice(store) if opened is None else "the store"
+        where = host.default_store_url() if store is None else store
         click.echo(f"{plan.workflow.name}: {runs} runs in {where}; the advisor needs at least {MIN_RUNS}.")
         return
     if not findings:

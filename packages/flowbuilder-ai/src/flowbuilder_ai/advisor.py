@@ -170,11 +170,10 @@ def _medians(attempts: pl.DataFrame) -> dict[str, float]:
 
 
 def _longest(plan: ExecutionPlan, cost: list[float]) -> tuple[float, list[int]]:
-    from flowbuilder import graph
+    from flowbuilder.graph import critical_path, longest_remaining_paths
 
-    remaining, following = graph.longest_remaining_paths(plan.topological_order, plan.successors, cost)
-    roots = plan.roots()
-    path = graph.critical_path(roots, remaining, following)
+    remaining, following = longest_remaining_paths(plan.topological_order, plan.successors, cost)
+    path = critical_path(plan.roots(), remaining, following)
     return (remaining[path[0]] if path else 0.0), path
 
 
