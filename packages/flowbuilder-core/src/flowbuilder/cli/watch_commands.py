@@ -60,6 +60,10 @@ def annotation_line(annotation: Annotation) -> str:
     if annotation.task:
         where = f" {annotation.task}" + (f"#{annotation.attempt}" if annotation.attempt is not None else "")
     payload = json.dumps(annotation.payload, default=str, ensure_ascii=False)[:100]
+    body = annotation.payload
+    if annotation.kind == "anomaly" and isinstance(body, dict) and isinstance(body.get("why"), str):
+        score = body.get("score")  # flowbuilder-ai's anomalies: the score and the reason in words, whole
+        payload = (f"score {score:.3f}: " if isinstance(score, (int, float)) else "") + body["why"][:300]
     by = f" by {annotation.author}" if annotation.author else ""
     return f"{_clock(annotation.time)} {'#' + str(annotation.number):>6} {annotation.kind}{where}{by}  {payload}"
 
