@@ -29,7 +29,7 @@ def test_a_task_that_is_always_slow_is_not_anomalous() -> None:
     history = _history(rows)
     new = _history([_row("new", "slow", 101.0), _row("new", "quick", 14.0)])
     frame = features(new, task_baselines(history)).sort("task")
-    ratios = dict(zip(frame["task"], frame["log_duration_ratio"]))
+    ratios = dict(zip(frame["task"], frame["log_duration_ratio"], strict=True))
     assert abs(ratios["slow"]) < 0.05
     assert math.isclose(ratios["quick"], math.log(14.0 / 1.0), rel_tol=1e-3)
     assert "took 14.0 s; its median is 1.0 s" in explain(frame.filter(pl.col("task") == "quick").row(0, named=True))

@@ -114,6 +114,7 @@ def to_onnx(forest: Any) -> bytes:
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
     model.doc_string = "flowbuilder-ai anomaly model (IsolationForest)"
+    model.graph.name = "flowbuilder_ai_anomaly"  # skl2onnx names the graph with a random uuid: not reproducible
     return bytes(model.SerializeToString())
 
 
