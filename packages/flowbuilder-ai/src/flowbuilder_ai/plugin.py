@@ -8,6 +8,13 @@ machinery when it is used.
 * ``flowbuilder_event_sinks``: :class:`~flowbuilder_ai.sink.AnomalySink` when ``[ai] scoring = true``
   (or ``FLOWBUILDER_AI__SCORING=true``) and the run has a store;
 * ``flowbuilder_cli_commands``: ``flowbuilder ai train`` and ``flowbuilder ai score``.
+
+The ai2 block below (advisor, duration estimates, ETA/SLA) registers its own implementations
+of the same hooks under other function names (pluggy's ``specname``):
+
+* ``flowbuilder_cli_commands``: ``flowbuilder advise``;
+* ``flowbuilder_compile_passes``: measured medians for the critical path;
+* ``flowbuilder_event_sinks``: the ETA/SLA sink for workflows with ``sla:`` (or ``[ai] eta = true``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
     from flowbuilder.added_hooks import HookSpecRegistry
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import Store
+    from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
 
 
@@ -51,3 +59,49 @@ def flowbuilder_cli_commands(cli: click.Group) -> None:
     from flowbuilder_ai.cli import ai
 
     cli.add_command(ai)
+
+
+# --- ai2: advisor, duration estimates, ETA/SLA (issue 14, items 5-7) --------------------------
+
+
+@hookimpl(specname="flowbuilder_cli_commands")
+def advise_command(cli: click.Group) -> None:
+    """``flowbuilder advise WORKFLOW``."""
+    from flowbuilder_ai.advise_command import advise
+
+    cli.add_command(advise)
+
+
+@hookimpl(specname="flowbuilder_compile_passes")
+def duration_estimates() -> list[Any]:
+    """Measured durations for the critical path, read from the configured store's history
+    (only if a store exists there: compiling never creates one)."""
+    from flowbuilder_ai.estimates import HistoryDurations
+
+    return [HistoryDurations(_existing_store, close=True)]
+
+
+def _existing_store() -> Any:
+    from flowbuilder.cli.context import plugin_host
+    from flowbuilder.errors import NoStoreError
+
+    try:
+        return plugin_host().open_store(create=False)
+    except NoStoreError:
+        return None
+
+
+@hookimpl(specname="flowbuilder_event_sinks")
+def eta_sinks(settings: Settings, run_id: str, store: Store | None, plan: ExecutionPlan | None) -> list[Any]:
+    """The ETA/SLA sink: on for a workflow with ``sla:``, or for every run with ``[ai] eta = true``
+    in flowbuilder.toml; otherwise nothing (no sink, no history read)."""
+    if store is None or plan is None:
+        return []
+    if plan.workflow.sla is None and str(settings.section("ai").get("eta", "")).lower() not in ("true", "1"):
+        return []
+    from flowbuilder_ai.eta import EtaSink, run_durations
+
+    return [EtaSink(store, run_id, plan, run_durations(store, plan))]
+
+
+# --- end ai2 -----------------------------------------------------------------------------------

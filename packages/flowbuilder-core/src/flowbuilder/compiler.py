@@ -152,7 +152,49 @@ def compile_workflow(
         cached_tasks=_cached_tasks(workflow),
         states=states,
     )
-    return _run_passes(plan, passes if omitted == Omitted() else (), locator)
+    plan = _run_passes(plan, passes if omitted == Omitted() else (), locator)
+    measured = plan.metadata.get(ESTIMATED_DURATIONS_KEY)
+    if isinstance(measured, Mapping) and measured:
+        plan = _recost(plan, tasks, configs, task_types, {**(estimated_durations or {}), **measured},
+                       ordering)  # fmt: skip
+    return plan
+
+
+ESTIMATED_DURATIONS_KEY = "estimated_durations"
+"""A compile pass that returns ``{ESTIMATED_DURATIONS_KEY: {task name: seconds}}`` (for
+example measured medians from run history) re-costs the plan with them, so critical-path-first
+scheduling uses real times: the pass cannot change the priorities any other way, and this keeps
+the critical-path rule in one place (here)."""
+
+
+def _recost(
+    plan: ExecutionPlan,
+    tasks: Sequence[Task],
+    configs: Sequence[Any],
+    task_types: Mapping[str, TaskType],
+    durations: Mapping[str, float],
+    ordering: graph.Ordering,
+) -> ExecutionPlan:
+    from dataclasses import replace
+
+    clean = {
+        name: float(seconds)
+        for name, seconds in durations.items()
+        if isinstance(name, str) and isinstance(seconds, (int, float)) and 0 < float(seconds) < float("inf")
+    }
+    if not clean:
+        return plan
+    cost, estimated = _task_costs(tasks, configs, task_types, clean)
+    remaining, next_on_path = graph.longest_remaining_paths(ordering.order, plan.successors, cost)
+    roots = ordering.levels[0] if ordering.levels else []
+    path = graph.critical_path(roots, remaining, next_on_path)
+    return replace(
+        plan,
+        remaining_path=tuple(remaining),
+        critical_path=tuple(path),
+        critical_path_cost=remaining[path[0]] if path else 0.0,
+        estimated=estimated,
+    )
 
 
 def _task_costs(
@@ -557,6 +599,7 @@ def _run_passes(plan: ExecutionPlan, passes: Sequence[CompilePass], locator: Loc
 
 
 __all__ = [
+    "ESTIMATED_DURATIONS_KEY",
     "CompilePass",
     "Omitted",
     "compile_workflow",

@@ -114,3 +114,12 @@ def critical_path(roots: Sequence[int], remaining: Sequence[float], next_on_path
         node = next_on_path[node]
         path.append(node)
     return path
+
+
+__all__ = [
+    "Ordering",
+    "critical_path",
+    "find_cycles",
+    "longest_remaining_paths",
+    "topological_levels",
+]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.node_announcer import NodeAnnouncer
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
+    from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
 
 PROJECT_NAME = "flowbuilder"
@@ -175,15 +176,17 @@ def flowbuilder_compile_passes() -> list[CompilePass]:
 
 
 @hookspec
-def flowbuilder_event_sinks(settings: Settings, run_id: str, store: Store | None, host: PluginHost) -> list[EventSink]:
+def flowbuilder_event_sinks(
+    settings: Settings, run_id: str, store: Store | None, host: PluginHost, plan: ExecutionPlan | None
+) -> list[EventSink]:
     """Sinks that receive the events of one run.
 
     Called once at the start of each run with the resolved settings (``settings.section(name)``
     holds the plugin's own ``[name]`` table of ``flowbuilder.toml``), the run's id and the
     store the run is recorded in (None where the caller has none), for sinks that read
-    history or add annotations to the same store, and the plugin host (to call hooks the
-    plugin declared itself, e.g. an alert hook). An implementation names only the parameters
-    it uses: pluggy passes those.
+    history or add annotations to the same store, the plugin host (to call hooks the
+    plugin declared itself, e.g. an alert hook) and the run's compiled ``plan`` (None where the
+    caller has none). An implementation names only the parameters it uses: pluggy passes those.
     Return :class:`~flowbuilder.interfaces.EventSink` instances, or an empty list when the
     plugin is not configured for this run (sinks must be free when off). All results are
     combined; the runner delivers events to each in batches.

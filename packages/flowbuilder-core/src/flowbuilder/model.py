@@ -658,6 +658,10 @@ class Workflow(_Model):
     )
     concurrency: int | None = Field(None, ge=1, description="At most this many tasks at once (default: the runner's).")
     on_failure: FailurePolicy = Field("stop", description="What a failed task does to the run (tasks may override).")
+    sla: Duration | None = Field(
+        None,
+        description="How long a run may take ('30m'); flowbuilder-ai warns as soon as its predicted finish misses it.",
+    )
     tasks: list[Task] = Field(min_length=1)
     schedule: Schedule | None = Field(None, description="When `flowbuilder scheduler` starts runs (docs/dsl.md).")
     on: Triggers | None = Field(

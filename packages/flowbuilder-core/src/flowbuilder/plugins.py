@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from flowbuilder.interfaces.node_announcer import NodeAnnouncer
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
+    from flowbuilder.plan import ExecutionPlan
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
 
@@ -524,13 +525,16 @@ class PluginHost:
             ]
         return cached
 
-    def event_sinks(self, run_id: str, store: Store | None = None) -> list[EventSink]:
-        """The sinks of one run (called once per run, never per event); ``store``: the run's.
+    def event_sinks(
+        self, run_id: str, store: Store | None = None, *, plan: ExecutionPlan | None = None
+    ) -> list[EventSink]:
+        """The sinks of one run (called once per run, never per event); ``store``, ``plan``: the run's.
 
         Each plugin's hook is called on its own, in pluggy's order, so one that raises is
         named in a warning on stderr and only its sinks are missing: a sink never fails a run.
         """
-        arguments: dict[str, Any] = {"settings": self.settings, "run_id": run_id, "store": store, "host": self}
+        arguments: dict[str, Any] = {"settings": self.settings, "run_id": run_id, "store": store, "host": self,
+                                     "plan": plan}  # fmt: skip
         sinks: list[EventSink] = []
         for impl in reversed(self.manager.hook.flowbuilder_event_sinks.get_hookimpls()):
             try:

@@ -435,7 +435,7 @@ class RunService:
             if recording is not None:
                 sinks = [*sinks, recording]
         return RunRequest(plan=prepared.plan, params=prepared.params, run_id=prepared.run_id, store=self.store,
-                          sinks=[*sinks, *self.host.event_sinks(prepared.run_id, self.store)], executors=executors,
+                          sinks=[*sinks, *self.host.event_sinks(prepared.run_id, self.store, plan=prepared.plan)], executors=executors,
                           concurrency=concurrency or self.concurrency, resume=prepared.resume,
                           definition_hash=digest, secrets=prepared.secrets, retry=prepared.retry,
                           service=self, parent=prepared.parent, subworkflows=subworkflows,

@@ -18,6 +18,7 @@ finished a moment later. SIGTERM counts as a Ctrl-C. See :mod:`flowbuilder.cli.i
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,8 @@ OUTPUT_WIDTH = 100
 """Characters of one task's output in the terminal summary (``runs show`` shows the same cut)."""
 EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 LIVE_REFRESHES_PER_SECOND = 8
+ANNOTATION_POLL_SECONDS = 0.5
+"""How often at most a progress display reads the run's new annotations (on an event batch)."""
 """How often the terminal's status line is redrawn; events between redraws only move counters."""
 QUIET_PROGRESS_EVERY = 10.0
 """Seconds between counters lines when stdout is not a terminal and ``--progress`` is not given,
@@ -116,10 +119,13 @@ def execute_and_report(
         display = _PlainDisplay(len(prepared.plan))
     else:
         display = _QuietDisplay(len(prepared.plan))
+    if not as_json:
+        display.follow_annotations(service.store, prepared.run_id)
     request = service.request(prepared, sinks=[display])
     try:
         result = _run_with_interrupts(service, request, display)
     finally:
+        display.show_annotations(force=True)  # what plugins added after the last batch
         display.stop()  # before the summary: the live display erases its own lines when it stops
     _summary(result, service.store, as_json, outputs=isinstance(display, _LiveDisplay), cached=display.cached)
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
@@ -210,6 +216,47 @@ class _Display(EventSink):
         self.running: set[str] = set()
         self.waiting: set[str] = set()
         """Tasks waiting for a signal or a time (approvals, timers): not running, holding no slot."""
+        self._notes: tuple[Store, str] | None = None
+        self._notes_seen = 0
+        self._notes_read = -math.inf
+        self.predicted_finish: float | None = None
+        """Epoch seconds from the newest ``eta`` annotation (a plugin's prediction, e.g. flowbuilder-ai)."""
+
+    def follow_annotations(self, store: Store, run_id: str) -> None:
+        """Show the annotations plugins add to this run while it runs (anomalies, SLA warnings)."""
+        self._notes = (store, run_id)
+
+    def show_annotations(self, *, force: bool = False) -> None:
+        """Print the run's new annotations (at most every ``ANNOTATION_POLL_SECONDS``: one store
+        read, never one per event); an ``eta`` annotation's ``finish_at`` replaces the line's naive ETA."""
+        if self._notes is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._notes_read < ANNOTATION_POLL_SECONDS:
+            return
+        self._notes_read = now
+        store, run_id = self._notes
+        try:
+            notes = store.read_annotations(run_id, after=self._notes_seen)
+        except Exception:  # a store without annotations (or gone): the run's display goes on
+            return
+        from flowbuilder.cli.watch_commands import annotation_line
+
+        for annotation in notes:
+            self._notes_seen = max(self._notes_seen, annotation.number)
+            payload = annotation.payload
+            if annotation.kind == "eta" and isinstance(payload, dict):
+                finish = payload.get("finish_at")
+                if isinstance(finish, (int, float)) and not isinstance(finish, bool) and math.isfinite(finish):
+                    self.predicted_finish = float(finish)
+                continue
+            message = payload.get("message") if isinstance(payload, dict) else None
+            if isinstance(message, str):  # a note meant for people: its words, not its JSON
+                where = f" {annotation.task}" if annotation.task else ""
+                by = f" (by {annotation.author})" if annotation.author else ""
+                self.note(neutralise(one_line(f"{annotation.kind}{where}: {message}{by}", 400)))
+            else:
+                self.note(neutralise(annotation_line(annotation)))
 
     def _waiting(self, event: RunEvent) -> None:
         """A task started waiting, or refused a signal: say so, with what ends the wait."""
@@ -262,6 +309,7 @@ class _Display(EventSink):
     def handle(self, events: Sequence[RunEvent]) -> None:
         for event in events:
             self.count(event)
+        self.show_annotations()
 
     def note(self, message: str) -> None:
         click.echo(message, err=True)
@@ -273,7 +321,9 @@ class _Display(EventSink):
         elapsed = time.monotonic() - self.started
         finished = self.done + self.failed + self.skipped + self.cancelled
         eta = ""
-        if 0 < finished < self.total:
+        if self.predicted_finish is not None and finished < self.total:
+            eta = f", ETA {max(0.0, self.predicted_finish - time.time()):.0f}s (predicted)"
+        elif 0 < finished < self.total:
             eta = f", ETA {elapsed / finished * (self.total - finished):.0f}s"
         waiting = f", {len(self.waiting)} waiting" if self.waiting else ""
         cached = f" ({self.cached} cached)" if self.cached else ""
@@ -304,6 +354,7 @@ class _PlainDisplay(_Display):
                 extra = f" in {data['duration']:.2f}s"
             attempt = f" (attempt {event.attempt})" if event.attempt > 1 or kind == "retrying" else ""
             echo(f"{time.strftime('%H:%M:%S', time.localtime(event.time))} {event.task} {kind}{attempt}{extra}")
+        self.show_annotations()
 
 
 _ATTENTION = frozenset({"task_failed", "task_retrying"})
@@ -330,6 +381,7 @@ class _QuietDisplay(_Display):
             self.count(event)
             if event.kind.value in _ATTENTION:
                 self._plain.handle((event,))
+        self.show_annotations()
         if time.monotonic() >= self._next_line:
             self._next_line = time.monotonic() + QUIET_PROGRESS_EVERY
             click.echo(self.line())
@@ -393,9 +445,10 @@ class _LiveDisplay(_Display):
             if event.kind.value == "task_failed":
                 error = neutralise(str(event.data.get("error", "")))  # a live display is always a terminal
                 self.console.print(f"[red]✗[/red] {event.task}: {self._escape(error)}", markup=True, highlight=False)
+        self.show_annotations()
 
     def note(self, message: str) -> None:
-        self.console.print(f"[yellow]{message}[/yellow]")
+        self.console.print(f"[yellow]{self._escape(message)}[/yellow]")  # annotations are anyone's text
 
     def stop(self) -> None:
         self.live.stop()
