@@ -15,7 +15,7 @@ provides the fixture(s) its docstring names, and inherits every test::
 The suites: :class:`StoreContract`, :class:`RunnerContract`, :class:`TaskTypeContract`,
 :class:`ConsensusEngineContract`, :class:`SecretProviderContract`, :class:`AttemptExecutorContract`,
 :class:`TriggerSourceContract`, :class:`MessageBusContract`, :class:`AuthenticatorContract`,
-:class:`NodeAnnouncerContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
+:class:`NodeAnnouncerContract`, :class:`EventSinkContract`. :data:`CONTRACT_TESTS` lists the tests each defines and
 :func:`audit_implementation` reports any a subclass silently drops (every suite runs it as
 its own first test).
 """
@@ -24,6 +24,7 @@ from flowbuilder_contracts._audit import CONTRACT_TESTS, Contract, audit_impleme
 from flowbuilder_contracts._version import __version__
 from flowbuilder_contracts.authenticator import AuthenticatorContract
 from flowbuilder_contracts.consensus import ConsensusEngineContract
+from flowbuilder_contracts.event_sink import EventSinkContract
 from flowbuilder_contracts.executor import AttemptExecutorContract
 from flowbuilder_contracts.message_bus import MessageBusContract
 from flowbuilder_contracts.node_announcer import NodeAnnouncerContract
@@ -44,6 +45,7 @@ CONTRACTS: tuple[type[Contract], ...] = (
     MessageBusContract,
     AuthenticatorContract,
     NodeAnnouncerContract,
+    EventSinkContract,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "CONTRACT_TESTS",
     "ConsensusEngineContract",
     "Contract",
+    "EventSinkContract",
     "MessageBusContract",
     "NodeAnnouncerContract",
     "RunnerContract",
