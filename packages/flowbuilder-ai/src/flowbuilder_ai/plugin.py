@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowbuilder import hookimpl
+from flowbuilder_ai.settings import enabled, model_path, scoring_enabled  # tiny: read per run, imported once
 
 if TYPE_CHECKING:
     import click
@@ -43,8 +44,6 @@ def flowbuilder_addhooks(specs: HookSpecRegistry) -> None:
 @hookimpl
 def flowbuilder_event_sinks(settings: Settings, run_id: str, store: Store | None, host: PluginHost) -> list[Any]:
     """The anomaly scorer, when ``[ai] scoring = true``; nothing (and no import) otherwise."""
-    from flowbuilder_ai.settings import model_path, scoring_enabled
-
     section = settings.section("ai")
     if store is None or not scoring_enabled(section):
         return []
@@ -73,22 +72,25 @@ def advise_command(cli: click.Group) -> None:
 
 
 @hookimpl(specname="flowbuilder_compile_passes")
-def duration_estimates() -> list[Any]:
+def duration_estimates(settings: Settings) -> list[Any]:
     """Measured durations for the critical path, read from the configured store's history
-    (only if a store exists there: compiling never creates one)."""
+    (only if a store exists there: compiling never creates one). On with ``[ai] estimates =
+    true`` (or ``FLOWBUILDER_AI__ESTIMATES=true``): reading history opens the store once per
+    process, a cost every ``flowbuilder run`` would otherwise pay; off, nothing is imported."""
+    if not enabled(settings.section("ai"), "estimates"):
+        return []
     from flowbuilder_ai.estimates import HistoryDurations
 
-    return [HistoryDurations(_existing_store, close=True)]
+    def existing_store() -> Any:
+        from flowbuilder.errors import NoStoreError
+        from flowbuilder.plugins import build_plugin_host
 
+        try:
+            return build_plugin_host(settings).open_store(create=False)
+        except NoStoreError:
+            return None
 
-def _existing_store() -> Any:
-    from flowbuilder.cli.context import plugin_host
-    from flowbuilder.errors import NoStoreError
-
-    try:
-        return plugin_host().open_store(create=False)
-    except NoStoreError:
-        return None
+    return [HistoryDurations(existing_store, close=True)]
 
 
 @hookimpl(specname="flowbuilder_event_sinks")
@@ -97,7 +99,7 @@ def eta_sinks(settings: Settings, run_id: str, store: Store | None, plan: Execut
     in flowbuilder.toml; otherwise nothing (no sink, no history read)."""
     if store is None or plan is None:
         return []
-    if plan.workflow.sla is None and str(settings.section("ai").get("eta", "")).lower() not in ("true", "1"):
+    if plan.workflow.sla is None and not enabled(settings.section("ai"), "eta"):
         return []
     from flowbuilder_ai.eta import EtaSink, run_durations
 

@@ -7,9 +7,14 @@ from typing import Any, Mapping
 _TRUE = ("true", "1", "yes", "on")
 
 
+def enabled(section: Mapping[str, Any], key: str) -> bool:
+    """``KEY = true`` (or 1, yes, on) in ``[ai]``: every part that costs something is off by default."""
+    return str(section.get(key, "false")).strip().lower() in _TRUE
+
+
 def scoring_enabled(section: Mapping[str, Any]) -> bool:
     """``scoring = true``: off by default (the sink reads history and loads a model)."""
-    return str(section.get("scoring", "false")).strip().lower() in _TRUE
+    return enabled(section, "scoring")
 
 
 def model_path(section: Mapping[str, Any]) -> str | None:

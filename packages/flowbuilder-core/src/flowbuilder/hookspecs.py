@@ -159,10 +159,11 @@ def flowbuilder_attempt_executors() -> list[type[AttemptExecutor]]:
 
 
 @hookspec
-def flowbuilder_compile_passes() -> list[CompilePass]:
+def flowbuilder_compile_passes(settings: Settings) -> list[CompilePass]:
     """Extra checks or annotations run on every compiled plan.
 
-    Called once per process. Return callables ``pass_(plan) -> Mapping | None``, each
+    Called once per process, with the resolved settings (name ``settings`` only if the
+    plugin reads its configuration: a pass that is switched off returns ``[]``). Return callables ``pass_(plan) -> Mapping | None``, each
     called once per compiled workflow after core's own checks, in plugin registration
     order. A pass may raise :class:`~flowbuilder.errors.WorkflowError` to reject the
     workflow (its diagnostics are shown like core's) or return a mapping that is merged

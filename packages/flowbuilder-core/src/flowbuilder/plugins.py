@@ -521,7 +521,9 @@ class PluginHost:
         cached = self._cache.get("compile_passes")
         if cached is None:
             cached = self._cache["compile_passes"] = [
-                p for result in self.manager.hook.flowbuilder_compile_passes() for p in result or ()
+                p
+                for result in self.manager.hook.flowbuilder_compile_passes(settings=self.settings)
+                for p in result or ()
             ]
         return cached
 

@@ -134,6 +134,10 @@ def raise_if_ended_by_error(iterator: Any) -> None:
         iterator.status()
 
 
+AUDIT_RETRY_WINDOW = 64
+"""How many of the newest audit records an append compares itself with (see ``append_audit_raw``)."""
+
+
 class StoreLockedError(Exception):
     """Another process holds the RocksDB lock of the directory (internal: callers route instead)."""
 
@@ -811,9 +815,18 @@ class RocksEngine:
 
     def append_audit_raw(self, raw: bytes, retention: int) -> int:
         """Store an audit record's stored form as the next number; drop those beyond ``retention``
-        in the same write batch. Returns the record's number."""
+        in the same write batch. Returns the record's number.
+
+        A record identical to one of the newest :data:`AUDIT_RETRY_WINDOW` (its stored form
+        holds its time to the microsecond, so only a retry repeats it) is not stored again: its
+        number is returned. A client whose call was cut by an owner hand-over retries it with
+        the next owner, and the record the old owner had already written would land twice.
+        """
         with self._lock:
             oldest, newest = self._audit_range()
+            for kept in range(newest, max(oldest, newest - AUDIT_RETRY_WINDOW + 1) - 1, -1):
+                if self._db.get(keys.audit_key(kept)) == raw:
+                    return kept
             seq = newest + 1
             batch = self._new_batch()
             batch.put(keys.audit_key(seq), bytes(raw))

@@ -333,7 +333,8 @@ class RocksDBStore(Store):
     # -- the audit log: numbered by the owner process, under its engine's lock -------------
 
     def append_audit(self, record: AuditRecord) -> AuditRecord:
-        """See :meth:`Store.append_audit`. A call cut by an owner hand-over is retried, so it may land twice."""
+        """See :meth:`Store.append_audit`. A call cut by an owner hand-over is retried with the next
+        owner, which finds the record among the newest if the old owner had written it (never twice)."""
         raw = encode_audit_record(record)
         seq = int(self._call("append_audit_raw", raw, self.audit_retention))
         return decode_audit_record(raw, seq)
