@@ -224,15 +224,19 @@ def _contract_test_files(package: LocalPackage) -> list[str]:
 def contracts(session: nox.Session, package: str, core: str) -> None:
     """One plugin package's tests, contract suites included, against the lowest or newest core it declares.
 
-    newest: the core of this checkout (which must satisfy the declared range).
+    newest: the core of this checkout (which must satisfy the declared range), in an
+    environment holding only what the plugin declares; runs the plugin's contract test
+    modules (those importing flowbuilder_contracts). Its whole suite already runs against
+    this very core in ``tests`` and in scripts/test, so running it again here would only
+    repeat those minutes; ``--full`` after ``--`` runs it anyway.
     lowest: the declared lower bound (``flowbuilder-core>=X``); skipped when X is the checkout's
     version (the newest cell runs that same combination), else core and contracts/ are built from core's release X
     (tag ``flowbuilder-core-vX``, or the commit releases.toml records when the clone has no
     tags; the log says which). The contract suites come from that same release: they are
     the promises that core version made, and a suite added later may test what only a
-    newer core can offer. Checks that ``flowbuilder plugins`` loads the plugin, then runs
-    the package's whole test suite (which must include a module that imports
-    flowbuilder_contracts): everything the plugin does must work with every core it admits.
+    newer core can offer. This cell runs the package's whole test suite: everything the
+    plugin does must work with every core it admits, and no other session tries an older one.
+    Both cells first check that ``flowbuilder plugins`` loads the plugin.
     """
     plugin = PLUGINS[package]
     requirement = _core_requirement(session, plugin)
@@ -279,7 +283,12 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
     )
     _check_plugin_loads(session, plugin)
     session.chdir(plugin.path)
-    session.run(*PYTEST, "-n", "2", "tests", *session.posargs)
+    posargs = list(session.posargs)
+    whole_suite = core == "lowest" or "--full" in posargs
+    posargs = [argument for argument in posargs if argument != "--full"]
+    selected = ["tests"] if whole_suite else contract_files
+    session.log("the whole suite" if whole_suite else f"the contract test modules: {' '.join(contract_files)}")
+    session.run(*PYTEST, "-n", "2", *selected, *posargs)
 
 
 def _check_plugin_loads(session: nox.Session, plugin: LocalPackage) -> None:
