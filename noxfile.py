@@ -211,11 +211,19 @@ def _export_from_release(session: nox.Session, revision: str, directory: str, in
 
 
 def _contract_test_files(package: LocalPackage) -> list[str]:
-    """Test modules of ``package`` that run a contract suite (they import flowbuilder_contracts)."""
+    """Test modules of ``package`` that run a contract suite.
+
+    Such a module imports flowbuilder_contracts and subclasses one of its ``...Contract``
+    suites; a module that only borrows a helper from it (the redis-server launcher, the
+    contract task types) is an ordinary test.
+    """
     uses_contracts = re.compile(rf"^\s*(from|import)\s+{CONTRACTS_IMPORT}\b", re.MULTILINE)
-    found = [
-        path for path in sorted((package.path / "tests").rglob("test*.py")) if uses_contracts.search(path.read_text())
-    ]
+    runs_a_suite = re.compile(r"^class \w+\([^)]*\b\w+Contract\b", re.MULTILINE)
+    found = []
+    for path in sorted((package.path / "tests").rglob("test*.py")):
+        text = path.read_text()
+        if uses_contracts.search(text) and runs_a_suite.search(text):
+            found.append(path)
     return [str(path.relative_to(package.path)) for path in found]
 
 
@@ -226,7 +234,7 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
 
     newest: the core of this checkout (which must satisfy the declared range), in an
     environment holding only what the plugin declares; runs the plugin's contract test
-    modules (those importing flowbuilder_contracts). Its whole suite already runs against
+    modules (those subclassing a flowbuilder_contracts suite). Its whole suite already runs against
     this very core in ``tests`` and in scripts/test, so running it again here would only
     repeat those minutes; ``--full`` after ``--`` runs it anyway.
     lowest: the declared lower bound (``flowbuilder-core>=X``); skipped when X is the checkout's
@@ -244,7 +252,7 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
     contract_files = _contract_test_files(plugin)
     if not contract_files:
         session.error(
-            f"{plugin.relative}: no test module under tests/ imports {CONTRACTS_IMPORT}; add the contract suites"
+            f"{plugin.relative}: no test module under tests/ runs a suite of {CONTRACTS_IMPORT}; add the contract suites"
         )
 
     core_dir, contracts_dir = CORE_DIR, ROOT / "contracts"
