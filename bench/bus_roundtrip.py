@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,47 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _private_redis import private_redis
+
 RAW_REQUESTS = "bench:raw:requests"
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(directory),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    client.close()
-    return process, port
-
-
-# -- the responders (child processes) -------------------------------------------------------
 
 
 def bus_responder(url: str) -> None:
@@ -169,7 +129,8 @@ def main() -> None:
     from flowbuilder_distributed.bus import RedisMessageBus
 
     with tempfile.TemporaryDirectory(prefix="bench-bus-") as directory:
-        server, port = start_redis(Path(directory))
+        server = private_redis(Path(directory))
+        port = server.port
         url = f"redis://127.0.0.1:{port}/0?namespace=bench"
         children = [spawn("--bus-responder", url), spawn("--raw-responder", str(port))]
         client = redis.Redis(port=port)
@@ -206,8 +167,7 @@ def main() -> None:
             for child in children:
                 child.kill()
                 child.wait(10)
-            server.kill()
-            server.wait(10)
+            server.stop(kill=True)
 
     rows = []
     for name, values in samples.items():

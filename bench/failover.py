@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,8 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+
+from _private_redis import private_redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packages" / "flowbuilder-distributed" / "tests"))
 
@@ -107,34 +107,14 @@ class SchedulerProcess:
         self.process.wait(timeout=30)
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("bench/failover.py --schedulers needs redis-server (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-                                "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("redis-server did not start")
-
-
 def measure_schedulers(kills: int) -> list[float]:
     from raft_process_cluster import free_ports
 
     failovers: list[float] = []
     with tempfile.TemporaryDirectory(prefix="failover-") as scratch:
         folder = Path(scratch)
-        redis, store = start_redis(folder)
+        redis = private_redis(folder)
+        store = redis.url
         (folder / "tick.yaml").write_text("name: tick\nschedule: {every: 1s, catchup: latest}\ntasks:\n"
                                           "  - {name: t, type: shell, config: {command: 'true'}}\n")  # fmt: skip
         (folder / "secret").write_text(os.urandom(16).hex())
@@ -169,8 +149,7 @@ def measure_schedulers(kills: int) -> list[float]:
         finally:
             for node in nodes.values():
                 node.stop()
-            redis.kill()
-            redis.wait()
+            redis.stop(kill=True)
     return failovers
 
 

@@ -26,15 +26,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from _private_redis import optional_redis
 
 BATCH = 16
 
@@ -129,26 +128,6 @@ def floor_rate(events: int) -> float:
     return events / (time.perf_counter() - started)
 
 
-def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    return None
-
-
 def append_rows(events: int, repeat: int, temp: str, redis: bool) -> dict[str, dict[str, float]]:
     from flowbuilder.stores.memory import MemoryStore
 
@@ -156,9 +135,9 @@ def append_rows(events: int, repeat: int, temp: str, redis: bool) -> dict[str, d
         "memory://": lambda i: MemoryStore(f"memory://append-{i}-{time.monotonic_ns()}"),
         "rocksdb:// sync=batch": lambda i: _rocksdb(f"rocksdb://{temp}/appends-{i}-{time.monotonic_ns()}?sync=batch"),
     }
-    server = start_redis(Path(temp)) if redis else None
+    server = optional_redis(Path(temp)) if redis else None
     if server is not None:
-        openers["redis://"] = lambda i: _redis(server[1])
+        openers["redis://"] = lambda i: _redis(server.url)
     report: dict[str, dict[str, float]] = {}
     try:
         for label, opener in openers.items():
@@ -171,8 +150,7 @@ def append_rows(events: int, repeat: int, temp: str, redis: bool) -> dict[str, d
         report["floor (list.extend)"] = {"unfenced": statistics.median(floor_rate(events) for _ in range(repeat))}
     finally:
         if server is not None:
-            server[0].terminate()
-            server[0].wait(timeout=10)
+            server.stop()
     return report
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,8 @@ import time
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
+
+from _private_redis import private_redis
 
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder_storage._event_bytes import events_bytes
@@ -156,29 +156,6 @@ def rocksdb_routed_rate(root: Path, events: int, batch: int, index: int) -> floa
 # -- Redis -----------------------------------------------------------------------------------
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
-                                "--appendonly", "yes", "--appendfsync", "everysec"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    client.close()
-    return process, port
-
-
 def redis_store_rate(port: int, events: int, batch: int, index: int) -> float:
     from flowbuilder_storage import RedisStore
 
@@ -242,13 +219,13 @@ def main() -> None:
                 )
             if "redis" in backends:
                 (root / "redis").mkdir(exist_ok=True)
-                process, port = start_redis(root / "redis")
+                server = private_redis(root / "redis", appendonly=True, appendfsync="everysec")
+                port = server.port
                 try:
                     ours, raw = interleaved(partial(redis_store_rate, port, events, batch),
                                             partial(redis_raw_rate, port, events, batch), repeat)  # fmt: skip
                 finally:
-                    process.terminate()
-                    process.wait()
+                    server.stop()
                 rows.append({"backend": "redis", "batch": batch, "store": ours, "baseline": raw})
     for row in rows:
         row["ratio"] = row["baseline"] / row["store"]

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from _private_redis import private_redis
 
 TASKS = 8
 
@@ -94,26 +94,6 @@ def write_workflows(folder: Path) -> None:
     (folder / "kick.yaml").write_text("name: kick\ntasks:\n  - {name: go, type: shell, config: {command: 'true'}}\n")
 
 
-def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("redis-server did not start")
-
-
 def rounds(kills: int, lease: float) -> dict[str, Any]:
     elected: list[float] = []
     taken: list[float] = []
@@ -121,7 +101,8 @@ def rounds(kills: int, lease: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
         write_workflows(folder)
-        server, store = start_redis(folder)
+        server = private_redis(folder)
+        store = server.url
         schedulers: list[Scheduler] = []
         try:
             leader = Scheduler(folder, store, lease)
@@ -154,8 +135,7 @@ def rounds(kills: int, lease: float) -> dict[str, Any]:
         finally:
             for scheduler in schedulers:
                 scheduler.stop()
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
     return {
         "lease_seconds": lease,
         "kills": kills,

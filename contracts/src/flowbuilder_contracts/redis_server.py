@@ -15,7 +15,8 @@ every cell of the contract matrix installs ``flowbuilder-contracts``::
         server.start()                                # the same port again
 
 ``appendonly=True`` turns AOF on with ``appendfsync always`` (every acknowledged write
-survives a kill -9); without it the server keeps nothing across a restart. Missing
+survives a kill -9; ``appendfsync="everysec"`` for a benchmark of Redis's usual setting);
+without it the server keeps nothing across a restart. Missing
 ``redis-server`` raises :class:`RedisServerError` saying how to install it.
 """
 
@@ -73,10 +74,13 @@ class RedisServer:
     ``directory``.
     """
 
-    def __init__(self, directory: Path, *, appendonly: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, *, appendonly: bool = False, appendfsync: str = "always", port: int | None = None
+    ) -> None:
         self.binary = redis_server_binary()
         self.directory = directory
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
         self.port = port or free_port()
         self._port_given = port is not None
         self.process: subprocess.Popen[bytes] | None = None
@@ -99,7 +103,7 @@ class RedisServer:
         arguments = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
                      "--save", "", "--daemonize", "no", "--protected-mode", "yes", "--logfile", str(self.log_file)]  # fmt: skip
         if self.appendonly:
-            return [*arguments, "--appendonly", "yes", "--appendfsync", "always"]
+            return [*arguments, "--appendonly", "yes", "--appendfsync", self.appendfsync]
         return [*arguments, "--appendonly", "no"]
 
     def start(self) -> RedisServer:
