@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _private_redis import private_redis
 
 CLI = [sys.executable, "-c", "from flowbuilder.cli.main import main; main()"]
 
@@ -53,43 +53,6 @@ while True:
             client.xadd("bench:pong", fields)
             client.xack("bench:ping", "echo", entry_id)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrivateRedis:
-    def __init__(self, folder: Path):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-        self.port = free_port()
-        self.process = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder),
-                                         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        import redis
-
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def flush(self) -> None:
-        import redis
-
-        redis.Redis.from_url(self.url).flushall()
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
 
 
 def start_workers(url: str, count: int, folder: Path) -> list[subprocess.Popen[bytes]]:
@@ -229,7 +192,7 @@ def main() -> None:
     rounds = arguments.rounds or (200 if arguments.quick else 500)
     with tempfile.TemporaryDirectory(prefix="fb-bench-distributed-") as scratch:
         folder = Path(scratch)
-        server = PrivateRedis(folder)
+        server = private_redis(folder)
         try:
             print(f"fan-out of {width:,} short python tasks (isolation: thread), {os.cpu_count()} CPU(s)")
             for label, rate, ratio in throughput(server.url, server.flush, width, folder):
@@ -248,7 +211,7 @@ def main() -> None:
                 print(f"  {label:<22} P50 {p50 * 1e3:7.2f} ms   P99 {p99 * 1e3:7.2f} ms   mean"
                       f" {statistics.fmean(samples) * 1e3:7.2f} ms")  # fmt: skip
         finally:
-            server.stop()
+            server.stop(kill=True)
 
 
 if __name__ == "__main__":
