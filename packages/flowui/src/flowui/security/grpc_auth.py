@@ -18,6 +18,7 @@ This module imports grpcio; nothing imports it until the interceptor is asked fo
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from typing import Any, AsyncIterator, Callable, Iterator, Sequence
 
 import grpc
@@ -65,19 +66,24 @@ class AuthInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None:  # unknown method: grpc answers UNIMPLEMENTED itself
             return None
+        call, refusal = self.admit(details)
+        if refusal is not None:
+            return call.refusing(handler, refusal)
+        return call.audited(handler) if call.is_audited else handler
+
+    def admit(self, details: Any) -> tuple[_GrpcCall, Refusal | None]:
+        """The call of ``details`` with its principal, and why it is refused (None: allowed).
+
+        The one decision both interceptors take; they differ only in how they wrap the handler.
+        """
         method: str = details.method
         authorization = _metadata(details, "authorization")
         call = _GrpcCall(self, method, authorization)
         found = self.gate.identify(authorization)
         if isinstance(found, Refusal):
-            return call.refusing(handler, found)
+            return call, found
         call.principal = found
-        refusal = self.gate.authorize(found, self.needed(method))
-        if refusal is not None:
-            return call.refusing(handler, refusal)
-        if self.audit is None or not self.audited(method):
-            return handler
-        return call.audited(handler)
+        return call, self.gate.authorize(found, self.needed(method))
 
 
 class AsyncAuthInterceptor(grpc.aio.ServerInterceptor):
@@ -92,20 +98,10 @@ class AsyncAuthInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        rules = self.rules
-        method: str = details.method
-        authorization = _metadata(details, "authorization")
-        call = _GrpcCall(rules, method, authorization)
-        found = rules.gate.identify(authorization)
-        if isinstance(found, Refusal):
-            return call.refusing_async(handler, found)
-        call.principal = found
-        refusal = rules.gate.authorize(found, rules.needed(method))
+        call, refusal = self.rules.admit(details)
         if refusal is not None:
             return call.refusing_async(handler, refusal)
-        if rules.audit is None or not rules.audited(method):
-            return handler
-        return call.audited_async(handler)
+        return call.audited_async(handler) if call.is_audited else handler
 
 
 class _GrpcCall:
@@ -116,15 +112,33 @@ class _GrpcCall:
         credential = (authorization or "").partition(" ")[2].strip()
         self.masker = SecretMasker([credential] if len(credential) >= MIN_SECRET_LENGTH else [])
 
+    @property
+    def is_audited(self) -> bool:
+        """Whether the audit log records this call (a writer is configured and the RPC is audited)."""
+        return self.interceptor.audit is not None and self.interceptor.audited(self.method)
+
     def record(self, outcome: str, detail: str, context: Any = None) -> None:
         writer = self.interceptor.audit
-        if writer is None or not self.interceptor.audited(self.method):
+        if writer is None or not self.is_audited:
             return
         principal = self.principal
         client = str(context.peer()) if context is not None else ""
         writer.submit(AuditRecord(actor=principal.name if principal is not None else ANONYMOUS,
                                   role=principal.role.value if principal is not None else "", action=self.method,
                                   outcome=outcome, client=client, detail=audit_detail(detail, self.masker)))  # fmt: skip
+
+    @contextmanager
+    def recorded(self, request_or_iterator: Any, handler: Any, context: Any) -> Iterator[None]:
+        """Record the call once its body ends: its gRPC status, OK, or UNKNOWN when it raised."""
+        outcome = "UNKNOWN"
+        try:
+            yield
+            outcome = _code_name(context, "OK")
+        except BaseException:
+            outcome = _code_name(context, "UNKNOWN")
+            raise
+        finally:
+            self.record(outcome, self._request_text(request_or_iterator, handler), context)
 
     def refusing(self, handler: Any, refusal: Refusal) -> Any:
         code = _CODES[refusal.status]
@@ -141,29 +155,14 @@ class _GrpcCall:
         if handler.response_streaming:
 
             def stream(request_or_iterator: Any, context: Any) -> Iterator[Any]:
-                outcome = "UNKNOWN"
-                try:
+                with self.recorded(request_or_iterator, handler, context):
                     yield from behaviour(request_or_iterator, context)
-                    outcome = _code_name(context, "OK")
-                except BaseException:
-                    outcome = _code_name(context, "UNKNOWN")
-                    raise
-                finally:
-                    self.record(outcome, self._request_text(request_or_iterator, handler), context)
 
             return _same_kind(handler, stream)
 
         def unary(request_or_iterator: Any, context: Any) -> Any:
-            outcome = "UNKNOWN"
-            try:
-                response = behaviour(request_or_iterator, context)
-                outcome = _code_name(context, "OK")
-                return response
-            except BaseException:
-                outcome = _code_name(context, "UNKNOWN")
-                raise
-            finally:
-                self.record(outcome, self._request_text(request_or_iterator, handler), context)
+            with self.recorded(request_or_iterator, handler, context):
+                return behaviour(request_or_iterator, context)
 
         return _same_kind(handler, unary)
 
@@ -182,34 +181,19 @@ class _GrpcCall:
         if handler.response_streaming:
 
             async def stream(request_or_iterator: Any, context: Any) -> AsyncIterator[Any]:
-                outcome = "UNKNOWN"
-                try:
+                with self.recorded(request_or_iterator, handler, context):
                     produced = behaviour(request_or_iterator, context)
                     if inspect.isasyncgen(produced):
                         async for item in produced:
                             yield item
                     else:  # a handler that writes with context.write() and returns None
                         await produced
-                    outcome = _code_name(context, "OK")
-                except BaseException:
-                    outcome = _code_name(context, "UNKNOWN")
-                    raise
-                finally:
-                    self.record(outcome, self._request_text(request_or_iterator, handler), context)
 
             return _same_kind(handler, stream)
 
         async def unary(request_or_iterator: Any, context: Any) -> Any:
-            outcome = "UNKNOWN"
-            try:
-                response = await behaviour(request_or_iterator, context)
-                outcome = _code_name(context, "OK")
-                return response
-            except BaseException:
-                outcome = _code_name(context, "UNKNOWN")
-                raise
-            finally:
-                self.record(outcome, self._request_text(request_or_iterator, handler), context)
+            with self.recorded(request_or_iterator, handler, context):
+                return await behaviour(request_or_iterator, context)
 
         return _same_kind(handler, unary)
 
