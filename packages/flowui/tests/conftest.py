@@ -10,14 +10,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
 
-from serve_process import RedisServer, ServeProcess
+from serve_process import ServeProcess
+
+from flowbuilder_contracts.redis_server import RedisServer
 
 
 @pytest.fixture(params=["rocksdb", "redis"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServeProcess]:
     redis: RedisServer | None = None
     if request.param == "redis":
-        redis = RedisServer(tmp_path / "redis")
+        redis = RedisServer(tmp_path / "redis").start()
         store_url = redis.url
     else:
         store_url = f"rocksdb://{tmp_path / 'store'}"
@@ -25,7 +27,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServeProc
     yield served
     served.stop()
     if redis is not None:
-        redis.stop()
+        redis.stop(kill=True)
 
 
 @pytest.fixture

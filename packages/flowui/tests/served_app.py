@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from flowbuilder.interfaces.authenticator import Authenticator
+from flowbuilder_contracts.redis_server import free_port
 from flowui.security import AuditWriter, SecurityMiddleware
 
 ROUTE_ROLES = {
@@ -64,12 +64,6 @@ def build_app(authenticators: Sequence[Authenticator], writer: AuditWriter | Non
     middleware = [Middleware(SecurityMiddleware, authenticators=authenticators, policy=ROUTE_ROLES,
                              bind_host=bind_host, audit=writer, **options)]  # fmt: skip
     return Starlette(routes=routes, middleware=middleware)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

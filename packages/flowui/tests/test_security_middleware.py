@@ -192,18 +192,17 @@ def test_without_tokens_a_non_loopback_bind_is_refused_at_start(writer: AuditWri
 
 
 def test_a_dead_redis_store_never_holds_a_request_and_drops_are_counted(tmp_path: Path) -> None:
-    from redis_process import RedisProcess
-
+    from flowbuilder_contracts.redis_server import RedisServer
     from flowbuilder_storage import RedisStore
 
-    redis = RedisProcess(tmp_path / "redis")
+    redis = RedisServer(tmp_path / "redis").start()
     try:
         store = RedisStore.open(redis.url + "?retry_seconds=20")  # a write to the dead server hangs 20 s
         writer = AuditWriter(store, capacity=2)
         with serve(build_app(AUTHENTICATORS, writer)) as url:
             assert httpx.post(f"{url}/api/v1/runs/r0/cancel", headers=bearer("operator")).status_code == 200
             assert writer.flush(10) and writer.stats()["written"] == 1
-            redis.kill()
+            redis.stop(kill=True)
             # each answer must come within httpx's timeout although each append now hangs 20 s
             answers = [httpx.post(f"{url}/api/v1/runs/r{n}/cancel", headers=bearer("operator"), timeout=5)
                        for n in range(1, 9)]  # fmt: skip
@@ -215,4 +214,4 @@ def test_a_dead_redis_store_never_holds_a_request_and_drops_are_counted(tmp_path
         writer.close(timeout=0.1)
         store.close()
     finally:
-        redis.kill()
+        redis.stop(kill=True)

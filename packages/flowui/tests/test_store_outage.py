@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serve_process import RedisServer, ServeProcess
+from serve_process import ServeProcess
+
+from flowbuilder_contracts.redis_server import RedisServer
 
 
 def test_a_dead_store_is_503_with_a_reason(tmp_path: Path) -> None:
-    redis = RedisServer(tmp_path / "redis")
+    redis = RedisServer(tmp_path / "redis").start()
     server = ServeProcess(f"{redis.url}?retry_seconds=2", tmp_path)  # the store gives up after 2 s, not 30
     try:
         assert server.client.get("/healthz").status_code == 200
-        redis.stop()
+        redis.stop(kill=True)
         health = server.client.get("/healthz")
         assert health.status_code == 503 and "store" in health.json()["reason"]
         listed = server.client.get("/api/v1/runs")
@@ -24,4 +26,4 @@ def test_a_dead_store_is_503_with_a_reason(tmp_path: Path) -> None:
         assert "Traceback" not in server.stderr
     finally:
         server.stop()
-        redis.stop()
+        redis.stop(kill=True)

@@ -7,8 +7,10 @@ import signal
 import subprocess
 from pathlib import Path
 
-from serve_process import FLOWBUILDER, RedisServer, ServeProcess
+from serve_process import FLOWBUILDER, ServeProcess
 from test_serve_api import start, wait_status
+
+from flowbuilder_contracts.redis_server import RedisServer
 
 WHO_RUNS_ME = """\
 name: where
@@ -20,7 +22,7 @@ tasks:
 
 
 def test_attempts_go_to_the_workers(tmp_path: Path) -> None:
-    redis = RedisServer(tmp_path / "redis")
+    redis = RedisServer(tmp_path / "redis").start()
     worker = subprocess.Popen([FLOWBUILDER, "worker", "--store", redis.url, "--lease", "2"], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     server = ServeProcess(redis.url, tmp_path, "--workers", redis.url)
@@ -37,4 +39,4 @@ def test_attempts_go_to_the_workers(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-        redis.stop()
+        redis.stop(kill=True)
