@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from concurrent import futures
-from pathlib import Path
 from typing import Any, Iterator
 
 import grpc
 import pytest
+from role_tokens import AUTHENTICATORS, TOKENS
 
 from flowbuilder.audit import AuditRecord
-from flowbuilder.interfaces.authenticator import Role
 from flowbuilder.stores.memory import MemoryStore
 from flowui.security import AuditWriter, AuthInterceptor
-from flowui.tokens import TokenAuthenticator, TokenEntry, new_token
 
-TOKENS = {role: new_token() for role in ("viewer", "operator", "admin")}
-AUTHENTICATORS = [TokenAuthenticator([TokenEntry(f"{role}-token", Role(role), digest)
-                                      for role, (_, digest) in TOKENS.items()])]  # fmt: skip
 POLICY = {"/test.Runs/List": "viewer", "/test.Runs/Watch": "viewer", "Cancel": "operator", "Delete": "admin"}
 """The shape of flowui/grpc_api/policy.py's table: RPC -> role."""
 
@@ -34,20 +29,6 @@ def _cancel(request: bytes, context: Any) -> bytes:
 
 def _watch(request: bytes, context: Any) -> Iterator[bytes]:
     yield from (b"event-1", b"event-2")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MemoryStore]:
-    url = f"memory://grpc{tmp_path}"
-    yield MemoryStore.open(url)
-    MemoryStore.forget(url)
-
-
-@pytest.fixture
-def writer(store: MemoryStore) -> Iterator[AuditWriter]:
-    writer = AuditWriter(store)
-    yield writer
-    writer.close()
 
 
 @pytest.fixture

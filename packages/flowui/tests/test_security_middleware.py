@@ -11,37 +11,15 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
+from role_tokens import AUTHENTICATORS, TOKENS, bearer
 from served_app import build_app, serve
 
 from flowbuilder.audit import AuditRecord
 from flowbuilder.errors import ConfigurationError
-from flowbuilder.interfaces.authenticator import Role
 from flowbuilder.stores.memory import MemoryStore
 from flowui.security import AuditWriter
 from flowui.security.headers import CONTENT_SECURITY_POLICY
-from flowui.tokens import TokenAuthenticator, TokenEntry, new_token
-
-TOKENS = {role: new_token() for role in ("viewer", "operator", "admin")}
-AUTHENTICATORS = [TokenAuthenticator([TokenEntry(f"{role}-token", Role(role), digest)
-                                      for role, (_, digest) in TOKENS.items()])]  # fmt: skip
-
-
-def bearer(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role][0]}"}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[MemoryStore]:
-    url = f"memory://{tmp_path}"
-    yield MemoryStore.open(url)
-    MemoryStore.forget(url)
-
-
-@pytest.fixture
-def writer(store: MemoryStore) -> Iterator[AuditWriter]:
-    writer = AuditWriter(store)
-    yield writer
-    writer.close()
+from flowui.tokens import TokenAuthenticator
 
 
 @pytest.fixture
@@ -65,7 +43,13 @@ def test_no_token_is_401_with_a_json_reason_and_www_authenticate(base_url: str) 
 @pytest.mark.parametrize("authorization", ["Bearer fbt_not-a-token-at-all", "Basic dXNlcjpwYXNz", "Bearer",
                                            "Bearer " + "x" * 100_000, "Bearer \u00ff\u00fe"])  # fmt: skip
 def test_an_unknown_or_malformed_credential_is_401(base_url: str, authorization: str) -> None:
-    answer = httpx.get(f"{base_url}/api/v1/runs", headers={"Authorization": authorization.encode("latin-1")})
+    try:
+        answer = httpx.get(f"{base_url}/api/v1/runs", headers={"Authorization": authorization.encode("latin-1")})
+    except (httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError):
+        # uvicorn refuses a 100 KB header itself, and may close the connection before the
+        # client has finished sending it; a refusal either way, never an answer with data
+        assert len(authorization) > 65536
+        return
     assert answer.status_code in (401, 431)  # uvicorn may refuse a 100 KB header itself
     if answer.status_code == 401:
         assert answer.json()["error"]["reason"]
