@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from racing_writers import run_two_writers
 
 from flowbuilder.audit import AuditRecord
 from flowbuilder_contracts.redis_server import RedisServer
 from flowbuilder_storage import RedisStore, RocksDBStore
 
-WORKER = str(Path(__file__).with_name("store_worker.py"))
 PER_WRITER = 120
 
 
 def append_from_two_processes(url: str) -> dict[str, list[int]]:
-    writers = {
-        name: subprocess.Popen(
-            [sys.executable, WORKER, "audit", url, name, str(PER_WRITER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    }
-    for process in writers.values():
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    for process in writers.values():
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    numbers = {}
-    for name, process in writers.items():
-        out, _ = process.communicate(timeout=120)
-        assert process.returncode == 0
-        numbers[name] = json.loads(out.strip().splitlines()[-1])
-    return numbers
+    return run_two_writers("audit", url, rounds=PER_WRITER)
 
 
 def check_every_record_kept(numbers: dict[str, list[int]], records: list[AuditRecord]) -> None:

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
+
+from racing_writers import run_two_writers
 
 from flowbuilder_storage import RedisStore, RocksDBStore
 
-WORKER = str(Path(__file__).with_name("store_worker.py"))
 ROUNDS = 150
 
 
 def race(url: str, run_id: str) -> dict[str, list[int]]:
-    writers = {
-        name: subprocess.Popen(
-            [sys.executable, WORKER, "race", url, run_id, name, str(ROUNDS)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    }
-    for process in writers.values():
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    for process in writers.values():
-        assert process.stdin is not None
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    won = {}
-    for name, process in writers.items():
-        out, _ = process.communicate(timeout=120)
-        assert process.returncode == 0
-        won[name] = json.loads(out.strip().splitlines()[-1])
-    return won
+    return run_two_writers("race", url, run_id, rounds=ROUNDS)
 
 
 def check(won: dict[str, list[int]], stored_tasks: list[str | None]) -> None:
