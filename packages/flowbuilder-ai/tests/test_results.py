@@ -23,6 +23,7 @@ tasks:
   - {name: clock, type: shell, config: {command: "date +%s%N"}}
   - {name: report, type: shell, depends_on: [extract, table], config: {command: "echo ${{ tasks.extract.output }}"}}
   - {name: notify, type: shell, depends_on: [report], config: {command: "true"}}
+  - {name: after_clock, type: shell, depends_on: [clock], config: {command: "echo same"}}
 """
 
 
@@ -58,6 +59,9 @@ def test_a_dependents_inputs_change_with_its_dependencies_outputs(store: Any) ->
     frame = load_results(store, "digests")
     inputs = digests(frame, "report", "input_digest")
     assert inputs[0] == inputs[1] == inputs[2] != inputs[3]  # extract's output changed in the last run
+    # The same params every run, the same definition: only clock's output differs.
+    assert len(set(digests(frame, "after_clock", "input_digest"))) == 4
+    assert len(set(digests(frame, "after_clock", "output_digest"))) == 1
 
 
 def test_tables_are_compared_by_content_not_by_their_blob_reference(store: Any) -> None:
@@ -91,6 +95,23 @@ def test_a_run_whose_definition_is_gone_has_no_input_digests(store: Any, monkeyp
 
     monkeypatch.setattr(store, "load_definition", gone)
     frame = load_results(store, "digests")
-    assert frame.height == 20
-    assert frame["input_digest"].null_count() == 20
+    assert frame.height == 24
+    assert frame["input_digest"].null_count() == 24
     assert frame["output_digest"].null_count() == 0
+
+
+def test_an_execution_served_from_the_cache_is_marked_served(tmp_path: Path) -> None:
+    pytest.importorskip("flowbuilder_storage")
+    host = build_plugin_host(Settings(load_plugins=("core", "flowrunner", "storage")))
+    store = host.open_store(f"rocksdb://{tmp_path / 'store'}")
+    path = tmp_path / "wf.yaml"
+    path.write_text("name: served\ntasks:\n  - {name: slow, type: shell, cache: true, config: {command: 'echo x'}}\n")
+    try:
+        service = RunService(host, store)
+        for _ in range(2):
+            assert service.run(service.prepare(path)).succeeded
+        frame = load_results(store, "served").sort("finished_at")
+    finally:
+        store.close()
+    assert frame["served"].to_list() == [False, True]
+    assert frame["input_digest"].n_unique() == 1 and frame["output_digest"].n_unique() == 1
