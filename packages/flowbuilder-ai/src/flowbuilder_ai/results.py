@@ -17,12 +17,13 @@ differ; a blob that is gone stands for a value no other execution shares.
 
 What the input digest cannot see, compared with the runner's cache key
 (:func:`flowbuilder.caching.default_cache_key`, made from the *rendered* config and env):
-secret values (never stored) and ``run.id`` / ``run.logical_time``. Both are coarsenings
-— the cache key separates every pair of executions this digest separates — so "the same
-inputs gave the same output" here is, if anything, a stricter test than the cache will
-apply. Expressions that read ``run.`` make the cache key change every run; the advisor
-leaves such tasks out. What neither digest sees (a file the command reads, the clock, a
-remote service) is why a proposal is evidence, not proof.
+secret values (never stored) and ``run.id`` / ``run.logical_time``. There the digest is the
+coarser one (it puts together runs the key tells apart), so "the same inputs gave the same
+output" is a stricter test than the cache will apply; the advisor leaves out tasks whose
+expressions read ``run.``, whose key would change every run. It is finer only where a
+definition edit renders to the same value (fewer repeats, never a wrong proposal). What
+neither sees (a file the command reads, the clock, a remote service) is why a proposal is
+evidence, not proof.
 
 Executions served from the cache (their ``task_succeeded`` records ``cached``) are kept but
 marked ``served``: they did not run, so they are no evidence of determinism.
