@@ -157,3 +157,13 @@ def test_distributed_benchmark_reports_workers_beside_the_local_runner_and_laten
     for label in ("XADD/XREADGROUP floor", "RedisStreamsExecutor"):
         line = next(row for row in result.stdout.splitlines() if label in row)
         assert "P50" in line and "P99" in line
+
+
+def test_ai_advise_benchmark_reports_every_step_beside_the_floor() -> None:
+    result = _run(str(BENCH / "ai_advise.py"), "--runs", "8", "--tasks", "3", "--rounds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["executions"] == 24
+    assert set(report["rows"]) == {"floor", "export", "attempts", "results", "advise"}
+    assert all(row["ratio_to_floor"] > 0 for row in report["rows"].values())
+    assert report["cache_candidates"] == 3

@@ -72,3 +72,55 @@ def test_a_bad_workflow_is_located_and_exits_2_like_plan(tmp_path: Path, content
     result = advise(str(path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+CACHE_WORKFLOW = """\
+name: cache-advice
+params:
+  n: {type: number, default: 3}
+tasks:
+  - {name: extract, type: shell, config: {command: "sleep 0.12; echo rows=${{ params.n }}"}}
+  - {name: clock, type: shell, config: {command: "sleep 0.12; date +%s%N"}}
+  - {name: report, type: shell, depends_on: [extract], config: {command: "sleep 0.12; echo ${{ tasks.extract.output }}"}}
+  - {name: notify, type: shell, depends_on: [report], config: {command: "sleep 0.12"}}
+"""
+
+
+def run_times(path: Path, url: str, params: list[int]) -> None:
+    host = build_plugin_host(Settings(load_plugins=("core", "flowrunner", "storage")))
+    store = host.open_store(url)
+    try:
+        service = RunService(host, store)
+        for n in params:
+            assert service.run(service.prepare(path, {"n": n})).succeeded
+    finally:
+        store.close()
+
+
+def cache_candidates(path: Path, url: str) -> dict[str, dict[str, object]]:
+    result = advise(str(path), "--store", url, "--json")
+    assert result.returncode == 0, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    return {f["tasks"][0]: f for f in findings if f["kind"] == "cache_candidate"}
+
+
+def test_advise_proposes_caching_what_gave_the_same_output_for_the_same_inputs(tmp_path: Path) -> None:
+    """Real runs on RocksDB: the deterministic tasks are proposed, the clock and the silent one are not;
+    once `cache: true` is pasted and runs are served from the cache, the task is not proposed again."""
+    pytest.importorskip("flowbuilder_storage")
+    path = tmp_path / "wf.yaml"
+    path.write_text(CACHE_WORKFLOW)
+    url = f"rocksdb://{tmp_path / 'store'}"
+    run_times(path, url, [3, 3, 3, 3, 5])
+    found = cache_candidates(path, url)
+    assert sorted(found) == ["extract", "report"]
+    assert found["extract"]["yaml"] == "- name: extract\n  cache: true\n"
+    assert found["extract"]["evidence"]["same_input_runs"] == 4
+    assert found["extract"]["evidence"]["would_hit"] == 3
+    assert "4 of 4 runs with the same inputs gave the same output" in str(found["extract"]["message"])
+    text = advise(str(path), "--store", url).stdout
+    assert "[cache_candidate] extract" in text and "cache: true" in text
+
+    path.write_text(CACHE_WORKFLOW.replace("{name: extract, type: shell,", "{name: extract, type: shell, cache: true,"))
+    run_times(path, url, [3, 3])
+    assert sorted(cache_candidates(path, url)) == ["report"]

@@ -20,13 +20,15 @@ from flowbuilder.cli.context import store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def advise(workflow: Path, store: str | None, as_json: bool) -> None:
     """Propose changes to WORKFLOW from its run history: retries, timeouts, critical path,
-    parallelism, tasks that fail together; each with its evidence and the YAML to paste."""
+    parallelism, tasks that fail together, results worth caching; each with its evidence and
+    the YAML to paste."""
     from flowbuilder.cli.context import plugin_host
     from flowbuilder.errors import NoStoreError
     from flowbuilder.loader import load_plan
     from flowbuilder_ai.advisor import MIN_RUNS
     from flowbuilder_ai.advisor import advise as advise_plan
-    from flowbuilder_ai.history import empty_attempts, load_attempts
+    from flowbuilder_ai.history import attempts_of, empty_attempts, export_runs
+    from flowbuilder_ai.results import empty_results, results_of
 
     host = plugin_host()
     plan = load_plan(workflow, host)
@@ -34,9 +36,14 @@ def advise(workflow: Path, store: str | None, as_json: bool) -> None:
         opened = host.open_store(store, create=False)  # reading never creates a store
     except NoStoreError:
         opened = None
-    attempts = load_attempts(opened, plan.workflow.name) if opened is not None else empty_attempts()
+    name = plan.workflow.name
+    if opened is None:
+        attempts, results = empty_attempts(), empty_results()
+    else:
+        exported = export_runs(opened, name)  # one read of the history for both frames
+        attempts, results = attempts_of(opened, exported, name), results_of(opened, exported, name)
     runs = attempts["run_id"].n_unique() if not attempts.is_empty() else 0
-    findings = advise_plan(plan, attempts)
+    findings = advise_plan(plan, attempts, results)
     if as_json:
         click.echo(json.dumps({"workflow": plan.workflow.name, "runs": runs,
                                "findings": [f.as_dict() for f in findings]}, indent=2, default=str))  # fmt: skip

@@ -11,22 +11,27 @@ Polars and the compiled plan, and proposes:
 * ``parallelism`` — ``concurrency`` or a pool narrower than the graph's width while tasks
   waited in the queue: the width to set;
 * ``fail_together`` — tasks whose final failures happen in the same runs (one cause upstream
-  or shared): an explicit dependency or a shared pool.
+  or shared): an explicit dependency or a shared pool;
+* ``cache_candidate`` — tasks whose runs with the same inputs always gave the same output
+  (digests from :mod:`flowbuilder_ai.results`), often enough and slow enough to be worth it:
+  ``cache: true``. Never for a task that signals side effects (see :func:`_side_effect`),
+  that reads ``run.`` in an expression (its cache key would change every run), that already
+  has ``cache:`` or says ``cache: false``, or whose outputs ever differed for the same inputs.
 
 Each rule needs enough samples (:data:`MIN_RUNS`) so a clean history proposes nothing.
-Cache candidates are not proposed: core's events record no digest of a task's inputs, so
-"identical inputs" cannot be shown from history (see docs/ai.md).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from flowbuilder.model import Task, Workflow
     from flowbuilder.plan import ExecutionPlan
 
 MIN_RUNS = 5
@@ -41,6 +46,16 @@ DOMINANT_SHARE = 0.4
 """Share of the critical path one task must take before the advisor names it."""
 QUEUE_SHARE = 0.1
 """Queue wait, as a share of the task's own median, that counts as waiting for a slot."""
+CACHE_MIN_HITS = 3
+"""Runs that repeated an earlier run's inputs (so the cache would have served them) before a task is proposed."""
+CACHE_MIN_SECONDS = 0.1
+"""Median duration under which caching a task is not worth a store read and a stored result."""
+SIDE_EFFECT_TYPES = frozenset({"approval", "wait", "workflow"})
+"""Task types whose result is a person's answer, the passing of time, or a child run: never cached."""
+READ_ONLY_HTTP = frozenset({"GET", "HEAD", "OPTIONS"})
+"""HTTP methods that change nothing; an ``http`` task with any other method has side effects."""
+_READS_RUN = re.compile(r"\$\{\{(?:(?!\}\}).)*?(?<![\w.])run\s*[.\[]", re.DOTALL)
+"""An expression that reads ``run.id`` or ``run.logical_time`` (not a task called ``run``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +88,11 @@ def _round_up(value: float) -> float:
     return float(max(1, math.ceil(value)))
 
 
-def advise(plan: ExecutionPlan, attempts: pl.DataFrame) -> list[Finding]:
-    """Every proposal for ``plan``'s workflow from its ``attempts`` (columns of ``history.ATTEMPT_SCHEMA``)."""
+def advise(plan: ExecutionPlan, attempts: pl.DataFrame, results: pl.DataFrame | None = None) -> list[Finding]:
+    """Every proposal for ``plan``'s workflow from its ``attempts`` (columns of ``history.ATTEMPT_SCHEMA``).
+
+    ``results`` (columns of ``results.RESULT_SCHEMA``) adds cache candidates; without it none are proposed.
+    """
     import polars as pl
 
     names = set(plan.names)
@@ -87,6 +105,7 @@ def advise(plan: ExecutionPlan, attempts: pl.DataFrame) -> list[Finding]:
         *_critical_path(plan, attempts),
         *_parallelism(plan, attempts),
         *_fail_together(attempts),
+        *(_cache_candidates(plan, results) if results is not None else []),
     ]
 
 
@@ -265,4 +284,81 @@ def _fail_together(attempts: pl.DataFrame) -> list[Finding]:
     return findings
 
 
-__all__ = ["MIN_RUNS", "Finding", "advise"]
+def _side_effect(task: Task, workflow: Workflow) -> str | None:
+    """Why ``task`` is not a cache candidate whatever its history says, or None.
+
+    The signals a workflow already gives: ``cache:`` written on the task (``false`` is the way
+    to say "this one has side effects"; anything else means it is cached already) or in
+    ``defaults``; a ``lock`` (it guards a shared resource); a type that waits for a person or
+    for time, or starts a child run; an ``http`` method other than GET, HEAD, OPTIONS; a
+    ``run_if`` other than ``all_succeeded`` (cleanup and notification tasks); an expression
+    that reads ``run.`` (the cache key would change every run).
+    """
+    if workflow.cache_policy(task) is not None or "cache" in task.model_fields_set:
+        return "cache"
+    if task.lock is not None or ("lock" not in task.model_fields_set and workflow.defaults.lock is not None):
+        return "lock"
+    if task.type in SIDE_EFFECT_TYPES:
+        return "type"
+    if task.type == "http" and str(task.config.get("method", "GET")).upper() not in READ_ONLY_HTTP:
+        return "method"
+    if task.run_if != "all_succeeded":
+        return "run_if"
+    templates = (task.config, task.env, task.foreach, task.outputs, workflow.env)
+    if _READS_RUN.search(repr(templates)):
+        return "run"
+    return None
+
+
+def _cache_candidates(plan: ExecutionPlan, results: pl.DataFrame) -> list[Finding]:
+    import polars as pl
+
+    workflow = plan.workflow
+    eligible = sorted(t.name for t in workflow.tasks if _side_effect(t, workflow) is None)
+    ran = results.filter(pl.col("task").is_in(eligible) & ~pl.col("served") & pl.col("input_digest").is_not_null())
+    if ran.is_empty():
+        return []
+    sets = ran.group_by("task", "input_digest").agg(
+        pl.len().alias("runs"), pl.col("output_digest").n_unique().alias("outputs")
+    )
+    per_task = (
+        sets.group_by("task")
+        .agg(
+            pl.col("runs").sum().alias("total"),
+            pl.col("runs").filter(pl.col("runs") > 1).sum().alias("same_input_runs"),
+            (pl.col("runs") > 1).sum().alias("input_sets"),
+            (pl.col("runs") - 1).sum().alias("hits"),
+            pl.col("outputs").max().alias("most_outputs"),
+        )
+        .join(
+            ran.group_by("task").agg(
+                pl.col("duration").median().alias("median"), pl.col("output_empty").all().alias("empty")
+            ),
+            on="task",
+        )
+    )
+    findings = []
+    for row in per_task.sort("task").iter_rows(named=True):
+        median = row["median"]
+        if row["most_outputs"] != 1 or row["empty"] or row["hits"] < CACHE_MIN_HITS:
+            continue  # outputs differed for the same inputs, it returns nothing, or too few repeats
+        if median is None or median < CACHE_MIN_SECONDS:
+            continue
+        same, sets_count, hits, total = row["same_input_runs"], row["input_sets"], row["hits"], row["total"]
+        saved = hits * float(median)
+        several = f" ({sets_count} sets of inputs)" if sets_count > 1 else ""
+        findings.append(Finding(
+            kind="cache_candidate",
+            tasks=(row["task"],),
+            message=(f"{row['task']}: {same} of {same} runs with the same inputs gave the same output{several}; "
+                     f"{hits} of its {total} runs could have been served from the cache (median {median:.3g}s, "
+                     f"{saved:.3g}s in all). If it depends on nothing its config, env, params and upstream "
+                     "outputs do not show (a file, the clock, a remote service), cache it"),
+            evidence={"runs": total, "same_input_runs": same, "input_sets": sets_count, "would_hit": hits,
+                      "outputs_per_input_set": 1, "median_s": round(float(median), 3), "saved_s": round(saved, 3)},
+            yaml=f"- name: {row['task']}\n  cache: true\n",
+        ))  # fmt: skip
+    return findings
+
+
+__all__ = ["CACHE_MIN_HITS", "CACHE_MIN_SECONDS", "MIN_RUNS", "Finding", "advise"]

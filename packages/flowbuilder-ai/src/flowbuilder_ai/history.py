@@ -186,21 +186,39 @@ def _run_ids(store: Store, workflow: str | None) -> list[str]:
         cursor = page.next_cursor
 
 
+ExportedRun = tuple[str, list[dict[str, Any]]]
+"""One run of the analytics export: its id and its events as stored (``s``, ``k``, ``n``, ``a``, ``d``, ``t``)."""
+
+
+def export_runs(store: Store, workflow: str | None = None, run_ids: Sequence[str] | None = None) -> list[ExportedRun]:
+    """The stored events of the runs of ``workflow`` (or ``run_ids``, or all), one export read.
+
+    Readers that derive more than one frame from the same history (the advisor's attempts and
+    task results) decode it once and hand the runs to each builder.
+    """
+    if run_ids is None and workflow is not None:
+        run_ids = _run_ids(store, workflow)
+    if run_ids is not None and not run_ids:
+        return []
+    runs, raw = store.export_events(list(run_ids) if run_ids is not None else None)
+    return [(str(run_id), events) for run_id, events in zip(runs, _split_runs(bytes(raw)), strict=False)]
+
+
+def attempts_of(store: Store, runs: Iterable[ExportedRun], workflow: str | None = None) -> pl.DataFrame:
+    """The attempt rows of exported ``runs`` (columns :data:`ATTEMPT_SCHEMA`), of ``workflow`` only if given."""
+    rows: list[dict[str, Any]] = []
+    defs: dict[str, dict[str, list[str]]] = {}
+    for run_id, events in runs:
+        rows.extend(_run_rows(store, run_id, events, defs))
+    if not rows:
+        return empty_attempts()
+    frame = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA)
+    return frame.filter(pl.col("workflow") == workflow) if workflow is not None else frame
+
+
 def load_attempts(store: Store, workflow: str | None = None, run_ids: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per finished task attempt of the stored runs (of ``workflow``, or ``run_ids``, or all).
 
     Columns: :data:`ATTEMPT_SCHEMA`. A run's attempts come in the order they finished.
     """
-    if run_ids is None and workflow is not None:
-        run_ids = _run_ids(store, workflow)
-    if run_ids is not None and not run_ids:
-        return empty_attempts()
-    runs, raw = store.export_events(list(run_ids) if run_ids is not None else None)
-    rows: list[dict[str, Any]] = []
-    defs: dict[str, dict[str, list[str]]] = {}
-    for run_id, events in zip(runs, _split_runs(bytes(raw)), strict=False):
-        rows.extend(_run_rows(store, str(run_id), events, defs))
-    if not rows:
-        return empty_attempts()
-    frame = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA)
-    return frame.filter(pl.col("workflow") == workflow) if workflow is not None else frame
+    return attempts_of(store, export_runs(store, workflow, run_ids), workflow)
