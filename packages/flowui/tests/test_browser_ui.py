@@ -337,7 +337,9 @@ def test_the_designer_writes_only_the_config_a_user_set(server: Server, browser:
     page.click("#add-task")
     page.fill("#config-command", "echo one")  # required
     page.uncheck("#config-inherit_env")  # a boolean set away from its default (true)
-    page.wait_for_function("() => (document.querySelector('#workflow-yaml')?.dataset.yaml ?? '').includes('inherit_env')")
+    page.wait_for_function(
+        "() => (document.querySelector('#workflow-yaml')?.dataset.yaml ?? '').includes('inherit_env')"
+    )
     written = page.get_attribute("#workflow-yaml", "data-yaml")
     assert written is not None
     tasks = {task["name"]: task for task in yaml.safe_load(written)["tasks"]}

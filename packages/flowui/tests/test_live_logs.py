@@ -37,7 +37,7 @@ def test_a_running_tasks_line_is_served_before_its_task_ends(server: ServeProces
         with client.stream("GET", f"/api/v1/runs/{run_id}/events/stream") as stream:
             for line in stream.iter_lines():
                 if line.startswith("data: "):
-                    data = json.loads(line[len("data: "):])
+                    data = json.loads(line[len("data: ") :])
                     if isinstance(data, dict) and "kind" in data:
                         kinds.append(data["kind"])
         ended.set()
