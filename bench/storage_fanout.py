@@ -31,6 +31,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -74,10 +75,7 @@ def main() -> None:
         for width in [int(part) for part in options.tasks.split(",")]:
             if options.log_lines:
                 plan = fanout.build_plan(width, "fanout:log_line", pass_context=True)
-                kept: list[tuple[str, str]] = []
-
-                def floor_task() -> None:
-                    kept.append(("stdout", "line"))
+                floor_task = partial(list.append, [], ("stdout", "line"))  # one line kept per task
             else:
                 plan = fanout.build_plan(width)
                 floor_task = fanout.noop
