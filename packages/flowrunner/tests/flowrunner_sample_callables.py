@@ -132,9 +132,21 @@ def log_then_wait(path: str, context):  # type: ignore[no-untyped-def]
 
 async def async_log_then_wait(path: str, context):  # type: ignore[no-untyped-def]
     """:func:`log_then_wait` as a coroutine on the runner's loop."""
+    context.log("stdout", "first line")
+    return await _wait_async(path)
+
+
+async def async_log_from_own_thread_then_wait(path: str, context):  # type: ignore[no-untyped-def]
+    """:func:`async_log_then_wait`, but the line is written by a thread of the task's own."""
+    writer = threading.Thread(target=context.log, args=("stdout", "first line"))
+    writer.start()
+    writer.join()
+    return await _wait_async(path)
+
+
+async def _wait_async(path: str) -> str:
     import os
 
-    context.log("stdout", "first line")
     deadline = time.monotonic() + 60
     while not os.path.exists(path):
         if time.monotonic() > deadline:

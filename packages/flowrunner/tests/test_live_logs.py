@@ -34,8 +34,9 @@ def _task(kind: str, gate: Path) -> str:
         # Prints, then waits for the gate (up to 60 s, then fails).
         command = f"echo 'first line'; for i in $(seq 1200); do [ -e '{gate}' ] && exit 0; sleep 0.05; done; exit 1"
         return f"{{name: slow, type: shell, config: {{command: {command!r}}}}}"
-    callable_name = "async_log_then_wait" if kind == "python-async" else "log_then_wait"
-    isolation = {"python-async": "inline", "python-thread": "thread", "python-process": "process"}[kind]
+    callable_name = {"python-async": "async_log_then_wait", "python-own-thread": "async_log_from_own_thread_then_wait"
+                     }.get(kind, "log_then_wait")  # fmt: skip
+    isolation = {"python-thread": "thread", "python-process": "process"}.get(kind, "inline")
     return (f"{{name: slow, type: python, config: {{callable: 'flowrunner_sample_callables:{callable_name}',"
             f" kwargs: {{path: '{gate}'}}, isolation: {isolation}, pass_context: true}}}}")  # fmt: skip
 
@@ -66,9 +67,14 @@ async def _first_line_while_running(store: MemoryStore, run_id: str, gate: Path)
 
 
 @pytest.mark.parametrize("store_class", [MemoryStore, ThreadedMemoryStore], ids=["inline-store", "store-thread"])
-@pytest.mark.parametrize("kind", ["shell", "python-thread", "python-process", "python-async"])
+@pytest.mark.parametrize("kind", ["shell", "python-thread", "python-process", "python-async", "python-own-thread"])
 def test_a_line_is_stored_while_its_task_still_runs(tmp_path: Path, kind: str, store_class: type[MemoryStore]) -> None:
-    """A line a task logs reaches the store (and its readers) before the task ends."""
+    """A line a task logs reaches the store (and its readers) before the task ends.
+
+    ``python-own-thread``: a coroutine whose own thread writes the line (not a THREAD attempt,
+    so no forwarder): the timer is still armed on the loop's thread. The loop runs in debug
+    mode, where arming it from the other thread would raise.
+    """
     gate = tmp_path / "gate"
     store = store_class(f"memory://{uuid.uuid4().hex}")
     run_id = uuid.uuid4().hex
@@ -85,7 +91,7 @@ def test_a_line_is_stored_while_its_task_still_runs(tmp_path: Path, kind: str, s
         return observed, result
 
     try:
-        observed, result = asyncio.run(main())
+        observed, result = asyncio.run(main(), debug=kind == "python-own-thread")
     finally:
         runner.close_workers()
     assert observed is not None, f"the line was not stored within {LINE_WAIT_SECONDS}s while the task ran"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from dataclasses import replace
 from time import perf_counter
@@ -52,7 +53,7 @@ class EventWriter:
 
     __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
                  "wake", "channel", "threaded", "store_seconds", "sink_seconds", "fence", "loop", "log_timer",
-                 "failure")  # fmt: skip
+                 "failure", "loop_thread")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
                  keep: bool = False, masker: SecretMasker | None = None,
@@ -83,6 +84,8 @@ class EventWriter:
         """The leader's fence every batch carries (None: plain appends)."""
         self.loop: asyncio.AbstractEventLoop | None = None
         """The run's loop, once it runs (:meth:`follow_logs_on`): where the log timer is armed."""
+        self.loop_thread = 0
+        """The thread the run's loop runs on (where the log timer may be armed directly)."""
         self.log_timer: asyncio.TimerHandle | None = None
         """Armed while log lines wait for a flush; None when none wait (or no loop runs the run)."""
         self.failure: BaseException | None = None
@@ -101,18 +104,27 @@ class EventWriter:
             self.arm_log_flush()
 
     def follow_logs_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The run runs on ``loop``: from now on a buffered log line arms the timed flush there."""
+        """The run runs on ``loop`` (on this thread): from now on a buffered log line arms the timed flush there."""
         self.loop = loop
+        self.loop_thread = threading.get_ident()
 
     def arm_log_flush(self) -> None:
         """Log lines wait: flush them within :data:`LOG_FLUSH_SECONDS` even if no event comes.
 
-        Called on the loop's thread by whoever appended to :attr:`logs` while
-        :attr:`log_timer` is None; a no-op without a loop (the next flush takes the lines).
+        Called by whoever appended to :attr:`logs` while :attr:`log_timer` is None; a no-op
+        without a loop (the next flush takes the lines). Called from another thread (a task
+        type's own thread writing to ``context.log``), it arms the timer through the loop.
         """
         loop = self.loop
-        if loop is not None and self.log_timer is None:
-            self.log_timer = loop.call_later(LOG_FLUSH_SECONDS, self._timed_flush)
+        if loop is None or self.log_timer is not None:
+            return
+        if threading.get_ident() != self.loop_thread:
+            try:
+                loop.call_soon_threadsafe(self.arm_log_flush)
+            except RuntimeError:  # the loop has closed: the run is over
+                pass
+            return
+        self.log_timer = loop.call_later(LOG_FLUSH_SECONDS, self._timed_flush)
 
     def _timed_flush(self) -> None:
         self.log_timer = None
