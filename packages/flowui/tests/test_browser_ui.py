@@ -255,6 +255,22 @@ def test_retry_reruns_a_failed_run_to_green(server: Server, browser: Browser, tm
     browser.assert_no_problems()
 
 
+def _wait_until_still(page: object, names: list[str], within: float = 30.0) -> None:
+    """Wait until the nodes' boxes are the same in two readings 300 ms apart (the layout has landed)."""
+
+    def boxes() -> list[Any]:
+        return [page.locator(f".react-flow__node[data-id='{name}']").bounding_box() for name in names]  # type: ignore[attr-defined]
+
+    deadline = time.monotonic() + within
+    before = boxes()
+    while True:
+        page.wait_for_timeout(300)  # type: ignore[attr-defined]
+        now = boxes()
+        if now == before or time.monotonic() > deadline:
+            return
+        before = now
+
+
 def _connect(page: object, parent: str, child: str) -> None:
     """Drag from ``parent``'s bottom handle to ``child``'s top handle (a React Flow connection)."""
     source = page.locator(f".react-flow__node[data-id='{parent}'] .react-flow__handle-bottom").bounding_box()  # type: ignore[attr-defined]
@@ -279,7 +295,7 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
         page.click("#add-task")
         page.fill("#config-command", f"echo {word}")  # the form built from shell's config schema
     page.click("text=Arrange")
-    page.wait_for_timeout(500)
+    _wait_until_still(page, ["shell_1", "shell_2", "shell_3"])  # the layout runs in a worker: slow on a loaded machine
     _connect(page, "shell_1", "shell_2")
     _connect(page, "shell_2", "shell_3")
     page.click(".react-flow__node[data-id='shell_3']")
