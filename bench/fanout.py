@@ -23,12 +23,19 @@ def noop() -> None:
     """The task body both sides call."""
 
 
-def build_plan(width: int):  # type: ignore[no-untyped-def]
+def log_line(context) -> None:  # type: ignore[no-untyped-def]
+    """A task body that writes one log line (``storage_fanout.py --log-lines``)."""
+    context.log("stdout", "line")
+
+
+def build_plan(width: int, callable_path: str = "fanout:noop", pass_context: bool = False):  # type: ignore[no-untyped-def]
     from flowbuilder.compiler import compile_workflow
     from flowbuilder.model import Workflow
     from flowrunner.tasktypes import PythonTask
 
-    config = {"callable": "fanout:noop"}
+    config: dict[str, object] = {"callable": callable_path}
+    if pass_context:
+        config["pass_context"] = True
     tasks = [{"name": "root", "type": "python", "config": config}]
     tasks += [{"name": f"t{i}", "type": "python", "depends_on": ["root"], "config": config} for i in range(width)]
     tasks.append({"name": "sink", "type": "python", "depends_on": [f"t{i}" for i in range(width)], "config": config})

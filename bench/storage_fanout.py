@@ -2,6 +2,7 @@
 
     python bench/storage_fanout.py                          # 1,000 / 10,000 / 100,000 tasks
     python bench/storage_fanout.py --tasks 10000 --repeat 5 --cpu --json
+    python bench/storage_fanout.py --tasks 10000 --repeat 5 --cpu --log-lines   # each task logs a line
 
 The plan is the runner benchmark's (``bench/fanout.py``): a root fans out to N no-op
 ``python`` tasks called inline (the runner's fast path, so the figure is dominated by
@@ -16,6 +17,10 @@ measures every row once) and the best of each row is kept. ``--cpu`` times with 
 CPU time (every thread, RocksDB's own included) instead of wall time: the figure to trust on a
 machine shared with other work. Issue 10's goals: per task at most 5x the floor at every
 size, and RocksDB (``sync=batch``) at most 1.3x memory. Needs flowrunner.
+
+``--log-lines``: every task writes one line through ``context.log`` (the runner's log path:
+the line is buffered and stored with the next flush, or by the timed log flush), and the
+floor's function appends one line to a list.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,6 +53,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds per width")
     parser.add_argument("--cpu", action="store_true", help="process CPU time instead of wall time")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--log-lines", action="store_true", help="each task logs one line (context.log)")
     options = parser.parse_args()
 
     from flowbuilder.interfaces import RunRequest
@@ -57,7 +64,7 @@ def main() -> None:
     clock: Callable[[], float] = time.process_time if options.cpu else time.perf_counter
     host = build_plugin_host()
     runner = host.make_runner()
-    report: dict[str, Any] = {"clock": "cpu" if options.cpu else "wall", "sizes": {}}
+    report: dict[str, Any] = {"clock": "cpu" if options.cpu else "wall", "log_lines": options.log_lines, "sizes": {}}
     with tempfile.TemporaryDirectory() as temp:
         urls = {
             "memory://": lambda i: f"memory://fanout-{i}",
@@ -66,7 +73,12 @@ def main() -> None:
         }
         counter = 0
         for width in [int(part) for part in options.tasks.split(",")]:
-            plan = fanout.build_plan(width)
+            if options.log_lines:
+                plan = fanout.build_plan(width, "fanout:log_line", pass_context=True)
+                floor_task = partial(list.append, [], ("stdout", "line"))  # one line kept per task
+            else:
+                plan = fanout.build_plan(width)
+                floor_task = fanout.noop
             total = len(plan)
             best = {label: float("inf") for label in [*urls, "floor"]}
             for round_ in range(options.repeat + 1):  # round 0 warms up (imports, caches) and is not kept
@@ -79,13 +91,14 @@ def main() -> None:
                         result = runner.run(RunRequest(plan=plan, store=store))
                         elapsed = clock() - started
                         assert result.succeeded and store.last_seq(result.run_id) >= 2 * total
+                        assert not options.log_lines or len(store.read_logs(result.run_id)) == total
                     if url.startswith("memory://"):
                         MemoryStore.forget(url)
                     if round_:
                         best[label] = min(best[label], elapsed)
                 gc.collect()
                 started = clock()
-                fanout.baseline(plan.successors, plan.indegree, fanout.noop)
+                fanout.baseline(plan.successors, plan.indegree, floor_task)
                 if round_:
                     best["floor"] = min(best["floor"], clock() - started)
             report["sizes"][width] = {label: seconds / total * 1e6 for label, seconds in best.items()}
@@ -93,7 +106,8 @@ def main() -> None:
         print(json.dumps(report, indent=1))
         return
     clock_name = "CPU" if options.cpu else "wall"
-    print(f"fan-out of N no-op python tasks (+ root and sink): {clock_name} us per task, best of {options.repeat}")
+    body = "python tasks logging one line each" if options.log_lines else "no-op python tasks"
+    print(f"fan-out of N {body} (+ root and sink): {clock_name} us per task, best of {options.repeat}")
     print(f"{'N':>8} {'store':<24} {'us/task':>9} {'vs floor':>9} {'vs memory':>10}")
     for width, row in report["sizes"].items():
         floor, memory = row["floor"], row["memory://"]

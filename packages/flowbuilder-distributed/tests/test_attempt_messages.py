@@ -7,8 +7,10 @@ import pytest
 from flowbuilder_distributed.attempt_messages import (
     AttemptMessage,
     BadMessage,
+    LogMessage,
     ResultMessage,
     read_attempt,
+    read_log_message,
     read_result,
 )
 
@@ -20,6 +22,22 @@ def message() -> AttemptMessage:
 
 def test_an_attempt_survives_the_trip() -> None:
     assert read_attempt(message().encode()) == message()
+
+
+def test_an_executors_request_for_live_lines_survives_the_trip_and_is_off_unless_asked() -> None:
+    asked = message()
+    asked.live_logs = True
+    assert read_attempt(asked.encode()).live_logs is True
+    assert read_attempt(message().encode()).live_logs is False
+    assert read_attempt(message().encode().replace(b',"live_logs":false', b"")).live_logs is False  # an older executor
+
+
+def test_live_lines_survive_the_trip_and_garbage_lines_are_refused() -> None:
+    lines = LogMessage("a-1", [("stdout", "x"), ("stderr", "y")])
+    assert read_log_message(lines.encode()) == lines
+    for payload in (b'{"v": 1, "attempt_id": "a-1", "logs": [["stdout"]]}', b'{"v": 1, "logs": []}', b"junk"):
+        with pytest.raises(BadMessage):
+            read_log_message(payload)
 
 
 def test_a_result_survives_the_trip() -> None:

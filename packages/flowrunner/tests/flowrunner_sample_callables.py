@@ -122,3 +122,34 @@ async def running_loop_module() -> str:
     """The module of the running loop's class: ``asyncio...`` or ``uvloop`` (FLOWBUILDER_EVENT_LOOP)."""
     await asyncio.sleep(0)
     return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+
+def log_then_wait(path: str, context):  # type: ignore[no-untyped-def]
+    """Log one line, then block until ``path`` exists (the live-log tests open that gate)."""
+    context.log("stdout", "first line")
+    return wait_for_file(path)
+
+
+async def async_log_then_wait(path: str, context):  # type: ignore[no-untyped-def]
+    """:func:`log_then_wait` as a coroutine on the runner's loop."""
+    context.log("stdout", "first line")
+    return await _wait_async(path)
+
+
+async def async_log_from_own_thread_then_wait(path: str, context):  # type: ignore[no-untyped-def]
+    """:func:`async_log_then_wait`, but the line is written by a thread of the task's own."""
+    writer = threading.Thread(target=context.log, args=("stdout", "first line"))
+    writer.start()
+    writer.join()
+    return await _wait_async(path)
+
+
+async def _wait_async(path: str) -> str:
+    import os
+
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        await asyncio.sleep(0.01)
+    return path

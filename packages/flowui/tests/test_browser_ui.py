@@ -45,7 +45,7 @@ version: "1"
 tasks:
   - name: talk
     type: shell
-    config: {command: "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.6; done"}
+    config: {command: "for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 1; done"}
   - name: linger
     type: shell
     config: {command: "sleep 12"}
@@ -143,14 +143,18 @@ def test_a_run_started_from_the_params_form_turns_green(server: Server, browser:
 
 def test_a_tasks_log_panel_opened_while_it_runs_follows_its_lines(server: Server, browser: Browser) -> None:
     """The panel is opened while the task runs and shows its lines as the store gets them, with
-    no reload, while the run goes on (``linger`` keeps it running). The runner stores a task's
-    lines with its next event, here the task's end: see the CHANGELOG's not-yet list."""
+    no reload, while the task itself still runs (the runner stores a line within its flush
+    interval, not with the task's next event) and while the run goes on (``linger``)."""
     server.store_workflow("chatty", SLOW_LOG)
     started = server.call("POST", "/api/v1/runs", {"workflow": "chatty"})
     page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
     page.wait_for_selector(f"{_node('talk')}[data-status='running']", timeout=RUN_TIMEOUT_MS)
     page.click(_node("talk"))
     page.wait_for_selector("h3:has-text('Log') >> text=(following)")
+    page.wait_for_function(
+        "() => document.querySelector('#task-log')?.textContent.includes('line 2')", timeout=RUN_TIMEOUT_MS
+    )
+    assert page.get_attribute(_node("talk"), "data-status") == "running"  # the task has not ended yet
     assert "line 8" not in page.inner_text("#task-log")
     browser.screenshot("task-log-following")
     page.wait_for_function(
@@ -251,6 +255,22 @@ def test_retry_reruns_a_failed_run_to_green(server: Server, browser: Browser, tm
     browser.assert_no_problems()
 
 
+def _wait_until_still(page: object, names: list[str], within: float = 30.0) -> None:
+    """Wait until the nodes' boxes are the same in two readings 300 ms apart (the layout has landed)."""
+
+    def boxes() -> list[Any]:
+        return [page.locator(f".react-flow__node[data-id='{name}']").bounding_box() for name in names]  # type: ignore[attr-defined]
+
+    deadline = time.monotonic() + within
+    before = boxes()
+    while True:
+        page.wait_for_timeout(300)  # type: ignore[attr-defined]
+        now = boxes()
+        if now == before or time.monotonic() > deadline:
+            return
+        before = now
+
+
 def _connect(page: object, parent: str, child: str) -> None:
     """Drag from ``parent``'s bottom handle to ``child``'s top handle (a React Flow connection)."""
     source = page.locator(f".react-flow__node[data-id='{parent}'] .react-flow__handle-bottom").bounding_box()  # type: ignore[attr-defined]
@@ -275,7 +295,7 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
         page.click("#add-task")
         page.fill("#config-command", f"echo {word}")  # the form built from shell's config schema
     page.click("text=Arrange")
-    page.wait_for_timeout(500)
+    _wait_until_still(page, ["shell_1", "shell_2", "shell_3"])  # the layout runs in a worker: slow on a loaded machine
     _connect(page, "shell_1", "shell_2")
     _connect(page, "shell_2", "shell_3")
     page.click(".react-flow__node[data-id='shell_3']")
@@ -318,6 +338,29 @@ def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identicall
     page.goto(server.url + "/#/plugins")
     page.wait_for_selector("td:has-text('task_types: ')")
     browser.screenshot("plugins")
+    browser.assert_no_problems()
+
+
+def test_the_designer_writes_only_the_config_a_user_set(server: Server, browser: Browser) -> None:
+    """Fields left at their schema default stay out of the YAML; a task left at its defaults has no ``config:``."""
+    import yaml
+
+    page = browser.open(server.url + "/#/designer")
+    page.wait_for_selector("#new-task-type option:text('wait')", state="attached")
+    page.select_option("#new-task-type", "wait")
+    page.click("#add-task")  # every field of wait's config is optional, with a default
+    page.select_option("#new-task-type", "shell")
+    page.click("#add-task")
+    page.fill("#config-command", "echo one")  # required
+    page.uncheck("#config-inherit_env")  # a boolean set away from its default (true)
+    page.wait_for_function(
+        "() => (document.querySelector('#workflow-yaml')?.dataset.yaml ?? '').includes('inherit_env')"
+    )
+    written = page.get_attribute("#workflow-yaml", "data-yaml")
+    assert written is not None
+    tasks = {task["name"]: task for task in yaml.safe_load(written)["tasks"]}
+    assert "config" not in tasks["wait_1"], written
+    assert tasks["shell_1"]["config"] == {"command": "echo one", "inherit_env": False}, written
     browser.assert_no_problems()
 
 

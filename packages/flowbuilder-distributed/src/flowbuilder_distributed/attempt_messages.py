@@ -1,4 +1,5 @@
-"""The two messages of remote execution, as JSON: an attempt sent to workers, its result sent back.
+"""The messages of remote execution, as JSON: an attempt sent to workers, its result sent back,
+and the log lines a running attempt sends ahead of its result.
 
 Both are versioned (``v``) and checked field by field when read: a stream can hold anything
 anyone wrote to it, so :func:`read_attempt` and :func:`read_result` turn garbage into
@@ -20,6 +21,9 @@ MAX_MESSAGE_BYTES = 64 << 20
 MAX_LOG_LINES = 2000
 """Log lines a worker sends back with a result; later lines are replaced by one marker."""
 MAX_LOG_LINE_CHARS = 16384
+LIVE_LOG_SECONDS = 0.25
+"""The longest a worker holds an attempt's log line before sending it ahead of the result
+(for an executor that asked for live lines, :attr:`AttemptMessage.live_logs`)."""
 
 
 class BadMessage(ValueError):
@@ -49,6 +53,10 @@ class AttemptMessage:
     timeout: float | None = None
     labels: tuple[str, ...] = ()
     group: str = "default"
+    live_logs: bool = False
+    """The executor reads :class:`LogMessage` entries: send lines while the attempt runs. A
+    worker that predates this ignores it and sends every line with the result; an executor
+    that predates it never sets it, so it never meets a message it cannot read."""
 
     def encode(self) -> bytes:
         return json.dumps(
@@ -67,6 +75,7 @@ class AttemptMessage:
                 "item": self.item,
                 "timeout": self.timeout,
                 "placement": {"labels": list(self.labels), "group": self.group},
+                "live_logs": self.live_logs,
             },
             separators=(",", ":"),
             allow_nan=False,
@@ -180,12 +189,41 @@ def read_attempt(raw: Any) -> AttemptMessage:
             timeout=float(timeout) if timeout is not None else None,
             labels=tuple(labels),
             group=str(placement.get("group") or "default"),
+            live_logs=data.get("live_logs") is True,
         )
     except BadMessage as error:
         raise BadMessage(str(error), attempt_id, results) from None
 
 
 _KINDS = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(slots=True)
+class LogMessage:
+    """Log lines of a running attempt, sent ahead of its result (field ``logs`` of a results-stream
+    entry; a result is field ``result``). The result then carries only the lines written after."""
+
+    attempt_id: str
+    logs: list[tuple[str, str]]
+
+    def encode(self) -> bytes:
+        return json.dumps({"v": FORMAT_VERSION, "attempt_id": self.attempt_id, "logs": self.logs},
+                          separators=(",", ":")).encode()  # fmt: skip
+
+
+def _log_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    logs = data.get("logs") or []
+    if not isinstance(logs, list) or not all(
+        isinstance(entry, list) and len(entry) == 2 and all(isinstance(part, str) for part in entry) for entry in logs
+    ):
+        raise BadMessage("field 'logs' is not a list of [stream, line] pairs")
+    return [(stream, line) for stream, line in logs]
+
+
+def read_log_message(raw: Any) -> LogMessage:
+    """The lines in a results-stream entry's ``logs`` payload; :class:`BadMessage` if it is not that."""
+    data = _load(raw)
+    return LogMessage(attempt_id=_text(data, "attempt_id"), logs=_log_lines(data))
 
 
 def read_result(raw: Any) -> ResultMessage:
@@ -197,11 +235,7 @@ def read_result(raw: Any) -> ResultMessage:
     failure = data.get("failure")
     if failure is not None and not isinstance(failure, dict):
         raise BadMessage("field 'failure' is not an object")
-    logs = data.get("logs") or []
-    if not isinstance(logs, list) or not all(
-        isinstance(entry, list) and len(entry) == 2 and all(isinstance(part, str) for part in entry) for entry in logs
-    ):
-        raise BadMessage("field 'logs' is not a list of [stream, line] pairs")
+    logs = _log_lines(data)
     message = data.get("message") or ""
     return ResultMessage(
         attempt_id=_text(data, "attempt_id"),
@@ -212,7 +246,7 @@ def read_result(raw: Any) -> ResultMessage:
         value=data.get("value"),
         message=message if isinstance(message, str) else str(message),
         failure=failure,
-        logs=[(stream, line) for stream, line in logs],
+        logs=logs,
     )
 
 
@@ -229,9 +263,12 @@ def failure_fields(error: BaseException) -> dict[str, Any]:
 __all__ = [
     "FORMAT_VERSION",
     "AttemptMessage",
+    "LIVE_LOG_SECONDS",
     "BadMessage",
+    "LogMessage",
     "ResultMessage",
     "failure_fields",
     "read_attempt",
+    "read_log_message",
     "read_result",
 ]

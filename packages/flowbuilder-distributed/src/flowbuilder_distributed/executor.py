@@ -13,7 +13,9 @@ How an attempt travels:
 2. A background *sender* thread pipelines those XADDs (and cancels, and acknowledgements).
 3. A background *reader* thread reads this executor's own results stream (``XREAD``) and
    posts each result to the scheduler's loop with ``call_soon_threadsafe``; there the result
-   becomes the attempt's ``on_done``. A result whose attempt id is not current (it timed out,
+   becomes the attempt's ``on_done``. Log lines a worker sends while the attempt runs
+   (:class:`~flowbuilder_distributed.attempt_messages.LogMessage`, asked for with
+   ``live_logs``) travel the same way, ahead of the result, into the attempt's log. A result whose attempt id is not current (it timed out,
    was cancelled, or a reclaimed copy already reported) is **refused**: dropped, logged, and
    counted in :attr:`RedisStreamsExecutor.refused`.
 4. **Acknowledgement after recording.** The attempt's stream entry is ``XACK``-ed only once
@@ -48,7 +50,14 @@ from flowbuilder.events import EventKind
 from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, TaskFailure
 from flowbuilder.interfaces.sink import EventSink
 from flowbuilder_distributed._redis_connection import REDIS_SCHEMES, connect, shown_url
-from flowbuilder_distributed.attempt_messages import AttemptMessage, BadMessage, ResultMessage, read_result
+from flowbuilder_distributed.attempt_messages import (
+    AttemptMessage,
+    BadMessage,
+    LogMessage,
+    ResultMessage,
+    read_log_message,
+    read_result,
+)
 from flowbuilder_distributed.stream_keys import CONSUMER_GROUP, DEFAULT_GROUP, StreamKeys, label_set
 
 if TYPE_CHECKING:
@@ -166,6 +175,7 @@ class RedisStreamsExecutor(AttemptExecutor):
                 number=attempt.number, task_type=attempt.task_type.name, config=config, inputs=dict(context.inputs),
                 params=dict(context.params), env=dict(context.env), item=context.item, timeout=attempt.timeout,
                 labels=tuple(sorted(placement.labels)) if placement is not None else (), group=group,
+                live_logs=True,
             ).encode()  # fmt: skip
         except (TypeError, ValueError) as error:
             failure = TaskFailure(f"cannot send the attempt to remote workers: {error}", retryable=False)
@@ -385,10 +395,11 @@ class RedisStreamsExecutor(AttemptExecutor):
                 continue
             entries = found[0][1]
             last = entries[-1][0].decode()
-            results: list[ResultMessage] = []
+            results: list[ResultMessage | LogMessage] = []
             for entry_id, fields in entries:
                 try:
-                    results.append(read_result(fields.get(b"result")))
+                    lines = fields.get(b"logs")
+                    results.append(read_result(fields.get(b"result")) if lines is None else read_log_message(lines))
                 except BadMessage as error:
                     log.warning("dropped an unreadable result %s: %s", entry_id.decode(), error)
             try:
@@ -422,14 +433,16 @@ class RedisStreamsExecutor(AttemptExecutor):
         self._fail_from_thread(list(self._in_flight), f"the workers' Redis at {shown_url(self.url)} restarted"
                                " without its data (run it with appendonly yes): the attempts queued there are lost")  # fmt: skip
 
-    def _post(self, results: list[ResultMessage]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop | None, list[ResultMessage]] = {}
+    def _post(self, results: list[ResultMessage | LogMessage]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop | None, list[ResultMessage | LogMessage]] = {}
         for result in results:
             held = self._in_flight.get(result.attempt_id)
             by_loop.setdefault(held.loop if held is not None else None, []).append(result)
         for loop, batch in by_loop.items():
             if loop is None:  # nobody waits for these: refuse them where the counter lives
                 for result in batch:
+                    if isinstance(result, LogMessage):  # lines of an attempt that ended here already
+                        continue
                     self.refused += 1
                     log.warning("refused a result for attempt %s from worker %s: that attempt is no longer current"
                                 " (late or duplicate)", result.attempt_id, result.worker)  # fmt: skip
@@ -456,9 +469,21 @@ class RedisStreamsExecutor(AttemptExecutor):
         if held is not None:
             held.on_done(held.attempt, AttemptOutcome.failed(TaskFailure(reason)))
 
-    def _deliver_all(self, batch: list[ResultMessage]) -> None:
+    def _deliver_all(self, batch: list[ResultMessage | LogMessage]) -> None:
         for result in batch:
-            self._deliver(result)
+            if isinstance(result, LogMessage):
+                self._deliver_lines(result)
+            else:
+                self._deliver(result)
+
+    def _deliver_lines(self, lines: LogMessage) -> None:
+        """A running attempt's lines, into its log (dropped if the attempt is no longer current)."""
+        held = self._in_flight.get(lines.attempt_id)
+        if held is None:
+            return
+        write = held.attempt.context.log
+        for stream, line in lines.logs:
+            write(stream, line)
 
 
 class _AcknowledgeWhenRecorded(EventSink):

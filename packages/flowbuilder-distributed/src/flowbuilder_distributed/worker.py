@@ -6,6 +6,10 @@ runs each with the runner's own task types and local executors (thread, process,
 :mod:`flowrunner.executors`, the same that run attempts in a local run) and posts the result
 to the results stream the attempt names. It does not acknowledge the attempt's entry: the
 executor does, once the outcome is recorded (see :mod:`flowbuilder_distributed.executor`).
+When the executor asked for live lines (``live_logs``), an attempt's log lines go to the same
+results stream while it runs, at most :data:`~.attempt_messages.LIVE_LOG_SECONDS` after they
+were written (a timer armed by the first line not yet sent, none for an attempt that prints
+nothing), and the result carries only the lines written after the last of those.
 
 Leases and reclaiming. While an attempt runs its worker renews it every ``lease / 3``
 seconds (``XCLAIM ... JUSTID``, which resets the entry's idle time without counting a
@@ -50,10 +54,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 from flowbuilder.interfaces import Attempt, AttemptOutcome, ExecutionMode, TaskContext
 from flowbuilder_distributed._redis_connection import connect, connect_async
 from flowbuilder_distributed.attempt_messages import (
+    LIVE_LOG_SECONDS,
     MAX_LOG_LINE_CHARS,
     MAX_LOG_LINES,
     AttemptMessage,
     BadMessage,
+    LogMessage,
     ResultMessage,
     failure_fields,
     read_attempt,
@@ -100,7 +106,7 @@ class WorkerOptions:
 
 
 class _Running:
-    __slots__ = ("attempt", "stream", "entry_id", "executor", "message", "logs", "handed_back")
+    __slots__ = ("attempt", "stream", "entry_id", "executor", "message", "logs", "handed_back", "sent", "log_timer")
 
     def __init__(self, attempt: Attempt, stream: str, entry_id: str, executor: AttemptExecutor,
                  message: AttemptMessage, logs: list[tuple[str, str]]):  # fmt: skip
@@ -111,6 +117,10 @@ class _Running:
         self.message = message
         self.logs = logs
         self.handed_back = False
+        self.sent = 0
+        """How many of :attr:`logs` went out ahead of the result (live lines); the result carries the rest."""
+        self.log_timer: asyncio.TimerHandle | None = None
+        """Armed while lines wait to be sent ahead of the result."""
 
 
 class Worker:
@@ -138,8 +148,9 @@ class Worker:
         self._registry: NodeRegistry | None = None
         self._runner: LocalRunner | None = None
         self._executors: Mapping[ExecutionMode, AttemptExecutor] = {}
-        self._results_out: list[tuple[str, bytes, str]] = []
-        """Results waiting for :meth:`_flush_results`: (results stream, payload, attempt id)."""
+        self._results_out: list[tuple[str, str, bytes, str | None]] = []
+        """Results and live log lines waiting for :meth:`_flush_results`, in the order they were made:
+        (results stream, entry field ``result`` or ``logs``, payload, the attempt id of a result)."""
         self._results_queued = asyncio.Event()
         self._closed = False
         self._takers: list[asyncio.Task[None]] = []
@@ -412,6 +423,13 @@ class Worker:
                 logs.append((stream_name, line[:MAX_LOG_LINE_CHARS]))
             elif len(logs) == MAX_LOG_LINES:
                 logs.append(("stderr", f"[worker: log cut after {MAX_LOG_LINES} lines]"))
+            else:
+                return
+            if message.live_logs:
+                held = self.running.get(message.attempt_id)
+                if held is not None and held.log_timer is None:
+                    held.log_timer = asyncio.get_running_loop().call_later(LIVE_LOG_SECONDS, self._send_lines,
+                                                                           message.attempt_id)  # fmt: skip
 
         deadline = time.monotonic() + message.timeout if message.timeout is not None else None
         context = TaskContext(message.run_id, message.task, message.number, message.inputs, message.params,
@@ -428,15 +446,29 @@ class Worker:
                                message=reason, failure={"retryable": False})  # fmt: skip
         self._post(result, message.results)
 
+    def _send_lines(self, attempt_id: str) -> None:
+        """Send a running attempt's new lines ahead of its result (queued with the results, in order)."""
+        held = self.running.get(attempt_id)
+        if held is None:
+            return
+        held.log_timer = None
+        if held.handed_back or held.sent == len(held.logs):
+            return
+        lines, held.sent = held.logs[held.sent :], len(held.logs)
+        self._results_out.append((held.message.results, "logs", LogMessage(attempt_id, lines).encode(), None))
+        self._results_queued.set()
+
     def _finished(self, attempt_id: str, outcome: AttemptOutcome) -> None:
         held = self.running.pop(attempt_id, None)
         self.node.running = len(self.running)
         self._slot_freed.set()
+        if held is not None and held.log_timer is not None:
+            held.log_timer.cancel()
         if held is None or held.handed_back:
             return
         self.completed += 1
         result = ResultMessage(attempt_id, outcome.kind, held.stream, held.entry_id, self.node.id,
-                               message=outcome.message, logs=held.logs)  # fmt: skip
+                               message=outcome.message, logs=held.logs[held.sent :])  # fmt: skip
         if outcome.kind == AttemptOutcome.SUCCEEDED:
             result.value = outcome.value
         elif outcome.kind == AttemptOutcome.FAILED:
@@ -457,7 +489,7 @@ class Worker:
                                    result.worker, message=f"the result is {len(payload)} bytes, over the worker's"
                                    f" {MAX_OUTPUT_BYTES}-byte limit", failure={"retryable": False})  # fmt: skip
             payload = result.encode()
-        self._results_out.append((results_stream, payload, result.attempt_id))
+        self._results_out.append((results_stream, "result", payload, result.attempt_id))
         self._results_queued.set()
 
     async def _flush_loop(self) -> None:
@@ -473,10 +505,11 @@ class Worker:
         if not batch:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for results_stream, payload, attempt_id in batch:
-                pipe.xadd(results_stream, {"result": payload})
-                pipe.set(self.keys.done(attempt_id), b"1", ex=DONE_MARK_TTL)
-            for results_stream in {results_stream for results_stream, _, _ in batch}:
+            for results_stream, kind, payload, attempt_id in batch:
+                pipe.xadd(results_stream, {kind: payload})
+                if attempt_id is not None:  # a result, not lines sent ahead of one
+                    pipe.set(self.keys.done(attempt_id), b"1", ex=DONE_MARK_TTL)
+            for results_stream in {results_stream for results_stream, _, _, _ in batch}:
                 pipe.expire(results_stream, RESULTS_TTL)
             await pipe.execute()
 

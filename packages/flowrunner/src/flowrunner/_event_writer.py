@@ -13,12 +13,20 @@ event for fencing. The in-process memory:// store (exactly
 appends never wait on I/O, so they stay inline. Sinks get each batch on the loop's thread once it is
 stored. A sink that raises is reported once on the run's log and dropped; it never fails
 the run (the :class:`~flowbuilder.interfaces.EventSink` contract).
+
+Log lines usually leave with the next step's flush. A task that prints a line and then runs
+for a minute makes no event, though, so a line also arms a timer (:data:`LOG_FLUSH_SECONDS`)
+when none is armed: when it fires, whatever is buffered is flushed, events and lines
+together, in the order a step's flush would send them. A run whose tasks print nothing never
+arms it; a run that prints a lot arms it at most once per interval. A crash loses at most
+the lines of the last unflushed interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from dataclasses import replace
 from time import perf_counter
@@ -36,12 +44,16 @@ if TYPE_CHECKING:
 
 _EMPTY: Mapping[str, Any] = {}
 
+LOG_FLUSH_SECONDS = 0.25
+"""The longest a log line waits in the writer when no event of its run comes to take it along."""
+
 
 class EventWriter:
     """Owns a run's sequence numbers from ``start_seq + 1`` on."""
 
     __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
-                 "wake", "channel", "threaded", "store_seconds", "sink_seconds", "fence")  # fmt: skip
+                 "wake", "channel", "threaded", "store_seconds", "sink_seconds", "fence", "loop", "log_timer",
+                 "failure", "loop_thread")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
                  keep: bool = False, masker: SecretMasker | None = None,
@@ -70,6 +82,14 @@ class EventWriter:
         """Seconds spent in the sinks' ``handle`` (per batch, on the loop's thread)."""
         self.fence = fence
         """The leader's fence every batch carries (None: plain appends)."""
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The run's loop, once it runs (:meth:`follow_logs_on`): where the log timer is armed."""
+        self.loop_thread = 0
+        """The thread the run's loop runs on (where the log timer may be armed directly)."""
+        self.log_timer: asyncio.TimerHandle | None = None
+        """Armed while log lines wait for a flush; None when none wait (or no loop runs the run)."""
+        self.failure: BaseException | None = None
+        """An inline store's error met by a timed log flush: the run's next flush raises it."""
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -78,7 +98,51 @@ class EventWriter:
         self.pending.append(RunEvent(self.run_id, self.seq, kind, task, attempt, data, time.time()))
 
     def log(self, line: LogLine) -> None:
+        """Buffer one log line (on the loop's thread); it is stored within :data:`LOG_FLUSH_SECONDS`."""
         self.logs.append(line)
+        if self.log_timer is None:
+            self.arm_log_flush()
+
+    def follow_logs_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The run runs on ``loop`` (on this thread): from now on a buffered log line arms the timed flush there."""
+        self.loop = loop
+        self.loop_thread = threading.get_ident()
+
+    def arm_log_flush(self) -> None:
+        """Log lines wait: flush them within :data:`LOG_FLUSH_SECONDS` even if no event comes.
+
+        Called by whoever appended to :attr:`logs` while :attr:`log_timer` is None; a no-op
+        without a loop (the next flush takes the lines). Called from another thread (a task
+        type's own thread writing to ``context.log``), it arms the timer through the loop.
+        """
+        loop = self.loop
+        if loop is None or self.log_timer is not None:
+            return
+        if threading.get_ident() != self.loop_thread:
+            try:
+                loop.call_soon_threadsafe(self.arm_log_flush)
+            except RuntimeError:  # the loop has closed: the run is over
+                pass
+            return
+        self.log_timer = loop.call_later(LOG_FLUSH_SECONDS, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self.log_timer = None
+        if not self.logs or self.loop is None:  # a step's flush took them, or the run has ended
+            return
+        try:
+            self.flush()
+        except BaseException as error:  # the run's own next flush raises it and stops the run
+            if self.failure is None and (self.channel is None or self.channel.error is None):
+                self.failure = error
+            if self.wake is not None:
+                self.wake()
+
+    def _disarm_log_flush(self) -> None:
+        self.loop = None
+        timer, self.log_timer = self.log_timer, None
+        if timer is not None:
+            timer.cancel()
 
     def flush(self) -> None:
         """Hand the buffered events (and logs) to the store; sinks get them once stored.
@@ -88,6 +152,8 @@ class EventWriter:
         channel = self.channel
         if channel is not None and channel.error is not None:
             raise channel.error
+        if self.failure is not None:
+            raise self.failure
         if self.masker is not None:
             self._mask_pending()
         store = self.store
@@ -192,6 +258,7 @@ class EventWriter:
 
         Raises the store's error (the sinks are then left open, as when a flush raised).
         """
+        self._disarm_log_flush()
         self.flush()
         channel = self.channel
         if channel is not None:
@@ -206,11 +273,13 @@ class EventWriter:
     def close(self) -> None:
         """Synchronous close, for a writer used with no running loop (see :meth:`aclose`)."""
         assert self.channel is None, "a writer that flushed inside a loop is closed with aclose()"
+        self._disarm_log_flush()
         self.flush()
         self._close_sinks()
 
     def abandon(self) -> None:
         """The run stops with an error: let the store's thread go (it still stores what it holds)."""
+        self._disarm_log_flush()
         if self.channel is not None:
             self.channel.close()
 

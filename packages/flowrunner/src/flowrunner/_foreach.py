@@ -185,7 +185,7 @@ class ForeachAttempt(AttemptExecutor):
         machine = run.machine
         message = outcome.message
         if not logged:
-            run.writer.logs.append(_system_line(machine.names[self.task_id], position, number, message))
+            run.writer.log(_system_line(machine.names[self.task_id], position, number, message))
         decision = machine.retry_decision(self.task_id, number, outcome.failure)
         if type(decision) is float:
             self._record_failure(position, number, message, False)

@@ -242,6 +242,7 @@ class RunExecution:
 
     async def _execute(self) -> RunResult:
         self.loop = loop = asyncio.get_running_loop()
+        self.writer.follow_logs_on(loop)
         started_wall = time.time()
         resume = self.request.resume
         self.control = await start_control(self, resume.control_seen if resume is not None else 0)

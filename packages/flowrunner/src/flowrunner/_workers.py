@@ -41,6 +41,7 @@ def _worker_main(connection: Any) -> None:
     parent = multiprocessing.parent_process()
     if parent is not None and parent.pid is not None:
         die_with_parent(parent.pid)  # a SIGKILLed runner takes its busy workers with it
+    send_lock = threading.Lock()
     while True:
         try:
             job = connection.recv()
@@ -49,8 +50,9 @@ def _worker_main(connection: Any) -> None:
         if job is None:
             return
         task_type, config, context = job
-        lines: list[tuple[str, str]] = []
-        context = dataclasses.replace(context, log=lambda stream, line, kept=lines: kept.append((stream, line)))
+        lines: list[tuple[str, str]] = []  # stays empty: each line goes to the parent as it is written
+        log = _LiveLog(connection, send_lock)
+        context = dataclasses.replace(context, log=log)
         try:
             result = task_type.run(config, context)
             if inspect.isawaitable(result):
@@ -64,10 +66,28 @@ def _worker_main(connection: Any) -> None:
             )
         except BaseException as error:
             outcome = ("error", f"{type(error).__name__}: {error}", lines)
+        log.open = False  # a thread of the job that logs later must not write into the next job's log
         try:
             connection.send(outcome)
         except (pickle.PicklingError, TypeError, AttributeError) as error:
             connection.send(("error", f"the output cannot be sent back from the worker: {error}", lines))
+
+
+class _LiveLog:
+    """A job's ``log`` inside the worker: each line goes to the parent at once, as a ``("log", stream,
+    line)`` message before the outcome, so a long job's lines are seen while it runs."""
+
+    __slots__ = ("connection", "lock", "open")
+
+    def __init__(self, connection: Any, lock: threading.Lock):
+        self.connection = connection
+        self.lock = lock
+        self.open = True
+
+    def __call__(self, stream: str, line: str) -> None:
+        with self.lock:  # the job's own threads may log too: one whole message at a time
+            if self.open:
+                self.connection.send(("log", stream, line))
 
 
 async def _await(awaitable: Any) -> Any:
@@ -120,7 +140,7 @@ class _Worker:
                 self.spawn()
             try:
                 self.connection.send(job.payload)
-                outcome = self.connection.recv()
+                outcome = self._receive_outcome(job)
             except Exception as error:  # the worker died (killed on cancel, or crashed)
                 self.connection.close()
                 self.process.join(timeout=1)
@@ -133,6 +153,34 @@ class _Worker:
                     self.current = None
             self.completed += 1
             _deliver(job, outcome)
+
+    def _receive_outcome(self, job: _Job) -> tuple[str, Any, Any]:
+        """The job's outcome; its log lines, sent ahead of it, are handed to the loop as they come
+        (those already waiting in the pipe as one batch)."""
+        connection = self.connection
+        while True:
+            message = connection.recv()
+            if message[0] != "log":
+                return message  # type: ignore[no-any-return]
+            lines = [message[1:]]
+            while connection.poll():
+                message = connection.recv()
+                if message[0] != "log":
+                    _deliver_lines(job, lines)
+                    return message  # type: ignore[no-any-return]
+                lines.append(message[1:])
+            _deliver_lines(job, lines)
+
+
+def _deliver_lines(job: _Job, lines: list[tuple[str, str]]) -> None:
+    def write() -> None:
+        for stream, line in lines:
+            job.log(stream, line)
+
+    try:
+        job.loop.call_soon_threadsafe(write)
+    except RuntimeError:  # the loop is closed: nobody reads this job's log any more
+        pass
 
 
 def _deliver(job: _Job, outcome: tuple[str, Any, Any]) -> None:

@@ -23,6 +23,7 @@ from flowrunner._outputs import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_RUN_OUTPUT
 if TYPE_CHECKING:
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import AttemptExecutor, ExecutionMode, TaskContext, TaskType
+    from flowbuilder.interfaces.tasktype import LogWriter
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
@@ -182,10 +183,13 @@ class LocalRunner(Runner):
         thread returning to the pool when the call ends.
         """
         import contextvars
+        import dataclasses
         from functools import partial
 
         from flowrunner._daemon_threads import daemon_threads
 
+        # The attempt's log writer belongs to the loop: the thread's lines are handed over to it.
+        context = dataclasses.replace(context, log=partial(_log_from_thread, asyncio.get_running_loop(), context.log))
         call = partial(contextvars.copy_context().run, _run_to_completion, task_type, config, context)
         return await asyncio.wrap_future(daemon_threads().submit(call))
 
@@ -207,6 +211,14 @@ class LocalRunner(Runner):
                     executor.close()
             self._executors = None
         self.close_workers()
+
+
+def _log_from_thread(loop: asyncio.AbstractEventLoop, log: LogWriter, stream: str, line: str) -> None:
+    """A THREAD attempt's log line, handed to the run's loop (dropped once that loop has closed)."""
+    try:
+        loop.call_soon_threadsafe(log, stream, line)
+    except RuntimeError:  # an abandoned attempt still printing after its run ended
+        pass
 
 
 def _run_to_completion(task_type: TaskType, config: Any, context: TaskContext) -> Any:

@@ -78,6 +78,31 @@ export function collectValues(schema: JsonSchema, values: FormValues): { values:
   return { values: out, errors };
 }
 
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  return keysA.length === keysB.length && keysA.every((key) => sameValue((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+}
+
+/** What the user set: `values` without the fields equal to their schema default (a required
+ * field is always kept). The designer writes only these, so a saved file is not a copy of the
+ * type's defaults; loading it back fills the form with the defaults again. */
+export function withoutDefaults(schema: JsonSchema, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const raw = schema.properties?.[name];
+    const field = raw ? resolve(raw, schema) : undefined;
+    const required = schema.required?.includes(name) ?? false;
+    const defaultValue = field?.default === undefined && field && kindOf(field) === "boolean" ? false : field?.default;
+    if (!required && field && defaultValue !== undefined && sameValue(value, defaultValue)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
 interface Props {
   schema: JsonSchema;
   values: FormValues;

@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 
 
 class AttemptLog:
-    """The ``log(stream, line)`` callable of one attempt: appends to the run's log batch."""
+    """The ``log(stream, line)`` callable of one attempt: appends to the run's log batch.
+
+    Called on the run's loop thread (an attempt on another thread gets a forwarder, see
+    :meth:`LocalRunner.call_in_thread <flowrunner.LocalRunner.call_in_thread>`). The first
+    line after a flush arms the writer's timed flush, so a line of a long task is stored
+    while the task still runs.
+    """
 
     __slots__ = ("writer", "task", "attempt")
 
@@ -34,7 +40,10 @@ class AttemptLog:
         self.attempt = attempt
 
     def __call__(self, stream: str, line: str) -> None:
-        self.writer.logs.append(LogLine(self.task, self.attempt, stream, line))
+        writer = self.writer
+        writer.logs.append(LogLine(self.task, self.attempt, stream, line))
+        if writer.log_timer is None:
+            writer.arm_log_flush()
 
 
 class AttemptInputs:

@@ -188,7 +188,7 @@ class AttemptCache:
         return None
 
     def _note(self, task: str, attempt: int, text: str) -> None:
-        self.writer.logs.append(LogLine(task, attempt, "system", text))
+        self.writer.log(LogLine(task, attempt, "system", text))
 
 
 def _reason(error: Exception) -> str:

@@ -7,7 +7,7 @@ import { addEdge, Background, Controls, Handle, Position, ReactFlow, ReactFlowPr
 import { get, postYaml, type Diagnostic, type JsonSchema, type TaskTypeInfo } from "../api";
 import { layout } from "../graph/layout";
 import { navigate } from "../router";
-import { collectValues, initialValues, SchemaForm, type FormValues } from "../SchemaForm";
+import { collectValues, initialValues, SchemaForm, withoutDefaults, type FormValues } from "../SchemaForm";
 import { useApi } from "../useApi";
 import { emptyWorkflow, fromYaml, toYaml, uniqueName, type DesignTask, type DesignWorkflow } from "./designerModel";
 
@@ -187,7 +187,7 @@ function DesignerBody({ name }: { name: string | null }) {
           onClick={() => {
             const taskName = uniqueName(workflow, chosenType);
             const schema = taskTypes[chosenType];
-            const config = schema ? collectValues(schema, initialValues(schema)).values : {};
+            const config = schema ? withoutDefaults(schema, collectValues(schema, initialValues(schema)).values) : {};
             setWorkflow({ ...workflow, tasks: [...workflow.tasks, { name: taskName, type: chosenType, depends_on: [], config, extra: {} }] });
             setSelected(taskName);
           }}
@@ -349,7 +349,7 @@ function TaskEditor({ task, names, schema, onRename, onChange }: { task: DesignT
             setConfigValues(values);
             const collected = collectValues(schema, values);
             setConfigErrors(collected.errors);
-            onChange((t) => ({ ...t, config: collected.values }));
+            onChange((t) => ({ ...t, config: withoutDefaults(schema, collected.values) }));
           }}
         />
       ) : (

@@ -71,7 +71,7 @@ export function toDocument(workflow: DesignWorkflow): Record<string, unknown> {
     if (task.priority !== undefined) out.priority = task.priority;
     if (task.pool) out.pool = task.pool;
     Object.assign(out, task.extra);
-    out.config = task.config;
+    if (Object.keys(task.config).length) out.config = task.config; // no `config: {}` for a task left at its defaults
     return out;
   });
   return doc;
