@@ -1,12 +1,24 @@
 """Live anomaly scoring: an event sink that scores each task as it finishes.
 
-The runner's thread only turns events into attempt rows (:class:`~flowbuilder_ai.history.RunAttempts`,
-a few dict operations) and queues finished executions. A thread of the sink's own then, per
-batch: loads the workflow's baselines (once per workflow and process, cached for
-:data:`HISTORY_TTL` seconds, never per task), computes the features with Polars, scores the
-whole batch with one onnxruntime call (the session created once, on the first batch), and
-stores each execution above the threshold as an ``anomaly`` annotation on the run, then
-calls the ``flowbuilder_anomaly_alerts`` hook.
+The runner's thread only keeps the events that matter (run and task starts and ends) and
+queues them: :meth:`AnomalySink.handle` costs a few comparisons and one queue put per batch.
+One thread of the sink's own, per process, does the rest. It gathers what every run's sinks
+queued for up to :data:`BATCH_WAIT` seconds (or :data:`BATCH_ROWS` finished tasks), then:
+
+* turns the events into attempt rows (:class:`~flowbuilder_ai.history.RunAttempts`);
+* looks up each task's baseline in a dict (:class:`~flowbuilder_ai.features.TaskBaseline`),
+  read from the store with Polars once per workflow and :data:`HISTORY_TTL` seconds, never
+  per task or per batch;
+* computes the task's features in plain Python (:func:`~flowbuilder_ai.features.row_features`,
+  the same float64 values as the Polars path :func:`~flowbuilder_ai.features.features` that
+  training and the evaluation use), the upstream slowness from the run's own running state;
+* scores every row of the batch, of every run, with one onnxruntime call per model (the
+  session created once per process, its input buffer reused);
+* stores each execution above the threshold as an ``anomaly`` annotation on its run, then
+  calls the ``flowbuilder_anomaly_alerts`` hook.
+
+``flowbuilder ai score RUN_ID`` (:mod:`flowbuilder_ai.rescore`) goes through the same
+:func:`score_rows`, so a past run rescored gets the scores it got live (against the same history).
 """
 
 from __future__ import annotations
@@ -20,13 +32,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces.sink import EventSink
-from flowbuilder_ai.history import RunAttempts
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from flowbuilder.interfaces import Store
     from flowbuilder.plugins import PluginHost
+    from flowbuilder_ai.features import TaskBaseline
+    from flowbuilder_ai.history import RunAttempts
     from flowbuilder_ai.scoring import AnomalyModel
 
 HISTORY_TTL = 300.0
@@ -35,11 +46,18 @@ YOUNG_HISTORY_TTL = 5.0
 """The same while some task of the workflow has fewer than :data:`YOUNG_HISTORY_RUNS`
 successful runs: a new workflow's baselines grow quickly, so they are reread sooner."""
 YOUNG_HISTORY_RUNS = 20
+BATCH_WAIT = 0.05
+"""Seconds the scoring thread gathers finished tasks after the first before scoring them
+(the most an annotation waits for its batch; a flush ends the wait at once)."""
+BATCH_ROWS = 512
+"""Finished tasks that end the gathering early: a batch is scored with one onnxruntime call."""
 AUTHOR = "flowbuilder-ai"
 _RELEVANT = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.TASK_STARTED,
                        EventKind.TASK_SUCCEEDED, EventKind.TASK_FAILED})  # fmt: skip
+_FINISHED = frozenset({EventKind.TASK_SUCCEEDED, EventKind.TASK_FAILED})
 
-_baseline_cache: dict[tuple[int, str], tuple[float, Any]] = {}
+Table = dict[tuple[str, str], "TaskBaseline"]
+_baseline_cache: dict[tuple[int, str], tuple[float, Table]] = {}
 _cache_lock = threading.Lock()
 _models: dict[str | None, AnomalyModel] = {}
 
@@ -50,29 +68,31 @@ def clear_cache() -> None:
         _baseline_cache.clear()
 
 
-def baselines_for(store: Store, workflow: str, exclude_run: str | None = None, fresh: bool = False) -> pl.DataFrame:
-    """The workflow's task baselines, read through the store once per :data:`HISTORY_TTL`
-    (``fresh``: read now, bypassing the cache; a rescore of one past run)."""
-    from flowbuilder_ai.features import executions, task_baselines
-    from flowbuilder_ai.history import load_attempts
-
+def baselines_for(store: Store, workflow: str, exclude_run: str | None = None, fresh: bool = False) -> Table:
+    """The workflow's task baselines by (workflow, task), read through the store once per
+    :data:`HISTORY_TTL` (``fresh``: read now, bypassing the cache; a rescore of one past run)."""
     key = (id(store), workflow)
     now = time.monotonic()
-    with _cache_lock:
-        cached = _baseline_cache.get(key)
-        if cached is not None and now < cached[0] and not fresh:
-            return cached[1]  # type: ignore[no-any-return]
+    if not fresh:
+        with _cache_lock:
+            cached = _baseline_cache.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+    import polars as pl
+
+    from flowbuilder_ai.features import baseline_table, executions, task_baselines
+    from flowbuilder_ai.history import load_attempts
+
     attempts = load_attempts(store, workflow)
     if exclude_run is not None:
-        import polars as pl
-
         attempts = attempts.filter(pl.col("run_id") != exclude_run)
     base = task_baselines(executions(attempts))
+    table = baseline_table(base)
     if not fresh:
         young = base.height == 0 or bool((base["runs"] < YOUNG_HISTORY_RUNS).any())
         with _cache_lock:
-            _baseline_cache[key] = (now + (YOUNG_HISTORY_TTL if young else HISTORY_TTL), base)
-    return base
+            _baseline_cache[key] = (now + (YOUNG_HISTORY_TTL if young else HISTORY_TTL), table)
+    return table
 
 
 def model_for(path: str | None) -> AnomalyModel:
@@ -85,26 +105,38 @@ def model_for(path: str | None) -> AnomalyModel:
         return _models[path]
 
 
-def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, exclude_run: str | None,
-               fresh: bool = False) -> list[dict[str, Any]]:  # fmt: skip
-    """Score finished attempt rows of one workflow; the anomalous ones, each with score and words."""
-    import polars as pl
+def featurise(rows: Sequence[dict[str, Any]], table: Table, upstream: dict[str, float]) -> list[dict[str, Any]]:
+    """Each final attempt row (of one run, in the order they finished) with its features;
+    ``upstream`` (task -> ``log_duration_ratio``) is the run's running state, updated here."""
+    from flowbuilder_ai.features import row_features
 
-    from flowbuilder_ai.features import explain, features
-    from flowbuilder_ai.history import ATTEMPT_SCHEMA
+    out = []
+    for row in rows:
+        # the rows are final attempts: attempt N means N attempts were needed
+        feats = row_features({**row, "attempts": row["attempt"]}, table.get((row["workflow"], row["task"])), upstream)
+        upstream[row["task"]] = feats["log_duration_ratio"]
+        out.append(feats)
+    return out
 
-    if not rows:
-        return []
-    # the rows are final attempts: attempt N means N attempts were needed
-    frame = pl.DataFrame(rows, schema=ATTEMPT_SCHEMA).with_columns(pl.col("attempt").alias("attempts"))
-    base = baselines_for(store, rows[0]["workflow"], exclude_run, fresh)
-    scored = features(frame, base)
-    scores = model.score(scored)
+
+def anomalies(scored: Sequence[dict[str, Any]], scores: Sequence[float], threshold: float) -> list[dict[str, Any]]:
+    """The rows above ``threshold`` (with a baseline to compare with), each with its score and words."""
+    from flowbuilder_ai.features import explain
+
     found = []
-    for row, score in zip(scored.iter_rows(named=True), scores.tolist(), strict=False):
-        if score > model.threshold and row.get("median_duration") is not None:
+    for row, score in zip(scored, scores, strict=True):
+        if score > threshold and row.get("median_duration") is not None:
             found.append({**row, "score": float(score), "why": explain(row)})
     return found
+
+
+def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, exclude_run: str | None,
+               fresh: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """Score the finished attempt rows of one run; the anomalous ones, each with score and words."""
+    if not rows:
+        return []
+    scored = featurise(rows, baselines_for(store, rows[0]["workflow"], exclude_run, fresh), {})
+    return anomalies(scored, model.score_rows(scored).tolist(), model.threshold)
 
 
 def anomaly_annotation(found: dict[str, Any], threshold: float) -> Any:
@@ -131,37 +163,77 @@ class _ScoringThread:
     scoring; at interpreter exit what is queued is still scored (up to :data:`EXIT_WAIT`)."""
 
     def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[tuple[AnomalySink, list[dict[str, Any]]] | threading.Event | None] = (
+        self.queue: queue.SimpleQueue[tuple[AnomalySink, list[RunEvent]] | threading.Event | None] = (
             queue.SimpleQueue()
         )
         self.thread = threading.Thread(target=self._work, name="flowbuilder-ai-scoring", daemon=True)
         self.thread.start()
         atexit.register(self.drain)
 
+    def _gather(self, first: tuple[AnomalySink, list[RunEvent]] | threading.Event) -> tuple[list[Any], bool]:
+        """``first`` and what comes within :data:`BATCH_WAIT` (up to :data:`BATCH_ROWS` tasks or a
+        flush); True when the queue's end (None) came too."""
+        items: list[Any] = [first]
+        if isinstance(first, threading.Event):
+            return items, False
+        finished = 0
+        deadline = time.monotonic() + BATCH_WAIT
+        while finished < BATCH_ROWS:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+            except queue.Empty:
+                return items, False
+            if item is None:
+                return items, True
+            items.append(item)
+            if isinstance(item, threading.Event):
+                return items, False
+            finished += sum(1 for event in item[1] if event.kind in _FINISHED)
+        return items, False
+
     def _work(self) -> None:
-        while (item := self.queue.get()) is not None:
-            by_sink: dict[int, tuple[AnomalySink, list[dict[str, Any]]]] = {}
+        while (first := self.queue.get()) is not None:
+            items, ended = self._gather(first)
+            by_sink: dict[int, tuple[AnomalySink, list[RunEvent]]] = {}
             flushed: list[threading.Event] = []
-            while item is not None:  # everything already waiting, one batch per run
+            for item in items:
                 if isinstance(item, threading.Event):
                     flushed.append(item)
                 else:
                     by_sink.setdefault(id(item[0]), (item[0], []))[1].extend(item[1])
-                try:
-                    item = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-            for sink, rows in by_sink.values():
-                sink.score_batch(rows)
-                sink.pending.release(len(rows))
+            _score_batch(list(by_sink.values()))
+            for sink, events in by_sink.values():
+                sink.pending.release(len(events))
             for event in flushed:
                 event.set()
-            if item is None:
+            if ended:
                 return
 
     def drain(self) -> None:
         self.queue.put(None)
         self.thread.join(timeout=EXIT_WAIT)
+
+
+def _score_batch(work: list[tuple[AnomalySink, list[RunEvent]]]) -> None:
+    """Every sink's new rows with their features, then one onnxruntime call per model for all."""
+    by_model: dict[str | None, list[tuple[AnomalySink, list[dict[str, Any]]]]] = {}
+    for sink, events in work:
+        scored = sink.guarded(sink.featurise, events)
+        if scored:
+            by_model.setdefault(sink.model_path, []).append((sink, scored))
+    for path, parts in by_model.items():
+        try:
+            model = model_for(path)
+            scores = model.score_rows([row for _, rows in parts for row in rows]).tolist()
+        except Exception as error:
+            for sink, _ in parts:
+                sink.warn(error)
+            continue
+        start = 0
+        for sink, rows in parts:
+            sink.guarded(sink.annotate, model, anomalies(rows, scores[start : start + len(rows)], model.threshold))
+            start += len(rows)
 
 
 def flush(timeout: float = 30.0) -> bool:
@@ -185,7 +257,7 @@ def _scoring_thread() -> _ScoringThread:
 
 
 class _Pending:
-    """Rows of one sink queued but not scored yet (:meth:`AnomalySink.wait` waits for none)."""
+    """Events of one sink queued but not scored yet (:meth:`AnomalySink.wait` waits for none)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -213,22 +285,18 @@ class AnomalySink(EventSink):
         self.run_id = run_id
         self.host = host
         self.model_path = model_path
-        self.builder = RunAttempts(store, run_id)
         self.found = 0
         self.pending = _Pending()
+        self._builder: RunAttempts | None = None  # made on the scoring thread, with the first rows
+        self._upstream: dict[str, float] = {}
         self._warned = False
 
     def handle(self, events: Sequence[RunEvent]) -> None:
-        batch: list[dict[str, Any]] = []
-        for event in events:
-            if event.run_id != self.run_id or event.kind not in _RELEVANT:
-                continue
-            row = self.builder.add(event.kind.value, event.task, event.attempt, event.data, event.time)
-            if row is not None and row["status"] != "retrying":
-                batch.append(row)
-        if batch:
-            self.pending.add(len(batch))
-            _scoring_thread().queue.put((self, batch))
+        run_id = self.run_id
+        kept = [event for event in events if event.run_id == run_id and event.kind in _RELEVANT]
+        if kept:
+            self.pending.add(len(kept))
+            _scoring_thread().queue.put((self, kept))
 
     def close(self) -> None:
         """Nothing to wait for: the scoring thread finishes this run's rows after it ended."""
@@ -237,20 +305,38 @@ class AnomalySink(EventSink):
         """Block until this run's finished tasks are scored (tests, ``ai score``); False on timeout."""
         return self.pending.wait(timeout)
 
-    def score_batch(self, rows: list[dict[str, Any]]) -> None:
-        try:
-            self._score(rows)
-        except Exception as error:  # a sink never fails a run: say it once and go on
-            if not self._warned:
-                self._warned = True
-                print(f"warning: anomaly scoring of run {self.run_id} failed: {error}", file=sys.stderr)
+    def featurise(self, events: list[RunEvent]) -> list[dict[str, Any]]:
+        """On the scoring thread: the events' finished executions, with their features."""
+        if self._builder is None:
+            from flowbuilder_ai.history import RunAttempts
 
-    def _score(self, rows: list[dict[str, Any]]) -> None:
-        model = model_for(self.model_path)
-        for found in score_rows(self.store, rows, model, exclude_run=self.run_id):
-            stored = self.store.annotate(self.run_id, anomaly_annotation(found, model.threshold))
+            self._builder = RunAttempts(self.store, self.run_id)
+        rows = []
+        for event in events:
+            row = self._builder.add(event.kind.value, event.task, event.attempt, event.data, event.time)
+            if row is not None and row["status"] != "retrying":
+                rows.append(row)
+        if not rows:
+            return []
+        return featurise(rows, baselines_for(self.store, rows[0]["workflow"], self.run_id), self._upstream)
+
+    def annotate(self, model: AnomalyModel, found: list[dict[str, Any]]) -> None:
+        for item in found:
+            stored = self.store.annotate(self.run_id, anomaly_annotation(item, model.threshold))
             self.found += 1
             send_alerts(self.host, self.run_id, stored)
+
+    def guarded(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except Exception as error:  # a sink never fails a run: say it once and go on
+            self.warn(error)
+            return None
+
+    def warn(self, error: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            print(f"warning: anomaly scoring of run {self.run_id} failed: {error}", file=sys.stderr)
 
 
 def send_alerts(host: PluginHost | None, run_id: str, annotation: Any) -> None:
