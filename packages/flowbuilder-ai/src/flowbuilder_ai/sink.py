@@ -5,7 +5,8 @@ queues them: :meth:`AnomalySink.handle` costs a few comparisons and one queue pu
 One thread of the sink's own, per process, does the rest. It gathers what every run's sinks
 queued for up to :data:`BATCH_WAIT` seconds (or :data:`BATCH_ROWS` finished tasks), then:
 
-* turns the events into attempt rows (:class:`~flowbuilder_ai.history.RunAttempts`);
+* turns the events into attempt rows (:class:`~flowbuilder_ai.history.RunAttempts`; the
+  workflow's upstream tasks parsed from its stored definition once per process, by hash);
 * looks up each task's baseline in a dict (:class:`~flowbuilder_ai.features.TaskBaseline`),
   read from the store with Polars once per workflow and :data:`HISTORY_TTL` seconds, never
   per task or per batch;
@@ -60,6 +61,9 @@ Table = dict[tuple[str, str], "TaskBaseline"]
 _baseline_cache: dict[tuple[int, str], tuple[float, Table]] = {}
 _cache_lock = threading.Lock()
 _models: dict[str | None, AnomalyModel] = {}
+_definitions: dict[str, dict[str, list[str]]] = {}
+"""Each stored definition's upstream tasks (by its hash), parsed once per process, not per run."""
+DEFINITIONS_KEPT = 256
 
 
 def clear_cache() -> None:
@@ -163,9 +167,7 @@ class _ScoringThread:
     scoring; at interpreter exit what is queued is still scored (up to :data:`EXIT_WAIT`)."""
 
     def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[tuple[AnomalySink, list[RunEvent]] | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
+        self.queue: queue.SimpleQueue[tuple[AnomalySink, list[RunEvent]] | threading.Event | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._work, name="flowbuilder-ai-scoring", daemon=True)
         self.thread.start()
         atexit.register(self.drain)
@@ -310,7 +312,10 @@ class AnomalySink(EventSink):
         if self._builder is None:
             from flowbuilder_ai.history import RunAttempts
 
-            self._builder = RunAttempts(self.store, self.run_id)
+            with _cache_lock:
+                if len(_definitions) > DEFINITIONS_KEPT:
+                    _definitions.clear()
+            self._builder = RunAttempts(self.store, self.run_id, _definitions)
         rows = []
         for event in events:
             row = self._builder.add(event.kind.value, event.task, event.attempt, event.data, event.time)
