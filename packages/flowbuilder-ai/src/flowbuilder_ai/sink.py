@@ -19,7 +19,8 @@ queued for up to :data:`BATCH_WAIT` seconds (or :data:`BATCH_ROWS` finished task
   calls the ``flowbuilder_anomaly_alerts`` hook.
 
 ``flowbuilder ai score RUN_ID`` (:mod:`flowbuilder_ai.rescore`) goes through the same
-:func:`score_rows`, so a past run rescored gets the scores it got live (against the same history).
+:func:`baselines_for`, :func:`featurise`, :meth:`~flowbuilder_ai.scoring.AnomalyModel.score_rows`
+and :func:`anomalies`, so a past run rescored gets the scores it got live (against the same history).
 """
 
 from __future__ import annotations
@@ -134,15 +135,6 @@ def anomalies(scored: Sequence[dict[str, Any]], scores: Sequence[float], thresho
     return found
 
 
-def score_rows(store: Store, rows: list[dict[str, Any]], model: AnomalyModel, exclude_run: str | None,
-               fresh: bool = False) -> list[dict[str, Any]]:  # fmt: skip
-    """Score the finished attempt rows of one run; the anomalous ones, each with score and words."""
-    if not rows:
-        return []
-    scored = featurise(rows, baselines_for(store, rows[0]["workflow"], exclude_run, fresh), {})
-    return anomalies(scored, model.score_rows(scored).tolist(), model.threshold)
-
-
 def anomaly_annotation(found: dict[str, Any], threshold: float) -> Any:
     """The annotation stored for one anomaly (kind ``anomaly``)."""
     from flowbuilder.annotations import Annotation
@@ -234,7 +226,7 @@ def _score_batch(work: list[tuple[AnomalySink, list[RunEvent]]]) -> None:
             continue
         start = 0
         for sink, rows in parts:
-            sink.guarded(sink.annotate, model, anomalies(rows, scores[start : start + len(rows)], model.threshold))
+            sink.guarded(sink.annotate, model, rows, scores[start : start + len(rows)])
             start += len(rows)
 
 
@@ -288,6 +280,8 @@ class AnomalySink(EventSink):
         self.host = host
         self.model_path = model_path
         self.found = 0
+        self.scores: dict[str, float] = {}
+        """Each scored task's score (its last execution's), anomalous or not."""
         self.pending = _Pending()
         self._builder: RunAttempts | None = None  # made on the scoring thread, with the first rows
         self._upstream: dict[str, float] = {}
@@ -325,8 +319,10 @@ class AnomalySink(EventSink):
             return []
         return featurise(rows, baselines_for(self.store, rows[0]["workflow"], self.run_id), self._upstream)
 
-    def annotate(self, model: AnomalyModel, found: list[dict[str, Any]]) -> None:
-        for item in found:
+    def annotate(self, model: AnomalyModel, rows: list[dict[str, Any]], scores: list[float]) -> None:
+        for row, score in zip(rows, scores, strict=True):
+            self.scores[row["task"]] = score
+        for item in anomalies(rows, scores, model.threshold):
             stored = self.store.annotate(self.run_id, anomaly_annotation(item, model.threshold))
             self.found += 1
             send_alerts(self.host, self.run_id, stored)
