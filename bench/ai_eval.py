@@ -219,7 +219,9 @@ def main() -> None:
               f"(+{(c['on_all'] - c['off_all']) * 1e6:.1f} us/task, scoring included)")  # fmt: skip
         print(f"  scoring alone, live path      {c['alone'] * 1e6:8.1f} us/task   "
               "(features + one onnxruntime call, one run's tasks)")  # fmt: skip
-        print(f"  scoring alone, Polars path    {c['polars'] * 1e6:8.1f} us/task   (frame + features() + score(), as before)")
+        print(
+            f"  scoring alone, Polars path    {c['polars'] * 1e6:8.1f} us/task   (frame + features() + score(), as before)"
+        )
     sys.stdout.flush()
 
 

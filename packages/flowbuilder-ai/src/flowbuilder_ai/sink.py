@@ -298,7 +298,11 @@ class AnomalySink(EventSink):
         """Nothing to wait for: the scoring thread finishes this run's rows after it ended."""
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Block until this run's finished tasks are scored (tests, ``ai score``); False on timeout."""
+        """Block until this run's finished tasks are scored and annotated; False on timeout.
+        ``flowbuilder run`` calls it after the run (bounded), so the last tasks' anomalies are
+        shown before the summary; the scoring thread stops gathering and scores at once."""
+        if self.pending.count > 0:
+            _scoring_thread().queue.put(threading.Event())  # ends the gathering wait (no one waits on it)
         return self.pending.wait(timeout)
 
     def featurise(self, events: list[RunEvent]) -> list[dict[str, Any]]:
