@@ -122,7 +122,9 @@ def cost(runs: int, yaml_text: str) -> dict[str, float]:
     * ``off`` / ``on``: one run's wall time on the runner without / with the sink (the
       sink's thread scores after the run; this is what the run itself pays);
     * ``off_all`` / ``on_all``: ten runs back to back, then (with the sink) everything
-      scored (``flush``): the whole process's throughput, scoring included;
+      scored (``flush``): the whole process's throughput, scoring included; ``off_cpu`` /
+      ``on_cpu``: the same, in CPU time of the whole process (all its threads), which other
+      processes on a shared machine disturb much less than wall time;
     * ``alone``: the scoring thread's work for one run's finished tasks, as one batch
       (features from the cached baselines, one onnxruntime call), and ``polars``: the same
       rows through the Polars path the sink used before (a frame, features(), score()).
@@ -152,18 +154,20 @@ def cost(runs: int, yaml_text: str) -> dict[str, float]:
         for _ in range(25):
             one(on)
     flush(120)
-    times: dict[str, list[float]] = {"off": [], "on": [], "off_all": [], "on_all": []}
-    for _ in range(runs):
-        for on in (False, True):
+    times: dict[str, list[float]] = {key: [] for key in ("off", "on", "off_all", "on_all", "off_cpu", "on_cpu")}
+    for round_ in range(runs):
+        order = (False, True) if round_ % 2 == 0 else (True, False)  # neither side always goes first
+        for on in order:
             times["on" if on else "off"].append(one(on) / tasks)
         flush(120)
-        for on in (False, True):
-            start = time.perf_counter()
+        for on in order:
+            start, cpu = time.perf_counter(), time.process_time()
             for _ in range(10):
                 one(on)
             if on:
                 flush(120)
             times["on_all" if on else "off_all"].append((time.perf_counter() - start) / (10 * tasks))
+            times["on_cpu" if on else "off_cpu"].append((time.process_time() - cpu) / (10 * tasks))
     model = AnomalyModel.load()
     last = store.list_runs(limit=1).runs[0].run_id
     events = store.read_events(last)
@@ -217,6 +221,9 @@ def main() -> None:
         print(f"  10 runs, without the sink     {c['off_all'] * 1e6:8.1f} us/task   (the floor)")
         print(f"  10 runs + all scored          {c['on_all'] * 1e6:8.1f} us/task   "
               f"(+{(c['on_all'] - c['off_all']) * 1e6:.1f} us/task, scoring included)")  # fmt: skip
+        print(f"  10 runs, CPU, without        {c['off_cpu'] * 1e6:8.1f} us/task   (the floor; all threads)")
+        print(f"  10 runs + all scored, CPU     {c['on_cpu'] * 1e6:8.1f} us/task   "
+              f"(+{(c['on_cpu'] - c['off_cpu']) * 1e6:.1f} us/task of CPU, scoring included)")  # fmt: skip
         print(f"  scoring alone, live path      {c['alone'] * 1e6:8.1f} us/task   "
               "(features + one onnxruntime call, one run's tasks)")  # fmt: skip
         print(

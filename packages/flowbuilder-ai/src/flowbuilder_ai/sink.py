@@ -2,8 +2,9 @@
 
 The runner's thread only keeps the events that matter (run and task starts and ends) and
 queues them: :meth:`AnomalySink.handle` costs a few comparisons and one queue put per batch.
-One thread of the sink's own, per process, does the rest. It gathers what every run's sinks
-queued for up to :data:`BATCH_WAIT` seconds (or :data:`BATCH_ROWS` finished tasks), then:
+One thread of the sink's own, per process, does the rest. It lets what every run's sinks
+queue gather for :data:`BATCH_WAIT` seconds (or :data:`BATCH_EVENTS` events), without being
+woken by each one, then:
 
 * turns the events into attempt rows (:class:`~flowbuilder_ai.history.RunAttempts`; the
   workflow's upstream tasks parsed from its stored definition once per process, by hash);
@@ -49,14 +50,13 @@ YOUNG_HISTORY_TTL = 5.0
 successful runs: a new workflow's baselines grow quickly, so they are reread sooner."""
 YOUNG_HISTORY_RUNS = 20
 BATCH_WAIT = 0.05
-"""Seconds the scoring thread gathers finished tasks after the first before scoring them
-(the most an annotation waits for its batch; a flush ends the wait at once)."""
-BATCH_ROWS = 512
-"""Finished tasks that end the gathering early: a batch is scored with one onnxruntime call."""
+"""Seconds the scoring thread lets events gather after the first before scoring them (the
+most an annotation waits for its batch; a flush or a sink's ``wait`` ends the wait at once)."""
+BATCH_EVENTS = 2048
+"""Queued events (a task makes two or three) that end the gathering early."""
 AUTHOR = "flowbuilder-ai"
 _RELEVANT = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.TASK_STARTED,
                        EventKind.TASK_SUCCEEDED, EventKind.TASK_FAILED})  # fmt: skip
-_FINISHED = frozenset({EventKind.TASK_SUCCEEDED, EventKind.TASK_FAILED})
 
 Table = dict[tuple[str, str], "TaskBaseline"]
 _baseline_cache: dict[tuple[int, str], tuple[float, Table]] = {}
@@ -160,31 +160,37 @@ class _ScoringThread:
 
     def __init__(self) -> None:
         self.queue: queue.SimpleQueue[tuple[AnomalySink, list[RunEvent]] | threading.Event | None] = queue.SimpleQueue()
+        self.wake = threading.Event()
+        """Ends the gathering wait early: a flush, a sink's ``wait``, a full batch, the exit."""
+        self.queued = 0
         self.thread = threading.Thread(target=self._work, name="flowbuilder-ai-scoring", daemon=True)
         self.thread.start()
         atexit.register(self.drain)
 
+    def put(self, sink: AnomalySink, events: list[RunEvent]) -> None:
+        """On the runner's thread: queue a sink's events. No wake-up of the scoring thread while
+        it gathers (each would cost the runner a hand-over of the GIL), unless the batch is full."""
+        self.queue.put((sink, events))
+        self.queued += len(events)  # approximate across runner threads: it only decides an early wake
+        if self.queued >= BATCH_EVENTS:
+            self.wake.set()
+
     def _gather(self, first: tuple[AnomalySink, list[RunEvent]] | threading.Event) -> tuple[list[Any], bool]:
-        """``first`` and what comes within :data:`BATCH_WAIT` (up to :data:`BATCH_ROWS` tasks or a
-        flush); True when the queue's end (None) came too."""
+        """``first`` and what was queued within :data:`BATCH_WAIT` after it (less if a flush, a
+        sink's wait or a full batch sets ``wake``); True when the queue's end (None) came too."""
         items: list[Any] = [first]
-        if isinstance(first, threading.Event):
-            return items, False
-        finished = 0
-        deadline = time.monotonic() + BATCH_WAIT
-        while finished < BATCH_ROWS:
-            remaining = deadline - time.monotonic()
+        if not isinstance(first, threading.Event):
+            self.wake.wait(BATCH_WAIT)
+        self.wake.clear()
+        self.queued = 0
+        while True:
             try:
-                item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
+                item = self.queue.get_nowait()
             except queue.Empty:
                 return items, False
             if item is None:
                 return items, True
             items.append(item)
-            if isinstance(item, threading.Event):
-                return items, False
-            finished += sum(1 for event in item[1] if event.kind in _FINISHED)
-        return items, False
 
     def _work(self) -> None:
         while (first := self.queue.get()) is not None:
@@ -206,6 +212,7 @@ class _ScoringThread:
 
     def drain(self) -> None:
         self.queue.put(None)
+        self.wake.set()
         self.thread.join(timeout=EXIT_WAIT)
 
 
@@ -233,7 +240,9 @@ def _score_batch(work: list[tuple[AnomalySink, list[RunEvent]]]) -> None:
 def flush(timeout: float = 30.0) -> bool:
     """Wait until everything queued so far is scored and annotated; False on timeout."""
     done = threading.Event()
-    _scoring_thread().queue.put(done)
+    scorer = _scoring_thread()
+    scorer.queue.put(done)
+    scorer.wake.set()
     return done.wait(timeout)
 
 
@@ -292,7 +301,7 @@ class AnomalySink(EventSink):
         kept = [event for event in events if event.run_id == run_id and event.kind in _RELEVANT]
         if kept:
             self.pending.add(len(kept))
-            _scoring_thread().queue.put((self, kept))
+            _scoring_thread().put(self, kept)
 
     def close(self) -> None:
         """Nothing to wait for: the scoring thread finishes this run's rows after it ended."""
@@ -302,7 +311,7 @@ class AnomalySink(EventSink):
         ``flowbuilder run`` calls it after the run (bounded), so the last tasks' anomalies are
         shown before the summary; the scoring thread stops gathering and scores at once."""
         if self.pending.count > 0:
-            _scoring_thread().queue.put(threading.Event())  # ends the gathering wait (no one waits on it)
+            _scoring_thread().wake.set()  # score what is queued now, without waiting for more
         return self.pending.wait(timeout)
 
     def featurise(self, events: list[RunEvent]) -> list[dict[str, Any]]:
