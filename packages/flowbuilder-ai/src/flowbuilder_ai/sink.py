@@ -202,7 +202,11 @@ class _ScoringThread:
                     flushed.append(item)
                 else:
                     by_sink.setdefault(id(item[0]), (item[0], []))[1].extend(item[1])
-            _score_batch(list(by_sink.values()))
+            try:
+                _score_batch(list(by_sink.values()))
+            except Exception as error:  # never lose the thread (and with it every later run's scoring)
+                for sink, _ in by_sink.values():
+                    sink.warn(error)
             for sink, events in by_sink.values():
                 sink.pending.release(len(events))
             for event in flushed:
