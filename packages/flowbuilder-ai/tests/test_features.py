@@ -98,3 +98,55 @@ def test_generator_is_seeded_and_labels_its_anomalies() -> None:
     assert kinds == {"slowdown", "retry_storm", "output_jump", "new_failure"}
     injected = inject_anomalies(executions(generate(5, HistoryShape(workflows=1, runs_per_workflow=100))), 0.1, 1)
     assert 0 < injected["label"].sum() < injected.height
+
+
+def _live_rows(scored: pl.DataFrame, baselines: pl.DataFrame) -> list[dict[str, object]]:
+    """features()'s inputs through the live path: row_features, run by run, in finish order."""
+    from flowbuilder_ai.features import baseline_table, row_features
+
+    table = baseline_table(baselines)
+    upstream: dict[str, dict[str, float]] = {}
+    out = []
+    for row in scored.iter_rows(named=True):
+        ratios = upstream.setdefault(row["run_id"], {})
+        live = row_features(row, table.get((row["workflow"], row["task"])), ratios)
+        ratios[row["task"]] = live["log_duration_ratio"]
+        out.append(live)
+    return out
+
+
+_COMPARED = (*MODEL_FEATURES, "log_duration_ratio", "duration_robust_z", "log_output_ratio", "retries", "failed",
+             "hour_sin", "hour_cos", "upstream_log_ratio", "median_duration", "median_output_size")  # fmt: skip
+
+
+def test_the_live_features_are_the_polars_features_value_for_value() -> None:
+    """The live sink's plain-Python features (row_features) equal features() on a generated
+    history with injected anomalies, plus damaged values: the model must see what it was trained on."""
+    from flowbuilder_ai.scoring import AnomalyModel
+
+    history = generate(7, HistoryShape(workflows=2, tasks_per_workflow=6, runs_per_workflow=80, anomaly_rate=0.05))
+    number = pl.col("run_id").str.extract(r"-r(\d+)$").cast(pl.Int64)
+    baselines = task_baselines(executions(history.filter(number < 50)))
+    later = executions(history.filter(number >= 50).drop("label", "anomaly", strict=False))
+    damaged = [
+        _row("d1", "t0", math.nan, workflow=later["workflow"][0], queue_wait=math.nan, output_size=None),
+        _row("d2", "t1", -3.0, workflow=later["workflow"][0], queue_wait=-1.0, finished_at=None),
+        _row("d3", "t2", math.inf, workflow=later["workflow"][0], status="failed", error_class="Brand_New"),
+        _row("d4", "never-seen", 5.0, workflow=later["workflow"][0], status="failed", error_class="OSError"),
+        _row("d5", "t3", None, workflow=later["workflow"][0], output_size=10**9, queue_wait=math.inf),
+        _row("d6", "t4", 0.0, workflow=later["workflow"][0], upstream=["t3", "gone"], attempt=4),
+    ]
+    extra = executions(pl.DataFrame(damaged, schema=ATTEMPT_SCHEMA))
+    scored = pl.concat([later.select(extra.columns), extra], how="vertical_relaxed")
+    frame = features(scored, baselines)
+    live = _live_rows(scored, baselines)
+    assert frame.height == len(live) > 300
+    for name in _COMPARED:
+        for expected, got in zip(frame[name].to_list(), [row[name] for row in live], strict=True):
+            if expected is None or got is None:
+                assert expected is None and got is None, name
+            else:
+                assert math.isclose(expected, got, rel_tol=1e-12, abs_tol=1e-12), (name, expected, got)
+    model = AnomalyModel.load()
+    assert model.score(frame).tolist() == model.score_rows(live).tolist()  # the same float32 scores
+    assert sum(frame["new_error"]) >= 1 and sum(frame["upstream_log_ratio"]) > 0 and sum(frame["retries"]) > 0

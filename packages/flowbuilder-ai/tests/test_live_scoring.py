@@ -78,3 +78,33 @@ def test_scoring_off_adds_no_sink(store: Any) -> None:
     assert not [s for s in host.event_sinks("r1", store) if type(s).__name__ == "AnomalySink"]
     on = make_host(True)
     assert [type(s).__name__ for s in on.event_sinks("r1", store)].count("AnomalySink") == 1
+
+
+def test_live_scores_equal_the_rescore_of_the_same_run(store: Any) -> None:
+    """Every task's live score is, bit for bit, what `flowbuilder ai score RUN_ID` gives the run."""
+    from conftest import WORKFLOW
+
+    from flowbuilder.loader import load_workflow, plan_workflow
+    from flowbuilder.run_service import CompiledWorkflow, RunService
+    from flowbuilder_ai.rescore import rescore_run
+    from flowbuilder_ai.sink import AnomalySink
+
+    host = make_host(False)
+    for _ in range(22):
+        run_once(host, store, 0.02)
+    plan = plan_workflow(load_workflow(WORKFLOW, filename="aitest.yaml"), host)
+    checked = 0
+    for delay in (0.02, 0.6):
+        sink_module.clear_cache()  # the live sink reads the history during the run, as a new process would
+        service = RunService(host, store)
+        prepared = service.prepare(CompiledWorkflow(plan, WORKFLOW.encode()), {"delay": delay})
+        sink = AnomalySink(store, prepared.run_id)
+        assert service.run(prepared, sinks=[sink]).succeeded
+        assert sink.wait(60)
+        again = rescore_run(store, prepared.run_id)
+        assert set(sink.scores) == {"fetch", "steady"}
+        assert again["scores"] == sink.scores, (again["scores"], sink.scores)
+        live = {a.task: a.payload["score"] for a in _anomalies(store, prepared.run_id)}
+        assert live == {a["task"]: round(a["score"], 4) for a in again["anomalies"]}
+        checked += len(live)
+    assert checked == 1  # the slow run's fetch, and only it

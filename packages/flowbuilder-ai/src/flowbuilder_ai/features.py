@@ -15,6 +15,7 @@ needed them, and a retry storm is one anomalous execution, not many.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -225,3 +226,128 @@ def explain(row: dict[str, object]) -> str:
     if num("upstream_log_ratio") >= math.log(3.0):
         parts.append(f"an upstream task ran {math.exp(num('upstream_log_ratio')):.1f}x its median")
     return "; ".join(parts) or "an unusual combination of duration, retries and output size"
+
+
+# --- the live path: the same features, one execution at a time, in plain Python --------------
+
+
+class TaskBaseline(NamedTuple):
+    """One (workflow, task)'s row of :func:`task_baselines`, as plain Python values."""
+
+    median_duration: float | None
+    mad_duration: float | None
+    median_queue_wait: float | None
+    median_output_size: float | None
+    error_classes: frozenset[str]
+
+
+def baseline_table(baselines: pl.DataFrame) -> dict[tuple[str, str], TaskBaseline]:
+    """:func:`task_baselines`' frame as a dict keyed by (workflow, task): read once per history
+    load, so scoring a task is a dict lookup and a few float operations, not a Polars join."""
+
+    def number(value: object) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    table: dict[tuple[str, str], TaskBaseline] = {}
+    for row in baselines.iter_rows(named=True):
+        table[(row["workflow"], row["task"])] = TaskBaseline(
+            number(row.get("median_duration")),
+            number(row.get("mad_duration")),
+            number(row.get("median_queue_wait")),
+            number(row.get("median_output_size")),
+            frozenset(row.get("error_classes") or ()),
+        )
+    return table
+
+
+def _finite_or(value: float | None, default: float) -> float:
+    return value if value is not None and math.isfinite(value) else default
+
+
+def _log1p(value: float) -> float:
+    return math.log1p(value) if value > -1.0 else (-math.inf if value == -1.0 else math.nan)
+
+
+def _div(a: float, b: float) -> float:
+    """``a / b`` as Polars (IEEE) divides: by zero gives an infinity or NaN, never an exception."""
+    if b != 0:
+        return a / b
+    return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _log(value: float) -> float:
+    return math.log(value) if value > 0 else (-math.inf if value == 0 else math.nan)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+_TWO_PI_DAY = 2 * math.pi / 24
+_NO_BASELINE = TaskBaseline(None, None, None, None, frozenset())
+
+
+def row_features(row: dict[str, Any], base: TaskBaseline | None, upstream_ratios: dict[str, float]) -> dict[str, Any]:
+    """``row`` (a final attempt row, with ``attempts``) with every feature of :func:`features`
+    added, the same values in float64, from its task's baseline (None: no history yet).
+
+    ``upstream_ratios``: ``log_duration_ratio`` of the run's tasks already finished (the live
+    sink keeps one per run; a run's upstream tasks finish before their dependants), for
+    ``upstream_log_ratio``. Kept equal to :func:`features` by test_features.py, which compares
+    both on generated histories, damaged values included.
+    """
+    known = base is not None
+    base = base or _NO_BASELINE
+    median = base.median_duration
+    duration = _finite_or(_number(row.get("duration")), -1.0)
+    used: float | None = duration if duration >= 0 else median
+    eps = 1e-3
+    ratio = 0.0
+    z = 0.0
+    if used is not None and median is not None:
+        ratio = _finite_or(_log(_div(used + eps, median + eps)), 0.0)
+        if base.mad_duration is not None:
+            spread = _MAD_SCALE * base.mad_duration + 0.05 * median + eps
+            z = _div(used - median, spread)
+            z = _finite_or(min(max(z, -_Z_LIMIT), _Z_LIMIT) if not math.isnan(z) else z, 0.0)
+    wait = max(_finite_or(_number(row.get("queue_wait")), 0.0), 0.0)
+    median_wait = base.median_queue_wait if base.median_queue_wait is not None else 0.0
+    wait_ratio = _finite_or(_log1p(wait) - _log1p(median_wait), 0.0)
+    attempts = row.get("attempts")
+    attempts = int(attempts) if isinstance(attempts, int) else 1
+    ok = row.get("status") == "succeeded"
+    error = row.get("error_class") or ""
+    output_ratio = 0.0
+    if ok and base.median_output_size is not None:
+        size = _number(row.get("output_size"))
+        size = max(size if size is not None else 0.0, 0.0)
+        output_ratio = _finite_or(_log1p(size) - _log1p(base.median_output_size), 0.0)
+    finished = _number(row.get("finished_at"))
+    hour = ((finished if finished is not None else 0.0) % 86400.0) / 3600.0
+    upstream = 0.0
+    for name in row.get("upstream") or ():
+        if name in upstream_ratios:
+            upstream = max(upstream, upstream_ratios[name])
+    return {
+        **row,
+        "median_duration": median,
+        "mad_duration": base.mad_duration,
+        "median_queue_wait": base.median_queue_wait,
+        "median_output_size": base.median_output_size,
+        "error_classes": sorted(base.error_classes) if known else None,
+        "log_duration_ratio": ratio,
+        "duration_robust_z": z,
+        "log_queue_wait_ratio": wait_ratio,
+        "retries": float(max(attempts - 1, 0)),
+        "excess_retries": float(max(attempts - 2, 0)),
+        "failed": 0.0 if ok else 1.0,
+        "new_error": 1.0 if error != "" and error not in base.error_classes and median is not None else 0.0,
+        "log_output_ratio": output_ratio,
+        "hour_sin": math.sin(hour * _TWO_PI_DAY),
+        "hour_cos": math.cos(hour * _TWO_PI_DAY),
+        "upstream_log_ratio": max(upstream, 0.0),
+        "duration_surprise": abs(ratio),
+        "output_surprise": abs(output_ratio),
+    }

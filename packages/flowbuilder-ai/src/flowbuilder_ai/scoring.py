@@ -12,15 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
-from flowbuilder_ai.features import feature_matrix
+from flowbuilder_ai.features import MODEL_FEATURES, feature_matrix
 
 SHIPPED_MODEL = "anomaly-v1.onnx"
 
@@ -51,6 +52,11 @@ class AnomalyModel:
     threshold: float
     sidecar: dict[str, Any]
     _session: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _names: tuple[str, str] = field(default=("", ""), repr=False)
+    _buffer: np.ndarray[Any, np.dtype[np.float32]] = field(
+        default_factory=lambda: np.empty((0, len(MODEL_FEATURES)), dtype=np.float32), repr=False
+    )
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> AnomalyModel:
@@ -82,7 +88,9 @@ class AnomalyModel:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1  # batches are small: threads cost more than they give
             options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self._names = (session.get_inputs()[0].name, session.get_outputs()[1].name)
+            self._session = session
         return self._session
 
     def score(self, frame: pl.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -90,8 +98,27 @@ class AnomalyModel:
         if frame.height == 0:
             return np.zeros(0, dtype=np.float32)
         matrix = feature_matrix(frame.select(self.features)).to_numpy().astype(np.float32, copy=False)
-        matrix = np.nan_to_num(matrix, nan=0.0, posinf=50.0, neginf=-50.0)
+        return self.score_matrix(np.ascontiguousarray(matrix))
+
+    def score_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """:meth:`score` for rows of :func:`~flowbuilder_ai.features.row_features` (the live path):
+        the same float32 matrix, built in an input buffer reused from call to call."""
+        if not rows:
+            return np.zeros(0, dtype=np.float32)
+        if set(self.features) != set(MODEL_FEATURES):  # the frame path refuses it too (feature_matrix)
+            raise ModelError(f"{self.path} reads features {list(self.features)}, not these: run `flowbuilder ai train`")
+        with self._lock:  # the buffer is the model's: one caller at a time
+            if self._buffer.shape[0] < len(rows):
+                self._buffer = np.empty((max(len(rows), 2 * self._buffer.shape[0], 64), len(MODEL_FEATURES)),
+                                        dtype=np.float32)  # fmt: skip
+            matrix = self._buffer[: len(rows)]
+            matrix[:] = [[row[name] for name in MODEL_FEATURES] for row in rows]
+            return self.score_matrix(matrix)
+
+    def score_matrix(self, matrix: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Scores of a float32 matrix whose columns are :data:`MODEL_FEATURES` (NaN and infinities
+        are clipped in place, as training saw them)."""
+        np.nan_to_num(matrix, copy=False, nan=0.0, posinf=50.0, neginf=-50.0)
         session = self._run()
-        outputs = session.run(None, {session.get_inputs()[0].name: matrix})
-        scores = np.asarray(outputs[1], dtype=np.float32).reshape(-1)
-        return -scores  # the forest's decision function is low for anomalies
+        (scores,) = session.run([self._names[1]], {self._names[0]: matrix})
+        return -np.asarray(scores, dtype=np.float32).reshape(-1)  # the forest's decision function is low for anomalies

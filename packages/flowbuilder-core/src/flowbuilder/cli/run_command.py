@@ -17,6 +17,7 @@ finished a moment later. SIGTERM counts as a Ctrl-C. See :mod:`flowbuilder.cli.i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -49,9 +50,13 @@ OUTPUT_WIDTH = 100
 """Characters of one task's output in the terminal summary (``runs show`` shows the same cut)."""
 EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 LIVE_REFRESHES_PER_SECOND = 8
-ANNOTATION_POLL_SECONDS = 0.5
-"""How often at most a progress display reads the run's new annotations (on an event batch)."""
 """How often the terminal's status line is redrawn; events between redraws only move counters."""
+ANNOTATION_POLL_SECONDS = 0.5
+"""How often a progress display reads the run's new annotations (on an event batch, or on a timer
+while no event comes), one store read each time."""
+SINK_SETTLE_SECONDS = 5.0
+"""After the run, how long at most the command waits for sinks still working in the background
+(their ``wait(timeout)``) before the last annotations and the summary."""
 QUIET_PROGRESS_EVERY = 10.0
 """Seconds between counters lines when stdout is not a terminal and ``--progress`` is not given,
 so that a long run's log shows it is alive without a line per task."""
@@ -124,6 +129,7 @@ def execute_and_report(
     request = service.request(prepared, sinks=[display])
     try:
         result = _run_with_interrupts(service, request, display)
+        settle_sinks(request.sinks)  # plugins' background work on this run (anomaly scoring), before the store closes
     finally:
         display.show_annotations(force=True)  # what plugins added after the last batch
         display.stop()  # before the summary: the live display erases its own lines when it stops
@@ -131,16 +137,36 @@ def execute_and_report(
     raise SystemExit(EXIT_CODES.get(result.status.value, 1))
 
 
+def settle_sinks(sinks: Sequence[EventSink], timeout: float = SINK_SETTLE_SECONDS) -> None:
+    """Give the run's sinks that finish work in the background (those offering ``wait(timeout)``,
+    as the EventSink contract knows them) up to ``timeout`` seconds in all, so that what they
+    annotate about the run's last tasks is stored before the command closes the store, and
+    shown before the summary."""
+    deadline = time.monotonic() + timeout
+    for sink in sinks:
+        wait = getattr(sink, "wait", None)
+        if callable(wait):
+            with contextlib.suppress(Exception):  # a plugin's sink: its failure must not hide the summary
+                wait(max(0.0, deadline - time.monotonic()))
+
+
 def _run_with_interrupts(service: RunService, request: RunRequest, display: _Display) -> RunResult:
-    """Run on a fresh loop; SIGINT/SIGTERM cancel the run, a second one ends the process."""
+    """Run on a fresh loop; SIGINT/SIGTERM cancel the run, a second one ends the process.
+    While the run goes, the display reads the run's new annotations every
+    ``ANNOTATION_POLL_SECONDS`` on the same loop, events or not (a plugin's anomaly shows while
+    a long task still runs)."""
     import asyncio
 
     from flowbuilder.cli.interrupts import Interrupts
 
     async def main() -> RunResult:
         cancel = asyncio.Event()
-        with Interrupts(asyncio.get_running_loop(), cancel.set, display.note):
-            return await service.execute(request, cancel)
+        poller = asyncio.create_task(display.poll_annotations())
+        try:
+            with Interrupts(asyncio.get_running_loop(), cancel.set, display.note):
+                return await service.execute(request, cancel)
+        finally:
+            poller.cancel()
 
     try:
         from flowbuilder.event_loop import run_coroutine
@@ -226,6 +252,18 @@ class _Display(EventSink):
         """Show the annotations plugins add to this run while it runs (anomalies, SLA warnings)."""
         self._notes = (store, run_id)
 
+    async def poll_annotations(self) -> None:
+        """Read new annotations every ``ANNOTATION_POLL_SECONDS`` until cancelled (on the run's loop)."""
+        import asyncio
+
+        while self._notes is not None:
+            await asyncio.sleep(ANNOTATION_POLL_SECONDS)
+            self.show_annotations()
+
+    def predicted(self, finish: float) -> None:
+        """A plugin's new predicted finish (epoch seconds): the status line shows it; plain output prints it."""
+        self.predicted_finish = finish
+
     def show_annotations(self, *, force: bool = False) -> None:
         """Print the run's new annotations (at most every ``ANNOTATION_POLL_SECONDS``: one store
         read, never one per event); an ``eta`` annotation's ``finish_at`` replaces the line's naive ETA."""
@@ -248,10 +286,12 @@ class _Display(EventSink):
             if annotation.kind == "eta" and isinstance(payload, dict):
                 finish = payload.get("finish_at")
                 if isinstance(finish, (int, float)) and not isinstance(finish, bool) and math.isfinite(finish):
-                    self.predicted_finish = float(finish)
+                    self.predicted(float(finish))
                 continue
             message = payload.get("message") if isinstance(payload, dict) else None
-            if isinstance(message, str):  # a note meant for people: its words, not its JSON
+            if annotation.kind == "anomaly" and isinstance(payload, dict) and isinstance(payload.get("why"), str):
+                self.note(neutralise(anomaly_text(annotation.task, payload)))
+            elif isinstance(message, str):  # a note meant for people: its words, not its JSON
                 where = f" {annotation.task}" if annotation.task else ""
                 by = f" (by {annotation.author})" if annotation.author else ""
                 self.note(neutralise(one_line(f"{annotation.kind}{where}: {message}{by}", 400)))
@@ -355,6 +395,19 @@ class _PlainDisplay(_Display):
             attempt = f" (attempt {event.attempt})" if event.attempt > 1 or kind == "retrying" else ""
             echo(f"{time.strftime('%H:%M:%S', time.localtime(event.time))} {event.task} {kind}{attempt}{extra}")
         self.show_annotations()
+
+    def predicted(self, finish: float) -> None:
+        if self.predicted_finish is None or abs(finish - self.predicted_finish) >= 1.0:
+            self.note(f"predicted finish {time.strftime('%H:%M:%S', time.localtime(finish))}"
+                      f" (in {max(0.0, finish - time.time()):.0f}s)")  # fmt: skip
+        super().predicted(finish)
+
+
+def anomaly_text(task: str | None, payload: dict[str, object]) -> str:
+    """An ``anomaly`` annotation in words: "anomaly: fetch took 14.2 s; its median is 1.1 s (score 0.83)"."""
+    score = payload.get("score")
+    scored = f" (score {score:.2f})" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
+    return one_line(f"anomaly: {task or 'run'} {payload.get('why')}{scored}", 400)
 
 
 _ATTENTION = frozenset({"task_failed", "task_retrying"})
