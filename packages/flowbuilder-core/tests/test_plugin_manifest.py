@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,7 +19,7 @@ from flowbuilder.plugins import PluginHost, build_plugin_host, declared
 
 GROUP = "flowbuilder.plugins"
 
-PLUGIN = '''\
+PLUGIN = """\
 from flowbuilder import hookimpl
 
 CALLS = []
@@ -53,9 +52,9 @@ def flowbuilder_event_sinks(run_id):
 def flowbuilder_compile_passes():
     CALLS.append("passes")
     return []
-'''
+"""
 
-KINDS = '''\
+KINDS = """\
 from typing import Any
 
 from pydantic import BaseModel
@@ -82,9 +81,9 @@ class Beta(TaskType):
 
     def run(self, config: Any, context: TaskContext) -> Any:
         return "beta"
-'''
+"""
 
-STORE = '''\
+STORE = """\
 from flowbuilder.stores.memory import MemoryStore
 
 
@@ -92,7 +91,7 @@ class {cls}(MemoryStore):
     scheme = "{scheme}"
     default_priority = {priority}
     default_url = ""
-'''
+"""
 
 
 class Site:

@@ -187,8 +187,13 @@ class PluginManifest:
             "key": self.key,
             "hooks": {
                 hook: [
-                    {"name": i.name, "owner": i.owner, "module": i.module, "qualname": i.qualname,
-                     "declared": dict(i.declared)}  # fmt: skip
+                    {
+                        "name": i.name,
+                        "owner": i.owner,
+                        "module": i.module,
+                        "qualname": i.qualname,
+                        "declared": dict(i.declared),
+                    }
                     for i in items
                 ]
                 for hook, items in self.hooks.items()

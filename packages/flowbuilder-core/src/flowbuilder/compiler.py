@@ -369,7 +369,9 @@ def _lint(workflow: Workflow, task_types: Mapping[str, TaskType], locator: Locat
     """The located warnings of the task types that override ``TaskType.lint``."""
     from flowbuilder.interfaces import TaskType as BaseTaskType
 
-    linters = {name: t for name, t in _types_in_use(workflow.tasks, task_types) if type(t).lint is not BaseTaskType.lint}
+    linters = {
+        name: t for name, t in _types_in_use(workflow.tasks, task_types) if type(t).lint is not BaseTaskType.lint
+    }
     if not linters:
         return ()
     found: list[Diagnostic] = []

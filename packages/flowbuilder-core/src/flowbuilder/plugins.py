@@ -43,13 +43,13 @@ from flowbuilder.errors import ConfigurationError, FlowBuilderError, NoStoreErro
 if TYPE_CHECKING:
     import click
 
+    from flowbuilder._plugin_manifest import PluginManifest, ProvidedItem
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.message_bus import MessageBus
     from flowbuilder.interfaces.node_announcer import NodeAnnouncer
     from flowbuilder.interfaces.secrets import SecretProvider
     from flowbuilder.interfaces.trigger_source import TriggerSource
-    from flowbuilder._plugin_manifest import PluginManifest, ProvidedItem
     from flowbuilder.plan import ExecutionPlan
 
 ENTRY_POINT_GROUP = "flowbuilder.plugins"
