@@ -318,3 +318,20 @@ def test_a_plugin_registered_by_hand_is_asked_again(site: Site) -> None:
 
     host.register(SimpleNamespace(flowbuilder_task_types=flowbuilder_task_types), name="by-hand")
     assert sorted(host.task_types()) == ["alpha", "beta", "gamma"]
+
+
+def test_after_a_remembered_class_is_not_found_the_names_are_the_hooks_answer(site: Site, tmp_path: Path) -> None:
+    site.install("mfpo")
+    host_of("mfpo").task_types()
+    path = manifest_file(tmp_path)
+    data = json.loads(path.read_text())
+    beta = next(e for e in data["hooks"]["flowbuilder_task_types"] if e["name"] == "beta")
+    data["hooks"]["flowbuilder_task_types"].append({**beta, "name": "ghost"})  # Beta does not say "ghost"
+    path.write_text(json.dumps(data))
+    fresh_process("mfpo")
+    task_types = host_of("mfpo").task_types()
+    assert "ghost" in task_types  # what the manifest says, until a lookup finds it untrue
+    with pytest.raises(KeyError):
+        task_types["ghost"]
+    assert "ghost" not in task_types and sorted(task_types) == ["alpha", "beta"]
+    assert calls("mfpo") == ["task_types"]

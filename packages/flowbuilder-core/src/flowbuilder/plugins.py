@@ -324,7 +324,7 @@ class PluginHost:
         """The hook's classes called afresh, when a remembered class could not be found again."""
         self._cache.pop(hook_name, None)
         self._cache["manifest"] = None  # for the rest of this process: the hooks answer
-        what = next(what for name, k, what in _NAMED_KINDS.values() if name == hook_name)
+        what = next(what for name, _, what in _NAMED_KINDS.values() if name == hook_name)
         return self._call_named(hook_name, key, what)
 
     def contributions(self) -> dict[str, dict[str, list[str]]]:
@@ -628,17 +628,22 @@ class _LazyNamed(Mapping[str, Any]):
             raise self._host._blame(item.owner, f"in {self._hook_name}", error) from error
         return loaded
 
+    def _names(self) -> Mapping[str, Any]:
+        return self._items if self._called is None else self._called
+
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self._names()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        return iter(self._names())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._names())
 
     def declared(self, name: str, attribute: str) -> Any:
         """A class attribute of :data:`~flowbuilder._plugin_manifest.DECLARED`, without importing the class."""
+        if self._called is not None:
+            return getattr(self._called[name], attribute)
         declared = self._items[name].declared
         return declared[attribute] if attribute in declared else getattr(self[name], attribute)
 
