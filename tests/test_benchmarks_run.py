@@ -53,6 +53,13 @@ def test_startup_benchmark_times_the_cli_beside_python(tmp_path: Path) -> None:
         assert label in result.stdout
 
 
+def test_plugin_lookup_benchmark_compares_the_manifest_with_the_hooks_and_the_floor() -> None:
+    result = _run(str(BENCH / "plugin_lookup.py"), "--rounds", "1")
+    assert result.returncode == 0, result.stderr
+    for label in ("manifest (default)", "hooks called (before)", "floor: import what the run uses"):
+        assert label in result.stdout
+
+
 def test_expressions_benchmark_compares_every_case_with_the_plain_sandbox() -> None:
     result = _run(str(BENCH / "expressions.py"), "--number", "20", "--rounds", "1")
     assert result.returncode == 0, result.stderr

@@ -20,8 +20,20 @@ import pytest
 
 HELLO = Path(__file__).resolve().parent.parent / "examples" / "hello" / "hello.yaml"
 
+PLUGIN_PROVIDED = (
+    "flowbuilder_example.checksum",  # the example plugin's task type (installed by --dev)
+    "flowbuilder_storage.redis_store",  # a store the run does not use
+    "flowbuilder_storage.rocksdb_store",
+    "flowrunner.tasktypes.http",  # built-in task types hello does not use
+    "flowrunner.tasktypes.script",
+    "flowrunner.tasktypes.shell",  # the two it uses
+    "flowrunner.tasktypes.python",
+)
+"""Modules that plugins' named hooks provide; the wrapper reports which of them a run imported."""
+
 WRAPPER = """
 import atexit, json, sys
+PLUGIN_PROVIDED = PROVIDED_HERE
 
 def report():
     model = sys.modules.get("flowbuilder.model")
@@ -29,12 +41,13 @@ def report():
         "yaml": "yaml" in sys.modules,
         "yamlsource": "flowbuilder.yamlsource" in sys.modules,
         "workflow_model_built": bool(model and model.Workflow.__pydantic_complete__),
+        "imported": sorted(name for name in PLUGIN_PROVIDED if name in sys.modules),
     }), file=sys.stderr)
 
 atexit.register(report)
 from flowbuilder.cli.main import main
 main(sys.argv[1:])
-"""
+""".replace("PROVIDED_HERE", repr(PLUGIN_PROVIDED))
 
 
 @pytest.fixture
@@ -60,6 +73,8 @@ def run_hello(path: Path, cache: Path, **env: str) -> tuple[dict[str, Any], dict
 def test_a_second_run_of_hello_parses_no_yaml_and_builds_no_core_model(hello: Path, tmp_path: Path) -> None:
     first, first_startup = run_hello(hello, tmp_path / "cache")
     second, second_startup = run_hello(hello, tmp_path / "cache")
+    first_startup.pop("imported")
+    second_startup.pop("imported")
     assert first_startup == {"yaml": True, "yamlsource": True, "workflow_model_built": True}  # first sight
     assert second_startup == {"yaml": False, "yamlsource": False, "workflow_model_built": False}
     assert (
@@ -83,3 +98,30 @@ def test_no_cache_validates_every_time(hello: Path, tmp_path: Path) -> None:
     assert startup["yaml"] and startup["workflow_model_built"]
     assert outputs["greet"] == "hello, world"
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_second_run_imports_only_the_task_types_and_store_it_uses(hello: Path, tmp_path: Path) -> None:
+    """The plugin manifest (issue 10): the first run calls every plugin's named hooks, which
+    import what they provide; the next knows the names and imports only what the run uses."""
+    _, first = run_hello(hello, tmp_path / "cache")
+    outputs, second = run_hello(hello, tmp_path / "cache")
+    assert outputs["title"] == "Hello, World"
+    assert "flowrunner.tasktypes.http" in first["imported"]  # the hooks were called
+    assert second["imported"] == ["flowrunner.tasktypes.python", "flowrunner.tasktypes.shell"]
+    _, no_cache = run_hello(hello, tmp_path / "cache", FLOWBUILDER_NO_CACHE="1")
+    assert set(first["imported"]) <= set(no_cache["imported"])
+
+
+def test_a_plugin_task_type_remembered_by_the_manifest_runs_when_a_workflow_uses_it(
+    hello: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("flowbuilder_example")
+    run_hello(hello, tmp_path / "cache")  # fills the manifest without importing checksum
+    run_hello(hello, tmp_path / "cache")
+    data = hello.parent / "data.txt"
+    data.write_text("abc")
+    sums = hello.parent / "sums.yaml"
+    sums.write_text(f"name: sums\ntasks:\n  - name: sums\n    type: checksum\n    config: {{paths: [{data}]}}\n")
+    outputs, startup = run_hello(sums, tmp_path / "cache")
+    assert outputs["sums"]["files"] == {str(data): "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
+    assert startup["imported"] == ["flowbuilder_example.checksum"]

@@ -294,3 +294,38 @@ def test_an_entry_point_with_extras_loads_its_object_from_the_cache(
     from flowbuilder.builtin_plugin import flowbuilder_stores
 
     assert found["extras"].load() is flowbuilder_stores
+
+
+def test_one_cli_command_lists_the_installed_distributions_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    listings: list[int] = []
+    real = entry_point_cache._fingerprint
+
+    def counted(paths: Any) -> str:
+        listings.append(1)
+        return str(real(paths))
+
+    monkeypatch.setattr(entry_point_cache, "_fingerprint", counted)
+    with entry_point_cache.hold_fingerprint():
+        held = entry_point_cache.installed_fingerprint()
+        assert entry_point_cache.installed_fingerprint() == held
+        assert len(listings) == 1
+    info = install(site, "late", "late_module")  # installed after the command: seen by the next one
+    assert entry_point_cache.installed_fingerprint() != held
+    uninstall(info)
+    assert entry_point_cache.installed_fingerprint() == entry_point_cache.installed_fingerprint() == held
+    assert len(listings) == 4  # outside a command every call lists again
+
+
+def test_the_cli_holds_the_fingerprint_for_one_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowbuilder.cli import main as cli_main
+
+    seen: list[object] = []
+    monkeypatch.setattr(cli_main.cli, "main", lambda **kwargs: seen.append(entry_point_cache._held))
+    with pytest.raises(SystemExit):
+        cli_main.main(["--version"])
+    assert seen == [{}] and entry_point_cache._held is None

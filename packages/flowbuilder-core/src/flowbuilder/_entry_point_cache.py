@@ -26,9 +26,10 @@ import json
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 CACHE_FORMAT = 1
 _INSTALL_MARKERS = (".dist-info", ".egg-info", ".egg-link", ".pth")
@@ -73,10 +74,45 @@ def cache_directory(environ: Mapping[str, str] = os.environ) -> Path | None:
     return Path(base) / "flowbuilder"
 
 
+_held: dict[tuple[str, ...], str] | None = None
+"""Fingerprints by ``sys.path`` while :func:`hold_fingerprint` is in effect (one CLI command)."""
+
+
+@contextmanager
+def hold_fingerprint() -> Iterator[None]:
+    """Within this block, compute the installed fingerprint once per ``sys.path``.
+
+    One ``flowbuilder`` command asks for it up to three times (entry points, the plugin
+    manifest, the validated-workflow cache), each a listing of every ``sys.path`` entry and a
+    ``stat`` per distribution: 3-8 ms apiece on a machine with a few hundred distributions.
+    The CLI holds it for the command's duration (a long-running ``serve`` or ``scheduler``
+    loads its plugins once at start anyway, so a distribution installed under it is seen
+    after a restart, as before); elsewhere (the API, tests that install in-process) every call lists
+    the directories again.
+    """
+    global _held
+    outer = _held
+    _held = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _held = outer
+
+
 def installed_fingerprint(paths: Iterable[str] | None = None) -> str:
     """A digest that changes whenever a distribution is installed, upgraded or removed."""
+    if paths is None and _held is not None:
+        key = tuple(sys.path)
+        found = _held.get(key)
+        if found is None:
+            found = _held[key] = _fingerprint(key)
+        return found
+    return _fingerprint(sys.path if paths is None else paths)
+
+
+def _fingerprint(paths: Iterable[str]) -> str:
     digest = hashlib.sha256(sys.version.encode())
-    for entry in sys.path if paths is None else paths:
+    for entry in paths:
         digest.update(b"\0path\0" + entry.encode("utf-8", "surrogateescape"))
         try:
             with os.scandir(entry or ".") as listing:

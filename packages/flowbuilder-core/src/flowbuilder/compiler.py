@@ -212,9 +212,9 @@ def _task_costs(
     from flowbuilder.interfaces import TaskType as BaseTaskType
 
     known: dict[str, float] = dict(estimated_durations or {})
-    estimators = {
+    estimators = {  # only the types in use: looking one up may import it (flowbuilder.plugins)
         name: task_type
-        for name, task_type in task_types.items()
+        for name, task_type in _types_in_use(tasks, task_types)
         if type(task_type).estimate_duration is not BaseTaskType.estimate_duration
     }
     if estimators:
@@ -358,11 +358,20 @@ def _check_pools(workflow: Workflow, locator: Locator, problems: list[Diagnostic
             problems.append(locator.at(("tasks", task_id, "pool"), f"unknown pool {task.pool!r}", hint))
 
 
+def _types_in_use(tasks: Sequence[Task], task_types: Mapping[str, TaskType]) -> list[tuple[str, TaskType]]:
+    """(name, instance) of the installed task types the tasks name, in the order of ``task_types``:
+    a task type nothing uses is never built (nor, with the plugin manifest, imported)."""
+    used = {task.type for task in tasks}
+    return [(name, task_types[name]) for name in task_types if name in used]
+
+
 def _lint(workflow: Workflow, task_types: Mapping[str, TaskType], locator: Locator) -> tuple[Diagnostic, ...]:
     """The located warnings of the task types that override ``TaskType.lint``."""
     from flowbuilder.interfaces import TaskType as BaseTaskType
 
-    linters = {name: t for name, t in task_types.items() if type(t).lint is not BaseTaskType.lint}
+    linters = {
+        name: t for name, t in _types_in_use(workflow.tasks, task_types) if type(t).lint is not BaseTaskType.lint
+    }
     if not linters:
         return ()
     found: list[Diagnostic] = []

@@ -31,7 +31,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import pluggy
@@ -43,6 +43,7 @@ from flowbuilder.errors import ConfigurationError, FlowBuilderError, NoStoreErro
 if TYPE_CHECKING:
     import click
 
+    from flowbuilder._plugin_manifest import PluginManifest, ProvidedItem
     from flowbuilder.compiler import CompilePass
     from flowbuilder.interfaces import AttemptExecutor, ConsensusEngine, EventSink, Runner, Store, TaskType
     from flowbuilder.interfaces.message_bus import MessageBus
@@ -125,6 +126,9 @@ class PluginHost:
     failures: list[PluginFailure] = field(default_factory=list)
     declared_by: dict[str, str] = field(default_factory=dict)
     """Hooks that plugins declared through ``flowbuilder_addhooks``: hook name -> plugin name."""
+    use_manifest: bool = False
+    """Whether the named hooks' answers may come from :mod:`flowbuilder._plugin_manifest` (set by
+    :func:`build_plugin_host`, whose plugins are installed modules; a host built by hand calls its hooks)."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- registration -----------------------------------------------------------------
@@ -253,10 +257,39 @@ class PluginHost:
         owners: dict[str, str] = self._cache.get(f"{hook_name}:owners", {})
         return owners.get(name, "?")
 
-    def _named(self, hook_name: str, key: str, what: str) -> dict[str, Any]:
-        cached: dict[str, Any] | None = self._cache.get(hook_name)
+    def _manifest(self) -> PluginManifest | None:
+        """What the named hooks of these plugins returned before (None: call the hooks)."""
+        if "manifest" not in self._cache:
+            manifest = None
+            if self.use_manifest and not self.settings.trace_plugins:
+                from flowbuilder._plugin_manifest import PluginManifest
+
+                plugins = list(self.manager.list_name_plugin())
+                describe = {info.name: (info.distribution, info.version) for info in self.infos}
+                hooks_of = {info.name: list(info.hooks) for info in self.infos}
+                manifest = PluginManifest.for_plugins(plugins, describe, hooks_of)
+            self._cache["manifest"] = manifest
+        found: PluginManifest | None = self._cache["manifest"]
+        return found
+
+    def _named(self, hook_name: str, key: str, what: str) -> Mapping[str, Any]:
+        cached: Mapping[str, Any] | None = self._cache.get(hook_name)
         if cached is not None:
             return cached
+        manifest = self._manifest()
+        items = manifest.get(hook_name) if manifest is not None else None
+        if items is not None:
+            lazy = _LazyNamed(self, hook_name, key, {item.name: item for item in items})
+            self._cache[hook_name] = lazy
+            self._cache[f"{hook_name}:owners"] = {item.name: item.owner for item in items}
+            return lazy
+        found = self._call_named(hook_name, key, what)
+        if manifest is not None:
+            manifest.record(hook_name, key, found, self._cache[f"{hook_name}:owners"])
+        return found
+
+    def _call_named(self, hook_name: str, key: str, what: str) -> dict[str, Any]:
+        """Call ``hook_name`` of every plugin and build its name -> class map (and its owners)."""
         hook = getattr(self.manager.hook, hook_name)
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
@@ -287,6 +320,13 @@ class PluginHost:
         self._cache[f"{hook_name}:owners"] = owners
         return found
 
+    def _recall_named(self, hook_name: str, key: str) -> dict[str, Any]:
+        """The hook's classes called afresh, when a remembered class could not be found again."""
+        self._cache.pop(hook_name, None)
+        self._cache["manifest"] = None  # for the rest of this process: the hooks answer
+        what = next(what for name, _, what in _NAMED_KINDS.values() if name == hook_name)
+        return self._call_named(hook_name, key, what)
+
     def contributions(self) -> dict[str, dict[str, list[str]]]:
         """What each plugin provides, by kind, for ``flowbuilder plugins``.
 
@@ -309,20 +349,11 @@ class PluginHost:
         return found
 
     def task_types(self) -> Mapping[str, TaskType]:
-        """Every task type by name, one instance each (built once per host)."""
+        """Every task type by name, one instance each (built once per host, when first looked up)."""
         cached = self._cache.get("task_type_instances")
         if cached is None:
             classes = self._named("flowbuilder_task_types", "name", "task type")
-            instances = {}
-            for name, cls in classes.items():
-                try:
-                    instances[name] = cls.from_settings(self.settings)
-                except FlowBuilderError:
-                    raise
-                except Exception as error:
-                    owner = self._owner("flowbuilder_task_types", name)
-                    raise self._blame(owner, f"to create task type {name!r}", error) from error
-            cached = self._cache["task_type_instances"] = instances
+            cached = self._cache["task_type_instances"] = _TaskTypes(self, classes)
         return cached
 
     def runner_classes(self) -> Mapping[str, type[Runner]]:
@@ -411,9 +442,10 @@ class PluginHost:
                 return self.settings.store
             return store_class.resolve_url(self.settings.store, base)
         stores = self.store_classes()
-        best = max(stores.values(), key=lambda cls: cls.default_priority, default=None)
-        if best is None:
+        best_scheme = max(stores, key=lambda scheme: declared(stores, scheme, "default_priority"), default=None)
+        if best_scheme is None:
             raise NotInstalledError("no store is installed; reinstall flowbuilder-core")
+        best = stores[best_scheme]
         return best.default_url or f"{best.scheme}://"
 
     def open_store(self, url: str | None = None, *, create: bool = True) -> Store:
@@ -564,6 +596,102 @@ class PluginHost:
         return [route for result in self.manager.hook.flowbuilder_api_routes() for route in result or ()]
 
 
+class _LazyNamed(Mapping[str, Any]):
+    """A named hook's name -> class map from the manifest: a class is imported when it is looked up.
+
+    Iterating, ``len`` and ``in`` import nothing; ``values()`` and ``items()`` import every
+    class, as calling the hooks did. A class that cannot be found again (its module changed
+    in this process's lifetime, say) makes the host call the hook afresh.
+    """
+
+    def __init__(self, host: PluginHost, hook_name: str, key: str, items: dict[str, ProvidedItem]):
+        self._host = host
+        self._hook_name = hook_name
+        self._key = key
+        self._items = items
+        self._loaded: dict[str, Any] = {}
+        self._called: Mapping[str, Any] | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return loaded
+        if self._called is not None:
+            return self._called[name]
+        item = self._items[name]
+        try:
+            loaded = self._loaded[name] = item.load(self._key)
+        except LookupError:
+            self._called = self._host._recall_named(self._hook_name, self._key)
+            return self._called[name]
+        except Exception as error:  # the import failed: blamed on the plugin, as a failing hook is
+            raise self._host._blame(item.owner, f"in {self._hook_name}", error) from error
+        return loaded
+
+    def _names(self) -> Mapping[str, Any]:
+        return self._items if self._called is None else self._called
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def declared(self, name: str, attribute: str) -> Any:
+        """A class attribute of :data:`~flowbuilder._plugin_manifest.DECLARED`, without importing the class."""
+        if self._called is not None:
+            return getattr(self._called[name], attribute)
+        declared = self._items[name].declared
+        return declared[attribute] if attribute in declared else getattr(self[name], attribute)
+
+
+class _TaskTypes(Mapping[str, "TaskType"]):
+    """Task type instances by name, each built (``from_settings``) when first looked up."""
+
+    def __init__(self, host: PluginHost, classes: Mapping[str, Any]):
+        self._host = host
+        self._classes = classes
+        self._instances: dict[str, TaskType] = {}
+
+    def __getitem__(self, name: str) -> TaskType:
+        instance = self._instances.get(name)
+        if instance is None:
+            cls = self._classes[name]
+            try:
+                instance = self._instances[name] = cls.from_settings(self._host.settings)
+            except FlowBuilderError:
+                raise
+            except Exception as error:
+                owner = self._host._owner("flowbuilder_task_types", name)
+                raise self._host._blame(owner, f"to create task type {name!r}", error) from error
+        return instance
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def declared(self, name: str, attribute: str) -> Any:
+        """A class attribute of the task type ``name``, without importing it when the manifest has it."""
+        return declared(self._classes, name, attribute)
+
+
+def declared(mapping: Mapping[str, Any], name: str, attribute: str) -> Any:
+    """``getattr(mapping[name], attribute)``, for a class attribute; from the plugin manifest when it
+    has it (:data:`~flowbuilder._plugin_manifest.DECLARED`), so that choosing imports nothing."""
+    lookup = getattr(mapping, "declared", None)
+    if isinstance(mapping, (_LazyNamed, _TaskTypes)) and lookup is not None:
+        return lookup(name, attribute)
+    return getattr(mapping[name], attribute)
+
+
 def discover_entry_points() -> Iterable[Any]:
     """The installed entry points of the ``flowbuilder.plugins`` group (cached between
     processes while nothing is installed or removed: :mod:`flowbuilder._entry_point_cache`)."""
@@ -590,7 +718,7 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
     if settings.trace_plugins:
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
-    host = PluginHost(manager=manager, settings=settings)
+    host = PluginHost(manager=manager, settings=settings, use_manifest=True)
     disabled = set(settings.disable_plugins)
     allowed = None if settings.load_plugins is None else set(settings.load_plugins)
     seen: set[str] = set()
@@ -642,6 +770,7 @@ __all__ = [
     "PluginHost",
     "PluginInfo",
     "build_plugin_host",
+    "declared",
     "discover_entry_points",
     "load_module_plugin",
 ]

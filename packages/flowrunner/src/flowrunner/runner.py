@@ -18,6 +18,7 @@ import os
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from flowbuilder.interfaces import Runner, RunRequest, RunResult
+from flowbuilder.plugins import declared
 from flowrunner._outputs import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_RUN_OUTPUT_BYTES, byte_count
 
 if TYPE_CHECKING:
@@ -84,11 +85,11 @@ class LocalRunner(Runner):
         self._executors: dict[ExecutionMode, AttemptExecutor] | None = None
         self.max_output_bytes = max_output_bytes
         self.max_run_output_bytes = max_run_output_bytes
-        self.type_limits: dict[str, int] = {
-            name: task_type.default_concurrency
-            for name, task_type in task_types.items()
-            if task_type.default_concurrency
-        }
+        self.type_limits: dict[str, int] = {}  # a class attribute: read without building (or importing) the type
+        for name in task_types:
+            limit = declared(task_types, name, "default_concurrency")
+            if limit:
+                self.type_limits[name] = limit
         self.type_limits.update(type_limits or {})
         self.default_concurrency = concurrency or DEFAULT_CONCURRENCY
         self.worker_count = workers or os.cpu_count() or 2

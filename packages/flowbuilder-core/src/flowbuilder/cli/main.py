@@ -95,10 +95,12 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI inside the error boundary."""
+    from flowbuilder._entry_point_cache import hold_fingerprint
     from flowbuilder.errors import FlowBuilderError
 
     try:
-        cli.main(args=argv, prog_name="flowbuilder", standalone_mode=False)
+        with hold_fingerprint():  # nothing is installed while one command runs: list sys.path once
+            cli.main(args=argv, prog_name="flowbuilder", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.Abort:
