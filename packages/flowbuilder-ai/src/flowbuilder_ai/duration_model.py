@@ -37,7 +37,8 @@ MAX_RUNS = 500
 _CYCLE_F_1PCT = 5.5
 """About the 99th percentile of F(2, n - 3) for the n this sees (4.9 at n = 500, 5.6 at n = 30)."""
 SAMPLES = 256
-"""Scenarios per prediction: draws of each task's duration (about 0.1 ms for 40 tasks)."""
+"""Scenarios per prediction: draws of each task's duration (a prediction costs about 0.3 ms
+for 8-40 tasks: bench/ai_eta.py)."""
 _SEED = 14
 _DAY = 86400.0
 
