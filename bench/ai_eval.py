@@ -78,18 +78,10 @@ def detection(seeds: list[int], shape: HistoryShape) -> dict[str, list[Evaluatio
 
 
 def retrained(history: pl.DataFrame, scored: pl.DataFrame, seed: int) -> Evaluation:
-    from flowbuilder_ai.synthetic import inject_anomalies
-    from flowbuilder_ai.training import feature_matrix, fit, pick_threshold
+    from flowbuilder_ai.training import train
 
-    execs = executions(history.drop("label", "anomaly"))
-    base = task_baselines(execs)
-    forest = fit(features(execs, base), seed=seed)
-    labelled = features(inject_anomalies(execs, rate=0.05, seed=seed + 1), base)
-    threshold = pick_threshold(
-        -forest.decision_function(feature_matrix(labelled).to_numpy()), labelled["label"].to_numpy()
-    )
-    scores = -forest.decision_function(feature_matrix(scored).to_numpy())
-    return evaluate(scores > threshold, scored["label"].to_numpy())
+    detector, threshold, _ = train(executions(history.drop("label", "anomaly")), seed)
+    return evaluate(detector.scores(scored) > threshold, scored["label"].to_numpy())
 
 
 def _chain(n: int) -> str:

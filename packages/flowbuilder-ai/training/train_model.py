@@ -19,6 +19,7 @@ from pathlib import Path
 # order their work by thread timing, and under load that changed the model's bytes.
 os.environ["POLARS_MAX_THREADS"] = "1"
 
+from flowbuilder_ai.features import MODEL_FEATURES
 from flowbuilder_ai.scoring import SHIPPED_MODEL, shipped_model_path
 from flowbuilder_ai.synthetic import HistoryShape, generate
 from flowbuilder_ai.training import evaluate, featurize, fit, pick_threshold, to_onnx, write_model
@@ -30,17 +31,16 @@ SHAPE = HistoryShape(workflows=6, tasks_per_workflow=8, runs_per_workflow=400, a
 
 def build(out: Path) -> Path:
     train = featurize(generate(TRAIN_SEED, SHAPE))
-    forest = fit(train, seed=TRAIN_SEED)
-    onnx_bytes = to_onnx(forest)
+    detector = fit(train, seed=TRAIN_SEED)
+    onnx_bytes = to_onnx(detector)
     labelled = featurize(generate(THRESHOLD_SEED, SHAPE))
-    from flowbuilder_ai.features import feature_matrix
-
-    scores = -forest.decision_function(feature_matrix(labelled).to_numpy())
+    scores = detector.scores(labelled)
     labels = labelled["label"].to_numpy()
     threshold = pick_threshold(scores, labels)
     result = evaluate(scores > threshold, labels)
     meta = {"model": "IsolationForest", "trees": 50, "max_samples": 4096, "training_seed": TRAIN_SEED,
             "threshold_seed": THRESHOLD_SEED, "threshold": round(threshold, 6),
+            "tolerance": dict(zip(MODEL_FEATURES, detector.tolerance.tolist(), strict=True)),
             "data": f"flowbuilder_ai.synthetic {SHAPE}",
             "evaluation": {"precision": round(result.precision, 4), "recall": round(result.recall, 4)}}  # fmt: skip
     path = write_model(out, Path(SHIPPED_MODEL).stem, onnx_bytes, meta)

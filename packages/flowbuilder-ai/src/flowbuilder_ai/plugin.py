@@ -101,9 +101,9 @@ def eta_sinks(settings: Settings, run_id: str, store: Store | None, plan: Execut
         return []
     if plan.workflow.sla is None and not enabled(settings.section("ai"), "eta"):
         return []
-    from flowbuilder_ai.eta import EtaSink, run_durations
+    from flowbuilder_ai.eta import EtaSink, run_model
 
-    return [EtaSink(store, run_id, plan, run_durations(store, plan))]
+    return [EtaSink(store, run_id, plan, run_model(store, plan))]
 
 
 # --- end ai2 -----------------------------------------------------------------------------------
