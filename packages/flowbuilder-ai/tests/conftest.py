@@ -1,35 +1,19 @@
-"""Fixtures of flowbuilder-ai's tests: a plugin host with scoring on, stores, a workflow that
-sleeps as long as its ``delay`` parameter says (so a test makes one task slow on purpose)."""
+"""Fixtures of flowbuilder-ai's tests: a plugin host with scoring on, and the scoring caches
+emptied around each test. The workflow and run helpers live in ai_test_runs.py."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import sys
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from flowbuilder.config import Settings
-from flowbuilder.plugins import PluginHost, build_plugin_host
+sys.path.insert(0, str(Path(__file__).parent))  # ai_test_runs beside this file (import mode importlib)
 
-WORKFLOW = """
-name: aitest
-params:
-  delay: {type: number, default: 0.05}
-tasks:
-  - name: fetch
-    type: python
-    config: {callable: "time:sleep", args: ["${{ params.delay }}"]}
-  - name: steady
-    type: python
-    depends_on: [fetch]
-    config: {callable: "time:sleep", args: [0.05]}
-"""
+from ai_test_runs import make_host
 
-
-def make_host(scoring: bool, **ai: Any) -> PluginHost:
-    section = {"scoring": "true" if scoring else "false", **ai}
-    host = build_plugin_host(Settings(load_plugins=("core", "flowrunner", "ai"), sections={"ai": section}))
-    assert not host.failures, [f.format() for f in host.failures]
-    return host
+from flowbuilder.plugins import PluginHost
 
 
 @pytest.fixture
@@ -44,18 +28,3 @@ def _fresh_baselines() -> Iterator[None]:
     clear_cache()
     yield
     clear_cache()
-
-
-def run_once(host: PluginHost, store: Any, delay: float) -> str:
-    """Run WORKFLOW through core's RunService with ``delay``; the run id."""
-    from flowbuilder.loader import load_workflow, plan_workflow
-    from flowbuilder.run_service import CompiledWorkflow, RunService
-
-    plan = plan_workflow(load_workflow(WORKFLOW, filename="aitest.yaml"), host)
-    service = RunService(host, store)
-    result = service.run(service.prepare(CompiledWorkflow(plan, WORKFLOW.encode()), {"delay": delay}))
-    assert result.succeeded
-    from flowbuilder_ai.sink import flush
-
-    assert flush(60)  # scoring runs after the run, on the sink's thread: wait for its annotations
-    return str(result.run_id)

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import make_host
+from ai_test_runs import make_host
 from pluggy import PluginValidationError
 
 from flowbuilder import hookimpl

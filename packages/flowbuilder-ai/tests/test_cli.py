@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import make_host, run_once
+from ai_test_runs import make_host, run_once
 
 FLOWBUILDER = str(Path(sys.executable).with_name("flowbuilder"))
 

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import make_host, run_once
+from ai_test_runs import make_host, run_once
 
 from flowbuilder_ai import sink as sink_module
 
@@ -82,7 +82,7 @@ def test_scoring_off_adds_no_sink(store: Any) -> None:
 
 def test_live_scores_equal_the_rescore_of_the_same_run(store: Any) -> None:
     """Every task's live score is, bit for bit, what `flowbuilder ai score RUN_ID` gives the run."""
-    from conftest import WORKFLOW
+    from ai_test_runs import WORKFLOW
 
     from flowbuilder.loader import load_workflow, plan_workflow
     from flowbuilder.run_service import CompiledWorkflow, RunService
