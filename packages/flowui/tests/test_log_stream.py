@@ -13,6 +13,7 @@ import json
 import threading
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -28,7 +29,9 @@ LINE_WAIT_SECONDS = 20.0
 
 
 def _gated(gate: Path) -> str:
-    command = f"echo 'first line'; for i in $(seq 1200); do [ -e '{gate}' ] && break; sleep 0.05; done; echo 'second line'"
+    command = (
+        f"echo 'first line'; for i in $(seq 1200); do [ -e '{gate}' ] && break; sleep 0.05; done; echo 'second line'"
+    )
     return f"name: gated\ntasks:\n  - name: slow\n    type: shell\n    config: {{command: {json.dumps(command)}}}\n"
 
 
@@ -109,10 +112,10 @@ def test_an_unknown_run_is_404_and_a_bad_last_event_id_400_before_the_stream(roc
 
 
 @pytest.fixture
-def memory_store() -> MemoryStore:
+def memory_store() -> Iterator[MemoryStore]:
     url = f"memory://log-stream-{uuid.uuid4().hex}"
     store = MemoryStore.open(url)
-    yield store  # type: ignore[misc]
+    yield store
     store.close()
     MemoryStore.forget(url)
 
