@@ -11,7 +11,12 @@ P50 / P99 in microseconds, beside a plain-Python floor measured in the same run:
   routed through the owner's socket (and ``redis://`` with ``--redis URL``); the floor is
   a pipe write from a child process to this one.
 
-Run: ``python bench/subscribe_latency.py [EVENTS] [--redis redis://127.0.0.1:PORT/0]``
+With ``--logs`` the writer appends log lines instead (log-only writes, no event; the line's
+text is the stamp) and the subscriber follows them with
+:func:`flowbuilder.subscriptions.follow_logs`: what the UI's ``/logs/stream`` adds to the
+runner's flush.
+
+Run: ``python bench/subscribe_latency.py [EVENTS] [--logs] [--redis redis://127.0.0.1:PORT/0]``
 (default 500 events; the writer paces them 2 ms apart so each is delivered alone).
 """
 
@@ -29,6 +34,8 @@ import threading
 import time
 
 PACE = 0.002
+LOGS = False
+"""--logs: log-only writes followed by follow_logs instead of events followed by subscribe."""
 
 
 def _percentiles(samples: list[float]) -> str:
@@ -48,7 +55,14 @@ def _event(run_id: str, seq: int):  # type: ignore[no-untyped-def]
 
 def write_events(store, run_id: str, count: int) -> None:  # type: ignore[no-untyped-def]
     from flowbuilder.events import EventKind, RunEvent
+    from flowbuilder.interfaces.logs import LogLine
 
+    if LOGS:
+        for _ in range(count):
+            time.sleep(PACE)
+            store.append_logs(run_id, [LogLine("t", 1, "stdout", repr(time.monotonic()))])
+        store.append_events(run_id, [RunEvent(run_id, 2, EventKind.RUN_FINISHED, data={"status": "succeeded"})], 1)
+        return
     for seq in range(2, count + 2):
         time.sleep(PACE)
         store.append_events(run_id, [_event(run_id, seq)], seq - 1)
@@ -58,6 +72,13 @@ def write_events(store, run_id: str, count: int) -> None:  # type: ignore[no-unt
 
 async def collect(store, run_id: str) -> list[float]:  # type: ignore[no-untyped-def]
     latencies: list[float] = []
+    if LOGS:
+        from flowbuilder.subscriptions import follow_logs
+
+        async for batch in follow_logs(store, run_id):
+            now = time.monotonic()
+            latencies.extend(now - float(line.text) for _, line in batch)
+        return latencies
     async for update in store.subscribe(run_id, 1):
         now = time.monotonic()
         latencies.extend(now - e.data["t"] for e in update.events if "t" in e.data)
@@ -106,7 +127,8 @@ def queue_floor(count: int) -> list[float]:
 def across_processes(url: str, count: int) -> list[float]:
     from flowbuilder.plugins import build_plugin_host
 
-    child = subprocess.Popen([sys.executable, __file__, "--writer", url, str(count)], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, __file__, "--writer", url, str(count), *(["--logs"] if LOGS else [])],
+                             stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert child.stdout is not None and child.stdin is not None
     assert child.stdout.readline().strip() == "ready"
@@ -154,6 +176,10 @@ def pipe_floor(count: int) -> list[float]:
 
 
 def main(argv: list[str]) -> None:
+    global LOGS
+    if "--logs" in argv:
+        LOGS = True
+        argv.remove("--logs")
     if argv[:1] == ["--writer"]:
         writer_process(argv[1], int(argv[2]))
         return
@@ -164,7 +190,8 @@ def main(argv: list[str]) -> None:
         del argv[at : at + 2]
     count = int(argv[0]) if argv else 500
     with tempfile.TemporaryDirectory() as folder:
-        print(f"subscription latency, append -> delivery, {count} events paced {PACE * 1000:g} ms apart")
+        what = "log-only append -> follow_logs, {} lines" if LOGS else "append -> delivery, {} events"
+        print(f"subscription latency, {what.format(count)} paced {PACE * 1000:g} ms apart")
         print(f"  same process   floor: queue.Queue thread -> asyncio  {_percentiles(queue_floor(count))}")
         print(f"  same process   memory://                            {_percentiles(same_process('memory://bench', count))}")  # fmt: skip
         print(f"  same process   rocksdb:// (owner)                   {_percentiles(same_process(f'rocksdb://{folder}/own', count))}")  # fmt: skip

@@ -52,14 +52,15 @@ from flowbuilder.interfaces.store import LogLine, Store, definition_hash
 from flowbuilder.leases import RunLease
 from flowbuilder_contracts._audit import Contract, audit_implementation
 
-STORE_CONTRACT_VERSION = 8
+STORE_CONTRACT_VERSION = 9
 """2 added annotations and live subscriptions; 3 the stated rules: which append error wins,
 empty batches, blob references (JSON-safe, replaced by name, per run), thread safety, roles;
 4 the control role (control requests and owner leases); 5 the result cache role (cached
 task results by workflow, task and key, with an expiry); 6 the coordination role (claimed
 keys, records and named leases: what schedules need); 7 fencing (fenced appends, the
 highest token per scope, lease epochs: what HA schedulers need); 8 the audit log (append-only,
-numbered, newest-first pages, masked and bounded records, retention, durability)."""
+numbered, newest-first pages, masked and bounded records, retention, durability); 9 a
+subscriber blocked in wait_for_updates is woken by a log-only append (live log streams)."""
 
 
 def run_events(
@@ -733,6 +734,19 @@ class StoreContract(Contract):
         waiter.join(timeout=10)  # a store that is not woken by appends sits out its 30 s timeout
         assert not waiter.is_alive(), "wait_for_updates was not woken by a new event"
         assert got[0] == ([events[2]], [])
+
+    def test_wait_for_updates_is_woken_by_a_log_only_append(self, store: Store) -> None:
+        events = run_events("r1")
+        store.append_events("r1", events[:2], 0)
+        got: list[Any] = []
+        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 2, 0, 30.0)))
+        waiter.start()
+        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
+        store.append_logs("r1", [LogLine("a", 1, "stdout", "wake")])
+        waiter.join(timeout=10)  # a store that is not woken by log appends sits out its 30 s timeout
+        assert not waiter.is_alive(), "wait_for_updates was not woken by a log-only append"
+        assert got[0] == ([], [])
+        assert [line.text for line in store.read_logs("r1")] == ["wake"]
 
     def test_subscribe_delivers_every_event_appended_after_it_in_order_and_ends_with_the_run(
         self, store: Store

@@ -149,6 +149,8 @@ def test_a_tasks_log_panel_opened_while_it_runs_follows_its_lines(server: Server
     started = server.call("POST", "/api/v1/runs", {"workflow": "chatty"})
     page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
     page.wait_for_selector(f"{_node('talk')}[data-status='running']", timeout=RUN_TIMEOUT_MS)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.click(_node("talk"))
     page.wait_for_selector("h3:has-text('Log') >> text=(following)")
     page.wait_for_function(
@@ -162,8 +164,10 @@ def test_a_tasks_log_panel_opened_while_it_runs_follows_its_lines(server: Server
     )
     assert page.get_attribute("#run-status", "data-status") == "running"  # followed, not read at the run's end
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # a poll or two more: nothing is added twice
+    page.wait_for_timeout(1500)  # the stream's end and a moment more: nothing is added twice
     assert page.inner_text("#task-log").count("line 3") == 1
+    log_requests = [url for url in requested if "/logs" in url]
+    assert log_requests and all("/logs/stream?task=talk" in url for url in log_requests)  # followed, not polled
     browser.screenshot("task-log-finished")
     browser.assert_no_problems()
 

@@ -276,6 +276,7 @@ class RocksEngine:
         self._appended = threading.Condition(self._lock)
         self._summaries: OrderedDict[str, RunSummary | None] = OrderedDict()
         self._annotation_counts: dict[str, int] = {}
+        self._log_appends: dict[str, int] = {}  # log appends per run in this process: wakes wait_for_updates
         self._audit_bounds: tuple[int, int] | None = None  # (oldest, newest) audit seq kept; read once
         self._control = threading.Condition()  # wakes owners waiting for control requests (never held for I/O)
         self._closed = False
@@ -647,10 +648,13 @@ class RocksEngine:
 
     def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
                          timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
-        """Woken by :meth:`append_events` and :meth:`annotate` of this process (routed writers included)."""
+        """Woken by :meth:`append_events`, :meth:`annotate` and :meth:`append_logs` of this process
+        (routed writers included); after a log-only append it returns ``([], [])`` early."""
         with self._appended:
+            appends = self._log_appends.get(run_id, 0)
             self._appended.wait_for(lambda: self.last_seq(run_id) > after_seq
-                                    or self._annotation_count(run_id) > after_annotation,
+                                    or self._annotation_count(run_id) > after_annotation
+                                    or self._log_appends.get(run_id, 0) != appends,
                                     timeout=max(timeout, 0.0))  # fmt: skip
         return self.read_events(run_id, after_seq), self.read_annotations(run_id, after_annotation)
 
@@ -1053,6 +1057,10 @@ class RocksEngine:
                 counter["b"] += len(encoded)
             batch.put(keys.log_counter_key(run_id), dump_json(counter))
             self._write(batch, run_id)
+            if len(self._log_appends) >= _SUMMARY_CACHE_SIZE and run_id not in self._log_appends:
+                self._log_appends.clear()  # a waiter whose count went returns early once: harmless
+            self._log_appends[run_id] = self._log_appends.get(run_id, 0) + 1
+            self._appended.notify_all()
 
     def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
         prefix = keys.log_prefix(run_id)

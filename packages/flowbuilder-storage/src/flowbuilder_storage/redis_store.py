@@ -22,7 +22,7 @@ key                            type    value
 ``P blob:RUN/NAME``            string  blob bytes
 ``P blobs:RUN``                set     blob names of the run (so deletion needs no KEYS)
 ``P note:RUN``                 list    annotations in number order (index = number - 1)
-``P wake:RUN``                 channel published after each append or annotation (subscriptions)
+``P wake:RUN``                 channel published after each append, annotation or log append (subscriptions)
 ``P ctl:RUN``                  list    control requests in number order (index = number - 1)
 ``P lease:RUN``                string  the run owner's lease JSON (expires a day after its own expiry)
 ``P control``                  channel published with the run id after each control request
@@ -501,7 +501,8 @@ class RedisStore(Store):
 
     def wait_for_updates(self, run_id: str, after_seq: int, after_annotation: int,
                          timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
-        """Woken by Redis pub/sub: every append and annotation publishes on ``P wake:RUN``.
+        """Woken by Redis pub/sub: every append, annotation and log append publishes on ``P wake:RUN``
+        (after a log-only append it returns ``([], [])`` early).
 
         It subscribes before it reads, so nothing published between the read and the wait
         is missed. A lost connection is retried like every call (``retry_seconds``), then
@@ -857,6 +858,7 @@ class RedisStore(Store):
             pipe = self._client.pipeline(transaction=True)
             pipe.rpush(self._key("log:", run_id), *encoded)
             pipe.incrby(self._key("logbytes:", run_id), size)
+            pipe.publish(self._key("wake:", run_id), b"")  # wakes wait_for_updates (log followers)
             pipe.execute()
 
         self._retrying(push)

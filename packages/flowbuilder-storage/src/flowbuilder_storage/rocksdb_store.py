@@ -46,6 +46,8 @@ from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, rocksdb_url_from, settings_section
 
 _FAILOVER_ATTEMPTS = 50
+_EARLY_SECONDS = 0.05
+"""An owner's long poll answering this much before its timeout with nothing new was woken (by a log append)."""
 NO_ANNOTATIONS = 1 << 62
 """``after_annotation`` for a wait that only cares about events (no run has that many annotations)."""
 SNAPSHOT_EVERY = 1000
@@ -231,11 +233,13 @@ class RocksDBStore(Store):
         """The owner serves waits of at most MAX_WAIT_SECONDS each; ask again until ``timeout``."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
-            left = deadline - time.monotonic()
-            events, notes = waiter.wait_for_updates(
-                run_id, after_seq, after_annotation, max(min(left, MAX_WAIT_SECONDS), 0.0)
-            )
-            if events or notes or left <= MAX_WAIT_SECONDS:
+            started = time.monotonic()
+            left = deadline - started
+            asked = max(min(left, MAX_WAIT_SECONDS), 0.0)
+            events, notes = waiter.wait_for_updates(run_id, after_seq, after_annotation, asked)
+            # An answer well before its timeout with nothing new: a log-only append woke the owner.
+            woken = time.monotonic() - started < asked - _EARLY_SECONDS
+            if events or notes or woken or left <= MAX_WAIT_SECONDS:
                 return events, notes
 
     def _take_waiter(self) -> RemoteEngine | None:

@@ -11,6 +11,13 @@ Frames: ``event: run_event`` with ``id: SEQ`` (the event's sequence number, so a
 reconnects sends ``Last-Event-ID`` and resumes after it), ``event: annotation`` (no id), and a
 last ``event: end`` when the run has finished (or ``event: error`` when the store failed).
 A feed is dropped once its run has ended and its last client left.
+
+Log streams (:meth:`LiveFeeds.log_stream`) follow one run's log lines for one client through
+:func:`flowbuilder.subscriptions.follow_logs` (pushed: a store wakes its waiters on a log-only
+append too): ``event: log`` frames with ``id: NUMBER`` (the line's number, as ``/logs``
+numbers it, so ``Last-Event-ID`` resumes), then ``event: end`` once the run finished and
+every line was sent. A log stream holds one blocked worker thread like a run feed, and the
+two share :data:`MAX_FOLLOWED_RUNS`.
 """
 
 from __future__ import annotations
@@ -22,11 +29,12 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from flowbuilder.errors import FlowBuilderError
 from flowbuilder.events import json_fallback
+from flowbuilder.subscriptions import follow_logs
 
 if TYPE_CHECKING:
     from flowbuilder.annotations import Annotation
     from flowbuilder.events import RunEvent
-    from flowbuilder.interfaces import Store
+    from flowbuilder.interfaces import LogLine, Store
 
 MAX_FOLLOWED_RUNS = 256
 """Runs followed at once (each holds one subscription); a stream of one more run gets 503."""
@@ -44,12 +52,22 @@ def event_json(event: RunEvent) -> dict[str, object]:
             "data": dict(event.data), "time": event.time}  # fmt: skip
 
 
+def log_json(number: int, line: LogLine) -> dict[str, object]:
+    """A log line as the API shows it (``/logs`` pages and SSE frames alike)."""
+    return {"number": number, "task": line.task, "attempt": line.attempt, "stream": line.stream,
+            "text": line.text, "time": line.time}  # fmt: skip
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_fallback)
 
 
 def event_frame(event: RunEvent) -> str:
     return f"id: {event.seq}\nevent: run_event\ndata: {_dumps(event_json(event))}\n\n"
+
+
+def log_frame(number: int, line: LogLine) -> str:
+    return f"id: {number}\nevent: log\ndata: {_dumps(log_json(number, line))}\n\n"
 
 
 def annotation_frame(annotation: Annotation) -> str:
@@ -127,6 +145,7 @@ class LiveFeeds:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.feeds: dict[str, RunFeed] = {}
+        self.log_streams = 0  # log streams open now (each follows its run on its own)
 
     async def stream(self, run_id: str, after_seq: int) -> AsyncIterator[str]:
         """The SSE frames of ``run_id`` after ``after_seq`` for one client (the run must exist)."""
@@ -144,9 +163,43 @@ class LiveFeeds:
                 if not feed.ended:
                     feed.close()
 
+    async def log_stream(self, run_id: str, task: str | None, after_line: int) -> AsyncIterator[str]:
+        """The SSE frames of ``run_id``'s log lines (of ``task`` if given) after line ``after_line``
+        for one client (the run must exist; the caller checked :meth:`room_for_logs`)."""
+        lines = follow_logs(self.store, run_id, task, after_line).__aiter__()
+        pending: asyncio.Future[list[tuple[int, LogLine]]] | None = None
+        self.log_streams += 1
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(lines.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+                if not done:
+                    yield ": keepalive\n\n"
+                    continue
+                finished, pending = pending, None
+                try:
+                    batch = finished.result()
+                except StopAsyncIteration:
+                    break
+                yield "".join(log_frame(number, line) for number, line in batch)
+            yield "event: end\ndata: {}\n\n"
+        except FlowBuilderError as error:
+            yield f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n"
+        finally:
+            self.log_streams -= 1
+            if pending is not None:  # the client left while a turn waited: end the turn, then the follower
+                pending.cancel()
+                await asyncio.wait({pending})
+            await lines.aclose()  # type: ignore[attr-defined]  # an async generator
+
     def room_for(self, run_id: str) -> bool:
         """Whether a client of ``run_id`` can be served (its feed exists, or there is room for one)."""
-        return run_id in self.feeds or len(self.feeds) < MAX_FOLLOWED_RUNS
+        return run_id in self.feeds or len(self.feeds) + self.log_streams < MAX_FOLLOWED_RUNS
+
+    def room_for_logs(self) -> bool:
+        """Whether one more log stream can be served (it shares :data:`MAX_FOLLOWED_RUNS` with the feeds)."""
+        return len(self.feeds) + self.log_streams < MAX_FOLLOWED_RUNS
 
     def close(self) -> None:
         for feed in self.feeds.values():
@@ -162,4 +215,6 @@ __all__ = [
     "annotation_frame",
     "event_frame",
     "event_json",
+    "log_frame",
+    "log_json",
 ]

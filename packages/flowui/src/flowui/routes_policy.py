@@ -46,6 +46,7 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("GET", f"{API}/runs/{{run_id}}/events"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/events/stream"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/logs"): "viewer",
+    ("GET", f"{API}/runs/{{run_id}}/logs/stream"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/outputs"): "viewer",
     ("GET", f"{API}/runs/{{run_id}}/annotations"): "viewer",
     ("POST", f"{API}/runs/{{run_id}}/annotations"): "operator",

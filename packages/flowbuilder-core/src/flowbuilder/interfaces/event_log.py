@@ -119,7 +119,10 @@ class EventLog(AnnotationStore):
         ``timeout`` seconds for the first of either to arrive; ``([], [])`` when none came.
 
         This is the blocking step of :meth:`subscribe`; it must return as soon as either kind
-        is appended, by any writer of the store. The default waits in :meth:`wait_for_events`
+        is appended, by any writer of the store. A store that also holds the run's logs returns
+        (``([], [])`` if nothing else came) as soon as log lines of the run are appended, so a
+        log follower (:func:`~flowbuilder.subscriptions.follow_logs`) waits here too (Store
+        contract version 9). The default waits in :meth:`wait_for_events`
         (so a new annotation alone is seen within ``timeout``); our stores override it.
         """
         events = self.wait_for_events(run_id, after_seq, timeout)

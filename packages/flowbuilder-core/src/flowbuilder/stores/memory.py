@@ -179,11 +179,13 @@ class MemoryStore(Store):
                          timeout: float) -> tuple[list[RunEvent], list[Annotation]]:  # fmt: skip
         data = self._data
 
-        def changed() -> bool:
+        def changed() -> bool:  # a new event, a new annotation, or a log-only append (log followers)
             return (len(data.events.get(run_id, ())) > after_seq
-                    or len(data.annotations.get(run_id, ())) > after_annotation)  # fmt: skip
+                    or len(data.annotations.get(run_id, ())) > after_annotation
+                    or len(data.logs.get(run_id, ())) != lines_before)  # fmt: skip
 
         with data.lock:
+            lines_before = len(data.logs.get(run_id, ()))
             data.lock.wait_for(changed, timeout=max(timeout, 0.0))
             return list(data.events.get(run_id, ())[max(after_seq, 0) :]), self._annotations_after(
                 run_id, after_annotation
@@ -410,6 +412,8 @@ class MemoryStore(Store):
     def append_logs(self, run_id: str, lines: Sequence[LogLine]) -> None:
         with self._data.lock:
             self._data.logs.setdefault(run_id, []).extend(lines)
+            if lines:
+                self._data.lock.notify_all()  # wakes wait_for_updates, so log followers see the lines at once
 
     def read_logs(self, run_id: str, task: str | None = None, after: int = 0) -> list[LogLine]:
         with self._data.lock:

@@ -1,8 +1,10 @@
-"""``GET /api/v1/runs/{run_id}/events/stream``: Server-Sent Events from the subscription seam.
+"""``GET /api/v1/runs/{run_id}/events/stream`` and ``.../logs/stream``: Server-Sent Events
+from the subscription seam.
 
 History first, then live, in order; ``id:`` is the event's sequence number, so a client
 that reconnects with ``Last-Event-ID`` (or ``?after=``) resumes after it. The stream ends
-after the run's ``run_finished`` (an ``end`` frame). See :mod:`flowui.live`.
+after the run's ``run_finished`` (an ``end`` frame). The log stream does the same with log
+lines (``id:`` is the line's number, as ``/logs`` numbers it). See :mod:`flowui.live`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,25 @@ async def stream_events(run_id: str, request: Request, after: int = Query(defaul
             raise ApiError(400, "Last-Event-ID must be an event sequence number")
         after = max(after, int(last_event_id))
     return StreamingResponse(context.live.stream(run_id, after), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+@router.get("/logs/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "Server-Sent Events of log lines until the run ends."}})  # fmt: skip
+async def stream_logs(run_id: str, request: Request, task: str | None = Query(default=None, max_length=256),
+                      after: int = Query(default=0, ge=0, le=1 << 62),
+                      last_event_id: str | None = Header(default=None, max_length=32)) -> StreamingResponse:  # fmt: skip
+    """The run's log lines (of ``task`` if given) after line ``after``, live, until the run ended."""
+    context = context_of(request)
+    await run_in_threadpool(context.store.get_run, run_id)  # 404 before the stream starts
+    if last_event_id:
+        if not last_event_id.isdigit():
+            raise ApiError(400, "Last-Event-ID must be a log line number")
+        after = max(after, int(last_event_id))
+    if not context.live.room_for_logs():
+        raise ApiError(503, f"{MAX_FOLLOWED_RUNS} runs are followed live already; retry later, or page /logs")
+    return StreamingResponse(context.live.log_stream(run_id, task, after), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
 

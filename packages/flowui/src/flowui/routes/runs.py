@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from flowbuilder.events import RunStatus
 from flowui.api_context import ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
-from flowui.live import event_json
+from flowui.live import event_json, log_json
 from flowui.routes.workflows import compile_text, dag_of, latest_version
 from flowui.schemas import (
     AnnotationIn,
@@ -126,8 +126,7 @@ def run_logs(run_id: str, request: Request, task: str | None = Query(default=Non
     store = context_of(request).store
     store.get_run(run_id)
     lines = store.read_logs(run_id, task, after)[:limit]
-    shown = [{"number": after + i, "task": line.task, "attempt": line.attempt, "stream": line.stream,
-              "text": line.text, "time": line.time} for i, line in enumerate(lines, 1)]  # fmt: skip
+    shown = [log_json(after + i, line) for i, line in enumerate(lines, 1)]
     return LogPage(lines=shown, next_after=after + len(lines) if len(lines) == limit else None)
 
 

@@ -3,7 +3,7 @@
 // anomalies, and the control buttons. Events are applied in batches, once per animation
 // frame, so a 20,000-task run does not re-render per event.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { ApiError, get, post, query, type RunDefinition, type RunEvent } from "../api";
+import { ApiError, post, query, type RunDefinition, type RunEvent } from "../api";
 import { DagView } from "../graph/DagView";
 import { href, navigate } from "../router";
 import { applyAnnotations, applyEvents, emptyView, type Annotation, type RunView } from "../runState";
@@ -217,7 +217,8 @@ function Controls({ runId, finished, paused, onRestarted }: { runId: string; fin
   );
 }
 
-/** A task's output and its log, followed live (polled from the logs endpoint with an offset). */
+/** A task's output and its log, followed live over the server's log stream (SSE: history first,
+ * then each line as the runner stores it, until the run ends; a reconnect resumes by line number). */
 function TaskPanel({ runId, task, status, output, live }: { runId: string; task: string | null; status?: string; output: unknown; live: boolean }) {
   const [log, setLog] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -226,36 +227,38 @@ function TaskPanel({ runId, task, status, output, live }: { runId: string; task:
     setLog("");
     setError(null);
     if (!task) return;
-    let stopped = false;
-    let after = 0;
-    let timer = 0;
-    const poll = async () => {
-      try {
-        // Every page until the last (next_after null), then again a second later while live.
-        for (;;) {
-          const page = await get<{ lines: { number: number; text: string; stream: string; attempt: number }[]; next_after: number | null }>(
-            `/runs/${encodeURIComponent(runId)}/logs${query({ task, after })}`,
-          );
-          if (stopped) return;
-          if (page.lines.length) {
-            after = page.lines[page.lines.length - 1].number;
-            const text = page.lines.map((line) => (line.stream === "stderr" ? `! ${line.text}` : line.text)).join("\n") + "\n";
-            setLog((current) => current + text);
-          }
-          if (page.next_after === null) break;
+    let pending: string[] = [];
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const text = pending.join("");
+      pending = [];
+      setLog((current) => current + text);
+    };
+    const close = openStream(
+      `/runs/${encodeURIComponent(runId)}/logs/stream${query({ task })}`,
+      (message) => {
+        if (message.event === "error") {
+          setError(message.data);
+          return;
         }
-        setError(null);
-      } catch (reason) {
-        if (!stopped) setError(reason instanceof Error ? reason.message : String(reason));
-      }
-      if (!stopped && live) timer = window.setTimeout(poll, 1000);
-    };
-    void poll();
+        if (message.event !== "log") return;
+        let line: { text: string; stream: string };
+        try {
+          line = JSON.parse(message.data) as { text: string; stream: string };
+        } catch {
+          return;
+        }
+        pending.push((line.stream === "stderr" ? `! ${line.text}` : line.text) + "\n");
+        if (!frame) frame = requestAnimationFrame(flush);
+      },
+      (state) => setError(state === "error" ? "log stream interrupted; reconnecting" : null),
+    );
     return () => {
-      stopped = true;
-      window.clearTimeout(timer);
+      close();
+      if (frame) cancelAnimationFrame(frame);
     };
-  }, [runId, task, live]);
+  }, [runId, task]);
   useEffect(() => {
     if (box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [log]);
