@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the pytest fixture imported from flowbuilder.testing is a parameter here
 """``GET /api/v1/runs/{id}/logs/stream``: a task's log lines over SSE while it runs, through a real
 ``flowbuilder serve`` (RocksDB and Redis), resumable with Last-Event-ID, ending with the run.
 
@@ -11,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import uuid
 from pathlib import Path
-from typing import Iterator
 
 import httpx
-import pytest
 from serve_process import ServeProcess, sse_events
 
 from flowbuilder.interfaces.logs import LogLine
 from flowbuilder.stores.memory import MemoryStore
+from flowbuilder.testing import memory_store  # noqa: F401 - a pytest fixture
 from flowbuilder_contracts.store import run_events
 from flowui.live import MAX_FOLLOWED_RUNS, LiveFeeds
 
@@ -109,15 +108,6 @@ def test_an_unknown_run_is_404_and_a_bad_last_event_id_400_before_the_stream(roc
     run_id = _start(client, THREE)
     bad = client.get(f"/api/v1/runs/{run_id}/logs/stream", headers={"Last-Event-ID": "x1"})
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["reason"]
-
-
-@pytest.fixture
-def memory_store() -> Iterator[MemoryStore]:
-    url = f"memory://log-stream-{uuid.uuid4().hex}"
-    store = MemoryStore.open(url)
-    yield store
-    store.close()
-    MemoryStore.forget(url)
 
 
 def test_log_streams_share_the_followed_runs_limit_and_give_their_place_back(memory_store: MemoryStore) -> None:
