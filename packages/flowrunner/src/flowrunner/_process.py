@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 from flowrunner._daemon_threads import daemon_threads
 from flowrunner._escapees import become_subreaper, sweep
 from flowrunner._guardian import ATTEMPT_TAG, Guardian
+from flowrunner._log_handoff import hand_lines_to_loop
 
 LIVE_GROUPS: dict[int, object] = {}
 """Process group ids started by this process and not yet confirmed gone, with their owner run."""
@@ -253,14 +254,7 @@ class _ProcessJob:
         batch.append(("system", OVERLONG_MARKER.format(stream=stream, limit=self.line_limit)))
 
     def _deliver(self, batch: list[tuple[str, str]]) -> None:
-        def write() -> None:
-            for stream, line in batch:
-                self.log(stream, line)
-
-        try:
-            self.loop.call_soon_threadsafe(write)
-        except RuntimeError:  # the loop has closed: nobody reads this attempt's log any more
-            pass
+        hand_lines_to_loop(self.loop, self.log, batch)
 
     # -- the event loop side --------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from collections import deque
 from typing import Any
 
 from flowbuilder.interfaces import TaskContext, TaskFailure
+from flowrunner._log_handoff import hand_lines_to_loop
 
 
 def _worker_main(connection: Any) -> None:
@@ -166,21 +167,10 @@ class _Worker:
             while connection.poll():
                 message = connection.recv()
                 if message[0] != "log":
-                    _deliver_lines(job, lines)
+                    hand_lines_to_loop(job.loop, job.log, lines)
                     return message  # type: ignore[no-any-return]
                 lines.append(message[1:])
-            _deliver_lines(job, lines)
-
-
-def _deliver_lines(job: _Job, lines: list[tuple[str, str]]) -> None:
-    def write() -> None:
-        for stream, line in lines:
-            job.log(stream, line)
-
-    try:
-        job.loop.call_soon_threadsafe(write)
-    except RuntimeError:  # the loop is closed: nobody reads this job's log any more
-        pass
+            hand_lines_to_loop(job.loop, job.log, lines)
 
 
 def _deliver(job: _Job, outcome: tuple[str, Any, Any]) -> None:
