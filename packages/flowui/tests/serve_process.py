@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 
 FLOWBUILDER = str(Path(sys.executable).with_name("flowbuilder"))
+CONFIGURED_TOKENS = {"viewer": "v" * 40, "operator": "o" * 40, "admin": "a" * 40}
+"""role -> the token of the user ``{role}-user`` that :func:`secured_serve` configures."""
 
 
 class ServeProcess:
@@ -67,3 +69,19 @@ def sse_events(client: httpx.Client, path: str, headers: dict[str, str] | None =
             field, _, value = line.partition(": ")
             current[field] = value
     return frames
+
+
+def secured_serve(directory: Path, *extra: str) -> ServeProcess:
+    """``flowbuilder serve`` on RocksDB in ``directory``, whose flowbuilder.toml configures
+    one user per role of :data:`CONFIGURED_TOKENS` (by the tokens' SHA-256, as users would)."""
+    from flowui.tokens import hash_token
+
+    lines = [f'[[serve.tokens]]\nname = "{role}-user"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'
+             for role, token in CONFIGURED_TOKENS.items()]  # fmt: skip
+    (directory / "flowbuilder.toml").write_text("\n".join(lines), encoding="utf-8")
+    return ServeProcess(f"rocksdb://{directory / 'store'}", directory, *extra)
+
+
+def as_role(role: str) -> dict[str, str]:
+    """The authorization header of ``role``'s configured token."""
+    return {"authorization": f"Bearer {CONFIGURED_TOKENS[role]}"}

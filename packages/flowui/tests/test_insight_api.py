@@ -13,12 +13,9 @@ from typing import Iterator
 
 import httpx
 import pytest
-from serve_process import ServeProcess
+from serve_process import ServeProcess, as_role, secured_serve
 from test_serve_api import GREET, slow, start, wait_event, wait_status
 
-from flowui.tokens import hash_token
-
-TOKENS = {"viewer": "v" * 40, "operator": "o" * 40, "admin": "a" * 40}
 ONE_TASK = 'name: greet\ntasks:\n  - {name: only, type: shell, config: {command: "echo one"}}\n'
 
 
@@ -72,30 +69,23 @@ def test_workflow_stats_give_per_task_percentiles_and_the_slowest_runs(rocksdb_s
 
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[ServeProcess]:
-    lines = [f'[[serve.tokens]]\nname = "{role}-user"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'
-             for role, token in TOKENS.items()]  # fmt: skip
-    (tmp_path / "flowbuilder.toml").write_text("\n".join(lines), encoding="utf-8")
-    server = ServeProcess(f"rocksdb://{tmp_path / 'store'}", tmp_path)
+    server = secured_serve(tmp_path)
     try:
         yield server
     finally:
         server.stop()
 
 
-def as_(role: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {TOKENS[role]}"}
-
-
 def test_the_audit_log_pages_newest_first_for_admins_only(secured: ServeProcess) -> None:
     client = secured.client
     run_id = start_as(client, slow("long", 60))
     wait_event_as(client, run_id)
-    assert client.post(f"/api/v1/runs/{run_id}/cancel", headers=as_("operator")).status_code == 202
-    assert client.get("/api/v1/audit", headers=as_("operator")).status_code == 403
+    assert client.post(f"/api/v1/runs/{run_id}/cancel", headers=as_role("operator")).status_code == 202
+    assert client.get("/api/v1/audit", headers=as_role("operator")).status_code == 403
     assert client.get("/api/v1/audit").status_code == 401
     deadline = time.monotonic() + 20  # the audit writer appends off the request path
     while True:
-        first = client.get("/api/v1/audit", params={"limit": 1}, headers=as_("admin")).json()
+        first = client.get("/api/v1/audit", params={"limit": 1}, headers=as_role("admin")).json()
         newest = first["records"][0] if first["records"] else {}
         if newest.get("action") == "POST /api/v1/runs/{run_id}/cancel" or time.monotonic() > deadline:
             break
@@ -103,20 +93,20 @@ def test_the_audit_log_pages_newest_first_for_admins_only(secured: ServeProcess)
     assert newest["action"] == "POST /api/v1/runs/{run_id}/cancel" and newest["actor"] == "operator-user"
     assert newest["target"] == f"run_id={run_id}" and newest["role"] == "operator"
     assert first["next_after"] is not None and len(first["records"]) == 1
-    older = client.get("/api/v1/audit", params={"after": first["next_after"]}, headers=as_("admin")).json()
+    older = client.get("/api/v1/audit", params={"after": first["next_after"]}, headers=as_role("admin")).json()
     assert older["records"][0]["action"] == "POST /api/v1/runs" and older["records"][0]["seq"] < newest["seq"]
-    bad = client.get("/api/v1/audit", params={"after": "x"}, headers=as_("admin"))
+    bad = client.get("/api/v1/audit", params={"after": "x"}, headers=as_role("admin"))
     assert bad.status_code == 422 and bad.json()["error"]["reason"]
 
 
 def start_as(client: httpx.Client, yaml: str) -> str:
-    response = client.post("/api/v1/runs", json={"yaml": yaml}, headers=as_("operator"))
+    response = client.post("/api/v1/runs", json={"yaml": yaml}, headers=as_role("operator"))
     assert response.status_code == 201, response.text
     return str(response.json()["run_id"])
 
 
 def wait_event_as(client: httpx.Client, run_id: str) -> None:
-    client.headers.update(as_("viewer"))
+    client.headers.update(as_role("viewer"))
     try:
         wait_event(client, run_id, "task_started")
     finally:

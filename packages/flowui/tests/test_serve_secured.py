@@ -17,31 +17,22 @@ from typing import Iterator
 
 import grpc
 import pytest
-from serve_process import FLOWBUILDER, ServeProcess
+from serve_process import CONFIGURED_TOKENS, FLOWBUILDER, ServeProcess, as_role, secured_serve
 
 from flowui.grpc_api import CLIENT_OPTIONS
 from flowui.grpc_api._generated import flowbuilder_pb2 as pb
 from flowui.grpc_api._generated import flowbuilder_pb2_grpc as pb_grpc
-from flowui.tokens import hash_token
 
-TOKENS = {"viewer": "v" * 40, "operator": "o" * 40, "admin": "a" * 40}
 SLOW = 'name: slow\ntasks:\n  - {name: wait, type: shell, config: {command: "sleep 30"}}\n'
 
 
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[ServeProcess]:
-    lines = [f'[[serve.tokens]]\nname = "{role}-user"\nrole = "{role}"\nsha256 = "{hash_token(token)}"\n'
-             for role, token in TOKENS.items()]  # fmt: skip
-    (tmp_path / "flowbuilder.toml").write_text("\n".join(lines), encoding="utf-8")
-    server = ServeProcess(f"rocksdb://{tmp_path / 'store'}", tmp_path, "--grpc", "0")
+    server = secured_serve(tmp_path, "--grpc", "0")
     try:
         yield server
     finally:
         server.stop()
-
-
-def as_(role: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {TOKENS[role]}"}
 
 
 def grpc_stubs(server: ServeProcess) -> tuple[grpc.Channel, pb_grpc.RunServiceStub]:
@@ -69,26 +60,26 @@ def test_rest_and_grpc_share_the_roles_and_the_audit_log(secured: ServeProcess, 
     assert refused.status_code == 401 and refused.json()["error"]["status"] == 401
     assert refused.headers["www-authenticate"].lower().startswith("bearer")
     assert client.get("/metrics").status_code == 401
-    assert client.get("/api/v1/runs", headers=as_("viewer")).status_code == 200
+    assert client.get("/api/v1/runs", headers=as_role("viewer")).status_code == 200
     # a viewer may not start or cancel; an operator may
-    assert client.post("/api/v1/runs", json={"yaml": SLOW}, headers=as_("viewer")).status_code == 403
-    started = client.post("/api/v1/runs", json={"yaml": SLOW}, headers=as_("operator"))
+    assert client.post("/api/v1/runs", json={"yaml": SLOW}, headers=as_role("viewer")).status_code == 403
+    started = client.post("/api/v1/runs", json={"yaml": SLOW}, headers=as_role("operator"))
     assert started.status_code in (200, 201, 202), started.text
     run_id = started.json()["run_id"]
-    denied = client.post(f"/api/v1/runs/{run_id}/cancel", headers=as_("viewer"))
+    denied = client.post(f"/api/v1/runs/{run_id}/cancel", headers=as_role("viewer"))
     assert denied.status_code == 403 and "operator" in denied.json()["error"]["reason"]
     # the same over gRPC, on the same run service
     channel, runs = grpc_stubs(secured)
     with channel:
         ref = pb.RunRef(run_id=run_id)
         assert grpc_code(lambda: runs.GetFlowStatus(ref)) is grpc.StatusCode.UNAUTHENTICATED
-        viewer = list(as_("viewer").items())
+        viewer = list(as_role("viewer").items())
         assert runs.GetFlowStatus(ref, metadata=viewer).summary.run_id == run_id
         cancel = pb.ControlRunRequest(run_id=run_id)
         assert grpc_code(lambda: runs.Cancel(cancel, metadata=viewer)) is grpc.StatusCode.PERMISSION_DENIED
-        runs.Cancel(cancel, metadata=list(as_("operator").items()))
+        runs.Cancel(cancel, metadata=list(as_role("operator").items()))
     deadline = time.monotonic() + 30
-    while client.get(f"/api/v1/runs/{run_id}", headers=as_("viewer")).json()["summary"]["status"] != "cancelled":
+    while client.get(f"/api/v1/runs/{run_id}", headers=as_role("viewer")).json()["summary"]["status"] != "cancelled":
         assert time.monotonic() < deadline, "the run cancelled over gRPC never ended"
         time.sleep(0.1)
     assert secured.terminate() == 0
@@ -103,11 +94,11 @@ def test_rest_and_grpc_share_the_roles_and_the_audit_log(secured: ServeProcess, 
     assert ("viewer-user", "cancel", "403") in seen, records
     grpc_cancels = [r for r in records if r["action"].endswith("/Cancel")]
     assert {r["actor"] for r in grpc_cancels} == {"viewer-user", "operator-user"}, records
-    assert not any(token in done.stdout for token in TOKENS.values()), "a token reached the audit log"
+    assert not any(token in done.stdout for token in CONFIGURED_TOKENS.values()), "a token reached the audit log"
 
 
 def test_every_response_carries_the_security_headers(secured: ServeProcess) -> None:
-    for path, headers in (("/healthz", {}), ("/api/v1/runs", as_("viewer")), ("/api/v1/runs", {})):
+    for path, headers in (("/healthz", {}), ("/api/v1/runs", as_role("viewer")), ("/api/v1/runs", {})):
         response = secured.client.get(path, headers=headers)
         assert "default-src 'self'" in response.headers["content-security-policy"]
         assert response.headers["x-content-type-options"] == "nosniff"
@@ -116,5 +107,5 @@ def test_every_response_carries_the_security_headers(secured: ServeProcess) -> N
 
 def test_a_mutating_call_from_another_origin_is_refused_even_with_a_token(secured: ServeProcess) -> None:
     response = secured.client.post("/api/v1/runs", json={"yaml": SLOW},
-                                   headers={**as_("operator"), "origin": "https://evil.example"})  # fmt: skip
+                                   headers={**as_role("operator"), "origin": "https://evil.example"})  # fmt: skip
     assert response.status_code == 403
