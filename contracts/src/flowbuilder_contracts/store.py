@@ -102,6 +102,18 @@ def run_events(
     return events
 
 
+def _wait_while(store: Store, run_id: str, after_seq: int, write: Callable[[], object]) -> Any:
+    """``wait_for_updates`` (30 s) on a thread, ``write`` once it is parked; its answer, or None
+    when it was not woken within 10 s (a store that is not woken sits out its 30 s timeout)."""
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates(run_id, after_seq, 0, 30.0)))
+    waiter.start()
+    time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
+    write()
+    waiter.join(timeout=10)
+    return None if waiter.is_alive() else got[0]
+
+
 def _add_run(store: Store, run_id: str, **options: Any) -> list[RunEvent]:
     events = run_events(run_id, **options)
     store.append_events(run_id, events, 0)
@@ -713,39 +725,24 @@ class StoreContract(Contract):
 
     def test_wait_for_updates_returns_an_annotation_added_meanwhile(self, store: Store) -> None:
         _add_run(store, "r1", status=None)
-        got: list[Any] = []
-        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 4, 0, 30.0)))
-        waiter.start()
-        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
-        store.annotate("r1", Annotation("note", "wake"))
-        waiter.join(timeout=10)  # a store that is not woken by annotations sits out its 30 s timeout
-        assert not waiter.is_alive(), "wait_for_updates was not woken by a new annotation"
-        events, notes = got[0]
+        got = _wait_while(store, "r1", 4, lambda: store.annotate("r1", Annotation("note", "wake")))
+        assert got is not None, "wait_for_updates was not woken by a new annotation"
+        events, notes = got
         assert events == [] and [n.payload for n in notes] in (["wake"], [])
 
     def test_wait_for_updates_returns_an_event_appended_meanwhile(self, store: Store) -> None:
         events = run_events("r1")
         store.append_events("r1", events[:2], 0)
-        got: list[Any] = []
-        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 2, 0, 30.0)))
-        waiter.start()
-        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
-        store.append_events("r1", events[2:3], 2)
-        waiter.join(timeout=10)  # a store that is not woken by appends sits out its 30 s timeout
-        assert not waiter.is_alive(), "wait_for_updates was not woken by a new event"
-        assert got[0] == ([events[2]], [])
+        got = _wait_while(store, "r1", 2, lambda: store.append_events("r1", events[2:3], 2))
+        assert got is not None, "wait_for_updates was not woken by a new event"
+        assert got == ([events[2]], [])
 
     def test_wait_for_updates_is_woken_by_a_log_only_append(self, store: Store) -> None:
         events = run_events("r1")
         store.append_events("r1", events[:2], 0)
-        got: list[Any] = []
-        waiter = threading.Thread(target=lambda: got.append(store.wait_for_updates("r1", 2, 0, 30.0)))
-        waiter.start()
-        time.sleep(0.2)  # let it park in its wait first (it passes either way when woken)
-        store.append_logs("r1", [LogLine("a", 1, "stdout", "wake")])
-        waiter.join(timeout=10)  # a store that is not woken by log appends sits out its 30 s timeout
-        assert not waiter.is_alive(), "wait_for_updates was not woken by a log-only append"
-        assert got[0] == ([], [])
+        got = _wait_while(store, "r1", 2, lambda: store.append_logs("r1", [LogLine("a", 1, "stdout", "wake")]))
+        assert got is not None, "wait_for_updates was not woken by a log-only append"
+        assert got == ([], [])
         assert [line.text for line in store.read_logs("r1")] == ["wake"]
 
     def test_subscribe_delivers_every_event_appended_after_it_in_order_and_ends_with_the_run(
