@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from flowrunner_helpers import group_alive, processes_with_env, run_text
 
 from flowbuilder.events import RunStatus, TaskStatus
@@ -87,6 +88,23 @@ tasks:
     config: {{command: "echo $FROM_WORKFLOW $FROM_TASK $FROM_CONFIG $(pwd)", env: {{FROM_CONFIG: cfg}}, cwd: "{tmp_path}"}}
 """)
     assert result.output("a") == f"wf task cfg {tmp_path}"
+
+
+def test_each_process_gets_the_runner_environment_of_its_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The decoded environment is reused between processes only while os.environ is unchanged."""
+    workflow = """
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "echo ${FLOWRUNNER_TEST_CHANGING-unset}"}}
+"""
+    monkeypatch.setenv("FLOWRUNNER_TEST_CHANGING", "first")
+    assert run_text(workflow).output("a") == "first"
+    monkeypatch.setenv("FLOWRUNNER_TEST_CHANGING", "second")
+    assert run_text(workflow).output("a") == "second"
+    monkeypatch.delenv("FLOWRUNNER_TEST_CHANGING")
+    assert run_text(workflow).output("a") == "unset"
 
 
 def test_stdout_and_stderr_lines_are_logged_in_order() -> None:

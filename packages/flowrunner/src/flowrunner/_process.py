@@ -21,7 +21,7 @@ import contextvars
 import itertools
 import json
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
@@ -33,6 +33,7 @@ from flowrunner._daemon_threads import daemon_threads
 from flowrunner._escapees import become_subreaper, sweep
 from flowrunner._guardian import ATTEMPT_TAG, Guardian
 from flowrunner._log_handoff import hand_lines_to_loop
+from flowrunner._runner_environ import runner_environment
 
 LIVE_GROUPS: dict[int, object] = {}
 """Process group ids started by this process and not yet confirmed gone, with their owner run."""
@@ -41,7 +42,7 @@ RUN_OWNER: contextvars.ContextVar[object] = contextvars.ContextVar("flowrunner_r
 """The run on whose behalf processes start: set by the scheduler for the run's tasks, so a
 forced cancel kills that run's process groups and not those of other runs in this process."""
 
-EXIT_POLL_SECONDS = 0.1
+EXIT_POLL_MILLISECONDS = 100
 """How often a running child's exit status is checked while its pipes stay open."""
 STRAY_OUTPUT_GRACE = 0.5
 """Seconds a finished leader's stray children may keep writing before the group is killed."""
@@ -106,7 +107,7 @@ class _ProcessJob:
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None,
                  log: Callable[[str, str], None], max_log_bytes: int, loop: asyncio.AbstractEventLoop):  # fmt: skip
         self.argv = list(argv)
-        self.env = dict(env) if env is not None else dict(os.environ)
+        self.env = dict(env) if env is not None else runner_environment()
         self.cwd = cwd
         self.log = log
         self.budget = max_log_bytes
@@ -150,23 +151,26 @@ class _ProcessJob:
             GUARDIAN.forget(process.pid)
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
+        # select.poll, not a selectors.DefaultSelector: epoll would cost an epoll descriptor
+        # and its set-up per process (about 17 µs of this thread, holding the GIL).
         assert process.stdout is not None and process.stderr is not None
-        selector = selectors.DefaultSelector()
+        poller = select.poll()
         partial = {process.stdout.fileno(): b"", process.stderr.fileno(): b""}
         overlong: set[int] = set()  # descriptors in the middle of a line too long to keep
         names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
-        for stream in (process.stdout, process.stderr):
-            selector.register(stream.fileno(), selectors.EVENT_READ)
+        for descriptor in partial:
+            poller.register(descriptor, select.POLLIN)
+        open_pipes = len(partial)
         exited_at: float | None = None
         try:
-            while selector.get_map():
+            while open_pipes:
                 batch: list[tuple[str, str]] = []
-                ready = selector.select(EXIT_POLL_SECONDS)
-                for key, _ in ready:
-                    descriptor = key.fd
+                ready = poller.poll(EXIT_POLL_MILLISECONDS)
+                for descriptor, _ in ready:
                     chunk = os.read(descriptor, 65536)
                     if not chunk:
-                        selector.unregister(descriptor)
+                        poller.unregister(descriptor)
+                        open_pipes -= 1
                         if partial[descriptor] and descriptor not in overlong:
                             self._line(names[descriptor], partial[descriptor], batch)
                         continue
@@ -204,7 +208,6 @@ class _ProcessJob:
                         _signal_group(process.pid, signal.SIGKILL)
                         sweep(process.pid, self.tag)
         finally:
-            selector.close()
             process.stdout.close()
             process.stderr.close()
 
