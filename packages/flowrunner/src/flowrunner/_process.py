@@ -118,6 +118,7 @@ class _ProcessJob:
         self.cancelled = False
         self.lock = threading.Lock()
         self.completed = Completed(exit_code=-1)
+        self.outcome: asyncio.Future[Completed] = loop.create_future()
         self.owner = RUN_OWNER.get()
         # Inherited by everything the process starts: how escapees and a dead runner's
         # leftovers are recognised (see _escapees and _guardian).
@@ -259,6 +260,22 @@ class _ProcessJob:
     def _deliver(self, batch: list[tuple[str, str]]) -> None:
         hand_lines_to_loop(self.loop, self.log, batch)
 
+    def report(self, completed: Completed | None, error: BaseException | None) -> None:
+        """Hand the outcome to the loop (the pool thread calls this once :meth:`run` is over)."""
+        try:
+            self.loop.call_soon_threadsafe(self._settle, completed, error)
+        except RuntimeError:  # the loop is closed: nobody awaits this attempt any more
+            pass
+
+    def _settle(self, completed: Completed | None, error: BaseException | None) -> None:
+        if self.outcome.done():
+            return
+        if error is not None:
+            self.outcome.set_exception(error)
+        else:
+            assert completed is not None
+            self.outcome.set_result(completed)
+
     # -- the event loop side --------------------------------------------------------------
 
     async def terminate(self, future: asyncio.Future[Completed], grace: float) -> None:
@@ -298,7 +315,8 @@ async def run_captured(
     """
     loop = asyncio.get_running_loop()
     job = _ProcessJob(argv, env, cwd, log, max_log_bytes, loop)
-    future = loop.run_in_executor(daemon_threads(), job.run)
+    daemon_threads().start(job.run, job.report)
+    future = job.outcome
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
