@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -207,6 +208,27 @@ tasks:
         time.sleep(0.05)
     assert not group_alive(group)
     assert processes_with_env(token) == []
+
+
+def test_a_cancelled_command_that_exits_on_sigterm_ends_its_attempt_without_waiting_out_kill_grace(
+    tmp_path: Path,
+) -> None:
+    """The attempt ends when its thread has reaped the leader, not after kill_grace (here an hour)."""
+    marker = tmp_path / "terminated"
+    workflow = f"""
+name: t
+tasks:
+  - name: a
+    type: shell
+    timeout: 0.5
+    config: {{command: "trap 'echo term > {marker}; exit 0' TERM; while true; do sleep 0.05; done", kill_grace: 3600}}
+"""
+    outcome: list[object] = []
+    runner = threading.Thread(target=lambda: outcome.append(run_text(workflow)), daemon=True)
+    runner.start()
+    runner.join(60)  # a hang guard far below the hour a missed end would cost, not a speed limit
+    assert outcome, "the attempt waited out kill_grace although its command had exited"
+    assert marker.read_text().strip() == "term"
 
 
 def test_background_children_of_a_finished_command_do_not_outlive_it() -> None:
