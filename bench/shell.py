@@ -13,6 +13,13 @@ so both see the same machine:
 Each figure is the best of ``--rounds`` runs. The ratio is FlowBuilder's throughput over
 Popen's; issue 10's goal is at least 0.95.
 
+CPU per command, the least noisy figure on a shared machine: this process's CPU (every
+thread, ``RUSAGE_SELF``) and the commands' (``RUSAGE_CHILDREN``) per command, the lowest of
+the rounds; for FlowBuilder the guardian process's too (it is alive, so not in
+``RUSAGE_CHILDREN``; read from ``/proc/PID/schedstat`` in nanoseconds). On 2 cores the
+commands and the process that starts them share the same CPUs, so the process's own CPU
+per command is what the throughput ratio follows.
+
 "At once" is measured separately, because ``true`` ends too fast to overlap visibly: 16
 commands that each append their start and end instant to a file and sleep 0.2 s in between,
 run by FlowBuilder at concurrency 8; the peak number of commands between a start and an end
@@ -28,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -118,15 +126,49 @@ def peak_at_once(concurrency: int, commands: int = 16, sleep: float = 0.2) -> in
     return peak
 
 
+def _guardian_cpu() -> float:
+    """CPU seconds of the runner's guardian process so far (0 before it starts, or off Linux)."""
+    from flowrunner._process import GUARDIAN
+
+    process = GUARDIAN.process
+    if process is None:
+        return 0.0
+    try:
+        with open(f"/proc/{process.pid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _cpu() -> tuple[float, float, float]:
+    """(this process, its finished children, the guardian): CPU seconds so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime, _guardian_cpu()
+
+
+def _timed(run: Any, count: int, concurrency: int, cpu: dict[str, list[float]], name: str) -> float:
+    before = _cpu()
+    elapsed = run(count, concurrency)
+    after = _cpu()
+    own, children, guardian = (b - a for a, b in zip(before, after, strict=True))
+    per = cpu.setdefault(name, [float("inf")] * 3)
+    per[0] = min(per[0], (own + guardian) / count)
+    per[1] = min(per[1], children / count)
+    per[2] = min(per[2], guardian / count)
+    return float(elapsed)
+
+
 def measure(count: int, concurrency: int, rounds: int) -> dict[str, Any]:
     flowbuilder(min(count, 20), concurrency)  # warm-up: imports, the guardian process, threads
     popen_floor(min(count, 20), concurrency)
     asyncio_floor(min(count, 20), concurrency)
     best = {"flowbuilder": float("inf"), "popen": float("inf"), "asyncio": float("inf")}
+    cpu: dict[str, list[float]] = {}
+    rows = (("flowbuilder", flowbuilder), ("popen", popen_floor), ("asyncio", asyncio_floor))
     for _ in range(rounds):  # interleaved: each round runs every row once
-        best["flowbuilder"] = min(best["flowbuilder"], flowbuilder(count, concurrency))
-        best["popen"] = min(best["popen"], popen_floor(count, concurrency))
-        best["asyncio"] = min(best["asyncio"], asyncio_floor(count, concurrency))
+        for name, run in rows:
+            best[name] = min(best[name], _timed(run, count, concurrency, cpu, name))
     ratio = best["popen"] / best["flowbuilder"]
     return {
         "count": count,
@@ -134,6 +176,10 @@ def measure(count: int, concurrency: int, rounds: int) -> dict[str, Any]:
         "rounds": rounds,
         "seconds": best,
         "commands_per_second": {name: count / seconds for name, seconds in best.items()},
+        "cpu_us_per_command": {
+            name: {"process": own * 1e6, "commands": children * 1e6, "of_which_guardian": guardian * 1e6}
+            for name, (own, children, guardian) in cpu.items()
+        },
         "ratio_vs_popen": ratio,
         "ratio_vs_asyncio": best["asyncio"] / best["flowbuilder"],
         "goal_ratio": GOAL_RATIO,
@@ -151,8 +197,13 @@ def report(figures: dict[str, Any]) -> None:
         ("floor: subprocess.Popen", "popen"),
         ("floor: asyncio subprocess", "asyncio"),
     )
+    cpu = figures["cpu_us_per_command"]
     for label, key in rows:
-        print(f"  {label:27} {rates[key]:7.0f} commands/s  ({seconds[key]:.3f} s)")
+        print(
+            f"  {label:27} {rates[key]:7.0f} commands/s  ({seconds[key]:.3f} s)"
+            f"   CPU per command: process {cpu[key]['process']:4.0f} µs, command {cpu[key]['commands']:4.0f} µs"
+        )
+    print(f"  (FlowBuilder's process CPU includes its guardian's: {cpu['flowbuilder']['of_which_guardian']:.0f} µs)")
     print(f"  ratio vs Popen   {figures['ratio_vs_popen']:5.2f}   (FlowBuilder throughput / Popen's)")
     print(f"  ratio vs asyncio {figures['ratio_vs_asyncio']:5.2f}")
     verdict = "met" if figures["goal_met"] else "NOT met"

@@ -84,6 +84,17 @@ def test_cli_fanout_benchmark_compares_the_cli_with_the_api_and_the_floor() -> N
         assert "CLI/API" in result.stdout and ("met" in rows["cli"] or "missed" in rows["cli"])
 
 
+def test_shell_benchmark_reports_throughput_and_cpu_per_command_beside_both_floors() -> None:
+    result = _run(str(BENCH / "shell.py"), "--count", "10", "--rounds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    rows = {"flowbuilder", "popen", "asyncio"}
+    assert set(figures["seconds"]) == set(figures["cpu_us_per_command"]) == rows
+    for name in rows:
+        assert figures["cpu_us_per_command"][name]["process"] > 0
+    assert figures["ratio_vs_popen"] > 0 and figures["peak_at_once"] >= 1
+
+
 def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -> None:
     result = _run(str(BENCH / "storage_fanout.py"), "--tasks", "50", "--repeat", "1", "--cpu", "--json")
     assert result.returncode == 0, result.stderr

@@ -226,3 +226,21 @@ def _wait_for_own_environment(pid: int) -> None:
                 return
         time.sleep(0.01)
     raise AssertionError(f"process {pid} never showed its environment")
+
+
+@pytest.mark.parametrize("read_size", [1 << 16, 8], ids=["one read", "longer than one read"])
+def test_the_sweep_lists_the_main_threads_children(read_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing is read again on every sweep (no stale pids) and whole past one read."""
+    from flowrunner import _escapees
+
+    monkeypatch.setattr(_escapees, "LISTING_READ", read_size)
+    before = set(_escapees._adopted())
+    children = [subprocess.Popen(["sleep", "60"]) for _ in range(3)]
+    try:
+        for _ in range(2):  # each sweep reads the listing afresh
+            assert set(_escapees._adopted()) - before == {child.pid for child in children}
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    assert set(_escapees._adopted()) - before == set()

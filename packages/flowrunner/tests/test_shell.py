@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
 
+import pytest
 from flowrunner_helpers import group_alive, processes_with_env, run_text
 
 from flowbuilder.events import RunStatus, TaskStatus
@@ -87,6 +89,23 @@ tasks:
     config: {{command: "echo $FROM_WORKFLOW $FROM_TASK $FROM_CONFIG $(pwd)", env: {{FROM_CONFIG: cfg}}, cwd: "{tmp_path}"}}
 """)
     assert result.output("a") == f"wf task cfg {tmp_path}"
+
+
+def test_each_process_gets_the_runner_environment_of_its_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The decoded environment is reused between processes only while os.environ is unchanged."""
+    workflow = """
+name: t
+tasks:
+  - {name: a, type: shell, config: {command: "echo ${FLOWRUNNER_TEST_CHANGING-unset}"}}
+"""
+    monkeypatch.setenv("FLOWRUNNER_TEST_CHANGING", "first")
+    assert run_text(workflow).output("a") == "first"
+    monkeypatch.setenv("FLOWRUNNER_TEST_CHANGING", "second")
+    assert run_text(workflow).output("a") == "second"
+    monkeypatch.delenv("FLOWRUNNER_TEST_CHANGING")
+    assert run_text(workflow).output("a") == "unset"
 
 
 def test_stdout_and_stderr_lines_are_logged_in_order() -> None:
@@ -189,6 +208,27 @@ tasks:
         time.sleep(0.05)
     assert not group_alive(group)
     assert processes_with_env(token) == []
+
+
+def test_a_cancelled_command_that_exits_on_sigterm_ends_its_attempt_without_waiting_out_kill_grace(
+    tmp_path: Path,
+) -> None:
+    """The attempt ends when its thread has reaped the leader, not after kill_grace (here an hour)."""
+    marker = tmp_path / "terminated"
+    workflow = f"""
+name: t
+tasks:
+  - name: a
+    type: shell
+    timeout: 0.5
+    config: {{command: "trap 'echo term > {marker}; exit 0' TERM; while true; do sleep 0.05; done", kill_grace: 3600}}
+"""
+    outcome: list[object] = []
+    runner = threading.Thread(target=lambda: outcome.append(run_text(workflow)), daemon=True)
+    runner.start()
+    runner.join(60)  # a hang guard far below the hour a missed end would cost, not a speed limit
+    assert outcome, "the attempt waited out kill_grace although its command had exited"
+    assert marker.read_text().strip() == "term"
 
 
 def test_background_children_of_a_finished_command_do_not_outlive_it() -> None:

@@ -118,3 +118,32 @@ def test_a_job_submitted_as_the_last_result_arrives_reuses_the_thread_that_ran_i
     next_link(20)
     assert chain_done.wait(10)
     assert pool.threads == 1
+
+
+def test_a_job_started_from_the_last_report_reuses_the_thread_and_errors_reach_the_report() -> None:
+    """``start`` (no Future) keeps the rule of ``submit``: idle before the report runs."""
+    pool = _DaemonThreads(limit=3)
+    chain_done = threading.Event()
+    reports: list[tuple[object, object]] = []
+
+    def failing() -> None:
+        raise ValueError("from the job")
+
+    def next_link(links_left: int) -> None:  # each job started by the last one's report
+        if links_left == 0:
+            chain_done.set()
+            return
+        call = failing if links_left == 1 else (lambda: links_left)
+
+        def report(result: object, error: BaseException | None) -> None:
+            reports.append((result, error))
+            next_link(links_left - 1)
+
+        pool.start(call, report)
+
+    next_link(20)
+    assert chain_done.wait(10)
+    assert pool.threads == 1
+    assert [result for result, _ in reports[:-1]] == list(range(20, 1, -1))
+    result, error = reports[-1]
+    assert result is None and isinstance(error, ValueError) and str(error) == "from the job"

@@ -17,7 +17,9 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Executor, Future
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 MAX_THREADS = 512
 """The cap on the pool's threads, shared by every run in the process: far above a run's
@@ -31,25 +33,49 @@ class _DaemonThreads(Executor):
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[tuple[Future[Any] | None, Callable[[], Any], Any]] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.threads = 0
         self.idle = 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
-        self.jobs.put((future, lambda: fn(*args, **kwargs)))
+        self.jobs.put((future, lambda: fn(*args, **kwargs), None))
+        self._wake_or_grow()
+        return future
+
+    def start(self, call: Callable[[], T], report: Callable[[T | None, BaseException | None], None]) -> None:
+        """Run ``call`` on a pool thread, then ``report(result, None)`` or ``report(None, error)`` there.
+
+        No Future: for a caller that hands the outcome over itself (a process attempt calls
+        its loop's ``call_soon_threadsafe``), which saves a ``concurrent.futures.Future``
+        (its condition, lock and callbacks) and asyncio's chaining of it, per job. As with
+        :meth:`submit`, the thread counts as idle before ``report`` runs.
+        """
+        self.jobs.put((None, call, report))
+        self._wake_or_grow()
+
+    def _wake_or_grow(self) -> None:
         with self.lock:
             if self.idle == 0 and self.threads < self.limit:
                 self.threads += 1
                 threading.Thread(target=self._work, name=f"flowrunner-daemon-{self.threads}", daemon=True).start()
             else:
                 self.idle -= 1 if self.idle else 0
-        return future
 
     def _work(self) -> None:
         while True:
-            future, call = self.jobs.get()
+            future, call, report = self.jobs.get()
+            if future is None:
+                try:
+                    result = call()
+                except BaseException as error:  # handed to the caller's report
+                    self._mark_idle()
+                    report(None, error)
+                else:
+                    self._mark_idle()
+                    report(result, None)
+                continue
             if not future.set_running_or_notify_cancel():
                 self._mark_idle()
                 continue
@@ -74,7 +100,7 @@ _pool: _DaemonThreads | None = None
 _pool_lock = threading.Lock()
 
 
-def daemon_threads() -> Executor:
+def daemon_threads() -> _DaemonThreads:
     """The process's shared pool (created on first use)."""
     global _pool
     with _pool_lock:

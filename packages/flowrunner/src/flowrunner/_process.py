@@ -21,7 +21,7 @@ import contextvars
 import itertools
 import json
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
@@ -33,6 +33,7 @@ from flowrunner._daemon_threads import daemon_threads
 from flowrunner._escapees import become_subreaper, sweep
 from flowrunner._guardian import ATTEMPT_TAG, Guardian
 from flowrunner._log_handoff import hand_lines_to_loop
+from flowrunner._runner_environ import runner_environment
 
 LIVE_GROUPS: dict[int, object] = {}
 """Process group ids started by this process and not yet confirmed gone, with their owner run."""
@@ -41,7 +42,7 @@ RUN_OWNER: contextvars.ContextVar[object] = contextvars.ContextVar("flowrunner_r
 """The run on whose behalf processes start: set by the scheduler for the run's tasks, so a
 forced cancel kills that run's process groups and not those of other runs in this process."""
 
-EXIT_POLL_SECONDS = 0.1
+EXIT_POLL_MILLISECONDS = 100
 """How often a running child's exit status is checked while its pipes stay open."""
 STRAY_OUTPUT_GRACE = 0.5
 """Seconds a finished leader's stray children may keep writing before the group is killed."""
@@ -106,7 +107,7 @@ class _ProcessJob:
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None,
                  log: Callable[[str, str], None], max_log_bytes: int, loop: asyncio.AbstractEventLoop):  # fmt: skip
         self.argv = list(argv)
-        self.env = dict(env) if env is not None else dict(os.environ)
+        self.env = dict(env) if env is not None else runner_environment()
         self.cwd = cwd
         self.log = log
         self.budget = max_log_bytes
@@ -117,6 +118,12 @@ class _ProcessJob:
         self.cancelled = False
         self.lock = threading.Lock()
         self.completed = Completed(exit_code=-1)
+        self.outcome: asyncio.Future[Completed] = loop.create_future()
+        """Awaited by the attempt; cancelled with it (no shield: one loop turn less per process)."""
+        self.ended = False
+        """The pool thread is done with the process (set on the loop, by :meth:`_settle`)."""
+        self.finished: asyncio.Future[None] | None = None
+        """Made by :meth:`terminate` to wait for the pool thread after ``outcome`` was cancelled."""
         self.owner = RUN_OWNER.get()
         # Inherited by everything the process starts: how escapees and a dead runner's
         # leftovers are recognised (see _escapees and _guardian).
@@ -150,23 +157,26 @@ class _ProcessJob:
             GUARDIAN.forget(process.pid)
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
+        # select.poll, not a selectors.DefaultSelector: epoll would cost an epoll descriptor
+        # and its set-up per process (about 17 µs of this thread, holding the GIL).
         assert process.stdout is not None and process.stderr is not None
-        selector = selectors.DefaultSelector()
+        poller = select.poll()
         partial = {process.stdout.fileno(): b"", process.stderr.fileno(): b""}
         overlong: set[int] = set()  # descriptors in the middle of a line too long to keep
         names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
-        for stream in (process.stdout, process.stderr):
-            selector.register(stream.fileno(), selectors.EVENT_READ)
+        for descriptor in partial:
+            poller.register(descriptor, select.POLLIN)
+        open_pipes = len(partial)
         exited_at: float | None = None
         try:
-            while selector.get_map():
+            while open_pipes:
                 batch: list[tuple[str, str]] = []
-                ready = selector.select(EXIT_POLL_SECONDS)
-                for key, _ in ready:
-                    descriptor = key.fd
+                ready = poller.poll(EXIT_POLL_MILLISECONDS)
+                for descriptor, _ in ready:
                     chunk = os.read(descriptor, 65536)
                     if not chunk:
-                        selector.unregister(descriptor)
+                        poller.unregister(descriptor)
+                        open_pipes -= 1
                         if partial[descriptor] and descriptor not in overlong:
                             self._line(names[descriptor], partial[descriptor], batch)
                         continue
@@ -204,7 +214,6 @@ class _ProcessJob:
                         _signal_group(process.pid, signal.SIGKILL)
                         sweep(process.pid, self.tag)
         finally:
-            selector.close()
             process.stdout.close()
             process.stderr.close()
 
@@ -256,15 +265,35 @@ class _ProcessJob:
     def _deliver(self, batch: list[tuple[str, str]]) -> None:
         hand_lines_to_loop(self.loop, self.log, batch)
 
+    def report(self, completed: Completed | None, error: BaseException | None) -> None:
+        """Hand the outcome to the loop (the pool thread calls this once :meth:`run` is over)."""
+        try:
+            self.loop.call_soon_threadsafe(self._settle, completed, error)
+        except RuntimeError:  # the loop is closed: nobody awaits this attempt any more
+            pass
+
+    def _settle(self, completed: Completed | None, error: BaseException | None) -> None:
+        self.ended = True
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
+        if self.outcome.done():  # cancelled: the attempt has stopped waiting for it
+            return
+        if error is not None:
+            self.outcome.set_exception(error)
+        else:
+            assert completed is not None
+            self.outcome.set_result(completed)
+
     # -- the event loop side --------------------------------------------------------------
 
-    async def terminate(self, future: asyncio.Future[Completed], grace: float) -> None:
+    async def terminate(self, grace: float) -> None:
         """SIGTERM the group, wait up to ``grace`` for the thread to finish, then SIGKILL it."""
         with self.lock:
             self.cancelled = True
             group = self.group
-        if group is None:
+        if group is None or self.ended:
             return
+        future = self.finished = self.loop.create_future()
         _signal_group(group, signal.SIGTERM)
         for wait, sig in ((grace, signal.SIGKILL), (5.0, None)):
             try:
@@ -295,11 +324,12 @@ async def run_captured(
     """
     loop = asyncio.get_running_loop()
     job = _ProcessJob(argv, env, cwd, log, max_log_bytes, loop)
-    future = loop.run_in_executor(daemon_threads(), job.run)
+    daemon_threads().start(job.run, job.report)
+    future = job.outcome
     try:
-        return await asyncio.shield(future)
+        return await future
     except asyncio.CancelledError:
-        await job.terminate(future, kill_grace)
+        await job.terminate(kill_grace)
         if future.done() and not future.cancelled():
             future.exception()  # seen: a failure to start after cancellation is not news
         raise

@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flowrunner._runner_environ import runner_environment
+
 DEFAULT_MAX_LOG_BYTES = 1 << 20
 
 
@@ -39,7 +41,9 @@ class ProcessOptions(ConfigModel):
 
 def process_env(options: ProcessOptions, task_env: Mapping[str, str], extra: Mapping[str, str] = {}) -> dict[str, str]:
     """The child's environment: runner's (if inherited), then the workflow/task env, then the type's."""
-    env: dict[str, Any] = dict(os.environ) if options.inherit_env else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env: dict[str, Any] = (
+        runner_environment() if options.inherit_env else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    )
     env.update(task_env)
     env.update(options.env)
     env.update(extra)
