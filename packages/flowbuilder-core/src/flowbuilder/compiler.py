@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder import graph
+from flowbuilder._config_sharing import EqualConfigs
 from flowbuilder._model_sharing import share_model_parts
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
 from flowbuilder.errors import Diagnostic, WorkflowError
@@ -267,6 +268,7 @@ def _check_types_and_configs(
     workflow: Workflow, task_types: Mapping[str, TaskType], locator: Locator, problems: list[Diagnostic]
 ) -> list[Any]:
     configs: list[Any] = []
+    equal = EqualConfigs()  # tasks with equal configs share one validated model
     for task_id, task in enumerate(workflow.tasks):
         task_type = task_types.get(task.type)
         if task_type is None:
@@ -279,7 +281,13 @@ def _check_types_and_configs(
             problems.append(locator.at(("tasks", task_id, "type"), f"unknown task type {task.type!r}", hint))
             configs.append(task.config)
             continue
-        configs.append(_validate_config(task_type, task.config, ("tasks", task_id, "config"), locator, problems))
+        key = equal.key(task.type, task_type.config_model, task.config)
+        validated = equal.get(key) if key is not None else None
+        if validated is None:
+            validated = _validate_config(task_type, task.config, ("tasks", task_id, "config"), locator, problems)
+            if key is not None and validated is not task.config:  # valid: not the raw dict handed back
+                equal.keep(key, validated)
+        configs.append(validated)
     return configs
 
 
