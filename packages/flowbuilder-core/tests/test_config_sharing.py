@@ -65,7 +65,9 @@ def test_equal_configs_share_one_validated_model_and_different_ones_do_not() -> 
 
 
 @pytest.mark.parametrize("values", [(1, True, 1.0), (0.0, -0.0, 0), (None, 0, False), ("1", 1, 1.5)])
-def test_values_python_calls_equal_but_of_other_types_or_signs_are_validated_on_their_own(values: tuple[Any, ...]) -> None:
+def test_values_python_calls_equal_but_of_other_types_or_signs_are_validated_on_their_own(
+    values: tuple[Any, ...],
+) -> None:
     configs = configs_of(*[("frozen", {"value": value}) for value in values])
     assert len({id(config) for config in configs}) == len(values)
     for config, value in zip(configs, values, strict=True):
