@@ -136,8 +136,8 @@ def compile_workflow(
         workflow=workflow,
         names=tuple(task.name for task in tasks),
         index=MappingProxyType(index),
-        successors=tuple(tuple(s) for s in successors),
-        predecessors=tuple(tuple(p) for p in predecessors),
+        successors=_shared_tuples(successors),
+        predecessors=_shared_tuples(predecessors),
         indegree=tuple(indegree),
         topological_order=tuple(ordering.order),
         levels=tuple(tuple(level) for level in ordering.levels),
@@ -159,6 +159,18 @@ def compile_workflow(
         plan = _recost(plan, tasks, configs, task_types, {**(estimated_durations or {}), **measured},
                        ordering)  # fmt: skip
     return plan
+
+
+def _shared_tuples(lists: Sequence[list[int]]) -> tuple[tuple[int, ...], ...]:
+    """Each list as a tuple, equal ones as one tuple.
+
+    The tasks of a fan-out have the same predecessors, ``(root,)``, and the same successors,
+    ``(sink,)``: one tuple each instead of one per task is 13 MB less at 100,000 tasks
+    (bench/memory.py), for a dict look-up per task while compiling.
+    """
+    seen: dict[tuple[int, ...], tuple[int, ...]] = {}
+    keep = seen.setdefault
+    return tuple([keep(ids, ids) for ids in map(tuple, lists)])
 
 
 ESTIMATED_DURATIONS_KEY = "estimated_durations"
