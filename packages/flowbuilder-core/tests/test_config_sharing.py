@@ -104,3 +104,18 @@ def test_many_distinct_configs_each_keep_their_own_values() -> None:
     configs = configs_of(*[("frozen", {"value": i % 300}) for i in range(900)])
     assert [config.value for config in configs] == [i % 300 for i in range(900)]
     assert configs[0] is configs[300] or configs[0] == configs[300]
+
+
+def test_a_big_config_is_validated_on_its_own_rather_than_compared() -> None:
+    small, small_again = configs_of(("frozen", {"items": list(range(200))}), ("frozen", {"items": list(range(200))}))
+    big, big_again = configs_of(("frozen", {"items": list(range(300))}), ("frozen", {"items": list(range(300))}))
+    assert small is small_again
+    assert big is not big_again and big == big_again and big.items == list(range(300))
+
+
+def test_a_deeply_nested_config_stops_the_comparison_at_its_budget() -> None:
+    nested: Any = None
+    for _ in range(300):
+        nested = [nested]
+    first, second = configs_of(("frozen", {"items": [nested]}), ("frozen", {"items": [nested]}))
+    assert first is not second and first.items == second.items

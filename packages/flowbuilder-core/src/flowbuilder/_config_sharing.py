@@ -9,7 +9,8 @@ earlier task's can take that task's validated model instead of a copy.
 Only frozen config models are shared (the same rule as :mod:`flowbuilder._model_sharing`): a
 mutable one could be changed through one task and seen through all. Only configs made of
 plain YAML/JSON values are compared, by exact type, so ``1``, ``1.0`` and ``True`` (equal in
-Python) or ``0.0`` and ``-0.0`` never share; anything else is validated on its own as before.
+Python) or ``0.0`` and ``-0.0`` never share; anything else, and any config of more than 256
+values, is validated on its own as before.
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ _MAX_KEPT = 256
 """Distinct configs remembered at once. Equal configs are usually neighbours (a generated
 fan-out); a workflow whose every config differs must not pay a second copy of them all in
 keys, so past this many the memory starts afresh."""
+_MAX_VALUES = 256
+"""Values (scalars, lists, dicts) a shared config may hold. A bigger one is validated on its
+own: comparing it would cost about what validating it does, and its key as much memory."""
 
 
 class _NotPlain(Exception):
     """A value other than str, int, float, bool, None, list or dict with str keys."""
 
 
-def _frozen(value: Any) -> Hashable:
-    """A hashable image of a plain value, with each scalar's exact type (``1`` is not ``True``)."""
+def _frozen(value: Any, budget: list[int]) -> Hashable:
+    """A hashable image of a plain value, with each scalar's exact type (``1`` is not ``True``).
+
+    ``budget`` counts down the values looked at; past :data:`_MAX_VALUES` the config is not
+    shared (its key would cost as much as the config, for every one kept).
+    """
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _NotPlain
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return (kind, value)
@@ -42,10 +53,10 @@ def _frozen(value: Any) -> Hashable:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlain
-            items.append((key, _frozen(item)))
+            items.append((key, _frozen(item, budget)))
         return (kind, tuple(items))
     if kind is list:
-        return (kind, tuple(_frozen(item) for item in value))
+        return (kind, tuple([_frozen(item, budget) for item in value]))
     raise _NotPlain
 
 
@@ -66,8 +77,8 @@ class EqualConfigs:
         if not frozen:
             return None
         try:
-            return (type_name, _frozen(config))
-        except (_NotPlain, RecursionError):
+            return (type_name, _frozen(config, [_MAX_VALUES]))
+        except _NotPlain:
             return None
 
     def get(self, key: Hashable) -> Any | None:
