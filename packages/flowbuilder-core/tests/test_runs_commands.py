@@ -254,7 +254,11 @@ def test_runs_show_prints_each_tasks_output_and_error_on_one_safe_line(cli, stor
 
 def test_runs_list_with_no_runs_names_the_store_it_read_and_why(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     # Core alone is loaded here, so the default store is memory:// (flowbuilder-storage's
-    # test of the same message covers rocksdb://).
+    # test of the same message covers rocksdb://). The default memory:// store lives as long
+    # as this test process, so runs other tests recorded in it are forgotten first.
+    from flowbuilder.stores.memory import MemoryStore
+
+    MemoryStore.forget("memory://")
     result = cli("runs", "list")
     assert result.exit_code == 0, result.output
     assert result.stdout == "no runs in memory:// (the default store; --store URL to read another)\n"

@@ -41,7 +41,9 @@ def test_the_api_runs_on_the_chosen_loop(workflow: Path, monkeypatch: pytest.Mon
                                          expected: str) -> None:  # fmt: skip
     pytest.importorskip("uvloop")  # in the [test] extra; the asyncio rows need it only for "auto"
     monkeypatch.setenv("FLOWBUILDER_EVENT_LOOP", choice)
-    result = run_workflow(workflow, store="memory://")
+    # A named store of its own: the bare "memory://" is the process's default store, which
+    # other tests in the same worker read (flowbuilder runs list expects it empty).
+    result = run_workflow(workflow, store="memory://event-loop-choice")
     assert result.succeeded
     assert result.tasks["which"].output == expected
     assert result.tasks["shell"].output is not None
@@ -50,7 +52,7 @@ def test_the_api_runs_on_the_chosen_loop(workflow: Path, monkeypatch: pytest.Mon
 def test_a_wrong_choice_is_refused_in_one_line(workflow: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWBUILDER_EVENT_LOOP", "trio")
     with pytest.raises(ConfigurationError, match="FLOWBUILDER_EVENT_LOOP='trio': use one of asyncio, uvloop, auto"):
-        run_workflow(workflow, store="memory://")
+        run_workflow(workflow, store="memory://event-loop-choice")
 
 
 def _cli(workflow: Path, choice: str) -> subprocess.CompletedProcess[str]:
