@@ -3,8 +3,10 @@
 The engine is Jinja2's immutable sandbox (the same choice Ansible made for its ``when:``
 conditions): a well-kept library with a real sandbox — no attribute access to dunders, no
 mutation, no ``eval`` — and a syntax users already know (``a.b``, ``a['b-c']``, ``and``,
-``not``, ``==``, filters like ``| length``). Jinja2 is imported only when a workflow holds
-an expression.
+``not``, ``==``, filters like ``| length``). Jinja2 is imported only when an expression is
+more than a plain attribute chain (``tasks.fetch.output``) or such a chain compared with a
+whole number (``params.rounds > 0``): those are read with plain Python, step by step as
+Jinja2 would (see :func:`_quick_value`).
 
 Names an expression may use:
 
