@@ -199,12 +199,15 @@ def with_before_rows(rows: list[Row], tree: Path, cache: Path) -> list[Row]:
 
 
 def measure(rows: list[Row], rounds: int, cwd: Path, env: dict[str, str]) -> None:
-    """One untimed warm-up of each row (fills caches, writes bytecode), then interleaved rounds."""
+    """One untimed warm-up of each row (fills caches, writes bytecode), then interleaved rounds,
+    every other one in reverse order."""
     for row in rows:
         warm = subprocess.run(row.command, cwd=cwd, env={**env, **row.env}, capture_output=True, text=True, check=False)
         row.exit_code, row.stderr = warm.returncode, warm.stderr.strip()
-    for _ in range(rounds):
-        for row in rows:
+    for round_number in range(rounds):
+        # Every other round runs the rows in reverse, so that no row always follows the same one
+        # (a row's position in the round would otherwise bias it: caches, load trends).
+        for row in rows if round_number % 2 == 0 else rows[::-1]:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(row.command, cwd=cwd, env={**env, **row.env}, stdout=subprocess.DEVNULL,
