@@ -140,11 +140,12 @@ def _clean_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-RUN_FLOOR = "import click, asyncio, jinja2.sandbox\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    a: int"
+RUN_FLOOR = "import click, asyncio\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    a: int"
 """What ``run`` of hello cannot skip even with its validated workflow cached: the CLI framework,
-asyncio, Jinja2 (its ``when`` is a comparison, not a plain reference) and pydantic with one
-model built (the task types' config models check rendered configs; building the first model
-loads pydantic's plugin loader, which imports ``importlib.metadata``)."""
+asyncio and pydantic with one model built (the task types' config models check rendered
+configs; building the first model loads pydantic's plugin loader, which imports
+``importlib.metadata``). Not Jinja2: hello's expressions are plain references and a comparison
+with a number, which are read without it (:mod:`flowbuilder.expressions`)."""
 
 
 def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
@@ -168,13 +169,45 @@ def rows_for(flowbuilder: list[str], seed: Path) -> list[Row]:
     ]
 
 
+def _sources(tree: Path) -> str:
+    sources = sorted(str(path) for path in (tree / "packages").glob("*/src"))
+    if not sources:
+        raise SystemExit(f"--before: no packages/*/src in {tree}; give the root of a FlowBuilder checkout")
+    return os.pathsep.join(sources)
+
+
+def with_before_rows(rows: list[Row], tree: Path, cache: Path) -> list[Row]:
+    """``rows`` and their ``flowbuilder`` rows again, run on another checkout's sources (``--before``).
+
+    The other tree's ``packages/*/src`` come first on ``PYTHONPATH``, ahead of this tree's
+    editable installs, so the same interpreter and third-party packages run the other code;
+    its caches go to a directory of their own, so neither tree's warm rows find the other's
+    entries. This tree's ``flowbuilder`` rows get this tree's sources on ``PYTHONPATH`` too, so
+    both sides pay the same search of those directories at every import (it costs a few ms).
+    Measured in the same interleaved rounds as the rest: a before/after of one run.
+    """
+    before_path, after_path = _sources(tree), _sources(REPO)
+    after, before = [], []
+    for row in rows:
+        if row.floor:
+            after.append(row)
+            continue
+        after.append(Row(row.label, row.command, row.goal_ms, env={**row.env, "PYTHONPATH": after_path}))
+        env = {**row.env, "PYTHONPATH": before_path, "FLOWBUILDER_CACHE_DIR": str(cache)}
+        before.append(Row(f"{row.label} (before)", row.command, env=env))
+    return after + before
+
+
 def measure(rows: list[Row], rounds: int, cwd: Path, env: dict[str, str]) -> None:
-    """One untimed warm-up of each row (fills caches, writes bytecode), then interleaved rounds."""
+    """One untimed warm-up of each row (fills caches, writes bytecode), then interleaved rounds,
+    every other one in reverse order."""
     for row in rows:
         warm = subprocess.run(row.command, cwd=cwd, env={**env, **row.env}, capture_output=True, text=True, check=False)
         row.exit_code, row.stderr = warm.returncode, warm.stderr.strip()
-    for _ in range(rounds):
-        for row in rows:
+    for round_number in range(rounds):
+        # Every other round runs the rows in reverse, so that no row always follows the same one
+        # (a row's position in the round would otherwise bias it: caches, load trends).
+        for row in rows if round_number % 2 == 0 else rows[::-1]:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(row.command, cwd=cwd, env={**env, **row.env}, stdout=subprocess.DEVNULL,
@@ -351,7 +384,8 @@ def report(rows: list[Row], rounds: int) -> None:
     floor = rows[0].median_ms
     print(f"{rounds} interleaved rounds, Python {sys.version.split()[0]}, {sys.executable}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"  {'command':<36}{'median':>10}{'fastest':>10}{'cpu':>10}{'x pass':>8}{'goal':>9}  verdict")
+    width = max(36, *(len(row.label) + 1 for row in rows))
+    print(f"  {'command':<{width}}{'median':>10}{'fastest':>10}{'cpu':>10}{'x pass':>8}{'goal':>9}  verdict")
     for row in rows:
         ratio = row.median_ms / floor
         goal = f"{row.goal_ms / 1000:.2f} s" if row.goal_ms else ""
@@ -364,7 +398,7 @@ def report(rows: list[Row], rounds: int) -> None:
         else:
             verdict = ""
         print(
-            f"  {row.label:<36}{row.median_ms:>7,.1f} ms{row.fastest_ms:>7,.1f} ms{row.cpu_ms:>7,.1f} ms"
+            f"  {row.label:<{width}}{row.median_ms:>7,.1f} ms{row.fastest_ms:>7,.1f} ms{row.cpu_ms:>7,.1f} ms"
             f"{ratio:>7.1f}x{goal:>9}  {verdict}"
         )
 
@@ -374,6 +408,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed rounds (default 20)")
     parser.add_argument("--imports", action="store_true", help="list the slowest imports of `flowbuilder validate`")
     parser.add_argument("--no-api", action="store_true", help="skip the Python API figures (first run, idle RSS)")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="TREE",
+        help="also run each flowbuilder row on the sources of another checkout (e.g. `git worktree add /tmp/old"
+        " main`), in the same rounds, labelled (before)",
+    )
     options = parser.parse_args(argv)
 
     flowbuilder = _flowbuilder_command()
@@ -384,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         seed = cwd / "seed.yaml"
         seed.write_text(SEED_EXAMPLE)
         rows = rows_for(flowbuilder, seed)
+        if options.before is not None:
+            rows = with_before_rows(rows, options.before.resolve(), Path(scratch) / "cache-before")
         measure(rows, options.runs, cwd, env)
         report(rows, options.runs)
         run_row = next(row for row in rows if row.label == "flowbuilder run hello.yaml")

@@ -53,6 +53,18 @@ def test_startup_benchmark_times_the_cli_beside_python(tmp_path: Path) -> None:
         assert label in result.stdout
 
 
+def test_startup_benchmark_runs_another_checkout_in_the_same_rounds() -> None:
+    result = _run(str(BENCH / "startup.py"), "--runs", "1", "--no-api", "--before", str(BENCH.parent))
+    assert result.returncode == 0, result.stderr
+    for label in (
+        "flowbuilder run hello.yaml (before)",
+        "--store memory:// (before)",
+        "flowbuilder --version (before)",
+    ):
+        assert label in result.stdout
+    assert "python -c pass (before)" not in result.stdout  # floors are measured once
+
+
 def test_plugin_lookup_benchmark_compares_the_manifest_with_the_hooks_and_the_floor() -> None:
     result = _run(str(BENCH / "plugin_lookup.py"), "--rounds", "1")
     assert result.returncode == 0, result.stderr

@@ -31,9 +31,19 @@ PLUGIN_PROVIDED = (
 )
 """Modules that plugins' named hooks provide; the wrapper reports which of them a run imported."""
 
+NOT_FOR_HELLO = (
+    "jinja2",  # hello's expressions are plain references and `params.rounds > 0`: read without it
+    "flowbuilder.expression_bounds",
+    "flowbuilder.subworkflows",  # no `workflow` task
+    "flowrunner.tasktypes.workflow",
+    "flowrunner.tasktypes._waiting",  # no approval or wait task
+)
+"""Modules a run of hello has no use for; the wrapper reports which of them it imported."""
+
 WRAPPER = """
 import atexit, json, sys
 PLUGIN_PROVIDED = PROVIDED_HERE
+NOT_FOR_HELLO = NOT_FOR_HELLO_HERE
 
 def report():
     model = sys.modules.get("flowbuilder.model")
@@ -42,12 +52,13 @@ def report():
         "yamlsource": "flowbuilder.yamlsource" in sys.modules,
         "workflow_model_built": bool(model and model.Workflow.__pydantic_complete__),
         "imported": sorted(name for name in PLUGIN_PROVIDED if name in sys.modules),
+        "needless": sorted(name for name in NOT_FOR_HELLO if name in sys.modules),
     }), file=sys.stderr)
 
 atexit.register(report)
 from flowbuilder.cli.main import main
 main(sys.argv[1:])
-""".replace("PROVIDED_HERE", repr(PLUGIN_PROVIDED))
+""".replace("PROVIDED_HERE", repr(PLUGIN_PROVIDED)).replace("NOT_FOR_HELLO_HERE", repr(NOT_FOR_HELLO))
 
 
 @pytest.fixture
@@ -73,8 +84,9 @@ def run_hello(path: Path, cache: Path, **env: str) -> tuple[dict[str, Any], dict
 def test_a_second_run_of_hello_parses_no_yaml_and_builds_no_core_model(hello: Path, tmp_path: Path) -> None:
     first, first_startup = run_hello(hello, tmp_path / "cache")
     second, second_startup = run_hello(hello, tmp_path / "cache")
-    first_startup.pop("imported")
-    second_startup.pop("imported")
+    for startup in (first_startup, second_startup):
+        startup.pop("imported")
+        startup.pop("needless")
     assert first_startup == {"yaml": True, "yamlsource": True, "workflow_model_built": True}  # first sight
     assert second_startup == {"yaml": False, "yamlsource": False, "workflow_model_built": False}
     assert (
@@ -82,6 +94,23 @@ def test_a_second_run_of_hello_parses_no_yaml_and_builds_no_core_model(hello: Pa
         == first
         == {"greet": "hello, world", "title": "Hello, World", "report": "1: Hello, World\n2: Hello, World"}
     )
+
+
+def test_hello_runs_without_jinja_and_without_the_modules_of_tasks_it_does_not_have(
+    hello: Path, tmp_path: Path
+) -> None:
+    """Issue 10: its expressions are read without Jinja2 (at compile and at run time), and the
+    sub-workflow and waiting-task modules are left alone by a run that has no such task (the
+    first run calls every plugin's hooks, which import every task type, those included)."""
+    first_outputs, first = run_hello(hello, tmp_path / "cache")
+    second_outputs, second = run_hello(hello, tmp_path / "cache")
+    assert not {"jinja2", "flowbuilder.expression_bounds"} & set(first["needless"])
+    assert second["needless"] == []
+    assert first_outputs == second_outputs
+    assert second_outputs["report"] == "1: Hello, World\n2: Hello, World"  # `when: params.rounds > 0` held
+    hello.write_text(hello.read_text().replace("default: 2", "default: 0"))
+    outputs, _ = run_hello(hello, tmp_path / "cache")
+    assert "report" not in outputs  # and now it does not
 
 
 def test_a_run_after_the_file_changed_runs_what_it_says_now(hello: Path, tmp_path: Path) -> None:

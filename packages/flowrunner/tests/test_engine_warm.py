@@ -2,7 +2,7 @@
 
 Each case runs in a fresh interpreter, since what a first run imports depends on what the
 process imported before. The workflow uses what a typical first run loads on demand: a
-``when:`` expression (Jinja2), a ``python`` and a ``shell`` task (the shell type's linter).
+``when:`` expression that needs Jinja2 (``and``: a lone comparison is read without it), a ``python`` and a ``shell`` task (the shell type's linter).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ name: first
 params:
   n: {type: integer, default: 2}
 tasks:
-  - {name: a, type: python, when: "${{ params.n > 1 }}", config: {callable: "builtins:len", args: [[1, 2]]}}
+  - {name: a, type: python, when: "${{ params.n > 1 and params.n < 9 }}", config: {callable: "builtins:len", args: [[1, 2]]}}
   - {name: b, type: shell, depends_on: [a], config: {command: "echo $((1 + 1))"}}
 '''
 

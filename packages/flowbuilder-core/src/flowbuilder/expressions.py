@@ -3,8 +3,10 @@
 The engine is Jinja2's immutable sandbox (the same choice Ansible made for its ``when:``
 conditions): a well-kept library with a real sandbox — no attribute access to dunders, no
 mutation, no ``eval`` — and a syntax users already know (``a.b``, ``a['b-c']``, ``and``,
-``not``, ``==``, filters like ``| length``). Jinja2 is imported only when a workflow holds
-an expression.
+``not``, ``==``, filters like ``| length``). Jinja2 is imported only when an expression is
+more than a plain attribute chain (``tasks.fetch.output``) or such a chain compared with a
+whole number (``params.rounds > 0``): those are read with plain Python, step by step as
+Jinja2 would (see :func:`_quick_value`).
 
 Names an expression may use:
 
@@ -27,10 +29,12 @@ runners use :func:`evaluate` and :func:`is_truthy` for ``when:``; every failure 
 
 from __future__ import annotations
 
+import operator
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 
 from flowbuilder.errors import FlowBuilderError
 from flowbuilder.limits import ExpressionLimits
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from jinja2 import nodes
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+_T = TypeVar("_T")
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 ROOT_NAMES = frozenset({"params", "env", "tasks", "item", "output", "secrets", "run"})
 RUN_FIELDS = frozenset({"id", "logical_time"})
@@ -265,18 +270,23 @@ _NOT_A_NAME = frozenset(
 
 
 def _dotted_references(expression: str) -> tuple[Reference, ...] | None:
-    """The references of a plain attribute chain (``tasks.fetch.output``, ``params.region``)
-    without Jinja2; None for any other expression, which then takes the full parse.
+    """The references of a plain attribute chain (``tasks.fetch.output``, ``params.region``),
+    or of such a chain compared with a whole number (``params.rounds > 0``), without Jinja2;
+    None for any other expression, which then takes the full parse.
 
     Most expressions of a large workflow are such chains, and each names a different task,
     so the cache does not help: Jinja2's lexer and parser took half of compiling a 10,000-task
     file (bench/compile.py). The result is what the full parse gives for the same text
     (test_expressions.py compares the two): the root as a name, then the chain's first
     three parts. A chain of more than eight parts takes the full parse, whose depth limit
-    then applies.
+    then applies. A comparison with a literal names what its chain names: the literal is a
+    constant, and a comparison computes nothing that the limits would bound.
     """
     if _DOTTED_CHAIN.match(expression) is None:
-        return None
+        compared = _COMPARED_CHAIN.match(expression)
+        if compared is None:
+            return None
+        expression = compared.group(1)
     parts = expression.split(".")
     root = parts[0]
     if root in _NOT_A_NAME:
@@ -285,6 +295,15 @@ def _dotted_references(expression: str) -> tuple[Reference, ...] | None:
         return (Reference(root),)
     return (Reference(root), Reference(root, parts[1], parts[2] if len(parts) > 2 else None))
 
+
+_COMPARED_CHAIN = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,7})\s*(==|!=|<=|>=|<|>)\s*(0|[1-9][0-9]{0,17})\Z"
+)
+"""A plain attribute chain compared with a whole number written in decimal (``params.rounds > 0``):
+what Jinja2 reads as ``Compare(chain, [Operand(op, Const(int))])``. ``\\s`` is Jinja2's own
+whitespace (its lexer skips ``\\s+`` between tokens); the operators are its six comparisons,
+longest first as its lexer takes them; a literal with a leading zero, a sign, ``_`` or more
+than 18 digits takes the full parse."""
 
 _DOTTED_DIGIT_NAME = re.compile(r"\b(params|env|tasks)\.([0-9][A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*)")
 
@@ -407,6 +426,20 @@ def compile_expression(expression: str) -> Callable[..., Any]:
 
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     """Evaluate one expression; :class:`ExpressionError` with the reason if it fails."""
+    form = _quick_form(expression)
+    if form is not None:
+        try:
+            result = _quick_value(form, scope)
+        except RecursionError:  # as below: the same operation fails the same way on either path
+            raise ExpressionError(f"`{_shown(expression)}` failed: its data is nested too deeply") from None
+        except Exception as error:
+            raise ExpressionError(f"`{_shown(expression)}` failed: {type(error).__name__}: {error}") from None
+        if result is not _NEEDS_JINJA and not _is_undefined(result):
+            return result
+    return _evaluate_with_jinja(expression, scope)
+
+
+def _evaluate_with_jinja(expression: str, scope: Mapping[str, Any]) -> Any:
     from jinja2 import Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
@@ -437,6 +470,85 @@ def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
             raise ExpressionError(f"`{expression}` is undefined: {error.message}") from None
         raise ExpressionError(f"`{expression}` is undefined")
     return result
+
+
+# -- reading plain chains without Jinja2 ---------------------------------------------------------
+
+_NEEDS_JINJA: Any = object()
+"""What :func:`_quick_value` returns when only Jinja2 can say what the expression gives
+(a missing name or key, whose message is Jinja2's, or a value it would treat otherwise)."""
+
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+_PLAIN_MAPPINGS: set[type] = {dict}
+"""Types whose items a chain may read without Jinja2 (see :func:`reads_as_plain_mapping`)."""
+
+
+def reads_as_plain_mapping(kind: type[_T]) -> type[_T]:
+    """Class decorator: let ``${{ x.key }}`` read ``kind``'s items without Jinja2.
+
+    For a read-only mapping whose instances have no ``__dict__`` (``__slots__``), no
+    ``__getattr__``, and whose ``__getitem__`` has no side effect (it may run twice: once
+    here, and again in Jinja2 when the key is missing). Then Jinja2's sandbox, which tries
+    ``getattr(value, key)`` first, fails on every key that is not a class attribute, and
+    reads ``value[key]``: exactly what :func:`_quick_value` does.
+    """
+    _PLAIN_MAPPINGS.add(kind)
+    return kind
+
+
+@lru_cache(maxsize=4096)
+def _quick_form(expression: str) -> tuple[tuple[str, ...], Callable[[Any, Any], Any] | None, int] | None:
+    """``params.rounds > 0`` as ``(("params", "rounds"), operator.gt, 0)``; a plain chain
+    with no comparison; None for anything else (or a root a run never defines), which
+    Jinja2 evaluates."""
+    compare: Callable[[Any, Any], Any] | None = None
+    literal = 0
+    if _DOTTED_CHAIN.match(expression) is None:
+        compared = _COMPARED_CHAIN.match(expression)
+        if compared is None:
+            return None
+        expression, compare, literal = compared.group(1), _COMPARISONS[compared.group(2)], int(compared.group(3))
+    parts = tuple(expression.split("."))
+    if parts[0] not in ROOT_NAMES:  # Jinja2 gives some names a meaning of its own (`self`, `true`)
+        return None
+    return parts, compare, literal
+
+
+def _quick_value(form: tuple[tuple[str, ...], Callable[[Any, Any], Any] | None, int], scope: Mapping[str, Any]) -> Any:
+    """What Jinja2's sandbox gives for a plain chain (compared with a literal), read with plain
+    Python; :data:`_NEEDS_JINJA` whenever a step is not a plain item read.
+
+    The same steps as Jinja2's compiled expression: the root from the scope, then for each
+    key ``environment.getattr(value, key)`` — ``getattr`` first, which for a dict (or a
+    type declared with :func:`reads_as_plain_mapping`) fails exactly when the key is not a
+    class attribute, then ``value[key]`` — and last the same Python comparison with the
+    same ``int``. A missing name or key goes to Jinja2, whose StrictUndefined makes the
+    error message; any other exception is the one Jinja2 would have raised.
+    """
+    parts, compare, literal = form
+    if type(scope) is not dict:
+        return _NEEDS_JINJA
+    value = scope.get(parts[0], _NEEDS_JINJA)
+    if value is _NEEDS_JINJA:
+        return _NEEDS_JINJA
+    for key in parts[1:]:
+        kind = type(value)
+        if kind not in _PLAIN_MAPPINGS or hasattr(kind, key):
+            return _NEEDS_JINJA
+        try:
+            value = value[key]
+        except (TypeError, LookupError):
+            return _NEEDS_JINJA
+    return value if compare is None else compare(value, literal)
+
+
+def _is_undefined(value: Any) -> bool:
+    """Whether a value is one of Jinja2's undefined objects (only possible once Jinja2 is loaded)."""
+    runtime = sys.modules.get("jinja2.runtime")
+    return runtime is not None and isinstance(value, runtime.Undefined)
 
 
 def whole_expression(text: str) -> str | None:
@@ -506,6 +618,7 @@ __all__ = [
     "is_truthy",
     "iter_expressions",
     "parse_references",
+    "reads_as_plain_mapping",
     "render",
     "whole_expression",
 ]

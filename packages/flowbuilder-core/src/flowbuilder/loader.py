@@ -331,11 +331,12 @@ def plan_workflow(
             problems = source_diagnostics(source.workflow, host, source.locator)
             if problems:
                 raise WorkflowError(problems)
-        if children:
-            from flowbuilder.subworkflows import has_subworkflows, pin_children
+        from flowbuilder.plan import has_subworkflows
 
-            if has_subworkflows(plan):
-                plan = pin_children(plan, source.locator, source.path, host, ancestors)
+        if children and has_subworkflows(plan):
+            from flowbuilder.subworkflows import pin_children  # imported only then: it builds a pydantic model
+
+            plan = pin_children(plan, source.locator, source.path, host, ancestors)
         return plan
 
 

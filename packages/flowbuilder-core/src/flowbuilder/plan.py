@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from flowbuilder.errors import Diagnostic
     from flowbuilder.model import Task, Workflow
     from flowbuilder.state_machines import StateMachine
+    from flowbuilder.subworkflows import ChildPin
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,29 @@ class ExecutionPlan:
             "max_width": self.max_width,
             **({"states": self.states.summary()} if self.states is not None else {}),
         }
+
+
+WORKFLOW_TASK_TYPE = "workflow"
+"""The DSL ``type:`` of a sub-workflow task (registered by flowrunner, run by its runner).
+
+This, :func:`has_subworkflows` and :func:`pins_of` are here rather than in
+:mod:`flowbuilder.subworkflows` (which re-exports them), so that asking whether a plan has
+sub-workflows does not import that module and build its pydantic model."""
+
+
+def has_subworkflows(plan: ExecutionPlan) -> bool:
+    """Whether any task of ``plan`` is a ``workflow`` task."""
+    return any(task.type == WORKFLOW_TASK_TYPE for task in plan.workflow.tasks)
+
+
+PINS_METADATA_KEY = "subworkflows"
+"""Where :func:`flowbuilder.subworkflows.pin_children` leaves the loaded children on ``ExecutionPlan.metadata``."""
+
+
+def pins_of(plan: ExecutionPlan) -> Mapping[str, ChildPin]:
+    """The children :func:`flowbuilder.subworkflows.pin_children` loaded for ``plan`` (empty when it has none)."""
+    pins: Mapping[str, ChildPin] = plan.metadata.get(PINS_METADATA_KEY, {})
+    return pins
 
 
 __all__ = [

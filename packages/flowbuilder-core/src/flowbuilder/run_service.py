@@ -133,10 +133,11 @@ def compile_workflow_input(host: PluginHost, workflow: WorkflowInput, *,
         from flowbuilder.compiler import compile_workflow
 
         plan = compile_workflow(workflow, host.task_types(), passes=host.compile_passes())
-        from flowbuilder.subworkflows import has_subworkflows, pin_children
+        from flowbuilder.plan import has_subworkflows
 
         if has_subworkflows(plan):  # `path:` children relative to the current directory
             from flowbuilder.diagnostics import Locator
+            from flowbuilder.subworkflows import pin_children
 
             plan = pin_children(plan, Locator(f"<workflow {workflow.name}>"), None, host)
         definition = workflow.model_dump_json(exclude_defaults=True).encode()
@@ -423,10 +424,14 @@ class RunService:
             digest = self.store.save_definition(prepared.definition)
         subworkflows = prepared.subworkflows
         if subworkflows is None:
-            from flowbuilder.subworkflows import pins_of, store_pins
+            from flowbuilder.plan import pins_of
 
             pins = pins_of(prepared.plan)
-            subworkflows = store_pins(self.store, pins) if pins else {}
+            subworkflows = {}
+            if pins:
+                from flowbuilder.subworkflows import store_pins
+
+                subworkflows = store_pins(self.store, pins)
         workers = self.workers
         executors: dict[str, AttemptExecutor] = {}
         if workers is not None:

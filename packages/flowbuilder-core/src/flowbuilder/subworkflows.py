@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flowbuilder.errors import Diagnostic, WorkflowError
 from flowbuilder.limits import MAX_SUBWORKFLOW_DEPTH
+from flowbuilder.plan import PINS_METADATA_KEY, WORKFLOW_TASK_TYPE, has_subworkflows, pins_of
 
 if TYPE_CHECKING:
     from flowbuilder.diagnostics import Locator
@@ -39,12 +40,8 @@ if TYPE_CHECKING:
     from flowbuilder.plan import ExecutionPlan
     from flowbuilder.plugins import PluginHost
 
-WORKFLOW_TASK_TYPE = "workflow"
-"""The DSL ``type:`` of a sub-workflow task (registered by flowrunner, run by its runner)."""
 CHILD_RUN_KEY = "child_run"
 """The key of a parent's ``task_annotated`` data that names the child run a task started."""
-PINS_METADATA_KEY = "subworkflows"
-"""Where :func:`pin_children` leaves the loaded children on ``ExecutionPlan.metadata``."""
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -126,17 +123,6 @@ def store_pins(store: DefinitionStore, pins: Mapping[str, ChildPin]) -> dict[str
         digest = store.save_definition(pin.content)
         records[task] = {"path": pin.path, "definition": digest, "subworkflows": store_pins(store, pin.children)}
     return records
-
-
-def pins_of(plan: ExecutionPlan) -> Mapping[str, ChildPin]:
-    """The children :func:`pin_children` loaded for ``plan`` (empty when it has none)."""
-    pins: Mapping[str, ChildPin] = plan.metadata.get(PINS_METADATA_KEY, {})
-    return pins
-
-
-def has_subworkflows(plan: ExecutionPlan) -> bool:
-    """Whether any task of ``plan`` is a ``workflow`` task."""
-    return any(task.type == WORKFLOW_TASK_TYPE for task in plan.workflow.tasks)
 
 
 def pin_children(plan: ExecutionPlan, locator: Locator, source_path: Path | None, host: PluginHost,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from flowbuilder.events import EventKind
 from flowbuilder.leases import lease_timing, mark_owned_here, new_lease
-from flowbuilder.stores.memory import MemoryStore
+from flowbuilder.stores import is_memory_store
 
 if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
@@ -107,7 +107,7 @@ async def start_control(run: RunExecution, after: int) -> RunControl | None:
     mark_owned_here(run.run_id, True)
     lease = [new_lease(run.run_id, hub.owner, hub.ttl)]
     try:
-        if type(store) is MemoryStore:  # in memory: no I/O to keep off the loop
+        if is_memory_store(store):  # in memory: no I/O to keep off the loop
             store.renew_leases(lease)
         else:
             await asyncio.to_thread(store.renew_leases, lease)

@@ -33,7 +33,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent
-from flowbuilder.stores.memory import MemoryStore
+from flowbuilder.stores import is_memory_store
 from flowrunner import _store_thread
 from flowrunner._store_thread import RunChannel
 
@@ -72,7 +72,7 @@ class EventWriter:
         self.wake = wake
         """Called on the loop when the store failed, so the run's next flush raises at once."""
         self.channel: RunChannel | None = None
-        self.threaded = store is not None and type(store) is not MemoryStore
+        self.threaded = store is not None and not is_memory_store(store)
         """Whether appends go through the store's thread: all but the in-process memory:// store,
         whose appends never wait on I/O (a thread hop would only slow it down)."""
         self.store_seconds = 0.0

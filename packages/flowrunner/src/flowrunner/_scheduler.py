@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import time
 import uuid
 from functools import partial
@@ -133,7 +134,13 @@ class RunExecution:
         """Ids of ``workflow`` tasks: their attempts are child runs (:mod:`flowrunner._subworkflow`)."""
 
     def _child_tasks(self) -> frozenset[int]:
-        """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
+        """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run.
+
+        No task type is a ``WorkflowTask`` unless its module is loaded: a run without one
+        does not import it (nor core's sub-workflow models it builds).
+        """
+        if "flowrunner.tasktypes.workflow" not in sys.modules:
+            return frozenset()
         from flowrunner.tasktypes.workflow import WorkflowTask
 
         found = frozenset(
@@ -144,7 +151,12 @@ class RunExecution:
         return found
 
     def _wait_room(self) -> WaitRoom | None:
-        """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
+        """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None.
+
+        As for :meth:`_child_tasks`: no task type is a ``WaitingTaskType`` unless its module is loaded.
+        """
+        if "flowrunner.tasktypes._waiting" not in sys.modules:
+            return None
         from flowrunner.tasktypes._waiting import WaitingTaskType
 
         waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)

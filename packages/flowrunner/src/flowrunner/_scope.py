@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Mapping
 
-from flowbuilder.expressions import ExpressionError, as_text, render
+from flowbuilder.expressions import ExpressionError, as_text, reads_as_plain_mapping, render
 
 
 def render_workflow_env(
@@ -39,6 +39,7 @@ def render_workflow_env(
     return rendered
 
 
+@reads_as_plain_mapping  # so `${{ tasks.a.output }}` is read without Jinja2 (slots, no side effects)
 class TaskResultsView(Mapping[str, Mapping[str, Any]]):
     """``tasks.<name>`` → ``{"output", "outputs", "status"}`` read from the run's state."""
 
