@@ -19,7 +19,7 @@ import inspect
 import time
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, cast
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
 from flowbuilder.interfaces import (
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from flowrunner.runner import LocalRunner
 
 _INLINE = ExecutionMode.INLINE
+_UNSET: Any = object()
+"""A plain task's context-free call not looked up yet (:func:`_context_free_call`)."""
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -57,7 +59,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "calls", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -69,12 +71,7 @@ class RunExecution:
         resume = request.resume
         self.run_id = request.run_id or (resume.run_id if resume is not None else uuid.uuid4().hex)
         self.params: Mapping[str, Any] = dict(request.params)
-        try:
-            self.types: list[TaskType] = [runner.task_types[task.type] for task in workflow.tasks]
-        except KeyError as missing:
-            from flowbuilder.errors import ConfigurationError
-
-            raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
+        self.types: list[TaskType] = _task_types(runner, workflow.tasks)
         limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         self.limit = limit
         self.clock = time  # read here, so a test that replaces this module's `time` drives the whole run
@@ -109,6 +106,9 @@ class RunExecution:
         self.plain_env = inputs.plain_env
         self.modes = inputs.modes
         self.configs = plan.configs
+        self.calls: list[Any] = [_UNSET] * len(plan)
+        """Per plain INLINE task, the call that needs no :class:`TaskContext` (or None: it needs one);
+        looked up at its first attempt (:func:`_context_free_call`)."""
         self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors_for_request(request)
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
@@ -136,9 +136,7 @@ class RunExecution:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
         from flowrunner.tasktypes.workflow import WorkflowTask
 
-        found = frozenset(
-            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
-        )
+        found = frozenset(_tasks_of_kind(self.types, WorkflowTask))
         for task_id in found:
             self.plain[task_id] = False
         return found
@@ -147,8 +145,8 @@ class RunExecution:
         """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
         from flowrunner.tasktypes._waiting import WaitingTaskType
 
-        waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)
-                   if isinstance(task_type, WaitingTaskType)}  # fmt: skip
+        types = self.types
+        waiting = {task_id: cast(WaitingTaskType, types[task_id]) for task_id in _tasks_of_kind(types, WaitingTaskType)}
         if not waiting:
             return None
         from flowrunner._waits import WaitRoom
@@ -437,25 +435,26 @@ class RunExecution:
             except Exception as error:
                 self._failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
                 return
+        call = None
+        inline = mode is _INLINE and self.inline_here
+        if inline and self.plain[task_id]:
+            call = self.calls[task_id]
+            if call is _UNSET:
+                call = self.calls[task_id] = _context_free_call(self.types[task_id], config)
         timeout = deadline = None
         if machine.has_timeout:
             now = machine.started_monotonic
             timeout = machine.attempt_timeout(task_id, now)
             if timeout is not None:
                 deadline = now + timeout
-        predecessors = self.plan.predecessors[task_id]
-        outputs = machine.outputs
-        names = machine.names
-        name = names[task_id]
-        writer = self.writer
-        context = TaskContext(
-            self.run_id, name, attempt,
-            {names[p]: outputs[p] for p in predecessors} if predecessors else {},
-            self.params, env, None, deadline, AttemptLog(writer, name, attempt),
-        )  # fmt: skip
-        if mode is _INLINE and self.inline_here:
+        context = None if call is not None else self._context(task_id, attempt, env, deadline)
+        if inline:
             try:
-                result = self.types[task_id].run(config, context)
+                if call is not None:
+                    result = call()
+                else:
+                    assert context is not None
+                    result = self.types[task_id].run(config, context)
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
                 return
@@ -469,13 +468,31 @@ class RunExecution:
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
                 self.succeeded(task_id, attempt, result)
                 return
-            inline = self.executors[_INLINE]
-            assert isinstance(inline, InlineExecutor)
-            held = inputs.attempt(task_id, name, attempt, config, mode, context, timeout)
-            self.inflight[task_id] = (inline, held)
-            inline.finish_awaitable(held, result, self._on_done)
+            if context is None:  # a plain function that returned an awaitable: the attempt is held after all
+                context = self._context(task_id, attempt, env, deadline)
+            executor = self.executors[_INLINE]
+            assert isinstance(executor, InlineExecutor)
+            held = inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
+            self.inflight[task_id] = (executor, held)
+            executor.finish_awaitable(held, result, self._on_done)
             return
-        self._submit(self.executors[mode], inputs.attempt(task_id, name, attempt, config, mode, context, timeout))
+        assert context is not None
+        self._submit(
+            self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
+        )
+
+    def _context(self, task_id: int, attempt: int, env: Mapping[str, str], deadline: float | None) -> TaskContext:
+        """The :class:`TaskContext` of an attempt: its inputs are the direct dependencies' outputs."""
+        predecessors = self.plan.predecessors[task_id]
+        machine = self.machine
+        outputs = machine.outputs
+        names = machine.names
+        name = names[task_id]
+        return TaskContext(
+            self.run_id, name, attempt,
+            {names[p]: outputs[p] for p in predecessors} if predecessors else {},
+            self.params, env, None, deadline, AttemptLog(self.writer, name, attempt),
+        )  # fmt: skip
 
     def signalled(self, signal: Mapping[str, Any]) -> None:
         """A signal was recorded in the run's history (``run_signalled`` data): hand it to the waits."""
@@ -657,6 +674,44 @@ class RunExecution:
         await self.writer.aclose()
         finished_wall = time.time()
         return RunResult(self.run_id, status, _TaskStates(self), started_wall, finished_wall)
+
+
+def _context_free_call(task_type: TaskType, config: Any) -> Callable[[], Any] | None:
+    """The zero-argument call that runs an attempt of a plain INLINE task of ``task_type``, if the
+    type offers one for ``config`` (``context_free_call``, e.g. a ``python`` function that does not
+    take ``context``): the hot path then builds no :class:`TaskContext` (its inputs mapping and
+    log writer) for an attempt that never reads it. None: the attempt gets a context, as always."""
+    offer = getattr(task_type, "context_free_call", None)
+    return offer(config) if offer is not None else None
+
+
+def _task_types(runner: LocalRunner, tasks: Sequence[Any]) -> list[TaskType]:
+    """Each task's :class:`TaskType`, looked up once per type name (not once per task: a
+    100,000-task run names one or two types)."""
+    by_name: dict[str, TaskType] = {}
+    available = runner.task_types
+    try:
+        for name in dict.fromkeys(task.type for task in tasks):  # in task order: the first missing is named
+            by_name[name] = available[name]
+    except KeyError as missing:
+        from flowbuilder.errors import ConfigurationError
+
+        raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
+    return [by_name[task.type] for task in tasks]
+
+
+def _tasks_of_kind(types: Sequence[TaskType], kind: type) -> list[int]:
+    """Ids of the tasks whose type is an instance of ``kind``, with one ``isinstance`` per distinct
+    type object (an ABC's ``isinstance`` costs about a microsecond; a run has few types)."""
+    verdicts: dict[int, bool] = {}
+    found = []
+    for task_id, task_type in enumerate(types):
+        verdict = verdicts.get(id(task_type))
+        if verdict is None:
+            verdict = verdicts[id(task_type)] = isinstance(task_type, kind)
+        if verdict:
+            found.append(task_id)
+    return found
 
 
 class _StoredUpTo(EventSink):

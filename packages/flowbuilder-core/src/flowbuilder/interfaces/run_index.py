@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus
+
+_SUMMARY_KINDS = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
+"""The kinds :meth:`RunSummary.apply` folds; every other event only moves ``last_seq``."""
+_KIND_OF = attrgetter("kind")
 
 
 @dataclass(slots=True)
@@ -28,7 +33,14 @@ class RunSummary:
     definition_hash: str | None = None
 
     def apply(self, events: Sequence[RunEvent]) -> None:
-        """Fold the events that change a summary (run created, started, finished)."""
+        """Fold the events that change a summary (run created, started, finished).
+
+        Stores call it with every appended batch, thousands of task events that change
+        nothing here: a batch without a run-level event is passed over at C speed.
+        """
+        if events and not any(map(_SUMMARY_KINDS.__contains__, map(_KIND_OF, events))):
+            self.last_seq = events[-1].seq
+            return
         for event in events:
             kind = event.kind
             if kind is EventKind.RUN_CREATED:
