@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from itertools import compress
 from operator import attrgetter
 from typing import Any, Sequence
 
@@ -36,12 +37,9 @@ class RunSummary:
         """Fold the events that change a summary (run created, started, finished).
 
         Stores call it with every appended batch, thousands of task events that change
-        nothing here: a batch without a run-level event is passed over at C speed.
+        nothing here: they are passed over at C speed (``compress``), only run events are looked at.
         """
-        if events and not any(map(_SUMMARY_KINDS.__contains__, map(_KIND_OF, events))):
-            self.last_seq = events[-1].seq
-            return
-        for event in events:
+        for event in compress(events, map(_SUMMARY_KINDS.__contains__, map(_KIND_OF, events))):
             kind = event.kind
             if kind is EventKind.RUN_CREATED:
                 self.workflow = event.data.get("workflow")
