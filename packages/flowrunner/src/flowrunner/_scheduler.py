@@ -19,7 +19,7 @@ import inspect
 import time
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
 from flowbuilder.interfaces import (
@@ -71,7 +71,12 @@ class RunExecution:
         resume = request.resume
         self.run_id = request.run_id or (resume.run_id if resume is not None else uuid.uuid4().hex)
         self.params: Mapping[str, Any] = dict(request.params)
-        self.types: list[TaskType] = _task_types(runner, workflow.tasks)
+        try:
+            self.types: list[TaskType] = [runner.task_types[task.type] for task in workflow.tasks]
+        except KeyError as missing:
+            from flowbuilder.errors import ConfigurationError
+
+            raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
         limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         self.limit = limit
         self.clock = time  # read here, so a test that replaces this module's `time` drives the whole run
@@ -136,7 +141,9 @@ class RunExecution:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
         from flowrunner.tasktypes.workflow import WorkflowTask
 
-        found = frozenset(_tasks_of_kind(self.types, WorkflowTask))
+        found = frozenset(
+            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
+        )
         for task_id in found:
             self.plain[task_id] = False
         return found
@@ -145,8 +152,8 @@ class RunExecution:
         """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
         from flowrunner.tasktypes._waiting import WaitingTaskType
 
-        types = self.types
-        waiting = {task_id: cast(WaitingTaskType, types[task_id]) for task_id in _tasks_of_kind(types, WaitingTaskType)}
+        waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)
+                   if isinstance(task_type, WaitingTaskType)}  # fmt: skip
         if not waiting:
             return None
         from flowrunner._waits import WaitRoom
@@ -683,35 +690,6 @@ def _context_free_call(task_type: TaskType, config: Any) -> Callable[[], Any] | 
     log writer) for an attempt that never reads it. None: the attempt gets a context, as always."""
     offer = getattr(task_type, "context_free_call", None)
     return offer(config) if offer is not None else None
-
-
-def _task_types(runner: LocalRunner, tasks: Sequence[Any]) -> list[TaskType]:
-    """Each task's :class:`TaskType`, looked up once per type name (not once per task: a
-    100,000-task run names one or two types)."""
-    by_name: dict[str, TaskType] = {}
-    available = runner.task_types
-    try:
-        for name in dict.fromkeys(task.type for task in tasks):  # in task order: the first missing is named
-            by_name[name] = available[name]
-    except KeyError as missing:
-        from flowbuilder.errors import ConfigurationError
-
-        raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
-    return [by_name[task.type] for task in tasks]
-
-
-def _tasks_of_kind(types: Sequence[TaskType], kind: type) -> list[int]:
-    """Ids of the tasks whose type is an instance of ``kind``, with one ``isinstance`` per distinct
-    type object (an ABC's ``isinstance`` costs about a microsecond; a run has few types)."""
-    verdicts: dict[int, bool] = {}
-    found = []
-    for task_id, task_type in enumerate(types):
-        verdict = verdicts.get(id(task_type))
-        if verdict is None:
-            verdict = verdicts[id(task_type)] = isinstance(task_type, kind)
-        if verdict:
-            found.append(task_id)
-    return found
 
 
 class _StoredUpTo(EventSink):
