@@ -99,3 +99,26 @@ def test_an_event_log_without_annotations_refuses_to_annotate_with_one_line() ->
 
     with pytest.raises(StoreError, match=r"^the legacy:// store does not keep annotations"):
         Legacy().annotate("r1", Annotation("note", {}))
+
+
+def test_a_summary_folds_run_events_wherever_they_sit_in_a_batch() -> None:
+    """``RunSummary.apply`` passes over task-only batches quickly; the run-level events in
+    a mixed batch are still folded, and ``last_seq`` always ends at the batch's last event."""
+    from flowbuilder.events import RunStatus
+    from flowbuilder.interfaces.run_index import RunSummary
+
+    summary = RunSummary("r")
+    created = RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w", "version": "2"}, time=5.0)
+    started = RunEvent("r", 2, EventKind.RUN_STARTED, time=6.0)
+    tasks = [RunEvent("r", seq, EventKind.TASK_STARTED, "t", 1, {"type": "python"}, 7.0) for seq in range(3, 6)]
+    summary.apply([created, started, *tasks])
+    assert (summary.workflow, summary.version, summary.created_at, summary.status, summary.last_seq) == (
+        "w", "2", 5.0, RunStatus.RUNNING, 5)  # fmt: skip
+    more = [RunEvent("r", seq, EventKind.TASK_SUCCEEDED, "t", 1, {}, 8.0) for seq in range(6, 9)]
+    summary.apply(more)
+    assert summary.status is RunStatus.RUNNING and summary.last_seq == 8
+    finished = RunEvent("r", 10, EventKind.RUN_FINISHED, data={"status": "succeeded"}, time=9.5)
+    summary.apply([RunEvent("r", 9, EventKind.TASK_SKIPPED, "u", 0, {}, 9.0), finished])
+    assert (summary.status, summary.finished_at, summary.last_seq) == (RunStatus.SUCCEEDED, 9.5, 10)
+    summary.apply([])
+    assert summary.last_seq == 10

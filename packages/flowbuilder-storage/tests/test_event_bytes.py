@@ -138,3 +138,32 @@ def test_decode_events_raises_what_core_raises_for_a_bad_record() -> None:
         decode_events("run", [b'{"s":1,"k":"not_a_kind","t":1.0}'])
     with pytest.raises(json.JSONDecodeError):
         decode_events("run", [b'{"s":1,'])
+
+
+def test_a_batch_stores_each_event_as_it_would_alone() -> None:
+    """One call per batch: a mapping shared by many events (the runner's ``task_started`` data)
+    is checked once, and an event after it with a value msgspec would store differently (NaN,
+    bytes) still gets core's form."""
+    shared = {"type": "python"}
+    batch = [
+        RunEvent("run", 1, EventKind.TASK_STARTED, "a", 1, shared, 1.5),
+        RunEvent("run", 2, EventKind.TASK_STARTED, "b", 1, shared, 1.6),
+        RunEvent("run", 3, EventKind.TASK_STARTED, "c", 1, {"type": float("nan")}, 1.7),
+        RunEvent("run", 4, EventKind.TASK_STARTED, "d", 1, shared, 1.8),
+        RunEvent("run", 5, EventKind.TASK_SUCCEEDED, "a", 1, {"output": b"raw", "duration": 0.5}, 1.9),
+        RunEvent("run", 6, EventKind.TASK_SUCCEEDED, "b", 1, {"output": None, "duration": 0.5}, 2.0),
+    ]
+    rng = random.Random(3)
+    for seq in range(7, 400):
+        data = shared if rng.random() < 0.3 else {"output": random_value(rng), "duration": rng.random()}
+        batch.append(RunEvent("run", seq, rng.choice(list(EventKind)), "t", 1, data, 2.5))
+    alone = []
+    for event in batch:
+        try:
+            alone.append(event_bytes(event))
+        except UnicodeEncodeError:
+            alone.append(b"")
+    plain_batch = [event for event, raw in zip(batch, alone, strict=True) if raw]
+    assert events_bytes(plain_batch) == [raw for raw in alone if raw]
+    assert events_bytes(batch[:6])[2] == encode_event(batch[2])
+    assert events_bytes(batch[:6])[4] == encode_event(batch[4])

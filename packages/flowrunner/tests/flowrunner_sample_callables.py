@@ -153,3 +153,19 @@ async def _wait_async(path: str) -> str:
             raise TimeoutError(f"{path} never appeared")
         await asyncio.sleep(0.01)
     return path
+
+
+def append_to(items: list, value: int) -> int:  # type: ignore[type-arg]
+    """Appends ``value`` to ``items`` (the config's own list) and returns how long it is now."""
+    items.append(value)
+    return len(items)
+
+
+def context_seen(context) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """What an attempt's context holds (``pass_context: true``)."""
+    return {"task": context.task, "attempt": context.attempt, "inputs": dict(context.inputs)}
+
+
+def returns_awaitable():  # type: ignore[no-untyped-def]
+    """A plain function whose result is a coroutine: the runner awaits it."""
+    return async_double(21)

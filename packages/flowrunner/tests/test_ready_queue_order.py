@@ -131,3 +131,28 @@ tasks:
   - {name: fresh, type: contract_value, priority: 10, depends_on: [hold]}
 """, clock)  # fmt: skip
     assert order == [("flaky", 1), ("hold", 1), ("fresh", 1), ("flaky", 2)]
+
+
+@pytest.mark.parametrize("pools", [False, True])
+def test_push_many_queues_the_same_entries_as_push_one_by_one(pools: bool) -> None:
+    """``push_many`` writes the heap entries out by hand (the hot path); they must stay
+    :func:`priority_key`'s, for every priority, retry count, path length and wait."""
+    from flowrunner.scheduling.ready_queue import ReadyQueue
+
+    count = 12
+    priorities = [(task_id % 4) - 1.5 for task_id in range(count)]
+    remaining = [float(task_id % 3) * 2.5 for task_id in range(count)]
+    retries = [task_id % 3 for task_id in range(count)]
+    pool_of = [None if task_id % 2 else "p" for task_id in range(count)] if pools else None
+    limits = {"p": 100} if pools else None
+    now = [50.0]
+    one = ReadyQueue(priorities, remaining, lambda: now[0], pool_of, limits)
+    many = ReadyQueue(priorities, remaining, lambda: now[0], pool_of, limits)
+    now[0] += 3.7  # both have waited: ageing counts
+    for task_id in range(count):
+        one.push(task_id, retries[task_id])
+    many.push_many(list(range(count)), retries)
+    assert many.heaps == one.heaps
+    popped = [many.pop() for _ in range(count)]
+    assert popped == [one.pop() for _ in range(count)]
+    assert sorted(popped) == list(range(count))  # type: ignore[type-var]

@@ -333,6 +333,19 @@ def test_an_output_the_check_refuses_fails_the_task() -> None:
     assert run.state("a") == FAILED and run.machine.errors[run.id("a")] == "output too large"
 
 
+def test_the_output_check_is_not_asked_about_an_attempt_that_returned_nothing() -> None:
+    run = Harness(DIAMOND).open()
+    asked: list[object] = []
+    run.machine.check_output = lambda output: asked.append(output)  # type: ignore[func-returns-value]
+    run.pump()
+    run.succeed("a", None)
+    run.succeed("b", 0)
+    run.pump()
+    run.succeed("c", "text")
+    assert asked == [0, "text"]
+    assert all(run.state(name) == SUCCEEDED for name in "abc")
+
+
 POOLS = """
 name: pools
 pools: {db: 1}

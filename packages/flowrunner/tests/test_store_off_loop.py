@@ -205,3 +205,32 @@ tasks:
             asyncio.run(main())
     finally:
         runner.close_workers()
+
+
+def test_the_first_lease_is_written_off_the_loop_without_asyncio_s_default_executor() -> None:
+    """A store that is not the in-process memory store gets its first lease on flowrunner's
+    daemon threads: asyncio's default executor would start a thread in each run's fresh loop
+    (and one more to shut it down when the loop closes)."""
+    store = SubclassedStore(f"memory://lease-{uuid.uuid4().hex}")
+    plan = plan_of("""
+name: lease
+tasks:
+  - {name: a, type: python, config: {callable: "flowrunner_sample_callables:noop"}}
+""")
+    runner = LocalRunner(TASK_TYPES)
+
+    async def run_and_look() -> tuple[Any, list[str]]:
+        result = await runner.run_async(RunRequest(plan=plan, store=store))
+        return result, [thread.name for thread in threading.enumerate() if thread.name.startswith("asyncio_")]
+
+    try:
+        result, executor_threads = asyncio.run(run_and_look())
+    finally:
+        runner.close_workers()
+    assert result.status is RunStatus.SUCCEEDED
+    assert store.read_lease(result.run_id) is not None  # written, by the thread
+    assert executor_threads == []
+
+
+class SubclassedStore(MemoryStore):
+    """Not exactly MemoryStore: its writes take the store's thread and its first lease goes off the loop."""

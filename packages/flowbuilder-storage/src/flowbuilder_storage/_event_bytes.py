@@ -74,6 +74,10 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
     plain = _plain_mapping
     encoded: list[bytes] = []
     add = encoded.append
+    checked: dict[str, Any] = {}
+    """Per kind, the last data found plain: the runner gives every ``task_started`` of a type
+    the same mapping, checked once per batch instead of once per event (the events hold their
+    data, so an object seen here is the same, unchanged, for the whole call)."""
     for event in events:
         moment = event.time
         task = event.task
@@ -85,8 +89,10 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
             and (task is None or type(task) is str)
             and type(event.seq) is int
             and type(event.attempt) is int
-            and (not data or plain(data, 0))
+            and (not data or data is checked.get(kind) or plain(data, 0))
         ):
+            if data:
+                checked[kind] = data
             try:
                 add(encode(stored(event.seq, kind, moment, task, event.attempt, data or None)))
                 continue

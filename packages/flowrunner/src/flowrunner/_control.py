@@ -109,8 +109,11 @@ async def start_control(run: RunExecution, after: int) -> RunControl | None:
     try:
         if is_memory_store(store):  # in memory: no I/O to keep off the loop
             store.renew_leases(lease)
-        else:
-            await asyncio.to_thread(store.renew_leases, lease)
+        else:  # on flowrunner's shared daemon threads: asyncio's default executor would start a
+            # thread in every run's fresh loop, and another to shut it down when the loop closes
+            from flowrunner._daemon_threads import daemon_threads
+
+            await asyncio.get_running_loop().run_in_executor(daemon_threads(), store.renew_leases, lease)
     except BaseException:
         mark_owned_here(run.run_id, False)
         raise

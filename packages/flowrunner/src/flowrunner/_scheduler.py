@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any, ItemsView, Iterator, Mapping, Sequence, ValuesView
+from typing import TYPE_CHECKING, Any, Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
 from flowbuilder.interfaces import (
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from flowrunner.runner import LocalRunner
 
 _INLINE = ExecutionMode.INLINE
+_UNSET: Any = object()
+"""A plain task's context-free call not looked up yet (:func:`_context_free_call`)."""
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -58,7 +60,7 @@ _OUTCOME_FAILED = AttemptOutcome.FAILED
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cache", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "calls", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -110,6 +112,9 @@ class RunExecution:
         self.plain_env = inputs.plain_env
         self.modes = inputs.modes
         self.configs = plan.configs
+        self.calls: list[Any] = [_UNSET] * len(plan)
+        """Per plain INLINE task, the call that needs no :class:`TaskContext` (or None: it needs one);
+        looked up at its first attempt (:func:`_context_free_call`)."""
         self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors_for_request(request)
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
@@ -449,25 +454,26 @@ class RunExecution:
             except Exception as error:
                 self._failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
                 return
+        call = None
+        inline = mode is _INLINE and self.inline_here
+        if inline and self.plain[task_id]:
+            call = self.calls[task_id]
+            if call is _UNSET:
+                call = self.calls[task_id] = _context_free_call(self.types[task_id], config)
         timeout = deadline = None
         if machine.has_timeout:
             now = machine.started_monotonic
             timeout = machine.attempt_timeout(task_id, now)
             if timeout is not None:
                 deadline = now + timeout
-        predecessors = self.plan.predecessors[task_id]
-        outputs = machine.outputs
-        names = machine.names
-        name = names[task_id]
-        writer = self.writer
-        context = TaskContext(
-            self.run_id, name, attempt,
-            {names[p]: outputs[p] for p in predecessors} if predecessors else {},
-            self.params, env, None, deadline, AttemptLog(writer, name, attempt),
-        )  # fmt: skip
-        if mode is _INLINE and self.inline_here:
+        context = None if call is not None else self._context(task_id, attempt, env, deadline)
+        if inline:
             try:
-                result = self.types[task_id].run(config, context)
+                if call is not None:
+                    result = call()
+                else:
+                    assert context is not None
+                    result = self.types[task_id].run(config, context)
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
                 return
@@ -481,13 +487,31 @@ class RunExecution:
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
                 self.succeeded(task_id, attempt, result)
                 return
-            inline = self.executors[_INLINE]
-            assert isinstance(inline, InlineExecutor)
-            held = inputs.attempt(task_id, name, attempt, config, mode, context, timeout)
-            self.inflight[task_id] = (inline, held)
-            inline.finish_awaitable(held, result, self._on_done)
+            if context is None:  # a plain function that returned an awaitable: the attempt is held after all
+                context = self._context(task_id, attempt, env, deadline)
+            executor = self.executors[_INLINE]
+            assert isinstance(executor, InlineExecutor)
+            held = inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
+            self.inflight[task_id] = (executor, held)
+            executor.finish_awaitable(held, result, self._on_done)
             return
-        self._submit(self.executors[mode], inputs.attempt(task_id, name, attempt, config, mode, context, timeout))
+        assert context is not None
+        self._submit(
+            self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
+        )
+
+    def _context(self, task_id: int, attempt: int, env: Mapping[str, str], deadline: float | None) -> TaskContext:
+        """The :class:`TaskContext` of an attempt: its inputs are the direct dependencies' outputs."""
+        predecessors = self.plan.predecessors[task_id]
+        machine = self.machine
+        outputs = machine.outputs
+        names = machine.names
+        name = names[task_id]
+        return TaskContext(
+            self.run_id, name, attempt,
+            {names[p]: outputs[p] for p in predecessors} if predecessors else {},
+            self.params, env, None, deadline, AttemptLog(self.writer, name, attempt),
+        )  # fmt: skip
 
     def signalled(self, signal: Mapping[str, Any]) -> None:
         """A signal was recorded in the run's history (``run_signalled`` data): hand it to the waits."""
@@ -669,6 +693,15 @@ class RunExecution:
         await self.writer.aclose()
         finished_wall = time.time()
         return RunResult(self.run_id, status, _TaskStates(self), started_wall, finished_wall)
+
+
+def _context_free_call(task_type: TaskType, config: Any) -> Callable[[], Any] | None:
+    """The zero-argument call that runs an attempt of a plain INLINE task of ``task_type``, if the
+    type offers one for ``config`` (``context_free_call``, e.g. a ``python`` function that does not
+    take ``context``): the hot path then builds no :class:`TaskContext` (its inputs mapping and
+    log writer) for an attempt that never reads it. None: the attempt gets a context, as always."""
+    offer = getattr(task_type, "context_free_call", None)
+    return offer(config) if offer is not None else None
 
 
 class _StoredUpTo(EventSink):

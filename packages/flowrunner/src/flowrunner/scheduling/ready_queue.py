@@ -104,10 +104,12 @@ class ReadyQueue:
             for task_id in task_ids:
                 self._count(task_id, 1)
         if self.pool_of is None:
+            # priority_key() written out, its ageing computed once: the same entries, one call fewer per task.
             heap = self.heap
+            ageing = float(int(waited / AGEING_SECONDS))
             for task_id in task_ids:
-                push(heap, priority_key(task_id, priorities[task_id], retries[task_id], waited, remaining[task_id],
-                                        next(order)))  # fmt: skip
+                push(heap, (ageing + retries[task_id] * RETRY_PENALTY - priorities[task_id], -remaining[task_id],
+                            next(order), task_id))  # fmt: skip
             return
         heaps = self.heaps
         pool_of = self.pool_of

@@ -146,7 +146,8 @@ class RunStateMachine:
     Hooks (attributes; the defaults suit a workflow without expressions):
         evaluate_when: ``(task_id) -> bool``, the task's ``when``; raising fails the task.
         evaluate_outputs: ``(task_id, output) -> dict``, the task's named ``outputs``.
-        check_output: ``(output) -> refusal or None``: a refusal fails the task (size limits).
+        check_output: ``(output) -> refusal or None``: a refusal fails the task (size limits);
+            not asked about None (an attempt that returned nothing).
         storable_output: ``(task name, output) -> recorded form`` (tables become references).
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
@@ -427,28 +428,32 @@ class RunStateMachine:
             self.queue.release(task_id)
         if self.lock_release is not None:
             self.lock_release(task_id)
-        refusal = self.check_output(output)
-        if refusal is not None:
-            self._fail_final(task_id, attempt, refusal, {})
-            return
-        task = self.tasks[task_id]
+        if output is not None:  # nothing returned, nothing to measure
+            refusal = self.check_output(output)
+            if refusal is not None:
+                self._fail_final(task_id, attempt, refusal, {})
+                return
         name = self.names[task_id]
         data: dict[str, Any]
-        if served is not None:
-            data = self._served_data(task_id, served)
-        elif not task.outputs:
-            data = {"output": output if type(output) in PLAIN_TYPES else self.storable_output(name, output)}
+        if served is None and not self.tasks[task_id].outputs:  # the usual record: built in one go
+            recorded = output if type(output) in PLAIN_TYPES else self.storable_output(name, output)
+            self.finished_at[task_id] = finished = self.clock.time()
+            duration = finished - (self.started_at[task_id] or finished)
+            data = {"output": recorded, "duration": duration}
         else:
-            try:
-                named = self.named_outputs[task_id] = self.evaluate_outputs(task_id, output)
-            except Exception as error:
-                self._fail_final(task_id, attempt, f"outputs: {error}", {})
-                return
-            data = {"output": self.storable_output(name, output), "outputs": named}
+            if served is not None:
+                data = self._served_data(task_id, served)
+            else:
+                try:
+                    named = self.named_outputs[task_id] = self.evaluate_outputs(task_id, output)
+                except Exception as error:
+                    self._fail_final(task_id, attempt, f"outputs: {error}", {})
+                    return
+                data = {"output": self.storable_output(name, output), "outputs": named}
+            self.finished_at[task_id] = finished = self.clock.time()
+            duration = data["duration"] = finished - (self.started_at[task_id] or finished)
         self.outputs[task_id] = output
         self.state[task_id] = SUCCEEDED
-        self.finished_at[task_id] = finished = self.clock.time()
-        duration = data["duration"] = finished - (self.started_at[task_id] or finished)
         timing = self.timing
         if self.dispatching:
             timing.inline_bodies += duration

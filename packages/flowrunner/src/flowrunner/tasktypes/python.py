@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import import_module
 from typing import Any, Callable, ClassVar, Literal
 
@@ -123,9 +123,34 @@ class PythonTask(TaskType):
             )
         return None
 
+    def context_free_call(self, config: PythonConfig) -> Callable[[], Any] | None:
+        """The call :meth:`run` makes for ``config`` when it needs nothing of the attempt's context.
+
+        The scheduler asks once per plain task (a static config) and then calls it for each
+        inline attempt, without building a :class:`TaskContext` the function never sees. None
+        when the function takes ``context``, when the callable does not resolve (:meth:`run`
+        raises the failure, as before) or when a subclass has its own :meth:`run`.
+        """
+        if config.pass_context or type(self).run is not PythonTask.run:
+            return None
+        try:
+            function = resolve_callable(config.callable)
+        except TaskFailure:
+            return None
+        args, kwargs = config.args, config.kwargs
+        if not args and not kwargs:
+            return function
+        return partial(_call, function, args, kwargs)
+
     def run(self, config: PythonConfig, context: TaskContext) -> Any:  # type: ignore[override]
         function = resolve_callable(config.callable)
         kwargs = config.kwargs
         if config.pass_context:
             kwargs = {**kwargs, "context": context}
         return function(*config.args, **kwargs)  # `thread`: the runner already put this call in a thread
+
+
+def _call(function: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """``function(*args, **kwargs)`` at call time, as :meth:`PythonTask.run` does: a list or dict
+    the function changed is passed as it is now, exactly as on the path with a context."""
+    return function(*args, **kwargs)
