@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import time
 import uuid
 from functools import partial
@@ -36,6 +37,7 @@ from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_
 from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import EventWriter
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
+from flowrunner._run_owner import RUN_OWNER  # not _process: a run without processes never imports it
 from flowrunner.executors import InlineExecutor
 from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
@@ -52,6 +54,18 @@ if TYPE_CHECKING:
 _INLINE = ExecutionMode.INLINE
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
+
+
+def _loaded_class(module: str, name: str) -> type | None:
+    """``module.name`` if the module is imported, else None (and the module stays unimported).
+
+    An instance of a class cannot exist before the class's module was imported, so a run
+    whose task types come from other modules learns that none of them is one without
+    importing it: a run of ``python`` tasks skips the ``workflow`` and waiting types' modules
+    and their pydantic models (several ms of a fresh process's first run, issue 10).
+    """
+    loaded = sys.modules.get(module)
+    return None if loaded is None else getattr(loaded, name)  # type: ignore[no-any-return]
 
 
 class RunExecution:
@@ -134,8 +148,9 @@ class RunExecution:
 
     def _child_tasks(self) -> frozenset[int]:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
-        from flowrunner.tasktypes.workflow import WorkflowTask
-
+        WorkflowTask = _loaded_class("flowrunner.tasktypes.workflow", "WorkflowTask")
+        if WorkflowTask is None:  # no instance without its module: no workflow task in this run
+            return frozenset()
         found = frozenset(
             task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
         )
@@ -145,8 +160,9 @@ class RunExecution:
 
     def _wait_room(self) -> WaitRoom | None:
         """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
-        from flowrunner.tasktypes._waiting import WaitingTaskType
-
+        WaitingTaskType = _loaded_class("flowrunner.tasktypes._waiting", "WaitingTaskType")
+        if WaitingTaskType is None:  # no instance without its module: nothing waits in this run
+            return None
         waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)
                    if isinstance(task_type, WaitingTaskType)}  # fmt: skip
         if not waiting:
@@ -232,8 +248,6 @@ class RunExecution:
     # -- the main loop ----------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
-        from flowrunner._process import RUN_OWNER
-
         owner_token = RUN_OWNER.set(self)  # the attempts' tasks inherit it: processes know their run
         try:
             return await self._execute()
