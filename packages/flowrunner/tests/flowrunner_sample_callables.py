@@ -153,3 +153,8 @@ async def _wait_async(path: str) -> str:
             raise TimeoutError(f"{path} never appeared")
         await asyncio.sleep(0.01)
     return path
+
+
+def thread_names() -> list[str]:
+    """The names of this process's live threads (what a run has started by the time its task runs)."""
+    return sorted(thread.name for thread in threading.enumerate())
