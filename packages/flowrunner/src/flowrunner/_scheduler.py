@@ -50,13 +50,15 @@ if TYPE_CHECKING:
     from flowrunner._waits import WaitRoom
     from flowrunner._workflow_states import WorkflowStates
     from flowrunner.runner import LocalRunner
+    from flowrunner.tasktypes._waiting import WaitingTaskType
+    from flowrunner.tasktypes.workflow import WorkflowTask
 
 _INLINE = ExecutionMode.INLINE
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
 
-def _loaded_class(module: str, name: str) -> type | None:
+def _loaded_class(module: str, name: str) -> Any:
     """``module.name`` if the module is imported, else None (and the module stays unimported).
 
     An instance of a class cannot exist before the class's module was imported, so a run
@@ -65,7 +67,7 @@ def _loaded_class(module: str, name: str) -> type | None:
     and their pydantic models (several ms of a fresh process's first run, issue 10).
     """
     loaded = sys.modules.get(module)
-    return None if loaded is None else getattr(loaded, name)  # type: ignore[no-any-return]
+    return None if loaded is None else getattr(loaded, name)
 
 
 class RunExecution:
@@ -148,11 +150,11 @@ class RunExecution:
 
     def _child_tasks(self) -> frozenset[int]:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
-        WorkflowTask = _loaded_class("flowrunner.tasktypes.workflow", "WorkflowTask")
-        if WorkflowTask is None:  # no instance without its module: no workflow task in this run
+        workflow_type: type[WorkflowTask] | None = _loaded_class("flowrunner.tasktypes.workflow", "WorkflowTask")
+        if workflow_type is None:  # no instance without its module: no workflow task in this run
             return frozenset()
         found = frozenset(
-            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
+            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, workflow_type)
         )
         for task_id in found:
             self.plain[task_id] = False
@@ -160,11 +162,11 @@ class RunExecution:
 
     def _wait_room(self) -> WaitRoom | None:
         """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
-        WaitingTaskType = _loaded_class("flowrunner.tasktypes._waiting", "WaitingTaskType")
-        if WaitingTaskType is None:  # no instance without its module: nothing waits in this run
+        waiting_type: type[WaitingTaskType] | None = _loaded_class("flowrunner.tasktypes._waiting", "WaitingTaskType")
+        if waiting_type is None:  # no instance without its module: nothing waits in this run
             return None
         waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)
-                   if isinstance(task_type, WaitingTaskType)}  # fmt: skip
+                   if isinstance(task_type, waiting_type)}  # fmt: skip
         if not waiting:
             return None
         from flowrunner._waits import WaitRoom
