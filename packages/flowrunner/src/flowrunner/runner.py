@@ -95,9 +95,6 @@ class LocalRunner(Runner):
         self.worker_count = workers or os.cpu_count() or 2
         self.keep_events = keep_events
         self._workers: WorkerPool | None = None
-        # A runner is built to run (``flowbuilder run``, ``Engine()``): its driver is imported
-        # with it, not inside the first run. Commands that only load the plugin never build one.
-        import flowrunner._scheduler  # noqa: F401
 
     @classmethod
     def from_settings(cls, task_types: Mapping[str, TaskType], settings: Settings, **options: Any) -> LocalRunner:
@@ -117,12 +114,17 @@ class LocalRunner(Runner):
         return await RunExecution(self, request, cancel).execute()
 
     def warm(self) -> None:
-        """Import the process helpers and build the executors (the scheduler came with the runner).
+        """Import the scheduler and the process helpers, and build the executors.
 
-        A run imports :mod:`flowrunner._process` only when a task starts a process; ``warm``
-        loads it anyway, since ``shell`` and ``script`` tasks are the common case.
+        These are imported on first use so that ``flowbuilder validate`` and the other
+        commands that load this plugin without running anything stay cheap, and so that an
+        idle ``Engine()`` does not hold them (the scheduler brings pydantic and the stores'
+        interfaces: about 7 MB). A run imports :mod:`flowrunner._process` only when a task
+        starts a process; ``warm`` loads it anyway, since ``shell`` and ``script`` tasks are
+        the common case.
         """
-        import flowrunner._process  # noqa: F401
+        import flowrunner._process
+        import flowrunner._scheduler  # noqa: F401
 
         _ = self.executors
 
