@@ -169,3 +169,8 @@ def context_seen(context) -> dict:  # type: ignore[no-untyped-def, type-arg]
 def returns_awaitable():  # type: ignore[no-untyped-def]
     """A plain function whose result is a coroutine: the runner awaits it."""
     return async_double(21)
+
+
+def thread_names() -> list[str]:
+    """The names of this process's live threads (what a run has started by the time its task runs)."""
+    return sorted(thread.name for thread in threading.enumerate())

@@ -45,6 +45,17 @@ if TYPE_CHECKING:
 
 TURN_SECONDS = 0.5
 """Longest single wait of a hub: a run started during a wait is watched from the next one."""
+IN_MEMORY_START_SECONDS = 0.05
+"""How long a run on an in-memory store runs before its hub's thread is started, if none runs.
+
+Starting a thread inside a run costs the run tens of µs on an idle machine and several ms on
+a loaded one (the new thread must be scheduled and takes the GIL): most of a fresh process's
+first short run (issue 10). A store in this process's memory can wait: its leases are read
+only here, where :func:`~flowbuilder.leases.lease_is_live` asks the runs owned here and not
+the clock, and a request reaches a run that started during a hub's wait up to
+:data:`TURN_SECONDS` late anyway. So a run shorter than this never starts the thread. Other
+stores start it at once: their leases are read by other processes, and must be renewed even
+while an inline task holds the run's loop."""
 _LOG = logging.getLogger("flowrunner.control")
 _REGISTRY_LOCK = threading.Lock()
 _HUBS: dict[int, _ControlHub] = {}
@@ -53,7 +64,7 @@ _HUBS: dict[int, _ControlHub] = {}
 class RunControl:
     """One run's end of its store's hub: applies the requests on the run's loop (use once)."""
 
-    __slots__ = ("hub", "run", "after", "loop", "active")
+    __slots__ = ("hub", "run", "after", "loop", "active", "starter")
 
     def __init__(self, hub: _ControlHub, run: RunExecution, after: int, loop: asyncio.AbstractEventLoop):
         self.hub = hub
@@ -61,11 +72,15 @@ class RunControl:
         self.after = after
         self.loop = loop
         self.active = True
+        self.starter: asyncio.TimerHandle | None = None
+        """The deferred start of the hub's thread (in-memory store), until it fires or the run ends."""
 
     def close(self) -> None:
         """Stop applying requests (before the run records ``run_finished``); idempotent."""
         if self.active:
             self.active = False
+            if self.starter is not None:
+                self.starter.cancel()
             self.hub.forget(self.run.run_id)
             mark_owned_here(self.run.run_id, False)
 
@@ -118,7 +133,7 @@ async def start_control(run: RunExecution, after: int) -> RunControl | None:
         mark_owned_here(run.run_id, False)
         raise
     control = RunControl(hub, run, after, asyncio.get_running_loop())
-    hub.watch(control)
+    hub.watch(control, defer_thread=is_memory_store(store))
     return control
 
 
@@ -142,17 +157,37 @@ class _ControlHub:
         self.thread: threading.Thread | None = None
         self.next_renew = time.monotonic() + self.renew
 
-    def watch(self, control: RunControl) -> None:
+    def watch(self, control: RunControl, *, defer_thread: bool = False) -> None:
+        """Serve ``control``'s run; start the thread now, or (``defer_thread``) if the run still
+        runs after :data:`IN_MEMORY_START_SECONDS` (called on the run's loop)."""
         with self.lock:
             self.runs[control.run.run_id] = control
-            if self.thread is None:
-                self.next_renew = time.monotonic() + self.renew  # the run's first lease was just written
-                self.thread = threading.Thread(target=self._serve, name="flowbuilder-control", daemon=True)
-                self.thread.start()
+            if self.thread is not None:
+                return
+            if not defer_thread:
+                self._start_thread()
+                return
+        control.starter = control.loop.call_later(IN_MEMORY_START_SECONDS, self._start_deferred, control)
+
+    def _start_deferred(self, control: RunControl) -> None:
+        control.starter = None
+        with self.lock:
+            if self.thread is None and control.run.run_id in self.runs:
+                self._start_thread()
+
+    def _start_thread(self) -> None:
+        """Start serving (call under the lock): the runs' first leases were written a moment ago."""
+        self.next_renew = time.monotonic() + self.renew
+        self.thread = threading.Thread(target=self._serve, name="flowbuilder-control", daemon=True)
+        self.thread.start()
 
     def forget(self, run_id: str) -> None:
         with self.lock:
             self.runs.pop(run_id, None)
+            if not self.runs and self.thread is None:  # never served (short in-memory runs): unregister
+                with _REGISTRY_LOCK:
+                    if _HUBS.get(id(self.store)) is self:
+                        del _HUBS[id(self.store)]
 
     def _serve(self) -> None:
         failing = False

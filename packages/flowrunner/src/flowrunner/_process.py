@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextvars
 import itertools
 import json
 import os
@@ -33,14 +32,11 @@ from flowrunner._daemon_threads import daemon_threads
 from flowrunner._escapees import become_subreaper, sweep
 from flowrunner._guardian import ATTEMPT_TAG, Guardian
 from flowrunner._log_handoff import hand_lines_to_loop
+from flowrunner._run_owner import RUN_OWNER
 from flowrunner._runner_environ import runner_environment
 
 LIVE_GROUPS: dict[int, object] = {}
 """Process group ids started by this process and not yet confirmed gone, with their owner run."""
-
-RUN_OWNER: contextvars.ContextVar[object] = contextvars.ContextVar("flowrunner_run_owner", default=None)
-"""The run on whose behalf processes start: set by the scheduler for the run's tasks, so a
-forced cancel kills that run's process groups and not those of other runs in this process."""
 
 EXIT_POLL_MILLISECONDS = 100
 """How often a running child's exit status is checked while its pipes stay open."""

@@ -37,6 +37,7 @@ from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_
 from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import EventWriter
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
+from flowrunner._run_owner import RUN_OWNER  # not _process: a run without processes never imports it
 from flowrunner.executors import InlineExecutor
 from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
@@ -49,12 +50,26 @@ if TYPE_CHECKING:
     from flowrunner._waits import WaitRoom
     from flowrunner._workflow_states import WorkflowStates
     from flowrunner.runner import LocalRunner
+    from flowrunner.tasktypes._waiting import WaitingTaskType
+    from flowrunner.tasktypes.workflow import WorkflowTask
 
 _INLINE = ExecutionMode.INLINE
 _UNSET: Any = object()
 """A plain task's context-free call not looked up yet (:func:`_context_free_call`)."""
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
+
+
+def _loaded_class(module: str, name: str) -> Any:
+    """``module.name`` if the module is imported, else None (and the module stays unimported).
+
+    An instance of a class cannot exist before the class's module was imported, so a run
+    whose task types come from other modules learns that none of them is one without
+    importing it: a run of ``python`` tasks skips the ``workflow`` and waiting types' modules
+    and their pydantic models (several ms of a fresh process's first run, issue 10).
+    """
+    loaded = sys.modules.get(module)
+    return None if loaded is None else getattr(loaded, name)
 
 
 class RunExecution:
@@ -139,33 +154,24 @@ class RunExecution:
         """Ids of ``workflow`` tasks: their attempts are child runs (:mod:`flowrunner._subworkflow`)."""
 
     def _child_tasks(self) -> frozenset[int]:
-        """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run.
-
-        No task type is a ``WorkflowTask`` unless its module is loaded: a run without one
-        does not import it (nor core's sub-workflow models it builds).
-        """
-        if "flowrunner.tasktypes.workflow" not in sys.modules:
+        """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
+        workflow_type: type[WorkflowTask] | None = _loaded_class("flowrunner.tasktypes.workflow", "WorkflowTask")
+        if workflow_type is None:  # no instance without its module: no workflow task in this run
             return frozenset()
-        from flowrunner.tasktypes.workflow import WorkflowTask
-
         found = frozenset(
-            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, WorkflowTask)
+            task_id for task_id, task_type in enumerate(self.types) if isinstance(task_type, workflow_type)
         )
         for task_id in found:
             self.plain[task_id] = False
         return found
 
     def _wait_room(self) -> WaitRoom | None:
-        """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None.
-
-        As for :meth:`_child_tasks`: no task type is a ``WaitingTaskType`` unless its module is loaded.
-        """
-        if "flowrunner.tasktypes._waiting" not in sys.modules:
+        """The run's :class:`WaitRoom` when it has waiting tasks (approvals, timers), else None."""
+        waiting_type: type[WaitingTaskType] | None = _loaded_class("flowrunner.tasktypes._waiting", "WaitingTaskType")
+        if waiting_type is None:  # no instance without its module: nothing waits in this run
             return None
-        from flowrunner.tasktypes._waiting import WaitingTaskType
-
         waiting = {task_id: task_type for task_id, task_type in enumerate(self.types)
-                   if isinstance(task_type, WaitingTaskType)}  # fmt: skip
+                   if isinstance(task_type, waiting_type)}  # fmt: skip
         if not waiting:
             return None
         from flowrunner._waits import WaitRoom
@@ -249,8 +255,6 @@ class RunExecution:
     # -- the main loop ----------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
-        from flowrunner._process import RUN_OWNER
-
         owner_token = RUN_OWNER.set(self)  # the attempts' tasks inherit it: processes know their run
         try:
             return await self._execute()

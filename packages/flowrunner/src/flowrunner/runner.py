@@ -114,12 +114,16 @@ class LocalRunner(Runner):
         return await RunExecution(self, request, cancel).execute()
 
     def warm(self) -> None:
-        """Import the scheduler and the process helpers every run uses, and build the executors.
+        """Import the scheduler and the process helpers, and build the executors.
 
         These are imported on first use so that ``flowbuilder validate`` and the other
-        commands that load this plugin without running anything stay cheap.
+        commands that load this plugin without running anything stay cheap, and so that an
+        idle ``Engine()`` does not hold them (the scheduler brings pydantic and the stores'
+        interfaces: about 7 MB). A run imports :mod:`flowrunner._process` only when a task
+        starts a process; ``warm`` loads it anyway, since ``shell`` and ``script`` tasks are
+        the common case.
         """
-        import flowrunner._process  # every run registers its owner there
+        import flowrunner._process
         import flowrunner._scheduler  # noqa: F401
 
         _ = self.executors
