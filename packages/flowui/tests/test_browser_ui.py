@@ -276,14 +276,29 @@ def _wait_until_still(page: object, names: list[str], within: float = 30.0) -> N
 
 
 def _connect(page: object, parent: str, child: str) -> None:
-    """Drag from ``parent``'s bottom handle to ``child``'s top handle (a React Flow connection)."""
-    source = page.locator(f".react-flow__node[data-id='{parent}'] .react-flow__handle-bottom").bounding_box()  # type: ignore[attr-defined]
-    target = page.locator(f".react-flow__node[data-id='{child}'] .react-flow__handle-top").bounding_box()  # type: ignore[attr-defined]
-    mouse = page.mouse  # type: ignore[attr-defined]
-    mouse.move(source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
-    mouse.down()
-    mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
-    mouse.up()
+    """Drag from ``parent``'s bottom handle to ``child``'s top handle (a React Flow connection).
+
+    The drag is made again (at most three times) until the designer draws the edge: on a
+    loaded machine a node can still move between reading its handle's box and the drop.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    edge = page.locator(f"[data-testid='rf__edge-{parent}->{child}']")  # type: ignore[attr-defined]
+    for drag in range(1, 4):
+        source = page.locator(f".react-flow__node[data-id='{parent}'] .react-flow__handle-bottom").bounding_box()  # type: ignore[attr-defined]
+        target = page.locator(f".react-flow__node[data-id='{child}'] .react-flow__handle-top").bounding_box()  # type: ignore[attr-defined]
+        mouse = page.mouse  # type: ignore[attr-defined]
+        mouse.move(source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
+        mouse.down()
+        mouse.move(target["x"] + target["width"] / 2, target["y"] + target["height"] / 2, steps=12)
+        mouse.up()
+        try:
+            edge.wait_for(state="attached", timeout=3000)
+        except PlaywrightTimeoutError:
+            if drag == 3:
+                raise AssertionError(f"the designer drew no edge {parent} -> {child} after three drags") from None
+        else:
+            return
 
 
 def test_a_three_task_workflow_built_in_the_designer_saves_loads_back_identically_and_runs(
