@@ -90,6 +90,23 @@ class CliResult:
 
 
 @pytest.fixture
+def full_parse(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], tuple[object, ...]]:
+    """The references of an expression as Jinja2's parse finds them, with the quick paths off.
+
+    What ``expressions._dotted_references`` (plain chains, chains compared with a number)
+    must return wherever it answers without Jinja2.
+    """
+    from flowbuilder import expressions
+
+    def parse(expression: str) -> tuple[object, ...]:
+        with monkeypatch.context() as patch:
+            patch.setattr(expressions, "_dotted_references", lambda text: None)
+            return tuple(expressions._parse_references.__wrapped__(expression))
+
+    return parse
+
+
+@pytest.fixture
 def cli_env() -> Callable[..., dict[str, str]]:
     """:func:`cli_environment`, for tests that start their own subprocess."""
     return cli_environment

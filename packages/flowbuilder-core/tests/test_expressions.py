@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 
 from flowbuilder import expressions
@@ -66,18 +68,13 @@ NOT_DOTTED_CHAINS = [
 ]  # fmt: skip
 
 
-def _full_parse(expression: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Reference, ...]:
-    monkeypatch.setattr(expressions, "_dotted_references", lambda text: None)
-    return expressions._parse_references.__wrapped__(expression)
-
-
 @pytest.mark.parametrize("expression", DOTTED_CHAINS)
 def test_a_plain_attribute_chain_skips_jinja_and_gives_what_jinja_gives(
-    expression: str, monkeypatch: pytest.MonkeyPatch
+    expression: str, full_parse: Callable[[str], tuple[object, ...]]
 ) -> None:
     quick = expressions._dotted_references(expression)
     assert quick is not None
-    assert quick == _full_parse(expression, monkeypatch)
+    assert quick == full_parse(expression)
 
 
 @pytest.mark.parametrize("expression", NOT_DOTTED_CHAINS)

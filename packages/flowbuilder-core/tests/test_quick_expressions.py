@@ -8,12 +8,12 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
 from flowbuilder import expressions
-from flowbuilder.expressions import ExpressionError, Reference, evaluate, reads_as_plain_mapping
+from flowbuilder.expressions import ExpressionError, evaluate, reads_as_plain_mapping
 
 # -- references at compile time ---------------------------------------------------------------
 
@@ -30,18 +30,13 @@ NOT_COMPARED_CHAINS = [
 ]  # fmt: skip
 
 
-def _full_parse(expression: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Reference, ...]:
-    monkeypatch.setattr(expressions, "_dotted_references", lambda text: None)
-    return expressions._parse_references.__wrapped__(expression)
-
-
 @pytest.mark.parametrize("expression", COMPARED_CHAINS)
 def test_a_chain_compared_with_a_number_skips_jinja_and_gives_what_jinja_gives(
-    expression: str, monkeypatch: pytest.MonkeyPatch
+    expression: str, full_parse: Callable[[str], tuple[object, ...]]
 ) -> None:
     quick = expressions._dotted_references(expression)
     assert quick is not None
-    assert quick == _full_parse(expression, monkeypatch)
+    assert quick == full_parse(expression)
 
 
 @pytest.mark.parametrize("expression", NOT_COMPARED_CHAINS)
