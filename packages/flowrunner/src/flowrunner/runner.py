@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from flowbuilder.interfaces import Runner, RunRequest, RunResult
 from flowbuilder.plugins import declared
+from flowrunner._log_handoff import hand_lines_to_loop
 from flowrunner._outputs import DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_RUN_OUTPUT_BYTES, byte_count
 
 if TYPE_CHECKING:
@@ -219,11 +220,9 @@ class LocalRunner(Runner):
 
 
 def _log_from_thread(loop: asyncio.AbstractEventLoop, log: LogWriter, stream: str, line: str) -> None:
-    """A THREAD attempt's log line, handed to the run's loop (dropped once that loop has closed)."""
-    try:
-        loop.call_soon_threadsafe(log, stream, line)
-    except RuntimeError:  # an abandoned attempt still printing after its run ended
-        pass
+    """A THREAD attempt's log line, handed to the run's loop (dropped once that loop has closed:
+    an abandoned attempt still printing after its run ended)."""
+    hand_lines_to_loop(loop, log, ((stream, line),))
 
 
 def _run_to_completion(task_type: TaskType, config: Any, context: TaskContext) -> Any:
