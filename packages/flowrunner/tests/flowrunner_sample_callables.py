@@ -171,6 +171,7 @@ def returns_awaitable():  # type: ignore[no-untyped-def]
     return async_double(21)
 
 
-def thread_names() -> list[str]:
-    """The names of this process's live threads (what a run has started by the time its task runs)."""
-    return sorted(thread.name for thread in threading.enumerate())
+def control_threads() -> list[int]:
+    """The idents of this process's live store control threads (what runs have started by the
+    time this task runs; threads of earlier runs in the same process may still be alive)."""
+    return sorted(thread.ident or 0 for thread in threading.enumerate() if thread.name == "flowbuilder-control")
