@@ -53,7 +53,9 @@ def test_the_api_runs_on_the_chosen_loop(workflow: Path, monkeypatch: pytest.Mon
 
 def test_a_wrong_choice_is_refused_in_one_line(workflow: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWBUILDER_EVENT_LOOP", "trio")
-    with pytest.raises(ConfigurationError, match="FLOWBUILDER_EVENT_LOOP='trio': use one of asyncio, asyncio-stock, uvloop, auto"):
+    with pytest.raises(
+        ConfigurationError, match="FLOWBUILDER_EVENT_LOOP='trio': use one of asyncio, asyncio-stock, uvloop, auto"
+    ):
         run_workflow(workflow, store="memory://event-loop-choice")
 
 
