@@ -195,8 +195,10 @@ def real_dag(sizes: list[int], target: float) -> list[Row]:
         mine = [r for r in results if abs(r["tasks"] - size) <= 5]
         worst = max(mine, key=lambda r: r["ratio"])
         rows.append(row(f"span / ideal, {worst['tasks']:,}-task DAG ({worst['shape']}), P=8",
-                        f"{worst['span']:.2f} s", f"{worst['ideal']:.2f} s ideal, {worst['asyncio_floor']:.2f} s asyncio",
-                        f"{worst['ratio']:.2f} ({worst['ratio_to_asyncio_floor']:.2f}x asyncio)",
+                        f"{worst['span']:.2f} s",
+                        f"{worst['ideal']:.2f} s ideal, {worst['asyncio_floor']:.2f} s asyncio floor"
+                        f" ({worst['stock_asyncio_floor']:.2f} s on the stock loop)",
+                        f"{worst['ratio']:.2f} ({worst['ratio_to_asyncio_floor']:.2f}x floor)",
                         f"<= {worst['goal']:.2f}", worst["ratio"] <= worst["goal"]))  # fmt: skip
     return rows
 
@@ -277,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     judged = sum(r["verdict"] in ("met", "missed") for r in rows)
     print(f"\n{met} of {judged} goals met{' (quick sizes)' if options.quick else ''}; "
           "per-task rows use CPU time, whole-process rows the median wall time, RSS rows the peak;"
-          " the DAG rows run on asyncio's loop (bench/real_dag.py --uvloop for uvloop's)")  # fmt: skip
+          " the DAG rows run on the engine's default loop, asyncio's with precise timers (bench/real_dag.py --uvloop"
+          " for uvloop's), their floor a hand-written asyncio scheduler on the same loop")  # fmt: skip
     return 0
 
 

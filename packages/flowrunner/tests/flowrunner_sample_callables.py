@@ -119,9 +119,14 @@ def count_call(key: str) -> None:
 
 
 async def running_loop_module() -> str:
-    """The module of the running loop's class: ``asyncio...`` or ``uvloop`` (FLOWBUILDER_EVENT_LOOP)."""
+    """Which loop runs this (FLOWBUILDER_EVENT_LOOP): ``uvloop``, ``asyncio`` (stock) or
+    ``asyncio precise`` (asyncio's loop on flowbuilder's precise-timer selector)."""
+    from flowbuilder._precise_wait import is_precise
+
     await asyncio.sleep(0)
-    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+    loop = asyncio.get_running_loop()
+    module = type(loop).__module__.split(".")[0]
+    return f"{module} precise" if is_precise(loop) else module
 
 
 def log_then_wait(path: str, context):  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """``FLOWBUILDER_EVENT_LOOP`` (issue 10): the synchronous entry points run on asyncio's loop
-or, when asked, uvloop's; a wrong value or a missing uvloop is a one-line error.
+with precise timers (the default), asyncio's stock loop or, when asked, uvloop's; a wrong
+value or a missing uvloop is a one-line error.
 
 Through the Python API in this process and ``flowbuilder run`` as a real process, with a
 ``shell`` task beside an async ``python`` task that reports which loop ran it.
@@ -35,7 +36,8 @@ def workflow(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("choice", "expected"), [("", "asyncio"), ("asyncio", "asyncio"), ("uvloop", "uvloop"),
+@pytest.mark.parametrize(("choice", "expected"), [("", "asyncio precise"), ("asyncio", "asyncio precise"),
+                                                  ("asyncio-stock", "asyncio"), ("uvloop", "uvloop"),
                                                   ("auto", "uvloop")])  # fmt: skip
 def test_the_api_runs_on_the_chosen_loop(workflow: Path, monkeypatch: pytest.MonkeyPatch, choice: str,
                                          expected: str) -> None:  # fmt: skip
@@ -51,7 +53,9 @@ def test_the_api_runs_on_the_chosen_loop(workflow: Path, monkeypatch: pytest.Mon
 
 def test_a_wrong_choice_is_refused_in_one_line(workflow: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWBUILDER_EVENT_LOOP", "trio")
-    with pytest.raises(ConfigurationError, match="FLOWBUILDER_EVENT_LOOP='trio': use one of asyncio, uvloop, auto"):
+    with pytest.raises(
+        ConfigurationError, match="FLOWBUILDER_EVENT_LOOP='trio': use one of asyncio, asyncio-stock, uvloop, auto"
+    ):
         run_workflow(workflow, store="memory://event-loop-choice")
 
 
@@ -69,6 +73,14 @@ def test_flowbuilder_run_runs_on_uvloop_when_asked(workflow: Path) -> None:
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     outputs = {e["task"]: e["data"].get("output") for e in events if e.get("kind") == "task_succeeded"}
     assert outputs["which"] == "uvloop"
+
+
+def test_flowbuilder_run_uses_the_precise_loop_by_default(workflow: Path) -> None:
+    done = _cli(workflow, "")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    outputs = {e["task"]: e["data"].get("output") for e in events if e.get("kind") == "task_succeeded"}
+    assert outputs == {"which": "asyncio precise", "shell": "ran"}
 
 
 def test_flowbuilder_run_refuses_a_wrong_choice_in_one_line(workflow: Path) -> None:
