@@ -32,10 +32,10 @@ from __future__ import annotations
 import operator
 import re
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 
-from flowbuilder._frozen_record import FrozenRecord
 from flowbuilder.errors import FlowBuilderError
 from flowbuilder.limits import ExpressionLimits
 
@@ -66,18 +66,13 @@ _SPLIT_HINT = "split it into simpler expressions, or compute the value in a task
 _LIMIT_HINT = "expressions are for small values; make large ones in a task (script or python) and read its output"
 
 
-class Reference(FrozenRecord):
+@dataclass(frozen=True, slots=True)
+class Reference:
     """A name an expression reads: ``root`` with its first key (``tasks``/``fetch``) and second."""
 
-    __slots__ = ("root", "key", "field")
     root: str
-    key: str | None
-    field: str | None
-
-    def __init__(self, root: str, key: str | None = None, field: str | None = None) -> None:
-        object.__setattr__(self, "root", root)
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "field", field)
+    key: str | None = None
+    field: str | None = None
 
 
 def has_expression(value: Any) -> bool:

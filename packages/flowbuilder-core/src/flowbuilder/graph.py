@@ -9,23 +9,17 @@ algorithm could not order, so an acyclic graph never pays for it.
 from __future__ import annotations
 
 import graphlib
+from dataclasses import dataclass
 from typing import Sequence
 
-from flowbuilder._frozen_record import FrozenRecord
 
-
-class Ordering(FrozenRecord):
+@dataclass(frozen=True, slots=True)
+class Ordering:
     """The result of ordering an acyclic graph."""
 
-    __slots__ = ("order", "level_of", "levels")
     order: list[int]
     level_of: list[int]
     levels: list[list[int]]
-
-    def __init__(self, order: list[int], level_of: list[int], levels: list[list[int]]) -> None:
-        object.__setattr__(self, "order", order)
-        object.__setattr__(self, "level_of", level_of)
-        object.__setattr__(self, "levels", levels)
 
 
 def topological_levels(successors: Sequence[Sequence[int]], indegree: Sequence[int]) -> Ordering | list[int]:
