@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -42,15 +43,33 @@ def install_pydantic_plugin(site: Path) -> None:
 
 
 @pytest.fixture
-def no_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As in a fresh process: pydantic's loader not imported yet (restored after the test)."""
+def no_loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """As in a fresh process: pydantic's loader not imported yet; afterwards no stand-in is left.
+
+    (``sys.meta_path`` is edited in place, never replaced: ``importlib_metadata`` adds its own
+    finder to it when first imported, and would lose it with a replaced list.)
+    """
     monkeypatch.delitem(sys.modules, PYDANTIC_LOADER, raising=False)
+    package = sys.modules.get("pydantic.plugin")
+    if package is not None:
+        monkeypatch.delattr(package, "_loader", raising=False)
+    yield
+    _pydantic_plugins._remove_finders()
+    if isinstance(sys.modules.get(PYDANTIC_LOADER), _pydantic_plugins._NoPydanticPlugins):
+        del sys.modules[PYDANTIC_LOADER]
+    package = sys.modules.get("pydantic.plugin")
+    if isinstance(getattr(package, "_loader", None), _pydantic_plugins._NoPydanticPlugins):
+        delattr(package, "_loader")
 
 
 def test_stands_in_when_no_distribution_declares_a_pydantic_plugin(tmp_path: Path, no_loader: None) -> None:
     assert skip_pydantic_plugin_scan({"FLOWBUILDER_CACHE_DIR": str(tmp_path)})
-    loader = sys.modules[PYDANTIC_LOADER]
+    assert PYDANTIC_LOADER not in sys.modules  # nothing until pydantic asks for it
+    import pydantic.plugin._loader as loader
+
+    assert isinstance(loader, _pydantic_plugins._NoPydanticPlugins)
     assert not loader.get_plugins()
+    assert not any(isinstance(finder, _pydantic_plugins._StandInFinder) for finder in sys.meta_path)  # used once
     from pydantic import BaseModel
 
     class Point(BaseModel):
@@ -68,7 +87,9 @@ def test_leaves_pydantic_alone_when_the_user_chose_or_without_the_cache(
     tmp_path: Path, no_loader: None, environ: dict[str, str]
 ) -> None:
     assert not skip_pydantic_plugin_scan({"FLOWBUILDER_CACHE_DIR": str(tmp_path), **environ})
-    assert PYDANTIC_LOADER not in sys.modules
+    import pydantic.plugin._loader as loader
+
+    assert not isinstance(loader, _pydantic_plugins._NoPydanticPlugins)
 
 
 def test_leaves_pydantic_alone_when_a_pydantic_plugin_is_installed(
@@ -77,7 +98,9 @@ def test_leaves_pydantic_alone_when_a_pydantic_plugin_is_installed(
     install_pydantic_plugin(tmp_path / "site")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     assert not skip_pydantic_plugin_scan({"FLOWBUILDER_CACHE_DIR": str(tmp_path / "cache")})
-    assert PYDANTIC_LOADER not in sys.modules
+    import pydantic.plugin._loader as loader
+
+    assert not isinstance(loader, _pydantic_plugins._NoPydanticPlugins)
 
 
 def test_leaves_an_imported_loader_alone(tmp_path: Path) -> None:
@@ -89,7 +112,8 @@ def test_leaves_an_imported_loader_alone(tmp_path: Path) -> None:
 
 def test_any_other_name_comes_from_pydantic_s_own_module(tmp_path: Path, no_loader: None) -> None:
     assert skip_pydantic_plugin_scan({"FLOWBUILDER_CACHE_DIR": str(tmp_path)})
-    stand_in = sys.modules[PYDANTIC_LOADER]
+    import pydantic.plugin._loader as stand_in
+
     assert isinstance(stand_in, _pydantic_plugins._NoPydanticPlugins)
     assert stand_in.PYDANTIC_ENTRY_POINT_GROUP == "pydantic"
     assert sys.modules[PYDANTIC_LOADER] is not stand_in  # the real module took its place

@@ -6,9 +6,11 @@ distribution's entry points, looking for its ``pydantic`` group
 (``pydantic.plugin._loader.get_plugins``): 20-30 ms of CPU in ``flowbuilder run`` of hello,
 a tenth of the command. The entry-point cache (:mod:`flowbuilder._entry_point_cache`) can
 answer the same question from a small file keyed by what is installed. When it says that no
-distribution declares a ``pydantic`` entry point, :func:`skip_pydantic_plugin_scan` puts a
-stand-in for that loader module in ``sys.modules`` whose ``get_plugins()`` gives what the
-real one would find: no plugins.
+distribution declares a ``pydantic`` entry point, :func:`skip_pydantic_plugin_scan` adds a
+finder to ``sys.meta_path`` that answers the import of that loader module, once, with a
+stand-in whose ``get_plugins()`` gives what the real one would find: no plugins. A command
+that never builds a model (``flowbuilder --help``) never imports it, so nothing named
+``pydantic`` appears in ``sys.modules``; every other import passes the finder by.
 
 Nothing else changes, and it is done only when it cannot change what pydantic does:
 
@@ -29,8 +31,12 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader  # the protocol this finder's loader half follows (importing it costs ms)
 
 PYDANTIC_LOADER = "pydantic.plugin._loader"
 """The module whose ``get_plugins()`` pydantic calls at every schema build (pydantic 2.5-2.x)."""
@@ -60,6 +66,26 @@ def _real_loader() -> ModuleType:
     return import_module(PYDANTIC_LOADER)
 
 
+class _StandInFinder:
+    """A ``sys.meta_path`` finder for :data:`PYDANTIC_LOADER` alone, used once, then removed."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None) -> ModuleSpec | None:
+        if fullname != PYDANTIC_LOADER:
+            return None
+        _remove_finders()
+        return ModuleSpec(fullname, cast("Loader", self))
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        return _NoPydanticPlugins(spec.name, "pydantic's plugin loader, stood in for: no pydantic plugin is installed")
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: the stand-in is complete when made."""
+
+
+def _remove_finders() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _StandInFinder)]
+
+
 def skip_pydantic_plugin_scan(environ: Mapping[str, str] = os.environ) -> bool:
     """Stand in for pydantic's plugin loader when the entry-point cache knows of no plugin.
 
@@ -69,11 +95,13 @@ def skip_pydantic_plugin_scan(environ: Mapping[str, str] = os.environ) -> bool:
     """
     if PYDANTIC_LOADER in sys.modules or "PYDANTIC_DISABLE_PLUGINS" in environ:
         return False
+    if any(isinstance(finder, _StandInFinder) for finder in sys.meta_path):
+        return True
     from flowbuilder._entry_point_cache import cache_directory, cached_entry_points
 
     if cache_directory(environ) is None:
         return False
     if cached_entry_points(PYDANTIC_ENTRY_POINT_GROUP, environ):
         return False
-    sys.modules[PYDANTIC_LOADER] = _NoPydanticPlugins(PYDANTIC_LOADER, "pydantic's plugin loader, stood in for")
+    sys.meta_path.insert(0, _StandInFinder())
     return True
