@@ -37,6 +37,9 @@ NOT_FOR_HELLO = (
     "flowbuilder.subworkflows",  # no `workflow` task
     "flowrunner.tasktypes.workflow",
     "flowrunner.tasktypes._waiting",  # no approval or wait task
+    "importlib.metadata",  # pydantic's plugin search, skipped when no pydantic plugin is installed
+    "difflib",  # "did you mean" hints, for findings only
+    "flowbuilder.cli.watch_commands",  # formats annotations, and hello's run has none
 )
 """Modules a run of hello has no use for; the wrapper reports which of them it imported."""
 

@@ -89,6 +89,17 @@ def test_plugin_annotations_in_words_each_once(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err == ""
 
 
+def test_an_annotation_without_words_is_shown_as_the_watch_commands_show_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """A payload with no message (the watch commands' formatter, imported only for such a note)."""
+    store = _Notes()
+    display = run_command._PlainDisplay(1)
+    display.follow_annotations(store, "r1")  # type: ignore[arg-type]
+    store.add("metric", {"rows": 12}, task="load")
+    display.show_annotations(force=True)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r'\S+ +#1 metric load by plugin  \{"rows": 12\}', line), line
+
+
 def test_the_display_reads_annotations_on_a_timer_without_events(monkeypatch: pytest.MonkeyPatch) -> None:
     """While a long task runs no event comes: the poller still shows what plugins add."""
     import asyncio

@@ -27,9 +27,10 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
+
+from flowbuilder._frozen_record import FrozenRecord
 
 CACHE_FORMAT = 1
 _INSTALL_MARKERS = (".dist-info", ".egg-info", ".egg-link", ".pth")
@@ -37,21 +38,30 @@ _VALUE = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?(\[[\w,.-]*\])?$")
 """``module``, ``module:attribute.path``, optionally ``[extras]`` (spaces removed first)."""
 
 
-@dataclass(frozen=True, slots=True)
-class CachedDistribution:
+class CachedDistribution(FrozenRecord):
     """The two facts the plugin host reads of an entry point's distribution."""
 
+    __slots__ = ("metadata", "version")
     metadata: Mapping[str, str]
     version: str
 
+    def __init__(self, metadata: Mapping[str, str], version: str) -> None:
+        object.__setattr__(self, "metadata", metadata)
+        object.__setattr__(self, "version", version)
 
-@dataclass(frozen=True, slots=True)
-class CachedEntryPoint:
+
+class CachedEntryPoint(FrozenRecord):
     """An entry point as ``importlib.metadata`` gives it, for the attributes the host uses."""
 
+    __slots__ = ("name", "value", "dist")
     name: str
     value: str
     dist: CachedDistribution | None
+
+    def __init__(self, name: str, value: str, dist: CachedDistribution | None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "dist", dist)
 
     def load(self) -> Any:
         """Import ``module`` and return ``module.attribute`` (the module itself without one)."""

@@ -41,12 +41,12 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from flowbuilder._entry_point_cache import cache_directory, installed_fingerprint
+from flowbuilder._frozen_record import FrozenRecord
 from flowbuilder._validation_cache import sources_unchanged
 from flowbuilder._version import __version__
 
@@ -59,15 +59,22 @@ _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _PLAIN = (int, str, bool, type(None))
 
 
-@dataclass(frozen=True, slots=True)
-class ProvidedItem:
+class ProvidedItem(FrozenRecord):
     """One class a named hook returned: its name, the plugin that gave it, and where it lives."""
 
+    __slots__ = ("name", "owner", "module", "qualname", "declared")
     name: str
     owner: str
     module: str
     qualname: str
     declared: Mapping[str, Any]
+
+    def __init__(self, name: str, owner: str, module: str, qualname: str, declared: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "owner", owner)
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "qualname", qualname)
+        object.__setattr__(self, "declared", declared)
 
     def load(self, key: str) -> Any:
         """Import the class; ``LookupError`` when it is not there or no longer declares :attr:`name`."""

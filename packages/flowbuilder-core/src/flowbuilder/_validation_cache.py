@@ -31,11 +31,11 @@ import json
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowbuilder._entry_point_cache import cache_directory, installed_fingerprint
+from flowbuilder._frozen_record import FrozenRecord
 from flowbuilder._version import __version__
 from flowbuilder.errors import Diagnostic
 
@@ -44,13 +44,18 @@ MAX_ENTRIES = 256
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
-@dataclass(frozen=True, slots=True)
-class ValidOutcome:
+class ValidOutcome(FrozenRecord):
     """What ``validate`` prints for a valid file: its size, depth and warnings."""
 
+    __slots__ = ("tasks", "levels", "warnings")
     tasks: int
     levels: int
     warnings: tuple[Diagnostic, ...]
+
+    def __init__(self, tasks: int, levels: int, warnings: tuple[Diagnostic, ...]) -> None:
+        object.__setattr__(self, "tasks", tasks)
+        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "warnings", warnings)
 
 
 def _entry_key(path: Path, content: bytes, settings_text: str) -> str:

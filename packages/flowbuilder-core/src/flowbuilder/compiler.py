@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from flowbuilder import graph
 from flowbuilder._config_sharing import EqualConfigs
+from flowbuilder._frozen_record import FrozenRecord
 from flowbuilder._model_sharing import share_model_parts
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics, suggest
 from flowbuilder.errors import Diagnostic, WorkflowError
@@ -494,10 +495,10 @@ def _check_expressions(
     return with_expressions
 
 
-@dataclass(frozen=True, slots=True)
-class _ExpressionContext:
+class _ExpressionContext(FrozenRecord):
     """What checking one expression needs to know about the whole workflow."""
 
+    __slots__ = ("params", "index", "predecessors", "locator", "problems", "omitted", "incomplete", "secret_names")
     params: Mapping[str, Any]
     index: Mapping[str, int]
     predecessors: Sequence[Sequence[int]]
@@ -506,6 +507,19 @@ class _ExpressionContext:
     omitted: Omitted
     incomplete: set[int]
     secret_names: set[str]
+
+    def __init__(self, params: Mapping[str, Any], index: Mapping[str, int], predecessors: Sequence[Sequence[int]],
+                 locator: Locator, problems: list[Diagnostic], omitted: Omitted, incomplete: set[int],
+                 secret_names: set[str]) -> None:  # fmt: skip
+        set_field = object.__setattr__
+        set_field(self, "params", params)
+        set_field(self, "index", index)
+        set_field(self, "predecessors", predecessors)
+        set_field(self, "locator", locator)
+        set_field(self, "problems", problems)
+        set_field(self, "omitted", omitted)
+        set_field(self, "incomplete", incomplete)
+        set_field(self, "secret_names", secret_names)
 
     def upstream_is_complete(self, upstream: set[int], task_id: int) -> bool:
         """False when a dependency of the task (or of its upstream) was omitted by the loader."""

@@ -15,7 +15,6 @@ UTF-8 JSON without the run id and number.
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import os
@@ -68,6 +67,8 @@ class ControlRequest:
 
 def requester() -> str:
     """``user@host:pid`` of this process: who asked, when the caller gives no ``by``."""
+    import getpass  # here: a run that makes no request (most) does not need it, nor its termios
+
     try:
         user = getpass.getuser()
     except Exception:  # no name for this uid (containers)

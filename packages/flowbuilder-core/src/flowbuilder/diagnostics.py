@@ -7,7 +7,6 @@ pydantic's errors into one-line messages with a hint ("did you mean ...").
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -62,7 +61,12 @@ class Locator:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
-    """``did you mean 'x'?`` for the closest choice, or None when nothing is close."""
+    """``did you mean 'x'?`` for the closest choice, or None when nothing is close.
+
+    ``difflib`` is imported here: only a finding needs it, and a run of a valid file never does.
+    """
+    import difflib
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else None
 

@@ -45,8 +45,10 @@ def plugin_host() -> PluginHost:
     """Plugins loaded once per CLI process; load failures are warned about on stderr."""
     import click
 
+    from flowbuilder._pydantic_plugins import skip_pydantic_plugin_scan
     from flowbuilder.plugins import build_plugin_host
 
+    skip_pydantic_plugin_scan()  # before any model is built; changes nothing if a pydantic plugin exists
     host = build_plugin_host(settings())
     for failure in host.failures:
         click.echo(f"warning: {failure.format()}", err=True)

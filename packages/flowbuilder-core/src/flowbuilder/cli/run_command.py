@@ -278,8 +278,6 @@ class _Display(EventSink):
             notes = store.read_annotations(run_id, after=self._notes_seen)
         except Exception:  # a store without annotations (or gone): the run's display goes on
             return
-        from flowbuilder.cli.watch_commands import annotation_line
-
         for annotation in notes:
             self._notes_seen = max(self._notes_seen, annotation.number)
             payload = annotation.payload
@@ -295,7 +293,9 @@ class _Display(EventSink):
                 where = f" {annotation.task}" if annotation.task else ""
                 by = f" (by {annotation.author})" if annotation.author else ""
                 self.note(neutralise(one_line(f"{annotation.kind}{where}: {message}{by}", 400)))
-            else:
+            else:  # the watch commands' formatter, imported only for such a note (a run rarely has one)
+                from flowbuilder.cli.watch_commands import annotation_line
+
                 self.note(neutralise(annotation_line(annotation)))
 
     def _waiting(self, event: RunEvent) -> None:
