@@ -178,8 +178,8 @@ def test_grouped_values_hold_each_event_as_it_would_be_stored_alone_in_order() -
     for seq in range(1, 700):
         data = {"output": random_value(rng), "duration": rng.random()} if rng.random() < 0.2 else {"output": seq}
         batch.append(RunEvent("run", seq, rng.choice(list(EventKind)), rng.choice(["t", "\ud800"]), 1, data, 2.5))
-    plain = [event for event in batch if _storable(event)]
-    values = event_values(plain, per_value=16)
+    plain = [dataclasses.replace(event, seq=seq) for seq, event in enumerate(filter(_storable, batch), start=1)]
+    values = event_values("run", plain, 0, per_value=16)
     assert [raw for _, value in values for raw in split_value(value)] == events_bytes(plain)
     assert [count for count, value in values] == [len(split_value(value)) for _, value in values]
     assert max(count for count, _ in values) == 16 and sum(count for count, _ in values) == len(plain)
@@ -189,7 +189,7 @@ def test_grouped_values_hold_each_event_as_it_would_be_stored_alone_in_order() -
     nan = RunEvent("run", 3, EventKind.TASK_SUCCEEDED, "c", 1, {"output": float("nan")}, 1.7)
     around = [RunEvent("run", seq, EventKind.TASK_STARTED, "t", 1, {"type": "python"}, 1.5) for seq in (1, 2, 4, 5)]
     mixed = [*around[:2], nan, *around[2:]]
-    assert event_values(mixed) == [(2, b"\n".join(events_bytes(around[:2]))), (1, encode_event(nan)),
+    assert event_values("run", mixed, 0) == [(2, b"\n".join(events_bytes(around[:2]))), (1, encode_event(nan)),
                                    (2, b"\n".join(events_bytes(around[2:])))]  # fmt: skip
 
 
@@ -198,7 +198,7 @@ def test_a_group_msgspec_refuses_falls_back_to_core_per_event() -> None:
     events = [RunEvent("run", 1, EventKind.TASK_STARTED, "a", 1, {"type": "python"}, 1.5),
               RunEvent("run", 2, EventKind.TASK_STARTED, "b", 1, {"type": "\ud800"}, 1.5)]  # fmt: skip
     with pytest.raises(UnicodeEncodeError):
-        event_values(events)
+        event_values("run", events, 0)
 
 
 def _storable(event: RunEvent) -> bool:

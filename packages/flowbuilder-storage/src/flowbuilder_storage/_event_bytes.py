@@ -109,8 +109,11 @@ EVENTS_PER_VALUE = 64
 events instead of per event, while a read of the newest events still decodes little."""
 
 
-def event_values(events: Sequence[RunEvent], per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]]:
-    """The stored values of a batch, in order, each as ``(how many events it holds, value)``.
+def event_values(run_id: str, events: Sequence[RunEvent], after_seq: int,
+                 per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]] | None:  # fmt: skip
+    """The stored values of a batch, in order, each as ``(how many events it holds, value)``;
+    None if the events are not run ``run_id``'s, numbered ``after_seq + 1, + 2, ...`` (checked
+    here, in the one pass over the events, rather than in a pass of its own).
 
     Runs of consecutive plain events (see :func:`events_bytes`) share one value: their
     stored forms joined by newlines, written by one msgspec call (stored JSON never holds a
@@ -125,7 +128,11 @@ def event_values(events: Sequence[RunEvent], per_value: int = EVENTS_PER_VALUE) 
     group: list[_StoredEvent] = []
     group_start = 0
     checked: dict[str, Any] = {}  # as in events_bytes: a mapping shared by events is checked once
+    seq = after_seq
     for index, event in enumerate(events):
+        seq += 1
+        if event.seq != seq or event.run_id != run_id:
+            return None
         moment = event.time
         task = event.task
         data = event.data

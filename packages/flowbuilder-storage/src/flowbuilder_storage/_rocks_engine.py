@@ -75,8 +75,6 @@ table files before it deletes them, so it needs about as much free space as the 
 small memtables keep that (and the memory they take) to about twice this size plus the
 largest single write, which is what lets a store open again on a disk that filled up."""
 _RUN_LEVEL = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
-_SEQ = attrgetter("seq")
-_RUN_ID = attrgetter("run_id")
 _KIND = attrgetter("kind")
 _NOTHING = (0, b"")
 # Files RocksDB writes while it creates a database (before CURRENT exists): another process
@@ -584,13 +582,17 @@ class RocksEngine:
                 if fence_raised is not None:
                     self._write(fence_raised)
                 return actual
-            numbered = list(range(expected_seq + 1, expected_seq + len(events) + 1))
-            if list(map(_SEQ, events)) != numbered or list(map(_RUN_ID, events)).count(run_id) != len(events):
-                check_batch(run_id, events, expected_seq)  # raises with the details
             try:
-                values = event_values(events) if encoded is None else [(1, value) for value in encoded]
+                if encoded is None:
+                    values = event_values(run_id, events, expected_seq)
+                else:
+                    check_batch(run_id, events, expected_seq)
+                    values = [(1, value) for value in encoded]
             except MemoryError:
                 raise not_enough_memory(self.path, len(events)) from None
+            if values is None:  # not numbered on from expected_seq, or another run's: check_batch says which
+                check_batch(run_id, events, expected_seq)
+            assert values is not None  # check_batch raised: its test is event_values's
             size = 0
             for _count, value in values:
                 size += len(value)
