@@ -126,3 +126,17 @@ def test_a_format_1_store_reads_whole_and_is_marked_2_by_its_first_grouped_write
         engine.close()
     with RocksDBStore.open(f"rocksdb://{path}") as store:
         assert store.last_seq("r1") == more[-1].seq and store.read_events("r1", 5)[1:] == more
+
+
+def test_a_routed_append_of_stored_forms_is_grouped_too_and_reads_back_byte_for_byte(tmp_path: Path) -> None:
+    """What a client process sends (the owner stores the bytes that came), big forms alone."""
+    engine = RocksEngine(tmp_path / "store", Durability())
+    try:
+        events = run_events("r")
+        big = RunEvent("r", len(events) + 1, EventKind.TASK_SUCCEEDED, "big", 1, {"output": "x" * 70_000}, 9.0)
+        encoded = [encode_event(event) for event in [*events, big]]
+        assert engine.append_encoded("r", encoded, 0) == len(encoded)
+        assert len(stored_values(engine, "r")) == -(-len(events) // EVENTS_PER_VALUE) + 1
+        assert engine.read_encoded("r") == encoded and engine.read_events("r", len(events)) == [big]
+    finally:
+        engine.close()

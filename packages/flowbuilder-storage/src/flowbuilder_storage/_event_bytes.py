@@ -174,6 +174,30 @@ def _add_group(values: list[tuple[int, bytes]], group: list[_StoredEvent], event
     values.append((len(group), lines[:-1]))  # without the last newline: values are joined by one on export
 
 
+def grouped_values(encoded: Sequence[bytes], per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]]:
+    """:func:`event_values` for events already in their stored form (a routed client's, each
+    a line with no raw newline): runs of forms shorter than :data:`MAX_PLAIN_TEXT` share values
+    of up to ``per_value``; a longer one keeps a value of its own (no copy of a big event)."""
+    values: list[tuple[int, bytes]] = []
+    group: list[bytes] = []
+    for raw in encoded:
+        if len(raw) < MAX_PLAIN_TEXT:
+            group.append(raw)
+            if len(group) < per_value:
+                continue
+        elif group:
+            values.append((len(group), b"\n".join(group)))
+            group = []
+        if group:
+            values.append((len(group), b"\n".join(group)))
+            group = []
+        else:
+            values.append((1, raw))
+    if group:
+        values.append((len(group), b"\n".join(group)))
+    return values
+
+
 def split_value(value: bytes) -> list[bytes]:
     """The stored forms of the events one stored value holds (see :func:`event_values`)."""
     return value.split(b"\n") if b"\n" in value else [value]

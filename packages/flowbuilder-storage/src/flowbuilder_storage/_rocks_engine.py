@@ -40,7 +40,7 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definitio
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
-from flowbuilder_storage._event_bytes import decode_events, event_values, split_value
+from flowbuilder_storage._event_bytes import decode_events, event_values, grouped_values, split_value
 from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
     ROCKSDB_FORMAT_VERSION,
@@ -587,7 +587,7 @@ class RocksEngine:
                     values = event_values(run_id, events, expected_seq)
                 else:
                     check_batch(run_id, events, expected_seq)
-                    values = [(1, value) for value in encoded]
+                    values = grouped_values(encoded)
             except MemoryError:
                 raise not_enough_memory(self.path, len(events)) from None
             if values is None:  # not numbered on from expected_seq, or another run's: check_batch says which
