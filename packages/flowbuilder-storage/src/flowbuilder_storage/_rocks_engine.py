@@ -220,7 +220,7 @@ def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
 
 
 def stored_format(raw: bytes | None) -> int:
-    """The format number of a marker already checked by :func:`_check_format` (0: none)."""
+    """The format number of a marker :func:`_check_format` accepted (0: none)."""
     return int(json.loads(raw)["format"]) if raw is not None else 0
 
 
@@ -268,7 +268,8 @@ class RocksEngine:
             if raw_format is None and self._read_only is None:
                 self._db.put(keys.FORMAT_KEY, FORMAT_MARKER, self._sync_options(rocksdict))
                 self._marked_current = True
-            else:
+            else:  # checked again: a store created by another process just now was not verified
+                _check_format(path, raw_format, has_keys=False)
                 self._marked_current = stored_format(raw_format) >= ROCKSDB_FORMAT_VERSION
         except Exception as error:
             try:
