@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
-from flowbuilder_storage._event_bytes import decode_events, event_bytes, events_bytes
+from flowbuilder_storage._event_bytes import decode_events, event_bytes, event_values, events_bytes, split_value
 
 TEXTS = [
     "",
@@ -167,3 +167,43 @@ def test_a_batch_stores_each_event_as_it_would_alone() -> None:
     assert events_bytes(plain_batch) == [raw for raw in alone if raw]
     assert events_bytes(batch[:6])[2] == encode_event(batch[2])
     assert events_bytes(batch[:6])[4] == encode_event(batch[4])
+
+
+def test_grouped_values_hold_each_event_as_it_would_be_stored_alone_in_order() -> None:
+    """``event_values`` (format 2): split at newlines, the values are ``events_bytes``'s forms,
+    in order; each counts the events it holds; a value holds at most ``per_value`` events,
+    and an event msgspec must not write (NaN, bytes, a lone surrogate) has a value of its own."""
+    rng = random.Random(5)
+    batch = []
+    for seq in range(1, 700):
+        data = {"output": random_value(rng), "duration": rng.random()} if rng.random() < 0.2 else {"output": seq}
+        batch.append(RunEvent("run", seq, rng.choice(list(EventKind)), rng.choice(["t", "\ud800"]), 1, data, 2.5))
+    plain = [dataclasses.replace(event, seq=seq) for seq, event in enumerate(filter(_storable, batch), start=1)]
+    values = event_values("run", plain, 0, per_value=16)
+    assert [raw for _, value in values for raw in split_value(value)] == events_bytes(plain)
+    assert [count for count, value in values] == [len(split_value(value)) for _, value in values]
+    assert max(count for count, _ in values) == 16 and sum(count for count, _ in values) == len(plain)
+    for count, value in values:
+        if count == 1 and value != events_bytes([decode_event("run", value)])[0]:
+            pytest.fail(f"a lone value is not the event's own form: {value!r}")
+    nan = RunEvent("run", 3, EventKind.TASK_SUCCEEDED, "c", 1, {"output": float("nan")}, 1.7)
+    around = [RunEvent("run", seq, EventKind.TASK_STARTED, "t", 1, {"type": "python"}, 1.5) for seq in (1, 2, 4, 5)]
+    mixed = [*around[:2], nan, *around[2:]]
+    assert event_values("run", mixed, 0) == [(2, b"\n".join(events_bytes(around[:2]))), (1, encode_event(nan)),
+                                   (2, b"\n".join(events_bytes(around[2:])))]  # fmt: skip
+
+
+def test_a_group_msgspec_refuses_falls_back_to_core_per_event() -> None:
+    """A lone surrogate inside a group: core's encoder raises its own error, as for one event."""
+    events = [RunEvent("run", 1, EventKind.TASK_STARTED, "a", 1, {"type": "python"}, 1.5),
+              RunEvent("run", 2, EventKind.TASK_STARTED, "b", 1, {"type": "\ud800"}, 1.5)]  # fmt: skip
+    with pytest.raises(UnicodeEncodeError):
+        event_values("run", events, 0)
+
+
+def _storable(event: RunEvent) -> bool:
+    try:
+        encode_event(event)
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -19,6 +19,23 @@ from flowbuilder_storage._rocks_engine import RocksEngine
 from flowbuilder_storage._sync import Durability
 
 FORMAT1 = Path(__file__).with_name("fixtures") / "rocksdb-format1"
+FORMAT2 = Path(__file__).with_name("fixtures") / "rocksdb-format2"
+"""Written by flowbuilder-storage 0.2.0 (format 2): run ``r2``, :func:`format2_events` in two
+appends, the second's task events grouped 64 to a value around one kept alone (bytes)."""
+
+
+def format2_events() -> list[RunEvent]:
+    events = [RunEvent("r2", 1, EventKind.RUN_CREATED, data={"workflow": "kept2"}, time=1765000000.5),
+              RunEvent("r2", 2, EventKind.RUN_STARTED, data={"runner": "local", "resumed": False}, time=1765000000.75)]  # fmt: skip
+    for index in range(80):
+        kind = EventKind.TASK_STARTED if index % 2 == 0 else EventKind.TASK_SUCCEEDED
+        data = {"type": "python"} if index % 2 == 0 else {"output": {"n": index, "s": "二"}, "duration": 1.2e-06}
+        if index == 41:
+            data = {"output": b"raw", "duration": 0.5}  # core's form, a value of its own
+        events.append(RunEvent("r2", len(events) + 1, kind, f"t{index // 2}", 1, data, 1765000001.0 + index))
+    events.append(RunEvent("r2", len(events) + 1, EventKind.RUN_FINISHED, data={"status": "succeeded"},
+                           time=1765000100.0))  # fmt: skip
+    return events
 
 
 def test_a_format_1_store_reads_back_whole(tmp_path: Path) -> None:
@@ -33,6 +50,18 @@ def test_a_format_1_store_reads_back_whole(tmp_path: Path) -> None:
         assert store.load_definition(summary.definition_hash or "").startswith(b"name: kept")
         assert store.read_logs("r1")[0].text == "a" and store.get_blob("r1/a.out") == b"\x00\x01blob"
         assert store.append_events("r1", [RunEvent("r1", 6, EventKind.TASK_ANNOTATED, task="a")], 5) == 6
+
+
+def test_a_format_2_store_reads_back_whole(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    shutil.copytree(FORMAT2, path)
+    expected = format2_events()
+    expected[43] = RunEvent("r2", 44, EventKind.TASK_SUCCEEDED, "t20", 1, {"output": "raw", "duration": 0.5},
+                            expected[43].time)  # fmt: skip  # core stores bytes as text
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        assert store.read_events("r2") == expected
+        assert store.read_events("r2", 40, 10) == expected[40:50]
+        assert store.get_run("r2").status is RunStatus.SUCCEEDED and store.last_seq("r2") == len(expected)
 
 
 def test_a_rocksdb_store_of_a_newer_format_is_refused_unchanged(tmp_path: Path) -> None:

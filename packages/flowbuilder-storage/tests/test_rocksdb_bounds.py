@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowbuilder.events import EventKind, RunEvent, decode_event
-from flowbuilder_storage._event_bytes import event_bytes
+from flowbuilder_storage._event_bytes import event_bytes, split_value
 from flowbuilder_storage._rocks_engine import RocksEngine, bounded_range
 from flowbuilder_storage._rocks_layout import event_prefix, prefix_end
 from flowbuilder_storage._sync import Durability
@@ -66,7 +66,13 @@ def test_a_bounded_range_given_a_temporary_bound_stops_at_it(tmp_path: Path) -> 
         for _ in range(READS):
             for run_id in runs:  # the bound below is referenced by nothing but the range
                 values = bounded_range(engine._db, "values", event_prefix(run_id), prefix_end(event_prefix(run_id)))
-                assert [decode_event(run_id, raw).seq for raw in values] == [1, 2, 3, 4, 5]
+                assert [decode_event(run_id, raw).seq for value in values for raw in split_value(value)] == [
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                ]
     finally:
         engine.close()
 

@@ -20,7 +20,7 @@ when read.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from msgspec import Struct
 from msgspec.json import Decoder, Encoder
@@ -43,7 +43,9 @@ class _StoredEvent(Struct, omit_defaults=True):
     d: Any = None
 
 
-_encode = Encoder().encode
+_encoder = Encoder()
+_encode = _encoder.encode
+_encode_lines = _encoder.encode_lines
 _decode = Decoder().decode
 _KIND_VALUES: dict[Any, str] = {kind: kind.value for kind in EventKind}
 _KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
@@ -100,6 +102,105 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
                 pass
         add(encode_event(event))
     return encoded
+
+
+EVENTS_PER_VALUE = 64
+"""Most consecutive events one stored value holds (see :func:`event_values`): a put per 64
+events instead of per event, while a read of the newest events still decodes little."""
+
+
+def event_values(run_id: str, events: Sequence[RunEvent], after_seq: int,
+                 per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]] | None:  # fmt: skip
+    """The stored values of a batch, in order, each as ``(how many events it holds, value)``;
+    None if the events are not run ``run_id``'s, numbered ``after_seq + 1, + 2, ...`` (checked
+    here, in the one pass over the events, rather than in a pass of its own).
+
+    Runs of consecutive plain events (see :func:`events_bytes`) share one value: their
+    stored forms joined by newlines, written by one msgspec call (stored JSON never holds a
+    raw newline, so a reader splits a value at ``\\n``; a value of one event is exactly
+    format 1's). Any other event gets a value of its own, core's encoding. Raises what
+    :func:`events_bytes` raises.
+    """
+    stored = _StoredEvent
+    kinds = _KIND_VALUES
+    plain = _plain_mapping
+    values: list[tuple[int, bytes]] = []
+    group: list[_StoredEvent] = []
+    group_start = 0
+    checked: dict[str, Any] = {}  # as in events_bytes: a mapping shared by events is checked once
+    seq = after_seq
+    for index, event in enumerate(events):
+        seq += 1
+        if event.seq != seq or event.run_id != run_id:
+            return None
+        moment = event.time
+        task = event.task
+        data = event.data
+        kind = kinds.get(event.kind)
+        if (
+            kind is not None
+            and ((type(moment) is float and moment - moment == 0.0) or type(moment) is int)  # finite
+            and (task is None or type(task) is str)
+            and type(event.seq) is int
+            and type(event.attempt) is int
+            and (not data or data is checked.get(kind) or plain(data, 0))
+        ):
+            if data:
+                checked[kind] = data
+            if not group:
+                group_start = index
+            group.append(stored(event.seq, kind, moment, task, event.attempt, data or None))
+            if len(group) == per_value:
+                _add_group(values, group, events[group_start : index + 1])
+                group = []
+            continue
+        if group:
+            _add_group(values, group, events[group_start:index])
+            group = []
+        values.append((1, encode_event(event)))
+    if group:
+        _add_group(values, group, events[group_start:])
+    return values
+
+
+def _add_group(values: list[tuple[int, bytes]], group: list[_StoredEvent], events: Sequence[RunEvent]) -> None:
+    """Append the value of ``group`` (the records of ``events``): one value, or one per event
+    through :func:`events_bytes` when msgspec refuses one of them (a lone surrogate)."""
+    try:
+        lines = _encode_lines(group)
+    except Exception:
+        values.extend((1, value) for value in events_bytes(events))
+        return
+    values.append((len(group), lines[:-1]))  # without the last newline: values are joined by one on export
+
+
+def grouped_values(encoded: Sequence[bytes], per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]]:
+    """:func:`event_values` for events already in their stored form (a routed client's, each
+    a line with no raw newline): runs of forms shorter than :data:`MAX_PLAIN_TEXT` share values
+    of up to ``per_value``; a longer one keeps a value of its own (no copy of a big event)."""
+    values: list[tuple[int, bytes]] = []
+    group: list[bytes] = []
+    for raw in encoded:
+        if len(raw) < MAX_PLAIN_TEXT:
+            group.append(raw)
+            if len(group) < per_value:
+                continue
+        elif group:
+            values.append((len(group), b"\n".join(group)))
+            group = []
+        if group:
+            values.append((len(group), b"\n".join(group)))
+            group = []
+        else:
+            values.append((1, raw))
+    if group:
+        values.append((len(group), b"\n".join(group)))
+    return values
+
+
+def split_value(value: bytes) -> list[bytes]:
+    """The stored forms of the events one stored value holds (see :func:`event_values`)."""
+    return value.split(b"\n") if b"\n" in value else [value]
 
 
 def decode_events(run_id: str, stored: Iterable[bytes]) -> list[RunEvent]:

@@ -16,7 +16,16 @@ from flowbuilder.events import RunEvent
 from flowbuilder.interfaces.store import LogLine, RunSummary
 
 FORMAT_VERSION = 1
-"""Version of the key layouts and encodings of this package; stored in every store."""
+"""Version of the key layouts and encodings of this package; stored in every Redis store
+(a ``rocksdb://`` store holds :data:`ROCKSDB_FORMAT_VERSION`)."""
+
+ROCKSDB_FORMAT_VERSION = 2
+"""Version of a ``rocksdb://`` store's layout. Format 2: an event key may hold several
+consecutive events, their stored forms joined by newlines, keyed by the last one's number
+(one put per 64 events instead of one per event). A format-1 value (one event, no newline)
+reads the same way, so format-1 stores read unchanged; the first write of a value of several
+events marks the store 2 in the same atomic batch, so an older version refuses it rather than
+misread it."""
 
 MAX_LOG_LINE_CHARS = 64 * 1024
 """A longer log line is cut to this many characters and marked ``[truncated]``."""

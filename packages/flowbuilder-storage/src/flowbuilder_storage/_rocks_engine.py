@@ -21,6 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import replace
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, cast
 
@@ -39,10 +40,10 @@ from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, definitio
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import decode_cursor, encode_cursor
 from flowbuilder_storage import _rocks_layout as keys
-from flowbuilder_storage._event_bytes import decode_events, events_bytes
+from flowbuilder_storage._event_bytes import decode_events, event_values, grouped_values, split_value
 from flowbuilder_storage._memory_room import CHECKED_BATCH_BYTES, ensure_room_for_batch, not_enough_memory
 from flowbuilder_storage._records import (
-    FORMAT_VERSION,
+    ROCKSDB_FORMAT_VERSION,
     check_batch,
     check_run_id,
     decode_log_line,
@@ -74,6 +75,8 @@ table files before it deletes them, so it needs about as much free space as the 
 small memtables keep that (and the memory they take) to about twice this size plus the
 largest single write, which is what lets a store open again on a disk that filled up."""
 _RUN_LEVEL = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
+_KIND = attrgetter("kind")
+_NOTHING = (0, b"")
 # Files RocksDB writes while it creates a database (before CURRENT exists): another process
 # may be creating the store right now, which is not a foreign directory.
 _ROCKSDB_FILE = re.compile(
@@ -211,9 +214,17 @@ def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
         version = int(meta["format"])
     except (ValueError, KeyError, TypeError):
         raise StoreError(f"{path}: unreadable format key {raw[:40]!r}; the store is damaged or foreign") from None
-    if version > FORMAT_VERSION:
+    if version > ROCKSDB_FORMAT_VERSION:
         raise StoreError(f"{path} was written by a newer flowbuilder-storage (format {version}, this one reads"
-                         f" {FORMAT_VERSION}); upgrade flowbuilder-storage")  # fmt: skip
+                         f" {ROCKSDB_FORMAT_VERSION}); upgrade flowbuilder-storage")  # fmt: skip
+
+
+def stored_format(raw: bytes | None) -> int:
+    """The format number of a marker :func:`_check_format` accepted (0: none)."""
+    return int(json.loads(raw)["format"]) if raw is not None else 0
+
+
+FORMAT_MARKER = dump_json({"format": ROCKSDB_FORMAT_VERSION, "app": "flowbuilder"})
 
 
 class RocksEngine:
@@ -249,13 +260,17 @@ class RocksEngine:
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
         self._failure: StoreError | None = None  # a write failed for lack of space; the handle is stuck
+        self._marked_current = False
+        """Whether the store's marker says :data:`ROCKSDB_FORMAT_VERSION` (else the first value of
+        several events raises it, in its own batch: see :meth:`append_events`)."""
         try:
-            if self._db.get(keys.FORMAT_KEY) is None and self._read_only is None:
-                self._db.put(
-                    keys.FORMAT_KEY,
-                    dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}),
-                    self._sync_options(rocksdict),
-                )
+            raw_format = self._db.get(keys.FORMAT_KEY)
+            if raw_format is None and self._read_only is None:
+                self._db.put(keys.FORMAT_KEY, FORMAT_MARKER, self._sync_options(rocksdict))
+                self._marked_current = True
+            else:  # checked again: a store created by another process just now was not verified
+                _check_format(path, raw_format, has_keys=False)
+                self._marked_current = stored_format(raw_format) >= ROCKSDB_FORMAT_VERSION
         except Exception as error:
             try:
                 self._db.close()
@@ -569,25 +584,36 @@ class RocksEngine:
                     self._write(fence_raised)
                 return actual
             try:
-                values = events_bytes(events) if encoded is None else list(encoded)
+                if encoded is None:
+                    values = event_values(run_id, events, expected_seq)
+                else:
+                    check_batch(run_id, events, expected_seq)
+                    values = grouped_values(encoded)
             except MemoryError:
                 raise not_enough_memory(self.path, len(events)) from None
-            size = sum(map(len, values))
+            if values is None:  # not numbered on from expected_seq, or another run's: check_batch says which
+                check_batch(run_id, events, expected_seq)
+            assert values is not None  # check_batch raised: its test is event_values's
+            size = 0
+            for _count, value in values:
+                size += len(value)
             if size >= CHECKED_BATCH_BYTES:  # before RocksDB allocates: it aborts the process when it cannot
                 ensure_room_for_batch(self.path, len(values), size)
             batch = self._batch_type(raw_mode=True) if fence_raised is None else fence_raised
             prefix = keys.event_prefix(run_id)
             pack = keys.pack_seq
             seq = expected_seq
-            run_level = summary is None
-            for index, event in enumerate(events):
-                seq += 1
-                if event.seq != seq or event.run_id != run_id:
-                    check_batch(run_id, events, expected_seq)  # raises with the details
-                if event.kind in _RUN_LEVEL:
-                    run_level = True
-                batch.put(prefix + pack(seq), values[index])
-                values[index] = b""  # let it go as soon as the batch holds its copy (big batches)
+            grouped = False
+            for index, (count, value) in enumerate(values):
+                seq += count
+                if count > 1:
+                    grouped = True
+                batch.put(prefix + pack(seq), value)
+                values[index] = _NOTHING  # let it go as soon as the batch holds its copy (big batches)
+            marking = grouped and not self._marked_current
+            if marking:  # in the same batch: an older version never sees a value it would misread
+                batch.put(keys.FORMAT_KEY, FORMAT_MARKER)
+            run_level = summary is None or not _RUN_LEVEL.isdisjoint(map(_KIND, events))
             if run_level:
                 updated = replace(summary) if summary is not None else RunSummary(run_id=run_id)
                 updated.apply(events)
@@ -601,6 +627,8 @@ class RocksEngine:
             else:
                 self._write(batch, run_id)
                 summary.last_seq = seq  # type: ignore[union-attr]  # not None: run_level covers that
+            if marking:
+                self._marked_current = True
             self._appended.notify_all()
             return seq
 
@@ -631,8 +659,11 @@ class RocksEngine:
         for key, value in bounded_range(self._db, "items", start, keys.prefix_end(prefix)):
             if not cast(bytes, key).startswith(prefix):  # belt and braces: never hand out another key's value
                 break
-            found.append(cast(bytes, value))
+            events = split_value(cast(bytes, value))
+            first = keys.seq_of_event_key(cast(bytes, key)) - len(events) + 1
+            found.extend(events[after_seq - first + 1 :] if first <= after_seq else events)
             if limit is not None and len(found) >= limit:
+                del found[limit:]
                 break
         return found
 
