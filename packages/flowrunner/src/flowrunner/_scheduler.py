@@ -75,7 +75,7 @@ def _loaded_class(module: str, name: str) -> Any:
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("cache", "calls", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("cache", "calls", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "shared_calls", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -128,8 +128,10 @@ class RunExecution:
         self.modes = inputs.modes
         self.configs = plan.configs
         self.calls: list[Any] = [_UNSET] * len(plan)
-        """Per plain INLINE task, the call that needs no :class:`TaskContext` (or None: it needs one);
-        looked up at its first attempt (:func:`_context_free_call`)."""
+        """Per task, the call that needs no :class:`TaskContext` (None: the attempt gets one, as every
+        task but a plain INLINE one whose type offers it); looked up at its first attempt (:meth:`_plain_call`)."""
+        self.shared_calls: dict[tuple[int, int], Callable[[], Any] | None] = {}
+        """(id of task type, id of config) -> its context-free call: asked of the type once per pair."""
         self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors_for_request(request)
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
@@ -417,10 +419,67 @@ class RunExecution:
 
     def _start(self, task_id: int, attempt: int) -> None:
         """Called by :meth:`RunStateMachine.pump` for each attempt it starts."""
+        call = self.calls[task_id]
+        if call is _UNSET:
+            call = self.calls[task_id] = self._plain_call(task_id)
+        if call is None:
+            self._start_with_context(task_id, attempt)
+            return
+        # The hot path: a plain INLINE task whose call needs no TaskContext, called right here.
+        try:
+            result = call()
+        except TaskFailure as failure:
+            self._failed(task_id, attempt, failure, str(failure))
+            return
+        except Exception as error:
+            self._failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
+            return
+        except KeyboardInterrupt:  # Ctrl-C (or the CLI's nudge) stopped a call that would not return
+            self.request_cancel("interrupted while running an inline call")
+            self.machine.cancelled(task_id, attempt)
+            return
+        if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
+            self.succeeded(task_id, attempt, result)
+            return
+        # A plain function that returned an awaitable: the attempt is held after all, with a context.
+        config, env, mode = self.inputs.plain_inputs(task_id)
+        timeout, deadline = self._attempt_timeout(task_id)
+        self._hold_awaitable(task_id, attempt, config, mode, self._context(task_id, attempt, env, deadline), timeout,
+                             result)  # fmt: skip
+
+    def _plain_call(self, task_id: int) -> Callable[[], Any] | None:
+        """The context-free call of a plain INLINE task this driver calls itself, or None (the
+        attempt gets a context). Asked once per task; the task type is asked once per run for
+        each (type, config object) pair: the compiler gives tasks with equal configs one shared
+        validated config, so a generated fan-out of one function asks once, not once per task."""
+        if not (self.plain[task_id] and self.inline_here):
+            return None
+        config, _, mode = self.inputs.plain_inputs(task_id)
+        if mode is not _INLINE:
+            return None
+        task_type = self.types[task_id]
+        key = (id(task_type), id(config))  # both are held by the plan for the whole run: ids stay unique
+        shared = self.shared_calls
+        if key not in shared:
+            shared[key] = _context_free_call(task_type, config)
+        return shared[key]
+
+    def _attempt_timeout(self, task_id: int) -> tuple[float | None, float | None]:
+        """The attempt's timeout and its monotonic deadline (both None for a run without time limits)."""
+        machine = self.machine
+        if not machine.has_timeout:
+            return None, None
+        now = machine.started_monotonic
+        timeout = machine.attempt_timeout(task_id, now)
+        return timeout, (now + timeout if timeout is not None else None)
+
+    def _start_with_context(self, task_id: int, attempt: int) -> None:
+        """An attempt that gets a :class:`TaskContext`: rendered, cached, waiting, locked, child or
+        executor-run tasks, and plain ones whose type offers no context-free call."""
         inputs = self.inputs
         machine = self.machine
         if self.plain[task_id]:
-            # The hot path: a static config, no expressions, no fan-out.
+            # A static config, no expressions, no fan-out.
             config = self.configs[task_id]
             env = self.plain_env[task_id]
             mode = self.modes[task_id]
@@ -458,26 +517,11 @@ class RunExecution:
             except Exception as error:
                 self._failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
                 return
-        call = None
-        inline = mode is _INLINE and self.inline_here
-        if inline and self.plain[task_id]:
-            call = self.calls[task_id]
-            if call is _UNSET:
-                call = self.calls[task_id] = _context_free_call(self.types[task_id], config)
-        timeout = deadline = None
-        if machine.has_timeout:
-            now = machine.started_monotonic
-            timeout = machine.attempt_timeout(task_id, now)
-            if timeout is not None:
-                deadline = now + timeout
-        context = None if call is not None else self._context(task_id, attempt, env, deadline)
-        if inline:
+        timeout, deadline = self._attempt_timeout(task_id)
+        context = self._context(task_id, attempt, env, deadline)
+        if mode is _INLINE and self.inline_here:
             try:
-                if call is not None:
-                    result = call()
-                else:
-                    assert context is not None
-                    result = self.types[task_id].run(config, context)
+                result = self.types[task_id].run(config, context)
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
                 return
@@ -491,18 +535,20 @@ class RunExecution:
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
                 self.succeeded(task_id, attempt, result)
                 return
-            if context is None:  # a plain function that returned an awaitable: the attempt is held after all
-                context = self._context(task_id, attempt, env, deadline)
-            executor = self.executors[_INLINE]
-            assert isinstance(executor, InlineExecutor)
-            held = inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
-            self.inflight[task_id] = (executor, held)
-            executor.finish_awaitable(held, result, self._on_done)
+            self._hold_awaitable(task_id, attempt, config, mode, context, timeout, result)
             return
-        assert context is not None
         self._submit(
             self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
         )
+
+    def _hold_awaitable(self, task_id: int, attempt: int, config: Any, mode: ExecutionMode, context: TaskContext,
+                        timeout: float | None, result: Any) -> None:  # fmt: skip
+        """An inline call returned an awaitable: the inline executor awaits it as a held attempt."""
+        executor = self.executors[_INLINE]
+        assert isinstance(executor, InlineExecutor)
+        held = self.inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
+        self.inflight[task_id] = (executor, held)
+        executor.finish_awaitable(held, result, self._on_done)
 
     def _context(self, task_id: int, attempt: int, env: Mapping[str, str], deadline: float | None) -> TaskContext:
         """The :class:`TaskContext` of an attempt: its inputs are the direct dependencies' outputs."""
