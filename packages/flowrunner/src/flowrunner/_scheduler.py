@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 _INLINE = ExecutionMode.INLINE
 _UNSET: Any = object()
 """A plain task's context-free call not looked up yet (:func:`_context_free_call`)."""
+_PRIORITY = attrgetter("priority")
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -216,7 +218,11 @@ class RunExecution:
             else None
         )
         default_priority = defaults.priority or 0
-        priorities = [task.priority if task.priority is not None else default_priority for task in tasks]
+        own: list[float | None] = list(map(_PRIORITY, tasks))
+        if own.count(None) == len(own):  # the usual case, at C speed
+            priorities: list[float] = [default_priority] * len(own)
+        else:
+            priorities = [default_priority if priority is None else priority for priority in own]
         return ReadyQueue(priorities, plan.remaining_path, self.clock.monotonic, pool_of, pool_limits)
 
     # -- steering (also for the control channel) --------------------------------------------
