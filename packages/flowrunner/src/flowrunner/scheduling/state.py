@@ -513,7 +513,7 @@ class RunStateMachine:
         timing = self.timing
         if not self.pooled and queue.by_priority is None and not (self.stopping or self.paused):
             # The common case (no pools, one priority, running), once per attempt ending between steps.
-            waiting = len(queue.heap)
+            waiting = queue.unpooled()
             if not waiting:
                 timing.waiting = NOTHING_WAITS
                 return
@@ -542,7 +542,7 @@ class RunStateMachine:
             return
         pairs: list[tuple[int, int]] = []
         if not self.pooled:
-            candidates = len(queue.heap)
+            candidates = queue.unpooled()
         else:  # a task beyond its pool's free room waits for the pool, whatever the run's slots
             candidates = 0
             used = queue.pool_used
