@@ -144,7 +144,7 @@ class AskCountingPython(PythonTask):
 
 
 def test_the_type_is_asked_once_per_config_shared_by_equal_tasks_and_each_task_still_runs() -> None:
-    """Tasks with equal configs share one validated config: one question for all of them."""
+    """Tasks with equal configs share one validated config: one question for a stretch of them."""
     import asyncio
 
     from flowrunner_sample_callables import CALLS
