@@ -1,6 +1,6 @@
 """Plain inline ``python`` calls that never see their context are made without one.
 
-The scheduler asks the task type once per plain task for a context-free call
+The scheduler asks the task type once per (type, config) of plain tasks for a context-free call
 (:meth:`PythonTask.context_free_call`) and then calls it on each attempt without building a
 ``TaskContext``. Everything a run records must stay as on the path with a context.
 """
@@ -130,3 +130,47 @@ def test_context_free_call_declines_what_needs_a_context_or_fails() -> None:
     from flowrunner_sample_callables import noop
 
     assert task.context_free_call(PythonConfig(callable="flowrunner_sample_callables:noop")) is noop
+
+
+class AskCountingPython(PythonTask):
+    """Counts how often the scheduler asks for a context-free call (``run`` is PythonTask's own)."""
+
+    name: ClassVar[str] = "python"
+    asked: ClassVar[list[str]] = []
+
+    def context_free_call(self, config: PythonConfig) -> Any:
+        AskCountingPython.asked.append(config.callable)
+        return super().context_free_call(config)
+
+
+def test_the_type_is_asked_once_per_config_shared_by_equal_tasks_and_each_task_still_runs() -> None:
+    """Tasks with equal configs share one validated config: one question for a stretch of them."""
+    import asyncio
+
+    from flowrunner_sample_callables import CALLS
+
+    from flowbuilder.compiler import compile_workflow
+    from flowbuilder.model import Workflow
+
+    AskCountingPython.asked.clear()
+    CALLS.pop("shared", None)
+    CALLS.pop("own", None)
+    types = {**TASK_TYPES, "python": AskCountingPython()}
+    shared = {"callable": "flowrunner_sample_callables:count_call", "args": ["shared"]}
+    own = {"callable": "flowrunner_sample_callables:count_call", "args": ["own"]}
+    tasks = [
+        {"name": "a", "type": "python", "config": shared},
+        {"name": "b", "type": "python", "config": dict(shared)},
+        {"name": "c", "type": "python", "depends_on": ["a", "b"], "config": shared},
+        {"name": "d", "type": "python", "config": own},
+    ]
+    plan = compile_workflow(Workflow.model_validate({"name": "shared", "tasks": tasks}), types)
+    assert len({id(config) for config in plan.configs}) == 2  # the compiler shares equal configs
+    runner = LocalRunner(types)
+    try:
+        result = asyncio.run(runner.run_async(RunRequest(plan=plan)))
+    finally:
+        runner.close_workers()
+    assert result.succeeded
+    assert len(AskCountingPython.asked) == 2, AskCountingPython.asked
+    assert CALLS["shared"] == 3 and CALLS["own"] == 1

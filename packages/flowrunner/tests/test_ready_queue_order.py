@@ -156,3 +156,61 @@ def test_push_many_queues_the_same_entries_as_push_one_by_one(pools: bool) -> No
     popped = [many.pop() for _ in range(count)]
     assert popped == [one.pop() for _ in range(count)]
     assert sorted(popped) == list(range(count))  # type: ignore[type-var]
+
+
+def test_a_batch_of_push_many_pops_in_exactly_the_order_of_one_heap() -> None:
+    """The sorted batch beside the heap (no pools, one priority) must never change the order:
+    pushes, batches and pops interleaved at random give the same pops as a heap alone."""
+    import random
+
+    from flowrunner.scheduling.ready_queue import ReadyQueue
+
+    count = 400
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    for seed in range(20):
+        rng = random.Random(seed)
+        remaining = [float(rng.randrange(4)) for _ in range(count)]
+        retries = [rng.randrange(3) for _ in range(count)]
+        now[0] = 0.0
+        batched = ReadyQueue([0] * count, remaining, clock)
+        heap_only = ReadyQueue([0] * count, remaining, clock)
+        heap_only.batches = False
+        assert batched.batches
+        unqueued = list(range(count))
+        rng.shuffle(unqueued)
+        popped: list[int | None] = []
+        used_batch = False
+        while unqueued or batched:
+            now[0] += rng.choice([0.0, 0.4, 1.3])  # ageing moves on between pushes
+            action = rng.random()
+            if unqueued and action < 0.3:
+                task_id = unqueued.pop()
+                batched.push(task_id, retries[task_id])
+                heap_only.push(task_id, retries[task_id])
+            elif unqueued and action < 0.6:
+                some = [unqueued.pop() for _ in range(min(len(unqueued), rng.randrange(1, 40)))]
+                batched.push_many(some, retries)
+                heap_only.push_many(some, retries)
+                used_batch = used_batch or bool(batched.batch)
+            else:
+                for _ in range(rng.randrange(1, 30)):
+                    assert len(batched) == len(heap_only) and batched.unpooled() == len(heap_only)
+                    popped.append(batched.pop())
+                    assert popped[-1] == heap_only.pop()
+        assert used_batch and not heap_only.batch
+        assert sorted(task_id for task_id in popped if task_id is not None) == list(range(count))
+
+
+def test_draining_takes_the_batch_too() -> None:
+    from flowrunner.scheduling.ready_queue import ReadyQueue
+
+    queue = ReadyQueue([0] * 6, [0.0] * 6, lambda: 0.0)
+    queue.push_many([0, 1, 2], [0] * 6)
+    queue.push(3, 0)
+    assert queue.batch and queue.heap
+    assert sorted(queue.drain()) == [0, 1, 2, 3]
+    assert not queue and len(queue) == 0 and queue.pop() is None

@@ -82,6 +82,18 @@ def test_queue_wait_is_charged_to_the_run_concurrency() -> None:
     assert queue["pool"] == 0 and queue["type_limit"] == 0
 
 
+def test_queue_wait_of_a_fan_out_made_ready_at_once_is_charged_to_the_run_concurrency() -> None:
+    """Tasks made ready together (one ``push_many``: the ready queue's sorted batch) count as queued."""
+    text = "\n".join(["name: fanned", "concurrency: 1", "tasks:",
+                      f"  - {{name: root, type: contract_sleep, config: {{seconds: {SLEEP}}}}}",
+                      *_sleepers(4, extra=", depends_on: [root]")]) + "\n"  # fmt: skip
+    timing, _ = _run(text)
+    _assert_consistent(timing, attempts=5)
+    queue = timing["queue_wait"]
+    assert queue["concurrency"] >= 6 * SLEEP * 0.8  # the later three waited 1 + 2 + 3 sleeps for the one slot
+    assert queue["concurrency"] > 0.8 * queue["total"]
+
+
 def test_queue_wait_is_charged_to_a_full_pool_not_the_run() -> None:
     text = "\n".join(["name: pooled", "concurrency: 8", "pools: {narrow: 1}", "tasks:",
                       *_sleepers(4, extra=", pool: narrow")]) + "\n"  # fmt: skip

@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
 
 _INLINE = ExecutionMode.INLINE
 _UNSET: Any = object()
-"""A plain task's context-free call not looked up yet (:func:`_context_free_call`)."""
+"""No task type or config seen yet (:meth:`RunExecution._context_free_calls`)."""
+_PRIORITY = attrgetter("priority")
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -127,9 +129,6 @@ class RunExecution:
         self.plain_env = inputs.plain_env
         self.modes = inputs.modes
         self.configs = plan.configs
-        self.calls: list[Any] = [_UNSET] * len(plan)
-        """Per plain INLINE task, the call that needs no :class:`TaskContext` (or None: it needs one);
-        looked up at its first attempt (:func:`_context_free_call`)."""
         self.executors: Mapping[ExecutionMode, AttemptExecutor] = runner.executors_for_request(request)
         inline = self.executors[_INLINE]
         self.inline_here = type(inline) is InlineExecutor
@@ -152,6 +151,9 @@ class RunExecution:
         """How many sub-workflow levels below its top-level run this run is (0: it is one)."""
         self.child_tasks = self._child_tasks()
         """Ids of ``workflow`` tasks: their attempts are child runs (:mod:`flowrunner._subworkflow`)."""
+        self.calls = self._context_free_calls()
+        """Per task, the call that needs no :class:`TaskContext` (None: the attempt gets one, as every
+        task but a plain INLINE one whose type offers it). Last: the steps above take tasks off the plain path."""
 
     def _child_tasks(self) -> frozenset[int]:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
@@ -214,7 +216,11 @@ class RunExecution:
             else None
         )
         default_priority = defaults.priority or 0
-        priorities = [task.priority if task.priority is not None else default_priority for task in tasks]
+        own: list[float | None] = list(map(_PRIORITY, tasks))
+        if own.count(None) == len(own):  # the usual case, at C speed
+            priorities: list[float] = [default_priority] * len(own)
+        else:
+            priorities = [default_priority if priority is None else priority for priority in own]
         return ReadyQueue(priorities, plan.remaining_path, self.clock.monotonic, pool_of, pool_limits)
 
     # -- steering (also for the control channel) --------------------------------------------
@@ -417,10 +423,74 @@ class RunExecution:
 
     def _start(self, task_id: int, attempt: int) -> None:
         """Called by :meth:`RunStateMachine.pump` for each attempt it starts."""
+        call = self.calls[task_id]
+        if call is None:
+            self._start_with_context(task_id, attempt)
+            return
+        # The hot path: a plain INLINE task whose call needs no TaskContext, called right here.
+        try:
+            result = call()
+        except TaskFailure as failure:
+            self._failed(task_id, attempt, failure, str(failure))
+            return
+        except Exception as error:
+            self._failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
+            return
+        except KeyboardInterrupt:  # Ctrl-C (or the CLI's nudge) stopped a call that would not return
+            self.request_cancel("interrupted while running an inline call")
+            self.machine.cancelled(task_id, attempt)
+            return
+        if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
+            self.succeeded(task_id, attempt, result)
+            return
+        # A plain function that returned an awaitable: the attempt is held after all, with a context.
+        config, env, mode = self.inputs.plain_inputs(task_id)
+        timeout, deadline = self._attempt_timeout(task_id)
+        self._hold_awaitable(task_id, attempt, config, mode, self._context(task_id, attempt, env, deadline), timeout,
+                             result)  # fmt: skip
+
+    def _context_free_calls(self) -> list[Callable[[], Any] | None]:
+        """Each task's context-free call: only plain INLINE tasks this driver calls itself have one,
+        when their type offers it (:func:`_context_free_call`).
+
+        A task whose type and config object are its predecessor's in the plan reuses its answer:
+        the compiler gives tasks with equal configs one shared validated config, so a generated
+        fan-out of one function asks its type once, not once per task (about 0.5 µs each).
+        """
+        count = len(self.plan)
+        if not self.inline_here:
+            return [None] * count
+        calls: list[Callable[[], Any] | None] = []
+        append = calls.append
+        last_type: Any = _UNSET
+        last_config: Any = _UNSET
+        call: Callable[[], Any] | None = None
+        for task_type, config, plain, mode in zip(self.types, self.configs, self.plain, self.modes, strict=True):
+            if not plain or mode is not _INLINE:
+                append(None)
+                continue
+            if config is not last_config or task_type is not last_type:
+                call = _context_free_call(task_type, config)
+                last_type, last_config = task_type, config
+            append(call)
+        return calls
+
+    def _attempt_timeout(self, task_id: int) -> tuple[float | None, float | None]:
+        """The attempt's timeout and its monotonic deadline (both None for a run without time limits)."""
+        machine = self.machine
+        if not machine.has_timeout:
+            return None, None
+        now = machine.started_monotonic
+        timeout = machine.attempt_timeout(task_id, now)
+        return timeout, (now + timeout if timeout is not None else None)
+
+    def _start_with_context(self, task_id: int, attempt: int) -> None:
+        """An attempt that gets a :class:`TaskContext`: rendered, cached, waiting, locked, child or
+        executor-run tasks, and plain ones whose type offers no context-free call."""
         inputs = self.inputs
         machine = self.machine
         if self.plain[task_id]:
-            # The hot path: a static config, no expressions, no fan-out.
+            # A static config, no expressions, no fan-out.
             config = self.configs[task_id]
             env = self.plain_env[task_id]
             mode = self.modes[task_id]
@@ -458,26 +528,11 @@ class RunExecution:
             except Exception as error:
                 self._failed(task_id, attempt, TaskFailure(str(error), retryable=False), str(error))
                 return
-        call = None
-        inline = mode is _INLINE and self.inline_here
-        if inline and self.plain[task_id]:
-            call = self.calls[task_id]
-            if call is _UNSET:
-                call = self.calls[task_id] = _context_free_call(self.types[task_id], config)
-        timeout = deadline = None
-        if machine.has_timeout:
-            now = machine.started_monotonic
-            timeout = machine.attempt_timeout(task_id, now)
-            if timeout is not None:
-                deadline = now + timeout
-        context = None if call is not None else self._context(task_id, attempt, env, deadline)
-        if inline:
+        timeout, deadline = self._attempt_timeout(task_id)
+        context = self._context(task_id, attempt, env, deadline)
+        if mode is _INLINE and self.inline_here:
             try:
-                if call is not None:
-                    result = call()
-                else:
-                    assert context is not None
-                    result = self.types[task_id].run(config, context)
+                result = self.types[task_id].run(config, context)
             except TaskFailure as failure:
                 self._failed(task_id, attempt, failure, str(failure))
                 return
@@ -491,18 +546,20 @@ class RunExecution:
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
                 self.succeeded(task_id, attempt, result)
                 return
-            if context is None:  # a plain function that returned an awaitable: the attempt is held after all
-                context = self._context(task_id, attempt, env, deadline)
-            executor = self.executors[_INLINE]
-            assert isinstance(executor, InlineExecutor)
-            held = inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
-            self.inflight[task_id] = (executor, held)
-            executor.finish_awaitable(held, result, self._on_done)
+            self._hold_awaitable(task_id, attempt, config, mode, context, timeout, result)
             return
-        assert context is not None
         self._submit(
             self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
         )
+
+    def _hold_awaitable(self, task_id: int, attempt: int, config: Any, mode: ExecutionMode, context: TaskContext,
+                        timeout: float | None, result: Any) -> None:  # fmt: skip
+        """An inline call returned an awaitable: the inline executor awaits it as a held attempt."""
+        executor = self.executors[_INLINE]
+        assert isinstance(executor, InlineExecutor)
+        held = self.inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
+        self.inflight[task_id] = (executor, held)
+        executor.finish_awaitable(held, result, self._on_done)
 
     def _context(self, task_id: int, attempt: int, env: Mapping[str, str], deadline: float | None) -> TaskContext:
         """The :class:`TaskContext` of an attempt: its inputs are the direct dependencies' outputs."""

@@ -38,6 +38,7 @@ one comparison per start.
 from __future__ import annotations
 
 import time
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
@@ -82,6 +83,7 @@ attempts): the store's thread records the error and wakes the run, whose next fl
 
 _STARTED = EventKind.TASK_STARTED
 _SUCCEEDED = EventKind.TASK_SUCCEEDED
+_WHEN = attrgetter("when")
 
 
 class EventLog(Protocol):
@@ -198,12 +200,17 @@ class RunStateMachine:
         self.cancel_requested = False
         self.paused = False
         self.any_failed = False
-        self.rules = [RULES[task.run_if] for task in self.tasks]
+        tasks = self.tasks
+        self.rules = [RULES[task.run_if] for task in tasks]
         """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
         self.has_run_if = any(self.rules)
-        self.slow_start = [
-            task.when is not None or rule != ALL_SUCCEEDED for task, rule in zip(self.tasks, self.rules, strict=True)
-        ]
+        whens = list(map(_WHEN, tasks))
+        if not self.has_run_if and whens.count(None) == count:  # the usual case: one pass over the tasks fewer
+            self.slow_start = [False] * count
+        else:
+            self.slow_start = [
+                when is not None or rule != ALL_SUCCEEDED for when, rule in zip(whens, self.rules, strict=True)
+            ]
         """Tasks whose start needs a look (a ``when``, a ``run_if``); the others go straight to the queue."""
         self.upstream_failed: set[int] = set()
         """Tasks skipped because something above them failed (``any_failed`` counts them as failed)."""
@@ -214,10 +221,10 @@ class RunStateMachine:
         there a failed action is an outcome its transitions handle, not the end of the run."""
         defaults = workflow.defaults
         self.has_timeout = defaults.timeout is not None or any(
-            task.timeout is not None or task.deadline is not None for task in self.tasks)  # fmt: skip
+            task.timeout is not None or task.deadline is not None for task in tasks)  # fmt: skip
         # task_started carries the task's type; one shared (never mutated) mapping per type.
-        shared = {name: {"type": name} for name in {task.type for task in self.tasks}}
-        self.type_data: list[Mapping[str, Any]] = [shared[task.type] for task in self.tasks]
+        shared = {name: {"type": name} for name in {task.type for task in tasks}}
+        self.type_data: list[Mapping[str, Any]] = [shared[task.type] for task in tasks]
         self.evaluate_when: Callable[[int], bool] = _always
         self.evaluate_outputs: Callable[[int, Any], dict[str, Any]] = _no_named_outputs
         self.check_output: Callable[[Any], str | None] = _accept
@@ -506,7 +513,7 @@ class RunStateMachine:
         timing = self.timing
         if not self.pooled and queue.by_priority is None and not (self.stopping or self.paused):
             # The common case (no pools, one priority, running), once per attempt ending between steps.
-            waiting = len(queue.heap)
+            waiting = queue.unpooled()
             if not waiting:
                 timing.waiting = NOTHING_WAITS
                 return
@@ -535,7 +542,7 @@ class RunStateMachine:
             return
         pairs: list[tuple[int, int]] = []
         if not self.pooled:
-            candidates = len(queue.heap)
+            candidates = queue.unpooled()
         else:  # a task beyond its pool's free room waits for the pool, whatever the run's slots
             candidates = 0
             used = queue.pool_used
@@ -868,14 +875,15 @@ class RunStateMachine:
         timing = self.timing
         timing.tally(ended)
         timing.waiting = NOTHING_WAITS
-        for task_id in range(len(state)):
-            if state[task_id] == READY:  # queued until now, never started: its wait ends with the run
-                timing.started_sum += ended - timing.base
-            if state[task_id] in (PENDING, READY):
-                state[task_id] = SKIPPED
-                self.reasons[task_id] = reason
-                self.finished_at[task_id] = self.clock.time()
-                self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
+        if PENDING in state or READY in state:  # else nothing is left to settle: no walk over every task
+            for task_id in range(len(state)):
+                if state[task_id] == READY:  # queued until now, never started: its wait ends with the run
+                    timing.started_sum += ended - timing.base
+                if state[task_id] in (PENDING, READY):
+                    state[task_id] = SKIPPED
+                    self.reasons[task_id] = reason
+                    self.finished_at[task_id] = self.clock.time()
+                    self.writer.emit(EventKind.TASK_SKIPPED, self.names[task_id], 0, {"reason": reason})
         if self.cancel_requested:
             status = RunStatus.CANCELLED
         elif self.any_failed if failed is None else failed:

@@ -1,0 +1,84 @@
+"""What a run works out once per task before its first attempt: the plain tasks' modes and envs.
+
+Every run pays this setup for every task, so the usual case takes shortcuts (a fan-out's
+tasks share one validated config); the shortcuts must give each task exactly what asking
+for it alone gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from flowbuilder.compiler import compile_workflow
+from flowbuilder.interfaces import ExecutionMode
+from flowbuilder.model import Workflow
+from flowrunner.scheduling.inputs import AttemptInputs
+from flowrunner.scheduling.ready_queue import ReadyQueue
+from flowrunner.scheduling.state import RunStateMachine
+from flowrunner.tasktypes import PythonTask
+from flowrunner.tasktypes.python import PythonConfig
+
+
+class ModeCountingPython(PythonTask):
+    """Counts the execution-mode questions."""
+
+    name: ClassVar[str] = "python"
+    asked: ClassVar[list[str]] = []
+
+    def execution_mode(self, config: PythonConfig) -> ExecutionMode:  # type: ignore[override]
+        ModeCountingPython.asked.append(config.isolation)
+        return super().execution_mode(config)
+
+
+class _Writer:
+    """The state machine's event log, unused here (no attempt runs)."""
+
+    def __init__(self) -> None:
+        self.run_id = "run"
+        self.seq = 0
+        self.pending: list[Any] = []
+        self.backlogged = False
+
+    def emit(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def _inputs(tasks: list[dict[str, Any]], workflow_env: dict[str, str] | None = None) -> AttemptInputs:
+    task_type = ModeCountingPython()
+    workflow = {"name": "setup", "params": {"name": {"default": "x"}}, "env": workflow_env or {}, "tasks": tasks}
+    plan = compile_workflow(Workflow.model_validate(workflow), {"python": task_type})
+    types: list[Any] = [task_type] * len(plan)
+    queue = ReadyQueue([0] * len(plan), plan.remaining_path, lambda: 0.0)
+    machine = RunStateMachine(plan, _Writer(), queue, 4)
+    ModeCountingPython.asked.clear()
+    return AttemptInputs(plan, types, machine, {"name": "x"}, {})
+
+
+INLINE = {"callable": "flowrunner_sample_callables:noop"}
+THREAD = {"callable": "flowrunner_sample_callables:noop", "isolation": "thread"}
+
+
+def test_each_plain_task_gets_its_own_config_s_mode_and_a_shared_config_is_asked_once_per_stretch() -> None:
+    inputs = _inputs([
+        {"name": "a", "type": "python", "config": INLINE},
+        {"name": "b", "type": "python", "config": dict(INLINE)},
+        {"name": "c", "type": "python", "config": THREAD},
+        {"name": "d", "type": "python", "config": dict(INLINE)},
+        {"name": "e", "type": "python", "config": {"callable": "${{ params.name }}"}},
+    ])  # fmt: skip
+    assert inputs.modes == [ExecutionMode.INLINE, ExecutionMode.INLINE, ExecutionMode.THREAD, ExecutionMode.INLINE,
+                            None]  # fmt: skip
+    assert inputs.plain == [True, True, True, True, False]
+    assert ModeCountingPython.asked == ["inline", "thread", "inline"]  # b reuses a's answer; e is rendered
+
+
+def test_a_task_with_its_own_env_merges_it_at_its_first_attempt_the_others_share_the_workflow_s() -> None:
+    inputs = _inputs([
+        {"name": "a", "type": "python", "config": INLINE},
+        {"name": "b", "type": "python", "config": INLINE, "env": {"OWN": "1"}},
+    ], {"SHARED": "x"})  # fmt: skip
+    assert inputs.plain_env == [{"SHARED": "x"}, None]
+    assert inputs.plain_inputs(1)[1] == {"SHARED": "x", "OWN": "1"}
