@@ -152,6 +152,28 @@ class TaskTypeContract(Contract):
                 outcomes.append(("failed", TaskFailure))
         assert outcomes[0] == outcomes[1]
 
+    def test_context_free_call_is_none_or_does_what_run_does(
+        self, task_type: TaskType, valid_config: dict[str, Any]
+    ) -> None:
+        """A runner calls ``context_free_call(config)``'s result instead of ``run`` for inline
+        attempts: it must be None or a zero-argument call, and for an INLINE config its outcome
+        (output, or the kind of failure) is ``run``'s."""
+        config = task_type.config_model.model_validate(valid_config)
+        call = task_type.context_free_call(config)
+        if call is None:
+            return
+        assert callable(call)
+        if task_type.execution_mode(config) is not ExecutionMode.INLINE:
+            return  # never used: other modes always get a context
+
+        def outcome(attempt: Any) -> tuple[str, Any]:
+            try:
+                return "ok", attempt()
+            except TaskFailure as failure:
+                return "failed", type(failure)
+
+        assert outcome(call) == outcome(lambda: execute(task_type, config, self._context()))
+
     def test_default_concurrency_is_none_or_a_non_negative_int(self, task_type: TaskType) -> None:
         """A runner caps the attempts of the type at once at this (None or 0: no cap of its own)."""
         limit = task_type.default_concurrency

@@ -758,11 +758,11 @@ class RunExecution:
 
 def _context_free_call(task_type: TaskType, config: Any) -> Callable[[], Any] | None:
     """The zero-argument call that runs an attempt of a plain INLINE task of ``task_type``, if the
-    type offers one for ``config`` (``context_free_call``, e.g. a ``python`` function that does not
-    take ``context``): the hot path then builds no :class:`TaskContext` (its inputs mapping and
-    log writer) for an attempt that never reads it. None: the attempt gets a context, as always."""
-    offer = getattr(task_type, "context_free_call", None)
-    return offer(config) if offer is not None else None
+    type offers one for ``config`` (:meth:`TaskType.context_free_call`, e.g. a ``python`` function
+    that does not take ``context``): the hot path then builds no :class:`TaskContext` (its inputs
+    mapping and log writer) for an attempt that never reads it. None: the attempt gets a context,
+    as always."""
+    return task_type.context_free_call(config)
 
 
 class _StoredUpTo(EventSink):

@@ -158,8 +158,27 @@ class TaskType(ABC):
         return render(raw, scope)
 
     def execution_mode(self, config: BaseModel) -> ExecutionMode:
-        """Where this attempt runs; override when the config decides (``isolation: process``)."""
+        """Where this attempt runs; override when the config decides (``isolation: process``).
+
+        The answer must depend on ``config`` alone: a runner asks once per run for each task,
+        and once for a stretch of consecutive tasks that share one config object.
+        """
         return self.mode
+
+    def context_free_call(self, config: BaseModel) -> Callable[[], Any] | None:
+        """A zero-argument call that does exactly what :meth:`run` does for ``config``, when
+        that needs nothing of the attempt's context; None (the default) when it does.
+
+        The fast path for plain ``INLINE`` tasks: a runner that gets a call invokes it for
+        each inline attempt instead of ``run``, without building a :class:`TaskContext` (its
+        inputs mapping and log writer), so its return value is the attempt's output and a
+        :class:`TaskFailure` it raises fails the attempt as from ``run``. Asked once per run
+        before the first attempt (once for a stretch of tasks sharing a config object), so,
+        like :meth:`execution_mode`, the answer must depend on ``config`` alone; and only for
+        tasks whose config has no ``${{ }}`` expression (a rendered config goes to ``run``).
+        The built-in ``python`` type offers one for a function that does not take ``context``.
+        """
+        return None
 
     def estimate_duration(self, config: BaseModel) -> float | None:
         """Seconds this task is expected to take, if the type can tell (for the critical path)."""

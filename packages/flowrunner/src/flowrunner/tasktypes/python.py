@@ -123,11 +123,12 @@ class PythonTask(TaskType):
             )
         return None
 
-    def context_free_call(self, config: PythonConfig) -> Callable[[], Any] | None:
+    def context_free_call(self, config: PythonConfig) -> Callable[[], Any] | None:  # type: ignore[override]
         """The call :meth:`run` makes for ``config`` when it needs nothing of the attempt's context.
 
-        The scheduler asks once per plain task (a static config) and then calls it for each
-        inline attempt, without building a :class:`TaskContext` the function never sees. None
+        The scheduler asks once per run for each plain task (a static config) and then calls
+        it for each inline attempt, without building a :class:`TaskContext` the function never
+        sees (:meth:`TaskType.context_free_call`). None
         when the function takes ``context``, when the callable does not resolve (:meth:`run`
         raises the failure, as before) or when a subclass has its own :meth:`run`.
         """
