@@ -22,6 +22,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from flowrunner._daemon_threads import start_service
+
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
     from flowbuilder.fencing import Fence
@@ -38,16 +40,18 @@ _THREADS: dict[int, _StoreThread] = {}
 
 
 class _StoreThread:
-    """One daemon thread for one open store, shared by every run writing to that store."""
+    """One daemon thread for one open store, shared by every run writing to that store.
+
+    The thread is a service pool's (:func:`~flowrunner._daemon_threads.service_threads`): its
+    loop ends when no run uses the store, and a later run's loop, on this store or another,
+    takes the same thread instead of starting one."""
 
     def __init__(self, store: Store):
         self.store = store
         self.condition = threading.Condition()
         self.jobs: deque[tuple[RunChannel, list[LogLine], list[RunEvent]]] = deque()
         self.users = 0
-        name = f"flowrunner-store-{type(store).__name__}"
-        self.thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self.thread.start()
+        start_service(f"flowrunner-store-{type(store).__name__}", self._work)
 
     def put(self, channel: RunChannel, logs: list[LogLine], events: list[RunEvent]) -> None:
         with self.condition:
