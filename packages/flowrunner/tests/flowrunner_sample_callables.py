@@ -191,4 +191,3 @@ def new_control_threads(known: list[int], seconds: float) -> list[int]:
         if new or time.monotonic() >= deadline:
             return new
         time.sleep(0.001)
-

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from flowrunner_helpers import TASK_TYPES, plan_of
 from flowrunner_sample_callables import control_threads
 

@@ -1,7 +1,9 @@
 """The owner's side of the control channel: honouring requests for its runs, and renewing their leases.
 
 Each open store gets one daemon thread (a :class:`_ControlHub`, like the store's append
-thread: not one per run, since a process may hold ten thousand runs at once). It blocks in
+thread: not one per run, since a process may hold ten thousand runs at once), taken from
+flowrunner's service threads (:func:`~flowrunner._daemon_threads.service_threads`) rather
+than started for it, and given back when the hub has no run left. It blocks in
 :meth:`~flowbuilder.interfaces.Store.wait_for_control` on every run of the process that uses
 that store — woken by the store's push (a condition in this process, the RocksDB owner's
 socket, Redis pub/sub) or, for a store without push, by its polling default — and hands the

@@ -4,7 +4,9 @@ A store call may wait a long time: Redis retries a lost connection for its whole
 budget, RocksDB may wait on the disk. Made on the event loop's thread, that wait froze every
 run, timer and cancel of the process. Here each open store gets one daemon thread (not one
 per run: a process may hold ten thousand small runs at once) that appends the batches the
-runs hand over, in the order they were handed over. A run's batches that queued up while the
+runs hand over, in the order they were handed over. The thread is one of flowrunner's
+service threads, taken while a run uses the store and given back when none does, so a
+run does not start a thread of its own (issue 10). A run's batches that queued up while the
 store was slow go out as one ``append_logs`` and one ``append_events`` call, so a slow store
 gets fewer, larger appends rather than a growing backlog of small ones.
 
