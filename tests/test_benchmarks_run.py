@@ -117,6 +117,15 @@ def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -
     assert all(per_task > 0 for per_task in row.values())
 
 
+def test_run_fixed_cost_benchmark_reports_every_row_and_the_floor() -> None:
+    result = _run(str(BENCH / "run_fixed_cost.py"), "--runs", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    assert set(rows) == {"memory://, fresh store", "rocksdb:// batch, fresh store", "rocksdb:// batch, one store",
+                         "floor"}  # fmt: skip
+    assert all(figures["process_cpu_ms"] > 0 and figures["main_thread_cpu_ms"] > 0 for figures in rows.values())
+
+
 def test_real_dag_benchmark_reports_span_ideal_and_asyncio_floor() -> None:
     result = _run(str(BENCH / "real_dag.py"), "--sizes", "60", "--target", "0.2", "--json")
     assert result.returncode == 0, result.stderr

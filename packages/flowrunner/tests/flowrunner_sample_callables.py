@@ -180,3 +180,14 @@ def control_threads() -> list[int]:
     """The idents of this process's live store control threads (what runs have started by the
     time this task runs; threads of earlier runs in the same process may still be alive)."""
     return sorted(thread.ident or 0 for thread in threading.enumerate() if thread.name == "flowbuilder-control")
+
+
+def new_control_threads(known: list[int], seconds: float) -> list[int]:
+    """The control threads not in ``known`` once at least one is alive, waiting up to ``seconds``
+    without yielding (an inline task holds its run's loop all along, as a long computation does)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        new = sorted(set(control_threads()) - set(known))
+        if new or time.monotonic() >= deadline:
+            return new
+        time.sleep(0.001)

@@ -14,6 +14,7 @@ at concurrency 8 to 6 thread tasks on a 2-core machine.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from concurrent.futures import Executor, Future
@@ -31,8 +32,9 @@ the cap wait in the queue for a free thread."""
 class _DaemonThreads(Executor):
     """A pool of daemon threads that grows on demand (up to ``limit``) and reuses idle ones."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, name: str = "flowrunner-daemon"):
         self.limit = limit
+        self.name = name
         self.jobs: queue.SimpleQueue[tuple[Future[Any] | None, Callable[[], Any], Any]] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.threads = 0
@@ -59,7 +61,7 @@ class _DaemonThreads(Executor):
         with self.lock:
             if self.idle == 0 and self.threads < self.limit:
                 self.threads += 1
-                threading.Thread(target=self._work, name=f"flowrunner-daemon-{self.threads}", daemon=True).start()
+                threading.Thread(target=self._work, name=f"{self.name}-{self.threads}", daemon=True).start()
             else:
                 self.idle -= 1 if self.idle else 0
 
@@ -96,7 +98,12 @@ class _DaemonThreads(Executor):
             self.idle += 1
 
 
+SERVICE_THREADS = 4096
+"""The cap on the service pool's threads: each serves one open store (its append loop, its
+control hub), so this bounds only a process holding thousands of stores at once."""
+
 _pool: _DaemonThreads | None = None
+_service_pool: _DaemonThreads | None = None
 _pool_lock = threading.Lock()
 
 
@@ -107,3 +114,42 @@ def daemon_threads() -> _DaemonThreads:
         if _pool is None:
             _pool = _DaemonThreads(MAX_THREADS)
         return _pool
+
+
+def service_threads() -> _DaemonThreads:
+    """The process's pool for the runner's own long-lived loops (created on first use).
+
+    A store's append thread (:mod:`flowrunner._store_thread`) and its control hub
+    (:mod:`flowrunner._control`) run as jobs here, and so does a run's first lease write. Each
+    loop ends when no run uses its store, and the next store's loop takes the idle thread:
+    a run on a RocksDB store no longer starts two threads of its own (0.1-0.3 ms each on a
+    2-core machine, the new thread scheduled and taking the GIL: issue 10). A pool apart from
+    :func:`daemon_threads`, so that ``isolation: thread`` calls stuck at that pool's cap can
+    never keep a run's events from being stored or its leases from being renewed.
+    """
+    global _service_pool
+    with _pool_lock:
+        if _service_pool is None:
+            _service_pool = _DaemonThreads(SERVICE_THREADS, "flowrunner-service")
+        return _service_pool
+
+
+def start_service(name: str, loop: Callable[[], None]) -> None:
+    """Run ``loop`` on a service thread, named ``name`` while it runs (for thread dumps and
+    ``py-spy``). ``loop`` returns when its job is done; the thread then waits for the next one.
+    An exception out of it is logged, as an uncaught one in a thread of its own was printed."""
+
+    def named() -> None:
+        thread = threading.current_thread()
+        idle_name, thread.name = thread.name, name
+        try:
+            loop()
+        finally:
+            thread.name = idle_name
+
+    service_threads().start(named, _log_failure)
+
+
+def _log_failure(result: object, error: BaseException | None) -> None:
+    if error is not None:
+        logging.getLogger("flowrunner").error("a runner service thread failed", exc_info=error)

@@ -4,7 +4,9 @@ A store call may wait a long time: Redis retries a lost connection for its whole
 budget, RocksDB may wait on the disk. Made on the event loop's thread, that wait froze every
 run, timer and cancel of the process. Here each open store gets one daemon thread (not one
 per run: a process may hold ten thousand small runs at once) that appends the batches the
-runs hand over, in the order they were handed over. A run's batches that queued up while the
+runs hand over, in the order they were handed over. The thread is one of flowrunner's
+service threads, taken while a run uses the store and given back when none does, so a
+run does not start a thread of its own (issue 10). A run's batches that queued up while the
 store was slow go out as one ``append_logs`` and one ``append_events`` call, so a slow store
 gets fewer, larger appends rather than a growing backlog of small ones.
 
@@ -22,6 +24,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from flowrunner._daemon_threads import start_service
+
 if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
     from flowbuilder.fencing import Fence
@@ -38,16 +42,18 @@ _THREADS: dict[int, _StoreThread] = {}
 
 
 class _StoreThread:
-    """One daemon thread for one open store, shared by every run writing to that store."""
+    """One daemon thread for one open store, shared by every run writing to that store.
+
+    The thread is a service pool's (:func:`~flowrunner._daemon_threads.service_threads`): its
+    loop ends when no run uses the store, and a later run's loop, on this store or another,
+    takes the same thread instead of starting one."""
 
     def __init__(self, store: Store):
         self.store = store
         self.condition = threading.Condition()
         self.jobs: deque[tuple[RunChannel, list[LogLine], list[RunEvent]]] = deque()
         self.users = 0
-        name = f"flowrunner-store-{type(store).__name__}"
-        self.thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self.thread.start()
+        start_service(f"flowrunner-store-{type(store).__name__}", self._work)
 
     def put(self, channel: RunChannel, logs: list[LogLine], events: list[RunEvent]) -> None:
         with self.condition:
