@@ -71,37 +71,47 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
     string, a circular value).
     """
     encode = _encode
-    stored = _StoredEvent
-    kinds = _KIND_VALUES
-    plain = _plain_mapping
+    record_of = _plain_record
     encoded: list[bytes] = []
     add = encoded.append
     checked: dict[str, Any] = {}
-    """Per kind, the last data found plain: the runner gives every ``task_started`` of a type
-    the same mapping, checked once per batch instead of once per event (the events hold their
-    data, so an object seen here is the same, unchanged, for the whole call)."""
     for event in events:
-        moment = event.time
-        task = event.task
-        data = event.data
-        kind = kinds.get(event.kind)
-        if (
-            kind is not None
-            and ((type(moment) is float and moment - moment == 0.0) or type(moment) is int)  # finite
-            and (task is None or type(task) is str)
-            and type(event.seq) is int
-            and type(event.attempt) is int
-            and (not data or data is checked.get(kind) or plain(data, 0))
-        ):
-            if data:
-                checked[kind] = data
+        record = record_of(event, checked)
+        if record is not None:
             try:
-                add(encode(stored(event.seq, kind, moment, task, event.attempt, data or None)))
+                add(encode(record))
                 continue
             except Exception:  # a lone surrogate: core's encoder raises its own error below
                 pass
         add(encode_event(event))
     return encoded
+
+
+def _plain_record(event: RunEvent, checked: dict[str, Any]) -> _StoredEvent | None:
+    """``event``'s msgspec record when its kind, time, task, numbers and data are plain JSON
+    values (see :func:`events_bytes`), else None (core's encoder stores it).
+
+    ``checked`` holds, per kind, the last data found plain: the runner gives every
+    ``task_started`` of a type the same mapping, checked once per batch instead of once per
+    event (the events hold their data, so an object seen in one call is the same, unchanged,
+    for the whole call). One rule for :func:`events_bytes` and :func:`event_values`.
+    """
+    moment = event.time
+    task = event.task
+    data = event.data
+    kind = _KIND_VALUES.get(event.kind)
+    if (
+        kind is not None
+        and ((type(moment) is float and moment - moment == 0.0) or type(moment) is int)  # finite
+        and (task is None or type(task) is str)
+        and type(event.seq) is int
+        and type(event.attempt) is int
+        and (not data or data is checked.get(kind) or _plain_mapping(data, 0))
+    ):
+        if data:
+            checked[kind] = data
+        return _StoredEvent(event.seq, kind, moment, task, event.attempt, data or None)
+    return None
 
 
 EVENTS_PER_VALUE = 64
@@ -121,35 +131,21 @@ def event_values(run_id: str, events: Sequence[RunEvent], after_seq: int,
     format 1's). Any other event gets a value of its own, core's encoding. Raises what
     :func:`events_bytes` raises.
     """
-    stored = _StoredEvent
-    kinds = _KIND_VALUES
-    plain = _plain_mapping
+    record_of = _plain_record
     values: list[tuple[int, bytes]] = []
     group: list[_StoredEvent] = []
     group_start = 0
-    checked: dict[str, Any] = {}  # as in events_bytes: a mapping shared by events is checked once
+    checked: dict[str, Any] = {}
     seq = after_seq
     for index, event in enumerate(events):
         seq += 1
         if event.seq != seq or event.run_id != run_id:
             return None
-        moment = event.time
-        task = event.task
-        data = event.data
-        kind = kinds.get(event.kind)
-        if (
-            kind is not None
-            and ((type(moment) is float and moment - moment == 0.0) or type(moment) is int)  # finite
-            and (task is None or type(task) is str)
-            and type(event.seq) is int
-            and type(event.attempt) is int
-            and (not data or data is checked.get(kind) or plain(data, 0))
-        ):
-            if data:
-                checked[kind] = data
+        record = record_of(event, checked)
+        if record is not None:
             if not group:
                 group_start = index
-            group.append(stored(event.seq, kind, moment, task, event.attempt, data or None))
+            group.append(record)
             if len(group) == per_value:
                 _add_group(values, group, events[group_start : index + 1])
                 group = []
@@ -181,18 +177,16 @@ def grouped_values(encoded: Sequence[bytes], per_value: int = EVENTS_PER_VALUE) 
     values: list[tuple[int, bytes]] = []
     group: list[bytes] = []
     for raw in encoded:
-        if len(raw) < MAX_PLAIN_TEXT:
-            group.append(raw)
-            if len(group) < per_value:
-                continue
-        elif group:
-            values.append((len(group), b"\n".join(group)))
-            group = []
-        if group:
-            values.append((len(group), b"\n".join(group)))
-            group = []
-        else:
+        if len(raw) >= MAX_PLAIN_TEXT:
+            if group:
+                values.append((len(group), b"\n".join(group)))
+                group = []
             values.append((1, raw))
+            continue
+        group.append(raw)
+        if len(group) == per_value:
+            values.append((len(group), b"\n".join(group)))
+            group = []
     if group:
         values.append((len(group), b"\n".join(group)))
     return values
