@@ -430,15 +430,8 @@ class RunExecution:
         # The hot path: a plain INLINE task whose call needs no TaskContext, called right here.
         try:
             result = call()
-        except TaskFailure as failure:
-            self._failed(task_id, attempt, failure, str(failure))
-            return
-        except Exception as error:
-            self._failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
-            return
-        except KeyboardInterrupt:  # Ctrl-C (or the CLI's nudge) stopped a call that would not return
-            self.request_cancel("interrupted while running an inline call")
-            self.machine.cancelled(task_id, attempt)
+        except (Exception, KeyboardInterrupt) as error:
+            self._inline_raised(task_id, attempt, error)
             return
         if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
             self.succeeded(task_id, attempt, result)
@@ -488,7 +481,6 @@ class RunExecution:
         """An attempt that gets a :class:`TaskContext`: rendered, cached, waiting, locked, child or
         executor-run tasks, and plain ones whose type offers no context-free call."""
         inputs = self.inputs
-        machine = self.machine
         if self.plain[task_id]:
             # A static config, no expressions, no fan-out.
             config = self.configs[task_id]
@@ -533,15 +525,8 @@ class RunExecution:
         if mode is _INLINE and self.inline_here:
             try:
                 result = self.types[task_id].run(config, context)
-            except TaskFailure as failure:
-                self._failed(task_id, attempt, failure, str(failure))
-                return
-            except Exception as error:
-                self._failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
-                return
-            except KeyboardInterrupt:  # Ctrl-C (or the CLI's nudge) stopped a call that would not return
-                self.request_cancel("interrupted while running an inline call")
-                machine.cancelled(task_id, attempt)
+            except (Exception, KeyboardInterrupt) as error:
+                self._inline_raised(task_id, attempt, error)
                 return
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
                 self.succeeded(task_id, attempt, result)
@@ -551,6 +536,19 @@ class RunExecution:
         self._submit(
             self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
         )
+
+    def _inline_raised(self, task_id: int, attempt: int, error: Exception | KeyboardInterrupt) -> None:
+        """What an inline call's exception means, for both inline paths of :meth:`_start`: a
+        :class:`TaskFailure` fails the attempt as it says, any other exception fails it with
+        its type and message, and a KeyboardInterrupt (Ctrl-C, or the CLI's nudge, stopped a
+        call that would not return) cancels the run."""
+        if isinstance(error, TaskFailure):
+            self._failed(task_id, attempt, error, str(error))
+        elif isinstance(error, KeyboardInterrupt):
+            self.request_cancel("interrupted while running an inline call")
+            self.machine.cancelled(task_id, attempt)
+        else:
+            self._failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
 
     def _hold_awaitable(self, task_id: int, attempt: int, config: Any, mode: ExecutionMode, context: TaskContext,
                         timeout: float | None, result: Any) -> None:  # fmt: skip
