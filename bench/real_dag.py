@@ -249,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.uvloop:
         os.environ["FLOWBUILDER_EVENT_LOOP"] = "uvloop"  # not a dependency: `pip install uvloop`
+    from flowbuilder._precise_wait import new_precise_loop
     from flowbuilder.event_loop import loop_factory
 
     factory = loop_factory()
-    loop = "asyncio's stock loop" if factory is None else getattr(factory, "__module__", "?").split(".")[0]
-    if loop == "flowbuilder":
-        loop = "asyncio's loop with precise timers"
+    loop = ("asyncio's stock loop" if factory is None else
+            "asyncio's loop with precise timers" if factory is new_precise_loop else "uvloop's loop")  # fmt: skip
     sizes = [int(size) for size in options.sizes.split(",")]
     rows = measure(sizes, options.target, tuple(options.shapes.split(",")), options.rounds)
     if options.json:
