@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -81,3 +82,42 @@ def test_a_second_ctrl_c_still_leaves_no_orphan(tmp_path: Path) -> None:
             process.kill()
     assert process.returncode == 130
     _assert_no_orphans(token)
+
+
+def test_ctrl_c_during_an_inline_python_call_cancels_the_run_and_exits_130(tmp_path: Path) -> None:
+    """A plain function runs inline on the scheduler's thread, so Ctrl-C lands inside the call
+    itself: the run must still end cancelled (the call's task cancelled, its dependent
+    skipped, never started) and the process exit 130, not fail the task or print a traceback.
+
+    The call announces itself with a file (its ``task_started`` event reaches the output only
+    after the step that holds the loop ends)."""
+    began = tmp_path / "began"
+    (tmp_path / "napper.py").write_text(
+        "import time\n\ndef nap(marker):\n    open(marker, 'w').close()\n    time.sleep(300)\n"
+    )
+    path = tmp_path / "inline_sleep.yaml"
+    path.write_text(
+        "name: inline-sleep\ntasks:\n"
+        f'  - {{name: nap, type: python, config: {{callable: "napper:nap", args: ["{began}"]}}}}\n'
+        '  - {name: after, type: python, depends_on: [nap], config: {callable: "time:time"}}\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    process = subprocess.Popen([FLOWBUILDER, "run", "--json", "--store", "memory://", str(path)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not began.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert began.exists(), process.communicate(timeout=10)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    events = [json.loads(line) for line in out.splitlines()]
+    seen = [(e["kind"], e.get("task")) for e in events]
+    assert ("task_cancelled", "nap") in seen and ("task_skipped", "after") in seen
+    assert ("task_started", "after") not in seen and ("task_failed", "nap") not in seen
+    assert events[-1]["kind"] == "run_finished" and events[-1]["data"]["status"] == "cancelled"
