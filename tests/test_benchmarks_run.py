@@ -115,6 +115,9 @@ def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -
     row = report["sizes"]["50"]
     assert set(row) == {"memory://", "rocksdb:// sync=batch", "rocksdb:// sync=always", "floor"}
     assert all(per_task > 0 for per_task in row.values())
+    main = report["main_thread"]["50"]  # the best rounds' main-thread share: where RocksDB's extra lands
+    assert set(main) == set(row) - {"floor"}
+    assert all(0 < main[label] <= row[label] for label in main)
 
 
 def test_run_fixed_cost_benchmark_reports_every_row_and_the_floor() -> None:
