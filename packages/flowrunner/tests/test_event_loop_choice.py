@@ -8,6 +8,7 @@ Through the Python API in this process and ``flowbuilder run`` as a real process
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -89,3 +90,52 @@ def test_flowbuilder_run_refuses_a_wrong_choice_in_one_line(workflow: Path) -> N
     assert "Traceback" not in done.stderr
     assert "FLOWBUILDER_EVENT_LOOP='fastest'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+CTRL_C_SCRIPT = """\
+import asyncio, signal, sys
+from flowrunner import run_workflow
+
+async def interrupt_me():
+    signal.raise_signal(signal.SIGINT)  # Ctrl-C while the run's loop runs
+    await asyncio.sleep(60)
+
+sys.modules["ctrl_c_callables"] = sys.modules[__name__]
+events = []
+try:
+    run_workflow(sys.argv[1], store="memory://ctrl-c", on_event=events.append)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+print([e.kind.value for e in events if e.kind.value in ("task_cancelled", "run_finished")],
+      events[-1].data.get("status"))
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+@pytest.mark.parametrize("choice", ["asyncio", "asyncio-stock"])
+def test_ctrl_c_during_an_api_run_cancels_the_run_then_raises_keyboard_interrupt(tmp_path: Path, choice: str) -> None:
+    """run_workflow from synchronous code: the first Ctrl-C cancels the run (its task is
+    cancelled and the run recorded as cancelled), the caller gets KeyboardInterrupt, and
+    Python's own SIGINT handler is back afterwards (asyncio.Runner's contract, kept by
+    flowbuilder.event_loop's cheaper handler)."""
+    path = tmp_path / "ctrl_c.yaml"
+    path.write_text(
+        'name: ctrl-c\ntasks:\n  - {name: nap, type: python, config: {callable: "ctrl_c_callables:interrupt_me"}}\n'
+    )
+    script = tmp_path / "ctrl_c_script.py"
+    script.write_text(CTRL_C_SCRIPT)
+    env = {**os.environ, "FLOWBUILDER_EVENT_LOOP": choice, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(script), str(path)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["KeyboardInterrupt", "['task_cancelled', 'run_finished'] cancelled", "True"]
+
+
+def test_the_synchronous_api_inside_a_running_loop_is_refused_without_a_stray_coroutine(
+    workflow: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    async def inside_a_loop() -> None:
+        run_workflow(workflow, store="memory://event-loop-choice")
+
+    with pytest.raises(RuntimeError, match="called from a running event loop: await its async flavour"):
+        asyncio.run(inside_a_loop())
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]

@@ -61,14 +61,61 @@ def _default_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run_coroutine(main: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(main)`` on the chosen loop."""
     try:
+        if asyncio._get_running_loop() is not None:  # as Runner.run refuses it, before it makes a loop
+            raise RuntimeError(
+                "FlowBuilder's synchronous API was called from a running event loop: await its async flavour"
+            )
         factory = loop_factory()
     except BaseException:
         main.close()  # never started: no "coroutine was never awaited" warning
         raise
-    if factory is None:
-        return asyncio.run(main)
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main)
+        return _run_until_complete(runner.get_loop(), main)
+
+
+def _run_until_complete(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, T]) -> T:
+    """What :meth:`asyncio.Runner.run` does, with a Ctrl-C handler that is cheap to look at.
+
+    Why not ``runner.run(main)``: its SIGINT handler is a ``functools.partial`` holding the
+    main task, and each of the three times the ``signal`` module hands a handler back
+    (installing, checking, restoring) it tries to turn it into an enum member first, whose
+    error message formats the task's repr (its coroutine, its frame): about 50 µs per run,
+    an eighth of a repeat run's fixed cost (bench/run_fixed_cost.py). This handler does what
+    asyncio's does (the first Ctrl-C cancels the main task, so the run ends as a cancelled
+    run and the caller gets KeyboardInterrupt; a second one raises KeyboardInterrupt at
+    once), and is installed under the same condition: on the main thread, when SIGINT still
+    has Python's default handler (the CLI installs its own, and keeps it).
+    """
+    import signal
+    import threading
+
+    task = loop.create_task(main)
+    interrupts = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1 and not task.done():
+            task.cancel()
+            loop.call_soon_threadsafe(lambda: None)  # wake the loop from its wait
+            return
+        raise KeyboardInterrupt()
+
+    installed = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if installed:
+        signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if interrupts and task.uncancel() == 0:
+            raise KeyboardInterrupt() from None
+        raise
+    finally:
+        if installed and signal.getsignal(signal.SIGINT) is on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 __all__ = ["CHOICES", "VARIABLE", "loop_factory", "run_coroutine"]
