@@ -366,3 +366,31 @@ def test_help_with_every_installed_plugin_imports_no_heavy_module(cli_env) -> No
     # Every installed plugin adds its commands to --help; none may drag in pydantic models or engines.
     imported = _modules_imported_by_help(cli_env, {"FLOWBUILDER_LOAD_PLUGINS": "", "FLOWBUILDER_PLUGIN_MODULES": ""})
     assert imported == []
+
+
+FREEZE_COUNT_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count(), file=sys.stderr))
+from flowbuilder.cli.main import main
+main({argv})
+"""
+
+
+def _frozen_at_exit(cli_env, argv: str) -> int:  # type: ignore[no-untyped-def]
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_COUNT_AT_EXIT.format(argv=argv), "--version"],
+        capture_output=True, text=True, env=cli_env(), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "flowbuilder-core" in done.stdout
+    return int(done.stderr.rsplit("frozen at exit:", 1)[1])
+
+
+def test_the_console_script_freezes_what_is_left_so_exit_does_not_walk_it(cli_env) -> None:  # type: ignore[no-untyped-def]
+    """main() without argv ends the process: its objects leave the collector before exit."""
+    assert _frozen_at_exit(cli_env, "") > 1000
+
+
+def test_main_with_argv_leaves_the_collector_alone(cli_env) -> None:  # type: ignore[no-untyped-def]
+    """An embedding caller's process goes on after main(argv): nothing is frozen for it."""
+    assert _frozen_at_exit(cli_env, "sys.argv[1:]") == 0
