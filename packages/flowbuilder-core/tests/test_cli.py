@@ -407,3 +407,28 @@ def test_the_console_script_freezes_what_is_left_so_exit_does_not_walk_it(cli_en
 def test_main_with_argv_leaves_the_collector_alone(cli_env) -> None:  # type: ignore[no-untyped-def]
     """An embedding caller's process goes on after main(argv): nothing is frozen for it."""
     assert _frozen_at_exit(cli_env, "sys.argv[1:]") == 0
+
+
+INTERRUPTED_AT_EXIT = """
+import gc
+from flowbuilder.cli.main import main
+
+
+def interrupted(*arguments):
+    raise KeyboardInterrupt
+
+
+gc.collect = interrupted
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_console_script_collects_keeps_the_command_s_exit_status(cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The last collection is an optimisation: interrupted, the command still exits as it would have."""
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_AT_EXIT, "validate", str(tmp_path / "missing.yaml")],
+        capture_output=True, text=True, env=cli_env(), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "missing.yaml" in done.stderr

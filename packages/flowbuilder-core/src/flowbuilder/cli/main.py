@@ -125,8 +125,11 @@ def _spare_final_collections() -> None:
     """
     import gc
 
-    gc.collect()
-    gc.freeze()
+    try:
+        gc.collect()
+        gc.freeze()
+    except KeyboardInterrupt:  # Ctrl-C in these last milliseconds: exit with the command's own status
+        pass
 
 
 def _run_in_error_boundary(argv: list[str] | None) -> None:
