@@ -119,9 +119,10 @@ def _spare_final_collections() -> None:
     collections at exit did; the objects still alive are then moved to the permanent
     generation, which no later collection walks. They are released by reference counting
     when their modules are cleared, as before; atexit handlers, thread joins and the flush
-    of stdout and stderr are unchanged. Only reference cycles that become garbage during the
-    teardown itself are left to the operating system with the rest of the process's memory
-    (Python never promised their ``__del__`` at exit).
+    of stdout and stderr are unchanged. Only reference cycles among objects alive at the end of
+    the command that become garbage afterwards (in an atexit handler, as a thread ends, as
+    the modules are cleared) are left to the operating system with the rest of the process's
+    memory (Python never promised their ``__del__`` at exit).
     """
     import gc
 
