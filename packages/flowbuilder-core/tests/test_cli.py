@@ -366,3 +366,69 @@ def test_help_with_every_installed_plugin_imports_no_heavy_module(cli_env) -> No
     # Every installed plugin adds its commands to --help; none may drag in pydantic models or engines.
     imported = _modules_imported_by_help(cli_env, {"FLOWBUILDER_LOAD_PLUGINS": "", "FLOWBUILDER_PLUGIN_MODULES": ""})
     assert imported == []
+
+
+FREEZE_COUNT_AT_EXIT = """
+import atexit, gc, sys
+gc.disable()  # no automatic collection: only main() may collect the cycle below
+
+
+class Cyclic:
+    def __del__(self):
+        print("garbage collected", file=sys.stderr)
+
+
+garbage = Cyclic()
+garbage.me = garbage
+del garbage
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count(), file=sys.stderr))
+from flowbuilder.cli.main import main
+main({argv})
+"""
+
+
+def _frozen_at_exit(cli_env, argv: str) -> int:  # type: ignore[no-untyped-def]
+    """How many objects were frozen when the process exited; its garbage cycle must have been collected."""
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_COUNT_AT_EXIT.format(argv=argv), "--version"],
+        capture_output=True, text=True, env=cli_env(), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "flowbuilder-core" in done.stdout
+    assert "garbage collected" in done.stderr
+    return int(done.stderr.split("frozen at exit:", 1)[1].split()[0])
+
+
+def test_the_console_script_freezes_what_is_left_so_exit_does_not_walk_it(cli_env) -> None:  # type: ignore[no-untyped-def]
+    """main() without argv ends the process: its garbage is collected, the rest leaves the collector."""
+    assert _frozen_at_exit(cli_env, "") > 1000
+
+
+def test_main_with_argv_leaves_the_collector_alone(cli_env) -> None:  # type: ignore[no-untyped-def]
+    """An embedding caller's process goes on after main(argv): nothing is frozen for it."""
+    assert _frozen_at_exit(cli_env, "sys.argv[1:]") == 0
+
+
+INTERRUPTED_AT_EXIT = """
+import gc
+from flowbuilder.cli.main import main
+
+
+def interrupted(*arguments):
+    raise KeyboardInterrupt
+
+
+gc.collect = interrupted
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_console_script_collects_keeps_the_command_s_exit_status(cli_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The last collection is an optimisation: interrupted, the command still exits as it would have."""
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_AT_EXIT, "validate", str(tmp_path / "missing.yaml")],
+        capture_output=True, text=True, env=cli_env(), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "missing.yaml" in done.stderr
