@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -87,21 +88,28 @@ def test_installing_or_removing_a_distribution_is_seen_at_once(
     assert len(scans) == 3  # every change rescanned; nothing was answered from a stale file
 
 
-def test_upgrading_a_distribution_in_place_is_seen(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_env: dict[str, str]
+def test_scripts_in_other_folders_do_not_evict_each_others_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_env: dict[str, str], scans: list[str]
 ) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    uninstall(install(site, "moving", "old_module"))
-    install(site, "moving", "new_module", version="2.0")
-    entry_point_cache.cached_entry_points(GROUP, cache_env)
-    entry_points = site / "moving-2.0.dist-info" / "entry_points.txt"
-    entry_points.write_text(f"[{GROUP}]\nmoving = newer_module\n")
-    os.utime(entry_points, ns=(1, 1))  # a different time, whatever the clock's resolution
-    assert ("moving", "newer_module", "moving", "2.0") in described(
+    """sys.path[0] is the running script's folder (or '' for ``python -c``): folders that
+    hold no distribution must not change the fingerprint, or the console script and a
+    user's scripts evict each other's answer and rescan every time."""
+    original = list(sys.path)
+    folders = [tmp_path / f"scripts-{i}" for i in range(3)]
+    for folder in folders[:2]:
+        folder.mkdir()
+        (folder / "job.py").write_text("print('a script, not a distribution')\n")
+    for _ in range(3):
+        for folder in [*folders, ""]:
+            monkeypatch.setattr(sys, "path", [str(folder), *original])
+            entry_point_cache.cached_entry_points(GROUP, cache_env)
+    assert len(scans) == 1
+    monkeypatch.setattr(sys, "path", [str(folders[0]), *original])
+    install(folders[0], "beside", "beside_plugin")  # a folder that does hold one counts
+    assert ("beside", "beside_plugin", "beside", "1.0") in described(
         entry_point_cache.cached_entry_points(GROUP, cache_env)
     )
+    assert len(scans) == 2
 
 
 @pytest.mark.parametrize(

@@ -121,15 +121,30 @@ def installed_fingerprint(paths: Iterable[str] | None = None) -> str:
 
 
 def _fingerprint(paths: Iterable[str]) -> str:
+    """The digest of :func:`installed_fingerprint`, over the ``sys.path`` entries that can hold distributions.
+
+    An entry that is a directory without any install marker (a script's folder, the current
+    directory, a source tree) holds no distribution, so it adds nothing, not even its name:
+    the console script (``sys.path[0]`` is the venv's ``bin``), ``python -c`` (``''``) and a
+    user's scripts in other folders then share one fingerprint, and so one answer of each
+    cache, instead of evicting each other's in turn and rescanning every time. An entry
+    that is a distribution itself (``*.egg``) or a zip file counts as before; a missing one, by
+    the same rule as an empty folder, adds nothing.
+    """
     digest = hashlib.sha256(sys.version.encode())
     for entry in paths:
-        digest.update(b"\0path\0" + entry.encode("utf-8", "surrogateescape"))
         try:
             with os.scandir(entry or ".") as listing:
                 found = [item for item in listing if item.name.endswith(_INSTALL_MARKERS)]
-        except OSError:  # a zip file, a missing directory: its own time stands for it
-            digest.update(str(_mtime(entry)).encode())
+        except OSError:  # a zip file: its own time stands for it; nothing there: nothing to count
+            stamp = _mtime(entry)
+            if stamp != -1:
+                digest.update(b"\0path\0" + entry.encode("utf-8", "surrogateescape"))
+                digest.update(str(stamp).encode())
             continue
+        if not found and not entry.endswith(".egg"):
+            continue
+        digest.update(b"\0path\0" + entry.encode("utf-8", "surrogateescape"))
         for item in sorted(found, key=lambda item: item.name):
             stamps = [_mtime(item.path)]
             if item.name.endswith((".dist-info", ".egg-info")):
