@@ -523,6 +523,8 @@ def _check_expressions(
             fields.extend(_fanout_fields(task, task_id, locator, problems))
         found_any = False
         for path, value, field_name in fields:
+            if not _may_hold_expression(value):
+                continue
             in_keys = list(_key_expressions(value)) if field_name == "config" else []
             if not (has_expression(value) or in_keys):
                 continue
