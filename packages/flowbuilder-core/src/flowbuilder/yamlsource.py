@@ -432,11 +432,12 @@ class _Builder:
         # Plain scalars repeat (every task's keys, its type, small numbers): each distinct
         # text is resolved once and its value shared, which also shares equal texts. Only
         # values that cannot be changed are kept (a YamlInt/YamlFloat carries its own
-        # ``source``); a quoted scalar is never resolved, but shares a plain one's text.
+        # ``source``). A quoted scalar is never resolved: it shares a plain twin's text
+        # if one came first, else the text of an earlier equal quoted scalar.
         resolved: dict[str, Any] = {}
         lookup = resolved.get
-        shared: dict[str, str] = {}
-        share = shared.setdefault
+        quoted: dict[str, str] = {}
+        share_quoted = quoted.setdefault
         map_type, list_type = self.map_type, self.list_type
         located = map_type is LocatedMap  # unlocated containers drop positions: skip reading them
         mark = 0
@@ -450,12 +451,12 @@ class _Builder:
                     value = lookup(text, _UNRESOLVED)
                     if value is _UNRESOLVED:
                         value = resolve_plain(text)
-                        if type(value) is str:
-                            value = share(value, value)
                         if type(value) in _UNCHANGEABLE:
                             resolved[text] = value
                 else:
-                    value = share(text, text)
+                    value = lookup(text)  # the plain twin's text, if one came first
+                    if type(value) is not str:
+                        value = share_quoted(text, text)
                 if located:
                     start = event.start_mark
                     mark = (start.line + 1) << 32 | (start.column + 1)
