@@ -252,3 +252,29 @@ def test_a_dotted_name_that_starts_with_a_digit_is_refused_saying_to_use_bracket
         plan_of(text, host)
     (problem,) = raised.value.diagnostics
     assert (problem.line, told in problem.message) == (10, True), problem
+
+
+def test_an_expression_only_in_a_config_key_is_checked(host: PluginHost) -> None:
+    """The compiler passes quickly over tasks with no expression: a key's expression is one."""
+    text = "name: k\ntasks:\n  - {name: a, type: http, config: {url: 'http://x/', headers: {'${{ params.%s }}': v}}}\n"
+    with pytest.raises(WorkflowError, match="unknown param 'nope'"):
+        plan_of(text % "nope" + "params: {h: {}}\n", host)
+    assert plan_of(text % "h" + "params: {h: {}}\n", host).expression_tasks == frozenset({0})
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "when: '${{ params.nope }}'",
+        "env: {A: '${{ params.nope }}'}",
+        "outputs: {n: '${{ params.nope }}'}",
+        "lock: '${{ params.nope }}'",
+        "cache: {key: '${{ params.nope }}'}",
+        "foreach: '${{ params.nope }}'",
+    ],
+)
+def test_an_expression_in_any_field_of_a_task_is_checked(host: PluginHost, field: str) -> None:
+    """No field that may hold an expression is passed over by the compiler's quick test."""
+    text = f"name: f\ntasks:\n  - name: a\n    type: shell\n    config: {{command: x}}\n    {field}\n"
+    with pytest.raises(WorkflowError, match="unknown param 'nope'"):
+        plan_of(text, host)

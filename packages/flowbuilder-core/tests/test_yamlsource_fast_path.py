@@ -37,6 +37,9 @@ TEXTS = [
     "",
     "---\n",
     "a: *missing\n",
+    # The loop resolves each plain text once: a quoted twin must stay text, and a plain one
+    # after it must still be resolved (and a number that keeps its source text is never shared).
+    "a: '1'\nb: 1\nc: 'true'\nd: true\ne: [007, 007, '007', 1.10, 1.10]\nf: ['', null, '~', ~]\n",
 ]
 LIMITS = [YamlLimits(), YamlLimits(max_depth=5, max_aliases=2, max_expanded_nodes=12)]
 
@@ -54,8 +57,8 @@ def _events(text: str | bytes, parser: str = "pure-Python") -> list[Any]:
         pytest.skip("not YAML the parser can read to the end")
 
 
-def _build(events: list[Any], limits: YamlLimits, *, one_by_one: bool) -> _Builder:
-    builder = _Builder(limits, [])
+def _build(events: list[Any], limits: YamlLimits, *, one_by_one: bool, positions: bool = True) -> _Builder:
+    builder = _Builder(limits, [], positions)
     if one_by_one:
         for event in events:
             builder.feed(event)
@@ -100,6 +103,37 @@ def test_the_event_loop_builds_what_the_full_checks_build(source: Path | str, li
     assert quick.problems == full.problems
     assert (quick.documents, quick.expanded, quick.alias_count) == (full.documents, full.expanded, full.alias_count)
     assert _shape(quick.root) == _shape(full.root)
+
+
+def _values(value: Any) -> Any:
+    """The value without positions, each scalar with its exact type and source text."""
+    if isinstance(value, dict):
+        return ("map", [(key, _values(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [_values(item) for item in value])
+    return (type(value).__name__, value, getattr(value, "source", None))
+
+
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+@pytest.mark.parametrize("source", [*FILES, *TEXTS], ids=lambda s: s.name if isinstance(s, Path) else repr(s)[:40])
+def test_the_loop_without_positions_builds_the_same_values(source: Path | str, parser: str) -> None:
+    """Reading no positions (what the loader does) changes no value and no check."""
+    events = _events(source.read_bytes() if isinstance(source, Path) else source, parser)
+    quick = _build(events, YamlLimits(), one_by_one=False, positions=False)
+    full = _build(events, YamlLimits(), one_by_one=True)
+    # (the messages may differ where they quote a position: parse_yaml reports them by reading again with positions)
+    assert len(quick.problems) == len(full.problems)
+    assert (quick.documents, quick.expanded, quick.alias_count) == (full.documents, full.expanded, full.alias_count)
+    assert _values(quick.root) == _values(full.root)
+
+
+def test_plain_and_quoted_twins_keep_their_own_values() -> None:
+    """A quoted ``'1'`` read before a plain ``1`` (and the other way round) keeps its own type."""
+    root = _build(_events(TEXTS[-1]), YamlLimits(), one_by_one=False).root
+    assert [type(root[key]) for key in "abcd"] == [str, int, str, bool]
+    assert [getattr(item, "source", item) for item in root["e"]] == ["007", "007", "007", "1.10", "1.10"]
+    assert root["e"][0] is not root["e"][1]  # each keeps its own source text
+    assert root["f"] == ["", None, "~", None]
 
 
 def test_the_cases_reach_both_paths() -> None:

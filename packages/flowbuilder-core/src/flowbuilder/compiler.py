@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from pydantic import ValidationError  # imported already by the models this module compiles
+
 from flowbuilder import graph
 from flowbuilder._config_sharing import EqualConfigs
 from flowbuilder._frozen_record import FrozenRecord
@@ -257,22 +259,26 @@ def _edges(
     successors: list[list[int]] = [[] for _ in tasks]
     incomplete: set[int] = set()
     for task_id, task in enumerate(tasks):
+        depends_on = task.depends_on
+        if not depends_on:
+            continue
+        first_of_its_name = index.get(task.name) == task_id  # a duplicate name gets no edges
+        own = predecessors[task_id]
         seen: set[int] = set()
-        for position, dependency in enumerate(task.depends_on):
-            where = ("tasks", task_id, "depends_on", position)
+        for position, dependency in enumerate(depends_on):
             dep_id = index.get(dependency)
             if dep_id is None and dependency in omitted_tasks:
                 incomplete.add(task_id)
             elif dep_id is None:
                 hint = suggest(dependency, index) or "declare that task or remove the dependency"
-                problems.append(locator.at(where, f"task {task.name!r} depends on unknown task {dependency!r}", hint))
-            elif dep_id == task_id and index.get(task.name) == task_id:
-                problems.append(
-                    locator.at(where, f"task {task.name!r} depends on itself", "remove it from its own depends_on")
-                )
-            elif dep_id not in seen and index.get(task.name) == task_id:
+                problems.append(locator.at(("tasks", task_id, "depends_on", position),
+                                           f"task {task.name!r} depends on unknown task {dependency!r}", hint))  # fmt: skip
+            elif dep_id == task_id and first_of_its_name:
+                problems.append(locator.at(("tasks", task_id, "depends_on", position),
+                                           f"task {task.name!r} depends on itself", "remove it from its own depends_on"))  # fmt: skip
+            elif first_of_its_name and dep_id not in seen:
                 seen.add(dep_id)
-                predecessors[task_id].append(dep_id)
+                own.append(dep_id)
                 successors[dep_id].append(task_id)
     return predecessors, successors, incomplete
 
@@ -297,7 +303,7 @@ def _check_types_and_configs(
         key = equal.key(task.type, task_type.config_model, task.config)
         validated = equal.get(key) if key is not None else None
         if validated is None:
-            validated = _validate_config(task_type, task.config, ("tasks", task_id, "config"), locator, problems)
+            validated = _validate_config(task_type, task.config, task_id, locator, problems)
             if key is not None and validated is not task.config:  # valid: not the raw dict handed back
                 equal.keep(key, validated)
         configs.append(validated)
@@ -334,17 +340,16 @@ def _check_timeouts_can_stop(
 
 
 def _validate_config(
-    task_type: TaskType, config: dict[str, Any], prefix: tuple[Any, ...], locator: Locator, problems: list[Diagnostic]
+    task_type: TaskType, config: dict[str, Any], task_id: int, locator: Locator, problems: list[Diagnostic]
 ) -> Any:
     """The validated config model, or the raw dict when expressions defer validation to run time."""
-    from pydantic import ValidationError
-
     model = task_type.config_model
     try:
         validated = model.model_validate(config)
         share_model_parts(validated)  # one config per task: share what is equal (when frozen)
         return validated
     except ValidationError as error:
+        prefix = ("tasks", task_id, "config")
 
         def is_expression(path: tuple[Any, ...]) -> bool:
             value: Any = config
@@ -418,6 +423,30 @@ def _key_expressions(value: Any, path: tuple[Any, ...] = ()) -> Any:
             yield from _key_expressions(item, (*path, index))
 
 
+def _may_hold_expression(value: Any) -> bool:
+    """Whether any text in ``value``, mapping keys included, holds ``${{``.
+
+    A quick test that lets the compiler pass over a task with no expression; it may say
+    True where :func:`~flowbuilder.expressions.iter_expressions` then finds nothing (a key
+    of ``env``), never the other way round.
+    """
+    if isinstance(value, str):
+        return "${{" in value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(item) is str:
+                if "${{" in item:
+                    return True
+            elif item is not None and not isinstance(item, (int, float)) and _may_hold_expression(item):
+                return True
+            if isinstance(key, str) and "${{" in key:
+                return True
+        return False
+    if isinstance(value, list):
+        return any(_may_hold_expression(item) for item in value)
+    return False
+
+
 def _upstream_of(task_id: int, predecessors: Sequence[Sequence[int]]) -> set[int]:
     """Every task ``task_id`` depends on, directly or not (only computed for tasks that read others)."""
     seen: set[int] = set()
@@ -468,6 +497,17 @@ def _check_expressions(
             _check_one(expression, ("defaults", "cache", "key"), None, "cache", context)
     with_expressions: set[int] = set()
     for task_id, task in enumerate(workflow.tasks):
+        when, env, outputs = task.when, task.env, task.outputs
+        if (
+            task.cache is None
+            and task.lock is None
+            and task.foreach is None
+            and (when is None or "${{" not in when)
+            and not (env and _may_hold_expression(env))
+            and not (outputs and _may_hold_expression(outputs))
+            and not _may_hold_expression(task.config)
+        ):
+            continue  # most tasks: nothing below would find an expression
         fields: list[tuple[tuple[Any, ...], Any, str]] = [
             (("config",), task.config, "config"),
             (("env",), task.env, "env"),
@@ -483,6 +523,8 @@ def _check_expressions(
             fields.extend(_fanout_fields(task, task_id, locator, problems))
         found_any = False
         for path, value, field_name in fields:
+            if not _may_hold_expression(value):
+                continue
             in_keys = list(_key_expressions(value)) if field_name == "config" else []
             if not (has_expression(value) or in_keys):
                 continue

@@ -90,9 +90,10 @@ def iter_expressions(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[t
     """Every expression in a nested value, with the path to the string that holds it."""
     if isinstance(value, str):
         if "${{" in value:
-            for match in EXPRESSION.finditer(value):
-                yield path, match.group(1).strip()
-            if value.count("${{") != len(EXPRESSION.findall(value)):
+            found = EXPRESSION.findall(value)  # one pass: the expressions, and how many closed
+            for expression in found:
+                yield path, expression.strip()
+            if value.count("${{") != len(found):
                 yield path, "${{"  # an unclosed expression; reported as a syntax error
     elif isinstance(value, dict):
         for key, item in value.items():

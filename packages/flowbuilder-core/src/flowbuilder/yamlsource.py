@@ -252,11 +252,21 @@ class _Frame:
         self.anchor = anchor
         self.size = 1
         self.pending_key: Any = _NO_KEY
-        self.merges: list[tuple[Any, int]] = []
+        self.merges: list[tuple[Any, int]] | None = None
+        """``<<`` values to merge at the end, with their positions; None until the first
+        (a list per mapping would be made for nothing: merges are rare)."""
+
+    def add_merge(self, value: Any, mark: int) -> None:
+        if self.merges is None:
+            self.merges = []
+        self.merges.append((value, mark))
 
 
 _NO_KEY = object()
 _MERGE_KEY = "<<"
+_UNRESOLVED = object()
+_UNCHANGEABLE = frozenset({str, int, float, bool, type(None)})
+"""The types of resolved plain scalars that one value may stand for at every place."""
 
 
 def parse_yaml(text: str | bytes, filename: str, limits: YamlLimits = YamlLimits(), *, positions: bool = True) -> Any:
@@ -410,7 +420,8 @@ class _Builder:
         and the containers' constructors (bench/compile.py: this loop took the cost of
         building on top of libyaml's events from about 1.6 to about 0.9 times the events'
         own). Every other event, and any value that could pass a limit, goes through
-        :meth:`feed` and :meth:`_add`, which do every check.
+        :meth:`feed` and :meth:`_add`, which do every check. Without positions (the loader's
+        parse) no event's position is read at all: about a fifth of the loop's own time.
         """
         scalar_event, stream_end = yaml.ScalarEvent, yaml.StreamEndEvent
         mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
@@ -418,23 +429,44 @@ class _Builder:
         stack = self.stack
         max_depth = self.limits.max_depth
         max_expanded = self.limits.max_expanded_nodes
-        shared: dict[str, str] = {}
-        share = shared.setdefault
+        # Plain scalars repeat (every task's keys, its type, small numbers): each distinct
+        # text is resolved once and its value shared, which also shares equal texts. Only
+        # values that cannot be changed are kept (a YamlInt/YamlFloat carries its own
+        # ``source``). A quoted scalar is never resolved: it shares a plain twin's text
+        # if one came first, else the text of an earlier equal quoted scalar.
+        resolved: dict[str, Any] = {}
+        lookup = resolved.get
+        quoted: dict[str, str] = {}
+        share_quoted = quoted.setdefault
         map_type, list_type = self.map_type, self.list_type
+        located = map_type is LocatedMap  # unlocated containers drop positions: skip reading them
+        mark = 0
+        expanded = self.expanded  # a local while in this loop; self.expanded around every slow path
         while True:
             event = next_event()
             kind = type(event)
             if kind is scalar_event and event.tag is None and event.anchor is None:
-                start = event.start_mark
-                mark = (start.line + 1) << 32 | (start.column + 1)
-                value = resolve_plain(event.value) if event.implicit[0] else event.value
-                if type(value) is str:
-                    value = share(value, value)
+                text = event.value
+                if event.implicit[0]:
+                    value = lookup(text, _UNRESOLVED)
+                    if value is _UNRESOLVED:
+                        value = resolve_plain(text)
+                        if type(value) in _UNCHANGEABLE:
+                            resolved[text] = value
+                else:
+                    value = lookup(text)  # the plain twin's text, if one came first
+                    if type(value) is not str:
+                        value = share_quoted(text, text)
+                if located:
+                    start = event.start_mark
+                    mark = (start.line + 1) << 32 | (start.column + 1)
                 size = 1
             elif kind is mapping_end or kind is sequence_end:
                 frame = stack[-1]
                 if frame.anchor is not None or frame.merges:
+                    self.expanded = expanded
                     self._end()
+                    expanded = self.expanded
                     if self.fatal:
                         return
                     continue
@@ -448,36 +480,44 @@ class _Builder:
                 and event.anchor is None
                 and len(stack) < max_depth
             ):
-                start = event.start_mark
-                mark = (start.line + 1) << 32 | (start.column + 1)
+                if located:
+                    start = event.start_mark
+                    mark = (start.line + 1) << 32 | (start.column + 1)
                 stack.append(_Frame(map_type(mark) if kind is mapping_start else list_type(mark), None))
                 continue
             elif kind is stream_end:
+                self.expanded = expanded
                 return
             else:
+                self.expanded = expanded
                 self.feed(event)
+                expanded = self.expanded
                 if self.fatal:
                     return
                 continue
             # What _add does for a value with no anchor, inline.
-            if not stack or self.expanded + size > max_expanded:
+            if not stack or expanded + size > max_expanded:
+                self.expanded = expanded
                 self._add(value, mark, size, None)
+                expanded = self.expanded
                 if self.fatal:
                     return
                 continue
-            self.expanded += size
+            expanded += size
             frame = stack[-1]
             frame.size += size
             container = frame.container
             if type(container) is list_type:
                 container.append(value)
-                container.item_marks.append(mark)
+                if located:
+                    container.item_marks.append(mark)
                 continue
             key = frame.pending_key
             if key is _NO_KEY:
                 if type(value) is str and value != _MERGE_KEY and value not in container:
                     frame.pending_key = value
-                    container.marks.append(mark)
+                    if located:
+                        container.marks.append(mark)
                 else:
                     self._take_key(frame, value, mark)
                 continue
@@ -485,10 +525,11 @@ class _Builder:
             if key is None:  # a rejected key: its problem is already recorded
                 continue
             if key == _MERGE_KEY:
-                frame.merges.append((value, mark))
+                frame.add_merge(value, mark)
                 continue
             container[key] = value
-            container.marks.append(mark)
+            if located:
+                container.marks.append(mark)
 
     def feed(self, event: Any) -> None:
         """Handle any one event with every check (the slow path of :meth:`consume`)."""
@@ -544,7 +585,7 @@ class _Builder:
     def _end(self) -> None:
         frame = self.stack.pop()
         container = frame.container
-        if type(container) is self.map_type:
+        if type(container) is self.map_type and frame.merges is not None:
             for merged, mark in frame.merges:
                 self._merge(container, merged, mark)
         self._add(container, container.packed, frame.size, frame.anchor)
@@ -602,7 +643,7 @@ class _Builder:
         if key is None:  # a rejected key: its problem is already recorded
             return
         if key == _MERGE_KEY:
-            frame.merges.append((value, mark))
+            frame.add_merge(value, mark)
             return
         container[key] = value
         container.marks.append(mark)
