@@ -34,12 +34,13 @@ import socket
 import threading
 import time
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from flowbuilder.events import EventKind
 from flowbuilder.leases import lease_timing, mark_owned_here, new_lease
 from flowbuilder.stores import is_memory_store
-from flowrunner._daemon_threads import service_threads, start_service
+from flowrunner._daemon_threads import start_service
 
 if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
@@ -117,23 +118,29 @@ class RunControl:
 
 
 async def start_control(run: RunExecution, after: int) -> RunControl | None:
-    """Write the run's first lease (off the loop) and watch its control requests; None without a store."""
+    """Arrange the run's first lease and watch its control requests; None without a store.
+
+    In memory the lease is written here (no I/O to keep off the loop). Any other store gets
+    it from the run's store thread, as the first write of the run's first batch
+    (:meth:`~flowrunner._event_writer.EventWriter.lease_first`): still before the run's first
+    event, and in the thread that writes those events anyway. Written from a service thread
+    of its own and awaited here, it cost each run two thread hand-offs (the job out, the
+    result back) while the loop sat idle: about a quarter of a short RocksDB run's CPU time
+    (issue 10). A store that refuses the lease stops the run like any failed append.
+    """
     store = run.request.store
     if store is None:
         return None
     hub = _hub_for(store)
     mark_owned_here(run.run_id, True)
-    lease = [new_lease(run.run_id, hub.owner, hub.ttl)]
-    try:
-        if is_memory_store(store):  # in memory: no I/O to keep off the loop
-            store.renew_leases(lease)
-        else:  # on flowrunner's service threads: asyncio's default executor would start a thread
-            # in every run's fresh loop, and another to shut it down when the loop closes; the
-            # thread that wrote the lease is idle again when the hub's loop is started below
-            await asyncio.get_running_loop().run_in_executor(service_threads(), store.renew_leases, lease)
-    except BaseException:
-        mark_owned_here(run.run_id, False)
-        raise
+    if is_memory_store(store):
+        try:
+            store.renew_leases([new_lease(run.run_id, hub.owner, hub.ttl)])
+        except BaseException:
+            mark_owned_here(run.run_id, False)
+            raise
+    else:
+        run.writer.lease_first(partial(new_lease, run.run_id, hub.owner, hub.ttl))
     control = RunControl(hub, run, after, asyncio.get_running_loop())
     hub.watch(control, defer_thread=is_memory_store(store))
     return control
@@ -182,8 +189,8 @@ class _ControlHub:
         """Start serving (call under the lock): the runs' first leases were written a moment ago.
 
         The loop runs on a service thread (:func:`~flowrunner._daemon_threads.start_service`),
-        not a thread of its own: the one that wrote the first lease is idle by now and takes it,
-        where starting a thread cost a RocksDB run 0.1-0.3 ms (issue 10)."""
+        not a thread of its own: an idle one takes it, where starting a thread cost a RocksDB
+        run 0.1-0.3 ms (issue 10)."""
         self.next_renew = time.monotonic() + self.renew
         self.serving = True
         start_service("flowbuilder-control", self._serve)

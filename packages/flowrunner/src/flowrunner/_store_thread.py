@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
     from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import LogLine, Store
+    from flowbuilder.leases import RunLease
 
 MAX_UNSTORED = 16384
 """Events and log lines a run may have handed to its store's thread and not yet seen stored.
@@ -115,11 +116,11 @@ class RunChannel:
     """One run's path to its store's thread; every method but :meth:`write` runs on the run's loop."""
 
     __slots__ = ("run_id", "store", "flushed_seq", "loop", "on_stored", "on_error", "unstored", "error", "waiter",
-                 "waiting_for", "worker", "store_seconds", "fence")  # fmt: skip
+                 "waiting_for", "worker", "store_seconds", "fence", "first_lease")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store, flushed_seq: int, loop: asyncio.AbstractEventLoop,
                  on_stored: Callable[[Sequence[RunEvent]], None], on_error: Callable[[], None],
-                 fence: Fence | None = None):  # fmt: skip
+                 fence: Fence | None = None, first_lease: Callable[[], RunLease] | None = None):  # fmt: skip
         self.run_id = run_id
         self.store = store
         self.flushed_seq = flushed_seq  # read and written by the store's thread only
@@ -135,6 +136,8 @@ class RunChannel:
         """Seconds the store's thread spent appending this run's batches (written by that thread only)."""
         self.fence = fence
         """The leader's fence of every append (None: plain appends)."""
+        self.first_lease = first_lease
+        """Makes the run's first lease, written before anything else of the run (then None; thread only)."""
 
     def send(self, logs: list[LogLine], events: list[RunEvent]) -> None:
         """Hand a batch over; returns at once."""
@@ -169,6 +172,9 @@ class RunChannel:
         started = time.perf_counter()
         fence = self.fence
         try:
+            if self.first_lease is not None:  # before the run's first event: never recorded running without one
+                make_lease, self.first_lease = self.first_lease, None
+                self.store.renew_leases([make_lease()])
             if fence is None:
                 if logs:
                     self.store.append_logs(self.run_id, logs)
