@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import pytest
 from flowrunner_helpers import TASK_TYPES, plan_of
+from flowrunner_sample_callables import CALLS
 
 from flowbuilder.errors import StoreError
 from flowbuilder.events import RunEvent, RunStatus
@@ -32,10 +33,14 @@ tasks:
 
 
 class RecordingStore(MemoryStore):
-    """Not exactly MemoryStore, so its writes take the store's thread; records who wrote what, in order."""
+    """Not exactly MemoryStore, so its writes take the store's thread; records who wrote what, in order.
 
-    def __init__(self, url: str, refuse_leases: bool = False):
+    ``is_owner``: like RocksDB's owning process (its disk is local); False: like Redis or a
+    RocksDB directory owned by another process."""
+
+    def __init__(self, url: str, refuse_leases: bool = False, is_owner: bool = True):
         super().__init__(url)
+        self.is_owner = is_owner
         self.refuse_leases = refuse_leases
         self.calls: list[tuple[str, str]] = []
 
@@ -89,3 +94,26 @@ def test_a_store_that_refuses_the_first_lease_stores_nothing_of_the_run_and_stop
         runner.close_workers()
     assert [kind for kind, _ in store.calls] == ["lease"]
     assert store.read_events(run_id) == []
+
+
+def test_a_store_owned_elsewhere_gets_the_first_lease_before_the_run_begins_and_stops_it_if_refused() -> None:
+    """Redis, or a RocksDB directory another process owns, may be out of reach: the lease is
+    written and awaited before any task runs, so an unreachable store runs nothing."""
+    store = RecordingStore(f"memory://lease-remote-{uuid.uuid4().hex}", is_owner=False)
+    runner = LocalRunner(TASK_TYPES)
+    try:
+        result = runner.run(RunRequest(plan=plan_of(PLAN), store=store))
+        assert result.status is RunStatus.SUCCEEDED
+        assert store.calls[0] == ("lease", store.calls[0][1])
+        assert store.calls[0][1].startswith("flowrunner-service-")  # a service thread, awaited
+        refusing = RecordingStore(f"memory://lease-remote-refused-{uuid.uuid4().hex}", True, is_owner=False)
+        key = f"lease-remote-{uuid.uuid4().hex}"
+        counted = PLAN.replace(
+            '"flowrunner_sample_callables:noop"}', f'"flowrunner_sample_callables:count_call", args: [{key}]}}'
+        )
+        with pytest.raises(StoreError, match="refuses writes"):
+            runner.run(RunRequest(plan=plan_of(counted), store=refusing))
+    finally:
+        runner.close_workers()
+    assert key not in CALLS  # no task ran
+    assert [kind for kind, _ in refusing.calls] == ["lease"]

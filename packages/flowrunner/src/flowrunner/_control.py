@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from flowbuilder.events import EventKind
 from flowbuilder.leases import lease_timing, mark_owned_here, new_lease
 from flowbuilder.stores import is_memory_store
-from flowrunner._daemon_threads import start_service
+from flowrunner._daemon_threads import service_threads, start_service
 
 if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
@@ -118,29 +118,39 @@ class RunControl:
 
 
 async def start_control(run: RunExecution, after: int) -> RunControl | None:
-    """Arrange the run's first lease and watch its control requests; None without a store.
+    """Write (or arrange) the run's first lease and watch its control requests; None without a store.
 
-    In memory the lease is written here (no I/O to keep off the loop). Any other store gets
-    it from the run's store thread, as the first write of the run's first batch
-    (:meth:`~flowrunner._event_writer.EventWriter.lease_first`): still before the run's first
-    event, and in the thread that writes those events anyway. Written from a service thread
-    of its own and awaited here, it cost each run two thread hand-offs (the job out, the
-    result back) while the loop sat idle: about a quarter of a short RocksDB run's CPU time
-    (issue 10). A store that refuses the lease stops the run like any failed append.
+    Where the first lease is written, always before the run's first event:
+
+    * in memory: here (no I/O to keep off the loop);
+    * a store this process owns (``store.is_owner``: RocksDB's owning process) writes to
+      the local disk: the run's store thread writes it, as the first write of the run's
+      first batch (:meth:`~flowrunner._event_writer.EventWriter.lease_first`). Written from
+      a service thread of its own and awaited here, it cost each run two thread hand-offs
+      (the job out, the result back) while the loop sat idle: about a quarter of a short
+      RocksDB run's CPU time (issue 10). What would refuse it (a full disk) refuses the
+      batch too; the run then stops with the store's error, with nothing of it stored;
+    * any other store (Redis, a RocksDB directory owned by another process) may be out of
+      reach when the run begins: the lease is written on a service thread and awaited, so
+      an unreachable store stops the run before any of its tasks runs.
     """
     store = run.request.store
     if store is None:
         return None
     hub = _hub_for(store)
     mark_owned_here(run.run_id, True)
-    if is_memory_store(store):
-        try:
-            store.renew_leases([new_lease(run.run_id, hub.owner, hub.ttl)])
-        except BaseException:
-            mark_owned_here(run.run_id, False)
-            raise
-    else:
-        run.writer.lease_first(partial(new_lease, run.run_id, hub.owner, hub.ttl))
+    make_lease = partial(new_lease, run.run_id, hub.owner, hub.ttl)
+    try:
+        if is_memory_store(store):
+            store.renew_leases([make_lease()])
+        elif getattr(store, "is_owner", False) is True:
+            run.writer.lease_first(make_lease)
+        else:  # on flowrunner's service threads: asyncio's default executor would start a thread
+            # in every run's fresh loop, and another to shut it down when the loop closes
+            await asyncio.get_running_loop().run_in_executor(service_threads(), store.renew_leases, [make_lease()])
+    except BaseException:
+        mark_owned_here(run.run_id, False)
+        raise
     control = RunControl(hub, run, after, asyncio.get_running_loop())
     hub.watch(control, defer_thread=is_memory_store(store))
     return control
