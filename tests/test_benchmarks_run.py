@@ -127,6 +127,14 @@ def test_run_fixed_cost_benchmark_reports_every_row_and_the_floor() -> None:
     assert set(rows) == {"memory://, fresh store", "rocksdb:// batch, fresh store", "rocksdb:// batch, one store",
                          "floor"}  # fmt: skip
     assert all(figures["process_cpu_ms"] > 0 and figures["main_thread_cpu_ms"] > 0 for figures in rows.values())
+    assert all(figures["wall_ms"] > 0 for figures in rows.values())
+
+
+def test_run_fixed_cost_benchmark_back_to_back_leaves_out_the_fresh_rocksdb_store() -> None:
+    result = _run(str(BENCH / "run_fixed_cost.py"), "--runs", "3", "--back-to-back", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    assert set(rows) == {"memory://, fresh store", "rocksdb:// batch, one store", "floor"}
 
 
 def test_real_dag_benchmark_reports_span_ideal_and_asyncio_floor() -> None:

@@ -34,6 +34,7 @@ import socket
 import threading
 import time
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from flowbuilder.events import EventKind
@@ -117,20 +118,36 @@ class RunControl:
 
 
 async def start_control(run: RunExecution, after: int) -> RunControl | None:
-    """Write the run's first lease (off the loop) and watch its control requests; None without a store."""
+    """Write (or arrange) the run's first lease and watch its control requests; None without a store.
+
+    Where the first lease is written, always before the run's first event:
+
+    * in memory: here (no I/O to keep off the loop);
+    * a store this process owns (``store.is_owner``: RocksDB's owning process) writes to
+      the local disk: the run's store thread writes it, as the first write of the run's
+      first batch (:meth:`~flowrunner._event_writer.EventWriter.lease_first`). Written from
+      a service thread of its own and awaited here, it cost each run two thread hand-offs
+      (the job out, the result back) while the loop sat idle: about a quarter of a short
+      RocksDB run's CPU time (issue 10). What would refuse it (a full disk) refuses the
+      batch too; the run then stops with the store's error, with nothing of it stored;
+    * any other store (Redis, a RocksDB directory owned by another process) may be out of
+      reach when the run begins: the lease is written on a service thread and awaited, so
+      an unreachable store stops the run before any of its tasks runs.
+    """
     store = run.request.store
     if store is None:
         return None
     hub = _hub_for(store)
     mark_owned_here(run.run_id, True)
-    lease = [new_lease(run.run_id, hub.owner, hub.ttl)]
+    make_lease = partial(new_lease, run.run_id, hub.owner, hub.ttl)
     try:
-        if is_memory_store(store):  # in memory: no I/O to keep off the loop
-            store.renew_leases(lease)
+        if is_memory_store(store):
+            store.renew_leases([make_lease()])
+        elif getattr(store, "is_owner", False) is True:
+            run.writer.lease_first(make_lease)
         else:  # on flowrunner's service threads: asyncio's default executor would start a thread
-            # in every run's fresh loop, and another to shut it down when the loop closes; the
-            # thread that wrote the lease is idle again when the hub's loop is started below
-            await asyncio.get_running_loop().run_in_executor(service_threads(), store.renew_leases, lease)
+            # in every run's fresh loop, and another to shut it down when the loop closes
+            await asyncio.get_running_loop().run_in_executor(service_threads(), store.renew_leases, [make_lease()])
     except BaseException:
         mark_owned_here(run.run_id, False)
         raise
@@ -182,8 +199,8 @@ class _ControlHub:
         """Start serving (call under the lock): the runs' first leases were written a moment ago.
 
         The loop runs on a service thread (:func:`~flowrunner._daemon_threads.start_service`),
-        not a thread of its own: the one that wrote the first lease is idle by now and takes it,
-        where starting a thread cost a RocksDB run 0.1-0.3 ms (issue 10)."""
+        not a thread of its own: an idle one takes it, where starting a thread cost a RocksDB
+        run 0.1-0.3 ms (issue 10)."""
         self.next_renew = time.monotonic() + self.renew
         self.serving = True
         start_service("flowbuilder-control", self._serve)

@@ -120,7 +120,8 @@ def service_threads() -> _DaemonThreads:
     """The process's pool for the runner's own long-lived loops (created on first use).
 
     A store's append thread (:mod:`flowrunner._store_thread`) and its control hub
-    (:mod:`flowrunner._control`) run as jobs here, and so does a run's first lease write. Each
+    (:mod:`flowrunner._control`) run as jobs here, and so does a run's first lease write on a
+    store this process does not own (Redis, a RocksDB directory served by another process). Each
     loop ends when no run uses its store, and the next store's loop takes the idle thread:
     a run on a RocksDB store no longer starts two threads of its own (0.1-0.3 ms each on a
     2-core machine, the new thread scheduled and taking the GIL: issue 10). A pool apart from

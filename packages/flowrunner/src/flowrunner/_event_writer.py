@@ -40,6 +40,7 @@ from flowrunner._store_thread import RunChannel
 if TYPE_CHECKING:
     from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import EventSink, LogLine, Store
+    from flowbuilder.leases import RunLease
     from flowbuilder.secrets import SecretMasker
 
 _EMPTY: Mapping[str, Any] = {}
@@ -53,7 +54,7 @@ class EventWriter:
 
     __slots__ = ("run_id", "store", "sinks", "seq", "flushed_seq", "pending", "logs", "events_kept", "keep", "masker",
                  "wake", "channel", "threaded", "store_seconds", "sink_seconds", "fence", "loop", "log_timer",
-                 "failure", "loop_thread")  # fmt: skip
+                 "failure", "loop_thread", "first_lease")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store | None, sinks: Sequence[EventSink], start_seq: int = 0,
                  keep: bool = False, masker: SecretMasker | None = None,
@@ -90,6 +91,17 @@ class EventWriter:
         """Armed while log lines wait for a flush; None when none wait (or no loop runs the run)."""
         self.failure: BaseException | None = None
         """An inline store's error met by a timed log flush: the run's next flush raises it."""
+        self.first_lease: Callable[[], RunLease] | None = None
+        """Makes the run's first lease, which the store's thread writes before the first batch (:meth:`lease_first`)."""
+
+    def lease_first(self, make_lease: Callable[[], RunLease]) -> None:
+        """Have the store's thread write ``make_lease()`` before the run's first batch.
+
+        The lease goes with the first batch (made when it is written, so its expiry counts
+        from then) instead of in a thread hand-off of its own. A store that refuses it
+        stores nothing of the run and stops it with its error, as a refused append does.
+        """
+        self.first_lease = make_lease
 
     def emit(
         self, kind: EventKind, task: str | None = None, attempt: int = 0, data: Mapping[str, Any] = _EMPTY
@@ -197,7 +209,8 @@ class EventWriter:
         except RuntimeError:
             return None
         self.channel = RunChannel(self.run_id, store, self.flushed_seq, loop, self._deliver, self._store_failed,
-                                  self.fence)  # fmt: skip
+                                  self.fence, self.first_lease)  # fmt: skip
+        self.first_lease = None
         return self.channel
 
     @property

@@ -5,8 +5,9 @@ budget, RocksDB may wait on the disk. Made on the event loop's thread, that wait
 run, timer and cancel of the process. Here each open store gets one daemon thread (not one
 per run: a process may hold ten thousand small runs at once) that appends the batches the
 runs hand over, in the order they were handed over. The thread is one of flowrunner's
-service threads, taken while a run uses the store and given back when none does, so a
-run does not start a thread of its own (issue 10). A run's batches that queued up while the
+service threads, taken while a run uses the store and given back a moment (:data:`LINGER_SECONDS`)
+after none does, so a run does not start a thread of its own, and the next of runs made one
+after another finds it still serving (issue 10). A run's batches that queued up while the
 store was slow go out as one ``append_logs`` and one ``append_events`` call, so a slow store
 gets fewer, larger appends rather than a growing backlog of small ones.
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from flowbuilder.events import RunEvent
     from flowbuilder.fencing import Fence
     from flowbuilder.interfaces import LogLine, Store
+    from flowbuilder.leases import RunLease
 
 MAX_UNSTORED = 16384
 """Events and log lines a run may have handed to its store's thread and not yet seen stored.
@@ -37,6 +39,13 @@ MAX_UNSTORED = 16384
 Past this the run's scheduler starts nothing new until the store catches up (to half of it),
 which bounds a run's memory when its store is slow."""
 
+LINGER_SECONDS = 0.01
+"""How long a store's thread waits for the next run once no run uses the store, before it goes
+back to the service pool. A process that runs small workflows one after another (a service,
+a loop over ``Engine.run``) starts the next run well within this: it finds the thread still
+serving the store, and neither the last run's release nor the next run's start wakes a thread
+(two hand-offs per run, 50-100 µs of wall each on a 2-core machine: issue 10). A thread that
+waits with no run wakes once per interval to see whether one is left."""
 _REGISTRY_LOCK = threading.Lock()
 _THREADS: dict[int, _StoreThread] = {}
 
@@ -45,8 +54,8 @@ class _StoreThread:
     """One daemon thread for one open store, shared by every run writing to that store.
 
     The thread is a service pool's (:func:`~flowrunner._daemon_threads.service_threads`): its
-    loop ends when no run uses the store, and a later run's loop, on this store or another,
-    takes the same thread instead of starting one."""
+    loop ends :data:`LINGER_SECONDS` after no run uses the store, and a later run's loop, on
+    this store or another, takes the same thread instead of starting one."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -63,8 +72,9 @@ class _StoreThread:
     def _work(self) -> None:
         while True:
             with self.condition:
-                while not self.jobs and self.users > 0:
-                    self.condition.wait()
+                while not self.jobs:
+                    if not self.condition.wait(LINGER_SECONDS) and self.users == 0:
+                        break  # no run has used the store for a while: give the thread back
                 taken = list(self.jobs)
                 self.jobs.clear()
             if not taken:
@@ -106,20 +116,21 @@ def _acquire(store: Store) -> _StoreThread:
 
 
 def _release(worker: _StoreThread) -> None:
+    """The run has seen everything it handed over stored; the thread lingers for the next run
+    (no wake-up here: it gives itself back after :data:`LINGER_SECONDS` without a run)."""
     with worker.condition:
         worker.users -= 1
-        worker.condition.notify()
 
 
 class RunChannel:
     """One run's path to its store's thread; every method but :meth:`write` runs on the run's loop."""
 
     __slots__ = ("run_id", "store", "flushed_seq", "loop", "on_stored", "on_error", "unstored", "error", "waiter",
-                 "waiting_for", "worker", "store_seconds", "fence")  # fmt: skip
+                 "waiting_for", "worker", "store_seconds", "fence", "first_lease")  # fmt: skip
 
     def __init__(self, run_id: str, store: Store, flushed_seq: int, loop: asyncio.AbstractEventLoop,
                  on_stored: Callable[[Sequence[RunEvent]], None], on_error: Callable[[], None],
-                 fence: Fence | None = None):  # fmt: skip
+                 fence: Fence | None = None, first_lease: Callable[[], RunLease] | None = None):  # fmt: skip
         self.run_id = run_id
         self.store = store
         self.flushed_seq = flushed_seq  # read and written by the store's thread only
@@ -135,6 +146,8 @@ class RunChannel:
         """Seconds the store's thread spent appending this run's batches (written by that thread only)."""
         self.fence = fence
         """The leader's fence of every append (None: plain appends)."""
+        self.first_lease = first_lease
+        """Makes the run's first lease, written before anything else of the run (then None; thread only)."""
 
     def send(self, logs: list[LogLine], events: list[RunEvent]) -> None:
         """Hand a batch over; returns at once."""
@@ -169,6 +182,9 @@ class RunChannel:
         started = time.perf_counter()
         fence = self.fence
         try:
+            if self.first_lease is not None:  # before the run's first event: never recorded running without one
+                make_lease, self.first_lease = self.first_lease, None
+                self.store.renew_leases([make_lease()])
             if fence is None:
                 if logs:
                     self.store.append_logs(self.run_id, logs)
