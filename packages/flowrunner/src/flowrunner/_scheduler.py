@@ -58,6 +58,8 @@ _INLINE = ExecutionMode.INLINE
 _UNSET: Any = object()
 """No task type or config seen yet (:meth:`RunExecution._context_free_calls`)."""
 _PRIORITY = attrgetter("priority")
+_TYPE = attrgetter("type")
+_LOCK = attrgetter("lock")
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -89,12 +91,15 @@ class RunExecution:
         resume = request.resume
         self.run_id = request.run_id or (resume.run_id if resume is not None else uuid.uuid4().hex)
         self.params: Mapping[str, Any] = dict(request.params)
+        # Each type looked up once (the runner's mapping builds types lazily), then mapped per task at C speed.
+        type_names = list(map(_TYPE, workflow.tasks))
         try:
-            self.types: list[TaskType] = [runner.task_types[task.type] for task in workflow.tasks]
+            by_name = {name: runner.task_types[name] for name in dict.fromkeys(type_names)}
         except KeyError as missing:
             from flowbuilder.errors import ConfigurationError
 
             raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
+        self.types: list[TaskType] = list(map(by_name.__getitem__, type_names))
         limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         self.limit = limit
         self.clock = time  # read here, so a test that replaces this module's `time` drives the whole run
@@ -184,7 +189,7 @@ class RunExecution:
 
     def _task_locks(self) -> LockKeeper | None:
         """The run's :class:`LockKeeper` when a task takes a ``lock:``, wired into the machine; else None."""
-        if self.plan.workflow.defaults.lock is None and not any(task.lock for task in self.plan.workflow.tasks):
+        if self.plan.workflow.defaults.lock is None and not any(map(_LOCK, self.plan.workflow.tasks)):
             return None
         from flowrunner._locks import task_locks
 

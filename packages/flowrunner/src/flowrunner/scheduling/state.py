@@ -84,6 +84,10 @@ attempts): the store's thread records the error and wakes the run, whose next fl
 _STARTED = EventKind.TASK_STARTED
 _SUCCEEDED = EventKind.TASK_SUCCEEDED
 _WHEN = attrgetter("when")
+_RUN_IF = attrgetter("run_if")
+_TIMEOUT = attrgetter("timeout")
+_DEADLINE = attrgetter("deadline")
+_TYPE = attrgetter("type")
 
 
 class EventLog(Protocol):
@@ -201,7 +205,8 @@ class RunStateMachine:
         self.paused = False
         self.any_failed = False
         tasks = self.tasks
-        self.rules = [RULES[task.run_if] for task in tasks]
+        # Every run pays what follows per task, so each is one pass at C speed (map, count), not a Python loop.
+        self.rules = list(map(RULES.__getitem__, map(_RUN_IF, tasks)))
         """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
         self.has_run_if = any(self.rules)
         whens = list(map(_WHEN, tasks))
@@ -220,11 +225,15 @@ class RunStateMachine:
         """Whether ``on_failure: stop`` stops the run; a state machine's driver turns it off, since
         there a failed action is an outcome its transitions handle, not the end of the run."""
         defaults = workflow.defaults
-        self.has_timeout = defaults.timeout is not None or any(
-            task.timeout is not None or task.deadline is not None for task in tasks)  # fmt: skip
+        self.has_timeout = (
+            defaults.timeout is not None
+            or list(map(_TIMEOUT, tasks)).count(None) != count
+            or list(map(_DEADLINE, tasks)).count(None) != count
+        )
         # task_started carries the task's type; one shared (never mutated) mapping per type.
-        shared = {name: {"type": name} for name in {task.type for task in tasks}}
-        self.type_data: list[Mapping[str, Any]] = [shared[task.type] for task in tasks]
+        type_names = list(map(_TYPE, tasks))
+        shared = {name: {"type": name} for name in set(type_names)}
+        self.type_data: list[Mapping[str, Any]] = list(map(shared.__getitem__, type_names))
         self.evaluate_when: Callable[[int], bool] = _always
         self.evaluate_outputs: Callable[[int, Any], dict[str, Any]] = _no_named_outputs
         self.check_output: Callable[[Any], str | None] = _accept
