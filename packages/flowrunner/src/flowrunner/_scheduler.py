@@ -159,6 +159,10 @@ class RunExecution:
         self.calls = self._context_free_calls()
         """Per task, the call that needs no :class:`TaskContext` (None: the attempt gets one, as every
         task but a plain INLINE one whose type offers it). Last: the steps above take tasks off the plain path."""
+        if self.cache is None:  # every success goes to machine.succeeded: the machine may settle it itself
+            machine.inline_calls = self.calls
+            machine.inline_raised = self._inline_raised
+            machine.inline_returned = self._inline_returned
 
     def _child_tasks(self) -> frozenset[int]:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
@@ -432,12 +436,17 @@ class RunExecution:
         if call is None:
             self._start_with_context(task_id, attempt)
             return
-        # The hot path: a plain INLINE task whose call needs no TaskContext, called right here.
+        # The hot path: a plain INLINE task whose call needs no TaskContext, called right here
+        # (or by the machine itself, RunStateMachine.inline_calls, which ends here when it must).
         try:
             result = call()
         except (Exception, KeyboardInterrupt) as error:
             self._inline_raised(task_id, attempt, error)
             return
+        self._inline_returned(task_id, attempt, result)
+
+    def _inline_returned(self, task_id: int, attempt: int, result: Any) -> None:
+        """A context-free inline call returned ``result``: its success, or an awaitable to hold."""
         if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
             self.succeeded(task_id, attempt, result)
             return
@@ -542,7 +551,7 @@ class RunExecution:
             self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
         )
 
-    def _inline_raised(self, task_id: int, attempt: int, error: Exception | KeyboardInterrupt) -> None:
+    def _inline_raised(self, task_id: int, attempt: int, error: BaseException) -> None:
         """What an inline call's exception means, for both inline paths of :meth:`_start`: a
         :class:`TaskFailure` fails the attempt as it says, any other exception fails it with
         its type and message, and a KeyboardInterrupt (Ctrl-C, or the CLI's nudge, stopped a
