@@ -20,7 +20,6 @@ import sys
 import time
 import uuid
 from functools import partial
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
@@ -44,6 +43,7 @@ from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
 from flowrunner.scheduling.result_cache import attempt_cache_for
 from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunStateMachine
+from flowrunner.scheduling.task_columns import task_columns
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
@@ -57,9 +57,6 @@ if TYPE_CHECKING:
 _INLINE = ExecutionMode.INLINE
 _UNSET: Any = object()
 """No task type or config seen yet (:meth:`RunExecution._context_free_calls`)."""
-_PRIORITY = attrgetter("priority")
-_TYPE = attrgetter("type")
-_LOCK = attrgetter("lock")
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -92,7 +89,7 @@ class RunExecution:
         self.run_id = request.run_id or (resume.run_id if resume is not None else uuid.uuid4().hex)
         self.params: Mapping[str, Any] = dict(request.params)
         # Each type looked up once (the runner's mapping builds types lazily), then mapped per task at C speed.
-        type_names = list(map(_TYPE, workflow.tasks))
+        type_names = task_columns(workflow).type
         try:
             by_name = {name: runner.task_types[name] for name in dict.fromkeys(type_names)}
         except KeyError as missing:
@@ -193,7 +190,7 @@ class RunExecution:
 
     def _task_locks(self) -> LockKeeper | None:
         """The run's :class:`LockKeeper` when a task takes a ``lock:``, wired into the machine; else None."""
-        if self.plan.workflow.defaults.lock is None and not any(map(_LOCK, self.plan.workflow.tasks)):
+        if self.plan.workflow.defaults.lock is None and not any(task_columns(self.plan.workflow).lock):
             return None
         from flowrunner._locks import task_locks
 
@@ -225,7 +222,7 @@ class RunExecution:
             else None
         )
         default_priority = defaults.priority or 0
-        own: list[float | None] = list(map(_PRIORITY, tasks))
+        own = task_columns(workflow).priority
         if own.count(None) == len(own):  # the usual case, at C speed
             priorities: list[float] = [default_priority] * len(own)
         else:

@@ -38,11 +38,11 @@ one comparison per start.
 from __future__ import annotations
 
 import time
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
+from flowrunner.scheduling.task_columns import task_columns
 from flowrunner.scheduling.timing import (
     CONCURRENCY,
     DISPATCH,
@@ -83,11 +83,6 @@ attempts): the store's thread records the error and wakes the run, whose next fl
 
 _STARTED = EventKind.TASK_STARTED
 _SUCCEEDED = EventKind.TASK_SUCCEEDED
-_WHEN = attrgetter("when")
-_RUN_IF = attrgetter("run_if")
-_TIMEOUT = attrgetter("timeout")
-_DEADLINE = attrgetter("deadline")
-_TYPE = attrgetter("type")
 
 
 class EventLog(Protocol):
@@ -162,7 +157,7 @@ class RunStateMachine:
         wake: called when the driver should run :meth:`pump` again (unpause, stop, cancel).
     """
 
-    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "inline_calls", "inline_raised", "inline_returned", "limit", "lock_gate", "lock_release", "lock_waiting", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_on_failure", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
+    __slots__ = ("any_failed", "attempts", "cancel_requested", "check_output", "clock", "deadline_at", "dispatching", "errors", "evaluate_outputs", "evaluate_when", "finalizing", "finished_at", "has_run_if", "has_timeout", "inline_calls", "inline_raised", "inline_returned", "limit", "lock_gate", "lock_release", "lock_waiting", "named_output_specs", "named_outputs", "names", "outputs", "paused", "plan", "pooled", "queue", "reasons", "retry_waiting", "rules", "run_id", "running", "slow_start", "started_at", "started_monotonic", "state", "stop_on_failure", "stop_reason", "stopping", "storable_output", "successors", "summarize_timing", "tasks", "timing", "type_data", "upstream_failed", "waiting", "waits", "wake", "writer")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, writer: EventLog, queue: ReadyQueue, limit: int,
                  clock: Clock | None = None):  # fmt: skip
@@ -208,12 +203,15 @@ class RunStateMachine:
         self.cancel_requested = False
         self.paused = False
         self.any_failed = False
-        tasks = self.tasks
-        # Every run pays what follows per task, so each is one pass at C speed (map, count), not a Python loop.
-        self.rules = list(map(RULES.__getitem__, map(_RUN_IF, tasks)))
+        # Every run pays what follows per task: each is one pass at C speed over the fields read
+        # once per workflow (task_columns), not a Python loop over the task models.
+        columns = task_columns(workflow)
+        self.named_output_specs = columns.outputs
+        """Each task's named ``outputs`` (empty: none), as the inline path of :meth:`pump` reads them."""
+        self.rules = list(map(RULES.__getitem__, columns.run_if))
         """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
         self.has_run_if = any(self.rules)
-        whens = list(map(_WHEN, tasks))
+        whens = columns.when
         if not self.has_run_if and whens.count(None) == count:  # the usual case: one pass over the tasks fewer
             self.slow_start = [False] * count
         else:
@@ -231,11 +229,11 @@ class RunStateMachine:
         defaults = workflow.defaults
         self.has_timeout = (
             defaults.timeout is not None
-            or list(map(_TIMEOUT, tasks)).count(None) != count
-            or list(map(_DEADLINE, tasks)).count(None) != count
+            or columns.timeout.count(None) != count
+            or columns.deadline.count(None) != count
         )
         # task_started carries the task's type; one shared (never mutated) mapping per type.
-        type_names = list(map(_TYPE, tasks))
+        type_names = columns.type
         shared = {name: {"type": name} for name in set(type_names)}
         self.type_data: list[Mapping[str, Any]] = list(map(shared.__getitem__, type_names))
         self.evaluate_when: Callable[[int], bool] = _always
@@ -369,7 +367,7 @@ class RunStateMachine:
         calls = self.inline_calls if not self.pooled and self.lock_release is None else None
         raised = self.inline_raised
         returned = self.inline_returned
-        tasks = self.tasks
+        named_output_specs = self.named_output_specs
         check_output = self.check_output
         outputs = self.outputs
         finished_at = self.finished_at
@@ -412,7 +410,11 @@ class RunStateMachine:
                 except (Exception, KeyboardInterrupt) as error:
                     raised(task_id, attempt, error)
                     continue
-                if (output is not None and type(output) not in plain_types) or self.stopping or tasks[task_id].outputs:
+                if (
+                    (output is not None and type(output) not in plain_types)
+                    or self.stopping
+                    or named_output_specs[task_id]
+                ):
                     returned(task_id, attempt, output)  # an awaitable, a table, named outputs: the long way
                     continue
                 # succeeded() for a plain value and no named outputs, inside this step.
