@@ -206,7 +206,7 @@ class RunExecution:
     def _ready_queue(self, runner: LocalRunner) -> ReadyQueue:
         plan = self.plan
         workflow = plan.workflow
-        tasks = workflow.tasks
+        columns = task_columns(workflow)
         defaults = workflow.defaults
         pool_limits: dict[str, int] = dict(workflow.pools)
         # Per-type default limits act as implicit pools ("type:shell") for tasks without a pool.
@@ -215,14 +215,14 @@ class RunExecution:
             pool_limits[f"type:{name}"] = limit
         pool_of = (
             [
-                task.pool or defaults.pool or (f"type:{task.type}" if task.type in type_limits else None)
-                for task in tasks
+                pool or defaults.pool or (f"type:{type_name}" if type_name in type_limits else None)
+                for pool, type_name in zip(columns.pool, columns.type, strict=True)
             ]
             if pool_limits
             else None
         )
         default_priority = defaults.priority or 0
-        own = task_columns(workflow).priority
+        own = columns.priority
         if own.count(None) == len(own):  # the usual case, at C speed
             priorities: list[float] = [default_priority] * len(own)
         else:
