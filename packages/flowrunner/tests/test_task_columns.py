@@ -46,3 +46,11 @@ def test_a_task_list_that_changed_length_is_read_again() -> None:
     workflow.tasks.append(workflow.tasks[0])
     again = task_columns(workflow)
     assert again is not first and list(again.type) == ["contract_value"] * 3
+
+
+def test_fields_with_one_value_for_every_task_share_one_list() -> None:
+    plan = compile_yaml(TEXT)
+    columns = task_columns(plan.workflow)
+    assert columns.deadline is columns.lock is columns.foreach is columns.pool  # all None
+    assert list(columns.deadline) == [None, None]
+    assert columns.timeout is not columns.deadline and columns.priority is not columns.deadline  # not uniform

@@ -11,7 +11,8 @@ later run reads those.
 
 The lists are kept while the workflow object lives (a weak reference forgets them with it)
 and read again if its ``tasks`` list changed length. They are never written: a run copies
-what it changes.
+what it changes; a field with one value for every task shares its list with the other
+fields of that value.
 """
 
 from __future__ import annotations
@@ -61,13 +62,34 @@ def task_columns(workflow: Workflow) -> TaskColumns:
         reference, columns = kept
         if reference() is workflow and columns.tasks is tasks and len(columns.type) == len(tasks):
             return columns
-    columns = TaskColumns(tasks, *[list(map(read, tasks)) for read in _READERS])
+    columns = TaskColumns(tasks, *_shared_when_uniform([list(map(read, tasks)) for read in _READERS]))
     try:
         reference = weakref.ref(workflow, partial(_forget, key))
     except TypeError:  # an object that cannot be referenced weakly: read again next time
         return columns
     _KEPT[key] = (reference, columns)
     return columns
+
+
+def _shared_when_uniform(lists: list[list[Any]]) -> list[list[Any]]:
+    """``lists``, where those whose entries are all equal to one value share one list per value.
+
+    Most fields are the same for every task of a workflow (None, ``all_succeeded``, one type),
+    and the lists are kept as long as the workflow: seven all-None lists of 100,000 entries
+    would be 5.6 MB kept for nothing. Sharing is safe because the lists are never written.
+    """
+    uniform: list[list[Any]] = []
+    shared = []
+    for values in lists:
+        first = values[0] if values else None
+        if values and values.count(first) == len(values):
+            same = next((kept for kept in uniform if type(kept[0]) is type(first) and kept[0] == first), None)
+            if same is None:
+                uniform.append(values)
+            else:
+                values = same
+        shared.append(values)
+    return shared
 
 
 def _forget(key: int, reference: weakref.ref[Any]) -> None:
