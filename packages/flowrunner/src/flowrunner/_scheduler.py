@@ -36,6 +36,7 @@ from flowbuilder.interfaces.sink import EventSink
 from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
 from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import EventWriter
+from flowrunner._heap_freeze import heap_frozen
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
 from flowrunner._run_owner import RUN_OWNER  # not _process: a run without processes never imports it
 from flowrunner.executors import InlineExecutor
@@ -269,7 +270,8 @@ class RunExecution:
     async def execute(self) -> RunResult:
         owner_token = RUN_OWNER.set(self)  # the attempts' tasks inherit it: processes know their run
         try:
-            return await self._execute()
+            with heap_frozen():  # the collector walks the run's objects, not the whole process's (_heap_freeze)
+                return await self._execute()
         finally:
             RUN_OWNER.reset(owner_token)
 
