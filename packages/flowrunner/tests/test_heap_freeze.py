@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from flowbuilder.interfaces import ExecutionMode, RunRequest, TaskContext, TaskType
 from flowbuilder_contracts.runner import compile_yaml
 from flowbuilder_contracts.runner_tasks import contract_task_types
-from flowrunner import LocalRunner
+from flowrunner import LocalRunner, _heap_freeze
 from flowrunner._heap_freeze import heap_frozen
 
 
@@ -32,8 +32,9 @@ class SeesFrozen(TaskType):
 
 
 @pytest.fixture(autouse=True)
-def thawed() -> Iterator[None]:
-    """Each test starts and ends with nothing frozen and the collector on."""
+def thawed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts and ends with nothing frozen and the collector on; its one-task runs count as large."""
+    monkeypatch.setattr(_heap_freeze, "FREEZE_FROM_TASKS", 1)
     gc.unfreeze()
     gc.enable()
     yield
@@ -57,14 +58,19 @@ def test_a_run_freezes_the_existing_heap_and_thaws_it_after() -> None:
 
 
 def test_overlapping_blocks_freeze_once_and_thaw_with_the_last() -> None:
-    with heap_frozen():
+    with heap_frozen(1):
         assert gc.get_freeze_count() > 0
         made_inside = [[] for _ in range(10)]  # tracked objects of the run
-        with heap_frozen():  # a child run, or a run on another thread: nothing frozen again
+        with heap_frozen(1):  # a child run, or a run on another thread: nothing frozen again
             assert _objects_frozen(made_inside) == 0
         assert gc.get_freeze_count() > 0  # the outer block still runs
         assert _objects_frozen(made_inside) == 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_small_run_freezes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_heap_freeze, "FREEZE_FROM_TASKS", 2)
+    assert run_one() == 0
 
 
 def test_nothing_is_frozen_with_the_collector_off() -> None:

@@ -12,7 +12,10 @@ own objects are collected as usual.
 
 The one thing that changes: a reference cycle among the objects that existed when the first
 of the running runs began, if it becomes garbage meanwhile, is freed after the runs end
-instead of during them. Nothing is frozen when the collector is disabled or when the process
+instead of during them. Runs of fewer than :data:`FREEZE_FROM_TASKS` tasks freeze nothing
+(their events rarely grow the oldest generation by a quarter: a 10,000-task fan-out measured
+the same frozen or not), so a server's many small runs, and one that waits days for an
+approval, leave the collector as it is. Nothing is frozen when the collector is disabled or when the process
 had frozen objects itself (a pre-forking server's ``gc.freeze()``): those are left alone. A
 ``gc.freeze()`` by other code while a run runs is thawed with the run's (there is no telling
 the two apart: the frozen count also drops as frozen objects are freed).
@@ -27,6 +30,9 @@ from typing import Iterator
 
 __all__ = ["heap_frozen"]
 
+FREEZE_FROM_TASKS = 10_000
+"""The smallest plan whose runs freeze the heap."""
+
 _lock = threading.Lock()
 _running = 0
 """Runs inside :func:`heap_frozen` now, in every thread of the process."""
@@ -35,8 +41,12 @@ _froze = False
 
 
 @contextmanager
-def heap_frozen() -> Iterator[None]:
-    """Freeze the existing heap for the block (the first of overlapping blocks freezes, the last thaws)."""
+def heap_frozen(tasks: int) -> Iterator[None]:
+    """Freeze the existing heap for a run of ``tasks`` tasks (the first of overlapping runs
+    freezes, the last thaws); below :data:`FREEZE_FROM_TASKS` the block changes nothing."""
+    if tasks < FREEZE_FROM_TASKS:
+        yield
+        return
     global _running, _froze
     with _lock:
         _running += 1

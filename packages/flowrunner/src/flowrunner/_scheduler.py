@@ -270,7 +270,7 @@ class RunExecution:
     async def execute(self) -> RunResult:
         owner_token = RUN_OWNER.set(self)  # the attempts' tasks inherit it: processes know their run
         try:
-            with heap_frozen():  # the collector walks the run's objects, not the whole process's (_heap_freeze)
+            with heap_frozen(len(self.plan)):  # a large run's full collections walk its objects, not the plan's
                 return await self._execute()
         finally:
             RUN_OWNER.reset(owner_token)
