@@ -20,7 +20,6 @@ import sys
 import time
 import uuid
 from functools import partial
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
@@ -37,6 +36,7 @@ from flowbuilder.interfaces.sink import EventSink
 from flowbuilder.secrets import SecretMasker, masked_params, masker_for, secret_param_values
 from flowrunner._control import RunControl, start_control
 from flowrunner._event_writer import EventWriter
+from flowrunner._heap_freeze import heap_frozen
 from flowrunner._outputs import OutputBudget, is_table_reference, restored_output, storable_output
 from flowrunner._run_owner import RUN_OWNER  # not _process: a run without processes never imports it
 from flowrunner.executors import InlineExecutor
@@ -44,6 +44,7 @@ from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
 from flowrunner.scheduling.result_cache import attempt_cache_for
 from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunStateMachine
+from flowrunner.scheduling.task_columns import task_columns
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 _INLINE = ExecutionMode.INLINE
 _UNSET: Any = object()
 """No task type or config seen yet (:meth:`RunExecution._context_free_calls`)."""
-_PRIORITY = attrgetter("priority")
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -89,12 +89,15 @@ class RunExecution:
         resume = request.resume
         self.run_id = request.run_id or (resume.run_id if resume is not None else uuid.uuid4().hex)
         self.params: Mapping[str, Any] = dict(request.params)
+        # Each type looked up once (the runner's mapping builds types lazily), then mapped per task at C speed.
+        type_names = task_columns(workflow).type
         try:
-            self.types: list[TaskType] = [runner.task_types[task.type] for task in workflow.tasks]
+            by_name = {name: runner.task_types[name] for name in dict.fromkeys(type_names)}
         except KeyError as missing:
             from flowbuilder.errors import ConfigurationError
 
             raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
+        self.types: list[TaskType] = list(map(by_name.__getitem__, type_names))
         limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         self.limit = limit
         self.clock = time  # read here, so a test that replaces this module's `time` drives the whole run
@@ -154,6 +157,10 @@ class RunExecution:
         self.calls = self._context_free_calls()
         """Per task, the call that needs no :class:`TaskContext` (None: the attempt gets one, as every
         task but a plain INLINE one whose type offers it). Last: the steps above take tasks off the plain path."""
+        if self.cache is None:  # every success goes to machine.succeeded: the machine may settle it itself
+            machine.inline_calls = self.calls
+            machine.inline_raised = self._inline_raised
+            machine.inline_returned = self._inline_returned
 
     def _child_tasks(self) -> frozenset[int]:
         """The ``workflow`` tasks, taken off the hot path: each attempt starts a child run."""
@@ -184,7 +191,7 @@ class RunExecution:
 
     def _task_locks(self) -> LockKeeper | None:
         """The run's :class:`LockKeeper` when a task takes a ``lock:``, wired into the machine; else None."""
-        if self.plan.workflow.defaults.lock is None and not any(task.lock for task in self.plan.workflow.tasks):
+        if self.plan.workflow.defaults.lock is None and not any(task_columns(self.plan.workflow).lock):
             return None
         from flowrunner._locks import task_locks
 
@@ -200,7 +207,7 @@ class RunExecution:
     def _ready_queue(self, runner: LocalRunner) -> ReadyQueue:
         plan = self.plan
         workflow = plan.workflow
-        tasks = workflow.tasks
+        columns = task_columns(workflow)
         defaults = workflow.defaults
         pool_limits: dict[str, int] = dict(workflow.pools)
         # Per-type default limits act as implicit pools ("type:shell") for tasks without a pool.
@@ -209,14 +216,14 @@ class RunExecution:
             pool_limits[f"type:{name}"] = limit
         pool_of = (
             [
-                task.pool or defaults.pool or (f"type:{task.type}" if task.type in type_limits else None)
-                for task in tasks
+                pool or defaults.pool or (f"type:{type_name}" if type_name in type_limits else None)
+                for pool, type_name in zip(columns.pool, columns.type, strict=True)
             ]
             if pool_limits
             else None
         )
         default_priority = defaults.priority or 0
-        own: list[float | None] = list(map(_PRIORITY, tasks))
+        own = columns.priority
         if own.count(None) == len(own):  # the usual case, at C speed
             priorities: list[float] = [default_priority] * len(own)
         else:
@@ -263,7 +270,8 @@ class RunExecution:
     async def execute(self) -> RunResult:
         owner_token = RUN_OWNER.set(self)  # the attempts' tasks inherit it: processes know their run
         try:
-            return await self._execute()
+            with heap_frozen(len(self.plan)):  # a large run's full collections walk its objects, not the plan's
+                return await self._execute()
         finally:
             RUN_OWNER.reset(owner_token)
 
@@ -427,12 +435,17 @@ class RunExecution:
         if call is None:
             self._start_with_context(task_id, attempt)
             return
-        # The hot path: a plain INLINE task whose call needs no TaskContext, called right here.
+        # The hot path: a plain INLINE task whose call needs no TaskContext, called right here
+        # (or by the machine itself, RunStateMachine.inline_calls, which ends here when it must).
         try:
             result = call()
         except (Exception, KeyboardInterrupt) as error:
             self._inline_raised(task_id, attempt, error)
             return
+        self._inline_returned(task_id, attempt, result)
+
+    def _inline_returned(self, task_id: int, attempt: int, result: Any) -> None:
+        """A context-free inline call returned ``result``: its success, or an awaitable to hold."""
         if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
             self.succeeded(task_id, attempt, result)
             return
@@ -537,7 +550,7 @@ class RunExecution:
             self.executors[mode], inputs.attempt(task_id, context.task, attempt, config, mode, context, timeout)
         )
 
-    def _inline_raised(self, task_id: int, attempt: int, error: Exception | KeyboardInterrupt) -> None:
+    def _inline_raised(self, task_id: int, attempt: int, error: BaseException) -> None:
         """What an inline call's exception means, for both inline paths of :meth:`_start`: a
         :class:`TaskFailure` fails the attempt as it says, any other exception fails it with
         its type and message, and a KeyboardInterrupt (Ctrl-C, or the CLI's nudge, stopped a

@@ -11,14 +11,11 @@ retryable), reported like any other.
 
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from flowbuilder.interfaces import Attempt, ExecutionMode, LogLine, TaskContext, TaskFailure
 from flowrunner._scope import TaskResultsView, render_workflow_env
-
-_FOREACH = attrgetter("foreach")
-_ENV = attrgetter("env")
+from flowrunner.scheduling.task_columns import task_columns
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import TaskType
@@ -85,13 +82,14 @@ class AttemptInputs:
         tasks = self.tasks
         count = len(tasks)
         # Every run pays these per task: the usual case (no expression, foreach or own env) takes one pass each.
-        foreach = list(map(_FOREACH, tasks))
+        columns = task_columns(workflow)
+        foreach = columns.foreach
         if not expression_tasks and foreach.count(None) == count:
             self.plain = [True] * count
         else:
             self.plain = [task_id not in expression_tasks and each is None for task_id, each in enumerate(foreach)]
         """Whether each task takes the hot path: static config, no expressions, no fan-out."""
-        envs = list(map(_ENV, tasks))
+        envs = columns.env
         self.plain_env: list[dict[str, str] | None] = (
             [None if env else self.workflow_env for env in envs] if any(envs) else [self.workflow_env] * count
         )

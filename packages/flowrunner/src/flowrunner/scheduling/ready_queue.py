@@ -13,18 +13,24 @@ queue counts what each pool has running (:meth:`ReadyQueue.pop` takes a slot,
 :meth:`ReadyQueue.release` gives it back).
 
 A run without pools and with one priority (the usual case) keeps a second structure beside its
-heap: the *batch*, the entries of one :meth:`ReadyQueue.push_many` sorted once, largest first,
-so the next is taken off its end in constant time. A fan-out makes thousands of tasks ready
-at once; popping each from a heap costs a dozen tuple comparisons at 10,000 tasks, sorting
-them costs about one each (they arrive nearly in order). A pop takes the smaller of the
-heap's top and the batch's end: entries are unique (``fifo``), so the order is exactly one
-heap's. Only an empty batch takes a new one; other pushes go to the heap.
+heap: the *batch*, the tasks of one :meth:`ReadyQueue.push_many` sorted once by their entries,
+largest first, so the next is taken off its end in constant time. A fan-out makes thousands
+of tasks ready at once; popping each from a heap costs a dozen tuple comparisons at 10,000
+tasks, sorting them costs about one each (they arrive nearly in order). A pop takes the
+smaller of the heap's top and the batch's end: entries are unique (``fifo``), so the order is
+exactly one heap's. Only an empty batch takes a new one, and only when its tasks have the
+same number of failed attempts (as a fan-out's fresh tasks have); other pushes go to the heap.
+
+The batch holds no entries, only positions in the pushed list of task ids: its tasks share
+the entry's first part (same priority, retries and ageing), the ``fifo`` part is the order of
+the push, so the entry of a position is rebuilt when a pop compares it with the heap's top
+(:meth:`ReadyQueue._batch_entry`). A 100,000-task fan-out then makes no 100,000 tuples for
+the collector to walk.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 from typing import Callable, Mapping, Sequence
 
 AGEING_SECONDS = 1.0
@@ -63,7 +69,8 @@ class ReadyQueue:
     """
 
     __slots__ = ("priorities", "remaining_path", "monotonic", "started", "order", "pool_of", "pool_limits",
-                 "pool_used", "heaps", "heap", "batch", "batches", "pop", "by_priority")  # fmt: skip
+                 "pool_used", "heaps", "heap", "batch", "batch_ids", "batch_first", "batch_rank", "batches", "pop",
+                 "by_priority")  # fmt: skip
 
     def __init__(self, priorities: Sequence[float], remaining_path: Sequence[float], monotonic: Callable[[], float],
                  pool_of: Sequence[str | None] | None = None, pool_limits: Mapping[str, int] | None = None):  # fmt: skip
@@ -71,7 +78,8 @@ class ReadyQueue:
         self.remaining_path = remaining_path
         self.monotonic = monotonic
         self.started = monotonic()
-        self.order = itertools.count()
+        self.order = 0
+        """The ``fifo`` part of the next entry (one per push)."""
         self.pool_of = pool_of if pool_limits else None
         self.pool_limits: dict[str, int] = dict(pool_limits or {})
         self.pool_used: dict[str, int] = {name: 0 for name in self.pool_limits}
@@ -84,9 +92,15 @@ class ReadyQueue:
         """How many waiting tasks have each priority, kept only when priorities differ: the run's
         timing (:mod:`flowrunner.scheduling.timing`) charges the wait of those behind a higher
         priority to ``priority``. None (the usual case) costs nothing per task."""
-        self.batch: list[Entry] = []
-        """Entries of one :meth:`push_many`, sorted largest first (the module's docstring); always
-        empty in a run with pools or several priorities."""
+        self.batch: list[int] = []
+        """Positions in :attr:`batch_ids` of one :meth:`push_many`'s tasks, their entries largest
+        first (the module's docstring); always empty in a run with pools or several priorities."""
+        self.batch_ids: Sequence[int] = ()
+        """The task ids of the batch's push, in the order they were pushed."""
+        self.batch_first = 0
+        """The ``fifo`` part of the entry of ``batch_ids[0]`` (position p has ``batch_first + p``)."""
+        self.batch_rank = 0.0
+        """The first part of every batch entry (they share priority, retries and ageing)."""
         self.batches = self.pool_of is None and self.by_priority is None
         """Whether :meth:`push_many` may fill :attr:`batch` (no pools, one priority)."""
         if self.pool_of is not None:
@@ -97,8 +111,10 @@ class ReadyQueue:
 
     def push(self, task_id: int, retries: int) -> None:
         """Make ``task_id`` ready; ``retries`` is how many attempts of it failed already."""
+        order = self.order
+        self.order = order + 1
         entry = priority_key(task_id, self.priorities[task_id], retries, self.monotonic() - self.started,
-                             self.remaining_path[task_id], next(self.order))  # fmt: skip
+                             self.remaining_path[task_id], order)  # fmt: skip
         if self.by_priority is not None:
             self._count(task_id, 1)
         if self.pool_of is None:
@@ -111,7 +127,8 @@ class ReadyQueue:
         waited = self.monotonic() - self.started
         priorities = self.priorities
         remaining = self.remaining_path
-        order = self.order
+        first = order = self.order
+        self.order = first + len(task_ids)
         push = heapq.heappush
         if self.by_priority is not None:
             for task_id in task_ids:
@@ -119,30 +136,53 @@ class ReadyQueue:
         if self.pool_of is None:
             # priority_key() written out, its ageing computed once: the same entries, one call fewer per task.
             ageing = float(int(waited / AGEING_SECONDS))
-            if self.batches and not self.batch:
-                batch = [(ageing + retries[task_id] * RETRY_PENALTY - priorities[task_id], -remaining[task_id],
-                          next(order), task_id) for task_id in task_ids]  # fmt: skip
-                batch.sort(reverse=True)
-                self.batch = batch
-                return
+            if self.batches and not self.batch and task_ids:
+                failed = list(map(retries.__getitem__, task_ids))
+                if failed.count(failed[0]) == len(failed):
+                    self._take_batch(task_ids, ageing + failed[0] * RETRY_PENALTY - priorities[task_ids[0]], first)
+                    return
             heap = self.heap
             for task_id in task_ids:
                 push(heap, (ageing + retries[task_id] * RETRY_PENALTY - priorities[task_id], -remaining[task_id],
-                            next(order), task_id))  # fmt: skip
+                            order, task_id))  # fmt: skip
+                order += 1
             return
         heaps = self.heaps
         pool_of = self.pool_of
         for task_id in task_ids:
             push(heaps[pool_of[task_id]], priority_key(task_id, priorities[task_id], retries[task_id], waited,
-                                                       remaining[task_id], next(order)))  # fmt: skip
+                                                       remaining[task_id], order))  # fmt: skip
+            order += 1
+
+    def _take_batch(self, task_ids: Sequence[int], rank: float, first: int) -> None:
+        """Make ``task_ids`` (pushed with ``fifo`` parts ``first``, ``first + 1``, ...) the batch.
+
+        Their entries differ only in ``-remaining_path`` and ``fifo``: largest first is the
+        remaining path ascending, then the later push first.
+        """
+        count = len(task_ids)
+        ids = list(task_ids)
+        paths = list(map(self.remaining_path.__getitem__, ids))
+        positions = list(range(count - 1, -1, -1))  # the later push first among equal paths
+        if paths.count(paths[0]) != count:  # a fan-out's tasks share one path: no sort
+            positions.sort(key=paths.__getitem__)  # stable: equal paths keep the later push first
+        self.batch = positions
+        self.batch_ids = ids
+        self.batch_first = first
+        self.batch_rank = rank
+
+    def _batch_entry(self, position: int) -> Entry:
+        """The heap entry of the batch's task at ``position`` (what push would have made)."""
+        task_id = self.batch_ids[position]
+        return (self.batch_rank, -self.remaining_path[task_id], self.batch_first + position, task_id)
 
     def _pop_single(self) -> int | None:
         heap = self.heap
         batch = self.batch
         if batch:
-            if heap and heap[0] < batch[-1]:
+            if heap and heap[0] < self._batch_entry(batch[-1]):
                 return heapq.heappop(heap)[3]
-            return batch.pop()[3]
+            return self.batch_ids[batch.pop()]
         return heapq.heappop(heap)[3] if heap else None
 
     def _pop_single_counted(self) -> int | None:
@@ -209,7 +249,7 @@ class ReadyQueue:
         Their pools are untouched: a waiting task holds no slot until it is popped.
         """
         drained = [entry[3] for heap in self.heaps.values() for entry in heap]
-        drained += [entry[3] for entry in self.batch]
+        drained += map(self.batch_ids.__getitem__, self.batch)
         for heap in self.heaps.values():
             heap.clear()  # in place: ``self.heap`` is one of them
         self.batch = []
