@@ -371,9 +371,8 @@ class RunStateMachine:
         check_output = self.check_output
         outputs = self.outputs
         finished_at = self.finished_at
-        waiting = self.waiting
         successors = self.successors
-        slow_start = self.slow_start
+        release = self._release
         plain_types = PLAIN_TYPES
         bodies = 0.0
         try:
@@ -432,21 +431,7 @@ class RunStateMachine:
                 seq = writer.seq = writer.seq + 1
                 pending.append(RunEvent(run_id, seq, _SUCCEEDED, name, attempt,
                                         {"output": output, "duration": duration}, finished))  # fmt: skip
-                ready: list[int] | None = None
-                for successor in successors[task_id]:
-                    left = waiting[successor] = waiting[successor] - 1
-                    if left == 0 and state[successor] == PENDING:
-                        if slow_start[successor]:
-                            self.dependencies_ended(successor)
-                        else:
-                            state[successor] = READY
-                            if ready is None:
-                                ready = [successor]
-                            else:
-                                ready.append(successor)
-                if ready is not None:
-                    timing.ready_sum += (finished - base) * len(ready)
-                    self.queue.push_many(ready, attempts)
+                release(successors[task_id], finished)
         finally:
             timing.started_sum += started_sum
             timing.attempts += count
@@ -569,6 +554,18 @@ class RunStateMachine:
                 timing.tally(finished)
                 self._classify()
             return
+        self._release(successors, finished)
+        if not self.dispatching:  # an attempt ended between steps: its slot is free from now on
+            timing.tally(finished)
+            self._classify()
+
+    def _release(self, successors: Sequence[int], finished: float) -> None:
+        """The in-degree countdown after a success at ``finished``: each successor whose last
+        dependency this was becomes ready (or goes through :meth:`dependencies_ended` when it
+        has a ``when``/``run_if`` to decide), and the ready ones are queued in one push.
+        One place for this rule, shared by :meth:`succeeded` and the inline path of :meth:`pump`."""
+        waiting = self.waiting
+        state = self.state
         slow_start = self.slow_start
         ready: list[int] | None = None
         for successor in successors:
@@ -583,11 +580,9 @@ class RunStateMachine:
                     else:
                         ready.append(successor)
         if ready is not None:
+            timing = self.timing
             timing.ready_sum += (finished - timing.base) * len(ready)
             self.queue.push_many(ready, self.attempts)
-        if not self.dispatching:  # an attempt ended between steps: its slot is free from now on
-            timing.tally(finished)
-            self._classify()
 
     def _classify(self) -> None:
         """Record what the queued tasks wait for from now on (the causes of :mod:`.timing`).
