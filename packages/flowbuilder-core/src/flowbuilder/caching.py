@@ -24,7 +24,6 @@ workflow and task.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -32,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from flowbuilder._sha256 import sha256_hex
 from flowbuilder.errors import StoreError
 
 CACHE_KEY_VERSION = 1
@@ -147,7 +147,7 @@ def decode_cached_result(raw: bytes | str) -> CachedResult:
 def _digest(parts: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``parts`` (sorted keys; values JSON cannot hold are their repr)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_key_fallback)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return sha256_hex(text.encode("utf-8", "surrogatepass"))
 
 
 def _key_fallback(value: Any) -> Any:
@@ -162,10 +162,10 @@ def _key_fallback(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$bytes": hashlib.sha256(bytes(value)).hexdigest()}
+        return {"$bytes": sha256_hex(bytes(value))}
     ipc = table_bytes(value)
     if ipc is not None:
-        return {"$table": hashlib.sha256(ipc).hexdigest()}
+        return {"$table": sha256_hex(ipc)}
     if hasattr(value, "model_dump"):  # a validated config model
         return value.model_dump(mode="json")
     return repr(value)

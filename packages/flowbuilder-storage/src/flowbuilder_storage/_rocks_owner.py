@@ -18,7 +18,6 @@ the first try had landed.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import platform
@@ -46,6 +45,11 @@ from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
 from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_frame
 from flowbuilder_storage._sync import Durability
 
+try:  # the interpreter's own SHA-256 (same digest): importing hashlib starts OpenSSL's, about 2 ms
+    from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - CPython 3.12+ (``_sha2``), or another interpreter
+    from hashlib import sha256
+
 _ABSTRACT_NAMESPACE = platform.system() == "Linux"
 MAX_WAIT_SECONDS = 1.0
 """Longest ``wait_for_updates`` the owner serves in one call (a client wanting longer asks
@@ -55,7 +59,7 @@ ACQUIRE_TIMEOUT = 20.0
 
 
 def socket_address(path: Path) -> str | bytes:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    digest: str = sha256(str(path.resolve()).encode()).hexdigest()[:32]
     if _ABSTRACT_NAMESPACE:
         return "\0flowbuilder-rocksdb-" + digest
     return str(path / "owner.sock")  # other platforms: a socket file inside the store
