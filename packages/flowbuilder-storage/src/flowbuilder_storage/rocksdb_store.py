@@ -13,17 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 
-from flowbuilder.annotations import Annotation
-from flowbuilder.audit import (
-    AuditPage,
-    AuditRecord,
-    audit_retention_setting,
-    check_audit_page,
-    decode_audit_record,
-    encode_audit_record,
-)
 from flowbuilder.caching import (
     CachedResult,
     check_cache_key,
@@ -31,10 +22,9 @@ from flowbuilder.caching import (
     decode_cached_result,
     encode_cached_result,
 )
-from flowbuilder.control import ControlRequest
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
-from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.audit_log import audit_retention_setting
 from flowbuilder.interfaces.coordination import LeaseGrant
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder.leases import RunLease
@@ -44,6 +34,12 @@ from flowbuilder_storage._rocks_owner import MAX_WAIT_SECONDS, Handle, RemoteEng
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, rocksdb_url_from, settings_section
+
+if TYPE_CHECKING:  # imported where used: a run neither annotates, audits, requests control nor fences
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.audit import AuditPage, AuditRecord
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.fencing import Fence
 
 _FAILOVER_ATTEMPTS = 50
 _EARLY_SECONDS = 0.05
@@ -339,11 +335,15 @@ class RocksDBStore(Store):
     def append_audit(self, record: AuditRecord) -> AuditRecord:
         """See :meth:`Store.append_audit`. A call cut by an owner hand-over is retried with the next
         owner, which finds the record among the newest if the old owner had written it (never twice)."""
+        from flowbuilder.audit import decode_audit_record, encode_audit_record
+
         raw = encode_audit_record(record)
         seq = int(self._call("append_audit_raw", raw, self.audit_retention))
         return decode_audit_record(raw, seq)
 
     def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        from flowbuilder.audit import AuditPage, check_audit_page, decode_audit_record
+
         check_audit_page(after, limit)
         listed: list[tuple[int, bytes]] = self._call("read_audit_raw", after, limit + 1)
         records = [decode_audit_record(raw, seq) for seq, raw in listed[:limit]]

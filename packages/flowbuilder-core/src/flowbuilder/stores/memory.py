@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
 
-from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
-from flowbuilder.audit import AuditPage, AuditRecord, check_audit_page, decode_audit_record, encode_audit_record
 from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_result, encode_cached_result
-from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
-from flowbuilder.fencing import Fence
 from flowbuilder.interfaces.coordination import (
     MAX_COORDINATION_KEY,
     MAX_COORDINATION_VALUE,
@@ -25,8 +21,14 @@ from flowbuilder.interfaces.coordination import (
     check_coordination_text,
 )
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
-from flowbuilder.leases import RunLease, decode_lease, encode_lease
 from flowbuilder.stores.paging import page_of
+
+if TYPE_CHECKING:  # imported where used: a run calls none of the calls that take or give these
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.audit import AuditPage, AuditRecord
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.fencing import Fence
+    from flowbuilder.leases import RunLease
 
 
 class _MemoryData:
@@ -89,6 +91,8 @@ class MemoryStore(Store):
     # -- audit log (a list of stored forms; the oldest dropped beyond audit_retention) ------
 
     def append_audit(self, record: AuditRecord) -> AuditRecord:
+        from flowbuilder.audit import decode_audit_record, encode_audit_record
+
         raw = encode_audit_record(record)
         data = self._data
         with data.audit_lock:
@@ -101,6 +105,8 @@ class MemoryStore(Store):
         return decode_audit_record(raw, seq)
 
     def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        from flowbuilder.audit import AuditPage, check_audit_page, decode_audit_record
+
         check_audit_page(after, limit)
         data = self._data
         with data.audit_lock:
@@ -194,6 +200,8 @@ class MemoryStore(Store):
     # -- annotations ----------------------------------------------------------------------
 
     def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        from flowbuilder.annotations import decode_annotation, encode_annotation
+
         raw = encode_annotation(annotation)
         data = self._data
         with data.lock:
@@ -210,12 +218,18 @@ class MemoryStore(Store):
 
     def _annotations_after(self, run_id: str, after: int) -> list[Annotation]:
         stored = self._data.annotations.get(run_id, ())
+        if len(stored) <= after:
+            return []
+        from flowbuilder.annotations import decode_annotation
+
         start = max(after, 0)
         return [decode_annotation(raw, number) for number, raw in enumerate(stored[start:], start=start + 1)]
 
     # -- control --------------------------------------------------------------------------
 
     def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        from flowbuilder.control import decode_control_request, encode_control_request
+
         raw = encode_control_request(request)
         data = self._data
         with data.lock:
@@ -233,6 +247,10 @@ class MemoryStore(Store):
 
     def _requests_after(self, run_id: str, after: int) -> list[ControlRequest]:
         stored = self._data.control.get(run_id, ())
+        if len(stored) <= after:
+            return []
+        from flowbuilder.control import decode_control_request
+
         start = max(after, 0)
         return [decode_control_request(raw, n) for n, raw in enumerate(stored[start:], start=start + 1)]
 
@@ -248,13 +266,21 @@ class MemoryStore(Store):
 
     def renew_leases(self, leases: Sequence[RunLease]) -> None:
         with self._data.control_lock:
+            if not leases:
+                return
+            from flowbuilder.leases import encode_lease
+
             for lease in leases:
                 self._data.leases[lease.run_id] = encode_lease(lease)
 
     def read_lease(self, run_id: str) -> RunLease | None:
         with self._data.control_lock:
             raw = self._data.leases.get(run_id)
-        return decode_lease(raw) if raw is not None else None
+        if raw is None:
+            return None
+        from flowbuilder.leases import decode_lease
+
+        return decode_lease(raw)
 
     # -- cached results -------------------------------------------------------------------
 
