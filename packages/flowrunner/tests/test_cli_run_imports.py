@@ -1,7 +1,8 @@
 """What ``flowbuilder run`` imports and builds for a plain workflow (issue 10, start-up).
 
-A run neither annotates, nor audits, nor requests control, nor fences: the stores import
-those modules (and their record classes) only in the calls that need them. Each case runs
+A run neither annotates, nor audits, nor requests control, nor fences, and one without a
+``cache:`` task uses no result cache: the stores and the runner import those modules (and
+their record classes) only in the calls that need them. Each case runs
 the command twice in fresh processes, the second with its caches warm, as every run after
 a workflow's first.
 """
@@ -30,7 +31,13 @@ tasks:
   - {name: a, type: python, config: {callable: "builtins:len", args: [[1, 2]]}}
   - {name: b, type: shell, depends_on: [a], config: {command: "true"}}
 """
-ONLY_FOR_OTHER_CALLS = {"flowbuilder.annotations", "flowbuilder.audit", "flowbuilder.control", "flowbuilder.fencing"}
+ONLY_FOR_OTHER_CALLS = {
+    "flowbuilder.annotations",
+    "flowbuilder.audit",
+    "flowbuilder.control",
+    "flowbuilder.fencing",
+    "flowbuilder.caching",  # the result cache: for tasks with `cache:` only
+}
 NEEDED_BY_EVERY_RUN = {"flowbuilder.leases"}  # the run's lease (flowrunner._control)
 
 
@@ -47,7 +54,7 @@ def imported_by_second_run(tmp_path: Path, *store: str) -> set[str]:
     return set(json.loads(done.stdout.split("imported:", 1)[1]))
 
 
-def test_a_run_on_a_memory_store_imports_no_annotation_audit_control_or_fence_module(tmp_path: Path) -> None:
+def test_a_run_on_a_memory_store_imports_no_annotation_audit_control_fence_or_cache_module(tmp_path: Path) -> None:
     assert imported_by_second_run(tmp_path, "--store", "memory://") == NEEDED_BY_EVERY_RUN
 
 

@@ -33,6 +33,7 @@ from typing import Any, Mapping
 
 from flowbuilder._sha256 import sha256_hex
 from flowbuilder.errors import StoreError
+from flowbuilder.limits import MAX_CACHE_TTL_SECONDS
 
 CACHE_KEY_VERSION = 1
 """Part of every key: raising it makes every older entry a miss (a change to what keys cover)."""
@@ -41,8 +42,6 @@ CACHE_FORMAT_VERSION = 1
 MAX_CACHED_RESULT_BYTES = 32 << 20
 """A cached result's stored form may be at most this big (outputs are capped at 16 MiB by
 default; tables are kept by reference, so their size does not count here)."""
-MAX_CACHE_TTL_SECONDS = 100 * 365 * 86400.0
-"""The longest ``ttl`` a workflow may give (100 years): beyond it an expiry instant stops being a number a store can keep."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 
-from flowbuilder.caching import (
-    CachedResult,
-    check_cache_key,
-    check_cache_name,
-    decode_cached_result,
-    encode_cached_result,
-)
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.audit_log import audit_retention_setting
@@ -38,6 +31,7 @@ from flowbuilder_storage._urls import rocksdb_path, rocksdb_url_from, settings_s
 if TYPE_CHECKING:  # imported where used: a run neither annotates, audits, requests control nor fences
     from flowbuilder.annotations import Annotation
     from flowbuilder.audit import AuditPage, AuditRecord
+    from flowbuilder.caching import CachedResult
     from flowbuilder.control import ControlRequest
     from flowbuilder.fencing import Fence
 
@@ -52,6 +46,8 @@ SNAPSHOT_EVERY = 1000
 
 def _check_cache_filter(workflow: str | None, task: str | None) -> None:
     """Names that choose cache entries are names (they become key prefixes: no NUL, no surprises)."""
+    from flowbuilder.caching import check_cache_name
+
     if workflow is not None:
         check_cache_name("workflow", workflow)
     if task is not None:
@@ -306,6 +302,8 @@ class RocksDBStore(Store):
     # -- cached results (expiry checked on read; expired entries removed by clear) ---------
 
     def get_cached_result(self, workflow: str, task: str, key: str) -> CachedResult | None:
+        from flowbuilder.caching import check_cache_key, check_cache_name, decode_cached_result
+
         check_cache_name("workflow", workflow)
         check_cache_name("task", task)
         check_cache_key(key)
@@ -316,11 +314,15 @@ class RocksDBStore(Store):
         return None if entry.expired() else entry
 
     def put_cached_result(self, entry: CachedResult) -> None:
+        from flowbuilder.caching import encode_cached_result
+
         raw = encode_cached_result(entry)
         self._call("put_cached_raw", entry.workflow, entry.task, entry.key, raw)
 
     def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
         _check_cache_filter(workflow, task)
+        from flowbuilder.caching import decode_cached_result
+
         now = time.time()
         entries = [decode_cached_result(raw) for raw in self._call("list_cached_raw", workflow, task)]
         return [entry for entry in entries if not entry.expired(now)]

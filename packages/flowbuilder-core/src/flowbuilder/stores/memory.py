@@ -11,7 +11,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
 
-from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_result, encode_cached_result
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
 from flowbuilder.interfaces.coordination import (
@@ -26,6 +25,7 @@ from flowbuilder.stores.paging import page_of
 if TYPE_CHECKING:  # imported where used: a run calls none of the calls that take or give these
     from flowbuilder.annotations import Annotation
     from flowbuilder.audit import AuditPage, AuditRecord
+    from flowbuilder.caching import CachedResult
     from flowbuilder.control import ControlRequest
     from flowbuilder.fencing import Fence
     from flowbuilder.leases import RunLease
@@ -289,15 +289,21 @@ class MemoryStore(Store):
             raw = self._data.cache.get((workflow, task, key))
         if raw is None:
             return None
+        from flowbuilder.caching import decode_cached_result
+
         entry = decode_cached_result(raw)
         return None if entry.expired() else entry
 
     def put_cached_result(self, entry: CachedResult) -> None:
+        from flowbuilder.caching import encode_cached_result
+
         raw = encode_cached_result(entry)
         with self._data.cache_lock:
             self._data.cache[(entry.workflow, entry.task, entry.key)] = raw
 
     def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
+        from flowbuilder.caching import decode_cached_result
+
         with self._data.cache_lock:
             chosen = sorted((address, raw) for address, raw in self._data.cache.items()
                             if _chosen(address, workflow, task))  # fmt: skip
@@ -305,6 +311,8 @@ class MemoryStore(Store):
         return [entry for entry in entries if not entry.expired()]
 
     def clear_cached_results(self, workflow: str | None = None, task: str | None = None) -> int:
+        from flowbuilder.caching import check_cache_name, decode_cached_result
+
         if workflow is not None:
             check_cache_name("workflow", workflow)
         if task is not None:
