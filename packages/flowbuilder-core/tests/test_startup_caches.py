@@ -367,13 +367,14 @@ main()
 """
 
 
-def test_validating_an_unchanged_file_again_does_not_import_hashlib(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Importing hashlib starts OpenSSL's digests (about 2 ms): the caches' keys are hashed without it."""
+def test_validating_an_unchanged_file_again_imports_neither_hashlib_nor_pluggy(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Importing hashlib starts OpenSSL's digests (about 2 ms): the caches' keys are hashed without it.
+    pluggy (about 2 ms) comes with the first plugin, and a validation answered from the cache loads none."""
     env = cli_env({"FLOWBUILDER_CACHE_DIR": str(tmp_path / "cache")})
-    script = IMPORTED_AT_EXIT.format(watched={"hashlib", "_hashlib", "flowbuilder._validation_cache"})
+    script = IMPORTED_AT_EXIT.format(watched={"hashlib", "_hashlib", "pluggy", "flowbuilder._validation_cache"})
     for _ in range(2):  # the second is answered from the validation cache its first run filled
         done = subprocess.run([sys.executable, "-c", script, "validate", str(SEED)], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=60)  # fmt: skip
         assert done.returncode == 0, done.stderr
     imported = json.loads(done.stdout.split("imported:", 1)[1])
-    assert imported == ["flowbuilder._validation_cache"]  # the cache answered; hashlib was never needed
+    assert imported == ["flowbuilder._validation_cache"]  # the cache answered; neither was needed
