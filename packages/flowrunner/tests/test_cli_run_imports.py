@@ -10,7 +10,6 @@ a workflow's first.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import json
 import os
 import subprocess
@@ -63,22 +62,19 @@ def test_a_run_on_the_embedded_rocksdb_store_imports_none_of_them_either(tmp_pat
     assert imported_by_second_run(tmp_path, "--store", f"rocksdb://{tmp_path / 'store'}") == NEEDED_BY_EVERY_RUN
 
 
-@pytest.mark.skipif(not hasattr(inspect, "_signature_fromstr"), reason="another Python's inspect")
-def test_building_the_python_config_model_reads_no_signature_from_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A builtin's signature is parsed from its text with the tokenizer (about 2 ms for the first):
-    pydantic asks for every ``default_factory``'s signature when it builds the model."""
-    from flowrunner.tasktypes.python import PythonConfig
+def test_python_tasks_left_without_args_share_one_empty_list_and_dict(tmp_path: Path) -> None:
+    """The reason the ``python`` type's ``args`` keeps ``default_factory=list`` although pydantic
+    tokenizes ``list``'s text signature when it builds the model (about 1-2 ms per process, tried
+    and reverted, bench/README.md "startup-imports"): core shares the empty containers of fields
+    whose factory is ``list`` or ``dict`` (flowbuilder._model_sharing), not of a lambda's."""
+    from flowbuilder import build_plugin_host, load_plan
 
-    parsed: list[str] = []
-    real = inspect._signature_fromstr  # type: ignore[attr-defined]
-
-    def recorded(cls: type, obj: object, text: str, *rest: object) -> object:
-        parsed.append(text)
-        return real(cls, obj, text, *rest)
-
-    monkeypatch.setattr(inspect, "_signature_fromstr", recorded)
-    PythonConfig.model_rebuild(force=True)
-    config = PythonConfig.model_validate({"callable": "builtins:len"})
-    assert config.args == [] and config.kwargs == {}
-    assert config.args is not PythonConfig.model_validate({"callable": "builtins:len"}).args  # a new list each time
-    assert parsed == []
+    (tmp_path / "two.yaml").write_text(
+        "name: two\ntasks:\n"
+        '  - {name: a, type: python, config: {callable: "builtins:len"}}\n'
+        '  - {name: b, type: python, config: {callable: "builtins:abs"}}\n'
+    )
+    plan = load_plan(tmp_path / "two.yaml", build_plugin_host())
+    first, second = plan.configs
+    assert first.args == [] and first.kwargs == {}
+    assert first.args is second.args and first.kwargs is second.kwargs

@@ -45,15 +45,10 @@ _CALLABLE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-
 
 
 class PythonConfig(ConfigModel):
-    """Config of a ``python`` task.
-
-    ``args``'s default comes from a lambda, not ``list``: building the model (on every run
-    with a ``python`` task) asks for its factory's signature, and ``list``'s is parsed from
-    its text with the tokenizer, whose first use compiles its large pattern (about 2 ms).
-    """
+    """Config of a ``python`` task."""
 
     callable: str = Field(description="'package.module:function' (a dotted attribute path after the colon works too).")
-    args: list[Any] = Field(default_factory=lambda: [], description="Positional arguments (expressions allowed).")
+    args: list[Any] = Field(default_factory=list, description="Positional arguments (expressions allowed).")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (expressions allowed).")
     isolation: Literal["inline", "thread", "process"] = Field("inline", description="Where the call runs.")
     pass_context: bool = Field(False, description="Also pass the TaskContext as the keyword argument `context`.")
