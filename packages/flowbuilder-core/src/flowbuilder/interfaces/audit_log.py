@@ -91,4 +91,4 @@ class AuditLog(ABC):
         return AuditPage([], None)
 
 
-__all__ = ["AuditLog"]
+__all__ = ["DEFAULT_AUDIT_RETENTION", "AuditLog", "audit_retention_setting"]
