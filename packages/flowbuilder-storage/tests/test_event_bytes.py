@@ -11,6 +11,7 @@ import random
 import uuid
 from typing import Any
 
+import msgspec
 import pytest
 
 from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
@@ -178,7 +179,7 @@ def test_grouped_values_hold_each_event_as_it_would_be_stored_alone_in_order() -
     for seq in range(1, 700):
         data = {"output": random_value(rng), "duration": rng.random()} if rng.random() < 0.2 else {"output": seq}
         batch.append(RunEvent("run", seq, rng.choice(list(EventKind)), rng.choice(["t", "\ud800"]), 1, data, 2.5))
-    plain = [dataclasses.replace(event, seq=seq) for seq, event in enumerate(filter(_storable, batch), start=1)]
+    plain = [msgspec.structs.replace(event, seq=seq) for seq, event in enumerate(filter(_storable, batch), start=1)]
     values = event_values("run", plain, 0, per_value=16)
     assert [raw for _, value in values for raw in split_value(value)] == events_bytes(plain)
     assert [count for count, value in values] == [len(split_value(value)) for _, value in values]
