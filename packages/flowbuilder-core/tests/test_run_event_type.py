@@ -67,7 +67,9 @@ def test_events_are_not_tracked_by_the_cycle_collector() -> None:
 def test_the_stored_form_is_unchanged() -> None:
     """The bytes an earlier release wrote, byte for byte, and read back to the same event."""
     event = RunEvent("r", 7, EventKind.TASK_SUCCEEDED, "t", 2, {"output": [1, "é"], "duration": 0.25}, 1700000000.5)
-    stored = b'{"s":7,"k":"task_succeeded","t":1700000000.5,"n":"t","a":2,"d":{"output":[1,"\xc3\xa9"],"duration":0.25}}'
+    stored = (
+        b'{"s":7,"k":"task_succeeded","t":1700000000.5,"n":"t","a":2,"d":{"output":[1,"\xc3\xa9"],"duration":0.25}}'
+    )
     assert encode_event(event) == stored
     assert decode_event("r", stored) == event
     bare = RunEvent("r", 1, EventKind.RUN_CREATED, time=2.0)

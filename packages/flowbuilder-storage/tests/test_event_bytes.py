@@ -208,3 +208,14 @@ def _storable(event: RunEvent) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def test_the_bytes_of_an_earlier_release_are_written_and_read_unchanged() -> None:
+    """Core's events became msgspec Structs: the batch encoder still writes core's record
+    (``s``, ``k``, ``t``, ``n``, ``a``, ``d``, in that order, without the run id), not the
+    Struct's own fields, and reads what 0.1 wrote to the same event."""
+    event = RunEvent("r", 7, EventKind.TASK_SUCCEEDED, "t", 2, {"output": [1, "é"], "duration": 0.25}, 1700000000.5)
+    stored = '{"s":7,"k":"task_succeeded","t":1700000000.5,"n":"t","a":2,"d":{"output":[1,"é"],"duration":0.25}}'
+    assert events_bytes([event]) == [stored.encode()]
+    assert event_values("r", [event], 6) == [(1, stored.encode())]
+    assert decode_events("r", [stored.encode()]) == [event]
