@@ -12,7 +12,7 @@ import time
 import msgspec
 import pytest
 
-from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event, fold_events
+from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, decode_event, encode_event, fold_events
 
 
 def test_positional_and_keyword_construction_take_the_same_fields_in_the_same_order() -> None:
@@ -57,11 +57,19 @@ def test_the_runner_may_replace_data_before_storing_a_batch() -> None:
     assert event.data == {"output": "***"}
 
 
-def test_events_are_not_tracked_by_the_cycle_collector() -> None:
-    """Young collections of a big run must not walk the events it keeps (see the class docstring)."""
-    event = RunEvent("r", 1, EventKind.TASK_SUCCEEDED, "t", 1, {"output": [1, 2]}, 1.0)
-    assert not gc.is_tracked(event)
-    assert gc.is_tracked(event.data)  # what it holds is still tracked on its own
+def test_events_are_tracked_by_the_cycle_collector_and_plain_ones_are_not() -> None:
+    """A ``RunEvent``'s data may lead back to it (a task's output): the collector must see it.
+    A ``PlainRunEvent`` (plain data only) is not walked by the collector, and is otherwise
+    the same event: equal, shown and pickled as the ``RunEvent`` with its fields."""
+    fields = ("r", 1, EventKind.TASK_SUCCEEDED, "t", 1, {"output": None, "duration": 0.5}, 1.0)
+    tracked, plain = RunEvent(*fields), PlainRunEvent(*fields)
+    assert gc.is_tracked(tracked) and not gc.is_tracked(plain)
+    assert tracked == plain and plain == tracked
+    assert (tracked != plain, plain != tracked) == (False, False)  # __ne__ as well as __eq__
+    assert plain != PlainRunEvent(*fields[:-1], 2.0) and plain != fields
+    assert repr(plain) == repr(tracked) and isinstance(plain, RunEvent)
+    again = pickle.loads(pickle.dumps(plain))
+    assert type(again) is RunEvent and again == plain
 
 
 def test_the_stored_form_is_unchanged() -> None:
