@@ -40,7 +40,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
+from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
 from flowrunner.scheduling.task_columns import task_columns
 from flowrunner.scheduling.timing import (
@@ -73,6 +73,10 @@ ALL_SUCCEEDED, ALL_DONE, ANY_FAILED, ALWAYS = range(4)
 RULES = {"all_succeeded": ALL_SUCCEEDED, "all_done": ALL_DONE, "any_failed": ANY_FAILED, "always": ALWAYS}
 PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 """Outputs recorded as they are, with no look at tables or references."""
+SCALAR_TYPES = frozenset({type(None), str, int, float, bool})
+"""Outputs that hold no other object: their ``task_succeeded`` is a :class:`PlainRunEvent`,
+which the cycle collector does not track (a dict or list may hold anything, even the task's
+own context, which leads back to the run's events: a cycle only the collector can free)."""
 
 FLUSH_EVERY = 4096
 """Events buffered before :meth:`RunStateMachine.pump` flushes inside one long dispatch step (bounds memory).
@@ -374,6 +378,7 @@ class RunStateMachine:
         successors = self.successors
         release = self._release
         plain_types = PLAIN_TYPES
+        scalar_types = SCALAR_TYPES
         bodies = 0.0
         try:
             while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
@@ -398,7 +403,8 @@ class RunStateMachine:
                     self.started_monotonic = self._start_deadline_clock(task_id)
                 seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
                 name = names[task_id]
-                pending.append(RunEvent(run_id, seq, _STARTED, name, attempt, type_data[task_id], now))
+                # Untracked: its data is the runner's read-only {"type": ...} of the task's type.
+                pending.append(PlainRunEvent(run_id, seq, _STARTED, name, attempt, type_data[task_id], now))
                 self.running += 1
                 call = calls[task_id] if calls is not None else None
                 if call is None:
@@ -429,8 +435,8 @@ class RunStateMachine:
                 state[task_id] = SUCCEEDED
                 bodies += duration
                 seq = writer.seq = writer.seq + 1
-                pending.append(RunEvent(run_id, seq, _SUCCEEDED, name, attempt,
-                                        {"output": output, "duration": duration}, finished))  # fmt: skip
+                pending.append((PlainRunEvent if type(output) in scalar_types else RunEvent)(
+                    run_id, seq, _SUCCEEDED, name, attempt, {"output": output, "duration": duration}, finished))  # fmt: skip
                 release(successors[task_id], finished)
         finally:
             timing.started_sum += started_sum
