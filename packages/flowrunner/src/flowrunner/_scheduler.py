@@ -274,6 +274,20 @@ class RunExecution:
                 return await self._execute()
         finally:
             RUN_OWNER.reset(owner_token)
+            self._detach()
+
+    def _detach(self) -> None:
+        """Drop the references back to this run once it has ended, so its objects go by reference counting.
+
+        The machine's hooks, the writer's wake-up and the control channel's run are this run's
+        bound methods or the run itself, and this run refers to each of them: every finished
+        run was a reference cycle (with its plan, when nothing else held it), left to the cyclic
+        collector, whose collections it brought about every few short runs (issue 10). What the
+        result reads (the plan, the machine's state lists, the masker) stays.
+        """
+        self.machine.detach_driver()
+        self.writer.wake = None
+        self.control = None
 
     async def _execute(self) -> RunResult:
         self.loop = loop = asyncio.get_running_loop()
