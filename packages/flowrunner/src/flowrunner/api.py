@@ -51,9 +51,17 @@ if TYPE_CHECKING:
 
 _WARM_UP_SAMPLE = """\
 name: flowrunner-warm-up
+description: compiled by Engine.warm(), never run
 tasks:
-  - {name: first, type: python, config: {callable: "builtins:abs", args: [-1]}}
-  - {name: second, type: python, depends_on: [first], config: {callable: "builtins:abs", args: [-2]}}
+  - name: first
+    type: python
+    config: {callable: "builtins:abs", args: [-1]}
+  - name: second
+    type: python
+    depends_on: [first]
+    config:
+      callable: builtins:abs
+      args: [-2]
 """
 """What :meth:`Engine.warm` compiles (and never runs): two tasks of flowrunner's ``python`` type."""
 
