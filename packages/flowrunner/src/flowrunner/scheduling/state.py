@@ -249,8 +249,10 @@ class RunStateMachine:
         """Where the run's time goes (:mod:`flowrunner.scheduling.timing`); recorded in ``run_finished``."""
         self.dispatching = False
         """Inside :meth:`pump` (an attempt ending now ran inline, on the scheduler's thread)."""
-        self.summarize_timing: Callable[[float], Mapping[str, Any]] = self._own_timing
-        """``(finished instant) -> run_finished's timing``; the driver adds its store's and sinks' time."""
+        self.summarize_timing: Callable[[float], Mapping[str, Any]] | None = None
+        """``(finished instant) -> run_finished's timing``; the driver adds its store's and sinks' time
+        (None: :meth:`_own_timing`, looked up when the run finishes rather than kept here, where
+        the machine's own bound method would make it refer to itself: see :meth:`detach_driver`)."""
         self.inline_calls: Sequence[Callable[[], Any] | None] | None = None
         """Per task, a zero-argument call the machine may make itself inside :meth:`pump` instead of
         ``start(task_id, attempt)`` (None: ``start`` it); set by a driver whose attempts' successes
@@ -258,7 +260,8 @@ class RunStateMachine:
         the driver: :attr:`inline_raised` (the call raised) or :attr:`inline_returned` (anything
         but None or a plain value, or a task with named outputs, or a stopping run)."""
         self.inline_raised: Callable[[int, int, BaseException], None] = _reraise
-        self.inline_returned: Callable[[int, int, Any], None] = self.succeeded
+        self.inline_returned: Callable[[int, int, Any], None] | None = None
+        """None: :meth:`succeeded` (looked up per step, not kept: see :attr:`summarize_timing`)."""
 
     # -- readiness --------------------------------------------------------------------------
 
@@ -370,7 +373,7 @@ class RunStateMachine:
         # no pools to release, no locks, an attempt's end inside this step (dispatching).
         calls = self.inline_calls if not self.pooled and self.lock_release is None else None
         raised = self.inline_raised
-        returned = self.inline_returned
+        returned = self.inline_returned or self.succeeded
         named_output_specs = self.named_output_specs
         check_output = self.check_output
         outputs = self.outputs
@@ -977,9 +980,33 @@ class RunStateMachine:
             status = RunStatus.FAILED
         else:
             status = RunStatus.SUCCEEDED
-        timing_data = self.summarize_timing(self.clock.time())
+        summarize = self.summarize_timing or self._own_timing
+        timing_data = summarize(self.clock.time())
         self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value, "timing": timing_data})
         return status
+
+    def detach_driver(self) -> None:
+        """Drop the hooks a driver set (each back to its default), once the run has ended.
+
+        The hooks are the driver's bound methods (and those of its attempt inputs), so the
+        driver and the machine referred to each other, and a finished run was a reference
+        cycle: its objects, its plan with them when nothing else held it, were freed only by
+        the cyclic collector, whose collections a run's leftovers brought about every few short
+        runs (issue 10). Detached, they are freed by reference counting as soon as the run's
+        result is dropped. The state lists stay as they are: the result reads them.
+        """
+        self.evaluate_when = _always
+        self.evaluate_outputs = _no_named_outputs
+        self.check_output = _accept
+        self.storable_output = _as_is
+        self.wake = _nothing
+        self.summarize_timing = None
+        self.inline_calls = None
+        self.inline_raised = _reraise
+        self.inline_returned = None
+        self.lock_gate = None
+        self.lock_release = None
+        self.queue.retire()
 
     def _own_timing(self, finished: float) -> Mapping[str, Any]:
         """The timing summary with no store or sinks measured (a driver that has them replaces it)."""
