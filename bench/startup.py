@@ -3,6 +3,7 @@
     python bench/startup.py               # 20 rounds, medians
     python bench/startup.py --runs 50     # steadier figures
     python bench/startup.py --imports     # also: the slowest imports of `flowbuilder validate`
+    python bench/startup.py --api-only --before TREE   # the Python API rows only, and again on TREE's sources
 
 Every command is started as a fresh process from an empty directory with no
 ``FLOWBUILDER_*`` variables, in **interleaved rounds** (each round runs every command once,
@@ -47,6 +48,10 @@ The Python API, each figure from fresh processes (``python -c``), in interleaved
   and its floor, ``asyncio.run`` of one coroutine calling the same callable in a fresh process
   (a new event loop and one call: what any first run on asyncio pays); the issue's reference
   for a first in-process run of Luigi is 6.6 ms;
+* with ``--before TREE``, the first-run children again on another checkout's sources (its
+  ``packages/*/src`` first on ``PYTHONPATH``, caches of its own), in the same rounds, printed
+  as ``(before)`` rows; each first and second run is also timed in CPU time (``process_time``),
+  the figure to compare on a loaded machine;
 * **idle engine RSS**: peak resident memory (``VmHWM``) of a process that created ``Engine()``
   and ran nothing, with the default store (embedded RocksDB, in the scratch directory) and with
   ``memory://`` (goal 40 MB), beside ``python -c pass``.
@@ -238,16 +243,16 @@ warmed = time.perf_counter()
 async def main():
     times = []
     for text in (W0, OTHER):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = await engine.run(text)
-        times.append(time.perf_counter() - began)
+        times.append((time.perf_counter() - began, time.process_time() - began_cpu))
         assert result.succeeded, result.status
     return times
 
-first, second = asyncio.run(main())
+(first, first_cpu), (second, second_cpu) = asyncio.run(main())
 engine.close()
 print(json.dumps({"import": imported - started, "engine": created - imported, "warm": warmed - created,
-                  "first": first, "second": second}))
+                  "first": first, "second": second, "first_cpu": first_cpu, "second_cpu": second_cpu}))
 """
 
 FLOOR_CHILD = r"""
@@ -317,11 +322,28 @@ def _child_json(code: str, argument: str, cwd: Path, env: dict[str, str]) -> dic
     return result
 
 
-def measure_api(rounds: int, cwd: Path, env: dict[str, str]) -> ApiFigures:
-    """Interleaved rounds of the API children (one untimed warm-up round writes bytecode and caches)."""
+def measure_api(rounds: int, cwd: Path, env: dict[str, str], before: Path | None = None,
+                before_cache: Path | None = None) -> ApiFigures:  # fmt: skip
+    """Interleaved rounds of the API children (one untimed warm-up round writes bytecode and caches).
+
+    ``before`` (``--before TREE``): the first-run children again on that tree's sources, in the
+    same rounds (keys ending in ``_before``), with caches of their own (``before_cache``); this
+    tree's get its own sources on ``PYTHONPATH``, as in :func:`with_before_rows`."""
     figures = ApiFigures()
+    before_env = None
+    if before is not None:
+        before_env = {**env, "PYTHONPATH": _sources(before), "FLOWBUILDER_CACHE_DIR": str(before_cache or cwd)}
+    if before is not None:
+        env = {**env, "PYTHONPATH": _sources(REPO)}
     for round_number in range(rounds + 1):
         keep = round_number > 0
+        if before_env is not None:
+            warm_before = _child_json(API_CHILD, "warm", cwd, before_env)
+            cold_before = _child_json(API_CHILD, "cold", cwd, before_env)
+            if keep:
+                for key in ("warm", "first", "second", "first_cpu", "second_cpu"):
+                    figures.add(f"{key}_before", warm_before[key])
+                figures.add("first_cold_before", cold_before["first"])
         warm = _child_json(API_CHILD, "warm", cwd, env)
         cold = _child_json(API_CHILD, "cold", cwd, env)
         floor = _child_json(FLOOR_CHILD, "", cwd, env)
@@ -330,7 +352,7 @@ def measure_api(rounds: int, cwd: Path, env: dict[str, str]) -> ApiFigures:
         passing = _child_json(BASELINE_RSS_CHILD, "", cwd, env)
         if not keep:
             continue
-        for key in ("import", "engine", "warm", "first", "second"):
+        for key in ("import", "engine", "warm", "first", "second", "first_cpu", "second_cpu"):
             figures.add(key, warm[key])
         figures.add("first_cold", cold["first"])
         figures.add("floor", floor["floor"])
@@ -358,8 +380,17 @@ def report_api(figures: ApiFigures, rounds: int) -> None:
     row('Engine(store="memory://") (not counted)', figures.median("engine"), "s")
     row("engine.warm() (not counted)", figures.median("warm"), "s")
     row("first run of W0 after warm()", figures.median("first"), "s", goal=0.001, ratio_to=floor)
+    row("  the same, CPU time", figures.median("first_cpu"), "s", ratio_to=floor)
     row("  second run, another definition", figures.median("second"), "s", ratio_to=floor)
+    row("  the same, CPU time", figures.median("second_cpu"), "s", ratio_to=floor)
     row("  first run of W0 without warm() (imports included)", figures.median("first_cold"), "s", ratio_to=floor)
+    if "first_before" in figures.values:
+        row("engine.warm() (before; not counted)", figures.median("warm_before"), "s")
+        row("first run of W0 after warm() (before)", figures.median("first_before"), "s", goal=0.001, ratio_to=floor)
+        row("  the same, CPU time (before)", figures.median("first_cpu_before"), "s", ratio_to=floor)
+        row("  second run, another definition (before)", figures.median("second_before"), "s", ratio_to=floor)
+        row("  the same, CPU time (before)", figures.median("second_cpu_before"), "s", ratio_to=floor)
+        row("  first run of W0 without warm() (before)", figures.median("first_cold_before"), "s", ratio_to=floor)
     pass_rss = figures.median("rss_pass")
     row("floor: RSS of python -c pass", pass_rss, "MB")
     row(f"idle Engine() RSS, default store ({figures.store})", figures.median("rss_default"), "MB", goal=40.0)
@@ -408,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed rounds (default 20)")
     parser.add_argument("--imports", action="store_true", help="list the slowest imports of `flowbuilder validate`")
     parser.add_argument("--no-api", action="store_true", help="skip the Python API figures (first run, idle RSS)")
+    parser.add_argument("--api-only", action="store_true", help="only the Python API figures (no command rows)")
     parser.add_argument(
         "--before",
         type=Path,
@@ -424,20 +456,22 @@ def main(argv: list[str] | None = None) -> int:
         env = _clean_environment(Path(scratch) / "cache")
         seed = cwd / "seed.yaml"
         seed.write_text(SEED_EXAMPLE)
-        rows = rows_for(flowbuilder, seed)
-        if options.before is not None:
-            rows = with_before_rows(rows, options.before.resolve(), Path(scratch) / "cache-before")
-        measure(rows, options.runs, cwd, env)
-        report(rows, options.runs)
-        run_row = next(row for row in rows if row.label == "flowbuilder run hello.yaml")
-        luigi = "installed, but not measured" if importlib.util.find_spec("luigi") else "not installed here"
-        verdict = "below" if run_row.median_ms / 1000 < LUIGI_ONE_TASK_S else "not below"
-        print(
-            f"  reference: Luigi's one-task workflow, {LUIGI_ONE_TASK_S:.3f} s (issue 10's figure; Luigi {luigi}):"
-            f" `flowbuilder run hello.yaml` is {verdict} it"
-        )
+        if not options.api_only:
+            rows = rows_for(flowbuilder, seed)
+            if options.before is not None:
+                rows = with_before_rows(rows, options.before.resolve(), Path(scratch) / "cache-before")
+            measure(rows, options.runs, cwd, env)
+            report(rows, options.runs)
+            run_row = next(row for row in rows if row.label == "flowbuilder run hello.yaml")
+            luigi = "installed, but not measured" if importlib.util.find_spec("luigi") else "not installed here"
+            verdict = "below" if run_row.median_ms / 1000 < LUIGI_ONE_TASK_S else "not below"
+            print(
+                f"  reference: Luigi's one-task workflow, {LUIGI_ONE_TASK_S:.3f} s (issue 10's figure; Luigi {luigi}):"
+                f" `flowbuilder run hello.yaml` is {verdict} it"
+            )
         if not options.no_api:
-            report_api(measure_api(options.runs, cwd, env), options.runs)
+            before = options.before.resolve() if options.before is not None else None
+            report_api(measure_api(options.runs, cwd, env, before, Path(scratch) / "cache-before-api"), options.runs)
         if options.imports:
             print("\nslowest top-level imports of a cold `flowbuilder validate seed.yaml` (python -X importtime):")
             cold = {**env, "FLOWBUILDER_NO_CACHE": "1"}  # the imports the validation cache saves

@@ -11,6 +11,7 @@ import random
 import uuid
 from typing import Any
 
+import msgspec
 import pytest
 
 from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
@@ -178,7 +179,7 @@ def test_grouped_values_hold_each_event_as_it_would_be_stored_alone_in_order() -
     for seq in range(1, 700):
         data = {"output": random_value(rng), "duration": rng.random()} if rng.random() < 0.2 else {"output": seq}
         batch.append(RunEvent("run", seq, rng.choice(list(EventKind)), rng.choice(["t", "\ud800"]), 1, data, 2.5))
-    plain = [dataclasses.replace(event, seq=seq) for seq, event in enumerate(filter(_storable, batch), start=1)]
+    plain = [msgspec.structs.replace(event, seq=seq) for seq, event in enumerate(filter(_storable, batch), start=1)]
     values = event_values("run", plain, 0, per_value=16)
     assert [raw for _, value in values for raw in split_value(value)] == events_bytes(plain)
     assert [count for count, value in values] == [len(split_value(value)) for _, value in values]
@@ -207,3 +208,14 @@ def _storable(event: RunEvent) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def test_the_bytes_of_an_earlier_release_are_written_and_read_unchanged() -> None:
+    """Core's events became msgspec Structs: the batch encoder still writes core's record
+    (``s``, ``k``, ``t``, ``n``, ``a``, ``d``, in that order, without the run id), not the
+    Struct's own fields, and reads what 0.1 wrote to the same event."""
+    event = RunEvent("r", 7, EventKind.TASK_SUCCEEDED, "t", 2, {"output": [1, "é"], "duration": 0.25}, 1700000000.5)
+    stored = '{"s":7,"k":"task_succeeded","t":1700000000.5,"n":"t","a":2,"d":{"output":[1,"é"],"duration":0.25}}'
+    assert events_bytes([event]) == [stored.encode()]
+    assert event_values("r", [event], 6) == [(1, stored.encode())]
+    assert decode_events("r", [stored.encode()]) == [event]

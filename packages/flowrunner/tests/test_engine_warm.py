@@ -11,7 +11,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowrunner import Engine
 
 CHILD = r"""
 import asyncio, json, multiprocessing, sys, threading
@@ -65,3 +71,27 @@ def test_after_warm_the_first_run_loads_no_module_and_warm_started_nothing(tmp_p
     assert warm["status"] == "succeeded" and warm["outputs"] == [2, "2"]
     assert warm["loaded_by_first_run"] == []
     assert warm["threads"] == 0 and warm["children"] == 0
+
+
+def test_warm_compiles_its_sample_once_per_call_with_no_compile_pass_and_stores_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``warm`` takes the first pass through the loader and compiler off the first run (a
+    sample compiled, never run); no plugin's compile pass sees the sample, the store stays empty."""
+    from flowbuilder import compiler
+
+    compiled: list[tuple[str, int]] = []
+    real_compile = compiler.compile_workflow
+
+    def counting_compile(workflow: Any, *args: Any, **options: Any) -> Any:
+        compiled.append((workflow.name, len(options.get("passes", ()))))
+        return real_compile(workflow, *args, **options)
+
+    monkeypatch.setattr(compiler, "compile_workflow", counting_compile)
+    engine = Engine(store=f"memory://warm-sample-{uuid.uuid4().hex}")
+    try:
+        engine.warm()
+        assert compiled == [("flowrunner-warm-up", 0)]
+        assert engine.store.list_runs().runs == []
+    finally:
+        engine.close()

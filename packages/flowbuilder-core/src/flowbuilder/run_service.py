@@ -562,7 +562,7 @@ class RunService:
 
         return with_live_status(self.store, self.store.get_run(run_id))
 
-    def warm(self) -> None:
+    def warm(self, sample: str | bytes | None = None) -> None:
         """Load now what the first run would load on demand, so that it costs what later runs cost.
 
         Entry points import lazily so that a command such as ``flowbuilder validate`` loads
@@ -571,9 +571,18 @@ class RunService:
         YAML parser too), builds core's DSL models (``defer_build``: see
         :func:`flowbuilder.model.build_models`) and what every installed task type builds on first use (:meth:`TaskType.warm
         <flowbuilder.interfaces.TaskType.warm>`: its config model at least), loads the
-        expression engine and calls the runner's :meth:`~flowbuilder.interfaces.Runner.warm`.
-        It starts nothing (no thread, process or event loop) and is idempotent. Not moved: the
-        workflow's own compile, which every run of a new definition pays.
+        expression engine, asks the plugins for their compile passes once (the host keeps
+        them) and calls the runner's :meth:`~flowbuilder.interfaces.Runner.warm`.
+
+        ``sample``: the YAML text of a small valid workflow of installed task types, loaded,
+        validated and compiled here (with no compile pass: no plugin sees it), then dropped:
+        never run, nothing stored. A first pass through the loader and the compiler costs
+        about twice a later one (CPython specialises bytecode as it runs it; first
+        validations fill caches in pydantic), nearly half of a fresh process's first short
+        run (issue 10). Every new definition still pays its own compile. Raises what loading
+        the sample raises (:class:`~flowbuilder.errors.WorkflowError`: pass a valid one).
+
+        It starts nothing (no thread, process or event loop), touches no store, and is idempotent.
         """
         from flowbuilder import compiler, loader, params, plan, secrets, yamlsource  # noqa: F401
         from flowbuilder.expressions import load_expression_engine
@@ -581,8 +590,13 @@ class RunService:
 
         build_models()
         load_expression_engine()
-        for task_type in self.host.task_types().values():
+        task_types = self.host.task_types()
+        for task_type in task_types.values():
             task_type.warm()
+        self.host.compile_passes()
+        if sample is not None:
+            source = loader.load_workflow(sample, filename="<warm-up sample>", limits=self.host.settings.limits)
+            compiler.compile_workflow(source.workflow, task_types, locator=source.locator, passes=())
         self.runner.warm()
 
     def close(self) -> None:

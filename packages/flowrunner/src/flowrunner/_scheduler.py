@@ -274,6 +274,20 @@ class RunExecution:
                 return await self._execute()
         finally:
             RUN_OWNER.reset(owner_token)
+            self._detach()
+
+    def _detach(self) -> None:
+        """Drop the references back to this run once it has ended, so its objects go by reference counting.
+
+        The machine's hooks, the writer's wake-up and the control channel's run are this run's
+        bound methods or the run itself, and this run refers to each of them: every finished
+        run was a reference cycle (with its plan, when nothing else held it), left to the cyclic
+        collector, whose collections it brought about every few short runs (issue 10). What the
+        result reads (the plan, the machine's state lists, the masker) stays.
+        """
+        self.machine.detach_driver()
+        self.writer.wake = None
+        self.control = None
 
     async def _execute(self) -> RunResult:
         self.loop = loop = asyncio.get_running_loop()
@@ -282,7 +296,11 @@ class RunExecution:
         resume = self.request.resume
         self.control = await start_control(self, resume.control_seen if resume is not None else 0)
         self._open_run()
-        watcher = loop.create_task(self._watch_cancel()) if self.cancel_event is not None else None
+        # The cancel event is watched from the run's first wait on: only while the run waits does
+        # the loop run anything else (a cancel), so a run that ends within its first step never
+        # makes, starts and cancels a watcher task it could not use (issue 10).
+        watch = self.cancel_event is not None
+        watcher: asyncio.Task[None] | None = None
         writer = self.writer
         machine = self.machine
         states = self.states
@@ -301,6 +319,8 @@ class RunExecution:
                     if machine.has_ready():
                         continue
                     writer.flush()
+                if watch and watcher is None:
+                    watcher = loop.create_task(self._watch_cancel())
                 if writer.backlogged:  # the store is behind: this run waits for it, the loop does not
                     await writer.wait_for_room()
                     continue

@@ -105,6 +105,14 @@ def _report(stored: list[tuple[RunChannel, list[RunEvent], int]]) -> None:
         channel.stored(events, count)
 
 
+def _no_events_reported(events: Sequence[RunEvent]) -> None:
+    """:attr:`RunChannel.on_stored` of a closed, drained channel (no report comes any more)."""
+
+
+def _no_error_reported() -> None:
+    """:attr:`RunChannel.on_error` of a closed, drained channel."""
+
+
 def _acquire(store: Store) -> _StoreThread:
     with _REGISTRY_LOCK:
         worker = _THREADS.get(id(store))
@@ -168,10 +176,19 @@ class RunChannel:
             await self.waiter
 
     def close(self) -> None:
-        """No more batches: the thread stores what it holds and is let go when no run uses it."""
+        """No more batches: the thread stores what it holds and is let go when no run uses it.
+
+        Once everything handed over was reported back (the run's end), no report can come: the
+        callbacks are dropped too. They are bound methods of the run's writer, which refers to
+        this channel, and the cycle kept the run's objects for the cyclic collector (issue 10).
+        A run that stops with batches still out keeps them, so those still reach its sinks.
+        """
         worker, self.worker = self.worker, None
         if worker is not None:
             _release(worker)
+        if self.unstored == 0:
+            self.on_stored = _no_events_reported
+            self.on_error = _no_error_reported
 
     # -- on the store's thread --------------------------------------------------------------
 

@@ -49,6 +49,23 @@ if TYPE_CHECKING:
     from flowbuilder.plugins import PluginHost
 
 
+_WARM_UP_SAMPLE = """\
+name: flowrunner-warm-up
+description: compiled by Engine.warm(), never run
+tasks:
+  - name: first
+    type: python
+    config: {callable: "builtins:abs", args: [-1]}
+  - name: second
+    type: python
+    depends_on: [first]
+    config:
+      callable: builtins:abs
+      args: [-2]
+"""
+"""What :meth:`Engine.warm` compiles (and never runs): two tasks of flowrunner's ``python`` type."""
+
+
 class Engine:
     """Loads and runs workflows in this process; many runs at once on one event loop.
 
@@ -83,10 +100,16 @@ class Engine:
 
     def warm(self) -> None:
         """Load now what the first run would load on demand (modules, task types' models, the
-        expression engine, the runner's scheduler): call it once at start-up and the first run
-        costs what later runs cost. Optional and idempotent; it starts nothing (see
-        :meth:`RunService.warm <flowbuilder.run_service.RunService.warm>`)."""
-        self.service.warm()
+        expression engine, the runner's scheduler) and compile a small sample workflow once,
+        never run (the first pass through the loader and compiler: see
+        :meth:`RunService.warm <flowbuilder.run_service.RunService.warm>`): call it once at
+        start-up and the first run costs about what later runs cost. Optional and idempotent;
+        it starts nothing and stores nothing. The sample uses flowrunner's ``python`` type; when
+        a plugin replaced that type, no sample is compiled."""
+        from flowrunner.tasktypes.python import PythonTask
+
+        python = self.host.task_types().get("python")
+        self.service.warm(_WARM_UP_SAMPLE if type(python) is PythonTask else None)
 
     # -- loading ----------------------------------------------------------------------------
 

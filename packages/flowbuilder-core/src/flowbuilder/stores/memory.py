@@ -47,7 +47,9 @@ class _MemoryData:
         # are not woken by every append of every run (the memory store's appends are hot).
         self.control_lock = threading.Condition()
         self.control: dict[str, list[bytes]] = {}
-        self.leases: dict[str, bytes] = {}
+        # Leases as written: a RunLease is immutable (a frozen dataclass of plain values), and a
+        # run writes its first lease at its start, so JSON here cost every short run (issue 10).
+        self.leases: dict[str, RunLease] = {}
         # Cached task results, by (workflow, task, key): stored form, as the durable stores keep it.
         self.cache_lock = threading.Lock()
         self.cache: dict[tuple[str, str, str], bytes] = {}
@@ -266,21 +268,12 @@ class MemoryStore(Store):
 
     def renew_leases(self, leases: Sequence[RunLease]) -> None:
         with self._data.control_lock:
-            if not leases:
-                return
-            from flowbuilder.leases import encode_lease
-
             for lease in leases:
-                self._data.leases[lease.run_id] = encode_lease(lease)
+                self._data.leases[lease.run_id] = lease
 
     def read_lease(self, run_id: str) -> RunLease | None:
         with self._data.control_lock:
-            raw = self._data.leases.get(run_id)
-        if raw is None:
-            return None
-        from flowbuilder.leases import decode_lease
-
-        return decode_lease(raw)
+            return self._data.leases.get(run_id)
 
     # -- cached results -------------------------------------------------------------------
 

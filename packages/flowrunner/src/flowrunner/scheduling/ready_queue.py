@@ -176,6 +176,15 @@ class ReadyQueue:
         task_id = self.batch_ids[position]
         return (self.batch_rank, -self.remaining_path[task_id], self.batch_first + position, task_id)
 
+    def retire(self) -> None:
+        """The run has ended: :attr:`pop` gives no task from now on.
+
+        ``pop`` is one of the queue's own bound methods, chosen once for the run's shape, so
+        the queue referred to itself, a cycle only the cyclic collector would free
+        (:meth:`RunStateMachine.detach_driver <flowrunner.scheduling.state.RunStateMachine.detach_driver>`).
+        """
+        self.pop = _nothing_ready
+
     def _pop_single(self) -> int | None:
         heap = self.heap
         batch = self.batch
@@ -269,3 +278,8 @@ class ReadyQueue:
     def unpooled(self) -> int:
         """How many waiting tasks are in no pool (all of them in a run without pools)."""
         return len(self.heap) + len(self.batch)
+
+
+def _nothing_ready() -> int | None:
+    """:attr:`ReadyQueue.pop` of a retired queue."""
+    return None

@@ -40,7 +40,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowbuilder.events import EventKind, RunEvent, RunStatus, TaskStatus
+from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
 from flowrunner.scheduling.task_columns import task_columns
 from flowrunner.scheduling.timing import (
@@ -73,6 +73,10 @@ ALL_SUCCEEDED, ALL_DONE, ANY_FAILED, ALWAYS = range(4)
 RULES = {"all_succeeded": ALL_SUCCEEDED, "all_done": ALL_DONE, "any_failed": ANY_FAILED, "always": ALWAYS}
 PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 """Outputs recorded as they are, with no look at tables or references."""
+SCALAR_TYPES = frozenset({type(None), str, int, float, bool})
+"""Outputs that hold no other object: their ``task_succeeded`` is a :class:`PlainRunEvent`,
+which the cycle collector does not track (a dict or list may hold anything, even the task's
+own context, which leads back to the run's events: a cycle only the collector can free)."""
 
 FLUSH_EVERY = 4096
 """Events buffered before :meth:`RunStateMachine.pump` flushes inside one long dispatch step (bounds memory).
@@ -245,8 +249,10 @@ class RunStateMachine:
         """Where the run's time goes (:mod:`flowrunner.scheduling.timing`); recorded in ``run_finished``."""
         self.dispatching = False
         """Inside :meth:`pump` (an attempt ending now ran inline, on the scheduler's thread)."""
-        self.summarize_timing: Callable[[float], Mapping[str, Any]] = self._own_timing
-        """``(finished instant) -> run_finished's timing``; the driver adds its store's and sinks' time."""
+        self.summarize_timing: Callable[[float], Mapping[str, Any]] | None = None
+        """``(finished instant) -> run_finished's timing``; the driver adds its store's and sinks' time
+        (None: :meth:`_own_timing`, looked up when the run finishes rather than kept here, where
+        the machine's own bound method would make it refer to itself: see :meth:`detach_driver`)."""
         self.inline_calls: Sequence[Callable[[], Any] | None] | None = None
         """Per task, a zero-argument call the machine may make itself inside :meth:`pump` instead of
         ``start(task_id, attempt)`` (None: ``start`` it); set by a driver whose attempts' successes
@@ -254,7 +260,8 @@ class RunStateMachine:
         the driver: :attr:`inline_raised` (the call raised) or :attr:`inline_returned` (anything
         but None or a plain value, or a task with named outputs, or a stopping run)."""
         self.inline_raised: Callable[[int, int, BaseException], None] = _reraise
-        self.inline_returned: Callable[[int, int, Any], None] = self.succeeded
+        self.inline_returned: Callable[[int, int, Any], None] | None = None
+        """None: :meth:`succeeded` (looked up per step, not kept: see :attr:`summarize_timing`)."""
 
     # -- readiness --------------------------------------------------------------------------
 
@@ -366,7 +373,7 @@ class RunStateMachine:
         # no pools to release, no locks, an attempt's end inside this step (dispatching).
         calls = self.inline_calls if not self.pooled and self.lock_release is None else None
         raised = self.inline_raised
-        returned = self.inline_returned
+        returned = self.inline_returned or self.succeeded
         named_output_specs = self.named_output_specs
         check_output = self.check_output
         outputs = self.outputs
@@ -374,6 +381,7 @@ class RunStateMachine:
         successors = self.successors
         release = self._release
         plain_types = PLAIN_TYPES
+        scalar_types = SCALAR_TYPES
         bodies = 0.0
         try:
             while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
@@ -398,7 +406,8 @@ class RunStateMachine:
                     self.started_monotonic = self._start_deadline_clock(task_id)
                 seq = writer.seq = writer.seq + 1  # emit() inlined: this is the hottest line of the scheduler
                 name = names[task_id]
-                pending.append(RunEvent(run_id, seq, _STARTED, name, attempt, type_data[task_id], now))
+                # Untracked: its data is the runner's read-only {"type": ...} of the task's type.
+                pending.append(PlainRunEvent(run_id, seq, _STARTED, name, attempt, type_data[task_id], now))
                 self.running += 1
                 call = calls[task_id] if calls is not None else None
                 if call is None:
@@ -429,8 +438,8 @@ class RunStateMachine:
                 state[task_id] = SUCCEEDED
                 bodies += duration
                 seq = writer.seq = writer.seq + 1
-                pending.append(RunEvent(run_id, seq, _SUCCEEDED, name, attempt,
-                                        {"output": output, "duration": duration}, finished))  # fmt: skip
+                pending.append((PlainRunEvent if type(output) in scalar_types else RunEvent)(
+                    run_id, seq, _SUCCEEDED, name, attempt, {"output": output, "duration": duration}, finished))  # fmt: skip
                 release(successors[task_id], finished)
         finally:
             timing.started_sum += started_sum
@@ -971,9 +980,33 @@ class RunStateMachine:
             status = RunStatus.FAILED
         else:
             status = RunStatus.SUCCEEDED
-        timing_data = self.summarize_timing(self.clock.time())
+        summarize = self.summarize_timing or self._own_timing
+        timing_data = summarize(self.clock.time())
         self.writer.emit(EventKind.RUN_FINISHED, data={"status": status.value, "timing": timing_data})
         return status
+
+    def detach_driver(self) -> None:
+        """Drop the hooks a driver set (each back to its default), once the run has ended.
+
+        The hooks are the driver's bound methods (and those of its attempt inputs), so the
+        driver and the machine referred to each other, and a finished run was a reference
+        cycle: its objects, its plan with them when nothing else held it, were freed only by
+        the cyclic collector, whose collections a run's leftovers brought about every few short
+        runs (issue 10). Detached, they are freed by reference counting as soon as the run's
+        result is dropped. The state lists stay as they are: the result reads them.
+        """
+        self.evaluate_when = _always
+        self.evaluate_outputs = _no_named_outputs
+        self.check_output = _accept
+        self.storable_output = _as_is
+        self.wake = _nothing
+        self.summarize_timing = None
+        self.inline_calls = None
+        self.inline_raised = _reraise
+        self.inline_returned = None
+        self.lock_gate = None
+        self.lock_release = None
+        self.queue.retire()
 
     def _own_timing(self, finished: float) -> Mapping[str, Any]:
         """The timing summary with no store or sinks measured (a driver that has them replaces it)."""

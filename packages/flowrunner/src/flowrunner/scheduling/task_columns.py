@@ -84,13 +84,17 @@ def _shared_when_uniform(lists: list[list[Any]]) -> list[list[Any]]:
     uniform: list[list[Any]] = []
     shared = []
     for values in lists:
-        first = values[0] if values else None
-        if values and values.count(first) == len(values):
-            same = next((kept for kept in uniform if type(kept[0]) is type(first) and kept[0] == first), None)
-            if same is None:
-                uniform.append(values)
-            else:
-                values = same
+        if values:
+            first = values[0]
+            if values.count(first) == len(values):
+                # A plain loop, not next() over a generator: a generator per field was most of
+                # this function's time for a small workflow, read once per new definition (issue 10).
+                for kept in uniform:
+                    if type(kept[0]) is type(first) and kept[0] == first:
+                        values = kept
+                        break
+                else:
+                    uniform.append(values)
         shared.append(values)
     return shared
 
