@@ -40,6 +40,11 @@ NOT_FOR_HELLO = (
     "importlib.metadata",  # pydantic's plugin search, skipped when no pydantic plugin is installed
     "difflib",  # "did you mean" hints, for findings only
     "flowbuilder.cli.watch_commands",  # formats annotations, and hello's run has none
+    "flowbuilder.annotations",  # the stores import these in the calls that need them: a run
+    "flowbuilder.audit",  # neither annotates (reading none imports nothing), audits,
+    "flowbuilder.control",  # requests control nor fences
+    "flowbuilder.fencing",
+    "flowbuilder.caching",  # hello has no `cache:` task
 )
 """Modules a run of hello has no use for; the wrapper reports which of them it imported."""
 

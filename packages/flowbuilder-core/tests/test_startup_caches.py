@@ -4,8 +4,10 @@ saves would, and must be passed over the moment anything it depends on changes."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -13,6 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from flowbuilder import _entry_point_cache as entry_point_cache
+from flowbuilder import _sha256
 from flowbuilder._validation_cache import ValidationCache, ValidOutcome
 from flowbuilder.errors import Diagnostic
 
@@ -337,3 +340,41 @@ def test_the_cli_holds_the_fingerprint_for_one_command(monkeypatch: pytest.Monke
     with pytest.raises(SystemExit):
         cli_main.main(["--version"])
     assert seen == [{}] and entry_point_cache._held is None
+
+
+@pytest.mark.parametrize(
+    "size", [0, 3, 1000, _sha256.BUILTIN_LIMIT - 1, _sha256.BUILTIN_LIMIT, 3 * _sha256.BUILTIN_LIMIT]
+)
+def test_the_caches_digest_is_sha256_whichever_implementation_computes_it(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys of caches written before stay valid: the interpreter's module and OpenSSL's agree."""
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    expected = hashlib.sha256(data).hexdigest()
+    monkeypatch.delitem(sys.modules, "hashlib")  # as in a command that has not imported it
+    assert _sha256.sha256_hex(data) == expected
+    fed = _sha256.new_sha256(data[: size // 2], more=size - size // 2)
+    fed.update(data[size // 2 :])
+    assert fed.hexdigest() == expected
+    assert ("hashlib" in sys.modules) == (size >= _sha256.BUILTIN_LIMIT)  # only large data pays for the import
+
+
+IMPORTED_AT_EXIT = """
+import atexit, json, sys
+atexit.register(lambda: print("imported:", json.dumps(sorted(m for m in sys.modules if m in {watched!r}))))
+from flowbuilder.cli.main import main
+main()
+"""
+
+
+def test_validating_an_unchanged_file_again_imports_neither_hashlib_nor_pluggy(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Importing hashlib starts OpenSSL's digests (about 2 ms): the caches' keys are hashed without it.
+    pluggy (about 2 ms) comes with the first plugin, and a validation answered from the cache loads none."""
+    env = cli_env({"FLOWBUILDER_CACHE_DIR": str(tmp_path / "cache")})
+    script = IMPORTED_AT_EXIT.format(watched={"hashlib", "_hashlib", "pluggy", "flowbuilder._validation_cache"})
+    for _ in range(2):  # the second is answered from the validation cache its first run filled
+        done = subprocess.run([sys.executable, "-c", script, "validate", str(SEED)], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    imported = json.loads(done.stdout.split("imported:", 1)[1])
+    assert imported == ["flowbuilder._validation_cache"]  # the cache answered; neither was needed

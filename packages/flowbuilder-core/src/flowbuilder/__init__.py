@@ -27,7 +27,6 @@ from flowbuilder.errors import (
     StoreError,
     WorkflowError,
 )
-from flowbuilder.hookspecs import hookimpl, hookspec
 
 if TYPE_CHECKING:
     from flowbuilder.annotations import Annotation
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from flowbuilder.control import ControlRequest
     from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus, TaskState, TaskStatus
     from flowbuilder.expressions import ExpressionError
+    from flowbuilder.hookspecs import hookimpl, hookspec
     from flowbuilder.interfaces import (
         Authenticator,
         ConsensusEngine,
@@ -81,6 +81,8 @@ _LAZY = {
     "TaskState": "flowbuilder.events",
     "TaskStatus": "flowbuilder.events",
     "ExpressionError": "flowbuilder.expressions",
+    "hookimpl": "flowbuilder.hookspecs",  # pluggy: imported by the first plugin (never by `--version`
+    "hookspec": "flowbuilder.hookspecs",  # or a `validate` answered from its cache)
     "ParamError": "flowbuilder.params",
     "ConsensusEngine": "flowbuilder.interfaces",
     "EventSink": "flowbuilder.interfaces",

@@ -21,7 +21,6 @@ read or written is passed over silently: the scan is always the fallback.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from flowbuilder._frozen_record import FrozenRecord
+from flowbuilder._sha256 import new_sha256, sha256_hex
 
 CACHE_FORMAT = 1
 _INSTALL_MARKERS = (".dist-info", ".egg-info", ".egg-link", ".pth")
@@ -131,7 +131,7 @@ def _fingerprint(paths: Iterable[str]) -> str:
     that is a distribution itself (``*.egg``) or a zip file counts as before; a missing one, by
     the same rule as an empty folder, adds nothing.
     """
-    digest = hashlib.sha256(sys.version.encode())
+    digest = new_sha256(sys.version.encode())
     for entry in paths:
         try:
             with os.scandir(entry or ".") as listing:
@@ -163,7 +163,7 @@ def _mtime(path: str) -> int:
 
 def _cache_file(directory: Path, group: str) -> Path:
     """One file per interpreter environment and group, so two virtualenvs never evict each other."""
-    environment = hashlib.sha256(f"{sys.prefix}\0{group}".encode()).hexdigest()[:16]
+    environment = sha256_hex(f"{sys.prefix}\0{group}".encode())[:16]
     return directory / f"entry-points-{environment}.json"
 
 

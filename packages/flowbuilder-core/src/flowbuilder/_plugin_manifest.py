@@ -36,7 +36,6 @@ turns it off, and so does ``FLOWBUILDER_TRACE_PLUGINS`` (a trace shows every hoo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -47,6 +46,7 @@ from typing import Any, Iterable, Mapping
 
 from flowbuilder._entry_point_cache import cache_directory, installed_fingerprint
 from flowbuilder._frozen_record import FrozenRecord
+from flowbuilder._sha256 import new_sha256, sha256_hex
 from flowbuilder._validation_cache import sources_unchanged
 from flowbuilder._version import __version__
 
@@ -122,7 +122,7 @@ class PluginManifest:
         directory = cache_directory(environ)
         if directory is None:
             return None
-        digest = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0{sys.version}\0{installed_fingerprint()}".encode())
+        digest = new_sha256(f"{CACHE_FORMAT}\0{__version__}\0{sys.version}\0{installed_fingerprint()}".encode())
         plugin_sources = []
         for name, plugin in plugins:
             file = _plugin_file(plugin)
@@ -134,7 +134,7 @@ class PluginManifest:
             record = [name, plugin.__name__, file, distribution, version, hooks_of.get(name, [])]
             digest.update(json.dumps(record).encode("utf-8", "surrogateescape") + b"\0")
         key = digest.hexdigest()
-        environment = hashlib.sha256(sys.prefix.encode()).hexdigest()[:16]
+        environment = sha256_hex(sys.prefix.encode())[:16]
         manifest = cls(directory / f"plugin-manifest-{environment}.json", key, plugin_sources)
         manifest._read()
         return manifest

@@ -26,7 +26,6 @@ At most :data:`MAX_ENTRIES` answers are kept (the oldest go first).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -36,6 +35,7 @@ from typing import Any
 
 from flowbuilder._entry_point_cache import cache_directory, installed_fingerprint
 from flowbuilder._frozen_record import FrozenRecord
+from flowbuilder._sha256 import new_sha256
 from flowbuilder._version import __version__
 from flowbuilder.errors import Diagnostic
 
@@ -59,7 +59,7 @@ class ValidOutcome(FrozenRecord):
 
 
 def _entry_key(path: Path, content: bytes, settings_text: str) -> str:
-    digest = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0{sys.version}\0".encode())
+    digest = new_sha256(f"{CACHE_FORMAT}\0{__version__}\0{sys.version}\0".encode(), more=len(content))
     for part in (str(path), os.getcwd(), settings_text, installed_fingerprint()):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(content)

@@ -43,7 +43,6 @@ oldest go first).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -53,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowbuilder._entry_point_cache import cache_directory, installed_fingerprint
+from flowbuilder._sha256 import new_sha256
 from flowbuilder._validation_cache import imported_sources, sources_unchanged
 from flowbuilder._version import __version__
 
@@ -192,7 +192,7 @@ def _decode(node: Any, models: dict[str, type[BaseModel]], share: Any) -> Any:
 
 
 def _entry_key(content: bytes, settings_text: str) -> str:
-    digest = hashlib.sha256(f"workflow-form\0{CACHE_FORMAT}\0{__version__}\0{sys.version}\0".encode())
+    digest = new_sha256(f"workflow-form\0{CACHE_FORMAT}\0{__version__}\0{sys.version}\0".encode(), more=len(content))
     for part in (settings_text, installed_fingerprint()):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(content)

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flowbuilder.errors import StoreError
+from flowbuilder.interfaces.audit_log import DEFAULT_AUDIT_RETENTION, audit_retention_setting
 from flowbuilder.secrets import MASK
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ MAX_AUDIT_DETAIL = 4096
 """Characters of ``detail`` kept; the rest is cut with a note saying how much."""
 MAX_AUDIT_FIELD = 512
 """Characters kept of each other text field (actor, role, action, target, outcome, client)."""
-DEFAULT_AUDIT_RETENTION = 100_000
-"""How many records a store keeps by default: the newest; ``[audit] retention`` in flowbuilder.toml
-(``FLOWBUILDER_AUDIT__RETENTION``) changes it."""
 
 _SENSITIVE_NAME = (
     r"[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|authorization|credential|private[_-]?key|cookie)[\w.-]*"
@@ -196,20 +194,6 @@ def check_audit_page(after: int | None, limit: int) -> None:
         raise StoreError(f"audit page limit must be a whole number of at least 1, got {limit!r}")
     if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 1):
         raise StoreError(f"audit cursor must be a record number from a previous page, got {after!r}")
-
-
-def audit_retention_setting(section: Any) -> int:
-    """``[audit] retention`` from a settings section (default :data:`DEFAULT_AUDIT_RETENTION`)."""
-    from flowbuilder.errors import ConfigurationError
-
-    raw = section.get("retention", DEFAULT_AUDIT_RETENTION) if section else DEFAULT_AUDIT_RETENTION
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ConfigurationError(f"[audit] retention = {raw!r} must be a whole number of records") from None
-    if value < 1:
-        raise ConfigurationError(f"[audit] retention = {value} must be at least 1")
-    return value
 
 
 __all__ = [

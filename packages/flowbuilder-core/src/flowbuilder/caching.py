@@ -24,7 +24,6 @@ workflow and task.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -32,7 +31,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from flowbuilder._sha256 import sha256_hex
 from flowbuilder.errors import StoreError
+from flowbuilder.limits import MAX_CACHE_TTL_SECONDS
 
 CACHE_KEY_VERSION = 1
 """Part of every key: raising it makes every older entry a miss (a change to what keys cover)."""
@@ -41,8 +42,6 @@ CACHE_FORMAT_VERSION = 1
 MAX_CACHED_RESULT_BYTES = 32 << 20
 """A cached result's stored form may be at most this big (outputs are capped at 16 MiB by
 default; tables are kept by reference, so their size does not count here)."""
-MAX_CACHE_TTL_SECONDS = 100 * 365 * 86400.0
-"""The longest ``ttl`` a workflow may give (100 years): beyond it an expiry instant stops being a number a store can keep."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ def decode_cached_result(raw: bytes | str) -> CachedResult:
 def _digest(parts: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``parts`` (sorted keys; values JSON cannot hold are their repr)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_key_fallback)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return sha256_hex(text.encode("utf-8", "surrogatepass"))
 
 
 def _key_fallback(value: Any) -> Any:
@@ -162,10 +161,10 @@ def _key_fallback(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$bytes": hashlib.sha256(bytes(value)).hexdigest()}
+        return {"$bytes": sha256_hex(bytes(value))}
     ipc = table_bytes(value)
     if ipc is not None:
-        return {"$table": hashlib.sha256(ipc).hexdigest()}
+        return {"$table": sha256_hex(ipc)}
     if hasattr(value, "model_dump"):  # a validated config model
         return value.model_dump(mode="json")
     return repr(value)

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_CACHE_TTL_SECONDS = 100 * 365 * 86400.0
+"""The longest ``ttl`` a workflow may give (100 years): beyond it an expiry instant stops being a
+number a store can keep. Here rather than only in :mod:`flowbuilder.caching` (which exports it
+too) so that the workflow model reads it without importing the result cache's records."""
+
 
 @dataclass(frozen=True, slots=True)
 class YamlLimits:

@@ -28,9 +28,9 @@ from pydantic import (
 
 from flowbuilder._model_sharing import share_model_parts
 from flowbuilder._scalar_text import source_text
-from flowbuilder.caching import MAX_CACHE_TTL_SECONDS
 from flowbuilder.limits import (
     DEFAULT_MAX_CATCHUP,
+    MAX_CACHE_TTL_SECONDS,
     MAX_CATCHUP_LIMIT,
     MAX_INTERVAL_SECONDS,
     MAX_MATRIX_ITEMS,

@@ -23,13 +23,10 @@ from collections import OrderedDict
 from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, cast
 
-from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
-from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import EventKind, RunEvent, RunState, RunStatus
-from flowbuilder.fencing import Fence
 from flowbuilder.interfaces.coordination import (
     MAX_COORDINATION_KEY,
     MAX_COORDINATION_VALUE,
@@ -65,6 +62,11 @@ from flowbuilder_storage._rocks_errors import (
 )
 from flowbuilder_storage._sync import Durability, SyncPolicy
 from flowbuilder_storage._wal_scan import WalDamage, find_wal_damage
+
+if TYPE_CHECKING:  # imported where used: a run neither annotates, nor requests control, nor fences
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.fencing import Fence
 
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 _SUMMARY_CACHE_SIZE = 4096
@@ -715,10 +717,14 @@ class RocksEngine:
         return count
 
     def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        from flowbuilder.annotations import encode_annotation
+
         return self.annotate_encoded(run_id, encode_annotation(annotation))
 
     def annotate_encoded(self, run_id: str, raw: bytes) -> Annotation:
         """Store an annotation in its stored form (checked by the caller or decoded here)."""
+        from flowbuilder.annotations import decode_annotation
+
         check_run_id(run_id)
         with self._lock:
             if self._summary(run_id) is None:
@@ -735,8 +741,12 @@ class RocksEngine:
     def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
         prefix = keys.annotation_prefix(run_id)
         start = keys.annotation_key(run_id, max(after, 0) + 1)
-        return [decode_annotation(value, keys.seq_of_event_key(key))
-                for key, value in bounded_range(self._db, "items", start, keys.prefix_end(prefix))]  # fmt: skip
+        found = list(bounded_range(self._db, "items", start, keys.prefix_end(prefix)))
+        if not found:  # the common case (`flowbuilder run` reads them after each run): no import
+            return []
+        from flowbuilder.annotations import decode_annotation
+
+        return [decode_annotation(value, keys.seq_of_event_key(key)) for key, value in found]
 
     # -- control --------------------------------------------------------------------------
 
@@ -747,10 +757,14 @@ class RocksEngine:
             return self._newest_number(keys.control_prefix(run_id))
 
     def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        from flowbuilder.control import encode_control_request
+
         return self.request_control_encoded(run_id, encode_control_request(request))
 
     def request_control_encoded(self, run_id: str, raw: bytes) -> ControlRequest:
         """Record a control request in its stored form (checked by the caller or decoded here)."""
+        from flowbuilder.control import decode_control_request
+
         check_run_id(run_id)
         with self._lock:
             if self._summary(run_id) is None:
@@ -765,6 +779,8 @@ class RocksEngine:
         return request
 
     def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        from flowbuilder.control import decode_control_request
+
         prefix = keys.control_prefix(run_id)
         start = keys.control_key(run_id, max(after, 0) + 1)
         return [decode_control_request(value, keys.seq_of_event_key(key))

@@ -18,7 +18,6 @@ the first try had landed.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import platform
@@ -29,13 +28,10 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
-from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import FlowBuilderError, RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
-from flowbuilder.fencing import Fence
 from flowbuilder.interfaces.coordination import LeaseGrant
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary
 from flowbuilder.leases import RunLease, decode_lease
@@ -46,6 +42,16 @@ from flowbuilder_storage._rocks_errors import is_rocksdb_error, translate
 from flowbuilder_storage._rocks_wire import ConnectionLost, recv_frame, send_frame
 from flowbuilder_storage._sync import Durability
 
+try:  # the interpreter's own SHA-256 (same digest): importing hashlib starts OpenSSL's, about 2 ms
+    from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - CPython 3.12+ (``_sha2``), or another interpreter
+    from hashlib import sha256
+
+if TYPE_CHECKING:  # imported where used: a run neither annotates, nor requests control, nor fences
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.fencing import Fence
+
 _ABSTRACT_NAMESPACE = platform.system() == "Linux"
 MAX_WAIT_SECONDS = 1.0
 """Longest ``wait_for_updates`` the owner serves in one call (a client wanting longer asks
@@ -55,7 +61,7 @@ ACQUIRE_TIMEOUT = 20.0
 
 
 def socket_address(path: Path) -> str | bytes:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    digest: str = sha256(str(path.resolve()).encode()).hexdigest()[:32]
     if _ABSTRACT_NAMESPACE:
         return "\0flowbuilder-rocksdb-" + digest
     return str(path / "owner.sock")  # other platforms: a socket file inside the store
@@ -76,7 +82,11 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     """Run one client call on the engine; return (JSON result, payload)."""
     if method == "append_events":  # payload: the events' stored form, one per line (JSON has no raw newline)
         encoded = payload.split(b"\n") if payload else []
-        fence = Fence(str(args["fence"][0]), int(args["fence"][1])) if args.get("fence") else None
+        fence = None
+        if args.get("fence"):
+            from flowbuilder.fencing import Fence
+
+            fence = Fence(str(args["fence"][0]), int(args["fence"][1]))
         return engine.append_encoded(args["run_id"], encoded, args["expected_seq"], fence), b""
     if method == "read_events":
         return None, b"\n".join(engine.read_encoded(args["run_id"], args["after_seq"], args["limit"]))
@@ -122,22 +132,34 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
     if method == "annotate":  # payload: the annotation's stored form
         return engine.annotate_encoded(args["run_id"], payload).number, b""
     if method == "read_annotations":
+        from flowbuilder.annotations import encode_annotation
+
         notes = engine.read_annotations(args["run_id"], args["after"])
         return [a.number for a in notes], b"\n".join(encode_annotation(a) for a in notes)
     if method == "wait_for_updates":  # a long poll: answers as soon as a writer appends or annotates
         timeout = min(float(args["timeout"]), MAX_WAIT_SECONDS)
         events, notes = engine.wait_for_updates(args["run_id"], args["after_seq"], args["after_annotation"], timeout)
-        lines = events_bytes(events) + [encode_annotation(a) for a in notes]
+        lines = events_bytes(events)
+        if notes:
+            from flowbuilder.annotations import encode_annotation
+
+            lines += [encode_annotation(a) for a in notes]
         return {"events": len(events), "numbers": [a.number for a in notes]}, b"\n".join(lines)
     if method == "request_control":  # payload: the request's stored form
         return engine.request_control_encoded(args["run_id"], payload).number, b""
     if method == "read_control_requests":
+        from flowbuilder.control import encode_control_request
+
         found = engine.read_control_requests(args["run_id"], args["after"])
         return [r.number for r in found], b"\n".join(encode_control_request(r) for r in found)
     if method == "wait_for_control":  # a long poll: answers as soon as a request for one of the runs is recorded
         timeout = min(float(args["timeout"]), MAX_WAIT_SECONDS)
         waited = engine.wait_for_control({str(run): int(seen) for run, seen in args["after"]}, timeout)
         listed = [(run_id, request) for run_id, got in waited.items() for request in got]
+        if not listed:
+            return [], b""
+        from flowbuilder.control import encode_control_request
+
         return ([[run_id, request.number] for run_id, request in listed],
                 b"\n".join(encode_control_request(request) for _, request in listed))  # fmt: skip
     if method == "renew_leases":
@@ -171,6 +193,8 @@ def _dispatch(engine: RocksEngine, method: str, args: dict[str, Any], payload: b
         engine.release_lease(args["name"], args["owner"])
         return None, b""
     if method == "raise_fence":
+        from flowbuilder.fencing import Fence
+
         return engine.raise_fence(Fence(str(args["scope"]), int(args["token"]))), b""
     if method == "read_fence":
         return engine.read_fence(args["scope"]), b""
@@ -399,10 +423,14 @@ class RemoteEngine:
         return int(writes), int(syncs)
 
     def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        from flowbuilder.annotations import decode_annotation, encode_annotation
+
         raw = encode_annotation(annotation)
         return decode_annotation(raw, int(self._call("annotate", {"run_id": run_id}, raw)[0]))
 
     def read_annotations(self, run_id: str, after: int = 0) -> list[Annotation]:
+        from flowbuilder.annotations import decode_annotation
+
         numbers, raw = self._call("read_annotations", {"run_id": run_id, "after": after})
         return (
             [decode_annotation(line, n) for n, line in zip(numbers, raw.split(b"\n"), strict=True)] if numbers else []
@@ -420,14 +448,22 @@ class RemoteEngine:
         lines = raw.split(b"\n") if raw else []
         count = int(result["events"])
         events = decode_events(run_id, lines[:count])
-        notes = [decode_annotation(line, n) for n, line in zip(result["numbers"], lines[count:], strict=True)]
+        notes = []
+        if result["numbers"]:
+            from flowbuilder.annotations import decode_annotation
+
+            notes = [decode_annotation(line, n) for n, line in zip(result["numbers"], lines[count:], strict=True)]
         return events, notes
 
     def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        from flowbuilder.control import decode_control_request, encode_control_request
+
         raw = encode_control_request(request)
         return decode_control_request(raw, int(self._call("request_control", {"run_id": run_id}, raw)[0]))
 
     def read_control_requests(self, run_id: str, after: int = 0) -> list[ControlRequest]:
+        from flowbuilder.control import decode_control_request
+
         numbers, raw = self._call("read_control_requests", {"run_id": run_id, "after": after})
         return (
             [decode_control_request(line, n) for n, line in zip(numbers, raw.split(b"\n"), strict=True)]
@@ -441,6 +477,10 @@ class RemoteEngine:
         listed, raw = self._call("wait_for_control", {"after": [[run, seen] for run, seen in after.items()],
                                                       "timeout": timeout})  # fmt: skip
         found: dict[str, list[ControlRequest]] = {}
+        if not listed:
+            return found
+        from flowbuilder.control import decode_control_request
+
         for (run_id, number), line in zip(listed, raw.split(b"\n") if listed else [], strict=True):
             found.setdefault(str(run_id), []).append(decode_control_request(line, int(number)))
         return found

@@ -13,28 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 
-from flowbuilder.annotations import Annotation
-from flowbuilder.audit import (
-    AuditPage,
-    AuditRecord,
-    audit_retention_setting,
-    check_audit_page,
-    decode_audit_record,
-    encode_audit_record,
-)
-from flowbuilder.caching import (
-    CachedResult,
-    check_cache_key,
-    check_cache_name,
-    decode_cached_result,
-    encode_cached_result,
-)
-from flowbuilder.control import ControlRequest
 from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
-from flowbuilder.fencing import Fence
+from flowbuilder.interfaces.audit_log import audit_retention_setting
 from flowbuilder.interfaces.coordination import LeaseGrant
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store
 from flowbuilder.leases import RunLease
@@ -44,6 +27,13 @@ from flowbuilder_storage._rocks_owner import MAX_WAIT_SECONDS, Handle, RemoteEng
 from flowbuilder_storage._rocks_wire import ConnectionLost
 from flowbuilder_storage._sync import Durability, durability_from
 from flowbuilder_storage._urls import rocksdb_path, rocksdb_url_from, settings_section
+
+if TYPE_CHECKING:  # imported where used: a run neither annotates, audits, requests control nor fences
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.audit import AuditPage, AuditRecord
+    from flowbuilder.caching import CachedResult
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.fencing import Fence
 
 _FAILOVER_ATTEMPTS = 50
 _EARLY_SECONDS = 0.05
@@ -56,6 +46,8 @@ SNAPSHOT_EVERY = 1000
 
 def _check_cache_filter(workflow: str | None, task: str | None) -> None:
     """Names that choose cache entries are names (they become key prefixes: no NUL, no surprises)."""
+    from flowbuilder.caching import check_cache_name
+
     if workflow is not None:
         check_cache_name("workflow", workflow)
     if task is not None:
@@ -310,6 +302,8 @@ class RocksDBStore(Store):
     # -- cached results (expiry checked on read; expired entries removed by clear) ---------
 
     def get_cached_result(self, workflow: str, task: str, key: str) -> CachedResult | None:
+        from flowbuilder.caching import check_cache_key, check_cache_name, decode_cached_result
+
         check_cache_name("workflow", workflow)
         check_cache_name("task", task)
         check_cache_key(key)
@@ -320,11 +314,15 @@ class RocksDBStore(Store):
         return None if entry.expired() else entry
 
     def put_cached_result(self, entry: CachedResult) -> None:
+        from flowbuilder.caching import encode_cached_result
+
         raw = encode_cached_result(entry)
         self._call("put_cached_raw", entry.workflow, entry.task, entry.key, raw)
 
     def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
         _check_cache_filter(workflow, task)
+        from flowbuilder.caching import decode_cached_result
+
         now = time.time()
         entries = [decode_cached_result(raw) for raw in self._call("list_cached_raw", workflow, task)]
         return [entry for entry in entries if not entry.expired(now)]
@@ -339,11 +337,15 @@ class RocksDBStore(Store):
     def append_audit(self, record: AuditRecord) -> AuditRecord:
         """See :meth:`Store.append_audit`. A call cut by an owner hand-over is retried with the next
         owner, which finds the record among the newest if the old owner had written it (never twice)."""
+        from flowbuilder.audit import decode_audit_record, encode_audit_record
+
         raw = encode_audit_record(record)
         seq = int(self._call("append_audit_raw", raw, self.audit_retention))
         return decode_audit_record(raw, seq)
 
     def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        from flowbuilder.audit import AuditPage, check_audit_page, decode_audit_record
+
         check_audit_page(after, limit)
         listed: list[tuple[int, bytes]] = self._call("read_audit_raw", after, limit + 1)
         records = [decode_audit_record(raw, seq) for seq, raw in listed[:limit]]

@@ -9,9 +9,10 @@ adds or reads annotations (an anomaly scorer) types against :class:`AnnotationSt
 from __future__ import annotations
 
 from abc import ABC
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from flowbuilder.annotations import Annotation
+if TYPE_CHECKING:  # every store imports this role; a run never annotates
+    from flowbuilder.annotations import Annotation
 
 
 class AnnotationStore(ABC):

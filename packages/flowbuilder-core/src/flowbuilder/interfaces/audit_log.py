@@ -28,9 +28,31 @@ Guarantees a store that overrides them gives:
 from __future__ import annotations
 
 from abc import ABC
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from flowbuilder.audit import DEFAULT_AUDIT_RETENTION
+DEFAULT_AUDIT_RETENTION = 100_000
+"""How many records a store keeps by default: the newest; ``[audit] retention`` in flowbuilder.toml
+(``FLOWBUILDER_AUDIT__RETENTION``) changes it. Defined here, and exported by
+:mod:`flowbuilder.audit` as its own, so that every store (whose class inherits this role) does
+not import :mod:`flowbuilder.audit` and its record classes for a run that writes no record."""
+
+
+def audit_retention_setting(section: Any) -> int:
+    """``[audit] retention`` from a settings section (default :data:`DEFAULT_AUDIT_RETENTION`).
+
+    Here for the same reason as the default: stores call it when they open (exported by
+    :mod:`flowbuilder.audit` too)."""
+    from flowbuilder.errors import ConfigurationError
+
+    raw = section.get("retention", DEFAULT_AUDIT_RETENTION) if section else DEFAULT_AUDIT_RETENTION
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ConfigurationError(f"[audit] retention = {raw!r} must be a whole number of records") from None
+    if value < 1:
+        raise ConfigurationError(f"[audit] retention = {value} must be at least 1")
+    return value
+
 
 if TYPE_CHECKING:
     from flowbuilder.audit import AuditPage, AuditRecord
@@ -69,4 +91,4 @@ class AuditLog(ABC):
         return AuditPage([], None)
 
 
-__all__ = ["AuditLog"]
+__all__ = ["DEFAULT_AUDIT_RETENTION", "AuditLog", "audit_retention_setting"]

@@ -7,13 +7,14 @@ which may have changed since.
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
+
+from flowbuilder._sha256 import sha256_hex
 
 
 def definition_hash(content: bytes) -> str:
     """The content address of a workflow definition (hex SHA-256)."""
-    return hashlib.sha256(content).hexdigest()
+    return sha256_hex(content)
 
 
 class DefinitionStore(ABC):

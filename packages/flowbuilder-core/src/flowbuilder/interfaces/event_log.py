@@ -35,11 +35,11 @@ import time
 from abc import abstractmethod
 from typing import TYPE_CHECKING, AsyncIterator, Sequence
 
-from flowbuilder.annotations import Annotation
 from flowbuilder.events import RunEvent, RunState, fold_events
 from flowbuilder.interfaces.annotation_store import AnnotationStore
 
 if TYPE_CHECKING:
+    from flowbuilder.annotations import Annotation
     from flowbuilder.fencing import Fence
     from flowbuilder.subscriptions import RunUpdate
 

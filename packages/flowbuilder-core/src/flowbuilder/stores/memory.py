@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar, Mapping, Sequence
 
-from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
-from flowbuilder.audit import AuditPage, AuditRecord, check_audit_page, decode_audit_record, encode_audit_record
-from flowbuilder.caching import CachedResult, check_cache_name, decode_cached_result, encode_cached_result
-from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
 from flowbuilder.events import RunEvent, RunState, RunStatus
-from flowbuilder.fencing import Fence
 from flowbuilder.interfaces.coordination import (
     MAX_COORDINATION_KEY,
     MAX_COORDINATION_VALUE,
@@ -25,8 +20,15 @@ from flowbuilder.interfaces.coordination import (
     check_coordination_text,
 )
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
-from flowbuilder.leases import RunLease
 from flowbuilder.stores.paging import page_of
+
+if TYPE_CHECKING:  # imported where used: a run calls none of the calls that take or give these
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.audit import AuditPage, AuditRecord
+    from flowbuilder.caching import CachedResult
+    from flowbuilder.control import ControlRequest
+    from flowbuilder.fencing import Fence
+    from flowbuilder.leases import RunLease
 
 
 class _MemoryData:
@@ -91,6 +93,8 @@ class MemoryStore(Store):
     # -- audit log (a list of stored forms; the oldest dropped beyond audit_retention) ------
 
     def append_audit(self, record: AuditRecord) -> AuditRecord:
+        from flowbuilder.audit import decode_audit_record, encode_audit_record
+
         raw = encode_audit_record(record)
         data = self._data
         with data.audit_lock:
@@ -103,6 +107,8 @@ class MemoryStore(Store):
         return decode_audit_record(raw, seq)
 
     def read_audit(self, *, after: int | None = None, limit: int = 100) -> AuditPage:
+        from flowbuilder.audit import AuditPage, check_audit_page, decode_audit_record
+
         check_audit_page(after, limit)
         data = self._data
         with data.audit_lock:
@@ -196,6 +202,8 @@ class MemoryStore(Store):
     # -- annotations ----------------------------------------------------------------------
 
     def annotate(self, run_id: str, annotation: Annotation) -> Annotation:
+        from flowbuilder.annotations import decode_annotation, encode_annotation
+
         raw = encode_annotation(annotation)
         data = self._data
         with data.lock:
@@ -212,12 +220,18 @@ class MemoryStore(Store):
 
     def _annotations_after(self, run_id: str, after: int) -> list[Annotation]:
         stored = self._data.annotations.get(run_id, ())
+        if len(stored) <= after:
+            return []
+        from flowbuilder.annotations import decode_annotation
+
         start = max(after, 0)
         return [decode_annotation(raw, number) for number, raw in enumerate(stored[start:], start=start + 1)]
 
     # -- control --------------------------------------------------------------------------
 
     def request_control(self, run_id: str, request: ControlRequest) -> ControlRequest:
+        from flowbuilder.control import decode_control_request, encode_control_request
+
         raw = encode_control_request(request)
         data = self._data
         with data.lock:
@@ -235,6 +249,10 @@ class MemoryStore(Store):
 
     def _requests_after(self, run_id: str, after: int) -> list[ControlRequest]:
         stored = self._data.control.get(run_id, ())
+        if len(stored) <= after:
+            return []
+        from flowbuilder.control import decode_control_request
+
         start = max(after, 0)
         return [decode_control_request(raw, n) for n, raw in enumerate(stored[start:], start=start + 1)]
 
@@ -264,15 +282,21 @@ class MemoryStore(Store):
             raw = self._data.cache.get((workflow, task, key))
         if raw is None:
             return None
+        from flowbuilder.caching import decode_cached_result
+
         entry = decode_cached_result(raw)
         return None if entry.expired() else entry
 
     def put_cached_result(self, entry: CachedResult) -> None:
+        from flowbuilder.caching import encode_cached_result
+
         raw = encode_cached_result(entry)
         with self._data.cache_lock:
             self._data.cache[(entry.workflow, entry.task, entry.key)] = raw
 
     def list_cached_results(self, workflow: str | None = None, task: str | None = None) -> list[CachedResult]:
+        from flowbuilder.caching import decode_cached_result
+
         with self._data.cache_lock:
             chosen = sorted((address, raw) for address, raw in self._data.cache.items()
                             if _chosen(address, workflow, task))  # fmt: skip
@@ -280,6 +304,8 @@ class MemoryStore(Store):
         return [entry for entry in entries if not entry.expired()]
 
     def clear_cached_results(self, workflow: str | None = None, task: str | None = None) -> int:
+        from flowbuilder.caching import check_cache_name, decode_cached_result
+
         if workflow is not None:
             check_cache_name("workflow", workflow)
         if task is not None:

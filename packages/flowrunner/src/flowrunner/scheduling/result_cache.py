@@ -33,7 +33,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Mapping
 
-from flowbuilder.caching import CachedResult, default_cache_key, explicit_cache_key
 from flowbuilder.errors import FlowBuilderError
 from flowbuilder.events import EventKind
 from flowbuilder.interfaces import LogLine
@@ -56,7 +55,7 @@ def attempt_cache_for(request: RunRequest, machine: RunStateMachine, inputs: Att
         return None
     plan = request.plan
     if not plan.cached_tasks:
-        return None
+        return None  # the common case: flowbuilder.caching (its records, its hashing) is not imported
     workflow = plan.workflow
     policies: list[CachePolicy | None] = [None] * len(plan)
     for task_id in plan.cached_tasks:
@@ -117,6 +116,8 @@ class AttemptCache:
         task = inputs.tasks[task_id]
         name = task.name
         scope = inputs.scope(task_id)
+        from flowbuilder.caching import default_cache_key, explicit_cache_key
+
         policy = self.policies[task_id]
         assert policy is not None
         if policy.key is not None:
@@ -168,6 +169,8 @@ class AttemptCache:
             return
         policy = self.policies[task_id]
         assert policy is not None
+        from flowbuilder.caching import CachedResult
+
         now = time.time()
         entry = CachedResult(self.workflow, name, key, output_form, named, machine.run_id, now,
                              None if policy.ttl is None else now + policy.ttl)  # fmt: skip
