@@ -191,3 +191,26 @@ def new_control_threads(known: list[int], seconds: float) -> list[int]:
         if new or time.monotonic() >= deadline:
             return new
         time.sleep(0.001)
+
+
+async def async_task_failure(message: str) -> None:
+    """Fails as a task does on purpose: a non-retryable :class:`TaskFailure` with an exit code."""
+    from flowbuilder.interfaces import TaskFailure
+
+    await asyncio.sleep(0)
+    raise TaskFailure(message, exit_code=3, retryable=False)
+
+
+async def async_value_error(message: str) -> None:
+    """Fails as a bug does: any other exception."""
+    await asyncio.sleep(0)
+    raise ValueError(message)
+
+
+async def async_swallow_cancel(seconds: float) -> str:
+    """Sleeps; a cancel ends the sleep, and the function returns anyway (as asyncio allows)."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        return "kept going"
+    return "slept"
