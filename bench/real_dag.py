@@ -36,6 +36,16 @@ make every millisecond-scale sleep overshoot (what the precise timers remove).
 ``FLOWBUILDER_EVENT_LOOP`` chooses the loop as for a run (``asyncio-stock``, ``uvloop``);
 ``--uvloop`` is short for ``FLOWBUILDER_EVENT_LOOP=uvloop`` (uvloop is not a dependency).
 Needs flowrunner.
+
+``--cpu`` prints, instead of spans, the CPU time per task of the scheduler's thread (the
+thread that runs the loop: ``time.thread_time``) for the same run and for the floor, the
+median of ``--rounds`` interleaved runs each (default 3): the orchestration an ``async`` task
+costs the loop, from becoming ready to its coroutine starting and from its end to its
+successors being ready, with the loop's own timer and task-switching work in both. Their
+difference is the engine's own share per task; unlike the span, it hardly moves with the
+machine's load, so a before/after of the await path reads best here.
+
+    python bench/real_dag.py --cpu --sizes 5000,20000 --target 1 --rounds 5
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ import heapq
 import json
 import os
 import random
+import statistics
 import sys
 import time
 from typing import Any
@@ -150,6 +161,12 @@ def build_plan(preds: list[list[int]], runtimes: list[float]) -> Any:
 
 def flowbuilder_span(plan: Any) -> float:
     """The run's own start-to-finish time (memory store, concurrency 8), on the engine's loop."""
+    return flowbuilder_run(plan)[0]
+
+
+def flowbuilder_run(plan: Any) -> tuple[float, float]:
+    """``(span, CPU seconds of this thread)`` of one run of ``plan`` (see :func:`flowbuilder_span`);
+    the CPU time covers the whole synchronous call (loop made, run, loop closed)."""
     from flowbuilder.event_loop import run_coroutine
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.stores.memory import MemoryStore
@@ -160,16 +177,24 @@ def flowbuilder_span(plan: Any) -> float:
     store = MemoryStore.open(url)
     try:
         runner = LocalRunner({"python": PythonTask()})
+        cpu = time.thread_time()
         result = run_coroutine(runner.run_async(RunRequest(plan=plan, store=store, concurrency=SLOTS)))
+        cpu = time.thread_time() - cpu
         assert result.succeeded, result.status
-        return result.finished_at - result.started_at
+        return result.finished_at - result.started_at, cpu
     finally:
         MemoryStore.forget(url)
 
 
 def asyncio_floor_span(preds: list[list[int]], runtimes: list[float], slots: int = SLOTS, *,
                        stock: bool = False) -> float:  # fmt: skip
-    """The same DAG on a minimal hand-written asyncio scheduler (in-degree countdown, 8 at a
+    """:func:`asyncio_floor_run`'s span."""
+    return asyncio_floor_run(preds, runtimes, slots, stock=stock)[0]
+
+
+def asyncio_floor_run(preds: list[list[int]], runtimes: list[float], slots: int = SLOTS, *,
+                      stock: bool = False) -> tuple[float, float]:  # fmt: skip
+    """``(span, CPU seconds of this thread)`` of the same DAG on a minimal hand-written asyncio scheduler (in-degree countdown, 8 at a
     time, longest remaining path first): what the loop's own timers and task switches cost,
     which no scheduler on that loop can beat. On the engine's loop, or with ``stock`` on
     asyncio's stock loop (``asyncio.run``), where ``asyncio.sleep`` wakes on millisecond-rounded
@@ -205,10 +230,11 @@ def asyncio_floor_span(preds: list[list[int]], runtimes: list[float], slots: int
                 if waiting[successor] == 0:
                     heapq.heappush(ready, (-remaining[successor], successor))
 
+    cpu = time.thread_time()
     started = time.perf_counter()
     with asyncio.Runner(loop_factory=None if stock else loop_factory()) as runner:
         runner.run(run())
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.thread_time() - cpu
 
 
 def goal_for(tasks: int) -> float:
@@ -238,12 +264,57 @@ def measure(sizes: list[int], target: float, shapes: tuple[str, ...] = SHAPES, r
     return rows
 
 
+def measure_cpu(sizes: list[int], target: float, shapes: tuple[str, ...] = SHAPES, rounds: int = 3,
+                seed: int = 10) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per (size, shape): the scheduler thread's CPU per task of FlowBuilder's run and of the
+    floor on the same loop, medians of ``rounds`` interleaved runs, in microseconds."""
+    rows = []
+    warm_preds, _ = generate(shapes[0], 30, seed)  # the run's lazy imports, left out of the first round
+    warm_runtimes = [0.0] * len(warm_preds)
+    flowbuilder_run(build_plan(warm_preds, warm_runtimes))
+    asyncio_floor_run(warm_preds, warm_runtimes)
+    for size in sizes:
+        for shape in shapes:
+            preds, raw = generate(shape, size, seed)
+            scale = target / ideal_makespan(preds, raw)
+            runtimes = [runtime * scale for runtime in raw]
+            plan = build_plan(preds, runtimes)
+            ours: list[float] = []
+            floors: list[float] = []
+            for _ in range(rounds):
+                ours.append(flowbuilder_run(plan)[1])
+                floors.append(asyncio_floor_run(preds, runtimes)[1])
+            per_task = statistics.median(ours) / len(preds) * 1e6
+            floor = statistics.median(floors) / len(preds) * 1e6
+            rows.append({"tasks": len(preds), "shape": shape, "cpu_us_per_task": per_task,
+                         "floor_cpu_us_per_task": floor, "own_us_per_task": per_task - floor,
+                         "ratio_to_floor": per_task / floor, "rounds": rounds})  # fmt: skip
+    return rows
+
+
+def print_cpu(rows: list[dict[str, Any]], target: float, loop: str) -> None:
+    print(f"CPU of the scheduler's thread per task (median of {rows[0]['rounds'] if rows else 0} interleaved runs),"
+          f" the same DAGs (asyncio.sleep tasks, concurrency {SLOTS}, {target:g} s ideal schedule), on {loop}")  # fmt: skip
+    print(f"{'tasks':>7} {'shape':<12} {'floor us':>9} {'us/task':>8} {'own us':>7} {'/floor':>7}")
+    for row in rows:
+        print(f"{row['tasks']:>7} {row['shape']:<12} {row['floor_cpu_us_per_task']:>9.1f} {row['cpu_us_per_task']:>8.1f}"
+              f" {row['own_us_per_task']:>7.1f} {row['ratio_to_floor']:>7.2f}")  # fmt: skip
+    print("floor: the hand-written asyncio scheduler on the same loop; own: FlowBuilder's CPU per task over it")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,5000,20000", help="task counts, comma-separated")
     parser.add_argument("--target", type=float, default=4.0, help="seconds of the ideal schedule (default 4)")
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: montage, epigenomics")
-    parser.add_argument("--rounds", type=int, default=1, help="runs per DAG, best kept (default 1)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="runs per DAG: the best span kept (default 1), or with --cpu the median (default 3)",
+    )
+    parser.add_argument("--cpu", action="store_true",
+                        help="the scheduler thread's CPU per task beside the floor's, instead of the span")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--uvloop", action="store_true", help="run both sides on uvloop's loop (if installed)")
     options = parser.parse_args(argv)
@@ -256,7 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     loop = ("asyncio's stock loop" if factory is None else
             "asyncio's loop with precise timers" if factory is new_precise_loop else "uvloop's loop")  # fmt: skip
     sizes = [int(size) for size in options.sizes.split(",")]
-    rows = measure(sizes, options.target, tuple(options.shapes.split(",")), options.rounds)
+    shapes = tuple(options.shapes.split(","))
+    if options.cpu:
+        cpu_rows = measure_cpu(sizes, options.target, shapes, options.rounds or 3)
+        if options.json:
+            print(json.dumps(cpu_rows, indent=1))
+        else:
+            print_cpu(cpu_rows, options.target, loop)
+        return 0
+    rows = measure(sizes, options.target, shapes, options.rounds or 1)
     if options.json:
         print(json.dumps(rows, indent=1))
         return 0

@@ -148,6 +148,16 @@ def test_real_dag_benchmark_reports_span_ideal_and_asyncio_floor() -> None:
         assert row["span"] > 0 and row["asyncio_floor"] > 0 and row["ratio"] > 0
 
 
+def test_real_dag_benchmark_reports_cpu_per_task_beside_the_floor() -> None:
+    result = _run(str(BENCH / "real_dag.py"), "--cpu", "--sizes", "60", "--target", "0.05", "--rounds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {row["shape"] for row in rows} == {"montage", "epigenomics"}
+    for row in rows:
+        assert row["cpu_us_per_task"] > 0 and row["floor_cpu_us_per_task"] > 0
+        assert row["own_us_per_task"] == row["cpu_us_per_task"] - row["floor_cpu_us_per_task"]
+
+
 def test_real_dag_ideal_schedule_is_a_list_schedule() -> None:
     spec = importlib.util.spec_from_file_location("_flowbuilder_bench_real_dag", BENCH / "real_dag.py")
     assert spec is not None and spec.loader is not None

@@ -156,14 +156,16 @@ class TaskTypeContract(Contract):
         self, task_type: TaskType, valid_config: dict[str, Any]
     ) -> None:
         """A runner calls ``context_free_call(config)``'s result instead of ``run`` for inline
-        attempts: it must be None or a zero-argument call, and for an INLINE config its outcome
-        (output, or the kind of failure) is ``run``'s."""
+        and async attempts: it must be None or a zero-argument call, and for an INLINE config
+        its outcome (output, or the kind of failure) is ``run``'s; for an ASYNC config, once
+        what it returns is awaited."""
         config = task_type.config_model.model_validate(valid_config)
         call = task_type.context_free_call(config)
         if call is None:
             return
         assert callable(call)
-        if task_type.execution_mode(config) is not ExecutionMode.INLINE:
+        mode = task_type.execution_mode(config)
+        if mode not in (ExecutionMode.INLINE, ExecutionMode.ASYNC):
             return  # never used: other modes always get a context
 
         def outcome(attempt: Any) -> tuple[str, Any]:
@@ -172,7 +174,12 @@ class TaskTypeContract(Contract):
             except TaskFailure as failure:
                 return "failed", type(failure)
 
-        assert outcome(call) == outcome(lambda: execute(task_type, config, self._context()))
+        async def awaited() -> Any:
+            result = call()
+            return await result if inspect.isawaitable(result) else result
+
+        made = call if mode is ExecutionMode.INLINE else lambda: asyncio.run(asyncio.wait_for(awaited(), RUN_TIMEOUT))
+        assert outcome(made) == outcome(lambda: execute(task_type, config, self._context()))
 
     def test_default_concurrency_is_none_or_a_non_negative_int(self, task_type: TaskType) -> None:
         """A runner caps the attempts of the type at once at this (None or 0: no cap of its own)."""

@@ -200,3 +200,26 @@ def give_context(context):  # type: ignore[no-untyped-def]
 
 def give_dict() -> dict[str, list[int]]:
     return {"values": [1, 2]}
+
+
+async def async_task_failure(message: str) -> None:
+    """Fails as a task does on purpose: a non-retryable :class:`TaskFailure` with an exit code."""
+    from flowbuilder.interfaces import TaskFailure
+
+    await asyncio.sleep(0)
+    raise TaskFailure(message, exit_code=3, retryable=False)
+
+
+async def async_value_error(message: str) -> None:
+    """Fails as a bug does: any other exception."""
+    await asyncio.sleep(0)
+    raise ValueError(message)
+
+
+async def async_swallow_cancel(seconds: float) -> str:
+    """Sleeps; a cancel ends the sleep, and the function returns anyway (as asyncio allows)."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        return "kept going"
+    return "slept"

@@ -58,6 +58,14 @@ class TestPythonTaskContract(TaskTypeContract):
         return {"callable": "not a path", "isolation": "cloud"}
 
 
+class TestAsyncPythonTaskContract(TestPythonTaskContract):
+    """An ``async def`` function: its context-free call is awaited by the runner (ASYNC)."""
+
+    @pytest.fixture
+    def valid_config(self) -> dict[str, Any]:
+        return {"callable": "flowrunner_sample_callables:async_double", "args": [4]}
+
+
 class TestHttpTaskContract(TaskTypeContract):
     @pytest.fixture
     def task_type(self) -> HttpTask:

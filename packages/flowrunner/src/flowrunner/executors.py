@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, ClassVar, Coroutine, Mapping
 
 from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, ExecutionMode, TaskFailure
 
@@ -40,11 +40,11 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-async def with_timeout(coroutine: Coroutine[Any, Any, Any], timeout: float) -> Any:
-    """Await ``coroutine`` with a limit; running out becomes ``TaskFailure(timed_out=True)``."""
+async def with_timeout(awaitable: Awaitable[Any], timeout: float) -> Any:
+    """Await ``awaitable`` (a coroutine, a future) with a limit; running out becomes ``TaskFailure(timed_out=True)``."""
     try:
         async with asyncio.timeout(timeout):
-            return await coroutine
+            return await awaitable
     except TimeoutError:
         raise TaskFailure(f"timed out after {timeout:g}s", timed_out=True) from None
 

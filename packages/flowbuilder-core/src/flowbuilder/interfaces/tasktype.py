@@ -172,7 +172,11 @@ class TaskType(ABC):
         The fast path for plain ``INLINE`` tasks: a runner that gets a call invokes it for
         each inline attempt instead of ``run``, without building a :class:`TaskContext` (its
         inputs mapping and log writer), so its return value is the attempt's output and a
-        :class:`TaskFailure` it raises fails the attempt as from ``run``. Asked once per run
+        :class:`TaskFailure` it raises fails the attempt as from ``run``. For an ``ASYNC``
+        config the same holds of what the call returns once awaited: the runner calls it on
+        its loop and awaits the awaitable it returns as it would ``run``'s (flowrunner does,
+        with its own async executor), so the call must only make the awaitable (an ``async
+        def`` function's coroutine), not do the work. Asked once per run
         before the first attempt (once for a stretch of tasks sharing a config object), so,
         like :meth:`execution_mode`, the answer must depend on ``config`` alone; and only for
         tasks whose config has no ``${{ }}`` expression (a rendered config goes to ``run``).

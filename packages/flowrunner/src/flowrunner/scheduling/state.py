@@ -258,7 +258,8 @@ class RunStateMachine:
         ``start(task_id, attempt)`` (None: ``start`` it); set by a driver whose attempts' successes
         all go to :meth:`succeeded`. An outcome the machine does not settle in the loop goes back to
         the driver: :attr:`inline_raised` (the call raised) or :attr:`inline_returned` (anything
-        but None or a plain value, or a task with named outputs, or a stopping run)."""
+        but None or a plain value, such as the coroutine of an ``async`` task's call, which the
+        driver awaits; or a task with named outputs, or a stopping run)."""
         self.inline_raised: Callable[[int, int, BaseException], None] = _reraise
         self.inline_returned: Callable[[int, int, Any], None] | None = None
         """None: :meth:`succeeded` (looked up per step, not kept: see :attr:`summarize_timing`)."""
