@@ -512,8 +512,7 @@ class RunExecution:
             raise
         except BaseException as error:  # as the executors report it; KeyboardInterrupt and SystemExit go on
             if self._awaited_ended(task_id, attempt):
-                message = str(error) if isinstance(error, TaskFailure) else f"{type(error).__name__}: {error}"
-                self._failed(task_id, attempt, error if isinstance(error, TaskFailure) else None, message)
+                self._raised(task_id, attempt, error)
                 self._wake()
             if not isinstance(error, Exception):
                 raise
@@ -654,13 +653,18 @@ class RunExecution:
         :class:`TaskFailure` fails the attempt as it says, any other exception fails it with
         its type and message, and a KeyboardInterrupt (Ctrl-C, or the CLI's nudge, stopped a
         call that would not return) cancels the run."""
-        if isinstance(error, TaskFailure):
-            self._failed(task_id, attempt, error, str(error))
-        elif isinstance(error, KeyboardInterrupt):
+        if isinstance(error, KeyboardInterrupt):
             self.request_cancel("interrupted while running an inline call")
             self.machine.cancelled(task_id, attempt)
         else:
-            self._failed(task_id, attempt, None, f"{type(error).__name__}: {error}")
+            self._raised(task_id, attempt, error)
+
+    def _raised(self, task_id: int, attempt: int, error: BaseException) -> None:
+        """The call of ``attempt`` raised ``error``: it fails as an executor reports it
+        (:meth:`AttemptOutcome.failed <flowbuilder.interfaces.AttemptOutcome.failed>`: a
+        :class:`TaskFailure` as it says, any other exception with its type and message)."""
+        outcome = AttemptOutcome.failed(error)
+        self._failed(task_id, attempt, outcome.failure, outcome.message)
 
     def _context(self, task_id: int, attempt: int, env: Mapping[str, str], deadline: float | None) -> TaskContext:
         """The :class:`TaskContext` of an attempt: its inputs are the direct dependencies' outputs."""
