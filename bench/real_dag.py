@@ -241,15 +241,20 @@ def goal_for(tasks: int) -> float:
     return GOAL_SMALL if tasks <= 5_000 else GOAL_LARGE
 
 
+def scaled_dag(shape: str, size: int, seed: int, target: float) -> tuple[list[list[int]], list[float]]:
+    """The generated DAG's predecessors and its runtimes scaled so that the ideal span is ``target``."""
+    preds, raw = generate(shape, size, seed)
+    scale = target / ideal_makespan(preds, raw)
+    return preds, [runtime * scale for runtime in raw]
+
+
 def measure(sizes: list[int], target: float, shapes: tuple[str, ...] = SHAPES, rounds: int = 1,
             seed: int = 10) -> list[dict[str, Any]]:  # fmt: skip
     """One row per (size, shape): tasks, critical path, ideal, best span of ``rounds``, ratio, goal."""
     rows = []
     for size in sizes:
         for shape in shapes:
-            preds, raw = generate(shape, size, seed)
-            scale = target / ideal_makespan(preds, raw)
-            runtimes = [runtime * scale for runtime in raw]
+            preds, runtimes = scaled_dag(shape, size, seed, target)
             ideal = ideal_makespan(preds, runtimes)
             critical = max(remaining_paths(preds, runtimes))
             plan = build_plan(preds, runtimes)
@@ -275,9 +280,7 @@ def measure_cpu(sizes: list[int], target: float, shapes: tuple[str, ...] = SHAPE
     asyncio_floor_run(warm_preds, warm_runtimes)
     for size in sizes:
         for shape in shapes:
-            preds, raw = generate(shape, size, seed)
-            scale = target / ideal_makespan(preds, raw)
-            runtimes = [runtime * scale for runtime in raw]
+            preds, runtimes = scaled_dag(shape, size, seed, target)
             plan = build_plan(preds, runtimes)
             ours: list[float] = []
             floors: list[float] = []

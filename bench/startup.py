@@ -378,19 +378,17 @@ def report_api(figures: ApiFigures, rounds: int) -> None:
     row("floor: asyncio.run(one coroutine calling len([1]))", floor, "s")
     row("import flowrunner (not counted)", figures.median("import"), "s")
     row('Engine(store="memory://") (not counted)', figures.median("engine"), "s")
-    row("engine.warm() (not counted)", figures.median("warm"), "s")
-    row("first run of W0 after warm()", figures.median("first"), "s", goal=0.001, ratio_to=floor)
-    row("  the same, CPU time", figures.median("first_cpu"), "s", ratio_to=floor)
-    row("  second run, another definition", figures.median("second"), "s", ratio_to=floor)
-    row("  the same, CPU time", figures.median("second_cpu"), "s", ratio_to=floor)
-    row("  first run of W0 without warm() (imports included)", figures.median("first_cold"), "s", ratio_to=floor)
+    trees = [("", "", " (imports included)")]
     if "first_before" in figures.values:
-        row("engine.warm() (before; not counted)", figures.median("warm_before"), "s")
-        row("first run of W0 after warm() (before)", figures.median("first_before"), "s", goal=0.001, ratio_to=floor)
-        row("  the same, CPU time (before)", figures.median("first_cpu_before"), "s", ratio_to=floor)
-        row("  second run, another definition (before)", figures.median("second_before"), "s", ratio_to=floor)
-        row("  the same, CPU time (before)", figures.median("second_cpu_before"), "s", ratio_to=floor)
-        row("  first run of W0 without warm() (before)", figures.median("first_cold_before"), "s", ratio_to=floor)
+        trees.append(("_before", " (before)", " (before)"))
+    for key, tree, cold in trees:  # this tree's rows, then the same from --before's tree
+        row("engine.warm() (before; not counted)" if key else "engine.warm() (not counted)",
+            figures.median("warm" + key), "s")  # fmt: skip
+        row(f"first run of W0 after warm(){tree}", figures.median("first" + key), "s", goal=0.001, ratio_to=floor)
+        row(f"  the same, CPU time{tree}", figures.median("first_cpu" + key), "s", ratio_to=floor)
+        row(f"  second run, another definition{tree}", figures.median("second" + key), "s", ratio_to=floor)
+        row(f"  the same, CPU time{tree}", figures.median("second_cpu" + key), "s", ratio_to=floor)
+        row(f"  first run of W0 without warm(){cold}", figures.median("first_cold" + key), "s", ratio_to=floor)
     pass_rss = figures.median("rss_pass")
     row("floor: RSS of python -c pass", pass_rss, "MB")
     row(f"idle Engine() RSS, default store ({figures.store})", figures.median("rss_default"), "MB", goal=40.0)
