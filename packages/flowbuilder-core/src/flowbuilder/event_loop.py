@@ -154,4 +154,4 @@ def _run_until_complete(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, An
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-__all__ = ["CHOICES", "VARIABLE", "loop_factory", "run_coroutine"]
+__all__ = ["CHOICES", "VARIABLE", "loop_factory", "run_coroutine", "warm_event_loop"]
