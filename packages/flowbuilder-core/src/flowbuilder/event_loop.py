@@ -73,6 +73,42 @@ def run_coroutine(main: Coroutine[Any, Any, T]) -> T:
         return _run_until_complete(runner.get_loop(), main)
 
 
+def warm_event_loop(main: Callable[[], Coroutine[Any, Any, Any]] | None = None) -> None:
+    """Run ``main()`` (default: an empty coroutine) once on a private asyncio loop and once on
+    the chosen loop (:func:`run_coroutine`'s, when that is another kind), closing each at once.
+
+    A process's first event loop costs about 0.2 ms more than every later one: asyncio's
+    event loop policy and the first selector, self-pipe and task are made for the first
+    time, and the loop's and the runner's code runs for the first time. That was most of
+    what a fresh process's first short run still paid over a repeat run after ``warm()``
+    (issue 10), so :meth:`LocalRunner.warm <flowrunner.runner.LocalRunner.warm>` pays it
+    here. asyncio's stock loop is the one ``asyncio.run`` makes for an application that
+    awaits the async API; the chosen one is what the synchronous API and ``flowbuilder run``
+    use. Nothing outlives the call: no thread is started (no loop's default executor is
+    made), every loop is closed with its descriptors, and the thread's current event loop
+    is left as it was (the loops are made by their factories, never installed). Skipped
+    when this thread already runs a loop (the loop code is warm, and another loop could not
+    run here); a :data:`VARIABLE` that names no loop skips the chosen one (the first
+    synchronous run reports it). What ``main`` returns is dropped; what it raises propagates.
+    """
+    if asyncio._get_running_loop() is not None:
+        return
+    factories: list[Callable[[], asyncio.AbstractEventLoop]] = [asyncio.new_event_loop]
+    try:
+        chosen = loop_factory()
+    except ConfigurationError:
+        chosen = None
+    if chosen is not None:
+        factories.append(chosen)
+    for factory in factories:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            _run_until_complete(runner.get_loop(), _nothing() if main is None else main())
+
+
+async def _nothing() -> None:
+    """The coroutine :func:`warm_event_loop` runs."""
+
+
 def _run_until_complete(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, T]) -> T:
     """What :meth:`asyncio.Runner.run` does, with a Ctrl-C handler that is cheap to look at.
 
@@ -118,4 +154,4 @@ def _run_until_complete(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, An
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-__all__ = ["CHOICES", "VARIABLE", "loop_factory", "run_coroutine"]
+__all__ = ["CHOICES", "VARIABLE", "loop_factory", "run_coroutine", "warm_event_loop"]

@@ -582,7 +582,10 @@ class RunService:
         run (issue 10). Every new definition still pays its own compile. Raises what loading
         the sample raises (:class:`~flowbuilder.errors.WorkflowError`: pass a valid one).
 
-        It starts nothing (no thread, process or event loop), touches no store, and is idempotent.
+        It starts no thread, process or connection, leaves no event loop behind (flowrunner's
+        local runner runs a warm-up workflow with no store and no sinks on private loops it
+        closes at once: :func:`flowbuilder.event_loop.warm_event_loop`), touches no store,
+        and is idempotent.
         """
         from flowbuilder import compiler, loader, params, plan, secrets, yamlsource  # noqa: F401
         from flowbuilder.expressions import load_expression_engine
