@@ -10,6 +10,12 @@ core's encoder unchanged, because msgspec would store it differently: it writes 
 infinities as ``null``, bytes as base64, dataclasses, datetimes, UUIDs and decimals in forms
 of its own, where core's ``json_fallback`` stores a ``repr`` or text.
 
+Faster still, an event that core declares plain (a :class:`~flowbuilder.events.PlainRunEvent`:
+the runner's ``task_started`` and ``task_succeeded`` of a scalar output, whose data its type
+promises to be plain JSON values) is not looked at: msgspec writes core's event Struct as it
+is, in C, a whole value of consecutive plain events in one call. Its stored record is the same
+with one more key, ``r`` (the run id), which every reader ignores (the run id is the key's).
+
 The bytes are JSON that any version reads back to the same event; they may differ from
 ``encode_event``'s only in how a number is spelled (msgspec writes ``1.2e-6`` and ``1e16``
 where Python writes ``1.2e-06`` and ``1e+16``: the same float), so the stored format and
@@ -20,11 +26,14 @@ when read.
 
 from __future__ import annotations
 
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
 from msgspec import Struct
 from msgspec.json import Decoder, Encoder
 
+import flowbuilder.events
 from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
 
 MAX_PLAIN_DEPTH = 32
@@ -51,6 +60,25 @@ _KIND_VALUES: dict[Any, str] = {kind: kind.value for kind in EventKind}
 _KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 
 
+_SEQ = attrgetter("seq")
+_RUN_ID = attrgetter("run_id")
+
+
+def _plain_event_type() -> type | None:
+    """Core's :class:`~flowbuilder.events.PlainRunEvent` if msgspec writes it as its stored
+    record (core from 7 Dec 2026 on); None with an earlier core of the range this package
+    accepts (no such class, or msgspec writes its field names), whose events are all checked."""
+    plain = getattr(flowbuilder.events, "PlainRunEvent", None)
+    if plain is None:
+        return None
+    probe = plain("r", 1, EventKind.TASK_STARTED, "t", 2, {"x": [1.5, None]}, 0.5)
+    record = b'{"r":"r","s":1,"k":"task_started","n":"t","a":2,"d":{"x":[1.5,null]},"t":0.5}'
+    return plain if _encode(probe) == record else None
+
+
+_PLAIN_EVENT = _plain_event_type()
+
+
 def event_bytes(event: RunEvent) -> bytes:
     """The stored form of one event (see :func:`events_bytes`)."""
     return events_bytes((event,))[0]
@@ -72,10 +100,17 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
     """
     encode = _encode
     record_of = _plain_record
+    plain_event = _PLAIN_EVENT
     encoded: list[bytes] = []
     add = encoded.append
     checked: dict[str, Any] = {}
     for event in events:
+        if type(event) is plain_event:  # written as it is (see the module)
+            try:
+                add(encode(event))
+                continue
+            except Exception:  # a lone surrogate: checked below, where core's encoder raises its error
+                pass
         record = record_of(event, checked)
         if record is not None:
             try:
@@ -123,24 +158,53 @@ def event_values(run_id: str, events: Sequence[RunEvent], after_seq: int,
                  per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]] | None:  # fmt: skip
     """The stored values of a batch, in order, each as ``(how many events it holds, value)``;
     None if the events are not run ``run_id``'s, numbered ``after_seq + 1, + 2, ...`` (checked
-    here, in the one pass over the events, rather than in a pass of its own).
+    here, by two passes in C, for the caller to say which).
 
     Runs of consecutive plain events (see :func:`events_bytes`) share one value: their
     stored forms joined by newlines, written by one msgspec call (stored JSON never holds a
     raw newline, so a reader splits a value at ``\\n``; a value of one event is exactly
     format 1's). Any other event gets a value of its own, core's encoding. Raises what
     :func:`events_bytes` raises.
+
+    Runs of consecutive :class:`~flowbuilder.events.PlainRunEvent` s are written as they
+    are, up to ``per_value`` by one ``encode_lines`` call with no Python step per event (the
+    numbering and the run ids are checked by passes in C); a value msgspec refuses (a lone
+    surrogate) goes the checked way.
     """
+    if list(map(_SEQ, events)) != list(range(after_seq + 1, after_seq + 1 + len(events))):
+        return None
+    if events and set(map(_RUN_ID, events)) != {run_id}:
+        return None
+    if _PLAIN_EVENT is None:
+        return _checked_values(events, per_value)
+    plain_event = _PLAIN_EVENT
+    encode_lines = _encode_lines
+    values: list[tuple[int, bytes]] = []
+    start = 0
+    for event_type, same in groupby(map(type, events)):
+        end = start + len(list(same))
+        if event_type is not plain_event:
+            values.extend(_checked_values(events[start:end], per_value))
+        else:
+            for first in range(start, end, per_value):
+                chunk = events[first : min(first + per_value, end)]
+                try:
+                    values.append((len(chunk), encode_lines(chunk)[:-1]))
+                except Exception:  # a lone surrogate: core's encoder raises its error
+                    values.extend(_checked_values(chunk, per_value))
+        start = end
+    return values
+
+
+def _checked_values(events: Sequence[RunEvent], per_value: int) -> list[tuple[int, bytes]]:
+    """:func:`event_values` of events already checked to be the run's, in order, each
+    looked at: a plain one (:func:`_plain_record`) shares a value, any other is core's."""
     record_of = _plain_record
     values: list[tuple[int, bytes]] = []
     group: list[_StoredEvent] = []
     group_start = 0
     checked: dict[str, Any] = {}
-    seq = after_seq
     for index, event in enumerate(events):
-        seq += 1
-        if event.seq != seq or event.run_id != run_id:
-            return None
         record = record_of(event, checked)
         if record is not None:
             if not group:
