@@ -234,26 +234,33 @@ def _plain_batch(count: int, start: int = 1) -> list[RunEvent]:
     return batch
 
 
-def test_plain_events_are_written_unchecked_as_core_s_record_with_the_run_id() -> None:
-    """A PlainRunEvent is written by msgspec as it is: core's record plus ``r`` (the run id),
-    which core's own decoder (every earlier version's reader) and ``decode_events`` ignore,
-    reading back the same event; a batch of them shares values of ``per_value`` events."""
-    event = PlainRunEvent("r", 7, EventKind.TASK_SUCCEEDED, "t", 2, {"output": "é", "duration": 0.25}, 1700000000.5)
-    stored = (
-        b'{"r":"r","s":7,"k":"task_succeeded","n":"t","a":2,"d":{"output":"\xc3\xa9","duration":0.25},"t":1700000000.5}'
-    )
-    assert events_bytes([event]) == [stored]
-    assert event_values("r", [event], 6) == [(1, stored)]
-    assert decode_event("r", stored) == event and decode_events("r", [stored]) == [event]
+def test_plain_events_are_stored_as_core_stores_them_in_shared_values() -> None:
+    """The runner's PlainRunEvents: core's record (bytes equal but for a float's spelling),
+    read back as the same events, 64 to a value."""
     batch = _plain_batch(150)
     values = event_values("run", batch, 0)
     assert [count for count, _ in values] == [64, 64, 22]
     lines = [line for _, value in values for line in split_value(value)]
-    assert all(line.startswith(b'{"r":"run",') for line in lines)
     assert decode_events("run", lines) == batch
     assert [decode_event("run", line) for line in lines] == batch
-    for line, event in zip(lines, batch, strict=True):  # the same record as core's, but for "r"
-        assert {key: value for key, value in json.loads(line).items() if key != "r"} == json.loads(encode_event(event))
+    assert all(same_json(line, encode_event(event)) for line, event in zip(lines, batch, strict=True))
+    assert events_bytes(batch) == lines
+
+
+def test_a_plain_event_s_data_is_taken_at_its_word() -> None:
+    """A PlainRunEvent's data is not walked (its type promises plain JSON values): one that
+    breaks the promise with a NaN is stored as msgspec writes it (``null``), where the same
+    event as a RunEvent is walked and stored as core stores it (``NaN``). The runner never
+    makes such an event (flowrunner's ``test_untracked_events``)."""
+    fields = ("run", 1, EventKind.TASK_SUCCEEDED, "t", 1, {"output": float("nan")}, 1.5)
+    assert event_values("run", [PlainRunEvent(*fields)], 0) == [
+        (1, b'{"s":1,"k":"task_succeeded","t":1.5,"n":"t","a":1,"d":{"output":null}}')
+    ]
+    assert events_bytes([PlainRunEvent(*fields)]) == [
+        b'{"s":1,"k":"task_succeeded","t":1.5,"n":"t","a":1,"d":{"output":null}}'
+    ]
+    assert event_values("run", [RunEvent(*fields)], 0) == [(1, encode_event(RunEvent(*fields)))]
+    assert b"NaN" in encode_event(RunEvent(*fields))
 
 
 def test_plain_and_other_events_keep_their_order_and_each_its_own_encoding() -> None:
@@ -271,10 +278,9 @@ def test_plain_and_other_events_keep_their_order_and_each_its_own_encoding() -> 
     assert read[:3] == batch[:3] and read[8:] == batch[8:]
 
 
-def test_a_plain_event_msgspec_refuses_is_stored_as_a_checked_one() -> None:
-    """A lone surrogate in a PlainRunEvent: msgspec refuses the value, its events go the
-    checked way and core's error is raised, as for any event. An int of more than 64 bits is
-    written (msgspec writes it as ``json`` does) and read back the same."""
+def test_a_plain_event_msgspec_refuses_raises_core_s_error() -> None:
+    """A lone surrogate in a PlainRunEvent: msgspec refuses the value and core's error is
+    raised, as for any event. An int of more than 64 bits is stored as core stores it."""
     batch = _plain_batch(6)
     batch[2] = PlainRunEvent("run", 3, EventKind.TASK_SUCCEEDED, "t3", 1, {"output": 2**70}, 1.5)
     values = event_values("run", batch, 0)
@@ -300,29 +306,13 @@ def test_a_batch_out_of_sequence_or_of_another_run_is_refused() -> None:
     assert event_values("run", [], 3) == []
 
 
-def test_an_earlier_core_whose_events_msgspec_writes_otherwise_is_checked_event_by_event(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With a core of the accepted range that has no PlainRunEvent, or whose events msgspec
-    writes under their field names, the store finds out once and checks every event."""
-    import flowbuilder.events
+def test_with_an_earlier_core_every_event_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core of the accepted range without PlainRunEvent: every event is walked, so a NaN
+    is stored as core stores it whatever the event's type."""
     from flowbuilder_storage import _event_bytes
 
-    assert _event_bytes._plain_event_type() is PlainRunEvent
-
-    class FieldNamed(msgspec.Struct):
-        run_id: str
-        seq: int
-        kind: EventKind
-        task: str | None = None
-        attempt: int = 0
-        data: Any = None
-        time: float = 0.0
-
-    monkeypatch.setattr(flowbuilder.events, "PlainRunEvent", FieldNamed)
-    assert _event_bytes._plain_event_type() is None
-    monkeypatch.delattr(flowbuilder.events, "PlainRunEvent")
-    assert _event_bytes._plain_event_type() is None
+    assert _event_bytes._PLAIN_EVENT is PlainRunEvent
     monkeypatch.setattr(_event_bytes, "_PLAIN_EVENT", None)
-    batch = _plain_batch(3)
-    assert event_values("run", batch, 0) == [(3, b"\n".join(encode_event(event) for event in batch))]
+    event = PlainRunEvent("run", 1, EventKind.TASK_SUCCEEDED, "t", 1, {"output": float("nan")}, 1.5)
+    assert event_values("run", [event], 0) == [(1, encode_event(event))]
+    assert events_bytes([event]) == [encode_event(event)]

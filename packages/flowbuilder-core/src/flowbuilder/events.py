@@ -93,15 +93,11 @@ class TaskStatus(str, Enum):
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
 
 
-STORED_NAMES = {"run_id": "r", "seq": "s", "kind": "k", "task": "n", "attempt": "a", "data": "d", "time": "t"}
-"""The keys of an event's stored record (:func:`encode_event`'s ``s``, ``k``, ``t``, ``n``,
-``a``, ``d``) and ``r`` for the run id: the names msgspec writes a :class:`RunEvent` under."""
-
 PLAIN_TEXT_LIMIT = 64 * 1024
 """Longest text a :class:`PlainRunEvent`'s data may hold (see there)."""
 
 
-class RunEvent(msgspec.Struct, omit_defaults=True, rename=STORED_NAMES):
+class RunEvent(msgspec.Struct):
     """One state change of a run.
 
     ``seq`` is the event's number within its run (1-based, no gaps); ``time`` is wall-clock
@@ -122,12 +118,6 @@ class RunEvent(msgspec.Struct, omit_defaults=True, rename=STORED_NAMES):
     task may return its own context, whose log leads back to the run's events), so a cycle
     can pass through an event. The runner's hottest events, whose data it knows to be plain,
     are :class:`PlainRunEvent` instances, which the collector does not track.
-
-    msgspec writes an event as its stored record (:func:`encode_event`: the keys of
-    :data:`STORED_NAMES`, ``n``, ``a`` and ``d`` left out when empty) plus ``r``, the run id.
-    Every reader of stored events ignores ``r`` (the run id is the key's), so a store may
-    write a batch of events with one msgspec call (flowbuilder-storage does for
-    :class:`PlainRunEvent` s) and any version reads them back.
     """
 
     run_id: str
@@ -160,19 +150,22 @@ class PlainRunEvent(RunEvent, gc=False):
     """A :class:`RunEvent` that the cycle collector does not track: equal to, shown as, and
     pickled (and so sent to another process) as the ``RunEvent`` with the same fields.
 
-    For events whose ``data`` holds only plain values built for the event or shared
-    read-only, such as the runner's ``task_started`` (the task's ``{"type": ...}``) and
-    ``task_succeeded`` of a scalar output. Plain means exactly ``str`` (at most
-    :data:`PLAIN_TEXT_LIMIT` characters), ``int``, finite ``float``, ``bool``, ``None``, and
-    ``dict`` with ``str`` keys and ``list`` of them, a few levels deep: what JSON holds. A
-    store writes such an event with msgspec as it is, without walking its data (the walk
-    costs more than the write), so anything else in it would be stored in msgspec's form
-    rather than :func:`encode_event`'s (``NaN`` as ``null``, bytes as base64). No reference cycle can pass through such an event (none of its fields can lead
-    back to it), so not tracking it loses nothing; it spares a big run's collections a walk
+    For events whose ``data`` holds only plain values (see below) built for the event or
+    shared read-only, such as the runner's ``task_started`` (the task's ``{"type": ...}``)
+    and ``task_succeeded`` of a scalar output. No reference cycle can pass through such an
+    event (none of its fields can lead back to it), so not tracking it loses nothing; it spares a big run's collections a walk
     over every event it keeps (100,000 tasks: 390 young and 2 full collections, about 1 µs
     per task, against 131 young and none). An event whose data may hold any other object
     must be a ``RunEvent``: a cycle through an untracked event is never collected. The same
     holds for what replaces its ``data`` (``msgspec.structs.replace`` keeps the class).
+
+    Plain is also a promise to the stores, which write such an event without walking its
+    data (the walk cost more than the write): its data holds exactly ``str`` (at most
+    :data:`PLAIN_TEXT_LIMIT` characters), ``int``, finite ``float``, ``bool``, ``None``, and
+    ``dict`` with ``str`` keys and ``list`` of them, a few levels deep (what JSON holds); its
+    other fields are what their annotations say, its ``time`` finite. Anything else in it
+    would be stored in msgspec's form rather than :func:`encode_event`'s (``NaN`` as
+    ``null``, bytes as base64), so the runner makes a NaN output a ``RunEvent``.
     """
 
 
@@ -650,7 +643,6 @@ __all__ = [
     "EVENT_FORMAT_VERSION",
     "MAX_UNTAKEN_SIGNALS",
     "PLAIN_TEXT_LIMIT",
-    "STORED_NAMES",
     "EventKind",
     "ItemState",
     "MachineProgress",

@@ -10,11 +10,10 @@ core's encoder unchanged, because msgspec would store it differently: it writes 
 infinities as ``null``, bytes as base64, dataclasses, datetimes, UUIDs and decimals in forms
 of its own, where core's ``json_fallback`` stores a ``repr`` or text.
 
-Faster still, an event that core declares plain (a :class:`~flowbuilder.events.PlainRunEvent`:
-the runner's ``task_started`` and ``task_succeeded`` of a scalar output, whose data its type
-promises to be plain JSON values) is not looked at: msgspec writes core's event Struct as it
-is, in C, a whole value of consecutive plain events in one call. Its stored record is the same
-with one more key, ``r`` (the run id), which every reader ignores (the run id is the key's).
+An event that core declares plain, a :class:`~flowbuilder.events.PlainRunEvent` (the runner's
+``task_started`` and ``task_succeeded`` of a scalar output, whose data its type promises to be
+plain JSON values), is not walked: its record is built as it is. The walk, not the record or
+msgspec, was most of an append's cost on RocksDB's thread.
 
 The bytes are JSON that any version reads back to the same event; they may differ from
 ``encode_event``'s only in how a number is spelled (msgspec writes ``1.2e-6`` and ``1e16``
@@ -26,8 +25,6 @@ when read.
 
 from __future__ import annotations
 
-from itertools import groupby
-from operator import attrgetter
 from typing import Any, Iterable, Sequence
 
 from msgspec import Struct
@@ -60,23 +57,9 @@ _KIND_VALUES: dict[Any, str] = {kind: kind.value for kind in EventKind}
 _KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 
 
-_SEQ = attrgetter("seq")
-_RUN_ID = attrgetter("run_id")
-
-
-def _plain_event_type() -> type | None:
-    """Core's :class:`~flowbuilder.events.PlainRunEvent` if msgspec writes it as its stored
-    record (core from 7 Dec 2026 on); None with an earlier core of the range this package
-    accepts (no such class, or msgspec writes its field names), whose events are all checked."""
-    plain = getattr(flowbuilder.events, "PlainRunEvent", None)
-    if plain is None:
-        return None
-    probe = plain("r", 1, EventKind.TASK_STARTED, "t", 2, {"x": [1.5, None]}, 0.5)
-    record = b'{"r":"r","s":1,"k":"task_started","n":"t","a":2,"d":{"x":[1.5,null]},"t":0.5}'
-    return plain if _encode(probe) == record else None
-
-
-_PLAIN_EVENT = _plain_event_type()
+_PLAIN_EVENT: type | None = getattr(flowbuilder.events, "PlainRunEvent", None)
+"""Core's event type whose data is promised plain; None with an earlier core of the range
+this package accepts (0.2.0 before 7 Dec 2026), whose events are all walked."""
 
 
 def event_bytes(event: RunEvent) -> bytes:
@@ -100,17 +83,10 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
     """
     encode = _encode
     record_of = _plain_record
-    plain_event = _PLAIN_EVENT
     encoded: list[bytes] = []
     add = encoded.append
     checked: dict[str, Any] = {}
     for event in events:
-        if type(event) is plain_event:  # written as it is (see the module)
-            try:
-                add(encode(event))
-                continue
-            except Exception:  # a lone surrogate: checked below, where core's encoder raises its error
-                pass
         record = record_of(event, checked)
         if record is not None:
             try:
@@ -130,7 +106,14 @@ def _plain_record(event: RunEvent, checked: dict[str, Any]) -> _StoredEvent | No
     ``task_started`` of a type the same mapping, checked once per batch instead of once per
     event (the events hold their data, so an object seen in one call is the same, unchanged,
     for the whole call). One rule for :func:`events_bytes` and :func:`event_values`.
+
+    A :class:`~flowbuilder.events.PlainRunEvent` of a known kind is taken at its word: its
+    data is not walked (see the module).
     """
+    if type(event) is _PLAIN_EVENT:
+        kind = _KIND_VALUES.get(event.kind)
+        if kind is not None:
+            return _StoredEvent(event.seq, kind, event.time, event.task, event.attempt, event.data or None)
     moment = event.time
     task = event.task
     data = event.data
@@ -158,54 +141,32 @@ def event_values(run_id: str, events: Sequence[RunEvent], after_seq: int,
                  per_value: int = EVENTS_PER_VALUE) -> list[tuple[int, bytes]] | None:  # fmt: skip
     """The stored values of a batch, in order, each as ``(how many events it holds, value)``;
     None if the events are not run ``run_id``'s, numbered ``after_seq + 1, + 2, ...`` (checked
-    here, by two passes in C, for the caller to say which).
+    here, in the one pass over the events, rather than in a pass of its own).
 
     Runs of consecutive plain events (see :func:`events_bytes`) share one value: their
     stored forms joined by newlines, written by one msgspec call (stored JSON never holds a
     raw newline, so a reader splits a value at ``\\n``; a value of one event is exactly
     format 1's). Any other event gets a value of its own, core's encoding. Raises what
     :func:`events_bytes` raises.
-
-    Runs of consecutive :class:`~flowbuilder.events.PlainRunEvent` s are written as they
-    are, up to ``per_value`` by one ``encode_lines`` call with no Python step per event (the
-    numbering and the run ids are checked by passes in C); a value msgspec refuses (a lone
-    surrogate) goes the checked way.
     """
-    if list(map(_SEQ, events)) != list(range(after_seq + 1, after_seq + 1 + len(events))):
-        return None
-    if events and set(map(_RUN_ID, events)) != {run_id}:
-        return None
-    if _PLAIN_EVENT is None:
-        return _checked_values(events, per_value)
-    plain_event = _PLAIN_EVENT
-    encode_lines = _encode_lines
-    values: list[tuple[int, bytes]] = []
-    start = 0
-    for event_type, same in groupby(map(type, events)):
-        end = start + len(list(same))
-        if event_type is not plain_event:
-            values.extend(_checked_values(events[start:end], per_value))
-        else:
-            for first in range(start, end, per_value):
-                chunk = events[first : min(first + per_value, end)]
-                try:
-                    values.append((len(chunk), encode_lines(chunk)[:-1]))
-                except Exception:  # a lone surrogate: core's encoder raises its error
-                    values.extend(_checked_values(chunk, per_value))
-        start = end
-    return values
-
-
-def _checked_values(events: Sequence[RunEvent], per_value: int) -> list[tuple[int, bytes]]:
-    """:func:`event_values` of events already checked to be the run's, in order, each
-    looked at: a plain one (:func:`_plain_record`) shares a value, any other is core's."""
     record_of = _plain_record
+    stored = _StoredEvent
+    kinds = _KIND_VALUES
+    plain_event = _PLAIN_EVENT
     values: list[tuple[int, bytes]] = []
     group: list[_StoredEvent] = []
     group_start = 0
     checked: dict[str, Any] = {}
+    seq = after_seq
     for index, event in enumerate(events):
-        record = record_of(event, checked)
+        seq += 1
+        if event.seq != seq or event.run_id != run_id:
+            return None
+        if type(event) is plain_event and event.kind in kinds:  # _plain_record's first case, inlined
+            record: _StoredEvent | None = stored(seq, kinds[event.kind], event.time, event.task, event.attempt,
+                                                 event.data or None)  # fmt: skip
+        else:
+            record = record_of(event, checked)
         if record is not None:
             if not group:
                 group_start = index
