@@ -75,8 +75,10 @@ PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 """Outputs recorded as they are, with no look at tables or references."""
 SCALAR_TYPES = frozenset({type(None), str, int, float, bool})
 """Outputs that hold no other object: their ``task_succeeded`` is a :class:`PlainRunEvent`
-(when finite and not too long a text: its contract), which the cycle collector does not track (a dict or list may hold anything, even the task's
-own context, which leads back to the run's events: a cycle only the collector can free)."""
+(unless a NaN or infinite float or a text over ``PLAIN_TEXT_LIMIT``, which its contract to
+the stores excludes), which the cycle collector does not track (a dict or list may hold
+anything, even the task's own context, which leads back to the run's events: a cycle only
+the collector can free)."""
 
 FLUSH_EVERY = 4096
 """Events buffered before :meth:`RunStateMachine.pump` flushes inside one long dispatch step (bounds memory).
