@@ -120,6 +120,12 @@ def test_storage_fanout_benchmark_reports_every_store_and_the_floor_per_task() -
     assert all(0 < main[label] <= row[label] for label in main)
 
 
+def test_storage_event_values_benchmark_reports_cpu_per_event() -> None:
+    result = _run(str(BENCH / "storage_event_values.py"), "--events", "200", "--repeat", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("event_values: ") and "us per event (200 events, best of 1)" in result.stdout
+
+
 def test_run_fixed_cost_benchmark_reports_every_row_and_the_floor() -> None:
     result = _run(str(BENCH / "run_fixed_cost.py"), "--runs", "3", "--json")
     assert result.returncode == 0, result.stderr

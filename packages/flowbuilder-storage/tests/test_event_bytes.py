@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
+from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, decode_event, encode_event
 from flowbuilder_storage._event_bytes import decode_events, event_bytes, event_values, events_bytes, split_value
 
 TEXTS = [
@@ -219,3 +219,100 @@ def test_the_bytes_of_an_earlier_release_are_written_and_read_unchanged() -> Non
     assert events_bytes([event]) == [stored.encode()]
     assert event_values("r", [event], 6) == [(1, stored.encode())]
     assert decode_events("r", [stored.encode()]) == [event]
+
+
+def _plain_batch(count: int, start: int = 1) -> list[RunEvent]:
+    """The runner's hot events: ``task_started`` (shared type data) and ``task_succeeded``."""
+    shared = {"type": "python"}
+    batch: list[RunEvent] = []
+    for seq in range(start, start + count):
+        if seq % 2:
+            batch.append(PlainRunEvent("run", seq, EventKind.TASK_STARTED, f"t{seq}", 1, shared, 1764970000.25 + seq))
+        else:
+            data = {"output": [seq, 1.2e-6, "é\n", None, True][seq % 5], "duration": 1e16 / seq}
+            batch.append(PlainRunEvent("run", seq, EventKind.TASK_SUCCEEDED, f"t{seq}", 1, data, 1764970000.5 + seq))
+    return batch
+
+
+def test_plain_events_are_stored_as_core_stores_them_in_shared_values() -> None:
+    """The runner's PlainRunEvents: core's record (bytes equal but for a float's spelling),
+    read back as the same events, 64 to a value."""
+    batch = _plain_batch(150)
+    values = event_values("run", batch, 0)
+    assert [count for count, _ in values] == [64, 64, 22]
+    lines = [line for _, value in values for line in split_value(value)]
+    assert decode_events("run", lines) == batch
+    assert [decode_event("run", line) for line in lines] == batch
+    assert all(same_json(line, encode_event(event)) for line, event in zip(lines, batch, strict=True))
+    assert events_bytes(batch) == lines
+
+
+def test_a_plain_event_s_data_is_taken_at_its_word() -> None:
+    """A PlainRunEvent's data is not walked (its type promises plain JSON values): one that
+    breaks the promise with a NaN is stored as msgspec writes it (``null``), where the same
+    event as a RunEvent is walked and stored as core stores it (``NaN``). The runner never
+    makes such an event (flowrunner's ``test_untracked_events``)."""
+    fields = ("run", 1, EventKind.TASK_SUCCEEDED, "t", 1, {"output": float("nan")}, 1.5)
+    assert event_values("run", [PlainRunEvent(*fields)], 0) == [
+        (1, b'{"s":1,"k":"task_succeeded","t":1.5,"n":"t","a":1,"d":{"output":null}}')
+    ]
+    assert events_bytes([PlainRunEvent(*fields)]) == [
+        b'{"s":1,"k":"task_succeeded","t":1.5,"n":"t","a":1,"d":{"output":null}}'
+    ]
+    assert event_values("run", [RunEvent(*fields)], 0) == [(1, encode_event(RunEvent(*fields)))]
+    assert b"NaN" in encode_event(RunEvent(*fields))
+
+
+def test_plain_and_other_events_keep_their_order_and_each_its_own_encoding() -> None:
+    """Runs of PlainRunEvents between checked events: each run in values of its own, an event
+    that is not plain stored as core stores it (NaN kept), the order and counts intact."""
+    batch = _plain_batch(10)
+    batch[3] = RunEvent("run", 4, EventKind.TASK_SUCCEEDED, "t4", 1, {"output": float("nan")}, 1.5)
+    batch[7] = RunEvent("run", 8, EventKind.TASK_SUCCEEDED, "t8", 1, {"output": b"raw"}, 1.5)
+    values = event_values("run", batch, 0, per_value=2)
+    assert [count for count, _ in values] == [2, 1, 1, 2, 1, 1, 2]
+    assert values[2] == (1, encode_event(batch[3])) and values[5] == (1, encode_event(batch[7]))
+    read = decode_events("run", [line for _, value in values for line in split_value(value)])
+    assert [event.seq for event in read] == list(range(1, 11))
+    assert repr(read[3].data["output"]) == "nan" and read[7].data["output"] == "raw"
+    assert read[:3] == batch[:3] and read[8:] == batch[8:]
+
+
+def test_a_plain_event_msgspec_refuses_raises_core_s_error() -> None:
+    """A lone surrogate in a PlainRunEvent: msgspec refuses the value and core's error is
+    raised, as for any event. An int of more than 64 bits is stored as core stores it."""
+    batch = _plain_batch(6)
+    batch[2] = PlainRunEvent("run", 3, EventKind.TASK_SUCCEEDED, "t3", 1, {"output": 2**70}, 1.5)
+    values = event_values("run", batch, 0)
+    assert [count for count, _ in values] == [6]
+    assert decode_events("run", [line for _, value in values for line in split_value(value)]) == batch
+    batch[4] = PlainRunEvent("run", 5, EventKind.TASK_STARTED, "\ud800", 1, {"type": "python"}, 1.5)
+    with pytest.raises(UnicodeEncodeError):
+        event_values("run", batch, 0)
+    with pytest.raises(UnicodeEncodeError):
+        events_bytes(batch)
+
+
+def test_a_batch_out_of_sequence_or_of_another_run_is_refused() -> None:
+    """The numbering and run ids are checked before anything is written (None: the caller's
+    ``check_batch`` says which)."""
+    batch = _plain_batch(5)
+    assert event_values("run", batch, 1) is None
+    assert event_values("other", batch, 0) is None
+    gap = [*batch[:2], *_plain_batch(2, start=4)]
+    assert event_values("run", gap, 0) is None
+    stranger = [*batch[:4], msgspec.structs.replace(batch[4], run_id="other")]
+    assert event_values("run", stranger, 0) is None
+    assert event_values("run", [], 3) == []
+
+
+def test_with_an_earlier_core_every_event_is_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core of the accepted range without PlainRunEvent: every event is walked, so a NaN
+    is stored as core stores it whatever the event's type."""
+    from flowbuilder_storage import _event_bytes
+
+    assert _event_bytes._PLAIN_EVENT is PlainRunEvent
+    monkeypatch.setattr(_event_bytes, "_PLAIN_EVENT", None)
+    event = PlainRunEvent("run", 1, EventKind.TASK_SUCCEEDED, "t", 1, {"output": float("nan")}, 1.5)
+    assert event_values("run", [event], 0) == [(1, encode_event(event))]
+    assert events_bytes([event]) == [encode_event(event)]

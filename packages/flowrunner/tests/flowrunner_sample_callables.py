@@ -202,6 +202,15 @@ def give_dict() -> dict[str, list[int]]:
     return {"values": [1, 2]}
 
 
+def give_float(text: str) -> float:
+    """``float(text)``: "nan", "inf" and "-inf" give the values JSON has no literal for."""
+    return float(text)
+
+
+def give_text(length: int) -> str:
+    return "x" * length
+
+
 async def async_task_failure(message: str) -> None:
     """Fails as a task does on purpose: a non-retryable :class:`TaskFailure` with an exit code."""
     from flowbuilder.interfaces import TaskFailure

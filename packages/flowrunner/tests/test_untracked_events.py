@@ -66,3 +66,42 @@ def test_a_fan_out_of_scalar_outputs_records_untracked_events_and_a_dict_output_
     assert all(type(succeeded[f"t{i}"]) is PlainRunEvent for i in range(20))
     assert type(succeeded["d"]) is RunEvent and gc.is_tracked(succeeded["d"])
     assert succeeded["d"].data["output"] == {"values": [1, 2]}
+
+
+def test_outputs_a_store_must_check_are_recorded_in_tracked_events(tmp_path: Any) -> None:
+    """A PlainRunEvent is stored unchecked (PlainRunEvent's contract): a non-finite float or a
+    text longer than PLAIN_TEXT_LIMIT is a scalar output, but its ``task_succeeded`` is a
+    ``RunEvent``, which a store checks, so NaN and the infinities survive the RocksDB store
+    exactly (msgspec would write them as ``null``)."""
+    from flowbuilder.events import PLAIN_TEXT_LIMIT
+
+    floats = {"nan": "nan", "inf": "inf", "minus_inf": "-inf", "finite": "1.5"}
+    texts = {"long": PLAIN_TEXT_LIMIT + 1, "short": PLAIN_TEXT_LIMIT}
+    plan = plan_of([*({"name": name, "type": "python",
+                       "config": {"callable": "flowrunner_sample_callables:give_float", "args": [text]}}
+                      for name, text in floats.items()),
+                    *({"name": name, "type": "python",
+                       "config": {"callable": "flowrunner_sample_callables:give_text", "args": [length]}}
+                      for name, length in texts.items())])  # fmt: skip
+    host = build_plugin_host()
+    url = "memory://untracked-checked-outputs"
+    try:
+        with host.open_store(url) as store:
+            result = host.make_runner().run(RunRequest(plan=plan, store=store))
+            assert result.succeeded
+            recorded = {e.task: type(e) for e in store.read_events(result.run_id, 0, 100)
+                        if e.kind is EventKind.TASK_SUCCEEDED}  # fmt: skip
+    finally:
+        MemoryStore.forget(url)
+    assert recorded == {"nan": RunEvent, "inf": RunEvent, "minus_inf": RunEvent, "long": RunEvent,
+                        "finite": PlainRunEvent, "short": PlainRunEvent}  # fmt: skip
+    url = f"rocksdb://{tmp_path}/store"
+    with host.open_store(url) as store:
+        result = host.make_runner().run(RunRequest(plan=plan, store=store))
+        assert result.succeeded
+    with host.open_store(url) as store:
+        read = {e.task: e.data["output"] for e in store.read_events(result.run_id, 0, 100)
+                if e.kind is EventKind.TASK_SUCCEEDED}  # fmt: skip
+    assert {name: repr(read[name]) for name in floats} == {"nan": "nan", "inf": "inf", "minus_inf": "-inf",
+                                                          "finite": "1.5"}  # fmt: skip
+    assert {name: len(read[name]) for name in texts} == texts

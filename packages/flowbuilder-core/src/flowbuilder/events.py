@@ -93,6 +93,10 @@ class TaskStatus(str, Enum):
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
 
 
+PLAIN_TEXT_LIMIT = 64 * 1024
+"""Longest text a :class:`PlainRunEvent`'s data may hold (see there)."""
+
+
 class RunEvent(msgspec.Struct):
     """One state change of a run.
 
@@ -146,15 +150,22 @@ class PlainRunEvent(RunEvent, gc=False):
     """A :class:`RunEvent` that the cycle collector does not track: equal to, shown as, and
     pickled (and so sent to another process) as the ``RunEvent`` with the same fields.
 
-    For events whose ``data`` holds only plain values (text, numbers, booleans, None, and
-    dicts and lists of them) built for the event or shared read-only, such as the runner's
-    ``task_started`` (the task's ``{"type": ...}``) and ``task_succeeded`` of a scalar
-    output. No reference cycle can pass through such an event (none of its fields can lead
-    back to it), so not tracking it loses nothing; it spares a big run's collections a walk
+    For events whose ``data`` holds only plain values (see below) built for the event or
+    shared read-only, such as the runner's ``task_started`` (the task's ``{"type": ...}``)
+    and ``task_succeeded`` of a scalar output. No reference cycle can pass through such an
+    event (none of its fields can lead back to it), so not tracking it loses nothing; it spares a big run's collections a walk
     over every event it keeps (100,000 tasks: 390 young and 2 full collections, about 1 µs
     per task, against 131 young and none). An event whose data may hold any other object
     must be a ``RunEvent``: a cycle through an untracked event is never collected. The same
     holds for what replaces its ``data`` (``msgspec.structs.replace`` keeps the class).
+
+    Plain is also a promise to the stores, which write such an event without walking its
+    data (the walk cost more than the write): its data holds exactly ``str`` (at most
+    :data:`PLAIN_TEXT_LIMIT` characters), ``int``, finite ``float``, ``bool``, ``None``, and
+    ``dict`` with ``str`` keys and ``list`` of them, a few levels deep (what JSON holds); its
+    other fields are what their annotations say, its ``time`` finite. Anything else in it
+    would be stored in msgspec's form rather than :func:`encode_event`'s (``NaN`` as
+    ``null``, bytes as base64), so the runner makes a NaN output a ``RunEvent``.
     """
 
 
@@ -631,6 +642,7 @@ def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None 
 __all__ = [
     "EVENT_FORMAT_VERSION",
     "MAX_UNTAKEN_SIGNALS",
+    "PLAIN_TEXT_LIMIT",
     "EventKind",
     "ItemState",
     "MachineProgress",

@@ -40,7 +40,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, Sequence
 
-from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, RunStatus, TaskStatus
+from flowbuilder.events import PLAIN_TEXT_LIMIT, EventKind, PlainRunEvent, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
 from flowrunner.scheduling.task_columns import task_columns
 from flowrunner.scheduling.timing import (
@@ -74,9 +74,11 @@ RULES = {"all_succeeded": ALL_SUCCEEDED, "all_done": ALL_DONE, "any_failed": ANY
 PLAIN_TYPES = frozenset({type(None), str, int, float, bool, dict, list})
 """Outputs recorded as they are, with no look at tables or references."""
 SCALAR_TYPES = frozenset({type(None), str, int, float, bool})
-"""Outputs that hold no other object: their ``task_succeeded`` is a :class:`PlainRunEvent`,
-which the cycle collector does not track (a dict or list may hold anything, even the task's
-own context, which leads back to the run's events: a cycle only the collector can free)."""
+"""Outputs that hold no other object: their ``task_succeeded`` is a :class:`PlainRunEvent`
+(unless a NaN or infinite float or a text over ``PLAIN_TEXT_LIMIT``, which its contract to
+the stores excludes), which the cycle collector does not track (a dict or list may hold
+anything, even the task's own context, which leads back to the run's events: a cycle only
+the collector can free)."""
 
 FLUSH_EVERY = 4096
 """Events buffered before :meth:`RunStateMachine.pump` flushes inside one long dispatch step (bounds memory).
@@ -383,6 +385,7 @@ class RunStateMachine:
         release = self._release
         plain_types = PLAIN_TYPES
         scalar_types = SCALAR_TYPES
+        text_limit = PLAIN_TEXT_LIMIT
         bodies = 0.0
         try:
             while self.running < self.limit and (not self.stopping or self.finalizing) and not self.paused:
@@ -439,7 +442,12 @@ class RunStateMachine:
                 state[task_id] = SUCCEEDED
                 bodies += duration
                 seq = writer.seq = writer.seq + 1
-                pending.append((PlainRunEvent if type(output) in scalar_types else RunEvent)(
+                output_type = type(output)
+                plain = output_type in scalar_types and (  # PlainRunEvent's contract: stores write it unchecked
+                    (output_type is not float or output - output == 0.0)
+                    and (output_type is not str or len(output) <= text_limit)
+                )
+                pending.append((PlainRunEvent if plain else RunEvent)(
                     run_id, seq, _SUCCEEDED, name, attempt, {"output": output, "duration": duration}, finished))  # fmt: skip
                 release(successors[task_id], finished)
         finally:
