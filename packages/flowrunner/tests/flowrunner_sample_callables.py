@@ -223,3 +223,9 @@ async def async_swallow_cancel(seconds: float) -> str:
     except asyncio.CancelledError:
         return "kept going"
     return "slept"
+
+
+def sleep_later(seconds: float):  # type: ignore[no-untyped-def]
+    """A plain function that returns a coroutine (``asyncio.sleep``'s): an INLINE task whose
+    attempt the driver then awaits (``RunExecution._await``)."""
+    return asyncio.sleep(seconds)

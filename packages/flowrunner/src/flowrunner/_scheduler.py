@@ -506,12 +506,12 @@ class RunExecution:
         try:
             output = await (awaitable if timeout is None else with_timeout(awaitable, timeout))
         except asyncio.CancelledError:
-            if self._awaited_ended(task_id, attempt):
+            if self._awaited_ended(task_id, attempt) and not self._lost_lock(task_id, attempt):
                 self.machine.cancelled(task_id, attempt)
                 self._wake()
             raise
         except BaseException as error:  # as the executors report it; KeyboardInterrupt and SystemExit go on
-            if self._awaited_ended(task_id, attempt):
+            if self._awaited_ended(task_id, attempt) and not self._lost_lock(task_id, attempt):
                 self._raised(task_id, attempt, error)
                 self._wake()
             if not isinstance(error, Exception):
@@ -537,9 +537,18 @@ class RunExecution:
         into the coroutine before its first line), so its end is also watched from outside:
         :meth:`_awaited_cancelled` records what the body did not.
         """
-        for task_id, (job, attempt, awaitable) in list(self.awaited.items()):
-            if job.cancel():
-                job.add_done_callback(partial(self._awaited_cancelled, task_id, attempt, awaitable))
+        for task_id in list(self.awaited):
+            self.cancel_awaited(task_id)
+
+    def cancel_awaited(self, task_id: int) -> None:
+        """Cancel the attempt of ``task_id`` the driver awaits itself, if any (also for a task
+        that lost its lock: :class:`~flowrunner._locks.LockKeeper`); it reports as it ends."""
+        held = self.awaited.get(task_id)
+        if held is None:
+            return
+        job, attempt, awaitable = held
+        if job.cancel():
+            job.add_done_callback(partial(self._awaited_cancelled, task_id, attempt, awaitable))
 
     def _awaited_cancelled(self, task_id: int, attempt: int, awaitable: Any, job: asyncio.Task[None]) -> None:
         """A cancelled awaited attempt's task ended: record ``cancelled`` if its body never ran."""
@@ -547,8 +556,22 @@ class RunExecution:
             return  # the body recorded its own end
         if inspect.iscoroutine(awaitable):
             awaitable.close()  # never awaited, and never will be: no "was never awaited" warning
-        self.machine.cancelled(task_id, attempt)
+        if not self._lost_lock(task_id, attempt):
+            self.machine.cancelled(task_id, attempt)
         self._wake()
+
+    def _lost_lock(self, task_id: int, attempt: int) -> bool:
+        """An attempt that did not succeed ended: if it was cancelled for losing its lock, fail it
+        with the reason, as :meth:`_on_done` does for an executor's attempt (True: recorded)."""
+        locks = self.locks
+        if locks is None or not locks.lost_reasons:
+            return False
+        lost = locks.lost_reasons.pop(task_id, None)
+        if lost is None:
+            return False
+        self._failed(task_id, attempt, TaskFailure(lost), lost)
+        self._wake()
+        return True
 
     def _context_free_calls(self) -> list[Callable[[], Any] | None]:
         """Each task's context-free call: only plain INLINE tasks this driver calls itself, and plain
