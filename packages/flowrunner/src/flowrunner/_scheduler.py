@@ -518,8 +518,27 @@ class RunExecution:
                 raise
             return
         if self._awaited_ended(task_id, attempt):
-            self.succeeded(task_id, attempt, output)
+            try:
+                self.succeeded(task_id, attempt, output)
+            except Exception as error:  # a store refusing a table's blob, a bug: no try cost until it catches
+                self._driver_raises(error)
+                return
             self._wake()
+
+    def _driver_raises(self, error: Exception) -> None:
+        """Recording an awaited attempt's success raised ``error``: the driver raises it where it
+        waits, so the run stops as it does when recording an inline task's success raises (its
+        ``except BaseException``), instead of waiting for an end that was never recorded.
+
+        The driver waits on :attr:`wake_future`; when that is not there to take it (already woken
+        this turn, or the driver waits for the store's room) this tries again on the next turn,
+        until the run has ended (:meth:`_detach` cleared the writer's wake-up).
+        """
+        future = self.wake_future
+        if future is not None and not future.done():
+            future.set_exception(error)
+        elif self.writer.wake is not None and self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon(self._driver_raises, error)
 
     def _awaited_ended(self, task_id: int, attempt: int) -> bool:
         """Take ``attempt`` of ``task_id`` out of :attr:`awaited`: True the first time (its end is
