@@ -206,17 +206,21 @@ class _FullBlobStore(MemoryStore):
         raise StoreError("no space left for blobs")
 
 
-@pytest.mark.parametrize("callable_name", ["make_table", "async_make_table"])
-def test_a_store_refusing_an_awaited_tasks_table_stops_the_run_as_for_an_inline_task(callable_name: str) -> None:
-    """Recording the success raised inside the awaiting task: the run waited for ever for an end
-    that was never recorded. It must raise the store's error, as the inline task's run does."""
+@pytest.mark.parametrize(("callable_name", "isolation"),
+                         [("make_table", "inline"), ("async_make_table", "inline"), ("make_table", "thread")])  # fmt: skip
+def test_a_store_refusing_an_awaited_tasks_table_stops_the_run_as_for_an_inline_task(
+    callable_name: str, isolation: str
+) -> None:
+    """Recording the success raised inside the awaiting task (or an executor's done-callback,
+    for a thread's): the run waited for ever for an end that was never recorded. It must
+    raise the store's error, as the inline task's run does."""
     pytest.importorskip("polars")
     text = f"""
 name: table-refused
 tasks:
-  - {{name: table, type: python, config: {{callable: "flowrunner_sample_callables:{callable_name}", args: [3]}}}}
+  - {{name: table, type: python, config: {{callable: "flowrunner_sample_callables:{callable_name}", args: [3], isolation: {isolation}}}}}
 """
-    url = f"memory://table-refused-{callable_name}"
+    url = f"memory://table-refused-{callable_name}-{isolation}"
     store = _FullBlobStore.open(url)
     runner = LocalRunner(TASK_TYPES)
     try:

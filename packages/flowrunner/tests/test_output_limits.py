@@ -98,7 +98,14 @@ def test_an_output_no_store_could_record_fails_its_task_and_the_run_ends() -> No
     """Measuring such an output raised inside the scheduler: an inline task's run crashed with
     a traceback, an async or threaded one's never ended (its end was never recorded)."""
     result = run_with(UNRECORDABLE_OUTPUTS)
-    for name in ("tuple_keys", "async_tuple_keys", "unprintable", "async_unprintable", "self_containing", "in_a_thread"):
+    for name in (
+        "tuple_keys",
+        "async_tuple_keys",
+        "unprintable",
+        "async_unprintable",
+        "self_containing",
+        "in_a_thread",
+    ):
         task = result.tasks[name]
         assert task.status is TaskStatus.FAILED, (name, task.status)
         assert (task.error or "").startswith("output cannot be recorded ("), (name, task.error)

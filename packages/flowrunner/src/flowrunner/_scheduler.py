@@ -526,7 +526,7 @@ class RunExecution:
             self._wake()
 
     def _driver_raises(self, error: Exception) -> None:
-        """Recording an awaited attempt's success raised ``error``: the driver raises it where it
+        """Recording an attempt's success (awaited here, or reported by an executor) raised ``error``: the driver raises it where it
         waits, so the run stops as it does when recording an inline task's success raises (its
         ``except BaseException``), instead of waiting for an end that was never recorded.
 
@@ -850,7 +850,11 @@ class RunExecution:
                 self._wake()
                 return
         if kind == _OUTCOME_SUCCEEDED:
-            self.succeeded(task_id, attempt.number, outcome.value)
+            try:
+                self.succeeded(task_id, attempt.number, outcome.value)
+            except Exception as error:  # raised in an executor's done-callback, the loop would only log it
+                self._driver_raises(error)
+                return
         elif kind == _OUTCOME_FAILED:
             self._failed(task_id, attempt.number, outcome.failure, outcome.message)
         else:
