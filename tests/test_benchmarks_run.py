@@ -233,3 +233,9 @@ def test_ai_advise_benchmark_reports_every_step_beside_the_floor() -> None:
     assert set(report["rows"]) == {"floor", "export", "attempts", "results", "advise"}
     assert all(row["ratio_to_floor"] > 0 for row in report["rows"].values())
     assert report["cache_candidates"] == 3
+
+
+def test_foreach_items_benchmark_reports_cpu_per_item() -> None:
+    result = _run(str(BENCH / "foreach_items_cpu.py"), "--items", "20", "--runs", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("20 items: ") and "µs CPU per item" in result.stdout

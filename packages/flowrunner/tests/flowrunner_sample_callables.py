@@ -232,3 +232,47 @@ async def async_swallow_cancel(seconds: float) -> str:
     except asyncio.CancelledError:
         return "kept going"
     return "slept"
+
+
+def sleep_later(seconds: float):  # type: ignore[no-untyped-def]
+    """A plain function that returns a coroutine (``asyncio.sleep``'s): an INLINE task whose
+    attempt the driver then awaits (``RunExecution._await``)."""
+    return asyncio.sleep(seconds)
+
+
+class Unprintable:
+    """An output no store can record: its ``repr`` (what event encoders fall back on) raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+def tuple_keyed() -> dict[tuple[int, int], str]:
+    """A dict JSON cannot hold (its keys are tuples): no store can record it."""
+    return {(1, 2): "x"}
+
+
+async def async_tuple_keyed() -> dict[tuple[int, int], str]:
+    await asyncio.sleep(0)
+    return tuple_keyed()
+
+
+def unprintable() -> Unprintable:
+    return Unprintable()
+
+
+async def async_unprintable() -> Unprintable:
+    await asyncio.sleep(0)
+    return Unprintable()
+
+
+def self_containing() -> list[object]:
+    """A list that holds itself: measuring its JSON text recurses without end."""
+    looped: list[object] = []
+    looped.append(looped)
+    return looped
+
+
+async def async_make_table(rows: int):  # type: ignore[no-untyped-def]
+    await asyncio.sleep(0)
+    return make_table(rows)

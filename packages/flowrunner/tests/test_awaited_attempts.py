@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import pytest
 from flowrunner_helpers import TASK_TYPES, plan_of
 
+from flowbuilder.errors import StoreError
 from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.interfaces import Attempt, RunRequest, RunResult
 from flowbuilder.interfaces.executor import OnDone
@@ -196,3 +197,35 @@ tasks:
     ]
     assert not [warning for warning in caught if "never awaited" in str(warning.message)]
     MemoryStore.forget("memory://awaited-early")
+
+
+class _FullBlobStore(MemoryStore):
+    """A store that refuses every blob (a full disk): a task's table output cannot be kept."""
+
+    def put_blob(self, run_id: str, name: str, data: bytes) -> str:
+        raise StoreError("no space left for blobs")
+
+
+@pytest.mark.parametrize(("callable_name", "isolation"),
+                         [("make_table", "inline"), ("async_make_table", "inline"), ("make_table", "thread")])  # fmt: skip
+def test_a_store_refusing_an_awaited_tasks_table_stops_the_run_as_for_an_inline_task(
+    callable_name: str, isolation: str
+) -> None:
+    """Recording the success raised inside the awaiting task (or an executor's done-callback,
+    for a thread's): the run waited for ever for an end that was never recorded. It must
+    raise the store's error, as the inline task's run does."""
+    pytest.importorskip("polars")
+    text = f"""
+name: table-refused
+tasks:
+  - {{name: table, type: python, config: {{callable: "flowrunner_sample_callables:{callable_name}", args: [3], isolation: {isolation}}}}}
+"""
+    url = f"memory://table-refused-{callable_name}-{isolation}"
+    store = _FullBlobStore.open(url)
+    runner = LocalRunner(TASK_TYPES)
+    try:
+        with pytest.raises(StoreError, match="no space left for blobs"):
+            asyncio.run(asyncio.wait_for(runner.run_async(RunRequest(plan=plan_of(text), store=store)), 20))
+    finally:
+        runner.close_workers()
+        MemoryStore.forget(url)

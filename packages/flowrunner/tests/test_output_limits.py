@@ -78,3 +78,37 @@ def test_the_settings_table_sets_the_limits_and_a_bad_value_is_a_one_line_config
     with pytest.raises(ConfigurationError, match=r"\[flowrunner\] max_output_bytes = 'lots': give a whole number"):
         LocalRunner.from_settings(TASK_TYPES, Settings(sections={"flowrunner": {"max_output_bytes": "lots"}}))
     assert byte_count("2 MB", "x") == 2 << 20
+
+
+UNRECORDABLE_OUTPUTS = """
+name: unrecordable
+on_failure: continue
+tasks:
+  - {name: tuple_keys, type: python, config: {callable: "flowrunner_sample_callables:tuple_keyed"}}
+  - {name: async_tuple_keys, type: python, config: {callable: "flowrunner_sample_callables:async_tuple_keyed"}}
+  - {name: unprintable, type: python, config: {callable: "flowrunner_sample_callables:unprintable"}}
+  - {name: async_unprintable, type: python, config: {callable: "flowrunner_sample_callables:async_unprintable"}}
+  - {name: self_containing, type: python, config: {callable: "flowrunner_sample_callables:self_containing"}}
+  - {name: in_a_thread, type: python, config: {callable: "flowrunner_sample_callables:tuple_keyed", isolation: thread}}
+  - {name: fine, type: python, config: {callable: "builtins:str", args: ["ok"]}}
+"""
+
+
+def test_an_output_no_store_could_record_fails_its_task_and_the_run_ends() -> None:
+    """Measuring such an output raised inside the scheduler: an inline task's run crashed with
+    a traceback, an async or threaded one's never ended (its end was never recorded)."""
+    result = run_with(UNRECORDABLE_OUTPUTS)
+    for name in (
+        "tuple_keys",
+        "async_tuple_keys",
+        "unprintable",
+        "async_unprintable",
+        "self_containing",
+        "in_a_thread",
+    ):
+        task = result.tasks[name]
+        assert task.status is TaskStatus.FAILED, (name, task.status)
+        assert (task.error or "").startswith("output cannot be recorded ("), (name, task.error)
+        assert "\n" not in (task.error or "")
+    assert result.output("fine") == "ok"
+    assert result.status is RunStatus.FAILED

@@ -152,6 +152,36 @@ def test_a_running_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
     )
 
 
+def test_an_awaited_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
+    """A plain function that returns a coroutine is awaited by the driver itself (not by an
+    executor): losing its lock must still cancel it and fail it with the reason."""
+    engine = _engine()
+    store = engine.store
+    text = (
+        "name: loses-awaited\ntasks:\n  - {name: t, type: python, lock: {name: db, ttl: 1.5},"
+        " config: {callable: 'flowrunner_sample_callables:sleep_later', args: [20]}}\n"
+    )
+
+    async def main() -> RunResult:
+        handle = await engine.submit(text)
+        deadline = time.monotonic() + 20
+        holding = None
+        while holding is None:
+            assert time.monotonic() < deadline, "the task never took its lock"
+            holding = next((h for h in list(_renewer().holdings) if h.store is store), None)
+            await asyncio.sleep(0.02)
+        store.release_lease(LEASE_PREFIX + "db", holding.owner)
+        store.acquire_lease_epoch(LEASE_PREFIX + "db", "thief", 60)
+        return await asyncio.wait_for(handle.result(), 20)
+
+    started = time.monotonic()
+    result = asyncio.run(main())
+    task = result.tasks["t"]
+    assert task.status is TaskStatus.FAILED, task.status
+    assert task.error is not None and "lost lock 'db' (token 1)" in task.error and "token 2" in task.error
+    assert time.monotonic() - started < 15, "the attempt ran on after losing its lock"
+
+
 def test_cancelling_a_run_parked_on_a_lock_releases_nothing_it_did_not_hold() -> None:
     engine = _engine()
     store = engine.store

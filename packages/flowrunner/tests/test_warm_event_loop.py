@@ -153,3 +153,30 @@ def test_warm_inside_a_running_loop_runs_nothing(loops: LoopRecorder) -> None:
         outer.run(main())
     assert runner.runs == [] and loops.made == []
     runner.close()
+
+
+def test_warm_with_an_inline_executor_of_the_users_own_hands_it_no_warm_up_attempt(loops: LoopRecorder) -> None:
+    """The warm-up run is the runner's private affair: an executor the user gave (a remote one,
+    one that binds to the first loop it sees) must never get its attempts, nor run on its
+    private loops."""
+    from flowbuilder.interfaces import Attempt, ExecutionMode
+    from flowbuilder.interfaces.executor import OnDone
+    from flowrunner.executors import InlineExecutor
+
+    class UsersInlineExecutor(InlineExecutor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.submitted: list[str] = []
+
+        def submit(self, attempt: Attempt, on_done: OnDone) -> None:
+            self.submitted.append(attempt.task)
+            super().submit(attempt, on_done)
+
+    for options in ({"executor": UsersInlineExecutor()}, {"executors": {ExecutionMode.INLINE: UsersInlineExecutor()}}):
+        runner = RecordingRunner({"python": PythonTask()}, **options)
+        runner.warm()
+        users = runner.executors[ExecutionMode.INLINE]
+        assert isinstance(users, UsersInlineExecutor)
+        assert users.submitted == [] and runner.runs == []
+        assert [kind for kind, _ in loops.made][-2:] == ["stock", "chosen"]  # the loops are still warmed
+        runner.close()

@@ -191,6 +191,8 @@ class LockKeeper:
         if inflight is not None:
             executor, attempt = inflight
             executor.cancel(attempt)
+        else:  # an awaitable a plain function returned, awaited by the driver itself
+            self.run.cancel_awaited(task_id)
 
     def close(self) -> None:
         """The run ends: stop polling; give back what is still held (a drained run holds nothing)."""

@@ -61,10 +61,21 @@ class OutputBudget:
         self.used = 0
 
     def refusal(self, output: Any) -> str | None:
-        """Charge ``output``; the task's error message if it goes past a limit, else None."""
+        """Charge ``output``; the task's error message if it goes past a limit, else None.
+
+        Also the message when ``output`` cannot be measured: a dict with keys JSON cannot hold
+        (tuples), a container that holds itself, an object whose ``repr`` raises. No store
+        could record it either (events are JSON, with ``repr`` as the fallback), and what
+        raised here was raised inside the scheduler: an inline task's run crashed, an
+        awaited or executor-run task's end was never recorded and its run never ended.
+        """
         if type(output) in _SCALARS:
             return None
-        size = output_size(output)
+        try:
+            size = output_size(output)
+        except Exception as error:  # RecursionError too; a try costs nothing until it catches
+            return (f"output cannot be recorded ({type(error).__name__}: {_first_line(error)}); return JSON-like"
+                    " data (text keys, no cycles), text or a table")  # fmt: skip
         if size > self.per_output:
             return (f"output is {_human(size)}, over the limit of {_human(self.per_output)} per output"
                     " (max_output_bytes); write large results to a file or a table, or raise the limit")  # fmt: skip
@@ -92,6 +103,15 @@ def output_size(output: Any) -> int:
             except Exception:  # a look-alike object: count it as its text below
                 break
     return len(repr(output))
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (so a task's error stays one line), at most 200 characters."""
+    try:
+        text = str(error)
+    except Exception:  # an exception whose message itself cannot be made
+        return "(no message)"
+    return text.splitlines()[0][:200] if text else ""
 
 
 def _human(size: int) -> str:

@@ -506,20 +506,39 @@ class RunExecution:
         try:
             output = await (awaitable if timeout is None else with_timeout(awaitable, timeout))
         except asyncio.CancelledError:
-            if self._awaited_ended(task_id, attempt):
+            if self._awaited_ended(task_id, attempt) and not self._lost_lock(task_id, attempt):
                 self.machine.cancelled(task_id, attempt)
                 self._wake()
             raise
         except BaseException as error:  # as the executors report it; KeyboardInterrupt and SystemExit go on
-            if self._awaited_ended(task_id, attempt):
+            if self._awaited_ended(task_id, attempt) and not self._lost_lock(task_id, attempt):
                 self._raised(task_id, attempt, error)
                 self._wake()
             if not isinstance(error, Exception):
                 raise
             return
         if self._awaited_ended(task_id, attempt):
-            self.succeeded(task_id, attempt, output)
+            try:
+                self.succeeded(task_id, attempt, output)
+            except Exception as error:  # a store refusing a table's blob, a bug: no try cost until it catches
+                self._driver_raises(error)
+                return
             self._wake()
+
+    def _driver_raises(self, error: Exception) -> None:
+        """Recording an attempt's success (awaited here, or reported by an executor) raised ``error``: the driver raises it where it
+        waits, so the run stops as it does when recording an inline task's success raises (its
+        ``except BaseException``), instead of waiting for an end that was never recorded.
+
+        The driver waits on :attr:`wake_future`; when that is not there to take it (already woken
+        this turn, or the driver waits for the store's room) this tries again on the next turn,
+        until the run has ended (:meth:`_detach` cleared the writer's wake-up).
+        """
+        future = self.wake_future
+        if future is not None and not future.done():
+            future.set_exception(error)
+        elif self.writer.wake is not None and self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon(self._driver_raises, error)
 
     def _awaited_ended(self, task_id: int, attempt: int) -> bool:
         """Take ``attempt`` of ``task_id`` out of :attr:`awaited`: True the first time (its end is
@@ -537,9 +556,18 @@ class RunExecution:
         into the coroutine before its first line), so its end is also watched from outside:
         :meth:`_awaited_cancelled` records what the body did not.
         """
-        for task_id, (job, attempt, awaitable) in list(self.awaited.items()):
-            if job.cancel():
-                job.add_done_callback(partial(self._awaited_cancelled, task_id, attempt, awaitable))
+        for task_id in list(self.awaited):
+            self.cancel_awaited(task_id)
+
+    def cancel_awaited(self, task_id: int) -> None:
+        """Cancel the attempt of ``task_id`` the driver awaits itself, if any (also for a task
+        that lost its lock: :class:`~flowrunner._locks.LockKeeper`); it reports as it ends."""
+        held = self.awaited.get(task_id)
+        if held is None:
+            return
+        job, attempt, awaitable = held
+        if job.cancel():
+            job.add_done_callback(partial(self._awaited_cancelled, task_id, attempt, awaitable))
 
     def _awaited_cancelled(self, task_id: int, attempt: int, awaitable: Any, job: asyncio.Task[None]) -> None:
         """A cancelled awaited attempt's task ended: record ``cancelled`` if its body never ran."""
@@ -547,8 +575,22 @@ class RunExecution:
             return  # the body recorded its own end
         if inspect.iscoroutine(awaitable):
             awaitable.close()  # never awaited, and never will be: no "was never awaited" warning
-        self.machine.cancelled(task_id, attempt)
+        if not self._lost_lock(task_id, attempt):
+            self.machine.cancelled(task_id, attempt)
         self._wake()
+
+    def _lost_lock(self, task_id: int, attempt: int) -> bool:
+        """An attempt that did not succeed ended: if it was cancelled for losing its lock, fail it
+        with the reason, as :meth:`_on_done` does for an executor's attempt (True: recorded)."""
+        locks = self.locks
+        if locks is None or not locks.lost_reasons:
+            return False
+        lost = locks.lost_reasons.pop(task_id, None)
+        if lost is None:
+            return False
+        self._failed(task_id, attempt, TaskFailure(lost), lost)
+        self._wake()
+        return True
 
     def _context_free_calls(self) -> list[Callable[[], Any] | None]:
         """Each task's context-free call: only plain INLINE tasks this driver calls itself, and plain
@@ -808,7 +850,11 @@ class RunExecution:
                 self._wake()
                 return
         if kind == _OUTCOME_SUCCEEDED:
-            self.succeeded(task_id, attempt.number, outcome.value)
+            try:
+                self.succeeded(task_id, attempt.number, outcome.value)
+            except Exception as error:  # raised in an executor's done-callback, the loop would only log it
+                self._driver_raises(error)
+                return
         elif kind == _OUTCOME_FAILED:
             self._failed(task_id, attempt.number, outcome.failure, outcome.message)
         else:

@@ -147,8 +147,9 @@ class LocalRunner(Runner):
         with no store and no sinks, on private event loops closed at once
         (:func:`flowbuilder.event_loop.warm_event_loop`): nothing is recorded, no plugin
         sees it, no thread, process or connection is started, and nothing is left open.
-        Without flowrunner's own ``python`` type (a plugin replaced it), only the loops run,
-        on an empty coroutine. Inside a running loop neither runs (the loop code is warm).
+        Without flowrunner's own ``python`` type (a plugin replaced it) or its own inline
+        executor (``executor=``/``executors=`` gave another), only the loops run, on an empty
+        coroutine. Inside a running loop neither runs (the loop code is warm).
         """
         import flowrunner._process
         import flowrunner._scheduler  # noqa: F401
@@ -160,13 +161,17 @@ class LocalRunner(Runner):
 
     def _warm_up_plan(self) -> ExecutionPlan | None:
         """:data:`WARM_UP_WORKFLOW` compiled for this runner's ``python`` type; None when that
-        type is not flowrunner's own or a loop is running here (nothing would run it)."""
+        type is not flowrunner's own, when the INLINE executor is not flowrunner's own (an
+        executor the user gave must never get the warm-up's attempts, nor run on its private
+        loops) or a loop is running here (nothing would run it)."""
         if asyncio._get_running_loop() is not None or "python" not in self.task_types:
             return None
+        from flowbuilder.interfaces import ExecutionMode
+        from flowrunner.executors import InlineExecutor
         from flowrunner.tasktypes.python import PythonTask
 
         python = self.task_types["python"]
-        if type(python) is not PythonTask:
+        if type(python) is not PythonTask or type(self.executors[ExecutionMode.INLINE]) is not InlineExecutor:
             return None
         from flowbuilder.compiler import compile_workflow
         from flowbuilder.model import Workflow
