@@ -229,3 +229,25 @@ tasks:
     finally:
         runner.close_workers()
         MemoryStore.forget(url)
+
+
+def test_a_refused_success_after_another_task_woke_the_driver_in_the_same_turn_still_stops_the_run() -> None:
+    """Two awaited tasks end in one loop turn: the first wakes the driver (its wake-up future is
+    done), so the second's refused success has no future to raise into. The driver must raise
+    it at its next turn, not wait for ever (nor spin on the loop until the run ends)."""
+    pytest.importorskip("polars")
+    text = """
+name: table-refused-same-turn
+tasks:
+  - {name: first, type: python, config: {callable: "flowrunner_sample_callables:async_double", args: [1]}}
+  - {name: table, type: python, config: {callable: "flowrunner_sample_callables:async_make_table", args: [3]}}
+"""
+    url = "memory://table-refused-same-turn"
+    store = _FullBlobStore.open(url)
+    runner = LocalRunner(TASK_TYPES)
+    try:
+        with pytest.raises(StoreError, match="no space left for blobs"):
+            asyncio.run(asyncio.wait_for(runner.run_async(RunRequest(plan=plan_of(text), store=store)), 20))
+    finally:
+        runner.close_workers()
+        MemoryStore.forget(url)

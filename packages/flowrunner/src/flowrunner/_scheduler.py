@@ -82,7 +82,7 @@ def _loaded_class(module: str, name: str) -> Any:
 class RunExecution:
     """Executes one :class:`RunRequest` on the running event loop (use once)."""
 
-    __slots__ = ("async_here", "awaited", "cache", "calls", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
+    __slots__ = ("async_here", "awaited", "cache", "calls", "cancel_event", "child_tasks", "clock", "configs", "control", "depth", "executors", "inflight", "inline_here", "inputs", "io_in_steps", "limit", "locks", "loop", "machine", "masker", "modes", "params", "plain", "plain_env", "plan", "queue", "recording_error", "request", "run_id", "runner", "states", "succeeded", "timers", "types", "wait_room", "wake_future", "writer")  # fmt: skip
 
     def __init__(self, runner: LocalRunner, request: RunRequest, cancel: asyncio.Event | None):
         plan = request.plan
@@ -150,6 +150,9 @@ class RunExecution:
         """Task id -> (asyncio task, attempt number, awaitable) of each attempt the driver awaits itself (:meth:`_await`)."""
         self.timers: dict[int, asyncio.TimerHandle] = {}
         self.wake_future: asyncio.Future[None] | None = None
+        # What recording an attempt's success raised while the driver was not waiting on
+        # wake_future (:meth:`_driver_raises`); the driver raises it at the top of its next turn.
+        self.recording_error: Exception | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.control: RunControl | None = None
         self.states: WorkflowStates | None = None
@@ -317,6 +320,8 @@ class RunExecution:
         start = self._start
         try:
             while True:
+                if self.recording_error is not None:
+                    raise self.recording_error
                 io_before = writer.loop_seconds
                 machine.pump(start)
                 self.io_in_steps += writer.loop_seconds - io_before
@@ -531,14 +536,15 @@ class RunExecution:
         ``except BaseException``), instead of waiting for an end that was never recorded.
 
         The driver waits on :attr:`wake_future`; when that is not there to take it (already woken
-        this turn, or the driver waits for the store's room) this tries again on the next turn,
-        until the run has ended (:meth:`_detach` cleared the writer's wake-up).
+        this turn, or the driver waits for the store's room) the error is kept in
+        :attr:`recording_error`, which the driver raises at the top of its next turn (the only
+        place it goes after either wait), so nothing spins while the store makes room.
         """
         future = self.wake_future
         if future is not None and not future.done():
             future.set_exception(error)
-        elif self.writer.wake is not None and self.loop is not None and not self.loop.is_closed():
-            self.loop.call_soon(self._driver_raises, error)
+        elif self.recording_error is None:
+            self.recording_error = error
 
     def _awaited_ended(self, task_id: int, attempt: int) -> bool:
         """Take ``attempt`` of ``task_id`` out of :attr:`awaited`: True the first time (its end is
