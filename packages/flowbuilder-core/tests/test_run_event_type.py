@@ -84,3 +84,29 @@ def test_the_stored_form_is_unchanged() -> None:
     assert encode_event(bare) == b'{"s":1,"k":"run_created","t":2.0}'
     assert decode_event("r", b'{"s":1,"k":"run_created","t":2.0}') == bare
     assert fold_events("r", [bare]).created_at == 2.0
+
+
+def test_encode_event_stores_what_json_cannot_hold_as_a_readable_copy() -> None:
+    """Keys JSON has no form for become their repr, a cycle and a value nested past the copy's
+    depth become markers: the event is stored (a store's batch never fails on it), and the
+    lone surrogate, which no copy can fix, still raises."""
+    from flowbuilder.events import MAX_STORABLE_DEPTH, decode_event, encode_event
+
+    looped: list[object] = [1]
+    looped.append(looped)
+    deep: list[object] = []
+    inner = deep
+    for _ in range(MAX_STORABLE_DEPTH + 10):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    data = {"pairs": {(1, 2): "x", frozenset({3}): [1]}, "looped": looped, "deep": deep}
+    event = RunEvent("run", 1, EventKind.TASK_SUCCEEDED, task="t", data=data)
+    stored = decode_event("run", encode_event(event)).data
+    assert stored["pairs"] == {"(1, 2)": "x", "frozenset({3})": [1]}
+    assert stored["looped"] == [1, "<cycle>"]
+    depth, value = 0, stored["deep"]
+    while isinstance(value, list) and value:
+        depth, value = depth + 1, value[0]
+    assert value == "<too deep>" and depth < MAX_STORABLE_DEPTH  # counted from the stored record
+    with pytest.raises(UnicodeEncodeError):
+        encode_event(RunEvent("run", 2, EventKind.TASK_SUCCEEDED, data={"output": "\ud800"}))

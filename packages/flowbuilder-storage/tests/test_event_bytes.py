@@ -103,12 +103,14 @@ def test_plain_events_are_read_back_as_the_same_events() -> None:
     assert [decode_event("run", raw) for raw in events_bytes(events)] == events
 
 
-def test_a_circular_value_raises_like_core_and_leaves_the_encoder_usable() -> None:
-    """The nesting limit hands a cycle to core, which names it (instead of a RecursionError)."""
+def test_a_circular_value_is_stored_as_core_stores_it_and_leaves_the_encoder_usable() -> None:
+    """The nesting limit hands a cycle to core, which stores the cycle as a marker (instead of
+    a RecursionError, or an error that would stop the run that recorded it)."""
     looped: dict[str, Any] = {}
     looped["self"] = looped
-    with pytest.raises(ValueError, match="Circular reference"):
-        event_bytes(RunEvent("run", 1, EventKind.TASK_ANNOTATED, data={"x": looped}))
+    event = RunEvent("run", 1, EventKind.TASK_ANNOTATED, data={"x": looped})
+    assert event_bytes(event) == encode_event(event)
+    assert decode_event("run", event_bytes(event)).data == {"x": {"self": "<cycle>"}}
     fine = RunEvent("run", 2, EventKind.TASK_ANNOTATED, data={"x": [1, 2]})
     assert event_bytes(fine) == encode_event(fine)
 

@@ -178,7 +178,37 @@ def encode_event(event: RunEvent) -> bytes:
         record["a"] = event.attempt
     if event.data:
         record["d"] = event.data
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=json_fallback).encode()
+    try:
+        text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=json_fallback)
+    except (TypeError, ValueError, RecursionError):  # keys JSON has no form for, a cycle, a value too deep
+        text = json.dumps(_storable(record), separators=(",", ":"), ensure_ascii=False, default=json_fallback)
+    return text.encode()
+
+
+_JSON_KEY_TYPES = (str, int, float, bool, type(None))
+MAX_STORABLE_DEPTH = 100
+"""How deep :func:`encode_event`'s last resort copies a value; anything deeper is stored as a marker."""
+
+
+def _storable(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) -> Any:
+    """A copy of ``value`` that JSON can hold, for the events ``json.dumps`` refused (rare:
+    only on that path, never per event): keys JSON has no form for (a tuple, a frozenset)
+    become their ``repr``, a container that holds itself becomes ``"<cycle>"``, and one
+    nested deeper than :data:`MAX_STORABLE_DEPTH` ``"<too deep>"``. So a run whose task or
+    ``foreach`` item returned such a value is recorded, never stopped by its own store."""
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        if id(value) in seen:
+            return "<cycle>"
+        if depth >= MAX_STORABLE_DEPTH:
+            return "<too deep>"
+        inner = seen | {id(value)}
+        if isinstance(value, dict):
+            return {
+                (key if isinstance(key, _JSON_KEY_TYPES) else repr(key)): _storable(item, depth + 1, inner)
+                for key, item in value.items()
+            }
+        return [_storable(item, depth + 1, inner) for item in value]
+    return value
 
 
 def decode_event(run_id: str, raw: bytes | str) -> RunEvent:

@@ -79,7 +79,7 @@ def events_bytes(events: Iterable[RunEvent]) -> list[bytes]:
 
     One call per batch, so the per-event work is a loop body rather than a function call.
     Raises what ``encode_event`` raises for an event it cannot store (a lone surrogate in a
-    string, a circular value).
+    string).
     """
     encode = _encode
     record_of = _plain_record
