@@ -84,7 +84,7 @@ class ReadyQueue:
         self.pool_limits: dict[str, int] = dict(pool_limits or {})
         self.pool_used: dict[str, int] = {name: 0 for name in self.pool_limits}
         self.heap: list[Entry] = []
-        """The heap of tasks in no pool (the only heap without pools)."""
+        """The heap of tasks in no pool (the only heap without pools); never replaced, only emptied in place."""
         self.heaps: dict[str | None, list[Entry]] = {None: self.heap}
         for name in self.pool_limits:
             self.heaps[name] = []
@@ -94,7 +94,9 @@ class ReadyQueue:
         priority to ``priority``. None (the usual case) costs nothing per task."""
         self.batch: list[int] = []
         """Positions in :attr:`batch_ids` of one :meth:`push_many`'s tasks, their entries largest
-        first (the module's docstring); always empty in a run with pools or several priorities."""
+        first (the module's docstring); always empty in a run with pools or several priorities.
+        The state machine's dispatch loop takes the batch's end itself while :attr:`heap` is
+        empty, as :meth:`pop` would (a call per task less); otherwise it calls :meth:`pop`."""
         self.batch_ids: Sequence[int] = ()
         """The task ids of the batch's push, in the order they were pushed."""
         self.batch_first = 0

@@ -356,7 +356,9 @@ class RunStateMachine:
         """
         writer = self.writer
         pending = writer.pending
-        pop = self.queue.pop
+        queue = self.queue
+        pop = queue.pop
+        heap = queue.heap  # never replaced (emptied in place)
         state = self.state
         attempts = self.attempts
         started_at = self.started_at
@@ -392,9 +394,13 @@ class RunStateMachine:
                     pending = writer.pending
                     if writer.backlogged:
                         return
-                task_id = pop()
-                if task_id is None:
-                    return
+                batch = queue.batch
+                if batch and not heap:  # what pop() does when no heap entry competes, without the call
+                    task_id = queue.batch_ids[batch.pop()]
+                else:
+                    task_id = pop()
+                    if task_id is None:
+                        return
                 if gate is not None and not gate(task_id):
                     continue  # parked until its lock may be free (lock_wait)
                 attempt = attempts[task_id] = attempts[task_id] + 1
