@@ -395,12 +395,13 @@ class RunStateMachine:
                     if writer.backlogged:
                         return
                 batch = queue.batch
+                task_id: int | None
                 if batch and not heap:  # what pop() does when no heap entry competes, without the call
                     task_id = queue.batch_ids[batch.pop()]
                 else:
                     task_id = pop()
-                    if task_id is None:
-                        return
+                if task_id is None:
+                    return
                 if gate is not None and not gate(task_id):
                     continue  # parked until its lock may be free (lock_wait)
                 attempt = attempts[task_id] = attempts[task_id] + 1
