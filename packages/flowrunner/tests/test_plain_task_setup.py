@@ -15,6 +15,7 @@ from flowbuilder.model import Workflow
 from flowrunner.scheduling.inputs import AttemptInputs, same_stretches
 from flowrunner.scheduling.ready_queue import ReadyQueue
 from flowrunner.scheduling.state import RunStateMachine
+from flowrunner.scheduling.task_columns import mapped
 from flowrunner.tasktypes import PythonTask
 from flowrunner.tasktypes.python import PythonConfig
 
@@ -106,3 +107,20 @@ def test_a_stretch_of_rendered_tasks_between_plain_ones_is_never_asked_for_its_m
     assert inputs.stretches == [(0, 1), (1, 2), (2, 3), (3, 4)]  # a rendered config is its task's own
     assert inputs.modes == [ExecutionMode.INLINE, None, None, ExecutionMode.INLINE]
     assert ModeCountingPython.asked == ["inline", "inline"]
+
+
+def test_mapped_asks_once_for_a_uniform_column_and_always_gives_a_list_of_the_run_s_own() -> None:
+    asked: list[str] = []
+
+    def lookup(key: str) -> str:
+        asked.append(key)
+        return key.upper()
+
+    column = ["a"] * 3
+    first, second = mapped(lookup, column), mapped(lookup, column)
+    assert first == second == ["A", "A", "A"] and first is not second  # a run may change its copy
+    assert asked == ["a", "a"]
+    asked.clear()
+    assert mapped(lookup, ["a", "b", "a"]) == ["A", "B", "A"]
+    assert asked == ["a", "b", "a"]
+    assert mapped(lookup, []) == []

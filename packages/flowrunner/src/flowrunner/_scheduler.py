@@ -49,7 +49,7 @@ from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
 from flowrunner.scheduling.result_cache import attempt_cache_for
 from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunStateMachine
-from flowrunner.scheduling.task_columns import task_columns
+from flowrunner.scheduling.task_columns import mapped, task_columns
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
@@ -101,7 +101,7 @@ class RunExecution:
             from flowbuilder.errors import ConfigurationError
 
             raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
-        self.types: list[TaskType] = list(map(by_name.__getitem__, type_names))
+        self.types: list[TaskType] = mapped(by_name.__getitem__, type_names)
         limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         self.limit = limit
         self.clock = time  # read here, so a test that replaces this module's `time` drives the whole run

@@ -88,7 +88,9 @@ class ReadyQueue:
         self.heaps: dict[str | None, list[Entry]] = {None: self.heap}
         for name in self.pool_limits:
             self.heaps[name] = []
-        self.by_priority: dict[float, int] | None = {} if len(set(priorities)) > 1 else None
+        self.by_priority: dict[float, int] | None = (
+            {} if priorities and priorities.count(priorities[0]) != len(priorities) else None
+        )
         """How many waiting tasks have each priority, kept only when priorities differ: the run's
         timing (:mod:`flowrunner.scheduling.timing`) charges the wait of those behind a higher
         priority to ``priority``. None (the usual case) costs nothing per task."""

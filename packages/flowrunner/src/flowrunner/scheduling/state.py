@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, 
 
 from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
-from flowrunner.scheduling.task_columns import task_columns
+from flowrunner.scheduling.task_columns import mapped, task_columns
 from flowrunner.scheduling.timing import (
     CONCURRENCY,
     DISPATCH,
@@ -212,7 +212,7 @@ class RunStateMachine:
         columns = task_columns(workflow)
         self.named_output_specs = columns.outputs
         """Each task's named ``outputs`` (empty: none), as the inline path of :meth:`pump` reads them."""
-        self.rules = list(map(RULES.__getitem__, columns.run_if))
+        self.rules = mapped(RULES.__getitem__, columns.run_if)
         """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
         self.has_run_if = any(self.rules)
         whens = columns.when
@@ -239,7 +239,7 @@ class RunStateMachine:
         # task_started carries the task's type; one shared (never mutated) mapping per type.
         type_names = columns.type
         shared = {name: {"type": name} for name in set(type_names)}
-        self.type_data: list[Mapping[str, Any]] = list(map(shared.__getitem__, type_names))
+        self.type_data: list[Mapping[str, Any]] = mapped(shared.__getitem__, type_names)
         self.evaluate_when: Callable[[int], bool] = _always
         self.evaluate_outputs: Callable[[int, Any], dict[str, Any]] = _no_named_outputs
         self.check_output: Callable[[Any], str | None] = _accept
