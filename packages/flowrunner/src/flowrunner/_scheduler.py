@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 
 from flowbuilder.events import EventKind, RunEvent, TaskState, TaskStatus
@@ -48,7 +49,7 @@ from flowrunner.scheduling.inputs import AttemptInputs, AttemptLog
 from flowrunner.scheduling.ready_queue import ReadyQueue
 from flowrunner.scheduling.result_cache import attempt_cache_for
 from flowrunner.scheduling.state import PLAIN_TYPES, STATUS, SUCCEEDED, RunStateMachine
-from flowrunner.scheduling.task_columns import task_columns
+from flowrunner.scheduling.task_columns import mapped, task_columns
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import RunRequest, TaskType
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
 
 _INLINE = ExecutionMode.INLINE
 _ASYNC = ExecutionMode.ASYNC
-_UNSET: Any = object()
-"""No task type or config seen yet (:meth:`RunExecution._context_free_calls`)."""
 _OUTCOME_SUCCEEDED = AttemptOutcome.SUCCEEDED
 _OUTCOME_FAILED = AttemptOutcome.FAILED
 
@@ -102,7 +101,7 @@ class RunExecution:
             from flowbuilder.errors import ConfigurationError
 
             raise ConfigurationError(f"task type {missing.args[0]!r} is not available to this runner") from None
-        self.types: list[TaskType] = list(map(by_name.__getitem__, type_names))
+        self.types: list[TaskType] = mapped(by_name.__getitem__, type_names)
         limit = request.concurrency or workflow.concurrency or runner.default_concurrency
         self.limit = limit
         self.clock = time  # read here, so a test that replaces this module's `time` drives the whole run
@@ -603,7 +602,8 @@ class RunExecution:
         ASYNC ones it awaits itself (:meth:`_await`), have one, when their type offers it
         (:func:`_context_free_call`).
 
-        A task whose type and config object are its predecessor's in the plan reuses its answer:
+        The type is asked once per stretch of tasks with the same type and config object
+        (:attr:`AttemptInputs.stretches <flowrunner.scheduling.inputs.AttemptInputs.stretches>`):
         the compiler gives tasks with equal configs one shared validated config, so a generated
         fan-out of one function asks its type once, not once per task (about 0.5 µs each).
         """
@@ -612,20 +612,23 @@ class RunExecution:
         async_here = self.async_here
         if not inline_here and not async_here:
             return [None] * count
+        plain = self.plain
+        modes = self.modes
+        types = self.types
+        configs = self.configs
         calls: list[Callable[[], Any] | None] = []
-        append = calls.append
-        last_type: Any = _UNSET
-        last_config: Any = _UNSET
-        call: Callable[[], Any] | None = None
-        for task_type, config, plain, mode in zip(self.types, self.configs, self.plain, self.modes, strict=True):
-            if not plain or not ((mode is _INLINE and inline_here) or (mode is _ASYNC and async_here)):
-                append(None)
-                continue
-            if config is not last_config or task_type is not last_type:
-                call = _context_free_call(task_type, config)
-                last_type, last_config = task_type, config
-            append(call)
-        return calls
+        for start, end in self.inputs.stretches:
+            # A stretch's plain tasks share one mode (asked of the same type and config); a
+            # stretch with no plain task left (child runs, waits, locks) asks nothing.
+            stretch = zip(islice(modes, start, end), islice(plain, start, end), strict=True)
+            mode = next((mode for mode, is_plain in stretch if is_plain and mode is not None), None)
+            if (mode is _INLINE and inline_here) or (mode is _ASYNC and async_here):
+                calls += [_context_free_call(types[start], configs[start])] * (end - start)
+            else:
+                calls += [None] * (end - start)
+        if plain.count(True) == count:
+            return calls
+        return [call if is_plain else None for call, is_plain in zip(calls, plain, strict=True)]
 
     def _attempt_timeout(self, task_id: int) -> tuple[float | None, float | None]:
         """The attempt's timeout and its monotonic deadline (both None for a run without time limits)."""

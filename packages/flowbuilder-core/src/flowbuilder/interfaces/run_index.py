@@ -15,8 +15,9 @@ from typing import Any, Sequence
 
 from flowbuilder.events import EventKind, RunEvent, RunStatus
 
-_SUMMARY_KINDS = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
-"""The kinds :meth:`RunSummary.apply` folds; every other event only moves ``last_seq``."""
+SUMMARY_KINDS = frozenset({EventKind.RUN_CREATED, EventKind.RUN_STARTED, EventKind.RUN_FINISHED})
+"""The kinds :meth:`RunSummary.apply` folds; every other event only moves ``last_seq`` (a store
+that looks at every event anyway may pick these out itself and pass only them)."""
 _KIND_OF = attrgetter("kind")
 
 
@@ -39,7 +40,7 @@ class RunSummary:
         Stores call it with every appended batch, thousands of task events that change
         nothing here: they are passed over at C speed (``compress``), only run events are looked at.
         """
-        for event in compress(events, map(_SUMMARY_KINDS.__contains__, map(_KIND_OF, events))):
+        for event in compress(events, map(SUMMARY_KINDS.__contains__, map(_KIND_OF, events))):
             kind = event.kind
             if kind is EventKind.RUN_CREATED:
                 self.workflow = event.data.get("workflow")

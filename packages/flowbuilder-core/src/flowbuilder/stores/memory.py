@@ -19,6 +19,7 @@ from flowbuilder.interfaces.coordination import (
     LeaseGrant,
     check_coordination_text,
 )
+from flowbuilder.interfaces.run_index import SUMMARY_KINDS
 from flowbuilder.interfaces.store import LogLine, RunPage, RunSummary, Store, definition_hash
 from flowbuilder.stores.paging import page_of
 
@@ -131,15 +132,23 @@ class MemoryStore(Store):
                 raise SequenceConflictError(run_id, expected_seq, actual)
             if not events:
                 return actual
+            # One pass checks the sequence and picks out the few events a summary folds (run
+            # created, started, finished), so the summary does not walk the batch again.
+            summary_kinds = SUMMARY_KINDS
+            folded: list[RunEvent] = []
             for offset, event in enumerate(events, start=1):
                 if event.seq != expected_seq + offset or event.run_id != run_id:
                     raise StoreError(f"run {run_id}: event {event.seq} of run {event.run_id} out of sequence"
                                      f" (expected {expected_seq + offset})")  # fmt: skip
+                if event.kind in summary_kinds:
+                    folded.append(event)
             if stored is None:
                 stored = data.events[run_id] = []
                 data.summaries[run_id] = RunSummary(run_id=run_id)
             stored.extend(events)
-            data.summaries[run_id].apply(events)
+            summary = data.summaries[run_id]
+            summary.apply(folded)
+            summary.last_seq = events[-1].seq
             data.lock.notify_all()
             return len(stored)
 

@@ -11,6 +11,8 @@ retryable), reported like any other.
 
 from __future__ import annotations
 
+from itertools import islice, repeat
+from operator import is_
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from flowbuilder.interfaces import Attempt, ExecutionMode, LogLine, TaskContext, TaskFailure
@@ -62,7 +64,7 @@ class AttemptInputs:
     workflow's ``env`` cannot be rendered: the run stops before any task starts.
     """
 
-    __slots__ = ("machine", "modes", "params", "plain", "plain_env", "plan", "results_view", "run", "secrets", "static_env", "tasks", "types", "workflow_env")  # fmt: skip
+    __slots__ = ("machine", "modes", "params", "plain", "plain_env", "plan", "results_view", "run", "secrets", "static_env", "stretches", "tasks", "types", "workflow_env")  # fmt: skip
 
     def __init__(self, plan: ExecutionPlan, types: list[TaskType], machine: RunStateMachine,
                  params: Mapping[str, Any], secrets: Mapping[str, str],
@@ -93,7 +95,9 @@ class AttemptInputs:
         self.plain_env: list[dict[str, str] | None] = (
             [None if env else self.workflow_env for env in envs] if any(envs) else [self.workflow_env] * count
         )
-        self.modes: list[ExecutionMode | None] = _plain_modes(types, plan.configs, self.plain)
+        self.stretches = same_stretches(types, plan.configs)
+        """Runs of tasks with the same type and config object (:func:`same_stretches`), for the driver too."""
+        self.modes: list[ExecutionMode | None] = _plain_modes(types, plan.configs, self.plain, self.stretches)
         """Each plain task's execution mode (its config never changes); None for rendered tasks."""
 
     # -- plain tasks (the hot path) ---------------------------------------------------------
@@ -239,27 +243,55 @@ class AttemptInputs:
                        timeout, item_index, self.plan.workflow.tasks[task_id].worker)  # fmt: skip
 
 
-def _plain_modes(types: Sequence[TaskType], configs: Sequence[Any], plain: list[bool]) -> list[ExecutionMode | None]:
+def same_stretches(types: Sequence[Any], configs: Sequence[Any]) -> list[tuple[int, int]]:
+    """The plan cut into stretches of consecutive tasks whose type and config objects are their
+    predecessor's, as ``(start, end)`` ranges that cover every task in order.
+
+    The compiler gives tasks with equal configs one shared validated config, so a generated
+    fan-out is one stretch: what depends only on the type and config (the execution mode, the
+    context-free call) is asked once per stretch. Worked out once per run and shared; with one
+    type (checked at C speed) only the configs are compared, in a loop of one identity test.
+    """
+    count = len(configs)
+    if not count:
+        return []
+    starts: list[int] = []
+    append = starts.append
+    last_config: Any = _NOTHING
+    if all(map(is_, repeat(types[0], count), types)):
+        for index, config in enumerate(configs):
+            if config is not last_config:
+                append(index)
+                last_config = config
+    else:
+        last_type: Any = _NOTHING
+        for index, (task_type, config) in enumerate(zip(types, configs, strict=True)):
+            if config is not last_config or task_type is not last_type:
+                append(index)
+                last_type, last_config = task_type, config
+    return list(zip(starts, [*starts[1:], count], strict=True))
+
+
+_NOTHING: Any = object()
+"""No type or config seen yet (:func:`same_stretches`)."""
+
+
+def _plain_modes(types: Sequence[TaskType], configs: Sequence[Any], plain: list[bool],
+                 stretches: list[tuple[int, int]]) -> list[ExecutionMode | None]:  # fmt: skip
     """Each plain task's execution mode, None for the others.
 
-    A task whose type and config object are its predecessor's in the plan reuses its mode: the
-    compiler gives tasks with equal configs one shared validated config, so a generated
-    fan-out asks its type once instead of once per task (about 0.4 µs each).
+    Asked once per stretch of tasks with the same type and config object (:func:`same_stretches`):
+    a generated fan-out asks its type once instead of once per task (about 0.4 µs each).
     """
+    count = len(types)
+    all_plain = plain.count(True) == count
     modes: list[ExecutionMode | None] = []
-    append = modes.append
-    last_type: Any = None
-    last_config: Any = None
-    mode: ExecutionMode | None = None
-    for task_type, config, is_plain in zip(types, configs, plain, strict=True):
-        if not is_plain:
-            append(None)
-            continue
-        if config is not last_config or task_type is not last_type:
-            mode = task_type.execution_mode(config)
-            last_type, last_config = task_type, config
-        append(mode)
-    return modes
+    for start, end in stretches:
+        if all_plain or any(islice(plain, start, end)):  # never asked for a stretch of rendered tasks only
+            modes += [types[start].execution_mode(configs[start])] * (end - start)
+        else:
+            modes += [None] * (end - start)
+    return modes if all_plain else [mode if is_plain else None for mode, is_plain in zip(modes, plain, strict=True)]
 
 
 def _as_list(what: str, value: Any) -> list[Any] | tuple[Any, ...]:

@@ -84,17 +84,21 @@ class ReadyQueue:
         self.pool_limits: dict[str, int] = dict(pool_limits or {})
         self.pool_used: dict[str, int] = {name: 0 for name in self.pool_limits}
         self.heap: list[Entry] = []
-        """The heap of tasks in no pool (the only heap without pools)."""
+        """The heap of tasks in no pool (the only heap without pools); never replaced, only emptied in place."""
         self.heaps: dict[str | None, list[Entry]] = {None: self.heap}
         for name in self.pool_limits:
             self.heaps[name] = []
-        self.by_priority: dict[float, int] | None = {} if len(set(priorities)) > 1 else None
+        self.by_priority: dict[float, int] | None = (
+            {} if priorities and priorities.count(priorities[0]) != len(priorities) else None
+        )
         """How many waiting tasks have each priority, kept only when priorities differ: the run's
         timing (:mod:`flowrunner.scheduling.timing`) charges the wait of those behind a higher
         priority to ``priority``. None (the usual case) costs nothing per task."""
         self.batch: list[int] = []
         """Positions in :attr:`batch_ids` of one :meth:`push_many`'s tasks, their entries largest
-        first (the module's docstring); always empty in a run with pools or several priorities."""
+        first (the module's docstring); always empty in a run with pools or several priorities.
+        The state machine's dispatch loop takes the batch's end itself while :attr:`heap` is
+        empty, as :meth:`pop` would (a call per task less); otherwise it calls :meth:`pop`."""
         self.batch_ids: Sequence[int] = ()
         """The task ids of the batch's push, in the order they were pushed."""
         self.batch_first = 0

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping, Protocol, 
 
 from flowbuilder.events import PLAIN_TEXT_LIMIT, EventKind, PlainRunEvent, RunEvent, RunStatus, TaskStatus
 from flowrunner._retry import matches_retry_on, retry_delay
-from flowrunner.scheduling.task_columns import task_columns
+from flowrunner.scheduling.task_columns import mapped, task_columns
 from flowrunner.scheduling.timing import (
     CONCURRENCY,
     DISPATCH,
@@ -214,7 +214,7 @@ class RunStateMachine:
         columns = task_columns(workflow)
         self.named_output_specs = columns.outputs
         """Each task's named ``outputs`` (empty: none), as the inline path of :meth:`pump` reads them."""
-        self.rules = list(map(RULES.__getitem__, columns.run_if))
+        self.rules = mapped(RULES.__getitem__, columns.run_if)
         """Each task's ``run_if`` (:data:`ALL_SUCCEEDED` ... :data:`ALWAYS`)."""
         self.has_run_if = any(self.rules)
         whens = columns.when
@@ -241,7 +241,7 @@ class RunStateMachine:
         # task_started carries the task's type; one shared (never mutated) mapping per type.
         type_names = columns.type
         shared = {name: {"type": name} for name in set(type_names)}
-        self.type_data: list[Mapping[str, Any]] = list(map(shared.__getitem__, type_names))
+        self.type_data: list[Mapping[str, Any]] = mapped(shared.__getitem__, type_names)
         self.evaluate_when: Callable[[int], bool] = _always
         self.evaluate_outputs: Callable[[int, Any], dict[str, Any]] = _no_named_outputs
         self.check_output: Callable[[Any], str | None] = _accept
@@ -358,7 +358,9 @@ class RunStateMachine:
         """
         writer = self.writer
         pending = writer.pending
-        pop = self.queue.pop
+        queue = self.queue
+        pop = queue.pop
+        heap = queue.heap  # never replaced (emptied in place)
         state = self.state
         attempts = self.attempts
         started_at = self.started_at
@@ -382,7 +384,8 @@ class RunStateMachine:
         outputs = self.outputs
         finished_at = self.finished_at
         successors = self.successors
-        release = self._release
+        waiting = self.waiting
+        became_ready = self._became_ready
         plain_types = PLAIN_TYPES
         scalar_types = SCALAR_TYPES
         text_limit = PLAIN_TEXT_LIMIT
@@ -394,7 +397,12 @@ class RunStateMachine:
                     pending = writer.pending
                     if writer.backlogged:
                         return
-                task_id = pop()
+                batch = queue.batch
+                task_id: int | None
+                if batch and not heap:  # what pop() does when no heap entry competes, without the call
+                    task_id = queue.batch_ids[batch.pop()]
+                else:
+                    task_id = pop()
                 if task_id is None:
                     return
                 if gate is not None and not gate(task_id):
@@ -403,8 +411,9 @@ class RunStateMachine:
                 now = wall()
                 started_sum += now - base
                 count += 1
-                if started_at[task_id] is None:  # its first attempt here (a resumed task's may be 2 or more)
-                    started_at[task_id] = now
+                first_started = started_at[task_id]
+                if first_started is None:  # its first attempt here (a resumed task's may be 2 or more)
+                    started_at[task_id] = first_started = now
                 state[task_id] = RUNNING
                 if has_timeout:
                     self.started_monotonic = self._start_deadline_clock(task_id)
@@ -412,14 +421,18 @@ class RunStateMachine:
                 name = names[task_id]
                 # Untracked: its data is the runner's read-only {"type": ...} of the task's type.
                 pending.append(PlainRunEvent(run_id, seq, _STARTED, name, attempt, type_data[task_id], now))
-                self.running += 1
                 call = calls[task_id] if calls is not None else None
                 if call is None:
+                    self.running += 1
                     start(task_id, attempt)
                     continue
+                # The attempt holds a slot from here on, but the count is raised only when it
+                # leaves this step running, failed or unsettled (raised, returned): an attempt
+                # settled right here would lower it again at once, and nothing reads it meanwhile.
                 try:
                     output = call()
                 except (Exception, KeyboardInterrupt) as error:
+                    self.running += 1
                     raised(task_id, attempt, error)
                     continue
                 if (
@@ -427,17 +440,17 @@ class RunStateMachine:
                     or self.stopping
                     or named_output_specs[task_id]
                 ):
+                    self.running += 1
                     returned(task_id, attempt, output)  # an awaitable, a table, named outputs: the long way
                     continue
                 # succeeded() for a plain value and no named outputs, inside this step.
-                self.running -= 1
                 if output is not None:
                     refusal = check_output(output)
                     if refusal is not None:
                         self._fail_final(task_id, attempt, refusal, {})
                         continue
                 finished_at[task_id] = finished = wall()
-                duration = finished - (started_at[task_id] or finished)
+                duration = finished - first_started
                 outputs[task_id] = output
                 state[task_id] = SUCCEEDED
                 bodies += duration
@@ -449,7 +462,18 @@ class RunStateMachine:
                 )
                 pending.append((PlainRunEvent if plain else RunEvent)(
                     run_id, seq, _SUCCEEDED, name, attempt, {"output": output, "duration": duration}, finished))  # fmt: skip
-                release(successors[task_id], finished)
+                # _release() written out for the countdown (a call per task less); what becomes
+                # ready goes through the same _became_ready().
+                ready = None
+                for successor in successors[task_id]:
+                    left = waiting[successor] = waiting[successor] - 1
+                    if left == 0:
+                        if ready is None:
+                            ready = [successor]
+                        else:
+                            ready.append(successor)
+                if ready is not None:
+                    became_ready(ready, finished)
         finally:
             timing.started_sum += started_sum
             timing.attempts += count
@@ -578,26 +602,37 @@ class RunStateMachine:
             self._classify()
 
     def _release(self, successors: Sequence[int], finished: float) -> None:
-        """The in-degree countdown after a success at ``finished``: each successor whose last
-        dependency this was becomes ready (or goes through :meth:`dependencies_ended` when it
-        has a ``when``/``run_if`` to decide), and the ready ones are queued in one push.
-        One place for this rule, shared by :meth:`succeeded` and the inline path of :meth:`pump`."""
+        """The in-degree countdown after a success at ``finished``: the successors whose last
+        dependency this was go to :meth:`_became_ready`. Shared by :meth:`succeeded`; the inline
+        path of :meth:`pump` writes the same countdown out (a call per task less)."""
         waiting = self.waiting
-        state = self.state
-        slow_start = self.slow_start
         ready: list[int] | None = None
         for successor in successors:
             left = waiting[successor] = waiting[successor] - 1
-            if left == 0 and state[successor] == PENDING:
+            if left == 0:
+                if ready is None:
+                    ready = [successor]
+                else:
+                    ready.append(successor)
+        if ready is not None:
+            self._became_ready(ready, finished)
+
+    def _became_ready(self, counted_down: list[int], finished: float) -> None:
+        """``counted_down`` have no dependency left (the last ended at ``finished``): each still
+        pending becomes ready (or goes through :meth:`dependencies_ended` when it has a
+        ``when``/``run_if`` to decide), and the ready ones are queued in one push.
+        The one place for this rule, after :meth:`succeeded`'s countdown and :meth:`pump`'s."""
+        state = self.state
+        slow_start = self.slow_start
+        ready: list[int] = []
+        for successor in counted_down:
+            if state[successor] == PENDING:
                 if slow_start[successor]:
                     self.dependencies_ended(successor)
                 else:
                     state[successor] = READY
-                    if ready is None:
-                        ready = [successor]
-                    else:
-                        ready.append(successor)
-        if ready is not None:
+                    ready.append(successor)
+        if ready:
             timing = self.timing
             timing.ready_sum += (finished - timing.base) * len(ready)
             self.queue.push_many(ready, self.attempts)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import weakref
 from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence, TypeVar
 
 if TYPE_CHECKING:
     from flowbuilder.model import Workflow
@@ -72,6 +72,22 @@ def task_columns(workflow: Workflow) -> TaskColumns:
         return columns
     _KEPT[key] = (reference, columns)
     return columns
+
+
+_T = TypeVar("_T")
+
+
+def mapped(lookup: Callable[[Any], _T], column: Sequence[Any]) -> list[_T]:
+    """``list(map(lookup, column))``, a new list per call (a run may change its copy).
+
+    Most columns hold one value for every task (:func:`_shared_when_uniform`); for those
+    ``lookup`` is asked once and its answer repeated, at C speed (``list.count``, about 1 ns
+    per task), instead of once per task (a dict lookup, about 15 ns per task and run).
+    """
+    count = len(column)
+    if count and column.count(column[0]) == count:
+        return [lookup(column[0])] * count
+    return list(map(lookup, column))
 
 
 def _shared_when_uniform(lists: list[list[Any]]) -> list[list[Any]]:
