@@ -296,7 +296,7 @@ def contracts(session: nox.Session, package: str, core: str) -> None:
     posargs = [argument for argument in posargs if argument != "--full"]
     selected = ["tests"] if whole_suite else contract_files
     session.log("the whole suite" if whole_suite else f"the contract test modules: {' '.join(contract_files)}")
-    session.run(*PYTEST, "-n", "2", "--dist", "loadgroup", *selected, *posargs)
+    session.run(*PYTEST, "-n", "2", *selected, *posargs)
 
 
 def _check_plugin_loads(session: nox.Session, plugin: LocalPackage) -> None:
@@ -339,7 +339,7 @@ def _suite(session: nox.Session, resolution: str) -> None:
     session.install(f"--resolution={resolution}", *local, *TEST_REQUIREMENTS)
     session.run("python", "-c", PRINT_VERSIONS)
     paths = [str(path.relative_to(ROOT)) for pattern in SUITE_DIRS for path in sorted(ROOT.glob(pattern))]
-    session.run(*PYTEST, "-n", "2", "--dist", "loadgroup", "--timeout=300", *paths, *session.posargs)
+    session.run(*PYTEST, "-n", "2", "--timeout=300", *paths, *session.posargs)
 
 
 @nox.session(python=PYTHON, name="deps-lowest", tags=["deps"], venv_backend="uv")

@@ -30,10 +30,6 @@ import local_packages  # noqa: E402
 
 sys.path.remove(str(REPO / "scripts"))
 
-# Every test of this module on one xdist worker (scripts/test runs --dist loadgroup): its module fixtures build every wheel and a fresh virtualenv,
-# and a module fixture runs again on each worker that runs any of the module's tests.
-pytestmark = pytest.mark.xdist_group("tests/test_install_from_wheels")
-
 
 def _run(*command: object, cwd: Path) -> subprocess.CompletedProcess[str]:
     return run_isolated(*command, cwd=cwd, timeout=TIMEOUT)

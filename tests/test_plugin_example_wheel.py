@@ -31,10 +31,6 @@ WORKFLOWS = EXAMPLE / "workflows"
 GOOD = WORKFLOWS / "verify-artifact.yaml"
 BAD = WORKFLOWS / "broken-config.yaml"
 
-# Every test of this module on one xdist worker (scripts/test runs --dist loadgroup): its module fixtures build the wheel and a fresh virtualenv,
-# and a module fixture runs again on each worker that runs any of the module's tests.
-pytestmark = pytest.mark.xdist_group("tests/test_plugin_example_wheel")
-
 
 def _run(*command: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return run_isolated(*command, cwd=cwd, timeout=TIMEOUT)

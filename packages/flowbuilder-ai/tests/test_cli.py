@@ -17,10 +17,6 @@ from ai_test_runs import make_host, run_once
 
 FLOWBUILDER = str(Path(sys.executable).with_name("flowbuilder"))
 
-# Every test of this module on one xdist worker (scripts/test runs --dist loadgroup): its module fixture records the runs the commands read,
-# and a module fixture runs again on each worker that runs any of the module's tests.
-pytestmark = pytest.mark.xdist_group("flowbuilder-ai/test_cli")
-
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([FLOWBUILDER, *args], capture_output=True, text=True, timeout=300,

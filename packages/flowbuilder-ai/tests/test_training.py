@@ -19,10 +19,6 @@ pytest.importorskip("skl2onnx", reason="the [train] extra (pip install flowbuild
 
 SHAPE = HistoryShape(workflows=2, tasks_per_workflow=6, runs_per_workflow=150, anomaly_rate=0.02)
 
-# Every test of this module on one xdist worker (scripts/test runs --dist loadgroup): its module fixture trains the model,
-# and a module fixture runs again on each worker that runs any of the module's tests.
-pytestmark = pytest.mark.xdist_group("flowbuilder-ai/test_training")
-
 
 @pytest.fixture(scope="module")
 def history() -> pl.DataFrame:

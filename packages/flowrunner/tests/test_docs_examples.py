@@ -39,10 +39,6 @@ failed = {name: state.error or state.reason for name, state in result.tasks.item
 assert result.succeeded, failed
 """
 
-# Every test of this module on one xdist worker (scripts/test runs --dist loadgroup): its module fixture runs every example of the page,
-# and a module fixture runs again on each worker that runs any of the module's tests.
-pytestmark = pytest.mark.xdist_group("flowrunner/test_docs_examples")
-
 
 @dataclass(frozen=True)
 class Example:

@@ -17,12 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this fil
 
 from browser_session import Browser, Chromium, Server, artefacts_dir, layered_workflow, skip_reason
 
-pytestmark = [
-    pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
-    # Every test on one xdist worker (scripts/test runs --dist loadgroup), so chromium is
-    # launched once for the module, not once per worker that runs any of its tests.
-    pytest.mark.xdist_group("flowui/test_browser_ui"),
-]
+pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
 GREET = """\
 name: greet
