@@ -3,6 +3,10 @@
 * ``race URL RUN NAME ROUNDS`` — race to append one event per seq; print won seqs as JSON.
 * ``hold URL SECONDS`` — open the store (becoming its owner if first), print ``ready``,
   keep it open for SECONDS or until stdin closes.
+* ``owner`` — for each URL read on stdin, close the store held so far, open the URL (becoming
+  its owner) and print ``ready``; exit when stdin closes. One process owns each test's fresh
+  store in turn: starting Python and importing the store costs about a second per test on a
+  loaded 2-core machine, which a process per test paid for every contract test.
 * ``append URL RUN COUNT`` — append COUNT events to RUN one by one; print ``done``.
 * ``audit URL NAME COUNT`` — print ``ready``, wait for a line on stdin, append COUNT audit
   records by actor NAME; print their numbers as JSON.
@@ -19,7 +23,25 @@ from flowbuilder.events import EventKind, RunEvent
 from flowbuilder.plugins import build_plugin_host
 
 
+def serve_owners() -> None:
+    """The ``owner`` command: own the store of each URL read on stdin, one after another."""
+    host = build_plugin_host()
+    held = None
+    try:
+        while url := sys.stdin.readline().strip():
+            if held is not None:
+                held.close()
+            held = host.open_store(url)
+            print("ready", flush=True)
+    finally:
+        if held is not None:
+            held.close()
+
+
 def main(argv: list[str]) -> None:
+    if argv[0] == "owner":
+        serve_owners()
+        return
     command, url = argv[0], argv[1]
     store = build_plugin_host().open_store(url)
     try:

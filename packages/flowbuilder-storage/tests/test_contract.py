@@ -46,22 +46,34 @@ class TestRedisStoreContract(StoreContract):
         return reopen
 
 
+@pytest.fixture(scope="module")
+def owner_process() -> Iterator[subprocess.Popen[str]]:
+    """One process owns every routed test's store in turn (``store_worker.py owner``): a
+    process per test spent about a second of each test starting Python and importing the store."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("store_worker.py")), "owner"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    yield process
+    process.kill()
+    process.wait()
+
+
 class TestRoutedRocksDBStoreContract(StoreContract):
     """The same contract for a process that routes every call to another process owning the store."""
 
     @pytest.fixture
-    def owner(self, tmp_path: Path) -> Iterator[str]:
+    def owner(self, owner_process: subprocess.Popen[str], tmp_path: Path) -> str:
+        """A fresh store of this test's own, opened (and so owned) by the owner process."""
+        assert owner_process.stdin is not None and owner_process.stdout is not None
         url = f"rocksdb://{tmp_path}/db"
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("store_worker.py")), "hold", url, "300"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        yield url
-        process.kill()
-        process.wait()
+        owner_process.stdin.write(url + "\n")
+        owner_process.stdin.flush()
+        answer = owner_process.stdout.readline().strip()
+        assert answer == "ready", f"the owner process did not open {url} (exit {owner_process.poll()})"
+        return url
 
     @pytest.fixture
     def store(self, owner: str) -> Iterator[Store]:

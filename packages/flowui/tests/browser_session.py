@@ -93,16 +93,32 @@ class Server:
         self._stderr.close()
 
 
-class Browser:
-    """One headless chromium page that records console errors and CSP violations."""
+class Chromium:
+    """Playwright and one headless chromium process, shared by a module's tests.
 
-    def __init__(self, artefacts: Path) -> None:
+    Launching chromium costs a second or two (more on a loaded machine); each test gets a
+    fresh browser context from it (``Browser``), which shares no cookies, storage, cache or
+    routes with any other test's, so the tests stay independent.
+    """
+
+    def __init__(self) -> None:
         from playwright.sync_api import sync_playwright
 
-        self.artefacts = artefacts
         self._playwright = sync_playwright().start()
         self.browser = self._playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        self.page = self.browser.new_page(viewport={"width": 1400, "height": 900})
+
+    def close(self) -> None:
+        self.browser.close()
+        self._playwright.stop()
+
+
+class Browser:
+    """One page, in a browser context of its own, that records console errors and CSP violations."""
+
+    def __init__(self, chromium: Chromium, artefacts: Path) -> None:
+        self.artefacts = artefacts
+        self.context = chromium.browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
         self.problems: list[str] = []
         self.page.on(
             "console", lambda message: message.type == "error" and self.problems.append(f"console: {message.text}")
@@ -137,8 +153,7 @@ class Browser:
 
     def close(self) -> None:
         self.page.unroute_all(behavior="ignoreErrors")
-        self.browser.close()
-        self._playwright.stop()
+        self.context.close()
 
 
 def layered_workflow(name: str, tasks: int, width: int = 100) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
 
-from browser_session import Browser, Server, artefacts_dir, layered_workflow, skip_reason
+from browser_session import Browser, Chromium, Server, artefacts_dir, layered_workflow, skip_reason
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
@@ -79,7 +79,7 @@ version: "1"
 tasks:
   - name: first
     type: shell
-    config: {command: "sleep 2"}
+    config: {command: "i=0; while [ ! -f GATE ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done"}
   - name: second
     type: shell
     depends_on: [first]
@@ -105,9 +105,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
     served.stop()
 
 
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Chromium]:
+    launched = Chromium()
+    yield launched
+    launched.close()
+
+
 @pytest.fixture
-def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Browser]:
-    opened = Browser(artefacts_dir(tmp_path, request.node.name))
+def browser(chromium: Chromium, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    opened = Browser(chromium, artefacts_dir(tmp_path, request.node.name))
     yield opened
     opened.close()
 
@@ -228,13 +235,18 @@ def test_a_waiting_approval_is_shown_with_its_question_and_approved_from_the_mon
     browser.assert_no_problems()
 
 
-def test_pause_holds_the_next_task_until_unpause(server: Server, browser: Browser) -> None:
-    server.store_workflow("paced", PACED)
+def test_pause_holds_the_next_task_until_unpause(server: Server, browser: Browser, tmp_path: Path) -> None:
+    """``first`` runs until the test opens its gate, once the pause has shown: with a fixed
+    sleep, a loaded machine could end ``first`` before the page saw it running (a 60 s wait
+    for a state already gone) or before the pause landed (``second`` already started)."""
+    gate = tmp_path / "gate"
+    server.store_workflow("paced", PACED.replace("GATE", str(gate)))
     started = server.call("POST", "/api/v1/runs", {"workflow": "paced"})
     page = browser.open(f"{server.url}/#/runs/{started['run_id']}")
     page.wait_for_selector(f"{_node('first')}[data-status='running']", timeout=RUN_TIMEOUT_MS)
     page.click("#pause-run")
     page.wait_for_selector("#run-status:has-text('(paused)')", timeout=RUN_TIMEOUT_MS)
+    gate.touch()
     page.wait_for_selector(f"{_node('first')}[data-status='succeeded']", timeout=RUN_TIMEOUT_MS)
     page.wait_for_timeout(2000)  # paused: the next task does not start
     assert page.get_attribute(_node("second"), "data-status") == "pending"
