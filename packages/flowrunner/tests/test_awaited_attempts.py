@@ -206,6 +206,19 @@ class _FullBlobStore(MemoryStore):
         raise StoreError("no space left for blobs")
 
 
+def _assert_the_run_raises_the_refusal(text: str, url: str) -> None:
+    """Run ``text`` on a :class:`_FullBlobStore` at ``url``: ``run_async`` must raise its error
+    (within 20 s: a run that waits for an end never recorded fails here, not by hanging)."""
+    store = _FullBlobStore.open(url)
+    runner = LocalRunner(TASK_TYPES)
+    try:
+        with pytest.raises(StoreError, match="no space left for blobs"):
+            asyncio.run(asyncio.wait_for(runner.run_async(RunRequest(plan=plan_of(text), store=store)), 20))
+    finally:
+        runner.close_workers()
+        MemoryStore.forget(url)
+
+
 @pytest.mark.parametrize(("callable_name", "isolation"),
                          [("make_table", "inline"), ("async_make_table", "inline"), ("make_table", "thread")])  # fmt: skip
 def test_a_store_refusing_an_awaited_tasks_table_stops_the_run_as_for_an_inline_task(
@@ -220,15 +233,7 @@ name: table-refused
 tasks:
   - {{name: table, type: python, config: {{callable: "flowrunner_sample_callables:{callable_name}", args: [3], isolation: {isolation}}}}}
 """
-    url = f"memory://table-refused-{callable_name}-{isolation}"
-    store = _FullBlobStore.open(url)
-    runner = LocalRunner(TASK_TYPES)
-    try:
-        with pytest.raises(StoreError, match="no space left for blobs"):
-            asyncio.run(asyncio.wait_for(runner.run_async(RunRequest(plan=plan_of(text), store=store)), 20))
-    finally:
-        runner.close_workers()
-        MemoryStore.forget(url)
+    _assert_the_run_raises_the_refusal(text, f"memory://table-refused-{callable_name}-{isolation}")
 
 
 def test_a_refused_success_after_another_task_woke_the_driver_in_the_same_turn_still_stops_the_run() -> None:
@@ -242,12 +247,4 @@ tasks:
   - {name: first, type: python, config: {callable: "flowrunner_sample_callables:async_double", args: [1]}}
   - {name: table, type: python, config: {callable: "flowrunner_sample_callables:async_make_table", args: [3]}}
 """
-    url = "memory://table-refused-same-turn"
-    store = _FullBlobStore.open(url)
-    runner = LocalRunner(TASK_TYPES)
-    try:
-        with pytest.raises(StoreError, match="no space left for blobs"):
-            asyncio.run(asyncio.wait_for(runner.run_async(RunRequest(plan=plan_of(text), store=store)), 20))
-    finally:
-        runner.close_workers()
-        MemoryStore.forget(url)
+    _assert_the_run_raises_the_refusal(text, "memory://table-refused-same-turn")
