@@ -77,9 +77,7 @@ def test_warm_compiles_its_sample_once_per_call_with_no_compile_pass_and_stores_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``warm`` takes the first pass through the loader and compiler off the first run (a
-    sample compiled, never run), and the runner's first pass through the run code (its own
-    warm-up workflow, run with no store); no plugin's compile pass sees either, the store
-    stays empty."""
+    sample compiled, never run); no plugin's compile pass sees the sample, the store stays empty."""
     from flowbuilder import compiler
 
     compiled: list[tuple[str, int]] = []
@@ -93,7 +91,7 @@ def test_warm_compiles_its_sample_once_per_call_with_no_compile_pass_and_stores_
     engine = Engine(store=f"memory://warm-sample-{uuid.uuid4().hex}")
     try:
         engine.warm()
-        assert compiled == [("flowrunner-warm-up", 0), ("flowrunner-warm-up-run", 0)]
+        assert compiled == [("flowrunner-warm-up", 0)]
         assert engine.store.list_runs().runs == []
     finally:
         engine.close()

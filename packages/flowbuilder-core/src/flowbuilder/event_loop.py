@@ -73,9 +73,9 @@ def run_coroutine(main: Coroutine[Any, Any, T]) -> T:
         return _run_until_complete(runner.get_loop(), main)
 
 
-def warm_event_loop(main: Callable[[], Coroutine[Any, Any, Any]] | None = None) -> None:
-    """Run ``main()`` (default: an empty coroutine) once on a private asyncio loop and once on
-    the chosen loop (:func:`run_coroutine`'s, when that is another kind), closing each at once.
+def warm_event_loop() -> None:
+    """Run an empty coroutine once on a private asyncio loop and once on the chosen loop
+    (:func:`run_coroutine`'s, when that is another kind), closing each at once.
 
     A process's first event loop costs about 0.2 ms more than every later one: asyncio's
     event loop policy and the first selector, self-pipe and task are made for the first
@@ -89,7 +89,7 @@ def warm_event_loop(main: Callable[[], Coroutine[Any, Any, Any]] | None = None) 
     is left as it was (the loops are made by their factories, never installed). Skipped
     when this thread already runs a loop (the loop code is warm, and another loop could not
     run here); a :data:`VARIABLE` that names no loop skips the chosen one (the first
-    synchronous run reports it). What ``main`` returns is dropped; what it raises propagates.
+    synchronous run reports it).
     """
     if asyncio._get_running_loop() is not None:
         return
@@ -102,7 +102,7 @@ def warm_event_loop(main: Callable[[], Coroutine[Any, Any, Any]] | None = None) 
         factories.append(chosen)
     for factory in factories:
         with asyncio.Runner(loop_factory=factory) as runner:
-            _run_until_complete(runner.get_loop(), _nothing() if main is None else main())
+            _run_until_complete(runner.get_loop(), _nothing())
 
 
 async def _nothing() -> None:

@@ -583,9 +583,8 @@ class RunService:
         the sample raises (:class:`~flowbuilder.errors.WorkflowError`: pass a valid one).
 
         It starts no thread, process or connection, leaves no event loop behind (flowrunner's
-        local runner runs a warm-up workflow with no store and no sinks on private loops it
-        closes at once: :func:`flowbuilder.event_loop.warm_event_loop`), touches no store,
-        and is idempotent.
+        local runner runs an empty coroutine once on private loops it closes at once:
+        :func:`flowbuilder.event_loop.warm_event_loop`), touches no store, and is idempotent.
         """
         from flowbuilder import compiler, loader, params, plan, secrets, yamlsource  # noqa: F401
         from flowbuilder.expressions import load_expression_engine

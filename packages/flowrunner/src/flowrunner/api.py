@@ -104,9 +104,8 @@ class Engine:
         never run (the first pass through the loader and compiler: see
         :meth:`RunService.warm <flowbuilder.run_service.RunService.warm>`): call it once at
         start-up and the first run costs about what later runs cost. Optional and idempotent;
-        it starts no thread, process or connection and stores nothing (the runner's warm-up
-        workflow runs here with no store and no sinks, on private event loops closed at once:
-        :meth:`LocalRunner.warm <flowrunner.runner.LocalRunner.warm>`). The sample uses flowrunner's ``python`` type; when
+        it starts no thread, process or connection and stores nothing (the process's first
+        event loops run an empty coroutine here and are closed). The sample uses flowrunner's ``python`` type; when
         a plugin replaced that type, no sample is compiled."""
         from flowrunner.tasktypes.python import PythonTask
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from flowbuilder.interfaces import Runner, RunRequest, RunResult
@@ -27,25 +26,12 @@ if TYPE_CHECKING:
     from flowbuilder.config import Settings
     from flowbuilder.interfaces import AttemptExecutor, ExecutionMode, TaskContext, TaskType
     from flowbuilder.interfaces.tasktype import LogWriter
-    from flowbuilder.plan import ExecutionPlan
     from flowrunner._workers import WorkerPool
 
 DEFAULT_CONCURRENCY = 64
 """Tasks at once when neither the request, the workflow nor the runner says otherwise."""
 SETTINGS_SECTION = "flowrunner"
 """The table of ``flowbuilder.toml`` (and ``FLOWBUILDER_FLOWRUNNER__*``) read by :meth:`LocalRunner.from_settings`."""
-
-
-WARM_UP_WORKFLOW: Mapping[str, Any] = {
-    "name": "flowrunner-warm-up-run",
-    "description": "run by LocalRunner.warm() with no store and no sinks",
-    "tasks": [
-        {"name": "first", "type": "python", "config": {"callable": "builtins:abs", "args": [-1]}},
-        {"name": "second", "type": "python", "depends_on": ["first"],
-         "config": {"callable": "builtins:abs", "args": [-2]}},
-    ],
-}  # fmt: skip
-"""What :meth:`LocalRunner.warm` runs: two plain inline tasks, one after the other, as most short runs are."""
 
 
 def _kill_leftovers(run_id: str) -> None:
@@ -129,58 +115,24 @@ class LocalRunner(Runner):
         return await RunExecution(self, request, cancel).execute()
 
     def warm(self) -> None:
-        """Import the scheduler and the process helpers, build the executors, and run a
-        private warm-up run on the process's first event loops.
+        """Import the scheduler and the process helpers, build the executors, and run the
+        process's first event loops.
 
         These are imported on first use so that ``flowbuilder validate`` and the other
         commands that load this plugin without running anything stay cheap, and so that an
         idle ``Engine()`` does not hold them (the scheduler brings pydantic and the stores'
         interfaces: about 7 MB). A run imports :mod:`flowrunner._process` only when a task
         starts a process; ``warm`` loads it anyway, since ``shell`` and ``script`` tasks are
-        the common case.
-
-        A process's first run paid, besides, its first event loop (about 0.2 ms) and the
-        first pass through the run code (the driver, the state machine, the event writer:
-        CPython specialises bytecode as it runs it, caches fill on first use; about 0.15
-        ms), most of a fresh process's first short run (issue 10). So ``warm`` runs
-        :data:`WARM_UP_WORKFLOW` (two ``builtins:abs`` calls of flowrunner's ``python`` type)
-        with no store and no sinks, on private event loops closed at once
-        (:func:`flowbuilder.event_loop.warm_event_loop`): nothing is recorded, no plugin
-        sees it, no thread, process or connection is started, and nothing is left open.
-        Without flowrunner's own ``python`` type (a plugin replaced it) or its own inline
-        executor (``executor=``/``executors=`` gave another), only the loops run, on an empty
-        coroutine. Inside a running loop neither runs (the loop code is warm).
+        the common case. A process's first event loop costs about 0.2 ms more than later
+        ones: an empty coroutine runs once on private loops, each closed at once
+        (:func:`flowbuilder.event_loop.warm_event_loop`; no thread, nothing left open).
         """
         import flowrunner._process
         import flowrunner._scheduler  # noqa: F401
         from flowbuilder.event_loop import warm_event_loop
 
         _ = self.executors
-        plan = self._warm_up_plan()
-        warm_event_loop(None if plan is None else partial(self._warm_up_run, plan))
-
-    def _warm_up_plan(self) -> ExecutionPlan | None:
-        """:data:`WARM_UP_WORKFLOW` compiled for this runner's ``python`` type; None when that
-        type is not flowrunner's own, when the INLINE executor is not flowrunner's own (an
-        executor the user gave must never get the warm-up's attempts, nor run on its private
-        loops) or a loop is running here (nothing would run it)."""
-        if asyncio._get_running_loop() is not None or "python" not in self.task_types:
-            return None
-        from flowbuilder.interfaces import ExecutionMode
-        from flowrunner.executors import InlineExecutor
-        from flowrunner.tasktypes.python import PythonTask
-
-        python = self.task_types["python"]
-        if type(python) is not PythonTask or type(self.executors[ExecutionMode.INLINE]) is not InlineExecutor:
-            return None
-        from flowbuilder.compiler import compile_workflow
-        from flowbuilder.model import Workflow
-
-        return compile_workflow(Workflow.model_validate(WARM_UP_WORKFLOW), {"python": python})
-
-    async def _warm_up_run(self, plan: ExecutionPlan) -> None:
-        """Run ``plan`` with no store and no sinks (:meth:`warm`); its result is dropped."""
-        await self.run_async(RunRequest(plan=plan))
+        warm_event_loop()
 
     def run(self, request: RunRequest) -> RunResult:
         holder: list[RunResult] = []
