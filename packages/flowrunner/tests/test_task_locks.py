@@ -123,12 +123,10 @@ tasks:
         assert grant.holder == "next", f"lock {name} was not released"
 
 
-def test_a_running_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
-    engine = _engine()
+def _run_with_lock_db_stolen(engine: Engine, text: str) -> RunResult:
+    """Run ``text`` and, once its task holds lock ``db``, do what another process does once the
+    holder's lease expired: take it with the next token. Returns the run's result."""
     store = engine.store
-    text = (
-        "name: loses\ntasks:\n  - {name: t, type: shell, lock: {name: db, ttl: 1.5}, config: {command: 'sleep 20'}}\n"
-    )
 
     async def main() -> RunResult:
         handle = await engine.submit(text)
@@ -143,7 +141,17 @@ def test_a_running_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
         store.acquire_lease_epoch(LEASE_PREFIX + "db", "thief", 60)
         return await asyncio.wait_for(handle.result(), 20)
 
-    result = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_a_running_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
+    engine = _engine()
+    store = engine.store
+    text = (
+        "name: loses\ntasks:\n  - {name: t, type: shell, lock: {name: db, ttl: 1.5}, config: {command: 'sleep 20'}}\n"
+    )
+
+    result = _run_with_lock_db_stolen(engine, text)
     task = result.tasks["t"]
     assert task.status is TaskStatus.FAILED
     assert task.error is not None and "lost lock 'db' (token 1)" in task.error and "token 2" in task.error
@@ -156,26 +164,13 @@ def test_an_awaited_attempt_that_loses_its_lock_fails_with_the_reason() -> None:
     """A plain function that returns a coroutine is awaited by the driver itself (not by an
     executor): losing its lock must still cancel it and fail it with the reason."""
     engine = _engine()
-    store = engine.store
     text = (
         "name: loses-awaited\ntasks:\n  - {name: t, type: python, lock: {name: db, ttl: 1.5},"
         " config: {callable: 'flowrunner_sample_callables:sleep_later', args: [20]}}\n"
     )
 
-    async def main() -> RunResult:
-        handle = await engine.submit(text)
-        deadline = time.monotonic() + 20
-        holding = None
-        while holding is None:
-            assert time.monotonic() < deadline, "the task never took its lock"
-            holding = next((h for h in list(_renewer().holdings) if h.store is store), None)
-            await asyncio.sleep(0.02)
-        store.release_lease(LEASE_PREFIX + "db", holding.owner)
-        store.acquire_lease_epoch(LEASE_PREFIX + "db", "thief", 60)
-        return await asyncio.wait_for(handle.result(), 20)
-
     started = time.monotonic()
-    result = asyncio.run(main())
+    result = _run_with_lock_db_stolen(engine, text)
     task = result.tasks["t"]
     assert task.status is TaskStatus.FAILED, task.status
     assert task.error is not None and "lost lock 'db' (token 1)" in task.error and "token 2" in task.error

@@ -58,8 +58,8 @@ _KINDS: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 
 
 _PLAIN_EVENT: type | None = getattr(flowbuilder.events, "PlainRunEvent", None)
-"""Core's event type whose data is promised plain; None with an earlier core of the range
-this package accepts (0.2.0 before 7 Dec 2026), whose events are all walked."""
+"""Core's event type whose data is promised plain; None with a core of the accepted range
+that predates it (a 0.2.0 development snapshot), whose events are then all walked."""
 
 
 def event_bytes(event: RunEvent) -> bytes:
