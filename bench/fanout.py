@@ -59,6 +59,47 @@ def baseline(successors: tuple[tuple[int, ...], ...], indegree: tuple[int, ...],
     return time.perf_counter() - started
 
 
+def recording_floor(successors: tuple[tuple[int, ...], ...], indegree: tuple[int, ...], function) -> float:  # type: ignore[no-untyped-def]
+    """The in-degree loop that also records what the runner records per task. Returns seconds.
+
+    Two events per task, as the runner's inline path writes them: ``task_started`` with the
+    shared ``{"type": ...}`` and ``task_succeeded`` with ``{"output": ..., "duration": ...}``,
+    each core's cheapest event object (``PlainRunEvent``, a msgspec Struct built in C and not
+    tracked by the cycle collector; a tuple costs more, being tracked), numbered, with a clock
+    read each, appended to a list (the memory store's log). Nothing else: no state fold, no
+    summary, no timing, no checks. An engine that keeps a durable-shaped event log per task
+    cannot go below this in CPython, so it is the floor of issue 10's per-task goal.
+    """
+    from flowbuilder.events import EventKind, PlainRunEvent
+
+    started_kind, succeeded_kind = EventKind.TASK_STARTED, EventKind.TASK_SUCCEEDED
+    names = [f"t{index}" for index in range(len(indegree))]
+    started_data = {"type": "python"}
+    clock = time.time
+    started = time.perf_counter()
+    log: list[PlainRunEvent] = []
+    record = log.append
+    seq = 0
+    waiting = list(indegree)
+    outputs = [None] * len(waiting)
+    ready = deque(i for i, count in enumerate(waiting) if count == 0)
+    while ready:
+        task = ready.popleft()
+        name = names[task]
+        began = clock()
+        seq += 1
+        record(PlainRunEvent("run", seq, started_kind, name, 1, started_data, began))
+        output = outputs[task] = function()
+        ended = clock()
+        seq += 1
+        record(PlainRunEvent("run", seq, succeeded_kind, name, 1, {"output": output, "duration": ended - began}, ended))
+        for successor in successors[task]:
+            waiting[successor] -= 1
+            if waiting[successor] == 0:
+                ready.append(successor)
+    return time.perf_counter() - started
+
+
 def flowbuilder_run(plan) -> float:  # type: ignore[no-untyped-def]
     from flowbuilder.interfaces import RunRequest
     from flowbuilder.stores.memory import MemoryStore
