@@ -712,3 +712,32 @@ def test_a_plugin_calling_sys_exit_at_import_is_a_load_failure_and_the_others_lo
     assert [failure.format() for failure in host.failures] == [
         "plugin 'quitter' from quitter-dist 0.3 failed to load: SystemExit: plugin quits at import"
     ]
+
+
+def test_two_distributions_with_one_entry_point_name_report_the_one_left_out() -> None:
+    first = FakeEntryPoint(
+        "same", lambda: plugin_with_task_types(task_type_named("a")), FakeDistribution("dist-a", "1")
+    )
+    again = FakeEntryPoint(
+        "same", lambda: plugin_with_task_types(task_type_named("a")), FakeDistribution("dist-a", "1")
+    )
+    other = FakeEntryPoint(
+        "same", lambda: plugin_with_task_types(task_type_named("b")), FakeDistribution("dist-b", "2")
+    )
+    host = build([first, again, other])
+    assert sorted(host.task_types()) == ["a"]
+    assert [failure.format() for failure in host.failures] == [
+        "plugin 'same' from dist-b 2 failed to load: the plugin name 'same' is taken by dist-a 1, loaded first;"
+        " two distributions cannot share an entry point name (uninstall one)"
+    ]
+
+
+def test_a_from_settings_that_builds_no_task_type_names_its_plugin() -> None:
+    odd = task_type_named("odd")
+    odd.from_settings = classmethod(lambda cls, settings: None)  # type: ignore[assignment,method-assign]
+    host = build([FakeEntryPoint("tt", lambda: plugin_with_task_types(odd), FakeDistribution("tt-dist", "3"))])
+    with pytest.raises(PluginError) as raised:
+        host.task_types()["odd"]
+    assert str(raised.value) == (
+        "plugin 'tt' from tt-dist 3: task type 'odd': from_settings returned None, not an instance of a TaskType subclass"
+    )

@@ -756,7 +756,7 @@ class _TaskTypes(Mapping[str, "TaskType"]):
             except Exception as error:
                 owner = self._host._owner("flowbuilder_task_types", name)
                 raise self._host._blame(owner, f"to create task type {name!r}", error) from error
-            _check_config_model(self._host, name, instance)
+            _check_task_type(self._host, name, instance)
             self._instances[name] = instance
         return instance
 
@@ -774,17 +774,23 @@ class _TaskTypes(Mapping[str, "TaskType"]):
         return declared(self._classes, name, attribute)
 
 
-def _check_config_model(host: PluginHost, name: str, instance: Any) -> None:
-    """Refuse a task type whose ``config_model`` is not a pydantic model, naming its plugin.
+def _check_task_type(host: PluginHost, name: str, instance: Any) -> None:
+    """Refuse, naming its plugin, a task type whose ``from_settings`` built no ``TaskType`` or
+    whose ``config_model`` is not a pydantic model.
 
-    The compiler validates every task's config with it; anything else (None, ``dict``, a
+    The compiler validates every task's config with the model; anything else (None, ``dict``, a
     dataclass) would be an internal error there, at each workflow using the type.
     """
     from pydantic import BaseModel
 
-    model = getattr(instance, "config_model", None)
+    from flowbuilder.interfaces import TaskType
+
+    owner = host._owner("flowbuilder_task_types", name)
+    if not isinstance(instance, TaskType):
+        raise PluginError(f"{host.describe(owner)}: task type {name!r}: from_settings returned {_shown(instance)},"
+                          " not an instance of a TaskType subclass")  # fmt: skip
+    model = instance.config_model
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        owner = host._owner("flowbuilder_task_types", name)
         raise PluginError(f"{host.describe(owner)}: task type {name!r} has config_model {_shown(model)},"
                           " not a pydantic model (a subclass of pydantic.BaseModel)")  # fmt: skip
 
@@ -828,14 +834,24 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
     disabled = set(settings.disable_plugins)
     allowed = None if settings.load_plugins is None else set(settings.load_plugins)
     seen: set[str] = set()
+    loaded_from: dict[str, tuple[str | None, str | None]] = {}  # entry point name -> (distribution, version)
     for entry_point in entry_points if entry_points is not None else discover_entry_points():
         name = entry_point.name
-        if name in disabled or (allowed is not None and name not in allowed) or name in seen:
+        if name in disabled or (allowed is not None and name not in allowed):
             continue
-        seen.add(name)
         dist = getattr(entry_point, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else None
         dist_version = dist.version if dist is not None else None
+        if name in seen:  # the same distribution seen twice on sys.path loads once; another one is reported
+            first_name, first_version = loaded_from[name]
+            if dist_name is not None and first_name is not None and dist_name != first_name:
+                host.failures.append(PluginFailure(name, dist_name, dist_version,
+                                                   f"the plugin name {name!r} is taken by {first_name} {first_version},"
+                                                   " loaded first; two distributions cannot share an entry point name"
+                                                   " (uninstall one)"))  # fmt: skip
+            continue
+        seen.add(name)
+        loaded_from[name] = (dist_name, dist_version)
         try:
             plugin = entry_point.load()
             host.register(plugin, name=name, distribution=dist_name, version=dist_version, check_hooks=False)
