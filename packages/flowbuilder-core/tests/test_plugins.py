@@ -741,3 +741,19 @@ def test_a_from_settings_that_builds_no_task_type_names_its_plugin() -> None:
     assert str(raised.value) == (
         "plugin 'tt' from tt-dist 3: task type 'odd': from_settings returned None, not an instance of a TaskType subclass"
     )
+
+
+def test_tracing_shows_the_hooks_the_host_calls_plugin_by_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    import click
+
+    hooks = {
+        "flowbuilder_compile_passes": lambda: [],
+        "flowbuilder_secret_providers": lambda: [],
+        "flowbuilder_event_sinks": lambda: [],
+        "flowbuilder_cli_commands": lambda cli: None,
+    }
+    plugin = SimpleNamespace(**{name: hookimpl(specname=name)(body) for name, body in hooks.items()})
+    host = build([FakeEntryPoint("traced", lambda: plugin)], load_plugins=("traced",), trace_plugins=True)
+    host.compile_passes(), host.secret_providers(), host.event_sinks("r"), host.add_cli_commands(click.Group())
+    err = capsys.readouterr().err
+    assert all(f"{name} of 'traced' -> 0 " in err for name in hooks), err

@@ -263,6 +263,11 @@ class PluginHost:
             raise PluginError(f"{self.describe(plugin_name)} returned {_shown(result)} from {hook_name}, not a list")
         return list(result)
 
+    def _trace(self, text: str) -> None:
+        """One line of ``FLOWBUILDER_TRACE_PLUGINS`` for a hook the host calls plugin by plugin
+        (pluggy traces only the calls it makes itself); writes nothing when tracing is off."""
+        self.manager.trace.root.get("hook")(text)
+
     def _owner(self, hook_name: str, name: str) -> str:
         owners: dict[str, str] = self._cache.get(f"{hook_name}:owners", {})
         return owners.get(name, "?")
@@ -578,6 +583,7 @@ class PluginHost:
                     raise
                 except Exception as error:
                     raise self._blame(impl.plugin_name, "in flowbuilder_compile_passes", error) from error
+                self._trace(f"flowbuilder_compile_passes of {impl.plugin_name!r} -> {len(found)} item(s)")
                 for compile_pass in found:
                     if not callable(compile_pass):
                         raise PluginError(f"{self.describe(impl.plugin_name)} returned {_shown(compile_pass)} from"
@@ -608,6 +614,7 @@ class PluginHost:
                 print(f"warning: {self.describe(impl.plugin_name)} failed in flowbuilder_event_sinks;"
                       f" its sinks are left out of run {run_id}: {_reason(error)}", file=sys.stderr)  # fmt: skip
                 continue
+            self._trace(f"flowbuilder_event_sinks of {impl.plugin_name!r} -> {len(found)} item(s)")
             sinks.extend(found)
         return sinks
 
@@ -619,12 +626,14 @@ class PluginHost:
         for impl in reversed(self.manager.hook.flowbuilder_secret_providers.get_hookimpls()):
             arguments = {"settings": self.settings}
             try:
-                found.extend(self._listed(impl.plugin_name, "flowbuilder_secret_providers",
-                                          impl.function(*(arguments[name] for name in impl.argnames))))  # fmt: skip
+                provided = self._listed(impl.plugin_name, "flowbuilder_secret_providers",
+                                        impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
             except FlowBuilderError:
                 raise
             except Exception as error:  # the run cannot have its secrets: one line naming the plugin
                 raise self._blame(impl.plugin_name, "in flowbuilder_secret_providers", error) from error
+            self._trace(f"flowbuilder_secret_providers of {impl.plugin_name!r} -> {len(provided)} item(s)")
+            found.extend(provided)
         core = [p for kind in (EnvironmentSecrets, DirectorySecrets) for p in found if type(p) is kind]
         return core + sorted((p for p in found if p not in core), key=lambda p: str(p.name))
 
@@ -646,6 +655,7 @@ class PluginHost:
                 raise
             except Exception as error:
                 raise self._blame(impl.plugin_name, "in flowbuilder_cli_commands", error) from error
+            self._trace(f"flowbuilder_cli_commands of {impl.plugin_name!r} -> {len(group.commands)} command(s)")
             for name, command in group.commands.items():
                 if name in cli.commands:
                     first = f"{self.describe(owners[name])} and " if name in owners else "another command and "
