@@ -757,3 +757,21 @@ def test_tracing_shows_the_hooks_the_host_calls_plugin_by_plugin(capsys: pytest.
     host.compile_passes(), host.secret_providers(), host.event_sinks("r"), host.add_cli_commands(click.Group())
     err = capsys.readouterr().err
     assert all(f"{name} of 'traced' -> 0 " in err for name in hooks), err
+
+
+def test_a_hook_or_compile_pass_calling_sys_exit_is_a_plugin_error_not_a_silent_exit() -> None:
+    def exits(*args: Any) -> Any:
+        raise SystemExit(0)  # status 0: the command would end as if it had succeeded
+
+    tasks = FakeEntryPoint(
+        "quits", lambda: plugin_with_hook("flowbuilder_task_types", exits), FakeDistribution("q", "1")
+    )
+    with pytest.raises(PluginError, match=r"^plugin 'quits' from q 1 failed in flowbuilder_task_types: SystemExit: 0$"):
+        build([tasks]).task_types()
+    fine = FakeEntryPoint("tt", lambda: plugin_with_task_types(task_type_named("fine")))
+    with pytest.raises(
+        PluginError, match=r"^plugin 'pass' from p 9 failed in its compile pass .*exits: SystemExit: 0$"
+    ):
+        compile_with(build([fine, pass_plugin("pass", lambda: [exits])]))
+    with pytest.raises(PluginError, match=r"^plugin 'hook' from p 9 failed in flowbuilder_compile_passes: SystemExit"):
+        compile_with(build([fine, pass_plugin("hook", exits)]))

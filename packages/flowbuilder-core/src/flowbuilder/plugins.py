@@ -187,7 +187,7 @@ class PluginHost:
                 impl.function(registry)
             except FlowBuilderError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise self._blame(plugin_name, "in flowbuilder_addhooks", error) from error
 
     def _declare_specs(self, declaring: str, namespace: Any, names: list[str]) -> None:
@@ -249,8 +249,9 @@ class PluginHost:
                 return f"plugin {plugin_name!r} from {info.distribution} {info.version}"
         return f"plugin {plugin_name!r}"
 
-    def _blame(self, plugin_name: str, doing: str, error: Exception) -> PluginError:
-        """The one-line error for an ordinary exception raised by a plugin's code."""
+    def _blame(self, plugin_name: str, doing: str, error: BaseException) -> PluginError:
+        """The one-line error for an ordinary exception raised by a plugin's code (or its ``sys.exit()``
+        in a hook: it must not end the command, least of all with status 0 and nothing done)."""
         return PluginError(f"{self.describe(plugin_name)} failed {doing}: {_reason(error)}")
 
     def _listed(self, plugin_name: str, hook_name: str, result: Any) -> list[Any]:
@@ -315,7 +316,7 @@ class PluginHost:
                 result = self._listed(plugin_name, hook_name, impl.function())
             except FlowBuilderError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise self._blame(plugin_name, f"in {hook_name}", error) from error
             trace(f"{hook_name} of {plugin_name!r} -> {len(result)} item(s)")
             for item in result:
@@ -581,7 +582,7 @@ class PluginHost:
                                          impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
                 except FlowBuilderError:
                     raise
-                except Exception as error:
+                except (Exception, SystemExit) as error:
                     raise self._blame(impl.plugin_name, "in flowbuilder_compile_passes", error) from error
                 self._trace(f"flowbuilder_compile_passes of {impl.plugin_name!r} -> {len(found)} item(s)")
                 for compile_pass in found:
@@ -610,7 +611,7 @@ class PluginHost:
             except PluginError as error:  # it answered something that is not a list
                 print(f"warning: {error}; its sinks are left out of run {run_id}", file=sys.stderr)
                 continue
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 print(f"warning: {self.describe(impl.plugin_name)} failed in flowbuilder_event_sinks;"
                       f" its sinks are left out of run {run_id}: {_reason(error)}", file=sys.stderr)  # fmt: skip
                 continue
@@ -630,7 +631,7 @@ class PluginHost:
                                         impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
             except FlowBuilderError:
                 raise
-            except Exception as error:  # the run cannot have its secrets: one line naming the plugin
+            except (Exception, SystemExit) as error:  # the run cannot have its secrets: one line naming the plugin
                 raise self._blame(impl.plugin_name, "in flowbuilder_secret_providers", error) from error
             self._trace(f"flowbuilder_secret_providers of {impl.plugin_name!r} -> {len(provided)} item(s)")
             found.extend(provided)
@@ -653,7 +654,7 @@ class PluginHost:
                 impl.function(*(group for _ in impl.argnames))
             except FlowBuilderError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise self._blame(impl.plugin_name, "in flowbuilder_cli_commands", error) from error
             self._trace(f"flowbuilder_cli_commands of {impl.plugin_name!r} -> {len(group.commands)} command(s)")
             for name, command in group.commands.items():
@@ -687,7 +688,7 @@ class _PluginPass:
             added = self.function(plan)
         except FlowBuilderError:
             raise
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise self._host._blame(self._plugin_name, f"in its compile pass {name}", error) from error
         if added is not None and not isinstance(added, Mapping):
             raise PluginError(f"{self._host.describe(self._plugin_name)}: its compile pass {name} returned"
