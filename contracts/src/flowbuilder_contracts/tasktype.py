@@ -83,7 +83,7 @@ class TaskTypeContract(Contract):
     def test_has_a_name_usable_as_a_type(self, task_type: TaskType) -> None:
         name = type(task_type).name
         assert isinstance(name, str) and name
-        assert re.match(NAME_PATTERN, name), f"{name!r} does not match {NAME_PATTERN}"
+        assert re.fullmatch(NAME_PATTERN, name), f"{name!r} does not match {NAME_PATTERN}"  # `$` alone lets "x\n" by
 
     def test_config_model_is_a_pydantic_model(self, task_type: TaskType) -> None:
         assert isinstance(task_type.config_model, type) and issubclass(task_type.config_model, BaseModel)

@@ -306,7 +306,7 @@ def test_run_of_an_invalid_workflow_exits_2_before_looking_for_a_runner(cli, tmp
 # -- the error boundary --------------------------------------------------------------------
 
 
-def test_a_bug_in_a_plugin_is_one_line_with_exit_70_and_no_traceback(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_compile_pass_that_raises_is_one_line_naming_its_plugin_and_exit_1(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "buggy_pass_plugin.py").write_text(
         textwrap.dedent("""
         from flowbuilder import hookimpl
@@ -322,10 +322,36 @@ def test_a_bug_in_a_plugin_is_one_line_with_exit_70_and_no_traceback(run_cli, tm
     env = {"FLOWBUILDER_PLUGIN_MODULES": "flowbuilder_core_fakes,buggy_pass_plugin",
            "PYTHONPATH": f"{tmp_path}:{Path(__file__).parent / 'fakeplugin'}"}  # fmt: skip
     result = run_cli("validate", str(SEED), env=env)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        "error: plugin 'buggy_pass_plugin' failed in its compile pass explode: RuntimeError: boom in a compile pass"
+    )
+
+
+def test_a_bug_is_one_line_with_exit_70_and_no_traceback(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "buggy_store_plugin.py").write_text(
+        textwrap.dedent("""
+        from flowbuilder import hookimpl
+        from flowbuilder.stores.memory import MemoryStore
+
+        class Buggy(MemoryStore):
+            scheme = "buggy"
+
+            def list_runs(self, *args, **kwargs):
+                raise RuntimeError("boom in list_runs")
+
+        @hookimpl
+        def flowbuilder_stores():
+            return [Buggy]
+    """)
+    )
+    env = {"FLOWBUILDER_PLUGIN_MODULES": "buggy_store_plugin", "PYTHONPATH": str(tmp_path)}
+    result = run_cli("runs", "list", "--store", "buggy://", env=env)
     assert result.exit_code == 70
     assert "Traceback" not in result.output
     assert result.stderr.strip() == (
-        "internal error: RuntimeError: boom in a compile pass (set FLOWBUILDER_DEBUG=1 for the traceback and report it)"
+        "internal error: RuntimeError: boom in list_runs (set FLOWBUILDER_DEBUG=1 for the traceback and report it)"
     )
 
 

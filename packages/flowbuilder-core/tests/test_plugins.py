@@ -477,3 +477,301 @@ def test_an_unknown_workers_scheme_names_the_package_that_provides_it(host: Plug
         host.make_attempt_executor("dask://127.0.0.1:8786")
     with pytest.raises(ConfigurationError, match=r"unknown scheme 'redis'.*pip install flowbuilder-distributed"):
         host.make_attempt_executor("redis://127.0.0.1:6379/0")
+
+
+# -- a plugin that answers the wrong thing, or misbehaves outside the named hooks (review-plugins) ----
+
+
+def test_a_named_hook_returning_a_class_instead_of_a_list_is_a_plugin_error_naming_it() -> None:
+    single = task_type_named("single")
+    plugin = plugin_with_hook("flowbuilder_task_types", lambda: single)  # forgot the brackets
+    host = build([FakeEntryPoint("loose", lambda: plugin, FakeDistribution("loose-dist", "0.1"))])
+    with pytest.raises(PluginError) as raised:
+        host.task_types()
+    assert str(raised.value).startswith("plugin 'loose' from loose-dist 0.1 returned <class ")
+    assert str(raised.value).endswith(" from flowbuilder_task_types, not a list")
+
+
+def test_a_named_hook_returning_none_or_a_tuple_is_taken() -> None:
+    nothing = FakeEntryPoint("nothing", lambda: plugin_with_hook("flowbuilder_task_types", lambda: None))
+    pair = FakeEntryPoint("pair", lambda: plugin_with_hook("flowbuilder_task_types", lambda: (task_type_named("a"),)))
+    assert sorted(build([nothing, pair]).task_types()) == ["a"]
+
+
+def test_the_same_task_type_from_two_plugins_names_both_distributions() -> None:
+    first = FakeEntryPoint("first", lambda: plugin_with_task_types(task_type_named("x")), FakeDistribution("one", "1"))
+    second = FakeEntryPoint(
+        "second", lambda: plugin_with_task_types(task_type_named("x")), FakeDistribution("two", "2")
+    )
+    with pytest.raises(PluginError) as raised:
+        build([first, second]).task_types()
+    assert "plugin 'first' from one 1" in str(raised.value) and "plugin 'second' from two 2" in str(raised.value)
+
+
+@pytest.mark.parametrize("model", [dict, None, "Config"])
+def test_a_task_type_whose_config_model_is_not_a_pydantic_model_names_its_plugin(model: Any) -> None:
+    odd = task_type_named("odd")
+    odd.config_model = model
+    host = build([FakeEntryPoint("tt", lambda: plugin_with_task_types(odd), FakeDistribution("tt-dist", "3"))])
+    with pytest.raises(
+        PluginError, match=r"^plugin 'tt' from tt-dist 3: task type 'odd' has config_model .*, not a pyd"
+    ):
+        host.task_types()["odd"]
+
+
+def test_a_bad_config_model_ends_validate_in_one_line_not_an_internal_error(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "site"
+    write_distribution(site, "fb-odd", "0.1.0", "fb_odd", """
+        from flowbuilder import hookimpl
+        from flowbuilder.interfaces import TaskType
+
+        class Odd(TaskType):
+            name = "odd"
+            config_model = dict
+
+            def run(self, config, context):
+                return 1
+
+        @hookimpl
+        def flowbuilder_task_types():
+            return [Odd]
+    """)  # fmt: skip
+    workflow = tmp_path / "odd.yaml"
+    workflow.write_text("name: o\ntasks:\n  - {name: a, type: odd, config: {}}\n")
+    env = {"PYTHONPATH": str(site), "FLOWBUILDER_LOAD_PLUGINS": "core,fb_odd", "FLOWBUILDER_PLUGIN_MODULES": ""}
+    result = run_cli("validate", str(workflow), env=env)
+    assert (result.exit_code, result.stderr) == (1, (
+        "error: plugin 'fb_odd' from fb-odd 0.1.0: task type 'odd' has config_model <class 'dict'>, not a pydantic"
+        " model (a subclass of pydantic.BaseModel)\n"
+    ))  # fmt: skip
+
+
+def test_a_sink_hook_answering_something_else_than_a_list_is_left_out_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kept = object()
+    good = FakeEntryPoint("good", lambda: plugin_with_hook("flowbuilder_event_sinks", lambda run_id: [kept]))
+    odd = FakeEntryPoint("odd", lambda: plugin_with_hook("flowbuilder_event_sinks", lambda run_id: 5),
+                         FakeDistribution("odd-sinks", "1.0"))  # fmt: skip
+    assert build([good, odd]).event_sinks("run-2") == [kept]
+    assert capsys.readouterr().err == (
+        "warning: plugin 'odd' from odd-sinks 1.0 returned 5 from flowbuilder_event_sinks, not a list;"
+        " its sinks are left out of run run-2\n"
+    )
+
+
+def compile_with(host: PluginHost) -> Any:
+    from flowbuilder.loader import load_plan
+
+    return load_plan("name: w\ntasks:\n  - {name: a, type: fine, config: {}}\n", host=host)
+
+
+def pass_plugin(name: str, hook: Callable[..., Any]) -> FakeEntryPoint:
+    return FakeEntryPoint(
+        name, lambda: plugin_with_hook("flowbuilder_compile_passes", hook), FakeDistribution("p", "9")
+    )
+
+
+def test_compile_passes_that_raise_or_answer_the_wrong_thing_are_plugin_errors_naming_the_plugin() -> None:
+    fine = FakeEntryPoint("tt", lambda: plugin_with_task_types(task_type_named("fine")))
+
+    def exploding_pass(plan: Any) -> Any:
+        raise RuntimeError("pass kaput")
+
+    cases = {
+        "hook_raises": (raising("no passes"), "plugin 'hook_raises' from p 9 failed in flowbuilder_compile_passes:"
+                        " RuntimeError: no passes"),
+        "not_a_list": (lambda: 7, "plugin 'not_a_list' from p 9 returned 7 from flowbuilder_compile_passes, not a list"),
+        "pass_raises": (lambda: [exploding_pass], "plugin 'pass_raises' from p 9 failed in its compile pass"
+                        " test_compile_passes_that_raise_or_answer_the_wrong_thing_are_plugin_errors_naming_the_plugin"
+                        ".<locals>.exploding_pass: RuntimeError: pass kaput"),
+        "not_a_mapping": (lambda: [lambda plan: ["a"]], "plugin 'not_a_mapping' from p 9: its compile pass"),
+    }  # fmt: skip
+    for name, (hook, message) in cases.items():
+        with pytest.raises(PluginError) as raised:
+            compile_with(build([fine, pass_plugin(name, hook)]))
+        assert str(raised.value).startswith(message), name
+
+
+def test_a_compile_pass_may_still_reject_a_workflow_and_add_metadata() -> None:
+    from flowbuilder.diagnostics import Diagnostic
+    from flowbuilder.errors import WorkflowError
+
+    fine = FakeEntryPoint("tt", lambda: plugin_with_task_types(task_type_named("fine")))
+    assert compile_with(build([fine, pass_plugin("meta", lambda: [lambda plan: {"seen": True}])])).metadata == {
+        "seen": True
+    }
+
+    def refuse(plan: Any) -> Any:
+        raise WorkflowError([Diagnostic("<workflow>", 1, 1, "too many tasks")])
+
+    with pytest.raises(WorkflowError, match="too many tasks"):
+        compile_with(build([fine, pass_plugin("strict", lambda: [refuse])]))
+
+
+def test_a_secret_provider_hook_that_raises_or_answers_a_number_is_a_plugin_error() -> None:
+    raises = FakeEntryPoint("vault", lambda: plugin_with_hook("flowbuilder_secret_providers", raising("vault down")),
+                            FakeDistribution("fb-vault", "2.0"))  # fmt: skip
+    with pytest.raises(
+        PluginError, match=r"^plugin 'vault' from fb-vault 2.0 failed in flowbuilder_secret_providers: "
+    ):
+        build([raises]).secret_providers()
+    number = FakeEntryPoint("odd", lambda: plugin_with_hook("flowbuilder_secret_providers", lambda settings: 3))
+    with pytest.raises(PluginError, match=r"^plugin 'odd' returned 3 from flowbuilder_secret_providers, not a list$"):
+        build([number]).secret_providers()
+
+
+def cli_plugin(command_name: str, said: str) -> SimpleNamespace:
+    import click
+
+    @click.command(command_name)
+    def command() -> None:
+        click.echo(said)
+
+    return plugin_with_hook("flowbuilder_cli_commands", lambda cli: cli.add_command(command))
+
+
+def test_two_plugins_adding_one_cli_command_is_an_error_naming_both() -> None:
+    import click
+
+    first = FakeEntryPoint("first", lambda: cli_plugin("hello", "A"), FakeDistribution("dist-a", "1"))
+    second = FakeEntryPoint("second", lambda: cli_plugin("hello", "B"), FakeDistribution("dist-b", "2"))
+    with pytest.raises(PluginError) as raised:
+        build([first, second]).add_cli_commands(click.Group())
+    assert "'hello' is added by both plugin 'second' from dist-b 2 and plugin 'first' from dist-a 1" in str(
+        raised.value
+    )
+    group = click.Group()
+    assert build([first]).add_cli_commands(group) == {"hello": "first"} and list(group.commands) == ["hello"]
+
+
+def test_a_cli_commands_hook_that_raises_names_its_plugin() -> None:
+    import click
+
+    bad = FakeEntryPoint("bad", lambda: plugin_with_hook("flowbuilder_cli_commands", raising("no commands")),
+                         FakeDistribution("bad-cli", "0.1"))  # fmt: skip
+    with pytest.raises(PluginError, match=r"^plugin 'bad' from bad-cli 0.1 failed in flowbuilder_cli_commands: "):
+        build([bad]).add_cli_commands(click.Group())
+
+
+def test_cli_command_clashes_and_failures_end_the_cli_in_one_line_with_exit_1(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "site"
+    for module, name in (("fb_hello_a", "hello"), ("fb_hello_b", "hello"), ("fb_takeover", "validate")):
+        write_distribution(site, module.replace("_", "-"), "1.0", module, f"""
+            import click
+            from flowbuilder import hookimpl
+
+            @click.command("{name}")
+            def command():
+                click.echo("from {module}")
+
+            @hookimpl
+            def flowbuilder_cli_commands(cli):
+                cli.add_command(command)
+        """)  # fmt: skip
+    write_distribution(site, "fb-raising-cli", "1.0", "fb_raising_cli", """
+        from flowbuilder import hookimpl
+
+        @hookimpl
+        def flowbuilder_cli_commands(cli):
+            raise RuntimeError("no commands for you")
+    """)  # fmt: skip
+
+    def cli(*plugins: str) -> Any:
+        env = {"PYTHONPATH": str(site), "FLOWBUILDER_LOAD_PLUGINS": ",".join(("core", *plugins)),
+               "FLOWBUILDER_PLUGIN_MODULES": ""}  # fmt: skip
+        return run_cli("hello", env=env)
+
+    assert (cli("fb_hello_a").exit_code, cli("fb_hello_a").stdout) == (0, "from fb_hello_a\n")
+    both = cli("fb_hello_a", "fb_hello_b")
+    assert both.exit_code == 1 and both.stderr.count("\n") == 1, both.stderr
+    assert (
+        "plugin 'fb_hello_a' from fb-hello-a 1.0" in both.stderr
+        and "plugin 'fb_hello_b' from fb-hello-b 1.0" in both.stderr
+    )
+    takeover = cli("fb_hello_a", "fb_takeover")
+    assert (takeover.exit_code, takeover.stderr) == (1, (
+        "error: plugin 'fb_takeover' from fb-takeover 1.0 adds the command 'validate', which is built in;"
+        " disable it with FLOWBUILDER_DISABLE_PLUGINS\n"
+    ))  # fmt: skip
+    raised = cli("fb_raising_cli")
+    assert (raised.exit_code, raised.stderr) == (1, (
+        "error: plugin 'fb_raising_cli' from fb-raising-cli 1.0 failed in flowbuilder_cli_commands:"
+        " RuntimeError: no commands for you\n"
+    ))  # fmt: skip
+
+
+def test_a_plugin_calling_sys_exit_at_import_is_a_load_failure_and_the_others_load() -> None:
+    def exits() -> Any:
+        raise SystemExit("plugin quits at import")
+
+    quitter = FakeEntryPoint("quitter", exits, FakeDistribution("quitter-dist", "0.3"))
+    fine = FakeEntryPoint("fine", lambda: plugin_with_task_types(task_type_named("fine")))
+    host = build([quitter, fine])
+    assert sorted(host.task_types()) == ["fine"]
+    assert [failure.format() for failure in host.failures] == [
+        "plugin 'quitter' from quitter-dist 0.3 failed to load: SystemExit: plugin quits at import"
+    ]
+
+
+def test_two_distributions_with_one_entry_point_name_report_the_one_left_out() -> None:
+    first = FakeEntryPoint(
+        "same", lambda: plugin_with_task_types(task_type_named("a")), FakeDistribution("dist-a", "1")
+    )
+    again = FakeEntryPoint(
+        "same", lambda: plugin_with_task_types(task_type_named("a")), FakeDistribution("dist-a", "1")
+    )
+    other = FakeEntryPoint(
+        "same", lambda: plugin_with_task_types(task_type_named("b")), FakeDistribution("dist-b", "2")
+    )
+    host = build([first, again, other])
+    assert sorted(host.task_types()) == ["a"]
+    assert [failure.format() for failure in host.failures] == [
+        "plugin 'same' from dist-b 2 failed to load: the plugin name 'same' is taken by dist-a 1, loaded first;"
+        " two distributions cannot share an entry point name (uninstall one)"
+    ]
+
+
+def test_a_from_settings_that_builds_no_task_type_names_its_plugin() -> None:
+    odd = task_type_named("odd")
+    odd.from_settings = classmethod(lambda cls, settings: None)  # type: ignore[assignment,method-assign]
+    host = build([FakeEntryPoint("tt", lambda: plugin_with_task_types(odd), FakeDistribution("tt-dist", "3"))])
+    with pytest.raises(PluginError) as raised:
+        host.task_types()["odd"]
+    assert str(raised.value) == (
+        "plugin 'tt' from tt-dist 3: task type 'odd': from_settings returned None, not an instance of a TaskType subclass"
+    )
+
+
+def test_tracing_shows_the_hooks_the_host_calls_plugin_by_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    import click
+
+    hooks = {
+        "flowbuilder_compile_passes": lambda: [],
+        "flowbuilder_secret_providers": lambda: [],
+        "flowbuilder_event_sinks": lambda: [],
+        "flowbuilder_cli_commands": lambda cli: None,
+    }
+    plugin = SimpleNamespace(**{name: hookimpl(specname=name)(body) for name, body in hooks.items()})
+    host = build([FakeEntryPoint("traced", lambda: plugin)], load_plugins=("traced",), trace_plugins=True)
+    host.compile_passes(), host.secret_providers(), host.event_sinks("r"), host.add_cli_commands(click.Group())
+    err = capsys.readouterr().err
+    assert all(f"{name} of 'traced' -> 0 " in err for name in hooks), err
+
+
+def test_a_hook_or_compile_pass_calling_sys_exit_is_a_plugin_error_not_a_silent_exit() -> None:
+    def exits(*args: Any) -> Any:
+        raise SystemExit(0)  # status 0: the command would end as if it had succeeded
+
+    tasks = FakeEntryPoint(
+        "quits", lambda: plugin_with_hook("flowbuilder_task_types", exits), FakeDistribution("q", "1")
+    )
+    with pytest.raises(PluginError, match=r"^plugin 'quits' from q 1 failed in flowbuilder_task_types: SystemExit: 0$"):
+        build([tasks]).task_types()
+    fine = FakeEntryPoint("tt", lambda: plugin_with_task_types(task_type_named("fine")))
+    with pytest.raises(
+        PluginError, match=r"^plugin 'pass' from p 9 failed in its compile pass .*exits: SystemExit: 0$"
+    ):
+        compile_with(build([fine, pass_plugin("pass", lambda: [exits])]))
+    with pytest.raises(PluginError, match=r"^plugin 'hook' from p 9 failed in flowbuilder_compile_passes: SystemExit"):
+        compile_with(build([fine, pass_plugin("hook", exits)]))

@@ -91,6 +91,24 @@ def test_missing_secrets_are_one_error_naming_them_all_and_the_providers_asked()
     assert str(raised.value) == ("secrets 'A', 'B' not found (providers asked: environment); set FLOWBUILDER_SECRET_A")
 
 
+class Unreachable:
+    name = "vault"
+
+    def get(self, name: str) -> str | None:
+        raise ConnectionError("vault at https://vault:8200\nunreachable")
+
+
+def test_a_provider_that_raises_is_one_line_naming_it_not_an_internal_error() -> None:
+    from flowbuilder.errors import PluginError
+
+    with pytest.raises(PluginError) as raised:
+        resolve_secrets(["A"], [EnvironmentSecrets({}), Unreachable()])
+    assert str(raised.value) == (
+        f"secret provider 'vault' ({__name__}) failed to look up secret 'A':"
+        " ConnectionError: vault at https://vault:8200 unreachable"
+    )
+
+
 def test_a_secret_too_short_to_mask_is_refused_without_showing_it() -> None:
     with pytest.raises(ConfigurationError, match="shorter than 4 characters") as raised:
         resolve_secrets(["PIN"], [EnvironmentSecrets({"FLOWBUILDER_SECRET_PIN": "123"})])

@@ -276,3 +276,11 @@ def self_containing() -> list[object]:
 async def async_make_table(rows: int):  # type: ignore[no-untyped-def]
     await asyncio.sleep(0)
     return make_table(rows)
+
+
+class PluginAbort(BaseException):
+    """What a plugin's code might raise: a ``BaseException`` that is not an ``Exception``."""
+
+
+def raise_base_exception(kind: str) -> None:
+    raise PluginAbort("gave up") if kind == "own" else GeneratorExit("closed")

@@ -187,7 +187,7 @@ class PluginHost:
                 impl.function(registry)
             except FlowBuilderError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise self._blame(plugin_name, "in flowbuilder_addhooks", error) from error
 
     def _declare_specs(self, declaring: str, namespace: Any, names: list[str]) -> None:
@@ -249,9 +249,25 @@ class PluginHost:
                 return f"plugin {plugin_name!r} from {info.distribution} {info.version}"
         return f"plugin {plugin_name!r}"
 
-    def _blame(self, plugin_name: str, doing: str, error: Exception) -> PluginError:
-        """The one-line error for an ordinary exception raised by a plugin's code."""
+    def _blame(self, plugin_name: str, doing: str, error: BaseException) -> PluginError:
+        """The one-line error for an ordinary exception raised by a plugin's code (or its ``sys.exit()``
+        in a hook: it must not end the command, least of all with status 0 and nothing done)."""
         return PluginError(f"{self.describe(plugin_name)} failed {doing}: {_reason(error)}")
+
+    def _listed(self, plugin_name: str, hook_name: str, result: Any) -> list[Any]:
+        """A hook's answer as a list (None: empty); a one-line :class:`PluginError` naming the
+        plugin for anything else, such as a class returned without its list, which would
+        otherwise surface as an internal error where the host iterates it."""
+        if result is None:
+            return []
+        if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Iterable):
+            raise PluginError(f"{self.describe(plugin_name)} returned {_shown(result)} from {hook_name}, not a list")
+        return list(result)
+
+    def _trace(self, text: str) -> None:
+        """One line of ``FLOWBUILDER_TRACE_PLUGINS`` for a hook the host calls plugin by plugin
+        (pluggy traces only the calls it makes itself); writes nothing when tracing is off."""
+        self.manager.trace.root.get("hook")(text)
 
     def _owner(self, hook_name: str, name: str) -> str:
         owners: dict[str, str] = self._cache.get(f"{hook_name}:owners", {})
@@ -296,23 +312,23 @@ class PluginHost:
         trace = self.manager.trace.root.get("hook")  # writes only with FLOWBUILDER_TRACE_PLUGINS
         for impl in hook.get_hookimpls():
             plugin_name = impl.plugin_name
-            try:
-                result = impl.function()  # called one by one to know which plugin gave what
+            try:  # called one by one to know which plugin gave what
+                result = self._listed(plugin_name, hook_name, impl.function())
             except FlowBuilderError:
                 raise
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 raise self._blame(plugin_name, f"in {hook_name}", error) from error
-            trace(f"{hook_name} of {plugin_name!r} -> {len(result or ())} item(s)")
-            if not result:
-                continue
+            trace(f"{hook_name} of {plugin_name!r} -> {len(result)} item(s)")
             for item in result:
                 name = getattr(item, key, None)
                 if not isinstance(name, str) or not name:
-                    raise PluginError(f"plugin {plugin_name!r} returned {item!r} from {hook_name} without a `{key}`")
+                    raise PluginError(
+                        f"{self.describe(plugin_name)} returned {_shown(item)} from {hook_name} without a `{key}`"
+                    )
                 if name in found:
                     raise PluginError(
-                        f"{what} {name!r} is provided by both {owners[name]!r} and {plugin_name!r};"
-                        f" disable one with FLOWBUILDER_DISABLE_PLUGINS"
+                        f"{what} {name!r} is provided by both {self.describe(owners[name])} and"
+                        f" {self.describe(plugin_name)}; disable one with FLOWBUILDER_DISABLE_PLUGINS"
                     )
                 found[name] = item
                 owners[name] = plugin_name
@@ -550,13 +566,31 @@ class PluginHost:
             raise self._blame(owner, f"to open the node registry {url!r}", error) from error
 
     def compile_passes(self) -> Sequence[CompilePass]:
+        """Every plugin's compile passes, in the order pluggy calls the hook (asked once per host).
+
+        Each plugin's hook is called on its own and each pass is wrapped (:class:`_PluginPass`),
+        so that a hook or a pass that raises, or answers something else than the spec says, ends
+        the command with one line naming the plugin instead of an internal error.
+        """
         cached = self._cache.get("compile_passes")
         if cached is None:
-            cached = self._cache["compile_passes"] = [
-                p
-                for result in self.manager.hook.flowbuilder_compile_passes(settings=self.settings)
-                for p in result or ()
-            ]
+            passes: list[CompilePass] = []
+            for impl in reversed(self.manager.hook.flowbuilder_compile_passes.get_hookimpls()):
+                arguments = {"settings": self.settings}
+                try:
+                    found = self._listed(impl.plugin_name, "flowbuilder_compile_passes",
+                                         impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
+                except FlowBuilderError:
+                    raise
+                except (Exception, SystemExit) as error:
+                    raise self._blame(impl.plugin_name, "in flowbuilder_compile_passes", error) from error
+                self._trace(f"flowbuilder_compile_passes of {impl.plugin_name!r} -> {len(found)} item(s)")
+                for compile_pass in found:
+                    if not callable(compile_pass):
+                        raise PluginError(f"{self.describe(impl.plugin_name)} returned {_shown(compile_pass)} from"
+                                          " flowbuilder_compile_passes, which is not a callable")  # fmt: skip
+                    passes.append(_PluginPass(self, impl.plugin_name, compile_pass))
+            cached = self._cache["compile_passes"] = passes
         return cached
 
     def event_sinks(
@@ -573,27 +607,93 @@ class PluginHost:
         for impl in reversed(self.manager.hook.flowbuilder_event_sinks.get_hookimpls()):
             try:
                 result: Any = impl.function(*(arguments[name] for name in impl.argnames))
-            except Exception as error:
+                found = self._listed(impl.plugin_name, "flowbuilder_event_sinks", result)
+            except PluginError as error:  # it answered something that is not a list
+                print(f"warning: {error}; its sinks are left out of run {run_id}", file=sys.stderr)
+                continue
+            except (Exception, SystemExit) as error:
                 print(f"warning: {self.describe(impl.plugin_name)} failed in flowbuilder_event_sinks;"
                       f" its sinks are left out of run {run_id}: {_reason(error)}", file=sys.stderr)  # fmt: skip
                 continue
-            sinks.extend(result or ())
+            self._trace(f"flowbuilder_event_sinks of {impl.plugin_name!r} -> {len(found)} item(s)")
+            sinks.extend(found)
         return sinks
 
     def secret_providers(self) -> list[SecretProvider]:
         """The providers of one run's secrets, in the order they are asked (see the hook spec)."""
         from flowbuilder.secret_providers import DirectorySecrets, EnvironmentSecrets
 
-        found = [p for result in self.manager.hook.flowbuilder_secret_providers(settings=self.settings)
-                 for p in result or ()]  # fmt: skip
+        found: list[SecretProvider] = []
+        for impl in reversed(self.manager.hook.flowbuilder_secret_providers.get_hookimpls()):
+            arguments = {"settings": self.settings}
+            try:
+                provided = self._listed(impl.plugin_name, "flowbuilder_secret_providers",
+                                        impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
+            except FlowBuilderError:
+                raise
+            except (Exception, SystemExit) as error:  # the run cannot have its secrets: one line naming the plugin
+                raise self._blame(impl.plugin_name, "in flowbuilder_secret_providers", error) from error
+            self._trace(f"flowbuilder_secret_providers of {impl.plugin_name!r} -> {len(provided)} item(s)")
+            found.extend(provided)
         core = [p for kind in (EnvironmentSecrets, DirectorySecrets) for p in found if type(p) is kind]
         return core + sorted((p for p in found if p not in core), key=lambda p: str(p.name))
 
-    def add_cli_commands(self, cli: click.Group) -> None:
-        self.manager.hook.flowbuilder_cli_commands(cli=cli)
+    def add_cli_commands(self, cli: click.Group) -> dict[str, str]:
+        """Add every plugin's commands to ``cli``; returns which plugin added each (name -> plugin).
+
+        Each plugin's hook is given a group of its own, so that a command name two plugins
+        add, or one already in ``cli``, is a :class:`PluginError` naming the plugins (click
+        would silently keep the last), and a hook that raises is one line naming its plugin.
+        """
+        import click
+
+        owners: dict[str, str] = {}
+        for impl in reversed(self.manager.hook.flowbuilder_cli_commands.get_hookimpls()):
+            group = click.Group()
+            try:
+                impl.function(*(group for _ in impl.argnames))
+            except FlowBuilderError:
+                raise
+            except (Exception, SystemExit) as error:
+                raise self._blame(impl.plugin_name, "in flowbuilder_cli_commands", error) from error
+            self._trace(f"flowbuilder_cli_commands of {impl.plugin_name!r} -> {len(group.commands)} command(s)")
+            for name, command in group.commands.items():
+                if name in cli.commands:
+                    first = f"{self.describe(owners[name])} and " if name in owners else "another command and "
+                    raise PluginError(f"the command {name!r} is added by both {first}{self.describe(impl.plugin_name)};"
+                                      " disable one with FLOWBUILDER_DISABLE_PLUGINS")  # fmt: skip
+                cli.add_command(command, name)
+                owners[name] = impl.plugin_name
+        return owners
 
     def api_routes(self) -> list[Any]:
         return [route for result in self.manager.hook.flowbuilder_api_routes() for route in result or ()]
+
+
+class _PluginPass:
+    """A plugin's compile pass, as the compiler calls it: an exception other than a
+    :class:`FlowBuilderError` (a ``WorkflowError`` rejects the workflow, as the spec says) or
+    an answer that is neither None nor a mapping is a :class:`PluginError` naming the plugin."""
+
+    __slots__ = ("_host", "_plugin_name", "function")
+
+    def __init__(self, host: PluginHost, plugin_name: str, function: Any):
+        self._host = host
+        self._plugin_name = plugin_name
+        self.function = function
+
+    def __call__(self, plan: ExecutionPlan) -> Mapping[str, Any] | None:
+        name = getattr(self.function, "__qualname__", None) or type(self.function).__name__
+        try:
+            added = self.function(plan)
+        except FlowBuilderError:
+            raise
+        except (Exception, SystemExit) as error:
+            raise self._host._blame(self._plugin_name, f"in its compile pass {name}", error) from error
+        if added is not None and not isinstance(added, Mapping):
+            raise PluginError(f"{self._host.describe(self._plugin_name)}: its compile pass {name} returned"
+                              f" {_shown(added)}, not a mapping (merged into plan.metadata) or None")  # fmt: skip
+        return added
 
 
 class _LazyNamed(Mapping[str, Any]):
@@ -661,12 +761,14 @@ class _TaskTypes(Mapping[str, "TaskType"]):
         if instance is None:
             cls = self._classes[name]
             try:
-                instance = self._instances[name] = cls.from_settings(self._host.settings)
+                instance = cls.from_settings(self._host.settings)
             except FlowBuilderError:
                 raise
             except Exception as error:
                 owner = self._host._owner("flowbuilder_task_types", name)
                 raise self._host._blame(owner, f"to create task type {name!r}", error) from error
+            _check_task_type(self._host, name, instance)
+            self._instances[name] = instance
         return instance
 
     def __contains__(self, name: object) -> bool:
@@ -681,6 +783,27 @@ class _TaskTypes(Mapping[str, "TaskType"]):
     def declared(self, name: str, attribute: str) -> Any:
         """A class attribute of the task type ``name``, without importing it when the manifest has it."""
         return declared(self._classes, name, attribute)
+
+
+def _check_task_type(host: PluginHost, name: str, instance: Any) -> None:
+    """Refuse, naming its plugin, a task type whose ``from_settings`` built no ``TaskType`` or
+    whose ``config_model`` is not a pydantic model.
+
+    The compiler validates every task's config with the model; anything else (None, ``dict``, a
+    dataclass) would be an internal error there, at each workflow using the type.
+    """
+    from pydantic import BaseModel
+
+    from flowbuilder.interfaces import TaskType
+
+    owner = host._owner("flowbuilder_task_types", name)
+    if not isinstance(instance, TaskType):
+        raise PluginError(f"{host.describe(owner)}: task type {name!r}: from_settings returned {_shown(instance)},"
+                          " not an instance of a TaskType subclass")  # fmt: skip
+    model = instance.config_model
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise PluginError(f"{host.describe(owner)}: task type {name!r} has config_model {_shown(model)},"
+                          " not a pydantic model (a subclass of pydantic.BaseModel)")  # fmt: skip
 
 
 def declared(mapping: Mapping[str, Any], name: str, attribute: str) -> Any:
@@ -722,18 +845,28 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
     disabled = set(settings.disable_plugins)
     allowed = None if settings.load_plugins is None else set(settings.load_plugins)
     seen: set[str] = set()
+    loaded_from: dict[str, tuple[str | None, str | None]] = {}  # entry point name -> (distribution, version)
     for entry_point in entry_points if entry_points is not None else discover_entry_points():
         name = entry_point.name
-        if name in disabled or (allowed is not None and name not in allowed) or name in seen:
+        if name in disabled or (allowed is not None and name not in allowed):
             continue
-        seen.add(name)
         dist = getattr(entry_point, "dist", None)
         dist_name = dist.metadata["Name"] if dist is not None else None
         dist_version = dist.version if dist is not None else None
+        if name in seen:  # the same distribution seen twice on sys.path loads once; another one is reported
+            first_name, first_version = loaded_from[name]
+            if dist_name is not None and first_name is not None and dist_name != first_name:
+                host.failures.append(PluginFailure(name, dist_name, dist_version,
+                                                   f"the plugin name {name!r} is taken by {first_name} {first_version},"
+                                                   " loaded first; two distributions cannot share an entry point name"
+                                                   " (uninstall one)"))  # fmt: skip
+            continue
+        seen.add(name)
+        loaded_from[name] = (dist_name, dist_version)
         try:
             plugin = entry_point.load()
             host.register(plugin, name=name, distribution=dist_name, version=dist_version, check_hooks=False)
-        except Exception as error:  # a broken plugin must not take the others down
+        except (Exception, SystemExit) as error:  # a broken plugin, even one calling sys.exit, spares the others
             host.failures.append(PluginFailure(name, dist_name, dist_version, _reason(error)))
     for module_name in settings.plugin_modules:
         if module_name in disabled or module_name in seen:
@@ -741,7 +874,7 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
         seen.add(module_name)
         try:
             host.register(import_module(module_name), name=module_name, check_hooks=False)
-        except Exception as error:  # same rule as entry points: report, keep the rest
+        except (Exception, SystemExit) as error:  # same rule as entry points: report, keep the rest
             host.failures.append(PluginFailure(module_name, None, None, _reason(error)))
     host.check_unknown_hooks()  # only now: a hook's spec may come from a plugin loaded later
     return host
@@ -750,6 +883,12 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
 def _scheme(url: str) -> str:
     """The scheme of a store URL (``""`` when it has none)."""
     return urlsplit(url).scheme if "://" in url else ""
+
+
+def _shown(value: Any) -> str:
+    """A value a plugin returned, on one short line, for an error message."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _reason(error: BaseException) -> str:

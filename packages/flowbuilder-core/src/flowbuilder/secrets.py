@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, FlowBuilderError, PluginError
 
 if TYPE_CHECKING:
     from flowbuilder.plan import ExecutionPlan
@@ -106,7 +106,8 @@ def resolve_secrets(names: Iterable[str], providers: Sequence[Any]) -> dict[str,
     """The value of each secret in ``names``, from the first provider that has it.
 
     Raises a one-line :class:`ConfigurationError` naming every missing secret and the
-    providers asked, before any task runs.
+    providers asked, before any task runs. A provider whose ``get`` raises (a vault that
+    cannot be reached) is a one-line :class:`PluginError` naming the provider and its module.
     """
     found: dict[str, str] = {}
     missing: list[str] = []
@@ -114,7 +115,14 @@ def resolve_secrets(names: Iterable[str], providers: Sequence[Any]) -> dict[str,
         if not SECRET_NAME.match(name):
             raise ConfigurationError(f"secret name {name!r} is not valid; use letters, digits and _")
         for provider in providers:
-            value = provider.get(name)
+            try:
+                value = provider.get(name)
+            except FlowBuilderError:
+                raise
+            except Exception as error:  # a plugin's code: named, one line, exit 1 (not an internal error)
+                reason = " ".join(f"{type(error).__name__}: {error}".split())
+                raise PluginError(f"secret provider {provider.name!r} ({type(provider).__module__}) failed to look"
+                                  f" up secret {name!r}: {reason}") from error  # fmt: skip
             if value is not None:
                 found[name] = check_secret_value(name, value, f"the {provider.name} provider")
                 break

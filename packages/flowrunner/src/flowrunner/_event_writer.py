@@ -255,7 +255,10 @@ class EventWriter:
                 sink.handle(batch)
             except Exception as error:  # a broken sink never fails the run
                 self.sinks.remove(sink)
-                print(f"flowrunner: event sink {type(sink).__name__} failed and was dropped: {error}", file=sys.stderr)
+                kind = type(sink)  # its module names the plugin that gave it; one line whatever the message
+                reason = " ".join(f"{type(error).__name__}: {error}".split())
+                print(f"flowrunner: event sink {kind.__module__}.{kind.__qualname__} failed and was dropped from"
+                      f" run {self.run_id}: {reason}", file=sys.stderr)  # fmt: skip
 
     def _mask_pending(self) -> None:
         """Replace secret values (and their encodings) in what is about to be stored and shown."""

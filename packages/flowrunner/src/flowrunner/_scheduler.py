@@ -474,7 +474,7 @@ class RunExecution:
         # (or by the machine itself, RunStateMachine.inline_calls, which ends here when it must).
         try:
             result = call()
-        except (Exception, KeyboardInterrupt) as error:
+        except BaseException as error:  # what each means: _inline_raised
             self._inline_raised(task_id, attempt, error)
             return
         self._inline_returned(task_id, attempt, result)
@@ -687,7 +687,7 @@ class RunExecution:
         if mode is _INLINE and self.inline_here:
             try:
                 result = self.types[task_id].run(config, context)
-            except (Exception, KeyboardInterrupt) as error:
+            except BaseException as error:  # what each means: _inline_raised
                 self._inline_raised(task_id, attempt, error)
                 return
             if result is None or type(result) in PLAIN_TYPES or not inspect.isawaitable(result):
@@ -703,12 +703,18 @@ class RunExecution:
         """What an inline call's exception means, for both inline paths of :meth:`_start`: a
         :class:`TaskFailure` fails the attempt as it says, any other exception fails it with
         its type and message, and a KeyboardInterrupt (Ctrl-C, or the CLI's nudge, stopped a
-        call that would not return) cancels the run."""
+        call that would not return) cancels the run. Other exceptions that are not an
+        ``Exception`` (a plugin's own ``BaseException`` subclass, ``GeneratorExit``) fail the
+        attempt like any other, as the async and thread executors report them, instead of
+        escaping the driver with a traceback; a ``SystemExit`` fails it and then goes on, as
+        it does from those executors."""
         if isinstance(error, KeyboardInterrupt):
             self.request_cancel("interrupted while running an inline call")
             self.machine.cancelled(task_id, attempt)
-        else:
-            self._raised(task_id, attempt, error)
+            return
+        self._raised(task_id, attempt, error)
+        if isinstance(error, SystemExit):
+            raise error
 
     def _raised(self, task_id: int, attempt: int, error: BaseException) -> None:
         """The call of ``attempt`` raised ``error``: it fails as an executor reports it

@@ -102,6 +102,8 @@ class InlineExecutor(_TaskJobs):
     which is then awaited as an asyncio task (with the attempt's timeout). A synchronous call
     cannot be interrupted, so its timeout only applies to such an awaitable. A
     ``KeyboardInterrupt`` raised by the call is not an outcome: it propagates to the caller.
+    Any other exception fails the attempt; a ``SystemExit`` then propagates as well (as it
+    does from the async and thread executors).
     """
 
     name: ClassVar[str] = "inline"
@@ -109,8 +111,12 @@ class InlineExecutor(_TaskJobs):
     def submit(self, attempt: Attempt, on_done: OnDone) -> None:
         try:
             result = attempt.task_type.run(attempt.config, attempt.context)
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # a plugin's own BaseException too: an outcome, not a crash of the driver
             on_done(attempt, AttemptOutcome.failed(error))
+            if isinstance(error, SystemExit):
+                raise
             return
         if result is None or type(result) in _PLAIN_TYPES or not inspect.isawaitable(result):
             on_done(attempt, AttemptOutcome.succeeded(result))

@@ -60,12 +60,15 @@ class LazyGroup(click.Group):
             return
         self._plugins_added = True
         from flowbuilder.cli.context import plugin_host
+        from flowbuilder.errors import PluginError
 
+        host = plugin_host()
         plugin_group = click.Group()
-        plugin_host().add_cli_commands(plugin_group)
+        owners = host.add_cli_commands(plugin_group)  # two plugins adding one name: PluginError there
         for name, command in plugin_group.commands.items():
             if name in BUILTIN_COMMANDS or name in self.commands:
-                raise click.ClickException(f"a plugin adds the command {name!r}, which exists already")
+                raise PluginError(f"{host.describe(owners.get(name, '?'))} adds the command {name!r}, which is"
+                                  " built in; disable it with FLOWBUILDER_DISABLE_PLUGINS")  # fmt: skip
             self.add_command(command, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

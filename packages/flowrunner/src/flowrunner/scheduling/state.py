@@ -431,7 +431,7 @@ class RunStateMachine:
                 # settled right here would lower it again at once, and nothing reads it meanwhile.
                 try:
                     output = call()
-                except (Exception, KeyboardInterrupt) as error:
+                except BaseException as error:  # a plugin's own BaseException too: the driver says what it means
                     self.running += 1
                     raised(task_id, attempt, error)
                     continue
