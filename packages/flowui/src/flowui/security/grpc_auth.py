@@ -10,7 +10,7 @@ role an RPC needs comes from ``policy`` (full method name ``/pkg.Service/Method`
 Calls of RPCs that need more than ``viewer`` (or those ``audited`` chooses) are written to the
 audit log once they end, allowed or refused, with the gRPC status code as the outcome; a
 refused call's detail is its reason, an allowed unary call's the start of its request
-(masked like REST's).
+(masked like REST's, param values included: :mod:`flowui.security.param_values`).
 
 This module imports grpcio; nothing imports it until the interceptor is asked for.
 """
@@ -28,6 +28,7 @@ from flowbuilder.interfaces.authenticator import Authenticator, Principal, Role
 from flowbuilder.secrets import MIN_SECRET_LENGTH, SecretMasker
 from flowui.security.audit_writer import AuditWriter
 from flowui.security.gate import ANONYMOUS, AccessGate, Refusal
+from flowui.security.param_values import without_param_values
 from flowui.security.policy import GrpcRolePolicy, grpc_role_lookup
 
 _REQUEST_TEXT_KEPT = 16 * 1024
@@ -201,7 +202,7 @@ class _GrpcCall:
     def _request_text(request: Any, handler: Any) -> str:
         if handler.request_streaming:
             return ""
-        return str(request)[:_REQUEST_TEXT_KEPT]
+        return without_param_values(str(request)[:_REQUEST_TEXT_KEPT])
 
 
 def _behaviour_of(handler: Any) -> Callable[..., Any]:
