@@ -97,7 +97,33 @@ def test_param_values_are_masked_in_rest_bodies_and_grpc_requests() -> None:
     assert without_param_values('{"params": "1234"}') == '{"params":"***"}'
     assert without_param_values('{"reason": "no params here"}') == '{"reason": "no params here"}'
     assert "1234" not in without_param_values('{"params": {"pin": "1234"}, "yaml": "cut sh')
+    deep = '{"params": {"pin": "1234"}, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert without_param_values(deep).startswith('{"params": ***')  # not a RecursionError in the audit
     request = str(pb.StartRunRequest(yaml="name: x", params_json=json.dumps({"pin": "12\"34"}), run_id="r1"))
     masked = without_param_values(request)
     assert "12" not in masked and 'params_json: "***"' in masked and 'run_id: "r1"' in masked
     assert without_param_values('params_json: "{\\"pin\\": \\"12') == 'params_json: "***"'
+
+
+def test_retries_of_one_run_posted_at_once_run_it_once(rocksdb_server: ServeProcess) -> None:
+    """The run's lease is the server's own, so it did not stop a second execution in the same
+    process: six retries posted together all answered 201 and ran the failed task six times."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = rocksdb_server.client
+    flaky = "name: flaky\ntasks:\n  - name: once\n    type: shell\n    config: {command: 'sleep 1; exit 1'}\n"
+    run_id = start(client, flaky)
+    wait_status(client, run_id, "failed", timeout=60)
+
+    def retry(_: int) -> httpx.Response:
+        with httpx.Client(base_url=rocksdb_server.url, timeout=30) as own:
+            return own.post(f"/api/v1/runs/{run_id}/retry")
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(retry, range(6)))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409, 409, 409], [a.text for a in answers]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert "running" in error_of(refused, 409)
+    wait_status(client, run_id, "failed", timeout=60)
+    kinds = [e["kind"] for e in client.get(f"/api/v1/runs/{run_id}/events").json()["events"]]
+    assert kinds.count("run_started") == 2 and kinds.count("task_started") == 2 and kinds[-1] == "run_finished"

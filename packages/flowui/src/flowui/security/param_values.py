@@ -31,7 +31,7 @@ def without_param_values(text: str) -> str:
         return text
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit (the app refuses it)
         body = None
     if not isinstance(body, dict):
         return f"{text[: found.end()]} {MASK} (the rest is not shown: the body is not JSON)"
