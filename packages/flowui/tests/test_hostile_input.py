@@ -99,7 +99,7 @@ def test_param_values_are_masked_in_rest_bodies_and_grpc_requests() -> None:
     assert "1234" not in without_param_values('{"params": {"pin": "1234"}, "yaml": "cut sh')
     deep = '{"params": {"pin": "1234"}, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
     assert without_param_values(deep).startswith('{"params": ***')  # not a RecursionError in the audit
-    request = str(pb.StartRunRequest(yaml="name: x", params_json=json.dumps({"pin": "12\"34"}), run_id="r1"))
+    request = str(pb.StartRunRequest(yaml="name: x", params_json=json.dumps({"pin": '12"34'}), run_id="r1"))
     masked = without_param_values(request)
     assert "12" not in masked and 'params_json: "***"' in masked and 'run_id: "r1"' in masked
     assert without_param_values('params_json: "{\\"pin\\": \\"12') == 'params_json: "***"'
