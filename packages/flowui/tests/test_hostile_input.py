@@ -4,6 +4,7 @@ in the API's error shape, no traceback in the server's log, and no secret param 
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -127,3 +128,36 @@ def test_retries_of_one_run_posted_at_once_run_it_once(rocksdb_server: ServeProc
     wait_status(client, run_id, "failed", timeout=60)
     kinds = [e["kind"] for e in client.get(f"/api/v1/runs/{run_id}/events").json()["events"]]
     assert kinds.count("run_started") == 2 and kinds.count("task_started") == 2 and kinds[-1] == "run_finished"
+
+
+def test_a_burst_of_live_streams_never_opens_more_than_the_limit(rocksdb_server: ServeProcess) -> None:
+    """Room was checked in the route but counted when the stream started: 600 log streams
+    opened at once got 281 answers of 200 for a limit of 256 (each holds a blocking thread)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from flowui.live import MAX_FOLLOWED_RUNS
+
+    client = rocksdb_server.client
+    run_id = start(client, "name: idle\ntasks:\n  - name: t\n    type: shell\n    config: {command: 'sleep 60'}\n")
+    address = urlsplit(rocksdb_server.url)
+    request = f"GET /api/v1/runs/{run_id}/logs/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(2):  # the second burst finds every place of the first given back
+            for _ in range(MAX_FOLLOWED_RUNS + 150):
+                connection = socket.create_connection((address.hostname, address.port), timeout=30)
+                connection.sendall(request)
+                opened.append(connection)
+            statuses = [connection.recv(12) for connection in opened]
+            assert statuses.count(b"HTTP/1.1 200") == MAX_FOLLOWED_RUNS, sorted(set(statuses))
+            assert statuses.count(b"HTTP/1.1 503") == 150
+            for connection in opened:
+                connection.close()
+            opened.clear()
+            time.sleep(3)  # the server notices the closed connections (within its disconnect check)
+    finally:
+        for connection in opened:
+            connection.close()
+        client.post(f"/api/v1/runs/{run_id}/cancel")
+    assert "Traceback" not in rocksdb_server.stderr
