@@ -139,7 +139,7 @@ class _GrpcCall:
             outcome = _code_name(context, "UNKNOWN")
             raise
         finally:
-            self.record(outcome, self._request_text(request_or_iterator, handler), context)
+            self.record(outcome, self._request_text(request_or_iterator, handler, self.method), context)
 
     def refusing(self, handler: Any, refusal: Refusal) -> Any:
         code = _CODES[refusal.status]
@@ -199,10 +199,27 @@ class _GrpcCall:
         return _same_kind(handler, unary)
 
     @staticmethod
-    def _request_text(request: Any, handler: Any) -> str:
+    def _request_text(request: Any, handler: Any, method: str) -> str:
         if handler.request_streaming:
             return ""
+        if isinstance(request, (bytes, bytearray)):
+            request = _parsed(bytes(request), method)
         return without_param_values(str(request)[:_REQUEST_TEXT_KEPT])
+
+
+def _parsed(raw: bytes, method: str) -> Any:
+    """``raw`` as the request message of ``method`` when protobuf's default pool knows the method
+    (flowui's server hands its interceptors the serialized bytes and parses them itself, so
+    its audit details were ``b'...'`` reprs in which no field, ``params_json`` included, could
+    be found to mask), else ``raw`` itself."""
+    from google.protobuf import descriptor_pool, message_factory
+
+    service, _, name = method.strip("/").rpartition("/")
+    try:
+        input_type = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name).input_type
+        return message_factory.GetMessageClass(input_type).FromString(raw)
+    except Exception:  # an unknown method or bytes that are not its message: the bytes, masked as text
+        return raw
 
 
 def _behaviour_of(handler: Any) -> Callable[..., Any]:
