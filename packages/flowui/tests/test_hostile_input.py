@@ -161,3 +161,19 @@ def test_a_burst_of_live_streams_never_opens_more_than_the_limit(rocksdb_server:
             connection.close()
         client.post(f"/api/v1/runs/{run_id}/cancel")
     assert "Traceback" not in rocksdb_server.stderr
+
+
+def test_a_stream_resumed_past_the_last_event_still_ends(rocksdb_server: ServeProcess) -> None:
+    """The ``end`` frame carried the last event's number: a client resuming after a larger
+    one got an empty 200, and a browser's EventSource reconnects after that, forever."""
+    from serve_process import sse_events
+
+    client = rocksdb_server.client
+    run_id = start(client, GREET)
+    wait_status(client, run_id, "succeeded")
+    for query in ("?after=4611686018427387904", "?after=1000"):
+        frames = sse_events(client, f"/api/v1/runs/{run_id}/events/stream{query}")
+        assert [frame.get("event") for frame in frames] == ["end"], frames
+    frames = sse_events(client, f"/api/v1/runs/{run_id}/events/stream", headers={"last-event-id": "999"})
+    assert [frame.get("event") for frame in frames] == ["end"], frames
+    assert [f.get("event") for f in sse_events(client, f"/api/v1/runs/{run_id}/events/stream")][-1] == "end"

@@ -74,6 +74,12 @@ def annotation_frame(annotation: Annotation) -> str:
     return f"event: annotation\ndata: {_dumps(annotation.to_dict())}\n\n"
 
 
+_LAST = float("inf")
+"""The place of a feed's last frame (``end`` or ``error``): after every event, so that every
+client gets it, even one resuming after a number past the run's last event (with the event's
+number the frame was skipped, and a browser's EventSource reconnected forever)."""
+
+
 class RunFeed:
     """One run's updates as SSE frames, filled by one subscription; read by any number of clients."""
 
@@ -96,9 +102,9 @@ class RunFeed:
                 for annotation in update.annotations:
                     self._add(annotation_frame(annotation), last_seq + 0.5)
                 self._wake()
-            self._add("event: end\ndata: {}\n\n", last_seq + 0.5)
+            self._add("event: end\ndata: {}\n\n", _LAST)
         except FlowBuilderError as error:
-            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", last_seq + 0.5)
+            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", _LAST)
         finally:
             self.ended = True
             self._wake()
