@@ -177,3 +177,16 @@ def test_a_stream_resumed_past_the_last_event_still_ends(rocksdb_server: ServePr
     frames = sse_events(client, f"/api/v1/runs/{run_id}/events/stream", headers={"last-event-id": "999"})
     assert [frame.get("event") for frame in frames] == ["end"], frames
     assert [f.get("event") for f in sse_events(client, f"/api/v1/runs/{run_id}/events/stream")][-1] == "end"
+
+
+def test_a_number_param_past_a_floats_range_is_a_number_not_a_500(rocksdb_server: ServeProcess) -> None:
+    """``math.isfinite`` raised OverflowError on a 400-digit JSON integer (an int is always finite)."""
+    client = rocksdb_server.client
+    yaml = "name: sized\nparams:\n  n: {type: number}\ntasks:\n  - {name: t, type: shell, config: {command: echo}}\n"
+    body = b'{"yaml": %s, "params": {"n": %s}}' % (json.dumps(yaml).encode(), b"9" * 400)
+    started = client.post("/api/v1/runs", content=body, headers=JSON)
+    assert started.status_code == 201, started.text
+    wait_status(client, started.json()["run_id"], "succeeded")
+    infinite = b'{"yaml": %s, "params": {"n": 1e400}}' % json.dumps(yaml).encode()  # a float: inf
+    assert "finite" in error_of(client.post("/api/v1/runs", content=infinite, headers=JSON), 422)
+    assert "Traceback" not in rocksdb_server.stderr
