@@ -111,7 +111,9 @@ def test_an_integer_with_more_digits_than_python_reads_is_a_located_problem(posi
     with pytest.raises(WorkflowError) as raised:
         parse_yaml(text, "f.yaml", positions=positions)
     found = [f"{d.line}:{d.column}: {d.message}" for d in raised.value.diagnostics]
-    assert found == [f"{line}:4: the number 999999999999... has 5,000 digits, more than can be read" for line in (1, 2, 3)]
+    assert found == [
+        f"{line}:4: the number 999999999999... has 5,000 digits, more than can be read" for line in (1, 2, 3)
+    ]
 
 
 # -- merge keys ------------------------------------------------------------------------------
