@@ -67,3 +67,13 @@ def test_a_workflow_without_params_takes_none() -> None:
     assert resolve_params(bare, {}) == {}
     with pytest.raises(ParamError, match=r"\(declared: none\)"):
         resolve_params(bare, {"x": "1"})
+
+
+def test_a_number_param_takes_an_int_past_a_floats_range_and_refuses_infinity() -> None:
+    """``math.isfinite(10**400)`` raises OverflowError: an int is finite, only floats are checked."""
+    sized = Workflow.model_validate(
+        {"name": "s", "params": {"x": {"type": "number"}}, "tasks": [{"name": "a", "type": "t"}]}
+    )
+    assert resolve_params(sized, {"x": 10**400}) == {"x": 10**400}
+    with pytest.raises(ParamError, match="is not a finite number"):
+        resolve_params(sized, {"x": float("inf")})

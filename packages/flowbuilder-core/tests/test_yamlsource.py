@@ -103,6 +103,19 @@ def test_core_tags_convert_or_report() -> None:
     assert messages("a: !!bool 1\n") == ["1:4: '1' is not a valid bool"]
 
 
+@pytest.mark.parametrize("positions", [True, False])
+def test_an_integer_with_more_digits_than_python_reads_is_a_located_problem(positions: bool) -> None:
+    """Not a ValueError (an internal error: exit 70 from the CLI, a 500 from the server)."""
+    digits = "9" * 5000
+    text = f"a: {digits}\nb: !!int {digits}\nc: &x {digits}\nd: '{digits}'\n"
+    with pytest.raises(WorkflowError) as raised:
+        parse_yaml(text, "f.yaml", positions=positions)
+    found = [f"{d.line}:{d.column}: {d.message}" for d in raised.value.diagnostics]
+    assert found == [
+        f"{line}:4: the number 999999999999... has 5,000 digits, more than can be read" for line in (1, 2, 3)
+    ]
+
+
 # -- merge keys ------------------------------------------------------------------------------
 
 

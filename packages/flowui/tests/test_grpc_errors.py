@@ -179,3 +179,28 @@ def test_a_request_that_is_not_valid_protobuf_is_an_invalid_argument(served: Ser
     assert refused(lambda: raw(truncated)).code() is grpc.StatusCode.INVALID_ARGUMENT
     stream = served.channel.unary_stream("/flowbuilder.v1.RunService/StreamEvents")
     assert refused(lambda: stream(b"\x0a\x02\xc3\x28")).code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_hostile_json_huge_positions_a_reserved_kind_and_a_key_the_store_refuses_are_invalid_arguments(
+    served: Served,
+) -> None:
+    """Each was INTERNAL (a lone surrogate failed in the store's encoding, deep JSON raised
+    RecursionError, RocksDB could not pack 2**64 - 1 into an annotation key), accepted (the
+    ``audit`` kind, which REST refuses) or UNAVAILABLE (a request the store refuses, which a
+    client's retry policy would send again and again)."""
+    run_id = served.runs.StartRun(pb.StartRunRequest(yaml=SLOW)).run_id
+    wait_until_task_started(served, run_id, "wait")
+    WHO = "name: who\nparams:\n  who: {type: string}\ntasks:\n  - {name: a, type: shell, config: {command: echo}}\n"
+    deep = '{"seconds": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for call, reason in (
+        (lambda: served.runs.StartRun(pb.StartRunRequest(yaml=WHO, params_json='{"who": "\\ud800"}')), "surrogate"),
+        (lambda: served.runs.StartRun(pb.StartRunRequest(yaml=SLOW, params_json=deep)), "nested too deeply"),
+        (lambda: served.runs.AddAnnotation(pb.AddAnnotationRequest(run_id=run_id, kind="audit")), "reserved"),
+        (lambda: served.runs.ListAnnotations(pb.ListAnnotationsRequest(run_id=run_id, after=2**64 - 1)), "after"),
+        (lambda: served.runs.StreamEvents(pb.StreamEventsRequest(run_id=run_id, after_annotation=2**64 - 1)), "after"),
+        (lambda: served.workflows.ListVersions(pb.ListVersionsRequest(workflow="w" * 5000)), "1024"),
+    ):
+        error = refused(call)
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT and reason in error.details(), error.details()
+    assert served.runs.ListAnnotations(pb.ListAnnotationsRequest(run_id=run_id)).annotations == []
+    served.runs.Cancel(pb.ControlRunRequest(run_id=run_id))

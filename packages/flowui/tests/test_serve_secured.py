@@ -109,3 +109,22 @@ def test_a_mutating_call_from_another_origin_is_refused_even_with_a_token(secure
     response = secured.client.post("/api/v1/runs", json={"yaml": SLOW},
                                    headers={**as_role("operator"), "origin": "https://evil.example"})  # fmt: skip
     assert response.status_code == 403
+
+
+def test_a_secret_param_given_over_grpc_never_reaches_the_audit_log(secured: ServeProcess) -> None:
+    """The server hands its interceptors the serialized request: the audit detail was a
+    ``b'...'`` repr holding ``{"pin": "..."}`` in clear. It is the parsed message now, with
+    ``params_json: "***"`` (``pin`` does not look secret by its name; the workflow says it is)."""
+    channel, runs = grpc_stubs(secured)
+    planted = "grpc-Pin-Value-4242"
+    yaml = "name: vault\nparams:\n  pin: {type: string, secret: true}\ntasks:\n  - {name: t, type: shell, config: {command: 'echo ${{ params.pin }}'}}\n"
+    operator = list(as_role("operator").items())
+    with channel:
+        run_id = runs.StartRun(pb.StartRunRequest(yaml=yaml, params_json=json.dumps({"pin": planted})),
+                               metadata=operator).run_id  # fmt: skip
+        assert grpc_code(lambda: runs.Retry(pb.RetryRequest(run_id=run_id, params_json=json.dumps({"pin": planted})),
+                                            metadata=operator)) is not grpc.StatusCode.INTERNAL  # fmt: skip
+    records = secured.client.get("/api/v1/audit", headers=as_role("admin")).json()["records"]
+    started = [r for r in records if r["action"].endswith(("/StartRun", "/Retry"))]
+    assert len(started) == 2 and all('params_json: "***"' in r["detail"] for r in started), started
+    assert "name: vault" in started[-1]["detail"] and planted not in json.dumps(records)

@@ -60,7 +60,8 @@ def test_api_routes_win_and_unknown_api_paths_get_json_404_not_the_page(built: P
     assert client.get("/api/v1/workflows").json() == {"workflows": []}
     missing = client.get("/api/v1/no-such-thing")
     assert missing.status_code == 404
-    assert "no API route" in missing.json()["reason"]
+    assert missing.json()["error"]["status"] == 404  # the API's error shape (flowui.api_errors)
+    assert "no API route GET /api/v1/no-such-thing" in missing.json()["error"]["reason"]
 
 
 def test_a_missing_hashed_asset_is_a_404_not_the_page(built: Path) -> None:

@@ -226,9 +226,11 @@ class Param(_Model):
         allowed = _PARAM_PYTHON_TYPES[self.type]
         if not isinstance(value, allowed) or (self.type != "boolean" and isinstance(value, bool)):
             raise ValueError(f"{what} {shown} is not of type {self.type}")
-        if self.type == "number" and isinstance(value, (int, float)) and not math.isfinite(value):
+        if self.type == "number" and isinstance(value, float) and not math.isfinite(value):
             # 'nan' and 'inf' parse as floats but are no numbers a task can use (and read as
-            # variable names in shell arithmetic); a number param is a finite number.
+            # variable names in shell arithmetic); a number param is a finite number. An int is
+            # always finite: math.isfinite raised OverflowError on one past a float's range (a
+            # 400-digit JSON number was a 500 from POST /api/v1/runs).
             raise ValueError(f"{what} {shown} is not a finite number")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{what} {shown} is not one of {self.choices}")

@@ -470,7 +470,17 @@ class RunService:
         called. ``replay=False`` keeps none (a 100,000-task run has 200,000 events, about
         45 MB): ``events()`` then yields the events from its call on. A caller that only
         awaits the result (``Engine.run``, ``run_workflow``) passes False.
+
+        A run this service executes now cannot be submitted again (FlowBuilderError, a 409 from
+        the server): the run's lease is this process's own, so it does not stop a second
+        execution here, and six retries of one failed run posted at once all ran its tasks,
+        interleaving six attempts in its event log. The check and the handle's registration
+        have no ``await`` between them, so two submits on one loop cannot both pass.
         """
+        running = self._handles.get(prepared.run_id)
+        if running is not None and not running.done():
+            raise FlowBuilderError(f"run {prepared.run_id} is already running in this process; wait for it to end"
+                                   " (or cancel it) before resuming or retrying it")  # fmt: skip
         self.claim(prepared)
         stream = _StreamSink(keep=replay)
         request = self.request(prepared, sinks=[stream, *sinks], concurrency=concurrency)

@@ -221,10 +221,23 @@ _TAG_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _too_many_digits(text: str, mark: int, problems: list[tuple[Mark, str, str | None]]) -> str:
+    """A located problem for a plain integer with more digits than Python converts
+    (``sys.get_int_max_str_digits()``: :func:`resolve_plain` raises ValueError), and its text.
+
+    Without it such a file was an internal error (exit 70, a 500 from the server)."""
+    problems.append((unpack_mark(mark), f"the number {text[:12]}... has {len(text):,} digits, more than can be read",
+                     "quote it if it is text, or shorten it"))  # fmt: skip
+    return text
+
+
 def _resolve_tagged(text: str, tag: str, mark: int, problems: list[tuple[Mark, str, str | None]]) -> Any:
     if tag in ("tag:yaml.org,2002:str", "!"):
         return text
-    value: Any = resolve_plain(text)
+    try:
+        value: Any = resolve_plain(text)
+    except ValueError:
+        return _too_many_digits(text, mark, problems)
     expected = _TAG_TYPES[tag]
     fits = isinstance(value, expected) and not (tag != "tag:yaml.org,2002:bool" and isinstance(value, bool))
     if not fits:
@@ -450,7 +463,10 @@ class _Builder:
                 if event.implicit[0]:
                     value = lookup(text, _UNRESOLVED)
                     if value is _UNRESOLVED:
-                        value = resolve_plain(text)
+                        try:
+                            value = resolve_plain(text)
+                        except ValueError:
+                            value = _too_many_digits(text, _mark(event), self.problems)
                         if type(value) in _UNCHANGEABLE:
                             resolved[text] = value
                 else:
@@ -564,7 +580,10 @@ class _Builder:
         if tag is not None and tag != "!":
             value = _resolve_tagged(event.value, tag, mark, self.problems)
         elif tag is None and event.implicit[0]:
-            value = resolve_plain(event.value)
+            try:
+                value = resolve_plain(event.value)
+            except ValueError:
+                value = _too_many_digits(event.value, mark, self.problems)
         else:
             value = event.value
         self._add(value, mark, 1, event.anchor)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 PRINCIPAL_SCOPE_KEY = "flowui.principal"
 """ASGI scope key where an auth middleware leaves the caller's name (recorded as ``by``)."""
+RESERVED_ANNOTATION_KINDS = frozenset({"audit"})
+"""Annotation kinds neither API lets a caller write (the audit log is the security layer's)."""
 
 
 class ApiContext:
@@ -56,4 +58,4 @@ def principal_of(request: Request) -> str | None:
     return principal if isinstance(principal, str) and principal else None
 
 
-__all__ = ["PRINCIPAL_SCOPE_KEY", "ApiContext", "context_of", "principal_of"]
+__all__ = ["PRINCIPAL_SCOPE_KEY", "RESERVED_ANNOTATION_KINDS", "ApiContext", "context_of", "principal_of"]

@@ -47,14 +47,14 @@ def status_of(error: FlowBuilderError) -> int:
         return 404
     if isinstance(error, (WorkflowError, ParamError)):
         return 422
-    if isinstance(error, StoreError) and _is_store_outage(error):
+    if isinstance(error, StoreError) and is_store_outage(error):
         return 503
     if isinstance(error, (ConfigurationError, StoreError)):
         return 400
     return 409
 
 
-def _is_store_outage(error: StoreError) -> bool:
+def is_store_outage(error: StoreError) -> bool:
     """A store that cannot be reached (vs. a request the store refused)."""
     text = str(error).lower()
     return any(
@@ -109,4 +109,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-__all__ = ["ApiError", "error_body", "install_error_handlers", "located_errors", "status_of"]
+__all__ = ["ApiError", "error_body", "install_error_handlers", "is_store_outage", "located_errors", "status_of"]

@@ -74,6 +74,12 @@ def annotation_frame(annotation: Annotation) -> str:
     return f"event: annotation\ndata: {_dumps(annotation.to_dict())}\n\n"
 
 
+_LAST = float("inf")
+"""The place of a feed's last frame (``end`` or ``error``): after every event, so that every
+client gets it, even one resuming after a number past the run's last event (with the event's
+number the frame was skipped, and a browser's EventSource reconnected forever)."""
+
+
 class RunFeed:
     """One run's updates as SSE frames, filled by one subscription; read by any number of clients."""
 
@@ -96,9 +102,9 @@ class RunFeed:
                 for annotation in update.annotations:
                     self._add(annotation_frame(annotation), last_seq + 0.5)
                 self._wake()
-            self._add("event: end\ndata: {}\n\n", last_seq + 0.5)
+            self._add("event: end\ndata: {}\n\n", _LAST)
         except FlowBuilderError as error:
-            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", last_seq + 0.5)
+            self._add(f"event: error\ndata: {_dumps({'reason': str(error)})}\n\n", _LAST)
         finally:
             self.ended = True
             self._wake()
@@ -139,6 +145,27 @@ class RunFeed:
         self._task.cancel()
 
 
+class Slot:
+    """One of :data:`MAX_FOLLOWED_RUNS`, taken by a route (:meth:`LiveFeeds.reserve`) for a
+    stream that has not started yet: the stream's first step gives it back as its feed or log
+    stream starts counting. Checking room in the route and counting in the stream left a
+    window: a burst of 600 log streams opened 281 of 256, each holding a blocking thread that
+    runs need. A stream never started (its client left first) gives it back when dropped."""
+
+    def __init__(self, feeds: LiveFeeds | None) -> None:
+        self._feeds = feeds  # None: a slot that holds nothing (the run's feed exists: its stream shares it)
+        if feeds is not None:
+            feeds.reserved += 1
+
+    def release(self) -> None:
+        feeds, self._feeds = self._feeds, None
+        if feeds is not None:
+            feeds.reserved -= 1
+
+    def __del__(self) -> None:
+        self.release()
+
+
 class LiveFeeds:
     """The feeds of the runs that clients follow now, by run id."""
 
@@ -146,12 +173,26 @@ class LiveFeeds:
         self.store = store
         self.feeds: dict[str, RunFeed] = {}
         self.log_streams = 0  # log streams open now (each follows its run on its own)
+        self.reserved = 0  # slots routes took for streams not started yet (:class:`Slot`)
 
-    async def stream(self, run_id: str, after_seq: int) -> AsyncIterator[str]:
-        """The SSE frames of ``run_id`` after ``after_seq`` for one client (the run must exist)."""
+    def reserve(self, run_id: str | None = None) -> Slot | None:
+        """A slot for a stream of ``run_id``'s events (None: of a log stream), or None when
+        :data:`MAX_FOLLOWED_RUNS` are followed already. Following a run that has a feed takes
+        none: the stream shares the feed (the :class:`Slot` holds nothing)."""
+        if run_id is not None and run_id in self.feeds:
+            return Slot(None)
+        if len(self.feeds) + self.log_streams + self.reserved >= MAX_FOLLOWED_RUNS:
+            return None
+        return Slot(self)
+
+    async def stream(self, run_id: str, after_seq: int, slot: Slot | None = None) -> AsyncIterator[str]:
+        """The SSE frames of ``run_id`` after ``after_seq`` for one client (the run must exist;
+        ``slot``: what :meth:`reserve` gave the route, given back once the feed counts)."""
         feed = self.feeds.get(run_id)
         if feed is None:
-            feed = self.feeds[run_id] = RunFeed(self.store, run_id)  # the caller checked room_for()
+            feed = self.feeds[run_id] = RunFeed(self.store, run_id)  # the caller reserved room
+        if slot is not None:
+            slot.release()
         feed.clients += 1
         try:
             async for frame in feed.frames_after(after_seq):
@@ -163,12 +204,15 @@ class LiveFeeds:
                 if not feed.ended:
                     feed.close()
 
-    async def log_stream(self, run_id: str, task: str | None, after_line: int) -> AsyncIterator[str]:
+    async def log_stream(self, run_id: str, task: str | None, after_line: int,
+                         slot: Slot | None = None) -> AsyncIterator[str]:  # fmt: skip
         """The SSE frames of ``run_id``'s log lines (of ``task`` if given) after line ``after_line``
-        for one client (the run must exist; the caller checked :meth:`room_for_logs`)."""
+        for one client (the run must exist; the caller reserved room: ``slot``, given back here)."""
         lines = follow_logs(self.store, run_id, task, after_line).__aiter__()
         pending: asyncio.Future[list[tuple[int, LogLine]]] | None = None
         self.log_streams += 1
+        if slot is not None:
+            slot.release()
         try:
             while True:
                 if pending is None:
@@ -195,11 +239,11 @@ class LiveFeeds:
 
     def room_for(self, run_id: str) -> bool:
         """Whether a client of ``run_id`` can be served (its feed exists, or there is room for one)."""
-        return run_id in self.feeds or len(self.feeds) + self.log_streams < MAX_FOLLOWED_RUNS
+        return run_id in self.feeds or len(self.feeds) + self.log_streams + self.reserved < MAX_FOLLOWED_RUNS
 
     def room_for_logs(self) -> bool:
         """Whether one more log stream can be served (it shares :data:`MAX_FOLLOWED_RUNS` with the feeds)."""
-        return len(self.feeds) + self.log_streams < MAX_FOLLOWED_RUNS
+        return len(self.feeds) + self.log_streams + self.reserved < MAX_FOLLOWED_RUNS
 
     def close(self) -> None:
         for feed in self.feeds.values():
@@ -212,6 +256,7 @@ __all__ = [
     "MAX_FOLLOWED_RUNS",
     "LiveFeeds",
     "RunFeed",
+    "Slot",
     "annotation_frame",
     "event_frame",
     "event_json",

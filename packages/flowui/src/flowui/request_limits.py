@@ -2,7 +2,10 @@
 
 A body larger than ``max_body_bytes`` gets 413 whether it announces its length or streams
 in chunks; a JSON body nested deeper than ``max_json_depth`` gets 400 (Python's parser
-would otherwise recurse until it fails). Both answer in the API's error shape.
+would otherwise recurse until it fails), and so does one with a lone UTF-16 surrogate escape
+(``"\\ud800"``): Python's parser turns it into a string that cannot be encoded again, so a
+param, a posted workflow or a task name holding one failed deep in a store's encoding (a 500).
+All answer in the API's error shape.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ MAX_DRAIN_BYTES = 64 * 1024 * 1024
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(rb"[\[\]{}]")
+_ESCAPES = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.S)
 
 
 def json_depth(body: bytes) -> int:
@@ -36,6 +40,29 @@ def json_depth(body: bytes) -> int:
         else:
             depth -= 1
     return deepest
+
+
+def lone_surrogate(body: bytes) -> int | None:
+    """Where ``body``'s first ``\\uD800``-``\\uDFFF`` escape that is not half of a pair starts
+    (a byte offset), or None; linear in the body's size. ``\\\\`` is read as one escape, so
+    an escaped backslash followed by ``ud800`` is text, not a surrogate."""
+    if b"\\u" not in body:
+        return None
+    pending = -1  # where an unpaired high surrogate starts
+    pending_end = -1
+    for match in _ESCAPES.finditer(body):
+        code = match.group(1)
+        value = int(code, 16) if code is not None else -1
+        if pending >= 0:
+            if match.start() == pending_end and 0xDC00 <= value <= 0xDFFF:
+                pending = -1
+                continue
+            return pending
+        if 0xD800 <= value <= 0xDBFF:
+            pending, pending_end = match.start(), match.end()
+        elif 0xDC00 <= value <= 0xDFFF:
+            return match.start()
+    return pending if pending >= 0 else None
 
 
 class RequestLimits:
@@ -73,9 +100,16 @@ class RequestLimits:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if b"json" in headers.get(b"content-type", b"") and json_depth(body) > self.max_json_depth:
-            await _refuse(send, 400, f"JSON nested deeper than {self.max_json_depth} levels")
-            return
+        if b"json" in headers.get(b"content-type", b"").lower():
+            if json_depth(body) > self.max_json_depth:
+                await _refuse(send, 400, f"JSON nested deeper than {self.max_json_depth} levels")
+                return
+            at = lone_surrogate(body)
+            if at is not None:
+                escape = body[at : at + 6].decode("ascii")
+                await _refuse(send, 400, f"the JSON body holds a lone surrogate escape {escape} at byte {at};"
+                                         " text must be valid Unicode (a surrogate only as half of a pair)")  # fmt: skip
+                return
         replayed = False
 
         async def replay() -> Message:
@@ -109,4 +143,4 @@ async def _refuse(send: Send, status: int, reason: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["ASGIApp", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "RequestLimits", "json_depth"]
+__all__ = ["ASGIApp", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "RequestLimits", "json_depth", "lone_surrogate"]

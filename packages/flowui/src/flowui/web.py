@@ -8,7 +8,7 @@ the wheel, so an installed server needs no Node). :func:`mount_web_ui` adds it t
   immutable`` (a new build has new names, so a browser never needs to ask again);
 - any other GET path outside ``/api``: a file of that name at the top of ``static`` if there
   is one, else ``index.html`` (``no-cache``), so the UI's own routes survive a reload;
-- ``/api/...`` that no API route took: a JSON 404 (never the HTML page);
+- ``/api/...`` that no API route took: a JSON 404 in the API's error shape (never the HTML page);
 - when the UI is not built (a checkout without npm), a page saying how to build it (503).
 
 MIME types come from a fixed table rather than the platform's ``mimetypes`` database, which
@@ -89,12 +89,15 @@ def web_ui_endpoint(static_dir: Path = STATIC_DIR) -> Callable[[Request], Awaita
     """The request handler behind :func:`mount_web_ui`, for ``static_dir`` (tests pass their own)."""
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse
 
+    from flowui.api_errors import error_body
+
     root = static_dir.resolve()
 
     async def serve_web_ui(request: Request) -> Response:
         path = request.url.path
         if path == "/api" or path.startswith("/api/"):
-            return JSONResponse({"reason": f"no API route {path}; see /api/v1/openapi.json"}, status_code=404)
+            return JSONResponse(error_body(404, f"no API route {request.method} {path}; see /api/v1/openapi.json"),
+                                status_code=404)  # fmt: skip
         if not web_ui_built(root):
             return HTMLResponse(NOT_BUILT_PAGE, status_code=503, headers={"Cache-Control": "no-store"})
         relative = path.lstrip("/")
@@ -105,7 +108,7 @@ def web_ui_endpoint(static_dir: Path = STATIC_DIR) -> Callable[[Request], Awaita
             return FileResponse(found, media_type=media_type_of(found), headers={"Cache-Control": cache})
         if relative.startswith("assets/"):  # an old build's asset: a 404, not the page
             return JSONResponse(
-                {"reason": f"no such asset {path} (the UI was rebuilt: reload the page)"}, status_code=404
+                error_body(404, f"no such asset {path} (the UI was rebuilt: reload the page)"), status_code=404
             )
         index = root / "index.html"
         return FileResponse(index, media_type=MEDIA_TYPES[".html"], headers={"Cache-Control": "no-cache"})

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flowbuilder.events import json_fallback
 from flowui.grpc_api._generated import flowbuilder_pb2 as pb
 from flowui.grpc_api._status import BadRequest
+from flowui.request_limits import lone_surrogate
 
 if TYPE_CHECKING:
     from flowbuilder import Annotation, Diagnostic, RunEvent, RunState, RunSummary
@@ -27,13 +28,21 @@ def to_json(value: Any) -> str:
 
 
 def parse_json(text: str, field: str) -> Any:
-    """The JSON value of a request field (empty text: None)."""
+    """The JSON value of a request field (empty text: None); BadRequest for text that is not
+    JSON, nests past Python's recursion limit, or holds a lone surrogate escape (``"\\ud800"``),
+    as the REST API refuses them (:mod:`flowui.request_limits`)."""
     if not text.strip():
         return None
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as error:
         raise BadRequest(f"{field} is not JSON ({error}); send a JSON value") from None
+    except RecursionError:
+        raise BadRequest(f"{field} is nested too deeply; send a flatter JSON value") from None
+    at = lone_surrogate(text.encode("utf-8"))
+    if at is not None:  # it decodes to a str no store can encode: an INTERNAL error later
+        raise BadRequest(f"{field} holds a lone surrogate escape at byte {at}; text must be valid Unicode"
+                         " (a surrogate only as half of a pair)")  # fmt: skip
     return value
 
 

@@ -69,8 +69,13 @@ def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
         return code.NOT_FOUND, one_line(str(error))
     if isinstance(error, DuplicateRunError):
         return code.ALREADY_EXISTS, one_line(str(error))
-    if isinstance(error, StoreError):  # the store could not be read or written: try again later
-        return code.UNAVAILABLE, one_line(str(error))
+    if isinstance(error, StoreError):
+        from flowui.api_errors import is_store_outage
+
+        if is_store_outage(error):  # the store could not be reached: try again later
+            return code.UNAVAILABLE, one_line(str(error))
+        return code.INVALID_ARGUMENT, one_line(str(error))  # the store refused the request (a 1,025-character key):
+        # UNAVAILABLE made clients retry what can never succeed; REST answers 400 (flowui.api_errors)
     if isinstance(error, (ConfigurationError, FlowBuilderError)):  # the run's state or the server's setup refuses
         return code.FAILED_PRECONDITION, one_line(str(error))
     log.exception("gRPC call failed with an unexpected error", exc_info=error)

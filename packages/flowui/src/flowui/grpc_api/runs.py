@@ -23,6 +23,7 @@ from flowbuilder.control import encode_control_request
 from flowbuilder.leases import list_runs_live
 from flowbuilder.stores.paging import decode_cursor
 from flowui import workflow_catalog
+from flowui.api_context import RESERVED_ANNOTATION_KINDS
 from flowui.grpc_api import _messages as convert
 from flowui.grpc_api._compile import compile_stored, compile_text
 from flowui.grpc_api._generated import flowbuilder_pb2 as pb
@@ -196,7 +197,9 @@ class RunServicer(pb_grpc.RunServiceServicer):
     async def StreamEvents(self, request: pb.StreamEventsRequest, context: Context) -> AsyncIterator[pb.RunUpdate]:
         run_id = _run_id(request.run_id)
         await asyncio.to_thread(self.store.get_run, run_id)  # NOT_FOUND now, rather than wait for a run to appear
-        async for update in self.store.subscribe(run_id, request.after_seq, request.after_annotation):
+        after_seq, after_annotation = _after(request.after_seq, "after_seq"), _after(request.after_annotation,
+                                                                                 "after_annotation")  # fmt: skip
+        async for update in self.store.subscribe(run_id, after_seq, after_annotation):
             for message in _cut(update.events, update.annotations):
                 yield message
 
@@ -204,7 +207,7 @@ class RunServicer(pb_grpc.RunServiceServicer):
     async def ListAnnotations(self, request: pb.ListAnnotationsRequest, context: Context) -> pb.ListAnnotationsResponse:
         run_id = _run_id(request.run_id)
         await asyncio.to_thread(self.store.get_run, run_id)
-        notes = await asyncio.to_thread(self.store.read_annotations, run_id, request.after)
+        notes = await asyncio.to_thread(self.store.read_annotations, run_id, _after(request.after, "after"))
         return pb.ListAnnotationsResponse(annotations=[convert.annotation(note) for note in notes])
 
     # -- steering ---------------------------------------------------------------------------
@@ -212,6 +215,8 @@ class RunServicer(pb_grpc.RunServiceServicer):
     @unary
     async def AddAnnotation(self, request: pb.AddAnnotationRequest, context: Context) -> pb.Annotation:
         run_id = _run_id(request.run_id)
+        if request.kind in RESERVED_ANNOTATION_KINDS:
+            raise BadRequest(f"annotation kind {request.kind!r} is reserved for the server")
         note = Annotation(kind=request.kind, payload=convert.parse_json(request.payload_json, "payload_json"),
                           task=request.task or None, attempt=request.attempt if request.HasField("attempt") else None,
                           author=self.identify(context))  # fmt: skip
@@ -259,6 +264,17 @@ def _run_id(run_id: str) -> str:
     if len(run_id) > MAX_RUN_ID_CHARS:
         raise BadRequest(f"run_id is {len(run_id)} characters; run ids are at most {MAX_RUN_ID_CHARS}")
     return run_id
+
+
+MAX_AFTER = 1 << 62
+"""The largest ``after`` a request may give (the REST API's bound too): a store packs it into
+its keys, and RocksDB's annotation keys could not hold 2**64 - 1 (INTERNAL)."""
+
+
+def _after(value: int, field: str) -> int:
+    if value > MAX_AFTER:
+        raise BadRequest(f"{field} {value} is past the largest number a run uses ({MAX_AFTER})")
+    return value
 
 
 def _run_exists(store: Store, run_id: str) -> bool:

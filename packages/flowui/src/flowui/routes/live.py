@@ -20,6 +20,12 @@ from flowui.live import MAX_FOLLOWED_RUNS
 router = APIRouter(prefix="/runs/{run_id}", tags=["live"])
 
 
+def _is_number(text: str) -> bool:
+    """Whether ``text`` is ASCII digits: ``str.isdigit`` also says yes to ``²`` or ``١``
+    (a header is read as Latin-1), which ``int`` then refuses (a 500)."""
+    return text.isascii() and text.isdigit()
+
+
 @router.get("/events/stream", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
                              "description": "Server-Sent Events until the run ends."}})  # fmt: skip
@@ -27,13 +33,14 @@ async def stream_events(run_id: str, request: Request, after: int = Query(defaul
                         last_event_id: str | None = Header(default=None, max_length=32)) -> StreamingResponse:  # fmt: skip
     context = context_of(request)
     await run_in_threadpool(context.store.get_run, run_id)  # 404 before the stream starts
-    if not context.live.room_for(run_id):
-        raise ApiError(503, f"{MAX_FOLLOWED_RUNS} runs are followed live already; retry later, or page /events")
     if last_event_id:
-        if not last_event_id.isdigit():
+        if not _is_number(last_event_id):
             raise ApiError(400, "Last-Event-ID must be an event sequence number")
         after = max(after, int(last_event_id))
-    return StreamingResponse(context.live.stream(run_id, after), media_type="text/event-stream",
+    slot = context.live.reserve(run_id)  # taken now, not when the stream starts: a burst cannot overshoot
+    if slot is None:
+        raise ApiError(503, f"{MAX_FOLLOWED_RUNS} runs are followed live already; retry later, or page /events")
+    return StreamingResponse(context.live.stream(run_id, after, slot), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
 
@@ -47,12 +54,13 @@ async def stream_logs(run_id: str, request: Request, task: str | None = Query(de
     context = context_of(request)
     await run_in_threadpool(context.store.get_run, run_id)  # 404 before the stream starts
     if last_event_id:
-        if not last_event_id.isdigit():
+        if not _is_number(last_event_id):
             raise ApiError(400, "Last-Event-ID must be a log line number")
         after = max(after, int(last_event_id))
-    if not context.live.room_for_logs():
+    slot = context.live.reserve()
+    if slot is None:
         raise ApiError(503, f"{MAX_FOLLOWED_RUNS} runs are followed live already; retry later, or page /logs")
-    return StreamingResponse(context.live.log_stream(run_id, task, after), media_type="text/event-stream",
+    return StreamingResponse(context.live.log_stream(run_id, task, after, slot), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from flowbuilder.events import RunStatus
-from flowui.api_context import ApiContext, context_of, principal_of
+from flowui.api_context import RESERVED_ANNOTATION_KINDS, ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
 from flowui.live import event_json, log_json
 from flowui.routes.workflows import compile_text, dag_of, latest_version
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 MAX_PAGE = 1000
-RESERVED_ANNOTATION_KINDS = frozenset({"audit"})
-"""Kinds the API does not let a caller write (the audit log is the security middleware's)."""
 
 
 def start_url(run_id: str) -> Started:

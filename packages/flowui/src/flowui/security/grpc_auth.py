@@ -10,7 +10,7 @@ role an RPC needs comes from ``policy`` (full method name ``/pkg.Service/Method`
 Calls of RPCs that need more than ``viewer`` (or those ``audited`` chooses) are written to the
 audit log once they end, allowed or refused, with the gRPC status code as the outcome; a
 refused call's detail is its reason, an allowed unary call's the start of its request
-(masked like REST's).
+(masked like REST's, param values included: :mod:`flowui.security.param_values`).
 
 This module imports grpcio; nothing imports it until the interceptor is asked for.
 """
@@ -28,6 +28,7 @@ from flowbuilder.interfaces.authenticator import Authenticator, Principal, Role
 from flowbuilder.secrets import MIN_SECRET_LENGTH, SecretMasker
 from flowui.security.audit_writer import AuditWriter
 from flowui.security.gate import ANONYMOUS, AccessGate, Refusal
+from flowui.security.param_values import without_param_values
 from flowui.security.policy import GrpcRolePolicy, grpc_role_lookup
 
 _REQUEST_TEXT_KEPT = 16 * 1024
@@ -138,7 +139,7 @@ class _GrpcCall:
             outcome = _code_name(context, "UNKNOWN")
             raise
         finally:
-            self.record(outcome, self._request_text(request_or_iterator, handler), context)
+            self.record(outcome, self._request_text(request_or_iterator, handler, self.method), context)
 
     def refusing(self, handler: Any, refusal: Refusal) -> Any:
         code = _CODES[refusal.status]
@@ -198,10 +199,27 @@ class _GrpcCall:
         return _same_kind(handler, unary)
 
     @staticmethod
-    def _request_text(request: Any, handler: Any) -> str:
+    def _request_text(request: Any, handler: Any, method: str) -> str:
         if handler.request_streaming:
             return ""
-        return str(request)[:_REQUEST_TEXT_KEPT]
+        if isinstance(request, (bytes, bytearray)):
+            request = _parsed(bytes(request), method)
+        return without_param_values(str(request)[:_REQUEST_TEXT_KEPT])
+
+
+def _parsed(raw: bytes, method: str) -> Any:
+    """``raw`` as the request message of ``method`` when protobuf's default pool knows the method
+    (flowui's server hands its interceptors the serialized bytes and parses them itself, so
+    its audit details were ``b'...'`` reprs in which no field, ``params_json`` included, could
+    be found to mask), else ``raw`` itself."""
+    from google.protobuf import descriptor_pool, message_factory
+
+    service, _, name = method.strip("/").rpartition("/")
+    try:
+        input_type = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name).input_type
+        return message_factory.GetMessageClass(input_type).FromString(raw)
+    except Exception:  # an unknown method or bytes that are not its message: the bytes, masked as text
+        return raw
 
 
 def _behaviour_of(handler: Any) -> Callable[..., Any]:

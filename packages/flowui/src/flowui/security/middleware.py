@@ -22,8 +22,9 @@ For each HTTP request (and WebSocket handshake):
 5. after a mutating call ended (its status known), allowed or refused, one
    :class:`~flowbuilder.audit.AuditRecord` goes to ``audit`` (an
    :class:`~flowui.security.audit_writer.AuditWriter`: never waits for the store). Its
-   ``detail`` holds the query and the start of the body, masked: the caller's own token and
-   secret-looking fields become ``***``.
+   ``detail`` holds the query and the start of the body, masked: the caller's own token,
+   secret-looking fields and every run param's value become ``***``
+   (:mod:`flowui.security.param_values`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from flowui.security.audit_writer import AuditWriter
 from flowui.security.gate import ANONYMOUS, AccessGate, Refusal
 from flowui.security.headers import with_security_headers
 from flowui.security.origin import MUTATING_METHODS, cross_site_reason, normalized_origin, own_origin
+from flowui.security.param_values import without_param_values
 from flowui.security.policy import HttpRolePolicy, Match, http_role_lookup
 
 Scope = MutableMapping[str, Any]
@@ -185,7 +187,7 @@ class _Call:
 
     def _detail(self) -> str:
         query = bytes(self.scope.get("query_string") or b"").decode("latin-1")
-        body = bytes(self.body).decode("utf-8", "replace")
+        body = without_param_values(bytes(self.body).decode("utf-8", "replace"))
         parts = ([f"query: {query}"] if query else []) + ([f"body: {body}"] if body else [])
         return "; ".join(parts)
 
