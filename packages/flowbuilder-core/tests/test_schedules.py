@@ -108,6 +108,29 @@ def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
         parse_instant("tomorrow")
 
 
+def test_times_in_range_at_the_ends_of_the_calendar_are_refused_or_exact_never_an_overflow() -> None:
+    """Rule: a backfill range next to years 1 or 9999 is a ValueError that says so (the CLI's one line,
+    not exit 70), and an interval's times there are exact to the second."""
+    every_second = Schedule(every="1s")
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert times_in_range(every_second, last - timedelta(seconds=1), last, 10) == [last - timedelta(seconds=1), last]
+    with pytest.raises(ValueError, match="edge of the calendar"):  # croniter looks past the year 9999 itself
+        times_in_range(Schedule(cron="* * * * * *"), last, last, 10)
+    with pytest.raises(ValueError, match="edge of the calendar"):
+        times_in_range(every_second, datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), 10)
+    for outside in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+            parse_instant(outside)
+
+
+def test_a_random_cron_field_is_refused_since_it_would_give_new_times_at_every_reading() -> None:
+    """Rule: croniter's ``R`` draws again each time an expression is read, so every round of the
+    scheduler (and every scheduler) would see other times and start runs at random; refused."""
+    with pytest.raises(ValueError, match="no fixed times"):
+        Schedule(cron="R * * * *")
+    assert Schedule(cron="0 0 * * fri").cron == "0 0 * * fri"  # a name that holds an r is no random field
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -116,6 +139,9 @@ def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
         ({"cron": "* * * * * * *"}, "has 7 fields"),
         ({"cron": "@often"}, "has 1 field;"),
         ({"cron": "0 2 30 2 *"}, "is not valid"),
+        ({"cron": "R 2 * * *"}, "random field 'R'"),
+        ({"cron": "0 r(0-5) * * *"}, "random field 'r\\(0-5\\)'"),
+        ({"cron": "0,R/15 * * * * *"}, "random field 'R/15'"),
         ({"every": 0}, "greater than 0"),
         ({"every": "-5s"}, "is not a duration"),
         ({"every": "1.5s"}, "whole seconds"),
