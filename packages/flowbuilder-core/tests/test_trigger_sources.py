@@ -74,6 +74,9 @@ async def _no_wait(_: float) -> None:
         ("a\nb", {}, "control character"),
         ("ok", [1], "must be a JSON object"),
         ("ok", {"v": float("nan")}, "not JSON data"),
+        ("ok", {"v": "\ud800"}, "lone surrogate"),  # no store can encode it: refused before the claim
+        ("ok", {"\udc80": 1}, "lone surrogate"),
+        ("id-\udc80", {}, "lone surrogate"),
         ("ok", {"v": object()}, "not JSON data"),
         ("ok", {"v": "x" * MAX_PAYLOAD_BYTES}, "at most 1048576"),
     ],

@@ -79,10 +79,16 @@ def event_problem(event_id: Any, payload: Any) -> str | None:
         return f"its id has {len(event_id)} characters; at most {MAX_EVENT_ID_CHARS}"
     if any(ord(char) < 32 for char in event_id):
         return "its id holds a control character"
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in event_id):
+        return "its id holds a lone surrogate, which is not Unicode text; send UTF-8"
     if not isinstance(payload, Mapping):
         return f"its payload must be a JSON object (name: value), not {type(payload).__name__}"
     try:
-        size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
+        # UTF-8, as a store encodes it: a lone surrogate ("\ud800" in JSON) is refused here, before
+        # the key is claimed, not by the run's first append (which left the key with no run).
+        size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode())
+    except UnicodeEncodeError:
+        return "its payload holds a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8"
     except (TypeError, ValueError) as error:
         return f"its payload is not JSON data ({error})"
     if size > MAX_PAYLOAD_BYTES:
