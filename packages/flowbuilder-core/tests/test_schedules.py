@@ -41,6 +41,20 @@ def test_cron_is_read_in_its_timezone_across_daylight_saving() -> None:
     assert next_time(paris, datetime(2026, 7, 9, 12, tzinfo=UTC)) == datetime(2026, 7, 10, 0, 0, tzinfo=UTC)
 
 
+def test_a_cron_with_fixed_hours_runs_once_in_the_hour_repeated_when_daylight_saving_ends() -> None:
+    """Rule: 01:30 happens twice in New York on 2026-11-01 (EDT, then EST); a nightly run runs at
+    the first only, forward (scheduler, backfill) and backward (catch-up) alike."""
+    nightly = Schedule(cron="30 1 * * *", timezone="America/New_York")
+    start, end = datetime(2026, 10, 31, 12, tzinfo=UTC), datetime(2026, 11, 2, 6, tzinfo=UTC)
+    first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT; 01:30 EST would be 06:30Z
+    assert times_in_range(nightly, start, end, 10) == [first]
+    assert newest_times(nightly, start, end, 10) == ([first], False)
+    assert next_time(nightly, first) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+    assert previous_time(nightly, datetime(2026, 11, 1, 7, tzinfo=UTC)) == first
+    hourly = Schedule(cron="30 * * * *", timezone="America/New_York")  # every hour by the clock: both
+    assert datetime(2026, 11, 1, 6, 30, tzinfo=UTC) in times_in_range(hourly, start, end, 100)
+
+
 def test_a_six_field_cron_has_seconds_first() -> None:
     seconds = Schedule(cron="*/20 * * * * *")
     assert times_in_range(seconds, T0, at(59), 10) == [T0, at(20), at(40)]

@@ -132,7 +132,10 @@ def next_time(schedule: Schedule, after: datetime) -> datetime:
     if schedule.every is not None:
         every = timedelta(seconds=int(schedule.every))
         return _EPOCH + ((after - _EPOCH) // every + 1) * every
-    moment: datetime = _cron(schedule, after).get_next(datetime)
+    times = _cron(schedule, after)
+    moment: datetime = times.get_next(datetime)
+    while _is_repeated_wall_time(schedule, moment):
+        moment = times.get_next(datetime)
     return moment.astimezone(UTC)
 
 
@@ -142,8 +145,33 @@ def previous_time(schedule: Schedule, at: datetime) -> datetime:
         every = timedelta(seconds=int(schedule.every))
         return _EPOCH + ((at - _EPOCH) // every) * every
     # croniter's get_prev is strict: ask from just after ``at`` so that ``at`` itself counts.
-    moment: datetime = _cron(schedule, at + _ONE_MICROSECOND).get_prev(datetime)
+    times = _cron(schedule, at + _ONE_MICROSECOND)
+    moment: datetime = times.get_prev(datetime)
+    while _is_repeated_wall_time(schedule, moment):
+        moment = times.get_prev(datetime)
     return moment.astimezone(UTC)
+
+
+def _is_repeated_wall_time(schedule: Schedule, moment: datetime) -> bool:
+    """Whether ``moment`` is the second time its zone's clock shows this wall time (the hour
+    repeated when daylight saving ends) and the cron names its hours.
+
+    croniter gives both instants of ``30 1 * * *`` on such a day, so a nightly run ran twice;
+    like cron, a schedule with fixed hours runs at the first of them only. One whose hour
+    field is ``*`` runs every hour by the clock, so it keeps the repeated hour's times.
+    """
+    assert schedule.cron is not None
+    if not schedule.timezone or _hour_field(schedule.cron) == "*":
+        return False
+    local = moment.astimezone(_zone(schedule.timezone))
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+
+
+def _hour_field(expression: str) -> str:
+    fields = expression.split()
+    if len(fields) == 1:  # @hourly is every hour; @daily, @weekly, ... name midnight
+        return "*" if fields[0] == "@hourly" else "0"
+    return fields[2] if len(fields) == 6 else fields[1]
 
 
 def newest_times(
