@@ -195,6 +195,25 @@ def test_two_schedulers_on_one_store_have_one_active_and_the_standby_takes_over(
     assert len(times) >= 5
 
 
+def test_sigterm_stops_a_scheduler_at_once_while_a_start_waits_for_a_free_slot(scratch_dir: Path) -> None:
+    """Rule: with --max-runs reached, the next start waits for a slot; SIGTERM ends that wait at
+    once (it waited for the running run to end, then started one more run only to cancel it)."""
+    workflow = scratch_dir / "slow.yaml"
+    workflow.write_text("name: slow\nschedule: {every: 1s}\ntasks:\n"
+                        "  - {name: nap, type: shell, config: {command: 'sleep 60'}}\n")  # fmt: skip
+    scheduler = Scheduler(scratch_dir, str(workflow), "--store", "rocksdb://state", "--max-runs", "1")
+    try:
+        scheduler.wait_for("started run")
+        time.sleep(2.5)  # the next logical times are due: their start waits for the one slot
+        began = time.monotonic()
+        assert scheduler.terminate() == 0
+        assert time.monotonic() - began < 20, "SIGTERM waited for the running run"
+        assert scheduler.said("started run") == 1 and "scheduler stopped" in scheduler.lines[-1]
+    finally:
+        scheduler.ensure_dead()
+    assert len(logical_times("rocksdb://state", "slow", scratch_dir)) == 1
+
+
 def test_two_noop_schedulers_never_start_a_logical_time_twice_and_the_newer_fences_the_older_out(
     scratch_dir: Path,
 ) -> None:

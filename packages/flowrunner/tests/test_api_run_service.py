@@ -188,7 +188,9 @@ def test_a_handle_replays_the_run_from_its_first_event_only_when_submitted_with_
     assert kinds == (every if replay else [])
 
 
-def test_of_two_retries_prepared_from_one_finished_state_only_the_first_runs(store: MemoryStore, tmp_path: Path) -> None:
+def test_of_two_retries_prepared_from_one_finished_state_only_the_first_runs(
+    store: MemoryStore, tmp_path: Path
+) -> None:
     """Rule: a retry (or resume) appends after the state it was prepared from, so a second one
     prepared from the same state is refused by the store's expected sequence number instead of
     running the tasks again after the first (two `flowbuilder retry RUN_ID` at once ran the

@@ -209,10 +209,24 @@ class _Slots:
     refused: StaleLeaderError | None = None
     """Set when the store refused a run's fenced append: the scheduler decides whether it was deposed."""
 
+    closed: bool = False
+    """Set when the scheduler stops: a start waiting for room gives up (:class:`_Stopping`)."""
+
     async def wait_for_room(self) -> None:
-        while len(self.running) >= self.limit:
+        while len(self.running) >= self.limit and not self.closed:
             self.freed.clear()
             await self.freed.wait()
+        if self.closed:
+            raise _Stopping
+
+    def close(self) -> None:
+        """Submit nothing more, and wake the starts waiting for room (they raise :class:`_Stopping`)."""
+        self.closed = True
+        self.freed.set()
+
+
+class _Stopping(Exception):
+    """A start gave up because the scheduler is stopping (never escapes :class:`Scheduler`)."""
 
 
 async def start_logical_time(service: RunService, workflow: ScheduledWorkflow, logical_time: datetime,
@@ -357,10 +371,17 @@ class Scheduler:
         self._not_taken: set[str] = set()
         """Interrupted runs the takeover scan leaves alone (not a leader's, or refused to resume)."""
         self._taken_over_scan_at = 0.0
+        self._slots: _Slots | None = None
 
     def stop(self) -> None:
-        """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop)."""
+        """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop).
+
+        A start waiting for a free slot (``max_runs`` reached) gives up at once rather than
+        when a run ends, which kept a SIGTERM unanswered for as long as the longest run.
+        """
         self._stop.set()
+        if self._slots is not None:
+            self._slots.close()
 
     async def run(self, *, once: bool = False) -> list[StartOutcome]:
         """Schedule until :meth:`stop` (or, with ``once``, one round as leader, waiting for its runs).
@@ -368,7 +389,7 @@ class Scheduler:
         Returns what was started or found already started. Runs still going when it stops
         are cancelled and awaited.
         """
-        slots = _Slots(self.max_runs)
+        slots = self._slots = _Slots(self.max_runs)
         if self.announcer is not None:
             from flowbuilder.interfaces.node_announcer import NodeAnnouncement
 
@@ -427,8 +448,11 @@ class Scheduler:
                     self.log(f"leading since {format_logical_time(self._leader_since)}")
                     self._role_moved()
                     self._watchers = self._make_watchers(slots)
-                await self._take_over_orphans(slots)
-                await self._round(slots)
+                try:
+                    await self._take_over_orphans(slots)
+                    await self._round(slots)
+                except _Stopping:
+                    break
                 for watcher in self._watchers:
                     await watcher.round()
                 if once:
@@ -570,6 +594,8 @@ class Scheduler:
                 try:
                     outcome = await start_triggered(self.service, workflow, upstream_run_id, status.value, slots,
                                                     self.log)  # fmt: skip
+                except _Stopping:  # the next leader (or start) triggers it: its key is not claimed
+                    return
                 except FlowBuilderError as error:
                     self.log(f"{workflow.name}: run {upstream_run_id} finished ({status.value}) but its run cannot"
                              f" start: {error}")  # fmt: skip
@@ -608,6 +634,8 @@ class Scheduler:
                     return
                 try:
                     outcome = await start_from_event(self.service, workflow, event, slots, self.log)
+                except _Stopping:  # the source reports it again to the next leader: its key is not claimed
+                    return
                 except FlowBuilderError as error:
                     self.log(f"{workflow.name}: event {event.id!r} cannot start a run: {error}")
                     return
