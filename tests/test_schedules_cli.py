@@ -285,6 +285,39 @@ def test_backfill_runs_at_most_parallel_runs_at_once(run_cli, scratch_dir: Path)
     assert 1 <= int(overlap.stdout) <= 2
 
 
+def test_sigterm_stops_a_backfill_at_once_cancelling_its_runs(scratch_dir: Path) -> None:
+    """Rule: SIGTERM (or Ctrl-C) during a backfill starts nothing more and cancels the runs going,
+    exit 130, rather than waiting silently for them to end (then "aborted")."""
+    path = scratch_dir / "long.yaml"
+    path.write_text("name: long\nschedule: {every: 1h}\ntasks:\n"
+                    "  - {name: nap, type: shell, config: {command: 'sleep 60'}}\n")  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+    backfill = subprocess.Popen(
+        [*_cli_command(), "backfill", str(path), "--from", "2026-01-01", "--to", "2026-01-02", "--parallel", "2",
+         "--store", "rocksdb://state"], cwd=scratch_dir, env=environment, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert backfill.stderr is not None
+    log: list[str] = []
+    try:
+        for line in backfill.stderr:  # both slots hold a run once two have started
+            log.append(line)
+            if sum("started run" in seen for seen in log) == 2:
+                break
+        time.sleep(0.5)
+        backfill.send_signal(signal.SIGTERM)
+        out, err = backfill.communicate(timeout=20)  # the runs would take 60 s
+    finally:
+        if backfill.poll() is None:
+            backfill.kill()
+            backfill.communicate()
+    err = "".join(log) + err
+    assert backfill.returncode == 130, err
+    assert "2 started" in out and out.count("cancelled") == 2
+    assert "backfill stopped" in err and "Traceback" not in err
+    assert len(logical_times("rocksdb://state", "long", scratch_dir)) == 2
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

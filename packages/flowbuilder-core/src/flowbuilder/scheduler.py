@@ -704,6 +704,8 @@ class BackfillReport:
 
     started: list[StartOutcome] = field(default_factory=list)
     skipped: list[StartOutcome] = field(default_factory=list)
+    stopped: bool = False
+    """Stopped before its end (SIGINT/SIGTERM): later times were not started, running runs cancelled."""
 
     @property
     def failed(self) -> list[StartOutcome]:
@@ -711,7 +713,7 @@ class BackfillReport:
 
 
 async def backfill(service: RunService, workflow: ScheduledWorkflow, start: datetime, end: datetime, *,
-                   parallel: int = 1, log: Log = print) -> BackfillReport:  # fmt: skip
+                   parallel: int = 1, log: Log = print, stop: asyncio.Event | None = None) -> BackfillReport:  # fmt: skip
     """Start a run for every logical time of ``workflow`` in ``[start, end]``, ``parallel`` at once.
 
     Each run claims the same idempotency key a scheduler would, so a logical time that
@@ -719,6 +721,11 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
     run twice. Waits until every started run has finished. Raises ``ConfigurationError``
     for an empty or reversed range or one of more than
     :data:`~flowbuilder.limits.MAX_BACKFILL_RUNS` times.
+
+    ``stop`` (the CLI sets it on SIGINT/SIGTERM): once set, no further time is started and
+    the runs still going are cancelled (``flowbuilder retry`` reruns what they did not
+    finish), instead of waiting for them however long they take; the report says
+    ``stopped``.
     """
     from flowbuilder.limits import MAX_BACKFILL_RUNS
 
@@ -734,9 +741,23 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
                                  f" {format_logical_time(end)}")  # fmt: skip
     slots = _Slots(parallel)
     report = BackfillReport()
+
+    async def cancel_on_stop(stop: asyncio.Event) -> None:
+        await stop.wait()
+        report.stopped = True
+        slots.close()
+        if slots.running:
+            log(f"stopping: cancelling {len(slots.running)} run(s) still going")
+        for run_id in list(slots.running):
+            service.cancel(run_id, "the backfill was stopped")
+
+    stopper = asyncio.ensure_future(cancel_on_stop(stop)) if stop is not None else None
     try:
         for logical_time in times:
-            outcome = await start_logical_time(service, workflow, logical_time, slots, log)
+            try:
+                outcome = await start_logical_time(service, workflow, logical_time, slots, log)
+            except _Stopping:
+                break
             if outcome.started:
                 report.started.append(outcome)
                 log(f"{workflow.name}: started run {outcome.run_id} for {outcome.logical_time}")
@@ -746,6 +767,8 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
     finally:
         if slots.running:
             await asyncio.gather(*slots.running.values(), return_exceptions=True)
+        if stopper is not None:
+            stopper.cancel()
     return report
 
 
