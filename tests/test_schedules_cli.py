@@ -214,6 +214,30 @@ def test_sigterm_stops_a_scheduler_at_once_while_a_start_waits_for_a_free_slot(s
     assert len(logical_times("rocksdb://state", "slow", scratch_dir)) == 1
 
 
+def test_a_handled_time_ahead_of_the_clock_does_not_stop_the_schedule_silently(scratch_dir: Path) -> None:
+    """Rule: a newest-handled record a clock that ran ahead wrote (here: 2099) is said and replaced by
+    now; before, nothing started, with no word, until that time came."""
+    workflow = write_workflow(scratch_dir, "ahead", "{every: 1s}")
+    code = (
+        "import sys\n"
+        "from flowbuilder.config import Settings\n"
+        "from flowbuilder.plugins import build_plugin_host\n"
+        "with build_plugin_host(Settings()).open_store(sys.argv[1]) as store:\n"
+        "    store.write_record('scheduler:handled:ahead', '2099-01-01T00:00:00Z')\n"
+    )
+    subprocess.run([sys.executable, "-c", code, "rocksdb://state"], cwd=scratch_dir, timeout=WAIT, check=True)
+    scheduler = Scheduler(scratch_dir, str(workflow), "--store", "rocksdb://state")
+    try:
+        scheduler.wait_for("is ahead of this clock")
+        scheduler.wait_for("started run", 2)
+        assert scheduler.terminate() == 0
+    finally:
+        scheduler.ensure_dead()
+    times = logical_times("rocksdb://state", "ahead", scratch_dir)
+    assert_no_duplicate(times)
+    assert len(times) >= 2 and all(time < "2099" for time in times)
+
+
 def test_two_noop_schedulers_never_start_a_logical_time_twice_and_the_newer_fences_the_older_out(
     scratch_dir: Path,
 ) -> None:

@@ -78,6 +78,9 @@ IDLE_CHECK_SECONDS = 0.5
 """The longest the scheduler sleeps between looks at the clock and at its leadership."""
 TAKEOVER_SCAN_SECONDS = 0.5
 """How often the leader looks for runs of its scope whose owner stopped (to resume them)."""
+CLOCK_AHEAD_TOLERANCE_SECONDS = 60.0
+"""How far the recorded newest handled time may be ahead of this scheduler's clock (the skew
+between hosts) before it is taken as a clock that ran ahead and scheduling counts from now."""
 
 TAKEOVER_LEASE_SHARE = 2 / 3
 """The share of the leadership lease (``--lease-seconds``) that the scheduler's runs keep their
@@ -662,6 +665,15 @@ class Scheduler:
             key = handled_record_key(workflow.name)
             recorded = self.store.read_record(key)
             handled = parse_instant(recorded) if recorded else None
+            if handled is not None and (handled - now).total_seconds() > CLOCK_AHEAD_TOLERANCE_SECONDS:
+                # A clock that ran ahead (a former leader's, or this host's before it was set
+                # right) recorded a time not come yet: nothing would start, silently, until
+                # then. Count from now; a time that did run keeps its run (its key is claimed).
+                self.log(f"{workflow.name}: the newest handled time {recorded} is ahead of this clock"
+                         f" ({format_logical_time(now)}); scheduling from now (a logical time that already ran"
+                         " is not started again)")  # fmt: skip
+                handled = now
+                self.store.write_record(key, format_logical_time(now))
             plan = plan_catchup(workflow.schedule, handled, now, self._leader_since)
             if plan.skipped or plan.more_skipped:
                 count = f"{plan.skipped}{'+' if plan.more_skipped else ''}"
