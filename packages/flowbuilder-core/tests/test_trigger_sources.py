@@ -64,6 +64,16 @@ async def _no_wait(_: float) -> None:
     await _real_sleep(0)
 
 
+def _deep(depth: int) -> object:
+    value: object = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = _deep(100_000)
+
+
 @pytest.mark.parametrize(
     ("event_id", "payload", "reason"),
     [
@@ -78,6 +88,7 @@ async def _no_wait(_: float) -> None:
         ("ok", {"\udc80": 1}, "lone surrogate"),
         ("id-\udc80", {}, "lone surrogate"),
         ("ok", {"v": object()}, "not JSON data"),
+        ("ok", {"v": DEEP}, "not JSON data"),  # a plugin's (or a server's) payload nested past recursion
         ("ok", {"v": "x" * MAX_PAYLOAD_BYTES}, "at most 1048576"),
     ],
 )

@@ -89,7 +89,7 @@ def event_problem(event_id: Any, payload: Any) -> str | None:
         size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode())
     except UnicodeEncodeError:
         return "its payload holds a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8"
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:  # RecursionError: nested deeper than JSON goes
         return f"its payload is not JSON data ({error})"
     if size > MAX_PAYLOAD_BYTES:
         return f"its payload is {size} bytes as JSON; at most {MAX_PAYLOAD_BYTES}"
