@@ -25,6 +25,7 @@ next start (the claim keeps it to one run).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from flowbuilder.events import RunStatus
@@ -115,6 +116,10 @@ class RunFinishedWatcher:
         self._cursor = page.next_cursor
         if self._cursor is None:
             moved = self._oldest_open if self._oldest_open is not None else self._newest
+            # Never past this clock: a run stamped in the future by a host whose clock ran ahead
+            # would move the watermark there, and every run created (correctly stamped) until
+            # then would be listed by no pass. Runs listed twice fire once (handled, claimed).
+            moved = min(moved, time.time())
             if moved > self._since:
                 self.store.write_record(key, repr(moved))
 
