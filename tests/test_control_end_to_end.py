@@ -154,8 +154,9 @@ def test_a_signal_from_another_process_is_recorded_in_the_history(
         (["signal", "RUN", "go", "--data", "{bad"], "--data is not JSON"),
         (["signal", "RUN", "go", "--data", json.dumps("x" * 20000)], "more than the"),
         (["signal", "RUN", "9lives"], "invalid signal name"),
+        (["signal", "RUN", "go", "--data", "[" * 5000 + "]" * 5000], "--data is not JSON"),  # was exit 70
     ],
-    ids=["unknown-run", "bad-json", "too-large", "bad-name"],
+    ids=["unknown-run", "bad-json", "too-large", "bad-name", "nested-too-deep"],
 )
 def test_bad_requests_are_one_line_errors_with_a_non_zero_exit(
     gated_run: tuple[subprocess.Popen[str], str], store_url: str, scratch_dir: Path, args: list[str], message: str

@@ -195,6 +195,49 @@ def test_two_schedulers_on_one_store_have_one_active_and_the_standby_takes_over(
     assert len(times) >= 5
 
 
+def test_sigterm_stops_a_scheduler_at_once_while_a_start_waits_for_a_free_slot(scratch_dir: Path) -> None:
+    """Rule: with --max-runs reached, the next start waits for a slot; SIGTERM ends that wait at
+    once (it waited for the running run to end, then started one more run only to cancel it)."""
+    workflow = scratch_dir / "slow.yaml"
+    workflow.write_text("name: slow\nschedule: {every: 1s}\ntasks:\n"
+                        "  - {name: nap, type: shell, config: {command: 'sleep 60'}}\n")  # fmt: skip
+    scheduler = Scheduler(scratch_dir, str(workflow), "--store", "rocksdb://state", "--max-runs", "1")
+    try:
+        scheduler.wait_for("started run")
+        time.sleep(2.5)  # the next logical times are due: their start waits for the one slot
+        began = time.monotonic()
+        assert scheduler.terminate() == 0
+        assert time.monotonic() - began < 20, "SIGTERM waited for the running run"
+        assert scheduler.said("started run") == 1 and "scheduler stopped" in scheduler.lines[-1]
+    finally:
+        scheduler.ensure_dead()
+    assert len(logical_times("rocksdb://state", "slow", scratch_dir)) == 1
+
+
+def test_a_handled_time_ahead_of_the_clock_does_not_stop_the_schedule_silently(scratch_dir: Path) -> None:
+    """Rule: a newest-handled record a clock that ran ahead wrote (here: 2099) is said and replaced by
+    now; before, nothing started, with no word, until that time came."""
+    workflow = write_workflow(scratch_dir, "ahead", "{every: 1s}")
+    code = (
+        "import sys\n"
+        "from flowbuilder.config import Settings\n"
+        "from flowbuilder.plugins import build_plugin_host\n"
+        "with build_plugin_host(Settings()).open_store(sys.argv[1]) as store:\n"
+        "    store.write_record('scheduler:handled:ahead', '2099-01-01T00:00:00Z')\n"
+    )
+    subprocess.run([sys.executable, "-c", code, "rocksdb://state"], cwd=scratch_dir, timeout=WAIT, check=True)
+    scheduler = Scheduler(scratch_dir, str(workflow), "--store", "rocksdb://state")
+    try:
+        scheduler.wait_for("is ahead of this clock")
+        scheduler.wait_for("started run", 2)
+        assert scheduler.terminate() == 0
+    finally:
+        scheduler.ensure_dead()
+    times = logical_times("rocksdb://state", "ahead", scratch_dir)
+    assert_no_duplicate(times)
+    assert len(times) >= 2 and all(time < "2099" for time in times)
+
+
 def test_two_noop_schedulers_never_start_a_logical_time_twice_and_the_newer_fences_the_older_out(
     scratch_dir: Path,
 ) -> None:
@@ -264,6 +307,39 @@ def test_backfill_runs_at_most_parallel_runs_at_once(run_cli, scratch_dir: Path)
     overlap = subprocess.run([sys.executable, "-c", code, "rocksdb://state"], capture_output=True, text=True,
                              cwd=scratch_dir, timeout=WAIT, check=True)  # fmt: skip
     assert 1 <= int(overlap.stdout) <= 2
+
+
+def test_sigterm_stops_a_backfill_at_once_cancelling_its_runs(scratch_dir: Path) -> None:
+    """Rule: SIGTERM (or Ctrl-C) during a backfill starts nothing more and cancels the runs going,
+    exit 130, rather than waiting silently for them to end (then "aborted")."""
+    path = scratch_dir / "long.yaml"
+    path.write_text("name: long\nschedule: {every: 1h}\ntasks:\n"
+                    "  - {name: nap, type: shell, config: {command: 'sleep 60'}}\n")  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
+    backfill = subprocess.Popen(
+        [*_cli_command(), "backfill", str(path), "--from", "2026-01-01", "--to", "2026-01-02", "--parallel", "2",
+         "--store", "rocksdb://state"], cwd=scratch_dir, env=environment, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert backfill.stderr is not None
+    log: list[str] = []
+    try:
+        for line in backfill.stderr:  # both slots hold a run once two have started
+            log.append(line)
+            if sum("started run" in seen for seen in log) == 2:
+                break
+        time.sleep(0.5)
+        backfill.send_signal(signal.SIGTERM)
+        out, err = backfill.communicate(timeout=20)  # the runs would take 60 s
+    finally:
+        if backfill.poll() is None:
+            backfill.kill()
+            backfill.communicate()
+    err = "".join(log) + err
+    assert backfill.returncode == 130, err
+    assert "2 started" in out and out.count("cancelled") == 2
+    assert "backfill stopped" in err and "Traceback" not in err
+    assert len(logical_times("rocksdb://state", "long", scratch_dir)) == 2
 
 
 @pytest.mark.parametrize(

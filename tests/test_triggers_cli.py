@@ -206,6 +206,7 @@ HUGE = json.dumps({"day": "x" * (1024 * 1024 + 10)})
         ("[1, 2]", "its payload must be a JSON object (name: value), not list"),
         ('"text"', "not str"),
         ('{"day": NaN}', "its payload is not JSON data"),
+        ('{"day": "\\ud800"}', "its payload holds a lone surrogate"),  # refused before its id is claimed
         ('{"dya": "x"}', "unknown param 'dya' for workflow 'hook' (declared: count, day)"),
         ('{"day": "d", "count": "many"}', "param 'count': 'many' is not an integer"),
         ('{"day": "d", "count": -99999999999999999999999}', None),  # an integer; the run may take it

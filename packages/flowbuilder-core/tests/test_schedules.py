@@ -41,6 +41,20 @@ def test_cron_is_read_in_its_timezone_across_daylight_saving() -> None:
     assert next_time(paris, datetime(2026, 7, 9, 12, tzinfo=UTC)) == datetime(2026, 7, 10, 0, 0, tzinfo=UTC)
 
 
+def test_a_cron_with_fixed_hours_runs_once_in_the_hour_repeated_when_daylight_saving_ends() -> None:
+    """Rule: 01:30 happens twice in New York on 2026-11-01 (EDT, then EST); a nightly run runs at
+    the first only, forward (scheduler, backfill) and backward (catch-up) alike."""
+    nightly = Schedule(cron="30 1 * * *", timezone="America/New_York")
+    start, end = datetime(2026, 10, 31, 12, tzinfo=UTC), datetime(2026, 11, 2, 6, tzinfo=UTC)
+    first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT; 01:30 EST would be 06:30Z
+    assert times_in_range(nightly, start, end, 10) == [first]
+    assert newest_times(nightly, start, end, 10) == ([first], False)
+    assert next_time(nightly, first) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+    assert previous_time(nightly, datetime(2026, 11, 1, 7, tzinfo=UTC)) == first
+    hourly = Schedule(cron="30 * * * *", timezone="America/New_York")  # every hour by the clock: both
+    assert datetime(2026, 11, 1, 6, 30, tzinfo=UTC) in times_in_range(hourly, start, end, 100)
+
+
 def test_a_six_field_cron_has_seconds_first() -> None:
     seconds = Schedule(cron="*/20 * * * * *")
     assert times_in_range(seconds, T0, at(59), 10) == [T0, at(20), at(40)]
@@ -108,6 +122,29 @@ def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
         parse_instant("tomorrow")
 
 
+def test_times_in_range_at_the_ends_of_the_calendar_are_refused_or_exact_never_an_overflow() -> None:
+    """Rule: a backfill range next to years 1 or 9999 is a ValueError that says so (the CLI's one line,
+    not exit 70), and an interval's times there are exact to the second."""
+    every_second = Schedule(every="1s")
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert times_in_range(every_second, last - timedelta(seconds=1), last, 10) == [last - timedelta(seconds=1), last]
+    with pytest.raises(ValueError, match="edge of the calendar"):  # croniter looks past the year 9999 itself
+        times_in_range(Schedule(cron="* * * * * *"), last, last, 10)
+    with pytest.raises(ValueError, match="edge of the calendar"):
+        times_in_range(every_second, datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), 10)
+    for outside in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+            parse_instant(outside)
+
+
+def test_a_random_cron_field_is_refused_since_it_would_give_new_times_at_every_reading() -> None:
+    """Rule: croniter's ``R`` draws again each time an expression is read, so every round of the
+    scheduler (and every scheduler) would see other times and start runs at random; refused."""
+    with pytest.raises(ValueError, match="no fixed times"):
+        Schedule(cron="R * * * *")
+    assert Schedule(cron="0 0 * * fri").cron == "0 0 * * fri"  # a name that holds an r is no random field
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -116,6 +153,9 @@ def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
         ({"cron": "* * * * * * *"}, "has 7 fields"),
         ({"cron": "@often"}, "has 1 field;"),
         ({"cron": "0 2 30 2 *"}, "is not valid"),
+        ({"cron": "R 2 * * *"}, "random field 'R'"),
+        ({"cron": "0 r(0-5) * * *"}, "random field 'r\\(0-5\\)'"),
+        ({"cron": "0,R/15 * * * * *"}, "random field 'R/15'"),
         ({"every": 0}, "greater than 0"),
         ({"every": "-5s"}, "is not a duration"),
         ({"every": "1.5s"}, "whole seconds"),

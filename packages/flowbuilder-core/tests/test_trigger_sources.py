@@ -64,6 +64,16 @@ async def _no_wait(_: float) -> None:
     await _real_sleep(0)
 
 
+def _deep(depth: int) -> object:
+    value: object = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = _deep(100_000)
+
+
 @pytest.mark.parametrize(
     ("event_id", "payload", "reason"),
     [
@@ -74,7 +84,11 @@ async def _no_wait(_: float) -> None:
         ("a\nb", {}, "control character"),
         ("ok", [1], "must be a JSON object"),
         ("ok", {"v": float("nan")}, "not JSON data"),
+        ("ok", {"v": "\ud800"}, "lone surrogate"),  # no store can encode it: refused before the claim
+        ("ok", {"\udc80": 1}, "lone surrogate"),
+        ("id-\udc80", {}, "lone surrogate"),
         ("ok", {"v": object()}, "not JSON data"),
+        ("ok", {"v": DEEP}, "not JSON data"),  # a plugin's (or a server's) payload nested past recursion
         ("ok", {"v": "x" * MAX_PAYLOAD_BYTES}, "at most 1048576"),
     ],
 )

@@ -186,3 +186,39 @@ def test_a_handle_replays_the_run_from_its_first_event_only_when_submitted_with_
     kinds = asyncio.run(asyncio.wait_for(main(), 60))
     every = ["run_created", "run_started", *["task_started", "task_succeeded"] * 2, "run_finished"]
     assert kinds == (every if replay else [])
+
+
+def test_of_two_retries_prepared_from_one_finished_state_only_the_first_runs(
+    store: MemoryStore, tmp_path: Path
+) -> None:
+    """Rule: a retry (or resume) appends after the state it was prepared from, so a second one
+    prepared from the same state is refused by the store's expected sequence number instead of
+    running the tasks again after the first (two `flowbuilder retry RUN_ID` at once ran the
+    task twice, killed one attempt with -9 and recorded attempt 2 twice)."""
+    ledger, flag = tmp_path / "ledger.txt", tmp_path / "ok"
+    text = ("name: flaky\ntasks:\n"
+            f"  - {{name: a, type: shell, config: {{command: 'echo ran >> {ledger} && test -f {flag}'}}}}\n")  # fmt: skip
+
+    async def main() -> tuple[RunResult, BaseException | RunResult]:
+        engine = Engine(store=store)
+        try:
+            failed = await engine.run(text)
+            assert not failed.succeeded
+            flag.touch()
+            first = engine.service.prepare_retry(failed.run_id)
+            second = engine.service.prepare_retry(failed.run_id)  # both read the run as failed
+            done = await (await engine.service.submit(first)).result()
+            try:
+                late: BaseException | RunResult = await (await engine.service.submit(second)).result()
+            except FlowBuilderError as refused:
+                late = refused
+            return done, late
+        finally:
+            engine.close()
+
+    done, late = asyncio.run(asyncio.wait_for(main(), 60))
+    assert done.succeeded
+    assert isinstance(late, FlowBuilderError) and "another writer advanced" in str(late)
+    assert ledger.read_text().split() == ["ran", "ran"]  # the first run and one retry, not two
+    state = store.load_state(done.run_id)
+    assert state.status.value == "succeeded" and len(state.retries) == 1 and state.tasks["a"].attempts == 2

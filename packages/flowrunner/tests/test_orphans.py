@@ -217,6 +217,30 @@ def test_a_resume_kills_what_a_dead_runner_left_of_the_run() -> None:
             process.wait()
 
 
+def test_a_resume_spares_the_attempts_of_a_runner_still_alive() -> None:
+    """Rule: only a dead runner leaves leftovers; a second retry or resume of a run that another
+    live process executes (refused by the store at its first append) kills none of its attempts."""
+    from flowrunner.runner import _kill_leftovers
+
+    run_id = uuid.uuid4().hex
+    runner = subprocess.Popen(["sleep", "60"])  # stands for the live runner that owns the attempt
+    attempt = subprocess.Popen(["sleep", "60"], start_new_session=True,
+                               env=dict(os.environ, FLOWRUNNER_ATTEMPT=f"{runner.pid}:{run_id}:1"))  # fmt: skip
+    try:
+        _wait_for_own_environment(attempt.pid)
+        _kill_leftovers(run_id)
+        time.sleep(0.1)
+        assert attempt.poll() is None
+        runner.kill()
+        runner.wait()  # dead and reaped: what it left is a leftover now
+        _kill_leftovers(run_id)
+        assert attempt.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        for process in (runner, attempt):
+            process.kill()
+            process.wait()
+
+
 def _wait_for_own_environment(pid: int) -> None:
     """Until /proc shows ``pid``'s environment from its exec (carrying the attempt tag)."""
     deadline = time.monotonic() + 10

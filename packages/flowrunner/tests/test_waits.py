@@ -215,6 +215,22 @@ tasks:
     assert result.tasks["later"].attempts == 1
 
 
+@pytest.mark.parametrize("until", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_time_outside_the_calendar_in_utc_fails_the_wait_saying_so(until: str) -> None:
+    """Rule: an ``until`` that is year 10000 (or 0) once read in UTC is refused in words, not with
+    Python's bare ``year 10000 is out of range``."""
+    text = f"""
+name: far
+params:
+  at: {{type: string, default: "{until}"}}
+tasks:
+  - {{name: later, type: wait, config: {{until: "${{{{ params.at }}}}"}}}}
+"""
+    _, result = _run(text)
+    assert result.status is RunStatus.FAILED
+    assert f"'{until}' is outside the years 1 to 9999 in UTC" in (result.tasks["later"].error or "")
+
+
 def test_cancelling_a_run_ends_its_waits() -> None:
     engine = _engine()
 

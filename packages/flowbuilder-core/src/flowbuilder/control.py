@@ -102,7 +102,7 @@ def encode_control_request(request: ControlRequest) -> bytes:
         record["r"] = str(request.reason)
     try:
         raw = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:  # RecursionError: a payload nested too deep
         raise StoreError(f"signal payload is not JSON ({error}); encode binary data as base64 text") from None
     except UnicodeEncodeError:
         raise StoreError("control request holds text that is not valid Unicode (lone surrogates); send UTF-8") from None

@@ -325,6 +325,13 @@ def plan_workflow(
             estimated_durations=estimated_durations,
             passes=passes,
         )
+        finished = source.workflow.on.run_finished if source.workflow.on is not None else None
+        if finished is not None and finished.workflow == source.workflow.name:
+            # Each of its runs would start the next, for ever (about two a second under a scheduler).
+            raise WorkflowError([source.locator.at(
+                ("on", "run_finished", "workflow"),
+                f"workflow {source.workflow.name!r} is triggered by its own runs, so each run would start the next"
+                " for ever", "name another workflow, or use `schedule:` to run it repeatedly")])  # fmt: skip
         if source.workflow.on is not None and source.workflow.on.source is not None:  # issue 11.2: trigger sources
             from flowbuilder.trigger_sources import source_diagnostics
 

@@ -78,6 +78,9 @@ IDLE_CHECK_SECONDS = 0.5
 """The longest the scheduler sleeps between looks at the clock and at its leadership."""
 TAKEOVER_SCAN_SECONDS = 0.5
 """How often the leader looks for runs of its scope whose owner stopped (to resume them)."""
+CLOCK_AHEAD_TOLERANCE_SECONDS = 60.0
+"""How far the recorded newest handled time may be ahead of this scheduler's clock (the skew
+between hosts) before it is taken as a clock that ran ahead and scheduling counts from now."""
 
 TAKEOVER_LEASE_SHARE = 2 / 3
 """The share of the leadership lease (``--lease-seconds``) that the scheduler's runs keep their
@@ -209,10 +212,24 @@ class _Slots:
     refused: StaleLeaderError | None = None
     """Set when the store refused a run's fenced append: the scheduler decides whether it was deposed."""
 
+    closed: bool = False
+    """Set when the scheduler stops: a start waiting for room gives up (:class:`_Stopping`)."""
+
     async def wait_for_room(self) -> None:
-        while len(self.running) >= self.limit:
+        while len(self.running) >= self.limit and not self.closed:
             self.freed.clear()
             await self.freed.wait()
+        if self.closed:
+            raise _Stopping
+
+    def close(self) -> None:
+        """Submit nothing more, and wake the starts waiting for room (they raise :class:`_Stopping`)."""
+        self.closed = True
+        self.freed.set()
+
+
+class _Stopping(Exception):
+    """A start gave up because the scheduler is stopping (never escapes :class:`Scheduler`)."""
 
 
 async def start_logical_time(service: RunService, workflow: ScheduledWorkflow, logical_time: datetime,
@@ -357,10 +374,17 @@ class Scheduler:
         self._not_taken: set[str] = set()
         """Interrupted runs the takeover scan leaves alone (not a leader's, or refused to resume)."""
         self._taken_over_scan_at = 0.0
+        self._slots: _Slots | None = None
 
     def stop(self) -> None:
-        """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop)."""
+        """Ask :meth:`run` to end (thread-unsafe: call it on the scheduler's loop).
+
+        A start waiting for a free slot (``max_runs`` reached) gives up at once rather than
+        when a run ends, which kept a SIGTERM unanswered for as long as the longest run.
+        """
         self._stop.set()
+        if self._slots is not None:
+            self._slots.close()
 
     async def run(self, *, once: bool = False) -> list[StartOutcome]:
         """Schedule until :meth:`stop` (or, with ``once``, one round as leader, waiting for its runs).
@@ -368,7 +392,7 @@ class Scheduler:
         Returns what was started or found already started. Runs still going when it stops
         are cancelled and awaited.
         """
-        slots = _Slots(self.max_runs)
+        slots = self._slots = _Slots(self.max_runs)
         if self.announcer is not None:
             from flowbuilder.interfaces.node_announcer import NodeAnnouncement
 
@@ -427,8 +451,11 @@ class Scheduler:
                     self.log(f"leading since {format_logical_time(self._leader_since)}")
                     self._role_moved()
                     self._watchers = self._make_watchers(slots)
-                await self._take_over_orphans(slots)
-                await self._round(slots)
+                try:
+                    await self._take_over_orphans(slots)
+                    await self._round(slots)
+                except _Stopping:
+                    break
                 for watcher in self._watchers:
                     await watcher.round()
                 if once:
@@ -570,6 +597,8 @@ class Scheduler:
                 try:
                     outcome = await start_triggered(self.service, workflow, upstream_run_id, status.value, slots,
                                                     self.log)  # fmt: skip
+                except _Stopping:  # the next leader (or start) triggers it: its key is not claimed
+                    return
                 except FlowBuilderError as error:
                     self.log(f"{workflow.name}: run {upstream_run_id} finished ({status.value}) but its run cannot"
                              f" start: {error}")  # fmt: skip
@@ -608,6 +637,8 @@ class Scheduler:
                     return
                 try:
                     outcome = await start_from_event(self.service, workflow, event, slots, self.log)
+                except _Stopping:  # the source reports it again to the next leader: its key is not claimed
+                    return
                 except FlowBuilderError as error:
                     self.log(f"{workflow.name}: event {event.id!r} cannot start a run: {error}")
                     return
@@ -634,6 +665,15 @@ class Scheduler:
             key = handled_record_key(workflow.name)
             recorded = self.store.read_record(key)
             handled = parse_instant(recorded) if recorded else None
+            if handled is not None and (handled - now).total_seconds() > CLOCK_AHEAD_TOLERANCE_SECONDS:
+                # A clock that ran ahead (a former leader's, or this host's before it was set
+                # right) recorded a time not come yet: nothing would start, silently, until
+                # then. Count from now; a time that did run keeps its run (its key is claimed).
+                self.log(f"{workflow.name}: the newest handled time {recorded} is ahead of this clock"
+                         f" ({format_logical_time(now)}); scheduling from now (a logical time that already ran"
+                         " is not started again)")  # fmt: skip
+                handled = now
+                self.store.write_record(key, format_logical_time(now))
             plan = plan_catchup(workflow.schedule, handled, now, self._leader_since)
             if plan.skipped or plan.more_skipped:
                 count = f"{plan.skipped}{'+' if plan.more_skipped else ''}"
@@ -676,6 +716,8 @@ class BackfillReport:
 
     started: list[StartOutcome] = field(default_factory=list)
     skipped: list[StartOutcome] = field(default_factory=list)
+    stopped: bool = False
+    """Stopped before its end (SIGINT/SIGTERM): later times were not started, running runs cancelled."""
 
     @property
     def failed(self) -> list[StartOutcome]:
@@ -683,7 +725,7 @@ class BackfillReport:
 
 
 async def backfill(service: RunService, workflow: ScheduledWorkflow, start: datetime, end: datetime, *,
-                   parallel: int = 1, log: Log = print) -> BackfillReport:  # fmt: skip
+                   parallel: int = 1, log: Log = print, stop: asyncio.Event | None = None) -> BackfillReport:  # fmt: skip
     """Start a run for every logical time of ``workflow`` in ``[start, end]``, ``parallel`` at once.
 
     Each run claims the same idempotency key a scheduler would, so a logical time that
@@ -691,6 +733,11 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
     run twice. Waits until every started run has finished. Raises ``ConfigurationError``
     for an empty or reversed range or one of more than
     :data:`~flowbuilder.limits.MAX_BACKFILL_RUNS` times.
+
+    ``stop`` (the CLI sets it on SIGINT/SIGTERM): once set, no further time is started and
+    the runs still going are cancelled (``flowbuilder retry`` reruns what they did not
+    finish), instead of waiting for them however long they take; the report says
+    ``stopped``.
     """
     from flowbuilder.limits import MAX_BACKFILL_RUNS
 
@@ -706,9 +753,23 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
                                  f" {format_logical_time(end)}")  # fmt: skip
     slots = _Slots(parallel)
     report = BackfillReport()
+
+    async def cancel_on_stop(stop: asyncio.Event) -> None:
+        await stop.wait()
+        report.stopped = True
+        slots.close()
+        if slots.running:
+            log(f"stopping: cancelling {len(slots.running)} run(s) still going")
+        for run_id in list(slots.running):
+            service.cancel(run_id, "the backfill was stopped")
+
+    stopper = asyncio.ensure_future(cancel_on_stop(stop)) if stop is not None else None
     try:
         for logical_time in times:
-            outcome = await start_logical_time(service, workflow, logical_time, slots, log)
+            try:
+                outcome = await start_logical_time(service, workflow, logical_time, slots, log)
+            except _Stopping:
+                break
             if outcome.started:
                 report.started.append(outcome)
                 log(f"{workflow.name}: started run {outcome.run_id} for {outcome.logical_time}")
@@ -718,6 +779,8 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
     finally:
         if slots.running:
             await asyncio.gather(*slots.running.values(), return_exceptions=True)
+        if stopper is not None:
+            stopper.cancel()
     return report
 
 

@@ -20,7 +20,7 @@ Nothing here touches a store or a clock: the callers (:mod:`flowbuilder.schedule
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 UTC = UTC
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Interval times count from here, in exact integer microseconds (a float timestamp drops them by year 9999)."""
 
 
 # -- checks (called by the model when a file is loaded) -------------------------------------
@@ -45,6 +47,11 @@ def check_cron(expression: str) -> None:
         count = f"{len(fields)} field{'s' if len(fields) != 1 else ''}"
         raise ValueError(f"cron {expression!r} has {count}; write five (minute hour day month weekday),"
                          " or six with seconds first, e.g. '0 2 * * *' (or @hourly, @daily, ...)")  # fmt: skip
+    random = [part for field in fields for part in field.split(",") if _RANDOM_PART.match(part)]
+    if random:
+        raise ValueError(f"cron {expression!r} has the random field {random[0]!r}, which croniter draws anew on every"
+                         " reading, so the schedule would have no fixed times (each scheduler, each round, would see"
+                         " others); write a fixed value, e.g. '17' for the minute")  # fmt: skip
     from croniter import croniter
 
     try:
@@ -53,6 +60,9 @@ def check_cron(expression: str) -> None:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"cron {expression!r} is not valid ({reason}); e.g. '0 2 * * *' is 02:00 every day") from None
 
+
+_RANDOM_PART = re.compile(r"^[rR](\(\d+-\d+\))?(/\d+)?$")
+"""croniter's random field (``R``, ``R(0-29)``, ``R/15``): a new draw every time an expression is read."""
 
 _MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 """The named schedules croniter reads (``@daily`` is ``0 0 * * *``)."""
@@ -97,7 +107,10 @@ def parse_instant(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO-8601 time; write e.g. 2026-12-05T02:00:00Z or 2026-12-05") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant a datetime holds
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC; write a time within them") from None
 
 
 def idempotency_key(workflow: str, logical_time: datetime) -> str:
@@ -117,21 +130,48 @@ def _cron(schedule: Schedule, start: datetime) -> Any:
 def next_time(schedule: Schedule, after: datetime) -> datetime:
     """The first logical time strictly after ``after``."""
     if schedule.every is not None:
-        every = int(schedule.every)
-        step = math.floor(after.timestamp() / every) + 1
-        return datetime.fromtimestamp(step * every, UTC)
-    moment: datetime = _cron(schedule, after).get_next(datetime)
+        every = timedelta(seconds=int(schedule.every))
+        return _EPOCH + ((after - _EPOCH) // every + 1) * every
+    times = _cron(schedule, after)
+    moment: datetime = times.get_next(datetime)
+    while _is_repeated_wall_time(schedule, moment):
+        moment = times.get_next(datetime)
     return moment.astimezone(UTC)
 
 
 def previous_time(schedule: Schedule, at: datetime) -> datetime:
     """The newest logical time at or before ``at``."""
     if schedule.every is not None:
-        every = int(schedule.every)
-        return datetime.fromtimestamp(math.floor(at.timestamp() / every) * every, UTC)
+        every = timedelta(seconds=int(schedule.every))
+        return _EPOCH + ((at - _EPOCH) // every) * every
     # croniter's get_prev is strict: ask from just after ``at`` so that ``at`` itself counts.
-    moment: datetime = _cron(schedule, at + _ONE_MICROSECOND).get_prev(datetime)
+    times = _cron(schedule, at + _ONE_MICROSECOND)
+    moment: datetime = times.get_prev(datetime)
+    while _is_repeated_wall_time(schedule, moment):
+        moment = times.get_prev(datetime)
     return moment.astimezone(UTC)
+
+
+def _is_repeated_wall_time(schedule: Schedule, moment: datetime) -> bool:
+    """Whether ``moment`` is the second time its zone's clock shows this wall time (the hour
+    repeated when daylight saving ends) and the cron names its hours.
+
+    croniter gives both instants of ``30 1 * * *`` on such a day, so a nightly run ran twice;
+    like cron, a schedule with fixed hours runs at the first of them only. One whose hour
+    field is ``*`` runs every hour by the clock, so it keeps the repeated hour's times.
+    """
+    assert schedule.cron is not None
+    if not schedule.timezone or _hour_field(schedule.cron) == "*":
+        return False
+    local = moment.astimezone(_zone(schedule.timezone))
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
+
+
+def _hour_field(expression: str) -> str:
+    fields = expression.split()
+    if len(fields) == 1:  # @hourly is every hour; @daily, @weekly, ... name midnight
+        return "*" if fields[0] == "@hourly" else "0"
+    return fields[2] if len(fields) == 6 else fields[1]
 
 
 def newest_times(
@@ -161,13 +201,25 @@ def times_in_range(schedule: Schedule, start: datetime, end: datetime, limit: in
     if end < start:
         raise ValueError(f"the range ends ({format_logical_time(end)}) before it starts ({format_logical_time(start)})")
     times: list[datetime] = []
-    moment = next_time(schedule, start - _ONE_MICROSECOND)
-    while moment <= end:
+    try:
+        moment: datetime | None = next_time(schedule, start - _ONE_MICROSECOND)
+    except (OverflowError, ValueError) as error:  # croniter says "year 10000 is out of range" as a ValueError
+        raise ValueError(f"the range starts at the edge of the calendar ({error}); keep it within the years 1 to"
+                         " 9999") from None  # fmt: skip
+    while moment is not None and moment <= end:
         if len(times) == limit:
             raise ValueError(f"the range holds more than {limit} logical times; split it into smaller ranges")
         times.append(moment)
-        moment = next_time(schedule, moment)
+        moment = _next_before_the_calendar_ends(schedule, moment)
     return times
+
+
+def _next_before_the_calendar_ends(schedule: Schedule, after: datetime) -> datetime | None:
+    """:func:`next_time`, or None when it would fall after 9999-12-31 (a datetime holds no later time)."""
+    try:
+        return next_time(schedule, after)
+    except (OverflowError, ValueError):
+        return None
 
 
 # -- catch-up -------------------------------------------------------------------------------

@@ -79,11 +79,17 @@ def event_problem(event_id: Any, payload: Any) -> str | None:
         return f"its id has {len(event_id)} characters; at most {MAX_EVENT_ID_CHARS}"
     if any(ord(char) < 32 for char in event_id):
         return "its id holds a control character"
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in event_id):
+        return "its id holds a lone surrogate, which is not Unicode text; send UTF-8"
     if not isinstance(payload, Mapping):
         return f"its payload must be a JSON object (name: value), not {type(payload).__name__}"
     try:
-        size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
-    except (TypeError, ValueError) as error:
+        # UTF-8, as a store encodes it: a lone surrogate ("\ud800" in JSON) is refused here, before
+        # the key is claimed, not by the run's first append (which left the key with no run).
+        size = len(json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode())
+    except UnicodeEncodeError:
+        return "its payload holds a lone surrogate (such as \\ud800), which is not Unicode text; send UTF-8"
+    except (TypeError, ValueError, RecursionError) as error:  # RecursionError: nested deeper than JSON goes
         return f"its payload is not JSON data ({error})"
     if size > MAX_PAYLOAD_BYTES:
         return f"its payload is {size} bytes as JSON; at most {MAX_PAYLOAD_BYTES}"

@@ -4,7 +4,8 @@
 trigger so far) is handled by the active ``flowbuilder scheduler``, beside the schedules:
 
 * each round it lists the runs of ``NAME`` created since its watermark (the store record
-  ``trigger:since:<workflow>``; the moment the scheduler first led, for a new trigger);
+  ``trigger:since:<workflow>``; the moment the scheduler first led, for a new trigger), a page
+  of :data:`LISTED_PER_ROUND` at a time, the next round going on from the store's cursor;
 * a run already finished is handled at once; an unfinished one is followed through the
   store's subscription (:meth:`~flowbuilder.interfaces.EventLog.subscribe`), which ends
   with its ``run_finished`` — pushed, not polled — and is handled then (at most
@@ -24,6 +25,7 @@ next start (the claim keeps it to one run).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from flowbuilder.events import RunStatus
@@ -78,28 +80,48 @@ class RunFinishedWatcher:
         self.wanted = {RunStatus(status) for status in trigger.status}
         self._handled: set[str] = set()
         self._followed: dict[str, asyncio.Task[None]] = {}
+        self._cursor: str | None = None
+        """Where the current pass over the runs since the watermark goes on (None: a new pass)."""
+        self._since = start_after
+        self._newest = start_after
+        self._oldest_open: float | None = None
 
     async def round(self) -> None:
-        """List the upstream runs since the watermark; handle the finished, follow the others."""
+        """Read the next page of upstream runs since the watermark; handle the finished, follow the others.
+
+        A pass reads the runs created since the watermark, newest first, one page of
+        :data:`LISTED_PER_ROUND` per round, following the store's cursor, so a backlog of any
+        size is read whole over a few rounds (not only its newest page, which left the older
+        runs untriggered and the watermark stuck). At the end of a pass the watermark moves to
+        the oldest run still open, or past the newest run seen.
+        """
         key = watermark_record_key(self.workflow)
-        recorded = self.store.read_record(key)
-        since = float(recorded) if recorded else self.start_after
-        page = self.store.list_runs(workflow=self.trigger.workflow, since=since, limit=LISTED_PER_ROUND)
-        oldest_open: float | None = None
-        newest = since
+        if self._cursor is None:  # a new pass, from the newest run
+            recorded = self.store.read_record(key)
+            self._since = float(recorded) if recorded else self.start_after
+            self._newest, self._oldest_open = self._since, None
+        page = self.store.list_runs(workflow=self.trigger.workflow, since=self._since, limit=LISTED_PER_ROUND,
+                                    cursor=self._cursor)  # fmt: skip
         for summary in page.runs:
-            newest = max(newest, summary.created_at)
+            self._newest = max(self._newest, summary.created_at)
             if summary.run_id in self._handled:
                 continue
             if summary.status.finished:
                 await self._handle(summary.run_id, summary.status)
                 continue
-            oldest_open = summary.created_at if oldest_open is None else min(oldest_open, summary.created_at)
+            opened = summary.created_at
+            self._oldest_open = opened if self._oldest_open is None else min(self._oldest_open, opened)
             if summary.run_id not in self._followed and len(self._followed) < MAX_FOLLOWED:
                 self._followed[summary.run_id] = asyncio.ensure_future(self._follow(summary.run_id))
-        moved = oldest_open if oldest_open is not None else newest
-        if page.next_cursor is None and moved > since:
-            self.store.write_record(key, repr(moved))
+        self._cursor = page.next_cursor
+        if self._cursor is None:
+            moved = self._oldest_open if self._oldest_open is not None else self._newest
+            # Never past this clock: a run stamped in the future by a host whose clock ran ahead
+            # would move the watermark there, and every run created (correctly stamped) until
+            # then would be listed by no pass. Runs listed twice fire once (handled, claimed).
+            moved = min(moved, time.time())
+            if moved > self._since:
+                self.store.write_record(key, repr(moved))
 
     async def _follow(self, run_id: str) -> None:
         try:

@@ -37,8 +37,14 @@ runner and its tasks share. Its cost: the guardian reacts to the runner's death 
 much later. (64 KiB of pipe buffer is thousands of lines: a writer never waits for it.)"""
 
 
-def tagged_processes(match: bytes, skip_prefix: bytes = b"") -> list[tuple[int, int]]:
-    """(pid, process group) of live processes whose attempt tag contains ``match``."""
+def tagged_processes(
+    match: bytes, skip_prefix: bytes = b"", *, dead_runners_only: bool = False
+) -> list[tuple[int, int]]:
+    """(pid, process group) of live processes whose attempt tag contains ``match``.
+
+    ``dead_runners_only``: leave out processes whose tag names a runner (``<runner pid>:...``)
+    that is still alive: they are its live attempts, not leftovers.
+    """
     prefix = ATTEMPT_TAG.encode() + b"="
     found = []
     own = os.getpid()
@@ -58,6 +64,8 @@ def tagged_processes(match: bytes, skip_prefix: bytes = b"") -> list[tuple[int, 
             if variable.startswith(prefix):
                 tag = variable[len(prefix) :]
                 if match in tag and not (skip_prefix and tag.startswith(skip_prefix)):
+                    if dead_runners_only and _runner_alive(tag.split(b":", 1)[0]):
+                        break
                     try:
                         found.append((int(entry), os.getpgid(int(entry))))
                     except OSError:
@@ -66,12 +74,25 @@ def tagged_processes(match: bytes, skip_prefix: bytes = b"") -> list[tuple[int, 
     return found
 
 
-def kill_tagged(match: bytes, skip_prefix: bytes = b"") -> int:
-    """SIGKILL every process (and its group) whose attempt tag contains ``match``; how many."""
+def _runner_alive(runner_pid: bytes) -> bool:
+    """Whether the process ``runner_pid`` exists and is not a zombie (Linux's /proc)."""
+    try:
+        with open(f"/proc/{int(runner_pid)}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def kill_tagged(match: bytes, skip_prefix: bytes = b"", *, dead_runners_only: bool = False) -> int:
+    """SIGKILL every process (and its group) whose attempt tag contains ``match``; how many.
+
+    ``dead_runners_only``: spare the processes of runners still alive (see :func:`tagged_processes`).
+    """
     killed = 0
     own_group = os.getpgrp()
     for _ in range(KILL_ROUNDS):
-        found = tagged_processes(match, skip_prefix)
+        found = tagged_processes(match, skip_prefix, dead_runners_only=dead_runners_only)
         if not found:
             break
         for pid, group in found:

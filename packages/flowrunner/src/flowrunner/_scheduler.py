@@ -109,10 +109,10 @@ class RunExecution:
         secrets: Mapping[str, str] = request.secrets
         masker = masker_for(secrets, secret_param_values(workflow, self.params))
         self.masker: SecretMasker | None = masker if masker else None
-        start_seq = 0
-        if resume is not None:
-            store = request.store
-            start_seq = store.last_seq(self.run_id) if store is not None else resume.seq
+        # A resumed or retried run appends after the state it was prepared from (not after
+        # whatever the store holds now): a second resume or retry prepared from that same state
+        # is then refused by the store's expected sequence number instead of running again.
+        start_seq = resume.seq if resume is not None else 0
         self.writer = EventWriter(self.run_id, request.store, request.sinks, start_seq, keep=runner.keep_events,
                                   masker=self.masker, wake=self._wake, fence=request.fence)  # fmt: skip
         machine = self.machine = RunStateMachine(plan, self.writer, self.queue, limit, self.clock)

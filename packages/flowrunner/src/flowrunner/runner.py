@@ -38,12 +38,15 @@ def _kill_leftovers(run_id: str) -> None:
     """Kill task processes a dead runner left of this run (Linux: found by their attempt tag).
 
     The dead runner's guardian normally did this already; this covers a guardian that died
-    with it. Processes this runner started itself are never touched.
+    with it. Processes this runner started itself are never touched, nor those of a runner
+    still alive: a second resume or retry of the run, started while another process runs
+    it, killed that process's live attempts (it is then refused by the store at its first
+    append, but the attempts were gone).
     """
     if os.path.isdir("/proc"):
         from flowrunner._guardian import kill_tagged
 
-        kill_tagged(f":{run_id}:".encode(), skip_prefix=f"{os.getpid()}:".encode())
+        kill_tagged(f":{run_id}:".encode(), skip_prefix=f"{os.getpid()}:".encode(), dead_runners_only=True)
 
 
 class LocalRunner(Runner):

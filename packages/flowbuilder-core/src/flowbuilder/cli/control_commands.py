@@ -111,6 +111,6 @@ def signal(run_id: str, name: str, data: str | None, reason: str, by: str | None
     if data is not None:
         try:
             payload = json.loads(data)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested deeper than the parser goes
             raise ConfigurationError(f"--data is not JSON ({error}); quote text as JSON, e.g. '\"go\"'") from None
     _request(run_id, "signal", store, reason, by, wait, wait_seconds, as_json, name=name, payload=payload)

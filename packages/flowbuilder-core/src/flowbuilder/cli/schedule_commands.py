@@ -142,12 +142,12 @@ def backfill(workflow: Path, start: str, end: str, parallel: int, store: str | N
     """Start a run for every logical time of WORKFLOW's schedule from --from to --to.
 
     Times that already have a run (from a scheduler or an earlier backfill) are skipped and
-    listed. Exit 0 when every started run succeeded, 1 otherwise.
+    listed. Exit 0 when every started run succeeded, 1 otherwise, 130 when stopped (Ctrl-C, SIGTERM: the runs going are cancelled).
     """
-    from flowbuilder.errors import ConfigurationError, FlowBuilderError
+    from flowbuilder.errors import ConfigurationError, FlowBuilderError, RunCancelledError
     from flowbuilder.run_service import RunService
+    from flowbuilder.scheduler import BackfillReport, load_scheduled_workflows
     from flowbuilder.scheduler import backfill as run_backfill
-    from flowbuilder.scheduler import load_scheduled_workflows
     from flowbuilder.schedules import parse_instant
 
     try:
@@ -161,13 +161,26 @@ def backfill(workflow: Path, start: str, end: str, parallel: int, store: str | N
     runner_engine = host.make_runner(runner)
     with host.open_store(store) as opened:
         service = RunService(host, opened, runner=runner_engine, concurrency=host.settings.concurrency)
+
+        async def main() -> BackfillReport:
+            # Ctrl-C or SIGTERM: start nothing more and cancel the runs going, as the scheduler
+            # does, rather than wait (silently) for them to end however long they take.
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            return await run_backfill(service, scheduled, first, last, parallel=parallel, log=_log, stop=stop)
+
         try:
-            report = asyncio.run(run_backfill(service, scheduled, first, last, parallel=parallel, log=_log))
+            report = asyncio.run(main())
         finally:
             service.close()
     click.echo(f"backfill of {scheduled.name}: {len(report.started)} started, {len(report.skipped)} skipped"
                f" (already run), {len(report.failed)} not succeeded")  # fmt: skip
     for outcome in report.failed:
         click.echo(f"  {outcome.logical_time}: run {outcome.run_id} {outcome.status}")
+    if report.stopped:
+        raise RunCancelledError("backfill stopped: later logical times were not started; `flowbuilder retry RUN_ID`"
+                                " reruns a cancelled run, and running the backfill again starts the rest")  # fmt: skip
     if report.failed:
         raise FlowBuilderError("some backfilled runs did not succeed; see `flowbuilder runs list`")

@@ -118,4 +118,9 @@ def parse_instant(value: Any) -> float:
             raise ValueError(f"{value!r} is not an ISO 8601 time; write e.g. '2026-12-06T08:00:00Z'") from None
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone; add one ('Z' for UTC, or '+02:00')")
-    return moment.timestamp()
+    instant = moment.timestamp()
+    try:  # 9999-12-31T23:00-05:00 is a year-10000 instant: it could never be shown (iso_time) nor reached
+        datetime.fromtimestamp(instant, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC; write a time within them") from None
+    return instant
