@@ -167,6 +167,11 @@ def test_foreign_entries_in_an_inbox_are_skipped_and_later_mail_arrives(bus_url:
             client.xadd(inbox, {"m": b"\xff\xfe not json"})
             client.xadd(inbox, {"m": json.dumps({"id": "x", "kind": "direct"})})
             client.xadd(inbox, {"other": "field"})
+            envelope = {"id": "y", "sender": "s", "timestamp": 1, "kind": "request", "to": "receiver", "body": {}}
+            # A timestamp too large for a float once raised out of decoding: the messages read with
+            # it were never handled and, re-read at each retry, ended in the dead letters.
+            client.xadd(inbox, {"m": json.dumps({**envelope, "timestamp": 10**400})})
+            client.xadd(inbox, {"m": json.dumps({**envelope, "reply_to": {"not": "text"}})})
             got = Collector()
             receiver.listen(got)
             sent = sender.send("receiver", {"ok": True})
