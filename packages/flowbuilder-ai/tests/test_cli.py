@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -99,6 +100,14 @@ def test_missing_or_damaged_model_is_one_line(history_store: tuple[str, str], tm
     bad.write_bytes(b"\x00not onnx")
     bad.with_suffix(".json").write_text(json.dumps({"features": ["x"], "threshold": 0.1, "sha256": "0"}))
     _one_line_failure(_cli("ai", "score", slow, "--store", url, "--model", str(bad)), "sha256")
+    # Bytes that are no ONNX model under a sidecar that vouches for them (its sha256 matches):
+    # onnxruntime's InvalidProtobuf once escaped as exit 70.
+    from flowbuilder_ai.scoring import shipped_model_path
+
+    sidecar = json.loads(shipped_model_path().with_suffix(".json").read_text())
+    sidecar["sha256"] = hashlib.sha256(b"\x00not onnx").hexdigest()
+    bad.with_suffix(".json").write_text(json.dumps(sidecar))
+    _one_line_failure(_cli("ai", "score", slow, "--store", url, "--model", str(bad)), "onnxruntime cannot use", "train")
 
 
 def test_unknown_run_is_one_line(history_store: tuple[str, str]) -> None:
