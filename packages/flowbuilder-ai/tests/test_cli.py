@@ -84,6 +84,13 @@ def test_train_without_history_is_one_line(tmp_path: Path) -> None:
     _one_line_failure(_cli("ai", "train", "--store", url, "--out", str(tmp_path / "m")), "too little history")
 
 
+def test_train_into_a_folder_that_cannot_be_made_is_one_line(history_store: tuple[str, str], tmp_path: Path) -> None:
+    """``--out`` under a file once trained first, then exited 70 with NotADirectoryError."""
+    (tmp_path / "a-file").write_text("")
+    done = _cli("ai", "train", "--store", history_store[0], "--out", str(tmp_path / "a-file" / "models"))
+    _one_line_failure(done, "cannot create the model folder", "--out")
+
+
 def test_train_without_the_extra_says_how_to_install(history_store: tuple[str, str], tmp_path: Path) -> None:
     blocker = tmp_path / "block"
     (blocker / "sklearn").mkdir(parents=True)
