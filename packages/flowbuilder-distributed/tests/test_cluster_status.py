@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from worker_processes import WorkerProcesses, run_cli_process
 
 
@@ -40,3 +41,18 @@ def test_a_worker_that_stops_on_sigterm_leaves_the_registry(scratch: Path, worke
     assert leaving.wait(timeout=30) == 0
     shown = run_cli_process(scratch, "cluster", "status", "--store", workers.url)
     assert shown.returncode == 0 and shown.stdout.strip() == "no nodes registered"
+
+
+@pytest.mark.parametrize("url", ["redis://:hunter2@[::1", "redis://:hunter2@host:port/0"])
+def test_a_redis_url_that_cannot_be_read_is_one_line_without_its_password(scratch: Path, url: str) -> None:
+    """``urlsplit`` refuses these ("Invalid IPv6 URL", a port that is no number); each command
+    once exited 70 on them, and a password in such a URL reached the message."""
+    flow = scratch / "flow.yaml"
+    flow.write_text("name: f\ntasks:\n  - {name: t, type: shell, config: {command: 'true'}}\n")
+    for command in (["worker", "--store", url], ["cluster", "status", "--store", url],
+                    ["cluster", "send", "--bus", url, "n1", "{}"],
+                    ["run", str(flow), "--store", "memory://", "--workers", url]):  # fmt: skip
+        done = run_cli_process(scratch, *command, timeout=60)
+        assert done.returncode == 1, (command, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "***@" in done.stderr, (command, done.stderr)
+        assert "hunter2" not in done.stderr, (command, done.stderr)
