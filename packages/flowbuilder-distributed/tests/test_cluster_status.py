@@ -56,3 +56,12 @@ def test_a_redis_url_that_cannot_be_read_is_one_line_without_its_password(scratc
         assert done.returncode == 1, (command, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1 and "***@" in done.stderr, (command, done.stderr)
         assert "hunter2" not in done.stderr, (command, done.stderr)
+
+
+@pytest.mark.parametrize("option", ["--lease", "--heartbeat", "--drain-timeout", "--dead-after"])
+def test_a_nan_number_of_seconds_is_a_usage_error(scratch: Path, option: str) -> None:
+    """``click.FloatRange`` lets NaN through: ``worker --lease nan`` exited 70, ``--heartbeat nan``
+    heartbeat in a busy loop (never exiting), ``cluster status --dead-after nan`` blamed the registry."""
+    command = ["cluster", "status"] if option == "--dead-after" else ["worker"]
+    done = run_cli_process(scratch, *command, "--store", "redis://127.0.0.1:1/0", option, "nan", timeout=30)
+    assert done.returncode == 2 and "not a number of seconds" in done.stderr, done.stderr
