@@ -65,3 +65,18 @@ def test_a_nan_number_of_seconds_is_a_usage_error(scratch: Path, option: str) ->
     command = ["cluster", "status"] if option == "--dead-after" else ["worker"]
     done = run_cli_process(scratch, *command, "--store", "redis://127.0.0.1:1/0", option, "nan", timeout=30)
     assert done.returncode == 2 and "not a number of seconds" in done.stderr, done.stderr
+
+
+def test_a_worker_whose_queue_index_is_not_a_set_says_redis_refused_not_lost(scratch: Path, redis_url: str) -> None:
+    """A WRONGTYPE reply was reported as "lost the workers' Redis": the server was there."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set("flowbuilder:workers:default:queues", "not a set")
+    finally:
+        client.close()
+    done = run_cli_process(scratch, "worker", "--store", redis_url, timeout=60)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "refused a command" in last and "WRONGTYPE" in last and "lost" not in last, done.stderr

@@ -99,6 +99,11 @@ def _run_reporting_redis_loss(coroutine: object, url: str) -> None:
 
     try:
         asyncio.run(coroutine)  # type: ignore[arg-type]
+    except redis.ResponseError as error:  # reachable, but it refused: WRONGTYPE, NOGROUP (restarted empty)...
+        hint = (
+            "; a key under the workers' prefix holds something else (see --prefix)" if "WRONGTYPE" in str(error) else ""
+        )
+        raise ConfigurationError(f"the workers' Redis at {shown_url(url)} refused a command: {error}{hint}") from None
     except redis.RedisError as error:
         raise ConfigurationError(f"lost the workers' Redis at {shown_url(url)}: {error}") from None
 
