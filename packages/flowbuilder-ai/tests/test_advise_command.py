@@ -56,6 +56,44 @@ def test_advise_prints_findings_with_their_yaml(workflow_with_history: tuple[Pat
     assert "[timeout_loose]" in text.stdout and "timeout: 1m" in text.stdout
 
 
+def _store_damaged_copy(url: str, copy: str, exit_code: int, duration: float) -> None:
+    """A copy of a stored run whose outcomes say ``exit_code`` and ``duration``."""
+    import msgspec
+
+    host = build_plugin_host(Settings(load_plugins=("core", "flowrunner", "storage")))
+    store = host.open_store(url, create=False)
+    try:
+        source = store.list_runs(limit=1).runs[-1].run_id
+        changed = {"exit_code": exit_code, "duration": duration}
+        events = [msgspec.structs.replace(event, run_id=copy, data={**event.data, **changed})
+                  if event.kind.value in ("task_succeeded", "task_failed") else
+                  msgspec.structs.replace(event, run_id=copy) for event in store.read_events(source)]  # fmt: skip
+        store.append_events(copy, events, 0)
+    finally:
+        store.close()
+
+
+def test_a_stored_exit_code_beyond_64_bits_or_a_damaged_duration_is_read_not_fatal(
+    workflow_with_history: tuple[Path, str],
+) -> None:
+    """A run whose outcomes say ``exit_code: 10**30`` (any integer a task or a remote worker's
+    result gave) once made Polars refuse the whole history, and a NaN, infinite or 1e308 s
+    duration broke the timeout proposal's arithmetic: ``advise`` exited 70 on each."""
+    path, url = workflow_with_history
+    for number, (exit_code, duration) in enumerate([(10**30, 0.1), (-(2**63) - 1, float("nan")),
+                                                    (1, float("inf")), (1, -5.0)]):  # fmt: skip
+        _store_damaged_copy(url, f"damaged{number}", exit_code, duration)
+    result = advise(str(path), "--store", url, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["runs"] == 9
+    # The damaged durations are replaced by the event times: a's 2h timeout is still found loose.
+    assert [f["yaml"] for f in report["findings"] if f["kind"] == "timeout_loose"] == ["- name: a\n  timeout: 1m\n"]
+    _store_damaged_copy(url, "huge", 1, 1e308)  # finite, but twice it is not
+    result = advise(str(path), "--store", url, "--json")
+    assert result.returncode == 0, result.stderr
+
+
 def test_advise_without_history_says_so(tmp_path: Path) -> None:
     path = tmp_path / "wf.yaml"
     path.write_text(WORKFLOW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -83,6 +84,13 @@ def test_train_without_history_is_one_line(tmp_path: Path) -> None:
     _one_line_failure(_cli("ai", "train", "--store", url, "--out", str(tmp_path / "m")), "too little history")
 
 
+def test_train_into_a_folder_that_cannot_be_made_is_one_line(history_store: tuple[str, str], tmp_path: Path) -> None:
+    """``--out`` under a file once trained first, then exited 70 with NotADirectoryError."""
+    (tmp_path / "a-file").write_text("")
+    done = _cli("ai", "train", "--store", history_store[0], "--out", str(tmp_path / "a-file" / "models"))
+    _one_line_failure(done, "cannot create the model folder", "--out")
+
+
 def test_train_without_the_extra_says_how_to_install(history_store: tuple[str, str], tmp_path: Path) -> None:
     blocker = tmp_path / "block"
     (blocker / "sklearn").mkdir(parents=True)
@@ -99,6 +107,14 @@ def test_missing_or_damaged_model_is_one_line(history_store: tuple[str, str], tm
     bad.write_bytes(b"\x00not onnx")
     bad.with_suffix(".json").write_text(json.dumps({"features": ["x"], "threshold": 0.1, "sha256": "0"}))
     _one_line_failure(_cli("ai", "score", slow, "--store", url, "--model", str(bad)), "sha256")
+    # Bytes that are no ONNX model under a sidecar that vouches for them (its sha256 matches):
+    # onnxruntime's InvalidProtobuf once escaped as exit 70.
+    from flowbuilder_ai.scoring import shipped_model_path
+
+    sidecar = json.loads(shipped_model_path().with_suffix(".json").read_text())
+    sidecar["sha256"] = hashlib.sha256(b"\x00not onnx").hexdigest()
+    bad.with_suffix(".json").write_text(json.dumps(sidecar))
+    _one_line_failure(_cli("ai", "score", slow, "--store", url, "--model", str(bad)), "onnxruntime cannot use", "train")
 
 
 def test_unknown_run_is_one_line(history_store: tuple[str, str]) -> None:

@@ -110,9 +110,13 @@ def test_each_recipient_gets_its_own_copy_of_the_body() -> None:
 
 @pytest.mark.parametrize(
     "stored",
-    [b"[" * 100_000, b"x" * (1024 * 1024 + 64 * 1024 + 1), b"\xff\xfe", b'{"id": "x"}', b"[]", b"not json"],
-    ids=["deep", "huge", "not-utf8", "missing-fields", "not-an-object", "garbage"],
-)
+    [b"[" * 100_000, b"x" * (1024 * 1024 + 64 * 1024 + 1), b"\xff\xfe", b'{"id": "x"}', b"[]", b"not json",
+     b'{"id": "x", "sender": "s", "timestamp": 1%s, "kind": "direct", "to": "n", "body": {}}' % (b"0" * 400),
+     b'{"id": "x", "sender": "s", "timestamp": 1, "kind": "request", "to": "n", "body": {}, "reply_to": {}}',
+     b'{"id": "x", "sender": "s", "timestamp": 1, "kind": "reply", "to": "n", "body": {}, "correlation_id": [1]}'],
+    ids=["deep", "huge", "not-utf8", "missing-fields", "not-an-object", "garbage", "timestamp-overflows-a-float",
+         "reply-to-not-text", "correlation-id-not-text"],
+)  # fmt: skip
 def test_decode_message_refuses_what_a_bus_never_wrote_with_a_value_error(stored: bytes) -> None:
     from flowbuilder.interfaces.message_bus import decode_message
 

@@ -477,6 +477,9 @@ def test_an_unknown_workers_scheme_names_the_package_that_provides_it(host: Plug
         host.make_attempt_executor("dask://127.0.0.1:8786")
     with pytest.raises(ConfigurationError, match=r"unknown scheme 'redis'.*pip install flowbuilder-distributed"):
         host.make_attempt_executor("redis://127.0.0.1:6379/0")
+    # A URL urlsplit refuses ("Invalid IPv6 URL") still has a scheme: no ValueError (exit 70).
+    with pytest.raises(ConfigurationError, match=r"unknown scheme 'redis'"):
+        host.make_attempt_executor("redis://[::1")
 
 
 # -- a plugin that answers the wrong thing, or misbehaves outside the named hooks (review-plugins) ----

@@ -97,12 +97,14 @@ def test_a_password_in_the_registry_url_never_shows_in_an_error(redis_server: Re
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:99999/0", "redis://127.0.0.1:6/0?colour=red",
-                                 "redis://127.0.0.1:6/0?prefix=bad%20prefix"])  # fmt: skip
+                                 "redis://127.0.0.1:6/0?prefix=bad%20prefix", "redis://:hunter2@[::1",
+                                 "redis://:hunter2@host:port/0"])  # fmt: skip
 def test_an_unreadable_registry_url_is_a_configuration_error(url: str) -> None:
     from flowbuilder.errors import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="registry URL"):
+    with pytest.raises(ConfigurationError, match="registry URL") as caught:
         RedisNodeAnnouncer.open(url)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_the_installed_plugin_opens_redis_registry_urls_through_the_plugin_host(bus_redis: RedisServer) -> None:

@@ -51,7 +51,9 @@ def test_a_result_survives_the_trip() -> None:
     [None, b"", b"not json", b"\xff\xfe", b"[1]", b'{"v": 2}', b"[" * 50_000, b'{"v": 1, "attempt_id": 5}',
      b'{"v": 1, "attempt_id": "a", "results": "r", "run_id": "r", "task": "t", "number": true, "type": "x"}',
      b'{"v": 1, "attempt_id": "a", "results": "r", "run_id": "r", "task": "t", "number": 1, "type": "x", "timeout": "NaN"}',
-     b'{"v": 1, "attempt_id": "a", "results": "r", "run_id": "r", "task": "t", "number": 1, "type": "x", "env": {"A": 1}}'],
+     b'{"v": 1, "attempt_id": "a", "results": "r", "run_id": "r", "task": "t", "number": 1, "type": "x", "env": {"A": 1}}',
+     b'{"v": 1, "attempt_id": "a", "results": "r", "run_id": "r", "task": "t", "number": 1, "type": "x", "timeout": 1%s}'
+     % (b"0" * 400)],
 )  # fmt: skip
 def test_garbage_is_a_bad_message_with_a_reason(payload: bytes | None) -> None:
     with pytest.raises(BadMessage) as refused:
@@ -68,3 +70,8 @@ def test_a_bad_message_keeps_the_ids_it_could_read_so_the_attempt_can_be_failed(
 def test_a_result_of_an_unknown_kind_is_refused() -> None:
     with pytest.raises(BadMessage, match="kind"):
         read_result(b'{"v": 1, "attempt_id": "a", "kind": "exploded", "stream": "s", "id": "1-0"}')
+    # A kind that is a list or an object once raised TypeError (unhashable), which ended the
+    # executor's reader thread: every run waiting on that executor hung forever.
+    for kind in (b"[]", b'{"a": 1}'):
+        with pytest.raises(BadMessage, match="kind"):
+            read_result(b'{"v": 1, "attempt_id": "a", "kind": %s, "stream": "s", "id": "1-0"}' % kind)

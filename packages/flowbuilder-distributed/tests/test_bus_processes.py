@@ -167,6 +167,11 @@ def test_foreign_entries_in_an_inbox_are_skipped_and_later_mail_arrives(bus_url:
             client.xadd(inbox, {"m": b"\xff\xfe not json"})
             client.xadd(inbox, {"m": json.dumps({"id": "x", "kind": "direct"})})
             client.xadd(inbox, {"other": "field"})
+            envelope = {"id": "y", "sender": "s", "timestamp": 1, "kind": "request", "to": "receiver", "body": {}}
+            # A timestamp too large for a float once raised out of decoding: the messages read with
+            # it were never handled and, re-read at each retry, ended in the dead letters.
+            client.xadd(inbox, {"m": json.dumps({**envelope, "timestamp": 10**400})})
+            client.xadd(inbox, {"m": json.dumps({**envelope, "reply_to": {"not": "text"}})})
             got = Collector()
             receiver.listen(got)
             sent = sender.send("receiver", {"ok": True})
@@ -307,6 +312,9 @@ def test_cli_request_reaches_a_listening_cli_in_another_process(bus_url: str, tm
         (("cluster", "send", "n2", "{not json"), 2, "is not JSON"),
         (("cluster", "send", "bad node", "{}"), 1, "not a valid name"),
         (("cluster", "send", "n2", "@/nonexistent/body.json"), 2, "cannot read"),
+        (("cluster", "request", "--timeout", "nan", "n2", "{}"), 2, "not a number of seconds"),
+        (("cluster", "listen", "--timeout", "inf"), 2, "--timeout"),
+        (("cluster", "listen", "--timeout", "1e300"), 2, "--timeout"),
     ],
 )
 def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, ...], status: int, says: str) -> None:
@@ -360,3 +368,14 @@ def test_a_password_never_shows_in_an_error(own_redis: RedisServer) -> None:
     with RedisMessageBus.open(url, "n1") as bus, pytest.raises(BusUnavailableError) as error:
         bus.send("n2", {})
     assert "hunter2-secret" not in str(error.value) and ":***@" in str(error.value)
+
+
+def test_cli_prints_a_body_with_a_lone_surrogate_escaped(bus_url: str) -> None:
+    """JSON may carry ``"\\ud800"``; ``send`` printed it as UTF-8, which cannot encode it: exit 70
+    after the message was sent (and ``listen`` failed in its handler on such a message)."""
+    sent = run_cli("cluster", "send", "--bus", bus_url, "n-surrogate", '{"a": "\\ud800"}')
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["body"] == {"a": "\ud800"}
+    heard = run_cli("cluster", "listen", "--bus", bus_url, "--node", "n-surrogate", "--count", "1", "--timeout", "30")
+    assert heard.returncode == 0 and "Traceback" not in heard.stderr, heard.stderr
+    assert json.loads(heard.stdout)["body"] == {"a": "\ud800"}

@@ -23,7 +23,15 @@ def test_a_dask_url_names_the_schedulers_tcp_address() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["dask://127.0.0.1", "dask://:8786", "dask://host:port", "dask://host:8786/db", "dask://h:1?x=1", "tcp://h:1"],
+    [
+        "dask://127.0.0.1",
+        "dask://:8786",
+        "dask://host:port",
+        "dask://host:8786/db",
+        "dask://h:1?x=1",
+        "tcp://h:1",
+        "dask://[::1",
+    ],
 )
 def test_a_malformed_dask_url_is_a_one_line_configuration_error(url: str) -> None:
     with pytest.raises(ConfigurationError, match="dask://HOST:PORT") as caught:

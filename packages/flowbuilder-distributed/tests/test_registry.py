@@ -62,3 +62,15 @@ def test_a_damaged_registry_entry_is_skipped_not_fatal(registry: NodeRegistry) -
     registry.client.zadd(registry.keys.nodes(), {"bad": time.time()})
     registry.client.hset(registry.keys.node("bad"), mapping={"id": "bad", "capacity": "many"})
     assert [node.id for node in registry.nodes()] == ["good"]
+
+
+def test_junk_written_into_the_registry_is_skipped_not_fatal(registry: NodeRegistry) -> None:
+    """A member that is not UTF-8, a node key that is not a hash, NaN numbers: each once stopped
+    every worker's heartbeat (and ``cluster status``) with an exception; now they are skipped."""
+    registry.join(worker("good"))
+    now = time.time()
+    registry.client.zadd(registry.keys.nodes(), {b"\xff\xfe": now, "not-a-hash": now, "nan": now})
+    registry.client.set(registry.keys.node("not-a-hash"), "x")
+    registry.client.hset(registry.keys.node("nan"), mapping={"id": "nan", "kind": "worker", "last_heartbeat": "nan"})
+    assert [node.id for node in registry.nodes()] == ["good"]
+    assert [node.id for node in registry.live("worker")] == ["good"]

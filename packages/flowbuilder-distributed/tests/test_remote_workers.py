@@ -5,6 +5,7 @@ Every wait is bounded (runs by their subprocess timeout, polls by a deadline).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -221,6 +222,42 @@ def test_garbage_in_the_queue_stream_is_dead_lettered_and_the_worker_goes_on(
     flow = write_workflow(scratch, "after", [python_task("t", "square", args=[7])])
     code, _events, err = finish(start_run(scratch, flow, workers.url, store_of(scratch)))
     assert code == 0, err
+
+
+def test_junk_in_the_queue_index_registry_and_results_field_never_stops_a_worker(
+    scratch: Path, workers: WorkerProcesses
+) -> None:
+    """Each of these once ended every worker that read it (exit 70, or exit 1 "lost the workers'
+    Redis" on WRONGTYPE): a queue-index member and a registry member that are not UTF-8, an
+    attempt whose ``results`` names a key that is no results stream (here the queue index, a set),
+    and a results stream that someone replaced with a string."""
+    client = redis.Redis.from_url(workers.url)
+    queues, queue = "flowbuilder:workers:default:queues", "flowbuilder:workers:default:queue:-"
+    try:
+        client.sadd(queues, "-", b"\xff\xfe")
+        client.zadd("flowbuilder:nodes", {b"\xff\xfe": time.time()})
+        survivor = workers.start()
+        workers.wait_registered(1)
+        elsewhere = {"v": 1, "attempt_id": "x", "results": queues, "run_id": "r", "task": "t", "number": 1,
+                     "type": "shell", "config": {"command": "true"}}  # fmt: skip
+        client.xadd(queue, {"attempt": json.dumps(elsewhere)})
+        deadline = time.monotonic() + 30
+        while client.xlen("flowbuilder:workers:default:dead") < 1:
+            assert time.monotonic() < deadline, workers.log_of(survivor)
+            time.sleep(0.05)
+        (dead,) = client.xrange("flowbuilder:workers:default:dead")
+        assert b"not a results stream" in dead[1][b"reason"]
+        assert client.type(queues) == b"set", "nothing is written to a key the entry named"
+        # A results stream someone made a string: Redis refuses that one result, the worker goes on.
+        client.set("flowbuilder:workers:results:clobbered", "x")
+        client.xadd(queue, {"attempt": json.dumps({**elsewhere, "results": "flowbuilder:workers:results:clobbered",
+                                                   "type": "no-such-type"})})  # fmt: skip
+        flow = write_workflow(scratch, "after", [python_task("t", "square", args=[7])])
+        code, _events, err = finish(start_run(scratch, flow, workers.url, store_of(scratch)), within=30)
+        assert code == 0, err
+        assert survivor.poll() is None, workers.log_of(survivor)
+    finally:
+        client.close()
 
 
 def test_a_live_worker_renews_a_long_attempt_so_nobody_reclaims_it(scratch: Path, workers: WorkerProcesses) -> None:

@@ -165,6 +165,8 @@ def _timeouts(plan: ExecutionPlan, attempts: pl.DataFrame) -> list[Finding]:
         if timeout is None or row["samples"] < MIN_RUNS:
             continue
         p99 = float(row["p99"])
+        if not math.isfinite(2 * p99):  # durations of 1e308 s: no timeout a person would write
+            continue
         proposed = _round_up(2 * p99)
         evidence = {"timeout_s": timeout, "p99_s": round(p99, 3), "median_s": round(float(row["median"]), 3),
                     "samples": row["samples"], "timed_out": row["timed_out"]}  # fmt: skip

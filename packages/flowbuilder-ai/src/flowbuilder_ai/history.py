@@ -12,6 +12,7 @@ once per distinct definition.
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import polars as pl
@@ -127,7 +128,9 @@ class RunAttempts:
         status = "succeeded" if ok else ("failed" if data.get("final", True) else "retrying")
         begin = self._started.get((task, attempt))
         duration = data.get("duration")
-        if not isinstance(duration, (int, float)) or isinstance(duration, bool):
+        if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not 0 <= duration < math.inf:
+            # NaN, infinite or negative (a damaged record): the event times tell it instead; a
+            # NaN once reached the advisor's timeout arithmetic and stopped `advise` (exit 70).
             duration = when - begin if begin is not None else None
         exit_code = data.get("exit_code")
         ready = self._ready.get(task)
@@ -141,9 +144,15 @@ class RunAttempts:
             "duration": float(duration) if duration is not None else None,
             "queue_wait": max(0.0, first - ready) if first is not None and ready is not None else 0.0,
             "output_size": _output_size(data) if ok else 0,
-            "exit_code": int(exit_code) if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+            "exit_code": exit_code if _is_int64(exit_code) else None,
             "upstream": list(self.upstream.get(task, [])),
         }  # fmt: skip
+
+
+def _is_int64(value: Any) -> bool:
+    """Whether ``value`` fits the frame's Int64 exit code column. A task (or a remote worker's
+    result) may record any integer; one beyond 64 bits made Polars refuse the whole history."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def _run_rows(

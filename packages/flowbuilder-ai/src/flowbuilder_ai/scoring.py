@@ -119,6 +119,15 @@ class AnomalyModel:
         """Scores of a float32 matrix whose columns are :data:`MODEL_FEATURES` (NaN and infinities
         are clipped in place, as training saw them)."""
         np.nan_to_num(matrix, copy=False, nan=0.0, posinf=50.0, neginf=-50.0)
-        session = self._run()
-        (scores,) = session.run([self._names[1]], {self._names[0]: matrix})
+        try:
+            session = self._run()
+            (scores,) = session.run([self._names[1]], {self._names[0]: matrix})
+        except (ImportError, ModelError):
+            raise
+        except Exception as error:  # onnxruntime's errors derive from Exception only (InvalidProtobuf, Fail...)
+            # The sha256 check passes for a file that is not a model the sidecar was written
+            # for (bytes and sidecar replaced together, an ONNX this onnxruntime cannot load).
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            raise ModelError(f"onnxruntime cannot use the anomaly model {self.path} ({reason}); run `flowbuilder ai"
+                             " train`") from None  # fmt: skip
         return -np.asarray(scores, dtype=np.float32).reshape(-1)  # the forest's decision function is low for anomalies

@@ -246,6 +246,11 @@ def train_on_history(store: Store, workflow: str | None, out: Path, seed: int = 
     from flowbuilder_ai.history import load_attempts
 
     _libraries()  # the [train] extra first: a one-line hint before any work
+    try:  # the folder next: a typo in --out is a one-line error before the training, not exit 70 after it
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TrainingError(f"cannot create the model folder {out}: {error.strerror or error}; choose another"
+                            " --out") from None  # fmt: skip
     attempts = load_attempts(store, workflow)
     execs = executions(attempts)
     ok = execs.filter(pl.col("status") == "succeeded").height
@@ -260,5 +265,8 @@ def train_on_history(store: Store, workflow: str | None, out: Path, seed: int = 
             "data": f"history{where}: {execs.height} executions", "trained_at": time.time(),
             "evaluation": {"precision": round(result.precision, 4), "recall": round(result.recall, 4),
                            "method": "5% labelled anomalies injected into a copy of the history"}}  # fmt: skip
-    path = write_model(out, name, to_onnx(detector), meta)
+    try:
+        path = write_model(out, name, to_onnx(detector), meta)
+    except OSError as error:  # full disk, a read-only folder
+        raise TrainingError(f"cannot write the model into {out}: {error.strerror or error}") from None
     return path, result.line("evaluation on injected anomalies")

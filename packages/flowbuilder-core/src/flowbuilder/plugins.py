@@ -881,8 +881,17 @@ def build_plugin_host(settings: Settings | None = None, *, entry_points: Iterabl
 
 
 def _scheme(url: str) -> str:
-    """The scheme of a store URL (``""`` when it has none)."""
-    return urlsplit(url).scheme if "://" in url else ""
+    """The scheme of a store URL (``""`` when it has none).
+
+    Read even from a URL ``urlsplit`` refuses (``redis://[::1``: "Invalid IPv6 URL"), so the
+    class that URL names reports what is wrong with it in one line, instead of exit 70 here.
+    """
+    if "://" not in url:
+        return ""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return url.split("://", 1)[0].lower()
 
 
 def _shown(value: Any) -> str:

@@ -8,6 +8,7 @@ is imported here, when a connection is opened, never when the plugin loads.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,8 +24,12 @@ REDIS_SCHEMES = ("redis", "rediss")
 
 
 def shown_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages."""
-    parts = urlsplit(url)
+    """``url`` with any password replaced by ``***``, for messages (even a URL ``urlsplit`` refuses)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # e.g. "Invalid IPv6 URL": hide whatever stands between "//" and "@"
+        return re.sub(r"//[^/?#]*@", "//***@", url)
     if parts.password is None:
         return url
     host = parts.hostname or ""
@@ -34,7 +39,11 @@ def shown_url(url: str) -> str:
 
 
 def _options(url: str, what: str) -> dict[str, Any]:
-    if urlsplit(url).scheme not in REDIS_SCHEMES:
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as error:  # "Invalid IPv6 URL"
+        raise ConfigurationError(f"{what} {shown_url(url)!r} cannot be read: {error}") from None
+    if scheme not in REDIS_SCHEMES:
         raise ConfigurationError(f"{what} {shown_url(url)!r} is not a redis:// URL (redis://HOST:PORT/DB)")
     return {"socket_connect_timeout": CONNECT_TIMEOUT, "health_check_interval": 30}
 

@@ -150,6 +150,18 @@ def _mapping(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _seconds(value: Any) -> float | None:
+    """``value`` as finite, non-negative seconds, else None (NaN, text, an integer of 400 digits:
+    ``math.isfinite`` raised OverflowError on it, which ended the worker that read it)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if 0 <= seconds < math.inf else None
+
+
 def read_attempt(raw: Any) -> AttemptMessage:
     """The attempt in a stream entry's payload; :class:`BadMessage` if it is not one."""
     data = _load(raw)
@@ -160,12 +172,7 @@ def read_attempt(raw: Any) -> AttemptMessage:
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise BadMessage("field 'number' is not a positive integer")
         timeout = data.get("timeout")
-        if timeout is not None and (
-            not isinstance(timeout, (int, float))
-            or isinstance(timeout, bool)
-            or not math.isfinite(timeout)
-            or timeout < 0
-        ):
+        if timeout is not None and _seconds(timeout) is None:
             raise BadMessage("field 'timeout' is not a number of seconds")
         placement = _mapping(data, "placement")
         labels = placement.get("labels") or []
@@ -186,7 +193,7 @@ def read_attempt(raw: Any) -> AttemptMessage:
             params=_mapping(data, "params"),
             env=env,
             item=data.get("item"),
-            timeout=float(timeout) if timeout is not None else None,
+            timeout=_seconds(timeout) if timeout is not None else None,
             labels=tuple(labels),
             group=str(placement.get("group") or "default"),
             live_logs=data.get("live_logs") is True,
@@ -230,7 +237,7 @@ def read_result(raw: Any) -> ResultMessage:
     """The result in a results-stream entry's payload; :class:`BadMessage` if it is not one."""
     data = _load(raw)
     kind = data.get("kind")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:  # a list or an object: unhashable, TypeError
         raise BadMessage(f"field 'kind' is {str(kind)[:20]!r}, not one of {sorted(_KINDS)}")
     failure = data.get("failure")
     if failure is not None and not isinstance(failure, dict):

@@ -90,7 +90,7 @@ class RedisMessageBus(MessageBus):
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError for a port out of range
         except ValueError as error:
-            raise ConfigurationError(f"bus URL {url!r} cannot be read: {error}") from None
+            raise ConfigurationError(f"bus URL {_shown(url)!r} cannot be read: {error}") from None
         options = dict(parse_qsl(parts.query))
         unknown = sorted(set(options) - URL_OPTIONS)
         if unknown:
@@ -284,12 +284,11 @@ class _RedisErrors:
 
 
 def _shown(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``url`` without its password, for messages (also a URL that cannot be read: its error
+    message once showed the password)."""
+    from flowbuilder_distributed._redis_connection import shown_url
+
+    return shown_url(url)
 
 
 __all__ = ["DEFAULT_MAXLEN", "DEFAULT_NAMESPACE", "MAX_DELIVERIES", "REPLY_TTL_SECONDS", "RedisMessageBus"]

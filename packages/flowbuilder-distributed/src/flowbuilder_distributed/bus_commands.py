@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flowbuilder_distributed.cli import finite_seconds
+
 if TYPE_CHECKING:
     from flowbuilder.interfaces.message_bus import Message, MessageBus
 
@@ -79,7 +81,12 @@ def _body(text: str) -> dict[str, Any]:
 def _show(message: Message) -> None:
     import json
 
-    click.echo(json.dumps(message.to_dict(), ensure_ascii=False))
+    text = json.dumps(message.to_dict(), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in a body): printed escaped, as JSON allows
+        text = json.dumps(message.to_dict())
+    click.echo(text)
 
 
 @cluster_bus_commands.command("send")
@@ -116,7 +123,7 @@ def publish_command(topic: str, body: str, bus_url: str | None, node: str | None
 @click.argument("body", metavar="BODY")
 @click.option("--topic", "to_topic", is_flag=True, help="TO is a topic (the first reply wins), not a node.")
 @click.option("--timeout", type=click.FloatRange(min=0.0, max=3600.0), default=5.0, show_default=True,
-              help="Seconds to wait for the reply.")  # fmt: skip
+              callback=finite_seconds, help="Seconds to wait for the reply.")  # fmt: skip
 @_bus_options
 def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url: str | None, node: str | None) -> None:
     """Send the JSON object BODY as a request to node TO and print its reply (exit 1 on timeout)."""
@@ -127,7 +134,7 @@ def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url:
 @cluster_bus_commands.command("listen")
 @click.option("--topic", "topics", multiple=True, metavar="TOPIC", help="Also subscribe to TOPIC (repeatable).")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Exit after this many messages.")
-@click.option("--timeout", type=click.FloatRange(min=0.0), default=None,
+@click.option("--timeout", type=click.FloatRange(min=0.0, max=1e9), default=None, callback=finite_seconds,
               help="Exit after this many seconds (status 0, whatever arrived).")  # fmt: skip
 @click.option("--echo", is_flag=True, help='Answer every request with {"echo": BODY}.')
 @_bus_options

@@ -304,11 +304,11 @@ def _outcome_of(kind: str, detail: Any) -> AttemptOutcome:
 
 def scheduler_address(url: str) -> str:
     """``dask://HOST:PORT`` -> ``tcp://HOST:PORT``; anything else is a one-line ConfigurationError."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        port = None
+    except ValueError:  # a port that is no number, "Invalid IPv6 URL"
+        raise ConfigurationError(f"workers URL {url!r}: a Dask scheduler is given as dask://HOST:PORT") from None
     if parts.scheme != "dask" or not parts.hostname or port is None or parts.path not in ("", "/") or parts.query:
         raise ConfigurationError(f"workers URL {url!r}: a Dask scheduler is given as dask://HOST:PORT")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname

@@ -52,7 +52,6 @@ from flowbuilder.interfaces.sink import EventSink
 from flowbuilder_distributed._redis_connection import REDIS_SCHEMES, connect, shown_url
 from flowbuilder_distributed.attempt_messages import (
     AttemptMessage,
-    BadMessage,
     LogMessage,
     ResultMessage,
     read_log_message,
@@ -400,7 +399,7 @@ class RedisStreamsExecutor(AttemptExecutor):
                 try:
                     lines = fields.get(b"logs")
                     results.append(read_result(fields.get(b"result")) if lines is None else read_log_message(lines))
-                except BadMessage as error:
+                except Exception as error:  # BadMessage, or a reader's bug: this thread must live on (or runs hang)
                     log.warning("dropped an unreadable result %s: %s", entry_id.decode(), error)
             try:
                 self.client.xdel(stream, *[entry_id for entry_id, _ in entries])

@@ -22,6 +22,7 @@ let less-loaded workers take an attempt first (see :mod:`flowbuilder_distributed
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -113,7 +114,7 @@ class NodeInfo:
         try:
             text = {key.decode(): value.decode() for key, value in fields.items()}
             labels = json.loads(text.get("labels", "[]"))
-            return cls(
+            node = cls(
                 id=text["id"],
                 kind=text["kind"],
                 host=text.get("host", "?"),
@@ -129,8 +130,13 @@ class NodeInfo:
                 role=text.get("role", "active"),
                 address=text.get("address", ""),
             )
-        except (KeyError, ValueError, UnicodeDecodeError):
+        except (KeyError, ValueError, UnicodeDecodeError, RecursionError):
             return None
+        # "nan" or "inf" parse as floats: a NaN heartbeat would read alive forever and a NaN
+        # load would be printed as invalid JSON by ``cluster status --json``.
+        if not all(math.isfinite(value) for value in (node.memory_used, node.joined, node.last_heartbeat)):
+            return None
+        return node
 
     def as_json(self, dead_after: float = DEFAULT_DEAD_AFTER, now: float | None = None) -> dict[str, object]:
         now = time.time() if now is None else now
@@ -207,14 +213,19 @@ class NodeRegistry:
         """Every registered node, live or dead (dead ones long gone are forgotten here)."""
         now = time.time()
         self.client.zremrangebyscore(self.keys.nodes(), "-inf", now - self.dead_after * FORGET_AFTER_FACTOR)
-        ids: list[bytes] = self.client.zrange(self.keys.nodes(), 0, -1)  # type: ignore[assignment]
+        members: list[bytes] = self.client.zrange(self.keys.nodes(), 0, -1)  # type: ignore[assignment]
+        # Anyone who can write to Redis can add a member that is not UTF-8, or a node key that is
+        # not a hash: such entries are skipped, so they never stop a worker's heartbeat or
+        # ``cluster status`` (a node's own join writes both whole).
+        ids = [member.decode() for member in members if _utf8(member)]
         if not ids:
             return []
         with self.client.pipeline(transaction=False) as pipe:
             for node_id in ids:
-                pipe.hgetall(self.keys.node(node_id.decode()))
-            found = pipe.execute()
-        return [node for node in (NodeInfo.from_fields(fields) for fields in found if fields) if node is not None]
+                pipe.hgetall(self.keys.node(node_id))
+            found = pipe.execute(raise_on_error=False)
+        hashes = [fields for fields in found if isinstance(fields, dict) and fields]
+        return [node for node in (NodeInfo.from_fields(fields) for fields in hashes) if node is not None]
 
     def live(self, kind: str | None = None) -> list[NodeInfo]:
         now = time.time()
@@ -226,6 +237,14 @@ class NodeRegistry:
         wanted = tuple(labels)
         candidates = [n for n in self.live(kind) if n.state == "active" and n.serves(wanted, group)]
         return min(candidates, key=lambda n: (n.load, n.running, n.id), default=None)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 __all__ = ["DEFAULT_DEAD_AFTER", "NodeInfo", "NodeRegistry", "memory_used_fraction"]

@@ -241,7 +241,9 @@ class Worker:
         self._queues_read_at = now
         members: set[bytes] = await self._redis.smembers(self.keys.queues(self.node.group))  # type: ignore[assignment]
         mine = set(self.node.labels)
-        queues = sorted(self.keys.queue(self.node.group, m.decode()) for m in members if labels_of(m.decode()) <= mine)
+        names = [m.decode(errors="replace") for m in members]  # junk someone added is no label set of ours
+        queues = sorted(self.keys.queue(self.node.group, name) for name in names
+                        if "\ufffd" not in name and labels_of(name) <= mine)  # fmt: skip
         for stream in set(queues) - set(self._queues):
             with contextlib.suppress(Exception):  # BUSYGROUP: another worker created it
                 await self._redis.xgroup_create(stream, CONSUMER_GROUP, id="0", mkstream=True)
@@ -371,11 +373,14 @@ class Worker:
         for stream, entry_id, fields, deliveries in delivered:
             try:
                 message = read_attempt(fields.get(b"attempt"))
+                if not self._is_results_stream(message.results):
+                    raise BadMessage(f"field 'results' names {message.results[:100]!r}, not a results stream of"
+                                     f" {self.keys.results('*')}", message.attempt_id)  # fmt: skip
             except BadMessage as error:
                 self.unreadable += 1
                 log.warning("entry %s of %s is not an attempt (%s): moved to the dead letters", entry_id, stream, error)
                 await self._dead_letter(stream, entry_id, fields, f"unreadable attempt: {error}")
-                if error.attempt_id and error.results:
+                if error.attempt_id and error.results and self._is_results_stream(error.results):
                     self._post_failure_of(error.attempt_id, error.results, stream, entry_id,
                                           f"the attempt's message could not be read by worker {self.node.id}: {error}")  # fmt: skip
                 continue
@@ -403,6 +408,12 @@ class Worker:
                            message.results)  # fmt: skip
             else:
                 self._start(stream, entry_id, message)
+
+    def _is_results_stream(self, name: str) -> bool:
+        """Whether ``name`` is an executor's results stream: a worker writes results there and
+        nowhere else, so an entry naming another key (a queue, a node hash, a store's key) can
+        neither make this worker fail on a key of another type nor write into someone's data."""
+        return name.startswith(self.keys.results("")) and len(name) > len(self.keys.results(""))
 
     def _start(self, stream: str, entry_id: str, message: AttemptMessage) -> None:
         task_type = self.task_types.get(message.task_type)
@@ -511,7 +522,13 @@ class Worker:
                     pipe.set(self.keys.done(attempt_id), b"1", ex=DONE_MARK_TTL)
             for results_stream in {results_stream for results_stream, _, _, _ in batch}:
                 pipe.expire(results_stream, RESULTS_TTL)
-            await pipe.execute()
+            replies = await pipe.execute(raise_on_error=False)  # a lost connection still raises
+        # A command Redis refused (a results key someone made a string: WRONGTYPE) loses that
+        # result only, not this worker and the attempts it runs; that executor cannot read its
+        # results stream either, and fails its attempts after its redis_loss_limit.
+        refused = [reply for reply in replies if isinstance(reply, Exception)]
+        if refused:
+            log.warning("Redis refused %d of the results sent: %s", len(refused), refused[0])
 
     def _post_failure_of(self, attempt_id: str, results: str, stream: str, entry_id: str, reason: str) -> None:
         self._post(ResultMessage(attempt_id, AttemptOutcome.FAILED, stream, entry_id, self.node.id,

@@ -197,10 +197,12 @@ def decode_message(text: str | bytes) -> Message:
             reply_to=document.get("reply_to"),
             correlation_id=document.get("correlation_id"),
         )
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, OverflowError) as error:  # OverflowError: a timestamp of 400 digits
         raise ValueError(f"missing or wrong field: {error}") from None
     if message.kind not in MESSAGE_KINDS or not isinstance(message.body, dict) or not math.isfinite(message.timestamp):
         raise ValueError("not a bus message")
+    if not all(isinstance(value, (str, type(None))) for value in (message.reply_to, message.correlation_id)):
+        raise ValueError("reply_to or correlation_id is not text")  # a reply would fail on it in the handler
     return message
 
 
