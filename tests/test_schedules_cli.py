@@ -272,6 +272,8 @@ def test_backfill_runs_at_most_parallel_runs_at_once(run_cli, scratch_dir: Path)
         (["--from", "yesterday", "--to", "2026-01-02"], "is not an ISO-8601 time"),
         (["--from", "2026-01-05", "--to", "2026-01-01"], "ends"),
         (["--from", "2000-01-01", "--to", "2026-01-01"], "more than 10000 logical times"),
+        (["--from", "0001-01-01T00:00Z", "--to", "9999-12-31T23:59Z"], "before the first time"),  # was exit 70
+        (["--from", "0001-01-01T00:00+05:00", "--to", "2026-01-02"], "out of range"),
         (["--from", "2026-01-01", "--to", "2026-01-02", "--parallel", "0"], "--parallel"),
         (["--from", "2026-01-01", "--to", "2026-01-02", "--parallel", "100000"], "--parallel"),
     ],

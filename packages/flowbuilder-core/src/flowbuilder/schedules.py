@@ -20,7 +20,6 @@ Nothing here touches a store or a clock: the callers (:mod:`flowbuilder.schedule
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -31,6 +30,9 @@ if TYPE_CHECKING:
 
 UTC = UTC
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_ONE_SECOND = timedelta(seconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""``every`` schedules count their intervals from here."""
 
 
 # -- checks (called by the model when a file is loaded) -------------------------------------
@@ -97,7 +99,10 @@ def parse_instant(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO-8601 time; write e.g. 2026-12-05T02:00:00Z or 2026-12-05") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is in year 0 in UTC, which datetime cannot hold
+        raise ValueError(f"{text!r} is out of range: in UTC it must fall in the years 1 to 9999") from None
 
 
 def idempotency_key(workflow: str, logical_time: datetime) -> str:
@@ -116,10 +121,9 @@ def _cron(schedule: Schedule, start: datetime) -> Any:
 
 def next_time(schedule: Schedule, after: datetime) -> datetime:
     """The first logical time strictly after ``after``."""
-    if schedule.every is not None:
-        every = int(schedule.every)
-        step = math.floor(after.timestamp() / every) + 1
-        return datetime.fromtimestamp(step * every, UTC)
+    if schedule.every is not None:  # whole timedeltas: a float timestamp loses microseconds in the far future
+        every = timedelta(seconds=int(schedule.every))
+        return _EPOCH + ((after - _EPOCH) // every + 1) * every
     moment: datetime = _cron(schedule, after).get_next(datetime)
     return moment.astimezone(UTC)
 
@@ -127,8 +131,8 @@ def next_time(schedule: Schedule, after: datetime) -> datetime:
 def previous_time(schedule: Schedule, at: datetime) -> datetime:
     """The newest logical time at or before ``at``."""
     if schedule.every is not None:
-        every = int(schedule.every)
-        return datetime.fromtimestamp(math.floor(at.timestamp() / every) * every, UTC)
+        every = timedelta(seconds=int(schedule.every))
+        return _EPOCH + (at - _EPOCH) // every * every
     # croniter's get_prev is strict: ask from just after ``at`` so that ``at`` itself counts.
     moment: datetime = _cron(schedule, at + _ONE_MICROSECOND).get_prev(datetime)
     return moment.astimezone(UTC)
@@ -161,13 +165,30 @@ def times_in_range(schedule: Schedule, start: datetime, end: datetime, limit: in
     if end < start:
         raise ValueError(f"the range ends ({format_logical_time(end)}) before it starts ({format_logical_time(start)})")
     times: list[datetime] = []
-    moment = next_time(schedule, start - _ONE_MICROSECOND)
-    while moment <= end:
+    # Logical times fall on whole seconds: the first one at or after ``start`` is the first one
+    # after the whole second before it (one microsecond before ``start`` would be exact too, but
+    # croniter computes with float timestamps, which lose microseconds in the far future).
+    whole_second = start.replace(microsecond=0)
+    try:
+        moment = _time_after(schedule, whole_second - (_ONE_SECOND if whole_second == start else timedelta(0)))
+    except OverflowError:  # a second before ``start``, or ``start`` in the schedule's timezone, is before year 1
+        raise ValueError(f"the range starts at {format_logical_time(start)}, before the first time this schedule"
+                         " can compute; start it later") from None  # fmt: skip
+    while moment is not None and moment <= end:
         if len(times) == limit:
             raise ValueError(f"the range holds more than {limit} logical times; split it into smaller ranges")
         times.append(moment)
-        moment = next_time(schedule, moment)
+        moment = _time_after(schedule, moment)
     return times
+
+
+def _time_after(schedule: Schedule, after: datetime) -> datetime | None:
+    """:func:`next_time`, or None when that time would fall after year 9999 (datetime's last):
+    past any ``end`` a range can have, so a range near that end stops instead of failing."""
+    try:
+        return next_time(schedule, after)
+    except (OverflowError, ValueError):  # datetime's OverflowError; 'year 10000 is out of range' (every, croniter)
+        return None
 
 
 # -- catch-up -------------------------------------------------------------------------------
