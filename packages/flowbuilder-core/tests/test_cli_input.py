@@ -187,3 +187,21 @@ def test_the_real_executable_neutralises_a_message_that_quotes_the_file_on_a_ter
     shown = _read_pty([*flowbuilder_command(), "validate", "wf.yaml"], tmp_path)
     assert "\x1b]0;" not in shown
     assert "params.\\x1b]0;PWNED\\x07" in shown
+
+
+# -- numbers of seconds -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pause", "r1", "--wait", "--wait-seconds", "nan"),  # waited forever for a run that never honoured it
+        ("cancel", "r1", "--wait-seconds", "inf"),
+        ("scheduler", "x.yaml", "--once", "--lease-seconds", "nan"),
+        ("scheduler", "x.yaml", "--once", "--heartbeat", "nan"),
+    ],
+)
+def test_a_number_of_seconds_that_is_not_finite_is_a_usage_error(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """nan passes every bound of click's FloatRange (each comparison is false): refused where it is parsed."""
+    result = cli(*args, "--store", "memory://seconds")
+    assert result.exit_code == 2 and "is not a finite number" in result.stderr, result.stderr

@@ -316,6 +316,27 @@ def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, .
     assert "Traceback" not in done.stderr
 
 
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("cluster", "request", "--bus", DEAD_REDIS, "--timeout", "nan", "n2", "{}"),  # was exit 70
+        ("cluster", "listen", "--bus", DEAD_REDIS, "--timeout", "inf"),  # was exit 70 once listening
+        ("cluster", "status", "--store", DEAD_REDIS, "--dead-after", "nan"),
+        ("worker", "--store", DEAD_REDIS, "--lease", "nan"),  # was exit 70 once joined
+        ("worker", "--store", DEAD_REDIS, "--drain-timeout", "nan"),
+        ("worker", "--store", DEAD_REDIS, "--heartbeat", "nan"),
+    ],
+)
+def test_a_number_of_seconds_that_is_not_finite_is_a_usage_error(arguments: tuple[str, ...]) -> None:
+    """nan passes every bound of click's FloatRange: each such option refuses it before connecting."""
+    done = run_cli(*arguments)
+    assert done.returncode == 2 and "is not a finite number" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_an_oversized_foreign_entry_is_skipped_without_being_parsed(bus_url: str) -> None:
     import redis
 

@@ -6,7 +6,7 @@ or ``FLOWBUILDER_BUS__URL``) as the node ``--node`` (else ``[bus] node``, else
 Received messages print one JSON document per line. The commands join a ``cluster`` group
 that another module of this package may have created (``cluster status``), or create it.
 
-Only the commands and click are imported with this module; the bus loads when one runs.
+Only the commands, click and core's CLI facade are imported with this module; the bus loads when one runs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from flowbuilder.cli.context import FiniteFloatRange
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.message_bus import Message, MessageBus
@@ -115,7 +117,7 @@ def publish_command(topic: str, body: str, bus_url: str | None, node: str | None
 @click.argument("to")
 @click.argument("body", metavar="BODY")
 @click.option("--topic", "to_topic", is_flag=True, help="TO is a topic (the first reply wins), not a node.")
-@click.option("--timeout", type=click.FloatRange(min=0.0, max=3600.0), default=5.0, show_default=True,
+@click.option("--timeout", type=FiniteFloatRange(min=0.0, max=3600.0), default=5.0, show_default=True,
               help="Seconds to wait for the reply.")  # fmt: skip
 @_bus_options
 def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url: str | None, node: str | None) -> None:
@@ -127,7 +129,7 @@ def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url:
 @cluster_bus_commands.command("listen")
 @click.option("--topic", "topics", multiple=True, metavar="TOPIC", help="Also subscribe to TOPIC (repeatable).")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Exit after this many messages.")
-@click.option("--timeout", type=click.FloatRange(min=0.0), default=None,
+@click.option("--timeout", type=FiniteFloatRange(min=0.0), default=None,
               help="Exit after this many seconds (status 0, whatever arrived).")  # fmt: skip
 @click.option("--echo", is_flag=True, help='Answer every request with {"echo": BODY}.')
 @_bus_options

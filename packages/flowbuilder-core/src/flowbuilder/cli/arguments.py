@@ -32,3 +32,21 @@ class Utf8Text(click.ParamType):  # type: ignore[type-arg]  # generic in click 8
 
 
 UTF8_TEXT = Utf8Text()
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's ``FloatRange`` that also refuses ``nan`` and ``inf`` (usage error, exit 2).
+
+    Why: ``float("nan")`` passes every bound check (each comparison is false), so ``FloatRange(min=0)``
+    takes ``--wait-seconds nan`` and a deadline of ``now + nan`` is never reached (the command
+    waited forever); ``inf`` with no ``max`` fails later where it meets an integer or a clock.
+    Every option that is a number of seconds is a finite number.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number

@@ -14,8 +14,9 @@ sees the same plugins (and the same warnings) as core's::
         store = plugin_host().open_store(store_url)
         ...
 
-:func:`store_option` and :func:`parse_duration` are imported on first use (``flowbuilder
---help`` stays fast).
+:func:`store_option`, :func:`parse_duration` and :class:`FiniteFloatRange` (the type of an
+option that is a number of seconds: click's ``FloatRange`` without ``nan`` and ``inf``) are
+imported on first use (``flowbuilder --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowbuilder.cli.arguments import FiniteFloatRange
     from flowbuilder.cli.runs_commands import parse_duration
     from flowbuilder.cli.store_option import store_option
     from flowbuilder.config import Settings
     from flowbuilder.plugins import PluginHost
 
-_LAZY = {"parse_duration": "flowbuilder.cli.runs_commands", "store_option": "flowbuilder.cli.store_option"}
+_LAZY = {
+    "FiniteFloatRange": "flowbuilder.cli.arguments",
+    "parse_duration": "flowbuilder.cli.runs_commands",
+    "store_option": "flowbuilder.cli.store_option",
+}
 
 
 @lru_cache(maxsize=1)
@@ -66,4 +72,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["parse_duration", "plugin_host", "settings", "store_option"]
+__all__ = ["FiniteFloatRange", "parse_duration", "plugin_host", "settings", "store_option"]
