@@ -36,6 +36,7 @@ reruns what they did not finish, with the same logical time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -688,7 +689,8 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
 
     Each run claims the same idempotency key a scheduler would, so a logical time that
     already has a run (scheduled, or from an earlier backfill) is skipped and reported, never
-    run twice. Waits until every started run has finished. Raises ``ConfigurationError``
+    run twice. Waits until every started run has finished; cancelled (Ctrl-C: ``asyncio.run``
+    cancels the task), it cancels the runs still going first. Raises ``ConfigurationError``
     for an empty or reversed range or one of more than
     :data:`~flowbuilder.limits.MAX_BACKFILL_RUNS` times.
     """
@@ -715,6 +717,14 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
             else:
                 report.skipped.append(outcome)
                 log(f"{workflow.name}: {outcome.logical_time} already has run {outcome.run_id}; skipped")
+    except asyncio.CancelledError:  # Ctrl-C (asyncio.run cancels this task): stop, as a scheduler does
+        if slots.running:
+            log(f"interrupted: cancelling {len(slots.running)} run(s) still going (`flowbuilder retry RUN_ID`"
+                " reruns what one did not finish; a new backfill skips the times already run)")  # fmt: skip
+            for run_id in list(slots.running):
+                with contextlib.suppress(FlowBuilderError):  # it finished meanwhile
+                    service.cancel(run_id, "the backfill was interrupted")
+        raise
     finally:
         if slots.running:
             await asyncio.gather(*slots.running.values(), return_exceptions=True)
