@@ -337,6 +337,22 @@ def test_a_number_of_seconds_that_is_not_finite_is_a_usage_error(arguments: tupl
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (("cluster", "status", "--store", DEAD_REDIS, "--prefix", "\udcff"), "--prefix"),  # was exit 70
+        (("worker", "--store", DEAD_REDIS, "--prefix", "\udcff"), "--prefix"),  # was exit 70
+        (("worker", "--store", DEAD_REDIS + "\udcff"), "--store"),
+        (("cluster", "listen", "--bus", DEAD_REDIS + "\udcff"), "--bus"),
+    ],
+)
+def test_argument_bytes_that_are_not_utf8_are_one_line(arguments: tuple[str, ...], option: str) -> None:
+    """The raw byte 0xff (a lone surrogate in argv) is refused where it enters, before Redis encodes it."""
+    done = run_cli(*arguments)
+    assert done.returncode == 1 and done.stderr.startswith(f"error: {option} '"), done.stderr
+    assert done.stderr.strip().endswith("': not valid UTF-8 text") and len(done.stderr.splitlines()) == 1
+
+
 def test_an_oversized_foreign_entry_is_skipped_without_being_parsed(bus_url: str) -> None:
     import redis
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowbuilder.cli.context import FiniteFloatRange
+from flowbuilder.cli.context import UTF8_TEXT, FiniteFloatRange
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.message_bus import Message, MessageBus
@@ -32,7 +32,7 @@ def cluster_bus_commands() -> None:
 def _bus_options(command: Any) -> Any:
     command = click.option("--node", metavar="ID", default=None,
                            help="This node's id (default: [bus] node, else cli-HOSTNAME-PID).")(command)  # fmt: skip
-    return click.option("--bus", "bus_url", metavar="URL", default=None,
+    return click.option("--bus", "bus_url", type=UTF8_TEXT, metavar="URL", default=None,
                         help="The bus, e.g. redis://127.0.0.1:6379/0 (default: [bus] url).")(command)  # fmt: skip
 
 

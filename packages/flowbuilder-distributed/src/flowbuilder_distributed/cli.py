@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from flowbuilder.cli.context import FiniteFloatRange
+from flowbuilder.cli.context import UTF8_TEXT, FiniteFloatRange
 
 WORKER_DEFAULT_STORE = "redis://127.0.0.1:6379/0"
 
@@ -34,7 +34,7 @@ def _labels(value: str | None) -> tuple[str, ...]:
 
 
 @click.command()
-@click.option("--store", "url", metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
+@click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the schedulers send attempts through (redis://HOST:PORT/DB).")  # fmt: skip
 @click.option("--labels", metavar="A,B", help="This worker's labels (a task's worker.labels must all be here).")
 @click.option("--group", default="default", show_default=True, help="The worker group it serves.")
@@ -48,7 +48,7 @@ def _labels(value: str | None) -> tuple[str, ...]:
               help="On SIGTERM: seconds running attempts may take before they are handed back.")  # fmt: skip
 @click.option("--heartbeat", type=FiniteFloatRange(0.05, 3600), default=2.0, show_default=True,
               help="Seconds between registry heartbeats (cluster status calls a node dead after --dead-after).")  # fmt: skip
-@click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
+@click.option("--prefix", type=UTF8_TEXT, default=None, help="Key prefix in Redis (default flowbuilder).")
 def worker(url: str, labels: str | None, group: str, concurrency: int, lease: float, max_deliveries: int,
            drain_timeout: float, heartbeat: float, prefix: str | None) -> None:  # fmt: skip
     """Run attempts that `flowbuilder run --workers URL` sends, until SIGTERM or SIGINT (then drain, exit 0)."""
@@ -100,12 +100,12 @@ def cluster() -> None:
 
 
 @cluster.command()
-@click.option("--store", "url", metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
+@click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the nodes register in.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the nodes as JSON (for machines).")
 @click.option("--dead-after", type=FiniteFloatRange(0.1, 86400), default=10.0, show_default=True,
               help="A node whose last heartbeat is older than this many seconds is dead.")  # fmt: skip
-@click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
+@click.option("--prefix", type=UTF8_TEXT, default=None, help="Key prefix in Redis (default flowbuilder).")
 def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> None:
     """List the registered nodes: schedulers (leader or standby) and workers, with labels, load, heartbeat age, health."""
     import json
