@@ -307,6 +307,7 @@ def test_cli_request_reaches_a_listening_cli_in_another_process(bus_url: str, tm
         (("cluster", "send", "n2", "{not json"), 2, "is not JSON"),
         (("cluster", "send", "bad node", "{}"), 1, "not a valid name"),
         (("cluster", "send", "n2", "@/nonexistent/body.json"), 2, "cannot read"),
+        (("cluster", "send", "n2", "@/dev/zero"), 2, "is over 4,194,304 bytes"),  # read until memory ran out
     ],
 )
 def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, ...], status: int, says: str) -> None:
@@ -314,6 +315,13 @@ def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, .
     done = run_cli(command, sub, "--bus", bus_url, *rest)
     assert done.returncode == status and says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_body_file_that_is_a_fifo_nobody_writes_to_is_refused_not_waited_on(bus_url: str, tmp_path: Path) -> None:
+    """``open()`` of a FIFO waits for a writer: ``cluster send n2 @fifo`` hung."""
+    os.mkfifo(tmp_path / "pipe")
+    done = run_cli("cluster", "send", "--bus", bus_url, "n2", f"@{tmp_path / 'pipe'}", timeout=WAIT)
+    assert done.returncode == 2 and "is not JSON" in done.stderr and "Traceback" not in done.stderr
 
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowbuilder.cli.context import UTF8_TEXT, FiniteFloatRange
+from flowbuilder.cli.context import UTF8_TEXT, FiniteFloatRange, read_argument_file
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.message_bus import Message, MessageBus
@@ -59,16 +59,20 @@ def _body(text: str) -> dict[str, Any]:
     """A JSON object from ``text``, ``@FILE`` or ``-`` (stdin); a usage error says what is wrong."""
     import json
 
+    from flowbuilder.interfaces.message_bus import MAX_BODY_BYTES
+
     where = "the body"
+    limit = MAX_BODY_BYTES * 4  # a body's JSON is sent ASCII-escaped: more than this never fits
     if text == "-":
-        text, where = sys.stdin.read(), "stdin"
+        text, where = sys.stdin.read(limit + 1), "stdin"
     elif text.startswith("@"):
         path, where = text[1:], text[1:]
-        try:
-            with open(path, encoding="utf-8") as stream:
-                text = stream.read()
+        try:  # bounded (``@/dev/zero`` filled memory) and never waiting on a FIFO nobody writes to
+            text = read_argument_file(path, limit).decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise click.BadParameter(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    if len(text) > limit:
+        raise click.BadParameter(f"{where} is over {limit:,} bytes; a message body is at most {MAX_BODY_BYTES:,}")
     try:
         body = json.loads(text)
     except ValueError as error:

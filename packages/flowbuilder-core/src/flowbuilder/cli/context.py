@@ -17,8 +17,9 @@ sees the same plugins (and the same warnings) as core's::
 :func:`store_option`, :func:`parse_duration`, :class:`FiniteFloatRange` (the type of an
 option that is a number of seconds: click's ``FloatRange`` without ``nan`` and ``inf``) and
 ``UTF8_TEXT`` (the type of a name, id or URL argument: bytes that are not UTF-8 are a one-line
-error where they enter, not an "internal error" where a store encodes them) are imported on
-first use (``flowbuilder --help`` stays fast).
+error where they enter, not an "internal error" where a store encodes them) and
+:func:`read_argument_file` (an ``@FILE`` argument's bytes, bounded, never waiting on a FIFO)
+are imported on first use (``flowbuilder --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flowbuilder.cli.arguments import UTF8_TEXT, FiniteFloatRange
+    from flowbuilder.cli.arguments import UTF8_TEXT, FiniteFloatRange, read_argument_file
     from flowbuilder.cli.runs_commands import parse_duration
     from flowbuilder.cli.store_option import store_option
     from flowbuilder.config import Settings
@@ -37,6 +38,7 @@ _LAZY = {
     "FiniteFloatRange": "flowbuilder.cli.arguments",
     "UTF8_TEXT": "flowbuilder.cli.arguments",
     "parse_duration": "flowbuilder.cli.runs_commands",
+    "read_argument_file": "flowbuilder.cli.arguments",
     "store_option": "flowbuilder.cli.store_option",
 }
 
@@ -75,4 +77,12 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["UTF8_TEXT", "FiniteFloatRange", "parse_duration", "plugin_host", "settings", "store_option"]
+__all__ = [
+    "UTF8_TEXT",
+    "FiniteFloatRange",
+    "parse_duration",
+    "plugin_host",
+    "read_argument_file",
+    "settings",
+    "store_option",
+]
