@@ -50,10 +50,10 @@ def write_workflow(folder: Path, name: str, schedule: str) -> Path:
 class Scheduler:
     """One ``flowbuilder scheduler`` process whose stderr is collected line by line."""
 
-    def __init__(self, cwd: Path, *args: str):
+    def __init__(self, cwd: Path, *args: str, command: str = "scheduler"):
         environment = {key: value for key, value in os.environ.items() if not key.startswith("FLOWBUILDER_")}
         self.process = subprocess.Popen(
-            [*_cli_command(), "scheduler", *args], cwd=cwd, env=environment, stdin=subprocess.DEVNULL,
+            [*_cli_command(), command, *args], cwd=cwd, env=environment, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -342,12 +342,43 @@ def test_sigterm_stops_a_backfill_at_once_cancelling_its_runs(scratch_dir: Path)
     assert len(logical_times("rocksdb://state", "long", scratch_dir)) == 2
 
 
+def test_ctrl_c_stops_a_backfill_at_once_and_cancels_its_runs(scratch_dir: Path) -> None:
+    """Ctrl-C waited until every running run had ended (with hour-long tasks, an hour), then exited 130."""
+    path = scratch_dir / "long.yaml"
+    path.write_text("name: long\nschedule: {every: 1h}\ntasks:\n  - name: wait\n    type: shell\n"
+                    "    config: {command: 'sleep 60'}\n", encoding="utf-8")  # fmt: skip
+    backfill = Scheduler(scratch_dir, str(path), "--from", "2026-01-01T00:00Z", "--to", "2026-01-01T03:00Z",
+                         "--parallel", "2", "--store", "rocksdb://state", command="backfill")  # fmt: skip
+    try:
+        backfill.wait_for("started run", count=2)
+        interrupted = time.monotonic()
+        backfill.process.send_signal(signal.SIGINT)
+        assert backfill.process.wait(timeout=WAIT) == 130
+        assert time.monotonic() - interrupted < 20, "\n".join(backfill.lines)  # not the tasks' 60 s
+    finally:
+        if backfill.process.poll() is None:
+            backfill.kill()
+    assert backfill.said("stopping: cancelling 2 run(s) still going") == 1
+    code = (
+        "import sys\n"
+        "from flowbuilder.config import Settings\n"
+        "from flowbuilder.plugins import build_plugin_host\n"
+        "with build_plugin_host(Settings()).open_store('rocksdb://state') as store:\n"
+        "    print(sorted(s.status.value for s in store.list_runs(workflow='long').runs))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=scratch_dir,
+                          timeout=WAIT, check=True)  # fmt: skip
+    assert done.stdout.strip() == "['cancelled', 'cancelled']"  # the two running; the rest never started
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--from", "yesterday", "--to", "2026-01-02"], "is not an ISO-8601 time"),
         (["--from", "2026-01-05", "--to", "2026-01-01"], "ends"),
         (["--from", "2000-01-01", "--to", "2026-01-01"], "more than 10000 logical times"),
+        (["--from", "0001-01-01T00:00Z", "--to", "9999-12-31T23:59Z"], "before the first time"),  # was exit 70
+        (["--from", "0001-01-01T00:00+05:00", "--to", "2026-01-02"], "out of range"),
         (["--from", "2026-01-01", "--to", "2026-01-02", "--parallel", "0"], "--parallel"),
         (["--from", "2026-01-01", "--to", "2026-01-02", "--parallel", "100000"], "--parallel"),
     ],

@@ -8,6 +8,7 @@ every process that serves it has ended.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -214,6 +215,7 @@ HUGE = json.dumps({"day": "x" * (1024 * 1024 + 10)})
         ("@huge.json", "its payload is 1048"),
         ("@binary.dat", "the file is not UTF-8 text"),
         ("@missing.json", "cannot read the file"),
+        ("@pipe", "the file is empty"),  # a FIFO nobody writes to: waited forever for a writer
         ("[" * 30000 + "]" * 30000, "--data is not JSON"),
     ],
 )
@@ -222,7 +224,8 @@ def test_a_hostile_payload_is_refused_in_one_line_and_starts_nothing(run_cli, sc
     hook = write(scratch_dir, "hook.yaml", HOOK_WORKFLOW)
     write(scratch_dir, "huge.json", HUGE)
     (scratch_dir / "binary.dat").write_bytes(bytes(range(256)) * 40)
-    done = run_cli("trigger", hook, "--data", data, "--store", "rocksdb://state")
+    os.mkfifo(scratch_dir / "pipe")
+    done = run_cli("trigger", hook, "--data", data, "--store", "rocksdb://state", timeout=WAIT)
     if message is None:
         assert done.returncode == 0, done.stderr
         return

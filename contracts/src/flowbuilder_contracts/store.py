@@ -1198,7 +1198,9 @@ class StoreContract(Contract):
         page = store.read_audit()
         assert page.records == [] and page.next_after is None
 
-    @pytest.mark.parametrize("arguments", [{"limit": 0}, {"limit": -1}, {"after": 0}, {"after": "2"}])
+    @pytest.mark.parametrize(
+        "arguments", [{"limit": 0}, {"limit": -1}, {"after": 0}, {"after": "2"}, {"after": 1 << 63}]
+    )
     def test_an_impossible_audit_page_is_a_store_error(self, store: Store, arguments: dict[str, Any]) -> None:
         with pytest.raises(StoreError):
             store.read_audit(**arguments)

@@ -121,6 +121,14 @@ def test_unknown_run_is_one_line(history_store: tuple[str, str]) -> None:
     _one_line_failure(_cli("ai", "score", "no-such-run", "--store", history_store[0]), "no-such-run")
 
 
+@pytest.mark.parametrize("args", [("score", "\udcff"), ("train", "--workflow", "\udcff")])
+def test_argument_bytes_that_are_not_utf8_are_one_line(args: tuple[str, ...], tmp_path: Path) -> None:
+    """``ai score $'\\xff'`` was "internal error" (exit 70) once the store encoded the run id."""
+    done = _cli("ai", *args, "--store", f"rocksdb://{tmp_path}/none")  # the str holds the raw byte 0xff
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().endswith("'\\xff': not valid UTF-8 text") and len(done.stderr.splitlines()) == 1
+
+
 def test_plugin_import_with_scoring_off_loads_no_polars_or_onnxruntime() -> None:
     code = """
 import sys

@@ -77,3 +77,11 @@ def test_an_unknown_store_is_a_one_line_error(cli: Callable[..., Any]) -> None:
     result = cli("audit", "--store", "nosuch://x")
     assert result.exit_code not in (0, 70) and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_a_cursor_past_any_record_number_is_a_one_line_error(cli: Callable[..., Any], store: MemoryStore) -> None:
+    """Was an empty page here and exit 70 on RocksDB (its 8-byte key could not hold the number)."""
+    store.append_audit(_entry(1))
+    result = cli("audit", "--store", URL, "--after", str(1 << 64))
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: audit cursor must be a record number from a previous page, got {1 << 64}"

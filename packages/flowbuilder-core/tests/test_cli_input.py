@@ -108,6 +108,40 @@ def test_the_real_executable_gets_the_same_one_line_for_raw_argv_bytes(tmp_path:
     )
 
 
+# -- output that cannot be written ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("args", [("schema",), ("validate", "wf.yaml"), ("plan", "wf.yaml", "--json")])
+def test_a_full_device_for_stdout_is_a_one_line_error_not_an_internal_one(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """``> /dev/full`` (a full disk) was "internal error: OSError" (exit 70)."""
+    (tmp_path / "wf.yaml").write_text(VALID)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*flowbuilder_command(), *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                              env=cli_environment(), cwd=tmp_path, timeout=60)  # fmt: skip
+    assert (done.returncode, done.stderr) == (1, "error: cannot write the output: No space left on device\n")
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("/dev/full", "No space left on device"),  # was exit 70
+        ("missing/schema.json", "No such file or directory"),  # was exit 70
+        ("pipe", "No such device or address"),  # a FIFO nobody reads: was a wait forever
+    ],
+)
+def test_schema_output_that_cannot_be_written_is_a_one_line_error(cli, tmp_path: Path, target: str,  # type: ignore[no-untyped-def]
+                                                                  reason: str) -> None:  # fmt: skip
+    if target == "/dev/full" and not os.path.exists(target):
+        pytest.skip("no /dev/full here")
+    if target == "pipe":
+        os.mkfifo(tmp_path / "pipe")
+    result = cli("schema", "--output", target)
+    assert result.exit_code == 1 and result.stderr == f"error: --output '{target}': cannot write ({reason})\n"
+
+
 # -- task output on a terminal --------------------------------------------------------------
 
 URL = "memory://cli-input"
@@ -187,3 +221,21 @@ def test_the_real_executable_neutralises_a_message_that_quotes_the_file_on_a_ter
     shown = _read_pty([*flowbuilder_command(), "validate", "wf.yaml"], tmp_path)
     assert "\x1b]0;" not in shown
     assert "params.\\x1b]0;PWNED\\x07" in shown
+
+
+# -- numbers of seconds -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pause", "r1", "--wait", "--wait-seconds", "nan"),  # waited forever for a run that never honoured it
+        ("cancel", "r1", "--wait-seconds", "inf"),
+        ("scheduler", "x.yaml", "--once", "--lease-seconds", "nan"),
+        ("scheduler", "x.yaml", "--once", "--heartbeat", "nan"),
+    ],
+)
+def test_a_number_of_seconds_that_is_not_finite_is_a_usage_error(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """nan passes every bound of click's FloatRange (each comparison is false): refused where it is parsed."""
+    result = cli(*args, "--store", "memory://seconds")
+    assert result.exit_code == 2 and "is not a finite number" in result.stderr, result.stderr

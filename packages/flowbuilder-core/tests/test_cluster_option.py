@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,15 @@ def test_a_binary_secret_file_is_refused(tmp_path: Path) -> None:
     secret_file.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigurationError, match="not UTF-8 text"):
         read_secret(secret_file)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.timeout(30)
+def test_a_secret_file_that_is_a_fifo_nobody_writes_to_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """``open()`` waits for a FIFO's writer: ``--cluster-secret-file FIFO`` hung the scheduler."""
+    os.mkfifo(tmp_path / "secret")
+    with pytest.raises(ConfigurationError, match="is empty"):
+        read_secret(tmp_path / "secret")
 
 
 def test_the_options_make_one_cluster_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

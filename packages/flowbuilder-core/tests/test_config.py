@@ -125,9 +125,21 @@ def test_bad_values_are_configuration_errors_naming_the_setting(tmp_path: Path, 
         load_settings(tmp_path, {})
 
 
-def test_a_bad_concurrency_in_the_environment_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="'x' is not a whole number"):
+def test_a_bad_concurrency_in_the_environment_is_an_error_naming_the_variable(tmp_path: Path) -> None:
+    """It said ``flowbuilder.toml: concurrency`` even where no such file exists."""
+    with pytest.raises(ConfigurationError, match=r"^FLOWBUILDER_CONCURRENCY: 'x' is not a whole number$"):
         load_settings(tmp_path, {"FLOWBUILDER_CONCURRENCY": "x"})
+
+
+def test_a_configuration_file_that_is_not_utf8_is_a_one_line_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """tomllib's UnicodeDecodeError was "internal error" (exit 70)."""
+    (tmp_path / "flowbuilder.toml").write_bytes(b'store = "memory://"\n# caf\xe9\n')
+    result = cli("plugins")
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.strip() == (
+        f"error: {tmp_path / 'flowbuilder.toml'}: byte 26 is not UTF-8 text (invalid continuation byte);"
+        " save the file as UTF-8"
+    )
 
 
 def test_plugin_lists_may_be_one_comma_separated_string(tmp_path: Path) -> None:

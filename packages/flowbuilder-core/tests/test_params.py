@@ -77,3 +77,41 @@ def test_a_number_param_takes_an_int_past_a_floats_range_and_refuses_infinity() 
     assert resolve_params(sized, {"x": 10**400}) == {"x": 10**400}
     with pytest.raises(ParamError, match="is not a finite number"):
         resolve_params(sized, {"x": float("inf")})
+
+
+COLLECTIONS = Workflow.model_validate(
+    {
+        "name": "c",
+        "params": {
+            "regions": {"type": "array", "default": ["eu"]},
+            "labels": {"type": "object", "default": {}},
+            "keys": {"type": "array", "secret": True, "required": False},
+        },
+        "tasks": [{"name": "a", "type": "t"}],
+    }
+)
+
+
+def test_array_and_object_params_are_read_as_json_from_the_command_line() -> None:
+    """They had no way in from --param: '["eu"]' "is not of type array"."""
+    given = parse_param_assignments(['regions=["eu", "us"]', 'labels={"team": "data", "n": 2}', "keys=[]"])
+    resolved = resolve_params(COLLECTIONS, given)
+    assert resolved == {"regions": ["eu", "us"], "labels": {"team": "data", "n": 2}, "keys": []}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("regions", "eu,us", r"'eu,us' is not a JSON array; write it as JSON, e\.g\. '\[\"a\", \"b\"\]'"),
+        ("regions", '{"eu": 1}', "is not of type array"),
+        ("labels", "[1]", "is not of type object"),
+        ("regions", "[NaN]", "is not a JSON array"),  # JSON's constants are no values a task can store
+        ("regions", "[" * 100_000, r"… \(100,002 characters\) is not a JSON array"),  # cut, one line
+        ("keys", '["hunter2", ', r"^param 'keys': \(secret value\) is not a JSON array"),
+    ],
+)
+def test_array_and_object_text_that_is_not_their_json_is_refused_in_one_line(name: str, value: str,
+                                                                              message: str) -> None:  # fmt: skip
+    with pytest.raises(ParamError, match=message) as refused:
+        resolve_params(COLLECTIONS, {name: value})
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 200 and "hunter2" not in str(refused.value)

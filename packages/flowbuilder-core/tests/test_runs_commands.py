@@ -85,6 +85,21 @@ def test_logs_prints_lines_in_order_and_filters_by_task(cli, store: MemoryStore)
     assert lines == ["one", "three"]
 
 
+def test_logs_of_a_task_a_finished_run_never_had_is_a_one_line_error(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    """A mistyped TASK printed nothing and exited 0, as for a task that printed nothing."""
+    add_run(store, "r1", 1.0)
+    store.append_logs("r1", [LogLine("load[2]", 1, "stdout", "an item's line")])
+    for args in (("lod",), ("lod", "--follow")):
+        result = cli("logs", "r1", *args, "--store", URL)
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr.strip() == "error: run r1 has no task 'lod' (its tasks: load)"
+    assert cli("logs", "r1", "load[2]", "--store", URL).stdout == "[load[2]#1] an item's line\n"
+    quiet = cli("logs", "r1", "load", "--store", URL)  # a known task that printed nothing: nothing to show
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    add_run(store, "live", 2.0, status=None)  # a live run's task may not have started yet: no verdict
+    assert cli("logs", "live", "later", "--store", URL).exit_code == 0
+
+
 def test_logs_follow_ends_when_the_run_has_finished(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
     add_run(store, "r1", 1.0)
     store.append_logs("r1", [LogLine("load", 1, "stdout", "last words")])

@@ -113,6 +113,24 @@ def test_times_in_range_refuses_a_reversed_or_too_long_range() -> None:
         times_in_range(hourly, T0, T0 + timedelta(days=1), 10)
 
 
+@pytest.mark.parametrize("schedule", [Schedule(every="1h"), Schedule(cron="0 * * * *")], ids=["every", "cron"])
+def test_a_range_at_the_ends_of_the_calendar_is_computed_or_refused_never_overflows(schedule: Schedule) -> None:
+    """Years 1 and 9999 are datetime's ends: a step past them is no time, not an OverflowError."""
+    last_day = datetime(9999, 12, 31, tzinfo=UTC)
+    assert times_in_range(schedule, last_day.replace(hour=21), last_day.replace(hour=23, minute=59), 10) == [
+        last_day.replace(hour=21), last_day.replace(hour=22), last_day.replace(hour=23)]  # fmt: skip
+    with pytest.raises(ValueError, match="edge of the calendar"):  # its next time would be in the year 10000
+        times_in_range(schedule, last_day.replace(hour=23, minute=30), last_day.replace(hour=23, minute=59), 10)
+    with pytest.raises(ValueError, match="before the first time this schedule can compute"):
+        times_in_range(schedule, datetime(1, 1, 1, tzinfo=UTC), last_day, 10)
+
+
+def test_an_instant_outside_the_years_datetime_holds_in_utc_is_a_value_error() -> None:
+    for text in ("0001-01-01T00:00+05:00", "9999-12-31T23:00-05:00"):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_instant(text)
+
+
 def test_logical_times_and_keys_are_iso_utc_with_z() -> None:
     moment = parse_instant("2026-12-05T03:00:00+01:00")
     assert format_logical_time(moment) == "2026-12-05T02:00:00Z"
@@ -128,8 +146,8 @@ def test_times_in_range_at_the_ends_of_the_calendar_are_refused_or_exact_never_a
     every_second = Schedule(every="1s")
     last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert times_in_range(every_second, last - timedelta(seconds=1), last, 10) == [last - timedelta(seconds=1), last]
-    with pytest.raises(ValueError, match="edge of the calendar"):  # croniter looks past the year 9999 itself
-        times_in_range(Schedule(cron="* * * * * *"), last, last, 10)
+    # The calendar's last second itself: asked from the whole second before it, croniter finds it.
+    assert times_in_range(Schedule(cron="* * * * * *"), last, last, 10) == [last]
     with pytest.raises(ValueError, match="edge of the calendar"):
         times_in_range(every_second, datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), 10)
     for outside in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):

@@ -312,9 +312,10 @@ def test_cli_request_reaches_a_listening_cli_in_another_process(bus_url: str, tm
         (("cluster", "send", "n2", "{not json"), 2, "is not JSON"),
         (("cluster", "send", "bad node", "{}"), 1, "not a valid name"),
         (("cluster", "send", "n2", "@/nonexistent/body.json"), 2, "cannot read"),
-        (("cluster", "request", "--timeout", "nan", "n2", "{}"), 2, "not a number of seconds"),
+        (("cluster", "request", "--timeout", "nan", "n2", "{}"), 2, "is not a finite number"),
         (("cluster", "listen", "--timeout", "inf"), 2, "--timeout"),
         (("cluster", "listen", "--timeout", "1e300"), 2, "--timeout"),
+        (("cluster", "send", "n2", "@/dev/zero"), 2, "is over 4,194,304 bytes"),  # read until memory ran out
     ],
 )
 def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, ...], status: int, says: str) -> None:
@@ -322,6 +323,50 @@ def test_cli_refuses_bad_input_in_one_line(bus_url: str, arguments: tuple[str, .
     done = run_cli(command, sub, "--bus", bus_url, *rest)
     assert done.returncode == status and says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_body_file_that_is_a_fifo_nobody_writes_to_is_refused_not_waited_on(bus_url: str, tmp_path: Path) -> None:
+    """``open()`` of a FIFO waits for a writer: ``cluster send n2 @fifo`` hung."""
+    os.mkfifo(tmp_path / "pipe")
+    done = run_cli("cluster", "send", "--bus", bus_url, "n2", f"@{tmp_path / 'pipe'}", timeout=WAIT)
+    assert done.returncode == 2 and "is not JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("cluster", "request", "--bus", DEAD_REDIS, "--timeout", "nan", "n2", "{}"),  # was exit 70
+        ("cluster", "listen", "--bus", DEAD_REDIS, "--timeout", "inf"),  # was exit 70 once listening
+        ("cluster", "status", "--store", DEAD_REDIS, "--dead-after", "nan"),
+        ("worker", "--store", DEAD_REDIS, "--lease", "nan"),  # was exit 70 once joined
+        ("worker", "--store", DEAD_REDIS, "--drain-timeout", "nan"),
+        ("worker", "--store", DEAD_REDIS, "--heartbeat", "nan"),
+    ],
+)
+def test_a_number_of_seconds_that_is_not_finite_is_a_usage_error(arguments: tuple[str, ...]) -> None:
+    """nan passes every bound of click's FloatRange: each such option refuses it before connecting."""
+    done = run_cli(*arguments)
+    assert done.returncode == 2 and "is not a finite number" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (("cluster", "status", "--store", DEAD_REDIS, "--prefix", "\udcff"), "--prefix"),  # was exit 70
+        (("worker", "--store", DEAD_REDIS, "--prefix", "\udcff"), "--prefix"),  # was exit 70
+        (("worker", "--store", DEAD_REDIS + "\udcff"), "--store"),
+        (("cluster", "listen", "--bus", DEAD_REDIS + "\udcff"), "--bus"),
+    ],
+)
+def test_argument_bytes_that_are_not_utf8_are_one_line(arguments: tuple[str, ...], option: str) -> None:
+    """The raw byte 0xff (a lone surrogate in argv) is refused where it enters, before Redis encodes it."""
+    done = run_cli(*arguments)
+    assert done.returncode == 1 and done.stderr.startswith(f"error: {option} '"), done.stderr
+    assert done.stderr.strip().endswith("': not valid UTF-8 text") and len(done.stderr.splitlines()) == 1
 
 
 def test_an_oversized_foreign_entry_is_skipped_without_being_parsed(bus_url: str) -> None:

@@ -69,6 +69,27 @@ def test_the_key_prefix_separates_stores_on_one_database(redis_url: str) -> None
         assert keys and all(k.startswith((b"team-a:", b"team-b:")) for k in keys)
 
 
+def test_a_key_another_application_wrote_under_the_prefix_is_a_one_line_store_error(redis_url: str) -> None:
+    """Redis's WRONGTYPE reached every command as "internal error: ResponseError" (exit 70)."""
+    import redis
+
+    with RedisStore.open(redis_url + "?prefix=shared:") as store:
+        store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED)], 0)
+        client = redis.Redis.from_url(redis_url)
+        try:
+            client.set("shared:runs", "another app's value")  # the runs index is a sorted set
+            client.set("shared:ev:r", "another app's value")  # a run's events are a list
+        finally:
+            client.close()
+        says = r"holds a key under the store's prefix 'shared:' that FlowBuilder did not write \(WRONGTYPE\)"
+        with pytest.raises(StoreError, match=says):
+            store.list_runs()
+        with pytest.raises(StoreError, match=says):  # the append script
+            store.append_events("q", [RunEvent("q", 1, EventKind.RUN_CREATED)], 0)
+        with pytest.raises(StoreError, match=says):  # a pipeline
+            store.read_events("r")
+
+
 def test_a_bad_redis_url_is_a_configuration_error() -> None:
     from flowbuilder.errors import ConfigurationError
 

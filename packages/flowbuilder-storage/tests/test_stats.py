@@ -125,6 +125,14 @@ def test_the_stats_command_where_there_is_no_store_creates_none(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_workflow_name_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """The raw byte reached the report ("0 runs, 0 events of \\udcff") and exit 0."""
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    result = subprocess.run([cli, "stats", "\udcff", "--store", f"rocksdb://{tmp_path}/db"], capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 1 and result.stderr == "error: WORKFLOW '\\xff': not valid UTF-8 text\n"
+
+
 def test_the_cli_does_not_import_polars_unless_stats_runs() -> None:
     code = ("import sys; from flowbuilder.cli.main import cli; import click; "
             "ctx = click.Context(cli); cli.list_commands(ctx); cli.get_command(ctx, 'stats'); "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from flowbuilder.cli.context import store_option
+from flowbuilder.cli.context import UTF8_TEXT, store_option
 
 
 @click.group()
@@ -25,7 +25,7 @@ def _fail(message: str) -> None:
 
 @ai.command()
 @store_option("The store whose history to train on (e.g. rocksdb://PATH).")
-@click.option("--workflow", metavar="W", help="Train on this workflow's runs only (default: all).")
+@click.option("--workflow", type=UTF8_TEXT, metavar="W", help="Train on this workflow's runs only (default: all).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True,
               help="Folder for the model and its sidecar (anomaly-<time>.onnx / .json).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="The forest's random seed.")
@@ -48,7 +48,7 @@ def train(store: str | None, workflow: str | None, out: Path, seed: int) -> None
 
 
 @ai.command()
-@click.argument("run_id")
+@click.argument("run_id", type=UTF8_TEXT)
 @store_option("The store holding the run (e.g. rocksdb://PATH).")
 @click.option(
     "--model", type=click.Path(dir_okay=False), help="A retrained model (default: [ai] model, or the shipped one)."

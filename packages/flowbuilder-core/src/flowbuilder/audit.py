@@ -192,7 +192,9 @@ def check_audit_page(after: int | None, limit: int) -> None:
     """One-line :class:`StoreError` for a page request no store can answer."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise StoreError(f"audit page limit must be a whole number of at least 1, got {limit!r}")
-    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 1):
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or not 1 <= after < 1 << 63):
+        # Record numbers are 64-bit counters (Redis's INCR, RocksDB's 8-byte keys): a larger
+        # cursor came from no page, and a store that packs it would fail with its own error.
         raise StoreError(f"audit cursor must be a record number from a previous page, got {after!r}")
 
 

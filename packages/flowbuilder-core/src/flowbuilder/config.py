@@ -110,6 +110,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path}: {error}; fix the TOML syntax") from None
+    except UnicodeDecodeError as error:  # tomllib decodes the whole file first; TOML is UTF-8 only
+        raise ConfigurationError(
+            f"{path}: byte {error.start + 1} is not UTF-8 text ({error.reason}); save the file as UTF-8"
+        ) from None
     except OSError as error:
         raise ConfigurationError(f"{path}: cannot read ({error.strerror})") from None
 
@@ -163,7 +167,9 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
     store_base = path.parent.absolute() if store and path is not None and not env(ENV_PREFIX + "STORE") else None
     store = env(ENV_PREFIX + "STORE") or store
     runner = env(ENV_PREFIX + "RUNNER") or runner
-    concurrency = env(ENV_PREFIX + "CONCURRENCY") or concurrency
+    concurrency_from = f"{where}: concurrency"
+    if env(ENV_PREFIX + "CONCURRENCY"):  # an error names where the value came from
+        concurrency, concurrency_from = environ[ENV_PREFIX + "CONCURRENCY"], ENV_PREFIX + "CONCURRENCY"
     workers = env(ENV_PREFIX + "WORKERS") or workers
     if ENV_PREFIX + "DISABLE_PLUGINS" in environ:
         disable = _split_names(environ[ENV_PREFIX + "DISABLE_PLUGINS"])
@@ -185,7 +191,7 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
     return Settings(
         store=str(store) if store else None,
         runner=str(runner) if runner else None,
-        concurrency=_positive_int(concurrency, f"{where}: concurrency") if concurrency is not None else None,
+        concurrency=_positive_int(concurrency, concurrency_from) if concurrency is not None else None,
         workers=str(workers) if workers else None,
         disable_plugins=disable,
         load_plugins=load,

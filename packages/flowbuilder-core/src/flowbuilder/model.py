@@ -205,7 +205,7 @@ class Param(_Model):
 
         The reason never quotes the value of a ``secret`` param.
         """
-        shown = "(secret value)" if self.secret else repr(value)
+        shown = "(secret value)" if self.secret else _quoted(value)
         if self.type == "string":
             text = source_text(value) if not isinstance(value, (list, dict)) else None
             if text is None:
@@ -223,6 +223,8 @@ class Param(_Model):
             if lowered not in ("true", "false"):
                 raise ValueError(f"{what} {shown} is not a boolean (true or false)")
             value = lowered == "true"
+        elif self.type in ("array", "object") and isinstance(value, str):
+            value = _json_param(value, self.type, what, shown)
         allowed = _PARAM_PYTHON_TYPES[self.type]
         if not isinstance(value, allowed) or (self.type != "boolean" and isinstance(value, bool)):
             raise ValueError(f"{what} {shown} is not of type {self.type}")
@@ -239,6 +241,31 @@ class Param(_Model):
     @property
     def is_required(self) -> bool:
         return self.required or self.default is None
+
+
+def _quoted(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error stays one readable line however long the value."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 1]}… ({len(shown):,} characters)"
+
+
+def _json_param(text: str, kind: str, what: str, shown: str) -> Any:
+    """An ``array`` or ``object`` param given as text (``--param regions='["eu", "us"]'``), read as JSON.
+
+    Why: the command line has only text, and these two types had no way in from it (``'["eu"]'
+    is not of type array``). JSON's ``NaN`` and ``Infinity`` are refused as a ``number`` param's
+    are; the reason never quotes the text (it may be a secret).
+    """
+    import json
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(text, parse_constant=no_constant)
+    except (ValueError, RecursionError):
+        example = '\'["a", "b"]\'' if kind == "array" else '\'{"key": "value"}\''
+        raise ValueError(f"{what} {shown} is not a JSON {kind}; write it as JSON, e.g. {example}") from None
 
 
 class CachePolicy(_Model):

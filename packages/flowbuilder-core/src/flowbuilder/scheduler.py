@@ -36,6 +36,7 @@ reruns what they did not finish, with the same logical time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -730,7 +731,8 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
 
     Each run claims the same idempotency key a scheduler would, so a logical time that
     already has a run (scheduled, or from an earlier backfill) is skipped and reported, never
-    run twice. Waits until every started run has finished. Raises ``ConfigurationError``
+    run twice. Waits until every started run has finished; cancelled (Ctrl-C: ``asyncio.run``
+    cancels the task), it cancels the runs still going first. Raises ``ConfigurationError``
     for an empty or reversed range or one of more than
     :data:`~flowbuilder.limits.MAX_BACKFILL_RUNS` times.
 
@@ -754,14 +756,19 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
     slots = _Slots(parallel)
     report = BackfillReport()
 
+    def cancel_running(why: str, reason: str) -> None:
+        if slots.running:
+            log(f"{why}: cancelling {len(slots.running)} run(s) still going (`flowbuilder retry RUN_ID` reruns what"
+                " one did not finish; a new backfill skips the times already run)")  # fmt: skip
+        for run_id in list(slots.running):
+            with contextlib.suppress(FlowBuilderError):  # it finished meanwhile
+                service.cancel(run_id, reason)
+
     async def cancel_on_stop(stop: asyncio.Event) -> None:
         await stop.wait()
         report.stopped = True
         slots.close()
-        if slots.running:
-            log(f"stopping: cancelling {len(slots.running)} run(s) still going")
-        for run_id in list(slots.running):
-            service.cancel(run_id, "the backfill was stopped")
+        cancel_running("stopping", "the backfill was stopped")
 
     stopper = asyncio.ensure_future(cancel_on_stop(stop)) if stop is not None else None
     try:
@@ -776,6 +783,9 @@ async def backfill(service: RunService, workflow: ScheduledWorkflow, start: date
             else:
                 report.skipped.append(outcome)
                 log(f"{workflow.name}: {outcome.logical_time} already has run {outcome.run_id}; skipped")
+    except asyncio.CancelledError:  # the caller cancelled this task (without ``stop``): stop, as a scheduler does
+        cancel_running("interrupted", "the backfill was interrupted")
+        raise
     finally:
         if slots.running:
             await asyncio.gather(*slots.running.values(), return_exceptions=True)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 UTC = UTC
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_ONE_SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Interval times count from here, in exact integer microseconds (a float timestamp drops them by year 9999)."""
 
@@ -110,7 +111,8 @@ def parse_instant(text: str) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant a datetime holds
-        raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC; write a time within them") from None
+        raise ValueError(f"{text!r} is out of range: outside the years 1 to 9999 in UTC; write a time within them"
+                         ) from None  # fmt: skip
 
 
 def idempotency_key(workflow: str, logical_time: datetime) -> str:
@@ -201,11 +203,17 @@ def times_in_range(schedule: Schedule, start: datetime, end: datetime, limit: in
     if end < start:
         raise ValueError(f"the range ends ({format_logical_time(end)}) before it starts ({format_logical_time(start)})")
     times: list[datetime] = []
+    # Logical times fall on whole seconds: the first one at or after ``start`` is the first one
+    # after the whole second before it (one microsecond before ``start`` would be exact too, but
+    # croniter computes with float timestamps, which lose microseconds in the far future).
+    whole_second = start.replace(microsecond=0)
     try:
-        moment: datetime | None = next_time(schedule, start - _ONE_MICROSECOND)
+        moment: datetime | None = next_time(schedule, whole_second - (_ONE_SECOND if whole_second == start else
+                                                                      timedelta(0)))  # fmt: skip
     except (OverflowError, ValueError) as error:  # croniter says "year 10000 is out of range" as a ValueError
-        raise ValueError(f"the range starts at the edge of the calendar ({error}); keep it within the years 1 to"
-                         " 9999") from None  # fmt: skip
+        raise ValueError(f"the range starts at {format_logical_time(start)}, at the edge of the calendar, before the"
+                         f" first time this schedule can compute ({error}); keep it within the years 1 to 9999"
+                         ) from None  # fmt: skip
     while moment is not None and moment <= end:
         if len(times) == limit:
             raise ValueError(f"the range holds more than {limit} logical times; split it into smaller ranges")

@@ -6,7 +6,7 @@ or ``FLOWBUILDER_BUS__URL``) as the node ``--node`` (else ``[bus] node``, else
 Received messages print one JSON document per line. The commands join a ``cluster`` group
 that another module of this package may have created (``cluster status``), or create it.
 
-Only the commands and click are imported with this module; the bus loads when one runs.
+Only the commands, click and core's CLI facade are imported with this module; the bus loads when one runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flowbuilder_distributed.cli import finite_seconds
+from flowbuilder.cli.context import UTF8_TEXT, FiniteFloatRange, read_argument_file
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces.message_bus import Message, MessageBus
@@ -32,7 +32,7 @@ def cluster_bus_commands() -> None:
 def _bus_options(command: Any) -> Any:
     command = click.option("--node", metavar="ID", default=None,
                            help="This node's id (default: [bus] node, else cli-HOSTNAME-PID).")(command)  # fmt: skip
-    return click.option("--bus", "bus_url", metavar="URL", default=None,
+    return click.option("--bus", "bus_url", type=UTF8_TEXT, metavar="URL", default=None,
                         help="The bus, e.g. redis://127.0.0.1:6379/0 (default: [bus] url).")(command)  # fmt: skip
 
 
@@ -59,16 +59,20 @@ def _body(text: str) -> dict[str, Any]:
     """A JSON object from ``text``, ``@FILE`` or ``-`` (stdin); a usage error says what is wrong."""
     import json
 
+    from flowbuilder.interfaces.message_bus import MAX_BODY_BYTES
+
     where = "the body"
+    limit = MAX_BODY_BYTES * 4  # a body's JSON is sent ASCII-escaped: more than this never fits
     if text == "-":
-        text, where = sys.stdin.read(), "stdin"
+        text, where = sys.stdin.read(limit + 1), "stdin"
     elif text.startswith("@"):
         path, where = text[1:], text[1:]
-        try:
-            with open(path, encoding="utf-8") as stream:
-                text = stream.read()
+        try:  # bounded (``@/dev/zero`` filled memory) and never waiting on a FIFO nobody writes to
+            text = read_argument_file(path, limit).decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise click.BadParameter(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    if len(text) > limit:
+        raise click.BadParameter(f"{where} is over {limit:,} bytes; a message body is at most {MAX_BODY_BYTES:,}")
     try:
         body = json.loads(text)
     except ValueError as error:
@@ -122,8 +126,8 @@ def publish_command(topic: str, body: str, bus_url: str | None, node: str | None
 @click.argument("to")
 @click.argument("body", metavar="BODY")
 @click.option("--topic", "to_topic", is_flag=True, help="TO is a topic (the first reply wins), not a node.")
-@click.option("--timeout", type=click.FloatRange(min=0.0, max=3600.0), default=5.0, show_default=True,
-              callback=finite_seconds, help="Seconds to wait for the reply.")  # fmt: skip
+@click.option("--timeout", type=FiniteFloatRange(min=0.0, max=3600.0), default=5.0, show_default=True,
+              help="Seconds to wait for the reply.")  # fmt: skip
 @_bus_options
 def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url: str | None, node: str | None) -> None:
     """Send the JSON object BODY as a request to node TO and print its reply (exit 1 on timeout)."""
@@ -134,7 +138,7 @@ def request_command(to: str, body: str, to_topic: bool, timeout: float, bus_url:
 @cluster_bus_commands.command("listen")
 @click.option("--topic", "topics", multiple=True, metavar="TOPIC", help="Also subscribe to TOPIC (repeatable).")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Exit after this many messages.")
-@click.option("--timeout", type=click.FloatRange(min=0.0, max=1e9), default=None, callback=finite_seconds,
+@click.option("--timeout", type=FiniteFloatRange(min=0.0, max=1e9), default=None,
               help="Exit after this many seconds (status 0, whatever arrived).")  # fmt: skip
 @click.option("--echo", is_flag=True, help='Answer every request with {"echo": BODY}.')
 @_bus_options

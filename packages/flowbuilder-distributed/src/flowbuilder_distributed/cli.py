@@ -16,18 +16,9 @@ from typing import Any
 
 import click
 
+from flowbuilder.cli.context import UTF8_TEXT, FiniteFloatRange
+
 WORKER_DEFAULT_STORE = "redis://127.0.0.1:6379/0"
-
-
-def finite_seconds(context: click.Context, parameter: click.Parameter, value: float | None) -> float | None:
-    """A number of seconds, refusing NaN: ``click.FloatRange`` lets it through (every comparison
-    with NaN is false), and ``worker --lease nan`` exited 70, ``--heartbeat nan`` heartbeat in a
-    busy loop, ``cluster status --dead-after nan`` blamed the registry."""
-    import math
-
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a number of seconds")
-    return value
 
 
 def _labels(value: str | None) -> tuple[str, ...]:
@@ -43,21 +34,21 @@ def _labels(value: str | None) -> tuple[str, ...]:
 
 
 @click.command()
-@click.option("--store", "url", metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
+@click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the schedulers send attempts through (redis://HOST:PORT/DB).")  # fmt: skip
 @click.option("--labels", metavar="A,B", help="This worker's labels (a task's worker.labels must all be here).")
 @click.option("--group", default="default", show_default=True, help="The worker group it serves.")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 4096), default=4, show_default=True,
               help="Attempts at once.")  # fmt: skip
-@click.option("--lease", type=click.FloatRange(0.2, 86400), default=30.0, show_default=True, callback=finite_seconds,
+@click.option("--lease", type=FiniteFloatRange(0.2, 86400), default=30.0, show_default=True,
               help="Seconds after which another worker reclaims an attempt this one stopped renewing.")  # fmt: skip
 @click.option("--max-deliveries", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Deliveries of one attempt before it is dead-lettered and its task fails.")  # fmt: skip
-@click.option("--drain-timeout", type=click.FloatRange(0, 86400), default=30.0, show_default=True, callback=finite_seconds,
+@click.option("--drain-timeout", type=FiniteFloatRange(0, 86400), default=30.0, show_default=True,
               help="On SIGTERM: seconds running attempts may take before they are handed back.")  # fmt: skip
-@click.option("--heartbeat", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True, callback=finite_seconds,
+@click.option("--heartbeat", type=FiniteFloatRange(0.05, 3600), default=2.0, show_default=True,
               help="Seconds between registry heartbeats (cluster status calls a node dead after --dead-after).")  # fmt: skip
-@click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
+@click.option("--prefix", type=UTF8_TEXT, default=None, help="Key prefix in Redis (default flowbuilder).")
 def worker(url: str, labels: str | None, group: str, concurrency: int, lease: float, max_deliveries: int,
            drain_timeout: float, heartbeat: float, prefix: str | None) -> None:  # fmt: skip
     """Run attempts that `flowbuilder run --workers URL` sends, until SIGTERM or SIGINT (then drain, exit 0)."""
@@ -114,12 +105,12 @@ def cluster() -> None:
 
 
 @cluster.command()
-@click.option("--store", "url", metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
+@click.option("--store", "url", type=UTF8_TEXT, metavar="URL", default=WORKER_DEFAULT_STORE, show_default=True,
               envvar="FLOWBUILDER_WORKERS", help="The Redis the nodes register in.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the nodes as JSON (for machines).")
-@click.option("--dead-after", type=click.FloatRange(0.1, 86400), default=10.0, show_default=True, callback=finite_seconds,
+@click.option("--dead-after", type=FiniteFloatRange(0.1, 86400), default=10.0, show_default=True,
               help="A node whose last heartbeat is older than this many seconds is dead.")  # fmt: skip
-@click.option("--prefix", default=None, help="Key prefix in Redis (default flowbuilder).")
+@click.option("--prefix", type=UTF8_TEXT, default=None, help="Key prefix in Redis (default flowbuilder).")
 def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> None:
     """List the registered nodes: schedulers (leader or standby) and workers, with labels, load, heartbeat age, health."""
     import json

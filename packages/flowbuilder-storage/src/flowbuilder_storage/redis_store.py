@@ -258,6 +258,7 @@ class RedisStore(Store):
         self.max_log_bytes = max_log_bytes
         self._redis_errors: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)  # fmt: skip
+        self._response_error: type[BaseException] = redis.ResponseError
         try:
             self._client: Any = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                 socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
@@ -313,6 +314,8 @@ class RedisStore(Store):
             tries += 1
             try:
                 return call()
+            except self._response_error as error:
+                raise self._foreign_key_error(error) from None
             except self._redis_errors as error:
                 if time.monotonic() + delay > deadline:
                     host = self._host()
@@ -321,6 +324,18 @@ class RedisStore(Store):
                                      " check that redis-server is running and the --store URL is right") from None  # fmt: skip
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    def _foreign_key_error(self, error: BaseException) -> BaseException:
+        """A one-line StoreError for Redis's WRONGTYPE, else ``error`` itself (to raise as it was).
+
+        WRONGTYPE means a key under the store's prefix holds another kind of value: something
+        else writes to this database (every command met it as "internal error: ResponseError").
+        """
+        if "WRONGTYPE" not in str(error):
+            return error
+        return StoreError(f"Redis at {self._host()} holds a key under the store's prefix"
+                          f" {self.prefix.decode(errors='replace')!r} that FlowBuilder did not write (WRONGTYPE):"
+                          " the database is shared with another application; choose another ?prefix= or database")  # fmt: skip
 
     def _host(self) -> str:
         return f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
@@ -427,6 +442,8 @@ class RedisStore(Store):
                     args.insert(5, str(fence.token))
                     keys.append(self._key("fence:", fence.scope))
                     code, length = self._fenced_append_script(keys=keys, args=args)
+            except self._response_error as error:
+                raise self._foreign_key_error(error) from None
             except self._redis_errors:
                 # The script may or may not have run before the connection broke: find out.
                 retried = True

@@ -11,7 +11,7 @@ import time
 
 import click
 
-from flowbuilder.cli.context import store_option
+from flowbuilder.cli.context import UTF8_TEXT, store_option
 
 
 def _seconds(value: float | None) -> str:
@@ -25,7 +25,7 @@ def _percent(value: float | None) -> str:
 
 
 @click.command()
-@click.argument("workflow", required=False)
+@click.argument("workflow", required=False, type=UTF8_TEXT)
 @click.option("--since", metavar="DURATION", help="Only runs created within this long ago (e.g. 7d).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many slowest runs to show.")
 @store_option("The store to read (e.g. rocksdb://PATH, redis://HOST:PORT/DB).")

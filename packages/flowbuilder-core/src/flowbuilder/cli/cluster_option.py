@@ -47,14 +47,14 @@ def cluster_options(function: F) -> F:
 
 def read_secret(secret_file: Path | None, environ: dict[str, str] | None = None) -> str | None:
     """The shared secret: the file's text without surrounding whitespace, else the environment's."""
+    from flowbuilder.cli.arguments import read_argument_file
     from flowbuilder.errors import ConfigurationError
 
     if secret_file is None:
         value = (os.environ if environ is None else environ).get(SECRET_ENV, "")
         return value or None
-    try:
-        with secret_file.open("rb") as handle:
-            raw = handle.read(MAX_SECRET_BYTES + 1)
+    try:  # a FIFO nobody writes to reads as empty at once (open() waited forever for a writer)
+        raw = read_argument_file(str(secret_file), MAX_SECRET_BYTES)
     except OSError as error:
         raise ConfigurationError(f"cannot read the cluster secret file {str(secret_file)!r}:"
                                  f" {error.strerror or error}") from None  # fmt: skip

@@ -14,8 +14,12 @@ sees the same plugins (and the same warnings) as core's::
         store = plugin_host().open_store(store_url)
         ...
 
-:func:`store_option` and :func:`parse_duration` are imported on first use (``flowbuilder
---help`` stays fast).
+:func:`store_option`, :func:`parse_duration`, :class:`FiniteFloatRange` (the type of an
+option that is a number of seconds: click's ``FloatRange`` without ``nan`` and ``inf``) and
+``UTF8_TEXT`` (the type of a name, id or URL argument: bytes that are not UTF-8 are a one-line
+error where they enter, not an "internal error" where a store encodes them) and
+:func:`read_argument_file` (an ``@FILE`` argument's bytes, bounded, never waiting on a FIFO)
+are imported on first use (``flowbuilder --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -24,12 +28,19 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowbuilder.cli.arguments import UTF8_TEXT, FiniteFloatRange, read_argument_file
     from flowbuilder.cli.runs_commands import parse_duration
     from flowbuilder.cli.store_option import store_option
     from flowbuilder.config import Settings
     from flowbuilder.plugins import PluginHost
 
-_LAZY = {"parse_duration": "flowbuilder.cli.runs_commands", "store_option": "flowbuilder.cli.store_option"}
+_LAZY = {
+    "FiniteFloatRange": "flowbuilder.cli.arguments",
+    "UTF8_TEXT": "flowbuilder.cli.arguments",
+    "parse_duration": "flowbuilder.cli.runs_commands",
+    "read_argument_file": "flowbuilder.cli.arguments",
+    "store_option": "flowbuilder.cli.store_option",
+}
 
 
 @lru_cache(maxsize=1)
@@ -66,4 +77,12 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["parse_duration", "plugin_host", "settings", "store_option"]
+__all__ = [
+    "UTF8_TEXT",
+    "FiniteFloatRange",
+    "parse_duration",
+    "plugin_host",
+    "read_argument_file",
+    "settings",
+    "store_option",
+]

@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.arguments import UTF8_TEXT, FiniteFloatRange
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.store_option import store_option
 from flowbuilder.cli.terminal import echo
@@ -27,7 +27,7 @@ _store_option = store_option("The store of the run.")
 _reason_option = click.option("--reason", "-r", type=UTF8_TEXT, default="", help="Why; recorded in the run's history.")
 _by_option = click.option("--by", type=UTF8_TEXT, help="Who asks (default: user@host:pid of this command).")
 _wait_option = click.option("--wait", "wait", is_flag=True, help="Wait until the run's owner has honoured it.")
-_wait_seconds_option = click.option("--wait-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+_wait_seconds_option = click.option("--wait-seconds", type=FiniteFloatRange(min=0), default=10.0, show_default=True,
                                     help="With --wait: give up after this long (non-zero exit).")  # fmt: skip
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 

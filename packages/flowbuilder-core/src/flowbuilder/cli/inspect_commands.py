@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -130,11 +131,18 @@ def graph(file: Path, output_format: str) -> None:
 )
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the workflow DSL (for editor autocompletion)."""
+    from flowbuilder.errors import ConfigurationError
     from flowbuilder.model import workflow_json_schema
 
     text = json.dumps(workflow_json_schema(), indent=2)
     if output is None:
         click.echo(text)
-    else:
-        output.write_text(text + "\n")
-        click.echo(f"wrote {output}", err=True)
+        return
+    try:  # non-blocking: a FIFO with no reader is refused (ENXIO) instead of waited on forever
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0), 0o666)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as written:
+            os.set_blocking(descriptor, True)
+            written.write(text + "\n")
+    except OSError as error:
+        raise ConfigurationError(f"--output {str(output)!r}: cannot write ({error.strerror or error})") from None
+    click.echo(f"wrote {output}", err=True)

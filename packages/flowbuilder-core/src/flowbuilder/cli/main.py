@@ -8,10 +8,12 @@ FlowBuilder or a plugin: it is shown as one line too, with the way to get the tr
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 from importlib import import_module
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -162,15 +164,37 @@ def _run_in_error_boundary(argv: list[str] | None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
-    except Exception as error:  # a bug: one line, and the way to see more
-        if os.environ.get("FLOWBUILDER_DEBUG"):
-            raise
-        click.echo(
-            f"internal error: {type(error).__name__}: {error} (set FLOWBUILDER_DEBUG=1 for the traceback and report it)",
-            err=True,
-        )
-        sys.exit(EXIT_INTERNAL_ERROR)
+    except OSError as error:
+        if error.errno not in _FULL_DEVICE_ERRNOS:
+            _internal_error(error)
+        # The output (``> /dev/full``, a full disk or quota) could not be written: the machine's
+        # state, not a bug. Whatever is still buffered for stdout would fail again when the
+        # interpreter flushes it on the way out (exit 120), so stdout now goes nowhere.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where = f"{error.filename}: " if error.filename else "cannot write the output: "
+        click.echo(f"error: {where}{error.strerror or error}", err=True)
+        sys.exit(1)
+    except Exception as error:
+        _internal_error(error)
     sys.exit(0)
+
+
+_FULL_DEVICE_ERRNOS = frozenset(
+    code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO")) if code is not None
+)
+"""Errors of a write that the machine refused (no space, over quota, too large, a failing device)."""
+
+
+def _internal_error(error: BaseException) -> NoReturn:
+    """A bug: one line, and the way to see more (``FLOWBUILDER_DEBUG=1`` re-raises it)."""
+    if os.environ.get("FLOWBUILDER_DEBUG"):
+        raise error
+    click.echo(
+        f"internal error: {type(error).__name__}: {error} (set FLOWBUILDER_DEBUG=1 for the traceback and report it)",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL_ERROR)
 
 
 def _is_located(line: str) -> bool:

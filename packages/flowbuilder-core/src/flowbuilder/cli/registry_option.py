@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
-from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.arguments import UTF8_TEXT, FiniteFloatRange
 
 if TYPE_CHECKING:
     from flowbuilder.plugins import PluginHost
@@ -34,7 +34,7 @@ def registry_options(function: F) -> F:
         click.option("--registry", type=UTF8_TEXT, metavar="URL",
                      help="Announce this node in the cluster's registry (redis://HOST:PORT/DB; `cluster status` lists"
                           " it); default: [registry] url, else nowhere."),
-        click.option("--heartbeat", type=click.FloatRange(MIN_HEARTBEAT, MAX_HEARTBEAT), metavar="S",
+        click.option("--heartbeat", type=FiniteFloatRange(MIN_HEARTBEAT, MAX_HEARTBEAT), metavar="S",
                      help="Seconds between registry heartbeats (default: [registry] heartbeat, else 2)."),
     ]  # fmt: skip
     for option in reversed(options):

@@ -329,6 +329,8 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
         seq = 0
         while True:
             lines = opened.read_logs(run_id, task, after=seen)
+            if task is not None and not lines and not seen:
+                _check_task_recorded(opened, run_id, task)
             for line in lines:
                 emit(line)
             seen += len(lines)
@@ -343,6 +345,23 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
             events, _ = opened.wait_for_updates(run_id, seq, 1 << 62, LOG_FOLLOW_SECONDS)
             if events:
                 seq = events[-1].seq
+
+
+def _check_task_recorded(store: Store, run_id: str, task: str) -> None:
+    """One-line error when a finished run's history names no task ``task`` (nor an item of one).
+
+    Why: ``logs RUN TASK`` with a mistyped TASK printed nothing and exited 0, as for a task
+    that printed nothing. Only a finished run is checked (every task it reached is in its
+    history, the others were recorded skipped); a live one's task may not have started yet.
+    """
+    if not store.get_run(run_id).status.finished:
+        return
+    recorded = store.load_state(run_id).tasks
+    if task in recorded or task.partition("[")[0] in recorded:  # ``each[3]``: an item of a foreach task
+        return
+    names = sorted(recorded)
+    known = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") or "none"
+    raise ConfigurationError(f"run {run_id} has no task {task!r} (its tasks: {known})")
 
 
 # -- resume -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from flowbuilder.cli.arguments import UTF8_TEXT
+from flowbuilder.cli.arguments import UTF8_TEXT, FiniteFloatRange
 from flowbuilder.cli.cluster_option import cluster_options
 from flowbuilder.cli.context import plugin_host
 from flowbuilder.cli.registry_option import registry_options
@@ -50,7 +50,7 @@ def _log(line: str) -> None:
 @cluster_options
 @click.option("--max-runs", type=click.IntRange(1, MAX_BACKFILL_PARALLEL), default=8, show_default=True,
               help="Runs this process executes at once; the next start waits for a slot.")  # fmt: skip
-@click.option("--lease-seconds", type=click.FloatRange(min=0.5, max=3600), default=10.0, show_default=True,
+@click.option("--lease-seconds", type=FiniteFloatRange(min=0.5, max=3600), default=10.0, show_default=True,
               help="How soon a standby replaces a leader that died (store consensus); this scheduler's runs keep"
                    " their owner leases for 2/3 of it, so a new leader takes them over at once.")  # fmt: skip
 @click.option("--once", is_flag=True, help="Do one round as leader, wait for its runs, and exit (for tests, cron).")

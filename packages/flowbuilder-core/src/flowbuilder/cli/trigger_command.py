@@ -24,17 +24,18 @@ EXIT_CODES = {"succeeded": 0, "cancelled": 130}
 
 def _payload(data: str) -> Any:
     """The JSON value of ``--data``: JSON text, or ``@FILE`` (UTF-8 JSON, bounded in size)."""
+    from flowbuilder.cli.arguments import read_argument_file
     from flowbuilder.errors import ConfigurationError
     from flowbuilder.trigger_sources import MAX_PAYLOAD_BYTES
 
     text = data
     if data.startswith("@"):
-        path = Path(data[1:])
         try:
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_PAYLOAD_BYTES * 4 + 1)
+            raw = read_argument_file(data[1:] or ".", MAX_PAYLOAD_BYTES * 4)
         except OSError as error:
             raise ConfigurationError(f"--data {data!r}: cannot read the file ({error.strerror or error})") from None
+        if not raw.strip():  # also a FIFO nobody writes to (read without waiting for a writer)
+            raise ConfigurationError(f"--data {data!r}: the file is empty; it must hold a JSON object")
         if len(raw) > MAX_PAYLOAD_BYTES * 4:
             raise ConfigurationError(f"--data {data!r}: the file is larger than {MAX_PAYLOAD_BYTES * 4} bytes")
         try:
