@@ -77,3 +77,13 @@ def test_a_number_param_takes_an_int_past_a_floats_range_and_refuses_infinity() 
     assert resolve_params(sized, {"x": 10**400}) == {"x": 10**400}
     with pytest.raises(ParamError, match="is not a finite number"):
         resolve_params(sized, {"x": float("inf")})
+
+
+@pytest.mark.parametrize(
+    "given", [{"who": "a\ud800b"}, {"who": ["\udfff"]}, {"\ud83d": "x"}, {"token": {"k\udc00": 1}}]
+)
+def test_text_that_is_not_valid_unicode_is_refused_naming_the_param(given: dict[str, object]) -> None:
+    """A lone surrogate (JSON can spell one) could be stored nowhere: refused before the run."""
+    with pytest.raises(ParamError, match="not valid Unicode") as raised:
+        resolve_params(WORKFLOW, {"token": "t", **given})
+    str(raised.value).encode("utf-8")  # the message itself can be printed and sent
