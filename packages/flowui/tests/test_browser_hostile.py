@@ -183,3 +183,17 @@ def test_a_task_name_longer_than_its_node_shows_its_start(server: Server, browse
     assert page.get_attribute(_node(LONG_NAME), "title") == f"{LONG_NAME}: pending"
     browser.screenshot("long-task-name")
     browser.assert_no_problems()
+
+
+@pytest.mark.parametrize("route", ["workflows/%", "runs/%E0%A4%A", "history/%ZZ"])
+def test_an_address_with_a_malformed_escape_shows_the_page_and_its_navigation(
+    server: Server, browser: Browser, route: str
+) -> None:
+    """``decodeURIComponent`` throws on these; the page was left blank, with no way out but
+    editing the address."""
+    page = browser.open(f"{server.url}/#/{route}")
+    page.wait_for_selector("header nav")
+    page.wait_for_selector("main .error, main h1")
+    page.click("header nav >> text=Runs")
+    page.wait_for_selector("table.runs")
+    assert [problem for problem in browser.problems if "404" not in problem] == []  # no such workflow or run
