@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside this file (import mode importlib)
@@ -197,3 +198,33 @@ def test_an_address_with_a_malformed_escape_shows_the_page_and_its_navigation(
     page.click("header nav >> text=Runs")
     page.wait_for_selector("table.runs")
     assert [problem for problem in browser.problems if "404" not in problem] == []  # no such workflow or run
+
+
+def _page_width(page: Any) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+def test_long_unbroken_values_wrap_instead_of_widening_the_page(server: Server, browser: Browser) -> None:
+    """An error quoting 20,000 characters, an annotation's compact JSON and an audited request's
+    long path have no space to wrap at: shown as they were, they made the page hundreds of
+    thousands of pixels wide (the run monitor) or a few thousand (the audit log)."""
+    workflow = {
+        "name": "wide",
+        "tasks": [{"name": "a", "type": "shell", "config": {"command": "printf 'e%.0s' $(seq 20000) >&2; exit 3"}}],
+    }
+    run_id = server.call("POST", "/api/v1/runs", {"yaml": json.dumps(workflow)})["run_id"]
+    server.call(
+        "POST", f"/api/v1/runs/{run_id}/annotations", {"kind": "note", "task": "t" * 256, "payload": "p" * 30_000}
+    )
+    assert httpx.post(f"{server.url}/api/v1/runs/{'x' * 3000}/cancel", json={}).status_code == 404
+    viewport = 1400
+    page = browser.open(f"{server.url}/#/runs/{run_id}")
+    page.wait_for_selector(".errors code", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(".annotations code")
+    assert "e" * 1000 in page.inner_text(".errors code")
+    assert _page_width(page) == viewport
+    browser.screenshot("run-with-long-values")
+    page = browser.open(f"{server.url}/#/audit")
+    page.wait_for_selector("#audit-log tr[data-action='POST /api/v1/runs/{run_id}/cancel']")
+    assert _page_width(page) == viewport
+    assert [problem for problem in browser.problems if "404" not in problem] == []
