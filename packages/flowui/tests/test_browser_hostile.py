@@ -228,3 +228,38 @@ def test_long_unbroken_values_wrap_instead_of_widening_the_page(server: Server, 
     page.wait_for_selector("#audit-log tr[data-action='POST /api/v1/runs/{run_id}/cancel']")
     assert _page_width(page) == viewport
     assert [problem for problem in browser.problems if "404" not in problem] == []
+
+
+NUMERIC_LOOKING = """\
+name: numeric
+version: 2.0
+description: 1e3
+tasks:
+  - name: wait
+    type: shell
+    timeout: 5m
+    config: {command: "true"}
+"""
+
+
+def test_a_workflow_with_number_like_texts_is_shown_and_saved_by_the_designer_unchanged(
+    server: Server, browser: Browser
+) -> None:
+    """The server reads ``version: 2.0`` and ``description: 1e3`` as the texts "2.0" and "1e3";
+    the page showed "v2" and "1000", and the designer saved version "2", dropped the
+    description and the task's ``timeout: 5m`` (text where its form takes seconds)."""
+    server.store_workflow("numeric", NUMERIC_LOOKING)
+    page = browser.open(server.url + "/#/workflows/numeric")
+    page.wait_for_selector(_node("wait"))
+    assert page.inner_text("main h1") == "numeric v2.0"
+    assert "1e3" in page.inner_text("main")
+    page = browser.open(server.url + "/#/designer/numeric")
+    page.wait_for_selector("#workflow-yaml[data-yaml*='name: numeric']")
+    page.wait_for_selector("#validity[data-validity='valid']", timeout=RUN_TIMEOUT_MS)
+    page.click("#save-workflow")
+    page.wait_for_selector("#save-result:has-text('Saved')")
+    versions = server.call("GET", "/api/v1/workflows/numeric/versions")["versions"]
+    assert len(versions) == 2 and versions[-1]["version"] == "2.0", versions
+    saved = server.call("GET", "/api/v1/workflows/numeric")
+    assert "1e3" in saved["yaml"] and "timeout: 5m" in saved["yaml"], saved["yaml"]
+    browser.assert_no_problems()
