@@ -115,3 +115,13 @@ def test_array_and_object_text_that_is_not_their_json_is_refused_in_one_line(nam
     with pytest.raises(ParamError, match=message) as refused:
         resolve_params(COLLECTIONS, {name: value})
     assert "\n" not in str(refused.value) and len(str(refused.value)) < 200 and "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "given", [{"who": "a\ud800b"}, {"who": ["\udfff"]}, {"\ud83d": "x"}, {"token": {"k\udc00": 1}}]
+)
+def test_text_that_is_not_valid_unicode_is_refused_naming_the_param(given: dict[str, object]) -> None:
+    """A lone surrogate (JSON can spell one) could be stored nowhere: refused before the run."""
+    with pytest.raises(ParamError, match="not valid Unicode") as raised:
+        resolve_params(WORKFLOW, {"token": "t", **given})
+    str(raised.value).encode("utf-8")  # the message itself can be printed and sent

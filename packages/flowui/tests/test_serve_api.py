@@ -265,3 +265,36 @@ tasks:
     ]
     assert bodies[0] and all(planted not in body for body in [*bodies, json.dumps(stream)])
     assert "***" in bodies[0] and "***" in bodies[2]
+
+
+def test_a_run_whose_output_nests_hundreds_deep_is_shown_cut_never_a_500(server: ServeProcess) -> None:
+    """A task may print JSON nested deeper than the answers' serializer goes (255 levels); the
+    run, its events and outputs are still shown (the web UI loads all three), cut with core's
+    marker past 100 levels, and the live stream shows the output whole."""
+    yaml = """\
+name: deep
+tasks:
+  - name: nest
+    type: shell
+    config: {command: "python3 -c \\"print('[' * 400 + '1' + ']' * 400)\\""}
+"""
+    run_id = start(server.client, yaml)
+    wait_status(server.client, run_id, "succeeded")
+
+    def depth(value: Any) -> int:
+        levels = 0
+        while isinstance(value, list):
+            value, levels = value[0], levels + 1
+        assert value in (1, "<too deep>")
+        return levels
+
+    output = server.client.get(f"/api/v1/runs/{run_id}/outputs").json()["outputs"]["nest"]
+    assert depth(output) == 100
+    shown = server.client.get(f"/api/v1/runs/{run_id}").json()
+    assert depth(shown["tasks"]["nest"]["output"]) == 99  # the task's record is the first of the 100 levels
+    events = server.client.get(f"/api/v1/runs/{run_id}/events").json()["events"]
+    succeeded = next(event for event in events if event["kind"] == "task_succeeded")
+    assert depth(succeeded["data"]["output"]) < 100
+    streamed = [json.loads(e["data"]) for e in sse_events(server.client, f"/api/v1/runs/{run_id}/events/stream")]
+    whole = next(e for e in streamed if e.get("kind") == "task_succeeded")["data"]["output"]
+    assert depth(whole) == 400

@@ -42,8 +42,30 @@ def shown_argument(text: str) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def _refuse_lone_surrogates(given: Mapping[str, Any]) -> None:
+    """A ParamError for a name or value holding text that is not valid Unicode.
+
+    JSON may spell a lone surrogate (``"\\ud800"``) and Python decodes it, but no store,
+    log or answer can encode it as UTF-8: left in, it failed the run's first write (an API
+    start answered 500) and an error quoting the name could not be sent either.
+    """
+    import json
+
+    for name, value in given.items():
+        try:
+            json.dumps([name, value], ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError:
+            shown = str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+            raise ParamError(
+                f"param {shown!r}: holds text that is not valid Unicode (a lone surrogate); send UTF-8 text"
+            ) from None
+        except (TypeError, ValueError):  # not JSON-like (a circular value): param.check says why
+            continue
+
+
 def resolve_params(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
     """Defaults overlaid with ``given``, each converted to its declared type."""
+    _refuse_lone_surrogates(given)
     declared = workflow.params
     unknown = sorted(set(given) - set(declared))
     if unknown:
@@ -72,6 +94,7 @@ def resume_params(workflow: Workflow, stored: Mapping[str, Any], given: Mapping[
     """
     from flowbuilder.secrets import MASK
 
+    _refuse_lone_surrogates(given)
     declared = workflow.params
     secret = {name for name, param in declared.items() if param.secret}
     changed = sorted(set(given) - secret)

@@ -28,7 +28,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, AsyncIterator
 
 from flowbuilder.errors import FlowBuilderError
-from flowbuilder.events import json_fallback
+from flowbuilder.events import MAX_STORABLE_DEPTH, json_fallback
 from flowbuilder.subscriptions import follow_logs
 
 if TYPE_CHECKING:
@@ -44,6 +44,43 @@ thousands of events a second costs each client ~50 writes a second, not one per 
 server's loop also runs the runs); a human watching sees no difference."""
 KEEPALIVE_SECONDS = 15.0
 """An idle stream sends an SSE comment this often, so proxies keep it and a gone client is noticed."""
+
+
+TOO_DEEP = "<too deep>"
+SHOWN_DEPTH = MAX_STORABLE_DEPTH
+"""How deeply nested a value the REST answers show (a task's output, an event's data, a
+param, an annotation's payload); deeper parts are ``"<too deep>"``, core's marker."""
+
+
+def _deeper_than(value: object, room: int) -> bool:
+    if isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value  # type: ignore[assignment]
+    else:
+        return False
+    return room <= 0 or any(_deeper_than(item, room - 1) for item in items)
+
+
+def _capped(value: object, room: int) -> object:
+    if isinstance(value, (dict, list, tuple)):
+        if room <= 0:
+            return TOO_DEEP
+        if isinstance(value, dict):
+            return {key: _capped(item, room - 1) for key, item in value.items()}
+        return [_capped(item, room - 1) for item in value]
+    return value
+
+
+def shown_value(value: object) -> object:
+    """``value`` itself, or, when it nests deeper than :data:`SHOWN_DEPTH`, a copy cut there.
+
+    A task may return (and the store keep) JSON nested hundreds of levels deep, while the
+    REST answers' serializer (pydantic) stops at 255 levels: ``GET /runs/{id}``, its
+    ``/events`` and ``/outputs`` answered 500 for such a run, and the web UI could not show
+    it at all. The SSE frames (``json.dumps``) show values whole.
+    """
+    return _capped(value, SHOWN_DEPTH) if _deeper_than(value, SHOWN_DEPTH) else value
 
 
 def event_json(event: RunEvent) -> dict[str, object]:
@@ -254,6 +291,7 @@ class LiveFeeds:
 __all__ = [
     "KEEPALIVE_SECONDS",
     "MAX_FOLLOWED_RUNS",
+    "SHOWN_DEPTH",
     "LiveFeeds",
     "RunFeed",
     "Slot",
@@ -262,4 +300,5 @@ __all__ = [
     "event_json",
     "log_frame",
     "log_json",
+    "shown_value",
 ]

@@ -2,8 +2,18 @@
 // and keep every screen a bookmarkable address.
 import { useEffect, useState } from "react";
 
+/** A route part decoded; a malformed escape (`%`, `%E0%A4%A`, from a typed or crafted address)
+ * is kept as it is: decodeURIComponent throws on it, which left a blank page with no navigation. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 export function currentRoute(): string[] {
-  return window.location.hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
+  return window.location.hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean).map(decodePart);
 }
 
 export function routeQuery(): URLSearchParams {

@@ -1,6 +1,6 @@
 // A workflow's tasks as the DAG and the designer need them, from the API's workflow document:
 // either a `tasks` list or the stored YAML/JSON definition (parsed here with the yaml library).
-import { parse } from "yaml";
+import { isScalar, parseDocument } from "yaml";
 import type { JsonSchema } from "./api";
 
 export interface TaskDoc {
@@ -19,6 +19,27 @@ export interface WorkflowDoc {
   [key: string]: unknown;
 }
 
+const TEXT_FIELDS = ["version", "description"];
+
+/**
+ * A workflow file's YAML as data, with `version` and `description` as the text the file wrote:
+ * the server reads `version: 2.0` and `description: 1e3` as the texts "2.0" and "1e3", where
+ * a YAML parser makes numbers of them (2 and 1000), shown so and written back so by the designer.
+ */
+export function parseWorkflowText(text: string): Record<string, unknown> {
+  const document = parseDocument(text);
+  if (document.errors.length) throw document.errors[0];
+  const doc = document.toJS();
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return {};
+  for (const key of TEXT_FIELDS) {
+    const value = doc[key];
+    if (value === undefined || value === null || typeof value === "string") continue;
+    const node = document.get(key, true);
+    doc[key] = isScalar(node) && typeof node.source === "string" ? node.source : String(value);
+  }
+  return doc as Record<string, unknown>;
+}
+
 /**
  * The workflow file behind `GET /workflows/{name}` (`yaml`: its text; `definition` is a digest).
  * With the server's compiled `dag` beside it, only the file's top-level keys other than
@@ -28,11 +49,11 @@ export interface WorkflowDoc {
 export function workflowDocument(response: Record<string, unknown>): WorkflowDoc {
   if (typeof response.yaml === "string" && response.dag) {
     const header = withoutTopLevelKey(response.yaml, "tasks");
-    if (header !== null) return { ...(parse(header) as WorkflowDoc), name: String(response.name ?? "") };
+    if (header !== null) return { ...(parseWorkflowText(header) as WorkflowDoc), name: String(response.name ?? "") };
   }
   for (const key of ["yaml", "document"]) {
     const value = response[key];
-    if (typeof value === "string") return parse(value) as WorkflowDoc;
+    if (typeof value === "string") return parseWorkflowText(value) as WorkflowDoc;
     if (value && typeof value === "object" && Array.isArray((value as WorkflowDoc).tasks)) return value as WorkflowDoc;
   }
   return response as unknown as WorkflowDoc;

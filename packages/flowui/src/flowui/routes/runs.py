@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from flowbuilder.events import RunStatus
 from flowui.api_context import RESERVED_ANNOTATION_KINDS, ApiContext, context_of, principal_of
 from flowui.api_errors import ApiError
-from flowui.live import event_json, log_json
+from flowui.live import event_json, log_json, shown_value
 from flowui.routes.workflows import compile_text, dag_of, latest_version
 from flowui.schemas import (
     AnnotationIn,
@@ -85,8 +85,8 @@ def show_run(run_id: str, request: Request) -> RunDetail:
     context = context_of(request)
     summary = context.service.run_status(run_id)
     state = context.store.load_state(run_id)
-    return RunDetail(summary=summary.to_dict(), params=dict(state.params), paused=state.paused,
-                     tasks={name: task.to_dict() for name, task in state.tasks.items()})  # fmt: skip
+    return RunDetail(summary=summary.to_dict(), params={name: shown_value(value) for name, value in state.params.items()},
+                     paused=state.paused, tasks={name: shown_value(task.to_dict()) for name, task in state.tasks.items()})  # fmt: skip
 
 
 @router.get("/{run_id}/definition", response_model=RunDefinition)
@@ -112,7 +112,7 @@ def run_events(run_id: str, request: Request, after: int = Query(default=0, ge=0
     store = context_of(request).store
     store.get_run(run_id)  # 404 for an unknown run
     events = store.read_events(run_id, after, limit)
-    return EventPage(events=[event_json(event) for event in events],
+    return EventPage(events=[shown_value(event_json(event)) for event in events],
                      next_after=events[-1].seq if len(events) == limit else None)  # fmt: skip
 
 
@@ -134,7 +134,9 @@ def run_outputs(run_id: str, request: Request) -> Outputs:
     store = context_of(request).store
     store.get_run(run_id)
     state = store.load_state(run_id)
-    return Outputs(outputs={name: task.output for name, task in state.tasks.items() if task.output is not None})
+    return Outputs(
+        outputs={name: shown_value(task.output) for name, task in state.tasks.items() if task.output is not None}
+    )
 
 
 @router.get("/{run_id}/annotations", response_model=AnnotationList)
@@ -143,7 +145,7 @@ def list_annotations(run_id: str, request: Request, kind: str | None = Query(def
     """The run's annotations (notes, anomalies, ...), optionally of one ``kind``."""
     store = context_of(request).store
     store.get_run(run_id)
-    found = [a.to_dict() for a in store.read_annotations(run_id, after) if kind is None or a.kind == kind]
+    found = [shown_value(a.to_dict()) for a in store.read_annotations(run_id, after) if kind is None or a.kind == kind]
     return AnnotationList(annotations=found)
 
 

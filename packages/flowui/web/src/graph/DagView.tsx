@@ -14,7 +14,7 @@ const TaskNodeView = memo(function TaskNodeView({ data }: NodeProps<TaskNode>) {
   return (
     <div className={`task-node status-${data.status}`} title={`${data.label}: ${data.status}`} data-task={data.label} data-status={data.status}>
       <Handle type="target" position={Position.Top} isConnectable={false} />
-      {data.label}
+      <span className="task-label">{data.label}</span>
       <Handle type="source" position={Position.Bottom} isConnectable={false} />
     </div>
   );

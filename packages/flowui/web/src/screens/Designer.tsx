@@ -264,7 +264,7 @@ function DesignerBody({ name }: { name: string | null }) {
             {diagnostics.map((item, index) => (
               <li key={index}>
                 {item.line ? `line ${item.line}, column ${item.column}: ` : ""}
-                {item.message}
+                <bdi>{item.message}</bdi>
                 {item.hint ? ` (${item.hint})` : ""}
               </li>
             ))}

@@ -140,7 +140,13 @@ export function RunMonitor({ runId }: { runId: string }) {
           {view.annotations.map((annotation) => (
             <li key={annotation.number} className={anomalies.includes(annotation) ? "anomaly" : ""}>
               <b>{annotation.kind}</b>
-              {annotation.task ? ` on ${annotation.task}` : ""} by {annotation.author ?? "?"}: <code>{JSON.stringify(annotation.payload)}</code>
+              {annotation.task ? (
+                <>
+                  {" on "}
+                  <bdi>{annotation.task}</bdi>
+                </>
+              ) : null}{" "}
+              by <bdi>{annotation.author ?? "?"}</bdi>: <code>{JSON.stringify(annotation.payload)}</code>
             </li>
           ))}
         </ul>
@@ -298,8 +304,24 @@ function Waiting({ runId, waiting }: { runId: string; waiting: RunView["waiting"
       {entries.map(([task, wait]) => (
         <div key={task} className="waiting-task">
           <b>{task}</b> waits for <code>{wait.signal}</code>
-          {wait.message ? `: ${wait.message}` : ""}
-          {wait.approvers ? <span className="muted"> (approvers: {wait.approvers.join(", ")})</span> : null}{" "}
+          {wait.message ? (
+            <>
+              : <bdi className="wait-message">{wait.message}</bdi>
+            </>
+          ) : null}
+          {wait.approvers ? (
+            <span className="muted">
+              {" "}
+              (approvers:{" "}
+              {wait.approvers.map((who, index) => (
+                <span key={index}>
+                  {index ? ", " : ""}
+                  <bdi>{who}</bdi>
+                </span>
+              ))}
+              )
+            </span>
+          ) : null}{" "}
           <button id={`approve-${wait.signal}`} onClick={() => decide(wait.signal!, true)}>
             Approve
           </button>{" "}

@@ -1,7 +1,8 @@
 // The designer's workflow model and its YAML form. `toYaml(fromYaml(text))` is `text` for any
 // file the designer wrote (keys in one fixed order; unknown keys kept and written back), which
 // the browser test checks against the server's stored copy.
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { parseWorkflowText } from "../workflowShape";
 
 export interface DesignTask {
   name: string;
@@ -35,26 +36,37 @@ function rest(record: Record<string, unknown>, known: string[]): Record<string, 
   return Object.fromEntries(Object.entries(record).filter(([key]) => !known.includes(key)));
 }
 
+/** `typed` with each field the designer has no form for in `task` (a `timeout: 5m`, text where
+ * the form takes seconds) kept in `extra`, so a save writes it back instead of dropping it. */
+function keepUntyped(task: Record<string, unknown>, typed: DesignTask): DesignTask {
+  const extra = { ...typed.extra };
+  for (const key of TASK_KEYS)
+    if (task[key] !== undefined && task[key] !== null && (typed as unknown as Record<string, unknown>)[key] === undefined) extra[key] = task[key];
+  return { ...typed, extra };
+}
+
 export function fromYaml(text: string): DesignWorkflow {
-  const doc = (parse(text) ?? {}) as Record<string, unknown>;
+  const doc = parseWorkflowText(text);
   const tasks = Array.isArray(doc.tasks) ? (doc.tasks as Record<string, unknown>[]) : [];
   return {
     name: String(doc.name ?? ""),
     version: String(doc.version ?? "1"),
     description: typeof doc.description === "string" ? doc.description : undefined,
     extra: rest(doc, WORKFLOW_KEYS),
-    tasks: tasks.map((task) => ({
-      name: String(task.name ?? ""),
-      type: String(task.type ?? ""),
-      depends_on: Array.isArray(task.depends_on) ? task.depends_on.map(String) : task.depends_on ? [String(task.depends_on)] : [],
-      config: (task.config as Record<string, unknown>) ?? {},
-      when: typeof task.when === "string" ? task.when : undefined,
-      retry: task.retry as Record<string, unknown> | undefined,
-      timeout: typeof task.timeout === "number" ? task.timeout : undefined,
-      priority: typeof task.priority === "number" ? task.priority : undefined,
-      pool: typeof task.pool === "string" ? task.pool : undefined,
-      extra: rest(task, TASK_KEYS),
-    })),
+    tasks: tasks.map((task) =>
+      keepUntyped(task, {
+        name: String(task.name ?? ""),
+        type: String(task.type ?? ""),
+        depends_on: Array.isArray(task.depends_on) ? task.depends_on.map(String) : task.depends_on ? [String(task.depends_on)] : [],
+        config: (task.config as Record<string, unknown>) ?? {},
+        when: typeof task.when === "string" ? task.when : undefined,
+        retry: task.retry as Record<string, unknown> | undefined,
+        timeout: typeof task.timeout === "number" ? task.timeout : undefined,
+        priority: typeof task.priority === "number" ? task.priority : undefined,
+        pool: typeof task.pool === "string" ? task.pool : undefined,
+        extra: rest(task, TASK_KEYS),
+      }),
+    ),
   };
 }
 
@@ -70,7 +82,7 @@ export function toDocument(workflow: DesignWorkflow): Record<string, unknown> {
     if (task.timeout !== undefined) out.timeout = task.timeout;
     if (task.priority !== undefined) out.priority = task.priority;
     if (task.pool) out.pool = task.pool;
-    Object.assign(out, task.extra);
+    for (const [key, value] of Object.entries(task.extra)) if (!(key in out)) out[key] = value; // a value set in the form wins
     if (Object.keys(task.config).length) out.config = task.config; // no `config: {}` for a task left at its defaults
     return out;
   });
