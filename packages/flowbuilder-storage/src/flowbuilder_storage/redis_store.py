@@ -51,6 +51,7 @@ server lost the data — rather than a sequence conflict, and the runner stops t
 from __future__ import annotations
 
 import json
+import re
 import time
 from functools import partial
 from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
@@ -103,6 +104,8 @@ T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
 _NO_ANNOTATIONS = 1 << 62
 """``after_annotation`` for a wait that only cares about events."""
+_PIPELINE_PREFIX = re.compile(r"^Command # \d+ \(.*\) of pipeline caused error: ")
+_SCRIPT_SUFFIX = re.compile(r"\.? script: [0-9a-f]+, on @user_script:\d+\.?$")
 _WRITTEN_RUNS_KEPT = 65536
 """Runs whose last appended event this store remembers (the oldest are forgotten first)."""
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
@@ -258,6 +261,7 @@ class RedisStore(Store):
         self.max_log_bytes = max_log_bytes
         self._redis_errors: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)  # fmt: skip
+        self._refusals: tuple[type[BaseException], ...] = (redis.ResponseError, redis.AuthenticationError)
         try:
             self._client: Any = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                 socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
@@ -313,6 +317,8 @@ class RedisStore(Store):
             tries += 1
             try:
                 return call()
+            except self._refusals as error:  # no retry makes the server say yes
+                raise self._refused(error) from None
             except self._redis_errors as error:
                 if time.monotonic() + delay > deadline:
                     host = self._host()
@@ -321,6 +327,27 @@ class RedisStore(Store):
                                      " check that redis-server is running and the --store URL is right") from None  # fmt: skip
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    def _refused(self, error: BaseException) -> StoreError:
+        """The one-line error for a command the server answered with an error: out of memory
+        (``maxmemory``), a wrong password, a database index it does not have, a read-only
+        replica, a key of another type. A refused command changed nothing (Redis refuses a
+        script before its first write, and a MULTI block as a whole), so every write
+        acknowledged before it is kept."""
+        import redis
+
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = _SCRIPT_SUFFIX.sub("", _PIPELINE_PREFIX.sub("", reason))  # where in our pipeline or script
+        if isinstance(error, redis.AuthenticationError):
+            advice = "check the user and password in the store URL (redis://USER:PASSWORD@HOST:PORT/DB)"
+        elif isinstance(error, redis.exceptions.OutOfMemoryError):
+            advice = ("nothing of it was stored, every write before it is kept; free memory on the server"
+                      " (`flowbuilder gc`, or raise its maxmemory), then retry or `flowbuilder resume` the run")  # fmt: skip
+        elif "DB index" in reason:
+            advice = "use a database number the server has (redis://HOST:PORT/0; see its `databases` setting)"
+        else:
+            advice = "nothing of it was stored; check the server and the --store URL, then retry"
+        return StoreError(f"Redis at {self._host()} refused a command: {reason.rstrip('.')}; {advice}")
 
     def _host(self) -> str:
         return f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
@@ -427,6 +454,8 @@ class RedisStore(Store):
                     args.insert(5, str(fence.token))
                     keys.append(self._key("fence:", fence.scope))
                     code, length = self._fenced_append_script(keys=keys, args=args)
+            except self._refusals as error:  # out of memory: the script wrote nothing
+                raise self._refused(error) from None
             except self._redis_errors:
                 # The script may or may not have run before the connection broke: find out.
                 retried = True
