@@ -97,6 +97,44 @@ def test_a_redis_prefix_holding_something_else_is_refused(redis_url: str) -> Non
         RedisStore.open(redis_url)
 
 
+GARBAGE_MARKERS = [b'{"format": 1e400}', b"[" * 100_000, b'{"format": -1}', b'{"format": "2"}', b'{"format": 1.5}',
+                   b'{"format": null}', b"\xff\xfe", b"[2]"]  # fmt: skip
+"""Format markers no release wrote: a float too big for an int (was OverflowError) and
+nesting past the JSON reader's depth (RecursionError) were exit 1 as "plugin 'storage'
+failed to open store" with the bare exception; -1, "2" and 1.5 were taken as formats."""
+
+
+@pytest.mark.parametrize("marker", GARBAGE_MARKERS, ids=range(len(GARBAGE_MARKERS)))
+def test_a_rocksdb_store_with_a_garbage_format_marker_is_refused_unchanged(tmp_path: Path, marker: bytes) -> None:
+    import rocksdict
+
+    path = tmp_path / "store"
+    shutil.copytree(FORMAT1, path)
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    db.put(b"!format", marker)
+    db.close()
+    del db
+    with pytest.raises(StoreError, match=r"unreadable format key .*; the store is damaged or foreign"):
+        RocksDBStore.open(f"rocksdb://{path}")
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True), access_type=rocksdict.AccessType.read_only())
+    assert db.get(b"!format") == marker
+    db.close()
+
+
+@pytest.mark.parametrize("marker", GARBAGE_MARKERS, ids=range(len(GARBAGE_MARKERS)))
+def test_a_redis_store_with_a_garbage_format_marker_is_refused(redis_url: str, marker: bytes) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.set("fb:format", marker)
+    try:
+        with pytest.raises(StoreError, match="does not hold a FlowBuilder format marker"):
+            RedisStore.open(redis_url)
+        assert client.get("fb:format") == marker
+    finally:
+        client.close()
+
+
 # -- event bytes written before msgspec (issue 10) ------------------------------------------
 
 OLD_EVENTS = [

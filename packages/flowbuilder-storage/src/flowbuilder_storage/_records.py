@@ -31,6 +31,23 @@ MAX_LOG_LINE_CHARS = 64 * 1024
 """A longer log line is cut to this many characters and marked ``[truncated]``."""
 
 
+def format_number(raw: bytes) -> int | None:
+    """The number a stored format marker holds, None if it is no marker of ours.
+
+    Only a whole number >= 1 under ``"format"`` counts: garbage under the marker's key (a
+    float too big for an int, nesting deeper than the JSON reader goes, ``-1``, ``"2"``,
+    ``1.5``) is a damaged or foreign store, reported as such, not a crash or a guess.
+    """
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    version = meta.get("format") if isinstance(meta, dict) else None
+    if type(version) is not int or version < 1:
+        return None
+    return version
+
+
 def dump_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -48,6 +48,7 @@ from flowbuilder_storage._records import (
     dump_json,
     encode_log_line,
     encode_summary,
+    format_number,
     load_json,
     split_blob_ref,
 )
@@ -211,10 +212,8 @@ def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
             raise StoreError(f"{path} is a RocksDB database but not a FlowBuilder store (no format key);"
                              " nothing was changed — choose another directory")  # fmt: skip
         return
-    try:
-        meta = json.loads(raw)
-        version = int(meta["format"])
-    except (ValueError, KeyError, TypeError):
+    version = format_number(raw)
+    if version is None:
         raise StoreError(f"{path}: unreadable format key {raw[:40]!r}; the store is damaged or foreign") from None
     if version > ROCKSDB_FORMAT_VERSION:
         raise StoreError(f"{path} was written by a newer flowbuilder-storage (format {version}, this one reads"
@@ -223,7 +222,7 @@ def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
 
 def stored_format(raw: bytes | None) -> int:
     """The format number of a marker :func:`_check_format` accepted (0: none)."""
-    return int(json.loads(raw)["format"]) if raw is not None else 0
+    return (format_number(raw) or 0) if raw is not None else 0
 
 
 FORMAT_MARKER = dump_json({"format": ROCKSDB_FORMAT_VERSION, "app": "flowbuilder"})

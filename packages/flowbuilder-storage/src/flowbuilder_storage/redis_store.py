@@ -50,7 +50,6 @@ server lost the data — rather than a sequence conflict, and the runner stops t
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from functools import partial
@@ -95,6 +94,7 @@ from flowbuilder_storage._records import (
     dump_json,
     encode_log_line,
     encode_summary,
+    format_number,
     load_json,
     split_blob_ref,
 )
@@ -369,9 +369,8 @@ class RedisStore(Store):
         if raw is None:
             self._client.set(key, dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}), nx=True)
             return
-        try:
-            version = int(json.loads(raw)["format"])
-        except (ValueError, KeyError, TypeError):
+        version = format_number(raw)
+        if version is None:
             raise StoreError(f"Redis key {key.decode()!r} does not hold a FlowBuilder format marker; choose another"
                              " ?prefix= or database") from None  # fmt: skip
         if version > FORMAT_VERSION:
