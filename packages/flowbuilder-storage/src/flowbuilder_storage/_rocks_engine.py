@@ -86,6 +86,10 @@ _ROCKSDB_FILE = re.compile(
     r"^(LOCK|IDENTITY|LOG(\.old\.\d+)?|CURRENT|\d+\.(log|sst|blob|dbtmp)|MANIFEST-\d+|"
     r"OPTIONS-\d+(\.dbtmp)?|rocksdict-config\.json|owner\.sock)$"
 )
+_DATA_FILE = re.compile(r"^(\d+\.(log|sst|blob)|MANIFEST-(?!0*1$)\d+)$")
+"""Files RocksDB writes only after a database's CURRENT file exists (a write-ahead log, table and
+blob files, a MANIFEST after the first): next to them, a missing CURRENT is damage, not a creation
+in progress."""
 _LOCK_MESSAGE = re.compile(r"LOCK|lock hold|No locks available|Resource temporarily unavailable", re.IGNORECASE)
 
 
@@ -185,6 +189,16 @@ def _check_directory(path: Path) -> bool:
             return True
         if "CURRENT" in entries:
             return False
+        data = sorted(name for name in entries if _DATA_FILE.match(name))
+        if data:
+            # Opened for writing, RocksDB would start a new, empty database here (and delete
+            # the files of the old one as obsolete on a later open): every run would be lost.
+            manifests = sorted((name for name in data if name.startswith("MANIFEST-")), key=lambda n: int(n[9:]))
+            hint = (f"; if only CURRENT was lost, `echo {manifests[-1]} > {path / 'CURRENT'}` may recover it"
+                    if manifests else "")  # fmt: skip
+            raise StoreError(f"the store {path} is damaged: its CURRENT file is missing, yet it holds data"
+                             f" ({', '.join(data[:3])}{', ...' if len(data) > 3 else ''}); nothing was changed —"
+                             f" restore it from a backup{hint}")  # fmt: skip
         if all(_ROCKSDB_FILE.match(name) for name in entries):
             return True  # being created by another process (or a creation cut short): RocksDB decides
         raise StoreError(f"{path} is not a FlowBuilder store (it holds other files and no RocksDB database);"
