@@ -140,6 +140,32 @@ def test_a_store_that_lost_its_current_file_is_refused_unchanged_not_recreated_e
         assert store.last_seq("r") == 200
 
 
+def test_a_store_directory_deleted_while_open_is_an_error_on_close_not_nothing_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RocksDB writes on into the files it holds open, so a run whose store directory was
+    deleted mid-run ended "succeeded", exit 0, with a warning that "nothing is lost, the next
+    open replays the log" — there was no log left. Now closing says what happened."""
+    from flowbuilder.events import EventKind, RunEvent
+
+    path = tmp_path / "db"
+    store = RocksDBStore.open(f"rocksdb://{path}")
+    store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+    shutil.rmtree(path)
+    store.append_events("r", [RunEvent("r", 2, EventKind.RUN_STARTED)], 1)  # into the deleted files
+    with pytest.raises(StoreError, match=rf"^the store directory {path} was deleted or moved while this process"):
+        store.close()
+    assert "nothing is lost" not in caplog.text
+    moved = tmp_path / "moved"
+    store = RocksDBStore.open(f"rocksdb://{path}")
+    store.append_events("s", [RunEvent("s", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+    path.rename(moved)
+    with pytest.raises(StoreError, match="went with it"):
+        store.close()
+    with RocksDBStore.open(f"rocksdb://{moved}") as store:  # what a move took along is there
+        assert store.last_seq("s") == 1
+
+
 def test_a_foreign_rocksdb_database_is_refused_unchanged(tmp_path: Path) -> None:
     import rocksdict
 

@@ -271,6 +271,7 @@ class RocksEngine:
             else:
                 raise StoreError(f"cannot open the store {path}: {first_line(error)}; it may be damaged —"
                                  " move it aside and restore a backup") from None  # fmt: skip
+        self._identity = _directory_identity(path)  # to tell, on close, whether the directory was deleted
         self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
@@ -1221,10 +1222,11 @@ class RocksEngine:
                 self._db.flush_wal(True)
         except Exception as error:
             wal_error = error
+        gone = self._identity is not None and _directory_identity(self.path) != self._identity
         try:
             self._db.close()  # moves the memtable into table files, then closes (even when that fails)
         except Exception as error:
-            if wal_error is None and self._failure is None and self._read_only is None:
+            if wal_error is None and self._failure is None and self._read_only is None and not gone:
                 # The log is synced, so nothing is lost: the next open replays it (a full disk, typically).
                 # After a refused write the user was already told, in one line, and this adds nothing.
                 logging.getLogger("flowbuilder_storage").warning(
@@ -1232,9 +1234,25 @@ class RocksEngine:
                     " nothing is lost, the next open replays the log", self.path, first_line(error))  # fmt: skip
         finally:
             del self._db
+        if gone:
+            # RocksDB kept writing into the files it held open, so every write "succeeded"; they
+            # went with the directory. Saying so is all that is left to do (the warning above
+            # would claim that the next open replays the log).
+            raise StoreError(f"the store directory {self.path} was deleted or moved while this process had it open:"
+                             " what it wrote went with it (lost, if it was deleted); keep the store's directory in"
+                             " place while a process uses it")  # fmt: skip
         if wal_error is not None and self._failure is None:
             # No earlier write failed, yet the log could not be synced: acknowledged writes may not be on disk.
             raise translate(self.path, wal_error) if is_rocksdb_error(wal_error) else wal_error
+
+
+def _directory_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the directory at ``path``; None if there is none."""
+    try:
+        stats = os.stat(path)
+    except OSError:
+        return None
+    return stats.st_dev, stats.st_ino
 
 
 _ROOM_TO_REOPEN = 8 * 1024 * 1024
