@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from flowbuilder.errors import StoreError
 from flowbuilder.events import EventKind, PlainRunEvent, RunEvent, decode_event, encode_event
 from flowbuilder_storage._event_bytes import decode_events, event_bytes, event_values, events_bytes, split_value
 
@@ -131,11 +132,15 @@ def test_decode_events_reads_what_core_reads_from_either_encoder() -> None:
         assert repr(event) == repr(decode_event("run", raw)), raw
 
 
-def test_decode_events_raises_what_core_raises_for_a_bad_record() -> None:
-    with pytest.raises(ValueError, match="not_a_kind"):
+def test_decode_events_names_what_core_could_not_read_in_one_line() -> None:
+    """A record core cannot read either (a kind of a newer release, damaged bytes) is the
+    store's one-line error with core's reason, not a bare ValueError (exit 70 on the CLI)."""
+    with pytest.raises(StoreError, match=r"^an event of run run cannot be read \(ValueError: .*not_a_kind"):
         decode_events("run", [b'{"s":1,"k":"not_a_kind","t":1.0}'])
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(StoreError, match=r"^an event of run run cannot be read \(JSONDecodeError: "):
         decode_events("run", [b'{"s":1,'])
+    with pytest.raises(StoreError, match=r"\(KeyError: 's'\)"):
+        decode_events("run", [b'{"k":"run_created","t":1.0}'])
 
 
 def test_a_batch_stores_each_event_as_it_would_alone() -> None:

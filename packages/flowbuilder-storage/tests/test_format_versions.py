@@ -135,6 +135,69 @@ def test_a_redis_store_with_a_garbage_format_marker_is_refused(redis_url: str, m
         client.close()
 
 
+def _future_run(store: RocksDBStore | RedisStore) -> None:
+    store.append_events("f", [RunEvent("f", 1, EventKind.RUN_CREATED, data={"workflow": "w"}),
+                              RunEvent("f", 2, EventKind.RUN_STARTED)], 0)  # fmt: skip
+    store.save_snapshot(store.load_state("f"))
+
+
+FUTURE = [("summary", b'"status":"running"', b'"status":"exploded"', "the stored summary of run f"),
+          ("event", b'"k":"run_started"', b'"k":"run_teleported"', "an event of run f"),
+          ("snapshot", b'"status":"running"', b'"status":"exploded"', "the stored snapshot of run f")]  # fmt: skip
+"""A record with a value a newer release may add without a new format (a run status, an event
+kind), or damaged: reading it was a bare ValueError (`runs list`, `runs show`, `gc`: exit 70)."""
+
+
+def _reads(store: RocksDBStore | RedisStore, record: str) -> None:
+    if record == "summary":
+        store.list_runs()
+    elif record == "event":
+        store.read_events("f")
+    else:
+        assert store.load_snapshot("f") is not None
+
+
+@pytest.mark.parametrize(("record", "old", "new", "named"), FUTURE, ids=[f[0] for f in FUTURE])
+def test_a_rocksdb_record_of_a_newer_release_is_one_line_naming_it(tmp_path: Path, record: str, old: bytes,
+                                                                    new: bytes, named: str) -> None:  # fmt: skip
+    import rocksdict
+
+    path = tmp_path / "store"
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        _future_run(store)
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    key = {"summary": b"rf", "snapshot": b"sf"}.get(record) or next(k for k in db.keys(from_key=b"ef\0"))
+    assert old in db[key]
+    db[key] = db[key].replace(old, new)
+    db.close()
+    del db
+    refused = rf"^{named} cannot be read \(ValueError: .*newer flowbuilder-storage"
+    with RocksDBStore.open(f"rocksdb://{path}") as store, pytest.raises(StoreError, match=refused):
+        _reads(store, record)
+
+
+@pytest.mark.parametrize(("record", "old", "new", "named"), FUTURE, ids=[f[0] for f in FUTURE])
+def test_a_redis_record_of_a_newer_release_is_one_line_naming_it(redis_url: str, record: str, old: bytes,
+                                                                  new: bytes, named: str) -> None:  # fmt: skip
+    import redis
+
+    with RedisStore.open(redis_url) as store:
+        _future_run(store)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        if record == "event":
+            client.lset("fb:ev:f", 1, client.lindex("fb:ev:f", 1).replace(old, new))
+        else:
+            key = "fb:sum:f" if record == "summary" else "fb:snap:f"
+            assert old in client.get(key)
+            client.set(key, client.get(key).replace(old, new))
+    finally:
+        client.close()
+    refused = rf"^{named} cannot be read \(ValueError: .*newer flowbuilder-storage"
+    with RedisStore.open(redis_url) as store, pytest.raises(StoreError, match=refused):
+        _reads(store, record)
+
+
 # -- event bytes written before msgspec (issue 10) ------------------------------------------
 
 OLD_EVENTS = [

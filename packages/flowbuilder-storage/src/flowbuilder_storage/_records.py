@@ -12,7 +12,7 @@ import json
 from typing import Any, Sequence
 
 from flowbuilder.errors import StoreError
-from flowbuilder.events import RunEvent
+from flowbuilder.events import RunEvent, RunState
 from flowbuilder.interfaces.store import LogLine, RunSummary
 
 FORMAT_VERSION = 1
@@ -60,8 +60,32 @@ def encode_summary(summary: RunSummary) -> bytes:
     return dump_json(summary.to_dict())
 
 
-def decode_summary(raw: bytes) -> RunSummary:
-    return RunSummary.from_dict(load_json(raw))
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+"""What reading a stored record raises when it is not what this release wrote: a value a newer
+release added (a run status or event kind), or bytes that are damaged."""
+
+
+def unreadable_record(what: str, error: BaseException) -> StoreError:
+    """The one-line error for a stored record this release cannot read (was exit 70)."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return StoreError(f"{what} cannot be read ({type(error).__name__}: {reason}): it was written by a newer"
+                      " flowbuilder-storage, or the store is damaged; upgrade flowbuilder-storage, or restore the"
+                      " store from a backup")  # fmt: skip
+
+
+def decode_summary(raw: bytes, run_id: str | None = None) -> RunSummary:
+    try:
+        return RunSummary.from_dict(load_json(raw))
+    except UNREADABLE as error:
+        raise unreadable_record(f"the stored summary of run {run_id}" if run_id else "a stored run summary",
+                                error) from None  # fmt: skip
+
+
+def decode_snapshot(raw: bytes, run_id: str) -> RunState:
+    try:
+        return RunState.from_dict(load_json(raw))
+    except UNREADABLE as error:
+        raise unreadable_record(f"the stored snapshot of run {run_id}", error) from None
 
 
 def encode_log_line(line: LogLine) -> bytes:

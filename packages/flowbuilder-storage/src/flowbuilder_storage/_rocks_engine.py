@@ -44,6 +44,7 @@ from flowbuilder_storage._records import (
     check_batch,
     check_run_id,
     decode_log_line,
+    decode_snapshot,
     decode_summary,
     dump_json,
     encode_log_line,
@@ -526,7 +527,7 @@ class RocksEngine:
 
     def _stored_summary(self, run_id: str, raw: bytes) -> RunSummary:
         """A summary read from disk, with ``last_seq`` made current (see append_events)."""
-        summary = decode_summary(raw)
+        summary = decode_summary(raw, run_id)
         summary.last_seq = self._last_event_seq(run_id)
         return summary
 
@@ -1001,7 +1002,7 @@ class RocksEngine:
 
     def load_snapshot(self, run_id: str) -> RunState | None:
         raw = self._db.get(keys.snapshot_key(run_id))
-        return RunState.from_dict(load_json(raw)) if raw is not None else None
+        return decode_snapshot(raw, run_id) if raw is not None else None
 
     # -- runs -----------------------------------------------------------------------------
 

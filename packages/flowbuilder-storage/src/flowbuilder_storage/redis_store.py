@@ -90,12 +90,12 @@ from flowbuilder_storage._records import (
     check_batch,
     check_run_id,
     decode_log_line,
+    decode_snapshot,
     decode_summary,
     dump_json,
     encode_log_line,
     encode_summary,
     format_number,
-    load_json,
     split_blob_ref,
 )
 from flowbuilder_storage._urls import redis_parts, settings_section, split_query
@@ -416,7 +416,7 @@ class RedisStore(Store):
                 prior, prior_raw = cached
             else:
                 prior_raw = self._retrying(lambda: self._client.get(self._key("sum:", run_id)))
-                prior = decode_summary(prior_raw) if prior_raw is not None else None
+                prior = decode_summary(prior_raw, run_id) if prior_raw is not None else None
             cached = None
             actual = prior.last_seq if prior is not None else 0
             if actual != expected_seq:
@@ -783,7 +783,7 @@ class RedisStore(Store):
 
     def load_snapshot(self, run_id: str) -> RunState | None:
         raw = self._retrying(lambda: self._client.get(self._key("snap:", run_id)))
-        return RunState.from_dict(load_json(raw)) if raw is not None else None
+        return decode_snapshot(raw, run_id) if raw is not None else None
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -791,7 +791,7 @@ class RedisStore(Store):
         raw = self._retrying(lambda: self._client.get(self._key("sum:", run_id)))
         if raw is None:
             raise RunNotFoundError(run_id)
-        return decode_summary(raw)
+        return decode_summary(raw, run_id)
 
     def list_runs(self, *, workflow: str | None = None, status: RunStatus | None = None, since: float | None = None,
                   until: float | None = None, limit: int = 50, cursor: str | None = None) -> RunPage:  # fmt: skip
@@ -819,10 +819,10 @@ class RedisStore(Store):
                 candidates.append(run_id)
             if candidates:
                 raws = self._retrying(partial(self._client.mget, [self._key("sum:", r) for r in candidates]))
-                for raw in raws:
+                for run_id, raw in zip(candidates, raws, strict=True):
                     if raw is None:
                         continue
-                    summary = decode_summary(raw)
+                    summary = decode_summary(raw, run_id)
                     if (workflow is not None and summary.workflow != workflow) or (
                             status is not None and summary.status is not status):  # fmt: skip
                         continue
