@@ -198,6 +198,36 @@ def test_a_redis_record_of_a_newer_release_is_one_line_naming_it(redis_url: str,
         _reads(store, record)
 
 
+def test_a_damaged_log_line_or_annotation_is_one_line_on_the_cli(tmp_path: Path) -> None:
+    """`flowbuilder logs` / `runs show` on a run whose stored log line or annotation is not
+    JSON were exit 70 (JSONDecodeError)."""
+    import subprocess
+    import sys
+
+    import rocksdict
+
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.interfaces.store import LogLine
+
+    path = tmp_path / "store"
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        _future_run(store)
+        store.append_logs("f", [LogLine("t", 1, "stdout", "hello", 1.0)])
+        store.annotate("f", Annotation("note", "x"))
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    stored = list(db.keys())
+    for key in [k for k in stored if k[:1] in (b"l", b"n")]:
+        db[key] = b'{"garbage": [}'
+    db.close()
+    del db
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    for args, named in [(["logs", "f"], "a stored log line"), (["runs", "show", "f"], "stored annotation 1")]:
+        result = subprocess.run([cli, *args, "--store", f"rocksdb://{path}"], capture_output=True, text=True)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"error: {named} cannot be read (JSONDecodeError: "), result.stderr
+
+
 # -- event bytes written before msgspec (issue 10) ------------------------------------------
 
 OLD_EVENTS = [

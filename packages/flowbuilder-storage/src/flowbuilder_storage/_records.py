@@ -96,8 +96,11 @@ def encode_log_line(line: LogLine) -> bytes:
 
 
 def decode_log_line(raw: bytes) -> LogLine:
-    record = load_json(raw)
-    return LogLine(task=record["n"], attempt=record["a"], stream=record["s"], text=record["x"], time=record["t"])
+    try:
+        record = load_json(raw)
+        return LogLine(task=record["n"], attempt=record["a"], stream=record["s"], text=record["x"], time=record["t"])
+    except UNREADABLE as error:
+        raise unreadable_record("a stored log line", error) from None
 
 
 def check_batch(run_id: str, events: Sequence[RunEvent], expected_seq: int) -> None:
