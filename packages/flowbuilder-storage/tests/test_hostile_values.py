@@ -55,3 +55,16 @@ def test_a_lone_surrogate_in_an_output_or_an_error_is_recorded_as_u_fffd(tmp_pat
     assert done["output"]["output"] == {"text": "a\ufffdb", "k\ufffd": 1}
     assert "bad \ufffd value" in done["error"]["error"]
     assert events[-1].kind is EventKind.RUN_FINISHED
+
+
+def test_reading_after_a_sequence_number_past_64_bits_finds_nothing(store_url: str) -> None:
+    """As memory:// answers: RocksDB raised struct.error ("int too large to convert") building
+    the key, Redis refused the index ("value is not an integer or out of range")."""
+    from flowbuilder.events import RunEvent
+
+    with (RocksDBStore if store_url.startswith("rocksdb") else RedisStore).open(store_url) as store:
+        store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+        for after in (2**63 - 1, 2**64, 2**70):
+            assert store.read_events("r", after) == []
+            assert store.read_events("r", after, limit=5) == []
+        assert [e.seq for e in store.read_events("r", 0, limit=2**70)] == [1]

@@ -232,3 +232,12 @@ def test_a_wrong_password_or_database_is_one_line_at_once(tmp_path: Path) -> Non
             assert time.monotonic() - started < 8  # not retried for connect_seconds
     finally:
         server.stop()
+
+
+def test_a_page_limit_past_64_bits_lists_every_run(redis_url: str) -> None:
+    """`flowbuilder runs list -n 99999999999999999999` was Redis's "value is not an integer or
+    out of range" (a raw ResponseError, exit 70): the store asked for twice the limit at once."""
+    with RedisStore.open(redis_url) as store:
+        for run in ("a", "b", "c"):
+            store.append_events(run, [RunEvent(run, 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+        assert sorted(s.run_id for s in store.list_runs(limit=10**20).runs) == ["a", "b", "c"]

@@ -668,7 +668,7 @@ class RocksEngine:
 
     def read_encoded(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[bytes]:
         """The stored bytes of the events :meth:`read_events` returns."""
-        if limit is not None and limit <= 0:
+        if (limit is not None and limit <= 0) or after_seq >= _MAX_SEQ:  # no run has that many (a key holds 64 bits)
             return []
         prefix = keys.event_prefix(run_id)
         start = keys.event_key(run_id, max(after_seq, 0) + 1)
@@ -1255,6 +1255,9 @@ def _directory_identity(path: Path) -> tuple[int, int] | None:
         return None
     return stats.st_dev, stats.st_ino
 
+
+_MAX_SEQ = (1 << 63) - 1
+"""A sequence number past any run's: reading after it finds nothing (and needs no key)."""
 
 _ROOM_TO_REOPEN = 8 * 1024 * 1024
 """Free bytes below which a store that met a full disk is still treated as on a full disk."""

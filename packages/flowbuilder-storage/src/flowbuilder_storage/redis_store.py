@@ -104,6 +104,8 @@ T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
 _NO_ANNOTATIONS = 1 << 62
 """``after_annotation`` for a wait that only cares about events."""
+_MAX_SEQ = (1 << 63) - 1
+"""A sequence number past any run's: reading after it finds nothing (and asks Redis nothing)."""
 _PIPELINE_PREFIX = re.compile(r"^Command # \d+ \(.*\) of pipeline caused error: ")
 _SCRIPT_SUFFIX = re.compile(r"\.? script: [0-9a-f]+, on @user_script:\d+\.?$")
 _WRITTEN_RUNS_KEPT = 65536
@@ -513,10 +515,10 @@ class RedisStore(Store):
         return [encode_event(e) for e in stored] == [encode_event(e) for e in events]
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        if limit is not None and limit <= 0:
+        if (limit is not None and limit <= 0) or after_seq >= _MAX_SEQ:  # Redis takes no index past 64 bits
             return []
         start = max(after_seq, 0)
-        stop = -1 if limit is None else start + limit - 1
+        stop = -1 if limit is None else min(start + limit - 1, _MAX_SEQ)
         raw = self._retrying(lambda: self._client.lrange(self._key("ev:", run_id), start, stop))
         return decode_events(run_id, raw)
 
@@ -800,7 +802,7 @@ class RedisStore(Store):
         after = decode_cursor(cursor) if cursor else None
         high: str = repr(after[0]) if after else "+inf"
         low: str = repr(since) if since is not None else "-inf"
-        chunk = max(limit * 2, 64)
+        chunk = min(max(limit * 2, 64), 65536)  # Redis takes no count past 64 bits (`runs list -n 10**20`)
         offset = 0
         page: list[RunSummary] = []
         while True:
