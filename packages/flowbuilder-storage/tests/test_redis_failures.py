@@ -76,6 +76,17 @@ def test_a_bad_redis_url_is_a_configuration_error() -> None:
         RedisStore.open("redis://127.0.0.1:6390/zero")
 
 
+@pytest.mark.parametrize("option", ["retry_seconds=nan", "retry_seconds=inf", "connect_seconds=1e400",
+                                    "max_log_bytes=nan", "max_log_bytes=1e400", "retry_seconds=-1"])  # fmt: skip
+def test_a_budget_or_cap_that_is_not_a_finite_number_is_refused(option: str) -> None:
+    """A budget of nan or inf retried a lost server forever (a hang: the deadline comparison is
+    never true); nan or inf as max_log_bytes was a bare ValueError/OverflowError."""
+    from flowbuilder.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=rf"{option.split('=')[0]}=.* must be a number >= 0"):
+        RedisStore.open(f"redis://127.0.0.1:{free_port()}/0?{option}")
+
+
 # -- a server that comes back without the run's data -------------------------------------------
 
 

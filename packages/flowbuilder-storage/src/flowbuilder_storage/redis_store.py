@@ -295,7 +295,7 @@ class RedisStore(Store):
                 value = float(query.get(name, default))
             except ValueError:
                 value = -1.0
-            if value < 0:
+            if not 0 <= value < 1e18:  # nan and inf too: a budget of nan or inf retried a lost server forever
                 raise ConfigurationError(f"store URL {url!r}: {name}={query.get(name)!r} must be a number >= 0")
             return value
 
