@@ -66,7 +66,9 @@ release added (a run status or event kind), or bytes that are damaged."""
 
 
 def unreadable_record(what: str, error: BaseException) -> StoreError:
-    """The one-line error for a stored record this release cannot read (was exit 70)."""
+    """The one-line error for a stored record this release cannot read (was exit 70). Core's
+    ``flowbuilder.errors.unreadable_record`` does the same for its decoders; this package keeps
+    its own so that it runs on a core of its accepted range that predates that one."""
     reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
     return StoreError(f"{what} cannot be read ({type(error).__name__}: {reason}): it was written by a newer"
                       " flowbuilder-storage, or the store is damaged; upgrade flowbuilder-storage, or restore the"
