@@ -333,9 +333,9 @@ class RedisStore(Store):
     def _refused(self, error: BaseException) -> StoreError:
         """The one-line error for a command the server answered with an error: out of memory
         (``maxmemory``), a wrong password, a database index it does not have, a read-only
-        replica, a key of another type. A refused command changed nothing (Redis refuses a
-        script before its first write, and a MULTI block as a whole), so every write
-        acknowledged before it is kept."""
+        replica, a key of another type. Out of memory, a write changed nothing (Redis refuses
+        a script before its first write, and a MULTI block as a whole), so every write
+        acknowledged before it is kept; the other refusals are not about this store's data."""
         import redis
 
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -348,7 +348,7 @@ class RedisStore(Store):
         elif "DB index" in reason:
             advice = "use a database number the server has (redis://HOST:PORT/0; see its `databases` setting)"
         else:
-            advice = "nothing of it was stored; check the server and the --store URL, then retry"
+            advice = "check the server and the --store URL (another program's keys under its ?prefix=?), then retry"
         return StoreError(f"Redis at {self._host()} refused a command: {reason.rstrip('.')}; {advice}")
 
     def _host(self) -> str:
