@@ -88,8 +88,8 @@ def test_the_stored_form_is_unchanged() -> None:
 
 def test_encode_event_stores_what_json_cannot_hold_as_a_readable_copy() -> None:
     """Keys JSON has no form for become their repr, a cycle and a value nested past the copy's
-    depth become markers: the event is stored (a store's batch never fails on it), and the
-    lone surrogate, which no copy can fix, still raises."""
+    depth become markers: the event is stored (a store's batch never fails on it), and a
+    lone surrogate, which UTF-8 cannot hold, is stored as U+FFFD."""
     from flowbuilder.events import MAX_STORABLE_DEPTH, decode_event, encode_event
 
     looped: list[object] = [1]
@@ -108,5 +108,6 @@ def test_encode_event_stores_what_json_cannot_hold_as_a_readable_copy() -> None:
     while isinstance(value, list) and value:
         depth, value = depth + 1, value[0]
     assert value == "<too deep>" and depth < MAX_STORABLE_DEPTH  # counted from the stored record
-    with pytest.raises(UnicodeEncodeError):
-        encode_event(RunEvent("run", 2, EventKind.TASK_SUCCEEDED, data={"output": "\ud800"}))
+    lone = RunEvent("run", 2, EventKind.TASK_SUCCEEDED, task="t\udc80", data={"output": "a\ud800b", "k\udfff": 1})
+    stored_lone = decode_event("run", encode_event(lone))
+    assert stored_lone.task == "t\ufffd" and stored_lone.data == {"output": "a\ufffdb", "k\ufffd": 1}

@@ -97,6 +97,137 @@ def test_a_redis_prefix_holding_something_else_is_refused(redis_url: str) -> Non
         RedisStore.open(redis_url)
 
 
+GARBAGE_MARKERS = [b'{"format": 1e400}', b"[" * 100_000, b'{"format": -1}', b'{"format": "2"}', b'{"format": 1.5}',
+                   b'{"format": null}', b"\xff\xfe", b"[2]"]  # fmt: skip
+"""Format markers no release wrote: a float too big for an int (was OverflowError) and
+nesting past the JSON reader's depth (RecursionError) were exit 1 as "plugin 'storage'
+failed to open store" with the bare exception; -1, "2" and 1.5 were taken as formats."""
+
+
+@pytest.mark.parametrize("marker", GARBAGE_MARKERS, ids=range(len(GARBAGE_MARKERS)))
+def test_a_rocksdb_store_with_a_garbage_format_marker_is_refused_unchanged(tmp_path: Path, marker: bytes) -> None:
+    import rocksdict
+
+    path = tmp_path / "store"
+    shutil.copytree(FORMAT1, path)
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    db.put(b"!format", marker)
+    db.close()
+    del db
+    with pytest.raises(StoreError, match=r"unreadable format key .*; the store is damaged or foreign"):
+        RocksDBStore.open(f"rocksdb://{path}")
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True), access_type=rocksdict.AccessType.read_only())
+    assert db.get(b"!format") == marker
+    db.close()
+
+
+@pytest.mark.parametrize("marker", GARBAGE_MARKERS, ids=range(len(GARBAGE_MARKERS)))
+def test_a_redis_store_with_a_garbage_format_marker_is_refused(redis_url: str, marker: bytes) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.set("fb:format", marker)
+    try:
+        with pytest.raises(StoreError, match="does not hold a FlowBuilder format marker"):
+            RedisStore.open(redis_url)
+        assert client.get("fb:format") == marker
+    finally:
+        client.close()
+
+
+def _future_run(store: RocksDBStore | RedisStore) -> None:
+    store.append_events("f", [RunEvent("f", 1, EventKind.RUN_CREATED, data={"workflow": "w"}),
+                              RunEvent("f", 2, EventKind.RUN_STARTED)], 0)  # fmt: skip
+    store.save_snapshot(store.load_state("f"))
+
+
+FUTURE = [("summary", b'"status":"running"', b'"status":"exploded"', "the stored summary of run f"),
+          ("event", b'"k":"run_started"', b'"k":"run_teleported"', "an event of run f"),
+          ("snapshot", b'"status":"running"', b'"status":"exploded"', "the stored snapshot of run f")]  # fmt: skip
+"""A record with a value a newer release may add without a new format (a run status, an event
+kind), or damaged: reading it was a bare ValueError (`runs list`, `runs show`, `gc`: exit 70)."""
+
+
+def _reads(store: RocksDBStore | RedisStore, record: str) -> None:
+    if record == "summary":
+        store.list_runs()
+    elif record == "event":
+        store.read_events("f")
+    else:
+        assert store.load_snapshot("f") is not None
+
+
+@pytest.mark.parametrize(("record", "old", "new", "named"), FUTURE, ids=[f[0] for f in FUTURE])
+def test_a_rocksdb_record_of_a_newer_release_is_one_line_naming_it(tmp_path: Path, record: str, old: bytes,
+                                                                    new: bytes, named: str) -> None:  # fmt: skip
+    import rocksdict
+
+    path = tmp_path / "store"
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        _future_run(store)
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    key = {"summary": b"rf", "snapshot": b"sf"}.get(record) or next(k for k in db.keys(from_key=b"ef\0"))
+    assert old in db[key]
+    db[key] = db[key].replace(old, new)
+    db.close()
+    del db
+    refused = rf"^{named} cannot be read \(ValueError: .*newer flowbuilder-storage"
+    with RocksDBStore.open(f"rocksdb://{path}") as store, pytest.raises(StoreError, match=refused):
+        _reads(store, record)
+
+
+@pytest.mark.parametrize(("record", "old", "new", "named"), FUTURE, ids=[f[0] for f in FUTURE])
+def test_a_redis_record_of_a_newer_release_is_one_line_naming_it(redis_url: str, record: str, old: bytes,
+                                                                  new: bytes, named: str) -> None:  # fmt: skip
+    import redis
+
+    with RedisStore.open(redis_url) as store:
+        _future_run(store)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        if record == "event":
+            client.lset("fb:ev:f", 1, client.lindex("fb:ev:f", 1).replace(old, new))
+        else:
+            key = "fb:sum:f" if record == "summary" else "fb:snap:f"
+            assert old in client.get(key)
+            client.set(key, client.get(key).replace(old, new))
+    finally:
+        client.close()
+    refused = rf"^{named} cannot be read \(ValueError: .*newer flowbuilder-storage"
+    with RedisStore.open(redis_url) as store, pytest.raises(StoreError, match=refused):
+        _reads(store, record)
+
+
+def test_a_damaged_log_line_or_annotation_is_one_line_on_the_cli(tmp_path: Path) -> None:
+    """`flowbuilder logs` / `runs show` on a run whose stored log line or annotation is not
+    JSON were exit 70 (JSONDecodeError)."""
+    import subprocess
+    import sys
+
+    import rocksdict
+
+    from flowbuilder.annotations import Annotation
+    from flowbuilder.interfaces.store import LogLine
+
+    path = tmp_path / "store"
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        _future_run(store)
+        store.append_logs("f", [LogLine("t", 1, "stdout", "hello", 1.0)])
+        store.annotate("f", Annotation("note", "x"))
+    db = rocksdict.Rdict(str(path), rocksdict.Options(raw_mode=True))
+    stored = list(db.keys())
+    for key in [k for k in stored if k[:1] in (b"l", b"n")]:
+        db[key] = b'{"garbage": [}'
+    db.close()
+    del db
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    for args, named in [(["logs", "f"], "a stored log line"), (["runs", "show", "f"], "stored annotation 1")]:
+        result = subprocess.run([cli, *args, "--store", f"rocksdb://{path}"], capture_output=True, text=True)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith(f"error: {named} cannot be read (JSONDecodeError: "), result.stderr
+
+
 # -- event bytes written before msgspec (issue 10) ------------------------------------------
 
 OLD_EVENTS = [

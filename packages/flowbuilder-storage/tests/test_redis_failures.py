@@ -81,7 +81,7 @@ def test_a_key_another_application_wrote_under_the_prefix_is_a_one_line_store_er
             client.set("shared:ev:r", "another app's value")  # a run's events are a list
         finally:
             client.close()
-        says = r"holds a key under the store's prefix 'shared:' that FlowBuilder did not write \(WRONGTYPE\)"
+        says = r"refused a command: WRONGTYPE .*a key under the store's prefix 'shared:' was not written by FlowBuilder"
         with pytest.raises(StoreError, match=says):
             store.list_runs()
         with pytest.raises(StoreError, match=says):  # the append script
@@ -95,6 +95,17 @@ def test_a_bad_redis_url_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError, match="must be a number"):
         RedisStore.open("redis://127.0.0.1:6390/zero")
+
+
+@pytest.mark.parametrize("option", ["retry_seconds=nan", "retry_seconds=inf", "connect_seconds=1e400",
+                                    "max_log_bytes=nan", "max_log_bytes=1e400", "retry_seconds=-1"])  # fmt: skip
+def test_a_budget_or_cap_that_is_not_a_finite_number_is_refused(option: str) -> None:
+    """A budget of nan or inf retried a lost server forever (a hang: the deadline comparison is
+    never true); nan or inf as max_log_bytes was a bare ValueError/OverflowError."""
+    from flowbuilder.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=rf"{option.split('=')[0]}=.* must be a number >= 0"):
+        RedisStore.open(f"redis://127.0.0.1:{free_port()}/0?{option}")
 
 
 # -- a server that comes back without the run's data -------------------------------------------
@@ -192,3 +203,73 @@ def process_alive(pid: int) -> bool:
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
     return True
+
+
+def test_a_server_out_of_memory_refuses_with_one_line_and_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    """``maxmemory`` reached: Redis answers OOM, which used to leave the store as a raw
+    ``OutOfMemoryError`` (``flowbuilder run``: internal error, exit 70). Now one line; what
+    was acknowledged before is kept, and the store writes again once there is memory."""
+    import redis
+
+    server = RedisServer(tmp_path / "r")
+    server.start()
+    admin = redis.Redis.from_url(server.url)
+    store = RedisStore.open(server.url)
+    try:
+        store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+        admin.config_set("maxmemory", "1")
+        with pytest.raises(StoreError, match=r"^Redis at 127.0.0.1:\d+ refused a command: .*'maxmemory'; nothing"):
+            store.append_events("r", [RunEvent("r", 2, EventKind.RUN_STARTED)], 1)
+        with pytest.raises(StoreError, match=r"refused a command: command not allowed when used memory"):
+            store.append_logs("r", [LogLine("t", 1, "stdout", "x", 1.0)])
+        assert [e.seq for e in store.read_events("r")] == [1]
+        workflow = tmp_path / "w.yaml"
+        workflow.write_text("name: w\ntasks:\n  - {name: a, type: shell, config: {command: 'echo a'}}\n")
+        cli = str(Path(sys.executable).with_name("flowbuilder"))
+        result = subprocess.run([cli, "run", str(workflow), "--store", server.url], capture_output=True, text=True,
+                                cwd=tmp_path)  # fmt: skip
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert "refused a command" in lines[0] and "maxmemory" in lines[0], result.stderr
+        admin.config_set("maxmemory", "0")
+        assert store.append_events("r", [RunEvent("r", 2, EventKind.RUN_STARTED)], 1) == 2
+    finally:
+        store.close()
+        admin.close()
+        server.stop()
+
+
+def test_a_wrong_password_or_database_is_one_line_at_once(tmp_path: Path) -> None:
+    """Refusals no retry can change are reported at once (a wrong password was retried for
+    ``connect_seconds`` and then called unreachable; a database the server does not have was
+    a ``ResponseError``)."""
+    import redis
+
+    server = RedisServer(tmp_path / "r")
+    server.start()
+    admin = redis.Redis.from_url(server.url)
+    admin.config_set("requirepass", "sekret")
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    base = f"127.0.0.1:{server.port}"
+    try:
+        for url, expected in [(f"redis://:wrong@{base}/0", "check the user and password"),
+                              (f"redis://{base}/0", "check the user and password"),
+                              (f"redis://:sekret@{base}/99", "use a database number the server has")]:  # fmt: skip
+            started = time.monotonic()
+            result = subprocess.run([cli, "runs", "list", "--store", url + "?connect_seconds=10"], capture_output=True,
+                                    text=True, cwd=tmp_path)  # fmt: skip
+            lines = result.stderr.strip().splitlines()
+            assert result.returncode == 1 and len(lines) == 1 and expected in lines[0], result.stderr
+            assert "refused a command" in lines[0] and "cannot reach" not in lines[0]
+            assert time.monotonic() - started < 8  # not retried for connect_seconds
+    finally:
+        server.stop()
+
+
+def test_a_page_limit_past_64_bits_lists_every_run(redis_url: str) -> None:
+    """`flowbuilder runs list -n 99999999999999999999` was Redis's "value is not an integer or
+    out of range" (a raw ResponseError, exit 70): the store asked for twice the limit at once."""
+    with RedisStore.open(redis_url) as store:
+        for run in ("a", "b", "c"):
+            store.append_events(run, [RunEvent(run, 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+        assert sorted(s.run_id for s in store.list_runs(limit=10**20).runs) == ["a", "b", "c"]

@@ -114,6 +114,58 @@ def test_a_damaged_manifest_is_one_line_and_changes_nothing(tmp_path: Path) -> N
     assert fingerprint(path) == before
 
 
+def test_a_store_that_lost_its_current_file_is_refused_unchanged_not_recreated_empty(tmp_path: Path) -> None:
+    """CURRENT gone, tables and log still there: the directory was taken for a store being
+    created, so opening it started a new, empty database over it (CURRENT and MANIFEST-000001
+    written even by `runs list`, which then said "no runs"), and the next write's open deleted
+    the old tables and log as obsolete: every run lost. Now: one line, nothing written, and
+    the hint it gives (name the newest MANIFEST in CURRENT) brings every run back."""
+    path = crashed_store(tmp_path)
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        store.compact()  # table files as well as the log
+    (path / "CURRENT").unlink()
+    before = fingerprint(path)
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    for args in (["runs", "list"], ["runs", "show", "r"]):
+        result = subprocess.run([cli, *args, "--store", f"rocksdb://{path}"], capture_output=True, text=True)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert "its CURRENT file is missing, yet it holds data" in lines[0] and str(path) in lines[0]
+    with pytest.raises(StoreError, match=r"echo (MANIFEST-\d+) > ") as caught:
+        RocksDBStore.open(f"rocksdb://{path}")
+    assert fingerprint(path) == before
+    manifest = caught.value.args[0].split("`echo ")[1].split(" ")[0]
+    (path / "CURRENT").write_text(manifest + "\n")
+    with RocksDBStore.open(f"rocksdb://{path}") as store:
+        assert store.last_seq("r") == 200
+
+
+def test_a_store_directory_deleted_while_open_is_an_error_on_close_not_nothing_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RocksDB writes on into the files it holds open, so a run whose store directory was
+    deleted mid-run ended "succeeded", exit 0, with a warning that "nothing is lost, the next
+    open replays the log" — there was no log left. Now closing says what happened."""
+    from flowbuilder.events import EventKind, RunEvent
+
+    path = tmp_path / "db"
+    store = RocksDBStore.open(f"rocksdb://{path}")
+    store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+    shutil.rmtree(path)
+    store.append_events("r", [RunEvent("r", 2, EventKind.RUN_STARTED)], 1)  # into the deleted files
+    with pytest.raises(StoreError, match=rf"^the store directory {path} was deleted or moved while this process"):
+        store.close()
+    assert "nothing is lost" not in caplog.text
+    moved = tmp_path / "moved"
+    store = RocksDBStore.open(f"rocksdb://{path}")
+    store.append_events("s", [RunEvent("s", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+    path.rename(moved)
+    with pytest.raises(StoreError, match="went with it"):
+        store.close()
+    with RocksDBStore.open(f"rocksdb://{moved}") as store:  # what a move took along is there
+        assert store.last_seq("s") == 1
+
+
 def test_a_foreign_rocksdb_database_is_refused_unchanged(tmp_path: Path) -> None:
     import rocksdict
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flowbuilder_storage.rocksdb_store import RocksDBStore
 
 
@@ -37,3 +39,12 @@ def test_a_store_exists_once_opened_and_anything_else_there_is_left_to_open_to_j
     assert RocksDBStore.exists(url) is True
     (tmp_path / "a-file").write_text("not a store")
     assert RocksDBStore.exists(f"rocksdb://{tmp_path / 'a-file'}") is True  # open() says it is a file
+
+
+def test_a_negative_log_cap_is_refused_as_on_redis(tmp_path: Path) -> None:
+    """``max_log_bytes=-5`` was taken (and kept no log line of a run)."""
+    from flowbuilder.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"max_log_bytes='-5' must be a whole number >= 0"):
+        RocksDBStore.open(f"rocksdb://{tmp_path}/db?max_log_bytes=-5")
+    assert not (tmp_path / "db").exists()

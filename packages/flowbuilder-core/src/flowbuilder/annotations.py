@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowbuilder.errors import StoreError
+from flowbuilder.errors import UNREADABLE_RECORD, StoreError, unreadable_record
 
 MAX_ANNOTATION_BYTES = 64 * 1024
 """An annotation's stored form may be at most this big: annotations are notes, not outputs
@@ -84,9 +84,12 @@ def encode_annotation(annotation: Annotation) -> bytes:
 
 def decode_annotation(raw: bytes | str, number: int) -> Annotation:
     """Inverse of :func:`encode_annotation`, numbered by where the store found it."""
-    record = json.loads(raw)
-    return Annotation(kind=record["k"], payload=record.get("p"), task=record.get("n"), attempt=record.get("a"),
-                      author=record.get("w", ""), time=record["t"], number=number)  # fmt: skip
+    try:
+        record = json.loads(raw)
+        return Annotation(kind=record["k"], payload=record.get("p"), task=record.get("n"), attempt=record.get("a"),
+                          author=record.get("w", ""), time=record["t"], number=number)  # fmt: skip
+    except UNREADABLE_RECORD as error:
+        raise unreadable_record(f"stored annotation {number}", error) from None
 
 
 __all__ = [

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowbuilder.errors import StoreError
+from flowbuilder.errors import UNREADABLE_RECORD, StoreError, unreadable_record
 
 CONTROL_ACTIONS = ("cancel", "pause", "unpause", "signal")
 """What a request may ask: stop the run, stop starting attempts, start them again, or tell it something."""
@@ -114,9 +114,13 @@ def encode_control_request(request: ControlRequest) -> bytes:
 
 def decode_control_request(raw: bytes | str, number: int) -> ControlRequest:
     """Inverse of :func:`encode_control_request`, numbered by where the store found it."""
-    record = json.loads(raw)
-    return ControlRequest(action=record["c"], name=record.get("n"), payload=record.get("p"), by=record.get("w", ""),
-                          reason=record.get("r", ""), time=record["t"], number=number)  # fmt: skip
+    try:
+        record = json.loads(raw)
+        return ControlRequest(action=record["c"], name=record.get("n"), payload=record.get("p"),
+                              by=record.get("w", ""), reason=record.get("r", ""), time=record["t"],
+                              number=number)  # fmt: skip
+    except UNREADABLE_RECORD as error:
+        raise unreadable_record(f"stored control request {number}", error) from None
 
 
 __all__ = [

@@ -76,6 +76,19 @@ class StoreError(FlowBuilderError):
     """A store could not be opened, read or written; the message says what to do."""
 
 
+def unreadable_record(what: str, error: BaseException) -> StoreError:
+    """The one-line error for a stored record a decoder cannot read (damaged bytes, or a
+    value a newer release added), instead of the bare ``ValueError``/``KeyError`` that the
+    CLI reports as an internal error (exit 70)."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return StoreError(f"{what} cannot be read ({type(error).__name__}: {reason}): the store is damaged or was"
+                      " written by a newer release; upgrade FlowBuilder, or restore the store from a backup")  # fmt: skip
+
+
+UNREADABLE_RECORD = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+"""What decoding a stored record raises when its bytes are not what this release wrote."""
+
+
 class SequenceConflictError(StoreError):
     """An append was refused because another writer advanced the run first.
 

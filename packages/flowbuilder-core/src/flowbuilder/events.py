@@ -182,7 +182,15 @@ def encode_event(event: RunEvent) -> bytes:
         text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=json_fallback)
     except (TypeError, ValueError, RecursionError):  # keys JSON has no form for, a cycle, a value too deep
         text = json.dumps(_storable(record), separators=(",", ":"), ensure_ascii=False, default=json_fallback)
-    return text.encode()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (a Python task's output or exception text can hold one): UTF-8 has
+        # no form for it. Stored as U+FFFD, as json_fallback stores bytes that are not UTF-8,
+        # so the run is recorded instead of its store's append raising out of the runner.
+        import re
+
+        return re.sub("[\ud800-\udfff]", "\ufffd", text).encode()
 
 
 _JSON_KEY_TYPES = (str, int, float, bool, type(None))

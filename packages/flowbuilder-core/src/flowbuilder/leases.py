@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import UNREADABLE_RECORD, ConfigurationError, unreadable_record
 from flowbuilder.events import RunStatus
 
 if TYPE_CHECKING:
@@ -63,9 +63,12 @@ def encode_lease(lease: RunLease) -> bytes:
 
 
 def decode_lease(raw: bytes | str) -> RunLease:
-    data = json.loads(raw)
-    return RunLease(run_id=data["run_id"], owner=data["owner"], host=data["host"], pid=int(data["pid"]),
-                    renewed_at=float(data["renewed_at"]), expires_at=float(data["expires_at"]))  # fmt: skip
+    try:
+        data = json.loads(raw)
+        return RunLease(run_id=data["run_id"], owner=data["owner"], host=data["host"], pid=int(data["pid"]),
+                        renewed_at=float(data["renewed_at"]), expires_at=float(data["expires_at"]))  # fmt: skip
+    except UNREADABLE_RECORD as error:
+        raise unreadable_record("a stored run lease", error) from None
 
 
 _TTL_CAP: float | None = None

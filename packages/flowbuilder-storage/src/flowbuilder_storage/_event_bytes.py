@@ -32,6 +32,7 @@ from msgspec.json import Decoder, Encoder
 
 import flowbuilder.events
 from flowbuilder.events import EventKind, RunEvent, decode_event, encode_event
+from flowbuilder_storage._records import UNREADABLE, unreadable_record
 
 MAX_PLAIN_DEPTH = 32
 """Containers nested deeper than this take core's encoder (which also reports cycles)."""
@@ -241,7 +242,10 @@ def decode_events(run_id: str, stored: Iterable[bytes]) -> list[RunEvent]:
             add(RunEvent(run_id, record["s"], kinds[record["k"]], record.get("n"), record.get("a", 0),
                          record.get("d", {}), record["t"]))  # fmt: skip
         except Exception:
-            add(decode_event(run_id, raw))
+            try:
+                add(decode_event(run_id, raw))
+            except UNREADABLE as error:  # an event kind of a newer release, or damaged bytes
+                raise unreadable_record(f"an event of run {run_id}", error) from None
     return events
 
 

@@ -12,7 +12,7 @@ import json
 from typing import Any, Sequence
 
 from flowbuilder.errors import StoreError
-from flowbuilder.events import RunEvent
+from flowbuilder.events import RunEvent, RunState
 from flowbuilder.interfaces.store import LogLine, RunSummary
 
 FORMAT_VERSION = 1
@@ -31,6 +31,23 @@ MAX_LOG_LINE_CHARS = 64 * 1024
 """A longer log line is cut to this many characters and marked ``[truncated]``."""
 
 
+def format_number(raw: bytes) -> int | None:
+    """The number a stored format marker holds, None if it is no marker of ours.
+
+    Only a whole number >= 1 under ``"format"`` counts: garbage under the marker's key (a
+    float too big for an int, nesting deeper than the JSON reader goes, ``-1``, ``"2"``,
+    ``1.5``) is a damaged or foreign store, reported as such, not a crash or a guess.
+    """
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    version = meta.get("format") if isinstance(meta, dict) else None
+    if type(version) is not int or version < 1:
+        return None
+    return version
+
+
 def dump_json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -43,8 +60,34 @@ def encode_summary(summary: RunSummary) -> bytes:
     return dump_json(summary.to_dict())
 
 
-def decode_summary(raw: bytes) -> RunSummary:
-    return RunSummary.from_dict(load_json(raw))
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+"""What reading a stored record raises when it is not what this release wrote: a value a newer
+release added (a run status or event kind), or bytes that are damaged."""
+
+
+def unreadable_record(what: str, error: BaseException) -> StoreError:
+    """The one-line error for a stored record this release cannot read (was exit 70). Core's
+    ``flowbuilder.errors.unreadable_record`` does the same for its decoders; this package keeps
+    its own so that it runs on a core of its accepted range that predates that one."""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return StoreError(f"{what} cannot be read ({type(error).__name__}: {reason}): it was written by a newer"
+                      " flowbuilder-storage, or the store is damaged; upgrade flowbuilder-storage, or restore the"
+                      " store from a backup")  # fmt: skip
+
+
+def decode_summary(raw: bytes, run_id: str | None = None) -> RunSummary:
+    try:
+        return RunSummary.from_dict(load_json(raw))
+    except UNREADABLE as error:
+        raise unreadable_record(f"the stored summary of run {run_id}" if run_id else "a stored run summary",
+                                error) from None  # fmt: skip
+
+
+def decode_snapshot(raw: bytes, run_id: str) -> RunState:
+    try:
+        return RunState.from_dict(load_json(raw))
+    except UNREADABLE as error:
+        raise unreadable_record(f"the stored snapshot of run {run_id}", error) from None
 
 
 def encode_log_line(line: LogLine) -> bytes:
@@ -55,8 +98,11 @@ def encode_log_line(line: LogLine) -> bytes:
 
 
 def decode_log_line(raw: bytes) -> LogLine:
-    record = load_json(raw)
-    return LogLine(task=record["n"], attempt=record["a"], stream=record["s"], text=record["x"], time=record["t"])
+    try:
+        record = load_json(raw)
+        return LogLine(task=record["n"], attempt=record["a"], stream=record["s"], text=record["x"], time=record["t"])
+    except UNREADABLE as error:
+        raise unreadable_record("a stored log line", error) from None
 
 
 def check_batch(run_id: str, events: Sequence[RunEvent], expected_seq: int) -> None:

@@ -44,10 +44,12 @@ from flowbuilder_storage._records import (
     check_batch,
     check_run_id,
     decode_log_line,
+    decode_snapshot,
     decode_summary,
     dump_json,
     encode_log_line,
     encode_summary,
+    format_number,
     load_json,
     split_blob_ref,
 )
@@ -85,6 +87,10 @@ _ROCKSDB_FILE = re.compile(
     r"^(LOCK|IDENTITY|LOG(\.old\.\d+)?|CURRENT|\d+\.(log|sst|blob|dbtmp)|MANIFEST-\d+|"
     r"OPTIONS-\d+(\.dbtmp)?|rocksdict-config\.json|owner\.sock)$"
 )
+_DATA_FILE = re.compile(r"^(\d+\.(log|sst|blob)|MANIFEST-(?!0*1$)\d+)$")
+"""Files RocksDB writes only after a database's CURRENT file exists (a write-ahead log, table and
+blob files, a MANIFEST after the first): next to them, a missing CURRENT is damage, not a creation
+in progress."""
 _LOCK_MESSAGE = re.compile(r"LOCK|lock hold|No locks available|Resource temporarily unavailable", re.IGNORECASE)
 
 
@@ -184,6 +190,16 @@ def _check_directory(path: Path) -> bool:
             return True
         if "CURRENT" in entries:
             return False
+        data = sorted(name for name in entries if _DATA_FILE.match(name))
+        if data:
+            # Opened for writing, RocksDB would start a new, empty database here (and delete
+            # the files of the old one as obsolete on a later open): every run would be lost.
+            manifests = sorted((name for name in data if name.startswith("MANIFEST-")), key=lambda n: int(n[9:]))
+            hint = (f"; if only CURRENT was lost, `echo {manifests[-1]} > {path / 'CURRENT'}` may recover it"
+                    if manifests else "")  # fmt: skip
+            raise StoreError(f"the store {path} is damaged: its CURRENT file is missing, yet it holds data"
+                             f" ({', '.join(data[:3])}{', ...' if len(data) > 3 else ''}); nothing was changed —"
+                             f" restore it from a backup{hint}")  # fmt: skip
         if all(_ROCKSDB_FILE.match(name) for name in entries):
             return True  # being created by another process (or a creation cut short): RocksDB decides
         raise StoreError(f"{path} is not a FlowBuilder store (it holds other files and no RocksDB database);"
@@ -211,10 +227,8 @@ def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
             raise StoreError(f"{path} is a RocksDB database but not a FlowBuilder store (no format key);"
                              " nothing was changed — choose another directory")  # fmt: skip
         return
-    try:
-        meta = json.loads(raw)
-        version = int(meta["format"])
-    except (ValueError, KeyError, TypeError):
+    version = format_number(raw)
+    if version is None:
         raise StoreError(f"{path}: unreadable format key {raw[:40]!r}; the store is damaged or foreign") from None
     if version > ROCKSDB_FORMAT_VERSION:
         raise StoreError(f"{path} was written by a newer flowbuilder-storage (format {version}, this one reads"
@@ -223,7 +237,7 @@ def _check_format(path: Path, raw: bytes | None, has_keys: bool) -> None:
 
 def stored_format(raw: bytes | None) -> int:
     """The format number of a marker :func:`_check_format` accepted (0: none)."""
-    return int(json.loads(raw)["format"]) if raw is not None else 0
+    return (format_number(raw) or 0) if raw is not None else 0
 
 
 FORMAT_MARKER = dump_json({"format": ROCKSDB_FORMAT_VERSION, "app": "flowbuilder"})
@@ -258,6 +272,7 @@ class RocksEngine:
             else:
                 raise StoreError(f"cannot open the store {path}: {first_line(error)}; it may be damaged —"
                                  " move it aside and restore a backup") from None  # fmt: skip
+        self._identity = _directory_identity(path)  # to tell, on close, whether the directory was deleted
         self._batch_type = rocksdict.WriteBatch
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = durability.policy is SyncPolicy.ALWAYS
@@ -512,7 +527,7 @@ class RocksEngine:
 
     def _stored_summary(self, run_id: str, raw: bytes) -> RunSummary:
         """A summary read from disk, with ``last_seq`` made current (see append_events)."""
-        summary = decode_summary(raw)
+        summary = decode_summary(raw, run_id)
         summary.last_seq = self._last_event_seq(run_id)
         return summary
 
@@ -653,7 +668,7 @@ class RocksEngine:
 
     def read_encoded(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[bytes]:
         """The stored bytes of the events :meth:`read_events` returns."""
-        if limit is not None and limit <= 0:
+        if (limit is not None and limit <= 0) or after_seq >= _MAX_SEQ:  # no run has that many (a key holds 64 bits)
             return []
         prefix = keys.event_prefix(run_id)
         start = keys.event_key(run_id, max(after_seq, 0) + 1)
@@ -987,7 +1002,7 @@ class RocksEngine:
 
     def load_snapshot(self, run_id: str) -> RunState | None:
         raw = self._db.get(keys.snapshot_key(run_id))
-        return RunState.from_dict(load_json(raw)) if raw is not None else None
+        return decode_snapshot(raw, run_id) if raw is not None else None
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -1208,10 +1223,11 @@ class RocksEngine:
                 self._db.flush_wal(True)
         except Exception as error:
             wal_error = error
+        gone = self._identity is not None and _directory_identity(self.path) != self._identity
         try:
             self._db.close()  # moves the memtable into table files, then closes (even when that fails)
         except Exception as error:
-            if wal_error is None and self._failure is None and self._read_only is None:
+            if wal_error is None and self._failure is None and self._read_only is None and not gone:
                 # The log is synced, so nothing is lost: the next open replays it (a full disk, typically).
                 # After a refused write the user was already told, in one line, and this adds nothing.
                 logging.getLogger("flowbuilder_storage").warning(
@@ -1219,10 +1235,29 @@ class RocksEngine:
                     " nothing is lost, the next open replays the log", self.path, first_line(error))  # fmt: skip
         finally:
             del self._db
+        if gone:
+            # RocksDB kept writing into the files it held open, so every write "succeeded"; they
+            # went with the directory. Saying so is all that is left to do (the warning above
+            # would claim that the next open replays the log).
+            raise StoreError(f"the store directory {self.path} was deleted or moved while this process had it open:"
+                             " what it wrote went with it (lost, if it was deleted); keep the store's directory in"
+                             " place while a process uses it")  # fmt: skip
         if wal_error is not None and self._failure is None:
             # No earlier write failed, yet the log could not be synced: acknowledged writes may not be on disk.
             raise translate(self.path, wal_error) if is_rocksdb_error(wal_error) else wal_error
 
+
+def _directory_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the directory at ``path``; None if there is none."""
+    try:
+        stats = os.stat(path)
+    except OSError:
+        return None
+    return stats.st_dev, stats.st_ino
+
+
+_MAX_SEQ = (1 << 63) - 1
+"""A sequence number past any run's: reading after it finds nothing (and needs no key)."""
 
 _ROOM_TO_REOPEN = 8 * 1024 * 1024
 """Free bytes below which a store that met a full disk is still treated as on a full disk."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import platform
 import socket
@@ -595,7 +596,10 @@ def _close_all_at_exit() -> None:
         registry.owned.clear()
     for entry in owned:
         entry.server.stop()
-        entry.engine.close()
+        try:
+            entry.engine.close()
+        except StoreError as error:  # at exit nobody is left to raise to (a traceback would say nothing more)
+            logging.getLogger("flowbuilder_storage").error("%s", error)
 
 
 atexit.register(_close_all_at_exit)

@@ -50,7 +50,7 @@ server lost the data — rather than a sequence conflict, and the runner stops t
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from functools import partial
 from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
@@ -90,11 +90,12 @@ from flowbuilder_storage._records import (
     check_batch,
     check_run_id,
     decode_log_line,
+    decode_snapshot,
     decode_summary,
     dump_json,
     encode_log_line,
     encode_summary,
-    load_json,
+    format_number,
     split_blob_ref,
 )
 from flowbuilder_storage._urls import redis_parts, settings_section, split_query
@@ -103,6 +104,10 @@ T = TypeVar("T")
 _SUMMARY_CACHE_SIZE = 4096
 _NO_ANNOTATIONS = 1 << 62
 """``after_annotation`` for a wait that only cares about events."""
+_MAX_SEQ = (1 << 63) - 1
+"""A sequence number past any run's: reading after it finds nothing (and asks Redis nothing)."""
+_PIPELINE_PREFIX = re.compile(r"^Command # \d+ \(.*\) of pipeline caused error: ")
+_SCRIPT_SUFFIX = re.compile(r"\.? script: [0-9a-f]+, on @user_script:\d+\.?$")
 _WRITTEN_RUNS_KEPT = 65536
 """Runs whose last appended event this store remembers (the oldest are forgotten first)."""
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
@@ -258,7 +263,7 @@ class RedisStore(Store):
         self.max_log_bytes = max_log_bytes
         self._redis_errors: tuple[type[BaseException], ...] = (
             redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)  # fmt: skip
-        self._response_error: type[BaseException] = redis.ResponseError
+        self._refusals: tuple[type[BaseException], ...] = (redis.ResponseError, redis.AuthenticationError)
         try:
             self._client: Any = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                 socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
@@ -290,7 +295,7 @@ class RedisStore(Store):
                 value = float(query.get(name, default))
             except ValueError:
                 value = -1.0
-            if value < 0:
+            if not 0 <= value < 1e18:  # nan and inf too: a budget of nan or inf retried a lost server forever
                 raise ConfigurationError(f"store URL {url!r}: {name}={query.get(name)!r} must be a number >= 0")
             return value
 
@@ -314,8 +319,8 @@ class RedisStore(Store):
             tries += 1
             try:
                 return call()
-            except self._response_error as error:
-                raise self._foreign_key_error(error) from None
+            except self._refusals as error:  # no retry makes the server say yes
+                raise self._refused(error) from None
             except self._redis_errors as error:
                 if time.monotonic() + delay > deadline:
                     host = self._host()
@@ -325,17 +330,30 @@ class RedisStore(Store):
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _foreign_key_error(self, error: BaseException) -> BaseException:
-        """A one-line StoreError for Redis's WRONGTYPE, else ``error`` itself (to raise as it was).
+    def _refused(self, error: BaseException) -> StoreError:
+        """The one-line error for a command the server answered with an error: out of memory
+        (``maxmemory``), a wrong password, a database index it does not have, a read-only
+        replica, a key of another type. Out of memory, a write changed nothing (Redis refuses
+        a script before its first write, and a MULTI block as a whole), so every write
+        acknowledged before it is kept; the other refusals are not about this store's data."""
+        import redis
 
-        WRONGTYPE means a key under the store's prefix holds another kind of value: something
-        else writes to this database (every command met it as "internal error: ResponseError").
-        """
-        if "WRONGTYPE" not in str(error):
-            return error
-        return StoreError(f"Redis at {self._host()} holds a key under the store's prefix"
-                          f" {self.prefix.decode(errors='replace')!r} that FlowBuilder did not write (WRONGTYPE):"
-                          " the database is shared with another application; choose another ?prefix= or database")  # fmt: skip
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = _SCRIPT_SUFFIX.sub("", _PIPELINE_PREFIX.sub("", reason))  # where in our pipeline or script
+        if isinstance(error, redis.AuthenticationError):
+            advice = "check the user and password in the store URL (redis://USER:PASSWORD@HOST:PORT/DB)"
+        elif isinstance(error, redis.exceptions.OutOfMemoryError):
+            advice = ("nothing of it was stored, every write before it is kept; free memory on the server"
+                      " (`flowbuilder gc`, or raise its maxmemory), then retry or `flowbuilder resume` the run")  # fmt: skip
+        elif "WRONGTYPE" in reason:  # a key under the prefix holds another kind of value: not written by FlowBuilder
+            advice = (f"a key under the store's prefix {self.prefix.decode(errors='replace')!r} was not written by"
+                      " FlowBuilder: the database is shared with another application; choose another ?prefix= or"
+                      " database")  # fmt: skip
+        elif "DB index" in reason:
+            advice = "use a database number the server has (redis://HOST:PORT/0; see its `databases` setting)"
+        else:
+            advice = "check the server and the --store URL (another program's keys under its ?prefix=?), then retry"
+        return StoreError(f"Redis at {self._host()} refused a command: {reason.rstrip('.')}; {advice}")
 
     def _host(self) -> str:
         return f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
@@ -357,9 +375,8 @@ class RedisStore(Store):
         if raw is None:
             self._client.set(key, dump_json({"format": FORMAT_VERSION, "app": "flowbuilder"}), nx=True)
             return
-        try:
-            version = int(json.loads(raw)["format"])
-        except (ValueError, KeyError, TypeError):
+        version = format_number(raw)
+        if version is None:
             raise StoreError(f"Redis key {key.decode()!r} does not hold a FlowBuilder format marker; choose another"
                              " ?prefix= or database") from None  # fmt: skip
         if version > FORMAT_VERSION:
@@ -405,7 +422,7 @@ class RedisStore(Store):
                 prior, prior_raw = cached
             else:
                 prior_raw = self._retrying(lambda: self._client.get(self._key("sum:", run_id)))
-                prior = decode_summary(prior_raw) if prior_raw is not None else None
+                prior = decode_summary(prior_raw, run_id) if prior_raw is not None else None
             cached = None
             actual = prior.last_seq if prior is not None else 0
             if actual != expected_seq:
@@ -442,8 +459,8 @@ class RedisStore(Store):
                     args.insert(5, str(fence.token))
                     keys.append(self._key("fence:", fence.scope))
                     code, length = self._fenced_append_script(keys=keys, args=args)
-            except self._response_error as error:
-                raise self._foreign_key_error(error) from None
+            except self._refusals as error:  # out of memory: the script wrote nothing
+                raise self._refused(error) from None
             except self._redis_errors:
                 # The script may or may not have run before the connection broke: find out.
                 retried = True
@@ -502,10 +519,10 @@ class RedisStore(Store):
         return [encode_event(e) for e in stored] == [encode_event(e) for e in events]
 
     def read_events(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunEvent]:
-        if limit is not None and limit <= 0:
+        if (limit is not None and limit <= 0) or after_seq >= _MAX_SEQ:  # Redis takes no index past 64 bits
             return []
         start = max(after_seq, 0)
-        stop = -1 if limit is None else start + limit - 1
+        stop = -1 if limit is None else min(start + limit - 1, _MAX_SEQ)
         raw = self._retrying(lambda: self._client.lrange(self._key("ev:", run_id), start, stop))
         return decode_events(run_id, raw)
 
@@ -772,7 +789,7 @@ class RedisStore(Store):
 
     def load_snapshot(self, run_id: str) -> RunState | None:
         raw = self._retrying(lambda: self._client.get(self._key("snap:", run_id)))
-        return RunState.from_dict(load_json(raw)) if raw is not None else None
+        return decode_snapshot(raw, run_id) if raw is not None else None
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -780,7 +797,7 @@ class RedisStore(Store):
         raw = self._retrying(lambda: self._client.get(self._key("sum:", run_id)))
         if raw is None:
             raise RunNotFoundError(run_id)
-        return decode_summary(raw)
+        return decode_summary(raw, run_id)
 
     def list_runs(self, *, workflow: str | None = None, status: RunStatus | None = None, since: float | None = None,
                   until: float | None = None, limit: int = 50, cursor: str | None = None) -> RunPage:  # fmt: skip
@@ -789,7 +806,7 @@ class RedisStore(Store):
         after = decode_cursor(cursor) if cursor else None
         high: str = repr(after[0]) if after else "+inf"
         low: str = repr(since) if since is not None else "-inf"
-        chunk = max(limit * 2, 64)
+        chunk = min(max(limit * 2, 64), 65536)  # Redis takes no count past 64 bits (`runs list -n 10**20`)
         offset = 0
         page: list[RunSummary] = []
         while True:
@@ -808,10 +825,10 @@ class RedisStore(Store):
                 candidates.append(run_id)
             if candidates:
                 raws = self._retrying(partial(self._client.mget, [self._key("sum:", r) for r in candidates]))
-                for raw in raws:
+                for run_id, raw in zip(candidates, raws, strict=True):
                     if raw is None:
                         continue
-                    summary = decode_summary(raw)
+                    summary = decode_summary(raw, run_id)
                     if (workflow is not None and summary.workflow != workflow) or (
                             status is not None and summary.status is not status):  # fmt: skip
                         continue

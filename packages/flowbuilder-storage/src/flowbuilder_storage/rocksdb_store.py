@@ -79,7 +79,9 @@ class RocksDBStore(Store):
         try:
             cap = int(str(raw_cap))
         except ValueError:
-            raise ConfigurationError(f"store URL {url!r}: max_log_bytes={raw_cap!r} must be a whole number") from None
+            cap = -1
+        if cap < 0:  # as redis:// refuses it (a negative cap kept no line)
+            raise ConfigurationError(f"store URL {url!r}: max_log_bytes={raw_cap!r} must be a whole number >= 0")
         store = cls(path, durability, cap)
         store.audit_retention = audit_retention_setting(settings_section("audit"))
         return store

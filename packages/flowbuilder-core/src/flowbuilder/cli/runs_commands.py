@@ -92,6 +92,19 @@ def open_existing_store(flag: str | None) -> Store | None:
         return None
 
 
+def stop_following_if_interrupted(store: Store, run_id: str) -> None:
+    """Raise a one-line error if ``run_id`` is interrupted (running, but its process is gone):
+    it will not finish until it is resumed, so `logs --follow` and `runs watch` waited for ever
+    (the owner SIGKILLed while another process followed the run)."""
+    from flowbuilder.errors import FlowBuilderError
+    from flowbuilder.events import RunStatus
+    from flowbuilder.leases import with_live_status
+
+    if with_live_status(store, store.get_run(run_id)).status is RunStatus.INTERRUPTED:
+        raise FlowBuilderError(f"run {run_id} is interrupted: its process is gone, so it will not finish until"
+                               f" it is resumed (`flowbuilder resume {run_id}`); stopped following it")  # fmt: skip
+
+
 def open_store_with_run(flag: str | None, run_id: str) -> Store:
     """The store to read ``run_id`` from; where there is no store, the run is not found
     (:class:`RunNotFoundError`, saying which store was looked for)."""
@@ -340,6 +353,7 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
                 for line in opened.read_logs(run_id, task, after=seen):
                     emit(line)
                 return
+            stop_following_if_interrupted(opened, run_id)
             # Woken at once by the run's next event (the store pushes it, see Store.subscribe);
             # lines written between events show within LOG_FOLLOW_SECONDS.
             events, _ = opened.wait_for_updates(run_id, seq, 1 << 62, LOG_FOLLOW_SECONDS)

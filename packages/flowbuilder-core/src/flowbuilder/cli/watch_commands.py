@@ -74,6 +74,24 @@ def event_record(event: RunEvent) -> dict[str, Any]:
 
 
 async def _watch(store: Store, run_id: str, after: int, as_json: bool) -> None:
+    """Print the run's updates until it finishes; stop with a one-line error once it is
+    interrupted (its process gone: no update comes until it is resumed)."""
+    from flowbuilder.cli.runs_commands import stop_following_if_interrupted
+
+    printing = asyncio.ensure_future(_print_updates(store, run_id, after, as_json))
+    try:
+        while not (await asyncio.wait({printing}, timeout=INTERRUPTED_CHECK_SECONDS))[0]:
+            await asyncio.to_thread(stop_following_if_interrupted, store, run_id)
+        printing.result()
+    finally:
+        printing.cancel()
+
+
+INTERRUPTED_CHECK_SECONDS = 1.0
+"""``runs watch``: how often a run with nothing new is checked for being interrupted."""
+
+
+async def _print_updates(store: Store, run_id: str, after: int, as_json: bool) -> None:
     async for update in store.subscribe(run_id, after):
         for event in update.events:
             if as_json:
