@@ -679,6 +679,7 @@ def fold_events(run_id: str, events: Iterable[RunEvent], start: RunState | None 
 
 __all__ = [
     "EVENT_FORMAT_VERSION",
+    "MAX_STORABLE_DEPTH",
     "MAX_UNTAKEN_SIGNALS",
     "PLAIN_TEXT_LIMIT",
     "EventKind",
