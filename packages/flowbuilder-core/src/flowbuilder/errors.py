@@ -17,6 +17,28 @@ if TYPE_CHECKING:
     from flowbuilder.params import ParamError
 
 
+QUOTED_CHARACTERS = 80
+"""How much of a user's value an error message quotes (see :func:`quoted`)."""
+
+
+def quoted(value: object, limit: int = QUOTED_CHARACTERS) -> str:
+    """A user's value (a run id, a task name, a store URL, a param) as an error quotes it.
+
+    ``repr`` of the text, cut to its first ``limit`` characters and then saying how long it
+    was: ``'aaaa'… (100,000 characters)``. Why: errors quoted arguments in full, so a 100 KB
+    run id made a 100 KB "one-line" error. Every message that quotes a user's value uses
+    this, so the cap and its wording are the same everywhere.
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 class FlowBuilderError(Exception):
     """Base class of every error FlowBuilder reports to a user.
 
@@ -129,7 +151,7 @@ class RunNotFoundError(StoreError):
 
     def __init__(self, run_id: str, where: str = "in this store (list runs with `flowbuilder runs list`)"):
         self.run_id = run_id
-        super().__init__(f"no run {run_id!r} {where}")
+        super().__init__(f"no run {quoted(run_id)} {where}")
 
 
 class NoStoreError(StoreError):
@@ -189,6 +211,7 @@ __all__ = [
     "NotInstalledError",
     "ParamError",
     "PluginError",
+    "QUOTED_CHARACTERS",
     "RunCancelledError",
     "RunNotFoundError",
     "SequenceConflictError",
@@ -196,4 +219,5 @@ __all__ = [
     "StoreError",
     "TaskFailure",
     "WorkflowError",
+    "quoted",
 ]
