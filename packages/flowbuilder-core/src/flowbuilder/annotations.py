@@ -103,7 +103,9 @@ def decode_annotation(raw: bytes | str, number: int) -> Annotation:
         raise unreadable_record(f"stored annotation {number}", error) from None
 
 
-def add_annotation(store: Store, run_id: str, annotation: Annotation, *, limits: YamlLimits | None = None) -> Annotation:
+def add_annotation(
+    store: Store, run_id: str, annotation: Annotation, *, limits: YamlLimits | None = None
+) -> Annotation:
     """Check a user's annotation against the run it is for, then add it (the stored one).
 
     Every way a user annotates — ``flowbuilder runs annotate``, REST and gRPC — comes

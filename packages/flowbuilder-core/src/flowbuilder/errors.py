@@ -33,10 +33,14 @@ def quoted(value: object, limit: int = QUOTED_CHARACTERS) -> str:
         if len(value) <= limit:
             return repr(value)
         return f"{value[:limit]!r}… ({len(value):,} characters)"
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text):,} characters)"
+    return cut(repr(value), limit)
+
+
+def cut(text: str, limit: int = QUOTED_CHARACTERS) -> str:
+    """``text`` as :func:`quoted` shows a value, without the quotes: for a value shown bare
+    (``there is no store at URL``) and for a reason that repeats one (an ``OSError`` naming
+    a 100 KB path)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 class FlowBuilderError(Exception):
@@ -159,7 +163,7 @@ class NoStoreError(StoreError):
 
     def __init__(self, url: str):
         self.url = url
-        super().__init__(f"there is no store at {url}")
+        super().__init__(f"there is no store at {cut(url)}")
 
 
 class DuplicateRunError(FlowBuilderError):
@@ -219,5 +223,6 @@ __all__ = [
     "StoreError",
     "TaskFailure",
     "WorkflowError",
+    "cut",
     "quoted",
 ]

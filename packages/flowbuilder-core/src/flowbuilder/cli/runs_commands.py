@@ -28,7 +28,7 @@ from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option as store_option_for
 from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.cli.workers_option import workers_option
-from flowbuilder.errors import ConfigurationError, quoted
+from flowbuilder.errors import ConfigurationError, cut, quoted
 
 if TYPE_CHECKING:
     from flowbuilder.events import ItemState
@@ -125,7 +125,7 @@ def store_choice(flag: str | None) -> str:
     """
     host = plugin_host()
     if flag:
-        return flag
+        return cut(flag)  # a 100 KB --store stays a one-line message
     url = host.default_store_url()
     if os.environ.get("FLOWBUILDER_STORE"):
         return f"{url} (from FLOWBUILDER_STORE; --store URL to read another)"
