@@ -151,6 +151,7 @@ def _run_in_error_boundary(argv: list[str] | None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
+        error.message = _cut_quoted_values(error.message)
         error.show()
         sys.exit(error.exit_code)
     except FlowBuilderError as error:  # user errors: one line each, the error's own exit status
@@ -195,6 +196,19 @@ def _internal_error(error: BaseException) -> NoReturn:
         err=True,
     )
     sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _cut_quoted_values(message: str) -> str:
+    """click's own messages quote a refused argument in full (``'…' is not a valid integer``):
+    each quoted text over :data:`~flowbuilder.errors.QUOTED_CHARACTERS` is cut as
+    :func:`~flowbuilder.errors.quoted` cuts the values our own errors quote."""
+    import re
+
+    from flowbuilder.errors import QUOTED_CHARACTERS, quoted
+
+    longer = QUOTED_CHARACTERS + 1
+    long_quote = re.compile(rf"'([^'\n]{{{longer},}})'")
+    return long_quote.sub(lambda match: quoted(match.group(1)), message)
 
 
 def _is_located(line: str) -> bool:
