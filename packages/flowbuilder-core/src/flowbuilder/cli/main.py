@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
 from importlib import import_module
@@ -151,8 +152,9 @@ def _run_in_error_boundary(argv: list[str] | None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        error.message = _cut_quoted_values(error.message)
-        error.show()
+        shown = io.StringIO()
+        error.show(file=shown)
+        click.echo(_cut_quoted_values(shown.getvalue()), err=True, nl=False)
         sys.exit(error.exit_code)
     except FlowBuilderError as error:  # user errors: one line each, the error's own exit status
         from flowbuilder.cli.terminal import echo
