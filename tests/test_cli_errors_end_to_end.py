@@ -24,8 +24,19 @@ HUGE = "x" * 100_000
         ("--workers", "dask://" + HUGE),
         ("--store", "rocksdb:///" + HUGE),
         ("--store", "redis://127.0.0.1:1/" + HUGE),
+        ("--store", "redis://127.0.0.1:1/0?retry_seconds=" + HUGE),
+        ("--store", "rocksdb://store?max_log_bytes=" + HUGE),
     ],
-    ids=["runner", "workers-scheme", "workers-redis", "workers-dask", "store-rocksdb", "store-redis-db"],
+    ids=[
+        "runner",
+        "workers-scheme",
+        "workers-redis",
+        "workers-dask",
+        "store-rocksdb",
+        "store-redis-db",
+        "store-redis-option",
+        "store-rocksdb-option",
+    ],
 )
 def test_an_error_quotes_a_huge_argument_cut_to_80_characters(scratch_dir: Path, run_cli: Callable[..., Any],
                                                               args: tuple[str, ...]) -> None:  # fmt: skip
