@@ -265,7 +265,8 @@ HUGE = "x" * 100_000
         ("validate", HUGE),  # a path too long to open: its location is cut
         ("cache", "clear", "--workflow", HUGE),
         ("backfill", "WF", "--from", HUGE, "--to", "2026-01-01"),
-        ("runs", "list", "--limit", HUGE),  # click's own message, cut at the error boundary
+        ("runs", "list", "--limit", HUGE),  # click's own messages, cut at the error boundary
+        ("runs", "show", "r1", HUGE),
         # --runner and --workers: tests/test_cli_errors_end_to_end.py (core's tests install no runner)
     ],
     ids=lambda args: " ".join(arg[:12] for arg in args),

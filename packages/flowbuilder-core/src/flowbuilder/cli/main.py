@@ -201,16 +201,17 @@ def _internal_error(error: BaseException) -> NoReturn:
 
 
 def _cut_quoted_values(message: str) -> str:
-    """click's own messages quote a refused argument in full (``'…' is not a valid integer``):
-    each quoted text over :data:`~flowbuilder.errors.QUOTED_CHARACTERS` is cut as
-    :func:`~flowbuilder.errors.quoted` cuts the values our own errors quote."""
+    """click's own messages quote a refused argument in full (``'…' is not a valid integer``,
+    ``Got unexpected extra argument (…)``): each quoted or bracketed text over
+    :data:`~flowbuilder.errors.QUOTED_CHARACTERS` is cut as :func:`~flowbuilder.errors.quoted`
+    cuts the values our own errors quote."""
     import re
 
-    from flowbuilder.errors import QUOTED_CHARACTERS, quoted
+    from flowbuilder.errors import QUOTED_CHARACTERS, cut, quoted
 
     longer = QUOTED_CHARACTERS + 1
-    long_quote = re.compile(rf"'([^'\n]{{{longer},}})'")
-    return long_quote.sub(lambda match: quoted(match.group(1)), message)
+    message = re.sub(rf"'([^'\n]{{{longer},}})'", lambda match: quoted(match.group(1)), message)
+    return re.sub(rf"\(([^()\n]{{{longer},}})\)", lambda match: f"({cut(match.group(1))})", message)
 
 
 def _is_located(line: str) -> bool:
