@@ -183,3 +183,21 @@ def test_a_resumed_foreach_runs_only_the_items_that_had_not_succeeded(
         if runner.poll() is None:
             runner.kill()
             runner.communicate(timeout=30)
+
+
+def test_logs_of_a_foreach_task_show_every_items_lines_and_annotate_knows_its_tasks(
+    scratch_dir: Path, run_cli: Callable[..., Any], store_url: str
+) -> None:
+    """``logs RUN each`` showed nothing: the items write under ``each[N]``."""
+    (scratch_dir / "items.yaml").write_text(CONTINUE)
+    done = run_cli("run", "--json", "--store", store_url, "items.yaml")
+    assert done.returncode == 0, done.stderr
+    run_id = _run_id(done.stdout)
+    shown = run_cli("logs", run_id, "each", "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert sorted(shown.stdout.splitlines()) == [f"[each[{i}]#1] out-{i}" for i in range(6)]
+    one = run_cli("logs", run_id, "each[3]", "--store", store_url)
+    assert one.stdout.splitlines() == ["[each[3]#1] out-3"]
+    refused = run_cli("runs", "annotate", run_id, "-t", "eahc", "--store", store_url)
+    assert (refused.returncode, refused.stderr) == (1, f"error: run {run_id} has no task 'eahc' (its tasks: each)\n")
+    assert run_cli("runs", "annotate", run_id, "-t", "each[3]", "--store", store_url).returncode == 0

@@ -239,3 +239,45 @@ def test_a_number_of_seconds_that_is_not_finite_is_a_usage_error(cli, args: tupl
     """nan passes every bound of click's FloatRange (each comparison is false): refused where it is parsed."""
     result = cli(*args, "--store", "memory://seconds")
     assert result.exit_code == 2 and "is not a finite number" in result.stderr, result.stderr
+
+
+# -- huge arguments ---------------------------------------------------------------------------
+
+HUGE = "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("runs", "show", HUGE),
+        ("logs", HUGE),
+        ("resume", HUGE),
+        ("retry", HUGE),
+        ("cancel", HUGE),
+        ("runs", "annotate", HUGE),
+        ("logs", "r1", HUGE),
+        ("runs", "annotate", "r1", "--task", "t" * 60_000),  # under an annotation's 64 KiB: the task is checked
+        ("runs", "list", "--cursor", HUGE),
+        ("runs", "list", "--since", HUGE),
+        ("runs", "list", "--store", "nope://" + HUGE),
+        ("run", "WF", "--param", HUGE + "=1"),
+        ("run", "WF", "--param", HUGE),
+        ("validate", HUGE),  # a path too long to open: its location is cut
+        ("cache", "clear", "--workflow", HUGE),
+        ("backfill", "WF", "--from", HUGE, "--to", "2026-01-01"),
+        ("runs", "list", "--limit", HUGE),  # click's own messages, cut at the error boundary
+        ("runs", "show", "r1", HUGE),
+        # --runner and --workers: tests/test_cli_errors_end_to_end.py (core's tests install no runner)
+    ],
+    ids=lambda args: " ".join(arg[:12] for arg in args),
+)
+def test_an_error_quotes_a_huge_argument_cut_to_80_characters(cli, store: MemoryStore, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                               args: tuple[str, ...]) -> None:  # fmt: skip
+    """A 100 KB run id gave a 100 KB "one-line" error: every quoted user value is cut, saying how long it was."""
+    (tmp_path / "wf.yaml").write_text(VALID)
+    given = [str(tmp_path / "wf.yaml") if arg == "WF" else arg for arg in args]
+    result = cli(*given, *(() if "--store" in args or args[0] == "validate" else ("--store", URL)))
+    assert result.exit_code in (1, 2), result.stderr[:300]
+    message = result.stderr.splitlines()[-1]  # click's usage errors show the usage first
+    assert message.startswith(("error: ", "Error: ", "x" * 80)), result.stderr[:300]
+    assert len(result.stderr) < 400 and "characters)" in message, result.stderr[:300]

@@ -161,3 +161,38 @@ def test_a_configuration_error_is_one_line_with_exit_1(cli, tmp_path: Path) -> N
     result = cli("plugins")
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {tmp_path / 'flowbuilder.toml'}: concurrency: must be at least 1, got 0"
+
+
+def test_limits_come_from_the_environment_over_the_file(project: Path) -> None:
+    """``FLOWBUILDER_LIMITS__*`` was ignored: only the file's ``[limits]`` was read."""
+    environ = {"FLOWBUILDER_LIMITS__MAX_BYTES": "500", "FLOWBUILDER_LIMITS__max_aliases": "7",
+               "FLOWBUILDER_LIMITS__MAX_EXPANDED_NODES": ""}  # fmt: skip
+    settings = load_settings(project, environ)
+    assert settings.limits == YamlLimits(max_bytes=500, max_depth=10, max_aliases=7)  # max_depth: the file's
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FLOWBUILDER_LIMITS__MAX_DEPTH": "deep"}, r"^FLOWBUILDER_LIMITS__MAX_DEPTH: 'deep' is not a whole number$"),
+        ({"FLOWBUILDER_LIMITS__MAX_DEPTH": "0"}, r"^FLOWBUILDER_LIMITS__MAX_DEPTH: must be at least 1, got 0$"),
+        ({"FLOWBUILDER_LIMITS__MAX_BYTE": "9"},
+         r"^'FLOWBUILDER_LIMITS__MAX_BYTE' is not a limit; use one of FLOWBUILDER_LIMITS__MAX_BYTES, .*EXPANDED_NODES$"),
+        ({"FLOWBUILDER_LIMITS__MAX_BYTES": "9" * 100_000},
+         r"^FLOWBUILDER_LIMITS__MAX_BYTES: '9{80}'… \(100,000 characters\) is not a whole number$"),
+    ],
+)  # fmt: skip
+def test_a_bad_limit_in_the_environment_is_one_line_naming_the_variable(tmp_path: Path, environ: dict[str, str],
+                                                                        message: str) -> None:  # fmt: skip
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(tmp_path, environ)
+
+
+def test_the_cli_reads_limits_from_the_environment(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    workflow = tmp_path / "w.yaml"
+    workflow.write_text("name: w\ntasks:\n  - {name: a, type: shell, config: {command: x}}\n")
+    result = cli("validate", str(workflow), env={"FLOWBUILDER_LIMITS__MAX_BYTES": "20"})
+    assert result.exit_code == 2 and "over the limit of 20" in result.stderr
+    refused = cli("validate", str(workflow), env={"FLOWBUILDER_LIMITS__MAX_BYTES": "lots"})
+    assert refused.exit_code == 1
+    assert refused.stderr == "error: FLOWBUILDER_LIMITS__MAX_BYTES: 'lots' is not a whole number\n"

@@ -106,7 +106,7 @@ def test_array_and_object_params_are_read_as_json_from_the_command_line() -> Non
         ("regions", '{"eu": 1}', "is not of type array"),
         ("labels", "[1]", "is not of type object"),
         ("regions", "[NaN]", "is not a JSON array"),  # JSON's constants are no values a task can store
-        ("regions", "[" * 100_000, r"… \(100,002 characters\) is not a JSON array"),  # cut, one line
+        ("regions", "[" * 100_000, r"… \(100,000 characters\) is not a JSON array"),  # cut, one line
         ("keys", '["hunter2", ', r"^param 'keys': \(secret value\) is not a JSON array"),
     ],
 )

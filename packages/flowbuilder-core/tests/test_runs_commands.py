@@ -94,10 +94,29 @@ def test_logs_of_a_task_a_finished_run_never_had_is_a_one_line_error(cli, store:
         assert result.exit_code == 1 and result.stdout == ""
         assert result.stderr.strip() == "error: run r1 has no task 'lod' (its tasks: load)"
     assert cli("logs", "r1", "load[2]", "--store", URL).stdout == "[load[2]#1] an item's line\n"
-    quiet = cli("logs", "r1", "load", "--store", URL)  # a known task that printed nothing: nothing to show
+    add_run(store, "r2", 1.5)
+    quiet = cli("logs", "r2", "load", "--store", URL)  # a known task that printed nothing: nothing to show
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
     add_run(store, "live", 2.0, status=None)  # a live run's task may not have started yet: no verdict
     assert cli("logs", "live", "later", "--store", URL).exit_code == 0
+
+
+def test_logs_of_a_foreach_task_shows_every_items_lines_in_order(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    """Items write under ``TASK[N]``: ``logs RUN TASK`` showed nothing for a foreach task."""
+    add_run(store, "r1", 1.0)
+    store.append_logs("r1", [LogLine("load[0]", 1, "stdout", "zero"), LogLine("loader", 1, "stdout", "not mine"),
+                             LogLine("load[1]", 1, "stdout", "one"), LogLine("load[0]", 2, "stderr", "again"),
+                             LogLine("load", 1, "system", "all items done")])  # fmt: skip
+    expected = ["[load[0]#1] zero", "[load[1]#1] one", "[load[0]#2] again", "[load#1] all items done"]
+    for args in ((), ("--follow",)):
+        result = cli("logs", "r1", "load", *args, "--store", URL)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == [line for line in expected if "again" not in line]
+        assert result.stderr == "[load[0]#2] again\n"
+    shown = cli("logs", "r1", "load", "--json", "--store", URL).stdout.splitlines()
+    assert [(json.loads(line)["task"], json.loads(line)["text"]) for line in shown] == [
+        ("load[0]", "zero"), ("load[1]", "one"), ("load[0]", "again"), ("load", "all items done")]  # fmt: skip
+    assert cli("logs", "r1", "load[1]", "--store", URL).stdout == "[load[1]#1] one\n"
 
 
 def test_logs_follow_ends_when_the_run_has_finished(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
@@ -240,6 +259,32 @@ def test_runs_annotate_refuses_bad_input_in_one_line(
     result = cli("runs", "annotate", *args, "--store", URL)
     assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert store.read_annotations("r1") == []
+
+
+def test_runs_annotate_refuses_a_task_the_run_does_not_have(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    """An annotation about a mistyped task was stored, about nothing."""
+    add_run(store, "r1", 1.0)
+    result = cli("runs", "annotate", "r1", "-t", "lod", "--store", URL)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == "error: run r1 has no task 'lod' (its tasks: load)\n"
+    assert store.read_annotations("r1") == []
+    for task in ("load", "load[3]"):  # a task of the run, an item of it
+        assert cli("runs", "annotate", "r1", "-t", task, "--store", URL).exit_code == 0
+    assert [a.task for a in store.read_annotations("r1")] == ["load", "load[3]"]
+
+
+def test_runs_annotate_checks_a_live_runs_task_against_its_definition(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]
+    """A live run has not reached every task yet: its stored definition names them all."""
+    digest = store.save_definition(b"name: etl\ntasks:\n  - {name: load, type: noop}\n  - {name: later, type: noop}\n")
+    store.append_events("live", [RunEvent("live", 1, EventKind.RUN_CREATED,
+                                          data={"workflow": "etl", "definition_hash": digest}),
+                                 RunEvent("live", 2, EventKind.RUN_STARTED)], 0)  # fmt: skip
+    assert cli("runs", "annotate", "live", "-t", "later", "--store", URL).exit_code == 0
+    refused = cli("runs", "annotate", "live", "-t", "latter", "--store", URL)
+    assert refused.exit_code == 1
+    assert refused.stderr == "error: run live has no task 'latter' (its tasks: later, load)\n"
+    add_run(store, "bare", 2.0, status=None)  # live, no definition: its tasks are not known yet, so none is refused
+    assert cli("runs", "annotate", "bare", "-t", "anything", "--store", URL).exit_code == 0
 
 
 def test_runs_show_prints_each_tasks_output_and_error_on_one_safe_line(cli, store: MemoryStore) -> None:  # type: ignore[no-untyped-def]

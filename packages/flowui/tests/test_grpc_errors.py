@@ -148,6 +148,11 @@ def test_bad_signals_and_annotations_are_invalid_arguments(served: Served) -> No
     ):
         error = refused(call)
         assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    # A task the live run does not have (its definition names them all): refused as REST and the CLI refuse it.
+    error = refused(lambda: served.runs.AddAnnotation(pb.AddAnnotationRequest(run_id=run_id, kind="note", task="wiat")))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == f"run {run_id} has no task 'wiat' (its tasks: after, wait)"
+    assert served.runs.ListAnnotations(pb.ListAnnotationsRequest(run_id=run_id)).annotations == []
     served.runs.Cancel(pb.ControlRunRequest(run_id=run_id))
 
 

@@ -202,6 +202,9 @@ def test_annotations_anomalies_plugins_and_stats(server: ServeProcess) -> None:
                                                                       "task": "hello"})  # fmt: skip
     assert added.status_code == 201
     client.post(f"/api/v1/runs/{run_id}/annotations", json={"kind": "note", "payload": "looked at it"})
+    unknown = client.post(f"/api/v1/runs/{run_id}/annotations", json={"kind": "note", "task": "helo"})
+    assert unknown.status_code == 400, unknown.text  # was stored, about no task of the run
+    assert unknown.json()["error"]["reason"] == f"run {run_id} has no task 'helo' (its tasks: after, hello)"
     kinds = [a["kind"] for a in client.get(f"/api/v1/runs/{run_id}/annotations").json()["annotations"]]
     assert kinds == ["anomaly", "note"]
     assert [a["payload"] for a in client.get(f"/api/v1/runs/{run_id}/anomalies").json()["annotations"]] == [

@@ -18,9 +18,20 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowbuilder.errors import UNREADABLE_RECORD, StoreError, unreadable_record
+from flowbuilder.errors import (
+    UNREADABLE_RECORD,
+    ConfigurationError,
+    FlowBuilderError,
+    StoreError,
+    quoted,
+    unreadable_record,
+)
+
+if TYPE_CHECKING:
+    from flowbuilder.interfaces import Store
+    from flowbuilder.limits import YamlLimits
 
 MAX_ANNOTATION_BYTES = 64 * 1024
 """An annotation's stored form may be at most this big: annotations are notes, not outputs
@@ -92,9 +103,67 @@ def decode_annotation(raw: bytes | str, number: int) -> Annotation:
         raise unreadable_record(f"stored annotation {number}", error) from None
 
 
+def add_annotation(
+    store: Store, run_id: str, annotation: Annotation, *, limits: YamlLimits | None = None
+) -> Annotation:
+    """Check a user's annotation against the run it is for, then add it (the stored one).
+
+    Every way a user annotates — ``flowbuilder runs annotate``, REST and gRPC — comes
+    through here, so they refuse the same things with the same line: what
+    :func:`encode_annotation` refuses (:class:`StoreError`), an unknown run
+    (:class:`~flowbuilder.errors.RunNotFoundError`) and a task the run does not have
+    (:class:`ConfigurationError`, see :func:`check_annotated_task`). Plugins annotating runs
+    they are running (anomaly scores, ETAs) call ``store.annotate`` directly.
+    """
+    encode_annotation(annotation)  # its own checks first: nothing is read for a bad one
+    store.get_run(run_id)
+    if annotation.task is not None:
+        check_annotated_task(store, run_id, annotation.task, limits=limits)
+    return store.annotate(run_id, annotation)
+
+
+def check_annotated_task(store: Store, run_id: str, task: str, *, limits: YamlLimits | None = None) -> None:
+    """:class:`ConfigurationError` in one line, listing the run's tasks, if the run has no ``task``.
+
+    Why: an annotation about a mistyped task was stored and then shown against nothing.
+    The run's tasks are those of its stored definition and those its history records (a
+    sub-workflow's or state machine's); ``NAME[N]``, an item of a foreach task, counts as
+    ``NAME``. When the definition cannot be read (none was stored, or it no longer loads) only
+    a finished run is checked — its history then names every task it has.
+    """
+    recorded = store.load_state(run_id)
+    names = set(recorded.tasks)
+    definition = _defined_tasks(store, recorded.definition_hash, limits)
+    if definition is None and not recorded.status.finished:
+        return
+    names |= definition or set()
+    if task in names or task.partition("[")[0] in names:
+        return
+    listed = sorted(names)
+    known = ", ".join(listed[:8]) + (", ..." if len(listed) > 8 else "") or "none"
+    raise ConfigurationError(f"run {run_id} has no task {quoted(task)} (its tasks: {known})")
+
+
+def _defined_tasks(store: Store, digest: str | None, limits: YamlLimits | None) -> set[str] | None:
+    """The task names of the stored definition ``digest``; None when it cannot be read."""
+    from flowbuilder.limits import YamlLimits
+    from flowbuilder.loader import load_workflow
+
+    if not digest:
+        return None
+    try:
+        content = store.load_definition(digest)
+        source = load_workflow(content, filename=f"<definition {digest[:12]}>", limits=limits or YamlLimits())
+    except FlowBuilderError:
+        return None
+    return {task.name for task in source.workflow.tasks}
+
+
 __all__ = [
     "Annotation",
     "MAX_ANNOTATION_BYTES",
+    "add_annotation",
+    "check_annotated_task",
     "decode_annotation",
     "encode_annotation",
 ]

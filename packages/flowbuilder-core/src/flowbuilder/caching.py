@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from flowbuilder._sha256 import sha256_hex
-from flowbuilder.errors import StoreError
+from flowbuilder.errors import StoreError, quoted
 from flowbuilder.limits import MAX_CACHE_TTL_SECONDS
 
 CACHE_KEY_VERSION = 1
@@ -83,7 +83,7 @@ copied so that ``flowbuilder cache`` does not import pydantic."""
 def check_cache_name(what: str, value: Any) -> None:
     """A workflow or task name of a cache entry; StoreError for anything else (stores key entries by them)."""
     if not isinstance(value, str) or not _NAME.match(value):
-        raise StoreError(f"invalid {what} name {value!r} for a cache entry; names match {_NAME.pattern}")
+        raise StoreError(f"invalid {what} name {quoted(value)} for a cache entry; names match {_NAME.pattern}")
 
 
 def check_cache_key(key: Any) -> None:

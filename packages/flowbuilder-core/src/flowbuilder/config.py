@@ -4,7 +4,8 @@ Precedence, lowest to highest: built-in defaults, the TOML file, the environment
 The file is ``$FLOWBUILDER_CONFIG`` if set, else the first ``flowbuilder.toml`` found in
 the current directory or its parents. Plugins keep their own settings in a table named
 after them (``[otel]``), readable with :meth:`Settings.section`; the environment reaches
-those as ``FLOWBUILDER_<TABLE>__<KEY>`` (e.g. ``FLOWBUILDER_OTEL__EXPORTER=console``).
+those as ``FLOWBUILDER_<TABLE>__<KEY>`` (e.g. ``FLOWBUILDER_OTEL__EXPORTER=console``), and
+core's ``[limits]`` the same way (``FLOWBUILDER_LIMITS__MAX_BYTES=1048576``).
 
 Plugin switches (``[plugins]`` table, or the environment, which wins):
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, quoted
 from flowbuilder.limits import YamlLimits
 
 CONFIG_FILE_NAME = "flowbuilder.toml"
@@ -122,7 +123,7 @@ def _positive_int(value: Any, where: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{where}: {value!r} is not a whole number") from None
+        raise ConfigurationError(f"{where}: {quoted(value)} is not a whole number") from None
     if number < 1:
         raise ConfigurationError(f"{where}: must be at least 1, got {number}")
     return number
@@ -142,6 +143,29 @@ def _name_list(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return tuple(item.strip() for item in value if item.strip())
     raise ConfigurationError(f'{where}: expected a list of names like ["core"], got {value!r}')
+
+
+_LIMIT_NAMES = ("max_bytes", "max_depth", "max_aliases", "max_expanded_nodes")
+_LIMITS_PREFIX = ENV_PREFIX + "LIMITS__"
+
+
+def _limits_from_environment(limits: YamlLimits, environ: Mapping[str, str]) -> YamlLimits:
+    """``limits`` with ``FLOWBUILDER_LIMITS__<NAME>`` applied over the file's ``[limits]``.
+
+    Why: the environment reaches every other table as ``FLOWBUILDER_<TABLE>__<KEY>``, but
+    limits were read from the file only, so ``FLOWBUILDER_LIMITS__MAX_BYTES`` was silently
+    ignored. An empty variable counts as unset (as for ``FLOWBUILDER_CONCURRENCY``); a name
+    that is no limit is refused rather than ignored, since a typo would leave the default.
+    """
+    for key, value in sorted(environ.items()):
+        if not key.startswith(_LIMITS_PREFIX) or not value:
+            continue
+        name = key[len(_LIMITS_PREFIX) :].lower()
+        if name not in _LIMIT_NAMES:
+            known = ", ".join(_LIMITS_PREFIX + limit.upper() for limit in _LIMIT_NAMES)
+            raise ConfigurationError(f"{quoted(key)} is not a limit; use one of {known}")
+        limits = replace(limits, **{name: _positive_int(value, key)})
+    return limits
 
 
 def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -185,9 +209,10 @@ def load_settings(start: Path | None = None, environ: Mapping[str, str] = os.env
             sections.setdefault(table.lower(), {})[option.lower()] = value
 
     limits = YamlLimits()
-    for name in ("max_bytes", "max_depth", "max_aliases", "max_expanded_nodes"):
+    for name in _LIMIT_NAMES:
         if name in limits_table:
             limits = replace(limits, **{name: _positive_int(limits_table[name], f"{where}: [limits] {name}")})
+    limits = _limits_from_environment(limits, environ)
     return Settings(
         store=str(store) if store else None,
         runner=str(runner) if runner else None,

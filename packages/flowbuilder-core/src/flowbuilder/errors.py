@@ -17,6 +17,32 @@ if TYPE_CHECKING:
     from flowbuilder.params import ParamError
 
 
+QUOTED_CHARACTERS = 80
+"""How much of a user's value an error message quotes (see :func:`quoted`)."""
+
+
+def quoted(value: object, limit: int = QUOTED_CHARACTERS) -> str:
+    """A user's value (a run id, a task name, a store URL, a param) as an error quotes it.
+
+    ``repr`` of the text, cut to its first ``limit`` characters and then saying how long it
+    was: ``'aaaa'… (100,000 characters)``. Why: errors quoted arguments in full, so a 100 KB
+    run id made a 100 KB "one-line" error. Every message that quotes a user's value uses
+    this, so the cap and its wording are the same everywhere.
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    return cut(repr(value), limit)
+
+
+def cut(text: str, limit: int = QUOTED_CHARACTERS) -> str:
+    """``text`` as :func:`quoted` shows a value, without the quotes: for a value shown bare
+    (``there is no store at URL``) and for a reason that repeats one (an ``OSError`` naming
+    a 100 KB path)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 class FlowBuilderError(Exception):
     """Base class of every error FlowBuilder reports to a user.
 
@@ -129,7 +155,7 @@ class RunNotFoundError(StoreError):
 
     def __init__(self, run_id: str, where: str = "in this store (list runs with `flowbuilder runs list`)"):
         self.run_id = run_id
-        super().__init__(f"no run {run_id!r} {where}")
+        super().__init__(f"no run {quoted(run_id)} {where}")
 
 
 class NoStoreError(StoreError):
@@ -137,7 +163,7 @@ class NoStoreError(StoreError):
 
     def __init__(self, url: str):
         self.url = url
-        super().__init__(f"there is no store at {url}")
+        super().__init__(f"there is no store at {cut(url)}")
 
 
 class DuplicateRunError(FlowBuilderError):
@@ -189,6 +215,7 @@ __all__ = [
     "NotInstalledError",
     "ParamError",
     "PluginError",
+    "QUOTED_CHARACTERS",
     "RunCancelledError",
     "RunNotFoundError",
     "SequenceConflictError",
@@ -196,4 +223,6 @@ __all__ = [
     "StoreError",
     "TaskFailure",
     "WorkflowError",
+    "cut",
+    "quoted",
 ]

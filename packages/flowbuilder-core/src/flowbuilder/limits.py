@@ -18,8 +18,8 @@ too) so that the workflow model reads it without importing the result cache's re
 class YamlLimits:
     """Bounds that keep a hostile file from exhausting memory or time.
 
-    The defaults admit a 100,000-task workflow; ``flowbuilder.toml`` (``[limits]``) can
-    raise or lower each: ``max_bytes`` (file size), ``max_depth`` (nesting of mappings and
+    The defaults admit a 100,000-task workflow; ``flowbuilder.toml`` (``[limits]``) or the
+    environment (``FLOWBUILDER_LIMITS__MAX_BYTES``..., which wins) can raise or lower each: ``max_bytes`` (file size), ``max_depth`` (nesting of mappings and
     sequences), ``max_aliases`` (``*alias`` uses) and ``max_expanded_nodes`` (nodes after
     every alias is expanded — what stops a "billion laughs" file).
     """

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from flowbuilder.diagnostics import Locator, pydantic_diagnostics
-from flowbuilder.errors import Diagnostic, WorkflowError
+from flowbuilder.errors import Diagnostic, WorkflowError, cut
 from flowbuilder.gc_pause import gc_paused
 from flowbuilder.limits import YamlLimits
 
@@ -59,8 +59,8 @@ def read_workflow_file(path: str | Path, limits: YamlLimits = YamlLimits()) -> b
         raise _not_a_file(name, "a directory") from None
     except PermissionError:
         raise WorkflowError([Diagnostic(name, 1, 1, "permission denied", "make the file readable")]) from None
-    except OSError as error:  # ENXIO: a socket; ELOOP, ENAMETOOLONG, ...
-        raise WorkflowError([Diagnostic(name, 1, 1, f"cannot open: {error.strerror}",
+    except OSError as error:  # ENXIO: a socket; ELOOP, ENAMETOOLONG (a 100 KB argument: shown cut), ...
+        raise WorkflowError([Diagnostic(cut(name), 1, 1, f"cannot open: {error.strerror}",
                                         "give the path of a regular .yaml file")]) from None  # fmt: skip
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
@@ -69,13 +69,13 @@ def read_workflow_file(path: str | Path, limits: YamlLimits = YamlLimits()) -> b
     with os.fdopen(descriptor, "rb") as opened:
         if status.st_size > limits.max_bytes:
             raise WorkflowError([Diagnostic(name, 1, 1, f"file is {status.st_size:,} bytes, over the limit of {limits.max_bytes:,}",
-                                            "raise [limits] max_bytes in flowbuilder.toml if this is intended")])  # fmt: skip
+                                            "raise [limits] max_bytes in flowbuilder.toml (or FLOWBUILDER_LIMITS__MAX_BYTES) if this is intended")])  # fmt: skip
         if hasattr(os, "set_blocking"):
             os.set_blocking(descriptor, True)
         content = opened.read(limits.max_bytes + 1)  # the file may have grown since fstat
     if len(content) > limits.max_bytes:
         raise WorkflowError([Diagnostic(name, 1, 1, f"file is over the limit of {limits.max_bytes:,} bytes",
-                                        "raise [limits] max_bytes in flowbuilder.toml if this is intended")])  # fmt: skip
+                                        "raise [limits] max_bytes in flowbuilder.toml (or FLOWBUILDER_LIMITS__MAX_BYTES) if this is intended")])  # fmt: skip
     return content
 
 

@@ -28,6 +28,7 @@ from pydantic import (
 
 from flowbuilder._model_sharing import share_model_parts
 from flowbuilder._scalar_text import source_text
+from flowbuilder.errors import quoted
 from flowbuilder.limits import (
     DEFAULT_MAX_CATCHUP,
     MAX_CACHE_TTL_SECONDS,
@@ -205,7 +206,7 @@ class Param(_Model):
 
         The reason never quotes the value of a ``secret`` param.
         """
-        shown = "(secret value)" if self.secret else _quoted(value)
+        shown = "(secret value)" if self.secret else quoted(value)
         if self.type == "string":
             text = source_text(value) if not isinstance(value, (list, dict)) else None
             if text is None:
@@ -241,12 +242,6 @@ class Param(_Model):
     @property
     def is_required(self) -> bool:
         return self.required or self.default is None
-
-
-def _quoted(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to ``limit`` characters: an error stays one readable line however long the value."""
-    shown = repr(value)
-    return shown if len(shown) <= limit else f"{shown[: limit - 1]}… ({len(shown):,} characters)"
 
 
 def _json_param(text: str, kind: str, what: str, shown: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from flowbuilder.errors import FlowBuilderError
+from flowbuilder.errors import FlowBuilderError, quoted
 
 if TYPE_CHECKING:
     from flowbuilder.model import Workflow
@@ -28,7 +28,7 @@ def parse_param_assignments(assignments: list[str] | tuple[str, ...]) -> dict[st
             ) from None
         name, sep, value = assignment.partition("=")
         if not sep or not name.strip():
-            raise ParamError(f"--param {assignment!r}: write NAME=VALUE")
+            raise ParamError(f"--param {quoted(assignment)}: write NAME=VALUE")
         given[name.strip()] = value
     return given
 
@@ -70,7 +70,7 @@ def resolve_params(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, An
     unknown = sorted(set(given) - set(declared))
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
-        raise ParamError(f"unknown param {unknown[0]!r} for workflow {workflow.name!r} (declared: {known})")
+        raise ParamError(f"unknown param {quoted(unknown[0])} for workflow {workflow.name!r} (declared: {known})")
     resolved: dict[str, Any] = {}
     for name, param in declared.items():
         if name in given:

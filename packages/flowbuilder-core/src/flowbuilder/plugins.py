@@ -38,7 +38,15 @@ import pluggy
 
 from flowbuilder import hookspecs
 from flowbuilder.config import Settings
-from flowbuilder.errors import ConfigurationError, FlowBuilderError, NoStoreError, NotInstalledError, PluginError
+from flowbuilder.errors import (
+    ConfigurationError,
+    FlowBuilderError,
+    NoStoreError,
+    NotInstalledError,
+    PluginError,
+    cut,
+    quoted,
+)
 
 if TYPE_CHECKING:
     import click
@@ -389,7 +397,7 @@ class PluginHost:
         if name is None:
             name = "local" if "local" in runners else sorted(runners)[0]
         if name not in runners:
-            raise ConfigurationError(f"unknown runner {name!r}; installed: {', '.join(sorted(runners))}")
+            raise ConfigurationError(f"unknown runner {quoted(name)}; installed: {', '.join(sorted(runners))}")
         task_types = self.task_types()
         try:
             return runners[name].from_settings(task_types, self.settings, **options)
@@ -420,7 +428,7 @@ class PluginHost:
             if serving:
                 names = ", ".join(sorted(cls.name for cls in serving))
                 raise ConfigurationError(
-                    f"workers URL {url!r}: scheme {scheme!r} is served by several executors ({names})"
+                    f"workers URL {quoted(url)}: scheme {quoted(scheme)} is served by several executors ({names})"
                 )
             installed = sorted({f"{s}://" for cls in self.attempt_executor_classes().values() for s in cls.url_schemes})
             advice = {
@@ -429,7 +437,7 @@ class PluginHost:
                 "dask": "; `pip install 'flowbuilder-distributed[dask]'` provides dask://",
             }.get(scheme or "", "")
             raise ConfigurationError(
-                f"workers URL {url!r}: unknown scheme {scheme or '(none)'!r}"
+                f"workers URL {quoted(url)}: unknown scheme {quoted(scheme or '(none)')}"
                 f" (installed: {', '.join(installed) or 'none'}){advice}"
             )
         executor_class = serving[0]
@@ -439,7 +447,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_attempt_executors", executor_class.name)
-            raise self._blame(owner, f"to connect to workers at {url!r}", error) from error
+            raise self._blame(owner, f"to connect to workers at {quoted(url)}", error) from error
 
     def store_classes(self) -> Mapping[str, type[Store]]:
         return self._named("flowbuilder_stores", "scheme", "store scheme")
@@ -478,7 +486,7 @@ class PluginHost:
             installed = ", ".join(f"{s}://" for s in sorted(stores)) or "none"
             advice = f"; `pip install {PROVIDERS[scheme]}` provides it" if scheme in PROVIDERS else ""
             raise ConfigurationError(
-                f"store URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
+                f"store URL {quoted(url)}: unknown scheme {quoted(scheme or '(none)')} (installed: {installed}){advice}"
             )
         try:
             if not create and not stores[scheme].exists(url):
@@ -488,7 +496,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_stores", scheme)
-            raise self._blame(owner, f"to open store {url!r}", error) from error
+            raise self._blame(owner, f"to open store {quoted(url)}", error) from error
 
     def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:
         return self._named("flowbuilder_consensus_engines", "name", "consensus engine")
@@ -521,7 +529,7 @@ class PluginHost:
             installed = ", ".join(f"{s}://" for s in sorted(buses)) or "none"
             advice = "; `pip install flowbuilder-distributed` provides it" if scheme == "redis" else ""
             raise ConfigurationError(
-                f"bus URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
+                f"bus URL {quoted(url)}: unknown scheme {quoted(scheme or '(none)')} (installed: {installed}){advice}"
             )
         try:
             return buses[scheme].open(url, node_id)
@@ -529,7 +537,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_message_buses", scheme)
-            raise self._blame(owner, f"to open message bus {url!r}", error) from error
+            raise self._blame(owner, f"to open message bus {quoted(url)}", error) from error
 
     def node_announcer_classes(self) -> Mapping[str, type[NodeAnnouncer]]:
         """Node announcers by URL scheme (``flowbuilder_node_announcers``)."""
@@ -901,8 +909,9 @@ def _shown(value: Any) -> str:
 
 
 def _reason(error: BaseException) -> str:
-    """``Type: message`` on one line (a multi-line message would break the CLI's one-line rule)."""
-    return " ".join(f"{type(error).__name__}: {error}".split()).rstrip(":")
+    """``Type: message`` on one line (a multi-line message would break the CLI's one-line rule), cut
+    to 500 characters (an ``OSError`` may repeat a 100 KB path the user gave)."""
+    return cut(" ".join(f"{type(error).__name__}: {error}".split()).rstrip(":"), 500)
 
 
 def load_module_plugin(host: PluginHost, module_name: str) -> None:

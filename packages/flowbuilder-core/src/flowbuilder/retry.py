@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from flowbuilder.errors import FlowBuilderError
+from flowbuilder.errors import FlowBuilderError, quoted
 from flowbuilder.events import TaskStatus
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def retry_scope(plan: ExecutionPlan, tasks: Mapping[str, TaskState], *, from_tas
     for name in (*from_tasks, *only):
         if name not in index:
             known = ", ".join(sorted(index)[:8]) + (", …" if len(index) > 8 else "")
-            raise FlowBuilderError(f"the run's workflow has no task {name!r} (its tasks: {known})")
+            raise FlowBuilderError(f"the run's workflow has no task {quoted(name)} (its tasks: {known})")
 
     def succeeded(task_id: int) -> bool:
         state = tasks.get(plan.names[task_id])

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from flowbuilder.errors import quoted
+
 if TYPE_CHECKING:
     from flowbuilder.model import Schedule
 
@@ -105,7 +107,9 @@ def parse_instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO-8601 time; write e.g. 2026-12-05T02:00:00Z or 2026-12-05") from None
+        raise ValueError(
+            f"{quoted(text)} is not an ISO-8601 time; write e.g. 2026-12-05T02:00:00Z or 2026-12-05"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, cut
 
 if TYPE_CHECKING:
     import redis
@@ -24,7 +24,12 @@ REDIS_SCHEMES = ("redis", "rediss")
 
 
 def shown_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages (even a URL ``urlsplit`` refuses)."""
+    """``url`` with any password replaced by ``***``, for messages (even a URL ``urlsplit`` refuses),
+    cut as :func:`flowbuilder.errors.cut` cuts a user's value (a 100 KB URL made a 100 KB error)."""
+    return cut(_masked(url))
+
+
+def _masked(url: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number

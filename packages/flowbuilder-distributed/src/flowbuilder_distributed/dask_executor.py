@@ -44,7 +44,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, quoted
 from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, TaskFailure
 from flowbuilder_distributed.dask_attempts import Finished, run_attempt, travelling_context
 
@@ -118,7 +118,7 @@ class DaskExecutor(AttemptExecutor):
             import distributed
         except ImportError as error:
             raise ConfigurationError(
-                f"workers URL {url!r} needs Dask's distributed client, which is not installed ({error}): {INSTALL_HINT}"
+                f"workers URL {quoted(url)} needs Dask's distributed client, which is not installed ({error}): {INSTALL_HINT}"
             ) from None
         for name in DASK_LOGGERS:
             logging.getLogger(name).setLevel(log_level)
@@ -308,9 +308,9 @@ def scheduler_address(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:  # a port that is no number, "Invalid IPv6 URL"
-        raise ConfigurationError(f"workers URL {url!r}: a Dask scheduler is given as dask://HOST:PORT") from None
+        raise ConfigurationError(f"workers URL {quoted(url)}: a Dask scheduler is given as dask://HOST:PORT") from None
     if parts.scheme != "dask" or not parts.hostname or port is None or parts.path not in ("", "/") or parts.query:
-        raise ConfigurationError(f"workers URL {url!r}: a Dask scheduler is given as dask://HOST:PORT")
+        raise ConfigurationError(f"workers URL {quoted(url)}: a Dask scheduler is given as dask://HOST:PORT")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"tcp://{host}:{port}"
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 
-from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError
+from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, quoted
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.audit_log import audit_retention_setting
 from flowbuilder.interfaces.coordination import LeaseGrant
@@ -81,7 +81,9 @@ class RocksDBStore(Store):
         except ValueError:
             cap = -1
         if cap < 0:  # as redis:// refuses it (a negative cap kept no line)
-            raise ConfigurationError(f"store URL {url!r}: max_log_bytes={raw_cap!r} must be a whole number >= 0")
+            raise ConfigurationError(
+                f"store URL {quoted(url)}: max_log_bytes={quoted(raw_cap)} must be a whole number >= 0"
+            )
         store = cls(path, durability, cap)
         store.audit_retention = audit_retention_setting(settings_section("audit"))
         return store

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
 from importlib import import_module
@@ -151,7 +152,9 @@ def _run_in_error_boundary(argv: list[str] | None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as error:
-        error.show()
+        shown = io.StringIO()
+        error.show(file=shown)
+        click.echo(_cut_quoted_values(shown.getvalue()), err=True, nl=False)
         sys.exit(error.exit_code)
     except FlowBuilderError as error:  # user errors: one line each, the error's own exit status
         from flowbuilder.cli.terminal import echo
@@ -195,6 +198,20 @@ def _internal_error(error: BaseException) -> NoReturn:
         err=True,
     )
     sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _cut_quoted_values(message: str) -> str:
+    """click's own messages quote a refused argument in full (``'…' is not a valid integer``,
+    ``Got unexpected extra argument (…)``): each quoted or bracketed text over
+    :data:`~flowbuilder.errors.QUOTED_CHARACTERS` is cut as :func:`~flowbuilder.errors.quoted`
+    cuts the values our own errors quote."""
+    import re
+
+    from flowbuilder.errors import QUOTED_CHARACTERS, cut, quoted
+
+    longer = QUOTED_CHARACTERS + 1
+    message = re.sub(rf"'([^'\n]{{{longer},}})'", lambda match: quoted(match.group(1)), message)
+    return re.sub(rf"\(([^()\n]{{{longer},}})\)", lambda match: f"({cut(match.group(1))})", message)
 
 
 def _is_located(line: str) -> bool:

@@ -28,7 +28,7 @@ from flowbuilder.cli.progress_option import progress_option
 from flowbuilder.cli.store_option import store_option as store_option_for
 from flowbuilder.cli.terminal import echo, one_line
 from flowbuilder.cli.workers_option import workers_option
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, cut, quoted
 
 if TYPE_CHECKING:
     from flowbuilder.events import ItemState
@@ -51,7 +51,7 @@ def parse_duration(text: str) -> float:
     """``90s``, ``45m``, ``12h``, ``30d``, ``2w`` -> seconds; ConfigurationError otherwise."""
     match = _DURATION.match(text)
     if not match:
-        raise ConfigurationError(f"invalid duration {text!r}; use a number with s, m, h, d or w, e.g. 30d")
+        raise ConfigurationError(f"invalid duration {quoted(text)}; use a number with s, m, h, d or w, e.g. 30d")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -125,7 +125,7 @@ def store_choice(flag: str | None) -> str:
     """
     host = plugin_host()
     if flag:
-        return flag
+        return cut(flag)  # a 100 KB --store stays a one-line message
     url = host.default_store_url()
     if os.environ.get("FLOWBUILDER_STORE"):
         return f"{url} (from FLOWBUILDER_STORE; --store URL to read another)"
@@ -327,7 +327,11 @@ def show_items(task: str, items: Mapping[int, ItemState], limit: int | None) -> 
 @store_option
 @json_option
 def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json: bool) -> None:
-    """The log lines of a run (of one TASK if given), in order."""
+    """The log lines of a run (of one TASK if given), in order.
+
+    A foreach TASK shows every item's lines (each prefixed with its item, ``[TASK[3]#1]``);
+    ``TASK[3]`` shows that item's lines only.
+    """
 
     def emit(line: Any) -> None:
         if as_json:
@@ -336,21 +340,36 @@ def logs(run_id: str, task: str | None, follow: bool, store: str | None, as_json
         else:
             echo(f"[{line.task}#{line.attempt}] {line.text}", err=line.stream == "stderr")
 
+    # A foreach task's items write under ``TASK[N]`` (task names cannot hold ``[``), so a
+    # plain TASK reads the run's lines and keeps its own and its items'; ``seen`` counts
+    # what was read, ``shown`` what was printed.
+    whole_task = task is not None and "[" not in task
+    asked = None if whole_task else task
+    seen = 0
+    shown = 0
+
+    def read() -> list[Any]:
+        nonlocal seen
+        batch = opened.read_logs(run_id, asked, after=seen)
+        seen += len(batch)
+        if not whole_task:
+            return batch
+        return [line for line in batch if line.task == task or line.task.startswith(f"{task}[")]
+
     with open_store_with_run(store, run_id) as opened:
         opened.get_run(run_id)  # RunNotFoundError (one line) for an unknown id
-        seen = 0
         seq = 0
         while True:
-            lines = opened.read_logs(run_id, task, after=seen)
-            if task is not None and not lines and not seen:
+            lines = read()
+            if task is not None and not lines and not shown:
                 _check_task_recorded(opened, run_id, task)
             for line in lines:
                 emit(line)
-            seen += len(lines)
+            shown += len(lines)
             if not follow:
                 return
             if opened.get_run(run_id).status.finished:
-                for line in opened.read_logs(run_id, task, after=seen):
+                for line in read():
                     emit(line)
                 return
             stop_following_if_interrupted(opened, run_id)
@@ -375,7 +394,7 @@ def _check_task_recorded(store: Store, run_id: str, task: str) -> None:
         return
     names = sorted(recorded)
     known = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "") or "none"
-    raise ConfigurationError(f"run {run_id} has no task {task!r} (its tasks: {known})")
+    raise ConfigurationError(f"run {run_id} has no task {quoted(task)} (its tasks: {known})")
 
 
 # -- resume -----------------------------------------------------------------------------------

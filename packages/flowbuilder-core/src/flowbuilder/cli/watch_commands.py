@@ -141,7 +141,8 @@ def default_author() -> str:
 def annotate(run_id: str, kind: str, data: str | None, task: str | None, attempt: int | None, author: str | None,
              store: str | None, as_json: bool) -> None:  # fmt: skip
     """Attach an annotation to a run, live or finished."""
-    from flowbuilder.annotations import Annotation
+    from flowbuilder.annotations import Annotation, add_annotation
+    from flowbuilder.cli.context import plugin_host
 
     payload: Any = None
     if data is not None:
@@ -153,7 +154,7 @@ def annotate(run_id: str, kind: str, data: str | None, task: str | None, attempt
     from flowbuilder.cli.runs_commands import open_store_with_run
 
     with open_store_with_run(store, run_id) as opened:
-        stored = opened.annotate(run_id, note)
+        stored = add_annotation(opened, run_id, note, limits=plugin_host().settings.limits)  # refuses unknown tasks
     if as_json:
         click.echo(json.dumps({"run_id": run_id, "annotation": stored.to_dict()}, ensure_ascii=False))
     else:

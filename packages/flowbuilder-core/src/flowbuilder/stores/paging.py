@@ -14,7 +14,7 @@ import base64
 import json
 from typing import Iterable
 
-from flowbuilder.errors import StoreError
+from flowbuilder.errors import StoreError, quoted
 from flowbuilder.events import RunStatus
 from flowbuilder.interfaces.store import RunPage, RunSummary
 
@@ -32,7 +32,7 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         created_at, run_id = json.loads(base64.urlsafe_b64decode(padded))
         return float(created_at), str(run_id)
     except (ValueError, TypeError) as error:
-        raise StoreError(f"invalid page cursor {cursor!r}; pass back the next_cursor of a listing") from error
+        raise StoreError(f"invalid page cursor {quoted(cursor)}; pass back the next_cursor of a listing") from error
 
 
 def listing_key(summary: RunSummary) -> tuple[float, str]:

@@ -17,8 +17,8 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Protocol
 
-from flowbuilder import Annotation, ControlRequest, RunNotFoundError, RunStatus, StoreError
-from flowbuilder.annotations import encode_annotation
+from flowbuilder import Annotation, ConfigurationError, ControlRequest, RunNotFoundError, RunStatus, StoreError
+from flowbuilder.annotations import add_annotation, encode_annotation
 from flowbuilder.control import encode_control_request
 from flowbuilder.leases import list_runs_live
 from flowbuilder.stores.paging import decode_cursor
@@ -221,8 +221,12 @@ class RunServicer(pb_grpc.RunServiceServicer):
                           task=request.task or None, attempt=request.attempt if request.HasField("attempt") else None,
                           author=self.identify(context))  # fmt: skip
         _checked(encode_annotation, note)
-        await asyncio.to_thread(self.store.get_run, run_id)
-        return convert.annotation(await asyncio.to_thread(self.store.annotate, run_id, note))
+        try:  # the CLI's and REST's checks: an unknown run, a task the run does not have
+            added = await asyncio.to_thread(add_annotation, self.store, run_id, note,
+                                            limits=self.service.host.settings.limits)  # fmt: skip
+        except ConfigurationError as error:  # a bad argument, as REST's 400 says (not a failed precondition)
+            raise BadRequest(str(error)) from None
+        return convert.annotation(added)
 
     @unary
     async def Cancel(self, request: pb.ControlRunRequest, context: Context) -> pb.ControlResponse:

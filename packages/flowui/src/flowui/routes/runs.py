@@ -158,15 +158,15 @@ def list_anomalies(run_id: str, request: Request) -> AnnotationList:
 @router.post("/{run_id}/annotations", response_model=AnnotationModel, status_code=201)
 def add_annotation(run_id: str, body: AnnotationIn, request: Request) -> AnnotationModel:
     """Add an annotation beside the run's events (never conflicts with the runner's appends)."""
-    from flowbuilder.annotations import Annotation
+    from flowbuilder.annotations import Annotation, add_annotation
     from flowbuilder.control import requester
 
     if body.kind in RESERVED_ANNOTATION_KINDS:
         raise ApiError(400, f"annotation kind {body.kind!r} is reserved for the server")
-    store = context_of(request).store
-    store.get_run(run_id)
-    added = store.annotate(run_id, Annotation(kind=body.kind, payload=body.payload, task=body.task,
-                                              author=principal_of(request) or requester()))  # fmt: skip
+    context = context_of(request)
+    note = Annotation(kind=body.kind, payload=body.payload, task=body.task, author=principal_of(request) or requester())
+    # The CLI's and gRPC's checks (an unknown run: 404; a task the run does not have: 400).
+    added = add_annotation(context.store, run_id, note, limits=context.host.settings.limits)
     return AnnotationModel(**added.to_dict())
 
 
