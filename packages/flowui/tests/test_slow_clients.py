@@ -10,14 +10,14 @@ import asyncio
 import json
 import socket
 import time
-from typing import Any
+from typing import Any, MutableMapping
 
 import pytest
 from serve_process import ServeProcess
 
 from flowui.request_limits import RequestLimits
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 
 class Answered:
@@ -79,7 +79,8 @@ def test_an_oversized_body_that_never_arrives_still_gets_its_413() -> None:
 def test_a_body_that_arrives_in_time_is_passed_on_whole() -> None:
     app = Answered()
     limits = RequestLimits(app, body_seconds=5)
-    chunks = [{"type": "http.request", "body": b'{"a":', "more_body": True}, {"type": "http.request", "body": b" 1}"}]
+    chunks: list[Message] = [{"type": "http.request", "body": b'{"a":', "more_body": True},
+                             {"type": "http.request", "body": b" 1}"}]  # fmt: skip
     answer, _ = asyncio.run(answer_of(limits, post_scope(8), chunks))
     assert answer[0]["status"] == 200 and app.bodies == [b'{"a": 1}']
 

@@ -185,4 +185,12 @@ async def _refuse(send: Send, status: int, reason: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["ASGIApp", "BODY_READ_SECONDS", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "RequestLimits", "json_depth", "lone_surrogate"]
+__all__ = [
+    "ASGIApp",
+    "BODY_READ_SECONDS",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "RequestLimits",
+    "json_depth",
+    "lone_surrogate",
+]
