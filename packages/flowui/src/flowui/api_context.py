@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from flowui.live import LiveFeeds
 from flowui.local_runs import LocalRuns
+from flowui.log_pages import LogPages
 from flowui.metrics import ServerMetrics
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class ApiContext:
         self.metrics = ServerMetrics()
         self.runs = LocalRuns(service, self.metrics)
         self.live = LiveFeeds(store)
+        self.log_pages = LogPages(store)
 
     def close(self) -> None:
         """Stop the live feeds and the run service's workers, then close the store."""

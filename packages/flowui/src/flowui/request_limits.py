@@ -6,10 +6,17 @@ would otherwise recurse until it fails), and so does one with a lone UTF-16 surr
 (``"\\ud800"``): Python's parser turns it into a string that cannot be encoded again, so a
 param, a posted workflow or a task name holding one failed deep in a store's encoding (a 500).
 All answer in the API's error shape.
+
+A body must arrive whole within ``body_seconds`` (:data:`BODY_READ_SECONDS`) of the request's
+head: uvicorn bounds the time between requests (keep-alive) but not the time a request's
+body takes, so a client announcing ``Content-Length: 100`` and sending 2 bytes held its
+connection and a server task forever. Past the deadline it gets 408 and the connection is
+closed; a refused body (413) is drained under the same deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any, Awaitable, Callable, MutableMapping
@@ -22,6 +29,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_JSON_DEPTH = 64
+BODY_READ_SECONDS = 30.0
+"""How long a request's whole body may take to arrive (the largest allowed, 2 MiB, needs
+70 kB/s); a client slower than that, or one that sends less than it announced, gets 408."""
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
 """Beyond this a refused body is no longer read: the connection closes (the client may see a reset)."""
 
@@ -68,38 +78,33 @@ def lone_surrogate(body: bytes) -> int | None:
 class RequestLimits:
     """ASGI middleware: buffer the body (up to the limit), check it, replay it to the app."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, max_json_depth: int = MAX_JSON_DEPTH):
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES, max_json_depth: int = MAX_JSON_DEPTH,
+                 body_seconds: float = BODY_READ_SECONDS):  # fmt: skip
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or ())
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _drain(receive)
+        read = _BodyRead()
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                await self._read_body(scope, receive, read)
+        except TimeoutError:
+            if not read.too_large:  # a refused body's drain ran out of time: the 413 still goes out
+                await _refuse(send, 408, f"the request body did not arrive within {self.body_seconds:g} s"
+                                         " (was less sent than Content-Length announced?)")  # fmt: skip
+                return
+        if read.too_large:
             await _refuse(send, 413, f"request body larger than {self.max_body_bytes} bytes")
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                if message.get("more_body", False):
-                    await _drain(receive)
-                await _refuse(send, 413, f"request body larger than {self.max_body_bytes} bytes")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        if read.body is None:
+            return  # the client left
+        body = read.body
+        headers = dict(scope.get("headers") or ())
         if b"json" in headers.get(b"content-type", b"").lower():
             if json_depth(body) > self.max_json_depth:
                 await _refuse(send, 400, f"JSON nested deeper than {self.max_json_depth} levels")
@@ -121,10 +126,47 @@ class RequestLimits:
 
         await self.app(scope, replay, send)
 
+    async def _read_body(self, scope: Scope, receive: Receive, read: _BodyRead) -> None:
+        """Fill ``read``: the whole body, or ``too_large`` (the rest drained), or nothing (the client left).
+
+        Sends nothing: the caller answers, outside the body's deadline."""
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            read.too_large = True
+            await _drain(receive)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                read.too_large = True
+                if message.get("more_body", False):
+                    await _drain(receive)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                read.body = b"".join(chunks)
+                return
+
+
+class _BodyRead:
+    """What reading a request's body came to."""
+
+    __slots__ = ("body", "too_large")
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+        self.too_large = False
+
 
 async def _drain(receive: Receive) -> None:
     """Read and drop the rest of a refused body (up to :data:`MAX_DRAIN_BYTES`), so the client,
-    still sending, reads the 413 instead of a connection reset."""
+    still sending, reads the 413 instead of a connection reset (the caller bounds the time)."""
     drained = 0
     while drained <= MAX_DRAIN_BYTES:
         message = await receive()
@@ -143,4 +185,12 @@ async def _refuse(send: Send, status: int, reason: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["ASGIApp", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "RequestLimits", "json_depth", "lone_surrogate"]
+__all__ = [
+    "ASGIApp",
+    "BODY_READ_SECONDS",
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "RequestLimits",
+    "json_depth",
+    "lone_surrogate",
+]

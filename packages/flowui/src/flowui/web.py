@@ -9,6 +9,13 @@ the wheel, so an installed server needs no Node). :func:`mount_web_ui` adds it t
 - any other GET path outside ``/api``: a file of that name at the top of ``static`` if there
   is one, else ``index.html`` (``no-cache``), so the UI's own routes survive a reload;
 - ``/api/...`` that no API route took: a JSON 404 in the API's error shape (never the HTML page);
+- a path some route serves, asked with a method none of them takes (``GET`` on a POST-only
+  route, ``HEAD`` on an API route, ``PUT`` on a UI page): 405 with ``Allow`` naming every
+  method the path's routes take (Starlette alone names only the first route's, and the
+  catch-all, taking GET and HEAD, turned the rest into 404s). ``HEAD`` is refused rather
+  than answered like ``GET``: the OpenAPI document lists no HEAD operation, answering one
+  would run the handler (a store read) to throw its body away, and a HEAD on a stream route
+  would take a live-stream slot;
 - when the UI is not built (a checkout without npm), a page saying how to build it (503).
 
 MIME types come from a fixed table rather than the platform's ``mimetypes`` database, which
@@ -18,8 +25,9 @@ Starlette is imported inside the functions: importing :mod:`flowui` stays free o
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -85,6 +93,46 @@ def _file_in(static_dir: Path, relative: str) -> Path | None:
     return None
 
 
+UI_METHODS = ("GET", "HEAD")
+"""What the web UI's pages and files answer."""
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+def route_methods(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Every route of ``app`` that takes HTTP methods, as (path pattern, methods).
+
+    Read from the OpenAPI document (FastAPI keeps included routers nested, so ``app.routes``
+    does not list them) and from the app's flat routes that name their methods (the document
+    leaves out ``/openapi.json`` itself; a plain Starlette app has only these). The catch-all
+    takes any method (its ``methods`` is None) and is therefore not listed.
+    """
+    from starlette.routing import compile_path
+
+    table: list[tuple[re.Pattern[str], frozenset[str]]] = []
+    for route in getattr(app, "routes", ()):
+        methods, path = getattr(route, "methods", None), getattr(route, "path", None)
+        if methods and isinstance(path, str):
+            table.append((compile_path(path)[0], frozenset(methods)))
+    openapi = getattr(app, "openapi", None)
+    if callable(openapi):
+        for path, item in openapi().get("paths", {}).items():
+            methods = frozenset(key.upper() for key in item) & HTTP_METHODS
+            if methods:
+                table.append((compile_path(path)[0], methods))
+    return table
+
+
+def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> Response:
+    """405 in the API's error shape, with ``Allow`` (every method the path takes)."""
+    from starlette.responses import JSONResponse
+
+    from flowui.api_errors import error_body
+
+    listed = ", ".join(sorted(allowed))
+    reason = f"{method} is not allowed on {path}; it takes {listed}"
+    return JSONResponse(error_body(405, reason), status_code=405, headers={"Allow": listed})
+
+
 def web_ui_endpoint(static_dir: Path = STATIC_DIR) -> Callable[[Request], Awaitable[Response]]:
     """The request handler behind :func:`mount_web_ui`, for ``static_dir`` (tests pass their own)."""
     from starlette.responses import FileResponse, HTMLResponse, JSONResponse
@@ -92,12 +140,21 @@ def web_ui_endpoint(static_dir: Path = STATIC_DIR) -> Callable[[Request], Awaita
     from flowui.api_errors import error_body
 
     root = static_dir.resolve()
+    routes: list[tuple[re.Pattern[str], frozenset[str]]] | None = None  # the app's, read at the first request
 
     async def serve_web_ui(request: Request) -> Response:
+        nonlocal routes
         path = request.url.path
+        if routes is None:
+            routes = route_methods(request.app)
+        allowed = {method for pattern, methods in routes if pattern.match(path) for method in methods}
+        if allowed:  # a route has this path, but not this method (else the router had taken it)
+            return method_not_allowed(request.method, path, allowed)
         if path == "/api" or path.startswith("/api/"):
             return JSONResponse(error_body(404, f"no API route {request.method} {path}; see /api/v1/openapi.json"),
                                 status_code=404)  # fmt: skip
+        if request.method not in UI_METHODS:
+            return method_not_allowed(request.method, path, set(UI_METHODS))
         if not web_ui_built(root):
             return HTMLResponse(NOT_BUILT_PAGE, status_code=503, headers={"Cache-Control": "no-store"})
         relative = path.lstrip("/")
@@ -116,13 +173,39 @@ def web_ui_endpoint(static_dir: Path = STATIC_DIR) -> Callable[[Request], Awaita
     return serve_web_ui
 
 
+class _AnyMethod:
+    """An ASGI app around a request handler: Starlette lets a route of one take every method
+    (a route of a plain function takes only GET and HEAD)."""
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from starlette.requests import Request
+
+        response = await self.handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 def mount_web_ui(app: Starlette, static_dir: Path = STATIC_DIR) -> None:
     """Serve the web UI from ``app``: call it last, after every API route is added.
 
-    Adds one GET/HEAD catch-all route (``/{path}``); a route added after it would never be
-    reached. ``static_dir`` defaults to the packaged build.
+    Adds one catch-all route (``/{path}``) taking every method: the UI's GET and HEAD, a 405
+    for a method the path's routes do not take, a 404 for an unknown ``/api`` path. A route
+    added after it would never be reached. ``static_dir`` defaults to the packaged build.
     """
-    app.add_route("/{path:path}", web_ui_endpoint(static_dir), methods=["GET", "HEAD"], name="web-ui")
+    app.add_route("/{path:path}", _AnyMethod(web_ui_endpoint(static_dir)), name="web-ui")  # type: ignore[arg-type]
 
 
-__all__ = ["IMMUTABLE", "MEDIA_TYPES", "STATIC_DIR", "media_type_of", "mount_web_ui", "web_ui_built", "web_ui_endpoint"]
+__all__ = [
+    "IMMUTABLE",
+    "MEDIA_TYPES",
+    "STATIC_DIR",
+    "UI_METHODS",
+    "media_type_of",
+    "method_not_allowed",
+    "mount_web_ui",
+    "route_methods",
+    "web_ui_built",
+    "web_ui_endpoint",
+]

@@ -121,9 +121,9 @@ def run_logs(run_id: str, request: Request, task: str | None = Query(default=Non
              after: int = Query(default=0, ge=0, le=1 << 62),
              limit: int = Query(default=500, ge=1, le=MAX_PAGE)) -> LogPage:  # fmt: skip
     """Log lines the run's tasks wrote (numbered from 1 in the order stored), after ``after``."""
-    store = context_of(request).store
-    store.get_run(run_id)
-    lines = store.read_logs(run_id, task, after)[:limit]
+    context = context_of(request)
+    context.store.get_run(run_id)
+    lines = context.log_pages.page(run_id, task, after, limit)  # the store has no paging: see flowui.log_pages
     shown = [log_json(after + i, line) for i, line in enumerate(lines, 1)]
     return LogPage(lines=shown, next_after=after + len(lines) if len(lines) == limit else None)
 
