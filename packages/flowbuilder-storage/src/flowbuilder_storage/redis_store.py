@@ -358,6 +358,18 @@ class RedisStore(Store):
     def _host(self) -> str:
         return f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
 
+    def _text(self, raw: bytes, *key: str) -> str:
+        """A stored run id, record or holder as text; a one-line StoreError naming the key when
+        it is not UTF-8 (FlowBuilder writes only UTF-8 there: damage, or another program's
+        value under the prefix), where a bare UnicodeDecodeError was exit 70."""
+        try:
+            return bytes(raw).decode()
+        except UnicodeDecodeError:
+            name = self._key(*key).decode(errors="replace")
+            raise StoreError(f"Redis key {name!r} holds {bytes(raw)[:40]!r}, which is not UTF-8 and so not FlowBuilder's:"
+                             " the store is damaged, or another program writes under its ?prefix=; remove that value"
+                             ) from None  # fmt: skip
+
     def _server_run_id(self) -> str | None:
         """The server's ``run_id`` (new at every start of redis-server); None if INFO is not allowed."""
         import redis
@@ -746,12 +758,12 @@ class RedisStore(Store):
         check_coordination_text("key", key, MAX_COORDINATION_KEY)
         check_coordination_text("value", value, MAX_COORDINATION_VALUE)
         held = self._retrying(lambda: self._claim_script(keys=[self._key("rec:", key)], args=[value.encode()]))
-        return bytes(held).decode()
+        return self._text(held, "rec:", key)
 
     def read_record(self, key: str) -> str | None:
         check_coordination_text("key", key, MAX_COORDINATION_KEY)
         held = self._retrying(lambda: self._client.get(self._key("rec:", key)))
-        return bytes(held).decode() if held is not None else None
+        return self._text(held, "rec:", key) if held is not None else None
 
     def write_record(self, key: str, value: str) -> None:
         check_coordination_text("key", key, MAX_COORDINATION_KEY)
@@ -817,7 +829,7 @@ class RedisStore(Store):
             offset += len(members)
             candidates = []
             for member, score in members:
-                run_id = member.decode()
+                run_id = self._text(member, "runs")
                 if after is not None and (score, run_id) >= after:
                     continue
                 if until is not None and score >= until:
@@ -933,7 +945,8 @@ class RedisStore(Store):
     def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
         """Events in bulk for the analytics: ``(run ids, NDJSON of their events, run after run)``."""
         if run_ids is None:
-            run_ids = [m.decode() for m in self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))]
+            members = self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))
+            run_ids = [self._text(member, "runs") for member in members]
         chosen: list[str] = []
         values: list[bytes] = []
         for start in range(0, len(run_ids), 256):
