@@ -297,3 +297,13 @@ def test_values_that_are_not_utf8_are_one_line_naming_the_key(redis_url: str) ->
     for args in (["runs", "list"], ["gc", "--older-than", "0s"], ["stats"]):
         result = subprocess.run([cli, *args, "--store", redis_url], capture_output=True, text=True)
         assert result.returncode == 1 and result.stderr.startswith("error: Redis key 'fb:runs' holds"), result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://:s3cret@127.0.0.1:6379/x", "redis://u:s3cret@127.0.0.1:6379/0?retry_seconds=nan",
+                                 "redis://:s3cret@127.0.0.1:99999/0"])  # fmt: skip
+def test_a_refused_store_url_shows_no_password(url: str) -> None:
+    from flowbuilder.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as refused:
+        RedisStore.open(url)
+    assert "s3cret" not in str(refused.value) and "***@127.0.0.1" in str(refused.value)

@@ -8,11 +8,10 @@ is imported here, when a connection is opened, never when the plugin loads.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, shown_url
 
 if TYPE_CHECKING:
     import redis
@@ -21,21 +20,6 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for the server to accept a connection before the URL is called unreachable."""
 REDIS_SCHEMES = ("redis", "rediss")
-
-
-def shown_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages (even a URL ``urlsplit`` refuses)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:  # e.g. "Invalid IPv6 URL": hide whatever stands between "//" and "@"
-        return re.sub(r"//[^/?#]*@", "//***@", url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
 
 
 def _options(url: str, what: str) -> dict[str, Any]:

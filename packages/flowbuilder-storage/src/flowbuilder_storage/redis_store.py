@@ -72,7 +72,14 @@ from flowbuilder.caching import (
     encode_cached_result,
 )
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
-from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, StaleLeaderError, StoreError
+from flowbuilder.errors import (
+    ConfigurationError,
+    RunNotFoundError,
+    SequenceConflictError,
+    StaleLeaderError,
+    StoreError,
+    shown_url,
+)
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
 from flowbuilder.fencing import Fence
 from flowbuilder.interfaces.coordination import (
@@ -268,7 +275,7 @@ class RedisStore(Store):
             self._client: Any = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                 socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
         except ValueError as error:
-            raise ConfigurationError(f"store URL {url!r}: {error}") from None
+            raise ConfigurationError(f"store URL {shown_url(url)!r}: {error}") from None
         self._append_script = self._client.register_script(_APPEND)
         self._fenced_append_script = self._client.register_script(_FENCED_APPEND)
         self._raise_fence_script = self._client.register_script(_RAISE_FENCE)
@@ -296,7 +303,9 @@ class RedisStore(Store):
             except ValueError:
                 value = -1.0
             if not 0 <= value < 1e18:  # nan and inf too: a budget of nan or inf retried a lost server forever
-                raise ConfigurationError(f"store URL {url!r}: {name}={query.get(name)!r} must be a number >= 0")
+                raise ConfigurationError(
+                    f"store URL {shown_url(url)!r}: {name}={query.get(name)!r} must be a number >= 0"
+                )
             return value
 
         store = cls(base, prefix, number("retry_seconds", 30.0), number("connect_seconds", 3.0),
