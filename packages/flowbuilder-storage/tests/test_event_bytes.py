@@ -143,6 +143,24 @@ def test_decode_events_names_what_core_could_not_read_in_one_line() -> None:
         decode_events("run", [b'{"k":"run_created","t":1.0}'])
 
 
+WRONG_SHAPES = [b'{"s":2,"k":"run_started","t":1.0,"d":[1]}', b'{"s":2,"k":"run_started","t":1.0,"d":"x"}',
+                b'{"s":"2","k":"run_started","t":1.0}', b'{"s":2,"k":"run_started","t":"x"}',
+                b'{"s":true,"k":"run_started","t":1.0}', b'{"s":2,"k":"run_started","t":null}',
+                b'{"s":2,"k":"run_started","t":NaN,"d":[1]}']  # fmt: skip
+"""Events of the wrong shape were read, then replaying the run (`runs show`, `resume`) met them
+as a bare AttributeError/TypeError/ValueError: exit 70."""
+
+
+@pytest.mark.parametrize("raw", WRONG_SHAPES, ids=range(len(WRONG_SHAPES)))
+def test_an_event_of_the_wrong_shape_is_one_line(raw: bytes) -> None:
+    good = b'{"s":1,"k":"run_created","t":1.0,"d":{"workflow":"w"}}'
+    with pytest.raises(StoreError, match=r"^an event of run run cannot be read \(TypeError: event .* is not an event"):
+        decode_events("run", [good, raw])
+    with pytest.raises(TypeError, match="is not an event"):
+        decode_event("run", raw)
+    assert decode_events("run", [good, b'{"s":2,"k":"run_started","t":2}'])[1].time == 2  # a whole-number time reads
+
+
 def test_a_batch_stores_each_event_as_it_would_alone() -> None:
     """One call per batch: a mapping shared by many events (the runner's ``task_started`` data)
     is checked once, and an event after it with a value msgspec would store differently (NaN,

@@ -273,3 +273,37 @@ def test_a_page_limit_past_64_bits_lists_every_run(redis_url: str) -> None:
         for run in ("a", "b", "c"):
             store.append_events(run, [RunEvent(run, 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
         assert sorted(s.run_id for s in store.list_runs(limit=10**20).runs) == ["a", "b", "c"]
+
+
+def test_values_that_are_not_utf8_are_one_line_naming_the_key(redis_url: str) -> None:
+    """A run index member or a coordination record holding bytes that are not
+    UTF-8 (damage, or another program under the prefix): bare UnicodeDecodeErrors, exit 70."""
+    import redis
+
+    with RedisStore.open(redis_url) as store:
+        store.append_events("r", [RunEvent("r", 1, EventKind.RUN_CREATED, data={"workflow": "w"})], 0)
+        store.write_record("k", "v")
+        client = redis.Redis.from_url(redis_url)
+        try:
+            client.zadd("fb:runs", {b"\xff\xfe": 1.0})
+            client.set("fb:rec:k", b"\xff")
+            for read, key in [(store.list_runs, "fb:runs"), (store.export_events, "fb:runs"),
+                              (lambda: store.read_record("k"), "fb:rec:k")]:  # fmt: skip
+                with pytest.raises(StoreError, match=rf"^Redis key '{key}' holds b'\\xff.*, which is not UTF-8"):
+                    read()
+        finally:
+            client.close()
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    for args in (["runs", "list"], ["gc", "--older-than", "0s"], ["stats"]):
+        result = subprocess.run([cli, *args, "--store", redis_url], capture_output=True, text=True)
+        assert result.returncode == 1 and result.stderr.startswith("error: Redis key 'fb:runs' holds"), result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://:s3cret@127.0.0.1:6379/x", "redis://u:s3cret@127.0.0.1:6379/0?retry_seconds=nan",
+                                 "redis://:s3cret@127.0.0.1:99999/0"])  # fmt: skip
+def test_a_refused_store_url_shows_no_password(url: str) -> None:
+    from flowbuilder.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as refused:
+        RedisStore.open(url)
+    assert "s3cret" not in str(refused.value) and "***@127.0.0.1" in str(refused.value)

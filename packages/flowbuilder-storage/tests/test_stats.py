@@ -152,3 +152,66 @@ def test_events_read_in_pieces_give_the_same_figures(tmp_path: Path, monkeypatch
         assert b"\n".join(raw for _, raw in pieces) == store.export_events()[1]
         monkeypatch.setattr(store, "export_event_chunks", lambda: RocksDBStore.export_event_chunks(store, 2))
         assert history_report(store) == whole
+
+
+FORGED_DURATIONS = [float("nan"), float("inf"), float("-inf"), "12s", True, [1], {"s": 1}, 10**400]
+
+
+def test_durations_and_outputs_that_are_no_finite_number_are_left_out(store: Store) -> None:
+    """Polars' reader refused a whole piece for one NaN/Infinity (core stores a task's NaN
+    output so; a forged worker result can record one as a duration) or a duration that is
+    text: `flowbuilder stats` was exit 70. The other figures stand, the rest is counted."""
+    check_forged_durations(store)
+
+
+def test_forged_durations_on_redis(redis_url: str) -> None:
+    from flowbuilder_storage import RedisStore
+
+    with RedisStore.open(redis_url) as store:
+        check_forged_durations(store)
+
+
+def check_forged_durations(store: Store) -> None:
+    for n in range(1, 5):
+        record_run(store, f"ok{n}", 1_000.0 + n, float(n))
+    for n, duration in enumerate(FORGED_DURATIONS):
+        record_run(store, f"forged{n}", 2_000.0 + n, 1.0)
+        store.append_events(f"forged{n}", [RunEvent(f"forged{n}", 5, EventKind.TASK_SUCCEEDED, task="score",
+                                                    attempt=1, data={"output": [float("nan"), -float("inf")],
+                                                                     "duration": duration}, time=2_000.0 + n)],
+                            4)  # fmt: skip
+    report = history_report(store)
+    assert report["runs"] == 4 + len(FORGED_DURATIONS) and report["skipped_durations"] == len(FORGED_DURATIONS)
+    load, score = report["tasks"]
+    assert (load["task"], load["executions"], load["p50"]) == ("load", 4 + len(FORGED_DURATIONS), 1.0)
+    assert (score["task"], score["executions"], score["success_rate"], score["p50"]) == ("score", 8, 1.0, None)
+
+
+def test_the_stats_command_says_how_many_durations_it_left_out(tmp_path: Path) -> None:
+    url = f"rocksdb://{tmp_path}/db"
+    with RocksDBStore.open(url) as store:
+        record_run(store, "ok", 1.0, 2.0)
+        record_run(store, "forged", 2.0, 1.0)
+        store.append_events("forged", [RunEvent("forged", 5, EventKind.TASK_SUCCEEDED, task="score", attempt=1,
+                                                data={"duration": float("nan")}, time=float("inf"))], 4)  # fmt: skip
+    cli = str(Path(sys.executable).with_name("flowbuilder"))
+    result = subprocess.run([cli, "stats", "--store", url], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.splitlines()[:2] == ["2 runs, 9 events", "1 recorded duration(s) left out: not a finite"
+                                              " number of seconds"]  # fmt: skip
+    result = subprocess.run([cli, "stats", "--json", "--store", url], capture_output=True, text=True)
+    report = json.loads(result.stdout)
+    assert report["skipped_durations"] == 1 and report["tasks"][0]["p50"] == 1.5
+    assert [row["executions"] for row in report["trend"]] == [2]  # the score with no time has no day
+
+
+def test_an_event_that_is_no_event_is_one_line_naming_its_run(tmp_path: Path) -> None:
+    """Read line by line, a line that is not an event is damage: one StoreError naming the run."""
+    from flowbuilder.errors import StoreError
+    from flowbuilder_storage.stats import _parse
+
+    good = b'{"s":1,"k":"run_created","t":1.0,"d":{"workflow":"w","x":NaN}}'
+    assert _parse(good + b"\n" + good.replace(b'"s":1', b'"s":2'), ["a"]).height == 2
+    for damaged in [b'{"s":2,', b'{"s":"2","k":"x"}', b"[2]", b"\xff", b'{"s":1e400,"k":"x"}', b'{"s":2,"k":null}']:
+        with pytest.raises(StoreError, match=r"^an event of run b cannot be read \("):
+            _parse(b"\n".join([good, good, damaged]), ["a", "b"])

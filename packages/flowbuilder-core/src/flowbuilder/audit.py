@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from flowbuilder.errors import StoreError
+from flowbuilder.errors import UNREADABLE_RECORD, StoreError, unreadable_record
 from flowbuilder.interfaces.audit_log import DEFAULT_AUDIT_RETENTION, audit_retention_setting
 from flowbuilder.secrets import MASK
 
@@ -183,9 +183,13 @@ def encode_audit_record(record: AuditRecord) -> bytes:
 
 def decode_audit_record(raw: bytes | str, seq: int) -> AuditRecord:
     """Inverse of :func:`encode_audit_record`, numbered by where the store found it."""
-    data = json.loads(raw)
-    return AuditRecord(actor=data["w"], role=data["r"], action=data["a"], target=data["t"], outcome=data["o"],
-                       client=data["c"], detail=data["d"], at=datetime.fromisoformat(data["at"]), seq=seq)  # fmt: skip
+    try:
+        data = json.loads(raw)
+        return AuditRecord(actor=data["w"], role=data["r"], action=data["a"], target=data["t"], outcome=data["o"],
+                           client=data["c"], detail=data["d"], at=datetime.fromisoformat(data["at"]),
+                           seq=seq)  # fmt: skip
+    except UNREADABLE_RECORD as error:  # `flowbuilder audit` was exit 70
+        raise unreadable_record(f"stored audit record {seq}", error) from None
 
 
 def check_audit_page(after: int | None, limit: int) -> None:

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from flowbuilder.params import ParamError
 
 
-QUOTED_CHARACTERS = 80
-"""How much of a user's value an error message quotes (see :func:`quoted`)."""
+QUOTED_CHARACTERS = 200
+"""How much of a user's value an error message quotes (see :func:`quoted`): enough for a deep
+path or a long store URL whole, not a 100 KB argument."""
 
 
 def quoted(value: object, limit: int = QUOTED_CHARACTERS) -> str:
@@ -158,12 +159,33 @@ class RunNotFoundError(StoreError):
         super().__init__(f"no run {quoted(run_id)} {where}")
 
 
+def shown_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages and logs of every package
+    (store, bus, registry and workers URLs); even a URL ``urlsplit`` refuses, whose error
+    message would otherwise print the password in clear."""
+    import re
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # e.g. "Invalid IPv6 URL": hide whatever stands between "//" and "@"
+        return re.sub(r"//[^/?#]*@", "//***@", url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
+
+
 class NoStoreError(StoreError):
     """A command that only reads found no store at the URL it would read (and created none)."""
 
     def __init__(self, url: str):
         self.url = url
-        super().__init__(f"there is no store at {cut(url)}")
+        super().__init__(f"there is no store at {cut(shown_url(url))}")
 
 
 class DuplicateRunError(FlowBuilderError):

@@ -220,16 +220,20 @@ def _storable(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) ->
 
 
 def decode_event(run_id: str, raw: bytes | str) -> RunEvent:
-    """Inverse of :func:`encode_event`."""
+    """Inverse of :func:`encode_event`. A ``TypeError`` for an event whose number, time or data
+    has the wrong type (damage: replaying the run met it as a bare error, exit 70)."""
     record = json.loads(raw)
+    seq, data, when = record["s"], record.get("d", {}), record["t"]
+    if type(seq) is not int or not isinstance(data, dict) or type(when) not in (float, int):
+        raise TypeError(f"event {seq!r} is not an event (its number, time or data has the wrong type)")
     return RunEvent(
         run_id=run_id,
-        seq=record["s"],
+        seq=seq,
         kind=EventKind(record["k"]),
         task=record.get("n"),
         attempt=record.get("a", 0),
-        data=record.get("d", {}),
-        time=record["t"],
+        data=data,
+        time=when,
     )
 
 

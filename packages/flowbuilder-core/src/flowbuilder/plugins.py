@@ -46,6 +46,7 @@ from flowbuilder.errors import (
     PluginError,
     cut,
     quoted,
+    shown_url,
 )
 
 if TYPE_CHECKING:
@@ -428,7 +429,7 @@ class PluginHost:
             if serving:
                 names = ", ".join(sorted(cls.name for cls in serving))
                 raise ConfigurationError(
-                    f"workers URL {quoted(url)}: scheme {quoted(scheme)} is served by several executors ({names})"
+                    f"workers URL {quoted(shown_url(url))}: scheme {quoted(scheme)} is served by several executors ({names})"
                 )
             installed = sorted({f"{s}://" for cls in self.attempt_executor_classes().values() for s in cls.url_schemes})
             advice = {
@@ -437,7 +438,7 @@ class PluginHost:
                 "dask": "; `pip install 'flowbuilder-distributed[dask]'` provides dask://",
             }.get(scheme or "", "")
             raise ConfigurationError(
-                f"workers URL {quoted(url)}: unknown scheme {quoted(scheme or '(none)')}"
+                f"workers URL {quoted(shown_url(url))}: unknown scheme {quoted(scheme or '(none)')}"
                 f" (installed: {', '.join(installed) or 'none'}){advice}"
             )
         executor_class = serving[0]
@@ -447,7 +448,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_attempt_executors", executor_class.name)
-            raise self._blame(owner, f"to connect to workers at {quoted(url)}", error) from error
+            raise self._blame(owner, f"to connect to workers at {quoted(shown_url(url))}", error) from error
 
     def store_classes(self) -> Mapping[str, type[Store]]:
         return self._named("flowbuilder_stores", "scheme", "store scheme")
@@ -486,7 +487,7 @@ class PluginHost:
             installed = ", ".join(f"{s}://" for s in sorted(stores)) or "none"
             advice = f"; `pip install {PROVIDERS[scheme]}` provides it" if scheme in PROVIDERS else ""
             raise ConfigurationError(
-                f"store URL {quoted(url)}: unknown scheme {quoted(scheme or '(none)')} (installed: {installed}){advice}"
+                f"store URL {quoted(shown_url(url))}: unknown scheme {quoted(scheme or '(none)')} (installed: {installed}){advice}"
             )
         try:
             if not create and not stores[scheme].exists(url):
@@ -496,7 +497,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_stores", scheme)
-            raise self._blame(owner, f"to open store {quoted(url)}", error) from error
+            raise self._blame(owner, f"to open store {quoted(shown_url(url))}", error) from error
 
     def consensus_engine_classes(self) -> Mapping[str, type[ConsensusEngine]]:
         return self._named("flowbuilder_consensus_engines", "name", "consensus engine")
@@ -529,7 +530,7 @@ class PluginHost:
             installed = ", ".join(f"{s}://" for s in sorted(buses)) or "none"
             advice = "; `pip install flowbuilder-distributed` provides it" if scheme == "redis" else ""
             raise ConfigurationError(
-                f"bus URL {quoted(url)}: unknown scheme {quoted(scheme or '(none)')} (installed: {installed}){advice}"
+                f"bus URL {quoted(shown_url(url))}: unknown scheme {quoted(scheme or '(none)')} (installed: {installed}){advice}"
             )
         try:
             return buses[scheme].open(url, node_id)
@@ -537,7 +538,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_message_buses", scheme)
-            raise self._blame(owner, f"to open message bus {quoted(url)}", error) from error
+            raise self._blame(owner, f"to open message bus {quoted(shown_url(url))}", error) from error
 
     def node_announcer_classes(self) -> Mapping[str, type[NodeAnnouncer]]:
         """Node announcers by URL scheme (``flowbuilder_node_announcers``)."""
@@ -563,7 +564,7 @@ class PluginHost:
             installed = ", ".join(f"{s}://" for s in sorted(announcers)) or "none"
             advice = "; `pip install flowbuilder-distributed` provides it" if scheme in ("redis", "rediss") else ""
             raise ConfigurationError(
-                f"registry URL {url!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
+                f"registry URL {shown_url(url)!r}: unknown scheme {scheme or '(none)'!r} (installed: {installed}){advice}"
             )
         try:
             return announcers[scheme].open(url, dead_after=dead_after, bus=bus)
@@ -571,7 +572,7 @@ class PluginHost:
             raise
         except Exception as error:
             owner = self._owner("flowbuilder_node_announcers", scheme)
-            raise self._blame(owner, f"to open the node registry {url!r}", error) from error
+            raise self._blame(owner, f"to open the node registry {shown_url(url)!r}", error) from error
 
     def compile_passes(self) -> Sequence[CompilePass]:
         """Every plugin's compile passes, in the order pluggy calls the hook (asked once per host).

@@ -8,11 +8,10 @@ is imported here, when a connection is opened, never when the plugin loads.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from flowbuilder.errors import ConfigurationError, cut
+from flowbuilder.errors import ConfigurationError, cut, quoted, shown_url
 
 if TYPE_CHECKING:
     import redis
@@ -23,33 +22,13 @@ CONNECT_TIMEOUT = 5.0
 REDIS_SCHEMES = ("redis", "rediss")
 
 
-def shown_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages (even a URL ``urlsplit`` refuses),
-    cut as :func:`flowbuilder.errors.cut` cuts a user's value (a 100 KB URL made a 100 KB error)."""
-    return cut(_masked(url))
-
-
-def _masked(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:  # e.g. "Invalid IPv6 URL": hide whatever stands between "//" and "@"
-        return re.sub(r"//[^/?#]*@", "//***@", url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
-
-
 def _options(url: str, what: str) -> dict[str, Any]:
     try:
         scheme = urlsplit(url).scheme
     except ValueError as error:  # "Invalid IPv6 URL"
-        raise ConfigurationError(f"{what} {shown_url(url)!r} cannot be read: {error}") from None
+        raise ConfigurationError(f"{what} {quoted(shown_url(url))} cannot be read: {error}") from None
     if scheme not in REDIS_SCHEMES:
-        raise ConfigurationError(f"{what} {shown_url(url)!r} is not a redis:// URL (redis://HOST:PORT/DB)")
+        raise ConfigurationError(f"{what} {quoted(shown_url(url))} is not a redis:// URL (redis://HOST:PORT/DB)")
     return {"socket_connect_timeout": CONNECT_TIMEOUT, "health_check_interval": 30}
 
 
@@ -62,9 +41,9 @@ def connect(url: str, what: str = "Redis") -> redis.Redis:
         client = redis.Redis.from_url(url, **options)
         client.ping()
     except ValueError as error:
-        raise ConfigurationError(f"{what} {shown_url(url)!r}: {error}") from None
+        raise ConfigurationError(f"{what} {quoted(shown_url(url))}: {error}") from None
     except redis.RedisError as error:
-        raise ConfigurationError(f"cannot reach {what} at {shown_url(url)}: {error}") from None
+        raise ConfigurationError(f"cannot reach {what} at {cut(shown_url(url))}: {error}") from None
     return client
 
 
@@ -78,7 +57,7 @@ async def connect_async(url: str, what: str = "Redis") -> redis.asyncio.Redis:
         client = redis.asyncio.Redis.from_url(url, **options)
         await client.ping()
     except ValueError as error:
-        raise ConfigurationError(f"{what} {shown_url(url)!r}: {error}") from None
+        raise ConfigurationError(f"{what} {quoted(shown_url(url))}: {error}") from None
     except redis.RedisError as error:
-        raise ConfigurationError(f"cannot reach {what} at {shown_url(url)}: {error}") from None
+        raise ConfigurationError(f"cannot reach {what} at {cut(shown_url(url))}: {error}") from None
     return client

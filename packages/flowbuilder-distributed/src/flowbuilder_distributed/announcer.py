@@ -24,7 +24,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, shown_url
 from flowbuilder.interfaces.message_bus import MessageBusError
 from flowbuilder.interfaces.node_announcer import (
     NODE_EVENTS_TOPIC,
@@ -35,7 +35,7 @@ from flowbuilder.interfaces.node_announcer import (
     RegistryUnavailableError,
     check_role,
 )
-from flowbuilder_distributed._redis_connection import CONNECT_TIMEOUT, REDIS_SCHEMES, shown_url
+from flowbuilder_distributed._redis_connection import CONNECT_TIMEOUT, REDIS_SCHEMES
 from flowbuilder_distributed.registry import DEFAULT_DEAD_AFTER, NodeInfo, NodeRegistry
 from flowbuilder_distributed.stream_keys import DEFAULT_PREFIX, StreamKeys
 

@@ -286,7 +286,7 @@ class _RedisErrors:
 def _shown(url: str) -> str:
     """``url`` without its password, for messages (also a URL that cannot be read: its error
     message once showed the password)."""
-    from flowbuilder_distributed._redis_connection import shown_url
+    from flowbuilder.errors import shown_url
 
     return shown_url(url)
 

@@ -85,8 +85,7 @@ def _run_reporting_redis_loss(coroutine: object, url: str) -> None:
 
     import redis
 
-    from flowbuilder.errors import ConfigurationError
-    from flowbuilder_distributed._redis_connection import shown_url
+    from flowbuilder.errors import ConfigurationError, shown_url
 
     try:
         asyncio.run(coroutine)  # type: ignore[arg-type]
@@ -118,8 +117,8 @@ def status(url: str, as_json: bool, dead_after: float, prefix: str | None) -> No
 
     import redis
 
-    from flowbuilder.errors import ConfigurationError
-    from flowbuilder_distributed._redis_connection import connect, shown_url
+    from flowbuilder.errors import ConfigurationError, shown_url
+    from flowbuilder_distributed._redis_connection import connect
     from flowbuilder_distributed.registry import NodeRegistry
     from flowbuilder_distributed.stream_keys import StreamKeys
 

@@ -45,11 +45,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from flowbuilder.errors import ConfigurationError
+from flowbuilder.errors import ConfigurationError, shown_url
 from flowbuilder.events import EventKind
 from flowbuilder.interfaces import Attempt, AttemptExecutor, AttemptOutcome, TaskFailure
 from flowbuilder.interfaces.sink import EventSink
-from flowbuilder_distributed._redis_connection import REDIS_SCHEMES, connect, shown_url
+from flowbuilder_distributed._redis_connection import REDIS_SCHEMES, connect
 from flowbuilder_distributed.attempt_messages import (
     AttemptMessage,
     LogMessage,

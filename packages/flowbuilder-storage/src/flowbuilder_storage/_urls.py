@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from flowbuilder.errors import ConfigurationError, quoted
+from flowbuilder.errors import ConfigurationError, quoted, shown_url
 
 DEFAULT_ROCKSDB_DIR = ".flowbuilder"
 
@@ -20,7 +20,7 @@ def _raw_rocksdb_path(url: str) -> Path:
     """The path of a ``rocksdb://PATH[?options]`` URL as written (``~`` expanded)."""
     base, _ = split_query(url)
     if not base.startswith("rocksdb://"):
-        raise ConfigurationError(f"store URL {quoted(url)} is not a rocksdb:// URL")
+        raise ConfigurationError(f"store URL {quoted(shown_url(url))} is not a rocksdb:// URL")
     return Path(base[len("rocksdb://") :] or DEFAULT_ROCKSDB_DIR).expanduser()
 
 
@@ -50,17 +50,19 @@ def redis_parts(url: str) -> tuple[str, str]:
     base, query = split_query(url)
     parts = urlsplit(base)
     if parts.scheme not in ("redis", "rediss"):
-        raise ConfigurationError(f"store URL {quoted(url)} is not a redis:// URL")
+        raise ConfigurationError(f"store URL {quoted(shown_url(url))} is not a redis:// URL")
     if not parts.hostname:
-        raise ConfigurationError(f"store URL {quoted(url)} names no host; use redis://HOST:PORT/DB")
+        raise ConfigurationError(f"store URL {quoted(shown_url(url))} names no host; use redis://HOST:PORT/DB")
     try:
         _ = parts.port
     except ValueError:
-        raise ConfigurationError(f"store URL {quoted(url)} has an invalid port; use redis://HOST:PORT/DB") from None
+        raise ConfigurationError(
+            f"store URL {quoted(shown_url(url))} has an invalid port; use redis://HOST:PORT/DB"
+        ) from None
     db = parts.path.lstrip("/")
     if db and not db.isdigit():
         raise ConfigurationError(
-            f"store URL {quoted(url)}: database {quoted(db)} must be a number, e.g. redis://127.0.0.1:6379/0"
+            f"store URL {quoted(shown_url(url))}: database {quoted(db)} must be a number, e.g. redis://127.0.0.1:6379/0"
         )
     prefix = query.pop("prefix", None) or str(settings_section("redis").get("prefix", "fb:"))
     return base, prefix

@@ -80,6 +80,7 @@ from flowbuilder.errors import (
     StoreError,
     cut,
     quoted,
+    shown_url,
 )
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event
 from flowbuilder.fencing import Fence
@@ -276,7 +277,7 @@ class RedisStore(Store):
             self._client: Any = redis.Redis.from_url(url, decode_responses=False, retry=Retry(NoBackoff(), 0),
                                                 socket_connect_timeout=2.0, socket_timeout=30.0)  # fmt: skip
         except ValueError as error:
-            raise ConfigurationError(f"store URL {quoted(url)}: {cut(str(error))}") from None
+            raise ConfigurationError(f"store URL {quoted(shown_url(url))}: {cut(str(error))}") from None
         self._append_script = self._client.register_script(_APPEND)
         self._fenced_append_script = self._client.register_script(_FENCED_APPEND)
         self._raise_fence_script = self._client.register_script(_RAISE_FENCE)
@@ -305,7 +306,7 @@ class RedisStore(Store):
                 value = -1.0
             if not 0 <= value < 1e18:  # nan and inf too: a budget of nan or inf retried a lost server forever
                 raise ConfigurationError(
-                    f"store URL {quoted(url)}: {name}={quoted(query.get(name))} must be a number >= 0"
+                    f"store URL {quoted(shown_url(url))}: {name}={quoted(query.get(name))} must be a number >= 0"
                 )
             return value
 
@@ -367,6 +368,18 @@ class RedisStore(Store):
 
     def _host(self) -> str:
         return f"{self._where.get('host', '?')}:{self._where.get('port', '?')}"
+
+    def _text(self, raw: bytes, *key: str) -> str:
+        """A stored run id, record or holder as text; a one-line StoreError naming the key when
+        it is not UTF-8 (FlowBuilder writes only UTF-8 there: damage, or another program's
+        value under the prefix), where a bare UnicodeDecodeError was exit 70."""
+        try:
+            return bytes(raw).decode()
+        except UnicodeDecodeError:
+            name = self._key(*key).decode(errors="replace")
+            raise StoreError(f"Redis key {name!r} holds {bytes(raw)[:40]!r}, which is not UTF-8 and so not FlowBuilder's:"
+                             " the store is damaged, or another program writes under its ?prefix=; remove that value"
+                             ) from None  # fmt: skip
 
     def _server_run_id(self) -> str | None:
         """The server's ``run_id`` (new at every start of redis-server); None if INFO is not allowed."""
@@ -756,12 +769,12 @@ class RedisStore(Store):
         check_coordination_text("key", key, MAX_COORDINATION_KEY)
         check_coordination_text("value", value, MAX_COORDINATION_VALUE)
         held = self._retrying(lambda: self._claim_script(keys=[self._key("rec:", key)], args=[value.encode()]))
-        return bytes(held).decode()
+        return self._text(held, "rec:", key)
 
     def read_record(self, key: str) -> str | None:
         check_coordination_text("key", key, MAX_COORDINATION_KEY)
         held = self._retrying(lambda: self._client.get(self._key("rec:", key)))
-        return bytes(held).decode() if held is not None else None
+        return self._text(held, "rec:", key) if held is not None else None
 
     def write_record(self, key: str, value: str) -> None:
         check_coordination_text("key", key, MAX_COORDINATION_KEY)
@@ -827,7 +840,7 @@ class RedisStore(Store):
             offset += len(members)
             candidates = []
             for member, score in members:
-                run_id = member.decode()
+                run_id = self._text(member, "runs")
                 if after is not None and (score, run_id) >= after:
                     continue
                 if until is not None and score >= until:
@@ -943,7 +956,8 @@ class RedisStore(Store):
     def export_events(self, run_ids: Sequence[str] | None = None) -> tuple[list[str], bytes]:
         """Events in bulk for the analytics: ``(run ids, NDJSON of their events, run after run)``."""
         if run_ids is None:
-            run_ids = [m.decode() for m in self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))]
+            members = self._retrying(lambda: self._client.zrange(self._key("runs"), 0, -1))
+            run_ids = [self._text(member, "runs") for member in members]
         chosen: list[str] = []
         values: list[bytes] = []
         for start in range(0, len(run_ids), 256):

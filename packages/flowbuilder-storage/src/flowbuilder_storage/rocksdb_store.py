@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 
-from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, quoted
+from flowbuilder.errors import ConfigurationError, RunNotFoundError, SequenceConflictError, quoted, shown_url
 from flowbuilder.events import RunEvent, RunState, RunStatus, encode_event, fold_events
 from flowbuilder.interfaces.audit_log import audit_retention_setting
 from flowbuilder.interfaces.coordination import LeaseGrant
@@ -74,7 +74,7 @@ class RocksDBStore(Store):
     def open(cls, url: str) -> RocksDBStore:
         path, query = rocksdb_path(url)
         section = settings_section("rocksdb")
-        durability = durability_from(query, section, f"store URL {url!r}")
+        durability = durability_from(query, section, f"store URL {shown_url(url)!r}")
         raw_cap = query.get("max_log_bytes", section.get("max_log_bytes", DEFAULT_MAX_LOG_BYTES))
         try:
             cap = int(str(raw_cap))
@@ -82,7 +82,7 @@ class RocksDBStore(Store):
             cap = -1
         if cap < 0:  # as redis:// refuses it (a negative cap kept no line)
             raise ConfigurationError(
-                f"store URL {quoted(url)}: max_log_bytes={quoted(raw_cap)} must be a whole number >= 0"
+                f"store URL {quoted(shown_url(url))}: max_log_bytes={quoted(raw_cap)} must be a whole number >= 0"
             )
         store = cls(path, durability, cap)
         store.audit_retention = audit_retention_setting(settings_section("audit"))

@@ -19,12 +19,15 @@ Definitions (per workflow and task):
 from __future__ import annotations
 
 import io
+import json
 from concurrent.futures import Future, ThreadPoolExecutor
+from math import nan
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import polars as pl
 
 from flowbuilder.errors import StoreError
+from flowbuilder_storage._records import unreadable_record
 
 if TYPE_CHECKING:
     from flowbuilder.interfaces import Store
@@ -63,8 +66,56 @@ def _chunks(store: Store, run_ids: Sequence[str] | None) -> Iterator[tuple[list[
         yield _export(store, run_ids)
 
 
-def _parse(raw: bytes) -> pl.DataFrame:
-    return pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA) if raw else pl.DataFrame(schema=EVENT_SCHEMA)
+def _parse(raw: bytes, runs: Sequence[str] = ()) -> pl.DataFrame:
+    if not raw:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    try:
+        return pl.read_ndjson(io.BytesIO(raw), schema=EVENT_SCHEMA)
+    except pl.exceptions.PolarsError:
+        # Polars' reader refuses a whole piece for one value it cannot read: NaN or Infinity
+        # (core stores a task's NaN output so, and a forged worker result can record one as a
+        # duration), a number past 64 bits, a duration that is text. Read line by line instead.
+        return _parse_leniently(raw, runs)
+
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _parse_leniently(raw: bytes, runs: Sequence[str]) -> pl.DataFrame:
+    """What :func:`_parse` reads, taking each value for what it is: a duration that is no
+    number becomes NaN (left out, and counted, by :func:`load_events`), any other field of
+    ``d`` of the wrong type null. A line that is no event at all is damage, named by its run."""
+    rows = []
+    run = -1  # which of ``runs`` the line is of
+    for line in raw.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            seq, kind, when = record["s"], record["k"], record.get("t")
+            if type(seq) is not int or seq not in _INT64 or type(kind) is not str:
+                raise ValueError(f"not an event: {line[:60]!r}")
+        except (ValueError, KeyError, TypeError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+            found = runs[run] if 0 <= run < len(runs) else "?"
+            raise unreadable_record(f"an event of run {found}", error) from None
+        run += seq == 1
+        data = record.get("d")
+        data = data if isinstance(data, dict) else {}
+        duration = data.get("duration")
+        attempt = record.get("a")
+        rows.append({"s": seq, "k": kind, "t": float(when) if _is_number(when) else None,
+                     "n": record.get("n") if type(record.get("n")) is str else None,
+                     "a": attempt if type(attempt) is int and attempt in _INT64 else None,
+                     "d": {"duration": None if duration is None else float(duration) if _is_number(duration) else nan,
+                           "workflow": data.get("workflow") if type(data.get("workflow")) is str else None,
+                           "status": data.get("status") if type(data.get("status")) is str else None,
+                           "final": data.get("final") if type(data.get("final")) is bool else None}})  # fmt: skip
+    return pl.DataFrame(rows, schema=EVENT_SCHEMA)
+
+
+def _is_number(value: object) -> bool:
+    """A JSON number that fits a float (``True`` is no duration; an int past 1e308 is refused by float())."""
+    return type(value) is float or (type(value) is int and abs(value) < 1e308)
 
 
 def load_events(store: Store, workflow: str | None = None, since: float | None = None) -> pl.DataFrame:
@@ -76,13 +127,19 @@ def load_events(store: Store, workflow: str | None = None, since: float | None =
     event) and Polars parses them with a fixed schema (while the next piece is read, where
     the store overrides ``export_event_chunks``). A run's
     events start at seq 1 and have no gaps, so each ``seq == 1`` starts the next run.
+    A recorded duration or time that is not a finite number (NaN, infinity, text) is null.
     """
+    return _load_events(store, workflow, since)[0]
+
+
+def _load_events(store: Store, workflow: str | None, since: float | None) -> tuple[pl.DataFrame, int]:
+    """:func:`load_events`, and how many recorded durations were left out (not a finite number)."""
     run_ids = None if workflow is None and since is None else _run_ids(store, workflow, since)
     runs: list[str] = []
     pending: list[tuple[int, int, Future[pl.DataFrame]]] = []
     with ThreadPoolExecutor(max_workers=1) as parser:  # Polars parses without the GIL
         for chunk_runs, raw in _chunks(store, run_ids):
-            pending.append((len(runs), len(chunk_runs), parser.submit(_parse, raw)))
+            pending.append((len(runs), len(chunk_runs), parser.submit(_parse, raw, chunk_runs)))
             runs.extend(chunk_runs)
         frames = []
         for offset, count, future in pending:
@@ -94,11 +151,15 @@ def load_events(store: Store, workflow: str | None = None, since: float | None =
             frames.append(frame)
     frame = pl.concat(frames) if frames else _parse(b"").with_columns(pl.lit(None, pl.UInt32).alias("run"))
     frame = frame.unnest("d").rename({"s": "seq", "k": "kind", "t": "time", "n": "task", "a": "attempt"})
+    skipped = int(frame.select(pl.col("duration").is_not_null() & ~pl.col("duration").is_finite()).sum().item())
+    frame = frame.with_columns(pl.when(pl.col(name).is_finite()).then(pl.col(name)).alias(name)
+                               for name in ("duration", "time"))  # fmt: skip
     created = frame.filter(pl.col("kind") == "run_created").select("run", pl.col("workflow").alias("run_workflow"))
     frame = frame.drop("workflow").join(created, on="run", how="left", maintain_order="left")
     names = pl.Series("run_id", runs, dtype=pl.Utf8).cast(pl.Categorical)
     return (
-        frame.with_columns(names.gather(frame["run"]).alias("run_id")).drop("run").rename({"run_workflow": "workflow"})
+        frame.with_columns(names.gather(frame["run"]).alias("run_id")).drop("run").rename({"run_workflow": "workflow"}),
+        skipped,
     )
 
 
@@ -149,10 +210,12 @@ def task_stats(execs: pl.DataFrame) -> pl.DataFrame:
 
 
 def daily_trend(execs: pl.DataFrame) -> pl.DataFrame:
-    """Per workflow, task and UTC day: the same figures as :func:`task_stats`."""
+    """Per workflow, task and UTC day: the same figures as :func:`task_stats` (an execution
+    whose end has no recorded time is on no day)."""
     day = pl.from_epoch(pl.col("ended_at"), time_unit="s").dt.date().alias("day")
     return (
         execs.with_columns(day)
+        .filter(pl.col("day").is_not_null())
         .group_by("workflow", "task", "day")
         .agg(_summary_columns())
         .sort("workflow", "task", "day")
@@ -186,8 +249,12 @@ def load_task_attempts(store: Store, workflow: str | None = None, since: float |
 def history_report(
     store: Store, workflow: str | None = None, since: float | None = None, top: int = 10
 ) -> dict[str, Any]:
-    """Everything ``flowbuilder stats`` shows, as JSON-ready dicts."""
-    events = load_events(store, workflow, since)
+    """Everything ``flowbuilder stats`` shows, as JSON-ready dicts.
+
+    ``skipped_durations`` counts the recorded durations left out of the figures because
+    they are not a finite number (NaN, infinity, text: a forged worker result can record one).
+    """
+    events, skipped = _load_events(store, workflow, since)
     execs = executions(events)
     trend = daily_trend(execs).with_columns(pl.col("day").cast(pl.Utf8))
     return {
@@ -197,4 +264,5 @@ def history_report(
         "tasks": task_stats(execs).to_dicts(),
         "trend": trend.to_dicts(),
         "slowest_runs": slowest_runs(events, top).to_dicts(),
+        "skipped_durations": skipped,
     }

@@ -42,7 +42,7 @@ def stats(workflow: str | None, since: str | None, top: int, store: str | None, 
     except NoStoreError as missing:
         if as_json:
             click.echo(json.dumps({"workflow": workflow, "runs": 0, "events": 0, "tasks": [], "trend": [],
-                                   "slowest_runs": []}))  # fmt: skip
+                                   "slowest_runs": [], "skipped_durations": 0}))  # fmt: skip
         else:
             click.echo(f"no runs: {missing}")
         return
@@ -52,6 +52,8 @@ def stats(workflow: str | None, since: str | None, top: int, store: str | None, 
         click.echo(json.dumps(report, default=str))
         return
     click.echo(f"{report['runs']} runs, {report['events']} events" + (f" of {workflow}" if workflow else ""))
+    if report["skipped_durations"]:
+        click.echo(f"{report['skipped_durations']} recorded duration(s) left out: not a finite number of seconds")
     if not report["tasks"]:
         click.echo("no finished tasks recorded")
         return

@@ -123,10 +123,12 @@ def store_choice(flag: str | None) -> str:
     the ``--store`` flag, ``FLOWBUILDER_STORE``, ``store =`` in flowbuilder.toml, else the
     installed store with the highest ``default_priority``.
     """
+    from flowbuilder.errors import shown_url
+
     host = plugin_host()
     if flag:
-        return cut(flag)  # a 100 KB --store stays a one-line message
-    url = host.default_store_url()
+        return cut(shown_url(flag))  # a 100 KB --store stays a one-line message
+    url = shown_url(host.default_store_url())
     if os.environ.get("FLOWBUILDER_STORE"):
         return f"{url} (from FLOWBUILDER_STORE; --store URL to read another)"
     if host.settings.store:

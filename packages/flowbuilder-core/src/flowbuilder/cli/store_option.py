@@ -20,12 +20,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 def installed_schemes_help() -> str:
     """``Installed: memory://, rocksdb://. Default: rocksdb://.flowbuilder.`` from the loaded plugins."""
     from flowbuilder.cli.context import plugin_host
-    from flowbuilder.errors import FlowBuilderError
+    from flowbuilder.errors import FlowBuilderError, shown_url
 
     host = plugin_host()
     try:
         schemes = ", ".join(f"{scheme}://" for scheme in sorted(host.store_classes()))
-        default = host.default_store_url()
+        default = shown_url(host.default_store_url())  # --help may be shown on a screen or in a CI log
     except FlowBuilderError as error:  # a broken plugin must not break --help
         return f"(Installed stores unknown: {error})"
     return f"Installed: {schemes or 'none'}. Default: {default}."
