@@ -111,7 +111,8 @@ def _nothing_injected(page: Any) -> dict[str, int]:
 def test_hostile_values_are_inert_text_and_a_secret_param_appears_nowhere(server: Server, browser: Browser) -> None:
     _store_json(server, HOSTILE)
     run_id = server.call("POST", "/api/v1/runs", {"workflow": "hostile", "params": {"token": PARAM_VALUE}})["run_id"]
-    annotation = {"kind": "note", "task": MARKUP, "payload": {"html": MARKUP, "controls": CONTROLS}}
+    # The task must be one of the run's (names are plain by the DSL's rule); the payload carries the markup.
+    annotation = {"kind": "note", "task": "emit", "payload": {"html": MARKUP, "controls": CONTROLS}}
     server.call("POST", f"/api/v1/runs/{run_id}/annotations", annotation)
     dialogs: list[str] = []
     browser.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -213,9 +214,7 @@ def test_long_unbroken_values_wrap_instead_of_widening_the_page(server: Server, 
         "tasks": [{"name": "a", "type": "shell", "config": {"command": "printf 'e%.0s' $(seq 20000) >&2; exit 3"}}],
     }
     run_id = server.call("POST", "/api/v1/runs", {"yaml": json.dumps(workflow)})["run_id"]
-    server.call(
-        "POST", f"/api/v1/runs/{run_id}/annotations", {"kind": "note", "task": "t" * 256, "payload": "p" * 30_000}
-    )
+    server.call("POST", f"/api/v1/runs/{run_id}/annotations", {"kind": "note", "task": "a", "payload": "p" * 30_000})
     assert httpx.post(f"{server.url}/api/v1/runs/{'x' * 3000}/cancel", json={}).status_code == 404
     viewport = 1400
     page = browser.open(f"{server.url}/#/runs/{run_id}")

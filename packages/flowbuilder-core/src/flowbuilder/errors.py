@@ -247,4 +247,5 @@ __all__ = [
     "WorkflowError",
     "cut",
     "quoted",
+    "shown_url",
 ]
