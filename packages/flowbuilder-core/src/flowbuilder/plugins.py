@@ -574,6 +574,23 @@ class PluginHost:
             owner = self._owner("flowbuilder_node_announcers", scheme)
             raise self._blame(owner, f"to open the node registry {shown_url(url)!r}", error) from error
 
+    def _each_plugins_list(self, hook: str) -> Iterator[tuple[str, list[Any]]]:
+        """Each plugin's answer to ``hook`` (whose one argument is ``settings``), called plugin by
+        plugin in pluggy's order: a hook that raises, or answers something other than a list, ends
+        the command with one line naming the plugin instead of an internal error."""
+        arguments = {"settings": self.settings}
+        for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
+            try:
+                found = self._listed(
+                    impl.plugin_name, hook, impl.function(*(arguments[name] for name in impl.argnames))
+                )
+            except FlowBuilderError:
+                raise
+            except (Exception, SystemExit) as error:
+                raise self._blame(impl.plugin_name, f"in {hook}", error) from error
+            self._trace(f"{hook} of {impl.plugin_name!r} -> {len(found)} item(s)")
+            yield impl.plugin_name, found
+
     def compile_passes(self) -> Sequence[CompilePass]:
         """Every plugin's compile passes, in the order pluggy calls the hook (asked once per host).
 
@@ -584,21 +601,12 @@ class PluginHost:
         cached = self._cache.get("compile_passes")
         if cached is None:
             passes: list[CompilePass] = []
-            for impl in reversed(self.manager.hook.flowbuilder_compile_passes.get_hookimpls()):
-                arguments = {"settings": self.settings}
-                try:
-                    found = self._listed(impl.plugin_name, "flowbuilder_compile_passes",
-                                         impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
-                except FlowBuilderError:
-                    raise
-                except (Exception, SystemExit) as error:
-                    raise self._blame(impl.plugin_name, "in flowbuilder_compile_passes", error) from error
-                self._trace(f"flowbuilder_compile_passes of {impl.plugin_name!r} -> {len(found)} item(s)")
+            for plugin_name, found in self._each_plugins_list("flowbuilder_compile_passes"):
                 for compile_pass in found:
                     if not callable(compile_pass):
-                        raise PluginError(f"{self.describe(impl.plugin_name)} returned {_shown(compile_pass)} from"
+                        raise PluginError(f"{self.describe(plugin_name)} returned {_shown(compile_pass)} from"
                                           " flowbuilder_compile_passes, which is not a callable")  # fmt: skip
-                    passes.append(_PluginPass(self, impl.plugin_name, compile_pass))
+                    passes.append(_PluginPass(self, plugin_name, compile_pass))
             cached = self._cache["compile_passes"] = passes
         return cached
 
@@ -633,16 +641,7 @@ class PluginHost:
         from flowbuilder.secret_providers import DirectorySecrets, EnvironmentSecrets
 
         found: list[SecretProvider] = []
-        for impl in reversed(self.manager.hook.flowbuilder_secret_providers.get_hookimpls()):
-            arguments = {"settings": self.settings}
-            try:
-                provided = self._listed(impl.plugin_name, "flowbuilder_secret_providers",
-                                        impl.function(*(arguments[name] for name in impl.argnames)))  # fmt: skip
-            except FlowBuilderError:
-                raise
-            except (Exception, SystemExit) as error:  # the run cannot have its secrets: one line naming the plugin
-                raise self._blame(impl.plugin_name, "in flowbuilder_secret_providers", error) from error
-            self._trace(f"flowbuilder_secret_providers of {impl.plugin_name!r} -> {len(provided)} item(s)")
+        for _, provided in self._each_plugins_list("flowbuilder_secret_providers"):  # raising: no secrets, no run
             found.extend(provided)
         core = [p for kind in (EnvironmentSecrets, DirectorySecrets) for p in found if type(p) is kind]
         return core + sorted((p for p in found if p not in core), key=lambda p: str(p.name))
